@@ -1,0 +1,264 @@
+//! Free space: which pages a write transaction may reuse, and how free pages are recorded.
+//!
+//! The freelist is a B+tree (the same code as every other tree) whose records are
+//! `(txn id: u64 BE, part: u32 BE) -> [page id: u64 LE]*`: the pages that transaction `txn` freed.
+//!
+//! Invariants:
+//! - a page freed by transaction `F` may be reused by a later transaction only once every live
+//!   snapshot is at least `F` (the *reuse floor*): no snapshot older than `F` can reach it;
+//! - a page allocated and freed inside one transaction is reusable at once (no snapshot saw it);
+//! - every page below the page count is reachable from exactly one tree, or listed in exactly one
+//!   freelist record (`check` proves it);
+//! - the freelist is written at commit by a short fixed-point loop that only allocates at the end
+//!   of the file, so recording the free pages cannot change the set being recorded.
+
+use crate::btree::cursor::{Bounds, RangeIter};
+use crate::btree::node::{NodeRef, Value};
+use crate::error::{Error, Result};
+use crate::page;
+use crate::txn::core::WriteCore;
+use std::collections::HashSet;
+use std::ops::Bound;
+
+pub(crate) const RECORD_KEY_SIZE: usize = 12;
+
+pub(crate) fn record_key(txn: u64, part: u32) -> Vec<u8> {
+    let mut key = Vec::with_capacity(RECORD_KEY_SIZE);
+    key.extend_from_slice(&txn.to_be_bytes());
+    key.extend_from_slice(&part.to_be_bytes());
+    key
+}
+
+pub(crate) fn decode_record(key: &[u8], value: &[u8], page: u64) -> Result<(u64, Vec<u64>)> {
+    if key.len() != RECORD_KEY_SIZE || value.len() % 8 != 0 {
+        return Err(Error::corrupted(page, "malformed freelist record"));
+    }
+    let txn = u64::from_be_bytes(key[..8].try_into().expect("8 bytes"));
+    let pages = value.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes"))).collect();
+    Ok((txn, pages))
+}
+
+/// Page ids per freelist record, so a record always fits inline in a leaf.
+pub(crate) fn record_capacity(page_size: usize) -> usize {
+    (page::entry_size_max(page_size) - page::leaf_entry_size(RECORD_KEY_SIZE, 0)) / 8
+}
+
+fn encode_pages(pages: &[u64]) -> Vec<u8> {
+    pages.iter().flat_map(|p| p.to_le_bytes()).collect()
+}
+
+pub(crate) struct AllocState {
+    /// Records of transactions `<= floor` are reusable.
+    floor: u64,
+    /// The committed freelist tree; changed only while saving at commit.
+    freelist_root: Option<NodeRef>,
+    /// Pages this transaction freed that older snapshots may still reach.
+    freed: Vec<u64>,
+    /// Pages this transaction allocated and freed again: reusable at once.
+    own_free: Vec<u64>,
+    /// Reusable pages taken from freelist records and not used yet (sorted high to low).
+    loaded: Vec<u64>,
+    /// Keys of the records `loaded` came from: deleted (or rewritten with leftovers) at commit.
+    consumed: Vec<Vec<u8>>,
+    consumed_pages: u64,
+    resume_after: Option<Vec<u8>>,
+    exhausted: bool,
+    /// Pages taken from the freelist by this transaction.
+    fresh: HashSet<u64>,
+    /// Set while the freelist itself is written: allocate only at the end, record every free.
+    saving: bool,
+}
+
+impl AllocState {
+    pub(crate) fn new(floor: u64, freelist_root: Option<NodeRef>) -> AllocState {
+        AllocState {
+            floor,
+            freelist_root,
+            freed: Vec::new(),
+            own_free: Vec::new(),
+            loaded: Vec::new(),
+            consumed: Vec::new(),
+            consumed_pages: 0,
+            resume_after: None,
+            exhausted: freelist_root.is_none(),
+            fresh: HashSet::new(),
+            saving: false,
+        }
+    }
+}
+
+impl WriteCore {
+    pub(crate) fn alloc_page(&mut self) -> Result<u64> {
+        loop {
+            if !self.alloc.saving {
+                if let Some(page) = self.alloc.own_free.pop() {
+                    self.alloc.fresh.insert(page);
+                    return Ok(page);
+                }
+                if let Some(page) = self.alloc.loaded.pop() {
+                    self.alloc.fresh.insert(page);
+                    return Ok(page);
+                }
+                if !self.alloc.exhausted {
+                    self.load_more()?;
+                    continue;
+                }
+            }
+            return self.alloc_at_end(1);
+        }
+    }
+
+    /// `count` consecutive pages (an overflow run).
+    pub(crate) fn alloc_run(&mut self, count: u64) -> Result<u64> {
+        if count == 1 {
+            return self.alloc_page();
+        }
+        if !self.alloc.saving && self.alloc.loaded.len() as u64 >= count {
+            // `loaded` is sorted high to low: look for `count` consecutive ids.
+            let loaded = &self.alloc.loaded;
+            let count = count as usize;
+            let mut start = 0;
+            for i in 1..=loaded.len() {
+                if i == loaded.len() || loaded[i] + 1 != loaded[i - 1] {
+                    if i - start >= count {
+                        let run: Vec<u64> = self.alloc.loaded.drain(i - count..i).collect();
+                        let first = *run.last().expect("count >= 2");
+                        self.alloc.fresh.extend(run);
+                        return Ok(first);
+                    }
+                    start = i;
+                }
+            }
+        }
+        self.alloc_at_end(count)
+    }
+
+    /// Takes `count` pages at the end of the file, growing it first (the one way the page count
+    /// grows).
+    pub(crate) fn alloc_at_end(&mut self, count: u64) -> Result<u64> {
+        let first = self.page_count;
+        let end = first + count;
+        self.db.storage.ensure_len(end * self.page_size as u64)?;
+        self.page_count = end;
+        let map = self.db.storage.mapping();
+        if !std::sync::Arc::ptr_eq(&map, &self.map) {
+            self.map = map;
+        }
+        Ok(first)
+    }
+
+    pub(crate) fn free_page(&mut self, page: u64) {
+        debug_assert!(page >= 2 && page < self.page_count);
+        if self.alloc.saving {
+            self.alloc.freed.push(page);
+        } else if page >= self.base.page_count || self.alloc.fresh.remove(&page) {
+            self.alloc.own_free.push(page);
+        } else {
+            self.alloc.freed.push(page);
+        }
+    }
+
+    /// Loads the next reusable freelist record, if any.
+    fn load_more(&mut self) -> Result<()> {
+        let record = {
+            let start = match &self.alloc.resume_after {
+                Some(key) => Bound::Excluded(key.clone()),
+                None => Bound::Unbounded,
+            };
+            let bounds = Bounds {
+                start,
+                end: Bound::Unbounded,
+            };
+            let mut records = RangeIter::new(self, self.alloc.freelist_root, bounds);
+            match records.next() {
+                Some(item) => {
+                    let (key, value) = item?;
+                    Some((key.to_vec(), value.to_vec()))
+                }
+                None => None,
+            }
+        };
+        let Some((key, value)) = record else {
+            self.alloc.exhausted = true;
+            return Ok(());
+        };
+        let (txn, pages) = decode_record(&key, &value, self.base.freelist_root)?;
+        if txn > self.alloc.floor {
+            self.alloc.exhausted = true;
+            return Ok(());
+        }
+        for &page in &pages {
+            if page < 2 || page >= self.base.page_count {
+                return Err(Error::corrupted(self.base.freelist_root, format!("freelist names page {page} outside the file")));
+            }
+        }
+        self.alloc.consumed_pages += pages.len() as u64;
+        self.alloc.loaded.extend(pages);
+        self.alloc.loaded.sort_unstable_by(|a, b| b.cmp(a));
+        self.alloc.resume_after = Some(key.clone());
+        self.alloc.consumed.push(key);
+        Ok(())
+    }
+
+    /// Gives free pages at the end of the file back: loads every reusable record and lowers the
+    /// page count past the free tail. The file itself is shortened after the commit is durable.
+    pub(crate) fn trim_tail(&mut self) -> Result<u64> {
+        while !self.alloc.exhausted {
+            self.load_more()?;
+        }
+        let reusable: HashSet<u64> = self.alloc.loaded.iter().chain(&self.alloc.own_free).copied().collect();
+        let mut end = self.page_count;
+        while end > 2 && reusable.contains(&(end - 1)) {
+            end -= 1;
+        }
+        let trimmed = self.page_count - end;
+        if trimmed > 0 {
+            self.alloc.loaded.retain(|&p| p < end);
+            self.alloc.own_free.retain(|&p| p < end);
+            self.page_count = end;
+        }
+        Ok(trimmed)
+    }
+
+    /// Records this transaction's free pages in the freelist tree and writes it. Returns the new
+    /// freelist root and the number of free pages it lists.
+    pub(crate) fn save_freelist(&mut self, out: &mut Vec<(u64, Vec<u8>)>) -> Result<(u64, u64)> {
+        let own = std::mem::take(&mut self.alloc.own_free);
+        self.alloc.freed.extend(own);
+        self.alloc.saving = true;
+        let mut root = self.alloc.freelist_root;
+        let consumed = std::mem::take(&mut self.alloc.consumed);
+        for key in &consumed {
+            root = self.tree_remove(root, key)?.0;
+        }
+        let capacity = record_capacity(self.page_size);
+        let mut leftovers = std::mem::take(&mut self.alloc.loaded);
+        leftovers.sort_unstable();
+        let leftover_chunks: Vec<&[u64]> = leftovers.chunks(capacity).collect();
+        if leftover_chunks.len() > consumed.len() {
+            return Err(Error::corrupted(self.base.freelist_root, "freelist record holds more pages than fit"));
+        }
+        for (chunk, key) in leftover_chunks.iter().zip(&consumed) {
+            root = Some(self.tree_insert(root, key, Value::Inline(encode_pages(chunk)))?.0);
+        }
+        // Fixed point: recording `freed` may copy freelist pages, which frees them too.
+        for _ in 0..16 {
+            let before = self.alloc.freed.len();
+            let mut freed = self.alloc.freed.clone();
+            freed.sort_unstable();
+            for (part, chunk) in freed.chunks(capacity).enumerate() {
+                let key = record_key(self.txn, part as u32);
+                root = Some(self.tree_insert(root, &key, Value::Inline(encode_pages(chunk)))?.0);
+            }
+            if self.alloc.freed.len() == before {
+                let root_page = match root {
+                    Some(root) => self.flush(root, out)?,
+                    None => 0,
+                };
+                let free_pages = self.base.free_pages - self.alloc.consumed_pages + leftovers.len() as u64 + before as u64;
+                return Ok((root_page, free_pages));
+            }
+        }
+        unreachable!("the freelist save loop converges after two passes")
+    }
+}

@@ -1,0 +1,65 @@
+//! The copy-on-write B+tree: reading (shared by read and write transactions), cursors, and the
+//! write transaction's mutations.
+
+pub(crate) mod cursor;
+pub(crate) mod mutate;
+pub(crate) mod node;
+pub(crate) mod view;
+
+use crate::error::{Error, Result};
+use crate::limits::TREE_DEPTH_MAX;
+use node::NodeRef;
+use view::{NodeView, Source};
+
+/// Index of the child of branch `view` whose subtree may hold `key`.
+pub(crate) fn child_index(view: &NodeView<'_>, key: &[u8]) -> Result<usize> {
+    // Last i >= 1 with keys[i] <= key, else 0 (keys[0] is minus infinity).
+    let (mut low, mut high) = (1usize, view.len());
+    while low < high {
+        let mid = (low + high) / 2;
+        if view.key(mid)? <= key {
+            low = mid + 1;
+        } else {
+            high = mid;
+        }
+    }
+    Ok(low - 1)
+}
+
+/// `Ok(i)` if `key` is at index i of leaf `view`, else `Err(i)` where it would be inserted.
+pub(crate) fn leaf_search(view: &NodeView<'_>, key: &[u8]) -> Result<std::result::Result<usize, usize>> {
+    let (mut low, mut high) = (0usize, view.len());
+    while low < high {
+        let mid = (low + high) / 2;
+        match view.key(mid)?.cmp(key) {
+            std::cmp::Ordering::Less => low = mid + 1,
+            std::cmp::Ordering::Greater => high = mid,
+            std::cmp::Ordering::Equal => return Ok(Ok(mid)),
+        }
+    }
+    Ok(Err(low))
+}
+
+/// Point lookup.
+pub(crate) fn get<'a, S: Source + ?Sized>(source: &'a S, root: Option<NodeRef>, key: &[u8]) -> Result<Option<&'a [u8]>> {
+    let Some(mut node) = root else { return Ok(None) };
+    for _ in 0..TREE_DEPTH_MAX {
+        let view = source.view(node)?;
+        if view.is_leaf() {
+            return match leaf_search(&view, key)? {
+                Ok(index) => Ok(Some(source.resolve(view.value(index)?)?)),
+                Err(_) => Ok(None),
+            };
+        }
+        node = view.child(child_index(&view, key)?)?;
+    }
+    Err(depth_error(node))
+}
+
+pub(crate) fn depth_error(node: NodeRef) -> Error {
+    let page = match node {
+        NodeRef::Page(id) => id,
+        NodeRef::Dirty(_) => 0,
+    };
+    Error::corrupted(page, format!("tree deeper than {TREE_DEPTH_MAX} levels (a cycle?)"))
+}

@@ -1,0 +1,300 @@
+//! The full integrity walk: every checksum, key order within and across pages, every page
+//! reachable exactly once or free exactly once, entry counts, free-page count.
+
+use crate::alloc::decode_record;
+use crate::btree::node::NodeRef;
+use crate::limits::TREE_DEPTH_MAX;
+use crate::page::overflow_pages;
+use crate::page::view::{PageView, ValueRef};
+use crate::txn::{decode_table_entry, ReadTransaction};
+use std::fmt;
+
+/// One problem found by [`crate::Db::check`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// The page concerned, when there is one.
+    pub page: Option<u64>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.page {
+            Some(page) => write!(f, "page {page}: {}", self.message),
+            None => write!(f, "{}", self.message),
+        }
+    }
+}
+
+/// Per-table figures from a check.
+#[derive(Clone, Debug)]
+pub struct TableReport {
+    /// The table's name.
+    pub name: String,
+    /// Entries found.
+    pub entries: u64,
+    /// Levels from root to leaves (0 for an empty table).
+    pub depth: usize,
+    /// Branch, leaf and overflow pages.
+    pub pages: u64,
+}
+
+/// What [`crate::Db::check`] found.
+#[derive(Clone, Debug)]
+pub struct CheckReport {
+    /// The commit that was checked.
+    pub txn_id: u64,
+    /// Pages the commit uses, meta and free pages included.
+    pub page_count: u64,
+    /// Pages reachable from a tree (meta pages included).
+    pub pages_in_use: u64,
+    /// Pages listed in the freelist.
+    pub pages_free: u64,
+    /// Each table.
+    pub tables: Vec<TableReport>,
+    /// Every problem found; empty for a healthy file.
+    pub problems: Vec<Problem>,
+}
+
+impl CheckReport {
+    /// True when no problem was found.
+    pub fn is_ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+const UNSEEN: u8 = 0;
+const USED: u8 = 1;
+const FREE: u8 = 2;
+
+struct Walker<'a> {
+    read: &'a ReadTransaction,
+    marks: Vec<u8>,
+    problems: Vec<Problem>,
+}
+
+struct TreeFigures {
+    entries: u64,
+    depth: Option<usize>,
+    pages: u64,
+}
+
+impl<'a> Walker<'a> {
+    fn problem(&mut self, page: Option<u64>, message: impl Into<String>) {
+        if self.problems.len() < 10_000 {
+            self.problems.push(Problem {
+                page,
+                message: message.into(),
+            });
+        }
+    }
+
+    fn mark(&mut self, page: u64, as_what: u8) -> bool {
+        let Some(mark) = self.marks.get_mut(page as usize) else {
+            self.problem(Some(page), "referenced page is beyond the page count");
+            return false;
+        };
+        if *mark != UNSEEN {
+            let message = match (*mark, as_what) {
+                (USED, USED) => "page is reachable twice",
+                (FREE, FREE) => "page is listed as free twice",
+                _ => "page is both in use and listed as free",
+            };
+            self.problem(Some(page), message);
+            return false;
+        }
+        *mark = as_what;
+        true
+    }
+
+    fn page(&mut self, id: u64) -> Option<PageView<'a>> {
+        if id < 2 {
+            self.problem(Some(id), "tree references a meta page");
+            return None;
+        }
+        let read = self.read;
+        let result = read
+            .db()
+            .storage
+            .page_verified(read.mapping(), id)
+            .and_then(|bytes| PageView::parse(bytes, id));
+        match result {
+            Ok(view) => Some(view),
+            Err(error) => {
+                self.problem(Some(id), error.to_string());
+                None
+            }
+        }
+    }
+
+    /// Walks a tree; keys must lie in [low, high).
+    fn walk(&mut self, node: u64, low: Option<&[u8]>, high: Option<&[u8]>, depth: usize, figures: &mut TreeFigures, leaf: &mut dyn FnMut(&mut Self, &[u8], &[u8], u64)) {
+        if depth >= TREE_DEPTH_MAX {
+            self.problem(Some(node), "tree is too deep (a cycle?)");
+            return;
+        }
+        if !self.mark(node, USED) {
+            return;
+        }
+        figures.pages += 1;
+        let Some(view) = self.page(node) else { return };
+        if view.txn() > self.read.txn_id() {
+            self.problem(Some(node), format!("page written by txn {} is newer than the commit {}", view.txn(), self.read.txn_id()));
+        }
+        let mut previous: Option<&[u8]> = None;
+        for i in 0..view.len() {
+            if !view.is_leaf() && i == 0 {
+                continue;
+            }
+            let key = match view.key(i) {
+                Ok(key) => key,
+                Err(error) => {
+                    self.problem(Some(node), error.to_string());
+                    return;
+                }
+            };
+            if previous.is_some_and(|p| key <= p) {
+                self.problem(Some(node), format!("keys out of order at index {i}"));
+            }
+            if low.is_some_and(|l| key < l) || high.is_some_and(|h| key >= h) {
+                self.problem(Some(node), format!("key at index {i} lies outside its parent's range"));
+            }
+            previous = Some(key);
+        }
+        if view.is_leaf() {
+            match figures.depth {
+                None => figures.depth = Some(depth + 1),
+                Some(d) if d != depth + 1 => self.problem(Some(node), "leaves at different depths"),
+                Some(_) => {}
+            }
+            for i in 0..view.len() {
+                let (Ok(key), Ok(value)) = (view.key(i), view.value(i)) else {
+                    self.problem(Some(node), format!("unreadable cell {i}"));
+                    continue;
+                };
+                figures.entries += 1;
+                match value {
+                    ValueRef::Inline(bytes) => leaf(self, key, bytes, node),
+                    ValueRef::Overflow { page, len } => {
+                        let pages = overflow_pages(len, self.read.db().storage.page_size);
+                        for id in page..page.saturating_add(pages) {
+                            if !self.mark(id, USED) {
+                                break;
+                            }
+                        }
+                        figures.pages += pages;
+                        let read = self.read;
+                        match read.db().storage.overflow_verified(read.mapping(), page, len, read.meta().page_count) {
+                            Ok(bytes) => leaf(self, key, bytes, node),
+                            Err(error) => self.problem(Some(page), error.to_string()),
+                        }
+                    }
+                }
+            }
+            return;
+        }
+        for i in 0..view.len() {
+            let child = match view.child(i) {
+                Ok(child) => child,
+                Err(error) => {
+                    self.problem(Some(node), error.to_string());
+                    return;
+                }
+            };
+            let child_low = if i == 0 { low } else { view.key(i).ok() };
+            let child_high = if i + 1 < view.len() { view.key(i + 1).ok() } else { high };
+            self.walk(child, child_low, child_high, depth + 1, figures, leaf);
+        }
+    }
+}
+
+pub(crate) fn check(read: &ReadTransaction) -> CheckReport {
+    let meta = *read.meta();
+    let mut walker = Walker {
+        read,
+        marks: vec![UNSEEN; meta.page_count as usize],
+        problems: Vec::new(),
+    };
+    walker.marks[0] = USED;
+    walker.marks[1] = USED;
+    let mut tables = Vec::new();
+    // The catalog and every table.
+    let mut entries: Vec<(String, Vec<u8>)> = Vec::new();
+    if meta.catalog_root != 0 {
+        let mut figures = TreeFigures { entries: 0, depth: None, pages: 0 };
+        walker.walk(meta.catalog_root, None, None, 0, &mut figures, &mut |_, key, value, _| {
+            entries.push((String::from_utf8_lossy(key).into_owned(), value.to_vec()));
+        });
+    }
+    for (name, entry) in entries {
+        let (root, len) = match decode_table_entry(&entry) {
+            Ok(decoded) => decoded,
+            Err(error) => {
+                walker.problem(None, format!("table {name:?}: {error}"));
+                continue;
+            }
+        };
+        let mut figures = TreeFigures { entries: 0, depth: None, pages: 0 };
+        if let Some(NodeRef::Page(root)) = root {
+            walker.walk(root, None, None, 0, &mut figures, &mut |_, _, _, _| {});
+        }
+        if figures.entries != len {
+            walker.problem(None, format!("table {name:?} says it has {len} entries but holds {}", figures.entries));
+        }
+        tables.push(TableReport {
+            name,
+            entries: figures.entries,
+            depth: figures.depth.unwrap_or(0),
+            pages: figures.pages,
+        });
+    }
+    // The freelist tree and the pages it lists.
+    let mut listed: Vec<(u64, u64)> = Vec::new();
+    let mut free_count = 0u64;
+    if meta.freelist_root != 0 {
+        let mut figures = TreeFigures { entries: 0, depth: None, pages: 0 };
+        let mut records: Vec<(Vec<u8>, Vec<u8>, u64)> = Vec::new();
+        walker.walk(meta.freelist_root, None, None, 0, &mut figures, &mut |_, key, value, page| {
+            records.push((key.to_vec(), value.to_vec(), page));
+        });
+        for (key, value, page) in records {
+            match decode_record(&key, &value, page) {
+                Ok((txn, pages)) => {
+                    if txn > meta.txn {
+                        walker.problem(Some(page), format!("freelist record from future txn {txn}"));
+                    }
+                    for id in pages {
+                        listed.push((id, page));
+                    }
+                }
+                Err(error) => walker.problem(Some(page), error.to_string()),
+            }
+        }
+    }
+    for (id, record_page) in listed {
+        if id < 2 {
+            walker.problem(Some(record_page), format!("freelist lists meta page {id}"));
+        } else if walker.mark(id, FREE) {
+            free_count += 1;
+        }
+    }
+    if free_count != meta.free_pages {
+        walker.problem(None, format!("meta page counts {} free pages, the freelist lists {free_count}", meta.free_pages));
+    }
+    // Leaks: pages neither reachable nor free.
+    let leaked: Vec<u64> = (2..meta.page_count).filter(|&id| walker.marks[id as usize] == UNSEEN).collect();
+    if !leaked.is_empty() {
+        let shown: Vec<String> = leaked.iter().take(20).map(u64::to_string).collect();
+        walker.problem(None, format!("{} pages are neither in use nor free (leaked): {}", leaked.len(), shown.join(", ")));
+    }
+    let pages_in_use = walker.marks.iter().filter(|&&m| m == USED).count() as u64;
+    CheckReport {
+        txn_id: meta.txn,
+        page_count: meta.page_count,
+        pages_in_use,
+        pages_free: free_count,
+        tables,
+        problems: walker.problems,
+    }
+}

@@ -1,0 +1,482 @@
+//! The database handle: open/create, the committed state, readers and the writer lock.
+
+use crate::error::{Error, Result};
+use crate::limits::{GROW_STEP_MAX, GROW_STEP_MIN, PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, PAGE_SIZE_MIN, SPILL_BYTES_DEFAULT};
+use crate::page::meta::{Meta, MetaRead, FORMAT_VERSION};
+use crate::storage::Storage;
+use crate::txn::{ReadTransaction, WriteTransaction};
+use std::collections::{BTreeMap, HashMap};
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::{FileExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
+use std::time::{Duration, Instant};
+
+/// When a commit reaches the disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Durability {
+    /// Durable when `commit` returns (data synced, then the meta page synced). The default.
+    #[default]
+    Immediate,
+    /// Atomic and visible at once, but not yet durable: no `fdatasync`. A process crash loses
+    /// nothing (the page cache has it); a power loss or kernel crash may lose recent commits, and,
+    /// as with LMDB's `MDB_NOSYNC`, may leave the newest commit unreadable. Call [`Db::sync`] to
+    /// make everything committed so far durable.
+    Eventual,
+}
+
+/// Options for [`Db::open_with`].
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Options {
+    /// Page size for a new database (power of two, 4 KiB to 32 KiB). Ignored for an existing file.
+    pub page_size: usize,
+    /// Default durability of commits.
+    pub durability: Durability,
+    /// Dirty-page memory a write transaction may hold before it spills pages to the file.
+    pub spill_bytes: usize,
+    /// Verify each page's checksum the first time this process reads it (default true).
+    pub verify_checksums: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            page_size: PAGE_SIZE_DEFAULT,
+            durability: Durability::Immediate,
+            spill_bytes: SPILL_BYTES_DEFAULT,
+            verify_checksums: true,
+        }
+    }
+}
+
+impl Options {
+    /// Sets the page size for a new database.
+    pub fn page_size(mut self, page_size: usize) -> Self {
+        self.page_size = page_size;
+        self
+    }
+
+    /// Sets the default durability.
+    pub fn durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
+    }
+
+    /// Sets the spill threshold in bytes.
+    pub fn spill_bytes(mut self, bytes: usize) -> Self {
+        self.spill_bytes = bytes;
+        self
+    }
+}
+
+/// Figures about a database, from [`Db::stats`].
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Id of the newest commit.
+    pub txn_id: u64,
+    /// The page size chosen at creation.
+    pub page_size: usize,
+    /// Pages in use by the newest commit, meta pages and free pages included.
+    pub page_count: u64,
+    /// Pages listed as free (reusable now or once old snapshots end).
+    pub free_pages: u64,
+    /// Size of the data file.
+    pub file_bytes: u64,
+    /// Live read transactions in this process.
+    pub readers: usize,
+    /// The commit id the oldest live snapshot shows.
+    pub oldest_reader_txn: Option<u64>,
+    /// How many commits the oldest snapshot is behind the newest.
+    pub oldest_reader_lag: u64,
+    /// How long the oldest snapshot has been open.
+    pub oldest_reader_age: Option<Duration>,
+}
+
+pub(crate) struct Published {
+    pub meta: Meta,
+    /// Live snapshots: (txn, reader id) -> start time.
+    pub readers: BTreeMap<(u64, u64), Instant>,
+    pub next_reader: u64,
+}
+
+pub(crate) struct DbInner {
+    pub storage: Storage,
+    pub options: Options,
+    pub state: Mutex<Published>,
+    writer_busy: Mutex<bool>,
+    writer_free: Condvar,
+    last_trim_txn: AtomicU64,
+    unsynced: AtomicBool,
+    identity: (u64, u64),
+}
+
+/// Held by the write transaction; releases the writer lock on drop.
+pub(crate) struct WriterGuard {
+    db: Arc<DbInner>,
+}
+
+impl Drop for WriterGuard {
+    fn drop(&mut self) {
+        *self.db.writer_busy.lock().expect("writer lock") = false;
+        self.db.writer_free.notify_one();
+    }
+}
+
+/// An open database. Cheap to clone; all clones share one mapping and one writer lock.
+#[derive(Clone)]
+pub struct Db {
+    inner: Arc<DbInner>,
+}
+
+/// Open databases of this process by (device, inode): opening a file twice shares one handle,
+/// so the whole-file lock is never taken twice or dropped by accident.
+fn open_files() -> &'static Mutex<HashMap<(u64, u64), Weak<DbInner>>> {
+    static OPEN: OnceLock<Mutex<HashMap<(u64, u64), Weak<DbInner>>>> = OnceLock::new();
+    OPEN.get_or_init(Default::default)
+}
+
+impl Db {
+    /// Opens the database at `path`, creating it if missing, with default [`Options`].
+    pub fn open(path: impl AsRef<Path>) -> Result<Db> {
+        Db::open_with(path, Options::default())
+    }
+
+    /// Opens or creates the database at `path`.
+    pub fn open_with(path: impl AsRef<Path>, options: Options) -> Result<Db> {
+        let path = path.as_ref().to_path_buf();
+        if !options.page_size.is_power_of_two() || !(PAGE_SIZE_MIN..=PAGE_SIZE_MAX).contains(&options.page_size) {
+            return Err(Error::InvalidOption(format!(
+                "page size {} is not a power of two between {PAGE_SIZE_MIN} and {PAGE_SIZE_MAX}",
+                options.page_size
+            )));
+        }
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| Error::io("opening the database file", e))?;
+        let metadata = file.metadata().map_err(|e| Error::io("reading file metadata", e))?;
+        let identity = (metadata.dev(), metadata.ino());
+        let mut open = open_files().lock().expect("open-files lock");
+        if let Some(inner) = open.get(&identity).and_then(Weak::upgrade) {
+            return Ok(Db { inner });
+        }
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Err(Error::Locked { path }),
+            Err(std::fs::TryLockError::Error(e)) => return Err(Error::io("locking the database file", e)),
+        }
+        let inner = Arc::new(DbInner::open(file, path, options, identity)?);
+        open.retain(|_, weak| weak.strong_count() > 0);
+        open.insert(identity, Arc::downgrade(&inner));
+        Ok(Db { inner })
+    }
+
+    /// Starts a read transaction on the newest commit. Never blocks on the writer.
+    pub fn begin_read(&self) -> Result<ReadTransaction> {
+        let mut state = self.inner.state.lock().expect("state lock");
+        let meta = state.meta;
+        let reader = state.next_reader;
+        state.next_reader += 1;
+        state.readers.insert((meta.txn, reader), Instant::now());
+        drop(state);
+        Ok(ReadTransaction::new(self.inner.clone(), self.inner.storage.mapping(), meta, reader))
+    }
+
+    /// Starts the write transaction, waiting while another one is in progress.
+    pub fn begin_write(&self) -> Result<WriteTransaction> {
+        self.inner.storage.check_poisoned()?;
+        let mut busy = self.inner.writer_busy.lock().expect("writer lock");
+        while *busy {
+            busy = self.inner.writer_free.wait(busy).expect("writer lock");
+        }
+        *busy = true;
+        drop(busy);
+        Ok(self.start_write())
+    }
+
+    /// Starts the write transaction, or fails at once with [`Error::WriteInProgress`].
+    pub fn try_begin_write(&self) -> Result<WriteTransaction> {
+        self.inner.storage.check_poisoned()?;
+        let mut busy = self.inner.writer_busy.lock().expect("writer lock");
+        if *busy {
+            return Err(Error::WriteInProgress);
+        }
+        *busy = true;
+        drop(busy);
+        Ok(self.start_write())
+    }
+
+    fn start_write(&self) -> WriteTransaction {
+        let guard = WriterGuard { db: self.inner.clone() };
+        let state = self.inner.state.lock().expect("state lock");
+        let base = state.meta;
+        let floor = state.readers.keys().next().map_or(base.txn, |&(txn, _)| txn.min(base.txn));
+        drop(state);
+        WriteTransaction::new(self.inner.clone(), base, floor, guard)
+    }
+
+    /// Makes every commit so far durable (for [`Durability::Eventual`] commits).
+    pub fn sync(&self) -> Result<()> {
+        self.inner.storage.sync()?;
+        self.inner.unsynced.store(false, Ordering::Release);
+        Ok(())
+    }
+
+    /// Gives free space at the end of the file back to the file system now. Returns the bytes
+    /// the file shrank by. Free pages still visible to a live snapshot stay.
+    pub fn trim(&self) -> Result<u64> {
+        let before = self.inner.storage.file_len();
+        for _ in 0..2 {
+            let mut w = self.begin_write()?;
+            w.force_trim();
+            w.commit()?;
+        }
+        Ok(before.saturating_sub(self.inner.storage.file_len()))
+    }
+
+    /// Walks the whole file; see [`crate::CheckReport`].
+    pub fn check(&self) -> Result<crate::CheckReport> {
+        let read = self.begin_read()?;
+        Ok(crate::check::check(&read))
+    }
+
+    /// Figures about the database.
+    pub fn stats(&self) -> Stats {
+        let state = self.inner.state.lock().expect("state lock");
+        let oldest = state.readers.iter().next().map(|(&(txn, _), &start)| (txn, start));
+        Stats {
+            txn_id: state.meta.txn,
+            page_size: self.inner.storage.page_size,
+            page_count: state.meta.page_count,
+            free_pages: state.meta.free_pages,
+            file_bytes: self.inner.storage.file_len(),
+            readers: state.readers.len(),
+            oldest_reader_txn: oldest.map(|(txn, _)| txn),
+            oldest_reader_lag: oldest.map_or(0, |(txn, _)| state.meta.txn - txn),
+            oldest_reader_age: oldest.map(|(_, start)| start.elapsed()),
+        }
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.storage.path
+    }
+
+    /// The page size chosen at creation.
+    pub fn page_size(&self) -> usize {
+        self.inner.storage.page_size
+    }
+
+    /// The longest key accepted (a quarter page).
+    pub fn key_size_max(&self) -> usize {
+        crate::limits::key_size_max(self.inner.storage.page_size)
+    }
+
+    /// Fraction of the file's pages resident in the page cache (via `mincore`).
+    pub fn cache_residency(&self) -> Result<(u64, u64)> {
+        let map = self.inner.storage.mapping();
+        let resident = map
+            .residency(self.inner.storage.file_len())
+            .map_err(|e| Error::io("mincore", e))?;
+        Ok((resident.iter().filter(|&&r| r).count() as u64, resident.len() as u64))
+    }
+}
+
+impl DbInner {
+    fn open(file: File, path: PathBuf, options: Options, identity: (u64, u64)) -> Result<DbInner> {
+        let file_len = file.metadata().map_err(|e| Error::io("reading the file size", e))?.len();
+        let fresh = file_len == 0 || is_all_zero(&file, file_len)?;
+        let meta = if fresh {
+            None
+        } else {
+            Some(read_meta(&file, &path, file_len)?)
+        };
+        let page_size = meta.map_or(options.page_size, |m| m.page_size as usize);
+        let storage = Storage::new(file, path, page_size, options.verify_checksums)?;
+        let meta = match meta {
+            Some(meta) => meta,
+            None => {
+                let meta = Meta {
+                    page_size: page_size as u32,
+                    txn: 0,
+                    catalog_root: 0,
+                    freelist_root: 0,
+                    page_count: 2,
+                    free_pages: 0,
+                };
+                storage.ensure_len(2 * page_size as u64)?;
+                let mut pages = vec![0u8; 2 * page_size];
+                meta.encode(&mut pages[..page_size]);
+                meta.encode(&mut pages[page_size..]);
+                storage.write_at(0, &pages)?;
+                storage.sync()?;
+                meta
+            }
+        };
+        Ok(DbInner {
+            storage,
+            options,
+            state: Mutex::new(Published {
+                meta,
+                readers: BTreeMap::new(),
+                next_reader: 0,
+            }),
+            writer_busy: Mutex::new(false),
+            writer_free: Condvar::new(),
+            last_trim_txn: AtomicU64::new(0),
+            unsynced: AtomicBool::new(false),
+            identity,
+        })
+    }
+
+    pub(crate) fn end_read(&self, txn: u64, reader: u64) {
+        self.state.lock().expect("state lock").readers.remove(&(txn, reader));
+    }
+
+    /// Whether this commit should try to give back the free tail of the file.
+    pub(crate) fn should_trim(&self, base: &Meta) -> bool {
+        let worth_it = base.free_pages >= 256 && base.free_pages * 4 >= base.page_count;
+        if worth_it && base.txn >= self.last_trim_txn.load(Ordering::Relaxed) + 8 {
+            self.last_trim_txn.store(base.txn, Ordering::Relaxed);
+            return true;
+        }
+        false
+    }
+
+    /// The end of a commit: sync the data, write the meta page, sync it, make it current, and
+    /// shrink the file below what either meta page needs.
+    pub(crate) fn publish(&self, meta: Meta, durability: Durability) -> Result<()> {
+        let durable = durability == Durability::Immediate;
+        if durable {
+            self.storage.sync()?;
+        }
+        let page_size = self.storage.page_size;
+        let mut page = vec![0u8; page_size];
+        meta.encode(&mut page);
+        if let Err(error) = self.storage.write_at((meta.txn % 2) * page_size as u64, &page) {
+            self.storage.poison(format!("writing the meta page failed: {error}"));
+            return Err(error);
+        }
+        if durable {
+            self.storage.sync()?;
+        } else {
+            self.unsynced.store(true, Ordering::Release);
+        }
+        let previous = {
+            let mut state = self.state.lock().expect("state lock");
+            std::mem::replace(&mut state.meta, meta)
+        };
+        // Both meta pages now need at most this much; no live snapshot reaches beyond it either
+        // (trimmed pages were reusable, hence unreachable from every live snapshot).
+        let keep = previous.page_count.max(meta.page_count) * page_size as u64;
+        let slack = (keep / 8).clamp(GROW_STEP_MIN, GROW_STEP_MAX);
+        if self.storage.file_len() > keep + 2 * slack {
+            self.storage.truncate_to(keep + slack)?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for DbInner {
+    fn drop(&mut self) {
+        if self.unsynced.load(Ordering::Acquire) {
+            let _ = self.storage.sync();
+        }
+        if let Ok(mut open) = open_files().lock() {
+            if open.get(&self.identity).is_some_and(|w| w.strong_count() == 0) {
+                open.remove(&self.identity);
+            }
+        }
+    }
+}
+
+fn is_all_zero(file: &File, len: u64) -> Result<bool> {
+    if len > 2 * PAGE_SIZE_MAX as u64 {
+        return Ok(false);
+    }
+    let mut buf = vec![0u8; len as usize];
+    file.read_exact_at(&mut buf, 0).map_err(|e| Error::io("reading the file", e))?;
+    Ok(buf.iter().all(|&b| b == 0))
+}
+
+/// Reads both meta pages and picks the newest valid one.
+fn read_meta(file: &File, path: &Path, file_len: u64) -> Result<Meta> {
+    let read_at = |offset: u64, len: usize| -> Result<Vec<u8>> {
+        if offset >= file_len {
+            return Ok(Vec::new());
+        }
+        let len = len.min((file_len - offset) as usize);
+        let mut buf = vec![0u8; len];
+        file.read_exact_at(&mut buf, offset).map_err(|e| Error::io("reading the meta pages", e))?;
+        Ok(buf)
+    };
+    let first = Meta::decode(&read_at(0, PAGE_SIZE_MIN)?);
+    // The second meta page sits one page in; its page size is unknown if the first is damaged.
+    let page_sizes: Vec<usize> = match &first {
+        MetaRead::Valid(meta) => vec![meta.page_size as usize],
+        _ => (0..)
+            .map(|shift| PAGE_SIZE_MIN << shift)
+            .take_while(|&size| size <= PAGE_SIZE_MAX)
+            .collect(),
+    };
+    let mut second = MetaRead::NoMagic;
+    for size in page_sizes {
+        let read = Meta::decode(&read_at(size as u64, PAGE_SIZE_MIN)?);
+        let matches = match &read {
+            MetaRead::Valid(meta) => meta.page_size as usize == size,
+            _ => false,
+        };
+        if matches || matches!(second, MetaRead::NoMagic) {
+            second = read;
+        }
+        if matches {
+            break;
+        }
+    }
+    for read in [&first, &second] {
+        if let MetaRead::Version(found) = read {
+            if *found > FORMAT_VERSION {
+                return Err(Error::UnsupportedVersion {
+                    path: path.to_path_buf(),
+                    found: *found,
+                    supported: FORMAT_VERSION,
+                });
+            }
+        }
+    }
+    let newest = match (&first, &second) {
+        (MetaRead::Valid(a), MetaRead::Valid(b)) if a.page_size == b.page_size => Some(if a.txn >= b.txn { *a } else { *b }),
+        (MetaRead::Valid(a), MetaRead::Valid(b)) => Some(if a.txn >= b.txn { *a } else { *b }),
+        (MetaRead::Valid(a), _) | (_, MetaRead::Valid(a)) => Some(*a),
+        _ => None,
+    };
+    let Some(meta) = newest else {
+        if matches!((&first, &second), (MetaRead::NoMagic, MetaRead::NoMagic)) {
+            return Err(Error::NotADatabase { path: path.to_path_buf() });
+        }
+        if let (MetaRead::Version(found), _) | (_, MetaRead::Version(found)) = (&first, &second) {
+            return Err(Error::UnsupportedVersion {
+                path: path.to_path_buf(),
+                found: *found,
+                supported: FORMAT_VERSION,
+            });
+        }
+        return Err(Error::corrupted(0, "both meta pages are damaged; no commit can be trusted"));
+    };
+    let needed = meta.page_count * meta.page_size as u64;
+    if file_len < needed {
+        return Err(Error::Truncated {
+            path: path.to_path_buf(),
+            needed_bytes: needed,
+            file_bytes: file_len,
+        });
+    }
+    Ok(meta)
+}

@@ -1,0 +1,173 @@
+//! The one error type of the crate.
+//!
+//! Every fallible operation returns [`Result<T>`]. The enum is `#[non_exhaustive]`: match the
+//! variants you handle and keep a catch-all arm.
+
+use std::io;
+use std::path::PathBuf;
+
+/// `std::result::Result` with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in mmtree.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An operating-system call failed.
+    #[error("{operation} failed: {source}")]
+    Io {
+        /// What mmtree was doing.
+        operation: &'static str,
+        /// The error the kernel returned.
+        #[source]
+        source: io::Error,
+    },
+
+    /// The file is not an mmtree database (no mmtree signature in either meta page).
+    #[error("{path} is not an mmtree database (no mmtree signature found)")]
+    NotADatabase {
+        /// The file that was opened.
+        path: PathBuf,
+    },
+
+    /// The file was written by a newer (or unknown) format version.
+    #[error("{path} uses mmtree file format version {found}; this build reads version {supported} only; upgrade mmtree to open it")]
+    UnsupportedVersion {
+        /// The file that was opened.
+        path: PathBuf,
+        /// The version in the file.
+        found: u32,
+        /// The version this build writes and reads.
+        supported: u32,
+    },
+
+    /// The file is shorter than its newest valid meta page says: it was truncated.
+    #[error("{path} is truncated: the database needs {needed_bytes} bytes but the file has {file_bytes}")]
+    Truncated {
+        /// The file that was opened.
+        path: PathBuf,
+        /// Bytes the committed state needs.
+        needed_bytes: u64,
+        /// Bytes the file has.
+        file_bytes: u64,
+    },
+
+    /// Data read from the file failed a check (checksum, bounds, ordering, depth).
+    #[error("database corrupted at page {page}: {reason}")]
+    Corrupted {
+        /// The page where the damage was found.
+        page: u64,
+        /// What was wrong.
+        reason: String,
+    },
+
+    /// A key longer than the limit for this database's page size.
+    #[error("key of {len} bytes is longer than the maximum of {max} bytes")]
+    KeyTooLarge {
+        /// The key's length.
+        len: usize,
+        /// The limit ([`crate::Db::key_size_max`]).
+        max: usize,
+    },
+
+    /// A value longer than [`crate::limits::VALUE_SIZE_MAX`].
+    #[error("value of {len} bytes is longer than the maximum of {max} bytes")]
+    ValueTooLarge {
+        /// The value's length.
+        len: u64,
+        /// The limit.
+        max: u64,
+    },
+
+    /// A table name that is empty or too long.
+    #[error("invalid table name: {reason}")]
+    InvalidTableName {
+        /// Why the name was refused.
+        reason: &'static str,
+    },
+
+    /// Invalid options passed to [`crate::Db::open_with`].
+    #[error("invalid option: {0}")]
+    InvalidOption(String),
+
+    /// The file could not be grown: the disk (or a size limit) is full. Nothing committed was lost.
+    #[error("cannot grow the database file to {wanted_bytes} bytes: {source}")]
+    StorageFull {
+        /// The file size that was needed.
+        wanted_bytes: u64,
+        /// What the kernel said (ENOSPC, EFBIG, or the RLIMIT_FSIZE check).
+        #[source]
+        source: io::Error,
+    },
+
+    /// A previous `fdatasync`/write failure made this handle refuse further writes.
+    ///
+    /// After a failed sync the kernel may have dropped dirty pages; retrying could report success
+    /// for data that never reached the disk. Reopen the database to continue.
+    #[error("this database handle refuses writes after an earlier I/O failure ({reason}); reopen it")]
+    Poisoned {
+        /// The failure that poisoned the handle.
+        reason: String,
+    },
+
+    /// An operation of this write transaction failed half-way; the transaction cannot commit.
+    #[error("this write transaction cannot commit because an earlier operation failed ({reason}); abort it")]
+    TransactionFailed {
+        /// The failure.
+        reason: String,
+    },
+
+    /// `try_begin_write` found another write transaction in progress.
+    #[error("another write transaction is in progress")]
+    WriteInProgress,
+
+    /// The database file is locked by another process.
+    #[error("{path} is open in another process (mmtree allows one process per database in this version)")]
+    Locked {
+        /// The file that was opened.
+        path: PathBuf,
+    },
+
+    /// A bulk load received keys that were not strictly increasing.
+    #[error("bulk load input is not sorted: key {key} does not come after {previous}")]
+    Unsorted {
+        /// The previous key (hex, shortened).
+        previous: String,
+        /// The offending key (hex, shortened).
+        key: String,
+    },
+
+    /// A bulk load was started on a table that already has entries.
+    #[error("bulk load needs an empty table; table {table:?} has {len} entries")]
+    TableNotEmpty {
+        /// The table.
+        table: String,
+        /// Its entry count.
+        len: u64,
+    },
+}
+
+impl Error {
+    pub(crate) fn io(operation: &'static str, source: io::Error) -> Self {
+        Error::Io { operation, source }
+    }
+
+    pub(crate) fn corrupted(page: u64, reason: impl Into<String>) -> Self {
+        Error::Corrupted {
+            page,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Shows at most 32 bytes of a key as hex, for error messages.
+pub(crate) fn short_hex(bytes: &[u8]) -> String {
+    let mut out: String = bytes.iter().take(32).map(|b| format!("{b:02x}")).collect();
+    if bytes.len() > 32 {
+        out.push_str(&format!("...({} bytes)", bytes.len()));
+    }
+    if out.is_empty() {
+        out.push_str("<empty>");
+    }
+    out
+}

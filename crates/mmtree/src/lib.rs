@@ -1,0 +1,63 @@
+//! # mmtree
+//!
+//! An embedded, memory-mapped, crash-safe, **ordered** key-value store: one file, a copy-on-write
+//! B+tree, snapshot reads that point straight into the mapping, and one writer at a time whose
+//! commits are durable when they return.
+//!
+//! ```
+//! # fn main() -> mmtree::Result<()> {
+//! # let dir = tempfile::tempdir().unwrap();
+//! # let path = dir.path().join("data.mmt");
+//! let db = mmtree::Db::open(&path)?;                  // creates it if missing; no size to guess
+//! let mut w = db.begin_write()?;                      // one writer at a time
+//! {
+//!     let mut users = w.table("users")?;              // named tables, created on first use
+//!     users.insert(b"alice", b"{\"age\":31}")?;
+//!     users.remove(b"bob")?;
+//! }
+//! w.commit()?;                                        // durable when it returns (default)
+//! let r = db.begin_read()?;                           // a snapshot; many at once, from many threads
+//! if let Some(users) = r.table("users")? {
+//!     let v: Option<&[u8]> = users.get(b"alice")?;    // zero-copy: points into the mapping
+//!     assert_eq!(v, Some(&b"{\"age\":31}"[..]));
+//!     for item in users.range(&b"a"[..]..&b"m"[..])? {
+//!         let (key, value) = item?;
+//!         assert_eq!(key, b"alice");
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! ## Limits
+//!
+//! - Keys: up to a quarter page (1 KiB with the default 4 KiB pages); values up to 4 GiB - 1.
+//!   Values too large to share a page are stored in their own run of overflow pages.
+//! - One process per database file in this version (a second process gets [`Error::Locked`]);
+//!   any number of threads. Opening the same file twice in one process shares one handle.
+//!
+//! ## It is not
+//!
+//! - a server (see the `mmtree serve` command), nor a SQL or document store;
+//! - safe against other programs writing or truncating the file behind its back.
+//!
+//! See `docs/ARCHITECTURE.md` for the file format, the commit protocol and why the mmap use is
+//! sound.
+
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+mod alloc;
+mod btree;
+mod check;
+mod db;
+mod error;
+pub mod limits;
+mod page;
+#[allow(unsafe_code)]
+mod storage;
+mod txn;
+
+pub use check::{CheckReport, Problem, TableReport};
+pub use db::{Db, Durability, Options, Stats};
+pub use error::{Error, Result};
+pub use txn::{BulkLoader, Range, ReadTable, ReadTransaction, Table, WriteTransaction};

@@ -1,0 +1,140 @@
+//! The two meta pages (pages 0 and 1).
+//!
+//! ```text
+//! 0          8         12        16        24            32             40           48          56        64       68
+//! +----------+---------+---------+---------+-------------+--------------+------------+-----------+---------+--------+
+//! | magic    | version | pg size | txn id  | catalog root| freelist root| page count | free pages| reserved| crc32c |
+//! +----------+---------+---------+---------+-------------+--------------+------------+-----------+---------+--------+
+//! ```
+//!
+//! Transaction `t` writes meta page `t % 2`; on open the valid meta with the larger txn id wins,
+//! so a torn meta write falls back to the previous commit. The rest of the page is zero.
+
+use super::{read_u32, read_u64, write_u32, write_u64};
+
+/// "\x89MMTREE\n": a non-ASCII first byte and a newline, like PNG's signature, so text tools and
+/// line-ending conversions are caught.
+pub(crate) const MAGIC: [u8; 8] = *b"\x89MMTREE\n";
+/// The file format version this build writes and reads.
+pub(crate) const FORMAT_VERSION: u32 = 1;
+
+const MAGIC_AT: usize = 0;
+const VERSION_AT: usize = MAGIC_AT + 8;
+const PAGE_SIZE_AT: usize = VERSION_AT + 4;
+const TXN_AT: usize = PAGE_SIZE_AT + 4;
+const CATALOG_ROOT_AT: usize = TXN_AT + 8;
+const FREELIST_ROOT_AT: usize = CATALOG_ROOT_AT + 8;
+const PAGE_COUNT_AT: usize = FREELIST_ROOT_AT + 8;
+const FREE_PAGES_AT: usize = PAGE_COUNT_AT + 8;
+const RESERVED_AT: usize = FREE_PAGES_AT + 8;
+const META_CHECKSUM_AT: usize = RESERVED_AT + 8;
+/// Bytes of a meta page that carry meaning.
+pub(crate) const META_SIZE: usize = META_CHECKSUM_AT + 4;
+const _: () = assert!(META_SIZE == 68);
+
+/// The committed state a meta page describes. Page id 0 means "empty tree" (page 0 is a meta page,
+/// never a tree page).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Meta {
+    pub page_size: u32,
+    pub txn: u64,
+    pub catalog_root: u64,
+    pub freelist_root: u64,
+    /// Pages in use by this state, meta pages included: every page id it references is below this.
+    pub page_count: u64,
+    /// Pages recorded in the freelist tree (pending and reusable).
+    pub free_pages: u64,
+}
+
+/// What decoding one meta page found.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum MetaRead {
+    Valid(Meta),
+    /// No mmtree signature: not our file (or zeroed).
+    NoMagic,
+    /// Our signature, but written by another format version.
+    Version(u32),
+    /// Our signature, but the checksum or a field is wrong: a torn or damaged write.
+    Damaged(&'static str),
+}
+
+impl Meta {
+    pub(crate) fn encode(&self, out: &mut [u8]) {
+        out[..META_SIZE].fill(0);
+        out[MAGIC_AT..MAGIC_AT + 8].copy_from_slice(&MAGIC);
+        write_u32(out, VERSION_AT, FORMAT_VERSION);
+        write_u32(out, PAGE_SIZE_AT, self.page_size);
+        write_u64(out, TXN_AT, self.txn);
+        write_u64(out, CATALOG_ROOT_AT, self.catalog_root);
+        write_u64(out, FREELIST_ROOT_AT, self.freelist_root);
+        write_u64(out, PAGE_COUNT_AT, self.page_count);
+        write_u64(out, FREE_PAGES_AT, self.free_pages);
+        let sum = crc32c::crc32c(&out[..META_CHECKSUM_AT]);
+        write_u32(out, META_CHECKSUM_AT, sum);
+    }
+
+    /// Decodes a meta page; `bytes` may be shorter than a page (a truncated file).
+    pub(crate) fn decode(bytes: &[u8]) -> MetaRead {
+        if bytes.len() < 8 || bytes[MAGIC_AT..MAGIC_AT + 8] != MAGIC {
+            return MetaRead::NoMagic;
+        }
+        if bytes.len() < META_SIZE {
+            return MetaRead::Damaged("meta page is cut short");
+        }
+        let stored = read_u32(bytes, META_CHECKSUM_AT);
+        if crc32c::crc32c(&bytes[..META_CHECKSUM_AT]) != stored {
+            return MetaRead::Damaged("meta page checksum mismatch");
+        }
+        let version = read_u32(bytes, VERSION_AT);
+        if version != FORMAT_VERSION {
+            return MetaRead::Version(version);
+        }
+        let meta = Meta {
+            page_size: read_u32(bytes, PAGE_SIZE_AT),
+            txn: read_u64(bytes, TXN_AT),
+            catalog_root: read_u64(bytes, CATALOG_ROOT_AT),
+            freelist_root: read_u64(bytes, FREELIST_ROOT_AT),
+            page_count: read_u64(bytes, PAGE_COUNT_AT),
+            free_pages: read_u64(bytes, FREE_PAGES_AT),
+        };
+        let page_size = meta.page_size as usize;
+        if !page_size.is_power_of_two()
+            || !(crate::limits::PAGE_SIZE_MIN..=crate::limits::PAGE_SIZE_MAX).contains(&page_size)
+        {
+            return MetaRead::Damaged("meta page has an invalid page size");
+        }
+        if meta.page_count < 2
+            || meta.catalog_root >= meta.page_count
+            || meta.freelist_root >= meta.page_count
+            || meta.catalog_root == 1
+            || meta.freelist_root == 1
+            || meta.free_pages > meta.page_count
+        {
+            return MetaRead::Damaged("meta page fields are out of range");
+        }
+        MetaRead::Valid(meta)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn meta_round_trips_and_detects_damage() {
+        let meta = Meta {
+            page_size: 4096,
+            txn: 7,
+            catalog_root: 5,
+            freelist_root: 9,
+            page_count: 12,
+            free_pages: 3,
+        };
+        let mut page = vec![0u8; 4096];
+        meta.encode(&mut page);
+        assert_eq!(Meta::decode(&page), MetaRead::Valid(meta));
+        page[TXN_AT] ^= 1;
+        assert!(matches!(Meta::decode(&page), MetaRead::Damaged(_)));
+        assert_eq!(Meta::decode(&[0u8; 4096]), MetaRead::NoMagic);
+    }
+}

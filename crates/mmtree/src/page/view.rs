@@ -1,0 +1,134 @@
+//! Reading branch and leaf pages straight from the mapping. Every offset and length read from the
+//! page is checked before use: the file is untrusted input.
+
+use super::*;
+use crate::btree::node::{Entries, Node, NodeRef, Value};
+use crate::error::{Error, Result};
+
+/// A value as stored in a leaf.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum ValueRef<'a> {
+    Inline(&'a [u8]),
+    Overflow { page: u64, len: u64 },
+}
+
+/// A checksum-verified branch or leaf page.
+#[derive(Clone, Copy)]
+pub(crate) struct PageView<'a> {
+    bytes: &'a [u8],
+    id: u64,
+    leaf: bool,
+    count: usize,
+}
+
+impl<'a> PageView<'a> {
+    /// Checks the header of an already checksum-verified page.
+    pub(crate) fn parse(bytes: &'a [u8], id: u64) -> Result<Self> {
+        let kind = bytes[KIND_AT];
+        let leaf = match kind {
+            KIND_LEAF => true,
+            KIND_BRANCH => false,
+            other => return Err(Error::corrupted(id, format!("expected a tree page, found page kind {other}"))),
+        };
+        let count = read_u16(bytes, COUNT_AT) as usize;
+        if HEADER_SIZE + count * SLOT_SIZE > bytes.len() {
+            return Err(Error::corrupted(id, format!("{count} slots do not fit in the page")));
+        }
+        if !leaf && count == 0 {
+            return Err(Error::corrupted(id, "branch page without children"));
+        }
+        Ok(PageView { bytes, id, leaf, count })
+    }
+
+    pub(crate) fn is_leaf(&self) -> bool {
+        self.leaf
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.count
+    }
+
+    pub(crate) fn txn(&self) -> u64 {
+        read_u64(self.bytes, TXN_AT)
+    }
+
+    fn cell(&self, index: usize, header: usize) -> Result<usize> {
+        debug_assert!(index < self.count);
+        let at = read_u16(self.bytes, HEADER_SIZE + index * SLOT_SIZE) as usize;
+        if at < HEADER_SIZE + self.count * SLOT_SIZE || at + header > self.bytes.len() {
+            return Err(Error::corrupted(self.id, format!("cell {index} offset {at} is out of bounds")));
+        }
+        Ok(at)
+    }
+
+    fn slice(&self, at: usize, len: usize, what: &str) -> Result<&'a [u8]> {
+        let bytes: &'a [u8] = self.bytes;
+        bytes
+            .get(at..at.checked_add(len).unwrap_or(usize::MAX))
+            .ok_or_else(|| Error::corrupted(self.id, format!("{what} runs past the end of the page")))
+    }
+
+    pub(crate) fn key(&self, index: usize) -> Result<&'a [u8]> {
+        if self.leaf {
+            let at = self.cell(index, LEAF_CELL_HEADER)?;
+            let key_len = read_u16(self.bytes, at + 1) as usize;
+            self.slice(at + LEAF_CELL_HEADER, key_len, "key")
+        } else {
+            let at = self.cell(index, BRANCH_CELL_HEADER)?;
+            let key_len = read_u16(self.bytes, at) as usize;
+            self.slice(at + BRANCH_CELL_HEADER, key_len, "separator")
+        }
+    }
+
+    pub(crate) fn value(&self, index: usize) -> Result<ValueRef<'a>> {
+        debug_assert!(self.leaf);
+        let at = self.cell(index, LEAF_CELL_HEADER)?;
+        let flags = self.bytes[at];
+        let key_len = read_u16(self.bytes, at + 1) as usize;
+        let stored = read_u32(self.bytes, at + 3) as usize;
+        let value = self.slice(at + LEAF_CELL_HEADER + key_len, stored, "value")?;
+        match flags {
+            0 => Ok(ValueRef::Inline(value)),
+            CELL_FLAG_OVERFLOW if stored == OVERFLOW_REF_SIZE => Ok(ValueRef::Overflow {
+                page: read_u64(value, 0),
+                len: read_u64(value, 8),
+            }),
+            _ => Err(Error::corrupted(self.id, format!("cell {index} has invalid flags {flags}"))),
+        }
+    }
+
+    pub(crate) fn child(&self, index: usize) -> Result<u64> {
+        debug_assert!(!self.leaf);
+        let at = self.cell(index, BRANCH_CELL_HEADER)?;
+        Ok(read_u64(self.bytes, at + 2))
+    }
+
+    /// Decodes the page into a modifiable node (copy-on-write).
+    pub(crate) fn to_node(&self) -> Result<Node> {
+        let mut keys = Vec::with_capacity(self.count);
+        let entries = if self.leaf {
+            let mut values = Vec::with_capacity(self.count);
+            for i in 0..self.count {
+                keys.push(self.key(i)?.to_vec());
+                values.push(match self.value(i)? {
+                    ValueRef::Inline(bytes) => Value::Inline(bytes.to_vec()),
+                    ValueRef::Overflow { page, len } => Value::Overflow { page, len },
+                });
+            }
+            Entries::Leaf(values)
+        } else {
+            let mut children = Vec::with_capacity(self.count);
+            for i in 0..self.count {
+                keys.push(if i == 0 { Vec::new() } else { self.key(i)?.to_vec() });
+                children.push(NodeRef::Page(self.child(i)?));
+            }
+            Entries::Branch(children)
+        };
+        let mut node = Node { keys, entries, bytes: 0 };
+        node.recompute_bytes();
+        if node.bytes > usable(self.bytes.len()) {
+            return Err(Error::corrupted(self.id, "cells overlap (entries larger than the page)"));
+        }
+        Ok(node)
+    }
+}

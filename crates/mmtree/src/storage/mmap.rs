@@ -1,0 +1,80 @@
+//! The read-only shared mapping. This file and `lock` are the only places with `unsafe`.
+//!
+//! # Why our use of `mmap` is sound
+//!
+//! A `&[u8]` into a file mapping is sound only while nobody else writes those bytes and while the
+//! file covers them (touching a page past end-of-file raises SIGBUS). mmtree keeps both promises:
+//!
+//! 1. The mapping is `PROT_READ` + `MAP_SHARED`. mmtree never writes through it: writes go through
+//!    `pwrite` from private buffers, so a stray pointer cannot corrupt the file.
+//! 2. Pages are copy-on-write: a page reachable from a live snapshot is never rewritten. Pages are
+//!    reused only once no live snapshot can reach them (see `alloc`). So bytes a snapshot borrows
+//!    do not change while the borrow lives.
+//! 3. All changes of the file's size go through `Storage::ensure_len` and `Storage::truncate_to`.
+//!    The file is grown (and its blocks reserved with `fallocate`) before any page beyond the old
+//!    end is handed out, and it is shrunk only below pages that no meta page and no live snapshot
+//!    references. Every slice is bounds-checked against the current file length before it is made.
+//! 4. What we cannot prevent is another program truncating or writing the file behind our back;
+//!    like every mmap-based store we document that assumption (docs/ARCHITECTURE.md).
+
+use memmap2::{MmapOptions, MmapRaw};
+use std::fs::File;
+
+/// One reserved address range over the data file. Its length may exceed the file's: the file
+/// grows underneath it without a remap.
+pub(crate) struct Mapping {
+    raw: MmapRaw,
+}
+
+impl Mapping {
+    /// Maps `reserve` bytes of `file` read-only; if the address space is short, asks for less, but
+    /// never less than `min_len`.
+    pub(crate) fn reserve(file: &File, reserve: u64, min_len: u64) -> std::io::Result<Mapping> {
+        let mut len = reserve.max(min_len).max(1);
+        loop {
+            match MmapOptions::new().len(len as usize).map_raw_read_only(file) {
+                Ok(raw) => return Ok(Mapping { raw }),
+                Err(error) if len / 2 >= min_len.max(1 << 20) => {
+                    let _ = error;
+                    len /= 2;
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
+    pub(crate) fn len(&self) -> u64 {
+        self.raw.len() as u64
+    }
+
+    /// Borrows `len` bytes at `offset`.
+    ///
+    /// The caller (`Storage::bytes`) has checked that the range lies inside the mapping and inside
+    /// the file as it is now, and borrows it for no longer than a snapshot that can reach it lives.
+    pub(crate) fn slice(&self, offset: u64, len: usize) -> &[u8] {
+        assert!(offset.checked_add(len as u64).is_some_and(|end| end <= self.len()));
+        // SAFETY: the range is inside the mapping (asserted above) and inside the file (checked by
+        // the caller), so every byte is readable without SIGBUS. The mapping is read-only and the
+        // pages are never rewritten while a snapshot that can reach them is alive (copy-on-write
+        // and the reuse rule in `alloc`), and the returned borrow is tied to `&self`, which the
+        // snapshot keeps alive through an `Arc<Mapping>`.
+        unsafe { std::slice::from_raw_parts(self.raw.as_ptr().add(offset as usize), len) }
+    }
+
+    /// Page-cache residency of the first `len` bytes (one flag per page), via `mincore`.
+    pub(crate) fn residency(&self, len: u64) -> std::io::Result<Vec<bool>> {
+        let len = len.min(self.len()) as usize;
+        let os_page = 4096usize;
+        let mut vec = vec![0u8; len.div_ceil(os_page)];
+        if len == 0 {
+            return Ok(Vec::new());
+        }
+        // SAFETY: the range [ptr, ptr + len) lies inside our own mapping (clamped above) and `vec`
+        // has one byte per 4 KiB page of it, as mincore requires. mincore only writes `vec`.
+        let rc = unsafe { libc::mincore(self.raw.as_mut_ptr().cast(), len, vec.as_mut_ptr()) };
+        if rc != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(vec.into_iter().map(|b| b & 1 == 1).collect())
+    }
+}

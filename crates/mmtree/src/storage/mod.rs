@@ -1,0 +1,222 @@
+//! The storage layer: the data file, its one read-only mapping, growth, sync.
+//!
+//! Invariants:
+//! - every change of the file's size goes through [`Storage::ensure_len`] or
+//!   [`Storage::truncate_to`];
+//! - blocks are reserved with `fallocate` before a page beyond the old end is used, so a full disk
+//!   is an `Err`, never SIGBUS;
+//! - after a failed `fdatasync` the handle is poisoned and refuses further writes.
+
+mod mmap;
+mod verify;
+
+pub(crate) use mmap::Mapping;
+
+use crate::error::{Error, Result};
+use crate::limits::{GROW_STEP_MAX, GROW_STEP_MIN, MAP_RESERVE_MIN};
+use crate::page::{self, overflow_pages, read_u64, OVERFLOW_HEADER_SIZE, OVERFLOW_LEN_AT};
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use verify::Verified;
+
+pub(crate) struct Storage {
+    file: File,
+    pub(crate) path: PathBuf,
+    pub(crate) page_size: usize,
+    map: RwLock<Arc<Mapping>>,
+    file_len: AtomicU64,
+    verified: Verified,
+    verify_checksums: bool,
+    poisoned: Mutex<Option<String>>,
+}
+
+impl Storage {
+    pub(crate) fn new(file: File, path: PathBuf, page_size: usize, verify_checksums: bool) -> Result<Storage> {
+        let file_len = file.metadata().map_err(|e| Error::io("reading the file size", e))?.len();
+        let map = Mapping::reserve(&file, (file_len * 2).max(MAP_RESERVE_MIN), file_len)
+            .map_err(|e| Error::io("mapping the database file", e))?;
+        Ok(Storage {
+            file,
+            path,
+            page_size,
+            map: RwLock::new(Arc::new(map)),
+            file_len: AtomicU64::new(file_len),
+            verified: Verified::new(),
+            verify_checksums,
+            poisoned: Mutex::new(None),
+        })
+    }
+
+    pub(crate) fn file_len(&self) -> u64 {
+        self.file_len.load(Ordering::Acquire)
+    }
+
+    /// The current mapping; a snapshot keeps its `Arc` for as long as it lives.
+    pub(crate) fn mapping(&self) -> Arc<Mapping> {
+        self.map.read().expect("mapping lock").clone()
+    }
+
+    /// Borrows `len` file bytes at `offset` from `map`, checked against the file's length.
+    pub(crate) fn bytes<'m>(&self, map: &'m Mapping, offset: u64, len: usize, page: u64) -> Result<&'m [u8]> {
+        let end = offset.checked_add(len as u64);
+        match end {
+            Some(end) if end <= self.file_len() && end <= map.len() => Ok(map.slice(offset, len)),
+            _ => Err(Error::corrupted(page, "page lies beyond the end of the file")),
+        }
+    }
+
+    /// A checksum-verified branch or leaf page.
+    pub(crate) fn page<'m>(&self, map: &'m Mapping, id: u64) -> Result<&'m [u8]> {
+        let bytes = self.bytes(map, id * self.page_size as u64, self.page_size, id)?;
+        self.verify(bytes, id, bytes, false)?;
+        Ok(bytes)
+    }
+
+    /// Like [`Storage::page`], but always recomputes the checksum (for `check`).
+    pub(crate) fn page_verified<'m>(&self, map: &'m Mapping, id: u64) -> Result<&'m [u8]> {
+        let bytes = self.bytes(map, id * self.page_size as u64, self.page_size, id)?;
+        self.verify(bytes, id, bytes, true)?;
+        Ok(bytes)
+    }
+
+    /// A checksum-verified overflow value of `len` bytes starting at page `first`.
+    pub(crate) fn overflow<'m>(&self, map: &'m Mapping, first: u64, len: u64, page_count: u64) -> Result<&'m [u8]> {
+        self.overflow_checked(map, first, len, page_count, false)
+    }
+
+    /// Like [`Storage::overflow`], but always recomputes the checksum (for `check`).
+    pub(crate) fn overflow_verified<'m>(&self, map: &'m Mapping, first: u64, len: u64, page_count: u64) -> Result<&'m [u8]> {
+        self.overflow_checked(map, first, len, page_count, true)
+    }
+
+    fn overflow_checked<'m>(&self, map: &'m Mapping, first: u64, len: u64, page_count: u64, always: bool) -> Result<&'m [u8]> {
+        if len > crate::limits::VALUE_SIZE_MAX {
+            return Err(Error::corrupted(first, format!("overflow value length {len} is impossible")));
+        }
+        let pages = overflow_pages(len, self.page_size);
+        if first < 2 || first.checked_add(pages).is_none_or(|end| end > page_count) {
+            return Err(Error::corrupted(first, "overflow run lies outside the database"));
+        }
+        let used = OVERFLOW_HEADER_SIZE + len as usize;
+        let run = self.bytes(map, first * self.page_size as u64, used, first)?;
+        if run[page::KIND_AT] != page::KIND_OVERFLOW {
+            return Err(Error::corrupted(first, "expected an overflow page"));
+        }
+        if read_u64(run, OVERFLOW_LEN_AT) != len {
+            return Err(Error::corrupted(first, "overflow length differs from the leaf's reference"));
+        }
+        self.verify(run, first, run, always)?;
+        Ok(&run[OVERFLOW_HEADER_SIZE..])
+    }
+
+    fn verify(&self, header: &[u8], id: u64, covered: &[u8], always: bool) -> Result<()> {
+        let txn = read_u64(header, page::TXN_AT);
+        if read_u64(header, page::PAGE_ID_AT) != id {
+            return Err(Error::corrupted(id, "page header names another page (misdirected write?)"));
+        }
+        if !always && (!self.verify_checksums || self.verified.is_verified(id, txn)) {
+            return Ok(());
+        }
+        let stored = page::read_u32(covered, page::CHECKSUM_AT);
+        if page::checksum(&covered[page::CHECKSUM_AT + 4..]) != stored {
+            return Err(Error::corrupted(id, "checksum mismatch"));
+        }
+        self.verified.mark(id, txn);
+        Ok(())
+    }
+
+    /// Makes the file at least `needed` bytes long, growing it in steps and reserving the blocks.
+    /// The one place where the file grows.
+    pub(crate) fn ensure_len(&self, needed: u64) -> Result<()> {
+        let current = self.file_len();
+        if needed <= current {
+            return Ok(());
+        }
+        let step = (current / 8).clamp(GROW_STEP_MIN, GROW_STEP_MAX);
+        let page = self.page_size as u64;
+        let mut target = needed.max(current + step).div_ceil(page) * page;
+        // A file-size limit (RLIMIT_FSIZE) is checked first: crossing it would raise SIGXFSZ.
+        if let Some(limit) = file_size_limit() {
+            if target > limit {
+                target = (limit / page) * page;
+            }
+            if target < needed {
+                return Err(Error::StorageFull {
+                    wanted_bytes: needed,
+                    source: io::Error::from_raw_os_error(libc::EFBIG),
+                });
+            }
+        }
+        match rustix::fs::fallocate(&self.file, rustix::fs::FallocateFlags::empty(), current, target - current) {
+            Ok(()) => {}
+            Err(e) if e == rustix::io::Errno::OPNOTSUPP || e == rustix::io::Errno::NOSYS => {
+                // The file system cannot reserve blocks: extend the size only. Writes still go
+                // through pwrite, so a full disk still surfaces as an error, not as SIGBUS.
+                self.file.set_len(target).map_err(|e| Error::StorageFull {
+                    wanted_bytes: target,
+                    source: e,
+                })?;
+            }
+            Err(e) => {
+                return Err(Error::StorageFull {
+                    wanted_bytes: target,
+                    source: e.into(),
+                })
+            }
+        }
+        self.file_len.store(target, Ordering::Release);
+        let map_len = self.mapping().len();
+        if target > map_len {
+            // Outgrew the reservation: new snapshots get a larger mapping, old ones keep theirs.
+            let map = Mapping::reserve(&self.file, target.saturating_mul(2).max(MAP_RESERVE_MIN), target)
+                .map_err(|e| Error::io("mapping the grown database file", e))?;
+            *self.map.write().expect("mapping lock") = Arc::new(map);
+        }
+        Ok(())
+    }
+
+    /// Shrinks the file to `len` bytes. The caller guarantees no meta page and no live snapshot
+    /// references a page at or beyond `len`. The one place where the file shrinks.
+    pub(crate) fn truncate_to(&self, len: u64) -> Result<()> {
+        if len >= self.file_len() {
+            return Ok(());
+        }
+        self.file_len.store(len, Ordering::Release);
+        self.file.set_len(len).map_err(|e| Error::io("trimming the database file", e))
+    }
+
+    pub(crate) fn write_at(&self, offset: u64, bytes: &[u8]) -> Result<()> {
+        debug_assert!(offset + bytes.len() as u64 <= self.file_len());
+        self.file.write_all_at(bytes, offset).map_err(|e| Error::io("writing pages", e))
+    }
+
+    /// `fdatasync`; a failure poisons the handle (never retry a failed fsync).
+    pub(crate) fn sync(&self) -> Result<()> {
+        self.check_poisoned()?;
+        if let Err(error) = rustix::fs::fdatasync(&self.file) {
+            let reason = format!("fdatasync failed: {error}");
+            *self.poisoned.lock().expect("poison lock") = Some(reason);
+            return Err(Error::io("fdatasync", error.into()));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn poison(&self, reason: String) {
+        self.poisoned.lock().expect("poison lock").get_or_insert(reason);
+    }
+
+    pub(crate) fn check_poisoned(&self) -> Result<()> {
+        match &*self.poisoned.lock().expect("poison lock") {
+            Some(reason) => Err(Error::Poisoned { reason: reason.clone() }),
+            None => Ok(()),
+        }
+    }
+}
+
+fn file_size_limit() -> Option<u64> {
+    rustix::process::getrlimit(rustix::process::Resource::Fsize).current
+}

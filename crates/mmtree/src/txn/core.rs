@@ -1,0 +1,248 @@
+//! The state of one write transaction, shared by its public handles (`WriteTransaction`, `Table`,
+//! `BulkLoader`): the arena of dirty nodes, the table roots, and the page allocator.
+
+use crate::alloc::AllocState;
+use crate::btree::node::{Node, NodeRef, Value};
+use crate::btree::view::{NodeView, Source};
+use crate::db::DbInner;
+use crate::error::{Error, Result};
+use crate::page::meta::Meta;
+use crate::page::view::PageView;
+use crate::page::{self, overflow_pages, OVERFLOW_HEADER_SIZE};
+use crate::storage::Mapping;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// A table as the write transaction sees it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TableState {
+    pub root: Option<NodeRef>,
+    pub len: u64,
+    /// Changed in this transaction: its catalog entry must be rewritten at commit.
+    pub changed: bool,
+}
+
+pub(crate) struct WriteCore {
+    pub db: Arc<DbInner>,
+    pub map: Arc<Mapping>,
+    pub base: Meta,
+    pub txn: u64,
+    pub page_size: usize,
+    /// Pages in use, including pages allocated by this transaction at the end of the file.
+    pub page_count: u64,
+    arena: Vec<Option<Node>>,
+    arena_free: Vec<u32>,
+    arena_live: usize,
+    pub catalog_root: Option<NodeRef>,
+    /// Tables opened in this transaction; `None` marks a table dropped in this transaction.
+    pub tables: BTreeMap<String, Option<TableState>>,
+    pub alloc: AllocState,
+    /// Set when an operation failed half-way: the transaction can only be aborted.
+    pub broken: Option<String>,
+}
+
+impl WriteCore {
+    pub(crate) fn new(db: Arc<DbInner>, base: Meta, reuse_floor: u64) -> WriteCore {
+        let map = db.storage.mapping();
+        WriteCore {
+            page_size: base.page_size as usize,
+            txn: base.txn + 1,
+            page_count: base.page_count,
+            catalog_root: root_ref(base.catalog_root),
+            alloc: AllocState::new(reuse_floor, root_ref(base.freelist_root)),
+            arena: Vec::new(),
+            arena_free: Vec::new(),
+            arena_live: 0,
+            tables: BTreeMap::new(),
+            broken: None,
+            map,
+            base,
+            db,
+        }
+    }
+
+    pub(crate) fn node(&self, id: u32) -> &Node {
+        self.arena[id as usize].as_ref().expect("live arena node")
+    }
+
+    pub(crate) fn node_mut(&mut self, id: u32) -> &mut Node {
+        self.arena[id as usize].as_mut().expect("live arena node")
+    }
+
+    pub(crate) fn push_node(&mut self, node: Node) -> u32 {
+        self.arena_live += 1;
+        match self.arena_free.pop() {
+            Some(id) => {
+                self.arena[id as usize] = Some(node);
+                id
+            }
+            None => {
+                self.arena.push(Some(node));
+                (self.arena.len() - 1) as u32
+            }
+        }
+    }
+
+    pub(crate) fn take_node(&mut self, id: u32) -> Node {
+        let node = self.arena[id as usize].take().expect("live arena node");
+        self.arena_free.push(id);
+        self.arena_live -= 1;
+        node
+    }
+
+    pub(crate) fn release_node(&mut self, id: u32) {
+        drop(self.take_node(id));
+    }
+
+    /// Approximate memory held by dirty nodes.
+    pub(crate) fn dirty_bytes(&self) -> usize {
+        self.arena_live * self.page_size * 3
+    }
+
+    pub(crate) fn page_view(&self, id: u64) -> Result<PageView<'_>> {
+        if id < 2 || id >= self.page_count {
+            return Err(Error::corrupted(id, format!("page id out of range (page count {})", self.page_count)));
+        }
+        let bytes = self.db.storage.page(&self.map, id)?;
+        PageView::parse(bytes, id)
+    }
+
+    /// Copy-on-write: returns the arena id of a modifiable copy of `node`.
+    pub(crate) fn dirty(&mut self, node: NodeRef) -> Result<u32> {
+        match node {
+            NodeRef::Dirty(id) => Ok(id),
+            NodeRef::Page(page) => {
+                let copy = self.page_view(page)?.to_node()?;
+                self.free_page(page);
+                Ok(self.push_node(copy))
+            }
+        }
+    }
+
+    pub(crate) fn free_value(&mut self, value: Value) {
+        if let Value::Overflow { page, len } = value {
+            for id in page..page + overflow_pages(len, self.page_size) {
+                self.free_page(id);
+            }
+        }
+    }
+
+    /// Stores `value` for a leaf: inline, or written now to its own overflow run.
+    pub(crate) fn make_value(&mut self, key_len: usize, value: &[u8]) -> Result<Value> {
+        if (value.len() as u64) > crate::limits::VALUE_SIZE_MAX {
+            return Err(Error::ValueTooLarge {
+                len: value.len() as u64,
+                max: crate::limits::VALUE_SIZE_MAX,
+            });
+        }
+        if page::leaf_entry_size(key_len, value.len()) <= page::entry_size_max(self.page_size) {
+            return Ok(Value::Inline(value.to_vec()));
+        }
+        let pages = overflow_pages(value.len() as u64, self.page_size);
+        let first = self.alloc_run(pages)?;
+        let mut header = [0u8; OVERFLOW_HEADER_SIZE];
+        page::write_header(&mut header, page::KIND_OVERFLOW, 0, first, self.txn);
+        page::write_u64(&mut header, page::OVERFLOW_LEN_AT, value.len() as u64);
+        let sum = crc32c::crc32c_append(page::checksum(&header[4..]), value);
+        page::write_u32(&mut header, page::CHECKSUM_AT, sum);
+        let offset = first * self.page_size as u64;
+        self.db.storage.write_at(offset, &header)?;
+        self.db.storage.write_at(offset + OVERFLOW_HEADER_SIZE as u64, value)?;
+        Ok(Value::Overflow {
+            page: first,
+            len: value.len() as u64,
+        })
+    }
+
+    /// Writes encoded pages, coalescing runs of consecutive page ids into one `pwrite`.
+    pub(crate) fn write_pages(&mut self, mut pages: Vec<(u64, Vec<u8>)>) -> Result<()> {
+        pages.sort_unstable_by_key(|(id, _)| *id);
+        let page_size = self.page_size as u64;
+        let mut run: Vec<u8> = Vec::new();
+        let mut run_start = 0u64;
+        let mut run_next = 0u64;
+        for (id, bytes) in pages {
+            if !run.is_empty() && (id != run_next || run.len() >= 8 << 20) {
+                self.db.storage.write_at(run_start * page_size, &run)?;
+                run.clear();
+            }
+            if run.is_empty() {
+                run_start = id;
+            }
+            run.extend_from_slice(&bytes);
+            run_next = id + 1;
+        }
+        if !run.is_empty() {
+            self.db.storage.write_at(run_start * page_size, &run)?;
+        }
+        Ok(())
+    }
+
+    /// Opens a table's state, from this transaction or from the catalog.
+    pub(crate) fn table_state(&mut self, name: &str, create: bool) -> Result<Option<TableState>> {
+        if let Some(state) = self.tables.get(name) {
+            if state.is_some() || !create {
+                return Ok(*state);
+            }
+        } else if let Some(entry) = crate::btree::get(self, self.catalog_root, name.as_bytes())? {
+            let state = crate::txn::decode_table_entry(entry)?;
+            let state = TableState {
+                root: state.0,
+                len: state.1,
+                changed: false,
+            };
+            self.tables.insert(name.to_string(), Some(state));
+            return Ok(Some(state));
+        }
+        if !create {
+            return Ok(None);
+        }
+        let state = TableState {
+            root: None,
+            len: 0,
+            changed: true,
+        };
+        self.tables.insert(name.to_string(), Some(state));
+        Ok(Some(state))
+    }
+
+    pub(crate) fn set_table(&mut self, name: &str, state: TableState) {
+        self.tables.insert(name.to_string(), Some(state));
+    }
+
+    /// Writes every dirty table tree to pages when dirty nodes use too much memory, so a
+    /// transaction of any size fits.
+    pub(crate) fn maybe_spill(&mut self) -> Result<()> {
+        if self.dirty_bytes() <= self.db.options.spill_bytes {
+            return Ok(());
+        }
+        let mut out = Vec::new();
+        let names: Vec<String> = self.tables.keys().cloned().collect();
+        for name in names {
+            if let Some(Some(mut state)) = self.tables.get(&name).copied() {
+                if let Some(root @ NodeRef::Dirty(_)) = state.root {
+                    state.root = Some(NodeRef::Page(self.flush(root, &mut out)?));
+                    self.set_table(&name, state);
+                }
+            }
+        }
+        self.write_pages(out)
+    }
+}
+
+pub(crate) fn root_ref(page: u64) -> Option<NodeRef> {
+    (page != 0).then_some(NodeRef::Page(page))
+}
+
+impl Source for WriteCore {
+    fn view(&self, node: NodeRef) -> Result<NodeView<'_>> {
+        match node {
+            NodeRef::Page(id) => Ok(NodeView::Page(self.page_view(id)?)),
+            NodeRef::Dirty(id) => Ok(NodeView::Dirty(self.node(id))),
+        }
+    }
+
+    fn overflow(&self, page: u64, len: u64) -> Result<&[u8]> {
+        self.db.storage.overflow(&self.map, page, len, self.page_count)
+    }
+}

@@ -1,0 +1,125 @@
+//! Read transactions: a consistent snapshot, zero-copy reads.
+
+use super::{decode_table_entry, Range};
+use crate::btree::node::NodeRef;
+use crate::btree::view::{NodeView, Source};
+use crate::db::DbInner;
+use crate::error::{Error, Result};
+use crate::page::meta::Meta;
+use crate::page::view::PageView;
+use crate::storage::Mapping;
+use std::sync::Arc;
+
+/// A snapshot of the database as of one commit. Any number may be alive at once, in any threads
+/// (`Send + Sync`); each keeps the pages it can reach from being reused until it is dropped.
+pub struct ReadTransaction {
+    db: Arc<DbInner>,
+    map: Arc<Mapping>,
+    meta: Meta,
+    reader: u64,
+}
+
+impl ReadTransaction {
+    pub(crate) fn new(db: Arc<DbInner>, map: Arc<Mapping>, meta: Meta, reader: u64) -> Self {
+        ReadTransaction { db, map, meta, reader }
+    }
+
+    /// The id of the commit this snapshot shows.
+    pub fn txn_id(&self) -> u64 {
+        self.meta.txn
+    }
+
+    pub(crate) fn meta(&self) -> &Meta {
+        &self.meta
+    }
+
+    pub(crate) fn db(&self) -> &Arc<DbInner> {
+        &self.db
+    }
+
+    pub(crate) fn mapping(&self) -> &Mapping {
+        &self.map
+    }
+
+    /// Opens a table, or `None` if it does not exist in this snapshot.
+    pub fn table(&self, name: &str) -> Result<Option<ReadTable<'_>>> {
+        let catalog = crate::txn::core::root_ref(self.meta.catalog_root);
+        match crate::btree::get(self, catalog, name.as_bytes())? {
+            None => Ok(None),
+            Some(entry) => {
+                let (root, len) = decode_table_entry(entry)?;
+                Ok(Some(ReadTable { txn: self, root, len }))
+            }
+        }
+    }
+
+    /// Names of all tables, in order.
+    pub fn list_tables(&self) -> Result<Vec<String>> {
+        super::catalog_names(self, crate::txn::core::root_ref(self.meta.catalog_root))
+    }
+
+    pub(crate) fn page_view(&self, id: u64) -> Result<PageView<'_>> {
+        if id < 2 || id >= self.meta.page_count {
+            return Err(Error::corrupted(id, format!("page id out of range (page count {})", self.meta.page_count)));
+        }
+        PageView::parse(self.db.storage.page(&self.map, id)?, id)
+    }
+}
+
+impl Drop for ReadTransaction {
+    fn drop(&mut self) {
+        self.db.end_read(self.meta.txn, self.reader);
+    }
+}
+
+impl Source for ReadTransaction {
+    fn view(&self, node: NodeRef) -> Result<NodeView<'_>> {
+        match node {
+            NodeRef::Page(id) => Ok(NodeView::Page(self.page_view(id)?)),
+            NodeRef::Dirty(_) => Err(Error::corrupted(0, "dirty node in a read snapshot")),
+        }
+    }
+
+    fn overflow(&self, page: u64, len: u64) -> Result<&[u8]> {
+        self.db.storage.overflow(&self.map, page, len, self.meta.page_count)
+    }
+}
+
+/// A table in a read snapshot. Values borrow from the mapping: no copy, no syscall.
+pub struct ReadTable<'t> {
+    txn: &'t ReadTransaction,
+    root: Option<NodeRef>,
+    len: u64,
+}
+
+impl<'t> ReadTable<'t> {
+    /// The value stored under `key`, pointing into the mapping.
+    pub fn get(&self, key: &[u8]) -> Result<Option<&'t [u8]>> {
+        crate::btree::get(self.txn, self.root, key)
+    }
+
+    /// Entries with keys in `range`, e.g. `table.range(&b"a"[..]..&b"m"[..])` or `table.range(..)`.
+    pub fn range<'k, R: std::ops::RangeBounds<&'k [u8]>>(&self, range: R) -> Result<Range<'t>> {
+        Ok(super::range(self.txn, self.root, range))
+    }
+
+    /// The entry with the smallest key.
+    pub fn first(&self) -> Result<Option<(&'t [u8], &'t [u8])>> {
+        super::first(self.txn, self.root)
+    }
+
+    /// The entry with the largest key.
+    pub fn last(&self) -> Result<Option<(&'t [u8], &'t [u8])>> {
+        super::last(self.txn, self.root)
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// True when the table has no entries.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}

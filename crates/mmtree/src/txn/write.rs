@@ -1,0 +1,257 @@
+//! The write transaction and its tables. One at a time per database; dropping it aborts.
+
+use super::core::{TableState, WriteCore};
+use super::{check_table_name, encode_table_entry, BulkLoader, Range};
+use crate::btree::node::Value;
+use crate::db::{DbInner, Durability, WriterGuard};
+use crate::error::{Error, Result};
+use crate::limits::key_size_max;
+use crate::page::meta::Meta;
+use std::sync::Arc;
+
+/// The single write transaction. Sees its own writes. `commit` makes them visible (and durable,
+/// with the default [`Durability::Immediate`]); dropping it without `commit` discards them.
+pub struct WriteTransaction {
+    core: WriteCore,
+    durability: Durability,
+    force_trim: bool,
+    _writer: WriterGuard,
+}
+
+impl WriteTransaction {
+    pub(crate) fn new(db: Arc<DbInner>, base: Meta, reuse_floor: u64, writer: WriterGuard) -> Self {
+        let durability = db.options.durability;
+        WriteTransaction {
+            core: WriteCore::new(db, base, reuse_floor),
+            durability,
+            force_trim: false,
+            _writer: writer,
+        }
+    }
+
+    /// The id this transaction's commit will have.
+    pub fn txn_id(&self) -> u64 {
+        self.core.txn
+    }
+
+    /// Sets the durability of this commit (the database's default otherwise).
+    pub fn set_durability(&mut self, durability: Durability) {
+        self.durability = durability;
+    }
+
+    /// Gives free pages at the end of the file back to the file system at commit, even below the
+    /// automatic threshold.
+    pub(crate) fn force_trim(&mut self) {
+        self.force_trim = true;
+    }
+
+    /// Opens a table, creating it if it does not exist.
+    pub fn table(&mut self, name: &str) -> Result<Table<'_>> {
+        check_table_name(name)?;
+        let state = self.core.table_state(name, true)?.expect("created");
+        Ok(Table {
+            core: &mut self.core,
+            name: name.to_string(),
+            state,
+        })
+    }
+
+    /// True if the table exists (in this transaction's view).
+    pub fn has_table(&mut self, name: &str) -> Result<bool> {
+        Ok(self.core.table_state(name, false)?.is_some())
+    }
+
+    /// Deletes a table and all its entries; returns false if it did not exist.
+    pub fn delete_table(&mut self, name: &str) -> Result<bool> {
+        let Some(state) = self.core.table_state(name, false)? else { return Ok(false) };
+        if let Some(root) = state.root {
+            self.core.free_tree(root, 0)?;
+        }
+        self.core.tables.insert(name.to_string(), None);
+        Ok(true)
+    }
+
+    /// Names of all tables, in order, including those created in this transaction.
+    pub fn list_tables(&self) -> Result<Vec<String>> {
+        let mut names: std::collections::BTreeSet<String> =
+            super::catalog_names(&self.core, self.core.catalog_root)?.into_iter().collect();
+        for (name, state) in &self.core.tables {
+            match state {
+                Some(_) => names.insert(name.clone()),
+                None => names.remove(name),
+            };
+        }
+        Ok(names.into_iter().collect())
+    }
+
+    /// A loader that builds a table from keys in strictly increasing order, packing pages bottom-up.
+    /// The table must be empty.
+    pub fn bulk_load(&mut self, name: &str) -> Result<BulkLoader<'_>> {
+        check_table_name(name)?;
+        let state = self.core.table_state(name, true)?.expect("created");
+        if state.len != 0 || state.root.is_some() {
+            return Err(Error::TableNotEmpty {
+                table: name.to_string(),
+                len: state.len,
+            });
+        }
+        Ok(BulkLoader::new(&mut self.core, name.to_string()))
+    }
+
+    /// Aborts: nothing this transaction did becomes visible. (Dropping does the same.)
+    pub fn abort(self) {}
+
+    /// Commits: writes the dirty pages, then the meta page that makes them current.
+    ///
+    /// With [`Durability::Immediate`] the commit is on disk when this returns: data pages are
+    /// synced before the meta page is written, and the meta page is synced after (two
+    /// `fdatasync`). A crash at any point leaves either this commit or the previous one.
+    pub fn commit(mut self) -> Result<()> {
+        let core = &mut self.core;
+        core.db.storage.check_poisoned()?;
+        if let Some(reason) = &core.broken {
+            return Err(Error::TransactionFailed { reason: reason.clone() });
+        }
+        let mut out = Vec::new();
+        // 1. Table trees, then their catalog entries.
+        let tables = std::mem::take(&mut core.tables);
+        let mut catalog = core.catalog_root;
+        for (name, state) in tables {
+            match state {
+                Some(state) if state.changed => {
+                    let root = match state.root {
+                        Some(root) => core.flush(root, &mut out)?,
+                        None => 0,
+                    };
+                    let entry = Value::Inline(encode_table_entry(root, state.len));
+                    catalog = Some(core.tree_insert(catalog, name.as_bytes(), entry)?.0);
+                }
+                Some(_) => {}
+                None => catalog = core.tree_remove(catalog, name.as_bytes())?.0,
+            }
+        }
+        let catalog_root = match catalog {
+            Some(root) => core.flush(root, &mut out)?,
+            None => 0,
+        };
+        // 2. Give back the free tail, then record free pages.
+        if self.force_trim || core.db.should_trim(&core.base) {
+            core.trim_tail()?;
+        }
+        let (freelist_root, free_pages) = core.save_freelist(&mut out)?;
+        core.write_pages(out)?;
+        let meta = Meta {
+            page_size: core.page_size as u32,
+            txn: core.txn,
+            catalog_root,
+            freelist_root,
+            page_count: core.page_count,
+            free_pages,
+        };
+        // 3. Sync, write the meta page, sync, publish.
+        core.db.publish(meta, self.durability)
+    }
+}
+
+/// A table inside a write transaction.
+pub struct Table<'w> {
+    core: &'w mut WriteCore,
+    name: String,
+    state: TableState,
+}
+
+impl Table<'_> {
+    fn check_key(&self, key: &[u8]) -> Result<()> {
+        let max = key_size_max(self.core.page_size);
+        if key.len() > max {
+            return Err(Error::KeyTooLarge { len: key.len(), max });
+        }
+        Ok(())
+    }
+
+    fn save(&mut self, result: Result<()>) -> Result<()> {
+        if let Err(error) = &result {
+            self.core.broken.get_or_insert_with(|| error.to_string());
+        }
+        self.core.set_table(&self.name, self.state);
+        result
+    }
+
+    /// Inserts or replaces the value under `key`.
+    pub fn insert(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        self.check_key(key)?;
+        let result = (|| {
+            let value = self.core.make_value(key.len(), value)?;
+            let (root, old) = self.core.tree_insert(self.state.root, key, value)?;
+            self.state.root = Some(root);
+            self.state.changed = true;
+            match old {
+                Some(old) => self.core.free_value(old),
+                None => self.state.len += 1,
+            }
+            Ok(())
+        })();
+        self.save(result)?;
+        self.spill()
+    }
+
+    /// Removes `key`; returns true if it was there.
+    pub fn remove(&mut self, key: &[u8]) -> Result<bool> {
+        let mut removed = false;
+        let result = (|| {
+            let (root, old) = self.core.tree_remove(self.state.root, key)?;
+            if let Some(old) = old {
+                self.state.root = root;
+                self.state.changed = true;
+                self.state.len -= 1;
+                self.core.free_value(old);
+                removed = true;
+            }
+            Ok(())
+        })();
+        self.save(result)?;
+        self.spill()?;
+        Ok(removed)
+    }
+
+    fn spill(&mut self) -> Result<()> {
+        let result = self.core.maybe_spill();
+        if let Some(Some(state)) = self.core.tables.get(&self.name) {
+            self.state = *state;
+        }
+        if let Err(error) = &result {
+            self.core.broken.get_or_insert_with(|| error.to_string());
+        }
+        result
+    }
+
+    /// The value under `key` (this transaction's writes included).
+    pub fn get(&self, key: &[u8]) -> Result<Option<&[u8]>> {
+        crate::btree::get(&*self.core, self.state.root, key)
+    }
+
+    /// Entries with keys in `range`, in order; see [`crate::ReadTable::range`].
+    pub fn range<'k, R: std::ops::RangeBounds<&'k [u8]>>(&self, range: R) -> Result<Range<'_>> {
+        Ok(super::range(&*self.core, self.state.root, range))
+    }
+
+    /// The entry with the smallest key.
+    pub fn first(&self) -> Result<Option<(&[u8], &[u8])>> {
+        super::first(&*self.core, self.state.root)
+    }
+
+    /// The entry with the largest key.
+    pub fn last(&self) -> Result<Option<(&[u8], &[u8])>> {
+        super::last(&*self.core, self.state.root)
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> u64 {
+        self.state.len
+    }
+
+    /// True when the table has no entries.
+    pub fn is_empty(&self) -> bool {
+        self.state.len == 0
+    }
+}
