@@ -129,7 +129,15 @@ impl<'a> Walker<'a> {
     }
 
     /// Walks a tree; keys must lie in [low, high).
-    fn walk(&mut self, node: u64, low: Option<&[u8]>, high: Option<&[u8]>, depth: usize, figures: &mut TreeFigures, leaf: &mut dyn FnMut(&mut Self, &[u8], &[u8], u64)) {
+    fn walk(
+        &mut self,
+        node: u64,
+        low: Option<&[u8]>,
+        high: Option<&[u8]>,
+        depth: usize,
+        figures: &mut TreeFigures,
+        leaf: &mut dyn FnMut(&mut Self, &[u8], &[u8], u64),
+    ) {
         if depth >= TREE_DEPTH_MAX {
             self.problem(Some(node), "tree is too deep (a cycle?)");
             return;
@@ -140,7 +148,14 @@ impl<'a> Walker<'a> {
         figures.pages += 1;
         let Some(view) = self.page(node) else { return };
         if view.txn() > self.read.txn_id() {
-            self.problem(Some(node), format!("page written by txn {} is newer than the commit {}", view.txn(), self.read.txn_id()));
+            self.problem(
+                Some(node),
+                format!(
+                    "page written by txn {} is newer than the commit {}",
+                    view.txn(),
+                    self.read.txn_id()
+                ),
+            );
         }
         let mut previous: Option<&[u8]> = None;
         for i in 0..view.len() {
@@ -158,7 +173,10 @@ impl<'a> Walker<'a> {
                 self.problem(Some(node), format!("keys out of order at index {i}"));
             }
             if low.is_some_and(|l| key < l) || high.is_some_and(|h| key >= h) {
-                self.problem(Some(node), format!("key at index {i} lies outside its parent's range"));
+                self.problem(
+                    Some(node),
+                    format!("key at index {i} lies outside its parent's range"),
+                );
             }
             previous = Some(key);
         }
@@ -185,7 +203,12 @@ impl<'a> Walker<'a> {
                         }
                         figures.pages += pages;
                         let read = self.read;
-                        match read.db().storage.overflow_verified(read.mapping(), page, len, read.meta().page_count) {
+                        match read.db().storage.overflow_verified(
+                            read.mapping(),
+                            page,
+                            len,
+                            read.meta().page_count,
+                        ) {
                             Ok(bytes) => leaf(self, key, bytes, node),
                             Err(error) => self.problem(Some(page), error.to_string()),
                         }
@@ -203,7 +226,11 @@ impl<'a> Walker<'a> {
                 }
             };
             let child_low = if i == 0 { low } else { view.key(i).ok() };
-            let child_high = if i + 1 < view.len() { view.key(i + 1).ok() } else { high };
+            let child_high = if i + 1 < view.len() {
+                view.key(i + 1).ok()
+            } else {
+                high
+            };
             self.walk(child, child_low, child_high, depth + 1, figures, leaf);
         }
     }
@@ -222,10 +249,21 @@ pub(crate) fn check(read: &ReadTransaction) -> CheckReport {
     // The catalog and every table.
     let mut entries: Vec<(String, Vec<u8>)> = Vec::new();
     if meta.catalog_root != 0 {
-        let mut figures = TreeFigures { entries: 0, depth: None, pages: 0 };
-        walker.walk(meta.catalog_root, None, None, 0, &mut figures, &mut |_, key, value, _| {
-            entries.push((String::from_utf8_lossy(key).into_owned(), value.to_vec()));
-        });
+        let mut figures = TreeFigures {
+            entries: 0,
+            depth: None,
+            pages: 0,
+        };
+        walker.walk(
+            meta.catalog_root,
+            None,
+            None,
+            0,
+            &mut figures,
+            &mut |_, key, value, _| {
+                entries.push((String::from_utf8_lossy(key).into_owned(), value.to_vec()));
+            },
+        );
     }
     for (name, entry) in entries {
         let (root, len) = match decode_table_entry(&entry) {
@@ -235,12 +273,22 @@ pub(crate) fn check(read: &ReadTransaction) -> CheckReport {
                 continue;
             }
         };
-        let mut figures = TreeFigures { entries: 0, depth: None, pages: 0 };
+        let mut figures = TreeFigures {
+            entries: 0,
+            depth: None,
+            pages: 0,
+        };
         if let Some(NodeRef::Page(root)) = root {
             walker.walk(root, None, None, 0, &mut figures, &mut |_, _, _, _| {});
         }
         if figures.entries != len {
-            walker.problem(None, format!("table {name:?} says it has {len} entries but holds {}", figures.entries));
+            walker.problem(
+                None,
+                format!(
+                    "table {name:?} says it has {len} entries but holds {}",
+                    figures.entries
+                ),
+            );
         }
         tables.push(TableReport {
             name,
@@ -253,16 +301,28 @@ pub(crate) fn check(read: &ReadTransaction) -> CheckReport {
     let mut listed: Vec<(u64, u64)> = Vec::new();
     let mut free_count = 0u64;
     if meta.freelist_root != 0 {
-        let mut figures = TreeFigures { entries: 0, depth: None, pages: 0 };
+        let mut figures = TreeFigures {
+            entries: 0,
+            depth: None,
+            pages: 0,
+        };
         let mut records: Vec<(Vec<u8>, Vec<u8>, u64)> = Vec::new();
-        walker.walk(meta.freelist_root, None, None, 0, &mut figures, &mut |_, key, value, page| {
-            records.push((key.to_vec(), value.to_vec(), page));
-        });
+        walker.walk(
+            meta.freelist_root,
+            None,
+            None,
+            0,
+            &mut figures,
+            &mut |_, key, value, page| {
+                records.push((key.to_vec(), value.to_vec(), page));
+            },
+        );
         for (key, value, page) in records {
             match decode_record(&key, &value, page) {
                 Ok((txn, pages)) => {
                     if txn > meta.txn {
-                        walker.problem(Some(page), format!("freelist record from future txn {txn}"));
+                        walker
+                            .problem(Some(page), format!("freelist record from future txn {txn}"));
                     }
                     for id in pages {
                         listed.push((id, page));
@@ -280,13 +340,28 @@ pub(crate) fn check(read: &ReadTransaction) -> CheckReport {
         }
     }
     if free_count != meta.free_pages {
-        walker.problem(None, format!("meta page counts {} free pages, the freelist lists {free_count}", meta.free_pages));
+        walker.problem(
+            None,
+            format!(
+                "meta page counts {} free pages, the freelist lists {free_count}",
+                meta.free_pages
+            ),
+        );
     }
     // Leaks: pages neither reachable nor free.
-    let leaked: Vec<u64> = (2..meta.page_count).filter(|&id| walker.marks[id as usize] == UNSEEN).collect();
+    let leaked: Vec<u64> = (2..meta.page_count)
+        .filter(|&id| walker.marks[id as usize] == UNSEEN)
+        .collect();
     if !leaked.is_empty() {
         let shown: Vec<String> = leaked.iter().take(20).map(u64::to_string).collect();
-        walker.problem(None, format!("{} pages are neither in use nor free (leaked): {}", leaked.len(), shown.join(", ")));
+        walker.problem(
+            None,
+            format!(
+                "{} pages are neither in use nor free (leaked): {}",
+                leaked.len(),
+                shown.join(", ")
+            ),
+        );
     }
     let pages_in_use = walker.marks.iter().filter(|&&m| m == USED).count() as u64;
     CheckReport {

@@ -1,7 +1,10 @@
 //! The database handle: open/create, the committed state, readers and the writer lock.
 
 use crate::error::{Error, Result};
-use crate::limits::{GROW_STEP_MAX, GROW_STEP_MIN, PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, PAGE_SIZE_MIN, SPILL_BYTES_DEFAULT};
+use crate::limits::{
+    GROW_STEP_MAX, GROW_STEP_MIN, PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, PAGE_SIZE_MIN,
+    SPILL_BYTES_DEFAULT,
+};
 use crate::page::meta::{Meta, MetaRead, FORMAT_VERSION};
 use crate::storage::Storage;
 use crate::txn::{ReadTransaction, WriteTransaction};
@@ -148,7 +151,9 @@ impl Db {
     /// Opens or creates the database at `path`.
     pub fn open_with(path: impl AsRef<Path>, options: Options) -> Result<Db> {
         let path = path.as_ref().to_path_buf();
-        if !options.page_size.is_power_of_two() || !(PAGE_SIZE_MIN..=PAGE_SIZE_MAX).contains(&options.page_size) {
+        if !options.page_size.is_power_of_two()
+            || !(PAGE_SIZE_MIN..=PAGE_SIZE_MAX).contains(&options.page_size)
+        {
             return Err(Error::InvalidOption(format!(
                 "page size {} is not a power of two between {PAGE_SIZE_MIN} and {PAGE_SIZE_MAX}",
                 options.page_size
@@ -161,7 +166,9 @@ impl Db {
             .truncate(false)
             .open(&path)
             .map_err(|e| Error::io("opening the database file", e))?;
-        let metadata = file.metadata().map_err(|e| Error::io("reading file metadata", e))?;
+        let metadata = file
+            .metadata()
+            .map_err(|e| Error::io("reading file metadata", e))?;
         let identity = (metadata.dev(), metadata.ino());
         let mut open = open_files().lock().expect("open-files lock");
         if let Some(inner) = open.get(&identity).and_then(Weak::upgrade) {
@@ -170,7 +177,9 @@ impl Db {
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => return Err(Error::Locked { path }),
-            Err(std::fs::TryLockError::Error(e)) => return Err(Error::io("locking the database file", e)),
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(Error::io("locking the database file", e))
+            }
         }
         let inner = Arc::new(DbInner::open(file, path, options, identity)?);
         open.retain(|_, weak| weak.strong_count() > 0);
@@ -186,7 +195,12 @@ impl Db {
         state.next_reader += 1;
         state.readers.insert((meta.txn, reader), Instant::now());
         drop(state);
-        Ok(ReadTransaction::new(self.inner.clone(), self.inner.storage.mapping(), meta, reader))
+        Ok(ReadTransaction::new(
+            self.inner.clone(),
+            self.inner.storage.mapping(),
+            meta,
+            reader,
+        ))
     }
 
     /// Starts the write transaction, waiting while another one is in progress.
@@ -214,10 +228,16 @@ impl Db {
     }
 
     fn start_write(&self) -> WriteTransaction {
-        let guard = WriterGuard { db: self.inner.clone() };
+        let guard = WriterGuard {
+            db: self.inner.clone(),
+        };
         let state = self.inner.state.lock().expect("state lock");
         let base = state.meta;
-        let floor = state.readers.keys().next().map_or(base.txn, |&(txn, _)| txn.min(base.txn));
+        let floor = state
+            .readers
+            .keys()
+            .next()
+            .map_or(base.txn, |&(txn, _)| txn.min(base.txn));
         drop(state);
         WriteTransaction::new(self.inner.clone(), base, floor, guard)
     }
@@ -241,6 +261,19 @@ impl Db {
         Ok(before.saturating_sub(self.inner.storage.file_len()))
     }
 
+    /// Compacts: moves live pages from the end of the file into free pages lower down (one
+    /// commit that walks every tree), then gives the free end back (a second commit). Returns
+    /// the bytes the file shrank by. Pages a live snapshot can still see stay until it ends.
+    pub fn compact(&self) -> Result<u64> {
+        let before = self.inner.storage.file_len();
+        let mut w = self.begin_write()?;
+        w.compact();
+        w.force_trim();
+        w.commit()?;
+        self.trim()?;
+        Ok(before.saturating_sub(self.inner.storage.file_len()))
+    }
+
     /// Walks the whole file; see [`crate::CheckReport`].
     pub fn check(&self) -> Result<crate::CheckReport> {
         let read = self.begin_read()?;
@@ -250,7 +283,11 @@ impl Db {
     /// Figures about the database.
     pub fn stats(&self) -> Stats {
         let state = self.inner.state.lock().expect("state lock");
-        let oldest = state.readers.iter().next().map(|(&(txn, _), &start)| (txn, start));
+        let oldest = state
+            .readers
+            .iter()
+            .next()
+            .map(|(&(txn, _), &start)| (txn, start));
         Stats {
             txn_id: state.meta.txn,
             page_size: self.inner.storage.page_size,
@@ -285,13 +322,19 @@ impl Db {
         let resident = map
             .residency(self.inner.storage.file_len())
             .map_err(|e| Error::io("mincore", e))?;
-        Ok((resident.iter().filter(|&&r| r).count() as u64, resident.len() as u64))
+        Ok((
+            resident.iter().filter(|&&r| r).count() as u64,
+            resident.len() as u64,
+        ))
     }
 }
 
 impl DbInner {
     fn open(file: File, path: PathBuf, options: Options, identity: (u64, u64)) -> Result<DbInner> {
-        let file_len = file.metadata().map_err(|e| Error::io("reading the file size", e))?.len();
+        let file_len = file
+            .metadata()
+            .map_err(|e| Error::io("reading the file size", e))?
+            .len();
         let fresh = file_len == 0 || is_all_zero(&file, file_len)?;
         let meta = if fresh {
             None
@@ -337,7 +380,11 @@ impl DbInner {
     }
 
     pub(crate) fn end_read(&self, txn: u64, reader: u64) {
-        self.state.lock().expect("state lock").readers.remove(&(txn, reader));
+        self.state
+            .lock()
+            .expect("state lock")
+            .readers
+            .remove(&(txn, reader));
     }
 
     /// Whether this commit should try to give back the free tail of the file.
@@ -360,8 +407,12 @@ impl DbInner {
         let page_size = self.storage.page_size;
         let mut page = vec![0u8; page_size];
         meta.encode(&mut page);
-        if let Err(error) = self.storage.write_at((meta.txn % 2) * page_size as u64, &page) {
-            self.storage.poison(format!("writing the meta page failed: {error}"));
+        if let Err(error) = self
+            .storage
+            .write_at((meta.txn % 2) * page_size as u64, &page)
+        {
+            self.storage
+                .poison(format!("writing the meta page failed: {error}"));
             return Err(error);
         }
         if durable {
@@ -390,7 +441,10 @@ impl Drop for DbInner {
             let _ = self.storage.sync();
         }
         if let Ok(mut open) = open_files().lock() {
-            if open.get(&self.identity).is_some_and(|w| w.strong_count() == 0) {
+            if open
+                .get(&self.identity)
+                .is_some_and(|w| w.strong_count() == 0)
+            {
                 open.remove(&self.identity);
             }
         }
@@ -402,7 +456,8 @@ fn is_all_zero(file: &File, len: u64) -> Result<bool> {
         return Ok(false);
     }
     let mut buf = vec![0u8; len as usize];
-    file.read_exact_at(&mut buf, 0).map_err(|e| Error::io("reading the file", e))?;
+    file.read_exact_at(&mut buf, 0)
+        .map_err(|e| Error::io("reading the file", e))?;
     Ok(buf.iter().all(|&b| b == 0))
 }
 
@@ -414,7 +469,8 @@ fn read_meta(file: &File, path: &Path, file_len: u64) -> Result<Meta> {
         }
         let len = len.min((file_len - offset) as usize);
         let mut buf = vec![0u8; len];
-        file.read_exact_at(&mut buf, offset).map_err(|e| Error::io("reading the meta pages", e))?;
+        file.read_exact_at(&mut buf, offset)
+            .map_err(|e| Error::io("reading the meta pages", e))?;
         Ok(buf)
     };
     let first = Meta::decode(&read_at(0, PAGE_SIZE_MIN)?);
@@ -452,14 +508,18 @@ fn read_meta(file: &File, path: &Path, file_len: u64) -> Result<Meta> {
         }
     }
     let newest = match (&first, &second) {
-        (MetaRead::Valid(a), MetaRead::Valid(b)) if a.page_size == b.page_size => Some(if a.txn >= b.txn { *a } else { *b }),
+        (MetaRead::Valid(a), MetaRead::Valid(b)) if a.page_size == b.page_size => {
+            Some(if a.txn >= b.txn { *a } else { *b })
+        }
         (MetaRead::Valid(a), MetaRead::Valid(b)) => Some(if a.txn >= b.txn { *a } else { *b }),
         (MetaRead::Valid(a), _) | (_, MetaRead::Valid(a)) => Some(*a),
         _ => None,
     };
     let Some(meta) = newest else {
         if matches!((&first, &second), (MetaRead::NoMagic, MetaRead::NoMagic)) {
-            return Err(Error::NotADatabase { path: path.to_path_buf() });
+            return Err(Error::NotADatabase {
+                path: path.to_path_buf(),
+            });
         }
         if let (MetaRead::Version(found), _) | (_, MetaRead::Version(found)) = (&first, &second) {
             return Err(Error::UnsupportedVersion {
@@ -468,7 +528,10 @@ fn read_meta(file: &File, path: &Path, file_len: u64) -> Result<Meta> {
                 supported: FORMAT_VERSION,
             });
         }
-        return Err(Error::corrupted(0, "both meta pages are damaged; no commit can be trusted"));
+        return Err(Error::corrupted(
+            0,
+            "both meta pages are damaged; no commit can be trusted",
+        ));
     };
     let needed = meta.page_count * meta.page_size as u64;
     if file_len < needed {

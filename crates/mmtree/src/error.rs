@@ -104,7 +104,9 @@ pub enum Error {
     ///
     /// After a failed sync the kernel may have dropped dirty pages; retrying could report success
     /// for data that never reached the disk. Reopen the database to continue.
-    #[error("this database handle refuses writes after an earlier I/O failure ({reason}); reopen it")]
+    #[error(
+        "this database handle refuses writes after an earlier I/O failure ({reason}); reopen it"
+    )]
     Poisoned {
         /// The failure that poisoned the handle.
         reason: String,

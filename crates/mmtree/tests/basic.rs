@@ -31,9 +31,21 @@ fn insert_commit_get_range_reopen() {
         assert_eq!(t.get(b"alice").unwrap(), Some(&b"31"[..]));
         assert_eq!(t.get(b"").unwrap(), Some(&b"empty key"[..]));
         assert_eq!(t.get(b"bob").unwrap(), None);
-        let keys: Vec<Vec<u8>> = t.range(..).unwrap().map(|i| i.unwrap().0.to_vec()).collect();
-        assert_eq!(keys, vec![b"".to_vec(), b"alice".to_vec(), b"carol".to_vec()]);
-        let keys: Vec<Vec<u8>> = t.range(&b"a"[..]..&b"c"[..]).unwrap().rev().map(|i| i.unwrap().0.to_vec()).collect();
+        let keys: Vec<Vec<u8>> = t
+            .range(..)
+            .unwrap()
+            .map(|i| i.unwrap().0.to_vec())
+            .collect();
+        assert_eq!(
+            keys,
+            vec![b"".to_vec(), b"alice".to_vec(), b"carol".to_vec()]
+        );
+        let keys: Vec<Vec<u8>> = t
+            .range(&b"a"[..]..&b"c"[..])
+            .unwrap()
+            .rev()
+            .map(|i| i.unwrap().0.to_vec())
+            .collect();
         assert_eq!(keys, vec![b"alice".to_vec()]);
     }
     let db = Db::open(&path).unwrap();
@@ -43,7 +55,11 @@ fn insert_commit_get_range_reopen() {
     assert_eq!(t.len(), 3);
     assert_eq!(t.first().unwrap().unwrap().0, b"");
     assert_eq!(t.last().unwrap().unwrap().0, b"carol");
-    assert!(db.check().unwrap().is_ok(), "{:?}", db.check().unwrap().problems);
+    assert!(
+        db.check().unwrap().is_ok(),
+        "{:?}",
+        db.check().unwrap().problems
+    );
 }
 
 #[test]
@@ -56,7 +72,8 @@ fn many_keys_split_merge_and_check() {
             let mut t = w.table("t").unwrap();
             for i in 0..5000u32 {
                 let k = format!("key{:08}", (i * 7919 + round) % 20000);
-                t.insert(k.as_bytes(), format!("value-{i}-{round}").as_bytes()).unwrap();
+                t.insert(k.as_bytes(), format!("value-{i}-{round}").as_bytes())
+                    .unwrap();
             }
         }
         w.commit().unwrap();
@@ -66,7 +83,11 @@ fn many_keys_split_merge_and_check() {
     let mut w = db.begin_write().unwrap();
     {
         let mut t = w.table("t").unwrap();
-        let keys: Vec<Vec<u8>> = t.range(..).unwrap().map(|i| i.unwrap().0.to_vec()).collect();
+        let keys: Vec<Vec<u8>> = t
+            .range(..)
+            .unwrap()
+            .map(|i| i.unwrap().0.to_vec())
+            .collect();
         for k in keys.iter().step_by(2) {
             assert!(t.remove(k).unwrap());
         }
@@ -78,8 +99,17 @@ fn many_keys_split_merge_and_check() {
     let t = r.table("t").unwrap().unwrap();
     let count = t.range(..).unwrap().count() as u64;
     assert_eq!(count, t.len());
-    let back: Vec<_> = t.range(..).unwrap().rev().map(|i| i.unwrap().0.to_vec()).collect();
-    let mut fwd: Vec<_> = t.range(..).unwrap().map(|i| i.unwrap().0.to_vec()).collect();
+    let back: Vec<_> = t
+        .range(..)
+        .unwrap()
+        .rev()
+        .map(|i| i.unwrap().0.to_vec())
+        .collect();
+    let mut fwd: Vec<_> = t
+        .range(..)
+        .unwrap()
+        .map(|i| i.unwrap().0.to_vec())
+        .collect();
     fwd.reverse();
     assert_eq!(back, fwd);
 }
@@ -93,16 +123,31 @@ fn large_values_use_overflow_pages_and_are_freed() {
     w.table("blobs").unwrap().insert(b"big", &big).unwrap();
     w.commit().unwrap();
     let r = db.begin_read().unwrap();
-    assert_eq!(r.table("blobs").unwrap().unwrap().get(b"big").unwrap().unwrap(), &big[..]);
+    assert_eq!(
+        r.table("blobs")
+            .unwrap()
+            .unwrap()
+            .get(b"big")
+            .unwrap()
+            .unwrap(),
+        &big[..]
+    );
     drop(r);
     for _ in 0..3 {
         let mut w = db.begin_write().unwrap();
-        w.table("blobs").unwrap().insert(b"big", &big[..500_000]).unwrap();
+        w.table("blobs")
+            .unwrap()
+            .insert(b"big", &big[..500_000])
+            .unwrap();
         w.commit().unwrap();
     }
     let report = db.check().unwrap();
     assert!(report.is_ok(), "{:?}", report.problems);
-    assert!(db.stats().page_count < 700, "pages were not reused: {}", db.stats().page_count);
+    assert!(
+        db.stats().page_count < 700,
+        "pages were not reused: {}",
+        db.stats().page_count
+    );
 }
 
 #[test]
@@ -112,7 +157,10 @@ fn oversized_key_is_a_clear_error() {
     let mut w = db.begin_write().unwrap();
     let mut t = w.table("t").unwrap();
     let key = vec![7u8; db.key_size_max() + 1];
-    assert!(matches!(t.insert(&key, b"v"), Err(Error::KeyTooLarge { .. })));
+    assert!(matches!(
+        t.insert(&key, b"v"),
+        Err(Error::KeyTooLarge { .. })
+    ));
     t.insert(&key[..db.key_size_max()], b"v").unwrap();
 }
 
@@ -131,11 +179,20 @@ fn abort_discards_and_snapshots_are_isolated() {
     let mut w = db.begin_write().unwrap();
     w.table("t").unwrap().insert(b"b", b"3").unwrap();
     w.commit().unwrap();
-    assert_eq!(before.table("t").unwrap().unwrap().get(b"a").unwrap(), Some(&b"1"[..]));
+    assert_eq!(
+        before.table("t").unwrap().unwrap().get(b"a").unwrap(),
+        Some(&b"1"[..])
+    );
     assert_eq!(before.table("t").unwrap().unwrap().get(b"b").unwrap(), None);
     let now = db.begin_read().unwrap();
-    assert_eq!(now.table("t").unwrap().unwrap().get(b"a").unwrap(), Some(&b"1"[..]));
-    assert_eq!(now.table("t").unwrap().unwrap().get(b"b").unwrap(), Some(&b"3"[..]));
+    assert_eq!(
+        now.table("t").unwrap().unwrap().get(b"a").unwrap(),
+        Some(&b"1"[..])
+    );
+    assert_eq!(
+        now.table("t").unwrap().unwrap().get(b"b").unwrap(),
+        Some(&b"3"[..])
+    );
 }
 
 #[test]
@@ -146,14 +203,19 @@ fn bulk_load_sorted_and_refuses_unsorted() {
     {
         let mut loader = w.bulk_load("bulk").unwrap();
         for i in 0..100_000u32 {
-            loader.append(format!("{i:010}").as_bytes(), &i.to_le_bytes()).unwrap();
+            loader
+                .append(format!("{i:010}").as_bytes(), &i.to_le_bytes())
+                .unwrap();
         }
         assert_eq!(loader.finish().unwrap(), 100_000);
     }
     {
         let mut loader = w.bulk_load("bad").unwrap();
         loader.append(b"b", b"").unwrap();
-        assert!(matches!(loader.append(b"a", b""), Err(Error::Unsorted { .. })));
+        assert!(matches!(
+            loader.append(b"a", b""),
+            Err(Error::Unsorted { .. })
+        ));
     }
     w.commit().unwrap();
     let report = db.check().unwrap();
@@ -161,12 +223,15 @@ fn bulk_load_sorted_and_refuses_unsorted() {
     let r = db.begin_read().unwrap();
     let t = r.table("bulk").unwrap().unwrap();
     assert_eq!(t.len(), 100_000);
-    assert_eq!(t.get(b"0000054321").unwrap(), Some(&54321u32.to_le_bytes()[..]));
+    assert_eq!(
+        t.get(b"0000054321").unwrap(),
+        Some(&54321u32.to_le_bytes()[..])
+    );
     assert_eq!(t.range(..).unwrap().count(), 100_000);
 }
 
 #[test]
-fn delete_table_frees_pages_and_trim_gives_space_back() {
+fn delete_table_frees_pages_and_compact_gives_space_back() {
     let (_dir, path) = temp_db();
     let db = Db::open(&path).unwrap();
     let mut w = db.begin_write().unwrap();
@@ -182,7 +247,7 @@ fn delete_table_frees_pages_and_trim_gives_space_back() {
     let mut w = db.begin_write().unwrap();
     assert!(w.delete_table("big").unwrap());
     w.commit().unwrap();
-    db.trim().unwrap();
+    db.compact().unwrap();
     let report = db.check().unwrap();
     assert!(report.is_ok(), "{:?}", report.problems);
     let after = std::fs::metadata(&path).unwrap().len();

@@ -34,7 +34,10 @@ pub(crate) fn decode_record(key: &[u8], value: &[u8], page: u64) -> Result<(u64,
         return Err(Error::corrupted(page, "malformed freelist record"));
     }
     let txn = u64::from_be_bytes(key[..8].try_into().expect("8 bytes"));
-    let pages = value.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes"))).collect();
+    let pages = value
+        .chunks_exact(8)
+        .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
+        .collect();
     Ok((txn, pages))
 }
 
@@ -65,8 +68,13 @@ pub(crate) struct AllocState {
     exhausted: bool,
     /// Pages taken from the freelist by this transaction.
     fresh: HashSet<u64>,
-    /// Set while the freelist itself is written: allocate only at the end, record every free.
+    /// Set while the freelist itself is written: allocate from `reserve`, else at the end;
+    /// record every free.
     saving: bool,
+    /// Pages set aside for the freelist's own nodes while saving it.
+    reserve: Vec<u64>,
+    /// Compaction: move freelist nodes at or above this page down.
+    relocate_limit: Option<u64>,
 }
 
 impl AllocState {
@@ -83,6 +91,8 @@ impl AllocState {
             exhausted: freelist_root.is_none(),
             fresh: HashSet::new(),
             saving: false,
+            reserve: Vec::new(),
+            relocate_limit: None,
         }
     }
 }
@@ -90,7 +100,11 @@ impl AllocState {
 impl WriteCore {
     pub(crate) fn alloc_page(&mut self) -> Result<u64> {
         loop {
-            if !self.alloc.saving {
+            if self.alloc.saving {
+                if let Some(page) = self.alloc.reserve.pop() {
+                    return Ok(page);
+                }
+            } else {
                 if let Some(page) = self.alloc.own_free.pop() {
                     self.alloc.fresh.insert(page);
                     return Ok(page);
@@ -114,19 +128,20 @@ impl WriteCore {
             return self.alloc_page();
         }
         if !self.alloc.saving && self.alloc.loaded.len() as u64 >= count {
-            // `loaded` is sorted high to low: look for `count` consecutive ids.
-            let loaded = &self.alloc.loaded;
+            // `loaded` is sorted high to low: find the lowest `count` consecutive ids, scanning
+            // from the low end, so the tail of the file stays free for trimming.
             let count = count as usize;
-            let mut start = 0;
-            for i in 1..=loaded.len() {
-                if i == loaded.len() || loaded[i] + 1 != loaded[i - 1] {
-                    if i - start >= count {
-                        let run: Vec<u64> = self.alloc.loaded.drain(i - count..i).collect();
-                        let first = *run.last().expect("count >= 2");
-                        self.alloc.fresh.extend(run);
-                        return Ok(first);
-                    }
-                    start = i;
+            let loaded = &self.alloc.loaded;
+            let mut run_end = loaded.len();
+            for j in (0..loaded.len()).rev() {
+                if j + 1 < run_end && loaded[j] != loaded[j + 1] + 1 {
+                    run_end = j + 1;
+                }
+                if run_end - j == count {
+                    let run: Vec<u64> = self.alloc.loaded.drain(j..run_end).collect();
+                    let first = *run.last().expect("count >= 2");
+                    self.alloc.fresh.extend(run);
+                    return Ok(first);
                 }
             }
         }
@@ -189,7 +204,10 @@ impl WriteCore {
         }
         for &page in &pages {
             if page < 2 || page >= self.base.page_count {
-                return Err(Error::corrupted(self.base.freelist_root, format!("freelist names page {page} outside the file")));
+                return Err(Error::corrupted(
+                    self.base.freelist_root,
+                    format!("freelist names page {page} outside the file"),
+                ));
             }
         }
         self.alloc.consumed_pages += pages.len() as u64;
@@ -200,13 +218,38 @@ impl WriteCore {
         Ok(())
     }
 
-    /// Gives free pages at the end of the file back: loads every reusable record and lowers the
-    /// page count past the free tail. The file itself is shortened after the commit is durable.
-    pub(crate) fn trim_tail(&mut self) -> Result<u64> {
+    /// Loads every reusable freelist record.
+    pub(crate) fn load_all(&mut self) -> Result<()> {
         while !self.alloc.exhausted {
             self.load_more()?;
         }
-        let reusable: HashSet<u64> = self.alloc.loaded.iter().chain(&self.alloc.own_free).copied().collect();
+        Ok(())
+    }
+
+    /// For compaction: the page count the file would have if every reusable page were at the
+    /// end. Live pages at or above it are worth moving down.
+    pub(crate) fn compaction_limit(&mut self) -> Result<u64> {
+        self.load_all()?;
+        let reusable = (self.alloc.loaded.len() + self.alloc.own_free.len()) as u64;
+        Ok(self.page_count.saturating_sub(reusable).max(2))
+    }
+
+    /// Set during a compacting commit: the freelist tree is relocated below it too.
+    pub(crate) fn set_relocate_limit(&mut self, limit: u64) {
+        self.alloc.relocate_limit = Some(limit);
+    }
+
+    /// Gives free pages at the end of the file back: loads every reusable record and lowers the
+    /// page count past the free tail. The file itself is shortened after the commit is durable.
+    pub(crate) fn trim_tail(&mut self) -> Result<u64> {
+        self.load_all()?;
+        let reusable: HashSet<u64> = self
+            .alloc
+            .loaded
+            .iter()
+            .chain(&self.alloc.own_free)
+            .copied()
+            .collect();
         let mut end = self.page_count;
         while end > 2 && reusable.contains(&(end - 1)) {
             end -= 1;
@@ -222,6 +265,12 @@ impl WriteCore {
 
     /// Records this transaction's free pages in the freelist tree and writes it. Returns the new
     /// freelist root and the number of free pages it lists.
+    ///
+    /// Writing the freelist changes the free set it records: copying a freelist page frees the
+    /// old one, and the new pages come from somewhere. So this is a fixed-point loop. Pages for
+    /// the new freelist nodes are *reserved* up front (lowest reusable pages first, so the file
+    /// tail stays free for trimming, else at the end of the file); both the reserved set and the
+    /// freed set only grow, so the loop ends after a few passes.
     pub(crate) fn save_freelist(&mut self, out: &mut Vec<(u64, Vec<u8>)>) -> Result<(u64, u64)> {
         let own = std::mem::take(&mut self.alloc.own_free);
         self.alloc.freed.extend(own);
@@ -231,34 +280,90 @@ impl WriteCore {
         for key in &consumed {
             root = self.tree_remove(root, key)?.0;
         }
+        if let (Some(limit), Some(node)) = (self.alloc.relocate_limit, root) {
+            root = Some(self.relocate(node, limit, 0)?);
+        }
         let capacity = record_capacity(self.page_size);
-        let mut leftovers = std::mem::take(&mut self.alloc.loaded);
-        leftovers.sort_unstable();
-        let leftover_chunks: Vec<&[u64]> = leftovers.chunks(capacity).collect();
-        if leftover_chunks.len() > consumed.len() {
-            return Err(Error::corrupted(self.base.freelist_root, "freelist record holds more pages than fit"));
-        }
-        for (chunk, key) in leftover_chunks.iter().zip(&consumed) {
-            root = Some(self.tree_insert(root, key, Value::Inline(encode_pages(chunk)))?.0);
-        }
-        // Fixed point: recording `freed` may copy freelist pages, which frees them too.
-        for _ in 0..16 {
-            let before = self.alloc.freed.len();
+        for _ in 0..64 {
+            let (loaded_before, freed_before) = (self.alloc.loaded.len(), self.alloc.freed.len());
+            // Leftovers of consumed records go back under their own keys.
+            let mut leftovers = self.alloc.loaded.clone();
+            leftovers.sort_unstable();
+            let chunks: Vec<&[u64]> = leftovers.chunks(capacity).collect();
+            if chunks.len() > consumed.len() {
+                return Err(Error::corrupted(
+                    self.base.freelist_root,
+                    "freelist record holds more pages than fit",
+                ));
+            }
+            for (i, key) in consumed.iter().enumerate() {
+                root = match chunks.get(i) {
+                    Some(chunk) => Some(
+                        self.tree_insert(root, key, Value::Inline(encode_pages(chunk)))?
+                            .0,
+                    ),
+                    None => self.tree_remove(root, key)?.0,
+                };
+            }
             let mut freed = self.alloc.freed.clone();
             freed.sort_unstable();
             for (part, chunk) in freed.chunks(capacity).enumerate() {
                 let key = record_key(self.txn, part as u32);
-                root = Some(self.tree_insert(root, &key, Value::Inline(encode_pages(chunk)))?.0);
+                root = Some(
+                    self.tree_insert(root, &key, Value::Inline(encode_pages(chunk)))?
+                        .0,
+                );
             }
-            if self.alloc.freed.len() == before {
+            let needed = match root {
+                Some(root) => self.count_dirty(root),
+                None => 0,
+            };
+            let reserved = self.alloc.reserve.len();
+            if needed > reserved {
+                let take = (needed - reserved).min(self.alloc.loaded.len());
+                for _ in 0..take {
+                    let page = self.alloc.loaded.pop().expect("counted");
+                    self.alloc.reserve.push(page);
+                }
+            } else if needed < reserved {
+                // Merges made nodes go away: the spare reserved pages are freed by this txn.
+                let spare = self.alloc.reserve.split_off(needed);
+                self.alloc.freed.extend(spare);
+            }
+            if self.alloc.loaded.len() == loaded_before && self.alloc.freed.len() == freed_before {
                 let root_page = match root {
                     Some(root) => self.flush(root, out)?,
                     None => 0,
                 };
-                let free_pages = self.base.free_pages - self.alloc.consumed_pages + leftovers.len() as u64 + before as u64;
+                debug_assert!(self.alloc.reserve.is_empty(), "every reserved page is used");
+                let listed = self.alloc.loaded.len() as u64 + self.alloc.freed.len() as u64;
+                let free_pages = self
+                    .base
+                    .free_pages
+                    .checked_sub(self.alloc.consumed_pages)
+                    .ok_or_else(|| {
+                        Error::corrupted(
+                            self.base.freelist_root,
+                            "free page count is smaller than the freelist",
+                        )
+                    })?
+                    + listed;
                 return Ok((root_page, free_pages));
             }
         }
-        unreachable!("the freelist save loop converges after two passes")
+        Err(Error::TransactionFailed {
+            reason: "the freelist did not settle while saving it".into(),
+        })
+    }
+
+    /// Dirty nodes under `node`: each needs a page when flushed.
+    fn count_dirty(&self, node: NodeRef) -> usize {
+        let NodeRef::Dirty(id) = node else { return 0 };
+        match &self.node(id).entries {
+            crate::btree::node::Entries::Branch(children) => {
+                1 + children.iter().map(|&c| self.count_dirty(c)).sum::<usize>()
+            }
+            crate::btree::node::Entries::Leaf(_) => 1,
+        }
     }
 }

@@ -16,7 +16,11 @@ struct Cursor<'a> {
 
 impl<'a> Cursor<'a> {
     /// Positions at the first entry `>= key` (or `> key`), or the first entry for `None`.
-    fn seek_forward<S: Source + ?Sized>(source: &'a S, root: NodeRef, bound: Bound<&[u8]>) -> Result<Cursor<'a>> {
+    fn seek_forward<S: Source + ?Sized>(
+        source: &'a S,
+        root: NodeRef,
+        bound: Bound<&[u8]>,
+    ) -> Result<Cursor<'a>> {
         let mut stack = Vec::new();
         let mut node = root;
         loop {
@@ -50,7 +54,11 @@ impl<'a> Cursor<'a> {
 
     /// Positions at the last entry `<= key` (or `< key`), or the last entry for `None`.
     /// The top index is one past the entry (so 0 means "before this leaf").
-    fn seek_backward<S: Source + ?Sized>(source: &'a S, root: NodeRef, bound: Bound<&[u8]>) -> Result<Cursor<'a>> {
+    fn seek_backward<S: Source + ?Sized>(
+        source: &'a S,
+        root: NodeRef,
+        bound: Bound<&[u8]>,
+    ) -> Result<Cursor<'a>> {
         let mut stack = Vec::new();
         let mut node = root;
         loop {
@@ -85,14 +93,18 @@ impl<'a> Cursor<'a> {
     /// If the leaf index is past the end, moves to the first entry of the next non-empty leaf.
     fn settle_forward<S: Source + ?Sized>(&mut self, source: &'a S) -> Result<()> {
         loop {
-            let Some(&(leaf, index)) = self.stack.last() else { return Ok(()) };
+            let Some(&(leaf, index)) = self.stack.last() else {
+                return Ok(());
+            };
             if index < leaf.len() {
                 return Ok(());
             }
             // Climb to the first ancestor with a next child.
             self.stack.pop();
             loop {
-                let Some((view, index)) = self.stack.last_mut() else { return Ok(()) };
+                let Some((view, index)) = self.stack.last_mut() else {
+                    return Ok(());
+                };
                 if *index + 1 < view.len() {
                     *index += 1;
                     break;
@@ -119,13 +131,17 @@ impl<'a> Cursor<'a> {
     /// If the leaf end index is 0, moves to the end of the previous non-empty leaf.
     fn settle_backward<S: Source + ?Sized>(&mut self, source: &'a S) -> Result<()> {
         loop {
-            let Some(&(_, end)) = self.stack.last() else { return Ok(()) };
+            let Some(&(_, end)) = self.stack.last() else {
+                return Ok(());
+            };
             if end > 0 {
                 return Ok(());
             }
             self.stack.pop();
             loop {
-                let Some((_, index)) = self.stack.last_mut() else { return Ok(()) };
+                let Some((_, index)) = self.stack.last_mut() else {
+                    return Ok(());
+                };
                 if *index > 0 {
                     *index -= 1;
                     break;
@@ -151,11 +167,18 @@ impl<'a> Cursor<'a> {
     }
 
     fn current_forward(&self) -> Option<(NodeView<'a>, usize)> {
-        self.stack.last().copied().filter(|(leaf, index)| *index < leaf.len())
+        self.stack
+            .last()
+            .copied()
+            .filter(|(leaf, index)| *index < leaf.len())
     }
 
     fn current_backward(&self) -> Option<(NodeView<'a>, usize)> {
-        self.stack.last().copied().filter(|(_, end)| *end > 0).map(|(leaf, end)| (leaf, end - 1))
+        self.stack
+            .last()
+            .copied()
+            .filter(|(_, end)| *end > 0)
+            .map(|(leaf, end)| (leaf, end - 1))
     }
 }
 
@@ -198,9 +221,8 @@ impl Bounds {
     fn is_empty(&self) -> bool {
         match (&self.start, &self.end) {
             (Bound::Included(s), Bound::Included(e)) => s > e,
-            (Bound::Included(s) | Bound::Excluded(s), Bound::Excluded(e)) | (Bound::Excluded(s), Bound::Included(e)) => {
-                s >= e
-            }
+            (Bound::Included(s) | Bound::Excluded(s), Bound::Excluded(e))
+            | (Bound::Excluded(s), Bound::Included(e)) => s >= e,
             _ => false,
         }
     }
@@ -244,11 +266,17 @@ impl<'a, S: Source + ?Sized> RangeIter<'a, S> {
     fn step_front(&mut self) -> Result<Option<(&'a [u8], &'a [u8])>> {
         if self.front.is_none() {
             let root = self.root.expect("checked in new");
-            self.front = Some(Cursor::seek_forward(self.source, root, as_ref(&self.bounds.start))?);
+            self.front = Some(Cursor::seek_forward(
+                self.source,
+                root,
+                as_ref(&self.bounds.start),
+            )?);
         }
         let source = self.source;
         let cursor = self.front.as_mut().expect("set above");
-        let Some((leaf, index)) = cursor.current_forward() else { return Ok(None) };
+        let Some((leaf, index)) = cursor.current_forward() else {
+            return Ok(None);
+        };
         let key = leaf.key(index)?;
         if !self.bounds.below_end(key) || self.back_last.is_some_and(|back| key >= back) {
             return Ok(None);
@@ -266,11 +294,17 @@ impl<'a, S: Source + ?Sized> RangeIter<'a, S> {
     fn step_back(&mut self) -> Result<Option<(&'a [u8], &'a [u8])>> {
         if self.back.is_none() {
             let root = self.root.expect("checked in new");
-            self.back = Some(Cursor::seek_backward(self.source, root, as_ref(&self.bounds.end))?);
+            self.back = Some(Cursor::seek_backward(
+                self.source,
+                root,
+                as_ref(&self.bounds.end),
+            )?);
         }
         let source = self.source;
         let cursor = self.back.as_mut().expect("set above");
-        let Some((leaf, index)) = cursor.current_backward() else { return Ok(None) };
+        let Some((leaf, index)) = cursor.current_backward() else {
+            return Ok(None);
+        };
         let key = leaf.key(index)?;
         if !self.bounds.above_start(key) || self.front_last.is_some_and(|front| key <= front) {
             return Ok(None);
@@ -285,7 +319,10 @@ impl<'a, S: Source + ?Sized> RangeIter<'a, S> {
         Ok(Some((key, value)))
     }
 
-    fn finish(&mut self, step: Result<Option<(&'a [u8], &'a [u8])>>) -> Option<Result<(&'a [u8], &'a [u8])>> {
+    fn finish(
+        &mut self,
+        step: Result<Option<(&'a [u8], &'a [u8])>>,
+    ) -> Option<Result<(&'a [u8], &'a [u8])>> {
         match step {
             Ok(Some(item)) => Some(Ok(item)),
             Ok(None) => {

@@ -27,7 +27,10 @@ pub(crate) fn child_index(view: &NodeView<'_>, key: &[u8]) -> Result<usize> {
 }
 
 /// `Ok(i)` if `key` is at index i of leaf `view`, else `Err(i)` where it would be inserted.
-pub(crate) fn leaf_search(view: &NodeView<'_>, key: &[u8]) -> Result<std::result::Result<usize, usize>> {
+pub(crate) fn leaf_search(
+    view: &NodeView<'_>,
+    key: &[u8],
+) -> Result<std::result::Result<usize, usize>> {
     let (mut low, mut high) = (0usize, view.len());
     while low < high {
         let mid = (low + high) / 2;
@@ -41,8 +44,14 @@ pub(crate) fn leaf_search(view: &NodeView<'_>, key: &[u8]) -> Result<std::result
 }
 
 /// Point lookup.
-pub(crate) fn get<'a, S: Source + ?Sized>(source: &'a S, root: Option<NodeRef>, key: &[u8]) -> Result<Option<&'a [u8]>> {
-    let Some(mut node) = root else { return Ok(None) };
+pub(crate) fn get<'a, S: Source + ?Sized>(
+    source: &'a S,
+    root: Option<NodeRef>,
+    key: &[u8],
+) -> Result<Option<&'a [u8]>> {
+    let Some(mut node) = root else {
+        return Ok(None);
+    };
     for _ in 0..TREE_DEPTH_MAX {
         let view = source.view(node)?;
         if view.is_leaf() {
@@ -61,5 +70,8 @@ pub(crate) fn depth_error(node: NodeRef) -> Error {
         NodeRef::Page(id) => id,
         NodeRef::Dirty(_) => 0,
     };
-    Error::corrupted(page, format!("tree deeper than {TREE_DEPTH_MAX} levels (a cycle?)"))
+    Error::corrupted(
+        page,
+        format!("tree deeper than {TREE_DEPTH_MAX} levels (a cycle?)"),
+    )
 }

@@ -7,12 +7,17 @@ use super::view::NodeView;
 use super::{child_index, depth_error};
 use crate::error::Result;
 use crate::limits::TREE_DEPTH_MAX;
-use crate::page::{encode::encode_node, usable};
+use crate::page::{encode::encode_node, overflow_pages, usable};
 use crate::txn::core::WriteCore;
 
 impl WriteCore {
     /// Inserts or replaces; returns the new root and the replaced value.
-    pub(crate) fn tree_insert(&mut self, root: Option<NodeRef>, key: &[u8], value: Value) -> Result<(NodeRef, Option<Value>)> {
+    pub(crate) fn tree_insert(
+        &mut self,
+        root: Option<NodeRef>,
+        key: &[u8],
+        value: Value,
+    ) -> Result<(NodeRef, Option<Value>)> {
         let Some(root) = root else {
             let mut leaf = Node::new_leaf();
             leaf.keys.push(key.to_vec());
@@ -59,7 +64,13 @@ impl WriteCore {
     }
 
     /// Splits `id` and its ancestors while they are larger than a page. Returns the root.
-    fn split_upward(&mut self, mut root: u32, mut path: Vec<(u32, usize)>, mut id: u32, append: bool) -> u32 {
+    fn split_upward(
+        &mut self,
+        mut root: u32,
+        mut path: Vec<(u32, usize)>,
+        mut id: u32,
+        append: bool,
+    ) -> u32 {
         let limit = usable(self.page_size);
         loop {
             if self.node(id).bytes <= limit {
@@ -92,14 +103,22 @@ impl WriteCore {
             let piece_id = self.push_node(piece);
             let parent = self.node_mut(parent);
             parent.keys.insert(at + offset, separator);
-            parent.children_mut().insert(at + offset, NodeRef::Dirty(piece_id));
+            parent
+                .children_mut()
+                .insert(at + offset, NodeRef::Dirty(piece_id));
             parent.recompute_bytes();
         }
     }
 
     /// Removes `key`; returns the new root and the removed value.
-    pub(crate) fn tree_remove(&mut self, root: Option<NodeRef>, key: &[u8]) -> Result<(Option<NodeRef>, Option<Value>)> {
-        let Some(root) = root else { return Ok((None, None)) };
+    pub(crate) fn tree_remove(
+        &mut self,
+        root: Option<NodeRef>,
+        key: &[u8],
+    ) -> Result<(Option<NodeRef>, Option<Value>)> {
+        let Some(root) = root else {
+            return Ok((None, None));
+        };
         if super::get(self, Some(root), key)?.is_none() {
             return Ok((Some(root), None)); // a miss dirties nothing
         }
@@ -134,7 +153,12 @@ impl WriteCore {
     }
 
     /// Merges (or evens out) underfull nodes with a sibling, from `id` up. Returns the root.
-    fn rebalance_upward(&mut self, root: u32, mut path: Vec<(u32, usize)>, mut id: u32) -> Result<u32> {
+    fn rebalance_upward(
+        &mut self,
+        root: u32,
+        mut path: Vec<(u32, usize)>,
+        mut id: u32,
+    ) -> Result<u32> {
         let limit = usable(self.page_size);
         while let Some((parent, index)) = path.pop() {
             let node = self.node(id);
@@ -157,7 +181,11 @@ impl WriteCore {
                 id = parent;
                 continue;
             }
-            let (left_index, right_index) = if index > 0 { (index - 1, index) } else { (index, index + 1) };
+            let (left_index, right_index) = if index > 0 {
+                (index - 1, index)
+            } else {
+                (index, index + 1)
+            };
             let left_ref = self.node(parent).children()[left_index];
             let right_ref = self.node(parent).children()[right_index];
             let left = self.dirty(left_ref)?;
@@ -211,7 +239,9 @@ impl WriteCore {
     /// Writes the dirty nodes under `node` (children first) and returns its page id.
     pub(crate) fn flush(&mut self, node: NodeRef, out: &mut Vec<(u64, Vec<u8>)>) -> Result<u64> {
         let NodeRef::Dirty(id) = node else {
-            let NodeRef::Page(page) = node else { unreachable!() };
+            let NodeRef::Page(page) = node else {
+                unreachable!()
+            };
             return Ok(page);
         };
         let mut node = self.take_node(id);
@@ -227,6 +257,57 @@ impl WriteCore {
         encode_node(&node, &mut page, page_id, self.txn);
         out.push((page_id, page));
         Ok(page_id)
+    }
+
+    /// Compaction: copies every node and overflow run of the tree that lies at or above page
+    /// `limit` (and the path to it) into the transaction, so the flush gives it a page lower in
+    /// the file. Returns the root, changed if anything under it moved.
+    pub(crate) fn relocate(&mut self, node: NodeRef, limit: u64, depth: usize) -> Result<NodeRef> {
+        if depth >= TREE_DEPTH_MAX {
+            return Err(depth_error(node));
+        }
+        let mut owned = match node {
+            NodeRef::Page(page) => self.page_view(page)?.to_node()?,
+            NodeRef::Dirty(id) => self.node(id).clone(),
+        };
+        let mut changed = matches!(node, NodeRef::Page(page) if page >= limit);
+        match &mut owned.entries {
+            Entries::Branch(children) => {
+                for child in children.iter_mut() {
+                    let moved = self.relocate(*child, limit, depth + 1)?;
+                    if moved != *child {
+                        *child = moved;
+                        changed = true;
+                    }
+                }
+            }
+            Entries::Leaf(values) => {
+                for value in values.iter_mut() {
+                    if let Value::Overflow { page, len } = *value {
+                        if page + overflow_pages(len, self.page_size) > limit {
+                            let bytes =
+                                crate::btree::view::Source::overflow(self, page, len)?.to_vec();
+                            let moved = self.write_overflow(&bytes)?;
+                            self.free_value(std::mem::replace(value, moved));
+                            changed = true;
+                        }
+                    }
+                }
+            }
+        }
+        if !changed {
+            return Ok(node);
+        }
+        match node {
+            NodeRef::Dirty(id) => {
+                *self.node_mut(id) = owned;
+                Ok(node)
+            }
+            NodeRef::Page(page) => {
+                self.free_page(page);
+                Ok(NodeRef::Dirty(self.push_node(owned)))
+            }
+        }
     }
 
     /// Frees every page of a tree (used to drop a table).
@@ -307,4 +388,3 @@ fn split_node(node: &mut Node, limit: usize, append: bool) -> Vec<Node> {
     pieces.reverse();
     pieces
 }
-

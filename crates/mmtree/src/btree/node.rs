@@ -71,7 +71,9 @@ impl Node {
 
     pub(crate) fn entry_size(&self, index: usize) -> usize {
         match &self.entries {
-            Entries::Leaf(values) => leaf_entry_size(self.keys[index].len(), values[index].stored_len()),
+            Entries::Leaf(values) => {
+                leaf_entry_size(self.keys[index].len(), values[index].stored_len())
+            }
             Entries::Branch(_) => branch_entry_size(self.keys[index].len()),
         }
     }

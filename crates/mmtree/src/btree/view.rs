@@ -51,7 +51,10 @@ impl<'a> NodeView<'a> {
             NodeView::Page(page) => page.value(index),
             NodeView::Dirty(node) => Ok(match &node.values()[index] {
                 Value::Inline(bytes) => ValueRef::Inline(bytes),
-                Value::Overflow { page, len } => ValueRef::Overflow { page: *page, len: *len },
+                Value::Overflow { page, len } => ValueRef::Overflow {
+                    page: *page,
+                    len: *len,
+                },
             }),
         }
     }

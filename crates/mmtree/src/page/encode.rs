@@ -10,9 +10,17 @@ use crate::btree::node::{Entries, Node, NodeRef, Value};
 /// Every child reference must already be a page id.
 pub(crate) fn encode_node(node: &Node, page: &mut [u8], page_id: u64, txn: u64) {
     let page_size = page.len();
-    assert!(node.bytes <= usable(page_size), "node of {} bytes does not fit a page", node.bytes);
+    assert!(
+        node.bytes <= usable(page_size),
+        "node of {} bytes does not fit a page",
+        node.bytes
+    );
     assert!(node.len() <= u16::MAX as usize);
-    let kind = if node.is_leaf() { KIND_LEAF } else { KIND_BRANCH };
+    let kind = if node.is_leaf() {
+        KIND_LEAF
+    } else {
+        KIND_BRANCH
+    };
     page.fill(0);
     write_header(page, kind, node.len() as u16, page_id, txn);
     let mut end = page_size;
@@ -34,7 +42,9 @@ pub(crate) fn encode_node(node: &Node, page: &mut [u8], page_id: u64, txn: u64) 
                 page[key_at..key_at + key.len()].copy_from_slice(key);
                 let value_at = key_at + key.len();
                 match value {
-                    Value::Inline(bytes) => page[value_at..value_at + bytes.len()].copy_from_slice(bytes),
+                    Value::Inline(bytes) => {
+                        page[value_at..value_at + bytes.len()].copy_from_slice(bytes)
+                    }
                     Value::Overflow { page: first, len } => {
                         write_u64(page, value_at, *first);
                         write_u64(page, value_at + 8, *len);
@@ -50,7 +60,8 @@ pub(crate) fn encode_node(node: &Node, page: &mut [u8], page_id: u64, txn: u64) 
                 let at = end;
                 write_u16(page, at, key.len() as u16);
                 write_u64(page, at + 2, child);
-                page[at + BRANCH_CELL_HEADER..at + BRANCH_CELL_HEADER + key.len()].copy_from_slice(key);
+                page[at + BRANCH_CELL_HEADER..at + BRANCH_CELL_HEADER + key.len()]
+                    .copy_from_slice(key);
             }
         }
         write_u16(page, HEADER_SIZE + i * SLOT_SIZE, end as u16);

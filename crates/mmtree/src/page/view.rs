@@ -28,16 +28,29 @@ impl<'a> PageView<'a> {
         let leaf = match kind {
             KIND_LEAF => true,
             KIND_BRANCH => false,
-            other => return Err(Error::corrupted(id, format!("expected a tree page, found page kind {other}"))),
+            other => {
+                return Err(Error::corrupted(
+                    id,
+                    format!("expected a tree page, found page kind {other}"),
+                ))
+            }
         };
         let count = read_u16(bytes, COUNT_AT) as usize;
         if HEADER_SIZE + count * SLOT_SIZE > bytes.len() {
-            return Err(Error::corrupted(id, format!("{count} slots do not fit in the page")));
+            return Err(Error::corrupted(
+                id,
+                format!("{count} slots do not fit in the page"),
+            ));
         }
         if !leaf && count == 0 {
             return Err(Error::corrupted(id, "branch page without children"));
         }
-        Ok(PageView { bytes, id, leaf, count })
+        Ok(PageView {
+            bytes,
+            id,
+            leaf,
+            count,
+        })
     }
 
     pub(crate) fn is_leaf(&self) -> bool {
@@ -56,7 +69,10 @@ impl<'a> PageView<'a> {
         debug_assert!(index < self.count);
         let at = read_u16(self.bytes, HEADER_SIZE + index * SLOT_SIZE) as usize;
         if at < HEADER_SIZE + self.count * SLOT_SIZE || at + header > self.bytes.len() {
-            return Err(Error::corrupted(self.id, format!("cell {index} offset {at} is out of bounds")));
+            return Err(Error::corrupted(
+                self.id,
+                format!("cell {index} offset {at} is out of bounds"),
+            ));
         }
         Ok(at)
     }
@@ -65,7 +81,9 @@ impl<'a> PageView<'a> {
         let bytes: &'a [u8] = self.bytes;
         bytes
             .get(at..at.checked_add(len).unwrap_or(usize::MAX))
-            .ok_or_else(|| Error::corrupted(self.id, format!("{what} runs past the end of the page")))
+            .ok_or_else(|| {
+                Error::corrupted(self.id, format!("{what} runs past the end of the page"))
+            })
     }
 
     pub(crate) fn key(&self, index: usize) -> Result<&'a [u8]> {
@@ -93,7 +111,10 @@ impl<'a> PageView<'a> {
                 page: read_u64(value, 0),
                 len: read_u64(value, 8),
             }),
-            _ => Err(Error::corrupted(self.id, format!("cell {index} has invalid flags {flags}"))),
+            _ => Err(Error::corrupted(
+                self.id,
+                format!("cell {index} has invalid flags {flags}"),
+            )),
         }
     }
 
@@ -119,15 +140,26 @@ impl<'a> PageView<'a> {
         } else {
             let mut children = Vec::with_capacity(self.count);
             for i in 0..self.count {
-                keys.push(if i == 0 { Vec::new() } else { self.key(i)?.to_vec() });
+                keys.push(if i == 0 {
+                    Vec::new()
+                } else {
+                    self.key(i)?.to_vec()
+                });
                 children.push(NodeRef::Page(self.child(i)?));
             }
             Entries::Branch(children)
         };
-        let mut node = Node { keys, entries, bytes: 0 };
+        let mut node = Node {
+            keys,
+            entries,
+            bytes: 0,
+        };
         node.recompute_bytes();
         if node.bytes > usable(self.bytes.len()) {
-            return Err(Error::corrupted(self.id, "cells overlap (entries larger than the page)"));
+            return Err(Error::corrupted(
+                self.id,
+                "cells overlap (entries larger than the page)",
+            ));
         }
         Ok(node)
     }

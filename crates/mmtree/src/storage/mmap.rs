@@ -52,7 +52,9 @@ impl Mapping {
     /// The caller (`Storage::bytes`) has checked that the range lies inside the mapping and inside
     /// the file as it is now, and borrows it for no longer than a snapshot that can reach it lives.
     pub(crate) fn slice(&self, offset: u64, len: usize) -> &[u8] {
-        assert!(offset.checked_add(len as u64).is_some_and(|end| end <= self.len()));
+        assert!(offset
+            .checked_add(len as u64)
+            .is_some_and(|end| end <= self.len()));
         // SAFETY: the range is inside the mapping (asserted above) and inside the file (checked by
         // the caller), so every byte is readable without SIGBUS. The mapping is read-only and the
         // pages are never rewritten while a snapshot that can reach them is alive (copy-on-write

@@ -35,8 +35,16 @@ pub(crate) struct Storage {
 }
 
 impl Storage {
-    pub(crate) fn new(file: File, path: PathBuf, page_size: usize, verify_checksums: bool) -> Result<Storage> {
-        let file_len = file.metadata().map_err(|e| Error::io("reading the file size", e))?.len();
+    pub(crate) fn new(
+        file: File,
+        path: PathBuf,
+        page_size: usize,
+        verify_checksums: bool,
+    ) -> Result<Storage> {
+        let file_len = file
+            .metadata()
+            .map_err(|e| Error::io("reading the file size", e))?
+            .len();
         let map = Mapping::reserve(&file, (file_len * 2).max(MAP_RESERVE_MIN), file_len)
             .map_err(|e| Error::io("mapping the database file", e))?;
         Ok(Storage {
@@ -61,11 +69,20 @@ impl Storage {
     }
 
     /// Borrows `len` file bytes at `offset` from `map`, checked against the file's length.
-    pub(crate) fn bytes<'m>(&self, map: &'m Mapping, offset: u64, len: usize, page: u64) -> Result<&'m [u8]> {
+    pub(crate) fn bytes<'m>(
+        &self,
+        map: &'m Mapping,
+        offset: u64,
+        len: usize,
+        page: u64,
+    ) -> Result<&'m [u8]> {
         let end = offset.checked_add(len as u64);
         match end {
             Some(end) if end <= self.file_len() && end <= map.len() => Ok(map.slice(offset, len)),
-            _ => Err(Error::corrupted(page, "page lies beyond the end of the file")),
+            _ => Err(Error::corrupted(
+                page,
+                "page lies beyond the end of the file",
+            )),
         }
     }
 
@@ -84,22 +101,47 @@ impl Storage {
     }
 
     /// A checksum-verified overflow value of `len` bytes starting at page `first`.
-    pub(crate) fn overflow<'m>(&self, map: &'m Mapping, first: u64, len: u64, page_count: u64) -> Result<&'m [u8]> {
+    pub(crate) fn overflow<'m>(
+        &self,
+        map: &'m Mapping,
+        first: u64,
+        len: u64,
+        page_count: u64,
+    ) -> Result<&'m [u8]> {
         self.overflow_checked(map, first, len, page_count, false)
     }
 
     /// Like [`Storage::overflow`], but always recomputes the checksum (for `check`).
-    pub(crate) fn overflow_verified<'m>(&self, map: &'m Mapping, first: u64, len: u64, page_count: u64) -> Result<&'m [u8]> {
+    pub(crate) fn overflow_verified<'m>(
+        &self,
+        map: &'m Mapping,
+        first: u64,
+        len: u64,
+        page_count: u64,
+    ) -> Result<&'m [u8]> {
         self.overflow_checked(map, first, len, page_count, true)
     }
 
-    fn overflow_checked<'m>(&self, map: &'m Mapping, first: u64, len: u64, page_count: u64, always: bool) -> Result<&'m [u8]> {
+    fn overflow_checked<'m>(
+        &self,
+        map: &'m Mapping,
+        first: u64,
+        len: u64,
+        page_count: u64,
+        always: bool,
+    ) -> Result<&'m [u8]> {
         if len > crate::limits::VALUE_SIZE_MAX {
-            return Err(Error::corrupted(first, format!("overflow value length {len} is impossible")));
+            return Err(Error::corrupted(
+                first,
+                format!("overflow value length {len} is impossible"),
+            ));
         }
         let pages = overflow_pages(len, self.page_size);
         if first < 2 || first.checked_add(pages).is_none_or(|end| end > page_count) {
-            return Err(Error::corrupted(first, "overflow run lies outside the database"));
+            return Err(Error::corrupted(
+                first,
+                "overflow run lies outside the database",
+            ));
         }
         let used = OVERFLOW_HEADER_SIZE + len as usize;
         let run = self.bytes(map, first * self.page_size as u64, used, first)?;
@@ -107,7 +149,10 @@ impl Storage {
             return Err(Error::corrupted(first, "expected an overflow page"));
         }
         if read_u64(run, OVERFLOW_LEN_AT) != len {
-            return Err(Error::corrupted(first, "overflow length differs from the leaf's reference"));
+            return Err(Error::corrupted(
+                first,
+                "overflow length differs from the leaf's reference",
+            ));
         }
         self.verify(run, first, run, always)?;
         Ok(&run[OVERFLOW_HEADER_SIZE..])
@@ -116,7 +161,10 @@ impl Storage {
     fn verify(&self, header: &[u8], id: u64, covered: &[u8], always: bool) -> Result<()> {
         let txn = read_u64(header, page::TXN_AT);
         if read_u64(header, page::PAGE_ID_AT) != id {
-            return Err(Error::corrupted(id, "page header names another page (misdirected write?)"));
+            return Err(Error::corrupted(
+                id,
+                "page header names another page (misdirected write?)",
+            ));
         }
         if !always && (!self.verify_checksums || self.verified.is_verified(id, txn)) {
             return Ok(());
@@ -151,7 +199,12 @@ impl Storage {
                 });
             }
         }
-        match rustix::fs::fallocate(&self.file, rustix::fs::FallocateFlags::empty(), current, target - current) {
+        match rustix::fs::fallocate(
+            &self.file,
+            rustix::fs::FallocateFlags::empty(),
+            current,
+            target - current,
+        ) {
             Ok(()) => {}
             Err(e) if e == rustix::io::Errno::OPNOTSUPP || e == rustix::io::Errno::NOSYS => {
                 // The file system cannot reserve blocks: extend the size only. Writes still go
@@ -172,8 +225,12 @@ impl Storage {
         let map_len = self.mapping().len();
         if target > map_len {
             // Outgrew the reservation: new snapshots get a larger mapping, old ones keep theirs.
-            let map = Mapping::reserve(&self.file, target.saturating_mul(2).max(MAP_RESERVE_MIN), target)
-                .map_err(|e| Error::io("mapping the grown database file", e))?;
+            let map = Mapping::reserve(
+                &self.file,
+                target.saturating_mul(2).max(MAP_RESERVE_MIN),
+                target,
+            )
+            .map_err(|e| Error::io("mapping the grown database file", e))?;
             *self.map.write().expect("mapping lock") = Arc::new(map);
         }
         Ok(())
@@ -186,12 +243,16 @@ impl Storage {
             return Ok(());
         }
         self.file_len.store(len, Ordering::Release);
-        self.file.set_len(len).map_err(|e| Error::io("trimming the database file", e))
+        self.file
+            .set_len(len)
+            .map_err(|e| Error::io("trimming the database file", e))
     }
 
     pub(crate) fn write_at(&self, offset: u64, bytes: &[u8]) -> Result<()> {
         debug_assert!(offset + bytes.len() as u64 <= self.file_len());
-        self.file.write_all_at(bytes, offset).map_err(|e| Error::io("writing pages", e))
+        self.file
+            .write_all_at(bytes, offset)
+            .map_err(|e| Error::io("writing pages", e))
     }
 
     /// `fdatasync`; a failure poisons the handle (never retry a failed fsync).
@@ -206,12 +267,17 @@ impl Storage {
     }
 
     pub(crate) fn poison(&self, reason: String) {
-        self.poisoned.lock().expect("poison lock").get_or_insert(reason);
+        self.poisoned
+            .lock()
+            .expect("poison lock")
+            .get_or_insert(reason);
     }
 
     pub(crate) fn check_poisoned(&self) -> Result<()> {
         match &*self.poisoned.lock().expect("poison lock") {
-            Some(reason) => Err(Error::Poisoned { reason: reason.clone() }),
+            Some(reason) => Err(Error::Poisoned {
+                reason: reason.clone(),
+            }),
             None => Ok(()),
         }
     }

@@ -38,6 +38,9 @@ impl Verified {
     }
 
     fn position(page: u64) -> (usize, usize) {
-        ((page / CHUNK_PAGES as u64) as usize, (page % CHUNK_PAGES as u64) as usize)
+        (
+            (page / CHUNK_PAGES as u64) as usize,
+            (page % CHUNK_PAGES as u64) as usize,
+        )
     }
 }

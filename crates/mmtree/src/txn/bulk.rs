@@ -49,7 +49,10 @@ impl<'w> BulkLoader<'w> {
     pub fn append(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
         let max = key_size_max(self.core.page_size);
         if key.len() > max {
-            return Err(Error::KeyTooLarge { len: key.len(), max });
+            return Err(Error::KeyTooLarge {
+                len: key.len(),
+                max,
+            });
         }
         if let Some(previous) = &self.last_key {
             if key <= previous.as_slice() {
@@ -83,17 +86,30 @@ impl<'w> BulkLoader<'w> {
     fn push(&mut self, level: usize, key: Vec<u8>, payload: EntryPayload) -> Result<()> {
         if self.levels.len() == level {
             self.levels.push(Level {
-                node: if level == 0 { Node::new_leaf() } else { Node::new_branch() },
+                node: if level == 0 {
+                    Node::new_leaf()
+                } else {
+                    Node::new_branch()
+                },
                 first_key: Vec::new(),
                 emitted: 0,
             });
         }
         let limit = usable(self.core.page_size);
         let size = match &payload {
-            EntryPayload::Leaf(value) => crate::page::leaf_entry_size(key.len(), value.stored_len()),
-            EntryPayload::Child(_) => branch_entry_size(if self.levels[level].node.keys.is_empty() { 0 } else { key.len() }),
+            EntryPayload::Leaf(value) => {
+                crate::page::leaf_entry_size(key.len(), value.stored_len())
+            }
+            EntryPayload::Child(_) => {
+                branch_entry_size(if self.levels[level].node.keys.is_empty() {
+                    0
+                } else {
+                    key.len()
+                })
+            }
         };
-        if !self.levels[level].node.keys.is_empty() && self.levels[level].node.bytes + size > limit {
+        if !self.levels[level].node.keys.is_empty() && self.levels[level].node.bytes + size > limit
+        {
             self.emit(level)?;
         }
         let level_state = &mut self.levels[level];
@@ -125,7 +141,11 @@ impl<'w> BulkLoader<'w> {
     fn emit(&mut self, level: usize) -> Result<()> {
         let node = std::mem::replace(
             &mut self.levels[level].node,
-            if level == 0 { Node::new_leaf() } else { Node::new_branch() },
+            if level == 0 {
+                Node::new_leaf()
+            } else {
+                Node::new_branch()
+            },
         );
         let first_key = std::mem::take(&mut self.levels[level].first_key);
         self.levels[level].emitted += 1;

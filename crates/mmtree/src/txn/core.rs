@@ -101,7 +101,10 @@ impl WriteCore {
 
     pub(crate) fn page_view(&self, id: u64) -> Result<PageView<'_>> {
         if id < 2 || id >= self.page_count {
-            return Err(Error::corrupted(id, format!("page id out of range (page count {})", self.page_count)));
+            return Err(Error::corrupted(
+                id,
+                format!("page id out of range (page count {})", self.page_count),
+            ));
         }
         let bytes = self.db.storage.page(&self.map, id)?;
         PageView::parse(bytes, id)
@@ -138,6 +141,12 @@ impl WriteCore {
         if page::leaf_entry_size(key_len, value.len()) <= page::entry_size_max(self.page_size) {
             return Ok(Value::Inline(value.to_vec()));
         }
+        self.write_overflow(value)
+    }
+
+    /// Writes `value` to a new overflow run now (its pages are private to this transaction until
+    /// the commit's meta page names a tree that refers to them).
+    pub(crate) fn write_overflow(&mut self, value: &[u8]) -> Result<Value> {
         let pages = overflow_pages(value.len() as u64, self.page_size);
         let first = self.alloc_run(pages)?;
         let mut header = [0u8; OVERFLOW_HEADER_SIZE];
@@ -147,7 +156,9 @@ impl WriteCore {
         page::write_u32(&mut header, page::CHECKSUM_AT, sum);
         let offset = first * self.page_size as u64;
         self.db.storage.write_at(offset, &header)?;
-        self.db.storage.write_at(offset + OVERFLOW_HEADER_SIZE as u64, value)?;
+        self.db
+            .storage
+            .write_at(offset + OVERFLOW_HEADER_SIZE as u64, value)?;
         Ok(Value::Overflow {
             page: first,
             len: value.len() as u64,
@@ -243,6 +254,8 @@ impl Source for WriteCore {
     }
 
     fn overflow(&self, page: u64, len: u64) -> Result<&[u8]> {
-        self.db.storage.overflow(&self.map, page, len, self.page_count)
+        self.db
+            .storage
+            .overflow(&self.map, page, len, self.page_count)
     }
 }

@@ -21,7 +21,12 @@ pub struct ReadTransaction {
 
 impl ReadTransaction {
     pub(crate) fn new(db: Arc<DbInner>, map: Arc<Mapping>, meta: Meta, reader: u64) -> Self {
-        ReadTransaction { db, map, meta, reader }
+        ReadTransaction {
+            db,
+            map,
+            meta,
+            reader,
+        }
     }
 
     /// The id of the commit this snapshot shows.
@@ -48,7 +53,11 @@ impl ReadTransaction {
             None => Ok(None),
             Some(entry) => {
                 let (root, len) = decode_table_entry(entry)?;
-                Ok(Some(ReadTable { txn: self, root, len }))
+                Ok(Some(ReadTable {
+                    txn: self,
+                    root,
+                    len,
+                }))
             }
         }
     }
@@ -60,7 +69,10 @@ impl ReadTransaction {
 
     pub(crate) fn page_view(&self, id: u64) -> Result<PageView<'_>> {
         if id < 2 || id >= self.meta.page_count {
-            return Err(Error::corrupted(id, format!("page id out of range (page count {})", self.meta.page_count)));
+            return Err(Error::corrupted(
+                id,
+                format!("page id out of range (page count {})", self.meta.page_count),
+            ));
         }
         PageView::parse(self.db.storage.page(&self.map, id)?, id)
     }
@@ -81,7 +93,9 @@ impl Source for ReadTransaction {
     }
 
     fn overflow(&self, page: u64, len: u64) -> Result<&[u8]> {
-        self.db.storage.overflow(&self.map, page, len, self.meta.page_count)
+        self.db
+            .storage
+            .overflow(&self.map, page, len, self.meta.page_count)
     }
 }
 

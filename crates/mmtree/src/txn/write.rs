@@ -15,6 +15,7 @@ pub struct WriteTransaction {
     core: WriteCore,
     durability: Durability,
     force_trim: bool,
+    compact: bool,
     _writer: WriterGuard,
 }
 
@@ -25,6 +26,7 @@ impl WriteTransaction {
             core: WriteCore::new(db, base, reuse_floor),
             durability,
             force_trim: false,
+            compact: false,
             _writer: writer,
         }
     }
@@ -45,6 +47,12 @@ impl WriteTransaction {
         self.force_trim = true;
     }
 
+    /// Moves live pages from the end of the file into free pages lower down at commit (walks
+    /// every tree), so a later trim can give the end back.
+    pub(crate) fn compact(&mut self) {
+        self.compact = true;
+    }
+
     /// Opens a table, creating it if it does not exist.
     pub fn table(&mut self, name: &str) -> Result<Table<'_>> {
         check_table_name(name)?;
@@ -63,7 +71,9 @@ impl WriteTransaction {
 
     /// Deletes a table and all its entries; returns false if it did not exist.
     pub fn delete_table(&mut self, name: &str) -> Result<bool> {
-        let Some(state) = self.core.table_state(name, false)? else { return Ok(false) };
+        let Some(state) = self.core.table_state(name, false)? else {
+            return Ok(false);
+        };
         if let Some(root) = state.root {
             self.core.free_tree(root, 0)?;
         }
@@ -74,7 +84,9 @@ impl WriteTransaction {
     /// Names of all tables, in order, including those created in this transaction.
     pub fn list_tables(&self) -> Result<Vec<String>> {
         let mut names: std::collections::BTreeSet<String> =
-            super::catalog_names(&self.core, self.core.catalog_root)?.into_iter().collect();
+            super::catalog_names(&self.core, self.core.catalog_root)?
+                .into_iter()
+                .collect();
         for (name, state) in &self.core.tables {
             match state {
                 Some(_) => names.insert(name.clone()),
@@ -110,9 +122,32 @@ impl WriteTransaction {
         let core = &mut self.core;
         core.db.storage.check_poisoned()?;
         if let Some(reason) = &core.broken {
-            return Err(Error::TransactionFailed { reason: reason.clone() });
+            return Err(Error::TransactionFailed {
+                reason: reason.clone(),
+            });
         }
         let mut out = Vec::new();
+        // 0. Compaction: every tree's pages above the limit move down (their copies are flushed
+        //    below like any dirty node, into the lowest free pages).
+        let limit = if self.compact {
+            let limit = core.compaction_limit()?;
+            for name in super::catalog_names(core, core.catalog_root)? {
+                if let Some(mut state) = core.table_state(&name, false)? {
+                    if let Some(root) = state.root {
+                        let moved = core.relocate(root, limit, 0)?;
+                        if moved != root {
+                            state.root = Some(moved);
+                            state.changed = true;
+                            core.set_table(&name, state);
+                        }
+                    }
+                }
+            }
+            core.set_relocate_limit(limit);
+            Some(limit)
+        } else {
+            None
+        };
         // 1. Table trees, then their catalog entries.
         let tables = std::mem::take(&mut core.tables);
         let mut catalog = core.catalog_root;
@@ -129,6 +164,9 @@ impl WriteTransaction {
                 Some(_) => {}
                 None => catalog = core.tree_remove(catalog, name.as_bytes())?.0,
             }
+        }
+        if let (Some(limit), Some(root)) = (limit, catalog) {
+            catalog = Some(core.relocate(root, limit, 0)?);
         }
         let catalog_root = match catalog {
             Some(root) => core.flush(root, &mut out)?,
@@ -164,7 +202,10 @@ impl Table<'_> {
     fn check_key(&self, key: &[u8]) -> Result<()> {
         let max = key_size_max(self.core.page_size);
         if key.len() > max {
-            return Err(Error::KeyTooLarge { len: key.len(), max });
+            return Err(Error::KeyTooLarge {
+                len: key.len(),
+                max,
+            });
         }
         Ok(())
     }
