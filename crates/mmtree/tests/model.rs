@@ -1,0 +1,374 @@
+//! Model test: random operation sequences run against mmtree and against
+//! `BTreeMap<table, BTreeMap<key, value>>`; every read must agree with the model.
+//!
+//! `PROPTEST_CASES=1000 cargo test -p mmtree --test model` runs more cases.
+
+use mmtree::{Db, Options, ReadTransaction, WriteTransaction};
+use proptest::prelude::*;
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+type Tables = BTreeMap<String, BTreeMap<Vec<u8>, Vec<u8>>>;
+
+#[derive(Debug, Clone)]
+enum Op {
+    Insert { table: u8, key: Vec<u8>, value: ValueSpec },
+    Remove { table: u8, key: Vec<u8> },
+    Get { table: u8, key: Vec<u8> },
+    Range { table: u8, lo: Bound<Vec<u8>>, hi: Bound<Vec<u8>>, reverse: bool, take: usize },
+    FirstLast { table: u8 },
+    DeleteTable { table: u8 },
+    Commit,
+    Abort,
+    Reopen,
+    Snapshot,
+    Check,
+}
+
+/// Values are described, not stored, so shrinking stays cheap: `len` bytes derived from `seed`.
+#[derive(Debug, Clone, Copy)]
+struct ValueSpec {
+    len: usize,
+    seed: u8,
+}
+
+impl ValueSpec {
+    fn bytes(self) -> Vec<u8> {
+        (0..self.len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(self.seed)).collect()
+    }
+}
+
+fn table_name(table: u8) -> String {
+    format!("t{table}")
+}
+
+fn key() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        // A small key space, so removes and overwrites hit.
+        4 => proptest::collection::vec(0u8..4, 0..4),
+        2 => proptest::collection::vec(any::<u8>(), 0..24),
+        1 => (any::<u8>(), 200usize..1000).prop_map(|(b, n)| vec![b; n]),
+    ]
+}
+
+fn value() -> impl Strategy<Value = ValueSpec> {
+    prop_oneof![
+        8 => (0usize..64, any::<u8>()).prop_map(|(len, seed)| ValueSpec { len, seed }),
+        2 => (500usize..2500, any::<u8>()).prop_map(|(len, seed)| ValueSpec { len, seed }),
+        1 => (3000usize..70_000, any::<u8>()).prop_map(|(len, seed)| ValueSpec { len, seed }),
+    ]
+}
+
+fn bound() -> impl Strategy<Value = Bound<Vec<u8>>> {
+    prop_oneof![
+        Just(Bound::Unbounded),
+        key().prop_map(Bound::Included),
+        key().prop_map(Bound::Excluded),
+    ]
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let table = 0u8..5;
+    prop_oneof![
+        30 => (table.clone(), key(), value()).prop_map(|(table, key, value)| Op::Insert { table, key, value }),
+        10 => (table.clone(), key()).prop_map(|(table, key)| Op::Remove { table, key }),
+        5 => (table.clone(), key()).prop_map(|(table, key)| Op::Get { table, key }),
+        5 => (table.clone(), bound(), bound(), any::<bool>(), 0usize..50)
+            .prop_map(|(table, lo, hi, reverse, take)| Op::Range { table, lo, hi, reverse, take }),
+        2 => table.clone().prop_map(|table| Op::FirstLast { table }),
+        1 => table.prop_map(|table| Op::DeleteTable { table }),
+        6 => Just(Op::Commit),
+        2 => Just(Op::Abort),
+        1 => Just(Op::Reopen),
+        1 => Just(Op::Snapshot),
+        1 => Just(Op::Check),
+    ]
+}
+
+/// Bulk ops: many sequential inserts so trees get deep enough to split and merge.
+fn bulk() -> impl Strategy<Value = Vec<Op>> {
+    (0u8..5, 100u16..2000, any::<bool>(), any::<u8>()).prop_map(|(table, n, remove, seed)| {
+        (0..n)
+            .map(|i| {
+                let key = format!("{:05}", (i as u32 * 7919) % 4000).into_bytes();
+                if remove && i % 2 == 1 {
+                    Op::Remove { table, key }
+                } else {
+                    Op::Insert { table, key, value: ValueSpec { len: 40 + (i as usize % 90), seed } }
+                }
+            })
+            .collect()
+    })
+}
+
+fn ops() -> impl Strategy<Value = Vec<Op>> {
+    proptest::collection::vec(prop_oneof![8 => op().prop_map(|o| vec![o]), 1 => bulk()], 1..60)
+        .prop_map(|v| v.into_iter().flatten().collect())
+}
+
+fn in_range(key: &[u8], lo: &Bound<Vec<u8>>, hi: &Bound<Vec<u8>>) -> bool {
+    let above = match lo {
+        Bound::Unbounded => true,
+        Bound::Included(l) => key >= l.as_slice(),
+        Bound::Excluded(l) => key > l.as_slice(),
+    };
+    let below = match hi {
+        Bound::Unbounded => true,
+        Bound::Included(h) => key <= h.as_slice(),
+        Bound::Excluded(h) => key < h.as_slice(),
+    };
+    above && below
+}
+
+fn as_slices<'a>(b: &'a Bound<Vec<u8>>) -> Bound<&'a [u8]> {
+    match b {
+        Bound::Unbounded => Bound::Unbounded,
+        Bound::Included(k) => Bound::Included(k.as_slice()),
+        Bound::Excluded(k) => Bound::Excluded(k.as_slice()),
+    }
+}
+
+/// Compares a whole snapshot with the model.
+fn verify_read(r: &ReadTransaction, model: &Tables) -> Result<(), TestCaseError> {
+    let names: Vec<String> = model.iter().filter(|(_, t)| !t.is_empty()).map(|(n, _)| n.clone()).collect();
+    let listed: Vec<String> = r
+        .list_tables()
+        .unwrap()
+        .into_iter()
+        .filter(|n| r.table(n).unwrap().is_some_and(|t| t.len() > 0))
+        .collect();
+    prop_assert_eq!(listed, names);
+    for (name, entries) in model {
+        let Some(table) = r.table(name).unwrap() else {
+            prop_assert!(entries.is_empty(), "table {} missing", name);
+            continue;
+        };
+        prop_assert_eq!(table.len(), entries.len() as u64);
+        let got: Vec<(Vec<u8>, Vec<u8>)> =
+            table.range(..).unwrap().map(|item| item.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap()).collect();
+        let want: Vec<(Vec<u8>, Vec<u8>)> = entries.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        prop_assert!(got == want, "table {} differs from the model", name);
+        let back: Vec<Vec<u8>> = table.range(..).unwrap().rev().map(|item| item.unwrap().0.to_vec()).collect();
+        let want_back: Vec<Vec<u8>> = entries.keys().rev().cloned().collect();
+        prop_assert_eq!(back, want_back);
+    }
+    Ok(())
+}
+
+struct Harness {
+    _dir: tempfile::TempDir,
+    path: std::path::PathBuf,
+    options: Options,
+    db: Option<Db>,
+    writer: Option<WriteTransaction>,
+    committed: Tables,
+    pending: Tables,
+    snapshots: Vec<(ReadTransaction, Tables)>,
+}
+
+impl Harness {
+    fn new(options: Options) -> Harness {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("model.mmt");
+        let db = Db::open_with(&path, options.clone()).unwrap();
+        Harness {
+            _dir: dir,
+            path,
+            options,
+            db: Some(db),
+            writer: None,
+            committed: Tables::new(),
+            pending: Tables::new(),
+            snapshots: Vec::new(),
+        }
+    }
+
+    fn db(&self) -> &Db {
+        self.db.as_ref().unwrap()
+    }
+
+    fn writer(&mut self) -> &mut WriteTransaction {
+        if self.writer.is_none() {
+            self.writer = Some(self.db().begin_write().unwrap());
+            self.pending = self.committed.clone();
+        }
+        self.writer.as_mut().unwrap()
+    }
+
+    fn run(&mut self, op: &Op) -> Result<(), TestCaseError> {
+        match op {
+            Op::Insert { table, key, value } => {
+                let name = table_name(*table);
+                let bytes = value.bytes();
+                self.writer();
+                self.writer().table(&name).unwrap().insert(key, &bytes).unwrap();
+                self.pending.entry(name).or_default().insert(key.clone(), bytes);
+            }
+            Op::Remove { table, key } => {
+                let name = table_name(*table);
+                self.writer();
+                let removed = self.writer().table(&name).unwrap().remove(key).unwrap();
+                let expected = self.pending.entry(name).or_default().remove(key).is_some();
+                prop_assert_eq!(removed, expected);
+            }
+            Op::Get { table, key } => {
+                let name = table_name(*table);
+                let want = self.pending_or_committed().get(&name).and_then(|t| t.get(key)).cloned();
+                let got = match &mut self.writer {
+                    Some(w) => w.table(&name).unwrap().get(key).unwrap().map(<[u8]>::to_vec),
+                    None => {
+                        let r = self.db().begin_read().unwrap();
+                        r.table(&name).unwrap().and_then(|t| t.get(key).unwrap().map(<[u8]>::to_vec))
+                    }
+                };
+                prop_assert_eq!(got, want);
+            }
+            Op::Range { table, lo, hi, reverse, take } => {
+                let name = table_name(*table);
+                let want: Vec<Vec<u8>> = {
+                    let model = self.pending_or_committed().get(&name).cloned().unwrap_or_default();
+                    let keys = model.keys().filter(|k| in_range(k, lo, hi)).cloned();
+                    if *reverse {
+                        keys.rev().take(*take).collect()
+                    } else {
+                        keys.take(*take).collect()
+                    }
+                };
+                let bounds = (as_slices(lo), as_slices(hi));
+                let collect = |range: mmtree::Range<'_>| -> Vec<Vec<u8>> {
+                    if *reverse {
+                        range.rev().take(*take).map(|i| i.unwrap().0.to_vec()).collect()
+                    } else {
+                        range.take(*take).map(|i| i.unwrap().0.to_vec()).collect()
+                    }
+                };
+                let got = match &mut self.writer {
+                    Some(w) => collect(w.table(&name).unwrap().range(bounds).unwrap()),
+                    None => {
+                        let r = self.db().begin_read().unwrap();
+                        match r.table(&name).unwrap() {
+                            Some(t) => collect(t.range(bounds).unwrap()),
+                            None => Vec::new(),
+                        }
+                    }
+                };
+                prop_assert_eq!(got, want);
+            }
+            Op::FirstLast { table } => {
+                let name = table_name(*table);
+                self.writer();
+                let model = self.pending.get(&name).cloned().unwrap_or_default();
+                let t = self.writer().table(&name).unwrap();
+                let first = t.first().unwrap().map(|(k, v)| (k.to_vec(), v.to_vec()));
+                let last = t.last().unwrap().map(|(k, v)| (k.to_vec(), v.to_vec()));
+                prop_assert_eq!(first, model.first_key_value().map(|(k, v)| (k.clone(), v.clone())));
+                prop_assert_eq!(last, model.last_key_value().map(|(k, v)| (k.clone(), v.clone())));
+            }
+            Op::DeleteTable { table } => {
+                let name = table_name(*table);
+                self.writer();
+                let existed = self.writer().delete_table(&name).unwrap();
+                let expected = self.pending.remove(&name).is_some();
+                if !existed {
+                    prop_assert!(!expected);
+                }
+            }
+            Op::Commit => {
+                if let Some(w) = self.writer.take() {
+                    w.commit().unwrap();
+                    self.committed = std::mem::take(&mut self.pending);
+                    let r = self.db().begin_read().unwrap();
+                    verify_read(&r, &self.committed)?;
+                }
+            }
+            Op::Abort => {
+                if let Some(w) = self.writer.take() {
+                    w.abort();
+                    let r = self.db().begin_read().unwrap();
+                    verify_read(&r, &self.committed)?;
+                }
+            }
+            Op::Reopen => {
+                self.writer = None;
+                self.verify_snapshots()?;
+                self.db = None;
+                self.db = Some(Db::open_with(&self.path, self.options.clone()).unwrap());
+                let r = self.db().begin_read().unwrap();
+                verify_read(&r, &self.committed)?;
+            }
+            Op::Snapshot => {
+                if self.snapshots.len() < 3 {
+                    let r = self.db().begin_read().unwrap();
+                    self.snapshots.push((r, self.committed.clone()));
+                }
+            }
+            Op::Check => {
+                let report = self.db().check().unwrap();
+                prop_assert!(report.is_ok(), "check: {:?}", report.problems);
+            }
+        }
+        Ok(())
+    }
+
+    fn pending_or_committed(&self) -> &Tables {
+        if self.writer.is_some() {
+            &self.pending
+        } else {
+            &self.committed
+        }
+    }
+
+    fn verify_snapshots(&mut self) -> Result<(), TestCaseError> {
+        for (r, model) in self.snapshots.drain(..) {
+            verify_read(&r, &model)?;
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<(), TestCaseError> {
+        if let Some(w) = self.writer.take() {
+            w.commit().unwrap();
+            self.committed = std::mem::take(&mut self.pending);
+        }
+        self.verify_snapshots()?;
+        let report = self.db().check().unwrap();
+        prop_assert!(report.is_ok(), "check: {:?}", report.problems);
+        self.db = None;
+        let db = Db::open_with(&self.path, self.options.clone()).unwrap();
+        verify_read(&db.begin_read().unwrap(), &self.committed)?;
+        Ok(())
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn matches_btreemap_model(ops in ops()) {
+        let mut h = Harness::new(Options::default());
+        for op in &ops {
+            h.run(op)?;
+        }
+        h.finish()?;
+    }
+
+    /// A tiny spill threshold: dirty pages are written out mid-transaction, and aborts must
+    /// still discard them.
+    #[test]
+    fn matches_model_with_spilling(ops in ops()) {
+        let mut h = Harness::new(Options::default().spill_bytes(64 * 1024));
+        for op in &ops {
+            h.run(op)?;
+        }
+        h.finish()?;
+    }
+
+    #[test]
+    fn matches_model_with_larger_pages(ops in ops()) {
+        let mut h = Harness::new(Options::default().page_size(16384));
+        for op in &ops {
+            h.run(op)?;
+        }
+        h.finish()?;
+    }
+}
