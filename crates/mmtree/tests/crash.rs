@@ -24,7 +24,11 @@ fn commit_ops(n: u64) -> Vec<(&'static str, Vec<u8>, Option<Vec<u8>>)> {
         if (n + i) % 4 == 0 {
             ops.push(("main", key, None));
         } else {
-            let len = if (n + i) % 53 == 0 { 9000 + (n % 3000) as usize } else { 20 + ((n + i) % 150) as usize };
+            let len = if (n + i) % 53 == 0 {
+                9000 + (n % 3000) as usize
+            } else {
+                20 + ((n + i) % 150) as usize
+            };
             let value: Vec<u8> = (0..len).map(|j| (j as u64 + n) as u8).collect();
             ops.push(("main", key, Some(value)));
         }
@@ -33,7 +37,11 @@ fn commit_ops(n: u64) -> Vec<(&'static str, Vec<u8>, Option<Vec<u8>>)> {
     if n % 10 == 0 {
         ops.push(("side", b"*clear*".to_vec(), None));
     } else {
-        ops.push(("side", format!("s{n:08}").into_bytes(), Some(vec![n as u8; 300])));
+        ops.push((
+            "side",
+            format!("s{n:08}").into_bytes(),
+            Some(vec![n as u8; 300]),
+        ));
     }
     ops.push(("meta", b"n".to_vec(), Some(n.to_le_bytes().to_vec())));
     ops
@@ -59,7 +67,10 @@ fn apply(model: &mut Model, n: u64) {
 fn committed_n(db: &Db) -> u64 {
     let r = db.begin_read().unwrap();
     match r.table("meta").unwrap() {
-        Some(t) => t.get(b"n").unwrap().map_or(0, |v| u64::from_le_bytes(v.try_into().unwrap())),
+        Some(t) => t
+            .get(b"n")
+            .unwrap()
+            .map_or(0, |v| u64::from_le_bytes(v.try_into().unwrap())),
         None => 0,
     }
 }
@@ -68,7 +79,9 @@ fn committed_n(db: &Db) -> u64 {
 #[test]
 #[ignore = "run by the crash test as a child process"]
 fn crash_child() {
-    let Ok(path) = std::env::var(CHILD_ENV) else { return };
+    let Ok(path) = std::env::var(CHILD_ENV) else {
+        return;
+    };
     let durability = match std::env::var("MMTREE_CRASH_DURABILITY").as_deref() {
         Ok("eventual") => Durability::Eventual,
         _ => Durability::Immediate,
@@ -110,11 +123,20 @@ impl Rng {
 
 #[test]
 fn sigkill_mid_commit_never_loses_a_commit() {
-    let rounds: u64 = std::env::var("MMTREE_CRASH_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(100);
+    let rounds: u64 = std::env::var("MMTREE_CRASH_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100);
     let seed: u64 = std::env::var("MMTREE_CRASH_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1);
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+                | 1
+        });
     eprintln!("crash test: {rounds} rounds, MMTREE_CRASH_SEED={seed}");
     let mut rng = Rng(seed);
     let dir = tempfile::tempdir().unwrap();
@@ -124,9 +146,19 @@ fn sigkill_mid_commit_never_loses_a_commit() {
     let mut model_n = 0u64;
     let mut killed_mid_run = 0;
     for round in 0..rounds {
-        let durability = if round % 3 == 2 { "eventual" } else { "immediate" };
+        let durability = if round % 3 == 2 {
+            "eventual"
+        } else {
+            "immediate"
+        };
         let mut child = Command::new(&exe)
-            .args(["--exact", "crash_child", "--ignored", "--nocapture", "--test-threads=1"])
+            .args([
+                "--exact",
+                "crash_child",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env(CHILD_ENV, &path)
             .env("MMTREE_CRASH_DURABILITY", durability)
             .stdout(Stdio::piped())
@@ -165,9 +197,15 @@ fn sigkill_mid_commit_never_loses_a_commit() {
         let db = Db::open(&path).unwrap_or_else(|e| panic!("round {round}: reopen failed: {e}"));
         let n = committed_n(&db);
         if let Some(reported) = reported {
-            assert!(n >= reported, "round {round}: commit {reported} was reported but the file holds {n}");
+            assert!(
+                n >= reported,
+                "round {round}: commit {reported} was reported but the file holds {n}"
+            );
         }
-        assert!(n >= model_n, "round {round}: the store went back from {model_n} to {n}");
+        assert!(
+            n >= model_n,
+            "round {round}: the store went back from {model_n} to {n}"
+        );
         while model_n < n {
             model_n += 1;
             apply(&mut model, model_n);
@@ -175,16 +213,35 @@ fn sigkill_mid_commit_never_loses_a_commit() {
         let r = db.begin_read().unwrap();
         for (name, entries) in &model {
             let got: Vec<(Vec<u8>, Vec<u8>)> = match r.table(name).unwrap() {
-                Some(t) => t.range(..).unwrap().map(|i| i.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap()).collect(),
+                Some(t) => t
+                    .range(..)
+                    .unwrap()
+                    .map(|i| i.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap())
+                    .collect(),
                 None => Vec::new(),
             };
-            let want: Vec<(Vec<u8>, Vec<u8>)> = entries.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-            assert!(got == want, "round {round}: table {name} differs from the state after commit {n}");
+            let want: Vec<(Vec<u8>, Vec<u8>)> = entries
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            assert!(
+                got == want,
+                "round {round}: table {name} differs from the state after commit {n}"
+            );
         }
         drop(r);
         let report = db.check().unwrap();
-        assert!(report.is_ok(), "round {round}: check failed after commit {n}: {:?}", report.problems);
+        assert!(
+            report.is_ok(),
+            "round {round}: check failed after commit {n}: {:?}",
+            report.problems
+        );
     }
-    eprintln!("crash test: {rounds} kills, {killed_mid_run} by SIGKILL, {model_n} commits survived");
-    assert!(model_n > 0, "no commit ever landed: the child never got going");
+    eprintln!(
+        "crash test: {rounds} kills, {killed_mid_run} by SIGKILL, {model_n} commits survived"
+    );
+    assert!(
+        model_n > 0,
+        "no commit ever landed: the child never got going"
+    );
 }

@@ -12,12 +12,32 @@ type Tables = BTreeMap<String, BTreeMap<Vec<u8>, Vec<u8>>>;
 
 #[derive(Debug, Clone)]
 enum Op {
-    Insert { table: u8, key: Vec<u8>, value: ValueSpec },
-    Remove { table: u8, key: Vec<u8> },
-    Get { table: u8, key: Vec<u8> },
-    Range { table: u8, lo: Bound<Vec<u8>>, hi: Bound<Vec<u8>>, reverse: bool, take: usize },
-    FirstLast { table: u8 },
-    DeleteTable { table: u8 },
+    Insert {
+        table: u8,
+        key: Vec<u8>,
+        value: ValueSpec,
+    },
+    Remove {
+        table: u8,
+        key: Vec<u8>,
+    },
+    Get {
+        table: u8,
+        key: Vec<u8>,
+    },
+    Range {
+        table: u8,
+        lo: Bound<Vec<u8>>,
+        hi: Bound<Vec<u8>>,
+        reverse: bool,
+        take: usize,
+    },
+    FirstLast {
+        table: u8,
+    },
+    DeleteTable {
+        table: u8,
+    },
     Commit,
     Abort,
     Reopen,
@@ -34,7 +54,9 @@ struct ValueSpec {
 
 impl ValueSpec {
     fn bytes(self) -> Vec<u8> {
-        (0..self.len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(self.seed)).collect()
+        (0..self.len)
+            .map(|i| (i as u8).wrapping_mul(31).wrapping_add(self.seed))
+            .collect()
     }
 }
 
@@ -94,7 +116,14 @@ fn bulk() -> impl Strategy<Value = Vec<Op>> {
                 if remove && i % 2 == 1 {
                     Op::Remove { table, key }
                 } else {
-                    Op::Insert { table, key, value: ValueSpec { len: 40 + (i as usize % 90), seed } }
+                    Op::Insert {
+                        table,
+                        key,
+                        value: ValueSpec {
+                            len: 40 + (i as usize % 90),
+                            seed,
+                        },
+                    }
                 }
             })
             .collect()
@@ -102,8 +131,11 @@ fn bulk() -> impl Strategy<Value = Vec<Op>> {
 }
 
 fn ops() -> impl Strategy<Value = Vec<Op>> {
-    proptest::collection::vec(prop_oneof![8 => op().prop_map(|o| vec![o]), 1 => bulk()], 1..60)
-        .prop_map(|v| v.into_iter().flatten().collect())
+    proptest::collection::vec(
+        prop_oneof![8 => op().prop_map(|o| vec![o]), 1 => bulk()],
+        1..60,
+    )
+    .prop_map(|v| v.into_iter().flatten().collect())
 }
 
 fn in_range(key: &[u8], lo: &Bound<Vec<u8>>, hi: &Bound<Vec<u8>>) -> bool {
@@ -130,7 +162,11 @@ fn as_slices<'a>(b: &'a Bound<Vec<u8>>) -> Bound<&'a [u8]> {
 
 /// Compares a whole snapshot with the model.
 fn verify_read(r: &ReadTransaction, model: &Tables) -> Result<(), TestCaseError> {
-    let names: Vec<String> = model.iter().filter(|(_, t)| !t.is_empty()).map(|(n, _)| n.clone()).collect();
+    let names: Vec<String> = model
+        .iter()
+        .filter(|(_, t)| !t.is_empty())
+        .map(|(n, _)| n.clone())
+        .collect();
     let listed: Vec<String> = r
         .list_tables()
         .unwrap()
@@ -144,11 +180,22 @@ fn verify_read(r: &ReadTransaction, model: &Tables) -> Result<(), TestCaseError>
             continue;
         };
         prop_assert_eq!(table.len(), entries.len() as u64);
-        let got: Vec<(Vec<u8>, Vec<u8>)> =
-            table.range(..).unwrap().map(|item| item.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap()).collect();
-        let want: Vec<(Vec<u8>, Vec<u8>)> = entries.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let got: Vec<(Vec<u8>, Vec<u8>)> = table
+            .range(..)
+            .unwrap()
+            .map(|item| item.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap())
+            .collect();
+        let want: Vec<(Vec<u8>, Vec<u8>)> = entries
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         prop_assert!(got == want, "table {} differs from the model", name);
-        let back: Vec<Vec<u8>> = table.range(..).unwrap().rev().map(|item| item.unwrap().0.to_vec()).collect();
+        let back: Vec<Vec<u8>> = table
+            .range(..)
+            .unwrap()
+            .rev()
+            .map(|item| item.unwrap().0.to_vec())
+            .collect();
         let want_back: Vec<Vec<u8>> = entries.keys().rev().cloned().collect();
         prop_assert_eq!(back, want_back);
     }
@@ -201,8 +248,15 @@ impl Harness {
                 let name = table_name(*table);
                 let bytes = value.bytes();
                 self.writer();
-                self.writer().table(&name).unwrap().insert(key, &bytes).unwrap();
-                self.pending.entry(name).or_default().insert(key.clone(), bytes);
+                self.writer()
+                    .table(&name)
+                    .unwrap()
+                    .insert(key, &bytes)
+                    .unwrap();
+                self.pending
+                    .entry(name)
+                    .or_default()
+                    .insert(key.clone(), bytes);
             }
             Op::Remove { table, key } => {
                 let name = table_name(*table);
@@ -213,20 +267,41 @@ impl Harness {
             }
             Op::Get { table, key } => {
                 let name = table_name(*table);
-                let want = self.pending_or_committed().get(&name).and_then(|t| t.get(key)).cloned();
+                let want = self
+                    .pending_or_committed()
+                    .get(&name)
+                    .and_then(|t| t.get(key))
+                    .cloned();
                 let got = match &mut self.writer {
-                    Some(w) => w.table(&name).unwrap().get(key).unwrap().map(<[u8]>::to_vec),
+                    Some(w) => w
+                        .table(&name)
+                        .unwrap()
+                        .get(key)
+                        .unwrap()
+                        .map(<[u8]>::to_vec),
                     None => {
                         let r = self.db().begin_read().unwrap();
-                        r.table(&name).unwrap().and_then(|t| t.get(key).unwrap().map(<[u8]>::to_vec))
+                        r.table(&name)
+                            .unwrap()
+                            .and_then(|t| t.get(key).unwrap().map(<[u8]>::to_vec))
                     }
                 };
                 prop_assert_eq!(got, want);
             }
-            Op::Range { table, lo, hi, reverse, take } => {
+            Op::Range {
+                table,
+                lo,
+                hi,
+                reverse,
+                take,
+            } => {
                 let name = table_name(*table);
                 let want: Vec<Vec<u8>> = {
-                    let model = self.pending_or_committed().get(&name).cloned().unwrap_or_default();
+                    let model = self
+                        .pending_or_committed()
+                        .get(&name)
+                        .cloned()
+                        .unwrap_or_default();
                     let keys = model.keys().filter(|k| in_range(k, lo, hi)).cloned();
                     if *reverse {
                         keys.rev().take(*take).collect()
@@ -237,7 +312,11 @@ impl Harness {
                 let bounds = (as_slices(lo), as_slices(hi));
                 let collect = |range: mmtree::Range<'_>| -> Vec<Vec<u8>> {
                     if *reverse {
-                        range.rev().take(*take).map(|i| i.unwrap().0.to_vec()).collect()
+                        range
+                            .rev()
+                            .take(*take)
+                            .map(|i| i.unwrap().0.to_vec())
+                            .collect()
                     } else {
                         range.take(*take).map(|i| i.unwrap().0.to_vec()).collect()
                     }
@@ -261,8 +340,14 @@ impl Harness {
                 let t = self.writer().table(&name).unwrap();
                 let first = t.first().unwrap().map(|(k, v)| (k.to_vec(), v.to_vec()));
                 let last = t.last().unwrap().map(|(k, v)| (k.to_vec(), v.to_vec()));
-                prop_assert_eq!(first, model.first_key_value().map(|(k, v)| (k.clone(), v.clone())));
-                prop_assert_eq!(last, model.last_key_value().map(|(k, v)| (k.clone(), v.clone())));
+                prop_assert_eq!(
+                    first,
+                    model.first_key_value().map(|(k, v)| (k.clone(), v.clone()))
+                );
+                prop_assert_eq!(
+                    last,
+                    model.last_key_value().map(|(k, v)| (k.clone(), v.clone()))
+                );
             }
             Op::DeleteTable { table } => {
                 let name = table_name(*table);

@@ -199,12 +199,24 @@ impl Storage {
                 });
             }
         }
-        match rustix::fs::fallocate(
+        let mut reserved = rustix::fs::fallocate(
             &self.file,
             rustix::fs::FallocateFlags::empty(),
             current,
             target - current,
-        ) {
+        );
+        let exact = needed.div_ceil(page) * page;
+        if reserved == Err(rustix::io::Errno::NOSPC) && exact < target {
+            // No room for a whole growth step: take just what this transaction needs.
+            target = exact;
+            reserved = rustix::fs::fallocate(
+                &self.file,
+                rustix::fs::FallocateFlags::empty(),
+                current,
+                target - current,
+            );
+        }
+        match reserved {
             Ok(()) => {}
             Err(e) if e == rustix::io::Errno::OPNOTSUPP || e == rustix::io::Errno::NOSYS => {
                 // The file system cannot reserve blocks: extend the size only. Writes still go
