@@ -1,0 +1,334 @@
+//! Bad input: a real database file with random bit flips, truncations, foreign bytes or a newer
+//! format version. Open, get, range, check and a write must each return correct data or an
+//! error — never panic. Every case runs in-process under `catch_unwind`; a panic fails the test.
+//!
+//! `MMTREE_CORRUPT_CASES=5000 cargo test -p mmtree --test corrupt` runs more cases (default 300).
+
+use mmtree::{Db, Error};
+use std::collections::BTreeMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::Path;
+
+type Model = BTreeMap<String, BTreeMap<Vec<u8>, Vec<u8>>>;
+
+/// Builds the pristine file. The last commit only touches the `marker` table, so falling back to
+/// the previous meta page changes nothing else.
+fn build(path: &Path) -> Model {
+    let db = Db::open(path).unwrap();
+    let mut model = Model::new();
+    for round in 0..4u32 {
+        let mut w = db.begin_write().unwrap();
+        for table in ["alpha", "beta", "gamma"] {
+            let mut t = w.table(table).unwrap();
+            let m = model.entry(table.to_string()).or_default();
+            for i in 0..400u32 {
+                let key = format!("{table}-{:05}", (i * 37 + round * 11) % 1500).into_bytes();
+                let len = if i % 97 == 0 { 6000 } else { (i % 60) as usize };
+                let value: Vec<u8> = (0..len).map(|j| (j as u32 ^ i ^ round) as u8).collect();
+                if i % 5 == 4 {
+                    t.remove(&key).unwrap();
+                    m.remove(&key);
+                } else {
+                    t.insert(&key, &value).unwrap();
+                    m.insert(key, value);
+                }
+            }
+        }
+        w.commit().unwrap();
+    }
+    let mut w = db.begin_write().unwrap();
+    w.table("marker").unwrap().insert(b"done", b"yes").unwrap();
+    w.commit().unwrap();
+    assert!(db.check().unwrap().is_ok());
+    model
+}
+
+/// Everything a user might do with the damaged file. Returns Err on the first typed error (fine);
+/// asserts that whatever data comes back is correct.
+fn exercise(path: &Path, model: &Model) -> Result<(), Error> {
+    let db = Db::open(path)?;
+    {
+        let r = db.begin_read()?;
+        let names = r.list_tables()?;
+        for name in &names {
+            assert!(
+                name == "marker" || model.contains_key(name),
+                "unknown table {name:?}"
+            );
+        }
+        for (name, entries) in model {
+            let Some(t) = r.table(name)? else { continue };
+            for (i, (key, value)) in entries.iter().enumerate() {
+                if i % 7 == 0 {
+                    if let Some(got) = t.get(key)? {
+                        assert_eq!(got, &value[..], "wrong value for {key:?}");
+                    }
+                }
+            }
+            let mut expected = entries.iter();
+            for item in t.range(..)? {
+                let (k, v) = item?;
+                // Items may only be missing if an error follows; those present must be right.
+                let (ek, ev) = expected
+                    .find(|(ek, _)| ek.as_slice() == k)
+                    .expect("unexpected key");
+                assert_eq!((k, v), (&ek[..], &ev[..]));
+            }
+            for item in t.range(..)?.rev().take(50) {
+                item?;
+            }
+            t.first()?;
+            t.last()?;
+        }
+    }
+    let _ = db.check()?;
+    let mut w = db.begin_write()?;
+    w.table("alpha")?.insert(b"new-key", &[7u8; 3000])?;
+    w.table("beta")?.remove(b"beta-00011")?;
+    w.delete_table("gamma")?;
+    w.commit()?;
+    let _ = db.check()?;
+    Ok(())
+}
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+#[derive(Default)]
+struct Tally {
+    clean: u64,
+    errors: u64,
+}
+
+fn run_case(
+    tally: &mut Tally,
+    name: &str,
+    dir: &Path,
+    pristine: &[u8],
+    model: &Model,
+    damage: impl FnOnce(&mut Vec<u8>),
+) -> Option<String> {
+    let path = dir.join(format!("{name}.mmt"));
+    let mut bytes = pristine.to_vec();
+    damage(&mut bytes);
+    std::fs::write(&path, &bytes).unwrap();
+    let outcome = catch_unwind(AssertUnwindSafe(|| exercise(&path, model)));
+    let _ = std::fs::remove_file(&path);
+    match outcome {
+        Ok(Ok(())) => {
+            tally.clean += 1;
+            None
+        }
+        Ok(Err(_)) => {
+            tally.errors += 1;
+            None
+        }
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            Some(format!("{name}: {message}"))
+        }
+    }
+}
+
+#[test]
+fn bit_flips_and_truncations_never_panic() {
+    let cases: u64 = std::env::var("MMTREE_CORRUPT_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(300);
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        | 1;
+    let seed = std::env::var("MMTREE_CORRUPT_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(seed);
+    eprintln!("corrupt test: {cases} cases, MMTREE_CORRUPT_SEED={seed}");
+    let mut rng = Rng(seed);
+    let dir = tempfile::tempdir().unwrap();
+    let pristine_path = dir.path().join("pristine.mmt");
+    let model = build(&pristine_path);
+    let pristine = std::fs::read(&pristine_path).unwrap();
+    // The file's used part: trailing growth slack is zeros nobody reads.
+    let used = pristine.iter().rposition(|&b| b != 0).unwrap_or(0) as u64 + 1;
+    // The pristine file itself must pass.
+    assert!(exercise(&pristine_path, &model).is_ok());
+
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {})); // panics are collected and reported below
+    let mut failures = Vec::new();
+    let mut tally = Tally::default();
+    for case in 0..cases {
+        let kind = rng.next() % 10;
+        let a = rng.next();
+        let b = rng.next();
+        let failure = if kind < 7 {
+            // 1..8 bit flips; a third of the cases aim at the meta pages.
+            let flips = 1 + a % 8;
+            let mut positions = Vec::new();
+            let mut r = Rng(b | 1);
+            for _ in 0..flips {
+                let at = if r.next() % 3 == 0 {
+                    r.next() % 8192
+                } else {
+                    r.next() % used
+                };
+                positions.push((at as usize, 1u8 << (r.next() % 8)));
+            }
+            run_case(
+                &mut tally,
+                &format!("flip{case}"),
+                dir.path(),
+                &pristine,
+                &model,
+                |bytes| {
+                    for (at, bit) in positions {
+                        bytes[at] ^= bit;
+                    }
+                },
+            )
+        } else if kind < 9 {
+            let len = (a % (used + 1)) as usize;
+            run_case(
+                &mut tally,
+                &format!("truncate{case}-{len}"),
+                dir.path(),
+                &pristine,
+                &model,
+                |bytes| bytes.truncate(len),
+            )
+        } else {
+            // A whole page overwritten with garbage.
+            let page = (a % used.div_ceil(4096)) as usize;
+            let mut r = Rng(b | 1);
+            run_case(
+                &mut tally,
+                &format!("garbage-page{case}-{page}"),
+                dir.path(),
+                &pristine,
+                &model,
+                |bytes| {
+                    for byte in &mut bytes[page * 4096..(page + 1) * 4096] {
+                        *byte = r.next() as u8;
+                    }
+                },
+            )
+        };
+        failures.extend(failure);
+    }
+    std::panic::set_hook(hook);
+    eprintln!(
+        "corrupt test: {} cases read back correct data, {} gave a typed error",
+        tally.clean, tally.errors
+    );
+    assert!(
+        cases < 50 || tally.errors > 0,
+        "no damage was ever detected: the test is not reaching the data"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {cases} cases panicked (seed {seed}):\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn foreign_truncated_and_newer_files_are_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+
+    let foreign = dir.path().join("foreign.mmt");
+    std::fs::write(
+        &foreign,
+        b"SQLite format 3\0 and then some more bytes than a header".repeat(200),
+    )
+    .unwrap();
+    let error = Db::open(&foreign)
+        .err()
+        .expect("a foreign file must be refused");
+    assert!(matches!(error, Error::NotADatabase { .. }), "{error:?}");
+    assert_eq!(
+        std::fs::read(&foreign).unwrap().len(),
+        11_000,
+        "a refused file is left alone"
+    );
+
+    let path = dir.path().join("real.mmt");
+    build(&path);
+    let pristine = std::fs::read(&path).unwrap();
+
+    let short = dir.path().join("short.mmt");
+    std::fs::write(&short, &pristine[..4096 + 100]).unwrap();
+    let error = Db::open(&short)
+        .err()
+        .expect("a truncated file must be refused");
+    assert!(
+        matches!(error, Error::Truncated { .. } | Error::Corrupted { .. }),
+        "{error:?}"
+    );
+
+    // A newer format version in both meta pages (with valid checksums).
+    let newer = dir.path().join("newer.mmt");
+    let mut bytes = pristine.clone();
+    for meta in [0usize, 4096] {
+        bytes[meta + 8..meta + 12].copy_from_slice(&2u32.to_le_bytes());
+        let sum = crc32c::crc32c(&bytes[meta..meta + 64]);
+        bytes[meta + 64..meta + 68].copy_from_slice(&sum.to_le_bytes());
+    }
+    std::fs::write(&newer, &bytes).unwrap();
+    let error = Db::open(&newer)
+        .err()
+        .expect("a newer file must be refused");
+    assert!(
+        matches!(error, Error::UnsupportedVersion { found: 2, .. }),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("version"), "{error}");
+
+    // One meta page torn: the other one (the previous commit) wins.
+    let torn = dir.path().join("torn.mmt");
+    let mut bytes = pristine.clone();
+    let newest = if u64::from_le_bytes(bytes[16..24].try_into().unwrap())
+        > u64::from_le_bytes(bytes[4096 + 16..4096 + 24].try_into().unwrap())
+    {
+        0
+    } else {
+        4096
+    };
+    bytes[newest + 30] ^= 0x40;
+    std::fs::write(&torn, &bytes).unwrap();
+    let db = Db::open(&torn).unwrap();
+    let r = db.begin_read().unwrap();
+    assert!(
+        r.table("marker").unwrap().is_none(),
+        "the previous commit had no marker table"
+    );
+    assert_eq!(r.list_tables().unwrap(), vec!["alpha", "beta", "gamma"]);
+    drop(r);
+    assert!(db.check().unwrap().is_ok());
+    drop(db);
+
+    // Both meta pages damaged: a clear error.
+    let both = dir.path().join("both.mmt");
+    let mut bytes = pristine.clone();
+    bytes[30] ^= 1;
+    bytes[4096 + 30] ^= 1;
+    std::fs::write(&both, &bytes).unwrap();
+    let error = Db::open(&both)
+        .err()
+        .expect("two damaged meta pages must be refused");
+    assert!(matches!(error, Error::Corrupted { .. }), "{error:?}");
+}
