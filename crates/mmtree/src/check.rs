@@ -80,6 +80,9 @@ struct TreeFigures {
     pages: u64,
 }
 
+/// Called for each leaf entry: (walker, key, value cell, page).
+type LeafVisitor<'v, 'a> = dyn FnMut(&mut Walker<'a>, &[u8], &[u8], u64) + 'v;
+
 impl<'a> Walker<'a> {
     fn problem(&mut self, page: Option<u64>, message: impl Into<String>) {
         if self.problems.len() < 10_000 {
@@ -136,7 +139,7 @@ impl<'a> Walker<'a> {
         high: Option<&[u8]>,
         depth: usize,
         figures: &mut TreeFigures,
-        leaf: &mut dyn FnMut(&mut Self, &[u8], &[u8], u64),
+        leaf: &mut LeafVisitor<'_, 'a>,
     ) {
         if depth >= TREE_DEPTH_MAX {
             self.problem(Some(node), "tree is too deep (a cycle?)");

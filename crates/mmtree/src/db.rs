@@ -137,8 +137,10 @@ pub struct Db {
 
 /// Open databases of this process by (device, inode): opening a file twice shares one handle,
 /// so the whole-file lock is never taken twice or dropped by accident.
-fn open_files() -> &'static Mutex<HashMap<(u64, u64), Weak<DbInner>>> {
-    static OPEN: OnceLock<Mutex<HashMap<(u64, u64), Weak<DbInner>>>> = OnceLock::new();
+type OpenFiles = Mutex<HashMap<(u64, u64), Weak<DbInner>>>;
+
+fn open_files() -> &'static OpenFiles {
+    static OPEN: OnceLock<OpenFiles> = OnceLock::new();
     OPEN.get_or_init(Default::default)
 }
 

@@ -181,7 +181,7 @@ fn bit_flips_and_truncations_never_panic() {
             let mut positions = Vec::new();
             let mut r = Rng(b | 1);
             for _ in 0..flips {
-                let at = if r.next() % 3 == 0 {
+                let at = if r.next().is_multiple_of(3) {
                     r.next() % 8192
                 } else {
                     r.next() % used

@@ -16,15 +16,18 @@ const CHILD_ENV: &str = "MMTREE_CRASH_CHILD";
 const KEYS: u64 = 3000;
 
 /// What commit `n` does, as a pure function of `n`, so the parent can replay the model.
-fn commit_ops(n: u64) -> Vec<(&'static str, Vec<u8>, Option<Vec<u8>>)> {
+/// (table, key, value to insert or None to remove).
+type Op = (&'static str, Vec<u8>, Option<Vec<u8>>);
+
+fn commit_ops(n: u64) -> Vec<Op> {
     let mut ops = Vec::new();
     for i in 0..25 {
         let k = (n * 7919 + i * 104_729) % KEYS;
         let key = format!("key{k:06}").into_bytes();
-        if (n + i) % 4 == 0 {
+        if (n + i).is_multiple_of(4) {
             ops.push(("main", key, None));
         } else {
-            let len = if (n + i) % 53 == 0 {
+            let len = if (n + i).is_multiple_of(53) {
                 9000 + (n % 3000) as usize
             } else {
                 20 + ((n + i) % 150) as usize
@@ -34,7 +37,7 @@ fn commit_ops(n: u64) -> Vec<(&'static str, Vec<u8>, Option<Vec<u8>>)> {
         }
     }
     // A second table that is emptied now and then, so whole subtrees are freed and reused.
-    if n % 10 == 0 {
+    if n.is_multiple_of(10) {
         ops.push(("side", b"*clear*".to_vec(), None));
     } else {
         ops.push((

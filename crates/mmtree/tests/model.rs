@@ -152,7 +152,7 @@ fn in_range(key: &[u8], lo: &Bound<Vec<u8>>, hi: &Bound<Vec<u8>>) -> bool {
     above && below
 }
 
-fn as_slices<'a>(b: &'a Bound<Vec<u8>>) -> Bound<&'a [u8]> {
+fn as_slices(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
     match b {
         Bound::Unbounded => Bound::Unbounded,
         Bound::Included(k) => Bound::Included(k.as_slice()),
@@ -171,7 +171,7 @@ fn verify_read(r: &ReadTransaction, model: &Tables) -> Result<(), TestCaseError>
         .list_tables()
         .unwrap()
         .into_iter()
-        .filter(|n| r.table(n).unwrap().is_some_and(|t| t.len() > 0))
+        .filter(|n| r.table(n).unwrap().is_some_and(|t| !t.is_empty()))
         .collect();
     prop_assert_eq!(listed, names);
     for (name, entries) in model {

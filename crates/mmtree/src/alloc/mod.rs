@@ -30,7 +30,7 @@ pub(crate) fn record_key(txn: u64, part: u32) -> Vec<u8> {
 }
 
 pub(crate) fn decode_record(key: &[u8], value: &[u8], page: u64) -> Result<(u64, Vec<u64>)> {
-    if key.len() != RECORD_KEY_SIZE || value.len() % 8 != 0 {
+    if key.len() != RECORD_KEY_SIZE || !value.len().is_multiple_of(8) {
         return Err(Error::corrupted(page, "malformed freelist record"));
     }
     let txn = u64::from_be_bytes(key[..8].try_into().expect("8 bytes"));

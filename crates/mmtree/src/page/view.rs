@@ -79,11 +79,9 @@ impl<'a> PageView<'a> {
 
     fn slice(&self, at: usize, len: usize, what: &str) -> Result<&'a [u8]> {
         let bytes: &'a [u8] = self.bytes;
-        bytes
-            .get(at..at.checked_add(len).unwrap_or(usize::MAX))
-            .ok_or_else(|| {
-                Error::corrupted(self.id, format!("{what} runs past the end of the page"))
-            })
+        bytes.get(at..at.saturating_add(len)).ok_or_else(|| {
+            Error::corrupted(self.id, format!("{what} runs past the end of the page"))
+        })
     }
 
     pub(crate) fn key(&self, index: usize) -> Result<&'a [u8]> {
@@ -125,7 +123,7 @@ impl<'a> PageView<'a> {
     }
 
     /// Decodes the page into a modifiable node (copy-on-write).
-    pub(crate) fn to_node(&self) -> Result<Node> {
+    pub(crate) fn to_node(self) -> Result<Node> {
         let mut keys = Vec::with_capacity(self.count);
         let entries = if self.leaf {
             let mut values = Vec::with_capacity(self.count);

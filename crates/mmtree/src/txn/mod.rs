@@ -47,17 +47,11 @@ pub(crate) fn range<'a, 'k, R: std::ops::RangeBounds<&'k [u8]>>(
     }
 }
 
-pub(crate) fn first<'a>(
-    source: &'a dyn Source,
-    root: Option<NodeRef>,
-) -> Result<Option<(&'a [u8], &'a [u8])>> {
+pub(crate) fn first(source: &dyn Source, root: Option<NodeRef>) -> Result<Option<(&[u8], &[u8])>> {
     range(source, root, ..).next().transpose()
 }
 
-pub(crate) fn last<'a>(
-    source: &'a dyn Source,
-    root: Option<NodeRef>,
-) -> Result<Option<(&'a [u8], &'a [u8])>> {
+pub(crate) fn last(source: &dyn Source, root: Option<NodeRef>) -> Result<Option<(&[u8], &[u8])>> {
     range(source, root, ..).next_back().transpose()
 }
 
