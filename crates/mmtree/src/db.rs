@@ -318,16 +318,12 @@ impl Db {
         crate::limits::key_size_max(self.inner.storage.page_size)
     }
 
-    /// Fraction of the file's pages resident in the page cache (via `mincore`).
+    /// How much of the file is in the page cache (via `mincore`, like `fincore`):
+    /// `(resident bytes, file bytes)`.
     pub fn cache_residency(&self) -> Result<(u64, u64)> {
         let map = self.inner.storage.mapping();
-        let resident = map
-            .residency(self.inner.storage.file_len())
-            .map_err(|e| Error::io("mincore", e))?;
-        Ok((
-            resident.iter().filter(|&&r| r).count() as u64,
-            resident.len() as u64,
-        ))
+        map.residency(self.inner.storage.file_len())
+            .map_err(|e| Error::io("mincore", e))
     }
 }
 

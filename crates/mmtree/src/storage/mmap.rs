@@ -1,4 +1,4 @@
-//! The read-only shared mapping. This file and `lock` are the only places with `unsafe`.
+//! The read-only shared mapping: the one module with `unsafe` (two blocks).
 //!
 //! # Why our use of `mmap` is sound
 //!
@@ -63,20 +63,21 @@ impl Mapping {
         unsafe { std::slice::from_raw_parts(self.raw.as_ptr().add(offset as usize), len) }
     }
 
-    /// Page-cache residency of the first `len` bytes (one flag per page), via `mincore`.
-    pub(crate) fn residency(&self, len: u64) -> std::io::Result<Vec<bool>> {
+    /// Page-cache residency of the first `len` bytes, via `mincore`: (resident bytes, bytes).
+    pub(crate) fn residency(&self, len: u64) -> std::io::Result<(u64, u64)> {
         let len = len.min(self.len()) as usize;
-        let os_page = 4096usize;
+        let os_page = rustix::param::page_size();
         let mut vec = vec![0u8; len.div_ceil(os_page)];
         if len == 0 {
-            return Ok(Vec::new());
+            return Ok((0, 0));
         }
         // SAFETY: the range [ptr, ptr + len) lies inside our own mapping (clamped above) and `vec`
-        // has one byte per 4 KiB page of it, as mincore requires. mincore only writes `vec`.
+        // has one byte per OS page of it, as mincore requires. mincore only writes `vec`.
         let rc = unsafe { libc::mincore(self.raw.as_mut_ptr().cast(), len, vec.as_mut_ptr()) };
         if rc != 0 {
             return Err(std::io::Error::last_os_error());
         }
-        Ok(vec.into_iter().map(|b| b & 1 == 1).collect())
+        let resident = vec.iter().filter(|&&b| b & 1 == 1).count() as u64 * os_page as u64;
+        Ok((resident.min(len as u64), len as u64))
     }
 }

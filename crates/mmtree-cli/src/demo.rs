@@ -1,0 +1,254 @@
+//! `mmtree demo`: the README's main job. Loads records into a fresh database, reads them back
+//! with random gets and a range scan, reopens it, and reports what each step cost.
+
+use crate::proc_stats::Faults;
+use anyhow::{bail, Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use mmtree::Db;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Records to load (1 to 100,000,000).
+    #[arg(long, default_value_t = 1_000_000)]
+    records: u64,
+    /// Bytes per value.
+    #[arg(long, default_value_t = 100)]
+    value_size: usize,
+    /// Records per write transaction.
+    #[arg(long, default_value_t = 100_000)]
+    batch: u64,
+    /// Database file to create; a temporary file (deleted afterwards) if not given. An existing
+    /// file is refused, so the demo never touches real data.
+    #[arg(long)]
+    path: Option<PathBuf>,
+}
+
+const TABLE: &str = "demo";
+
+/// The key of record `i`: records are inserted in a scrambled order, not sorted.
+fn key(i: u64) -> [u8; 16] {
+    let mut key = *b"user:00000000000";
+    let digits = format!("{i:011}");
+    key[5..].copy_from_slice(digits.as_bytes());
+    key
+}
+
+fn value(i: u64, size: usize, out: &mut Vec<u8>) {
+    out.clear();
+    out.extend((0..size).map(|j| b'a' + ((i as usize + j) % 26) as u8));
+}
+
+/// A permutation of 0..n: i -> (i * step) mod n with gcd(step, n) = 1.
+fn scramble(n: u64) -> impl Fn(u64) -> u64 {
+    let mut step = 6_364_136_223_846_793_005 % n.max(1) | 1;
+    while gcd(step, n) != 1 {
+        step += 2;
+    }
+    move |i| ((i as u128 * step as u128) % n as u128) as u64
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
+
+fn rate(count: u64, elapsed: Duration) -> String {
+    let per_second = count as f64 / elapsed.as_secs_f64().max(1e-9);
+    if per_second >= 1e6 {
+        format!("{:.2} M/s", per_second / 1e6)
+    } else {
+        format!("{:.0} k/s", per_second / 1e3)
+    }
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
+
+pub fn run(args: Args) -> Result<()> {
+    if args.records == 0 || args.records > 100_000_000 {
+        bail!(
+            "--records must be between 1 and 100000000 (got {})",
+            args.records
+        );
+    }
+    if args.value_size > 1 << 20 {
+        bail!(
+            "--value-size must be at most 1 MiB for the demo (got {})",
+            args.value_size
+        );
+    }
+    let _temp;
+    let path = match args.path {
+        Some(path) => {
+            if path.exists() {
+                bail!(
+                    "{} already exists; the demo only creates new files",
+                    path.display()
+                );
+            }
+            path
+        }
+        None => {
+            let dir = tempfile::tempdir().context("creating a temporary directory")?;
+            let path = dir.path().join("demo.mmt");
+            _temp = dir;
+            path
+        }
+    };
+    let n = args.records;
+    let batch = args.batch.max(1);
+    let order = scramble(n);
+    println!(
+        "mmtree demo: {n} records, {}-byte values, in {}",
+        args.value_size,
+        path.display()
+    );
+    let start_faults = Faults::now();
+
+    // 1. Load, in scrambled key order, `batch` records per durable commit.
+    let db = Db::open(&path).with_context(|| format!("opening {}", path.display()))?;
+    let bar = ProgressBar::new(n).with_style(
+        ProgressStyle::with_template("  load   [{bar:40}] {pos}/{len} {per_sec} eta {eta}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    let started = Instant::now();
+    let mut buf = Vec::new();
+    let mut done = 0;
+    while done < n {
+        let end = (done + batch).min(n);
+        let mut w = db.begin_write()?;
+        {
+            let mut t = w.table(TABLE)?;
+            for i in done..end {
+                let id = order(i);
+                value(id, args.value_size, &mut buf);
+                t.insert(&key(id), &buf)?;
+            }
+        }
+        w.commit()?;
+        bar.set_position(end);
+        done = end;
+    }
+    bar.finish_and_clear();
+    let load = started.elapsed();
+    println!(
+        "  load         {n:>11} records  {:>9.2?}  {:>11}  ({} commits)",
+        load,
+        rate(n, load),
+        n.div_ceil(batch)
+    );
+
+    // 2. Random gets, each value checked.
+    let gets = n.min(1_000_000);
+    let started = Instant::now();
+    {
+        let r = db.begin_read()?;
+        let t = r.table(TABLE)?.context("the demo table is missing")?;
+        let probe = scramble(n.wrapping_mul(3).max(n));
+        for i in 0..gets {
+            let id = probe(i) % n;
+            let got = t
+                .get(&key(id))?
+                .with_context(|| format!("record {id} is missing"))?;
+            value(id, args.value_size, &mut buf);
+            if got != buf.as_slice() {
+                bail!("record {id} has a wrong value");
+            }
+        }
+    }
+    let get = started.elapsed();
+    println!(
+        "  random get   {gets:>11} lookups  {:>9.2?}  {:>11}",
+        get,
+        rate(gets, get)
+    );
+
+    // 3. A full ordered scan, then a short range.
+    let started = Instant::now();
+    let (count, bytes) = {
+        let r = db.begin_read()?;
+        let t = r.table(TABLE)?.context("the demo table is missing")?;
+        let mut count = 0u64;
+        let mut bytes = 0u64;
+        let mut previous: Option<&[u8]> = None;
+        for item in t.range(..)? {
+            let (k, v) = item?;
+            if previous.is_some_and(|p| p >= k) {
+                bail!("the scan is out of order");
+            }
+            previous = Some(k);
+            count += 1;
+            bytes += (k.len() + v.len()) as u64;
+        }
+        (count, bytes)
+    };
+    let scan = started.elapsed();
+    if count != n {
+        bail!("the scan found {count} records, expected {n}");
+    }
+    println!(
+        "  full scan    {count:>11} records  {:>9.2?}  {:>11}  ({})",
+        scan,
+        rate(count, scan),
+        mib(bytes)
+    );
+    let (from, to) = (key(n / 2), key(n / 2 + 1000));
+    let in_range = db
+        .begin_read()?
+        .table(TABLE)?
+        .context("the demo table is missing")?
+        .range(&from[..]..&to[..])?
+        .count();
+    println!(
+        "  range        {in_range:>11} records  [{}, {})",
+        String::from_utf8_lossy(&from),
+        String::from_utf8_lossy(&to)
+    );
+
+    // 4. Reopen: no log to replay, no index to rebuild.
+    let stats = db.stats();
+    drop(db);
+    let started = Instant::now();
+    let db = Db::open(&path)?;
+    let len = db.begin_read()?.table(TABLE)?.map_or(0, |t| t.len());
+    let reopen = started.elapsed();
+    println!("  reopen       {len:>11} records  {:>9.2?}", reopen);
+
+    // 5. What it cost.
+    let faults = Faults::now().since(start_faults);
+    let (resident, total) = db.cache_residency()?;
+    println!(
+        "  file         {} ({} pages of {} B, {} free), {:.0} bytes per record",
+        mib(stats.file_bytes),
+        stats.page_count,
+        stats.page_size,
+        stats.free_pages,
+        stats.file_bytes as f64 / n as f64
+    );
+    println!(
+        "  page cache   {} of {} resident ({:.0}%)",
+        mib(resident),
+        mib(total),
+        100.0 * resident as f64 / total.max(1) as f64
+    );
+    println!(
+        "  page faults  {} minor, {} major (this process)",
+        faults.minor, faults.major
+    );
+    let report = db.check()?;
+    if !report.is_ok() {
+        bail!("check found problems: {:?}", report.problems);
+    }
+    println!(
+        "  check        ok ({} pages in use, {} free)",
+        report.pages_in_use, report.pages_free
+    );
+    Ok(())
+}
