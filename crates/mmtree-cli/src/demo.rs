@@ -42,7 +42,7 @@ fn value(i: u64, size: usize, out: &mut Vec<u8>) {
 
 /// A permutation of 0..n: i -> (i * step) mod n with gcd(step, n) = 1.
 fn scramble(n: u64) -> impl Fn(u64) -> u64 {
-    let mut step = 6_364_136_223_846_793_005 % n.max(1) | 1;
+    let mut step = (6_364_136_223_846_793_005 % n.max(1)) | 1;
     while gcd(step, n) != 1 {
         step += 2;
     }
