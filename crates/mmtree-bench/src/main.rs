@@ -1,0 +1,247 @@
+//! mmtree and LMDB (through `heed`) measured side by side, in one run, on one machine, on the
+//! same data with the same durability (every commit synced).
+//!
+//! ```sh
+//! cargo run --release -p mmtree-bench -- --records 10000000
+//! ```
+//!
+//! Workloads: sorted bulk load (one transaction), random durable batches of 1000 inserts,
+//! random gets, a full scan, reopen time, file size. Keys are 16 bytes, values 100 bytes. The
+//! ratio column is mmtree's speed over LMDB's (> 1.00 means mmtree is faster; for the file size,
+//! LMDB's size over mmtree's).
+
+mod lmdb;
+mod mm;
+
+use anyhow::Result;
+use clap::Parser;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+#[derive(Parser)]
+#[command(about = "mmtree vs LMDB, side by side")]
+struct Args {
+    /// Records for the bulk load.
+    #[arg(long, default_value_t = 1_000_000)]
+    records: u64,
+    /// Durable batches of 1000 random inserts.
+    #[arg(long, default_value_t = 200)]
+    batches: u64,
+    /// Random gets.
+    #[arg(long, default_value_t = 1_000_000)]
+    gets: u64,
+    /// Directory for the databases (a temporary one if not given).
+    #[arg(long)]
+    dir: Option<std::path::PathBuf>,
+}
+
+pub const VALUE_SIZE: usize = 100;
+pub const BATCH: u64 = 1000;
+
+/// Record `id`'s 16-byte key; big-endian, so key order is id order. Bulk-loaded records have
+/// even ids, randomly inserted ones odd ids, spread over the whole key range.
+pub fn key(id: u64) -> [u8; 16] {
+    let mut key = [0u8; 16];
+    key[..8].copy_from_slice(&id.to_be_bytes());
+    key[8..].copy_from_slice(&(id.wrapping_mul(0x9E37_79B9_7F4A_7C15)).to_be_bytes());
+    key
+}
+
+pub fn value(id: u64) -> [u8; VALUE_SIZE] {
+    let mut value = [0u8; VALUE_SIZE];
+    for (i, byte) in value.iter_mut().enumerate() {
+        *byte = (id as usize).wrapping_add(i * 7) as u8;
+    }
+    value
+}
+
+/// A permutation of 0..n (multiplication by a unit mod n).
+pub fn permutation(n: u64, salt: u64) -> impl Fn(u64) -> u64 {
+    let n = n.max(1);
+    let mut step = (0x9E37_79B9_7F4A_7C15u64.wrapping_add(salt) % n) | 1;
+    while gcd(step, n) != 1 {
+        step += 2;
+    }
+    move |i| ((i as u128 * step as u128 + salt as u128) % n as u128) as u64
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
+
+/// What each store implements.
+pub trait Store {
+    fn name(&self) -> &'static str;
+    /// Loads ids 0, 2, 4, … (sorted) in one transaction.
+    fn bulk_load(&mut self, records: u64) -> Result<()>;
+    /// One durable commit inserting these ids.
+    fn insert_batch(&mut self, ids: &[u64]) -> Result<()>;
+    /// Looks each id up; returns how many were found (every value's bytes are read).
+    fn gets(&mut self, ids: &mut dyn Iterator<Item = u64>) -> Result<u64>;
+    /// Iterates everything; returns (records, key+value bytes).
+    fn scan(&mut self) -> Result<(u64, u64)>;
+    /// Closes and reopens, then reads one record.
+    fn reopen(&mut self) -> Result<()>;
+    fn file_bytes(&self) -> Result<u64>;
+}
+
+struct Row {
+    workload: String,
+    unit: &'static str,
+    mmtree: f64,
+    lmdb: f64,
+    /// true if bigger is better.
+    higher_better: bool,
+}
+
+fn time<T>(f: impl FnOnce() -> Result<T>) -> Result<(T, Duration)> {
+    let start = Instant::now();
+    let out = f()?;
+    Ok((out, start.elapsed()))
+}
+
+fn run_all(store: &mut dyn Store, args: &Args) -> Result<Vec<(String, &'static str, f64, bool)>> {
+    let mut out = Vec::new();
+    let n = args.records;
+    eprintln!("[{}] bulk load {n} records", store.name());
+    let ((), t) = time(|| store.bulk_load(n))?;
+    out.push((
+        "sorted bulk load".into(),
+        "records/s",
+        n as f64 / t.as_secs_f64(),
+        true,
+    ));
+
+    eprintln!(
+        "[{}] {} durable batches of {BATCH} random inserts",
+        store.name(),
+        args.batches
+    );
+    let slots = (n * 2).max(BATCH * args.batches * 2);
+    let order = permutation(slots / 2, 17);
+    let ((), t) = time(|| {
+        let mut ids = Vec::with_capacity(BATCH as usize);
+        for b in 0..args.batches {
+            ids.clear();
+            ids.extend((0..BATCH).map(|i| order(b * BATCH + i) * 2 + 1));
+            store.insert_batch(&ids)?;
+        }
+        Ok(())
+    })?;
+    let inserted = args.batches * BATCH;
+    out.push((
+        format!("random durable batches ({BATCH} inserts)"),
+        "inserts/s",
+        inserted as f64 / t.as_secs_f64(),
+        true,
+    ));
+
+    eprintln!("[{}] {} random gets", store.name(), args.gets);
+    let probe = permutation(n, 99);
+    let (found, t) = time(|| store.gets(&mut (0..args.gets).map(|i| probe(i % n) * 2)))?;
+    anyhow::ensure!(
+        found == args.gets,
+        "{}: only {found} of {} gets found",
+        store.name(),
+        args.gets
+    );
+    out.push((
+        "random gets".into(),
+        "gets/s",
+        args.gets as f64 / t.as_secs_f64(),
+        true,
+    ));
+
+    eprintln!("[{}] full scan", store.name());
+    let ((count, _bytes), t) = time(|| store.scan())?;
+    anyhow::ensure!(
+        count == n + inserted,
+        "{}: scan saw {count} records",
+        store.name()
+    );
+    out.push((
+        "full scan".into(),
+        "records/s",
+        count as f64 / t.as_secs_f64(),
+        true,
+    ));
+
+    eprintln!("[{}] reopen", store.name());
+    let rounds = 20;
+    let ((), t) = time(|| {
+        for _ in 0..rounds {
+            store.reopen()?;
+        }
+        Ok(())
+    })?;
+    out.push((
+        "reopen + first get".into(),
+        "µs",
+        t.as_secs_f64() * 1e6 / rounds as f64,
+        false,
+    ));
+    out.push((
+        "file size".into(),
+        "MiB",
+        store.file_bytes()? as f64 / (1 << 20) as f64,
+        false,
+    ));
+    Ok(out)
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    let _temp;
+    let dir = match &args.dir {
+        Some(dir) => dir.clone(),
+        None => {
+            _temp = tempfile::tempdir()?;
+            _temp.path().to_path_buf()
+        }
+    };
+    println!(
+        "mmtree vs LMDB: {} records ({}-byte keys, {VALUE_SIZE}-byte values), {} durable batches of {BATCH}, {} gets",
+        args.records, 16, args.batches, args.gets
+    );
+    let mut mm = mm::MmStore::create(&dir.join("bench.mmt"))?;
+    let mm_rows = run_all(&mut mm, &args)?;
+    drop(mm);
+    let mut lm = lmdb::LmdbStore::create(&dir.join("lmdb"))?;
+    let lm_rows = run_all(&mut lm, &args)?;
+    drop(lm);
+    let rows: Vec<Row> = mm_rows
+        .into_iter()
+        .zip(lm_rows)
+        .map(
+            |((workload, unit, mmtree, higher_better), (_, _, lmdb, _))| Row {
+                workload,
+                unit,
+                mmtree,
+                lmdb,
+                higher_better,
+            },
+        )
+        .collect();
+    println!(
+        "{:<40} {:>14} {:>14} {:>10}  ratio",
+        "workload", "mmtree", "lmdb", "unit"
+    );
+    for row in rows {
+        let ratio = if row.higher_better {
+            row.mmtree / row.lmdb
+        } else {
+            row.lmdb / row.mmtree
+        };
+        println!(
+            "{:<40} {:>14.1} {:>14.1} {:>10}  {:.2}x",
+            row.workload, row.mmtree, row.lmdb, row.unit, ratio
+        );
+    }
+    println!("ratio: mmtree over LMDB, > 1.00x means mmtree is better (faster, or smaller)");
+    let _ = Path::new(".");
+    Ok(())
+}

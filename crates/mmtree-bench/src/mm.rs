@@ -1,0 +1,94 @@
+//! The mmtree side.
+
+use crate::{key, value, Store};
+use anyhow::Result;
+use mmtree::Db;
+use std::path::{Path, PathBuf};
+
+pub struct MmStore {
+    path: PathBuf,
+    db: Option<Db>,
+}
+
+const TABLE: &str = "bench";
+
+impl MmStore {
+    pub fn create(path: &Path) -> Result<MmStore> {
+        Ok(MmStore {
+            path: path.to_path_buf(),
+            db: Some(Db::open(path)?),
+        })
+    }
+
+    fn db(&self) -> &Db {
+        self.db.as_ref().expect("open")
+    }
+}
+
+impl Store for MmStore {
+    fn name(&self) -> &'static str {
+        "mmtree"
+    }
+
+    fn bulk_load(&mut self, records: u64) -> Result<()> {
+        let mut w = self.db().begin_write()?;
+        let mut loader = w.bulk_load(TABLE)?;
+        for i in 0..records {
+            loader.append(&key(i * 2), &value(i * 2))?;
+        }
+        loader.finish()?;
+        w.commit()?;
+        Ok(())
+    }
+
+    fn insert_batch(&mut self, ids: &[u64]) -> Result<()> {
+        let mut w = self.db().begin_write()?;
+        {
+            let mut t = w.table(TABLE)?;
+            for &id in ids {
+                t.insert(&key(id), &value(id))?;
+            }
+        }
+        w.commit()?;
+        Ok(())
+    }
+
+    fn gets(&mut self, ids: &mut dyn Iterator<Item = u64>) -> Result<u64> {
+        let r = self.db().begin_read()?;
+        let t = r.table(TABLE)?.expect("table");
+        let mut found = 0;
+        for id in ids {
+            if let Some(v) = t.get(&key(id))? {
+                found += u64::from(v[VALUE_CHECK] == value(id)[VALUE_CHECK]);
+            }
+        }
+        Ok(found)
+    }
+
+    fn scan(&mut self) -> Result<(u64, u64)> {
+        let r = self.db().begin_read()?;
+        let t = r.table(TABLE)?.expect("table");
+        let (mut count, mut bytes) = (0, 0);
+        for item in t.range(..)? {
+            let (k, v) = item?;
+            count += 1;
+            bytes += (k.len() + v.len()) as u64;
+        }
+        Ok((count, bytes))
+    }
+
+    fn reopen(&mut self) -> Result<()> {
+        self.db = None;
+        self.db = Some(Db::open(&self.path)?);
+        let r = self.db().begin_read()?;
+        anyhow::ensure!(r.table(TABLE)?.expect("table").get(&key(0))?.is_some());
+        Ok(())
+    }
+
+    fn file_bytes(&self) -> Result<u64> {
+        Ok(std::fs::metadata(&self.path)?.len())
+    }
+}
+
+/// The byte of each value compared on a get (so the value is really read).
+pub const VALUE_CHECK: usize = 99;
