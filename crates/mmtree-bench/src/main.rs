@@ -15,7 +15,6 @@ mod mm;
 
 use anyhow::Result;
 use clap::Parser;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 #[derive(Parser)]
@@ -30,6 +29,9 @@ struct Args {
     /// Random gets.
     #[arg(long, default_value_t = 1_000_000)]
     gets: u64,
+    /// Run one store only (for profiling): "mmtree" or "lmdb".
+    #[arg(long)]
+    only: Option<String>,
     /// Directory for the databases (a temporary one if not given).
     #[arg(long)]
     dir: Option<std::path::PathBuf>,
@@ -207,6 +209,17 @@ fn main() -> Result<()> {
         "mmtree vs LMDB: {} records ({}-byte keys, {VALUE_SIZE}-byte values), {} durable batches of {BATCH}, {} gets",
         args.records, 16, args.batches, args.gets
     );
+    if let Some(only) = &args.only {
+        let rows = match only.as_str() {
+            "mmtree" => run_all(&mut mm::MmStore::create(&dir.join("bench.mmt"))?, &args)?,
+            "lmdb" => run_all(&mut lmdb::LmdbStore::create(&dir.join("lmdb"))?, &args)?,
+            other => anyhow::bail!("--only takes mmtree or lmdb, not {other:?}"),
+        };
+        for (workload, unit, figure, _) in rows {
+            println!("{workload:<40} {figure:>14.1} {unit:>10}");
+        }
+        return Ok(());
+    }
     let mut mm = mm::MmStore::create(&dir.join("bench.mmt"))?;
     let mm_rows = run_all(&mut mm, &args)?;
     drop(mm);
@@ -242,6 +255,5 @@ fn main() -> Result<()> {
         );
     }
     println!("ratio: mmtree over LMDB, > 1.00x means mmtree is better (faster, or smaller)");
-    let _ = Path::new(".");
     Ok(())
 }

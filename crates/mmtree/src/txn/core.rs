@@ -173,7 +173,7 @@ impl WriteCore {
         let mut run_start = 0u64;
         let mut run_next = 0u64;
         for (id, bytes) in pages {
-            if !run.is_empty() && (id != run_next || run.len() >= 8 << 20) {
+            if !run.is_empty() && (id != run_next || run.len() >= WRITE_RUN_MAX) {
                 self.db.storage.write_at(run_start * page_size, &run)?;
                 run.clear();
             }
@@ -259,3 +259,6 @@ impl Source for WriteCore {
             .overflow(&self.map, page, len, self.page_count)
     }
 }
+
+/// The most bytes one `pwrite` carries when coalescing consecutive pages.
+const WRITE_RUN_MAX: usize = 256 << 10;
