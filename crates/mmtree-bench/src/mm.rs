@@ -12,11 +12,18 @@ pub struct MmStore {
 
 const TABLE: &str = "bench";
 
+fn open(path: &Path) -> Result<Db> {
+    let mut options = mmtree::Options::default();
+    // For experiments only: MMTREE_BENCH_NO_VERIFY=1 skips checksum verification on reads.
+    options.verify_checksums = std::env::var_os("MMTREE_BENCH_NO_VERIFY").is_none();
+    Ok(Db::open_with(path, options)?)
+}
+
 impl MmStore {
     pub fn create(path: &Path) -> Result<MmStore> {
         Ok(MmStore {
             path: path.to_path_buf(),
-            db: Some(Db::open(path)?),
+            db: Some(open(path)?),
         })
     }
 
@@ -79,7 +86,7 @@ impl Store for MmStore {
 
     fn reopen(&mut self) -> Result<()> {
         self.db = None;
-        self.db = Some(Db::open(&self.path)?);
+        self.db = Some(open(&self.path)?);
         let r = self.db().begin_read()?;
         anyhow::ensure!(r.table(TABLE)?.expect("table").get(&key(0))?.is_some());
         Ok(())
