@@ -253,7 +253,7 @@ impl WriteCore {
             }
         }
         let page_id = self.alloc_page()?;
-        let mut page = vec![0u8; self.page_size];
+        let mut page = self.db.page_buffer();
         encode_node(&node, &mut page, page_id, self.txn);
         out.push((page_id, page));
         Ok(page_id)

@@ -267,6 +267,39 @@ impl Storage {
             .map_err(|e| Error::io("writing pages", e))
     }
 
+    /// Records that page `id` as written by `txn` is known good (this process wrote it).
+    pub(crate) fn mark_verified(&self, id: u64, txn: u64) {
+        self.verified.mark(id, txn);
+    }
+
+    /// Writes consecutive page buffers at `offset` with `pwritev` (no copying into one buffer).
+    pub(crate) fn write_pages_at(&self, offset: u64, pages: &[&[u8]]) -> Result<()> {
+        let total: usize = pages.iter().map(|p| p.len()).sum();
+        debug_assert!(offset + total as u64 <= self.file_len());
+        let slices: Vec<std::io::IoSlice<'_>> =
+            pages.iter().map(|p| std::io::IoSlice::new(p)).collect();
+        let written = loop {
+            match rustix::io::pwritev(&self.file, &slices, offset) {
+                Ok(written) => break written,
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(e) => return Err(Error::io("writing pages", e.into())),
+            }
+        };
+        if written < total {
+            // A short write (rare): finish the rest page by page.
+            let mut at = 0usize;
+            for page in pages {
+                let end = at + page.len();
+                if end > written {
+                    let skip = written.saturating_sub(at);
+                    self.write_at(offset + (at + skip) as u64, &page[skip..])?;
+                }
+                at = end;
+            }
+        }
+        Ok(())
+    }
+
     /// `fdatasync`; a failure poisons the handle (never retry a failed fsync).
     pub(crate) fn sync(&self) -> Result<()> {
         self.check_poisoned()?;

@@ -156,7 +156,7 @@ impl<'w> BulkLoader<'w> {
     fn write_node(&mut self, node: &Node) -> Result<u64> {
         let page_id = self.core.alloc_at_end(1)?;
         self.allocated.push(page_id);
-        let mut page = vec![0u8; self.core.page_size];
+        let mut page = self.core.db.page_buffer();
         encode_node(node, &mut page, page_id, self.core.txn);
         self.out.push((page_id, page));
         if self.out.len() * self.core.page_size >= 8 << 20 {

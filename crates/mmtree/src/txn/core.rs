@@ -165,27 +165,37 @@ impl WriteCore {
         })
     }
 
-    /// Writes encoded pages, coalescing runs of consecutive page ids into one `pwrite`.
+    /// Writes encoded pages: runs of consecutive page ids go out in one `pwritev` each. The
+    /// buffers go back to the page pool.
     pub(crate) fn write_pages(&mut self, mut pages: Vec<(u64, Vec<u8>)>) -> Result<()> {
         pages.sort_unstable_by_key(|(id, _)| *id);
         let page_size = self.page_size as u64;
-        let mut run: Vec<u8> = Vec::new();
-        let mut run_start = 0u64;
-        let mut run_next = 0u64;
-        for (id, bytes) in pages {
-            if !run.is_empty() && (id != run_next || run.len() >= WRITE_RUN_MAX) {
-                self.db.storage.write_at(run_start * page_size, &run)?;
-                run.clear();
+        let mut start = 0;
+        while start < pages.len() {
+            let mut end = start + 1;
+            while end < pages.len()
+                && end - start < WRITE_RUN_PAGES
+                && pages[end].0 == pages[end - 1].0 + 1
+            {
+                end += 1;
             }
-            if run.is_empty() {
-                run_start = id;
-            }
-            run.extend_from_slice(&bytes);
-            run_next = id + 1;
+            let run: Vec<&[u8]> = pages[start..end]
+                .iter()
+                .map(|(_, bytes)| bytes.as_slice())
+                .collect();
+            self.db
+                .storage
+                .write_pages_at(pages[start].0 * page_size, &run)?;
+            start = end;
         }
-        if !run.is_empty() {
-            self.db.storage.write_at(run_start * page_size, &run)?;
+        // What we just wrote was checksummed as we built it: no need to verify it on reread.
+        for (id, bytes) in &pages {
+            self.db
+                .storage
+                .mark_verified(*id, page::read_u64(bytes, page::TXN_AT));
         }
+        self.db
+            .recycle_pages(pages.into_iter().map(|(_, bytes)| bytes));
         Ok(())
     }
 
@@ -260,5 +270,5 @@ impl Source for WriteCore {
     }
 }
 
-/// The most bytes one `pwrite` carries when coalescing consecutive pages.
-const WRITE_RUN_MAX: usize = 256 << 10;
+/// The most pages one `pwritev` carries (well below `IOV_MAX`).
+const WRITE_RUN_PAGES: usize = 256;
