@@ -277,7 +277,7 @@ impl<'a, S: Source + ?Sized> RangeIter<'a, S> {
         let Some((leaf, index)) = cursor.current_forward() else {
             return Ok(None);
         };
-        let key = leaf.key(index)?;
+        let (key, value) = leaf.entry(index)?;
         if !self.bounds.below_end(key) || self.back_last.is_some_and(|back| key >= back) {
             return Ok(None);
         }
@@ -286,7 +286,7 @@ impl<'a, S: Source + ?Sized> RangeIter<'a, S> {
         if index == 0 && self.front_last.is_some_and(|last| key <= last) {
             return Err(crate::Error::corrupted(0, "keys out of order across pages"));
         }
-        let value = source.resolve(leaf.value(index)?)?;
+        let value = source.resolve(value)?;
         cursor.stack.last_mut().expect("positioned").1 += 1;
         cursor.settle_forward(source)?;
         self.front_last = Some(key);
@@ -307,14 +307,14 @@ impl<'a, S: Source + ?Sized> RangeIter<'a, S> {
         let Some((leaf, index)) = cursor.current_backward() else {
             return Ok(None);
         };
-        let key = leaf.key(index)?;
+        let (key, value) = leaf.entry(index)?;
         if !self.bounds.above_start(key) || self.front_last.is_some_and(|front| key <= front) {
             return Ok(None);
         }
         if index + 1 == leaf.len() && self.back_last.is_some_and(|last| key >= last) {
             return Err(crate::Error::corrupted(0, "keys out of order across pages"));
         }
-        let value = source.resolve(leaf.value(index)?)?;
+        let value = source.resolve(value)?;
         cursor.stack.last_mut().expect("positioned").1 -= 1;
         cursor.settle_backward(source)?;
         self.back_last = Some(key);

@@ -46,6 +46,14 @@ impl<'a> NodeView<'a> {
         }
     }
 
+    /// Key and value of leaf entry `index`.
+    pub(crate) fn entry(&self, index: usize) -> Result<(&'a [u8], ValueRef<'a>)> {
+        match self {
+            NodeView::Page(page) => page.entry(index),
+            NodeView::Dirty(_) => Ok((self.key(index)?, self.value(index)?)),
+        }
+    }
+
     pub(crate) fn value(&self, index: usize) -> Result<ValueRef<'a>> {
         match self {
             NodeView::Page(page) => page.value(index),

@@ -96,6 +96,31 @@ impl<'a> PageView<'a> {
         }
     }
 
+    /// Key and value of leaf entry `index`, decoding the cell once.
+    pub(crate) fn entry(&self, index: usize) -> Result<(&'a [u8], ValueRef<'a>)> {
+        debug_assert!(self.leaf);
+        let at = self.cell(index, LEAF_CELL_HEADER)?;
+        let flags = self.bytes[at];
+        let key_len = read_u16(self.bytes, at + 1) as usize;
+        let stored = read_u32(self.bytes, at + 3) as usize;
+        let key = self.slice(at + LEAF_CELL_HEADER, key_len, "key")?;
+        let value = self.slice(at + LEAF_CELL_HEADER + key_len, stored, "value")?;
+        match flags {
+            0 => Ok((key, ValueRef::Inline(value))),
+            CELL_FLAG_OVERFLOW if stored == OVERFLOW_REF_SIZE => Ok((
+                key,
+                ValueRef::Overflow {
+                    page: read_u64(value, 0),
+                    len: read_u64(value, 8),
+                },
+            )),
+            _ => Err(Error::corrupted(
+                self.id,
+                format!("cell {index} has invalid flags {flags}"),
+            )),
+        }
+    }
+
     pub(crate) fn value(&self, index: usize) -> Result<ValueRef<'a>> {
         debug_assert!(self.leaf);
         let at = self.cell(index, LEAF_CELL_HEADER)?;
