@@ -6,7 +6,7 @@ use crate::limits::{
     SPILL_BYTES_DEFAULT,
 };
 use crate::page::meta::{Meta, MetaRead, FORMAT_VERSION};
-use crate::storage::Storage;
+use crate::storage::{LockFile, MetaWords, Storage};
 use crate::txn::{ReadTransaction, WriteTransaction};
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, OpenOptions};
@@ -99,6 +99,19 @@ pub struct Stats {
     pub oldest_reader_age: Option<Duration>,
 }
 
+/// A process holding snapshots (see [`Db::readers`]).
+#[derive(Clone, Debug)]
+pub struct ReaderInfo {
+    /// Its process id.
+    pub pid: u32,
+    /// The oldest commit it reads.
+    pub txn: u64,
+    /// How many commits behind the newest that is.
+    pub lag: u64,
+    /// How long it has held that snapshot.
+    pub age: Duration,
+}
+
 pub(crate) struct Published {
     pub meta: Meta,
     /// Live snapshots: (txn, reader id) -> start time.
@@ -117,6 +130,10 @@ pub(crate) struct DbInner {
     page_pool: Mutex<Vec<Vec<u8>>>,
     unsynced: AtomicBool,
     identity: (u64, u64),
+    /// What the processes sharing this database agree on (see `storage::lockfile`).
+    pub(crate) lock: LockFile,
+    /// This process's reader slot in the lock file.
+    slot: usize,
 }
 
 /// Held by the write transaction; releases the writer lock on drop.
@@ -126,6 +143,7 @@ pub(crate) struct WriterGuard {
 
 impl Drop for WriterGuard {
     fn drop(&mut self) {
+        self.db.lock.unlock_writer();
         *self.db.writer_busy.lock().expect("writer lock") = false;
         self.db.writer_free.notify_one();
     }
@@ -181,30 +199,41 @@ impl Db {
         if let Some(inner) = open.get(&identity).and_then(Weak::upgrade) {
             return Ok(Db { inner });
         }
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => return Err(Error::Locked { path }),
-            Err(std::fs::TryLockError::Error(e)) => {
-                return Err(Error::io("locking the database file", e))
-            }
-        }
         let inner = Arc::new(DbInner::open(file, path, options, identity)?);
         open.retain(|_, weak| weak.strong_count() > 0);
         open.insert(identity, Arc::downgrade(&inner));
         Ok(Db { inner })
     }
 
-    /// Starts a read transaction on the newest commit. Never blocks on the writer.
+    /// Starts a read transaction on the newest commit (of any process). Never blocks on the
+    /// writer.
     pub fn begin_read(&self) -> Result<ReadTransaction> {
-        let mut state = self.inner.state.lock().expect("state lock");
-        let meta = state.meta;
+        let inner = &self.inner;
+        let mut state = inner.state.lock().expect("state lock");
+        let meta = loop {
+            let meta = inner.published_meta()?;
+            // Announce the snapshot in our slot, then check it is still the newest: a writer that
+            // starts after this check sees the slot; one that started before had this commit (or a
+            // newer one, which the check catches) as its base, so it reuses nothing it reaches.
+            let oldest_local = state.readers.keys().next().map(|&(txn, _)| txn);
+            let protect = oldest_local.map_or(meta.txn, |txn| txn.min(meta.txn));
+            inner.lock.set_slot_txn(inner.slot, Some(protect));
+            if inner.lock.current_txn() == meta.txn {
+                break meta;
+            }
+        };
+        state.meta = meta;
         let reader = state.next_reader;
         state.next_reader += 1;
         state.readers.insert((meta.txn, reader), Instant::now());
         drop(state);
+        if meta.page_count * inner.storage.page_size as u64 > inner.storage.file_len() {
+            // Another process grew the file.
+            inner.storage.refresh_len()?;
+        }
         Ok(ReadTransaction::new(
-            self.inner.clone(),
-            self.inner.storage.mapping(),
+            inner.clone(),
+            inner.storage.mapping(),
             meta,
             reader,
         ))
@@ -219,10 +248,18 @@ impl Db {
         }
         *busy = true;
         drop(busy);
-        Ok(self.start_write())
+        let guard = WriterGuard {
+            db: self.inner.clone(),
+        };
+        if let Err(error) = self.inner.lock.lock_writer(true) {
+            drop(guard);
+            return Err(error);
+        }
+        self.start_write(guard)
     }
 
-    /// Starts the write transaction, or fails at once with [`Error::WriteInProgress`].
+    /// Starts the write transaction, or fails at once with [`Error::WriteInProgress`] if another
+    /// one is in progress in this or another process.
     pub fn try_begin_write(&self) -> Result<WriteTransaction> {
         self.inner.storage.check_poisoned()?;
         let mut busy = self.inner.writer_busy.lock().expect("writer lock");
@@ -231,22 +268,37 @@ impl Db {
         }
         *busy = true;
         drop(busy);
-        Ok(self.start_write())
-    }
-
-    fn start_write(&self) -> WriteTransaction {
         let guard = WriterGuard {
             db: self.inner.clone(),
         };
-        let state = self.inner.state.lock().expect("state lock");
-        let base = state.meta;
-        let floor = state
-            .readers
-            .keys()
-            .next()
-            .map_or(base.txn, |&(txn, _)| txn.min(base.txn));
-        drop(state);
-        WriteTransaction::new(self.inner.clone(), base, floor, guard)
+        match self.inner.lock.lock_writer(false) {
+            Ok(true) => self.start_write(guard),
+            Ok(false) => Err(Error::WriteInProgress),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// With the writer lock held: the newest commit (a writer that died after writing its meta
+    /// page but before publishing it is caught up with here), the file's length, and the reuse
+    /// floor from every process's readers.
+    fn start_write(&self, guard: WriterGuard) -> Result<WriteTransaction> {
+        let inner = &self.inner;
+        let file_len = inner.storage.refresh_len()?;
+        let mut base = inner.published_meta()?;
+        let on_disk = read_meta(inner.storage.file(), &inner.storage.path, file_len)?;
+        if on_disk.txn > base.txn {
+            inner.lock.publish_meta(meta_words(&on_disk));
+            base = on_disk;
+        }
+        let oldest_reader = inner
+            .lock
+            .readers(Some(inner.slot))
+            .iter()
+            .map(|slot| slot.txn)
+            .min();
+        let floor = oldest_reader.map_or(base.txn, |txn| txn.min(base.txn));
+        inner.state.lock().expect("state lock").meta = base;
+        Ok(WriteTransaction::new(inner.clone(), base, floor, guard))
     }
 
     /// Makes every commit so far durable (for [`Durability::Eventual`] commits).
@@ -287,25 +339,50 @@ impl Db {
         Ok(crate::check::check(&read))
     }
 
-    /// Figures about the database.
+    /// Figures about the database. Reader figures cover every process.
     pub fn stats(&self) -> Stats {
-        let state = self.inner.state.lock().expect("state lock");
-        let oldest = state
-            .readers
-            .iter()
-            .next()
-            .map(|(&(txn, _), &start)| (txn, start));
+        let inner = &self.inner;
+        let meta = inner
+            .published_meta()
+            .unwrap_or(inner.state.lock().expect("state lock").meta);
+        let local = inner.state.lock().expect("state lock").readers.len();
+        let oldest = inner
+            .lock
+            .readers(Some(inner.slot))
+            .into_iter()
+            .min_by_key(|slot| slot.txn);
         Stats {
-            txn_id: state.meta.txn,
-            page_size: self.inner.storage.page_size,
-            page_count: state.meta.page_count,
-            free_pages: state.meta.free_pages,
-            file_bytes: self.inner.storage.file_len(),
-            readers: state.readers.len(),
-            oldest_reader_txn: oldest.map(|(txn, _)| txn),
-            oldest_reader_lag: oldest.map_or(0, |(txn, _)| state.meta.txn - txn),
-            oldest_reader_age: oldest.map(|(_, start)| start.elapsed()),
+            txn_id: meta.txn,
+            page_size: inner.storage.page_size,
+            page_count: meta.page_count,
+            free_pages: meta.free_pages,
+            file_bytes: inner.storage.file_len(),
+            readers: local,
+            oldest_reader_txn: oldest.map(|slot| slot.txn),
+            oldest_reader_lag: oldest.map_or(0, |slot| meta.txn.saturating_sub(slot.txn)),
+            oldest_reader_age: oldest.map(|slot| slot_age(slot.since_unix_ns)),
         }
+    }
+
+    /// The processes holding snapshots of this database, oldest snapshot first: for each, its pid,
+    /// the oldest commit it reads, how many commits behind the newest that is, and for how long.
+    /// Slots of processes that died are reclaimed on the way.
+    pub fn readers(&self) -> Vec<ReaderInfo> {
+        let inner = &self.inner;
+        let newest = inner.lock.current_txn();
+        let mut readers: Vec<ReaderInfo> = inner
+            .lock
+            .readers(Some(inner.slot))
+            .into_iter()
+            .map(|slot| ReaderInfo {
+                pid: slot.pid as u32,
+                txn: slot.txn,
+                lag: newest.saturating_sub(slot.txn),
+                age: slot_age(slot.since_unix_ns),
+            })
+            .collect();
+        readers.sort_by_key(|r| r.txn);
+        readers
     }
 
     /// The database file.
@@ -334,11 +411,26 @@ impl Db {
 
 impl DbInner {
     fn open(file: File, path: PathBuf, options: Options, identity: (u64, u64)) -> Result<DbInner> {
+        let mut lock_path = path.clone().into_os_string();
+        lock_path.push("-lock");
+        let mut lock = LockFile::open(Path::new(&lock_path))?;
+        // Alone: (re)build the lock file and, for a new database, write the meta pages, before
+        // anyone else can join. Not alone: wait until whoever initialises is done.
+        let alone = lock.try_alone()?;
+        if alone {
+            lock.initialize()?;
+        } else {
+            lock.join()?;
+        }
         let file_len = file
             .metadata()
             .map_err(|e| Error::io("reading the file size", e))?
             .len();
         let fresh = file_len == 0 || is_all_zero(&file, file_len)?;
+        if fresh && !alone {
+            // Others have it open, yet it has no meta pages: not (or no longer) a database.
+            return Err(Error::NotADatabase { path });
+        }
         let meta = if fresh {
             None
         } else {
@@ -366,7 +458,12 @@ impl DbInner {
                 meta
             }
         };
-        Ok(DbInner {
+        if alone {
+            lock.publish_meta(meta_words(&meta));
+            lock.join()?; // the presence lock becomes shared: others may join now
+        }
+        let slot = lock.claim_slot(u64::from(std::process::id()))?;
+        let mut inner = DbInner {
             storage,
             options,
             state: Mutex::new(Published {
@@ -380,15 +477,42 @@ impl DbInner {
             page_pool: Mutex::new(Vec::new()),
             unsynced: AtomicBool::new(false),
             identity,
+            lock,
+            slot,
+        };
+        let published = inner.published_meta()?;
+        inner.state.get_mut().expect("state lock").meta = published;
+        Ok(inner)
+    }
+
+    /// The newest commit of any process, from the lock file.
+    pub(crate) fn published_meta(&self) -> Result<Meta> {
+        let [txn, page_size, catalog_root, freelist_root, page_count, free_pages] =
+            self.lock.load_meta();
+        if page_size != self.storage.page_size as u64 {
+            return Err(Error::IncompatibleLockFile {
+                path: self.storage.path.clone(),
+                reason: format!(
+                    "it describes {page_size}-byte pages, the database has {}",
+                    self.storage.page_size
+                ),
+            });
+        }
+        Ok(Meta {
+            page_size: page_size as u32,
+            txn,
+            catalog_root,
+            freelist_root,
+            page_count,
+            free_pages,
         })
     }
 
     pub(crate) fn end_read(&self, txn: u64, reader: u64) {
-        self.state
-            .lock()
-            .expect("state lock")
-            .readers
-            .remove(&(txn, reader));
+        let mut state = self.state.lock().expect("state lock");
+        state.readers.remove(&(txn, reader));
+        let oldest = state.readers.keys().next().map(|&(txn, _)| txn);
+        self.lock.set_slot_txn(self.slot, oldest);
     }
 
     /// A zeroed page-sized buffer, from the pool of buffers earlier commits wrote.
@@ -450,15 +574,23 @@ impl DbInner {
         } else {
             self.unsynced.store(true, Ordering::Release);
         }
+        self.lock.publish_meta(meta_words(&meta));
         let previous = {
             let mut state = self.state.lock().expect("state lock");
             std::mem::replace(&mut state.meta, meta)
         };
-        // Both meta pages now need at most this much; no live snapshot reaches beyond it either
-        // (trimmed pages were reusable, hence unreachable from every live snapshot).
+        // Both meta pages now need at most this much. Shrink only if no snapshot (in any process)
+        // is older than the previous commit, so none has a larger page count; trimmed pages were
+        // reusable, hence unreachable from every live snapshot.
         let keep = previous.page_count.max(meta.page_count) * page_size as u64;
         let slack = (keep / 8).clamp(GROW_STEP_MIN, GROW_STEP_MAX);
-        if self.storage.file_len() > keep + 2 * slack {
+        if self.storage.file_len() > keep + 2 * slack
+            && self
+                .lock
+                .readers(Some(self.slot))
+                .iter()
+                .all(|slot| slot.txn >= previous.txn)
+        {
             self.storage.truncate_to(keep + slack)?;
         }
         Ok(())
@@ -467,6 +599,7 @@ impl DbInner {
 
 impl Drop for DbInner {
     fn drop(&mut self) {
+        self.lock.release_slot(self.slot);
         if self.unsynced.load(Ordering::Acquire) {
             let _ = self.storage.sync();
         }
@@ -479,6 +612,24 @@ impl Drop for DbInner {
             }
         }
     }
+}
+
+pub(crate) fn meta_words(meta: &Meta) -> MetaWords {
+    [
+        meta.txn,
+        u64::from(meta.page_size),
+        meta.catalog_root,
+        meta.freelist_root,
+        meta.page_count,
+        meta.free_pages,
+    ]
+}
+
+fn slot_age(since_unix_ns: u64) -> Duration {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    Duration::from_nanos(now.saturating_sub(since_unix_ns))
 }
 
 fn is_all_zero(file: &File, len: u64) -> Result<bool> {

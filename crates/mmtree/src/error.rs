@@ -123,11 +123,21 @@ pub enum Error {
     #[error("another write transaction is in progress")]
     WriteInProgress,
 
-    /// The database file is locked by another process.
-    #[error("{path} is open in another process (mmtree allows one process per database in this version)")]
-    Locked {
-        /// The file that was opened.
+    /// The lock file next to the database belongs to an incompatible mmtree version (or is not a
+    /// lock file), while other processes have the database open.
+    #[error("the lock file {path} cannot be shared: {reason}; close the other processes using the database (or use the same mmtree version)")]
+    IncompatibleLockFile {
+        /// The lock file.
         path: PathBuf,
+        /// What was wrong with it.
+        reason: String,
+    },
+
+    /// Every reader slot of the lock file is owned by a live process.
+    #[error("all {slots} reader slots are in use by live processes")]
+    ReaderTableFull {
+        /// The number of slots.
+        slots: usize,
     },
 
     /// A bulk load received keys that were not strictly increasing.

@@ -32,8 +32,9 @@
 //!
 //! - Keys: up to a quarter page (1 KiB with the default 4 KiB pages); values up to 4 GiB - 1.
 //!   Values too large to share a page are stored in their own run of overflow pages.
-//! - One process per database file in this version (a second process gets [`Error::Locked`]);
-//!   any number of threads. Opening the same file twice in one process shares one handle.
+//! - Any number of processes and threads may open one database: one writer at a time across
+//!   all of them, readers never blocked. Processes coordinate through a small lock file next to
+//!   the database (`<file>-lock`). Opening the same file twice in one process shares one handle.
 //!
 //! ## It is not
 //!
@@ -58,6 +59,6 @@ mod storage;
 mod txn;
 
 pub use check::{CheckReport, Problem, TableReport};
-pub use db::{Db, Durability, Options, Stats};
+pub use db::{Db, Durability, Options, ReaderInfo, Stats};
 pub use error::{Error, Result};
 pub use txn::{BulkLoader, Range, ReadTable, ReadTransaction, Table, WriteTransaction};

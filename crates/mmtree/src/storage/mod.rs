@@ -7,9 +7,11 @@
 //!   is an `Err`, never SIGBUS;
 //! - after a failed `fdatasync` the handle is poisoned and refuses further writes.
 
+mod lockfile;
 mod mmap;
 mod verify;
 
+pub(crate) use lockfile::{LockFile, MetaWords};
 pub(crate) use mmap::Mapping;
 
 use crate::error::{Error, Result};
@@ -57,6 +59,27 @@ impl Storage {
             verify_checksums,
             poisoned: Mutex::new(None),
         })
+    }
+
+    /// Re-reads the file's length (another process may have grown or trimmed it) and, if the
+    /// file outgrew the reserved mapping, maps a larger range for new snapshots.
+    pub(crate) fn refresh_len(&self) -> Result<u64> {
+        let len = self
+            .file
+            .metadata()
+            .map_err(|e| Error::io("reading the file size", e))?
+            .len();
+        self.file_len.store(len, Ordering::Release);
+        if len > self.mapping().len() {
+            let map = Mapping::reserve(&self.file, len.saturating_mul(2).max(MAP_RESERVE_MIN), len)
+                .map_err(|e| Error::io("mapping the grown database file", e))?;
+            *self.map.write().expect("mapping lock") = Arc::new(map);
+        }
+        Ok(len)
+    }
+
+    pub(crate) fn file(&self) -> &File {
+        &self.file
     }
 
     pub(crate) fn file_len(&self) -> u64 {

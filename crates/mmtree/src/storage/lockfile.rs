@@ -1,0 +1,360 @@
+//! The lock file (`<database>-lock`): what several processes sharing one database agree on.
+//!
+//! It is mapped shared and read-write by every process that has the database open, and holds
+//! only atomics:
+//!
+//! ```text
+//! 0       8        16          24       32 … 80                                  4096
+//! +-------+--------+-----------+--------+------------------------------+- - - -+
+//! | magic | version| slot count| seq    | published meta (txn, roots,  | zero  |
+//! |       |        |           |(seqlock| page count, free pages, page |       |
+//! |       |        |           | counter| size), slots in use           |       |
+//! +-------+--------+-----------+--------+------------------------------+- - - -+
+//! 4096: reader slots, 32 bytes each:  owner pid u64 | oldest snapshot txn + 1 (0: none) u64 |
+//!       since (unix ns) u64 | 0
+//! ```
+//!
+//! Locks are Linux open-file-description (OFD) byte-range locks on this file. The kernel drops
+//! them when the process dies (however it dies), they belong to the open file description (so
+//! closing some other descriptor of the same file never drops them, the classic `fcntl` trap),
+//! and they are independent of pids (so a reused pid cannot keep a dead slot alive):
+//!
+//! - byte 0, *presence*: every process holds a read lock while it has the database open. An
+//!   opener that gets the write lock is alone and (re)initialises the lock file from the data
+//!   file, then converts its lock to a read lock (an atomic conversion).
+//! - byte 1, *writer*: held (write lock) by the one write transaction, across processes.
+//! - byte `SLOT_LOCK_BASE + i`: held by the process that owns reader slot `i`. A slot whose owner
+//!   field is set but whose lock byte is free belongs to a dead process and is reclaimed.
+//!
+//! The lock file carries no durable state: after every process is gone it is rebuilt from the
+//! data file's meta pages.
+
+use crate::error::{Error, Result};
+use memmap2::{MmapOptions, MmapRaw};
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+const MAGIC: u64 = u64::from_le_bytes(*b"MMTLOCK\x01");
+const VERSION: u64 = 1;
+/// Reader slots: one per process with live snapshots.
+pub(crate) const SLOT_COUNT: u64 = 4096;
+const SLOTS_AT: usize = 4096;
+const SLOT_SIZE: usize = 32;
+const FILE_SIZE: usize = SLOTS_AT + SLOT_COUNT as usize * SLOT_SIZE;
+
+const MAGIC_AT: usize = 0;
+const VERSION_AT: usize = 8;
+const SLOT_COUNT_AT: usize = 16;
+const SEQ_AT: usize = 24;
+const META_AT: usize = 32; // 6 words: txn, page size, catalog, freelist, page count, free pages
+const SLOTS_USED_AT: usize = META_AT + 6 * 8;
+
+const PRESENCE_LOCK: u64 = 0;
+const WRITER_LOCK: u64 = 1;
+const SLOT_LOCK_BASE: u64 = 1 << 20;
+
+/// The published meta, as six words.
+pub(crate) type MetaWords = [u64; 6];
+
+pub(crate) struct LockFile {
+    file: File,
+    path: PathBuf,
+    map: Option<MmapRaw>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum LockKind {
+    Read,
+    Write,
+    Unlock,
+}
+
+/// One live reader slot, as seen by [`LockFile::readers`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SlotInfo {
+    pub pid: u64,
+    pub txn: u64,
+    pub since_unix_ns: u64,
+}
+
+impl LockFile {
+    pub(crate) fn open(path: &Path) -> Result<LockFile> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|e| Error::io("opening the lock file", e))?;
+        Ok(LockFile {
+            file,
+            path: path.to_path_buf(),
+            map: None,
+        })
+    }
+
+    /// Tries to become the only process with the database open. True: the caller must
+    /// [`initialize`](Self::initialize) and then [`join`](Self::join).
+    pub(crate) fn try_alone(&self) -> Result<bool> {
+        self.lock(PRESENCE_LOCK, LockKind::Write, false)
+    }
+
+    /// (Re)initialises the lock file; only while holding the presence write lock.
+    pub(crate) fn initialize(&mut self) -> Result<()> {
+        let zeros = vec![0u8; FILE_SIZE];
+        self.file
+            .set_len(FILE_SIZE as u64)
+            .and_then(|()| self.file.write_all_at(&zeros, 0))
+            .map_err(|e| Error::io("initialising the lock file", e))?;
+        self.map_file()?;
+        self.word(VERSION_AT).store(VERSION, Ordering::SeqCst);
+        self.word(SLOT_COUNT_AT).store(SLOT_COUNT, Ordering::SeqCst);
+        self.word(MAGIC_AT).store(MAGIC, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Joins the processes sharing the database: converts the presence write lock to a read lock
+    /// (atomically), or waits for a read lock while another process initialises, then checks the
+    /// lock file's signature.
+    pub(crate) fn join(&mut self) -> Result<()> {
+        self.lock(PRESENCE_LOCK, LockKind::Read, true)?;
+        if self.map.is_none() {
+            let len = self
+                .file
+                .metadata()
+                .map_err(|e| Error::io("reading the lock file size", e))?
+                .len();
+            if len != FILE_SIZE as u64 {
+                return Err(self.incompatible(format!("it is {len} bytes, expected {FILE_SIZE}")));
+            }
+            self.map_file()?;
+        }
+        let magic = self.word(MAGIC_AT).load(Ordering::SeqCst);
+        let version = self.word(VERSION_AT).load(Ordering::SeqCst);
+        let slots = self.word(SLOT_COUNT_AT).load(Ordering::SeqCst);
+        if magic != MAGIC || version != VERSION || slots != SLOT_COUNT {
+            return Err(self.incompatible(format!(
+                "signature {magic:#x}, version {version}, {slots} slots (this build: version {VERSION}, {SLOT_COUNT} slots)"
+            )));
+        }
+        Ok(())
+    }
+
+    fn incompatible(&self, reason: String) -> Error {
+        Error::IncompatibleLockFile {
+            path: self.path.clone(),
+            reason,
+        }
+    }
+
+    fn map_file(&mut self) -> Result<()> {
+        let map = MmapOptions::new()
+            .len(FILE_SIZE)
+            .map_raw(&self.file)
+            .map_err(|e| Error::io("mapping the lock file", e))?;
+        self.map = Some(map);
+        Ok(())
+    }
+
+    /// The 8-byte word at `offset` of the mapping.
+    fn word(&self, offset: usize) -> &AtomicU64 {
+        let map = self.map.as_ref().expect("lock file mapped");
+        assert!(offset.is_multiple_of(8) && offset + 8 <= FILE_SIZE && map.len() >= FILE_SIZE);
+        // SAFETY: the mapping is FILE_SIZE bytes, page-aligned, shared and read-write, and lives as
+        // long as `self` (the returned reference borrows `self`). `offset` is 8-aligned and in
+        // bounds (asserted), so the pointer is valid and aligned for an AtomicU64. Every process
+        // accesses these bytes only through atomics, so there is no non-atomic data race. The file
+        // is never shortened while mapped: only a process holding the presence write lock (so no
+        // other process has it open) resizes it, always to FILE_SIZE.
+        unsafe { &*(map.as_mut_ptr().add(offset) as *const AtomicU64) }
+    }
+
+    /// Publishes a committed meta (a seqlock: readers retry while the counter is odd or moved).
+    pub(crate) fn publish_meta(&self, words: MetaWords) {
+        let seq = self.word(SEQ_AT);
+        let start = seq.load(Ordering::SeqCst);
+        seq.store(start.wrapping_add(1), Ordering::SeqCst);
+        for (i, word) in words.iter().enumerate() {
+            self.word(META_AT + i * 8).store(*word, Ordering::SeqCst);
+        }
+        seq.store(start.wrapping_add(2), Ordering::SeqCst);
+    }
+
+    /// The newest published meta.
+    pub(crate) fn load_meta(&self) -> MetaWords {
+        let seq = self.word(SEQ_AT);
+        loop {
+            let before = seq.load(Ordering::SeqCst);
+            if !before.is_multiple_of(2) {
+                std::hint::spin_loop();
+                continue;
+            }
+            let mut words = [0u64; 6];
+            for (i, word) in words.iter_mut().enumerate() {
+                *word = self.word(META_AT + i * 8).load(Ordering::SeqCst);
+            }
+            if seq.load(Ordering::SeqCst) == before {
+                return words;
+            }
+        }
+    }
+
+    /// The txn id of the newest published meta.
+    pub(crate) fn current_txn(&self) -> u64 {
+        self.load_meta()[0]
+    }
+
+    /// Takes the cross-process writer lock (waiting if `wait`). False: someone else holds it.
+    pub(crate) fn lock_writer(&self, wait: bool) -> Result<bool> {
+        self.lock(WRITER_LOCK, LockKind::Write, wait)
+    }
+
+    pub(crate) fn unlock_writer(&self) {
+        let _ = self.lock(WRITER_LOCK, LockKind::Unlock, false);
+    }
+
+    /// Claims a reader slot for this process: returns its index. Slots of dead processes are
+    /// reclaimed on the way.
+    pub(crate) fn claim_slot(&self, pid: u64) -> Result<usize> {
+        for index in 0..SLOT_COUNT as usize {
+            if !self.lock(SLOT_LOCK_BASE + index as u64, LockKind::Write, false)? {
+                continue; // a live process owns it
+            }
+            // We hold the slot's lock: any previous owner is dead.
+            self.word(slot_at(index)).store(pid, Ordering::SeqCst);
+            self.word(slot_at(index) + 8).store(0, Ordering::SeqCst);
+            self.word(slot_at(index) + 16).store(0, Ordering::SeqCst);
+            self.word(SLOTS_USED_AT)
+                .fetch_max(index as u64 + 1, Ordering::SeqCst);
+            return Ok(index);
+        }
+        Err(Error::ReaderTableFull {
+            slots: SLOT_COUNT as usize,
+        })
+    }
+
+    /// Sets this process's slot to the oldest snapshot it holds (`None`: none). The slot stores
+    /// `txn + 1`, so 0 means "no snapshot" and commit 0 can be protected too.
+    pub(crate) fn set_slot_txn(&self, index: usize, txn: Option<u64>) {
+        let stored = txn.map_or(0, |txn| txn + 1);
+        let txn_word = self.word(slot_at(index) + 8);
+        if txn_word.load(Ordering::SeqCst) != stored {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64);
+            self.word(slot_at(index) + 16).store(now, Ordering::SeqCst);
+            txn_word.store(stored, Ordering::SeqCst);
+        }
+    }
+
+    pub(crate) fn release_slot(&self, index: usize) {
+        self.word(slot_at(index) + 8).store(0, Ordering::SeqCst);
+        self.word(slot_at(index)).store(0, Ordering::SeqCst);
+        let _ = self.lock(SLOT_LOCK_BASE + index as u64, LockKind::Unlock, false);
+    }
+
+    /// Every slot with a live owner and a snapshot; slots of dead processes are cleared (their
+    /// lock byte is free). `own` is this process's slot (our own OFD lock never conflicts with us,
+    /// so it cannot be tested that way).
+    pub(crate) fn readers(&self, own: Option<usize>) -> Vec<SlotInfo> {
+        let used = self
+            .word(SLOTS_USED_AT)
+            .load(Ordering::SeqCst)
+            .min(SLOT_COUNT) as usize;
+        let mut live = Vec::new();
+        for index in 0..used {
+            let pid = self.word(slot_at(index)).load(Ordering::SeqCst);
+            if pid == 0 {
+                continue;
+            }
+            let txn = self.word(slot_at(index) + 8).load(Ordering::SeqCst);
+            if Some(index) != own && !self.is_locked(SLOT_LOCK_BASE + index as u64) {
+                // The owner died without releasing it: reclaim, unless it changed meanwhile.
+                // (Its txn word is left alone: a free slot's txn is ignored, and a new owner may
+                // already be writing it.)
+                let _ = self.word(slot_at(index)).compare_exchange(
+                    pid,
+                    0,
+                    Ordering::SeqCst,
+                    Ordering::SeqCst,
+                );
+                continue;
+            }
+            if txn != 0 {
+                let since_unix_ns = self.word(slot_at(index) + 16).load(Ordering::SeqCst);
+                live.push(SlotInfo {
+                    pid,
+                    txn: txn - 1,
+                    since_unix_ns,
+                });
+            }
+        }
+        live
+    }
+
+    /// Whether another open file description holds a lock on `byte`.
+    fn is_locked(&self, byte: u64) -> bool {
+        let mut request = flock_request(LockKind::Write, byte);
+        // SAFETY: F_OFD_GETLK reads and writes the `flock` struct we pass a valid, exclusive
+        // pointer to; the descriptor is open for as long as `self`.
+        let rc = unsafe {
+            libc::fcntl(
+                std::os::fd::AsRawFd::as_raw_fd(&self.file),
+                libc::F_OFD_GETLK,
+                &mut request,
+            )
+        };
+        rc == 0 && request.l_type != libc::F_UNLCK as libc::c_short
+    }
+
+    /// An OFD lock operation on one byte. Ok(false): it would block (non-waiting only).
+    fn lock(&self, byte: u64, kind: LockKind, wait: bool) -> Result<bool> {
+        let mut request = flock_request(kind, byte);
+        let command = if wait {
+            libc::F_OFD_SETLKW
+        } else {
+            libc::F_OFD_SETLK
+        };
+        loop {
+            // SAFETY: F_OFD_SETLK(W) only reads the `flock` struct we pass a valid pointer to; the
+            // descriptor is open for as long as `self`.
+            let rc = unsafe {
+                libc::fcntl(
+                    std::os::fd::AsRawFd::as_raw_fd(&self.file),
+                    command,
+                    &mut request,
+                )
+            };
+            if rc == 0 {
+                return Ok(true);
+            }
+            let error = std::io::Error::last_os_error();
+            match error.raw_os_error() {
+                Some(libc::EINTR) => continue,
+                Some(libc::EAGAIN) | Some(libc::EACCES) if !wait => return Ok(false),
+                _ => return Err(Error::io("locking the lock file", error)),
+            }
+        }
+    }
+}
+
+fn slot_at(index: usize) -> usize {
+    SLOTS_AT + index * SLOT_SIZE
+}
+
+fn flock_request(kind: LockKind, byte: u64) -> libc::flock {
+    // SAFETY: `flock` is a plain C struct of integers; all zeros is a valid value (and OFD locks
+    // require l_pid to be 0).
+    let mut request: libc::flock = unsafe { std::mem::zeroed() };
+    request.l_type = match kind {
+        LockKind::Read => libc::F_RDLCK,
+        LockKind::Write => libc::F_WRLCK,
+        LockKind::Unlock => libc::F_UNLCK,
+    } as libc::c_short;
+    request.l_whence = libc::SEEK_SET as libc::c_short;
+    request.l_start = byte as libc::off_t;
+    request.l_len = 1;
+    request
+}
