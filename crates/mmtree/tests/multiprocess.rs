@@ -1,0 +1,386 @@
+//! Many processes, one database: real child processes (this test binary, re-executed).
+//!
+//! `MMTREE_MP_SECONDS=30 cargo test -p mmtree --test multiprocess` runs the bank test longer;
+//! `MMTREE_MP_ROUNDS=200` runs more SIGKILL rounds.
+
+use mmtree::{Db, Error};
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const ROLE: &str = "MMTREE_MP_ROLE";
+const PATH: &str = "MMTREE_MP_PATH";
+const ACCOUNTS: u64 = 40;
+const START_BALANCE: u64 = 1000;
+
+fn account(i: u64) -> Vec<u8> {
+    format!("acct{i:04}").into_bytes()
+}
+
+fn seconds() -> f64 {
+    std::env::var("MMTREE_MP_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2.0)
+}
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+fn spawn(role: &str, path: &std::path::Path, extra: &[(&str, String)]) -> Child {
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command
+        .args([
+            "--exact",
+            "mp_child",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(ROLE, role)
+        .env(PATH, path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (key, value) in extra {
+        command.env(key, value);
+    }
+    command.spawn().unwrap()
+}
+
+/// Waits for a child and returns the `key value` lines it printed.
+fn finish(mut child: Child) -> Vec<(String, u64)> {
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "child failed ({status}):\n{out}\n{err}");
+    out.lines()
+        .filter_map(|line| {
+            let rest = line.split("mp: ").nth(1)?;
+            let (key, value) = rest.split_once(' ')?;
+            Some((key.to_string(), value.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+fn report(key: &str, value: u64) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "mp: {key} {value}").unwrap();
+    out.flush().unwrap();
+}
+
+/// The children. Each role runs until its deadline (or until killed) and reports on stdout.
+#[test]
+#[ignore = "run by the multi-process tests as a child process"]
+fn mp_child() {
+    let Ok(role) = std::env::var(ROLE) else {
+        return;
+    };
+    let path = std::env::var(PATH).unwrap();
+    let db = Db::open(&path).unwrap();
+    let deadline = Instant::now() + Duration::from_secs_f64(seconds());
+    let mut rng = Rng(u64::from(std::process::id()) * 2_654_435_761 | 1);
+    match role.as_str() {
+        // Moves money between accounts; the total never changes.
+        "bank-writer" => {
+            let mut commits = 0;
+            while Instant::now() < deadline {
+                let mut w = db.begin_write().unwrap();
+                {
+                    let mut t = w.table("accounts").unwrap();
+                    for _ in 0..1 + rng.next() % 4 {
+                        let (a, b) = (rng.next() % ACCOUNTS, rng.next() % ACCOUNTS);
+                        let balance = |t: &mmtree::Table<'_>, i| {
+                            u64::from_le_bytes(
+                                t.get(&account(i)).unwrap().unwrap().try_into().unwrap(),
+                            )
+                        };
+                        let (from, to) = (balance(&t, a), balance(&t, b));
+                        let amount = rng.next() % (from + 1);
+                        if a != b {
+                            t.insert(&account(a), &(from - amount).to_le_bytes())
+                                .unwrap();
+                            t.insert(&account(b), &(to + amount).to_le_bytes()).unwrap();
+                        }
+                    }
+                }
+                if rng.next() % 8 == 0 {
+                    w.abort();
+                    continue;
+                }
+                w.commit().unwrap();
+                commits += 1;
+            }
+            report("commits", commits);
+        }
+        // Every snapshot must show the same total, and snapshots never go back in time.
+        "bank-reader" => {
+            let (mut checks, mut violations, mut last_txn) = (0, 0, 0);
+            while Instant::now() < deadline {
+                let r = db.begin_read().unwrap();
+                if r.txn_id() < last_txn {
+                    violations += 1;
+                    eprintln!("txn went back: {} after {last_txn}", r.txn_id());
+                }
+                last_txn = r.txn_id();
+                let t = r.table("accounts").unwrap().unwrap();
+                let total: u64 = t
+                    .range(..)
+                    .unwrap()
+                    .map(|item| u64::from_le_bytes(item.unwrap().1.try_into().unwrap()))
+                    .sum();
+                if total != ACCOUNTS * START_BALANCE || t.len() != ACCOUNTS {
+                    violations += 1;
+                    eprintln!("snapshot {} has total {total}", r.txn_id());
+                }
+                checks += 1;
+            }
+            report("checks", checks);
+            report("violations", violations);
+        }
+        // Commits forever, reporting each commit's counter value after commit returns.
+        "counter-writer" => loop {
+            let mut w = db.begin_write().unwrap();
+            let next = {
+                let mut t = w.table("counter").unwrap();
+                let next = t
+                    .get(b"n")
+                    .unwrap()
+                    .map_or(0, |v| u64::from_le_bytes(v.try_into().unwrap()))
+                    + 1;
+                t.insert(b"n", &next.to_le_bytes()).unwrap();
+                for i in 0..20u64 {
+                    t.insert(format!("pad{i:02}").as_bytes(), &vec![next as u8; 200])
+                        .unwrap();
+                }
+                next
+            };
+            w.commit().unwrap();
+            report("committed", next);
+        },
+        // Takes a snapshot, says so, and holds it until killed.
+        "holder" => {
+            let r = db.begin_read().unwrap();
+            report("holding", r.txn_id());
+            loop {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        // Checks that the writer lock is held elsewhere, and that a commit made elsewhere is seen.
+        "probe" => {
+            let busy = matches!(db.try_begin_write(), Err(Error::WriteInProgress));
+            report("writer-busy", u64::from(busy));
+            let r = db.begin_read().unwrap();
+            let seen = r
+                .table("shared")
+                .unwrap()
+                .and_then(|t| t.get(b"from-parent").unwrap().map(|v| v[0]));
+            report("seen", u64::from(seen.unwrap_or(0)));
+        }
+        other => panic!("unknown role {other}"),
+    }
+}
+
+#[test]
+fn bank_transfers_keep_the_total_in_every_snapshot_of_every_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bank.mmt");
+    {
+        let db = Db::open(&path).unwrap();
+        let mut w = db.begin_write().unwrap();
+        for i in 0..ACCOUNTS {
+            w.table("accounts")
+                .unwrap()
+                .insert(&account(i), &START_BALANCE.to_le_bytes())
+                .unwrap();
+        }
+        w.commit().unwrap();
+    }
+    let writers: Vec<Child> = (0..3).map(|_| spawn("bank-writer", &path, &[])).collect();
+    let readers: Vec<Child> = (0..3).map(|_| spawn("bank-reader", &path, &[])).collect();
+    let commits: u64 = writers.into_iter().map(|c| finish(c)[0].1).sum();
+    for reader in readers {
+        let out = finish(reader);
+        let checks = out.iter().find(|(k, _)| k == "checks").unwrap().1;
+        let violations = out.iter().find(|(k, _)| k == "violations").unwrap().1;
+        assert_eq!(violations, 0, "a reader saw a broken invariant");
+        assert!(checks > 0);
+    }
+    assert!(commits > 0);
+    let db = Db::open(&path).unwrap();
+    let r = db.begin_read().unwrap();
+    // Every acknowledged commit is there: one setup commit plus the writers' commits.
+    assert_eq!(r.txn_id(), 1 + commits, "commits were lost or duplicated");
+    let total: u64 = r
+        .table("accounts")
+        .unwrap()
+        .unwrap()
+        .range(..)
+        .unwrap()
+        .map(|i| u64::from_le_bytes(i.unwrap().1.try_into().unwrap()))
+        .sum();
+    assert_eq!(total, ACCOUNTS * START_BALANCE);
+    drop(r);
+    let report = db.check().unwrap();
+    assert!(report.is_ok(), "{:?}", report.problems);
+    eprintln!("bank: {commits} commits by 3 writer processes, invariant held");
+}
+
+/// Reads the child's stdout until a line with `key`, returning its value (None at EOF).
+fn wait_for(lines: &mut impl Iterator<Item = std::io::Result<String>>, key: &str) -> Option<u64> {
+    for line in lines {
+        let line = line.ok()?;
+        if let Some(rest) = line.split("mp: ").nth(1) {
+            if let Some(value) = rest.strip_prefix(key) {
+                return value.trim().parse().ok();
+            }
+        }
+    }
+    None
+}
+
+#[test]
+fn sigkilled_writers_and_readers_leave_no_stuck_lock_and_no_leaked_slot() {
+    let rounds: u64 = std::env::var("MMTREE_MP_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(25);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kill.mmt");
+    let db = Db::open(&path).unwrap(); // the parent stays present throughout
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut acknowledged = 0u64;
+    for round in 0..rounds {
+        // A reader that holds a snapshot, then a writer that commits until killed.
+        let mut holder = spawn("holder", &path, &[]);
+        let mut holder_out = BufReader::new(holder.stdout.take().unwrap()).lines();
+        let held = wait_for(&mut holder_out, "holding").expect("holder started");
+        assert!(
+            db.readers()
+                .iter()
+                .any(|r| r.pid == holder.id() && r.txn == held),
+            "round {round}: the holder's snapshot is not in the reader table: {:?}",
+            db.readers()
+        );
+        let mut writer = spawn("counter-writer", &path, &[]);
+        let stdout = writer.stdout.take().unwrap();
+        let lines = std::thread::spawn(move || {
+            let mut last = None;
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Some(v) = line.split("mp: committed ").nth(1) {
+                    last = v.trim().parse::<u64>().ok();
+                }
+            }
+            last
+        });
+        std::thread::sleep(Duration::from_micros(5_000 + rng.next() % 40_000));
+        writer.kill().unwrap();
+        holder.kill().unwrap();
+        writer.wait().unwrap();
+        holder.wait().unwrap();
+        if let Some(last) = lines.join().unwrap() {
+            acknowledged = acknowledged.max(last);
+        }
+        // The dead writer's lock is gone at once: the kernel released it with the process.
+        let w = db
+            .try_begin_write()
+            .unwrap_or_else(|e| panic!("round {round}: writer lock still held: {e}"));
+        drop(w);
+        // Every acknowledged commit is there.
+        let r = db.begin_read().unwrap();
+        let n = r
+            .table("counter")
+            .unwrap()
+            .and_then(|t| {
+                t.get(b"n")
+                    .unwrap()
+                    .map(|v| u64::from_le_bytes(v.try_into().unwrap()))
+            })
+            .unwrap_or(0);
+        assert!(
+            n >= acknowledged,
+            "round {round}: commit {acknowledged} was acknowledged, the file has {n}"
+        );
+        drop(r);
+        // The dead processes' slots are reclaimed: nobody holds a snapshot now.
+        assert!(
+            db.readers().is_empty(),
+            "round {round}: dead readers still listed: {:?}",
+            db.readers()
+        );
+        let report = db.check().unwrap();
+        assert!(report.is_ok(), "round {round}: {:?}", report.problems);
+    }
+    // The dead holders did not pin old pages: the file stays small although every commit
+    // rewrote ~5 KiB and the killed holders had snapshots.
+    let stats = db.stats();
+    eprintln!(
+        "kill rounds: {rounds}, {acknowledged} acknowledged commits, file {} bytes",
+        stats.file_bytes
+    );
+    assert!(acknowledged > 0);
+    assert!(
+        stats.file_bytes < 16 << 20,
+        "the file grew to {} bytes",
+        stats.file_bytes
+    );
+}
+
+#[test]
+fn two_handles_in_one_process_share_locks_and_see_other_processes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("two.mmt");
+    let first = Db::open(&path).unwrap();
+    let second = Db::open(&path).unwrap();
+    let mut w = first.begin_write().unwrap();
+    w.table("shared")
+        .unwrap()
+        .insert(b"from-parent", &[7])
+        .unwrap();
+    w.commit().unwrap();
+    assert_eq!(
+        second
+            .begin_read()
+            .unwrap()
+            .table("shared")
+            .unwrap()
+            .unwrap()
+            .get(b"from-parent")
+            .unwrap(),
+        Some(&[7u8][..])
+    );
+    // Dropping one handle must not drop the other's locks: while `second` writes, another
+    // process sees the writer lock held, and it sees the committed data.
+    drop(first);
+    let w = second.begin_write().unwrap();
+    assert!(matches!(
+        second.try_begin_write(),
+        Err(Error::WriteInProgress)
+    ));
+    let out = finish(spawn("probe", &path, &[]));
+    assert_eq!(
+        out,
+        vec![("writer-busy".to_string(), 1), ("seen".to_string(), 7)]
+    );
+    drop(w);
+}
