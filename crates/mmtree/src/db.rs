@@ -97,6 +97,9 @@ pub struct Stats {
     pub oldest_reader_lag: u64,
     /// How long the oldest snapshot has been open.
     pub oldest_reader_age: Option<Duration>,
+    /// Free pages that cannot be reused yet because a live snapshot (in any process) may still
+    /// read them: the bloat old snapshots cause.
+    pub pages_held_back: u64,
 }
 
 /// A process holding snapshots (see [`Db::readers`]).
@@ -361,7 +364,16 @@ impl Db {
             oldest_reader_txn: oldest.map(|slot| slot.txn),
             oldest_reader_lag: oldest.map_or(0, |slot| meta.txn.saturating_sub(slot.txn)),
             oldest_reader_age: oldest.map(|slot| slot_age(slot.since_unix_ns)),
+            pages_held_back: oldest
+                .map_or(Ok(0), |slot| self.pages_freed_after(slot.txn))
+                .unwrap_or(0),
         }
+    }
+
+    /// Pages listed in freelist records of commits after `txn`.
+    fn pages_freed_after(&self, txn: u64) -> Result<u64> {
+        let read = self.begin_read()?;
+        read.freed_pages_after(txn)
     }
 
     /// The processes holding snapshots of this database, oldest snapshot first: for each, its pid,

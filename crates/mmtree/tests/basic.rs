@@ -255,3 +255,42 @@ fn delete_table_frees_pages_and_compact_gives_space_back() {
     let r = db.begin_read().unwrap();
     assert_eq!(r.list_tables().unwrap(), vec!["small".to_string()]);
 }
+
+#[test]
+fn an_old_snapshot_holds_pages_back_and_stats_show_it() {
+    let (_dir, path) = temp_db();
+    let db = Db::open(&path).unwrap();
+    let rewrite = |round: u8| {
+        let mut w = db.begin_write().unwrap();
+        let mut t = w.table("t").unwrap();
+        for i in 0..2000u32 {
+            t.insert(&i.to_be_bytes(), &[round; 50]).unwrap();
+        }
+        drop(t);
+        w.commit().unwrap();
+    };
+    rewrite(0);
+    let old = db.begin_read().unwrap();
+    for round in 1..6 {
+        rewrite(round);
+    }
+    let stats = db.stats();
+    assert_eq!(stats.oldest_reader_txn, Some(old.txn_id()));
+    assert_eq!(stats.oldest_reader_lag, 5);
+    assert!(stats.pages_held_back > 50, "{stats:?}");
+    // The old snapshot still reads its own commit.
+    assert_eq!(
+        old.table("t")
+            .unwrap()
+            .unwrap()
+            .get(&7u32.to_be_bytes())
+            .unwrap(),
+        Some(&[0u8; 50][..])
+    );
+    drop(old);
+    rewrite(6);
+    let stats = db.stats();
+    assert_eq!(stats.oldest_reader_txn, None);
+    assert_eq!(stats.pages_held_back, 0);
+    assert!(db.check().unwrap().is_ok());
+}

@@ -46,6 +46,21 @@ impl ReadTransaction {
         &self.map
     }
 
+    /// Pages listed in this snapshot's freelist records of commits after `txn`.
+    pub(crate) fn freed_pages_after(&self, txn: u64) -> Result<u64> {
+        let start = crate::alloc::record_key(txn.saturating_add(1), 0);
+        let bounds = crate::btree::cursor::Bounds {
+            start: std::ops::Bound::Included(start),
+            end: std::ops::Bound::Unbounded,
+        };
+        let root = crate::txn::core::root_ref(self.meta.freelist_root);
+        let mut pages = 0;
+        for item in crate::btree::cursor::RangeIter::new(self, root, bounds) {
+            pages += (item?.1.len() / 8) as u64;
+        }
+        Ok(pages)
+    }
+
     /// Opens a table, or `None` if it does not exist in this snapshot.
     pub fn table(&self, name: &str) -> Result<Option<ReadTable<'_>>> {
         let catalog = crate::txn::core::root_ref(self.meta.catalog_root);
