@@ -98,7 +98,7 @@ fn mp_child() {
     let path = std::env::var(PATH).unwrap();
     let db = Db::open(&path).unwrap();
     let deadline = Instant::now() + Duration::from_secs_f64(seconds());
-    let mut rng = Rng(u64::from(std::process::id()) * 2_654_435_761 | 1);
+    let mut rng = Rng((u64::from(std::process::id()) * 2_654_435_761) | 1);
     match role.as_str() {
         // Moves money between accounts; the total never changes.
         "bank-writer" => {
@@ -123,7 +123,7 @@ fn mp_child() {
                         }
                     }
                 }
-                if rng.next() % 8 == 0 {
+                if rng.next().is_multiple_of(8) {
                     w.abort();
                     continue;
                 }
@@ -169,7 +169,7 @@ fn mp_child() {
                     + 1;
                 t.insert(b"n", &next.to_le_bytes()).unwrap();
                 for i in 0..20u64 {
-                    t.insert(format!("pad{i:02}").as_bytes(), &vec![next as u8; 200])
+                    t.insert(format!("pad{i:02}").as_bytes(), &[next as u8; 200])
                         .unwrap();
                 }
                 next
