@@ -1,8 +1,7 @@
 //! The LMDB side, through `heed` (LMDB's own C code, bundled). Default environment flags: every
 //! commit is synced, like mmtree's default `Durability::Immediate`.
 
-use crate::mm::VALUE_CHECK;
-use crate::{key, value, Store};
+use crate::{key, value, Store, VALUE_CHECK_BYTE as VALUE_CHECK};
 use anyhow::Result;
 use heed::types::Bytes;
 use heed::{Database, Env, EnvOpenOptions, PutFlags};
@@ -34,7 +33,30 @@ fn open(dir: &Path) -> Result<(Env, Database<Bytes, Bytes>)> {
     Ok((env, db))
 }
 
+/// Opens an existing environment without a write transaction (for reader processes).
+pub fn open_existing(dir: &Path) -> Result<(Env, Database<Bytes, Bytes>)> {
+    // SAFETY: as in `open`: one environment per directory in this process, nothing else
+    // modifies the files.
+    let env = unsafe {
+        EnvOpenOptions::new()
+            .map_size(MAP_SIZE)
+            .max_dbs(1)
+            .open(dir)?
+    };
+    let rtxn = env.read_txn()?;
+    let db: Database<Bytes, Bytes> = env
+        .open_database(&rtxn, None)?
+        .ok_or_else(|| anyhow::anyhow!("no main database in {}", dir.display()))?;
+    rtxn.commit()?;
+    Ok((env, db))
+}
+
 impl LmdbStore {
+    /// Opens an existing environment (another process may have it open too).
+    pub fn attach(dir: &Path) -> Result<LmdbStore> {
+        Self::create(dir)
+    }
+
     pub fn create(dir: &Path) -> Result<LmdbStore> {
         let (env, db) = open(dir)?;
         Ok(LmdbStore {

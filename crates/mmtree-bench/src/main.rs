@@ -12,6 +12,7 @@
 
 mod lmdb;
 mod mm;
+mod rww;
 
 use anyhow::Result;
 use clap::Parser;
@@ -32,12 +33,32 @@ struct Args {
     /// Run one store only (for profiling): "mmtree" or "lmdb".
     #[arg(long)]
     only: Option<String>,
+    /// Run the readwhilewriting workload (reader processes + one writer process) instead.
+    #[arg(long)]
+    readwhilewriting: bool,
+    /// Reader process counts for --readwhilewriting.
+    #[arg(long, value_delimiter = ',', default_value = "1,2,4")]
+    procs: Vec<usize>,
+    /// Seconds per --readwhilewriting run.
+    #[arg(long, default_value_t = 5.0)]
+    seconds: f64,
+    /// (internal) run as a child process of --readwhilewriting: reader or writer.
+    #[arg(long, hide = true)]
+    child: Option<String>,
+    /// (internal) the child's store.
+    #[arg(long, hide = true)]
+    store: Option<String>,
+    /// (internal) the child's database path.
+    #[arg(long, hide = true)]
+    path: Option<std::path::PathBuf>,
     /// Directory for the databases (a temporary one if not given).
     #[arg(long)]
     dir: Option<std::path::PathBuf>,
 }
 
 pub const VALUE_SIZE: usize = 100;
+/// The byte of each value compared on a get (so the value is really read).
+pub const VALUE_CHECK_BYTE: usize = 99;
 pub const BATCH: u64 = 1000;
 
 /// Record `id`'s 16-byte key; big-endian, so key order is id order. Bulk-loaded records have
@@ -197,6 +218,14 @@ fn run_all(store: &mut dyn Store, args: &Args) -> Result<Vec<(String, &'static s
 
 fn main() -> Result<()> {
     let args = Args::parse();
+    if let Some(role) = &args.child {
+        let store = args.store.as_deref().unwrap_or("mmtree");
+        let path = args
+            .path
+            .as_deref()
+            .ok_or_else(|| anyhow::anyhow!("--path is required"))?;
+        return rww::child(role, store, path, args.records, args.seconds);
+    }
     let _temp;
     let dir = match &args.dir {
         Some(dir) => dir.clone(),
@@ -205,6 +234,9 @@ fn main() -> Result<()> {
             _temp.path().to_path_buf()
         }
     };
+    if args.readwhilewriting {
+        return rww::run(&dir, args.records, args.seconds, &args.procs);
+    }
     println!(
         "mmtree vs LMDB: {} records ({}-byte keys, {VALUE_SIZE}-byte values), {} durable batches of {BATCH}, {} gets",
         args.records, 16, args.batches, args.gets

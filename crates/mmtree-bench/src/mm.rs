@@ -1,6 +1,6 @@
 //! The mmtree side.
 
-use crate::{key, value, Store};
+use crate::{key, value, Store, VALUE_CHECK_BYTE as VALUE_CHECK};
 use anyhow::Result;
 use mmtree::Db;
 use std::path::{Path, PathBuf};
@@ -10,9 +10,9 @@ pub struct MmStore {
     db: Option<Db>,
 }
 
-const TABLE: &str = "bench";
+pub const TABLE: &str = "bench";
 
-fn open(path: &Path) -> Result<Db> {
+pub fn open(path: &Path) -> Result<Db> {
     let mut options = mmtree::Options::default();
     // For experiments only: MMTREE_BENCH_NO_VERIFY=1 skips checksum verification on reads.
     options.verify_checksums = std::env::var_os("MMTREE_BENCH_NO_VERIFY").is_none();
@@ -25,6 +25,11 @@ impl MmStore {
             path: path.to_path_buf(),
             db: Some(open(path)?),
         })
+    }
+
+    /// Opens an existing database (another process may have it open too).
+    pub fn attach(path: &Path) -> Result<MmStore> {
+        Self::create(path)
     }
 
     fn db(&self) -> &Db {
@@ -96,6 +101,3 @@ impl Store for MmStore {
         Ok(std::fs::metadata(&self.path)?.len())
     }
 }
-
-/// The byte of each value compared on a get (so the value is really read).
-pub const VALUE_CHECK: usize = 99;
