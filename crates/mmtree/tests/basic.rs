@@ -294,3 +294,73 @@ fn an_old_snapshot_holds_pages_back_and_stats_show_it() {
     assert_eq!(stats.pages_held_back, 0);
     assert!(db.check().unwrap().is_ok());
 }
+
+#[test]
+fn hot_backup_is_a_consistent_snapshot_while_a_writer_keeps_going() {
+    let (dir, path) = temp_db();
+    let db = Db::open(&path).unwrap();
+    let commit = |n: u32| {
+        let mut w = db.begin_write().unwrap();
+        let mut t = w.table("log").unwrap();
+        for i in 0..50u32 {
+            t.insert(&(n * 50 + i).to_be_bytes(), &[n as u8; 300])
+                .unwrap();
+        }
+        drop(t);
+        w.table("meta")
+            .unwrap()
+            .insert(b"n", &n.to_le_bytes())
+            .unwrap();
+        w.commit().unwrap();
+    };
+    for n in 1..=20 {
+        commit(n);
+    }
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let copies: Vec<std::path::PathBuf> = std::thread::scope(|scope| {
+        let writer = scope.spawn(|| {
+            let mut n = 21;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                commit(n);
+                n += 1;
+            }
+        });
+        let copies = (0..5)
+            .map(|i| {
+                let dest = dir.path().join(format!("backup{i}.mmt"));
+                db.backup(&dest).unwrap();
+                dest
+            })
+            .collect();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        writer.join().unwrap();
+        copies
+    });
+    assert!(
+        db.backup(&copies[0]).is_err(),
+        "an existing file is never overwritten"
+    );
+    for copy in copies {
+        let backup = Db::open(&copy).unwrap();
+        let report = backup.check().unwrap();
+        assert!(report.is_ok(), "{:?}", report.problems);
+        let r = backup.begin_read().unwrap();
+        let n = u32::from_le_bytes(
+            r.table("meta")
+                .unwrap()
+                .unwrap()
+                .get(b"n")
+                .unwrap()
+                .unwrap()
+                .try_into()
+                .unwrap(),
+        );
+        let log = r.table("log").unwrap().unwrap();
+        assert_eq!(
+            log.len(),
+            u64::from(n) * 50,
+            "backup at commit {n} is not consistent"
+        );
+        assert_eq!(log.last().unwrap().unwrap().1, &[n as u8; 300][..]);
+    }
+}
