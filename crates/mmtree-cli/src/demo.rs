@@ -27,6 +27,48 @@ pub struct Args {
 
 const TABLE: &str = "demo";
 
+/// The demo's second process: random gets on the same file, reporting its own page faults.
+#[derive(clap::Args)]
+pub struct ReaderArgs {
+    #[arg(long)]
+    path: PathBuf,
+    #[arg(long)]
+    records: u64,
+    #[arg(long)]
+    value_size: usize,
+    #[arg(long)]
+    gets: u64,
+}
+
+pub fn reader(args: ReaderArgs) -> Result<()> {
+    let start = Faults::now();
+    let started = Instant::now();
+    let db = Db::open(&args.path)?;
+    let r = db.begin_read()?;
+    let t = r.table(TABLE)?.context("the demo table is missing")?;
+    let probe = scramble(args.records.wrapping_mul(5).max(args.records));
+    let mut buf = Vec::new();
+    for i in 0..args.gets {
+        let id = probe(i) % args.records;
+        let got = t
+            .get(&key(id))?
+            .with_context(|| format!("record {id} is missing"))?;
+        value(id, args.value_size, &mut buf);
+        if got != buf.as_slice() {
+            bail!("record {id} has a wrong value");
+        }
+    }
+    let faults = Faults::now().since(start);
+    println!(
+        "{} {} {} {}",
+        args.gets,
+        started.elapsed().as_nanos(),
+        faults.minor,
+        faults.major
+    );
+    Ok(())
+}
+
 /// The key of record `i`: records are inserted in a scrambled order, not sorted.
 fn key(i: u64) -> [u8; 16] {
     let mut key = *b"user:00000000000";
@@ -221,7 +263,41 @@ pub fn run(args: Args) -> Result<()> {
     let reopen = started.elapsed();
     println!("  reopen       {len:>11} records  {:>9.2?}", reopen);
 
-    // 5. What it cost.
+    // 5. A second process reading the same file: it shares this process's page-cache pages, so
+    //    its faults are minor (mapping a cached page), not major (reading from disk).
+    let second = std::process::Command::new(std::env::current_exe()?)
+        .args([
+            "demo-reader",
+            "--records",
+            &n.to_string(),
+            "--value-size",
+            &args.value_size.to_string(),
+            "--gets",
+            &gets.to_string(),
+            "--path",
+        ])
+        .arg(&path)
+        .output()
+        .context("starting the second process")?;
+    if !second.status.success() {
+        bail!(
+            "the second process failed: {}",
+            String::from_utf8_lossy(&second.stderr)
+        );
+    }
+    let figures: Vec<u128> = String::from_utf8_lossy(&second.stdout)
+        .split_whitespace()
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    if let [count, nanos, minor, major] = figures[..] {
+        let elapsed = Duration::from_nanos(nanos as u64);
+        println!(
+            "  2nd process  {count:>11} lookups  {elapsed:>9.2?}  {:>11}  ({minor} minor, {major} major faults)",
+            rate(count as u64, elapsed)
+        );
+    }
+
+    // 6. What it cost.
     let faults = Faults::now().since(start_faults);
     let (resident, total) = db.cache_residency()?;
     println!(

@@ -1,13 +1,31 @@
 //! `mmtree`: the command-line tool. One module per subcommand.
 
+mod backup;
+mod bench_io;
+mod cache;
+mod check;
+mod common;
+mod compact;
+mod del;
 mod demo;
+mod dump;
+mod get;
+mod load;
 mod proc_stats;
+mod put;
+mod readers;
+mod scan;
+mod stat;
+mod tables;
 
 use clap::{Parser, Subcommand};
 
 /// mmtree: an embedded, memory-mapped, crash-safe ordered key-value store.
+///
+/// Exit codes: 0 success; 1 error (one line on stderr); 2 bad arguments; 3 `check` found
+/// problems; 4 `get`/`del`/`scan`/`dump`: no such key or table.
 #[derive(Parser)]
-#[command(name = "mmtree", version, about, long_about = None)]
+#[command(name = "mmtree", version, about, long_about)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -16,19 +34,63 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Loads records into a fresh database, reads them back, and reports throughput, file size,
-    /// page-cache residency and page faults.
+    /// page-cache residency and page faults, also for a second process reading the same file.
     ///
     /// Example: mmtree demo --records 1000000
     Demo(demo::Args),
+    Get(get::Args),
+    Put(put::Args),
+    Del(del::Args),
+    Scan(scan::Args),
+    Tables(tables::Args),
+    Load(load::Args),
+    Dump(dump::Args),
+    Stat(stat::Args),
+    Check(check::Args),
+    Compact(compact::Args),
+    Backup(backup::Args),
+    Readers(readers::Args),
+    #[command(name = "bench-io")]
+    BenchIo(bench_io::Args),
+    /// Loads the file into the page cache (POSIX_FADV_WILLNEED and a read-through).
+    ///
+    /// Example: mmtree warm data.mmt
+    Warm(cache::Args),
+    /// Drops the file from the page cache (POSIX_FADV_DONTNEED).
+    ///
+    /// Example: mmtree evict data.mmt
+    Evict(cache::Args),
+    /// (internal) the demo's second process.
+    #[command(hide = true, name = "demo-reader")]
+    DemoReader(demo::ReaderArgs),
 }
 
 fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(args) => demo::run(args),
+        Command::DemoReader(args) => demo::reader(args),
+        Command::Get(args) => get::run(args),
+        Command::Put(args) => put::run(args),
+        Command::Del(args) => del::run(args),
+        Command::Scan(args) => scan::run(args),
+        Command::Tables(args) => tables::run(args),
+        Command::Load(args) => load::run(args),
+        Command::Dump(args) => dump::run(args),
+        Command::Stat(args) => stat::run(args),
+        Command::Check(args) => check::run(args),
+        Command::Compact(args) => compact::run(args),
+        Command::Backup(args) => backup::run(args),
+        Command::Readers(args) => readers::run(args),
+        Command::BenchIo(args) => bench_io::run(args),
+        Command::Warm(args) => cache::warm(args),
+        Command::Evict(args) => cache::evict(args),
     };
     if let Err(error) = result {
+        let code = error
+            .downcast_ref::<common::Exit>()
+            .map_or(common::exit::ERROR, |e| e.code);
         eprintln!("mmtree: {error:#}");
-        std::process::exit(1);
+        std::process::exit(code);
     }
 }

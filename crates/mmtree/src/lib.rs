@@ -60,5 +60,10 @@ mod txn;
 
 pub use check::{CheckReport, Problem, TableReport};
 pub use db::{Db, Durability, Options, ReaderInfo, Stats};
+
+pub use storage::file_residency;
+
+/// The file format version this build reads and writes.
+pub const FORMAT_VERSION: u32 = page::meta::FORMAT_VERSION;
 pub use error::{Error, Result};
 pub use txn::{BulkLoader, Range, ReadTable, ReadTransaction, Table, WriteTransaction};

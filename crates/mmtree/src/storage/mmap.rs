@@ -81,3 +81,12 @@ impl Mapping {
         Ok((resident.min(len as u64), len as u64))
     }
 }
+
+/// Page-cache residency of the first `len` bytes of any file (like `fincore`): resident bytes.
+pub fn file_residency(file: &File, len: u64) -> std::io::Result<u64> {
+    if len == 0 {
+        return Ok(0);
+    }
+    let map = Mapping::reserve(file, len, len)?;
+    Ok(map.residency(len)?.0)
+}

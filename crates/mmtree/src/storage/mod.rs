@@ -12,6 +12,7 @@ mod mmap;
 mod verify;
 
 pub(crate) use lockfile::{LockFile, MetaWords};
+pub use mmap::file_residency;
 pub(crate) use mmap::Mapping;
 
 use crate::error::{Error, Result};

@@ -1,0 +1,41 @@
+//! `mmtree del DB TABLE KEY`: removes one entry (exit 4 if it was not there).
+
+use crate::common::{exit, exit_with, open_existing, EncodingFlags};
+use anyhow::Result;
+use std::path::PathBuf;
+
+/// Removes KEY from TABLE.
+///
+/// Example: mmtree del data.mmt users bob
+#[derive(clap::Args)]
+pub struct Args {
+    /// The database file.
+    db: PathBuf,
+    /// The table.
+    table: String,
+    /// The key.
+    key: String,
+    #[command(flatten)]
+    encoding: EncodingFlags,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let key = args.encoding.encoding().decode(&args.key)?;
+    let db = open_existing(&args.db)?;
+    let mut w = db.begin_write()?;
+    if !w.has_table(&args.table)? {
+        return Err(exit_with(
+            exit::NOT_FOUND,
+            format!("no table {:?}", args.table),
+        ));
+    }
+    let removed = w.table(&args.table)?.remove(&key)?;
+    if !removed {
+        return Err(exit_with(
+            exit::NOT_FOUND,
+            format!("no key {:?} in table {:?}", args.key, args.table),
+        ));
+    }
+    w.commit()?;
+    Ok(())
+}

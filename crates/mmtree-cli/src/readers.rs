@@ -1,0 +1,40 @@
+//! `mmtree readers DB`: processes holding snapshots, across processes. Dead ones are cleared.
+
+use crate::common::open_existing;
+use anyhow::Result;
+use std::path::PathBuf;
+
+/// Lists each process holding a snapshot: pid, the oldest commit it reads, how many commits
+/// behind that is, and for how long. Slots of processes that died are reclaimed while listing.
+///
+/// Example: mmtree readers data.mmt --json
+#[derive(clap::Args)]
+pub struct Args {
+    /// The database file.
+    db: PathBuf,
+    /// One JSON object per reader.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let db = open_existing(&args.db)?;
+    let readers = db.readers();
+    for r in &readers {
+        if args.json {
+            println!(
+                "{}",
+                serde_json::json!({"pid": r.pid, "txn": r.txn, "lag": r.lag, "age_seconds": r.age.as_secs_f64()})
+            );
+        } else {
+            println!(
+                "pid {}\tcommit {}\t{} behind\t{:.1?}",
+                r.pid, r.txn, r.lag, r.age
+            );
+        }
+    }
+    if !args.json && readers.is_empty() {
+        println!("no live snapshots");
+    }
+    Ok(())
+}

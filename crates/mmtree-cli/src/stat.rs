@@ -1,0 +1,118 @@
+//! `mmtree stat DB`: the file, its tables, its snapshots, and how much of it is in memory.
+
+use crate::common::open_existing;
+use crate::proc_stats::Faults;
+use anyhow::Result;
+use std::path::PathBuf;
+
+/// Shows format, page size, per-table depth/entries/pages/fill, pages used and free, file size,
+/// the oldest live snapshot, page-cache residency (mincore, like fincore) and this command's own
+/// page faults. Walks the whole file (it runs the integrity check's walk).
+///
+/// Example: mmtree stat data.mmt --json
+#[derive(clap::Args)]
+pub struct Args {
+    /// The database file.
+    db: PathBuf,
+    /// Machine-readable output.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let start = Faults::now();
+    let db = open_existing(&args.db)?;
+    let stats = db.stats();
+    let report = db.check()?;
+    let (resident, file_bytes) = db.cache_residency()?;
+    let page_size = stats.page_size as u64;
+    let read = db.begin_read()?;
+    let mut tables = Vec::new();
+    for table in &report.tables {
+        let mut data = 0u64;
+        if let Some(t) = read.table(&table.name)? {
+            for item in t.range(..)? {
+                let (k, v) = item?;
+                data += (k.len() + v.len()) as u64;
+            }
+        }
+        let fill = if table.pages == 0 {
+            0.0
+        } else {
+            data as f64 / (table.pages * page_size) as f64
+        };
+        tables.push(serde_json::json!({
+            "name": table.name, "entries": table.entries, "depth": table.depth,
+            "pages": table.pages, "data_bytes": data, "fill": (fill * 1000.0).round() / 1000.0,
+        }));
+    }
+    drop(read);
+    let faults = Faults::now().since(start);
+    let readers = db.readers();
+    let value = serde_json::json!({
+        "path": args.db.display().to_string(),
+        "format_version": mmtree::FORMAT_VERSION,
+        "page_size": page_size,
+        "txn_id": stats.txn_id,
+        "file_bytes": stats.file_bytes,
+        "page_count": stats.page_count,
+        "pages_in_use": report.pages_in_use,
+        "pages_free": report.pages_free,
+        "pages_held_back_by_snapshots": stats.pages_held_back,
+        "tables": tables,
+        "readers": readers.iter().map(|r| serde_json::json!({
+            "pid": r.pid, "txn": r.txn, "lag": r.lag, "age_seconds": r.age.as_secs_f64(),
+        })).collect::<Vec<_>>(),
+        "page_cache": {"resident_bytes": resident, "file_bytes": file_bytes},
+        "faults": {"minor": faults.minor, "major": faults.major},
+        "problems": report.problems.len(),
+    });
+    if args.json {
+        println!("{value}");
+        return Ok(());
+    }
+    println!("{}", args.db.display());
+    println!("  format version   {}", mmtree::FORMAT_VERSION);
+    println!("  page size        {page_size} B");
+    println!("  last commit      {}", stats.txn_id);
+    println!(
+        "  file             {} bytes, {} pages ({} in use, {} free, {} held back by snapshots)",
+        stats.file_bytes,
+        stats.page_count,
+        report.pages_in_use,
+        report.pages_free,
+        stats.pages_held_back
+    );
+    for t in &tables {
+        println!(
+            "  table {:<16} {} entries, depth {}, {} pages, fill {:.0}%",
+            t["name"].as_str().unwrap_or(""),
+            t["entries"],
+            t["depth"],
+            t["pages"],
+            t["fill"].as_f64().unwrap_or(0.0) * 100.0
+        );
+    }
+    match readers.first() {
+        Some(r) => println!(
+            "  oldest snapshot  commit {} in pid {}, {} commits behind, {:.1?} old",
+            r.txn, r.pid, r.lag, r.age
+        ),
+        None => println!("  oldest snapshot  none open"),
+    }
+    println!(
+        "  page cache       {resident} of {file_bytes} bytes resident ({:.0}%)",
+        100.0 * resident as f64 / file_bytes.max(1) as f64
+    );
+    println!(
+        "  page faults      {} minor, {} major (this command)",
+        faults.minor, faults.major
+    );
+    if !report.is_ok() {
+        println!(
+            "  problems         {} (run `mmtree check`)",
+            report.problems.len()
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,61 @@
+//! `mmtree tables DB [list|create|drop]`.
+
+use crate::common::{exit, exit_with, open_existing, open_or_create};
+use anyhow::Result;
+use std::path::PathBuf;
+
+/// Lists, creates or drops tables.
+///
+/// Examples: mmtree tables data.mmt · mmtree tables data.mmt create users · mmtree tables data.mmt drop users
+#[derive(clap::Args)]
+pub struct Args {
+    /// The database file.
+    db: PathBuf,
+    #[command(subcommand)]
+    action: Option<Action>,
+    /// With `list`: one JSON object per table with its entry count.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Subcommand)]
+enum Action {
+    /// Lists tables with their entry counts (the default).
+    List,
+    /// Creates an empty table.
+    Create { name: String },
+    /// Drops a table and everything in it.
+    Drop { name: String },
+}
+
+pub fn run(args: Args) -> Result<()> {
+    match args.action.unwrap_or(Action::List) {
+        Action::List => {
+            let db = open_existing(&args.db)?;
+            let read = db.begin_read()?;
+            for name in read.list_tables()? {
+                let len = read.table(&name)?.map_or(0, |t| t.len());
+                if args.json {
+                    println!("{}", serde_json::json!({"table": name, "entries": len}));
+                } else {
+                    println!("{name}\t{len}");
+                }
+            }
+        }
+        Action::Create { name } => {
+            let db = open_or_create(&args.db)?;
+            let mut w = db.begin_write()?;
+            w.table(&name)?;
+            w.commit()?;
+        }
+        Action::Drop { name } => {
+            let db = open_existing(&args.db)?;
+            let mut w = db.begin_write()?;
+            if !w.delete_table(&name)? {
+                return Err(exit_with(exit::NOT_FOUND, format!("no table {name:?}")));
+            }
+            w.commit()?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,404 @@
+//! Every subcommand, run as a real process.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn mmtree(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mmtree"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn mmtree_stdin(args: &[&str], input: &str) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mmtree"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[track_caller]
+fn ok(output: Output) -> String {
+    assert!(
+        output.status.success(),
+        "failed ({:?}): {}{}",
+        output.status,
+        stdout(&output),
+        stderr(&output)
+    );
+    stdout(&output)
+}
+
+#[track_caller]
+fn fails_with(output: Output, code: i32, message: &str) {
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    let err = stderr(&output);
+    assert!(err.contains(message), "stderr {err:?} lacks {message:?}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(
+        err.trim().lines().count(),
+        1,
+        "not a one-line message: {err}"
+    );
+}
+
+fn db(dir: &tempfile::TempDir) -> PathBuf {
+    dir.path().join("t.mmt")
+}
+
+fn s(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+#[test]
+fn put_get_del() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = db(&dir);
+    ok(mmtree(&["put", s(&db), "users", "alice", "{\"age\":31}"]));
+    assert_eq!(
+        ok(mmtree(&["get", s(&db), "users", "alice"])),
+        "{\"age\":31}\n"
+    );
+    assert_eq!(
+        ok(mmtree(&["get", s(&db), "users", "616c696365", "--hex"])),
+        "7b22616765223a33317d\n"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(mmtree(&["get", s(&db), "users", "alice", "--json"]))).unwrap();
+    assert_eq!(json["value"], "{\"age\":31}");
+    fails_with(mmtree(&["get", s(&db), "users", "bob"]), 4, "no key");
+    fails_with(mmtree(&["get", s(&db), "nope", "bob"]), 4, "no table");
+    ok(mmtree(&["del", s(&db), "users", "alice"]));
+    fails_with(mmtree(&["del", s(&db), "users", "alice"]), 4, "no key");
+    fails_with(
+        mmtree(&["get", s(&db), "users", "zz", "--hex"]),
+        1,
+        "not valid hex",
+    );
+}
+
+#[test]
+fn bad_files_give_one_line_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.mmt");
+    fails_with(mmtree(&["get", s(&missing), "t", "k"]), 1, "no such file");
+    assert!(!missing.exists(), "a read command must not create the file");
+    let foreign = dir.path().join("notes.txt");
+    std::fs::write(&foreign, "hello, this is not a database\n".repeat(400)).unwrap();
+    fails_with(mmtree(&["stat", s(&foreign)]), 1, "not an mmtree database");
+    fails_with(mmtree(&["check", s(&foreign)]), 1, "not an mmtree database");
+}
+
+#[test]
+fn scan_with_bounds_prefix_limit_reverse() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = db(&dir);
+    let input: String = (0..30).map(|i| format!("k{i:02}\tv{i}\n")).collect();
+    ok(mmtree_stdin(&["load", s(&db), "t", "--quiet"], &input));
+    let keys = |args: &[&str]| -> Vec<String> {
+        let mut all = vec!["scan", s(&db), "t", "--keys-only"];
+        all.extend_from_slice(args);
+        ok(mmtree(&all)).lines().map(String::from).collect()
+    };
+    assert_eq!(
+        keys(&["--from", "k05", "--to", "k08"]),
+        ["k05", "k06", "k07"]
+    );
+    assert_eq!(
+        keys(&["--prefix", "k1", "--limit", "3"]),
+        ["k10", "k11", "k12"]
+    );
+    assert_eq!(keys(&["--reverse", "--limit", "2"]), ["k29", "k28"]);
+    assert_eq!(keys(&[]).len(), 30);
+    let line = ok(mmtree(&["scan", s(&db), "t", "--json", "--limit", "1"]));
+    let json: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
+    assert_eq!(
+        (json["key"].as_str(), json["value"].as_str()),
+        (Some("k00"), Some("v0"))
+    );
+    fails_with(mmtree(&["scan", s(&db), "nope"]), 4, "no table");
+}
+
+#[test]
+fn tables_list_create_drop() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = db(&dir);
+    ok(mmtree(&["tables", s(&db), "create", "a"]));
+    ok(mmtree(&["put", s(&db), "b", "k", "v"]));
+    assert_eq!(ok(mmtree(&["tables", s(&db)])), "a\t0\nb\t1\n");
+    ok(mmtree(&["tables", s(&db), "drop", "a"]));
+    assert_eq!(
+        ok(mmtree(&["tables", s(&db), "--json"])).trim(),
+        r#"{"entries":1,"table":"b"}"#
+    );
+    fails_with(mmtree(&["tables", s(&db), "drop", "a"]), 4, "no table");
+}
+
+#[test]
+fn load_formats_bad_lines_and_the_sorted_fast_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = db(&dir);
+    // Sorted TSV into an empty table: bulk batches.
+    let input: String = (0..1000)
+        .map(|i| format!("key{i:05}\tvalue {i}\n"))
+        .collect();
+    let out = ok(mmtree_stdin(
+        &["load", s(&db), "sorted", "--batch", "300", "--quiet"],
+        &input,
+    ));
+    assert!(
+        out.contains("loaded 1000 records") && out.contains("(1 bulk)"),
+        "{out}"
+    );
+    // A bad line stops the load with its line number; earlier batches stay committed.
+    let input = "a\t1\nb\t2\nc\t3\nno tab here\nd\t4\n";
+    fails_with(
+        mmtree_stdin(&["load", s(&db), "bad", "--batch", "2", "--quiet"], input),
+        1,
+        "line 4: no tab",
+    );
+    assert_eq!(
+        ok(mmtree(&["scan", s(&db), "bad", "--keys-only"])),
+        "a\nb\nc\n"
+    );
+    // --skip-bad counts and reports instead.
+    let out = ok(mmtree_stdin(
+        &["load", s(&db), "skip", "--skip-bad", "--quiet"],
+        input,
+    ));
+    assert!(
+        out.contains("loaded 4 records") && out.contains("skipped 1 bad lines (first: line 4"),
+        "{out}"
+    );
+    // --sorted with unsorted input is an error, not a silent mess.
+    fails_with(
+        mmtree_stdin(
+            &["load", s(&db), "strict", "--sorted", "--quiet"],
+            "b\t1\na\t2\n",
+        ),
+        1,
+        "does not come after",
+    );
+    // CSV with quoting, and JSON Lines.
+    let csv = "key,value\n\"x,1\",\"say \"\"hi\"\"\"\ny,2\n";
+    ok(mmtree_stdin(
+        &[
+            "load",
+            s(&db),
+            "csv",
+            "--format",
+            "csv",
+            "--header",
+            "--quiet",
+        ],
+        csv,
+    ));
+    assert_eq!(ok(mmtree(&["get", s(&db), "csv", "x,1"])), "say \"hi\"\n");
+    let jsonl = "{\"key\":\"j1\",\"value\":\"one\"}\n{\"key\":\"j2\",\"value\":\"two\"}\n";
+    ok(mmtree_stdin(
+        &["load", s(&db), "json", "--format", "jsonl", "--quiet"],
+        jsonl,
+    ));
+    assert_eq!(ok(mmtree(&["get", s(&db), "json", "j2"])), "two\n");
+    // From a file.
+    let file = dir.path().join("in.tsv");
+    std::fs::write(&file, "f1\tv1\nf2\tv2\n").unwrap();
+    ok(mmtree(&["load", s(&db), "file", s(&file), "--quiet"]));
+    assert_eq!(ok(mmtree(&["get", s(&db), "file", "f2"])), "v2\n");
+}
+
+#[test]
+fn dump_then_load_round_trips_binary_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = db(&dir);
+    let entries = [
+        ("00ff10", "0a0d09ff00"),
+        ("", "00"),
+        ("ffff", ""),
+        ("6b6579", "76616c7565"),
+    ];
+    for (k, v) in entries {
+        ok(mmtree(&["put", s(&db), "bin", k, v, "--hex"]));
+    }
+    let dump = dir.path().join("bin.jsonl");
+    ok(mmtree(&["dump", s(&db), "bin", "-o", s(&dump)]));
+    let copy = dir.path().join("copy.mmt");
+    ok(mmtree(&[
+        "load",
+        s(&copy),
+        "bin",
+        s(&dump),
+        "--format",
+        "jsonl",
+        "--base64",
+        "--quiet",
+    ]));
+    let a = ok(mmtree(&["scan", s(&db), "bin", "--hex"]));
+    let b = ok(mmtree(&["scan", s(&copy), "bin", "--hex"]));
+    assert_eq!(a, b);
+    assert_eq!(a.lines().count(), 4);
+    fails_with(
+        mmtree(&["dump", s(&db), "bin", "--encoding", "text"]),
+        1,
+        "binary",
+    );
+}
+
+#[test]
+fn stat_check_and_a_damaged_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = db(&dir);
+    let input: String = (0..5000)
+        .map(|i| format!("k{i:06}\t{}\n", "v".repeat(50)))
+        .collect();
+    ok(mmtree_stdin(&["load", s(&db), "t", "--quiet"], &input));
+    let stat: serde_json::Value =
+        serde_json::from_str(&ok(mmtree(&["stat", s(&db), "--json"]))).unwrap();
+    assert_eq!(stat["tables"][0]["entries"], 5000);
+    assert_eq!(stat["page_size"], 4096);
+    assert!(stat["tables"][0]["depth"].as_u64().unwrap() >= 2);
+    assert!(stat["page_cache"]["file_bytes"].as_u64().unwrap() > 0);
+    assert!(ok(mmtree(&["stat", s(&db)])).contains("page cache"));
+    assert!(ok(mmtree(&["check", s(&db)])).contains("0 problems"));
+    // Damage one leaf page in the middle of the file: check exits 3 and names the page.
+    let mut bytes = std::fs::read(&db).unwrap();
+    bytes[20 * 4096 + 2000] ^= 0xff;
+    std::fs::write(&db, &bytes).unwrap();
+    let out = mmtree(&["check", s(&db)]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out).contains("page 20: checksum mismatch"),
+        "{}",
+        stdout(&out)
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout(&mmtree(&["check", s(&db), "--json"]))).unwrap();
+    assert_eq!(json["ok"], false);
+}
+
+#[test]
+fn compact_in_place_and_to_a_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = db(&dir);
+    let input: String = (0..20000)
+        .map(|i| format!("k{i:06}\t{}\n", "v".repeat(100)))
+        .collect();
+    ok(mmtree_stdin(
+        &["load", s(&db), "big", "--quiet", "--batch", "1000"],
+        &input,
+    ));
+    ok(mmtree(&["put", s(&db), "small", "k", "v"]));
+    ok(mmtree(&["tables", s(&db), "drop", "big"]));
+    let copy = dir.path().join("copy.mmt");
+    ok(mmtree(&["compact", s(&db), "--to", s(&copy)]));
+    assert_eq!(ok(mmtree(&["get", s(&copy), "small", "k"])), "v\n");
+    assert!(std::fs::metadata(&copy).unwrap().len() < 2 << 20);
+    let before = std::fs::metadata(&db).unwrap().len();
+    ok(mmtree(&["compact", s(&db)]));
+    let after = std::fs::metadata(&db).unwrap().len();
+    assert!(after < before / 2, "{before} -> {after}");
+    assert!(ok(mmtree(&["check", s(&db)])).contains("0 problems"));
+    fails_with(
+        mmtree(&["compact", s(&db), "--to", s(&copy)]),
+        1,
+        "already exists",
+    );
+}
+
+#[test]
+fn backup_makes_an_openable_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = db(&dir);
+    ok(mmtree(&["put", s(&db), "t", "k", "v"]));
+    let copy = dir.path().join("backup.mmt");
+    assert!(ok(mmtree(&["backup", s(&db), s(&copy)])).contains("bytes"));
+    assert_eq!(ok(mmtree(&["get", s(&copy), "t", "k"])), "v\n");
+    fails_with(mmtree(&["backup", s(&db), s(&copy)]), 1, "already exists");
+}
+
+#[test]
+fn readers_lists_a_snapshot_held_by_another_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let db_path = db(&dir);
+    ok(mmtree(&["put", s(&db_path), "t", "k", "v"]));
+    assert_eq!(ok(mmtree(&["readers", s(&db_path)])), "no live snapshots\n");
+    // This test process holds a snapshot; the mmtree process must list it.
+    let db = mmtree::Db::open(&db_path).unwrap();
+    let snapshot = db.begin_read().unwrap();
+    let out = ok(mmtree(&["readers", s(&db_path), "--json"]));
+    let json: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(json["pid"], std::process::id());
+    assert_eq!(json["txn"], snapshot.txn_id());
+    drop(snapshot);
+    assert_eq!(ok(mmtree(&["readers", s(&db_path)])), "no live snapshots\n");
+}
+
+#[test]
+fn bench_io_warm_and_evict() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("data.bin");
+    std::fs::write(&file, vec![7u8; 4 << 20]).unwrap();
+    let out = ok(mmtree(&["bench-io", s(&file), "--random", "500", "--json"]));
+    let runs: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(runs.len(), 8);
+    assert!(runs.iter().all(|r| r["bytes"].as_u64().unwrap() > 0));
+    let warm: serde_json::Value =
+        serde_json::from_str(&ok(mmtree(&["warm", s(&file), "--json"]))).unwrap();
+    assert_eq!(warm["resident_after"], 4 << 20);
+    let evict: serde_json::Value =
+        serde_json::from_str(&ok(mmtree(&["evict", s(&file), "--json"]))).unwrap();
+    assert!(evict["resident_after"].as_u64().unwrap() < 4 << 20);
+}
+
+#[test]
+fn help_explains_every_subcommand_with_an_example() {
+    let top = ok(mmtree(&["--help"]));
+    assert!(top.contains("Exit codes"), "{top}");
+    for sub in [
+        "demo", "get", "put", "del", "scan", "tables", "load", "dump", "stat", "check", "compact",
+        "backup", "readers", "bench-io", "warm", "evict",
+    ] {
+        assert!(top.contains(sub), "--help does not list {sub}");
+        let help = ok(mmtree(&[sub, "--help"]));
+        assert!(
+            help.contains("Example"),
+            "`mmtree {sub} --help` has no example:\n{help}"
+        );
+    }
+    let out = mmtree(&["get"]);
+    assert_eq!(out.status.code(), Some(2));
+}
