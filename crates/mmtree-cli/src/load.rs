@@ -193,7 +193,10 @@ pub fn run(args: Args) -> Result<()> {
         }
         commit_batch(&db, &args, &mut batch, &mut stats)?;
         let per_second = stats.loaded as f64 / started.elapsed().as_secs_f64().max(1e-9);
-        bar.set_message(format!("{} records, {per_second:.0} records/s", stats.loaded));
+        bar.set_message(format!(
+            "{} records, {per_second:.0} records/s",
+            stats.loaded
+        ));
     }
     bar.finish_and_clear();
     let elapsed = started.elapsed();
