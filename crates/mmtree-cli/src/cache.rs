@@ -1,10 +1,7 @@
-//! `mmtree warm DB` and `mmtree evict DB`: load the file into the page cache or drop it from it.
+//! What `mmtree warm` and `mmtree evict` share: arguments, residency, the report.
 
 use anyhow::{Context, Result};
-use std::num::NonZeroU64;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 /// `warm`: asks the kernel to read the whole file ahead (POSIX_FADV_WILLNEED) and reads it
 /// through, so later accesses are page-cache hits; reports residency before and after.
@@ -14,10 +11,10 @@ use std::time::Instant;
 #[derive(clap::Args)]
 pub struct Args {
     /// The database file (any file works).
-    db: PathBuf,
+    pub db: PathBuf,
     /// Machine-readable output.
     #[arg(long)]
-    json: bool,
+    pub json: bool,
 }
 
 /// (resident bytes, file bytes), via mincore on a read-only mapping of the file.
@@ -33,7 +30,7 @@ pub fn residency(path: &Path) -> Result<(u64, u64)> {
     Ok((resident, len))
 }
 
-fn report(
+pub fn report(
     what: &str,
     path: &Path,
     before: (u64, u64),
@@ -56,48 +53,4 @@ fn report(
             after.1
         );
     }
-}
-
-pub fn warm(args: Args) -> Result<()> {
-    let before = residency(&args.db)?;
-    let started = Instant::now();
-    let file = std::fs::File::open(&args.db)?;
-    let len = file.metadata()?.len();
-    rustix::fs::fadvise(&file, 0, NonZeroU64::new(len), rustix::fs::Advice::WillNeed)?;
-    let mut buf = vec![0u8; 1 << 20];
-    let mut offset = 0;
-    while offset < len {
-        let n = file.read_at(&mut buf, offset)?;
-        if n == 0 {
-            break;
-        }
-        offset += n as u64;
-    }
-    report(
-        "warm",
-        &args.db,
-        before,
-        residency(&args.db)?,
-        args.json,
-        started.elapsed(),
-    );
-    Ok(())
-}
-
-pub fn evict(args: Args) -> Result<()> {
-    let before = residency(&args.db)?;
-    let started = Instant::now();
-    let file = std::fs::File::open(&args.db)?;
-    file.sync_data().ok(); // dirty pages cannot be dropped
-    let len = file.metadata()?.len();
-    rustix::fs::fadvise(&file, 0, NonZeroU64::new(len), rustix::fs::Advice::DontNeed)?;
-    report(
-        "evict",
-        &args.db,
-        before,
-        residency(&args.db)?,
-        args.json,
-        started.elapsed(),
-    );
-    Ok(())
 }

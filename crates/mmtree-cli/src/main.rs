@@ -9,6 +9,7 @@ mod compact;
 mod del;
 mod demo;
 mod dump;
+mod evict;
 mod get;
 mod load;
 mod proc_stats;
@@ -17,6 +18,7 @@ mod readers;
 mod scan;
 mod stat;
 mod tables;
+mod warm;
 
 use clap::{Parser, Subcommand};
 
@@ -83,8 +85,8 @@ fn main() {
         Command::Backup(args) => backup::run(args),
         Command::Readers(args) => readers::run(args),
         Command::BenchIo(args) => bench_io::run(args),
-        Command::Warm(args) => cache::warm(args),
-        Command::Evict(args) => cache::evict(args),
+        Command::Warm(args) => warm::run(args),
+        Command::Evict(args) => evict::run(args),
     };
     if let Err(error) = result {
         let code = error
