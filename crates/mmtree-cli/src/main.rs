@@ -16,6 +16,7 @@ mod proc_stats;
 mod put;
 mod readers;
 mod scan;
+mod serve;
 mod stat;
 mod tables;
 mod warm;
@@ -52,6 +53,7 @@ enum Command {
     Compact(compact::Args),
     Backup(backup::Args),
     Readers(readers::Args),
+    Serve(serve::Args),
     #[command(name = "bench-io")]
     BenchIo(bench_io::Args),
     /// Loads the file into the page cache (POSIX_FADV_WILLNEED and a read-through).
@@ -84,6 +86,7 @@ fn main() {
         Command::Compact(args) => compact::run(args),
         Command::Backup(args) => backup::run(args),
         Command::Readers(args) => readers::run(args),
+        Command::Serve(args) => serve::run(args),
         Command::BenchIo(args) => bench_io::run(args),
         Command::Warm(args) => warm::run(args),
         Command::Evict(args) => evict::run(args),

@@ -1,0 +1,772 @@
+//! One client connection: read, parse, check limits, run commands in order (writes go to the
+//! group commit, consecutive ones as one batch), reply.
+
+use super::resp::{parse, Out, Parsed, Reply};
+use super::store::{self, glob, live, now_ms, table_name, DATABASES};
+use super::{Server, WriteBatch};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Values at least this large are written to the socket straight from the mapping.
+const DIRECT_WRITE: usize = 64 << 10;
+
+pub struct Conn {
+    server: Arc<Server>,
+    stream: TcpStream,
+    out: Out,
+    id: u64,
+    name: Option<Vec<u8>>,
+    db: u32,
+    authed: bool,
+    auth_failures: u32,
+    limiter: Option<super::limiter::LeakyBucket>,
+    /// Write commands waiting to be sent to the group commit, in order.
+    pending: Vec<Vec<Vec<u8>>>,
+    pending_db: u32,
+    quit: bool,
+}
+
+enum Flow {
+    Continue,
+    Close,
+}
+
+impl Conn {
+    pub fn new(server: Arc<Server>, stream: TcpStream, id: u64) -> Conn {
+        let authed = server.config.requirepass.is_none();
+        let limiter = server
+            .config
+            .client_rate
+            .map(|rate| super::limiter::LeakyBucket::new(rate, server.config.client_burst));
+        Conn {
+            server,
+            stream,
+            out: Out::new(),
+            id,
+            name: None,
+            db: 0,
+            authed,
+            auth_failures: 0,
+            limiter,
+            pending: Vec::new(),
+            pending_db: 0,
+            quit: false,
+        }
+    }
+
+    pub fn run(mut self) {
+        let _ = self.stream.set_nodelay(true);
+        let _ = self
+            .stream
+            .set_read_timeout(Some(Duration::from_millis(100)));
+        let mut buf: Vec<u8> = Vec::with_capacity(16 << 10);
+        let mut chunk = vec![0u8; 64 << 10];
+        let mut last_activity = Instant::now();
+        let mut partial_since: Option<Instant> = None;
+        loop {
+            // Run every complete command in the buffer.
+            let mut used = 0;
+            loop {
+                match parse(&buf[used..], &self.server.config.limits) {
+                    Parsed::Incomplete => break,
+                    Parsed::Error(e) => {
+                        self.flush_pending();
+                        self.out.error(&e);
+                        let _ = self.send();
+                        return;
+                    }
+                    Parsed::Command(args, n) => {
+                        used += n;
+                        if args.is_empty() {
+                            continue;
+                        }
+                        if let Flow::Close = self.command(args) {
+                            self.flush_pending();
+                            let _ = self.send();
+                            return;
+                        }
+                    }
+                }
+            }
+            buf.drain(..used);
+            self.flush_pending();
+            if self.send().is_err() {
+                return;
+            }
+            partial_since = if buf.is_empty() {
+                None
+            } else {
+                partial_since.or(Some(Instant::now()))
+            };
+            if self.server.shutting_down.load(Ordering::Relaxed) && buf.is_empty() {
+                return;
+            }
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return,
+                Ok(n) => {
+                    buf.extend_from_slice(&chunk[..n]);
+                    last_activity = Instant::now();
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock
+                            | std::io::ErrorKind::TimedOut
+                            | std::io::ErrorKind::Interrupted
+                    ) =>
+                {
+                    let config = &self.server.config;
+                    if let Some(since) = partial_since {
+                        if since.elapsed() > config.slow_timeout {
+                            self.out
+                                .error("ERR timeout: request not completed in time (slow sender)");
+                            let _ = self.send();
+                            return;
+                        }
+                    } else if config
+                        .idle_timeout
+                        .is_some_and(|t| last_activity.elapsed() > t)
+                    {
+                        return;
+                    }
+                }
+                Err(_) => return,
+            }
+        }
+    }
+
+    fn send(&mut self) -> std::io::Result<()> {
+        if !self.out.buf.is_empty() {
+            self.stream.write_all(&self.out.buf)?;
+            self.out.buf.clear();
+        }
+        Ok(())
+    }
+
+    /// A bulk reply taken straight from the mapping: large values skip the reply buffer.
+    fn bulk_direct(&mut self, value: &[u8]) {
+        if value.len() < DIRECT_WRITE {
+            self.out.bulk(value);
+            return;
+        }
+        self.out.bulk_header(value.len());
+        let result = self
+            .send()
+            .and_then(|()| self.stream.write_all(value))
+            .and_then(|()| self.stream.write_all(b"\r\n"));
+        if result.is_err() {
+            self.quit = true;
+        }
+    }
+
+    fn flush_pending(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let ops = std::mem::take(&mut self.pending);
+        let count = ops.len();
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let batch = WriteBatch {
+            db: self.pending_db,
+            ops,
+            reply: tx,
+        };
+        let replies = match self
+            .server
+            .writer
+            .lock()
+            .expect("writer channel")
+            .send(batch)
+        {
+            Ok(()) => rx
+                .recv()
+                .unwrap_or_else(|_| vec![Reply::Error("ERR the writer stopped".into()); count]),
+            Err(_) => vec![Reply::Error("ERR the server is shutting down".into()); count],
+        };
+        for reply in &replies {
+            self.out.reply(reply);
+        }
+    }
+
+    fn command(&mut self, args: Vec<Vec<u8>>) -> Flow {
+        let name = String::from_utf8_lossy(&args[0]).to_ascii_uppercase();
+        let stats = &self.server.stats;
+        stats.commands.fetch_add(1, Ordering::Relaxed);
+        // Before authentication only AUTH, HELLO and QUIT are served.
+        if !self.authed && !matches!(name.as_str(), "AUTH" | "HELLO" | "QUIT") {
+            self.flush_pending();
+            self.out.error("NOAUTH Authentication required.");
+            return Flow::Continue;
+        }
+        // Surge protection: per connection, then global.
+        let admitted = self.limiter.as_mut().is_none_or(|l| l.admit())
+            && self
+                .server
+                .global_limiter
+                .as_ref()
+                .is_none_or(|l| l.lock().expect("limiter").admit());
+        if !admitted {
+            stats.rejected.fetch_add(1, Ordering::Relaxed);
+            self.flush_pending();
+            self.out.error("BUSY rate limit exceeded, retry later");
+            return Flow::Continue;
+        }
+        if store::is_write(&name) {
+            if !self.pending.is_empty() && self.pending_db != self.db {
+                self.flush_pending();
+            }
+            self.pending_db = self.db;
+            self.pending.push(args);
+            return Flow::Continue;
+        }
+        self.flush_pending();
+        let flow = self.read_command(&name, &args);
+        if self.quit {
+            Flow::Close
+        } else {
+            flow
+        }
+    }
+
+    fn wrong_args(&mut self, name: &str) {
+        self.out.error(&format!(
+            "ERR wrong number of arguments for '{}' command",
+            name.to_ascii_lowercase()
+        ));
+    }
+
+    fn read_command(&mut self, name: &str, args: &[Vec<u8>]) -> Flow {
+        let a = &args[1..];
+        let now = now_ms();
+        match name {
+            "PING" => match a.len() {
+                0 => self.out.simple("PONG"),
+                1 => self.out.bulk(&a[0]),
+                _ => self.wrong_args(name),
+            },
+            "ECHO" if a.len() == 1 => self.out.bulk(&a[0]),
+            "QUIT" => {
+                self.out.simple("OK");
+                return Flow::Close;
+            }
+            "AUTH" => return self.auth(a),
+            "HELLO" => return self.hello(a),
+            "SELECT" => match a
+                .first()
+                .and_then(|d| std::str::from_utf8(d).ok()?.parse::<u32>().ok())
+            {
+                Some(db) if a.len() == 1 && db < DATABASES => {
+                    self.db = db;
+                    self.out.simple("OK");
+                }
+                Some(_) => self.out.error("ERR DB index is out of range"),
+                None if a.len() != 1 => self.wrong_args(name),
+                None => self
+                    .out
+                    .error("ERR value is not an integer or out of range"),
+            },
+            "CLIENT" => self.client(a),
+            "COMMAND" => match a
+                .first()
+                .map(|s| String::from_utf8_lossy(s).to_ascii_uppercase())
+            {
+                Some(sub) if sub == "COUNT" => self.out.int(COMMANDS.len() as i64),
+                Some(sub) if sub == "DOCS" => self.out.map(0),
+                _ => self.out.array(0),
+            },
+            "CONFIG" => self.config(a),
+            "INFO" => {
+                let info = self.server.info();
+                self.out.bulk(info.as_bytes());
+            }
+            "DBSIZE" => self.with_table(|conn, t| conn.out.int(t.map_or(0, |t| t.len()) as i64)),
+            "GET" if a.len() == 1 => {
+                self.with_table(
+                    |conn, t| match t.and_then(|t| live(t.get(&a[0]).ok()?, now)) {
+                        Some((_, data)) => conn.bulk_direct(data),
+                        None => conn.out.null(),
+                    },
+                )
+            }
+            "MGET" if !a.is_empty() => self.with_table(|conn, t| {
+                conn.out.array(a.len());
+                for key in a {
+                    match t.and_then(|t| live(t.get(key).ok()?, now)) {
+                        Some((_, data)) => conn.bulk_direct(data),
+                        None => conn.out.null(),
+                    }
+                }
+            }),
+            "EXISTS" if !a.is_empty() => self.with_table(|conn, t| {
+                let n = a
+                    .iter()
+                    .filter(|k| t.and_then(|t| live(t.get(k).ok()?, now)).is_some())
+                    .count();
+                conn.out.int(n as i64)
+            }),
+            "STRLEN" if a.len() == 1 => self.with_table(|conn, t| {
+                conn.out.int(
+                    t.and_then(|t| live(t.get(&a[0]).ok()?, now))
+                        .map_or(0, |(_, d)| d.len() as i64),
+                )
+            }),
+            "GETRANGE" if a.len() == 3 => {
+                let parse = |b: &[u8]| std::str::from_utf8(b).ok()?.parse::<i64>().ok();
+                let (Some(start), Some(end)) = (parse(&a[1]), parse(&a[2])) else {
+                    self.out
+                        .error("ERR value is not an integer or out of range");
+                    return Flow::Continue;
+                };
+                self.with_table(|conn, t| {
+                    let data = t
+                        .and_then(|t| live(t.get(&a[0]).ok()?, now))
+                        .map_or(&[][..], |(_, d)| d);
+                    let len = data.len() as i64;
+                    let fix = |i: i64| if i < 0 { (len + i).max(0) } else { i.min(len) };
+                    let (s, e) = (fix(start), fix(end).min(len - 1));
+                    if len == 0 || s > e {
+                        conn.out.bulk(b"");
+                    } else {
+                        conn.out.bulk(&data[s as usize..=e as usize]);
+                    }
+                })
+            }
+            "TTL" | "PTTL" if a.len() == 1 => self.with_table(|conn, t| {
+                let reply = match t.and_then(|t| live(t.get(&a[0]).ok()?, now)) {
+                    None => -2,
+                    Some((None, _)) => -1,
+                    Some((Some(at), _)) if name == "TTL" => ((at - now) as i64 + 999) / 1000,
+                    Some((Some(at), _)) => (at - now) as i64,
+                };
+                conn.out.int(reply)
+            }),
+            "KEYS" if a.len() == 1 => self.with_table(|conn, t| {
+                let mut keys = Vec::new();
+                if let Some(t) = t {
+                    if let Ok(range) = t.range(..) {
+                        for (k, v) in range.flatten() {
+                            if glob(&a[0], k) && live(Some(v), now).is_some() {
+                                keys.push(k);
+                            }
+                        }
+                    }
+                }
+                conn.out.array(keys.len());
+                for k in keys {
+                    conn.out.bulk(k);
+                }
+            }),
+            "SCAN" if !a.is_empty() => return self.scan(a, now),
+            "MMTREE.RANGE" if a.len() >= 2 => return self.range(a, now),
+            _ if COMMANDS.contains(&name) => self.wrong_args(name),
+            _ => {
+                let mut message = format!(
+                    "ERR unknown command '{}', with args beginning with: ",
+                    String::from_utf8_lossy(&args[0])
+                );
+                for arg in a.iter().take(8) {
+                    message.push_str(&format!("'{}' ", String::from_utf8_lossy(arg)));
+                }
+                self.out.error(&message);
+            }
+        }
+        Flow::Continue
+    }
+
+    /// Runs `f` with this connection's table in a fresh snapshot (None if the table is empty).
+    fn with_table(&mut self, f: impl FnOnce(&mut Conn, Option<&mmtree::ReadTable<'_>>)) {
+        let snapshot = match self.server.db.begin_read() {
+            Ok(s) => s,
+            Err(e) => {
+                self.out.error(&format!("ERR {e}"));
+                return;
+            }
+        };
+        match snapshot.table(&table_name(self.db)) {
+            Ok(table) => f(self, table.as_ref()),
+            Err(e) => self.out.error(&format!("ERR {e}")),
+        }
+    }
+
+    fn auth(&mut self, a: &[Vec<u8>]) -> Flow {
+        let password = match a.len() {
+            1 => &a[0],
+            2 => &a[1],
+            _ => {
+                self.wrong_args("auth");
+                return Flow::Continue;
+            }
+        };
+        if self.server.config.requirepass.is_none() {
+            self.out.error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?");
+            return Flow::Continue;
+        }
+        match self.check_password(password) {
+            Ok(()) => {
+                self.out.simple("OK");
+                Flow::Continue
+            }
+            Err(flow) => flow,
+        }
+    }
+
+    /// Authenticates, or replies with the failure. Failed attempts are rate-limited: each one
+    /// waits longer (50 ms, 100 ms, ...) and the 5th closes the connection.
+    fn check_password(&mut self, password: &[u8]) -> Result<(), Flow> {
+        if self
+            .server
+            .config
+            .requirepass
+            .as_deref()
+            .is_some_and(|p| p.as_bytes() == password)
+        {
+            self.authed = true;
+            return Ok(());
+        }
+        self.auth_failures += 1;
+        self.server
+            .stats
+            .auth_failures
+            .fetch_add(1, Ordering::Relaxed);
+        std::thread::sleep(Duration::from_millis(50 * u64::from(self.auth_failures)));
+        self.out
+            .error("WRONGPASS invalid username-password pair or user is disabled.");
+        if self.auth_failures >= 5 {
+            self.out
+                .error("ERR too many failed AUTH attempts; closing the connection");
+            return Err(Flow::Close);
+        }
+        Err(Flow::Continue)
+    }
+
+    fn hello(&mut self, a: &[Vec<u8>]) -> Flow {
+        let mut i = 0;
+        if let Some(version) = a.first() {
+            match std::str::from_utf8(version)
+                .ok()
+                .and_then(|v| v.parse::<u32>().ok())
+            {
+                Some(2) => self.out.resp3 = false,
+                Some(3) => self.out.resp3 = true,
+                _ => {
+                    self.out.error("NOPROTO unsupported protocol version");
+                    return Flow::Continue;
+                }
+            }
+            i = 1;
+        }
+        while i < a.len() {
+            match String::from_utf8_lossy(&a[i]).to_ascii_uppercase().as_str() {
+                "AUTH" if i + 2 < a.len() => {
+                    if let Err(flow) = self.check_password(&a[i + 2]) {
+                        return flow;
+                    }
+                    i += 3;
+                }
+                "SETNAME" if i + 1 < a.len() => {
+                    self.name = Some(a[i + 1].clone());
+                    i += 2;
+                }
+                _ => {
+                    self.out.error("ERR syntax error in HELLO");
+                    return Flow::Continue;
+                }
+            }
+        }
+        if !self.authed {
+            self.out.error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+            return Flow::Continue;
+        }
+        self.out.map(7);
+        self.out.bulk(b"server");
+        self.out.bulk(b"mmtree");
+        self.out.bulk(b"version");
+        self.out.bulk(env!("CARGO_PKG_VERSION").as_bytes());
+        self.out.bulk(b"proto");
+        self.out.int(if self.out.resp3 { 3 } else { 2 });
+        self.out.bulk(b"id");
+        self.out.int(self.id as i64);
+        self.out.bulk(b"mode");
+        self.out.bulk(b"standalone");
+        self.out.bulk(b"role");
+        self.out.bulk(b"master");
+        self.out.bulk(b"modules");
+        self.out.array(0);
+        Flow::Continue
+    }
+
+    fn client(&mut self, a: &[Vec<u8>]) {
+        let sub = a
+            .first()
+            .map(|s| String::from_utf8_lossy(s).to_ascii_uppercase())
+            .unwrap_or_default();
+        match (sub.as_str(), a.len()) {
+            ("SETNAME", 2) => {
+                self.name = Some(a[1].clone());
+                self.out.simple("OK");
+            }
+            ("GETNAME", 1) => match self.name.clone() {
+                Some(name) => self.out.bulk(&name),
+                None => self.out.null(),
+            },
+            ("ID", 1) => self.out.int(self.id as i64),
+            ("SETINFO", 3) => self.out.simple("OK"),
+            _ => self
+                .out
+                .error("ERR unknown subcommand or wrong number of arguments for 'client' command"),
+        }
+    }
+
+    fn config(&mut self, a: &[Vec<u8>]) {
+        let sub = a
+            .first()
+            .map(|s| String::from_utf8_lossy(s).to_ascii_uppercase())
+            .unwrap_or_default();
+        if sub != "GET" || a.len() < 2 {
+            self.out
+                .error("ERR unknown subcommand or wrong number of arguments for 'config' command");
+            return;
+        }
+        let config = &self.server.config;
+        let params: Vec<(&str, String)> = vec![
+            ("save", String::new()),
+            ("appendonly", "no".into()),
+            ("databases", DATABASES.to_string()),
+            ("maxclients", config.max_clients.to_string()),
+            (
+                "timeout",
+                config.idle_timeout.map_or(0, |t| t.as_secs()).to_string(),
+            ),
+            ("proto-max-bulk-len", config.limits.max_bulk.to_string()),
+            ("requirepass", String::new()),
+            ("bind", config.bind.ip().to_string()),
+            ("port", config.bind.port().to_string()),
+        ];
+        let matched: Vec<&(&str, String)> = params
+            .iter()
+            .filter(|(k, _)| {
+                a[1..]
+                    .iter()
+                    .any(|p| glob(&p.to_ascii_lowercase(), k.as_bytes()))
+            })
+            .collect();
+        self.out.map(matched.len());
+        for (k, v) in matched {
+            self.out.bulk(k.as_bytes());
+            self.out.bulk(v.as_bytes());
+        }
+    }
+
+    /// SCAN cursor [MATCH pattern] [COUNT n]: keys in order; the cursor names the last key.
+    fn scan(&mut self, a: &[Vec<u8>], now: u64) -> Flow {
+        let Some(cursor) = std::str::from_utf8(&a[0])
+            .ok()
+            .and_then(|c| c.parse::<u64>().ok())
+        else {
+            self.out.error("ERR invalid cursor");
+            return Flow::Continue;
+        };
+        let (mut pattern, mut count) = (None, 10usize);
+        let mut i = 1;
+        while i < a.len() {
+            match (
+                String::from_utf8_lossy(&a[i]).to_ascii_uppercase().as_str(),
+                a.get(i + 1),
+            ) {
+                ("MATCH", Some(p)) => pattern = Some(p.clone()),
+                ("COUNT", Some(n)) => match std::str::from_utf8(n)
+                    .ok()
+                    .and_then(|n| n.parse::<usize>().ok())
+                {
+                    Some(n) if n > 0 => count = n,
+                    _ => {
+                        self.out
+                            .error("ERR value is not an integer or out of range");
+                        return Flow::Continue;
+                    }
+                },
+                ("TYPE", Some(_)) => {}
+                _ => {
+                    self.out.error("ERR syntax error");
+                    return Flow::Continue;
+                }
+            }
+            i += 2;
+        }
+        let after = if cursor == 0 {
+            None
+        } else {
+            self.server
+                .cursors
+                .lock()
+                .expect("cursors")
+                .get(&cursor)
+                .cloned()
+        };
+        if cursor != 0 && after.is_none() {
+            self.out.error("ERR invalid cursor");
+            return Flow::Continue;
+        }
+        let server = self.server.clone();
+        self.with_table(|conn, t| {
+            let mut keys = Vec::new();
+            let mut last: Option<Vec<u8>> = None;
+            let mut more = false;
+            if let Some(t) = t {
+                let start = after.as_ref().map_or(std::ops::Bound::Unbounded, |k| {
+                    std::ops::Bound::Excluded(k.as_slice())
+                });
+                if let Ok(range) = t.range((start, std::ops::Bound::Unbounded)) {
+                    for (examined, (k, v)) in range.flatten().enumerate() {
+                        if examined == count {
+                            more = true;
+                            break;
+                        }
+                        last = Some(k.to_vec());
+                        if pattern.as_ref().is_none_or(|p| glob(p, k))
+                            && live(Some(v), now).is_some()
+                        {
+                            keys.push(k);
+                        }
+                    }
+                }
+            }
+            let next = match (more, last) {
+                (true, Some(last)) => server.new_cursor(last),
+                _ => 0,
+            };
+            conn.out.array(2);
+            conn.out.bulk(next.to_string().as_bytes());
+            conn.out.array(keys.len());
+            for k in keys {
+                conn.out.bulk(k);
+            }
+        });
+        Flow::Continue
+    }
+
+    /// MMTREE.RANGE start end [LIMIT n] [REV]: key/value pairs in key order, start inclusive, end
+    /// exclusive; `-` and `+` mean unbounded. Redis has no ordered range over plain keys.
+    fn range(&mut self, a: &[Vec<u8>], now: u64) -> Flow {
+        let (mut limit, mut rev) = (usize::MAX, false);
+        let mut i = 2;
+        while i < a.len() {
+            match String::from_utf8_lossy(&a[i]).to_ascii_uppercase().as_str() {
+                "LIMIT" => match a
+                    .get(i + 1)
+                    .and_then(|n| std::str::from_utf8(n).ok()?.parse::<usize>().ok())
+                {
+                    Some(n) => {
+                        limit = n;
+                        i += 1;
+                    }
+                    None => {
+                        self.out
+                            .error("ERR value is not an integer or out of range");
+                        return Flow::Continue;
+                    }
+                },
+                "REV" => rev = true,
+                _ => {
+                    self.out.error("ERR syntax error");
+                    return Flow::Continue;
+                }
+            }
+            i += 1;
+        }
+        let bound = |b: &[u8], unbounded: &[u8], inclusive: bool| -> std::ops::Bound<Vec<u8>> {
+            if b == unbounded {
+                std::ops::Bound::Unbounded
+            } else if inclusive {
+                std::ops::Bound::Included(b.to_vec())
+            } else {
+                std::ops::Bound::Excluded(b.to_vec())
+            }
+        };
+        let (start, end) = (bound(&a[0], b"-", true), bound(&a[1], b"+", false));
+        self.with_table(|conn, t| {
+            let mut items: Vec<(&[u8], &[u8])> = Vec::new();
+            if let Some(t) = t {
+                fn as_ref(b: &std::ops::Bound<Vec<u8>>) -> std::ops::Bound<&[u8]> {
+                    match b {
+                        std::ops::Bound::Included(k) => std::ops::Bound::Included(k.as_slice()),
+                        std::ops::Bound::Excluded(k) => std::ops::Bound::Excluded(k.as_slice()),
+                        std::ops::Bound::Unbounded => std::ops::Bound::Unbounded,
+                    }
+                }
+                let valid = match (&start, &end) {
+                    (std::ops::Bound::Included(s), std::ops::Bound::Excluded(e)) => s < e,
+                    _ => true,
+                };
+                if valid {
+                    if let Ok(range) = t.range((as_ref(&start), as_ref(&end))) {
+                        let iter: Box<dyn Iterator<Item = _>> = if rev {
+                            Box::new(range.rev())
+                        } else {
+                            Box::new(range)
+                        };
+                        for (k, v) in iter.flatten() {
+                            if items.len() == limit {
+                                break;
+                            }
+                            if let Some((_, data)) = live(Some(v), now) {
+                                items.push((k, data));
+                            }
+                        }
+                    }
+                }
+            }
+            conn.out.array(items.len() * 2);
+            for (k, v) in items {
+                conn.out.bulk(k);
+                conn.bulk_direct(v);
+            }
+        });
+        Flow::Continue
+    }
+}
+
+/// Every command this server knows (for COMMAND COUNT and arity errors).
+pub const COMMANDS: &[&str] = &[
+    "PING",
+    "ECHO",
+    "AUTH",
+    "HELLO",
+    "SELECT",
+    "GET",
+    "SET",
+    "GETDEL",
+    "DEL",
+    "UNLINK",
+    "EXISTS",
+    "MGET",
+    "MSET",
+    "MSETNX",
+    "INCR",
+    "INCRBY",
+    "DECR",
+    "DECRBY",
+    "APPEND",
+    "STRLEN",
+    "GETRANGE",
+    "TTL",
+    "PTTL",
+    "EXPIRE",
+    "PEXPIRE",
+    "EXPIREAT",
+    "PEXPIREAT",
+    "PERSIST",
+    "SCAN",
+    "KEYS",
+    "DBSIZE",
+    "FLUSHDB",
+    "INFO",
+    "CONFIG",
+    "CLIENT",
+    "COMMAND",
+    "QUIT",
+    "MMTREE.RANGE",
+];

@@ -1,0 +1,378 @@
+//! `mmtree serve DB`: the database over the Redis protocol (RESP2/RESP3).
+//!
+//! Threads: one acceptor, one per client (reads run on their own snapshots, in parallel), and one
+//! group-commit writer that applies the write commands of every client waiting at that moment
+//! in one transaction and one durable commit, then replies to each.
+
+mod conn;
+mod limiter;
+mod resp;
+mod store;
+
+use anyhow::{bail, Context, Result};
+use resp::{Limits, Reply};
+use std::collections::HashMap;
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Serves DB over the Redis protocol, so redis-cli, redis-benchmark and any Redis client library
+/// can use it. Writes from all clients are grouped into one durable commit; a write is answered
+/// once its commit is on disk (--durability eventual answers once it is committed in memory).
+///
+/// Example: mmtree serve data.mmt --bind 127.0.0.1:6380 --rate 50000 --burst 5000
+#[derive(clap::Args)]
+pub struct Args {
+    /// The database file (created if missing).
+    db: PathBuf,
+    /// Address to listen on. Loopback by default; on any other address without --requirepass,
+    /// only loopback clients are served (like Redis' protected mode).
+    #[arg(long, default_value = "127.0.0.1:6380")]
+    bind: SocketAddr,
+    /// Password clients must give with AUTH (or HELLO … AUTH).
+    #[arg(long)]
+    requirepass: Option<String>,
+    /// Global limit: commands per second (leaky bucket); unlimited if absent.
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Global burst: commands admitted at once above the rate.
+    #[arg(long, default_value_t = 1000)]
+    burst: u32,
+    /// Per-connection limit: commands per second.
+    #[arg(long)]
+    client_rate: Option<f64>,
+    /// Per-connection burst.
+    #[arg(long, default_value_t = 100)]
+    client_burst: u32,
+    /// Most simultaneous clients.
+    #[arg(long, default_value_t = 1000)]
+    maxclients: usize,
+    /// Close connections idle this many seconds (0: never).
+    #[arg(long, default_value_t = 300)]
+    timeout: u64,
+    /// Close a connection whose request stays incomplete this many seconds (slow sender).
+    #[arg(long, default_value_t = 10)]
+    slow_timeout: u64,
+    /// Largest bulk string accepted, in bytes (checked before allocating).
+    #[arg(long, default_value_t = 512 << 20)]
+    max_bulk: usize,
+    /// When a write is answered: after its commit is durable (immediate) or once committed
+    /// (eventual; a power loss may lose the last commits, a process crash loses nothing).
+    #[arg(long, value_enum, default_value_t = DurabilityArg::Immediate)]
+    durability: DurabilityArg,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum DurabilityArg {
+    Immediate,
+    Eventual,
+}
+
+pub struct Config {
+    pub bind: SocketAddr,
+    pub requirepass: Option<String>,
+    pub client_rate: Option<f64>,
+    pub client_burst: u32,
+    pub max_clients: usize,
+    pub idle_timeout: Option<Duration>,
+    pub slow_timeout: Duration,
+    pub limits: Limits,
+    pub protected: bool,
+}
+
+/// Write commands of one client, for one group commit.
+pub struct WriteBatch {
+    pub db: u32,
+    pub ops: Vec<Vec<Vec<u8>>>,
+    pub reply: SyncSender<Vec<Reply>>,
+}
+
+#[derive(Default)]
+pub struct Stats {
+    pub connections: AtomicU64,
+    pub rejected_connections: AtomicU64,
+    pub commands: AtomicU64,
+    pub rejected: AtomicU64,
+    pub auth_failures: AtomicU64,
+    pub commits: AtomicU64,
+    pub committed_writes: AtomicU64,
+    pub expired: AtomicU64,
+}
+
+pub struct Server {
+    pub config: Config,
+    pub db: mmtree::Db,
+    pub writer: Mutex<SyncSender<WriteBatch>>,
+    pub global_limiter: Option<Mutex<limiter::LeakyBucket>>,
+    pub stats: Stats,
+    pub cursors: Mutex<HashMap<u64, Vec<u8>>>,
+    next_cursor: AtomicU64,
+    pub shutting_down: AtomicBool,
+    clients: AtomicUsize,
+    started: Instant,
+}
+
+impl Server {
+    pub fn new_cursor(&self, last_key: Vec<u8>) -> u64 {
+        let id = self.next_cursor.fetch_add(1, Ordering::Relaxed);
+        let mut cursors = self.cursors.lock().expect("cursors");
+        if cursors.len() >= 100_000 {
+            cursors.clear(); // abandoned scans; a client still using one gets "invalid cursor"
+        }
+        cursors.insert(id, last_key);
+        id
+    }
+
+    pub fn info(&self) -> String {
+        let s = &self.stats;
+        let (admitted, rejected_global, level) = match &self.global_limiter {
+            Some(l) => {
+                let l = l.lock().expect("limiter");
+                (l.admitted, l.rejected, l.level())
+            }
+            None => (0, 0, 0.0),
+        };
+        let db_stats = self.db.stats();
+        let mut keyspace = String::new();
+        if let Ok(read) = self.db.begin_read() {
+            for db in 0..store::DATABASES {
+                if let Ok(Some(t)) = read.table(&store::table_name(db)) {
+                    if !t.is_empty() {
+                        keyspace
+                            .push_str(&format!("db{db}:keys={},expires=0,avg_ttl=0\r\n", t.len()));
+                    }
+                }
+            }
+        }
+        format!(
+            "# Server\r\nredis_version:7.0.0\r\nmmtree_version:{}\r\nredis_mode:standalone\r\nprocess_id:{}\r\ntcp_port:{}\r\nuptime_in_seconds:{}\r\n\r\n\
+             # Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\n\r\n\
+             # Persistence\r\nloading:0\r\naof_enabled:0\r\nmmtree_last_commit:{}\r\nmmtree_file_bytes:{}\r\nmmtree_commits:{}\r\nmmtree_committed_writes:{}\r\n\r\n\
+             # Stats\r\ntotal_connections_received:{}\r\nrejected_connections:{}\r\ntotal_commands_processed:{}\r\nexpired_keys:{}\r\n\
+             limiter_admitted:{admitted}\r\nlimiter_rejected:{}\r\nlimiter_rejected_global:{rejected_global}\r\nlimiter_level:{level:.1}\r\nauth_failures:{}\r\n\r\n\
+             # Keyspace\r\n{keyspace}",
+            env!("CARGO_PKG_VERSION"),
+            std::process::id(),
+            self.config.bind.port(),
+            self.started.elapsed().as_secs(),
+            self.clients.load(Ordering::Relaxed),
+            self.config.max_clients,
+            db_stats.txn_id,
+            db_stats.file_bytes,
+            s.commits.load(Ordering::Relaxed),
+            s.committed_writes.load(Ordering::Relaxed),
+            s.connections.load(Ordering::Relaxed),
+            s.rejected_connections.load(Ordering::Relaxed),
+            s.commands.load(Ordering::Relaxed),
+            s.expired.load(Ordering::Relaxed),
+            s.rejected.load(Ordering::Relaxed),
+            s.auth_failures.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// The group-commit writer: takes every batch waiting, applies them in one transaction, commits
+/// once, then answers each client. Sweeps expired keys when idle.
+fn writer_loop(server: Arc<Server>, batches: Receiver<WriteBatch>, durability: mmtree::Durability) {
+    let mut last_sweep = Instant::now();
+    loop {
+        let first = match batches.recv_timeout(Duration::from_millis(100)) {
+            Ok(batch) => Some(batch),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => return,
+        };
+        let mut group: Vec<WriteBatch> = first.into_iter().collect();
+        let mut ops = group.iter().map(|b| b.ops.len()).sum::<usize>();
+        while ops < 50_000 {
+            match batches.try_recv() {
+                Ok(batch) => {
+                    ops += batch.ops.len();
+                    group.push(batch);
+                }
+                Err(_) => break,
+            }
+        }
+        let sweep_due = last_sweep.elapsed() > Duration::from_millis(250);
+        if group.is_empty() && !sweep_due {
+            continue;
+        }
+        let now = store::now_ms();
+        let result = (|| -> mmtree::Result<(Vec<Vec<Reply>>, usize)> {
+            let mut w = server.db.begin_write()?;
+            w.set_durability(durability);
+            let mut replies = Vec::with_capacity(group.len());
+            for batch in &group {
+                let mut tx = store::Tx {
+                    w: &mut w,
+                    db: batch.db,
+                    now,
+                };
+                let mut out = Vec::with_capacity(batch.ops.len());
+                for op in &batch.ops {
+                    out.push(store::apply(&mut tx, op)?);
+                }
+                replies.push(out);
+            }
+            let expired = if sweep_due {
+                store::sweep(&mut w, now, 10_000)?
+            } else {
+                0
+            };
+            if group.is_empty() && expired == 0 {
+                w.abort();
+            } else {
+                w.commit()?;
+            }
+            Ok((replies, expired))
+        })();
+        if sweep_due {
+            last_sweep = Instant::now();
+        }
+        match result {
+            Ok((replies, expired)) => {
+                server
+                    .stats
+                    .expired
+                    .fetch_add(expired as u64, Ordering::Relaxed);
+                if !group.is_empty() {
+                    server.stats.commits.fetch_add(1, Ordering::Relaxed);
+                    server
+                        .stats
+                        .committed_writes
+                        .fetch_add(ops as u64, Ordering::Relaxed);
+                }
+                for (batch, replies) in group.into_iter().zip(replies) {
+                    let _ = batch.reply.send(replies);
+                }
+            }
+            Err(error) => {
+                eprintln!("mmtree serve: commit failed: {error}");
+                for batch in group {
+                    let n = batch.ops.len();
+                    let _ =
+                        batch
+                            .reply
+                            .send(vec![Reply::Error(format!("ERR commit failed: {error}")); n]);
+                }
+            }
+        }
+    }
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let db =
+        mmtree::Db::open(&args.db).with_context(|| format!("opening {}", args.db.display()))?;
+    let listener =
+        TcpListener::bind(args.bind).with_context(|| format!("listening on {}", args.bind))?;
+    listener.set_nonblocking(true)?;
+    let (sender, receiver) = std::sync::mpsc::sync_channel::<WriteBatch>(1024);
+    let protected = !args.bind.ip().is_loopback() && args.requirepass.is_none();
+    let server = Arc::new(Server {
+        config: Config {
+            bind: listener.local_addr()?,
+            requirepass: args.requirepass,
+            client_rate: args.client_rate,
+            client_burst: args.client_burst,
+            max_clients: args.maxclients,
+            idle_timeout: (args.timeout > 0).then(|| Duration::from_secs(args.timeout)),
+            slow_timeout: Duration::from_secs(args.slow_timeout),
+            limits: Limits {
+                max_bulk: args.max_bulk,
+                ..Limits::default()
+            },
+            protected,
+        },
+        db,
+        writer: Mutex::new(sender),
+        global_limiter: args
+            .rate
+            .map(|rate| Mutex::new(limiter::LeakyBucket::new(rate, args.burst))),
+        stats: Stats::default(),
+        cursors: Mutex::new(HashMap::new()),
+        next_cursor: AtomicU64::new(1),
+        shutting_down: AtomicBool::new(false),
+        clients: AtomicUsize::new(0),
+        started: Instant::now(),
+    });
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(signal, stop.clone()).context("installing signal handlers")?;
+    }
+    let durability = match args.durability {
+        DurabilityArg::Immediate => mmtree::Durability::Immediate,
+        DurabilityArg::Eventual => mmtree::Durability::Eventual,
+    };
+    let writer = {
+        let server = server.clone();
+        std::thread::Builder::new()
+            .name("group-commit".into())
+            .spawn(move || writer_loop(server, receiver, durability))?
+    };
+    println!(
+        "mmtree serve: {} on {}",
+        args.db.display(),
+        server.config.bind
+    );
+    if protected {
+        println!("protected mode: no --requirepass on a non-loopback address, so only loopback clients are served");
+    }
+    let mut connections = Vec::new();
+    let mut next_id = 1u64;
+    while !stop.load(Ordering::Relaxed) {
+        match listener.accept() {
+            Ok((stream, peer)) => {
+                let _ = stream.set_nonblocking(false);
+                server.stats.connections.fetch_add(1, Ordering::Relaxed);
+                let refuse = |message: &str| {
+                    use std::io::Write;
+                    server
+                        .stats
+                        .rejected_connections
+                        .fetch_add(1, Ordering::Relaxed);
+                    let _ = (&stream).write_all(format!("-{message}\r\n").as_bytes());
+                };
+                if server.config.protected && !peer.ip().is_loopback() {
+                    refuse("DENIED mmtree is running in protected mode: it listens on a non-loopback address without a password. Set --requirepass or bind to 127.0.0.1.");
+                    continue;
+                }
+                if server.clients.load(Ordering::Relaxed) >= server.config.max_clients {
+                    refuse("ERR max number of clients reached");
+                    continue;
+                }
+                server.clients.fetch_add(1, Ordering::Relaxed);
+                let id = next_id;
+                next_id += 1;
+                let server = server.clone();
+                connections.retain(|handle: &std::thread::JoinHandle<()>| !handle.is_finished());
+                connections.push(std::thread::spawn(move || {
+                    conn::Conn::new(server.clone(), stream, id).run();
+                    server.clients.fetch_sub(1, Ordering::Relaxed);
+                }));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(20))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => bail!("accepting connections: {e}"),
+        }
+    }
+    // Graceful shutdown: stop accepting, let clients finish what they sent, commit, exit 0.
+    println!("mmtree serve: shutting down");
+    server.shutting_down.store(true, Ordering::Relaxed);
+    for handle in connections {
+        let _ = handle.join();
+    }
+    // The writer ends when its channel closes: drop the last sender.
+    let (closed, _) = std::sync::mpsc::sync_channel(1);
+    drop(std::mem::replace(
+        &mut *server.writer.lock().expect("writer channel"),
+        closed,
+    ));
+    let _ = writer.join();
+    server.db.sync()?;
+    println!("mmtree serve: stopped");
+    Ok(())
+}
