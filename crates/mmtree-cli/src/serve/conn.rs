@@ -174,13 +174,15 @@ impl Conn {
             ops,
             reply: tx,
         };
-        let replies = match self
+        // Send under the lock, then release it before waiting: clients wait for the commit in
+        // parallel, so the writer finds their batches queued and commits them together.
+        let sent = self
             .server
             .writer
             .lock()
             .expect("writer channel")
-            .send(batch)
-        {
+            .send(batch);
+        let replies = match sent {
             Ok(()) => rx
                 .recv()
                 .unwrap_or_else(|_| vec![Reply::Error("ERR the writer stopped".into()); count]),

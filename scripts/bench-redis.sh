@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# redis-benchmark against `mmtree serve` and a real redis-server, same run, same client settings.
+# Needs Debian's redis-server and redis-tools. Prints a Markdown table (ratios mmtree ÷ redis).
+#
+#   bash scripts/bench-redis.sh [requests] [clients]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+n=${1:-100000}
+c=${2:-50}
+cargo build -q --release -p mmtree-cli
+dir=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$dir"' EXIT
+redis-server --port 6501 --dir "$dir" --appendonly yes --appendfsync everysec --save "" --daemonize no >"$dir/redis.log" 2>&1 &
+target/release/mmtree serve "$dir/bench.mmt" --bind 127.0.0.1:6502 >"$dir/mmtree.log" 2>&1 &
+target/release/mmtree serve "$dir/bench-eventual.mmt" --bind 127.0.0.1:6503 --durability eventual >"$dir/mmtree2.log" 2>&1 &
+for port in 6501 6502 6503; do
+    for _ in $(seq 100); do redis-cli -p $port ping 2>/dev/null | grep -q PONG && break; sleep 0.1; done
+done
+run() { # port pipeline -> "test rps p99" lines
+    redis-benchmark -p "$1" -n "$n" -c "$c" -P "$2" -r 100000 -t set,get --csv 2>/dev/null |
+        awk -F',' 'NR > 1 { gsub(/"/, ""); print $1, $2, $7 }'
+}
+echo "redis-benchmark -n $n -c $c -r 100000, $(date -u +%F), $(uname -r), $(nproc) cores"
+echo
+echo "| test | pipeline | redis-server (AOF everysec) rps | p99 ms | mmtree durable rps | p99 ms | ratio | mmtree eventual rps | p99 ms | ratio |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
+for p in 1 16; do
+    paste -d' ' <(run 6501 $p) <(run 6502 $p) <(run 6503 $p) | while read -r t r rp99 t2 m mp99 t3 e ep99; do
+        printf '| %s | %s | %.0f | %s | %.0f | %s | %.2fx | %.0f | %s | %.2fx |\n' \
+            "$t" "$p" "$r" "$rp99" "$m" "$mp99" "$(echo "$m / $r" | bc -l)" "$e" "$ep99" "$(echo "$e / $r" | bc -l)"
+    done
+done
