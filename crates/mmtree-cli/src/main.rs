@@ -23,6 +23,11 @@ mod warm;
 
 use clap::{Parser, Subcommand};
 
+/// The engine allocates many small buffers per write (decoded pages, keys, values); mimalloc's
+/// thread-local free lists make that much cheaper than glibc malloc (measured: `mmtree serve`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// mmtree: an embedded, memory-mapped, crash-safe ordered key-value store.
 ///
 /// Exit codes: 0 success; 1 error (one line on stderr); 2 bad arguments; 3 `check` found
