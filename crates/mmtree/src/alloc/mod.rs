@@ -13,7 +13,7 @@
 //!   of the file, so recording the free pages cannot change the set being recorded.
 
 use crate::btree::cursor::{Bounds, RangeIter};
-use crate::btree::node::{NodeRef, Value};
+use crate::btree::node::{NodeRef, Value, ValueBuf};
 use crate::error::{Error, Result};
 use crate::page;
 use crate::txn::core::WriteCore;
@@ -299,8 +299,12 @@ impl WriteCore {
             for (i, key) in consumed.iter().enumerate() {
                 root = match chunks.get(i) {
                     Some(chunk) => Some(
-                        self.tree_insert(root, key, Value::Inline(encode_pages(chunk)))?
-                            .0,
+                        self.tree_insert(
+                            root,
+                            key,
+                            Value::Inline(ValueBuf::from_slice(&encode_pages(chunk))),
+                        )?
+                        .0,
                     ),
                     None => self.tree_remove(root, key)?.0,
                 };
@@ -310,8 +314,12 @@ impl WriteCore {
             for (part, chunk) in freed.chunks(capacity).enumerate() {
                 let key = record_key(self.txn, part as u32);
                 root = Some(
-                    self.tree_insert(root, &key, Value::Inline(encode_pages(chunk)))?
-                        .0,
+                    self.tree_insert(
+                        root,
+                        &key,
+                        Value::Inline(ValueBuf::from_slice(&encode_pages(chunk))),
+                    )?
+                    .0,
                 );
             }
             let needed = match root {

@@ -2,7 +2,7 @@
 //! after an insert, merges of underfull nodes on the way up after a remove, and the bottom-up
 //! flush that turns dirty nodes into pages.
 
-use super::node::{Entries, Node, NodeRef, Value};
+use super::node::{Entries, KeyBuf, Node, NodeRef, Value};
 use super::view::NodeView;
 use super::{child_index, depth_error};
 use crate::error::Result;
@@ -20,7 +20,7 @@ impl WriteCore {
     ) -> Result<(NodeRef, Option<Value>)> {
         let Some(root) = root else {
             let mut leaf = Node::new_leaf();
-            leaf.keys.push(key.to_vec());
+            leaf.keys.push(KeyBuf::from_slice(key));
             leaf.values_mut().push(value);
             leaf.recompute_bytes();
             return Ok((NodeRef::Dirty(self.push_node(leaf)), None));
@@ -52,7 +52,7 @@ impl WriteCore {
                 (Some(old), index)
             }
             Err(index) => {
-                leaf.keys.insert(index, key.to_vec());
+                leaf.keys.insert(index, KeyBuf::from_slice(key));
                 leaf.values_mut().insert(index, value);
                 (None, index)
             }
@@ -84,7 +84,7 @@ impl WriteCore {
                 }
                 None => {
                     let mut new_root = Node::new_branch();
-                    new_root.keys.push(Vec::new());
+                    new_root.keys.push(KeyBuf::new());
                     new_root.children_mut().push(NodeRef::Dirty(id));
                     new_root.recompute_bytes();
                     let new_root = self.push_node(new_root);
@@ -337,7 +337,7 @@ impl WriteCore {
 
 /// The key that separates `piece` from its left neighbour in the parent. For a branch, its first
 /// key moves up (a branch's key 0 is always empty).
-fn separator_of(piece: &mut Node) -> Vec<u8> {
+fn separator_of(piece: &mut Node) -> KeyBuf {
     if piece.is_leaf() {
         piece.keys[0].clone()
     } else {

@@ -1,6 +1,13 @@
 //! The write transaction's in-memory node: a decoded page being modified (copy-on-write).
 
 use crate::page::{branch_entry_size, leaf_entry_size, OVERFLOW_REF_SIZE};
+use smallvec::SmallVec;
+
+/// A key in a dirty node: short keys live inline (no heap allocation per key when a page is
+/// decoded for copy-on-write).
+pub(crate) type KeyBuf = SmallVec<[u8; 32]>;
+/// An inline value in a dirty node: values up to 120 bytes live inline.
+pub(crate) type ValueBuf = SmallVec<[u8; 120]>;
 
 /// Where a child node lives: a committed (or spilled) page, or a dirty node in the write
 /// transaction's arena.
@@ -13,7 +20,7 @@ pub(crate) enum NodeRef {
 /// A leaf value: inline bytes, or a reference to an overflow run already written to the file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Value {
-    Inline(Vec<u8>),
+    Inline(ValueBuf),
     Overflow { page: u64, len: u64 },
 }
 
@@ -38,7 +45,7 @@ pub(crate) enum Entries {
 /// A decoded, modifiable node.
 #[derive(Clone, Debug)]
 pub(crate) struct Node {
-    pub keys: Vec<Vec<u8>>,
+    pub keys: Vec<KeyBuf>,
     pub entries: Entries,
     /// Encoded size of all entries (slots + cells), without the page header.
     pub bytes: usize,

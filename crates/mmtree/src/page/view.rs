@@ -2,7 +2,7 @@
 //! page is checked before use: the file is untrusted input.
 
 use super::*;
-use crate::btree::node::{Entries, Node, NodeRef, Value};
+use crate::btree::node::{Entries, KeyBuf, Node, NodeRef, Value, ValueBuf};
 use crate::error::{Error, Result};
 
 /// A value as stored in a leaf.
@@ -153,9 +153,9 @@ impl<'a> PageView<'a> {
         let entries = if self.leaf {
             let mut values = Vec::with_capacity(self.count);
             for i in 0..self.count {
-                keys.push(self.key(i)?.to_vec());
+                keys.push(KeyBuf::from_slice(self.key(i)?));
                 values.push(match self.value(i)? {
-                    ValueRef::Inline(bytes) => Value::Inline(bytes.to_vec()),
+                    ValueRef::Inline(bytes) => Value::Inline(ValueBuf::from_slice(bytes)),
                     ValueRef::Overflow { page, len } => Value::Overflow { page, len },
                 });
             }
@@ -164,9 +164,9 @@ impl<'a> PageView<'a> {
             let mut children = Vec::with_capacity(self.count);
             for i in 0..self.count {
                 keys.push(if i == 0 {
-                    Vec::new()
+                    KeyBuf::new()
                 } else {
-                    self.key(i)?.to_vec()
+                    KeyBuf::from_slice(self.key(i)?)
                 });
                 children.push(NodeRef::Page(self.child(i)?));
             }

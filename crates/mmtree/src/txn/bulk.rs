@@ -3,7 +3,7 @@
 //! pages a split leaves behind). Memory use is one partial node per level.
 
 use super::core::{TableState, WriteCore};
-use crate::btree::node::{Node, NodeRef, Value};
+use crate::btree::node::{KeyBuf, Node, NodeRef, Value};
 use crate::error::{short_hex, Error, Result};
 use crate::limits::key_size_max;
 use crate::page::{branch_entry_size, encode::encode_node, usable};
@@ -11,7 +11,7 @@ use crate::page::{branch_entry_size, encode::encode_node, usable};
 struct Level {
     node: Node,
     /// The first key under this node (a branch stores it as its empty key 0).
-    first_key: Vec<u8>,
+    first_key: KeyBuf,
     emitted: u64,
 }
 
@@ -66,7 +66,7 @@ impl<'w> BulkLoader<'w> {
         if let Value::Overflow { .. } = value {
             self.overflow_values.push(value.clone());
         }
-        self.push(0, key.to_vec(), EntryPayload::Leaf(value))?;
+        self.push(0, KeyBuf::from_slice(key), EntryPayload::Leaf(value))?;
         match &mut self.last_key {
             Some(last) => {
                 last.clear();
@@ -83,7 +83,7 @@ impl<'w> BulkLoader<'w> {
         self.count
     }
 
-    fn push(&mut self, level: usize, key: Vec<u8>, payload: EntryPayload) -> Result<()> {
+    fn push(&mut self, level: usize, key: KeyBuf, payload: EntryPayload) -> Result<()> {
         if self.levels.len() == level {
             self.levels.push(Level {
                 node: if level == 0 {
@@ -91,7 +91,7 @@ impl<'w> BulkLoader<'w> {
                 } else {
                     Node::new_branch()
                 },
-                first_key: Vec::new(),
+                first_key: KeyBuf::new(),
                 emitted: 0,
             });
         }
@@ -127,7 +127,7 @@ impl<'w> BulkLoader<'w> {
                 node.children_mut().push(NodeRef::Page(child));
                 if first {
                     level_state.first_key = key;
-                    node.keys.push(Vec::new());
+                    node.keys.push(KeyBuf::new());
                 } else {
                     node.keys.push(key);
                 }

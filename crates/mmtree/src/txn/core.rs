@@ -139,7 +139,9 @@ impl WriteCore {
             });
         }
         if page::leaf_entry_size(key_len, value.len()) <= page::entry_size_max(self.page_size) {
-            return Ok(Value::Inline(value.to_vec()));
+            return Ok(Value::Inline(crate::btree::node::ValueBuf::from_slice(
+                value,
+            )));
         }
         self.write_overflow(value)
     }

@@ -158,7 +158,9 @@ impl WriteTransaction {
                         Some(root) => core.flush(root, &mut out)?,
                         None => 0,
                     };
-                    let entry = Value::Inline(encode_table_entry(root, state.len));
+                    let entry = Value::Inline(crate::btree::node::ValueBuf::from_slice(
+                        &encode_table_entry(root, state.len),
+                    ));
                     catalog = Some(core.tree_insert(catalog, name.as_bytes(), entry)?.0);
                 }
                 Some(_) => {}
