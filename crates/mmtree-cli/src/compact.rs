@@ -35,23 +35,19 @@ pub fn run(args: Args) -> Result<()> {
             if dest.exists() {
                 bail!("{} already exists", dest.display());
             }
-            let copy =
-                mmtree::Db::open_with(dest, mmtree::Options::default().page_size(db.page_size()))?;
-            let read = db.begin_read()?;
-            for name in read.list_tables()? {
-                let Some(table) = read.table(&name)? else {
-                    continue;
-                };
-                let mut w = copy.begin_write()?;
-                let mut loader = w.bulk_load(&name)?;
-                for item in table.range(..)? {
-                    let (k, v) = item?;
-                    loader.append(k, v)?;
-                }
-                loader.finish()?;
-                w.commit()?;
+            // Written under a temporary name and renamed when complete, so an interrupted run
+            // never leaves something that looks like a finished copy.
+            let mut temp = dest.clone().into_os_string();
+            temp.push(format!(".partial-{}", std::process::id()));
+            let temp = PathBuf::from(temp);
+            let result = copy_live_data(&db, &temp);
+            let mut temp_lock = temp.clone().into_os_string();
+            temp_lock.push("-lock");
+            let _ = std::fs::remove_file(&temp_lock);
+            if let Err(error) = result.and_then(|()| Ok(std::fs::rename(&temp, dest)?)) {
+                let _ = std::fs::remove_file(&temp);
+                return Err(error);
             }
-            drop(copy);
             let after = std::fs::metadata(dest)?.len();
             println!(
                 "{} ({before} bytes) -> {} ({after} bytes)",
@@ -59,6 +55,26 @@ pub fn run(args: Args) -> Result<()> {
                 dest.display()
             );
         }
+    }
+    Ok(())
+}
+
+/// Bulk-loads every table of `db` into a new database at `dest`.
+fn copy_live_data(db: &mmtree::Db, dest: &std::path::Path) -> Result<()> {
+    let copy = mmtree::Db::open_with(dest, mmtree::Options::default().page_size(db.page_size()))?;
+    let read = db.begin_read()?;
+    for name in read.list_tables()? {
+        let Some(table) = read.table(&name)? else {
+            continue;
+        };
+        let mut w = copy.begin_write()?;
+        let mut loader = w.bulk_load(&name)?;
+        for item in table.range(..)? {
+            let (k, v) = item?;
+            loader.append(k, v)?;
+        }
+        loader.finish()?;
+        w.commit()?;
     }
     Ok(())
 }

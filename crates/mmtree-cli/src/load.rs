@@ -64,6 +64,8 @@ struct Stats {
     first_bad: Option<String>,
     batches: u64,
     bulk_batches: u64,
+    /// The last key of the previous batch (for --sorted across batches).
+    last_key: Option<Vec<u8>>,
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -163,6 +165,7 @@ pub fn run(args: Args) -> Result<()> {
         first_bad: None,
         batches: 0,
         bulk_batches: 0,
+        last_key: None,
     };
     let batch_size = args.batch.max(1);
     let mut batch: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(batch_size.min(1 << 20));
@@ -232,6 +235,15 @@ fn commit_batch(
     let mut w = db.begin_write()?;
     let empty = w.table(&args.table)?.is_empty();
     let sorted = batch.windows(2).all(|pair| pair[0].0 < pair[1].0);
+    if let (true, Some(last)) = (args.sorted, &stats.last_key) {
+        if batch[0].0 <= *last {
+            bail!(
+                "--sorted, but key {:?} does not come after {:?} (the previous batch's last key)",
+                crate::common::escape(&batch[0].0),
+                crate::common::escape(last)
+            );
+        }
+    }
     if args.sorted && !sorted {
         let at = batch
             .windows(2)
@@ -259,6 +271,7 @@ fn commit_batch(
     }
     w.commit()?;
     stats.loaded += batch.len() as u64;
+    stats.last_key = batch.last().map(|(k, _)| k.clone());
     stats.batches += 1;
     batch.clear();
     Ok(())

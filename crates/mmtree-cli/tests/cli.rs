@@ -204,6 +204,23 @@ fn load_formats_bad_lines_and_the_sorted_fast_path() {
         1,
         "does not come after",
     );
+    // ... also across batches.
+    fails_with(
+        mmtree_stdin(
+            &[
+                "load",
+                s(&db),
+                "strict2",
+                "--sorted",
+                "--batch",
+                "2",
+                "--quiet",
+            ],
+            "a\t1\nc\t2\nb\t3\nd\t4\n",
+        ),
+        1,
+        "previous batch",
+    );
     // CSV with quoting, and JSON Lines.
     let csv = "key,value\n\"x,1\",\"say \"\"hi\"\"\"\ny,2\n";
     ok(mmtree_stdin(

@@ -259,6 +259,35 @@ fn every_command_behaves_like_redis() {
         unknown.contains("unknown command 'FROB', with args beginning with: 'x'"),
         "{unknown}"
     );
+    // A bad write fails alone, not the other writes of its group commit.
+    let long_key = "k".repeat(5000);
+    let mut raw = server.raw();
+    let request = format!(
+        "*3\r\n$3\r\nSET\r\n$6\r\nbefore\r\n$1\r\n1\r\n*3\r\n$3\r\nSET\r\n$5000\r\n{long_key}\r\n$1\r\nv\r\n*3\r\n$3\r\nSET\r\n$5\r\nafter\r\n$1\r\n2\r\n"
+    );
+    raw.write_all(request.as_bytes()).unwrap();
+    let mut replies = String::new();
+    while replies.matches("\r\n").count() < 3 {
+        replies.push_str(&read_reply(&mut raw));
+    }
+    assert!(
+        replies.starts_with("+OK\r\n-ERR key too large") && replies.ends_with("+OK\r\n"),
+        "{replies}"
+    );
+    assert_eq!(c.get::<_, String>("after").unwrap(), "2");
+    let too_large = cmd::<()>(&mut c, &["SET", &long_key, "v"])
+        .unwrap_err()
+        .to_string();
+    assert!(too_large.contains("key too large"), "{too_large}");
+    let overflow = cmd::<i64>(&mut c, &["EXPIRE", "before", "9223372036854775"])
+        .unwrap_err()
+        .to_string();
+    assert!(overflow.contains("invalid expire time"), "{overflow}");
+    let overflow = cmd::<()>(&mut c, &["SET", "x", "v", "EX", "18446744073709552"])
+        .unwrap_err()
+        .to_string();
+    assert!(overflow.contains("invalid expire time"), "{overflow}");
+    let _: i64 = cmd(&mut c, &["DEL", "before", "after"]).unwrap();
     let arity = cmd::<()>(&mut c, &["GET"]).unwrap_err().to_string();
     assert!(
         arity.contains("wrong number of arguments for 'get' command"),
@@ -381,7 +410,7 @@ fn oversized_requests_slow_senders_and_too_many_clients_are_refused() {
         .unwrap();
     assert_eq!(
         read_reply(&mut raw),
-        "-Protocol error: invalid bulk length\r\n"
+        "-ERR Protocol error: invalid bulk length\r\n"
     );
     assert_eq!(read_reply(&mut raw), "", "and the connection is closed");
     // A request that never completes is cut off.

@@ -342,6 +342,19 @@ impl Db {
     /// the copy is synced. `dest` must not exist. Returns the bytes copied.
     pub fn backup(&self, dest: impl AsRef<Path>) -> Result<u64> {
         let dest = dest.as_ref();
+        let result = self.backup_into(dest);
+        if let Err(Error::Io { operation, .. }) = &result {
+            // A failed copy is removed (unless creating it failed: that file is not ours).
+            if *operation != "creating the backup file" {
+                let _ = std::fs::remove_file(dest);
+            }
+        } else if result.is_err() {
+            let _ = std::fs::remove_file(dest);
+        }
+        result
+    }
+
+    fn backup_into(&self, dest: &Path) -> Result<u64> {
         let snapshot = self.begin_read()?;
         let meta = *snapshot.meta();
         let page_size = self.inner.storage.page_size as u64;

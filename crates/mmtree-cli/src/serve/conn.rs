@@ -1,7 +1,7 @@
 //! One client connection: read, parse, check limits, run commands in order (writes go to the
 //! group commit, consecutive ones as one batch), reply.
 
-use super::resp::{parse, Out, Parsed, Reply};
+use super::resp::{parse, Out, Parsed, Partial, Reply};
 use super::store::{self, glob, live, now_ms, table_name, DATABASES};
 use super::{Server, WriteBatch};
 use std::io::{Read, Write};
@@ -12,6 +12,10 @@ use std::time::{Duration, Instant};
 
 /// Values at least this large are written to the socket straight from the mapping.
 const DIRECT_WRITE: usize = 64 << 10;
+/// The reply buffer is sent once it holds this much (a huge MGET does not build a huge reply).
+const REPLY_FLUSH: usize = 1 << 20;
+/// The most unparsed request bytes a client may have buffered (Redis' query buffer limit).
+const QUERY_BUFFER_MAX: usize = 1 << 30;
 
 pub struct Conn {
     server: Arc<Server>,
@@ -58,19 +62,27 @@ impl Conn {
     }
 
     pub fn run(mut self) {
+        let config_slow = self.server.config.slow_timeout;
         let _ = self.stream.set_nodelay(true);
         let _ = self
             .stream
             .set_read_timeout(Some(Duration::from_millis(100)));
+        // A client that stops reading its replies is cut off instead of blocking this thread
+        // (and the snapshot it may hold) forever.
+        let _ = self
+            .stream
+            .set_write_timeout(Some(config_slow.max(Duration::from_secs(1))));
         let mut buf: Vec<u8> = Vec::with_capacity(16 << 10);
         let mut chunk = vec![0u8; 64 << 10];
+        let mut partial = Partial::default();
         let mut last_activity = Instant::now();
+        // When the oldest incomplete request began (reset whenever a command completes).
         let mut partial_since: Option<Instant> = None;
         loop {
             // Run every complete command in the buffer.
             let mut used = 0;
             loop {
-                match parse(&buf[used..], &self.server.config.limits) {
+                match parse(&buf[used..], &self.server.config.limits, &mut partial) {
                     Parsed::Incomplete => break,
                     Parsed::Error(e) => {
                         self.flush_pending();
@@ -96,11 +108,23 @@ impl Conn {
             if self.send().is_err() {
                 return;
             }
-            partial_since = if buf.is_empty() {
-                None
-            } else {
-                partial_since.or(Some(Instant::now()))
+            partial_since = match (buf.is_empty(), used > 0) {
+                (true, _) => None,
+                (false, true) => Some(Instant::now()),
+                (false, false) => partial_since.or(Some(Instant::now())),
             };
+            if partial_since.is_some_and(|since| since.elapsed() > config_slow) {
+                self.out
+                    .error("ERR timeout: request not completed in time (slow sender)");
+                let _ = self.send();
+                return;
+            }
+            if buf.len() > QUERY_BUFFER_MAX {
+                self.out
+                    .error("ERR Protocol error: query buffer limit reached");
+                let _ = self.send();
+                return;
+            }
             if self.server.shutting_down.load(Ordering::Relaxed) && buf.is_empty() {
                 return;
             }
@@ -118,17 +142,8 @@ impl Conn {
                             | std::io::ErrorKind::Interrupted
                     ) =>
                 {
-                    let config = &self.server.config;
-                    if let Some(since) = partial_since {
-                        if since.elapsed() > config.slow_timeout {
-                            self.out
-                                .error("ERR timeout: request not completed in time (slow sender)");
-                            let _ = self.send();
-                            return;
-                        }
-                    } else if config
-                        .idle_timeout
-                        .is_some_and(|t| last_activity.elapsed() > t)
+                    let idle = self.server.config.idle_timeout;
+                    if partial_since.is_none() && idle.is_some_and(|t| last_activity.elapsed() > t)
                     {
                         return;
                     }
@@ -150,6 +165,9 @@ impl Conn {
     fn bulk_direct(&mut self, value: &[u8]) {
         if value.len() < DIRECT_WRITE {
             self.out.bulk(value);
+            if self.out.buf.len() >= REPLY_FLUSH && self.send().is_err() {
+                self.quit = true;
+            }
             return;
         }
         self.out.bulk_header(value.len());
@@ -256,6 +274,7 @@ impl Conn {
             }
             "AUTH" => return self.auth(a),
             "HELLO" => return self.hello(a),
+            "SELECT" if a.len() != 1 => self.wrong_args(name),
             "SELECT" => match a
                 .first()
                 .and_then(|d| std::str::from_utf8(d).ok()?.parse::<u32>().ok())
@@ -340,7 +359,7 @@ impl Conn {
                 let reply = match t.and_then(|t| live(t.get(&a[0]).ok()?, now)) {
                     None => -2,
                     Some((None, _)) => -1,
-                    Some((Some(at), _)) if name == "TTL" => ((at - now) as i64 + 999) / 1000,
+                    Some((Some(at), _)) if name == "TTL" => ((at - now) as i64 + 500) / 1000,
                     Some((Some(at), _)) => (at - now) as i64,
                 };
                 conn.out.int(reply)
@@ -446,13 +465,14 @@ impl Conn {
 
     fn hello(&mut self, a: &[Vec<u8>]) -> Flow {
         let mut i = 0;
+        let mut resp3 = self.out.resp3;
         if let Some(version) = a.first() {
             match std::str::from_utf8(version)
                 .ok()
                 .and_then(|v| v.parse::<u32>().ok())
             {
-                Some(2) => self.out.resp3 = false,
-                Some(3) => self.out.resp3 = true,
+                Some(2) => resp3 = false,
+                Some(3) => resp3 = true,
                 _ => {
                     self.out.error("NOPROTO unsupported protocol version");
                     return Flow::Continue;
@@ -463,8 +483,11 @@ impl Conn {
         while i < a.len() {
             match String::from_utf8_lossy(&a[i]).to_ascii_uppercase().as_str() {
                 "AUTH" if i + 2 < a.len() => {
-                    if let Err(flow) = self.check_password(&a[i + 2]) {
-                        return flow;
+                    // Without a password configured, the default user accepts any (as Redis').
+                    if self.server.config.requirepass.is_some() {
+                        if let Err(flow) = self.check_password(&a[i + 2]) {
+                            return flow;
+                        }
                     }
                     i += 3;
                 }
@@ -482,6 +505,7 @@ impl Conn {
             self.out.error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
             return Flow::Continue;
         }
+        self.out.resp3 = resp3;
         self.out.map(7);
         self.out.bulk(b"server");
         self.out.bulk(b"mmtree");

@@ -9,9 +9,9 @@ mod limiter;
 mod resp;
 mod store;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use resp::{Limits, Reply};
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -108,7 +108,7 @@ pub struct Server {
     pub writer: Mutex<SyncSender<WriteBatch>>,
     pub global_limiter: Option<Mutex<limiter::LeakyBucket>>,
     pub stats: Stats,
-    pub cursors: Mutex<HashMap<u64, Vec<u8>>>,
+    pub cursors: Mutex<BTreeMap<u64, Vec<u8>>>,
     next_cursor: AtomicU64,
     pub shutting_down: AtomicBool,
     clients: AtomicUsize,
@@ -119,8 +119,10 @@ impl Server {
     pub fn new_cursor(&self, last_key: Vec<u8>) -> u64 {
         let id = self.next_cursor.fetch_add(1, Ordering::Relaxed);
         let mut cursors = self.cursors.lock().expect("cursors");
-        if cursors.len() >= 100_000 {
-            cursors.clear(); // abandoned scans; a client still using one gets "invalid cursor"
+        // Scans are abandoned without notice: keep the newest 100,000 cursors (ids only grow, so
+        // the smallest id is the oldest).
+        while cursors.len() >= 100_000 {
+            cursors.pop_first();
         }
         cursors.insert(id, last_key);
         id
@@ -209,6 +211,7 @@ fn writer_loop(server: Arc<Server>, batches: Receiver<WriteBatch>, durability: m
                     w: &mut w,
                     db: batch.db,
                     now,
+                    max_key: server.db.key_size_max().saturating_sub(12),
                 };
                 let mut out = Vec::with_capacity(batch.ops.len());
                 for op in &batch.ops {
@@ -291,7 +294,7 @@ pub fn run(args: Args) -> Result<()> {
             .rate
             .map(|rate| Mutex::new(limiter::LeakyBucket::new(rate, args.burst))),
         stats: Stats::default(),
-        cursors: Mutex::new(HashMap::new()),
+        cursors: Mutex::new(BTreeMap::new()),
         next_cursor: AtomicU64::new(1),
         shutting_down: AtomicBool::new(false),
         clients: AtomicUsize::new(0),
@@ -348,15 +351,26 @@ pub fn run(args: Args) -> Result<()> {
                 let server = server.clone();
                 connections.retain(|handle: &std::thread::JoinHandle<()>| !handle.is_finished());
                 connections.push(std::thread::spawn(move || {
-                    conn::Conn::new(server.clone(), stream, id).run();
-                    server.clients.fetch_sub(1, Ordering::Relaxed);
+                    /// Counts the client out however its thread ends.
+                    struct Counted(Arc<Server>);
+                    impl Drop for Counted {
+                        fn drop(&mut self) {
+                            self.0.clients.fetch_sub(1, Ordering::Relaxed);
+                        }
+                    }
+                    let counted = Counted(server);
+                    conn::Conn::new(counted.0.clone(), stream, id).run();
                 }));
             }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                 std::thread::sleep(Duration::from_millis(20))
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => bail!("accepting connections: {e}"),
+            Err(e) => {
+                // EMFILE, ECONNABORTED, …: keep serving the clients we have.
+                eprintln!("mmtree serve: accept failed: {e}");
+                std::thread::sleep(Duration::from_millis(100));
+            }
         }
     }
     // Graceful shutdown: stop accepting, let clients finish what they sent, commit, exit 0.

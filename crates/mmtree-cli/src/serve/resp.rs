@@ -41,59 +41,79 @@ fn number(bytes: &[u8]) -> Option<i64> {
     std::str::from_utf8(bytes).ok()?.parse().ok()
 }
 
-/// Parses one command from the start of `buf`.
-pub fn parse(buf: &[u8], limits: &Limits) -> Parsed {
+/// Where parsing of an incomplete command stopped, so the next call resumes there instead of
+/// starting over (a large pipelined command arriving in 64 KiB reads stays linear).
+#[derive(Default)]
+pub struct Partial {
+    args: Vec<Vec<u8>>,
+    count: usize,
+    at: usize,
+}
+
+/// Parses one command from the start of `buf` (resuming `partial` if it holds a command begun
+/// earlier at the same start).
+pub fn parse(buf: &[u8], limits: &Limits, partial: &mut Partial) -> Parsed {
     if buf.is_empty() {
         return Parsed::Incomplete;
     }
-    if buf[0] != b'*' {
-        return parse_inline(buf, limits);
-    }
-    let Some((header, mut at)) = line(buf, 1) else {
-        return if buf.len() > 32 {
-            Parsed::Error("Protocol error: invalid multibulk length".into())
-        } else {
-            Parsed::Incomplete
-        };
-    };
-    let count = match number(header) {
-        Some(n) if n <= 0 => return Parsed::Command(Vec::new(), at),
-        Some(n) if (n as u64) <= limits.max_args as u64 => n as usize,
-        _ => return Parsed::Error("Protocol error: invalid multibulk length".into()),
-    };
-    let mut args = Vec::with_capacity(count.min(1024));
-    for _ in 0..count {
-        match buf.get(at) {
-            None => return Parsed::Incomplete,
-            Some(b'$') => {}
-            Some(&other) => {
-                return Parsed::Error(format!(
-                    "Protocol error: expected '$', got '{}'",
-                    other as char
-                ))
-            }
+    if partial.at == 0 {
+        if buf[0] != b'*' {
+            return parse_inline(buf, limits);
         }
-        let Some((header, start)) = line(buf, at + 1) else {
-            return if buf.len() - at > 32 {
-                Parsed::Error("Protocol error: invalid bulk length".into())
+        let Some((header, at)) = line(buf, 1) else {
+            return if buf.len() > 32 {
+                Parsed::Error("ERR Protocol error: invalid multibulk length".into())
             } else {
                 Parsed::Incomplete
             };
         };
+        partial.count = match number(header) {
+            Some(n) if n <= 0 => return Parsed::Command(Vec::new(), at),
+            Some(n) if (n as u64) <= limits.max_args as u64 => n as usize,
+            _ => return Parsed::Error("ERR Protocol error: invalid multibulk length".into()),
+        };
+        partial.args = Vec::with_capacity(partial.count.min(1024));
+        partial.at = at;
+    }
+    while partial.args.len() < partial.count {
+        let at = partial.at;
+        match buf.get(at) {
+            None => return Parsed::Incomplete,
+            Some(b'$') => {}
+            Some(&other) => {
+                *partial = Partial::default();
+                return Parsed::Error(format!(
+                    "ERR Protocol error: expected '$', got '{}'",
+                    other as char
+                ));
+            }
+        }
+        let Some((header, start)) = line(buf, at + 1) else {
+            if buf.len() - at > 32 {
+                *partial = Partial::default();
+                return Parsed::Error("ERR Protocol error: invalid bulk length".into());
+            }
+            return Parsed::Incomplete;
+        };
         let len = match number(header) {
             Some(n) if n >= 0 && (n as u64) <= limits.max_bulk as u64 => n as usize,
-            _ => return Parsed::Error("Protocol error: invalid bulk length".into()),
+            _ => {
+                *partial = Partial::default();
+                return Parsed::Error("ERR Protocol error: invalid bulk length".into());
+            }
         };
         if buf.len() < start + len + 2 {
             return Parsed::Incomplete;
         }
         if &buf[start + len..start + len + 2] != b"\r\n" {
-            return Parsed::Error("Protocol error: bulk string not terminated by CRLF".into());
+            *partial = Partial::default();
+            return Parsed::Error("ERR Protocol error: bulk string not terminated by CRLF".into());
         }
-        args.push(buf[start..start + len].to_vec());
-        at = start + len + 2;
+        partial.args.push(buf[start..start + len].to_vec());
+        partial.at = start + len + 2;
     }
-    Parsed::Command(args, at)
+    let done = std::mem::take(partial);
+    Parsed::Command(done.args, done.at)
 }
 
 fn parse_inline(buf: &[u8], limits: &Limits) -> Parsed {
@@ -114,8 +134,6 @@ fn parse_inline(buf: &[u8], limits: &Limits) -> Parsed {
     Parsed::Command(args, end + 1)
 }
 
-/// Bytes needed before more of the current command can be parsed (for the declared-size check
-/// done by `parse`, nothing is allocated for a declared bulk until its bytes arrive).
 /// A reply under construction, in RESP2 or RESP3.
 pub struct Out {
     pub buf: Vec<u8>,
@@ -210,37 +228,43 @@ mod tests {
     #[test]
     fn parses_arrays_inline_and_partial_input() {
         let limits = Limits::default();
+        let p = &mut Partial::default();
         let full = b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\nPING\r\n";
+        let get = Parsed::Command(vec![b"GET".to_vec(), b"k".to_vec()], 20);
+        assert_eq!(parse(full, &limits, p), get);
         assert_eq!(
-            parse(full, &limits),
-            Parsed::Command(vec![b"GET".to_vec(), b"k".to_vec()], 20)
-        );
-        assert_eq!(
-            parse(&full[20..], &limits),
+            parse(&full[20..], &limits, p),
             Parsed::Command(vec![b"PING".to_vec()], 6)
         );
         for cut in 1..20 {
+            let fresh = &mut Partial::default();
             assert_eq!(
-                parse(&full[..cut], &limits),
+                parse(&full[..cut], &limits, fresh),
                 Parsed::Incomplete,
                 "cut at {cut}"
             );
         }
+        // Resuming: the same command fed a byte at a time through one Partial.
+        for cut in 1..20 {
+            assert_eq!(
+                parse(&full[..cut], &limits, p),
+                Parsed::Incomplete,
+                "resumed cut at {cut}"
+            );
+        }
+        assert_eq!(parse(&full[..20], &limits, p), get);
     }
 
     #[test]
     fn refuses_huge_declared_sizes_before_allocating() {
         let limits = Limits::default();
-        assert!(
-            matches!(parse(b"*1\r\n$2147483648\r\n", &limits), Parsed::Error(e) if e.contains("invalid bulk length"))
-        );
-        assert!(
-            matches!(parse(b"*99999999999\r\n", &limits), Parsed::Error(e) if e.contains("multibulk"))
-        );
-        assert!(matches!(parse(b"*1\r\n$-5\r\n", &limits), Parsed::Error(_)));
-        assert!(matches!(
-            parse(b"*1\r\n$1\r\nab\r\n", &limits),
-            Parsed::Error(_)
-        ));
+        let error = |input: &[u8]| match parse(input, &limits, &mut Partial::default()) {
+            Parsed::Error(e) => e,
+            other => panic!("{other:?}"),
+        };
+        assert!(error(b"*1\r\n$2147483648\r\n").contains("ERR Protocol error: invalid bulk length"));
+        assert!(error(b"*99999999999\r\n").contains("multibulk"));
+        error(b"*1\r\n$-5\r\n");
+        error(b"*1\r\n$1\r\nab\r\n");
     }
 }

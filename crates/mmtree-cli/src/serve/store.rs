@@ -70,6 +70,8 @@ pub struct Tx<'w> {
     pub w: &'w mut WriteTransaction,
     pub db: u32,
     pub now: u64,
+    /// Longest key accepted: the engine's limit less the expiry index's 12-byte prefix.
+    pub max_key: usize,
 }
 
 impl Tx<'_> {
@@ -193,6 +195,20 @@ const NOT_INT: &str = "ERR value is not an integer or out of range";
 pub fn apply(tx: &mut Tx<'_>, args: &[Vec<u8>]) -> TxResult<Reply> {
     let name = String::from_utf8_lossy(&args[0]).to_ascii_uppercase();
     let a = &args[1..];
+    // Check every key first, so one bad command fails alone instead of the group's commit.
+    let keys: Vec<&Vec<u8>> = match name.as_str() {
+        "DEL" | "UNLINK" => a.iter().collect(),
+        "MSET" | "MSETNX" => a.iter().step_by(2).collect(),
+        "FLUSHDB" => Vec::new(),
+        _ => a.first().into_iter().collect(),
+    };
+    if let Some(key) = keys.iter().find(|k| k.len() > tx.max_key) {
+        return Ok(Reply::Error(format!(
+            "ERR key too large ({} bytes; the limit is {})",
+            key.len(),
+            tx.max_key
+        )));
+    }
     Ok(match name.as_str() {
         "SET" => {
             if a.len() < 2 {
@@ -209,11 +225,13 @@ pub fn apply(tx: &mut Tx<'_>, args: &[Vec<u8>]) -> TxResult<Reply> {
                     if n <= 0 {
                         return None;
                     }
-                    Some(if absolute {
-                        n as u64 * scale
+                    let span = (n as u64).checked_mul(scale)?;
+                    let at = if absolute {
+                        span
                     } else {
-                        tx.now + n as u64 * scale
-                    })
+                        tx.now.checked_add(span)?
+                    };
+                    (at <= i64::MAX as u64).then_some(at)
                 };
                 match opt.as_str() {
                     "NX" => nx = true,
@@ -348,10 +366,18 @@ pub fn apply(tx: &mut Tx<'_>, args: &[Vec<u8>]) -> TxResult<Reply> {
                 return Ok(Reply::Error(NOT_INT.into()));
             };
             let at = match name.as_str() {
-                "EXPIRE" => tx.now as i64 + n.saturating_mul(1000),
-                "PEXPIRE" => tx.now as i64 + n,
-                "EXPIREAT" => n.saturating_mul(1000),
-                _ => n,
+                "EXPIRE" => n
+                    .checked_mul(1000)
+                    .and_then(|ms| (tx.now as i64).checked_add(ms)),
+                "PEXPIRE" => (tx.now as i64).checked_add(n),
+                "EXPIREAT" => n.checked_mul(1000),
+                _ => Some(n),
+            };
+            let Some(at) = at else {
+                return Ok(Reply::Error(format!(
+                    "ERR invalid expire time in '{}' command",
+                    name.to_ascii_lowercase()
+                )));
             };
             match tx.get(&a[0])? {
                 None => Reply::Int(0),
