@@ -213,27 +213,34 @@ impl Db {
     pub fn begin_read(&self) -> Result<ReadTransaction> {
         let inner = &self.inner;
         let mut state = inner.state.lock().expect("state lock");
+        let oldest_local = state.readers.keys().next().map(|&(txn, _)| txn);
         let meta = loop {
             let meta = inner.published_meta()?;
             // Announce the snapshot in our slot, then check it is still the newest: a writer that
             // starts after this check sees the slot; one that started before had this commit (or a
             // newer one, which the check catches) as its base, so it reuses nothing it reaches.
-            let oldest_local = state.readers.keys().next().map(|&(txn, _)| txn);
             let protect = oldest_local.map_or(meta.txn, |txn| txn.min(meta.txn));
             inner.lock.set_slot_txn(inner.slot, Some(protect));
-            if inner.lock.current_txn() == meta.txn {
+            if inner.published_meta()?.txn == meta.txn {
                 break meta;
             }
         };
+        let grown = meta
+            .page_count
+            .checked_mul(inner.storage.page_size as u64)
+            .is_none_or(|bytes| bytes > inner.storage.file_len());
+        if grown {
+            // Another process grew the file.
+            if let Err(error) = inner.storage.refresh_len() {
+                inner.lock.set_slot_txn(inner.slot, oldest_local);
+                return Err(error);
+            }
+        }
         state.meta = meta;
         let reader = state.next_reader;
         state.next_reader += 1;
         state.readers.insert((meta.txn, reader), Instant::now());
         drop(state);
-        if meta.page_count * inner.storage.page_size as u64 > inner.storage.file_len() {
-            // Another process grew the file.
-            inner.storage.refresh_len()?;
-        }
         Ok(ReadTransaction::new(
             inner.clone(),
             inner.storage.mapping(),
@@ -287,11 +294,12 @@ impl Db {
     fn start_write(&self, guard: WriterGuard) -> Result<WriteTransaction> {
         let inner = &self.inner;
         let file_len = inner.storage.refresh_len()?;
-        let mut base = inner.published_meta()?;
-        let on_disk = read_meta(inner.storage.file(), &inner.storage.path, file_len)?;
-        if on_disk.txn > base.txn {
-            inner.lock.publish_meta(meta_words(&on_disk));
-            base = on_disk;
+        // The meta pages in the file are the truth (the lock file holds a copy): a writer that
+        // died after writing its meta page but before publishing it, a publish cut half-way, or a
+        // damaged lock file are all mended here.
+        let base = read_meta(inner.storage.file(), &inner.storage.path, file_len)?;
+        if inner.lock.load_meta() != Some(meta_words(&base)) {
+            inner.lock.publish_meta(meta_words(&base));
         }
         let oldest_reader = inner
             .lock
@@ -459,10 +467,10 @@ impl Db {
 
     /// The processes holding snapshots of this database, oldest snapshot first: for each, its pid,
     /// the oldest commit it reads, how many commits behind the newest that is, and for how long.
-    /// Slots of processes that died are reclaimed on the way.
+    /// Slots of processes that died are skipped (and reused by the next process that opens).
     pub fn readers(&self) -> Vec<ReaderInfo> {
         let inner = &self.inner;
-        let newest = inner.lock.current_txn();
+        let newest = inner.published_meta().map_or(0, |meta| meta.txn);
         let mut readers: Vec<ReaderInfo> = inner
             .lock
             .readers(Some(inner.slot))
@@ -519,7 +527,8 @@ impl DbInner {
             .metadata()
             .map_err(|e| Error::io("reading the file size", e))?
             .len();
-        let fresh = file_len == 0 || is_all_zero(&file, file_len)?;
+        let fresh =
+            file_len == 0 || is_all_zero(&file, file_len)? || is_torn_creation(&file, file_len)?;
         if fresh && !alone {
             // Others have it open, yet it has no meta pages: not (or no longer) a database.
             return Err(Error::NotADatabase { path });
@@ -542,12 +551,13 @@ impl DbInner {
                     page_count: 2,
                     free_pages: 0,
                 };
-                storage.ensure_len(2 * page_size as u64)?;
+                // The meta pages go first, extending the file by exactly two pages, so a crash
+                // during creation leaves a file that `is_all_zero`/`is_torn_creation` recognise
+                // (growth in steps happens later, through `ensure_len`).
                 let mut pages = vec![0u8; 2 * page_size];
                 meta.encode(&mut pages[..page_size]);
                 meta.encode(&mut pages[page_size..]);
-                storage.write_at(0, &pages)?;
-                storage.sync()?;
+                storage.create_meta_pages(&pages)?;
                 meta
             }
         };
@@ -578,27 +588,32 @@ impl DbInner {
         Ok(inner)
     }
 
-    /// The newest commit of any process, from the lock file.
+    /// The newest commit of any process, from the lock file (or from the meta pages, if the
+    /// lock file's copy is caught half-written by a dead writer or does not make sense).
     pub(crate) fn published_meta(&self) -> Result<Meta> {
-        let [txn, page_size, catalog_root, freelist_root, page_count, free_pages] =
-            self.lock.load_meta();
-        if page_size != self.storage.page_size as u64 {
-            return Err(Error::IncompatibleLockFile {
-                path: self.storage.path.clone(),
-                reason: format!(
-                    "it describes {page_size}-byte pages, the database has {}",
-                    self.storage.page_size
-                ),
-            });
+        if let Some([txn, page_size, catalog_root, freelist_root, page_count, free_pages]) =
+            self.lock.load_meta()
+        {
+            let meta = Meta {
+                page_size: page_size as u32,
+                txn,
+                catalog_root,
+                freelist_root,
+                page_count,
+                free_pages,
+            };
+            let sane = page_size == self.storage.page_size as u64
+                && page_count >= 2
+                && page_count <= (1u64 << 63) / page_size
+                && catalog_root < page_count
+                && freelist_root < page_count
+                && free_pages <= page_count;
+            if sane {
+                return Ok(meta);
+            }
         }
-        Ok(Meta {
-            page_size: page_size as u32,
-            txn,
-            catalog_root,
-            freelist_root,
-            page_count,
-            free_pages,
-        })
+        let file_len = self.storage.refresh_len()?;
+        read_meta(self.storage.file(), &self.storage.path, file_len)
     }
 
     pub(crate) fn end_read(&self, txn: u64, reader: u64) {
@@ -646,7 +661,7 @@ impl DbInner {
 
     /// The end of a commit: sync the data, write the meta page, sync it, make it current, and
     /// shrink the file below what either meta page needs.
-    pub(crate) fn publish(&self, meta: Meta, durability: Durability) -> Result<()> {
+    pub(crate) fn publish(&self, meta: Meta, base: &Meta, durability: Durability) -> Result<()> {
         let durable = durability == Durability::Immediate;
         if durable {
             self.storage.sync()?;
@@ -668,23 +683,25 @@ impl DbInner {
             self.unsynced.store(true, Ordering::Release);
         }
         self.lock.publish_meta(meta_words(&meta));
-        let previous = {
-            let mut state = self.state.lock().expect("state lock");
-            std::mem::replace(&mut state.meta, meta)
-        };
-        // Both meta pages now need at most this much. Shrink only if no snapshot (in any process)
-        // is older than the previous commit, so none has a larger page count; trimmed pages were
-        // reusable, hence unreachable from every live snapshot.
-        let keep = previous.page_count.max(meta.page_count) * page_size as u64;
+        self.state.lock().expect("state lock").meta = meta;
+        // Give back a free tail. The file is shortened only below what both meta pages need
+        // (the new one and `base`, the one it replaced as newest; the other meta slot is
+        // older still and was overwritten by this commit), only when no snapshot in any process
+        // is older than `base` (so none has a larger page count), and only after a durable
+        // commit (so after a power loss no older meta page can point past the end). Trimmed
+        // pages were reusable, hence unreachable from every live snapshot. The commit has
+        // happened by now: a failed truncate only leaves the file longer.
+        let keep = base.page_count.max(meta.page_count) * page_size as u64;
         let slack = (keep / 8).clamp(GROW_STEP_MIN, GROW_STEP_MAX);
-        if self.storage.file_len() > keep + 2 * slack
+        if durable
+            && self.storage.file_len() > keep + 2 * slack
             && self
                 .lock
                 .readers(Some(self.slot))
                 .iter()
-                .all(|slot| slot.txn >= previous.txn)
+                .all(|slot| slot.txn >= base.txn)
         {
-            self.storage.truncate_to(keep + slack)?;
+            let _ = self.storage.truncate_to(keep + slack);
         }
         Ok(())
     }
@@ -723,6 +740,29 @@ fn slot_age(since_unix_ns: u64) -> Duration {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64);
     Duration::from_nanos(now.saturating_sub(since_unix_ns))
+}
+
+/// A database whose creation was cut short: no more than two minimal pages, starting with our
+/// signature, without a valid meta page. (Any database holding data is at least three pages.)
+fn is_torn_creation(file: &File, len: u64) -> Result<bool> {
+    if len > 2 * PAGE_SIZE_MIN as u64 {
+        return Ok(false);
+    }
+    let mut magic = [0u8; 8];
+    if len < 8 || file.read_exact_at(&mut magic, 0).is_err() || magic != crate::page::meta::MAGIC {
+        return Ok(false);
+    }
+    let mut bytes = vec![0u8; len as usize];
+    file.read_exact_at(&mut bytes, 0)
+        .map_err(|e| Error::io("reading the file", e))?;
+    // Torn only if neither meta page is valid: a valid meta page in a short file is a
+    // truncated database (an error), never something to overwrite.
+    let valid = |at: usize| {
+        bytes
+            .get(at..)
+            .is_some_and(|b| matches!(Meta::decode(b), MetaRead::Valid(_)))
+    };
+    Ok(!valid(0) && !valid(PAGE_SIZE_MIN))
 }
 
 fn is_all_zero(file: &File, len: u64) -> Result<bool> {

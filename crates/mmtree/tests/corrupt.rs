@@ -332,3 +332,118 @@ fn foreign_truncated_and_newer_files_are_refused_clearly() {
         .expect("two damaged meta pages must be refused");
     assert!(matches!(error, Error::Corrupted { .. }), "{error:?}");
 }
+
+/// Recomputes a tree page's checksum after a deliberate edit (a crafted, "valid-looking" page).
+fn reseal(page: &mut [u8]) {
+    let sum = crc32c::crc32c(&page[4..]);
+    page[..4].copy_from_slice(&sum.to_le_bytes());
+}
+
+#[test]
+fn crafted_pages_with_valid_checksums_give_errors_not_panics_or_huge_allocations() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("crafted.mmt");
+    {
+        let db = Db::open(&path).unwrap();
+        let mut w = db.begin_write().unwrap();
+        w.table("t")
+            .unwrap()
+            .insert(b"big", &vec![7u8; 20_000])
+            .unwrap();
+        w.table("t").unwrap().insert(b"small", b"v").unwrap();
+        w.commit().unwrap();
+    }
+    // Find the leaf holding "big" and make its overflow reference claim 2^60 bytes.
+    let mut bytes = std::fs::read(&path).unwrap();
+    let page_size = 4096;
+    let leaf = (2..bytes.len() / page_size)
+        .find(|&p| {
+            let page = &bytes[p * page_size..(p + 1) * page_size];
+            page[4] == 2 && page.windows(3).any(|w| w == b"big")
+        })
+        .expect("the leaf");
+    let page = &mut bytes[leaf * page_size..(leaf + 1) * page_size];
+    let at = page.windows(3).position(|w| w == b"big").unwrap() + 3; // the 16-byte reference
+    page[at + 8..at + 16].copy_from_slice(&(1u64 << 60).to_le_bytes());
+    reseal(page);
+    std::fs::write(&path, &bytes).unwrap();
+    let db = Db::open(&path).unwrap();
+    let r = db.begin_read().unwrap();
+    assert!(r.table("t").unwrap().unwrap().get(b"big").is_err());
+    drop(r);
+    let mut w = db.begin_write().unwrap();
+    let removed = w.table("t").unwrap().remove(b"big");
+    assert!(
+        matches!(removed, Err(Error::Corrupted { .. })),
+        "{removed:?}"
+    );
+    assert!(!db.check().unwrap().is_ok());
+}
+
+#[test]
+fn a_publish_cut_half_way_in_the_lock_file_does_not_freeze_other_processes() {
+    use std::os::unix::fs::FileExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("seq.mmt");
+    let db = Db::open(&path).unwrap();
+    let mut w = db.begin_write().unwrap();
+    w.table("t").unwrap().insert(b"k", b"1").unwrap();
+    w.commit().unwrap();
+    // As if a writer died between the two halves of publishing: the seqlock counter stays odd.
+    let lock = std::fs::OpenOptions::new()
+        .write(true)
+        .open(dir.path().join("seq.mmt-lock"))
+        .unwrap();
+    lock.write_all_at(&7u64.to_le_bytes(), 24).unwrap();
+    let r = db.begin_read().unwrap(); // falls back to the meta pages instead of spinning forever
+    assert_eq!(
+        r.table("t").unwrap().unwrap().get(b"k").unwrap(),
+        Some(&b"1"[..])
+    );
+    drop(r);
+    let mut w = db.begin_write().unwrap(); // the next writer repairs the lock file
+    w.table("t").unwrap().insert(b"k", b"2").unwrap();
+    w.commit().unwrap();
+    assert_eq!(
+        db.begin_read()
+            .unwrap()
+            .table("t")
+            .unwrap()
+            .unwrap()
+            .get(b"k")
+            .unwrap(),
+        Some(&b"2"[..])
+    );
+}
+
+#[test]
+fn a_creation_cut_short_is_created_again_but_a_short_real_database_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let torn = dir.path().join("torn.mmt");
+    let mut bytes = b"\x89MMTREE\n".to_vec();
+    bytes.resize(3000, 0xAB); // our signature, then garbage: the meta page never landed
+    std::fs::write(&torn, &bytes).unwrap();
+    let db = Db::open(&torn).unwrap();
+    assert_eq!(
+        db.begin_read().unwrap().list_tables().unwrap(),
+        Vec::<String>::new()
+    );
+    drop(db);
+    // A real database cut to two pages still has a valid meta page: refused, never overwritten.
+    let real = dir.path().join("real.mmt");
+    {
+        let db = Db::open(&real).unwrap();
+        let mut w = db.begin_write().unwrap();
+        for i in 0..500u32 {
+            w.table("t")
+                .unwrap()
+                .insert(&i.to_be_bytes(), &[1; 100])
+                .unwrap();
+        }
+        w.commit().unwrap();
+    }
+    let file = std::fs::OpenOptions::new().write(true).open(&real).unwrap();
+    file.set_len(8192).unwrap();
+    assert!(matches!(Db::open(&real), Err(Error::Truncated { .. })));
+    assert_eq!(std::fs::metadata(&real).unwrap().len(), 8192);
+}

@@ -9,8 +9,9 @@
 //! - a page allocated and freed inside one transaction is reusable at once (no snapshot saw it);
 //! - every page below the page count is reachable from exactly one tree, or listed in exactly one
 //!   freelist record (`check` proves it);
-//! - the freelist is written at commit by a short fixed-point loop that only allocates at the end
-//!   of the file, so recording the free pages cannot change the set being recorded.
+//! - the freelist is written at commit by a short fixed-point loop: pages for its own nodes are
+//!   reserved first (lowest reusable pages, else at the end of the file), and the reserved and
+//!   freed sets only grow, so recording the free pages converges on a consistent set.
 
 use crate::btree::cursor::{Bounds, RangeIter};
 use crate::btree::node::{NodeRef, Value, ValueBuf};

@@ -141,10 +141,13 @@ impl WriteCore {
             id = child_id;
         }
         let leaf = self.node_mut(id);
-        let index = leaf
-            .keys
-            .binary_search_by(|k| k.as_slice().cmp(key))
-            .expect("get() found the key on this path");
+        let Ok(index) = leaf.keys.binary_search_by(|k| k.as_slice().cmp(key)) else {
+            // get() found it; a second search can only miss in a leaf whose keys are unsorted.
+            return Err(crate::error::Error::corrupted(
+                0,
+                "keys out of order in a leaf",
+            ));
+        };
         leaf.keys.remove(index);
         let old = leaf.values_mut().remove(index);
         leaf.recompute_bytes();
@@ -284,11 +287,11 @@ impl WriteCore {
             Entries::Leaf(values) => {
                 for value in values.iter_mut() {
                     if let Value::Overflow { page, len } = *value {
-                        if page + overflow_pages(len, self.page_size) > limit {
+                        if page.saturating_add(overflow_pages(len, self.page_size)) > limit {
                             let bytes =
                                 crate::btree::view::Source::overflow(self, page, len)?.to_vec();
                             let moved = self.write_overflow(&bytes)?;
-                            self.free_value(std::mem::replace(value, moved));
+                            self.free_value(std::mem::replace(value, moved))?;
                             changed = true;
                         }
                     }
@@ -324,7 +327,11 @@ impl WriteCore {
             }
         };
         match owned.entries {
-            Entries::Leaf(values) => values.into_iter().for_each(|v| self.free_value(v)),
+            Entries::Leaf(values) => {
+                for value in values {
+                    self.free_value(value)?;
+                }
+            }
             Entries::Branch(children) => {
                 for child in children {
                     self.free_tree(child, depth + 1)?;

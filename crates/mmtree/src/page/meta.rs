@@ -103,7 +103,11 @@ impl Meta {
         {
             return MetaRead::Damaged("meta page has an invalid page size");
         }
+        // A file of at most 2^63 bytes: page_count * page_size never overflows, and txn ids
+        // leave room to count up.
         if meta.page_count < 2
+            || meta.page_count > (1u64 << 63) / page_size as u64
+            || meta.txn >= 1u64 << 62
             || meta.catalog_root >= meta.page_count
             || meta.freelist_root >= meta.page_count
             || meta.catalog_root == 1

@@ -107,13 +107,9 @@ impl<'a> PageView<'a> {
         let value = self.slice(at + LEAF_CELL_HEADER + key_len, stored, "value")?;
         match flags {
             0 => Ok((key, ValueRef::Inline(value))),
-            CELL_FLAG_OVERFLOW if stored == OVERFLOW_REF_SIZE => Ok((
-                key,
-                ValueRef::Overflow {
-                    page: read_u64(value, 0),
-                    len: read_u64(value, 8),
-                },
-            )),
+            CELL_FLAG_OVERFLOW if stored == OVERFLOW_REF_SIZE => {
+                Ok((key, self.overflow_ref(index, value)?))
+            }
             _ => Err(Error::corrupted(
                 self.id,
                 format!("cell {index} has invalid flags {flags}"),
@@ -130,15 +126,25 @@ impl<'a> PageView<'a> {
         let value = self.slice(at + LEAF_CELL_HEADER + key_len, stored, "value")?;
         match flags {
             0 => Ok(ValueRef::Inline(value)),
-            CELL_FLAG_OVERFLOW if stored == OVERFLOW_REF_SIZE => Ok(ValueRef::Overflow {
-                page: read_u64(value, 0),
-                len: read_u64(value, 8),
-            }),
+            CELL_FLAG_OVERFLOW if stored == OVERFLOW_REF_SIZE => self.overflow_ref(index, value),
             _ => Err(Error::corrupted(
                 self.id,
                 format!("cell {index} has invalid flags {flags}"),
             )),
         }
+    }
+
+    /// An overflow reference, checked: first page past the meta pages, length within limits
+    /// (the run's end is checked against the page count by whoever follows or frees it).
+    fn overflow_ref(&self, index: usize, cell: &[u8]) -> Result<ValueRef<'a>> {
+        let (page, len) = (read_u64(cell, 0), read_u64(cell, 8));
+        if page < 2 || len > crate::limits::VALUE_SIZE_MAX {
+            return Err(Error::corrupted(
+                self.id,
+                format!("cell {index} has an invalid overflow reference"),
+            ));
+        }
+        Ok(ValueRef::Overflow { page, len })
     }
 
     pub(crate) fn child(&self, index: usize) -> Result<u64> {

@@ -172,23 +172,30 @@ impl LockFile {
     }
 
     /// Publishes a committed meta (a seqlock: readers retry while the counter is odd or moved).
+    /// Only the holder of the writer lock (or a process alone) publishes. A publisher killed
+    /// half-way leaves the counter odd; the next publish repairs it.
     pub(crate) fn publish_meta(&self, words: MetaWords) {
         let seq = self.word(SEQ_AT);
-        let start = seq.load(Ordering::SeqCst);
-        seq.store(start.wrapping_add(1), Ordering::SeqCst);
+        let writing = seq.load(Ordering::SeqCst) | 1; // odd: a write is in progress
+        seq.store(writing, Ordering::SeqCst);
         for (i, word) in words.iter().enumerate() {
             self.word(META_AT + i * 8).store(*word, Ordering::SeqCst);
         }
-        seq.store(start.wrapping_add(2), Ordering::SeqCst);
+        seq.store(writing.wrapping_add(1), Ordering::SeqCst);
     }
 
-    /// The newest published meta.
-    pub(crate) fn load_meta(&self) -> MetaWords {
+    /// The newest published meta, or `None` if a publish seems stuck (its writer died half-way;
+    /// the caller then reads the meta pages from the file, and the next writer repairs it).
+    pub(crate) fn load_meta(&self) -> Option<MetaWords> {
         let seq = self.word(SEQ_AT);
-        loop {
+        for attempt in 0..100_000u32 {
             let before = seq.load(Ordering::SeqCst);
             if !before.is_multiple_of(2) {
-                std::hint::spin_loop();
+                if attempt > 100 {
+                    std::thread::yield_now();
+                } else {
+                    std::hint::spin_loop();
+                }
                 continue;
             }
             let mut words = [0u64; 6];
@@ -196,14 +203,10 @@ impl LockFile {
                 *word = self.word(META_AT + i * 8).load(Ordering::SeqCst);
             }
             if seq.load(Ordering::SeqCst) == before {
-                return words;
+                return Some(words);
             }
         }
-    }
-
-    /// The txn id of the newest published meta.
-    pub(crate) fn current_txn(&self) -> u64 {
-        self.load_meta()[0]
+        None
     }
 
     /// Takes the cross-process writer lock (waiting if `wait`). False: someone else holds it.
@@ -271,15 +274,9 @@ impl LockFile {
             }
             let txn = self.word(slot_at(index) + 8).load(Ordering::SeqCst);
             if Some(index) != own && !self.is_locked(SLOT_LOCK_BASE + index as u64) {
-                // The owner died without releasing it: reclaim, unless it changed meanwhile.
-                // (Its txn word is left alone: a free slot's txn is ignored, and a new owner may
-                // already be writing it.)
-                let _ = self.word(slot_at(index)).compare_exchange(
-                    pid,
-                    0,
-                    Ordering::SeqCst,
-                    Ordering::SeqCst,
-                );
+                // The owner died (its lock byte is free): skip the slot. It is not cleared here —
+                // a new owner may be claiming it right now (possibly with the same pid, from
+                // another pid namespace); whoever claims it next overwrites it.
                 continue;
             }
             if txn != 0 {
@@ -306,7 +303,8 @@ impl LockFile {
                 &mut request,
             )
         };
-        rc == 0 && request.l_type != libc::F_UNLCK as libc::c_short
+        // An error counts as "locked": a live reader must never be taken for a dead one.
+        rc != 0 || request.l_type != libc::F_UNLCK as libc::c_short
     }
 
     /// An OFD lock operation on one byte. Ok(false): it would block (non-waiting only).

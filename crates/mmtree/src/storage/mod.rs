@@ -296,6 +296,16 @@ impl Storage {
         self.verified.mark(id, txn);
     }
 
+    /// Creation: writes the two meta pages at the start of an empty file and syncs them.
+    pub(crate) fn create_meta_pages(&self, pages: &[u8]) -> Result<()> {
+        self.file
+            .write_all_at(pages, 0)
+            .map_err(|e| Error::io("writing the meta pages", e))?;
+        self.sync()?;
+        self.refresh_len()?;
+        Ok(())
+    }
+
     /// Writes consecutive page buffers at `offset` with `pwritev` (no copying into one buffer).
     pub(crate) fn write_pages_at(&self, offset: u64, pages: &[&[u8]]) -> Result<()> {
         let total: usize = pages.iter().map(|p| p.len()).sum();

@@ -216,7 +216,8 @@ impl Drop for BulkLoader<'_> {
             self.core.free_page(page);
         }
         for value in std::mem::take(&mut self.overflow_values) {
-            self.core.free_value(value);
+            // Runs this loader wrote itself: always inside the file.
+            let _ = self.core.free_value(value);
         }
     }
 }

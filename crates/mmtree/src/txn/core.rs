@@ -122,12 +122,25 @@ impl WriteCore {
         }
     }
 
-    pub(crate) fn free_value(&mut self, value: Value) {
+    /// Frees a value's overflow run. The run is checked against the file first: a corrupt
+    /// reference must not put live or nonexistent pages on the freelist.
+    pub(crate) fn free_value(&mut self, value: Value) -> Result<()> {
         if let Value::Overflow { page, len } = value {
-            for id in page..page + overflow_pages(len, self.page_size) {
+            let pages = overflow_pages(len, self.page_size);
+            if page < 2
+                || len > crate::limits::VALUE_SIZE_MAX
+                || page.saturating_add(pages) > self.page_count
+            {
+                return Err(Error::corrupted(
+                    page,
+                    "overflow run lies outside the database",
+                ));
+            }
+            for id in page..page + pages {
                 self.free_page(id);
             }
         }
+        Ok(())
     }
 
     /// Stores `value` for a leaf: inline, or written now to its own overflow run.

@@ -189,7 +189,7 @@ impl WriteTransaction {
             free_pages,
         };
         // 3. Sync, write the meta page, sync, publish.
-        core.db.publish(meta, self.durability)
+        core.db.publish(meta, &core.base, self.durability)
     }
 }
 
@@ -229,7 +229,7 @@ impl Table<'_> {
             self.state.root = Some(root);
             self.state.changed = true;
             match old {
-                Some(old) => self.core.free_value(old),
+                Some(old) => self.core.free_value(old)?,
                 None => self.state.len += 1,
             }
             Ok(())
@@ -246,8 +246,10 @@ impl Table<'_> {
             if let Some(old) = old {
                 self.state.root = root;
                 self.state.changed = true;
-                self.state.len -= 1;
-                self.core.free_value(old);
+                self.state.len = self.state.len.checked_sub(1).ok_or_else(|| {
+                    Error::corrupted(0, format!("table {:?} has a wrong entry count", self.name))
+                })?;
+                self.core.free_value(old)?;
                 removed = true;
             }
             Ok(())
