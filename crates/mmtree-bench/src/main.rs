@@ -1,25 +1,28 @@
-//! mmtree and LMDB (through `heed`) measured side by side, in one run, on one machine, on the
-//! same data with the same durability (every commit synced).
+//! mmtree and its peers — LMDB (through `heed`), redb and SQLite (rusqlite, bundled) — measured
+//! side by side, in one run, on one machine, on the same data with the same durability (every
+//! commit synced).
 //!
 //! ```sh
-//! cargo run --release -p mmtree-bench -- --records 10000000
+//! cargo run --release -p mmtree-bench -- --records 10000000 [--peers lmdb,redb,sqlite]
 //! ```
 //!
 //! Workloads: sorted bulk load (one transaction), random durable batches of 1000 inserts,
-//! random gets, a full scan, reopen time, file size. Keys are 16 bytes, values 100 bytes. The
-//! ratio column is mmtree's speed over LMDB's (> 1.00 means mmtree is faster; for the file size,
-//! LMDB's size over mmtree's).
+//! random gets, a full scan, reopen time, file size. Keys are 16 bytes, values 100 bytes; gets
+//! check the bytes they read. Each ratio is mmtree's figure over the peer's (> 1.00 means mmtree
+//! is better: faster, or for time and size, smaller). The table is Markdown.
 
 mod lmdb;
 mod mm;
+mod redb_store;
 mod rww;
+mod sqlite_store;
 
 use anyhow::Result;
 use clap::Parser;
 use std::time::{Duration, Instant};
 
 #[derive(Parser)]
-#[command(about = "mmtree vs LMDB, side by side")]
+#[command(about = "mmtree vs LMDB, redb and SQLite, side by side")]
 struct Args {
     /// Records for the bulk load.
     #[arg(long, default_value_t = 1_000_000)]
@@ -30,9 +33,12 @@ struct Args {
     /// Random gets.
     #[arg(long, default_value_t = 1_000_000)]
     gets: u64,
-    /// Run one store only (for profiling): "mmtree" or "lmdb".
+    /// Run one store only (for profiling): mmtree, lmdb, redb or sqlite.
     #[arg(long)]
     only: Option<String>,
+    /// The peers to compare with.
+    #[arg(long, value_delimiter = ',', default_value = "lmdb,redb,sqlite")]
+    peers: Vec<String>,
     /// Run the readwhilewriting workload (reader processes + one writer process) instead.
     #[arg(long)]
     readwhilewriting: bool,
@@ -110,15 +116,6 @@ pub trait Store {
     /// Closes and reopens, then reads one record.
     fn reopen(&mut self) -> Result<()>;
     fn file_bytes(&self) -> Result<u64>;
-}
-
-struct Row {
-    workload: String,
-    unit: &'static str,
-    mmtree: f64,
-    lmdb: f64,
-    /// true if bigger is better.
-    higher_better: bool,
 }
 
 fn time<T>(f: impl FnOnce() -> Result<T>) -> Result<(T, Duration)> {
@@ -238,54 +235,64 @@ fn main() -> Result<()> {
         return rww::run(&dir, args.records, args.seconds, &args.procs);
     }
     println!(
-        "mmtree vs LMDB: {} records ({}-byte keys, {VALUE_SIZE}-byte values), {} durable batches of {BATCH}, {} gets",
+        "mmtree vs peers: {} records ({}-byte keys, {VALUE_SIZE}-byte values), {} durable batches of {BATCH}, {} gets",
         args.records, 16, args.batches, args.gets
     );
     if let Some(only) = &args.only {
-        let rows = match only.as_str() {
-            "mmtree" => run_all(&mut mm::MmStore::create(&dir.join("bench.mmt"))?, &args)?,
-            "lmdb" => run_all(&mut lmdb::LmdbStore::create(&dir.join("lmdb"))?, &args)?,
-            other => anyhow::bail!("--only takes mmtree or lmdb, not {other:?}"),
-        };
+        let rows = run_all(open_store(only, &dir)?.as_mut(), &args)?;
         for (workload, unit, figure, _) in rows {
             println!("{workload:<40} {figure:>14.1} {unit:>10}");
         }
         return Ok(());
     }
-    let mut mm = mm::MmStore::create(&dir.join("bench.mmt"))?;
-    let mm_rows = run_all(&mut mm, &args)?;
-    drop(mm);
-    let mut lm = lmdb::LmdbStore::create(&dir.join("lmdb"))?;
-    let lm_rows = run_all(&mut lm, &args)?;
-    drop(lm);
-    let rows: Vec<Row> = mm_rows
-        .into_iter()
-        .zip(lm_rows)
-        .map(
-            |((workload, unit, mmtree, higher_better), (_, _, lmdb, _))| Row {
-                workload,
-                unit,
-                mmtree,
-                lmdb,
-                higher_better,
-            },
-        )
-        .collect();
-    println!(
-        "{:<40} {:>14} {:>14} {:>10}  ratio",
-        "workload", "mmtree", "lmdb", "unit"
-    );
-    for row in rows {
-        let ratio = if row.higher_better {
-            row.mmtree / row.lmdb
-        } else {
-            row.lmdb / row.mmtree
-        };
-        println!(
-            "{:<40} {:>14.1} {:>14.1} {:>10}  {:.2}x",
-            row.workload, row.mmtree, row.lmdb, row.unit, ratio
-        );
+    let mm_rows = run_all(open_store("mmtree", &dir)?.as_mut(), &args)?;
+    let mut peers = Vec::new();
+    for peer in &args.peers {
+        let rows = run_all(open_store(peer, &dir)?.as_mut(), &args)?;
+        peers.push((peer.clone(), rows));
     }
-    println!("ratio: mmtree over LMDB, > 1.00x means mmtree is better (faster, or smaller)");
+    print!("\n| workload | unit | mmtree |");
+    for (peer, _) in &peers {
+        print!(" {peer} | ratio |");
+    }
+    print!("\n|---|---|---|");
+    for _ in &peers {
+        print!("---|---|");
+    }
+    println!();
+    for (i, (workload, unit, mine, higher_better)) in mm_rows.iter().enumerate() {
+        print!("| {workload} | {unit} | {} |", figure(*mine));
+        for (_, rows) in &peers {
+            let theirs = rows[i].2;
+            let ratio = if *higher_better {
+                mine / theirs
+            } else {
+                theirs / mine
+            };
+            print!(" {} | {ratio:.2}x |", figure(theirs));
+        }
+        println!();
+    }
+    println!("\nratio: mmtree over the peer, > 1.00x means mmtree is better (faster, or smaller)");
     Ok(())
+}
+
+fn figure(x: f64) -> String {
+    if x >= 100.0 {
+        format!("{x:.0}")
+    } else {
+        format!("{x:.1}")
+    }
+}
+
+fn open_store(name: &str, dir: &std::path::Path) -> Result<Box<dyn Store>> {
+    Ok(match name {
+        "mmtree" => Box::new(mm::MmStore::create(&dir.join("bench.mmt"))?),
+        "lmdb" => Box::new(lmdb::LmdbStore::create(&dir.join("lmdb"))?),
+        "redb" => Box::new(redb_store::RedbStore::create(&dir.join("bench.redb"))?),
+        "sqlite" => Box::new(sqlite_store::SqliteStore::create(
+            &dir.join("bench.sqlite"),
+        )?),
+        other => anyhow::bail!("unknown store {other:?} (mmtree, lmdb, redb, sqlite)"),
+    })
 }

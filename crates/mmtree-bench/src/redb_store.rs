@@ -1,0 +1,93 @@
+//! The redb side (redb 4): one table, durable commits (redb's default durability).
+
+use crate::{key, value, Store, VALUE_CHECK_BYTE as VALUE_CHECK};
+use anyhow::Result;
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+use std::path::{Path, PathBuf};
+
+const TABLE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("bench");
+
+pub struct RedbStore {
+    path: PathBuf,
+    db: Option<Database>,
+}
+
+impl RedbStore {
+    pub fn create(path: &Path) -> Result<RedbStore> {
+        Ok(RedbStore {
+            path: path.to_path_buf(),
+            db: Some(Database::create(path)?),
+        })
+    }
+
+    fn db(&self) -> &Database {
+        self.db.as_ref().expect("open")
+    }
+}
+
+impl Store for RedbStore {
+    fn name(&self) -> &'static str {
+        "redb"
+    }
+
+    fn bulk_load(&mut self, records: u64) -> Result<()> {
+        let txn = self.db().begin_write()?;
+        {
+            let mut table = txn.open_table(TABLE)?;
+            for i in 0..records {
+                table.insert(&key(i * 2)[..], &value(i * 2)[..])?;
+            }
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    fn insert_batch(&mut self, ids: &[u64]) -> Result<()> {
+        let txn = self.db().begin_write()?;
+        {
+            let mut table = txn.open_table(TABLE)?;
+            for &id in ids {
+                table.insert(&key(id)[..], &value(id)[..])?;
+            }
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    fn gets(&mut self, ids: &mut dyn Iterator<Item = u64>) -> Result<u64> {
+        let txn = self.db().begin_read()?;
+        let table = txn.open_table(TABLE)?;
+        let mut found = 0;
+        for id in ids {
+            if let Some(v) = table.get(&key(id)[..])? {
+                found += u64::from(v.value()[VALUE_CHECK] == value(id)[VALUE_CHECK]);
+            }
+        }
+        Ok(found)
+    }
+
+    fn scan(&mut self) -> Result<(u64, u64)> {
+        let txn = self.db().begin_read()?;
+        let table = txn.open_table(TABLE)?;
+        let (mut count, mut bytes) = (0, 0);
+        for item in table.iter()? {
+            let (k, v) = item?;
+            count += 1;
+            bytes += (k.value().len() + v.value().len()) as u64;
+        }
+        debug_assert_eq!(count, table.len()?);
+        Ok((count, bytes))
+    }
+
+    fn reopen(&mut self) -> Result<()> {
+        self.db = None;
+        self.db = Some(Database::create(&self.path)?);
+        let txn = self.db().begin_read()?;
+        anyhow::ensure!(txn.open_table(TABLE)?.get(&key(0)[..])?.is_some());
+        Ok(())
+    }
+
+    fn file_bytes(&self) -> Result<u64> {
+        Ok(std::fs::metadata(&self.path)?.len())
+    }
+}

@@ -1,0 +1,64 @@
+//! A tiny profile of each benchmark, so the harness never rots (the real runs are by hand).
+
+use std::process::Command;
+
+#[test]
+fn side_by_side_table_covers_every_store_and_workload() {
+    let out = Command::new(env!("CARGO_BIN_EXE_mmtree-bench"))
+        .args(["--records", "3000", "--batches", "3", "--gets", "3000"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains(
+            "| workload | unit | mmtree | lmdb | ratio | redb | ratio | sqlite | ratio |"
+        ),
+        "{text}"
+    );
+    for workload in [
+        "sorted bulk load",
+        "random durable batches",
+        "random gets",
+        "full scan",
+        "reopen",
+        "file size",
+    ] {
+        let row = text
+            .lines()
+            .find(|l| l.starts_with(&format!("| {workload}")))
+            .unwrap_or_else(|| panic!("no {workload} row:\n{text}"));
+        assert_eq!(row.matches('x').count(), 3, "three ratios in {row}");
+    }
+}
+
+#[test]
+fn readwhilewriting_runs_reader_and_writer_processes() {
+    let out = Command::new(env!("CARGO_BIN_EXE_mmtree-bench"))
+        .args([
+            "--readwhilewriting",
+            "--records",
+            "3000",
+            "--seconds",
+            "0.3",
+            "--procs",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let row = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("1 "))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(row.contains('x'), "{row}");
+}
