@@ -120,6 +120,24 @@ impl Store for LmdbStore {
         Ok((count, bytes))
     }
 
+    fn seek_next(&mut self, ids: &mut dyn Iterator<Item = u64>, n: usize) -> Result<u64> {
+        let (env, db) = self.parts();
+        let rtxn = env.read_txn()?;
+        let mut read = 0;
+        for id in ids {
+            let start = key(id);
+            let bounds = (
+                std::ops::Bound::Included(&start[..]),
+                std::ops::Bound::Unbounded,
+            );
+            for item in db.range(&rtxn, &bounds)?.take(n) {
+                let (_, v) = item?;
+                read += u64::from(v.len() == crate::VALUE_SIZE);
+            }
+        }
+        Ok(read)
+    }
+
     fn reopen(&mut self) -> Result<()> {
         self.db = None;
         if let Some(env) = self.env.take() {

@@ -36,6 +36,9 @@ struct Args {
     /// Run one store only (for profiling): mmtree, lmdb, redb or sqlite.
     #[arg(long)]
     only: Option<String>,
+    /// Also write the results as JSON to this file.
+    #[arg(long)]
+    json: Option<std::path::PathBuf>,
     /// The peers to compare with.
     #[arg(long, value_delimiter = ',', default_value = "lmdb,redb,sqlite")]
     peers: Vec<String>,
@@ -113,6 +116,8 @@ pub trait Store {
     fn gets(&mut self, ids: &mut dyn Iterator<Item = u64>) -> Result<u64>;
     /// Iterates everything; returns (records, key+value bytes).
     fn scan(&mut self) -> Result<(u64, u64)>;
+    /// For each id: seek to its key and read the next `n` entries; returns entries read.
+    fn seek_next(&mut self, ids: &mut dyn Iterator<Item = u64>, n: usize) -> Result<u64>;
     /// Closes and reopens, then reads one record.
     fn reopen(&mut self) -> Result<()>;
     fn file_bytes(&self) -> Result<u64>;
@@ -176,10 +181,41 @@ fn run_all(store: &mut dyn Store, args: &Args) -> Result<Vec<(String, &'static s
         true,
     ));
 
+    eprintln!("[{}] durable single-put commits", store.name());
+    let single = (args.batches * 2).clamp(10, 2000);
+    let order = permutation(slots / 2, 23);
+    let mut latencies = Vec::with_capacity(single as usize);
+    for i in 0..single {
+        let id = order(i) * 2 + 1;
+        let started = Instant::now();
+        store.insert_batch(&[id])?;
+        latencies.push(started.elapsed().as_secs_f64() * 1e6);
+    }
+    latencies.sort_by(f64::total_cmp);
+    let pct = |p: f64| latencies[((latencies.len() - 1) as f64 * p) as usize];
+    out.push(("single-put commit p50".into(), "µs", pct(0.50), false));
+    out.push(("single-put commit p99".into(), "µs", pct(0.99), false));
+
+    eprintln!("[{}] seek + 10 next", store.name());
+    let seeks = (args.gets / 10).max(1);
+    let probe = permutation(n, 7);
+    let (read, t) = time(|| store.seek_next(&mut (0..seeks).map(|i| probe(i % n) * 2), 10))?;
+    anyhow::ensure!(
+        read >= seeks,
+        "{}: seek+next read {read} entries",
+        store.name()
+    );
+    out.push((
+        "seek + 10 next".into(),
+        "seeks/s",
+        seeks as f64 / t.as_secs_f64(),
+        true,
+    ));
+
     eprintln!("[{}] full scan", store.name());
     let ((count, _bytes), t) = time(|| store.scan())?;
     anyhow::ensure!(
-        count == n + inserted,
+        count >= n + inserted,
         "{}: scan saw {count} records",
         store.name()
     );
@@ -274,6 +310,23 @@ fn main() -> Result<()> {
         println!();
     }
     println!("\nratio: mmtree over the peer, > 1.00x means mmtree is better (faster, or smaller)");
+    if let Some(path) = &args.json {
+        let store = |name: &str, rows: &[(String, &'static str, f64, bool)]| {
+            serde_json::json!({
+                "name": name,
+                "results": rows.iter().map(|(workload, unit, value, higher_better)| serde_json::json!({
+                    "workload": workload, "unit": unit, "value": value, "higher_is_better": higher_better,
+                })).collect::<Vec<_>>(),
+            })
+        };
+        let mut stores = vec![store("mmtree", &mm_rows)];
+        stores.extend(peers.iter().map(|(name, rows)| store(name, rows)));
+        let doc = serde_json::json!({
+            "records": args.records, "key_bytes": 16, "value_bytes": VALUE_SIZE,
+            "batches": args.batches, "gets": args.gets, "stores": stores,
+        });
+        std::fs::write(path, serde_json::to_string_pretty(&doc)?)?;
+    }
     Ok(())
 }
 

@@ -89,6 +89,20 @@ impl Store for MmStore {
         Ok((count, bytes))
     }
 
+    fn seek_next(&mut self, ids: &mut dyn Iterator<Item = u64>, n: usize) -> Result<u64> {
+        let r = self.db().begin_read()?;
+        let t = r.table(TABLE)?.expect("table");
+        let mut read = 0;
+        for id in ids {
+            let start = key(id);
+            for item in t.range(&start[..]..)?.take(n) {
+                let (_, v) = item?;
+                read += u64::from(v.len() == crate::VALUE_SIZE);
+            }
+        }
+        Ok(read)
+    }
+
     fn reopen(&mut self) -> Result<()> {
         self.db = None;
         self.db = Some(open(&self.path)?);

@@ -79,6 +79,20 @@ impl Store for RedbStore {
         Ok((count, bytes))
     }
 
+    fn seek_next(&mut self, ids: &mut dyn Iterator<Item = u64>, n: usize) -> Result<u64> {
+        let txn = self.db().begin_read()?;
+        let table = txn.open_table(TABLE)?;
+        let mut read = 0;
+        for id in ids {
+            let start = key(id);
+            for item in table.range(&start[..]..)?.take(n) {
+                let (_, v) = item?;
+                read += u64::from(v.value().len() == crate::VALUE_SIZE);
+            }
+        }
+        Ok(read)
+    }
+
     fn reopen(&mut self) -> Result<()> {
         self.db = None;
         self.db = Some(Database::create(&self.path)?);

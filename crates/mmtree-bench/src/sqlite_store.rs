@@ -86,6 +86,20 @@ impl Store for SqliteStore {
         Ok((count, bytes))
     }
 
+    fn seek_next(&mut self, ids: &mut dyn Iterator<Item = u64>, n: usize) -> Result<u64> {
+        let conn = self.conn();
+        let mut select =
+            conn.prepare_cached("SELECT v FROM kv WHERE k >= ?1 ORDER BY k LIMIT ?2")?;
+        let mut read = 0;
+        for id in ids {
+            let mut rows = select.query(params![&key(id)[..], n as i64])?;
+            while let Some(row) = rows.next()? {
+                read += u64::from(row.get_ref(0)?.as_blob()?.len() == crate::VALUE_SIZE);
+            }
+        }
+        Ok(read)
+    }
+
     fn reopen(&mut self) -> Result<()> {
         self.conn = None;
         self.conn = Some(open(&self.path)?);

@@ -5,7 +5,16 @@ use std::process::Command;
 #[test]
 fn side_by_side_table_covers_every_store_and_workload() {
     let out = Command::new(env!("CARGO_BIN_EXE_mmtree-bench"))
-        .args(["--records", "3000", "--batches", "3", "--gets", "3000"])
+        .args([
+            "--records",
+            "3000",
+            "--batches",
+            "3",
+            "--gets",
+            "3000",
+            "--json",
+        ])
+        .arg(std::env::temp_dir().join(format!("mmtree-bench-smoke-{}.json", std::process::id())))
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
@@ -34,6 +43,14 @@ fn side_by_side_table_covers_every_store_and_workload() {
             .unwrap_or_else(|| panic!("no {workload} row:\n{text}"));
         assert_eq!(row.matches('x').count(), 3, "three ratios in {row}");
     }
+    let json_path =
+        std::env::temp_dir().join(format!("mmtree-bench-smoke-{}.json", std::process::id()));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).unwrap();
+    std::fs::remove_file(&json_path).ok();
+    assert_eq!(json["stores"].as_array().unwrap().len(), 4);
+    assert_eq!(json["stores"][0]["name"], "mmtree");
+    assert_eq!(json["stores"][0]["results"].as_array().unwrap().len(), 9);
 }
 
 #[test]
