@@ -96,6 +96,16 @@ impl Store for LmdbStore {
         Ok(())
     }
 
+    fn delete_batch(&mut self, ids: &[u64]) -> Result<()> {
+        let (env, db) = self.parts();
+        let mut wtxn = env.write_txn()?;
+        for &id in ids {
+            db.delete(&mut wtxn, &key(id))?;
+        }
+        wtxn.commit()?;
+        Ok(())
+    }
+
     fn gets(&mut self, ids: &mut dyn Iterator<Item = u64>) -> Result<u64> {
         let (env, db) = self.parts();
         let rtxn = env.read_txn()?;

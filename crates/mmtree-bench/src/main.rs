@@ -36,6 +36,9 @@ struct Args {
     /// Run one store only (for profiling): mmtree, lmdb, redb or sqlite.
     #[arg(long)]
     only: Option<String>,
+    /// Records for W8 (delete half, overwrite 10x): a fixed size, so it stays short at any scale.
+    #[arg(long, default_value_t = 100_000)]
+    w8_records: u64,
     /// Also write the results as JSON to this file.
     #[arg(long)]
     json: Option<std::path::PathBuf>,
@@ -112,6 +115,8 @@ pub trait Store {
     fn bulk_load(&mut self, records: u64) -> Result<()>;
     /// One durable commit inserting these ids.
     fn insert_batch(&mut self, ids: &[u64]) -> Result<()>;
+    /// One durable commit deleting these ids.
+    fn delete_batch(&mut self, ids: &[u64]) -> Result<()>;
     /// Looks each id up; returns how many were found (every value's bytes are read).
     fn gets(&mut self, ids: &mut dyn Iterator<Item = u64>) -> Result<u64>;
     /// Iterates everything; returns (records, key+value bytes).
@@ -129,7 +134,11 @@ fn time<T>(f: impl FnOnce() -> Result<T>) -> Result<(T, Duration)> {
     Ok((out, start.elapsed()))
 }
 
-fn run_all(store: &mut dyn Store, args: &Args) -> Result<Vec<(String, &'static str, f64, bool)>> {
+fn run_all(
+    store: &mut dyn Store,
+    args: &Args,
+    dir: &std::path::Path,
+) -> Result<Vec<(String, &'static str, f64, bool)>> {
     let mut out = Vec::new();
     let n = args.records;
     eprintln!("[{}] bulk load {n} records", store.name());
@@ -240,6 +249,20 @@ fn run_all(store: &mut dyn Store, args: &Args) -> Result<Vec<(String, &'static s
         t.as_secs_f64() * 1e6 / rounds as f64,
         false,
     ));
+    eprintln!(
+        "[{}] W8: delete half, overwrite 10x ({} records)",
+        store.name(),
+        args.w8_records
+    );
+    let w8_dir = dir.join(format!("w8-{}", store.name()));
+    std::fs::create_dir_all(&w8_dir)?;
+    out.push((
+        "space amplification (W8)".into(),
+        "file/live",
+        space_amplification(store.name(), &w8_dir, args.w8_records)?,
+        false,
+    ));
+    std::fs::remove_dir_all(&w8_dir).ok();
     out.push((
         "file size".into(),
         "MiB",
@@ -275,16 +298,16 @@ fn main() -> Result<()> {
         args.records, 16, args.batches, args.gets
     );
     if let Some(only) = &args.only {
-        let rows = run_all(open_store(only, &dir)?.as_mut(), &args)?;
+        let rows = run_all(open_store(only, &dir)?.as_mut(), &args, &dir)?;
         for (workload, unit, figure, _) in rows {
             println!("{workload:<40} {figure:>14.1} {unit:>10}");
         }
         return Ok(());
     }
-    let mm_rows = run_all(open_store("mmtree", &dir)?.as_mut(), &args)?;
+    let mm_rows = run_all(open_store("mmtree", &dir)?.as_mut(), &args, &dir)?;
     let mut peers = Vec::new();
     for peer in &args.peers {
-        let rows = run_all(open_store(peer, &dir)?.as_mut(), &args)?;
+        let rows = run_all(open_store(peer, &dir)?.as_mut(), &args, &dir)?;
         peers.push((peer.clone(), rows));
     }
     print!("\n| workload | unit | mmtree |");
@@ -328,6 +351,33 @@ fn main() -> Result<()> {
         std::fs::write(path, serde_json::to_string_pretty(&doc)?)?;
     }
     Ok(())
+}
+
+/// W8: load, delete half, then overwrite the live half at random until 10x the live bytes have
+/// been written; returns file size ÷ live bytes.
+fn space_amplification(name: &str, dir: &std::path::Path, records: u64) -> Result<f64> {
+    let mut store = open_store(name, dir)?;
+    store.bulk_load(records)?;
+    // Ids are 2i; delete those with odd i.
+    let doomed: Vec<u64> = (0..records).filter(|i| i % 2 == 1).map(|i| i * 2).collect();
+    for chunk in doomed.chunks(BATCH as usize) {
+        store.delete_batch(chunk)?;
+    }
+    let live_records = records.div_ceil(2);
+    let record_bytes = (16 + VALUE_SIZE) as u64;
+    let live_bytes = live_records * record_bytes;
+    let order = permutation(live_records, 5);
+    let mut written = 0u64;
+    let mut next = 0u64;
+    let mut ids = Vec::with_capacity(BATCH as usize);
+    while written < 10 * live_bytes {
+        ids.clear();
+        ids.extend((0..BATCH).map(|j| order((next + j) % live_records) * 4));
+        next += BATCH;
+        store.insert_batch(&ids)?;
+        written += BATCH * record_bytes;
+    }
+    Ok(store.file_bytes()? as f64 / live_bytes as f64)
 }
 
 fn figure(x: f64) -> String {

@@ -65,6 +65,18 @@ impl Store for MmStore {
         Ok(())
     }
 
+    fn delete_batch(&mut self, ids: &[u64]) -> Result<()> {
+        let mut w = self.db().begin_write()?;
+        {
+            let mut t = w.table(TABLE)?;
+            for &id in ids {
+                t.remove(&key(id))?;
+            }
+        }
+        w.commit()?;
+        Ok(())
+    }
+
     fn gets(&mut self, ids: &mut dyn Iterator<Item = u64>) -> Result<u64> {
         let r = self.db().begin_read()?;
         let t = r.table(TABLE)?.expect("table");

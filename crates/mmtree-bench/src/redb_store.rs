@@ -54,6 +54,18 @@ impl Store for RedbStore {
         Ok(())
     }
 
+    fn delete_batch(&mut self, ids: &[u64]) -> Result<()> {
+        let txn = self.db().begin_write()?;
+        {
+            let mut table = txn.open_table(TABLE)?;
+            for &id in ids {
+                table.remove(&key(id)[..])?;
+            }
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
     fn gets(&mut self, ids: &mut dyn Iterator<Item = u64>) -> Result<u64> {
         let txn = self.db().begin_read()?;
         let table = txn.open_table(TABLE)?;

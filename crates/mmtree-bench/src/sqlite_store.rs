@@ -60,6 +60,18 @@ impl Store for SqliteStore {
         self.insert_all(ids.iter().copied())
     }
 
+    fn delete_batch(&mut self, ids: &[u64]) -> Result<()> {
+        let tx = self.conn().transaction()?;
+        {
+            let mut delete = tx.prepare_cached("DELETE FROM kv WHERE k = ?1")?;
+            for &id in ids {
+                delete.execute(params![&key(id)[..]])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     fn gets(&mut self, ids: &mut dyn Iterator<Item = u64>) -> Result<u64> {
         let conn = self.conn();
         let mut select = conn.prepare_cached("SELECT v FROM kv WHERE k = ?1")?;

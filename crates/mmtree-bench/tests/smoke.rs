@@ -35,6 +35,7 @@ fn side_by_side_table_covers_every_store_and_workload() {
         "random gets",
         "full scan",
         "reopen",
+        "space amplification (W8)",
         "file size",
     ] {
         let row = text
@@ -50,7 +51,7 @@ fn side_by_side_table_covers_every_store_and_workload() {
     std::fs::remove_file(&json_path).ok();
     assert_eq!(json["stores"].as_array().unwrap().len(), 4);
     assert_eq!(json["stores"][0]["name"], "mmtree");
-    assert_eq!(json["stores"][0]["results"].as_array().unwrap().len(), 9);
+    assert_eq!(json["stores"][0]["results"].as_array().unwrap().len(), 10);
 }
 
 #[test]
