@@ -669,17 +669,16 @@ impl DbInner {
         let page_size = self.storage.page_size;
         let mut page = vec![0u8; page_size];
         meta.encode(&mut page);
-        if let Err(error) = self
-            .storage
-            .write_at((meta.txn % 2) * page_size as u64, &page)
-        {
-            self.storage
-                .poison(format!("writing the meta page failed: {error}"));
-            return Err(error);
-        }
+        let at = (meta.txn % 2) * page_size as u64;
         if durable {
-            self.storage.sync()?;
+            // Synchronous write (O_DSYNC): durable when it returns, the commit's second sync.
+            self.storage.write_meta_durable(at, &page)?;
         } else {
+            if let Err(error) = self.storage.write_at(at, &page) {
+                self.storage
+                    .poison(format!("writing the meta page failed: {error}"));
+                return Err(error);
+            }
             self.unsynced.store(true, Ordering::Release);
         }
         self.lock.publish_meta(meta_words(&meta));

@@ -116,8 +116,9 @@ impl WriteTransaction {
     /// Commits: writes the dirty pages, then the meta page that makes them current.
     ///
     /// With [`Durability::Immediate`] the commit is on disk when this returns: data pages are
-    /// synced before the meta page is written, and the meta page is synced after (two
-    /// `fdatasync`). A crash at any point leaves either this commit or the previous one.
+    /// synced (`fdatasync`) before the meta page is written, and the meta page is written
+    /// synchronously (`O_DSYNC`). A crash at any point leaves either this commit or the
+    /// previous one.
     pub fn commit(mut self) -> Result<()> {
         let core = &mut self.core;
         core.db.storage.check_poisoned()?;
