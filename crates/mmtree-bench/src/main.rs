@@ -134,7 +134,35 @@ fn time<T>(f: impl FnOnce() -> Result<T>) -> Result<(T, Duration)> {
     Ok((out, start.elapsed()))
 }
 
+/// (minor, major) page faults of this process so far, from /proc/self/stat.
+fn faults() -> (u64, u64) {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let field = |i: usize| fields.get(i).and_then(|f| f.parse().ok()).unwrap_or(0);
+    (field(7), field(9))
+}
+
 fn run_all(
+    store: &mut dyn Store,
+    args: &Args,
+    dir: &std::path::Path,
+) -> Result<Vec<(String, &'static str, f64, bool)>> {
+    let (minor_before, major_before) = faults();
+    let mut out = run_workloads(store, args, dir)?;
+    let (minor_after, major_after) = faults();
+    let minor = minor_after.saturating_sub(minor_before) as f64;
+    let major = major_after.saturating_sub(major_before) as f64;
+    out.push(("page faults, minor".into(), "count", minor, false));
+    out.push(("page faults, major".into(), "count", major, false));
+    Ok(out)
+}
+
+fn run_workloads(
     store: &mut dyn Store,
     args: &Args,
     dir: &std::path::Path,
@@ -328,7 +356,11 @@ fn main() -> Result<()> {
             } else {
                 theirs / mine
             };
-            print!(" {} | {ratio:.2}x |", figure(theirs));
+            if ratio.is_finite() {
+                print!(" {} | {ratio:.2}x |", figure(theirs));
+            } else {
+                print!(" {} | – |", figure(theirs));
+            }
         }
         println!();
     }
