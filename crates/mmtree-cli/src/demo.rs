@@ -46,18 +46,7 @@ pub fn reader(args: ReaderArgs) -> Result<()> {
     let db = Db::open(&args.path)?;
     let r = db.begin_read()?;
     let t = r.table(TABLE)?.context("the demo table is missing")?;
-    let probe = scramble(args.records.wrapping_mul(5).max(args.records));
-    let mut buf = Vec::new();
-    for i in 0..args.gets {
-        let id = probe(i) % args.records;
-        let got = t
-            .get(&key(id))?
-            .with_context(|| format!("record {id} is missing"))?;
-        value(id, args.value_size, &mut buf);
-        if got != buf.as_slice() {
-            bail!("record {id} has a wrong value");
-        }
-    }
+    random_gets(&t, args.records, args.value_size, args.gets, 5)?;
     let faults = Faults::now().since(start);
     println!(
         "{} {} {} {}",
@@ -80,6 +69,29 @@ fn key(i: u64) -> [u8; 16] {
 fn value(i: u64, size: usize, out: &mut Vec<u8>) {
     out.clear();
     out.extend((0..size).map(|j| b'a' + ((i as usize + j) % 26) as u8));
+}
+
+/// `gets` random lookups among `records`, each value checked (`salt` varies the order).
+fn random_gets(
+    t: &mmtree::ReadTable<'_>,
+    records: u64,
+    value_size: usize,
+    gets: u64,
+    salt: u64,
+) -> Result<()> {
+    let probe = scramble(records.wrapping_mul(salt).max(records));
+    let mut buf = Vec::new();
+    for i in 0..gets {
+        let id = probe(i) % records;
+        let got = t
+            .get(&key(id))?
+            .with_context(|| format!("record {id} is missing"))?;
+        value(id, value_size, &mut buf);
+        if got != buf.as_slice() {
+            bail!("record {id} has a wrong value");
+        }
+    }
+    Ok(())
 }
 
 /// A permutation of 0..n: i -> (i * step) mod n with gcd(step, n) = 1.
@@ -193,17 +205,7 @@ pub fn run(args: Args) -> Result<()> {
     {
         let r = db.begin_read()?;
         let t = r.table(TABLE)?.context("the demo table is missing")?;
-        let probe = scramble(n.wrapping_mul(3).max(n));
-        for i in 0..gets {
-            let id = probe(i) % n;
-            let got = t
-                .get(&key(id))?
-                .with_context(|| format!("record {id} is missing"))?;
-            value(id, args.value_size, &mut buf);
-            if got != buf.as_slice() {
-                bail!("record {id} has a wrong value");
-            }
-        }
+        random_gets(&t, n, args.value_size, gets, 3)?;
     }
     let get = started.elapsed();
     println!(

@@ -4,6 +4,8 @@
 //!
 //! `MMTREE_CORRUPT_CASES=5000 cargo test -p mmtree --test corrupt` runs more cases (default 300).
 
+mod common;
+use common::Rng;
 use mmtree::{Db, Error};
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -89,16 +91,6 @@ fn exercise(path: &Path, model: &Model) -> Result<(), Error> {
     w.commit()?;
     let _ = db.check()?;
     Ok(())
-}
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
 }
 
 #[derive(Default)]

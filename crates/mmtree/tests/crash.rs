@@ -6,6 +6,8 @@
 //! `MMTREE_CRASH_ROUNDS=2000 cargo test -p mmtree --test crash` runs more rounds (default 100);
 //! `MMTREE_CRASH_SEED` replays a run.
 
+mod common;
+use common::Rng;
 use mmtree::{Db, Durability, Options};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -111,16 +113,6 @@ fn crash_child() {
         let mut out = stdout.lock();
         writeln!(out, "committed {n}").unwrap();
         out.flush().unwrap();
-    }
-}
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
     }
 }
 

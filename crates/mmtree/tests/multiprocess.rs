@@ -3,6 +3,8 @@
 //! `MMTREE_MP_SECONDS=30 cargo test -p mmtree --test multiprocess` runs the bank test longer;
 //! `MMTREE_MP_ROUNDS=200` runs more SIGKILL rounds.
 
+mod common;
+use common::Rng;
 use mmtree::{Db, Error};
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
@@ -22,16 +24,6 @@ fn seconds() -> f64 {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(2.0)
-}
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
 }
 
 fn spawn(role: &str, path: &std::path::Path, extra: &[(&str, String)]) -> Child {
