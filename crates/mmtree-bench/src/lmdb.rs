@@ -118,6 +118,27 @@ impl Store for LmdbStore {
         Ok(found)
     }
 
+    fn gets_threads(&mut self, ids: &[u64], threads: usize) -> Result<u64> {
+        let (env, db) = self.parts();
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|t| {
+                    scope.spawn(move || -> Result<u64> {
+                        let rtxn = env.read_txn()?;
+                        let mut found = 0;
+                        for &id in ids.iter().skip(t).step_by(threads) {
+                            if let Some(v) = db.get(&rtxn, &key(id))? {
+                                found += u64::from(v[VALUE_CHECK] == value(id)[VALUE_CHECK]);
+                            }
+                        }
+                        Ok(found)
+                    })
+                })
+                .collect();
+            workers.into_iter().map(|w| w.join().expect("worker")).sum()
+        })
+    }
+
     fn scan(&mut self) -> Result<(u64, u64)> {
         let (env, db) = self.parts();
         let rtxn = env.read_txn()?;

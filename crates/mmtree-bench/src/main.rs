@@ -119,6 +119,8 @@ pub trait Store {
     fn delete_batch(&mut self, ids: &[u64]) -> Result<()>;
     /// Looks each id up; returns how many were found (every value's bytes are read).
     fn gets(&mut self, ids: &mut dyn Iterator<Item = u64>) -> Result<u64>;
+    /// The same from `threads` threads at once, each taking every `threads`-th id.
+    fn gets_threads(&mut self, ids: &[u64], threads: usize) -> Result<u64>;
     /// Iterates everything; returns (records, key+value bytes).
     fn scan(&mut self) -> Result<(u64, u64)>;
     /// For each id: seek to its key and read the next `n` entries; returns entries read.
@@ -213,6 +215,21 @@ fn run_workloads(
     );
     out.push((
         "random gets".into(),
+        "gets/s",
+        args.gets as f64 / t.as_secs_f64(),
+        true,
+    ));
+
+    eprintln!("[{}] random gets, 2 threads", store.name());
+    let ids: Vec<u64> = (0..args.gets).map(|i| probe(i % n) * 2).collect();
+    let (found, t) = time(|| store.gets_threads(&ids, 2))?;
+    anyhow::ensure!(
+        found == args.gets,
+        "{}: 2-thread gets found {found}",
+        store.name()
+    );
+    out.push((
+        "random gets, 2 threads".into(),
         "gets/s",
         args.gets as f64 / t.as_secs_f64(),
         true,

@@ -89,6 +89,29 @@ impl Store for MmStore {
         Ok(found)
     }
 
+    fn gets_threads(&mut self, ids: &[u64], threads: usize) -> Result<u64> {
+        let db = self.db().clone();
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|t| {
+                    let db = db.clone();
+                    scope.spawn(move || -> Result<u64> {
+                        let r = db.begin_read()?;
+                        let table = r.table(TABLE)?.expect("table");
+                        let mut found = 0;
+                        for &id in ids.iter().skip(t).step_by(threads) {
+                            if let Some(v) = table.get(&key(id))? {
+                                found += u64::from(v[VALUE_CHECK] == value(id)[VALUE_CHECK]);
+                            }
+                        }
+                        Ok(found)
+                    })
+                })
+                .collect();
+            workers.into_iter().map(|w| w.join().expect("worker")).sum()
+        })
+    }
+
     fn scan(&mut self) -> Result<(u64, u64)> {
         let r = self.db().begin_read()?;
         let t = r.table(TABLE)?.expect("table");

@@ -78,6 +78,29 @@ impl Store for RedbStore {
         Ok(found)
     }
 
+    fn gets_threads(&mut self, ids: &[u64], threads: usize) -> Result<u64> {
+        let db = self.db();
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|t| {
+                    scope.spawn(move || -> Result<u64> {
+                        let txn = db.begin_read()?;
+                        let table = txn.open_table(TABLE)?;
+                        let mut found = 0;
+                        for &id in ids.iter().skip(t).step_by(threads) {
+                            if let Some(v) = table.get(&key(id)[..])? {
+                                found +=
+                                    u64::from(v.value()[VALUE_CHECK] == value(id)[VALUE_CHECK]);
+                            }
+                        }
+                        Ok(found)
+                    })
+                })
+                .collect();
+            workers.into_iter().map(|w| w.join().expect("worker")).sum()
+        })
+    }
+
     fn scan(&mut self) -> Result<(u64, u64)> {
         let txn = self.db().begin_read()?;
         let table = txn.open_table(TABLE)?;

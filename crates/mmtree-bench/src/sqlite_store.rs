@@ -86,6 +86,32 @@ impl Store for SqliteStore {
         Ok(found)
     }
 
+    fn gets_threads(&mut self, ids: &[u64], threads: usize) -> Result<u64> {
+        let path = self.path.clone();
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|t| {
+                    let path = path.clone();
+                    scope.spawn(move || -> Result<u64> {
+                        // A connection per thread, as SQLite wants.
+                        let conn = open(&path)?;
+                        let mut select = conn.prepare_cached("SELECT v FROM kv WHERE k = ?1")?;
+                        let mut found = 0;
+                        for &id in ids.iter().skip(t).step_by(threads) {
+                            let mut rows = select.query(params![&key(id)[..]])?;
+                            if let Some(row) = rows.next()? {
+                                let v = row.get_ref(0)?.as_blob()?;
+                                found += u64::from(v[VALUE_CHECK] == value(id)[VALUE_CHECK]);
+                            }
+                        }
+                        Ok(found)
+                    })
+                })
+                .collect();
+            workers.into_iter().map(|w| w.join().expect("worker")).sum()
+        })
+    }
+
     fn scan(&mut self) -> Result<(u64, u64)> {
         let conn = self.conn();
         let mut select = conn.prepare_cached("SELECT k, v FROM kv ORDER BY k")?;

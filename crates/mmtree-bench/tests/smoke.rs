@@ -33,6 +33,7 @@ fn side_by_side_table_covers_every_store_and_workload() {
         "sorted bulk load",
         "random durable batches",
         "random gets",
+        "random gets, 2 threads",
         "full scan",
         "reopen",
         "space amplification (W8)",
@@ -52,7 +53,7 @@ fn side_by_side_table_covers_every_store_and_workload() {
     std::fs::remove_file(&json_path).ok();
     assert_eq!(json["stores"].as_array().unwrap().len(), 4);
     assert_eq!(json["stores"][0]["name"], "mmtree");
-    assert_eq!(json["stores"][0]["results"].as_array().unwrap().len(), 12);
+    assert_eq!(json["stores"][0]["results"].as_array().unwrap().len(), 13);
 }
 
 #[test]
