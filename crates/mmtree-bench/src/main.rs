@@ -36,6 +36,9 @@ struct Args {
     /// Run one store only (for profiling): mmtree, lmdb, redb or sqlite.
     #[arg(long)]
     only: Option<String>,
+    /// Records for W1's random-order load (into a fresh store, commits of 100,000).
+    #[arg(long, default_value_t = 1_000_000)]
+    w1_records: u64,
     /// Records for W8 (delete half, overwrite 10x): a fixed size, so it stays short at any scale.
     #[arg(long, default_value_t = 100_000)]
     w8_records: u64,
@@ -295,6 +298,17 @@ fn run_workloads(
         false,
     ));
     eprintln!(
+        "[{}] W1: random-order load ({} records)",
+        store.name(),
+        args.w1_records
+    );
+    let w1_dir = dir.join(format!("w1-{}", store.name()));
+    std::fs::create_dir_all(&w1_dir)?;
+    let rate = random_load(store.name(), &w1_dir, args.w1_records)?;
+    out.push(("random-order load (W1)".into(), "records/s", rate, true));
+    std::fs::remove_dir_all(&w1_dir).ok();
+
+    eprintln!(
         "[{}] W8: delete half, overwrite 10x ({} records)",
         store.name(),
         args.w8_records
@@ -400,6 +414,29 @@ fn main() -> Result<()> {
         std::fs::write(path, serde_json::to_string_pretty(&doc)?)?;
     }
     Ok(())
+}
+
+/// W1 (random order): loads `records` records in random key order into a fresh store, in
+/// durable commits of 100,000; returns records per second.
+fn random_load(name: &str, dir: &std::path::Path, records: u64) -> Result<f64> {
+    let mut store = open_store(name, dir)?;
+    let order = permutation(records, 11);
+    let started = Instant::now();
+    let mut ids = Vec::with_capacity(100_000);
+    let mut done = 0;
+    while done < records {
+        ids.clear();
+        ids.extend((done..(done + 100_000).min(records)).map(|i| order(i) * 2));
+        store.insert_batch(&ids)?;
+        done += ids.len() as u64;
+    }
+    let rate = records as f64 / started.elapsed().as_secs_f64();
+    let found = store.gets(&mut (0..records.min(1000)).map(|i| order(i) * 2))?;
+    anyhow::ensure!(
+        found == records.min(1000),
+        "{name}: random load lost records"
+    );
+    Ok(rate)
 }
 
 /// W8: load, delete half, then overwrite the live half at random until 10x the live bytes have

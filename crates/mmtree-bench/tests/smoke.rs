@@ -12,6 +12,10 @@ fn side_by_side_table_covers_every_store_and_workload() {
             "3",
             "--gets",
             "3000",
+            "--w1-records",
+            "3000",
+            "--w8-records",
+            "2000",
             "--json",
         ])
         .arg(std::env::temp_dir().join(format!("mmtree-bench-smoke-{}.json", std::process::id())))
@@ -36,6 +40,7 @@ fn side_by_side_table_covers_every_store_and_workload() {
         "random gets, 2 threads",
         "full scan",
         "reopen",
+        "random-order load (W1)",
         "space amplification (W8)",
         "page faults, minor",
         "file size",
@@ -53,7 +58,7 @@ fn side_by_side_table_covers_every_store_and_workload() {
     std::fs::remove_file(&json_path).ok();
     assert_eq!(json["stores"].as_array().unwrap().len(), 4);
     assert_eq!(json["stores"][0]["name"], "mmtree");
-    assert_eq!(json["stores"][0]["results"].as_array().unwrap().len(), 13);
+    assert_eq!(json["stores"][0]["results"].as_array().unwrap().len(), 14);
 }
 
 #[test]
