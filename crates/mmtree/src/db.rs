@@ -325,6 +325,8 @@ impl Db {
         let before = self.inner.storage.file_len();
         for _ in 0..2 {
             let mut w = self.begin_write()?;
+            // The file is shortened only by durable commits (see `publish`).
+            w.set_durability(Durability::Immediate);
             w.force_trim();
             w.commit()?;
         }
@@ -337,6 +339,7 @@ impl Db {
     pub fn compact(&self) -> Result<u64> {
         let before = self.inner.storage.file_len();
         let mut w = self.begin_write()?;
+        w.set_durability(Durability::Immediate);
         w.compact();
         w.force_trim();
         w.commit()?;

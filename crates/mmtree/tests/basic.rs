@@ -364,3 +364,29 @@ fn hot_backup_is_a_consistent_snapshot_while_a_writer_keeps_going() {
         assert_eq!(log.last().unwrap().unwrap().1, &[n as u8; 300][..]);
     }
 }
+
+#[test]
+fn compact_shrinks_the_file_even_with_eventual_durability() {
+    let (_dir, path) = temp_db();
+    let db = Db::open_with(
+        &path,
+        mmtree::Options::default().durability(mmtree::Durability::Eventual),
+    )
+    .unwrap();
+    let mut w = db.begin_write().unwrap();
+    for i in 0..50_000u32 {
+        w.table("big")
+            .unwrap()
+            .insert(&i.to_be_bytes(), &[3u8; 100])
+            .unwrap();
+    }
+    w.commit().unwrap();
+    let mut w = db.begin_write().unwrap();
+    w.delete_table("big").unwrap();
+    w.commit().unwrap();
+    let full = std::fs::metadata(&path).unwrap().len();
+    db.compact().unwrap();
+    let after = std::fs::metadata(&path).unwrap().len();
+    assert!(after < full / 2, "{full} -> {after}");
+    assert!(db.check().unwrap().is_ok());
+}
