@@ -1,6 +1,17 @@
 //! A tiny profile of each benchmark, so the harness never rots (the real runs are by hand).
 
-use std::process::Command;
+use std::process::{Command, Output};
+
+/// The run's stdout, after checking it exited successfully.
+fn succeeded(out: &Output) -> String {
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
 
 #[test]
 fn side_by_side_table_covers_every_store_and_workload() {
@@ -21,12 +32,7 @@ fn side_by_side_table_covers_every_store_and_workload() {
         .arg(std::env::temp_dir().join(format!("mmtree-bench-smoke-{}.json", std::process::id())))
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = succeeded(&out);
     assert!(
         text.contains(
             "| workload | unit | mmtree | lmdb | ratio | redb | ratio | sqlite | ratio |"
@@ -75,12 +81,7 @@ fn readwhilewriting_runs_reader_and_writer_processes() {
         ])
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = succeeded(&out);
     let row = text
         .lines()
         .find(|l| l.trim_start().starts_with("1 "))

@@ -40,6 +40,11 @@ pub fn exit_with(code: i32, message: impl Into<String>) -> anyhow::Error {
     .into()
 }
 
+/// The error for a table that does not exist (exit code 4).
+pub fn no_table(name: &str) -> anyhow::Error {
+    exit_with(exit::NOT_FOUND, format!("no table {name:?}"))
+}
+
 /// Opens an existing database; never creates one by accident.
 pub fn open_existing(path: &Path) -> Result<mmtree::Db> {
     if !path.exists() {

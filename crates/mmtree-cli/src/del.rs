@@ -1,6 +1,6 @@
 //! `mmtree del DB TABLE KEY`: removes one entry (exit 4 if it was not there).
 
-use crate::common::{exit, exit_with, open_existing, EncodingFlags};
+use crate::common::{exit, exit_with, no_table, open_existing, EncodingFlags};
 use anyhow::Result;
 use std::path::PathBuf;
 
@@ -24,10 +24,7 @@ pub fn run(args: Args) -> Result<()> {
     let db = open_existing(&args.db)?;
     let mut w = db.begin_write()?;
     if !w.has_table(&args.table)? {
-        return Err(exit_with(
-            exit::NOT_FOUND,
-            format!("no table {:?}", args.table),
-        ));
+        return Err(no_table(&args.table));
     }
     let removed = w.table(&args.table)?.remove(&key)?;
     if !removed {

@@ -1,6 +1,6 @@
 //! `mmtree dump DB TABLE`: JSON Lines that `mmtree load --format jsonl` reads back exactly.
 
-use crate::common::{exit, exit_with, open_existing, Encoding};
+use crate::common::{no_table, open_existing, Encoding};
 use anyhow::{Context, Result};
 use std::io::Write;
 use std::path::PathBuf;
@@ -27,10 +27,7 @@ pub fn run(args: Args) -> Result<()> {
     let db = open_existing(&args.db)?;
     let read = db.begin_read()?;
     let Some(table) = read.table(&args.table)? else {
-        return Err(exit_with(
-            exit::NOT_FOUND,
-            format!("no table {:?}", args.table),
-        ));
+        return Err(no_table(&args.table));
     };
     if args.encoding == Encoding::Text {
         // Text output escapes bytes that are not UTF-8, so it would not load back exactly.

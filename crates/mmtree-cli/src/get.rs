@@ -1,6 +1,6 @@
 //! `mmtree get DB TABLE KEY`: prints the value (exit 4 if there is none).
 
-use crate::common::{exit, exit_with, open_existing, EncodingFlags};
+use crate::common::{exit, exit_with, no_table, open_existing, EncodingFlags};
 use anyhow::Result;
 use std::io::Write;
 use std::path::PathBuf;
@@ -32,10 +32,7 @@ pub fn run(args: Args) -> Result<()> {
     let db = open_existing(&args.db)?;
     let read = db.begin_read()?;
     let Some(table) = read.table(&args.table)? else {
-        return Err(exit_with(
-            exit::NOT_FOUND,
-            format!("no table {:?}", args.table),
-        ));
+        return Err(no_table(&args.table));
     };
     let Some(value) = table.get(&key)? else {
         return Err(exit_with(

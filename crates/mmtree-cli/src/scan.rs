@@ -1,6 +1,6 @@
 //! `mmtree scan DB TABLE`: entries in key order, with bounds, a prefix, a limit, either direction.
 
-use crate::common::{exit, exit_with, open_existing, EncodingFlags};
+use crate::common::{no_table, open_existing, EncodingFlags};
 use anyhow::{bail, Result};
 use std::io::Write;
 use std::ops::Bound;
@@ -75,10 +75,7 @@ pub fn run(args: Args) -> Result<()> {
     let db = open_existing(&args.db)?;
     let read = db.begin_read()?;
     let Some(table) = read.table(&args.table)? else {
-        return Err(exit_with(
-            exit::NOT_FOUND,
-            format!("no table {:?}", args.table),
-        ));
+        return Err(no_table(&args.table));
     };
     let bounds = (
         start.as_deref().map_or(Bound::Unbounded, Bound::Included),

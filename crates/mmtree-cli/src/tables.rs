@@ -1,6 +1,6 @@
 //! `mmtree tables DB [list|create|drop]`.
 
-use crate::common::{exit, exit_with, open_existing, open_or_create};
+use crate::common::{no_table, open_existing, open_or_create};
 use anyhow::Result;
 use std::path::PathBuf;
 
@@ -52,7 +52,7 @@ pub fn run(args: Args) -> Result<()> {
             let db = open_existing(&args.db)?;
             let mut w = db.begin_write()?;
             if !w.delete_table(&name)? {
-                return Err(exit_with(exit::NOT_FOUND, format!("no table {name:?}")));
+                return Err(no_table(&name));
             }
             w.commit()?;
         }
