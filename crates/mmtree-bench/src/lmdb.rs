@@ -163,7 +163,7 @@ impl Store for LmdbStore {
             );
             for item in db.range(&rtxn, &bounds)?.take(n) {
                 let (_, v) = item?;
-                read += u64::from(v.len() == crate::VALUE_SIZE);
+                read += u64::from(v.len() == crate::value_size());
             }
         }
         Ok(read)

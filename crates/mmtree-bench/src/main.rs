@@ -13,12 +13,16 @@
 
 mod lmdb;
 mod mm;
+mod plot;
 mod redb_store;
+#[cfg(feature = "rocksdb")]
+mod rocks;
 mod rww;
 mod sqlite_store;
 
 use anyhow::Result;
 use clap::Parser;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 #[derive(Parser)]
@@ -71,26 +75,76 @@ struct Args {
     dir: Option<std::path::PathBuf>,
 }
 
-pub const VALUE_SIZE: usize = 100;
-/// The byte of each value compared on a get (so the value is really read).
+/// The byte of each value compared on a get (so the value is really read); every profile's
+/// values are longer than this.
 pub const VALUE_CHECK_BYTE: usize = 99;
 pub const BATCH: u64 = 1000;
 
-/// Record `id`'s 16-byte key; big-endian, so key order is id order. Bulk-loaded records have
-/// even ids, randomly inserted ones odd ids, spread over the whole key range.
-pub fn key(id: u64) -> [u8; 16] {
-    let mut key = [0u8; 16];
-    key[..8].copy_from_slice(&id.to_be_bytes());
-    key[8..].copy_from_slice(&(id.wrapping_mul(0x9E37_79B9_7F4A_7C15)).to_be_bytes());
-    key
+/// The longest key and value of any profile.
+const MAX_KEY: usize = 24;
+const MAX_VALUE: usize = 150;
+static KEY_LEN: AtomicUsize = AtomicUsize::new(16);
+static VALUE_LEN: AtomicUsize = AtomicUsize::new(100);
+
+/// Sets the record profile (16/100 or 24/150) for this process; call once before any key.
+pub fn set_profile(key_len: usize, value_len: usize) {
+    assert!(
+        (16..=MAX_KEY).contains(&key_len)
+            && (VALUE_CHECK_BYTE + 1..=MAX_VALUE).contains(&value_len)
+    );
+    KEY_LEN.store(key_len, Ordering::Relaxed);
+    VALUE_LEN.store(value_len, Ordering::Relaxed);
 }
 
-pub fn value(id: u64) -> [u8; VALUE_SIZE] {
-    let mut value = [0u8; VALUE_SIZE];
-    for (i, byte) in value.iter_mut().enumerate() {
+pub fn key_size() -> usize {
+    KEY_LEN.load(Ordering::Relaxed)
+}
+
+pub fn value_size() -> usize {
+    VALUE_LEN.load(Ordering::Relaxed)
+}
+
+/// A key or value: a fixed buffer and a length, read as a byte slice.
+#[derive(Clone, Copy)]
+pub struct Bytes<const N: usize> {
+    buf: [u8; N],
+    len: usize,
+}
+
+impl<const N: usize> std::ops::Deref for Bytes<N> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+/// Record `id`'s key (16 or 24 bytes); the id big-endian first, so key order is id order.
+/// Bulk-loaded records have even ids, randomly inserted ones odd ids, spread over the whole key
+/// range.
+pub fn key(id: u64) -> Bytes<MAX_KEY> {
+    let mut buf = [0u8; MAX_KEY];
+    buf[..8].copy_from_slice(&id.to_be_bytes());
+    let mut h = id.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    for chunk in buf[8..].chunks_mut(8) {
+        chunk.copy_from_slice(&h.to_be_bytes()[..chunk.len()]);
+        h = h.rotate_left(17).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    }
+    Bytes {
+        buf,
+        len: key_size(),
+    }
+}
+
+/// Record `id`'s value (100 or 150 bytes).
+pub fn value(id: u64) -> Bytes<MAX_VALUE> {
+    let mut buf = [0u8; MAX_VALUE];
+    for (i, byte) in buf.iter_mut().enumerate() {
         *byte = (id as usize).wrapping_add(i * 7) as u8;
     }
-    value
+    Bytes {
+        buf,
+        len: value_size(),
+    }
 }
 
 /// A permutation of 0..n (multiplication by a unit mod n).
@@ -353,8 +407,8 @@ fn main() -> Result<()> {
         return rww::run(&dir, args.records, args.seconds, &args.procs);
     }
     println!(
-        "mmtree vs peers: {} records ({}-byte keys, {VALUE_SIZE}-byte values), {} durable batches of {BATCH}, {} gets",
-        args.records, 16, args.batches, args.gets
+        "mmtree vs peers: {} records ({}-byte keys, {}-byte values), {} durable batches of {BATCH}, {} gets",
+        args.records, key_size(), value_size(), args.batches, args.gets
     );
     if let Some(only) = &args.only {
         let rows = run_all(open_store(only, &dir)?.as_mut(), &args, &dir)?;
@@ -408,7 +462,7 @@ fn main() -> Result<()> {
         let mut stores = vec![store("mmtree", &mm_rows)];
         stores.extend(peers.iter().map(|(name, rows)| store(name, rows)));
         let doc = serde_json::json!({
-            "records": args.records, "key_bytes": 16, "value_bytes": VALUE_SIZE,
+            "records": args.records, "key_bytes": key_size(), "value_bytes": value_size(),
             "batches": args.batches, "gets": args.gets, "stores": stores,
         });
         std::fs::write(path, serde_json::to_string_pretty(&doc)?)?;
@@ -450,7 +504,7 @@ fn space_amplification(name: &str, dir: &std::path::Path, records: u64) -> Resul
         store.delete_batch(chunk)?;
     }
     let live_records = records.div_ceil(2);
-    let record_bytes = (16 + VALUE_SIZE) as u64;
+    let record_bytes = (key_size() + value_size()) as u64;
     let live_bytes = live_records * record_bytes;
     let order = permutation(live_records, 5);
     let mut written = 0u64;

@@ -132,7 +132,7 @@ impl Store for MmStore {
             let start = key(id);
             for item in t.range(&start[..]..)?.take(n) {
                 let (_, v) = item?;
-                read += u64::from(v.len() == crate::VALUE_SIZE);
+                read += u64::from(v.len() == crate::value_size());
             }
         }
         Ok(read)

@@ -122,7 +122,7 @@ impl Store for RedbStore {
             let start = key(id);
             for item in table.range(&start[..]..)?.take(n) {
                 let (_, v) = item?;
-                read += u64::from(v.value().len() == crate::VALUE_SIZE);
+                read += u64::from(v.value().len() == crate::value_size());
             }
         }
         Ok(read)

@@ -132,7 +132,7 @@ impl Store for SqliteStore {
         for id in ids {
             let mut rows = select.query(params![&key(id)[..], n as i64])?;
             while let Some(row) = rows.next()? {
-                read += u64::from(row.get_ref(0)?.as_blob()?.len() == crate::VALUE_SIZE);
+                read += u64::from(row.get_ref(0)?.as_blob()?.len() == crate::value_size());
             }
         }
         Ok(read)

@@ -1,0 +1,1 @@
+//! Plots of a run's JSON (to be written).

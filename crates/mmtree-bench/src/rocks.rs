@@ -1,0 +1,1 @@
+//! The RocksDB side (to be written; behind the `rocksdb` cargo feature).
