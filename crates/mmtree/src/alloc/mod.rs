@@ -76,6 +76,9 @@ pub(crate) struct AllocState {
     reserve: Vec<u64>,
     /// Compaction: move freelist nodes at or above this page down.
     relocate_limit: Option<u64>,
+    /// `loaded` holds no run of this many consecutive pages (it only loses pages until the next
+    /// load), so a search for one that long or longer can be skipped.
+    no_run_of: usize,
 }
 
 impl AllocState {
@@ -94,9 +97,14 @@ impl AllocState {
             saving: false,
             reserve: Vec::new(),
             relocate_limit: None,
+            no_run_of: usize::MAX,
         }
     }
 }
+
+/// How many reusable pages a search for an overflow run may load before it gives up and takes
+/// the run at the end of the file.
+const RUN_SEARCH_PAGES_MAX: usize = 1 << 16;
 
 impl WriteCore {
     pub(crate) fn alloc_page(&mut self) -> Result<u64> {
@@ -128,25 +136,45 @@ impl WriteCore {
         if count == 1 {
             return self.alloc_page();
         }
-        if !self.alloc.saving && self.alloc.loaded.len() as u64 >= count {
-            // `loaded` is sorted high to low: find the lowest `count` consecutive ids, scanning
-            // from the low end, so the tail of the file stays free for trimming.
-            let count = count as usize;
-            let loaded = &self.alloc.loaded;
-            let mut run_end = loaded.len();
-            for j in (0..loaded.len()).rev() {
-                if j + 1 < run_end && loaded[j] != loaded[j + 1] + 1 {
-                    run_end = j + 1;
-                }
-                if run_end - j == count {
-                    let run: Vec<u64> = self.alloc.loaded.drain(j..run_end).collect();
-                    let first = *run.last().expect("count >= 2");
-                    self.alloc.fresh.extend(run);
-                    return Ok(first);
-                }
+        if self.alloc.saving {
+            return self.alloc_at_end(count);
+        }
+        // Look for a run among the reusable pages loaded so far; load more freelist records
+        // while none is found (runs freed together are listed together), up to a bound, so that
+        // freed overflow runs are reused rather than leaked to the end of the file.
+        loop {
+            if let Some(first) = self.take_loaded_run(count as usize) {
+                return Ok(first);
+            }
+            if self.alloc.exhausted || self.alloc.loaded.len() >= RUN_SEARCH_PAGES_MAX {
+                return self.alloc_at_end(count);
+            }
+            self.load_more()?;
+        }
+    }
+
+    /// The lowest `count` consecutive pages in `loaded`, taken out of it.
+    fn take_loaded_run(&mut self, count: usize) -> Option<u64> {
+        // `loaded` is sorted high to low: scan from the low end, so the tail of the file stays
+        // free for trimming.
+        let loaded = &self.alloc.loaded;
+        if loaded.len() < count || count >= self.alloc.no_run_of {
+            return None;
+        }
+        let mut run_end = loaded.len();
+        for j in (0..loaded.len()).rev() {
+            if j + 1 < run_end && loaded[j] != loaded[j + 1] + 1 {
+                run_end = j + 1;
+            }
+            if run_end - j == count {
+                let run: Vec<u64> = self.alloc.loaded.drain(j..run_end).collect();
+                let first = *run.last().expect("count >= 2");
+                self.alloc.fresh.extend(run);
+                return Some(first);
             }
         }
-        self.alloc_at_end(count)
+        self.alloc.no_run_of = count;
+        None
     }
 
     /// Takes `count` pages at the end of the file, growing it first (the one way the page count
@@ -213,6 +241,7 @@ impl WriteCore {
         }
         self.alloc.consumed_pages += pages.len() as u64;
         self.alloc.loaded.extend(pages);
+        self.alloc.no_run_of = usize::MAX;
         self.alloc.loaded.sort_unstable_by(|a, b| b.cmp(a));
         self.alloc.resume_after = Some(key.clone());
         self.alloc.consumed.push(key);
