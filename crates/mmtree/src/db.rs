@@ -7,7 +7,7 @@ use crate::limits::{
 };
 use crate::page::meta::{Meta, MetaRead, FORMAT_VERSION};
 use crate::storage::{LockFile, MetaWords, Storage};
-use crate::txn::{ReadTransaction, WriteTransaction};
+use crate::txn::{BoundedReadTransaction, ReadTransaction, WriteTransaction};
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::{FileExt, MetadataExt};
@@ -249,6 +249,47 @@ impl Db {
         ))
     }
 
+    /// Starts a bounded snapshot of the newest commit: one that no writer waits for longer than
+    /// `max_age`. Until then it protects its pages like any snapshot; after that, the next
+    /// writer (in any process) may reuse them, and the snapshot's next read fails with
+    /// [`Error::SnapshotExpired`] rather than return anything read from a reused page. Reads
+    /// copy (they use `pread` and return owned bytes), so they are slower than
+    /// [`begin_read`](Self::begin_read)'s; use it for long scans and reports that must not make
+    /// the file grow without bound. Each one holds a reader slot of its own.
+    pub fn begin_read_bounded(&self, max_age: Duration) -> Result<BoundedReadTransaction> {
+        let inner = &self.inner;
+        let lease = inner.lock.lease_slot(u64::from(std::process::id()))?;
+        let max_age_ns = u64::try_from(max_age.as_nanos()).unwrap_or(u64::MAX);
+        inner
+            .lock
+            .set_slot_deadline(&lease, unix_now_ns().saturating_add(max_age_ns));
+        let meta = loop {
+            let meta = match inner.published_meta() {
+                Ok(meta) => meta,
+                Err(error) => {
+                    inner.lock.release_lease(lease);
+                    return Err(error);
+                }
+            };
+            // Announce, then check it is still the newest (as in `begin_read`).
+            inner.lock.set_slot_txn(lease.index(), Some(meta.txn));
+            match inner.published_meta() {
+                Ok(now) if now.txn == meta.txn => break meta,
+                Ok(_) => continue,
+                Err(error) => {
+                    inner.lock.release_lease(lease);
+                    return Err(error);
+                }
+            }
+        };
+        Ok(BoundedReadTransaction::new(
+            inner.clone(),
+            meta,
+            lease,
+            max_age,
+        ))
+    }
+
     /// Starts the write transaction, waiting while another one is in progress.
     pub fn begin_write(&self) -> Result<WriteTransaction> {
         self.inner.storage.check_poisoned()?;
@@ -301,6 +342,9 @@ impl Db {
         if inner.lock.load_meta() != Some(meta_words(&base)) {
             inner.lock.publish_meta(meta_words(&base));
         }
+        // Bounded snapshots past their deadline protect nothing from here on (they are marked
+        // before the floor is computed, so before any of their pages can be reused).
+        inner.lock.expire_overdue(unix_now_ns());
         let oldest_reader = inner
             .lock
             .readers(Some(inner.slot))
@@ -738,10 +782,13 @@ pub(crate) fn meta_words(meta: &Meta) -> MetaWords {
 }
 
 fn slot_age(since_unix_ns: u64) -> Duration {
-    let now = std::time::SystemTime::now()
+    Duration::from_nanos(unix_now_ns().saturating_sub(since_unix_ns))
+}
+
+fn unix_now_ns() -> u64 {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
-    Duration::from_nanos(now.saturating_sub(since_unix_ns))
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
 /// A database whose creation was cut short: no more than two minimal pages, starting with our

@@ -133,6 +133,16 @@ pub enum Error {
         reason: String,
     },
 
+    /// A bounded snapshot outlived its maximum age and a writer reused its pages: nothing it
+    /// read after that is returned. Start a new snapshot.
+    #[error("snapshot of commit {txn} expired: it was older than {max_age:?} and a writer has reused its pages; start a new snapshot")]
+    SnapshotExpired {
+        /// The commit the snapshot showed.
+        txn: u64,
+        /// The age it was allowed.
+        max_age: std::time::Duration,
+    },
+
     /// Every reader slot of the lock file is owned by a live process.
     #[error("all {slots} reader slots are in use by live processes")]
     ReaderTableFull {

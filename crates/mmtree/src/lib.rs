@@ -66,4 +66,6 @@ pub use storage::file_residency;
 /// The file format version this build reads and writes.
 pub const FORMAT_VERSION: u32 = page::meta::FORMAT_VERSION;
 pub use error::{Error, Result};
-pub use txn::{BulkLoader, Range, ReadTable, ReadTransaction, Table, WriteTransaction};
+pub use txn::{
+    BoundedReadTransaction, BulkLoader, Range, ReadTable, ReadTransaction, Table, WriteTransaction,
+};

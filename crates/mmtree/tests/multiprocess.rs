@@ -177,6 +177,39 @@ fn mp_child() {
                 std::thread::sleep(Duration::from_millis(50));
             }
         }
+        // Takes a bounded snapshot, says so, waits for the go file, then reads again: by then
+        // the parent has let the deadline pass and committed, so the read must say "expired".
+        "bounded-holder" => {
+            let max_age: u64 = std::env::var("MMTREE_MP_MAX_AGE_MS")
+                .unwrap()
+                .parse()
+                .unwrap();
+            let mut r = db
+                .begin_read_bounded(Duration::from_millis(max_age))
+                .unwrap();
+            let before = r.get("t", b"k000").unwrap().unwrap();
+            report("holding", u64::from(before[0]));
+            let go = format!("{path}.go");
+            while !std::path::Path::new(&go).exists() {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            match r.get("t", b"k000") {
+                Err(Error::SnapshotExpired { txn, .. }) => {
+                    assert_eq!(txn, r.txn_id());
+                    report("expired", 1);
+                }
+                other => {
+                    eprintln!("expected SnapshotExpired, got {other:?}");
+                    report("expired", 0);
+                }
+            }
+            drop(r);
+            let mut fresh = db.begin_read_bounded(Duration::from_secs(60)).unwrap();
+            report(
+                "fresh",
+                u64::from(fresh.get("t", b"k000").unwrap().unwrap()[0]),
+            );
+        }
         // Checks that the writer lock is held elsewhere, and that a commit made elsewhere is seen.
         "probe" => {
             let busy = matches!(db.try_begin_write(), Err(Error::WriteInProgress));
@@ -375,4 +408,55 @@ fn two_handles_in_one_process_share_locks_and_see_other_processes() {
         vec![("writer-busy".to_string(), 1), ("seen".to_string(), 7)]
     );
     drop(w);
+}
+
+/// Item 6 of the multi-process issue: a bounded snapshot in another process stops holding pages
+/// back once it is older than its cap, and its next read says "expired" instead of returning
+/// bytes from reused pages; a new snapshot then works.
+#[test]
+fn a_writer_expires_an_old_bounded_snapshot_of_another_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bounded.mmt");
+    let db = Db::open(&path).unwrap();
+    let rewrite = |version: u8| {
+        let mut w = db.begin_write().unwrap();
+        {
+            let mut t = w.table("t").unwrap();
+            for i in 0..200 {
+                t.insert(format!("k{i:03}").as_bytes(), &[version; 200])
+                    .unwrap();
+            }
+        }
+        w.commit().unwrap();
+    };
+    rewrite(1);
+    let mut child = spawn(
+        "bounded-holder",
+        &path,
+        &[("MMTREE_MP_MAX_AGE_MS", "200".to_string())],
+    );
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert_eq!(wait_for(&mut lines, "holding"), Some(1));
+    // Before the deadline the snapshot holds pages back, like any snapshot.
+    rewrite(2);
+    assert!(db.stats().pages_held_back > 0);
+    assert_eq!(db.readers().len(), 1);
+    std::thread::sleep(Duration::from_millis(300));
+    let pages_before = db.stats().page_count;
+    for version in 3..103 {
+        rewrite(version);
+    }
+    let stats = db.stats();
+    assert_eq!(stats.pages_held_back, 0, "{stats:?}");
+    assert!(db.readers().is_empty(), "{:?}", db.readers());
+    assert!(
+        stats.page_count < pages_before + 100,
+        "100 rewrites grew the file from {pages_before} to {} pages",
+        stats.page_count
+    );
+    std::fs::write(format!("{}.go", path.display()), b"").unwrap();
+    assert_eq!(wait_for(&mut lines, "expired"), Some(1));
+    assert_eq!(wait_for(&mut lines, "fresh"), Some(102));
+    assert!(child.wait().unwrap().success());
+    assert!(db.check().unwrap().is_ok());
 }

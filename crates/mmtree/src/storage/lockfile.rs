@@ -11,8 +11,15 @@
 //! |       |        |           | counter| size), slots in use           |       |
 //! +-------+--------+-----------+--------+------------------------------+- - - -+
 //! 4096: reader slots, 32 bytes each:  owner pid u64 | oldest snapshot txn + 1 (0: none) u64 |
-//!       since (unix ns) u64 | 0
+//!       since (unix ns) u64 | expiry: 0 never, u64::MAX expired, else a deadline (unix ns)
 //! ```
+//!
+//! A slot with an expiry belongs to one bounded snapshot (`txn::bounded`), which holds it through
+//! an open file description of its own. A writer marks such a slot expired once its deadline has
+//! passed (a compare-and-swap of the expiry word), and from then on ignores it: the snapshot's
+//! pages may be reused. The snapshot checks the word after every read, so it reports
+//! `SnapshotExpired` instead of returning what it read (it reads with `pread` into its own
+//! buffers, so reused pages are never under a live reference).
 //!
 //! Locks are Linux open-file-description (OFD) byte-range locks on this file. The kernel drops
 //! them when the process dies (however it dies), they belong to the open file description (so
@@ -37,7 +44,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 const MAGIC: u64 = u64::from_le_bytes(*b"MMTLOCK\x01");
-const VERSION: u64 = 1;
+const VERSION: u64 = 2;
 /// Reader slots: one per process with live snapshots.
 pub(crate) const SLOT_COUNT: u64 = 4096;
 const SLOTS_AT: usize = 4096;
@@ -50,6 +57,9 @@ const SLOT_COUNT_AT: usize = 16;
 const SEQ_AT: usize = 24;
 const META_AT: usize = 32; // 6 words: txn, page size, catalog, freelist, page count, free pages
 const SLOTS_USED_AT: usize = META_AT + 6 * 8;
+
+/// The expiry word of an expired slot.
+const EXPIRED: u64 = u64::MAX;
 
 const PRESENCE_LOCK: u64 = 0;
 const WRITER_LOCK: u64 = 1;
@@ -221,14 +231,31 @@ impl LockFile {
     /// Claims a reader slot for this process: returns its index. Slots of dead processes are
     /// reclaimed on the way.
     pub(crate) fn claim_slot(&self, pid: u64) -> Result<usize> {
+        self.claim_slot_through(&self.file, pid)
+    }
+
+    /// Claims a reader slot through an open file description of its own, so it is held apart
+    /// from this process's slot and released when the lease is dropped (a bounded snapshot).
+    pub(crate) fn lease_slot(&self, pid: u64) -> Result<SlotLease> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&self.path)
+            .map_err(|e| Error::io("opening the lock file", e))?;
+        let index = self.claim_slot_through(&file, pid)?;
+        Ok(SlotLease { file, index })
+    }
+
+    fn claim_slot_through(&self, file: &File, pid: u64) -> Result<usize> {
         for index in 0..SLOT_COUNT as usize {
-            if !self.lock(SLOT_LOCK_BASE + index as u64, LockKind::Write, false)? {
-                continue; // a live process owns it
+            if !lock_byte(file, SLOT_LOCK_BASE + index as u64, LockKind::Write, false)? {
+                continue; // a live process (or another lease of ours) owns it
             }
             // We hold the slot's lock: any previous owner is dead.
             self.word(slot_at(index)).store(pid, Ordering::SeqCst);
             self.word(slot_at(index) + 8).store(0, Ordering::SeqCst);
             self.word(slot_at(index) + 16).store(0, Ordering::SeqCst);
+            self.word(slot_at(index) + 24).store(0, Ordering::SeqCst);
             self.word(SLOTS_USED_AT)
                 .fetch_max(index as u64 + 1, Ordering::SeqCst);
             return Ok(index);
@@ -236,6 +263,55 @@ impl LockFile {
         Err(Error::ReaderTableFull {
             slots: SLOT_COUNT as usize,
         })
+    }
+
+    /// Gives a leased slot a deadline (unix ns) after which writers may expire it. Set before
+    /// the slot announces a snapshot.
+    pub(crate) fn set_slot_deadline(&self, lease: &SlotLease, deadline_unix_ns: u64) {
+        let deadline = deadline_unix_ns.clamp(1, EXPIRED - 1);
+        self.word(slot_at(lease.index) + 24)
+            .store(deadline, Ordering::SeqCst);
+    }
+
+    /// Whether a writer has expired this leased slot. The caller reads its pages first, then
+    /// asks: a writer marks the slot before it can reuse any page the slot protected.
+    pub(crate) fn slot_expired(&self, lease: &SlotLease) -> bool {
+        std::sync::atomic::fence(Ordering::SeqCst);
+        self.word(slot_at(lease.index) + 24).load(Ordering::SeqCst) == EXPIRED
+    }
+
+    /// Clears a leased slot and drops its lock (by closing its file description).
+    pub(crate) fn release_lease(&self, lease: SlotLease) {
+        self.word(slot_at(lease.index) + 8)
+            .store(0, Ordering::SeqCst);
+        self.word(slot_at(lease.index) + 24)
+            .store(0, Ordering::SeqCst);
+        self.word(slot_at(lease.index)).store(0, Ordering::SeqCst);
+        drop(lease);
+    }
+
+    /// Marks every slot whose deadline has passed as expired; only a writer does this, before it
+    /// reads the reader table for its reuse floor.
+    pub(crate) fn expire_overdue(&self, now_unix_ns: u64) -> usize {
+        let used = self
+            .word(SLOTS_USED_AT)
+            .load(Ordering::SeqCst)
+            .min(SLOT_COUNT) as usize;
+        let mut expired = 0;
+        for index in 0..used {
+            let word = self.word(slot_at(index) + 24);
+            let deadline = word.load(Ordering::SeqCst);
+            if deadline != 0
+                && deadline != EXPIRED
+                && now_unix_ns >= deadline
+                && word
+                    .compare_exchange(deadline, EXPIRED, Ordering::SeqCst, Ordering::SeqCst)
+                    .is_ok()
+            {
+                expired += 1;
+            }
+        }
+        expired
     }
 
     /// Sets this process's slot to the oldest snapshot it holds (`None`: none). The slot stores
@@ -279,6 +355,9 @@ impl LockFile {
                 // another pid namespace); whoever claims it next overwrites it.
                 continue;
             }
+            if self.word(slot_at(index) + 24).load(Ordering::SeqCst) == EXPIRED {
+                continue; // a bounded snapshot a writer expired: it protects nothing
+            }
             if txn != 0 {
                 let since_unix_ns = self.word(slot_at(index) + 16).load(Ordering::SeqCst);
                 live.push(SlotInfo {
@@ -307,33 +386,47 @@ impl LockFile {
         rc != 0 || request.l_type != libc::F_UNLCK as libc::c_short
     }
 
-    /// An OFD lock operation on one byte. Ok(false): it would block (non-waiting only).
+    /// An OFD lock operation on one byte of this file. Ok(false): it would block (non-waiting
+    /// only).
     fn lock(&self, byte: u64, kind: LockKind, wait: bool) -> Result<bool> {
-        let mut request = flock_request(kind, byte);
-        let command = if wait {
-            libc::F_OFD_SETLKW
-        } else {
-            libc::F_OFD_SETLK
-        };
-        loop {
-            // SAFETY: F_OFD_SETLK(W) only reads the `flock` struct we pass a valid pointer to; the
-            // descriptor is open for as long as `self`.
-            let rc = unsafe {
-                libc::fcntl(
-                    std::os::fd::AsRawFd::as_raw_fd(&self.file),
-                    command,
-                    &mut request,
-                )
-            };
-            if rc == 0 {
-                return Ok(true);
-            }
-            let error = std::io::Error::last_os_error();
-            match error.raw_os_error() {
-                Some(libc::EINTR) => continue,
-                Some(libc::EAGAIN) | Some(libc::EACCES) if !wait => return Ok(false),
-                _ => return Err(Error::io("locking the lock file", error)),
-            }
+        lock_byte(&self.file, byte, kind, wait)
+    }
+}
+
+/// A reader slot held through its own open file description; closing it frees the slot's lock.
+pub(crate) struct SlotLease {
+    #[allow(dead_code)] // held for its lock
+    file: File,
+    index: usize,
+}
+
+impl SlotLease {
+    pub(crate) fn index(&self) -> usize {
+        self.index
+    }
+}
+
+/// An OFD lock operation on one byte of `file`. Ok(false): it would block (non-waiting only).
+fn lock_byte(file: &File, byte: u64, kind: LockKind, wait: bool) -> Result<bool> {
+    let mut request = flock_request(kind, byte);
+    let command = if wait {
+        libc::F_OFD_SETLKW
+    } else {
+        libc::F_OFD_SETLK
+    };
+    loop {
+        // SAFETY: F_OFD_SETLK(W) only reads the `flock` struct we pass a valid pointer to; the
+        // descriptor is open for as long as `file` is borrowed.
+        let rc =
+            unsafe { libc::fcntl(std::os::fd::AsRawFd::as_raw_fd(file), command, &mut request) };
+        if rc == 0 {
+            return Ok(true);
+        }
+        let error = std::io::Error::last_os_error();
+        match error.raw_os_error() {
+            Some(libc::EINTR) => continue,
+            Some(libc::EAGAIN) | Some(libc::EACCES) if !wait => return Ok(false),
+            _ => return Err(Error::io("locking the lock file", error)),
         }
     }
 }

@@ -11,7 +11,7 @@ mod lockfile;
 mod mmap;
 mod verify;
 
-pub(crate) use lockfile::{LockFile, MetaWords};
+pub(crate) use lockfile::{LockFile, MetaWords, SlotLease};
 pub use mmap::file_residency;
 pub(crate) use mmap::Mapping;
 
@@ -167,6 +167,15 @@ impl Storage {
         page_count: u64,
         always: bool,
     ) -> Result<&'m [u8]> {
+        let (offset, used) = self.overflow_run(first, len, page_count)?;
+        let run = self.bytes(map, offset, used, first)?;
+        self.check_overflow(run, first, len, always)?;
+        Ok(&run[OVERFLOW_HEADER_SIZE..])
+    }
+
+    /// Where an overflow value's run lies, checked against the page count: (byte offset, bytes
+    /// used including the header).
+    fn overflow_run(&self, first: u64, len: u64, page_count: u64) -> Result<(u64, usize)> {
         if len > crate::limits::VALUE_SIZE_MAX {
             return Err(Error::corrupted(
                 first,
@@ -180,8 +189,13 @@ impl Storage {
                 "overflow run lies outside the database",
             ));
         }
-        let used = OVERFLOW_HEADER_SIZE + len as usize;
-        let run = self.bytes(map, first * self.page_size as u64, used, first)?;
+        Ok((
+            first * self.page_size as u64,
+            OVERFLOW_HEADER_SIZE + len as usize,
+        ))
+    }
+
+    fn check_overflow(&self, run: &[u8], first: u64, len: u64, always: bool) -> Result<()> {
         if run[page::KIND_AT] != page::KIND_OVERFLOW {
             return Err(Error::corrupted(first, "expected an overflow page"));
         }
@@ -191,8 +205,37 @@ impl Storage {
                 "overflow length differs from the leaf's reference",
             ));
         }
-        self.verify(run, first, run, always)?;
-        Ok(&run[OVERFLOW_HEADER_SIZE..])
+        self.verify(run, first, run, always)
+    }
+
+    /// A copy of page `id`, read with `pread` (not through the mapping) and checksum-verified:
+    /// for snapshots whose pages may be reused under them (see `txn::bounded`).
+    pub(crate) fn page_copy(&self, id: u64) -> Result<Vec<u8>> {
+        let mut page = vec![0u8; self.page_size];
+        self.read_exact(id * self.page_size as u64, &mut page, id)?;
+        self.verify(&page, id, &page, true)?;
+        Ok(page)
+    }
+
+    /// A copy of an overflow value, read with `pread` and checksum-verified.
+    pub(crate) fn overflow_copy(&self, first: u64, len: u64, page_count: u64) -> Result<Vec<u8>> {
+        let (offset, used) = self.overflow_run(first, len, page_count)?;
+        let mut run = vec![0u8; used];
+        self.read_exact(offset, &mut run, first)?;
+        self.check_overflow(&run, first, len, true)?;
+        run.drain(..OVERFLOW_HEADER_SIZE);
+        Ok(run)
+    }
+
+    fn read_exact(&self, offset: u64, buf: &mut [u8], page: u64) -> Result<()> {
+        match self.file.read_exact_at(buf, offset) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Err(Error::corrupted(
+                page,
+                "page lies beyond the end of the file",
+            )),
+            Err(e) => Err(Error::io("reading a page", e)),
+        }
     }
 
     fn verify(&self, header: &[u8], id: u64, covered: &[u8], always: bool) -> Result<()> {

@@ -1,10 +1,12 @@
 //! Transactions: read snapshots and the single writer.
 
+mod bounded;
 mod bulk;
 pub(crate) mod core;
 mod read;
 mod write;
 
+pub use bounded::BoundedReadTransaction;
 pub use bulk::BulkLoader;
 pub use read::{ReadTable, ReadTransaction};
 pub use write::{Table, WriteTransaction};

@@ -1,0 +1,169 @@
+//! Bounded snapshots: read transactions a writer may stop waiting for.
+//!
+//! An ordinary [`ReadTransaction`](super::ReadTransaction) hands out slices of the mapping, so
+//! the pages it can reach are never reused while it lives: an old snapshot makes the file grow.
+//! A [`BoundedReadTransaction`] instead copies what it reads (with `pread`, into buffers of its
+//! own) and returns owned bytes. It holds a reader slot of its own in the lock file, with a
+//! deadline; once the deadline has passed, the next writer (in any process) marks the slot
+//! expired and reuses the pages. After every read the snapshot checks its slot: if it was
+//! expired, the read fails with [`Error::SnapshotExpired`] and nothing it read is returned.
+//!
+//! Why that is enough: a writer marks the slot *before* it computes its reuse floor, so before
+//! it writes any page the snapshot protected. A read that finds its slot unmarked after copying
+//! its pages therefore copied them before any of them was reused.
+
+use super::decode_table_entry;
+use crate::btree::node::NodeRef;
+use crate::btree::view::{NodeView, Source};
+use crate::db::DbInner;
+use crate::error::{Error, Result};
+use crate::page::meta::Meta;
+use crate::page::view::PageView;
+use crate::storage::SlotLease;
+use std::ops::Bound;
+use std::sync::Arc;
+use std::time::Duration;
+use typed_arena::Arena;
+
+/// A snapshot that copies what it reads and may expire (see [`Db::begin_read_bounded`]).
+///
+/// [`Db::begin_read_bounded`]: crate::Db::begin_read_bounded
+pub struct BoundedReadTransaction {
+    db: Arc<DbInner>,
+    meta: Meta,
+    lease: Option<SlotLease>,
+    max_age: Duration,
+    /// Copies of the pages the current operation read; emptied at the start of each.
+    pages: Arena<Vec<u8>>,
+}
+
+impl BoundedReadTransaction {
+    pub(crate) fn new(db: Arc<DbInner>, meta: Meta, lease: SlotLease, max_age: Duration) -> Self {
+        BoundedReadTransaction {
+            db,
+            meta,
+            lease: Some(lease),
+            max_age,
+            pages: Arena::new(),
+        }
+    }
+
+    /// The id of the commit this snapshot shows.
+    pub fn txn_id(&self) -> u64 {
+        self.meta.txn
+    }
+
+    /// Whether a writer has expired this snapshot (every read from now on fails).
+    pub fn is_expired(&self) -> bool {
+        self.lease
+            .as_ref()
+            .is_some_and(|lease| self.db.lock.slot_expired(lease))
+    }
+
+    /// A copy of the value stored under `key` in `table` (`None`: no such key, or no such table).
+    pub fn get(&mut self, table: &str, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.pages = Arena::new();
+        let result = self.root(table).and_then(|root| match root {
+            None => Ok(None),
+            Some((root, _)) => {
+                crate::btree::get(&*self, root, key).map(|value| value.map(<[u8]>::to_vec))
+            }
+        });
+        self.checked(result)
+    }
+
+    /// Up to `limit` entries of `table` with keys between `start` and `end`, in key order, as
+    /// copies. To read further, call again with `Bound::Excluded(last key)` as the start.
+    pub fn range(
+        &mut self,
+        table: &str,
+        start: Bound<&[u8]>,
+        end: Bound<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        self.pages = Arena::new();
+        let result = self.root(table).and_then(|root| {
+            let Some((root, _)) = root else {
+                return Ok(Vec::new());
+            };
+            let mut out = Vec::new();
+            for item in super::range(&*self, root, (start, end)).take(limit) {
+                let (key, value) = item?;
+                out.push((key.to_vec(), value.to_vec()));
+            }
+            Ok(out)
+        });
+        self.checked(result)
+    }
+
+    /// The number of entries in `table`, or `None` if there is no such table.
+    pub fn table_len(&mut self, table: &str) -> Result<Option<u64>> {
+        self.pages = Arena::new();
+        let result = self.root(table).map(|root| root.map(|(_, len)| len));
+        self.checked(result)
+    }
+
+    /// Names of all tables, in order.
+    pub fn list_tables(&mut self) -> Result<Vec<String>> {
+        self.pages = Arena::new();
+        let catalog = crate::txn::core::root_ref(self.meta.catalog_root);
+        let result = super::catalog_names(&*self, catalog);
+        self.checked(result)
+    }
+
+    /// A table's root and length from the catalog.
+    fn root(&self, table: &str) -> Result<Option<(Option<NodeRef>, u64)>> {
+        let catalog = crate::txn::core::root_ref(self.meta.catalog_root);
+        match crate::btree::get(self, catalog, table.as_bytes())? {
+            None => Ok(None),
+            Some(entry) => decode_table_entry(entry).map(Some),
+        }
+    }
+
+    /// What an operation read, unless the snapshot expired while (or before) it read: then
+    /// the pages may have been reused and whatever came out of them (data or an error) is void.
+    fn checked<T>(&mut self, result: Result<T>) -> Result<T> {
+        self.pages = Arena::new();
+        if self.is_expired() {
+            return Err(Error::SnapshotExpired {
+                txn: self.meta.txn,
+                max_age: self.max_age,
+            });
+        }
+        result
+    }
+}
+
+impl Source for BoundedReadTransaction {
+    fn view(&self, node: NodeRef) -> Result<NodeView<'_>> {
+        match node {
+            NodeRef::Page(id) => {
+                if id < 2 || id >= self.meta.page_count {
+                    return Err(Error::corrupted(
+                        id,
+                        format!("page id out of range (page count {})", self.meta.page_count),
+                    ));
+                }
+                let page = self.pages.alloc(self.db.storage.page_copy(id)?);
+                Ok(NodeView::Page(PageView::parse(page, id)?))
+            }
+            NodeRef::Dirty(_) => Err(Error::corrupted(0, "dirty node in a read snapshot")),
+        }
+    }
+
+    fn overflow(&self, page: u64, len: u64) -> Result<&[u8]> {
+        let value = self
+            .db
+            .storage
+            .overflow_copy(page, len, self.meta.page_count)?;
+        Ok(self.pages.alloc(value))
+    }
+}
+
+impl Drop for BoundedReadTransaction {
+    fn drop(&mut self) {
+        if let Some(lease) = self.lease.take() {
+            self.db.lock.release_lease(lease);
+        }
+    }
+}
