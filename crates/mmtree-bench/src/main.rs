@@ -1,15 +1,18 @@
-//! mmtree and its peers — LMDB (through `heed`), redb and SQLite (rusqlite, bundled) — measured
-//! side by side, in one run, on one machine, on the same data with the same durability (every
-//! commit synced).
+//! mmtree and its peers — LMDB (through `heed`), redb, SQLite (rusqlite, bundled) and, with
+//! the `rocksdb` feature, RocksDB — measured side by side, in one run, on one machine, on the
+//! same data with the same durability (every commit synced).
 //!
 //! ```sh
-//! cargo run --release -p mmtree-bench -- --records 10000000 [--peers lmdb,redb,sqlite]
+//! cargo run --release -p mmtree-bench -- --scale 10m [--profile 24/150] [--peers lmdb,redb,sqlite]
 //! ```
 //!
-//! Workloads: sorted bulk load (one transaction), random durable batches of 1000 inserts,
-//! random gets, a full scan, reopen time, file size. Keys are 16 bytes, values 100 bytes; gets
-//! check the bytes they read. Each ratio is mmtree's figure over the peer's (> 1.00 means mmtree
-//! is better: faster, or for time and size, smaller). The table is Markdown.
+//! Each store runs in a child process of its own (so its peak RSS and page faults are its own,
+//! and no store inherits another's warm cache): sorted bulk load, W1 random-order load, W2
+//! single-put commits, W3 durable batches, W4 random gets (1 and 2 threads), W5 seek + next
+//! and a full scan, reopen, W7 random gets under a memory cap (a grandchild in a memory
+//! cgroup), W8 space amplification, file size, peak RSS, faults. Gets check the bytes they
+//! read. Each ratio is mmtree's figure over the peer's (> 1.00 means mmtree is better: faster,
+//! or for time and size, smaller). The table is Markdown; `--json` and `--plots` write the rest.
 
 mod lmdb;
 mod mm;
@@ -19,9 +22,11 @@ mod redb_store;
 mod rocks;
 mod rww;
 mod sqlite_store;
+mod w7;
 
-use anyhow::Result;
-use clap::Parser;
+use anyhow::{Context, Result};
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -37,9 +42,24 @@ struct Args {
     /// Random gets.
     #[arg(long, default_value_t = 1_000_000)]
     gets: u64,
-    /// Run one store only (for profiling): mmtree, lmdb, redb or sqlite.
+    /// A preset: 1m, 10m or 100m records (sets --records, and --w7-seconds unless given).
+    #[arg(long)]
+    scale: Option<String>,
+    /// Key and value bytes: 16/100 (the default) or 24/150.
+    #[arg(long, default_value = "16/100")]
+    profile: String,
+    /// Run one store only (for profiling): mmtree, lmdb, redb, sqlite or rocksdb.
     #[arg(long)]
     only: Option<String>,
+    /// Seconds of W7 (random gets with the store's memory capped); 0 skips it.
+    #[arg(long, default_value_t = 10.0)]
+    w7_seconds: f64,
+    /// W7's memory cap in MiB (default: a quarter of the store's file, at least 32 MiB).
+    #[arg(long, default_value_t = 0)]
+    w7_cap_mib: u64,
+    /// Write plots (SVG) of the results into this directory.
+    #[arg(long)]
+    plots: Option<std::path::PathBuf>,
     /// Records for W1's random-order load (into a fresh store, commits of 100,000).
     #[arg(long, default_value_t = 1_000_000)]
     w1_records: u64,
@@ -49,8 +69,8 @@ struct Args {
     /// Also write the results as JSON to this file.
     #[arg(long)]
     json: Option<std::path::PathBuf>,
-    /// The peers to compare with.
-    #[arg(long, value_delimiter = ',', default_value = "lmdb,redb,sqlite")]
+    /// The peers to compare with (rocksdb needs the `rocksdb` feature).
+    #[arg(long, value_delimiter = ',', default_value = DEFAULT_PEERS)]
     peers: Vec<String>,
     /// Run the readwhilewriting workload (reader processes + one writer process) instead.
     #[arg(long)]
@@ -67,6 +87,9 @@ struct Args {
     /// (internal) the child's store.
     #[arg(long, hide = true)]
     store: Option<String>,
+    /// (internal) the memory cgroup a W7 child joins.
+    #[arg(long, hide = true)]
+    cgroup: Option<std::path::PathBuf>,
     /// (internal) the child's database path.
     #[arg(long, hide = true)]
     path: Option<std::path::PathBuf>,
@@ -79,6 +102,19 @@ struct Args {
 /// values are longer than this.
 pub const VALUE_CHECK_BYTE: usize = 99;
 pub const BATCH: u64 = 1000;
+
+#[cfg(feature = "rocksdb")]
+const DEFAULT_PEERS: &str = "lmdb,redb,rocksdb,sqlite";
+#[cfg(not(feature = "rocksdb"))]
+const DEFAULT_PEERS: &str = "lmdb,redb,sqlite";
+
+/// The cache size a store with a cache of its own should use (set by W7 under a memory cap).
+pub fn cache_bytes() -> Option<usize> {
+    std::env::var("MMTREE_BENCH_CACHE_BYTES").ok()?.parse().ok()
+}
+
+/// One row of results: workload, unit, figure, whether higher is better.
+type Row = (String, String, f64, bool);
 
 /// The longest key and value of any profile.
 const MAX_KEY: usize = 24;
@@ -206,33 +242,38 @@ fn faults() -> (u64, u64) {
     (field(7), field(9))
 }
 
-fn run_all(
-    store: &mut dyn Store,
-    args: &Args,
-    dir: &std::path::Path,
-) -> Result<Vec<(String, &'static str, f64, bool)>> {
+/// Every workload for one store, in this (child) process; then peak RSS and faults.
+fn run_all(store: &mut dyn Store, args: &Args, dir: &std::path::Path) -> Result<Vec<Row>> {
     let (minor_before, major_before) = faults();
     let mut out = run_workloads(store, args, dir)?;
     let (minor_after, major_after) = faults();
     let minor = minor_after.saturating_sub(minor_before) as f64;
     let major = major_after.saturating_sub(major_before) as f64;
-    out.push(("page faults, minor".into(), "count", minor, false));
-    out.push(("page faults, major".into(), "count", major, false));
+    out.push(("peak RSS".into(), "MiB".into(), peak_rss_mib(), false));
+    out.push(("page faults, minor".into(), "count".into(), minor, false));
+    out.push(("page faults, major".into(), "count".into(), major, false));
     Ok(out)
 }
 
-fn run_workloads(
-    store: &mut dyn Store,
-    args: &Args,
-    dir: &std::path::Path,
-) -> Result<Vec<(String, &'static str, f64, bool)>> {
+/// This process's peak resident set (VmHWM), in MiB. For stores that map their file it
+/// includes the mapped file pages they touched.
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn run_workloads(store: &mut dyn Store, args: &Args, dir: &std::path::Path) -> Result<Vec<Row>> {
     let mut out = Vec::new();
     let n = args.records;
     eprintln!("[{}] bulk load {n} records", store.name());
     let ((), t) = time(|| store.bulk_load(n))?;
     out.push((
         "sorted bulk load".into(),
-        "records/s",
+        "records/s".into(),
         n as f64 / t.as_secs_f64(),
         true,
     ));
@@ -256,7 +297,7 @@ fn run_workloads(
     let inserted = args.batches * BATCH;
     out.push((
         format!("random durable batches ({BATCH} inserts)"),
-        "inserts/s",
+        "inserts/s".into(),
         inserted as f64 / t.as_secs_f64(),
         true,
     ));
@@ -272,7 +313,7 @@ fn run_workloads(
     );
     out.push((
         "random gets".into(),
-        "gets/s",
+        "gets/s".into(),
         args.gets as f64 / t.as_secs_f64(),
         true,
     ));
@@ -287,7 +328,7 @@ fn run_workloads(
     );
     out.push((
         "random gets, 2 threads".into(),
-        "gets/s",
+        "gets/s".into(),
         args.gets as f64 / t.as_secs_f64(),
         true,
     ));
@@ -304,8 +345,18 @@ fn run_workloads(
     }
     latencies.sort_by(f64::total_cmp);
     let pct = |p: f64| latencies[((latencies.len() - 1) as f64 * p) as usize];
-    out.push(("single-put commit p50".into(), "µs", pct(0.50), false));
-    out.push(("single-put commit p99".into(), "µs", pct(0.99), false));
+    out.push((
+        "single-put commit p50".into(),
+        "µs".into(),
+        pct(0.50),
+        false,
+    ));
+    out.push((
+        "single-put commit p99".into(),
+        "µs".into(),
+        pct(0.99),
+        false,
+    ));
 
     eprintln!("[{}] seek + 10 next", store.name());
     let seeks = (args.gets / 10).max(1);
@@ -318,7 +369,7 @@ fn run_workloads(
     );
     out.push((
         "seek + 10 next".into(),
-        "seeks/s",
+        "seeks/s".into(),
         seeks as f64 / t.as_secs_f64(),
         true,
     ));
@@ -332,7 +383,7 @@ fn run_workloads(
     );
     out.push((
         "full scan".into(),
-        "records/s",
+        "records/s".into(),
         count as f64 / t.as_secs_f64(),
         true,
     ));
@@ -347,7 +398,7 @@ fn run_workloads(
     })?;
     out.push((
         "reopen + first get".into(),
-        "µs",
+        "µs".into(),
         t.as_secs_f64() * 1e6 / rounds as f64,
         false,
     ));
@@ -359,7 +410,12 @@ fn run_workloads(
     let w1_dir = dir.join(format!("w1-{}", store.name()));
     std::fs::create_dir_all(&w1_dir)?;
     let rate = random_load(store.name(), &w1_dir, args.w1_records)?;
-    out.push(("random-order load (W1)".into(), "records/s", rate, true));
+    out.push((
+        "random-order load (W1)".into(),
+        "records/s".into(),
+        rate,
+        true,
+    ));
     std::fs::remove_dir_all(&w1_dir).ok();
 
     eprintln!(
@@ -371,30 +427,196 @@ fn run_workloads(
     std::fs::create_dir_all(&w8_dir)?;
     out.push((
         "space amplification (W8)".into(),
-        "file/live",
+        "file/live".into(),
         space_amplification(store.name(), &w8_dir, args.w8_records)?,
         false,
     ));
     std::fs::remove_dir_all(&w8_dir).ok();
     out.push((
         "file size".into(),
-        "MiB",
+        "MiB".into(),
         store.file_bytes()? as f64 / (1 << 20) as f64,
         false,
     ));
     Ok(out)
 }
 
-fn main() -> Result<()> {
-    let args = Args::parse();
-    if let Some(role) = &args.child {
-        let store = args.store.as_deref().unwrap_or("mmtree");
-        let path = args
-            .path
-            .as_deref()
-            .ok_or_else(|| anyhow::anyhow!("--path is required"))?;
-        return rww::child(role, store, path, args.records, args.seconds);
+/// The sizes a `--scale` preset sets (records, W7 seconds).
+fn scale(name: &str) -> Result<(u64, f64)> {
+    Ok(match name {
+        "1m" => (1_000_000, 20.0),
+        "10m" => (10_000_000, 30.0),
+        "100m" => (100_000_000, 60.0),
+        other => anyhow::bail!("unknown scale {other:?} (1m, 10m or 100m)"),
+    })
+}
+
+fn parse_args() -> Result<Args> {
+    let matches = Args::command().get_matches();
+    let mut args = Args::from_arg_matches(&matches)?;
+    if let Some(name) = &args.scale {
+        let (records, w7_seconds) = scale(name)?;
+        let defaulted = |id: &str| matches.value_source(id) == Some(ValueSource::DefaultValue);
+        if defaulted("records") {
+            args.records = records;
+        }
+        if defaulted("w7_seconds") {
+            args.w7_seconds = w7_seconds;
+        }
     }
+    let (k, v) = args
+        .profile
+        .split_once('/')
+        .and_then(|(k, v)| Some((k.parse::<usize>().ok()?, v.parse::<usize>().ok()?)))
+        .filter(|&(k, v)| (16..=MAX_KEY).contains(&k) && (VALUE_CHECK_BYTE + 1..=MAX_VALUE).contains(&v))
+        .with_context(|| {
+            format!(
+                "--profile {:?}: expected KEY/VALUE bytes, keys 16..={MAX_KEY}, values {}..={MAX_VALUE} (e.g. 24/150)",
+                args.profile,
+                VALUE_CHECK_BYTE + 1
+            )
+        })?;
+    set_profile(k, v);
+    Ok(args)
+}
+
+/// The file or directory a store keeps its data in, under `dir`.
+fn store_path(name: &str, dir: &std::path::Path) -> std::path::PathBuf {
+    match name {
+        "mmtree" => dir.join("bench.mmt"),
+        "lmdb" => dir.join("lmdb"),
+        "redb" => dir.join("bench.redb"),
+        "sqlite" => dir.join("bench.sqlite"),
+        other => dir.join(other),
+    }
+}
+
+/// What one store's child process measured.
+struct EngineResult {
+    name: String,
+    rows: Vec<Row>,
+    w7: Option<w7::W7>,
+}
+
+/// The child that runs every workload for one store, then W7, and prints its results as one
+/// JSON line.
+fn engine_child(args: &Args, store_name: &str, dir: &std::path::Path) -> Result<()> {
+    let mut store = open_store(store_name, dir)?;
+    let mut rows = run_all(store.as_mut(), args, dir)?;
+    let file_bytes = store.file_bytes()?;
+    drop(store);
+    let mut w7_json = serde_json::Value::Null;
+    if args.w7_seconds > 0.0 {
+        let run = w7::run(
+            store_name,
+            dir,
+            &store_path(store_name, dir),
+            file_bytes,
+            args.records,
+            args.w7_seconds,
+            args.w7_cap_mib << 20,
+        )?;
+        let (start, end) = run.start_and_end();
+        let cap = format!("cap {} MiB", run.cap_bytes >> 20);
+        rows.push((
+            format!("W7 gets under a {cap}, first quarter"),
+            "gets/s".into(),
+            start,
+            true,
+        ));
+        rows.push((
+            format!("W7 gets under a {cap}, last quarter"),
+            "gets/s".into(),
+            end,
+            true,
+        ));
+        w7_json = run.json();
+    }
+    let rows_json: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|(workload, unit, value, higher_better)| {
+            serde_json::json!({
+                "workload": workload, "unit": unit, "value": value, "higher_is_better": higher_better,
+            })
+        })
+        .collect();
+    let doc = serde_json::json!({ "name": store_name, "results": rows_json, "w7": w7_json });
+    println!("RESULT {doc}");
+    Ok(())
+}
+
+/// Runs one store's child process and reads its results.
+fn run_engine(args: &Args, name: &str, dir: &std::path::Path) -> Result<EngineResult> {
+    let out = std::process::Command::new(std::env::current_exe()?)
+        .args([
+            "--child",
+            "engine",
+            "--store",
+            name,
+            "--profile",
+            &args.profile,
+        ])
+        .args(["--records", &args.records.to_string()])
+        .args(["--batches", &args.batches.to_string()])
+        .args(["--gets", &args.gets.to_string()])
+        .args(["--w1-records", &args.w1_records.to_string()])
+        .args(["--w8-records", &args.w8_records.to_string()])
+        .args(["--w7-seconds", &args.w7_seconds.to_string()])
+        .args(["--w7-cap-mib", &args.w7_cap_mib.to_string()])
+        .arg("--dir")
+        .arg(dir)
+        .stderr(std::process::Stdio::inherit())
+        .output()?;
+    // The store's files are big at large scales: remove them before the next store runs.
+    let path = store_path(name, dir);
+    if path.is_dir() {
+        std::fs::remove_dir_all(&path).ok();
+    } else {
+        std::fs::remove_file(&path).ok();
+    }
+    anyhow::ensure!(
+        out.status.success(),
+        "the {name} run failed: {}",
+        out.status
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("RESULT "))
+        .with_context(|| format!("the {name} run printed no results"))?;
+    let doc: serde_json::Value = serde_json::from_str(line)?;
+    let rows = doc["results"]
+        .as_array()
+        .context("results")?
+        .iter()
+        .map(|r| {
+            (
+                r["workload"].as_str().unwrap_or("").to_string(),
+                r["unit"].as_str().unwrap_or("").to_string(),
+                r["value"].as_f64().unwrap_or(f64::NAN),
+                r["higher_is_better"].as_bool().unwrap_or(true),
+            )
+        })
+        .collect();
+    let w7 = doc["w7"].as_object().map(|w| w7::W7 {
+        method: w["method"].as_str().unwrap_or("").to_string(),
+        cap_bytes: w["cap_bytes"].as_u64().unwrap_or(0),
+        file_bytes: w["file_bytes"].as_u64().unwrap_or(0),
+        interval_s: w["interval_s"].as_f64().unwrap_or(0.0),
+        gets_per_s: w["gets_per_s"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|x| x.as_f64()).collect())
+            .unwrap_or_default(),
+    });
+    Ok(EngineResult {
+        name: name.to_string(),
+        rows,
+        w7,
+    })
+}
+
+fn main() -> Result<()> {
+    let args = parse_args()?;
     let _temp;
     let dir = match &args.dir {
         Some(dir) => dir.clone(),
@@ -403,6 +625,22 @@ fn main() -> Result<()> {
             _temp.path().to_path_buf()
         }
     };
+    match (args.child.as_deref(), args.store.as_deref()) {
+        (Some("engine"), Some(store)) => return engine_child(&args, store, &dir),
+        (Some("w7"), Some(store)) => {
+            if let Some(cgroup) = &args.cgroup {
+                w7::join_cgroup(cgroup)?;
+            }
+            let mut store = open_store(store, &dir)?;
+            return w7::child(store.as_mut(), args.records, args.w7_seconds);
+        }
+        (Some(role), store) => {
+            let store = store.unwrap_or("mmtree");
+            let path = args.path.as_deref().context("--path is required")?;
+            return rww::child(role, store, path, args.records, args.seconds);
+        }
+        (None, _) => {}
+    }
     if args.readwhilewriting {
         return rww::run(&dir, args.records, args.seconds, &args.procs);
     }
@@ -410,36 +648,68 @@ fn main() -> Result<()> {
         "mmtree vs peers: {} records ({}-byte keys, {}-byte values), {} durable batches of {BATCH}, {} gets",
         args.records, key_size(), value_size(), args.batches, args.gets
     );
-    if let Some(only) = &args.only {
-        let rows = run_all(open_store(only, &dir)?.as_mut(), &args, &dir)?;
-        for (workload, unit, figure, _) in rows {
-            println!("{workload:<40} {figure:>14.1} {unit:>10}");
+    let names: Vec<String> = match &args.only {
+        Some(only) => vec![only.clone()],
+        None => std::iter::once("mmtree".to_string())
+            .chain(args.peers.iter().cloned())
+            .collect(),
+    };
+    let mut results = Vec::new();
+    for name in &names {
+        results.push(run_engine(&args, name, &dir)?);
+    }
+    print_table(&results);
+    let stores: Vec<serde_json::Value> = results
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "name": r.name,
+                "results": r.rows.iter().map(|(workload, unit, value, higher_better)| serde_json::json!({
+                    "workload": workload, "unit": unit, "value": value, "higher_is_better": higher_better,
+                })).collect::<Vec<_>>(),
+                "w7": r.w7.as_ref().map(w7::W7::json),
+            })
+        })
+        .collect();
+    let doc = serde_json::json!({
+        "records": args.records, "key_bytes": key_size(), "value_bytes": value_size(),
+        "scale": args.scale, "batches": args.batches, "gets": args.gets,
+        "machine": machine(), "stores": stores,
+    });
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&doc)?)?;
+    }
+    if let Some(plots) = &args.plots {
+        std::fs::create_dir_all(plots)?;
+        for file in plot::write_plots(&doc, plots)? {
+            eprintln!("wrote {}", file.display());
         }
-        return Ok(());
     }
-    let mm_rows = run_all(open_store("mmtree", &dir)?.as_mut(), &args, &dir)?;
-    let mut peers = Vec::new();
-    for peer in &args.peers {
-        let rows = run_all(open_store(peer, &dir)?.as_mut(), &args, &dir)?;
-        peers.push((peer.clone(), rows));
-    }
-    print!("\n| workload | unit | mmtree |");
-    for (peer, _) in &peers {
-        print!(" {peer} | ratio |");
+    Ok(())
+}
+
+/// The Markdown table: mmtree's figures, then each peer's with the ratio.
+fn print_table(results: &[EngineResult]) {
+    let Some((mine, peers)) = results.split_first() else {
+        return;
+    };
+    print!("\n| workload | unit | {} |", mine.name);
+    for peer in peers {
+        print!(" {} | ratio |", peer.name);
     }
     print!("\n|---|---|---|");
-    for _ in &peers {
+    for _ in peers {
         print!("---|---|");
     }
     println!();
-    for (i, (workload, unit, mine, higher_better)) in mm_rows.iter().enumerate() {
-        print!("| {workload} | {unit} | {} |", figure(*mine));
-        for (_, rows) in &peers {
-            let theirs = rows[i].2;
+    for (i, (workload, unit, value, higher_better)) in mine.rows.iter().enumerate() {
+        print!("| {workload} | {unit} | {} |", figure(*value));
+        for peer in peers {
+            let theirs = peer.rows.get(i).map_or(f64::NAN, |row| row.2);
             let ratio = if *higher_better {
-                mine / theirs
+                value / theirs
             } else {
-                theirs / mine
+                theirs / value
             };
             if ratio.is_finite() {
                 print!(" {} | {ratio:.2}x |", figure(theirs));
@@ -449,25 +719,42 @@ fn main() -> Result<()> {
         }
         println!();
     }
-    println!("\nratio: mmtree over the peer, > 1.00x means mmtree is better (faster, or smaller)");
-    if let Some(path) = &args.json {
-        let store = |name: &str, rows: &[(String, &'static str, f64, bool)]| {
-            serde_json::json!({
-                "name": name,
-                "results": rows.iter().map(|(workload, unit, value, higher_better)| serde_json::json!({
-                    "workload": workload, "unit": unit, "value": value, "higher_is_better": higher_better,
-                })).collect::<Vec<_>>(),
-            })
-        };
-        let mut stores = vec![store("mmtree", &mm_rows)];
-        stores.extend(peers.iter().map(|(name, rows)| store(name, rows)));
-        let doc = serde_json::json!({
-            "records": args.records, "key_bytes": key_size(), "value_bytes": value_size(),
-            "batches": args.batches, "gets": args.gets, "stores": stores,
-        });
-        std::fs::write(path, serde_json::to_string_pretty(&doc)?)?;
+    if peers.is_empty() {
+        return;
     }
-    Ok(())
+    println!("\nratio: mmtree over the peer, > 1.00x means mmtree is better (faster, or smaller)");
+    for r in results {
+        if let Some(w7) = &r.w7 {
+            println!(
+                "W7 {}: {} MiB file under a {} MiB cap ({}): gets/s per {} s: {}",
+                r.name,
+                w7.file_bytes >> 20,
+                w7.cap_bytes >> 20,
+                w7.method,
+                w7.interval_s,
+                w7.gets_per_s
+                    .iter()
+                    .map(|x| figure(*x))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            );
+        }
+    }
+}
+
+/// The machine, kernel and file system, for the record.
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find_map(|l| l.strip_prefix("model name"))
+                .map(|l| l.trim_start_matches([' ', '\t', ':']).to_string())
+        })
+        .unwrap_or_default();
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    format!("{cores} cores, {cpu}; Linux {}", kernel.trim())
 }
 
 /// W1 (random order): loads `records` records in random key order into a fresh store, in
@@ -529,13 +816,14 @@ fn figure(x: f64) -> String {
 }
 
 fn open_store(name: &str, dir: &std::path::Path) -> Result<Box<dyn Store>> {
+    let path = store_path(name, dir);
     Ok(match name {
-        "mmtree" => Box::new(mm::MmStore::create(&dir.join("bench.mmt"))?),
-        "lmdb" => Box::new(lmdb::LmdbStore::create(&dir.join("lmdb"))?),
-        "redb" => Box::new(redb_store::RedbStore::create(&dir.join("bench.redb"))?),
-        "sqlite" => Box::new(sqlite_store::SqliteStore::create(
-            &dir.join("bench.sqlite"),
-        )?),
-        other => anyhow::bail!("unknown store {other:?} (mmtree, lmdb, redb, sqlite)"),
+        "mmtree" => Box::new(mm::MmStore::create(&path)?),
+        "lmdb" => Box::new(lmdb::LmdbStore::create(&path)?),
+        "redb" => Box::new(redb_store::RedbStore::create(&path)?),
+        "sqlite" => Box::new(sqlite_store::SqliteStore::create(&path)?),
+        #[cfg(feature = "rocksdb")]
+        "rocksdb" => Box::new(rocks::RocksStore::create(&path)?),
+        other => anyhow::bail!("unknown store {other:?} (mmtree, lmdb, redb, sqlite, rocksdb)"),
     })
 }

@@ -7,6 +7,16 @@ use std::path::{Path, PathBuf};
 
 const TABLE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("bench");
 
+/// Opens or creates the database; the cache is redb's default unless the harness caps memory
+/// (W7 sets `MMTREE_BENCH_CACHE_BYTES`).
+fn open(path: &Path) -> Result<Database> {
+    let mut builder = Database::builder();
+    if let Some(bytes) = crate::cache_bytes() {
+        builder.set_cache_size(bytes);
+    }
+    Ok(builder.create(path)?)
+}
+
 pub struct RedbStore {
     path: PathBuf,
     db: Option<Database>,
@@ -16,7 +26,7 @@ impl RedbStore {
     pub fn create(path: &Path) -> Result<RedbStore> {
         Ok(RedbStore {
             path: path.to_path_buf(),
-            db: Some(Database::create(path)?),
+            db: Some(open(path)?),
         })
     }
 
@@ -130,7 +140,7 @@ impl Store for RedbStore {
 
     fn reopen(&mut self) -> Result<()> {
         self.db = None;
-        self.db = Some(Database::create(&self.path)?);
+        self.db = Some(open(&self.path)?);
         let txn = self.db().begin_read()?;
         anyhow::ensure!(txn.open_table(TABLE)?.get(&key(0)[..])?.is_some());
         Ok(())

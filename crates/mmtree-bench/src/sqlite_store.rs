@@ -13,11 +13,13 @@ pub struct SqliteStore {
 
 fn open(path: &Path) -> Result<Connection> {
     let conn = Connection::open(path)?;
-    conn.execute_batch(
+    // A 64 MiB page cache, or less when the harness caps memory (W7).
+    let cache_kib = crate::cache_bytes().map_or(65536, |bytes| (bytes >> 10).max(1024));
+    conn.execute_batch(&format!(
         "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA mmap_size=68719476736;
-         PRAGMA cache_size=-65536;
-         CREATE TABLE IF NOT EXISTS kv (k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID;",
-    )?;
+         PRAGMA cache_size=-{cache_kib};
+         CREATE TABLE IF NOT EXISTS kv (k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID;"
+    ))?;
     Ok(conn)
 }
 

@@ -27,6 +27,8 @@ fn side_by_side_table_covers_every_store_and_workload() {
             "3000",
             "--w8-records",
             "2000",
+            "--w7-seconds",
+            "0.6",
             "--json",
         ])
         .arg(std::env::temp_dir().join(format!("mmtree-bench-smoke-{}.json", std::process::id())))
@@ -50,6 +52,8 @@ fn side_by_side_table_covers_every_store_and_workload() {
         "space amplification (W8)",
         "page faults, minor",
         "file size",
+        "peak RSS",
+        "W7 gets under a cap",
     ] {
         let row = text
             .lines()
@@ -64,7 +68,10 @@ fn side_by_side_table_covers_every_store_and_workload() {
     std::fs::remove_file(&json_path).ok();
     assert_eq!(json["stores"].as_array().unwrap().len(), 4);
     assert_eq!(json["stores"][0]["name"], "mmtree");
-    assert_eq!(json["stores"][0]["results"].as_array().unwrap().len(), 14);
+    assert_eq!(json["stores"][0]["results"].as_array().unwrap().len(), 17);
+    let w7 = &json["stores"][1]["w7"];
+    assert!(!w7["gets_per_s"].as_array().unwrap().is_empty(), "{w7}");
+    assert!(w7["method"].as_str().unwrap().len() > 3, "{w7}");
 }
 
 #[test]
