@@ -33,24 +33,6 @@ fn open(dir: &Path) -> Result<(Env, Database<Bytes, Bytes>)> {
     Ok((env, db))
 }
 
-/// Opens an existing environment without a write transaction (for reader processes).
-pub fn open_existing(dir: &Path) -> Result<(Env, Database<Bytes, Bytes>)> {
-    // SAFETY: as in `open`: one environment per directory in this process, nothing else
-    // modifies the files.
-    let env = unsafe {
-        EnvOpenOptions::new()
-            .map_size(MAP_SIZE)
-            .max_dbs(1)
-            .open(dir)?
-    };
-    let rtxn = env.read_txn()?;
-    let db: Database<Bytes, Bytes> = env
-        .open_database(&rtxn, None)?
-        .ok_or_else(|| anyhow::anyhow!("no main database in {}", dir.display()))?;
-    rtxn.commit()?;
-    Ok((env, db))
-}
-
 impl LmdbStore {
     /// Opens an existing environment (another process may have it open too).
     pub fn attach(dir: &Path) -> Result<LmdbStore> {

@@ -642,7 +642,16 @@ fn main() -> Result<()> {
         (None, _) => {}
     }
     if args.readwhilewriting {
-        return rww::run(&dir, args.records, args.seconds, &args.procs);
+        let stores = match &args.only {
+            Some(only) => vec![only.clone()],
+            None => args
+                .peers
+                .iter()
+                .filter(|p| !matches!(p.as_str(), "redb" | "rocksdb"))
+                .cloned()
+                .collect(),
+        };
+        return rww::run(&dir, args.records, args.seconds, &args.procs, &stores);
     }
     println!(
         "mmtree vs peers: {} records ({}-byte keys, {}-byte values), {} durable batches of {BATCH}, {} gets",

@@ -248,7 +248,7 @@ fn thousands(v: f64) -> String {
     out
 }
 
-/// Bytes as binary units: 512 MiB, 2 GiB.
+/// Bytes in binary units: 512 MiB, 2 GiB.
 fn bytes(v: f64) -> String {
     let mut a = v;
     let mut unit = "B";
@@ -259,8 +259,20 @@ fn bytes(v: f64) -> String {
         a /= 1024.0;
         unit = u;
     }
-    let s = format!("{a:.2}");
-    let s = s.trim_end_matches('0').trim_end_matches('.');
+    // Three significant digits: 798 MiB, 3.12 GiB.
+    let decimals = if a.abs() >= 100.0 {
+        0
+    } else if a.abs() >= 10.0 {
+        1
+    } else {
+        2
+    };
+    let s = format!("{a:.decimals$}");
+    let s = if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        &s
+    };
     format!("{s} {unit}")
 }
 
@@ -584,7 +596,7 @@ fn w7_svg(run: &Run) -> Result<String> {
     let y_max = if y_max > 0.0 { y_max * 1.08 } else { 1.0 };
 
     let height = 500u32;
-    let legend_w = 170;
+    let legend_w = 180;
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
@@ -820,5 +832,7 @@ mod tests {
         assert_eq!(thousands(100.0), "100");
         assert_eq!(bytes(536_870_912.0), "512 MiB");
         assert_eq!(bytes(2_147_483_648.0), "2 GiB");
+        assert_eq!(bytes(836_900_000.0), "798 MiB");
+        assert_eq!(bytes(100.0), "100 B");
     }
 }

@@ -5,8 +5,9 @@
 //! `WriteOptions::set_sync(true)` (an `fdatasync` of the WAL before the write returns).
 //!
 //! Settings, db_bench-like: default column family, leveled compaction, 64 MiB memtables (the
-//! RocksDB defaults), block-based tables with 4 KiB blocks, a 512 MiB LRU block cache and a
-//! 10 bits/key full bloom filter (what RocksDB's `benchmark.sh` passes to db_bench). Compression
+//! RocksDB defaults), block-based tables with 4 KiB blocks, a 512 MiB LRU block cache (or
+//! `crate::cache_bytes()` when the harness caps memory, W7) and a 10 bits/key full bloom filter
+//! (what RocksDB's `benchmark.sh` passes to db_bench). Compression
 //! is **off**: the other stores do not compress, and the generated values are compressible by an
 //! artifact of the generator (`value(id + 4)` repeats 64 bytes of `value(id)`; Snappy shrinks
 //! the 16/100 data 3.4x), so compression would measure the generator rather than the engine. At most two info `LOG` files are kept (a new one
@@ -24,7 +25,8 @@ use rocksdb::{
 };
 use std::path::{Path, PathBuf};
 
-/// The LRU block cache (uncompressed blocks, shared by all threads).
+/// The LRU block cache (uncompressed blocks, shared by all threads), unless the harness caps
+/// memory (`crate::cache_bytes()`).
 const BLOCK_CACHE_BYTES: usize = 512 << 20;
 /// Bloom filter bits per key (a full filter, not the legacy block-based one).
 const BLOOM_BITS_PER_KEY: f64 = 10.0;
@@ -43,7 +45,8 @@ pub struct RocksStore {
 
 fn options() -> Result<Options> {
     let mut table = BlockBasedOptions::default();
-    table.set_block_cache(&Cache::new_lru_cache(BLOCK_CACHE_BYTES)?);
+    let cache = crate::cache_bytes().unwrap_or(BLOCK_CACHE_BYTES);
+    table.set_block_cache(&Cache::new_lru_cache(cache)?);
     table.set_bloom_filter(BLOOM_BITS_PER_KEY, false);
     let mut opts = Options::default();
     opts.create_if_missing(true);

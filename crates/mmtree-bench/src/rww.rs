@@ -1,58 +1,31 @@
 //! `readwhilewriting` (after db_bench): readers in N processes do random gets while one process
 //! commits durable batches of random inserts. Reported per reader process, mmtree vs LMDB.
 
-use crate::{key, lmdb, mm, permutation, value, Store, VALUE_CHECK_BYTE};
+use crate::{lmdb, mm, permutation, sqlite_store, Store};
 use anyhow::{bail, Context, Result};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// What a child process does; it prints one line `ops N`.
+/// What a child process does; it prints one line `ops N`. Readers do random gets, 1000 per
+/// snapshot (each `Store::gets` call is one read transaction); the writer commits durable
+/// batches of 100 random inserts.
 pub fn child(role: &str, store: &str, path: &Path, records: u64, seconds: f64) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs_f64(seconds);
     let salt = u64::from(std::process::id());
-    let ops = match (role, store) {
-        ("reader", "mmtree") => {
-            let db = mm::open(path)?;
-            let r = db.begin_read()?; // long-lived snapshot would pin pages: renew it
-            drop(r);
+    let mut handle = open_at(store, path)?;
+    let ops = match role {
+        "reader" => {
             let mut ops = 0u64;
             let probe = permutation(records, salt);
             while Instant::now() < deadline {
-                let r = db.begin_read()?;
-                let t = r.table(mm::TABLE)?.context("table")?;
-                for i in 0..1000 {
-                    let id = probe((ops + i) % records) * 2;
-                    let v = t.get(&key(id))?.context("missing")?;
-                    anyhow::ensure!(v[VALUE_CHECK_BYTE] == value(id)[VALUE_CHECK_BYTE]);
-                }
+                let found = handle.gets(&mut (ops..ops + 1000).map(|i| probe(i % records) * 2))?;
+                anyhow::ensure!(found == 1000, "{store}: a reader missed records");
                 ops += 1000;
             }
             ops
         }
-        ("reader", "lmdb") => {
-            let (env, db) = lmdb::open_existing(path)?;
-            let mut ops = 0u64;
-            let probe = permutation(records, salt);
-            while Instant::now() < deadline {
-                let rtxn = env.read_txn()?;
-                for i in 0..1000 {
-                    let id = probe((ops + i) % records) * 2;
-                    let v = db.get(&rtxn, &key(id))?.context("missing")?;
-                    anyhow::ensure!(v[VALUE_CHECK_BYTE] == value(id)[VALUE_CHECK_BYTE]);
-                }
-                ops += 1000;
-            }
-            ops
-        }
-        ("writer", "mmtree") => {
-            let mut store = mm::MmStore::attach(path)?;
-            write_loop(&mut store, records, salt, deadline)?
-        }
-        ("writer", "lmdb") => {
-            let mut store = lmdb::LmdbStore::attach(path)?;
-            write_loop(&mut store, records, salt, deadline)?
-        }
+        "writer" => write_loop(handle.as_mut(), records, salt, deadline)?,
         _ => bail!("unknown child {role} {store}"),
     };
     println!("ops {ops}");
@@ -100,23 +73,50 @@ fn ops(child: Child) -> Result<u64> {
         .context("child printed no ops line")
 }
 
-/// Runs the workload for each reader count; prints the table.
-pub fn run(dir: &Path, records: u64, seconds: f64, procs: &[usize]) -> Result<()> {
+/// Runs the workload for each reader count and each store (mmtree first); prints the table.
+/// Only stores that several processes can open at once take part: redb and RocksDB lock
+/// their files to one process.
+pub fn run(
+    dir: &Path,
+    records: u64,
+    seconds: f64,
+    procs: &[usize],
+    stores: &[String],
+) -> Result<()> {
     println!(
-        "readwhilewriting: {records} records, 1 writer process (durable commits of 100 random inserts) + N reader processes (random gets), {seconds} s each"
+        "readwhilewriting: {records} records, 1 writer process (durable commits of 100 random inserts) + N reader processes (random gets, 1000 per snapshot), {seconds} s each"
     );
-    let mm_path = dir.join("rww.mmt");
-    let lm_path = dir.join("rww-lmdb");
-    eprintln!("[rww] loading {records} records into each store");
-    mm::MmStore::create(&mm_path)?.bulk_load(records)?;
-    lmdb::LmdbStore::create(&lm_path)?.bulk_load(records)?;
-    println!(
-        "{:>3}  {:>16} {:>16} {:>7}   {:>14} {:>14}",
-        "N", "mmtree gets/s/p", "lmdb gets/s/p", "ratio", "mmtree commit/s", "lmdb commit/s"
-    );
+    let mut names = vec!["mmtree".to_string()];
+    names.extend(stores.iter().filter(|s| *s != "mmtree").cloned());
+    for name in &names {
+        if !MULTI_PROCESS.contains(&name.as_str()) {
+            bail!("{name} cannot be opened by several processes at once (only {MULTI_PROCESS:?})");
+        }
+    }
+    let paths: Vec<_> = names
+        .iter()
+        .map(|name| crate::store_path(name, &dir.join("rww")))
+        .collect();
+    std::fs::create_dir_all(dir.join("rww"))?;
+    for (name, path) in names.iter().zip(&paths) {
+        eprintln!("[rww] loading {records} records into {name}");
+        open_at(name, path)?.bulk_load(records)?;
+    }
+    print!("\n| readers N | ");
+    for name in &names {
+        print!("{name} gets/s per reader | ");
+    }
+    for name in &names[1..] {
+        print!("ratio vs {name} | ");
+    }
+    for name in &names {
+        print!("{name} commits/s | ");
+    }
+    println!();
+    println!("|{}", "---|".repeat(1 + names.len() * 3 - 1));
     for &n in procs {
         let mut per_store = Vec::new();
-        for (store, path) in [("mmtree", &mm_path), ("lmdb", &lm_path)] {
+        for (store, path) in names.iter().zip(&paths) {
             eprintln!("[rww] {store}: 1 writer + {n} readers");
             let writer = spawn("writer", store, path, records, seconds)?;
             let readers: Vec<Child> = (0..n)
@@ -129,12 +129,32 @@ pub fn run(dir: &Path, records: u64, seconds: f64, procs: &[usize]) -> Result<()
             let commits = ops(writer)?;
             per_store.push((gets as f64 / n as f64 / seconds, commits as f64 / seconds));
         }
-        let ((mg, mc), (lg, lc)) = (per_store[0], per_store[1]);
-        println!(
-            "{n:>3}  {mg:>16.0} {lg:>16.0} {:>6.2}x   {mc:>14.1} {lc:>14.1}",
-            mg / lg
-        );
+        print!("| {n} | ");
+        for (gets, _) in &per_store {
+            print!("{gets:.0} | ");
+        }
+        for (gets, _) in &per_store[1..] {
+            print!("{:.2}x | ", per_store[0].0 / gets);
+        }
+        for (_, commits) in &per_store {
+            print!("{commits:.1} | ");
+        }
+        println!();
     }
-    println!("ratio: mmtree reader throughput per process over LMDB's (> 1.00x: mmtree faster)");
+    println!(
+        "\nratio: mmtree reader throughput per process over the peer's (> 1.00x: mmtree faster)"
+    );
     Ok(())
+}
+
+/// The stores several processes can open at once.
+const MULTI_PROCESS: [&str; 3] = ["mmtree", "lmdb", "sqlite"];
+
+fn open_at(name: &str, path: &Path) -> Result<Box<dyn Store>> {
+    Ok(match name {
+        "mmtree" => Box::new(mm::MmStore::attach(path)?),
+        "lmdb" => Box::new(lmdb::LmdbStore::attach(path)?),
+        "sqlite" => Box::new(sqlite_store::SqliteStore::create(path)?),
+        other => bail!("{other} cannot be opened by several processes at once"),
+    })
 }

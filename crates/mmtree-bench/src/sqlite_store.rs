@@ -13,6 +13,8 @@ pub struct SqliteStore {
 
 fn open(path: &Path) -> Result<Connection> {
     let conn = Connection::open(path)?;
+    // Several processes share the file in readwhilewriting: wait for locks, never fail at once.
+    conn.busy_timeout(std::time::Duration::from_secs(30))?;
     // A 64 MiB page cache, or less when the harness caps memory (W7).
     let cache_kib = crate::cache_bytes().map_or(65536, |bytes| (bytes >> 10).max(1024));
     conn.execute_batch(&format!(
