@@ -54,7 +54,8 @@ struct Args {
     /// Seconds of W7 (random gets with the store's memory capped); 0 skips it.
     #[arg(long, default_value_t = 10.0)]
     w7_seconds: f64,
-    /// W7's memory cap in MiB (default: a quarter of the store's file, at least 32 MiB).
+    /// W7's memory cap in MiB, the same for every store (default: a quarter of the live key
+    /// and value bytes, at least 32 MiB).
     #[arg(long, default_value_t = 0)]
     w7_cap_mib: u64,
     /// Write plots (SVG) of the results into this directory.
@@ -545,6 +546,16 @@ fn engine_child(args: &Args, store_name: &str, dir: &std::path::Path) -> Result<
     Ok(())
 }
 
+/// W7's cap, the same for every store: as given, else a quarter of the live data (keys and
+/// values), at least 32 MiB, so every store's file is at least about 4x the cap.
+fn w7_cap_mib(args: &Args) -> u64 {
+    if args.w7_cap_mib > 0 {
+        return args.w7_cap_mib;
+    }
+    let live = args.records * (key_size() + value_size()) as u64;
+    (live / 4 >> 20).max(32)
+}
+
 /// Runs one store's child process and reads its results.
 fn run_engine(args: &Args, name: &str, dir: &std::path::Path) -> Result<EngineResult> {
     let out = std::process::Command::new(std::env::current_exe()?)
@@ -562,7 +573,7 @@ fn run_engine(args: &Args, name: &str, dir: &std::path::Path) -> Result<EngineRe
         .args(["--w1-records", &args.w1_records.to_string()])
         .args(["--w8-records", &args.w8_records.to_string()])
         .args(["--w7-seconds", &args.w7_seconds.to_string()])
-        .args(["--w7-cap-mib", &args.w7_cap_mib.to_string()])
+        .args(["--w7-cap-mib", &w7_cap_mib(args).to_string()])
         .arg("--dir")
         .arg(dir)
         .stderr(std::process::Stdio::inherit())

@@ -28,6 +28,23 @@
 //! # Ok(()) }
 //! ```
 //!
+//! A report or export that may run for long can use a *bounded* snapshot: it copies what it
+//! reads, and once it is older than its cap a writer may reuse its pages, so it cannot make the
+//! file grow without bound; its next read then fails with [`Error::SnapshotExpired`], never
+//! with wrong data.
+//!
+//! ```
+//! # fn main() -> mmtree::Result<()> {
+//! # let dir = tempfile::tempdir().unwrap();
+//! # let db = mmtree::Db::open(dir.path().join("data.mmt"))?;
+//! use std::ops::Bound;
+//! let mut s = db.begin_read_bounded(std::time::Duration::from_secs(60))?;
+//! let v: Option<Vec<u8>> = s.get("users", b"alice")?;         // owned bytes
+//! let first = s.range("users", Bound::Unbounded, Bound::Unbounded, 1000)?; // up to 1000 entries
+//! assert!(v.is_none() && first.is_empty());
+//! # Ok(()) }
+//! ```
+//!
 //! ## Limits
 //!
 //! - Keys: up to a quarter page (1 KiB with the default 4 KiB pages); values up to 4 GiB - 1.
