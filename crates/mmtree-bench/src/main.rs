@@ -553,7 +553,7 @@ fn w7_cap_mib(args: &Args) -> u64 {
         return args.w7_cap_mib;
     }
     let live = args.records * (key_size() + value_size()) as u64;
-    (live / 4 >> 20).max(32)
+    ((live / 4) >> 20).max(32)
 }
 
 /// Runs one store's child process and reads its results.

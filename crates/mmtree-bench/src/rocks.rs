@@ -7,12 +7,13 @@
 //! Settings, db_bench-like: default column family, leveled compaction, 64 MiB memtables (the
 //! RocksDB defaults), block-based tables with 4 KiB blocks, a 512 MiB LRU block cache (or
 //! `crate::cache_bytes()` when the harness caps memory, W7) and a 10 bits/key full bloom filter
-//! (what RocksDB's `benchmark.sh` passes to db_bench). Compression
-//! is **off**: the other stores do not compress, and the generated values are compressible by an
-//! artifact of the generator (`value(id + 4)` repeats 64 bytes of `value(id)`; Snappy shrinks
-//! the 16/100 data 3.4x), so compression would measure the generator rather than the engine. At most two info `LOG` files are kept (a new one
-//! is started at every open), since `file_bytes` counts every file in the directory. Gets use
-//! `get_pinned` (no copy of the value); scans and seeks use one raw iterator each.
+//! (what RocksDB's `benchmark.sh` passes to db_bench). Compression is **off**: the other stores
+//! do not compress, and the generated values are compressible by an artifact of the generator
+//! (`value(id + 4)` repeats 64 bytes of `value(id)`; Snappy shrinks the 16/100 data 3.4x), so
+//! compression would measure the generator rather than the engine. At most two info `LOG` files
+//! are kept (a new one is started at every open), since `file_bytes` counts every file in the
+//! directory. Gets use `get_pinned` (no copy of the value); scans and seeks use one raw iterator
+//! each.
 //!
 //! `reopen` builds fresh options, so the block cache starts cold as after a process restart (the
 //! OS page cache stays warm, as for the other stores).
