@@ -506,6 +506,18 @@ fn engine_child(args: &Args, store_name: &str, dir: &std::path::Path) -> Result<
     let mut rows = run_all(store.as_mut(), args, dir)?;
     let file_bytes = store.file_bytes()?;
     drop(store);
+    // A full scan from a cold cache: the files dropped from the page cache, the store reopened.
+    w7::evict(&store_path(store_name, dir))?;
+    eprintln!("[{store_name}] full scan, cold cache");
+    let mut store = open_store(store_name, dir)?;
+    let ((count, _), t) = time(|| store.scan())?;
+    drop(store);
+    rows.push((
+        "full scan, cold cache".into(),
+        "records/s".into(),
+        count as f64 / t.as_secs_f64(),
+        true,
+    ));
     let mut w7_json = serde_json::Value::Null;
     if args.w7_seconds > 0.0 {
         let run = w7::run(

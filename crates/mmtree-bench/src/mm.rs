@@ -16,6 +16,8 @@ pub fn open(path: &Path) -> Result<Db> {
     let mut options = mmtree::Options::default();
     // For experiments only: MMTREE_BENCH_NO_VERIFY=1 skips checksum verification on reads.
     options.verify_checksums = std::env::var_os("MMTREE_BENCH_NO_VERIFY").is_none();
+    // For experiments only: MMTREE_BENCH_READ_AHEAD=1 keeps the kernel's read-around on.
+    options.read_ahead = std::env::var_os("MMTREE_BENCH_READ_AHEAD").is_some();
     Ok(Db::open_with(path, options)?)
 }
 

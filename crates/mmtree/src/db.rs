@@ -42,6 +42,11 @@ pub struct Options {
     pub spill_bytes: usize,
     /// Verify each page's checksum the first time this process reads it (default true).
     pub verify_checksums: bool,
+    /// Keep the kernel's read-around for the mapping (default false). Off, a page fault reads
+    /// only the page it needs (`MADV_RANDOM`), which keeps random reads fast when the file is
+    /// larger than memory; forward range scans then prefetch the leaves ahead of them
+    /// themselves once they find pages missing from memory.
+    pub read_ahead: bool,
 }
 
 impl Default for Options {
@@ -51,6 +56,7 @@ impl Default for Options {
             durability: Durability::Immediate,
             spill_bytes: SPILL_BYTES_DEFAULT,
             verify_checksums: true,
+            read_ahead: false,
         }
     }
 }
@@ -586,7 +592,13 @@ impl DbInner {
             Some(read_meta(&file, &path, file_len)?)
         };
         let page_size = meta.map_or(options.page_size, |m| m.page_size as usize);
-        let storage = Storage::new(file, path, page_size, options.verify_checksums)?;
+        let storage = Storage::new(
+            file,
+            path,
+            page_size,
+            options.verify_checksums,
+            options.read_ahead,
+        )?;
         let meta = match meta {
             Some(meta) => meta,
             None => {

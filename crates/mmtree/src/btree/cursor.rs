@@ -12,7 +12,16 @@ use std::ops::Bound;
 
 struct Cursor<'a> {
     stack: Vec<(NodeView<'a>, usize)>,
+    /// Set once a leaf took long to load (it was not in memory): from then on the forward scan
+    /// asks for the next leaves ahead of time. (With the mapping's read-around off, nothing else
+    /// would read ahead; while everything is in memory this costs one clock read per leaf.)
+    cold: bool,
 }
+
+/// Leaves a cold forward scan asks for at a time.
+const PREFETCH_LEAVES: usize = 64;
+/// A leaf load at least this slow came from the disk, not from memory.
+const SLOW_LOAD: std::time::Duration = std::time::Duration::from_micros(20);
 
 impl<'a> Cursor<'a> {
     /// Positions at the first entry `>= key` (or `> key`), or the first entry for `None`.
@@ -47,7 +56,7 @@ impl<'a> Cursor<'a> {
             stack.push((view, index));
             node = view.child(index)?;
         }
-        let mut cursor = Cursor { stack };
+        let mut cursor = Cursor { stack, cold: false };
         cursor.settle_forward(source)?;
         Ok(cursor)
     }
@@ -85,7 +94,7 @@ impl<'a> Cursor<'a> {
             stack.push((view, index));
             node = view.child(index)?;
         }
-        let mut cursor = Cursor { stack };
+        let mut cursor = Cursor { stack, cold: false };
         cursor.settle_backward(source)?;
         Ok(cursor)
     }
@@ -118,13 +127,44 @@ impl<'a> Cursor<'a> {
                 if self.stack.len() >= TREE_DEPTH_MAX {
                     return Err(depth_error(node));
                 }
+                let started = std::time::Instant::now();
                 let view = source.view(node)?;
                 self.stack.push((view, 0));
                 if view.is_leaf() {
+                    let turned_cold = !self.cold && started.elapsed() >= SLOW_LOAD;
+                    self.cold |= turned_cold;
+                    self.prefetch_siblings(source, turned_cold);
                     break;
                 }
                 node = view.child(0)?;
             }
+        }
+    }
+
+    /// In a cold scan, keeps the reads one window ahead: at the first leaf of a parent (or at
+    /// once, when the scan has just turned cold) asks for the next two windows of the parent's
+    /// children, and at every later window boundary for the window after the next.
+    fn prefetch_siblings<S: Source + ?Sized>(&self, source: &'a S, now: bool) {
+        if !self.cold || self.stack.len() < 2 {
+            return;
+        }
+        let (parent, index) = self.stack[self.stack.len() - 2];
+        let start = if now || index == 0 {
+            index + 1
+        } else if index.is_multiple_of(PREFETCH_LEAVES) {
+            index + PREFETCH_LEAVES
+        } else {
+            return;
+        };
+        let end = (index + 2 * PREFETCH_LEAVES).min(parent.len());
+        let mut ids: Vec<u64> = (start..end)
+            .filter_map(|i| match parent.child(i) {
+                Ok(NodeRef::Page(id)) => Some(id),
+                _ => None,
+            })
+            .collect();
+        if !ids.is_empty() {
+            source.prefetch(&mut ids);
         }
     }
 

@@ -9,6 +9,8 @@ pub(crate) trait Source {
     fn view(&self, node: NodeRef) -> Result<NodeView<'_>>;
     /// The bytes of an overflow value.
     fn overflow(&self, page: u64, len: u64) -> Result<&[u8]>;
+    /// A hint that these pages will be read soon (a scan ahead of itself); may reorder `ids`.
+    fn prefetch(&self, _ids: &mut [u64]) {}
 
     fn resolve<'a>(&'a self, value: ValueRef<'a>) -> Result<&'a [u8]> {
         match value {

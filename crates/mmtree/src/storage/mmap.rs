@@ -29,11 +29,26 @@ pub(crate) struct Mapping {
 impl Mapping {
     /// Maps `reserve` bytes of `file` read-only; if the address space is short, asks for less, but
     /// never less than `min_len`.
-    pub(crate) fn reserve(file: &File, reserve: u64, min_len: u64) -> std::io::Result<Mapping> {
+    ///
+    /// `read_ahead` false advises random access (`MADV_RANDOM`): a page fault then reads just
+    /// that page instead of the ~128 KiB around it, which under memory pressure would evict hot
+    /// pages for neighbours nobody asked for. Range scans prefetch explicitly (`will_need`).
+    pub(crate) fn reserve(
+        file: &File,
+        reserve: u64,
+        min_len: u64,
+        read_ahead: bool,
+    ) -> std::io::Result<Mapping> {
         let mut len = reserve.max(min_len).max(1);
         loop {
             match MmapOptions::new().len(len as usize).map_raw_read_only(file) {
-                Ok(raw) => return Ok(Mapping { raw }),
+                Ok(raw) => {
+                    if !read_ahead {
+                        // Advice only: if the kernel refuses, reads are still correct.
+                        let _ = raw.advise(memmap2::Advice::Random);
+                    }
+                    return Ok(Mapping { raw });
+                }
                 Err(error) if len / 2 >= min_len.max(1 << 20) => {
                     let _ = error;
                     len /= 2;
@@ -63,6 +78,16 @@ impl Mapping {
         unsafe { std::slice::from_raw_parts(self.raw.as_ptr().add(offset as usize), len) }
     }
 
+    /// Asks the kernel to start reading `len` bytes at `offset` into the page cache
+    /// (`MADV_WILLNEED`, asynchronous). Advice only: errors are ignored.
+    pub(crate) fn will_need(&self, offset: u64, len: u64) {
+        if offset.checked_add(len).is_some_and(|end| end <= self.len()) {
+            let _ = self
+                .raw
+                .advise_range(memmap2::Advice::WillNeed, offset as usize, len as usize);
+        }
+    }
+
     /// Page-cache residency of the first `len` bytes, via `mincore`: (resident bytes, bytes).
     pub(crate) fn residency(&self, len: u64) -> std::io::Result<(u64, u64)> {
         let len = len.min(self.len()) as usize;
@@ -87,6 +112,6 @@ pub fn file_residency(file: &File, len: u64) -> std::io::Result<u64> {
     if len == 0 {
         return Ok(0);
     }
-    let map = Mapping::reserve(file, len, len)?;
+    let map = Mapping::reserve(file, len, len, true)?;
     Ok(map.residency(len)?.0)
 }

@@ -38,6 +38,8 @@ pub(crate) struct Storage {
     file_len: AtomicU64,
     verified: Verified,
     verify_checksums: bool,
+    /// Whether the kernel's read-around stays on for the mapping (see `Mapping::reserve`).
+    read_ahead: bool,
     poisoned: Mutex<Option<String>>,
 }
 
@@ -47,13 +49,19 @@ impl Storage {
         path: PathBuf,
         page_size: usize,
         verify_checksums: bool,
+        read_ahead: bool,
     ) -> Result<Storage> {
         let file_len = file
             .metadata()
             .map_err(|e| Error::io("reading the file size", e))?
             .len();
-        let map = Mapping::reserve(&file, (file_len * 2).max(MAP_RESERVE_MIN), file_len)
-            .map_err(|e| Error::io("mapping the database file", e))?;
+        let map = Mapping::reserve(
+            &file,
+            (file_len * 2).max(MAP_RESERVE_MIN),
+            file_len,
+            read_ahead,
+        )
+        .map_err(|e| Error::io("mapping the database file", e))?;
         let meta_file = {
             use std::os::unix::fs::OpenOptionsExt;
             std::fs::OpenOptions::new()
@@ -71,6 +79,7 @@ impl Storage {
             file_len: AtomicU64::new(file_len),
             verified: Verified::new(),
             verify_checksums,
+            read_ahead,
             poisoned: Mutex::new(None),
         })
     }
@@ -85,8 +94,13 @@ impl Storage {
             .len();
         self.file_len.store(len, Ordering::Release);
         if len > self.mapping().len() {
-            let map = Mapping::reserve(&self.file, len.saturating_mul(2).max(MAP_RESERVE_MIN), len)
-                .map_err(|e| Error::io("mapping the grown database file", e))?;
+            let map = Mapping::reserve(
+                &self.file,
+                len.saturating_mul(2).max(MAP_RESERVE_MIN),
+                len,
+                self.read_ahead,
+            )
+            .map_err(|e| Error::io("mapping the grown database file", e))?;
             *self.map.write().expect("mapping lock") = Arc::new(map);
         }
         Ok(len)
@@ -98,6 +112,27 @@ impl Storage {
 
     pub(crate) fn file_len(&self) -> u64 {
         self.file_len.load(Ordering::Acquire)
+    }
+
+    /// Starts reading these pages into the page cache (coalescing runs of consecutive ids into
+    /// one request each), for a scan about to visit them.
+    pub(crate) fn prefetch(&self, map: &Mapping, ids: &mut [u64]) {
+        ids.sort_unstable();
+        let ps = self.page_size as u64;
+        let limit = self.file_len() / ps;
+        let mut i = 0;
+        while i < ids.len() {
+            let first = ids[i];
+            let mut end = first + 1;
+            i += 1;
+            while i < ids.len() && ids[i] <= end {
+                end = end.max(ids[i] + 1);
+                i += 1;
+            }
+            if first < limit {
+                map.will_need(first * ps, (end.min(limit) - first) * ps);
+            }
+        }
     }
 
     /// The current mapping; a snapshot keeps its `Arc` for as long as it lives.
@@ -321,6 +356,7 @@ impl Storage {
                 &self.file,
                 target.saturating_mul(2).max(MAP_RESERVE_MIN),
                 target,
+                self.read_ahead,
             )
             .map_err(|e| Error::io("mapping the grown database file", e))?;
             *self.map.write().expect("mapping lock") = Arc::new(map);

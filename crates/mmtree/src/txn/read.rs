@@ -112,6 +112,10 @@ impl Source for ReadTransaction {
             .storage
             .overflow(&self.map, page, len, self.meta.page_count)
     }
+
+    fn prefetch(&self, ids: &mut [u64]) {
+        self.db.storage.prefetch(&self.map, ids);
+    }
 }
 
 /// A table in a read snapshot. Values borrow from the mapping: no copy, no syscall.
