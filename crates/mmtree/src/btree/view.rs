@@ -11,6 +11,10 @@ pub(crate) trait Source {
     fn overflow(&self, page: u64, len: u64) -> Result<&[u8]>;
     /// A hint that these pages will be read soon (a scan ahead of itself); may reorder `ids`.
     fn prefetch(&self, _ids: &mut [u64]) {}
+    /// Whether `prefetch` does anything (if not, scans do not look ahead at all).
+    fn prefetches(&self) -> bool {
+        false
+    }
 
     fn resolve<'a>(&'a self, value: ValueRef<'a>) -> Result<&'a [u8]> {
         match value {

@@ -116,6 +116,10 @@ impl Source for ReadTransaction {
     fn prefetch(&self, ids: &mut [u64]) {
         self.db.storage.prefetch(&self.map, ids);
     }
+
+    fn prefetches(&self) -> bool {
+        true
+    }
 }
 
 /// A table in a read snapshot. Values borrow from the mapping: no copy, no syscall.
