@@ -62,6 +62,12 @@ impl Default for Options {
 }
 
 impl Options {
+    /// Keeps the kernel's read-around on for the mapping (see [`Options::read_ahead`]).
+    pub fn read_ahead(mut self, on: bool) -> Self {
+        self.read_ahead = on;
+        self
+    }
+
     /// Sets the page size for a new database.
     pub fn page_size(mut self, page_size: usize) -> Self {
         self.page_size = page_size;

@@ -171,3 +171,25 @@ fn rewriting_large_values_reuses_their_pages() {
     let end = db.stats().page_count;
     assert!(end <= settled + settled / 10, "{settled} -> {end} pages");
 }
+
+/// A bounded snapshot's slot lock must be taken on the lock file the database uses, even when
+/// the path it was opened with (relative here) now names something else.
+#[test]
+fn a_bounded_snapshot_works_after_the_working_directory_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let other = tempfile::tempdir().unwrap();
+    std::env::set_current_dir(dir.path()).unwrap();
+    let db = Db::open("relative.mmt").unwrap();
+    rewrite(&db, 1, 10);
+    std::env::set_current_dir(other.path()).unwrap();
+    let mut s = db.begin_read_bounded(Duration::from_secs(60)).unwrap();
+    assert_eq!(
+        db.readers().len(),
+        1,
+        "the writer must see the slot as live"
+    );
+    rewrite(&db, 2, 10);
+    assert!(db.stats().pages_held_back > 0);
+    assert_eq!(s.get("t", b"k00001").unwrap().unwrap()[0], 1);
+    std::env::set_current_dir("/").unwrap();
+}

@@ -103,8 +103,9 @@ impl AllocState {
 }
 
 /// How many reusable pages a search for an overflow run may load before it gives up and takes
-/// the run at the end of the file.
-const RUN_SEARCH_PAGES_MAX: usize = 1 << 16;
+/// the run at the end of the file. Every record loaded is rewritten at commit (its leftovers go
+/// back), so the bound also bounds that cost when free space is too scattered to hold a run.
+const RUN_SEARCH_PAGES_MAX: usize = 4096;
 
 impl WriteCore {
     pub(crate) fn alloc_page(&mut self) -> Result<u64> {

@@ -12,10 +12,12 @@ use std::ops::Bound;
 
 struct Cursor<'a> {
     stack: Vec<(NodeView<'a>, usize)>,
-    /// Set once a leaf took long to load (it was not in memory): from then on the forward scan
-    /// asks for the next leaves ahead of time. (With the mapping's read-around off, nothing else
-    /// would read ahead; while everything is in memory this costs one clock read per leaf.)
+    /// Set once two leaves took long to load (they were not in memory): from then on the
+    /// forward scan asks for the next leaves ahead of time. (With the mapping's read-around off,
+    /// nothing else would read ahead; while everything is in memory this costs one clock read
+    /// per node loaded. Two, so a short range that crosses one leaf boundary does not prefetch.)
     cold: bool,
+    slow_leaves: u8,
 }
 
 /// Leaves a cold forward scan asks for at a time.
@@ -60,7 +62,11 @@ impl<'a> Cursor<'a> {
             stack.push((view, index));
             node = view.child(index)?;
         }
-        let mut cursor = Cursor { stack, cold: false };
+        let mut cursor = Cursor {
+            stack,
+            cold: false,
+            slow_leaves: 0,
+        };
         cursor.settle_forward(source)?;
         Ok(cursor)
     }
@@ -98,7 +104,11 @@ impl<'a> Cursor<'a> {
             stack.push((view, index));
             node = view.child(index)?;
         }
-        let mut cursor = Cursor { stack, cold: false };
+        let mut cursor = Cursor {
+            stack,
+            cold: false,
+            slow_leaves: 0,
+        };
         cursor.settle_backward(source)?;
         Ok(cursor)
     }
@@ -135,8 +145,12 @@ impl<'a> Cursor<'a> {
                 let view = source.view(node)?;
                 self.stack.push((view, 0));
                 if view.is_leaf() {
-                    let turned_cold = !self.cold && started.elapsed() >= SLOW_LOAD;
-                    self.cold |= turned_cold;
+                    let mut turned_cold = false;
+                    if !self.cold && started.elapsed() >= SLOW_LOAD {
+                        self.slow_leaves += 1;
+                        turned_cold = self.slow_leaves >= 2;
+                        self.cold = turned_cold;
+                    }
                     self.prefetch_siblings(source, turned_cold);
                     break;
                 }
@@ -148,8 +162,8 @@ impl<'a> Cursor<'a> {
     /// In a cold scan, keeps the reads ahead of the scan: at the first leaf of a parent (or at
     /// once, when the scan has just turned cold) asks for the next two windows of the parent's
     /// children and for the next parent page; at every later window boundary for the window
-    /// after the next; and near the parent's end for the next parent's first window, so the
-    /// scan does not stall where it crosses to the next parent.
+    /// after the next; and from the parent's middle on, for the next parent's first window, so
+    /// the scan does not stall where it crosses to the next parent.
     fn prefetch_siblings<S: Source + ?Sized>(&self, source: &'a S, now: bool) {
         let depth = self.stack.len();
         if !self.cold || depth < 2 || !source.prefetches() {
@@ -157,10 +171,13 @@ impl<'a> Cursor<'a> {
         }
         let (parent, index) = self.stack[depth - 2];
         let first = now || index == 0;
+        let middle = index == parent.len() / 2;
         let start = if first {
             index + 1
         } else if index.is_multiple_of(PREFETCH_LEAVES) {
             index + PREFETCH_LEAVES
+        } else if middle {
+            parent.len() // nothing of this parent; only the next parent's first window below
         } else {
             return;
         };
@@ -180,9 +197,10 @@ impl<'a> Cursor<'a> {
                 if first {
                     ids.push(next);
                 }
-                if index + 2 * PREFETCH_LEAVES >= parent.len() {
-                    // The next parent was asked for at this parent's first leaf; errors are
-                    // left for the scan itself to meet and report.
+                if !first && (middle || index + 2 * PREFETCH_LEAVES >= parent.len()) {
+                    // The next parent was asked for at this parent's first leaf (so by now it
+                    // is in memory, or on its way); errors are left for the scan itself to
+                    // meet and report.
                     if let Ok(view) = source.view(NodeRef::Page(next)) {
                         if !view.is_leaf() {
                             ids.extend(page_ids(view, 0..PREFETCH_LEAVES.min(view.len())));

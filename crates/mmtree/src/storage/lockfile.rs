@@ -237,11 +237,24 @@ impl LockFile {
     /// Claims a reader slot through an open file description of its own, so it is held apart
     /// from this process's slot and released when the lease is dropped (a bounded snapshot).
     pub(crate) fn lease_slot(&self, pid: u64) -> Result<SlotLease> {
+        // A new open file description of *this* lock file: reopened through our descriptor, not
+        // its path (the path may be relative to an old working directory, or renamed or
+        // replaced since), and checked to be the same inode, because a lock byte taken on any
+        // other file would make the slot look dead to every writer.
+        use std::os::fd::AsRawFd;
+        use std::os::unix::fs::MetadataExt;
+        let proc_path = format!("/proc/self/fd/{}", self.file.as_raw_fd());
         let file = OpenOptions::new()
             .read(true)
             .write(true)
-            .open(&self.path)
-            .map_err(|e| Error::io("opening the lock file", e))?;
+            .open(&proc_path)
+            .map_err(|e| Error::io("reopening the lock file", e))?;
+        let identity = |f: &File| f.metadata().map(|m| (m.dev(), m.ino()));
+        match (identity(&file), identity(&self.file)) {
+            (Ok(ours), Ok(theirs)) if ours == theirs => {}
+            (Err(e), _) | (_, Err(e)) => return Err(Error::io("reading the lock file", e)),
+            _ => return Err(self.incompatible("reopening it gave a different file".to_string())),
+        }
         let index = self.claim_slot_through(&file, pid)?;
         Ok(SlotLease { file, index })
     }

@@ -123,10 +123,10 @@ impl Storage {
         let mut i = 0;
         while i < ids.len() {
             let first = ids[i];
-            let mut end = first + 1;
+            let mut end = first.saturating_add(1);
             i += 1;
             while i < ids.len() && ids[i] <= end {
-                end = end.max(ids[i] + 1);
+                end = end.max(ids[i].saturating_add(1));
                 i += 1;
             }
             if first < limit {

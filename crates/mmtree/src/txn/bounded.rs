@@ -35,7 +35,13 @@ pub struct BoundedReadTransaction {
     max_age: Duration,
     /// Copies of the pages the current operation read; emptied at the start of each.
     pages: Arena<Vec<u8>>,
+    /// Pages copied by the current operation (every `EXPIRY_CHECK_PAGES` the slot is checked,
+    /// so a long range on an expired snapshot stops early).
+    copied: std::cell::Cell<usize>,
 }
+
+/// How often (in pages copied) a long operation checks whether the snapshot expired.
+const EXPIRY_CHECK_PAGES: usize = 64;
 
 impl BoundedReadTransaction {
     pub(crate) fn new(db: Arc<DbInner>, meta: Meta, lease: SlotLease, max_age: Duration) -> Self {
@@ -45,6 +51,7 @@ impl BoundedReadTransaction {
             lease: Some(lease),
             max_age,
             pages: Arena::new(),
+            copied: std::cell::Cell::new(0),
         }
     }
 
@@ -124,6 +131,7 @@ impl BoundedReadTransaction {
     /// the pages may have been reused and whatever came out of them (data or an error) is void.
     fn checked<T>(&mut self, result: Result<T>) -> Result<T> {
         self.pages = Arena::new();
+        self.copied.set(0);
         if self.is_expired() {
             return Err(Error::SnapshotExpired {
                 txn: self.meta.txn,
@@ -143,6 +151,12 @@ impl Source for BoundedReadTransaction {
                         id,
                         format!("page id out of range (page count {})", self.meta.page_count),
                     ));
+                }
+                let copied = self.copied.get() + 1;
+                self.copied.set(copied);
+                if copied.is_multiple_of(EXPIRY_CHECK_PAGES) && self.is_expired() {
+                    // The error is replaced by `SnapshotExpired` in `checked`.
+                    return Err(Error::corrupted(id, "snapshot expired while reading"));
                 }
                 let page = self.pages.alloc(self.db.storage.page_copy(id)?);
                 Ok(NodeView::Page(PageView::parse(page, id)?))
