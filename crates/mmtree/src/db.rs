@@ -101,7 +101,8 @@ pub struct Stats {
     pub free_pages: u64,
     /// Size of the data file.
     pub file_bytes: u64,
-    /// Live read transactions in this process.
+    /// Live ordinary read transactions in this process (bounded snapshots are not counted here;
+    /// they appear in [`Db::readers`]).
     pub readers: usize,
     /// The commit id the oldest live snapshot shows.
     pub oldest_reader_txn: Option<u64>,
@@ -526,7 +527,9 @@ impl Db {
 
     /// The processes holding snapshots of this database, oldest snapshot first: for each, its pid,
     /// the oldest commit it reads, how many commits behind the newest that is, and for how long.
-    /// Slots of processes that died are skipped (and reused by the next process that opens).
+    /// Each live bounded snapshot ([`Db::begin_read_bounded`]) is listed on its own (with its
+    /// process's pid); expired ones are not listed. Slots of processes that died are skipped (and
+    /// reused by the next process that opens).
     pub fn readers(&self) -> Vec<ReaderInfo> {
         let inner = &self.inner;
         let newest = inner.published_meta().map_or(0, |meta| meta.txn);
