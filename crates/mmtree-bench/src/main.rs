@@ -61,6 +61,10 @@ struct Args {
     /// Write plots (SVG) of the results into this directory.
     #[arg(long)]
     plots: Option<std::path::PathBuf>,
+    /// Only draw the plots (into --plots) from a JSON file an earlier run wrote, e.g. one merged
+    /// from several `--only` runs.
+    #[arg(long, requires = "plots")]
+    plot_from: Option<std::path::PathBuf>,
     /// Records for W1's random-order load (into a fresh store, commits of 100,000).
     #[arg(long, default_value_t = 1_000_000)]
     w1_records: u64,
@@ -663,6 +667,13 @@ fn main() -> Result<()> {
             return rww::child(role, store, path, args.records, args.seconds);
         }
         (None, _) => {}
+    }
+    if let (Some(json), Some(plots)) = (&args.plot_from, &args.plots) {
+        let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(json)?)?;
+        for file in plot::write_plots(&doc, plots)? {
+            println!("wrote {}", file.display());
+        }
+        return Ok(());
     }
     if args.readwhilewriting {
         let stores = match &args.only {

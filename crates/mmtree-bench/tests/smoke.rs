@@ -66,6 +66,23 @@ fn side_by_side_table_covers_every_store_and_workload() {
         std::env::temp_dir().join(format!("mmtree-bench-smoke-{}.json", std::process::id()));
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).unwrap();
+    // The plots can be drawn again from the JSON alone.
+    let plots = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_mmtree-bench"))
+        .arg("--plot-from")
+        .arg(&json_path)
+        .arg("--plots")
+        .arg(plots.path())
+        .output()
+        .unwrap();
+    succeeded(&out);
+    for name in ["throughput.svg", "w7.svg"] {
+        let svg = std::fs::read_to_string(plots.path().join(name)).unwrap();
+        assert!(
+            svg.contains("mmtree") && svg.trim_end().ends_with("</svg>"),
+            "{name}"
+        );
+    }
     std::fs::remove_file(&json_path).ok();
     assert_eq!(json["stores"].as_array().unwrap().len(), 4);
     assert_eq!(json["stores"][0]["name"], "mmtree");
