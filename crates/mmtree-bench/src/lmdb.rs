@@ -34,11 +34,6 @@ fn open(dir: &Path) -> Result<(Env, Database<Bytes, Bytes>)> {
 }
 
 impl LmdbStore {
-    /// Opens an existing environment (another process may have it open too).
-    pub fn attach(dir: &Path) -> Result<LmdbStore> {
-        Self::create(dir)
-    }
-
     pub fn create(dir: &Path) -> Result<LmdbStore> {
         let (env, db) = open(dir)?;
         Ok(LmdbStore {

@@ -496,6 +496,17 @@ fn store_path(name: &str, dir: &std::path::Path) -> std::path::PathBuf {
     }
 }
 
+/// Result rows as JSON (the shape `plot.rs` and `run_engine` read back).
+fn rows_json(rows: &[Row]) -> serde_json::Value {
+    rows.iter()
+        .map(|(workload, unit, value, higher_better)| {
+            serde_json::json!({
+                "workload": workload, "unit": unit, "value": value, "higher_is_better": higher_better,
+            })
+        })
+        .collect()
+}
+
 /// What one store's child process measured.
 struct EngineResult {
     name: String,
@@ -549,15 +560,7 @@ fn engine_child(args: &Args, store_name: &str, dir: &std::path::Path) -> Result<
         ));
         w7_json = run.json();
     }
-    let rows_json: Vec<serde_json::Value> = rows
-        .iter()
-        .map(|(workload, unit, value, higher_better)| {
-            serde_json::json!({
-                "workload": workload, "unit": unit, "value": value, "higher_is_better": higher_better,
-            })
-        })
-        .collect();
-    let doc = serde_json::json!({ "name": store_name, "results": rows_json, "w7": w7_json });
+    let doc = serde_json::json!({ "name": store_name, "results": rows_json(&rows), "w7": w7_json });
     println!("RESULT {doc}");
     Ok(())
 }
@@ -625,16 +628,7 @@ fn run_engine(args: &Args, name: &str, dir: &std::path::Path) -> Result<EngineRe
             )
         })
         .collect();
-    let w7 = doc["w7"].as_object().map(|w| w7::W7 {
-        method: w["method"].as_str().unwrap_or("").to_string(),
-        cap_bytes: w["cap_bytes"].as_u64().unwrap_or(0),
-        file_bytes: w["file_bytes"].as_u64().unwrap_or(0),
-        interval_s: w["interval_s"].as_f64().unwrap_or(0.0),
-        gets_per_s: w["gets_per_s"]
-            .as_array()
-            .map(|a| a.iter().filter_map(|x| x.as_f64()).collect())
-            .unwrap_or_default(),
-    });
+    let w7 = w7::W7::from_json(&doc["w7"]);
     Ok(EngineResult {
         name: name.to_string(),
         rows,
@@ -707,9 +701,7 @@ fn main() -> Result<()> {
         .map(|r| {
             serde_json::json!({
                 "name": r.name,
-                "results": r.rows.iter().map(|(workload, unit, value, higher_better)| serde_json::json!({
-                    "workload": workload, "unit": unit, "value": value, "higher_is_better": higher_better,
-                })).collect::<Vec<_>>(),
+                "results": rows_json(&r.rows),
                 "w7": r.w7.as_ref().map(w7::W7::json),
             })
         })
@@ -859,14 +851,18 @@ fn figure(x: f64) -> String {
 }
 
 fn open_store(name: &str, dir: &std::path::Path) -> Result<Box<dyn Store>> {
-    let path = store_path(name, dir);
+    open_at(name, &store_path(name, dir))
+}
+
+/// Opens (or creates) store `name` at `path`; another process may have it open too.
+pub fn open_at(name: &str, path: &std::path::Path) -> Result<Box<dyn Store>> {
     Ok(match name {
-        "mmtree" => Box::new(mm::MmStore::create(&path)?),
-        "lmdb" => Box::new(lmdb::LmdbStore::create(&path)?),
-        "redb" => Box::new(redb_store::RedbStore::create(&path)?),
-        "sqlite" => Box::new(sqlite_store::SqliteStore::create(&path)?),
+        "mmtree" => Box::new(mm::MmStore::create(path)?),
+        "lmdb" => Box::new(lmdb::LmdbStore::create(path)?),
+        "redb" => Box::new(redb_store::RedbStore::create(path)?),
+        "sqlite" => Box::new(sqlite_store::SqliteStore::create(path)?),
         #[cfg(feature = "rocksdb")]
-        "rocksdb" => Box::new(rocks::RocksStore::create(&path)?),
+        "rocksdb" => Box::new(rocks::RocksStore::create(path)?),
         other => anyhow::bail!("unknown store {other:?} (mmtree, lmdb, redb, sqlite, rocksdb)"),
     })
 }

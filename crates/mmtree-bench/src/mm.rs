@@ -29,11 +29,6 @@ impl MmStore {
         })
     }
 
-    /// Opens an existing database (another process may have it open too).
-    pub fn attach(path: &Path) -> Result<MmStore> {
-        Self::create(path)
-    }
-
     fn db(&self) -> &Db {
         self.db.as_ref().expect("open")
     }

@@ -1,7 +1,7 @@
 //! `readwhilewriting` (after db_bench): readers in N processes do random gets while one process
 //! commits durable batches of random inserts. Reported per reader process, mmtree vs LMDB.
 
-use crate::{lmdb, mm, permutation, sqlite_store, Store};
+use crate::{open_at, permutation, Store};
 use anyhow::{bail, Context, Result};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -13,6 +13,9 @@ use std::time::{Duration, Instant};
 pub fn child(role: &str, store: &str, path: &Path, records: u64, seconds: f64) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs_f64(seconds);
     let salt = u64::from(std::process::id());
+    if !MULTI_PROCESS.contains(&store) {
+        bail!("{store} cannot be opened by several processes at once");
+    }
     let mut handle = open_at(store, path)?;
     let ops = match role {
         "reader" => {
@@ -149,12 +152,3 @@ pub fn run(
 
 /// The stores several processes can open at once.
 const MULTI_PROCESS: [&str; 3] = ["mmtree", "lmdb", "sqlite"];
-
-fn open_at(name: &str, path: &Path) -> Result<Box<dyn Store>> {
-    Ok(match name {
-        "mmtree" => Box::new(mm::MmStore::attach(path)?),
-        "lmdb" => Box::new(lmdb::LmdbStore::attach(path)?),
-        "sqlite" => Box::new(sqlite_store::SqliteStore::create(path)?),
-        other => bail!("{other} cannot be opened by several processes at once"),
-    })
-}

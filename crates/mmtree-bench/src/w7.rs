@@ -39,10 +39,25 @@ impl W7 {
         })
     }
 
+    /// Reads back what [`W7::json`] wrote (`None` for null or not an object).
+    pub fn from_json(w: &serde_json::Value) -> Option<W7> {
+        let w = w.as_object()?;
+        Some(W7 {
+            method: w["method"].as_str().unwrap_or("").to_string(),
+            cap_bytes: w["cap_bytes"].as_u64().unwrap_or(0),
+            file_bytes: w["file_bytes"].as_u64().unwrap_or(0),
+            interval_s: w["interval_s"].as_f64().unwrap_or(0.0),
+            gets_per_s: w["gets_per_s"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|x| x.as_f64()).collect())
+                .unwrap_or_default(),
+        })
+    }
+
     /// Mean gets/s over the first and the last quarter of the intervals.
     pub fn start_and_end(&self) -> (f64, f64) {
         let n = self.gets_per_s.len();
-        let quarter = (n / 4).max(1).min(n.max(1));
+        let quarter = (n / 4).max(1);
         let mean = |xs: &[f64]| {
             if xs.is_empty() {
                 0.0
@@ -144,7 +159,7 @@ pub fn evict(path: &Path) -> Result<()> {
 }
 
 /// Runs W7 for a store whose database (`records` bulk-loaded records) is at `path`, already
-/// closed: evicts it, then runs the reader child under the cap. `cap` 0: a quarter of the file.
+/// closed: evicts it, then runs the reader child under `cap` bytes.
 pub fn run(
     store: &str,
     dir: &Path,
@@ -154,11 +169,6 @@ pub fn run(
     seconds: f64,
     cap: u64,
 ) -> Result<W7> {
-    let cap = if cap == 0 {
-        (file_bytes / 4).max(32 << 20)
-    } else {
-        cap
-    };
     evict(path)?;
     let cgroup = Cgroup::create(cap);
     let method = cgroup

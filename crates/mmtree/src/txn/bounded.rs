@@ -33,7 +33,7 @@ pub struct BoundedReadTransaction {
     meta: Meta,
     lease: Option<SlotLease>,
     max_age: Duration,
-    /// Copies of the pages the current operation read; emptied at the start of each.
+    /// Copies of the pages the current operation read; emptied when it ends (`checked`).
     pages: Arena<Vec<u8>>,
     /// Pages copied by the current operation (every `EXPIRY_CHECK_PAGES` the slot is checked,
     /// so a long range on an expired snapshot stops early).
@@ -69,7 +69,6 @@ impl BoundedReadTransaction {
 
     /// A copy of the value stored under `key` in `table` (`None`: no such key, or no such table).
     pub fn get(&mut self, table: &str, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        self.pages = Arena::new();
         let result = self.root(table).and_then(|root| match root {
             None => Ok(None),
             Some((root, _)) => {
@@ -88,7 +87,6 @@ impl BoundedReadTransaction {
         end: Bound<&[u8]>,
         limit: usize,
     ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-        self.pages = Arena::new();
         let result = self.root(table).and_then(|root| {
             let Some((root, _)) = root else {
                 return Ok(Vec::new());
@@ -105,14 +103,12 @@ impl BoundedReadTransaction {
 
     /// The number of entries in `table`, or `None` if there is no such table.
     pub fn table_len(&mut self, table: &str) -> Result<Option<u64>> {
-        self.pages = Arena::new();
         let result = self.root(table).map(|root| root.map(|(_, len)| len));
         self.checked(result)
     }
 
     /// Names of all tables, in order.
     pub fn list_tables(&mut self) -> Result<Vec<String>> {
-        self.pages = Arena::new();
         let catalog = crate::txn::core::root_ref(self.meta.catalog_root);
         let result = super::catalog_names(&*self, catalog);
         self.checked(result)
