@@ -611,14 +611,7 @@ impl DbInner {
         let meta = match meta {
             Some(meta) => meta,
             None => {
-                let meta = Meta {
-                    page_size: page_size as u32,
-                    txn: 0,
-                    catalog_root: 0,
-                    freelist_root: 0,
-                    page_count: 2,
-                    free_pages: 0,
-                };
+                let meta = Meta::created(page_size as u32);
                 // The meta pages go first, extending the file by exactly two pages, so a crash
                 // during creation leaves a file that `is_all_zero`/`is_torn_creation` recognise
                 // (growth in steps happens later, through `ensure_len`).
@@ -812,10 +805,14 @@ fn unix_now_ns() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
-/// A database whose creation was cut short: no more than two minimal pages, starting with our
-/// signature, without a valid meta page. (Any database holding data is at least three pages.)
+/// A database whose creation was cut short, so nothing was ever committed to it: our signature
+/// at the start, shorter than its two meta pages, and either no valid meta page (the write
+/// landed in part) or only the creation meta page (txn 0, no trees: a power cut after the
+/// write of the meta pages and before their sync can keep the first page only). A short file
+/// with a valid meta page of any later commit is a truncated database (an error), never
+/// something to overwrite.
 fn is_torn_creation(file: &File, len: u64) -> Result<bool> {
-    if len > 2 * PAGE_SIZE_MIN as u64 {
+    if len >= 2 * PAGE_SIZE_MAX as u64 {
         return Ok(false);
     }
     let mut magic = [0u8; 8];
@@ -825,14 +822,24 @@ fn is_torn_creation(file: &File, len: u64) -> Result<bool> {
     let mut bytes = vec![0u8; len as usize];
     file.read_exact_at(&mut bytes, 0)
         .map_err(|e| Error::io("reading the file", e))?;
-    // Torn only if neither meta page is valid: a valid meta page in a short file is a
-    // truncated database (an error), never something to overwrite.
-    let valid = |at: usize| {
-        bytes
-            .get(at..)
-            .is_some_and(|b| matches!(Meta::decode(b), MetaRead::Valid(_)))
-    };
-    Ok(!valid(0) && !valid(PAGE_SIZE_MIN))
+    let mut valid = Vec::new();
+    let mut offset = 0;
+    while offset <= PAGE_SIZE_MAX {
+        if let Some(MetaRead::Valid(meta)) = bytes.get(offset..).map(Meta::decode) {
+            valid.push(meta);
+        }
+        offset = if offset == 0 {
+            PAGE_SIZE_MIN
+        } else {
+            offset * 2
+        };
+    }
+    if valid.is_empty() {
+        return Ok(len <= 2 * PAGE_SIZE_MIN as u64);
+    }
+    Ok(valid
+        .iter()
+        .all(|meta| *meta == Meta::created(meta.page_size) && len < 2 * u64::from(meta.page_size)))
 }
 
 fn is_all_zero(file: &File, len: u64) -> Result<bool> {

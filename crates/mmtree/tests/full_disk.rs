@@ -131,3 +131,96 @@ fn growth_failure_is_an_error_and_loses_nothing() {
         committed * 100 + 5000
     );
 }
+
+const BULK_CHILD_ENV: &str = "MMTREE_FULL_DISK_BULK_CHILD";
+
+fn set_file_limit(limit: Option<u64>) {
+    rustix::process::setrlimit(
+        rustix::process::Resource::Fsize,
+        rustix::process::Rlimit {
+            current: limit,
+            maximum: None,
+        },
+    )
+    .unwrap();
+}
+
+#[test]
+#[ignore = "run by the bulk full-disk test as a child process"]
+fn bulk_full_disk_child() {
+    let Ok(path) = std::env::var(BULK_CHILD_ENV) else {
+        return;
+    };
+    set_file_limit(Some(LIMIT));
+    let db = Db::open(&path).unwrap();
+    let mut w = db.begin_write().unwrap();
+    let mut loader = w.bulk_load("bulk").unwrap();
+    let mut n = 0u64;
+    let error = loop {
+        if let Err(error) = loader.append(format!("{n:010}").as_bytes(), &value(n)) {
+            break error;
+        }
+        n += 1;
+        assert!(n < 1_000_000, "the file-size limit was never hit");
+    };
+    assert!(matches!(error, Error::StorageFull { .. }), "{error:?}");
+    // The disk has room again; the loader has half-written pages: it must refuse to go on.
+    set_file_limit(None);
+    let retried = loader.append(format!("{n:010}").as_bytes(), &value(n));
+    assert!(
+        matches!(retried, Err(Error::TransactionFailed { .. })),
+        "{retried:?}"
+    );
+    let finished = loader.finish();
+    assert!(
+        matches!(finished, Err(Error::TransactionFailed { .. })),
+        "{finished:?}"
+    );
+    let committed = w.commit();
+    assert!(
+        matches!(committed, Err(Error::TransactionFailed { .. })),
+        "{committed:?}"
+    );
+    // Start again: the whole load lands, every entry is there.
+    assert!(db.begin_read().unwrap().table("bulk").unwrap().is_none());
+    let mut w = db.begin_write().unwrap();
+    let mut loader = w.bulk_load("bulk").unwrap();
+    for i in 0..n {
+        loader
+            .append(format!("{i:010}").as_bytes(), &value(i))
+            .unwrap();
+    }
+    assert_eq!(loader.finish().unwrap(), n);
+    w.commit().unwrap();
+    let r = db.begin_read().unwrap();
+    let t = r.table("bulk").unwrap().unwrap();
+    assert_eq!(t.len(), n);
+    assert_eq!(t.range(..).unwrap().count() as u64, n);
+    drop(r);
+    assert!(db.check().unwrap().is_ok());
+    println!("bulk load failed after {n} entries and was redone");
+}
+
+#[test]
+fn a_bulk_load_cut_by_a_full_disk_cannot_commit_a_partial_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bulk.mmt");
+    let output = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "bulk_full_disk_child",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(BULK_CHILD_ENV, &path)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("was redone"),
+        "the child failed ({:?}): {stdout}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

@@ -312,7 +312,7 @@ impl WriteCore {
             root = self.tree_remove(root, key)?.0;
         }
         if let (Some(limit), Some(node)) = (self.alloc.relocate_limit, root) {
-            root = Some(self.relocate(node, limit, 0)?);
+            root = Some(self.relocate(node, limit)?);
         }
         let capacity = record_capacity(self.page_size);
         for _ in 0..64 {

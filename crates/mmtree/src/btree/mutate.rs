@@ -59,24 +59,36 @@ impl WriteCore {
         };
         leaf.recompute_bytes();
         let append = rightmost && index + 1 == leaf.len();
-        let root = self.split_upward(root_id, path, id, append);
+        let root = self.split_upward(root_id, path, id, append)?;
         Ok((NodeRef::Dirty(root), old))
     }
 
     /// Splits `id` and its ancestors while they are larger than a page. Returns the root.
+    ///
+    /// Every split must leave pieces that fit a page; one that does not (an entry larger than a
+    /// page, which only a crafted file can hold) is `Corrupted`, never another round of splits.
     fn split_upward(
         &mut self,
         mut root: u32,
         mut path: Vec<(u32, usize)>,
         mut id: u32,
         append: bool,
-    ) -> u32 {
+    ) -> Result<u32> {
         let limit = usable(self.page_size);
         loop {
             if self.node(id).bytes <= limit {
-                return root;
+                return Ok(root);
             }
             let pieces = split_node(self.node_mut(id), limit, append);
+            if pieces.is_empty()
+                || self.node(id).bytes > limit
+                || pieces.iter().any(|piece| piece.bytes > limit)
+            {
+                return Err(crate::error::Error::corrupted(
+                    0,
+                    "an entry is larger than a page (a crafted or damaged page)",
+                ));
+            }
             match path.pop() {
                 Some((parent, index)) => {
                     self.insert_pieces(parent, index + 1, pieces);
@@ -211,7 +223,7 @@ impl WriteCore {
                 self.insert_pieces(parent, left_index + 1, pieces);
                 if self.node(parent).bytes > limit {
                     // A longer separator moved up: the parent may now need a split itself.
-                    return Ok(self.split_upward(root, path, parent, false));
+                    return self.split_upward(root, path, parent, false);
                 }
             }
             id = parent;
@@ -265,19 +277,32 @@ impl WriteCore {
     /// Compaction: copies every node and overflow run of the tree that lies at or above page
     /// `limit` (and the path to it) into the transaction, so the flush gives it a page lower in
     /// the file. Returns the root, changed if anything under it moved.
-    pub(crate) fn relocate(&mut self, node: NodeRef, limit: u64, depth: usize) -> Result<NodeRef> {
+    pub(crate) fn relocate(&mut self, node: NodeRef, limit: u64) -> Result<NodeRef> {
+        self.relocate_in(node, limit, 0, &mut Visited::default())
+    }
+
+    fn relocate_in(
+        &mut self,
+        node: NodeRef,
+        limit: u64,
+        depth: usize,
+        visited: &mut Visited,
+    ) -> Result<NodeRef> {
         if depth >= TREE_DEPTH_MAX {
             return Err(depth_error(node));
         }
         let mut owned = match node {
-            NodeRef::Page(page) => self.page_view(page)?.to_node()?,
+            NodeRef::Page(page) => {
+                visited.enter(page)?;
+                self.page_view(page)?.to_node()?
+            }
             NodeRef::Dirty(id) => self.node(id).clone(),
         };
         let mut changed = matches!(node, NodeRef::Page(page) if page >= limit);
         match &mut owned.entries {
             Entries::Branch(children) => {
                 for child in children.iter_mut() {
-                    let moved = self.relocate(*child, limit, depth + 1)?;
+                    let moved = self.relocate_in(*child, limit, depth + 1, visited)?;
                     if moved != *child {
                         *child = moved;
                         changed = true;
@@ -314,13 +339,18 @@ impl WriteCore {
     }
 
     /// Frees every page of a tree (used to drop a table).
-    pub(crate) fn free_tree(&mut self, node: NodeRef, depth: usize) -> Result<()> {
+    pub(crate) fn free_tree(&mut self, node: NodeRef) -> Result<()> {
+        self.free_tree_in(node, 0, &mut Visited::default())
+    }
+
+    fn free_tree_in(&mut self, node: NodeRef, depth: usize, visited: &mut Visited) -> Result<()> {
         if depth >= TREE_DEPTH_MAX {
             return Err(depth_error(node));
         }
         let owned = match node {
             NodeRef::Dirty(id) => self.take_node(id),
             NodeRef::Page(page) => {
+                visited.enter(page)?;
                 let owned = self.page_view(page)?.to_node()?;
                 self.free_page(page);
                 owned
@@ -334,9 +364,26 @@ impl WriteCore {
             }
             Entries::Branch(children) => {
                 for child in children {
-                    self.free_tree(child, depth + 1)?;
+                    self.free_tree_in(child, depth + 1, visited)?;
                 }
             }
+        }
+        Ok(())
+    }
+}
+
+/// Pages a whole-tree walk has entered. A tree is a tree: a page met twice means a corrupt file
+/// whose "tree" shares subtrees (a DAG), which would make a walk exponential and free pages twice.
+#[derive(Default)]
+struct Visited(std::collections::HashSet<u64>);
+
+impl Visited {
+    fn enter(&mut self, page: u64) -> Result<()> {
+        if !self.0.insert(page) {
+            return Err(crate::error::Error::corrupted(
+                page,
+                "page is reachable twice: the tree shares a subtree",
+            ));
         }
         Ok(())
     }

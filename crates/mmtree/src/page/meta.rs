@@ -59,6 +59,18 @@ pub(crate) enum MetaRead {
 }
 
 impl Meta {
+    /// The state of a new database: commit 0, no trees, just the two meta pages.
+    pub(crate) fn created(page_size: u32) -> Meta {
+        Meta {
+            page_size,
+            txn: 0,
+            catalog_root: 0,
+            freelist_root: 0,
+            page_count: 2,
+            free_pages: 0,
+        }
+    }
+
     pub(crate) fn encode(&self, out: &mut [u8]) {
         out[..META_SIZE].fill(0);
         out[MAGIC_AT..MAGIC_AT + 8].copy_from_slice(&MAGIC);

@@ -87,13 +87,26 @@ impl<'a> PageView<'a> {
     pub(crate) fn key(&self, index: usize) -> Result<&'a [u8]> {
         if self.leaf {
             let at = self.cell(index, LEAF_CELL_HEADER)?;
-            let key_len = read_u16(self.bytes, at + 1) as usize;
+            let key_len = self.key_len(index, at + 1)?;
             self.slice(at + LEAF_CELL_HEADER, key_len, "key")
         } else {
             let at = self.cell(index, BRANCH_CELL_HEADER)?;
-            let key_len = read_u16(self.bytes, at) as usize;
+            let key_len = self.key_len(index, at)?;
             self.slice(at + BRANCH_CELL_HEADER, key_len, "separator")
         }
+    }
+
+    /// A cell's key length, checked against the longest key a writer accepts: a longer one
+    /// cannot come from mmtree, and an entry larger than half a page would make splits loop.
+    fn key_len(&self, index: usize, at: usize) -> Result<usize> {
+        let key_len = read_u16(self.bytes, at) as usize;
+        if key_len > crate::limits::key_size_max(self.bytes.len()) {
+            return Err(Error::corrupted(
+                self.id,
+                format!("cell {index} has a {key_len}-byte key, longer than any key allowed"),
+            ));
+        }
+        Ok(key_len)
     }
 
     /// Key and value of leaf entry `index`, decoding the cell once.
@@ -101,7 +114,7 @@ impl<'a> PageView<'a> {
         debug_assert!(self.leaf);
         let at = self.cell(index, LEAF_CELL_HEADER)?;
         let flags = self.bytes[at];
-        let key_len = read_u16(self.bytes, at + 1) as usize;
+        let key_len = self.key_len(index, at + 1)?;
         let stored = read_u32(self.bytes, at + 3) as usize;
         let key = self.slice(at + LEAF_CELL_HEADER, key_len, "key")?;
         let value = self.slice(at + LEAF_CELL_HEADER + key_len, stored, "value")?;

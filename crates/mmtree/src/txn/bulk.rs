@@ -5,7 +5,6 @@
 use super::core::{TableState, WriteCore};
 use crate::btree::node::{KeyBuf, Node, NodeRef, Value};
 use crate::error::{short_hex, Error, Result};
-use crate::limits::key_size_max;
 use crate::page::{branch_entry_size, encode::encode_node, usable};
 
 struct Level {
@@ -46,12 +45,18 @@ impl<'w> BulkLoader<'w> {
     }
 
     /// Appends one entry; its key must be greater than the previous one.
+    ///
+    /// Refused input (a key too long, out of order, a value too large) changes nothing. Any other
+    /// failure (a full disk, an I/O error) breaks the write transaction: pages of the loader are
+    /// half-written, so later appends, `finish` and `commit` fail with
+    /// [`Error::TransactionFailed`]; abort and start again.
     pub fn append(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
-        let max = key_size_max(self.core.page_size);
-        if key.len() > max {
-            return Err(Error::KeyTooLarge {
-                len: key.len(),
-                max,
+        self.core.usable()?;
+        super::write::check_key(self.core.page_size, key)?;
+        if value.len() as u64 > crate::limits::VALUE_SIZE_MAX {
+            return Err(Error::ValueTooLarge {
+                len: value.len() as u64,
+                max: crate::limits::VALUE_SIZE_MAX,
             });
         }
         if let Some(previous) = &self.last_key {
@@ -62,11 +67,8 @@ impl<'w> BulkLoader<'w> {
                 });
             }
         }
-        let value = self.core.make_value(key.len(), value)?;
-        if let Value::Overflow { .. } = value {
-            self.overflow_values.push(value.clone());
-        }
-        self.push(0, KeyBuf::from_slice(key), EntryPayload::Leaf(value))?;
+        let result = self.append_checked(key, value);
+        self.broken_on(result)?;
         match &mut self.last_key {
             Some(last) => {
                 last.clear();
@@ -76,6 +78,19 @@ impl<'w> BulkLoader<'w> {
         }
         self.count += 1;
         Ok(())
+    }
+
+    fn append_checked(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        let value = self.core.make_value(key.len(), value)?;
+        if let Value::Overflow { .. } = value {
+            self.overflow_values.push(value.clone());
+        }
+        self.push(0, KeyBuf::from_slice(key), EntryPayload::Leaf(value))
+    }
+
+    /// Marks the transaction broken if `result` is a failure (see `WriteCore::guarded`).
+    fn broken_on<T>(&mut self, result: Result<T>) -> Result<T> {
+        self.core.guarded(|_| result)
     }
 
     /// Entries appended so far.
@@ -168,6 +183,12 @@ impl<'w> BulkLoader<'w> {
 
     /// Finishes the tree and makes it the table's content. Returns the number of entries.
     pub fn finish(mut self) -> Result<u64> {
+        self.core.usable()?;
+        let result = self.finish_checked();
+        self.broken_on(result)
+    }
+
+    fn finish_checked(&mut self) -> Result<u64> {
         let mut root = None;
         let mut level = 0;
         while level < self.levels.len() {

@@ -61,6 +61,33 @@ impl WriteCore {
         }
     }
 
+    /// Fails once an earlier operation failed half-way: the transaction can only be aborted.
+    pub(crate) fn usable(&self) -> Result<()> {
+        match &self.broken {
+            Some(reason) => Err(Error::TransactionFailed {
+                reason: reason.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Runs one operation that changes the transaction. If it fails, whatever it changed before
+    /// failing stays half-done (freed pages, taken nodes, written runs), so the transaction is
+    /// marked broken: every later operation, reads included, and `commit` fail with
+    /// [`Error::TransactionFailed`]; only an abort (drop) remains. The one mechanism for every
+    /// write-transaction handle (tables, `delete_table`, the bulk loader, spills).
+    pub(crate) fn guarded<T>(
+        &mut self,
+        step: impl FnOnce(&mut WriteCore) -> Result<T>,
+    ) -> Result<T> {
+        self.usable()?;
+        let result = step(self);
+        if let Err(error) = &result {
+            self.broken.get_or_insert_with(|| error.to_string());
+        }
+        result
+    }
+
     pub(crate) fn node(&self, id: u32) -> &Node {
         self.arena[id as usize].as_ref().expect("live arena node")
     }
@@ -272,6 +299,8 @@ pub(crate) fn root_ref(page: u64) -> Option<NodeRef> {
 
 impl Source for WriteCore {
     fn view(&self, node: NodeRef) -> Result<NodeView<'_>> {
+        // A broken transaction's nodes may be half-freed: nothing is read from it.
+        self.usable()?;
         match node {
             NodeRef::Page(id) => Ok(NodeView::Page(self.page_view(id)?)),
             NodeRef::Dirty(id) => Ok(NodeView::Dirty(self.node(id))),

@@ -6,6 +6,18 @@ use crate::btree::node::Value;
 use crate::db::{DbInner, Durability, WriterGuard};
 use crate::error::{Error, Result};
 use crate::limits::key_size_max;
+
+/// Refuses a key longer than the page size allows.
+pub(crate) fn check_key(page_size: usize, key: &[u8]) -> Result<()> {
+    let max = key_size_max(page_size);
+    if key.len() > max {
+        return Err(Error::KeyTooLarge {
+            len: key.len(),
+            max,
+        });
+    }
+    Ok(())
+}
 use crate::page::meta::Meta;
 use std::sync::Arc;
 
@@ -56,6 +68,7 @@ impl WriteTransaction {
     /// Opens a table, creating it if it does not exist.
     pub fn table(&mut self, name: &str) -> Result<Table<'_>> {
         check_table_name(name)?;
+        self.core.usable()?;
         let state = self.core.table_state(name, true)?.expect("created");
         Ok(Table {
             core: &mut self.core,
@@ -66,23 +79,28 @@ impl WriteTransaction {
 
     /// True if the table exists (in this transaction's view).
     pub fn has_table(&mut self, name: &str) -> Result<bool> {
+        self.core.usable()?;
         Ok(self.core.table_state(name, false)?.is_some())
     }
 
-    /// Deletes a table and all its entries; returns false if it did not exist.
+    /// Deletes a table and all its entries; returns false if it did not exist. If it fails
+    /// half-way (a damaged page in the table), the transaction can only be aborted.
     pub fn delete_table(&mut self, name: &str) -> Result<bool> {
-        let Some(state) = self.core.table_state(name, false)? else {
-            return Ok(false);
-        };
-        if let Some(root) = state.root {
-            self.core.free_tree(root, 0)?;
-        }
-        self.core.tables.insert(name.to_string(), None);
-        Ok(true)
+        self.core.guarded(|core| {
+            let Some(state) = core.table_state(name, false)? else {
+                return Ok(false);
+            };
+            if let Some(root) = state.root {
+                core.free_tree(root)?;
+            }
+            core.tables.insert(name.to_string(), None);
+            Ok(true)
+        })
     }
 
     /// Names of all tables, in order, including those created in this transaction.
     pub fn list_tables(&self) -> Result<Vec<String>> {
+        self.core.usable()?;
         let mut names: std::collections::BTreeSet<String> =
             super::catalog_names(&self.core, self.core.catalog_root)?
                 .into_iter()
@@ -100,6 +118,7 @@ impl WriteTransaction {
     /// The table must be empty.
     pub fn bulk_load(&mut self, name: &str) -> Result<BulkLoader<'_>> {
         check_table_name(name)?;
+        self.core.usable()?;
         let state = self.core.table_state(name, true)?.expect("created");
         if state.len != 0 || state.root.is_some() {
             return Err(Error::TableNotEmpty {
@@ -122,11 +141,7 @@ impl WriteTransaction {
     pub fn commit(mut self) -> Result<()> {
         let core = &mut self.core;
         core.db.storage.check_poisoned()?;
-        if let Some(reason) = &core.broken {
-            return Err(Error::TransactionFailed {
-                reason: reason.clone(),
-            });
-        }
+        core.usable()?;
         let mut out = Vec::new();
         // 0. Compaction: every tree's pages above the limit move down (their copies are flushed
         //    below like any dirty node, into the lowest free pages).
@@ -135,7 +150,7 @@ impl WriteTransaction {
             for name in super::catalog_names(core, core.catalog_root)? {
                 if let Some(mut state) = core.table_state(&name, false)? {
                     if let Some(root) = state.root {
-                        let moved = core.relocate(root, limit, 0)?;
+                        let moved = core.relocate(root, limit)?;
                         if moved != root {
                             state.root = Some(moved);
                             state.changed = true;
@@ -169,7 +184,7 @@ impl WriteTransaction {
             }
         }
         if let (Some(limit), Some(root)) = (limit, catalog) {
-            catalog = Some(core.relocate(root, limit, 0)?);
+            catalog = Some(core.relocate(root, limit)?);
         }
         let catalog_root = match catalog {
             Some(root) => core.flush(root, &mut out)?,
@@ -202,73 +217,70 @@ pub struct Table<'w> {
 }
 
 impl Table<'_> {
-    fn check_key(&self, key: &[u8]) -> Result<()> {
-        let max = key_size_max(self.core.page_size);
-        if key.len() > max {
-            return Err(Error::KeyTooLarge {
-                len: key.len(),
-                max,
+    /// Refuses what would be refused before anything changes (so the transaction stays usable).
+    fn check_entry(&self, key: &[u8], value_len: usize) -> Result<()> {
+        self.core.usable()?;
+        check_key(self.core.page_size, key)?;
+        if value_len as u64 > crate::limits::VALUE_SIZE_MAX {
+            return Err(Error::ValueTooLarge {
+                len: value_len as u64,
+                max: crate::limits::VALUE_SIZE_MAX,
             });
         }
         Ok(())
     }
 
-    fn save(&mut self, result: Result<()>) -> Result<()> {
-        if let Err(error) = &result {
-            self.core.broken.get_or_insert_with(|| error.to_string());
+    /// Runs a change to this table; a failure half-way breaks the transaction (see
+    /// `WriteCore::guarded`). Then spills dirty pages if they use too much memory.
+    fn change<T>(
+        &mut self,
+        step: impl FnOnce(&mut WriteCore, &mut TableState) -> Result<T>,
+    ) -> Result<T> {
+        let state = &mut self.state;
+        let name = &self.name;
+        let result = self.core.guarded(|core| {
+            let result = step(core, state)?;
+            core.set_table(name, *state);
+            core.maybe_spill()?;
+            Ok(result)
+        })?;
+        if let Some(Some(state)) = self.core.tables.get(&self.name) {
+            self.state = *state;
         }
-        self.core.set_table(&self.name, self.state);
-        result
+        Ok(result)
     }
 
     /// Inserts or replaces the value under `key`.
     pub fn insert(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
-        self.check_key(key)?;
-        let result = (|| {
-            let value = self.core.make_value(key.len(), value)?;
-            let (root, old) = self.core.tree_insert(self.state.root, key, value)?;
-            self.state.root = Some(root);
-            self.state.changed = true;
+        self.check_entry(key, value.len())?;
+        self.change(|core, state| {
+            let value = core.make_value(key.len(), value)?;
+            let (root, old) = core.tree_insert(state.root, key, value)?;
+            state.root = Some(root);
+            state.changed = true;
             match old {
-                Some(old) => self.core.free_value(old)?,
-                None => self.state.len += 1,
+                Some(old) => core.free_value(old)?,
+                None => state.len += 1,
             }
             Ok(())
-        })();
-        self.save(result)?;
-        self.spill()
+        })
     }
 
     /// Removes `key`; returns true if it was there.
     pub fn remove(&mut self, key: &[u8]) -> Result<bool> {
-        let mut removed = false;
-        let result = (|| {
-            let (root, old) = self.core.tree_remove(self.state.root, key)?;
-            if let Some(old) = old {
-                self.state.root = root;
-                self.state.changed = true;
-                self.state.len = self.state.len.checked_sub(1).ok_or_else(|| {
-                    Error::corrupted(0, format!("table {:?} has a wrong entry count", self.name))
-                })?;
-                self.core.free_value(old)?;
-                removed = true;
-            }
-            Ok(())
-        })();
-        self.save(result)?;
-        self.spill()?;
-        Ok(removed)
-    }
-
-    fn spill(&mut self) -> Result<()> {
-        let result = self.core.maybe_spill();
-        if let Some(Some(state)) = self.core.tables.get(&self.name) {
-            self.state = *state;
-        }
-        if let Err(error) = &result {
-            self.core.broken.get_or_insert_with(|| error.to_string());
-        }
-        result
+        self.core.usable()?;
+        let name = self.name.clone();
+        self.change(|core, state| {
+            let (root, old) = core.tree_remove(state.root, key)?;
+            let Some(old) = old else { return Ok(false) };
+            state.root = root;
+            state.changed = true;
+            state.len = state.len.checked_sub(1).ok_or_else(|| {
+                Error::corrupted(0, format!("table {name:?} has a wrong entry count"))
+            })?;
+            core.free_value(old)?;
+            Ok(true)
+        })
     }
 
     /// The value under `key` (this transaction's writes included).
