@@ -47,6 +47,8 @@ pub struct Options {
     /// larger than memory; forward range scans then prefetch the leaves ahead of them
     /// themselves once they find pages missing from memory.
     pub read_ahead: bool,
+    /// Test hook: the boot id this handle believes in (see `simulate_reboot`).
+    boot_id: Option<u64>,
 }
 
 impl Default for Options {
@@ -57,11 +59,21 @@ impl Default for Options {
             spill_bytes: SPILL_BYTES_DEFAULT,
             verify_checksums: true,
             read_ahead: false,
+            boot_id: None,
         }
     }
 }
 
 impl Options {
+    /// For power-loss tests: open as if the system had restarted since the file was last
+    /// written, so meta pages of commits that were never synced (`Durability::Eventual`) are
+    /// not trusted, as after a real power loss.
+    #[doc(hidden)]
+    pub fn simulate_reboot(mut self) -> Self {
+        self.boot_id = Some(boot_id().wrapping_add(2) | 1);
+        self
+    }
+
     /// Keeps the kernel's read-around on for the mapping (see [`Options::read_ahead`]).
     pub fn read_ahead(mut self, on: bool) -> Self {
         self.read_ahead = on;
@@ -139,13 +151,16 @@ pub(crate) struct DbInner {
     pub storage: Storage,
     pub options: Options,
     pub state: Mutex<Published>,
-    writer_busy: Mutex<bool>,
+    /// The thread holding the writer role in this process.
+    writer_busy: Mutex<Option<std::thread::ThreadId>>,
     writer_free: Condvar,
     last_trim_txn: AtomicU64,
     /// Page buffers reused from commit to commit (saves a malloc and free per written page).
     page_pool: Mutex<Vec<Vec<u8>>>,
     unsynced: AtomicBool,
     identity: (u64, u64),
+    /// This boot's id (`boot_id`), or the simulated one: weak meta pages are written with it.
+    boot: u64,
     /// What the processes sharing this database agree on (see `storage::lockfile`).
     pub(crate) lock: LockFile,
     /// This process's reader slot in the lock file.
@@ -160,7 +175,7 @@ pub(crate) struct WriterGuard {
 impl Drop for WriterGuard {
     fn drop(&mut self) {
         self.db.lock.unlock_writer();
-        *self.db.writer_busy.lock().expect("writer lock") = false;
+        *self.db.writer_busy.lock().expect("writer lock") = None;
         self.db.writer_free.notify_one();
     }
 }
@@ -305,56 +320,64 @@ impl Db {
 
     /// Starts the write transaction, waiting while another one is in progress.
     pub fn begin_write(&self) -> Result<WriteTransaction> {
-        self.inner.storage.check_poisoned()?;
-        let mut busy = self.inner.writer_busy.lock().expect("writer lock");
-        while *busy {
-            busy = self.inner.writer_free.wait(busy).expect("writer lock");
-        }
-        *busy = true;
-        drop(busy);
-        let guard = WriterGuard {
-            db: self.inner.clone(),
-        };
-        if let Err(error) = self.inner.lock.lock_writer(true) {
-            drop(guard);
-            return Err(error);
-        }
+        let guard = self.acquire_writer(true)?.expect("waited");
         self.start_write(guard)
     }
 
     /// Starts the write transaction, or fails at once with [`Error::WriteInProgress`] if another
     /// one is in progress in this or another process.
     pub fn try_begin_write(&self) -> Result<WriteTransaction> {
-        self.inner.storage.check_poisoned()?;
-        let mut busy = self.inner.writer_busy.lock().expect("writer lock");
-        if *busy {
-            return Err(Error::WriteInProgress);
+        match self.acquire_writer(false)? {
+            Some(guard) => self.start_write(guard),
+            None => Err(Error::WriteInProgress),
         }
-        *busy = true;
+    }
+
+    /// Takes the writer role: first among this process's threads (a mutex: OFD locks do not
+    /// exclude threads sharing a descriptor), then among processes (the lock file's writer
+    /// byte). `wait` false: `None` if someone else has it. A thread that already has it gets
+    /// [`Error::WriteInProgress`] rather than waiting for itself forever.
+    fn acquire_writer(&self, wait: bool) -> Result<Option<WriterGuard>> {
+        let inner = &self.inner;
+        inner.storage.check_poisoned()?;
+        let me = std::thread::current().id();
+        let mut busy = inner.writer_busy.lock().expect("writer lock");
+        while let Some(holder) = *busy {
+            if holder == me {
+                return Err(Error::WriteInProgress);
+            }
+            if !wait {
+                return Ok(None);
+            }
+            busy = inner.writer_free.wait(busy).expect("writer lock");
+        }
+        *busy = Some(me);
         drop(busy);
-        let guard = WriterGuard {
-            db: self.inner.clone(),
-        };
-        match self.inner.lock.lock_writer(false) {
-            Ok(true) => self.start_write(guard),
-            Ok(false) => Err(Error::WriteInProgress),
+        let guard = WriterGuard { db: inner.clone() };
+        match inner.lock.lock_writer(wait) {
+            Ok(true) => Ok(Some(guard)),
+            Ok(false) => Ok(None),
             Err(error) => Err(error),
         }
     }
 
     /// With the writer lock held: the newest commit (a writer that died after writing its meta
     /// page but before publishing it is caught up with here), the file's length, and the reuse
-    /// floor from every process's readers.
+    /// floor from every process's readers and from the durable state.
     fn start_write(&self, guard: WriterGuard) -> Result<WriteTransaction> {
         let inner = &self.inner;
-        let file_len = inner.storage.refresh_len()?;
         // The meta pages in the file are the truth (the lock file holds a copy): a writer that
         // died after writing its meta page but before publishing it, a publish cut half-way, or a
         // damaged lock file are all mended here.
-        let base = read_meta(inner.storage.file(), &inner.storage.path, file_len)?;
-        if inner.lock.load_meta() != Some(meta_words(&base)) {
-            inner.lock.publish_meta(meta_words(&base));
+        let mut disk = inner.read_meta()?;
+        if inner.lock.load_meta() != Some(meta_words(&disk.newest)) {
+            // A writer died between its meta write and its publish; its durable meta write may
+            // not have finished, so what it calls steady is made so before anything relies on it.
+            inner.storage.sync()?;
+            disk = inner.read_meta()?;
+            inner.lock.publish_meta(meta_words(&disk.newest));
         }
+        let base = disk.newest;
         // Bounded snapshots past their deadline protect nothing from here on (they are marked
         // before the floor is computed, so before any of their pages can be reused).
         inner.lock.expire_overdue(unix_now_ns());
@@ -364,15 +387,23 @@ impl Db {
             .iter()
             .map(|slot| slot.txn)
             .min();
-        let floor = oldest_reader.map_or(base.txn, |txn| txn.min(base.txn));
+        // Pages freed after the newest steady (durable) commit are not reused before the next
+        // one: a power loss falls back to that commit, so its pages must still be on disk as it
+        // left them, however many unsynced commits came after it.
+        let floor = oldest_reader
+            .map_or(base.txn, |txn| txn.min(base.txn))
+            .min(disk.durable_txn());
         inner.state.lock().expect("state lock").meta = base;
-        Ok(WriteTransaction::new(inner.clone(), base, floor, guard))
+        Ok(WriteTransaction::new(inner.clone(), disk, floor, guard))
     }
 
-    /// Makes every commit so far durable (for [`Durability::Eventual`] commits).
+    /// Makes every commit so far durable (for [`Durability::Eventual`] commits): syncs the data
+    /// and rewrites the newest meta page as steady. Waits for a write transaction in progress;
+    /// called while this thread holds one, it fails with [`Error::WriteInProgress`].
     pub fn sync(&self) -> Result<()> {
-        self.inner.storage.sync()?;
-        self.inner.unsynced.store(false, Ordering::Release);
+        let guard = self.acquire_writer(true)?.expect("waited");
+        self.inner.make_steady()?;
+        drop(guard);
         Ok(())
     }
 
@@ -380,6 +411,9 @@ impl Db {
     /// the file shrank by. Free pages still visible to a live snapshot stay.
     pub fn trim(&self) -> Result<u64> {
         let before = self.inner.storage.file_len();
+        // Pages freed by commits not yet durable are not reusable (see `start_write`): make them
+        // durable first, so what they freed can be given back.
+        self.sync()?;
         for _ in 0..2 {
             let mut w = self.begin_write()?;
             // The file is shortened only by durable commits (see `publish`).
@@ -395,6 +429,7 @@ impl Db {
     /// the bytes the file shrank by. Pages a live snapshot can still see stay until it ends.
     pub fn compact(&self) -> Result<u64> {
         let before = self.inner.storage.file_len();
+        self.sync()?; // as in `trim`
         let mut w = self.begin_write()?;
         w.set_durability(Durability::Immediate);
         w.compact();
@@ -574,6 +609,7 @@ impl Db {
 
 impl DbInner {
     fn open(file: File, path: PathBuf, options: Options, identity: (u64, u64)) -> Result<DbInner> {
+        let boot = options.boot_id.unwrap_or_else(boot_id);
         let mut lock_path = path.clone().into_os_string();
         lock_path.push("-lock");
         let mut lock = LockFile::open(Path::new(&lock_path))?;
@@ -598,7 +634,7 @@ impl DbInner {
         let meta = if fresh {
             None
         } else {
-            Some(read_meta(&file, &path, file_len)?)
+            Some(read_meta(&file, &path, file_len, boot)?.newest)
         };
         let page_size = meta.map_or(options.page_size, |m| m.page_size as usize);
         let storage = Storage::new(
@@ -635,12 +671,13 @@ impl DbInner {
                 readers: BTreeMap::new(),
                 next_reader: 0,
             }),
-            writer_busy: Mutex::new(false),
+            writer_busy: Mutex::new(None),
             writer_free: Condvar::new(),
             last_trim_txn: AtomicU64::new(0),
             page_pool: Mutex::new(Vec::new()),
             unsynced: AtomicBool::new(false),
             identity,
+            boot,
             lock,
             slot,
         };
@@ -662,6 +699,8 @@ impl DbInner {
                 freelist_root,
                 page_count,
                 free_pages,
+                // Whether it is steady is the meta pages' business, not the readers'.
+                weak_boot: 0,
             };
             let sane = page_size == self.storage.page_size as u64
                 && page_count >= 2
@@ -673,8 +712,13 @@ impl DbInner {
                 return Ok(meta);
             }
         }
+        Ok(self.read_meta()?.newest)
+    }
+
+    /// Both meta pages as the file has them now.
+    pub(crate) fn read_meta(&self) -> Result<OnDisk> {
         let file_len = self.storage.refresh_len()?;
-        read_meta(self.storage.file(), &self.storage.path, file_len)
+        read_meta(self.storage.file(), &self.storage.path, file_len, self.boot)
     }
 
     pub(crate) fn end_read(&self, txn: u64, reader: u64) {
@@ -720,17 +764,24 @@ impl DbInner {
         false
     }
 
-    /// The end of a commit: sync the data, write the meta page, sync it, make it current, and
-    /// shrink the file below what either meta page needs.
-    pub(crate) fn publish(&self, meta: Meta, base: &Meta, durability: Durability) -> Result<()> {
+    /// The end of a commit: sync the data, write the meta page (steady, synchronously; or weak,
+    /// without a sync), make it current, and shrink the file below what either meta page needs.
+    pub(crate) fn publish(
+        &self,
+        mut meta: Meta,
+        base: &Meta,
+        disk: &OnDisk,
+        durability: Durability,
+    ) -> Result<()> {
         let durable = durability == Durability::Immediate;
         if durable {
             self.storage.sync()?;
         }
+        meta.weak_boot = if durable { 0 } else { self.boot };
         let page_size = self.storage.page_size;
         let mut page = vec![0u8; page_size];
         meta.encode(&mut page);
-        let at = (meta.txn % 2) * page_size as u64;
+        let at = disk.next_slot() * page_size as u64;
         if durable {
             // Synchronous write (O_DSYNC): durable when it returns, the commit's second sync.
             self.storage.write_meta_durable(at, &page)?;
@@ -744,14 +795,15 @@ impl DbInner {
         }
         self.lock.publish_meta(meta_words(&meta));
         self.state.lock().expect("state lock").meta = meta;
-        // Give back a free tail. The file is shortened only below what both meta pages need
-        // (the new one and `base`, the one it replaced as newest; the other meta slot is
-        // older still and was overwritten by this commit), only when no snapshot in any process
-        // is older than `base` (so none has a larger page count), and only after a durable
-        // commit (so after a power loss no older meta page can point past the end). Trimmed
-        // pages were reusable, hence unreachable from every live snapshot. The commit has
-        // happened by now: a failed truncate only leaves the file longer.
-        let keep = base.page_count.max(meta.page_count) * page_size as u64;
+        // Give back a free tail. The file is shortened only below what every meta page needs
+        // (the new one, the one left in the other slot, and `base`, the one it replaced as
+        // newest), only when no snapshot in any process is older than `base` (so none has a larger
+        // page count), and only after a durable commit (so after a power loss no older meta
+        // page can point past the end). Trimmed pages were reusable, hence unreachable from every
+        // live snapshot. The commit has happened by now: a failed truncate only leaves the file
+        // longer.
+        let kept = disk.kept().map_or(0, |m| m.page_count);
+        let keep = base.page_count.max(meta.page_count).max(kept) * page_size as u64;
         let slack = (keep / 8).clamp(GROW_STEP_MIN, GROW_STEP_MAX);
         if durable
             && self.storage.file_len() > keep + 2 * slack
@@ -765,13 +817,34 @@ impl DbInner {
         }
         Ok(())
     }
+
+    /// With the writer role held: makes the newest commit steady if it is weak (sync the data,
+    /// then rewrite its meta page, in its own slot, as steady and synchronously). A torn
+    /// rewrite falls back to the steady meta page in the other slot, whose pages are intact.
+    fn make_steady(&self) -> Result<()> {
+        let disk = self.read_meta()?;
+        self.storage.sync()?;
+        self.unsynced.store(false, Ordering::Release);
+        if disk.newest.is_steady() {
+            return Ok(());
+        }
+        let mut meta = disk.newest;
+        meta.weak_boot = 0;
+        let page_size = self.storage.page_size;
+        let mut page = vec![0u8; page_size];
+        meta.encode(&mut page);
+        self.storage
+            .write_meta_durable(disk.newest_slot * page_size as u64, &page)
+    }
 }
 
 impl Drop for DbInner {
     fn drop(&mut self) {
         self.lock.release_slot(self.slot);
-        if self.unsynced.load(Ordering::Acquire) {
-            let _ = self.storage.sync();
+        if self.unsynced.load(Ordering::Acquire) && self.lock.lock_writer(true).unwrap_or(false) {
+            // No write transaction of this process is left (each holds the handle).
+            let _ = self.make_steady();
+            self.lock.unlock_writer();
         }
         if let Ok(mut open) = open_files().lock() {
             if open
@@ -852,8 +925,44 @@ fn is_all_zero(file: &File, len: u64) -> Result<bool> {
     Ok(buf.iter().all(|&b| b == 0))
 }
 
-/// Reads both meta pages and picks the newest valid one.
-fn read_meta(file: &File, path: &Path, file_len: u64) -> Result<Meta> {
+/// What the two meta pages hold, read with `pread` (so from the page cache: what this boot wrote).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct OnDisk {
+    /// The newest valid meta page this boot can trust: the state to open or build on.
+    pub newest: Meta,
+    pub newest_slot: u64,
+    /// The newest valid steady meta page (the state a power loss falls back to) and its slot.
+    /// `None` only if the steady slot is damaged.
+    pub steady: Option<(Meta, u64)>,
+    /// The valid meta page of each slot.
+    slots: [Option<Meta>; 2],
+}
+
+impl OnDisk {
+    /// The slot the next commit writes: never the one holding the newest steady meta page, so
+    /// a power loss before the next steady commit always finds it.
+    pub(crate) fn next_slot(&self) -> u64 {
+        match self.steady {
+            Some((_, slot)) => 1 - slot,
+            None => 1 - self.newest_slot,
+        }
+    }
+
+    /// The meta page the next commit leaves in place (the slot it does not write).
+    pub(crate) fn kept(&self) -> Option<Meta> {
+        self.slots[1 - self.next_slot() as usize]
+    }
+
+    /// The commit every page reachable from the durable state is protected by: pages freed
+    /// after it must not be reused before a newer steady commit (see `Db::start_write`).
+    pub(crate) fn durable_txn(&self) -> u64 {
+        self.steady.map_or(self.newest.txn, |(meta, _)| meta.txn)
+    }
+}
+
+/// Reads both meta pages and picks the newest valid one that `boot` can trust (a weak meta page
+/// only in the boot that wrote it).
+fn read_meta(file: &File, path: &Path, file_len: u64, boot: u64) -> Result<OnDisk> {
     let read_at = |offset: u64, len: usize| -> Result<Vec<u8>> {
         if offset >= file_len {
             return Ok(Vec::new());
@@ -898,15 +1007,28 @@ fn read_meta(file: &File, path: &Path, file_len: u64) -> Result<Meta> {
             }
         }
     }
-    let newest = match (&first, &second) {
-        (MetaRead::Valid(a), MetaRead::Valid(b)) if a.page_size == b.page_size => {
-            Some(if a.txn >= b.txn { *a } else { *b })
-        }
-        (MetaRead::Valid(a), MetaRead::Valid(b)) => Some(if a.txn >= b.txn { *a } else { *b }),
-        (MetaRead::Valid(a), _) | (_, MetaRead::Valid(a)) => Some(*a),
+    let slots = [&first, &second].map(|read| match read {
+        MetaRead::Valid(meta) => Some(*meta),
         _ => None,
+    });
+    if let [Some(a), Some(b)] = slots {
+        if a.page_size != b.page_size {
+            return Err(Error::corrupted(
+                0,
+                "the two meta pages disagree on the page size",
+            ));
+        }
+    }
+    let trusted = slots.map(|meta| meta.filter(|m| m.is_steady() || m.weak_boot == boot));
+    let newest_of = |candidates: [Option<Meta>; 2]| -> Option<(Meta, u64)> {
+        match candidates {
+            [Some(a), Some(b)] => Some(if a.txn >= b.txn { (a, 0) } else { (b, 1) }),
+            [Some(a), None] => Some((a, 0)),
+            [None, Some(b)] => Some((b, 1)),
+            [None, None] => None,
+        }
     };
-    let Some(meta) = newest else {
+    let Some((newest, newest_slot)) = newest_of(trusted) else {
         if matches!((&first, &second), (MetaRead::NoMagic, MetaRead::NoMagic)) {
             return Err(Error::NotADatabase {
                 path: path.to_path_buf(),
@@ -919,12 +1041,20 @@ fn read_meta(file: &File, path: &Path, file_len: u64) -> Result<Meta> {
                 supported: FORMAT_VERSION,
             });
         }
+        if slots.iter().any(Option::is_some) {
+            return Err(Error::corrupted(
+                0,
+                "the newest commit was never made durable before a restart, and the meta page \
+                 of the durable one before it is damaged",
+            ));
+        }
         return Err(Error::corrupted(
             0,
             "both meta pages are damaged; no commit can be trusted",
         ));
     };
-    let needed = meta.page_count * meta.page_size as u64;
+    let steady = newest_of(slots.map(|meta| meta.filter(Meta::is_steady)));
+    let needed = newest.page_count * newest.page_size as u64;
     if file_len < needed {
         return Err(Error::Truncated {
             path: path.to_path_buf(),
@@ -932,5 +1062,25 @@ fn read_meta(file: &File, path: &Path, file_len: u64) -> Result<Meta> {
             file_bytes: file_len,
         });
     }
-    Ok(meta)
+    Ok(OnDisk {
+        newest,
+        newest_slot,
+        steady,
+        slots,
+    })
+}
+
+/// This boot of the system, hashed (never 0: 0 marks a steady meta page). A weak meta page
+/// carries it; after a restart `/proc/sys/kernel/random/boot_id` changes and weak meta pages are
+/// no longer trusted. Without the file (no procfs) every boot looks the same: weak meta pages
+/// are then always trusted, as before this mechanism existed.
+fn boot_id() -> u64 {
+    static BOOT: OnceLock<u64> = OnceLock::new();
+    *BOOT.get_or_init(|| {
+        let id = std::fs::read("/proc/sys/kernel/random/boot_id").unwrap_or_default();
+        let hash = id.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        });
+        hash | 1
+    })
 }

@@ -278,3 +278,106 @@ fn a_creation_cut_after_the_first_meta_page_is_created_again() {
         assert!(db.check().unwrap().is_ok());
     }
 }
+
+fn table_contents(db: &Db, name: &str) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let r = db.begin_read().unwrap();
+    let Some(t) = r.table(name).unwrap() else {
+        return Vec::new();
+    };
+    t.range(..)
+        .unwrap()
+        .map(|item| {
+            let (k, v) = item.unwrap();
+            (k.to_vec(), v.to_vec())
+        })
+        .collect()
+}
+
+#[test]
+fn an_immediate_commit_after_eventual_ones_keeps_the_durable_state_intact() {
+    use mmtree::{Durability, Options};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mixed.mmt");
+    let db = Db::open(&path).unwrap();
+    // Commit N (durable): a table whose pages N+1 will free.
+    let mut w = db.begin_write().unwrap();
+    for i in 0..3000 {
+        w.table("t").unwrap().insert(&key(i), &[7; 100]).unwrap();
+    }
+    w.commit().unwrap();
+    let durable = table_contents(&db, "t");
+    let image_at_n = std::fs::read(&path).unwrap();
+    // N+1 (Eventual): rewrites every leaf of t, freeing the pages N reaches.
+    let mut w = db.begin_write().unwrap();
+    w.set_durability(Durability::Eventual);
+    for i in 0..3000 {
+        w.table("t").unwrap().insert(&key(i), &[8; 100]).unwrap();
+    }
+    w.commit().unwrap();
+    // N+2 (Immediate): writes many new pages, then syncs them before its meta page.
+    let mut w = db.begin_write().unwrap();
+    for i in 0..3000 {
+        w.table("u").unwrap().insert(&key(i), &[9; 100]).unwrap();
+    }
+    w.commit().unwrap();
+    drop(db);
+    // A power cut during N+2's sync: its pages (and N+1's) reached the disk, neither meta page
+    // did. The disk holds N's meta pages over everything written since.
+    let mut cut = std::fs::read(&path).unwrap();
+    cut[..2 * PAGE].copy_from_slice(&image_at_n[..2 * PAGE]);
+    let cut_path = dir.path().join("cut.mmt");
+    std::fs::write(&cut_path, &cut).unwrap();
+    let db = Db::open_with(&cut_path, Options::default().simulate_reboot()).unwrap();
+    let report = db.check().unwrap();
+    assert!(
+        report.is_ok(),
+        "N's pages were overwritten: {:?}",
+        report.problems
+    );
+    assert_eq!(table_contents(&db, "t"), durable);
+}
+
+#[test]
+fn after_a_restart_unsynced_commits_are_dropped_whole_and_synced_ones_kept() {
+    use mmtree::{Durability, Options};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("weak.mmt");
+    let eventual = Options::default().durability(Durability::Eventual);
+    let db = Db::open_with(&path, eventual.clone()).unwrap();
+    let commit = |db: &Db, n: u32| {
+        let mut w = db.begin_write().unwrap();
+        for i in 0..200 {
+            w.table("t")
+                .unwrap()
+                .insert(&key(i), &n.to_le_bytes())
+                .unwrap();
+        }
+        w.commit().unwrap();
+    };
+    for n in 1..=5 {
+        commit(&db, n);
+    }
+    db.sync().unwrap(); // commit 5 is durable now
+    for n in 6..=9 {
+        commit(&db, n);
+    }
+    let copy = |name: &str| {
+        let to = dir.path().join(name);
+        std::fs::copy(&path, &to).unwrap();
+        to
+    };
+    // The file as the page cache has it: the same boot trusts every commit.
+    let same_boot = Db::open(copy("same.mmt")).unwrap();
+    assert_eq!(table_contents(&same_boot, "t")[0].1, 9u32.to_le_bytes());
+    // After a restart, the unsynced commits 6..9 are not trusted: commit 5, intact.
+    let rebooted =
+        Db::open_with(copy("rebooted.mmt"), Options::default().simulate_reboot()).unwrap();
+    assert_eq!(rebooted.stats().txn_id, 5);
+    assert_eq!(table_contents(&rebooted, "t")[0].1, 5u32.to_le_bytes());
+    assert!(rebooted.check().unwrap().is_ok());
+    // Closing the handle makes its commits steady: a restart then keeps all of them.
+    drop(db);
+    let closed = Db::open_with(copy("closed.mmt"), Options::default().simulate_reboot()).unwrap();
+    assert_eq!(closed.stats().txn_id, 9);
+    assert!(closed.check().unwrap().is_ok());
+}

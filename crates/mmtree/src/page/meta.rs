@@ -3,12 +3,19 @@
 //! ```text
 //! 0          8         12        16        24            32             40           48          56        64       68
 //! +----------+---------+---------+---------+-------------+--------------+------------+-----------+---------+--------+
-//! | magic    | version | pg size | txn id  | catalog root| freelist root| page count | free pages| reserved| crc32c |
+//! | magic    | version | pg size | txn id  | catalog root| freelist root| page count | free pages| weak    | crc32c |
 //! +----------+---------+---------+---------+-------------+--------------+------------+-----------+---------+--------+
 //! ```
 //!
-//! Transaction `t` writes meta page `t % 2`; on open the valid meta with the larger txn id wins,
-//! so a torn meta write falls back to the previous commit. The rest of the page is zero.
+//! *weak*: 0 for a **steady** meta page, written after every page it names was synced (a durable
+//! commit); otherwise the boot id (hashed) of the system that wrote it without a sync
+//! (`Durability::Eventual`). A weak meta page is trusted only in the boot that wrote it: after a
+//! restart (a power loss, a kernel crash) its pages may never have reached the disk, and the open
+//! falls back to the steady one. A commit writes into the slot that does not hold the newest
+//! steady meta page, so that one is never overwritten before a newer steady one exists; on open
+//! the valid, trusted meta with the larger txn id wins, so a torn meta write falls back to the
+//! previous commit. The rest of the page is zero. (Older versions wrote 0 here, so their files
+//! read as all-steady, which they were for durable commits.)
 
 use super::{read_u32, read_u64, write_u32, write_u64};
 
@@ -26,8 +33,8 @@ const CATALOG_ROOT_AT: usize = TXN_AT + 8;
 const FREELIST_ROOT_AT: usize = CATALOG_ROOT_AT + 8;
 const PAGE_COUNT_AT: usize = FREELIST_ROOT_AT + 8;
 const FREE_PAGES_AT: usize = PAGE_COUNT_AT + 8;
-const RESERVED_AT: usize = FREE_PAGES_AT + 8;
-const META_CHECKSUM_AT: usize = RESERVED_AT + 8;
+const WEAK_AT: usize = FREE_PAGES_AT + 8;
+const META_CHECKSUM_AT: usize = WEAK_AT + 8;
 /// Bytes of a meta page that carry meaning.
 pub(crate) const META_SIZE: usize = META_CHECKSUM_AT + 4;
 const _: () = assert!(META_SIZE == 68);
@@ -44,6 +51,8 @@ pub(crate) struct Meta {
     pub page_count: u64,
     /// Pages recorded in the freelist tree (pending and reusable).
     pub free_pages: u64,
+    /// 0: steady (durable); else the hashed boot id of the system that wrote it unsynced.
+    pub weak_boot: u64,
 }
 
 /// What decoding one meta page found.
@@ -68,7 +77,13 @@ impl Meta {
             freelist_root: 0,
             page_count: 2,
             free_pages: 0,
+            weak_boot: 0,
         }
+    }
+
+    /// Written after a sync of every page it names.
+    pub(crate) fn is_steady(&self) -> bool {
+        self.weak_boot == 0
     }
 
     pub(crate) fn encode(&self, out: &mut [u8]) {
@@ -81,6 +96,7 @@ impl Meta {
         write_u64(out, FREELIST_ROOT_AT, self.freelist_root);
         write_u64(out, PAGE_COUNT_AT, self.page_count);
         write_u64(out, FREE_PAGES_AT, self.free_pages);
+        write_u64(out, WEAK_AT, self.weak_boot);
         let sum = crc32c::crc32c(&out[..META_CHECKSUM_AT]);
         write_u32(out, META_CHECKSUM_AT, sum);
     }
@@ -108,6 +124,7 @@ impl Meta {
             freelist_root: read_u64(bytes, FREELIST_ROOT_AT),
             page_count: read_u64(bytes, PAGE_COUNT_AT),
             free_pages: read_u64(bytes, FREE_PAGES_AT),
+            weak_boot: read_u64(bytes, WEAK_AT),
         };
         let page_size = meta.page_size as usize;
         if !page_size.is_power_of_two()
@@ -145,6 +162,7 @@ mod tests {
             freelist_root: 9,
             page_count: 12,
             free_pages: 3,
+            weak_boot: 0,
         };
         let mut page = vec![0u8; 4096];
         meta.encode(&mut page);

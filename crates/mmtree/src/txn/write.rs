@@ -3,7 +3,7 @@
 use super::core::{TableState, WriteCore};
 use super::{check_table_name, encode_table_entry, BulkLoader, Range};
 use crate::btree::node::Value;
-use crate::db::{DbInner, Durability, WriterGuard};
+use crate::db::{DbInner, Durability, OnDisk, WriterGuard};
 use crate::error::{Error, Result};
 use crate::limits::key_size_max;
 
@@ -28,14 +28,22 @@ pub struct WriteTransaction {
     durability: Durability,
     force_trim: bool,
     compact: bool,
+    /// The meta pages as this transaction found them: which slot its meta page goes to.
+    disk: OnDisk,
     _writer: WriterGuard,
 }
 
 impl WriteTransaction {
-    pub(crate) fn new(db: Arc<DbInner>, base: Meta, reuse_floor: u64, writer: WriterGuard) -> Self {
+    pub(crate) fn new(
+        db: Arc<DbInner>,
+        disk: OnDisk,
+        reuse_floor: u64,
+        writer: WriterGuard,
+    ) -> Self {
         let durability = db.options.durability;
         WriteTransaction {
-            core: WriteCore::new(db, base, reuse_floor),
+            core: WriteCore::new(db, disk.newest, reuse_floor),
+            disk,
             durability,
             force_trim: false,
             compact: false,
@@ -203,9 +211,11 @@ impl WriteTransaction {
             freelist_root,
             page_count: core.page_count,
             free_pages,
+            weak_boot: 0,
         };
         // 3. Sync, write the meta page, sync, publish.
-        core.db.publish(meta, &core.base, self.durability)
+        core.db
+            .publish(meta, &core.base, &self.disk, self.durability)
     }
 }
 
