@@ -1,6 +1,7 @@
 //! `mmtree backup DB DEST`: a consistent hot copy while writers keep going.
 
 use crate::common::open_existing;
+use crate::common::outln;
 use anyhow::{bail, Result};
 use std::path::PathBuf;
 use std::time::Instant;
@@ -25,11 +26,11 @@ pub fn run(args: Args) -> Result<()> {
     let started = Instant::now();
     let bytes = db.backup(&args.dest)?;
     let elapsed = started.elapsed();
-    println!(
+    outln!(
         "{} -> {}: {bytes} bytes in {elapsed:.2?} ({:.0} MiB/s)",
         args.db.display(),
         args.dest.display(),
         bytes as f64 / (1 << 20) as f64 / elapsed.as_secs_f64().max(1e-9)
-    );
+    )?;
     Ok(())
 }

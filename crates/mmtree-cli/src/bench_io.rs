@@ -1,6 +1,7 @@
 //! `mmtree bench-io FILE`: the seeds' experiment on your own file and machine — read(), pread()
 //! and mmap access, sequential and random, cold and warm cache, with time and page faults.
 
+use crate::common::outln;
 use crate::proc_stats::Faults;
 use anyhow::{bail, Context, Result};
 use std::num::NonZeroU64;
@@ -141,17 +142,22 @@ pub fn run(args: Args) -> Result<()> {
     for run in &runs {
         let mib_s = run.bytes as f64 / (1 << 20) as f64 / run.elapsed.as_secs_f64().max(1e-9);
         if args.json {
-            println!(
+            outln!(
                 "{}",
                 serde_json::json!({"access": run.name, "cache": run.cache, "seconds": run.elapsed.as_secs_f64(),
                     "bytes": run.bytes, "mib_per_s": mib_s, "minor_faults": run.faults.minor,
                     "major_faults": run.faults.major, "checksum": run.checksum})
-            );
+            )?;
         } else {
-            println!(
+            outln!(
                 "{:<20} {:<5} {:>10.2?} {:>10.1} MiB/s  faults {:>8} minor {:>7} major",
-                run.name, run.cache, run.elapsed, mib_s, run.faults.minor, run.faults.major
-            );
+                run.name,
+                run.cache,
+                run.elapsed,
+                mib_s,
+                run.faults.minor,
+                run.faults.major
+            )?;
         }
     }
     Ok(())

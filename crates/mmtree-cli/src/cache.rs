@@ -1,5 +1,6 @@
 //! What `mmtree warm` and `mmtree evict` share: arguments, residency, the report.
 
+use crate::common::outln;
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 
@@ -37,20 +38,21 @@ pub fn report(
     after: (u64, u64),
     json: bool,
     elapsed: std::time::Duration,
-) {
+) -> Result<()> {
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::json!({"action": what, "file_bytes": after.1, "resident_before": before.0, "resident_after": after.0, "seconds": elapsed.as_secs_f64()})
-        );
+        )?;
     } else {
         let pct = |(r, t): (u64, u64)| 100.0 * r as f64 / t.max(1) as f64;
-        println!(
+        outln!(
             "{what} {}: resident {:.0}% -> {:.0}% of {} bytes ({elapsed:.2?})",
             path.display(),
             pct(before),
             pct(after),
             after.1
-        );
+        )?;
     }
+    Ok(())
 }

@@ -1,5 +1,6 @@
 //! `mmtree check DB`: the full integrity walk. Exit 0 when clean, 3 with a problem report.
 
+use crate::common::outln;
 use crate::common::{exit, exit_with, open_existing};
 use anyhow::Result;
 use std::path::PathBuf;
@@ -22,7 +23,7 @@ pub fn run(args: Args) -> Result<()> {
     let db = open_existing(&args.db)?;
     let report = db.check()?;
     if args.json {
-        println!(
+        outln!(
             "{}",
             serde_json::json!({
                 "ok": report.is_ok(), "txn_id": report.txn_id, "page_count": report.page_count,
@@ -34,12 +35,12 @@ pub fn run(args: Args) -> Result<()> {
                     "page": p.page, "message": p.message,
                 })).collect::<Vec<_>>(),
             })
-        );
+        )?;
     } else {
         for problem in &report.problems {
-            println!("problem: {problem}");
+            outln!("problem: {problem}")?;
         }
-        println!(
+        outln!(
             "{}: commit {}, {} pages ({} in use, {} free), {} tables, {} problems",
             args.db.display(),
             report.txn_id,
@@ -48,7 +49,7 @@ pub fn run(args: Args) -> Result<()> {
             report.pages_free,
             report.tables.len(),
             report.problems.len()
-        );
+        )?;
     }
     if report.is_ok() {
         Ok(())

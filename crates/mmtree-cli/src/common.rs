@@ -1,8 +1,66 @@
-//! What the subcommands share: opening a database, key/value encodings, exit codes.
+//! What the subcommands share: opening a database, key/value encodings, exit codes, and
+//! standard output.
 
 use anyhow::{bail, Context, Result};
 use base64::Engine;
+use std::io::Write;
 use std::path::Path;
+
+/// Writes one line to standard output, like `println!`, but returns an error instead of
+/// panicking when standard output is closed or full: `outln!(...)?`. Every subcommand prints
+/// through this (or through [`stdout_error`]-mapped writers), and `main` turns the error into
+/// a quiet exit (EPIPE) or one line "mmtree: writing output: REASON" (exit 1).
+macro_rules! outln {
+    () => {
+        $crate::common::out(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::common::out(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+pub(crate) use outln;
+
+/// A failed write to standard output (see [`outln!`]).
+#[derive(Debug)]
+pub struct OutputError(pub std::io::Error);
+
+impl std::fmt::Display for OutputError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "writing output: {}", io_reason(&self.0))
+    }
+}
+
+impl std::error::Error for OutputError {}
+
+/// An I/O error's reason without the " (os error N)" suffix: "No space left on device".
+pub fn io_reason(error: &std::io::Error) -> String {
+    let text = error.to_string();
+    match text.rfind(" (os error ") {
+        Some(at) if text.ends_with(')') => text[..at].to_string(),
+        _ => text,
+    }
+}
+
+/// Wraps an error from writing standard output (`.map_err(stdout_error)?`).
+pub fn stdout_error(error: std::io::Error) -> anyhow::Error {
+    OutputError(error).into()
+}
+
+/// Writes formatted text to standard output (what [`outln!`] expands to).
+pub fn out(args: std::fmt::Arguments<'_>) -> Result<()> {
+    std::io::stdout()
+        .lock()
+        .write_fmt(args)
+        .map_err(stdout_error)
+}
+
+/// Writes bytes to standard output, as they are.
+pub fn out_bytes(bytes: &[u8]) -> Result<()> {
+    std::io::stdout()
+        .lock()
+        .write_all(bytes)
+        .map_err(stdout_error)
+}
 
 /// Exit codes (documented in `mmtree --help` and the README).
 pub mod exit {
@@ -61,7 +119,7 @@ pub fn open_or_create(path: &Path) -> Result<mmtree::Db> {
 /// How keys and values are written on the command line and in text output.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum Encoding {
-    /// UTF-8 text (binary bytes are shown with escapes on output).
+    /// The bytes as they are (JSON output: a string if valid UTF-8, else {"base64": "..."}).
     #[default]
     Text,
     /// Lowercase hexadecimal.
@@ -104,13 +162,53 @@ impl Encoding {
         }
     }
 
-    pub fn encode(self, bytes: &[u8]) -> String {
+    /// Hex or base64 text; the bytes themselves for `Text` (which may not be UTF-8: write
+    /// them with [`out_bytes`], never through a `String`).
+    pub fn encode(self, bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
         match self {
-            Encoding::Text => escape(bytes),
-            Encoding::Hex => bytes.iter().map(|b| format!("{b:02x}")).collect(),
-            Encoding::Base64 => base64::engine::general_purpose::STANDARD.encode(bytes),
+            Encoding::Text => bytes.into(),
+            Encoding::Hex => hex(bytes).into_bytes().into(),
+            Encoding::Base64 => base64(bytes).into_bytes().into(),
         }
     }
+
+    /// Bytes as a JSON value, for `--json` output: hex or base64 strings if chosen; otherwise
+    /// a string if the bytes are valid UTF-8, else `{"base64": "..."}` (`load --format jsonl`
+    /// reads both back exactly).
+    pub fn json(self, bytes: &[u8]) -> serde_json::Value {
+        match self {
+            Encoding::Hex => hex(bytes).into(),
+            Encoding::Base64 => base64(bytes).into(),
+            Encoding::Text => match std::str::from_utf8(bytes) {
+                Ok(text) => text.into(),
+                Err(_) => serde_json::json!({ "base64": base64(bytes) }),
+            },
+        }
+    }
+
+    /// The inverse of [`Encoding::json`].
+    pub fn decode_json(self, value: &serde_json::Value) -> Result<Vec<u8>> {
+        match (self, value) {
+            (_, serde_json::Value::String(text)) => self.decode(text),
+            (Encoding::Text, serde_json::Value::Object(object)) if object.len() == 1 => {
+                let text = object
+                    .get("base64")
+                    .and_then(|v| v.as_str())
+                    .context("expected a string or {\"base64\": \"...\"}")?;
+                Encoding::Base64.decode(text)
+            }
+            (Encoding::Text, _) => bail!("expected a string or {{\"base64\": \"...\"}}"),
+            _ => bail!("expected a string"),
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn base64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 fn decode_hex(text: &str) -> Result<Vec<u8>> {
@@ -127,7 +225,9 @@ fn decode_hex(text: &str) -> Result<Vec<u8>> {
         .collect()
 }
 
-/// Text for display: valid UTF-8 as is (control characters escaped), other bytes as `\xNN`.
+/// Text for display (`scan --escape`, error messages), reversible: valid UTF-8 as is except
+/// `\` as `\\`, newline, tab and carriage return as `\n`, `\t`, `\r`, other control
+/// characters as `\u{N}` (hex), and bytes that are not UTF-8 as `\xNN`.
 pub fn escape(bytes: &[u8]) -> String {
     let mut out = String::new();
     for chunk in bytes.utf8_chunks() {

@@ -2,6 +2,7 @@
 //! compacted copy holding live data only.
 
 use crate::common::open_existing;
+use crate::common::outln;
 use anyhow::{bail, Result};
 use std::path::PathBuf;
 
@@ -25,11 +26,11 @@ pub fn run(args: Args) -> Result<()> {
     match &args.to {
         None => {
             let saved = db.compact()?;
-            println!(
+            outln!(
                 "{}: {before} -> {} bytes ({saved} given back)",
                 args.db.display(),
                 before - saved
-            );
+            )?;
         }
         Some(dest) => {
             if dest.exists() {
@@ -49,11 +50,11 @@ pub fn run(args: Args) -> Result<()> {
                 return Err(error);
             }
             let after = std::fs::metadata(dest)?.len();
-            println!(
+            outln!(
                 "{} ({before} bytes) -> {} ({after} bytes)",
                 args.db.display(),
                 dest.display()
-            );
+            )?;
         }
     }
     Ok(())

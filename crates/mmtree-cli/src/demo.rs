@@ -1,6 +1,7 @@
 //! `mmtree demo`: the README's main job. Loads records into a fresh database, reads them back
 //! with random gets and a range scan, reopens it, and reports what each step cost.
 
+use crate::common::outln;
 use crate::proc_stats::Faults;
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -48,13 +49,13 @@ pub fn reader(args: ReaderArgs) -> Result<()> {
     let t = r.table(TABLE)?.context("the demo table is missing")?;
     random_gets(&t, args.records, args.value_size, args.gets, 5)?;
     let faults = Faults::now().since(start);
-    println!(
+    outln!(
         "{} {} {} {}",
         args.gets,
         started.elapsed().as_nanos(),
         faults.minor,
         faults.major
-    );
+    )?;
     Ok(())
 }
 
@@ -158,11 +159,11 @@ pub fn run(args: Args) -> Result<()> {
     let n = args.records;
     let batch = args.batch.max(1);
     let order = scramble(n);
-    println!(
+    outln!(
         "mmtree demo: {n} records, {}-byte values, in {}",
         args.value_size,
         path.display()
-    );
+    )?;
     let start_faults = Faults::now();
 
     // 1. Load, in scrambled key order, `batch` records per durable commit.
@@ -192,12 +193,12 @@ pub fn run(args: Args) -> Result<()> {
     }
     bar.finish_and_clear();
     let load = started.elapsed();
-    println!(
+    outln!(
         "  load         {n:>11} records  {:>9.2?}  {:>11}  ({} commits)",
         load,
         rate(n, load),
         n.div_ceil(batch)
-    );
+    )?;
 
     // 2. Random gets, each value checked.
     let gets = n.min(1_000_000);
@@ -208,11 +209,11 @@ pub fn run(args: Args) -> Result<()> {
         random_gets(&t, n, args.value_size, gets, 3)?;
     }
     let get = started.elapsed();
-    println!(
+    outln!(
         "  random get   {gets:>11} lookups  {:>9.2?}  {:>11}",
         get,
         rate(gets, get)
-    );
+    )?;
 
     // 3. A full ordered scan, then a short range.
     let started = Instant::now();
@@ -237,12 +238,12 @@ pub fn run(args: Args) -> Result<()> {
     if count != n {
         bail!("the scan found {count} records, expected {n}");
     }
-    println!(
+    outln!(
         "  full scan    {count:>11} records  {:>9.2?}  {:>11}  ({})",
         scan,
         rate(count, scan),
         mib(bytes)
-    );
+    )?;
     let (from, to) = (key(n / 2), key(n / 2 + 1000));
     let in_range = db
         .begin_read()?
@@ -250,11 +251,11 @@ pub fn run(args: Args) -> Result<()> {
         .context("the demo table is missing")?
         .range(&from[..]..&to[..])?
         .count();
-    println!(
+    outln!(
         "  range        {in_range:>11} records  [{}, {})",
         String::from_utf8_lossy(&from),
         String::from_utf8_lossy(&to)
-    );
+    )?;
 
     // 4. Reopen: no log to replay, no index to rebuild.
     let stats = db.stats();
@@ -263,7 +264,7 @@ pub fn run(args: Args) -> Result<()> {
     let db = Db::open(&path)?;
     let len = db.begin_read()?.table(TABLE)?.map_or(0, |t| t.len());
     let reopen = started.elapsed();
-    println!("  reopen       {len:>11} records  {:>9.2?}", reopen);
+    outln!("  reopen       {len:>11} records  {:>9.2?}", reopen)?;
 
     // 5. A second process reading the same file: it shares this process's page-cache pages, so
     //    its faults are minor (mapping a cached page), not major (reading from disk).
@@ -293,40 +294,42 @@ pub fn run(args: Args) -> Result<()> {
         .collect();
     if let [count, nanos, minor, major] = figures[..] {
         let elapsed = Duration::from_nanos(nanos as u64);
-        println!(
+        outln!(
             "  2nd process  {count:>11} lookups  {elapsed:>9.2?}  {:>11}  ({minor} minor, {major} major faults)",
             rate(count as u64, elapsed)
-        );
+        )?;
     }
 
     // 6. What it cost.
     let faults = Faults::now().since(start_faults);
     let (resident, total) = db.cache_residency()?;
-    println!(
+    outln!(
         "  file         {} ({} pages of {} B, {} free), {:.0} bytes per record",
         mib(stats.file_bytes),
         stats.page_count,
         stats.page_size,
         stats.free_pages,
         stats.file_bytes as f64 / n as f64
-    );
-    println!(
+    )?;
+    outln!(
         "  page cache   {} of {} resident ({:.0}%)",
         mib(resident),
         mib(total),
         100.0 * resident as f64 / total.max(1) as f64
-    );
-    println!(
+    )?;
+    outln!(
         "  page faults  {} minor, {} major (this process)",
-        faults.minor, faults.major
-    );
+        faults.minor,
+        faults.major
+    )?;
     let report = db.check()?;
     if !report.is_ok() {
         bail!("check found problems: {:?}", report.problems);
     }
-    println!(
+    outln!(
         "  check        ok ({} pages in use, {} free)",
-        report.pages_in_use, report.pages_free
-    );
+        report.pages_in_use,
+        report.pages_free
+    )?;
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! `mmtree dump DB TABLE`: JSON Lines that `mmtree load --format jsonl` reads back exactly.
 
-use crate::common::{no_table, open_existing, Encoding};
+use crate::common::{no_table, open_existing, stdout_error, Encoding};
 use anyhow::{Context, Result};
 use std::io::Write;
 use std::path::PathBuf;
@@ -46,10 +46,14 @@ pub fn run(args: Args) -> Result<()> {
         ),
         None => Box::new(std::io::stdout().lock()),
     };
+    let write_error = |error: std::io::Error| match &args.output {
+        Some(path) => anyhow::Error::from(error).context(format!("writing {}", path.display())),
+        None => stdout_error(error),
+    };
     let mut out = std::io::BufWriter::new(sink);
     let encode = |bytes: &[u8]| match args.encoding {
         Encoding::Text => String::from_utf8_lossy(bytes).into_owned(),
-        other => other.encode(bytes),
+        other => other.json(bytes).as_str().unwrap_or_default().to_string(),
     };
     let mut count = 0u64;
     for item in table.range(..)? {
@@ -58,10 +62,16 @@ pub fn run(args: Args) -> Result<()> {
             out,
             "{}",
             serde_json::json!({"key": encode(key), "value": encode(value)})
-        )?;
+        )
+        .map_err(&write_error)?;
         count += 1;
     }
-    out.flush()?;
-    eprintln!("dumped {count} records from {:?}", args.table);
+    out.flush().map_err(&write_error)?;
+    // Not `eprintln!`, which panics when standard error is full.
+    let _ = writeln!(
+        std::io::stderr(),
+        "dumped {count} records from {:?}",
+        args.table
+    );
     Ok(())
 }

@@ -19,6 +19,5 @@ pub fn run(args: Args) -> Result<()> {
         residency(&args.db)?,
         args.json,
         started.elapsed(),
-    );
-    Ok(())
+    )
 }

@@ -1,11 +1,18 @@
 //! `mmtree get DB TABLE KEY`: prints the value (exit 4 if there is none).
 
-use crate::common::{exit, exit_with, no_table, open_existing, EncodingFlags};
+use crate::common::{
+    exit, exit_with, no_table, open_existing, out_bytes, outln, Encoding, EncodingFlags,
+};
 use anyhow::Result;
-use std::io::Write;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
-/// Prints the value stored under KEY.
+/// Prints the value stored under KEY, byte for byte.
+///
+/// Nothing is escaped or converted, and a newline follows only when standard output is a terminal (so `mmtree get … > file` or `| jq`
+/// sees exactly the stored bytes). --hex and --base64 print the value encoded, one line;
+/// --json prints {"key":…,"value":…}: strings if valid UTF-8, else {"base64":"…"} (with --hex
+/// or --base64: strings in that encoding).
 ///
 /// Example: mmtree get data.mmt users alice
 #[derive(clap::Args)]
@@ -18,10 +25,11 @@ pub struct Args {
     key: String,
     #[command(flatten)]
     encoding: EncodingFlags,
-    /// Print the raw value bytes, unencoded.
-    #[arg(long)]
+    /// Print the value bytes as they are, even with --hex/--base64 (which then apply to KEY
+    /// only). Without those flags this is the default.
+    #[arg(long, conflicts_with = "json")]
     raw: bool,
-    /// Print {"key":…,"value":…} (encoded as chosen).
+    /// Print one JSON object, {"key":…,"value":…} (see above for bytes that are not UTF-8).
     #[arg(long)]
     json: bool,
 }
@@ -40,15 +48,17 @@ pub fn run(args: Args) -> Result<()> {
             format!("no key {:?} in table {:?}", args.key, args.table),
         ));
     };
-    let mut out = std::io::stdout().lock();
-    if args.raw {
-        out.write_all(value)?;
-    } else if args.json {
-        let line =
-            serde_json::json!({"key": encoding.encode(&key), "value": encoding.encode(value)});
-        writeln!(out, "{line}")?;
+    if args.json {
+        let line = serde_json::json!({"key": encoding.json(&key), "value": encoding.json(value)});
+        outln!("{line}")
+    } else if !args.raw && encoding != Encoding::Text {
+        out_bytes(&encoding.encode(value))?;
+        outln!()
     } else {
-        writeln!(out, "{}", encoding.encode(value))?;
+        out_bytes(value)?;
+        if std::io::stdout().is_terminal() {
+            outln!()?;
+        }
+        Ok(())
     }
-    Ok(())
 }

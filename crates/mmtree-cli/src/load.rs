@@ -1,5 +1,6 @@
 //! `mmtree load DB TABLE [FILE]`: TSV, CSV or JSON Lines, in durable batches.
 
+use crate::common::outln;
 use crate::common::{open_or_create, EncodingFlags};
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -51,7 +52,9 @@ pub enum Format {
     Tsv,
     /// Two columns, key and value (RFC 4180 quoting).
     Csv,
-    /// One JSON object per line: {"key": "...", "value": "..."}.
+    /// One JSON object per line: {"key": "...", "value": "..."}; with no --hex/--base64, a
+    /// key or value may also be {"base64": "..."} (as `scan --json` and `get --json` write
+    /// bytes that are not UTF-8).
     Jsonl,
 }
 
@@ -144,11 +147,12 @@ pub fn run(args: Args) -> Result<()> {
                     let object: serde_json::Value =
                         serde_json::from_str(&line).context("not a JSON object")?;
                     let field = |name: &str| -> Result<Vec<u8>> {
-                        let text = object
+                        let value = object
                             .get(name)
-                            .and_then(|v| v.as_str())
-                            .with_context(|| format!("no string field {name:?}"))?;
-                        encoding.decode(text)
+                            .with_context(|| format!("no field {name:?}"))?;
+                        encoding
+                            .decode_json(value)
+                            .with_context(|| format!("field {name:?}"))
                     };
                     Ok((field("key")?, field("value")?))
                 });
@@ -203,7 +207,7 @@ pub fn run(args: Args) -> Result<()> {
     }
     bar.finish_and_clear();
     let elapsed = started.elapsed();
-    println!(
+    outln!(
         "loaded {} records into {:?} in {:.2?} ({:.0} records/s), {} commits ({} bulk)",
         stats.loaded,
         args.table,
@@ -211,13 +215,13 @@ pub fn run(args: Args) -> Result<()> {
         stats.loaded as f64 / elapsed.as_secs_f64().max(1e-9),
         stats.batches,
         stats.bulk_batches
-    );
+    )?;
     if stats.skipped > 0 {
-        println!(
+        outln!(
             "skipped {} bad lines (first: {})",
             stats.skipped,
             stats.first_bad.unwrap_or_default()
-        );
+        )?;
     }
     Ok(())
 }

@@ -32,6 +32,11 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 ///
 /// Exit codes: 0 success; 1 error (one line on stderr); 2 bad arguments; 3 `check` found
 /// problems; 4 `get`/`del`/`scan`/`dump`: no such key or table.
+///
+/// Output: values are printed as they are, byte for byte (`get`), unless an encoding is asked
+/// for (`--hex`, `--base64`, `--json`). When the reader of standard output goes away (`| head`),
+/// mmtree ends quietly as if killed by SIGPIPE, as `cat` does; any other write error (a full
+/// disk) is one line "mmtree: writing output: REASON" and exit 1.
 #[derive(Parser)]
 #[command(name = "mmtree", version, about, long_about)]
 struct Cli {
@@ -96,11 +101,27 @@ fn main() {
         Command::Warm(args) => warm::run(args),
         Command::Evict(args) => evict::run(args),
     };
+    // What `println!` would lose at exit: a last line without a newline (`get`'s raw value).
+    let result = result.and_then(|()| {
+        use std::io::Write;
+        std::io::stdout().flush().map_err(common::stdout_error)
+    });
     if let Err(error) = result {
+        if let Some(common::OutputError(io)) = error.downcast_ref::<common::OutputError>() {
+            if io.kind() == std::io::ErrorKind::BrokenPipe {
+                // The reader went away (`mmtree dump … | head -1`): end as `cat` and the other
+                // coreutils do, killed by SIGPIPE (status 141 in a shell), without a message.
+                let _ =
+                    signal_hook::low_level::emulate_default_handler(signal_hook::consts::SIGPIPE);
+                std::process::exit(141);
+            }
+        }
         let code = error
             .downcast_ref::<common::Exit>()
             .map_or(common::exit::ERROR, |e| e.code);
-        eprintln!("mmtree: {error:#}");
+        // Not `eprintln!`: it panics when standard error is full too.
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "mmtree: {error:#}");
         std::process::exit(code);
     }
 }

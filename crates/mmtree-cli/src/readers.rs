@@ -1,6 +1,7 @@
 //! `mmtree readers DB`: processes holding snapshots, across processes. Dead ones are cleared.
 
 use crate::common::open_existing;
+use crate::common::outln;
 use anyhow::Result;
 use std::path::PathBuf;
 
@@ -22,19 +23,22 @@ pub fn run(args: Args) -> Result<()> {
     let readers = db.readers();
     for r in &readers {
         if args.json {
-            println!(
+            outln!(
                 "{}",
                 serde_json::json!({"pid": r.pid, "txn": r.txn, "lag": r.lag, "age_seconds": r.age.as_secs_f64()})
-            );
+            )?;
         } else {
-            println!(
+            outln!(
                 "pid {}\tcommit {}\t{} behind\t{:.1?}",
-                r.pid, r.txn, r.lag, r.age
-            );
+                r.pid,
+                r.txn,
+                r.lag,
+                r.age
+            )?;
         }
     }
     if !args.json && readers.is_empty() {
-        println!("no live snapshots");
+        outln!("no live snapshots")?;
     }
     Ok(())
 }

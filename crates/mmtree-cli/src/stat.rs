@@ -1,6 +1,7 @@
 //! `mmtree stat DB`: the file, its tables, its snapshots, and how much of it is in memory.
 
 use crate::common::open_existing;
+use crate::common::outln;
 use crate::proc_stats::Faults;
 use anyhow::Result;
 use std::path::PathBuf;
@@ -68,51 +69,55 @@ pub fn run(args: Args) -> Result<()> {
         "problems": report.problems.len(),
     });
     if args.json {
-        println!("{value}");
+        outln!("{value}")?;
         return Ok(());
     }
-    println!("{}", args.db.display());
-    println!("  format version   {}", mmtree::FORMAT_VERSION);
-    println!("  page size        {page_size} B");
-    println!("  last commit      {}", stats.txn_id);
-    println!(
+    outln!("{}", args.db.display())?;
+    outln!("  format version   {}", mmtree::FORMAT_VERSION)?;
+    outln!("  page size        {page_size} B")?;
+    outln!("  last commit      {}", stats.txn_id)?;
+    outln!(
         "  file             {} bytes, {} pages ({} in use, {} free, {} held back by snapshots)",
         stats.file_bytes,
         stats.page_count,
         report.pages_in_use,
         report.pages_free,
         stats.pages_held_back
-    );
+    )?;
     for t in &tables {
-        println!(
+        outln!(
             "  table {:<16} {} entries, depth {}, {} pages, fill {:.0}%",
             t["name"].as_str().unwrap_or(""),
             t["entries"],
             t["depth"],
             t["pages"],
             t["fill"].as_f64().unwrap_or(0.0) * 100.0
-        );
+        )?;
     }
     match readers.first() {
-        Some(r) => println!(
+        Some(r) => outln!(
             "  oldest snapshot  commit {} in pid {}, {} commits behind, {:.1?} old",
-            r.txn, r.pid, r.lag, r.age
-        ),
-        None => println!("  oldest snapshot  none open"),
+            r.txn,
+            r.pid,
+            r.lag,
+            r.age
+        )?,
+        None => outln!("  oldest snapshot  none open")?,
     }
-    println!(
+    outln!(
         "  page cache       {resident} of {file_bytes} bytes resident ({:.0}%)",
         100.0 * resident as f64 / file_bytes.max(1) as f64
-    );
-    println!(
+    )?;
+    outln!(
         "  page faults      {} minor, {} major (this command)",
-        faults.minor, faults.major
-    );
+        faults.minor,
+        faults.major
+    )?;
     if !report.is_ok() {
-        println!(
+        outln!(
             "  problems         {} (run `mmtree check`)",
             report.problems.len()
-        );
+        )?;
     }
     Ok(())
 }

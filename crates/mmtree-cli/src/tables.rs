@@ -1,5 +1,6 @@
 //! `mmtree tables DB [list|create|drop]`.
 
+use crate::common::outln;
 use crate::common::{no_table, open_existing, open_or_create};
 use anyhow::Result;
 use std::path::PathBuf;
@@ -36,9 +37,9 @@ pub fn run(args: Args) -> Result<()> {
             for name in read.list_tables()? {
                 let len = read.table(&name)?.map_or(0, |t| t.len());
                 if args.json {
-                    println!("{}", serde_json::json!({"table": name, "entries": len}));
+                    outln!("{}", serde_json::json!({"table": name, "entries": len}))?;
                 } else {
-                    println!("{name}\t{len}");
+                    outln!("{name}\t{len}")?;
                 }
             }
         }

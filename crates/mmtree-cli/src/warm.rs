@@ -28,6 +28,5 @@ pub fn run(args: Args) -> Result<()> {
         residency(&args.db)?,
         args.json,
         started.elapsed(),
-    );
-    Ok(())
+    )
 }

@@ -82,7 +82,7 @@ fn put_get_del() {
     ok(mmtree(&["put", s(&db), "users", "alice", "{\"age\":31}"]));
     assert_eq!(
         ok(mmtree(&["get", s(&db), "users", "alice"])),
-        "{\"age\":31}\n"
+        "{\"age\":31}"
     );
     assert_eq!(
         ok(mmtree(&["get", s(&db), "users", "616c696365", "--hex"])),
@@ -235,18 +235,18 @@ fn load_formats_bad_lines_and_the_sorted_fast_path() {
         ],
         csv,
     ));
-    assert_eq!(ok(mmtree(&["get", s(&db), "csv", "x,1"])), "say \"hi\"\n");
+    assert_eq!(ok(mmtree(&["get", s(&db), "csv", "x,1"])), "say \"hi\"");
     let jsonl = "{\"key\":\"j1\",\"value\":\"one\"}\n{\"key\":\"j2\",\"value\":\"two\"}\n";
     ok(mmtree_stdin(
         &["load", s(&db), "json", "--format", "jsonl", "--quiet"],
         jsonl,
     ));
-    assert_eq!(ok(mmtree(&["get", s(&db), "json", "j2"])), "two\n");
+    assert_eq!(ok(mmtree(&["get", s(&db), "json", "j2"])), "two");
     // From a file.
     let file = dir.path().join("in.tsv");
     std::fs::write(&file, "f1\tv1\nf2\tv2\n").unwrap();
     ok(mmtree(&["load", s(&db), "file", s(&file), "--quiet"]));
-    assert_eq!(ok(mmtree(&["get", s(&db), "file", "f2"])), "v2\n");
+    assert_eq!(ok(mmtree(&["get", s(&db), "file", "f2"])), "v2");
 }
 
 #[test]
@@ -339,7 +339,7 @@ fn compact_in_place_and_to_a_copy() {
     ok(mmtree(&["tables", s(&db), "drop", "big"]));
     let copy = dir.path().join("copy.mmt");
     ok(mmtree(&["compact", s(&db), "--to", s(&copy)]));
-    assert_eq!(ok(mmtree(&["get", s(&copy), "small", "k"])), "v\n");
+    assert_eq!(ok(mmtree(&["get", s(&copy), "small", "k"])), "v");
     assert!(std::fs::metadata(&copy).unwrap().len() < 2 << 20);
     let before = std::fs::metadata(&db).unwrap().len();
     ok(mmtree(&["compact", s(&db)]));
@@ -360,7 +360,7 @@ fn backup_makes_an_openable_copy() {
     ok(mmtree(&["put", s(&db), "t", "k", "v"]));
     let copy = dir.path().join("backup.mmt");
     assert!(ok(mmtree(&["backup", s(&db), s(&copy)])).contains("bytes"));
-    assert_eq!(ok(mmtree(&["get", s(&copy), "t", "k"])), "v\n");
+    assert_eq!(ok(mmtree(&["get", s(&copy), "t", "k"])), "v");
     fails_with(mmtree(&["backup", s(&db), s(&copy)]), 1, "already exists");
 }
 
@@ -418,4 +418,252 @@ fn help_explains_every_subcommand_with_an_example() {
     }
     let out = mmtree(&["get"]);
     assert_eq!(out.status.code(), Some(2));
+}
+
+/// The raw bytes of `mmtree get`'s standard output (a pipe: no newline is added).
+fn get_bytes(args: &[&str]) -> Vec<u8> {
+    let output = mmtree(args);
+    assert!(output.status.success(), "{}", stderr(&output));
+    output.stdout
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn get_prints_the_stored_bytes_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = db(&dir);
+    // The README's example: backslashes and quotes must reach jq unchanged.
+    let json = r#"{"p":"C:\\dir","q":"a\"b"}"#;
+    ok(mmtree(&["put", s(&db), "t", "j", json]));
+    let out = get_bytes(&["get", s(&db), "t", "j"]);
+    assert_eq!(out, json.as_bytes());
+    let parsed: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(parsed["p"], "C:\\dir");
+    assert_eq!(parsed["q"], "a\"b");
+    assert_eq!(
+        get_bytes(&["get", s(&db), "t", "j", "--raw"]),
+        json.as_bytes()
+    );
+    // Newlines, tabs, a trailing newline, NUL and bytes that are not UTF-8.
+    let value: &[u8] = b"line one\nC:\\x\ttab \"q\"\n\x00\xff\xfe\n";
+    ok(mmtree(&[
+        "put",
+        s(&db),
+        "t",
+        &hex(b"bin"),
+        &hex(value),
+        "--hex",
+    ]));
+    assert_eq!(get_bytes(&["get", s(&db), "t", "bin"]), value);
+    assert_eq!(
+        get_bytes(&["get", s(&db), "t", &hex(b"bin"), "--hex", "--raw"]),
+        value
+    );
+    // Explicit encodings are one line of text.
+    assert_eq!(
+        stdout(&mmtree(&["get", s(&db), "t", &hex(b"bin"), "--hex"])),
+        format!("{}\n", hex(value))
+    );
+    assert_eq!(
+        stdout(&mmtree(&["get", s(&db), "t", "Ymlu", "--base64"])),
+        "bGluZSBvbmUKQzpceAl0YWIgInEiCgD//go=\n"
+    );
+}
+
+#[test]
+fn json_output_is_valid_json_with_base64_for_bytes_that_are_not_utf8() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = db(&dir);
+    let json = r#"{"p":"C:\\dir","q":"a\"b"}"#;
+    ok(mmtree(&["put", s(&db), "t", "j", json]));
+    ok(mmtree(&["put", s(&db), "t", "m", "multi\nline"]));
+    ok(mmtree(&["put", s(&db), "t", "6e", "00ff0a5c", "--hex"])); // key "n"
+    ok(mmtree(&["put", s(&db), "t", "ff01", "6f6b", "--hex"])); // binary key, value "ok"
+    let parse = |text: &str| -> serde_json::Value { serde_json::from_str(text).unwrap() };
+
+    let get = parse(&ok(mmtree(&["get", s(&db), "t", "j", "--json"])));
+    assert_eq!(get, serde_json::json!({"key": "j", "value": json}));
+    let get = parse(&ok(mmtree(&["get", s(&db), "t", "n", "--json"])));
+    assert_eq!(
+        get,
+        serde_json::json!({"key": "n", "value": {"base64": "AP8KXA=="}})
+    );
+    let get = parse(&ok(mmtree(&["get", s(&db), "t", "6e", "--hex", "--json"])));
+    assert_eq!(get, serde_json::json!({"key": "6e", "value": "00ff0a5c"}));
+
+    let scan: Vec<serde_json::Value> = ok(mmtree(&["scan", s(&db), "t", "--json"]))
+        .lines()
+        .map(parse)
+        .collect();
+    assert_eq!(
+        scan,
+        [
+            serde_json::json!({"key": "j", "value": json}),
+            serde_json::json!({"key": "m", "value": "multi\nline"}),
+            serde_json::json!({"key": "n", "value": {"base64": "AP8KXA=="}}),
+            serde_json::json!({"key": {"base64": "/wE="}, "value": "ok"}),
+        ]
+    );
+    let keys: Vec<serde_json::Value> = ok(mmtree(&["scan", s(&db), "t", "--json", "--keys-only"]))
+        .lines()
+        .map(parse)
+        .collect();
+    assert_eq!(keys[3], serde_json::json!({"key": {"base64": "/wE="}}));
+
+    // `load --format jsonl` reads scan --json back exactly.
+    let copy = dir.path().join("copy.mmt");
+    ok(mmtree_stdin(
+        &["load", s(&copy), "t", "--format", "jsonl", "--quiet"],
+        &ok(mmtree(&["scan", s(&db), "t", "--json"])),
+    ));
+    assert_eq!(
+        ok(mmtree(&["scan", s(&copy), "t", "--hex"])),
+        ok(mmtree(&["scan", s(&db), "t", "--hex"]))
+    );
+    // dump's format is unchanged: base64 strings that load --base64 reads.
+    let dump = parse(ok(mmtree(&["dump", s(&db), "t"])).lines().nth(2).unwrap());
+    assert_eq!(
+        dump,
+        serde_json::json!({"key": "bg==", "value": "AP8KXA=="})
+    );
+}
+
+#[test]
+fn scan_text_output_is_the_bytes_or_an_error_never_silently_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = db(&dir);
+    ok(mmtree(&["put", s(&db), "t", "a", r#"C:\dir "q" é"#]));
+    ok(mmtree(&["put", s(&db), "t", "62", "ff0009", "--hex"]));
+    let out = mmtree(&["scan", s(&db), "t"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(out.stdout, b"a\tC:\\dir \"q\" \xc3\xa9\nb\t\xff\x00\t\n");
+    // A value with a newline cannot be one key<TAB>value line: an error, not a garbled line.
+    ok(mmtree(&["put", s(&db), "t", "c", "two\nlines"]));
+    fails_with(mmtree(&["scan", s(&db), "t"]), 1, "value holds a newline");
+    assert_eq!(
+        ok(mmtree(&["scan", s(&db), "t", "--escape"])),
+        "a\tC:\\\\dir \"q\" é\nb\t\\xff\\u{0}\\t\nc\ttwo\\nlines\n"
+    );
+    assert_eq!(
+        ok(mmtree(&["scan", s(&db), "t", "--keys-only"])),
+        "a\nb\nc\n"
+    );
+}
+
+/// Runs mmtree with standard output on `stdout` and returns its exit status and stderr.
+fn run_with_stdout(args: &[&str], stdout: Stdio) -> (std::process::ExitStatus, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_mmtree"))
+        .args(args)
+        .stdout(stdout)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    (output.status, stderr(&output))
+}
+
+/// A database with one table of `n` records, for the output tests.
+fn loaded_db(dir: &tempfile::TempDir, n: usize) -> PathBuf {
+    let db = db(dir);
+    let input: String = (0..n).map(|i| format!("key{i:06}\tvalue {i}\n")).collect();
+    ok(mmtree_stdin(&["load", s(&db), "t", "--quiet"], &input));
+    db
+}
+
+/// Every subcommand that prints (serve aside), with arguments; files go in `dir`.
+fn printing_commands(dir: &tempfile::TempDir, db: &Path) -> Vec<Vec<String>> {
+    let db = s(db).to_string();
+    let at = |name: &str| s(&dir.path().join(name)).to_string();
+    let input = at("in.tsv");
+    std::fs::write(&input, "x\t1\ny\t2\n").unwrap();
+    [
+        vec!["stat", &db],
+        vec!["stat", &db, "--json"],
+        vec!["check", &db],
+        vec!["tables", &db],
+        vec!["readers", &db],
+        vec!["warm", &db],
+        vec!["evict", &db],
+        vec!["bench-io", &db, "--random", "50"],
+        vec!["get", &db, "t", "key000001"],
+        vec!["get", &db, "t", "key000001", "--json"],
+        vec!["scan", &db, "t"],
+        vec!["dump", &db, "t"],
+        vec!["load", &db, "loaded", &input, "--quiet"],
+        vec!["compact", &db],
+        vec!["backup", &db, &at("backup.mmt")],
+        vec!["demo", "--records", "2000"],
+    ]
+    .into_iter()
+    .map(|args| args.into_iter().map(String::from).collect())
+    .collect()
+}
+
+#[test]
+fn full_stdout_is_one_clean_error_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = loaded_db(&dir, 20_000);
+    for args in printing_commands(&dir, &db) {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let (status, err) = run_with_stdout(&args, full.into());
+        assert_eq!(status.code(), Some(1), "{args:?}: {status:?} {err}");
+        assert_eq!(
+            err, "mmtree: writing output: No space left on device\n",
+            "{args:?}"
+        );
+    }
+    // The work of load, backup and compact was done before the report failed.
+    assert_eq!(ok(mmtree(&["get", s(&db), "loaded", "y"])), "2");
+    let backup = dir.path().join("backup.mmt");
+    assert_eq!(
+        ok(mmtree(&["get", s(&backup), "t", "key000002"])),
+        "value 2"
+    );
+    ok(mmtree(&["check", s(&backup)]));
+}
+
+#[test]
+fn closed_stdout_ends_quietly_as_if_killed_by_sigpipe() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = tempfile::tempdir().unwrap();
+    let db = loaded_db(&dir, 20_000);
+    for args in printing_commands(&dir, &db) {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader); // `mmtree stat t.mmt | (exec 0<&-; true)`
+        let (status, err) = run_with_stdout(&args, writer.into());
+        assert_eq!(status.signal(), Some(13), "{args:?}: {status:?} {err}");
+        assert!(
+            !err.contains("panicked") && !err.contains("Broken pipe"),
+            "{args:?}: {err}"
+        );
+        assert!(err.is_empty(), "{args:?} wrote to stderr: {err}");
+    }
+    // `mmtree dump … | head -1`: the reader goes away after the first line.
+    for command in ["dump", "scan"] {
+        use std::io::BufRead;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mmtree"))
+            .args([command, s(&db), "t"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        assert!(
+            first.contains("key000000") || first.contains("a2V5MDAwMDAw"),
+            "{first}"
+        );
+        let output = child.wait_with_output().unwrap();
+        assert_eq!(output.status.signal(), Some(13), "{command}");
+        assert_eq!(stderr(&output), "", "{command}");
+    }
 }
