@@ -6,7 +6,7 @@ use crate::limits::{
     SPILL_BYTES_DEFAULT,
 };
 use crate::page::meta::{Meta, MetaRead, FORMAT_VERSION};
-use crate::storage::{LockFile, MetaWords, Storage};
+use crate::storage::{lock_data_file, LockFile, MetaWords, Storage};
 use crate::txn::{BoundedReadTransaction, ReadTransaction, WriteTransaction};
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, OpenOptions};
@@ -49,6 +49,8 @@ pub struct Options {
     pub read_ahead: bool,
     /// Test hook: the boot id this handle believes in (see `simulate_reboot`).
     boot_id: Option<u64>,
+    /// Test hook: sees every write to the data file (see `observe_io`).
+    observer: Option<crate::storage::observe::ObserverHandle>,
 }
 
 impl Default for Options {
@@ -60,11 +62,20 @@ impl Default for Options {
             verify_checksums: true,
             read_ahead: false,
             boot_id: None,
+            observer: None,
         }
     }
 }
 
 impl Options {
+    /// For power-loss tests: every write, length change and sync of the data file is reported
+    /// to `observer`, in order, before it is made.
+    #[doc(hidden)]
+    pub fn observe_io(mut self, observer: std::sync::Arc<dyn crate::testing::IoObserver>) -> Self {
+        self.observer = Some(crate::storage::observe::ObserverHandle(observer));
+        self
+    }
+
     /// For power-loss tests: open as if the system had restarted since the file was last
     /// written, so meta pages of commits that were never synced (`Durability::Eventual`) are
     /// not trusted, as after a real power loss.
@@ -610,16 +621,39 @@ impl Db {
 impl DbInner {
     fn open(file: File, path: PathBuf, options: Options, identity: (u64, u64)) -> Result<DbInner> {
         let boot = options.boot_id.unwrap_or_else(boot_id);
-        let mut lock_path = path.clone().into_os_string();
+        // The lock file sits next to the file the name leads to (symlinks resolved), so every
+        // name that leads to one file through symlinks finds the same lock file.
+        let real = std::fs::canonicalize(&path)
+            .map_err(|e| Error::io("resolving the database path", e))?;
+        let mut lock_path = real.into_os_string();
         lock_path.push("-lock");
         let mut lock = LockFile::open(Path::new(&lock_path))?;
+        let given = path.clone();
+        let split = move |reason: &str| Error::OpenUnderAnotherName {
+            path: given.clone(),
+            reason: reason.to_string(),
+        };
         // Alone: (re)build the lock file and, for a new database, write the meta pages, before
         // anyone else can join. Not alone: wait until whoever initialises is done.
         let alone = lock.try_alone()?;
         if alone {
-            lock.initialize()?;
+            // Alone on this lock file, but is anyone using the data file through another one
+            // (a hard link, a deleted lock file)? Their presence lock on the data file says so.
+            if !lock_data_file(&file, true)? {
+                return Err(split(
+                    "the data file is in use through another lock file: a hard link, a renamed \
+                     file, or a deleted lock file",
+                ));
+            }
+            lock.initialize(identity)?;
         } else {
             lock.join()?;
+            if lock.data_identity() != identity {
+                return Err(split(
+                    "its lock file is in use for another file of that name (the file was \
+                     replaced while open)",
+                ));
+            }
         }
         let file_len = file
             .metadata()
@@ -643,6 +677,7 @@ impl DbInner {
             page_size,
             options.verify_checksums,
             options.read_ahead,
+            options.observer.clone(),
         )?;
         let meta = match meta {
             Some(meta) => meta,
@@ -660,7 +695,14 @@ impl DbInner {
         };
         if alone {
             lock.publish_meta(meta_words(&meta));
-            lock.join()?; // the presence lock becomes shared: others may join now
+            // Both presence locks become shared: others may join now (the data file's first,
+            // so a joiner that got the lock file's read lock finds it shared already).
+            lock_data_file(storage.file(), false)?;
+            lock.join()?;
+        } else if !lock_data_file(storage.file(), false)? {
+            return Err(split(
+                "the data file is being initialised through another lock file",
+            ));
         }
         let slot = lock.claim_slot(u64::from(std::process::id()))?;
         let mut inner = DbInner {
@@ -846,7 +888,9 @@ impl Drop for DbInner {
             let _ = self.make_steady();
             self.lock.unlock_writer();
         }
-        if let Ok(mut open) = open_files().lock() {
+        // `try_lock`: an open that fails half-way drops its `DbInner` while holding this mutex
+        // (it was never registered then); a stale entry left by a busy mutex is harmless.
+        if let Ok(mut open) = open_files().try_lock() {
             if open
                 .get(&self.identity)
                 .is_some_and(|w| w.strong_count() == 0)

@@ -133,6 +133,18 @@ pub enum Error {
         reason: String,
     },
 
+    /// Another process has this database file open through a different lock file: by another
+    /// name (a hard link), after the file was renamed or replaced, or after its lock file was
+    /// deleted. Sharing it that way would split the writer lock and the reader table, so it is
+    /// refused.
+    #[error("{path} is open in another process under another name or lock file ({reason}); open it by the same path as the other processes, or close them first")]
+    OpenUnderAnotherName {
+        /// The database file as given.
+        path: PathBuf,
+        /// What gave it away.
+        reason: String,
+    },
+
     /// A bounded snapshot outlived its maximum age and a writer reused its pages: nothing it
     /// read after that is returned. Start a new snapshot.
     #[error("snapshot of commit {txn} expired: it was older than {max_age:?} and a writer has reused its pages; start a new snapshot")]

@@ -80,6 +80,12 @@ pub use db::{Db, Durability, Options, ReaderInfo, Stats};
 
 pub use storage::file_residency;
 
+/// Hooks for the crate's own power-loss tests; not part of the supported API.
+#[doc(hidden)]
+pub mod testing {
+    pub use crate::storage::observe::IoObserver;
+}
+
 /// The file format version this build reads and writes.
 pub const FORMAT_VERSION: u32 = page::meta::FORMAT_VERSION;
 pub use error::{Error, Result};

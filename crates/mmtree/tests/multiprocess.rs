@@ -88,6 +88,19 @@ fn mp_child() {
         return;
     };
     let path = std::env::var(PATH).unwrap();
+    if role == "try-write" {
+        // Opens by the name given (a symlink or a hard link) and tries to become the writer.
+        match Db::open(&path) {
+            Err(Error::OpenUnderAnotherName { .. }) => report("refused", 1),
+            Err(error) => panic!("open failed: {error}"),
+            Ok(db) => match db.try_begin_write() {
+                Err(Error::WriteInProgress) => report("busy", 1),
+                Err(error) => panic!("begin_write failed: {error}"),
+                Ok(_) => report("wrote", 1),
+            },
+        }
+        return;
+    }
     let db = Db::open(&path).unwrap();
     let deadline = Instant::now() + Duration::from_secs_f64(seconds());
     let mut rng = Rng((u64::from(std::process::id()) * 2_654_435_761) | 1);
@@ -459,4 +472,31 @@ fn a_writer_expires_an_old_bounded_snapshot_of_another_process() {
     assert_eq!(wait_for(&mut lines, "fresh"), Some(102));
     assert!(child.wait().unwrap().success());
     assert!(db.check().unwrap().is_ok());
+}
+
+#[test]
+fn a_symlink_or_a_hard_link_never_splits_the_writer_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("real.mmt");
+    let db = Db::open(&path).unwrap();
+    let symlink = dir.path().join("symlink.mmt");
+    std::os::unix::fs::symlink(&path, &symlink).unwrap();
+    let hard = dir.path().join("hard.mmt");
+    std::fs::hard_link(&path, &hard).unwrap();
+    let _writer = db.begin_write().unwrap();
+    // Through a symlink: the same lock file, so the writer lock is seen.
+    let out = finish(spawn("try-write", &symlink, &[]));
+    assert_eq!(out, vec![("busy".to_string(), 1)], "through a symlink");
+    // Through a hard link: another lock file name; the open is refused, not a second writer.
+    let out = finish(spawn("try-write", &hard, &[]));
+    assert_eq!(out, vec![("refused".to_string(), 1)], "through a hard link");
+    drop(_writer);
+    drop(db);
+    // Alone, the hard link opens fine (a lock file of its own is rebuilt; nobody shares it).
+    let out = finish(spawn("try-write", &hard, &[]));
+    assert_eq!(
+        out,
+        vec![("wrote".to_string(), 1)],
+        "alone through a hard link"
+    );
 }

@@ -8,7 +8,8 @@
 //! +-------+--------+-----------+--------+------------------------------+- - - -+
 //! | magic | version| slot count| seq    | published meta (txn, roots,  | zero  |
 //! |       |        |           |(seqlock| page count, free pages, page |       |
-//! |       |        |           | counter| size), slots in use           |       |
+//! |       |        |           | counter| size), slots in use, data    |       |
+//! |       |        |           |        | file device + inode (88, 96) |       |
 //! +-------+--------+-----------+--------+------------------------------+- - - -+
 //! 4096: reader slots, 32 bytes each:  owner pid u64 | oldest snapshot txn + 1 (0: none) u64 |
 //!       since (unix ns) u64 | expiry: 0 never, u64::MAX expired, else a deadline (unix ns)
@@ -33,6 +34,15 @@
 //! - byte `SLOT_LOCK_BASE + i`: held by the process that owns reader slot `i`. A slot whose owner
 //!   field is set but whose lock byte is free belongs to a dead process and is reclaimed.
 //!
+//! The lock file is found by name (`<database>-lock`, symlinks resolved), so two names for one
+//! data file (a hard link) or a lock file deleted while in use would give two lock files for one
+//! database. The data file itself is locked too (byte 0, OFD, so per inode whatever its name):
+//! every process holds a read lock on it, and the one that initialises a lock file must get its
+//! write lock — if another process has the data file open through another lock file, it cannot,
+//! and the open is refused. The lock file also records the data file's device and inode; a
+//! joiner whose data file is another inode (the file was replaced under the same name) is
+//! refused too.
+//!
 //! The lock file carries no durable state: after every process is gone it is rebuilt from the
 //! data file's meta pages.
 
@@ -44,7 +54,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 const MAGIC: u64 = u64::from_le_bytes(*b"MMTLOCK\x01");
-const VERSION: u64 = 2;
+const VERSION: u64 = 3;
 /// Reader slots: one per process with live snapshots.
 pub(crate) const SLOT_COUNT: u64 = 4096;
 const SLOTS_AT: usize = 4096;
@@ -57,6 +67,9 @@ const SLOT_COUNT_AT: usize = 16;
 const SEQ_AT: usize = 24;
 const META_AT: usize = 32; // 6 words: txn, page size, catalog, freelist, page count, free pages
 const SLOTS_USED_AT: usize = META_AT + 6 * 8;
+const DATA_DEV_AT: usize = SLOTS_USED_AT + 8;
+const DATA_INO_AT: usize = DATA_DEV_AT + 8;
+const _: () = assert!(DATA_INO_AT + 8 <= SLOTS_AT);
 
 /// The expiry word of an expired slot.
 const EXPIRED: u64 = u64::MAX;
@@ -111,8 +124,9 @@ impl LockFile {
         self.lock(PRESENCE_LOCK, LockKind::Write, false)
     }
 
-    /// (Re)initialises the lock file; only while holding the presence write lock.
-    pub(crate) fn initialize(&mut self) -> Result<()> {
+    /// (Re)initialises the lock file for the data file `identity` (device, inode); only while
+    /// holding the presence write lock.
+    pub(crate) fn initialize(&mut self, identity: (u64, u64)) -> Result<()> {
         let zeros = vec![0u8; FILE_SIZE];
         self.file
             .set_len(FILE_SIZE as u64)
@@ -121,8 +135,18 @@ impl LockFile {
         self.map_file()?;
         self.word(VERSION_AT).store(VERSION, Ordering::SeqCst);
         self.word(SLOT_COUNT_AT).store(SLOT_COUNT, Ordering::SeqCst);
+        self.word(DATA_DEV_AT).store(identity.0, Ordering::SeqCst);
+        self.word(DATA_INO_AT).store(identity.1, Ordering::SeqCst);
         self.word(MAGIC_AT).store(MAGIC, Ordering::SeqCst);
         Ok(())
+    }
+
+    /// The data file (device, inode) this lock file was initialised for.
+    pub(crate) fn data_identity(&self) -> (u64, u64) {
+        (
+            self.word(DATA_DEV_AT).load(Ordering::SeqCst),
+            self.word(DATA_INO_AT).load(Ordering::SeqCst),
+        )
     }
 
     /// Joins the processes sharing the database: converts the presence write lock to a read lock
@@ -417,6 +441,17 @@ impl SlotLease {
     pub(crate) fn index(&self) -> usize {
         self.index
     }
+}
+
+/// The presence lock on the data file itself (byte 0; see the module docs): `exclusive` while
+/// initialising a lock file, shared otherwise. False: another process holds a conflicting lock.
+pub(crate) fn lock_data_file(file: &File, exclusive: bool) -> Result<bool> {
+    let kind = if exclusive {
+        LockKind::Write
+    } else {
+        LockKind::Read
+    };
+    lock_byte(file, PRESENCE_LOCK, kind, false)
 }
 
 /// An OFD lock operation on one byte of `file`. Ok(false): it would block (non-waiting only).

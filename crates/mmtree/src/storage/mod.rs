@@ -11,7 +11,8 @@ mod lockfile;
 mod mmap;
 mod verify;
 
-pub(crate) use lockfile::{LockFile, MetaWords, SlotLease};
+pub mod observe;
+pub(crate) use lockfile::{lock_data_file, LockFile, MetaWords, SlotLease};
 pub use mmap::file_residency;
 pub(crate) use mmap::Mapping;
 
@@ -41,6 +42,8 @@ pub(crate) struct Storage {
     /// Whether the kernel's read-around stays on for the mapping (see `Mapping::reserve`).
     read_ahead: bool,
     poisoned: Mutex<Option<String>>,
+    /// Tests only: sees every write, length change and sync (see `observe`).
+    observer: Option<observe::ObserverHandle>,
 }
 
 impl Storage {
@@ -50,6 +53,7 @@ impl Storage {
         page_size: usize,
         verify_checksums: bool,
         read_ahead: bool,
+        observer: Option<observe::ObserverHandle>,
     ) -> Result<Storage> {
         let file_len = file
             .metadata()
@@ -81,6 +85,7 @@ impl Storage {
             verify_checksums,
             read_ahead,
             poisoned: Mutex::new(None),
+            observer,
         })
     }
 
@@ -314,6 +319,9 @@ impl Storage {
                 });
             }
         }
+        if let Some(observer) = &self.observer {
+            observer.0.set_len(target);
+        }
         let mut reserved = rustix::fs::fallocate(
             &self.file,
             rustix::fs::FallocateFlags::empty(),
@@ -371,6 +379,9 @@ impl Storage {
             return Ok(());
         }
         self.file_len.store(len, Ordering::Release);
+        if let Some(observer) = &self.observer {
+            observer.0.set_len(len);
+        }
         self.file
             .set_len(len)
             .map_err(|e| Error::io("trimming the database file", e))
@@ -378,6 +389,9 @@ impl Storage {
 
     pub(crate) fn write_at(&self, offset: u64, bytes: &[u8]) -> Result<()> {
         debug_assert!(offset + bytes.len() as u64 <= self.file_len());
+        if let Some(observer) = &self.observer {
+            observer.0.write(offset, bytes);
+        }
         self.file
             .write_all_at(bytes, offset)
             .map_err(|e| Error::io("writing pages", e))
@@ -390,6 +404,9 @@ impl Storage {
 
     /// Creation: writes the two meta pages at the start of an empty file and syncs them.
     pub(crate) fn create_meta_pages(&self, pages: &[u8]) -> Result<()> {
+        if let Some(observer) = &self.observer {
+            observer.0.write(0, pages);
+        }
         self.file
             .write_all_at(pages, 0)
             .map_err(|e| Error::io("writing the meta pages", e))?;
@@ -402,6 +419,13 @@ impl Storage {
     pub(crate) fn write_pages_at(&self, offset: u64, pages: &[&[u8]]) -> Result<()> {
         let total: usize = pages.iter().map(|p| p.len()).sum();
         debug_assert!(offset + total as u64 <= self.file_len());
+        if let Some(observer) = &self.observer {
+            let mut at = offset;
+            for page in pages {
+                observer.0.write(at, page);
+                at += page.len() as u64;
+            }
+        }
         let slices: Vec<std::io::IoSlice<'_>> =
             pages.iter().map(|p| std::io::IoSlice::new(p)).collect();
         let written = loop {
@@ -430,6 +454,9 @@ impl Storage {
     /// reached the disk is unknown.
     pub(crate) fn write_meta_durable(&self, offset: u64, bytes: &[u8]) -> Result<()> {
         self.check_poisoned()?;
+        if let Some(observer) = &self.observer {
+            observer.0.write_durable(offset, bytes);
+        }
         if let Err(error) = self.meta_file.write_all_at(bytes, offset) {
             let reason = format!("writing the meta page failed: {error}");
             *self.poisoned.lock().expect("poison lock") = Some(reason);
@@ -441,6 +468,9 @@ impl Storage {
     /// `fdatasync`; a failure poisons the handle (never retry a failed fsync).
     pub(crate) fn sync(&self) -> Result<()> {
         self.check_poisoned()?;
+        if let Some(observer) = &self.observer {
+            observer.0.sync();
+        }
         if let Err(error) = rustix::fs::fdatasync(&self.file) {
             let reason = format!("fdatasync failed: {error}");
             *self.poisoned.lock().expect("poison lock") = Some(reason);
