@@ -17,6 +17,10 @@ pub struct Args {
     /// With `list`: one JSON object per table with its entry count.
     #[arg(long)]
     json: bool,
+    /// With `list`: also the internal tables of `mmtree serve` (names starting with `__serve:`,
+    /// holding expiry times), which are hidden by default.
+    #[arg(long, global = true)]
+    all: bool,
 }
 
 #[derive(clap::Subcommand)]
@@ -35,6 +39,9 @@ pub fn run(args: Args) -> Result<()> {
             let db = open_existing(&args.db)?;
             let read = db.begin_read()?;
             for name in read.list_tables()? {
+                if !args.all && crate::serve::is_internal_table(&name) {
+                    continue;
+                }
                 let len = read.table(&name)?.map_or(0, |t| t.len());
                 if args.json {
                     outln!("{}", serde_json::json!({"table": name, "entries": len}))?;

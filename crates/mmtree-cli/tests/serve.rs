@@ -470,3 +470,440 @@ fn the_leaky_bucket_rejects_a_surge_and_admits_again_once_drained() {
         "{info}"
     );
 }
+
+/// Runs the `mmtree` binary (not the server).
+fn mmtree(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_mmtree"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A request in RESP.
+fn resp(args: &[&str]) -> String {
+    let mut out = format!("*{}\r\n", args.len());
+    for a in args {
+        out.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+    }
+    out
+}
+
+/// Sends the requests, reads until exactly `expect` arrived (or 10 s passed) and compares.
+fn exchange(stream: &mut TcpStream, requests: &[&[&str]], expect: &str) {
+    for r in requests {
+        stream.write_all(resp(r).as_bytes()).unwrap();
+    }
+    let mut got = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut buf = [0u8; 4096];
+    while got.len() < expect.len() && Instant::now() < deadline {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(_) => break,
+        }
+    }
+    assert_eq!(String::from_utf8_lossy(&got), expect, "after {requests:?}");
+}
+
+fn tables_listing(file: &Path, all: bool) -> String {
+    let file = file.to_str().unwrap();
+    let mut args = vec!["tables", file, "list"];
+    if all {
+        args.push("--all");
+    }
+    let out = mmtree(&args);
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn values_the_server_writes_read_the_same_through_mmtree_get() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("s.mmt");
+    let server = Server::start(&file, &[]);
+    let mut c = server.client();
+    let _: () = c.set("plain", "hello").unwrap();
+    let _: () = cmd(&mut c, &["SET", "timed", "bye", "EX", "1000"]).unwrap();
+    let _: () = c.set(b"bin", &b"\x00\x01\xffz"[..]).unwrap();
+    assert_eq!(server.stop().code(), Some(0));
+    let path = file.to_str().unwrap();
+    for (key, value) in [
+        ("plain", &b"hello"[..]),
+        ("timed", b"bye"),
+        ("bin", b"\x00\x01\xffz"),
+    ] {
+        let out = mmtree(&["get", path, "db0", key, "--raw"]);
+        assert!(out.status.success(), "{out:?}");
+        assert_eq!(out.stdout, value, "mmtree get of {key}");
+    }
+    // The expiry time lives in an internal table, hidden from a plain listing.
+    let listing = tables_listing(&file, false);
+    assert_eq!(listing, "db0\t3\n", "{listing}");
+    let all = tables_listing(&file, true);
+    assert!(all.contains("__serve:expires:db0\t1\n"), "{all}");
+    assert!(all.contains("__serve:expiry-queue\t1\n"), "{all}");
+    // A restarted server still knows the expiry.
+    let server = Server::start(&file, &[]);
+    let mut c = server.client();
+    assert!(cmd::<i64>(&mut c, &["TTL", "timed"]).unwrap() > 990);
+    assert_eq!(cmd::<i64>(&mut c, &["TTL", "plain"]).unwrap(), -1);
+    assert_eq!(cmd::<i64>(&mut c, &["DBSIZE"]).unwrap(), 3);
+    let mut keys: Vec<String> = cmd(&mut c, &["KEYS", "*"]).unwrap();
+    keys.sort();
+    assert_eq!(keys, ["bin", "plain", "timed"]);
+}
+
+#[test]
+fn values_mmtree_put_stores_read_back_unchanged_through_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("s.mmt");
+    let path = file.to_str().unwrap();
+    // Values that looked like the old header: 0x00 + data, and 0x01 + 8 bytes (an "expiry").
+    let values: [(&str, &[u8]); 3] = [
+        ("zero", b"\x00hello"),
+        ("one", b"\x01\x00\x00\x00\x00\x00\x00\x00\x00rest"),
+        ("nine", b"\x01\x02\x03\x04\x05\x06\x07\x08\x09"),
+    ];
+    for (key, value) in values {
+        let out = mmtree(&[
+            "put",
+            path,
+            "db0",
+            &hex(key.as_bytes()),
+            &hex(value),
+            "--hex",
+        ]);
+        assert!(out.status.success(), "{out:?}");
+    }
+    let server = Server::start(&file, &[]);
+    let mut c = server.client();
+    for (key, value) in values {
+        assert_eq!(c.get::<_, Vec<u8>>(key).unwrap(), value, "GET {key}");
+        assert_eq!(cmd::<i64>(&mut c, &["TTL", key]).unwrap(), -1, "TTL {key}");
+        assert_eq!(
+            cmd::<i64>(&mut c, &["STRLEN", key]).unwrap(),
+            value.len() as i64
+        );
+    }
+    assert_eq!(
+        cmd::<i64>(&mut c, &["EXISTS", "zero", "one", "nine"]).unwrap(),
+        3
+    );
+    // An expiry set through the server leaves the value's bytes alone.
+    assert_eq!(cmd::<i64>(&mut c, &["EXPIRE", "one", "500"]).unwrap(), 1);
+    assert_eq!(c.get::<_, Vec<u8>>("one").unwrap(), values[1].1);
+    assert_eq!(server.stop().code(), Some(0));
+    let out = mmtree(&["get", path, "db0", "one", "--raw"]);
+    assert_eq!(out.stdout, values[1].1);
+}
+
+#[test]
+fn expiry_kept_apart_still_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("s.mmt");
+    let server = Server::start(&file, &[]);
+    let mut c = server.client();
+    let _: () = cmd(&mut c, &["SET", "k", "v", "EX", "100"]).unwrap();
+    assert!((99..=100).contains(&cmd::<i64>(&mut c, &["TTL", "k"]).unwrap()));
+    // KEEPTTL keeps it, a plain SET clears it (as Redis).
+    let _: () = cmd(&mut c, &["SET", "k", "w", "KEEPTTL"]).unwrap();
+    assert!(cmd::<i64>(&mut c, &["PTTL", "k"]).unwrap() > 98_000);
+    assert_eq!(c.get::<_, String>("k").unwrap(), "w");
+    let _: () = c.set("k", "x").unwrap();
+    assert_eq!(cmd::<i64>(&mut c, &["TTL", "k"]).unwrap(), -1);
+    // INCR and APPEND keep the TTL; PERSIST drops it.
+    let _: () = cmd(&mut c, &["SET", "n", "1", "PX", "100000"]).unwrap();
+    assert_eq!(cmd::<i64>(&mut c, &["INCR", "n"]).unwrap(), 2);
+    assert_eq!(cmd::<i64>(&mut c, &["APPEND", "n", "0"]).unwrap(), 2);
+    assert!(cmd::<i64>(&mut c, &["PTTL", "n"]).unwrap() > 90_000);
+    assert_eq!(cmd::<i64>(&mut c, &["PERSIST", "n"]).unwrap(), 1);
+    assert_eq!(cmd::<i64>(&mut c, &["PTTL", "n"]).unwrap(), -1);
+    // DEL drops the expiry record: a new value of the key has no TTL.
+    assert_eq!(cmd::<i64>(&mut c, &["PEXPIRE", "k", "100000"]).unwrap(), 1);
+    assert_eq!(cmd::<i64>(&mut c, &["DEL", "k"]).unwrap(), 1);
+    assert_eq!(cmd::<i64>(&mut c, &["TTL", "k"]).unwrap(), -2);
+    // Lazy expiry on read, then the writer's sweep deletes the key from the file.
+    let _: () = cmd(&mut c, &["SET", "short", "s", "PX", "100"]).unwrap();
+    let _: () = cmd(&mut c, &["SET", "long", "l", "EX", "1000"]).unwrap();
+    std::thread::sleep(Duration::from_millis(150));
+    assert_eq!(c.get::<_, Option<String>>("short").unwrap(), None);
+    assert_eq!(cmd::<i64>(&mut c, &["TTL", "short"]).unwrap(), -2);
+    assert_eq!(cmd::<i64>(&mut c, &["EXISTS", "short"]).unwrap(), 0);
+    std::thread::sleep(Duration::from_millis(600));
+    // FLUSHDB drops the database's expiry records too.
+    let _: () = cmd(&mut c, &["SELECT", "3"]).unwrap();
+    let _: () = cmd(&mut c, &["SET", "gone", "g", "EX", "1000"]).unwrap();
+    let _: () = cmd(&mut c, &["FLUSHDB"]).unwrap();
+    let _: () = cmd(&mut c, &["SET", "gone", "g"]).unwrap();
+    assert_eq!(cmd::<i64>(&mut c, &["TTL", "gone"]).unwrap(), -1);
+    assert_eq!(server.stop().code(), Some(0));
+    let path = file.to_str().unwrap();
+    assert_eq!(
+        mmtree(&["get", path, "db0", "short"]).status.code(),
+        Some(4)
+    );
+    let all = tables_listing(&file, true);
+    // Left with an expiry: db0 "long" only.
+    assert!(all.contains("__serve:expires:db0\t1\n"), "{all}");
+    assert!(all.contains("__serve:expiry-queue\t1\n"), "{all}");
+    assert!(!all.contains("__serve:expires:db3\t1"), "{all}");
+}
+
+#[test]
+fn multi_exec_runs_the_queue_as_one_transaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("s.mmt"), &[]);
+    let mut c = server.client();
+    // The redis crate's atomic pipeline is MULTI … EXEC.
+    let (set, n, got): (String, i64, String) = redis::pipe()
+        .atomic()
+        .set("a", 1)
+        .incr("a", 41)
+        .get("a")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!((set.as_str(), n, got.as_str()), ("OK", 42, "42"));
+    let mut s = server.raw();
+    exchange(&mut s, &[&["EXEC"]], "-ERR EXEC without MULTI\r\n");
+    exchange(&mut s, &[&["DISCARD"]], "-ERR DISCARD without MULTI\r\n");
+    // A runtime error stays inside the reply array; the other commands still apply.
+    exchange(
+        &mut s,
+        &[
+            &["SET", "word", "abc"],
+            &["MULTI"],
+            &["MULTI"],
+            &["WATCH", "a"],
+            &["SET", "x", "1"],
+            &["INCR", "word"],
+            &["SELECT", "2"],
+            &["SET", "y", "2"],
+            &["PING"],
+            &["EXEC"],
+        ],
+        "+OK\r\n+OK\r\n-ERR MULTI calls can not be nested\r\n\
+         -ERR WATCH inside MULTI is not allowed\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n\
+         *5\r\n+OK\r\n-ERR value is not an integer or out of range\r\n+OK\r\n+OK\r\n+PONG\r\n",
+    );
+    // SELECT inside the transaction stays in effect after it.
+    exchange(&mut s, &[&["GET", "y"]], "$1\r\n2\r\n");
+    exchange(
+        &mut s,
+        &[&["SELECT", "0"], &["GET", "x"]],
+        "+OK\r\n$1\r\n1\r\n",
+    );
+    // Reads inside see the transaction's own writes; an empty transaction is an empty array.
+    exchange(
+        &mut s,
+        &[
+            &["MULTI"],
+            &["DEL", "x"],
+            &["GET", "x"],
+            &["EXISTS", "a"],
+            &["EXEC"],
+            &["MULTI"],
+            &["EXEC"],
+        ],
+        "+OK\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n*3\r\n:1\r\n$-1\r\n:1\r\n+OK\r\n*0\r\n",
+    );
+}
+
+#[test]
+fn a_queuing_error_aborts_exec_and_discard_applies_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("s.mmt"), &[]);
+    let mut s = server.raw();
+    exchange(
+        &mut s,
+        &[
+            &["MULTI"],
+            &["SET", "x", "1"],
+            &["NOSUCH", "arg"],
+            &["GET"],
+            &["SET", "z", "1"],
+            &["EXEC"],
+            &["EXISTS", "x", "z"],
+        ],
+        "+OK\r\n+QUEUED\r\n-ERR unknown command 'NOSUCH', with args beginning with: 'arg' \r\n\
+         -ERR wrong number of arguments for 'get' command\r\n+QUEUED\r\n\
+         -EXECABORT Transaction discarded because of previous errors.\r\n:0\r\n",
+    );
+    exchange(
+        &mut s,
+        &[
+            &["MULTI"],
+            &["SET", "x", "1"],
+            &["INCR", "n"],
+            &["DISCARD"],
+            &["EXISTS", "x", "n"],
+            &["EXEC"],
+        ],
+        "+OK\r\n+QUEUED\r\n+QUEUED\r\n+OK\r\n:0\r\n-ERR EXEC without MULTI\r\n",
+    );
+    // Through the redis crate: the aborted transaction is an error and nothing is applied.
+    let mut c = server.client();
+    let result: RedisResult<()> = redis::pipe()
+        .atomic()
+        .set("p", 1)
+        .cmd("NOSUCH")
+        .query(&mut c);
+    let error = result.unwrap_err();
+    assert!(error.to_string().contains("Transaction aborted"), "{error}");
+    assert_eq!(cmd::<i64>(&mut c, &["EXISTS", "p"]).unwrap(), 0);
+}
+
+#[test]
+fn watch_aborts_exec_when_a_watched_key_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("s.mmt"), &[]);
+    let mut other = server.client();
+    let _: () = other.set("k", "v").unwrap();
+    let mut s = server.raw();
+    // Another client sets the key back to the same value: still a modification.
+    exchange(&mut s, &[&["WATCH", "k", "absent"]], "+OK\r\n");
+    let _: () = other.set("k", "v").unwrap();
+    exchange(
+        &mut s,
+        &[
+            &["MULTI"],
+            &["SET", "k", "mine"],
+            &["SET", "side", "1"],
+            &["EXEC"],
+        ],
+        "+OK\r\n+QUEUED\r\n+QUEUED\r\n*-1\r\n",
+    );
+    assert_eq!(other.get::<_, String>("k").unwrap(), "v");
+    assert_eq!(cmd::<i64>(&mut other, &["EXISTS", "side"]).unwrap(), 0);
+    // EXEC cleared the watch: the next transaction applies.
+    exchange(
+        &mut s,
+        &[&["MULTI"], &["SET", "k", "mine"], &["EXEC"]],
+        "+OK\r\n+QUEUED\r\n*1\r\n+OK\r\n",
+    );
+    // A watched key that was absent and gets created; one deleted; one that expires.
+    for modify in [
+        &["SET", "absent", "now"][..],
+        &["DEL", "k"],
+        &["PEXPIRE", "k2", "1"],
+    ] {
+        let _: () = other.set("k", "v").unwrap();
+        let _: () = other.set("k2", "v").unwrap();
+        let _: () = cmd(&mut other, &["DEL", "absent"]).unwrap();
+        exchange(&mut s, &[&["WATCH", "k", "k2", "absent"]], "+OK\r\n");
+        let _: () = cmd(&mut other, modify).unwrap();
+        exchange(
+            &mut s,
+            &[&["MULTI"], &["INCR", "count"], &["EXEC"]],
+            "+OK\r\n+QUEUED\r\n*-1\r\n",
+        );
+    }
+    // A key that expires by itself between WATCH and EXEC (no write) aborts too.
+    let _: () = cmd(&mut other, &["SET", "ttl", "v", "PX", "150"]).unwrap();
+    exchange(&mut s, &[&["WATCH", "ttl"]], "+OK\r\n");
+    std::thread::sleep(Duration::from_millis(300));
+    exchange(
+        &mut s,
+        &[&["MULTI"], &["INCR", "count"], &["EXEC"]],
+        "+OK\r\n+QUEUED\r\n*-1\r\n",
+    );
+    assert_eq!(cmd::<i64>(&mut other, &["EXISTS", "count"]).unwrap(), 0);
+    // RESP3: the aborted EXEC is a null.
+    let mut s3 = server.raw();
+    s3.write_all(resp(&["HELLO", "3"]).as_bytes()).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let _ = read_reply(&mut s3);
+    exchange(&mut s3, &[&["WATCH", "k"]], "+OK\r\n");
+    let _: () = other.set("k", "changed").unwrap();
+    exchange(
+        &mut s3,
+        &[&["MULTI"], &["INCR", "count"], &["EXEC"]],
+        "+OK\r\n+QUEUED\r\n_\r\n",
+    );
+    // With the redis crate: a WATCHed key changed by another connection makes the atomic
+    // pipeline return nil, and nothing is applied.
+    let mut c = server.client();
+    let _: () = cmd(&mut c, &["WATCH", "k"]).unwrap();
+    let _: () = other.set("k", "again").unwrap();
+    let result: Option<(String,)> = redis::pipe()
+        .atomic()
+        .set("k", "lost")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(result, None);
+    assert_eq!(other.get::<_, String>("k").unwrap(), "again");
+}
+
+#[test]
+fn watch_without_a_change_lets_exec_apply() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("s.mmt"), &[]);
+    let mut other = server.client();
+    let _: () = other.set("k", "1").unwrap();
+    let mut c = server.client();
+    let _: () = cmd(&mut c, &["WATCH", "k"]).unwrap();
+    // Writes to other keys, and to the same key in another database, do not count.
+    let _: () = other.set("unrelated", "x").unwrap();
+    let _: () = cmd(&mut other, &["SELECT", "1"]).unwrap();
+    let _: () = other.set("k", "other db").unwrap();
+    let current: i64 = c.get("k").unwrap();
+    let result: Option<(String,)> = redis::pipe()
+        .atomic()
+        .set("k", current + 1)
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(result, Some(("OK".into(),)));
+    assert_eq!(c.get::<_, i64>("k").unwrap(), 2);
+    // UNWATCH forgets the watch: a later change does not abort.
+    let _: () = cmd(&mut c, &["WATCH", "k"]).unwrap();
+    let _: () = cmd(&mut c, &["UNWATCH"]).unwrap();
+    let _: () = cmd(&mut other, &["SELECT", "0"]).unwrap();
+    let _: () = other.set("k", "5").unwrap();
+    let result: Option<(i64,)> = redis::pipe().atomic().incr("k", 1).query(&mut c).unwrap();
+    assert_eq!(result, Some((6,)));
+    // A key already expired at WATCH and swept since does not abort.
+    let _: () = cmd(&mut other, &["SET", "stale", "v", "PX", "1"]).unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    let _: () = cmd(&mut c, &["WATCH", "stale"]).unwrap();
+    let _: () = cmd(&mut other, &["DEL", "stale"]).unwrap();
+    let result: Option<(i64,)> = redis::pipe().atomic().incr("k", 1).query(&mut c).unwrap();
+    assert_eq!(result, Some((7,)));
+}
+
+#[test]
+fn other_clients_never_see_half_a_transaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("s.mmt"), &[]);
+    let mut writer = server.client();
+    let _: () = cmd(&mut writer, &["MSET", "a", "0", "b", "0"]).unwrap();
+    let mut reader = server.client();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reading = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut reads = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let (a, b): (i64, i64) =
+                    cmd::<(i64, i64)>(&mut reader, &["MGET", "a", "b"]).unwrap();
+                assert_eq!(a, b, "saw half a transaction");
+                reads += 1;
+            }
+            reads
+        })
+    };
+    for i in 1..=200 {
+        let _: (i64, i64) = redis::pipe()
+            .atomic()
+            .incr("a", 1)
+            .incr("b", 1)
+            .query(&mut writer)
+            .unwrap();
+        assert_eq!(writer.get::<_, i64>("b").unwrap(), i);
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(reading.join().unwrap() > 0);
+}

@@ -1,9 +1,10 @@
 //! One client connection: read, parse, check limits, run commands in order (writes go to the
-//! group commit, consecutive ones as one batch), reply.
+//! group commit, consecutive ones as one batch), reply. After MULTI commands are queued; EXEC and
+//! WATCH are jobs for the group-commit writer (see `exec` and `store::Watches`).
 
 use super::resp::{parse, Out, Parsed, Partial, Reply};
-use super::store::{self, glob, live, now_ms, table_name, DATABASES};
-use super::{Server, WriteBatch};
+use super::store::{self, expires_name, glob, now_ms, table_name, View, WatchedKey, DATABASES};
+use super::{Job, Outcome, Server, WriteBatch};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::atomic::Ordering;
@@ -31,6 +32,12 @@ pub struct Conn {
     pending: Vec<Vec<Vec<u8>>>,
     pending_db: u32,
     quit: bool,
+    /// After MULTI: the queued commands.
+    multi: Option<Vec<Vec<Vec<u8>>>>,
+    /// A command failed to queue: EXEC answers EXECABORT.
+    multi_failed: bool,
+    /// Keys under WATCH, as the writer saw them then.
+    watched: Vec<WatchedKey>,
 }
 
 enum Flow {
@@ -58,6 +65,9 @@ impl Conn {
             pending: Vec::new(),
             pending_db: 0,
             quit: false,
+            multi: None,
+            multi_failed: false,
+            watched: Vec::new(),
         }
     }
 
@@ -186,12 +196,23 @@ impl Conn {
         }
         let ops = std::mem::take(&mut self.pending);
         let count = ops.len();
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        let batch = WriteBatch {
+        let replies = match self.submit(Job::Writes {
             db: self.pending_db,
             ops,
-            reply: tx,
+        }) {
+            Outcome::Replies(replies) => replies,
+            Outcome::Failed(e) => vec![Reply::Error(e); count],
+            _ => vec![Reply::Error("ERR unexpected writer answer".into()); count],
         };
+        for reply in &replies {
+            self.out.reply(reply);
+        }
+    }
+
+    /// Hands a job to the group-commit writer and waits for its answer.
+    fn submit(&mut self, job: Job) -> Outcome {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let batch = WriteBatch { job, reply: tx };
         // Send under the lock, then release it before waiting: clients wait for the commit in
         // parallel, so the writer finds their batches queued and commits them together.
         let sent = self
@@ -200,15 +221,179 @@ impl Conn {
             .lock()
             .expect("writer channel")
             .send(batch);
-        let replies = match sent {
+        match sent {
             Ok(()) => rx
                 .recv()
-                .unwrap_or_else(|_| vec![Reply::Error("ERR the writer stopped".into()); count]),
-            Err(_) => vec![Reply::Error("ERR the server is shutting down".into()); count],
-        };
-        for reply in &replies {
-            self.out.reply(reply);
+                .unwrap_or_else(|_| Outcome::Failed("ERR the writer stopped".into())),
+            Err(_) => Outcome::Failed("ERR the server is shutting down".into()),
         }
+    }
+
+    /// Drops every WATCH of this connection.
+    fn unwatch(&mut self) {
+        if self.watched.is_empty() {
+            return;
+        }
+        let mut watches = self.server.watches.lock().expect("watches");
+        for k in self.watched.drain(..) {
+            watches.remove(k.db, &k.key);
+        }
+    }
+
+    /// MULTI, EXEC, DISCARD, WATCH and UNWATCH (outside MULTI), as Redis 7.
+    fn transaction(&mut self, name: &str, args: &[Vec<u8>]) {
+        if !arity_ok(name, args.len()) {
+            if self.multi.is_some() {
+                self.multi_failed = true;
+            }
+            self.wrong_args(name);
+            return;
+        }
+        match name {
+            "MULTI" if self.multi.is_some() => self.out.error("ERR MULTI calls can not be nested"),
+            "MULTI" => {
+                self.multi = Some(Vec::new());
+                self.multi_failed = false;
+                self.out.simple("OK");
+            }
+            "DISCARD" if self.multi.is_none() => self.out.error("ERR DISCARD without MULTI"),
+            "DISCARD" => {
+                self.multi = None;
+                self.multi_failed = false;
+                self.unwatch();
+                self.out.simple("OK");
+            }
+            "WATCH" if self.multi.is_some() => {
+                self.out.error("ERR WATCH inside MULTI is not allowed")
+            }
+            "WATCH" => {
+                let db = self.db;
+                let mut keys: Vec<Vec<u8>> = Vec::new();
+                for key in &args[1..] {
+                    let known = keys.contains(key)
+                        || self.watched.iter().any(|w| w.db == db && &w.key == key);
+                    if !known {
+                        keys.push(key.clone());
+                    }
+                }
+                if keys.is_empty() {
+                    self.out.simple("OK");
+                    return;
+                }
+                match self.submit(Job::Watch {
+                    db,
+                    keys: keys.clone(),
+                }) {
+                    Outcome::Watched(states) => {
+                        for (key, (version, live)) in keys.into_iter().zip(states) {
+                            self.watched.push(WatchedKey {
+                                db,
+                                key,
+                                version,
+                                live,
+                            });
+                        }
+                        self.out.simple("OK");
+                    }
+                    Outcome::Failed(e) => self.out.error(&e),
+                    _ => self.out.error("ERR unexpected writer answer"),
+                }
+            }
+            "UNWATCH" => {
+                self.unwatch();
+                self.out.simple("OK");
+            }
+            _ => self.exec(),
+        }
+    }
+
+    /// EXEC: the queued commands run in the writer as one transaction (writes, and the reads of
+    /// `store::is_read`, which see the transaction's own writes); SELECT is resolved here, and the
+    /// rest (PING, ECHO, INFO, CONFIG, CLIENT, COMMAND, SCAN, MMTREE.RANGE, …) run here after the
+    /// commit, each reply in its place.
+    fn exec(&mut self) {
+        let Some(queue) = self.multi.take() else {
+            self.out.error("ERR EXEC without MULTI");
+            return;
+        };
+        if std::mem::take(&mut self.multi_failed) {
+            self.unwatch();
+            self.out
+                .error("EXECABORT Transaction discarded because of previous errors.");
+            return;
+        }
+        enum Slot {
+            Writer,
+            Done(Reply),
+            Local(u32),
+        }
+        let mut db = self.db;
+        let mut ops = Vec::new();
+        let mut slots = Vec::with_capacity(queue.len());
+        for args in &queue {
+            let name = String::from_utf8_lossy(&args[0]).to_ascii_uppercase();
+            if name == "SELECT" {
+                slots.push(Slot::Done(
+                    match std::str::from_utf8(&args[1])
+                        .ok()
+                        .and_then(|d| d.parse::<u32>().ok())
+                    {
+                        Some(d) if d < DATABASES => {
+                            db = d;
+                            Reply::Ok
+                        }
+                        Some(_) => Reply::Error("ERR DB index is out of range".into()),
+                        None => Reply::Error("ERR value is not an integer or out of range".into()),
+                    },
+                ));
+            } else if store::is_write(&name) || store::is_read(&name) {
+                ops.push((db, args.clone()));
+                slots.push(Slot::Writer);
+            } else {
+                slots.push(Slot::Local(db));
+            }
+        }
+        let outcome = self.submit(Job::Exec {
+            watched: self.watched.clone(),
+            ops,
+        });
+        self.unwatch();
+        let replies = match outcome {
+            Outcome::Replies(replies) => replies,
+            Outcome::Aborted => {
+                self.out.null_array();
+                return;
+            }
+            Outcome::Failed(e) => {
+                self.out.error(&e);
+                return;
+            }
+            Outcome::Watched(_) => {
+                self.out.error("ERR unexpected writer answer");
+                return;
+            }
+        };
+        let mut replies = replies.into_iter();
+        self.out.array(queue.len());
+        for (slot, args) in slots.into_iter().zip(&queue) {
+            match slot {
+                Slot::Writer => {
+                    let reply = replies.next().unwrap_or(Reply::Null);
+                    self.out.reply(&reply);
+                }
+                Slot::Done(reply) => self.out.reply(&reply),
+                Slot::Local(at) => {
+                    self.db = at;
+                    let name = String::from_utf8_lossy(&args[0]).to_ascii_uppercase();
+                    if name == "UNWATCH" {
+                        self.out.simple("OK");
+                    } else {
+                        let _ = self.read_command(&name, args);
+                    }
+                }
+            }
+        }
+        self.db = db;
     }
 
     fn command(&mut self, args: Vec<Vec<u8>>) -> Flow {
@@ -218,6 +403,7 @@ impl Conn {
         // Before authentication only AUTH, HELLO and QUIT are served.
         if !self.authed && !matches!(name.as_str(), "AUTH" | "HELLO" | "QUIT") {
             self.flush_pending();
+            self.multi_failed |= self.multi.is_some();
             self.out.error("NOAUTH Authentication required.");
             return Flow::Continue;
         }
@@ -231,7 +417,29 @@ impl Conn {
         if !admitted {
             stats.rejected.fetch_add(1, Ordering::Relaxed);
             self.flush_pending();
+            self.multi_failed |= self.multi.is_some();
             self.out.error("BUSY rate limit exceeded, retry later");
+            return Flow::Continue;
+        }
+        if matches!(name.as_str(), "MULTI" | "EXEC" | "DISCARD" | "WATCH")
+            || (name == "UNWATCH" && self.multi.is_none())
+        {
+            self.flush_pending();
+            self.transaction(&name, &args);
+            return Flow::Continue;
+        }
+        if self.multi.is_some() && name != "QUIT" {
+            // Queued, or refused (and the transaction marked) if it could never run.
+            if !COMMANDS.iter().any(|(n, _)| *n == name) {
+                self.multi_failed = true;
+                self.out.error(&unknown_command(&args));
+            } else if !arity_ok(&name, args.len()) {
+                self.multi_failed = true;
+                self.wrong_args(&name);
+            } else {
+                self.multi.as_mut().expect("in MULTI").push(args);
+                self.out.simple("QUEUED");
+            }
             return Flow::Continue;
         }
         if store::is_write(&name) {
@@ -303,36 +511,27 @@ impl Conn {
                 let info = self.server.info();
                 self.out.bulk(info.as_bytes());
             }
-            "DBSIZE" => self.with_table(|conn, t| conn.out.int(t.map_or(0, |t| t.len()) as i64)),
-            "GET" if a.len() == 1 => {
-                self.with_table(
-                    |conn, t| match t.and_then(|t| live(t.get(&a[0]).ok()?, now)) {
-                        Some((_, data)) => conn.bulk_direct(data),
-                        None => conn.out.null(),
-                    },
-                )
-            }
+            "DBSIZE" => self.with_table(|conn, t| conn.out.int(t.len() as i64)),
+            "GET" if a.len() == 1 => self.with_table(|conn, t| match t.live(&a[0], now) {
+                Some((_, data)) => conn.bulk_direct(data),
+                None => conn.out.null(),
+            }),
             "MGET" if !a.is_empty() => self.with_table(|conn, t| {
                 conn.out.array(a.len());
                 for key in a {
-                    match t.and_then(|t| live(t.get(key).ok()?, now)) {
+                    match t.live(key, now) {
                         Some((_, data)) => conn.bulk_direct(data),
                         None => conn.out.null(),
                     }
                 }
             }),
             "EXISTS" if !a.is_empty() => self.with_table(|conn, t| {
-                let n = a
-                    .iter()
-                    .filter(|k| t.and_then(|t| live(t.get(k).ok()?, now)).is_some())
-                    .count();
+                let n = a.iter().filter(|k| t.live(k, now).is_some()).count();
                 conn.out.int(n as i64)
             }),
             "STRLEN" if a.len() == 1 => self.with_table(|conn, t| {
-                conn.out.int(
-                    t.and_then(|t| live(t.get(&a[0]).ok()?, now))
-                        .map_or(0, |(_, d)| d.len() as i64),
-                )
+                conn.out
+                    .int(t.live(&a[0], now).map_or(0, |(_, d)| d.len() as i64))
             }),
             "GETRANGE" if a.len() == 3 => {
                 let parse = |b: &[u8]| std::str::from_utf8(b).ok()?.parse::<i64>().ok();
@@ -342,9 +541,7 @@ impl Conn {
                     return Flow::Continue;
                 };
                 self.with_table(|conn, t| {
-                    let data = t
-                        .and_then(|t| live(t.get(&a[0]).ok()?, now))
-                        .map_or(&[][..], |(_, d)| d);
+                    let data = t.live(&a[0], now).map_or(&[][..], |(_, d)| d);
                     let len = data.len() as i64;
                     let fix = |i: i64| if i < 0 { (len + i).max(0) } else { i.min(len) };
                     let (s, e) = (fix(start), fix(end).min(len - 1));
@@ -356,7 +553,7 @@ impl Conn {
                 })
             }
             "TTL" | "PTTL" if a.len() == 1 => self.with_table(|conn, t| {
-                let reply = match t.and_then(|t| live(t.get(&a[0]).ok()?, now)) {
+                let reply = match t.live(&a[0], now) {
                     None => -2,
                     Some((None, _)) => -1,
                     Some((Some(at), _)) if name == "TTL" => ((at - now) as i64 + 500) / 1000,
@@ -366,10 +563,10 @@ impl Conn {
             }),
             "KEYS" if a.len() == 1 => self.with_table(|conn, t| {
                 let mut keys = Vec::new();
-                if let Some(t) = t {
-                    if let Ok(range) = t.range(..) {
-                        for (k, v) in range.flatten() {
-                            if glob(&a[0], k) && live(Some(v), now).is_some() {
+                if let Some(data) = &t.data {
+                    if let Ok(range) = data.range(..) {
+                        for (k, _) in range.flatten() {
+                            if glob(&a[0], k) && t.unexpired(k, now) {
                                 keys.push(k);
                             }
                         }
@@ -382,23 +579,14 @@ impl Conn {
             }),
             "SCAN" if !a.is_empty() => return self.scan(a, now),
             "MMTREE.RANGE" if a.len() >= 2 => return self.range(a, now),
-            _ if COMMANDS.contains(&name) => self.wrong_args(name),
-            _ => {
-                let mut message = format!(
-                    "ERR unknown command '{}', with args beginning with: ",
-                    String::from_utf8_lossy(&args[0])
-                );
-                for arg in a.iter().take(8) {
-                    message.push_str(&format!("'{}' ", String::from_utf8_lossy(arg)));
-                }
-                self.out.error(&message);
-            }
+            _ if COMMANDS.iter().any(|(n, _)| *n == name) => self.wrong_args(name),
+            _ => self.out.error(&unknown_command(args)),
         }
         Flow::Continue
     }
 
-    /// Runs `f` with this connection's table in a fresh snapshot (None if the table is empty).
-    fn with_table(&mut self, f: impl FnOnce(&mut Conn, Option<&mmtree::ReadTable<'_>>)) {
+    /// Runs `f` with this connection's database (data and expiry tables) in a fresh snapshot.
+    fn with_table(&mut self, f: impl FnOnce(&mut Conn, &View<'_>)) {
         let snapshot = match self.server.db.begin_read() {
             Ok(s) => s,
             Err(e) => {
@@ -406,8 +594,11 @@ impl Conn {
                 return;
             }
         };
-        match snapshot.table(&table_name(self.db)) {
-            Ok(table) => f(self, table.as_ref()),
+        let view = snapshot
+            .table(&table_name(self.db))
+            .and_then(|data| Ok((data, snapshot.table(&expires_name(self.db))?)));
+        match view {
+            Ok((data, expires)) => f(self, &View { data, expires }),
             Err(e) => self.out.error(&format!("ERR {e}")),
         }
     }
@@ -641,20 +832,18 @@ impl Conn {
             let mut keys = Vec::new();
             let mut last: Option<Vec<u8>> = None;
             let mut more = false;
-            if let Some(t) = t {
+            if let Some(data) = &t.data {
                 let start = after.as_ref().map_or(std::ops::Bound::Unbounded, |k| {
                     std::ops::Bound::Excluded(k.as_slice())
                 });
-                if let Ok(range) = t.range((start, std::ops::Bound::Unbounded)) {
-                    for (examined, (k, v)) in range.flatten().enumerate() {
+                if let Ok(range) = data.range((start, std::ops::Bound::Unbounded)) {
+                    for (examined, (k, _)) in range.flatten().enumerate() {
                         if examined == count {
                             more = true;
                             break;
                         }
                         last = Some(k.to_vec());
-                        if pattern.as_ref().is_none_or(|p| glob(p, k))
-                            && live(Some(v), now).is_some()
-                        {
+                        if pattern.as_ref().is_none_or(|p| glob(p, k)) && t.unexpired(k, now) {
                             keys.push(k);
                         }
                     }
@@ -715,7 +904,7 @@ impl Conn {
         let (start, end) = (bound(&a[0], b"-", true), bound(&a[1], b"+", false));
         self.with_table(|conn, t| {
             let mut items: Vec<(&[u8], &[u8])> = Vec::new();
-            if let Some(t) = t {
+            if let Some(data) = &t.data {
                 fn as_ref(b: &std::ops::Bound<Vec<u8>>) -> std::ops::Bound<&[u8]> {
                     match b {
                         std::ops::Bound::Included(k) => std::ops::Bound::Included(k.as_slice()),
@@ -728,7 +917,7 @@ impl Conn {
                     _ => true,
                 };
                 if valid {
-                    if let Ok(range) = t.range((as_ref(&start), as_ref(&end))) {
+                    if let Ok(range) = data.range((as_ref(&start), as_ref(&end))) {
                         let iter: Box<dyn Iterator<Item = _>> = if rev {
                             Box::new(range.rev())
                         } else {
@@ -738,8 +927,8 @@ impl Conn {
                             if items.len() == limit {
                                 break;
                             }
-                            if let Some((_, data)) = live(Some(v), now) {
-                                items.push((k, data));
+                            if t.unexpired(k, now) {
+                                items.push((k, v));
                             }
                         }
                     }
@@ -755,44 +944,82 @@ impl Conn {
     }
 }
 
-/// Every command this server knows (for COMMAND COUNT and arity errors).
-pub const COMMANDS: &[&str] = &[
-    "PING",
-    "ECHO",
-    "AUTH",
-    "HELLO",
-    "SELECT",
-    "GET",
-    "SET",
-    "GETDEL",
-    "DEL",
-    "UNLINK",
-    "EXISTS",
-    "MGET",
-    "MSET",
-    "MSETNX",
-    "INCR",
-    "INCRBY",
-    "DECR",
-    "DECRBY",
-    "APPEND",
-    "STRLEN",
-    "GETRANGE",
-    "TTL",
-    "PTTL",
-    "EXPIRE",
-    "PEXPIRE",
-    "EXPIREAT",
-    "PEXPIREAT",
-    "PERSIST",
-    "SCAN",
-    "KEYS",
-    "DBSIZE",
-    "FLUSHDB",
-    "INFO",
-    "CONFIG",
-    "CLIENT",
-    "COMMAND",
-    "QUIT",
-    "MMTREE.RANGE",
+/// The "unknown command" error, worded as Redis words it.
+fn unknown_command(args: &[Vec<u8>]) -> String {
+    let mut message = format!(
+        "ERR unknown command '{}', with args beginning with: ",
+        String::from_utf8_lossy(&args[0])
+    );
+    for arg in args[1..].iter().take(8) {
+        message.push_str(&format!("'{}' ", String::from_utf8_lossy(arg)));
+    }
+    message
+}
+
+/// True if `argc` (the name included) fits the command's Redis arity: n exactly, or -n at least n.
+fn arity_ok(name: &str, argc: usize) -> bool {
+    COMMANDS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .is_some_and(|&(_, arity)| {
+            if arity >= 0 {
+                argc == arity as usize
+            } else {
+                argc >= arity.unsigned_abs() as usize
+            }
+        })
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        self.unwatch();
+    }
+}
+
+/// Every command this server knows, with its Redis arity (for COMMAND COUNT, arity errors and
+/// checking commands queued after MULTI).
+pub const COMMANDS: &[(&str, i32)] = &[
+    ("PING", -1),
+    ("ECHO", 2),
+    ("AUTH", -2),
+    ("HELLO", -1),
+    ("SELECT", 2),
+    ("GET", 2),
+    ("SET", -3),
+    ("GETDEL", 2),
+    ("DEL", -2),
+    ("UNLINK", -2),
+    ("EXISTS", -2),
+    ("MGET", -2),
+    ("MSET", -3),
+    ("MSETNX", -3),
+    ("INCR", 2),
+    ("INCRBY", 3),
+    ("DECR", 2),
+    ("DECRBY", 3),
+    ("APPEND", 3),
+    ("STRLEN", 2),
+    ("GETRANGE", 4),
+    ("TTL", 2),
+    ("PTTL", 2),
+    ("EXPIRE", 3),
+    ("PEXPIRE", 3),
+    ("EXPIREAT", 3),
+    ("PEXPIREAT", 3),
+    ("PERSIST", 2),
+    ("SCAN", -2),
+    ("KEYS", 2),
+    ("DBSIZE", 1),
+    ("FLUSHDB", -1),
+    ("INFO", -1),
+    ("CONFIG", -2),
+    ("CLIENT", -2),
+    ("COMMAND", -1),
+    ("QUIT", -1),
+    ("MULTI", 1),
+    ("EXEC", 1),
+    ("DISCARD", 1),
+    ("WATCH", -2),
+    ("UNWATCH", 1),
+    ("MMTREE.RANGE", -3),
 ];

@@ -9,6 +9,8 @@ mod limiter;
 mod resp;
 mod store;
 
+pub use store::is_internal_table;
+
 use anyhow::{Context, Result};
 use resp::{Limits, Reply};
 use std::collections::BTreeMap;
@@ -83,11 +85,45 @@ pub struct Config {
     pub protected: bool,
 }
 
-/// Write commands of one client, for one group commit.
+/// Work for the group-commit writer from one client.
+pub enum Job {
+    /// Write commands, in order, on database `db`.
+    Writes { db: u32, ops: Vec<Vec<Vec<u8>>> },
+    /// WATCH: registers the keys; answered with each key's version and liveness.
+    Watch { db: u32, keys: Vec<Vec<u8>> },
+    /// EXEC: unless a watched key changed, runs the queued commands (each on its database) one
+    /// after the other, inside the group's transaction.
+    Exec {
+        watched: Vec<store::WatchedKey>,
+        ops: Vec<(u32, Vec<Vec<u8>>)>,
+    },
+}
+
+impl Job {
+    fn ops(&self) -> usize {
+        match self {
+            Job::Writes { ops, .. } => ops.len(),
+            Job::Exec { ops, .. } => ops.len(),
+            Job::Watch { .. } => 0,
+        }
+    }
+}
+
+/// The writer's answer to a job.
+pub enum Outcome {
+    /// One reply per command (Writes, Exec).
+    Replies(Vec<Reply>),
+    /// Per watched key: (version, live).
+    Watched(Vec<(u64, bool)>),
+    /// EXEC found a watched key modified: nothing ran.
+    Aborted,
+    /// The commit failed: nothing was applied.
+    Failed(String),
+}
+
 pub struct WriteBatch {
-    pub db: u32,
-    pub ops: Vec<Vec<Vec<u8>>>,
-    pub reply: SyncSender<Vec<Reply>>,
+    pub job: Job,
+    pub reply: SyncSender<Outcome>,
 }
 
 #[derive(Default)]
@@ -109,6 +145,8 @@ pub struct Server {
     pub global_limiter: Option<Mutex<limiter::LeakyBucket>>,
     pub stats: Stats,
     pub cursors: Mutex<BTreeMap<u64, Vec<u8>>>,
+    /// Keys under WATCH, with their versions (see `store::Watches`).
+    pub watches: Mutex<store::Watches>,
     next_cursor: AtomicU64,
     pub shutting_down: AtomicBool,
     clients: AtomicUsize,
@@ -143,8 +181,15 @@ impl Server {
             for db in 0..store::DATABASES {
                 if let Ok(Some(t)) = read.table(&store::table_name(db)) {
                     if !t.is_empty() {
-                        keyspace
-                            .push_str(&format!("db{db}:keys={},expires=0,avg_ttl=0\r\n", t.len()));
+                        let expires = read
+                            .table(&store::expires_name(db))
+                            .ok()
+                            .flatten()
+                            .map_or(0, |t| t.len());
+                        keyspace.push_str(&format!(
+                            "db{db}:keys={},expires={expires},avg_ttl=0\r\n",
+                            t.len()
+                        ));
                     }
                 }
             }
@@ -187,11 +232,11 @@ fn writer_loop(server: Arc<Server>, batches: Receiver<WriteBatch>, durability: m
             Err(RecvTimeoutError::Disconnected) => return,
         };
         let mut group: Vec<WriteBatch> = first.into_iter().collect();
-        let mut ops = group.iter().map(|b| b.ops.len()).sum::<usize>();
+        let mut ops = group.iter().map(|b| b.job.ops()).sum::<usize>();
         while ops < 50_000 {
             match batches.try_recv() {
                 Ok(batch) => {
-                    ops += batch.ops.len();
+                    ops += batch.job.ops();
                     group.push(batch);
                 }
                 Err(_) => break,
@@ -202,67 +247,122 @@ fn writer_loop(server: Arc<Server>, batches: Receiver<WriteBatch>, durability: m
             continue;
         }
         let now = store::now_ms();
-        let result = (|| -> mmtree::Result<(Vec<Vec<Reply>>, usize)> {
+        let max_key = server.db.key_size_max().saturating_sub(12);
+        let result = (|| -> mmtree::Result<(Vec<Outcome>, usize)> {
             let mut w = server.db.begin_write()?;
             w.set_durability(durability);
-            let mut replies = Vec::with_capacity(group.len());
-            for batch in &group {
-                let mut tx = store::Tx {
-                    w: &mut w,
-                    db: batch.db,
-                    now,
-                    max_key: server.db.key_size_max().saturating_sub(12),
-                };
-                let mut out = Vec::with_capacity(batch.ops.len());
-                for op in &batch.ops {
-                    out.push(store::apply(&mut tx, op)?);
+            let mut outcomes = Vec::with_capacity(group.len());
+            {
+                // Held while the group is applied (not while it commits): watches are registered
+                // and versions bumped in the writer's order.
+                let mut watches = server.watches.lock().expect("watches");
+                for batch in &group {
+                    outcomes.push(run_job(&mut w, &mut watches, &batch.job, now, max_key)?);
                 }
-                replies.push(out);
             }
             let expired = if sweep_due {
                 store::sweep(&mut w, now, 10_000)?
             } else {
                 0
             };
-            if group.is_empty() && expired == 0 {
+            if ops == 0 && expired == 0 {
                 w.abort();
             } else {
                 w.commit()?;
             }
-            Ok((replies, expired))
+            Ok((outcomes, expired))
         })();
         if sweep_due {
             last_sweep = Instant::now();
         }
         match result {
-            Ok((replies, expired)) => {
+            Ok((outcomes, expired)) => {
                 server
                     .stats
                     .expired
                     .fetch_add(expired as u64, Ordering::Relaxed);
-                if !group.is_empty() {
+                if ops > 0 {
                     server.stats.commits.fetch_add(1, Ordering::Relaxed);
                     server
                         .stats
                         .committed_writes
                         .fetch_add(ops as u64, Ordering::Relaxed);
                 }
-                for (batch, replies) in group.into_iter().zip(replies) {
-                    let _ = batch.reply.send(replies);
+                for (batch, outcome) in group.into_iter().zip(outcomes) {
+                    let _ = batch.reply.send(outcome);
                 }
             }
             Err(error) => {
                 eprintln!("mmtree serve: commit failed: {error}");
                 for batch in group {
-                    let n = batch.ops.len();
-                    let _ =
-                        batch
-                            .reply
-                            .send(vec![Reply::Error(format!("ERR commit failed: {error}")); n]);
+                    let _ = batch
+                        .reply
+                        .send(Outcome::Failed(format!("ERR commit failed: {error}")));
                 }
             }
         }
     }
+}
+
+/// Applies one job inside the group's transaction.
+fn run_job(
+    w: &mut mmtree::WriteTransaction,
+    watches: &mut store::Watches,
+    job: &Job,
+    now: u64,
+    max_key: usize,
+) -> mmtree::Result<Outcome> {
+    fn tx<'a>(
+        w: &'a mut mmtree::WriteTransaction,
+        watches: &'a mut store::Watches,
+        db: u32,
+        now: u64,
+        max_key: usize,
+    ) -> store::Tx<'a> {
+        store::Tx {
+            w,
+            db,
+            now,
+            max_key,
+            watches: (!watches.is_empty()).then_some(watches),
+        }
+    }
+    Ok(match job {
+        Job::Writes { db, ops } => {
+            let mut out = Vec::with_capacity(ops.len());
+            for op in ops {
+                out.push(store::apply(&mut tx(w, watches, *db, now, max_key), op)?);
+            }
+            Outcome::Replies(out)
+        }
+        Job::Watch { db, keys } => {
+            let mut out = Vec::with_capacity(keys.len());
+            for key in keys {
+                let live = tx(w, watches, *db, now, max_key).get(key)?.is_some();
+                out.push((watches.add(*db, key), live));
+            }
+            Outcome::Watched(out)
+        }
+        Job::Exec { watched, ops } => {
+            for k in watched {
+                let live = tx(w, watches, k.db, now, max_key).get(&k.key)?.is_some();
+                if watches.version(k.db, &k.key) != Some(k.version) || (k.live && !live) {
+                    return Ok(Outcome::Aborted);
+                }
+            }
+            let mut out = Vec::with_capacity(ops.len());
+            for (db, op) in ops {
+                let name = String::from_utf8_lossy(&op[0]).to_ascii_uppercase();
+                let mut tx = tx(w, watches, *db, now, max_key);
+                out.push(if store::is_write(&name) {
+                    store::apply(&mut tx, op)?
+                } else {
+                    store::read(&mut tx, op)?
+                });
+            }
+            Outcome::Replies(out)
+        }
+    })
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -295,6 +395,7 @@ pub fn run(args: Args) -> Result<()> {
             .map(|rate| Mutex::new(limiter::LeakyBucket::new(rate, args.burst))),
         stats: Stats::default(),
         cursors: Mutex::new(BTreeMap::new()),
+        watches: Mutex::new(store::Watches::default()),
         next_cursor: AtomicU64::new(1),
         shutting_down: AtomicBool::new(false),
         clients: AtomicUsize::new(0),

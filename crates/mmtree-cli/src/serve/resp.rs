@@ -187,6 +187,15 @@ impl Out {
         }
     }
 
+    /// The null array (an aborted EXEC): `*-1` in RESP2, null in RESP3.
+    pub fn null_array(&mut self) {
+        if self.resp3 {
+            self.buf.extend_from_slice(b"_\r\n");
+        } else {
+            self.buf.extend_from_slice(b"*-1\r\n");
+        }
+    }
+
     pub fn array(&mut self, n: usize) {
         self.buf.extend_from_slice(format!("*{n}\r\n").as_bytes());
     }
@@ -207,6 +216,12 @@ impl Out {
             Reply::Int(n) => self.int(*n),
             Reply::Bulk(b) => self.bulk(b),
             Reply::Null => self.null(),
+            Reply::Array(items) => {
+                self.array(items.len());
+                for item in items {
+                    self.reply(item);
+                }
+            }
         }
     }
 }
@@ -219,6 +234,7 @@ pub enum Reply {
     Int(i64),
     Bulk(Vec<u8>),
     Null,
+    Array(Vec<Reply>),
 }
 
 #[cfg(test)]

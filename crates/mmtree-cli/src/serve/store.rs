@@ -1,16 +1,38 @@
-//! How Redis data lives in mmtree: database N is table `dbN`; a stored value is a one-byte header
-//! (0: no expiry; 1: followed by the expiry time, u64 LE milliseconds since the epoch) and the
-//! bytes. Table `__expires` indexes keys with an expiry by (time BE, db BE, key), so expired keys
-//! are swept in time order without scanning the data.
+//! How Redis data lives in mmtree. Database N is table `dbN`, which holds each key's value bytes
+//! exactly as the client sent them (no header), so `mmtree get FILE dbN KEY` and `GET KEY` return
+//! the same bytes and any value `mmtree put` stored reads back unchanged. Expiry lives apart, in
+//! internal tables whose names start with `__serve:` (no SELECT reaches them; `mmtree tables`
+//! lists them only with `--all`):
+//!
+//! - `__serve:expires:dbN` — key → expiry time (u64 big-endian, milliseconds since the epoch), one
+//!   row per key of `dbN` that has a TTL;
+//! - `__serve:expiry-queue` — (time BE u64, db BE u32, key) → empty, so the writer sweeps expired
+//!   keys in time order without scanning the data.
+//!
+//! A value and its expiry rows are always written in the same write transaction.
 
 use super::resp::Reply;
-use mmtree::{Table, WriteTransaction};
+use mmtree::{ReadTable, WriteTransaction};
+use std::collections::HashMap;
 
-pub const EXPIRES: &str = "__expires";
+/// Every internal table name starts with this.
+pub const INTERNAL_PREFIX: &str = "__serve:";
+pub const EXPIRY_QUEUE: &str = "__serve:expiry-queue";
 pub const DATABASES: u32 = 16;
 
 pub fn table_name(db: u32) -> String {
     format!("db{db}")
+}
+
+/// The table of database `db`'s expiry times.
+pub fn expires_name(db: u32) -> String {
+    format!("{INTERNAL_PREFIX}expires:db{db}")
+}
+
+/// True for the server's bookkeeping tables (and `__expires`, the index of servers before the
+/// expiry tables, which kept expiry in a value header).
+pub fn is_internal_table(name: &str) -> bool {
+    name.starts_with(INTERNAL_PREFIX) || name == "__expires"
 }
 
 pub fn now_ms() -> u64 {
@@ -19,43 +41,47 @@ pub fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// (expiry, data) of a stored value; a malformed header reads as plain data.
-pub fn decode(stored: &[u8]) -> (Option<u64>, &[u8]) {
-    match stored.first() {
-        Some(0) => (None, &stored[1..]),
-        Some(1) if stored.len() >= 9 => (
-            Some(u64::from_le_bytes(
-                stored[1..9].try_into().expect("8 bytes"),
-            )),
-            &stored[9..],
-        ),
-        _ => (None, stored),
-    }
+fn decode_expiry(bytes: &[u8]) -> Option<u64> {
+    bytes.try_into().ok().map(u64::from_be_bytes)
 }
 
-/// The data if the value is present and not expired at `now`.
-pub fn live(stored: Option<&[u8]>, now: u64) -> Option<(Option<u64>, &[u8])> {
-    let (expiry, data) = decode(stored?);
-    match expiry {
-        Some(at) if at <= now => None,
-        _ => Some((expiry, data)),
-    }
+/// One database in a snapshot: its data and its expiry times.
+pub struct View<'t> {
+    pub data: Option<ReadTable<'t>>,
+    pub expires: Option<ReadTable<'t>>,
 }
 
-pub fn encode(expiry: Option<u64>, data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(data.len() + 9);
-    match expiry {
-        None => out.push(0),
-        Some(at) => {
-            out.push(1);
-            out.extend_from_slice(&at.to_le_bytes());
+impl<'t> View<'t> {
+    /// The key's expiry time, if it has one (whether or not it has passed).
+    pub fn expiry(&self, key: &[u8]) -> Option<u64> {
+        let expires = self.expires.as_ref()?;
+        if expires.is_empty() {
+            return None;
+        }
+        decode_expiry(expires.get(key).ok()??)
+    }
+
+    /// False if the key has an expiry at or before `now` (for keys found by iterating the data).
+    pub fn unexpired(&self, key: &[u8], now: u64) -> bool {
+        self.expiry(key).is_none_or(|at| at > now)
+    }
+
+    /// The live value and its expiry.
+    pub fn live(&self, key: &[u8], now: u64) -> Option<(Option<u64>, &'t [u8])> {
+        let data = self.data.as_ref()?.get(key).ok()??;
+        match self.expiry(key) {
+            Some(at) if at <= now => None,
+            expiry => Some((expiry, data)),
         }
     }
-    out.extend_from_slice(data);
-    out
+
+    /// Keys in the database, expired ones not yet swept included (as Redis' DBSIZE).
+    pub fn len(&self) -> u64 {
+        self.data.as_ref().map_or(0, |t| t.len())
+    }
 }
 
-fn expires_key(at: u64, db: u32, key: &[u8]) -> Vec<u8> {
+fn queue_key(at: u64, db: u32, key: &[u8]) -> Vec<u8> {
     let mut k = Vec::with_capacity(12 + key.len());
     k.extend_from_slice(&at.to_be_bytes());
     k.extend_from_slice(&db.to_be_bytes());
@@ -65,98 +91,228 @@ fn expires_key(at: u64, db: u32, key: &[u8]) -> Vec<u8> {
 
 type TxResult<T> = mmtree::Result<T>;
 
+/// The keys some connection WATCHes, each with a version bumped by every write that changes it
+/// (SET, DEL of a live key, INCR, EXPIRE, FLUSHDB of a live key, …, from any connection). Only
+/// the group-commit writer registers watches and bumps versions, in commit order, so a version a
+/// connection read at WATCH differs at EXEC exactly when a write came in between. Expiry without
+/// a write is caught at EXEC by comparing liveness (see `WatchedKey::live`).
+#[derive(Default)]
+pub struct Watches {
+    dbs: HashMap<u32, HashMap<Vec<u8>, Watched>>,
+}
+
+#[derive(Default)]
+struct Watched {
+    watchers: usize,
+    version: u64,
+}
+
+/// One key a connection watches: as the writer saw it at WATCH.
+#[derive(Clone, Debug)]
+pub struct WatchedKey {
+    pub db: u32,
+    pub key: Vec<u8>,
+    pub version: u64,
+    /// Whether the key was live at WATCH: a key that expires before EXEC counts as modified (as
+    /// in Redis), one already expired at WATCH and swept since does not.
+    pub live: bool,
+}
+
+impl Watches {
+    pub fn is_empty(&self) -> bool {
+        self.dbs.is_empty()
+    }
+
+    /// Registers one watcher of the key; returns its current version.
+    pub fn add(&mut self, db: u32, key: &[u8]) -> u64 {
+        let entry = self
+            .dbs
+            .entry(db)
+            .or_default()
+            .entry(key.to_vec())
+            .or_default();
+        entry.watchers += 1;
+        entry.version
+    }
+
+    /// Drops one watcher of the key.
+    pub fn remove(&mut self, db: u32, key: &[u8]) {
+        let Some(keys) = self.dbs.get_mut(&db) else {
+            return;
+        };
+        if let Some(entry) = keys.get_mut(key) {
+            entry.watchers -= 1;
+            if entry.watchers == 0 {
+                keys.remove(key);
+            }
+        }
+        if keys.is_empty() {
+            self.dbs.remove(&db);
+        }
+    }
+
+    pub fn version(&self, db: u32, key: &[u8]) -> Option<u64> {
+        Some(self.dbs.get(&db)?.get(key)?.version)
+    }
+
+    fn touch(&mut self, db: u32, key: &[u8]) {
+        if let Some(entry) = self.dbs.get_mut(&db).and_then(|keys| keys.get_mut(key)) {
+            entry.version += 1;
+        }
+    }
+
+    fn keys(&self, db: u32) -> Vec<Vec<u8>> {
+        self.dbs
+            .get(&db)
+            .map_or_else(Vec::new, |keys| keys.keys().cloned().collect())
+    }
+}
+
 /// A write transaction seen as Redis databases.
 pub struct Tx<'w> {
     pub w: &'w mut WriteTransaction,
     pub db: u32,
     pub now: u64,
-    /// Longest key accepted: the engine's limit less the expiry index's 12-byte prefix.
+    /// Longest key accepted: the engine's limit less the expiry queue's 12-byte prefix.
     pub max_key: usize,
+    /// The watched keys, if any connection watches one: every write of a key bumps its version.
+    pub watches: Option<&'w mut Watches>,
 }
 
 impl Tx<'_> {
-    fn table(&mut self) -> TxResult<Table<'_>> {
+    /// The stored value (live or expired), without creating the table.
+    fn data(&mut self, key: &[u8]) -> TxResult<Option<Vec<u8>>> {
         let name = table_name(self.db);
-        self.w.table(&name)
+        if !self.w.has_table(&name)? {
+            return Ok(None);
+        }
+        Ok(self.w.table(&name)?.get(key)?.map(<[u8]>::to_vec))
+    }
+
+    /// The stored expiry time (passed or not), without creating the table.
+    fn expiry(&mut self, key: &[u8]) -> TxResult<Option<u64>> {
+        let name = expires_name(self.db);
+        if !self.w.has_table(&name)? {
+            return Ok(None);
+        }
+        Ok(self.w.table(&name)?.get(key)?.and_then(decode_expiry))
     }
 
     /// The live value (expiry, data).
     pub fn get(&mut self, key: &[u8]) -> TxResult<Option<(Option<u64>, Vec<u8>)>> {
-        let now = self.now;
-        let t = self.table()?;
-        Ok(live(t.get(key)?, now).map(|(e, d)| (e, d.to_vec())))
+        let Some(data) = self.data(key)? else {
+            return Ok(None);
+        };
+        Ok(match self.expiry(key)? {
+            Some(at) if at <= self.now => None,
+            expiry => Some((expiry, data)),
+        })
     }
 
-    /// The stored expiry of a present (possibly expired) value, for index upkeep.
-    fn stored_expiry(&mut self, key: &[u8]) -> TxResult<Option<u64>> {
-        let t = self.table()?;
-        Ok(t.get(key)?.and_then(|v| decode(v).0))
+    fn touch(&mut self, key: &[u8]) {
+        let db = self.db;
+        if let Some(watches) = self.watches.as_deref_mut() {
+            watches.touch(db, key);
+        }
     }
 
     pub fn set(&mut self, key: &[u8], data: &[u8], expiry: Option<u64>) -> TxResult<()> {
-        let old = self.stored_expiry(key)?;
-        self.table()?.insert(key, &encode(expiry, data))?;
-        self.reindex(key, old, expiry)
+        let old = self.expiry(key)?;
+        self.w.table(&table_name(self.db))?.insert(key, data)?;
+        self.set_expiry(key, old, expiry)?;
+        self.touch(key);
+        Ok(())
     }
 
     /// Removes the key; true if it was live.
     pub fn remove(&mut self, key: &[u8]) -> TxResult<bool> {
-        let now = self.now;
-        let was_live = {
-            let t = self.table()?;
-            live(t.get(key)?, now).is_some()
-        };
-        let old = self.stored_expiry(key)?;
-        self.table()?.remove(key)?;
-        self.reindex(key, old, None)?;
+        let old = self.expiry(key)?;
+        let present = self.data(key)?.is_some();
+        if present {
+            self.w.table(&table_name(self.db))?.remove(key)?;
+        }
+        self.set_expiry(key, old, None)?;
+        let was_live = present && old.is_none_or(|at| at > self.now);
+        if was_live {
+            self.touch(key);
+        }
         Ok(was_live)
     }
 
-    fn reindex(&mut self, key: &[u8], old: Option<u64>, new: Option<u64>) -> TxResult<()> {
+    /// Moves the key's expiry from `old` to `new` in the expiry table and the queue.
+    fn set_expiry(&mut self, key: &[u8], old: Option<u64>, new: Option<u64>) -> TxResult<()> {
         if old == new {
             return Ok(());
         }
         let db = self.db;
-        let mut index = self.w.table(EXPIRES)?;
+        {
+            let mut expires = self.w.table(&expires_name(db))?;
+            match new {
+                Some(at) => {
+                    expires.insert(key, &at.to_be_bytes())?;
+                }
+                None => {
+                    expires.remove(key)?;
+                }
+            }
+        }
+        let mut queue = self.w.table(EXPIRY_QUEUE)?;
         if let Some(at) = old {
-            index.remove(&expires_key(at, db, key))?;
+            queue.remove(&queue_key(at, db, key))?;
         }
         if let Some(at) = new {
-            index.insert(&expires_key(at, db, key), b"")?;
+            queue.insert(&queue_key(at, db, key), b"")?;
         }
         Ok(())
     }
 
     pub fn flush(&mut self) -> TxResult<()> {
         let db = self.db;
-        self.w.delete_table(&table_name(db))?;
-        // Drop this database's expiry entries.
-        let doomed: Vec<Vec<u8>> = {
-            let index = self.w.table(EXPIRES)?;
-            let mut doomed = Vec::new();
-            for item in index.range(..)? {
-                let (k, _) = item?;
-                if k.len() >= 12 && k[8..12] == db.to_be_bytes() {
-                    doomed.push(k.to_vec());
-                }
+        // A watched key that is live counts as modified; an absent or stale one does not.
+        let watched = self
+            .watches
+            .as_deref()
+            .map_or_else(Vec::new, |w| w.keys(db));
+        for key in watched {
+            if self.get(&key)?.is_some() {
+                self.touch(&key);
             }
-            doomed
-        };
-        let mut index = self.w.table(EXPIRES)?;
-        for k in doomed {
-            index.remove(&k)?;
+        }
+        self.w.delete_table(&table_name(db))?;
+        let expires = expires_name(db);
+        if self.w.has_table(&expires)? {
+            let due: Vec<Vec<u8>> = {
+                let t = self.w.table(&expires)?;
+                let mut due = Vec::new();
+                for item in t.range(..)? {
+                    let (k, v) = item?;
+                    if let Some(at) = decode_expiry(v) {
+                        due.push(queue_key(at, db, k));
+                    }
+                }
+                due
+            };
+            let mut queue = self.w.table(EXPIRY_QUEUE)?;
+            for k in due {
+                queue.remove(&k)?;
+            }
+            self.w.delete_table(&expires)?;
         }
         Ok(())
     }
 }
 
-/// Deletes keys whose expiry has passed, at most `limit` of them. Returns how many.
+/// Deletes keys whose expiry has passed, at most `limit` of them. Returns how many. (A swept key
+/// had already expired, so watches of it are left alone: EXEC checks liveness itself.)
 pub fn sweep(w: &mut WriteTransaction, now: u64, limit: usize) -> TxResult<usize> {
+    if !w.has_table(EXPIRY_QUEUE)? {
+        return Ok(0);
+    }
     let due: Vec<(u64, u32, Vec<u8>)> = {
-        let index = w.table(EXPIRES)?;
+        let queue = w.table(EXPIRY_QUEUE)?;
         let end = (now + 1).to_be_bytes();
         let mut due = Vec::new();
-        for item in index.range(..&end[..])?.take(limit) {
+        for item in queue.range(..&end[..])?.take(limit) {
             let (k, _) = item?;
             if k.len() >= 12 {
                 let at = u64::from_be_bytes(k[..8].try_into().expect("8 bytes"));
@@ -167,11 +323,11 @@ pub fn sweep(w: &mut WriteTransaction, now: u64, limit: usize) -> TxResult<usize
         due
     };
     for (at, db, key) in &due {
-        w.table(EXPIRES)?.remove(&expires_key(*at, *db, key))?;
-        let mut t = w.table(&table_name(*db))?;
-        let current = t.get(key)?.and_then(|v| decode(v).0);
-        if current == Some(*at) {
-            t.remove(key)?;
+        w.table(EXPIRY_QUEUE)?.remove(&queue_key(*at, *db, key))?;
+        let mut expires = w.table(&expires_name(*db))?;
+        if expires.get(key)?.and_then(decode_expiry) == Some(*at) {
+            expires.remove(key)?;
+            w.table(&table_name(*db))?.remove(key)?;
         }
     }
     Ok(due.len())
@@ -436,6 +592,89 @@ pub fn is_write(name: &str) -> bool {
             | "PERSIST"
             | "FLUSHDB"
     )
+}
+
+/// Read commands that EXEC runs inside its write transaction (so they see the transaction's
+/// earlier writes and nothing of other clients'). Arity was checked when they were queued.
+pub fn is_read(name: &str) -> bool {
+    matches!(
+        name,
+        "GET" | "MGET" | "EXISTS" | "STRLEN" | "GETRANGE" | "TTL" | "PTTL" | "DBSIZE" | "KEYS"
+    )
+}
+
+/// Runs one of the `is_read` commands inside the transaction.
+pub fn read(tx: &mut Tx<'_>, args: &[Vec<u8>]) -> TxResult<Reply> {
+    let name = String::from_utf8_lossy(&args[0]).to_ascii_uppercase();
+    let a = &args[1..];
+    let now = tx.now;
+    Ok(match (name.as_str(), a.len()) {
+        ("GET", 1) => tx.get(&a[0])?.map_or(Reply::Null, |(_, d)| Reply::Bulk(d)),
+        ("MGET", n) if n > 0 => {
+            let mut out = Vec::with_capacity(n);
+            for key in a {
+                out.push(tx.get(key)?.map_or(Reply::Null, |(_, d)| Reply::Bulk(d)));
+            }
+            Reply::Array(out)
+        }
+        ("EXISTS", n) if n > 0 => {
+            let mut count = 0;
+            for key in a {
+                count += i64::from(tx.get(key)?.is_some());
+            }
+            Reply::Int(count)
+        }
+        ("STRLEN", 1) => Reply::Int(tx.get(&a[0])?.map_or(0, |(_, d)| d.len() as i64)),
+        ("GETRANGE", 3) => {
+            let (Some(start), Some(end)) = (parse_i64(&a[1]), parse_i64(&a[2])) else {
+                return Ok(Reply::Error(NOT_INT.into()));
+            };
+            let data = tx.get(&a[0])?.map_or_else(Vec::new, |(_, d)| d);
+            let len = data.len() as i64;
+            let fix = |i: i64| if i < 0 { (len + i).max(0) } else { i.min(len) };
+            let (s, e) = (fix(start), fix(end).min(len - 1));
+            if len == 0 || s > e {
+                Reply::Bulk(Vec::new())
+            } else {
+                Reply::Bulk(data[s as usize..=e as usize].to_vec())
+            }
+        }
+        ("TTL" | "PTTL", 1) => Reply::Int(match tx.get(&a[0])? {
+            None => -2,
+            Some((None, _)) => -1,
+            Some((Some(at), _)) if name == "TTL" => ((at - now) as i64 + 500) / 1000,
+            Some((Some(at), _)) => (at - now) as i64,
+        }),
+        ("DBSIZE", 0) => {
+            let t = table_name(tx.db);
+            Reply::Int(if tx.w.has_table(&t)? {
+                tx.w.table(&t)?.len() as i64
+            } else {
+                0
+            })
+        }
+        ("KEYS", 1) => {
+            let t = table_name(tx.db);
+            let mut keys = Vec::new();
+            if tx.w.has_table(&t)? {
+                let table = tx.w.table(&t)?;
+                for item in table.range(..)? {
+                    let (k, _) = item?;
+                    if glob(&a[0], k) {
+                        keys.push(k.to_vec());
+                    }
+                }
+            }
+            let mut out = Vec::with_capacity(keys.len());
+            for k in keys {
+                if tx.expiry(&k)?.is_none_or(|at| at > now) {
+                    out.push(Reply::Bulk(k));
+                }
+            }
+            Reply::Array(out)
+        }
+        _ => wrong_args(&name),
+    })
 }
 
 /// Redis glob matching (`*`, `?`, `[abc]`, `[^a-z]`, `\x`).
