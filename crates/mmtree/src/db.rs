@@ -24,9 +24,12 @@ pub enum Durability {
     #[default]
     Immediate,
     /// Atomic and visible at once, but not yet durable: no `fdatasync`. A process crash loses
-    /// nothing (the page cache has it); a power loss or kernel crash may lose recent commits, and,
-    /// as with LMDB's `MDB_NOSYNC`, may leave the newest commit unreadable. Call [`Db::sync`] to
-    /// make everything committed so far durable.
+    /// nothing (the page cache has it); a power loss or kernel crash loses the commits made since
+    /// the last durable one (an `Immediate` commit, [`Db::sync`], or closing the handle), whole,
+    /// and never corrupts the database: its meta page is marked weak and is not trusted after a
+    /// restart, and pages the last durable commit reaches are not reused until a newer one is
+    /// durable (so the file may grow a little more between syncs). Call [`Db::sync`] to make
+    /// everything committed so far durable.
     Eventual,
 }
 

@@ -289,7 +289,7 @@ fn run(seed: u64, commits: u64) -> (u64, Vec<String>) {
             }
             _ => {}
         }
-        let durability = if rng.next() % 3 == 0 {
+        let durability = if rng.next().is_multiple_of(3) {
             Durability::Eventual
         } else {
             Durability::Immediate
