@@ -84,6 +84,36 @@ pub use storage::file_residency;
 #[doc(hidden)]
 pub mod testing {
     pub use crate::storage::observe::IoObserver;
+
+    /// For fuzzing: parses `bytes` as a branch or leaf page (as if its checksum had passed) and
+    /// decodes every cell and the whole node. Must return an error or `Ok`, never panic, loop or
+    /// allocate more than the page holds.
+    pub fn decode_tree_page(bytes: &[u8]) -> crate::Result<()> {
+        use crate::page::view::PageView;
+        if !(crate::limits::PAGE_SIZE_MIN..=crate::limits::PAGE_SIZE_MAX).contains(&bytes.len())
+            || !bytes.len().is_power_of_two()
+        {
+            return Err(crate::Error::corrupted(0, "not a page size"));
+        }
+        let view = PageView::parse(bytes, 2)?;
+        for i in 0..view.len() {
+            view.key(i)?;
+            if view.is_leaf() {
+                view.entry(i)?;
+            } else {
+                view.child(i)?;
+            }
+        }
+        view.to_node().map(|_| ())
+    }
+
+    /// For fuzzing: decodes `bytes` as a meta page; true if it is a valid one.
+    pub fn decode_meta_page(bytes: &[u8]) -> bool {
+        matches!(
+            crate::page::meta::Meta::decode(bytes),
+            crate::page::meta::MetaRead::Valid(_)
+        )
+    }
 }
 
 /// The file format version this build reads and writes.
