@@ -71,6 +71,40 @@ impl Default for Options {
 }
 
 impl Options {
+    /// The first setting in which `other` asks for different behaviour than `self` (the page
+    /// size only matters at creation and is not compared).
+    fn differs_from(&self, other: &Options) -> Option<String> {
+        let mut differences = Vec::new();
+        if self.durability != other.durability {
+            differences.push(format!(
+                "durability {:?}, asked for {:?}",
+                self.durability, other.durability
+            ));
+        }
+        if self.spill_bytes != other.spill_bytes {
+            differences.push(format!(
+                "spill_bytes {}, asked for {}",
+                self.spill_bytes, other.spill_bytes
+            ));
+        }
+        if self.verify_checksums != other.verify_checksums {
+            differences.push(format!(
+                "verify_checksums {}, asked for {}",
+                self.verify_checksums, other.verify_checksums
+            ));
+        }
+        if self.read_ahead != other.read_ahead {
+            differences.push(format!(
+                "read_ahead {}, asked for {}",
+                self.read_ahead, other.read_ahead
+            ));
+        }
+        if self.boot_id != other.boot_id || self.observer.is_some() != other.observer.is_some() {
+            differences.push("test hooks differ".to_string());
+        }
+        (!differences.is_empty()).then(|| differences.join(", "))
+    }
+
     /// For power-loss tests: every write, length change and sync of the data file is reported
     /// to `observer`, in order, before it is made.
     #[doc(hidden)]
@@ -242,6 +276,15 @@ impl Db {
         let identity = (metadata.dev(), metadata.ino());
         let mut open = open_files().lock().expect("open-files lock");
         if let Some(inner) = open.get(&identity).and_then(Weak::upgrade) {
+            // One handle per file and process: a second open shares it, so it must ask for the
+            // same behaviour, or a caller asking for durable commits could get eventual ones.
+            if let Some(difference) = inner.options.differs_from(&options) {
+                return Err(Error::InvalidOption(format!(
+                    "{} is already open in this process with other options ({difference}); \
+                     open it with the same options, or clone the open Db",
+                    path.display()
+                )));
+            }
             return Ok(Db { inner });
         }
         let inner = Arc::new(DbInner::open(file, path, options, identity)?);
@@ -353,7 +396,7 @@ impl Db {
     /// [`Error::WriteInProgress`] rather than waiting for itself forever.
     fn acquire_writer(&self, wait: bool) -> Result<Option<WriterGuard>> {
         let inner = &self.inner;
-        inner.storage.check_poisoned()?;
+        inner.check_poisoned()?;
         let me = std::thread::current().id();
         let mut busy = inner.writer_busy.lock().expect("writer lock");
         while let Some(holder) = *busy {
@@ -530,6 +573,7 @@ impl Db {
         out.write_all_at(&pages, 0)
             .and_then(|()| out.sync_all())
             .map_err(|e| Error::io("writing the backup file", e))?;
+        sync_parent_dir(dest)?;
         drop(snapshot);
         Ok(len)
     }
@@ -693,6 +737,8 @@ impl DbInner {
                 meta.encode(&mut pages[..page_size]);
                 meta.encode(&mut pages[page_size..]);
                 storage.create_meta_pages(&pages)?;
+                // The new file's directory entry must survive a power loss too.
+                sync_parent_dir(&storage.path)?;
                 meta
             }
         };
@@ -753,11 +799,62 @@ impl DbInner {
                 && catalog_root < page_count
                 && freelist_root < page_count
                 && free_pages <= page_count;
-            if sane {
+            // The file must cover it too (another process may have grown it: look again once),
+            // so nothing sized by its page count (check's marks) trusts a damaged lock file.
+            let covered = sane
+                && (page_count * page_size <= self.storage.file_len()
+                    || page_count * page_size <= self.storage.refresh_len()?);
+            if covered {
                 return Ok(meta);
             }
+        } else {
+            // A publisher died half-way through publishing: mend it now rather than leave every
+            // reader spinning until some writer comes along (a read-only deployment never would).
+            self.repair_published();
         }
         Ok(self.read_meta()?.newest)
+    }
+
+    /// Republishes the meta pages' newest commit in the lock file, if the writer role is free
+    /// right now (this process's, then every process's); otherwise the writer will.
+    fn repair_published(&self) {
+        {
+            let mut busy = self.writer_busy.lock().expect("writer lock");
+            if busy.is_some() {
+                return;
+            }
+            *busy = Some(std::thread::current().id());
+        }
+        if self.lock.lock_writer(false).unwrap_or(false) {
+            if let Ok(disk) = self.read_meta() {
+                self.lock.publish_meta(meta_words(&disk.newest));
+            }
+            self.lock.unlock_writer();
+        }
+        *self.writer_busy.lock().expect("writer lock") = None;
+        self.writer_free.notify_one();
+    }
+
+    /// Fails if this process or any other saw a failed sync of the data file.
+    pub(crate) fn check_poisoned(&self) -> Result<()> {
+        self.storage.check_poisoned()?;
+        match self.lock.poisoned_by() {
+            Some(pid) => Err(Error::Poisoned {
+                reason: format!(
+                    "process {pid} saw a failed sync of this database; close it in every \
+                     process and reopen it to recover from the last durable commit"
+                ),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// After a failed write or sync: if it poisoned this handle, tell every other process too.
+    fn share_poison<T>(&self, result: Result<T>) -> Result<T> {
+        if result.is_err() && self.storage.check_poisoned().is_err() {
+            self.lock.set_poisoned(u64::from(std::process::id()));
+        }
+        result
     }
 
     /// Both meta pages as the file has them now.
@@ -813,6 +910,17 @@ impl DbInner {
     /// without a sync), make it current, and shrink the file below what either meta page needs.
     pub(crate) fn publish(
         &self,
+        meta: Meta,
+        base: &Meta,
+        disk: &OnDisk,
+        durability: Durability,
+    ) -> Result<()> {
+        let result = self.publish_steps(meta, base, disk, durability);
+        self.share_poison(result)
+    }
+
+    fn publish_steps(
+        &self,
         mut meta: Meta,
         base: &Meta,
         disk: &OnDisk,
@@ -867,6 +975,11 @@ impl DbInner {
     /// then rewrite its meta page, in its own slot, as steady and synchronously). A torn
     /// rewrite falls back to the steady meta page in the other slot, whose pages are intact.
     fn make_steady(&self) -> Result<()> {
+        let result = self.make_steady_steps();
+        self.share_poison(result)
+    }
+
+    fn make_steady_steps(&self) -> Result<()> {
         let disk = self.read_meta()?;
         self.storage.sync()?;
         self.unsynced.store(false, Ordering::Release);
@@ -913,6 +1026,18 @@ pub(crate) fn meta_words(meta: &Meta) -> MetaWords {
         meta.page_count,
         meta.free_pages,
     ]
+}
+
+/// `fsync` of the directory holding `path`, so a file just created there survives a power loss
+/// (its data was synced; its name lives in the directory).
+fn sync_parent_dir(path: &Path) -> Result<()> {
+    let parent = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    File::open(parent)
+        .and_then(|dir| dir.sync_all())
+        .map_err(|e| Error::io("syncing the directory of the database", e))
 }
 
 fn slot_age(since_unix_ns: u64) -> Duration {

@@ -381,3 +381,118 @@ fn after_a_restart_unsynced_commits_are_dropped_whole_and_synced_ones_kept() {
     assert_eq!(closed.stats().txn_id, 9);
     assert!(closed.check().unwrap().is_ok());
 }
+
+#[test]
+fn a_second_open_with_other_options_is_refused_not_ignored() {
+    use mmtree::{Durability, Options};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("opts.mmt");
+    let db = Db::open(&path).unwrap();
+    let eventual = Db::open_with(&path, Options::default().durability(Durability::Eventual));
+    assert!(
+        matches!(&eventual, Err(Error::InvalidOption(reason)) if reason.contains("durability")),
+        "{:?}",
+        eventual.err()
+    );
+    // The same options share the handle.
+    let again = Db::open(&path).unwrap();
+    let mut w = again.begin_write().unwrap();
+    w.table("t").unwrap().insert(b"k", b"v").unwrap();
+    w.commit().unwrap();
+    assert_eq!(db.stats().txn_id, 1);
+}
+
+fn lock_word(path: &Path, at: u64) -> u64 {
+    use std::os::unix::fs::FileExt;
+    let mut lock = path.as_os_str().to_owned();
+    lock.push("-lock");
+    let mut word = [0u8; 8];
+    std::fs::File::open(lock)
+        .unwrap()
+        .read_exact_at(&mut word, at)
+        .unwrap();
+    u64::from_le_bytes(word)
+}
+
+fn set_lock_word(path: &Path, at: u64, value: u64) {
+    use std::os::unix::fs::FileExt;
+    let mut lock = path.as_os_str().to_owned();
+    lock.push("-lock");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(lock)
+        .unwrap()
+        .write_all_at(&value.to_le_bytes(), at)
+        .unwrap();
+}
+
+const LOCK_SEQ_AT: u64 = 24;
+const LOCK_PAGE_COUNT_AT: u64 = 64;
+const LOCK_POISONED_AT: u64 = 104;
+
+#[test]
+fn a_reader_mends_a_publish_cut_half_way_instead_of_spinning_forever() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("seq.mmt");
+    let db = Db::open(&path).unwrap();
+    let mut w = db.begin_write().unwrap();
+    w.table("t").unwrap().insert(b"k", b"1").unwrap();
+    w.commit().unwrap();
+    // As if a publisher died half-way: the seqlock counter stays odd.
+    set_lock_word(&path, LOCK_SEQ_AT, 7);
+    let r = db.begin_read().unwrap();
+    assert_eq!(
+        r.table("t").unwrap().unwrap().get(b"k").unwrap(),
+        Some(&b"1"[..])
+    );
+    // With no writer around, the reader republished: the next reads do not spin.
+    assert!(lock_word(&path, LOCK_SEQ_AT).is_multiple_of(2));
+}
+
+#[test]
+fn a_lock_file_page_count_beyond_the_file_is_not_trusted() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("count.mmt");
+    let db = Db::open(&path).unwrap();
+    let mut w = db.begin_write().unwrap();
+    w.table("t").unwrap().insert(b"k", b"1").unwrap();
+    w.commit().unwrap();
+    let real = db.stats().page_count;
+    // A damaged lock file claims 2^40 pages (4 PiB): check() must not size anything by it.
+    set_lock_word(&path, LOCK_PAGE_COUNT_AT, 1 << 40);
+    assert_eq!(db.stats().page_count, real);
+    let report = db.check().unwrap();
+    assert!(report.is_ok(), "{:?}", report.problems);
+    assert_eq!(report.page_count, real);
+}
+
+#[test]
+fn a_failed_sync_seen_by_one_process_stops_every_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("poison.mmt");
+    {
+        let db = Db::open(&path).unwrap();
+        let mut w = db.begin_write().unwrap();
+        w.table("t").unwrap().insert(b"k", b"1").unwrap();
+        w.commit().unwrap();
+        // As another process records it when its fdatasync fails (pid 4242).
+        set_lock_word(&path, LOCK_POISONED_AT, 4242 + 1);
+        let refused = db.begin_write().map(|_| ());
+        assert!(
+            matches!(&refused, Err(Error::Poisoned { reason }) if reason.contains("4242")),
+            "{refused:?}"
+        );
+        assert!(matches!(db.sync(), Err(Error::Poisoned { .. })));
+        // Reads go on.
+        let r = db.begin_read().unwrap();
+        assert_eq!(
+            r.table("t").unwrap().unwrap().get(b"k").unwrap(),
+            Some(&b"1"[..])
+        );
+    }
+    // Once every process closed it, the next open starts from the last durable commit.
+    let db = Db::open(&path).unwrap();
+    let mut w = db.begin_write().unwrap();
+    w.table("t").unwrap().insert(b"k", b"2").unwrap();
+    w.commit().unwrap();
+}

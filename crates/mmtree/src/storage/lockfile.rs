@@ -69,7 +69,9 @@ const META_AT: usize = 32; // 6 words: txn, page size, catalog, freelist, page c
 const SLOTS_USED_AT: usize = META_AT + 6 * 8;
 const DATA_DEV_AT: usize = SLOTS_USED_AT + 8;
 const DATA_INO_AT: usize = DATA_DEV_AT + 8;
-const _: () = assert!(DATA_INO_AT + 8 <= SLOTS_AT);
+/// Pid + 1 of a process whose sync of the data file failed (0: none).
+const POISONED_AT: usize = DATA_INO_AT + 8;
+const _: () = assert!(POISONED_AT + 8 <= SLOTS_AT);
 
 /// The expiry word of an expired slot.
 const EXPIRED: u64 = u64::MAX;
@@ -139,6 +141,20 @@ impl LockFile {
         self.word(DATA_INO_AT).store(identity.1, Ordering::SeqCst);
         self.word(MAGIC_AT).store(MAGIC, Ordering::SeqCst);
         Ok(())
+    }
+
+    /// Records that process `pid` saw a failed sync: the page cache may have dropped writes that
+    /// later commits would build on, so no process may write until all have closed the database
+    /// (the next lone opener rebuilds the lock file and starts from the last durable commit).
+    pub(crate) fn set_poisoned(&self, pid: u64) {
+        let _ =
+            self.word(POISONED_AT)
+                .compare_exchange(0, pid + 1, Ordering::SeqCst, Ordering::SeqCst);
+    }
+
+    /// The pid of a process that saw a failed sync, if any.
+    pub(crate) fn poisoned_by(&self) -> Option<u64> {
+        self.word(POISONED_AT).load(Ordering::SeqCst).checked_sub(1)
     }
 
     /// The data file (device, inode) this lock file was initialised for.

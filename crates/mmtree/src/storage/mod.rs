@@ -66,14 +66,7 @@ impl Storage {
             read_ahead,
         )
         .map_err(|e| Error::io("mapping the database file", e))?;
-        let meta_file = {
-            use std::os::unix::fs::OpenOptionsExt;
-            std::fs::OpenOptions::new()
-                .write(true)
-                .custom_flags(libc::O_DSYNC)
-                .open(&path)
-                .map_err(|e| Error::io("opening the database file for meta writes", e))?
-        };
+        let meta_file = open_meta_file(&file, &path)?;
         Ok(Storage {
             file,
             meta_file,
@@ -494,6 +487,36 @@ impl Storage {
             None => Ok(()),
         }
     }
+}
+
+/// The data file opened a second time with `O_DSYNC`, for meta writes. Opened through
+/// `/proc/self/fd` (the very file `file` is, even if the path was renamed, replaced or was
+/// relative to a directory changed since), and checked to be the same inode either way: meta
+/// pages written to another file would be a silent loss of every commit.
+fn open_meta_file(file: &File, path: &std::path::Path) -> Result<File> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let open = |at: &std::path::Path| {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_DSYNC)
+            .open(at)
+    };
+    let proc_path = PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()));
+    let meta_file = open(&proc_path)
+        .or_else(|_| open(path))
+        .map_err(|e| Error::io("opening the database file for meta writes", e))?;
+    let identity = |f: &File| f.metadata().map(|m| (m.dev(), m.ino()));
+    let same = identity(file)
+        .and_then(|a| identity(&meta_file).map(|b| a == b))
+        .map_err(|e| Error::io("reading file metadata", e))?;
+    if !same {
+        return Err(Error::io(
+            "opening the database file for meta writes",
+            io::Error::other("the path now names another file (renamed or replaced while opening)"),
+        ));
+    }
+    Ok(meta_file)
 }
 
 fn file_size_limit() -> Option<u64> {

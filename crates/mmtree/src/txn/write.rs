@@ -148,7 +148,7 @@ impl WriteTransaction {
     /// previous one.
     pub fn commit(mut self) -> Result<()> {
         let core = &mut self.core;
-        core.db.storage.check_poisoned()?;
+        core.db.check_poisoned()?;
         core.usable()?;
         let mut out = Vec::new();
         // 0. Compaction: every tree's pages above the limit move down (their copies are flushed
