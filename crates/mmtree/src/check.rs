@@ -119,8 +119,8 @@ impl<'a> Walker<'a> {
         let read = self.read;
         let result = read
             .db()
-            .storage
-            .page_verified(read.mapping(), id)
+            .pager
+            .page_verified(&read.db().storage, read.mapping(), id)
             .and_then(|bytes| PageView::parse(bytes, id));
         match result {
             Ok(view) => Some(view),
@@ -206,7 +206,8 @@ impl<'a> Walker<'a> {
                         }
                         figures.pages += pages;
                         let read = self.read;
-                        match read.db().storage.overflow_verified(
+                        match read.db().pager.overflow_verified(
+                            &read.db().storage,
                             read.mapping(),
                             page,
                             len,

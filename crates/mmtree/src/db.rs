@@ -1,12 +1,12 @@
 //! The database handle: open/create, the committed state, readers and the writer lock.
 
 use crate::error::{Error, Result};
-use crate::limits::{
-    GROW_STEP_MAX, GROW_STEP_MIN, PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, PAGE_SIZE_MIN,
-    SPILL_BYTES_DEFAULT,
-};
+use crate::limits::{GROW_STEP_MAX, GROW_STEP_MIN, PAGE_SIZE_MAX, PAGE_SIZE_MIN};
+use crate::lock::{lock_data_file, LockFile, MetaWords};
+use crate::options::{boot_id, Durability, Options};
 use crate::page::meta::{Meta, MetaRead, FORMAT_VERSION};
-use crate::storage::{lock_data_file, LockFile, MetaWords, Storage};
+use crate::pager::Pager;
+use crate::storage::Storage;
 use crate::txn::{BoundedReadTransaction, ReadTransaction, WriteTransaction};
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, OpenOptions};
@@ -15,137 +15,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
-
-/// When a commit reaches the disk.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum Durability {
-    /// Durable when `commit` returns (data synced, then the meta page synced). The default.
-    #[default]
-    Immediate,
-    /// Atomic and visible at once, but not yet durable: no `fdatasync`. A process crash loses
-    /// nothing (the page cache has it); a power loss or kernel crash loses the commits made since
-    /// the last durable one (an `Immediate` commit, [`Db::sync`], or closing the handle), whole,
-    /// and never corrupts the database: its meta page is marked weak and is not trusted after a
-    /// restart, and pages the last durable commit reaches are not reused until a newer one is
-    /// durable (so the file may grow a little more between syncs). Call [`Db::sync`] to make
-    /// everything committed so far durable.
-    Eventual,
-}
-
-/// Options for [`Db::open_with`].
-#[derive(Clone, Debug)]
-#[non_exhaustive]
-pub struct Options {
-    /// Page size for a new database (power of two, 4 KiB to 32 KiB). Ignored for an existing file.
-    pub page_size: usize,
-    /// Default durability of commits.
-    pub durability: Durability,
-    /// Dirty-page memory a write transaction may hold before it spills pages to the file.
-    pub spill_bytes: usize,
-    /// Verify each page's checksum the first time this process reads it (default true).
-    pub verify_checksums: bool,
-    /// Keep the kernel's read-around for the mapping (default false). Off, a page fault reads
-    /// only the page it needs (`MADV_RANDOM`), which keeps random reads fast when the file is
-    /// larger than memory; forward range scans then prefetch the leaves ahead of them
-    /// themselves once they find pages missing from memory.
-    pub read_ahead: bool,
-    /// Test hook: the boot id this handle believes in (see `simulate_reboot`).
-    boot_id: Option<u64>,
-    /// Test hook: sees every write to the data file (see `observe_io`).
-    observer: Option<crate::storage::observe::ObserverHandle>,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Options {
-            page_size: PAGE_SIZE_DEFAULT,
-            durability: Durability::Immediate,
-            spill_bytes: SPILL_BYTES_DEFAULT,
-            verify_checksums: true,
-            read_ahead: false,
-            boot_id: None,
-            observer: None,
-        }
-    }
-}
-
-impl Options {
-    /// The first setting in which `other` asks for different behaviour than `self` (the page
-    /// size only matters at creation and is not compared).
-    fn differs_from(&self, other: &Options) -> Option<String> {
-        let mut differences = Vec::new();
-        if self.durability != other.durability {
-            differences.push(format!(
-                "durability {:?}, asked for {:?}",
-                self.durability, other.durability
-            ));
-        }
-        if self.spill_bytes != other.spill_bytes {
-            differences.push(format!(
-                "spill_bytes {}, asked for {}",
-                self.spill_bytes, other.spill_bytes
-            ));
-        }
-        if self.verify_checksums != other.verify_checksums {
-            differences.push(format!(
-                "verify_checksums {}, asked for {}",
-                self.verify_checksums, other.verify_checksums
-            ));
-        }
-        if self.read_ahead != other.read_ahead {
-            differences.push(format!(
-                "read_ahead {}, asked for {}",
-                self.read_ahead, other.read_ahead
-            ));
-        }
-        if self.boot_id != other.boot_id || self.observer.is_some() != other.observer.is_some() {
-            differences.push("test hooks differ".to_string());
-        }
-        (!differences.is_empty()).then(|| differences.join(", "))
-    }
-
-    /// For power-loss tests: every write, length change and sync of the data file is reported
-    /// to `observer`, in order, before it is made.
-    #[doc(hidden)]
-    pub fn observe_io(mut self, observer: std::sync::Arc<dyn crate::testing::IoObserver>) -> Self {
-        self.observer = Some(crate::storage::observe::ObserverHandle(observer));
-        self
-    }
-
-    /// For power-loss tests: open as if the system had restarted since the file was last
-    /// written, so meta pages of commits that were never synced (`Durability::Eventual`) are
-    /// not trusted, as after a real power loss.
-    #[doc(hidden)]
-    pub fn simulate_reboot(mut self) -> Self {
-        self.boot_id = Some(boot_id().wrapping_add(2) | 1);
-        self
-    }
-
-    /// Keeps the kernel's read-around on for the mapping (see [`Options::read_ahead`]).
-    pub fn read_ahead(mut self, on: bool) -> Self {
-        self.read_ahead = on;
-        self
-    }
-
-    /// Sets the page size for a new database.
-    pub fn page_size(mut self, page_size: usize) -> Self {
-        self.page_size = page_size;
-        self
-    }
-
-    /// Sets the default durability.
-    pub fn durability(mut self, durability: Durability) -> Self {
-        self.durability = durability;
-        self
-    }
-
-    /// Sets the spill threshold in bytes.
-    pub fn spill_bytes(mut self, bytes: usize) -> Self {
-        self.spill_bytes = bytes;
-        self
-    }
-}
 
 /// Figures about a database, from [`Db::stats`].
 #[derive(Clone, Debug)]
@@ -197,6 +66,8 @@ pub(crate) struct Published {
 
 pub(crate) struct DbInner {
     pub storage: Storage,
+    /// Page reads: format checks and the verified-page table.
+    pub pager: Pager,
     pub options: Options,
     pub state: Mutex<Published>,
     /// The thread holding the writer role in this process.
@@ -209,7 +80,7 @@ pub(crate) struct DbInner {
     identity: (u64, u64),
     /// This boot's id (`boot_id`), or the simulated one: weak meta pages are written with it.
     boot: u64,
-    /// What the processes sharing this database agree on (see `storage::lockfile`).
+    /// What the processes sharing this database agree on (see `lock`).
     pub(crate) lock: LockFile,
     /// This process's reader slot in the lock file.
     slot: usize,
@@ -722,10 +593,10 @@ impl DbInner {
             file,
             path,
             page_size,
-            options.verify_checksums,
             options.read_ahead,
             options.observer.clone(),
         )?;
+        let pager = Pager::new(page_size, options.verify_checksums);
         let meta = match meta {
             Some(meta) => meta,
             None => {
@@ -756,6 +627,7 @@ impl DbInner {
         let slot = lock.claim_slot(u64::from(std::process::id()))?;
         let mut inner = DbInner {
             storage,
+            pager,
             options,
             state: Mutex::new(Published {
                 meta,
@@ -1239,20 +1111,5 @@ fn read_meta(file: &File, path: &Path, file_len: u64, boot: u64) -> Result<OnDis
         newest_slot,
         steady,
         slots,
-    })
-}
-
-/// This boot of the system, hashed (never 0: 0 marks a steady meta page). A weak meta page
-/// carries it; after a restart `/proc/sys/kernel/random/boot_id` changes and weak meta pages are
-/// no longer trusted. Without the file (no procfs) every boot looks the same: weak meta pages
-/// are then always trusted, as before this mechanism existed.
-fn boot_id() -> u64 {
-    static BOOT: OnceLock<u64> = OnceLock::new();
-    *BOOT.get_or_init(|| {
-        let id = std::fs::read("/proc/sys/kernel/random/boot_id").unwrap_or_default();
-        let hash = id.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
-            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-        });
-        hash | 1
     })
 }

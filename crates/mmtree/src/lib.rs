@@ -70,13 +70,18 @@ mod check;
 mod db;
 mod error;
 pub mod limits;
+#[allow(unsafe_code)]
+mod lock;
+mod options;
 mod page;
+mod pager;
 #[allow(unsafe_code)]
 mod storage;
 mod txn;
 
 pub use check::{CheckReport, Problem, TableReport};
-pub use db::{Db, Durability, Options, ReaderInfo, Stats};
+pub use db::{Db, ReaderInfo, Stats};
+pub use options::{Durability, Options};
 
 pub use storage::file_residency;
 
@@ -104,7 +109,7 @@ pub mod testing {
                 view.child(i)?;
             }
         }
-        view.to_node().map(|_| ())
+        crate::btree::codec::decode_node(view).map(|_| ())
     }
 
     /// For fuzzing: decodes `bytes` as a meta page; true if it is a valid one.

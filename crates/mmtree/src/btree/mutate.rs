@@ -2,12 +2,13 @@
 //! after an insert, merges of underfull nodes on the way up after a remove, and the bottom-up
 //! flush that turns dirty nodes into pages.
 
+use super::codec::{decode_node, encode_node};
 use super::node::{Entries, KeyBuf, Node, NodeRef, Value};
 use super::view::NodeView;
 use super::{child_index, depth_error};
 use crate::error::Result;
 use crate::limits::TREE_DEPTH_MAX;
-use crate::page::{encode::encode_node, overflow_pages, usable};
+use crate::page::{overflow_pages, usable};
 use crate::txn::core::WriteCore;
 
 impl WriteCore {
@@ -294,7 +295,7 @@ impl WriteCore {
         let mut owned = match node {
             NodeRef::Page(page) => {
                 visited.enter(page)?;
-                self.page_view(page)?.to_node()?
+                decode_node(self.page_view(page)?)?
             }
             NodeRef::Dirty(id) => self.node(id).clone(),
         };
@@ -351,7 +352,7 @@ impl WriteCore {
             NodeRef::Dirty(id) => self.take_node(id),
             NodeRef::Page(page) => {
                 visited.enter(page)?;
-                let owned = self.page_view(page)?.to_node()?;
+                let owned = decode_node(self.page_view(page)?)?;
                 self.free_page(page);
                 owned
             }

@@ -1,71 +1,103 @@
-//! Encoding nodes into pages.
+//! Writing branch and leaf pages, cell by cell.
 //!
 //! A branch or leaf page: header, then `count` u16 slots (cell offsets, in key order), free space,
-//! then the cells packed from the end of the page towards the slots.
+//! then the cells packed from the end of the page towards the slots. The tree layer decides what
+//! goes in a page (`btree::codec`); this module only lays the bytes out.
 
+use super::view::ValueRef;
 use super::*;
-use crate::btree::node::{Entries, Node, NodeRef, Value};
 
-/// Encodes `node` into `page` (exactly one page, zero-filled by the caller or not) and seals it.
-/// Every child reference must already be a page id.
-pub(crate) fn encode_node(node: &Node, page: &mut [u8], page_id: u64, txn: u64) {
-    let page_size = page.len();
-    assert!(
-        node.bytes <= usable(page_size),
-        "node of {} bytes does not fit a page",
-        node.bytes
-    );
-    assert!(node.len() <= u16::MAX as usize);
-    let kind = if node.is_leaf() {
-        KIND_LEAF
-    } else {
-        KIND_BRANCH
-    };
-    page.fill(0);
-    write_header(page, kind, node.len() as u16, page_id, txn);
-    let mut end = page_size;
-    for (i, key) in node.keys.iter().enumerate() {
-        match &node.entries {
-            Entries::Leaf(values) => {
-                let value = &values[i];
-                let cell = LEAF_CELL_HEADER + key.len() + value.stored_len();
-                end -= cell;
-                let at = end;
-                let (flags, stored) = match value {
-                    Value::Inline(bytes) => (0u8, bytes.len()),
-                    Value::Overflow { .. } => (CELL_FLAG_OVERFLOW, OVERFLOW_REF_SIZE),
-                };
-                page[at] = flags;
-                write_u16(page, at + 1, key.len() as u16);
-                write_u32(page, at + 3, stored as u32);
-                let key_at = at + LEAF_CELL_HEADER;
-                page[key_at..key_at + key.len()].copy_from_slice(key);
-                let value_at = key_at + key.len();
-                match value {
-                    Value::Inline(bytes) => {
-                        page[value_at..value_at + bytes.len()].copy_from_slice(bytes)
-                    }
-                    Value::Overflow { page: first, len } => {
-                        write_u64(page, value_at, *first);
-                        write_u64(page, value_at + 8, *len);
-                    }
-                }
+/// Writes the slot-page builder: header first, then cells from the end, then `finish`.
+pub(crate) struct PageWriter<'a> {
+    page: &'a mut [u8],
+    count: usize,
+    written: usize,
+    end: usize,
+}
+
+impl<'a> PageWriter<'a> {
+    /// Starts a page of `count` cells (zero-fills it and writes the header).
+    pub(crate) fn new(
+        page: &'a mut [u8],
+        leaf: bool,
+        count: usize,
+        page_id: u64,
+        txn: u64,
+    ) -> Self {
+        assert!(
+            count <= u16::MAX as usize,
+            "{count} cells do not fit a slot count"
+        );
+        let kind = if leaf { KIND_LEAF } else { KIND_BRANCH };
+        page.fill(0);
+        write_header(page, kind, count as u16, page_id, txn);
+        let end = page.len();
+        PageWriter {
+            page,
+            count,
+            written: 0,
+            end,
+        }
+    }
+
+    fn cell(&mut self, size: usize) -> usize {
+        assert!(self.written < self.count, "more cells than the header says");
+        let slots_end = HEADER_SIZE + self.count * SLOT_SIZE;
+        assert!(
+            self.end >= slots_end + size,
+            "cells overflow the page: {size} bytes do not fit"
+        );
+        self.end -= size;
+        write_u16(
+            self.page,
+            HEADER_SIZE + self.written * SLOT_SIZE,
+            self.end as u16,
+        );
+        self.written += 1;
+        self.end
+    }
+
+    /// The next leaf cell, in key order.
+    pub(crate) fn leaf(&mut self, key: &[u8], value: ValueRef<'_>) {
+        let stored = match value {
+            ValueRef::Inline(bytes) => bytes.len(),
+            ValueRef::Overflow { .. } => OVERFLOW_REF_SIZE,
+        };
+        let at = self.cell(LEAF_CELL_HEADER + key.len() + stored);
+        let page = &mut *self.page;
+        page[at + LEAF_FLAGS_AT] = match value {
+            ValueRef::Inline(_) => 0,
+            ValueRef::Overflow { .. } => CELL_FLAG_OVERFLOW,
+        };
+        write_u16(page, at + LEAF_KEY_LEN_AT, key.len() as u16);
+        write_u32(page, at + LEAF_STORED_LEN_AT, stored as u32);
+        let key_at = at + LEAF_CELL_HEADER;
+        page[key_at..key_at + key.len()].copy_from_slice(key);
+        let value_at = key_at + key.len();
+        match value {
+            ValueRef::Inline(bytes) => {
+                page[value_at..value_at + bytes.len()].copy_from_slice(bytes)
             }
-            Entries::Branch(children) => {
-                let child = match children[i] {
-                    NodeRef::Page(id) => id,
-                    NodeRef::Dirty(_) => unreachable!("encoding a branch with a dirty child"),
-                };
-                end -= BRANCH_CELL_HEADER + key.len();
-                let at = end;
-                write_u16(page, at, key.len() as u16);
-                write_u64(page, at + 2, child);
-                page[at + BRANCH_CELL_HEADER..at + BRANCH_CELL_HEADER + key.len()]
-                    .copy_from_slice(key);
+            ValueRef::Overflow { page: first, len } => {
+                write_u64(page, value_at + OVERFLOW_REF_FIRST_AT, first);
+                write_u64(page, value_at + OVERFLOW_REF_LEN_AT, len);
             }
         }
-        write_u16(page, HEADER_SIZE + i * SLOT_SIZE, end as u16);
     }
-    debug_assert!(HEADER_SIZE + node.len() * SLOT_SIZE <= end);
-    seal(page);
+
+    /// The next branch cell, in key order (cell 0's key is empty: minus infinity).
+    pub(crate) fn branch(&mut self, key: &[u8], child: u64) {
+        assert!(child >= 2, "a branch cannot point at meta page {child}");
+        let at = self.cell(BRANCH_CELL_HEADER + key.len());
+        let page = &mut *self.page;
+        write_u16(page, at + BRANCH_KEY_LEN_AT, key.len() as u16);
+        write_u64(page, at + BRANCH_CHILD_AT, child);
+        page[at + BRANCH_CELL_HEADER..at + BRANCH_CELL_HEADER + key.len()].copy_from_slice(key);
+    }
+
+    /// Seals the page (checksum) once every cell is written.
+    pub(crate) fn finish(self) {
+        assert_eq!(self.written, self.count, "fewer cells than the header says");
+        seal(self.page);
+    }
 }

@@ -33,12 +33,23 @@ pub(crate) const OVERFLOW_HEADER_SIZE: usize = OVERFLOW_LEN_AT + 8;
 
 /// Size of one slot (the `u16` offset of a cell) in the slot array after the header.
 pub(crate) const SLOT_SIZE: usize = 2;
-/// Leaf cell: flags u8, key length u16, stored value length u32, then key and value bytes.
-pub(crate) const LEAF_CELL_HEADER: usize = 1 + 2 + 4;
+/// Leaf cell: flags u8, key length u16, stored value length u32, then key and value bytes
+/// (offsets from the cell's start).
+pub(crate) const LEAF_FLAGS_AT: usize = 0;
+pub(crate) const LEAF_KEY_LEN_AT: usize = LEAF_FLAGS_AT + 1;
+pub(crate) const LEAF_STORED_LEN_AT: usize = LEAF_KEY_LEN_AT + 2;
+pub(crate) const LEAF_CELL_HEADER: usize = LEAF_STORED_LEN_AT + 4;
+const _: () = assert!(LEAF_CELL_HEADER == 7);
 /// Branch cell: key length u16, child page id u64, then key bytes.
-pub(crate) const BRANCH_CELL_HEADER: usize = 2 + 8;
+pub(crate) const BRANCH_KEY_LEN_AT: usize = 0;
+pub(crate) const BRANCH_CHILD_AT: usize = BRANCH_KEY_LEN_AT + 2;
+pub(crate) const BRANCH_CELL_HEADER: usize = BRANCH_CHILD_AT + 8;
+const _: () = assert!(BRANCH_CELL_HEADER == 10);
 /// An overflow reference stored in a leaf cell: first page id u64, value length u64.
-pub(crate) const OVERFLOW_REF_SIZE: usize = 16;
+pub(crate) const OVERFLOW_REF_FIRST_AT: usize = 0;
+pub(crate) const OVERFLOW_REF_LEN_AT: usize = OVERFLOW_REF_FIRST_AT + 8;
+pub(crate) const OVERFLOW_REF_SIZE: usize = OVERFLOW_REF_LEN_AT + 8;
+const _: () = assert!(OVERFLOW_REF_SIZE == 16);
 /// Leaf cell flag: the value lives in an overflow run.
 pub(crate) const CELL_FLAG_OVERFLOW: u8 = 1;
 

@@ -2,7 +2,6 @@
 //! page is checked before use: the file is untrusted input.
 
 use super::*;
-use crate::btree::node::{Entries, KeyBuf, Node, NodeRef, Value, ValueBuf};
 use crate::error::{Error, Result};
 
 /// A value as stored in a leaf.
@@ -53,6 +52,14 @@ impl<'a> PageView<'a> {
         })
     }
 
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    pub(crate) fn page_size(&self) -> usize {
+        self.bytes.len()
+    }
+
     pub(crate) fn is_leaf(&self) -> bool {
         self.leaf
     }
@@ -87,11 +94,11 @@ impl<'a> PageView<'a> {
     pub(crate) fn key(&self, index: usize) -> Result<&'a [u8]> {
         if self.leaf {
             let at = self.cell(index, LEAF_CELL_HEADER)?;
-            let key_len = self.key_len(index, at + 1)?;
+            let key_len = self.key_len(index, at + LEAF_KEY_LEN_AT)?;
             self.slice(at + LEAF_CELL_HEADER, key_len, "key")
         } else {
             let at = self.cell(index, BRANCH_CELL_HEADER)?;
-            let key_len = self.key_len(index, at)?;
+            let key_len = self.key_len(index, at + BRANCH_KEY_LEN_AT)?;
             self.slice(at + BRANCH_CELL_HEADER, key_len, "separator")
         }
     }
@@ -113,9 +120,9 @@ impl<'a> PageView<'a> {
     pub(crate) fn entry(&self, index: usize) -> Result<(&'a [u8], ValueRef<'a>)> {
         debug_assert!(self.leaf);
         let at = self.cell(index, LEAF_CELL_HEADER)?;
-        let flags = self.bytes[at];
-        let key_len = self.key_len(index, at + 1)?;
-        let stored = read_u32(self.bytes, at + 3) as usize;
+        let flags = self.bytes[at + LEAF_FLAGS_AT];
+        let key_len = self.key_len(index, at + LEAF_KEY_LEN_AT)?;
+        let stored = read_u32(self.bytes, at + LEAF_STORED_LEN_AT) as usize;
         let key = self.slice(at + LEAF_CELL_HEADER, key_len, "key")?;
         let value = self.slice(at + LEAF_CELL_HEADER + key_len, stored, "value")?;
         match flags {
@@ -133,9 +140,9 @@ impl<'a> PageView<'a> {
     pub(crate) fn value(&self, index: usize) -> Result<ValueRef<'a>> {
         debug_assert!(self.leaf);
         let at = self.cell(index, LEAF_CELL_HEADER)?;
-        let flags = self.bytes[at];
-        let key_len = read_u16(self.bytes, at + 1) as usize;
-        let stored = read_u32(self.bytes, at + 3) as usize;
+        let flags = self.bytes[at + LEAF_FLAGS_AT];
+        let key_len = read_u16(self.bytes, at + LEAF_KEY_LEN_AT) as usize;
+        let stored = read_u32(self.bytes, at + LEAF_STORED_LEN_AT) as usize;
         let value = self.slice(at + LEAF_CELL_HEADER + key_len, stored, "value")?;
         match flags {
             0 => Ok(ValueRef::Inline(value)),
@@ -150,7 +157,10 @@ impl<'a> PageView<'a> {
     /// An overflow reference, checked: first page past the meta pages, length within limits
     /// (the run's end is checked against the page count by whoever follows or frees it).
     fn overflow_ref(&self, index: usize, cell: &[u8]) -> Result<ValueRef<'a>> {
-        let (page, len) = (read_u64(cell, 0), read_u64(cell, 8));
+        let (page, len) = (
+            read_u64(cell, OVERFLOW_REF_FIRST_AT),
+            read_u64(cell, OVERFLOW_REF_LEN_AT),
+        );
         if page < 2 || len > crate::limits::VALUE_SIZE_MAX {
             return Err(Error::corrupted(
                 self.id,
@@ -163,46 +173,6 @@ impl<'a> PageView<'a> {
     pub(crate) fn child(&self, index: usize) -> Result<u64> {
         debug_assert!(!self.leaf);
         let at = self.cell(index, BRANCH_CELL_HEADER)?;
-        Ok(read_u64(self.bytes, at + 2))
-    }
-
-    /// Decodes the page into a modifiable node (copy-on-write).
-    pub(crate) fn to_node(self) -> Result<Node> {
-        let mut keys = Vec::with_capacity(self.count);
-        let entries = if self.leaf {
-            let mut values = Vec::with_capacity(self.count);
-            for i in 0..self.count {
-                keys.push(KeyBuf::from_slice(self.key(i)?));
-                values.push(match self.value(i)? {
-                    ValueRef::Inline(bytes) => Value::Inline(ValueBuf::from_slice(bytes)),
-                    ValueRef::Overflow { page, len } => Value::Overflow { page, len },
-                });
-            }
-            Entries::Leaf(values)
-        } else {
-            let mut children = Vec::with_capacity(self.count);
-            for i in 0..self.count {
-                keys.push(if i == 0 {
-                    KeyBuf::new()
-                } else {
-                    KeyBuf::from_slice(self.key(i)?)
-                });
-                children.push(NodeRef::Page(self.child(i)?));
-            }
-            Entries::Branch(children)
-        };
-        let mut node = Node {
-            keys,
-            entries,
-            bytes: 0,
-        };
-        node.recompute_bytes();
-        if node.bytes > usable(self.bytes.len()) {
-            return Err(Error::corrupted(
-                self.id,
-                "cells overlap (entries larger than the page)",
-            ));
-        }
-        Ok(node)
+        Ok(read_u64(self.bytes, at + BRANCH_CHILD_AT))
     }
 }

@@ -7,25 +7,20 @@
 //!   is an `Err`, never SIGBUS;
 //! - after a failed `fdatasync` the handle is poisoned and refuses further writes.
 
-mod lockfile;
 mod mmap;
-mod verify;
 
 pub mod observe;
-pub(crate) use lockfile::{lock_data_file, LockFile, MetaWords, SlotLease};
 pub use mmap::file_residency;
 pub(crate) use mmap::Mapping;
 
 use crate::error::{Error, Result};
 use crate::limits::{GROW_STEP_MAX, GROW_STEP_MIN, MAP_RESERVE_MIN};
-use crate::page::{self, overflow_pages, read_u64, OVERFLOW_HEADER_SIZE, OVERFLOW_LEN_AT};
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use verify::Verified;
 
 pub(crate) struct Storage {
     file: File,
@@ -37,8 +32,6 @@ pub(crate) struct Storage {
     pub(crate) page_size: usize,
     map: RwLock<Arc<Mapping>>,
     file_len: AtomicU64,
-    verified: Verified,
-    verify_checksums: bool,
     /// Whether the kernel's read-around stays on for the mapping (see `Mapping::reserve`).
     read_ahead: bool,
     poisoned: Mutex<Option<String>>,
@@ -51,7 +44,6 @@ impl Storage {
         file: File,
         path: PathBuf,
         page_size: usize,
-        verify_checksums: bool,
         read_ahead: bool,
         observer: Option<observe::ObserverHandle>,
     ) -> Result<Storage> {
@@ -74,8 +66,6 @@ impl Storage {
             page_size,
             map: RwLock::new(Arc::new(map)),
             file_len: AtomicU64::new(file_len),
-            verified: Verified::new(),
-            verify_checksums,
             read_ahead,
             poisoned: Mutex::new(None),
             observer,
@@ -156,111 +146,9 @@ impl Storage {
         }
     }
 
-    /// A checksum-verified branch or leaf page.
-    pub(crate) fn page<'m>(&self, map: &'m Mapping, id: u64) -> Result<&'m [u8]> {
-        let bytes = self.bytes(map, id * self.page_size as u64, self.page_size, id)?;
-        self.verify(bytes, id, bytes, false)?;
-        Ok(bytes)
-    }
-
-    /// Like [`Storage::page`], but always recomputes the checksum (for `check`).
-    pub(crate) fn page_verified<'m>(&self, map: &'m Mapping, id: u64) -> Result<&'m [u8]> {
-        let bytes = self.bytes(map, id * self.page_size as u64, self.page_size, id)?;
-        self.verify(bytes, id, bytes, true)?;
-        Ok(bytes)
-    }
-
-    /// A checksum-verified overflow value of `len` bytes starting at page `first`.
-    pub(crate) fn overflow<'m>(
-        &self,
-        map: &'m Mapping,
-        first: u64,
-        len: u64,
-        page_count: u64,
-    ) -> Result<&'m [u8]> {
-        self.overflow_checked(map, first, len, page_count, false)
-    }
-
-    /// Like [`Storage::overflow`], but always recomputes the checksum (for `check`).
-    pub(crate) fn overflow_verified<'m>(
-        &self,
-        map: &'m Mapping,
-        first: u64,
-        len: u64,
-        page_count: u64,
-    ) -> Result<&'m [u8]> {
-        self.overflow_checked(map, first, len, page_count, true)
-    }
-
-    fn overflow_checked<'m>(
-        &self,
-        map: &'m Mapping,
-        first: u64,
-        len: u64,
-        page_count: u64,
-        always: bool,
-    ) -> Result<&'m [u8]> {
-        let (offset, used) = self.overflow_run(first, len, page_count)?;
-        let run = self.bytes(map, offset, used, first)?;
-        self.check_overflow(run, first, len, always)?;
-        Ok(&run[OVERFLOW_HEADER_SIZE..])
-    }
-
-    /// Where an overflow value's run lies, checked against the page count: (byte offset, bytes
-    /// used including the header).
-    fn overflow_run(&self, first: u64, len: u64, page_count: u64) -> Result<(u64, usize)> {
-        if len > crate::limits::VALUE_SIZE_MAX {
-            return Err(Error::corrupted(
-                first,
-                format!("overflow value length {len} is impossible"),
-            ));
-        }
-        let pages = overflow_pages(len, self.page_size);
-        if first < 2 || first.checked_add(pages).is_none_or(|end| end > page_count) {
-            return Err(Error::corrupted(
-                first,
-                "overflow run lies outside the database",
-            ));
-        }
-        Ok((
-            first * self.page_size as u64,
-            OVERFLOW_HEADER_SIZE + len as usize,
-        ))
-    }
-
-    fn check_overflow(&self, run: &[u8], first: u64, len: u64, always: bool) -> Result<()> {
-        if run[page::KIND_AT] != page::KIND_OVERFLOW {
-            return Err(Error::corrupted(first, "expected an overflow page"));
-        }
-        if read_u64(run, OVERFLOW_LEN_AT) != len {
-            return Err(Error::corrupted(
-                first,
-                "overflow length differs from the leaf's reference",
-            ));
-        }
-        self.verify(run, first, run, always)
-    }
-
-    /// A copy of page `id`, read with `pread` (not through the mapping) and checksum-verified:
-    /// for snapshots whose pages may be reused under them (see `txn::bounded`).
-    pub(crate) fn page_copy(&self, id: u64) -> Result<Vec<u8>> {
-        let mut page = vec![0u8; self.page_size];
-        self.read_exact(id * self.page_size as u64, &mut page, id)?;
-        self.verify(&page, id, &page, true)?;
-        Ok(page)
-    }
-
-    /// A copy of an overflow value, read with `pread` and checksum-verified.
-    pub(crate) fn overflow_copy(&self, first: u64, len: u64, page_count: u64) -> Result<Vec<u8>> {
-        let (offset, used) = self.overflow_run(first, len, page_count)?;
-        let mut run = vec![0u8; used];
-        self.read_exact(offset, &mut run, first)?;
-        self.check_overflow(&run, first, len, true)?;
-        run.drain(..OVERFLOW_HEADER_SIZE);
-        Ok(run)
-    }
-
-    fn read_exact(&self, offset: u64, buf: &mut [u8], page: u64) -> Result<()> {
+    /// Reads `buf.len()` bytes at `offset` with `pread`; past the end of the file is
+    /// `Corrupted` (naming `page`), not an I/O error.
+    pub(crate) fn read_exact(&self, offset: u64, buf: &mut [u8], page: u64) -> Result<()> {
         match self.file.read_exact_at(buf, offset) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Err(Error::corrupted(
@@ -269,25 +157,6 @@ impl Storage {
             )),
             Err(e) => Err(Error::io("reading a page", e)),
         }
-    }
-
-    fn verify(&self, header: &[u8], id: u64, covered: &[u8], always: bool) -> Result<()> {
-        let txn = read_u64(header, page::TXN_AT);
-        if read_u64(header, page::PAGE_ID_AT) != id {
-            return Err(Error::corrupted(
-                id,
-                "page header names another page (misdirected write?)",
-            ));
-        }
-        if !always && (!self.verify_checksums || self.verified.is_verified(id, txn)) {
-            return Ok(());
-        }
-        let stored = page::read_u32(covered, page::CHECKSUM_AT);
-        if page::checksum(&covered[page::CHECKSUM_AT + 4..]) != stored {
-            return Err(Error::corrupted(id, "checksum mismatch"));
-        }
-        self.verified.mark(id, txn);
-        Ok(())
     }
 
     /// Makes the file at least `needed` bytes long, growing it in steps and reserving the blocks.
@@ -388,11 +257,6 @@ impl Storage {
         self.file
             .write_all_at(bytes, offset)
             .map_err(|e| Error::io("writing pages", e))
-    }
-
-    /// Records that page `id` as written by `txn` is known good (this process wrote it).
-    pub(crate) fn mark_verified(&self, id: u64, txn: u64) {
-        self.verified.mark(id, txn);
     }
 
     /// Creation: writes the two meta pages at the start of an empty file and syncs them.

@@ -17,9 +17,9 @@ use crate::btree::node::NodeRef;
 use crate::btree::view::{NodeView, Source};
 use crate::db::DbInner;
 use crate::error::{Error, Result};
+use crate::lock::SlotLease;
 use crate::page::meta::Meta;
 use crate::page::view::PageView;
-use crate::storage::SlotLease;
 use std::ops::Bound;
 use std::sync::Arc;
 use std::time::Duration;
@@ -154,7 +154,9 @@ impl Source for BoundedReadTransaction {
                     // The error is replaced by `SnapshotExpired` in `checked`.
                     return Err(Error::corrupted(id, "snapshot expired while reading"));
                 }
-                let page = self.pages.alloc(self.db.storage.page_copy(id)?);
+                let page = self
+                    .pages
+                    .alloc(self.db.pager.page_copy(&self.db.storage, id)?);
                 Ok(NodeView::Page(PageView::parse(page, id)?))
             }
             NodeRef::Dirty(_) => Err(Error::corrupted(0, "dirty node in a read snapshot")),
@@ -162,10 +164,10 @@ impl Source for BoundedReadTransaction {
     }
 
     fn overflow(&self, page: u64, len: u64) -> Result<&[u8]> {
-        let value = self
-            .db
-            .storage
-            .overflow_copy(page, len, self.meta.page_count)?;
+        let value =
+            self.db
+                .pager
+                .overflow_copy(&self.db.storage, page, len, self.meta.page_count)?;
         Ok(self.pages.alloc(value))
     }
 }

@@ -3,9 +3,10 @@
 //! pages a split leaves behind). Memory use is one partial node per level.
 
 use super::core::{TableState, WriteCore};
+use crate::btree::codec::encode_node;
 use crate::btree::node::{KeyBuf, Node, NodeRef, Value};
 use crate::error::{short_hex, Error, Result};
-use crate::page::{branch_entry_size, encode::encode_node, usable};
+use crate::page::{branch_entry_size, usable};
 
 struct Level {
     node: Node,

@@ -133,7 +133,7 @@ impl WriteCore {
                 format!("page id out of range (page count {})", self.page_count),
             ));
         }
-        let bytes = self.db.storage.page(&self.map, id)?;
+        let bytes = self.db.pager.page(&self.db.storage, &self.map, id)?;
         PageView::parse(bytes, id)
     }
 
@@ -142,7 +142,7 @@ impl WriteCore {
         match node {
             NodeRef::Dirty(id) => Ok(id),
             NodeRef::Page(page) => {
-                let copy = self.page_view(page)?.to_node()?;
+                let copy = crate::btree::codec::decode_node(self.page_view(page)?)?;
                 self.free_page(page);
                 Ok(self.push_node(copy))
             }
@@ -233,7 +233,7 @@ impl WriteCore {
         // What we just wrote was checksummed as we built it: no need to verify it on reread.
         for (id, bytes) in &pages {
             self.db
-                .storage
+                .pager
                 .mark_verified(*id, page::read_u64(bytes, page::TXN_AT));
         }
         self.db
@@ -309,8 +309,8 @@ impl Source for WriteCore {
 
     fn overflow(&self, page: u64, len: u64) -> Result<&[u8]> {
         self.db
-            .storage
-            .overflow(&self.map, page, len, self.page_count)
+            .pager
+            .overflow(&self.db.storage, &self.map, page, len, self.page_count)
     }
 }
 

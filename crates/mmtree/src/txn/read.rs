@@ -89,7 +89,7 @@ impl ReadTransaction {
                 format!("page id out of range (page count {})", self.meta.page_count),
             ));
         }
-        PageView::parse(self.db.storage.page(&self.map, id)?, id)
+        PageView::parse(self.db.pager.page(&self.db.storage, &self.map, id)?, id)
     }
 }
 
@@ -109,8 +109,8 @@ impl Source for ReadTransaction {
 
     fn overflow(&self, page: u64, len: u64) -> Result<&[u8]> {
         self.db
-            .storage
-            .overflow(&self.map, page, len, self.meta.page_count)
+            .pager
+            .overflow(&self.db.storage, &self.map, page, len, self.meta.page_count)
     }
 
     fn prefetch(&self, ids: &mut [u64]) {

@@ -3,9 +3,10 @@
 use super::core::{TableState, WriteCore};
 use super::{check_table_name, encode_table_entry, BulkLoader, Range};
 use crate::btree::node::Value;
-use crate::db::{DbInner, Durability, OnDisk, WriterGuard};
+use crate::db::{DbInner, OnDisk, WriterGuard};
 use crate::error::{Error, Result};
 use crate::limits::key_size_max;
+use crate::options::Durability;
 
 /// Refuses a key longer than the page size allows.
 pub(crate) fn check_key(page_size: usize, key: &[u8]) -> Result<()> {

@@ -1,0 +1,151 @@
+//! How a database is opened: [`Options`] and the [`Durability`] of commits.
+
+use crate::limits::{PAGE_SIZE_DEFAULT, SPILL_BYTES_DEFAULT};
+use crate::storage::observe::{IoObserver, ObserverHandle};
+use std::sync::{Arc, OnceLock};
+
+/// When a commit reaches the disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Durability {
+    /// Durable when `commit` returns (data synced, then the meta page synced). The default.
+    #[default]
+    Immediate,
+    /// Atomic and visible at once, but not yet durable: no `fdatasync`. A process crash loses
+    /// nothing (the page cache has it); a power loss or kernel crash loses the commits made since
+    /// the last durable one (an `Immediate` commit, [`Db::sync`], or closing the handle), whole,
+    /// and never corrupts the database: its meta page is marked weak and is not trusted after a
+    /// restart, and pages the last durable commit reaches are not reused until a newer one is
+    /// durable (so the file may grow a little more between syncs). Call [`Db::sync`] to make
+    /// everything committed so far durable.
+    Eventual,
+}
+
+/// Options for [`Db::open_with`].
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Options {
+    /// Page size for a new database (power of two, 4 KiB to 32 KiB). Ignored for an existing file.
+    pub page_size: usize,
+    /// Default durability of commits.
+    pub durability: Durability,
+    /// Dirty-page memory a write transaction may hold before it spills pages to the file.
+    pub spill_bytes: usize,
+    /// Verify each page's checksum the first time this process reads it (default true).
+    pub verify_checksums: bool,
+    /// Keep the kernel's read-around for the mapping (default false). Off, a page fault reads
+    /// only the page it needs (`MADV_RANDOM`), which keeps random reads fast when the file is
+    /// larger than memory; forward range scans then prefetch the leaves ahead of them
+    /// themselves once they find pages missing from memory.
+    pub read_ahead: bool,
+    /// Test hook: the boot id this handle believes in (see `simulate_reboot`).
+    pub(crate) boot_id: Option<u64>,
+    /// Test hook: sees every write to the data file (see `observe_io`).
+    pub(crate) observer: Option<ObserverHandle>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            page_size: PAGE_SIZE_DEFAULT,
+            durability: Durability::Immediate,
+            spill_bytes: SPILL_BYTES_DEFAULT,
+            verify_checksums: true,
+            read_ahead: false,
+            boot_id: None,
+            observer: None,
+        }
+    }
+}
+
+impl Options {
+    /// The first setting in which `other` asks for different behaviour than `self` (the page
+    /// size only matters at creation and is not compared).
+    pub(crate) fn differs_from(&self, other: &Options) -> Option<String> {
+        let mut differences = Vec::new();
+        if self.durability != other.durability {
+            differences.push(format!(
+                "durability {:?}, asked for {:?}",
+                self.durability, other.durability
+            ));
+        }
+        if self.spill_bytes != other.spill_bytes {
+            differences.push(format!(
+                "spill_bytes {}, asked for {}",
+                self.spill_bytes, other.spill_bytes
+            ));
+        }
+        if self.verify_checksums != other.verify_checksums {
+            differences.push(format!(
+                "verify_checksums {}, asked for {}",
+                self.verify_checksums, other.verify_checksums
+            ));
+        }
+        if self.read_ahead != other.read_ahead {
+            differences.push(format!(
+                "read_ahead {}, asked for {}",
+                self.read_ahead, other.read_ahead
+            ));
+        }
+        if self.boot_id != other.boot_id || self.observer.is_some() != other.observer.is_some() {
+            differences.push("test hooks differ".to_string());
+        }
+        (!differences.is_empty()).then(|| differences.join(", "))
+    }
+
+    /// For power-loss tests: every write, length change and sync of the data file is reported
+    /// to `observer`, in order, before it is made.
+    #[doc(hidden)]
+    pub fn observe_io(mut self, observer: Arc<dyn IoObserver>) -> Self {
+        self.observer = Some(ObserverHandle(observer));
+        self
+    }
+
+    /// For power-loss tests: open as if the system had restarted since the file was last
+    /// written, so meta pages of commits that were never synced (`Durability::Eventual`) are
+    /// not trusted, as after a real power loss.
+    #[doc(hidden)]
+    pub fn simulate_reboot(mut self) -> Self {
+        self.boot_id = Some(boot_id().wrapping_add(2) | 1);
+        self
+    }
+
+    /// Keeps the kernel's read-around on for the mapping (see [`Options::read_ahead`]).
+    pub fn read_ahead(mut self, on: bool) -> Self {
+        self.read_ahead = on;
+        self
+    }
+
+    /// Sets the page size for a new database.
+    pub fn page_size(mut self, page_size: usize) -> Self {
+        self.page_size = page_size;
+        self
+    }
+
+    /// Sets the default durability.
+    pub fn durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
+    }
+
+    /// Sets the spill threshold in bytes.
+    pub fn spill_bytes(mut self, bytes: usize) -> Self {
+        self.spill_bytes = bytes;
+        self
+    }
+}
+
+/// This boot of the system, hashed (never 0: 0 marks a steady meta page). A weak meta page
+/// carries it; after a restart `/proc/sys/kernel/random/boot_id` changes and weak meta pages are
+/// no longer trusted. Without the file (no procfs) every boot looks the same: weak meta pages
+/// are then always trusted, as before this mechanism existed.
+pub(crate) fn boot_id() -> u64 {
+    static BOOT: OnceLock<u64> = OnceLock::new();
+    *BOOT.get_or_init(|| {
+        let id = std::fs::read("/proc/sys/kernel/random/boot_id").unwrap_or_default();
+        let hash = id.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        });
+        hash | 1
+    })
+}
