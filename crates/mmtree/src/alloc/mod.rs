@@ -14,10 +14,12 @@
 //!   freed sets only grow, so recording the free pages converges on a consistent set.
 
 use crate::btree::cursor::{Bounds, RangeIter};
+use crate::btree::mutate::Mutate;
 use crate::btree::node::{NodeRef, Value, ValueBuf};
+use crate::btree::store::NodeStore;
 use crate::error::{Error, Result};
 use crate::page;
-use crate::txn::core::WriteCore;
+use crate::page::meta::Meta;
 use std::collections::HashSet;
 use std::ops::Bound;
 
@@ -100,66 +102,13 @@ impl AllocState {
             no_run_of: usize::MAX,
         }
     }
-}
-
-/// How many reusable pages a search for an overflow run may load before it gives up and takes
-/// the run at the end of the file. Every record loaded is rewritten at commit (its leftovers go
-/// back), so the bound also bounds that cost when free space is too scattered to hold a run.
-const RUN_SEARCH_PAGES_MAX: usize = 4096;
-
-impl WriteCore {
-    pub(crate) fn alloc_page(&mut self) -> Result<u64> {
-        loop {
-            if self.alloc.saving {
-                if let Some(page) = self.alloc.reserve.pop() {
-                    return Ok(page);
-                }
-            } else {
-                if let Some(page) = self.alloc.own_free.pop() {
-                    self.alloc.fresh.insert(page);
-                    return Ok(page);
-                }
-                if let Some(page) = self.alloc.loaded.pop() {
-                    self.alloc.fresh.insert(page);
-                    return Ok(page);
-                }
-                if !self.alloc.exhausted {
-                    self.load_more()?;
-                    continue;
-                }
-            }
-            return self.alloc_at_end(1);
-        }
-    }
-
-    /// `count` consecutive pages (an overflow run).
-    pub(crate) fn alloc_run(&mut self, count: u64) -> Result<u64> {
-        if count == 1 {
-            return self.alloc_page();
-        }
-        if self.alloc.saving {
-            return self.alloc_at_end(count);
-        }
-        // Look for a run among the reusable pages loaded so far; load more freelist records
-        // while none is found (runs freed together are listed together), up to a bound, so that
-        // freed overflow runs are reused rather than leaked to the end of the file.
-        loop {
-            if let Some(first) = self.take_loaded_run(count as usize) {
-                return Ok(first);
-            }
-            if self.alloc.exhausted || self.alloc.loaded.len() >= RUN_SEARCH_PAGES_MAX {
-                return self.alloc_at_end(count);
-            }
-            self.load_more()?;
-        }
-    }
 
     /// The lowest `count` consecutive pages in `loaded`, taken out of it.
-    fn take_loaded_run(&mut self, count: usize) -> Option<u64> {
+    pub(crate) fn take_loaded_run(&mut self, count: usize) -> Option<u64> {
         // `loaded` is sorted high to low: scan from the low end, so the tail of the file stays
         // free for trimming.
-        let loaded = &self.alloc.loaded;
-        if loaded.len() < count || count >= self.alloc.no_run_of {
+        let loaded = &self.loaded;
+        if loaded.len() < count || count >= self.no_run_of {
             return None;
         }
         let mut run_end = loaded.len();
@@ -168,45 +117,112 @@ impl WriteCore {
                 run_end = j + 1;
             }
             if run_end - j == count {
-                let run: Vec<u64> = self.alloc.loaded.drain(j..run_end).collect();
+                let run: Vec<u64> = self.loaded.drain(j..run_end).collect();
                 let first = *run.last().expect("count >= 2");
-                self.alloc.fresh.extend(run);
+                self.fresh.extend(run);
                 return Some(first);
             }
         }
-        self.alloc.no_run_of = count;
+        self.no_run_of = count;
         None
+    }
+}
+
+/// How many reusable pages a search for an overflow run may load before it gives up and takes
+/// the run at the end of the file. Every record loaded is rewritten at commit (its leftovers go
+/// back), so the bound also bounds that cost when free space is too scattered to hold a run.
+const RUN_SEARCH_PAGES_MAX: usize = 4096;
+
+/// What the allocator needs of the write transaction (which implements it): its allocation
+/// state, the commit it started from, and a way to make the file cover more pages.
+pub(crate) trait AllocHost: NodeStore {
+    fn alloc_state(&self) -> &AllocState;
+    fn alloc_state_mut(&mut self) -> &mut AllocState;
+    /// The committed state this transaction started from.
+    fn base(&self) -> &Meta;
+    fn txn_id(&self) -> u64;
+    /// Pages in use, including pages this transaction took at the end of the file.
+    fn page_count(&self) -> u64;
+    /// Lowers the page count (a trim of the free tail).
+    fn set_page_count(&mut self, page_count: u64);
+    /// Grows the file (if needed) to cover `page_count` pages, and makes that the page count:
+    /// the one way the page count grows.
+    fn cover(&mut self, page_count: u64) -> Result<()>;
+}
+
+/// The free-space policy, for every [`AllocHost`].
+pub(crate) trait Allocate: AllocHost {
+    fn take_page(&mut self) -> Result<u64> {
+        loop {
+            if self.alloc_state_mut().saving {
+                if let Some(page) = self.alloc_state_mut().reserve.pop() {
+                    return Ok(page);
+                }
+            } else {
+                if let Some(page) = self.alloc_state_mut().own_free.pop() {
+                    self.alloc_state_mut().fresh.insert(page);
+                    return Ok(page);
+                }
+                if let Some(page) = self.alloc_state_mut().loaded.pop() {
+                    self.alloc_state_mut().fresh.insert(page);
+                    return Ok(page);
+                }
+                if !self.alloc_state_mut().exhausted {
+                    self.load_more()?;
+                    continue;
+                }
+            }
+            return self.take_at_end(1);
+        }
+    }
+
+    /// `count` consecutive pages (an overflow run).
+    fn take_run(&mut self, count: u64) -> Result<u64> {
+        if count == 1 {
+            return self.take_page();
+        }
+        if self.alloc_state_mut().saving {
+            return self.take_at_end(count);
+        }
+        // Look for a run among the reusable pages loaded so far; load more freelist records
+        // while none is found (runs freed together are listed together), up to a bound, so that
+        // freed overflow runs are reused rather than leaked to the end of the file.
+        loop {
+            if let Some(first) = self.alloc_state_mut().take_loaded_run(count as usize) {
+                return Ok(first);
+            }
+            if self.alloc_state_mut().exhausted
+                || self.alloc_state_mut().loaded.len() >= RUN_SEARCH_PAGES_MAX
+            {
+                return self.take_at_end(count);
+            }
+            self.load_more()?;
+        }
     }
 
     /// Takes `count` pages at the end of the file, growing it first (the one way the page count
     /// grows).
-    pub(crate) fn alloc_at_end(&mut self, count: u64) -> Result<u64> {
-        let first = self.page_count;
-        let end = first + count;
-        self.db.storage.ensure_len(end * self.page_size as u64)?;
-        self.page_count = end;
-        let map = self.db.storage.mapping();
-        if !std::sync::Arc::ptr_eq(&map, &self.map) {
-            self.map = map;
-        }
+    fn take_at_end(&mut self, count: u64) -> Result<u64> {
+        let first = self.page_count();
+        self.cover(first + count)?;
         Ok(first)
     }
 
-    pub(crate) fn free_page(&mut self, page: u64) {
-        debug_assert!(page >= 2 && page < self.page_count);
-        if self.alloc.saving {
-            self.alloc.freed.push(page);
-        } else if page >= self.base.page_count || self.alloc.fresh.remove(&page) {
-            self.alloc.own_free.push(page);
+    fn release_page(&mut self, page: u64) {
+        debug_assert!(page >= 2 && page < self.page_count());
+        if self.alloc_state_mut().saving {
+            self.alloc_state_mut().freed.push(page);
+        } else if page >= self.base().page_count || self.alloc_state_mut().fresh.remove(&page) {
+            self.alloc_state_mut().own_free.push(page);
         } else {
-            self.alloc.freed.push(page);
+            self.alloc_state_mut().freed.push(page);
         }
     }
 
     /// Loads the next reusable freelist record, if any.
     fn load_more(&mut self) -> Result<()> {
         let record = {
-            let start = match &self.alloc.resume_after {
+            let start = match &self.alloc_state_mut().resume_after {
                 Some(key) => Bound::Excluded(key.clone()),
                 None => Bound::Unbounded,
             };
@@ -214,7 +230,8 @@ impl WriteCore {
                 start,
                 end: Bound::Unbounded,
             };
-            let mut records = RangeIter::new(self, self.alloc.freelist_root, bounds);
+            let root = self.alloc_state().freelist_root;
+            let mut records = RangeIter::new(self, root, bounds);
             match records.next() {
                 Some(item) => {
                     let (key, value) = item?;
@@ -224,34 +241,36 @@ impl WriteCore {
             }
         };
         let Some((key, value)) = record else {
-            self.alloc.exhausted = true;
+            self.alloc_state_mut().exhausted = true;
             return Ok(());
         };
-        let (txn, pages) = decode_record(&key, &value, self.base.freelist_root)?;
-        if txn > self.alloc.floor {
-            self.alloc.exhausted = true;
+        let (txn, pages) = decode_record(&key, &value, self.base().freelist_root)?;
+        if txn > self.alloc_state_mut().floor {
+            self.alloc_state_mut().exhausted = true;
             return Ok(());
         }
         for &page in &pages {
-            if page < 2 || page >= self.base.page_count {
+            if page < 2 || page >= self.base().page_count {
                 return Err(Error::corrupted(
-                    self.base.freelist_root,
+                    self.base().freelist_root,
                     format!("freelist names page {page} outside the file"),
                 ));
             }
         }
-        self.alloc.consumed_pages += pages.len() as u64;
-        self.alloc.loaded.extend(pages);
-        self.alloc.no_run_of = usize::MAX;
-        self.alloc.loaded.sort_unstable_by(|a, b| b.cmp(a));
-        self.alloc.resume_after = Some(key.clone());
-        self.alloc.consumed.push(key);
+        self.alloc_state_mut().consumed_pages += pages.len() as u64;
+        self.alloc_state_mut().loaded.extend(pages);
+        self.alloc_state_mut().no_run_of = usize::MAX;
+        self.alloc_state_mut()
+            .loaded
+            .sort_unstable_by(|a, b| b.cmp(a));
+        self.alloc_state_mut().resume_after = Some(key.clone());
+        self.alloc_state_mut().consumed.push(key);
         Ok(())
     }
 
     /// Loads every reusable freelist record.
-    pub(crate) fn load_all(&mut self) -> Result<()> {
-        while !self.alloc.exhausted {
+    fn load_all(&mut self) -> Result<()> {
+        while !self.alloc_state_mut().exhausted {
             self.load_more()?;
         }
         Ok(())
@@ -259,37 +278,38 @@ impl WriteCore {
 
     /// For compaction: the page count the file would have if every reusable page were at the
     /// end. Live pages at or above it are worth moving down.
-    pub(crate) fn compaction_limit(&mut self) -> Result<u64> {
+    fn compaction_limit(&mut self) -> Result<u64> {
         self.load_all()?;
-        let reusable = (self.alloc.loaded.len() + self.alloc.own_free.len()) as u64;
-        Ok(self.page_count.saturating_sub(reusable).max(2))
+        let reusable =
+            (self.alloc_state_mut().loaded.len() + self.alloc_state_mut().own_free.len()) as u64;
+        Ok(self.page_count().saturating_sub(reusable).max(2))
     }
 
     /// Set during a compacting commit: the freelist tree is relocated below it too.
-    pub(crate) fn set_relocate_limit(&mut self, limit: u64) {
-        self.alloc.relocate_limit = Some(limit);
+    fn set_relocate_limit(&mut self, limit: u64) {
+        self.alloc_state_mut().relocate_limit = Some(limit);
     }
 
     /// Gives free pages at the end of the file back: loads every reusable record and lowers the
     /// page count past the free tail. The file itself is shortened after the commit is durable.
-    pub(crate) fn trim_tail(&mut self) -> Result<u64> {
+    fn trim_tail(&mut self) -> Result<u64> {
         self.load_all()?;
-        let reusable: HashSet<u64> = self
-            .alloc
+        let alloc = self.alloc_state();
+        let reusable: HashSet<u64> = alloc
             .loaded
             .iter()
-            .chain(&self.alloc.own_free)
+            .chain(&alloc.own_free)
             .copied()
             .collect();
-        let mut end = self.page_count;
+        let mut end = self.page_count();
         while end > 2 && reusable.contains(&(end - 1)) {
             end -= 1;
         }
-        let trimmed = self.page_count - end;
+        let trimmed = self.page_count() - end;
         if trimmed > 0 {
-            self.alloc.loaded.retain(|&p| p < end);
-            self.alloc.own_free.retain(|&p| p < end);
-            self.page_count = end;
+            self.alloc_state_mut().loaded.retain(|&p| p < end);
+            self.alloc_state_mut().own_free.retain(|&p| p < end);
+            self.set_page_count(end);
         }
         Ok(trimmed)
     }
@@ -302,28 +322,31 @@ impl WriteCore {
     /// the new freelist nodes are *reserved* up front (lowest reusable pages first, so the file
     /// tail stays free for trimming, else at the end of the file); both the reserved set and the
     /// freed set only grow, so the loop ends after a few passes.
-    pub(crate) fn save_freelist(&mut self, out: &mut Vec<(u64, Vec<u8>)>) -> Result<(u64, u64)> {
-        let own = std::mem::take(&mut self.alloc.own_free);
-        self.alloc.freed.extend(own);
-        self.alloc.saving = true;
-        let mut root = self.alloc.freelist_root;
-        let consumed = std::mem::take(&mut self.alloc.consumed);
+    fn save_freelist(&mut self, out: &mut Vec<(u64, Vec<u8>)>) -> Result<(u64, u64)> {
+        let own = std::mem::take(&mut self.alloc_state_mut().own_free);
+        self.alloc_state_mut().freed.extend(own);
+        self.alloc_state_mut().saving = true;
+        let mut root = self.alloc_state_mut().freelist_root;
+        let consumed = std::mem::take(&mut self.alloc_state_mut().consumed);
         for key in &consumed {
             root = self.tree_remove(root, key)?.0;
         }
-        if let (Some(limit), Some(node)) = (self.alloc.relocate_limit, root) {
+        if let (Some(limit), Some(node)) = (self.alloc_state_mut().relocate_limit, root) {
             root = Some(self.relocate(node, limit)?);
         }
-        let capacity = record_capacity(self.page_size);
+        let capacity = record_capacity(self.page_size());
         for _ in 0..64 {
-            let (loaded_before, freed_before) = (self.alloc.loaded.len(), self.alloc.freed.len());
+            let (loaded_before, freed_before) = (
+                self.alloc_state_mut().loaded.len(),
+                self.alloc_state_mut().freed.len(),
+            );
             // Leftovers of consumed records go back under their own keys.
-            let mut leftovers = self.alloc.loaded.clone();
+            let mut leftovers = self.alloc_state_mut().loaded.clone();
             leftovers.sort_unstable();
             let chunks: Vec<&[u64]> = leftovers.chunks(capacity).collect();
             if chunks.len() > consumed.len() {
                 return Err(Error::corrupted(
-                    self.base.freelist_root,
+                    self.base().freelist_root,
                     "freelist record holds more pages than fit",
                 ));
             }
@@ -340,10 +363,10 @@ impl WriteCore {
                     None => self.tree_remove(root, key)?.0,
                 };
             }
-            let mut freed = self.alloc.freed.clone();
+            let mut freed = self.alloc_state_mut().freed.clone();
             freed.sort_unstable();
             for (part, chunk) in freed.chunks(capacity).enumerate() {
-                let key = record_key(self.txn, part as u32);
+                let key = record_key(self.txn_id(), part as u32);
                 root = Some(
                     self.tree_insert(
                         root,
@@ -357,32 +380,38 @@ impl WriteCore {
                 Some(root) => self.count_dirty(root),
                 None => 0,
             };
-            let reserved = self.alloc.reserve.len();
+            let reserved = self.alloc_state_mut().reserve.len();
             if needed > reserved {
-                let take = (needed - reserved).min(self.alloc.loaded.len());
+                let take = (needed - reserved).min(self.alloc_state_mut().loaded.len());
                 for _ in 0..take {
-                    let page = self.alloc.loaded.pop().expect("counted");
-                    self.alloc.reserve.push(page);
+                    let page = self.alloc_state_mut().loaded.pop().expect("counted");
+                    self.alloc_state_mut().reserve.push(page);
                 }
             } else if needed < reserved {
                 // Merges made nodes go away: the spare reserved pages are freed by this txn.
-                let spare = self.alloc.reserve.split_off(needed);
-                self.alloc.freed.extend(spare);
+                let spare = self.alloc_state_mut().reserve.split_off(needed);
+                self.alloc_state_mut().freed.extend(spare);
             }
-            if self.alloc.loaded.len() == loaded_before && self.alloc.freed.len() == freed_before {
+            if self.alloc_state_mut().loaded.len() == loaded_before
+                && self.alloc_state_mut().freed.len() == freed_before
+            {
                 let root_page = match root {
                     Some(root) => self.flush(root, out)?,
                     None => 0,
                 };
-                debug_assert!(self.alloc.reserve.is_empty(), "every reserved page is used");
-                let listed = self.alloc.loaded.len() as u64 + self.alloc.freed.len() as u64;
+                debug_assert!(
+                    self.alloc_state_mut().reserve.is_empty(),
+                    "every reserved page is used"
+                );
+                let listed = self.alloc_state_mut().loaded.len() as u64
+                    + self.alloc_state_mut().freed.len() as u64;
                 let free_pages = self
-                    .base
+                    .base()
                     .free_pages
-                    .checked_sub(self.alloc.consumed_pages)
+                    .checked_sub(self.alloc_state_mut().consumed_pages)
                     .ok_or_else(|| {
                         Error::corrupted(
-                            self.base.freelist_root,
+                            self.base().freelist_root,
                             "free page count is smaller than the freelist",
                         )
                     })?
@@ -398,7 +427,7 @@ impl WriteCore {
     /// Dirty nodes under `node`: each needs a page when flushed.
     fn count_dirty(&self, node: NodeRef) -> usize {
         let NodeRef::Dirty(id) = node else { return 0 };
-        match &self.node(id).entries {
+        match &self.arena().node(id).entries {
             crate::btree::node::Entries::Branch(children) => {
                 1 + children.iter().map(|&c| self.count_dirty(c)).sum::<usize>()
             }
@@ -406,3 +435,5 @@ impl WriteCore {
         }
     }
 }
+
+impl<T: AllocHost + ?Sized> Allocate for T {}

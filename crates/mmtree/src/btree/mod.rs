@@ -1,10 +1,12 @@
 //! The copy-on-write B+tree: reading (shared by read and write transactions), cursors, and the
 //! write transaction's mutations.
 
+pub(crate) mod arena;
 pub(crate) mod codec;
 pub(crate) mod cursor;
 pub(crate) mod mutate;
 pub(crate) mod node;
+pub(crate) mod store;
 pub(crate) mod view;
 
 use crate::error::{Error, Result};

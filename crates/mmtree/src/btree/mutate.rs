@@ -2,18 +2,31 @@
 //! after an insert, merges of underfull nodes on the way up after a remove, and the bottom-up
 //! flush that turns dirty nodes into pages.
 
-use super::codec::{decode_node, encode_node};
 use super::node::{Entries, KeyBuf, Node, NodeRef, Value};
+use super::store::NodeStore;
 use super::view::NodeView;
 use super::{child_index, depth_error};
 use crate::error::Result;
 use crate::limits::TREE_DEPTH_MAX;
 use crate::page::{overflow_pages, usable};
-use crate::txn::core::WriteCore;
 
-impl WriteCore {
+/// The tree operations of a write transaction, for every [`NodeStore`].
+pub(crate) trait Mutate: NodeStore {
+    /// Copy-on-write: the arena id of a modifiable copy of `node` (the page it came from is
+    /// freed).
+    fn dirty(&mut self, node: NodeRef) -> Result<u32> {
+        match node {
+            NodeRef::Dirty(id) => Ok(id),
+            NodeRef::Page(page) => {
+                let copy = self.load_node(page)?;
+                self.free_page(page);
+                Ok(self.arena_mut().push(copy))
+            }
+        }
+    }
+
     /// Inserts or replaces; returns the new root and the replaced value.
-    pub(crate) fn tree_insert(
+    fn tree_insert(
         &mut self,
         root: Option<NodeRef>,
         key: &[u8],
@@ -24,7 +37,7 @@ impl WriteCore {
             leaf.keys.push(KeyBuf::from_slice(key));
             leaf.values_mut().push(value);
             leaf.recompute_bytes();
-            return Ok((NodeRef::Dirty(self.push_node(leaf)), None));
+            return Ok((NodeRef::Dirty(self.arena_mut().push(leaf)), None));
         };
         let root_id = self.dirty(root)?;
         let mut path: Vec<(u32, usize)> = Vec::new();
@@ -34,7 +47,7 @@ impl WriteCore {
             if path.len() >= TREE_DEPTH_MAX {
                 return Err(depth_error(root));
             }
-            let node = self.node(id);
+            let node = self.arena().node(id);
             if node.is_leaf() {
                 break;
             }
@@ -42,11 +55,11 @@ impl WriteCore {
             rightmost &= index + 1 == node.len();
             let child = node.children()[index];
             let child_id = self.dirty(child)?;
-            self.node_mut(id).children_mut()[index] = NodeRef::Dirty(child_id);
+            self.arena_mut().node_mut(id).children_mut()[index] = NodeRef::Dirty(child_id);
             path.push((id, index));
             id = child_id;
         }
-        let leaf = self.node_mut(id);
+        let leaf = self.arena_mut().node_mut(id);
         let (old, index) = match leaf.keys.binary_search_by(|k| k.as_slice().cmp(key)) {
             Ok(index) => {
                 let old = std::mem::replace(&mut leaf.values_mut()[index], value);
@@ -60,71 +73,12 @@ impl WriteCore {
         };
         leaf.recompute_bytes();
         let append = rightmost && index + 1 == leaf.len();
-        let root = self.split_upward(root_id, path, id, append)?;
+        let root = split_upward(self, root_id, path, id, append)?;
         Ok((NodeRef::Dirty(root), old))
     }
 
-    /// Splits `id` and its ancestors while they are larger than a page. Returns the root.
-    ///
-    /// Every split must leave pieces that fit a page; one that does not (an entry larger than a
-    /// page, which only a crafted file can hold) is `Corrupted`, never another round of splits.
-    fn split_upward(
-        &mut self,
-        mut root: u32,
-        mut path: Vec<(u32, usize)>,
-        mut id: u32,
-        append: bool,
-    ) -> Result<u32> {
-        let limit = usable(self.page_size);
-        loop {
-            if self.node(id).bytes <= limit {
-                return Ok(root);
-            }
-            let pieces = split_node(self.node_mut(id), limit, append);
-            if pieces.is_empty()
-                || self.node(id).bytes > limit
-                || pieces.iter().any(|piece| piece.bytes > limit)
-            {
-                return Err(crate::error::Error::corrupted(
-                    0,
-                    "an entry is larger than a page (a crafted or damaged page)",
-                ));
-            }
-            match path.pop() {
-                Some((parent, index)) => {
-                    self.insert_pieces(parent, index + 1, pieces);
-                    id = parent;
-                }
-                None => {
-                    let mut new_root = Node::new_branch();
-                    new_root.keys.push(KeyBuf::new());
-                    new_root.children_mut().push(NodeRef::Dirty(id));
-                    new_root.recompute_bytes();
-                    let new_root = self.push_node(new_root);
-                    self.insert_pieces(new_root, 1, pieces);
-                    root = new_root;
-                    id = new_root;
-                }
-            }
-        }
-    }
-
-    /// Inserts nodes into branch `parent` at `at`, `at + 1`, ... with their separators.
-    fn insert_pieces(&mut self, parent: u32, at: usize, pieces: Vec<Node>) {
-        for (offset, mut piece) in pieces.into_iter().enumerate() {
-            let separator = separator_of(&mut piece);
-            let piece_id = self.push_node(piece);
-            let parent = self.node_mut(parent);
-            parent.keys.insert(at + offset, separator);
-            parent
-                .children_mut()
-                .insert(at + offset, NodeRef::Dirty(piece_id));
-            parent.recompute_bytes();
-        }
-    }
-
     /// Removes `key`; returns the new root and the removed value.
-    pub(crate) fn tree_remove(
+    fn tree_remove(
         &mut self,
         root: Option<NodeRef>,
         key: &[u8],
@@ -142,18 +96,18 @@ impl WriteCore {
             if path.len() >= TREE_DEPTH_MAX {
                 return Err(depth_error(root));
             }
-            let node = self.node(id);
+            let node = self.arena().node(id);
             if node.is_leaf() {
                 break;
             }
             let index = child_index(&NodeView::Dirty(node), key)?;
             let child = node.children()[index];
             let child_id = self.dirty(child)?;
-            self.node_mut(id).children_mut()[index] = NodeRef::Dirty(child_id);
+            self.arena_mut().node_mut(id).children_mut()[index] = NodeRef::Dirty(child_id);
             path.push((id, index));
             id = child_id;
         }
-        let leaf = self.node_mut(id);
+        let leaf = self.arena_mut().node_mut(id);
         let Ok(index) = leaf.keys.binary_search_by(|k| k.as_slice().cmp(key)) else {
             // get() found it; a second search can only miss in a leaf whose keys are unsorted.
             return Err(crate::error::Error::corrupted(
@@ -164,103 +118,19 @@ impl WriteCore {
         leaf.keys.remove(index);
         let old = leaf.values_mut().remove(index);
         leaf.recompute_bytes();
-        let root_id = self.rebalance_upward(root_id, path, id)?;
-        Ok((self.collapse_root(root_id), Some(old)))
-    }
-
-    /// Merges (or evens out) underfull nodes with a sibling, from `id` up. Returns the root.
-    fn rebalance_upward(
-        &mut self,
-        root: u32,
-        mut path: Vec<(u32, usize)>,
-        mut id: u32,
-    ) -> Result<u32> {
-        let limit = usable(self.page_size);
-        while let Some((parent, index)) = path.pop() {
-            let node = self.node(id);
-            if !node.keys.is_empty() && node.bytes >= limit / 4 {
-                return Ok(root);
-            }
-            if node.keys.is_empty() {
-                self.release_node(id);
-                let parent_node = self.node_mut(parent);
-                parent_node.keys.remove(index);
-                parent_node.children_mut().remove(index);
-                if index == 0 && !parent_node.keys.is_empty() {
-                    parent_node.keys[0].clear();
-                }
-                parent_node.recompute_bytes();
-                id = parent;
-                continue;
-            }
-            if self.node(parent).len() < 2 {
-                id = parent;
-                continue;
-            }
-            let (left_index, right_index) = if index > 0 {
-                (index - 1, index)
-            } else {
-                (index, index + 1)
-            };
-            let left_ref = self.node(parent).children()[left_index];
-            let right_ref = self.node(parent).children()[right_index];
-            let left = self.dirty(left_ref)?;
-            let right = self.dirty(right_ref)?;
-            let parent_node = self.node_mut(parent);
-            let separator = std::mem::take(&mut parent_node.keys[right_index]);
-            parent_node.keys.remove(right_index);
-            parent_node.children_mut().remove(right_index);
-            parent_node.children_mut()[left_index] = NodeRef::Dirty(left);
-            parent_node.recompute_bytes();
-            let mut right_node = self.take_node(right);
-            if !right_node.is_leaf() {
-                right_node.keys[0] = separator;
-                right_node.recompute_bytes();
-            }
-            let left_node = self.node_mut(left);
-            left_node.append(right_node);
-            if left_node.bytes > limit {
-                let pieces = split_node(left_node, limit, false);
-                self.insert_pieces(parent, left_index + 1, pieces);
-                if self.node(parent).bytes > limit {
-                    // A longer separator moved up: the parent may now need a split itself.
-                    return self.split_upward(root, path, parent, false);
-                }
-            }
-            id = parent;
-        }
-        Ok(root)
-    }
-
-    /// Drops branch roots with a single child and empty leaf roots.
-    fn collapse_root(&mut self, mut root: u32) -> Option<NodeRef> {
-        loop {
-            let node = self.node(root);
-            if node.keys.is_empty() {
-                self.release_node(root);
-                return None;
-            }
-            if node.is_leaf() || node.len() > 1 {
-                return Some(NodeRef::Dirty(root));
-            }
-            let child = node.children()[0];
-            self.release_node(root);
-            match child {
-                NodeRef::Dirty(child) => root = child,
-                page => return Some(page),
-            }
-        }
+        let root_id = rebalance_upward(self, root_id, path, id)?;
+        Ok((collapse_root(self, root_id), Some(old)))
     }
 
     /// Writes the dirty nodes under `node` (children first) and returns its page id.
-    pub(crate) fn flush(&mut self, node: NodeRef, out: &mut Vec<(u64, Vec<u8>)>) -> Result<u64> {
+    fn flush(&mut self, node: NodeRef, out: &mut Vec<(u64, Vec<u8>)>) -> Result<u64> {
         let NodeRef::Dirty(id) = node else {
             let NodeRef::Page(page) = node else {
                 unreachable!()
             };
             return Ok(page);
         };
-        let mut node = self.take_node(id);
+        let mut node = self.arena_mut().take(id);
         if let Entries::Branch(children) = &mut node.entries {
             for child in children.iter_mut() {
                 if let NodeRef::Dirty(_) = child {
@@ -269,8 +139,7 @@ impl WriteCore {
             }
         }
         let page_id = self.alloc_page()?;
-        let mut page = self.db.page_buffer();
-        encode_node(&node, &mut page, page_id, self.txn);
+        let page = self.encode_page(&node, page_id);
         out.push((page_id, page));
         Ok(page_id)
     }
@@ -278,98 +147,158 @@ impl WriteCore {
     /// Compaction: copies every node and overflow run of the tree that lies at or above page
     /// `limit` (and the path to it) into the transaction, so the flush gives it a page lower in
     /// the file. Returns the root, changed if anything under it moved.
-    pub(crate) fn relocate(&mut self, node: NodeRef, limit: u64) -> Result<NodeRef> {
-        self.relocate_in(node, limit, 0, &mut Visited::default())
-    }
-
-    fn relocate_in(
-        &mut self,
-        node: NodeRef,
-        limit: u64,
-        depth: usize,
-        visited: &mut Visited,
-    ) -> Result<NodeRef> {
-        if depth >= TREE_DEPTH_MAX {
-            return Err(depth_error(node));
-        }
-        let mut owned = match node {
-            NodeRef::Page(page) => {
-                visited.enter(page)?;
-                decode_node(self.page_view(page)?)?
-            }
-            NodeRef::Dirty(id) => self.node(id).clone(),
-        };
-        let mut changed = matches!(node, NodeRef::Page(page) if page >= limit);
-        match &mut owned.entries {
-            Entries::Branch(children) => {
-                for child in children.iter_mut() {
-                    let moved = self.relocate_in(*child, limit, depth + 1, visited)?;
-                    if moved != *child {
-                        *child = moved;
-                        changed = true;
-                    }
-                }
-            }
-            Entries::Leaf(values) => {
-                for value in values.iter_mut() {
-                    if let Value::Overflow { page, len } = *value {
-                        if page.saturating_add(overflow_pages(len, self.page_size)) > limit {
-                            let bytes =
-                                crate::btree::view::Source::overflow(self, page, len)?.to_vec();
-                            let moved = self.write_overflow(&bytes)?;
-                            self.free_value(std::mem::replace(value, moved))?;
-                            changed = true;
-                        }
-                    }
-                }
-            }
-        }
-        if !changed {
-            return Ok(node);
-        }
-        match node {
-            NodeRef::Dirty(id) => {
-                *self.node_mut(id) = owned;
-                Ok(node)
-            }
-            NodeRef::Page(page) => {
-                self.free_page(page);
-                Ok(NodeRef::Dirty(self.push_node(owned)))
-            }
-        }
+    fn relocate(&mut self, node: NodeRef, limit: u64) -> Result<NodeRef> {
+        relocate_in(self, node, limit, 0, &mut Visited::default())
     }
 
     /// Frees every page of a tree (used to drop a table).
-    pub(crate) fn free_tree(&mut self, node: NodeRef) -> Result<()> {
-        self.free_tree_in(node, 0, &mut Visited::default())
+    fn free_tree(&mut self, node: NodeRef) -> Result<()> {
+        free_tree_in(self, node, 0, &mut Visited::default())
     }
+}
 
-    fn free_tree_in(&mut self, node: NodeRef, depth: usize, visited: &mut Visited) -> Result<()> {
-        if depth >= TREE_DEPTH_MAX {
-            return Err(depth_error(node));
+impl<T: NodeStore + ?Sized> Mutate for T {}
+
+/// Splits `id` and its ancestors while they are larger than a page. Returns the root.
+///
+/// Every split must leave pieces that fit a page; one that does not (an entry larger than a
+/// page, which only a crafted file can hold) is `Corrupted`, never another round of splits.
+fn split_upward<S: NodeStore + ?Sized>(
+    s: &mut S,
+    mut root: u32,
+    mut path: Vec<(u32, usize)>,
+    mut id: u32,
+    append: bool,
+) -> Result<u32> {
+    let limit = usable(s.page_size());
+    loop {
+        if s.arena().node(id).bytes <= limit {
+            return Ok(root);
         }
-        let owned = match node {
-            NodeRef::Dirty(id) => self.take_node(id),
-            NodeRef::Page(page) => {
-                visited.enter(page)?;
-                let owned = decode_node(self.page_view(page)?)?;
-                self.free_page(page);
-                owned
+        let pieces = split_node(s.arena_mut().node_mut(id), limit, append);
+        if pieces.is_empty()
+            || s.arena().node(id).bytes > limit
+            || pieces.iter().any(|piece| piece.bytes > limit)
+        {
+            return Err(crate::error::Error::corrupted(
+                0,
+                "an entry is larger than a page (a crafted or damaged page)",
+            ));
+        }
+        match path.pop() {
+            Some((parent, index)) => {
+                insert_pieces(s, parent, index + 1, pieces);
+                id = parent;
             }
+            None => {
+                let mut new_root = Node::new_branch();
+                new_root.keys.push(KeyBuf::new());
+                new_root.children_mut().push(NodeRef::Dirty(id));
+                new_root.recompute_bytes();
+                let new_root = s.arena_mut().push(new_root);
+                insert_pieces(s, new_root, 1, pieces);
+                root = new_root;
+                id = new_root;
+            }
+        }
+    }
+}
+
+/// Inserts nodes into branch `parent` at `at`, `at + 1`, ... with their separators.
+fn insert_pieces<S: NodeStore + ?Sized>(s: &mut S, parent: u32, at: usize, pieces: Vec<Node>) {
+    for (offset, mut piece) in pieces.into_iter().enumerate() {
+        let separator = separator_of(&mut piece);
+        let piece_id = s.arena_mut().push(piece);
+        let parent = s.arena_mut().node_mut(parent);
+        parent.keys.insert(at + offset, separator);
+        parent
+            .children_mut()
+            .insert(at + offset, NodeRef::Dirty(piece_id));
+        parent.recompute_bytes();
+    }
+}
+
+/// Merges (or evens out) underfull nodes with a sibling, from `id` up. Returns the root.
+fn rebalance_upward<S: NodeStore + ?Sized>(
+    s: &mut S,
+    root: u32,
+    mut path: Vec<(u32, usize)>,
+    mut id: u32,
+) -> Result<u32> {
+    let limit = usable(s.page_size());
+    while let Some((parent, index)) = path.pop() {
+        let node = s.arena().node(id);
+        if !node.keys.is_empty() && node.bytes >= limit / 4 {
+            return Ok(root);
+        }
+        if node.keys.is_empty() {
+            s.arena_mut().release(id);
+            let parent_node = s.arena_mut().node_mut(parent);
+            parent_node.keys.remove(index);
+            parent_node.children_mut().remove(index);
+            if index == 0 && !parent_node.keys.is_empty() {
+                parent_node.keys[0].clear();
+            }
+            parent_node.recompute_bytes();
+            id = parent;
+            continue;
+        }
+        if s.arena().node(parent).len() < 2 {
+            id = parent;
+            continue;
+        }
+        let (left_index, right_index) = if index > 0 {
+            (index - 1, index)
+        } else {
+            (index, index + 1)
         };
-        match owned.entries {
-            Entries::Leaf(values) => {
-                for value in values {
-                    self.free_value(value)?;
-                }
-            }
-            Entries::Branch(children) => {
-                for child in children {
-                    self.free_tree_in(child, depth + 1, visited)?;
-                }
+        let left_ref = s.arena().node(parent).children()[left_index];
+        let right_ref = s.arena().node(parent).children()[right_index];
+        let left = s.dirty(left_ref)?;
+        let right = s.dirty(right_ref)?;
+        let parent_node = s.arena_mut().node_mut(parent);
+        let separator = std::mem::take(&mut parent_node.keys[right_index]);
+        parent_node.keys.remove(right_index);
+        parent_node.children_mut().remove(right_index);
+        parent_node.children_mut()[left_index] = NodeRef::Dirty(left);
+        parent_node.recompute_bytes();
+        let mut right_node = s.arena_mut().take(right);
+        if !right_node.is_leaf() {
+            right_node.keys[0] = separator;
+            right_node.recompute_bytes();
+        }
+        let left_node = s.arena_mut().node_mut(left);
+        left_node.append(right_node);
+        if left_node.bytes > limit {
+            let pieces = split_node(left_node, limit, false);
+            insert_pieces(s, parent, left_index + 1, pieces);
+            if s.arena().node(parent).bytes > limit {
+                // A longer separator moved up: the parent may now need a split its.
+                return split_upward(s, root, path, parent, false);
             }
         }
-        Ok(())
+        id = parent;
+    }
+    Ok(root)
+}
+
+/// Drops branch roots with a single child and empty leaf roots.
+fn collapse_root<S: NodeStore + ?Sized>(s: &mut S, mut root: u32) -> Option<NodeRef> {
+    loop {
+        let node = s.arena().node(root);
+        if node.keys.is_empty() {
+            s.arena_mut().release(root);
+            return None;
+        }
+        if node.is_leaf() || node.len() > 1 {
+            return Some(NodeRef::Dirty(root));
+        }
+        let child = node.children()[0];
+        s.arena_mut().release(root);
+        match child {
+            NodeRef::Dirty(child) => root = child,
+            page => return Some(page),
+        }
     }
 }
 
@@ -442,4 +371,93 @@ fn split_node(node: &mut Node, limit: usize, append: bool) -> Vec<Node> {
     }
     pieces.reverse();
     pieces
+}
+
+fn relocate_in<S: NodeStore + ?Sized>(
+    s: &mut S,
+    node: NodeRef,
+    limit: u64,
+    depth: usize,
+    visited: &mut Visited,
+) -> Result<NodeRef> {
+    if depth >= TREE_DEPTH_MAX {
+        return Err(depth_error(node));
+    }
+    let mut owned = match node {
+        NodeRef::Page(page) => {
+            visited.enter(page)?;
+            s.load_node(page)?
+        }
+        NodeRef::Dirty(id) => s.arena().node(id).clone(),
+    };
+    let mut changed = matches!(node, NodeRef::Page(page) if page >= limit);
+    match &mut owned.entries {
+        Entries::Branch(children) => {
+            for child in children.iter_mut() {
+                let moved = relocate_in(s, *child, limit, depth + 1, visited)?;
+                if moved != *child {
+                    *child = moved;
+                    changed = true;
+                }
+            }
+        }
+        Entries::Leaf(values) => {
+            for value in values.iter_mut() {
+                if let Value::Overflow { page, len } = *value {
+                    if page.saturating_add(overflow_pages(len, s.page_size())) > limit {
+                        let bytes = s.overflow(page, len)?.to_vec();
+                        let moved = s.write_overflow(&bytes)?;
+                        s.free_value(std::mem::replace(value, moved))?;
+                        changed = true;
+                    }
+                }
+            }
+        }
+    }
+    if !changed {
+        return Ok(node);
+    }
+    match node {
+        NodeRef::Dirty(id) => {
+            *s.arena_mut().node_mut(id) = owned;
+            Ok(node)
+        }
+        NodeRef::Page(page) => {
+            s.free_page(page);
+            Ok(NodeRef::Dirty(s.arena_mut().push(owned)))
+        }
+    }
+}
+
+fn free_tree_in<S: NodeStore + ?Sized>(
+    s: &mut S,
+    node: NodeRef,
+    depth: usize,
+    visited: &mut Visited,
+) -> Result<()> {
+    if depth >= TREE_DEPTH_MAX {
+        return Err(depth_error(node));
+    }
+    let owned = match node {
+        NodeRef::Dirty(id) => s.arena_mut().take(id),
+        NodeRef::Page(page) => {
+            visited.enter(page)?;
+            let owned = s.load_node(page)?;
+            s.free_page(page);
+            owned
+        }
+    };
+    match owned.entries {
+        Entries::Leaf(values) => {
+            for value in values {
+                s.free_value(value)?;
+            }
+        }
+        Entries::Branch(children) => {
+            for child in children {
+                free_tree_in(s, child, depth + 1, visited)?;
+            }
+        }
+    }
+    Ok(())
 }

@@ -3,8 +3,10 @@
 //! pages a split leaves behind). Memory use is one partial node per level.
 
 use super::core::{TableState, WriteCore};
+use crate::alloc::Allocate;
 use crate::btree::codec::encode_node;
 use crate::btree::node::{KeyBuf, Node, NodeRef, Value};
+use crate::btree::store::NodeStore;
 use crate::error::{short_hex, Error, Result};
 use crate::page::{branch_entry_size, usable};
 
@@ -170,7 +172,7 @@ impl<'w> BulkLoader<'w> {
     }
 
     fn write_node(&mut self, node: &Node) -> Result<u64> {
-        let page_id = self.core.alloc_at_end(1)?;
+        let page_id = self.core.take_at_end(1)?;
         self.allocated.push(page_id);
         let mut page = self.core.db.page_buffer();
         encode_node(node, &mut page, page_id, self.core.txn);

@@ -1,8 +1,12 @@
 //! The state of one write transaction, shared by its public handles (`WriteTransaction`, `Table`,
 //! `BulkLoader`): the arena of dirty nodes, the table roots, and the page allocator.
 
-use crate::alloc::AllocState;
+use crate::alloc::{AllocHost, AllocState, Allocate};
+use crate::btree::arena::Arena;
+use crate::btree::codec::{decode_node, encode_node};
+use crate::btree::mutate::Mutate;
 use crate::btree::node::{Node, NodeRef, Value};
+use crate::btree::store::NodeStore;
 use crate::btree::view::{NodeView, Source};
 use crate::db::DbInner;
 use crate::error::{Error, Result};
@@ -30,9 +34,7 @@ pub(crate) struct WriteCore {
     pub page_size: usize,
     /// Pages in use, including pages allocated by this transaction at the end of the file.
     pub page_count: u64,
-    arena: Vec<Option<Node>>,
-    arena_free: Vec<u32>,
-    arena_live: usize,
+    arena: Arena,
     pub catalog_root: Option<NodeRef>,
     /// Tables opened in this transaction; `None` marks a table dropped in this transaction.
     pub tables: BTreeMap<String, Option<TableState>>,
@@ -50,9 +52,7 @@ impl WriteCore {
             page_count: base.page_count,
             catalog_root: root_ref(base.catalog_root),
             alloc: AllocState::new(reuse_floor, root_ref(base.freelist_root)),
-            arena: Vec::new(),
-            arena_free: Vec::new(),
-            arena_live: 0,
+            arena: Arena::default(),
             tables: BTreeMap::new(),
             broken: None,
             map,
@@ -88,42 +88,9 @@ impl WriteCore {
         result
     }
 
-    pub(crate) fn node(&self, id: u32) -> &Node {
-        self.arena[id as usize].as_ref().expect("live arena node")
-    }
-
-    pub(crate) fn node_mut(&mut self, id: u32) -> &mut Node {
-        self.arena[id as usize].as_mut().expect("live arena node")
-    }
-
-    pub(crate) fn push_node(&mut self, node: Node) -> u32 {
-        self.arena_live += 1;
-        match self.arena_free.pop() {
-            Some(id) => {
-                self.arena[id as usize] = Some(node);
-                id
-            }
-            None => {
-                self.arena.push(Some(node));
-                (self.arena.len() - 1) as u32
-            }
-        }
-    }
-
-    pub(crate) fn take_node(&mut self, id: u32) -> Node {
-        let node = self.arena[id as usize].take().expect("live arena node");
-        self.arena_free.push(id);
-        self.arena_live -= 1;
-        node
-    }
-
-    pub(crate) fn release_node(&mut self, id: u32) {
-        drop(self.take_node(id));
-    }
-
     /// Approximate memory held by dirty nodes.
     pub(crate) fn dirty_bytes(&self) -> usize {
-        self.arena_live * self.page_size * 3
+        self.arena.live() * self.page_size * 3
     }
 
     pub(crate) fn page_view(&self, id: u64) -> Result<PageView<'_>> {
@@ -135,39 +102,6 @@ impl WriteCore {
         }
         let bytes = self.db.pager.page(&self.db.storage, &self.map, id)?;
         PageView::parse(bytes, id)
-    }
-
-    /// Copy-on-write: returns the arena id of a modifiable copy of `node`.
-    pub(crate) fn dirty(&mut self, node: NodeRef) -> Result<u32> {
-        match node {
-            NodeRef::Dirty(id) => Ok(id),
-            NodeRef::Page(page) => {
-                let copy = crate::btree::codec::decode_node(self.page_view(page)?)?;
-                self.free_page(page);
-                Ok(self.push_node(copy))
-            }
-        }
-    }
-
-    /// Frees a value's overflow run. The run is checked against the file first: a corrupt
-    /// reference must not put live or nonexistent pages on the freelist.
-    pub(crate) fn free_value(&mut self, value: Value) -> Result<()> {
-        if let Value::Overflow { page, len } = value {
-            let pages = overflow_pages(len, self.page_size);
-            if page < 2
-                || len > crate::limits::VALUE_SIZE_MAX
-                || page.saturating_add(pages) > self.page_count
-            {
-                return Err(Error::corrupted(
-                    page,
-                    "overflow run lies outside the database",
-                ));
-            }
-            for id in page..page + pages {
-                self.free_page(id);
-            }
-        }
-        Ok(())
     }
 
     /// Stores `value` for a leaf: inline, or written now to its own overflow run.
@@ -184,27 +118,6 @@ impl WriteCore {
             )));
         }
         self.write_overflow(value)
-    }
-
-    /// Writes `value` to a new overflow run now (its pages are private to this transaction until
-    /// the commit's meta page names a tree that refers to them).
-    pub(crate) fn write_overflow(&mut self, value: &[u8]) -> Result<Value> {
-        let pages = overflow_pages(value.len() as u64, self.page_size);
-        let first = self.alloc_run(pages)?;
-        let mut header = [0u8; OVERFLOW_HEADER_SIZE];
-        page::write_header(&mut header, page::KIND_OVERFLOW, 0, first, self.txn);
-        page::write_u64(&mut header, page::OVERFLOW_LEN_AT, value.len() as u64);
-        let sum = crc32c::crc32c_append(page::checksum(&header[4..]), value);
-        page::write_u32(&mut header, page::CHECKSUM_AT, sum);
-        let offset = first * self.page_size as u64;
-        self.db.storage.write_at(offset, &header)?;
-        self.db
-            .storage
-            .write_at(offset + OVERFLOW_HEADER_SIZE as u64, value)?;
-        Ok(Value::Overflow {
-            page: first,
-            len: value.len() as u64,
-        })
     }
 
     /// Writes encoded pages: runs of consecutive page ids go out in one `pwritev` each. The
@@ -303,7 +216,7 @@ impl Source for WriteCore {
         self.usable()?;
         match node {
             NodeRef::Page(id) => Ok(NodeView::Page(self.page_view(id)?)),
-            NodeRef::Dirty(id) => Ok(NodeView::Dirty(self.node(id))),
+            NodeRef::Dirty(id) => Ok(NodeView::Dirty(self.arena.node(id))),
         }
     }
 
@@ -316,3 +229,119 @@ impl Source for WriteCore {
 
 /// The most pages one `pwritev` carries (well below `IOV_MAX`).
 const WRITE_RUN_PAGES: usize = 256;
+
+impl NodeStore for WriteCore {
+    fn arena(&self) -> &Arena {
+        &self.arena
+    }
+
+    fn arena_mut(&mut self) -> &mut Arena {
+        &mut self.arena
+    }
+
+    fn page_size(&self) -> usize {
+        self.page_size
+    }
+
+    fn load_node(&self, page: u64) -> Result<Node> {
+        decode_node(self.page_view(page)?)
+    }
+
+    fn alloc_page(&mut self) -> Result<u64> {
+        self.take_page()
+    }
+
+    fn free_page(&mut self, page: u64) {
+        self.release_page(page)
+    }
+
+    /// Frees a value's overflow run. The run is checked against the file first: a corrupt
+    /// reference must not put live or nonexistent pages on the freelist.
+    fn free_value(&mut self, value: Value) -> Result<()> {
+        if let Value::Overflow { page, len } = value {
+            let pages = overflow_pages(len, self.page_size);
+            if page < 2
+                || len > crate::limits::VALUE_SIZE_MAX
+                || page.saturating_add(pages) > self.page_count
+            {
+                return Err(Error::corrupted(
+                    page,
+                    "overflow run lies outside the database",
+                ));
+            }
+            for id in page..page + pages {
+                self.free_page(id);
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes `value` to a new overflow run now (its pages are private to this transaction until
+    /// the commit's meta page names a tree that refers to them).
+    fn write_overflow(&mut self, value: &[u8]) -> Result<Value> {
+        let pages = overflow_pages(value.len() as u64, self.page_size);
+        let first = self.take_run(pages)?;
+        let mut header = [0u8; OVERFLOW_HEADER_SIZE];
+        page::write_header(&mut header, page::KIND_OVERFLOW, 0, first, self.txn);
+        page::write_u64(&mut header, page::OVERFLOW_LEN_AT, value.len() as u64);
+        let sum = crc32c::crc32c_append(page::checksum(&header[4..]), value);
+        page::write_u32(&mut header, page::CHECKSUM_AT, sum);
+        let offset = first * self.page_size as u64;
+        self.db.storage.write_at(offset, &header)?;
+        self.db
+            .storage
+            .write_at(offset + OVERFLOW_HEADER_SIZE as u64, value)?;
+        Ok(Value::Overflow {
+            page: first,
+            len: value.len() as u64,
+        })
+    }
+
+    fn encode_page(&self, node: &Node, page_id: u64) -> Vec<u8> {
+        let mut page = self.db.page_buffer();
+        encode_node(node, &mut page, page_id, self.txn);
+        page
+    }
+}
+
+impl AllocHost for WriteCore {
+    fn alloc_state(&self) -> &AllocState {
+        &self.alloc
+    }
+
+    fn alloc_state_mut(&mut self) -> &mut AllocState {
+        &mut self.alloc
+    }
+
+    fn base(&self) -> &Meta {
+        &self.base
+    }
+
+    fn txn_id(&self) -> u64 {
+        self.txn
+    }
+
+    fn page_count(&self) -> u64 {
+        self.page_count
+    }
+
+    fn set_page_count(&mut self, page_count: u64) {
+        debug_assert!(
+            page_count <= self.page_count,
+            "the page count grows only by cover"
+        );
+        self.page_count = page_count;
+    }
+
+    fn cover(&mut self, page_count: u64) -> Result<()> {
+        self.db
+            .storage
+            .ensure_len(page_count * self.page_size as u64)?;
+        self.page_count = page_count;
+        let map = self.db.storage.mapping();
+        if !Arc::ptr_eq(&map, &self.map) {
+            self.map = map;
+        }
+        Ok(())
+    }
+}

@@ -2,7 +2,10 @@
 
 use super::core::{TableState, WriteCore};
 use super::{check_table_name, encode_table_entry, BulkLoader, Range};
+use crate::alloc::Allocate;
+use crate::btree::mutate::Mutate;
 use crate::btree::node::Value;
+use crate::btree::store::NodeStore;
 use crate::db::{DbInner, OnDisk, WriterGuard};
 use crate::error::{Error, Result};
 use crate::limits::key_size_max;
