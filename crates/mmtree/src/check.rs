@@ -3,10 +3,11 @@
 
 use crate::alloc::decode_record;
 use crate::btree::node::NodeRef;
+use crate::catalog::decode_table_entry;
 use crate::limits::TREE_DEPTH_MAX;
 use crate::page::overflow_pages;
 use crate::page::view::{PageView, ValueRef};
-use crate::txn::{decode_table_entry, ReadTransaction};
+use crate::txn::ReadTransaction;
 use std::fmt;
 
 /// One problem found by [`crate::Db::check`].

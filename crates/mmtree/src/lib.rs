@@ -66,6 +66,7 @@
 
 mod alloc;
 mod btree;
+mod catalog;
 mod check;
 mod db;
 mod error;
@@ -75,6 +76,7 @@ mod lock;
 mod options;
 mod page;
 mod pager;
+mod shared;
 #[allow(unsafe_code)]
 mod storage;
 mod txn;
@@ -93,12 +95,12 @@ pub mod testing {
     /// For fuzzing: parses `bytes` as a branch or leaf page (as if its checksum had passed) and
     /// decodes every cell and the whole node. Must return an error or `Ok`, never panic, loop or
     /// allocate more than the page holds.
-    pub fn decode_tree_page(bytes: &[u8]) -> crate::Result<()> {
+    pub fn decode_tree_page(bytes: &[u8]) -> crate::error::Result<()> {
         use crate::page::view::PageView;
         if !(crate::limits::PAGE_SIZE_MIN..=crate::limits::PAGE_SIZE_MAX).contains(&bytes.len())
             || !bytes.len().is_power_of_two()
         {
-            return Err(crate::Error::corrupted(0, "not a page size"));
+            return Err(crate::error::Error::corrupted(0, "not a page size"));
         }
         let view = PageView::parse(bytes, 2)?;
         for i in 0..view.len() {

@@ -370,7 +370,10 @@ impl<'a, S: Source + ?Sized> RangeIter<'a, S> {
         // Order across pages is checked where a new leaf begins (that catches a cyclic or
         // misordered tree, so iteration always ends); order within a page is `check`'s job.
         if index == 0 && self.front_last.is_some_and(|last| key <= last) {
-            return Err(crate::Error::corrupted(0, "keys out of order across pages"));
+            return Err(crate::error::Error::corrupted(
+                0,
+                "keys out of order across pages",
+            ));
         }
         let value = source.resolve(value)?;
         cursor.stack.last_mut().expect("positioned").1 += 1;
@@ -398,7 +401,10 @@ impl<'a, S: Source + ?Sized> RangeIter<'a, S> {
             return Ok(None);
         }
         if index + 1 == leaf.len() && self.back_last.is_some_and(|last| key >= last) {
-            return Err(crate::Error::corrupted(0, "keys out of order across pages"));
+            return Err(crate::error::Error::corrupted(
+                0,
+                "keys out of order across pages",
+            ));
         }
         let value = source.resolve(value)?;
         cursor.stack.last_mut().expect("positioned").1 -= 1;

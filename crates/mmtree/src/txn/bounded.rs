@@ -15,11 +15,11 @@
 use super::decode_table_entry;
 use crate::btree::node::NodeRef;
 use crate::btree::view::{NodeView, Source};
-use crate::db::DbInner;
 use crate::error::{Error, Result};
 use crate::lock::SlotLease;
 use crate::page::meta::Meta;
 use crate::page::view::PageView;
+use crate::shared::Shared;
 use std::ops::Bound;
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,7 +29,7 @@ use typed_arena::Arena;
 ///
 /// [`Db::begin_read_bounded`]: crate::Db::begin_read_bounded
 pub struct BoundedReadTransaction {
-    db: Arc<DbInner>,
+    db: Arc<Shared>,
     meta: Meta,
     lease: Option<SlotLease>,
     max_age: Duration,
@@ -44,7 +44,7 @@ pub struct BoundedReadTransaction {
 const EXPIRY_CHECK_PAGES: usize = 64;
 
 impl BoundedReadTransaction {
-    pub(crate) fn new(db: Arc<DbInner>, meta: Meta, lease: SlotLease, max_age: Duration) -> Self {
+    pub(crate) fn new(db: Arc<Shared>, meta: Meta, lease: SlotLease, max_age: Duration) -> Self {
         BoundedReadTransaction {
             db,
             meta,
@@ -109,14 +109,14 @@ impl BoundedReadTransaction {
 
     /// Names of all tables, in order.
     pub fn list_tables(&mut self) -> Result<Vec<String>> {
-        let catalog = crate::txn::core::root_ref(self.meta.catalog_root);
+        let catalog = crate::catalog::root_ref(self.meta.catalog_root);
         let result = super::catalog_names(&*self, catalog);
         self.checked(result)
     }
 
     /// A table's root and length from the catalog.
     fn root(&self, table: &str) -> Result<Option<(Option<NodeRef>, u64)>> {
-        let catalog = crate::txn::core::root_ref(self.meta.catalog_root);
+        let catalog = crate::catalog::root_ref(self.meta.catalog_root);
         match crate::btree::get(self, catalog, table.as_bytes())? {
             None => Ok(None),
             Some(entry) => decode_table_entry(entry).map(Some),

@@ -8,11 +8,11 @@ use crate::btree::mutate::Mutate;
 use crate::btree::node::{Node, NodeRef, Value};
 use crate::btree::store::NodeStore;
 use crate::btree::view::{NodeView, Source};
-use crate::db::DbInner;
 use crate::error::{Error, Result};
 use crate::page::meta::Meta;
 use crate::page::view::PageView;
 use crate::page::{self, overflow_pages, OVERFLOW_HEADER_SIZE};
+use crate::shared::Shared;
 use crate::storage::Mapping;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -27,7 +27,7 @@ pub(crate) struct TableState {
 }
 
 pub(crate) struct WriteCore {
-    pub db: Arc<DbInner>,
+    pub db: Arc<Shared>,
     pub map: Arc<Mapping>,
     pub base: Meta,
     pub txn: u64,
@@ -44,14 +44,14 @@ pub(crate) struct WriteCore {
 }
 
 impl WriteCore {
-    pub(crate) fn new(db: Arc<DbInner>, base: Meta, reuse_floor: u64) -> WriteCore {
+    pub(crate) fn new(db: Arc<Shared>, base: Meta, reuse_floor: u64) -> WriteCore {
         let map = db.storage.mapping();
         WriteCore {
             page_size: base.page_size as usize,
             txn: base.txn + 1,
             page_count: base.page_count,
-            catalog_root: root_ref(base.catalog_root),
-            alloc: AllocState::new(reuse_floor, root_ref(base.freelist_root)),
+            catalog_root: crate::catalog::root_ref(base.catalog_root),
+            alloc: AllocState::new(reuse_floor, crate::catalog::root_ref(base.freelist_root)),
             arena: Arena::default(),
             tables: BTreeMap::new(),
             broken: None,
@@ -204,10 +204,6 @@ impl WriteCore {
         }
         self.write_pages(out)
     }
-}
-
-pub(crate) fn root_ref(page: u64) -> Option<NodeRef> {
-    (page != 0).then_some(NodeRef::Page(page))
 }
 
 impl Source for WriteCore {

@@ -3,24 +3,24 @@
 use super::{decode_table_entry, Range};
 use crate::btree::node::NodeRef;
 use crate::btree::view::{NodeView, Source};
-use crate::db::DbInner;
 use crate::error::{Error, Result};
 use crate::page::meta::Meta;
 use crate::page::view::PageView;
+use crate::shared::Shared;
 use crate::storage::Mapping;
 use std::sync::Arc;
 
 /// A snapshot of the database as of one commit. Any number may be alive at once, in any threads
 /// (`Send + Sync`); each keeps the pages it can reach from being reused until it is dropped.
 pub struct ReadTransaction {
-    db: Arc<DbInner>,
+    db: Arc<Shared>,
     map: Arc<Mapping>,
     meta: Meta,
     reader: u64,
 }
 
 impl ReadTransaction {
-    pub(crate) fn new(db: Arc<DbInner>, map: Arc<Mapping>, meta: Meta, reader: u64) -> Self {
+    pub(crate) fn new(db: Arc<Shared>, map: Arc<Mapping>, meta: Meta, reader: u64) -> Self {
         ReadTransaction {
             db,
             map,
@@ -38,7 +38,7 @@ impl ReadTransaction {
         &self.meta
     }
 
-    pub(crate) fn db(&self) -> &Arc<DbInner> {
+    pub(crate) fn db(&self) -> &Arc<Shared> {
         &self.db
     }
 
@@ -53,7 +53,7 @@ impl ReadTransaction {
             start: std::ops::Bound::Included(start),
             end: std::ops::Bound::Unbounded,
         };
-        let root = crate::txn::core::root_ref(self.meta.freelist_root);
+        let root = crate::catalog::root_ref(self.meta.freelist_root);
         let mut pages = 0;
         for item in crate::btree::cursor::RangeIter::new(self, root, bounds) {
             pages += (item?.1.len() / 8) as u64;
@@ -63,7 +63,7 @@ impl ReadTransaction {
 
     /// Opens a table, or `None` if it does not exist in this snapshot.
     pub fn table(&self, name: &str) -> Result<Option<ReadTable<'_>>> {
-        let catalog = crate::txn::core::root_ref(self.meta.catalog_root);
+        let catalog = crate::catalog::root_ref(self.meta.catalog_root);
         match crate::btree::get(self, catalog, name.as_bytes())? {
             None => Ok(None),
             Some(entry) => {
@@ -79,7 +79,7 @@ impl ReadTransaction {
 
     /// Names of all tables, in order.
     pub fn list_tables(&self) -> Result<Vec<String>> {
-        super::catalog_names(self, crate::txn::core::root_ref(self.meta.catalog_root))
+        super::catalog_names(self, crate::catalog::root_ref(self.meta.catalog_root))
     }
 
     pub(crate) fn page_view(&self, id: u64) -> Result<PageView<'_>> {

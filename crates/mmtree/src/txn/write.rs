@@ -6,10 +6,10 @@ use crate::alloc::Allocate;
 use crate::btree::mutate::Mutate;
 use crate::btree::node::Value;
 use crate::btree::store::NodeStore;
-use crate::db::{DbInner, OnDisk, WriterGuard};
 use crate::error::{Error, Result};
 use crate::limits::key_size_max;
 use crate::options::Durability;
+use crate::shared::{OnDisk, Shared, WriterGuard};
 
 /// Refuses a key longer than the page size allows.
 pub(crate) fn check_key(page_size: usize, key: &[u8]) -> Result<()> {
@@ -39,7 +39,7 @@ pub struct WriteTransaction {
 
 impl WriteTransaction {
     pub(crate) fn new(
-        db: Arc<DbInner>,
+        db: Arc<Shared>,
         disk: OnDisk,
         reuse_floor: u64,
         writer: WriterGuard,

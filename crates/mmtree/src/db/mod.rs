@@ -1,0 +1,377 @@
+//! The database handle, `Db`: open, snapshots, the writer, sync, trim, compaction, figures.
+//! Split by concern: `open.rs` (opening and creating), `backup.rs` (hot backups); what every
+//! handle of a file shares lives in `crate::shared`.
+
+mod backup;
+mod open;
+
+use crate::error::{Error, Result};
+use crate::limits::{PAGE_SIZE_MAX, PAGE_SIZE_MIN};
+use crate::options::{Durability, Options};
+use crate::shared::{meta_words, open_files, unix_now_ns, Shared, WriterGuard};
+use crate::txn::{BoundedReadTransaction, ReadTransaction, WriteTransaction};
+use std::fs::OpenOptions;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+/// Figures about a database, from [`Db::stats`].
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Id of the newest commit.
+    pub txn_id: u64,
+    /// The page size chosen at creation.
+    pub page_size: usize,
+    /// Pages in use by the newest commit, meta pages and free pages included.
+    pub page_count: u64,
+    /// Pages listed as free (reusable now or once old snapshots end).
+    pub free_pages: u64,
+    /// Size of the data file.
+    pub file_bytes: u64,
+    /// Live ordinary read transactions in this process (bounded snapshots are not counted here;
+    /// they appear in [`Db::readers`]).
+    pub readers: usize,
+    /// The commit id the oldest live snapshot shows.
+    pub oldest_reader_txn: Option<u64>,
+    /// How many commits the oldest snapshot is behind the newest.
+    pub oldest_reader_lag: u64,
+    /// How long the oldest snapshot has been open.
+    pub oldest_reader_age: Option<Duration>,
+    /// Free pages that cannot be reused yet because a live snapshot (in any process) may still
+    /// read them: the bloat old snapshots cause.
+    pub pages_held_back: u64,
+}
+
+/// A process holding snapshots (see [`Db::readers`]).
+#[derive(Clone, Debug)]
+pub struct ReaderInfo {
+    /// Its process id.
+    pub pid: u32,
+    /// The oldest commit it reads.
+    pub txn: u64,
+    /// How many commits behind the newest that is.
+    pub lag: u64,
+    /// How long it has held that snapshot.
+    pub age: Duration,
+}
+
+/// An open database. Cheap to clone; all clones share one mapping and one writer lock.
+#[derive(Clone)]
+pub struct Db {
+    inner: Arc<Shared>,
+}
+
+impl Db {
+    /// Opens the database at `path`, creating it if missing, with default [`Options`].
+    pub fn open(path: impl AsRef<Path>) -> Result<Db> {
+        Db::open_with(path, Options::default())
+    }
+
+    /// Opens or creates the database at `path`.
+    pub fn open_with(path: impl AsRef<Path>, options: Options) -> Result<Db> {
+        let path = path.as_ref().to_path_buf();
+        if !options.page_size.is_power_of_two()
+            || !(PAGE_SIZE_MIN..=PAGE_SIZE_MAX).contains(&options.page_size)
+        {
+            return Err(Error::InvalidOption(format!(
+                "page size {} is not a power of two between {PAGE_SIZE_MIN} and {PAGE_SIZE_MAX}",
+                options.page_size
+            )));
+        }
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| Error::io("opening the database file", e))?;
+        let metadata = file
+            .metadata()
+            .map_err(|e| Error::io("reading file metadata", e))?;
+        let identity = (metadata.dev(), metadata.ino());
+        let mut open = open_files().lock().expect("open-files lock");
+        if let Some(inner) = open.get(&identity).and_then(Weak::upgrade) {
+            // One handle per file and process: a second open shares it, so it must ask for the
+            // same behaviour, or a caller asking for durable commits could get eventual ones.
+            if let Some(difference) = inner.options.differs_from(&options) {
+                return Err(Error::InvalidOption(format!(
+                    "{} is already open in this process with other options ({difference}); \
+                     open it with the same options, or clone the open Db",
+                    path.display()
+                )));
+            }
+            return Ok(Db { inner });
+        }
+        let inner = Arc::new(open::open_shared(file, path, options, identity)?);
+        open.retain(|_, weak| weak.strong_count() > 0);
+        open.insert(identity, Arc::downgrade(&inner));
+        Ok(Db { inner })
+    }
+
+    /// Starts a read transaction on the newest commit (of any process). Never blocks on the
+    /// writer.
+    pub fn begin_read(&self) -> Result<ReadTransaction> {
+        let inner = &self.inner;
+        let mut state = inner.state.lock().expect("state lock");
+        let oldest_local = state.readers.keys().next().map(|&(txn, _)| txn);
+        let meta = loop {
+            let meta = inner.published_meta()?;
+            // Announce the snapshot in our slot, then check it is still the newest: a writer that
+            // starts after this check sees the slot; one that started before had this commit (or a
+            // newer one, which the check catches) as its base, so it reuses nothing it reaches.
+            let protect = oldest_local.map_or(meta.txn, |txn| txn.min(meta.txn));
+            inner.lock.set_slot_txn(inner.slot, Some(protect));
+            if inner.published_meta()?.txn == meta.txn {
+                break meta;
+            }
+        };
+        let grown = meta
+            .page_count
+            .checked_mul(inner.storage.page_size as u64)
+            .is_none_or(|bytes| bytes > inner.storage.file_len());
+        if grown {
+            // Another process grew the file.
+            if let Err(error) = inner.storage.refresh_len() {
+                inner.lock.set_slot_txn(inner.slot, oldest_local);
+                return Err(error);
+            }
+        }
+        state.meta = meta;
+        let reader = state.next_reader;
+        state.next_reader += 1;
+        state.readers.insert((meta.txn, reader), Instant::now());
+        drop(state);
+        Ok(ReadTransaction::new(
+            inner.clone(),
+            inner.storage.mapping(),
+            meta,
+            reader,
+        ))
+    }
+
+    /// Starts a bounded snapshot of the newest commit: one that no writer waits for longer than
+    /// `max_age`. Until then it protects its pages like any snapshot; after that, the next
+    /// writer (in any process) may reuse them, and the snapshot's next read fails with
+    /// [`Error::SnapshotExpired`] rather than return anything read from a reused page. Reads
+    /// copy (they use `pread` and return owned bytes), so they are slower than
+    /// [`begin_read`](Self::begin_read)'s; use it for long scans and reports that must not make
+    /// the file grow without bound. Each one holds a reader slot of its own.
+    pub fn begin_read_bounded(&self, max_age: Duration) -> Result<BoundedReadTransaction> {
+        let inner = &self.inner;
+        let lease = inner.lock.lease_slot(u64::from(std::process::id()))?;
+        let max_age_ns = u64::try_from(max_age.as_nanos()).unwrap_or(u64::MAX);
+        inner
+            .lock
+            .set_slot_deadline(&lease, unix_now_ns().saturating_add(max_age_ns));
+        let meta = loop {
+            let meta = match inner.published_meta() {
+                Ok(meta) => meta,
+                Err(error) => {
+                    inner.lock.release_lease(lease);
+                    return Err(error);
+                }
+            };
+            // Announce, then check it is still the newest (as in `begin_read`).
+            inner.lock.set_slot_txn(lease.index(), Some(meta.txn));
+            match inner.published_meta() {
+                Ok(now) if now.txn == meta.txn => break meta,
+                Ok(_) => continue,
+                Err(error) => {
+                    inner.lock.release_lease(lease);
+                    return Err(error);
+                }
+            }
+        };
+        Ok(BoundedReadTransaction::new(
+            inner.clone(),
+            meta,
+            lease,
+            max_age,
+        ))
+    }
+
+    /// Starts the write transaction, waiting while another one is in progress.
+    pub fn begin_write(&self) -> Result<WriteTransaction> {
+        let guard = self.inner.acquire_writer(true)?.expect("waited");
+        self.start_write(guard)
+    }
+
+    /// Starts the write transaction, or fails at once with [`Error::WriteInProgress`] if another
+    /// one is in progress in this or another process.
+    pub fn try_begin_write(&self) -> Result<WriteTransaction> {
+        match self.inner.acquire_writer(false)? {
+            Some(guard) => self.start_write(guard),
+            None => Err(Error::WriteInProgress),
+        }
+    }
+
+    /// With the writer lock held: the newest commit (a writer that died after writing its meta
+    /// page but before publishing it is caught up with here), the file's length, and the reuse
+    /// floor from every process's readers and from the durable state.
+    fn start_write(&self, guard: WriterGuard) -> Result<WriteTransaction> {
+        let inner = &self.inner;
+        // The meta pages in the file are the truth (the lock file holds a copy): a writer that
+        // died after writing its meta page but before publishing it, a publish cut half-way, or a
+        // damaged lock file are all mended here.
+        let mut disk = inner.read_meta()?;
+        if inner.lock.load_meta() != Some(meta_words(&disk.newest)) {
+            // A writer died between its meta write and its publish; its durable meta write may
+            // not have finished, so what it calls steady is made so before anything relies on it.
+            inner.storage.sync()?;
+            disk = inner.read_meta()?;
+            inner.lock.publish_meta(meta_words(&disk.newest));
+        }
+        let base = disk.newest;
+        // Bounded snapshots past their deadline protect nothing from here on (they are marked
+        // before the floor is computed, so before any of their pages can be reused).
+        inner.lock.expire_overdue(unix_now_ns());
+        let oldest_reader = inner
+            .lock
+            .readers(Some(inner.slot))
+            .iter()
+            .map(|slot| slot.txn)
+            .min();
+        // Pages freed after the newest steady (durable) commit are not reused before the next
+        // one: a power loss falls back to that commit, so its pages must still be on disk as it
+        // left them, however many unsynced commits came after it.
+        let floor = oldest_reader
+            .map_or(base.txn, |txn| txn.min(base.txn))
+            .min(disk.durable_txn());
+        inner.state.lock().expect("state lock").meta = base;
+        Ok(WriteTransaction::new(inner.clone(), disk, floor, guard))
+    }
+
+    /// Makes every commit so far durable (for [`Durability::Eventual`] commits): syncs the data
+    /// and rewrites the newest meta page as steady. Waits for a write transaction in progress;
+    /// called while this thread holds one, it fails with [`Error::WriteInProgress`].
+    pub fn sync(&self) -> Result<()> {
+        let guard = self.inner.acquire_writer(true)?.expect("waited");
+        self.inner.make_steady()?;
+        drop(guard);
+        Ok(())
+    }
+
+    /// Gives free space at the end of the file back to the file system now. Returns the bytes
+    /// the file shrank by. Free pages still visible to a live snapshot stay.
+    pub fn trim(&self) -> Result<u64> {
+        let before = self.inner.storage.file_len();
+        // Pages freed by commits not yet durable are not reusable (see `start_write`): make them
+        // durable first, so what they freed can be given back.
+        self.sync()?;
+        for _ in 0..2 {
+            let mut w = self.begin_write()?;
+            // The file is shortened only by durable commits (see `publish`).
+            w.set_durability(Durability::Immediate);
+            w.force_trim();
+            w.commit()?;
+        }
+        Ok(before.saturating_sub(self.inner.storage.file_len()))
+    }
+
+    /// Compacts: moves live pages from the end of the file into free pages lower down (one
+    /// commit that walks every tree), then gives the free end back (a second commit). Returns
+    /// the bytes the file shrank by. Pages a live snapshot can still see stay until it ends.
+    pub fn compact(&self) -> Result<u64> {
+        let before = self.inner.storage.file_len();
+        self.sync()?; // as in `trim`
+        let mut w = self.begin_write()?;
+        w.set_durability(Durability::Immediate);
+        w.compact();
+        w.force_trim();
+        w.commit()?;
+        self.trim()?;
+        Ok(before.saturating_sub(self.inner.storage.file_len()))
+    }
+
+    /// Walks the whole file; see [`crate::CheckReport`].
+    pub fn check(&self) -> Result<crate::check::CheckReport> {
+        let read = self.begin_read()?;
+        Ok(crate::check::check(&read))
+    }
+
+    /// Figures about the database. Reader figures cover every process.
+    pub fn stats(&self) -> Stats {
+        let inner = &self.inner;
+        let meta = inner
+            .published_meta()
+            .unwrap_or(inner.state.lock().expect("state lock").meta);
+        let local = inner.state.lock().expect("state lock").readers.len();
+        let oldest = inner
+            .lock
+            .readers(Some(inner.slot))
+            .into_iter()
+            .min_by_key(|slot| slot.txn);
+        Stats {
+            txn_id: meta.txn,
+            page_size: inner.storage.page_size,
+            page_count: meta.page_count,
+            free_pages: meta.free_pages,
+            file_bytes: inner.storage.file_len(),
+            readers: local,
+            oldest_reader_txn: oldest.map(|slot| slot.txn),
+            oldest_reader_lag: oldest.map_or(0, |slot| meta.txn.saturating_sub(slot.txn)),
+            oldest_reader_age: oldest.map(|slot| slot_age(slot.since_unix_ns)),
+            pages_held_back: oldest
+                .map_or(Ok(0), |slot| self.pages_freed_after(slot.txn))
+                .unwrap_or(0),
+        }
+    }
+
+    /// Pages listed in freelist records of commits after `txn`.
+    fn pages_freed_after(&self, txn: u64) -> Result<u64> {
+        let read = self.begin_read()?;
+        read.freed_pages_after(txn)
+    }
+
+    /// The processes holding snapshots of this database, oldest snapshot first: for each, its pid,
+    /// the oldest commit it reads, how many commits behind the newest that is, and for how long.
+    /// Each live bounded snapshot ([`Db::begin_read_bounded`]) is listed on its own (with its
+    /// process's pid); expired ones are not listed. Slots of processes that died are skipped (and
+    /// reused by the next process that opens).
+    pub fn readers(&self) -> Vec<ReaderInfo> {
+        let inner = &self.inner;
+        let newest = inner.published_meta().map_or(0, |meta| meta.txn);
+        let mut readers: Vec<ReaderInfo> = inner
+            .lock
+            .readers(Some(inner.slot))
+            .into_iter()
+            .map(|slot| ReaderInfo {
+                pid: slot.pid as u32,
+                txn: slot.txn,
+                lag: newest.saturating_sub(slot.txn),
+                age: slot_age(slot.since_unix_ns),
+            })
+            .collect();
+        readers.sort_by_key(|r| r.txn);
+        readers
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.storage.path
+    }
+
+    /// The page size chosen at creation.
+    pub fn page_size(&self) -> usize {
+        self.inner.storage.page_size
+    }
+
+    /// The longest key accepted (a quarter page).
+    pub fn key_size_max(&self) -> usize {
+        crate::limits::key_size_max(self.inner.storage.page_size)
+    }
+
+    /// How much of the file is in the page cache (via `mincore`, like `fincore`):
+    /// `(resident bytes, file bytes)`.
+    pub fn cache_residency(&self) -> Result<(u64, u64)> {
+        let map = self.inner.storage.mapping();
+        map.residency(self.inner.storage.file_len())
+            .map_err(|e| Error::io("mincore", e))
+    }
+}
+
+fn slot_age(since_unix_ns: u64) -> Duration {
+    Duration::from_nanos(unix_now_ns().saturating_sub(since_unix_ns))
+}

@@ -1,0 +1,195 @@
+//! Opening a database: the lock file found and joined (or rebuilt when alone), a new file
+//! created (or a creation cut short created again), the meta pages read, this process's reader
+//! slot claimed.
+
+use crate::error::{Error, Result};
+use crate::limits::{PAGE_SIZE_MAX, PAGE_SIZE_MIN};
+use crate::lock::{lock_data_file, LockFile};
+use crate::options::{boot_id, Options};
+use crate::page::meta::{Meta, MetaRead};
+use crate::pager::Pager;
+use crate::shared::{meta_words, read_meta, Published, Shared};
+use crate::storage::Storage;
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::{Condvar, Mutex};
+
+/// Opens (or creates) the database in `file`, found at `path`.
+pub(crate) fn open_shared(
+    file: File,
+    path: PathBuf,
+    options: Options,
+    identity: (u64, u64),
+) -> Result<Shared> {
+    let boot = options.boot_id.unwrap_or_else(boot_id);
+    // The lock file sits next to the file the name leads to (symlinks resolved), so every
+    // name that leads to one file through symlinks finds the same lock file.
+    let real =
+        std::fs::canonicalize(&path).map_err(|e| Error::io("resolving the database path", e))?;
+    let mut lock_path = real.into_os_string();
+    lock_path.push("-lock");
+    let mut lock = LockFile::open(Path::new(&lock_path))?;
+    let given = path.clone();
+    let split = move |reason: &str| Error::OpenUnderAnotherName {
+        path: given.clone(),
+        reason: reason.to_string(),
+    };
+    // Alone: (re)build the lock file and, for a new database, write the meta pages, before
+    // anyone else can join. Not alone: wait until whoever initialises is done.
+    let alone = lock.try_alone()?;
+    if alone {
+        // Alone on this lock file, but is anyone using the data file through another one
+        // (a hard link, a deleted lock file)? Their presence lock on the data file says so.
+        if !lock_data_file(&file, true)? {
+            return Err(split(
+                "the data file is in use through another lock file: a hard link, a renamed \
+                 file, or a deleted lock file",
+            ));
+        }
+        lock.initialize(identity)?;
+    } else {
+        lock.join()?;
+        if lock.data_identity() != identity {
+            return Err(split(
+                "its lock file is in use for another file of that name (the file was \
+                 replaced while open)",
+            ));
+        }
+    }
+    let file_len = file
+        .metadata()
+        .map_err(|e| Error::io("reading the file size", e))?
+        .len();
+    let fresh =
+        file_len == 0 || is_all_zero(&file, file_len)? || is_torn_creation(&file, file_len)?;
+    if fresh && !alone {
+        // Others have it open, yet it has no meta pages: not (or no longer) a database.
+        return Err(Error::NotADatabase { path });
+    }
+    let meta = if fresh {
+        None
+    } else {
+        Some(read_meta(&file, &path, file_len, boot)?.newest)
+    };
+    let page_size = meta.map_or(options.page_size, |m| m.page_size as usize);
+    let storage = Storage::new(
+        file,
+        path,
+        page_size,
+        options.read_ahead,
+        options.observer.clone(),
+    )?;
+    let pager = Pager::new(page_size, options.verify_checksums);
+    let meta = match meta {
+        Some(meta) => meta,
+        None => {
+            let meta = Meta::created(page_size as u32);
+            // The meta pages go first, extending the file by exactly two pages, so a crash
+            // during creation leaves a file that `is_all_zero`/`is_torn_creation` recognise
+            // (growth in steps happens later, through `ensure_len`).
+            let mut pages = vec![0u8; 2 * page_size];
+            meta.encode(&mut pages[..page_size]);
+            meta.encode(&mut pages[page_size..]);
+            storage.create_meta_pages(&pages)?;
+            // The new file's directory entry must survive a power loss too.
+            sync_parent_dir(&storage.path)?;
+            meta
+        }
+    };
+    if alone {
+        lock.publish_meta(meta_words(&meta));
+        // Both presence locks become shared: others may join now (the data file's first,
+        // so a joiner that got the lock file's read lock finds it shared already).
+        lock_data_file(storage.file(), false)?;
+        lock.join()?;
+    } else if !lock_data_file(storage.file(), false)? {
+        return Err(split(
+            "the data file is being initialised through another lock file",
+        ));
+    }
+    let slot = lock.claim_slot(u64::from(std::process::id()))?;
+    let mut inner = Shared {
+        storage,
+        pager,
+        options,
+        state: Mutex::new(Published {
+            meta,
+            readers: BTreeMap::new(),
+            next_reader: 0,
+        }),
+        writer_busy: Mutex::new(None),
+        writer_free: Condvar::new(),
+        last_trim_txn: AtomicU64::new(0),
+        page_pool: Mutex::new(Vec::new()),
+        unsynced: AtomicBool::new(false),
+        identity,
+        boot,
+        lock,
+        slot,
+    };
+    let published = inner.published_meta()?;
+    inner.state.get_mut().expect("state lock").meta = published;
+    Ok(inner)
+}
+
+/// `fsync` of the directory holding `path`, so a file just created there survives a power loss
+/// (its data was synced; its name lives in the directory).
+pub(super) fn sync_parent_dir(path: &Path) -> Result<()> {
+    let parent = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    File::open(parent)
+        .and_then(|dir| dir.sync_all())
+        .map_err(|e| Error::io("syncing the directory of the database", e))
+}
+
+/// A database whose creation was cut short, so nothing was ever committed to it: our signature
+/// at the start, shorter than its two meta pages, and either no valid meta page (the write
+/// landed in part) or only the creation meta page (txn 0, no trees: a power cut after the
+/// write of the meta pages and before their sync can keep the first page only). A short file
+/// with a valid meta page of any later commit is a truncated database (an error), never
+/// something to overwrite.
+fn is_torn_creation(file: &File, len: u64) -> Result<bool> {
+    if len >= 2 * PAGE_SIZE_MAX as u64 {
+        return Ok(false);
+    }
+    let mut magic = [0u8; 8];
+    if len < 8 || file.read_exact_at(&mut magic, 0).is_err() || magic != crate::page::meta::MAGIC {
+        return Ok(false);
+    }
+    let mut bytes = vec![0u8; len as usize];
+    file.read_exact_at(&mut bytes, 0)
+        .map_err(|e| Error::io("reading the file", e))?;
+    let mut valid = Vec::new();
+    let mut offset = 0;
+    while offset <= PAGE_SIZE_MAX {
+        if let Some(MetaRead::Valid(meta)) = bytes.get(offset..).map(Meta::decode) {
+            valid.push(meta);
+        }
+        offset = if offset == 0 {
+            PAGE_SIZE_MIN
+        } else {
+            offset * 2
+        };
+    }
+    if valid.is_empty() {
+        return Ok(len <= 2 * PAGE_SIZE_MIN as u64);
+    }
+    Ok(valid
+        .iter()
+        .all(|meta| *meta == Meta::created(meta.page_size) && len < 2 * u64::from(meta.page_size)))
+}
+
+fn is_all_zero(file: &File, len: u64) -> Result<bool> {
+    if len > 2 * PAGE_SIZE_MAX as u64 {
+        return Ok(false);
+    }
+    let mut buf = vec![0u8; len as usize];
+    file.read_exact_at(&mut buf, 0)
+        .map_err(|e| Error::io("reading the file", e))?;
+    Ok(buf.iter().all(|&b| b == 0))
+}
