@@ -40,25 +40,7 @@ pub(crate) trait Mutate: NodeStore {
             return Ok((NodeRef::Dirty(self.arena_mut().push(leaf)), None));
         };
         let root_id = self.dirty(root)?;
-        let mut path: Vec<(u32, usize)> = Vec::new();
-        let mut id = root_id;
-        let mut rightmost = true;
-        loop {
-            if path.len() >= TREE_DEPTH_MAX {
-                return Err(depth_error(root));
-            }
-            let node = self.arena().node(id);
-            if node.is_leaf() {
-                break;
-            }
-            let index = child_index(&NodeView::Dirty(node), key)?;
-            rightmost &= index + 1 == node.len();
-            let child = node.children()[index];
-            let child_id = self.dirty(child)?;
-            self.arena_mut().node_mut(id).children_mut()[index] = NodeRef::Dirty(child_id);
-            path.push((id, index));
-            id = child_id;
-        }
+        let (path, id, rightmost) = descend_dirty(self, root, root_id, key)?;
         let leaf = self.arena_mut().node_mut(id);
         let (old, index) = match leaf.keys.binary_search_by(|k| k.as_slice().cmp(key)) {
             Ok(index) => {
@@ -90,23 +72,7 @@ pub(crate) trait Mutate: NodeStore {
             return Ok((Some(root), None)); // a miss dirties nothing
         }
         let root_id = self.dirty(root)?;
-        let mut path: Vec<(u32, usize)> = Vec::new();
-        let mut id = root_id;
-        loop {
-            if path.len() >= TREE_DEPTH_MAX {
-                return Err(depth_error(root));
-            }
-            let node = self.arena().node(id);
-            if node.is_leaf() {
-                break;
-            }
-            let index = child_index(&NodeView::Dirty(node), key)?;
-            let child = node.children()[index];
-            let child_id = self.dirty(child)?;
-            self.arena_mut().node_mut(id).children_mut()[index] = NodeRef::Dirty(child_id);
-            path.push((id, index));
-            id = child_id;
-        }
+        let (path, id, _) = descend_dirty(self, root, root_id, key)?;
         let leaf = self.arena_mut().node_mut(id);
         let Ok(index) = leaf.keys.binary_search_by(|k| k.as_slice().cmp(key)) else {
             // get() found it; a second search can only miss in a leaf whose keys are unsorted.
@@ -158,6 +124,36 @@ pub(crate) trait Mutate: NodeStore {
 }
 
 impl<T: NodeStore + ?Sized> Mutate for T {}
+
+/// Copy-on-write descent: from the dirty root `root_id` to the leaf that holds (or would hold)
+/// `key`, making every node on the way dirty. Returns the path (branch id, child index), the
+/// leaf's id, and whether the path kept to the right edge of the tree (an append).
+fn descend_dirty<S: NodeStore + ?Sized>(
+    s: &mut S,
+    root: NodeRef,
+    root_id: u32,
+    key: &[u8],
+) -> Result<(Vec<(u32, usize)>, u32, bool)> {
+    let mut path: Vec<(u32, usize)> = Vec::new();
+    let mut id = root_id;
+    let mut rightmost = true;
+    loop {
+        if path.len() >= TREE_DEPTH_MAX {
+            return Err(depth_error(root));
+        }
+        let node = s.arena().node(id);
+        if node.is_leaf() {
+            return Ok((path, id, rightmost));
+        }
+        let index = child_index(&NodeView::Dirty(node), key)?;
+        rightmost &= index + 1 == node.len();
+        let child = node.children()[index];
+        let child_id = s.dirty(child)?;
+        s.arena_mut().node_mut(id).children_mut()[index] = NodeRef::Dirty(child_id);
+        path.push((id, index));
+        id = child_id;
+    }
+}
 
 /// Splits `id` and its ancestors while they are larger than a page. Returns the root.
 ///

@@ -116,15 +116,14 @@ impl Db {
         let inner = &self.inner;
         let mut state = inner.state.lock().expect("state lock");
         let oldest_local = state.readers.keys().next().map(|&(txn, _)| txn);
-        let meta = loop {
-            let meta = inner.published_meta()?;
-            // Announce the snapshot in our slot, then check it is still the newest: a writer that
-            // starts after this check sees the slot; one that started before had this commit (or a
-            // newer one, which the check catches) as its base, so it reuses nothing it reaches.
-            let protect = oldest_local.map_or(meta.txn, |txn| txn.min(meta.txn));
-            inner.lock.set_slot_txn(inner.slot, Some(protect));
-            if inner.published_meta()?.txn == meta.txn {
-                break meta;
+        // The slot protects the oldest snapshot this process holds, this one included.
+        let announced =
+            inner.announce_snapshot(inner.slot, |txn| oldest_local.map_or(txn, |o| o.min(txn)));
+        let meta = match announced {
+            Ok(meta) => meta,
+            Err(error) => {
+                inner.lock.set_slot_txn(inner.slot, oldest_local);
+                return Err(error);
             }
         };
         let grown = meta
@@ -165,23 +164,11 @@ impl Db {
         inner
             .lock
             .set_slot_deadline(&lease, unix_now_ns().saturating_add(max_age_ns));
-        let meta = loop {
-            let meta = match inner.published_meta() {
-                Ok(meta) => meta,
-                Err(error) => {
-                    inner.lock.release_lease(lease);
-                    return Err(error);
-                }
-            };
-            // Announce, then check it is still the newest (as in `begin_read`).
-            inner.lock.set_slot_txn(lease.index(), Some(meta.txn));
-            match inner.published_meta() {
-                Ok(now) if now.txn == meta.txn => break meta,
-                Ok(_) => continue,
-                Err(error) => {
-                    inner.lock.release_lease(lease);
-                    return Err(error);
-                }
+        let meta = match inner.announce_snapshot(lease.index(), |txn| txn) {
+            Ok(meta) => meta,
+            Err(error) => {
+                inner.lock.release_lease(lease);
+                return Err(error);
             }
         };
         Ok(BoundedReadTransaction::new(

@@ -126,26 +126,35 @@ impl Meta {
             free_pages: read_u64(bytes, FREE_PAGES_AT),
             weak_boot: read_u64(bytes, WEAK_AT),
         };
-        let page_size = meta.page_size as usize;
+        match meta.check() {
+            Ok(()) => MetaRead::Valid(meta),
+            Err(reason) => MetaRead::Damaged(reason),
+        }
+    }
+
+    /// The rules every meta (from a meta page or from the lock file) must keep before anything
+    /// is sized or read by it.
+    pub(crate) fn check(&self) -> Result<(), &'static str> {
+        let page_size = self.page_size as usize;
         if !page_size.is_power_of_two()
             || !(crate::limits::PAGE_SIZE_MIN..=crate::limits::PAGE_SIZE_MAX).contains(&page_size)
         {
-            return MetaRead::Damaged("meta page has an invalid page size");
+            return Err("meta page has an invalid page size");
         }
         // A file of at most 2^63 bytes: page_count * page_size never overflows, and txn ids
         // leave room to count up.
-        if meta.page_count < 2
-            || meta.page_count > (1u64 << 63) / page_size as u64
-            || meta.txn >= 1u64 << 62
-            || meta.catalog_root >= meta.page_count
-            || meta.freelist_root >= meta.page_count
-            || meta.catalog_root == 1
-            || meta.freelist_root == 1
-            || meta.free_pages > meta.page_count
+        if self.page_count < 2
+            || self.page_count > (1u64 << 63) / page_size as u64
+            || self.txn >= 1u64 << 62
+            || self.catalog_root >= self.page_count
+            || self.freelist_root >= self.page_count
+            || self.catalog_root == 1
+            || self.freelist_root == 1
+            || self.free_pages > self.page_count
         {
-            return MetaRead::Damaged("meta page fields are out of range");
+            return Err("meta page fields are out of range");
         }
-        MetaRead::Valid(meta)
+        Ok(())
     }
 }
 

@@ -137,21 +137,9 @@ impl<'a> PageView<'a> {
         }
     }
 
+    /// Value of leaf entry `index` (the same decoding as [`entry`](Self::entry)).
     pub(crate) fn value(&self, index: usize) -> Result<ValueRef<'a>> {
-        debug_assert!(self.leaf);
-        let at = self.cell(index, LEAF_CELL_HEADER)?;
-        let flags = self.bytes[at + LEAF_FLAGS_AT];
-        let key_len = read_u16(self.bytes, at + LEAF_KEY_LEN_AT) as usize;
-        let stored = read_u32(self.bytes, at + LEAF_STORED_LEN_AT) as usize;
-        let value = self.slice(at + LEAF_CELL_HEADER + key_len, stored, "value")?;
-        match flags {
-            0 => Ok(ValueRef::Inline(value)),
-            CELL_FLAG_OVERFLOW if stored == OVERFLOW_REF_SIZE => self.overflow_ref(index, value),
-            _ => Err(Error::corrupted(
-                self.id,
-                format!("cell {index} has invalid flags {flags}"),
-            )),
-        }
+        self.entry(index).map(|(_, value)| value)
     }
 
     /// An overflow reference, checked: first page past the meta pages, length within limits

@@ -30,6 +30,19 @@ impl Pager {
     }
 
     /// Records that page `id` as written by `txn` is known good (this process wrote it).
+    /// Page `id` of a state with `page_count` pages, checked, verified and parsed: the one way
+    /// a branch or leaf page is read through the mapping.
+    pub(crate) fn tree_page<'m>(
+        &self,
+        storage: &Storage,
+        map: &'m Mapping,
+        id: u64,
+        page_count: u64,
+    ) -> Result<crate::page::view::PageView<'m>> {
+        check_page_id(id, page_count)?;
+        crate::page::view::PageView::parse(self.page(storage, map, id)?, id)
+    }
+
     pub(crate) fn mark_verified(&self, id: u64, txn: u64) {
         self.verified.mark(id, txn);
     }
@@ -100,19 +113,7 @@ impl Pager {
     /// Where an overflow value's run lies, checked against the page count: (byte offset, bytes
     /// used including the header).
     fn overflow_run(&self, first: u64, len: u64, page_count: u64) -> Result<(u64, usize)> {
-        if len > crate::limits::VALUE_SIZE_MAX {
-            return Err(Error::corrupted(
-                first,
-                format!("overflow value length {len} is impossible"),
-            ));
-        }
-        let pages = overflow_pages(len, self.page_size);
-        if first < 2 || first.checked_add(pages).is_none_or(|end| end > page_count) {
-            return Err(Error::corrupted(
-                first,
-                "overflow run lies outside the database",
-            ));
-        }
+        overflow_run_pages(first, len, self.page_size, page_count)?;
         Ok((
             first * self.page_size as u64,
             OVERFLOW_HEADER_SIZE + len as usize,
@@ -174,5 +175,40 @@ impl Pager {
         }
         self.verified.mark(id, txn);
         Ok(())
+    }
+}
+
+/// A page id a tree may name: past the meta pages, below the page count.
+pub(crate) fn check_page_id(id: u64, page_count: u64) -> Result<()> {
+    if id < 2 || id >= page_count {
+        return Err(Error::corrupted(
+            id,
+            format!("page id out of range (page count {page_count})"),
+        ));
+    }
+    Ok(())
+}
+
+/// The pages an overflow run of `len` bytes starting at `first` covers, checked against the
+/// page count and the value size limit: the one check before a run is read or freed.
+pub(crate) fn overflow_run_pages(
+    first: u64,
+    len: u64,
+    page_size: usize,
+    page_count: u64,
+) -> Result<std::ops::Range<u64>> {
+    if len > crate::limits::VALUE_SIZE_MAX {
+        return Err(Error::corrupted(
+            first,
+            format!("overflow value length {len} is impossible"),
+        ));
+    }
+    let pages = overflow_pages(len, page_size);
+    match first.checked_add(pages) {
+        Some(end) if first >= 2 && end <= page_count => Ok(first..end),
+        _ => Err(Error::corrupted(
+            first,
+            "overflow run lies outside the database",
+        )),
     }
 }

@@ -105,30 +105,17 @@ impl Shared {
     /// The newest commit of any process, from the lock file (or from the meta pages, if the
     /// lock file's copy is caught half-written by a dead writer or does not make sense).
     pub(crate) fn published_meta(&self) -> Result<Meta> {
-        if let Some([txn, page_size, catalog_root, freelist_root, page_count, free_pages]) =
-            self.lock.load_meta()
-        {
-            let meta = Meta {
-                page_size: page_size as u32,
-                txn,
-                catalog_root,
-                freelist_root,
-                page_count,
-                free_pages,
-                // Whether it is steady is the meta pages' business, not the readers'.
-                weak_boot: 0,
-            };
-            let sane = page_size == self.storage.page_size as u64
-                && page_count >= 2
-                && page_count <= (1u64 << 63) / page_size
-                && catalog_root < page_count
-                && freelist_root < page_count
-                && free_pages <= page_count;
-            // The file must cover it too (another process may have grown it: look again once),
-            // so nothing sized by its page count (check's marks) trusts a damaged lock file.
-            let covered = sane
-                && (page_count * page_size <= self.storage.file_len()
-                    || page_count * page_size <= self.storage.refresh_len()?);
+        if let Some(words) = self.lock.load_meta() {
+            let meta = meta_from_words(words);
+            // The rules of a meta page, this file's page size, and the file must cover it (another
+            // process may have grown it: look again once), so nothing sized by its page count
+            // (check's marks) trusts a damaged lock file.
+            let covered =
+                meta.check().is_ok() && meta.page_size as usize == self.storage.page_size && {
+                    // No overflow: `check` bounds the page count by 2^63 bytes.
+                    let needed = meta.page_count * u64::from(meta.page_size);
+                    needed <= self.storage.file_len() || needed <= self.storage.refresh_len()?
+                };
             if covered {
                 return Ok(meta);
             }
@@ -138,6 +125,26 @@ impl Shared {
             self.repair_published();
         }
         Ok(self.read_meta()?.newest)
+    }
+
+    /// The newest published commit, announced in reader slot `slot` (which then protects
+    /// `protect(txn)`), then checked to be still the newest. *Invariant: a writer never reuses a
+    /// page a live snapshot can reach*: a writer that starts after the check sees the slot; one
+    /// that started before had this commit (or a newer one, which the check catches, and the
+    /// snapshot is taken again) as its base, so it reuses nothing this commit reaches. The one
+    /// way a snapshot begins (ordinary and bounded).
+    pub(crate) fn announce_snapshot(
+        &self,
+        slot: usize,
+        protect: impl Fn(u64) -> u64,
+    ) -> Result<Meta> {
+        loop {
+            let meta = self.published_meta()?;
+            self.lock.set_slot_txn(slot, Some(protect(meta.txn)));
+            if self.published_meta()?.txn == meta.txn {
+                return Ok(meta);
+            }
+        }
     }
 
     /// Republishes the meta pages' newest commit in the lock file, if the writer role is free
@@ -342,6 +349,22 @@ impl Drop for Shared {
     }
 }
 
+/// A meta published in the lock file (whether it is steady is the meta pages' business, not the
+/// readers': `weak_boot` is 0).
+pub(crate) fn meta_from_words(words: MetaWords) -> Meta {
+    let [txn, page_size, catalog_root, freelist_root, page_count, free_pages] = words;
+    Meta {
+        page_size: u32::try_from(page_size).unwrap_or(0),
+        txn,
+        catalog_root,
+        freelist_root,
+        page_count,
+        free_pages,
+        weak_boot: 0,
+    }
+}
+
+/// The words of the lock file's published meta (the inverse of `meta_from_words`).
 pub(crate) fn meta_words(meta: &Meta) -> MetaWords {
     [
         meta.txn,

@@ -51,13 +51,7 @@ impl Storage {
             .metadata()
             .map_err(|e| Error::io("reading the file size", e))?
             .len();
-        let map = Mapping::reserve(
-            &file,
-            (file_len * 2).max(MAP_RESERVE_MIN),
-            file_len,
-            read_ahead,
-        )
-        .map_err(|e| Error::io("mapping the database file", e))?;
+        let map = reserve_mapping(&file, file_len, read_ahead)?;
         let meta_file = open_meta_file(&file, &path)?;
         Ok(Storage {
             file,
@@ -81,17 +75,18 @@ impl Storage {
             .map_err(|e| Error::io("reading the file size", e))?
             .len();
         self.file_len.store(len, Ordering::Release);
+        self.map_to_cover(len)?;
+        Ok(len)
+    }
+
+    /// If the file outgrew the reserved mapping: a larger one for new snapshots (old ones keep
+    /// theirs, each holds an `Arc`). The one place the file is mapped again.
+    fn map_to_cover(&self, len: u64) -> Result<()> {
         if len > self.mapping().len() {
-            let map = Mapping::reserve(
-                &self.file,
-                len.saturating_mul(2).max(MAP_RESERVE_MIN),
-                len,
-                self.read_ahead,
-            )
-            .map_err(|e| Error::io("mapping the grown database file", e))?;
+            let map = reserve_mapping(&self.file, len, self.read_ahead)?;
             *self.map.write().expect("mapping lock") = Arc::new(map);
         }
-        Ok(len)
+        Ok(())
     }
 
     pub(crate) fn file(&self) -> &File {
@@ -219,18 +214,7 @@ impl Storage {
             }
         }
         self.file_len.store(target, Ordering::Release);
-        let map_len = self.mapping().len();
-        if target > map_len {
-            // Outgrew the reservation: new snapshots get a larger mapping, old ones keep theirs.
-            let map = Mapping::reserve(
-                &self.file,
-                target.saturating_mul(2).max(MAP_RESERVE_MIN),
-                target,
-                self.read_ahead,
-            )
-            .map_err(|e| Error::io("mapping the grown database file", e))?;
-            *self.map.write().expect("mapping lock") = Arc::new(map);
-        }
+        self.map_to_cover(target)?;
         Ok(())
     }
 
@@ -381,6 +365,17 @@ fn open_meta_file(file: &File, path: &std::path::Path) -> Result<File> {
         ));
     }
     Ok(meta_file)
+}
+
+/// A mapping of twice the file's length (at least `MAP_RESERVE_MIN`), so it can grow under it.
+fn reserve_mapping(file: &File, len: u64, read_ahead: bool) -> Result<Mapping> {
+    Mapping::reserve(
+        file,
+        len.saturating_mul(2).max(MAP_RESERVE_MIN),
+        len,
+        read_ahead,
+    )
+    .map_err(|e| Error::io("mapping the database file", e))
 }
 
 fn file_size_limit() -> Option<u64> {

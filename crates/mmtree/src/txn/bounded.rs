@@ -142,12 +142,7 @@ impl Source for BoundedReadTransaction {
     fn view(&self, node: NodeRef) -> Result<NodeView<'_>> {
         match node {
             NodeRef::Page(id) => {
-                if id < 2 || id >= self.meta.page_count {
-                    return Err(Error::corrupted(
-                        id,
-                        format!("page id out of range (page count {})", self.meta.page_count),
-                    ));
-                }
+                crate::pager::check_page_id(id, self.meta.page_count)?;
                 let copied = self.copied.get() + 1;
                 self.copied.set(copied);
                 if copied.is_multiple_of(EXPIRY_CHECK_PAGES) && self.is_expired() {

@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::page::meta::Meta;
 use crate::page::view::PageView;
 use crate::page::{self, overflow_pages, OVERFLOW_HEADER_SIZE};
+use crate::pager::overflow_run_pages;
 use crate::shared::Shared;
 use crate::storage::Mapping;
 use std::collections::BTreeMap;
@@ -94,14 +95,9 @@ impl WriteCore {
     }
 
     pub(crate) fn page_view(&self, id: u64) -> Result<PageView<'_>> {
-        if id < 2 || id >= self.page_count {
-            return Err(Error::corrupted(
-                id,
-                format!("page id out of range (page count {})", self.page_count),
-            ));
-        }
-        let bytes = self.db.pager.page(&self.db.storage, &self.map, id)?;
-        PageView::parse(bytes, id)
+        self.db
+            .pager
+            .tree_page(&self.db.storage, &self.map, id, self.page_count)
     }
 
     /// Stores `value` for a leaf: inline, or written now to its own overflow run.
@@ -255,17 +251,9 @@ impl NodeStore for WriteCore {
     /// reference must not put live or nonexistent pages on the freelist.
     fn free_value(&mut self, value: Value) -> Result<()> {
         if let Value::Overflow { page, len } = value {
-            let pages = overflow_pages(len, self.page_size);
-            if page < 2
-                || len > crate::limits::VALUE_SIZE_MAX
-                || page.saturating_add(pages) > self.page_count
-            {
-                return Err(Error::corrupted(
-                    page,
-                    "overflow run lies outside the database",
-                ));
-            }
-            for id in page..page + pages {
+            // Checked first: a corrupt reference must not put live or nonexistent pages on the
+            // freelist.
+            for id in overflow_run_pages(page, len, self.page_size, self.page_count)? {
                 self.free_page(id);
             }
         }

@@ -83,13 +83,9 @@ impl ReadTransaction {
     }
 
     pub(crate) fn page_view(&self, id: u64) -> Result<PageView<'_>> {
-        if id < 2 || id >= self.meta.page_count {
-            return Err(Error::corrupted(
-                id,
-                format!("page id out of range (page count {})", self.meta.page_count),
-            ));
-        }
-        PageView::parse(self.db.pager.page(&self.db.storage, &self.map, id)?, id)
+        self.db
+            .pager
+            .tree_page(&self.db.storage, &self.map, id, self.meta.page_count)
     }
 }
 
