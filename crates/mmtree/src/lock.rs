@@ -58,7 +58,13 @@ const VERSION: u64 = 3;
 /// Reader slots: one per process with live snapshots.
 pub(crate) const SLOT_COUNT: u64 = 4096;
 const SLOTS_AT: usize = 4096;
-const SLOT_SIZE: usize = 32;
+/// A reader slot: owner pid, oldest snapshot txn + 1 (0: none), since (unix ns), expiry.
+const SLOT_PID_AT: usize = 0;
+const SLOT_TXN_AT: usize = SLOT_PID_AT + 8;
+const SLOT_SINCE_AT: usize = SLOT_TXN_AT + 8;
+const SLOT_EXPIRY_AT: usize = SLOT_SINCE_AT + 8;
+const SLOT_SIZE: usize = SLOT_EXPIRY_AT + 8;
+const _: () = assert!(SLOT_SIZE == 32 && SLOTS_AT.is_multiple_of(SLOT_SIZE));
 const FILE_SIZE: usize = SLOTS_AT + SLOT_COUNT as usize * SLOT_SIZE;
 
 const MAGIC_AT: usize = 0;
@@ -305,10 +311,10 @@ impl LockFile {
                 continue; // a live process (or another lease of ours) owns it
             }
             // We hold the slot's lock: any previous owner is dead.
-            self.word(slot_at(index)).store(pid, Ordering::SeqCst);
-            self.word(slot_at(index) + 8).store(0, Ordering::SeqCst);
-            self.word(slot_at(index) + 16).store(0, Ordering::SeqCst);
-            self.word(slot_at(index) + 24).store(0, Ordering::SeqCst);
+            self.word(slot_at(index) + SLOT_PID_AT).store(pid, Ordering::SeqCst);
+            self.word(slot_at(index) + SLOT_TXN_AT).store(0, Ordering::SeqCst);
+            self.word(slot_at(index) + SLOT_SINCE_AT).store(0, Ordering::SeqCst);
+            self.word(slot_at(index) + SLOT_EXPIRY_AT).store(0, Ordering::SeqCst);
             self.word(SLOTS_USED_AT)
                 .fetch_max(index as u64 + 1, Ordering::SeqCst);
             return Ok(index);
@@ -322,7 +328,7 @@ impl LockFile {
     /// the slot announces a snapshot.
     pub(crate) fn set_slot_deadline(&self, lease: &SlotLease, deadline_unix_ns: u64) {
         let deadline = deadline_unix_ns.clamp(1, EXPIRED - 1);
-        self.word(slot_at(lease.index) + 24)
+        self.word(slot_at(lease.index) + SLOT_EXPIRY_AT)
             .store(deadline, Ordering::SeqCst);
     }
 
@@ -330,16 +336,16 @@ impl LockFile {
     /// asks: a writer marks the slot before it can reuse any page the slot protected.
     pub(crate) fn slot_expired(&self, lease: &SlotLease) -> bool {
         std::sync::atomic::fence(Ordering::SeqCst);
-        self.word(slot_at(lease.index) + 24).load(Ordering::SeqCst) == EXPIRED
+        self.word(slot_at(lease.index) + SLOT_EXPIRY_AT).load(Ordering::SeqCst) == EXPIRED
     }
 
     /// Clears a leased slot and drops its lock (by closing its file description).
     pub(crate) fn release_lease(&self, lease: SlotLease) {
-        self.word(slot_at(lease.index) + 8)
+        self.word(slot_at(lease.index) + SLOT_TXN_AT)
             .store(0, Ordering::SeqCst);
-        self.word(slot_at(lease.index) + 24)
+        self.word(slot_at(lease.index) + SLOT_EXPIRY_AT)
             .store(0, Ordering::SeqCst);
-        self.word(slot_at(lease.index)).store(0, Ordering::SeqCst);
+        self.word(slot_at(lease.index) + SLOT_PID_AT).store(0, Ordering::SeqCst);
         drop(lease);
     }
 
@@ -352,7 +358,7 @@ impl LockFile {
             .min(SLOT_COUNT) as usize;
         let mut expired = 0;
         for index in 0..used {
-            let word = self.word(slot_at(index) + 24);
+            let word = self.word(slot_at(index) + SLOT_EXPIRY_AT);
             let deadline = word.load(Ordering::SeqCst);
             if deadline != 0
                 && deadline != EXPIRED
@@ -371,19 +377,19 @@ impl LockFile {
     /// `txn + 1`, so 0 means "no snapshot" and commit 0 can be protected too.
     pub(crate) fn set_slot_txn(&self, index: usize, txn: Option<u64>) {
         let stored = txn.map_or(0, |txn| txn + 1);
-        let txn_word = self.word(slot_at(index) + 8);
+        let txn_word = self.word(slot_at(index) + SLOT_TXN_AT);
         if txn_word.load(Ordering::SeqCst) != stored {
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_nanos() as u64);
-            self.word(slot_at(index) + 16).store(now, Ordering::SeqCst);
+            self.word(slot_at(index) + SLOT_SINCE_AT).store(now, Ordering::SeqCst);
             txn_word.store(stored, Ordering::SeqCst);
         }
     }
 
     pub(crate) fn release_slot(&self, index: usize) {
-        self.word(slot_at(index) + 8).store(0, Ordering::SeqCst);
-        self.word(slot_at(index)).store(0, Ordering::SeqCst);
+        self.word(slot_at(index) + SLOT_TXN_AT).store(0, Ordering::SeqCst);
+        self.word(slot_at(index) + SLOT_PID_AT).store(0, Ordering::SeqCst);
         let _ = self.lock(SLOT_LOCK_BASE + index as u64, LockKind::Unlock, false);
     }
 
@@ -397,22 +403,22 @@ impl LockFile {
             .min(SLOT_COUNT) as usize;
         let mut live = Vec::new();
         for index in 0..used {
-            let pid = self.word(slot_at(index)).load(Ordering::SeqCst);
+            let pid = self.word(slot_at(index) + SLOT_PID_AT).load(Ordering::SeqCst);
             if pid == 0 {
                 continue;
             }
-            let txn = self.word(slot_at(index) + 8).load(Ordering::SeqCst);
+            let txn = self.word(slot_at(index) + SLOT_TXN_AT).load(Ordering::SeqCst);
             if Some(index) != own && !self.is_locked(SLOT_LOCK_BASE + index as u64) {
                 // The owner died (its lock byte is free): skip the slot. It is not cleared here —
                 // a new owner may be claiming it right now (possibly with the same pid, from
                 // another pid namespace); whoever claims it next overwrites it.
                 continue;
             }
-            if self.word(slot_at(index) + 24).load(Ordering::SeqCst) == EXPIRED {
+            if self.word(slot_at(index) + SLOT_EXPIRY_AT).load(Ordering::SeqCst) == EXPIRED {
                 continue; // a bounded snapshot a writer expired: it protects nothing
             }
             if txn != 0 {
-                let since_unix_ns = self.word(slot_at(index) + 16).load(Ordering::SeqCst);
+                let since_unix_ns = self.word(slot_at(index) + SLOT_SINCE_AT).load(Ordering::SeqCst);
                 live.push(SlotInfo {
                     pid,
                     txn: txn - 1,

@@ -125,6 +125,10 @@ pub(crate) trait Mutate: NodeStore {
 
 impl<T: NodeStore + ?Sized> Mutate for T {}
 
+/// A copy-on-write descent: the path (branch id, child index), the leaf's id, and whether the
+/// path kept to the right edge of the tree.
+type Descent = (Vec<(u32, usize)>, u32, bool);
+
 /// Copy-on-write descent: from the dirty root `root_id` to the leaf that holds (or would hold)
 /// `key`, making every node on the way dirty. Returns the path (branch id, child index), the
 /// leaf's id, and whether the path kept to the right edge of the tree (an append).
@@ -133,7 +137,7 @@ fn descend_dirty<S: NodeStore + ?Sized>(
     root: NodeRef,
     root_id: u32,
     key: &[u8],
-) -> Result<(Vec<(u32, usize)>, u32, bool)> {
+) -> Result<Descent> {
     let mut path: Vec<(u32, usize)> = Vec::new();
     let mut id = root_id;
     let mut rightmost = true;
