@@ -311,10 +311,14 @@ impl LockFile {
                 continue; // a live process (or another lease of ours) owns it
             }
             // We hold the slot's lock: any previous owner is dead.
-            self.word(slot_at(index) + SLOT_PID_AT).store(pid, Ordering::SeqCst);
-            self.word(slot_at(index) + SLOT_TXN_AT).store(0, Ordering::SeqCst);
-            self.word(slot_at(index) + SLOT_SINCE_AT).store(0, Ordering::SeqCst);
-            self.word(slot_at(index) + SLOT_EXPIRY_AT).store(0, Ordering::SeqCst);
+            self.word(slot_at(index) + SLOT_PID_AT)
+                .store(pid, Ordering::SeqCst);
+            self.word(slot_at(index) + SLOT_TXN_AT)
+                .store(0, Ordering::SeqCst);
+            self.word(slot_at(index) + SLOT_SINCE_AT)
+                .store(0, Ordering::SeqCst);
+            self.word(slot_at(index) + SLOT_EXPIRY_AT)
+                .store(0, Ordering::SeqCst);
             self.word(SLOTS_USED_AT)
                 .fetch_max(index as u64 + 1, Ordering::SeqCst);
             return Ok(index);
@@ -336,7 +340,9 @@ impl LockFile {
     /// asks: a writer marks the slot before it can reuse any page the slot protected.
     pub(crate) fn slot_expired(&self, lease: &SlotLease) -> bool {
         std::sync::atomic::fence(Ordering::SeqCst);
-        self.word(slot_at(lease.index) + SLOT_EXPIRY_AT).load(Ordering::SeqCst) == EXPIRED
+        self.word(slot_at(lease.index) + SLOT_EXPIRY_AT)
+            .load(Ordering::SeqCst)
+            == EXPIRED
     }
 
     /// Clears a leased slot and drops its lock (by closing its file description).
@@ -345,7 +351,8 @@ impl LockFile {
             .store(0, Ordering::SeqCst);
         self.word(slot_at(lease.index) + SLOT_EXPIRY_AT)
             .store(0, Ordering::SeqCst);
-        self.word(slot_at(lease.index) + SLOT_PID_AT).store(0, Ordering::SeqCst);
+        self.word(slot_at(lease.index) + SLOT_PID_AT)
+            .store(0, Ordering::SeqCst);
         drop(lease);
     }
 
@@ -382,14 +389,17 @@ impl LockFile {
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_nanos() as u64);
-            self.word(slot_at(index) + SLOT_SINCE_AT).store(now, Ordering::SeqCst);
+            self.word(slot_at(index) + SLOT_SINCE_AT)
+                .store(now, Ordering::SeqCst);
             txn_word.store(stored, Ordering::SeqCst);
         }
     }
 
     pub(crate) fn release_slot(&self, index: usize) {
-        self.word(slot_at(index) + SLOT_TXN_AT).store(0, Ordering::SeqCst);
-        self.word(slot_at(index) + SLOT_PID_AT).store(0, Ordering::SeqCst);
+        self.word(slot_at(index) + SLOT_TXN_AT)
+            .store(0, Ordering::SeqCst);
+        self.word(slot_at(index) + SLOT_PID_AT)
+            .store(0, Ordering::SeqCst);
         let _ = self.lock(SLOT_LOCK_BASE + index as u64, LockKind::Unlock, false);
     }
 
@@ -403,22 +413,32 @@ impl LockFile {
             .min(SLOT_COUNT) as usize;
         let mut live = Vec::new();
         for index in 0..used {
-            let pid = self.word(slot_at(index) + SLOT_PID_AT).load(Ordering::SeqCst);
+            let pid = self
+                .word(slot_at(index) + SLOT_PID_AT)
+                .load(Ordering::SeqCst);
             if pid == 0 {
                 continue;
             }
-            let txn = self.word(slot_at(index) + SLOT_TXN_AT).load(Ordering::SeqCst);
+            let txn = self
+                .word(slot_at(index) + SLOT_TXN_AT)
+                .load(Ordering::SeqCst);
             if Some(index) != own && !self.is_locked(SLOT_LOCK_BASE + index as u64) {
                 // The owner died (its lock byte is free): skip the slot. It is not cleared here —
                 // a new owner may be claiming it right now (possibly with the same pid, from
                 // another pid namespace); whoever claims it next overwrites it.
                 continue;
             }
-            if self.word(slot_at(index) + SLOT_EXPIRY_AT).load(Ordering::SeqCst) == EXPIRED {
+            if self
+                .word(slot_at(index) + SLOT_EXPIRY_AT)
+                .load(Ordering::SeqCst)
+                == EXPIRED
+            {
                 continue; // a bounded snapshot a writer expired: it protects nothing
             }
             if txn != 0 {
-                let since_unix_ns = self.word(slot_at(index) + SLOT_SINCE_AT).load(Ordering::SeqCst);
+                let since_unix_ns = self
+                    .word(slot_at(index) + SLOT_SINCE_AT)
+                    .load(Ordering::SeqCst);
                 live.push(SlotInfo {
                     pid,
                     txn: txn - 1,

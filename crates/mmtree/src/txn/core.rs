@@ -21,27 +21,27 @@ use std::sync::Arc;
 /// A table as the write transaction sees it.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct TableState {
-    pub root: Option<NodeRef>,
-    pub len: u64,
+    pub(super) root: Option<NodeRef>,
+    pub(super) len: u64,
     /// Changed in this transaction: its catalog entry must be rewritten at commit.
-    pub changed: bool,
+    pub(super) changed: bool,
 }
 
 pub(crate) struct WriteCore {
-    pub db: Arc<Shared>,
-    pub map: Arc<Mapping>,
-    pub base: Meta,
-    pub txn: u64,
-    pub page_size: usize,
+    pub(super) db: Arc<Shared>,
+    pub(super) map: Arc<Mapping>,
+    pub(super) base: Meta,
+    pub(super) txn: u64,
+    pub(super) page_size: usize,
     /// Pages in use, including pages allocated by this transaction at the end of the file.
-    pub page_count: u64,
+    pub(super) page_count: u64,
     arena: Arena,
-    pub catalog_root: Option<NodeRef>,
+    pub(super) catalog_root: Option<NodeRef>,
     /// Tables opened in this transaction; `None` marks a table dropped in this transaction.
-    pub tables: BTreeMap<String, Option<TableState>>,
-    pub alloc: AllocState,
+    pub(super) tables: BTreeMap<String, Option<TableState>>,
+    pub(super) alloc: AllocState,
     /// Set when an operation failed half-way: the transaction can only be aborted.
-    pub broken: Option<String>,
+    pub(super) broken: Option<String>,
 }
 
 impl WriteCore {

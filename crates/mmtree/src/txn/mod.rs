@@ -2,6 +2,7 @@
 
 mod bounded;
 mod bulk;
+mod commit;
 pub(crate) mod core;
 mod read;
 mod write;

@@ -1,15 +1,16 @@
 //! The write transaction and its tables. One at a time per database; dropping it aborts.
 
+use super::commit;
 use super::core::{TableState, WriteCore};
-use super::{check_table_name, encode_table_entry, BulkLoader, Range};
+use super::{check_table_name, BulkLoader, Range};
 use crate::alloc::Allocate;
 use crate::btree::mutate::Mutate;
-use crate::btree::node::Value;
 use crate::btree::store::NodeStore;
 use crate::error::{Error, Result};
 use crate::limits::key_size_max;
 use crate::options::Durability;
 use crate::shared::{OnDisk, Shared, WriterGuard};
+use std::sync::Arc;
 
 /// Refuses a key longer than the page size allows.
 pub(crate) fn check_key(page_size: usize, key: &[u8]) -> Result<()> {
@@ -22,8 +23,6 @@ pub(crate) fn check_key(page_size: usize, key: &[u8]) -> Result<()> {
     }
     Ok(())
 }
-use crate::page::meta::Meta;
-use std::sync::Arc;
 
 /// The single write transaction. Sees its own writes. `commit` makes them visible (and durable,
 /// with the default [`Durability::Immediate`]); dropping it without `commit` discards them.
@@ -144,7 +143,10 @@ impl WriteTransaction {
     /// Aborts: nothing this transaction did becomes visible. (Dropping does the same.)
     pub fn abort(self) {}
 
-    /// Commits: writes the dirty pages, then the meta page that makes them current.
+    /// Commits: writes the dirty pages, then the meta page that makes them current. The steps:
+    /// relocate (compaction only) → flush the tables → flush the catalog → trim the free tail
+    /// (when due) → save the freelist → write the pages → publish (sync, meta page, lock file);
+    /// each is a function in `txn/commit.rs`, or of the allocator (`alloc`) or of `Shared`.
     ///
     /// With [`Durability::Immediate`] the commit is on disk when this returns: data pages are
     /// synced (`fdatasync`) before the meta page is written, and the meta page is written
@@ -154,70 +156,19 @@ impl WriteTransaction {
         let core = &mut self.core;
         core.db.check_poisoned()?;
         core.usable()?;
-        let mut out = Vec::new();
-        // 0. Compaction: every tree's pages above the limit move down (their copies are flushed
-        //    below like any dirty node, into the lowest free pages).
-        let limit = if self.compact {
-            let limit = core.compaction_limit()?;
-            for name in super::catalog_names(core, core.catalog_root)? {
-                if let Some(mut state) = core.table_state(&name, false)? {
-                    if let Some(root) = state.root {
-                        let moved = core.relocate(root, limit)?;
-                        if moved != root {
-                            state.root = Some(moved);
-                            state.changed = true;
-                            core.set_table(&name, state);
-                        }
-                    }
-                }
-            }
-            core.set_relocate_limit(limit);
-            Some(limit)
-        } else {
-            None
+        let mut pages = Vec::new();
+        let relocate_above = match self.compact {
+            true => Some(commit::relocate_tables(core)?),
+            false => None,
         };
-        // 1. Table trees, then their catalog entries.
-        let tables = std::mem::take(&mut core.tables);
-        let mut catalog = core.catalog_root;
-        for (name, state) in tables {
-            match state {
-                Some(state) if state.changed => {
-                    let root = match state.root {
-                        Some(root) => core.flush(root, &mut out)?,
-                        None => 0,
-                    };
-                    let entry = Value::Inline(crate::btree::node::ValueBuf::from_slice(
-                        &encode_table_entry(root, state.len),
-                    ));
-                    catalog = Some(core.tree_insert(catalog, name.as_bytes(), entry)?.0);
-                }
-                Some(_) => {}
-                None => catalog = core.tree_remove(catalog, name.as_bytes())?.0,
-            }
-        }
-        if let (Some(limit), Some(root)) = (limit, catalog) {
-            catalog = Some(core.relocate(root, limit)?);
-        }
-        let catalog_root = match catalog {
-            Some(root) => core.flush(root, &mut out)?,
-            None => 0,
-        };
-        // 2. Give back the free tail, then record free pages.
+        let catalog = commit::flush_tables(core, &mut pages)?;
+        let catalog_root = commit::flush_catalog(core, catalog, relocate_above, &mut pages)?;
         if self.force_trim || core.db.should_trim(&core.base) {
             core.trim_tail()?;
         }
-        let (freelist_root, free_pages) = core.save_freelist(&mut out)?;
-        core.write_pages(out)?;
-        let meta = Meta {
-            page_size: core.page_size as u32,
-            txn: core.txn,
-            catalog_root,
-            freelist_root,
-            page_count: core.page_count,
-            free_pages,
-            weak_boot: 0,
-        };
-        // 3. Sync, write the meta page, sync, publish.
+        let (freelist_root, free_pages) = core.save_freelist(&mut pages)?;
+        core.write_pages(pages)?;
+        let meta = commit::new_meta(core, catalog_root, freelist_root, free_pages);
         core.db
             .publish(meta, &core.base, &self.disk, self.durability)
     }
