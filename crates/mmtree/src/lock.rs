@@ -539,3 +539,45 @@ fn flock_request(kind: LockKind, byte: u64) -> libc::flock {
     request.l_len = 1;
     request
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lock_file(dir: &Path) -> LockFile {
+        let mut lock = LockFile::open(&dir.join("t-lock")).unwrap();
+        assert!(lock.try_alone().unwrap());
+        lock.initialize((1, 2)).unwrap();
+        lock.join().unwrap();
+        lock
+    }
+
+    #[test]
+    fn the_seqlock_publishes_whole_metas_and_reports_a_stuck_publisher() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = lock_file(dir.path());
+        assert_eq!(lock.data_identity(), (1, 2));
+        let words = [7, 4096, 3, 4, 10, 2];
+        lock.publish_meta(words);
+        assert_eq!(lock.load_meta(), Some(words));
+        let next = [8, 4096, 5, 6, 12, 1];
+        lock.publish_meta(next);
+        assert_eq!(lock.load_meta(), Some(next));
+        // A publisher that died half-way leaves the counter odd: readers give up, not spin.
+        let seq = lock.word(SEQ_AT).load(Ordering::SeqCst);
+        lock.word(SEQ_AT).store(seq | 1, Ordering::SeqCst);
+        assert_eq!(lock.load_meta(), None);
+        lock.publish_meta(words); // the next publish repairs it
+        assert_eq!(lock.load_meta(), Some(words));
+    }
+
+    #[test]
+    fn poison_is_recorded_once_and_seen() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = lock_file(dir.path());
+        assert_eq!(lock.poisoned_by(), None);
+        lock.set_poisoned(41);
+        lock.set_poisoned(42); // the first failure is the one reported
+        assert_eq!(lock.poisoned_by(), Some(41));
+    }
+}

@@ -38,6 +38,8 @@ pub struct Options {
     /// larger than memory; forward range scans then prefetch the leaves ahead of them
     /// themselves once they find pages missing from memory.
     pub read_ahead: bool,
+    /// Strict mode: after every commit, check the whole database and panic on any problem.
+    pub(crate) strict: bool,
     /// Test hook: the boot id this handle believes in (see `simulate_reboot`).
     pub(crate) boot_id: Option<u64>,
     /// Test hook: sees every write to the data file (see `observe_io`).
@@ -52,6 +54,7 @@ impl Default for Options {
             spill_bytes: SPILL_BYTES_DEFAULT,
             verify_checksums: true,
             read_ahead: false,
+            strict: false,
             boot_id: None,
             observer: None,
         }
@@ -87,10 +90,24 @@ impl Options {
                 self.read_ahead, other.read_ahead
             ));
         }
+        if self.strict != other.strict {
+            differences.push(format!(
+                "strict {}, asked for {}",
+                self.strict, other.strict
+            ));
+        }
         if self.boot_id != other.boot_id || self.observer.is_some() != other.observer.is_some() {
             differences.push("test hooks differ".to_string());
         }
         (!differences.is_empty()).then(|| differences.join(", "))
+    }
+
+    /// Strict mode (bbolt's `StrictMode`): after every commit, run [`crate::Db::check`] on it
+    /// and panic if it finds any problem. Every commit then costs a walk of the whole file: for
+    /// tests, where a broken invariant should stop the test at the commit that broke it.
+    pub fn strict(mut self, on: bool) -> Self {
+        self.strict = on;
+        self
     }
 
     /// For power-loss tests: every write, length change and sync of the data file is reported

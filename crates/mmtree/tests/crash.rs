@@ -91,7 +91,11 @@ fn crash_child() {
         Ok("eventual") => Durability::Eventual,
         _ => Durability::Immediate,
     };
-    let db = Db::open_with(&path, Options::default().durability(durability)).unwrap();
+    let db = Db::open_with(
+        &path,
+        Options::default().durability(durability).strict(true),
+    )
+    .unwrap();
     let mut n = committed_n(&db);
     let stdout = std::io::stdout();
     loop {

@@ -430,7 +430,7 @@ proptest! {
 
     #[test]
     fn matches_btreemap_model(ops in ops()) {
-        let mut h = Harness::new(Options::default());
+        let mut h = Harness::new(Options::default().strict(true));
         for op in &ops {
             h.run(op)?;
         }
@@ -441,7 +441,7 @@ proptest! {
     /// still discard them.
     #[test]
     fn matches_model_with_spilling(ops in ops()) {
-        let mut h = Harness::new(Options::default().spill_bytes(64 * 1024));
+        let mut h = Harness::new(Options::default().spill_bytes(64 * 1024).strict(true));
         for op in &ops {
             h.run(op)?;
         }
@@ -450,7 +450,7 @@ proptest! {
 
     #[test]
     fn matches_model_with_larger_pages(ops in ops()) {
-        let mut h = Harness::new(Options::default().page_size(16384));
+        let mut h = Harness::new(Options::default().page_size(16384).strict(true));
         for op in &ops {
             h.run(op)?;
         }

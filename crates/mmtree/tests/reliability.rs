@@ -496,3 +496,34 @@ fn a_failed_sync_seen_by_one_process_stops_every_writer() {
     w.table("t").unwrap().insert(b"k", b"2").unwrap();
     w.commit().unwrap();
 }
+
+#[test]
+fn strict_mode_stops_at_the_first_commit_that_leaves_a_problem() {
+    use mmtree::Options;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("strict.mmt");
+    {
+        let db = Db::open(&path).unwrap();
+        let mut w = db.begin_write().unwrap();
+        for i in 0..500 {
+            w.table("t").unwrap().insert(&key(i), &[1; 100]).unwrap();
+        }
+        w.commit().unwrap();
+    }
+    let mut bytes = std::fs::read(&path).unwrap();
+    let leaf = leaves_with(&bytes, &key(0))[0];
+    bytes[leaf * PAGE + 200] ^= 1; // a damaged leaf the next commit does not touch
+    std::fs::write(&path, &bytes).unwrap();
+    let db = Db::open_with(&path, Options::default().strict(true)).unwrap();
+    let committed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut w = db.begin_write().unwrap();
+        w.table("other").unwrap().insert(b"k", b"v").unwrap();
+        w.commit()
+    }));
+    let message = committed.expect_err("strict mode must stop the program");
+    let message = message
+        .downcast_ref::<String>()
+        .cloned()
+        .unwrap_or_default();
+    assert!(message.contains("strict mode"), "{message}");
+}

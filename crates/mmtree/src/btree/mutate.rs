@@ -461,3 +461,64 @@ fn free_tree_in<S: NodeStore + ?Sized>(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::btree::node::ValueBuf;
+
+    fn leaf(entries: usize, value_len: usize) -> Node {
+        let mut node = Node::new_leaf();
+        for i in 0..entries {
+            node.keys
+                .push(KeyBuf::from_slice(format!("key{i:05}").as_bytes()));
+            node.values_mut()
+                .push(Value::Inline(ValueBuf::from_slice(&vec![7u8; value_len])));
+        }
+        node.recompute_bytes();
+        node
+    }
+
+    fn keys(nodes: &[&Node]) -> Vec<Vec<u8>> {
+        nodes
+            .iter()
+            .flat_map(|n| n.keys.iter().map(|k| k.to_vec()))
+            .collect()
+    }
+
+    #[test]
+    fn an_even_split_gives_two_pieces_that_fit_in_key_order() {
+        let limit = usable(4096);
+        let mut node = leaf(60, 100); // about 1.7 pages
+        let before = keys(&[&node]);
+        let pieces = split_node(&mut node, limit, false);
+        assert_eq!(pieces.len(), 1);
+        assert!(node.bytes <= limit && pieces[0].bytes <= limit);
+        assert!(node.bytes.abs_diff(pieces[0].bytes) <= 2 * node.entry_size(0));
+        assert_eq!(keys(&[&node, &pieces[0]]), before);
+    }
+
+    #[test]
+    fn an_append_split_keeps_the_left_page_full() {
+        let limit = usable(4096);
+        let mut node = leaf(35, 100); // 35 entries of 117 bytes: just over a page
+        assert!(node.bytes > limit);
+        let pieces = split_node(&mut node, limit, true);
+        assert_eq!(pieces.len(), 1);
+        assert_eq!(pieces[0].len(), 1, "only the appended entry moves right");
+        assert!(node.bytes <= limit);
+    }
+
+    #[test]
+    fn an_oversized_node_is_packed_into_as_many_pieces_as_needed() {
+        let limit = usable(4096);
+        let mut node = leaf(120, 100); // about 3.5 pages
+        let before = keys(&[&node]);
+        let pieces = split_node(&mut node, limit, false);
+        assert!(pieces.len() >= 3);
+        let mut all = vec![&node];
+        all.extend(pieces.iter());
+        assert!(all.iter().all(|n| n.bytes <= limit && !n.keys.is_empty()));
+        assert_eq!(keys(&all), before);
+    }
+}

@@ -14,7 +14,7 @@ use std::fs::OpenOptions;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::sync::{Arc, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Figures about a database, from [`Db::stats`].
 #[derive(Clone, Debug)]
@@ -113,41 +113,7 @@ impl Db {
     /// Starts a read transaction on the newest commit (of any process). Never blocks on the
     /// writer.
     pub fn begin_read(&self) -> Result<ReadTransaction> {
-        let inner = &self.inner;
-        let mut state = inner.state.lock().expect("state lock");
-        let oldest_local = state.readers.keys().next().map(|&(txn, _)| txn);
-        // The slot protects the oldest snapshot this process holds, this one included.
-        let announced =
-            inner.announce_snapshot(inner.slot, |txn| oldest_local.map_or(txn, |o| o.min(txn)));
-        let meta = match announced {
-            Ok(meta) => meta,
-            Err(error) => {
-                inner.lock.set_slot_txn(inner.slot, oldest_local);
-                return Err(error);
-            }
-        };
-        let grown = meta
-            .page_count
-            .checked_mul(inner.storage.page_size as u64)
-            .is_none_or(|bytes| bytes > inner.storage.file_len());
-        if grown {
-            // Another process grew the file.
-            if let Err(error) = inner.storage.refresh_len() {
-                inner.lock.set_slot_txn(inner.slot, oldest_local);
-                return Err(error);
-            }
-        }
-        state.meta = meta;
-        let reader = state.next_reader;
-        state.next_reader += 1;
-        state.readers.insert((meta.txn, reader), Instant::now());
-        drop(state);
-        Ok(ReadTransaction::new(
-            inner.clone(),
-            inner.storage.mapping(),
-            meta,
-            reader,
-        ))
+        ReadTransaction::begin(&self.inner)
     }
 
     /// Starts a bounded snapshot of the newest commit: one that no writer waits for longer than

@@ -10,12 +10,13 @@ use crate::page::meta::{Meta, MetaRead};
 use crate::pager::Pager;
 use crate::shared::{meta_words, read_meta, Published, Shared};
 use crate::storage::Storage;
+use crate::txn::ReadTransaction;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64};
-use std::sync::{Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 
 /// Opens (or creates) the database in `file`, found at `path`.
 pub(crate) fn open_shared(
@@ -112,6 +113,7 @@ pub(crate) fn open_shared(
     }
     let slot = lock.claim_slot(u64::from(std::process::id()))?;
     let mut inner = Shared {
+        after_commit: options.strict.then_some(strict_check as fn(&Arc<Shared>)),
         storage,
         pager,
         options,
@@ -133,6 +135,20 @@ pub(crate) fn open_shared(
     let published = inner.published_meta()?;
     inner.state.get_mut().expect("state lock").meta = published;
     Ok(inner)
+}
+
+/// Strict mode: the whole database is checked after every commit; a problem stops the program at
+/// the commit that caused it.
+fn strict_check(shared: &Arc<Shared>) {
+    let read = ReadTransaction::begin(shared)
+        .unwrap_or_else(|e| panic!("strict mode: no snapshot after a commit: {e}"));
+    let report = crate::check::check(&read);
+    assert!(
+        report.is_ok(),
+        "strict mode: commit {} left problems: {:?}",
+        report.txn_id,
+        report.problems
+    );
 }
 
 /// `fsync` of the directory holding `path`, so a file just created there survives a power loss

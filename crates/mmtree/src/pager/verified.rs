@@ -44,3 +44,26 @@ impl Verified {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_is_verified_for_the_txn_that_wrote_it_only() {
+        let verified = Verified::new();
+        assert!(!verified.is_verified(5, 1));
+        verified.mark(5, 1);
+        assert!(verified.is_verified(5, 1));
+        assert!(
+            !verified.is_verified(5, 2),
+            "a reused page id is checked again"
+        );
+        let far = CHUNK_PAGES as u64 * 3 + 7; // another chunk
+        verified.mark(far, 9);
+        assert!(verified.is_verified(far, 9) && !verified.is_verified(far - 1, 9));
+        let beyond = (CHUNK_PAGES * CHUNKS) as u64 + 1; // past the table: never remembered
+        verified.mark(beyond, 1);
+        assert!(!verified.is_verified(beyond, 1));
+    }
+}

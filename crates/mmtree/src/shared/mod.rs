@@ -27,6 +27,8 @@ pub(crate) struct Published {
 }
 
 pub(crate) struct Shared {
+    /// Runs after every commit (strict mode: the integrity check, from the `db` layer).
+    pub(crate) after_commit: Option<fn(&Arc<Shared>)>,
     pub(crate) storage: Storage,
     /// Page reads: format checks and the verified-page table.
     pub(crate) pager: Pager,

@@ -9,6 +9,7 @@ use crate::page::view::PageView;
 use crate::shared::Shared;
 use crate::storage::Mapping;
 use std::sync::Arc;
+use std::time::Instant;
 
 /// A snapshot of the database as of one commit. Any number may be alive at once, in any threads
 /// (`Send + Sync`); each keeps the pages it can reach from being reused until it is dropped.
@@ -20,6 +21,44 @@ pub struct ReadTransaction {
 }
 
 impl ReadTransaction {
+    /// A snapshot of the newest commit (of any process); see `Db::begin_read`.
+    pub(crate) fn begin(inner: &Arc<Shared>) -> Result<ReadTransaction> {
+        let mut state = inner.state.lock().expect("state lock");
+        let oldest_local = state.readers.keys().next().map(|&(txn, _)| txn);
+        // The slot protects the oldest snapshot this process holds, this one included.
+        let announced =
+            inner.announce_snapshot(inner.slot, |txn| oldest_local.map_or(txn, |o| o.min(txn)));
+        let meta = match announced {
+            Ok(meta) => meta,
+            Err(error) => {
+                inner.lock.set_slot_txn(inner.slot, oldest_local);
+                return Err(error);
+            }
+        };
+        let grown = meta
+            .page_count
+            .checked_mul(inner.storage.page_size as u64)
+            .is_none_or(|bytes| bytes > inner.storage.file_len());
+        if grown {
+            // Another process grew the file.
+            if let Err(error) = inner.storage.refresh_len() {
+                inner.lock.set_slot_txn(inner.slot, oldest_local);
+                return Err(error);
+            }
+        }
+        state.meta = meta;
+        let reader = state.next_reader;
+        state.next_reader += 1;
+        state.readers.insert((meta.txn, reader), Instant::now());
+        drop(state);
+        Ok(ReadTransaction::new(
+            inner.clone(),
+            inner.storage.mapping(),
+            meta,
+            reader,
+        ))
+    }
+
     pub(crate) fn new(db: Arc<Shared>, map: Arc<Mapping>, meta: Meta, reader: u64) -> Self {
         ReadTransaction {
             db,

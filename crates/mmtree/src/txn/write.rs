@@ -170,7 +170,11 @@ impl WriteTransaction {
         core.write_pages(pages)?;
         let meta = commit::new_meta(core, catalog_root, freelist_root, free_pages);
         core.db
-            .publish(meta, &core.base, &self.disk, self.durability)
+            .publish(meta, &core.base, &self.disk, self.durability)?;
+        if let Some(after_commit) = core.db.after_commit {
+            after_commit(&core.db);
+        }
+        Ok(())
     }
 }
 
