@@ -325,7 +325,7 @@ pub(crate) fn check(read: &ReadTransaction) -> CheckReport {
         for (key, value, page) in records {
             match decode_record(&key, &value, page) {
                 Ok((txn, pages)) => {
-                    if txn > meta.txn {
+                    if txn > meta.txn_id {
                         walker
                             .problem(Some(page), format!("freelist record from future txn {txn}"));
                     }
@@ -370,7 +370,7 @@ pub(crate) fn check(read: &ReadTransaction) -> CheckReport {
     }
     let pages_in_use = walker.marks.iter().filter(|&&m| m == USED).count() as u64;
     CheckReport {
-        txn_id: meta.txn,
+        txn_id: meta.txn_id,
         page_count: meta.page_count,
         pages_in_use,
         pages_free: free_count,

@@ -106,7 +106,7 @@ enum LockKind {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct SlotInfo {
     pub pid: u64,
-    pub txn: u64,
+    pub txn_id: u64,
     pub since_unix_ns: u64,
 }
 
@@ -441,7 +441,7 @@ impl LockFile {
                     .load(Ordering::SeqCst);
                 live.push(SlotInfo {
                     pid,
-                    txn: txn - 1,
+                    txn_id: txn - 1,
                     since_unix_ns,
                 });
             }

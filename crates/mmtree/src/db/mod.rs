@@ -184,13 +184,13 @@ impl Db {
             .lock
             .readers(Some(inner.slot))
             .iter()
-            .map(|slot| slot.txn)
+            .map(|slot| slot.txn_id)
             .min();
         // Pages freed after the newest steady (durable) commit are not reused before the next
         // one: a power loss falls back to that commit, so its pages must still be on disk as it
         // left them, however many unsynced commits came after it.
         let floor = oldest_reader
-            .map_or(base.txn, |txn| txn.min(base.txn))
+            .map_or(base.txn_id, |txn| txn.min(base.txn_id))
             .min(disk.durable_txn());
         inner.state.lock().expect("state lock").meta = base;
         Ok(WriteTransaction::new(inner.clone(), disk, floor, guard))
@@ -255,19 +255,19 @@ impl Db {
             .lock
             .readers(Some(inner.slot))
             .into_iter()
-            .min_by_key(|slot| slot.txn);
+            .min_by_key(|slot| slot.txn_id);
         Stats {
-            txn_id: meta.txn,
+            txn_id: meta.txn_id,
             page_size: inner.storage.page_size,
             page_count: meta.page_count,
             free_pages: meta.free_pages,
             file_bytes: inner.storage.file_len(),
             readers: local,
-            oldest_reader_txn: oldest.map(|slot| slot.txn),
-            oldest_reader_lag: oldest.map_or(0, |slot| meta.txn.saturating_sub(slot.txn)),
+            oldest_reader_txn: oldest.map(|slot| slot.txn_id),
+            oldest_reader_lag: oldest.map_or(0, |slot| meta.txn_id.saturating_sub(slot.txn_id)),
             oldest_reader_age: oldest.map(|slot| slot_age(slot.since_unix_ns)),
             pages_held_back: oldest
-                .map_or(Ok(0), |slot| self.pages_freed_after(slot.txn))
+                .map_or(Ok(0), |slot| self.pages_freed_after(slot.txn_id))
                 .unwrap_or(0),
         }
     }
@@ -285,15 +285,15 @@ impl Db {
     /// reused by the next process that opens).
     pub fn readers(&self) -> Vec<ReaderInfo> {
         let inner = &self.inner;
-        let newest = inner.published_meta().map_or(0, |meta| meta.txn);
+        let newest = inner.published_meta().map_or(0, |meta| meta.txn_id);
         let mut readers: Vec<ReaderInfo> = inner
             .lock
             .readers(Some(inner.slot))
             .into_iter()
             .map(|slot| ReaderInfo {
                 pid: slot.pid as u32,
-                txn: slot.txn,
-                lag: newest.saturating_sub(slot.txn),
+                txn: slot.txn_id,
+                lag: newest.saturating_sub(slot.txn_id),
                 age: slot_age(slot.since_unix_ns),
             })
             .collect();

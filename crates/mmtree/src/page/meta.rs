@@ -44,7 +44,7 @@ const _: () = assert!(META_SIZE == 68);
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Meta {
     pub page_size: u32,
-    pub txn: u64,
+    pub txn_id: u64,
     pub catalog_root: u64,
     pub freelist_root: u64,
     /// Pages in use by this state, meta pages included: every page id it references is below this.
@@ -72,7 +72,7 @@ impl Meta {
     pub(crate) fn created(page_size: u32) -> Meta {
         Meta {
             page_size,
-            txn: 0,
+            txn_id: 0,
             catalog_root: 0,
             freelist_root: 0,
             page_count: 2,
@@ -91,7 +91,7 @@ impl Meta {
         out[MAGIC_AT..MAGIC_AT + 8].copy_from_slice(&MAGIC);
         write_u32(out, VERSION_AT, FORMAT_VERSION);
         write_u32(out, PAGE_SIZE_AT, self.page_size);
-        write_u64(out, TXN_AT, self.txn);
+        write_u64(out, TXN_AT, self.txn_id);
         write_u64(out, CATALOG_ROOT_AT, self.catalog_root);
         write_u64(out, FREELIST_ROOT_AT, self.freelist_root);
         write_u64(out, PAGE_COUNT_AT, self.page_count);
@@ -119,7 +119,7 @@ impl Meta {
         }
         let meta = Meta {
             page_size: read_u32(bytes, PAGE_SIZE_AT),
-            txn: read_u64(bytes, TXN_AT),
+            txn_id: read_u64(bytes, TXN_AT),
             catalog_root: read_u64(bytes, CATALOG_ROOT_AT),
             freelist_root: read_u64(bytes, FREELIST_ROOT_AT),
             page_count: read_u64(bytes, PAGE_COUNT_AT),
@@ -145,7 +145,7 @@ impl Meta {
         // leave room to count up.
         if self.page_count < 2
             || self.page_count > (1u64 << 63) / page_size as u64
-            || self.txn >= 1u64 << 62
+            || self.txn_id >= 1u64 << 62
             || self.catalog_root >= self.page_count
             || self.freelist_root >= self.page_count
             || self.catalog_root == 1
@@ -166,7 +166,7 @@ mod tests {
     fn meta_round_trips_and_detects_damage() {
         let meta = Meta {
             page_size: 4096,
-            txn: 7,
+            txn_id: 7,
             catalog_root: 5,
             freelist_root: 9,
             page_count: 12,

@@ -40,7 +40,8 @@ impl OnDisk {
     /// The commit every page reachable from the durable state is protected by: pages freed
     /// after it must not be reused before a newer steady commit (see `Db::start_write`).
     pub(crate) fn durable_txn(&self) -> u64 {
-        self.steady.map_or(self.newest.txn, |(meta, _)| meta.txn)
+        self.steady
+            .map_or(self.newest.txn_id, |(meta, _)| meta.txn_id)
     }
 }
 
@@ -106,7 +107,7 @@ pub(crate) fn read_meta(file: &File, path: &Path, file_len: u64, boot: u64) -> R
     let trusted = slots.map(|meta| meta.filter(|m| m.is_steady() || m.weak_boot == boot));
     let newest_of = |candidates: [Option<Meta>; 2]| -> Option<(Meta, u64)> {
         match candidates {
-            [Some(a), Some(b)] => Some(if a.txn >= b.txn { (a, 0) } else { (b, 1) }),
+            [Some(a), Some(b)] => Some(if a.txn_id >= b.txn_id { (a, 0) } else { (b, 1) }),
             [Some(a), None] => Some((a, 0)),
             [None, Some(b)] => Some((b, 1)),
             [None, None] => None,

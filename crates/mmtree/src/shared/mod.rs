@@ -142,8 +142,8 @@ impl Shared {
     ) -> Result<Meta> {
         loop {
             let meta = self.published_meta()?;
-            self.lock.set_slot_txn(slot, Some(protect(meta.txn)));
-            if self.published_meta()?.txn == meta.txn {
+            self.lock.set_slot_txn(slot, Some(protect(meta.txn_id)));
+            if self.published_meta()?.txn_id == meta.txn_id {
                 return Ok(meta);
             }
         }
@@ -233,8 +233,8 @@ impl Shared {
     /// Whether this commit should try to give back the free tail of the file.
     pub(crate) fn should_trim(&self, base: &Meta) -> bool {
         let worth_it = base.free_pages >= 256 && base.free_pages * 4 >= base.page_count;
-        if worth_it && base.txn >= self.last_trim_txn.load(Ordering::Relaxed) + 8 {
-            self.last_trim_txn.store(base.txn, Ordering::Relaxed);
+        if worth_it && base.txn_id >= self.last_trim_txn.load(Ordering::Relaxed) + 8 {
+            self.last_trim_txn.store(base.txn_id, Ordering::Relaxed);
             return true;
         }
         false
@@ -298,7 +298,7 @@ impl Shared {
                 .lock
                 .readers(Some(self.slot))
                 .iter()
-                .all(|slot| slot.txn >= base.txn)
+                .all(|slot| slot.txn_id >= base.txn_id)
         {
             let _ = self.storage.truncate_to(keep + slack);
         }
@@ -357,7 +357,7 @@ pub(crate) fn meta_from_words(words: MetaWords) -> Meta {
     let [txn, page_size, catalog_root, freelist_root, page_count, free_pages] = words;
     Meta {
         page_size: u32::try_from(page_size).unwrap_or(0),
-        txn,
+        txn_id: txn,
         catalog_root,
         freelist_root,
         page_count,
@@ -369,7 +369,7 @@ pub(crate) fn meta_from_words(words: MetaWords) -> Meta {
 /// The words of the lock file's published meta (the inverse of `meta_from_words`).
 pub(crate) fn meta_words(meta: &Meta) -> MetaWords {
     [
-        meta.txn,
+        meta.txn_id,
         u64::from(meta.page_size),
         meta.catalog_root,
         meta.freelist_root,

@@ -57,7 +57,7 @@ impl BoundedReadTransaction {
 
     /// The id of the commit this snapshot shows.
     pub fn txn_id(&self) -> u64 {
-        self.meta.txn
+        self.meta.txn_id
     }
 
     /// Whether a writer has expired this snapshot (every read from now on fails).
@@ -130,7 +130,7 @@ impl BoundedReadTransaction {
         self.copied.set(0);
         if self.is_expired() {
             return Err(Error::SnapshotExpired {
-                txn: self.meta.txn,
+                txn: self.meta.txn_id,
                 max_age: self.max_age,
             });
         }

@@ -175,7 +175,7 @@ impl<'w> BulkLoader<'w> {
         let page_id = self.core.take_at_end(1)?;
         self.allocated.push(page_id);
         let mut page = self.core.db.page_buffer();
-        encode_node(node, &mut page, page_id, self.core.txn);
+        encode_node(node, &mut page, page_id, self.core.txn_id);
         self.out.push((page_id, page));
         if self.out.len() * self.core.page_size >= 8 << 20 {
             let out = std::mem::take(&mut self.out);

@@ -82,7 +82,7 @@ pub(super) fn new_meta(
 ) -> Meta {
     Meta {
         page_size: core.page_size as u32,
-        txn: core.txn,
+        txn_id: core.txn_id,
         catalog_root,
         freelist_root,
         page_count: core.page_count,

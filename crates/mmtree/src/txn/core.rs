@@ -31,7 +31,7 @@ pub(crate) struct WriteCore {
     pub(super) db: Arc<Shared>,
     pub(super) map: Arc<Mapping>,
     pub(super) base: Meta,
-    pub(super) txn: u64,
+    pub(super) txn_id: u64,
     pub(super) page_size: usize,
     /// Pages in use, including pages allocated by this transaction at the end of the file.
     pub(super) page_count: u64,
@@ -49,7 +49,7 @@ impl WriteCore {
         let map = db.storage.mapping();
         WriteCore {
             page_size: base.page_size as usize,
-            txn: base.txn + 1,
+            txn_id: base.txn_id + 1,
             page_count: base.page_count,
             catalog_root: crate::catalog::root_ref(base.catalog_root),
             alloc: AllocState::new(reuse_floor, crate::catalog::root_ref(base.freelist_root)),
@@ -266,7 +266,7 @@ impl NodeStore for WriteCore {
         let pages = overflow_pages(value.len() as u64, self.page_size);
         let first = self.take_run(pages)?;
         let mut header = [0u8; OVERFLOW_HEADER_SIZE];
-        page::write_header(&mut header, page::KIND_OVERFLOW, 0, first, self.txn);
+        page::write_header(&mut header, page::KIND_OVERFLOW, 0, first, self.txn_id);
         page::write_u64(&mut header, page::OVERFLOW_LEN_AT, value.len() as u64);
         let sum = crc32c::crc32c_append(page::checksum(&header[4..]), value);
         page::write_u32(&mut header, page::CHECKSUM_AT, sum);
@@ -283,7 +283,7 @@ impl NodeStore for WriteCore {
 
     fn encode_page(&self, node: &Node, page_id: u64) -> Vec<u8> {
         let mut page = self.db.page_buffer();
-        encode_node(node, &mut page, page_id, self.txn);
+        encode_node(node, &mut page, page_id, self.txn_id);
         page
     }
 }
@@ -302,7 +302,7 @@ impl AllocHost for WriteCore {
     }
 
     fn txn_id(&self) -> u64 {
-        self.txn
+        self.txn_id
     }
 
     fn page_count(&self) -> u64 {

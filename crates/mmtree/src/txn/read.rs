@@ -49,7 +49,7 @@ impl ReadTransaction {
         state.meta = meta;
         let reader = state.next_reader;
         state.next_reader += 1;
-        state.readers.insert((meta.txn, reader), Instant::now());
+        state.readers.insert((meta.txn_id, reader), Instant::now());
         drop(state);
         Ok(ReadTransaction::new(
             inner.clone(),
@@ -70,7 +70,7 @@ impl ReadTransaction {
 
     /// The id of the commit this snapshot shows.
     pub fn txn_id(&self) -> u64 {
-        self.meta.txn
+        self.meta.txn_id
     }
 
     pub(crate) fn meta(&self) -> &Meta {
@@ -108,7 +108,7 @@ impl ReadTransaction {
             Some(entry) => {
                 let (root, len) = decode_table_entry(entry)?;
                 Ok(Some(ReadTable {
-                    txn: self,
+                    snapshot: self,
                     root,
                     len,
                 }))
@@ -130,7 +130,7 @@ impl ReadTransaction {
 
 impl Drop for ReadTransaction {
     fn drop(&mut self) {
-        self.db.end_read(self.meta.txn, self.reader);
+        self.db.end_read(self.meta.txn_id, self.reader);
     }
 }
 
@@ -159,7 +159,7 @@ impl Source for ReadTransaction {
 
 /// A table in a read snapshot. Values borrow from the mapping: no copy, no syscall.
 pub struct ReadTable<'t> {
-    txn: &'t ReadTransaction,
+    snapshot: &'t ReadTransaction,
     root: Option<NodeRef>,
     len: u64,
 }
@@ -167,22 +167,22 @@ pub struct ReadTable<'t> {
 impl<'t> ReadTable<'t> {
     /// The value stored under `key`, pointing into the mapping.
     pub fn get(&self, key: &[u8]) -> Result<Option<&'t [u8]>> {
-        crate::btree::get(self.txn, self.root, key)
+        crate::btree::get(self.snapshot, self.root, key)
     }
 
     /// Entries with keys in `range`, e.g. `table.range(&b"a"[..]..&b"m"[..])` or `table.range(..)`.
     pub fn range<'k, R: std::ops::RangeBounds<&'k [u8]>>(&self, range: R) -> Result<Range<'t>> {
-        Ok(super::range(self.txn, self.root, range))
+        Ok(super::range(self.snapshot, self.root, range))
     }
 
     /// The entry with the smallest key.
     pub fn first(&self) -> Result<Option<(&'t [u8], &'t [u8])>> {
-        super::first(self.txn, self.root)
+        super::first(self.snapshot, self.root)
     }
 
     /// The entry with the largest key.
     pub fn last(&self) -> Result<Option<(&'t [u8], &'t [u8])>> {
-        super::last(self.txn, self.root)
+        super::last(self.snapshot, self.root)
     }
 
     /// Number of entries.

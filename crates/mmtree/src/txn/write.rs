@@ -56,7 +56,7 @@ impl WriteTransaction {
 
     /// The id this transaction's commit will have.
     pub fn txn_id(&self) -> u64 {
-        self.core.txn
+        self.core.txn_id
     }
 
     /// Sets the durability of this commit (the database's default otherwise).
