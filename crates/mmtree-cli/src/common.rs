@@ -103,8 +103,19 @@ pub fn no_table(name: &str) -> anyhow::Error {
     exit_with(exit::NOT_FOUND, format!("no table {name:?}"))
 }
 
-/// Opens an existing database; never creates one by accident.
+/// Opens an existing database for a command that only reads: read-only (`Options::read_only`),
+/// so it works on read-only media and without write permission, and creates or changes
+/// nothing (no lock file, no header written into an empty file).
 pub fn open_existing(path: &Path) -> Result<mmtree::Db> {
+    if !path.exists() {
+        bail!("{}: no such file", path.display());
+    }
+    mmtree::Db::open_with(path, mmtree::Options::default().read_only(true))
+        .with_context(|| format!("opening {}", path.display()))
+}
+
+/// Opens an existing database for a command that writes; never creates one by accident.
+pub fn open_existing_writable(path: &Path) -> Result<mmtree::Db> {
     if !path.exists() {
         bail!("{}: no such file", path.display());
     }

@@ -1,7 +1,7 @@
 //! `mmtree compact DB [--to COPY]`: in place (move live pages down, give the tail back), or a
 //! compacted copy holding live data only.
 
-use crate::common::open_existing;
+use crate::common::open_existing_writable;
 use crate::common::outln;
 use anyhow::{bail, Result};
 use std::path::PathBuf;
@@ -21,7 +21,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let db = open_existing(&args.db)?;
+    let db = open_existing_writable(&args.db)?;
     let before = std::fs::metadata(&args.db)?.len();
     match &args.to {
         None => {

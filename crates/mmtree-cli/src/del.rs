@@ -1,6 +1,6 @@
 //! `mmtree del DB TABLE KEY`: removes one entry (exit 4 if it was not there).
 
-use crate::common::{exit, exit_with, no_table, open_existing, EncodingFlags};
+use crate::common::{exit, exit_with, no_table, open_existing_writable, EncodingFlags};
 use anyhow::Result;
 use std::path::PathBuf;
 
@@ -21,7 +21,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<()> {
     let key = args.encoding.encoding().decode(&args.key)?;
-    let db = open_existing(&args.db)?;
+    let db = open_existing_writable(&args.db)?;
     let mut w = db.begin_write()?;
     if !w.has_table(&args.table)? {
         return Err(no_table(&args.table));

@@ -1,7 +1,7 @@
 //! `mmtree tables DB [list|create|drop]`.
 
 use crate::common::outln;
-use crate::common::{no_table, open_existing, open_or_create};
+use crate::common::{no_table, open_existing, open_existing_writable, open_or_create};
 use anyhow::Result;
 use std::path::PathBuf;
 
@@ -57,7 +57,7 @@ pub fn run(args: Args) -> Result<()> {
             w.commit()?;
         }
         Action::Drop { name } => {
-            let db = open_existing(&args.db)?;
+            let db = open_existing_writable(&args.db)?;
             let mut w = db.begin_write()?;
             if !w.delete_table(&name)? {
                 return Err(no_table(&name));

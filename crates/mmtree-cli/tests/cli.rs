@@ -667,3 +667,57 @@ fn closed_stdout_ends_quietly_as_if_killed_by_sigpipe() {
         assert_eq!(stderr(&output), "", "{command}");
     }
 }
+
+#[test]
+fn read_only_commands_create_and_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    // An empty file: stat refuses it and writes no header into it.
+    std::fs::write(p("empty.mmt"), b"").unwrap();
+    let out = mmtree(&["stat", &p("empty.mmt")]);
+    assert!(!out.status.success());
+    assert_eq!(std::fs::metadata(p("empty.mmt")).unwrap().len(), 0);
+    // A file that is not a database: no lock file is left behind.
+    std::fs::write(p("notes.txt"), "hello\n".repeat(2000)).unwrap();
+    for command in [["stat"], ["check"]] {
+        let out = mmtree(&[command[0], &p("notes.txt")]);
+        assert!(!out.status.success());
+    }
+    let out = mmtree(&["get", &p("notes.txt"), "t", "k"]);
+    assert!(!out.status.success());
+    // A database without a lock file (a copy, read-only media): reading it creates none and
+    // leaves the file as it was.
+    assert!(mmtree(&["put", &p("db.mmt"), "t", "k", "v"])
+        .status
+        .success());
+    std::fs::remove_file(p("db.mmt-lock")).unwrap();
+    let before = std::fs::read(p("db.mmt")).unwrap();
+    for args in [
+        vec!["get", &p("db.mmt"), "t", "k"],
+        vec!["scan", &p("db.mmt"), "t"],
+        vec!["stat", &p("db.mmt")],
+        vec!["check", &p("db.mmt")],
+        vec!["tables", &p("db.mmt")],
+        vec!["dump", &p("db.mmt"), "t"],
+        vec!["readers", &p("db.mmt")],
+    ] {
+        let out = mmtree(&args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(std::fs::read(p("db.mmt")).unwrap(), before);
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["db.mmt", "empty.mmt", "notes.txt"]);
+    // Writing still works (and brings the lock file back).
+    assert!(mmtree(&["put", &p("db.mmt"), "t", "k2", "v2"])
+        .status
+        .success());
+    assert_eq!(mmtree(&["get", &p("db.mmt"), "t", "k2"]).stdout, b"v2");
+}

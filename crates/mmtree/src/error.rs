@@ -145,6 +145,14 @@ pub enum Error {
         reason: String,
     },
 
+    /// The database was opened with [`Options::read_only`](crate::Options::read_only): it can
+    /// be read, not written.
+    #[error("{path} is open read-only")]
+    ReadOnly {
+        /// The database file as given.
+        path: PathBuf,
+    },
+
     /// A bounded snapshot outlived its maximum age and a writer reused its pages: nothing it
     /// read after that is returned. Start a new snapshot.
     #[error("snapshot of commit {txn} expired: it was older than {max_age:?} and a writer has reused its pages; start a new snapshot")]

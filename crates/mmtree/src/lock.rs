@@ -126,6 +126,39 @@ impl LockFile {
         })
     }
 
+    /// An existing lock file, opened for reading and writing; `None` if there is none or it
+    /// cannot be opened for writing here (read-only media, permissions). Creates nothing.
+    pub(crate) fn open_existing(path: &Path) -> Result<Option<LockFile>> {
+        match OpenOptions::new().read(true).write(true).open(path) {
+            Ok(file) => Ok(Some(LockFile {
+                file,
+                path: path.to_path_buf(),
+                map: None,
+            })),
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::ENOENT | libc::EROFS | libc::EACCES | libc::EPERM)
+                ) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(Error::io("opening the lock file", e)),
+        }
+    }
+
+    /// A lock file of this process alone, in memory (`memfd`): for a read-only handle that has
+    /// no lock file to share. The protocol runs unchanged over it; nobody else sees it.
+    pub(crate) fn private() -> Result<LockFile> {
+        let fd = rustix::fs::memfd_create("mmtree-lock", rustix::fs::MemfdFlags::CLOEXEC)
+            .map_err(|e| Error::io("creating a private lock file", e.into()))?;
+        Ok(LockFile {
+            file: File::from(fd),
+            path: PathBuf::from("(private lock file of a read-only handle)"),
+            map: None,
+        })
+    }
+
     /// Tries to become the only process with the database open. True: the caller must
     /// [`initialize`](Self::initialize) and then [`join`](Self::join).
     pub(crate) fn try_alone(&self) -> Result<bool> {
@@ -451,18 +484,7 @@ impl LockFile {
 
     /// Whether another open file description holds a lock on `byte`.
     fn is_locked(&self, byte: u64) -> bool {
-        let mut request = flock_request(LockKind::Write, byte);
-        // SAFETY: F_OFD_GETLK reads and writes the `flock` struct we pass a valid, exclusive
-        // pointer to; the descriptor is open for as long as `self`.
-        let rc = unsafe {
-            libc::fcntl(
-                std::os::fd::AsRawFd::as_raw_fd(&self.file),
-                libc::F_OFD_GETLK,
-                &mut request,
-            )
-        };
-        // An error counts as "locked": a live reader must never be taken for a dead one.
-        rc != 0 || request.l_type != libc::F_UNLCK as libc::c_short
+        locked_by_others(&self.file, byte)
     }
 
     /// An OFD lock operation on one byte of this file. Ok(false): it would block (non-waiting
@@ -494,6 +516,36 @@ pub(crate) fn lock_data_file(file: &File, exclusive: bool) -> Result<bool> {
         LockKind::Read
     };
     lock_byte(file, PRESENCE_LOCK, kind, false)
+}
+
+/// The presence lock of a read-only handle without a lock file, on the data file (opened
+/// read-only, so it can hold only a shared lock): taken, then checked to be the only one. False:
+/// another process has the database open (its lock is released again).
+pub(crate) fn lock_data_file_alone(file: &File) -> Result<bool> {
+    if !lock_byte(file, PRESENCE_LOCK, LockKind::Read, false)? {
+        return Ok(false);
+    }
+    if locked_by_others(file, PRESENCE_LOCK) {
+        lock_byte(file, PRESENCE_LOCK, LockKind::Unlock, false)?;
+        return Ok(false);
+    }
+    Ok(true)
+}
+
+/// Whether an open file description other than `file`'s holds a lock on `byte`.
+fn locked_by_others(file: &File, byte: u64) -> bool {
+    let mut request = flock_request(LockKind::Write, byte);
+    // SAFETY: F_OFD_GETLK reads and writes the `flock` struct we pass a valid, exclusive
+    // pointer to; the descriptor is open for as long as `file` is borrowed.
+    let rc = unsafe {
+        libc::fcntl(
+            std::os::fd::AsRawFd::as_raw_fd(file),
+            libc::F_OFD_GETLK,
+            &mut request,
+        )
+    };
+    // An error counts as "locked": a live reader must never be taken for a dead one.
+    rc != 0 || request.l_type != libc::F_UNLCK as libc::c_short
 }
 
 /// An OFD lock operation on one byte of `file`. Ok(false): it would block (non-waiting only).

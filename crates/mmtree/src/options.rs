@@ -40,6 +40,8 @@ pub struct Options {
     pub read_ahead: bool,
     /// Strict mode: after every commit, check the whole database and panic on any problem.
     pub(crate) strict: bool,
+    /// Open for reading only (see [`Options::read_only`]).
+    pub(crate) read_only: bool,
     /// Test hook: the boot id this handle believes in (see `simulate_reboot`).
     pub(crate) boot_id: Option<u64>,
     /// Test hook: sees every write to the data file (see `observe_io`).
@@ -55,6 +57,7 @@ impl Default for Options {
             verify_checksums: true,
             read_ahead: false,
             strict: false,
+            read_only: false,
             boot_id: None,
             observer: None,
         }
@@ -90,6 +93,12 @@ impl Options {
                 self.read_ahead, other.read_ahead
             ));
         }
+        if self.read_only != other.read_only {
+            differences.push(format!(
+                "read_only {}, asked for {}",
+                self.read_only, other.read_only
+            ));
+        }
         if self.strict != other.strict {
             differences.push(format!(
                 "strict {}, asked for {}",
@@ -100,6 +109,22 @@ impl Options {
             differences.push("test hooks differ".to_string());
         }
         (!differences.is_empty()).then(|| differences.join(", "))
+    }
+
+    /// Opens for reading only: the data file is opened without write access and never created
+    /// or changed, so files on read-only media or without write permission can be read, and
+    /// a command that only reads writes nothing. Write transactions fail with
+    /// [`Error::ReadOnly`](crate::Error::ReadOnly).
+    ///
+    /// The lock file: an existing one that can be opened for writing is used as by any reader
+    /// (a reader slot protects the snapshots from writers in other processes). Without one
+    /// (read-only media, or the file was never opened here) none is created: the handle takes a
+    /// shared lock on the data file itself, which refuses writers that open later for as long
+    /// as the handle lives; if another process has the database open already, such an open is
+    /// refused, since its snapshots could not be protected.
+    pub fn read_only(mut self, on: bool) -> Self {
+        self.read_only = on;
+        self
     }
 
     /// Strict mode (bbolt's `StrictMode`): after every commit, run [`crate::Db::check`] on it

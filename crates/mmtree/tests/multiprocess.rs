@@ -500,3 +500,72 @@ fn a_symlink_or_a_hard_link_never_splits_the_writer_lock() {
         "alone through a hard link"
     );
 }
+
+#[test]
+fn a_read_only_handle_writes_nothing_and_keeps_writers_out_while_it_reads() {
+    use mmtree::Options;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ro.mmt");
+    {
+        let db = Db::open(&path).unwrap();
+        let mut w = db.begin_write().unwrap();
+        w.table("t").unwrap().insert(b"k", b"v").unwrap();
+        w.commit().unwrap();
+    }
+    // As on read-only media or a fresh copy: no lock file next to the data file.
+    let lock = dir.path().join("ro.mmt-lock");
+    std::fs::remove_file(&lock).unwrap();
+    let before = std::fs::read(&path).unwrap();
+    let db = Db::open_with(&path, Options::default().read_only(true)).unwrap();
+    let r = db.begin_read().unwrap();
+    assert_eq!(
+        r.table("t").unwrap().unwrap().get(b"k").unwrap(),
+        Some(&b"v"[..])
+    );
+    assert!(matches!(db.begin_write(), Err(Error::ReadOnly { .. })));
+    assert!(db.check().unwrap().is_ok());
+    assert!(!lock.exists(), "a read-only open created a lock file");
+    // A writer in another process cannot start while the snapshot may be read.
+    let out = finish(spawn("try-write", &path, &[]));
+    assert_eq!(out, vec![("refused".to_string(), 1)]);
+    drop(r);
+    drop(db);
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        before,
+        "the data file changed"
+    );
+    let out = finish(spawn("try-write", &path, &[]));
+    assert_eq!(out, vec![("wrote".to_string(), 1)]);
+}
+
+#[test]
+fn a_file_that_is_not_a_database_is_refused_without_leaving_anything_behind() {
+    use mmtree::Options;
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.mmt");
+    std::fs::write(&empty, b"").unwrap();
+    let read_only = Db::open_with(&empty, Options::default().read_only(true));
+    assert!(matches!(read_only, Err(Error::NotADatabase { .. })));
+    assert_eq!(
+        std::fs::metadata(&empty).unwrap().len(),
+        0,
+        "an empty file was written"
+    );
+    let foreign = dir.path().join("notes.txt");
+    std::fs::write(&foreign, vec![b'x'; 20_000]).unwrap();
+    assert!(matches!(
+        Db::open(&foreign),
+        Err(Error::NotADatabase { .. })
+    ));
+    let mut names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["empty.mmt", "notes.txt"],
+        "a failed open left files behind"
+    );
+}

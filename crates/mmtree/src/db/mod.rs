@@ -80,13 +80,16 @@ impl Db {
                 options.page_size
             )));
         }
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|e| Error::io("opening the database file", e))?;
+        let file = match options.read_only {
+            true => OpenOptions::new().read(true).open(&path),
+            false => OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path),
+        }
+        .map_err(|e| Error::io("opening the database file", e))?;
         let metadata = file
             .metadata()
             .map_err(|e| Error::io("reading file metadata", e))?;
@@ -198,8 +201,12 @@ impl Db {
 
     /// Makes every commit so far durable (for [`Durability::Eventual`] commits): syncs the data
     /// and rewrites the newest meta page as steady. Waits for a write transaction in progress;
-    /// called while this thread holds one, it fails with [`Error::WriteInProgress`].
+    /// called while this thread holds one, it fails with [`Error::WriteInProgress`]. On a
+    /// read-only handle it does nothing.
     pub fn sync(&self) -> Result<()> {
+        if self.inner.options.read_only {
+            return Ok(()); // nothing this handle could have written
+        }
         let guard = self.inner.acquire_writer(true)?.expect("waited");
         self.inner.make_steady()?;
         drop(guard);

@@ -4,7 +4,7 @@
 
 use crate::error::{Error, Result};
 use crate::limits::{PAGE_SIZE_MAX, PAGE_SIZE_MIN};
-use crate::lock::{lock_data_file, LockFile};
+use crate::lock::{lock_data_file, lock_data_file_alone, LockFile};
 use crate::options::{boot_id, Options};
 use crate::page::meta::{Meta, MetaRead};
 use crate::pager::Pager;
@@ -32,7 +32,29 @@ pub(crate) fn open_shared(
         std::fs::canonicalize(&path).map_err(|e| Error::io("resolving the database path", e))?;
     let mut lock_path = real.into_os_string();
     lock_path.push("-lock");
-    let mut lock = LockFile::open(Path::new(&lock_path))?;
+    // A file that is not (yet) a database is refused before anything is created next to it:
+    // a failed open leaves nothing behind. (A new or empty file goes on to be created, unless
+    // read-only.)
+    let file_len = file
+        .metadata()
+        .map_err(|e| Error::io("reading the file size", e))?
+        .len();
+    let fresh =
+        file_len == 0 || is_all_zero(&file, file_len)? || is_torn_creation(&file, file_len)?;
+    if fresh && options.read_only {
+        return Err(Error::NotADatabase { path });
+    }
+    if !fresh {
+        read_meta(&file, &path, file_len, boot)?;
+    }
+    let private = match options.read_only {
+        true => LockFile::open_existing(Path::new(&lock_path))?.is_none(),
+        false => false,
+    };
+    let mut lock = match private {
+        true => LockFile::private()?,
+        false => LockFile::open(Path::new(&lock_path))?,
+    };
     let given = path.clone();
     let split = move |reason: &str| Error::OpenUnderAnotherName {
         path: given.clone(),
@@ -44,11 +66,23 @@ pub(crate) fn open_shared(
     if alone {
         // Alone on this lock file, but is anyone using the data file through another one
         // (a hard link, a deleted lock file)? Their presence lock on the data file says so.
-        if !lock_data_file(&file, true)? {
-            return Err(split(
-                "the data file is in use through another lock file: a hard link, a renamed \
-                 file, or a deleted lock file",
-            ));
+        // (A read-only data file can only hold a shared lock: taken, then checked to be alone.)
+        let got = match options.read_only {
+            true => lock_data_file_alone(&file)?,
+            false => lock_data_file(&file, true)?,
+        };
+        if !got {
+            return Err(split(match private {
+                true => {
+                    "other processes have it open, and its lock file cannot be opened for \
+                     writing here (read-only media?), so a read-only handle could not protect \
+                     its snapshots from their writers"
+                }
+                false => {
+                    "the data file is in use through another lock file: a hard link, a renamed \
+                     file, a deleted lock file, or a read-only handle without a lock file"
+                }
+            }));
         }
         lock.initialize(identity)?;
     } else {
@@ -82,6 +116,7 @@ pub(crate) fn open_shared(
         page_size,
         options.read_ahead,
         options.observer.clone(),
+        options.read_only,
     )?;
     let pager = Pager::new(page_size, options.verify_checksums);
     let meta = match meta {
@@ -104,7 +139,9 @@ pub(crate) fn open_shared(
         lock.publish_meta(meta_words(&meta));
         // Both presence locks become shared: others may join now (the data file's first,
         // so a joiner that got the lock file's read lock finds it shared already).
-        lock_data_file(storage.file(), false)?;
+        if !options.read_only {
+            lock_data_file(storage.file(), false)?;
+        }
         lock.join()?;
     } else if !lock_data_file(storage.file(), false)? {
         return Err(split(

@@ -82,6 +82,11 @@ impl Shared {
     /// [`Error::WriteInProgress`] rather than waiting for itself forever.
     pub(crate) fn acquire_writer(self: &Arc<Self>, wait: bool) -> Result<Option<WriterGuard>> {
         let inner = self;
+        if inner.options.read_only {
+            return Err(Error::ReadOnly {
+                path: inner.storage.path.clone(),
+            });
+        }
         inner.check_poisoned()?;
         let me = std::thread::current().id();
         let mut busy = inner.writer_busy.lock().expect("writer lock");

@@ -27,7 +27,7 @@ pub(crate) struct Storage {
     /// The same file opened with `O_DSYNC`: a durable commit writes its meta page through it, so
     /// the write itself is synchronous (one device write with FUA where the disk supports it)
     /// instead of a write followed by a second full `fdatasync`.
-    meta_file: File,
+    meta_file: Option<File>,
     pub(crate) path: PathBuf,
     pub(crate) page_size: usize,
     map: RwLock<Arc<Mapping>>,
@@ -46,13 +46,17 @@ impl Storage {
         page_size: usize,
         read_ahead: bool,
         observer: Option<observe::ObserverHandle>,
+        read_only: bool,
     ) -> Result<Storage> {
         let file_len = file
             .metadata()
             .map_err(|e| Error::io("reading the file size", e))?
             .len();
         let map = reserve_mapping(&file, file_len, read_ahead)?;
-        let meta_file = open_meta_file(&file, &path)?;
+        let meta_file = match read_only {
+            true => None,
+            false => Some(open_meta_file(&file, &path)?),
+        };
         Ok(Storage {
             file,
             meta_file,
@@ -298,7 +302,13 @@ impl Storage {
         if let Some(observer) = &self.observer {
             observer.0.write_durable(offset, bytes);
         }
-        if let Err(error) = self.meta_file.write_all_at(bytes, offset) {
+        let Some(meta_file) = &self.meta_file else {
+            return Err(Error::io(
+                "writing the meta page",
+                io::Error::from_raw_os_error(libc::EBADF),
+            ));
+        };
+        if let Err(error) = meta_file.write_all_at(bytes, offset) {
             let reason = format!("writing the meta page failed: {error}");
             *self.poisoned.lock().expect("poison lock") = Some(reason);
             return Err(Error::io("writing the meta page", error));
