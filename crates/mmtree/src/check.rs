@@ -7,6 +7,7 @@ use crate::catalog::decode_table_entry;
 use crate::limits::TREE_DEPTH_MAX;
 use crate::page::overflow_pages;
 use crate::page::view::{PageView, ValueRef};
+use crate::pager::Verify;
 use crate::txn::ReadTransaction;
 use std::fmt;
 
@@ -121,7 +122,7 @@ impl<'a> Walker<'a> {
         let result = read
             .db()
             .pager
-            .page_verified(&read.db().storage, read.mapping(), id)
+            .page(&read.db().storage, read.mapping(), id, Verify::Always)
             .and_then(|bytes| PageView::parse(bytes, id));
         match result {
             Ok(view) => Some(view),
@@ -207,12 +208,13 @@ impl<'a> Walker<'a> {
                         }
                         figures.pages += pages;
                         let read = self.read;
-                        match read.db().pager.overflow_verified(
+                        match read.db().pager.overflow(
                             &read.db().storage,
                             read.mapping(),
                             page,
                             len,
                             read.meta().page_count,
+                            Verify::Always,
                         ) {
                             Ok(bytes) => leaf(self, key, bytes, node),
                             Err(error) => self.problem(Some(page), error.to_string()),

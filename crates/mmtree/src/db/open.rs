@@ -35,12 +35,7 @@ pub(crate) fn open_shared(
     // A file that is not (yet) a database is refused before anything is created next to it:
     // a failed open leaves nothing behind. (A new or empty file goes on to be created, unless
     // read-only.)
-    let file_len = file
-        .metadata()
-        .map_err(|e| Error::io("reading the file size", e))?
-        .len();
-    let fresh =
-        file_len == 0 || is_all_zero(&file, file_len)? || is_torn_creation(&file, file_len)?;
+    let (file_len, fresh) = freshness(&file)?;
     if fresh && options.read_only {
         return Err(Error::NotADatabase { path });
     }
@@ -94,12 +89,7 @@ pub(crate) fn open_shared(
             ));
         }
     }
-    let file_len = file
-        .metadata()
-        .map_err(|e| Error::io("reading the file size", e))?
-        .len();
-    let fresh =
-        file_len == 0 || is_all_zero(&file, file_len)? || is_torn_creation(&file, file_len)?;
+    let (file_len, fresh) = freshness(&file)?;
     if fresh && !alone {
         // Others have it open, yet it has no meta pages: not (or no longer) a database.
         return Err(Error::NotADatabase { path });
@@ -172,6 +162,17 @@ pub(crate) fn open_shared(
     let published = inner.published_meta()?;
     inner.state.get_mut().expect("state lock").meta = published;
     Ok(inner)
+}
+
+/// The file's length, and whether it holds no database yet (empty, all zero, or a creation cut
+/// short): such a file is (re)created by a writable open.
+fn freshness(file: &File) -> Result<(u64, bool)> {
+    let len = file
+        .metadata()
+        .map_err(|e| Error::io("reading the file size", e))?
+        .len();
+    let fresh = len == 0 || is_all_zero(file, len)? || is_torn_creation(file, len)?;
+    Ok((len, fresh))
 }
 
 /// Strict mode: the whole database is checked after every commit; a problem stops the program at

@@ -13,6 +13,15 @@ use crate::page::{self, overflow_pages, read_u64, OVERFLOW_HEADER_SIZE, OVERFLOW
 use crate::storage::{Mapping, Storage};
 use verified::Verified;
 
+/// How often a page read through the mapping recomputes its checksum.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verify {
+    /// The first time this process reads the page as written by that txn id.
+    Once,
+    /// Every time (the integrity check).
+    Always,
+}
+
 /// The verified-page table and the checks every page read goes through.
 pub(crate) struct Pager {
     verified: Verified,
@@ -40,34 +49,24 @@ impl Pager {
         page_count: u64,
     ) -> Result<crate::page::view::PageView<'m>> {
         check_page_id(id, page_count)?;
-        crate::page::view::PageView::parse(self.page(storage, map, id)?, id)
+        crate::page::view::PageView::parse(self.page(storage, map, id, Verify::Once)?, id)
     }
 
     pub(crate) fn mark_verified(&self, id: u64, txn: u64) {
         self.verified.mark(id, txn);
     }
 
-    /// A checksum-verified branch or leaf page.
+    /// A checksum-verified branch or leaf page: verified once per page and txn id
+    /// (`Verify::Once`), or every time (`Verify::Always`, for `check`).
     pub(crate) fn page<'m>(
         &self,
         storage: &Storage,
         map: &'m Mapping,
         id: u64,
+        verify: Verify,
     ) -> Result<&'m [u8]> {
         let bytes = storage.bytes(map, id * self.page_size as u64, self.page_size, id)?;
-        self.verify(bytes, id, bytes, false)?;
-        Ok(bytes)
-    }
-
-    /// Like [`Pager::page`], but always recomputes the checksum (for `check`).
-    pub(crate) fn page_verified<'m>(
-        &self,
-        storage: &Storage,
-        map: &'m Mapping,
-        id: u64,
-    ) -> Result<&'m [u8]> {
-        let bytes = storage.bytes(map, id * self.page_size as u64, self.page_size, id)?;
-        self.verify(bytes, id, bytes, true)?;
+        self.verify(bytes, id, bytes, verify == Verify::Always)?;
         Ok(bytes)
     }
 
@@ -79,20 +78,16 @@ impl Pager {
         first: u64,
         len: u64,
         page_count: u64,
+        verify: Verify,
     ) -> Result<&'m [u8]> {
-        self.overflow_checked(storage, map, first, len, page_count, false)
-    }
-
-    /// Like [`Pager::overflow`], but always recomputes the checksum (for `check`).
-    pub(crate) fn overflow_verified<'m>(
-        &self,
-        storage: &Storage,
-        map: &'m Mapping,
-        first: u64,
-        len: u64,
-        page_count: u64,
-    ) -> Result<&'m [u8]> {
-        self.overflow_checked(storage, map, first, len, page_count, true)
+        self.overflow_checked(
+            storage,
+            map,
+            first,
+            len,
+            page_count,
+            verify == Verify::Always,
+        )
     }
 
     fn overflow_checked<'m>(

@@ -213,9 +213,14 @@ impl Source for WriteCore {
     }
 
     fn overflow(&self, page: u64, len: u64) -> Result<&[u8]> {
-        self.db
-            .pager
-            .overflow(&self.db.storage, &self.map, page, len, self.page_count)
+        self.db.pager.overflow(
+            &self.db.storage,
+            &self.map,
+            page,
+            len,
+            self.page_count,
+            crate::pager::Verify::Once,
+        )
     }
 }
 

@@ -143,9 +143,14 @@ impl Source for ReadTransaction {
     }
 
     fn overflow(&self, page: u64, len: u64) -> Result<&[u8]> {
-        self.db
-            .pager
-            .overflow(&self.db.storage, &self.map, page, len, self.meta.page_count)
+        self.db.pager.overflow(
+            &self.db.storage,
+            &self.map,
+            page,
+            len,
+            self.meta.page_count,
+            crate::pager::Verify::Once,
+        )
     }
 
     fn prefetch(&self, ids: &mut [u64]) {
