@@ -62,12 +62,20 @@ pub fn out_bytes(bytes: &[u8]) -> Result<()> {
         .map_err(stdout_error)
 }
 
+/// A size for people: "4096 B", "1.5 MiB" (binary units; `--json` output keeps exact bytes).
+pub fn human_bytes(bytes: u64) -> String {
+    if bytes < 1024 {
+        format!("{bytes} B")
+    } else {
+        bytesize::ByteSize::b(bytes).display().iec().to_string()
+    }
+}
+
 /// Exit codes (documented in `mmtree --help` and the README).
 pub mod exit {
     /// Something went wrong (a one-line message on stderr).
     pub const ERROR: i32 = 1;
     /// Bad arguments (clap's usage error).
-    #[allow(dead_code)]
     pub const USAGE: i32 = 2;
     /// `check` found problems.
     pub const PROBLEMS: i32 = 3;

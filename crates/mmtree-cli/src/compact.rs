@@ -31,6 +31,31 @@ pub fn run(args: Args) -> Result<()> {
                 args.db.display(),
                 before - saved
             )?;
+            // Why it gave back less (or nothing): pages a live snapshot may still read.
+            let stats = db.stats();
+            if stats.pages_held_back > 0 {
+                let held = stats.pages_held_back * stats.page_size as u64;
+                let who = match db.readers().first() {
+                    Some(r) => format!(
+                        "the oldest reads commit {} in pid {}, {} commits behind, {:.1?} old",
+                        r.txn, r.pid, r.lag, r.age
+                    ),
+                    None => match stats.oldest_reader_txn {
+                        Some(txn) => format!("the oldest reads commit {txn}"),
+                        None => "it has ended since".to_string(),
+                    },
+                };
+                outln!(
+                    "  {} pages ({}) held back by a live snapshot ({who}); \
+                     run compact again once it ends (`mmtree readers` lists them)",
+                    stats.pages_held_back,
+                    crate::common::human_bytes(held)
+                )?;
+            } else if saved == 0 {
+                outln!(
+                    "  nothing given back: no snapshot holds pages back; the file is as small as compaction makes it"
+                )?;
+            }
         }
         Some(dest) => {
             if dest.exists() {

@@ -1,4 +1,5 @@
-//! `mmtree dump DB TABLE`: JSON Lines that `mmtree load --format jsonl` reads back exactly.
+//! `mmtree dump DB TABLE` / `mmtree dump DB --all`: JSON Lines that `mmtree load --format
+//! jsonl` reads back exactly.
 
 use crate::common::{no_table, open_existing, stdout_error, Encoding};
 use anyhow::{Context, Result};
@@ -6,15 +7,23 @@ use std::io::Write;
 use std::path::PathBuf;
 
 /// Writes every entry of TABLE as one JSON object per line, {"key": …, "value": …}, base64 by
-/// default (binary-safe). Load it back with the same encoding:
+/// default (binary-safe). Load it back with the same encoding.
 ///
-/// Example: mmtree dump data.mmt users > users.jsonl && mmtree load copy.mmt users users.jsonl --format jsonl --base64
+/// With --all (as `mdb_dump -a`), every table instead, in name order, each line carrying its
+/// table: {"table": …, "key": …, "value": …}; an empty table is one line {"table": …}. Internal
+/// tables (those of `mmtree serve`) are included. `mmtree load DB --all FILE` reads it back.
+///
+/// Example: mmtree dump data.mmt users > users.jsonl && mmtree load copy.mmt users users.jsonl --format jsonl --base64 · mmtree dump data.mmt --all > all.jsonl && mmtree load copy.mmt --all all.jsonl --base64
 #[derive(clap::Args)]
 pub struct Args {
     /// The database file.
     db: PathBuf,
-    /// The table.
-    table: String,
+    /// The table (omit with --all).
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    table: Option<String>,
+    /// Dump every table; each line names its table.
+    #[arg(long, short)]
+    all: bool,
     /// How keys and values are written.
     #[arg(long, value_enum, default_value_t = Encoding::Base64)]
     encoding: Encoding,
@@ -26,17 +35,27 @@ pub struct Args {
 pub fn run(args: Args) -> Result<()> {
     let db = open_existing(&args.db)?;
     let read = db.begin_read()?;
-    let Some(table) = read.table(&args.table)? else {
-        return Err(no_table(&args.table));
+    let names = match &args.table {
+        Some(name) => vec![name.clone()],
+        None => read.list_tables()?,
     };
+    let mut tables = Vec::with_capacity(names.len());
+    for name in &names {
+        match read.table(name)? {
+            Some(table) => tables.push((name, table)),
+            None => return Err(no_table(name)),
+        }
+    }
     if args.encoding == Encoding::Text {
         // Text output escapes bytes that are not UTF-8, so it would not load back exactly.
-        for item in table.range(..)? {
-            let (k, v) = item?;
-            if std::str::from_utf8(k).is_err() || std::str::from_utf8(v).is_err() {
-                anyhow::bail!(
-                    "the table holds binary keys or values; use --encoding base64 or hex"
-                );
+        for (name, table) in &tables {
+            for item in table.range(..)? {
+                let (k, v) = item?;
+                if std::str::from_utf8(k).is_err() || std::str::from_utf8(v).is_err() {
+                    anyhow::bail!(
+                        "table {name:?} holds binary keys or values; use --encoding base64 or hex"
+                    );
+                }
             }
         }
     }
@@ -56,22 +75,32 @@ pub fn run(args: Args) -> Result<()> {
         other => other.json(bytes).as_str().unwrap_or_default().to_string(),
     };
     let mut count = 0u64;
-    for item in table.range(..)? {
-        let (key, value) = item?;
-        writeln!(
-            out,
-            "{}",
-            serde_json::json!({"key": encode(key), "value": encode(value)})
-        )
-        .map_err(&write_error)?;
-        count += 1;
+    for (name, table) in &tables {
+        let mut entries = 0u64;
+        for item in table.range(..)? {
+            let (key, value) = item?;
+            let line = if args.all {
+                serde_json::json!({"table": name, "key": encode(key), "value": encode(value)})
+            } else {
+                serde_json::json!({"key": encode(key), "value": encode(value)})
+            };
+            writeln!(out, "{line}").map_err(&write_error)?;
+            entries += 1;
+        }
+        if args.all && entries == 0 {
+            writeln!(out, "{}", serde_json::json!({ "table": name })).map_err(&write_error)?;
+        }
+        count += entries;
     }
     out.flush().map_err(&write_error)?;
     // Not `eprintln!`, which panics when standard error is full.
-    let _ = writeln!(
-        std::io::stderr(),
-        "dumped {count} records from {:?}",
-        args.table
-    );
+    let _ = match &args.table {
+        Some(name) => writeln!(std::io::stderr(), "dumped {count} records from {name:?}"),
+        None => writeln!(
+            std::io::stderr(),
+            "dumped {count} records from {} tables",
+            tables.len()
+        ),
+    };
     Ok(())
 }

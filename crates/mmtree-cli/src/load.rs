@@ -1,7 +1,8 @@
-//! `mmtree load DB TABLE [FILE]`: TSV, CSV or JSON Lines, in durable batches.
+//! `mmtree load DB TABLE [FILE]` / `mmtree load DB --all [FILE]`: TSV, CSV or JSON Lines, in
+//! durable batches.
 
 use crate::common::outln;
-use crate::common::{open_or_create, EncodingFlags};
+use crate::common::{exit, exit_with, open_or_create, EncodingFlags};
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::{BufRead, BufReader, Read};
@@ -14,24 +15,36 @@ use std::time::Instant;
 /// otherwise records are inserted. Each batch is a durable commit, so a load that stops
 /// half-way (bad line, full disk, Ctrl-C) keeps every batch committed before it.
 ///
-/// Example: mmtree load data.mmt users users.tsv --format tsv
+/// With --all, the input is what `mmtree dump DB --all` writes: JSON Lines that each name
+/// their table ({"table": …, "key": …, "value": …}; {"table": …} alone creates an empty table),
+/// and no TABLE is given. Without --all, a line naming another table than TABLE is an error.
+///
+/// Errors name the input line (for CSV, the line where the record starts), also for a key
+/// or value too large for the database.
+///
+/// Example: mmtree load data.mmt users users.tsv --format tsv · mmtree load copy.mmt --all all.jsonl --base64
 #[derive(clap::Args)]
 pub struct Args {
     /// The database file (created if missing).
     db: PathBuf,
-    /// The table (created if missing).
-    table: String,
+    /// The table (created if missing); with --all, leave it out.
+    #[arg(value_name = "TABLE", required_unless_present = "all")]
+    table: Option<String>,
     /// Input file; standard input if absent or "-".
     file: Option<PathBuf>,
-    /// Input format.
-    #[arg(long, value_enum, default_value_t = Format::Tsv)]
-    format: Format,
+    /// Every table, as written by `mmtree dump --all` (each line names its table).
+    #[arg(long)]
+    all: bool,
+    /// Input format [default: tsv, or jsonl with --all].
+    #[arg(long, value_enum)]
+    format: Option<Format>,
     /// Treat the input as sorted: use the bulk loader (the table must be empty; unsorted input
     /// is an error).
     #[arg(long)]
     sorted: bool,
-    /// Records per commit.
-    #[arg(long, default_value_t = 100_000)]
+    /// Records per commit (at least 1).
+    #[arg(long, default_value_t = 100_000,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     batch: usize,
     /// Count and report malformed lines instead of stopping at the first one.
     #[arg(long)]
@@ -58,8 +71,21 @@ pub enum Format {
     Jsonl,
 }
 
-/// Parsed input records: (line number, key and value or why the line is bad).
-type Records = dyn Iterator<Item = (u64, Result<(Vec<u8>, Vec<u8>)>)>;
+/// One input record: the table it names (JSON Lines only), and its key and value (none for
+/// a `{"table": …}` line, which only creates the table).
+struct Record {
+    table: Option<String>,
+    entry: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+/// Parsed input records: (line number, the record or why the line is bad).
+type Records = dyn Iterator<Item = (u64, Result<Record>)>;
+
+/// The records of one commit, all for one table, with their input lines.
+struct Batch {
+    table: String,
+    entries: Vec<(u64, Vec<u8>, Vec<u8>)>,
+}
 
 struct Stats {
     loaded: u64,
@@ -69,9 +95,32 @@ struct Stats {
     bulk_batches: u64,
     /// The last key of the previous batch (for --sorted across batches).
     last_key: Option<Vec<u8>>,
+    /// Tables written to, in order.
+    tables: Vec<String>,
 }
 
-pub fn run(args: Args) -> Result<()> {
+pub fn run(mut args: Args) -> Result<()> {
+    if args.all {
+        // `load DB --all FILE`: the first positional after DB is the input.
+        if args.file.is_some() {
+            return Err(exit_with(
+                exit::USAGE,
+                "with --all, give no TABLE: each input line names its table",
+            ));
+        }
+        args.file = args.table.take().map(PathBuf::from);
+    }
+    let format = match (args.format, args.all) {
+        (Some(Format::Jsonl) | None, true) => Format::Jsonl,
+        (Some(_), true) => {
+            return Err(exit_with(
+                exit::USAGE,
+                "--all reads JSON Lines (--format jsonl), as `dump --all` writes",
+            ))
+        }
+        (Some(format), false) => format,
+        (None, false) => Format::Tsv,
+    };
     let encoding = args.encoding.encoding();
     let (input, total_bytes): (Box<dyn Read>, Option<u64>) = match &args.file {
         Some(path) if path.as_os_str() != "-" => {
@@ -100,7 +149,11 @@ pub fn run(args: Args) -> Result<()> {
         inner: input,
         bar: bar.clone(),
     };
-    let mut records: Box<Records> = match args.format {
+    let plain = |entry: (Vec<u8>, Vec<u8>)| Record {
+        table: None,
+        entry: Some(entry),
+    };
+    let mut records: Box<Records> = match format {
         Format::Tsv => Box::new(BufReader::new(counted).split(b'\n').enumerate().map(
             move |(i, line)| {
                 let parsed = line.context("reading the input").and_then(|mut line| {
@@ -112,7 +165,7 @@ pub fn run(args: Args) -> Result<()> {
                     let (key, value) = text
                         .split_once('\t')
                         .context("no tab between key and value")?;
-                    Ok((encoding.decode(key)?, encoding.decode(value)?))
+                    Ok(plain((encoding.decode(key)?, encoding.decode(value)?)))
                 });
                 (i as u64 + 1, parsed)
             },
@@ -122,8 +175,20 @@ pub fn run(args: Args) -> Result<()> {
                 .has_headers(args.header)
                 .flexible(true)
                 .from_reader(counted);
+            let header = args.header;
+            let mut last_line = u64::from(header);
             Box::new(reader.into_byte_records().enumerate().map(move |(i, row)| {
-                let line = i as u64 + 1 + u64::from(args.header);
+                // The line where the record starts (a quoted field may span lines).
+                let position = match &row {
+                    Ok(row) => row.position().cloned(),
+                    Err(error) => error.position().cloned(),
+                };
+                let line = match position {
+                    Some(position) => position.line(),
+                    None if i == 0 => 1 + u64::from(header),
+                    None => last_line + 1,
+                };
+                last_line = line;
                 let parsed = row.context("malformed CSV").and_then(|row| {
                     if row.len() != 2 {
                         bail!("expected 2 columns, found {}", row.len());
@@ -136,7 +201,7 @@ pub fn run(args: Args) -> Result<()> {
                             }
                         }
                     };
-                    Ok((field(&row[0])?, field(&row[1])?))
+                    Ok(plain((field(&row[0])?, field(&row[1])?)))
                 });
                 (line, parsed)
             }))
@@ -146,6 +211,21 @@ pub fn run(args: Args) -> Result<()> {
                 let parsed = line.context("reading the input").and_then(|line| {
                     let object: serde_json::Value =
                         serde_json::from_str(&line).context("not a JSON object")?;
+                    if !object.is_object() {
+                        bail!("not a JSON object");
+                    }
+                    let table = match object.get("table") {
+                        None => None,
+                        Some(serde_json::Value::String(name)) => Some(name.clone()),
+                        Some(_) => bail!("field \"table\": expected a string"),
+                    };
+                    if table.is_some()
+                        && object.get("key").is_none()
+                        && object.get("value").is_none()
+                    {
+                        // `dump --all`'s line for an empty table.
+                        return Ok(Record { table, entry: None });
+                    }
                     let field = |name: &str| -> Result<Vec<u8>> {
                         let value = object
                             .get(name)
@@ -154,7 +234,10 @@ pub fn run(args: Args) -> Result<()> {
                             .decode_json(value)
                             .with_context(|| format!("field {name:?}"))
                     };
-                    Ok((field("key")?, field("value")?))
+                    Ok(Record {
+                        table,
+                        entry: Some((field("key")?, field("value")?)),
+                    })
                 });
                 (i as u64 + 1, parsed)
             },
@@ -162,6 +245,7 @@ pub fn run(args: Args) -> Result<()> {
     };
 
     let db = open_or_create(&args.db)?;
+    let key_max = db.key_size_max();
     let started = Instant::now();
     let mut stats = Stats {
         loaded: 0,
@@ -170,47 +254,92 @@ pub fn run(args: Args) -> Result<()> {
         batches: 0,
         bulk_batches: 0,
         last_key: None,
+        tables: Vec::new(),
     };
     let batch_size = args.batch.max(1);
-    let mut batch: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(batch_size.min(1 << 20));
-    let mut done = false;
-    while !done {
-        batch.clear();
-        while batch.len() < batch_size {
-            match records.next() {
-                None => {
-                    done = true;
-                    break;
+    let mut batch = Batch {
+        table: args.table.clone().unwrap_or_default(),
+        entries: Vec::with_capacity(batch_size.min(1 << 20)),
+    };
+    loop {
+        let Some((line, parsed)) = records.next() else {
+            break;
+        };
+        // What this line adds, or why it is bad.
+        let checked = parsed.and_then(|record| {
+            let table = match (record.table, &args.table) {
+                (Some(name), None) => name,
+                (None, Some(name)) => name.clone(),
+                (Some(name), Some(expected)) if name == *expected => name,
+                (Some(name), Some(_)) => {
+                    bail!("a record for table {name:?} (use --all to load every table as named)")
                 }
-                Some((_, Ok(record))) => batch.push(record),
-                Some((line, Err(error))) => {
-                    let reason = format!("line {line}: {error:#}");
-                    if !args.skip_bad {
-                        commit_batch(&db, &args, &mut batch, &mut stats)?;
-                        bar.finish_and_clear();
-                        bail!(
-                            "{reason} ({} records loaded before it are committed)",
-                            stats.loaded
-                        );
-                    }
-                    stats.skipped += 1;
-                    stats.first_bad.get_or_insert(reason);
+                (None, None) => bail!("no field \"table\" (with --all every line names its table)"),
+            };
+            if let Some((key, value)) = &record.entry {
+                if key.len() > key_max {
+                    bail!(
+                        "key of {} bytes is longer than the maximum of {key_max} bytes",
+                        key.len()
+                    );
+                }
+                if value.len() as u64 > mmtree::limits::VALUE_SIZE_MAX {
+                    bail!(
+                        "value of {} bytes is longer than the maximum of {} bytes",
+                        value.len(),
+                        mmtree::limits::VALUE_SIZE_MAX
+                    );
                 }
             }
+            Ok((table, record.entry))
+        });
+        match checked {
+            Ok((table, entry)) => {
+                if table != batch.table || batch.entries.len() >= batch_size {
+                    commit_batch(&db, &args, &mut batch, &mut stats)?;
+                    if table != batch.table {
+                        stats.last_key = None;
+                        batch.table = table;
+                    }
+                    report_progress(&bar, &stats, started);
+                }
+                match entry {
+                    Some((key, value)) => batch.entries.push((line, key, value)),
+                    None => {
+                        // An empty table: create it now.
+                        let mut w = db.begin_write()?;
+                        w.table(&batch.table)?;
+                        w.commit()
+                            .with_context(|| format!("line {line}: creating the table"))?;
+                        note_table(&mut stats, &batch.table);
+                    }
+                }
+            }
+            Err(error) => {
+                let reason = format!("line {line}: {error:#}");
+                if !args.skip_bad {
+                    commit_batch(&db, &args, &mut batch, &mut stats)?;
+                    bar.finish_and_clear();
+                    bail!(
+                        "{reason} ({} records loaded before it are committed)",
+                        stats.loaded
+                    );
+                }
+                stats.skipped += 1;
+                stats.first_bad.get_or_insert(reason);
+            }
         }
-        commit_batch(&db, &args, &mut batch, &mut stats)?;
-        let per_second = stats.loaded as f64 / started.elapsed().as_secs_f64().max(1e-9);
-        bar.set_message(format!(
-            "{} records, {per_second:.0} records/s",
-            stats.loaded
-        ));
     }
+    commit_batch(&db, &args, &mut batch, &mut stats)?;
     bar.finish_and_clear();
     let elapsed = started.elapsed();
+    let into = match &args.table {
+        Some(name) => format!("{name:?}"),
+        None => format!("{} tables", stats.tables.len()),
+    };
     outln!(
-        "loaded {} records into {:?} in {:.2?} ({:.0} records/s), {} commits ({} bulk)",
+        "loaded {} records into {into} in {:.2?} ({:.0} records/s), {} commits ({} bulk)",
         stats.loaded,
-        args.table,
         elapsed,
         stats.loaded as f64 / elapsed.as_secs_f64().max(1e-9),
         stats.batches,
@@ -226,58 +355,84 @@ pub fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
-/// Commits one batch: the bulk loader if the table is empty and the batch is sorted, else inserts.
-fn commit_batch(
-    db: &mmtree::Db,
-    args: &Args,
-    batch: &mut Vec<(Vec<u8>, Vec<u8>)>,
-    stats: &mut Stats,
-) -> Result<()> {
-    if batch.is_empty() {
+fn report_progress(bar: &ProgressBar, stats: &Stats, started: Instant) {
+    let per_second = stats.loaded as f64 / started.elapsed().as_secs_f64().max(1e-9);
+    bar.set_message(format!(
+        "{} records, {per_second:.0} records/s",
+        stats.loaded
+    ));
+}
+
+fn note_table(stats: &mut Stats, table: &str) {
+    if stats.tables.last().map(String::as_str) != Some(table) {
+        stats.tables.push(table.to_string());
+    }
+}
+
+/// Commits one batch (and empties it): the bulk loader if the table is empty and the batch is
+/// sorted, else inserts. An error names the input line of the record it is about, and says how
+/// many records earlier commits hold.
+fn commit_batch(db: &mmtree::Db, args: &Args, batch: &mut Batch, stats: &mut Stats) -> Result<()> {
+    if batch.entries.is_empty() {
         return Ok(());
     }
+    write_batch(db, args, batch, stats).map_err(|error| {
+        anyhow::anyhow!(
+            "{error:#} ({} records loaded before it are committed)",
+            stats.loaded
+        )
+    })?;
+    stats.loaded += batch.entries.len() as u64;
+    stats.last_key = batch.entries.last().map(|(_, k, _)| k.clone());
+    stats.batches += 1;
+    note_table(stats, &batch.table);
+    batch.entries.clear();
+    Ok(())
+}
+
+fn write_batch(db: &mmtree::Db, args: &Args, batch: &Batch, stats: &mut Stats) -> Result<()> {
+    let entries = &batch.entries;
+    let at_line = |line: u64| move |error: mmtree::Error| anyhow::anyhow!("line {line}: {error}");
     let mut w = db.begin_write()?;
-    let empty = w.table(&args.table)?.is_empty();
-    let sorted = batch.windows(2).all(|pair| pair[0].0 < pair[1].0);
+    let empty = w.table(&batch.table)?.is_empty();
+    let sorted = entries.windows(2).all(|pair| pair[0].1 < pair[1].1);
     if let (true, Some(last)) = (args.sorted, &stats.last_key) {
-        if batch[0].0 <= *last {
+        if entries[0].1 <= *last {
             bail!(
-                "--sorted, but key {:?} does not come after {:?} (the previous batch's last key)",
-                crate::common::escape(&batch[0].0),
+                "line {}: --sorted, but key {:?} does not come after {:?} (the previous batch's last key)",
+                entries[0].0,
+                crate::common::escape(&entries[0].1),
                 crate::common::escape(last)
             );
         }
     }
     if args.sorted && !sorted {
-        let at = batch
+        let at = entries
             .windows(2)
-            .position(|pair| pair[0].0 >= pair[1].0)
+            .position(|pair| pair[0].1 >= pair[1].1)
             .unwrap_or(0);
         bail!(
-            "--sorted, but key {:?} does not come after {:?} (record {} of this batch)",
-            crate::common::escape(&batch[at + 1].0),
-            crate::common::escape(&batch[at].0),
+            "line {}: --sorted, but key {:?} does not come after {:?} (record {} of this batch)",
+            entries[at + 1].0,
+            crate::common::escape(&entries[at + 1].1),
+            crate::common::escape(&entries[at].1),
             at + 2
         );
     }
     if empty && sorted {
-        let mut loader = w.bulk_load(&args.table)?;
-        for (key, value) in batch.iter() {
-            loader.append(key, value)?;
+        let mut loader = w.bulk_load(&batch.table)?;
+        for (line, key, value) in entries {
+            loader.append(key, value).map_err(at_line(*line))?;
         }
         loader.finish()?;
         stats.bulk_batches += 1;
     } else {
-        let mut table = w.table(&args.table)?;
-        for (key, value) in batch.iter() {
-            table.insert(key, value)?;
+        let mut table = w.table(&batch.table)?;
+        for (line, key, value) in entries {
+            table.insert(key, value).map_err(at_line(*line))?;
         }
     }
     w.commit()?;
-    stats.loaded += batch.len() as u64;
-    stats.last_key = batch.last().map(|(k, _)| k.clone());
-    stats.batches += 1;
-    batch.clear();
     Ok(())
 }
 

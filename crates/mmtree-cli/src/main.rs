@@ -6,6 +6,7 @@ mod cache;
 mod check;
 mod common;
 mod compact;
+mod completions;
 mod del;
 mod demo;
 mod dump;
@@ -21,7 +22,7 @@ mod stat;
 mod tables;
 mod warm;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// The engine allocates many small buffers per write (decoded pages, keys, values); mimalloc's
 /// thread-local free lists make that much cheaper than glibc malloc (measured: `mmtree serve`).
@@ -74,6 +75,8 @@ enum Command {
     ///
     /// Example: mmtree evict data.mmt
     Evict(cache::Args),
+    Completions(completions::Args),
+    Man(completions::ManArgs),
     /// (internal) the demo's second process.
     #[command(hide = true, name = "demo-reader")]
     DemoReader(demo::ReaderArgs),
@@ -100,6 +103,8 @@ fn main() {
         Command::BenchIo(args) => bench_io::run(args),
         Command::Warm(args) => warm::run(args),
         Command::Evict(args) => evict::run(args),
+        Command::Completions(args) => completions::completions(args, Cli::command()),
+        Command::Man(args) => completions::man(args, Cli::command()),
     };
     // What `println!` would lose at exit: a last line without a newline (`get`'s raw value).
     let result = result.and_then(|()| {

@@ -1,14 +1,15 @@
 //! `mmtree stat DB`: the file, its tables, its snapshots, and how much of it is in memory.
 
-use crate::common::open_existing;
 use crate::common::outln;
+use crate::common::{human_bytes, open_existing};
 use crate::proc_stats::Faults;
 use anyhow::Result;
 use std::path::PathBuf;
 
 /// Shows format, page size, per-table depth/entries/pages/fill, pages used and free, file size,
 /// the oldest live snapshot, page-cache residency (mincore, like fincore) and this command's own
-/// page faults. Walks the whole file (it runs the integrity check's walk).
+/// page faults. Walks the whole file (it runs the integrity check's walk). Sizes are in binary
+/// units (KiB, MiB, GiB); --json gives exact bytes.
 ///
 /// Example: mmtree stat data.mmt --json
 #[derive(clap::Args)]
@@ -77,8 +78,8 @@ pub fn run(args: Args) -> Result<()> {
     outln!("  page size        {page_size} B")?;
     outln!("  last commit      {}", stats.txn_id)?;
     outln!(
-        "  file             {} bytes, {} pages ({} in use, {} free, {} held back by snapshots)",
-        stats.file_bytes,
+        "  file             {}, {} pages ({} in use, {} free, {} held back by snapshots)",
+        human_bytes(stats.file_bytes),
         stats.page_count,
         report.pages_in_use,
         report.pages_free,
@@ -86,11 +87,13 @@ pub fn run(args: Args) -> Result<()> {
     )?;
     for t in &tables {
         outln!(
-            "  table {:<16} {} entries, depth {}, {} pages, fill {:.0}%",
+            "  table {:<16} {} entries, depth {}, {} pages ({}), data {}, fill {:.0}%",
             t["name"].as_str().unwrap_or(""),
             t["entries"],
             t["depth"],
             t["pages"],
+            human_bytes(t["pages"].as_u64().unwrap_or(0) * page_size),
+            human_bytes(t["data_bytes"].as_u64().unwrap_or(0)),
             t["fill"].as_f64().unwrap_or(0.0) * 100.0
         )?;
     }
@@ -105,7 +108,9 @@ pub fn run(args: Args) -> Result<()> {
         None => outln!("  oldest snapshot  none open")?,
     }
     outln!(
-        "  page cache       {resident} of {file_bytes} bytes resident ({:.0}%)",
+        "  page cache       {} of {} resident ({:.0}%)",
+        human_bytes(resident),
+        human_bytes(file_bytes),
         100.0 * resident as f64 / file_bytes.max(1) as f64
     )?;
     outln!(

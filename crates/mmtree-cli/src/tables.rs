@@ -15,7 +15,7 @@ pub struct Args {
     #[command(subcommand)]
     action: Option<Action>,
     /// With `list`: one JSON object per table with its entry count.
-    #[arg(long)]
+    #[arg(long, global = true)]
     json: bool,
     /// With `list`: also the internal tables of `mmtree serve` (names starting with `__serve:`,
     /// holding expiry times), which are hidden by default.

@@ -406,8 +406,24 @@ fn help_explains_every_subcommand_with_an_example() {
     let top = ok(mmtree(&["--help"]));
     assert!(top.contains("Exit codes"), "{top}");
     for sub in [
-        "demo", "get", "put", "del", "scan", "tables", "load", "dump", "stat", "check", "compact",
-        "backup", "readers", "bench-io", "warm", "evict",
+        "demo",
+        "get",
+        "put",
+        "del",
+        "scan",
+        "tables",
+        "load",
+        "dump",
+        "stat",
+        "check",
+        "compact",
+        "backup",
+        "readers",
+        "bench-io",
+        "warm",
+        "evict",
+        "completions",
+        "man",
     ] {
         assert!(top.contains(sub), "--help does not list {sub}");
         let help = ok(mmtree(&[sub, "--help"]));
@@ -595,6 +611,8 @@ fn printing_commands(dir: &tempfile::TempDir, db: &Path) -> Vec<Vec<String>> {
         vec!["compact", &db],
         vec!["backup", &db, &at("backup.mmt")],
         vec!["demo", "--records", "2000"],
+        vec!["completions", "bash"],
+        vec!["man"],
     ]
     .into_iter()
     .map(|args| args.into_iter().map(String::from).collect())
@@ -720,4 +738,313 @@ fn read_only_commands_create_and_change_nothing() {
         .status
         .success());
     assert_eq!(mmtree(&["get", &p("db.mmt"), "t", "k2"]).stdout, b"v2");
+}
+
+#[test]
+fn put_reads_the_value_from_stdin_or_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = db(&dir);
+    // "-": standard input, stored exactly (the trailing newline too).
+    ok(mmtree_stdin(
+        &["put", s(&db), "t", "stdin", "-"],
+        "line one\nline two\n",
+    ));
+    assert_eq!(
+        get_bytes(&["get", s(&db), "t", "stdin"]),
+        b"line one\nline two\n"
+    );
+    // "@PATH": a file, binary and bigger than fits comfortably in argv.
+    let blob: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 256) as u8).collect();
+    let file = dir.path().join("blob.bin");
+    std::fs::write(&file, &blob).unwrap();
+    let at = format!("@{}", s(&file));
+    ok(mmtree(&["put", s(&db), "t", "file", &at]));
+    assert_eq!(get_bytes(&["get", s(&db), "t", "file"]), blob);
+    // With --hex the key is decoded; the file's bytes are stored as they are.
+    ok(mmtree(&["put", s(&db), "t", "6b", &at, "--hex"]));
+    assert_eq!(get_bytes(&["get", s(&db), "t", "k"]), blob);
+    // --value-literal stores "-" and "@..." themselves.
+    ok(mmtree(&[
+        "put",
+        s(&db),
+        "t",
+        "dash",
+        "-",
+        "--value-literal",
+    ]));
+    assert_eq!(get_bytes(&["get", s(&db), "t", "dash"]), b"-");
+    ok(mmtree(&[
+        "put",
+        s(&db),
+        "t",
+        "mention",
+        "@alice",
+        "--value-literal",
+    ]));
+    assert_eq!(get_bytes(&["get", s(&db), "t", "mention"]), b"@alice");
+    // A missing file is one clear error, and nothing is stored.
+    let missing = dir.path().join("missing.bin");
+    fails_with(
+        mmtree(&["put", s(&db), "t", "nope", &format!("@{}", s(&missing))]),
+        1,
+        "missing.bin",
+    );
+    fails_with(mmtree(&["get", s(&db), "t", "nope"]), 4, "no key");
+    let help = ok(mmtree(&["put", "--help"]));
+    assert!(help.contains("--value-literal"), "{help}");
+}
+
+#[test]
+fn dump_all_then_load_all_round_trips_every_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = db(&dir);
+    for (table, k, v) in [
+        ("bin", "00ff10", "0a0d09ff00"),
+        ("bin", "", "00"),
+        ("text", "6b6579", "76616c7565"),
+        ("text", "6b32", "7632"),
+    ] {
+        ok(mmtree(&["put", s(&db), table, k, v, "--hex"]));
+    }
+    ok(mmtree(&["tables", s(&db), "create", "empty"]));
+    let dump = dir.path().join("all.jsonl");
+    ok(mmtree(&["dump", s(&db), "--all", "-o", s(&dump)]));
+    let text = std::fs::read_to_string(&dump).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 5, "{text}");
+    assert!(lines.iter().all(|l| l["table"].is_string()), "{text}");
+    // From a file, and from standard input.
+    let copy = dir.path().join("copy.mmt");
+    let out = ok(mmtree(&[
+        "load",
+        s(&copy),
+        "--all",
+        s(&dump),
+        "--base64",
+        "--quiet",
+    ]));
+    assert!(out.contains("loaded 4 records into 3 tables"), "{out}");
+    let copy2 = dir.path().join("copy2.mmt");
+    ok(mmtree_stdin(
+        &["load", s(&copy2), "--all", "--base64", "--quiet"],
+        &text,
+    ));
+    for copy in [&copy, &copy2] {
+        assert_eq!(
+            ok(mmtree(&["tables", s(copy)])),
+            ok(mmtree(&["tables", s(&db)]))
+        );
+        for table in ["bin", "text", "empty"] {
+            assert_eq!(
+                ok(mmtree(&["scan", s(copy), table, "--hex"])),
+                ok(mmtree(&["scan", s(&db), table, "--hex"])),
+                "{table}"
+            );
+        }
+    }
+    // dump --all and a TABLE, or neither, are usage errors.
+    assert_eq!(
+        mmtree(&["dump", s(&db), "bin", "--all"]).status.code(),
+        Some(2)
+    );
+    assert_eq!(mmtree(&["dump", s(&db)]).status.code(), Some(2));
+    // Loading a dump --all into one table without --all does not mix the tables.
+    fails_with(
+        mmtree(&[
+            "load",
+            s(&dir.path().join("one.mmt")),
+            "bin",
+            s(&dump),
+            "--format",
+            "jsonl",
+            "--base64",
+            "--quiet",
+        ]),
+        1,
+        "line 3: a record for table \"empty\"",
+    );
+}
+
+#[test]
+fn load_errors_name_the_input_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = db(&dir);
+    // CSV records that span lines: the bad record starts on line 5, not at record 3.
+    let csv = "k1,\"multi\nline\"\nk2,\"also\nspans\"\nbad\n";
+    fails_with(
+        mmtree_stdin(&["load", s(&db), "csv", "--format", "csv", "--quiet"], csv),
+        1,
+        "line 5: expected 2 columns",
+    );
+    let csv = "key,value\nk1,\"multi\nline\"\nk2,2,extra\n";
+    fails_with(
+        mmtree_stdin(
+            &[
+                "load",
+                s(&db),
+                "csv2",
+                "--format",
+                "csv",
+                "--header",
+                "--quiet",
+            ],
+            csv,
+        ),
+        1,
+        "line 4: expected 2 columns",
+    );
+    // An oversized key: its line, and the records before it stay committed.
+    let input = format!("a\t1\nb\t2\n{}\t3\nd\t4\n", "k".repeat(100_000));
+    for batch in ["1", "100"] {
+        let table = format!("big{batch}");
+        fails_with(
+            mmtree_stdin(
+                &["load", s(&db), &table, "--batch", batch, "--quiet"],
+                &input,
+            ),
+            1,
+            "line 3: key of 100000 bytes is longer than the maximum",
+        );
+        assert_eq!(
+            ok(mmtree(&["scan", s(&db), &table, "--keys-only"])),
+            "a\nb\n"
+        );
+    }
+    // --skip-bad counts it as a bad line.
+    let out = ok(mmtree_stdin(
+        &["load", s(&db), "skipped", "--skip-bad", "--quiet"],
+        &input,
+    ));
+    assert!(
+        out.contains("loaded 3 records") && out.contains("(first: line 3: key of 100000"),
+        "{out}"
+    );
+}
+
+#[test]
+fn compact_says_when_a_snapshot_holds_pages_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let db_path = db(&dir);
+    let input: String = (0..20000)
+        .map(|i| format!("k{i:06}\t{}\n", "v".repeat(100)))
+        .collect();
+    ok(mmtree_stdin(
+        &["load", s(&db_path), "big", "--quiet", "--batch", "1000"],
+        &input,
+    ));
+    ok(mmtree(&["put", s(&db_path), "small", "k", "v"]));
+    // This process reads a snapshot that still shows "big", then it is dropped.
+    let db = mmtree::Db::open(&db_path).unwrap();
+    let snapshot = db.begin_read().unwrap();
+    ok(mmtree(&["tables", s(&db_path), "drop", "big"]));
+    let out = ok(mmtree(&["compact", s(&db_path)]));
+    assert!(
+        out.contains("held back") && out.contains(&format!("pid {}", std::process::id())),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("commit {}", snapshot.txn_id())),
+        "{out}"
+    );
+    drop(snapshot);
+    let out = ok(mmtree(&["compact", s(&db_path)]));
+    assert!(!out.contains("held back"), "{out}");
+}
+
+#[test]
+fn stat_text_shows_human_sizes_and_json_exact_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = loaded_db(&dir, 20_000);
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(mmtree(&["stat", s(&db), "--json"]))).unwrap();
+    let file_bytes = std::fs::metadata(&db).unwrap().len();
+    assert_eq!(json["file_bytes"], file_bytes);
+    assert!(json["tables"][0]["data_bytes"].as_u64().unwrap() > 0);
+    let text = ok(mmtree(&["stat", s(&db)]));
+    let file_line = text.lines().find(|l| l.contains("  file ")).unwrap();
+    assert!(
+        file_line.contains("MiB") && !file_line.contains(&file_bytes.to_string()),
+        "{text}"
+    );
+    let cache_line = text.lines().find(|l| l.contains("page cache")).unwrap();
+    assert!(
+        cache_line.contains("iB of ") && !cache_line.contains("bytes"),
+        "{text}"
+    );
+    let table_line = text.lines().find(|l| l.contains("table t")).unwrap();
+    assert!(
+        table_line.contains("KiB") || table_line.contains("MiB"),
+        "{text}"
+    );
+}
+
+#[test]
+fn completions_and_man_pages_come_from_the_clap_definitions() {
+    for (shell, marker) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef mmtree"),
+        ("fish", "complete -c mmtree"),
+    ] {
+        let script = ok(mmtree(&["completions", shell]));
+        assert!(script.contains(marker), "{shell}: {script}");
+        assert!(
+            script.contains("value-literal"),
+            "{shell} lacks put's flags"
+        );
+    }
+    assert_eq!(mmtree(&["completions", "tcsh-ish"]).status.code(), Some(2));
+    let page = ok(mmtree(&["man"]));
+    assert!(page.contains(".TH mmtree 1"), "{page}");
+    assert!(page.contains("Exit codes"), "{page}");
+    assert!(page.contains("dump"), "{page}");
+    let put = ok(mmtree(&["man", "put"]));
+    assert!(put.contains(".TH mmtree-put 1"), "{put}");
+    assert!(put.contains("value\\-literal"), "{put}");
+    fails_with(mmtree(&["man", "nope"]), 2, "no subcommand");
+}
+
+#[test]
+fn json_after_the_arguments_and_bad_arguments_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = loaded_db(&dir, 10);
+    // --json last, after the subcommand's own arguments (and after `tables`' action).
+    for args in [
+        vec!["tables", s(&db), "list", "--json"],
+        vec!["tables", s(&db), "--json", "list"],
+        vec!["stat", s(&db), "--json"],
+        vec!["check", s(&db), "--json"],
+        vec!["readers", s(&db), "--json"],
+        vec!["get", s(&db), "t", "key000001", "--json"],
+        vec!["scan", s(&db), "t", "--limit", "2", "--json"],
+    ] {
+        let out = ok(mmtree(&args));
+        for line in out.lines() {
+            serde_json::from_str::<serde_json::Value>(line)
+                .unwrap_or_else(|e| panic!("{args:?}: {e}: {out}"));
+        }
+    }
+    let listed: serde_json::Value =
+        serde_json::from_str(ok(mmtree(&["tables", s(&db), "list", "--json"])).trim()).unwrap();
+    assert_eq!(listed["table"], "t");
+    // Bad arguments exit 2, whether clap or the subcommand finds them.
+    let input = dir.path().join("in.jsonl");
+    std::fs::write(&input, "").unwrap();
+    for args in [
+        vec!["get"],
+        vec!["bogus"],
+        vec!["stat", s(&db), "extra"],
+        vec!["load", s(&db), "t", "--batch", "0", s(&input)],
+        vec!["load", s(&db), "--all", "t", s(&input)],
+        vec!["load", s(&db), "--all", s(&input), "--format", "csv"],
+        vec!["dump", s(&db)],
+        vec!["completions", "nosuchshell"],
+        vec!["man", "nosuchcommand"],
+    ] {
+        let out = mmtree(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(!stderr(&out).contains("panicked"), "{args:?}");
+    }
 }
