@@ -2,9 +2,10 @@
 
 use crate::common::outln;
 use crate::common::{open_or_create, EncodingFlags};
+use crate::records::{self, Records};
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -58,9 +59,6 @@ pub enum Format {
     Jsonl,
 }
 
-/// Parsed input records: (line number, key and value or why the line is bad).
-type Records = dyn Iterator<Item = (u64, Result<(Vec<u8>, Vec<u8>)>)>;
-
 struct Stats {
     loaded: u64,
     skipped: u64,
@@ -101,64 +99,9 @@ pub fn run(args: Args) -> Result<()> {
         bar: bar.clone(),
     };
     let mut records: Box<Records> = match args.format {
-        Format::Tsv => Box::new(BufReader::new(counted).split(b'\n').enumerate().map(
-            move |(i, line)| {
-                let parsed = line.context("reading the input").and_then(|mut line| {
-                    if line.last() == Some(&b'\r') {
-                        line.pop();
-                    }
-                    let text =
-                        String::from_utf8(line).map_err(|_| anyhow::anyhow!("not UTF-8 text"))?;
-                    let (key, value) = text
-                        .split_once('\t')
-                        .context("no tab between key and value")?;
-                    Ok((encoding.decode(key)?, encoding.decode(value)?))
-                });
-                (i as u64 + 1, parsed)
-            },
-        )),
-        Format::Csv => {
-            let reader = csv::ReaderBuilder::new()
-                .has_headers(args.header)
-                .flexible(true)
-                .from_reader(counted);
-            Box::new(reader.into_byte_records().enumerate().map(move |(i, row)| {
-                let line = i as u64 + 1 + u64::from(args.header);
-                let parsed = row.context("malformed CSV").and_then(|row| {
-                    if row.len() != 2 {
-                        bail!("expected 2 columns, found {}", row.len());
-                    }
-                    let field = |f: &[u8]| -> Result<Vec<u8>> {
-                        match encoding {
-                            crate::common::Encoding::Text => Ok(f.to_vec()),
-                            other => {
-                                other.decode(std::str::from_utf8(f).context("not UTF-8 text")?)
-                            }
-                        }
-                    };
-                    Ok((field(&row[0])?, field(&row[1])?))
-                });
-                (line, parsed)
-            }))
-        }
-        Format::Jsonl => Box::new(BufReader::new(counted).lines().enumerate().map(
-            move |(i, line)| {
-                let parsed = line.context("reading the input").and_then(|line| {
-                    let object: serde_json::Value =
-                        serde_json::from_str(&line).context("not a JSON object")?;
-                    let field = |name: &str| -> Result<Vec<u8>> {
-                        let value = object
-                            .get(name)
-                            .with_context(|| format!("no field {name:?}"))?;
-                        encoding
-                            .decode_json(value)
-                            .with_context(|| format!("field {name:?}"))
-                    };
-                    Ok((field("key")?, field("value")?))
-                });
-                (i as u64 + 1, parsed)
-            },
-        )),
+        Format::Tsv => records::tsv(counted, encoding),
+        Format::Csv => records::csv(counted, args.header, encoding),
+        Format::Jsonl => records::jsonl(counted, encoding),
     };
 
     let db = open_or_create(&args.db)?;
