@@ -3,9 +3,10 @@
 
 use crate::common::outln;
 use crate::common::{exit, exit_with, open_or_create, EncodingFlags};
+use crate::records::{self, Records};
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -70,16 +71,6 @@ pub enum Format {
     /// bytes that are not UTF-8).
     Jsonl,
 }
-
-/// One input record: the table it names (JSON Lines only), and its key and value (none for
-/// a `{"table": …}` line, which only creates the table).
-struct Record {
-    table: Option<String>,
-    entry: Option<(Vec<u8>, Vec<u8>)>,
-}
-
-/// Parsed input records: (line number, the record or why the line is bad).
-type Records = dyn Iterator<Item = (u64, Result<Record>)>;
 
 /// The records of one commit, all for one table, with their input lines.
 struct Batch {
@@ -149,99 +140,10 @@ pub fn run(mut args: Args) -> Result<()> {
         inner: input,
         bar: bar.clone(),
     };
-    let plain = |entry: (Vec<u8>, Vec<u8>)| Record {
-        table: None,
-        entry: Some(entry),
-    };
     let mut records: Box<Records> = match format {
-        Format::Tsv => Box::new(BufReader::new(counted).split(b'\n').enumerate().map(
-            move |(i, line)| {
-                let parsed = line.context("reading the input").and_then(|mut line| {
-                    if line.last() == Some(&b'\r') {
-                        line.pop();
-                    }
-                    let text =
-                        String::from_utf8(line).map_err(|_| anyhow::anyhow!("not UTF-8 text"))?;
-                    let (key, value) = text
-                        .split_once('\t')
-                        .context("no tab between key and value")?;
-                    Ok(plain((encoding.decode(key)?, encoding.decode(value)?)))
-                });
-                (i as u64 + 1, parsed)
-            },
-        )),
-        Format::Csv => {
-            let reader = csv::ReaderBuilder::new()
-                .has_headers(args.header)
-                .flexible(true)
-                .from_reader(counted);
-            let header = args.header;
-            let mut last_line = u64::from(header);
-            Box::new(reader.into_byte_records().enumerate().map(move |(i, row)| {
-                // The line where the record starts (a quoted field may span lines).
-                let position = match &row {
-                    Ok(row) => row.position().cloned(),
-                    Err(error) => error.position().cloned(),
-                };
-                let line = match position {
-                    Some(position) => position.line(),
-                    None if i == 0 => 1 + u64::from(header),
-                    None => last_line + 1,
-                };
-                last_line = line;
-                let parsed = row.context("malformed CSV").and_then(|row| {
-                    if row.len() != 2 {
-                        bail!("expected 2 columns, found {}", row.len());
-                    }
-                    let field = |f: &[u8]| -> Result<Vec<u8>> {
-                        match encoding {
-                            crate::common::Encoding::Text => Ok(f.to_vec()),
-                            other => {
-                                other.decode(std::str::from_utf8(f).context("not UTF-8 text")?)
-                            }
-                        }
-                    };
-                    Ok(plain((field(&row[0])?, field(&row[1])?)))
-                });
-                (line, parsed)
-            }))
-        }
-        Format::Jsonl => Box::new(BufReader::new(counted).lines().enumerate().map(
-            move |(i, line)| {
-                let parsed = line.context("reading the input").and_then(|line| {
-                    let object: serde_json::Value =
-                        serde_json::from_str(&line).context("not a JSON object")?;
-                    if !object.is_object() {
-                        bail!("not a JSON object");
-                    }
-                    let table = match object.get("table") {
-                        None => None,
-                        Some(serde_json::Value::String(name)) => Some(name.clone()),
-                        Some(_) => bail!("field \"table\": expected a string"),
-                    };
-                    if table.is_some()
-                        && object.get("key").is_none()
-                        && object.get("value").is_none()
-                    {
-                        // `dump --all`'s line for an empty table.
-                        return Ok(Record { table, entry: None });
-                    }
-                    let field = |name: &str| -> Result<Vec<u8>> {
-                        let value = object
-                            .get(name)
-                            .with_context(|| format!("no field {name:?}"))?;
-                        encoding
-                            .decode_json(value)
-                            .with_context(|| format!("field {name:?}"))
-                    };
-                    Ok(Record {
-                        table,
-                        entry: Some((field("key")?, field("value")?)),
-                    })
-                });
-                (i as u64 + 1, parsed)
-            },
-        )),
+        Format::Tsv => records::tsv(counted, encoding),
+        Format::Csv => records::csv(counted, args.header, encoding),
+        Format::Jsonl => records::jsonl(counted, encoding),
     };
 
     let db = open_or_create(&args.db)?;

@@ -16,6 +16,7 @@ mod load;
 mod proc_stats;
 mod put;
 mod readers;
+mod records;
 mod scan;
 mod serve;
 mod stat;

@@ -17,6 +17,8 @@ const DIRECT_WRITE: usize = 64 << 10;
 const REPLY_FLUSH: usize = 1 << 20;
 /// The most unparsed request bytes a client may have buffered (Redis' query buffer limit).
 const QUERY_BUFFER_MAX: usize = 1 << 30;
+/// Request and reply buffers larger than this are freed once empty (not kept per connection).
+const KEEP_BUFFER: usize = 1 << 20;
 
 pub struct Conn {
     server: Arc<Server>,
@@ -82,8 +84,13 @@ impl Conn {
         let _ = self
             .stream
             .set_write_timeout(Some(config_slow.max(Duration::from_secs(1))));
-        let mut buf: Vec<u8> = Vec::with_capacity(16 << 10);
-        let mut chunk = vec![0u8; 64 << 10];
+        // An idle connection must cost little (thousands of them are one thread each): nothing
+        // is allocated until a client sends something; reads go to a small stack buffer until
+        // one fills it, and only then (a client sending a lot) does the connection get its
+        // 64 KiB read chunk. Buffers grown by a big request are given back once empty.
+        let mut buf: Vec<u8> = Vec::new();
+        let mut small = [0u8; 4 << 10];
+        let mut chunk: Vec<u8> = Vec::new();
         let mut partial = Partial::default();
         let mut last_activity = Instant::now();
         // When the oldest incomplete request began (reset whenever a command completes).
@@ -118,6 +125,12 @@ impl Conn {
             if self.send().is_err() {
                 return;
             }
+            if buf.is_empty() && buf.capacity() > KEEP_BUFFER {
+                buf = Vec::new();
+            }
+            if self.out.buf.capacity() > KEEP_BUFFER {
+                self.out.buf = Vec::new();
+            }
             partial_since = match (buf.is_empty(), used > 0) {
                 (true, _) => None,
                 (false, true) => Some(Instant::now()),
@@ -138,10 +151,18 @@ impl Conn {
             if self.server.shutting_down.load(Ordering::Relaxed) && buf.is_empty() {
                 return;
             }
-            match self.stream.read(&mut chunk) {
+            let into: &mut [u8] = if chunk.is_empty() {
+                &mut small
+            } else {
+                &mut chunk
+            };
+            match self.stream.read(into) {
                 Ok(0) => return,
                 Ok(n) => {
-                    buf.extend_from_slice(&chunk[..n]);
+                    buf.extend_from_slice(&into[..n]);
+                    if n == into.len() && chunk.is_empty() {
+                        chunk = vec![0u8; 64 << 10];
+                    }
                     last_activity = Instant::now();
                 }
                 Err(e)

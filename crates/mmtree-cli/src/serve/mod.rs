@@ -370,6 +370,10 @@ pub fn run(args: Args) -> Result<()> {
         mmtree::Db::open(&args.db).with_context(|| format!("opening {}", args.db.display()))?;
     let listener =
         TcpListener::bind(args.bind).with_context(|| format!("listening on {}", args.bind))?;
+    // std listens with a backlog of 128: a burst of connects (thousands of clients
+    // reconnecting) overflowed it, and each overflow costs the client a 1 s SYN retransmit.
+    // Listening again raises it (Redis' tcp-backlog is 511; the kernel caps it at somaxconn).
+    rustix::net::listen(&listener, 4096).context("setting the listen backlog")?;
     listener.set_nonblocking(true)?;
     let (sender, receiver) = std::sync::mpsc::sync_channel::<WriteBatch>(1024);
     let protected = !args.bind.ip().is_loopback() && args.requirepass.is_none();
@@ -446,12 +450,19 @@ pub fn run(args: Args) -> Result<()> {
                     refuse("ERR max number of clients reached");
                     continue;
                 }
+                // A second handle to answer on if no thread can be started for the client.
+                let Ok(spare) = stream.try_clone() else {
+                    refuse("ERR cannot accept more clients now");
+                    continue;
+                };
                 server.clients.fetch_add(1, Ordering::Relaxed);
                 let id = next_id;
                 next_id += 1;
-                let server = server.clone();
+                let for_thread = server.clone();
                 connections.retain(|handle: &std::thread::JoinHandle<()>| !handle.is_finished());
-                connections.push(std::thread::spawn(move || {
+                // Thread creation can fail (thread or memory limits): refuse that client and
+                // keep serving the others, instead of the panic of `std::thread::spawn`.
+                let spawned = std::thread::Builder::new().spawn(move || {
                     /// Counts the client out however its thread ends.
                     struct Counted(Arc<Server>);
                     impl Drop for Counted {
@@ -459,12 +470,37 @@ pub fn run(args: Args) -> Result<()> {
                             self.0.clients.fetch_sub(1, Ordering::Relaxed);
                         }
                     }
-                    let counted = Counted(server);
+                    let counted = Counted(for_thread);
                     conn::Conn::new(counted.0.clone(), stream, id).run();
-                }));
+                });
+                match spawned {
+                    Ok(handle) => connections.push(handle),
+                    Err(e) => {
+                        // The closure (and its `Counted`) never ran: count the client out here.
+                        server.clients.fetch_sub(1, Ordering::Relaxed);
+                        eprintln!("mmtree serve: cannot start a client thread: {e}");
+                        use std::io::Write;
+                        server
+                            .stats
+                            .rejected_connections
+                            .fetch_add(1, Ordering::Relaxed);
+                        let _ = (&spare).write_all(b"-ERR cannot accept more clients now\r\n");
+                    }
+                }
             }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                std::thread::sleep(Duration::from_millis(20))
+                // Wait for the next connection, waking at least every 100 ms to see a stop
+                // signal. (A fixed sleep here let a burst of connects overflow the listen
+                // backlog, and each overflow cost that client a 1 s SYN retransmit.)
+                let mut fds = [rustix::event::PollFd::new(
+                    &listener,
+                    rustix::event::PollFlags::IN,
+                )];
+                let timeout = rustix::event::Timespec {
+                    tv_sec: 0,
+                    tv_nsec: 100_000_000,
+                };
+                let _ = rustix::event::poll(&mut fds, Some(&timeout));
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => {
