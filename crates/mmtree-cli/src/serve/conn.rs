@@ -451,7 +451,7 @@ impl Conn {
         }
         if self.multi.is_some() && name != "QUIT" {
             // Queued, or refused (and the transaction marked) if it could never run.
-            if !COMMANDS.iter().any(|(n, _)| *n == name) {
+            if !COMMANDS.iter().any(|(n, _, _)| *n == name) {
                 self.multi_failed = true;
                 self.out.error(&unknown_command(&args));
             } else if !arity_ok(&name, args.len()) {
@@ -600,7 +600,7 @@ impl Conn {
             }),
             "SCAN" if !a.is_empty() => return self.scan(a, now),
             "MMTREE.RANGE" if a.len() >= 2 => return self.range(a, now),
-            _ if COMMANDS.iter().any(|(n, _)| *n == name) => self.wrong_args(name),
+            _ if COMMANDS.iter().any(|(n, _, _)| *n == name) => self.wrong_args(name),
             _ => self.out.error(&unknown_command(args)),
         }
         Flow::Continue
@@ -978,11 +978,19 @@ fn unknown_command(args: &[Vec<u8>]) -> String {
 }
 
 /// True if `argc` (the name included) fits the command's Redis arity: n exactly, or -n at least n.
+/// Where `name` runs, if the server knows it.
+pub fn kind_of(name: &str) -> Option<Kind> {
+    COMMANDS
+        .iter()
+        .find(|(n, _, _)| *n == name)
+        .map(|&(_, _, kind)| kind)
+}
+
 fn arity_ok(name: &str, argc: usize) -> bool {
     COMMANDS
         .iter()
-        .find(|(n, _)| *n == name)
-        .is_some_and(|&(_, arity)| {
+        .find(|(n, _, _)| *n == name)
+        .is_some_and(|&(_, arity, _)| {
             if arity >= 0 {
                 argc == arity as usize
             } else {
@@ -997,50 +1005,61 @@ impl Drop for Conn {
     }
 }
 
-/// Every command this server knows, with its Redis arity (for COMMAND COUNT, arity errors and
-/// checking commands queued after MULTI).
-pub const COMMANDS: &[(&str, i32)] = &[
-    ("PING", -1),
-    ("ECHO", 2),
-    ("AUTH", -2),
-    ("HELLO", -1),
-    ("SELECT", 2),
-    ("GET", 2),
-    ("SET", -3),
-    ("GETDEL", 2),
-    ("DEL", -2),
-    ("UNLINK", -2),
-    ("EXISTS", -2),
-    ("MGET", -2),
-    ("MSET", -3),
-    ("MSETNX", -3),
-    ("INCR", 2),
-    ("INCRBY", 3),
-    ("DECR", 2),
-    ("DECRBY", 3),
-    ("APPEND", 3),
-    ("STRLEN", 2),
-    ("GETRANGE", 4),
-    ("TTL", 2),
-    ("PTTL", 2),
-    ("EXPIRE", 3),
-    ("PEXPIRE", 3),
-    ("EXPIREAT", 3),
-    ("PEXPIREAT", 3),
-    ("PERSIST", 2),
-    ("SCAN", -2),
-    ("KEYS", 2),
-    ("DBSIZE", 1),
-    ("FLUSHDB", -1),
-    ("INFO", -1),
-    ("CONFIG", -2),
-    ("CLIENT", -2),
-    ("COMMAND", -1),
-    ("QUIT", -1),
-    ("MULTI", 1),
-    ("EXEC", 1),
-    ("DISCARD", 1),
-    ("WATCH", -2),
-    ("UNWATCH", 1),
-    ("MMTREE.RANGE", -3),
+/// Where a command runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// In the group-commit writer's transaction.
+    Write,
+    /// On a snapshot; inside EXEC, in its write transaction (seeing its earlier writes).
+    Read,
+    /// On the connection itself (PING, SELECT, MULTI, SCAN, INFO, ...).
+    Connection,
+}
+
+/// Every command this server knows, with its Redis arity and where it runs: the one list
+/// (COMMAND COUNT, arity errors, checking commands queued after MULTI, routing writes).
+pub const COMMANDS: &[(&str, i32, Kind)] = &[
+    ("PING", -1, Kind::Connection),
+    ("ECHO", 2, Kind::Connection),
+    ("AUTH", -2, Kind::Connection),
+    ("HELLO", -1, Kind::Connection),
+    ("SELECT", 2, Kind::Connection),
+    ("GET", 2, Kind::Read),
+    ("SET", -3, Kind::Write),
+    ("GETDEL", 2, Kind::Write),
+    ("DEL", -2, Kind::Write),
+    ("UNLINK", -2, Kind::Write),
+    ("EXISTS", -2, Kind::Read),
+    ("MGET", -2, Kind::Read),
+    ("MSET", -3, Kind::Write),
+    ("MSETNX", -3, Kind::Write),
+    ("INCR", 2, Kind::Write),
+    ("INCRBY", 3, Kind::Write),
+    ("DECR", 2, Kind::Write),
+    ("DECRBY", 3, Kind::Write),
+    ("APPEND", 3, Kind::Write),
+    ("STRLEN", 2, Kind::Read),
+    ("GETRANGE", 4, Kind::Read),
+    ("TTL", 2, Kind::Read),
+    ("PTTL", 2, Kind::Read),
+    ("EXPIRE", 3, Kind::Write),
+    ("PEXPIRE", 3, Kind::Write),
+    ("EXPIREAT", 3, Kind::Write),
+    ("PEXPIREAT", 3, Kind::Write),
+    ("PERSIST", 2, Kind::Write),
+    ("SCAN", -2, Kind::Connection),
+    ("KEYS", 2, Kind::Read),
+    ("DBSIZE", 1, Kind::Read),
+    ("FLUSHDB", -1, Kind::Write),
+    ("INFO", -1, Kind::Connection),
+    ("CONFIG", -2, Kind::Connection),
+    ("CLIENT", -2, Kind::Connection),
+    ("COMMAND", -1, Kind::Connection),
+    ("QUIT", -1, Kind::Connection),
+    ("MULTI", 1, Kind::Connection),
+    ("EXEC", 1, Kind::Connection),
+    ("DISCARD", 1, Kind::Connection),
+    ("WATCH", -2, Kind::Connection),
+    ("UNWATCH", 1, Kind::Connection),
+    ("MMTREE.RANGE", -3, Kind::Connection),
 ];

@@ -570,37 +570,16 @@ pub fn apply(tx: &mut Tx<'_>, args: &[Vec<u8>]) -> TxResult<Reply> {
     })
 }
 
-/// Commands executed by the group-commit writer.
+/// Commands executed by the group-commit writer (`Kind::Write` in `conn::COMMANDS`).
 pub fn is_write(name: &str) -> bool {
-    matches!(
-        name,
-        "SET"
-            | "GETDEL"
-            | "DEL"
-            | "UNLINK"
-            | "MSET"
-            | "MSETNX"
-            | "INCR"
-            | "DECR"
-            | "INCRBY"
-            | "DECRBY"
-            | "APPEND"
-            | "EXPIRE"
-            | "PEXPIRE"
-            | "EXPIREAT"
-            | "PEXPIREAT"
-            | "PERSIST"
-            | "FLUSHDB"
-    )
+    super::conn::kind_of(name) == Some(super::conn::Kind::Write)
 }
 
 /// Read commands that EXEC runs inside its write transaction (so they see the transaction's
-/// earlier writes and nothing of other clients'). Arity was checked when they were queued.
+/// earlier writes and nothing of other clients'); `Kind::Read` in `conn::COMMANDS`. Arity was
+/// checked when they were queued.
 pub fn is_read(name: &str) -> bool {
-    matches!(
-        name,
-        "GET" | "MGET" | "EXISTS" | "STRLEN" | "GETRANGE" | "TTL" | "PTTL" | "DBSIZE" | "KEYS"
-    )
+    super::conn::kind_of(name) == Some(super::conn::Kind::Read)
 }
 
 /// Runs one of the `is_read` commands inside the transaction.

@@ -22,6 +22,7 @@ pub(crate) struct PageView<'a> {
 
 impl<'a> PageView<'a> {
     /// Checks the header of an already checksum-verified page.
+    #[inline]
     pub(crate) fn parse(bytes: &'a [u8], id: u64) -> Result<Self> {
         let kind = bytes[KIND_AT];
         let leaf = match kind {
@@ -60,10 +61,12 @@ impl<'a> PageView<'a> {
         self.bytes.len()
     }
 
+    #[inline]
     pub(crate) fn is_leaf(&self) -> bool {
         self.leaf
     }
 
+    #[inline]
     pub(crate) fn len(&self) -> usize {
         self.count
     }
@@ -72,6 +75,7 @@ impl<'a> PageView<'a> {
         read_u64(self.bytes, TXN_AT)
     }
 
+    #[inline]
     fn cell(&self, index: usize, header: usize) -> Result<usize> {
         debug_assert!(index < self.count);
         let at = read_u16(self.bytes, HEADER_SIZE + index * SLOT_SIZE) as usize;
@@ -84,6 +88,7 @@ impl<'a> PageView<'a> {
         Ok(at)
     }
 
+    #[inline]
     fn slice(&self, at: usize, len: usize, what: &str) -> Result<&'a [u8]> {
         let bytes: &'a [u8] = self.bytes;
         bytes.get(at..at.saturating_add(len)).ok_or_else(|| {
@@ -91,6 +96,7 @@ impl<'a> PageView<'a> {
         })
     }
 
+    #[inline]
     pub(crate) fn key(&self, index: usize) -> Result<&'a [u8]> {
         if self.leaf {
             let at = self.cell(index, LEAF_CELL_HEADER)?;
@@ -105,6 +111,7 @@ impl<'a> PageView<'a> {
 
     /// A cell's key length, checked against the longest key a writer accepts: a longer one
     /// cannot come from mmtree, and an entry larger than half a page would make splits loop.
+    #[inline]
     fn key_len(&self, index: usize, at: usize) -> Result<usize> {
         let key_len = read_u16(self.bytes, at) as usize;
         if key_len > crate::limits::key_size_max(self.bytes.len()) {
@@ -117,6 +124,7 @@ impl<'a> PageView<'a> {
     }
 
     /// Key and value of leaf entry `index`, decoding the cell once.
+    #[inline]
     pub(crate) fn entry(&self, index: usize) -> Result<(&'a [u8], ValueRef<'a>)> {
         debug_assert!(self.leaf);
         let at = self.cell(index, LEAF_CELL_HEADER)?;
@@ -138,12 +146,14 @@ impl<'a> PageView<'a> {
     }
 
     /// Value of leaf entry `index` (the same decoding as [`entry`](Self::entry)).
+    #[inline]
     pub(crate) fn value(&self, index: usize) -> Result<ValueRef<'a>> {
         self.entry(index).map(|(_, value)| value)
     }
 
     /// An overflow reference, checked: first page past the meta pages, length within limits
     /// (the run's end is checked against the page count by whoever follows or frees it).
+    #[inline]
     fn overflow_ref(&self, index: usize, cell: &[u8]) -> Result<ValueRef<'a>> {
         let (page, len) = (
             read_u64(cell, OVERFLOW_REF_FIRST_AT),
@@ -158,6 +168,7 @@ impl<'a> PageView<'a> {
         Ok(ValueRef::Overflow { page, len })
     }
 
+    #[inline]
     pub(crate) fn child(&self, index: usize) -> Result<u64> {
         debug_assert!(!self.leaf);
         let at = self.cell(index, BRANCH_CELL_HEADER)?;

@@ -41,6 +41,7 @@ impl Pager {
     /// Records that page `id` as written by `txn` is known good (this process wrote it).
     /// Page `id` of a state with `page_count` pages, checked, verified and parsed: the one way
     /// a branch or leaf page is read through the mapping.
+    #[inline]
     pub(crate) fn tree_page<'m>(
         &self,
         storage: &Storage,
@@ -58,6 +59,7 @@ impl Pager {
 
     /// A checksum-verified branch or leaf page: verified once per page and txn id
     /// (`Verify::Once`), or every time (`Verify::Always`, for `check`).
+    #[inline]
     pub(crate) fn page<'m>(
         &self,
         storage: &Storage,
@@ -153,6 +155,7 @@ impl Pager {
         Ok(run)
     }
 
+    #[inline]
     fn verify(&self, header: &[u8], id: u64, covered: &[u8], always: bool) -> Result<()> {
         let txn = read_u64(header, page::TXN_AT);
         if read_u64(header, page::PAGE_ID_AT) != id {
@@ -174,6 +177,7 @@ impl Pager {
 }
 
 /// A page id a tree may name: past the meta pages, below the page count.
+#[inline]
 pub(crate) fn check_page_id(id: u64, page_count: u64) -> Result<()> {
     if id < 2 || id >= page_count {
         return Err(Error::corrupted(

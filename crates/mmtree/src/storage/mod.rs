@@ -97,6 +97,7 @@ impl Storage {
         &self.file
     }
 
+    #[inline]
     pub(crate) fn file_len(&self) -> u64 {
         self.file_len.load(Ordering::Acquire)
     }
@@ -123,11 +124,13 @@ impl Storage {
     }
 
     /// The current mapping; a snapshot keeps its `Arc` for as long as it lives.
+    #[inline]
     pub(crate) fn mapping(&self) -> Arc<Mapping> {
         self.map.read().expect("mapping lock").clone()
     }
 
     /// Borrows `len` file bytes at `offset` from `map`, checked against the file's length.
+    #[inline]
     pub(crate) fn bytes<'m>(
         &self,
         map: &'m Mapping,
