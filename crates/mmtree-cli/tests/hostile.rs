@@ -9,10 +9,12 @@
 //! Defaults keep the run short; bigger runs:
 //! `MMTREE_HOSTILE_CONNS=10000 MMTREE_HOSTILE_FLOOD=1000000 cargo test -p mmtree-cli --test hostile -- --nocapture`
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -36,25 +38,7 @@ struct Server {
 
 impl Server {
     fn start(db: &Path, extra: &[String]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_mmtree"))
-            .arg("serve")
-            .arg(db)
-            .args(["--bind", "127.0.0.1:0"])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.as_mut().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line
-            .trim()
-            .rsplit(':')
-            .next()
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("no port in {line:?}"));
+        let (child, port) = common::start_server(db, extra);
         Server { child, port }
     }
 
