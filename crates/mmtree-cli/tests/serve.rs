@@ -908,3 +908,47 @@ fn other_clients_never_see_half_a_transaction() {
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     assert!(reading.join().unwrap() > 0);
 }
+
+#[test]
+fn bind_takes_a_host_name_and_port_overrides_its_port() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        vec!["--bind", "localhost:0"],
+        vec!["--bind", "127.0.0.1:1", "--port", "0"],
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mmtree"))
+            .arg("serve")
+            .arg(dir.path().join("bind.mmt"))
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port: u16 = line
+            .trim()
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("{args:?}: no port in {line:?}"));
+        assert_ne!(port, 1, "{args:?}: --port did not replace the port");
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.write_all(b"PING\r\n").unwrap();
+        let mut reply = [0u8; 7];
+        s.read_exact(&mut reply).unwrap();
+        assert_eq!(&reply, b"+PONG\r\n", "{args:?}");
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_mmtree"))
+        .arg("serve")
+        .arg(dir.path().join("bind.mmt"))
+        .args(["--bind", "no port here"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--bind no port here"));
+}

@@ -30,10 +30,14 @@ use std::time::{Duration, Instant};
 pub struct Args {
     /// The database file (created if missing).
     db: PathBuf,
-    /// Address to listen on. Loopback by default; on any other address without --requirepass,
-    /// only loopback clients are served (like Redis' protected mode).
+    /// Address to listen on, HOST:PORT (an IP address or a name such as localhost; the first
+    /// address it resolves to). Loopback by default; on any other address without
+    /// --requirepass, only loopback clients are served (like Redis' protected mode).
     #[arg(long, default_value = "127.0.0.1:6380")]
-    bind: SocketAddr,
+    bind: String,
+    /// Port to listen on: replaces the port of --bind.
+    #[arg(long)]
+    port: Option<u16>,
     /// Password clients must give with AUTH (or HELLO … AUTH).
     #[arg(long)]
     requirepass: Option<String>,
@@ -368,15 +372,21 @@ fn run_job(
 pub fn run(args: Args) -> Result<()> {
     let db =
         mmtree::Db::open(&args.db).with_context(|| format!("opening {}", args.db.display()))?;
-    let listener =
-        TcpListener::bind(args.bind).with_context(|| format!("listening on {}", args.bind))?;
+    let mut bind: SocketAddr = std::net::ToSocketAddrs::to_socket_addrs(args.bind.as_str())
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .with_context(|| format!("--bind {}: not an address HOST:PORT", args.bind))?;
+    if let Some(port) = args.port {
+        bind.set_port(port);
+    }
+    let listener = TcpListener::bind(bind).with_context(|| format!("listening on {bind}"))?;
     // std listens with a backlog of 128: a burst of connects (thousands of clients
     // reconnecting) overflowed it, and each overflow costs the client a 1 s SYN retransmit.
     // Listening again raises it (Redis' tcp-backlog is 511; the kernel caps it at somaxconn).
     rustix::net::listen(&listener, 4096).context("setting the listen backlog")?;
     listener.set_nonblocking(true)?;
     let (sender, receiver) = std::sync::mpsc::sync_channel::<WriteBatch>(1024);
-    let protected = !args.bind.ip().is_loopback() && args.requirepass.is_none();
+    let protected = !bind.ip().is_loopback() && args.requirepass.is_none();
     let server = Arc::new(Server {
         config: Config {
             bind: listener.local_addr()?,
