@@ -324,18 +324,24 @@ fn stat_check_and_a_damaged_file() {
     assert_eq!(json["ok"], false);
 }
 
-#[test]
-fn compact_in_place_and_to_a_copy() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = db(&dir);
+/// A table "big" of 20,000 records of 100-byte values (loaded in commits of 1000) and a table
+/// "small" of one: dropping "big" leaves space for compaction to give back.
+fn load_big_and_small(db: &Path) {
     let input: String = (0..20000)
         .map(|i| format!("k{i:06}\t{}\n", "v".repeat(100)))
         .collect();
     ok(mmtree_stdin(
-        &["load", s(&db), "big", "--quiet", "--batch", "1000"],
+        &["load", s(db), "big", "--quiet", "--batch", "1000"],
         &input,
     ));
-    ok(mmtree(&["put", s(&db), "small", "k", "v"]));
+    ok(mmtree(&["put", s(db), "small", "k", "v"]));
+}
+
+#[test]
+fn compact_in_place_and_to_a_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = db(&dir);
+    load_big_and_small(&db);
     ok(mmtree(&["tables", s(&db), "drop", "big"]));
     let copy = dir.path().join("copy.mmt");
     ok(mmtree(&["compact", s(&db), "--to", s(&copy)]));
@@ -928,14 +934,7 @@ fn load_errors_name_the_input_line() {
 fn compact_says_when_a_snapshot_holds_pages_back() {
     let dir = tempfile::tempdir().unwrap();
     let db_path = db(&dir);
-    let input: String = (0..20000)
-        .map(|i| format!("k{i:06}\t{}\n", "v".repeat(100)))
-        .collect();
-    ok(mmtree_stdin(
-        &["load", s(&db_path), "big", "--quiet", "--batch", "1000"],
-        &input,
-    ));
-    ok(mmtree(&["put", s(&db_path), "small", "k", "v"]));
+    load_big_and_small(&db_path);
     // This process reads a snapshot that still shows "big", then it is dropped.
     let db = mmtree::Db::open(&db_path).unwrap();
     let snapshot = db.begin_read().unwrap();

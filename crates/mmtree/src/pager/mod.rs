@@ -82,28 +82,9 @@ impl Pager {
         page_count: u64,
         verify: Verify,
     ) -> Result<&'m [u8]> {
-        self.overflow_checked(
-            storage,
-            map,
-            first,
-            len,
-            page_count,
-            verify == Verify::Always,
-        )
-    }
-
-    fn overflow_checked<'m>(
-        &self,
-        storage: &Storage,
-        map: &'m Mapping,
-        first: u64,
-        len: u64,
-        page_count: u64,
-        always: bool,
-    ) -> Result<&'m [u8]> {
         let (offset, used) = self.overflow_run(first, len, page_count)?;
         let run = storage.bytes(map, offset, used, first)?;
-        self.check_overflow(run, first, len, always)?;
+        self.check_overflow(run, first, len, verify == Verify::Always)?;
         Ok(&run[OVERFLOW_HEADER_SIZE..])
     }
 

@@ -203,12 +203,12 @@ impl Table<'_> {
     /// `WriteCore::guarded`). Then spills dirty pages if they use too much memory.
     fn change<T>(
         &mut self,
-        step: impl FnOnce(&mut WriteCore, &mut TableState) -> Result<T>,
+        step: impl FnOnce(&mut WriteCore, &mut TableState, &str) -> Result<T>,
     ) -> Result<T> {
         let state = &mut self.state;
         let name = &self.name;
         let result = self.core.guarded(|core| {
-            let result = step(core, state)?;
+            let result = step(core, state, name)?;
             core.set_table(name, *state);
             core.maybe_spill()?;
             Ok(result)
@@ -222,7 +222,7 @@ impl Table<'_> {
     /// Inserts or replaces the value under `key`.
     pub fn insert(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
         self.check_entry(key, value.len())?;
-        self.change(|core, state| {
+        self.change(|core, state, _| {
             let value = core.make_value(key.len(), value)?;
             let (root, old) = core.tree_insert(state.root, key, value)?;
             state.root = Some(root);
@@ -237,9 +237,7 @@ impl Table<'_> {
 
     /// Removes `key`; returns true if it was there.
     pub fn remove(&mut self, key: &[u8]) -> Result<bool> {
-        self.core.usable()?;
-        let name = self.name.clone();
-        self.change(|core, state| {
+        self.change(|core, state, name| {
             let (root, old) = core.tree_remove(state.root, key)?;
             let Some(old) = old else { return Ok(false) };
             state.root = root;
