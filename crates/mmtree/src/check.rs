@@ -326,7 +326,7 @@ pub(crate) fn check(read: &ReadTransaction) -> CheckReport {
         );
         for (key, value, page) in records {
             match decode_record(&key, &value, page) {
-                Ok((txn, pages)) => {
+                Ok((txn, _young, pages)) => {
                     if txn > meta.txn_id {
                         walker
                             .problem(Some(page), format!("freelist record from future txn {txn}"));

@@ -31,7 +31,7 @@ pub enum Error {
     },
 
     /// The file was written by a newer (or unknown) format version.
-    #[error("{path} uses mmtree file format version {found}; this build reads version {supported} only; upgrade mmtree to open it")]
+    #[error("{path} uses mmtree file format version {found}; this build reads versions 1 to {supported}; upgrade mmtree to open it")]
     UnsupportedVersion {
         /// The file that was opened.
         path: PathBuf,
@@ -168,6 +168,26 @@ pub enum Error {
     ReaderTableFull {
         /// The number of slots.
         slots: usize,
+    },
+
+    /// The redo log beside the database (`<database>-log`) is not one: a foreign file, another
+    /// version, or a damaged header. Nothing was replayed from it.
+    #[error("{path} is not a usable mmtree redo log ({reason}); move it away only if the database was closed cleanly, or commits made since its last checkpoint are lost")]
+    BadLog {
+        /// The log file.
+        path: PathBuf,
+        /// What was wrong.
+        reason: String,
+    },
+
+    /// The database has commits in its redo log that were never checkpointed (its last writer
+    /// did not close it), and this handle is read-only, so it cannot replay them.
+    #[error("{path} needs recovery: its redo log holds {records} commits not yet in the data file; open it once for writing (or while a writer has it open) to replay them")]
+    RecoveryNeeded {
+        /// The database file.
+        path: PathBuf,
+        /// Log records waiting to be replayed.
+        records: u64,
     },
 
     /// A bulk load received keys that were not strictly increasing.

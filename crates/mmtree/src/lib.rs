@@ -73,6 +73,7 @@ mod error;
 pub mod limits;
 #[allow(unsafe_code)]
 mod lock;
+mod log;
 mod options;
 mod page;
 mod pager;
@@ -90,7 +91,7 @@ pub use storage::file_residency;
 /// Hooks for the crate's own power-loss tests; not part of the supported API.
 #[doc(hidden)]
 pub mod testing {
-    pub use crate::storage::observe::IoObserver;
+    pub use crate::storage::observe::{IoFile, IoObserver};
 
     /// For fuzzing: parses `bytes` as a branch or leaf page (as if its checksum had passed) and
     /// decodes every cell and the whole node. Must return an error or `Ok`, never panic, loop or

@@ -39,3 +39,13 @@ pub const GROW_STEP_MAX: u64 = 1 << 30;
 /// Dirty pages a write transaction keeps in memory before spilling them to the file. Keeps
 /// transactions of any size possible (no LMDB `MDB_TXN_FULL`).
 pub const SPILL_BYTES_DEFAULT: usize = 256 << 20;
+
+/// The redo-log size that triggers a checkpoint, by default (`Options::log_bytes`). Replaying a
+/// full log of small puts takes about a second here (see docs/BENCHMARKS.md).
+pub const LOG_BYTES_DEFAULT: u64 = 64 << 20;
+
+/// The longest time between checkpoints, by default (`Options::checkpoint_interval`).
+pub const CHECKPOINT_INTERVAL_DEFAULT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// How long an `Eventual` commit may stay unsynced, by default (`Options::sync_interval`).
+pub const SYNC_INTERVAL_DEFAULT: std::time::Duration = std::time::Duration::from_millis(1000);

@@ -4,16 +4,28 @@
 //! only atomics:
 //!
 //! ```text
-//! 0       8        16          24       32 … 80                                  4096
-//! +-------+--------+-----------+--------+------------------------------+- - - -+
-//! | magic | version| slot count| seq    | published meta (txn, roots,  | zero  |
-//! |       |        |           |(seqlock| page count, free pages, page |       |
-//! |       |        |           | counter| size), slots in use, data    |       |
-//! |       |        |           |        | file device + inode (88, 96) |       |
-//! +-------+--------+-----------+--------+------------------------------+- - - -+
+//! 0       8        16          24        32                 120                208 … 256     4096
+//! +-------+--------+-----------+---------+------------------+------------------+--------+- - -+
+//! | magic | version| slot count| current | published copy 0 | published copy 1 | words  | zero|
+//! |       |        |           | copy    | seq + 10 words   | seq + 10 words   | below  |     |
+//! +-------+--------+-----------+---------+------------------+------------------+--------+- - -+
+//! published copy: seq (odd while being written) | txn | page size | catalog root | freelist root |
+//!   page count | free pages | log salt | log end | checkpoint txn | (spare)
+//! 208: slots in use | data file device | data file inode | poisoned (pid + 1) | log claim |
+//!   last checkpoint (unix ns) | checkpoints
 //! 4096: reader slots, 32 bytes each:  owner pid u64 | oldest snapshot txn + 1 (0: none) u64 |
 //!       since (unix ns) u64 | expiry: 0 never, u64::MAX expired, else a deadline (unix ns)
 //! ```
+//!
+//! The *published* state is what every process reads its snapshots from: the newest commit's
+//! meta, where the redo log ends after its record, and the last durable checkpoint. It is
+//! double-buffered: the publisher (the writer, or a process alone) writes the copy not in use
+//! (its seq odd while it does), then switches `current` to it with one store. A publisher killed
+//! half-way leaves a torn copy that nobody reads; readers never wait for a dead process.
+//!
+//! *Log claim*: before a writer appends its commit record it stores the offset the record ends
+//! at; publishing moves *log end* up to it. A claim beyond the published end means a writer
+//! died between the two: the next writer cuts what it left (see `shared::Shared::cut_log_tail`).
 //!
 //! A slot with an expiry belongs to one bounded snapshot (`txn::bounded`), which holds it through
 //! an open file description of its own. A writer marks such a slot expired once its deadline has
@@ -54,7 +66,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 const MAGIC: u64 = u64::from_le_bytes(*b"MMTLOCK\x01");
-const VERSION: u64 = 3;
+const VERSION: u64 = 4;
 /// Reader slots: one per process with live snapshots.
 pub(crate) const SLOT_COUNT: u64 = 4096;
 const SLOTS_AT: usize = 4096;
@@ -70,14 +82,22 @@ const FILE_SIZE: usize = SLOTS_AT + SLOT_COUNT as usize * SLOT_SIZE;
 const MAGIC_AT: usize = 0;
 const VERSION_AT: usize = 8;
 const SLOT_COUNT_AT: usize = 16;
-const SEQ_AT: usize = 24;
-const META_AT: usize = 32; // 6 words: txn, page size, catalog, freelist, page count, free pages
-const SLOTS_USED_AT: usize = META_AT + 6 * 8;
+/// Which published copy is current (0 or 1).
+const CURRENT_AT: usize = 24;
+/// The two published copies: a seq word, then `PUBLISHED_WORDS` words.
+const COPIES_AT: usize = 32;
+pub(crate) const PUBLISHED_WORDS: usize = 10;
+const COPY_SIZE: usize = 8 + PUBLISHED_WORDS * 8;
+const SLOTS_USED_AT: usize = COPIES_AT + 2 * COPY_SIZE;
 const DATA_DEV_AT: usize = SLOTS_USED_AT + 8;
 const DATA_INO_AT: usize = DATA_DEV_AT + 8;
-/// Pid + 1 of a process whose sync of the data file failed (0: none).
+/// Pid + 1 of a process whose sync of the data file or the log failed (0: none).
 const POISONED_AT: usize = DATA_INO_AT + 8;
-const _: () = assert!(POISONED_AT + 8 <= SLOTS_AT);
+/// Where the record being appended ends (see the module comment).
+const LOG_CLAIM_AT: usize = POISONED_AT + 8;
+const CHECKPOINT_NS_AT: usize = LOG_CLAIM_AT + 8;
+const CHECKPOINTS_AT: usize = CHECKPOINT_NS_AT + 8;
+const _: () = assert!(SLOTS_USED_AT == 208 && CHECKPOINTS_AT + 8 <= SLOTS_AT);
 
 /// The expiry word of an expired slot.
 const EXPIRED: u64 = u64::MAX;
@@ -86,8 +106,8 @@ const PRESENCE_LOCK: u64 = 0;
 const WRITER_LOCK: u64 = 1;
 const SLOT_LOCK_BASE: u64 = 1 << 20;
 
-/// The published meta, as six words.
-pub(crate) type MetaWords = [u64; 6];
+/// The published state, as words (see `shared::PublishedState`).
+pub(crate) type MetaWords = [u64; PUBLISHED_WORDS];
 
 pub(crate) struct LockFile {
     file: File,
@@ -178,6 +198,10 @@ impl LockFile {
         self.word(SLOT_COUNT_AT).store(SLOT_COUNT, Ordering::SeqCst);
         self.word(DATA_DEV_AT).store(identity.0, Ordering::SeqCst);
         self.word(DATA_INO_AT).store(identity.1, Ordering::SeqCst);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        self.word(CHECKPOINT_NS_AT).store(now, Ordering::SeqCst);
         self.word(MAGIC_AT).store(MAGIC, Ordering::SeqCst);
         Ok(())
     }
@@ -260,45 +284,72 @@ impl LockFile {
         unsafe { &*(map.as_mut_ptr().add(offset) as *const AtomicU64) }
     }
 
-    /// Publishes a committed meta (a seqlock: readers retry while the counter is odd or moved).
-    /// Only the holder of the writer lock (or a process alone) publishes. A publisher killed
-    /// half-way leaves the counter odd; the next publish repairs it.
+    /// Publishes a committed state: writes the copy not in use (its seq odd meanwhile), then
+    /// makes it current. Only the holder of the writer lock (or a process alone) publishes. A
+    /// publisher killed half-way leaves the other copy current and whole.
     pub(crate) fn publish_meta(&self, words: MetaWords) {
-        let seq = self.word(SEQ_AT);
-        let writing = seq.load(Ordering::SeqCst) | 1; // odd: a write is in progress
+        let next = 1 - (self.word(CURRENT_AT).load(Ordering::SeqCst) & 1) as usize;
+        let at = COPIES_AT + next * COPY_SIZE;
+        let seq = self.word(at);
+        let writing = seq.load(Ordering::SeqCst) | 1; // odd: being written
         seq.store(writing, Ordering::SeqCst);
         for (i, word) in words.iter().enumerate() {
-            self.word(META_AT + i * 8).store(*word, Ordering::SeqCst);
+            self.word(at + 8 + i * 8).store(*word, Ordering::SeqCst);
         }
         seq.store(writing.wrapping_add(1), Ordering::SeqCst);
+        self.word(CURRENT_AT).store(next as u64, Ordering::SeqCst);
     }
 
-    /// The newest published meta, or `None` if a publish seems stuck (its writer died half-way;
-    /// the caller then reads the meta pages from the file, and the next writer repairs it).
+    /// The published state; `None` only if no consistent copy could be read (a lock file
+    /// damaged from outside: the caller falls back to the data file).
     pub(crate) fn load_meta(&self) -> Option<MetaWords> {
-        let seq = self.word(SEQ_AT);
         for attempt in 0..100_000u32 {
-            let before = seq.load(Ordering::SeqCst);
-            if !before.is_multiple_of(2) {
-                if attempt > 100 {
-                    std::thread::yield_now();
-                } else {
-                    std::hint::spin_loop();
+            let current = (self.word(CURRENT_AT).load(Ordering::SeqCst) & 1) as usize;
+            let at = COPIES_AT + current * COPY_SIZE;
+            let before = self.word(at).load(Ordering::SeqCst);
+            if before.is_multiple_of(2) {
+                let mut words = [0u64; PUBLISHED_WORDS];
+                for (i, word) in words.iter_mut().enumerate() {
+                    *word = self.word(at + 8 + i * 8).load(Ordering::SeqCst);
                 }
-                continue;
+                if self.word(at).load(Ordering::SeqCst) == before {
+                    return Some(words);
+                }
             }
-            let mut words = [0u64; 6];
-            for (i, word) in words.iter_mut().enumerate() {
-                *word = self.word(META_AT + i * 8).load(Ordering::SeqCst);
-            }
-            if seq.load(Ordering::SeqCst) == before {
-                return Some(words);
+            // The copy was rewritten while we read it (two publishes went by): read again.
+            if attempt > 100 {
+                std::thread::yield_now();
+            } else {
+                std::hint::spin_loop();
             }
         }
         None
     }
 
-    /// Takes the cross-process writer lock (waiting if `wait`). False: someone else holds it.
+    /// Before appending a log record: where it will end.
+    pub(crate) fn set_log_claim(&self, end: u64) {
+        self.word(LOG_CLAIM_AT).store(end, Ordering::SeqCst);
+    }
+
+    pub(crate) fn log_claim(&self) -> u64 {
+        self.word(LOG_CLAIM_AT).load(Ordering::SeqCst)
+    }
+
+    /// Records a checkpoint made now.
+    pub(crate) fn count_checkpoint(&self, unix_ns: u64) {
+        self.word(CHECKPOINTS_AT).fetch_add(1, Ordering::Relaxed);
+        self.word(CHECKPOINT_NS_AT).store(unix_ns, Ordering::SeqCst);
+    }
+
+    /// (checkpoints since the lock file was built, time of the last one in unix ns: at first
+    /// the time the lock file was built).
+    pub(crate) fn log_counters(&self) -> (u64, u64) {
+        (
+            self.word(CHECKPOINTS_AT).load(Ordering::Relaxed),
+            self.word(CHECKPOINT_NS_AT).load(Ordering::SeqCst),
+        )
+    }
+
     pub(crate) fn lock_writer(&self, wait: bool) -> Result<bool> {
         self.lock(WRITER_LOCK, LockKind::Write, wait)
     }
@@ -411,6 +462,11 @@ impl LockFile {
             }
         }
         expired
+    }
+
+    /// Converts the presence write lock of a process alone into a read lock (others may join).
+    pub(crate) fn share_presence(&self) -> Result<()> {
+        self.lock(PRESENCE_LOCK, LockKind::Read, true).map(|_| ())
     }
 
     /// Sets this process's slot to the oldest snapshot it holds (`None`: none). The slot stores
@@ -605,21 +661,25 @@ mod tests {
     }
 
     #[test]
-    fn the_seqlock_publishes_whole_metas_and_reports_a_stuck_publisher() {
+    fn a_publisher_killed_half_way_leaves_the_previous_state_readable() {
         let dir = tempfile::tempdir().unwrap();
         let lock = lock_file(dir.path());
         assert_eq!(lock.data_identity(), (1, 2));
-        let words = [7, 4096, 3, 4, 10, 2];
+        let words = [7, 4096, 3, 4, 10, 2, 99, 4096, 5, 0];
         lock.publish_meta(words);
         assert_eq!(lock.load_meta(), Some(words));
-        let next = [8, 4096, 5, 6, 12, 1];
+        let next = [8, 4096, 5, 6, 12, 1, 99, 4200, 5, 0];
         lock.publish_meta(next);
         assert_eq!(lock.load_meta(), Some(next));
-        // A publisher that died half-way leaves the counter odd: readers give up, not spin.
-        let seq = lock.word(SEQ_AT).load(Ordering::SeqCst);
-        lock.word(SEQ_AT).store(seq | 1, Ordering::SeqCst);
-        assert_eq!(lock.load_meta(), None);
-        lock.publish_meta(words); // the next publish repairs it
+        // A publisher killed while writing the spare copy: its seq stays odd and its words
+        // half-written, but `current` still names the whole copy.
+        let current = lock.word(CURRENT_AT).load(Ordering::SeqCst) as usize;
+        let spare = COPIES_AT + (1 - current) * COPY_SIZE;
+        let seq = lock.word(spare).load(Ordering::SeqCst);
+        lock.word(spare).store(seq | 1, Ordering::SeqCst);
+        lock.word(spare + 8).store(12345, Ordering::SeqCst);
+        assert_eq!(lock.load_meta(), Some(next), "readers never wait for a dead publisher");
+        lock.publish_meta(words); // the next publish rewrites the torn copy
         assert_eq!(lock.load_meta(), Some(words));
     }
 

@@ -1,6 +1,9 @@
 //! How a database is opened: [`Options`] and the [`Durability`] of commits.
 
-use crate::limits::{PAGE_SIZE_DEFAULT, SPILL_BYTES_DEFAULT};
+use crate::limits::{
+    CHECKPOINT_INTERVAL_DEFAULT, LOG_BYTES_DEFAULT, PAGE_SIZE_DEFAULT, SPILL_BYTES_DEFAULT,
+    SYNC_INTERVAL_DEFAULT,
+};
 use crate::storage::observe::{IoObserver, ObserverHandle};
 use std::sync::{Arc, OnceLock};
 
@@ -8,16 +11,17 @@ use std::sync::{Arc, OnceLock};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum Durability {
-    /// Durable when `commit` returns (data synced, then the meta page synced). The default.
+    /// Durable when `commit` returns: the commit's redo-log record is synced (one `fdatasync` of
+    /// the log; a commit too large for the log syncs its pages and meta page instead, as a
+    /// checkpoint). A crash or power loss at any later point keeps it. The default.
     #[default]
     Immediate,
-    /// Atomic and visible at once, but not yet durable: no `fdatasync`. A process crash loses
-    /// nothing (the page cache has it); a power loss or kernel crash loses the commits made since
-    /// the last durable one (an `Immediate` commit, [`Db::sync`], or closing the handle), whole,
-    /// and never corrupts the database: its meta page is marked weak and is not trusted after a
-    /// restart, and pages the last durable commit reaches are not reused until a newer one is
-    /// durable (so the file may grow a little more between syncs). Call [`Db::sync`] to make
-    /// everything committed so far durable.
+    /// Atomic and visible at once, but durable only within [`Options::sync_interval`]
+    /// (default 1 s, like Redis's `appendfsync everysec`): the commit's log record is written
+    /// to the page cache, and a background thread syncs the log at most that long after it.
+    /// A process crash loses nothing (the page cache has the record); a power loss or kernel
+    /// crash loses at most the commits of that last window, whole, never more, and never
+    /// corrupts the database. [`Db::sync`] makes every commit so far durable at once.
     Eventual,
 }
 
@@ -38,6 +42,17 @@ pub struct Options {
     /// larger than memory; forward range scans then prefetch the leaves ahead of them
     /// themselves once they find pages missing from memory.
     pub read_ahead: bool,
+    /// The redo-log size that triggers a checkpoint (default 64 MiB); a commit whose log record
+    /// would be larger than this commits as a checkpoint instead (its pages are synced directly,
+    /// so big transactions and bulk loads are never written twice). Also bounds the pages freed
+    /// since the last checkpoint that must stay untouched until the next one (see
+    /// `docs/ARCHITECTURE.md`).
+    pub log_bytes: u64,
+    /// A commit checkpoints when the last checkpoint is older than this (default 60 s), so
+    /// recovery after a crash never has much to replay.
+    pub checkpoint_interval: std::time::Duration,
+    /// How long an [`Durability::Eventual`] commit may stay unsynced (default 1 s).
+    pub sync_interval: std::time::Duration,
     /// Strict mode: after every commit, check the whole database and panic on any problem.
     pub(crate) strict: bool,
     /// Open for reading only (see [`Options::read_only`]).
@@ -54,6 +69,9 @@ impl Default for Options {
             page_size: PAGE_SIZE_DEFAULT,
             durability: Durability::Immediate,
             spill_bytes: SPILL_BYTES_DEFAULT,
+            log_bytes: LOG_BYTES_DEFAULT,
+            checkpoint_interval: CHECKPOINT_INTERVAL_DEFAULT,
+            sync_interval: SYNC_INTERVAL_DEFAULT,
             verify_checksums: true,
             read_ahead: false,
             strict: false,
@@ -79,6 +97,19 @@ impl Options {
             differences.push(format!(
                 "spill_bytes {}, asked for {}",
                 self.spill_bytes, other.spill_bytes
+            ));
+        }
+        if (self.log_bytes, self.checkpoint_interval, self.sync_interval)
+            != (other.log_bytes, other.checkpoint_interval, other.sync_interval)
+        {
+            differences.push(format!(
+                "log_bytes/checkpoint_interval/sync_interval {}/{:?}/{:?}, asked for {}/{:?}/{:?}",
+                self.log_bytes,
+                self.checkpoint_interval,
+                self.sync_interval,
+                other.log_bytes,
+                other.checkpoint_interval,
+                other.sync_interval
             ));
         }
         if self.verify_checksums != other.verify_checksums {
@@ -173,6 +204,24 @@ impl Options {
     /// Sets the spill threshold in bytes.
     pub fn spill_bytes(mut self, bytes: usize) -> Self {
         self.spill_bytes = bytes;
+        self
+    }
+
+    /// Sets the log size that triggers a checkpoint (see [`Options::log_bytes`]).
+    pub fn log_bytes(mut self, bytes: u64) -> Self {
+        self.log_bytes = bytes;
+        self
+    }
+
+    /// Sets the longest time between checkpoints (see [`Options::checkpoint_interval`]).
+    pub fn checkpoint_interval(mut self, interval: std::time::Duration) -> Self {
+        self.checkpoint_interval = interval;
+        self
+    }
+
+    /// Sets how long an `Eventual` commit may stay unsynced (see [`Options::sync_interval`]).
+    pub fn sync_interval(mut self, interval: std::time::Duration) -> Self {
+        self.sync_interval = interval;
         self
     }
 }

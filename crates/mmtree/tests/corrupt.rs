@@ -13,8 +13,9 @@ use std::path::Path;
 
 type Model = BTreeMap<String, BTreeMap<Vec<u8>, Vec<u8>>>;
 
-/// Builds the pristine file. The last commit only touches the `marker` table, so falling back to
-/// the previous meta page changes nothing else.
+/// Builds the pristine file (closed, so its redo log is empty and every commit is in the data
+/// file). The last commit only touches the `marker` table and comes after a checkpoint, so
+/// falling back to the previous meta page (that checkpoint) changes nothing else.
 fn build(path: &Path) -> Model {
     let db = Db::open(path).unwrap();
     let mut model = Model::new();
@@ -38,6 +39,7 @@ fn build(path: &Path) -> Model {
         }
         w.commit().unwrap();
     }
+    db.checkpoint().unwrap();
     let mut w = db.begin_write().unwrap();
     w.table("marker").unwrap().insert(b"done", b"yes").unwrap();
     w.commit().unwrap();
@@ -276,7 +278,7 @@ fn foreign_truncated_and_newer_files_are_refused_clearly() {
     let newer = dir.path().join("newer.mmt");
     let mut bytes = pristine.clone();
     for meta in [0usize, 4096] {
-        bytes[meta + 8..meta + 12].copy_from_slice(&2u32.to_le_bytes());
+        bytes[meta + 8..meta + 12].copy_from_slice(&(mmtree::FORMAT_VERSION + 1).to_le_bytes());
         let sum = crc32c::crc32c(&bytes[meta..meta + 64]);
         bytes[meta + 64..meta + 68].copy_from_slice(&sum.to_le_bytes());
     }
@@ -285,12 +287,12 @@ fn foreign_truncated_and_newer_files_are_refused_clearly() {
         .err()
         .expect("a newer file must be refused");
     assert!(
-        matches!(error, Error::UnsupportedVersion { found: 2, .. }),
+        matches!(error, Error::UnsupportedVersion { found, .. } if found == mmtree::FORMAT_VERSION + 1),
         "{error:?}"
     );
     assert!(error.to_string().contains("version"), "{error}");
 
-    // One meta page torn: the other one (the previous commit) wins.
+    // One meta page torn: the other one (the previous checkpoint) wins.
     let torn = dir.path().join("torn.mmt");
     let mut bytes = pristine.clone();
     let newest = if u64::from_le_bytes(bytes[16..24].try_into().unwrap())
@@ -381,13 +383,20 @@ fn a_publish_cut_half_way_in_the_lock_file_does_not_freeze_other_processes() {
     let mut w = db.begin_write().unwrap();
     w.table("t").unwrap().insert(b"k", b"1").unwrap();
     w.commit().unwrap();
-    // As if a writer died between the two halves of publishing: the seqlock counter stays odd.
+    // As if a writer died half-way through publishing: the copy it was writing (the one not
+    // current) has an odd seq and half-written words. (Layout: `lock.rs`; current copy at 24,
+    // copies of 88 bytes from 32.)
     let lock = std::fs::OpenOptions::new()
+        .read(true)
         .write(true)
         .open(dir.path().join("seq.mmt-lock"))
         .unwrap();
-    lock.write_all_at(&7u64.to_le_bytes(), 24).unwrap();
-    let r = db.begin_read().unwrap(); // falls back to the meta pages instead of spinning forever
+    let mut word = [0u8; 8];
+    lock.read_exact_at(&mut word, 24).unwrap();
+    let spare = 32 + (1 - (u64::from_le_bytes(word) & 1)) * 88;
+    lock.write_all_at(&9u64.to_le_bytes(), spare).unwrap();
+    lock.write_all_at(&[0xAB; 40], spare + 8).unwrap();
+    let r = db.begin_read().unwrap(); // reads the whole copy; never spins on the dead one
     assert_eq!(
         r.table("t").unwrap().unwrap().get(b"k").unwrap(),
         Some(&b"1"[..])

@@ -16,6 +16,7 @@ const LAYERS: &[&str] = &[
     "storage", // the file's bytes: grow, shrink, pwrite, sync, the mapping (no page format)
     "options", // Options, Durability
     "lock",    // the lock file: what processes agree on
+    "log",     // the redo log: records of commits, appended, synced, scanned
     "page",    // the page format: bytes <-> fields (no trees, no files)
     "pager",   // page reads checked against the format; the verified-page table
     "btree",   // tree algorithms over `Source` (reads) and `NodeStore` (writes)

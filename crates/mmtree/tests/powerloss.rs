@@ -1,19 +1,21 @@
 //! Simulated power loss. A SIGKILL keeps the page cache, so it says little about what a disk holds
 //! after the power fails; this test records every write, length change and sync the engine makes
-//! to the data file (through the hidden `Options::observe_io` hook) and, at every durability point
-//! (each `fdatasync` and each synchronous meta write), builds the files a real disk could hold if
-//! the power failed right there:
+//! to the data file and to the redo log (through the hidden `Options::observe_io` hook) and, at
+//! every durability point (each `fdatasync` of either file and each synchronous meta write),
+//! builds the pairs of files a real disk could hold if the power failed right there (each file's
+//! unsynced writes treated independently, since the kernel writes back either at any time):
 //!
 //! - every write since the last sync dropped;
 //! - a prefix of them kept (writes reached the disk in order);
 //! - a random subset kept, one of them torn at a 512-byte sector boundary (reordered writes);
 //! - at a synchronous meta write: that write torn.
 //!
-//! Each such file is opened as after a restart (`Options::simulate_reboot`: meta pages of unsynced
-//! commits are not trusted) and must open, pass `check()`, and hold exactly the data of one
-//! commit, no older than the last one acknowledged as durable (an `Immediate` commit or a
-//! `Db::sync` that returned). The workload mixes `Immediate` and `Eventual` commits, several
-//! tables, values large enough for overflow runs, removes, dropped tables, trims and compaction.
+//! Each such pair is opened as after a restart (`Options::simulate_reboot`), which replays the
+//! log, and must open, pass `check()`, and hold exactly the data of one commit, no older than
+//! the last one acknowledged as durable (an `Immediate` commit, a `Db::sync` or a checkpoint
+//! that returned). The workload mixes `Immediate` and `Eventual` commits, several tables, values
+//! large enough for overflow runs, removes, dropped tables, a bulk load, checkpoints (explicit,
+//! and automatic with a small `log_bytes`), reopens, trims and compaction.
 //!
 //! `MMTREE_POWERLOSS_CUTS=20000 cargo test -p mmtree --release --test powerloss` runs more
 //! workloads (other seeds) until that many cuts were checked; `MMTREE_POWERLOSS_SEED` picks the
@@ -21,7 +23,7 @@
 
 mod common;
 use common::Rng;
-use mmtree::testing::IoObserver;
+use mmtree::testing::{IoFile, IoObserver};
 use mmtree::{Db, Durability, Options};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -75,16 +77,24 @@ struct History {
     acked: u64,
 }
 
+fn index(file: IoFile) -> usize {
+    match file {
+        IoFile::Data => 0,
+        IoFile::Log => 1,
+    }
+}
+
 struct Harness {
-    disk: Mutex<Disk>,
+    /// The data file and the log.
+    disks: Mutex<[Disk; 2]>,
     history: Mutex<History>,
     rng: Mutex<Rng>,
     dir: PathBuf,
     cuts: AtomicU64,
     /// Disks built at cut points, checked by the workload between its operations (a check opens
     /// a database, which must not happen inside the engine's own open or commit): the kind of
-    /// cut, the image, and the commit acknowledged as durable at the cut.
-    images: Mutex<Vec<(&'static str, Vec<u8>, u64)>>,
+    /// cut, the images (data file, log), and the commit acknowledged as durable at the cut.
+    images: Mutex<Vec<(&'static str, [Vec<u8>; 2], u64)>>,
     violations: Mutex<Vec<String>>,
 }
 
@@ -93,7 +103,7 @@ impl Harness {
         let mut history = History::default();
         history.states.insert(0, State::new());
         Harness {
-            disk: Mutex::new(Disk::default()),
+            disks: Mutex::new([Disk::default(), Disk::default()]),
             history: Mutex::new(history),
             rng: Mutex::new(Rng(seed | 1)),
             dir: dir.to_path_buf(),
@@ -107,48 +117,76 @@ impl Harness {
         self.rng.lock().unwrap().next() % n.max(1)
     }
 
-    /// The power fails here: build the possible disks and check each.
-    fn cut(&self, in_flight: Option<&Op>) {
+    /// The images one file could hold if the power failed now; `in_flight`: a synchronous
+    /// write to it is under way.
+    fn file_images(&self, disk: &Disk, in_flight: Option<&Op>) -> Vec<(&'static str, Vec<u8>)> {
+        let all = &mut || true;
+        let mut images = Vec::new();
+        // 1. Nothing since the last sync reached the disk.
+        images.push(("dropped", disk.durable.clone()));
+        if !disk.pending.is_empty() {
+            // 2. A prefix did, in order.
+            let keep = self.random(disk.pending.len() as u64 + 1) as usize;
+            let mut image = disk.durable.clone();
+            for op in &disk.pending[..keep] {
+                apply(&mut image, op, all);
+            }
+            images.push(("prefix", image));
+            // 3. Any subset did, one write of it torn at a sector boundary.
+            let mut image = disk.durable.clone();
+            let torn = self.random(disk.pending.len() as u64) as usize;
+            for (i, op) in disk.pending.iter().enumerate() {
+                if i == torn {
+                    apply(&mut image, op, &mut || self.random(2) == 0);
+                } else if self.random(2) == 0 {
+                    apply(&mut image, op, all);
+                }
+            }
+            images.push(("subset+torn", image));
+        }
+        if let Some(op) = in_flight {
+            // 4. A synchronous write cut half-way (everything before it made durable).
+            let mut image = disk.durable.clone();
+            for op in &disk.pending {
+                apply(&mut image, op, all);
+            }
+            apply(&mut image, op, &mut || self.random(2) == 0);
+            images.push(("torn sync write", image));
+        }
+        images
+    }
+
+    /// The power fails here: build the possible pairs of files and queue them for checking.
+    fn cut(&self, in_flight: Option<(IoFile, &Op)>) {
         let images = {
-            let disk = self.disk.lock().unwrap();
-            let all = &mut || true;
-            let mut images = Vec::new();
-            // 1. Nothing since the last sync reached the disk.
-            images.push(("dropped", disk.durable.clone()));
-            if !disk.pending.is_empty() {
-                // 2. A prefix did, in order.
-                let keep = self.random(disk.pending.len() as u64 + 1) as usize;
-                let mut image = disk.durable.clone();
-                for op in &disk.pending[..keep] {
-                    apply(&mut image, op, all);
-                }
-                images.push(("prefix", image));
-                // 3. Any subset did, one write of it torn at a sector boundary.
-                let mut image = disk.durable.clone();
-                let torn = self.random(disk.pending.len() as u64) as usize;
-                for (i, op) in disk.pending.iter().enumerate() {
-                    if i == torn {
-                        apply(&mut image, op, &mut || self.random(2) == 0);
-                    } else if self.random(2) == 0 {
-                        apply(&mut image, op, all);
-                    }
-                }
-                images.push(("subset+torn", image));
+            let disks = self.disks.lock().unwrap();
+            let flight = |file: IoFile| in_flight.filter(|(f, _)| *f == file).map(|(_, op)| op);
+            let data = self.file_images(&disks[0], flight(IoFile::Data));
+            let log = self.file_images(&disks[1], flight(IoFile::Log));
+            // Every data image with a random log image, and every log image with a random
+            // data image.
+            let mut pairs = Vec::new();
+            for (kind, image) in &data {
+                let (log_kind, log_image) = &log[self.random(log.len() as u64) as usize];
+                pairs.push((*kind, *log_kind, [image.clone(), log_image.clone()]));
             }
-            if let Some(op) = in_flight {
-                // 4. A synchronous write cut half-way (everything before it made durable).
-                let mut image = disk.durable.clone();
-                for op in &disk.pending {
-                    apply(&mut image, op, all);
-                }
-                apply(&mut image, op, &mut || self.random(2) == 0);
-                images.push(("torn meta write", image));
+            for (kind, image) in &log {
+                let (data_kind, data_image) = &data[self.random(data.len() as u64) as usize];
+                pairs.push((*data_kind, *kind, [data_image.clone(), image.clone()]));
             }
-            images
+            pairs
         };
         let acked = self.history.lock().unwrap().acked;
         let mut queue = self.images.lock().unwrap();
-        queue.extend(images.into_iter().map(|(kind, image)| (kind, image, acked)));
+        for (data_kind, log_kind, pair) in images {
+            let kind: &'static str = match (data_kind, log_kind) {
+                ("dropped", "dropped") => "data dropped, log dropped",
+                (_, "dropped") => "data kept in part, log dropped",
+                ("dropped", _) => "data dropped, log kept in part",
+                _ => "data and log kept in part",
+            };
+            queue.push((kind, pair, acked));
+        }
     }
 
     /// Checks the disks built since the last call.
@@ -165,9 +203,12 @@ impl Harness {
         }
     }
 
-    fn verify(&self, n: u64, image: &[u8], acked: u64) -> Result<(), String> {
+    fn verify(&self, n: u64, images: &[Vec<u8>; 2], acked: u64) -> Result<(), String> {
         let path = self.dir.join(format!("cut-{n}.mmt"));
-        std::fs::write(&path, image).unwrap();
+        std::fs::write(&path, &images[0]).unwrap();
+        let mut log = path.clone().into_os_string();
+        log.push("-log");
+        std::fs::write(&log, &images[1]).unwrap();
         let result = (|| {
             let db = Db::open_with(&path, Options::default().simulate_reboot())
                 .map_err(|e| format!("does not open: {e}"))?;
@@ -192,6 +233,7 @@ impl Harness {
             Ok(())
         })();
         let _ = std::fs::remove_file(&path);
+        let _ = std::fs::remove_file(&log);
         let mut lock = path.into_os_string();
         lock.push("-lock");
         let _ = std::fs::remove_file(lock);
@@ -200,32 +242,38 @@ impl Harness {
 }
 
 impl IoObserver for Harness {
-    fn write(&self, offset: u64, bytes: &[u8]) {
-        let mut disk = self.disk.lock().unwrap();
-        disk.pending.push(Op::Write(offset, bytes.to_vec()));
+    fn write(&self, file: IoFile, offset: u64, bytes: &[u8]) {
+        let mut disks = self.disks.lock().unwrap();
+        disks[index(file)]
+            .pending
+            .push(Op::Write(offset, bytes.to_vec()));
     }
 
-    fn write_durable(&self, offset: u64, bytes: &[u8]) {
+    fn write_durable(&self, file: IoFile, offset: u64, bytes: &[u8]) {
         let op = Op::Write(offset, bytes.to_vec());
-        self.cut(Some(&op));
-        let mut disk = self.disk.lock().unwrap();
+        self.cut(Some((file, &op)));
+        let mut disks = self.disks.lock().unwrap();
+        let disk = &mut disks[index(file)];
         // O_DSYNC makes this range durable, nothing else; page-cache writes it covers are gone.
         let end = offset + bytes.len() as u64;
         disk.pending.retain(|op| match op {
             Op::Write(at, b) => !(*at >= offset && at + b.len() as u64 <= end),
             Op::SetLen(_) => true,
         });
-        let Disk { durable, .. } = &mut *disk;
+        let Disk { durable, .. } = disk;
         apply(durable, &op, &mut || true);
     }
 
-    fn set_len(&self, len: u64) {
-        self.disk.lock().unwrap().pending.push(Op::SetLen(len));
+    fn set_len(&self, file: IoFile, len: u64) {
+        self.disks.lock().unwrap()[index(file)]
+            .pending
+            .push(Op::SetLen(len));
     }
 
-    fn sync(&self) {
+    fn sync(&self, file: IoFile) {
         self.cut(None);
-        let mut disk = self.disk.lock().unwrap();
+        let mut disks = self.disks.lock().unwrap();
+        let disk = &mut disks[index(file)];
         let pending = std::mem::take(&mut disk.pending);
         for op in &pending {
             apply(&mut disk.durable, op, &mut || true);
@@ -265,13 +313,55 @@ fn run(seed: u64, commits: u64) -> (u64, Vec<String>) {
     let dir = tempfile::tempdir().unwrap();
     let harness = Arc::new(Harness::new(dir.path(), seed));
     let path = dir.path().join("db.mmt");
-    let db = Db::open_with(&path, Options::default().observe_io(harness.clone())).unwrap();
+    // A small log, so commits checkpoint on their own now and then, and some commits are too
+    // large for the log (checkpoint commits).
+    let options = Options::default()
+        .observe_io(harness.clone())
+        .log_bytes(96 << 10);
+    let mut db = Db::open_with(&path, options.clone()).unwrap();
     let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
     let mut model = State::new();
     let tables = ["alpha", "beta", "gamma"];
     for n in 0..commits {
         harness.verify_cuts();
-        match rng.next() % 16 {
+        match rng.next() % 20 {
+            16 => {
+                db.checkpoint().unwrap();
+                harness.history.lock().unwrap().acked = db.stats().txn_id;
+                continue;
+            }
+            17 => {
+                // Close (a checkpoint) and reopen.
+                drop(db);
+                db = Db::open_with(&path, options.clone()).unwrap();
+                harness.history.lock().unwrap().acked = db.stats().txn_id;
+                continue;
+            }
+            18 => {
+                // A bulk load into a new table: a checkpoint commit.
+                let name = format!("bulk{n}");
+                let mut w = db.begin_write().unwrap();
+                let mut loader = w.bulk_load(&name).unwrap();
+                let mut rows = BTreeMap::new();
+                for i in 0..(rng.next() % 300) {
+                    let key = format!("b{i:05}").into_bytes();
+                    let value = value(&mut rng, n);
+                    loader.append(&key, &value).unwrap();
+                    rows.insert(key, value);
+                }
+                loader.finish().unwrap();
+                model.insert(name, rows);
+                let txn = w.txn_id();
+                harness
+                    .history
+                    .lock()
+                    .unwrap()
+                    .states
+                    .insert(txn, model.clone());
+                w.commit().unwrap();
+                harness.history.lock().unwrap().acked = txn;
+                continue;
+            }
             0 => {
                 db.compact().unwrap();
                 harness.history.lock().unwrap().acked = db.stats().txn_id;

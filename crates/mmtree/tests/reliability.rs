@@ -305,6 +305,7 @@ fn an_immediate_commit_after_eventual_ones_keeps_the_durable_state_intact() {
         w.table("t").unwrap().insert(&key(i), &[7; 100]).unwrap();
     }
     w.commit().unwrap();
+    db.checkpoint().unwrap(); // N is the durable checkpoint
     let durable = table_contents(&db, "t");
     let image_at_n = std::fs::read(&path).unwrap();
     // N+1 (Eventual): rewrites every leaf of t, freeing the pages N reaches.
@@ -320,10 +321,11 @@ fn an_immediate_commit_after_eventual_ones_keeps_the_durable_state_intact() {
         w.table("u").unwrap().insert(&key(i), &[9; 100]).unwrap();
     }
     w.commit().unwrap();
-    drop(db);
-    // A power cut during N+2's sync: its pages (and N+1's) reached the disk, neither meta page
-    // did. The disk holds N's meta pages over everything written since.
+    // A power cut now: the pages of N+1 and N+2 reached the disk (written back by the kernel),
+    // the log did not, and no meta page was written after N's checkpoint. The disk holds N's
+    // meta pages over everything written since.
     let mut cut = std::fs::read(&path).unwrap();
+    drop(db);
     cut[..2 * PAGE].copy_from_slice(&image_at_n[..2 * PAGE]);
     let cut_path = dir.path().join("cut.mmt");
     std::fs::write(&cut_path, &cut).unwrap();
@@ -342,7 +344,10 @@ fn after_a_restart_unsynced_commits_are_dropped_whole_and_synced_ones_kept() {
     use mmtree::{Durability, Options};
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("weak.mmt");
-    let eventual = Options::default().durability(Durability::Eventual);
+    // No background sync within the test (an hour), so what is unsynced stays so.
+    let eventual = Options::default()
+        .durability(Durability::Eventual)
+        .sync_interval(std::time::Duration::from_secs(3600));
     let db = Db::open_with(&path, eventual.clone()).unwrap();
     let commit = |db: &Db, n: u32| {
         let mut w = db.begin_write().unwrap();
@@ -358,28 +363,68 @@ fn after_a_restart_unsynced_commits_are_dropped_whole_and_synced_ones_kept() {
         commit(&db, n);
     }
     db.sync().unwrap(); // commit 5 is durable now
+    let synced_log = 4096 + db.stats().log_bytes;
     for n in 6..=9 {
         commit(&db, n);
     }
-    let copy = |name: &str| {
+    let copy = |name: &str, log_len: Option<u64>| {
         let to = dir.path().join(name);
         std::fs::copy(&path, &to).unwrap();
+        let (mut from_log, mut to_log) = (path.as_os_str().to_owned(), to.as_os_str().to_owned());
+        from_log.push("-log");
+        to_log.push("-log");
+        std::fs::copy(&from_log, &to_log).unwrap();
+        if let Some(len) = log_len {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&to_log)
+                .unwrap()
+                .set_len(len)
+                .unwrap();
+        }
         to
     };
-    // The file as the page cache has it: the same boot trusts every commit.
-    let same_boot = Db::open(copy("same.mmt")).unwrap();
+    // The files as the page cache has them (a process crash): every commit is replayed.
+    let same_boot = Db::open(copy("same.mmt", None)).unwrap();
+    assert_eq!(same_boot.stats().txn_id, 9);
     assert_eq!(table_contents(&same_boot, "t")[0].1, 9u32.to_le_bytes());
-    // After a restart, the unsynced commits 6..9 are not trusted: commit 5, intact.
-    let rebooted =
-        Db::open_with(copy("rebooted.mmt"), Options::default().simulate_reboot()).unwrap();
+    assert!(same_boot.check().unwrap().is_ok());
+    // A power loss drops the log's unsynced tail: commits 6..9 are gone, whole; 5 is intact.
+    let rebooted = Db::open(copy("rebooted.mmt", Some(synced_log))).unwrap();
     assert_eq!(rebooted.stats().txn_id, 5);
     assert_eq!(table_contents(&rebooted, "t")[0].1, 5u32.to_le_bytes());
     assert!(rebooted.check().unwrap().is_ok());
-    // Closing the handle makes its commits steady: a restart then keeps all of them.
+    // Half of commit 6's record reached the disk: it is cut, not replayed.
+    let torn = Db::open(copy("torn.mmt", Some(synced_log + 100))).unwrap();
+    assert_eq!(torn.stats().txn_id, 5);
+    // Closing the handle checkpoints: the data file alone then holds all of them.
     drop(db);
-    let closed = Db::open_with(copy("closed.mmt"), Options::default().simulate_reboot()).unwrap();
+    let closed = Db::open_with(copy("closed.mmt", Some(0)), Options::default()).unwrap();
     assert_eq!(closed.stats().txn_id, 9);
     assert!(closed.check().unwrap().is_ok());
+}
+
+#[test]
+fn eventual_commits_are_synced_in_the_background_within_the_interval() {
+    use mmtree::{Durability, Options};
+    let dir = tempfile::tempdir().unwrap();
+    let options = Options::default()
+        .durability(Durability::Eventual)
+        .sync_interval(std::time::Duration::from_millis(20));
+    let db = Db::open_with(dir.path().join("bg.mmt"), options).unwrap();
+    let before = db.stats().log_syncs;
+    let mut w = db.begin_write().unwrap();
+    w.table("t").unwrap().insert(b"k", b"v").unwrap();
+    w.commit().unwrap();
+    assert_eq!(db.stats().log_syncs, before, "an Eventual commit does not sync");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while db.stats().log_syncs == before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the background thread never synced the log"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
 }
 
 #[test]
@@ -426,28 +471,12 @@ fn set_lock_word(path: &Path, at: u64, value: u64) {
         .unwrap();
 }
 
-const LOCK_SEQ_AT: u64 = 24;
-const LOCK_PAGE_COUNT_AT: u64 = 64;
-const LOCK_POISONED_AT: u64 = 104;
-
-#[test]
-fn a_reader_mends_a_publish_cut_half_way_instead_of_spinning_forever() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("seq.mmt");
-    let db = Db::open(&path).unwrap();
-    let mut w = db.begin_write().unwrap();
-    w.table("t").unwrap().insert(b"k", b"1").unwrap();
-    w.commit().unwrap();
-    // As if a publisher died half-way: the seqlock counter stays odd.
-    set_lock_word(&path, LOCK_SEQ_AT, 7);
-    let r = db.begin_read().unwrap();
-    assert_eq!(
-        r.table("t").unwrap().unwrap().get(b"k").unwrap(),
-        Some(&b"1"[..])
-    );
-    // With no writer around, the reader republished: the next reads do not spin.
-    assert!(lock_word(&path, LOCK_SEQ_AT).is_multiple_of(2));
-}
+/// The lock file's layout (`lock.rs`): which published copy is current, where the copies are
+/// (88 bytes each: a seq word, then txn, page size, catalog root, freelist root, page count…),
+/// and the poison word.
+const LOCK_CURRENT_AT: u64 = 24;
+const LOCK_COPIES_AT: u64 = 32;
+const LOCK_POISONED_AT: u64 = 232;
 
 #[test]
 fn a_lock_file_page_count_beyond_the_file_is_not_trusted() {
@@ -458,12 +487,17 @@ fn a_lock_file_page_count_beyond_the_file_is_not_trusted() {
     w.table("t").unwrap().insert(b"k", b"1").unwrap();
     w.commit().unwrap();
     let real = db.stats().page_count;
-    // A damaged lock file claims 2^40 pages (4 PiB): check() must not size anything by it.
-    set_lock_word(&path, LOCK_PAGE_COUNT_AT, 1 << 40);
+    // A damaged lock file claims 2^40 pages (4 PiB): nothing may be sized by it. Snapshots
+    // refuse with a clear error (the data file's meta pages are only the last checkpoint, so
+    // falling back to them would show an older state).
+    let current = lock_word(&path, LOCK_CURRENT_AT) & 1;
+    set_lock_word(&path, LOCK_COPIES_AT + current * 88 + 8 + 4 * 8, 1 << 40);
     assert_eq!(db.stats().page_count, real);
-    let report = db.check().unwrap();
-    assert!(report.is_ok(), "{:?}", report.problems);
-    assert_eq!(report.page_count, real);
+    let refused = db.check().map(|_| ());
+    assert!(
+        matches!(&refused, Err(Error::IncompatibleLockFile { reason, .. }) if reason.contains("published state")),
+        "{refused:?}"
+    );
 }
 
 #[test]

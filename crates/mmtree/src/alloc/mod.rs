@@ -2,10 +2,17 @@
 //!
 //! The freelist is a B+tree (the same code as every other tree) whose records are
 //! `(txn id: u64 BE, part: u32 BE) -> [page id: u64 LE]*`: the pages that transaction `txn` freed.
+//! The txn id's top bit (`YOUNG`) marks pages *born after the durable checkpoint* of the time
+//! they were freed (their header's txn is newer than it): no checkpoint can reach them, so only
+//! snapshots hold them back. Young records sort after all others.
 //!
 //! Invariants:
 //! - a page freed by transaction `F` may be reused by a later transaction only once every live
 //!   snapshot is at least `F` (the *reuse floor*): no snapshot older than `F` can reach it;
+//! - *the checkpoint rule*: a page reachable from the last durable checkpoint `C` is never
+//!   overwritten before a newer checkpoint is durable. So a page that was born at or before `C`
+//!   and freed by `F > C` is reused only once the durable checkpoint is at least `F` (its record
+//!   is not young; the old floor is capped at `C`); a young page is not reachable from `C`;
 //! - a page allocated and freed inside one transaction is reusable at once (no snapshot saw it);
 //! - every page below the page count is reachable from exactly one tree, or listed in exactly one
 //!   freelist record (`check` proves it);
@@ -24,6 +31,8 @@ use std::collections::HashSet;
 use std::ops::Bound;
 
 pub(crate) const RECORD_KEY_SIZE: usize = 12;
+/// The top bit of a freelist record's txn: its pages were born after the durable checkpoint.
+pub(crate) const YOUNG: u64 = 1 << 63;
 
 pub(crate) fn record_key(txn: u64, part: u32) -> Vec<u8> {
     let mut key = Vec::with_capacity(RECORD_KEY_SIZE);
@@ -32,16 +41,22 @@ pub(crate) fn record_key(txn: u64, part: u32) -> Vec<u8> {
     key
 }
 
-pub(crate) fn decode_record(key: &[u8], value: &[u8], page: u64) -> Result<(u64, Vec<u64>)> {
+/// A record: (the txn that freed its pages, young or not, the pages).
+pub(crate) fn decode_record(
+    key: &[u8],
+    value: &[u8],
+    page: u64,
+) -> Result<(u64, bool, Vec<u64>)> {
     if key.len() != RECORD_KEY_SIZE || !value.len().is_multiple_of(8) {
         return Err(Error::corrupted(page, "malformed freelist record"));
     }
-    let txn = u64::from_be_bytes(key[..8].try_into().expect("8 bytes"));
+    let word = u64::from_be_bytes(key[..8].try_into().expect("8 bytes"));
+    let (txn, young) = (word & !YOUNG, word & YOUNG != 0);
     let pages = value
         .chunks_exact(8)
         .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
         .collect();
-    Ok((txn, pages))
+    Ok((txn, young, pages))
 }
 
 /// Page ids per freelist record, so a record always fits inline in a leaf.
@@ -53,13 +68,30 @@ fn encode_pages(pages: &[u64]) -> Vec<u8> {
     pages.iter().flat_map(|p| p.to_le_bytes()).collect()
 }
 
+/// Which freed pages a transaction may reuse (see the module's invariants).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Floors {
+    /// Records of transactions `<= old` are reusable (capped at the durable checkpoint).
+    pub old: u64,
+    /// Young records of transactions `<= young` are reusable (live snapshots only).
+    pub young: u64,
+    /// The durable checkpoint: a page whose header txn is newer was born after it.
+    pub checkpoint: u64,
+}
+
 pub(crate) struct AllocState {
-    /// Records of transactions `<= floor` are reusable.
-    floor: u64,
+    floors: Floors,
+    /// Loading young records (the old ones are done).
+    in_young: bool,
     /// The committed freelist tree; changed only while saving at commit.
     freelist_root: Option<NodeRef>,
-    /// Pages this transaction freed that older snapshots may still reach.
+    /// Pages this transaction freed that older snapshots (or the checkpoint) may still reach.
     freed: Vec<u64>,
+    /// Of those, pages born after the durable checkpoint.
+    freed_young: Vec<u64>,
+    /// Pages freed since the checkpoint that only a newer checkpoint makes reusable (this
+    /// transaction's count).
+    pub(crate) pinned: u64,
     /// Pages this transaction allocated and freed again: reusable at once.
     own_free: Vec<u64>,
     /// Reusable pages taken from freelist records and not used yet (sorted high to low).
@@ -88,11 +120,15 @@ pub(crate) struct AllocState {
 }
 
 impl AllocState {
-    pub(crate) fn new(floor: u64, freelist_root: Option<NodeRef>) -> AllocState {
+    pub(crate) fn new(floors: Floors, freelist_root: Option<NodeRef>) -> AllocState {
+        debug_assert!(floors.old <= floors.young && floors.old <= floors.checkpoint);
         AllocState {
-            floor,
+            floors,
+            in_young: false,
             freelist_root,
             freed: Vec::new(),
+            freed_young: Vec::new(),
+            pinned: 0,
             own_free: Vec::new(),
             loaded: Vec::new(),
             consumed: Vec::new(),
@@ -216,7 +252,9 @@ pub(crate) trait Allocate: AllocHost {
         Ok(first)
     }
 
-    fn release_page(&mut self, page: u64) {
+    /// Frees `page`, whose content was written by transaction `born` (its header's txn; for an
+    /// overflow run, the first page's).
+    fn release_page(&mut self, page: u64, born: u64) {
         // Callers check what they read from the file before freeing it (page ids against the
         // page count, overflow runs against the file), so these hold even for a corrupt file.
         assert!(
@@ -236,10 +274,13 @@ pub(crate) trait Allocate: AllocHost {
                 "page {page} freed while reserved for the freelist"
             );
         }
-        if self.alloc_state_mut().saving {
-            self.alloc_state_mut().freed.push(page);
-        } else if page >= self.base().page_count || self.alloc_state_mut().fresh.remove(&page) {
+        let checkpoint = self.alloc_state().floors.checkpoint;
+        let own = !self.alloc_state().saving
+            && (page >= self.base().page_count || self.alloc_state_mut().fresh.remove(&page));
+        if own {
             self.alloc_state_mut().own_free.push(page);
+        } else if born > checkpoint {
+            self.alloc_state_mut().freed_young.push(page);
         } else {
             self.alloc_state_mut().freed.push(page);
         }
@@ -247,51 +288,65 @@ pub(crate) trait Allocate: AllocHost {
 
     /// Loads the next reusable freelist record, if any.
     fn load_more(&mut self) -> Result<()> {
-        let record = {
-            let start = match &self.alloc_state_mut().resume_after {
-                Some(key) => Bound::Excluded(key.clone()),
-                None => Bound::Unbounded,
-            };
-            let bounds = Bounds {
-                start,
-                end: Bound::Unbounded,
-            };
-            let root = self.alloc_state().freelist_root;
-            let mut records = RangeIter::new(self, root, bounds);
-            match records.next() {
-                Some(item) => {
-                    let (key, value) = item?;
-                    Some((key.to_vec(), value.to_vec()))
+        loop {
+            let record = {
+                let alloc = self.alloc_state();
+                let start = match (&alloc.resume_after, alloc.in_young) {
+                    (Some(key), _) => Bound::Excluded(key.clone()),
+                    (None, false) => Bound::Unbounded,
+                    (None, true) => Bound::Included(record_key(YOUNG, 0)),
+                };
+                let bounds = Bounds {
+                    start,
+                    end: Bound::Unbounded,
+                };
+                let root = alloc.freelist_root;
+                let mut records = RangeIter::new(self, root, bounds);
+                match records.next() {
+                    Some(item) => {
+                        let (key, value) = item?;
+                        Some((key.to_vec(), value.to_vec()))
+                    }
+                    None => None,
                 }
-                None => None,
+            };
+            let Some((key, value)) = record else {
+                self.alloc_state_mut().exhausted = true;
+                return Ok(());
+            };
+            let (txn, young, pages) = decode_record(&key, &value, self.base().freelist_root)?;
+            let floors = self.alloc_state().floors;
+            if !young && txn > floors.old {
+                // The old records from here on wait for a newer checkpoint: go on with the young.
+                let alloc = self.alloc_state_mut();
+                alloc.in_young = true;
+                alloc.resume_after = None;
+                continue;
             }
-        };
-        let Some((key, value)) = record else {
-            self.alloc_state_mut().exhausted = true;
-            return Ok(());
-        };
-        let (txn, pages) = decode_record(&key, &value, self.base().freelist_root)?;
-        if txn > self.alloc_state_mut().floor {
-            self.alloc_state_mut().exhausted = true;
+            if young {
+                self.alloc_state_mut().in_young = true;
+                if txn > floors.young {
+                    self.alloc_state_mut().exhausted = true;
+                    return Ok(());
+                }
+            }
+            for &page in &pages {
+                if page < 2 || page >= self.base().page_count {
+                    return Err(Error::corrupted(
+                        self.base().freelist_root,
+                        format!("freelist names page {page} outside the file"),
+                    ));
+                }
+            }
+            let alloc = self.alloc_state_mut();
+            alloc.consumed_pages += pages.len() as u64;
+            alloc.loaded.extend(pages);
+            alloc.no_run_of = usize::MAX;
+            alloc.loaded.sort_unstable_by(|a, b| b.cmp(a));
+            alloc.resume_after = Some(key.clone());
+            alloc.consumed.push(key);
             return Ok(());
         }
-        for &page in &pages {
-            if page < 2 || page >= self.base().page_count {
-                return Err(Error::corrupted(
-                    self.base().freelist_root,
-                    format!("freelist names page {page} outside the file"),
-                ));
-            }
-        }
-        self.alloc_state_mut().consumed_pages += pages.len() as u64;
-        self.alloc_state_mut().loaded.extend(pages);
-        self.alloc_state_mut().no_run_of = usize::MAX;
-        self.alloc_state_mut()
-            .loaded
-            .sort_unstable_by(|a, b| b.cmp(a));
-        self.alloc_state_mut().resume_after = Some(key.clone());
-        self.alloc_state_mut().consumed.push(key);
-        Ok(())
     }
 
     /// Loads every reusable freelist record.
@@ -349,8 +404,9 @@ pub(crate) trait Allocate: AllocHost {
     /// tail stays free for trimming, else at the end of the file); both the reserved set and the
     /// freed set only grow, so the loop ends after a few passes.
     fn save_freelist(&mut self, out: &mut Vec<(u64, Vec<u8>)>) -> Result<(u64, u64)> {
+        // Pages this transaction took and freed again were never reachable from the checkpoint.
         let own = std::mem::take(&mut self.alloc_state_mut().own_free);
-        self.alloc_state_mut().freed.extend(own);
+        self.alloc_state_mut().freed_young.extend(own);
         self.alloc_state_mut().saving = true;
         let mut root = self.alloc_state_mut().freelist_root;
         let consumed = std::mem::take(&mut self.alloc_state_mut().consumed);
@@ -364,7 +420,7 @@ pub(crate) trait Allocate: AllocHost {
         for _ in 0..64 {
             let (loaded_before, freed_before) = (
                 self.alloc_state_mut().loaded.len(),
-                self.alloc_state_mut().freed.len(),
+                self.alloc_state_mut().freed.len() + self.alloc_state_mut().freed_young.len(),
             );
             // Leftovers of consumed records go back under their own keys.
             let mut leftovers = self.alloc_state_mut().loaded.clone();
@@ -389,18 +445,24 @@ pub(crate) trait Allocate: AllocHost {
                     None => self.tree_remove(root, key)?.0,
                 };
             }
-            let mut freed = self.alloc_state_mut().freed.clone();
-            freed.sort_unstable();
-            for (part, chunk) in freed.chunks(capacity).enumerate() {
-                let key = record_key(self.txn_id(), part as u32);
-                root = Some(
-                    self.tree_insert(
-                        root,
-                        &key,
-                        Value::Inline(ValueBuf::from_slice(&encode_pages(chunk))),
-                    )?
-                    .0,
-                );
+            for young in [false, true] {
+                let mut freed = match young {
+                    false => self.alloc_state_mut().freed.clone(),
+                    true => self.alloc_state_mut().freed_young.clone(),
+                };
+                freed.sort_unstable();
+                let txn = self.txn_id() | if young { YOUNG } else { 0 };
+                for (part, chunk) in freed.chunks(capacity).enumerate() {
+                    let key = record_key(txn, part as u32);
+                    root = Some(
+                        self.tree_insert(
+                            root,
+                            &key,
+                            Value::Inline(ValueBuf::from_slice(&encode_pages(chunk))),
+                        )?
+                        .0,
+                    );
+                }
             }
             let needed = match root {
                 Some(root) => self.count_dirty(root),
@@ -414,12 +476,14 @@ pub(crate) trait Allocate: AllocHost {
                     self.alloc_state_mut().reserve.push(page);
                 }
             } else if needed < reserved {
-                // Merges made nodes go away: the spare reserved pages are freed by this txn.
+                // Merges made nodes go away: the spare reserved pages are freed by this txn
+                // (they were reusable already, so no checkpoint reaches them).
                 let spare = self.alloc_state_mut().reserve.split_off(needed);
-                self.alloc_state_mut().freed.extend(spare);
+                self.alloc_state_mut().freed_young.extend(spare);
             }
             if self.alloc_state_mut().loaded.len() == loaded_before
-                && self.alloc_state_mut().freed.len() == freed_before
+                && self.alloc_state_mut().freed.len() + self.alloc_state_mut().freed_young.len()
+                    == freed_before
             {
                 let root_page = match root {
                     Some(root) => self.flush(root, out)?,
@@ -429,8 +493,10 @@ pub(crate) trait Allocate: AllocHost {
                     self.alloc_state_mut().reserve.is_empty(),
                     "every reserved page is used"
                 );
+                self.alloc_state_mut().pinned = self.alloc_state().freed.len() as u64;
                 let listed = self.alloc_state_mut().loaded.len() as u64
-                    + self.alloc_state_mut().freed.len() as u64;
+                    + self.alloc_state_mut().freed.len() as u64
+                    + self.alloc_state_mut().freed_young.len() as u64;
                 let free_pages = self
                     .base()
                     .free_pages
@@ -469,7 +535,12 @@ mod tests {
     use super::*;
 
     fn state(loaded_high_to_low: &[u64]) -> AllocState {
-        let mut state = AllocState::new(0, None);
+        let floors = Floors {
+            old: 0,
+            young: 0,
+            checkpoint: 0,
+        };
+        let mut state = AllocState::new(floors, None);
         state.loaded = loaded_high_to_low.to_vec();
         state
     }
@@ -496,8 +567,10 @@ mod tests {
         let key = record_key(0x0102_0304, 7);
         assert_eq!(key.len(), RECORD_KEY_SIZE);
         let pages = [2u64, 99, u64::MAX >> 1];
-        let (txn, decoded) = decode_record(&key, &encode_pages(&pages), 0).unwrap();
-        assert_eq!((txn, decoded), (0x0102_0304, pages.to_vec()));
+        let (txn, young, decoded) = decode_record(&key, &encode_pages(&pages), 0).unwrap();
+        assert_eq!((txn, young, decoded), (0x0102_0304, false, pages.to_vec()));
+        let key = record_key(YOUNG | 9, 0);
+        assert_eq!(decode_record(&key, &[], 0).unwrap(), (9, true, vec![]));
         assert!(decode_record(&key[..11], &[], 0).is_err());
         for page_size in [4096, 8192, 32768] {
             let value = encode_pages(&vec![5u64; record_capacity(page_size)]);

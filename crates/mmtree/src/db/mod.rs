@@ -8,7 +8,8 @@ mod open;
 use crate::error::{Error, Result};
 use crate::limits::{PAGE_SIZE_MAX, PAGE_SIZE_MIN};
 use crate::options::{Durability, Options};
-use crate::shared::{meta_words, open_files, unix_now_ns, Shared, WriterGuard};
+use crate::alloc::Floors;
+use crate::shared::{open_files, unix_now_ns, PublishedState, Shared, WriterGuard};
 use crate::txn::{BoundedReadTransaction, ReadTransaction, WriteTransaction};
 use std::fs::OpenOptions;
 use std::os::unix::fs::MetadataExt;
@@ -42,6 +43,21 @@ pub struct Stats {
     /// Free pages that cannot be reused yet because a live snapshot (in any process) may still
     /// read them: the bloat old snapshots cause.
     pub pages_held_back: u64,
+    /// Bytes of redo-log records since the last checkpoint.
+    pub log_bytes: u64,
+    /// The commit the last durable checkpoint holds (the meta page on disk).
+    pub checkpoint_txn: u64,
+    /// Time since the last checkpoint (of any process; at most since the database was first
+    /// opened by the processes now sharing it).
+    pub checkpoint_age: Duration,
+    /// Checkpoints made since the database was first opened by the processes now sharing it.
+    pub checkpoints: u64,
+    /// How long this process's last checkpoint took.
+    pub last_checkpoint_duration: Duration,
+    /// `fdatasync`s of the redo log made by this process.
+    pub log_syncs: u64,
+    /// Pages freed since the last checkpoint that only the next checkpoint makes reusable.
+    pub pages_pinned: u64,
 }
 
 /// A process holding snapshots (see [`Db::readers`]).
@@ -107,7 +123,7 @@ impl Db {
             }
             return Ok(Db { inner });
         }
-        let inner = Arc::new(open::open_shared(file, path, options, identity)?);
+        let inner = open::open_shared(file, path, options, identity)?;
         open.retain(|_, weak| weak.strong_count() > 0);
         open.insert(identity, Arc::downgrade(&inner));
         Ok(Db { inner })
@@ -163,52 +179,65 @@ impl Db {
         }
     }
 
-    /// With the writer lock held: the newest commit (a writer that died after writing its meta
-    /// page but before publishing it is caught up with here), the file's length, and the reuse
-    /// floor from every process's readers and from the durable state.
+    /// With the writer lock held: the published state (a writer that died after appending its
+    /// record but before publishing it is caught up with here), and the reuse floors from every
+    /// process's readers and from the durable checkpoint.
     fn start_write(&self, guard: WriterGuard) -> Result<WriteTransaction> {
         let inner = &self.inner;
-        // The meta pages in the file are the truth (the lock file holds a copy): a writer that
-        // died after writing its meta page but before publishing it, a publish cut half-way, or a
-        // damaged lock file are all mended here.
-        let mut disk = inner.read_meta()?;
-        if inner.lock.load_meta() != Some(meta_words(&disk.newest)) {
-            // A writer died between its meta write and its publish; its durable meta write may
-            // not have finished, so what it calls steady is made so before anything relies on it.
-            inner.storage.sync()?;
-            disk = inner.read_meta()?;
-            inner.lock.publish_meta(meta_words(&disk.newest));
-        }
-        let base = disk.newest;
-        // Bounded snapshots past their deadline protect nothing from here on (they are marked
-        // before the floor is computed, so before any of their pages can be reused).
-        inner.lock.expire_overdue(unix_now_ns());
-        let oldest_reader = inner
-            .lock
-            .readers(Some(inner.slot))
-            .iter()
-            .map(|slot| slot.txn_id)
-            .min();
-        // Pages freed after the newest steady (durable) commit are not reused before the next
-        // one: a power loss falls back to that commit, so its pages must still be on disk as it
-        // left them, however many unsynced commits came after it.
-        let floor = oldest_reader
-            .map_or(base.txn_id, |txn| txn.min(base.txn_id))
-            .min(disk.durable_txn());
-        inner.state.lock().expect("state lock").meta = base;
-        Ok(WriteTransaction::new(inner.clone(), disk, floor, guard))
+        let state = inner.published()?;
+        let guard = match inner.lock.log_claim() > state.log_end {
+            true => self.recover_tail(guard, &state)?,
+            false => guard,
+        };
+        let state = inner.published()?;
+        let floors = floors(&state, oldest_reader(inner));
+        inner.state.lock().expect("state lock").meta = state.meta;
+        Ok(WriteTransaction::new(inner.clone(), state, floors, guard))
     }
 
-    /// Makes every commit so far durable (for [`Durability::Eventual`] commits): syncs the data
-    /// and rewrites the newest meta page as steady. Waits for a write transaction in progress;
-    /// called while this thread holds one, it fails with [`Error::WriteInProgress`]. On a
-    /// read-only handle it does nothing.
+    /// A writer died between appending its record and publishing it (its claim is past the
+    /// published log end). If the record is whole, it is a durable commit: replay it (as a
+    /// checkpoint). If not (torn by the kill), cut it: the next record overwrites it.
+    fn recover_tail(&self, guard: WriterGuard, state: &PublishedState) -> Result<WriterGuard> {
+        let inner = &self.inner;
+        let log = inner.log()?;
+        let next = state.meta.txn_id + 1;
+        match log.record_at(state.log_end, state.meta.log_salt, next)? {
+            Some(record) => open::replay(inner, guard, state, &[record]),
+            None => {
+                inner.lock.set_log_claim(state.log_end);
+                Ok(guard)
+            }
+        }
+    }
+
+    /// Makes every commit so far durable: syncs the redo log (for [`Durability::Eventual`]
+    /// commits; an `Immediate` commit is durable already). On a read-only handle it does
+    /// nothing.
     pub fn sync(&self) -> Result<()> {
         if self.inner.options.read_only {
             return Ok(()); // nothing this handle could have written
         }
+        self.inner.check_poisoned()?;
+        self.inner.sync_log()
+    }
+
+    /// Checkpoints now: syncs the data file, writes the newest commit's meta page durably and
+    /// starts the redo log over (so a crash has nothing to replay). Commits do this on their
+    /// own when the log or the pages waiting for a checkpoint reach their budget
+    /// ([`Options::log_bytes`]) or the last one is older than
+    /// [`Options::checkpoint_interval`], and closing the database does it too. Waits for a
+    /// write transaction in progress; called while this thread holds one, it fails with
+    /// [`Error::WriteInProgress`].
+    pub fn checkpoint(&self) -> Result<()> {
         let guard = self.inner.acquire_writer(true)?.expect("waited");
-        self.inner.make_steady()?;
+        // A writer that died mid-commit is caught up with first.
+        let state = self.inner.published()?;
+        let guard = match self.inner.lock.log_claim() > state.log_end {
+            true => self.recover_tail(guard, &state)?,
+            false => guard,
+        };
+        self.inner.checkpoint()?;
         drop(guard);
         Ok(())
     }
@@ -217,12 +246,12 @@ impl Db {
     /// the file shrank by. Free pages still visible to a live snapshot stay.
     pub fn trim(&self) -> Result<u64> {
         let before = self.inner.storage.file_len();
-        // Pages freed by commits not yet durable are not reusable (see `start_write`): make them
-        // durable first, so what they freed can be given back.
-        self.sync()?;
+        // Pages freed since the last checkpoint are not reusable (see `start_write`): checkpoint
+        // first, so what they freed can be given back.
+        self.checkpoint()?;
         for _ in 0..2 {
             let mut w = self.begin_write()?;
-            // The file is shortened only by durable commits (see `publish`).
+            // The file is shortened only by checkpoints (see `Shared::checkpoint_steps`).
             w.set_durability(Durability::Immediate);
             w.force_trim();
             w.commit()?;
@@ -235,7 +264,7 @@ impl Db {
     /// the bytes the file shrank by. Pages a live snapshot can still see stay until it ends.
     pub fn compact(&self) -> Result<u64> {
         let before = self.inner.storage.file_len();
-        self.sync()?; // as in `trim`
+        self.checkpoint()?; // as in `trim`
         let mut w = self.begin_write()?;
         w.set_durability(Durability::Immediate);
         w.compact();
@@ -254,9 +283,13 @@ impl Db {
     /// Figures about the database. Reader figures cover every process.
     pub fn stats(&self) -> Stats {
         let inner = &self.inner;
-        let meta = inner
-            .published_meta()
-            .unwrap_or(inner.state.lock().expect("state lock").meta);
+        let published = inner.published().ok();
+        let meta = published.map_or(inner.state.lock().expect("state lock").meta, |s| s.meta);
+        let (checkpoints, checkpoint_ns) = inner.lock.log_counters();
+        let (log_syncs, last_checkpoint_duration) = inner
+            .log
+            .as_ref()
+            .map_or((0, Duration::ZERO), |log| log.counters());
         let local = inner.state.lock().expect("state lock").readers.len();
         let oldest = inner
             .lock
@@ -276,6 +309,13 @@ impl Db {
             pages_held_back: oldest
                 .map_or(Ok(0), |slot| self.pages_freed_after(slot.txn_id))
                 .unwrap_or(0),
+            log_bytes: published.map_or(0, |s| s.log_end - crate::log::RECORDS_AT),
+            checkpoint_txn: published.map_or(0, |s| s.checkpoint_txn),
+            checkpoint_age: slot_age(checkpoint_ns),
+            checkpoints,
+            last_checkpoint_duration,
+            log_syncs,
+            pages_pinned: published.map_or(0, |s| s.pinned),
         }
     }
 
@@ -329,6 +369,32 @@ impl Db {
         let map = self.inner.storage.mapping();
         map.residency(self.inner.storage.file_len())
             .map_err(|e| Error::io("mincore", e))
+    }
+}
+
+/// The oldest snapshot of any process. Bounded snapshots past their deadline protect nothing
+/// from here on (they are marked before the floors are computed, so before any of their pages
+/// can be reused).
+fn oldest_reader(inner: &Shared) -> Option<u64> {
+    inner.lock.expire_overdue(unix_now_ns());
+    inner
+        .lock
+        .readers(Some(inner.slot))
+        .iter()
+        .map(|slot| slot.txn_id)
+        .min()
+}
+
+/// The reuse floors of a writer building on `state`. Pages born at or before the durable
+/// checkpoint and freed after it are not reused before the next checkpoint: a crash falls back
+/// to that checkpoint (and replays the log), so its pages must still be on disk as it left them.
+fn floors(state: &PublishedState, oldest_reader: Option<u64>) -> Floors {
+    let base = state.meta.txn_id;
+    let young = oldest_reader.map_or(base, |txn| txn.min(base));
+    Floors {
+        old: young.min(state.checkpoint_txn),
+        young,
+        checkpoint: state.checkpoint_txn,
     }
 }
 

@@ -1,21 +1,22 @@
 //! Opening a database: the lock file found and joined (or rebuilt when alone), a new file
-//! created (or a creation cut short created again), the meta pages read, this process's reader
-//! slot claimed.
+//! created (or a creation cut short created again), the meta pages read, the redo log opened and,
+//! by a process alone, replayed (recovery), this process's reader slot claimed.
 
 use crate::error::{Error, Result};
 use crate::limits::{PAGE_SIZE_MAX, PAGE_SIZE_MIN};
 use crate::lock::{lock_data_file, lock_data_file_alone, LockFile};
-use crate::options::{boot_id, Options};
+use crate::log::{Record, RedoLog};
+use crate::options::{boot_id, Durability, Options};
 use crate::page::meta::{Meta, MetaRead};
 use crate::pager::Pager;
-use crate::shared::{meta_words, read_meta, Published, Shared};
+use crate::shared::{read_meta, Published, PublishedState, Shared, WriterGuard};
 use crate::storage::Storage;
-use crate::txn::ReadTransaction;
+use crate::txn::{ReadTransaction, WriteTransaction};
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
 /// Opens (or creates) the database in `file`, found at `path`.
@@ -24,14 +25,16 @@ pub(crate) fn open_shared(
     path: PathBuf,
     options: Options,
     identity: (u64, u64),
-) -> Result<Shared> {
+) -> Result<Arc<Shared>> {
     let boot = options.boot_id.unwrap_or_else(boot_id);
     // The lock file sits next to the file the name leads to (symlinks resolved), so every
     // name that leads to one file through symlinks finds the same lock file.
     let real =
         std::fs::canonicalize(&path).map_err(|e| Error::io("resolving the database path", e))?;
-    let mut lock_path = real.into_os_string();
+    let mut lock_path = real.clone().into_os_string();
     lock_path.push("-lock");
+    let mut log_path = real.into_os_string();
+    log_path.push("-log");
     // A file that is not (yet) a database is refused before anything is created next to it:
     // a failed open leaves nothing behind. (A new or empty file goes on to be created, unless
     // read-only.)
@@ -94,11 +97,11 @@ pub(crate) fn open_shared(
         // Others have it open, yet it has no meta pages: not (or no longer) a database.
         return Err(Error::NotADatabase { path });
     }
-    let meta = if fresh {
-        None
-    } else {
-        Some(read_meta(&file, &path, file_len, boot)?.newest)
+    let disk = match fresh {
+        true => None,
+        false => Some(read_meta(&file, &path, file_len, boot)?),
     };
+    let meta = disk.map(|disk| disk.newest);
     let page_size = meta.map_or(options.page_size, |m| m.page_size as usize);
     let storage = Storage::new(
         file,
@@ -109,10 +112,20 @@ pub(crate) fn open_shared(
         options.read_only,
     )?;
     let pager = Pager::new(page_size, options.verify_checksums);
+    // A new database starts a new log (one left beside it belongs to nothing); only a process
+    // alone may (re)create it.
+    let log = RedoLog::open(
+        Path::new(&log_path),
+        options.read_only,
+        fresh && alone,
+        options.observer.clone(),
+    )?
+    .map(Arc::new);
     let meta = match meta {
         Some(meta) => meta,
         None => {
-            let meta = Meta::created(page_size as u32);
+            let mut meta = Meta::created(page_size as u32);
+            meta.log_salt = crate::log::new_salt();
             // The meta pages go first, extending the file by exactly two pages, so a crash
             // during creation leaves a file that `is_all_zero`/`is_torn_creation` recognise
             // (growth in steps happens later, through `ensure_len`).
@@ -120,26 +133,32 @@ pub(crate) fn open_shared(
             meta.encode(&mut pages[..page_size]);
             meta.encode(&mut pages[page_size..]);
             storage.create_meta_pages(&pages)?;
-            // The new file's directory entry must survive a power loss too.
+            // The new file's (and its log's) directory entry must survive a power loss too.
             sync_parent_dir(&storage.path)?;
             meta
         }
     };
+    // Alone: the published state is the durable checkpoint (for a format-1 file whose newest
+    // commit is weak, the steady one is what a checkpoint protects), and the log's records
+    // after it are replayed below, before anyone may join.
+    let pending = match (alone, &log) {
+        (true, Some(log)) if meta.log_salt != 0 => log.scan(meta.log_salt, meta.txn_id)?,
+        _ => Vec::new(),
+    };
     if alone {
-        lock.publish_meta(meta_words(&meta));
-        // Both presence locks become shared: others may join now (the data file's first,
-        // so a joiner that got the lock file's read lock finds it shared already).
-        if !options.read_only {
-            lock_data_file(storage.file(), false)?;
-        }
-        lock.join()?;
-    } else if !lock_data_file(storage.file(), false)? {
-        return Err(split(
-            "the data file is being initialised through another lock file",
-        ));
+        let mut state = PublishedState::checkpointed(meta);
+        state.checkpoint_txn = disk.map_or(meta.txn_id, |d| d.durable_txn());
+        lock.publish_meta(state.words());
+    }
+    if alone && !pending.is_empty() && options.read_only {
+        return Err(Error::RecoveryNeeded {
+            path: storage.path.clone(),
+            records: pending.len() as u64,
+        });
     }
     let slot = lock.claim_slot(u64::from(std::process::id()))?;
-    let mut inner = Shared {
+    let read_only = options.read_only;
+    let shared = Arc::new(Shared {
         after_commit: options.strict.then_some(strict_check as fn(&Arc<Shared>)),
         storage,
         pager,
@@ -153,15 +172,63 @@ pub(crate) fn open_shared(
         writer_free: Condvar::new(),
         last_trim_txn: AtomicU64::new(0),
         page_pool: Mutex::new(Vec::new()),
-        unsynced: AtomicBool::new(false),
+        log,
+        syncer: Mutex::new(None),
+        recovered: AtomicBool::new(false),
         identity,
         boot,
         lock,
         slot,
-    };
-    let published = inner.published_meta()?;
-    inner.state.get_mut().expect("state lock").meta = published;
-    Ok(inner)
+    });
+    if alone {
+        if !pending.is_empty() {
+            // Recovery, while still alone: joiners wait on the presence lock until it is done.
+            let guard = shared.acquire_writer(true)?.expect("waited");
+            let state = shared.published()?;
+            let guard = replay(&shared, guard, &state, &pending)?;
+            drop(guard);
+        }
+        // Both presence locks become shared: others may join now (the data file's first,
+        // so a joiner that got the lock file's read lock finds it shared already).
+        if !read_only {
+            lock_data_file(shared.storage.file(), false)?;
+        }
+        shared.lock.share_presence()?;
+    } else if !lock_data_file(shared.storage.file(), false)? {
+        return Err(split(
+            "the data file is being initialised through another lock file",
+        ));
+    }
+    shared.recovered.store(true, Ordering::Release);
+    let published = shared.published_meta()?;
+    shared.state.lock().expect("state lock").meta = published;
+    Ok(shared)
+}
+
+/// Replays log records on top of the published `state` (their first is `state`'s txn + 1): one
+/// write transaction that applies every change and takes the last record's id, committed as a
+/// checkpoint (the changes are in the log already; the checkpoint makes them durable in the
+/// data file and starts the log over). Used by a process alone at open and by a writer that
+/// finds a record a dead writer appended but never published.
+pub(super) fn replay(
+    shared: &Arc<Shared>,
+    guard: WriterGuard,
+    state: &PublishedState,
+    records: &[Record],
+) -> Result<WriterGuard> {
+    let last = records.last().expect("something to replay").txn;
+    debug_assert_eq!(records[0].txn, state.meta.txn_id + 1);
+    let floors = super::floors(state, super::oldest_reader(shared));
+    let mut w = WriteTransaction::new(shared.clone(), *state, floors, guard);
+    w.replaying(last);
+    w.set_durability(Durability::Immediate);
+    for record in records {
+        let mut table = None;
+        for op in crate::log::ops(record.payload()) {
+            w.apply(&mut table, op?)?;
+        }
+    }
+    w.commit_keeping_writer()
 }
 
 /// The file's length, and whether it holds no database yet (empty, all zero, or a creation cut
@@ -235,7 +302,13 @@ fn is_torn_creation(file: &File, len: u64) -> Result<bool> {
     }
     Ok(valid
         .iter()
-        .all(|meta| *meta == Meta::created(meta.page_size) && len < 2 * u64::from(meta.page_size)))
+        .all(|meta| {
+            let unsalted = Meta {
+                log_salt: 0,
+                ..*meta
+            };
+            unsalted == Meta::created(meta.page_size) && len < 2 * u64::from(meta.page_size)
+        }))
 }
 
 fn is_all_zero(file: &File, len: u64) -> Result<bool> {

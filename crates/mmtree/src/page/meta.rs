@@ -3,27 +3,34 @@
 //! ```text
 //! 0          8         12        16        24            32             40           48          56        64       68
 //! +----------+---------+---------+---------+-------------+--------------+------------+-----------+---------+--------+
-//! | magic    | version | pg size | txn id  | catalog root| freelist root| page count | free pages| weak    | crc32c |
+//! | magic    | version | pg size | txn id  | catalog root| freelist root| page count | free pages| log salt| crc32c |
 //! +----------+---------+---------+---------+-------------+--------------+------------+-----------+---------+--------+
 //! ```
 //!
-//! *weak*: 0 for a **steady** meta page, written after every page it names was synced (a durable
-//! commit); otherwise the boot id (hashed) of the system that wrote it without a sync
-//! (`Durability::Eventual`). A weak meta page is trusted only in the boot that wrote it: after a
-//! restart (a power loss, a kernel crash) its pages may never have reached the disk, and the open
-//! falls back to the steady one. A commit writes into the slot that does not hold the newest
-//! steady meta page, so that one is never overwritten before a newer steady one exists; on open
-//! the valid, trusted meta with the larger txn id wins, so a torn meta write falls back to the
-//! previous commit. The rest of the page is zero. (Older versions wrote 0 here, so their files
-//! read as all-steady, which they were for durable commits.)
+//! A meta page is written only by a **checkpoint** (format 2): after every page it names was
+//! synced, synchronously, so every meta page in a version-2 file is durable. Commits between
+//! checkpoints live in the redo log (`log`); *log salt* names the log generation that follows
+//! this checkpoint: only log records carrying it are replayed on top of it (a record of an older
+//! generation, of another database, or of a writer that died before publishing it carries
+//! another salt). A checkpoint writes into the slot that does not hold the newest meta page, so
+//! that one is never overwritten before a newer one is durable; on open the valid meta with the
+//! larger txn id wins, so a torn meta write falls back to the previous checkpoint, whose log
+//! records are still in the log. The rest of the page is zero.
+//!
+//! Format 1 (older builds) had no log and used word 56 for *weak*: 0 for a steady meta page,
+//! else the hashed boot id of the system that wrote it without a sync (`Durability::Eventual`
+//! then), trusted only in that boot. Such files are still read; their first checkpoint writes
+//! format 2.
 
 use super::{read_u32, read_u64, write_u32, write_u64};
 
 /// "\x89MMTREE\n": a non-ASCII first byte and a newline, like PNG's signature, so text tools and
 /// line-ending conversions are caught.
 pub(crate) const MAGIC: [u8; 8] = *b"\x89MMTREE\n";
-/// The file format version this build writes and reads.
-pub(crate) const FORMAT_VERSION: u32 = 1;
+/// The file format version this build writes (and the newest it reads).
+pub(crate) const FORMAT_VERSION: u32 = 2;
+/// The oldest format version this build reads: 1 (no redo log, weak meta pages).
+pub(crate) const FORMAT_VERSION_MIN: u32 = 1;
 
 const MAGIC_AT: usize = 0;
 const VERSION_AT: usize = MAGIC_AT + 8;
@@ -33,6 +40,7 @@ const CATALOG_ROOT_AT: usize = TXN_AT + 8;
 const FREELIST_ROOT_AT: usize = CATALOG_ROOT_AT + 8;
 const PAGE_COUNT_AT: usize = FREELIST_ROOT_AT + 8;
 const FREE_PAGES_AT: usize = PAGE_COUNT_AT + 8;
+/// Format 2: the log salt. Format 1: the weak boot id.
 const WEAK_AT: usize = FREE_PAGES_AT + 8;
 const META_CHECKSUM_AT: usize = WEAK_AT + 8;
 /// Bytes of a meta page that carry meaning.
@@ -51,8 +59,11 @@ pub(crate) struct Meta {
     pub page_count: u64,
     /// Pages recorded in the freelist tree (pending and reusable).
     pub free_pages: u64,
-    /// 0: steady (durable); else the hashed boot id of the system that wrote it unsynced.
+    /// Format 1 only: 0 for steady (durable); else the hashed boot id of the system that wrote
+    /// it unsynced. Always 0 in what this build writes.
     pub weak_boot: u64,
+    /// The redo log generation that follows this state (format 2; 0 in a format-1 file).
+    pub log_salt: u64,
 }
 
 /// What decoding one meta page found.
@@ -78,6 +89,7 @@ impl Meta {
             page_count: 2,
             free_pages: 0,
             weak_boot: 0,
+            log_salt: 0,
         }
     }
 
@@ -96,7 +108,8 @@ impl Meta {
         write_u64(out, FREELIST_ROOT_AT, self.freelist_root);
         write_u64(out, PAGE_COUNT_AT, self.page_count);
         write_u64(out, FREE_PAGES_AT, self.free_pages);
-        write_u64(out, WEAK_AT, self.weak_boot);
+        debug_assert_eq!(self.weak_boot, 0, "format 2 writes only durable meta pages");
+        write_u64(out, WEAK_AT, self.log_salt);
         let sum = crc32c::crc32c(&out[..META_CHECKSUM_AT]);
         write_u32(out, META_CHECKSUM_AT, sum);
     }
@@ -114,9 +127,14 @@ impl Meta {
             return MetaRead::Damaged("meta page checksum mismatch");
         }
         let version = read_u32(bytes, VERSION_AT);
-        if version != FORMAT_VERSION {
+        if !(FORMAT_VERSION_MIN..=FORMAT_VERSION).contains(&version) {
             return MetaRead::Version(version);
         }
+        let word = read_u64(bytes, WEAK_AT);
+        let (weak_boot, log_salt) = match version {
+            1 => (word, 0),
+            _ => (0, word),
+        };
         let meta = Meta {
             page_size: read_u32(bytes, PAGE_SIZE_AT),
             txn_id: read_u64(bytes, TXN_AT),
@@ -124,7 +142,8 @@ impl Meta {
             freelist_root: read_u64(bytes, FREELIST_ROOT_AT),
             page_count: read_u64(bytes, PAGE_COUNT_AT),
             free_pages: read_u64(bytes, FREE_PAGES_AT),
-            weak_boot: read_u64(bytes, WEAK_AT),
+            weak_boot,
+            log_salt,
         };
         match meta.check() {
             Ok(()) => MetaRead::Valid(meta),
@@ -172,6 +191,7 @@ mod tests {
             page_count: 12,
             free_pages: 3,
             weak_boot: 0,
+            log_salt: 0x5a17,
         };
         let mut page = vec![0u8; 4096];
         meta.encode(&mut page);

@@ -1,7 +1,7 @@
 //! The state every handle of one open database shares, in one process: the file (storage and
 //! page checks), the lock file, the options, the newest published commit and this process's
-//! snapshots, the writer role, and the end of a commit (`publish`). The `Db` handle (`db/`) and
-//! the transactions (`txn/`) sit on top of it.
+//! snapshots, the writer role, the redo log, and the end of a commit (`publish`: a logged commit
+//! or a checkpoint). The `Db` handle (`db/`) and the transactions (`txn/`) sit on top of it.
 
 mod meta_pages;
 
@@ -10,6 +10,7 @@ pub(crate) use meta_pages::{read_meta, OnDisk};
 use crate::error::{Error, Result};
 use crate::limits::{GROW_STEP_MAX, GROW_STEP_MIN};
 use crate::lock::{LockFile, MetaWords};
+use crate::log::{RedoBuf, RedoLog, RECORDS_AT};
 use crate::options::{Durability, Options};
 use crate::page::meta::Meta;
 use crate::pager::Pager;
@@ -17,7 +18,72 @@ use crate::storage::Storage;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+/// What the lock file publishes (see `lock`): the newest commit, where the log ends after its
+/// record, the durable checkpoint, and the pages freed since that checkpoint which only the
+/// next one makes reusable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct PublishedState {
+    pub meta: Meta,
+    pub log_end: u64,
+    pub checkpoint_txn: u64,
+    pub pinned: u64,
+}
+
+impl PublishedState {
+    /// The state right after a checkpoint of `meta` (an empty log).
+    pub(crate) fn checkpointed(meta: Meta) -> PublishedState {
+        PublishedState {
+            meta,
+            log_end: RECORDS_AT,
+            checkpoint_txn: meta.txn_id,
+            pinned: 0,
+        }
+    }
+
+    pub(crate) fn words(&self) -> MetaWords {
+        let m = &self.meta;
+        [
+            m.txn_id,
+            u64::from(m.page_size),
+            m.catalog_root,
+            m.freelist_root,
+            m.page_count,
+            m.free_pages,
+            m.log_salt,
+            self.log_end,
+            self.checkpoint_txn,
+            self.pinned,
+        ]
+    }
+
+    fn from_words(words: MetaWords) -> PublishedState {
+        let [txn, page_size, catalog_root, freelist_root, page_count, free_pages, log_salt, log_end, checkpoint_txn, pinned] =
+            words;
+        PublishedState {
+            meta: Meta {
+                page_size: u32::try_from(page_size).unwrap_or(0),
+                txn_id: txn,
+                catalog_root,
+                freelist_root,
+                page_count,
+                free_pages,
+                weak_boot: 0,
+                log_salt,
+            },
+            log_end,
+            checkpoint_txn,
+            pinned,
+        }
+    }
+}
+
+/// The background thread that syncs the log for `Eventual` commits.
+pub(crate) struct Syncer {
+    stop: Arc<(Mutex<bool>, Condvar)>,
+    thread: std::thread::JoinHandle<()>,
+}
 
 pub(crate) struct Published {
     pub meta: Meta,
@@ -40,7 +106,13 @@ pub(crate) struct Shared {
     pub(crate) last_trim_txn: AtomicU64,
     /// Page buffers reused from commit to commit (saves a malloc and free per written page).
     pub(crate) page_pool: Mutex<Vec<Vec<u8>>>,
-    pub(crate) unsynced: AtomicBool,
+    /// The redo log (`None` only for a read-only handle of a database without one).
+    pub(crate) log: Option<Arc<RedoLog>>,
+    /// Syncs the log in the background once an `Eventual` commit was made.
+    pub(crate) syncer: Mutex<Option<Syncer>>,
+    /// Set once the open is complete (the log replayed): only then may closing checkpoint the
+    /// published state (before, the log may hold commits the published state lacks).
+    pub(crate) recovered: AtomicBool,
     pub(crate) identity: (u64, u64),
     /// This boot's id (`boot_id`), or the simulated one: weak meta pages are written with it.
     pub(crate) boot: u64,
@@ -109,29 +181,50 @@ impl Shared {
         }
     }
 
-    /// The newest commit of any process, from the lock file (or from the meta pages, if the
-    /// lock file's copy is caught half-written by a dead writer or does not make sense).
-    pub(crate) fn published_meta(&self) -> Result<Meta> {
-        if let Some(words) = self.lock.load_meta() {
-            let meta = meta_from_words(words);
-            // The rules of a meta page, this file's page size, and the file must cover it (another
-            // process may have grown it: look again once), so nothing sized by its page count
-            // (check's marks) trusts a damaged lock file.
-            let covered =
-                meta.check().is_ok() && meta.page_size as usize == self.storage.page_size && {
-                    // No overflow: `check` bounds the page count by 2^63 bytes.
-                    let needed = meta.page_count * u64::from(meta.page_size);
-                    needed <= self.storage.file_len() || needed <= self.storage.refresh_len()?
-                };
-            if covered {
-                return Ok(meta);
-            }
-        } else {
-            // A publisher died half-way through publishing: mend it now rather than leave every
-            // reader spinning until some writer comes along (a read-only deployment never would).
-            self.repair_published();
+    /// The published state (the newest commit of any process), from the lock file, checked
+    /// before anything is sized or read by it.
+    pub(crate) fn published(&self) -> Result<PublishedState> {
+        let damaged = |reason: &str| Error::IncompatibleLockFile {
+            path: self.lock_path(),
+            reason: format!(
+                "its published state {reason}; close the database in every process so the next \
+                 open rebuilds it"
+            ),
+        };
+        let Some(words) = self.lock.load_meta() else {
+            return Err(damaged("could not be read consistently"));
+        };
+        let state = PublishedState::from_words(words);
+        let meta = state.meta;
+        // The rules of a meta page, this file's page size, and the file must cover it (another
+        // process may have grown it: look again once), so nothing sized by its page count
+        // (check's marks) trusts a damaged lock file.
+        let covered =
+            meta.check().is_ok() && meta.page_size as usize == self.storage.page_size && {
+                // No overflow: `check` bounds the page count by 2^63 bytes.
+                let needed = meta.page_count * u64::from(meta.page_size);
+                needed <= self.storage.file_len() || needed <= self.storage.refresh_len()?
+            };
+        if !covered || state.log_end < RECORDS_AT || state.checkpoint_txn > meta.txn_id {
+            return Err(damaged("is out of range"));
         }
-        Ok(self.read_meta()?.newest)
+        Ok(state)
+    }
+
+    /// The newest commit of any process.
+    pub(crate) fn published_meta(&self) -> Result<Meta> {
+        Ok(self.published()?.meta)
+    }
+
+    fn lock_path(&self) -> std::path::PathBuf {
+        let mut path = self.storage.path.clone().into_os_string();
+        path.push("-lock");
+        path.into()
+    }
+
+    pub(crate) fn publish_state(&self, state: &PublishedState) {
+        self.lock.publish_meta(state.words());
+        self.state.lock().expect("state lock").meta = state.meta;
     }
 
     /// The newest published commit, announced in reader slot `slot` (which then protects
@@ -154,29 +247,12 @@ impl Shared {
         }
     }
 
-    /// Republishes the meta pages' newest commit in the lock file, if the writer role is free
-    /// right now (this process's, then every process's); otherwise the writer will.
-    fn repair_published(&self) {
-        {
-            let mut busy = self.writer_busy.lock().expect("writer lock");
-            if busy.is_some() {
-                return;
-            }
-            *busy = Some(std::thread::current().id());
-        }
-        if self.lock.lock_writer(false).unwrap_or(false) {
-            if let Ok(disk) = self.read_meta() {
-                self.lock.publish_meta(meta_words(&disk.newest));
-            }
-            self.lock.unlock_writer();
-        }
-        *self.writer_busy.lock().expect("writer lock") = None;
-        self.writer_free.notify_one();
-    }
-
     /// Fails if this process or any other saw a failed sync of the data file.
     pub(crate) fn check_poisoned(&self) -> Result<()> {
         self.storage.check_poisoned()?;
+        if let Some(log) = &self.log {
+            log.check_poisoned()?;
+        }
         match self.lock.poisoned_by() {
             Some(pid) => Err(Error::Poisoned {
                 reason: format!(
@@ -190,7 +266,8 @@ impl Shared {
 
     /// After a failed write or sync: if it poisoned this handle, tell every other process too.
     fn share_poison<T>(&self, result: Result<T>) -> Result<T> {
-        if result.is_err() && self.storage.check_poisoned().is_err() {
+        let log_poisoned = self.log.as_ref().is_some_and(|l| l.check_poisoned().is_err());
+        if result.is_err() && (self.storage.check_poisoned().is_err() || log_poisoned) {
             self.lock.set_poisoned(u64::from(std::process::id()));
         }
         result
@@ -245,102 +322,190 @@ impl Shared {
         false
     }
 
-    /// The end of a commit: sync the data, write the meta page (steady, synchronously; or weak,
-    /// without a sync), make it current, and shrink the file below what either meta page needs.
+    /// The log, for a handle that writes (every writable handle has one).
+    pub(crate) fn log(&self) -> Result<&Arc<RedoLog>> {
+        self.log.as_ref().ok_or_else(|| Error::ReadOnly {
+            path: self.storage.path.clone(),
+        })
+    }
+
+    /// The end of a commit whose pages are written: with a record, append it to the log (synced
+    /// for `Immediate`) and publish; without one (too large, a bulk load, a compaction, a
+    /// replay), make it a checkpoint. Then checkpoint if the log, the pinned pages or the time
+    /// since the last checkpoint call for one. `state` is the published state it built on;
+    /// `pinned` the pages it freed that only a checkpoint makes reusable.
     pub(crate) fn publish(
         &self,
         meta: Meta,
-        base: &Meta,
-        disk: &OnDisk,
+        state: &PublishedState,
+        redo: Option<&mut RedoBuf>,
         durability: Durability,
+        pinned: u64,
     ) -> Result<()> {
-        let result = self.publish_steps(meta, base, disk, durability);
+        let result = self.publish_steps(meta, state, redo, durability, pinned);
         self.share_poison(result)
     }
 
     fn publish_steps(
         &self,
         mut meta: Meta,
-        base: &Meta,
-        disk: &OnDisk,
+        state: &PublishedState,
+        redo: Option<&mut RedoBuf>,
         durability: Durability,
+        pinned: u64,
     ) -> Result<()> {
-        let durable = durability == Durability::Immediate;
-        if durable {
-            self.storage.sync()?;
+        let Some(redo) = redo else {
+            return self.checkpoint_steps(meta, Some(state.meta));
+        };
+        let log = self.log()?;
+        meta.log_salt = state.meta.log_salt;
+        let record = redo.seal(meta.log_salt, meta.txn_id);
+        let end = state.log_end + record.len() as u64;
+        self.lock.set_log_claim(end);
+        log.append(state.log_end, record)?;
+        match durability {
+            Durability::Immediate => log.sync()?,
+            _ => self.start_syncer(log),
         }
-        meta.weak_boot = if durable { 0 } else { self.boot };
+        let next = PublishedState {
+            meta,
+            log_end: end,
+            checkpoint_txn: state.checkpoint_txn,
+            pinned: state.pinned + pinned,
+        };
+        self.publish_state(&next);
+        if self.checkpoint_due(&next) {
+            // The commit is done (and as durable as asked) whatever happens here; a failed sync
+            // poisons the handle, and the log still holds every commit since the last checkpoint.
+            let _ = self.checkpoint_steps(meta, None);
+        }
+        Ok(())
+    }
+
+    /// Whether the log, the pages waiting for a checkpoint, or the time since the last one call
+    /// for a checkpoint now.
+    fn checkpoint_due(&self, state: &PublishedState) -> bool {
+        let log_bytes = self.options.log_bytes.max(1 << 20);
+        if state.log_end - RECORDS_AT >= log_bytes {
+            return true;
+        }
+        let pin_budget = (self.storage.file_len() / 4).clamp(8 << 20, log_bytes.max(8 << 20));
+        if state.pinned * self.storage.page_size as u64 >= pin_budget {
+            return true;
+        }
+        let (_, last_ns) = self.lock.log_counters();
+        let age = Duration::from_nanos(unix_now_ns().saturating_sub(last_ns));
+        age >= self.options.checkpoint_interval
+    }
+
+    /// With the writer role held: makes the published state a durable checkpoint.
+    pub(crate) fn checkpoint(&self) -> Result<()> {
+        let result = self
+            .published()
+            .and_then(|state| self.checkpoint_steps(state.meta, None));
+        self.share_poison(result)
+    }
+
+    /// A checkpoint of `meta` (the published commit, or a new one whose pages are written and
+    /// which `replaced` was the newest before): sync the data file, write the meta page
+    /// synchronously with a new log salt, publish it with an empty log, and give back a free
+    /// tail of the file. Until the meta write is durable, the previous checkpoint and its log
+    /// records are intact (the checkpoint rule), so a crash anywhere here loses nothing.
+    fn checkpoint_steps(&self, mut meta: Meta, replaced: Option<Meta>) -> Result<()> {
+        let started = Instant::now();
+        self.storage.sync()?;
+        let disk = self.read_meta()?;
+        meta.log_salt = crate::log::new_salt();
+        meta.weak_boot = 0;
         let page_size = self.storage.page_size;
         let mut page = vec![0u8; page_size];
         meta.encode(&mut page);
-        let at = disk.next_slot() * page_size as u64;
-        if durable {
-            // Synchronous write (O_DSYNC): durable when it returns, the commit's second sync.
-            self.storage.write_meta_durable(at, &page)?;
-        } else {
-            if let Err(error) = self.storage.write_at(at, &page) {
-                self.storage
-                    .poison(format!("writing the meta page failed: {error}"));
-                return Err(error);
-            }
-            self.unsynced.store(true, Ordering::Release);
+        // Synchronous write (O_DSYNC): durable when it returns.
+        self.storage
+            .write_meta_durable(disk.next_slot() * page_size as u64, &page)?;
+        self.publish_state(&PublishedState::checkpointed(meta));
+        self.lock.set_log_claim(RECORDS_AT);
+        self.lock.count_checkpoint(unix_now_ns());
+        if let Some(log) = &self.log {
+            log.note_checkpoint(started.elapsed());
         }
-        self.lock.publish_meta(meta_words(&meta));
-        self.state.lock().expect("state lock").meta = meta;
         // Give back a free tail. The file is shortened only below what every meta page needs
-        // (the new one, the one left in the other slot, and `base`, the one it replaced as
-        // newest), only when no snapshot in any process is older than `base` (so none has a larger
-        // page count), and only after a durable commit (so after a power loss no older meta
-        // page can point past the end). Trimmed pages were reusable, hence unreachable from every
-        // live snapshot. The commit has happened by now: a failed truncate only leaves the file
-        // longer.
+        // (the new one, the one left in the other slot, and the commit it replaced as newest),
+        // only when no snapshot in any process is older than that one (so none has a larger
+        // page count). Trimmed pages were reusable, hence unreachable from every live snapshot.
+        // The checkpoint has happened by now: a failed truncate only leaves the file longer.
+        let replaced = replaced.unwrap_or(meta);
         let kept = disk.kept().map_or(0, |m| m.page_count);
-        let keep = base.page_count.max(meta.page_count).max(kept) * page_size as u64;
+        let keep = replaced.page_count.max(meta.page_count).max(kept) * page_size as u64;
         let slack = (keep / 8).clamp(GROW_STEP_MIN, GROW_STEP_MAX);
-        if durable
-            && self.storage.file_len() > keep + 2 * slack
+        if self.storage.file_len() > keep + 2 * slack
             && self
                 .lock
                 .readers(Some(self.slot))
                 .iter()
-                .all(|slot| slot.txn_id >= base.txn_id)
+                .all(|slot| slot.txn_id >= replaced.txn_id)
         {
             let _ = self.storage.truncate_to(keep + slack);
         }
         Ok(())
     }
 
-    /// With the writer role held: makes the newest commit steady if it is weak (sync the data,
-    /// then rewrite its meta page, in its own slot, as steady and synchronously). A torn
-    /// rewrite falls back to the steady meta page in the other slot, whose pages are intact.
-    pub(crate) fn make_steady(&self) -> Result<()> {
-        let result = self.make_steady_steps();
-        self.share_poison(result)
+    /// Starts the background log sync (for `Eventual` commits), once.
+    fn start_syncer(&self, log: &Arc<RedoLog>) {
+        let mut syncer = self.syncer.lock().expect("syncer lock");
+        if syncer.is_some() {
+            return;
+        }
+        let stop = Arc::new((Mutex::new(false), Condvar::new()));
+        let (log, flag, interval) = (log.clone(), stop.clone(), self.options.sync_interval);
+        let thread = std::thread::Builder::new()
+            .name("mmtree-log-sync".into())
+            .spawn(move || {
+                let (stopped, wake) = &*flag;
+                let mut done = stopped.lock().expect("syncer flag");
+                while !*done {
+                    done = wake.wait_timeout(done, interval).expect("syncer flag").0;
+                    // A failed sync poisons the log; later commits then fail, and say why.
+                    let _ = log.sync_if_needed();
+                }
+            });
+        if let Ok(thread) = thread {
+            *syncer = Some(Syncer { stop, thread });
+        }
     }
 
-    fn make_steady_steps(&self) -> Result<()> {
-        let disk = self.read_meta()?;
-        self.storage.sync()?;
-        self.unsynced.store(false, Ordering::Release);
-        if disk.newest.is_steady() {
-            return Ok(());
-        }
-        let mut meta = disk.newest;
-        meta.weak_boot = 0;
-        let page_size = self.storage.page_size;
-        let mut page = vec![0u8; page_size];
-        meta.encode(&mut page);
-        self.storage
-            .write_meta_durable(disk.newest_slot * page_size as u64, &page)
+    /// Makes every commit so far durable: syncs the log.
+    pub(crate) fn sync_log(&self) -> Result<()> {
+        let result = match &self.log {
+            Some(log) => log.sync(),
+            None => Ok(()),
+        };
+        self.share_poison(result)
     }
 }
 
 impl Drop for Shared {
     fn drop(&mut self) {
         self.lock.release_slot(self.slot);
-        if self.unsynced.load(Ordering::Acquire) && self.lock.lock_writer(true).unwrap_or(false) {
-            // No write transaction of this process is left (each holds the handle).
-            let _ = self.make_steady();
+        if let Some(syncer) = self.syncer.lock().expect("syncer lock").take() {
+            *syncer.stop.0.lock().expect("syncer flag") = true;
+            syncer.stop.1.notify_one();
+            let _ = syncer.thread.join(); // its last pass syncs what is left
+        }
+        // Closing checkpoints a non-empty log (so the next open has nothing to replay), unless
+        // the open never finished its replay: then the published state lacks the log's commits.
+        let log_used = self
+            .published()
+            .is_ok_and(|state| state.log_end > RECORDS_AT);
+        if self.recovered.load(Ordering::Acquire)
+            && log_used
+            && !self.options.read_only
+            && self.check_poisoned().is_ok()
+            && self.lock.lock_writer(false).unwrap_or(false)
+        {
+            // No write transaction of this process is left (each holds the handle). A writer of
+            // another process is not waited for: it is not the last, and checkpoints itself.
+            let _ = self.checkpoint();
             self.lock.unlock_writer();
         }
         // `try_lock`: an open that fails half-way drops its `Shared` while holding this mutex
@@ -354,33 +519,6 @@ impl Drop for Shared {
             }
         }
     }
-}
-
-/// A meta published in the lock file (whether it is steady is the meta pages' business, not the
-/// readers': `weak_boot` is 0).
-pub(crate) fn meta_from_words(words: MetaWords) -> Meta {
-    let [txn, page_size, catalog_root, freelist_root, page_count, free_pages] = words;
-    Meta {
-        page_size: u32::try_from(page_size).unwrap_or(0),
-        txn_id: txn,
-        catalog_root,
-        freelist_root,
-        page_count,
-        free_pages,
-        weak_boot: 0,
-    }
-}
-
-/// The words of the lock file's published meta (the inverse of `meta_from_words`).
-pub(crate) fn meta_words(meta: &Meta) -> MetaWords {
-    [
-        meta.txn_id,
-        u64::from(meta.page_size),
-        meta.catalog_root,
-        meta.freelist_root,
-        meta.page_count,
-        meta.free_pages,
-    ]
 }
 
 pub(crate) fn unix_now_ns() -> u64 {

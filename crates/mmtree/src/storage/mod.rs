@@ -184,7 +184,7 @@ impl Storage {
             }
         }
         if let Some(observer) = &self.observer {
-            observer.0.set_len(target);
+            observer.0.set_len(observe::IoFile::Data, target);
         }
         let mut reserved = rustix::fs::fallocate(
             &self.file,
@@ -233,7 +233,7 @@ impl Storage {
         }
         self.file_len.store(len, Ordering::Release);
         if let Some(observer) = &self.observer {
-            observer.0.set_len(len);
+            observer.0.set_len(observe::IoFile::Data, len);
         }
         self.file
             .set_len(len)
@@ -243,7 +243,7 @@ impl Storage {
     pub(crate) fn write_at(&self, offset: u64, bytes: &[u8]) -> Result<()> {
         debug_assert!(offset + bytes.len() as u64 <= self.file_len());
         if let Some(observer) = &self.observer {
-            observer.0.write(offset, bytes);
+            observer.0.write(observe::IoFile::Data, offset, bytes);
         }
         self.file
             .write_all_at(bytes, offset)
@@ -253,7 +253,7 @@ impl Storage {
     /// Creation: writes the two meta pages at the start of an empty file and syncs them.
     pub(crate) fn create_meta_pages(&self, pages: &[u8]) -> Result<()> {
         if let Some(observer) = &self.observer {
-            observer.0.write(0, pages);
+            observer.0.write(observe::IoFile::Data, 0, pages);
         }
         self.file
             .write_all_at(pages, 0)
@@ -270,7 +270,7 @@ impl Storage {
         if let Some(observer) = &self.observer {
             let mut at = offset;
             for page in pages {
-                observer.0.write(at, page);
+                observer.0.write(observe::IoFile::Data, at, page);
                 at += page.len() as u64;
             }
         }
@@ -303,7 +303,7 @@ impl Storage {
     pub(crate) fn write_meta_durable(&self, offset: u64, bytes: &[u8]) -> Result<()> {
         self.check_poisoned()?;
         if let Some(observer) = &self.observer {
-            observer.0.write_durable(offset, bytes);
+            observer.0.write_durable(observe::IoFile::Data, offset, bytes);
         }
         let Some(meta_file) = &self.meta_file else {
             return Err(Error::io(
@@ -323,7 +323,7 @@ impl Storage {
     pub(crate) fn sync(&self) -> Result<()> {
         self.check_poisoned()?;
         if let Some(observer) = &self.observer {
-            observer.0.sync();
+            observer.0.sync(observe::IoFile::Data);
         }
         if let Err(error) = rustix::fs::fdatasync(&self.file) {
             let reason = format!("fdatasync failed: {error}");
@@ -331,13 +331,6 @@ impl Storage {
             return Err(Error::io("fdatasync", error.into()));
         }
         Ok(())
-    }
-
-    pub(crate) fn poison(&self, reason: String) {
-        self.poisoned
-            .lock()
-            .expect("poison lock")
-            .get_or_insert(reason);
     }
 
     pub(crate) fn check_poisoned(&self) -> Result<()> {

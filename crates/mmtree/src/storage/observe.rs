@@ -10,17 +10,29 @@
 use std::fmt;
 use std::sync::Arc;
 
-/// Receives the data file's writes in order. `#[doc(hidden)]`: for the crate's own tests.
+/// Which file a write goes to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IoFile {
+    /// The database file.
+    Data,
+    /// The redo log (`<database>-log`).
+    Log,
+}
+
+/// Receives the writes to the data file and the redo log, in order. `#[doc(hidden)]`: for the
+/// crate's own tests.
 pub trait IoObserver: Send + Sync {
-    /// A write into the page cache (`pwrite`): on disk only after the next `sync`, or never.
-    fn write(&self, offset: u64, bytes: &[u8]);
+    /// A write into the page cache (`pwrite`): on disk only after the next `sync` of that file,
+    /// or never.
+    fn write(&self, file: IoFile, offset: u64, bytes: &[u8]);
     /// A synchronous write (`O_DSYNC`): on disk when it returns; a power loss during it may
     /// tear it. Called before the write is made.
-    fn write_durable(&self, offset: u64, bytes: &[u8]);
+    fn write_durable(&self, file: IoFile, offset: u64, bytes: &[u8]);
     /// The file's length changes (growth with `fallocate`, or a trim).
-    fn set_len(&self, len: u64);
-    /// `fdatasync` is about to run: everything reported so far is on disk once it returns.
-    fn sync(&self);
+    fn set_len(&self, file: IoFile, len: u64);
+    /// `fdatasync` of that file is about to run: everything reported for it so far is on disk
+    /// once it returns.
+    fn sync(&self, file: IoFile);
 }
 
 /// An observer in [`crate::Options`].

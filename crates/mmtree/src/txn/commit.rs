@@ -88,5 +88,6 @@ pub(super) fn new_meta(
         page_count: core.page_count,
         free_pages,
         weak_boot: 0,
+        log_salt: 0, // the log generation's, set when it is published
     }
 }

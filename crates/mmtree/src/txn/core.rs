@@ -1,7 +1,7 @@
 //! The state of one write transaction, shared by its public handles (`WriteTransaction`, `Table`,
 //! `BulkLoader`): the arena of dirty nodes, the table roots, and the page allocator.
 
-use crate::alloc::{AllocHost, AllocState, Allocate};
+use crate::alloc::{AllocHost, AllocState, Allocate, Floors};
 use crate::btree::arena::Arena;
 use crate::btree::codec::{decode_node, encode_node};
 use crate::btree::mutate::Mutate;
@@ -9,6 +9,7 @@ use crate::btree::node::{Node, NodeRef, Value};
 use crate::btree::store::NodeStore;
 use crate::btree::view::{NodeView, Source};
 use crate::error::{Error, Result};
+use crate::log::RedoBuf;
 use crate::page::meta::Meta;
 use crate::page::view::PageView;
 use crate::page::{self, overflow_pages, OVERFLOW_HEADER_SIZE};
@@ -42,17 +43,22 @@ pub(crate) struct WriteCore {
     pub(super) alloc: AllocState,
     /// Set when an operation failed half-way: the transaction can only be aborted.
     pub(super) broken: Option<String>,
+    /// The commit's redo-log record, built as the transaction goes; `None` once it cannot be
+    /// logged (too large, a bulk load, a compaction): the commit is then a checkpoint.
+    pub(super) redo: Option<RedoBuf>,
 }
 
 impl WriteCore {
-    pub(crate) fn new(db: Arc<Shared>, base: Meta, reuse_floor: u64) -> WriteCore {
+    pub(crate) fn new(db: Arc<Shared>, base: Meta, floors: Floors) -> WriteCore {
         let map = db.storage.mapping();
+        let redo_max = usize::try_from(db.options.log_bytes).unwrap_or(usize::MAX);
         WriteCore {
+            redo: Some(RedoBuf::new(redo_max)),
             page_size: base.page_size as usize,
             txn_id: base.txn_id + 1,
             page_count: base.page_count,
             catalog_root: crate::catalog::root_ref(base.catalog_root),
-            alloc: AllocState::new(reuse_floor, crate::catalog::root_ref(base.freelist_root)),
+            alloc: AllocState::new(floors, crate::catalog::root_ref(base.freelist_root)),
             arena: Arena::default(),
             tables: BTreeMap::new(),
             broken: None,
@@ -87,6 +93,26 @@ impl WriteCore {
             self.broken.get_or_insert_with(|| error.to_string());
         }
         result
+    }
+
+    /// Logs one change in the commit's record (`log` returns false when the record would
+    /// outgrow its budget: the commit becomes a checkpoint, and nothing more is logged).
+    pub(crate) fn log(&mut self, log: impl FnOnce(&mut RedoBuf) -> bool) {
+        if let Some(redo) = &mut self.redo {
+            if !log(redo) {
+                self.redo = None;
+            }
+        }
+    }
+
+    /// The transaction id of the content of `page` (its header's): when it was born. A page
+    /// that cannot be read counts as old (0), which only keeps it longer.
+    fn page_birth(&self, page: u64) -> u64 {
+        let offset = page * self.page_size as u64 + page::TXN_AT as u64;
+        self.db
+            .storage
+            .bytes(&self.map, offset, 8, page)
+            .map_or(0, |bytes| page::read_u64(bytes, 0))
     }
 
     /// Approximate memory held by dirty nodes.
@@ -249,7 +275,8 @@ impl NodeStore for WriteCore {
     }
 
     fn free_page(&mut self, page: u64) {
-        self.release_page(page)
+        let born = self.page_birth(page);
+        self.release_page(page, born)
     }
 
     /// Frees a value's overflow run. The run is checked against the file first: a corrupt
@@ -258,8 +285,10 @@ impl NodeStore for WriteCore {
         if let Value::Overflow { page, len } = value {
             // Checked first: a corrupt reference must not put live or nonexistent pages on the
             // freelist.
-            for id in overflow_run_pages(page, len, self.page_size, self.page_count)? {
-                self.free_page(id);
+            let pages = overflow_run_pages(page, len, self.page_size, self.page_count)?;
+            let born = self.page_birth(page); // the run's header is on its first page
+            for id in pages {
+                self.release_page(id, born);
             }
         }
         Ok(())

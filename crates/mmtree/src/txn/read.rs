@@ -87,15 +87,23 @@ impl ReadTransaction {
 
     /// Pages listed in this snapshot's freelist records of commits after `txn`.
     pub(crate) fn freed_pages_after(&self, txn: u64) -> Result<u64> {
-        let start = crate::alloc::record_key(txn.saturating_add(1), 0);
-        let bounds = crate::btree::cursor::Bounds {
-            start: std::ops::Bound::Included(start),
-            end: std::ops::Bound::Unbounded,
-        };
         let root = crate::catalog::root_ref(self.meta.freelist_root);
         let mut pages = 0;
-        for item in crate::btree::cursor::RangeIter::new(self, root, bounds) {
-            pages += (item?.1.len() / 8) as u64;
+        // Old records freed after `txn`, then young ones (they sort after every old record).
+        for (from, to) in [
+            (txn.saturating_add(1), Some(crate::alloc::YOUNG)),
+            (crate::alloc::YOUNG | txn.saturating_add(1), None),
+        ] {
+            let bounds = crate::btree::cursor::Bounds {
+                start: std::ops::Bound::Included(crate::alloc::record_key(from, 0)),
+                end: match to {
+                    Some(to) => std::ops::Bound::Excluded(crate::alloc::record_key(to, 0)),
+                    None => std::ops::Bound::Unbounded,
+                },
+            };
+            for item in crate::btree::cursor::RangeIter::new(self, root, bounds) {
+                pages += (item?.1.len() / 8) as u64;
+            }
         }
         Ok(pages)
     }

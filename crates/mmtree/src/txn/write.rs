@@ -3,13 +3,13 @@
 use super::commit;
 use super::core::{TableState, WriteCore};
 use super::{check_table_name, BulkLoader, Range};
-use crate::alloc::Allocate;
+use crate::alloc::{Allocate, Floors};
 use crate::btree::mutate::Mutate;
 use crate::btree::store::NodeStore;
 use crate::error::{Error, Result};
 use crate::limits::key_size_max;
 use crate::options::Durability;
-use crate::shared::{OnDisk, Shared, WriterGuard};
+use crate::shared::{PublishedState, Shared, WriterGuard};
 use std::sync::Arc;
 
 /// Refuses a key longer than the page size allows.
@@ -31,27 +31,64 @@ pub struct WriteTransaction {
     durability: Durability,
     force_trim: bool,
     compact: bool,
-    /// The meta pages as this transaction found them: which slot its meta page goes to.
-    disk: OnDisk,
-    _writer: WriterGuard,
+    /// The published state this transaction builds on.
+    state: PublishedState,
+    writer: Option<WriterGuard>,
 }
 
 impl WriteTransaction {
     pub(crate) fn new(
         db: Arc<Shared>,
-        disk: OnDisk,
-        reuse_floor: u64,
+        state: PublishedState,
+        floors: Floors,
         writer: WriterGuard,
     ) -> Self {
         let durability = db.options.durability;
         WriteTransaction {
-            core: WriteCore::new(db, disk.newest, reuse_floor),
-            disk,
+            core: WriteCore::new(db, state.meta, floors),
+            state,
             durability,
             force_trim: false,
             compact: false,
-            _writer: writer,
+            writer: Some(writer),
         }
+    }
+
+    /// Recovery: this transaction replays log records up to commit `txn` and takes that id; it
+    /// is committed as a checkpoint (its changes are already in the log).
+    pub(crate) fn replaying(&mut self, txn: u64) {
+        debug_assert!(txn > self.core.base.txn_id);
+        self.core.txn_id = txn;
+        self.core.redo = None;
+    }
+
+    /// Applies one logged change (recovery).
+    pub(crate) fn apply(&mut self, table: &mut Option<String>, op: crate::log::Op<'_>) -> Result<()> {
+        use crate::log::Op;
+        let current = |table: &Option<String>| {
+            table.clone().ok_or_else(|| {
+                Error::corrupted(0, "redo log record: a change names no table")
+            })
+        };
+        match op {
+            Op::Table(name) => {
+                self.table(name)?;
+                *table = Some(name.to_string());
+            }
+            Op::Put(key, value) => {
+                let name = current(table)?;
+                self.table(&name)?.insert(key, value)?;
+            }
+            Op::Remove(key) => {
+                let name = current(table)?;
+                self.table(&name)?.remove(key)?;
+            }
+            Op::DropTable(name) => {
+                self.delete_table(name)?;
+                *table = None;
+            }
+        }
+        Ok(())
     }
 
     /// The id this transaction's commit will have.
@@ -81,6 +118,7 @@ impl WriteTransaction {
         check_table_name(name)?;
         self.core.usable()?;
         let state = self.core.table_state(name, true)?.expect("created");
+        self.core.log(|redo| redo.table(name));
         Ok(Table {
             core: &mut self.core,
             name: name.to_string(),
@@ -105,6 +143,7 @@ impl WriteTransaction {
                 core.free_tree(root)?;
             }
             core.tables.insert(name.to_string(), None);
+            core.log(|redo| redo.drop_table(name));
             Ok(true)
         })
     }
@@ -137,25 +176,43 @@ impl WriteTransaction {
                 len: state.len,
             });
         }
+        // A bulk load is not logged: its pages are synced at commit, which is a checkpoint, so
+        // its data is written once.
+        self.core.redo = None;
         Ok(BulkLoader::new(&mut self.core, name.to_string()))
     }
 
     /// Aborts: nothing this transaction did becomes visible. (Dropping does the same.)
     pub fn abort(self) {}
 
-    /// Commits: writes the dirty pages, then the meta page that makes them current. The steps:
-    /// relocate (compaction only) → flush the tables → flush the catalog → trim the free tail
-    /// (when due) → save the freelist → write the pages → publish (sync, meta page, lock file);
-    /// each is a function in `txn/commit.rs`, or of the allocator (`alloc`) or of `Shared`.
+    /// Commits: writes the dirty pages (into the page cache), then makes them current. The
+    /// steps: relocate (compaction only) → flush the tables → flush the catalog → trim the free
+    /// tail (checkpoints, when due) → save the freelist → write the pages → publish; each is a
+    /// function in `txn/commit.rs`, or of the allocator (`alloc`) or of `Shared`.
     ///
-    /// With [`Durability::Immediate`] the commit is on disk when this returns: data pages are
-    /// synced (`fdatasync`) before the meta page is written, and the meta page is written
-    /// synchronously (`O_DSYNC`). A crash at any point leaves either this commit or the
-    /// previous one.
+    /// Publishing appends the commit's record to the redo log; with [`Durability::Immediate`]
+    /// the log is synced before this returns, so the commit survives any crash from then on. A
+    /// commit whose record would be larger than [`Options::log_bytes`](crate::Options), a bulk
+    /// load, or a compaction is a checkpoint instead: the data file is synced, then its meta
+    /// page is written synchronously. Either way every reader in every process sees the commit
+    /// as soon as this returns.
     pub fn commit(mut self) -> Result<()> {
+        self.commit_steps()
+    }
+
+    /// Commits and keeps the writer role (recovery goes on to the caller's transaction).
+    pub(crate) fn commit_keeping_writer(mut self) -> Result<WriterGuard> {
+        self.commit_steps()?;
+        Ok(self.writer.take().expect("the writer role is held until commit"))
+    }
+
+    fn commit_steps(&mut self) -> Result<()> {
         let core = &mut self.core;
         core.db.check_poisoned()?;
         core.usable()?;
+        if self.compact || self.force_trim {
+            core.redo = None; // both are checkpoints: the file shrinks only when durable
+        }
         let mut pages = Vec::new();
         let relocate_above = match self.compact {
             true => Some(commit::relocate_tables(core)?),
@@ -163,14 +220,16 @@ impl WriteTransaction {
         };
         let catalog = commit::flush_tables(core, &mut pages)?;
         let catalog_root = commit::flush_catalog(core, catalog, relocate_above, &mut pages)?;
-        if self.force_trim || core.db.should_trim(&core.base) {
+        let checkpoint = core.redo.is_none();
+        if checkpoint && (self.force_trim || core.db.should_trim(&core.base)) {
             core.trim_tail()?;
         }
         let (freelist_root, free_pages) = core.save_freelist(&mut pages)?;
         core.write_pages(pages)?;
         let meta = commit::new_meta(core, catalog_root, freelist_root, free_pages);
+        let pinned = core.alloc.pinned;
         core.db
-            .publish(meta, &core.base, &self.disk, self.durability)?;
+            .publish(meta, &self.state, core.redo.as_mut(), self.durability, pinned)?;
         if let Some(after_commit) = core.db.after_commit {
             after_commit(&core.db);
         }
@@ -222,7 +281,8 @@ impl Table<'_> {
     /// Inserts or replaces the value under `key`.
     pub fn insert(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
         self.check_entry(key, value.len())?;
-        self.change(|core, state, _| {
+        self.change(|core, state, name| {
+            core.log(|redo| redo.put(name, key, value));
             let value = core.make_value(key.len(), value)?;
             let (root, old) = core.tree_insert(state.root, key, value)?;
             state.root = Some(root);
@@ -240,6 +300,7 @@ impl Table<'_> {
         self.change(|core, state, name| {
             let (root, old) = core.tree_remove(state.root, key)?;
             let Some(old) = old else { return Ok(false) };
+            core.log(|redo| redo.remove(name, key));
             state.root = root;
             state.changed = true;
             state.len = state.len.checked_sub(1).ok_or_else(|| {
