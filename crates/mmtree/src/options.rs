@@ -61,6 +61,9 @@ pub struct Options {
     pub(crate) boot_id: Option<u64>,
     /// Test hook: sees every write to the data file (see `observe_io`).
     pub(crate) observer: Option<ObserverHandle>,
+    /// Test hook: the process aborts in the middle of its next logged commit (see
+    /// `crash_in_log_append`).
+    pub(crate) crash_in_append: Option<bool>,
 }
 
 impl Default for Options {
@@ -78,6 +81,7 @@ impl Default for Options {
             read_only: false,
             boot_id: None,
             observer: None,
+            crash_in_append: None,
         }
     }
 }
@@ -180,6 +184,15 @@ impl Options {
     #[doc(hidden)]
     pub fn simulate_reboot(mut self) -> Self {
         self.boot_id = Some(boot_id().wrapping_add(2) | 1);
+        self
+    }
+
+    /// For multi-process tests: the process aborts during its next logged commit, after
+    /// appending its record (synced; `torn`: only the first half of it) and before publishing
+    /// it, as a writer killed there would.
+    #[doc(hidden)]
+    pub fn crash_in_log_append(mut self, torn: bool) -> Self {
+        self.crash_in_append = Some(torn);
         self
     }
 

@@ -3,6 +3,11 @@
 //! that the store equals the state after some commit no older than the last one reported, and
 //! that `check()` passes.
 //!
+//! The kill lands in a commit's log append, in a checkpoint (the child runs with a small
+//! `log_bytes` in some rounds, so commits checkpoint often), or, in every fourth round, in a
+//! recovery: a second child opens the killed child's database, which replays its log, and is
+//! killed a moment later; then the parent reopens (and replays again).
+//!
 //! `MMTREE_CRASH_ROUNDS=2000 cargo test -p mmtree --test crash` runs more rounds (default 100);
 //! `MMTREE_CRASH_SEED` replays a run.
 
@@ -91,9 +96,16 @@ fn crash_child() {
         Ok("eventual") => Durability::Eventual,
         _ => Durability::Immediate,
     };
+    let log_bytes = std::env::var("MMTREE_CRASH_LOG_BYTES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(64 << 20);
     let db = Db::open_with(
         &path,
-        Options::default().durability(durability).strict(true),
+        Options::default()
+            .durability(durability)
+            .log_bytes(log_bytes)
+            .strict(true),
     )
     .unwrap();
     let mut n = committed_n(&db);
@@ -150,20 +162,28 @@ fn sigkill_mid_commit_never_loses_a_commit() {
         } else {
             "immediate"
         };
-        let mut child = Command::new(&exe)
-            .args([
-                "--exact",
-                "crash_child",
-                "--ignored",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(CHILD_ENV, &path)
-            .env("MMTREE_CRASH_DURABILITY", durability)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let log_bytes = match round % 2 {
+            0 => 32u64 << 10, // a checkpoint every few commits
+            _ => 64 << 20,
+        };
+        let spawn = || {
+            Command::new(&exe)
+                .args([
+                    "--exact",
+                    "crash_child",
+                    "--ignored",
+                    "--nocapture",
+                    "--test-threads=1",
+                ])
+                .env(CHILD_ENV, &path)
+                .env("MMTREE_CRASH_DURABILITY", durability)
+                .env("MMTREE_CRASH_LOG_BYTES", log_bytes.to_string())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let mut child = spawn();
         let stdout = child.stdout.take().unwrap();
         let reader = std::thread::spawn(move || {
             let mut last = None;
@@ -191,7 +211,21 @@ fn sigkill_mid_commit_never_loses_a_commit() {
         if status.code().is_none() {
             killed_mid_run += 1;
         }
-        let reported = reader.join().unwrap();
+        let mut reported = reader.join().unwrap();
+        if round % 4 == 3 {
+            // Kill the next opener during its recovery (it replays what the first one logged).
+            let mut second = spawn();
+            let out = second.stdout.take().unwrap();
+            std::thread::sleep(Duration::from_micros(rng.next() % 4_000));
+            second.kill().unwrap();
+            second.wait().unwrap();
+            let later = BufReader::new(out)
+                .lines()
+                .map_while(Result::ok)
+                .filter_map(|l| l.strip_prefix("committed ").map(|n| n.trim().parse().unwrap()))
+                .last();
+            reported = reported.max(later);
+        }
 
         let db = Db::open(&path).unwrap_or_else(|e| panic!("round {round}: reopen failed: {e}"));
         let n = committed_n(&db);

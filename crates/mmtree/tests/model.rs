@@ -41,6 +41,11 @@ enum Op {
     Commit,
     Abort,
     Reopen,
+    /// `Db::checkpoint` (refused while this thread's writer is open).
+    Checkpoint,
+    /// As after a process crash: the data file and the log are copied as they are now and the
+    /// copy is opened (which replays the log); it must hold exactly the committed state.
+    CrashCopy,
     Snapshot,
     Check,
 }
@@ -102,6 +107,8 @@ fn op() -> impl Strategy<Value = Op> {
         6 => Just(Op::Commit),
         2 => Just(Op::Abort),
         1 => Just(Op::Reopen),
+        1 => Just(Op::Checkpoint),
+        1 => Just(Op::CrashCopy),
         1 => Just(Op::Snapshot),
         1 => Just(Op::Check),
     ]
@@ -381,6 +388,33 @@ impl Harness {
                 let r = self.db().begin_read().unwrap();
                 verify_read(&r, &self.committed)?;
             }
+            Op::Checkpoint => match self.writer.is_some() {
+                true => prop_assert!(matches!(
+                    self.db().checkpoint(),
+                    Err(mmtree::Error::WriteInProgress)
+                )),
+                false => {
+                    self.db().checkpoint().unwrap();
+                    let r = self.db().begin_read().unwrap();
+                    verify_read(&r, &self.committed)?;
+                }
+            },
+            Op::CrashCopy => {
+                let dir = tempfile::tempdir().unwrap();
+                let copy = dir.path().join("crash.mmt");
+                std::fs::copy(&self.path, &copy).unwrap();
+                let mut log = self.path.clone().into_os_string();
+                log.push("-log");
+                let mut copy_log = copy.clone().into_os_string();
+                copy_log.push("-log");
+                std::fs::copy(&log, &copy_log).unwrap();
+                let db = Db::open_with(&copy, Options::default().strict(true)).unwrap();
+                let r = db.begin_read().unwrap();
+                verify_read(&r, &self.committed)?;
+                drop(r);
+                let report = db.check().unwrap();
+                prop_assert!(report.is_ok(), "check after replay: {:?}", report.problems);
+            }
             Op::Snapshot => {
                 if self.snapshots.len() < 3 {
                     let r = self.db().begin_read().unwrap();
@@ -442,6 +476,16 @@ proptest! {
     #[test]
     fn matches_model_with_spilling(ops in ops()) {
         let mut h = Harness::new(Options::default().spill_bytes(64 * 1024).strict(true));
+        for op in &ops {
+            h.run(op)?;
+        }
+        h.finish()?;
+    }
+
+    /// A tiny log: commits checkpoint on their own, and larger ones commit as checkpoints.
+    #[test]
+    fn matches_model_with_a_small_log(ops in ops()) {
+        let mut h = Harness::new(Options::default().log_bytes(8 * 1024).strict(true));
         for op in &ops {
             h.run(op)?;
         }

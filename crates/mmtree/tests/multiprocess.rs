@@ -101,6 +101,15 @@ fn mp_child() {
         }
         return;
     }
+    if let Some(torn) = role.strip_prefix("die-in-append-") {
+        // Commits one entry and dies between appending its log record and publishing it.
+        let options = mmtree::Options::default().crash_in_log_append(torn == "torn");
+        let db = Db::open_with(&path, options).unwrap();
+        let mut w = db.begin_write().unwrap();
+        w.table("t").unwrap().insert(b"child", b"was here").unwrap();
+        w.commit().unwrap();
+        unreachable!("the hook aborts the process");
+    }
     let db = Db::open(&path).unwrap();
     let deadline = Instant::now() + Duration::from_secs_f64(seconds());
     let mut rng = Rng((u64::from(std::process::id()) * 2_654_435_761) | 1);
@@ -568,4 +577,47 @@ fn a_file_that_is_not_a_database_is_refused_without_leaving_anything_behind() {
         ["empty.mmt", "notes.txt"],
         "a failed open left files behind"
     );
+}
+
+/// Issue 15, item 7: a writer killed between appending its record and publishing it. A whole
+/// record is a durable commit: the next writer (in another process that had the database open
+/// all along, so no open-time recovery runs) replays it. A torn one is cut: the next commit
+/// goes where it was, and nothing of it ever shows up, not after a reopen either.
+#[test]
+fn a_writer_killed_mid_append_is_replayed_or_cut_by_the_next_writer() {
+    for torn in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("append.mmt");
+        let db = Db::open(&path).unwrap();
+        let mut w = db.begin_write().unwrap();
+        w.table("t").unwrap().insert(b"parent", b"1").unwrap();
+        w.commit().unwrap();
+        let role = format!("die-in-append-{}", if torn { "torn" } else { "whole" });
+        let child = spawn(&role, &path, &[]);
+        let output = child.wait_with_output().unwrap();
+        assert!(!output.status.success(), "the child must have aborted");
+        let get = |db: &Db, key: &[u8]| {
+            let r = db.begin_read().unwrap();
+            let t = r.table("t").unwrap().unwrap();
+            t.get(key).unwrap().map(|v| v.to_vec())
+        };
+        // Readers see the published state: the child's commit is not published.
+        assert_eq!(get(&db, b"child"), None);
+        let mut w = db.begin_write().unwrap();
+        let expect_child = (!torn).then(|| b"was here".to_vec());
+        assert_eq!(
+            w.table("t").unwrap().get(b"child").unwrap().map(|v| v.to_vec()),
+            expect_child,
+            "torn: {torn}"
+        );
+        w.table("t").unwrap().insert(b"parent", b"2").unwrap();
+        w.commit().unwrap();
+        assert_eq!(get(&db, b"parent"), Some(b"2".to_vec()));
+        assert!(db.check().unwrap().is_ok());
+        drop(db);
+        let db = Db::open(&path).unwrap();
+        assert_eq!(get(&db, b"child"), expect_child, "torn: {torn}, after a reopen");
+        assert_eq!(get(&db, b"parent"), Some(b"2".to_vec()));
+        assert!(db.check().unwrap().is_ok());
+    }
 }

@@ -243,7 +243,9 @@ fn freshness(file: &File) -> Result<(u64, bool)> {
 }
 
 /// Strict mode: the whole database is checked after every commit; a problem stops the program at
-/// the commit that caused it.
+/// the commit that caused it. So is the durable checkpoint (the meta page on disk), which proves
+/// the checkpoint rule: no page it reaches was overwritten since (a reused page fails its
+/// checksum, or names a txn newer than the checkpoint).
 fn strict_check(shared: &Arc<Shared>) {
     let read = ReadTransaction::begin(shared)
         .unwrap_or_else(|e| panic!("strict mode: no snapshot after a commit: {e}"));
@@ -251,6 +253,20 @@ fn strict_check(shared: &Arc<Shared>) {
     assert!(
         report.is_ok(),
         "strict mode: commit {} left problems: {:?}",
+        report.txn_id,
+        report.problems
+    );
+    drop(read);
+    let disk = shared
+        .read_meta()
+        .unwrap_or_else(|e| panic!("strict mode: the meta pages cannot be read: {e}"));
+    // Not a registered snapshot: nothing else runs while strict mode checks (the writer role
+    // is held), and the checkpoint rule is what keeps its pages in place.
+    let durable = ReadTransaction::new(shared.clone(), shared.storage.mapping(), disk.newest, u64::MAX);
+    let report = crate::check::check(&durable);
+    assert!(
+        report.is_ok(),
+        "strict mode: the durable checkpoint {} was damaged (the checkpoint rule broke): {:?}",
         report.txn_id,
         report.problems
     );

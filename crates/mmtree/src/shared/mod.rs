@@ -362,6 +362,13 @@ impl Shared {
         let record = redo.seal(meta.log_salt, meta.txn_id);
         let end = state.log_end + record.len() as u64;
         self.lock.set_log_claim(end);
+        if let Some(torn) = self.options.crash_in_append {
+            // Test hook: die here, as a writer killed between its append and its publish.
+            let len = if torn { record.len() / 2 } else { record.len() };
+            log.append(state.log_end, &record[..len])?;
+            log.sync()?;
+            std::process::abort();
+        }
         log.append(state.log_end, record)?;
         match durability {
             Durability::Immediate => log.sync()?,
@@ -385,11 +392,13 @@ impl Shared {
     /// Whether the log, the pages waiting for a checkpoint, or the time since the last one call
     /// for a checkpoint now.
     fn checkpoint_due(&self, state: &PublishedState) -> bool {
-        let log_bytes = self.options.log_bytes.max(1 << 20);
+        let log_bytes = self.options.log_bytes;
         if state.log_end - RECORDS_AT >= log_bytes {
             return true;
         }
-        let pin_budget = (self.storage.file_len() / 4).clamp(8 << 20, log_bytes.max(8 << 20));
+        // Pages held for the checkpoint: a quarter of the file (at least 8 MiB), at most the
+        // log budget.
+        let pin_budget = (self.storage.file_len() / 4).max(8 << 20).min(log_bytes);
         if state.pinned * self.storage.page_size as u64 >= pin_budget {
             return true;
         }
