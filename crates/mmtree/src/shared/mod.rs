@@ -409,9 +409,14 @@ impl Shared {
 
     /// With the writer role held: makes the published state a durable checkpoint.
     pub(crate) fn checkpoint(&self) -> Result<()> {
-        let result = self
-            .published()
-            .and_then(|state| self.checkpoint_steps(state.meta, None));
+        let result = self.published().and_then(|state| {
+            if state.log_end == RECORDS_AT && state.checkpoint_txn == state.meta.txn_id {
+                // Already one: a second meta page of the same commit with another salt would
+                // tie with the first on open, and the log's records would follow only one.
+                return Ok(());
+            }
+            self.checkpoint_steps(state.meta, None)
+        });
         self.share_poison(result)
     }
 
@@ -424,6 +429,13 @@ impl Shared {
         let started = Instant::now();
         self.storage.sync()?;
         let disk = self.read_meta()?;
+        // Meta pages of one commit never differ (see `checkpoint`): a checkpoint is newer than
+        // every durable meta page.
+        debug_assert!(
+            disk.steady.is_none_or(|(steady, _)| steady.txn_id < meta.txn_id),
+            "checkpoint of commit {} over a durable meta page of it or newer",
+            meta.txn_id
+        );
         meta.log_salt = crate::log::new_salt();
         meta.weak_boot = 0;
         let page_size = self.storage.page_size;
