@@ -143,7 +143,11 @@ impl Store for MmStore {
         Ok(())
     }
 
+    /// The data file and its redo log.
     fn file_bytes(&self) -> Result<u64> {
-        Ok(std::fs::metadata(&self.path)?.len())
+        let mut log = self.path.clone().into_os_string();
+        log.push("-log");
+        let log_len = std::fs::metadata(&log).map_or(0, |m| m.len());
+        Ok(std::fs::metadata(&self.path)?.len() + log_len)
     }
 }

@@ -396,9 +396,9 @@ impl Shared {
         if state.log_end - RECORDS_AT >= log_bytes {
             return true;
         }
-        // Pages held for the checkpoint: a quarter of the file (at least 8 MiB), at most the
-        // log budget.
-        let pin_budget = (self.storage.file_len() / 4).max(8 << 20).min(log_bytes);
+        // Pages held for the checkpoint: half the file (at least 8 MiB), at most the log budget
+        // (measured: a quarter made W3 checkpoint half again as often, 22 vs 18 ms a batch).
+        let pin_budget = (self.storage.file_len() / 2).max(8 << 20).min(log_bytes);
         if state.pinned * self.storage.page_size as u64 >= pin_budget {
             return true;
         }
