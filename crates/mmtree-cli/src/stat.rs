@@ -61,6 +61,11 @@ pub fn run(args: Args) -> Result<()> {
         "pages_in_use": report.pages_in_use,
         "pages_free": report.pages_free,
         "pages_held_back_by_snapshots": stats.pages_held_back,
+        "log": {
+            "bytes_since_checkpoint": stats.log_bytes,
+            "checkpoint_txn": stats.checkpoint_txn,
+            "pages_waiting_for_checkpoint": stats.pages_pinned,
+        },
         "tables": tables,
         "readers": readers.iter().map(|r| serde_json::json!({
             "pid": r.pid, "txn": r.txn, "lag": r.lag, "age_seconds": r.age.as_secs_f64(),
@@ -84,6 +89,12 @@ pub fn run(args: Args) -> Result<()> {
         report.pages_in_use,
         report.pages_free,
         stats.pages_held_back
+    )?;
+    outln!(
+        "  redo log         {} since the checkpoint of commit {} ({} freed pages wait for the next)",
+        human_bytes(stats.log_bytes),
+        stats.checkpoint_txn,
+        stats.pages_pinned
     )?;
     for t in &tables {
         outln!(

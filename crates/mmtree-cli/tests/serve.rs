@@ -317,6 +317,21 @@ fn pipelined_writes_share_commits_and_survive_a_restart() {
         commits < 100,
         "2000 pipelined writes took {commits} commits"
     );
+    // Group commit through the redo log: one log sync per commit, none per write; the log holds
+    // the records since the last checkpoint.
+    let field = |name: &str| -> u64 {
+        info.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .unwrap_or_else(|| panic!("INFO has no {name}"))
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let syncs = field("mmtree_log_syncs:");
+    assert!(syncs >= 1 && syncs <= commits + 2, "{syncs} log syncs for {commits} commits");
+    assert!(field("mmtree_log_bytes:") > 0);
+    field("mmtree_checkpoints:");
+    field("mmtree_last_checkpoint_age_seconds:");
     // Several clients writing at once are grouped too.
     let threads: Vec<_> = (0..8)
         .map(|t| {

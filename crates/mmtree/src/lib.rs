@@ -115,6 +115,18 @@ pub mod testing {
         crate::btree::codec::decode_node(view).map(|_| ())
     }
 
+    /// For fuzzing: parses `bytes` as a redo-log record of generation `salt` (header, checksum)
+    /// and decodes every op of its payload, checksum or not. Returns the number of ops read
+    /// before the end or the first error; never panics or reads out of bounds.
+    pub fn decode_log_record(bytes: &[u8], salt: u64) -> usize {
+        if let Some(header) = crate::log::parse_header(bytes, salt) {
+            let len = usize::try_from(header.len()).unwrap_or(usize::MAX);
+            let _ = bytes.get(..len).map(|r| crate::log::record_intact(&header, r));
+        }
+        let payload = bytes.get(crate::log::RECORD_HEADER..).unwrap_or(&[]);
+        crate::log::ops(payload).take_while(|op| op.is_ok()).count()
+    }
+
     /// For fuzzing: decodes `bytes` as a meta page; true if it is a valid one.
     pub fn decode_meta_page(bytes: &[u8]) -> bool {
         matches!(

@@ -201,7 +201,9 @@ impl Server {
         format!(
             "# Server\r\nredis_version:7.0.0\r\nmmtree_version:{}\r\nredis_mode:standalone\r\nprocess_id:{}\r\ntcp_port:{}\r\nuptime_in_seconds:{}\r\n\r\n\
              # Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\n\r\n\
-             # Persistence\r\nloading:0\r\naof_enabled:0\r\nmmtree_last_commit:{}\r\nmmtree_file_bytes:{}\r\nmmtree_commits:{}\r\nmmtree_committed_writes:{}\r\n\r\n\
+             # Persistence\r\nloading:0\r\naof_enabled:0\r\nmmtree_last_commit:{}\r\nmmtree_file_bytes:{}\r\nmmtree_commits:{}\r\nmmtree_committed_writes:{}\r\n\
+             mmtree_log_bytes:{}\r\nmmtree_log_syncs:{}\r\nmmtree_checkpoints:{}\r\nmmtree_last_checkpoint_txn:{}\r\n\
+             mmtree_last_checkpoint_age_seconds:{}\r\nmmtree_last_checkpoint_ms:{:.1}\r\nmmtree_pages_pinned:{}\r\n\r\n\
              # Stats\r\ntotal_connections_received:{}\r\nrejected_connections:{}\r\ntotal_commands_processed:{}\r\nexpired_keys:{}\r\n\
              limiter_admitted:{admitted}\r\nlimiter_rejected:{}\r\nlimiter_rejected_global:{rejected_global}\r\nlimiter_level:{level:.1}\r\nauth_failures:{}\r\n\r\n\
              # Keyspace\r\n{keyspace}",
@@ -215,6 +217,13 @@ impl Server {
             db_stats.file_bytes,
             s.commits.load(Ordering::Relaxed),
             s.committed_writes.load(Ordering::Relaxed),
+            db_stats.log_bytes,
+            db_stats.log_syncs,
+            db_stats.checkpoints,
+            db_stats.checkpoint_txn,
+            db_stats.checkpoint_age.as_secs(),
+            db_stats.last_checkpoint_duration.as_secs_f64() * 1e3,
+            db_stats.pages_pinned,
             s.connections.load(Ordering::Relaxed),
             s.rejected_connections.load(Ordering::Relaxed),
             s.commands.load(Ordering::Relaxed),

@@ -548,6 +548,22 @@ impl RedoLog {
         Ok(records)
     }
 
+    /// After a checkpoint (every record obsolete): if the file is longer than `max` bytes, cuts
+    /// it back to its header. Other processes that believed it longer simply extend it again.
+    pub(crate) fn shrink_if_over(&self, max: u64) -> Result<()> {
+        if self.len()? <= max {
+            return Ok(());
+        }
+        if let Some(observer) = &self.observer {
+            observer.0.set_len(IoFile::Log, RECORDS_AT);
+        }
+        self.file
+            .set_len(RECORDS_AT)
+            .map_err(|e| Error::io("shortening the redo log", e))?;
+        self.prepared.store(RECORDS_AT, Ordering::Release);
+        Ok(())
+    }
+
     /// (syncs of the log by this process, duration of its last checkpoint).
     pub(crate) fn counters(&self) -> (u64, std::time::Duration) {
         (

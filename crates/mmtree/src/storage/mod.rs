@@ -319,18 +319,6 @@ impl Storage {
         Ok(())
     }
 
-    /// Asks the kernel to start writing the file's dirty pages back now, without waiting
-    /// (`sync_file_range(SYNC_FILE_RANGE_WRITE)`), so the next checkpoint's `fdatasync` finds
-    /// less to do. Durability still comes only from `sync`; errors are left for it to report.
-    pub(crate) fn start_writeback(&self) {
-        use std::os::fd::AsRawFd;
-        // SAFETY: a plain system call on a descriptor this struct owns (open for its whole
-        // life); it reads no memory of ours.
-        unsafe {
-            libc::sync_file_range(self.file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE);
-        }
-    }
-
     /// `fdatasync`; a failure poisons the handle (never retry a failed fsync).
     pub(crate) fn sync(&self) -> Result<()> {
         self.check_poisoned()?;
