@@ -328,7 +328,10 @@ fn pipelined_writes_share_commits_and_survive_a_restart() {
             .unwrap()
     };
     let syncs = field("mmtree_log_syncs:");
-    assert!(syncs >= 1 && syncs <= commits + 2, "{syncs} log syncs for {commits} commits");
+    assert!(
+        syncs >= 1 && syncs <= commits + 2,
+        "{syncs} log syncs for {commits} commits"
+    );
     assert!(field("mmtree_log_bytes:") > 0);
     field("mmtree_checkpoints:");
     field("mmtree_last_checkpoint_age_seconds:");

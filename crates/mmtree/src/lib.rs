@@ -121,7 +121,9 @@ pub mod testing {
     pub fn decode_log_record(bytes: &[u8], salt: u64) -> usize {
         if let Some(header) = crate::log::parse_header(bytes, salt) {
             let len = usize::try_from(header.len()).unwrap_or(usize::MAX);
-            let _ = bytes.get(..len).map(|r| crate::log::record_intact(&header, r));
+            let _ = bytes
+                .get(..len)
+                .map(|r| crate::log::record_intact(&header, r));
         }
         let payload = bytes.get(crate::log::RECORD_HEADER..).unwrap_or(&[]);
         crate::log::ops(payload).take_while(|op| op.is_ok()).count()

@@ -678,7 +678,11 @@ mod tests {
         let seq = lock.word(spare).load(Ordering::SeqCst);
         lock.word(spare).store(seq | 1, Ordering::SeqCst);
         lock.word(spare + 8).store(12345, Ordering::SeqCst);
-        assert_eq!(lock.load_meta(), Some(next), "readers never wait for a dead publisher");
+        assert_eq!(
+            lock.load_meta(),
+            Some(next),
+            "readers never wait for a dead publisher"
+        );
         lock.publish_meta(words); // the next publish rewrites the torn copy
         assert_eq!(lock.load_meta(), Some(words));
     }

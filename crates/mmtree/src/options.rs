@@ -104,7 +104,11 @@ impl Options {
             ));
         }
         if (self.log_bytes, self.checkpoint_interval, self.sync_interval)
-            != (other.log_bytes, other.checkpoint_interval, other.sync_interval)
+            != (
+                other.log_bytes,
+                other.checkpoint_interval,
+                other.sync_interval,
+            )
         {
             differences.push(format!(
                 "log_bytes/checkpoint_interval/sync_interval {}/{:?}/{:?}, asked for {}/{:?}/{:?}",

@@ -222,7 +222,10 @@ fn sigkill_mid_commit_never_loses_a_commit() {
             let later = BufReader::new(out)
                 .lines()
                 .map_while(Result::ok)
-                .filter_map(|l| l.strip_prefix("committed ").map(|n| n.trim().parse().unwrap()))
+                .filter_map(|l| {
+                    l.strip_prefix("committed ")
+                        .map(|n| n.trim().parse().unwrap())
+                })
                 .last();
             reported = reported.max(later);
         }

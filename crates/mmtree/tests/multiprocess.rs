@@ -606,7 +606,11 @@ fn a_writer_killed_mid_append_is_replayed_or_cut_by_the_next_writer() {
         let mut w = db.begin_write().unwrap();
         let expect_child = (!torn).then(|| b"was here".to_vec());
         assert_eq!(
-            w.table("t").unwrap().get(b"child").unwrap().map(|v| v.to_vec()),
+            w.table("t")
+                .unwrap()
+                .get(b"child")
+                .unwrap()
+                .map(|v| v.to_vec()),
             expect_child,
             "torn: {torn}"
         );
@@ -616,7 +620,11 @@ fn a_writer_killed_mid_append_is_replayed_or_cut_by_the_next_writer() {
         assert!(db.check().unwrap().is_ok());
         drop(db);
         let db = Db::open(&path).unwrap();
-        assert_eq!(get(&db, b"child"), expect_child, "torn: {torn}, after a reopen");
+        assert_eq!(
+            get(&db, b"child"),
+            expect_child,
+            "torn: {torn}, after a reopen"
+        );
         assert_eq!(get(&db, b"parent"), Some(b"2".to_vec()));
         assert!(db.check().unwrap().is_ok());
     }

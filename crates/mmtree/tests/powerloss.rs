@@ -77,6 +77,9 @@ struct History {
     acked: u64,
 }
 
+/// A cut to check: its kind, the images (data file, log), the commit acknowledged at the cut.
+type Cut = (&'static str, [Vec<u8>; 2], u64);
+
 fn index(file: IoFile) -> usize {
     match file {
         IoFile::Data => 0,
@@ -94,7 +97,7 @@ struct Harness {
     /// Disks built at cut points, checked by the workload between its operations (a check opens
     /// a database, which must not happen inside the engine's own open or commit): the kind of
     /// cut, the images (data file, log), and the commit acknowledged as durable at the cut.
-    images: Mutex<Vec<(&'static str, [Vec<u8>; 2], u64)>>,
+    images: Mutex<Vec<Cut>>,
     violations: Mutex<Vec<String>>,
 }
 

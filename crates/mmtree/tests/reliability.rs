@@ -416,7 +416,11 @@ fn eventual_commits_are_synced_in_the_background_within_the_interval() {
     let mut w = db.begin_write().unwrap();
     w.table("t").unwrap().insert(b"k", b"v").unwrap();
     w.commit().unwrap();
-    assert_eq!(db.stats().log_syncs, before, "an Eventual commit does not sync");
+    assert_eq!(
+        db.stats().log_syncs,
+        before,
+        "an Eventual commit does not sync"
+    );
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while db.stats().log_syncs == before {
         assert!(

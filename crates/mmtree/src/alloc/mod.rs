@@ -42,11 +42,7 @@ pub(crate) fn record_key(txn: u64, part: u32) -> Vec<u8> {
 }
 
 /// A record: (the txn that freed its pages, young or not, the pages).
-pub(crate) fn decode_record(
-    key: &[u8],
-    value: &[u8],
-    page: u64,
-) -> Result<(u64, bool, Vec<u64>)> {
+pub(crate) fn decode_record(key: &[u8], value: &[u8], page: u64) -> Result<(u64, bool, Vec<u64>)> {
     if key.len() != RECORD_KEY_SIZE || !value.len().is_multiple_of(8) {
         return Err(Error::corrupted(page, "malformed freelist record"));
     }

@@ -5,10 +5,10 @@
 mod backup;
 mod open;
 
+use crate::alloc::Floors;
 use crate::error::{Error, Result};
 use crate::limits::{PAGE_SIZE_MAX, PAGE_SIZE_MIN};
 use crate::options::{Durability, Options};
-use crate::alloc::Floors;
 use crate::shared::{open_files, unix_now_ns, PublishedState, Shared, WriterGuard};
 use crate::txn::{BoundedReadTransaction, ReadTransaction, WriteTransaction};
 use std::fs::OpenOptions;

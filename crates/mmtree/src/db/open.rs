@@ -262,7 +262,12 @@ fn strict_check(shared: &Arc<Shared>) {
         .unwrap_or_else(|e| panic!("strict mode: the meta pages cannot be read: {e}"));
     // Not a registered snapshot: nothing else runs while strict mode checks (the writer role
     // is held), and the checkpoint rule is what keeps its pages in place.
-    let durable = ReadTransaction::new(shared.clone(), shared.storage.mapping(), disk.newest, u64::MAX);
+    let durable = ReadTransaction::new(
+        shared.clone(),
+        shared.storage.mapping(),
+        disk.newest,
+        u64::MAX,
+    );
     let report = crate::check::check(&durable);
     assert!(
         report.is_ok(),
@@ -316,15 +321,13 @@ fn is_torn_creation(file: &File, len: u64) -> Result<bool> {
     if valid.is_empty() {
         return Ok(len <= 2 * PAGE_SIZE_MIN as u64);
     }
-    Ok(valid
-        .iter()
-        .all(|meta| {
-            let unsalted = Meta {
-                log_salt: 0,
-                ..*meta
-            };
-            unsalted == Meta::created(meta.page_size) && len < 2 * u64::from(meta.page_size)
-        }))
+    Ok(valid.iter().all(|meta| {
+        let unsalted = Meta {
+            log_salt: 0,
+            ..*meta
+        };
+        unsalted == Meta::created(meta.page_size) && len < 2 * u64::from(meta.page_size)
+    }))
 }
 
 fn is_all_zero(file: &File, len: u64) -> Result<bool> {

@@ -206,8 +206,7 @@ pub(crate) fn parse_header(bytes: &[u8], salt: u64) -> Option<RecordHeader> {
 
 /// True if `record` (header and payload) passes its checksum.
 pub(crate) fn record_intact(header: &RecordHeader, record: &[u8]) -> bool {
-    record.len() as u64 == header.len()
-        && crc32c::crc32c(&record[RECORD_MAGIC_AT..]) == header.crc
+    record.len() as u64 == header.len() && crc32c::crc32c(&record[RECORD_MAGIC_AT..]) == header.crc
 }
 
 /// The ops of a record's payload, checked as they are read (a log is untrusted input).
@@ -447,8 +446,7 @@ impl RedoLog {
         }
         let mut target = end.max(len + (len / 4).clamp(GROW_MIN, 64 << 20));
         // A file-size limit (RLIMIT_FSIZE) is checked first: crossing it would raise SIGXFSZ.
-        if let Some(limit) = rustix::process::getrlimit(rustix::process::Resource::Fsize).current
-        {
+        if let Some(limit) = rustix::process::getrlimit(rustix::process::Resource::Fsize).current {
             target = target.min(limit);
             if target < end {
                 return Err(Error::StorageFull {
@@ -496,7 +494,10 @@ impl RedoLog {
         self.syncs.fetch_add(1, Ordering::Relaxed);
         if let Err(error) = rustix::fs::fdatasync(&self.file) {
             let reason = format!("fdatasync of the redo log failed: {error}");
-            self.poisoned.lock().expect("poison lock").get_or_insert(reason);
+            self.poisoned
+                .lock()
+                .expect("poison lock")
+                .get_or_insert(reason);
             return Err(Error::io("fdatasync of the redo log", error.into()));
         }
         Ok(())
@@ -630,7 +631,9 @@ mod tests {
         let header = parse_header(&record, 77).unwrap();
         assert_eq!(header.txn, 5);
         assert!(record_intact(&header, &record));
-        let got: Vec<Op> = ops(&record[RECORD_HEADER..]).map(|op| op.unwrap()).collect();
+        let got: Vec<Op> = ops(&record[RECORD_HEADER..])
+            .map(|op| op.unwrap())
+            .collect();
         assert_eq!(
             got,
             vec![
@@ -679,9 +682,17 @@ mod tests {
         assert_eq!(log.scan(8, 0).unwrap().len(), 0, "another salt");
         let second = log.scan(9, 0).unwrap()[1].offset;
         log.file.write_all_at(&[0xee], second + 5).unwrap();
-        assert_eq!(log.scan(9, 0).unwrap().len(), 1, "a torn second record ends the log");
+        assert_eq!(
+            log.scan(9, 0).unwrap().len(),
+            1,
+            "a torn second record ends the log"
+        );
         drop(log);
-        std::fs::write(&path, b"not a log at all, but long enough to be something else").unwrap();
+        std::fs::write(
+            &path,
+            b"not a log at all, but long enough to be something else",
+        )
+        .unwrap();
         assert!(matches!(
             RedoLog::open(&path, false, false, None),
             Err(Error::BadLog { .. })

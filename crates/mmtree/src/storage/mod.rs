@@ -303,7 +303,9 @@ impl Storage {
     pub(crate) fn write_meta_durable(&self, offset: u64, bytes: &[u8]) -> Result<()> {
         self.check_poisoned()?;
         if let Some(observer) = &self.observer {
-            observer.0.write_durable(observe::IoFile::Data, offset, bytes);
+            observer
+                .0
+                .write_durable(observe::IoFile::Data, offset, bytes);
         }
         let Some(meta_file) = &self.meta_file else {
             return Err(Error::io(

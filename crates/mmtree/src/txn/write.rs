@@ -63,12 +63,16 @@ impl WriteTransaction {
     }
 
     /// Applies one logged change (recovery).
-    pub(crate) fn apply(&mut self, table: &mut Option<String>, op: crate::log::Op<'_>) -> Result<()> {
+    pub(crate) fn apply(
+        &mut self,
+        table: &mut Option<String>,
+        op: crate::log::Op<'_>,
+    ) -> Result<()> {
         use crate::log::Op;
         let current = |table: &Option<String>| {
-            table.clone().ok_or_else(|| {
-                Error::corrupted(0, "redo log record: a change names no table")
-            })
+            table
+                .clone()
+                .ok_or_else(|| Error::corrupted(0, "redo log record: a change names no table"))
         };
         match op {
             Op::Table(name) => {
@@ -203,7 +207,10 @@ impl WriteTransaction {
     /// Commits and keeps the writer role (recovery goes on to the caller's transaction).
     pub(crate) fn commit_keeping_writer(mut self) -> Result<WriterGuard> {
         self.commit_steps()?;
-        Ok(self.writer.take().expect("the writer role is held until commit"))
+        Ok(self
+            .writer
+            .take()
+            .expect("the writer role is held until commit"))
     }
 
     fn commit_steps(&mut self) -> Result<()> {
@@ -228,8 +235,13 @@ impl WriteTransaction {
         core.write_pages(pages)?;
         let meta = commit::new_meta(core, catalog_root, freelist_root, free_pages);
         let pinned = core.alloc.pinned;
-        core.db
-            .publish(meta, &self.state, core.redo.as_mut(), self.durability, pinned)?;
+        core.db.publish(
+            meta,
+            &self.state,
+            core.redo.as_mut(),
+            self.durability,
+            pinned,
+        )?;
         if let Some(after_commit) = core.db.after_commit {
             after_commit(&core.db);
         }
