@@ -565,3 +565,59 @@ fn strict_mode_stops_at_the_first_commit_that_leaves_a_problem() {
         .unwrap_or_default();
     assert!(message.contains("strict mode"), "{message}");
 }
+
+/// Issue 15, item 8: a transaction too large for the log (a value bigger than `log_bytes`, and
+/// a bulk load) is not written twice: it commits as a checkpoint — its pages are synced, its
+/// meta page written, the log left empty — and survives a crash (a copy of the files as they
+/// are) like any commit. `MMTREE_BIG_VALUE_MIB=1024` tries a 1 GiB value.
+#[test]
+fn a_value_larger_than_the_log_commits_as_a_checkpoint() {
+    use mmtree::Options;
+    let mib: usize = std::env::var("MMTREE_BIG_VALUE_MIB")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.mmt");
+    let options = Options::default().log_bytes(1 << 20);
+    let db = Db::open_with(&path, options).unwrap();
+    let mut w = db.begin_write().unwrap();
+    w.table("small").unwrap().insert(b"a", b"1").unwrap();
+    w.commit().unwrap();
+    let logged = db.stats();
+    assert!(logged.log_bytes > 0, "a small commit is logged");
+    let big: Vec<u8> = (0..mib << 20).map(|i| (i % 251) as u8).collect();
+    let mut w = db.begin_write().unwrap();
+    w.table("big").unwrap().insert(b"v", &big).unwrap();
+    w.commit().unwrap();
+    let stats = db.stats();
+    assert_eq!(stats.log_bytes, 0, "the big commit was a checkpoint");
+    assert_eq!(stats.checkpoint_txn, stats.txn_id);
+    assert!(
+        std::fs::metadata(format!("{}-log", path.display()))
+            .unwrap()
+            .len()
+            < (2 << 20),
+        "the value was not written to the log"
+    );
+    // A crash copy (no close, no further checkpoint) opens with both commits.
+    let copy = dir.path().join("copy.mmt");
+    std::fs::copy(&path, &copy).unwrap();
+    std::fs::copy(
+        format!("{}-log", path.display()),
+        format!("{}-log", copy.display()),
+    )
+    .unwrap();
+    let reopened = Db::open(&copy).unwrap();
+    let r = reopened.begin_read().unwrap();
+    assert_eq!(
+        r.table("big").unwrap().unwrap().get(b"v").unwrap(),
+        Some(&big[..])
+    );
+    assert_eq!(
+        r.table("small").unwrap().unwrap().get(b"a").unwrap(),
+        Some(&b"1"[..])
+    );
+    drop(r);
+    assert!(reopened.check().unwrap().is_ok());
+}
