@@ -183,8 +183,9 @@ impl Options {
     }
 
     /// For power-loss tests: open as if the system had restarted since the file was last
-    /// written, so meta pages of commits that were never synced (`Durability::Eventual`) are
-    /// not trusted, as after a real power loss.
+    /// written, so weak meta pages (format 1: `Eventual` commits that were never synced) are
+    /// not trusted, as after a real power loss. (Format 2 has no weak meta pages: what a restart
+    /// loses is the log's unsynced tail, which the tests drop themselves.)
     #[doc(hidden)]
     pub fn simulate_reboot(mut self) -> Self {
         self.boot_id = Some(boot_id().wrapping_add(2) | 1);

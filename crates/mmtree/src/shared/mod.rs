@@ -114,7 +114,8 @@ pub(crate) struct Shared {
     /// published state (before, the log may hold commits the published state lacks).
     pub(crate) recovered: AtomicBool,
     pub(crate) identity: (u64, u64),
-    /// This boot's id (`boot_id`), or the simulated one: weak meta pages are written with it.
+    /// This boot's id (`boot_id`), or the simulated one: a weak meta page of a format-1 file is
+    /// trusted only in the boot that wrote it.
     pub(crate) boot: u64,
     /// What the processes sharing this database agree on (see `lock`).
     pub(crate) lock: LockFile,
