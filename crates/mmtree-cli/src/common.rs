@@ -81,6 +81,8 @@ pub mod exit {
     pub const PROBLEMS: i32 = 3;
     /// `get`/`del`: the key (or table) does not exist.
     pub const NOT_FOUND: i32 = 4;
+    /// `load` stopped by Ctrl-C (128 + SIGINT, as a shell reports it).
+    pub const INTERRUPTED: i32 = 130;
 }
 
 /// An error that carries its exit code.

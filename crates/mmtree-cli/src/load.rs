@@ -8,13 +8,60 @@ use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::Read;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
+
+/// Ctrl-C (SIGINT) during a load: a watcher thread waits for a commit in progress to finish,
+/// says how many records are committed, and exits with `exit::INTERRUPTED`. (A thread, not a
+/// flag: the main thread may be blocked reading a terminal or a pipe.)
+struct Interrupt {
+    /// Held while a batch commits; then the committed records and commits.
+    state: Arc<(Mutex<()>, AtomicU64, AtomicU64)>,
+}
+
+impl Interrupt {
+    fn install(bar: ProgressBar, db: mmtree::Db) -> Result<Interrupt> {
+        let state = Arc::new((Mutex::new(()), AtomicU64::new(0), AtomicU64::new(0)));
+        let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGINT])
+            .context("installing the Ctrl-C handler")?;
+        let watched = state.clone();
+        std::thread::spawn(move || {
+            if signals.forever().next().is_some() {
+                let _no_commit_running = watched.0.lock().unwrap_or_else(|e| e.into_inner());
+                // What the commits logged goes into the data file, as a close would do (exit
+                // skips the close), so read-only commands find nothing to replay.
+                let _ = db.checkpoint();
+                bar.finish_and_clear();
+                eprintln!(
+                    "mmtree load: interrupted: {} records committed in {} commits; records read \
+                     after the last commit were not loaded",
+                    watched.1.load(Ordering::SeqCst),
+                    watched.2.load(Ordering::SeqCst)
+                );
+                std::process::exit(exit::INTERRUPTED);
+            }
+        });
+        Ok(Interrupt { state })
+    }
+
+    /// Held across a commit, so an interrupt reports a count that is on disk.
+    fn hold(&self) -> MutexGuard<'_, ()> {
+        self.state.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn note(&self, stats: &Stats) {
+        self.state.1.store(stats.loaded, Ordering::SeqCst);
+        self.state.2.store(stats.batches, Ordering::SeqCst);
+    }
+}
 
 /// Loads records from FILE (or standard input) into TABLE, committing every --batch records.
 ///
 /// A batch of sorted keys into an empty table takes the bulk-load fast path (packed pages);
 /// otherwise records are inserted. Each batch is a durable commit, so a load that stops
-/// half-way (bad line, full disk, Ctrl-C) keeps every batch committed before it.
+/// half-way (bad line, full disk, Ctrl-C) keeps every batch committed before it; Ctrl-C says how
+/// many records that is and exits 130.
 ///
 /// With --all, the input is what `mmtree dump DB --all` writes: JSON Lines that each name
 /// their table ({"table": …, "key": …, "value": …}; {"table": …} alone creates an empty table),
@@ -147,6 +194,7 @@ pub fn run(mut args: Args) -> Result<()> {
     };
 
     let db = open_or_create(&args.db)?;
+    let interrupt = Interrupt::install(bar.clone(), db.clone())?;
     let key_max = db.key_size_max();
     let started = Instant::now();
     let mut stats = Stats {
@@ -198,7 +246,11 @@ pub fn run(mut args: Args) -> Result<()> {
         match checked {
             Ok((table, entry)) => {
                 if table != batch.table || batch.entries.len() >= batch_size {
-                    commit_batch(&db, &args, &mut batch, &mut stats)?;
+                    {
+                        let _held = interrupt.hold();
+                        commit_batch(&db, &args, &mut batch, &mut stats)?;
+                        interrupt.note(&stats);
+                    }
                     if table != batch.table {
                         stats.last_key = None;
                         batch.table = table;
@@ -209,6 +261,7 @@ pub fn run(mut args: Args) -> Result<()> {
                     Some((key, value)) => batch.entries.push((line, key, value)),
                     None => {
                         // An empty table: create it now.
+                        let _held = interrupt.hold();
                         let mut w = db.begin_write()?;
                         w.table(&batch.table)?;
                         w.commit()
@@ -220,6 +273,7 @@ pub fn run(mut args: Args) -> Result<()> {
             Err(error) => {
                 let reason = format!("line {line}: {error:#}");
                 if !args.skip_bad {
+                    let _held = interrupt.hold();
                     commit_batch(&db, &args, &mut batch, &mut stats)?;
                     bar.finish_and_clear();
                     bail!(
@@ -232,6 +286,7 @@ pub fn run(mut args: Args) -> Result<()> {
             }
         }
     }
+    let _held = interrupt.hold();
     commit_batch(&db, &args, &mut batch, &mut stats)?;
     bar.finish_and_clear();
     let elapsed = started.elapsed();

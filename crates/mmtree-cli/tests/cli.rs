@@ -1048,3 +1048,64 @@ fn json_after_the_arguments_and_bad_arguments_exit_2() {
         assert!(!stderr(&out).contains("panicked"), "{args:?}");
     }
 }
+
+/// Issue 13: Ctrl-C during `load` says how many records were committed (and exits 130), even
+/// while the loader is blocked reading its input; the database holds exactly those.
+#[test]
+fn ctrl_c_during_load_says_how_many_records_were_committed() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("int.mmt");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mmtree"))
+        .args([
+            "load",
+            db.to_str().unwrap(),
+            "t",
+            "-",
+            "--batch",
+            "1000",
+            "--quiet",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let lines: String = (0..2500).map(|i| format!("k{i:05}\tv{i}\n")).collect();
+    stdin.write_all(lines.as_bytes()).unwrap();
+    stdin.flush().unwrap();
+    // Two batches of 1000 commit; 500 records wait in the third while the loader blocks on the
+    // open pipe. Wait (bounded) until the two are visible.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let out = mmtree(&["stat", db.to_str().unwrap(), "--json"]);
+        let entries = serde_json::from_slice::<serde_json::Value>(&out.stdout)
+            .ok()
+            .and_then(|v| v["tables"][0]["entries"].as_u64());
+        if entries == Some(2000) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the loader never committed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let out = child.wait_with_output().unwrap();
+    drop(stdin);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("interrupted: 2000 records committed in 2 commits"),
+        "{stderr}"
+    );
+    let out = mmtree(&["stat", db.to_str().unwrap(), "--json"]);
+    let stat: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(stat["tables"][0]["entries"], 2000);
+}
