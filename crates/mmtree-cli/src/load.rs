@@ -18,6 +18,15 @@ use std::time::Instant;
 struct Interrupt {
     /// Held while a batch commits; then the committed records and commits.
     state: Arc<(Mutex<()>, AtomicU64, AtomicU64)>,
+    /// The database, for the watcher's checkpoint; emptied when the load ends, so the handle
+    /// closes (and checkpoints) as usual.
+    db: Arc<Mutex<Option<mmtree::Db>>>,
+}
+
+impl Drop for Interrupt {
+    fn drop(&mut self) {
+        self.db.lock().unwrap_or_else(|e| e.into_inner()).take();
+    }
 }
 
 impl Interrupt {
@@ -26,12 +35,16 @@ impl Interrupt {
         let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGINT])
             .context("installing the Ctrl-C handler")?;
         let watched = state.clone();
+        let db = Arc::new(Mutex::new(Some(db)));
+        let handle = db.clone();
         std::thread::spawn(move || {
             if signals.forever().next().is_some() {
                 let _no_commit_running = watched.0.lock().unwrap_or_else(|e| e.into_inner());
                 // What the commits logged goes into the data file, as a close would do (exit
                 // skips the close), so read-only commands find nothing to replay.
-                let _ = db.checkpoint();
+                if let Some(db) = &*handle.lock().unwrap_or_else(|e| e.into_inner()) {
+                    let _ = db.checkpoint();
+                }
                 bar.finish_and_clear();
                 eprintln!(
                     "mmtree load: interrupted: {} records committed in {} commits; records read \
@@ -42,7 +55,7 @@ impl Interrupt {
                 std::process::exit(exit::INTERRUPTED);
             }
         });
-        Ok(Interrupt { state })
+        Ok(Interrupt { state, db })
     }
 
     /// Held across a commit, so an interrupt reports a count that is on disk.

@@ -127,7 +127,24 @@ fn main() {
             .map_or(common::exit::ERROR, |e| e.code);
         // Not `eprintln!`: it panics when standard error is full too.
         use std::io::Write;
-        let _ = writeln!(std::io::stderr(), "mmtree: {error:#}");
+        let _ = writeln!(std::io::stderr(), "mmtree: {}", one_message(&error));
         std::process::exit(code);
     }
+}
+
+/// The error and its causes as one line, each said once: a cause whose text the line already
+/// holds (mmtree's I/O errors name their OS error in their own message) is not repeated.
+fn one_message(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
 }

@@ -1109,3 +1109,17 @@ fn ctrl_c_during_load_says_how_many_records_were_committed() {
     let stat: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(stat["tables"][0]["entries"], 2000);
 }
+
+/// Issue 13: one error message per failure, naming the path, the OS error said once (it was
+/// printed twice: once in mmtree's own message, once more as its cause).
+#[test]
+fn an_error_is_one_line_naming_the_path_with_the_os_error_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no/such/dir/x.mmt");
+    let out = mmtree(&["put", missing.to_str().unwrap(), "t", "k", "v"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains(missing.to_str().unwrap()), "{stderr}");
+    assert_eq!(stderr.matches("os error 2").count(), 1, "{stderr}");
+}
