@@ -970,3 +970,93 @@ fn bind_takes_a_host_name_and_port_overrides_its_port() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--bind no port here"));
 }
+
+/// Issue 12: SETNX, SETEX, PSETEX, GETSET, TYPE, EXPIRETIME/PEXPIRETIME, TIME, and EXPIRE's
+/// NX/XX/GT/LT options with Redis 7's replies and errors (also inside MULTI/EXEC).
+#[test]
+fn more_string_and_expiry_commands_behave_like_redis() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("more.mmt"), &[]);
+    let mut c = server.client();
+    let int = |c: &mut redis::Connection, args: &[&str]| cmd::<i64>(c, args).unwrap();
+    assert_eq!(int(&mut c, &["SETNX", "a", "1"]), 1);
+    assert_eq!(int(&mut c, &["SETNX", "a", "2"]), 0);
+    assert_eq!(c.get::<_, String>("a").unwrap(), "1");
+    assert_eq!(
+        cmd::<String>(&mut c, &["SETEX", "t", "100", "v"]).unwrap(),
+        "OK"
+    );
+    let ttl = int(&mut c, &["TTL", "t"]);
+    assert!((99..=100).contains(&ttl), "{ttl}");
+    let err = cmd::<String>(&mut c, &["SETEX", "t", "0", "v"]).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("invalid expire time in 'setex' command"),
+        "{err}"
+    );
+    let err = cmd::<String>(&mut c, &["SETEX", "t", "x", "v"]).unwrap_err();
+    assert!(err.to_string().contains("not an integer"), "{err}");
+    assert_eq!(
+        cmd::<String>(&mut c, &["PSETEX", "p", "100000", "v"]).unwrap(),
+        "OK"
+    );
+    assert!(int(&mut c, &["PTTL", "p"]) > 90_000);
+    // GETSET returns the old value and drops the TTL.
+    assert_eq!(cmd::<String>(&mut c, &["GETSET", "t", "w"]).unwrap(), "v");
+    assert_eq!(int(&mut c, &["TTL", "t"]), -1);
+    assert_eq!(
+        cmd::<Option<String>>(&mut c, &["GETSET", "none", "x"]).unwrap(),
+        None
+    );
+    assert_eq!(cmd::<String>(&mut c, &["TYPE", "a"]).unwrap(), "string");
+    assert_eq!(cmd::<String>(&mut c, &["TYPE", "missing"]).unwrap(), "none");
+    // EXPIRETIME: -2 missing, -1 no expiry, else the unix time.
+    assert_eq!(int(&mut c, &["EXPIRETIME", "missing"]), -2);
+    assert_eq!(int(&mut c, &["EXPIRETIME", "a"]), -1);
+    assert_eq!(int(&mut c, &["EXPIREAT", "a", "4000000000"]), 1);
+    assert_eq!(int(&mut c, &["EXPIRETIME", "a"]), 4_000_000_000);
+    assert_eq!(int(&mut c, &["PEXPIRETIME", "a"]), 4_000_000_000_000);
+    // NX: only without an expiry. XX: only with one. GT/LT: only later/earlier; no expiry is
+    // forever (so GT never applies to it, LT always does).
+    assert_eq!(int(&mut c, &["EXPIRE", "a", "50", "NX"]), 0);
+    assert_eq!(int(&mut c, &["EXPIRE", "a", "50", "XX"]), 1);
+    assert_eq!(int(&mut c, &["EXPIRE", "a", "40", "GT"]), 0);
+    assert_eq!(int(&mut c, &["EXPIRE", "a", "60", "GT"]), 1);
+    assert_eq!(int(&mut c, &["EXPIRE", "a", "70", "LT"]), 0);
+    assert_eq!(int(&mut c, &["EXPIRE", "a", "30", "LT"]), 1);
+    let ttl = int(&mut c, &["TTL", "a"]);
+    assert!((29..=30).contains(&ttl), "{ttl}");
+    let _: () = c.set("b", "1").unwrap();
+    assert_eq!(int(&mut c, &["EXPIRE", "b", "50", "XX"]), 0);
+    assert_eq!(int(&mut c, &["EXPIRE", "b", "50", "GT"]), 0);
+    assert_eq!(int(&mut c, &["EXPIRE", "b", "50", "LT"]), 1);
+    assert_eq!(int(&mut c, &["PEXPIRE", "missing", "50", "NX"]), 0);
+    for (args, message) in [
+        (
+            &["EXPIRE", "b", "5", "NX", "XX"][..],
+            "NX and XX, GT or LT options at the same time are not compatible",
+        ),
+        (
+            &["EXPIRE", "b", "5", "GT", "LT"][..],
+            "GT and LT options at the same time are not compatible",
+        ),
+        (&["EXPIRE", "b", "5", "FOO"][..], "Unsupported option FOO"),
+    ] {
+        let err = cmd::<i64>(&mut c, args).unwrap_err();
+        assert!(err.to_string().contains(message), "{args:?}: {err}");
+    }
+    let time: Vec<String> = cmd(&mut c, &["TIME"]).unwrap();
+    let secs: u64 = time[0].parse().unwrap();
+    assert!(secs > 1_700_000_000 && time[1].parse::<u32>().unwrap() < 1_000_000);
+    // Inside MULTI/EXEC too.
+    let (set, kind): (i64, String) = redis::pipe()
+        .atomic()
+        .cmd("SETNX")
+        .arg("m")
+        .arg("1")
+        .cmd("TYPE")
+        .arg("m")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!((set, kind.as_str()), (1, "string"));
+}

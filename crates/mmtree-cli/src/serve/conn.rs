@@ -573,6 +573,29 @@ impl Conn {
                     }
                 })
             }
+            "TYPE" if a.len() == 1 => self.with_table(|conn, t| {
+                conn.out.simple(match t.live(&a[0], now) {
+                    Some(_) => "string",
+                    None => "none",
+                })
+            }),
+            "EXPIRETIME" | "PEXPIRETIME" if a.len() == 1 => self.with_table(|conn, t| {
+                let reply = match t.live(&a[0], now) {
+                    None => -2,
+                    Some((None, _)) => -1,
+                    Some((Some(at), _)) if name == "EXPIRETIME" => (at / 1000) as i64,
+                    Some((Some(at), _)) => at as i64,
+                };
+                conn.out.int(reply)
+            }),
+            "TIME" => {
+                let since = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default();
+                self.out.array(2);
+                self.out.bulk(since.as_secs().to_string().as_bytes());
+                self.out.bulk(since.subsec_micros().to_string().as_bytes());
+            }
             "TTL" | "PTTL" if a.len() == 1 => self.with_table(|conn, t| {
                 let reply = match t.live(&a[0], now) {
                     None => -2,
@@ -1027,6 +1050,14 @@ pub const COMMANDS: &[(&str, i32, Kind)] = &[
     ("GET", 2, Kind::Read),
     ("SET", -3, Kind::Write),
     ("GETDEL", 2, Kind::Write),
+    ("SETNX", 3, Kind::Write),
+    ("SETEX", 4, Kind::Write),
+    ("PSETEX", 4, Kind::Write),
+    ("GETSET", 3, Kind::Write),
+    ("TYPE", 2, Kind::Read),
+    ("EXPIRETIME", 2, Kind::Read),
+    ("PEXPIRETIME", 2, Kind::Read),
+    ("TIME", 1, Kind::Connection),
     ("DEL", -2, Kind::Write),
     ("UNLINK", -2, Kind::Write),
     ("EXISTS", -2, Kind::Read),
@@ -1042,10 +1073,10 @@ pub const COMMANDS: &[(&str, i32, Kind)] = &[
     ("GETRANGE", 4, Kind::Read),
     ("TTL", 2, Kind::Read),
     ("PTTL", 2, Kind::Read),
-    ("EXPIRE", 3, Kind::Write),
-    ("PEXPIRE", 3, Kind::Write),
-    ("EXPIREAT", 3, Kind::Write),
-    ("PEXPIREAT", 3, Kind::Write),
+    ("EXPIRE", -3, Kind::Write),
+    ("PEXPIRE", -3, Kind::Write),
+    ("EXPIREAT", -3, Kind::Write),
+    ("PEXPIREAT", -3, Kind::Write),
     ("PERSIST", 2, Kind::Write),
     ("SCAN", -2, Kind::Connection),
     ("KEYS", 2, Kind::Read),

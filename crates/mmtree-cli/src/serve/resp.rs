@@ -224,6 +224,7 @@ impl Out {
     pub fn reply(&mut self, reply: &Reply) {
         match reply {
             Reply::Ok => self.simple("OK"),
+            Reply::Status(text) => self.simple(text),
             Reply::Error(e) => self.error(e),
             Reply::Int(n) => self.int(*n),
             Reply::Bulk(b) => self.bulk(b),
@@ -242,6 +243,8 @@ impl Out {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Reply {
     Ok,
+    /// A simple string other than OK (`+string` for TYPE).
+    Status(String),
     Error(String),
     Int(i64),
     Bulk(Vec<u8>),

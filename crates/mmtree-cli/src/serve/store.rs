@@ -437,6 +437,46 @@ pub fn apply(tx: &mut Tx<'_>, args: &[Vec<u8>]) -> TxResult<Reply> {
                 Reply::Ok
             }
         }
+        "SETNX" => {
+            if a.len() != 2 {
+                return Ok(wrong_args(&name));
+            }
+            if tx.get(&a[0])?.is_some() {
+                Reply::Int(0)
+            } else {
+                tx.set(&a[0], &a[1], None)?;
+                Reply::Int(1)
+            }
+        }
+        "SETEX" | "PSETEX" => {
+            if a.len() != 3 {
+                return Ok(wrong_args(&name));
+            }
+            let Some(n) = parse_i64(&a[1]) else {
+                return Ok(Reply::Error(NOT_INT.into()));
+            };
+            let scale = if name == "SETEX" { 1000 } else { 1 };
+            let at = (n > 0)
+                .then(|| n.checked_mul(scale))
+                .flatten()
+                .and_then(|ms| (tx.now as i64).checked_add(ms));
+            let Some(at) = at else {
+                return Ok(Reply::Error(format!(
+                    "ERR invalid expire time in '{}' command",
+                    name.to_ascii_lowercase()
+                )));
+            };
+            tx.set(&a[0], &a[2], Some(at as u64))?;
+            Reply::Ok
+        }
+        "GETSET" => {
+            if a.len() != 2 {
+                return Ok(wrong_args(&name));
+            }
+            let old = tx.get(&a[0])?;
+            tx.set(&a[0], &a[1], None)?;
+            old.map_or(Reply::Null, |(_, data)| Reply::Bulk(data))
+        }
         "GETDEL" => {
             if a.len() != 1 {
                 return Ok(wrong_args(&name));
@@ -515,12 +555,34 @@ pub fn apply(tx: &mut Tx<'_>, args: &[Vec<u8>]) -> TxResult<Reply> {
             Reply::Int(data.len() as i64)
         }
         "EXPIRE" | "PEXPIRE" | "EXPIREAT" | "PEXPIREAT" => {
-            if a.len() != 2 {
+            if a.len() < 2 {
                 return Ok(wrong_args(&name));
             }
             let Some(n) = parse_i64(&a[1]) else {
                 return Ok(Reply::Error(NOT_INT.into()));
             };
+            // NX: only without an expiry; XX: only with one; GT/LT: only if the new time is
+            // later/earlier (no expiry counts as forever), as Redis 7.
+            let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
+            for opt in &a[2..] {
+                match String::from_utf8_lossy(opt).to_ascii_uppercase().as_str() {
+                    "NX" => nx = true,
+                    "XX" => xx = true,
+                    "GT" => gt = true,
+                    "LT" => lt = true,
+                    other => return Ok(Reply::Error(format!("ERR Unsupported option {other}"))),
+                }
+            }
+            if nx && (xx || gt || lt) {
+                return Ok(Reply::Error(
+                    "ERR NX and XX, GT or LT options at the same time are not compatible".into(),
+                ));
+            }
+            if gt && lt {
+                return Ok(Reply::Error(
+                    "ERR GT and LT options at the same time are not compatible".into(),
+                ));
+            }
             let at = match name.as_str() {
                 "EXPIRE" => n
                     .checked_mul(1000)
@@ -535,7 +597,19 @@ pub fn apply(tx: &mut Tx<'_>, args: &[Vec<u8>]) -> TxResult<Reply> {
                     name.to_ascii_lowercase()
                 )));
             };
-            match tx.get(&a[0])? {
+            let current = tx.get(&a[0])?;
+            let allowed = match &current {
+                None => false,
+                Some((expiry, _)) => {
+                    let now_at = expiry.map_or(i64::MAX, |e| e as i64);
+                    !(nx && expiry.is_some()
+                        || xx && expiry.is_none()
+                        || gt && at <= now_at
+                        || lt && at >= now_at)
+                }
+            };
+            match current {
+                _ if !allowed => Reply::Int(0),
                 None => Reply::Int(0),
                 Some(_) if at <= tx.now as i64 => {
                     tx.remove(&a[0])?;
@@ -618,6 +692,19 @@ pub fn read(tx: &mut Tx<'_>, args: &[Vec<u8>]) -> TxResult<Reply> {
                 Reply::Bulk(data[s as usize..=e as usize].to_vec())
             }
         }
+        ("TYPE", 1) => Reply::Status(
+            match tx.get(&a[0])? {
+                Some(_) => "string",
+                None => "none",
+            }
+            .into(),
+        ),
+        ("EXPIRETIME" | "PEXPIRETIME", 1) => Reply::Int(match tx.get(&a[0])? {
+            None => -2,
+            Some((None, _)) => -1,
+            Some((Some(at), _)) if name == "EXPIRETIME" => (at / 1000) as i64,
+            Some((Some(at), _)) => at as i64,
+        }),
         ("TTL" | "PTTL", 1) => Reply::Int(match tx.get(&a[0])? {
             None => -2,
             Some((None, _)) => -1,
