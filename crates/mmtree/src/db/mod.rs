@@ -184,15 +184,21 @@ impl Db {
     /// process's readers and from the durable checkpoint.
     fn start_write(&self, guard: WriterGuard) -> Result<WriteTransaction> {
         let inner = &self.inner;
-        let state = inner.published()?;
-        let guard = match inner.lock.log_claim() > state.log_end {
-            true => self.recover_tail(guard, &state)?,
-            false => guard,
-        };
-        let state = inner.published()?;
+        let (guard, state) = self.caught_up(guard)?;
         let floors = floors(&state, oldest_reader(inner));
         inner.state.lock().expect("state lock").meta = state.meta;
         Ok(WriteTransaction::new(inner.clone(), state, floors, guard))
+    }
+
+    /// With the writer role: the published state, after catching up with a writer that died
+    /// mid-commit (see `recover_tail`).
+    fn caught_up(&self, guard: WriterGuard) -> Result<(WriterGuard, PublishedState)> {
+        let state = self.inner.published()?;
+        if self.inner.lock.log_claim() <= state.log_end {
+            return Ok((guard, state));
+        }
+        let guard = self.recover_tail(guard, &state)?;
+        Ok((guard, self.inner.published()?))
     }
 
     /// A writer died between appending its record and publishing it (its claim is past the
@@ -231,12 +237,7 @@ impl Db {
     /// [`Error::WriteInProgress`].
     pub fn checkpoint(&self) -> Result<()> {
         let guard = self.inner.acquire_writer(true)?.expect("waited");
-        // A writer that died mid-commit is caught up with first.
-        let state = self.inner.published()?;
-        let guard = match self.inner.lock.log_claim() > state.log_end {
-            true => self.recover_tail(guard, &state)?,
-            false => guard,
-        };
+        let (guard, _) = self.caught_up(guard)?;
         self.inner.checkpoint()?;
         drop(guard);
         Ok(())

@@ -514,6 +514,11 @@ impl RedoLog {
 
     /// Reads the record at `offset` if it is a valid record of generation `salt` with id `txn`.
     pub(crate) fn record_at(&self, offset: u64, salt: u64, txn: u64) -> Result<Option<Record>> {
+        self.record_within(offset, salt, txn, self.len()?)
+    }
+
+    /// `record_at` for a log of `len` bytes.
+    fn record_within(&self, offset: u64, salt: u64, txn: u64, len: u64) -> Result<Option<Record>> {
         let mut head = [0u8; RECORD_HEADER];
         if !self.read_fully(offset, &mut head)? {
             return Ok(None);
@@ -524,7 +529,6 @@ impl RedoLog {
         if header.txn != txn {
             return Ok(None);
         }
-        let len = self.len()?;
         if offset.saturating_add(header.len()) > len {
             return Ok(None); // claims more than the file holds: torn
         }
@@ -541,7 +545,8 @@ impl RedoLog {
         let mut records = Vec::new();
         let mut offset = RECORDS_AT;
         let mut next = txn + 1;
-        while let Some(record) = self.record_at(offset, salt, next)? {
+        let len = self.len()?;
+        while let Some(record) = self.record_within(offset, salt, next, len)? {
             offset = record.end();
             next += 1;
             records.push(record);
