@@ -34,12 +34,12 @@
 
 use crate::error::{Error, Result};
 use crate::storage::observe::{IoFile, ObserverHandle};
+use crate::storage::Poison;
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Mutex;
 
 /// Where the first record starts.
 pub(crate) const RECORDS_AT: u64 = 4096;
@@ -319,7 +319,7 @@ pub(crate) struct RedoLog {
     prepared: AtomicU64,
     /// Records were appended since the last sync (by this process).
     unsynced: AtomicBool,
-    poisoned: Mutex<Option<String>>,
+    poisoned: Poison,
     observer: Option<ObserverHandle>,
     /// Syncs of the log by this process.
     syncs: AtomicU64,
@@ -358,7 +358,7 @@ impl RedoLog {
             file,
             prepared: AtomicU64::new(len),
             unsynced: AtomicBool::new(false),
-            poisoned: Mutex::new(None),
+            poisoned: Poison::default(),
             observer,
             syncs: AtomicU64::new(0),
             last_checkpoint_ns: AtomicU64::new(0),
@@ -494,22 +494,14 @@ impl RedoLog {
         self.syncs.fetch_add(1, Ordering::Relaxed);
         if let Err(error) = rustix::fs::fdatasync(&self.file) {
             let reason = format!("fdatasync of the redo log failed: {error}");
-            self.poisoned
-                .lock()
-                .expect("poison lock")
-                .get_or_insert(reason);
+            self.poisoned.set(reason);
             return Err(Error::io("fdatasync of the redo log", error.into()));
         }
         Ok(())
     }
 
     pub(crate) fn check_poisoned(&self) -> Result<()> {
-        match &*self.poisoned.lock().expect("poison lock") {
-            Some(reason) => Err(Error::Poisoned {
-                reason: reason.clone(),
-            }),
-            None => Ok(()),
-        }
+        self.poisoned.check()
     }
 
     /// Reads the record at `offset` if it is a valid record of generation `salt` with id `txn`.

@@ -34,7 +34,7 @@ pub(crate) struct Storage {
     file_len: AtomicU64,
     /// Whether the kernel's read-around stays on for the mapping (see `Mapping::reserve`).
     read_ahead: bool,
-    poisoned: Mutex<Option<String>>,
+    poisoned: Poison,
     /// Tests only: sees every write, length change and sync (see `observe`).
     observer: Option<observe::ObserverHandle>,
 }
@@ -65,7 +65,7 @@ impl Storage {
             map: RwLock::new(Arc::new(map)),
             file_len: AtomicU64::new(file_len),
             read_ahead,
-            poisoned: Mutex::new(None),
+            poisoned: Poison::default(),
             observer,
         })
     }
@@ -315,7 +315,7 @@ impl Storage {
         };
         if let Err(error) = meta_file.write_all_at(bytes, offset) {
             let reason = format!("writing the meta page failed: {error}");
-            *self.poisoned.lock().expect("poison lock") = Some(reason);
+            self.poisoned.set(reason);
             return Err(Error::io("writing the meta page", error));
         }
         Ok(())
@@ -329,14 +329,31 @@ impl Storage {
         }
         if let Err(error) = rustix::fs::fdatasync(&self.file) {
             let reason = format!("fdatasync failed: {error}");
-            *self.poisoned.lock().expect("poison lock") = Some(reason);
+            self.poisoned.set(reason);
             return Err(Error::io("fdatasync", error.into()));
         }
         Ok(())
     }
 
     pub(crate) fn check_poisoned(&self) -> Result<()> {
-        match &*self.poisoned.lock().expect("poison lock") {
+        self.poisoned.check()
+    }
+}
+
+/// Set by a failed `fdatasync` (or synchronous write): whether the data reached the disk is
+/// unknown, and a retry could report success for lost writes, so every later write is refused
+/// with the first reason. One per file (the data file, the log).
+#[derive(Default)]
+pub(crate) struct Poison(Mutex<Option<String>>);
+
+impl Poison {
+    /// Records the first failure (later ones keep it).
+    pub(crate) fn set(&self, reason: String) {
+        self.0.lock().expect("poison lock").get_or_insert(reason);
+    }
+
+    pub(crate) fn check(&self) -> Result<()> {
+        match &*self.0.lock().expect("poison lock") {
             Some(reason) => Err(Error::Poisoned {
                 reason: reason.clone(),
             }),
