@@ -1,7 +1,7 @@
 //! `mmtree dump DB TABLE` / `mmtree dump DB --all`: JSON Lines that `mmtree load --format
 //! jsonl` reads back exactly.
 
-use crate::common::{no_table, open_existing, stdout_error, Encoding};
+use crate::common::{exit, exit_with, no_table, open_existing, stdout_error, Encoding};
 use anyhow::{Context, Result};
 use std::io::Write;
 use std::path::PathBuf;
@@ -30,9 +30,17 @@ pub struct Args {
     /// Write to this file instead of standard output.
     #[arg(long, short)]
     output: Option<PathBuf>,
+    /// Salvage a damaged file: skip pages that fail their checks (with their subtrees) instead
+    /// of stopping at the first, and list on standard error what was skipped (exit 3 if
+    /// anything was).
+    #[arg(long)]
+    salvage: bool,
 }
 
 pub fn run(args: Args) -> Result<()> {
+    if args.salvage {
+        return salvage(&args);
+    }
     let db = open_existing(&args.db)?;
     let read = db.begin_read()?;
     let names = match &args.table {
@@ -103,4 +111,73 @@ pub fn run(args: Args) -> Result<()> {
         ),
     };
     Ok(())
+}
+
+/// `dump --salvage`: every entry that can still be read, then what was skipped.
+fn salvage(args: &Args) -> Result<()> {
+    let db = open_existing(&args.db)?;
+    let names = match &args.table {
+        Some(name) => vec![name.clone()],
+        None => db.begin_read()?.list_tables()?,
+    };
+    let sink: Box<dyn Write> = match &args.output {
+        Some(path) => Box::new(
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+        ),
+        None => Box::new(std::io::stdout().lock()),
+    };
+    let mut out = std::io::BufWriter::new(sink);
+    let encode = |bytes: &[u8]| match args.encoding {
+        Encoding::Text => String::from_utf8_lossy(bytes).into_owned(),
+        other => other.json(bytes).as_str().unwrap_or_default().to_string(),
+    };
+    let (mut count, mut skipped) = (0u64, Vec::new());
+    for name in &names {
+        let mut failed = None;
+        let report = db.salvage(name, |key, value| {
+            if failed.is_some() {
+                return;
+            }
+            let line = if args.all {
+                serde_json::json!({"table": name, "key": encode(key), "value": encode(value)})
+            } else {
+                serde_json::json!({"key": encode(key), "value": encode(value)})
+            };
+            if let Err(error) = writeln!(out, "{line}") {
+                failed = Some(error);
+            }
+        })?;
+        if let Some(error) = failed {
+            return Err(stdout_error(error));
+        }
+        let Some(report) = report else {
+            return Err(no_table(name));
+        };
+        count += report.entries;
+        skipped.extend(
+            report
+                .problems
+                .iter()
+                .map(|p| format!("table {name:?}: {p}")),
+        );
+    }
+    out.flush().map_err(stdout_error)?;
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(
+        err,
+        "salvaged {count} records from {} table(s); skipped {} damaged part(s)",
+        names.len(),
+        skipped.len()
+    );
+    for line in &skipped {
+        let _ = writeln!(err, "  skipped: {line}");
+    }
+    if skipped.is_empty() {
+        Ok(())
+    } else {
+        Err(exit_with(
+            exit::PROBLEMS,
+            format!("{} damaged part(s) skipped (listed above)", skipped.len()),
+        ))
+    }
 }

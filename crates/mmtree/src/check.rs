@@ -66,6 +66,85 @@ impl CheckReport {
     }
 }
 
+/// What [`crate::Db::salvage`] could read of a table.
+#[derive(Clone, Debug)]
+pub struct SalvageReport {
+    /// Entries handed to the visitor.
+    pub entries: u64,
+    /// What was skipped: pages that could not be read (their whole subtree is skipped), cells
+    /// that could not be decoded, and any other damage seen on the way.
+    pub problems: Vec<Problem>,
+}
+
+/// Reads what can be read of table `name` in key order, skipping damaged pages instead of
+/// stopping at the first (the integrity walk, with a visitor). `None`: the catalog has no
+/// readable entry for the table.
+pub(crate) fn salvage(
+    read: &ReadTransaction,
+    name: &str,
+    visit: &mut dyn FnMut(&[u8], &[u8]),
+) -> Option<SalvageReport> {
+    let meta = *read.meta();
+    let mut walker = Walker {
+        read,
+        marks: vec![UNSEEN; meta.page_count as usize],
+        problems: Vec::new(),
+    };
+    let mut figures = TreeFigures {
+        entries: 0,
+        depth: None,
+        pages: 0,
+    };
+    let mut entry = None;
+    if meta.catalog_root != 0 {
+        walker.walk(
+            meta.catalog_root,
+            None,
+            None,
+            0,
+            &mut figures,
+            &mut |_, key, value, _| {
+                if key == name.as_bytes() {
+                    entry = Some(value.to_vec());
+                }
+            },
+        );
+    }
+    let (root, _) = match decode_table_entry(&entry?) {
+        Ok(decoded) => decoded,
+        Err(error) => {
+            walker.problem(None, format!("table {name:?}: {error}"));
+            return Some(SalvageReport {
+                entries: 0,
+                problems: walker.problems,
+            });
+        }
+    };
+    let mut figures = TreeFigures {
+        entries: 0,
+        depth: None,
+        pages: 0,
+    };
+    let mut entries = 0;
+    if let Some(NodeRef::Page(root)) = root {
+        walker.walk(
+            root,
+            None,
+            None,
+            0,
+            &mut figures,
+            &mut |_, key, value, _| {
+                entries += 1;
+                visit(key, value);
+            },
+        );
+    }
+    Some(SalvageReport {
+        entries,
+        problems: walker.problems,
+    })
+}
+
 const UNSEEN: u8 = 0;
 const USED: u8 = 1;
 const FREE: u8 = 2;

@@ -82,7 +82,7 @@ mod shared;
 mod storage;
 mod txn;
 
-pub use check::{CheckReport, Problem, TableReport};
+pub use check::{CheckReport, Problem, SalvageReport, TableReport};
 pub use db::{Db, ReaderInfo, Stats};
 pub use options::{Durability, Options};
 

@@ -281,6 +281,21 @@ impl Db {
         Ok(crate::check::check(&read))
     }
 
+    /// Salvage: reads what can still be read of `table` in the newest commit, in key order,
+    /// handing each entry to `visit`, and skips what cannot (a page that fails its checksum or
+    /// its format, with its whole subtree; an undecodable cell) instead of stopping at the
+    /// first error as a range read does. The report says how many entries were read and what
+    /// was skipped. `None` if the catalog has no readable entry for the table. For getting
+    /// data out of a damaged file; nothing is written.
+    pub fn salvage(
+        &self,
+        table: &str,
+        mut visit: impl FnMut(&[u8], &[u8]),
+    ) -> Result<Option<crate::check::SalvageReport>> {
+        let read = self.begin_read()?;
+        Ok(crate::check::salvage(&read, table, &mut visit))
+    }
+
     /// Figures about the database. Reader figures cover every process.
     pub fn stats(&self) -> Stats {
         let inner = &self.inner;
