@@ -621,3 +621,71 @@ fn a_value_larger_than_the_log_commits_as_a_checkpoint() {
     drop(r);
     assert!(reopened.check().unwrap().is_ok());
 }
+
+/// Issue 11, item 9 (and issue 15's recovery): an open that fails after its shared state was
+/// built — here the log holds a record that passes its checksum but cannot be replayed (a put
+/// that names no table) — returns an error instead of hanging (the half-built state is dropped
+/// while the open-files mutex is held; its `Drop` must not lock that mutex again), leaves the
+/// log as it was (the evidence), and a later open says the same. Record layout: `log/mod.rs`.
+#[test]
+fn an_open_whose_replay_fails_returns_an_error_not_a_hang() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("replay.mmt");
+    let db = Db::open(&path).unwrap();
+    let mut w = db.begin_write().unwrap();
+    w.table("t").unwrap().insert(b"a", b"1").unwrap();
+    w.commit().unwrap();
+    drop(db); // a checkpoint: meta page = commit 1, the log starts over
+    let data = std::fs::read(&path).unwrap();
+    let txn = u64::from_le_bytes(data[16..24].try_into().unwrap()).max(u64::from_le_bytes(
+        data[PAGE + 16..PAGE + 24].try_into().unwrap(),
+    ));
+    let newest = if u64::from_le_bytes(data[16..24].try_into().unwrap()) == txn {
+        0
+    } else {
+        PAGE
+    };
+    let salt = u64::from_le_bytes(data[newest + 56..newest + 64].try_into().unwrap());
+    // One record: put "k" = "v" with no table op before it.
+    let payload = [
+        &[2u8][..],
+        &1u32.to_le_bytes(),
+        b"k",
+        &1u32.to_le_bytes(),
+        b"v",
+    ]
+    .concat();
+    let mut record = vec![0u8; 32];
+    record[4..8].copy_from_slice(b"MMTR");
+    record[8..16].copy_from_slice(&salt.to_le_bytes());
+    record[16..24].copy_from_slice(&(txn + 1).to_le_bytes());
+    record[24..28].copy_from_slice(&(payload.len() as u32).to_le_bytes());
+    record[28..32].copy_from_slice(&1u32.to_le_bytes());
+    record.extend_from_slice(&payload);
+    let sum = crc32c::crc32c(&record[4..]);
+    record[0..4].copy_from_slice(&sum.to_le_bytes());
+    let log = format!("{}-log", path.display());
+    let mut bytes = std::fs::read(&log).unwrap();
+    bytes.resize(4096, 0);
+    bytes.extend_from_slice(&record);
+    std::fs::write(&log, &bytes).unwrap();
+    for attempt in 0..2 {
+        let (send, receive) = mpsc::channel();
+        let opening = path.clone();
+        std::thread::spawn(move || {
+            let _ = send.send(Db::open(&opening).map(|_| ()));
+        });
+        let result = receive
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the open hung");
+        assert!(
+            matches!(&result, Err(Error::Corrupted { reason, .. }) if reason.contains("names no table")),
+            "attempt {attempt}: {result:?}"
+        );
+        assert_eq!(
+            std::fs::read(&log).unwrap(),
+            bytes,
+            "the log is left as it was"
+        );
+    }
+}
