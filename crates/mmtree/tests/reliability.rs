@@ -689,3 +689,38 @@ fn an_open_whose_replay_fails_returns_an_error_not_a_hang() {
         );
     }
 }
+
+/// Issue 11, item 10: creating a database (its data file and its log) and finishing a backup
+/// sync the directory, so the new names survive a power loss. The hidden I/O observer sees each
+/// directory sync, after the files' own syncs.
+#[test]
+fn creating_a_database_or_a_backup_syncs_the_directory() {
+    use mmtree::testing::{IoFile, IoObserver};
+    use std::sync::{Arc, Mutex};
+    #[derive(Default)]
+    struct Events(Mutex<Vec<String>>);
+    impl IoObserver for Events {
+        fn write(&self, _: IoFile, _: u64, _: &[u8]) {}
+        fn write_durable(&self, _: IoFile, _: u64, _: &[u8]) {}
+        fn set_len(&self, _: IoFile, _: u64) {}
+        fn sync(&self, file: IoFile) {
+            self.0.lock().unwrap().push(format!("sync {file:?}"));
+        }
+        fn sync_dir(&self) {
+            self.0.lock().unwrap().push("sync dir".into());
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let events = Arc::new(Events::default());
+    let options = mmtree::Options::default().observe_io(events.clone());
+    let db = Db::open_with(dir.path().join("new.mmt"), options).unwrap();
+    let seen = events.0.lock().unwrap().clone();
+    let last = |what: &str| seen.iter().rposition(|e| e == what);
+    let dir_sync = last("sync dir").expect("the directory was never synced");
+    assert!(last("sync Data").unwrap() < dir_sync, "{seen:?}");
+    assert!(last("sync Log").unwrap() < dir_sync, "{seen:?}");
+    let before = events.0.lock().unwrap().len();
+    db.backup(dir.path().join("copy.mmt")).unwrap();
+    let after = events.0.lock().unwrap()[before..].to_vec();
+    assert!(after.iter().any(|e| e == "sync dir"), "{after:?}");
+}

@@ -1,8 +1,8 @@
 //! Hot backups: a consistent copy of the newest commit while writers go on.
 
-use super::open::sync_parent_dir;
 use super::Db;
 use crate::error::{Error, Result};
+use crate::storage::sync_parent_dir;
 use std::fs::OpenOptions;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
@@ -90,7 +90,7 @@ impl Db {
         out.write_all_at(&pages, 0)
             .and_then(|()| out.sync_all())
             .map_err(|e| Error::io("writing the backup file", e))?;
-        sync_parent_dir(dest)?;
+        sync_parent_dir(dest, self.inner.options.observer.as_ref())?;
         drop(snapshot);
         Ok(len)
     }

@@ -10,7 +10,7 @@ use crate::options::{boot_id, Durability, Options};
 use crate::page::meta::{Meta, MetaRead};
 use crate::pager::Pager;
 use crate::shared::{read_meta, Published, PublishedState, Shared, WriterGuard};
-use crate::storage::Storage;
+use crate::storage::{sync_parent_dir, Storage};
 use crate::txn::{ReadTransaction, WriteTransaction};
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -134,7 +134,7 @@ pub(crate) fn open_shared(
             meta.encode(&mut pages[page_size..]);
             storage.create_meta_pages(&pages)?;
             // The new file's (and its log's) directory entry must survive a power loss too.
-            sync_parent_dir(&storage.path)?;
+            sync_parent_dir(&storage.path, options.observer.as_ref())?;
             meta
         }
     };
@@ -275,18 +275,6 @@ fn strict_check(shared: &Arc<Shared>) {
         report.txn_id,
         report.problems
     );
-}
-
-/// `fsync` of the directory holding `path`, so a file just created there survives a power loss
-/// (its data was synced; its name lives in the directory).
-pub(super) fn sync_parent_dir(path: &Path) -> Result<()> {
-    let parent = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
-    File::open(parent)
-        .and_then(|dir| dir.sync_all())
-        .map_err(|e| Error::io("syncing the directory of the database", e))
 }
 
 /// A database whose creation was cut short, so nothing was ever committed to it: our signature

@@ -380,15 +380,15 @@ impl RedoLog {
             if read_only {
                 return Ok(None);
             }
-            log.create()?;
+            log.create(path)?;
         } else if fresh && !read_only {
-            log.create()?;
+            log.create(path)?;
         }
         Ok(Some(log))
     }
 
     /// Writes the header and syncs it (the directory entry is synced by the caller).
-    fn create(&self) -> Result<()> {
+    fn create(&self, path: &Path) -> Result<()> {
         let mut page = vec![0u8; RECORDS_AT as usize];
         page[..8].copy_from_slice(&MAGIC);
         page[8..12].copy_from_slice(&VERSION.to_le_bytes());
@@ -403,7 +403,10 @@ impl RedoLog {
             .and_then(|()| self.file.write_all_at(&page, 0))
             .map_err(|e| Error::io("creating the redo log", e))?;
         self.prepared.store(RECORDS_AT, Ordering::Release);
-        self.sync()
+        self.sync()?;
+        // A log created beside an existing database (format 1, or a log moved away) must keep
+        // its name through a power loss, or the commits it will hold go with it.
+        crate::storage::sync_parent_dir(path, self.observer.as_ref())
     }
 
     /// Appends `bytes` at `offset` (the published log end), growing the file first if needed.

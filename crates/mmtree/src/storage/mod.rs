@@ -340,6 +340,25 @@ impl Storage {
     }
 }
 
+/// `fsync` of the directory holding `path`, so a file just created there survives a power loss
+/// (its data was synced; its name lives in the directory). For the database, its log, and
+/// backups.
+pub(crate) fn sync_parent_dir(
+    path: &std::path::Path,
+    observer: Option<&observe::ObserverHandle>,
+) -> Result<()> {
+    let parent = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => std::path::Path::new("."),
+    };
+    if let Some(observer) = observer {
+        observer.0.sync_dir();
+    }
+    File::open(parent)
+        .and_then(|dir| dir.sync_all())
+        .map_err(|e| Error::io("syncing the directory of the database", e))
+}
+
 /// Set by a failed `fdatasync` (or synchronous write): whether the data reached the disk is
 /// unknown, and a retry could report success for lost writes, so every later write is refused
 /// with the first reason. One per file (the data file, the log).
@@ -405,4 +424,29 @@ fn reserve_mapping(file: &File, len: u64, read_ahead: bool) -> Result<Mapping> {
 
 fn file_size_limit() -> Option<u64> {
     rustix::process::getrlimit(rustix::process::Resource::Fsize).current
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    /// Issue 11, item 8: the `O_DSYNC` descriptor for meta pages is the file that was opened,
+    /// even if its path names another file by now (a rename during the open): it is opened
+    /// through `/proc/self/fd`. By path, it would be the other file (and the open refused).
+    #[test]
+    fn the_meta_descriptor_is_the_open_file_whatever_its_path_names_now() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        std::fs::write(&a, b"a").unwrap();
+        std::fs::write(&b, b"b").unwrap();
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&a)
+            .unwrap();
+        let meta = open_meta_file(&file, &b).unwrap();
+        let inode = |f: &File| f.metadata().unwrap().ino();
+        assert_eq!(inode(&meta), inode(&file));
+    }
 }

@@ -33,6 +33,9 @@ pub trait IoObserver: Send + Sync {
     /// `fdatasync` of that file is about to run: everything reported for it so far is on disk
     /// once it returns.
     fn sync(&self, file: IoFile);
+    /// The directory holding the database is about to be synced (after a file was created in
+    /// it), so the new name survives a power loss.
+    fn sync_dir(&self) {}
 }
 
 /// An observer in [`crate::Options`].
