@@ -286,14 +286,26 @@ fn dump_then_load_round_trips_binary_data() {
     );
 }
 
+/// Table "t": 5000 records of 50-byte values (a tree of depth ≥ 2; page 20 is a leaf).
+fn load_5000(db: &Path) {
+    let input: String = (0..5000)
+        .map(|i| format!("k{i:06}\t{}\n", "v".repeat(50)))
+        .collect();
+    ok(mmtree_stdin(&["load", s(db), "t", "--quiet"], &input));
+}
+
+/// Flips a byte in the middle of page 20 (a leaf of `load_5000`'s table).
+fn damage_page_20(db: &Path) {
+    let mut bytes = std::fs::read(db).unwrap();
+    bytes[20 * 4096 + 2000] ^= 0xff;
+    std::fs::write(db, &bytes).unwrap();
+}
+
 #[test]
 fn stat_check_and_a_damaged_file() {
     let dir = tempfile::tempdir().unwrap();
     let db = db(&dir);
-    let input: String = (0..5000)
-        .map(|i| format!("k{i:06}\t{}\n", "v".repeat(50)))
-        .collect();
-    ok(mmtree_stdin(&["load", s(&db), "t", "--quiet"], &input));
+    load_5000(&db);
     let stat: serde_json::Value =
         serde_json::from_str(&ok(mmtree(&["stat", s(&db), "--json"]))).unwrap();
     assert_eq!(stat["tables"][0]["entries"], 5000);
@@ -303,9 +315,7 @@ fn stat_check_and_a_damaged_file() {
     assert!(ok(mmtree(&["stat", s(&db)])).contains("page cache"));
     assert!(ok(mmtree(&["check", s(&db)])).contains("0 problems"));
     // Damage one leaf page in the middle of the file: check exits 3 and names the page.
-    let mut bytes = std::fs::read(&db).unwrap();
-    bytes[20 * 4096 + 2000] ^= 0xff;
-    std::fs::write(&db, &bytes).unwrap();
+    damage_page_20(&db);
     let out = mmtree(&["check", s(&db)]);
     assert_eq!(
         out.status.code(),
@@ -1130,13 +1140,8 @@ fn an_error_is_one_line_naming_the_path_with_the_os_error_once() {
 fn dump_salvage_skips_a_damaged_leaf_and_says_so() {
     let dir = tempfile::tempdir().unwrap();
     let db = db(&dir);
-    let input: String = (0..5000)
-        .map(|i| format!("k{i:06}\t{}\n", "v".repeat(50)))
-        .collect();
-    ok(mmtree_stdin(&["load", s(&db), "t", "--quiet"], &input));
-    let mut bytes = std::fs::read(&db).unwrap();
-    bytes[20 * 4096 + 2000] ^= 0xff; // a leaf in the middle (as in the check test above)
-    std::fs::write(&db, &bytes).unwrap();
+    load_5000(&db);
+    damage_page_20(&db);
     let plain = mmtree(&["dump", s(&db), "t"]);
     assert!(!plain.status.success(), "a plain dump stops at the damage");
     let out = mmtree(&["dump", s(&db), "t", "--salvage", "--encoding", "text"]);

@@ -85,16 +85,8 @@ pub(crate) fn salvage(
     visit: &mut dyn FnMut(&[u8], &[u8]),
 ) -> Option<SalvageReport> {
     let meta = *read.meta();
-    let mut walker = Walker {
-        read,
-        marks: vec![UNSEEN; meta.page_count as usize],
-        problems: Vec::new(),
-    };
-    let mut figures = TreeFigures {
-        entries: 0,
-        depth: None,
-        pages: 0,
-    };
+    let mut walker = Walker::new(read);
+    let mut figures = TreeFigures::default();
     let mut entry = None;
     if meta.catalog_root != 0 {
         walker.walk(
@@ -120,11 +112,7 @@ pub(crate) fn salvage(
             });
         }
     };
-    let mut figures = TreeFigures {
-        entries: 0,
-        depth: None,
-        pages: 0,
-    };
+    let mut figures = TreeFigures::default();
     let mut entries = 0;
     if let Some(NodeRef::Page(root)) = root {
         walker.walk(
@@ -155,6 +143,7 @@ struct Walker<'a> {
     problems: Vec<Problem>,
 }
 
+#[derive(Default)]
 struct TreeFigures {
     entries: u64,
     depth: Option<usize>,
@@ -171,6 +160,17 @@ impl<'a> Walker<'a> {
                 page,
                 message: message.into(),
             });
+        }
+    }
+
+    /// A walk of `read`, with the meta pages marked in use.
+    fn new(read: &'a ReadTransaction) -> Walker<'a> {
+        let mut marks = vec![UNSEEN; read.meta().page_count as usize];
+        marks[..2].fill(USED);
+        Walker {
+            read,
+            marks,
+            problems: Vec::new(),
         }
     }
 
@@ -324,22 +324,12 @@ impl<'a> Walker<'a> {
 
 pub(crate) fn check(read: &ReadTransaction) -> CheckReport {
     let meta = *read.meta();
-    let mut walker = Walker {
-        read,
-        marks: vec![UNSEEN; meta.page_count as usize],
-        problems: Vec::new(),
-    };
-    walker.marks[0] = USED;
-    walker.marks[1] = USED;
+    let mut walker = Walker::new(read);
     let mut tables = Vec::new();
     // The catalog and every table.
     let mut entries: Vec<(String, Vec<u8>)> = Vec::new();
     if meta.catalog_root != 0 {
-        let mut figures = TreeFigures {
-            entries: 0,
-            depth: None,
-            pages: 0,
-        };
+        let mut figures = TreeFigures::default();
         walker.walk(
             meta.catalog_root,
             None,
@@ -359,11 +349,7 @@ pub(crate) fn check(read: &ReadTransaction) -> CheckReport {
                 continue;
             }
         };
-        let mut figures = TreeFigures {
-            entries: 0,
-            depth: None,
-            pages: 0,
-        };
+        let mut figures = TreeFigures::default();
         if let Some(NodeRef::Page(root)) = root {
             walker.walk(root, None, None, 0, &mut figures, &mut |_, _, _, _| {});
         }
@@ -387,11 +373,7 @@ pub(crate) fn check(read: &ReadTransaction) -> CheckReport {
     let mut listed: Vec<(u64, u64)> = Vec::new();
     let mut free_count = 0u64;
     if meta.freelist_root != 0 {
-        let mut figures = TreeFigures {
-            entries: 0,
-            depth: None,
-            pages: 0,
-        };
+        let mut figures = TreeFigures::default();
         let mut records: Vec<(Vec<u8>, Vec<u8>, u64)> = Vec::new();
         walker.walk(
             meta.freelist_root,

@@ -179,6 +179,11 @@ impl LockFile {
         })
     }
 
+    /// The lock file (beside the resolved database path).
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// Tries to become the only process with the database open. True: the caller must
     /// [`initialize`](Self::initialize) and then [`join`](Self::join).
     pub(crate) fn try_alone(&self) -> Result<bool> {

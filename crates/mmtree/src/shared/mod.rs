@@ -186,7 +186,7 @@ impl Shared {
     /// before anything is sized or read by it.
     pub(crate) fn published(&self) -> Result<PublishedState> {
         let damaged = |reason: &str| Error::IncompatibleLockFile {
-            path: self.lock_path(),
+            path: self.lock.path().to_path_buf(),
             reason: format!(
                 "its published state {reason}; close the database in every process so the next \
                  open rebuilds it"
@@ -215,12 +215,6 @@ impl Shared {
     /// The newest commit of any process.
     pub(crate) fn published_meta(&self) -> Result<Meta> {
         Ok(self.published()?.meta)
-    }
-
-    fn lock_path(&self) -> std::path::PathBuf {
-        let mut path = self.storage.path.clone().into_os_string();
-        path.push("-lock");
-        path.into()
     }
 
     pub(crate) fn publish_state(&self, state: &PublishedState) {
