@@ -241,6 +241,10 @@ impl<'a> Walker<'a> {
                 ),
             );
         }
+        if let Err(error) = view.validate() {
+            // Heads, prefix, cell bounds, order: the editing code relies on all of them.
+            self.problem(Some(node), error.to_string());
+        }
         let mut previous: Option<&[u8]> = None;
         for i in 0..view.len() {
             if !view.is_leaf() && i == 0 {
@@ -305,7 +309,10 @@ impl<'a> Walker<'a> {
         }
         for i in 0..view.len() {
             let child = match view.child(i) {
-                Ok(child) => child,
+                Ok(crate::btree::node::NodeRef::Page(child)) => child,
+                Ok(crate::btree::node::NodeRef::Dirty(_)) => {
+                    unreachable!("a file page names pages")
+                }
                 Err(error) => {
                     self.problem(Some(node), error.to_string());
                     return;

@@ -31,8 +31,20 @@ pub enum Error {
     },
 
     /// The file was written by a newer (or unknown) format version.
-    #[error("{path} uses mmtree file format version {found}; this build reads versions 1 to {supported}; upgrade mmtree to open it")]
+    #[error("{path} uses mmtree file format version {found}; this build reads version {supported}; upgrade mmtree to open it")]
     UnsupportedVersion {
+        /// The file that was opened.
+        path: PathBuf,
+        /// The version in the file.
+        found: u32,
+        /// The version this build writes and reads.
+        supported: u32,
+    },
+
+    /// The file was written by an older format version whose pages this build does not read;
+    /// [`upgrade`](crate::upgrade) (`mmtree upgrade OLD NEW`) converts it to a new file.
+    #[error("{path} uses mmtree file format version {found}, whose pages this build no longer reads (it writes version {supported}); convert it to a new file with `mmtree upgrade {path} NEW_FILE` (the old file is left as it is)")]
+    OldFormat {
         /// The file that was opened.
         path: PathBuf,
         /// The version in the file.

@@ -112,7 +112,36 @@ pub mod testing {
                 view.child(i)?;
             }
         }
-        crate::btree::codec::decode_node(view).map(|_| ())
+        // Searches for keys taken from the page and around them.
+        for i in 0..view.len().min(64) {
+            let mut key = view.key(i)?.to_vec();
+            if view.is_leaf() {
+                let _ = view.leaf_search(&key)?;
+            } else {
+                view.child_index(&key)?;
+            }
+            key.push(0);
+            view.leaf_search(&key).ok();
+        }
+        view.validate()?;
+        // A page that validates can be edited: copy it in, insert and remove entries, rebuild.
+        let mut page = crate::page::edit::PageBuf::from_copy(bytes.to_vec(), 2)?;
+        if page.is_leaf() {
+            let entry = crate::page::edit::Entry {
+                key: b"\xff\xff\xff\xff-fuzz",
+                payload: crate::page::edit::Payload::Value(crate::page::view::ValueRef::Inline(
+                    b"v",
+                )),
+            };
+            let at = page.view().leaf_search(entry.key)?.unwrap_or_else(|i| i);
+            if page.insert(at, entry) {
+                page.remove(at);
+            }
+        }
+        while page.len() > 1 {
+            page.remove(page.len() / 2);
+        }
+        Ok(())
     }
 
     /// For fuzzing: parses `bytes` as a redo-log record of generation `salt` (header, checksum)

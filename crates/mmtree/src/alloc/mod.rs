@@ -515,12 +515,14 @@ pub(crate) trait Allocate: AllocHost {
     /// Dirty nodes under `node`: each needs a page when flushed.
     fn count_dirty(&self, node: NodeRef) -> usize {
         let NodeRef::Dirty(id) = node else { return 0 };
-        match &self.arena().node(id).entries {
-            crate::btree::node::Entries::Branch(children) => {
-                1 + children.iter().map(|&c| self.count_dirty(c)).sum::<usize>()
-            }
-            crate::btree::node::Entries::Leaf(_) => 1,
+        let view = self.arena().node(id).view();
+        if view.is_leaf() {
+            return 1;
         }
+        1 + (0..view.len())
+            .filter_map(|index| view.child(index).ok())
+            .map(|child| self.count_dirty(child))
+            .sum::<usize>()
     }
 }
 

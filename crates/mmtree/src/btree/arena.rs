@@ -1,4 +1,4 @@
-//! The write transaction's dirty nodes: decoded copies of pages being modified, addressed by
+//! The write transaction's dirty nodes: page buffers being modified, addressed by
 //! `NodeRef::Dirty(id)` until the commit (or a spill) writes them to fresh pages.
 
 use super::node::Node;
@@ -34,15 +34,16 @@ impl Arena {
         }
     }
 
+    /// Puts `node` in place of node `id`, returning the old one.
+    pub(crate) fn replace(&mut self, id: u32, node: Node) -> Node {
+        std::mem::replace(self.node_mut(id), node)
+    }
+
     pub(crate) fn take(&mut self, id: u32) -> Node {
         let node = self.nodes[id as usize].take().expect("live arena node");
         self.free.push(id);
         self.live -= 1;
         node
-    }
-
-    pub(crate) fn release(&mut self, id: u32) {
-        drop(self.take(id));
     }
 
     /// Dirty nodes alive now.
@@ -58,12 +59,12 @@ mod tests {
     #[test]
     fn ids_are_reused_and_counted() {
         let mut arena = Arena::default();
-        let a = arena.push(Node::new_leaf());
-        let b = arena.push(Node::new_branch());
+        let a = arena.push(Node::new(vec![0; 4096], true));
+        let b = arena.push(Node::new(vec![0; 4096], false));
         assert_eq!(arena.live(), 2);
-        arena.release(a);
+        drop(arena.take(a));
         assert_eq!(arena.live(), 1);
-        let c = arena.push(Node::new_leaf());
+        let c = arena.push(Node::new(vec![0; 4096], true));
         assert_eq!(c, a, "a freed id is reused");
         assert!(!arena.node(b).is_leaf());
         assert!(arena.node(c).is_leaf());

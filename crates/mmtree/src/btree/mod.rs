@@ -2,7 +2,6 @@
 //! write transaction's mutations.
 
 pub(crate) mod arena;
-pub(crate) mod codec;
 pub(crate) mod cursor;
 pub(crate) mod mutate;
 pub(crate) mod node;
@@ -15,38 +14,22 @@ use node::NodeRef;
 use view::{NodeView, Source};
 
 /// Index of the child of branch `view` whose subtree may hold `key`.
+#[inline]
 pub(crate) fn child_index(view: &NodeView<'_>, key: &[u8]) -> Result<usize> {
-    // Last i >= 1 with keys[i] <= key, else 0 (keys[0] is minus infinity).
-    let (mut low, mut high) = (1usize, view.len());
-    while low < high {
-        let mid = (low + high) / 2;
-        if view.key(mid)? <= key {
-            low = mid + 1;
-        } else {
-            high = mid;
-        }
-    }
-    Ok(low - 1)
+    view.child_index(key)
 }
 
 /// `Ok(i)` if `key` is at index i of leaf `view`, else `Err(i)` where it would be inserted.
+#[inline]
 pub(crate) fn leaf_search(
     view: &NodeView<'_>,
     key: &[u8],
 ) -> Result<std::result::Result<usize, usize>> {
-    let (mut low, mut high) = (0usize, view.len());
-    while low < high {
-        let mid = (low + high) / 2;
-        match view.key(mid)?.cmp(key) {
-            std::cmp::Ordering::Less => low = mid + 1,
-            std::cmp::Ordering::Greater => high = mid,
-            std::cmp::Ordering::Equal => return Ok(Ok(mid)),
-        }
-    }
-    Ok(Err(low))
+    view.leaf_search(key)
 }
 
 /// Point lookup.
+#[inline]
 pub(crate) fn get<'a, S: Source + ?Sized>(
     source: &'a S,
     root: Option<NodeRef>,

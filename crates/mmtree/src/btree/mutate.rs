@@ -1,14 +1,34 @@
-//! Tree mutations inside a write transaction: copy-on-write descent, eager splits on the way up
-//! after an insert, merges of underfull nodes on the way up after a remove, and the bottom-up
-//! flush that turns dirty nodes into pages.
+//! Tree mutations inside a write transaction: copy-on-write descent, inserts and removes that
+//! edit the leaf's page buffer in place, splits when a page cannot take an entry (propagated up
+//! the path), merges or redistribution of underfull nodes on the way up after a remove, and the
+//! bottom-up flush that seals dirty nodes as pages.
+//!
+//! Splits pack: an entry added at a page's right edge (any page: several interleaved
+//! sequential streams each append at the right edge of their own pages) leaves the left page
+//! full and starts a new one; at the left edge the mirror image; elsewhere the split is even.
 
-use super::node::{Entries, KeyBuf, Node, NodeRef, Value};
+use super::depth_error;
+use super::node::{Node, NodeRef, Value};
 use super::store::NodeStore;
-use super::view::NodeView;
-use super::{child_index, depth_error};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::limits::TREE_DEPTH_MAX;
-use crate::page::{overflow_pages, usable};
+use crate::page::edit::{Entry, Payload};
+use crate::page::view::ValueRef;
+use crate::page::{common_prefix, overflow_pages, usable};
+
+/// A node to add to a parent: its separator key and the node.
+type Piece = (Vec<u8>, NodeRef);
+
+/// Where a split of an overfull page cuts.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Policy {
+    /// The entry went in at the right edge: keep the left page full.
+    Append,
+    /// The entry went in at the left edge: keep the right page full.
+    Prepend,
+    /// The most even split into two that fits.
+    Even,
+}
 
 /// The tree operations of a write transaction, for every [`NodeStore`].
 pub(crate) trait Mutate: NodeStore {
@@ -32,30 +52,38 @@ pub(crate) trait Mutate: NodeStore {
         key: &[u8],
         value: Value,
     ) -> Result<(NodeRef, Option<Value>)> {
+        let entry = Entry {
+            key,
+            payload: Payload::Value(value.as_ref()),
+        };
         let Some(root) = root else {
-            let mut leaf = Node::new_leaf();
-            leaf.keys.push(KeyBuf::from_slice(key));
-            leaf.values_mut().push(value);
-            leaf.recompute_bytes();
+            let mut leaf = self.new_node(true);
+            let inserted = leaf.insert(0, entry);
+            assert!(inserted, "one entry fits an empty page");
             return Ok((NodeRef::Dirty(self.arena_mut().push(leaf)), None));
         };
         let root_id = self.dirty(root)?;
-        let (path, id, rightmost) = descend_dirty(self, root, root_id, key)?;
-        let leaf = self.arena_mut().node_mut(id);
-        let (old, index) = match leaf.keys.binary_search_by(|k| k.as_slice().cmp(key)) {
+        let (path, id) = descend_dirty(self, root, root_id, key)?;
+        let leaf = self.arena().node(id);
+        let (old, index, policy) = match leaf.view().leaf_search(key)? {
             Ok(index) => {
-                let old = std::mem::replace(&mut leaf.values_mut()[index], value);
-                (Some(old), index)
+                let old = Value::from_ref(leaf.view().value(index)?);
+                self.arena_mut().node_mut(id).remove(index);
+                (Some(old), index, Policy::Even)
             }
             Err(index) => {
-                leaf.keys.insert(index, KeyBuf::from_slice(key));
-                leaf.values_mut().insert(index, value);
-                (None, index)
+                let policy = if index == leaf.len() {
+                    Policy::Append
+                } else if index == 0 {
+                    Policy::Prepend
+                } else {
+                    Policy::Even
+                };
+                (None, index, policy)
             }
         };
-        leaf.recompute_bytes();
-        let append = rightmost && index + 1 == leaf.len();
-        let root = split_upward(self, root_id, path, id, append)?;
+        let pieces = insert_entries(self, id, index, &[entry], policy)?;
+        let root = insert_upward(self, root_id, path, pieces)?;
         Ok((NodeRef::Dirty(root), old))
     }
 
@@ -72,40 +100,35 @@ pub(crate) trait Mutate: NodeStore {
             return Ok((Some(root), None)); // a miss dirties nothing
         }
         let root_id = self.dirty(root)?;
-        let (path, id, _) = descend_dirty(self, root, root_id, key)?;
-        let leaf = self.arena_mut().node_mut(id);
-        let Ok(index) = leaf.keys.binary_search_by(|k| k.as_slice().cmp(key)) else {
+        let (path, id) = descend_dirty(self, root, root_id, key)?;
+        let leaf = self.arena().node(id);
+        let Ok(index) = leaf.view().leaf_search(key)? else {
             // get() found it; a second search can only miss in a leaf whose keys are unsorted.
-            return Err(crate::error::Error::corrupted(
-                0,
-                "keys out of order in a leaf",
-            ));
+            return Err(Error::corrupted(0, "keys out of order in a leaf"));
         };
-        leaf.keys.remove(index);
-        let old = leaf.values_mut().remove(index);
-        leaf.recompute_bytes();
+        let old = Value::from_ref(leaf.view().value(index)?);
+        self.arena_mut().node_mut(id).remove(index);
         let root_id = rebalance_upward(self, root_id, path, id)?;
-        Ok((collapse_root(self, root_id), Some(old)))
+        Ok((collapse_root(self, root_id)?, Some(old)))
     }
 
     /// Writes the dirty nodes under `node` (children first) and returns its page id.
     fn flush(&mut self, node: NodeRef, out: &mut Vec<(u64, Vec<u8>)>) -> Result<u64> {
-        let NodeRef::Dirty(id) = node else {
-            let NodeRef::Page(page) = node else {
-                unreachable!()
-            };
-            return Ok(page);
+        let id = match node {
+            NodeRef::Page(page) => return Ok(page),
+            NodeRef::Dirty(id) => id,
         };
         let mut node = self.arena_mut().take(id);
-        if let Entries::Branch(children) = &mut node.entries {
-            for child in children.iter_mut() {
-                if let NodeRef::Dirty(_) = child {
-                    *child = NodeRef::Page(self.flush(*child, out)?);
+        if !node.is_leaf() {
+            for index in 0..node.len() {
+                if let NodeRef::Dirty(child) = node.view().child(index)? {
+                    let page = self.flush(NodeRef::Dirty(child), out)?;
+                    node.set_child(index, NodeRef::Page(page));
                 }
             }
         }
         let page_id = self.alloc_page()?;
-        let page = self.encode_page(&node, page_id);
+        let page = self.seal_page(node, page_id);
         out.push((page_id, page));
         Ok(page_id)
     }
@@ -125,97 +148,212 @@ pub(crate) trait Mutate: NodeStore {
 
 impl<T: NodeStore + ?Sized> Mutate for T {}
 
-/// A copy-on-write descent: the path (branch id, child index), the leaf's id, and whether the
-/// path kept to the right edge of the tree.
-type Descent = (Vec<(u32, usize)>, u32, bool);
-
 /// Copy-on-write descent: from the dirty root `root_id` to the leaf that holds (or would hold)
-/// `key`, making every node on the way dirty. Returns the path (branch id, child index), the
-/// leaf's id, and whether the path kept to the right edge of the tree (an append).
+/// `key`, making every node on the way dirty. Returns the path (branch id, child index) and the
+/// leaf's id.
 fn descend_dirty<S: NodeStore + ?Sized>(
     s: &mut S,
     root: NodeRef,
     root_id: u32,
     key: &[u8],
-) -> Result<Descent> {
+) -> Result<(Vec<(u32, usize)>, u32)> {
     let mut path: Vec<(u32, usize)> = Vec::new();
     let mut id = root_id;
-    let mut rightmost = true;
     loop {
         if path.len() >= TREE_DEPTH_MAX {
             return Err(depth_error(root));
         }
-        let node = s.arena().node(id);
-        if node.is_leaf() {
-            return Ok((path, id, rightmost));
+        let view = s.arena().node(id).view();
+        if view.is_leaf() {
+            return Ok((path, id));
         }
-        let index = child_index(&NodeView::Dirty(node), key)?;
-        rightmost &= index + 1 == node.len();
-        let child = node.children()[index];
+        let index = view.child_index(key)?;
+        let child = view.child(index)?;
         let child_id = s.dirty(child)?;
-        s.arena_mut().node_mut(id).children_mut()[index] = NodeRef::Dirty(child_id);
+        s.arena_mut()
+            .node_mut(id)
+            .set_child(index, NodeRef::Dirty(child_id));
         path.push((id, index));
         id = child_id;
     }
 }
 
-/// Splits `id` and its ancestors while they are larger than a page. Returns the root.
-///
-/// Every split must leave pieces that fit a page; one that does not (an entry larger than a
-/// page, which only a crafted file can hold) is `Corrupted`, never another round of splits.
-fn split_upward<S: NodeStore + ?Sized>(
+/// Inserts `new` (consecutive entries, in key order) into node `id` at `at`, in place while
+/// they fit; otherwise rebuilds the node from its entries and the rest of `new`, cut as
+/// `policy` says. Returns the nodes the parent must add after `id` (none if it all fit).
+fn insert_entries<S: NodeStore + ?Sized>(
+    s: &mut S,
+    id: u32,
+    at: usize,
+    new: &[Entry<'_>],
+    policy: Policy,
+) -> Result<Vec<Piece>> {
+    for (offset, entry) in new.iter().enumerate() {
+        if !s.arena_mut().node_mut(id).insert(at + offset, *entry) {
+            return rebuild(s, id, at + offset, &new[offset..], policy);
+        }
+    }
+    Ok(Vec::new())
+}
+
+/// Rebuilds node `id` from its entries with `new` inserted at `at`: node `id` keeps the first
+/// piece, the others are returned with their separators.
+fn rebuild<S: NodeStore + ?Sized>(
+    s: &mut S,
+    id: u32,
+    at: usize,
+    new: &[Entry<'_>],
+    policy: Policy,
+) -> Result<Vec<Piece>> {
+    let node = s.arena().node(id);
+    let leaf = node.is_leaf();
+    let mut entries = node.entries();
+    entries.splice(at..at, new.iter().copied());
+    let policy = if new.len() == 1 { policy } else { Policy::Even };
+    let (mut nodes, separators) = build_pieces(s, leaf, &entries, policy)?;
+    let first = nodes.remove(0);
+    let old = s.arena_mut().replace(id, first);
+    s.recycle(old);
+    Ok(separators
+        .into_iter()
+        .zip(nodes)
+        .map(|(separator, node)| (separator, NodeRef::Dirty(s.arena_mut().push(node))))
+        .collect())
+}
+
+/// Cuts `entries` into pages (as `policy` says) and builds them; returns the pages and the
+/// separator of every page after the first.
+fn build_pieces<S: NodeStore + ?Sized>(
+    s: &S,
+    leaf: bool,
+    entries: &[Entry<'_>],
+    policy: Policy,
+) -> Result<(Vec<Node>, Vec<Vec<u8>>)> {
+    let cuts = choose_cuts(entries, leaf, usable(s.page_size()), policy)?;
+    let mut nodes = Vec::with_capacity(cuts.len() + 1);
+    let mut separators = Vec::with_capacity(cuts.len());
+    let mut start = 0;
+    for end in cuts.iter().copied().chain([entries.len()]) {
+        nodes.push(Node::build(s.buffer(), leaf, &entries[start..end]));
+        if end < entries.len() {
+            separators.push(if leaf {
+                shortest_separator(entries[end - 1].key, entries[end].key).to_vec()
+            } else {
+                entries[end].key.to_vec()
+            });
+        }
+        start = end;
+    }
+    Ok((nodes, separators))
+}
+
+/// The shortest key `s` with `left < s <= right` (suffix truncation): a branch needs no more to
+/// tell the two leaves apart.
+pub(crate) fn shortest_separator<'k>(left: &[u8], right: &'k [u8]) -> &'k [u8] {
+    debug_assert!(left < right);
+    let shared = common_prefix(left, right);
+    &right[..(shared + 1).min(right.len())]
+}
+
+/// Where to cut `entries` into pages of at most `limit` bytes: no cut if they fit one page;
+/// else by `policy` into two; else greedily into as many as needed. A branch page's first
+/// entry does not store its key.
+pub(crate) fn choose_cuts(
+    entries: &[Entry<'_>],
+    leaf: bool,
+    limit: usize,
+    policy: Policy,
+) -> Result<Vec<usize>> {
+    let n = entries.len();
+    let full: Vec<usize> = entries.iter().map(|e| e.size(false)).collect();
+    let first = |i: usize| entries[i].size(!leaf);
+    if (0..n).any(|i| full[i].max(first(i)) > limit) {
+        return Err(Error::corrupted(
+            0,
+            "an entry is larger than a page (a crafted or damaged page)",
+        ));
+    }
+    let mut sums = vec![0usize; n + 1];
+    for i in 0..n {
+        sums[i + 1] = sums[i] + full[i];
+    }
+    let piece = |a: usize, b: usize| sums[b] - sums[a] - full[a] + first(a);
+    if n == 0 || piece(0, n) <= limit {
+        return Ok(Vec::new());
+    }
+    match policy {
+        Policy::Append if n >= 2 && piece(0, n - 1) <= limit => return Ok(vec![n - 1]),
+        Policy::Prepend if n >= 2 && piece(1, n) <= limit => return Ok(vec![1]),
+        _ => {}
+    }
+    let mut best: Option<(usize, usize)> = None;
+    for cut in 1..n {
+        let (left, right) = (piece(0, cut), piece(cut, n));
+        if left <= limit && right <= limit {
+            let imbalance = left.abs_diff(right);
+            if best.is_none_or(|(_, b)| imbalance < b) {
+                best = Some((cut, imbalance));
+            }
+        }
+    }
+    if let Some((cut, _)) = best {
+        return Ok(vec![cut]);
+    }
+    let mut cuts = Vec::new();
+    let mut fill = first(0);
+    for (i, &size) in full.iter().enumerate().skip(1) {
+        if fill + size > limit {
+            cuts.push(i);
+            fill = first(i);
+        } else {
+            fill += size;
+        }
+    }
+    Ok(cuts)
+}
+
+/// Adds `pending` nodes to the parents along `path`, splitting parents that overflow, up to a
+/// new root if the old one splits. Returns the root.
+fn insert_upward<S: NodeStore + ?Sized>(
     s: &mut S,
     mut root: u32,
     mut path: Vec<(u32, usize)>,
-    mut id: u32,
-    append: bool,
+    mut pending: Vec<Piece>,
 ) -> Result<u32> {
-    let limit = usable(s.page_size());
-    loop {
-        if s.arena().node(id).bytes <= limit {
-            return Ok(root);
-        }
-        let pieces = split_node(s.arena_mut().node_mut(id), limit, append);
-        if pieces.is_empty()
-            || s.arena().node(id).bytes > limit
-            || pieces.iter().any(|piece| piece.bytes > limit)
-        {
-            return Err(crate::error::Error::corrupted(
-                0,
-                "an entry is larger than a page (a crafted or damaged page)",
-            ));
-        }
-        match path.pop() {
+    while !pending.is_empty() {
+        let entries: Vec<Entry<'_>> = pending
+            .iter()
+            .map(|(key, child)| Entry {
+                key,
+                payload: Payload::Child(*child),
+            })
+            .collect();
+        let next = match path.pop() {
             Some((parent, index)) => {
-                insert_pieces(s, parent, index + 1, pieces);
-                id = parent;
+                let policy = if index + 1 == s.arena().node(parent).len() {
+                    Policy::Append
+                } else {
+                    Policy::Even
+                };
+                insert_entries(s, parent, index + 1, &entries, policy)?
             }
             None => {
-                let mut new_root = Node::new_branch();
-                new_root.keys.push(KeyBuf::new());
-                new_root.children_mut().push(NodeRef::Dirty(id));
-                new_root.recompute_bytes();
-                let new_root = s.arena_mut().push(new_root);
-                insert_pieces(s, new_root, 1, pieces);
-                root = new_root;
-                id = new_root;
+                let mut new_root = s.new_node(false);
+                let inserted = new_root.insert(
+                    0,
+                    Entry {
+                        key: &[],
+                        payload: Payload::Child(NodeRef::Dirty(root)),
+                    },
+                );
+                assert!(inserted, "one child fits an empty branch");
+                root = s.arena_mut().push(new_root);
+                insert_entries(s, root, 1, &entries, Policy::Append)?
             }
-        }
+        };
+        pending = next;
     }
-}
-
-/// Inserts nodes into branch `parent` at `at`, `at + 1`, ... with their separators.
-fn insert_pieces<S: NodeStore + ?Sized>(s: &mut S, parent: u32, at: usize, pieces: Vec<Node>) {
-    for (offset, mut piece) in pieces.into_iter().enumerate() {
-        let separator = separator_of(&mut piece);
-        let piece_id = s.arena_mut().push(piece);
-        let parent = s.arena_mut().node_mut(parent);
-        parent.keys.insert(at + offset, separator);
-        parent
-            .children_mut()
-            .insert(at + offset, NodeRef::Dirty(piece_id));
-        parent.recompute_bytes();
-    }
+    Ok(root)
 }
 
 /// Merges (or evens out) underfull nodes with a sibling, from `id` up. Returns the root.
@@ -228,18 +366,17 @@ fn rebalance_upward<S: NodeStore + ?Sized>(
     let limit = usable(s.page_size());
     while let Some((parent, index)) = path.pop() {
         let node = s.arena().node(id);
-        if !node.keys.is_empty() && node.bytes >= limit / 4 {
+        if node.len() > 0 && node.used() >= limit / 4 {
             return Ok(root);
         }
-        if node.keys.is_empty() {
-            s.arena_mut().release(id);
+        if node.len() == 0 {
+            let empty = s.arena_mut().take(id);
+            s.recycle(empty);
             let parent_node = s.arena_mut().node_mut(parent);
-            parent_node.keys.remove(index);
-            parent_node.children_mut().remove(index);
-            if index == 0 && !parent_node.keys.is_empty() {
-                parent_node.keys[0].clear();
+            parent_node.remove(index);
+            if index == 0 && parent_node.len() > 0 {
+                parent_node.clear_first_key();
             }
-            parent_node.recompute_bytes();
             id = parent;
             continue;
         }
@@ -252,29 +389,48 @@ fn rebalance_upward<S: NodeStore + ?Sized>(
         } else {
             (index, index + 1)
         };
-        let left_ref = s.arena().node(parent).children()[left_index];
-        let right_ref = s.arena().node(parent).children()[right_index];
+        let parent_view = s.arena().node(parent).view();
+        let (left_ref, right_ref) = (
+            parent_view.child(left_index)?,
+            parent_view.child(right_index)?,
+        );
+        let separator = parent_view.key(right_index)?.to_vec();
         let left = s.dirty(left_ref)?;
         let right = s.dirty(right_ref)?;
         let parent_node = s.arena_mut().node_mut(parent);
-        let separator = std::mem::take(&mut parent_node.keys[right_index]);
-        parent_node.keys.remove(right_index);
-        parent_node.children_mut().remove(right_index);
-        parent_node.children_mut()[left_index] = NodeRef::Dirty(left);
-        parent_node.recompute_bytes();
-        let mut right_node = s.arena_mut().take(right);
-        if !right_node.is_leaf() {
-            right_node.keys[0] = separator;
-            right_node.recompute_bytes();
+        parent_node.set_child(left_index, NodeRef::Dirty(left));
+        parent_node.remove(right_index);
+        let (left_node, right_node) = (s.arena().node(left), s.arena().node(right));
+        let leaf = left_node.is_leaf();
+        let mut entries = left_node.entries();
+        let mut right_entries = right_node.entries();
+        if !leaf {
+            right_entries[0].key = &separator; // the separator comes down
         }
-        let left_node = s.arena_mut().node_mut(left);
-        left_node.append(right_node);
-        if left_node.bytes > limit {
-            let pieces = split_node(left_node, limit, false);
-            insert_pieces(s, parent, left_index + 1, pieces);
-            if s.arena().node(parent).bytes > limit {
-                // A longer separator moved up: the parent may now need a split its.
-                return split_upward(s, root, path, parent, false);
+        entries.extend(right_entries);
+        let (mut nodes, separators) = build_pieces(s, leaf, &entries, Policy::Even)?;
+        let first = nodes.remove(0);
+        let old_left = s.arena_mut().replace(left, first);
+        s.recycle(old_left);
+        let old_right = s.arena_mut().take(right);
+        s.recycle(old_right);
+        let pieces: Vec<Piece> = separators
+            .into_iter()
+            .zip(nodes)
+            .map(|(separator, node)| (separator, NodeRef::Dirty(s.arena_mut().push(node))))
+            .collect();
+        if !pieces.is_empty() {
+            let entries: Vec<Entry<'_>> = pieces
+                .iter()
+                .map(|(key, child)| Entry {
+                    key,
+                    payload: Payload::Child(*child),
+                })
+                .collect();
+            let pending = insert_entries(s, parent, right_index, &entries, Policy::Even)?;
+            if !pending.is_empty() {
+                // A longer separator moved up: the parent split.
+                return insert_upward(s, root, path, pending);
             }
         }
         id = parent;
@@ -283,21 +439,23 @@ fn rebalance_upward<S: NodeStore + ?Sized>(
 }
 
 /// Drops branch roots with a single child and empty leaf roots.
-fn collapse_root<S: NodeStore + ?Sized>(s: &mut S, mut root: u32) -> Option<NodeRef> {
+fn collapse_root<S: NodeStore + ?Sized>(s: &mut S, mut root: u32) -> Result<Option<NodeRef>> {
     loop {
         let node = s.arena().node(root);
-        if node.keys.is_empty() {
-            s.arena_mut().release(root);
-            return None;
+        if node.len() == 0 {
+            let node = s.arena_mut().take(root);
+            s.recycle(node);
+            return Ok(None);
         }
         if node.is_leaf() || node.len() > 1 {
-            return Some(NodeRef::Dirty(root));
+            return Ok(Some(NodeRef::Dirty(root)));
         }
-        let child = node.children()[0];
-        s.arena_mut().release(root);
+        let child = node.view().child(0)?;
+        let node = s.arena_mut().take(root);
+        s.recycle(node);
         match child {
             NodeRef::Dirty(child) => root = child,
-            page => return Some(page),
+            page => return Ok(Some(page)),
         }
     }
 }
@@ -319,60 +477,6 @@ impl Visited {
     }
 }
 
-/// The key that separates `piece` from its left neighbour in the parent. For a branch, its first
-/// key moves up (a branch's key 0 is always empty).
-fn separator_of(piece: &mut Node) -> KeyBuf {
-    if piece.is_leaf() {
-        piece.keys[0].clone()
-    } else {
-        let separator = std::mem::take(&mut piece.keys[0]);
-        piece.recompute_bytes();
-        separator
-    }
-}
-
-/// Splits an oversized node; `node` keeps the first part, the other parts are returned.
-fn split_node(node: &mut Node, limit: usize, append: bool) -> Vec<Node> {
-    let sizes: Vec<usize> = (0..node.len()).map(|i| node.entry_size(i)).collect();
-    let total: usize = sizes.iter().sum();
-    // Appending at the right edge of the tree: keep the left node full.
-    if append && total - sizes[sizes.len() - 1] <= limit && sizes.len() >= 2 {
-        return vec![node.split_off(node.len() - 1)];
-    }
-    // The most even split into two that fits.
-    let mut best: Option<(usize, usize)> = None;
-    let mut left = 0usize;
-    for (i, size) in sizes.iter().enumerate().take(sizes.len() - 1) {
-        left += size;
-        let right = total - left;
-        if left <= limit && right <= limit {
-            let imbalance = left.abs_diff(right);
-            if best.is_none_or(|(_, b)| imbalance < b) {
-                best = Some((i + 1, imbalance));
-            }
-        }
-    }
-    if let Some((at, _)) = best {
-        return vec![node.split_off(at)];
-    }
-    // Otherwise pack greedily into as many nodes as needed.
-    let mut cuts = Vec::new();
-    let mut fill = 0usize;
-    for (i, size) in sizes.iter().enumerate() {
-        if fill + size > limit && i > 0 {
-            cuts.push(i);
-            fill = 0;
-        }
-        fill += size;
-    }
-    let mut pieces = Vec::new();
-    for &cut in cuts.iter().rev() {
-        pieces.push(node.split_off(cut));
-    }
-    pieces.reverse();
-    pieces
-}
-
 fn relocate_in<S: NodeStore + ?Sized>(
     s: &mut S,
     node: NodeRef,
@@ -383,49 +487,71 @@ fn relocate_in<S: NodeStore + ?Sized>(
     if depth >= TREE_DEPTH_MAX {
         return Err(depth_error(node));
     }
-    let mut owned = match node {
+    // A page is copied here (and kept only if something under it moved); a dirty node is
+    // edited where it is.
+    let (mut copy, dirty) = match node {
         NodeRef::Page(page) => {
             visited.enter(page)?;
-            s.load_node(page)?
+            (Some(s.load_node(page)?), None)
         }
-        NodeRef::Dirty(id) => s.arena().node(id).clone(),
+        NodeRef::Dirty(id) => (None, Some(id)),
     };
+    let view_of = |s: &S, copy: &Option<Node>| -> (bool, usize) {
+        let node = match (copy, dirty) {
+            (Some(node), _) => node,
+            (None, Some(id)) => s.arena().node(id),
+            (None, None) => unreachable!(),
+        };
+        (node.is_leaf(), node.len())
+    };
+    let (leaf, len) = view_of(s, &copy);
     let mut changed = matches!(node, NodeRef::Page(page) if page >= limit);
-    match &mut owned.entries {
-        Entries::Branch(children) => {
-            for child in children.iter_mut() {
-                let moved = relocate_in(s, *child, limit, depth + 1, visited)?;
-                if moved != *child {
-                    *child = moved;
-                    changed = true;
+    for index in 0..len {
+        let view = match (&copy, dirty) {
+            (Some(node), _) => node.view(),
+            (None, Some(id)) => s.arena().node(id).view(),
+            (None, None) => unreachable!(),
+        };
+        if !leaf {
+            let child = view.child(index)?;
+            let moved = relocate_in(s, child, limit, depth + 1, visited)?;
+            if moved != child {
+                match (&mut copy, dirty) {
+                    (Some(node), _) => node.set_child(index, moved),
+                    (None, Some(id)) => s.arena_mut().node_mut(id).set_child(index, moved),
+                    (None, None) => unreachable!(),
                 }
+                changed = true;
             }
+            continue;
         }
-        Entries::Leaf(values) => {
-            for value in values.iter_mut() {
-                if let Value::Overflow { page, len } = *value {
-                    if page.saturating_add(overflow_pages(len, s.page_size())) > limit {
-                        let bytes = s.overflow(page, len)?.to_vec();
-                        let moved = s.write_overflow(&bytes)?;
-                        s.free_value(std::mem::replace(value, moved))?;
-                        changed = true;
-                    }
-                }
+        let ValueRef::Overflow { page, len } = view.value(index)? else {
+            continue;
+        };
+        if page.saturating_add(overflow_pages(len, s.page_size())) > limit {
+            let bytes = s.overflow(page, len)?.to_vec();
+            let Value::Overflow { page: moved, .. } = s.write_overflow(&bytes)? else {
+                unreachable!("write_overflow makes an overflow value")
+            };
+            s.free_value(Value::Overflow { page, len })?;
+            match (&mut copy, dirty) {
+                (Some(node), _) => node.set_overflow(index, moved, len),
+                (None, Some(id)) => s.arena_mut().node_mut(id).set_overflow(index, moved, len),
+                (None, None) => unreachable!(),
             }
+            changed = true;
         }
     }
-    if !changed {
-        return Ok(node);
-    }
-    match node {
-        NodeRef::Dirty(id) => {
-            *s.arena_mut().node_mut(id) = owned;
+    match (node, copy) {
+        (NodeRef::Page(page), Some(copy)) if changed => {
+            s.free_page(page);
+            Ok(NodeRef::Dirty(s.arena_mut().push(copy)))
+        }
+        (_, Some(copy)) => {
+            s.recycle(copy);
             Ok(node)
         }
-        NodeRef::Page(page) => {
-            s.free_page(page);
-            Ok(NodeRef::Dirty(s.arena_mut().push(owned)))
-        }
+        (_, None) => Ok(node),
     }
 }
 
@@ -447,17 +573,24 @@ fn free_tree_in<S: NodeStore + ?Sized>(
             owned
         }
     };
-    match owned.entries {
-        Entries::Leaf(values) => {
-            for value in values {
-                s.free_value(value)?;
+    let view = owned.view();
+    let mut values = Vec::new();
+    let mut children = Vec::new();
+    for index in 0..view.len() {
+        if view.is_leaf() {
+            if let ValueRef::Overflow { page, len } = view.value(index)? {
+                values.push(Value::Overflow { page, len });
             }
+        } else {
+            children.push(view.child(index)?);
         }
-        Entries::Branch(children) => {
-            for child in children {
-                free_tree_in(s, child, depth + 1, visited)?;
-            }
-        }
+    }
+    s.recycle(owned);
+    for value in values {
+        s.free_value(value)?;
+    }
+    for child in children {
+        free_tree_in(s, child, depth + 1, visited)?;
     }
     Ok(())
 }
@@ -465,60 +598,75 @@ fn free_tree_in<S: NodeStore + ?Sized>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::btree::node::ValueBuf;
+    use crate::page::view::ValueRef;
 
-    fn leaf(entries: usize, value_len: usize) -> Node {
-        let mut node = Node::new_leaf();
-        for i in 0..entries {
-            node.keys
-                .push(KeyBuf::from_slice(format!("key{i:05}").as_bytes()));
-            node.values_mut()
-                .push(Value::Inline(ValueBuf::from_slice(&vec![7u8; value_len])));
-        }
-        node.recompute_bytes();
-        node
-    }
-
-    fn keys(nodes: &[&Node]) -> Vec<Vec<u8>> {
-        nodes
-            .iter()
-            .flat_map(|n| n.keys.iter().map(|k| k.to_vec()))
+    fn entries<'a>(keys: &'a [Vec<u8>], value: &'a [u8]) -> Vec<Entry<'a>> {
+        keys.iter()
+            .map(|key| Entry {
+                key,
+                payload: Payload::Value(ValueRef::Inline(value)),
+            })
             .collect()
     }
 
-    #[test]
-    fn an_even_split_gives_two_pieces_that_fit_in_key_order() {
-        let limit = usable(4096);
-        let mut node = leaf(60, 100); // about 1.7 pages
-        let before = keys(&[&node]);
-        let pieces = split_node(&mut node, limit, false);
-        assert_eq!(pieces.len(), 1);
-        assert!(node.bytes <= limit && pieces[0].bytes <= limit);
-        assert!(node.bytes.abs_diff(pieces[0].bytes) <= 2 * node.entry_size(0));
-        assert_eq!(keys(&[&node, &pieces[0]]), before);
+    fn keys(n: usize) -> Vec<Vec<u8>> {
+        (0..n).map(|i| format!("key{i:05}").into_bytes()).collect()
+    }
+
+    fn pieces(cuts: &[usize], n: usize, entries: &[Entry<'_>]) -> Vec<usize> {
+        let mut sizes = Vec::new();
+        let mut start = 0;
+        for end in cuts.iter().copied().chain([n]) {
+            sizes.push(entries[start..end].iter().map(|e| e.size(false)).sum());
+            start = end;
+        }
+        sizes
     }
 
     #[test]
-    fn an_append_split_keeps_the_left_page_full() {
+    fn an_even_split_gives_two_pieces_that_fit() {
         let limit = usable(4096);
-        let mut node = leaf(35, 100); // 35 entries of 117 bytes: just over a page
-        assert!(node.bytes > limit);
-        let pieces = split_node(&mut node, limit, true);
-        assert_eq!(pieces.len(), 1);
-        assert_eq!(pieces[0].len(), 1, "only the appended entry moves right");
-        assert!(node.bytes <= limit);
+        let (keys, value) = (keys(60), vec![7u8; 100]); // about 1.7 pages
+        let entries = entries(&keys, &value);
+        let cuts = choose_cuts(&entries, true, limit, Policy::Even).unwrap();
+        assert_eq!(cuts.len(), 1);
+        let sizes = pieces(&cuts, 60, &entries);
+        assert!(sizes.iter().all(|&s| s <= limit));
+        assert!(sizes[0].abs_diff(sizes[1]) <= 2 * entries[0].size(false));
     }
 
     #[test]
-    fn an_oversized_node_is_packed_into_as_many_pieces_as_needed() {
+    fn an_append_split_keeps_the_left_page_full_and_a_prepend_the_right() {
         let limit = usable(4096);
-        let mut node = leaf(120, 100); // about 3.5 pages
-        let before = keys(&[&node]);
-        let pieces = split_node(&mut node, limit, false);
-        assert!(pieces.len() >= 3);
-        let mut all = vec![&node];
-        all.extend(pieces.iter());
-        assert!(all.iter().all(|n| n.bytes <= limit && !n.keys.is_empty()));
-        assert_eq!(keys(&all), before);
+        let (keys, value) = (keys(35), vec![7u8; 100]); // 35 entries of 118 bytes: over a page
+        let entries = entries(&keys, &value);
+        assert_eq!(
+            choose_cuts(&entries, true, limit, Policy::Append).unwrap(),
+            vec![34]
+        );
+        assert_eq!(
+            choose_cuts(&entries, true, limit, Policy::Prepend).unwrap(),
+            vec![1]
+        );
+    }
+
+    #[test]
+    fn an_oversized_run_is_packed_into_as_many_pieces_as_needed() {
+        let limit = usable(4096);
+        let (keys, value) = (keys(120), vec![7u8; 100]); // about 3.5 pages
+        let entries = entries(&keys, &value);
+        let cuts = choose_cuts(&entries, true, limit, Policy::Even).unwrap();
+        assert!(cuts.len() >= 3);
+        assert!(pieces(&cuts, 120, &entries)
+            .iter()
+            .all(|&s| s <= limit && s > 0));
+    }
+
+    #[test]
+    fn separators_are_the_shortest_that_split() {
+        assert_eq!(shortest_separator(b"apple", b"apricot"), b"apr");
+        assert_eq!(shortest_separator(b"a", b"b"), b"b");
+        assert_eq!(shortest_separator(b"ab", b"abc"), b"abc");
+        assert_eq!(shortest_separator(b"", b"x"), b"x");
     }
 }

@@ -14,8 +14,14 @@ pub(crate) trait NodeStore: Source {
     fn arena(&self) -> &Arena;
     fn arena_mut(&mut self) -> &mut Arena;
     fn page_size(&self) -> usize;
-    /// Page `page` decoded into a modifiable node.
+    /// A modifiable copy of page `page` (checked whole).
     fn load_node(&self, page: u64) -> Result<Node>;
+    /// An empty leaf or branch in a fresh page buffer.
+    fn new_node(&self, leaf: bool) -> Node;
+    /// A fresh page-sized buffer (for rebuilding nodes).
+    fn buffer(&self) -> Vec<u8>;
+    /// Gives a node's buffer back for reuse.
+    fn recycle(&self, node: Node);
     /// A page id for a node being written (the file already covers it).
     fn alloc_page(&mut self) -> Result<u64>;
     /// Page `page` is no longer reachable from this transaction's trees.
@@ -24,6 +30,6 @@ pub(crate) trait NodeStore: Source {
     fn free_value(&mut self, value: Value) -> Result<()>;
     /// Writes `value` to a new overflow run now.
     fn write_overflow(&mut self, value: &[u8]) -> Result<Value>;
-    /// `node` encoded as page `page_id` of this transaction, in a page buffer.
-    fn encode_page(&self, node: &Node, page_id: u64) -> Vec<u8>;
+    /// `node` sealed as page `page_id` of this transaction.
+    fn seal_page(&self, node: Node, page_id: u64) -> Vec<u8>;
 }

@@ -1,8 +1,12 @@
-//! One read interface over mapped pages and the write transaction's dirty nodes.
+//! One read interface over mapped pages and the write transaction's dirty nodes: both are pages
+//! in the same layout, read through `PageView`.
 
-use super::node::{Node, NodeRef, Value};
+use super::node::NodeRef;
 use crate::error::Result;
-use crate::page::view::{PageView, ValueRef};
+use crate::page::view::ValueRef;
+
+/// A node being read: a mapped page or a dirty buffer.
+pub(crate) type NodeView<'a> = crate::page::view::PageView<'a>;
 
 /// Where tree nodes are read from: a read snapshot, or a write transaction.
 pub(crate) trait Source {
@@ -20,63 +24,6 @@ pub(crate) trait Source {
         match value {
             ValueRef::Inline(bytes) => Ok(bytes),
             ValueRef::Overflow { page, len } => self.overflow(page, len),
-        }
-    }
-}
-
-#[derive(Clone, Copy)]
-pub(crate) enum NodeView<'a> {
-    Page(PageView<'a>),
-    Dirty(&'a Node),
-}
-
-impl<'a> NodeView<'a> {
-    pub(crate) fn is_leaf(&self) -> bool {
-        match self {
-            NodeView::Page(page) => page.is_leaf(),
-            NodeView::Dirty(node) => node.is_leaf(),
-        }
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        match self {
-            NodeView::Page(page) => page.len(),
-            NodeView::Dirty(node) => node.len(),
-        }
-    }
-
-    pub(crate) fn key(&self, index: usize) -> Result<&'a [u8]> {
-        match self {
-            NodeView::Page(page) => page.key(index),
-            NodeView::Dirty(node) => Ok(&node.keys[index]),
-        }
-    }
-
-    /// Key and value of leaf entry `index`.
-    pub(crate) fn entry(&self, index: usize) -> Result<(&'a [u8], ValueRef<'a>)> {
-        match self {
-            NodeView::Page(page) => page.entry(index),
-            NodeView::Dirty(_) => Ok((self.key(index)?, self.value(index)?)),
-        }
-    }
-
-    pub(crate) fn value(&self, index: usize) -> Result<ValueRef<'a>> {
-        match self {
-            NodeView::Page(page) => page.value(index),
-            NodeView::Dirty(node) => Ok(match &node.values()[index] {
-                Value::Inline(bytes) => ValueRef::Inline(bytes),
-                Value::Overflow { page, len } => ValueRef::Overflow {
-                    page: *page,
-                    len: *len,
-                },
-            }),
-        }
-    }
-
-    pub(crate) fn child(&self, index: usize) -> Result<NodeRef> {
-        match self {
-            NodeView::Page(page) => page.child(index).map(NodeRef::Page),
-            NodeView::Dirty(node) => Ok(node.children()[index]),
         }
     }
 }

@@ -27,10 +27,12 @@ use super::{read_u32, read_u64, write_u32, write_u64};
 /// "\x89MMTREE\n": a non-ASCII first byte and a newline, like PNG's signature, so text tools and
 /// line-ending conversions are caught.
 pub(crate) const MAGIC: [u8; 8] = *b"\x89MMTREE\n";
-/// The file format version this build writes (and the newest it reads).
-pub(crate) const FORMAT_VERSION: u32 = 2;
-/// The oldest format version this build reads: 1 (no redo log, weak meta pages).
-pub(crate) const FORMAT_VERSION_MIN: u32 = 1;
+/// The file format version this build writes (and the only one it opens): 3, tree pages with
+/// key heads and pages edited in place (`page` module docs).
+pub(crate) const FORMAT_VERSION: u32 = 3;
+/// The oldest format version `upgrade` converts: 1 (no redo log, weak meta pages; format 2 added
+/// the log). Both have the same tree pages (`upgrade::legacy`).
+pub(crate) const FORMAT_VERSION_LEGACY_MIN: u32 = 1;
 
 const MAGIC_AT: usize = 0;
 const VERSION_AT: usize = MAGIC_AT + 8;
@@ -127,9 +129,32 @@ impl Meta {
             return MetaRead::Damaged("meta page checksum mismatch");
         }
         let version = read_u32(bytes, VERSION_AT);
-        if !(FORMAT_VERSION_MIN..=FORMAT_VERSION).contains(&version) {
+        if version != FORMAT_VERSION {
             return MetaRead::Version(version);
         }
+        Self::decode_fields(bytes, version)
+    }
+
+    /// A meta page of format 1 or 2 (for `upgrade`), checked like a current one.
+    #[allow(dead_code)] // until `upgrade` lands
+    pub(crate) fn decode_legacy(bytes: &[u8]) -> Option<Meta> {
+        if bytes.len() < META_SIZE || bytes[MAGIC_AT..MAGIC_AT + 8] != MAGIC {
+            return None;
+        }
+        let stored = read_u32(bytes, META_CHECKSUM_AT);
+        let version = read_u32(bytes, VERSION_AT);
+        if crc32c::crc32c(&bytes[..META_CHECKSUM_AT]) != stored
+            || !(FORMAT_VERSION_LEGACY_MIN..FORMAT_VERSION).contains(&version)
+        {
+            return None;
+        }
+        match Self::decode_fields(bytes, version) {
+            MetaRead::Valid(meta) => Some(meta),
+            _ => None,
+        }
+    }
+
+    fn decode_fields(bytes: &[u8], version: u32) -> MetaRead {
         let word = read_u64(bytes, WEAK_AT);
         let (weak_boot, log_salt) = match version {
             1 => (word, 0),

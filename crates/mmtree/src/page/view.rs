@@ -1,8 +1,11 @@
-//! Reading branch and leaf pages straight from the mapping. Every offset and length read from the
-//! page is checked before use: the file is untrusted input.
+//! Reading branch and leaf pages, straight from the mapping or from a write transaction's dirty
+//! buffer (the same layout). Every offset and length read from a page is checked before use:
+//! the file is untrusted input. The checks are branches on values already in registers; the
+//! errors are built out of line (`#[cold]`), so a search loop stays small.
 
 use super::*;
 use crate::error::{Error, Result};
+use std::cmp::Ordering;
 
 /// A value as stored in a leaf.
 #[derive(Clone, Copy, Debug)]
@@ -11,54 +14,106 @@ pub(crate) enum ValueRef<'a> {
     Overflow { page: u64, len: u64 },
 }
 
-/// A checksum-verified branch or leaf page.
+impl ValueRef<'_> {
+    /// Bytes the value takes inside a leaf cell.
+    pub(crate) fn stored_len(&self) -> usize {
+        match self {
+            ValueRef::Inline(bytes) => bytes.len(),
+            ValueRef::Overflow { .. } => OVERFLOW_REF_SIZE,
+        }
+    }
+}
+
+/// A child of a branch: a page, or (in a write transaction's dirty branch only) a dirty node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Child {
+    Page(u64),
+    Dirty(u32),
+}
+
+/// A checksum-verified branch or leaf page, or a dirty page buffer.
 #[derive(Clone, Copy)]
 pub(crate) struct PageView<'a> {
     bytes: &'a [u8],
     id: u64,
     leaf: bool,
+    /// A write transaction's own buffer: children may be dirty nodes.
+    dirty: bool,
     count: usize,
+    prefix_len: usize,
+    slots: usize,
+}
+
+/// Where a search key lies relative to a page's prefix.
+enum Position {
+    /// Before every key of the page.
+    Below,
+    /// After every key of the page.
+    Above,
+    /// It starts with the prefix; its head.
+    Within(u32),
+}
+
+#[cold]
+#[inline(never)]
+fn corrupted(id: u64, message: String) -> Error {
+    Error::corrupted(id, message)
 }
 
 impl<'a> PageView<'a> {
     /// Checks the header of an already checksum-verified page.
     #[inline]
     pub(crate) fn parse(bytes: &'a [u8], id: u64) -> Result<Self> {
-        let kind = bytes[KIND_AT];
-        let leaf = match kind {
+        Self::parse_as(bytes, id, false)
+    }
+
+    /// A view of a write transaction's dirty buffer (built by `page::edit`, checked when it was
+    /// copied from the file).
+    #[inline]
+    pub(crate) fn dirty(bytes: &'a [u8]) -> Self {
+        match Self::parse_as(bytes, 0, true) {
+            Ok(view) => view,
+            Err(error) => unreachable!("a dirty page buffer is always well formed: {error}"),
+        }
+    }
+
+    #[inline]
+    fn parse_as(bytes: &'a [u8], id: u64, dirty: bool) -> Result<Self> {
+        let leaf = match bytes[KIND_AT] {
             KIND_LEAF => true,
             KIND_BRANCH => false,
             other => {
-                return Err(Error::corrupted(
+                return Err(corrupted(
                     id,
                     format!("expected a tree page, found page kind {other}"),
                 ))
             }
         };
         let count = read_u16(bytes, COUNT_AT) as usize;
-        if HEADER_SIZE + count * SLOT_SIZE > bytes.len() {
-            return Err(Error::corrupted(
+        let prefix_len = read_u16(bytes, PREFIX_LEN_AT) as usize;
+        let slots = slots_at(prefix_len);
+        if prefix_len > PREFIX_MAX || slots + count * SLOT_SIZE > bytes.len() {
+            return Err(corrupted(
                 id,
-                format!("{count} slots do not fit in the page"),
+                format!("{count} slots and a {prefix_len}-byte prefix do not fit in the page"),
             ));
         }
         if !leaf && count == 0 {
-            return Err(Error::corrupted(id, "branch page without children"));
+            return Err(corrupted(id, "branch page without children".into()));
         }
         Ok(PageView {
             bytes,
             id,
             leaf,
+            dirty,
             count,
+            prefix_len,
+            slots,
         })
     }
 
-    pub(crate) fn id(&self) -> u64 {
-        self.id
-    }
-
-    pub(crate) fn page_size(&self) -> usize {
-        self.bytes.len()
+    pub(crate) fn bytes(&self) -> &'a [u8] {
+        self.bytes
     }
 
     #[inline]
@@ -76,102 +131,282 @@ impl<'a> PageView<'a> {
     }
 
     #[inline]
-    fn cell(&self, index: usize, header: usize) -> Result<usize> {
-        debug_assert!(index < self.count);
-        let at = read_u16(self.bytes, HEADER_SIZE + index * SLOT_SIZE) as usize;
-        if at < HEADER_SIZE + self.count * SLOT_SIZE || at + header > self.bytes.len() {
-            return Err(Error::corrupted(
-                self.id,
-                format!("cell {index} offset {at} is out of bounds"),
-            ));
-        }
-        Ok(at)
+    pub(crate) fn prefix(&self) -> &'a [u8] {
+        let bytes: &'a [u8] = self.bytes;
+        &bytes[TREE_HEADER_SIZE..TREE_HEADER_SIZE + self.prefix_len]
     }
 
-    #[inline]
-    fn slice(&self, at: usize, len: usize, what: &str) -> Result<&'a [u8]> {
+    /// Where the slot array ends.
+    pub(crate) fn slots_end(&self) -> usize {
+        self.slots + self.count * SLOT_SIZE
+    }
+
+    /// Slot `index`: (head, cell offset, key length). `index < len()`.
+    #[inline(always)]
+    pub(crate) fn slot(&self, index: usize) -> (u32, usize, usize) {
+        debug_assert!(index < self.count);
+        let at = self.slots + index * SLOT_SIZE;
+        let slot: [u8; SLOT_SIZE] = self.bytes[at..at + SLOT_SIZE].try_into().expect("8 bytes");
+        (
+            u32::from_le_bytes([slot[0], slot[1], slot[2], slot[3]]),
+            u16::from_le_bytes([slot[4], slot[5]]) as usize,
+            u16::from_le_bytes([slot[6], slot[7]]) as usize,
+        )
+    }
+
+    fn cell_header(&self) -> usize {
+        if self.leaf {
+            LEAF_CELL_HEADER
+        } else {
+            BRANCH_CELL_HEADER
+        }
+    }
+
+    /// The key of slot `index` whose cell is at `at`, checked against the page's bounds.
+    #[inline(always)]
+    fn key_at(&self, index: usize, at: usize, key_len: usize) -> Result<&'a [u8]> {
         let bytes: &'a [u8] = self.bytes;
-        bytes.get(at..at.saturating_add(len)).ok_or_else(|| {
-            Error::corrupted(self.id, format!("{what} runs past the end of the page"))
-        })
+        let start = at + self.cell_header();
+        match bytes.get(start..start + key_len) {
+            Some(key) if at >= self.slots_end() => Ok(key),
+            _ => Err(self.bad_cell(index, at)),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn bad_cell(&self, index: usize, at: usize) -> Error {
+        corrupted(
+            self.id,
+            format!("cell {index} offset {at} is out of bounds"),
+        )
     }
 
     #[inline]
     pub(crate) fn key(&self, index: usize) -> Result<&'a [u8]> {
-        if self.leaf {
-            let at = self.cell(index, LEAF_CELL_HEADER)?;
-            let key_len = self.key_len(index, at + LEAF_KEY_LEN_AT)?;
-            self.slice(at + LEAF_CELL_HEADER, key_len, "key")
-        } else {
-            let at = self.cell(index, BRANCH_CELL_HEADER)?;
-            let key_len = self.key_len(index, at + BRANCH_KEY_LEN_AT)?;
-            self.slice(at + BRANCH_CELL_HEADER, key_len, "separator")
-        }
+        let (_, at, key_len) = self.slot(index);
+        self.key_at(index, at, key_len)
     }
 
-    /// A cell's key length, checked against the longest key a writer accepts: a longer one
-    /// cannot come from mmtree, and an entry larger than half a page would make splits loop.
-    #[inline]
-    fn key_len(&self, index: usize, at: usize) -> Result<usize> {
-        let key_len = read_u16(self.bytes, at) as usize;
-        if key_len > crate::limits::key_size_max(self.bytes.len()) {
-            return Err(Error::corrupted(
-                self.id,
-                format!("cell {index} has a {key_len}-byte key, longer than any key allowed"),
-            ));
-        }
-        Ok(key_len)
-    }
-
-    /// Key and value of leaf entry `index`, decoding the cell once.
+    /// Key and value of leaf entry `index`, reading the cell once.
     #[inline]
     pub(crate) fn entry(&self, index: usize) -> Result<(&'a [u8], ValueRef<'a>)> {
         debug_assert!(self.leaf);
-        let at = self.cell(index, LEAF_CELL_HEADER)?;
-        let flags = self.bytes[at + LEAF_FLAGS_AT];
-        let key_len = self.key_len(index, at + LEAF_KEY_LEN_AT)?;
-        let stored = read_u32(self.bytes, at + LEAF_STORED_LEN_AT) as usize;
-        let key = self.slice(at + LEAF_CELL_HEADER, key_len, "key")?;
-        let value = self.slice(at + LEAF_CELL_HEADER + key_len, stored, "value")?;
-        match flags {
-            0 => Ok((key, ValueRef::Inline(value))),
-            CELL_FLAG_OVERFLOW if stored == OVERFLOW_REF_SIZE => {
-                Ok((key, self.overflow_ref(index, value)?))
+        let (_, at, key_len) = self.slot(index);
+        let key = self.key_at(index, at, key_len)?;
+        Ok((key, self.value_at(index, at, key_len)?))
+    }
+
+    #[inline]
+    fn value_at(&self, index: usize, at: usize, key_len: usize) -> Result<ValueRef<'a>> {
+        let bytes: &'a [u8] = self.bytes;
+        let word = read_u16(bytes, at);
+        let start = at + LEAF_CELL_HEADER + key_len;
+        if word & VALUE_OVERFLOW_BIT == 0 {
+            let len = word as usize;
+            return match bytes.get(start..start + len) {
+                Some(value) => Ok(ValueRef::Inline(value)),
+                None => Err(corrupted(
+                    self.id,
+                    format!("the value of cell {index} runs past the end of the page"),
+                )),
+            };
+        }
+        match bytes.get(start..start + OVERFLOW_REF_SIZE) {
+            Some(reference) if word == VALUE_OVERFLOW_BIT | OVERFLOW_REF_SIZE as u16 => {
+                let (page, len) = (
+                    read_u64(reference, OVERFLOW_REF_FIRST_AT),
+                    read_u64(reference, OVERFLOW_REF_LEN_AT),
+                );
+                if page < 2 || len > crate::limits::VALUE_SIZE_MAX {
+                    return Err(corrupted(
+                        self.id,
+                        format!("cell {index} has an invalid overflow reference"),
+                    ));
+                }
+                Ok(ValueRef::Overflow { page, len })
             }
-            _ => Err(Error::corrupted(
+            _ => Err(corrupted(
                 self.id,
-                format!("cell {index} has invalid flags {flags}"),
+                format!("cell {index} has an invalid value word {word:#x}"),
             )),
         }
     }
 
-    /// Value of leaf entry `index` (the same decoding as [`entry`](Self::entry)).
+    /// Value of leaf entry `index`.
     #[inline]
     pub(crate) fn value(&self, index: usize) -> Result<ValueRef<'a>> {
         self.entry(index).map(|(_, value)| value)
     }
 
-    /// An overflow reference, checked: first page past the meta pages, length within limits
-    /// (the run's end is checked against the page count by whoever follows or frees it).
+    /// Child `index` of a branch. A page of the file never names a dirty node.
     #[inline]
-    fn overflow_ref(&self, index: usize, cell: &[u8]) -> Result<ValueRef<'a>> {
-        let (page, len) = (
-            read_u64(cell, OVERFLOW_REF_FIRST_AT),
-            read_u64(cell, OVERFLOW_REF_LEN_AT),
-        );
-        if page < 2 || len > crate::limits::VALUE_SIZE_MAX {
-            return Err(Error::corrupted(
+    pub(crate) fn child(&self, index: usize) -> Result<Child> {
+        debug_assert!(!self.leaf);
+        let (_, at, _) = self.slot(index);
+        let word = match self.bytes.get(at..at + 8) {
+            Some(word) if at >= self.slots_end() => {
+                u64::from_le_bytes(word.try_into().expect("8 bytes"))
+            }
+            _ => return Err(self.bad_cell(index, at)),
+        };
+        if word & DIRTY_CHILD_BIT == 0 {
+            Ok(Child::Page(word))
+        } else if self.dirty {
+            Ok(Child::Dirty((word & !DIRTY_CHILD_BIT) as u32))
+        } else {
+            Err(corrupted(
                 self.id,
-                format!("cell {index} has an invalid overflow reference"),
-            ));
+                format!("child {index} is not a page id"),
+            ))
         }
-        Ok(ValueRef::Overflow { page, len })
     }
 
+    /// Where `key` lies relative to the page's prefix.
+    #[inline(always)]
+    fn position(&self, key: &[u8]) -> Position {
+        let prefix = self.prefix();
+        match key.get(..prefix.len()) {
+            Some(start) if start == prefix => Position::Within(head(key, prefix.len())),
+            _ => {
+                if key < prefix {
+                    Position::Below
+                } else {
+                    Position::Above
+                }
+            }
+        }
+    }
+
+    /// Compares the key of slot `index` with `key` (which starts with the prefix and has head
+    /// `key_head`): by heads, then by length when either rest fits in its head, else by the
+    /// bytes after the heads (the only case that reads the cell).
+    #[inline(always)]
+    fn compare(&self, index: usize, key: &[u8], key_head: u32) -> Result<Ordering> {
+        let (slot_head, at, key_len) = self.slot(index);
+        if slot_head != key_head {
+            return Ok(slot_head.cmp(&key_head));
+        }
+        let after_head = self.prefix_len + HEAD_BYTES;
+        if key_len.min(key.len()) <= after_head {
+            return Ok(key_len.cmp(&key.len()));
+        }
+        let stored = self.key_at(index, at, key_len)?;
+        Ok(stored[after_head..].cmp(&key[after_head..]))
+    }
+
+    /// `Ok(i)` if `key` is at index i of this leaf, else `Err(i)` where it would be inserted.
     #[inline]
-    pub(crate) fn child(&self, index: usize) -> Result<u64> {
-        debug_assert!(!self.leaf);
-        let at = self.cell(index, BRANCH_CELL_HEADER)?;
-        Ok(read_u64(self.bytes, at + BRANCH_CHILD_AT))
+    pub(crate) fn leaf_search(&self, key: &[u8]) -> Result<std::result::Result<usize, usize>> {
+        let key_head = match self.position(key) {
+            Position::Below => return Ok(Err(0)),
+            Position::Above => return Ok(Err(self.count)),
+            Position::Within(head) => head,
+        };
+        let (mut low, mut high) = (0usize, self.count);
+        while low < high {
+            let mid = (low + high) / 2;
+            match self.compare(mid, key, key_head)? {
+                Ordering::Less => low = mid + 1,
+                Ordering::Greater => high = mid,
+                Ordering::Equal => return Ok(Ok(mid)),
+            }
+        }
+        Ok(Err(low))
+    }
+
+    /// Index of the child of this branch whose subtree may hold `key`: the last i >= 1 whose
+    /// key is <= `key`, else 0 (slot 0's key is minus infinity).
+    #[inline]
+    pub(crate) fn child_index(&self, key: &[u8]) -> Result<usize> {
+        let key_head = match self.position(key) {
+            Position::Below => return Ok(0),
+            Position::Above => return Ok(self.count - 1),
+            Position::Within(head) => head,
+        };
+        let (mut low, mut high) = (1usize, self.count);
+        while low < high {
+            let mid = (low + high) / 2;
+            if self.compare(mid, key, key_head)? != Ordering::Greater {
+                low = mid + 1;
+            } else {
+                high = mid;
+            }
+        }
+        Ok(low - 1)
+    }
+
+    /// Checks the whole page: every slot's cell inside the page and past the slots, every key
+    /// within the key size limit, starting with the prefix, with the right head, in strictly
+    /// increasing order, every entry within the size a writer accepts, every value word valid,
+    /// and the live cells no larger than the space they claim (no overlap by accounting).
+    /// Returns the bytes the entries use (slots + cells). Run on every page a write copies
+    /// (the editing code relies on it) and by `check`.
+    pub(crate) fn validate(&self) -> Result<usize> {
+        let page_size = self.bytes.len();
+        let cells_from = read_u16(self.bytes, CELLS_AT) as usize;
+        if cells_from < self.slots_end() || cells_from > page_size {
+            return Err(corrupted(
+                self.id,
+                format!("the cell area starts at {cells_from}, inside the slots or past the page"),
+            ));
+        }
+        let key_max = crate::limits::key_size_max(page_size);
+        let entry_max = entry_size_max(page_size);
+        let mut cells = 0usize;
+        let mut previous: Option<&[u8]> = None;
+        for index in 0..self.count {
+            let (slot_head, at, key_len) = self.slot(index);
+            if at < cells_from || key_len > key_max {
+                return Err(corrupted(
+                    self.id,
+                    format!("cell {index} (offset {at}, key of {key_len} bytes) is invalid"),
+                ));
+            }
+            let key = self.key_at(index, at, key_len)?;
+            let size = if self.leaf {
+                let value = self.value_at(index, at, key_len)?;
+                leaf_entry_size(key_len, value.stored_len())
+            } else {
+                self.child(index)?;
+                branch_entry_size(key_len)
+            };
+            if size > entry_max.max(branch_entry_size(key_max)) {
+                return Err(corrupted(
+                    self.id,
+                    format!("entry {index} is larger than any entry a writer makes"),
+                ));
+            }
+            cells += size - SLOT_SIZE;
+            if !self.leaf && index == 0 {
+                if key_len != 0 || slot_head != 0 {
+                    return Err(corrupted(
+                        self.id,
+                        "a branch's first key is not empty".into(),
+                    ));
+                }
+                continue;
+            }
+            if !key.starts_with(self.prefix()) || slot_head != head(key, self.prefix_len) {
+                return Err(corrupted(
+                    self.id,
+                    format!("key {index} does not match the page's prefix or its head"),
+                ));
+            }
+            if previous.is_some_and(|p| key <= p) {
+                return Err(corrupted(
+                    self.id,
+                    format!("keys out of order at index {index}"),
+                ));
+            }
+            previous = Some(key);
+        }
+        if cells > page_size - cells_from {
+            return Err(corrupted(
+                self.id,
+                "cells overlap (entries larger than the page)".into(),
+            ));
+        }
+        Ok(self.count * SLOT_SIZE + cells)
     }
 }

@@ -83,6 +83,13 @@ pub(crate) fn read_meta(file: &File, path: &Path, file_len: u64, boot: u64) -> R
     }
     for read in [&first, &second] {
         if let MetaRead::Version(found) = read {
+            if (crate::page::meta::FORMAT_VERSION_LEGACY_MIN..FORMAT_VERSION).contains(found) {
+                return Err(Error::OldFormat {
+                    path: path.to_path_buf(),
+                    found: *found,
+                    supported: FORMAT_VERSION,
+                });
+            }
             if *found > FORMAT_VERSION {
                 return Err(Error::UnsupportedVersion {
                     path: path.to_path_buf(),

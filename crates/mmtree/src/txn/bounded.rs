@@ -152,7 +152,7 @@ impl Source for BoundedReadTransaction {
                 let page = self
                     .pages
                     .alloc(self.db.pager.page_copy(&self.db.storage, id)?);
-                Ok(NodeView::Page(PageView::parse(page, id)?))
+                PageView::parse(page, id)
             }
             NodeRef::Dirty(_) => Err(Error::corrupted(0, "dirty node in a read snapshot")),
         }

@@ -4,16 +4,17 @@
 
 use super::core::{TableState, WriteCore};
 use crate::alloc::Allocate;
-use crate::btree::codec::encode_node;
-use crate::btree::node::{KeyBuf, Node, NodeRef, Value};
+use crate::btree::mutate::shortest_separator;
+use crate::btree::node::{Node, NodeRef, Value};
 use crate::btree::store::NodeStore;
 use crate::error::{short_hex, Error, Result};
-use crate::page::{branch_entry_size, usable};
+use crate::page::edit::{Entry, Payload};
 
 struct Level {
+    /// The page being filled, entries appended in place.
     node: Node,
-    /// The first key under this node (a branch stores it as its empty key 0).
-    first_key: KeyBuf,
+    /// The separator of this node in the level above (a branch stores it as its empty key 0).
+    first_key: Vec<u8>,
     emitted: u64,
 }
 
@@ -88,7 +89,7 @@ impl<'w> BulkLoader<'w> {
         if let Value::Overflow { .. } = value {
             self.overflow_values.push(value.clone());
         }
-        self.push(0, KeyBuf::from_slice(key), EntryPayload::Leaf(value))
+        self.push(0, key, Payload::Value(value.as_ref()))
     }
 
     /// Marks the transaction broken if `result` is a failure (see `WriteCore::guarded`).
@@ -101,82 +102,56 @@ impl<'w> BulkLoader<'w> {
         self.count
     }
 
-    fn push(&mut self, level: usize, key: KeyBuf, payload: EntryPayload) -> Result<()> {
+    /// Appends an entry to the page of `level`; when it is full, writes that page first (its
+    /// separator goes to the level above) and starts the next with this entry.
+    fn push(&mut self, level: usize, key: &[u8], payload: Payload<'_>) -> Result<()> {
         if self.levels.len() == level {
             self.levels.push(Level {
-                node: if level == 0 {
-                    Node::new_leaf()
-                } else {
-                    Node::new_branch()
-                },
-                first_key: KeyBuf::new(),
+                node: self.core.new_node(level == 0),
+                first_key: Vec::new(),
                 emitted: 0,
             });
         }
-        let limit = usable(self.core.page_size);
-        let size = match &payload {
-            EntryPayload::Leaf(value) => {
-                crate::page::leaf_entry_size(key.len(), value.stored_len())
+        let entry = Entry { key, payload };
+        let index = self.levels[level].node.len();
+        if self.levels[level].node.insert(index, entry) {
+            if index == 0 {
+                self.levels[level].first_key = key.to_vec();
             }
-            EntryPayload::Child(_) => {
-                branch_entry_size(if self.levels[level].node.keys.is_empty() {
-                    0
-                } else {
-                    key.len()
-                })
-            }
+            return Ok(());
+        }
+        // The page is full. A leaf's successor is told apart by the shortest separator.
+        let separator = match (&self.last_key, level) {
+            (Some(last), 0) => shortest_separator(last, key).to_vec(),
+            _ => key.to_vec(),
         };
-        if !self.levels[level].node.keys.is_empty() && self.levels[level].node.bytes + size > limit
-        {
-            self.emit(level)?;
-        }
-        let level_state = &mut self.levels[level];
-        let node = &mut level_state.node;
-        let first = node.keys.is_empty();
-        match payload {
-            EntryPayload::Leaf(value) => {
-                node.values_mut().push(value);
-                if first {
-                    level_state.first_key = key.clone();
-                }
-                node.keys.push(key);
-            }
-            EntryPayload::Child(child) => {
-                node.children_mut().push(NodeRef::Page(child));
-                if first {
-                    level_state.first_key = key;
-                    node.keys.push(KeyBuf::new());
-                } else {
-                    node.keys.push(key);
-                }
-            }
-        }
-        node.bytes += if first { node.entry_size(0) } else { size };
+        self.emit(level)?;
+        let inserted = self.levels[level].node.insert(0, entry);
+        assert!(inserted, "one entry fits an empty page");
+        self.levels[level].first_key = separator;
         Ok(())
     }
 
     /// Writes the node of `level` as a page and adds it to the level above.
     fn emit(&mut self, level: usize) -> Result<()> {
-        let node = std::mem::replace(
-            &mut self.levels[level].node,
-            if level == 0 {
-                Node::new_leaf()
-            } else {
-                Node::new_branch()
-            },
-        );
+        let fresh = self.core.new_node(level == 0);
+        let mut node = std::mem::replace(&mut self.levels[level].node, fresh);
         let first_key = std::mem::take(&mut self.levels[level].first_key);
         self.levels[level].emitted += 1;
-        let page_id = self.write_node(&node)?;
-        self.push(level + 1, first_key, EntryPayload::Child(page_id))
+        node.tighten_prefix();
+        let page_id = self.write_node(node)?;
+        self.push(
+            level + 1,
+            &first_key,
+            Payload::Child(NodeRef::Page(page_id)),
+        )
     }
 
-    fn write_node(&mut self, node: &Node) -> Result<u64> {
+    fn write_node(&mut self, node: Node) -> Result<u64> {
         let page_id = self.core.take_at_end(1)?;
         self.allocated.push(page_id);
-        let mut page = self.core.db.page_buffer();
-        encode_node(node, &mut page, page_id, self.core.txn_id);
-        self.out.push((page_id, page));
+        self.out
+            .push((page_id, node.seal(page_id, self.core.txn_id)));
         if self.out.len() * self.core.page_size >= 8 << 20 {
             let out = std::mem::take(&mut self.out);
             self.core.write_pages(out)?;
@@ -197,15 +172,19 @@ impl<'w> BulkLoader<'w> {
         while level < self.levels.len() {
             let top = level + 1 == self.levels.len();
             if top && self.levels[level].emitted == 0 {
-                let node = std::mem::replace(&mut self.levels[level].node, Node::new_leaf());
-                root = match node.keys.len() {
+                let fresh = self.core.new_node(true);
+                let mut node = std::mem::replace(&mut self.levels[level].node, fresh);
+                root = match node.len() {
                     0 => None,
-                    1 if !node.is_leaf() => Some(node.children()[0]),
-                    _ => Some(NodeRef::Page(self.write_node(&node)?)),
+                    1 if !node.is_leaf() => Some(node.view().child(0)?),
+                    _ => {
+                        node.tighten_prefix();
+                        Some(NodeRef::Page(self.write_node(node)?))
+                    }
                 };
                 break;
             }
-            if !self.levels[level].node.keys.is_empty() {
+            if self.levels[level].node.len() > 0 {
                 self.emit(level)?;
             }
             level += 1;
@@ -223,11 +202,6 @@ impl<'w> BulkLoader<'w> {
         self.finished = true;
         Ok(self.count)
     }
-}
-
-enum EntryPayload {
-    Leaf(Value),
-    Child(u64),
 }
 
 impl Drop for BulkLoader<'_> {

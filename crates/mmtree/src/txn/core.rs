@@ -3,7 +3,6 @@
 
 use crate::alloc::{AllocHost, AllocState, Allocate, Floors};
 use crate::btree::arena::Arena;
-use crate::btree::codec::{decode_node, encode_node};
 use crate::btree::mutate::Mutate;
 use crate::btree::node::{Node, NodeRef, Value};
 use crate::btree::store::NodeStore;
@@ -115,9 +114,9 @@ impl WriteCore {
             .map_or(0, |bytes| page::read_u64(bytes, 0))
     }
 
-    /// Approximate memory held by dirty nodes.
+    /// Memory held by dirty nodes (a page buffer each).
     pub(crate) fn dirty_bytes(&self) -> usize {
-        self.arena.live() * self.page_size * 3
+        self.arena.live() * self.page_size
     }
 
     pub(crate) fn page_view(&self, id: u64) -> Result<PageView<'_>> {
@@ -233,8 +232,8 @@ impl Source for WriteCore {
         // A broken transaction's nodes may be half-freed: nothing is read from it.
         self.usable()?;
         match node {
-            NodeRef::Page(id) => Ok(NodeView::Page(self.page_view(id)?)),
-            NodeRef::Dirty(id) => Ok(NodeView::Dirty(self.arena.node(id))),
+            NodeRef::Page(id) => self.page_view(id),
+            NodeRef::Dirty(id) => Ok(self.arena.node(id).view()),
         }
     }
 
@@ -267,7 +266,22 @@ impl NodeStore for WriteCore {
     }
 
     fn load_node(&self, page: u64) -> Result<Node> {
-        decode_node(self.page_view(page)?)
+        let view = self.page_view(page)?;
+        let mut copy = self.db.page_buffer();
+        copy.copy_from_slice(view.bytes());
+        Node::from_copy(copy, page)
+    }
+
+    fn new_node(&self, leaf: bool) -> Node {
+        Node::new(self.db.page_buffer(), leaf)
+    }
+
+    fn buffer(&self) -> Vec<u8> {
+        self.db.page_buffer()
+    }
+
+    fn recycle(&self, node: Node) {
+        self.db.recycle_pages(std::iter::once(node.into_buffer()));
     }
 
     fn alloc_page(&mut self) -> Result<u64> {
@@ -315,10 +329,8 @@ impl NodeStore for WriteCore {
         })
     }
 
-    fn encode_page(&self, node: &Node, page_id: u64) -> Vec<u8> {
-        let mut page = self.db.page_buffer();
-        encode_node(node, &mut page, page_id, self.txn_id);
-        page
+    fn seal_page(&self, node: Node, page_id: u64) -> Vec<u8> {
+        node.seal(page_id, self.txn_id)
     }
 }
 

@@ -145,7 +145,7 @@ impl Drop for ReadTransaction {
 impl Source for ReadTransaction {
     fn view(&self, node: NodeRef) -> Result<NodeView<'_>> {
         match node {
-            NodeRef::Page(id) => Ok(NodeView::Page(self.page_view(id)?)),
+            NodeRef::Page(id) => self.page_view(id),
             NodeRef::Dirty(_) => Err(Error::corrupted(0, "dirty node in a read snapshot")),
         }
     }
