@@ -282,6 +282,7 @@ fn run_workloads(store: &mut dyn Store, args: &Args, dir: &std::path::Path) -> R
         n as f64 / t.as_secs_f64(),
         true,
     ));
+    let after_load = store.file_bytes()? as f64 / (1 << 20) as f64;
 
     eprintln!(
         "[{}] {} durable batches of {BATCH} random inserts",
@@ -414,12 +415,24 @@ fn run_workloads(store: &mut dyn Store, args: &Args, dir: &std::path::Path) -> R
     );
     let w1_dir = dir.join(format!("w1-{}", store.name()));
     std::fs::create_dir_all(&w1_dir)?;
-    let rate = random_load(store.name(), &w1_dir, args.w1_records)?;
+    let (rate, w1_bytes) = random_load(store.name(), &w1_dir, args.w1_records)?;
     out.push((
         "random-order load (W1)".into(),
         "records/s".into(),
         rate,
         true,
+    ));
+    out.push((
+        "file size after the sorted load".into(),
+        "MiB".into(),
+        after_load,
+        false,
+    ));
+    out.push((
+        "file size after W1".into(),
+        "MiB".into(),
+        w1_bytes as f64 / (1 << 20) as f64,
+        false,
     ));
     std::fs::remove_dir_all(&w1_dir).ok();
 
@@ -794,7 +807,8 @@ fn machine() -> String {
 
 /// W1 (random order): loads `records` records in random key order into a fresh store, in
 /// durable commits of 100,000; returns records per second.
-fn random_load(name: &str, dir: &std::path::Path, records: u64) -> Result<f64> {
+/// W1; returns the rate and the store's file size after it.
+fn random_load(name: &str, dir: &std::path::Path, records: u64) -> Result<(f64, u64)> {
     let mut store = open_store(name, dir)?;
     let order = permutation(records, 11);
     let started = Instant::now();
@@ -812,7 +826,7 @@ fn random_load(name: &str, dir: &std::path::Path, records: u64) -> Result<f64> {
         found == records.min(1000),
         "{name}: random load lost records"
     );
-    Ok(rate)
+    Ok((rate, store.file_bytes()?))
 }
 
 /// W8: load, delete half, then overwrite the live half at random until 10x the live bytes have

@@ -21,6 +21,7 @@ mod scan;
 mod serve;
 mod stat;
 mod tables;
+mod upgrade;
 mod warm;
 
 use clap::{CommandFactory, Parser, Subcommand};
@@ -64,6 +65,7 @@ enum Command {
     Check(check::Args),
     Compact(compact::Args),
     Backup(backup::Args),
+    Upgrade(upgrade::Args),
     Readers(readers::Args),
     Serve(serve::Args),
     #[command(name = "bench-io")]
@@ -99,6 +101,7 @@ fn main() {
         Command::Check(args) => check::run(args),
         Command::Compact(args) => compact::run(args),
         Command::Backup(args) => backup::run(args),
+        Command::Upgrade(args) => upgrade::run(args),
         Command::Readers(args) => readers::run(args),
         Command::Serve(args) => serve::run(args),
         Command::BenchIo(args) => bench_io::run(args),

@@ -81,10 +81,12 @@ mod shared;
 #[allow(unsafe_code)]
 mod storage;
 mod txn;
+mod upgrade;
 
 pub use check::{CheckReport, Problem, SalvageReport, TableReport};
 pub use db::{Db, ReaderInfo, Stats};
 pub use options::{Durability, Options};
+pub use upgrade::{upgrade, UpgradeReport};
 
 pub use storage::file_residency;
 

@@ -26,6 +26,7 @@ const LAYERS: &[&str] = &[
     "txn",     // snapshots and the writer
     "check",   // the integrity walk
     "db",      // the `Db` handle
+    "upgrade", // converting older formats: reads their pages, writes through `Db`
     "lib",     // the public API (lib.rs)
 ];
 

@@ -82,7 +82,14 @@ pub(crate) trait Mutate: NodeStore {
                 (None, index, policy)
             }
         };
-        let pieces = insert_entries(self, id, index, &[entry], policy)?;
+        let mut path = path;
+        let pieces = if self.arena_mut().node_mut(id).insert(index, entry) {
+            Vec::new()
+        } else if policy == Policy::Even && !path.is_empty() {
+            spread(self, &mut path, id, index, entry)?
+        } else {
+            rebuild(self, id, index, &[entry], policy)?
+        };
         let root = insert_upward(self, root_id, path, pieces)?;
         Ok((NodeRef::Dirty(root), old))
     }
@@ -221,6 +228,105 @@ fn rebuild<S: NodeStore + ?Sized>(
         .collect())
 }
 
+/// A leaf that cannot take `entry` (a random insert, not at an edge) shares the load with a
+/// sibling before it splits (B*-tree style): with room in the sibling the two are evened out;
+/// else the two become three, each about two thirds full. Pages end fuller than after a split
+/// into halves. The parent's separators are replaced; returns the nodes the grandparent must
+/// add (the parent is popped from `path` when it is the one that split).
+fn spread<S: NodeStore + ?Sized>(
+    s: &mut S,
+    path: &mut Vec<(u32, usize)>,
+    id: u32,
+    at: usize,
+    entry: Entry<'_>,
+) -> Result<Vec<Piece>> {
+    let &(parent, index) = path.last().expect("a leaf with a parent");
+    let siblings = s.arena().node(parent).len();
+    if siblings < 2 {
+        return rebuild(s, id, at, &[entry], Policy::Even);
+    }
+    let (left_index, right_index) = if index + 1 < siblings {
+        (index, index + 1)
+    } else {
+        (index - 1, index)
+    };
+    let other_index = if left_index == index {
+        right_index
+    } else {
+        left_index
+    };
+    let other_ref = s.arena().node(parent).view().child(other_index)?;
+    let other = s.dirty(other_ref)?;
+    s.arena_mut()
+        .node_mut(parent)
+        .set_child(other_index, NodeRef::Dirty(other));
+    let (left, right) = if left_index == index {
+        (id, other)
+    } else {
+        (other, id)
+    };
+    let limit = usable(s.page_size());
+    let (mut nodes, separators) = {
+        let (left_node, right_node) = (s.arena().node(left), s.arena().node(right));
+        let mut entries = left_node.entries();
+        let at = if left == id { at } else { entries.len() + at };
+        entries.extend(right_node.entries());
+        entries.insert(at, entry);
+        let total: usize = entries.iter().map(|e| e.size(false)).sum();
+        let cuts = if total <= limit * 7 / 4 {
+            choose_cuts(&entries, true, limit, Policy::Even)?
+        } else {
+            thirds(&entries, limit)
+                .map_or_else(|| choose_cuts(&entries, true, limit, Policy::Even), Ok)?
+        };
+        build_cut(s, true, &entries, &cuts)
+    };
+    let first = nodes.remove(0);
+    let old = s.arena_mut().replace(left, first);
+    s.recycle(old);
+    let second = nodes.remove(0);
+    let old = s.arena_mut().replace(right, second);
+    s.recycle(old);
+    let mut pieces: Vec<Piece> = vec![(separators[0].clone(), NodeRef::Dirty(right))];
+    for (separator, node) in separators[1..].iter().zip(nodes) {
+        pieces.push((separator.clone(), NodeRef::Dirty(s.arena_mut().push(node))));
+    }
+    // The parent's entry for the right node gets its new separator (and the new nodes follow).
+    s.arena_mut().node_mut(parent).remove(right_index);
+    let entries: Vec<Entry<'_>> = pieces
+        .iter()
+        .map(|(key, child)| Entry {
+            key,
+            payload: Payload::Child(*child),
+        })
+        .collect();
+    let pending = insert_entries(s, parent, right_index, &entries, Policy::Even)?;
+    path.pop();
+    Ok(pending)
+}
+
+/// Cuts into three pieces of about a third each, if they fit.
+fn thirds(entries: &[Entry<'_>], limit: usize) -> Option<Vec<usize>> {
+    let total: usize = entries.iter().map(|e| e.size(false)).sum();
+    let mut cuts = Vec::new();
+    let mut fill = 0usize;
+    for (i, entry) in entries.iter().enumerate() {
+        if cuts.len() < 2 && fill >= total * (cuts.len() + 1) / 3 && i > 0 {
+            cuts.push(i);
+        }
+        fill += entry.size(false);
+    }
+    let sizes_fit = {
+        let mut start = 0;
+        cuts.iter().copied().chain([entries.len()]).all(|end| {
+            let size: usize = entries[start..end].iter().map(|e| e.size(false)).sum();
+            start = end;
+            size <= limit && size > 0
+        })
+    };
+    (cuts.len() == 2 && sizes_fit).then_some(cuts)
+}
+
 /// Cuts `entries` into pages (as `policy` says) and builds them; returns the pages and the
 /// separator of every page after the first.
 fn build_pieces<S: NodeStore + ?Sized>(
@@ -230,6 +336,17 @@ fn build_pieces<S: NodeStore + ?Sized>(
     policy: Policy,
 ) -> Result<(Vec<Node>, Vec<Vec<u8>>)> {
     let cuts = choose_cuts(entries, leaf, usable(s.page_size()), policy)?;
+    Ok(build_cut(s, leaf, entries, &cuts))
+}
+
+/// Builds the pages `entries` cut at `cuts`; returns them and the separator of every page after
+/// the first.
+fn build_cut<S: NodeStore + ?Sized>(
+    s: &S,
+    leaf: bool,
+    entries: &[Entry<'_>],
+    cuts: &[usize],
+) -> (Vec<Node>, Vec<Vec<u8>>) {
     let mut nodes = Vec::with_capacity(cuts.len() + 1);
     let mut separators = Vec::with_capacity(cuts.len());
     let mut start = 0;
@@ -244,7 +361,7 @@ fn build_pieces<S: NodeStore + ?Sized>(
         }
         start = end;
     }
-    Ok((nodes, separators))
+    (nodes, separators)
 }
 
 /// The shortest key `s` with `left < s <= right` (suffix truncation): a branch needs no more to

@@ -145,9 +145,20 @@ impl PageBuf {
         write_u16(&mut self.buf, slot + SLOT_KEY_LEN_AT, key_len as u16);
     }
 
+    /// Slot `index`: (head, cell offset, key length).
+    #[inline]
+    fn slot(&self, index: usize) -> (u32, usize, usize) {
+        let at = self.slots() + index * SLOT_SIZE;
+        (
+            read_u32(&self.buf, at + SLOT_HEAD_AT),
+            read_u16(&self.buf, at + SLOT_CELL_AT) as usize,
+            read_u16(&self.buf, at + SLOT_KEY_LEN_AT) as usize,
+        )
+    }
+
     /// Size of the cell of slot `index`.
     fn cell_size(&self, index: usize) -> usize {
-        let (_, at, key_len) = self.view().slot(index);
+        let (_, at, key_len) = self.slot(index);
         if self.is_leaf() {
             let word = read_u16(&self.buf, at);
             let stored = if word & VALUE_OVERFLOW_BIT != 0 {
@@ -261,7 +272,7 @@ impl PageBuf {
     /// stay in the cell as garbage).
     pub(crate) fn clear_first_key(&mut self) {
         debug_assert!(!self.is_leaf() && self.len() > 0);
-        let (_, at, key_len) = self.view().slot(0);
+        let (_, at, key_len) = self.slot(0);
         self.write_slot(0, 0, at, 0);
         self.set_garbage(self.garbage() + key_len);
         self.used -= key_len;
@@ -270,13 +281,13 @@ impl PageBuf {
     /// Points slot `index` of a branch at `child`.
     pub(crate) fn set_child(&mut self, index: usize, child: Child) {
         debug_assert!(!self.is_leaf());
-        let (_, at, _) = self.view().slot(index);
+        let (_, at, _) = self.slot(index);
         write_u64(&mut self.buf, at, child_word(child));
     }
 
     /// Replaces the overflow reference of leaf slot `index` (same size: in place).
     pub(crate) fn set_overflow(&mut self, index: usize, page: u64, len: u64) {
-        let (_, at, key_len) = self.view().slot(index);
+        let (_, at, key_len) = self.slot(index);
         debug_assert_eq!(
             read_u16(&self.buf, at),
             VALUE_OVERFLOW_BIT | OVERFLOW_REF_SIZE as u16
@@ -305,7 +316,7 @@ impl PageBuf {
         let skip = usize::from(!self.is_leaf());
         let header = self.cell_header();
         for index in skip..self.len() {
-            let (_, at, key_len) = self.view().slot(index);
+            let (_, at, key_len) = self.slot(index);
             let key = &self.buf[at + header..at + header + key_len];
             let head = head(key, prefix_len);
             let slot = self.slots() + index * SLOT_SIZE;

@@ -136,7 +136,6 @@ impl Meta {
     }
 
     /// A meta page of format 1 or 2 (for `upgrade`), checked like a current one.
-    #[allow(dead_code)] // until `upgrade` lands
     pub(crate) fn decode_legacy(bytes: &[u8]) -> Option<Meta> {
         if bytes.len() < META_SIZE || bytes[MAGIC_AT..MAGIC_AT + 8] != MAGIC {
             return None;
