@@ -20,6 +20,9 @@ struct Cursor<'a> {
     slow_leaves: u8,
 }
 
+/// How far ahead of itself a forward scan asks for cells.
+const PREFETCH_CELLS: usize = 4;
+
 /// Leaves a cold forward scan asks for at a time.
 const PREFETCH_LEAVES: usize = 64;
 /// A leaf load at least this slow came from the disk, not from memory. (Zero in unit tests, so
@@ -52,6 +55,9 @@ impl<'a> Cursor<'a> {
                         Err(i) => i,
                     },
                 };
+                for ahead in index..index + PREFETCH_CELLS {
+                    view.prefetch_entry(ahead);
+                }
                 stack.push((view, index));
                 break;
             }
@@ -145,6 +151,9 @@ impl<'a> Cursor<'a> {
                 let view = source.view(node)?;
                 self.stack.push((view, 0));
                 if view.is_leaf() {
+                    for ahead in 0..PREFETCH_CELLS {
+                        view.prefetch_entry(ahead);
+                    }
                     let mut turned_cold = false;
                     if !self.cold && started.elapsed() >= SLOW_LOAD {
                         self.slow_leaves += 1;
@@ -364,6 +373,9 @@ impl<'a, S: Source + ?Sized> RangeIter<'a, S> {
             return Ok(None);
         };
         let (key, value) = leaf.entry(index)?;
+        // The cells of consecutive keys need not be adjacent (in-place inserts put a cell where
+        // there is room): ask for the next ones now, so their cache misses overlap this one's.
+        leaf.prefetch_entry(index + PREFETCH_CELLS);
         if !self.bounds.below_end(key) || self.back_last.is_some_and(|back| key >= back) {
             return Ok(None);
         }

@@ -18,6 +18,9 @@ use crate::page::{common_prefix, overflow_pages, usable};
 
 /// A node to add to a parent: its separator key and the node.
 type Piece = (Vec<u8>, NodeRef);
+/// The path of a descent: (branch id, child index) from the root down (no allocation for any
+/// tree a file can hold in practice).
+type Path = smallvec::SmallVec<[(u32, usize); 12]>;
 
 /// Where a split of an overfull page cuts.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -163,8 +166,8 @@ fn descend_dirty<S: NodeStore + ?Sized>(
     root: NodeRef,
     root_id: u32,
     key: &[u8],
-) -> Result<(Vec<(u32, usize)>, u32)> {
-    let mut path: Vec<(u32, usize)> = Vec::new();
+) -> Result<(Path, u32)> {
+    let mut path: Path = Path::new();
     let mut id = root_id;
     loop {
         if path.len() >= TREE_DEPTH_MAX {
@@ -177,9 +180,11 @@ fn descend_dirty<S: NodeStore + ?Sized>(
         let index = view.child_index(key)?;
         let child = view.child(index)?;
         let child_id = s.dirty(child)?;
-        s.arena_mut()
-            .node_mut(id)
-            .set_child(index, NodeRef::Dirty(child_id));
+        if child != NodeRef::Dirty(child_id) {
+            s.arena_mut()
+                .node_mut(id)
+                .set_child(index, NodeRef::Dirty(child_id));
+        }
         path.push((id, index));
         id = child_id;
     }
@@ -235,7 +240,7 @@ fn rebuild<S: NodeStore + ?Sized>(
 /// add (the parent is popped from `path` when it is the one that split).
 fn spread<S: NodeStore + ?Sized>(
     s: &mut S,
-    path: &mut Vec<(u32, usize)>,
+    path: &mut Path,
     id: u32,
     at: usize,
     entry: Entry<'_>,
@@ -434,7 +439,7 @@ pub(crate) fn choose_cuts(
 fn insert_upward<S: NodeStore + ?Sized>(
     s: &mut S,
     mut root: u32,
-    mut path: Vec<(u32, usize)>,
+    mut path: Path,
     mut pending: Vec<Piece>,
 ) -> Result<u32> {
     while !pending.is_empty() {
@@ -477,7 +482,7 @@ fn insert_upward<S: NodeStore + ?Sized>(
 fn rebalance_upward<S: NodeStore + ?Sized>(
     s: &mut S,
     root: u32,
-    mut path: Vec<(u32, usize)>,
+    mut path: Path,
     mut id: u32,
 ) -> Result<u32> {
     let limit = usable(s.page_size());

@@ -71,10 +71,19 @@ impl<'a> PageView<'a> {
     /// copied from the file).
     #[inline]
     pub(crate) fn dirty(bytes: &'a [u8]) -> Self {
-        match Self::parse_as(bytes, 0, true) {
-            Ok(view) => view,
-            Err(error) => unreachable!("a dirty page buffer is always well formed: {error}"),
-        }
+        let count = read_u16(bytes, COUNT_AT) as usize;
+        let prefix_len = read_u16(bytes, PREFIX_LEN_AT) as usize;
+        let view = PageView {
+            bytes,
+            id: 0,
+            leaf: bytes[KIND_AT] == KIND_LEAF,
+            dirty: true,
+            count,
+            prefix_len,
+            slots: slots_at(prefix_len),
+        };
+        debug_assert!(Self::parse_as(bytes, 0, true).is_ok());
+        view
     }
 
     #[inline]
@@ -230,6 +239,21 @@ impl<'a> PageView<'a> {
                 self.id,
                 format!("cell {index} has an invalid value word {word:#x}"),
             )),
+        }
+    }
+
+    /// A hint that entry `index` will be read soon: its cell's first two cache lines are asked
+    /// for (nothing happens for an index past the end or a cell out of bounds).
+    #[inline(always)]
+    pub(crate) fn prefetch_entry(&self, index: usize) {
+        if index < self.count {
+            let (_, at, _) = self.slot(index);
+            if let Some(cell) = self.bytes.get(at..) {
+                crate::storage::prefetch_line(cell);
+                if let Some(next) = cell.get(64..) {
+                    crate::storage::prefetch_line(next);
+                }
+            }
         }
     }
 

@@ -285,11 +285,13 @@ impl Shared {
     }
 
     /// A zeroed page-sized buffer, from the pool of buffers earlier commits wrote.
+    /// A page-sized buffer, from the pool when it has one. Its bytes are stale (whatever the
+    /// last page in it held): every user writes what it keeps (`PageBuf` zeroes its free space
+    /// when it seals, a copy overwrites the whole buffer).
     pub(crate) fn page_buffer(&self) -> Vec<u8> {
         let page_size = self.storage.page_size;
         match self.page_pool.lock().expect("page pool").pop() {
             Some(mut page) => {
-                page.clear();
                 page.resize(page_size, 0);
                 page
             }
