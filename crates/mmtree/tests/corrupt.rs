@@ -448,3 +448,122 @@ fn a_creation_cut_short_is_created_again_but_a_short_real_database_is_refused() 
     assert!(matches!(Db::open(&real), Err(Error::Truncated { .. })));
     assert_eq!(std::fs::metadata(&real).unwrap().len(), 8192);
 }
+
+/// What a user might do with a file whose pages were crafted (valid checksums, hostile
+/// contents): no data is promised, only typed errors or results, never a panic.
+fn exercise_untrusted(path: &Path) -> Result<(), Error> {
+    let db = Db::open(path)?;
+    {
+        let r = db.begin_read()?;
+        for name in r.list_tables()? {
+            let Some(t) = r.table(&name)? else { continue };
+            for i in 0..300u32 {
+                let key = format!("{name}-{:05}", i * 5);
+                let _ = t.get(key.as_bytes())?;
+            }
+            for item in t.range(..)?.take(5000) {
+                item?;
+            }
+            for item in t.range(&b"beta-007"[..]..)?.rev().take(200) {
+                item?;
+            }
+        }
+    }
+    let _ = db.check()?;
+    let mut w = db.begin_write()?;
+    for i in 0..200u32 {
+        let key = format!("alpha-{:05}", i * 7);
+        if i % 3 == 0 {
+            w.table("alpha")?.remove(key.as_bytes())?;
+        } else {
+            w.table("alpha")?.insert(key.as_bytes(), &[i as u8; 90])?;
+        }
+    }
+    w.table("beta")?
+        .insert(b"\xff\xff-after-every-prefix", b"v")?;
+    w.table("beta")?.insert(b"", b"before every prefix")?;
+    w.delete_table("gamma")?;
+    w.commit()?;
+    let _ = db.check()?;
+    Ok(())
+}
+
+/// Format 3's tree pages crafted with valid checksums: bytes of the tree header, the slots
+/// (heads, offsets, key lengths), the prefix and the cell headers changed, then resealed. The
+/// editing code must refuse such a page before it edits it (`PageView::validate`), and reads
+/// must stay inside the page.
+#[test]
+fn crafted_format3_tree_pages_give_errors_not_panics() {
+    let cases: u64 = std::env::var("MMTREE_CORRUPT_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(300);
+    let seed = std::env::var("MMTREE_CORRUPT_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5eed_0003);
+    let mut rng = Rng(seed | 1);
+    let dir = tempfile::tempdir().unwrap();
+    let pristine_path = dir.path().join("pristine.mmt");
+    build(&pristine_path);
+    let pristine = std::fs::read(&pristine_path).unwrap();
+    let tree_pages: Vec<usize> = (2..pristine.len() / 4096)
+        .filter(|&p| matches!(pristine[p * 4096 + 4], 1 | 2) && pristine[p * 4096 + 8] != 0)
+        .collect();
+    assert!(tree_pages.len() > 10, "{} tree pages", tree_pages.len());
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let (mut failures, mut errors, mut clean) = (Vec::new(), 0u64, 0u64);
+    for case in 0..cases {
+        let page = tree_pages[(rng.next() % tree_pages.len() as u64) as usize];
+        let mut bytes = pristine.clone();
+        let p = &mut bytes[page * 4096..(page + 1) * 4096];
+        let count = u16::from_le_bytes([p[6], p[7]]) as u64;
+        let prefix = u16::from_le_bytes([p[24], p[25]]) as u64;
+        let slots_end = 32 + prefix.next_multiple_of(8) + count * 8;
+        for _ in 0..1 + rng.next() % 3 {
+            let at = match rng.next() % 4 {
+                0 => 24 + rng.next() % 8, // prefix length, cells from, garbage
+                1 | 2 => 32 + rng.next() % (slots_end - 32).max(1), // prefix and slots
+                _ => {
+                    // a cell's first bytes (value word or child id, then the key)
+                    let slot = 32 + prefix.next_multiple_of(8) + (rng.next() % count.max(1)) * 8;
+                    let cell = u16::from_le_bytes([p[slot as usize + 4], p[slot as usize + 5]]);
+                    (u64::from(cell) + rng.next() % 12).min(4095)
+                }
+            } as usize;
+            p[at] ^= (1 + rng.next() % 255) as u8;
+        }
+        reseal(p);
+        let path = dir.path().join(format!("crafted{case}.mmt"));
+        std::fs::write(&path, &bytes).unwrap();
+        if std::env::var("MMTREE_CORRUPT_TRACE").is_ok() {
+            eprintln!("case {case}: page {page}");
+        }
+        let outcome = catch_unwind(AssertUnwindSafe(|| exercise_untrusted(&path)));
+        let _ = std::fs::remove_file(&path);
+        let _ = std::fs::remove_file(dir.path().join(format!("crafted{case}.mmt-log")));
+        let _ = std::fs::remove_file(dir.path().join(format!("crafted{case}.mmt-lock")));
+        match outcome {
+            Ok(Ok(())) => clean += 1,
+            Ok(Err(_)) => errors += 1,
+            Err(panic) => {
+                let message = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_default();
+                failures.push(format!("case {case} (page {page}): {message}"));
+            }
+        }
+    }
+    std::panic::set_hook(hook);
+    eprintln!("crafted format-3 pages: {cases} cases, {errors} typed errors, {clean} ran through");
+    assert!(
+        failures.is_empty(),
+        "{} panics:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(errors > 0, "no crafted page was noticed");
+}

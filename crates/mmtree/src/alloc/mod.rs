@@ -109,9 +109,8 @@ pub(crate) struct AllocState {
     /// `loaded` holds no run of this many consecutive pages (it only loses pages until the next
     /// load), so a search for one that long or longer can be skipped.
     no_run_of: usize,
-    /// Debug builds: pages freed in this transaction and not taken again (a second free of one
-    /// of them is a double free).
-    #[cfg(debug_assertions)]
+    /// Pages freed in this transaction and not taken again: a second free of one of them means
+    /// a corrupt file whose trees share a page (refused, never put on the freelist twice).
     released: HashSet<u64>,
 }
 
@@ -198,7 +197,6 @@ pub(crate) trait Allocate: AllocHost {
                 }
             } else {
                 if let Some(page) = self.alloc_state_mut().own_free.pop() {
-                    #[cfg(debug_assertions)]
                     self.alloc_state_mut().released.remove(&page);
                     self.alloc_state_mut().fresh.insert(page);
                     return Ok(page);
@@ -249,8 +247,9 @@ pub(crate) trait Allocate: AllocHost {
     }
 
     /// Frees `page`, whose content was written by transaction `born` (its header's txn; for an
-    /// overflow run, the first page's).
-    fn release_page(&mut self, page: u64, born: u64) {
+    /// overflow run, the first page's). A page already freed in this transaction is refused
+    /// (`Corrupted`: two references to one page, which only a damaged or crafted file holds).
+    fn release_page(&mut self, page: u64, born: u64) -> Result<()> {
         // Callers check what they read from the file before freeing it (page ids against the
         // page count, overflow runs against the file), so these hold even for a corrupt file.
         assert!(
@@ -258,18 +257,16 @@ pub(crate) trait Allocate: AllocHost {
             "freeing page {page} outside the database (page count {})",
             self.page_count()
         );
-        #[cfg(debug_assertions)]
-        {
-            let alloc = self.alloc_state_mut();
-            assert!(
-                alloc.released.insert(page),
-                "page {page} freed twice in one transaction"
-            );
-            assert!(
-                !alloc.reserve.contains(&page),
-                "page {page} freed while reserved for the freelist"
-            );
+        if !self.alloc_state_mut().released.insert(page) {
+            return Err(Error::corrupted(
+                page,
+                "page is referenced twice (freed twice in one transaction)",
+            ));
         }
+        debug_assert!(
+            !self.alloc_state().reserve.contains(&page),
+            "page {page} freed while reserved for the freelist"
+        );
         let checkpoint = self.alloc_state().floors.checkpoint;
         let own = !self.alloc_state().saving
             && (page >= self.base().page_count || self.alloc_state_mut().fresh.remove(&page));
@@ -280,6 +277,7 @@ pub(crate) trait Allocate: AllocHost {
         } else {
             self.alloc_state_mut().freed.push(page);
         }
+        Ok(())
     }
 
     /// Loads the next reusable freelist record, if any.

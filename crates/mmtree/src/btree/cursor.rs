@@ -380,7 +380,15 @@ impl<'a, S: Source + ?Sized> RangeIter<'a, S> {
             return Ok(None);
         }
         // Order across pages is checked where a new leaf begins (that catches a cyclic or
-        // misordered tree, so iteration always ends); order within a page is `check`'s job.
+        // misordered tree, so iteration always ends); order within a page is `check`'s job. The
+        // first key must lie within the start bound (a crafted page can misdirect a seek, and
+        // callers that resume a scan by seeking past their last key rely on progress).
+        if self.front_last.is_none() && !self.bounds.above_start(key) {
+            return Err(crate::error::Error::corrupted(
+                0,
+                "a seek landed before its start (keys out of order)",
+            ));
+        }
         if index == 0 && self.front_last.is_some_and(|last| key <= last) {
             return Err(crate::error::Error::corrupted(
                 0,
@@ -411,6 +419,12 @@ impl<'a, S: Source + ?Sized> RangeIter<'a, S> {
         let (key, value) = leaf.entry(index)?;
         if !self.bounds.above_start(key) || self.front_last.is_some_and(|front| key <= front) {
             return Ok(None);
+        }
+        if self.back_last.is_none() && !self.bounds.below_end(key) {
+            return Err(crate::error::Error::corrupted(
+                0,
+                "a seek landed past its end (keys out of order)",
+            ));
         }
         if index + 1 == leaf.len() && self.back_last.is_some_and(|last| key >= last) {
             return Err(crate::error::Error::corrupted(

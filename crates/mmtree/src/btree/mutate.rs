@@ -42,7 +42,7 @@ pub(crate) trait Mutate: NodeStore {
             NodeRef::Dirty(id) => Ok(id),
             NodeRef::Page(page) => {
                 let copy = self.load_node(page)?;
-                self.free_page(page);
+                self.free_page(page)?;
                 Ok(self.arena_mut().push(copy))
             }
         }
@@ -666,7 +666,7 @@ fn relocate_in<S: NodeStore + ?Sized>(
     }
     match (node, copy) {
         (NodeRef::Page(page), Some(copy)) if changed => {
-            s.free_page(page);
+            s.free_page(page)?;
             Ok(NodeRef::Dirty(s.arena_mut().push(copy)))
         }
         (_, Some(copy)) => {
@@ -691,7 +691,7 @@ fn free_tree_in<S: NodeStore + ?Sized>(
         NodeRef::Page(page) => {
             visited.enter(page)?;
             let owned = s.load_node(page)?;
-            s.free_page(page);
+            s.free_page(page)?;
             owned
         }
     };

@@ -25,7 +25,7 @@ pub(crate) trait NodeStore: Source {
     /// A page id for a node being written (the file already covers it).
     fn alloc_page(&mut self) -> Result<u64>;
     /// Page `page` is no longer reachable from this transaction's trees.
-    fn free_page(&mut self, page: u64);
+    fn free_page(&mut self, page: u64) -> Result<()>;
     /// A replaced or removed value: frees its overflow run, if it has one.
     fn free_value(&mut self, value: Value) -> Result<()>;
     /// Writes `value` to a new overflow run now.

@@ -211,7 +211,8 @@ impl Drop for BulkLoader<'_> {
         }
         // Unfinished: the pages written so far are unreachable; give them back.
         for page in std::mem::take(&mut self.allocated) {
-            self.core.free_page(page);
+            // Pages this loader took: never freed before.
+            let _ = self.core.free_page(page);
         }
         for value in std::mem::take(&mut self.overflow_values) {
             // Runs this loader wrote itself: always inside the file.

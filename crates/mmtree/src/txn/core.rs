@@ -288,7 +288,7 @@ impl NodeStore for WriteCore {
         self.take_page()
     }
 
-    fn free_page(&mut self, page: u64) {
+    fn free_page(&mut self, page: u64) -> Result<()> {
         let born = self.page_birth(page);
         self.release_page(page, born)
     }
@@ -302,7 +302,7 @@ impl NodeStore for WriteCore {
             let pages = overflow_run_pages(page, len, self.page_size, self.page_count)?;
             let born = self.page_birth(page); // the run's header is on its first page
             for id in pages {
-                self.release_page(id, born);
+                self.release_page(id, born)?;
             }
         }
         Ok(())
