@@ -1166,3 +1166,39 @@ fn dump_salvage_skips_a_damaged_leaf_and_says_so() {
         "{err}"
     );
 }
+
+/// A format-2 file (the library's fixture, see crates/mmtree/tests/upgrade.rs): every command
+/// refuses it in one line that names `mmtree upgrade`, which converts it.
+#[test]
+fn an_old_format_file_is_refused_and_upgraded() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../mmtree/tests/fixtures");
+    let old = dir.path().join("old.mmt");
+    std::fs::copy(fixtures.join("format2.mmt"), &old).unwrap();
+    std::fs::copy(
+        fixtures.join("format2.mmt-log"),
+        dir.path().join("old.mmt-log"),
+    )
+    .unwrap();
+    fails_with(
+        mmtree(&["get", s(&old), "greek", "alpha"]),
+        1,
+        "mmtree upgrade",
+    );
+    fails_with(
+        mmtree(&["put", s(&old), "greek", "x", "y"]),
+        1,
+        "format version 2",
+    );
+    let new = dir.path().join("new.mmt");
+    let out = ok(mmtree(&["upgrade", s(&old), s(&new)]));
+    assert!(
+        out.contains("(format 2)")
+            && out.contains("3 tables, 304 entries")
+            && out.contains("4 logged commits"),
+        "{out}"
+    );
+    assert_eq!(ok(mmtree(&["get", s(&new), "db0", "logged3"])), "third\n");
+    assert_eq!(ok(mmtree(&["get", s(&new), "greek", "alpha"])), "one\n");
+    fails_with(mmtree(&["upgrade", s(&old), s(&new)]), 1, "already exists");
+}
