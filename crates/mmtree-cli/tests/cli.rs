@@ -1198,7 +1198,7 @@ fn an_old_format_file_is_refused_and_upgraded() {
             && out.contains("4 logged commits"),
         "{out}"
     );
-    assert_eq!(ok(mmtree(&["get", s(&new), "db0", "logged3"])), "third\n");
-    assert_eq!(ok(mmtree(&["get", s(&new), "greek", "alpha"])), "one\n");
+    assert_eq!(ok(mmtree(&["get", s(&new), "db0", "logged3"])), "third");
+    assert_eq!(ok(mmtree(&["get", s(&new), "greek", "alpha"])), "one");
     fails_with(mmtree(&["upgrade", s(&old), s(&new)]), 1, "already exists");
 }
