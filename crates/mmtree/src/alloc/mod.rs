@@ -135,7 +135,6 @@ impl AllocState {
             reserve: Vec::new(),
             relocate_limit: None,
             no_run_of: usize::MAX,
-            #[cfg(debug_assertions)]
             released: HashSet::new(),
         }
     }

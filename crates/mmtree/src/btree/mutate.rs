@@ -31,6 +31,17 @@ pub(crate) enum Policy {
     Prepend,
     /// The most even split into two that fits.
     Even,
+    /// The entry continues a run of keys its left neighbour belongs to and the right one does
+    /// not (a sequential stream appending in front of another stream's keys): cut right after
+    /// it, so the left page stays full and the stream's next keys start a page of their own.
+    AfterInsert(usize),
+}
+
+/// Whether `key`, going between `left` and `right`, continues `left`'s run: it shares at least
+/// two more bytes with its left neighbour than with its right one (sequential keys share all
+/// but their last bytes with their predecessor; random keys share about as much either way).
+fn continues_a_run(left: &[u8], key: &[u8], right: &[u8]) -> bool {
+    common_prefix(left, key) >= common_prefix(key, right) + 2
 }
 
 /// The tree operations of a write transaction, for every [`NodeStore`].
@@ -75,10 +86,13 @@ pub(crate) trait Mutate: NodeStore {
                 (Some(old), index, Policy::Even)
             }
             Err(index) => {
+                let view = leaf.view();
                 let policy = if index == leaf.len() {
                     Policy::Append
                 } else if index == 0 {
                     Policy::Prepend
+                } else if continues_a_run(view.key(index - 1)?, key, view.key(index)?) {
+                    Policy::AfterInsert(index + 1)
                 } else {
                     Policy::Even
                 };
@@ -406,6 +420,11 @@ pub(crate) fn choose_cuts(
     match policy {
         Policy::Append if n >= 2 && piece(0, n - 1) <= limit => return Ok(vec![n - 1]),
         Policy::Prepend if n >= 2 && piece(1, n) <= limit => return Ok(vec![1]),
+        Policy::AfterInsert(cut)
+            if cut > 0 && cut < n && piece(0, cut) <= limit && piece(cut, n) <= limit =>
+        {
+            return Ok(vec![cut])
+        }
         _ => {}
     }
     let mut best: Option<(usize, usize)> = None;
