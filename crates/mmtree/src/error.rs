@@ -53,8 +53,12 @@ pub enum Error {
         supported: u32,
     },
 
-    /// The file is shorter than its newest valid meta page says: it was truncated.
-    #[error("{path} is truncated: the database needs {needed_bytes} bytes but the file has {file_bytes}")]
+    /// The file is shorter than its newest valid meta page says: it was truncated (an
+    /// unfinished copy or transfer; mmtree itself never shrinks a file below its newest
+    /// checkpoint). The older meta page is not used instead: pages its checkpoint reached may
+    /// have been reused since, and opening at an older state would lose the newer commits
+    /// without a word.
+    #[error("{path} is truncated: the database needs {needed_bytes} bytes but the file has {file_bytes} (an unfinished copy?); restore the whole file, e.g. from a backup — the older checkpoint is not opened instead, as its pages may have been reused and newer commits would be lost")]
     Truncated {
         /// The file that was opened.
         path: PathBuf,

@@ -261,6 +261,19 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    /// Asks for the first bytes of the leaf after this one (if its parent is on the stack).
+    fn touch_next_leaf<S: Source + ?Sized>(&self, source: &'a S) {
+        let depth = self.stack.len();
+        if depth >= 2 {
+            let (parent, index) = self.stack[depth - 2];
+            if index + 1 < parent.len() {
+                if let Ok(NodeRef::Page(next)) = parent.child(index + 1) {
+                    source.touch_ahead(next);
+                }
+            }
+        }
+    }
+
     fn current_forward(&self) -> Option<(NodeView<'a>, usize)> {
         self.stack
             .last()
@@ -376,6 +389,10 @@ impl<'a, S: Source + ?Sized> RangeIter<'a, S> {
         // The cells of consecutive keys need not be adjacent (in-place inserts put a cell where
         // there is room): ask for the next ones now, so their cache misses overlap this one's.
         leaf.prefetch_entry(index + PREFETCH_CELLS);
+        if index == leaf.len() / 2 {
+            // Half-way through the leaf: the next leaf's header and first slots too.
+            cursor.touch_next_leaf(source);
+        }
         if !self.bounds.below_end(key) || self.back_last.is_some_and(|back| key >= back) {
             return Ok(None);
         }

@@ -15,6 +15,9 @@ pub(crate) trait Source {
     fn overflow(&self, page: u64, len: u64) -> Result<&[u8]>;
     /// A hint that these pages will be read soon (a scan ahead of itself); may reorder `ids`.
     fn prefetch(&self, _ids: &mut [u64]) {}
+    /// A hint that page `id` will be read next (a scan about to leave its leaf): its header
+    /// and first slots are asked into the CPU cache. Never faults, never fails.
+    fn touch_ahead(&self, _id: u64) {}
     /// Whether `prefetch` does anything (if not, scans do not look ahead at all).
     fn prefetches(&self) -> bool {
         false

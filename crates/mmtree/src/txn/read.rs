@@ -168,6 +168,21 @@ impl Source for ReadTransaction {
     fn prefetches(&self) -> bool {
         true
     }
+
+    fn touch_ahead(&self, id: u64) {
+        if id >= 2 && id < self.meta.page_count {
+            let page_size = self.db.storage.page_size;
+            if let Ok(bytes) = self
+                .db
+                .storage
+                .bytes(&self.map, id * page_size as u64, 256, id)
+            {
+                for line in (0..256).step_by(64) {
+                    crate::storage::prefetch_line(&bytes[line..]);
+                }
+            }
+        }
+    }
 }
 
 /// A table in a read snapshot. Values borrow from the mapping: no copy, no syscall.
