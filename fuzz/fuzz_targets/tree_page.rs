@@ -1,5 +1,6 @@
-//! A branch or leaf page as the engine would parse it after its checksum passed: every cell and
-//! the whole node are decoded. Errors are fine; a panic, a hang or a big allocation is a bug.
+//! A branch or leaf page as the engine would parse it after its checksum passed: every cell is
+//! read, its keys searched for, the page validated and, if valid, edited in place as a write
+//! would. Errors are fine; a panic, a hang or a big allocation is a bug.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 

@@ -95,9 +95,10 @@ pub use storage::file_residency;
 pub mod testing {
     pub use crate::storage::observe::{IoFile, IoObserver};
 
-    /// For fuzzing: parses `bytes` as a branch or leaf page (as if its checksum had passed) and
-    /// decodes every cell and the whole node. Must return an error or `Ok`, never panic, loop or
-    /// allocate more than the page holds.
+    /// For fuzzing: parses `bytes` as a branch or leaf page (as if its checksum had passed),
+    /// reads every cell, searches for its keys, validates the whole page and, if it passes,
+    /// edits a copy in place (an insert, removes) as a write would. Must return an error or
+    /// `Ok`, never panic, loop or allocate more than the page holds.
     pub fn decode_tree_page(bytes: &[u8]) -> crate::error::Result<()> {
         use crate::page::view::PageView;
         if !(crate::limits::PAGE_SIZE_MIN..=crate::limits::PAGE_SIZE_MAX).contains(&bytes.len())
