@@ -123,9 +123,11 @@ fn newest_legacy_meta(file: &File, path: &Path) -> Result<(Meta, u32)> {
         }
         size *= 2;
     }
-    // A format-1 meta page written without a sync ("weak") may never have reached the disk
-    // whole; a steady one is preferred, the newest of each kind.
-    found.sort_by_key(|(meta, _)| (meta.is_steady(), meta.txn_id));
+    // A format-1 meta page written without a sync ("weak") is trusted only in the boot that
+    // wrote it, as format 1 did; of the trusted ones, the newest.
+    let boot = crate::options::boot_id();
+    found.retain(|(meta, _)| meta.is_steady() || meta.weak_boot == boot);
+    found.sort_by_key(|(meta, _)| meta.txn_id);
     found.pop().ok_or_else(|| {
         Error::InvalidOption(format!(
             "{} has no valid meta page of format 1 or 2 to upgrade from",
