@@ -739,3 +739,84 @@ fn creating_a_database_or_a_backup_syncs_the_directory() {
     let after = events.0.lock().unwrap()[before..].to_vec();
     assert!(after.iter().any(|e| e == "sync dir"), "{after:?}");
 }
+
+/// A branch whose two slots name the same leaf (a crafted file): the first write copies the
+/// leaf and frees its page; a second write through the other slot must not free it again
+/// (that put the page on the freelist twice, to be handed out twice; debug builds stopped on an
+/// assertion).
+#[test]
+fn a_page_reached_twice_is_not_freed_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("twice.mmt");
+    {
+        let db = Db::open(&path).unwrap();
+        let mut w = db.begin_write().unwrap();
+        let mut t = w.table("t").unwrap();
+        for i in 0..200u32 {
+            t.insert(format!("key-{i:04}").as_bytes(), &[1; 40])
+                .unwrap();
+        }
+        drop(t);
+        w.table("u").unwrap().insert(b"marker", b"v").unwrap();
+        w.commit().unwrap();
+    }
+    let mut bytes = std::fs::read(&path).unwrap();
+    // u's root leaf becomes a branch whose slots 0 and 1 ("m") both name one of t's leaves.
+    let root = leaves_with(&bytes, b"marker")[0];
+    let shared = leaves_with(&bytes, b"key-0")[0] as u64;
+    craft_shared_branch(&mut bytes[root * PAGE..(root + 1) * PAGE], shared);
+    std::fs::write(&path, &bytes).unwrap();
+    let db = Db::open(&path).unwrap();
+    let mut w = db.begin_write().unwrap();
+    let mut u = w.table("u").unwrap();
+    let first = u.insert(b"a", b"left");
+    let second = u.insert(b"z", b"right");
+    assert!(
+        first.is_ok() && matches!(second, Err(Error::Corrupted { .. })),
+        "{first:?} {second:?}"
+    );
+}
+
+/// A leaf whose heads were crafted (all 0xffffffff, valid checksum) misdirects a seek to its
+/// first slot: a range must not hand out keys before its start (the allocator resumes its
+/// freelist scan by seeking past the last record it read, and looped, allocating without
+/// bound).
+#[test]
+fn a_misdirected_seek_is_an_error_not_keys_before_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("heads.mmt");
+    {
+        let db = Db::open(&path).unwrap();
+        let mut w = db.begin_write().unwrap();
+        let mut t = w.table("t").unwrap();
+        for key in [&b"marker-b"[..], b"marker-c", b"marker-d"] {
+            t.insert(key, b"v").unwrap();
+        }
+        drop(t);
+        w.commit().unwrap();
+    }
+    let mut bytes = std::fs::read(&path).unwrap();
+    let leaf = leaves_with(&bytes, b"marker-c")[0];
+    let page = &mut bytes[leaf * PAGE..(leaf + 1) * PAGE];
+    let count = u16::from_le_bytes([page[6], page[7]]) as usize;
+    let prefix = u16::from_le_bytes([page[24], page[25]]) as usize;
+    let slots = 32 + prefix.next_multiple_of(8);
+    for slot in 0..count {
+        page[slots + slot * 8..slots + slot * 8 + 4].fill(0xff);
+    }
+    reseal(page);
+    std::fs::write(&path, &bytes).unwrap();
+    let db = Db::open(&path).unwrap();
+    let r = db.begin_read().unwrap();
+    let t = r.table("t").unwrap().unwrap();
+    let got: Vec<_> = t.range(&b"marker-c"[..]..).unwrap().collect();
+    assert!(
+        got.iter().all(|item| match item {
+            Ok((key, _)) => *key >= &b"marker-c"[..],
+            Err(Error::Corrupted { .. }) => true,
+            Err(_) => false,
+        }) && got.iter().any(Result::is_err),
+        "{got:?}"
+    );
+    assert!(!db.check().unwrap().is_ok(), "check names the wrong heads");
+}
