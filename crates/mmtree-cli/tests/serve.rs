@@ -1060,3 +1060,285 @@ fn more_string_and_expiry_commands_behave_like_redis() {
         .unwrap();
     assert_eq!((set, kind.as_str()), (1, "string"));
 }
+
+fn err_of<T: redis::FromRedisValue + std::fmt::Debug>(
+    c: &mut redis::Connection,
+    args: &[&str],
+) -> String {
+    cmd::<T>(c, args).unwrap_err().to_string()
+}
+
+#[test]
+fn getex_setrange_incrbyfloat_rename_copy_move_swapdb_flushall() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("keys.mmt"), &[]);
+    let mut c = server.client();
+    let int = |c: &mut redis::Connection, args: &[&str]| cmd::<i64>(c, args).unwrap();
+    let s = |c: &mut redis::Connection, args: &[&str]| cmd::<Option<String>>(c, args).unwrap();
+    // GETEX.
+    let _: () = c.set("g", "v").unwrap();
+    assert_eq!(
+        s(&mut c, &["GETEX", "g", "EX", "100"]).as_deref(),
+        Some("v")
+    );
+    assert!((99..=100).contains(&int(&mut c, &["TTL", "g"])));
+    assert_eq!(s(&mut c, &["GETEX", "g", "PERSIST"]).as_deref(), Some("v"));
+    assert_eq!(int(&mut c, &["TTL", "g"]), -1);
+    assert_eq!(
+        s(&mut c, &["GETEX", "g", "PXAT", "4000000000000"]).as_deref(),
+        Some("v")
+    );
+    assert_eq!(int(&mut c, &["PEXPIRETIME", "g"]), 4_000_000_000_000);
+    assert_eq!(s(&mut c, &["GETEX", "nope"]), None);
+    assert!(err_of::<String>(&mut c, &["GETEX", "g", "EX", "0"])
+        .contains("invalid expire time in 'getex' command"));
+    assert!(
+        err_of::<String>(&mut c, &["GETEX", "g", "EX", "1", "PX", "1"]).contains("syntax error")
+    );
+    // SETRANGE pads with zeros and keeps the TTL.
+    assert_eq!(int(&mut c, &["SETRANGE", "r", "3", "ab"]), 5);
+    assert_eq!(c.get::<_, Vec<u8>>("r").unwrap(), b"\0\0\0ab");
+    assert_eq!(int(&mut c, &["SETRANGE", "r", "1", "X"]), 5);
+    assert_eq!(c.get::<_, Vec<u8>>("r").unwrap(), b"\0X\0ab");
+    assert_eq!(int(&mut c, &["SETRANGE", "empty", "0", ""]), 0);
+    assert_eq!(int(&mut c, &["EXISTS", "empty"]), 0);
+    assert!(err_of::<i64>(&mut c, &["SETRANGE", "r", "-1", "x"]).contains("offset is out of range"));
+    assert!(err_of::<i64>(&mut c, &["SETRANGE", "r", "536870911", "xx"])
+        .contains("string exceeds maximum allowed size"));
+    // INCRBYFLOAT.
+    let _: () = c.set("f", "10.50").unwrap();
+    assert_eq!(
+        s(&mut c, &["INCRBYFLOAT", "f", "0.1"]).as_deref(),
+        Some("10.6")
+    );
+    assert_eq!(
+        s(&mut c, &["INCRBYFLOAT", "f", "-10.6"]).as_deref(),
+        Some("0")
+    );
+    assert_eq!(
+        s(&mut c, &["INCRBYFLOAT", "nf", "5.0e3"]).as_deref(),
+        Some("5000")
+    );
+    assert!(
+        err_of::<String>(&mut c, &["INCRBYFLOAT", "g", "1"]).contains("value is not a valid float")
+    );
+    assert!(err_of::<String>(&mut c, &["INCRBYFLOAT", "f", "abc"])
+        .contains("value is not a valid float"));
+    // RENAME keeps the TTL; RENAMENX refuses an existing target.
+    assert_eq!(cmd::<String>(&mut c, &["RENAME", "g", "g2"]).unwrap(), "OK");
+    assert_eq!(int(&mut c, &["EXISTS", "g"]), 0);
+    assert_eq!(int(&mut c, &["PEXPIRETIME", "g2"]), 4_000_000_000_000);
+    assert!(err_of::<String>(&mut c, &["RENAME", "nope", "x"]).contains("no such key"));
+    assert_eq!(int(&mut c, &["RENAMENX", "g2", "f"]), 0);
+    assert_eq!(int(&mut c, &["RENAMENX", "g2", "g3"]), 1);
+    // COPY.
+    assert_eq!(int(&mut c, &["COPY", "g3", "c1"]), 1);
+    assert_eq!(int(&mut c, &["COPY", "g3", "c1"]), 0);
+    assert_eq!(int(&mut c, &["COPY", "f", "c1", "REPLACE"]), 1);
+    assert_eq!(s(&mut c, &["GET", "c1"]).as_deref(), Some("0"));
+    assert_eq!(int(&mut c, &["COPY", "g3", "c1", "DB", "3"]), 1);
+    assert!(err_of::<i64>(&mut c, &["COPY", "g3", "g3"])
+        .contains("source and destination objects are the same"));
+    assert!(err_of::<i64>(&mut c, &["COPY", "g3", "x", "DB", "99"])
+        .contains("DB index is out of range"));
+    // MOVE.
+    assert_eq!(int(&mut c, &["MOVE", "g3", "3"]), 1);
+    assert_eq!(int(&mut c, &["EXISTS", "g3"]), 0);
+    assert_eq!(int(&mut c, &["MOVE", "c1", "3"]), 0, "exists there");
+    assert!(err_of::<i64>(&mut c, &["MOVE", "c1", "0"])
+        .contains("source and destination objects are the same"));
+    // SWAPDB: db 3 has c1, g3 (with its expiry).
+    let before = int(&mut c, &["DBSIZE"]);
+    assert_eq!(cmd::<String>(&mut c, &["SWAPDB", "0", "3"]).unwrap(), "OK");
+    assert_eq!(int(&mut c, &["DBSIZE"]), 2);
+    assert_eq!(int(&mut c, &["PEXPIRETIME", "g3"]), 4_000_000_000_000);
+    assert_eq!(cmd::<String>(&mut c, &["SELECT", "3"]).unwrap(), "OK");
+    assert_eq!(int(&mut c, &["DBSIZE"]), before);
+    assert!(err_of::<String>(&mut c, &["SWAPDB", "x", "1"]).contains("invalid first DB index"));
+    assert!(err_of::<String>(&mut c, &["SWAPDB", "1", "x"]).contains("invalid second DB index"));
+    // RANDOMKEY.
+    let k: String = cmd(&mut c, &["RANDOMKEY"]).unwrap();
+    assert_eq!(int(&mut c, &["EXISTS", &k]), 1);
+    // FLUSHALL empties every database.
+    assert_eq!(cmd::<String>(&mut c, &["FLUSHALL"]).unwrap(), "OK");
+    assert_eq!(int(&mut c, &["DBSIZE"]), 0);
+    assert_eq!(cmd::<String>(&mut c, &["SELECT", "0"]).unwrap(), "OK");
+    assert_eq!(int(&mut c, &["DBSIZE"]), 0);
+    assert_eq!(cmd::<Option<String>>(&mut c, &["RANDOMKEY"]).unwrap(), None);
+}
+
+#[test]
+fn hashes_are_ordered_keys_with_their_own_type() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("hash.mmt"), &[]);
+    let mut c = server.client();
+    let int = |c: &mut redis::Connection, args: &[&str]| cmd::<i64>(c, args).unwrap();
+    assert_eq!(int(&mut c, &["HSET", "h", "a", "1", "b", "2"]), 2);
+    assert_eq!(int(&mut c, &["HSET", "h", "a", "9", "c", "3"]), 1);
+    assert_eq!(
+        cmd::<String>(&mut c, &["HMSET", "h", "d", "4"]).unwrap(),
+        "OK"
+    );
+    assert_eq!(int(&mut c, &["HSETNX", "h", "a", "x"]), 0);
+    assert_eq!(int(&mut c, &["HSETNX", "h", "e", "5"]), 1);
+    assert_eq!(cmd::<String>(&mut c, &["HGET", "h", "a"]).unwrap(), "9");
+    assert_eq!(
+        cmd::<Option<String>>(&mut c, &["HGET", "h", "zz"]).unwrap(),
+        None
+    );
+    assert_eq!(
+        cmd::<Vec<Option<String>>>(&mut c, &["HMGET", "h", "b", "zz"]).unwrap(),
+        vec![Some("2".into()), None]
+    );
+    assert_eq!(int(&mut c, &["HLEN", "h"]), 5);
+    assert_eq!(int(&mut c, &["HEXISTS", "h", "c"]), 1);
+    assert_eq!(int(&mut c, &["HSTRLEN", "h", "a"]), 1);
+    assert_eq!(
+        cmd::<Vec<String>>(&mut c, &["HKEYS", "h"]).unwrap(),
+        ["a", "b", "c", "d", "e"]
+    );
+    assert_eq!(
+        cmd::<Vec<String>>(&mut c, &["HVALS", "h"]).unwrap(),
+        ["9", "2", "3", "4", "5"]
+    );
+    assert_eq!(
+        cmd::<Vec<String>>(&mut c, &["HGETALL", "h"]).unwrap(),
+        ["a", "9", "b", "2", "c", "3", "d", "4", "e", "5"]
+    );
+    assert_eq!(int(&mut c, &["HINCRBY", "h", "a", "-10"]), -1);
+    assert_eq!(
+        cmd::<String>(&mut c, &["HINCRBYFLOAT", "h", "n", "1.5"]).unwrap(),
+        "1.5"
+    );
+    let _: () = cmd(&mut c, &["HSET", "h", "s", "x"]).unwrap();
+    assert!(
+        err_of::<i64>(&mut c, &["HINCRBY", "h", "s", "1"]).contains("hash value is not an integer")
+    );
+    assert!(err_of::<String>(&mut c, &["HINCRBYFLOAT", "h", "s", "1"])
+        .contains("hash value is not a float"));
+    // The type shows everywhere; string commands refuse a hash and hash commands a string.
+    let _: () = c.set("str", "v").unwrap();
+    assert_eq!(cmd::<String>(&mut c, &["TYPE", "h"]).unwrap(), "hash");
+    for args in [
+        &["GET", "h"][..],
+        &["APPEND", "h", "x"],
+        &["INCR", "h"],
+        &["STRLEN", "h"],
+        &["GETRANGE", "h", "0", "1"],
+        &["HGET", "str", "a"],
+        &["HSET", "str", "a", "1"],
+        &["HGETALL", "str"],
+        &["HSCAN", "str", "0"],
+    ] {
+        let e = err_of::<redis::Value>(&mut c, args);
+        assert!(e.contains("WRONGTYPE"), "{args:?}: {e}");
+    }
+    assert_eq!(
+        cmd::<Vec<Option<String>>>(&mut c, &["MGET", "h", "str"]).unwrap(),
+        vec![None, Some("v".into())]
+    );
+    assert_eq!(int(&mut c, &["EXISTS", "h"]), 1);
+    assert_eq!(int(&mut c, &["DBSIZE"]), 2);
+    // HSCAN walks the fields in order, a page at a time.
+    let mut cursor = "0".to_string();
+    let mut seen = Vec::new();
+    loop {
+        let (next, page): (String, Vec<String>) =
+            cmd(&mut c, &["HSCAN", "h", &cursor, "COUNT", "3"]).unwrap();
+        seen.extend(page.chunks(2).map(|p| p[0].clone()));
+        if next == "0" {
+            break;
+        }
+        cursor = next;
+    }
+    assert_eq!(seen, ["a", "b", "c", "d", "e", "n", "s"]);
+    let (_, page): (String, Vec<String>) = cmd(
+        &mut c,
+        &["HSCAN", "h", "0", "MATCH", "[bc]", "COUNT", "100"],
+    )
+    .unwrap();
+    assert_eq!(page, ["b", "2", "c", "3"]);
+    // HDEL of the last field deletes the key.
+    assert_eq!(int(&mut c, &["HDEL", "h", "a", "b", "zz"]), 2);
+    // RENAME and COPY carry the fields and the expiry.
+    assert_eq!(int(&mut c, &["EXPIRE", "h", "1000"]), 1);
+    assert_eq!(cmd::<String>(&mut c, &["RENAME", "h", "h2"]).unwrap(), "OK");
+    assert_eq!(int(&mut c, &["HLEN", "h"]), 0);
+    assert_eq!(int(&mut c, &["HLEN", "h2"]), 5);
+    assert!(int(&mut c, &["TTL", "h2"]) > 990);
+    assert_eq!(int(&mut c, &["COPY", "h2", "h3", "DB", "1"]), 1);
+    assert_eq!(int(&mut c, &["PERSIST", "h2"]), 1);
+    assert_eq!(cmd::<String>(&mut c, &["HGET", "h2", "c"]).unwrap(), "3");
+    // SET replaces a hash with a string; DEL removes the fields.
+    let _: () = c.set("h2", "plain").unwrap();
+    assert_eq!(cmd::<String>(&mut c, &["TYPE", "h2"]).unwrap(), "string");
+    assert!(err_of::<i64>(&mut c, &["HLEN", "h2"]).contains("WRONGTYPE"));
+    let _: () = cmd(&mut c, &["SELECT", "1"]).unwrap();
+    assert_eq!(int(&mut c, &["HDEL", "h3", "c", "d", "e", "n", "s"]), 5);
+    assert_eq!(int(&mut c, &["EXISTS", "h3"]), 0);
+    // An expired hash is gone, and a new HSET does not bring back its fields.
+    assert_eq!(int(&mut c, &["HSET", "t", "old", "1"]), 1);
+    assert_eq!(int(&mut c, &["PEXPIRE", "t", "50"]), 1);
+    std::thread::sleep(Duration::from_millis(120));
+    assert_eq!(int(&mut c, &["HLEN", "t"]), 0);
+    assert_eq!(int(&mut c, &["HSET", "t", "new", "1"]), 1);
+    assert_eq!(
+        cmd::<Vec<String>>(&mut c, &["HKEYS", "t"]).unwrap(),
+        ["new"]
+    );
+    // Inside MULTI.
+    let (n, kind): (i64, String) = redis::pipe()
+        .atomic()
+        .cmd("HSET")
+        .arg("m")
+        .arg("f")
+        .arg("v")
+        .cmd("TYPE")
+        .arg("m")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!((n, kind.as_str()), (1, "hash"));
+}
+
+#[test]
+fn inline_quotes_auth_syntax_and_unauthenticated_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("inl.mmt"), &[]);
+    let mut s = server.raw();
+    s.write_all(b"set \"a b\" \"\\x41\\x42\"\r\nget \"a b\"\r\n")
+        .unwrap();
+    let mut got = String::new();
+    while got.len() < "+OK\r\n$2\r\nAB\r\n".len() {
+        got.push_str(&read_reply(&mut s));
+    }
+    assert_eq!(got, "+OK\r\n$2\r\nAB\r\n");
+    s.write_all(b"set \"a b\r\n").unwrap();
+    assert_eq!(
+        read_reply(&mut s),
+        "-ERR Protocol error: unbalanced quotes in request\r\n"
+    );
+    assert_eq!(read_reply(&mut s), "", "closed");
+    drop(server);
+
+    let server = Server::start(&dir.path().join("auth.mmt"), &["--requirepass", "pw"]);
+    let mut s = server.raw();
+    exchange(&mut s, &[&["AUTH", "a", "b", "c"]], "-ERR syntax error\r\n");
+    s.write_all(b"*20\r\n").unwrap();
+    assert_eq!(
+        read_reply(&mut s),
+        "-ERR Protocol error: unauthenticated multibulk length\r\n"
+    );
+    assert_eq!(read_reply(&mut s), "", "closed");
+    let mut s = server.raw();
+    s.write_all(b"*1\r\n$100000\r\n").unwrap();
+    assert_eq!(
+        read_reply(&mut s),
+        "-ERR Protocol error: unauthenticated bulk length\r\n"
+    );
+    assert_eq!(read_reply(&mut s), "", "closed");
+    // Once authenticated, the usual limits.
+    let mut s = server.raw();
+    exchange(&mut s, &[&["AUTH", "pw"]], "+OK\r\n");
+    let big = "x".repeat(20000);
+    exchange(&mut s, &[&["SET", "k", &big]], "+OK\r\n");
+}

@@ -99,7 +99,12 @@ impl Conn {
             // Run every complete command in the buffer.
             let mut used = 0;
             loop {
-                match parse(&buf[used..], &self.server.config.limits, &mut partial) {
+                let limits = if self.authed {
+                    self.server.config.limits
+                } else {
+                    self.server.config.limits.unauthenticated()
+                };
+                match parse(&buf[used..], &limits, &mut partial) {
                     Parsed::Incomplete => break,
                     Parsed::Error(e) => {
                         self.flush_pending();
@@ -534,6 +539,7 @@ impl Conn {
             }
             "DBSIZE" => self.with_table(|conn, t| conn.out.int(t.len() as i64)),
             "GET" if a.len() == 1 => self.with_table(|conn, t| match t.live(&a[0], now) {
+                Some(_) if t.is_hash(&a[0]) => conn.out.error(store::WRONGTYPE),
                 Some((_, data)) => conn.bulk_direct(data),
                 None => conn.out.null(),
             }),
@@ -541,6 +547,7 @@ impl Conn {
                 conn.out.array(a.len());
                 for key in a {
                     match t.live(key, now) {
+                        Some(_) if t.is_hash(key) => conn.out.null(),
                         Some((_, data)) => conn.bulk_direct(data),
                         None => conn.out.null(),
                     }
@@ -550,9 +557,9 @@ impl Conn {
                 let n = a.iter().filter(|k| t.live(k, now).is_some()).count();
                 conn.out.int(n as i64)
             }),
-            "STRLEN" if a.len() == 1 => self.with_table(|conn, t| {
-                conn.out
-                    .int(t.live(&a[0], now).map_or(0, |(_, d)| d.len() as i64))
+            "STRLEN" if a.len() == 1 => self.with_table(|conn, t| match t.live(&a[0], now) {
+                Some(_) if t.is_hash(&a[0]) => conn.out.error(store::WRONGTYPE),
+                got => conn.out.int(got.map_or(0, |(_, d)| d.len() as i64)),
             }),
             "GETRANGE" if a.len() == 3 => {
                 let parse = |b: &[u8]| std::str::from_utf8(b).ok()?.parse::<i64>().ok();
@@ -562,7 +569,12 @@ impl Conn {
                     return Flow::Continue;
                 };
                 self.with_table(|conn, t| {
-                    let data = t.live(&a[0], now).map_or(&[][..], |(_, d)| d);
+                    let live = t.live(&a[0], now);
+                    if live.is_some() && t.is_hash(&a[0]) {
+                        conn.out.error(store::WRONGTYPE);
+                        return;
+                    }
+                    let data = live.map_or(&[][..], |(_, d)| d);
                     let len = data.len() as i64;
                     let fix = |i: i64| if i < 0 { (len + i).max(0) } else { i.min(len) };
                     let (s, e) = (fix(start), fix(end).min(len - 1));
@@ -575,6 +587,7 @@ impl Conn {
             }
             "TYPE" if a.len() == 1 => self.with_table(|conn, t| {
                 conn.out.simple(match t.live(&a[0], now) {
+                    Some(_) if t.is_hash(&a[0]) => "hash",
                     Some(_) => "string",
                     None => "none",
                 })
@@ -622,6 +635,13 @@ impl Conn {
                 }
             }),
             "SCAN" if !a.is_empty() => return self.scan(a, now),
+            "HSCAN" if a.len() >= 2 => return self.hscan(a, now),
+            "RANDOMKEY" => self.randomkey(now),
+            "HGET" | "HMGET" | "HLEN" | "HEXISTS" | "HKEYS" | "HVALS" | "HGETALL" | "HSTRLEN"
+                if arity_ok(name, args.len()) =>
+            {
+                self.hash_read(name, a, now)
+            }
             "MMTREE.RANGE" if a.len() >= 2 => return self.range(a, now),
             _ if COMMANDS.iter().any(|(n, _, _)| *n == name) => self.wrong_args(name),
             _ => self.out.error(&unknown_command(args)),
@@ -638,11 +658,16 @@ impl Conn {
                 return;
             }
         };
-        let view = snapshot
-            .table(&table_name(self.db))
-            .and_then(|data| Ok((data, snapshot.table(&expires_name(self.db))?)));
+        let view = (|| {
+            Ok::<_, mmtree::Error>(View {
+                data: snapshot.table(&table_name(self.db))?,
+                expires: snapshot.table(&expires_name(self.db))?,
+                types: snapshot.table(&store::types_name(self.db))?,
+                hashes: snapshot.table(&store::hash_name(self.db))?,
+            })
+        })();
         match view {
-            Ok((data, expires)) => f(self, &View { data, expires }),
+            Ok(view) => f(self, &view),
             Err(e) => self.out.error(&format!("ERR {e}")),
         }
     }
@@ -652,7 +677,7 @@ impl Conn {
             1 => &a[0],
             2 => &a[1],
             _ => {
-                self.wrong_args("auth");
+                self.out.error("ERR syntax error");
                 return Flow::Continue;
             }
         };
@@ -907,6 +932,228 @@ impl Conn {
         Flow::Continue
     }
 
+    /// The hash reads, on a snapshot.
+    fn hash_read(&mut self, name: &str, a: &[Vec<u8>], now: u64) {
+        self.with_table(|conn, t| {
+            let key = &a[0];
+            let hash = match t.live(key, now) {
+                Some(_) if !t.is_hash(key) => {
+                    conn.out.error(store::WRONGTYPE);
+                    return;
+                }
+                Some(_) => true,
+                None => false,
+            };
+            match name {
+                "HGET" => match t.field(key, &a[1]).filter(|_| hash) {
+                    Some(v) => conn.bulk_direct(v),
+                    None => conn.out.null(),
+                },
+                "HMGET" => {
+                    conn.out.array(a.len() - 1);
+                    for f in &a[1..] {
+                        match t.field(key, f).filter(|_| hash) {
+                            Some(v) => conn.bulk_direct(v),
+                            None => conn.out.null(),
+                        }
+                    }
+                }
+                "HEXISTS" => conn
+                    .out
+                    .int(i64::from(hash && t.field(key, &a[1]).is_some())),
+                "HSTRLEN" => conn.out.int(
+                    t.field(key, &a[1])
+                        .filter(|_| hash)
+                        .map_or(0, |v| v.len() as i64),
+                ),
+                "HLEN" => conn.out.int(if hash {
+                    t.live(key, now)
+                        .and_then(|(_, d)| d.try_into().ok().map(u64::from_be_bytes))
+                        .unwrap_or(0) as i64
+                } else {
+                    0
+                }),
+                _ => {
+                    let fields = if hash {
+                        match t.fields(key, None, usize::MAX) {
+                            Ok(f) => f,
+                            Err(e) => {
+                                conn.out.error(&format!("ERR {e}"));
+                                return;
+                            }
+                        }
+                    } else {
+                        Vec::new()
+                    };
+                    match name {
+                        "HGETALL" => {
+                            conn.out.map(fields.len());
+                            for (f, v) in fields {
+                                conn.out.bulk(f);
+                                conn.bulk_direct(v);
+                            }
+                        }
+                        _ => {
+                            conn.out.array(fields.len());
+                            for (f, v) in fields {
+                                conn.out.bulk(if name == "HKEYS" { f } else { v });
+                            }
+                        }
+                    }
+                }
+            }
+        })
+    }
+
+    /// HSCAN key cursor [MATCH pattern] [COUNT n] [NOVALUES]: fields in order; the cursor names
+    /// the last field returned.
+    fn hscan(&mut self, a: &[Vec<u8>], now: u64) -> Flow {
+        let Some(cursor) = std::str::from_utf8(&a[1])
+            .ok()
+            .and_then(|c| c.parse::<u64>().ok())
+        else {
+            self.out.error("ERR invalid cursor");
+            return Flow::Continue;
+        };
+        let (mut pattern, mut count) = (None, 10usize);
+        let mut i = 2;
+        while i < a.len() {
+            match (
+                String::from_utf8_lossy(&a[i]).to_ascii_uppercase().as_str(),
+                a.get(i + 1),
+            ) {
+                ("MATCH", Some(p)) => pattern = Some(p.clone()),
+                ("COUNT", Some(n)) => match std::str::from_utf8(n)
+                    .ok()
+                    .and_then(|n| n.parse::<usize>().ok())
+                {
+                    Some(n) if n > 0 => count = n,
+                    Some(_) => {
+                        self.out.error("ERR syntax error");
+                        return Flow::Continue;
+                    }
+                    None => {
+                        self.out
+                            .error("ERR value is not an integer or out of range");
+                        return Flow::Continue;
+                    }
+                },
+                _ => {
+                    self.out.error("ERR syntax error");
+                    return Flow::Continue;
+                }
+            }
+            i += 2;
+        }
+        let after = if cursor == 0 {
+            None
+        } else {
+            self.server
+                .cursors
+                .lock()
+                .expect("cursors")
+                .get(&cursor)
+                .cloned()
+        };
+        if cursor != 0 && after.is_none() {
+            self.out.error("ERR invalid cursor");
+            return Flow::Continue;
+        }
+        let server = self.server.clone();
+        self.with_table(|conn, t| {
+            let key = &a[0];
+            let live = t.live(key, now).is_some();
+            if live && !t.is_hash(key) {
+                conn.out.error(store::WRONGTYPE);
+                return;
+            }
+            let fields = if live {
+                match t.fields(key, after.as_deref(), count + 1) {
+                    Ok(f) => f,
+                    Err(e) => {
+                        conn.out.error(&format!("ERR {e}"));
+                        return;
+                    }
+                }
+            } else {
+                Vec::new()
+            };
+            let more = fields.len() > count;
+            let page = &fields[..fields.len().min(count)];
+            let next = match (more, page.last()) {
+                (true, Some((f, _))) => server.new_cursor(f.to_vec()),
+                _ => 0,
+            };
+            let matched: Vec<_> = page
+                .iter()
+                .filter(|(f, _)| pattern.as_ref().is_none_or(|p| glob(p, f)))
+                .collect();
+            conn.out.array(2);
+            conn.out.bulk(next.to_string().as_bytes());
+            conn.out.array(matched.len() * 2);
+            for (f, v) in matched {
+                conn.out.bulk(f);
+                conn.out.bulk(v);
+            }
+        });
+        Flow::Continue
+    }
+
+    /// RANDOMKEY: a live key of the database, or nil. (Not uniform: a random point of the key
+    /// space, then the next key at or after it.)
+    fn randomkey(&mut self, now: u64) {
+        let seed = now
+            ^ self.id.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            ^ u64::from(std::process::id()).rotate_left(32)
+            ^ self
+                .server
+                .stats
+                .commands
+                .load(Ordering::Relaxed)
+                .wrapping_mul(0x2545_f491_4f6c_dd1d);
+        self.with_table(|conn, t| {
+            let Some(data) = &t.data else {
+                conn.out.null();
+                return;
+            };
+            let (Ok(Some((first, _))), Ok(Some((last, _)))) = (data.first(), data.last()) else {
+                conn.out.null();
+                return;
+            };
+            // A random key between the first and the last, byte by byte.
+            let mut x = seed | 1;
+            let mut probe = Vec::new();
+            for i in 0..first.len().max(last.len()).min(16) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let lo = *first.get(i).unwrap_or(&0);
+                let hi = *last.get(i).unwrap_or(&255);
+                let (lo, hi) = if probe.as_slice() == &first[..i.min(first.len())]
+                    && probe.as_slice() == &last[..i.min(last.len())]
+                {
+                    (lo, hi.max(lo))
+                } else {
+                    (0, 255)
+                };
+                probe.push(lo + (x % (u64::from(hi - lo) + 1)) as u8);
+            }
+            let pick = |from: &[u8]| -> Option<Vec<u8>> {
+                let range = data.range(from..).ok()?;
+                for (k, _) in range.flatten() {
+                    if t.unexpired(k, now) {
+                        return Some(k.to_vec());
+                    }
+                }
+                None
+            };
+            match pick(&probe).or_else(|| pick(b"")) {
+                Some(k) => conn.out.bulk(&k),
+                None => conn.out.null(),
+            }
+        })
+    }
+
     /// MMTREE.RANGE start end [LIMIT n] [REV]: key/value pairs in key order, start inclusive, end
     /// exclusive; `-` and `+` mean unbounded. Redis has no ordered range over plain keys.
     fn range(&mut self, a: &[Vec<u8>], now: u64) -> Flow {
@@ -1093,4 +1340,29 @@ pub const COMMANDS: &[(&str, i32, Kind)] = &[
     ("WATCH", -2, Kind::Connection),
     ("UNWATCH", 1, Kind::Connection),
     ("MMTREE.RANGE", -3, Kind::Connection),
+    ("GETEX", -2, Kind::Write),
+    ("SETRANGE", 4, Kind::Write),
+    ("INCRBYFLOAT", 3, Kind::Write),
+    ("RENAME", 3, Kind::Write),
+    ("RENAMENX", 3, Kind::Write),
+    ("COPY", -3, Kind::Write),
+    ("MOVE", 3, Kind::Write),
+    ("SWAPDB", 3, Kind::Write),
+    ("FLUSHALL", -1, Kind::Write),
+    ("RANDOMKEY", 1, Kind::Connection),
+    ("HSET", -4, Kind::Write),
+    ("HMSET", -4, Kind::Write),
+    ("HSETNX", 4, Kind::Write),
+    ("HDEL", -3, Kind::Write),
+    ("HINCRBY", 4, Kind::Write),
+    ("HINCRBYFLOAT", 4, Kind::Write),
+    ("HGET", 3, Kind::Connection),
+    ("HMGET", -3, Kind::Connection),
+    ("HLEN", 2, Kind::Connection),
+    ("HEXISTS", 3, Kind::Connection),
+    ("HKEYS", 2, Kind::Connection),
+    ("HVALS", 2, Kind::Connection),
+    ("HGETALL", 2, Kind::Connection),
+    ("HSTRLEN", 3, Kind::Connection),
+    ("HSCAN", -3, Kind::Connection),
 ];
