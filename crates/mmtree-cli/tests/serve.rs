@@ -1342,3 +1342,207 @@ fn inline_quotes_auth_syntax_and_unauthenticated_limits() {
     let big = "x".repeat(20000);
     exchange(&mut s, &[&["SET", "k", &big]], "+OK\r\n");
 }
+
+#[test]
+fn client_list_info_kill_config_get_and_info_sections() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("cl.mmt"), &[]);
+    let mut c = server.client();
+    let mut other = server.client();
+    let _: () = cmd(&mut other, &["CLIENT", "SETNAME", "victim"]).unwrap();
+    let other_id: i64 = cmd(&mut other, &["CLIENT", "ID"]).unwrap();
+    let _: () = cmd(&mut c, &["SELECT", "2"]).unwrap();
+    let info: String = cmd(&mut c, &["CLIENT", "INFO"]).unwrap();
+    assert!(info.starts_with("id="), "{info}");
+    assert!(
+        info.contains(" db=2 ") && info.contains(" cmd=client|info "),
+        "{info}"
+    );
+    assert!(info.ends_with('\n'));
+    let list: String = cmd(&mut c, &["CLIENT", "LIST"]).unwrap();
+    assert_eq!(list.lines().count(), 2, "{list}");
+    assert!(
+        list.contains(&format!("id={other_id} ")) && list.contains("name=victim"),
+        "{list}"
+    );
+    let only: String = cmd(&mut c, &["CLIENT", "LIST", "ID", &other_id.to_string()]).unwrap();
+    assert_eq!(only.lines().count(), 1);
+    let addr = only
+        .split(' ')
+        .find_map(|f| f.strip_prefix("addr="))
+        .unwrap()
+        .to_string();
+    assert!(err_of::<String>(&mut c, &["CLIENT", "KILL", "1.2.3.4:5"]).contains("No such client"));
+    assert!(err_of::<String>(&mut c, &["CLIENT", "FOO"])
+        .contains("unknown subcommand 'FOO'. Try CLIENT HELP."));
+    // The old form by address, then the new one by id.
+    assert_eq!(
+        cmd::<String>(&mut c, &["CLIENT", "KILL", &addr]).unwrap(),
+        "OK"
+    );
+    assert!(cmd::<String>(&mut other, &["PING"]).is_err(), "killed");
+    let mut third = server.client();
+    let third_id: i64 = cmd(&mut third, &["CLIENT", "ID"]).unwrap();
+    assert_eq!(
+        cmd::<i64>(&mut c, &["CLIENT", "KILL", "ID", &third_id.to_string()]).unwrap(),
+        1
+    );
+    assert!(cmd::<String>(&mut third, &["PING"]).is_err(), "killed");
+    assert_eq!(
+        cmd::<i64>(&mut c, &["CLIENT", "KILL", "ID", "999999"]).unwrap(),
+        0
+    );
+    // SKIPME yes by default: a client does not kill itself.
+    let my_id: i64 = cmd(&mut c, &["CLIENT", "ID"]).unwrap();
+    assert_eq!(
+        cmd::<i64>(&mut c, &["CLIENT", "KILL", "ID", &my_id.to_string()]).unwrap(),
+        0
+    );
+    // CONFIG GET with globs.
+    let got: Vec<String> = cmd(&mut c, &["CONFIG", "GET", "max*"]).unwrap();
+    assert!(
+        got.contains(&"maxclients".to_string()) && got.contains(&"maxmemory".to_string()),
+        "{got:?}"
+    );
+    let got: Vec<String> = cmd(&mut c, &["CONFIG", "GET", "databases", "port"]).unwrap();
+    assert_eq!(got, ["databases", "16", "port", &server.port.to_string()]);
+    assert!(
+        err_of::<String>(&mut c, &["CONFIG", "SET", "x", "y"]).contains("unknown subcommand 'SET'")
+    );
+    // INFO: only the sections asked for.
+    let keyspace: String = cmd(&mut c, &["INFO", "keyspace"]).unwrap();
+    assert!(
+        keyspace.starts_with("# Keyspace\r\n") && !keyspace.contains("# Server"),
+        "{keyspace}"
+    );
+    let two: String = cmd(&mut c, &["INFO", "SERVER", "clients"]).unwrap();
+    assert!(
+        two.contains("# Server\r\n") && two.contains("# Clients\r\n") && !two.contains("# Stats"),
+        "{two}"
+    );
+    let all: String = cmd(&mut c, &["INFO"]).unwrap();
+    for s in [
+        "# Server",
+        "# Clients",
+        "# Memory",
+        "# Persistence",
+        "# Stats",
+        "# Replication",
+        "# CPU",
+        "# Keyspace",
+    ] {
+        assert!(all.contains(s), "{s}");
+    }
+    assert_eq!(
+        cmd::<String>(&mut c, &["INFO", "nosuchsection"]).unwrap(),
+        ""
+    );
+    // DBSIZE counts the selected database.
+    let _: () = c.set("k", "v").unwrap();
+    assert_eq!(cmd::<i64>(&mut c, &["DBSIZE"]).unwrap(), 1);
+    let _: () = cmd(&mut c, &["SELECT", "0"]).unwrap();
+    assert_eq!(cmd::<i64>(&mut c, &["DBSIZE"]).unwrap(), 0);
+    let keyspace: String = cmd(&mut c, &["INFO", "keyspace"]).unwrap();
+    assert!(keyspace.contains("db2:keys=1,expires=0"), "{keyspace}");
+}
+
+/// Reads until `expect` arrived (or 10 s passed) and compares.
+fn expect_bytes(stream: &mut TcpStream, expect: &str) {
+    let mut got = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut buf = [0u8; 4096];
+    while got.len() < expect.len() && Instant::now() < deadline {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(_) => break,
+        }
+    }
+    assert_eq!(String::from_utf8_lossy(&got), expect);
+}
+
+#[test]
+fn pubsub_in_resp2_and_resp3() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("ps.mmt"), &[]);
+    let mut sub = server.raw();
+    let mut publisher = server.raw();
+    exchange(
+        &mut sub,
+        &[&["SUBSCRIBE", "news", "sport"]],
+        "*3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1\r\n*3\r\n$9\r\nsubscribe\r\n$5\r\nsport\r\n:2\r\n",
+    );
+    exchange(
+        &mut sub,
+        &[&["PSUBSCRIBE", "n*"]],
+        "*3\r\n$10\r\npsubscribe\r\n$2\r\nn*\r\n:3\r\n",
+    );
+    exchange(&mut publisher, &[&["PUBLISH", "news", "hi"]], ":2\r\n");
+    expect_bytes(
+        &mut sub,
+        "*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$2\r\nhi\r\n*4\r\n$8\r\npmessage\r\n$2\r\nn*\r\n$4\r\nnews\r\n$2\r\nhi\r\n",
+    );
+    exchange(&mut publisher, &[&["PUBLISH", "nobody", "x"]], ":1\r\n");
+    expect_bytes(
+        &mut sub,
+        "*4\r\n$8\r\npmessage\r\n$2\r\nn*\r\n$6\r\nnobody\r\n$1\r\nx\r\n",
+    );
+    exchange(&mut publisher, &[&["PUBLISH", "empty", "x"]], ":0\r\n");
+    // PUBSUB.
+    exchange(
+        &mut publisher,
+        &[&["PUBSUB", "CHANNELS"]],
+        "*2\r\n$4\r\nnews\r\n$5\r\nsport\r\n",
+    );
+    exchange(
+        &mut publisher,
+        &[&["PUBSUB", "CHANNELS", "s*"]],
+        "*1\r\n$5\r\nsport\r\n",
+    );
+    exchange(
+        &mut publisher,
+        &[&["PUBSUB", "NUMSUB", "news", "zz"]],
+        "*4\r\n$4\r\nnews\r\n:1\r\n$2\r\nzz\r\n:0\r\n",
+    );
+    exchange(&mut publisher, &[&["PUBSUB", "NUMPAT"]], ":1\r\n");
+    // A subscribed RESP2 client may only (un)subscribe, PING and QUIT.
+    exchange(
+        &mut sub,
+        &[&["GET", "k"]],
+        "-ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n",
+    );
+    exchange(&mut sub, &[&["PING"]], "*2\r\n$4\r\npong\r\n$0\r\n\r\n");
+    exchange(
+        &mut sub,
+        &[&["UNSUBSCRIBE"]],
+        "*3\r\n$11\r\nunsubscribe\r\n$4\r\nnews\r\n:2\r\n*3\r\n$11\r\nunsubscribe\r\n$5\r\nsport\r\n:1\r\n",
+    );
+    exchange(
+        &mut sub,
+        &[&["PUNSUBSCRIBE", "n*"]],
+        "*3\r\n$12\r\npunsubscribe\r\n$2\r\nn*\r\n:0\r\n",
+    );
+    exchange(
+        &mut sub,
+        &[&["UNSUBSCRIBE"]],
+        "*3\r\n$11\r\nunsubscribe\r\n$-1\r\n:0\r\n",
+    );
+    exchange(&mut sub, &[&["PING"]], "+PONG\r\n");
+    // RESP3: pushes, and any command while subscribed.
+    let mut s3 = server.raw();
+    s3.write_all(resp(&["HELLO", "3"]).as_bytes()).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let _ = read_reply(&mut s3);
+    exchange(
+        &mut s3,
+        &[&["SUBSCRIBE", "c"]],
+        ">3\r\n$9\r\nsubscribe\r\n$1\r\nc\r\n:1\r\n",
+    );
+    exchange(&mut s3, &[&["SET", "k", "v"]], "+OK\r\n");
+    exchange(&mut publisher, &[&["PUBLISH", "c", "m"]], ":1\r\n");
+    expect_bytes(&mut s3, ">3\r\n$7\r\nmessage\r\n$1\r\nc\r\n$1\r\nm\r\n");
+    // A client that goes away is no longer a subscriber.
+    drop(s3);
+    std::thread::sleep(Duration::from_millis(300));
+    exchange(&mut publisher, &[&["PUBLISH", "c", "m"]], ":0\r\n");
+}

@@ -2,13 +2,14 @@
 //! group commit, consecutive ones as one batch), reply. After MULTI commands are queued; EXEC and
 //! WATCH are jobs for the group-commit writer (see `exec` and `store::Watches`).
 
+use super::pubsub::{encode_message, Handle, State};
 use super::resp::{parse, Out, Parsed, Partial, Reply};
 use super::store::{self, expires_name, glob, now_ms, table_name, View, WatchedKey, DATABASES};
 use super::{Job, Outcome, Server, WriteBatch};
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Values at least this large are written to the socket straight from the mapping.
@@ -40,6 +41,11 @@ pub struct Conn {
     multi_failed: bool,
     /// Keys under WATCH, as the writer saw them then.
     watched: Vec<WatchedKey>,
+    /// This connection as the others see it (CLIENT LIST, PUBLISH).
+    handle: Arc<Handle>,
+    /// SUBSCRIBEd channels and PSUBSCRIBEd patterns, in subscription order.
+    channels: Vec<Vec<u8>>,
+    patterns: Vec<Vec<u8>>,
 }
 
 enum Flow {
@@ -48,13 +54,38 @@ enum Flow {
 }
 
 impl Conn {
-    pub fn new(server: Arc<Server>, stream: TcpStream, id: u64) -> Conn {
+    /// None if the socket cannot be shared with the registry (out of file descriptors).
+    pub fn new(server: Arc<Server>, stream: TcpStream, id: u64) -> Option<Conn> {
         let authed = server.config.requirepass.is_none();
         let limiter = server
             .config
             .client_rate
             .map(|rate| super::limiter::LeakyBucket::new(rate, server.config.client_burst));
-        Conn {
+        let handle = Arc::new(Handle {
+            id,
+            addr: stream
+                .peer_addr()
+                .map_or_else(|_| "?".into(), |a| a.to_string()),
+            laddr: stream
+                .local_addr()
+                .map_or_else(|_| "?".into(), |a| a.to_string()),
+            created: Instant::now(),
+            out: Mutex::new(stream.try_clone().ok()?),
+            state: Mutex::new(State {
+                multi: -1,
+                ..State::default()
+            }),
+            killed: AtomicBool::new(false),
+        });
+        server
+            .registry
+            .lock()
+            .expect("registry")
+            .insert(id, handle.clone());
+        Some(Conn {
+            handle,
+            channels: Vec::new(),
+            patterns: Vec::new(),
             server,
             stream,
             out: Out::new(),
@@ -70,7 +101,7 @@ impl Conn {
             multi: None,
             multi_failed: false,
             watched: Vec::new(),
-        }
+        })
     }
 
     pub fn run(mut self) {
@@ -153,7 +184,9 @@ impl Conn {
                 let _ = self.send();
                 return;
             }
-            if self.server.shutting_down.load(Ordering::Relaxed) && buf.is_empty() {
+            if self.server.shutting_down.load(Ordering::Relaxed) && buf.is_empty()
+                || self.handle.killed.load(Ordering::Relaxed)
+            {
                 return;
             }
             let into: &mut [u8] = if chunk.is_empty() {
@@ -191,6 +224,9 @@ impl Conn {
 
     fn send(&mut self) -> std::io::Result<()> {
         if !self.out.buf.is_empty() {
+            // Under the socket's lock: a PUBLISH from another connection never cuts a reply.
+            let handle = self.handle.clone();
+            let _socket = handle.out.lock().expect("client socket");
             self.stream.write_all(&self.out.buf)?;
             self.out.buf.clear();
         }
@@ -207,10 +243,14 @@ impl Conn {
             return;
         }
         self.out.bulk_header(value.len());
+        let handle = self.handle.clone();
+        let _socket = handle.out.lock().expect("client socket");
         let result = self
-            .send()
+            .stream
+            .write_all(&self.out.buf)
             .and_then(|()| self.stream.write_all(value))
             .and_then(|()| self.stream.write_all(b"\r\n"));
+        self.out.buf.clear();
         if result.is_err() {
             self.quit = true;
         }
@@ -426,6 +466,25 @@ impl Conn {
         let name = String::from_utf8_lossy(&args[0]).to_ascii_uppercase();
         let stats = &self.server.stats;
         stats.commands.fetch_add(1, Ordering::Relaxed);
+        {
+            let mut state = self.handle.state.lock().expect("client state");
+            state.cmd.clear();
+            state.cmd.push_str(&name.to_ascii_lowercase());
+            if matches!(
+                name.as_str(),
+                "CLIENT" | "CONFIG" | "COMMAND" | "PUBSUB" | "OBJECT"
+            ) && args.len() > 1
+            {
+                state.cmd.push('|');
+                state
+                    .cmd
+                    .push_str(&String::from_utf8_lossy(&args[1]).to_ascii_lowercase());
+            }
+            state.last = Some(Instant::now());
+            state.db = self.db;
+            state.multi = self.multi.as_ref().map_or(-1, |q| q.len() as i64);
+            state.resp3 = self.out.resp3;
+        }
         // Before authentication only AUTH, HELLO and QUIT are served.
         if !self.authed && !matches!(name.as_str(), "AUTH" | "HELLO" | "QUIT") {
             self.flush_pending();
@@ -445,6 +504,29 @@ impl Conn {
             self.flush_pending();
             self.multi_failed |= self.multi.is_some();
             self.out.error("BUSY rate limit exceeded, retry later");
+            return Flow::Continue;
+        }
+        // A subscribed RESP2 connection may only (un)subscribe, PING and QUIT (as Redis 7.0).
+        if self.subscribed_resp2()
+            && !matches!(
+                name.as_str(),
+                "SUBSCRIBE"
+                    | "UNSUBSCRIBE"
+                    | "PSUBSCRIBE"
+                    | "PUNSUBSCRIBE"
+                    | "PING"
+                    | "QUIT"
+                    | "RESET"
+                    | "SSUBSCRIBE"
+                    | "SUNSUBSCRIBE"
+            )
+        {
+            self.flush_pending();
+            if kind_of(&name).is_none() {
+                self.out.error(&unknown_command(&args));
+            } else {
+                self.out.error(&format!("ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", name.to_ascii_lowercase()));
+            }
             return Flow::Continue;
         }
         if matches!(name.as_str(), "MULTI" | "EXEC" | "DISCARD" | "WATCH")
@@ -485,6 +567,12 @@ impl Conn {
         }
     }
 
+    /// A RESP2 connection with a subscription: only pub/sub commands, PING and QUIT.
+    fn subscribed_resp2(&self) -> bool {
+        let subscribed = !(self.channels.is_empty() && self.patterns.is_empty());
+        subscribed && !self.out.resp3
+    }
+
     fn wrong_args(&mut self, name: &str) {
         self.out.error(&format!(
             "ERR wrong number of arguments for '{}' command",
@@ -496,6 +584,19 @@ impl Conn {
         let a = &args[1..];
         let now = now_ms();
         match name {
+            "PING" if self.subscribed_resp2() => {
+                if a.len() > 1 {
+                    self.wrong_args(name);
+                } else {
+                    self.out.array(2);
+                    self.out.bulk(b"pong");
+                    self.out.bulk(a.first().map_or(&b""[..], |m| m.as_slice()));
+                }
+            }
+            "SUBSCRIBE" | "PSUBSCRIBE" if !a.is_empty() => self.subscribe(name == "PSUBSCRIBE", a),
+            "UNSUBSCRIBE" | "PUNSUBSCRIBE" => self.unsubscribe(name == "PUNSUBSCRIBE", a),
+            "PUBLISH" if a.len() == 2 => self.publish(&a[0], &a[1]),
+            "PUBSUB" => self.pubsub(args),
             "PING" => match a.len() {
                 0 => self.out.simple("PONG"),
                 1 => self.out.bulk(&a[0]),
@@ -515,6 +616,7 @@ impl Conn {
             {
                 Some(db) if a.len() == 1 && db < DATABASES => {
                     self.db = db;
+                    self.handle.state.lock().expect("client state").db = db;
                     self.out.simple("OK");
                 }
                 Some(_) => self.out.error("ERR DB index is out of range"),
@@ -523,7 +625,7 @@ impl Conn {
                     .out
                     .error("ERR value is not an integer or out of range"),
             },
-            "CLIENT" => self.client(a),
+            "CLIENT" => self.client(args),
             "COMMAND" => match a
                 .first()
                 .map(|s| String::from_utf8_lossy(s).to_ascii_uppercase())
@@ -534,8 +636,8 @@ impl Conn {
             },
             "CONFIG" => self.config(a),
             "INFO" => {
-                let info = self.server.info();
-                self.out.bulk(info.as_bytes());
+                let info = self.server.info(a);
+                self.out.verbatim(info.as_bytes());
             }
             "DBSIZE" => self.with_table(|conn, t| conn.out.int(t.len() as i64)),
             "GET" if a.len() == 1 => self.with_table(|conn, t| match t.live(&a[0], now) {
@@ -753,6 +855,7 @@ impl Conn {
                 }
                 "SETNAME" if i + 1 < a.len() => {
                     self.name = Some(a[i + 1].clone());
+                    self.handle.state.lock().expect("client state").name = a[i + 1].clone();
                     i += 2;
                 }
                 _ => {
@@ -784,25 +887,397 @@ impl Conn {
         Flow::Continue
     }
 
-    fn client(&mut self, a: &[Vec<u8>]) {
-        let sub = a
-            .first()
-            .map(|s| String::from_utf8_lossy(s).to_ascii_uppercase())
-            .unwrap_or_default();
-        match (sub.as_str(), a.len()) {
-            ("SETNAME", 2) => {
-                self.name = Some(a[1].clone());
+    fn client(&mut self, args: &[Vec<u8>]) {
+        let a = &args[1..];
+        let sub = String::from_utf8_lossy(&a[0]).to_ascii_uppercase();
+        let arity = |ok: bool, me: &mut Conn| {
+            if !ok {
+                me.out.error(&format!(
+                    "ERR wrong number of arguments for 'client|{}' command",
+                    sub.to_ascii_lowercase()
+                ));
+            }
+            ok
+        };
+        match sub.as_str() {
+            "SETNAME" if arity(a.len() == 2, self) => {
+                if a[1].iter().any(|&b| b <= b' ' || b > b'~') {
+                    self.out.error(
+                        "ERR Client names cannot contain spaces, newlines or special characters.",
+                    );
+                    return;
+                }
+                self.name = (!a[1].is_empty()).then(|| a[1].clone());
+                self.handle.state.lock().expect("client state").name = a[1].clone();
                 self.out.simple("OK");
             }
-            ("GETNAME", 1) => match self.name.clone() {
+            "GETNAME" if arity(a.len() == 1, self) => match self.name.clone() {
                 Some(name) => self.out.bulk(&name),
                 None => self.out.null(),
             },
-            ("ID", 1) => self.out.int(self.id as i64),
-            ("SETINFO", 3) => self.out.simple("OK"),
-            _ => self
-                .out
-                .error("ERR unknown subcommand or wrong number of arguments for 'client' command"),
+            "ID" if arity(a.len() == 1, self) => self.out.int(self.id as i64),
+            "SETINFO" if arity(a.len() == 3, self) => self.out.simple("OK"),
+            "INFO" if arity(a.len() == 1, self) => {
+                let line = self.handle.line();
+                self.out.verbatim(line.as_bytes());
+            }
+            "LIST" => {
+                let (mut ids, mut kind) = (None::<Vec<u64>>, None::<String>);
+                let mut i = 1;
+                while i < a.len() {
+                    match String::from_utf8_lossy(&a[i]).to_ascii_uppercase().as_str() {
+                        "TYPE" if i + 1 < a.len() => {
+                            let t = String::from_utf8_lossy(&a[i + 1]).to_ascii_lowercase();
+                            if !matches!(
+                                t.as_str(),
+                                "normal" | "master" | "replica" | "slave" | "pubsub"
+                            ) {
+                                self.out.error(&format!("ERR Unknown client type '{t}'"));
+                                return;
+                            }
+                            kind = Some(t);
+                            i += 2;
+                        }
+                        "ID" if i + 1 < a.len() => {
+                            let mut list = Vec::new();
+                            for id in &a[i + 1..] {
+                                match std::str::from_utf8(id)
+                                    .ok()
+                                    .and_then(|n| n.parse::<u64>().ok())
+                                {
+                                    Some(n) if n > 0 => list.push(n),
+                                    _ => {
+                                        self.out.error("ERR Invalid client ID");
+                                        return;
+                                    }
+                                }
+                            }
+                            ids = Some(list);
+                            i = a.len();
+                        }
+                        _ => {
+                            self.out.error("ERR syntax error");
+                            return;
+                        }
+                    }
+                }
+                let handles: Vec<Arc<Handle>> = self
+                    .server
+                    .registry
+                    .lock()
+                    .expect("registry")
+                    .values()
+                    .cloned()
+                    .collect();
+                let mut text = String::new();
+                for h in handles {
+                    if ids.as_ref().is_some_and(|ids| !ids.contains(&h.id)) {
+                        continue;
+                    }
+                    match kind.as_deref() {
+                        Some("normal") if h.is_pubsub() => continue,
+                        Some("pubsub") if !h.is_pubsub() => continue,
+                        Some("master" | "replica" | "slave") => continue,
+                        _ => {}
+                    }
+                    text.push_str(&h.line());
+                }
+                self.out.verbatim(text.as_bytes());
+            }
+            "KILL" if arity(a.len() >= 2, self) => self.client_kill(&a[1..]),
+            _ => self.out.error(&unknown_subcommand(args)),
+        }
+    }
+
+    /// CLIENT KILL addr (the old form: OK or an error) or CLIENT KILL filter value ... (the new
+    /// form: how many were closed; SKIPME yes by default).
+    fn client_kill(&mut self, a: &[Vec<u8>]) {
+        let handles: Vec<Arc<Handle>> = self
+            .server
+            .registry
+            .lock()
+            .expect("registry")
+            .values()
+            .cloned()
+            .collect();
+        if a.len() == 1 {
+            match handles
+                .iter()
+                .find(|h| h.addr.as_bytes() == a[0].as_slice())
+            {
+                Some(h) => {
+                    self.out.simple("OK");
+                    if h.id == self.id {
+                        self.quit = true;
+                    } else {
+                        h.kill();
+                    }
+                }
+                None => self.out.error("ERR No such client"),
+            }
+            return;
+        }
+        if !a.len().is_multiple_of(2) {
+            self.out.error("ERR syntax error");
+            return;
+        }
+        let (mut id, mut addr, mut laddr, mut kind, mut user, mut skipme) = (
+            None::<u64>,
+            None::<Vec<u8>>,
+            None::<Vec<u8>>,
+            None::<String>,
+            None::<Vec<u8>>,
+            true,
+        );
+        for pair in a.chunks(2) {
+            let v = &pair[1];
+            match String::from_utf8_lossy(&pair[0])
+                .to_ascii_uppercase()
+                .as_str()
+            {
+                "ID" => match std::str::from_utf8(v)
+                    .ok()
+                    .and_then(|n| n.parse::<u64>().ok())
+                {
+                    Some(n) if n > 0 => id = Some(n),
+                    _ => {
+                        self.out.error("ERR client-id should be greater than 0");
+                        return;
+                    }
+                },
+                "ADDR" => addr = Some(v.clone()),
+                "LADDR" => laddr = Some(v.clone()),
+                "USER" => user = Some(v.clone()),
+                "TYPE" => {
+                    let t = String::from_utf8_lossy(v).to_ascii_lowercase();
+                    if !matches!(
+                        t.as_str(),
+                        "normal" | "master" | "replica" | "slave" | "pubsub"
+                    ) {
+                        self.out.error(&format!("ERR Unknown client type '{t}'"));
+                        return;
+                    }
+                    kind = Some(t);
+                }
+                "SKIPME" => match String::from_utf8_lossy(v).to_ascii_lowercase().as_str() {
+                    "yes" => skipme = true,
+                    "no" => skipme = false,
+                    _ => {
+                        self.out.error("ERR syntax error");
+                        return;
+                    }
+                },
+                _ => {
+                    self.out.error("ERR syntax error");
+                    return;
+                }
+            }
+        }
+        let mut killed = 0;
+        for h in handles {
+            let matches = id.is_none_or(|id| id == h.id)
+                && addr
+                    .as_ref()
+                    .is_none_or(|x| x.as_slice() == h.addr.as_bytes())
+                && laddr
+                    .as_ref()
+                    .is_none_or(|x| x.as_slice() == h.laddr.as_bytes())
+                && user.as_ref().is_none_or(|u| u.as_slice() == b"default")
+                && match kind.as_deref() {
+                    Some("normal") => !h.is_pubsub(),
+                    Some("pubsub") => h.is_pubsub(),
+                    Some(_) => false,
+                    None => true,
+                };
+            if !matches || (skipme && h.id == self.id) {
+                continue;
+            }
+            killed += 1;
+            if h.id == self.id {
+                self.quit = true;
+            } else {
+                h.kill();
+            }
+        }
+        self.out.int(killed);
+    }
+
+    /// SUBSCRIBE / PSUBSCRIBE: registered while the confirmations are written (see `pubsub`).
+    fn subscribe(&mut self, pattern: bool, names: &[Vec<u8>]) {
+        let handle = self.handle.clone();
+        let _socket = handle.out.lock().expect("client socket");
+        {
+            let mut subs = self.server.subs.lock().expect("subs");
+            for name in names {
+                let list = if pattern {
+                    &mut self.patterns
+                } else {
+                    &mut self.channels
+                };
+                if !list.contains(name) {
+                    list.push(name.clone());
+                    subs.add(pattern, name, self.id);
+                }
+                let count = self.channels.len() + self.patterns.len();
+                self.out.push(3);
+                self.out
+                    .bulk(if pattern { b"psubscribe" } else { b"subscribe" });
+                self.out.bulk(name);
+                self.out.int(count as i64);
+            }
+        }
+        {
+            let mut state = handle.state.lock().expect("client state");
+            state.sub = self.channels.len();
+            state.psub = self.patterns.len();
+        }
+        if self.stream.write_all(&self.out.buf).is_err() {
+            self.quit = true;
+        }
+        self.out.buf.clear();
+    }
+
+    /// UNSUBSCRIBE / PUNSUBSCRIBE: the names given, or all (one reply each; one with a null
+    /// name if there were none).
+    fn unsubscribe(&mut self, pattern: bool, names: &[Vec<u8>]) {
+        let kind: &[u8] = if pattern {
+            b"punsubscribe"
+        } else {
+            b"unsubscribe"
+        };
+        let names: Vec<Vec<u8>> = if names.is_empty() {
+            if pattern {
+                self.patterns.clone()
+            } else {
+                self.channels.clone()
+            }
+        } else {
+            names.to_vec()
+        };
+        if names.is_empty() {
+            self.out.push(3);
+            self.out.bulk(kind);
+            self.out.null();
+            self.out
+                .int((self.channels.len() + self.patterns.len()) as i64);
+            return;
+        }
+        let mut subs = self.server.subs.lock().expect("subs");
+        for name in names {
+            let list = if pattern {
+                &mut self.patterns
+            } else {
+                &mut self.channels
+            };
+            if let Some(at) = list.iter().position(|n| *n == name) {
+                list.remove(at);
+                subs.remove(pattern, &name, self.id);
+            }
+            self.out.push(3);
+            self.out.bulk(kind);
+            self.out.bulk(&name);
+            self.out
+                .int((self.channels.len() + self.patterns.len()) as i64);
+        }
+        drop(subs);
+        let mut state = self.handle.state.lock().expect("client state");
+        state.sub = self.channels.len();
+        state.psub = self.patterns.len();
+    }
+
+    /// PUBLISH: writes the message to every subscriber now; replies how many received it.
+    fn publish(&mut self, channel: &[u8], payload: &[u8]) {
+        let targets = self.server.subs.lock().expect("subs").targets(channel);
+        if targets.iter().any(|(id, _)| *id == self.id) && self.send().is_err() {
+            self.quit = true;
+        }
+        let handles: Vec<(Arc<Handle>, Option<Vec<u8>>)> = {
+            let registry = self.server.registry.lock().expect("registry");
+            targets
+                .into_iter()
+                .filter_map(|(id, p)| Some((registry.get(&id)?.clone(), p)))
+                .collect()
+        };
+        let count = handles.len();
+        for (h, p) in handles {
+            let resp3 = h.state.lock().expect("client state").resp3;
+            let message = encode_message(resp3, p.as_deref(), channel, payload);
+            let mut socket = h.out.lock().expect("client socket");
+            let _ = socket.write_all(&message);
+        }
+        self.out.int(count as i64);
+    }
+
+    /// PUBSUB CHANNELS [pattern] | NUMSUB [channel ...] | NUMPAT | HELP.
+    fn pubsub(&mut self, args: &[Vec<u8>]) {
+        let sub = args
+            .get(1)
+            .map(|s| String::from_utf8_lossy(s).to_ascii_uppercase())
+            .unwrap_or_default();
+        let a = &args[args.len().min(2)..];
+        let subs = self.server.subs.lock().expect("subs");
+        match sub.as_str() {
+            "CHANNELS" if a.len() <= 1 => {
+                let mut names: Vec<Vec<u8>> = subs
+                    .channels
+                    .keys()
+                    .filter(|c| a.first().is_none_or(|p| glob(p, c)))
+                    .cloned()
+                    .collect();
+                names.sort();
+                drop(subs);
+                self.out.array(names.len());
+                for n in names {
+                    self.out.bulk(&n);
+                }
+            }
+            "NUMSUB" => {
+                let counts: Vec<usize> = a
+                    .iter()
+                    .map(|c| subs.channels.get(c).map_or(0, |s| s.len()))
+                    .collect();
+                drop(subs);
+                self.out.array(a.len() * 2);
+                for (c, n) in a.iter().zip(counts) {
+                    self.out.bulk(c);
+                    self.out.int(n as i64);
+                }
+            }
+            "NUMPAT" if a.is_empty() => {
+                let n = subs.patterns.len();
+                drop(subs);
+                self.out.int(n as i64);
+            }
+            "CHANNELS" | "NUMPAT" => {
+                drop(subs);
+                self.out.error(&format!(
+                    "ERR wrong number of arguments for 'pubsub|{}' command",
+                    sub.to_ascii_lowercase()
+                ));
+            }
+            "HELP" => {
+                drop(subs);
+                let lines = [
+                    "PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                    "CHANNELS [<pattern>]",
+                    "    Return the currently active channels matching a <pattern> (default: '*').",
+                    "NUMPAT",
+                    "    Return number of subscriptions to patterns.",
+                    "NUMSUB [<channel> ...]",
+                    "    Return the number of subscribers for the specified channels, excluding",
+                    "    pattern subscriptions(default: no channels).",
+                    "HELP",
+                    "    Print this help.",
+                ];
+                self.out.array(lines.len());
+                for l in lines {
+                    self.out.simple(l);
+                }
+            }
+            _ => {
+                drop(subs);
+                self.out.error(&unknown_subcommand(args));
+            }
         }
     }
 
@@ -811,9 +1286,15 @@ impl Conn {
             .first()
             .map(|s| String::from_utf8_lossy(s).to_ascii_uppercase())
             .unwrap_or_default();
-        if sub != "GET" || a.len() < 2 {
+        if sub == "GET" && a.len() < 2 {
             self.out
-                .error("ERR unknown subcommand or wrong number of arguments for 'config' command");
+                .error("ERR wrong number of arguments for 'config|get' command");
+            return;
+        }
+        if sub != "GET" {
+            let mut args = vec![b"CONFIG".to_vec()];
+            args.extend(a.iter().cloned());
+            self.out.error(&unknown_subcommand(&args));
             return;
         }
         let config = &self.server.config;
@@ -827,7 +1308,12 @@ impl Conn {
                 config.idle_timeout.map_or(0, |t| t.as_secs()).to_string(),
             ),
             ("proto-max-bulk-len", config.limits.max_bulk.to_string()),
-            ("requirepass", String::new()),
+            (
+                "requirepass",
+                config.requirepass.clone().unwrap_or_default(),
+            ),
+            ("maxmemory", "0".into()),
+            ("maxmemory-policy", "noeviction".into()),
             ("bind", config.bind.ip().to_string()),
             ("port", config.bind.port().to_string()),
         ];
@@ -1272,7 +1758,30 @@ fn arity_ok(name: &str, argc: usize) -> bool {
 impl Drop for Conn {
     fn drop(&mut self) {
         self.unwatch();
+        {
+            let mut subs = self.server.subs.lock().expect("subs");
+            for c in &self.channels {
+                subs.remove(false, c, self.id);
+            }
+            for p in &self.patterns {
+                subs.remove(true, p, self.id);
+            }
+        }
+        self.server
+            .registry
+            .lock()
+            .expect("registry")
+            .remove(&self.id);
     }
+}
+
+/// Redis 7's reply to an unknown subcommand of a container command (CLIENT, CONFIG, PUBSUB).
+fn unknown_subcommand(args: &[Vec<u8>]) -> String {
+    format!(
+        "ERR unknown subcommand '{}'. Try {} HELP.",
+        String::from_utf8_lossy(args.get(1).map_or(&b""[..], |a| a.as_slice())),
+        String::from_utf8_lossy(&args[0]).to_ascii_uppercase()
+    )
 }
 
 /// Where a command runs.
@@ -1340,6 +1849,12 @@ pub const COMMANDS: &[(&str, i32, Kind)] = &[
     ("WATCH", -2, Kind::Connection),
     ("UNWATCH", 1, Kind::Connection),
     ("MMTREE.RANGE", -3, Kind::Connection),
+    ("SUBSCRIBE", -2, Kind::Connection),
+    ("UNSUBSCRIBE", -1, Kind::Connection),
+    ("PSUBSCRIBE", -2, Kind::Connection),
+    ("PUNSUBSCRIBE", -1, Kind::Connection),
+    ("PUBLISH", 3, Kind::Connection),
+    ("PUBSUB", -2, Kind::Connection),
     ("GETEX", -2, Kind::Write),
     ("SETRANGE", 4, Kind::Write),
     ("INCRBYFLOAT", 3, Kind::Write),

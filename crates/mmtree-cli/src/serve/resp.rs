@@ -313,6 +313,25 @@ impl Out {
         self.buf.extend_from_slice(format!("*{n}\r\n").as_bytes());
     }
 
+    /// A push of `n` items (RESP3 `>`), or an array in RESP2 (pub/sub messages).
+    pub fn push(&mut self, n: usize) {
+        let kind = if self.resp3 { '>' } else { '*' };
+        self.buf
+            .extend_from_slice(format!("{kind}{n}\r\n").as_bytes());
+    }
+
+    /// A verbatim text (RESP3 `=`, format txt), or a bulk string in RESP2 (CLIENT LIST, INFO).
+    pub fn verbatim(&mut self, text: &[u8]) {
+        if self.resp3 {
+            self.buf
+                .extend_from_slice(format!("={}\r\ntxt:", text.len() + 4).as_bytes());
+            self.buf.extend_from_slice(text);
+            self.buf.extend_from_slice(b"\r\n");
+        } else {
+            self.bulk(text);
+        }
+    }
+
     /// A map of `n` pairs (RESP3), or a flat array of 2n items (RESP2).
     pub fn map(&mut self, n: usize) {
         if self.resp3 {
