@@ -1546,3 +1546,29 @@ fn pubsub_in_resp2_and_resp3() {
     std::thread::sleep(Duration::from_millis(300));
     exchange(&mut publisher, &[&["PUBLISH", "c", "m"]], ":0\r\n");
 }
+
+#[test]
+fn unknown_commands_are_refused_in_redis_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("unk.mmt"), &[]);
+    let mut s = server.raw();
+    exchange(
+        &mut s,
+        &[&["LPUSH", "l", "a"]],
+        "-ERR unknown command 'LPUSH', with args beginning with: 'l' 'a' \r\n",
+    );
+    exchange(
+        &mut s,
+        &[&["SAVE"]],
+        "-ERR unknown command 'SAVE', with args beginning with: \r\n",
+    );
+    // Redis lists arguments while the list is under 128 bytes, cutting the last to fit.
+    let arg = "abcdefghijklmnopqrst";
+    let args: Vec<&str> = std::iter::once("NOSUCH").chain([arg; 10]).collect();
+    let mut expect = "-ERR unknown command 'NOSUCH', with args beginning with: ".to_string();
+    for _ in 0..5 {
+        expect.push_str(&format!("'{arg}' "));
+    }
+    expect.push_str("'abcdefghijklm' \r\n");
+    exchange(&mut s, &[&args], &expect);
+}

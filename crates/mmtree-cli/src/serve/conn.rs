@@ -1721,16 +1721,25 @@ impl Conn {
     }
 }
 
-/// The "unknown command" error, worded as Redis words it.
+/// The "unknown command" error, worded as Redis 7.0 words it: the name cut at 128 bytes, then
+/// the arguments quoted while the list is shorter than 128 bytes (the last one cut to fit).
 fn unknown_command(args: &[Vec<u8>]) -> String {
-    let mut message = format!(
-        "ERR unknown command '{}', with args beginning with: ",
-        String::from_utf8_lossy(&args[0])
-    );
-    for arg in args[1..].iter().take(8) {
-        message.push_str(&format!("'{}' ", String::from_utf8_lossy(arg)));
+    let name = &args[0][..args[0].len().min(128)];
+    let mut list: Vec<u8> = Vec::new();
+    for arg in &args[1..] {
+        if list.len() >= 128 {
+            break;
+        }
+        let room = 128 - list.len();
+        list.push(b'\'');
+        list.extend_from_slice(&arg[..arg.len().min(room)]);
+        list.extend_from_slice(b"' ");
     }
-    message
+    format!(
+        "ERR unknown command '{}', with args beginning with: {}",
+        String::from_utf8_lossy(name),
+        String::from_utf8_lossy(&list)
+    )
 }
 
 /// True if `argc` (the name included) fits the command's Redis arity: n exactly, or -n at least n.
