@@ -61,7 +61,7 @@ const ROWS: &[Row] = &[
     row("INFO", Differs, "sections server, clients, memory, persistence, stats, replication, cpu, keyspace with a subset of Redis' fields, plus mmtree_* fields", &[&["INFO", "replication"]], "\"# Replication\r\nrole:master..."),
     row("CONFIG", Differs, "GET only, of a fixed set (save, appendonly, databases, maxclients, timeout, proto-max-bulk-len, requirepass, maxmemory, maxmemory-policy, bind, port); SET/RESETSTAT/REWRITE are unknown subcommands", &[&["CONFIG", "GET", "databases"]], "[\"databases\", \"16\"]"),
     row("CLIENT", Differs, "ID, GETNAME, SETNAME, SETINFO, INFO, LIST (TYPE, ID), KILL (addr, ID, ADDR, LADDR, TYPE, USER, SKIPME); the memory and buffer fields of LIST are 0; no PAUSE, REPLY, TRACKING, NO-EVICT", &[&["CLIENT", "KILL", "ID", "999999"]], ":0"),
-    row("COMMAND", Differs, "COUNT is real; a bare COMMAND and COMMAND INFO answer an empty array, DOCS an empty map", &[&["COMMAND", "COUNT"]], ":..."),
+    row("COMMAND", Differs, "COMMAND, COUNT, INFO, LIST: name, arity, flags (write/readonly only) and key positions of every command; ACL categories, tips, key specs and subcommands are empty; DOCS is an empty map; no GETKEYS", &[&["COMMAND", "INFO", "get", "nosuch"]], "[[\"get\", :2, [+readonly], :1, :1, :1, [], [], [], []], nil]"),
     // Strings.
     row("GET", Yes, "", &[&["SET", "k", "v"], &["GET", "k"]], "\"v\""),
     row("SET", Yes, "NX, XX, GET, EX, PX, EXAT, PXAT, KEEPTTL", &[&["SET", "k", "v"], &["SET", "k", "w", "NX", "GET"]], "\"v\""),
@@ -89,7 +89,7 @@ const ROWS: &[Row] = &[
     row("EXISTS", Yes, "", &[&["SET", "a", "1"], &["EXISTS", "a", "a", "b"]], ":2"),
     row("TYPE", Yes, "string, hash or none", &[&["HSET", "h", "f", "v"], &["TYPE", "h"]], "+hash"),
     row("KEYS", Yes, "", &[&["MSET", "a1", "1", "b1", "2"], &["KEYS", "a*"]], "[\"a1\"]"),
-    row("SCAN", Differs, "keys in order; the cursor is a server-side handle (the newest 100,000 are kept); TYPE is accepted and ignored", &[&["SET", "a", "1"], &["SCAN", "0"]], "[\"0\", [\"a\"]]"),
+    row("SCAN", Differs, "keys in order; the cursor is a server-side handle (the newest 100,000 are kept); MATCH, COUNT, TYPE", &[&["SET", "a", "1"], &["HSET", "h", "f", "v"], &["SCAN", "0", "TYPE", "hash"]], "[\"0\", [\"h\"]]"),
     row("RENAME", Yes, "", &[&["RENAME", "nope", "x"]], "-ERR no such key"),
     row("RENAMENX", Yes, "", &[&["MSET", "a", "1", "b", "2"], &["RENAMENX", "a", "b"]], ":0"),
     row("COPY", Yes, "DB, REPLACE", &[&["SET", "a", "1"], &["COPY", "a", "b", "DB", "1"]], ":1"),

@@ -567,6 +567,58 @@ impl Conn {
         }
     }
 
+    /// One command's entry in COMMAND / COMMAND INFO, in Redis 7's shape: name, arity, flags,
+    /// first key, last key, key step, ACL categories, tips, key specs, subcommands (the last
+    /// four empty).
+    fn command_info(&mut self, name: &str) {
+        let Some(&(n, arity, kind)) = COMMANDS.iter().find(|c| c.0 == name) else {
+            return;
+        };
+        let hash_read = matches!(
+            n,
+            "HGET"
+                | "HMGET"
+                | "HLEN"
+                | "HEXISTS"
+                | "HKEYS"
+                | "HVALS"
+                | "HGETALL"
+                | "HSTRLEN"
+                | "HSCAN"
+                | "RANDOMKEY"
+                | "SCAN"
+                | "MMTREE.RANGE"
+        );
+        let flags: &[&str] = match kind {
+            Kind::Write => &["write"],
+            Kind::Read => &["readonly"],
+            Kind::Connection if hash_read => &["readonly"],
+            Kind::Connection => &[],
+        };
+        let (first, last, step) = match n {
+            "DEL" | "UNLINK" | "EXISTS" | "MGET" | "WATCH" => (1, -1, 1),
+            "MSET" | "MSETNX" => (1, -1, 2),
+            "RENAME" | "RENAMENX" | "COPY" => (1, 2, 1),
+            "KEYS" | "SCAN" | "RANDOMKEY" | "DBSIZE" | "FLUSHDB" | "FLUSHALL" | "SWAPDB"
+            | "MMTREE.RANGE" => (0, 0, 0),
+            _ if kind == Kind::Connection && !hash_read => (0, 0, 0),
+            _ => (1, 1, 1),
+        };
+        self.out.array(10);
+        self.out.bulk(n.to_ascii_lowercase().as_bytes());
+        self.out.int(i64::from(arity));
+        self.out.array(flags.len());
+        for f in flags {
+            self.out.simple(f);
+        }
+        self.out.int(first);
+        self.out.int(last);
+        self.out.int(step);
+        for _ in 0..4 {
+            self.out.array(0);
+        }
+    }
+
     /// A RESP2 connection with a subscription: only pub/sub commands, PING and QUIT.
     fn subscribed_resp2(&self) -> bool {
         let subscribed = !(self.channels.is_empty() && self.patterns.is_empty());
@@ -630,9 +682,39 @@ impl Conn {
                 .first()
                 .map(|s| String::from_utf8_lossy(s).to_ascii_uppercase())
             {
-                Some(sub) if sub == "COUNT" => self.out.int(COMMANDS.len() as i64),
+                None => {
+                    self.out.array(COMMANDS.len());
+                    for &(n, _, _) in COMMANDS {
+                        self.command_info(n);
+                    }
+                }
+                Some(sub) if sub == "COUNT" && a.len() == 1 => self.out.int(COMMANDS.len() as i64),
+                Some(sub) if sub == "INFO" => {
+                    let names: Vec<String> = if a.len() == 1 {
+                        COMMANDS.iter().map(|c| c.0.to_string()).collect()
+                    } else {
+                        a[1..]
+                            .iter()
+                            .map(|n| String::from_utf8_lossy(n).to_ascii_uppercase())
+                            .collect()
+                    };
+                    self.out.array(names.len());
+                    for n in names {
+                        if kind_of(&n).is_some() {
+                            self.command_info(&n);
+                        } else {
+                            self.out.null();
+                        }
+                    }
+                }
+                Some(sub) if sub == "LIST" && a.len() == 1 => {
+                    self.out.array(COMMANDS.len());
+                    for &(n, _, _) in COMMANDS {
+                        self.out.bulk(n.to_ascii_lowercase().as_bytes());
+                    }
+                }
                 Some(sub) if sub == "DOCS" => self.out.map(0),
-                _ => self.out.array(0),
+                Some(_) => self.out.error(&unknown_subcommand(args)),
             },
             "CONFIG" => self.config(a),
             "INFO" => {
@@ -1341,7 +1423,7 @@ impl Conn {
             self.out.error("ERR invalid cursor");
             return Flow::Continue;
         };
-        let (mut pattern, mut count) = (None, 10usize);
+        let (mut pattern, mut count, mut kind) = (None, 10usize, None::<Vec<u8>>);
         let mut i = 1;
         while i < a.len() {
             match (
@@ -1360,7 +1442,7 @@ impl Conn {
                         return Flow::Continue;
                     }
                 },
-                ("TYPE", Some(_)) => {}
+                ("TYPE", Some(t)) => kind = Some(t.to_ascii_lowercase()),
                 _ => {
                     self.out.error("ERR syntax error");
                     return Flow::Continue;
@@ -1398,7 +1480,16 @@ impl Conn {
                             break;
                         }
                         last = Some(k.to_vec());
-                        if pattern.as_ref().is_none_or(|p| glob(p, k)) && t.unexpired(k, now) {
+                        let type_ok = match kind.as_deref() {
+                            None => true,
+                            Some(b"hash") => t.is_hash(k),
+                            Some(b"string") => !t.is_hash(k),
+                            Some(_) => false,
+                        };
+                        if type_ok
+                            && pattern.as_ref().is_none_or(|p| glob(p, k))
+                            && t.unexpired(k, now)
+                        {
                             keys.push(k);
                         }
                     }
