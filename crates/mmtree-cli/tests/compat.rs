@@ -129,7 +129,7 @@ const ROWS: &[Row] = &[
     row("HINCRBYFLOAT", Differs, "f64, as INCRBYFLOAT", &[&["HINCRBYFLOAT", "h", "a", "1.5"]], "\"1.5\""),
     row("HSTRLEN", Yes, "", &[&["HSET", "h", "a", "abc"], &["HSTRLEN", "h", "a"]], ":3"),
     row("HSCAN", Differs, "fields in order, COUNT fields per call; the cursor is a server-side handle; no NOVALUES (7.4)", &[&["HSET", "h", "a", "1"], &["HSCAN", "h", "0"]], "[\"0\", [\"a\", \"1\"]]"),
-    row("HRANDFIELD", No, "", &[&["HRANDFIELD", "h"]], "-ERR unknown command 'HRANDFIELD', with args beginning with: 'h' "),
+    row("HRANDFIELD", Differs, "count and WITHVALUES; reads all the fields to pick (O(hash size))", &[&["HSET", "h", "a", "1"], &["HRANDFIELD", "h", "-2", "WITHVALUES"]], "[\"a\", \"1\", \"a\", \"1\"]"),
     // Pub/sub.
     row("SUBSCRIBE", Yes, "RESP2 arrays and RESP3 pushes; a subscribed RESP2 client may only (un)subscribe, PING and QUIT", &[&["SUBSCRIBE", "c"], &["GET", "k"]], "-ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"),
     row("UNSUBSCRIBE", Yes, "", &[&["UNSUBSCRIBE"]], "[\"unsubscribe\", nil, :0]"),

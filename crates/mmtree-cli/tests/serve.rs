@@ -1090,6 +1090,10 @@ fn getex_setrange_incrbyfloat_rename_copy_move_swapdb_flushall() {
     );
     assert_eq!(int(&mut c, &["PEXPIRETIME", "g"]), 4_000_000_000_000);
     assert_eq!(s(&mut c, &["GETEX", "nope"]), None);
+    // As Redis 7.0: a bad time on a missing key is nil (the key is looked up first).
+    assert_eq!(s(&mut c, &["GETEX", "nope", "EX", "0"]), None);
+    assert!(err_of::<String>(&mut c, &["GETEX", "g", "EX", "x"]).contains("not an integer"));
+    assert!(err_of::<String>(&mut c, &["SCAN", "0", "COUNT", "0"]).contains("syntax error"));
     assert!(err_of::<String>(&mut c, &["GETEX", "g", "EX", "0"])
         .contains("invalid expire time in 'getex' command"));
     assert!(
@@ -1258,6 +1262,22 @@ fn hashes_are_ordered_keys_with_their_own_type() {
     )
     .unwrap();
     assert_eq!(page, ["b", "2", "c", "3"]);
+    // HRANDFIELD.
+    let one: String = cmd(&mut c, &["HRANDFIELD", "h"]).unwrap();
+    assert!(seen.contains(&one));
+    let three: Vec<String> = cmd(&mut c, &["HRANDFIELD", "h", "3"]).unwrap();
+    let mut distinct = three.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!((three.len(), distinct.len()), (3, 3));
+    let all: Vec<String> = cmd(&mut c, &["HRANDFIELD", "h", "100"]).unwrap();
+    assert_eq!(all.len(), 7);
+    let repeated: Vec<String> = cmd(&mut c, &["HRANDFIELD", "h", "-20", "WITHVALUES"]).unwrap();
+    assert_eq!(repeated.len(), 40);
+    assert_eq!(
+        cmd::<Option<String>>(&mut c, &["HRANDFIELD", "nohash"]).unwrap(),
+        None
+    );
     // HDEL of the last field deletes the key.
     assert_eq!(int(&mut c, &["HDEL", "h", "a", "b", "zz"]), 2);
     // RENAME and COPY carry the fields and the expiry.

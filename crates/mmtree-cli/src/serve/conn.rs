@@ -820,6 +820,7 @@ impl Conn {
             }),
             "SCAN" if !a.is_empty() => return self.scan(a, now),
             "HSCAN" if a.len() >= 2 => return self.hscan(a, now),
+            "HRANDFIELD" if (1..=3).contains(&a.len()) => self.hrandfield(a, now),
             "RANDOMKEY" => self.randomkey(now),
             "HGET" | "HMGET" | "HLEN" | "HEXISTS" | "HKEYS" | "HVALS" | "HGETALL" | "HSTRLEN"
                 if arity_ok(name, args.len()) =>
@@ -1436,7 +1437,11 @@ impl Conn {
                     .and_then(|n| n.parse::<usize>().ok())
                 {
                     Some(n) if n > 0 => count = n,
-                    _ => {
+                    Some(_) => {
+                        self.out.error("ERR syntax error");
+                        return Flow::Continue;
+                    }
+                    None => {
                         self.out
                             .error("ERR value is not an integer or out of range");
                         return Flow::Continue;
@@ -1674,6 +1679,102 @@ impl Conn {
             }
         });
         Flow::Continue
+    }
+
+    /// HRANDFIELD key [count [WITHVALUES]]: without count one field (or nil); a positive count
+    /// that many distinct fields (at most all), a negative one exactly -count, repeats allowed.
+    fn hrandfield(&mut self, a: &[Vec<u8>], now: u64) {
+        let count = match a.get(1) {
+            None => None,
+            Some(n) => match std::str::from_utf8(n)
+                .ok()
+                .and_then(|n| n.parse::<i64>().ok())
+            {
+                Some(n) => Some(n),
+                None => {
+                    self.out
+                        .error("ERR value is not an integer or out of range");
+                    return;
+                }
+            },
+        };
+        let values = match a.get(2) {
+            None => false,
+            Some(w) if w.eq_ignore_ascii_case(b"WITHVALUES") => true,
+            Some(_) => {
+                self.out.error("ERR syntax error");
+                return;
+            }
+        };
+        if count.is_some_and(|n| n < -(i64::MAX / 2)) && values {
+            self.out.error("ERR value is out of range");
+            return;
+        }
+        let mut x = now ^ self.id.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        let mut next = move |bound: usize| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % bound as u64) as usize
+        };
+        self.with_table(|conn, t| {
+            let key = &a[0];
+            let live = t.live(key, now).is_some();
+            if live && !t.is_hash(key) {
+                conn.out.error(store::WRONGTYPE);
+                return;
+            }
+            let fields = if live {
+                t.fields(key, None, usize::MAX).unwrap_or_default()
+            } else {
+                Vec::new()
+            };
+            let Some(count) = count else {
+                match fields.is_empty() {
+                    true => conn.out.null(),
+                    false => conn.out.bulk(fields[next(fields.len())].0),
+                }
+                return;
+            };
+            let picked: Vec<usize> = if fields.is_empty() {
+                Vec::new()
+            } else if count < 0 {
+                (0..count.unsigned_abs())
+                    .map(|_| next(fields.len()))
+                    .collect()
+            } else {
+                // A random selection of min(count, len) distinct fields.
+                let mut all: Vec<usize> = (0..fields.len()).collect();
+                let take = (count as usize).min(all.len());
+                for i in 0..take {
+                    let j = i + next(all.len() - i);
+                    all.swap(i, j);
+                }
+                all.truncate(take);
+                all
+            };
+            if values {
+                if conn.out.resp3 {
+                    conn.out.array(picked.len());
+                    for i in picked {
+                        conn.out.array(2);
+                        conn.out.bulk(fields[i].0);
+                        conn.out.bulk(fields[i].1);
+                    }
+                } else {
+                    conn.out.array(picked.len() * 2);
+                    for i in picked {
+                        conn.out.bulk(fields[i].0);
+                        conn.out.bulk(fields[i].1);
+                    }
+                }
+            } else {
+                conn.out.array(picked.len());
+                for i in picked {
+                    conn.out.bulk(fields[i].0);
+                }
+            }
+        })
     }
 
     /// RANDOMKEY: a live key of the database, or nil. (Not uniform: a random point of the key
@@ -1980,4 +2081,5 @@ pub const COMMANDS: &[(&str, i32, Kind)] = &[
     ("HGETALL", 2, Kind::Connection),
     ("HSTRLEN", 3, Kind::Connection),
     ("HSCAN", -3, Kind::Connection),
+    ("HRANDFIELD", -2, Kind::Connection),
 ];

@@ -990,30 +990,28 @@ fn apply_more(tx: &mut Tx<'_>, name: &str, a: &[Vec<u8>]) -> TxResult<Reply> {
             if a.is_empty() {
                 return Ok(wrong_args(name));
             }
-            // None: leave the expiry; Some(None): PERSIST; Some(Some(at)): a new time.
-            let mut change: Option<Option<i64>> = None;
+            // As Redis 7.0: the options' syntax first, then the key (nil if missing, WRONGTYPE),
+            // then the time (so a bad time on a missing key is nil, not an error).
+            let mut persist = false;
+            let mut time: Option<(&str, &[u8])> = None;
             let mut i = 1;
             while i < a.len() {
                 let opt = String::from_utf8_lossy(&a[i]).to_ascii_uppercase();
                 match opt.as_str() {
-                    "PERSIST" if change.is_none() => change = Some(None),
-                    "EX" | "PX" | "EXAT" | "PXAT" if change.is_none() && i + 1 < a.len() => {
+                    "PERSIST" if time.is_none() && !persist => persist = true,
+                    "EX" | "PX" | "EXAT" | "PXAT"
+                        if time.is_none() && !persist && i + 1 < a.len() =>
+                    {
                         i += 1;
-                        let Some(n) = parse_i64(&a[i]) else {
-                            return err(NOT_INT);
-                        };
-                        let at = match opt.as_str() {
-                            "EX" => n
-                                .checked_mul(1000)
-                                .and_then(|ms| ms.checked_add(tx.now as i64)),
-                            "PX" => n.checked_add(tx.now as i64),
-                            "EXAT" => n.checked_mul(1000),
-                            _ => Some(n),
-                        };
-                        match at {
-                            Some(at) if n > 0 => change = Some(Some(at)),
-                            _ => return err("ERR invalid expire time in 'getex' command"),
-                        }
+                        time = Some((
+                            match opt.as_str() {
+                                "EX" => "EX",
+                                "PX" => "PX",
+                                "EXAT" => "EXAT",
+                                _ => "PXAT",
+                            },
+                            &a[i],
+                        ));
                     }
                     _ => return err("ERR syntax error"),
                 }
@@ -1022,13 +1020,27 @@ fn apply_more(tx: &mut Tx<'_>, name: &str, a: &[Vec<u8>]) -> TxResult<Reply> {
             let Some((expiry, data)) = string!(&a[0]) else {
                 return Ok(Reply::Null);
             };
-            match change {
-                Some(Some(at)) if at <= tx.now as i64 => {
-                    tx.remove(&a[0])?;
+            if let Some((unit, n)) = time {
+                let Some(n) = parse_i64(n) else {
+                    return err(NOT_INT);
+                };
+                let at = match unit {
+                    "EX" => n
+                        .checked_mul(1000)
+                        .and_then(|ms| ms.checked_add(tx.now as i64)),
+                    "PX" => n.checked_add(tx.now as i64),
+                    "EXAT" => n.checked_mul(1000),
+                    _ => Some(n),
+                };
+                match at {
+                    Some(at) if n > 0 && at <= tx.now as i64 => {
+                        tx.remove(&a[0])?;
+                    }
+                    Some(at) if n > 0 => tx.set_ttl(&a[0], Some(at as u64))?,
+                    _ => return err("ERR invalid expire time in 'getex' command"),
                 }
-                Some(Some(at)) => tx.set_ttl(&a[0], Some(at as u64))?,
-                Some(None) if expiry.is_some() => tx.set_ttl(&a[0], None)?,
-                _ => {}
+            } else if persist && expiry.is_some() {
+                tx.set_ttl(&a[0], None)?;
             }
             Reply::Bulk(data)
         }
