@@ -1457,6 +1457,12 @@ fn client_list_info_kill_config_get_and_info_sections() {
         cmd::<String>(&mut c, &["INFO", "nosuchsection"]).unwrap(),
         ""
     );
+    // commandstats: in "all" and "everything", not in "default" (as Redis).
+    assert!(!all.contains("rejected_calls"));
+    let everything: String = cmd(&mut c, &["INFO", "everything"]).unwrap();
+    assert!(everything.contains("cmdstat_info:calls="), "{everything}");
+    let stats: String = cmd(&mut c, &["INFO", "commandSTATS"]).unwrap();
+    assert!(stats.starts_with("# Commandstats\r\n") && stats.contains("rejected_calls=0"));
     // DBSIZE counts the selected database.
     let _: () = c.set("k", "v").unwrap();
     assert_eq!(cmd::<i64>(&mut c, &["DBSIZE"]).unwrap(), 1);

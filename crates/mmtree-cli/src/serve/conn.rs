@@ -466,6 +466,9 @@ impl Conn {
         let name = String::from_utf8_lossy(&args[0]).to_ascii_uppercase();
         let stats = &self.server.stats;
         stats.commands.fetch_add(1, Ordering::Relaxed);
+        if let Some(i) = COMMANDS.iter().position(|c| c.0 == name) {
+            self.server.command_calls[i].fetch_add(1, Ordering::Relaxed);
+        }
         {
             let mut state = self.handle.state.lock().expect("client state");
             state.cmd.clear();

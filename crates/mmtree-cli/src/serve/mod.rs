@@ -156,6 +156,8 @@ pub struct Server {
     pub registry: pubsub::Registry,
     /// Pub/sub subscriptions.
     pub subs: Mutex<pubsub::Subs>,
+    /// Calls per command, in `conn::COMMANDS` order (INFO commandstats; no timings).
+    pub command_calls: Vec<AtomicU64>,
     next_cursor: AtomicU64,
     pub shutting_down: AtomicBool,
     clients: AtomicUsize,
@@ -179,7 +181,7 @@ impl Server {
     /// replication, cpu, keyspace; "default", "all", "everything"), only those asked for, in
     /// Redis' order; an unknown section gives nothing.
     pub fn info(&self, asked: &[Vec<u8>]) -> String {
-        const ORDER: [&str; 8] = [
+        const ORDER: [&str; 9] = [
             "server",
             "clients",
             "memory",
@@ -187,19 +189,24 @@ impl Server {
             "stats",
             "replication",
             "cpu",
+            "commandstats",
             "keyspace",
         ];
         let asked: Vec<String> = asked
             .iter()
             .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
             .collect();
-        let everything = asked.is_empty()
-            || asked
-                .iter()
-                .any(|a| matches!(a.as_str(), "all" | "everything" | "default"));
+        // "default" (and no argument) is every section but commandstats; "all" and
+        // "everything" add it.
+        let all = asked
+            .iter()
+            .any(|a| matches!(a.as_str(), "all" | "everything"));
+        let default = asked.is_empty() || asked.iter().any(|a| a == "default");
         let mut text = String::new();
         for section in ORDER {
-            if !everything && !asked.iter().any(|a| a == section) {
+            let wanted =
+                all || (default && section != "commandstats") || asked.iter().any(|a| a == section);
+            if !wanted {
                 continue;
             }
             if !text.is_empty() {
@@ -207,8 +214,10 @@ impl Server {
             }
             let mut title = section.to_string();
             title[..1].make_ascii_uppercase();
-            if section == "cpu" {
-                title = "CPU".into();
+            match section {
+                "cpu" => title = "CPU".into(),
+                "commandstats" => title = "Commandstats".into(),
+                _ => {}
             }
             text.push_str(&format!("# {title}\r\n"));
             text.push_str(&self.info_section(section));
@@ -297,7 +306,20 @@ impl Server {
                     load(&s.auth_failures),
                 )
             }
-            "replication" => "role:master\r\nconnected_slaves:0\r\n".into(),
+            "replication" => "role:master\r\nconnected_slaves:0\r\nmaster_repl_offset:0\r\n".into(),
+            "commandstats" => {
+                let mut text = String::new();
+                for (&(name, _, _), calls) in conn::COMMANDS.iter().zip(&self.command_calls) {
+                    let calls = calls.load(Ordering::Relaxed);
+                    if calls > 0 {
+                        text.push_str(&format!(
+                            "cmdstat_{}:calls={calls},usec=0,usec_per_call=0.00,rejected_calls=0,failed_calls=0\r\n",
+                            name.to_ascii_lowercase()
+                        ));
+                    }
+                }
+                text
+            }
             "cpu" => {
                 // utime and stime from /proc/self/stat, in clock ticks (100 per second).
                 let ticks: Vec<u64> = std::fs::read_to_string("/proc/self/stat")
@@ -315,7 +337,7 @@ impl Server {
                     .unwrap_or_default();
                 let secs = |i: usize| ticks.get(i).map_or(0.0, |&t| t as f64 / 100.0);
                 format!(
-                    "used_cpu_sys:{:.6}\r\nused_cpu_user:{:.6}\r\n",
+                    "used_cpu_sys:{:.6}\r\nused_cpu_user:{:.6}\r\nused_cpu_sys_children:0.000000\r\nused_cpu_user_children:0.000000\r\n",
                     secs(1),
                     secs(0)
                 )
@@ -532,6 +554,7 @@ pub fn run(args: Args) -> Result<()> {
         watches: Mutex::new(store::Watches::default()),
         registry: Mutex::new(BTreeMap::new()),
         subs: Mutex::new(pubsub::Subs::default()),
+        command_calls: conn::COMMANDS.iter().map(|_| AtomicU64::new(0)).collect(),
         next_cursor: AtomicU64::new(1),
         shutting_down: AtomicBool::new(false),
         clients: AtomicUsize::new(0),
