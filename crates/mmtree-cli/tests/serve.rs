@@ -1427,8 +1427,15 @@ fn client_list_info_kill_config_get_and_info_sections() {
     let got: Vec<String> = cmd(&mut c, &["CONFIG", "GET", "databases", "port"]).unwrap();
     assert_eq!(got, ["databases", "16", "port", &server.port.to_string()]);
     assert!(
-        err_of::<String>(&mut c, &["CONFIG", "SET", "x", "y"]).contains("unknown subcommand 'SET'")
+        err_of::<String>(&mut c, &["CONFIG", "SET", "maxclients", "5"])
+            .contains("CONFIG SET failed (possibly related to argument 'maxclients')")
     );
+    assert_eq!(
+        cmd::<String>(&mut c, &["CONFIG", "SET", "hash-max-listpack-value", "8"]).unwrap(),
+        "OK"
+    );
+    assert!(err_of::<String>(&mut c, &["CONFIG", "RESETSTAT"])
+        .contains("unknown subcommand 'RESETSTAT'"));
     // INFO: only the sections asked for.
     let keyspace: String = cmd(&mut c, &["INFO", "keyspace"]).unwrap();
     assert!(

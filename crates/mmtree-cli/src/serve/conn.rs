@@ -1392,6 +1392,10 @@ impl Conn {
                 .error("ERR wrong number of arguments for 'config|get' command");
             return;
         }
+        if sub == "SET" {
+            self.config_set(&a[1..]);
+            return;
+        }
         if sub != "GET" {
             let mut args = vec![b"CONFIG".to_vec()];
             args.extend(a.iter().cloned());
@@ -1414,6 +1418,10 @@ impl Conn {
                 config.requirepass.clone().unwrap_or_default(),
             ),
             ("maxmemory", "0".into()),
+            ("hash-max-ziplist-entries", "128".into()),
+            ("hash-max-ziplist-value", "64".into()),
+            ("hash-max-listpack-entries", "128".into()),
+            ("hash-max-listpack-value", "64".into()),
             ("maxmemory-policy", "noeviction".into()),
             ("bind", config.bind.ip().to_string()),
             ("port", config.bind.port().to_string()),
@@ -1431,6 +1439,30 @@ impl Conn {
             self.out.bulk(k.as_bytes());
             self.out.bulk(v.as_bytes());
         }
+    }
+
+    /// CONFIG SET: the memory-encoding thresholds (`*-max-ziplist-*`, `*-max-listpack-*`,
+    /// `*-max-intset-entries`) are accepted and ignored, since mmtree stores no encodings; any
+    /// other setting is refused in Redis' words (the server's settings are its command line).
+    fn config_set(&mut self, a: &[Vec<u8>]) {
+        if a.is_empty() || !a.len().is_multiple_of(2) {
+            self.out
+                .error("ERR wrong number of arguments for 'config|set' command");
+            return;
+        }
+        for pair in a.chunks(2) {
+            let p = String::from_utf8_lossy(&pair[0]).to_ascii_lowercase();
+            let encoding = p.contains("-max-ziplist-")
+                || p.contains("-max-listpack-")
+                || p.ends_with("-max-intset-entries");
+            if !encoding {
+                self.out.error(&format!(
+                    "ERR CONFIG SET failed (possibly related to argument '{p}') - mmtree serve takes its settings from its command line only"
+                ));
+                return;
+            }
+        }
+        self.out.simple("OK");
     }
 
     /// SCAN cursor [MATCH pattern] [COUNT n]: keys in order; the cursor names the last key.
