@@ -1060,3 +1060,548 @@ fn more_string_and_expiry_commands_behave_like_redis() {
         .unwrap();
     assert_eq!((set, kind.as_str()), (1, "string"));
 }
+
+fn err_of<T: redis::FromRedisValue + std::fmt::Debug>(
+    c: &mut redis::Connection,
+    args: &[&str],
+) -> String {
+    cmd::<T>(c, args).unwrap_err().to_string()
+}
+
+#[test]
+fn getex_setrange_incrbyfloat_rename_copy_move_swapdb_flushall() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("keys.mmt"), &[]);
+    let mut c = server.client();
+    let int = |c: &mut redis::Connection, args: &[&str]| cmd::<i64>(c, args).unwrap();
+    let s = |c: &mut redis::Connection, args: &[&str]| cmd::<Option<String>>(c, args).unwrap();
+    // GETEX.
+    let _: () = c.set("g", "v").unwrap();
+    assert_eq!(
+        s(&mut c, &["GETEX", "g", "EX", "100"]).as_deref(),
+        Some("v")
+    );
+    assert!((99..=100).contains(&int(&mut c, &["TTL", "g"])));
+    assert_eq!(s(&mut c, &["GETEX", "g", "PERSIST"]).as_deref(), Some("v"));
+    assert_eq!(int(&mut c, &["TTL", "g"]), -1);
+    assert_eq!(
+        s(&mut c, &["GETEX", "g", "PXAT", "4000000000000"]).as_deref(),
+        Some("v")
+    );
+    assert_eq!(int(&mut c, &["PEXPIRETIME", "g"]), 4_000_000_000_000);
+    assert_eq!(s(&mut c, &["GETEX", "nope"]), None);
+    // As Redis 7.0: a bad time on a missing key is nil (the key is looked up first).
+    assert_eq!(s(&mut c, &["GETEX", "nope", "EX", "0"]), None);
+    assert!(err_of::<String>(&mut c, &["GETEX", "g", "EX", "x"]).contains("not an integer"));
+    assert!(err_of::<String>(&mut c, &["SCAN", "0", "COUNT", "0"]).contains("syntax error"));
+    assert!(err_of::<String>(&mut c, &["GETEX", "g", "EX", "0"])
+        .contains("invalid expire time in 'getex' command"));
+    assert!(
+        err_of::<String>(&mut c, &["GETEX", "g", "EX", "1", "PX", "1"]).contains("syntax error")
+    );
+    // SETRANGE pads with zeros and keeps the TTL.
+    assert_eq!(int(&mut c, &["SETRANGE", "r", "3", "ab"]), 5);
+    assert_eq!(c.get::<_, Vec<u8>>("r").unwrap(), b"\0\0\0ab");
+    assert_eq!(int(&mut c, &["SETRANGE", "r", "1", "X"]), 5);
+    assert_eq!(c.get::<_, Vec<u8>>("r").unwrap(), b"\0X\0ab");
+    assert_eq!(int(&mut c, &["SETRANGE", "empty", "0", ""]), 0);
+    assert_eq!(int(&mut c, &["EXISTS", "empty"]), 0);
+    assert!(err_of::<i64>(&mut c, &["SETRANGE", "r", "-1", "x"]).contains("offset is out of range"));
+    assert!(err_of::<i64>(&mut c, &["SETRANGE", "r", "536870911", "xx"])
+        .contains("string exceeds maximum allowed size"));
+    // INCRBYFLOAT.
+    let _: () = c.set("f", "10.50").unwrap();
+    assert_eq!(
+        s(&mut c, &["INCRBYFLOAT", "f", "0.1"]).as_deref(),
+        Some("10.6")
+    );
+    assert_eq!(
+        s(&mut c, &["INCRBYFLOAT", "f", "-10.6"]).as_deref(),
+        Some("0")
+    );
+    assert_eq!(
+        s(&mut c, &["INCRBYFLOAT", "nf", "5.0e3"]).as_deref(),
+        Some("5000")
+    );
+    assert!(
+        err_of::<String>(&mut c, &["INCRBYFLOAT", "g", "1"]).contains("value is not a valid float")
+    );
+    assert!(err_of::<String>(&mut c, &["INCRBYFLOAT", "f", "abc"])
+        .contains("value is not a valid float"));
+    // RENAME keeps the TTL; RENAMENX refuses an existing target.
+    assert_eq!(cmd::<String>(&mut c, &["RENAME", "g", "g2"]).unwrap(), "OK");
+    assert_eq!(int(&mut c, &["EXISTS", "g"]), 0);
+    assert_eq!(int(&mut c, &["PEXPIRETIME", "g2"]), 4_000_000_000_000);
+    assert!(err_of::<String>(&mut c, &["RENAME", "nope", "x"]).contains("no such key"));
+    assert_eq!(int(&mut c, &["RENAMENX", "g2", "f"]), 0);
+    assert_eq!(int(&mut c, &["RENAMENX", "g2", "g3"]), 1);
+    // COPY.
+    assert_eq!(int(&mut c, &["COPY", "g3", "c1"]), 1);
+    assert_eq!(int(&mut c, &["COPY", "g3", "c1"]), 0);
+    assert_eq!(int(&mut c, &["COPY", "f", "c1", "REPLACE"]), 1);
+    assert_eq!(s(&mut c, &["GET", "c1"]).as_deref(), Some("0"));
+    assert_eq!(int(&mut c, &["COPY", "g3", "c1", "DB", "3"]), 1);
+    assert!(err_of::<i64>(&mut c, &["COPY", "g3", "g3"])
+        .contains("source and destination objects are the same"));
+    assert!(err_of::<i64>(&mut c, &["COPY", "g3", "x", "DB", "99"])
+        .contains("DB index is out of range"));
+    // MOVE.
+    assert_eq!(int(&mut c, &["MOVE", "g3", "3"]), 1);
+    assert_eq!(int(&mut c, &["EXISTS", "g3"]), 0);
+    assert_eq!(int(&mut c, &["MOVE", "c1", "3"]), 0, "exists there");
+    assert!(err_of::<i64>(&mut c, &["MOVE", "c1", "0"])
+        .contains("source and destination objects are the same"));
+    // SWAPDB: db 3 has c1, g3 (with its expiry).
+    let before = int(&mut c, &["DBSIZE"]);
+    assert_eq!(cmd::<String>(&mut c, &["SWAPDB", "0", "3"]).unwrap(), "OK");
+    assert_eq!(int(&mut c, &["DBSIZE"]), 2);
+    assert_eq!(int(&mut c, &["PEXPIRETIME", "g3"]), 4_000_000_000_000);
+    assert_eq!(cmd::<String>(&mut c, &["SELECT", "3"]).unwrap(), "OK");
+    assert_eq!(int(&mut c, &["DBSIZE"]), before);
+    assert!(err_of::<String>(&mut c, &["SWAPDB", "x", "1"]).contains("invalid first DB index"));
+    assert!(err_of::<String>(&mut c, &["SWAPDB", "1", "x"]).contains("invalid second DB index"));
+    // RANDOMKEY.
+    let k: String = cmd(&mut c, &["RANDOMKEY"]).unwrap();
+    assert_eq!(int(&mut c, &["EXISTS", &k]), 1);
+    // FLUSHALL empties every database.
+    assert_eq!(cmd::<String>(&mut c, &["FLUSHALL"]).unwrap(), "OK");
+    assert_eq!(int(&mut c, &["DBSIZE"]), 0);
+    assert_eq!(cmd::<String>(&mut c, &["SELECT", "0"]).unwrap(), "OK");
+    assert_eq!(int(&mut c, &["DBSIZE"]), 0);
+    assert_eq!(cmd::<Option<String>>(&mut c, &["RANDOMKEY"]).unwrap(), None);
+}
+
+#[test]
+fn hashes_are_ordered_keys_with_their_own_type() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("hash.mmt"), &[]);
+    let mut c = server.client();
+    let int = |c: &mut redis::Connection, args: &[&str]| cmd::<i64>(c, args).unwrap();
+    assert_eq!(int(&mut c, &["HSET", "h", "a", "1", "b", "2"]), 2);
+    assert_eq!(int(&mut c, &["HSET", "h", "a", "9", "c", "3"]), 1);
+    assert_eq!(
+        cmd::<String>(&mut c, &["HMSET", "h", "d", "4"]).unwrap(),
+        "OK"
+    );
+    assert_eq!(int(&mut c, &["HSETNX", "h", "a", "x"]), 0);
+    assert_eq!(int(&mut c, &["HSETNX", "h", "e", "5"]), 1);
+    assert_eq!(cmd::<String>(&mut c, &["HGET", "h", "a"]).unwrap(), "9");
+    assert_eq!(
+        cmd::<Option<String>>(&mut c, &["HGET", "h", "zz"]).unwrap(),
+        None
+    );
+    assert_eq!(
+        cmd::<Vec<Option<String>>>(&mut c, &["HMGET", "h", "b", "zz"]).unwrap(),
+        vec![Some("2".into()), None]
+    );
+    assert_eq!(int(&mut c, &["HLEN", "h"]), 5);
+    assert_eq!(int(&mut c, &["HEXISTS", "h", "c"]), 1);
+    assert_eq!(int(&mut c, &["HSTRLEN", "h", "a"]), 1);
+    assert_eq!(
+        cmd::<Vec<String>>(&mut c, &["HKEYS", "h"]).unwrap(),
+        ["a", "b", "c", "d", "e"]
+    );
+    assert_eq!(
+        cmd::<Vec<String>>(&mut c, &["HVALS", "h"]).unwrap(),
+        ["9", "2", "3", "4", "5"]
+    );
+    assert_eq!(
+        cmd::<Vec<String>>(&mut c, &["HGETALL", "h"]).unwrap(),
+        ["a", "9", "b", "2", "c", "3", "d", "4", "e", "5"]
+    );
+    assert_eq!(int(&mut c, &["HINCRBY", "h", "a", "-10"]), -1);
+    assert_eq!(
+        cmd::<String>(&mut c, &["HINCRBYFLOAT", "h", "n", "1.5"]).unwrap(),
+        "1.5"
+    );
+    let _: () = cmd(&mut c, &["HSET", "h", "s", "x"]).unwrap();
+    assert!(
+        err_of::<i64>(&mut c, &["HINCRBY", "h", "s", "1"]).contains("hash value is not an integer")
+    );
+    assert!(err_of::<String>(&mut c, &["HINCRBYFLOAT", "h", "s", "1"])
+        .contains("hash value is not a float"));
+    // The type shows everywhere; string commands refuse a hash and hash commands a string.
+    let _: () = c.set("str", "v").unwrap();
+    assert_eq!(cmd::<String>(&mut c, &["TYPE", "h"]).unwrap(), "hash");
+    for args in [
+        &["GET", "h"][..],
+        &["APPEND", "h", "x"],
+        &["INCR", "h"],
+        &["STRLEN", "h"],
+        &["GETRANGE", "h", "0", "1"],
+        &["HGET", "str", "a"],
+        &["HSET", "str", "a", "1"],
+        &["HGETALL", "str"],
+        &["HSCAN", "str", "0"],
+    ] {
+        let e = err_of::<redis::Value>(&mut c, args);
+        assert!(e.contains("WRONGTYPE"), "{args:?}: {e}");
+    }
+    assert_eq!(
+        cmd::<Vec<Option<String>>>(&mut c, &["MGET", "h", "str"]).unwrap(),
+        vec![None, Some("v".into())]
+    );
+    assert_eq!(int(&mut c, &["EXISTS", "h"]), 1);
+    assert_eq!(int(&mut c, &["DBSIZE"]), 2);
+    // HSCAN walks the fields in order, a page at a time.
+    let mut cursor = "0".to_string();
+    let mut seen = Vec::new();
+    loop {
+        let (next, page): (String, Vec<String>) =
+            cmd(&mut c, &["HSCAN", "h", &cursor, "COUNT", "3"]).unwrap();
+        seen.extend(page.chunks(2).map(|p| p[0].clone()));
+        if next == "0" {
+            break;
+        }
+        cursor = next;
+    }
+    assert_eq!(seen, ["a", "b", "c", "d", "e", "n", "s"]);
+    let (_, page): (String, Vec<String>) = cmd(
+        &mut c,
+        &["HSCAN", "h", "0", "MATCH", "[bc]", "COUNT", "100"],
+    )
+    .unwrap();
+    assert_eq!(page, ["b", "2", "c", "3"]);
+    // HRANDFIELD.
+    let one: String = cmd(&mut c, &["HRANDFIELD", "h"]).unwrap();
+    assert!(seen.contains(&one));
+    let three: Vec<String> = cmd(&mut c, &["HRANDFIELD", "h", "3"]).unwrap();
+    let mut distinct = three.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!((three.len(), distinct.len()), (3, 3));
+    let all: Vec<String> = cmd(&mut c, &["HRANDFIELD", "h", "100"]).unwrap();
+    assert_eq!(all.len(), 7);
+    let repeated: Vec<String> = cmd(&mut c, &["HRANDFIELD", "h", "-20", "WITHVALUES"]).unwrap();
+    assert_eq!(repeated.len(), 40);
+    assert_eq!(
+        cmd::<Option<String>>(&mut c, &["HRANDFIELD", "nohash"]).unwrap(),
+        None
+    );
+    // HDEL of the last field deletes the key.
+    assert_eq!(int(&mut c, &["HDEL", "h", "a", "b", "zz"]), 2);
+    // RENAME and COPY carry the fields and the expiry.
+    assert_eq!(int(&mut c, &["EXPIRE", "h", "1000"]), 1);
+    assert_eq!(cmd::<String>(&mut c, &["RENAME", "h", "h2"]).unwrap(), "OK");
+    assert_eq!(int(&mut c, &["HLEN", "h"]), 0);
+    assert_eq!(int(&mut c, &["HLEN", "h2"]), 5);
+    assert!(int(&mut c, &["TTL", "h2"]) > 990);
+    assert_eq!(int(&mut c, &["COPY", "h2", "h3", "DB", "1"]), 1);
+    assert_eq!(int(&mut c, &["PERSIST", "h2"]), 1);
+    assert_eq!(cmd::<String>(&mut c, &["HGET", "h2", "c"]).unwrap(), "3");
+    // SET replaces a hash with a string; DEL removes the fields.
+    let _: () = c.set("h2", "plain").unwrap();
+    assert_eq!(cmd::<String>(&mut c, &["TYPE", "h2"]).unwrap(), "string");
+    assert!(err_of::<i64>(&mut c, &["HLEN", "h2"]).contains("WRONGTYPE"));
+    let _: () = cmd(&mut c, &["SELECT", "1"]).unwrap();
+    assert_eq!(int(&mut c, &["HDEL", "h3", "c", "d", "e", "n", "s"]), 5);
+    assert_eq!(int(&mut c, &["EXISTS", "h3"]), 0);
+    // An expired hash is gone, and a new HSET does not bring back its fields.
+    assert_eq!(int(&mut c, &["HSET", "t", "old", "1"]), 1);
+    assert_eq!(int(&mut c, &["PEXPIRE", "t", "50"]), 1);
+    std::thread::sleep(Duration::from_millis(120));
+    assert_eq!(int(&mut c, &["HLEN", "t"]), 0);
+    assert_eq!(int(&mut c, &["HSET", "t", "new", "1"]), 1);
+    assert_eq!(
+        cmd::<Vec<String>>(&mut c, &["HKEYS", "t"]).unwrap(),
+        ["new"]
+    );
+    // Inside MULTI.
+    let (n, kind): (i64, String) = redis::pipe()
+        .atomic()
+        .cmd("HSET")
+        .arg("m")
+        .arg("f")
+        .arg("v")
+        .cmd("TYPE")
+        .arg("m")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!((n, kind.as_str()), (1, "hash"));
+}
+
+#[test]
+fn inline_quotes_auth_syntax_and_unauthenticated_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("inl.mmt"), &[]);
+    let mut s = server.raw();
+    s.write_all(b"set \"a b\" \"\\x41\\x42\"\r\nget \"a b\"\r\n")
+        .unwrap();
+    let mut got = String::new();
+    while got.len() < "+OK\r\n$2\r\nAB\r\n".len() {
+        got.push_str(&read_reply(&mut s));
+    }
+    assert_eq!(got, "+OK\r\n$2\r\nAB\r\n");
+    s.write_all(b"set \"a b\r\n").unwrap();
+    assert_eq!(
+        read_reply(&mut s),
+        "-ERR Protocol error: unbalanced quotes in request\r\n"
+    );
+    assert_eq!(read_reply(&mut s), "", "closed");
+    drop(server);
+
+    let server = Server::start(&dir.path().join("auth.mmt"), &["--requirepass", "pw"]);
+    let mut s = server.raw();
+    exchange(&mut s, &[&["AUTH", "a", "b", "c"]], "-ERR syntax error\r\n");
+    s.write_all(b"*20\r\n").unwrap();
+    assert_eq!(
+        read_reply(&mut s),
+        "-ERR Protocol error: unauthenticated multibulk length\r\n"
+    );
+    assert_eq!(read_reply(&mut s), "", "closed");
+    let mut s = server.raw();
+    s.write_all(b"*1\r\n$100000\r\n").unwrap();
+    assert_eq!(
+        read_reply(&mut s),
+        "-ERR Protocol error: unauthenticated bulk length\r\n"
+    );
+    assert_eq!(read_reply(&mut s), "", "closed");
+    // Once authenticated, the usual limits.
+    let mut s = server.raw();
+    exchange(&mut s, &[&["AUTH", "pw"]], "+OK\r\n");
+    let big = "x".repeat(20000);
+    exchange(&mut s, &[&["SET", "k", &big]], "+OK\r\n");
+}
+
+#[test]
+fn client_list_info_kill_config_get_and_info_sections() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("cl.mmt"), &[]);
+    let mut c = server.client();
+    let mut other = server.client();
+    let _: () = cmd(&mut other, &["CLIENT", "SETNAME", "victim"]).unwrap();
+    let other_id: i64 = cmd(&mut other, &["CLIENT", "ID"]).unwrap();
+    let _: () = cmd(&mut c, &["SELECT", "2"]).unwrap();
+    let info: String = cmd(&mut c, &["CLIENT", "INFO"]).unwrap();
+    assert!(info.starts_with("id="), "{info}");
+    assert!(
+        info.contains(" db=2 ") && info.contains(" cmd=client|info "),
+        "{info}"
+    );
+    assert!(info.ends_with('\n'));
+    let list: String = cmd(&mut c, &["CLIENT", "LIST"]).unwrap();
+    assert_eq!(list.lines().count(), 2, "{list}");
+    assert!(
+        list.contains(&format!("id={other_id} ")) && list.contains("name=victim"),
+        "{list}"
+    );
+    let only: String = cmd(&mut c, &["CLIENT", "LIST", "ID", &other_id.to_string()]).unwrap();
+    assert_eq!(only.lines().count(), 1);
+    let addr = only
+        .split(' ')
+        .find_map(|f| f.strip_prefix("addr="))
+        .unwrap()
+        .to_string();
+    assert!(err_of::<String>(&mut c, &["CLIENT", "KILL", "1.2.3.4:5"]).contains("No such client"));
+    assert!(err_of::<String>(&mut c, &["CLIENT", "FOO"])
+        .contains("unknown subcommand 'FOO'. Try CLIENT HELP."));
+    // The old form by address, then the new one by id.
+    assert_eq!(
+        cmd::<String>(&mut c, &["CLIENT", "KILL", &addr]).unwrap(),
+        "OK"
+    );
+    assert!(cmd::<String>(&mut other, &["PING"]).is_err(), "killed");
+    let mut third = server.client();
+    let third_id: i64 = cmd(&mut third, &["CLIENT", "ID"]).unwrap();
+    assert_eq!(
+        cmd::<i64>(&mut c, &["CLIENT", "KILL", "ID", &third_id.to_string()]).unwrap(),
+        1
+    );
+    assert!(cmd::<String>(&mut third, &["PING"]).is_err(), "killed");
+    assert_eq!(
+        cmd::<i64>(&mut c, &["CLIENT", "KILL", "ID", "999999"]).unwrap(),
+        0
+    );
+    // SKIPME yes by default: a client does not kill itself.
+    let my_id: i64 = cmd(&mut c, &["CLIENT", "ID"]).unwrap();
+    assert_eq!(
+        cmd::<i64>(&mut c, &["CLIENT", "KILL", "ID", &my_id.to_string()]).unwrap(),
+        0
+    );
+    // CONFIG GET with globs.
+    let got: Vec<String> = cmd(&mut c, &["CONFIG", "GET", "max*"]).unwrap();
+    assert!(
+        got.contains(&"maxclients".to_string()) && got.contains(&"maxmemory".to_string()),
+        "{got:?}"
+    );
+    let got: Vec<String> = cmd(&mut c, &["CONFIG", "GET", "databases", "port"]).unwrap();
+    assert_eq!(got, ["databases", "16", "port", &server.port.to_string()]);
+    assert!(
+        err_of::<String>(&mut c, &["CONFIG", "SET", "maxclients", "5"])
+            .contains("CONFIG SET failed (possibly related to argument 'maxclients')")
+    );
+    assert_eq!(
+        cmd::<String>(&mut c, &["CONFIG", "SET", "hash-max-listpack-value", "8"]).unwrap(),
+        "OK"
+    );
+    assert!(err_of::<String>(&mut c, &["CONFIG", "RESETSTAT"])
+        .contains("unknown subcommand 'RESETSTAT'"));
+    // INFO: only the sections asked for.
+    let keyspace: String = cmd(&mut c, &["INFO", "keyspace"]).unwrap();
+    assert!(
+        keyspace.starts_with("# Keyspace\r\n") && !keyspace.contains("# Server"),
+        "{keyspace}"
+    );
+    let two: String = cmd(&mut c, &["INFO", "SERVER", "clients"]).unwrap();
+    assert!(
+        two.contains("# Server\r\n") && two.contains("# Clients\r\n") && !two.contains("# Stats"),
+        "{two}"
+    );
+    let all: String = cmd(&mut c, &["INFO"]).unwrap();
+    for s in [
+        "# Server",
+        "# Clients",
+        "# Memory",
+        "# Persistence",
+        "# Stats",
+        "# Replication",
+        "# CPU",
+        "# Keyspace",
+    ] {
+        assert!(all.contains(s), "{s}");
+    }
+    assert_eq!(
+        cmd::<String>(&mut c, &["INFO", "nosuchsection"]).unwrap(),
+        ""
+    );
+    // commandstats: in "all" and "everything", not in "default" (as Redis).
+    assert!(!all.contains("rejected_calls"));
+    let everything: String = cmd(&mut c, &["INFO", "everything"]).unwrap();
+    assert!(everything.contains("cmdstat_info:calls="), "{everything}");
+    let stats: String = cmd(&mut c, &["INFO", "commandSTATS"]).unwrap();
+    assert!(stats.starts_with("# Commandstats\r\n") && stats.contains("rejected_calls=0"));
+    // DBSIZE counts the selected database.
+    let _: () = c.set("k", "v").unwrap();
+    assert_eq!(cmd::<i64>(&mut c, &["DBSIZE"]).unwrap(), 1);
+    let _: () = cmd(&mut c, &["SELECT", "0"]).unwrap();
+    assert_eq!(cmd::<i64>(&mut c, &["DBSIZE"]).unwrap(), 0);
+    let keyspace: String = cmd(&mut c, &["INFO", "keyspace"]).unwrap();
+    assert!(keyspace.contains("db2:keys=1,expires=0"), "{keyspace}");
+}
+
+/// Reads until `expect` arrived (or 10 s passed) and compares.
+fn expect_bytes(stream: &mut TcpStream, expect: &str) {
+    let mut got = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut buf = [0u8; 4096];
+    while got.len() < expect.len() && Instant::now() < deadline {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(_) => break,
+        }
+    }
+    assert_eq!(String::from_utf8_lossy(&got), expect);
+}
+
+#[test]
+fn pubsub_in_resp2_and_resp3() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("ps.mmt"), &[]);
+    let mut sub = server.raw();
+    let mut publisher = server.raw();
+    exchange(
+        &mut sub,
+        &[&["SUBSCRIBE", "news", "sport"]],
+        "*3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1\r\n*3\r\n$9\r\nsubscribe\r\n$5\r\nsport\r\n:2\r\n",
+    );
+    exchange(
+        &mut sub,
+        &[&["PSUBSCRIBE", "n*"]],
+        "*3\r\n$10\r\npsubscribe\r\n$2\r\nn*\r\n:3\r\n",
+    );
+    exchange(&mut publisher, &[&["PUBLISH", "news", "hi"]], ":2\r\n");
+    expect_bytes(
+        &mut sub,
+        "*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$2\r\nhi\r\n*4\r\n$8\r\npmessage\r\n$2\r\nn*\r\n$4\r\nnews\r\n$2\r\nhi\r\n",
+    );
+    exchange(&mut publisher, &[&["PUBLISH", "nobody", "x"]], ":1\r\n");
+    expect_bytes(
+        &mut sub,
+        "*4\r\n$8\r\npmessage\r\n$2\r\nn*\r\n$6\r\nnobody\r\n$1\r\nx\r\n",
+    );
+    exchange(&mut publisher, &[&["PUBLISH", "empty", "x"]], ":0\r\n");
+    // PUBSUB.
+    exchange(
+        &mut publisher,
+        &[&["PUBSUB", "CHANNELS"]],
+        "*2\r\n$4\r\nnews\r\n$5\r\nsport\r\n",
+    );
+    exchange(
+        &mut publisher,
+        &[&["PUBSUB", "CHANNELS", "s*"]],
+        "*1\r\n$5\r\nsport\r\n",
+    );
+    exchange(
+        &mut publisher,
+        &[&["PUBSUB", "NUMSUB", "news", "zz"]],
+        "*4\r\n$4\r\nnews\r\n:1\r\n$2\r\nzz\r\n:0\r\n",
+    );
+    exchange(&mut publisher, &[&["PUBSUB", "NUMPAT"]], ":1\r\n");
+    // A subscribed RESP2 client may only (un)subscribe, PING and QUIT.
+    exchange(
+        &mut sub,
+        &[&["GET", "k"]],
+        "-ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n",
+    );
+    exchange(&mut sub, &[&["PING"]], "*2\r\n$4\r\npong\r\n$0\r\n\r\n");
+    exchange(
+        &mut sub,
+        &[&["UNSUBSCRIBE"]],
+        "*3\r\n$11\r\nunsubscribe\r\n$4\r\nnews\r\n:2\r\n*3\r\n$11\r\nunsubscribe\r\n$5\r\nsport\r\n:1\r\n",
+    );
+    exchange(
+        &mut sub,
+        &[&["PUNSUBSCRIBE", "n*"]],
+        "*3\r\n$12\r\npunsubscribe\r\n$2\r\nn*\r\n:0\r\n",
+    );
+    exchange(
+        &mut sub,
+        &[&["UNSUBSCRIBE"]],
+        "*3\r\n$11\r\nunsubscribe\r\n$-1\r\n:0\r\n",
+    );
+    exchange(&mut sub, &[&["PING"]], "+PONG\r\n");
+    // RESP3: pushes, and any command while subscribed.
+    let mut s3 = server.raw();
+    s3.write_all(resp(&["HELLO", "3"]).as_bytes()).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let _ = read_reply(&mut s3);
+    exchange(
+        &mut s3,
+        &[&["SUBSCRIBE", "c"]],
+        ">3\r\n$9\r\nsubscribe\r\n$1\r\nc\r\n:1\r\n",
+    );
+    exchange(&mut s3, &[&["SET", "k", "v"]], "+OK\r\n");
+    exchange(&mut publisher, &[&["PUBLISH", "c", "m"]], ":1\r\n");
+    expect_bytes(&mut s3, ">3\r\n$7\r\nmessage\r\n$1\r\nc\r\n$1\r\nm\r\n");
+    // A client that goes away is no longer a subscriber.
+    drop(s3);
+    std::thread::sleep(Duration::from_millis(300));
+    exchange(&mut publisher, &[&["PUBLISH", "c", "m"]], ":0\r\n");
+}
+
+#[test]
+fn unknown_commands_are_refused_in_redis_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("unk.mmt"), &[]);
+    let mut s = server.raw();
+    exchange(
+        &mut s,
+        &[&["LPUSH", "l", "a"]],
+        "-ERR unknown command 'LPUSH', with args beginning with: 'l' 'a' \r\n",
+    );
+    exchange(
+        &mut s,
+        &[&["SAVE"]],
+        "-ERR unknown command 'SAVE', with args beginning with: \r\n",
+    );
+    // Redis lists arguments while the list is under 128 bytes, cutting the last to fit.
+    let arg = "abcdefghijklmnopqrst";
+    let args: Vec<&str> = std::iter::once("NOSUCH").chain([arg; 10]).collect();
+    let mut expect = "-ERR unknown command 'NOSUCH', with args beginning with: ".to_string();
+    for _ in 0..5 {
+        expect.push_str(&format!("'{arg}' "));
+    }
+    expect.push_str("'abcdefghijklm' \r\n");
+    exchange(&mut s, &[&args], &expect);
+}

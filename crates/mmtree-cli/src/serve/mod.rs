@@ -6,6 +6,7 @@
 
 mod conn;
 mod limiter;
+mod pubsub;
 mod resp;
 mod store;
 
@@ -151,6 +152,12 @@ pub struct Server {
     pub cursors: Mutex<BTreeMap<u64, Vec<u8>>>,
     /// Keys under WATCH, with their versions (see `store::Watches`).
     pub watches: Mutex<store::Watches>,
+    /// Every live connection (CLIENT LIST, CLIENT KILL, PUBLISH).
+    pub registry: pubsub::Registry,
+    /// Pub/sub subscriptions.
+    pub subs: Mutex<pubsub::Subs>,
+    /// Calls per command, in `conn::COMMANDS` order (INFO commandstats; no timings).
+    pub command_calls: Vec<AtomicU64>,
     next_cursor: AtomicU64,
     pub shutting_down: AtomicBool,
     clients: AtomicUsize,
@@ -170,67 +177,193 @@ impl Server {
         id
     }
 
-    pub fn info(&self) -> String {
-        let s = &self.stats;
-        let (admitted, rejected_global, level) = match &self.global_limiter {
-            Some(l) => {
-                let l = l.lock().expect("limiter");
-                (l.admitted, l.rejected, l.level())
+    /// INFO [section ...]: Redis' sections (server, clients, memory, persistence, stats,
+    /// replication, cpu, keyspace; "default", "all", "everything"), only those asked for, in
+    /// Redis' order; an unknown section gives nothing.
+    pub fn info(&self, asked: &[Vec<u8>]) -> String {
+        const ORDER: [&str; 9] = [
+            "server",
+            "clients",
+            "memory",
+            "persistence",
+            "stats",
+            "replication",
+            "cpu",
+            "commandstats",
+            "keyspace",
+        ];
+        let asked: Vec<String> = asked
+            .iter()
+            .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
+            .collect();
+        // "default" (and no argument) is every section but commandstats; "all" and
+        // "everything" add it.
+        let all = asked
+            .iter()
+            .any(|a| matches!(a.as_str(), "all" | "everything"));
+        let default = asked.is_empty() || asked.iter().any(|a| a == "default");
+        let mut text = String::new();
+        for section in ORDER {
+            let wanted =
+                all || (default && section != "commandstats") || asked.iter().any(|a| a == section);
+            if !wanted {
+                continue;
             }
-            None => (0, 0, 0.0),
-        };
-        let db_stats = self.db.stats();
-        let mut keyspace = String::new();
-        if let Ok(read) = self.db.begin_read() {
-            for db in 0..store::DATABASES {
-                if let Ok(Some(t)) = read.table(&store::table_name(db)) {
-                    if !t.is_empty() {
-                        let expires = read
-                            .table(&store::expires_name(db))
-                            .ok()
-                            .flatten()
-                            .map_or(0, |t| t.len());
-                        keyspace.push_str(&format!(
-                            "db{db}:keys={},expires={expires},avg_ttl=0\r\n",
-                            t.len()
+            if !text.is_empty() {
+                text.push_str("\r\n");
+            }
+            let mut title = section.to_string();
+            title[..1].make_ascii_uppercase();
+            match section {
+                "cpu" => title = "CPU".into(),
+                "commandstats" => title = "Commandstats".into(),
+                _ => {}
+            }
+            text.push_str(&format!("# {title}\r\n"));
+            text.push_str(&self.info_section(section));
+        }
+        text
+    }
+
+    fn info_section(&self, section: &str) -> String {
+        let s = &self.stats;
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        match section {
+            "server" => format!(
+                "redis_version:7.0.0\r\nmmtree_version:{}\r\nredis_mode:standalone\r\nos:{}\r\narch_bits:64\r\nprocess_id:{}\r\ntcp_port:{}\r\nuptime_in_seconds:{}\r\nuptime_in_days:{}\r\nexecutable:mmtree\r\n",
+                env!("CARGO_PKG_VERSION"),
+                std::env::consts::OS,
+                std::process::id(),
+                self.config.bind.port(),
+                self.started.elapsed().as_secs(),
+                self.started.elapsed().as_secs() / 86400,
+            ),
+            "clients" => {
+                let pubsub = self
+                    .registry
+                    .lock()
+                    .expect("registry")
+                    .values()
+                    .filter(|h| h.is_pubsub())
+                    .count();
+                format!(
+                    "connected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:0\r\npubsub_clients:{pubsub}\r\n",
+                    self.clients.load(Ordering::Relaxed),
+                    self.config.max_clients,
+                )
+            }
+            "memory" => {
+                // Resident memory from /proc (the mapping's cached pages included).
+                let rss = std::fs::read_to_string("/proc/self/statm")
+                    .ok()
+                    .and_then(|t| t.split_whitespace().nth(1)?.parse::<u64>().ok())
+                    .map_or(0, |pages| pages * 4096);
+                format!(
+                    "used_memory:{rss}\r\nused_memory_human:{:.2}M\r\nused_memory_rss:{rss}\r\nmaxmemory:0\r\nmaxmemory_policy:noeviction\r\nmmtree_file_bytes:{}\r\n",
+                    rss as f64 / (1 << 20) as f64,
+                    self.db.stats().file_bytes,
+                )
+            }
+            "persistence" => {
+                let d = self.db.stats();
+                format!(
+                    "loading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:0\r\nrdb_bgsave_in_progress:0\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\nmmtree_last_commit:{}\r\nmmtree_file_bytes:{}\r\nmmtree_commits:{}\r\nmmtree_committed_writes:{}\r\n\
+                     mmtree_log_bytes:{}\r\nmmtree_log_syncs:{}\r\nmmtree_checkpoints:{}\r\nmmtree_last_checkpoint_txn:{}\r\n\
+                     mmtree_last_checkpoint_age_seconds:{}\r\nmmtree_last_checkpoint_ms:{:.1}\r\nmmtree_pages_pinned:{}\r\n",
+                    d.txn_id,
+                    d.file_bytes,
+                    load(&s.commits),
+                    load(&s.committed_writes),
+                    d.log_bytes,
+                    d.log_syncs,
+                    d.checkpoints,
+                    d.checkpoint_txn,
+                    d.checkpoint_age.as_secs(),
+                    d.last_checkpoint_duration.as_secs_f64() * 1e3,
+                    d.pages_pinned,
+                )
+            }
+            "stats" => {
+                let (admitted, rejected_global, level) = match &self.global_limiter {
+                    Some(l) => {
+                        let l = l.lock().expect("limiter");
+                        (l.admitted, l.rejected, l.level())
+                    }
+                    None => (0, 0, 0.0),
+                };
+                let (channels, patterns) = {
+                    let subs = self.subs.lock().expect("subs");
+                    (subs.channels.len(), subs.patterns.len())
+                };
+                format!(
+                    "total_connections_received:{}\r\ntotal_commands_processed:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\npubsub_channels:{channels}\r\npubsub_patterns:{patterns}\r\n\
+                     limiter_admitted:{admitted}\r\nlimiter_rejected:{}\r\nlimiter_rejected_global:{rejected_global}\r\nlimiter_level:{level:.1}\r\nauth_failures:{}\r\n",
+                    load(&s.connections),
+                    load(&s.commands),
+                    load(&s.rejected_connections),
+                    load(&s.expired),
+                    load(&s.rejected),
+                    load(&s.auth_failures),
+                )
+            }
+            "replication" => "role:master\r\nconnected_slaves:0\r\nmaster_repl_offset:0\r\n".into(),
+            "commandstats" => {
+                let mut text = String::new();
+                for (&(name, _, _), calls) in conn::COMMANDS.iter().zip(&self.command_calls) {
+                    let calls = calls.load(Ordering::Relaxed);
+                    if calls > 0 {
+                        text.push_str(&format!(
+                            "cmdstat_{}:calls={calls},usec=0,usec_per_call=0.00,rejected_calls=0,failed_calls=0\r\n",
+                            name.to_ascii_lowercase()
                         ));
                     }
                 }
+                text
+            }
+            "cpu" => {
+                // utime and stime from /proc/self/stat, in clock ticks (100 per second).
+                let ticks: Vec<u64> = std::fs::read_to_string("/proc/self/stat")
+                    .ok()
+                    .and_then(|t| {
+                        let rest = t.rsplit_once(')')?.1.to_string();
+                        Some(
+                            rest.split_whitespace()
+                                .skip(11)
+                                .take(2)
+                                .filter_map(|n| n.parse().ok())
+                                .collect(),
+                        )
+                    })
+                    .unwrap_or_default();
+                let secs = |i: usize| ticks.get(i).map_or(0.0, |&t| t as f64 / 100.0);
+                format!(
+                    "used_cpu_sys:{:.6}\r\nused_cpu_user:{:.6}\r\nused_cpu_sys_children:0.000000\r\nused_cpu_user_children:0.000000\r\n",
+                    secs(1),
+                    secs(0)
+                )
+            }
+            _ => {
+                let mut keyspace = String::new();
+                if let Ok(read) = self.db.begin_read() {
+                    for db in 0..store::DATABASES {
+                        if let Ok(Some(t)) = read.table(&store::table_name(db)) {
+                            if !t.is_empty() {
+                                let expires = read
+                                    .table(&store::expires_name(db))
+                                    .ok()
+                                    .flatten()
+                                    .map_or(0, |t| t.len());
+                                keyspace.push_str(&format!(
+                                    "db{db}:keys={},expires={expires},avg_ttl=0\r\n",
+                                    t.len()
+                                ));
+                            }
+                        }
+                    }
+                }
+                keyspace
             }
         }
-        format!(
-            "# Server\r\nredis_version:7.0.0\r\nmmtree_version:{}\r\nredis_mode:standalone\r\nprocess_id:{}\r\ntcp_port:{}\r\nuptime_in_seconds:{}\r\n\r\n\
-             # Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\n\r\n\
-             # Persistence\r\nloading:0\r\naof_enabled:0\r\nmmtree_last_commit:{}\r\nmmtree_file_bytes:{}\r\nmmtree_commits:{}\r\nmmtree_committed_writes:{}\r\n\
-             mmtree_log_bytes:{}\r\nmmtree_log_syncs:{}\r\nmmtree_checkpoints:{}\r\nmmtree_last_checkpoint_txn:{}\r\n\
-             mmtree_last_checkpoint_age_seconds:{}\r\nmmtree_last_checkpoint_ms:{:.1}\r\nmmtree_pages_pinned:{}\r\n\r\n\
-             # Stats\r\ntotal_connections_received:{}\r\nrejected_connections:{}\r\ntotal_commands_processed:{}\r\nexpired_keys:{}\r\n\
-             limiter_admitted:{admitted}\r\nlimiter_rejected:{}\r\nlimiter_rejected_global:{rejected_global}\r\nlimiter_level:{level:.1}\r\nauth_failures:{}\r\n\r\n\
-             # Keyspace\r\n{keyspace}",
-            env!("CARGO_PKG_VERSION"),
-            std::process::id(),
-            self.config.bind.port(),
-            self.started.elapsed().as_secs(),
-            self.clients.load(Ordering::Relaxed),
-            self.config.max_clients,
-            db_stats.txn_id,
-            db_stats.file_bytes,
-            s.commits.load(Ordering::Relaxed),
-            s.committed_writes.load(Ordering::Relaxed),
-            db_stats.log_bytes,
-            db_stats.log_syncs,
-            db_stats.checkpoints,
-            db_stats.checkpoint_txn,
-            db_stats.checkpoint_age.as_secs(),
-            db_stats.last_checkpoint_duration.as_secs_f64() * 1e3,
-            db_stats.pages_pinned,
-            s.connections.load(Ordering::Relaxed),
-            s.rejected_connections.load(Ordering::Relaxed),
-            s.commands.load(Ordering::Relaxed),
-            s.expired.load(Ordering::Relaxed),
-            s.rejected.load(Ordering::Relaxed),
-            s.auth_failures.load(Ordering::Relaxed),
-        )
     }
 }
 
@@ -419,6 +552,9 @@ pub fn run(args: Args) -> Result<()> {
         stats: Stats::default(),
         cursors: Mutex::new(BTreeMap::new()),
         watches: Mutex::new(store::Watches::default()),
+        registry: Mutex::new(BTreeMap::new()),
+        subs: Mutex::new(pubsub::Subs::default()),
+        command_calls: conn::COMMANDS.iter().map(|_| AtomicU64::new(0)).collect(),
         next_cursor: AtomicU64::new(1),
         shutting_down: AtomicBool::new(false),
         clients: AtomicUsize::new(0),
@@ -490,7 +626,9 @@ pub fn run(args: Args) -> Result<()> {
                         }
                     }
                     let counted = Counted(for_thread);
-                    conn::Conn::new(counted.0.clone(), stream, id).run();
+                    if let Some(conn) = conn::Conn::new(counted.0.clone(), stream, id) {
+                        conn.run();
+                    }
                 });
                 match spawned {
                     Ok(handle) => connections.push(handle),

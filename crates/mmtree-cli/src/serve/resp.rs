@@ -10,6 +10,20 @@ pub struct Limits {
     pub max_args: usize,
     /// Longest inline command line.
     pub max_inline: usize,
+    /// The client has not authenticated: exceeding a limit gets Redis' "unauthenticated" errors.
+    pub unauthenticated: bool,
+}
+
+impl Limits {
+    /// The limits before AUTH (Redis': 10 arguments, 16 KiB per bulk string).
+    pub fn unauthenticated(&self) -> Limits {
+        Limits {
+            max_bulk: self.max_bulk.min(16384),
+            max_args: self.max_args.min(10),
+            max_inline: self.max_inline,
+            unauthenticated: true,
+        }
+    }
 }
 
 impl Default for Limits {
@@ -18,6 +32,7 @@ impl Default for Limits {
             max_bulk: 512 << 20,
             max_args: 1 << 20,
             max_inline: 64 << 10,
+            unauthenticated: false,
         }
     }
 }
@@ -73,6 +88,9 @@ pub fn parse(buf: &[u8], limits: &Limits, partial: &mut Partial) -> Parsed {
         partial.count = match number(header) {
             Some(n) if n <= 0 => return Parsed::Command(Vec::new(), at),
             Some(n) if (n as u64) <= limits.max_args as u64 => n as usize,
+            Some(_) if limits.unauthenticated => {
+                return Parsed::Error("ERR Protocol error: unauthenticated multibulk length".into())
+            }
             _ => return Parsed::Error("ERR Protocol error: invalid multibulk length".into()),
         };
         partial.args = Vec::with_capacity(partial.count.min(1024));
@@ -100,6 +118,10 @@ pub fn parse(buf: &[u8], limits: &Limits, partial: &mut Partial) -> Parsed {
         };
         let len = match number(header) {
             Some(n) if n >= 0 && (n as u64) <= limits.max_bulk as u64 => n as usize,
+            Some(n) if n >= 0 && limits.unauthenticated => {
+                *partial = Partial::default();
+                return Parsed::Error("ERR Protocol error: unauthenticated bulk length".into());
+            }
             _ => {
                 *partial = Partial::default();
                 return Parsed::Error("ERR Protocol error: invalid bulk length".into());
@@ -128,7 +150,7 @@ fn parse_inline(buf: &[u8], limits: &Limits, partial: &mut Partial) -> Parsed {
     else {
         return if buf.len() > limits.max_inline {
             *partial = Partial::default();
-            Parsed::Error("Protocol error: too big inline request".into())
+            Parsed::Error("ERR Protocol error: too big inline request".into())
         } else {
             partial.inline_scanned = buf.len();
             Parsed::Incomplete
@@ -137,12 +159,91 @@ fn parse_inline(buf: &[u8], limits: &Limits, partial: &mut Partial) -> Parsed {
     *partial = Partial::default();
     let text = &buf[..end];
     let text = text.strip_suffix(b"\r").unwrap_or(text);
-    let args = text
-        .split(|b| b.is_ascii_whitespace())
-        .filter(|a| !a.is_empty())
-        .map(<[u8]>::to_vec)
-        .collect();
-    Parsed::Command(args, end + 1)
+    match split_args(text) {
+        Some(args) => Parsed::Command(args, end + 1),
+        None => Parsed::Error("ERR Protocol error: unbalanced quotes in request".into()),
+    }
+}
+
+/// Splits an inline command as Redis does: words separated by spaces; "double quotes" take the
+/// escapes \xHH, \n, \r, \t, \b, \a and \<any>; 'single quotes' take \'. A closing quote
+/// must end the word. None: unbalanced quotes.
+pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let mut args = Vec::new();
+    let mut i = 0;
+    let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    loop {
+        while i < line.len() && line[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if i == line.len() {
+            return Some(args);
+        }
+        let mut arg = Vec::new();
+        let (mut double, mut single) = (false, false);
+        loop {
+            let c = line.get(i).copied();
+            if double {
+                match c {
+                    None => return None,
+                    Some(b'\\')
+                        if i + 3 < line.len()
+                            && line[i + 1] == b'x'
+                            && hex(line[i + 2]).is_some()
+                            && hex(line[i + 3]).is_some() =>
+                    {
+                        arg.push(hex(line[i + 2])? * 16 + hex(line[i + 3])?);
+                        i += 3;
+                    }
+                    Some(b'\\') if i + 1 < line.len() => {
+                        i += 1;
+                        arg.push(match line[i] {
+                            b'n' => b'\n',
+                            b'r' => b'\r',
+                            b't' => b'\t',
+                            b'b' => 8,
+                            b'a' => 7,
+                            other => other,
+                        });
+                    }
+                    Some(b'"') => {
+                        if line.get(i + 1).is_some_and(|c| !c.is_ascii_whitespace()) {
+                            return None;
+                        }
+                        i += 1;
+                        break;
+                    }
+                    Some(c) => arg.push(c),
+                }
+            } else if single {
+                match c {
+                    None => return None,
+                    Some(b'\\') if line.get(i + 1) == Some(&b'\'') => {
+                        arg.push(b'\'');
+                        i += 1;
+                    }
+                    Some(b'\'') => {
+                        if line.get(i + 1).is_some_and(|c| !c.is_ascii_whitespace()) {
+                            return None;
+                        }
+                        i += 1;
+                        break;
+                    }
+                    Some(c) => arg.push(c),
+                }
+            } else {
+                match c {
+                    None => break,
+                    Some(c) if c.is_ascii_whitespace() => break,
+                    Some(b'"') => double = true,
+                    Some(b'\'') => single = true,
+                    Some(c) => arg.push(c),
+                }
+            }
+            i += 1;
+        }
+        args.push(arg);
+    }
 }
 
 /// A reply under construction, in RESP2 or RESP3.
@@ -210,6 +311,25 @@ impl Out {
 
     pub fn array(&mut self, n: usize) {
         self.buf.extend_from_slice(format!("*{n}\r\n").as_bytes());
+    }
+
+    /// A push of `n` items (RESP3 `>`), or an array in RESP2 (pub/sub messages).
+    pub fn push(&mut self, n: usize) {
+        let kind = if self.resp3 { '>' } else { '*' };
+        self.buf
+            .extend_from_slice(format!("{kind}{n}\r\n").as_bytes());
+    }
+
+    /// A verbatim text (RESP3 `=`, format txt), or a bulk string in RESP2 (CLIENT LIST, INFO).
+    pub fn verbatim(&mut self, text: &[u8]) {
+        if self.resp3 {
+            self.buf
+                .extend_from_slice(format!("={}\r\ntxt:", text.len() + 4).as_bytes());
+            self.buf.extend_from_slice(text);
+            self.buf.extend_from_slice(b"\r\n");
+        } else {
+            self.bulk(text);
+        }
     }
 
     /// A map of `n` pairs (RESP3), or a flat array of 2n items (RESP2).
@@ -308,6 +428,36 @@ mod tests {
         let long = vec![b'x'; limits.max_inline + 1];
         assert_eq!(parse(&long[..100], &limits, p), Parsed::Incomplete);
         assert!(matches!(parse(&long, &limits, p), Parsed::Error(_)));
+    }
+
+    #[test]
+    fn inline_commands_take_quotes_like_redis() {
+        let split = |s: &str| split_args(s.as_bytes());
+        let words = |v: &[&str]| Some(v.iter().map(|w| w.as_bytes().to_vec()).collect::<Vec<_>>());
+        assert_eq!(split(r#"set "a b" c"#), words(&["set", "a b", "c"]));
+        assert_eq!(
+            split(r#"set k "\x41\n""#),
+            Some(vec![b"set".to_vec(), b"k".to_vec(), b"A\n".to_vec()])
+        );
+        assert_eq!(split(r#"set 'it\'s' x"#), words(&["set", "it's", "x"]));
+        assert_eq!(
+            split(r#"a"b c""#),
+            words(&["ab c"]),
+            "a quote inside a word opens"
+        );
+        assert_eq!(split(r#"set "a"#), None);
+        assert_eq!(split(r#"set 'a"#), None);
+        assert_eq!(
+            split(r#"set "a"b"#),
+            None,
+            "a closing quote must end the word"
+        );
+        assert_eq!(split("  "), words(&[]));
+        let limits = Limits::default();
+        assert_eq!(
+            parse(b"set \"a\r\n", &limits, &mut Partial::default()),
+            Parsed::Error("ERR Protocol error: unbalanced quotes in request".into())
+        );
     }
 
     #[test]

@@ -9,6 +9,13 @@
 //! - `__serve:expiry-queue` — (time BE u64, db BE u32, key) → empty, so the writer sweeps expired
 //!   keys in time order without scanning the data.
 //!
+//! - `__serve:types:dbN` — key → type name, one row per key of `dbN` that is not a string (today
+//!   only `hash`); a key without a row is a string;
+//! - `__serve:hash:dbN` — (key length u32 BE, key, field) → field value: a hash's fields are one
+//!   ordered run of keys, so HGETALL, HSCAN and HKEYS are one range read. A hash key also has its
+//!   row in `dbN` (value: its field count, u64 BE), so DBSIZE, KEYS, SCAN, EXISTS, EXPIRE, TTL
+//!   and DEL see it like any key; `mmtree get` of a hash key shows those 8 count bytes.
+//!
 //! A value and its expiry rows are always written in the same write transaction.
 
 use super::resp::Reply;
@@ -28,6 +35,32 @@ pub fn table_name(db: u32) -> String {
 pub fn expires_name(db: u32) -> String {
     format!("{INTERNAL_PREFIX}expires:db{db}")
 }
+
+/// The table of database `db`'s key types (keys that are not strings).
+pub fn types_name(db: u32) -> String {
+    format!("{INTERNAL_PREFIX}types:db{db}")
+}
+
+/// The table of database `db`'s hash fields.
+pub fn hash_name(db: u32) -> String {
+    format!("{INTERNAL_PREFIX}hash:db{db}")
+}
+
+/// The prefix of every field row of hash `key`.
+pub fn field_prefix(key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(4 + key.len());
+    k.extend_from_slice(&(key.len() as u32).to_be_bytes());
+    k.extend_from_slice(key);
+    k
+}
+
+fn field_key(key: &[u8], field: &[u8]) -> Vec<u8> {
+    let mut k = field_prefix(key);
+    k.extend_from_slice(field);
+    k
+}
+
+pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
 
 /// True for the server's bookkeeping tables (and `__expires`, the index of servers before the
 /// expiry tables, which kept expiry in a value header).
@@ -49,9 +82,54 @@ fn decode_expiry(bytes: &[u8]) -> Option<u64> {
 pub struct View<'t> {
     pub data: Option<ReadTable<'t>>,
     pub expires: Option<ReadTable<'t>>,
+    pub types: Option<ReadTable<'t>>,
+    pub hashes: Option<ReadTable<'t>>,
 }
 
 impl<'t> View<'t> {
+    /// True if the key (live or not) is a hash.
+    pub fn is_hash(&self, key: &[u8]) -> bool {
+        self.types
+            .as_ref()
+            .is_some_and(|t| !t.is_empty() && matches!(t.get(key), Ok(Some(_))))
+    }
+
+    /// A hash's fields from `after` on (exclusive), at most `limit`: (field, value) pairs.
+    pub fn fields(
+        &self,
+        key: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> mmtree::Result<Vec<(&'t [u8], &'t [u8])>> {
+        let Some(t) = &self.hashes else {
+            return Ok(Vec::new());
+        };
+        let prefix = field_prefix(key);
+        let start = match after {
+            Some(f) => std::ops::Bound::Excluded(field_key(key, f)),
+            None => std::ops::Bound::Included(prefix.clone()),
+        };
+        let mut out = Vec::new();
+        let start = match &start {
+            std::ops::Bound::Excluded(k) => std::ops::Bound::Excluded(k.as_slice()),
+            std::ops::Bound::Included(k) => std::ops::Bound::Included(k.as_slice()),
+            std::ops::Bound::Unbounded => std::ops::Bound::Unbounded,
+        };
+        for item in t.range((start, std::ops::Bound::Unbounded))? {
+            let (k, v) = item?;
+            if !k.starts_with(&prefix) || out.len() == limit {
+                break;
+            }
+            out.push((&k[prefix.len()..], v));
+        }
+        Ok(out)
+    }
+
+    /// A field of a hash.
+    pub fn field(&self, key: &[u8], field: &[u8]) -> Option<&'t [u8]> {
+        self.hashes.as_ref()?.get(&field_key(key, field)).ok()?
+    }
+
     /// The key's expiry time, if it has one (whether or not it has passed).
     pub fn expiry(&self, key: &[u8]) -> Option<u64> {
         let expires = self.expires.as_ref()?;
@@ -90,6 +168,9 @@ fn queue_key(at: u64, db: u32, key: &[u8]) -> Vec<u8> {
 }
 
 type TxResult<T> = mmtree::Result<T>;
+
+/// A live value: its expiry and its bytes.
+pub type Live = (Option<u64>, Vec<u8>);
 
 /// The keys some connection WATCHes, each with a version bumped by every write that changes it
 /// (SET, DEL of a live key, INCR, EXPIRE, FLUSHDB of a live key, …, from any connection). Only
@@ -209,6 +290,177 @@ impl Tx<'_> {
         })
     }
 
+    /// True if the key (live or not) is a hash.
+    pub fn is_hash(&mut self, key: &[u8]) -> TxResult<bool> {
+        let name = types_name(self.db);
+        if !self.w.has_table(&name)? {
+            return Ok(false);
+        }
+        Ok(self.w.table(&name)?.get(key)?.is_some())
+    }
+
+    /// The live value as a string: Err(WRONGTYPE) for a hash.
+    pub fn get_string(&mut self, key: &[u8]) -> TxResult<Result<Option<Live>, Reply>> {
+        let got = self.get(key)?;
+        if got.is_some() && self.is_hash(key)? {
+            return Ok(Err(Reply::Error(WRONGTYPE.into())));
+        }
+        Ok(Ok(got))
+    }
+
+    /// The whole live value (for RENAME, COPY, MOVE, SWAPDB).
+    pub fn dump(&mut self, key: &[u8]) -> TxResult<Option<(Option<u64>, Value)>> {
+        let Some((expiry, data)) = self.get(key)? else {
+            return Ok(None);
+        };
+        if !self.is_hash(key)? {
+            return Ok(Some((expiry, Value::String(data))));
+        }
+        Ok(Some((expiry, Value::Hash(self.fields(key)?))))
+    }
+
+    /// Stores a value made by `dump` (replacing whatever the key held).
+    pub fn restore(&mut self, key: &[u8], value: &Value, expiry: Option<u64>) -> TxResult<()> {
+        match value {
+            Value::String(data) => self.set(key, data, expiry),
+            Value::Hash(fields) => {
+                self.remove(key)?;
+                for (f, v) in fields {
+                    self.w
+                        .table(&hash_name(self.db))?
+                        .insert(&field_key(key, f), v)?;
+                }
+                self.w.table(&types_name(self.db))?.insert(key, b"hash")?;
+                self.w
+                    .table(&table_name(self.db))?
+                    .insert(key, &(fields.len() as u64).to_be_bytes())?;
+                self.set_expiry(key, None, expiry)?;
+                self.touch(key);
+                Ok(())
+            }
+        }
+    }
+
+    /// Every field of a hash (live or not), in order.
+    pub fn fields(&mut self, key: &[u8]) -> TxResult<Vec<(Vec<u8>, Vec<u8>)>> {
+        let name = hash_name(self.db);
+        if !self.w.has_table(&name)? {
+            return Ok(Vec::new());
+        }
+        let prefix = field_prefix(key);
+        let t = self.w.table(&name)?;
+        let mut out = Vec::new();
+        for item in t.range(&prefix[..]..)? {
+            let (k, v) = item?;
+            if !k.starts_with(&prefix) {
+                break;
+            }
+            out.push((k[prefix.len()..].to_vec(), v.to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// A field of a hash (the caller checked the key is a live hash).
+    pub fn field(&mut self, key: &[u8], field: &[u8]) -> TxResult<Option<Vec<u8>>> {
+        let name = hash_name(self.db);
+        if !self.w.has_table(&name)? {
+            return Ok(None);
+        }
+        Ok(self
+            .w
+            .table(&name)?
+            .get(&field_key(key, field))?
+            .map(<[u8]>::to_vec))
+    }
+
+    /// The live hash for a write: Err(WRONGTYPE) for a string; an expired key is removed first.
+    /// Ok(None) if there is no hash (yet).
+    fn hash_for_write(&mut self, key: &[u8]) -> TxResult<Result<Option<u64>, Reply>> {
+        match self.get(key)? {
+            Some((_, data)) => {
+                if !self.is_hash(key)? {
+                    return Ok(Err(Reply::Error(WRONGTYPE.into())));
+                }
+                Ok(Ok(Some(decode_expiry(&data).unwrap_or(0))))
+            }
+            None => {
+                if self.data(key)?.is_some() {
+                    self.remove(key)?;
+                }
+                Ok(Ok(None))
+            }
+        }
+    }
+
+    /// Sets a field; true if it is new. `count` is the hash's field count before (None: no hash).
+    fn hset(
+        &mut self,
+        key: &[u8],
+        field: &[u8],
+        value: &[u8],
+        count: &mut Option<u64>,
+    ) -> TxResult<bool> {
+        let fk = field_key(key, field);
+        let new = self.w.table(&hash_name(self.db))?.get(&fk)?.is_none();
+        self.w.table(&hash_name(self.db))?.insert(&fk, value)?;
+        if count.is_none() {
+            self.w.table(&types_name(self.db))?.insert(key, b"hash")?;
+        }
+        let n = count.unwrap_or(0) + u64::from(new);
+        *count = Some(n);
+        self.w
+            .table(&table_name(self.db))?
+            .insert(key, &n.to_be_bytes())?;
+        self.touch(key);
+        Ok(new)
+    }
+
+    /// Deletes a field; true if it was there. Deletes the key with its last field.
+    fn hdel(&mut self, key: &[u8], field: &[u8], count: &mut Option<u64>) -> TxResult<bool> {
+        let Some(n) = *count else {
+            return Ok(false);
+        };
+        let removed = self
+            .w
+            .table(&hash_name(self.db))?
+            .remove(&field_key(key, field))?;
+        if removed {
+            self.touch(key);
+            if n <= 1 {
+                self.remove(key)?;
+                *count = None;
+            } else {
+                *count = Some(n - 1);
+                self.w
+                    .table(&table_name(self.db))?
+                    .insert(key, &(n - 1).to_be_bytes())?;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Drops a hash's fields and type row (if it is one).
+    fn drop_hash(&mut self, key: &[u8]) -> TxResult<()> {
+        if !self.is_hash(key)? {
+            return Ok(());
+        }
+        self.w.table(&types_name(self.db))?.remove(key)?;
+        let fields: Vec<Vec<u8>> = self.fields(key)?.into_iter().map(|(f, _)| f).collect();
+        let mut t = self.w.table(&hash_name(self.db))?;
+        for f in fields {
+            t.remove(&field_key(key, &f))?;
+        }
+        Ok(())
+    }
+
+    /// Changes only the key's expiry (the key exists).
+    pub fn set_ttl(&mut self, key: &[u8], expiry: Option<u64>) -> TxResult<()> {
+        let old = self.expiry(key)?;
+        self.set_expiry(key, old, expiry)?;
+        self.touch(key);
+        Ok(())
+    }
+
     fn touch(&mut self, key: &[u8]) {
         let db = self.db;
         if let Some(watches) = self.watches.as_deref_mut() {
@@ -216,7 +468,9 @@ impl Tx<'_> {
         }
     }
 
+    /// Stores a string (replacing a hash).
     pub fn set(&mut self, key: &[u8], data: &[u8], expiry: Option<u64>) -> TxResult<()> {
+        self.drop_hash(key)?;
         let old = self.expiry(key)?;
         self.w.table(&table_name(self.db))?.insert(key, data)?;
         self.set_expiry(key, old, expiry)?;
@@ -229,6 +483,7 @@ impl Tx<'_> {
         let old = self.expiry(key)?;
         let present = self.data(key)?.is_some();
         if present {
+            self.drop_hash(key)?;
             self.w.table(&table_name(self.db))?.remove(key)?;
         }
         self.set_expiry(key, old, None)?;
@@ -298,8 +553,17 @@ impl Tx<'_> {
             }
             self.w.delete_table(&expires)?;
         }
+        self.w.delete_table(&types_name(db))?;
+        self.w.delete_table(&hash_name(db))?;
         Ok(())
     }
+}
+
+/// A whole value, as RENAME, COPY and MOVE carry it.
+#[derive(Clone, Debug)]
+pub enum Value {
+    String(Vec<u8>),
+    Hash(Vec<(Vec<u8>, Vec<u8>)>),
 }
 
 /// Deletes keys whose expiry has passed, at most `limit` of them. Returns how many. (A swept key
@@ -327,6 +591,15 @@ pub fn sweep(w: &mut WriteTransaction, now: u64, limit: usize) -> TxResult<usize
         let mut expires = w.table(&expires_name(*db))?;
         if expires.get(key)?.and_then(decode_expiry) == Some(*at) {
             expires.remove(key)?;
+            drop(expires);
+            let mut tx = Tx {
+                w,
+                db: *db,
+                now,
+                max_key: usize::MAX,
+                watches: None,
+            };
+            tx.drop_hash(key)?;
             w.table(&table_name(*db))?.remove(key)?;
         }
     }
@@ -355,7 +628,8 @@ pub fn apply(tx: &mut Tx<'_>, args: &[Vec<u8>]) -> TxResult<Reply> {
     let keys: Vec<&Vec<u8>> = match name.as_str() {
         "DEL" | "UNLINK" => a.iter().collect(),
         "MSET" | "MSETNX" => a.iter().step_by(2).collect(),
-        "FLUSHDB" => Vec::new(),
+        "FLUSHDB" | "FLUSHALL" | "SWAPDB" => Vec::new(),
+        "RENAME" | "RENAMENX" | "COPY" => a.iter().take(2).collect(),
         _ => a.first().into_iter().collect(),
     };
     if let Some(key) = keys.iter().find(|k| k.len() > tx.max_key) {
@@ -417,7 +691,14 @@ pub fn apply(tx: &mut Tx<'_>, args: &[Vec<u8>]) -> TxResult<Reply> {
             if (nx && xx) || (keep_ttl && expiry.is_some()) {
                 return Ok(Reply::Error("ERR syntax error".into()));
             }
-            let old = tx.get(&a[0])?;
+            let old = if get {
+                match tx.get_string(&a[0])? {
+                    Ok(old) => old,
+                    Err(e) => return Ok(e),
+                }
+            } else {
+                tx.get(&a[0])?
+            };
             let old_reply = |old: &Option<(Option<u64>, Vec<u8>)>| match old {
                 Some((_, data)) => Reply::Bulk(data.clone()),
                 None => Reply::Null,
@@ -473,7 +754,10 @@ pub fn apply(tx: &mut Tx<'_>, args: &[Vec<u8>]) -> TxResult<Reply> {
             if a.len() != 2 {
                 return Ok(wrong_args(&name));
             }
-            let old = tx.get(&a[0])?;
+            let old = match tx.get_string(&a[0])? {
+                Ok(old) => old,
+                Err(e) => return Ok(e),
+            };
             tx.set(&a[0], &a[1], None)?;
             old.map_or(Reply::Null, |(_, data)| Reply::Bulk(data))
         }
@@ -481,12 +765,13 @@ pub fn apply(tx: &mut Tx<'_>, args: &[Vec<u8>]) -> TxResult<Reply> {
             if a.len() != 1 {
                 return Ok(wrong_args(&name));
             }
-            match tx.get(&a[0])? {
-                Some((_, data)) => {
+            match tx.get_string(&a[0])? {
+                Err(e) => e,
+                Ok(Some((_, data))) => {
                     tx.remove(&a[0])?;
                     Reply::Bulk(data)
                 }
-                None => Reply::Null,
+                Ok(None) => Reply::Null,
             }
         }
         "DEL" | "UNLINK" => {
@@ -530,12 +815,13 @@ pub fn apply(tx: &mut Tx<'_>, args: &[Vec<u8>]) -> TxResult<Reply> {
                 },
                 _ => return Ok(wrong_args(&name)),
             };
-            let (expiry, current) = match tx.get(&a[0])? {
-                Some((expiry, data)) => match parse_i64(&data) {
+            let (expiry, current) = match tx.get_string(&a[0])? {
+                Err(e) => return Ok(e),
+                Ok(Some((expiry, data))) => match parse_i64(&data) {
                     Some(n) => (expiry, n),
                     None => return Ok(Reply::Error(NOT_INT.into())),
                 },
-                None => (None, 0),
+                Ok(None) => (None, 0),
             };
             let Some(next) = current.checked_add(by) else {
                 return Ok(Reply::Error(
@@ -549,7 +835,10 @@ pub fn apply(tx: &mut Tx<'_>, args: &[Vec<u8>]) -> TxResult<Reply> {
             if a.len() != 2 {
                 return Ok(wrong_args(&name));
             }
-            let (expiry, mut data) = tx.get(&a[0])?.unwrap_or((None, Vec::new()));
+            let (expiry, mut data) = match tx.get_string(&a[0])? {
+                Err(e) => return Ok(e),
+                Ok(got) => got.unwrap_or((None, Vec::new())),
+            };
             data.extend_from_slice(&a[1]);
             tx.set(&a[0], &data, expiry)?;
             Reply::Int(data.len() as i64)
@@ -615,8 +904,8 @@ pub fn apply(tx: &mut Tx<'_>, args: &[Vec<u8>]) -> TxResult<Reply> {
                     tx.remove(&a[0])?;
                     Reply::Int(1)
                 }
-                Some((_, data)) => {
-                    tx.set(&a[0], &data, Some(at as u64))?;
+                Some(_) => {
+                    tx.set_ttl(&a[0], Some(at as u64))?;
                     Reply::Int(1)
                 }
             }
@@ -626,8 +915,8 @@ pub fn apply(tx: &mut Tx<'_>, args: &[Vec<u8>]) -> TxResult<Reply> {
                 return Ok(wrong_args(&name));
             }
             match tx.get(&a[0])? {
-                Some((Some(_), data)) => {
-                    tx.set(&a[0], &data, None)?;
+                Some((Some(_), _)) => {
+                    tx.set_ttl(&a[0], None)?;
                     Reply::Int(1)
                 }
                 _ => Reply::Int(0),
@@ -637,11 +926,460 @@ pub fn apply(tx: &mut Tx<'_>, args: &[Vec<u8>]) -> TxResult<Reply> {
             tx.flush()?;
             Reply::Ok
         }
+        _ => return apply_more(tx, &name, a),
+    })
+}
+
+/// Formats a float as Redis' INCRBYFLOAT does (shortest form, no exponent, no trailing zeros).
+fn format_float(f: f64) -> String {
+    let s = format!("{f}");
+    if s == "-0" {
+        "0".into()
+    } else {
+        s
+    }
+}
+
+/// Parses a float as Redis does (no spaces, no NaN).
+pub fn parse_float(bytes: &[u8]) -> Option<f64> {
+    let s = std::str::from_utf8(bytes).ok()?;
+    if s.is_empty() || s.trim() != s {
+        return None;
+    }
+    let f: f64 = match s.to_ascii_lowercase().as_str() {
+        "inf" | "+inf" | "infinity" => f64::INFINITY,
+        "-inf" | "-infinity" => f64::NEG_INFINITY,
+        _ => s.parse().ok()?,
+    };
+    (!f.is_nan()).then_some(f)
+}
+
+fn db_index(bytes: &[u8]) -> Result<u32, Reply> {
+    match parse_i64(bytes) {
+        Some(n) if (0..i64::from(DATABASES)).contains(&n) => Ok(n as u32),
+        Some(_) => Err(Reply::Error("ERR DB index is out of range".into())),
+        None => Err(Reply::Error(NOT_INT.into())),
+    }
+}
+
+/// Largest string SETRANGE may build (Redis' proto-max-bulk-len default).
+const MAX_STRING: u64 = 512 << 20;
+
+/// The write commands added for issue 12: GETEX, SETRANGE, INCRBYFLOAT, RENAME(NX), COPY, MOVE,
+/// SWAPDB, FLUSHALL and the hash writes.
+fn apply_more(tx: &mut Tx<'_>, name: &str, a: &[Vec<u8>]) -> TxResult<Reply> {
+    let err = |m: &str| Ok(Reply::Error(m.into()));
+    macro_rules! string {
+        ($key:expr) => {
+            match tx.get_string($key)? {
+                Ok(v) => v,
+                Err(e) => return Ok(e),
+            }
+        };
+    }
+    macro_rules! hash {
+        ($key:expr) => {
+            match tx.hash_for_write($key)? {
+                Ok(v) => v,
+                Err(e) => return Ok(e),
+            }
+        };
+    }
+    Ok(match name {
+        "GETEX" => {
+            if a.is_empty() {
+                return Ok(wrong_args(name));
+            }
+            // As Redis 7.0: the options' syntax first, then the key (nil if missing, WRONGTYPE),
+            // then the time (so a bad time on a missing key is nil, not an error).
+            let mut persist = false;
+            let mut time: Option<(&str, &[u8])> = None;
+            let mut i = 1;
+            while i < a.len() {
+                let opt = String::from_utf8_lossy(&a[i]).to_ascii_uppercase();
+                match opt.as_str() {
+                    "PERSIST" if time.is_none() && !persist => persist = true,
+                    "EX" | "PX" | "EXAT" | "PXAT"
+                        if time.is_none() && !persist && i + 1 < a.len() =>
+                    {
+                        i += 1;
+                        time = Some((
+                            match opt.as_str() {
+                                "EX" => "EX",
+                                "PX" => "PX",
+                                "EXAT" => "EXAT",
+                                _ => "PXAT",
+                            },
+                            &a[i],
+                        ));
+                    }
+                    _ => return err("ERR syntax error"),
+                }
+                i += 1;
+            }
+            let Some((expiry, data)) = string!(&a[0]) else {
+                return Ok(Reply::Null);
+            };
+            if let Some((unit, n)) = time {
+                let Some(n) = parse_i64(n) else {
+                    return err(NOT_INT);
+                };
+                let at = match unit {
+                    "EX" => n
+                        .checked_mul(1000)
+                        .and_then(|ms| ms.checked_add(tx.now as i64)),
+                    "PX" => n.checked_add(tx.now as i64),
+                    "EXAT" => n.checked_mul(1000),
+                    _ => Some(n),
+                };
+                match at {
+                    Some(at) if n > 0 && at <= tx.now as i64 => {
+                        tx.remove(&a[0])?;
+                    }
+                    Some(at) if n > 0 => tx.set_ttl(&a[0], Some(at as u64))?,
+                    _ => return err("ERR invalid expire time in 'getex' command"),
+                }
+            } else if persist && expiry.is_some() {
+                tx.set_ttl(&a[0], None)?;
+            }
+            Reply::Bulk(data)
+        }
+        "SETRANGE" => {
+            if a.len() != 3 {
+                return Ok(wrong_args(name));
+            }
+            let Some(offset) = parse_i64(&a[1]) else {
+                return err(NOT_INT);
+            };
+            if offset < 0 {
+                return err("ERR offset is out of range");
+            }
+            let current = string!(&a[0]);
+            if a[2].is_empty() {
+                return Ok(Reply::Int(current.map_or(0, |(_, d)| d.len() as i64)));
+            }
+            if offset as u64 + a[2].len() as u64 > MAX_STRING {
+                return err("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
+            }
+            let (expiry, mut data) = current.unwrap_or((None, Vec::new()));
+            let end = offset as usize + a[2].len();
+            if data.len() < end {
+                data.resize(end, 0);
+            }
+            data[offset as usize..end].copy_from_slice(&a[2]);
+            tx.set(&a[0], &data, expiry)?;
+            Reply::Int(data.len() as i64)
+        }
+        "INCRBYFLOAT" => {
+            if a.len() != 2 {
+                return Ok(wrong_args(name));
+            }
+            let (expiry, current) = match string!(&a[0]) {
+                Some((expiry, data)) => match parse_float(&data) {
+                    Some(f) => (expiry, f),
+                    None => return err("ERR value is not a valid float"),
+                },
+                None => (None, 0.0),
+            };
+            let Some(by) = parse_float(&a[1]) else {
+                return err("ERR value is not a valid float");
+            };
+            let next = current + by;
+            if !next.is_finite() {
+                return err("ERR increment would produce NaN or Infinity");
+            }
+            let text = format_float(next);
+            tx.set(&a[0], text.as_bytes(), expiry)?;
+            Reply::Bulk(text.into_bytes())
+        }
+        "RENAME" | "RENAMENX" => {
+            if a.len() != 2 {
+                return Ok(wrong_args(name));
+            }
+            let Some((expiry, value)) = tx.dump(&a[0])? else {
+                return err("ERR no such key");
+            };
+            let nx = name == "RENAMENX";
+            if a[0] == a[1] {
+                return Ok(if nx { Reply::Int(0) } else { Reply::Ok });
+            }
+            if nx && tx.get(&a[1])?.is_some() {
+                return Ok(Reply::Int(0));
+            }
+            tx.remove(&a[0])?;
+            tx.restore(&a[1], &value, expiry)?;
+            if nx {
+                Reply::Int(1)
+            } else {
+                Reply::Ok
+            }
+        }
+        "COPY" => {
+            if a.len() < 2 {
+                return Ok(wrong_args(name));
+            }
+            let (mut to_db, mut replace) = (tx.db, false);
+            let mut i = 2;
+            while i < a.len() {
+                match String::from_utf8_lossy(&a[i]).to_ascii_uppercase().as_str() {
+                    "REPLACE" => replace = true,
+                    "DB" if i + 1 < a.len() => {
+                        i += 1;
+                        to_db = match db_index(&a[i]) {
+                            Ok(db) => db,
+                            Err(e) => return Ok(e),
+                        };
+                    }
+                    _ => return err("ERR syntax error"),
+                }
+                i += 1;
+            }
+            if to_db == tx.db && a[0] == a[1] {
+                return err("ERR source and destination objects are the same");
+            }
+            let Some((expiry, value)) = tx.dump(&a[0])? else {
+                return Ok(Reply::Int(0));
+            };
+            let from = tx.db;
+            tx.db = to_db;
+            let exists = tx.get(&a[1])?.is_some();
+            let copied = !exists || replace;
+            if copied {
+                tx.restore(&a[1], &value, expiry)?;
+            }
+            tx.db = from;
+            Reply::Int(i64::from(copied))
+        }
+        "MOVE" => {
+            if a.len() != 2 {
+                return Ok(wrong_args(name));
+            }
+            let to_db = match db_index(&a[1]) {
+                Ok(db) => db,
+                Err(e) => return Ok(e),
+            };
+            if to_db == tx.db {
+                return err("ERR source and destination objects are the same");
+            }
+            let Some((expiry, value)) = tx.dump(&a[0])? else {
+                return Ok(Reply::Int(0));
+            };
+            let from = tx.db;
+            tx.db = to_db;
+            let moved = tx.get(&a[0])?.is_none();
+            if moved {
+                tx.restore(&a[0], &value, expiry)?;
+            }
+            tx.db = from;
+            if moved {
+                tx.remove(&a[0])?;
+            }
+            Reply::Int(i64::from(moved))
+        }
+        "SWAPDB" => {
+            if a.len() != 2 {
+                return Ok(wrong_args(name));
+            }
+            let Some(x) = parse_i64(&a[0]) else {
+                return err("ERR invalid first DB index");
+            };
+            let Some(y) = parse_i64(&a[1]) else {
+                return err("ERR invalid second DB index");
+            };
+            let range = 0..i64::from(DATABASES);
+            if !range.contains(&x) || !range.contains(&y) {
+                return err("ERR DB index is out of range");
+            }
+            if x != y {
+                swap_dbs(tx, x as u32, y as u32)?;
+            }
+            Reply::Ok
+        }
+        "FLUSHALL" => {
+            match a.first().map(|o| o.to_ascii_uppercase()) {
+                None => {}
+                Some(o) if a.len() == 1 && (o == b"ASYNC" || o == b"SYNC") => {}
+                _ => return err("ERR syntax error"),
+            }
+            let from = tx.db;
+            for db in 0..DATABASES {
+                tx.db = db;
+                tx.flush()?;
+            }
+            tx.db = from;
+            Reply::Ok
+        }
+        "HSET" | "HMSET" => {
+            if a.len() < 3 || a.len().is_multiple_of(2) {
+                return Ok(wrong_args(name));
+            }
+            if let Some(f) = a[1..]
+                .iter()
+                .step_by(2)
+                .find(|f| 4 + a[0].len() + f.len() > tx.max_key)
+            {
+                return Ok(Reply::Error(format!(
+                    "ERR hash key and field too large ({} bytes; the limit is {})",
+                    4 + a[0].len() + f.len(),
+                    tx.max_key
+                )));
+            }
+            let mut count = hash!(&a[0]);
+            let mut added = 0;
+            for pair in a[1..].chunks(2) {
+                added += i64::from(tx.hset(&a[0], &pair[0], &pair[1], &mut count)?);
+            }
+            if name == "HSET" {
+                Reply::Int(added)
+            } else {
+                Reply::Ok
+            }
+        }
+        "HSETNX" => {
+            if a.len() != 3 {
+                return Ok(wrong_args(name));
+            }
+            if 4 + a[0].len() + a[1].len() > tx.max_key {
+                return err("ERR hash key and field too large");
+            }
+            let mut count = hash!(&a[0]);
+            if count.is_some() && tx.field(&a[0], &a[1])?.is_some() {
+                return Ok(Reply::Int(0));
+            }
+            tx.hset(&a[0], &a[1], &a[2], &mut count)?;
+            Reply::Int(1)
+        }
+        "HDEL" => {
+            if a.len() < 2 {
+                return Ok(wrong_args(name));
+            }
+            let mut count = hash!(&a[0]);
+            let mut removed = 0;
+            for f in &a[1..] {
+                removed += i64::from(tx.hdel(&a[0], f, &mut count)?);
+            }
+            Reply::Int(removed)
+        }
+        "HINCRBY" | "HINCRBYFLOAT" => {
+            if a.len() != 3 {
+                return Ok(wrong_args(name));
+            }
+            if 4 + a[0].len() + a[1].len() > tx.max_key {
+                return err("ERR hash key and field too large");
+            }
+            let mut count = hash!(&a[0]);
+            let old = match count {
+                Some(_) => tx.field(&a[0], &a[1])?,
+                None => None,
+            };
+            let text = if name == "HINCRBY" {
+                let Some(by) = parse_i64(&a[2]) else {
+                    return err(NOT_INT);
+                };
+                let current = match &old {
+                    Some(v) => match parse_i64(v) {
+                        Some(n) => n,
+                        None => return err("ERR hash value is not an integer"),
+                    },
+                    None => 0,
+                };
+                let Some(next) = current.checked_add(by) else {
+                    return err("ERR increment or decrement would overflow");
+                };
+                next.to_string()
+            } else {
+                let Some(by) = parse_float(&a[2]) else {
+                    return err("ERR value is not a valid float");
+                };
+                let current = match &old {
+                    Some(v) => match parse_float(v) {
+                        Some(f) => f,
+                        None => return err("ERR hash value is not a float"),
+                    },
+                    None => 0.0,
+                };
+                let next = current + by;
+                if !next.is_finite() {
+                    return err("ERR increment would produce NaN or Infinity");
+                }
+                format_float(next)
+            };
+            tx.hset(&a[0], &a[1], text.as_bytes(), &mut count)?;
+            if name == "HINCRBY" {
+                Reply::Int(text.parse().unwrap_or(0))
+            } else {
+                Reply::Bulk(text.into_bytes())
+            }
+        }
         _ => Reply::Error(format!(
             "ERR unknown command '{}'",
             name.to_ascii_lowercase()
         )),
     })
+}
+
+/// SWAPDB: every row of databases `x` and `y` (data, expiry, types, hash fields, expiry queue)
+/// changes sides. It copies both databases: O(their size), in one transaction.
+fn swap_dbs(tx: &mut Tx<'_>, x: u32, y: u32) -> TxResult<()> {
+    type Rows = Vec<(Vec<u8>, Vec<u8>)>;
+    fn take(w: &mut WriteTransaction, name: &str) -> TxResult<Rows> {
+        if !w.has_table(name)? {
+            return Ok(Vec::new());
+        }
+        let mut rows = Vec::new();
+        for item in w.table(name)?.range(..)? {
+            let (k, v) = item?;
+            rows.push((k.to_vec(), v.to_vec()));
+        }
+        w.delete_table(name)?;
+        Ok(rows)
+    }
+    // Watched keys of both databases count as modified (Redis touches them all).
+    if let Some(watches) = tx.watches.as_deref_mut() {
+        for db in [x, y] {
+            for key in watches.keys(db) {
+                watches.touch(db, &key);
+            }
+        }
+    }
+    let names: [fn(u32) -> String; 4] = [table_name, expires_name, types_name, hash_name];
+    for name in names {
+        let (rx, ry) = (take(tx.w, &name(x))?, take(tx.w, &name(y))?);
+        for (db, rows) in [(y, rx), (x, ry)] {
+            if rows.is_empty() {
+                continue;
+            }
+            let mut t = tx.w.table(&name(db))?;
+            for (k, v) in rows {
+                t.insert(&k, &v)?;
+            }
+        }
+    }
+    // The queue names the database of each entry.
+    if tx.w.has_table(EXPIRY_QUEUE)? {
+        let mut moved = Vec::new();
+        for item in tx.w.table(EXPIRY_QUEUE)?.range(..)? {
+            let (k, _) = item?;
+            if k.len() >= 12 {
+                let db = u32::from_be_bytes(k[8..12].try_into().expect("4 bytes"));
+                if db == x || db == y {
+                    moved.push(k.to_vec());
+                }
+            }
+        }
+        let mut queue = tx.w.table(EXPIRY_QUEUE)?;
+        for k in &moved {
+            queue.remove(k)?;
+        }
+        for k in moved {
+            let db = u32::from_be_bytes(k[8..12].try_into().expect("4 bytes"));
+            let other = if db == x { y } else { x };
+            let mut n = k.clone();
+            n[8..12].copy_from_slice(&other.to_be_bytes());
+            queue.insert(&n, b"")?;
+        }
+    }
+    Ok(())
 }
 
 /// Commands executed by the group-commit writer (`Kind::Write` in `conn::COMMANDS`).
@@ -661,6 +1399,23 @@ pub fn read(tx: &mut Tx<'_>, args: &[Vec<u8>]) -> TxResult<Reply> {
     let name = String::from_utf8_lossy(&args[0]).to_ascii_uppercase();
     let a = &args[1..];
     let now = tx.now;
+    let string_ops = ["GET", "STRLEN", "GETRANGE"];
+    if string_ops.contains(&name.as_str()) && tx.get(&a[0])?.is_some() && tx.is_hash(&a[0])? {
+        return Ok(Reply::Error(WRONGTYPE.into()));
+    }
+    if name == "TYPE" && a.len() == 1 && tx.get(&a[0])?.is_some() && tx.is_hash(&a[0])? {
+        return Ok(Reply::Status("hash".into()));
+    }
+    if name == "MGET" {
+        let mut out = Vec::with_capacity(a.len());
+        for key in a {
+            out.push(match tx.get(key)? {
+                Some(_) if tx.is_hash(key)? => Reply::Null,
+                got => got.map_or(Reply::Null, |(_, d)| Reply::Bulk(d)),
+            });
+        }
+        return Ok(Reply::Array(out));
+    }
     Ok(match (name.as_str(), a.len()) {
         ("GET", 1) => tx.get(&a[0])?.map_or(Reply::Null, |(_, d)| Reply::Bulk(d)),
         ("MGET", n) if n > 0 => {

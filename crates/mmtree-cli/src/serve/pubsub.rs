@@ -1,0 +1,166 @@
+//! The clients the server has (CLIENT LIST/INFO/KILL) and pub/sub (SUBSCRIBE, PSUBSCRIBE,
+//! PUBLISH, PUBSUB).
+//!
+//! Every connection registers a `Handle`: its addresses, a few fields CLIENT LIST shows, and the
+//! write side of its socket behind a mutex. The connection itself writes its replies holding
+//! that mutex, and PUBLISH writes a message to each subscriber holding it too, so a message is
+//! never cut into a reply, and one published after a SUBSCRIBE was answered arrives after that
+//! answer (the subscription is registered while its answer is written).
+
+use super::store::glob;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::TcpStream;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// One connection, as other connections see it.
+pub struct Handle {
+    pub id: u64,
+    pub addr: String,
+    pub laddr: String,
+    pub created: Instant,
+    /// The socket's write side; held while anything is written to it.
+    pub out: Mutex<TcpStream>,
+    pub state: Mutex<State>,
+    /// Set by CLIENT KILL (the socket is shut down too).
+    pub killed: AtomicBool,
+}
+
+/// What CLIENT LIST shows of a connection, updated by it at each command.
+#[derive(Default, Clone)]
+pub struct State {
+    pub name: Vec<u8>,
+    pub db: u32,
+    pub cmd: String,
+    pub last: Option<Instant>,
+    /// Commands queued after MULTI (-1: not in MULTI).
+    pub multi: i64,
+    pub sub: usize,
+    pub psub: usize,
+    pub resp3: bool,
+}
+
+impl Handle {
+    /// The CLIENT LIST / CLIENT INFO line (with its newline), in Redis 7.0's field order.
+    pub fn line(&self) -> String {
+        let s = self.state.lock().expect("client state").clone();
+        let idle = s.last.map_or(0, |t| t.elapsed().as_secs());
+        let flags = match (s.sub + s.psub > 0, s.multi >= 0) {
+            (true, _) => "P",
+            (false, true) => "x",
+            _ => "N",
+        };
+        format!(
+            "id={} addr={} laddr={} fd=0 name={} age={} idle={idle} flags={flags} db={} sub={} psub={} ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={}\n",
+            self.id,
+            self.addr,
+            self.laddr,
+            String::from_utf8_lossy(&s.name),
+            self.created.elapsed().as_secs(),
+            s.db,
+            s.sub,
+            s.psub,
+            s.multi,
+            if s.cmd.is_empty() { "NULL" } else { &s.cmd },
+            if s.resp3 { 3 } else { 2 },
+        )
+    }
+
+    pub fn is_pubsub(&self) -> bool {
+        let s = self.state.lock().expect("client state");
+        s.sub + s.psub > 0
+    }
+
+    /// Closes the connection from another thread.
+    pub fn kill(&self) {
+        self.killed
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        let _ = self
+            .out
+            .lock()
+            .expect("client socket")
+            .shutdown(std::net::Shutdown::Both);
+    }
+}
+
+/// Who subscribes to what.
+#[derive(Default)]
+pub struct Subs {
+    pub channels: HashMap<Vec<u8>, BTreeSet<u64>>,
+    pub patterns: BTreeMap<Vec<u8>, BTreeSet<u64>>,
+}
+
+impl Subs {
+    pub fn add(&mut self, pattern: bool, name: &[u8], id: u64) {
+        if pattern {
+            self.patterns.entry(name.to_vec()).or_default().insert(id);
+        } else {
+            self.channels.entry(name.to_vec()).or_default().insert(id);
+        }
+    }
+
+    pub fn remove(&mut self, pattern: bool, name: &[u8], id: u64) {
+        if pattern {
+            if let Some(ids) = self.patterns.get_mut(name) {
+                ids.remove(&id);
+                if ids.is_empty() {
+                    self.patterns.remove(name);
+                }
+            }
+        } else if let Some(ids) = self.channels.get_mut(name) {
+            ids.remove(&id);
+            if ids.is_empty() {
+                self.channels.remove(name);
+            }
+        }
+    }
+
+    /// The receivers of a message on `channel`: (client, the pattern it matched, if any).
+    pub fn targets(&self, channel: &[u8]) -> Vec<(u64, Option<Vec<u8>>)> {
+        let mut out: Vec<(u64, Option<Vec<u8>>)> = self
+            .channels
+            .get(channel)
+            .into_iter()
+            .flatten()
+            .map(|&id| (id, None))
+            .collect();
+        for (pattern, ids) in &self.patterns {
+            if glob(pattern, channel) {
+                out.extend(ids.iter().map(|&id| (id, Some(pattern.clone()))));
+            }
+        }
+        out
+    }
+}
+
+/// A pushed message: `message channel payload` or `pmessage pattern channel payload`, as an
+/// array (RESP2) or a push (RESP3).
+pub fn encode_message(
+    resp3: bool,
+    pattern: Option<&[u8]>,
+    channel: &[u8],
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64 + channel.len() + payload.len());
+    let n = if pattern.is_some() { 4 } else { 3 };
+    out.extend_from_slice(format!("{}{n}\r\n", if resp3 { '>' } else { '*' }).as_bytes());
+    let mut bulk = |b: &[u8]| {
+        out.extend_from_slice(format!("${}\r\n", b.len()).as_bytes());
+        out.extend_from_slice(b);
+        out.extend_from_slice(b"\r\n");
+    };
+    match pattern {
+        Some(p) => {
+            bulk(b"pmessage");
+            bulk(p);
+        }
+        None => bulk(b"message"),
+    }
+    bulk(channel);
+    bulk(payload);
+    out
+}
+
+/// The registry of live connections.
+pub type Registry = Mutex<BTreeMap<u64, Arc<Handle>>>;
