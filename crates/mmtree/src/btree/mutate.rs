@@ -312,16 +312,21 @@ fn spread<S: NodeStore + ?Sized>(
     }
     // The parent's entry for the right node gets its new separator (and the new nodes follow).
     s.arena_mut().node_mut(parent).remove(right_index);
-    let entries: Vec<Entry<'_>> = pieces
+    let entries = child_entries(&pieces);
+    let pending = insert_entries(s, parent, right_index, &entries, Policy::Even)?;
+    path.pop();
+    Ok(pending)
+}
+
+/// The entries that add `pieces` to a branch.
+fn child_entries(pieces: &[Piece]) -> Vec<Entry<'_>> {
+    pieces
         .iter()
         .map(|(key, child)| Entry {
             key,
             payload: Payload::Child(*child),
         })
-        .collect();
-    let pending = insert_entries(s, parent, right_index, &entries, Policy::Even)?;
-    path.pop();
-    Ok(pending)
+        .collect()
 }
 
 /// Cuts into three pieces of about a third each, if they fit.
@@ -462,13 +467,7 @@ fn insert_upward<S: NodeStore + ?Sized>(
     mut pending: Vec<Piece>,
 ) -> Result<u32> {
     while !pending.is_empty() {
-        let entries: Vec<Entry<'_>> = pending
-            .iter()
-            .map(|(key, child)| Entry {
-                key,
-                payload: Payload::Child(*child),
-            })
-            .collect();
+        let entries = child_entries(&pending);
         let next = match path.pop() {
             Some((parent, index)) => {
                 let policy = if index + 1 == s.arena().node(parent).len() {
@@ -561,13 +560,7 @@ fn rebalance_upward<S: NodeStore + ?Sized>(
             .map(|(separator, node)| (separator, NodeRef::Dirty(s.arena_mut().push(node))))
             .collect();
         if !pieces.is_empty() {
-            let entries: Vec<Entry<'_>> = pieces
-                .iter()
-                .map(|(key, child)| Entry {
-                    key,
-                    payload: Payload::Child(*child),
-                })
-                .collect();
+            let entries = child_entries(&pieces);
             let pending = insert_entries(s, parent, right_index, &entries, Policy::Even)?;
             if !pending.is_empty() {
                 // A longer separator moved up: the parent split.

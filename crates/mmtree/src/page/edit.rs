@@ -159,17 +159,7 @@ impl PageBuf {
     /// Size of the cell of slot `index`.
     fn cell_size(&self, index: usize) -> usize {
         let (_, at, key_len) = self.slot(index);
-        if self.is_leaf() {
-            let word = read_u16(&self.buf, at);
-            let stored = if word & VALUE_OVERFLOW_BIT != 0 {
-                OVERFLOW_REF_SIZE
-            } else {
-                word as usize
-            };
-            LEAF_CELL_HEADER + key_len + stored
-        } else {
-            BRANCH_CELL_HEADER + key_len
-        }
+        self.cell_size_in(&self.buf, at, key_len)
     }
 
     /// Free bytes, counting dead cells (reclaimed by `defragment`).
@@ -340,6 +330,7 @@ impl PageBuf {
         self.set_garbage(0);
     }
 
+    /// Size of the cell at `at` of `bytes` (this page, or a copy of it) with a `key_len`-byte key.
     fn cell_size_in(&self, bytes: &[u8], at: usize, key_len: usize) -> usize {
         if self.is_leaf() {
             let word = read_u16(bytes, at);
