@@ -86,10 +86,7 @@ pub fn upgrade(old: impl AsRef<Path>, new: impl AsRef<Path>) -> Result<UpgradeRe
                 loader.append(key, value)
             })?;
         }
-        loader.finish()?;
-        if root.is_none() {
-            w.table(&name)?; // an empty table stays a table
-        }
+        loader.finish()?; // an empty table stays a table: `finish` names it in the catalog
         w.commit()?;
         report.tables += 1;
     }

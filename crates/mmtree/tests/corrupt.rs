@@ -95,6 +95,15 @@ fn exercise(path: &Path, model: &Model) -> Result<(), Error> {
     Ok(())
 }
 
+/// What a caught panic said.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default()
+}
+
 #[derive(Default)]
 struct Tally {
     clean: u64,
@@ -125,11 +134,7 @@ fn run_case(
             None
         }
         Err(panic) => {
-            let message = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_default();
+            let message = panic_message(panic.as_ref());
             Some(format!("{name}: {message}"))
         }
     }
@@ -548,11 +553,7 @@ fn crafted_format3_tree_pages_give_errors_not_panics() {
             Ok(Ok(())) => clean += 1,
             Ok(Err(_)) => errors += 1,
             Err(panic) => {
-                let message = panic
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                    .unwrap_or_default();
+                let message = panic_message(panic.as_ref());
                 failures.push(format!("case {case} (page {page}): {message}"));
             }
         }

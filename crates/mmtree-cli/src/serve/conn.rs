@@ -1465,21 +1465,29 @@ impl Conn {
         self.out.simple("OK");
     }
 
-    /// SCAN cursor [MATCH pattern] [COUNT n]: keys in order; the cursor names the last key.
-    fn scan(&mut self, a: &[Vec<u8>], now: u64) -> Flow {
-        let Some(cursor) = std::str::from_utf8(&a[0])
+    /// The cursor and options of SCAN (`with_type`: TYPE too) or HSCAN, or `None` once the
+    /// error reply is written: an unknown cursor, a bad COUNT, an unknown option.
+    fn scan_args(
+        &mut self,
+        cursor: &[u8],
+        options: &[Vec<u8>],
+        with_type: bool,
+    ) -> Option<ScanArgs> {
+        let Some(cursor) = std::str::from_utf8(cursor)
             .ok()
             .and_then(|c| c.parse::<u64>().ok())
         else {
             self.out.error("ERR invalid cursor");
-            return Flow::Continue;
+            return None;
         };
         let (mut pattern, mut count, mut kind) = (None, 10usize, None::<Vec<u8>>);
-        let mut i = 1;
-        while i < a.len() {
+        let mut i = 0;
+        while i < options.len() {
             match (
-                String::from_utf8_lossy(&a[i]).to_ascii_uppercase().as_str(),
-                a.get(i + 1),
+                String::from_utf8_lossy(&options[i])
+                    .to_ascii_uppercase()
+                    .as_str(),
+                options.get(i + 1),
             ) {
                 ("MATCH", Some(p)) => pattern = Some(p.clone()),
                 ("COUNT", Some(n)) => match std::str::from_utf8(n)
@@ -1489,18 +1497,18 @@ impl Conn {
                     Some(n) if n > 0 => count = n,
                     Some(_) => {
                         self.out.error("ERR syntax error");
-                        return Flow::Continue;
+                        return None;
                     }
                     None => {
                         self.out
                             .error("ERR value is not an integer or out of range");
-                        return Flow::Continue;
+                        return None;
                     }
                 },
-                ("TYPE", Some(t)) => kind = Some(t.to_ascii_lowercase()),
+                ("TYPE", Some(t)) if with_type => kind = Some(t.to_ascii_lowercase()),
                 _ => {
                     self.out.error("ERR syntax error");
-                    return Flow::Continue;
+                    return None;
                 }
             }
             i += 2;
@@ -1517,8 +1525,28 @@ impl Conn {
         };
         if cursor != 0 && after.is_none() {
             self.out.error("ERR invalid cursor");
-            return Flow::Continue;
+            return None;
         }
+        Some(ScanArgs {
+            after,
+            pattern,
+            count,
+            kind,
+        })
+    }
+
+    /// SCAN cursor [MATCH pattern] [COUNT n] [TYPE type]: keys in order; the cursor names the
+    /// last key.
+    fn scan(&mut self, a: &[Vec<u8>], now: u64) -> Flow {
+        let Some(ScanArgs {
+            after,
+            pattern,
+            count,
+            kind,
+        }) = self.scan_args(&a[0], &a[1..], true)
+        else {
+            return Flow::Continue;
+        };
         let server = self.server.clone();
         self.with_table(|conn, t| {
             let mut keys = Vec::new();
@@ -1637,60 +1665,18 @@ impl Conn {
         })
     }
 
-    /// HSCAN key cursor [MATCH pattern] [COUNT n] [NOVALUES]: fields in order; the cursor names
-    /// the last field returned.
+    /// HSCAN key cursor [MATCH pattern] [COUNT n]: fields in order; the cursor names the last
+    /// field returned.
     fn hscan(&mut self, a: &[Vec<u8>], now: u64) -> Flow {
-        let Some(cursor) = std::str::from_utf8(&a[1])
-            .ok()
-            .and_then(|c| c.parse::<u64>().ok())
+        let Some(ScanArgs {
+            after,
+            pattern,
+            count,
+            ..
+        }) = self.scan_args(&a[1], &a[2..], false)
         else {
-            self.out.error("ERR invalid cursor");
             return Flow::Continue;
         };
-        let (mut pattern, mut count) = (None, 10usize);
-        let mut i = 2;
-        while i < a.len() {
-            match (
-                String::from_utf8_lossy(&a[i]).to_ascii_uppercase().as_str(),
-                a.get(i + 1),
-            ) {
-                ("MATCH", Some(p)) => pattern = Some(p.clone()),
-                ("COUNT", Some(n)) => match std::str::from_utf8(n)
-                    .ok()
-                    .and_then(|n| n.parse::<usize>().ok())
-                {
-                    Some(n) if n > 0 => count = n,
-                    Some(_) => {
-                        self.out.error("ERR syntax error");
-                        return Flow::Continue;
-                    }
-                    None => {
-                        self.out
-                            .error("ERR value is not an integer or out of range");
-                        return Flow::Continue;
-                    }
-                },
-                _ => {
-                    self.out.error("ERR syntax error");
-                    return Flow::Continue;
-                }
-            }
-            i += 2;
-        }
-        let after = if cursor == 0 {
-            None
-        } else {
-            self.server
-                .cursors
-                .lock()
-                .expect("cursors")
-                .get(&cursor)
-                .cloned()
-        };
-        if cursor != 0 && after.is_none() {
-            self.out.error("ERR invalid cursor");
-            return Flow::Continue;
-        }
         let server = self.server.clone();
         self.with_table(|conn, t| {
             let key = &a[0];
@@ -2134,3 +2120,12 @@ pub const COMMANDS: &[(&str, i32, Kind)] = &[
     ("HSCAN", -3, Kind::Connection),
     ("HRANDFIELD", -2, Kind::Connection),
 ];
+
+/// What SCAN and HSCAN were asked: resume after this key or field (none: from the start), keep
+/// those matching the glob pattern, examine at most `count`, keep keys of this type (SCAN).
+struct ScanArgs {
+    after: Option<Vec<u8>>,
+    pattern: Option<Vec<u8>>,
+    count: usize,
+    kind: Option<Vec<u8>>,
+}

@@ -377,16 +377,10 @@ impl PageBuf {
             write_u16(&mut page.buf, PREFIX_LEN_AT, prefix_len as u16);
         }
         for (index, entry) in entries.iter().enumerate() {
-            let inserted = page.append(index, *entry);
+            let inserted = page.insert(index, *entry);
             assert!(inserted, "a built page holds what was counted");
         }
         page
-    }
-
-    /// Appends `entry` after the last slot (bulk loading and `build`); false when it does not fit.
-    pub(crate) fn append(&mut self, index: usize, entry: Entry<'_>) -> bool {
-        debug_assert_eq!(index, self.len());
-        self.insert(index, entry)
     }
 
     /// Makes the prefix the longest the keys share (up to `PREFIX_MAX`) that the free space
