@@ -233,7 +233,7 @@ fn connected_clients(info: &mut TcpStream) -> usize {
 }
 
 /// Waits until the server counts fewer than `at_most + 1` clients (closed connections are
-/// noticed within its 100 ms read timeout).
+/// noticed when their socket reports the close).
 fn wait_clients(info: &mut TcpStream, at_most: usize) {
     let started = Instant::now();
     loop {
@@ -249,26 +249,23 @@ fn wait_clients(info: &mut TcpStream, at_most: usize) {
     }
 }
 
-/// The bound on the server's peak RSS, KiB, from its limits and its thread-per-connection design:
+/// The bound on the server's peak RSS, KiB, from its limits and its event-loop design:
 /// - a base for the binary, the mapping of a small database file and the writer's dirty pages
 ///   (the flood's SETs touch a few MiB of file): 96 MiB;
-/// - per connection, 384 KiB: its thread's stack as far as it is touched (~8 KiB); the
-///   allocator's heap for that thread once it allocates anything (mimalloc's per-thread
-///   segment and first pages: measured ~200 KiB per connection that sent a byte, ~25 KiB for
-///   one that never did); the 4 KiB first read buffer (on the stack); request and reply
-///   buffers, which hold only what the client sent or will be sent (here under 100 bytes, except
-///   the flood client's below). The 64 KiB read chunk only exists for a client that filled
-///   the first read buffer;
+/// - per connection, 16 KiB: its state (`Conn`, its registry handle, its epoll registration:
+///   under 2 KiB) and its request and reply buffers, which exist only while they hold
+///   something (here under 100 bytes, except the flood client's below); the loop's one 64 KiB
+///   read buffer is shared by every connection it serves;
 /// - the flood client: the server parses what it has read before reading more, so its request
-///   buffer stays within a few read chunks, and replies are sent once they reach 1 MiB
-///   (REPLY_FLUSH); a batch of pipelined writes is one group commit: 32 MiB.
+///   buffer stays within a few read chunks, and it reads no more while 1 MiB of replies wait
+///   for the client (OUT_BACKLOG); a batch of pipelined writes is one group commit: 32 MiB.
 ///
 /// No client here sends a bulk string's data, so --max-bulk (512 MiB) and the 1 GiB query
 /// buffer cap contribute nothing: a *declared* length must cost no memory (checked separately).
 /// (They do bound what one client sending real data could make the server hold: one command
 /// of up to 1 GiB.)
 fn rss_bound_kib(connections: usize) -> u64 {
-    (96 << 10) + connections as u64 * 384 + (32 << 10)
+    (96 << 10) + connections as u64 * 16 + (32 << 10)
 }
 
 #[test]

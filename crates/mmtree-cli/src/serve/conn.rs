@@ -1,31 +1,31 @@
-//! One client connection: read, parse, check limits, run commands in order (writes go to the
-//! group commit, consecutive ones as one batch), reply. After MULTI commands are queued; EXEC and
-//! WATCH are jobs for the group-commit writer (see `exec` and `store::Watches`).
+//! One client connection as a state machine the event loop drives (`super::event`): the loop
+//! appends what the socket gave to `input`, calls `process`, and sends what `out` holds. Commands
+//! run in order; consecutive writes are sent to the group commit as one job, and while a job is
+//! out the connection waits (`waiting`): the command after it is held (`stalled`) and runs once
+//! the writer's answer has been put in place (`resume`), so replies keep request order and a read
+//! after a write sees it. After MULTI commands are queued; EXEC and WATCH are jobs for the writer
+//! too (see `exec` and `store::Watches`).
 
+use super::event::{Event, Notifier};
 use super::pubsub::{encode_message, Handle, State};
 use super::resp::{parse, Out, Parsed, Partial, Reply};
 use super::store::{self, expires_name, glob, now_ms, table_name, View, WatchedKey, DATABASES};
 use super::{Job, Outcome, Server, WriteBatch};
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::borrow::Cow;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
-/// Values at least this large are written to the socket straight from the mapping.
-const DIRECT_WRITE: usize = 64 << 10;
-/// The reply buffer is sent once it holds this much (a huge MGET does not build a huge reply).
-const REPLY_FLUSH: usize = 1 << 20;
 /// The most unparsed request bytes a client may have buffered (Redis' query buffer limit).
-const QUERY_BUFFER_MAX: usize = 1 << 30;
+pub const QUERY_BUFFER_MAX: usize = 1 << 30;
 /// Request and reply buffers larger than this are freed once empty (not kept per connection).
-const KEEP_BUFFER: usize = 1 << 20;
+pub const KEEP_BUFFER: usize = 1 << 20;
 
 pub struct Conn {
     server: Arc<Server>,
-    stream: TcpStream,
-    out: Out,
-    id: u64,
+    pub out: Out,
+    pub id: u64,
     name: Option<Vec<u8>>,
     db: u32,
     authed: bool,
@@ -34,6 +34,8 @@ pub struct Conn {
     /// Write commands waiting to be sent to the group commit, in order.
     pending: Vec<Vec<Vec<u8>>>,
     pending_db: u32,
+    /// How many writes the job with the writer holds (for a failed commit's errors).
+    pending_count: usize,
     quit: bool,
     /// After MULTI: the queued commands.
     multi: Option<Vec<Vec<Vec<u8>>>>,
@@ -41,11 +43,37 @@ pub struct Conn {
     multi_failed: bool,
     /// Keys under WATCH, as the writer saw them then.
     watched: Vec<WatchedKey>,
-    /// This connection as the others see it (CLIENT LIST, PUBLISH).
+    /// This connection as the others see it (CLIENT LIST, PUBLISH, CLIENT KILL).
     handle: Arc<Handle>,
     /// SUBSCRIBEd channels and PSUBSCRIBEd patterns, in subscription order.
     channels: Vec<Vec<u8>>,
     patterns: Vec<Vec<u8>>,
+    /// Request bytes received and not yet run.
+    pub input: Vec<u8>,
+    partial: Partial,
+    /// A command read (and admitted) but not run yet: the writes before it are out.
+    stalled: Option<(Vec<Vec<u8>>, Prepared)>,
+    /// A protocol error found after writes still to be answered: replied once they are.
+    protocol_error: Option<String>,
+    /// The writer's answer this connection waits for, and what to do with it.
+    waiting: Option<Wait>,
+    /// Failed AUTH: nothing more is run or sent before this (the rate limit on guessing).
+    pub paused_until: Option<Instant>,
+    /// When the oldest incomplete request began (reset whenever a command completes).
+    pub partial_since: Option<Instant>,
+    pub last_activity: Instant,
+    notifier: Notifier,
+}
+
+/// What `process` stopped at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// Every complete command has run; more input is welcome.
+    Idle,
+    /// A job is with the writer (`resume` continues), or a failed AUTH holds the connection.
+    Waiting,
+    /// Send what `out` holds, then close.
+    Close,
 }
 
 enum Flow {
@@ -53,9 +81,65 @@ enum Flow {
     Close,
 }
 
+/// A command's name and the checks made once, when it was read.
+struct Prepared {
+    name: Cow<'static, str>,
+    admitted: bool,
+}
+
+/// What a connection does with the writer's answer.
+enum Wait {
+    /// Replies to pipelined writes (`pending_count` of them).
+    Writes,
+    /// WATCH of these keys on `db`.
+    Watch { db: u32, keys: Vec<Vec<u8>> },
+    /// EXEC of `queue`; `slots` says where each reply comes from.
+    Exec {
+        queue: Vec<Vec<Vec<u8>>>,
+        slots: Vec<Slot>,
+        /// The database selected once the queue has run (it may SELECT).
+        db_after: u32,
+    },
+}
+
+/// Where one reply of EXEC comes from.
+enum Slot {
+    Writer,
+    Done(Reply),
+    Local(u32),
+}
+
+/// Command name (upper case) → its index in `COMMANDS`.
+static INDEX: LazyLock<HashMap<&'static str, usize>> =
+    LazyLock::new(|| COMMANDS.iter().enumerate().map(|(i, c)| (c.0, i)).collect());
+
+/// A command's name in upper case: the `COMMANDS` entry when there is one (no allocation).
+fn command_name(raw: &[u8]) -> (Cow<'static, str>, Option<usize>) {
+    let mut upper = [0u8; 32];
+    if raw.len() <= upper.len() {
+        for (u, b) in upper.iter_mut().zip(raw) {
+            *u = b.to_ascii_uppercase();
+        }
+        if let Ok(text) = std::str::from_utf8(&upper[..raw.len()]) {
+            if let Some(&i) = INDEX.get(text) {
+                return (Cow::Borrowed(COMMANDS[i].0), Some(i));
+            }
+        }
+    }
+    (
+        Cow::Owned(String::from_utf8_lossy(raw).to_ascii_uppercase()),
+        None,
+    )
+}
+
 impl Conn {
-    /// None if the socket cannot be shared with the registry (out of file descriptors).
-    pub fn new(server: Arc<Server>, stream: TcpStream, id: u64) -> Option<Conn> {
+    pub fn new(
+        server: Arc<Server>,
+        id: u64,
+        addr: String,
+        laddr: String,
+        notifier: Notifier,
+    ) -> Conn {
         let authed = server.config.requirepass.is_none();
         let limiter = server
             .config
@@ -63,31 +147,28 @@ impl Conn {
             .map(|rate| super::limiter::LeakyBucket::new(rate, server.config.client_burst));
         let handle = Arc::new(Handle {
             id,
-            addr: stream
-                .peer_addr()
-                .map_or_else(|_| "?".into(), |a| a.to_string()),
-            laddr: stream
-                .local_addr()
-                .map_or_else(|_| "?".into(), |a| a.to_string()),
+            addr,
+            laddr,
             created: Instant::now(),
-            out: Mutex::new(stream.try_clone().ok()?),
             state: Mutex::new(State {
                 multi: -1,
                 ..State::default()
             }),
             killed: AtomicBool::new(false),
+            mail: Mutex::new(Vec::new()),
+            has_mail: AtomicBool::new(false),
+            notifier: notifier.clone(),
         });
         server
             .registry
             .lock()
             .expect("registry")
             .insert(id, handle.clone());
-        Some(Conn {
+        Conn {
             handle,
             channels: Vec::new(),
             patterns: Vec::new(),
             server,
-            stream,
             out: Out::new(),
             id,
             name: None,
@@ -97,163 +178,214 @@ impl Conn {
             limiter,
             pending: Vec::new(),
             pending_db: 0,
+            pending_count: 0,
             quit: false,
             multi: None,
             multi_failed: false,
             watched: Vec::new(),
-        })
+            input: Vec::new(),
+            partial: Partial::default(),
+            stalled: None,
+            protocol_error: None,
+            waiting: None,
+            paused_until: None,
+            partial_since: None,
+            last_activity: Instant::now(),
+            notifier,
+        }
     }
 
-    pub fn run(mut self) {
-        let config_slow = self.server.config.slow_timeout;
-        let _ = self.stream.set_nodelay(true);
-        let _ = self
-            .stream
-            .set_read_timeout(Some(Duration::from_millis(100)));
-        // A client that stops reading its replies is cut off instead of blocking this thread
-        // (and the snapshot it may hold) forever.
-        let _ = self
-            .stream
-            .set_write_timeout(Some(config_slow.max(Duration::from_secs(1))));
-        // An idle connection must cost little (thousands of them are one thread each): nothing
-        // is allocated until a client sends something; reads go to a small stack buffer until
-        // one fills it, and only then (a client sending a lot) does the connection get its
-        // 64 KiB read chunk. Buffers grown by a big request are given back once empty.
-        let mut buf: Vec<u8> = Vec::new();
-        let mut small = [0u8; 4 << 10];
-        let mut chunk: Vec<u8> = Vec::new();
-        let mut partial = Partial::default();
-        let mut last_activity = Instant::now();
-        // When the oldest incomplete request began (reset whenever a command completes).
-        let mut partial_since: Option<Instant> = None;
-        loop {
-            // Run every complete command in the buffer.
-            let mut used = 0;
-            loop {
-                let limits = if self.authed {
-                    self.server.config.limits
-                } else {
-                    self.server.config.limits.unauthenticated()
-                };
-                match parse(&buf[used..], &limits, &mut partial) {
-                    Parsed::Incomplete => break,
-                    Parsed::Error(e) => {
-                        self.flush_pending();
+    /// Set by CLIENT KILL from another connection.
+    pub fn killed(&self) -> bool {
+        self.handle.killed.load(Ordering::Relaxed)
+    }
+
+    /// True if nothing is held: no job out, no command stalled or queued for the writer.
+    pub fn is_quiet(&self) -> bool {
+        self.waiting.is_none() && self.stalled.is_none() && self.pending.is_empty()
+    }
+
+    /// Runs every complete command in `input`, in order, until one needs the writer's answer.
+    pub fn process(&mut self) -> Status {
+        if let Some(until) = self.paused_until {
+            if Instant::now() < until {
+                return Status::Waiting;
+            }
+            self.paused_until = None;
+        }
+        let mut used = 0;
+        let status = loop {
+            if self.waiting.is_some() || self.paused_until.is_some() {
+                break Status::Waiting;
+            }
+            if self.quit {
+                break Status::Close;
+            }
+            self.take_mail();
+            let (args, prepared) = match self.stalled.take() {
+                Some(stalled) => stalled,
+                None => {
+                    if let Some(e) = self.protocol_error.take() {
                         self.out.error(&e);
-                        let _ = self.send();
-                        return;
+                        break Status::Close;
                     }
-                    Parsed::Command(args, n) => {
-                        used += n;
-                        if args.is_empty() {
+                    let limits = if self.authed {
+                        self.server.config.limits
+                    } else {
+                        self.server.config.limits.unauthenticated()
+                    };
+                    match parse(&self.input[used..], &limits, &mut self.partial) {
+                        Parsed::Incomplete if self.pending.is_empty() => break Status::Idle,
+                        Parsed::Incomplete => {
+                            self.flush_pending();
                             continue;
                         }
-                        if let Flow::Close = self.command(args) {
+                        Parsed::Error(e) => {
+                            // Answered after the writes before it.
+                            self.protocol_error = Some(e);
                             self.flush_pending();
-                            let _ = self.send();
-                            return;
+                            continue;
+                        }
+                        Parsed::Command(args, n) => {
+                            used += n;
+                            if args.is_empty() {
+                                continue;
+                            }
+                            let prepared = self.prepare(&args);
+                            (args, prepared)
                         }
                     }
                 }
-            }
-            buf.drain(..used);
-            self.flush_pending();
-            if self.send().is_err() {
-                return;
-            }
-            if buf.is_empty() && buf.capacity() > KEEP_BUFFER {
-                buf = Vec::new();
-            }
-            if self.out.buf.capacity() > KEEP_BUFFER {
-                self.out.buf = Vec::new();
-            }
-            partial_since = match (buf.is_empty(), used > 0) {
-                (true, _) => None,
-                (false, true) => Some(Instant::now()),
-                (false, false) => partial_since.or(Some(Instant::now())),
             };
-            if partial_since.is_some_and(|since| since.elapsed() > config_slow) {
-                self.out
-                    .error("ERR timeout: request not completed in time (slow sender)");
-                let _ = self.send();
-                return;
+            if !self.pending.is_empty() && !self.joins_batch(&prepared) {
+                self.stalled = Some((args, prepared));
+                self.flush_pending();
+                continue;
             }
-            if buf.len() > QUERY_BUFFER_MAX {
-                self.out
-                    .error("ERR Protocol error: query buffer limit reached");
-                let _ = self.send();
-                return;
+            if let Flow::Close = self.command(args, prepared) {
+                break Status::Close;
             }
-            if self.server.shutting_down.load(Ordering::Relaxed) && buf.is_empty()
-                || self.handle.killed.load(Ordering::Relaxed)
+        };
+        self.input.drain(..used);
+        if self.input.is_empty() && self.input.capacity() > KEEP_BUFFER {
+            self.input = Vec::new();
+        }
+        self.partial_since = match (self.input.is_empty(), used > 0) {
+            (true, _) => None,
+            (false, true) => Some(Instant::now()),
+            (false, false) => self.partial_since.or(Some(Instant::now())),
+        };
+        status
+    }
+
+    /// Puts the writer's answer in place and runs what waited for it (call `process` next).
+    pub fn resume(&mut self, outcome: Outcome) {
+        match self.waiting.take() {
+            Some(Wait::Writes) => match outcome {
+                Outcome::Replies(replies) => {
+                    for reply in &replies {
+                        self.out.reply(reply);
+                    }
+                }
+                Outcome::Failed(e) => {
+                    for _ in 0..self.pending_count {
+                        self.out.error(&e);
+                    }
+                }
+                _ => {
+                    for _ in 0..self.pending_count {
+                        self.out.error("ERR unexpected writer answer");
+                    }
+                }
+            },
+            Some(Wait::Watch { db, keys }) => match outcome {
+                Outcome::Watched(states) => {
+                    for (key, (version, live)) in keys.into_iter().zip(states) {
+                        self.watched.push(WatchedKey {
+                            db,
+                            key,
+                            version,
+                            live,
+                        });
+                    }
+                    self.out.simple("OK");
+                }
+                Outcome::Failed(e) => self.out.error(&e),
+                _ => self.out.error("ERR unexpected writer answer"),
+            },
+            Some(Wait::Exec {
+                queue,
+                slots,
+                db_after,
+            }) => self.exec_done(queue, slots, db_after, outcome),
+            None => {}
+        }
+        self.pending_count = 0;
+    }
+
+    /// Messages PUBLISHed to this connection since it last looked go out before its next reply.
+    fn take_mail(&mut self) {
+        if self.handle.has_mail.load(Ordering::Acquire) {
+            let mut mail = self.handle.mail.lock().expect("client mail");
+            self.handle.has_mail.store(false, Ordering::Release);
+            self.out.buf.extend_from_slice(&mail);
+            mail.clear();
+            if mail.capacity() > KEEP_BUFFER {
+                *mail = Vec::new();
+            }
+        }
+    }
+
+    /// The checks a command gets once, as it is read: counted, shown in CLIENT LIST, and
+    /// admitted (or not) by the rate limiters.
+    fn prepare(&mut self, args: &[Vec<u8>]) -> Prepared {
+        let (name, index) = command_name(&args[0]);
+        let stats = &self.server.stats;
+        stats.commands.fetch_add(1, Ordering::Relaxed);
+        if let Some(i) = index {
+            self.server.command_calls[i].fetch_add(1, Ordering::Relaxed);
+        }
+        {
+            let mut state = self.handle.state.lock().expect("client state");
+            state.cmd.clear();
+            state
+                .cmd
+                .extend(name.chars().map(|c| c.to_ascii_lowercase()));
+            if matches!(
+                &*name,
+                "CLIENT" | "CONFIG" | "COMMAND" | "PUBSUB" | "OBJECT"
+            ) && args.len() > 1
             {
-                return;
+                state.cmd.push('|');
+                state
+                    .cmd
+                    .push_str(&String::from_utf8_lossy(&args[1]).to_ascii_lowercase());
             }
-            let into: &mut [u8] = if chunk.is_empty() {
-                &mut small
-            } else {
-                &mut chunk
-            };
-            match self.stream.read(into) {
-                Ok(0) => return,
-                Ok(n) => {
-                    buf.extend_from_slice(&into[..n]);
-                    if n == into.len() && chunk.is_empty() {
-                        chunk = vec![0u8; 64 << 10];
-                    }
-                    last_activity = Instant::now();
-                }
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock
-                            | std::io::ErrorKind::TimedOut
-                            | std::io::ErrorKind::Interrupted
-                    ) =>
-                {
-                    let idle = self.server.config.idle_timeout;
-                    if partial_since.is_none() && idle.is_some_and(|t| last_activity.elapsed() > t)
-                    {
-                        return;
-                    }
-                }
-                Err(_) => return,
-            }
+            state.last = Some(Instant::now());
+            state.db = self.db;
+            state.multi = self.multi.as_ref().map_or(-1, |q| q.len() as i64);
+            state.resp3 = self.out.resp3;
         }
+        // Surge protection: per connection, then global (a command refused for want of AUTH
+        // is not counted: it does no work).
+        let admitted = !self.authed && !matches!(&*name, "AUTH" | "HELLO" | "QUIT")
+            || self.limiter.as_mut().is_none_or(|l| l.admit())
+                && self
+                    .server
+                    .global_limiter
+                    .as_ref()
+                    .is_none_or(|l| l.lock().expect("limiter").admit());
+        Prepared { name, admitted }
     }
 
-    fn send(&mut self) -> std::io::Result<()> {
-        if !self.out.buf.is_empty() {
-            // Under the socket's lock: a PUBLISH from another connection never cuts a reply.
-            let handle = self.handle.clone();
-            let _socket = handle.out.lock().expect("client socket");
-            self.stream.write_all(&self.out.buf)?;
-            self.out.buf.clear();
-        }
-        Ok(())
-    }
-
-    /// A bulk reply taken straight from the mapping: large values skip the reply buffer.
-    fn bulk_direct(&mut self, value: &[u8]) {
-        if value.len() < DIRECT_WRITE {
-            self.out.bulk(value);
-            if self.out.buf.len() >= REPLY_FLUSH && self.send().is_err() {
-                self.quit = true;
-            }
-            return;
-        }
-        self.out.bulk_header(value.len());
-        let handle = self.handle.clone();
-        let _socket = handle.out.lock().expect("client socket");
-        let result = self
-            .stream
-            .write_all(&self.out.buf)
-            .and_then(|()| self.stream.write_all(value))
-            .and_then(|()| self.stream.write_all(b"\r\n"));
-        self.out.buf.clear();
-        if result.is_err() {
-            self.quit = true;
-        }
+    /// True if the command is a write that joins the writes waiting to go to the writer.
+    fn joins_batch(&self, p: &Prepared) -> bool {
+        self.authed
+            && p.admitted
+            && self.multi.is_none()
+            && !self.subscribed_resp2()
+            && self.pending_db == self.db
+            && store::is_write(&p.name)
     }
 
     fn flush_pending(&mut self) {
@@ -261,37 +393,36 @@ impl Conn {
             return;
         }
         let ops = std::mem::take(&mut self.pending);
-        let count = ops.len();
-        let replies = match self.submit(Job::Writes {
-            db: self.pending_db,
-            ops,
-        }) {
-            Outcome::Replies(replies) => replies,
-            Outcome::Failed(e) => vec![Reply::Error(e); count],
-            _ => vec![Reply::Error("ERR unexpected writer answer".into()); count],
-        };
-        for reply in &replies {
-            self.out.reply(reply);
-        }
+        self.pending_count = ops.len();
+        self.submit(
+            Job::Writes {
+                db: self.pending_db,
+                ops,
+            },
+            Wait::Writes,
+        );
     }
 
-    /// Hands a job to the group-commit writer and waits for its answer.
-    fn submit(&mut self, job: Job) -> Outcome {
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        let batch = WriteBatch { job, reply: tx };
-        // Send under the lock, then release it before waiting: clients wait for the commit in
-        // parallel, so the writer finds their batches queued and commits them together.
+    /// Hands a job to the group-commit writer; its answer comes back through the event loop
+    /// (`resume`). Until then the connection runs nothing more.
+    fn submit(&mut self, job: Job, wait: Wait) {
+        let notifier = self.notifier.clone();
+        let id = self.id;
+        let batch = WriteBatch {
+            job,
+            reply: Box::new(move |outcome| notifier.send(Event::Outcome(id, outcome))),
+        };
+        self.waiting = Some(wait);
+        // Sent under the lock; many connections' jobs queue up while the writer commits, and it
+        // takes them all as the next group.
         let sent = self
             .server
             .writer
             .lock()
             .expect("writer channel")
             .send(batch);
-        match sent {
-            Ok(()) => rx
-                .recv()
-                .unwrap_or_else(|_| Outcome::Failed("ERR the writer stopped".into())),
-            Err(_) => Outcome::Failed("ERR the server is shutting down".into()),
+        if sent.is_err() {
+            self.resume(Outcome::Failed("ERR the server is shutting down".into()));
         }
     }
 
@@ -346,24 +477,13 @@ impl Conn {
                     self.out.simple("OK");
                     return;
                 }
-                match self.submit(Job::Watch {
-                    db,
-                    keys: keys.clone(),
-                }) {
-                    Outcome::Watched(states) => {
-                        for (key, (version, live)) in keys.into_iter().zip(states) {
-                            self.watched.push(WatchedKey {
-                                db,
-                                key,
-                                version,
-                                live,
-                            });
-                        }
-                        self.out.simple("OK");
-                    }
-                    Outcome::Failed(e) => self.out.error(&e),
-                    _ => self.out.error("ERR unexpected writer answer"),
-                }
+                self.submit(
+                    Job::Watch {
+                        db,
+                        keys: keys.clone(),
+                    },
+                    Wait::Watch { db, keys },
+                );
             }
             "UNWATCH" => {
                 self.unwatch();
@@ -387,11 +507,6 @@ impl Conn {
             self.out
                 .error("EXECABORT Transaction discarded because of previous errors.");
             return;
-        }
-        enum Slot {
-            Writer,
-            Done(Reply),
-            Local(u32),
         }
         let mut db = self.db;
         let mut ops = Vec::new();
@@ -419,10 +534,25 @@ impl Conn {
                 slots.push(Slot::Local(db));
             }
         }
-        let outcome = self.submit(Job::Exec {
-            watched: self.watched.clone(),
-            ops,
-        });
+        let watched = self.watched.clone();
+        self.submit(
+            Job::Exec { watched, ops },
+            Wait::Exec {
+                queue,
+                slots,
+                db_after: db,
+            },
+        );
+    }
+
+    /// EXEC's replies, once the writer has run the queue (or found a watched key changed).
+    fn exec_done(
+        &mut self,
+        queue: Vec<Vec<Vec<u8>>>,
+        slots: Vec<Slot>,
+        db_after: u32,
+        outcome: Outcome,
+    ) {
         self.unwatch();
         let replies = match outcome {
             Outcome::Replies(replies) => replies,
@@ -459,52 +589,20 @@ impl Conn {
                 }
             }
         }
-        self.db = db;
+        self.db = db_after;
     }
 
-    fn command(&mut self, args: Vec<Vec<u8>>) -> Flow {
-        let name = String::from_utf8_lossy(&args[0]).to_ascii_uppercase();
-        let stats = &self.server.stats;
-        stats.commands.fetch_add(1, Ordering::Relaxed);
-        if let Some(i) = COMMANDS.iter().position(|c| c.0 == name) {
-            self.server.command_calls[i].fetch_add(1, Ordering::Relaxed);
-        }
-        {
-            let mut state = self.handle.state.lock().expect("client state");
-            state.cmd.clear();
-            state.cmd.push_str(&name.to_ascii_lowercase());
-            if matches!(
-                name.as_str(),
-                "CLIENT" | "CONFIG" | "COMMAND" | "PUBSUB" | "OBJECT"
-            ) && args.len() > 1
-            {
-                state.cmd.push('|');
-                state
-                    .cmd
-                    .push_str(&String::from_utf8_lossy(&args[1]).to_ascii_lowercase());
-            }
-            state.last = Some(Instant::now());
-            state.db = self.db;
-            state.multi = self.multi.as_ref().map_or(-1, |q| q.len() as i64);
-            state.resp3 = self.out.resp3;
-        }
+    /// Runs one command (the writes before it, unless it joins them, have been answered).
+    fn command(&mut self, args: Vec<Vec<u8>>, prepared: Prepared) -> Flow {
+        let name: &str = &prepared.name;
         // Before authentication only AUTH, HELLO and QUIT are served.
-        if !self.authed && !matches!(name.as_str(), "AUTH" | "HELLO" | "QUIT") {
-            self.flush_pending();
+        if !self.authed && !matches!(name, "AUTH" | "HELLO" | "QUIT") {
             self.multi_failed |= self.multi.is_some();
             self.out.error("NOAUTH Authentication required.");
             return Flow::Continue;
         }
-        // Surge protection: per connection, then global.
-        let admitted = self.limiter.as_mut().is_none_or(|l| l.admit())
-            && self
-                .server
-                .global_limiter
-                .as_ref()
-                .is_none_or(|l| l.lock().expect("limiter").admit());
-        if !admitted {
-            stats.rejected.fetch_add(1, Ordering::Relaxed);
-            self.flush_pending();
+        if !prepared.admitted {
+            self.server.stats.rejected.fetch_add(1, Ordering::Relaxed);
             self.multi_failed |= self.multi.is_some();
             self.out.error("BUSY rate limit exceeded, retry later");
             return Flow::Continue;
@@ -512,7 +610,7 @@ impl Conn {
         // A subscribed RESP2 connection may only (un)subscribe, PING and QUIT (as Redis 7.0).
         if self.subscribed_resp2()
             && !matches!(
-                name.as_str(),
+                name,
                 "SUBSCRIBE"
                     | "UNSUBSCRIBE"
                     | "PSUBSCRIBE"
@@ -524,45 +622,40 @@ impl Conn {
                     | "SUNSUBSCRIBE"
             )
         {
-            self.flush_pending();
-            if kind_of(&name).is_none() {
+            if kind_of(name).is_none() {
                 self.out.error(&unknown_command(&args));
             } else {
                 self.out.error(&format!("ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", name.to_ascii_lowercase()));
             }
             return Flow::Continue;
         }
-        if matches!(name.as_str(), "MULTI" | "EXEC" | "DISCARD" | "WATCH")
+        if matches!(name, "MULTI" | "EXEC" | "DISCARD" | "WATCH")
             || (name == "UNWATCH" && self.multi.is_none())
         {
-            self.flush_pending();
-            self.transaction(&name, &args);
+            self.transaction(name, &args);
             return Flow::Continue;
         }
         if self.multi.is_some() && name != "QUIT" {
             // Queued, or refused (and the transaction marked) if it could never run.
-            if !COMMANDS.iter().any(|(n, _, _)| *n == name) {
+            if kind_of(name).is_none() {
                 self.multi_failed = true;
                 self.out.error(&unknown_command(&args));
-            } else if !arity_ok(&name, args.len()) {
+            } else if !arity_ok(name, args.len()) {
                 self.multi_failed = true;
-                self.wrong_args(&name);
+                self.wrong_args(name);
             } else {
                 self.multi.as_mut().expect("in MULTI").push(args);
                 self.out.simple("QUEUED");
             }
             return Flow::Continue;
         }
-        if store::is_write(&name) {
-            if !self.pending.is_empty() && self.pending_db != self.db {
-                self.flush_pending();
-            }
+        if store::is_write(name) {
+            debug_assert!(self.pending.is_empty() || self.pending_db == self.db);
             self.pending_db = self.db;
             self.pending.push(args);
             return Flow::Continue;
         }
-        self.flush_pending();
-        let flow = self.read_command(&name, &args);
+        let flow = self.read_command(name, &args);
         if self.quit {
             Flow::Close
         } else {
@@ -742,7 +835,7 @@ impl Conn {
             "DBSIZE" => self.with_table(|conn, t| conn.out.int(t.len() as i64)),
             "GET" if a.len() == 1 => self.with_table(|conn, t| match t.live(&a[0], now) {
                 Some(_) if t.is_hash(&a[0]) => conn.out.error(store::WRONGTYPE),
-                Some((_, data)) => conn.bulk_direct(data),
+                Some((_, data)) => conn.out.bulk(data),
                 None => conn.out.null(),
             }),
             "MGET" if !a.is_empty() => self.with_table(|conn, t| {
@@ -750,7 +843,7 @@ impl Conn {
                 for key in a {
                     match t.live(key, now) {
                         Some(_) if t.is_hash(key) => conn.out.null(),
-                        Some((_, data)) => conn.bulk_direct(data),
+                        Some((_, data)) => conn.out.bulk(data),
                         None => conn.out.null(),
                     }
                 }
@@ -863,10 +956,10 @@ impl Conn {
         };
         let view = (|| {
             Ok::<_, mmtree::Error>(View {
-                data: snapshot.table(&table_name(self.db))?,
-                expires: snapshot.table(&expires_name(self.db))?,
-                types: snapshot.table(&store::types_name(self.db))?,
-                hashes: snapshot.table(&store::hash_name(self.db))?,
+                data: snapshot.table(table_name(self.db))?,
+                expires: snapshot.table(expires_name(self.db))?,
+                types: snapshot.table(store::types_name(self.db))?,
+                hashes: snapshot.table(store::hash_name(self.db))?,
             })
         })();
         match view {
@@ -915,7 +1008,10 @@ impl Conn {
             .stats
             .auth_failures
             .fetch_add(1, Ordering::Relaxed);
-        std::thread::sleep(Duration::from_millis(50 * u64::from(self.auth_failures)));
+        // Nothing more is run or sent on this connection for a while (the event loop serves
+        // the others meanwhile).
+        self.paused_until =
+            Some(Instant::now() + Duration::from_millis(50 * u64::from(self.auth_failures)));
         self.out
             .error("WRONGPASS invalid username-password pair or user is disabled.");
         if self.auth_failures >= 5 {
@@ -1203,10 +1299,9 @@ impl Conn {
         self.out.int(killed);
     }
 
-    /// SUBSCRIBE / PSUBSCRIBE: registered while the confirmations are written (see `pubsub`).
+    /// SUBSCRIBE / PSUBSCRIBE: a message published once a subscription is registered goes to
+    /// this connection's mail, which is sent after the confirmation (see `pubsub`).
     fn subscribe(&mut self, pattern: bool, names: &[Vec<u8>]) {
-        let handle = self.handle.clone();
-        let _socket = handle.out.lock().expect("client socket");
         {
             let mut subs = self.server.subs.lock().expect("subs");
             for name in names {
@@ -1227,15 +1322,9 @@ impl Conn {
                 self.out.int(count as i64);
             }
         }
-        {
-            let mut state = handle.state.lock().expect("client state");
-            state.sub = self.channels.len();
-            state.psub = self.patterns.len();
-        }
-        if self.stream.write_all(&self.out.buf).is_err() {
-            self.quit = true;
-        }
-        self.out.buf.clear();
+        let mut state = self.handle.state.lock().expect("client state");
+        state.sub = self.channels.len();
+        state.psub = self.patterns.len();
     }
 
     /// UNSUBSCRIBE / PUNSUBSCRIBE: the names given, or all (one reply each; one with a null
@@ -1286,12 +1375,10 @@ impl Conn {
         state.psub = self.patterns.len();
     }
 
-    /// PUBLISH: writes the message to every subscriber now; replies how many received it.
+    /// PUBLISH: the message goes to every subscriber's mail now (its own replies first when
+    /// this connection subscribes, as Redis); replies how many received it.
     fn publish(&mut self, channel: &[u8], payload: &[u8]) {
         let targets = self.server.subs.lock().expect("subs").targets(channel);
-        if targets.iter().any(|(id, _)| *id == self.id) && self.send().is_err() {
-            self.quit = true;
-        }
         let handles: Vec<(Arc<Handle>, Option<Vec<u8>>)> = {
             let registry = self.server.registry.lock().expect("registry");
             targets
@@ -1301,10 +1388,14 @@ impl Conn {
         };
         let count = handles.len();
         for (h, p) in handles {
+            if h.id == self.id {
+                let message = encode_message(self.out.resp3, p.as_deref(), channel, payload);
+                self.take_mail();
+                self.out.buf.extend_from_slice(&message);
+                continue;
+            }
             let resp3 = h.state.lock().expect("client state").resp3;
-            let message = encode_message(resp3, p.as_deref(), channel, payload);
-            let mut socket = h.out.lock().expect("client socket");
-            let _ = socket.write_all(&message);
+            h.deliver(&encode_message(resp3, p.as_deref(), channel, payload));
         }
         self.out.int(count as i64);
     }
@@ -1606,14 +1697,14 @@ impl Conn {
             };
             match name {
                 "HGET" => match t.field(key, &a[1]).filter(|_| hash) {
-                    Some(v) => conn.bulk_direct(v),
+                    Some(v) => conn.out.bulk(v),
                     None => conn.out.null(),
                 },
                 "HMGET" => {
                     conn.out.array(a.len() - 1);
                     for f in &a[1..] {
                         match t.field(key, f).filter(|_| hash) {
-                            Some(v) => conn.bulk_direct(v),
+                            Some(v) => conn.out.bulk(v),
                             None => conn.out.null(),
                         }
                     }
@@ -1650,7 +1741,7 @@ impl Conn {
                             conn.out.map(fields.len());
                             for (f, v) in fields {
                                 conn.out.bulk(f);
-                                conn.bulk_direct(v);
+                                conn.out.bulk(v);
                             }
                         }
                         _ => {
@@ -1942,7 +2033,7 @@ impl Conn {
             conn.out.array(items.len() * 2);
             for (k, v) in items {
                 conn.out.bulk(k);
-                conn.bulk_direct(v);
+                conn.out.bulk(v);
             }
         });
         Flow::Continue
@@ -1973,17 +2064,14 @@ fn unknown_command(args: &[Vec<u8>]) -> String {
 /// True if `argc` (the name included) fits the command's Redis arity: n exactly, or -n at least n.
 /// Where `name` runs, if the server knows it.
 pub fn kind_of(name: &str) -> Option<Kind> {
-    COMMANDS
-        .iter()
-        .find(|(n, _, _)| *n == name)
-        .map(|&(_, _, kind)| kind)
+    INDEX.get(name).map(|&i| COMMANDS[i].2)
 }
 
 fn arity_ok(name: &str, argc: usize) -> bool {
-    COMMANDS
-        .iter()
-        .find(|(n, _, _)| *n == name)
-        .is_some_and(|&(_, arity, _)| {
+    INDEX
+        .get(name)
+        .map(|&i| COMMANDS[i])
+        .is_some_and(|(_, arity, _)| {
             if arity >= 0 {
                 argc == arity as usize
             } else {
@@ -2009,6 +2097,8 @@ impl Drop for Conn {
             .lock()
             .expect("registry")
             .remove(&self.id);
+        // Counted in by the acceptor.
+        self.server.clients.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

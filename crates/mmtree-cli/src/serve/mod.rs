@@ -1,10 +1,12 @@
 //! `mmtree serve DB`: the database over the Redis protocol (RESP2/RESP3).
 //!
-//! Threads: one acceptor, one per client (reads run on their own snapshots, in parallel), and one
-//! group-commit writer that applies the write commands of every client waiting at that moment
-//! in one transaction and one durable commit, then replies to each.
+//! Threads: one acceptor, `--threads` event loops that serve the connections dealt to them
+//! (reads run there, each on a fresh snapshot; see `event`), and one group-commit writer that
+//! applies the write commands of every connection waiting at that moment in one transaction and
+//! one durable commit, then hands each its answer.
 
 mod conn;
+mod event;
 mod limiter;
 mod pubsub;
 mod resp;
@@ -54,6 +56,10 @@ pub struct Args {
     /// Per-connection burst.
     #[arg(long, default_value_t = 100)]
     client_burst: u32,
+    /// Event loops (threads) serving the connections; reads run in parallel across loops.
+    /// One loop, like Redis, serves commands from different connections in arrival order.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
     /// Most simultaneous clients.
     #[arg(long, default_value_t = 1000)]
     maxclients: usize,
@@ -128,7 +134,8 @@ pub enum Outcome {
 
 pub struct WriteBatch {
     pub job: Job,
-    pub reply: SyncSender<Outcome>,
+    /// Delivers the answer (to the connection's event loop).
+    pub reply: Box<dyn FnOnce(Outcome) + Send>,
 }
 
 #[derive(Default)]
@@ -160,7 +167,7 @@ pub struct Server {
     pub command_calls: Vec<AtomicU64>,
     next_cursor: AtomicU64,
     pub shutting_down: AtomicBool,
-    clients: AtomicUsize,
+    pub clients: AtomicUsize,
     started: Instant,
 }
 
@@ -346,10 +353,10 @@ impl Server {
                 let mut keyspace = String::new();
                 if let Ok(read) = self.db.begin_read() {
                     for db in 0..store::DATABASES {
-                        if let Ok(Some(t)) = read.table(&store::table_name(db)) {
+                        if let Ok(Some(t)) = read.table(store::table_name(db)) {
                             if !t.is_empty() {
                                 let expires = read
-                                    .table(&store::expires_name(db))
+                                    .table(store::expires_name(db))
                                     .ok()
                                     .flatten()
                                     .map_or(0, |t| t.len());
@@ -435,15 +442,13 @@ fn writer_loop(server: Arc<Server>, batches: Receiver<WriteBatch>, durability: m
                         .fetch_add(ops as u64, Ordering::Relaxed);
                 }
                 for (batch, outcome) in group.into_iter().zip(outcomes) {
-                    let _ = batch.reply.send(outcome);
+                    (batch.reply)(outcome);
                 }
             }
             Err(error) => {
                 eprintln!("mmtree serve: commit failed: {error}");
                 for batch in group {
-                    let _ = batch
-                        .reply
-                        .send(Outcome::Failed(format!("ERR commit failed: {error}")));
+                    (batch.reply)(Outcome::Failed(format!("ERR commit failed: {error}")));
                 }
             }
         }
@@ -582,7 +587,18 @@ pub fn run(args: Args) -> Result<()> {
     if protected {
         println!("protected mode: no --requirepass on a non-loopback address, so only loopback clients are served");
     }
-    let mut connections = Vec::new();
+    let mut loops = Vec::new();
+    let mut loop_threads = Vec::new();
+    for i in 0..args.threads.max(1) {
+        let event_loop = event::Loop::new().context("creating an event loop")?;
+        loops.push(event_loop.notifier.clone());
+        let server = server.clone();
+        loop_threads.push(
+            std::thread::Builder::new()
+                .name(format!("event-loop-{i}"))
+                .spawn(move || event_loop.run(server))?,
+        );
+    }
     let mut next_id = 1u64;
     while !stop.load(Ordering::Relaxed) {
         match listener.accept() {
@@ -605,45 +621,11 @@ pub fn run(args: Args) -> Result<()> {
                     refuse("ERR max number of clients reached");
                     continue;
                 }
-                // A second handle to answer on if no thread can be started for the client.
-                let Ok(spare) = stream.try_clone() else {
-                    refuse("ERR cannot accept more clients now");
-                    continue;
-                };
                 server.clients.fetch_add(1, Ordering::Relaxed);
                 let id = next_id;
                 next_id += 1;
-                let for_thread = server.clone();
-                connections.retain(|handle: &std::thread::JoinHandle<()>| !handle.is_finished());
-                // Thread creation can fail (thread or memory limits): refuse that client and
-                // keep serving the others, instead of the panic of `std::thread::spawn`.
-                let spawned = std::thread::Builder::new().spawn(move || {
-                    /// Counts the client out however its thread ends.
-                    struct Counted(Arc<Server>);
-                    impl Drop for Counted {
-                        fn drop(&mut self) {
-                            self.0.clients.fetch_sub(1, Ordering::Relaxed);
-                        }
-                    }
-                    let counted = Counted(for_thread);
-                    if let Some(conn) = conn::Conn::new(counted.0.clone(), stream, id) {
-                        conn.run();
-                    }
-                });
-                match spawned {
-                    Ok(handle) => connections.push(handle),
-                    Err(e) => {
-                        // The closure (and its `Counted`) never ran: count the client out here.
-                        server.clients.fetch_sub(1, Ordering::Relaxed);
-                        eprintln!("mmtree serve: cannot start a client thread: {e}");
-                        use std::io::Write;
-                        server
-                            .stats
-                            .rejected_connections
-                            .fetch_add(1, Ordering::Relaxed);
-                        let _ = (&spare).write_all(b"-ERR cannot accept more clients now\r\n");
-                    }
-                }
+                // Dealt out in turn; the loop counts the client out when it closes.
+                loops[(id as usize) % loops.len()].send(event::Event::Accept(stream, id));
             }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                 // Wait for the next connection, waking at least every 100 ms to see a stop
@@ -670,7 +652,8 @@ pub fn run(args: Args) -> Result<()> {
     // Graceful shutdown: stop accepting, let clients finish what they sent, commit, exit 0.
     println!("mmtree serve: shutting down");
     server.shutting_down.store(true, Ordering::Relaxed);
-    for handle in connections {
+    drop(loops);
+    for handle in loop_threads {
         let _ = handle.join();
     }
     // The writer ends when its channel closes: drop the last sender.

@@ -1,16 +1,18 @@
 //! The clients the server has (CLIENT LIST/INFO/KILL) and pub/sub (SUBSCRIBE, PSUBSCRIBE,
 //! PUBLISH, PUBSUB).
 //!
-//! Every connection registers a `Handle`: its addresses, a few fields CLIENT LIST shows, and the
-//! write side of its socket behind a mutex. The connection itself writes its replies holding
-//! that mutex, and PUBLISH writes a message to each subscriber holding it too, so a message is
-//! never cut into a reply, and one published after a SUBSCRIBE was answered arrives after that
-//! answer (the subscription is registered while its answer is written).
+//! Every connection registers a `Handle`: its addresses, a few fields CLIENT LIST shows, and its
+//! mail. PUBLISH appends a message to each subscriber's mail and tells the subscriber's event
+//! loop; the subscriber moves its mail into its reply buffer before it runs its next command and
+//! whenever its loop is told, so a message is never cut into a reply, and one published after a
+//! SUBSCRIBE was registered (and its confirmation put in the reply buffer) follows that
+//! confirmation. PUBLISH never waits for a subscriber: one that does not read its socket gets
+//! mail up to `MAIL_LIMIT`, and is then disconnected (Redis' pub/sub output buffer limit).
 
+use super::event::{Event, Notifier};
 use super::store::glob;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::net::TcpStream;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -20,12 +22,20 @@ pub struct Handle {
     pub addr: String,
     pub laddr: String,
     pub created: Instant,
-    /// The socket's write side; held while anything is written to it.
-    pub out: Mutex<TcpStream>,
     pub state: Mutex<State>,
-    /// Set by CLIENT KILL (the socket is shut down too).
+    /// Set by CLIENT KILL (and its event loop told).
     pub killed: AtomicBool,
+    /// Messages published to this connection and not yet in its reply buffer.
+    pub mail: Mutex<Vec<u8>>,
+    /// True while `mail` holds something (read without the lock before each command).
+    pub has_mail: AtomicBool,
+    /// The connection's event loop.
+    pub notifier: Notifier,
 }
+
+/// Unsent messages a subscriber may have before it is disconnected (as Redis'
+/// `client-output-buffer-limit pubsub 32mb`).
+pub const MAIL_LIMIT: usize = 32 << 20;
 
 /// What CLIENT LIST shows of a connection, updated by it at each command.
 #[derive(Default, Clone)]
@@ -72,15 +82,34 @@ impl Handle {
         s.sub + s.psub > 0
     }
 
-    /// Closes the connection from another thread.
+    /// Closes the connection from another one.
     pub fn kill(&self) {
-        self.killed
-            .store(true, std::sync::atomic::Ordering::Relaxed);
-        let _ = self
-            .out
-            .lock()
-            .expect("client socket")
-            .shutdown(std::net::Shutdown::Both);
+        self.killed.store(true, Ordering::Relaxed);
+        self.notifier.send(Event::Wake(self.id));
+    }
+
+    /// Adds a message to the mail (a subscriber too far behind is disconnected instead).
+    pub fn deliver(&self, message: &[u8]) {
+        let had_mail = {
+            let mut mail = self.mail.lock().expect("client mail");
+            if mail.len() + message.len() > MAIL_LIMIT {
+                mail.clear();
+                drop(mail);
+                eprintln!(
+                    "mmtree serve: client {} ({}) closed: more than {} MiB of pub/sub messages unread",
+                    self.id,
+                    self.addr,
+                    MAIL_LIMIT >> 20
+                );
+                self.kill();
+                return;
+            }
+            mail.extend_from_slice(message);
+            self.has_mail.swap(true, Ordering::AcqRel)
+        };
+        if !had_mail {
+            self.notifier.send(Event::Wake(self.id));
+        }
     }
 }
 

@@ -277,19 +277,23 @@ impl Out {
         self.buf.extend_from_slice(b"\r\n");
     }
 
-    pub fn int(&mut self, n: i64) {
-        self.buf.extend_from_slice(format!(":{n}\r\n").as_bytes());
-    }
-
-    pub fn bulk(&mut self, bytes: &[u8]) {
+    /// `kind`, the number, CRLF (no formatting machinery: this is every reply's header).
+    fn header(&mut self, kind: u8, n: i64) {
+        self.buf.push(kind);
         self.buf
-            .extend_from_slice(format!("${}\r\n", bytes.len()).as_bytes());
-        self.buf.extend_from_slice(bytes);
+            .extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
         self.buf.extend_from_slice(b"\r\n");
     }
 
-    pub fn bulk_header(&mut self, len: usize) {
-        self.buf.extend_from_slice(format!("${len}\r\n").as_bytes());
+    pub fn int(&mut self, n: i64) {
+        self.header(b':', n);
+    }
+
+    pub fn bulk(&mut self, bytes: &[u8]) {
+        self.buf.reserve(bytes.len() + 16);
+        self.header(b'$', bytes.len() as i64);
+        self.buf.extend_from_slice(bytes);
+        self.buf.extend_from_slice(b"\r\n");
     }
 
     pub fn null(&mut self) {
@@ -310,14 +314,12 @@ impl Out {
     }
 
     pub fn array(&mut self, n: usize) {
-        self.buf.extend_from_slice(format!("*{n}\r\n").as_bytes());
+        self.header(b'*', n as i64);
     }
 
     /// A push of `n` items (RESP3 `>`), or an array in RESP2 (pub/sub messages).
     pub fn push(&mut self, n: usize) {
-        let kind = if self.resp3 { '>' } else { '*' };
-        self.buf
-            .extend_from_slice(format!("{kind}{n}\r\n").as_bytes());
+        self.header(if self.resp3 { b'>' } else { b'*' }, n as i64);
     }
 
     /// A verbatim text (RESP3 `=`, format txt), or a bulk string in RESP2 (CLIENT LIST, INFO).

@@ -27,23 +27,48 @@ pub const INTERNAL_PREFIX: &str = "__serve:";
 pub const EXPIRY_QUEUE: &str = "__serve:expiry-queue";
 pub const DATABASES: u32 = 16;
 
-pub fn table_name(db: u32) -> String {
-    format!("db{db}")
+/// The tables of one database (names built once: a command does not format them).
+struct Names {
+    data: String,
+    expires: String,
+    types: String,
+    hashes: String,
+}
+
+static NAMES: std::sync::LazyLock<Vec<Names>> = std::sync::LazyLock::new(|| {
+    (0..DATABASES)
+        .map(|db| Names {
+            data: format!("db{db}"),
+            expires: format!("{INTERNAL_PREFIX}expires:db{db}"),
+            types: format!("{INTERNAL_PREFIX}types:db{db}"),
+            hashes: format!("{INTERNAL_PREFIX}hash:db{db}"),
+        })
+        .collect()
+});
+
+/// Every database index is checked (< DATABASES) where a client gives it.
+fn names(db: u32) -> &'static Names {
+    &NAMES[db as usize]
+}
+
+/// The table of database `db`'s keys and values.
+pub fn table_name(db: u32) -> &'static str {
+    &names(db).data
 }
 
 /// The table of database `db`'s expiry times.
-pub fn expires_name(db: u32) -> String {
-    format!("{INTERNAL_PREFIX}expires:db{db}")
+pub fn expires_name(db: u32) -> &'static str {
+    &names(db).expires
 }
 
 /// The table of database `db`'s key types (keys that are not strings).
-pub fn types_name(db: u32) -> String {
-    format!("{INTERNAL_PREFIX}types:db{db}")
+pub fn types_name(db: u32) -> &'static str {
+    &names(db).types
 }
 
 /// The table of database `db`'s hash fields.
-pub fn hash_name(db: u32) -> String {
-    format!("{INTERNAL_PREFIX}hash:db{db}")
+pub fn hash_name(db: u32) -> &'static str {
+    &names(db).hashes
 }
 
 /// The prefix of every field row of hash `key`.
@@ -264,19 +289,19 @@ impl Tx<'_> {
     /// The stored value (live or expired), without creating the table.
     fn data(&mut self, key: &[u8]) -> TxResult<Option<Vec<u8>>> {
         let name = table_name(self.db);
-        if !self.w.has_table(&name)? {
+        if !self.w.has_table(name)? {
             return Ok(None);
         }
-        Ok(self.w.table(&name)?.get(key)?.map(<[u8]>::to_vec))
+        Ok(self.w.table(name)?.get(key)?.map(<[u8]>::to_vec))
     }
 
     /// The stored expiry time (passed or not), without creating the table.
     fn expiry(&mut self, key: &[u8]) -> TxResult<Option<u64>> {
         let name = expires_name(self.db);
-        if !self.w.has_table(&name)? {
+        if !self.w.has_table(name)? {
             return Ok(None);
         }
-        Ok(self.w.table(&name)?.get(key)?.and_then(decode_expiry))
+        Ok(self.w.table(name)?.get(key)?.and_then(decode_expiry))
     }
 
     /// The live value (expiry, data).
@@ -293,10 +318,10 @@ impl Tx<'_> {
     /// True if the key (live or not) is a hash.
     pub fn is_hash(&mut self, key: &[u8]) -> TxResult<bool> {
         let name = types_name(self.db);
-        if !self.w.has_table(&name)? {
+        if !self.w.has_table(name)? {
             return Ok(false);
         }
-        Ok(self.w.table(&name)?.get(key)?.is_some())
+        Ok(self.w.table(name)?.get(key)?.is_some())
     }
 
     /// The live value as a string: Err(WRONGTYPE) for a hash.
@@ -327,12 +352,12 @@ impl Tx<'_> {
                 self.remove(key)?;
                 for (f, v) in fields {
                     self.w
-                        .table(&hash_name(self.db))?
+                        .table(hash_name(self.db))?
                         .insert(&field_key(key, f), v)?;
                 }
-                self.w.table(&types_name(self.db))?.insert(key, b"hash")?;
+                self.w.table(types_name(self.db))?.insert(key, b"hash")?;
                 self.w
-                    .table(&table_name(self.db))?
+                    .table(table_name(self.db))?
                     .insert(key, &(fields.len() as u64).to_be_bytes())?;
                 self.set_expiry(key, None, expiry)?;
                 self.touch(key);
@@ -344,11 +369,11 @@ impl Tx<'_> {
     /// Every field of a hash (live or not), in order.
     pub fn fields(&mut self, key: &[u8]) -> TxResult<Vec<(Vec<u8>, Vec<u8>)>> {
         let name = hash_name(self.db);
-        if !self.w.has_table(&name)? {
+        if !self.w.has_table(name)? {
             return Ok(Vec::new());
         }
         let prefix = field_prefix(key);
-        let t = self.w.table(&name)?;
+        let t = self.w.table(name)?;
         let mut out = Vec::new();
         for item in t.range(&prefix[..]..)? {
             let (k, v) = item?;
@@ -363,12 +388,12 @@ impl Tx<'_> {
     /// A field of a hash (the caller checked the key is a live hash).
     pub fn field(&mut self, key: &[u8], field: &[u8]) -> TxResult<Option<Vec<u8>>> {
         let name = hash_name(self.db);
-        if !self.w.has_table(&name)? {
+        if !self.w.has_table(name)? {
             return Ok(None);
         }
         Ok(self
             .w
-            .table(&name)?
+            .table(name)?
             .get(&field_key(key, field))?
             .map(<[u8]>::to_vec))
     }
@@ -401,15 +426,15 @@ impl Tx<'_> {
         count: &mut Option<u64>,
     ) -> TxResult<bool> {
         let fk = field_key(key, field);
-        let new = self.w.table(&hash_name(self.db))?.get(&fk)?.is_none();
-        self.w.table(&hash_name(self.db))?.insert(&fk, value)?;
+        let new = self.w.table(hash_name(self.db))?.get(&fk)?.is_none();
+        self.w.table(hash_name(self.db))?.insert(&fk, value)?;
         if count.is_none() {
-            self.w.table(&types_name(self.db))?.insert(key, b"hash")?;
+            self.w.table(types_name(self.db))?.insert(key, b"hash")?;
         }
         let n = count.unwrap_or(0) + u64::from(new);
         *count = Some(n);
         self.w
-            .table(&table_name(self.db))?
+            .table(table_name(self.db))?
             .insert(key, &n.to_be_bytes())?;
         self.touch(key);
         Ok(new)
@@ -422,7 +447,7 @@ impl Tx<'_> {
         };
         let removed = self
             .w
-            .table(&hash_name(self.db))?
+            .table(hash_name(self.db))?
             .remove(&field_key(key, field))?;
         if removed {
             self.touch(key);
@@ -432,7 +457,7 @@ impl Tx<'_> {
             } else {
                 *count = Some(n - 1);
                 self.w
-                    .table(&table_name(self.db))?
+                    .table(table_name(self.db))?
                     .insert(key, &(n - 1).to_be_bytes())?;
             }
         }
@@ -444,9 +469,9 @@ impl Tx<'_> {
         if !self.is_hash(key)? {
             return Ok(());
         }
-        self.w.table(&types_name(self.db))?.remove(key)?;
+        self.w.table(types_name(self.db))?.remove(key)?;
         let fields: Vec<Vec<u8>> = self.fields(key)?.into_iter().map(|(f, _)| f).collect();
-        let mut t = self.w.table(&hash_name(self.db))?;
+        let mut t = self.w.table(hash_name(self.db))?;
         for f in fields {
             t.remove(&field_key(key, &f))?;
         }
@@ -472,7 +497,7 @@ impl Tx<'_> {
     pub fn set(&mut self, key: &[u8], data: &[u8], expiry: Option<u64>) -> TxResult<()> {
         self.drop_hash(key)?;
         let old = self.expiry(key)?;
-        self.w.table(&table_name(self.db))?.insert(key, data)?;
+        self.w.table(table_name(self.db))?.insert(key, data)?;
         self.set_expiry(key, old, expiry)?;
         self.touch(key);
         Ok(())
@@ -484,7 +509,7 @@ impl Tx<'_> {
         let present = self.data(key)?.is_some();
         if present {
             self.drop_hash(key)?;
-            self.w.table(&table_name(self.db))?.remove(key)?;
+            self.w.table(table_name(self.db))?.remove(key)?;
         }
         self.set_expiry(key, old, None)?;
         let was_live = present && old.is_none_or(|at| at > self.now);
@@ -501,7 +526,7 @@ impl Tx<'_> {
         }
         let db = self.db;
         {
-            let mut expires = self.w.table(&expires_name(db))?;
+            let mut expires = self.w.table(expires_name(db))?;
             match new {
                 Some(at) => {
                     expires.insert(key, &at.to_be_bytes())?;
@@ -533,11 +558,11 @@ impl Tx<'_> {
                 self.touch(&key);
             }
         }
-        self.w.delete_table(&table_name(db))?;
+        self.w.delete_table(table_name(db))?;
         let expires = expires_name(db);
-        if self.w.has_table(&expires)? {
+        if self.w.has_table(expires)? {
             let due: Vec<Vec<u8>> = {
-                let t = self.w.table(&expires)?;
+                let t = self.w.table(expires)?;
                 let mut due = Vec::new();
                 for item in t.range(..)? {
                     let (k, v) = item?;
@@ -551,10 +576,10 @@ impl Tx<'_> {
             for k in due {
                 queue.remove(&k)?;
             }
-            self.w.delete_table(&expires)?;
+            self.w.delete_table(expires)?;
         }
-        self.w.delete_table(&types_name(db))?;
-        self.w.delete_table(&hash_name(db))?;
+        self.w.delete_table(types_name(db))?;
+        self.w.delete_table(hash_name(db))?;
         Ok(())
     }
 }
@@ -588,7 +613,7 @@ pub fn sweep(w: &mut WriteTransaction, now: u64, limit: usize) -> TxResult<usize
     };
     for (at, db, key) in &due {
         w.table(EXPIRY_QUEUE)?.remove(&queue_key(*at, *db, key))?;
-        let mut expires = w.table(&expires_name(*db))?;
+        let mut expires = w.table(expires_name(*db))?;
         if expires.get(key)?.and_then(decode_expiry) == Some(*at) {
             expires.remove(key)?;
             drop(expires);
@@ -600,7 +625,7 @@ pub fn sweep(w: &mut WriteTransaction, now: u64, limit: usize) -> TxResult<usize
                 watches: None,
             };
             tx.drop_hash(key)?;
-            w.table(&table_name(*db))?.remove(key)?;
+            w.table(table_name(*db))?.remove(key)?;
         }
     }
     Ok(due.len())
@@ -1342,14 +1367,14 @@ fn swap_dbs(tx: &mut Tx<'_>, x: u32, y: u32) -> TxResult<()> {
             }
         }
     }
-    let names: [fn(u32) -> String; 4] = [table_name, expires_name, types_name, hash_name];
+    let names: [fn(u32) -> &'static str; 4] = [table_name, expires_name, types_name, hash_name];
     for name in names {
-        let (rx, ry) = (take(tx.w, &name(x))?, take(tx.w, &name(y))?);
+        let (rx, ry) = (take(tx.w, name(x))?, take(tx.w, name(y))?);
         for (db, rows) in [(y, rx), (x, ry)] {
             if rows.is_empty() {
                 continue;
             }
-            let mut t = tx.w.table(&name(db))?;
+            let mut t = tx.w.table(name(db))?;
             for (k, v) in rows {
                 t.insert(&k, &v)?;
             }
@@ -1468,8 +1493,8 @@ pub fn read(tx: &mut Tx<'_>, args: &[Vec<u8>]) -> TxResult<Reply> {
         }),
         ("DBSIZE", 0) => {
             let t = table_name(tx.db);
-            Reply::Int(if tx.w.has_table(&t)? {
-                tx.w.table(&t)?.len() as i64
+            Reply::Int(if tx.w.has_table(t)? {
+                tx.w.table(t)?.len() as i64
             } else {
                 0
             })
@@ -1477,8 +1502,8 @@ pub fn read(tx: &mut Tx<'_>, args: &[Vec<u8>]) -> TxResult<Reply> {
         ("KEYS", 1) => {
             let t = table_name(tx.db);
             let mut keys = Vec::new();
-            if tx.w.has_table(&t)? {
-                let table = tx.w.table(&t)?;
+            if tx.w.has_table(t)? {
+                let table = tx.w.table(t)?;
                 for item in table.range(..)? {
                     let (k, _) = item?;
                     if glob(&a[0], k) {

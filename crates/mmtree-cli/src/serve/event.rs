@@ -1,0 +1,380 @@
+//! The event loops: each serves its share of the connections from one thread, with epoll (mio,
+//! edge-triggered), as Redis' `ae` loop does; the acceptor deals new connections out in turn.
+//!
+//! A connection is driven (`drive`) whenever something may let it go on: its socket became
+//! readable or writable, the group-commit writer answered its job, a message was published to
+//! it, or it was killed. A drive runs the complete commands it has, sends what it can, and reads
+//! more, until the socket has nothing more to give (`WouldBlock`, so the next edge wakes it), a
+//! job is with the writer (its answer wakes it), unsent replies pile up past `OUT_BACKLOG` (the
+//! socket's writable edge wakes it), or its turn is over (`READS_PER_TURN`: it goes again after
+//! the others). Reads run on the loop thread against a fresh snapshot each; only writes leave it.
+//!
+//! Invariant: a connection whose drive returned is woken again by exactly what it stopped at, so
+//! none is forgotten (the periodic sweep only enforces timeouts and shutdown).
+
+use super::conn::{Conn, Status, QUERY_BUFFER_MAX};
+use super::{Outcome, Server};
+use mio::net::TcpStream;
+use mio::{Events, Interest, Poll, Token, Waker};
+use std::collections::HashMap;
+use std::io::{ErrorKind, Read, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, Sender};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The token of a loop's waker (connection ids start at 1 and never reach it).
+const WAKER: Token = Token(usize::MAX);
+/// Bytes read from a socket at a time (one buffer per loop).
+const READ_CHUNK: usize = 64 << 10;
+/// Reads one connection may do in one turn before the others get theirs.
+const READS_PER_TURN: usize = 16;
+/// Unsent reply bytes above which a connection's requests wait until its client reads.
+const OUT_BACKLOG: usize = 1 << 20;
+/// How often timeouts and shutdown are checked.
+const SWEEP: Duration = Duration::from_millis(100);
+/// After shutdown begins, connections still busy this long are closed anyway.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// What other threads tell a loop.
+pub enum Event {
+    /// A new connection (already counted in `Server::clients`) with its id.
+    Accept(std::net::TcpStream, u64),
+    /// The writer's answer to connection `id`'s job.
+    Outcome(u64, Outcome),
+    /// Connection `id` has mail or was killed.
+    Wake(u64),
+}
+
+/// The way to one loop: a channel and the waker that interrupts its poll.
+#[derive(Clone)]
+pub struct Notifier {
+    tx: Sender<Event>,
+    waker: Arc<Waker>,
+    /// Set once a wake is on its way; the loop clears it before it reads the channel, so a
+    /// burst of events costs one wake.
+    woken: Arc<AtomicBool>,
+}
+
+impl Notifier {
+    pub fn send(&self, event: Event) {
+        if self.tx.send(event).is_ok() && !self.woken.swap(true, Ordering::AcqRel) {
+            let _ = self.waker.wake();
+        }
+    }
+}
+
+/// One event loop, before its thread starts.
+pub struct Loop {
+    poll: Poll,
+    rx: Receiver<Event>,
+    pub notifier: Notifier,
+}
+
+impl Loop {
+    pub fn new() -> std::io::Result<Loop> {
+        let poll = Poll::new()?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let (tx, rx) = std::sync::mpsc::channel();
+        Ok(Loop {
+            poll,
+            rx,
+            notifier: Notifier {
+                tx,
+                waker,
+                woken: Arc::new(AtomicBool::new(false)),
+            },
+        })
+    }
+
+    /// Serves connections until the server shuts down and the last one is closed.
+    pub fn run(self, server: Arc<Server>) {
+        let Loop {
+            mut poll,
+            rx,
+            notifier,
+        } = self;
+        let mut clients: HashMap<u64, Client> = HashMap::new();
+        let mut events = Events::with_capacity(1024);
+        let mut chunk = vec![0u8; READ_CHUNK];
+        // Connections whose turn ended with more to read, or whose AUTH pause ends.
+        let mut again: Vec<u64> = Vec::new();
+        let mut paused: Vec<(Instant, u64)> = Vec::new();
+        let mut ready: Vec<u64> = Vec::new();
+        let mut last_sweep = Instant::now();
+        let mut shutdown_since: Option<Instant> = None;
+        loop {
+            let mut timeout = SWEEP;
+            if !again.is_empty() {
+                timeout = Duration::ZERO;
+            }
+            if let Some(&(until, _)) = paused.iter().min() {
+                timeout = timeout.min(until.saturating_duration_since(Instant::now()));
+            }
+            if let Err(e) = poll.poll(&mut events, Some(timeout)) {
+                if e.kind() != ErrorKind::Interrupted {
+                    eprintln!("mmtree serve: event loop: {e}");
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                continue;
+            }
+            ready.clear();
+            ready.append(&mut again);
+            for event in events.iter() {
+                if event.token() != WAKER {
+                    ready.push(event.token().0 as u64);
+                }
+            }
+            let now = Instant::now();
+            paused.retain(|&(until, id)| {
+                let due = until <= now;
+                if due {
+                    ready.push(id);
+                }
+                !due
+            });
+            notifier.woken.store(false, Ordering::Release);
+            while let Ok(event) = rx.try_recv() {
+                match event {
+                    Event::Accept(stream, id) => {
+                        if let Some(client) =
+                            Client::new(&server, &poll, stream, id, notifier.clone())
+                        {
+                            clients.insert(id, client);
+                            ready.push(id);
+                        }
+                    }
+                    Event::Outcome(id, outcome) => {
+                        if let Some(client) = clients.get_mut(&id) {
+                            client.conn.resume(outcome);
+                            ready.push(id);
+                        }
+                    }
+                    Event::Wake(id) => ready.push(id),
+                }
+            }
+            for &id in &ready {
+                let Some(client) = clients.get_mut(&id) else {
+                    continue;
+                };
+                match client.drive(&mut chunk) {
+                    Drive::Parked => {}
+                    Drive::Again => again.push(id),
+                    Drive::Paused(until) => paused.push((until, id)),
+                    Drive::Close => {
+                        if let Some(mut client) = clients.remove(&id) {
+                            let _ = poll.registry().deregister(&mut client.stream);
+                        }
+                    }
+                }
+            }
+            again.sort_unstable();
+            again.dedup();
+            if last_sweep.elapsed() >= SWEEP {
+                last_sweep = Instant::now();
+                if server.shutting_down.load(Ordering::Relaxed) {
+                    shutdown_since.get_or_insert_with(Instant::now);
+                }
+                let grace_over = shutdown_since.is_some_and(|t| t.elapsed() > SHUTDOWN_GRACE);
+                let closing: Vec<u64> = clients
+                    .iter_mut()
+                    .filter_map(|(&id, c)| {
+                        c.sweep(&server, shutdown_since.is_some(), grace_over)
+                            .then_some(id)
+                    })
+                    .collect();
+                for id in closing {
+                    if let Some(mut client) = clients.remove(&id) {
+                        let _ = client.flush();
+                        let _ = poll.registry().deregister(&mut client.stream);
+                    }
+                }
+                if shutdown_since.is_some() && clients.is_empty() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// How a drive ended.
+enum Drive {
+    /// Waits for its socket, the writer or its client to read replies.
+    Parked,
+    /// Its turn ended with more to read.
+    Again,
+    /// A failed AUTH holds it until then.
+    Paused(Instant),
+    /// Closed (its replies sent as far as the socket took them).
+    Close,
+}
+
+struct Client {
+    stream: TcpStream,
+    conn: Conn,
+    /// How much of `conn.out.buf` the socket has taken.
+    sent: usize,
+    /// Closing: replies are sent, requests no longer read.
+    closing: Option<Instant>,
+}
+
+impl Client {
+    fn new(
+        server: &Arc<Server>,
+        poll: &Poll,
+        stream: std::net::TcpStream,
+        id: u64,
+        notifier: super::event::Notifier,
+    ) -> Option<Client> {
+        let addr = stream
+            .peer_addr()
+            .map_or_else(|_| "?".into(), |a| a.to_string());
+        let laddr = stream
+            .local_addr()
+            .map_or_else(|_| "?".into(), |a| a.to_string());
+        let _ = stream.set_nodelay(true);
+        // Counted in by the acceptor; `Conn`'s drop counts it out, so a connection that cannot
+        // be registered is built and dropped.
+        let conn = Conn::new(server.clone(), id, addr, laddr, notifier);
+        if stream.set_nonblocking(true).is_err() {
+            return None;
+        }
+        let mut stream = TcpStream::from_std(stream);
+        let token = Token(usize::try_from(id).ok()?);
+        if let Err(e) =
+            poll.registry()
+                .register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)
+        {
+            eprintln!("mmtree serve: cannot watch a connection: {e}");
+            return None;
+        }
+        Some(Client {
+            stream,
+            conn,
+            sent: 0,
+            closing: None,
+        })
+    }
+
+    /// Runs the connection as far as it can go now (see the module's comment).
+    fn drive(&mut self, chunk: &mut [u8]) -> Drive {
+        if self.conn.killed() {
+            return Drive::Close;
+        }
+        for _ in 0..READS_PER_TURN {
+            if self.closing.is_none() && self.unsent() <= OUT_BACKLOG {
+                match self.conn.process() {
+                    Status::Idle => {}
+                    Status::Waiting => {
+                        if let Some(until) = self.conn.paused_until {
+                            return Drive::Paused(until);
+                        }
+                        // Replies before the job go out now.
+                        return match self.flush() {
+                            Ok(()) => Drive::Parked,
+                            Err(()) => Drive::Close,
+                        };
+                    }
+                    Status::Close => self.closing = Some(Instant::now()),
+                }
+            }
+            if self.flush().is_err() {
+                return Drive::Close;
+            }
+            if self.closing.is_some() {
+                // Closed once the replies are out; until then the writable edge comes back.
+                return if self.unsent() == 0 {
+                    Drive::Close
+                } else {
+                    Drive::Parked
+                };
+            }
+            if self.unsent() > OUT_BACKLOG {
+                return Drive::Parked;
+            }
+            match self.stream.read(chunk) {
+                Ok(0) => return Drive::Close,
+                Ok(n) => {
+                    self.conn.input.extend_from_slice(&chunk[..n]);
+                    self.conn.last_activity = Instant::now();
+                    if self.conn.input.len() > QUERY_BUFFER_MAX {
+                        self.conn
+                            .out
+                            .error("ERR Protocol error: query buffer limit reached");
+                        self.closing = Some(Instant::now());
+                    }
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    return match self.conn.process() {
+                        // What the last read completed has run; its replies go out now.
+                        Status::Idle => match self.flush() {
+                            Ok(()) => Drive::Parked,
+                            Err(()) => Drive::Close,
+                        },
+                        // Process again in a new turn (it flushes or parks).
+                        _ => Drive::Again,
+                    };
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(_) => return Drive::Close,
+            }
+        }
+        Drive::Again
+    }
+
+    fn unsent(&self) -> usize {
+        self.conn.out.buf.len() - self.sent
+    }
+
+    /// Sends what the socket takes now.
+    fn flush(&mut self) -> Result<(), ()> {
+        while self.sent < self.conn.out.buf.len() {
+            match self.stream.write(&self.conn.out.buf[self.sent..]) {
+                Ok(0) => return Err(()),
+                Ok(n) => self.sent += n,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(_) => return Err(()),
+            }
+        }
+        self.conn.out.buf.clear();
+        self.sent = 0;
+        if self.conn.out.buf.capacity() > super::conn::KEEP_BUFFER {
+            self.conn.out.buf = Vec::new();
+        }
+        Ok(())
+    }
+
+    /// Timeouts and shutdown: true if the connection is to be closed now.
+    fn sweep(&mut self, server: &Server, shutting_down: bool, grace_over: bool) -> bool {
+        let config = &server.config;
+        if self.conn.killed() || grace_over {
+            return true;
+        }
+        if let Some(since) = self.closing {
+            // A client that does not take its last replies.
+            return since.elapsed() > config.slow_timeout.max(Duration::from_secs(1));
+        }
+        if self
+            .conn
+            .partial_since
+            .is_some_and(|since| since.elapsed() > config.slow_timeout)
+        {
+            self.conn
+                .out
+                .error("ERR timeout: request not completed in time (slow sender)");
+            let _ = self.flush();
+            return true;
+        }
+        let idle = self.conn.is_quiet() && self.conn.input.is_empty() && self.unsent() == 0;
+        if idle
+            && config
+                .idle_timeout
+                .is_some_and(|t| self.conn.last_activity.elapsed() > t)
+        {
+            return true;
+        }
+        // Shutting down: a connection goes once what it sent has run and been answered.
+        shutting_down && idle
+    }
+}
