@@ -1605,3 +1605,109 @@ fn unknown_commands_are_refused_in_redis_words() {
     expect.push_str("'abcdefghijklm' \r\n");
     exchange(&mut s, &[&args], &expect);
 }
+
+/// A subscriber that stops reading must not hold up a publisher (PUBLISH once wrote to each
+/// subscriber's socket itself, and blocked on a full one up to its write timeout per message):
+/// the messages wait in the subscriber's mail, and past 32 MiB unread it is disconnected, as
+/// Redis' pub/sub output buffer limit does.
+#[test]
+fn a_subscriber_that_does_not_read_never_holds_up_a_publisher() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("stall.mmt"), &[]);
+    let mut sub = server.raw();
+    exchange(
+        &mut sub,
+        &[&["SUBSCRIBE", "feed"]],
+        "*3\r\n$9\r\nsubscribe\r\n$4\r\nfeed\r\n:1\r\n",
+    );
+    // From here on `sub` reads nothing.
+    let mut publisher = server.raw();
+    let payload = "x".repeat(1 << 20);
+    let request = resp(&["PUBLISH", "feed", &payload]);
+    let started = Instant::now();
+    let mut slowest = Duration::ZERO;
+    let mut delivered = 0;
+    for _ in 0..48 {
+        let sent = Instant::now();
+        publisher.write_all(request.as_bytes()).unwrap();
+        let mut reply = [0u8; 4];
+        publisher.read_exact(&mut reply).unwrap();
+        slowest = slowest.max(sent.elapsed());
+        match &reply {
+            b":1\r\n" => delivered += 1,
+            b":0\r\n" => break,
+            other => panic!("PUBLISH replied {:?}", String::from_utf8_lossy(other)),
+        }
+    }
+    println!(
+        "48 MiB published to a subscriber that does not read: {delivered} delivered before it was cut off, in {:?} (slowest PUBLISH {slowest:?})",
+        started.elapsed()
+    );
+    // The socket buffers and the 32 MiB of mail hold at most ~40 messages of 1 MiB.
+    assert!(
+        (8..48).contains(&delivered),
+        "{delivered} messages delivered"
+    );
+    // Liveness bound, not a timing target: a blocking PUBLISH took the 10 s write timeout.
+    assert!(
+        slowest < Duration::from_secs(5),
+        "slowest PUBLISH {slowest:?}"
+    );
+    exchange(
+        &mut publisher,
+        &[&["PUBSUB", "NUMSUB", "feed"]],
+        "*2\r\n$4\r\nfeed\r\n:0\r\n",
+    );
+}
+
+/// One event loop serves every connection: a client whose writes wait for a durable commit does
+/// not hold up another one's reads, and a read pipelined after writes sees them.
+#[test]
+fn reads_go_on_while_a_write_waits_and_see_the_writes_before_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("loop.mmt"), &[]);
+    let mut reader = server.raw();
+    exchange(&mut reader, &[&["SET", "k", "0"]], "+OK\r\n");
+    let port = server.port;
+    let writer = std::thread::spawn(move || {
+        let mut w = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        w.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        // 200 rounds of: 50 pipelined INCRs (one durable commit), then a GET behind them.
+        for round in 1..=200 {
+            let mut request = String::new();
+            for _ in 0..50 {
+                request.push_str(&resp(&["INCR", "k"]));
+            }
+            request.push_str(&resp(&["GET", "k"]));
+            w.write_all(request.as_bytes()).unwrap();
+            let mut expect = String::new();
+            for i in 1..=50 {
+                expect.push_str(&format!(":{}\r\n", (round - 1) * 50 + i));
+            }
+            let value = (round * 50).to_string();
+            expect.push_str(&format!("${}\r\n{value}\r\n", value.len()));
+            expect_bytes(&mut w, &expect);
+        }
+    });
+    let mut reads = 0u64;
+    let mut last = 0u64;
+    while !writer.is_finished() {
+        reader.write_all(resp(&["GET", "k"]).as_bytes()).unwrap();
+        let reply = read_reply(&mut reader);
+        let value: u64 = reply
+            .lines()
+            .nth(1)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("GET replied {reply:?}"));
+        assert!(
+            value >= last,
+            "a read went back in time: {value} after {last}"
+        );
+        last = value;
+        reads += 1;
+    }
+    writer.join().unwrap();
+    println!("{reads} reads answered while 10,000 INCRs were committed in 200 durable commits");
+    assert!(reads > 0);
+    exchange(&mut reader, &[&["GET", "k"]], "$5\r\n10000\r\n");
+}

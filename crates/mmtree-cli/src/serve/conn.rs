@@ -12,7 +12,6 @@ use super::resp::{parse, Out, Parsed, Partial, Reply};
 use super::store::{self, expires_name, glob, now_ms, table_name, View, WatchedKey, DATABASES};
 use super::{Job, Outcome, Server, WriteBatch};
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
@@ -63,6 +62,11 @@ pub struct Conn {
     pub partial_since: Option<Instant>,
     pub last_activity: Instant,
     notifier: Notifier,
+    /// The snapshot the reads of this `process` call share, and its database.
+    snap: Option<(u32, Snap)>,
+    /// The clock, as of the event loop's round (CLIENT LIST's idle time; expiry, in Unix ms).
+    pub now: Instant,
+    now_ms: u64,
 }
 
 /// What `process` stopped at.
@@ -109,8 +113,20 @@ enum Slot {
     Local(u32),
 }
 
+self_cell::self_cell!(
+    /// A snapshot and one database's tables in it, kept while a connection runs the commands
+    /// it has read: every one of them was received before the snapshot was taken, so each sees
+    /// every write answered before it arrived (the connection's own writes included: the
+    /// snapshot is dropped when a job goes to the writer, and when `process` returns).
+    struct Snap {
+        owner: mmtree::ReadTransaction,
+        #[covariant]
+        dependent: View,
+    }
+);
+
 /// Command name (upper case) → its index in `COMMANDS`.
-static INDEX: LazyLock<HashMap<&'static str, usize>> =
+static INDEX: LazyLock<rustc_hash::FxHashMap<&'static str, usize>> =
     LazyLock::new(|| COMMANDS.iter().enumerate().map(|(i, c)| (c.0, i)).collect());
 
 /// A command's name in upper case: the `COMMANDS` entry when there is one (no allocation).
@@ -192,6 +208,9 @@ impl Conn {
             partial_since: None,
             last_activity: Instant::now(),
             notifier,
+            snap: None,
+            now: Instant::now(),
+            now_ms: now_ms(),
         }
     }
 
@@ -206,9 +225,16 @@ impl Conn {
     }
 
     /// Runs every complete command in `input`, in order, until one needs the writer's answer.
+    /// Sets the clock this connection's next commands read (the event loop reads it once per
+    /// round for every connection it serves).
+    pub fn tick(&mut self, now: Instant, now_ms: u64) {
+        self.now = now;
+        self.now_ms = now_ms;
+    }
+
     pub fn process(&mut self) -> Status {
         if let Some(until) = self.paused_until {
-            if Instant::now() < until {
+            if self.now < until {
                 return Status::Waiting;
             }
             self.paused_until = None;
@@ -272,9 +298,10 @@ impl Conn {
         }
         self.partial_since = match (self.input.is_empty(), used > 0) {
             (true, _) => None,
-            (false, true) => Some(Instant::now()),
-            (false, false) => self.partial_since.or(Some(Instant::now())),
+            (false, true) => Some(self.now),
+            (false, false) => self.partial_since.or(Some(self.now)),
         };
+        self.snap = None;
         status
     }
 
@@ -321,6 +348,7 @@ impl Conn {
             None => {}
         }
         self.pending_count = 0;
+        self.snap = None;
     }
 
     /// Messages PUBLISHed to this connection since it last looked go out before its next reply.
@@ -361,7 +389,7 @@ impl Conn {
                     .cmd
                     .push_str(&String::from_utf8_lossy(&args[1]).to_ascii_lowercase());
             }
-            state.last = Some(Instant::now());
+            state.last = Some(self.now);
             state.db = self.db;
             state.multi = self.multi.as_ref().map_or(-1, |q| q.len() as i64);
             state.resp3 = self.out.resp3;
@@ -413,6 +441,7 @@ impl Conn {
             reply: Box::new(move |outcome| notifier.send(Event::Outcome(id, outcome))),
         };
         self.waiting = Some(wait);
+        self.snap = None;
         // Sent under the lock; many connections' jobs queue up while the writer commits, and it
         // takes them all as the next group.
         let sent = self
@@ -730,7 +759,7 @@ impl Conn {
 
     fn read_command(&mut self, name: &str, args: &[Vec<u8>]) -> Flow {
         let a = &args[1..];
-        let now = now_ms();
+        let now = self.now_ms;
         match name {
             "PING" if self.subscribed_resp2() => {
                 if a.len() > 1 {
@@ -945,26 +974,36 @@ impl Conn {
         Flow::Continue
     }
 
-    /// Runs `f` with this connection's database (data and expiry tables) in a fresh snapshot.
+    /// Runs `f` with this connection's database (its data, expiry, type and hash tables) in a
+    /// snapshot taken after the commands being run were received: the one kept since the last
+    /// read of this `process` call, or a fresh one (see `Snap`).
     fn with_table(&mut self, f: impl FnOnce(&mut Conn, &View<'_>)) {
-        let snapshot = match self.server.db.begin_read() {
-            Ok(s) => s,
-            Err(e) => {
-                self.out.error(&format!("ERR {e}"));
-                return;
+        let db = self.db;
+        let snap = match self.snap.take() {
+            Some((at, snap)) if at == db => snap,
+            _ => {
+                let opened = self.server.db.begin_read().and_then(|snapshot| {
+                    Snap::try_new(snapshot, |snapshot| {
+                        Ok::<_, mmtree::Error>(View {
+                            data: snapshot.table(table_name(db))?,
+                            expires: snapshot.table(expires_name(db))?,
+                            types: snapshot.table(store::types_name(db))?,
+                            hashes: snapshot.table(store::hash_name(db))?,
+                        })
+                    })
+                });
+                match opened {
+                    Ok(snap) => snap,
+                    Err(e) => {
+                        self.out.error(&format!("ERR {e}"));
+                        return;
+                    }
+                }
             }
         };
-        let view = (|| {
-            Ok::<_, mmtree::Error>(View {
-                data: snapshot.table(table_name(self.db))?,
-                expires: snapshot.table(expires_name(self.db))?,
-                types: snapshot.table(store::types_name(self.db))?,
-                hashes: snapshot.table(store::hash_name(self.db))?,
-            })
-        })();
-        match view {
-            Ok(view) => f(self, &view),
-            Err(e) => self.out.error(&format!("ERR {e}")),
+        f(self, snap.borrow_dependent());
+        if self.waiting.is_none() {
+            self.snap = Some((db, snap));
         }
     }
 
@@ -1011,7 +1050,7 @@ impl Conn {
         // Nothing more is run or sent on this connection for a while (the event loop serves
         // the others meanwhile).
         self.paused_until =
-            Some(Instant::now() + Duration::from_millis(50 * u64::from(self.auth_failures)));
+            Some(self.now + Duration::from_millis(50 * u64::from(self.auth_failures)));
         self.out
             .error("WRONGPASS invalid username-password pair or user is disabled.");
         if self.auth_failures >= 5 {

@@ -16,7 +16,7 @@ use super::conn::{Conn, Status, QUERY_BUFFER_MAX};
 use super::{Outcome, Server};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::io::{ErrorKind, Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender};
@@ -94,7 +94,7 @@ impl Loop {
             rx,
             notifier,
         } = self;
-        let mut clients: HashMap<u64, Client> = HashMap::new();
+        let mut clients: FxHashMap<u64, Client> = FxHashMap::default();
         let mut events = Events::with_capacity(1024);
         let mut chunk = vec![0u8; READ_CHUNK];
         // Connections whose turn ended with more to read, or whose AUTH pause ends.
@@ -122,10 +122,18 @@ impl Loop {
             ready.append(&mut again);
             for event in events.iter() {
                 if event.token() != WAKER {
-                    ready.push(event.token().0 as u64);
+                    let id = event.token().0 as u64;
+                    if event.is_read_closed() || event.is_error() {
+                        if let Some(client) = clients.get_mut(&id) {
+                            client.read_closed = true;
+                        }
+                    }
+                    ready.push(id);
                 }
             }
+            // One clock reading serves this round's commands.
             let now = Instant::now();
+            let now_ms = super::store::now_ms();
             paused.retain(|&(until, id)| {
                 let due = until <= now;
                 if due {
@@ -146,6 +154,7 @@ impl Loop {
                     }
                     Event::Outcome(id, outcome) => {
                         if let Some(client) = clients.get_mut(&id) {
+                            client.conn.tick(now, now_ms);
                             client.conn.resume(outcome);
                             ready.push(id);
                         }
@@ -157,6 +166,7 @@ impl Loop {
                 let Some(client) = clients.get_mut(&id) else {
                     continue;
                 };
+                client.conn.tick(now, now_ms);
                 match client.drive(&mut chunk) {
                     Drive::Parked => {}
                     Drive::Again => again.push(id),
@@ -216,6 +226,8 @@ struct Client {
     sent: usize,
     /// Closing: replies are sent, requests no longer read.
     closing: Option<Instant>,
+    /// The peer shut down its side (or the socket failed): read to the end, no short cuts.
+    read_closed: bool,
 }
 
 impl Client {
@@ -253,6 +265,7 @@ impl Client {
             conn,
             sent: 0,
             closing: None,
+            read_closed: false,
         })
     }
 
@@ -263,31 +276,16 @@ impl Client {
         }
         for _ in 0..READS_PER_TURN {
             if self.closing.is_none() && self.unsent() <= OUT_BACKLOG {
-                match self.conn.process() {
-                    Status::Idle => {}
-                    Status::Waiting => {
-                        if let Some(until) = self.conn.paused_until {
-                            return Drive::Paused(until);
-                        }
-                        // Replies before the job go out now.
-                        return match self.flush() {
-                            Ok(()) => Drive::Parked,
-                            Err(()) => Drive::Close,
-                        };
-                    }
-                    Status::Close => self.closing = Some(Instant::now()),
+                if let Some(end) = self.run_commands() {
+                    return end;
                 }
-            }
-            if self.flush().is_err() {
-                return Drive::Close;
             }
             if self.closing.is_some() {
                 // Closed once the replies are out; until then the writable edge comes back.
-                return if self.unsent() == 0 {
-                    Drive::Close
-                } else {
-                    Drive::Parked
-                };
+                return self.settle();
+            }
+            if self.flush().is_err() {
+                return Drive::Close;
             }
             if self.unsent() > OUT_BACKLOG {
                 return Drive::Parked;
@@ -296,30 +294,62 @@ impl Client {
                 Ok(0) => return Drive::Close,
                 Ok(n) => {
                     self.conn.input.extend_from_slice(&chunk[..n]);
-                    self.conn.last_activity = Instant::now();
+                    self.conn.last_activity = self.conn.now;
                     if self.conn.input.len() > QUERY_BUFFER_MAX {
                         self.conn
                             .out
                             .error("ERR Protocol error: query buffer limit reached");
-                        self.closing = Some(Instant::now());
+                        self.closing = Some(self.conn.now);
+                    }
+                    if n < chunk.len() && !self.read_closed {
+                        // A TCP read short of the buffer emptied the receive queue, and data
+                        // arriving after it raises a new edge: run what came, reply, and park
+                        // without the read that would only say WouldBlock. (A shutdown that
+                        // arrived with the data is flagged by the event: then read on to EOF.)
+                        if self.closing.is_none() && self.unsent() <= OUT_BACKLOG {
+                            if let Some(end) = self.run_commands() {
+                                return end;
+                            }
+                        }
+                        return self.settle();
                     }
                 }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                    return match self.conn.process() {
-                        // What the last read completed has run; its replies go out now.
-                        Status::Idle => match self.flush() {
-                            Ok(()) => Drive::Parked,
-                            Err(()) => Drive::Close,
-                        },
-                        // Process again in a new turn (it flushes or parks).
-                        _ => Drive::Again,
-                    };
-                }
+                // Everything read has run and been answered (the top of this loop).
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return Drive::Parked,
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(_) => return Drive::Close,
             }
         }
         Drive::Again
+    }
+
+    /// Runs the complete commands; `Some` if the drive ends here (waiting, paused, or closing
+    /// with its replies out), `None` if more input is welcome.
+    fn run_commands(&mut self) -> Option<Drive> {
+        match self.conn.process() {
+            Status::Idle => None,
+            Status::Waiting => Some(match self.conn.paused_until {
+                Some(until) => Drive::Paused(until),
+                // Replies before the job go out now.
+                None => match self.flush() {
+                    Ok(()) => Drive::Parked,
+                    Err(()) => Drive::Close,
+                },
+            }),
+            Status::Close => {
+                self.closing = Some(self.conn.now);
+                Some(self.settle())
+            }
+        }
+    }
+
+    /// Sends what it can and parks (a closing connection closes once its replies are out).
+    fn settle(&mut self) -> Drive {
+        match self.flush() {
+            Err(()) => Drive::Close,
+            Ok(()) if self.closing.is_some() && self.unsent() == 0 => Drive::Close,
+            Ok(()) => Drive::Parked,
+        }
     }
 
     fn unsent(&self) -> usize {

@@ -52,8 +52,24 @@ fn line(buf: &[u8], from: usize) -> Option<(&[u8], usize)> {
     Some((&buf[from..from + end], from + end + 2))
 }
 
+/// A header's decimal number (an optional minus, then 1 to 18 digits: a request's counts and
+/// lengths, checked against the limits after).
 fn number(bytes: &[u8]) -> Option<i64> {
-    std::str::from_utf8(bytes).ok()?.parse().ok()
+    let (negative, digits) = match bytes {
+        [b'-', rest @ ..] => (true, rest),
+        _ => (false, bytes),
+    };
+    if digits.is_empty() || digits.len() > 18 {
+        return None;
+    }
+    let mut n: i64 = 0;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        n = n * 10 + i64::from(d - b'0');
+    }
+    Some(if negative { -n } else { n })
 }
 
 /// Where parsing of an incomplete command stopped, so the next call resumes there instead of
@@ -377,6 +393,26 @@ pub enum Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn header_numbers_are_plain_decimals() {
+        assert_eq!(number(b"0"), Some(0));
+        assert_eq!(number(b"123"), Some(123));
+        assert_eq!(number(b"-1"), Some(-1));
+        assert_eq!(number(b"999999999999999999"), Some(999_999_999_999_999_999));
+        for bad in [
+            &b""[..],
+            b"-",
+            b"+1",
+            b" 1",
+            b"1 ",
+            b"1x",
+            b"0x10",
+            b"9999999999999999999",
+        ] {
+            assert_eq!(number(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
 
     #[test]
     fn parses_arrays_inline_and_partial_input() {
