@@ -927,6 +927,62 @@ fn other_clients_never_see_half_a_transaction() {
     assert!(reading.join().unwrap() > 0);
 }
 
+/// The commands of a transaction the connection runs itself (hash reads, SCAN, …) read the
+/// state the transaction left, not writes committed after it: here another client's HSET that
+/// the group-commit writer takes in the same group as the EXEC, right behind it.
+#[test]
+fn reads_queued_in_multi_see_the_transaction_and_nothing_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("mx.mmt"), &[]);
+    let (mut busy, mut tx, mut other) = (server.raw(), server.raw(), server.raw());
+    let mut big = String::new();
+    for i in 0..20_000 {
+        big.push_str(&resp(&["SET", &format!("filler:{i}"), "x"]));
+    }
+    let mut later_seen = 0;
+    for round in 0..30 {
+        let mine = format!("mine{round}");
+        let theirs = format!("theirs{round}");
+        // A big pipelined write keeps the writer busy while the EXEC and the other client's
+        // HSET queue up behind it: the writer then takes both in one group, EXEC first.
+        busy.write_all(big.as_bytes()).unwrap();
+        std::thread::sleep(Duration::from_millis(2));
+        tx.write_all(
+            (resp(&["MULTI"])
+                + &resp(&["HSET", "h", "f", &mine])
+                + &resp(&["HGET", "h", "f"])
+                + &resp(&["HGETALL", "h"])
+                + &resp(&["EXEC"]))
+                .as_bytes(),
+        )
+        .unwrap();
+        std::thread::sleep(Duration::from_millis(1));
+        other
+            .write_all(resp(&["HSET", "h", "f", &theirs]).as_bytes())
+            .unwrap();
+        let expect = format!(
+            "+OK\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n*3\r\n:0\r\n${}\r\n{mine}\r\n*2\r\n$1\r\nf\r\n${}\r\n{mine}\r\n",
+            mine.len(),
+            mine.len()
+        );
+        // The first round creates the field (HSET answers 1); afterwards it exists.
+        let expect = if round == 0 {
+            expect.replacen(":0", ":1", 1)
+        } else {
+            expect
+        };
+        let mut got = vec![0u8; expect.len()];
+        tx.read_exact(&mut got).unwrap();
+        let got = String::from_utf8_lossy(&got).into_owned();
+        later_seen += usize::from(got.contains(&theirs));
+        assert_eq!(got, expect, "round {round}");
+        expect_bytes(&mut other, ":0\r\n");
+        let mut ok = vec![0u8; 5 * 20_000];
+        busy.read_exact(&mut ok).unwrap();
+    }
+    assert_eq!(later_seen, 0);
+}
+
 #[test]
 fn bind_takes_a_host_name_and_port_overrides_its_port() {
     use std::io::BufRead;

@@ -64,6 +64,8 @@ pub struct Conn {
     notifier: Notifier,
     /// The snapshot the reads of this `process` call share, and its database.
     snap: Option<(u32, Snap)>,
+    /// While EXEC's replies are put in place: the snapshot of its own commit.
+    exec_snapshot: Option<Arc<mmtree::ReadTransaction>>,
     /// The clock, as of the event loop's round (CLIENT LIST's idle time; expiry, in Unix ms).
     pub now: Instant,
     now_ms: u64,
@@ -119,7 +121,7 @@ self_cell::self_cell!(
     /// every write answered before it arrived (the connection's own writes included: the
     /// snapshot is dropped when a job goes to the writer, and when `process` returns).
     struct Snap {
-        owner: mmtree::ReadTransaction,
+        owner: Arc<mmtree::ReadTransaction>,
         #[covariant]
         dependent: View,
     }
@@ -209,6 +211,7 @@ impl Conn {
             last_activity: Instant::now(),
             notifier,
             snap: None,
+            exec_snapshot: None,
             now: Instant::now(),
             now_ms: now_ms(),
         }
@@ -564,8 +567,13 @@ impl Conn {
             }
         }
         let watched = self.watched.clone();
+        let snapshot = slots.iter().any(|s| matches!(s, Slot::Local(_)));
         self.submit(
-            Job::Exec { watched, ops },
+            Job::Exec {
+                watched,
+                ops,
+                snapshot,
+            },
             Wait::Exec {
                 queue,
                 slots,
@@ -585,6 +593,11 @@ impl Conn {
         self.unwatch();
         let replies = match outcome {
             Outcome::Replies(replies) => replies,
+            Outcome::Exec(replies, snapshot) => {
+                // The queued commands run here read the state the transaction left.
+                self.exec_snapshot = Some(snapshot);
+                replies
+            }
             Outcome::Aborted => {
                 self.out.null_array();
                 return;
@@ -619,6 +632,8 @@ impl Conn {
             }
         }
         self.db = db_after;
+        self.exec_snapshot = None;
+        self.snap = None;
     }
 
     /// Runs one command (the writes before it, unless it joins them, have been answered).
@@ -982,7 +997,11 @@ impl Conn {
         let snap = match self.snap.take() {
             Some((at, snap)) if at == db => snap,
             _ => {
-                let opened = self.server.db.begin_read().and_then(|snapshot| {
+                let snapshot = match &self.exec_snapshot {
+                    Some(s) => Ok(s.clone()),
+                    None => self.server.db.begin_read().map(Arc::new),
+                };
+                let opened = snapshot.and_then(|snapshot| {
                     Snap::try_new(snapshot, |snapshot| {
                         Ok::<_, mmtree::Error>(View {
                             data: snapshot.table(table_name(db))?,

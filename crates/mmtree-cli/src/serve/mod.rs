@@ -103,10 +103,14 @@ pub enum Job {
     /// WATCH: registers the keys; answered with each key's version and liveness.
     Watch { db: u32, keys: Vec<Vec<u8>> },
     /// EXEC: unless a watched key changed, runs the queued commands (each on its database) one
-    /// after the other, inside the group's transaction.
+    /// after the other, inside the group's transaction. With `snapshot`, the transaction is
+    /// committed right after them and the answer carries a snapshot of that commit: the queued
+    /// commands the connection runs itself (SCAN, hash reads, …) read exactly the state the
+    /// transaction left, nothing of the jobs after it.
     Exec {
         watched: Vec<store::WatchedKey>,
         ops: Vec<(u32, Vec<Vec<u8>>)>,
+        snapshot: bool,
     },
 }
 
@@ -124,6 +128,8 @@ impl Job {
 pub enum Outcome {
     /// One reply per command (Writes, Exec).
     Replies(Vec<Reply>),
+    /// EXEC with `snapshot`: the replies, and a snapshot of the commit that ended with it.
+    Exec(Vec<Reply>, Arc<mmtree::ReadTransaction>),
     /// Per watched key: (version, live).
     Watched(Vec<(u64, bool)>),
     /// EXEC found a watched key modified: nothing ran.
@@ -400,62 +406,103 @@ fn writer_loop(server: Arc<Server>, batches: Receiver<WriteBatch>, durability: m
             continue;
         }
         let now = store::now_ms();
-        let max_key = server.db.key_size_max().saturating_sub(12);
-        let result = (|| -> mmtree::Result<(Vec<Outcome>, usize)> {
-            let mut w = server.db.begin_write()?;
-            w.set_durability(durability);
-            let mut outcomes = Vec::with_capacity(group.len());
-            {
-                // Held while the group is applied (not while it commits): watches are registered
-                // and versions bumped in the writer's order.
-                let mut watches = server.watches.lock().expect("watches");
-                for batch in &group {
-                    outcomes.push(run_job(&mut w, &mut watches, &batch.job, now, max_key)?);
+        // The group is committed in segments: one ends after an EXEC that wants a snapshot of
+        // its own commit, the last one with the rest (and the expiry sweep, if due).
+        let mut rest = group.into_iter().peekable();
+        loop {
+            let mut segment = Vec::new();
+            for batch in rest.by_ref() {
+                let cut = matches!(batch.job, Job::Exec { snapshot: true, .. });
+                segment.push(batch);
+                if cut {
+                    break;
                 }
             }
-            let expired = if sweep_due {
-                store::sweep(&mut w, now, 10_000)?
-            } else {
-                0
-            };
-            if ops == 0 && expired == 0 {
-                w.abort();
-            } else {
-                w.commit()?;
+            let last = rest.peek().is_none();
+            commit_segment(&server, segment, durability, now, sweep_due && last);
+            if last {
+                break;
             }
-            Ok((outcomes, expired))
-        })();
+        }
         if sweep_due {
             last_sweep = Instant::now();
         }
-        match result {
-            Ok((outcomes, expired)) => {
-                server
-                    .stats
-                    .expired
-                    .fetch_add(expired as u64, Ordering::Relaxed);
-                if ops > 0 {
-                    server.stats.commits.fetch_add(1, Ordering::Relaxed);
-                    server
-                        .stats
-                        .committed_writes
-                        .fetch_add(ops as u64, Ordering::Relaxed);
-                }
-                for (batch, outcome) in group.into_iter().zip(outcomes) {
-                    (batch.reply)(outcome);
+    }
+}
+
+/// Applies `segment`'s jobs in one write transaction, commits once, and answers each.
+fn commit_segment(
+    server: &Server,
+    segment: Vec<WriteBatch>,
+    durability: mmtree::Durability,
+    now: u64,
+    sweep: bool,
+) {
+    let ops = segment.iter().map(|b| b.job.ops()).sum::<usize>();
+    let max_key = server.db.key_size_max().saturating_sub(12);
+    let result = (|| -> mmtree::Result<(Vec<Outcome>, usize)> {
+        let mut w = server.db.begin_write()?;
+        w.set_durability(durability);
+        let mut outcomes = Vec::with_capacity(segment.len());
+        {
+            let mut watches = server.watches.lock().expect("watches");
+            for batch in &segment {
+                outcomes.push(run_job(&mut w, &mut watches, &batch.job, now, max_key)?);
+            }
+        }
+        let expired = if sweep {
+            store::sweep(&mut w, now, 10_000)?
+        } else {
+            0
+        };
+        if ops == 0 && expired == 0 {
+            w.abort();
+        } else {
+            w.commit()?;
+        }
+        // An EXEC that asked for it (the segment's last job) gets a snapshot of this commit,
+        // taken before any other write can begin (this thread is the server's only writer).
+        if let Some(Outcome::Replies(_)) = outcomes.last() {
+            if matches!(
+                segment.last().map(|b| &b.job),
+                Some(Job::Exec { snapshot: true, .. })
+            ) {
+                // (Without one, the connection reads a fresh snapshot: the commit is done.)
+                if let Ok(snapshot) = server.db.begin_read() {
+                    if let Some(Outcome::Replies(replies)) = outcomes.pop() {
+                        outcomes.push(Outcome::Exec(replies, Arc::new(snapshot)));
+                    }
                 }
             }
-            Err(error) => {
-                eprintln!("mmtree serve: commit failed: {error}");
-                for batch in group {
-                    (batch.reply)(Outcome::Failed(format!("ERR commit failed: {error}")));
-                }
+        }
+        Ok((outcomes, expired))
+    })();
+    match result {
+        Ok((outcomes, expired)) => {
+            server
+                .stats
+                .expired
+                .fetch_add(expired as u64, Ordering::Relaxed);
+            if ops > 0 {
+                server.stats.commits.fetch_add(1, Ordering::Relaxed);
+                server
+                    .stats
+                    .committed_writes
+                    .fetch_add(ops as u64, Ordering::Relaxed);
+            }
+            for (batch, outcome) in segment.into_iter().zip(outcomes) {
+                (batch.reply)(outcome);
+            }
+        }
+        Err(error) => {
+            eprintln!("mmtree serve: commit failed: {error}");
+            for batch in segment {
+                (batch.reply)(Outcome::Failed(format!("ERR commit failed: {error}")));
             }
         }
     }
 }
 
-/// Applies one job inside the group's transaction.
 fn run_job(
     w: &mut mmtree::WriteTransaction,
     watches: &mut store::Watches,
@@ -494,7 +541,7 @@ fn run_job(
             }
             Outcome::Watched(out)
         }
-        Job::Exec { watched, ops } => {
+        Job::Exec { watched, ops, .. } => {
             for k in watched {
                 let live = tx(w, watches, k.db, now, max_key).get(&k.key)?.is_some();
                 if watches.version(k.db, &k.key) != Some(k.version) || (k.live && !live) {
