@@ -94,8 +94,8 @@ const ROWS: &[Row] = &[
     row("RENAMENX", Yes, "", &[&["MSET", "a", "1", "b", "2"], &["RENAMENX", "a", "b"]], ":0"),
     row("COPY", Yes, "DB, REPLACE", &[&["SET", "a", "1"], &["COPY", "a", "b", "DB", "1"]], ":1"),
     row("MOVE", Yes, "", &[&["SET", "a", "1"], &["MOVE", "a", "0"]], "-ERR source and destination objects are the same"),
-    row("SWAPDB", Differs, "copies both databases' rows in one transaction: O(their size), where Redis swaps pointers", &[&["SWAPDB", "0", "x"]], "-ERR invalid second DB index"),
-    row("RANDOMKEY", Differs, "not uniform: the first key at or after a random point of the key range", &[&["SET", "a", "1"], &["RANDOMKEY"]], "\"a\""),
+    row("SWAPDB", Yes, "the two databases' tables trade names (O(1)); such a commit is a checkpoint", &[&["SWAPDB", "0", "x"]], "-ERR invalid second DB index"),
+    row("RANDOMKEY", Differs, "uniform up to 10,000 keys; in a larger database, the first key at or after a random point of the key range (no per-subtree counts to pick the n-th key)", &[&["SET", "a", "1"], &["RANDOMKEY"]], "\"a\""),
     row("FLUSHDB", Yes, "ASYNC/SYNC accepted", &[&["SET", "a", "1"], &["FLUSHDB"], &["DBSIZE"]], ":0"),
     row("FLUSHALL", Yes, "ASYNC/SYNC accepted", &[&["FLUSHALL", "LATER"]], "-ERR syntax error"),
     row("EXPIRE", Yes, "NX, XX, GT, LT", &[&["SET", "a", "1"], &["EXPIRE", "a", "10", "NX", "XX"]], "-ERR NX and XX, GT or LT options at the same time are not compatible"),
@@ -109,7 +109,7 @@ const ROWS: &[Row] = &[
     row("PERSIST", Yes, "", &[&["SETEX", "a", "100", "1"], &["PERSIST", "a"]], ":1"),
     // Transactions.
     row("MULTI", Yes, "", &[&["MULTI"], &["MULTI"]], "-ERR MULTI calls can not be nested"),
-    row("EXEC", Differs, "writes and string/key reads run in one write transaction; other queued commands (SCAN, hash reads, INFO, PUBLISH, …) run right after its commit", &[&["MULTI"], &["SET", "a", "1"], &["INCR", "a"], &["EXEC"]], "[+OK, :2]"),
+    row("EXEC", Yes, "writes and string/key reads run in one write transaction; the other queued commands (SCAN, hash reads, INFO, PUBLISH, …) run right after it, reads on a snapshot of exactly that commit", &[&["MULTI"], &["SET", "a", "1"], &["INCR", "a"], &["EXEC"]], "[+OK, :2]"),
     row("DISCARD", Yes, "", &[&["DISCARD"]], "-ERR DISCARD without MULTI"),
     row("WATCH", Yes, "", &[&["MULTI"], &["WATCH", "a"]], "-ERR WATCH inside MULTI is not allowed"),
     row("UNWATCH", Yes, "", &[&["UNWATCH"]], "+OK"),
@@ -135,7 +135,7 @@ const ROWS: &[Row] = &[
     row("UNSUBSCRIBE", Yes, "", &[&["UNSUBSCRIBE"]], "[\"unsubscribe\", nil, :0]"),
     row("PSUBSCRIBE", Yes, "", &[&["PSUBSCRIBE", "a*"]], "[\"psubscribe\", \"a*\", :1]"),
     row("PUNSUBSCRIBE", Yes, "", &[&["PUNSUBSCRIBE", "a*"]], "[\"punsubscribe\", \"a*\", :0]"),
-    row("PUBLISH", Differs, "written to each subscriber's socket at once (a subscriber that stops reading delays publishers by up to its write timeout, where Redis buffers)", &[&["PUBLISH", "c", "m"]], ":0"),
+    row("PUBLISH", Differs, "buffered per subscriber; one with 32 MiB unread is disconnected (Redis' hard pub/sub limit; no soft limit of 8 MiB for 60 s)", &[&["PUBLISH", "c", "m"]], ":0"),
     row("PUBSUB", Differs, "CHANNELS, NUMSUB, NUMPAT, HELP; no SHARDCHANNELS/SHARDNUMSUB", &[&["PUBSUB", "NUMPAT"]], ":0"),
     row("SSUBSCRIBE", No, "", &[&["SSUBSCRIBE", "c"]], "-ERR unknown command 'SSUBSCRIBE', with args beginning with: 'c' "),
     // mmtree's own.

@@ -983,6 +983,29 @@ fn reads_queued_in_multi_see_the_transaction_and_nothing_after_it() {
     assert_eq!(later_seen, 0);
 }
 
+/// RANDOMKEY is uniform in a small database, however the keys are spread over the key space
+/// (it picked the first key after a random point, so a key after a gap came up far more often).
+#[test]
+fn randomkey_is_uniform_in_a_small_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("rk.mmt"), &[]);
+    let mut c = server.client();
+    let keys = ["a", "b", "c", "y1", "y2", "y3", "y4", "y5", "y6", "y7"];
+    for k in keys {
+        let _: () = cmd(&mut c, &["SET", k, "1"]).unwrap();
+    }
+    let mut seen = std::collections::BTreeMap::<String, u32>::new();
+    for _ in 0..2000 {
+        let k: String = cmd(&mut c, &["RANDOMKEY"]).unwrap();
+        *seen.entry(k).or_default() += 1;
+    }
+    // 200 each expected; below 100 has a probability under 1e-12.
+    for k in keys {
+        let n = seen.get(k).copied().unwrap_or(0);
+        assert!(n >= 100, "{k} picked {n} times of 2000: {seen:?}");
+    }
+}
+
 #[test]
 fn bind_takes_a_host_name_and_port_overrides_its_port() {
     use std::io::BufRead;
@@ -1219,6 +1242,15 @@ fn getex_setrange_incrbyfloat_rename_copy_move_swapdb_flushall() {
     // RANDOMKEY.
     let k: String = cmd(&mut c, &["RANDOMKEY"]).unwrap();
     assert_eq!(int(&mut c, &["EXISTS", &k]), 1);
+    // SWAPDB carries hashes too (their fields and type rows are tables of the database).
+    assert_eq!(cmd::<String>(&mut c, &["SELECT", "5"]).unwrap(), "OK");
+    assert_eq!(int(&mut c, &["HSET", "hh", "f", "v"]), 1);
+    assert_eq!(cmd::<String>(&mut c, &["SWAPDB", "5", "6"]).unwrap(), "OK");
+    assert_eq!(int(&mut c, &["EXISTS", "hh"]), 0);
+    assert_eq!(cmd::<String>(&mut c, &["SELECT", "6"]).unwrap(), "OK");
+    assert_eq!(s(&mut c, &["HGET", "hh", "f"]).as_deref(), Some("v"));
+    assert_eq!(cmd::<String>(&mut c, &["TYPE", "hh"]).unwrap(), "hash");
+    assert_eq!(cmd::<String>(&mut c, &["SELECT", "3"]).unwrap(), "OK");
     // FLUSHALL empties every database.
     assert_eq!(cmd::<String>(&mut c, &["FLUSHALL"]).unwrap(), "OK");
     assert_eq!(int(&mut c, &["DBSIZE"]), 0);

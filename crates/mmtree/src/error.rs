@@ -215,6 +215,13 @@ pub enum Error {
         key: String,
     },
 
+    /// A table was to be renamed to a name another table has.
+    #[error("a table named {table:?} already exists")]
+    TableExists {
+        /// The name.
+        table: String,
+    },
+
     /// A bulk load was started on a table that already has entries.
     #[error("bulk load needs an empty table; table {table:?} has {len} entries")]
     TableNotEmpty {

@@ -38,6 +38,10 @@ enum Op {
     DeleteTable {
         table: u8,
     },
+    RenameTable {
+        from: u8,
+        to: u8,
+    },
     Commit,
     Abort,
     Reopen,
@@ -103,6 +107,7 @@ fn op() -> impl Strategy<Value = Op> {
         5 => (table.clone(), bound(), bound(), any::<bool>(), 0usize..50)
             .prop_map(|(table, lo, hi, reverse, take)| Op::Range { table, lo, hi, reverse, take }),
         2 => table.clone().prop_map(|table| Op::FirstLast { table }),
+        1 => (table.clone(), table.clone()).prop_map(|(from, to)| Op::RenameTable { from, to }),
         1 => table.prop_map(|table| Op::DeleteTable { table }),
         6 => Just(Op::Commit),
         2 => Just(Op::Abort),
@@ -363,6 +368,28 @@ impl Harness {
                 let expected = self.pending.remove(&name).is_some();
                 if !existed {
                     prop_assert!(!expected);
+                }
+            }
+            Op::RenameTable { from, to } => {
+                let (f, t) = (table_name(*from), table_name(*to));
+                let w = self.writer();
+                let had_from = w.has_table(&f).unwrap();
+                let had_to = w.has_table(&t).unwrap();
+                match w.rename_table(&f, &t) {
+                    Ok(renamed) => {
+                        prop_assert_eq!(renamed, had_from);
+                        prop_assert!(!had_from || !had_to || f == t);
+                        if !had_from {
+                            prop_assert!(self.pending.get(&f).is_none_or(|m| m.is_empty()));
+                        } else if f != t {
+                            let moved = self.pending.remove(&f).unwrap_or_default();
+                            self.pending.insert(t, moved);
+                        }
+                    }
+                    Err(mmtree::Error::TableExists { .. }) => {
+                        prop_assert!(had_from && had_to && f != t)
+                    }
+                    Err(e) => panic!("rename_table: {e}"),
                 }
             }
             Op::Commit => {

@@ -16,6 +16,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
+/// RANDOMKEY picks uniformly among at most this many keys (by walking to a random index);
+/// beyond, from a random point of the key range.
+const RANDOMKEY_EXACT: u64 = 10_000;
 /// The most unparsed request bytes a client may have buffered (Redis' query buffer limit).
 pub const QUERY_BUFFER_MAX: usize = 1 << 30;
 /// Request and reply buffers larger than this are freed once empty (not kept per connection).
@@ -1983,8 +1986,30 @@ impl Conn {
                 conn.out.null();
                 return;
             };
-            // A random key between the first and the last, byte by byte.
             let mut x = seed | 1;
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            if data.len() <= RANDOMKEY_EXACT {
+                // Small: every key equally likely (an expired one not yet swept gives the
+                // next live one).
+                let at = (x % data.len()) as usize;
+                let live = |k: &&[u8]| t.unexpired(k, now);
+                let keys = || {
+                    data.range(..)
+                        .into_iter()
+                        .flatten()
+                        .flatten()
+                        .map(|(k, _)| k)
+                };
+                match keys().skip(at).find(live).or_else(|| keys().find(live)) {
+                    Some(k) => conn.out.bulk(k),
+                    None => conn.out.null(),
+                }
+                return;
+            }
+            // Large (mmtree keeps no per-subtree counts to find the n-th key): the first key at
+            // or after a random point between the first and the last, byte by byte.
             let mut probe = Vec::new();
             for i in 0..first.len().max(last.len()).min(16) {
                 x ^= x << 13;

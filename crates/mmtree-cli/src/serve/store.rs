@@ -25,6 +25,9 @@ use std::collections::HashMap;
 /// Every internal table name starts with this.
 pub const INTERNAL_PREFIX: &str = "__serve:";
 pub const EXPIRY_QUEUE: &str = "__serve:expiry-queue";
+/// SWAPDB's name for a table while two trade names (never left behind: the same transaction
+/// renames it back).
+const SWAP_TABLE: &str = "__serve:swapping";
 pub const DATABASES: u32 = 16;
 
 /// The tables of one database (names built once: a command does not format them).
@@ -1343,22 +1346,10 @@ fn apply_more(tx: &mut Tx<'_>, name: &str, a: &[Vec<u8>]) -> TxResult<Reply> {
     })
 }
 
-/// SWAPDB: every row of databases `x` and `y` (data, expiry, types, hash fields, expiry queue)
-/// changes sides. It copies both databases: O(their size), in one transaction.
+/// SWAPDB: databases `x` and `y` (data, expiry, types, hash fields) trade table names, O(1)
+/// whatever their size (the transaction commits as a checkpoint: see `rename_table`); the
+/// entries of the expiry queue, which name their database, are rewritten (a scan of the queue).
 fn swap_dbs(tx: &mut Tx<'_>, x: u32, y: u32) -> TxResult<()> {
-    type Rows = Vec<(Vec<u8>, Vec<u8>)>;
-    fn take(w: &mut WriteTransaction, name: &str) -> TxResult<Rows> {
-        if !w.has_table(name)? {
-            return Ok(Vec::new());
-        }
-        let mut rows = Vec::new();
-        for item in w.table(name)?.range(..)? {
-            let (k, v) = item?;
-            rows.push((k.to_vec(), v.to_vec()));
-        }
-        w.delete_table(name)?;
-        Ok(rows)
-    }
     // Watched keys of both databases count as modified (Redis touches them all).
     if let Some(watches) = tx.watches.as_deref_mut() {
         for db in [x, y] {
@@ -1367,18 +1358,13 @@ fn swap_dbs(tx: &mut Tx<'_>, x: u32, y: u32) -> TxResult<()> {
             }
         }
     }
+    // The tables trade names (O(1) each: no row moves).
     let names: [fn(u32) -> &'static str; 4] = [table_name, expires_name, types_name, hash_name];
     for name in names {
-        let (rx, ry) = (take(tx.w, name(x))?, take(tx.w, name(y))?);
-        for (db, rows) in [(y, rx), (x, ry)] {
-            if rows.is_empty() {
-                continue;
-            }
-            let mut t = tx.w.table(name(db))?;
-            for (k, v) in rows {
-                t.insert(&k, &v)?;
-            }
-        }
+        let (nx, ny) = (name(x), name(y));
+        tx.w.rename_table(nx, SWAP_TABLE)?;
+        tx.w.rename_table(ny, nx)?;
+        tx.w.rename_table(SWAP_TABLE, ny)?;
     }
     // The queue names the database of each entry.
     if tx.w.has_table(EXPIRY_QUEUE)? {

@@ -152,6 +152,36 @@ impl WriteTransaction {
         })
     }
 
+    /// Renames table `from` to `to` (its entries stay where they are: O(1)); returns false if
+    /// `from` does not exist, [`Error::TableExists`] if `to` does. The redo log has no record
+    /// for a rename, so a transaction that renames commits as a checkpoint (its trees are
+    /// written and synced, as a large transaction's are).
+    pub fn rename_table(&mut self, from: &str, to: &str) -> Result<bool> {
+        check_table_name(to)?;
+        self.core.usable()?;
+        let Some(state) = self.core.table_state(from, false)? else {
+            return Ok(false);
+        };
+        if from == to {
+            return Ok(true);
+        }
+        if self.core.table_state(to, false)?.is_some() {
+            return Err(Error::TableExists {
+                table: to.to_string(),
+            });
+        }
+        self.core.tables.insert(from.to_string(), None);
+        self.core.set_table(
+            to,
+            TableState {
+                changed: true,
+                ..state
+            },
+        );
+        self.core.log(|_| false);
+        Ok(true)
+    }
+
     /// Names of all tables, in order, including those created in this transaction.
     pub fn list_tables(&self) -> Result<Vec<String>> {
         self.core.usable()?;
