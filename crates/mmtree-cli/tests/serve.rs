@@ -1799,3 +1799,92 @@ fn reads_go_on_while_a_write_waits_and_see_the_writes_before_them() {
     assert!(reads > 0);
     exchange(&mut reader, &[&["GET", "k"]], "$5\r\n10000\r\n");
 }
+
+/// SETBIT/GETBIT and LCS are string commands (Redis' own examples), SAVE is a checkpoint, and
+/// SHUTDOWN stops the server gracefully, keeping every commit; neither is allowed in MULTI.
+#[test]
+fn bits_lcs_save_and_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bits.mmt");
+    let server = Server::start(&file, &[]);
+    let mut s = server.raw();
+    exchange(&mut s, &[&["SETBIT", "b", "1", "1"]], ":0\r\n");
+    exchange(&mut s, &[&["GET", "b"]], "$1\r\n@\r\n");
+    exchange(&mut s, &[&["SETBIT", "b", "2", "1"]], ":0\r\n");
+    exchange(&mut s, &[&["SETBIT", "b", "1", "0"]], ":1\r\n");
+    exchange(&mut s, &[&["GET", "b"]], "$1\r\n \r\n");
+    exchange(&mut s, &[&["SETBIT", "b", "17", "1"]], ":0\r\n");
+    exchange(&mut s, &[&["STRLEN", "b"]], ":3\r\n");
+    exchange(&mut s, &[&["GETBIT", "b", "2"]], ":1\r\n");
+    exchange(&mut s, &[&["GETBIT", "b", "17"]], ":1\r\n");
+    exchange(&mut s, &[&["GETBIT", "b", "100000"]], ":0\r\n");
+    exchange(&mut s, &[&["GETBIT", "none", "0"]], ":0\r\n");
+    let range = "-ERR bit offset is not an integer or out of range\r\n";
+    exchange(&mut s, &[&["SETBIT", "b", "4294967296", "1"]], range);
+    exchange(&mut s, &[&["SETBIT", "b", "-1", "1"]], range);
+    exchange(
+        &mut s,
+        &[&["SETBIT", "b", "0", "2"]],
+        "-ERR bit is not an integer or out of range\r\n",
+    );
+    exchange(&mut s, &[&["HSET", "h", "f", "v"]], ":1\r\n");
+    let wrongtype = "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n";
+    exchange(&mut s, &[&["SETBIT", "h", "0", "1"]], wrongtype);
+    exchange(&mut s, &[&["GETBIT", "h", "0"]], wrongtype);
+    // LCS, as in Redis' documentation.
+    exchange(
+        &mut s,
+        &[&["MSET", "k1", "ohmytext", "k2", "mynewtext"]],
+        "+OK\r\n",
+    );
+    exchange(&mut s, &[&["LCS", "k1", "k2"]], "$6\r\nmytext\r\n");
+    exchange(&mut s, &[&["LCS", "k1", "k2", "LEN"]], ":6\r\n");
+    exchange(
+        &mut s,
+        &[&["LCS", "k1", "k2", "IDX"]],
+        "*4\r\n$7\r\nmatches\r\n*2\r\n*2\r\n*2\r\n:4\r\n:7\r\n*2\r\n:5\r\n:8\r\n*2\r\n*2\r\n:2\r\n:3\r\n*2\r\n:0\r\n:1\r\n$3\r\nlen\r\n:6\r\n",
+    );
+    exchange(
+        &mut s,
+        &[&["LCS", "k1", "k2", "IDX", "MINMATCHLEN", "4", "WITHMATCHLEN"]],
+        "*4\r\n$7\r\nmatches\r\n*1\r\n*3\r\n*2\r\n:4\r\n:7\r\n*2\r\n:5\r\n:8\r\n:4\r\n$3\r\nlen\r\n:6\r\n",
+    );
+    exchange(
+        &mut s,
+        &[&["LCS", "k1", "k2", "LEN", "IDX"]],
+        "-ERR If you want both the length and indexes, please just use IDX.\r\n",
+    );
+    exchange(&mut s, &[&["LCS", "k1", "nothing"]], "$0\r\n\r\n");
+    exchange(
+        &mut s,
+        &[&["LCS", "k1", "h"]],
+        "-ERR The specified keys must contain string values\r\n",
+    );
+    // SAVE; SAVE and SHUTDOWN refused inside MULTI (and the transaction with them).
+    exchange(&mut s, &[&["SAVE"]], "+OK\r\n");
+    exchange(
+        &mut s,
+        &[&["MULTI"], &["SET", "foo", "bar"], &["SHUTDOWN"], &["SAVE"], &["EXEC"]],
+        "+OK\r\n+QUEUED\r\n-ERR Command not allowed inside a transaction\r\n-ERR Command not allowed inside a transaction\r\n-EXECABORT Transaction discarded because of previous errors.\r\n",
+    );
+    exchange(&mut s, &[&["GET", "foo"]], "$-1\r\n");
+    // SHUTDOWN: no reply, the connection closes, the server exits 0, the data stays.
+    exchange(&mut s, &[&["SET", "kept", "yes"]], "+OK\r\n");
+    s.write_all(resp(&["SHUTDOWN", "NOSAVE"]).as_bytes())
+        .unwrap();
+    let mut rest = Vec::new();
+    let _ = s.read_to_end(&mut rest);
+    assert!(rest.is_empty(), "SHUTDOWN replied {rest:?}");
+    let mut server = server;
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "still running");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+    let out = mmtree(&["get", file.to_str().unwrap(), "db0", "kept", "--raw"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "yes");
+}

@@ -16,6 +16,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
+/// LCS's table (u32 cells) is at most this many cells (Redis refuses beyond 4 GiB of table;
+/// 512 MiB here: the event loop would hold it).
+const LCS_CELLS_MAX: u64 = 128 << 20;
 /// RANDOMKEY picks uniformly among at most this many keys (by walking to a random index);
 /// beyond, from a random point of the key range.
 const RANDOMKEY_EXACT: u64 = 10_000;
@@ -684,7 +687,11 @@ impl Conn {
         }
         if self.multi.is_some() && name != "QUIT" {
             // Queued, or refused (and the transaction marked) if it could never run.
-            if kind_of(name).is_none() {
+            if matches!(name, "SAVE" | "SHUTDOWN") {
+                self.multi_failed = true;
+                self.out
+                    .error("ERR Command not allowed inside a transaction");
+            } else if kind_of(name).is_none() {
                 self.multi_failed = true;
                 self.out.error(&unknown_command(&args));
             } else if !arity_ok(name, args.len()) {
@@ -728,6 +735,8 @@ impl Conn {
                 | "HGETALL"
                 | "HSTRLEN"
                 | "HSCAN"
+                | "GETBIT"
+                | "LCS"
                 | "RANDOMKEY"
                 | "SCAN"
                 | "MMTREE.RANGE"
@@ -903,6 +912,49 @@ impl Conn {
                 Some(_) if t.is_hash(&a[0]) => conn.out.error(store::WRONGTYPE),
                 got => conn.out.int(got.map_or(0, |(_, d)| d.len() as i64)),
             }),
+            "GETBIT" if a.len() == 2 => {
+                let Some(offset) = store::bit_offset(&a[1]) else {
+                    self.out.error(store::BIT_OFFSET);
+                    return Flow::Continue;
+                };
+                self.with_table(|conn, t| {
+                    let live = t.live(&a[0], now);
+                    if live.is_some() && t.is_hash(&a[0]) {
+                        conn.out.error(store::WRONGTYPE);
+                        return;
+                    }
+                    let data = live.map_or(&[][..], |(_, d)| d);
+                    let byte = data.get((offset / 8) as usize).copied().unwrap_or(0);
+                    conn.out.int(i64::from(byte & (0x80 >> (offset % 8)) != 0));
+                })
+            }
+            "LCS" => return self.lcs(a, now),
+            // Every commit so far written to the tree and synced (Redis' SAVE writes its
+            // dataset): a checkpoint, which waits for a commit in progress.
+            "SAVE" if a.is_empty() => match self.server.db.checkpoint() {
+                Ok(()) => self.out.simple("OK"),
+                Err(e) => self.out.error(&format!("ERR {e}")),
+            },
+            "SHUTDOWN" => {
+                let mode = a
+                    .first()
+                    .map(|m| String::from_utf8_lossy(m).to_ascii_uppercase());
+                let ok = a.len() <= 1
+                    && mode
+                        .as_deref()
+                        .is_none_or(|m| matches!(m, "SAVE" | "NOSAVE" | "NOW" | "FORCE"));
+                if !ok {
+                    self.out.error("ERR syntax error");
+                } else {
+                    // As Redis: no reply; the connection closes as the server stops
+                    // gracefully (every commit made is kept whatever the mode).
+                    eprintln!("mmtree serve: SHUTDOWN from client {}", self.id);
+                    self.server
+                        .shutdown_requested
+                        .store(true, Ordering::Relaxed);
+                    return Flow::Close;
+                }
+            }
             "GETRANGE" if a.len() == 3 => {
                 let parse = |b: &[u8]| std::str::from_utf8(b).ok()?.parse::<i64>().ok();
                 let (Some(start), Some(end)) = (parse(&a[1]), parse(&a[2])) else {
@@ -1967,6 +2019,140 @@ impl Conn {
 
     /// RANDOMKEY: a live key of the database, or nil. (Not uniform: a random point of the key
     /// space, then the next key at or after it.)
+    /// LCS key1 key2 [LEN] [IDX] [MINMATCHLEN n] [WITHMATCHLEN]: the longest common
+    /// subsequence of two strings, its length, or its matching ranges (from the end, as Redis
+    /// walks its table back).
+    fn lcs(&mut self, a: &[Vec<u8>], now: u64) -> Flow {
+        let (mut len, mut idx, mut with_len, mut min_len) = (false, false, false, 0u64);
+        let mut i = 2;
+        while i < a.len() {
+            match String::from_utf8_lossy(&a[i]).to_ascii_uppercase().as_str() {
+                "LEN" => len = true,
+                "IDX" => idx = true,
+                "WITHMATCHLEN" => with_len = true,
+                "MINMATCHLEN" if i + 1 < a.len() => {
+                    i += 1;
+                    match std::str::from_utf8(&a[i])
+                        .ok()
+                        .and_then(|n| n.parse::<i64>().ok())
+                    {
+                        Some(n) => min_len = n.max(0) as u64,
+                        None => {
+                            self.out
+                                .error("ERR value is not an integer or out of range");
+                            return Flow::Continue;
+                        }
+                    }
+                }
+                _ => {
+                    self.out.error("ERR syntax error");
+                    return Flow::Continue;
+                }
+            }
+            i += 1;
+        }
+        if len && idx {
+            self.out
+                .error("ERR If you want both the length and indexes, please just use IDX.");
+            return Flow::Continue;
+        }
+        self.with_table(|conn, t| {
+            let mut values = [&[][..], &[][..]];
+            for (v, key) in values.iter_mut().zip(&a[..2]) {
+                if let Some((_, data)) = t.live(key, now) {
+                    if t.is_hash(key) {
+                        conn.out
+                            .error("ERR The specified keys must contain string values");
+                        return;
+                    }
+                    *v = data;
+                }
+            }
+            let [x, y] = values;
+            let cells = (x.len() as u64 + 1) * (y.len() as u64 + 1);
+            if cells > LCS_CELLS_MAX {
+                conn.out.error(
+                    "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len",
+                );
+                return;
+            }
+            // table[i][j]: the LCS length of x[..i] and y[..j].
+            let w = y.len() + 1;
+            let mut table = vec![0u32; cells as usize];
+            for i in 1..=x.len() {
+                for j in 1..=y.len() {
+                    table[i * w + j] = if x[i - 1] == y[j - 1] {
+                        table[(i - 1) * w + j - 1] + 1
+                    } else {
+                        table[(i - 1) * w + j].max(table[i * w + j - 1])
+                    };
+                }
+            }
+            let total = table[x.len() * w + y.len()] as usize;
+            if len {
+                conn.out.int(total as i64);
+                return;
+            }
+            // Walk back from the end, collecting the subsequence and its contiguous ranges.
+            let mut common = vec![0u8; total];
+            let mut ranges: Vec<((usize, usize), (usize, usize))> = Vec::new();
+            let (mut i, mut j, mut k) = (x.len(), y.len(), total);
+            let mut current: Option<((usize, usize), (usize, usize))> = None;
+            while i > 0 && j > 0 {
+                let emit;
+                if x[i - 1] == y[j - 1] {
+                    common[k - 1] = x[i - 1];
+                    current = Some(match current {
+                        None => ((i - 1, i - 1), (j - 1, j - 1)),
+                        Some(((_, ae), (_, be))) => ((i - 1, ae), (j - 1, be)),
+                    });
+                    emit = i == 1 || j == 1;
+                    k -= 1;
+                    i -= 1;
+                    j -= 1;
+                } else {
+                    if table[(i - 1) * w + j] > table[i * w + j - 1] {
+                        i -= 1;
+                    } else {
+                        j -= 1;
+                    }
+                    emit = current.is_some();
+                }
+                if emit {
+                    if let Some(range) = current.take() {
+                        ranges.push(range);
+                    }
+                }
+            }
+            if !idx {
+                conn.out.bulk(&common);
+                return;
+            }
+            let ranges: Vec<_> = ranges
+                .into_iter()
+                .filter(|((s, e), _)| (e - s + 1) as u64 >= min_len)
+                .collect();
+            conn.out.map(2);
+            conn.out.bulk(b"matches");
+            conn.out.array(ranges.len());
+            for ((a_start, a_end), (b_start, b_end)) in ranges {
+                conn.out.array(if with_len { 3 } else { 2 });
+                conn.out.array(2);
+                conn.out.int(a_start as i64);
+                conn.out.int(a_end as i64);
+                conn.out.array(2);
+                conn.out.int(b_start as i64);
+                conn.out.int(b_end as i64);
+                if with_len {
+                    conn.out.int((a_end - a_start + 1) as i64);
+                }
+            }
+            conn.out.bulk(b"len");
+            conn.out.int(total as i64);
+        });
+        Flow::Continue
+    }
+
     fn randomkey(&mut self, now: u64) {
         let seed = now
             ^ self.id.wrapping_mul(0x9e37_79b9_7f4a_7c15)
@@ -2237,6 +2423,10 @@ pub const COMMANDS: &[(&str, i32, Kind)] = &[
     ("APPEND", 3, Kind::Write),
     ("STRLEN", 2, Kind::Read),
     ("GETRANGE", 4, Kind::Read),
+    ("GETBIT", 3, Kind::Connection),
+    ("LCS", -3, Kind::Connection),
+    ("SAVE", 1, Kind::Connection),
+    ("SHUTDOWN", -1, Kind::Connection),
     ("TTL", 2, Kind::Read),
     ("PTTL", 2, Kind::Read),
     ("EXPIRE", -3, Kind::Write),
@@ -2268,6 +2458,7 @@ pub const COMMANDS: &[(&str, i32, Kind)] = &[
     ("FUNCTION", -2, Kind::Connection),
     ("GETEX", -2, Kind::Write),
     ("SETRANGE", 4, Kind::Write),
+    ("SETBIT", 4, Kind::Write),
     ("INCRBYFLOAT", 3, Kind::Write),
     ("RENAME", 3, Kind::Write),
     ("RENAMENX", 3, Kind::Write),

@@ -173,6 +173,8 @@ pub struct Server {
     pub command_calls: Vec<AtomicU64>,
     next_cursor: AtomicU64,
     pub shutting_down: AtomicBool,
+    /// Set by SHUTDOWN: the acceptor stops as on SIGTERM.
+    pub shutdown_requested: AtomicBool,
     pub clients: AtomicUsize,
     started: Instant,
 }
@@ -609,6 +611,7 @@ pub fn run(args: Args) -> Result<()> {
         command_calls: conn::COMMANDS.iter().map(|_| AtomicU64::new(0)).collect(),
         next_cursor: AtomicU64::new(1),
         shutting_down: AtomicBool::new(false),
+        shutdown_requested: AtomicBool::new(false),
         clients: AtomicUsize::new(0),
         started: Instant::now(),
     });
@@ -647,7 +650,7 @@ pub fn run(args: Args) -> Result<()> {
         );
     }
     let mut next_id = 1u64;
-    while !stop.load(Ordering::Relaxed) {
+    while !stop.load(Ordering::Relaxed) && !server.shutdown_requested.load(Ordering::Relaxed) {
         match listener.accept() {
             Ok((stream, peer)) => {
                 let _ = stream.set_nonblocking(false);

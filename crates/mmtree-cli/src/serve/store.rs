@@ -88,6 +88,16 @@ fn field_key(key: &[u8], field: &[u8]) -> Vec<u8> {
     k
 }
 
+/// SETBIT's and GETBIT's error for an offset that is not in 0..2^32 (a string is at most
+/// 512 MiB).
+pub const BIT_OFFSET: &str = "ERR bit offset is not an integer or out of range";
+
+/// A bit offset of SETBIT/GETBIT: 0 ..= 2^32 - 1.
+pub fn bit_offset(arg: &[u8]) -> Option<u64> {
+    let n = parse_i64(arg)?;
+    (0..1i64 << 32).contains(&n).then_some(n as u64)
+}
+
 pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
 
 /// True for the server's bookkeeping tables (and `__expires`, the index of servers before the
@@ -1097,6 +1107,33 @@ fn apply_more(tx: &mut Tx<'_>, name: &str, a: &[Vec<u8>]) -> TxResult<Reply> {
             data[offset as usize..end].copy_from_slice(&a[2]);
             tx.set(&a[0], &data, expiry)?;
             Reply::Int(data.len() as i64)
+        }
+        "SETBIT" => {
+            if a.len() != 3 {
+                return Ok(wrong_args(name));
+            }
+            let Some(offset) = bit_offset(&a[1]) else {
+                return err(BIT_OFFSET);
+            };
+            let bit = match a[2].as_slice() {
+                b"0" => 0u8,
+                b"1" => 1u8,
+                _ => return err("ERR bit is not an integer or out of range"),
+            };
+            let (expiry, mut data) = string!(&a[0]).unwrap_or((None, Vec::new()));
+            let byte = (offset / 8) as usize;
+            if data.len() <= byte {
+                data.resize(byte + 1, 0);
+            }
+            let mask = 0x80u8 >> (offset % 8);
+            let old = i64::from(data[byte] & mask != 0);
+            if bit == 1 {
+                data[byte] |= mask;
+            } else {
+                data[byte] &= !mask;
+            }
+            tx.set(&a[0], &data, expiry)?;
+            Reply::Int(old)
         }
         "INCRBYFLOAT" => {
             if a.len() != 2 {
