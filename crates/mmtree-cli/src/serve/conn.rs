@@ -735,6 +735,12 @@ impl Conn {
                 | "HGETALL"
                 | "HSTRLEN"
                 | "HSCAN"
+                | "SMEMBERS"
+                | "SISMEMBER"
+                | "SMISMEMBER"
+                | "SCARD"
+                | "SSCAN"
+                | "SRANDMEMBER"
                 | "GETBIT"
                 | "LCS"
                 | "RANDOMKEY"
@@ -890,7 +896,7 @@ impl Conn {
             }
             "DBSIZE" => self.with_table(|conn, t| conn.out.int(t.len() as i64)),
             "GET" if a.len() == 1 => self.with_table(|conn, t| match t.live(&a[0], now) {
-                Some(_) if t.is_hash(&a[0]) => conn.out.error(store::WRONGTYPE),
+                Some(_) if t.not_string(&a[0]) => conn.out.error(store::WRONGTYPE),
                 Some((_, data)) => conn.out.bulk(data),
                 None => conn.out.null(),
             }),
@@ -898,7 +904,7 @@ impl Conn {
                 conn.out.array(a.len());
                 for key in a {
                     match t.live(key, now) {
-                        Some(_) if t.is_hash(key) => conn.out.null(),
+                        Some(_) if t.not_string(key) => conn.out.null(),
                         Some((_, data)) => conn.out.bulk(data),
                         None => conn.out.null(),
                     }
@@ -909,7 +915,7 @@ impl Conn {
                 conn.out.int(n as i64)
             }),
             "STRLEN" if a.len() == 1 => self.with_table(|conn, t| match t.live(&a[0], now) {
-                Some(_) if t.is_hash(&a[0]) => conn.out.error(store::WRONGTYPE),
+                Some(_) if t.not_string(&a[0]) => conn.out.error(store::WRONGTYPE),
                 got => conn.out.int(got.map_or(0, |(_, d)| d.len() as i64)),
             }),
             "GETBIT" if a.len() == 2 => {
@@ -919,7 +925,7 @@ impl Conn {
                 };
                 self.with_table(|conn, t| {
                     let live = t.live(&a[0], now);
-                    if live.is_some() && t.is_hash(&a[0]) {
+                    if live.is_some() && t.not_string(&a[0]) {
                         conn.out.error(store::WRONGTYPE);
                         return;
                     }
@@ -964,7 +970,7 @@ impl Conn {
                 };
                 self.with_table(|conn, t| {
                     let live = t.live(&a[0], now);
-                    if live.is_some() && t.is_hash(&a[0]) {
+                    if live.is_some() && t.not_string(&a[0]) {
                         conn.out.error(store::WRONGTYPE);
                         return;
                     }
@@ -980,9 +986,9 @@ impl Conn {
                 })
             }
             "TYPE" if a.len() == 1 => self.with_table(|conn, t| {
+                let kind = t.type_of(&a[0]).map(String::from_utf8_lossy);
                 conn.out.simple(match t.live(&a[0], now) {
-                    Some(_) if t.is_hash(&a[0]) => "hash",
-                    Some(_) => "string",
+                    Some(_) => kind.as_deref().unwrap_or("string"),
                     None => "none",
                 })
             }),
@@ -1029,8 +1035,13 @@ impl Conn {
                 }
             }),
             "SCAN" if !a.is_empty() => return self.scan(a, now),
-            "HSCAN" if a.len() >= 2 => return self.hscan(a, now),
-            "HRANDFIELD" if (1..=3).contains(&a.len()) => self.hrandfield(a, now),
+            "HSCAN" if a.len() >= 2 => return self.hscan(a, now, false),
+            "SSCAN" if a.len() >= 2 => return self.hscan(a, now, true),
+            "HRANDFIELD" if (1..=3).contains(&a.len()) => self.hrandfield(a, now, false),
+            "SRANDMEMBER" if (1..=2).contains(&a.len()) => self.hrandfield(a, now, true),
+            "SMEMBERS" | "SISMEMBER" | "SMISMEMBER" | "SCARD" if arity_ok(name, args.len()) => {
+                self.set_read(name, a, now)
+            }
             "RANDOMKEY" => self.randomkey(now),
             "HGET" | "HMGET" | "HLEN" | "HEXISTS" | "HKEYS" | "HVALS" | "HGETALL" | "HSTRLEN"
                 if arity_ok(name, args.len()) =>
@@ -1769,9 +1780,8 @@ impl Conn {
                         last = Some(k.to_vec());
                         let type_ok = match kind.as_deref() {
                             None => true,
-                            Some(b"hash") => t.is_hash(k),
-                            Some(b"string") => !t.is_hash(k),
-                            Some(_) => false,
+                            Some(b"string") => !t.not_string(k),
+                            Some(kind) => t.is_kind(k, kind),
                         };
                         if type_ok
                             && pattern.as_ref().is_none_or(|p| glob(p, k))
@@ -1801,7 +1811,7 @@ impl Conn {
         self.with_table(|conn, t| {
             let key = &a[0];
             let hash = match t.live(key, now) {
-                Some(_) if !t.is_hash(key) => {
+                Some(_) if !t.is_kind(key, b"hash") => {
                     conn.out.error(store::WRONGTYPE);
                     return;
                 }
@@ -1869,9 +1879,62 @@ impl Conn {
         })
     }
 
+    /// SMEMBERS, SISMEMBER, SMISMEMBER, SCARD: a set's members are the rows of a hash with
+    /// empty values (see `store`).
+    fn set_read(&mut self, name: &str, a: &[Vec<u8>], now: u64) {
+        self.with_table(|conn, t| {
+            let key = &a[0];
+            let set = match t.live(key, now) {
+                Some(_) if !t.is_kind(key, b"set") => {
+                    conn.out.error(store::WRONGTYPE);
+                    return;
+                }
+                Some(_) => true,
+                None => false,
+            };
+            let member = |m: &[u8]| set && t.field(key, m).is_some();
+            match name {
+                "SISMEMBER" => conn.out.int(i64::from(member(&a[1]))),
+                "SMISMEMBER" => {
+                    conn.out.array(a.len() - 1);
+                    for m in &a[1..] {
+                        conn.out.int(i64::from(member(m)));
+                    }
+                }
+                "SCARD" => conn.out.int(match t.live(key, now) {
+                    Some((_, d)) if set => d.try_into().map_or(0, u64::from_be_bytes) as i64,
+                    _ => 0,
+                }),
+                _ => {
+                    let members = if set {
+                        match t.fields(key, None, usize::MAX) {
+                            Ok(m) => m,
+                            Err(e) => {
+                                conn.out.error(&format!("ERR {e}"));
+                                return;
+                            }
+                        }
+                    } else {
+                        Vec::new()
+                    };
+                    // RESP3: a set.
+                    if conn.out.resp3 {
+                        conn.out.set(members.len());
+                    } else {
+                        conn.out.array(members.len());
+                    }
+                    for (m, _) in members {
+                        conn.out.bulk(m);
+                    }
+                }
+            }
+        })
+    }
+
     /// HSCAN key cursor [MATCH pattern] [COUNT n]: fields in order; the cursor names the last
     /// field returned.
-    fn hscan(&mut self, a: &[Vec<u8>], now: u64) -> Flow {
+    fn hscan(&mut self, a: &[Vec<u8>], now: u64, set: bool) -> Flow {
+        let kind: &[u8] = if set { b"set" } else { b"hash" };
         let Some(ScanArgs {
             after,
             pattern,
@@ -1885,7 +1948,7 @@ impl Conn {
         self.with_table(|conn, t| {
             let key = &a[0];
             let live = t.live(key, now).is_some();
-            if live && !t.is_hash(key) {
+            if live && !t.is_kind(key, kind) {
                 conn.out.error(store::WRONGTYPE);
                 return;
             }
@@ -1912,10 +1975,12 @@ impl Conn {
                 .collect();
             conn.out.array(2);
             conn.out.bulk(next.to_string().as_bytes());
-            conn.out.array(matched.len() * 2);
+            conn.out.array(matched.len() * if set { 1 } else { 2 });
             for (f, v) in matched {
                 conn.out.bulk(f);
-                conn.out.bulk(v);
+                if !set {
+                    conn.out.bulk(v);
+                }
             }
         });
         Flow::Continue
@@ -1923,7 +1988,8 @@ impl Conn {
 
     /// HRANDFIELD key [count [WITHVALUES]]: without count one field (or nil); a positive count
     /// that many distinct fields (at most all), a negative one exactly -count, repeats allowed.
-    fn hrandfield(&mut self, a: &[Vec<u8>], now: u64) {
+    fn hrandfield(&mut self, a: &[Vec<u8>], now: u64, set: bool) {
+        let kind: &[u8] = if set { b"set" } else { b"hash" };
         let count = match a.get(1) {
             None => None,
             Some(n) => match std::str::from_utf8(n)
@@ -1940,7 +2006,7 @@ impl Conn {
         };
         let values = match a.get(2) {
             None => false,
-            Some(w) if w.eq_ignore_ascii_case(b"WITHVALUES") => true,
+            Some(w) if !set && w.eq_ignore_ascii_case(b"WITHVALUES") => true,
             Some(_) => {
                 self.out.error("ERR syntax error");
                 return;
@@ -1950,7 +2016,7 @@ impl Conn {
             self.out.error("ERR value is out of range");
             return;
         }
-        let mut x = now ^ self.id.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        let mut x = store::random_seed(now);
         let mut next = move |bound: usize| {
             x ^= x << 13;
             x ^= x >> 7;
@@ -1960,7 +2026,7 @@ impl Conn {
         self.with_table(|conn, t| {
             let key = &a[0];
             let live = t.live(key, now).is_some();
-            if live && !t.is_hash(key) {
+            if live && !t.is_kind(key, kind) {
                 conn.out.error(store::WRONGTYPE);
                 return;
             }
@@ -1971,6 +2037,8 @@ impl Conn {
             };
             let Some(count) = count else {
                 match fields.is_empty() {
+                    // Redis 7.0 answers SRANDMEMBER of no set with a null array.
+                    true if set => conn.out.null_array(),
                     true => conn.out.null(),
                     false => conn.out.bulk(fields[next(fields.len())].0),
                 }
@@ -2017,8 +2085,7 @@ impl Conn {
         })
     }
 
-    /// RANDOMKEY: a live key of the database, or nil. (Not uniform: a random point of the key
-    /// space, then the next key at or after it.)
+    /// RANDOMKEY: a live key of the database, or nil (uniform up to RANDOMKEY_EXACT keys).
     /// LCS key1 key2 [LEN] [IDX] [MINMATCHLEN n] [WITHMATCHLEN]: the longest common
     /// subsequence of two strings, its length, or its matching ranges (from the end, as Redis
     /// walks its table back).
@@ -2060,7 +2127,7 @@ impl Conn {
             let mut values = [&[][..], &[][..]];
             for (v, key) in values.iter_mut().zip(&a[..2]) {
                 if let Some((_, data)) = t.live(key, now) {
-                    if t.is_hash(key) {
+                    if t.not_string(key) {
                         conn.out
                             .error("ERR The specified keys must contain string values");
                         return;
@@ -2483,6 +2550,15 @@ pub const COMMANDS: &[(&str, i32, Kind)] = &[
     ("HSTRLEN", 3, Kind::Connection),
     ("HSCAN", -3, Kind::Connection),
     ("HRANDFIELD", -2, Kind::Connection),
+    ("SADD", -3, Kind::Write),
+    ("SREM", -3, Kind::Write),
+    ("SPOP", -2, Kind::Write),
+    ("SMEMBERS", 2, Kind::Connection),
+    ("SISMEMBER", 3, Kind::Connection),
+    ("SMISMEMBER", -3, Kind::Connection),
+    ("SCARD", 2, Kind::Connection),
+    ("SSCAN", -3, Kind::Connection),
+    ("SRANDMEMBER", -2, Kind::Connection),
 ];
 
 /// What SCAN and HSCAN were asked: resume after this key or field (none: from the start), keep

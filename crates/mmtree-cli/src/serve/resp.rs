@@ -350,6 +350,11 @@ impl Out {
         }
     }
 
+    /// A set of `n` items (RESP3 `~`), or an array in RESP2.
+    pub fn set(&mut self, n: usize) {
+        self.header(if self.resp3 { b'~' } else { b'*' }, n as i64);
+    }
+
     /// A map of `n` pairs (RESP3), or a flat array of 2n items (RESP2).
     pub fn map(&mut self, n: usize) {
         if self.resp3 {

@@ -9,12 +9,13 @@
 //! - `__serve:expiry-queue` — (time BE u64, db BE u32, key) → empty, so the writer sweeps expired
 //!   keys in time order without scanning the data.
 //!
-//! - `__serve:types:dbN` — key → type name, one row per key of `dbN` that is not a string (today
-//!   only `hash`); a key without a row is a string;
-//! - `__serve:hash:dbN` — (key length u32 BE, key, field) → field value: a hash's fields are one
-//!   ordered run of keys, so HGETALL, HSCAN and HKEYS are one range read. A hash key also has its
-//!   row in `dbN` (value: its field count, u64 BE), so DBSIZE, KEYS, SCAN, EXISTS, EXPIRE, TTL
-//!   and DEL see it like any key; `mmtree get` of a hash key shows those 8 count bytes.
+//! - `__serve:types:dbN` — key → type name, one row per key of `dbN` that is not a string
+//!   (`hash` or `set`); a key without a row is a string;
+//! - `__serve:hash:dbN` — (key length u32 BE, key, field) → field value: a hash's fields, or a
+//!   set's members with empty values, are one ordered run of keys, so HGETALL, HSCAN, SMEMBERS and
+//!   SSCAN are one range read, and DEL, RENAME, COPY, MOVE and expiry handle both the same way. Such
+//!   a key also has its row in `dbN` (value: its row count, u64 BE), so DBSIZE, KEYS, SCAN, EXISTS,
+//!   EXPIRE, TTL and DEL see it like any key; `mmtree get` of it shows those 8 count bytes.
 //!
 //! A value and its expiry rows are always written in the same write transaction.
 
@@ -88,6 +89,14 @@ fn field_key(key: &[u8], field: &[u8]) -> Vec<u8> {
     k
 }
 
+/// A seed for a random choice: the time, the process and a counter (every call differs).
+pub fn random_seed(now: u64) -> u64 {
+    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    (now ^ u64::from(std::process::id()).rotate_left(32) ^ n.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+        | 1
+}
+
 /// SETBIT's and GETBIT's error for an offset that is not in 0..2^32 (a string is at most
 /// 512 MiB).
 pub const BIT_OFFSET: &str = "ERR bit offset is not an integer or out of range";
@@ -125,11 +134,23 @@ pub struct View<'t> {
 }
 
 impl<'t> View<'t> {
-    /// True if the key (live or not) is a hash.
-    pub fn is_hash(&self, key: &[u8]) -> bool {
-        self.types
-            .as_ref()
-            .is_some_and(|t| !t.is_empty() && matches!(t.get(key), Ok(Some(_))))
+    /// The key's type if it is not a string (`hash`, `set`), live or not.
+    pub fn type_of(&self, key: &[u8]) -> Option<&'t [u8]> {
+        let t = self.types.as_ref()?;
+        if t.is_empty() {
+            return None;
+        }
+        t.get(key).ok()?
+    }
+
+    /// True if the key (live or not) is not a string.
+    pub fn not_string(&self, key: &[u8]) -> bool {
+        self.type_of(key).is_some()
+    }
+
+    /// True if the key (live or not) is of type `kind`.
+    pub fn is_kind(&self, key: &[u8], kind: &[u8]) -> bool {
+        self.type_of(key) == Some(kind)
     }
 
     /// A hash's fields from `after` on (exclusive), at most `limit`: (field, value) pairs.
@@ -328,19 +349,24 @@ impl Tx<'_> {
         })
     }
 
-    /// True if the key (live or not) is a hash.
-    pub fn is_hash(&mut self, key: &[u8]) -> TxResult<bool> {
+    /// The key's type if it is not a string (`hash`, `set`), live or not.
+    pub fn type_of(&mut self, key: &[u8]) -> TxResult<Option<Vec<u8>>> {
         let name = types_name(self.db);
         if !self.w.has_table(name)? {
-            return Ok(false);
+            return Ok(None);
         }
-        Ok(self.w.table(name)?.get(key)?.is_some())
+        Ok(self.w.table(name)?.get(key)?.map(<[u8]>::to_vec))
+    }
+
+    /// True if the key (live or not) is not a string.
+    pub fn not_string(&mut self, key: &[u8]) -> TxResult<bool> {
+        Ok(self.type_of(key)?.is_some())
     }
 
     /// The live value as a string: Err(WRONGTYPE) for a hash.
     pub fn get_string(&mut self, key: &[u8]) -> TxResult<Result<Option<Live>, Reply>> {
         let got = self.get(key)?;
-        if got.is_some() && self.is_hash(key)? {
+        if got.is_some() && self.not_string(key)? {
             return Ok(Err(Reply::Error(WRONGTYPE.into())));
         }
         Ok(Ok(got))
@@ -351,24 +377,24 @@ impl Tx<'_> {
         let Some((expiry, data)) = self.get(key)? else {
             return Ok(None);
         };
-        if !self.is_hash(key)? {
-            return Ok(Some((expiry, Value::String(data))));
+        match self.type_of(key)? {
+            None => Ok(Some((expiry, Value::String(data)))),
+            Some(kind) => Ok(Some((expiry, Value::Collection(kind, self.fields(key)?)))),
         }
-        Ok(Some((expiry, Value::Hash(self.fields(key)?))))
     }
 
     /// Stores a value made by `dump` (replacing whatever the key held).
     pub fn restore(&mut self, key: &[u8], value: &Value, expiry: Option<u64>) -> TxResult<()> {
         match value {
             Value::String(data) => self.set(key, data, expiry),
-            Value::Hash(fields) => {
+            Value::Collection(kind, fields) => {
                 self.remove(key)?;
                 for (f, v) in fields {
                     self.w
                         .table(hash_name(self.db))?
                         .insert(&field_key(key, f), v)?;
                 }
-                self.w.table(types_name(self.db))?.insert(key, b"hash")?;
+                self.w.table(types_name(self.db))?.insert(key, kind)?;
                 self.w
                     .table(table_name(self.db))?
                     .insert(key, &(fields.len() as u64).to_be_bytes())?;
@@ -411,12 +437,16 @@ impl Tx<'_> {
             .map(<[u8]>::to_vec))
     }
 
-    /// The live hash for a write: Err(WRONGTYPE) for a string; an expired key is removed first.
-    /// Ok(None) if there is no hash (yet).
-    fn hash_for_write(&mut self, key: &[u8]) -> TxResult<Result<Option<u64>, Reply>> {
+    /// The live hash or set (`kind`) for a write, as its row count: Err(WRONGTYPE) for another
+    /// type; an expired key is removed first. Ok(None) if there is none (yet).
+    fn collection_for_write(
+        &mut self,
+        key: &[u8],
+        kind: &[u8],
+    ) -> TxResult<Result<Option<u64>, Reply>> {
         match self.get(key)? {
             Some((_, data)) => {
-                if !self.is_hash(key)? {
+                if self.type_of(key)?.as_deref() != Some(kind) {
                     return Ok(Err(Reply::Error(WRONGTYPE.into())));
                 }
                 Ok(Ok(Some(decode_expiry(&data).unwrap_or(0))))
@@ -430,9 +460,11 @@ impl Tx<'_> {
         }
     }
 
-    /// Sets a field; true if it is new. `count` is the hash's field count before (None: no hash).
+    /// Sets a field of a hash (or a member of a set, `kind`, with an empty value); true if it
+    /// is new. `count` is the row count before (None: no such key yet).
     fn hset(
         &mut self,
+        kind: &[u8],
         key: &[u8],
         field: &[u8],
         value: &[u8],
@@ -442,7 +474,7 @@ impl Tx<'_> {
         let new = self.w.table(hash_name(self.db))?.get(&fk)?.is_none();
         self.w.table(hash_name(self.db))?.insert(&fk, value)?;
         if count.is_none() {
-            self.w.table(types_name(self.db))?.insert(key, b"hash")?;
+            self.w.table(types_name(self.db))?.insert(key, kind)?;
         }
         let n = count.unwrap_or(0) + u64::from(new);
         *count = Some(n);
@@ -479,7 +511,7 @@ impl Tx<'_> {
 
     /// Drops a hash's fields and type row (if it is one).
     fn drop_hash(&mut self, key: &[u8]) -> TxResult<()> {
-        if !self.is_hash(key)? {
+        if !self.not_string(key)? {
             return Ok(());
         }
         self.w.table(types_name(self.db))?.remove(key)?;
@@ -601,7 +633,8 @@ impl Tx<'_> {
 #[derive(Clone, Debug)]
 pub enum Value {
     String(Vec<u8>),
-    Hash(Vec<(Vec<u8>, Vec<u8>)>),
+    /// A hash or a set (its type name) with its rows: (field, value) or (member, empty).
+    Collection(Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>),
 }
 
 /// Deletes keys whose expiry has passed, at most `limit` of them. Returns how many. (A swept key
@@ -1017,7 +1050,7 @@ fn apply_more(tx: &mut Tx<'_>, name: &str, a: &[Vec<u8>]) -> TxResult<Reply> {
     }
     macro_rules! hash {
         ($key:expr) => {
-            match tx.hash_for_write($key)? {
+            match tx.collection_for_write($key, b"hash")? {
                 Ok(v) => v,
                 Err(e) => return Ok(e),
             }
@@ -1292,7 +1325,7 @@ fn apply_more(tx: &mut Tx<'_>, name: &str, a: &[Vec<u8>]) -> TxResult<Reply> {
             let mut count = hash!(&a[0]);
             let mut added = 0;
             for pair in a[1..].chunks(2) {
-                added += i64::from(tx.hset(&a[0], &pair[0], &pair[1], &mut count)?);
+                added += i64::from(tx.hset(b"hash", &a[0], &pair[0], &pair[1], &mut count)?);
             }
             if name == "HSET" {
                 Reply::Int(added)
@@ -1311,8 +1344,74 @@ fn apply_more(tx: &mut Tx<'_>, name: &str, a: &[Vec<u8>]) -> TxResult<Reply> {
             if count.is_some() && tx.field(&a[0], &a[1])?.is_some() {
                 return Ok(Reply::Int(0));
             }
-            tx.hset(&a[0], &a[1], &a[2], &mut count)?;
+            tx.hset(b"hash", &a[0], &a[1], &a[2], &mut count)?;
             Reply::Int(1)
+        }
+        "SADD" | "SREM" => {
+            if a.len() < 2 {
+                return Ok(wrong_args(name));
+            }
+            if let Some(m) = a[1..]
+                .iter()
+                .find(|m| 4 + a[0].len() + m.len() > tx.max_key)
+            {
+                return Ok(Reply::Error(format!(
+                    "ERR set key and member too large ({} bytes; the limit is {})",
+                    4 + a[0].len() + m.len(),
+                    tx.max_key
+                )));
+            }
+            let mut count = match tx.collection_for_write(&a[0], b"set")? {
+                Ok(count) => count,
+                Err(e) => return Ok(e),
+            };
+            let mut changed = 0;
+            for m in &a[1..] {
+                changed += i64::from(if name == "SADD" {
+                    tx.hset(b"set", &a[0], m, b"", &mut count)?
+                } else {
+                    tx.hdel(&a[0], m, &mut count)?
+                });
+            }
+            Reply::Int(changed)
+        }
+        "SPOP" => {
+            if a.is_empty() || a.len() > 2 {
+                return Ok(wrong_args(name));
+            }
+            let wanted = match a.get(1) {
+                None => None,
+                Some(n) => match parse_i64(n) {
+                    Some(n) if n >= 0 => Some(n as usize),
+                    _ => return err("ERR value is out of range, must be positive"),
+                },
+            };
+            let mut count = match tx.collection_for_write(&a[0], b"set")? {
+                Ok(count) => count,
+                Err(e) => return Ok(e),
+            };
+            let mut members: Vec<Vec<u8>> = match count {
+                Some(_) => tx.fields(&a[0])?.into_iter().map(|(m, _)| m).collect(),
+                None => Vec::new(),
+            };
+            // A uniform choice of `take` distinct members (a partial Fisher-Yates shuffle).
+            let take = wanted.unwrap_or(1).min(members.len());
+            let mut x = random_seed(tx.now);
+            for i in 0..take {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let j = i + (x % (members.len() - i) as u64) as usize;
+                members.swap(i, j);
+            }
+            members.truncate(take);
+            for m in &members {
+                tx.hdel(&a[0], m, &mut count)?;
+            }
+            match wanted {
+                None => members.pop().map_or(Reply::Null, Reply::Bulk),
+                Some(_) => Reply::Array(members.into_iter().map(Reply::Bulk).collect()),
+            }
         }
         "HDEL" => {
             if a.len() < 2 {
@@ -1369,7 +1468,7 @@ fn apply_more(tx: &mut Tx<'_>, name: &str, a: &[Vec<u8>]) -> TxResult<Reply> {
                 }
                 format_float(next)
             };
-            tx.hset(&a[0], &a[1], text.as_bytes(), &mut count)?;
+            tx.hset(b"hash", &a[0], &a[1], text.as_bytes(), &mut count)?;
             if name == "HINCRBY" {
                 Reply::Int(text.parse().unwrap_or(0))
             } else {
@@ -1448,17 +1547,19 @@ pub fn read(tx: &mut Tx<'_>, args: &[Vec<u8>]) -> TxResult<Reply> {
     let a = &args[1..];
     let now = tx.now;
     let string_ops = ["GET", "STRLEN", "GETRANGE"];
-    if string_ops.contains(&name.as_str()) && tx.get(&a[0])?.is_some() && tx.is_hash(&a[0])? {
+    if string_ops.contains(&name.as_str()) && tx.get(&a[0])?.is_some() && tx.not_string(&a[0])? {
         return Ok(Reply::Error(WRONGTYPE.into()));
     }
-    if name == "TYPE" && a.len() == 1 && tx.get(&a[0])?.is_some() && tx.is_hash(&a[0])? {
-        return Ok(Reply::Status("hash".into()));
+    if name == "TYPE" && a.len() == 1 && tx.get(&a[0])?.is_some() {
+        if let Some(kind) = tx.type_of(&a[0])? {
+            return Ok(Reply::Status(String::from_utf8_lossy(&kind).into_owned()));
+        }
     }
     if name == "MGET" {
         let mut out = Vec::with_capacity(a.len());
         for key in a {
             out.push(match tx.get(key)? {
-                Some(_) if tx.is_hash(key)? => Reply::Null,
+                Some(_) if tx.not_string(key)? => Reply::Null,
                 got => got.map_or(Reply::Null, |(_, d)| Reply::Bulk(d)),
             });
         }
