@@ -735,6 +735,9 @@ impl Conn {
                 | "HGETALL"
                 | "HSTRLEN"
                 | "HSCAN"
+                | "LLEN"
+                | "LINDEX"
+                | "LRANGE"
                 | "SMEMBERS"
                 | "SISMEMBER"
                 | "SMISMEMBER"
@@ -1039,6 +1042,9 @@ impl Conn {
             "SSCAN" if a.len() >= 2 => return self.hscan(a, now, true),
             "HRANDFIELD" if (1..=3).contains(&a.len()) => self.hrandfield(a, now, false),
             "SRANDMEMBER" if (1..=2).contains(&a.len()) => self.hrandfield(a, now, true),
+            "LLEN" | "LINDEX" | "LRANGE" if arity_ok(name, args.len()) => {
+                self.list_read(name, a, now)
+            }
             "SMEMBERS" | "SISMEMBER" | "SMISMEMBER" | "SCARD" if arity_ok(name, args.len()) => {
                 self.set_read(name, a, now)
             }
@@ -1879,6 +1885,74 @@ impl Conn {
         })
     }
 
+    /// LLEN, LINDEX, LRANGE: element i of a list is the row at position head + i (see
+    /// `store::LIST_MIDDLE`).
+    fn list_read(&mut self, name: &str, a: &[Vec<u8>], now: u64) {
+        let parse = |b: &[u8]| std::str::from_utf8(b).ok()?.parse::<i64>().ok();
+        let bounds: Option<Vec<i64>> = a[1..].iter().map(|b| parse(b)).collect();
+        let Some(bounds) = bounds else {
+            self.out
+                .error("ERR value is not an integer or out of range");
+            return;
+        };
+        self.with_table(|conn, t| {
+            let key = &a[0];
+            let len = match t.live(key, now) {
+                Some(_) if !t.is_kind(key, b"list") => {
+                    conn.out.error(store::WRONGTYPE);
+                    return;
+                }
+                Some((_, d)) => d.try_into().map_or(0, u64::from_be_bytes) as i64,
+                None => 0,
+            };
+            let head = match t.fields(key, None, 1) {
+                Ok(first) => first
+                    .first()
+                    .and_then(|(f, _)| (*f).try_into().ok().map(u64::from_be_bytes)),
+                Err(e) => {
+                    conn.out.error(&format!("ERR {e}"));
+                    return;
+                }
+            };
+            let fix = |i: i64| if i < 0 { i + len } else { i };
+            match name {
+                "LLEN" => conn.out.int(len),
+                "LINDEX" => {
+                    let i = fix(bounds[0]);
+                    match head.filter(|_| (0..len).contains(&i)) {
+                        Some(h) => match t.field(key, &(h + i as u64).to_be_bytes()) {
+                            Some(v) => conn.out.bulk(v),
+                            None => conn.out.null(),
+                        },
+                        None => conn.out.null(),
+                    }
+                }
+                _ => {
+                    let (start, stop) = (fix(bounds[0]).max(0), fix(bounds[1]).min(len - 1));
+                    let (Some(h), true) = (head, start <= stop) else {
+                        conn.out.array(0);
+                        return;
+                    };
+                    let from = h + start as u64;
+                    let rows = t.fields(
+                        key,
+                        Some(&(from - 1).to_be_bytes()),
+                        (stop - start + 1) as usize,
+                    );
+                    match rows {
+                        Ok(rows) => {
+                            conn.out.array(rows.len());
+                            for (_, v) in rows {
+                                conn.out.bulk(v);
+                            }
+                        }
+                        Err(e) => conn.out.error(&format!("ERR {e}")),
+                    }
+                }
+            }
+        })
+    }
+
     /// SMEMBERS, SISMEMBER, SMISMEMBER, SCARD: a set's members are the rows of a hash with
     /// empty values (see `store`).
     fn set_read(&mut self, name: &str, a: &[Vec<u8>], now: u64) {
@@ -2550,6 +2624,15 @@ pub const COMMANDS: &[(&str, i32, Kind)] = &[
     ("HSTRLEN", 3, Kind::Connection),
     ("HSCAN", -3, Kind::Connection),
     ("HRANDFIELD", -2, Kind::Connection),
+    ("LPUSH", -3, Kind::Write),
+    ("RPUSH", -3, Kind::Write),
+    ("LPUSHX", -3, Kind::Write),
+    ("RPUSHX", -3, Kind::Write),
+    ("LPOP", -2, Kind::Write),
+    ("RPOP", -2, Kind::Write),
+    ("LLEN", 2, Kind::Connection),
+    ("LINDEX", 3, Kind::Connection),
+    ("LRANGE", 4, Kind::Connection),
     ("SADD", -3, Kind::Write),
     ("SREM", -3, Kind::Write),
     ("SPOP", -2, Kind::Write),

@@ -372,6 +372,7 @@ impl Out {
             Reply::Int(n) => self.int(*n),
             Reply::Bulk(b) => self.bulk(b),
             Reply::Null => self.null(),
+            Reply::NullArray => self.null_array(),
             Reply::Array(items) => {
                 self.array(items.len());
                 for item in items {
@@ -392,6 +393,8 @@ pub enum Reply {
     Int(i64),
     Bulk(Vec<u8>),
     Null,
+    /// `*-1` in RESP2 (LPOP of no list with a count), null in RESP3.
+    NullArray,
     Array(Vec<Reply>),
 }
 

@@ -10,9 +10,10 @@
 //!   keys in time order without scanning the data.
 //!
 //! - `__serve:types:dbN` — key → type name, one row per key of `dbN` that is not a string
-//!   (`hash` or `set`); a key without a row is a string;
-//! - `__serve:hash:dbN` — (key length u32 BE, key, field) → field value: a hash's fields, or a
-//!   set's members with empty values, are one ordered run of keys, so HGETALL, HSCAN, SMEMBERS and
+//!   (`hash`, `set` or `list`); a key without a row is a string;
+//! - `__serve:hash:dbN` — (key length u32 BE, key, field) → field value: a hash's fields, a set's
+//!   members with empty values, or a list's elements under their positions (`LIST_MIDDLE`), are
+//!   one ordered run of keys, so HGETALL, HSCAN, SMEMBERS and
 //!   SSCAN are one range read, and DEL, RENAME, COPY, MOVE and expiry handle both the same way. Such
 //!   a key also has its row in `dbN` (value: its row count, u64 BE), so DBSIZE, KEYS, SCAN, EXISTS,
 //!   EXPIRE, TTL and DEL see it like any key; `mmtree get` of it shows those 8 count bytes.
@@ -88,6 +89,11 @@ fn field_key(key: &[u8], field: &[u8]) -> Vec<u8> {
     k.extend_from_slice(field);
     k
 }
+
+/// A list's elements are rows at consecutive positions (u64 BE, so in order): the first push
+/// goes at the middle of the range, LPUSH below the head, RPUSH above the tail; pops take the
+/// ends, so the positions stay contiguous and element i is at head + i.
+pub const LIST_MIDDLE: u64 = 1 << 63;
 
 /// A seed for a random choice: the time, the process and a counter (every call differs).
 pub fn random_seed(now: u64) -> u64 {
@@ -403,6 +409,31 @@ impl Tx<'_> {
                 Ok(())
             }
         }
+    }
+
+    /// A list's first and last positions (None: no rows).
+    fn list_ends(&mut self, key: &[u8]) -> TxResult<Option<(u64, u64)>> {
+        let name = hash_name(self.db);
+        if !self.w.has_table(name)? {
+            return Ok(None);
+        }
+        let (lo, hi) = (field_key(key, &[0; 8]), field_key(key, &[0xff; 8]));
+        let t = self.w.table(name)?;
+        let mut rows = t.range((
+            std::ops::Bound::Included(&lo[..]),
+            std::ops::Bound::Included(&hi[..]),
+        ))?;
+        let position =
+            |k: &[u8]| -> u64 { u64::from_be_bytes(k[k.len() - 8..].try_into().expect("8 bytes")) };
+        let Some(first) = rows.next() else {
+            return Ok(None);
+        };
+        let first = position(first?.0);
+        let last = match rows.next_back() {
+            Some(row) => position(row?.0),
+            None => first,
+        };
+        Ok(Some((first, last)))
     }
 
     /// Every field of a hash (live or not), in order.
@@ -1374,6 +1405,70 @@ fn apply_more(tx: &mut Tx<'_>, name: &str, a: &[Vec<u8>]) -> TxResult<Reply> {
                 });
             }
             Reply::Int(changed)
+        }
+        "LPUSH" | "RPUSH" | "LPUSHX" | "RPUSHX" => {
+            if a.len() < 2 {
+                return Ok(wrong_args(name));
+            }
+            if 12 + a[0].len() > tx.max_key {
+                return err("ERR list key too large");
+            }
+            let mut count = match tx.collection_for_write(&a[0], b"list")? {
+                Ok(count) => count,
+                Err(e) => return Ok(e),
+            };
+            if count.is_none() && name.ends_with('X') {
+                return Ok(Reply::Int(0));
+            }
+            let (mut head, mut tail) = match tx.list_ends(&a[0])? {
+                Some(ends) if count.is_some() => ends,
+                _ => (LIST_MIDDLE + 1, LIST_MIDDLE),
+            };
+            for e in &a[1..] {
+                let at = if name.starts_with('L') {
+                    head -= 1;
+                    head
+                } else {
+                    tail += 1;
+                    tail
+                };
+                tx.hset(b"list", &a[0], &at.to_be_bytes(), e, &mut count)?;
+            }
+            Reply::Int(count.unwrap_or(0) as i64)
+        }
+        "LPOP" | "RPOP" => {
+            if a.is_empty() || a.len() > 2 {
+                return Ok(wrong_args(name));
+            }
+            let wanted = match a.get(1) {
+                None => None,
+                Some(n) => match parse_i64(n) {
+                    Some(n) if n >= 0 => Some(n as usize),
+                    _ => return err("ERR value is out of range, must be positive"),
+                },
+            };
+            let mut count = match tx.collection_for_write(&a[0], b"list")? {
+                Ok(count) => count,
+                Err(e) => return Ok(e),
+            };
+            let Some((head, tail)) = tx.list_ends(&a[0])?.filter(|_| count.is_some()) else {
+                return Ok(match wanted {
+                    None => Reply::Null,
+                    Some(_) => Reply::NullArray,
+                });
+            };
+            let take = wanted.unwrap_or(1).min((tail - head + 1) as usize);
+            let mut popped = Vec::with_capacity(take);
+            for i in 0..take as u64 {
+                let at = if name == "LPOP" { head + i } else { tail - i };
+                let at = at.to_be_bytes();
+                popped.push(tx.field(&a[0], &at)?.unwrap_or_default());
+                tx.hdel(&a[0], &at, &mut count)?;
+            }
+            match wanted {
+                None => popped.pop().map_or(Reply::Null, Reply::Bulk),
+                Some(_) => Reply::Array(popped.into_iter().map(Reply::Bulk).collect()),
+            }
         }
         "SPOP" => {
             if a.is_empty() || a.len() > 2 {
