@@ -60,6 +60,11 @@ run_unit() {
         local name
         name=$(sed -n '/^\[exception\]/,$p' "$log" | grep -m1 -oP '^"test (\{\K.*(?=\} \{$)|"\K.*(?=" \{$))' || true)
         [ -n "$name" ] || break
+        # A name made in a loop ("ZSCAN with encoding $enc"): a skip entry starting with / is
+        # a regular expression to the harness, so each $variable becomes .*
+        case $name in
+        *'$'*) name=$(python3 -c 'import re,sys; print("/^" + re.sub(r"\\\$[A-Za-z_]\w*", ".*", re.escape(sys.argv[1])) + "$")' "$name") ;;
+        esac
         grep -qxF "$name" "$skip" && break
         echo "$name" >>"$skip"
         echo "[aborted]: $name" >>"$log.aborted"

@@ -141,6 +141,7 @@ const ROWS: &[Row] = &[
     // mmtree's own.
     row("MMTREE.RANGE", Yes, "mmtree only: key/value pairs in key order, start inclusive, end exclusive (`-`/`+` unbounded), LIMIT n, REV", &[&["MSET", "a", "1", "b", "2"], &["MMTREE.RANGE", "-", "+"]], "[\"a\", \"1\", \"b\", \"2\"]"),
     // Not supported: the other data types and server machinery.
+    row("MEMORY", Differs, "USAGE only: the bytes of the key's rows in tree pages", &[&["SET", "k", "v"], &["MEMORY", "USAGE", "k"]], ":12"),
     row("LPUSH", Yes, "elements are rows at consecutive positions", &[&["LPUSH", "l", "a", "b"]], ":2"),
     row("RPUSH", Yes, "", &[&["RPUSH", "l", "a"]], ":1"),
     row("LPUSHX", Yes, "", &[&["LPUSHX", "nothing", "a"]], ":0"),
@@ -183,7 +184,6 @@ const ROWS: &[Row] = &[
     row("SHUTDOWN", Differs, "a graceful stop (as SIGTERM); every commit is kept whatever the option (SAVE, NOSAVE, NOW, FORCE); no ABORT", &[&["MULTI"], &["SHUTDOWN"]], "-ERR Command not allowed inside a transaction"),
     row("MONITOR", No, "", &[&["MONITOR"]], "-ERR unknown command 'MONITOR', with args beginning with: "),
     row("SLOWLOG", No, "", &[&["SLOWLOG", "GET"]], "-ERR unknown command 'SLOWLOG', with args beginning with: 'GET' "),
-    row("MEMORY", No, "", &[&["MEMORY", "USAGE", "a"]], "-ERR unknown command 'MEMORY', with args beginning with: 'USAGE' 'a' "),
     row("ACL", No, "", &[&["ACL", "WHOAMI"]], "-ERR unknown command 'ACL', with args beginning with: 'WHOAMI' "),
     row("RESET", No, "", &[&["RESET"]], "-ERR unknown command 'RESET', with args beginning with: "),
     row("WAIT", No, "no replication", &[&["WAIT", "0", "0"]], "-ERR unknown command 'WAIT', with args beginning with: '0' '0' "),

@@ -2064,3 +2064,42 @@ fn lists_push_and_pop_at_both_ends() {
         ["z", "a", "b", "c"]
     );
 }
+
+/// Redis' "HRANDFIELD count overflow": -2^63 (and a count whose reply could never be built) is
+/// refused; it used to panic the event loop, which closed every connection of the server.
+#[test]
+fn a_random_pick_of_minus_two_to_the_63_is_refused_not_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("rf.mmt"), &[]);
+    let mut s = server.raw();
+    let mut other = server.raw();
+    exchange(&mut s, &[&["HSET", "h", "a", "1"]], ":1\r\n");
+    exchange(&mut s, &[&["SADD", "s", "a"]], ":1\r\n");
+    let range = "-ERR value is out of range\r\n";
+    exchange(
+        &mut s,
+        &[&["HRANDFIELD", "h", "-9223372036854775808"]],
+        range,
+    );
+    exchange(
+        &mut s,
+        &[&["HRANDFIELD", "h", "-9223372036854770000", "WITHVALUES"]],
+        range,
+    );
+    exchange(
+        &mut s,
+        &[&["SRANDMEMBER", "s", "-9223372036854775808"]],
+        range,
+    );
+    exchange(
+        &mut s,
+        &[&["HRANDFIELD", "h", "-1000000000000"]],
+        "-ERR value is out of range (mmtree picks at most 10000000 at a time)\r\n",
+    );
+    exchange(
+        &mut s,
+        &[&["HRANDFIELD", "h", "-3"]],
+        "*3\r\n$1\r\na\r\n$1\r\na\r\n$1\r\na\r\n",
+    );
+    exchange(&mut other, &[&["PING"]], "+PONG\r\n");
+}

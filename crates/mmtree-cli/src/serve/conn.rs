@@ -19,6 +19,8 @@ use std::time::{Duration, Instant};
 /// LCS's table (u32 cells) is at most this many cells (Redis refuses beyond 4 GiB of table;
 /// 512 MiB here: the event loop would hold it).
 const LCS_CELLS_MAX: u64 = 128 << 20;
+/// HRANDFIELD and SRANDMEMBER pick at most this many at a time.
+const RANDOM_PICKS_MAX: u64 = 10_000_000;
 /// RANDOMKEY picks uniformly among at most this many keys (by walking to a random index);
 /// beyond, from a random point of the key range.
 const RANDOMKEY_EXACT: u64 = 10_000;
@@ -1042,6 +1044,10 @@ impl Conn {
             "SSCAN" if a.len() >= 2 => return self.hscan(a, now, true),
             "HRANDFIELD" if (1..=3).contains(&a.len()) => self.hrandfield(a, now, false),
             "SRANDMEMBER" if (1..=2).contains(&a.len()) => self.hrandfield(a, now, true),
+            "MEMORY" if a[0].eq_ignore_ascii_case(b"USAGE") && a.len() >= 2 => {
+                self.memory_usage(&a[1..], now)
+            }
+            "MEMORY" => self.out.error(&unknown_subcommand(args)),
             "LLEN" | "LINDEX" | "LRANGE" if arity_ok(name, args.len()) => {
                 self.list_read(name, a, now)
             }
@@ -1885,6 +1891,61 @@ impl Conn {
         })
     }
 
+    /// MEMORY USAGE key [SAMPLES n]: the bytes the key's rows take in tree pages (each row's key
+    /// and value plus its 10-byte slot and cell header; the internal rows of a hash, set or list
+    /// too: every row for up to 1,000 of them, else `n` (default 5, 0: all) extrapolated).
+    fn memory_usage(&mut self, a: &[Vec<u8>], now: u64) {
+        let samples = match a.get(1..) {
+            Some([]) | None => 5,
+            Some([word, n]) if word.eq_ignore_ascii_case(b"SAMPLES") => {
+                match std::str::from_utf8(n)
+                    .ok()
+                    .and_then(|n| n.parse::<usize>().ok())
+                {
+                    Some(n) => n,
+                    None => {
+                        self.out
+                            .error("ERR value is not an integer or out of range");
+                        return;
+                    }
+                }
+            }
+            _ => {
+                self.out.error("ERR syntax error");
+                return;
+            }
+        };
+        const ROW: usize = 10;
+        self.with_table(|conn, t| {
+            let key = &a[0];
+            let Some((_, data)) = t.live(key, now) else {
+                conn.out.null();
+                return;
+            };
+            let mut bytes = key.len() + data.len() + ROW;
+            if t.not_string(key) {
+                let rows = data.try_into().map_or(0, u64::from_be_bytes) as usize;
+                let take = if rows <= 1000 || samples == 0 {
+                    usize::MAX
+                } else {
+                    samples
+                };
+                let seen = t.fields(key, None, take).unwrap_or_default();
+                let sum: usize = seen
+                    .iter()
+                    .map(|(f, v)| 4 + key.len() + f.len() + v.len() + ROW)
+                    .sum();
+                bytes += if seen.is_empty() {
+                    0
+                } else {
+                    sum * rows / seen.len()
+                };
+                bytes += key.len() + 4 + ROW; // the type row
+            }
+            conn.out.int(bytes as i64);
+        })
+    }
+
     /// LLEN, LINDEX, LRANGE: element i of a list is the row at position head + i (see
     /// `store::LIST_MIDDLE`).
     fn list_read(&mut self, name: &str, a: &[Vec<u8>], now: u64) {
@@ -2086,8 +2147,16 @@ impl Conn {
                 return;
             }
         };
-        if count.is_some_and(|n| n < -(i64::MAX / 2)) && values {
+        // As Redis: -2^63 has no magnitude, and with values the reply would hold 2 × |count|.
+        if count.is_some_and(|n| n == i64::MIN || values && n < -(i64::MAX / 2)) {
             self.out.error("ERR value is out of range");
+            return;
+        }
+        // A reply is built whole before it is sent: one of 2^62 picks would never end.
+        if count.is_some_and(|n| n.unsigned_abs() > RANDOM_PICKS_MAX) {
+            self.out.error(&format!(
+                "ERR value is out of range (mmtree picks at most {RANDOM_PICKS_MAX} at a time)"
+            ));
             return;
         }
         let mut x = store::random_seed(now);
@@ -2624,6 +2693,7 @@ pub const COMMANDS: &[(&str, i32, Kind)] = &[
     ("HSTRLEN", 3, Kind::Connection),
     ("HSCAN", -3, Kind::Connection),
     ("HRANDFIELD", -2, Kind::Connection),
+    ("MEMORY", -2, Kind::Connection),
     ("LPUSH", -3, Kind::Write),
     ("RPUSH", -3, Kind::Write),
     ("LPUSHX", -3, Kind::Write),

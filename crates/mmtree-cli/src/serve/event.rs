@@ -155,8 +155,12 @@ impl Loop {
                     Event::Outcome(id, outcome) => {
                         if let Some(client) = clients.get_mut(&id) {
                             client.conn.tick(now, now_ms);
-                            client.conn.resume(outcome);
-                            ready.push(id);
+                            let resumed = contained(id, || client.conn.resume(outcome));
+                            if resumed.is_some() {
+                                ready.push(id);
+                            } else if let Some(mut client) = clients.remove(&id) {
+                                let _ = poll.registry().deregister(&mut client.stream);
+                            }
                         }
                     }
                     Event::Wake(id) => ready.push(id),
@@ -167,7 +171,8 @@ impl Loop {
                     continue;
                 };
                 client.conn.tick(now, now_ms);
-                match client.drive(&mut chunk) {
+                // A bug in one command closes that connection, not the loop's others.
+                match contained(id, || client.drive(&mut chunk)).unwrap_or(Drive::Close) {
                     Drive::Parked => {}
                     Drive::Again => again.push(id),
                     Drive::Paused(until) => paused.push((until, id)),
@@ -203,6 +208,18 @@ impl Loop {
                     return;
                 }
             }
+        }
+    }
+}
+
+/// Runs `f` for connection `id`; a panic (a bug) is reported and gives None, so the caller
+/// closes that connection and the loop serves the others on.
+fn contained<T>(id: u64, f: impl FnOnce() -> T) -> Option<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(t) => Some(t),
+        Err(_) => {
+            eprintln!("mmtree serve: a command of client {id} failed (a bug: see the panic above); that connection is closed");
+            None
         }
     }
 }

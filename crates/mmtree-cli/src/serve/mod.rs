@@ -432,6 +432,30 @@ fn writer_loop(server: Arc<Server>, batches: Receiver<WriteBatch>, durability: m
     }
 }
 
+/// Why a segment's commit failed.
+enum Failure {
+    Db(mmtree::Error),
+    /// A job panicked (a bug): its transaction was dropped, so nothing of it was applied.
+    Panic,
+}
+
+impl From<mmtree::Error> for Failure {
+    fn from(e: mmtree::Error) -> Failure {
+        Failure::Db(e)
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Db(e) => e.fmt(f),
+            Failure::Panic => f.write_str(
+                "internal error in a command (a bug; see the panic on stderr); nothing of this commit was applied",
+            ),
+        }
+    }
+}
+
 /// Applies `segment`'s jobs in one write transaction, commits once, and answers each.
 fn commit_segment(
     server: &Server,
@@ -442,43 +466,48 @@ fn commit_segment(
 ) {
     let ops = segment.iter().map(|b| b.job.ops()).sum::<usize>();
     let max_key = server.db.key_size_max().saturating_sub(12);
-    let result = (|| -> mmtree::Result<(Vec<Outcome>, usize)> {
-        let mut w = server.db.begin_write()?;
-        w.set_durability(durability);
-        let mut outcomes = Vec::with_capacity(segment.len());
-        {
-            let mut watches = server.watches.lock().expect("watches");
-            for batch in &segment {
-                outcomes.push(run_job(&mut w, &mut watches, &batch.job, now, max_key)?);
+    // A panic (a bug) in one job drops the transaction unfinished, which aborts it: the segment's
+    // jobs all fail and the writer goes on.
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(
+        || -> Result<(Vec<Outcome>, usize), Failure> {
+            let mut w = server.db.begin_write()?;
+            w.set_durability(durability);
+            let mut outcomes = Vec::with_capacity(segment.len());
+            {
+                let mut watches = server.watches.lock().expect("watches");
+                for batch in &segment {
+                    outcomes.push(run_job(&mut w, &mut watches, &batch.job, now, max_key)?);
+                }
             }
-        }
-        let expired = if sweep {
-            store::sweep(&mut w, now, 10_000)?
-        } else {
-            0
-        };
-        if ops == 0 && expired == 0 {
-            w.abort();
-        } else {
-            w.commit()?;
-        }
-        // An EXEC that asked for it (the segment's last job) gets a snapshot of this commit,
-        // taken before any other write can begin (this thread is the server's only writer).
-        if let Some(Outcome::Replies(_)) = outcomes.last() {
-            if matches!(
-                segment.last().map(|b| &b.job),
-                Some(Job::Exec { snapshot: true, .. })
-            ) {
-                // (Without one, the connection reads a fresh snapshot: the commit is done.)
-                if let Ok(snapshot) = server.db.begin_read() {
-                    if let Some(Outcome::Replies(replies)) = outcomes.pop() {
-                        outcomes.push(Outcome::Exec(replies, Arc::new(snapshot)));
+            let expired = if sweep {
+                store::sweep(&mut w, now, 10_000)?
+            } else {
+                0
+            };
+            if ops == 0 && expired == 0 {
+                w.abort();
+            } else {
+                w.commit()?;
+            }
+            // An EXEC that asked for it (the segment's last job) gets a snapshot of this commit,
+            // taken before any other write can begin (this thread is the server's only writer).
+            if let Some(Outcome::Replies(_)) = outcomes.last() {
+                if matches!(
+                    segment.last().map(|b| &b.job),
+                    Some(Job::Exec { snapshot: true, .. })
+                ) {
+                    // (Without one, the connection reads a fresh snapshot: the commit is done.)
+                    if let Ok(snapshot) = server.db.begin_read() {
+                        if let Some(Outcome::Replies(replies)) = outcomes.pop() {
+                            outcomes.push(Outcome::Exec(replies, Arc::new(snapshot)));
+                        }
                     }
                 }
             }
-        }
-        Ok((outcomes, expired))
-    })();
+            Ok((outcomes, expired))
+        },
+    ))
+    .unwrap_or_else(|_| Err(Failure::Panic));
     match result {
         Ok((outcomes, expired)) => {
             server
