@@ -1308,6 +1308,9 @@ fn hashes_are_ordered_keys_with_their_own_type() {
     );
     assert!(err_of::<String>(&mut c, &["HINCRBYFLOAT", "h", "s", "1"])
         .contains("hash value is not a float"));
+    assert!(err_of::<String>(&mut c, &["HINCRBYFLOAT", "hfoo", "f", "+inf"])
+        .contains("value is NaN or Infinity"));
+    assert_eq!(cmd::<i64>(&mut c, &["EXISTS", "hfoo"]).unwrap(), 0);
     // The type shows everywhere; string commands refuse a hash and hash commands a string.
     let _: () = c.set("str", "v").unwrap();
     assert_eq!(cmd::<String>(&mut c, &["TYPE", "h"]).unwrap(), "hash");

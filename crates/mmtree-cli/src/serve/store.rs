@@ -1550,6 +1550,10 @@ fn apply_more(tx: &mut Tx<'_>, name: &str, a: &[Vec<u8>]) -> TxResult<Reply> {
                 let Some(by) = parse_float(&a[2]) else {
                     return err("ERR value is not a valid float");
                 };
+                // Redis checks the increment itself first (INCRBYFLOAT checks only the sum).
+                if !by.is_finite() {
+                    return err("ERR value is NaN or Infinity");
+                }
                 let current = match &old {
                     Some(v) => match parse_float(v) {
                         Some(f) => f,
