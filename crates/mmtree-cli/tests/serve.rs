@@ -1308,8 +1308,10 @@ fn hashes_are_ordered_keys_with_their_own_type() {
     );
     assert!(err_of::<String>(&mut c, &["HINCRBYFLOAT", "h", "s", "1"])
         .contains("hash value is not a float"));
-    assert!(err_of::<String>(&mut c, &["HINCRBYFLOAT", "hfoo", "f", "+inf"])
-        .contains("value is NaN or Infinity"));
+    assert!(
+        err_of::<String>(&mut c, &["HINCRBYFLOAT", "hfoo", "f", "+inf"])
+            .contains("value is NaN or Infinity")
+    );
     assert_eq!(cmd::<i64>(&mut c, &["EXISTS", "hfoo"]).unwrap(), 0);
     // The type shows everywhere; string commands refuse a hash and hash commands a string.
     let _: () = c.set("str", "v").unwrap();
@@ -2105,4 +2107,128 @@ fn a_random_pick_of_minus_two_to_the_63_is_refused_not_a_crash() {
         "*3\r\n$1\r\na\r\n$1\r\na\r\n$1\r\na\r\n",
     );
     exchange(&mut other, &[&["PING"]], "+PONG\r\n");
+}
+
+/// Keyspace notifications as Redis' pubsub unit checks them: the flags read back in Redis'
+/// spelling, each class masks its events, keyspace before keyevent, `new` once per key, `del`
+/// after the pop that emptied a list, `expired` from the sweep; CLIENT REPLY OFF/SKIP silence
+/// replies but not pushes.
+#[test]
+fn keyspace_notifications_and_client_reply() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("ks.mmt"), &[]);
+    let mut c = server.raw();
+    let flags = |c: &mut TcpStream, set: &str, get: &str| {
+        exchange(
+            c,
+            &[&["CONFIG", "SET", "notify-keyspace-events", set]],
+            "+OK\r\n",
+        );
+        let expect = format!(
+            "*2\r\n$22\r\nnotify-keyspace-events\r\n${}\r\n{get}\r\n",
+            get.len()
+        );
+        exchange(c, &[&["CONFIG", "GET", "notify-keyspace-events"]], &expect);
+    };
+    flags(&mut c, "gKE", "gKE");
+    flags(&mut c, "$lshzxeKE", "$lshzxeKE");
+    flags(&mut c, "KA", "AK");
+    exchange(
+        &mut c,
+        &[&["CONFIG", "SET", "notify-keyspace-events", "Kq"]],
+        "-ERR CONFIG SET failed (possibly related to argument 'notify-keyspace-events') - Invalid event class character. Use 'Ag$lshzxeKEtmdn'.\r\n",
+    );
+    // A subscriber with CLIENT REPLY OFF still gets its confirmation and the events.
+    let mut sub = server.raw();
+    sub.write_all(resp(&["CLIENT", "REPLY", "OFF"]).as_bytes())
+        .unwrap();
+    exchange(
+        &mut sub,
+        &[&["PSUBSCRIBE", "*"]],
+        "*3\r\n$10\r\npsubscribe\r\n$1\r\n*\r\n:1\r\n",
+    );
+    let pmessage = |channel: &str, message: &str| {
+        format!(
+            "*4\r\n$8\r\npmessage\r\n$1\r\n*\r\n${}\r\n{channel}\r\n${}\r\n{message}\r\n",
+            channel.len(),
+            message.len()
+        )
+    };
+    flags(&mut c, "KEA", "AKE");
+    exchange(&mut c, &[&["SET", "foo", "bar"]], "+OK\r\n");
+    expect_bytes(
+        &mut sub,
+        &(pmessage("__keyspace@0__:foo", "set") + &pmessage("__keyevent@0__:set", "foo")),
+    );
+    // Masks: only list events; a pop that empties the list adds a generic del (with g).
+    flags(&mut c, "Kl", "lK");
+    exchange(
+        &mut c,
+        &[&["SET", "foo", "baz"], &["LPUSH", "l", "a"]],
+        "+OK\r\n:1\r\n",
+    );
+    exchange(&mut c, &[&["RPOP", "l"]], "$1\r\na\r\n");
+    expect_bytes(
+        &mut sub,
+        &(pmessage("__keyspace@0__:l", "lpush") + &pmessage("__keyspace@0__:l", "rpop")),
+    );
+    flags(&mut c, "Egsh", "gshE");
+    exchange(
+        &mut c,
+        &[
+            &["SADD", "s", "a", "b"],
+            &["SREM", "s", "zz"],
+            &["HSET", "h", "f", "1"],
+            &["HINCRBY", "h", "f", "2"],
+            &["EXPIRE", "h", "100"],
+            &["DEL", "s", "nothing"],
+        ],
+        ":2\r\n:0\r\n:1\r\n:3\r\n:1\r\n:1\r\n",
+    );
+    expect_bytes(
+        &mut sub,
+        &[
+            pmessage("__keyevent@0__:sadd", "s"),
+            pmessage("__keyevent@0__:hset", "h"),
+            pmessage("__keyevent@0__:hincrby", "h"),
+            pmessage("__keyevent@0__:expire", "h"),
+            pmessage("__keyevent@0__:del", "s"),
+        ]
+        .concat(),
+    );
+    // New keys, once each; expired keys from the writer's sweep.
+    flags(&mut c, "Enx", "xnE");
+    exchange(
+        &mut c,
+        &[
+            &["SET", "n1", "a"],
+            &["SET", "n1", "b"],
+            &["PSETEX", "n2", "100", "v"],
+        ],
+        "+OK\r\n+OK\r\n+OK\r\n",
+    );
+    expect_bytes(
+        &mut sub,
+        &[
+            pmessage("__keyevent@0__:new", "n1"),
+            pmessage("__keyevent@0__:new", "n2"),
+            pmessage("__keyevent@0__:expired", "n2"),
+        ]
+        .concat(),
+    );
+    // CLIENT REPLY: OFF silences, SKIP the next command only, ON answers OK.
+    let mut quiet = server.raw();
+    quiet
+        .write_all(
+            (resp(&["CLIENT", "REPLY", "OFF"])
+                + &resp(&["SET", "q", "1"])
+                + &resp(&["GET", "q"])
+                + &resp(&["CLIENT", "REPLY", "ON"])
+                + &resp(&["CLIENT", "REPLY", "SKIP"])
+                + &resp(&["INCR", "q"])
+                + &resp(&["GET", "q"]))
+                .as_bytes(),
+        )
+        .unwrap();
+    expect_bytes(&mut quiet, "+OK\r\n$1\r\n2\r\n");
 }

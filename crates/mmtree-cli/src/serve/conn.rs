@@ -43,6 +43,14 @@ pub struct Conn {
     pending_db: u32,
     /// How many writes the job with the writer holds (for a failed commit's errors).
     pending_count: usize,
+    /// Per pending write: sent while CLIENT REPLY said not to answer.
+    pending_silent: Vec<bool>,
+    /// CLIENT REPLY OFF is in force; SKIP drops the next command's reply.
+    replies_off: bool,
+    skip_next: bool,
+    /// The command being run is not to be answered; so is the job it waits for.
+    silent_now: bool,
+    waiting_silent: bool,
     quit: bool,
     /// After MULTI: the queued commands.
     multi: Option<Vec<Vec<Vec<u8>>>>,
@@ -103,8 +111,9 @@ struct Prepared {
 
 /// What a connection does with the writer's answer.
 enum Wait {
-    /// Replies to pipelined writes (`pending_count` of them).
-    Writes,
+    /// Replies to pipelined writes (`pending_count` of them); `silent`: those sent while CLIENT
+    /// REPLY said not to answer.
+    Writes { silent: Vec<bool> },
     /// WATCH of these keys on `db`.
     Watch { db: u32, keys: Vec<Vec<u8>> },
     /// EXEC of `queue`; `slots` says where each reply comes from.
@@ -205,6 +214,11 @@ impl Conn {
             pending: Vec::new(),
             pending_db: 0,
             pending_count: 0,
+            pending_silent: Vec::new(),
+            replies_off: false,
+            skip_next: false,
+            silent_now: false,
+            waiting_silent: false,
             quit: false,
             multi: None,
             multi_failed: false,
@@ -299,7 +313,27 @@ impl Conn {
                 self.flush_pending();
                 continue;
             }
-            if let Flow::Close = self.command(args, prepared) {
+            // CLIENT REPLY OFF or SKIP: the reply is dropped (pub/sub confirmations and
+            // messages are pushes, which Redis sends anyway).
+            let skip = std::mem::take(&mut self.skip_next);
+            let client_reply = &*prepared.name == "CLIENT"
+                && args
+                    .get(1)
+                    .is_some_and(|s| s.eq_ignore_ascii_case(b"REPLY"));
+            let silent = (skip || self.replies_off)
+                && !client_reply
+                && !matches!(
+                    &*prepared.name,
+                    "SUBSCRIBE" | "PSUBSCRIBE" | "UNSUBSCRIBE" | "PUNSUBSCRIBE"
+                );
+            let mark = self.out.buf.len();
+            self.silent_now = silent;
+            let flow = self.command(args, prepared);
+            self.silent_now = false;
+            if silent {
+                self.out.buf.truncate(mark);
+            }
+            if let Flow::Close = flow {
                 break Status::Close;
             }
         };
@@ -318,24 +352,24 @@ impl Conn {
 
     /// Puts the writer's answer in place and runs what waited for it (call `process` next).
     pub fn resume(&mut self, outcome: Outcome) {
+        let mark = self.out.buf.len();
+        let silent = std::mem::take(&mut self.waiting_silent);
         match self.waiting.take() {
-            Some(Wait::Writes) => match outcome {
-                Outcome::Replies(replies) => {
-                    for reply in &replies {
+            Some(Wait::Writes { silent }) => {
+                let replies = match outcome {
+                    Outcome::Replies(replies) => replies,
+                    Outcome::Failed(e) => vec![Reply::Error(e); self.pending_count],
+                    _ => vec![
+                        Reply::Error("ERR unexpected writer answer".into());
+                        self.pending_count
+                    ],
+                };
+                for (reply, silent) in replies.iter().zip(silent) {
+                    if !silent {
                         self.out.reply(reply);
                     }
                 }
-                Outcome::Failed(e) => {
-                    for _ in 0..self.pending_count {
-                        self.out.error(&e);
-                    }
-                }
-                _ => {
-                    for _ in 0..self.pending_count {
-                        self.out.error("ERR unexpected writer answer");
-                    }
-                }
-            },
+            }
             Some(Wait::Watch { db, keys }) => match outcome {
                 Outcome::Watched(states) => {
                     for (key, (version, live)) in keys.into_iter().zip(states) {
@@ -357,6 +391,9 @@ impl Conn {
                 db_after,
             }) => self.exec_done(queue, slots, db_after, outcome),
             None => {}
+        }
+        if silent {
+            self.out.buf.truncate(mark);
         }
         self.pending_count = 0;
         self.snap = None;
@@ -433,12 +470,13 @@ impl Conn {
         }
         let ops = std::mem::take(&mut self.pending);
         self.pending_count = ops.len();
+        let silent = std::mem::take(&mut self.pending_silent);
         self.submit(
             Job::Writes {
                 db: self.pending_db,
                 ops,
             },
-            Wait::Writes,
+            Wait::Writes { silent },
         );
     }
 
@@ -451,6 +489,8 @@ impl Conn {
             job,
             reply: Box::new(move |outcome| notifier.send(Event::Outcome(id, outcome))),
         };
+        // WATCH and EXEC answer in `resume`: silenced there if CLIENT REPLY said so now.
+        self.waiting_silent = self.silent_now && !matches!(wait, Wait::Writes { .. });
         self.waiting = Some(wait);
         self.snap = None;
         // Sent under the lock; many connections' jobs queue up while the writer commits, and it
@@ -709,6 +749,7 @@ impl Conn {
             debug_assert!(self.pending.is_empty() || self.pending_db == self.db);
             self.pending_db = self.db;
             self.pending.push(args);
+            self.pending_silent.push(self.silent_now);
             return Flow::Continue;
         }
         let flow = self.read_command(name, &args);
@@ -1233,6 +1274,18 @@ impl Conn {
             ok
         };
         match sub.as_str() {
+            "REPLY" if arity(a.len() == 2, self) => {
+                match String::from_utf8_lossy(&a[1]).to_ascii_uppercase().as_str() {
+                    "ON" => {
+                        self.replies_off = false;
+                        self.skip_next = false;
+                        self.out.simple("OK");
+                    }
+                    "OFF" => self.replies_off = true,
+                    "SKIP" => self.skip_next = !self.replies_off,
+                    _ => self.out.error("ERR syntax error"),
+                }
+            }
             "SETNAME" if arity(a.len() == 2, self) => {
                 if a[1].iter().any(|&b| b <= b' ' || b > b'~') {
                     self.out.error(
@@ -1514,16 +1567,8 @@ impl Conn {
     /// PUBLISH: the message goes to every subscriber's mail now (its own replies first when
     /// this connection subscribes, as Redis); replies how many received it.
     fn publish(&mut self, channel: &[u8], payload: &[u8]) {
-        let targets = self.server.subs.lock().expect("subs").targets(channel);
-        let handles: Vec<(Arc<Handle>, Option<Vec<u8>>)> = {
-            let registry = self.server.registry.lock().expect("registry");
-            targets
-                .into_iter()
-                .filter_map(|(id, p)| Some((registry.get(&id)?.clone(), p)))
-                .collect()
-        };
-        let count = handles.len();
-        for (h, p) in handles {
+        let subscribers = self.server.subscribers(channel);
+        for (h, p) in &subscribers {
             if h.id == self.id {
                 let message = encode_message(self.out.resp3, p.as_deref(), channel, payload);
                 self.take_mail();
@@ -1533,7 +1578,7 @@ impl Conn {
             let resp3 = h.state.lock().expect("client state").resp3;
             h.deliver(&encode_message(resp3, p.as_deref(), channel, payload));
         }
-        self.out.int(count as i64);
+        self.out.int(subscribers.len() as i64);
     }
 
     /// PUBSUB CHANNELS [pattern] | NUMSUB [channel ...] | NUMPAT | HELP.
@@ -1645,6 +1690,10 @@ impl Conn {
                 config.requirepass.clone().unwrap_or_default(),
             ),
             ("maxmemory", "0".into()),
+            (
+                "notify-keyspace-events",
+                super::notify::format(self.server.notify.get()),
+            ),
             ("hash-max-ziplist-entries", "128".into()),
             ("hash-max-ziplist-value", "64".into()),
             ("hash-max-listpack-entries", "128".into()),
@@ -1677,8 +1726,20 @@ impl Conn {
                 .error("ERR wrong number of arguments for 'config|set' command");
             return;
         }
+        // Checked whole before any is applied, as Redis.
+        let mut notify = None;
         for pair in a.chunks(2) {
             let p = String::from_utf8_lossy(&pair[0]).to_ascii_lowercase();
+            if p == "notify-keyspace-events" {
+                match super::notify::parse(&pair[1]) {
+                    Some(flags) => notify = Some(flags),
+                    None => {
+                        self.out.error("ERR CONFIG SET failed (possibly related to argument 'notify-keyspace-events') - Invalid event class character. Use 'Ag$lshzxeKEtmdn'.");
+                        return;
+                    }
+                }
+                continue;
+            }
             let encoding = p.contains("-max-ziplist-")
                 || p.contains("-max-listpack-")
                 || p.ends_with("-max-intset-entries");
@@ -1688,6 +1749,9 @@ impl Conn {
                 ));
                 return;
             }
+        }
+        if let Some(flags) = notify {
+            self.server.notify.set(flags);
         }
         self.out.simple("OK");
     }

@@ -8,6 +8,7 @@
 mod conn;
 mod event;
 mod limiter;
+mod notify;
 mod pubsub;
 mod resp;
 mod store;
@@ -173,6 +174,8 @@ pub struct Server {
     pub command_calls: Vec<AtomicU64>,
     next_cursor: AtomicU64,
     pub shutting_down: AtomicBool,
+    /// notify-keyspace-events.
+    pub notify: notify::Settings,
     /// Set by SHUTDOWN: the acceptor stops as on SIGTERM.
     pub shutdown_requested: AtomicBool,
     pub clients: AtomicUsize,
@@ -180,6 +183,31 @@ pub struct Server {
 }
 
 impl Server {
+    /// The subscribers of `channel` (by channel or pattern), each with the pattern it matched.
+    pub fn subscribers(&self, channel: &[u8]) -> Vec<(Arc<pubsub::Handle>, Option<Vec<u8>>)> {
+        let targets = self.subs.lock().expect("subs").targets(channel);
+        let registry = self.registry.lock().expect("registry");
+        targets
+            .into_iter()
+            .filter_map(|(id, p)| Some((registry.get(&id)?.clone(), p)))
+            .collect()
+    }
+
+    /// Publishes to every subscriber's mail; returns how many there are.
+    pub fn publish(&self, channel: &[u8], payload: &[u8]) -> usize {
+        let subscribers = self.subscribers(channel);
+        for (h, p) in &subscribers {
+            let resp3 = h.state.lock().expect("client state").resp3;
+            h.deliver(&pubsub::encode_message(
+                resp3,
+                p.as_deref(),
+                channel,
+                payload,
+            ));
+        }
+        subscribers.len()
+    }
+
     pub fn new_cursor(&self, last_key: Vec<u8>) -> u64 {
         let id = self.next_cursor.fetch_add(1, Ordering::Relaxed);
         let mut cursors = self.cursors.lock().expect("cursors");
@@ -466,6 +494,9 @@ fn commit_segment(
 ) {
     let ops = segment.iter().map(|b| b.job.ops()).sum::<usize>();
     let max_key = server.db.key_size_max().saturating_sub(12);
+    let flags = server.notify.get();
+    let notifying = flags != 0;
+    let mut events: Vec<notify::KeyEvent> = Vec::new();
     // A panic (a bug) in one job drops the transaction unfinished, which aborts it: the segment's
     // jobs all fail and the writer goes on.
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(
@@ -476,11 +507,18 @@ fn commit_segment(
             {
                 let mut watches = server.watches.lock().expect("watches");
                 for batch in &segment {
-                    outcomes.push(run_job(&mut w, &mut watches, &batch.job, now, max_key)?);
+                    outcomes.push(run_job(
+                        &mut w,
+                        &mut watches,
+                        &batch.job,
+                        now,
+                        max_key,
+                        notifying.then_some(&mut events),
+                    )?);
                 }
             }
             let expired = if sweep {
-                store::sweep(&mut w, now, 10_000)?
+                store::sweep(&mut w, now, 10_000, notifying.then_some(&mut events))?
             } else {
                 0
             };
@@ -521,6 +559,12 @@ fn commit_segment(
                     .committed_writes
                     .fetch_add(ops as u64, Ordering::Relaxed);
             }
+            // Events go out once their commit is made, before the writers hear of it.
+            for event in &events {
+                for (channel, message) in notify::messages(flags, event) {
+                    server.publish(&channel, &message);
+                }
+            }
             for (batch, outcome) in segment.into_iter().zip(outcomes) {
                 (batch.reply)(outcome);
             }
@@ -540,6 +584,7 @@ fn run_job(
     job: &Job,
     now: u64,
     max_key: usize,
+    mut events: Option<&mut Vec<notify::KeyEvent>>,
 ) -> mmtree::Result<Outcome> {
     fn tx<'a>(
         w: &'a mut mmtree::WriteTransaction,
@@ -547,6 +592,7 @@ fn run_job(
         db: u32,
         now: u64,
         max_key: usize,
+        events: Option<&'a mut Vec<notify::KeyEvent>>,
     ) -> store::Tx<'a> {
         store::Tx {
             w,
@@ -554,27 +600,35 @@ fn run_job(
             now,
             max_key,
             watches: (!watches.is_empty()).then_some(watches),
+            events,
         }
     }
     Ok(match job {
         Job::Writes { db, ops } => {
             let mut out = Vec::with_capacity(ops.len());
             for op in ops {
-                out.push(store::apply(&mut tx(w, watches, *db, now, max_key), op)?);
+                out.push(store::apply(
+                    &mut tx(w, watches, *db, now, max_key, events.as_deref_mut()),
+                    op,
+                )?);
             }
             Outcome::Replies(out)
         }
         Job::Watch { db, keys } => {
             let mut out = Vec::with_capacity(keys.len());
             for key in keys {
-                let live = tx(w, watches, *db, now, max_key).get(key)?.is_some();
+                let live = tx(w, watches, *db, now, max_key, events.as_deref_mut())
+                    .get(key)?
+                    .is_some();
                 out.push((watches.add(*db, key), live));
             }
             Outcome::Watched(out)
         }
         Job::Exec { watched, ops, .. } => {
             for k in watched {
-                let live = tx(w, watches, k.db, now, max_key).get(&k.key)?.is_some();
+                let live = tx(w, watches, k.db, now, max_key, events.as_deref_mut())
+                    .get(&k.key)?
+                    .is_some();
                 if watches.version(k.db, &k.key) != Some(k.version) || (k.live && !live) {
                     return Ok(Outcome::Aborted);
                 }
@@ -582,7 +636,7 @@ fn run_job(
             let mut out = Vec::with_capacity(ops.len());
             for (db, op) in ops {
                 let name = String::from_utf8_lossy(&op[0]).to_ascii_uppercase();
-                let mut tx = tx(w, watches, *db, now, max_key);
+                let mut tx = tx(w, watches, *db, now, max_key, events.as_deref_mut());
                 out.push(if store::is_write(&name) {
                     store::apply(&mut tx, op)?
                 } else {
@@ -641,6 +695,7 @@ pub fn run(args: Args) -> Result<()> {
         next_cursor: AtomicU64::new(1),
         shutting_down: AtomicBool::new(false),
         shutdown_requested: AtomicBool::new(false),
+        notify: notify::Settings::default(),
         clients: AtomicUsize::new(0),
         started: Instant::now(),
     });

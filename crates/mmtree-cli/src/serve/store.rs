@@ -20,6 +20,7 @@
 //!
 //! A value and its expiry rows are always written in the same write transaction.
 
+use super::notify::{self, KeyEvent};
 use super::resp::Reply;
 use mmtree::{ReadTable, WriteTransaction};
 use std::collections::HashMap;
@@ -323,9 +324,33 @@ pub struct Tx<'w> {
     pub max_key: usize,
     /// The watched keys, if any connection watches one: every write of a key bumps its version.
     pub watches: Option<&'w mut Watches>,
+    /// Keyspace events of this job, when notifications are on (`notify`).
+    pub events: Option<&'w mut Vec<KeyEvent>>,
 }
 
 impl Tx<'_> {
+    /// Records a keyspace event on `key` of this database (published after the commit).
+    pub fn notify(&mut self, class: u32, event: &'static str, key: &[u8]) {
+        let db = self.db;
+        if let Some(events) = self.events.as_deref_mut() {
+            events.push(KeyEvent {
+                db,
+                class,
+                event,
+                key: key.to_vec(),
+            });
+        }
+    }
+
+    /// `event`, then `del` if that change removed the key (its last member or element).
+    fn notify_and_gone(&mut self, class: u32, event: &'static str, key: &[u8]) -> TxResult<()> {
+        self.notify(class, event, key);
+        if self.data(key)?.is_none() {
+            self.notify(notify::GENERIC, "del", key);
+        }
+        Ok(())
+    }
+
     /// The stored value (live or expired), without creating the table.
     fn data(&mut self, key: &[u8]) -> TxResult<Option<Vec<u8>>> {
         let name = table_name(self.db);
@@ -395,6 +420,7 @@ impl Tx<'_> {
             Value::String(data) => self.set(key, data, expiry),
             Value::Collection(kind, fields) => {
                 self.remove(key)?;
+                self.notify(notify::NEW, "new", key);
                 for (f, v) in fields {
                     self.w
                         .table(hash_name(self.db))?
@@ -506,6 +532,7 @@ impl Tx<'_> {
         self.w.table(hash_name(self.db))?.insert(&fk, value)?;
         if count.is_none() {
             self.w.table(types_name(self.db))?.insert(key, kind)?;
+            self.notify(notify::NEW, "new", key);
         }
         let n = count.unwrap_or(0) + u64::from(new);
         *count = Some(n);
@@ -569,8 +596,11 @@ impl Tx<'_> {
         }
     }
 
-    /// Stores a string (replacing a hash).
+    /// Stores a string (replacing a hash, set or list).
     pub fn set(&mut self, key: &[u8], data: &[u8], expiry: Option<u64>) -> TxResult<()> {
+        if self.events.is_some() && self.data(key)?.is_none() {
+            self.notify(notify::NEW, "new", key);
+        }
         self.drop_hash(key)?;
         let old = self.expiry(key)?;
         self.w.table(table_name(self.db))?.insert(key, data)?;
@@ -670,7 +700,12 @@ pub enum Value {
 
 /// Deletes keys whose expiry has passed, at most `limit` of them. Returns how many. (A swept key
 /// had already expired, so watches of it are left alone: EXEC checks liveness itself.)
-pub fn sweep(w: &mut WriteTransaction, now: u64, limit: usize) -> TxResult<usize> {
+pub fn sweep(
+    w: &mut WriteTransaction,
+    now: u64,
+    limit: usize,
+    mut events: Option<&mut Vec<KeyEvent>>,
+) -> TxResult<usize> {
     if !w.has_table(EXPIRY_QUEUE)? {
         return Ok(0);
     }
@@ -700,8 +735,10 @@ pub fn sweep(w: &mut WriteTransaction, now: u64, limit: usize) -> TxResult<usize
                 now,
                 max_key: usize::MAX,
                 watches: None,
+                events: events.as_deref_mut(),
             };
             tx.drop_hash(key)?;
+            tx.notify(notify::EXPIRED, "expired", key);
             w.table(table_name(*db))?.remove(key)?;
         }
     }
@@ -814,6 +851,10 @@ pub fn apply(tx: &mut Tx<'_>, args: &[Vec<u8>]) -> TxResult<Reply> {
                 expiry
             };
             tx.set(&a[0], &a[1], expiry)?;
+            tx.notify(notify::STRING, "set", &a[0]);
+            if expiry.is_some() && !keep_ttl {
+                tx.notify(notify::GENERIC, "expire", &a[0]);
+            }
             if get {
                 old_reply(&old)
             } else {
@@ -828,6 +869,7 @@ pub fn apply(tx: &mut Tx<'_>, args: &[Vec<u8>]) -> TxResult<Reply> {
                 Reply::Int(0)
             } else {
                 tx.set(&a[0], &a[1], None)?;
+                tx.notify(notify::STRING, "set", &a[0]);
                 Reply::Int(1)
             }
         }
@@ -850,6 +892,8 @@ pub fn apply(tx: &mut Tx<'_>, args: &[Vec<u8>]) -> TxResult<Reply> {
                 )));
             };
             tx.set(&a[0], &a[2], Some(at as u64))?;
+            tx.notify(notify::STRING, "set", &a[0]);
+            tx.notify(notify::GENERIC, "expire", &a[0]);
             Reply::Ok
         }
         "GETSET" => {
@@ -861,6 +905,7 @@ pub fn apply(tx: &mut Tx<'_>, args: &[Vec<u8>]) -> TxResult<Reply> {
                 Err(e) => return Ok(e),
             };
             tx.set(&a[0], &a[1], None)?;
+            tx.notify(notify::STRING, "set", &a[0]);
             old.map_or(Reply::Null, |(_, data)| Reply::Bulk(data))
         }
         "GETDEL" => {
@@ -871,6 +916,7 @@ pub fn apply(tx: &mut Tx<'_>, args: &[Vec<u8>]) -> TxResult<Reply> {
                 Err(e) => e,
                 Ok(Some((_, data))) => {
                     tx.remove(&a[0])?;
+                    tx.notify(notify::GENERIC, "del", &a[0]);
                     Reply::Bulk(data)
                 }
                 Ok(None) => Reply::Null,
@@ -882,7 +928,10 @@ pub fn apply(tx: &mut Tx<'_>, args: &[Vec<u8>]) -> TxResult<Reply> {
             }
             let mut n = 0;
             for key in a {
-                n += i64::from(tx.remove(key)?);
+                if tx.remove(key)? {
+                    tx.notify(notify::GENERIC, "del", key);
+                    n += 1;
+                }
             }
             Reply::Int(n)
         }
@@ -899,6 +948,7 @@ pub fn apply(tx: &mut Tx<'_>, args: &[Vec<u8>]) -> TxResult<Reply> {
             }
             for pair in a.chunks(2) {
                 tx.set(&pair[0], &pair[1], None)?;
+                tx.notify(notify::STRING, "set", &pair[0]);
             }
             if name == "MSET" {
                 Reply::Ok
@@ -931,6 +981,7 @@ pub fn apply(tx: &mut Tx<'_>, args: &[Vec<u8>]) -> TxResult<Reply> {
                 ));
             };
             tx.set(&a[0], next.to_string().as_bytes(), expiry)?;
+            tx.notify(notify::STRING, "incrby", &a[0]);
             Reply::Int(next)
         }
         "APPEND" => {
@@ -943,6 +994,7 @@ pub fn apply(tx: &mut Tx<'_>, args: &[Vec<u8>]) -> TxResult<Reply> {
             };
             data.extend_from_slice(&a[1]);
             tx.set(&a[0], &data, expiry)?;
+            tx.notify(notify::STRING, "append", &a[0]);
             Reply::Int(data.len() as i64)
         }
         "EXPIRE" | "PEXPIRE" | "EXPIREAT" | "PEXPIREAT" => {
@@ -1004,10 +1056,12 @@ pub fn apply(tx: &mut Tx<'_>, args: &[Vec<u8>]) -> TxResult<Reply> {
                 None => Reply::Int(0),
                 Some(_) if at <= tx.now as i64 => {
                     tx.remove(&a[0])?;
+                    tx.notify(notify::GENERIC, "del", &a[0]);
                     Reply::Int(1)
                 }
                 Some(_) => {
                     tx.set_ttl(&a[0], Some(at as u64))?;
+                    tx.notify(notify::GENERIC, "expire", &a[0]);
                     Reply::Int(1)
                 }
             }
@@ -1019,6 +1073,7 @@ pub fn apply(tx: &mut Tx<'_>, args: &[Vec<u8>]) -> TxResult<Reply> {
             match tx.get(&a[0])? {
                 Some((Some(_), _)) => {
                     tx.set_ttl(&a[0], None)?;
+                    tx.notify(notify::GENERIC, "persist", &a[0]);
                     Reply::Int(1)
                 }
                 _ => Reply::Int(0),
@@ -1137,12 +1192,17 @@ fn apply_more(tx: &mut Tx<'_>, name: &str, a: &[Vec<u8>]) -> TxResult<Reply> {
                 match at {
                     Some(at) if n > 0 && at <= tx.now as i64 => {
                         tx.remove(&a[0])?;
+                        tx.notify(notify::GENERIC, "del", &a[0]);
                     }
-                    Some(at) if n > 0 => tx.set_ttl(&a[0], Some(at as u64))?,
+                    Some(at) if n > 0 => {
+                        tx.set_ttl(&a[0], Some(at as u64))?;
+                        tx.notify(notify::GENERIC, "expire", &a[0]);
+                    }
                     _ => return err("ERR invalid expire time in 'getex' command"),
                 }
             } else if persist && expiry.is_some() {
                 tx.set_ttl(&a[0], None)?;
+                tx.notify(notify::GENERIC, "persist", &a[0]);
             }
             Reply::Bulk(data)
         }
@@ -1170,6 +1230,7 @@ fn apply_more(tx: &mut Tx<'_>, name: &str, a: &[Vec<u8>]) -> TxResult<Reply> {
             }
             data[offset as usize..end].copy_from_slice(&a[2]);
             tx.set(&a[0], &data, expiry)?;
+            tx.notify(notify::STRING, "setrange", &a[0]);
             Reply::Int(data.len() as i64)
         }
         "SETBIT" => {
@@ -1197,6 +1258,7 @@ fn apply_more(tx: &mut Tx<'_>, name: &str, a: &[Vec<u8>]) -> TxResult<Reply> {
                 data[byte] &= !mask;
             }
             tx.set(&a[0], &data, expiry)?;
+            tx.notify(notify::STRING, "setbit", &a[0]);
             Reply::Int(old)
         }
         "INCRBYFLOAT" => {
@@ -1219,6 +1281,7 @@ fn apply_more(tx: &mut Tx<'_>, name: &str, a: &[Vec<u8>]) -> TxResult<Reply> {
             }
             let text = format_float(next);
             tx.set(&a[0], text.as_bytes(), expiry)?;
+            tx.notify(notify::STRING, "incrbyfloat", &a[0]);
             Reply::Bulk(text.into_bytes())
         }
         "RENAME" | "RENAMENX" => {
@@ -1237,6 +1300,8 @@ fn apply_more(tx: &mut Tx<'_>, name: &str, a: &[Vec<u8>]) -> TxResult<Reply> {
             }
             tx.remove(&a[0])?;
             tx.restore(&a[1], &value, expiry)?;
+            tx.notify(notify::GENERIC, "rename_from", &a[0]);
+            tx.notify(notify::GENERIC, "rename_to", &a[1]);
             if nx {
                 Reply::Int(1)
             } else {
@@ -1275,6 +1340,7 @@ fn apply_more(tx: &mut Tx<'_>, name: &str, a: &[Vec<u8>]) -> TxResult<Reply> {
             let copied = !exists || replace;
             if copied {
                 tx.restore(&a[1], &value, expiry)?;
+                tx.notify(notify::GENERIC, "copy_to", &a[1]);
             }
             tx.db = from;
             Reply::Int(i64::from(copied))
@@ -1302,6 +1368,10 @@ fn apply_more(tx: &mut Tx<'_>, name: &str, a: &[Vec<u8>]) -> TxResult<Reply> {
             tx.db = from;
             if moved {
                 tx.remove(&a[0])?;
+                tx.notify(notify::GENERIC, "move_from", &a[0]);
+                tx.db = to_db;
+                tx.notify(notify::GENERIC, "move_to", &a[0]);
+                tx.db = from;
             }
             Reply::Int(i64::from(moved))
         }
@@ -1358,6 +1428,7 @@ fn apply_more(tx: &mut Tx<'_>, name: &str, a: &[Vec<u8>]) -> TxResult<Reply> {
             for pair in a[1..].chunks(2) {
                 added += i64::from(tx.hset(b"hash", &a[0], &pair[0], &pair[1], &mut count)?);
             }
+            tx.notify(notify::HASH, "hset", &a[0]);
             if name == "HSET" {
                 Reply::Int(added)
             } else {
@@ -1376,6 +1447,7 @@ fn apply_more(tx: &mut Tx<'_>, name: &str, a: &[Vec<u8>]) -> TxResult<Reply> {
                 return Ok(Reply::Int(0));
             }
             tx.hset(b"hash", &a[0], &a[1], &a[2], &mut count)?;
+            tx.notify(notify::HASH, "hset", &a[0]);
             Reply::Int(1)
         }
         "SADD" | "SREM" => {
@@ -1403,6 +1475,10 @@ fn apply_more(tx: &mut Tx<'_>, name: &str, a: &[Vec<u8>]) -> TxResult<Reply> {
                 } else {
                     tx.hdel(&a[0], m, &mut count)?
                 });
+            }
+            if changed > 0 {
+                let event = if name == "SADD" { "sadd" } else { "srem" };
+                tx.notify_and_gone(notify::SET, event, &a[0])?;
             }
             Reply::Int(changed)
         }
@@ -1434,6 +1510,12 @@ fn apply_more(tx: &mut Tx<'_>, name: &str, a: &[Vec<u8>]) -> TxResult<Reply> {
                 };
                 tx.hset(b"list", &a[0], &at.to_be_bytes(), e, &mut count)?;
             }
+            let event = if name.starts_with('L') {
+                "lpush"
+            } else {
+                "rpush"
+            };
+            tx.notify(notify::LIST, event, &a[0]);
             Reply::Int(count.unwrap_or(0) as i64)
         }
         "LPOP" | "RPOP" => {
@@ -1464,6 +1546,10 @@ fn apply_more(tx: &mut Tx<'_>, name: &str, a: &[Vec<u8>]) -> TxResult<Reply> {
                 let at = at.to_be_bytes();
                 popped.push(tx.field(&a[0], &at)?.unwrap_or_default());
                 tx.hdel(&a[0], &at, &mut count)?;
+            }
+            if take > 0 {
+                let event = if name == "LPOP" { "lpop" } else { "rpop" };
+                tx.notify_and_gone(notify::LIST, event, &a[0])?;
             }
             match wanted {
                 None => popped.pop().map_or(Reply::Null, Reply::Bulk),
@@ -1503,6 +1589,9 @@ fn apply_more(tx: &mut Tx<'_>, name: &str, a: &[Vec<u8>]) -> TxResult<Reply> {
             for m in &members {
                 tx.hdel(&a[0], m, &mut count)?;
             }
+            if take > 0 {
+                tx.notify_and_gone(notify::SET, "spop", &a[0])?;
+            }
             match wanted {
                 None => members.pop().map_or(Reply::Null, Reply::Bulk),
                 Some(_) => Reply::Array(members.into_iter().map(Reply::Bulk).collect()),
@@ -1516,6 +1605,9 @@ fn apply_more(tx: &mut Tx<'_>, name: &str, a: &[Vec<u8>]) -> TxResult<Reply> {
             let mut removed = 0;
             for f in &a[1..] {
                 removed += i64::from(tx.hdel(&a[0], f, &mut count)?);
+            }
+            if removed > 0 {
+                tx.notify_and_gone(notify::HASH, "hdel", &a[0])?;
             }
             Reply::Int(removed)
         }
@@ -1568,6 +1660,12 @@ fn apply_more(tx: &mut Tx<'_>, name: &str, a: &[Vec<u8>]) -> TxResult<Reply> {
                 format_float(next)
             };
             tx.hset(b"hash", &a[0], &a[1], text.as_bytes(), &mut count)?;
+            let event = if name == "HINCRBY" {
+                "hincrby"
+            } else {
+                "hincrbyfloat"
+            };
+            tx.notify(notify::HASH, event, &a[0]);
             if name == "HINCRBY" {
                 Reply::Int(text.parse().unwrap_or(0))
             } else {
