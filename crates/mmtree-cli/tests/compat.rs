@@ -169,7 +169,7 @@ const ROWS: &[Row] = &[
     row("BITCOUNT", No, "", &[&["BITCOUNT", "b"]], "-ERR unknown command 'BITCOUNT', with args beginning with: 'b' "),
     row("LCS", Yes, "", &[&["SET", "a", "ohmytext"], &["SET", "b", "mynewtext"], &["LCS", "a", "b"]], "\"mytext\""),
     row("SUBSTR", No, "", &[&["SUBSTR", "a", "0", "1"]], "-ERR unknown command 'SUBSTR', with args beginning with: 'a' '0' '1' "),
-    row("OBJECT", No, "", &[&["OBJECT", "ENCODING", "a"]], "-ERR unknown command 'OBJECT', with args beginning with: 'ENCODING' 'a' "),
+    row("OBJECT", Differs, "REFCOUNT only (1: no value is shared); no ENCODING, IDLETIME, FREQ", &[&["SET", "a", "1"], &["OBJECT", "REFCOUNT", "a"]], ":1"),
     row("DUMP", No, "", &[&["DUMP", "a"]], "-ERR unknown command 'DUMP', with args beginning with: 'a' "),
     row("RESTORE", No, "", &[&["RESTORE", "a", "0", "x"]], "-ERR unknown command 'RESTORE', with args beginning with: 'a' '0' 'x' "),
     row("SORT", No, "", &[&["SORT", "a"]], "-ERR unknown command 'SORT', with args beginning with: 'a' "),

@@ -2232,3 +2232,23 @@ fn keyspace_notifications_and_client_reply() {
         .unwrap();
     expect_bytes(&mut quiet, "+OK\r\n$1\r\n2\r\n");
 }
+
+/// OBJECT REFCOUNT (what Redis' COPY tests check of a copy): 1 for a live key, nil otherwise.
+#[test]
+fn object_refcount_is_one_for_a_live_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("obj.mmt"), &[]);
+    let mut s = server.raw();
+    exchange(
+        &mut s,
+        &[&["RPUSH", "l", "a"], &["COPY", "l", "l2"]],
+        ":1\r\n:1\r\n",
+    );
+    exchange(&mut s, &[&["OBJECT", "REFCOUNT", "l2"]], ":1\r\n");
+    exchange(&mut s, &[&["OBJECT", "REFCOUNT", "none"]], "$-1\r\n");
+    exchange(
+        &mut s,
+        &[&["OBJECT", "ENCODING", "l"]],
+        "-ERR unknown subcommand 'ENCODING'. Try OBJECT HELP.\r\n",
+    );
+}

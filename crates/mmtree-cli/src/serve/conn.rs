@@ -1089,6 +1089,14 @@ impl Conn {
                 self.memory_usage(&a[1..], now)
             }
             "MEMORY" => self.out.error(&unknown_subcommand(args)),
+            // Every value is its own rows: nothing is shared, so a live key's count is 1.
+            "OBJECT" if a[0].eq_ignore_ascii_case(b"REFCOUNT") && a.len() == 2 => {
+                self.with_table(|conn, t| match t.live(&a[1], now) {
+                    Some(_) => conn.out.int(1),
+                    None => conn.out.null(),
+                })
+            }
+            "OBJECT" => self.out.error(&unknown_subcommand(args)),
             "LLEN" | "LINDEX" | "LRANGE" if arity_ok(name, args.len()) => {
                 self.list_read(name, a, now)
             }
@@ -2758,6 +2766,7 @@ pub const COMMANDS: &[(&str, i32, Kind)] = &[
     ("HSCAN", -3, Kind::Connection),
     ("HRANDFIELD", -2, Kind::Connection),
     ("MEMORY", -2, Kind::Connection),
+    ("OBJECT", -2, Kind::Connection),
     ("LPUSH", -3, Kind::Write),
     ("RPUSH", -3, Kind::Write),
     ("LPUSHX", -3, Kind::Write),
