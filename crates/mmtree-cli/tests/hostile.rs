@@ -552,7 +552,7 @@ fn hostile_clients_do_not_starve_a_well_behaved_one() {
     let (peak, _) = server.rss_kib();
     let bound = rss_bound_kib(maxclients);
     println!(
-        "hostile: done: well-behaved client {rounds} PING/SET/GET rounds, slowest reply {slowest:?} (bound {LIVENESS_BOUND:?}); server peak RSS {peak} KiB (bound {bound} KiB = 96 MiB + {maxclients} × 384 KiB + 32 MiB)"
+        "hostile: done: well-behaved client {rounds} PING/SET/GET rounds, slowest reply {slowest:?} (bound {LIVENESS_BOUND:?}); server peak RSS {peak} KiB (bound {bound} KiB = 96 MiB + {maxclients} × 16 KiB + 32 MiB)"
     );
     assert!(peak <= bound, "server peak RSS {peak} KiB > {bound} KiB");
 }
