@@ -16,9 +16,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
-/// LCS's table (u32 cells) is at most this many cells (Redis refuses beyond 4 GiB of table;
-/// 512 MiB here: the event loop would hold it).
-const LCS_CELLS_MAX: u64 = 128 << 20;
+/// LCS's table (u32 cells) is at most this many cells: 128 MiB, a fraction of a second of the
+/// event loop (Redis refuses only beyond 4 GiB of table, and blocks its loop as long).
+const LCS_CELLS_MAX: u64 = 32 << 20;
 /// HRANDFIELD and SRANDMEMBER pick at most this many at a time.
 const RANDOM_PICKS_MAX: u64 = 10_000_000;
 /// RANDOMKEY picks uniformly among at most this many keys (by walking to a random index);
@@ -193,6 +193,8 @@ impl Conn {
             mail: Mutex::new(Vec::new()),
             has_mail: AtomicBool::new(false),
             notifier: notifier.clone(),
+            gone: AtomicBool::new(false),
+            watch_in_flight: Mutex::new(None),
         });
         server
             .registry
@@ -341,10 +343,12 @@ impl Conn {
         if self.input.is_empty() && self.input.capacity() > KEEP_BUFFER {
             self.input = Vec::new();
         }
-        self.partial_since = match (self.input.is_empty(), used > 0) {
-            (true, _) => None,
-            (false, true) => Some(self.now),
-            (false, false) => self.partial_since.or(Some(self.now)),
+        // A request is incomplete only if the parse said so: complete commands held behind a
+        // job with the writer are not a slow sender's (a slow commit must not cut them off).
+        self.partial_since = match (status, self.input.is_empty(), used > 0) {
+            (Status::Idle, false, true) => Some(self.now),
+            (Status::Idle, false, false) => self.partial_since.or(Some(self.now)),
+            _ => None,
         };
         self.snap = None;
         status
@@ -372,6 +376,12 @@ impl Conn {
             }
             Some(Wait::Watch { db, keys }) => match outcome {
                 Outcome::Watched(states) => {
+                    // Ours now: `unwatch` drops them.
+                    self.handle
+                        .watch_in_flight
+                        .lock()
+                        .expect("watch in flight")
+                        .take();
                     for (key, (version, live)) in keys.into_iter().zip(states) {
                         self.watched.push(WatchedKey {
                             db,
@@ -382,8 +392,14 @@ impl Conn {
                     }
                     self.out.simple("OK");
                 }
-                Outcome::Failed(e) => self.out.error(&e),
-                _ => self.out.error("ERR unexpected writer answer"),
+                Outcome::Failed(e) => {
+                    self.drop_watch_in_flight(false);
+                    self.out.error(&e)
+                }
+                _ => {
+                    self.drop_watch_in_flight(false);
+                    self.out.error("ERR unexpected writer answer")
+                }
             },
             Some(Wait::Exec {
                 queue,
@@ -506,6 +522,26 @@ impl Conn {
         }
     }
 
+    /// Unregisters the keys of a WATCH the writer registered but whose answer this connection
+    /// will not take (it closes, or the commit failed); `closing` also stops later WATCH jobs.
+    fn drop_watch_in_flight(&mut self, closing: bool) {
+        let mut watches = self.server.watches.lock().expect("watches");
+        if closing {
+            self.handle.gone.store(true, Ordering::Relaxed);
+        }
+        let in_flight = self
+            .handle
+            .watch_in_flight
+            .lock()
+            .expect("watch in flight")
+            .take();
+        if let Some((db, keys)) = in_flight {
+            for key in keys {
+                watches.remove(db, &key);
+            }
+        }
+    }
+
     /// Drops every WATCH of this connection.
     fn unwatch(&mut self) {
         if self.watched.is_empty() {
@@ -561,6 +597,7 @@ impl Conn {
                     Job::Watch {
                         db,
                         keys: keys.clone(),
+                        owner: self.handle.clone(),
                     },
                     Wait::Watch { db, keys },
                 );
@@ -750,6 +787,11 @@ impl Conn {
             self.pending_db = self.db;
             self.pending.push(args);
             self.pending_silent.push(self.silent_now);
+            return Flow::Continue;
+        }
+        // Every argument a command reads is there (its arity, as Redis checks it first).
+        if !arity_ok(name, args.len()) && kind_of(name).is_some() {
+            self.wrong_args(name);
             return Flow::Continue;
         }
         let flow = self.read_command(name, &args);
@@ -2160,7 +2202,7 @@ impl Conn {
                 return;
             }
             let fields = if live {
-                match t.fields(key, after.as_deref(), count + 1) {
+                match t.fields(key, after.as_deref(), count.saturating_add(1)) {
                     Ok(f) => f,
                     Err(e) => {
                         conn.out.error(&format!("ERR {e}"));
@@ -2634,6 +2676,7 @@ fn arity_ok(name: &str, argc: usize) -> bool {
 impl Drop for Conn {
     fn drop(&mut self) {
         self.unwatch();
+        self.drop_watch_in_flight(true);
         {
             let mut subs = self.server.subs.lock().expect("subs");
             for c in &self.channels {

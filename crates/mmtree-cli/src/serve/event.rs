@@ -292,7 +292,8 @@ impl Client {
             return Drive::Close;
         }
         for _ in 0..READS_PER_TURN {
-            if self.closing.is_none() && self.unsent() <= OUT_BACKLOG {
+            let ran = self.closing.is_none() && self.unsent() <= OUT_BACKLOG;
+            if ran {
                 if let Some(end) = self.run_commands() {
                     return end;
                 }
@@ -305,7 +306,13 @@ impl Client {
                 return Drive::Close;
             }
             if self.unsent() > OUT_BACKLOG {
+                // The socket is full (the flush met WouldBlock): its writable edge comes back.
                 return Drive::Parked;
+            }
+            if !ran {
+                // Commands (a stalled one, complete ones in `input`, mail) waited for the
+                // backlog the flush just sent: run them before reading more.
+                continue;
             }
             match self.stream.read(chunk) {
                 Ok(0) => return Drive::Close,

@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -101,8 +101,14 @@ pub struct Config {
 pub enum Job {
     /// Write commands, in order, on database `db`.
     Writes { db: u32, ops: Vec<Vec<Vec<u8>>> },
-    /// WATCH: registers the keys; answered with each key's version and liveness.
-    Watch { db: u32, keys: Vec<Vec<u8>> },
+    /// WATCH: registers the keys; answered with each key's version and liveness. The keys are
+    /// noted in `owner.watch_in_flight` until the connection has the answer, so a connection
+    /// that closes (or a commit that fails) before then does not leave them registered.
+    Watch {
+        db: u32,
+        keys: Vec<Vec<u8>>,
+        owner: Arc<pubsub::Handle>,
+    },
     /// EXEC: unless a watched key changed, runs the queued commands (each on its database) one
     /// after the other, inside the group's transaction. With `snapshot`, the transaction is
     /// committed right after them and the answer carries a snapshot of that commit: the queued
@@ -160,7 +166,7 @@ pub struct Stats {
 pub struct Server {
     pub config: Config,
     pub db: mmtree::Db,
-    pub writer: Mutex<SyncSender<WriteBatch>>,
+    pub writer: Mutex<Sender<WriteBatch>>,
     pub global_limiter: Option<Mutex<limiter::LeakyBucket>>,
     pub stats: Stats,
     pub cursors: Mutex<BTreeMap<u64, Vec<u8>>>,
@@ -614,7 +620,13 @@ fn run_job(
             }
             Outcome::Replies(out)
         }
-        Job::Watch { db, keys } => {
+        Job::Watch { db, keys, owner } => {
+            // Under the watches lock, as the connection's drop: a closed connection registers
+            // nothing.
+            if owner.gone.load(Ordering::Relaxed) {
+                return Ok(Outcome::Failed("ERR the client is gone".into()));
+            }
+            *owner.watch_in_flight.lock().expect("watch in flight") = Some((*db, keys.clone()));
             let mut out = Vec::with_capacity(keys.len());
             for key in keys {
                 let live = tx(w, watches, *db, now, max_key, events.as_deref_mut())
@@ -664,7 +676,9 @@ pub fn run(args: Args) -> Result<()> {
     // Listening again raises it (Redis' tcp-backlog is 511; the kernel caps it at somaxconn).
     rustix::net::listen(&listener, 4096).context("setting the listen backlog")?;
     listener.set_nonblocking(true)?;
-    let (sender, receiver) = std::sync::mpsc::sync_channel::<WriteBatch>(1024);
+    // Unbounded: each connection has at most one job out, so the queue is at most --maxclients
+    // long, and a loop never blocks on it.
+    let (sender, receiver) = std::sync::mpsc::channel::<WriteBatch>();
     let protected = !bind.ip().is_loopback() && args.requirepass.is_none();
     let server = Arc::new(Server {
         config: Config {
@@ -791,7 +805,7 @@ pub fn run(args: Args) -> Result<()> {
         let _ = handle.join();
     }
     // The writer ends when its channel closes: drop the last sender.
-    let (closed, _) = std::sync::mpsc::sync_channel(1);
+    let (closed, _) = std::sync::mpsc::channel();
     drop(std::mem::replace(
         &mut *server.writer.lock().expect("writer channel"),
         closed,

@@ -31,6 +31,10 @@ pub struct Handle {
     pub has_mail: AtomicBool,
     /// The connection's event loop.
     pub notifier: Notifier,
+    /// Set (under the watches lock) when the connection is dropped.
+    pub gone: AtomicBool,
+    /// Keys of a WATCH the writer registered whose answer the connection has not taken yet.
+    pub watch_in_flight: Mutex<Option<(u32, Vec<Vec<u8>>)>>,
 }
 
 /// Unsent messages a subscriber may have before it is disconnected (as Redis'

@@ -992,6 +992,11 @@ pub fn apply(tx: &mut Tx<'_>, args: &[Vec<u8>]) -> TxResult<Reply> {
                 Err(e) => return Ok(e),
                 Ok(got) => got.unwrap_or((None, Vec::new())),
             };
+            if (data.len() + a[1].len()) as u64 > MAX_STRING {
+                return Ok(Reply::Error(
+                    "ERR string exceeds maximum allowed size (proto-max-bulk-len)".into(),
+                ));
+            }
             data.extend_from_slice(&a[1]);
             tx.set(&a[0], &data, expiry)?;
             tx.notify(notify::STRING, "append", &a[0]);
