@@ -820,6 +820,10 @@ impl Conn {
                 | "HGETALL"
                 | "HSTRLEN"
                 | "HSCAN"
+                | "ZSCORE"
+                | "ZCARD"
+                | "ZRANGE"
+                | "ZSCAN"
                 | "LLEN"
                 | "LINDEX"
                 | "LRANGE"
@@ -1139,6 +1143,8 @@ impl Conn {
                 })
             }
             "OBJECT" => self.out.error(&unknown_subcommand(args)),
+            "ZSCORE" | "ZCARD" | "ZRANGE" => self.zset_read(name, a, now),
+            "ZSCAN" => return self.zscan(a, now),
             "LLEN" | "LINDEX" | "LRANGE" if arity_ok(name, args.len()) => {
                 self.list_read(name, a, now)
             }
@@ -2060,6 +2066,152 @@ impl Conn {
         })
     }
 
+    /// ZSCORE, ZCARD, ZRANGE key start stop [WITHSCORES] (by rank): see `store::ZMEMBER`.
+    fn zset_read(&mut self, name: &str, a: &[Vec<u8>], now: u64) {
+        let mut with_scores = false;
+        let mut bounds = (0i64, -1i64);
+        if name == "ZRANGE" {
+            let parse = |b: &[u8]| std::str::from_utf8(b).ok()?.parse::<i64>().ok();
+            match a.get(3) {
+                None => {}
+                Some(w) if a.len() == 4 && w.eq_ignore_ascii_case(b"WITHSCORES") => {
+                    with_scores = true
+                }
+                Some(_) => {
+                    // BYSCORE, BYLEX, REV, LIMIT: not offered.
+                    self.out.error("ERR syntax error");
+                    return;
+                }
+            }
+            match (parse(&a[1]), parse(&a[2])) {
+                (Some(s), Some(e)) => bounds = (s, e),
+                _ => {
+                    self.out
+                        .error("ERR value is not an integer or out of range");
+                    return;
+                }
+            }
+        }
+        self.with_table(|conn, t| {
+            let key = &a[0];
+            let len = match t.live(key, now) {
+                Some(_) if !t.is_kind(key, b"zset") => {
+                    conn.out.error(store::WRONGTYPE);
+                    return;
+                }
+                Some((_, d)) => d.try_into().map_or(0, u64::from_be_bytes) as i64 / 2,
+                None => 0,
+            };
+            match name {
+                "ZCARD" => conn.out.int(len),
+                "ZSCORE" => {
+                    let (field, _) = store::zfields(&a[1], 0.0);
+                    match t.field(key, &field).filter(|_| len > 0) {
+                        Some(v) => {
+                            let bits = u64::from_be_bytes(v.try_into().unwrap_or([0; 8]));
+                            conn.out
+                                .bulk(store::format_score(f64::from_bits(bits)).as_bytes())
+                        }
+                        None => conn.out.null(),
+                    }
+                }
+                _ => {
+                    let fix = |i: i64| if i < 0 { i + len } else { i };
+                    let (start, stop) = (fix(bounds.0).max(0), fix(bounds.1).min(len - 1));
+                    if len == 0 || start > stop {
+                        conn.out.array(0);
+                        return;
+                    }
+                    // The order rows, from the first; the first `start` are stepped over.
+                    let rows = match t.fields_at(key, &[store::ZORDER], (stop + 1) as usize) {
+                        Ok(rows) => rows,
+                        Err(e) => {
+                            conn.out.error(&format!("ERR {e}"));
+                            return;
+                        }
+                    };
+                    let picked = &rows[(start as usize).min(rows.len())..];
+                    conn.out
+                        .array(picked.len() * if with_scores && !conn.out.resp3 { 2 } else { 1 });
+                    for (f, _) in picked {
+                        let (order, member) = f[1..].split_at(8.min(f.len() - 1));
+                        let score = store::score_from_order(order);
+                        if with_scores && conn.out.resp3 {
+                            conn.out.array(2);
+                        }
+                        conn.out.bulk(member);
+                        if with_scores {
+                            conn.out.bulk(store::format_score(score).as_bytes());
+                        }
+                    }
+                }
+            }
+        })
+    }
+
+    /// ZSCAN key cursor [MATCH pattern] [COUNT n]: members in member order with their scores;
+    /// the cursor names the last member row returned.
+    fn zscan(&mut self, a: &[Vec<u8>], now: u64) -> Flow {
+        let Some(ScanArgs {
+            after,
+            pattern,
+            count,
+            ..
+        }) = self.scan_args(&a[1], &a[2..], false)
+        else {
+            return Flow::Continue;
+        };
+        let server = self.server.clone();
+        self.with_table(|conn, t| {
+            let key = &a[0];
+            let live = t.live(key, now).is_some();
+            if live && !t.is_kind(key, b"zset") {
+                conn.out.error(store::WRONGTYPE);
+                return;
+            }
+            let rows = if !live {
+                Ok(Vec::new())
+            } else {
+                match after.as_deref() {
+                    Some(after) => t.fields(key, Some(after), count.saturating_add(1)),
+                    None => t.fields_at(key, &[store::ZMEMBER], count.saturating_add(1)),
+                }
+            };
+            let rows = match rows {
+                Ok(rows) => rows,
+                Err(e) => {
+                    conn.out.error(&format!("ERR {e}"));
+                    return;
+                }
+            };
+            // Member rows only (the order rows follow them).
+            let rows: Vec<_> = rows
+                .into_iter()
+                .take_while(|(f, _)| f.first() == Some(&store::ZMEMBER))
+                .collect();
+            let more = rows.len() > count;
+            let page = &rows[..rows.len().min(count)];
+            let next = match (more, page.last()) {
+                (true, Some((f, _))) => server.new_cursor(f.to_vec()),
+                _ => 0,
+            };
+            let matched: Vec<_> = page
+                .iter()
+                .filter(|(f, _)| pattern.as_ref().is_none_or(|p| glob(p, &f[1..])))
+                .collect();
+            conn.out.array(2);
+            conn.out.bulk(next.to_string().as_bytes());
+            conn.out.array(matched.len() * 2);
+            for (f, v) in matched {
+                conn.out.bulk(&f[1..]);
+                let bits = u64::from_be_bytes((*v).try_into().unwrap_or([0; 8]));
+                conn.out
+                    .bulk(store::format_score(f64::from_bits(bits)).as_bytes());
+            }
+        });
+        Flow::Continue
+    }
+
     /// LLEN, LINDEX, LRANGE: element i of a list is the row at position head + i (see
     /// `store::LIST_MIDDLE`).
     fn list_read(&mut self, name: &str, a: &[Vec<u8>], now: u64) {
@@ -2819,6 +2971,13 @@ pub const COMMANDS: &[(&str, i32, Kind)] = &[
     ("LLEN", 2, Kind::Connection),
     ("LINDEX", 3, Kind::Connection),
     ("LRANGE", 4, Kind::Connection),
+    ("ZADD", -4, Kind::Write),
+    ("ZINCRBY", 4, Kind::Write),
+    ("ZREM", -3, Kind::Write),
+    ("ZSCORE", 3, Kind::Connection),
+    ("ZCARD", 2, Kind::Connection),
+    ("ZRANGE", -4, Kind::Connection),
+    ("ZSCAN", -3, Kind::Connection),
     ("SADD", -3, Kind::Write),
     ("SREM", -3, Kind::Write),
     ("SPOP", -2, Kind::Write),

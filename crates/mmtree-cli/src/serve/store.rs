@@ -10,10 +10,10 @@
 //!   keys in time order without scanning the data.
 //!
 //! - `__serve:types:dbN` — key → type name, one row per key of `dbN` that is not a string
-//!   (`hash`, `set` or `list`); a key without a row is a string;
+//!   (`hash`, `set`, `list` or `zset`); a key without a row is a string;
 //! - `__serve:hash:dbN` — (key length u32 BE, key, field) → field value: a hash's fields, a set's
-//!   members with empty values, or a list's elements under their positions (`LIST_MIDDLE`), are
-//!   one ordered run of keys, so HGETALL, HSCAN, SMEMBERS and
+//!   members with empty values, a list's elements under their positions (`LIST_MIDDLE`), or a
+//!   sorted set's two rows per member (`ZMEMBER`), are one ordered run of keys, so HGETALL, HSCAN, SMEMBERS and
 //!   SSCAN are one range read, and DEL, RENAME, COPY, MOVE and expiry handle both the same way. Such
 //!   a key also has its row in `dbN` (value: its row count, u64 BE), so DBSIZE, KEYS, SCAN, EXISTS,
 //!   EXPIRE, TTL and DEL see it like any key; `mmtree get` of it shows those 8 count bytes.
@@ -89,6 +89,64 @@ fn field_key(key: &[u8], field: &[u8]) -> Vec<u8> {
     let mut k = field_prefix(key);
     k.extend_from_slice(field);
     k
+}
+
+/// A sorted set keeps two rows per member in its run of the hash table: `0x00 member` → the
+/// score (f64 bits, BE), and `0x01 order(score) member` → empty, so members come in score order
+/// (then member order) for ZRANGE; every command that carries or drops a key's rows carries or
+/// drops both. Its row count is twice its size.
+pub const ZMEMBER: u8 = 0;
+pub const ZORDER: u8 = 1;
+
+/// A score as 8 bytes whose byte order is the numeric order (-inf first, +inf last).
+pub fn score_order(score: f64) -> [u8; 8] {
+    let bits = score.to_bits();
+    let ordered = if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | 1 << 63
+    };
+    ordered.to_be_bytes()
+}
+
+/// The score `score_order` made.
+pub fn score_from_order(bytes: &[u8]) -> f64 {
+    let ordered = u64::from_be_bytes(bytes.try_into().unwrap_or([0; 8]));
+    f64::from_bits(if ordered >> 63 == 1 {
+        ordered & !(1 << 63)
+    } else {
+        !ordered
+    })
+}
+
+/// The member row's field and the order row's field of `member` with `score`.
+pub fn zfields(member: &[u8], score: f64) -> (Vec<u8>, Vec<u8>) {
+    let mut m = Vec::with_capacity(1 + member.len());
+    m.push(ZMEMBER);
+    m.extend_from_slice(member);
+    let mut o = Vec::with_capacity(9 + member.len());
+    o.push(ZORDER);
+    o.extend_from_slice(&score_order(score));
+    o.extend_from_slice(member);
+    (m, o)
+}
+
+/// A score as Redis prints it: the shortest text that reads back the same, with an exponent
+/// for very large or small magnitudes; `inf`, `-inf`.
+pub fn format_score(score: f64) -> String {
+    if score.is_infinite() {
+        return if score > 0.0 {
+            "inf".into()
+        } else {
+            "-inf".into()
+        };
+    }
+    let magnitude = score.abs();
+    if magnitude != 0.0 && !(1e-5..1e17).contains(&magnitude) {
+        format!("{score:e}")
+    } else {
+        format_float(score)
+    }
 }
 
 /// A list's elements are rows at consecutive positions (u64 BE, so in order): the first push
@@ -182,6 +240,29 @@ impl<'t> View<'t> {
             std::ops::Bound::Unbounded => std::ops::Bound::Unbounded,
         };
         for item in t.range((start, std::ops::Bound::Unbounded))? {
+            let (k, v) = item?;
+            if !k.starts_with(&prefix) || out.len() == limit {
+                break;
+            }
+            out.push((&k[prefix.len()..], v));
+        }
+        Ok(out)
+    }
+
+    /// Fields of a key's run from `from` on (inclusive), at most `limit`.
+    pub fn fields_at(
+        &self,
+        key: &[u8],
+        from: &[u8],
+        limit: usize,
+    ) -> mmtree::Result<Vec<(&'t [u8], &'t [u8])>> {
+        let Some(t) = &self.hashes else {
+            return Ok(Vec::new());
+        };
+        let prefix = field_prefix(key);
+        let start = field_key(key, from);
+        let mut out = Vec::new();
+        for item in t.range(&start[..]..)? {
             let (k, v) = item?;
             if !k.starts_with(&prefix) || out.len() == limit {
                 break;
@@ -1560,6 +1641,141 @@ fn apply_more(tx: &mut Tx<'_>, name: &str, a: &[Vec<u8>]) -> TxResult<Reply> {
                 None => popped.pop().map_or(Reply::Null, Reply::Bulk),
                 Some(_) => Reply::Array(popped.into_iter().map(Reply::Bulk).collect()),
             }
+        }
+        "ZADD" | "ZINCRBY" => {
+            let (mut nx, mut xx, mut gt, mut lt, mut ch, mut incr) =
+                (false, false, false, false, false, name == "ZINCRBY");
+            let mut i = 1;
+            if name == "ZADD" {
+                while let Some(opt) = a.get(i) {
+                    match String::from_utf8_lossy(opt).to_ascii_uppercase().as_str() {
+                        "NX" => nx = true,
+                        "XX" => xx = true,
+                        "GT" => gt = true,
+                        "LT" => lt = true,
+                        "CH" => ch = true,
+                        "INCR" => incr = true,
+                        _ => break,
+                    }
+                    i += 1;
+                }
+            }
+            let pairs = &a[i.min(a.len())..];
+            if pairs.is_empty() || !pairs.len().is_multiple_of(2) {
+                return if name == "ZINCRBY" {
+                    Ok(wrong_args(name))
+                } else {
+                    err("ERR syntax error")
+                };
+            }
+            if nx && xx {
+                return err("ERR XX and NX options at the same time are not compatible");
+            }
+            if ((gt || lt) && nx) || (gt && lt) {
+                return err("ERR GT, LT, and/or NX options at the same time are not compatible");
+            }
+            if incr && pairs.len() > 2 {
+                return err("ERR INCR option supports a single increment-element pair");
+            }
+            let mut scores = Vec::with_capacity(pairs.len() / 2);
+            for pair in pairs.chunks(2) {
+                match parse_float(&pair[0]) {
+                    Some(f) if !f.is_nan() => scores.push(f),
+                    _ => return err("ERR value is not a valid float"),
+                }
+                if 13 + a[0].len() + pair[1].len() > tx.max_key {
+                    return err("ERR sorted set key and member too large");
+                }
+            }
+            let mut count = match tx.collection_for_write(&a[0], b"zset")? {
+                Ok(count) => count,
+                Err(e) => return Ok(e),
+            };
+            let (mut added, mut changed) = (0i64, 0i64);
+            let mut last: Option<f64> = None;
+            for (pair, &score) in pairs.chunks(2).zip(&scores) {
+                let member = &pair[1];
+                let (mfield, _) = zfields(member, 0.0);
+                let old = match count {
+                    Some(_) => tx.field(&a[0], &mfield)?.map(|v| {
+                        f64::from_bits(u64::from_be_bytes(v.try_into().unwrap_or([0; 8])))
+                    }),
+                    None => None,
+                };
+                let new = match (old, incr) {
+                    (Some(o), true) => o + score,
+                    _ => score,
+                };
+                if new.is_nan() {
+                    return err("ERR resulting score is not a number (NaN)");
+                }
+                let skip = match old {
+                    None => xx,
+                    Some(o) => nx || (gt && new <= o) || (lt && new >= o),
+                };
+                if skip {
+                    last = None;
+                    continue;
+                }
+                if let Some(o) = old {
+                    if o == new {
+                        last = Some(new);
+                        continue;
+                    }
+                    let (_, ofield) = zfields(member, o);
+                    tx.hdel(&a[0], &ofield, &mut count)?;
+                    changed += 1;
+                } else {
+                    added += 1;
+                }
+                let (mfield, ofield) = zfields(member, new);
+                tx.hset(
+                    b"zset",
+                    &a[0],
+                    &mfield,
+                    &new.to_bits().to_be_bytes(),
+                    &mut count,
+                )?;
+                tx.hset(b"zset", &a[0], &ofield, b"", &mut count)?;
+                last = Some(new);
+            }
+            if added + changed > 0 {
+                let event = if incr { "zincr" } else { "zadd" };
+                tx.notify(notify::ZSET, event, &a[0]);
+            }
+            if incr {
+                last.map_or(Reply::Null, |f| Reply::Bulk(format_score(f).into_bytes()))
+            } else {
+                Reply::Int(if ch { added + changed } else { added })
+            }
+        }
+        "ZREM" => {
+            if a.len() < 2 {
+                return Ok(wrong_args(name));
+            }
+            let mut count = match tx.collection_for_write(&a[0], b"zset")? {
+                Ok(count) => count,
+                Err(e) => return Ok(e),
+            };
+            let mut removed = 0;
+            for member in &a[1..] {
+                if count.is_none() {
+                    break;
+                }
+                let (mfield, _) = zfields(member, 0.0);
+                let Some(v) = tx.field(&a[0], &mfield)? else {
+                    continue;
+                };
+                let score = f64::from_bits(u64::from_be_bytes(v.try_into().unwrap_or([0; 8])));
+                let (_, ofield) = zfields(member, score);
+                tx.hdel(&a[0], &ofield, &mut count)?;
+                tx.hdel(&a[0], &mfield, &mut count)?;
+                removed += 1;
+            }
+            if removed > 0 {
+                tx.notify_and_gone(notify::ZSET, "zrem", &a[0])?;
+            }
+            Reply::Int(removed)
         }
         "SPOP" => {
             if a.is_empty() || a.len() > 2 {
