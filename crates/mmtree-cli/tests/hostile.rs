@@ -253,7 +253,7 @@ fn wait_clients(info: &mut TcpStream, at_most: usize) {
 /// - a base for the binary, the mapping of a small database file and the writer's dirty pages
 ///   (the flood's SETs touch a few MiB of file): 96 MiB;
 /// - per connection, 16 KiB: its state (`Conn`, its registry handle, its epoll registration:
-///   under 2 KiB) and its request and reply buffers, which exist only while they hold
+///   about 2.3 KiB measured) and its request and reply buffers, which exist only while they hold
 ///   something (here under 100 bytes, except the flood client's below); the loop's one 64 KiB
 ///   read buffer is shared by every connection it serves;
 /// - the flood client: the server parses what it has read before reading more, so its request

@@ -154,6 +154,19 @@ pub fn format_score(score: f64) -> String {
 /// ends, so the positions stay contiguous and element i is at head + i.
 pub const LIST_MIDDLE: u64 = 1 << 63;
 
+/// The count of LPOP, RPOP and SPOP: None without one; a negative one is refused as Redis does.
+fn pop_count(arg: Option<&Vec<u8>>) -> Result<Option<usize>, Reply> {
+    match arg {
+        None => Ok(None),
+        Some(n) => match parse_i64(n) {
+            Some(n) if n >= 0 => Ok(Some(n as usize)),
+            _ => Err(Reply::Error(
+                "ERR value is out of range, must be positive".into(),
+            )),
+        },
+    }
+}
+
 /// A seed for a random choice: the time, the process and a counter (every call differs).
 pub fn random_seed(now: u64) -> u64 {
     static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -1220,12 +1233,19 @@ fn apply_more(tx: &mut Tx<'_>, name: &str, a: &[Vec<u8>]) -> TxResult<Reply> {
             }
         };
     }
-    macro_rules! hash {
-        ($key:expr) => {
-            match tx.collection_for_write($key, b"hash")? {
+    // The row count of the hash, set, list or sorted set at `key` (None: none yet), or the
+    // command's WRONGTYPE reply.
+    macro_rules! collection {
+        ($key:expr, $kind:expr) => {
+            match tx.collection_for_write($key, $kind)? {
                 Ok(v) => v,
                 Err(e) => return Ok(e),
             }
+        };
+    }
+    macro_rules! hash {
+        ($key:expr) => {
+            collection!($key, b"hash")
         };
     }
     Ok(match name {
@@ -1550,10 +1570,7 @@ fn apply_more(tx: &mut Tx<'_>, name: &str, a: &[Vec<u8>]) -> TxResult<Reply> {
                     tx.max_key
                 )));
             }
-            let mut count = match tx.collection_for_write(&a[0], b"set")? {
-                Ok(count) => count,
-                Err(e) => return Ok(e),
-            };
+            let mut count = collection!(&a[0], b"set");
             let mut changed = 0;
             for m in &a[1..] {
                 changed += i64::from(if name == "SADD" {
@@ -1575,10 +1592,7 @@ fn apply_more(tx: &mut Tx<'_>, name: &str, a: &[Vec<u8>]) -> TxResult<Reply> {
             if 12 + a[0].len() > tx.max_key {
                 return err("ERR list key too large");
             }
-            let mut count = match tx.collection_for_write(&a[0], b"list")? {
-                Ok(count) => count,
-                Err(e) => return Ok(e),
-            };
+            let mut count = collection!(&a[0], b"list");
             if count.is_none() && name.ends_with('X') {
                 return Ok(Reply::Int(0));
             }
@@ -1608,17 +1622,11 @@ fn apply_more(tx: &mut Tx<'_>, name: &str, a: &[Vec<u8>]) -> TxResult<Reply> {
             if a.is_empty() || a.len() > 2 {
                 return Ok(wrong_args(name));
             }
-            let wanted = match a.get(1) {
-                None => None,
-                Some(n) => match parse_i64(n) {
-                    Some(n) if n >= 0 => Some(n as usize),
-                    _ => return err("ERR value is out of range, must be positive"),
-                },
-            };
-            let mut count = match tx.collection_for_write(&a[0], b"list")? {
-                Ok(count) => count,
+            let wanted = match pop_count(a.get(1)) {
+                Ok(wanted) => wanted,
                 Err(e) => return Ok(e),
             };
+            let mut count = collection!(&a[0], b"list");
             let Some((head, tail)) = tx.list_ends(&a[0])?.filter(|_| count.is_some()) else {
                 return Ok(match wanted {
                     None => Reply::Null,
@@ -1687,10 +1695,7 @@ fn apply_more(tx: &mut Tx<'_>, name: &str, a: &[Vec<u8>]) -> TxResult<Reply> {
                     return err("ERR sorted set key and member too large");
                 }
             }
-            let mut count = match tx.collection_for_write(&a[0], b"zset")? {
-                Ok(count) => count,
-                Err(e) => return Ok(e),
-            };
+            let mut count = collection!(&a[0], b"zset");
             let (mut added, mut changed) = (0i64, 0i64);
             let mut last: Option<f64> = None;
             for (pair, &score) in pairs.chunks(2).zip(&scores) {
@@ -1753,10 +1758,7 @@ fn apply_more(tx: &mut Tx<'_>, name: &str, a: &[Vec<u8>]) -> TxResult<Reply> {
             if a.len() < 2 {
                 return Ok(wrong_args(name));
             }
-            let mut count = match tx.collection_for_write(&a[0], b"zset")? {
-                Ok(count) => count,
-                Err(e) => return Ok(e),
-            };
+            let mut count = collection!(&a[0], b"zset");
             let mut removed = 0;
             for member in &a[1..] {
                 if count.is_none() {
@@ -1781,17 +1783,11 @@ fn apply_more(tx: &mut Tx<'_>, name: &str, a: &[Vec<u8>]) -> TxResult<Reply> {
             if a.is_empty() || a.len() > 2 {
                 return Ok(wrong_args(name));
             }
-            let wanted = match a.get(1) {
-                None => None,
-                Some(n) => match parse_i64(n) {
-                    Some(n) if n >= 0 => Some(n as usize),
-                    _ => return err("ERR value is out of range, must be positive"),
-                },
-            };
-            let mut count = match tx.collection_for_write(&a[0], b"set")? {
-                Ok(count) => count,
+            let wanted = match pop_count(a.get(1)) {
+                Ok(wanted) => wanted,
                 Err(e) => return Ok(e),
             };
+            let mut count = collection!(&a[0], b"set");
             let mut members: Vec<Vec<u8>> = match count {
                 Some(_) => tx.fields(&a[0])?.into_iter().map(|(m, _)| m).collect(),
                 None => Vec::new(),
