@@ -2104,17 +2104,12 @@ impl Conn {
             };
             match name {
                 "ZCARD" => conn.out.int(len),
-                "ZSCORE" => {
-                    let (field, _) = store::zfields(&a[1], 0.0);
-                    match t.field(key, &field).filter(|_| len > 0) {
-                        Some(v) => {
-                            let bits = u64::from_be_bytes(v.try_into().unwrap_or([0; 8]));
-                            conn.out
-                                .bulk(store::format_score(f64::from_bits(bits)).as_bytes())
-                        }
-                        None => conn.out.null(),
-                    }
-                }
+                "ZSCORE" => match t.field(key, &store::zmember(&a[1])).filter(|_| len > 0) {
+                    Some(v) => conn
+                        .out
+                        .bulk(store::format_score(store::score_of(v)).as_bytes()),
+                    None => conn.out.null(),
+                },
                 _ => {
                     let fix = |i: i64| if i < 0 { i + len } else { i };
                     let (start, stop) = (fix(bounds.0).max(0), fix(bounds.1).min(len - 1));
@@ -2204,9 +2199,8 @@ impl Conn {
             conn.out.array(matched.len() * 2);
             for (f, v) in matched {
                 conn.out.bulk(&f[1..]);
-                let bits = u64::from_be_bytes((*v).try_into().unwrap_or([0; 8]));
                 conn.out
-                    .bulk(store::format_score(f64::from_bits(bits)).as_bytes());
+                    .bulk(store::format_score(store::score_of(v)).as_bytes());
             }
         });
         Flow::Continue

@@ -119,16 +119,31 @@ pub fn score_from_order(bytes: &[u8]) -> f64 {
     })
 }
 
-/// The member row's field and the order row's field of `member` with `score`.
-pub fn zfields(member: &[u8], score: f64) -> (Vec<u8>, Vec<u8>) {
+/// The field of `member`'s member row (its value: `score_bytes`).
+pub fn zmember(member: &[u8]) -> Vec<u8> {
     let mut m = Vec::with_capacity(1 + member.len());
     m.push(ZMEMBER);
     m.extend_from_slice(member);
+    m
+}
+
+/// The field of `member`'s order row at `score`.
+pub fn zorder(member: &[u8], score: f64) -> Vec<u8> {
     let mut o = Vec::with_capacity(9 + member.len());
     o.push(ZORDER);
     o.extend_from_slice(&score_order(score));
     o.extend_from_slice(member);
-    (m, o)
+    o
+}
+
+/// A member row's value: the score's bits.
+pub fn score_bytes(score: f64) -> [u8; 8] {
+    score.to_bits().to_be_bytes()
+}
+
+/// The score a member row holds (a malformed value reads as 0).
+pub fn score_of(value: &[u8]) -> f64 {
+    f64::from_bits(u64::from_be_bytes(value.try_into().unwrap_or([0; 8])))
 }
 
 /// A score as Redis prints it: the shortest text that reads back the same, with an exponent
@@ -1700,11 +1715,9 @@ fn apply_more(tx: &mut Tx<'_>, name: &str, a: &[Vec<u8>]) -> TxResult<Reply> {
             let mut last: Option<f64> = None;
             for (pair, &score) in pairs.chunks(2).zip(&scores) {
                 let member = &pair[1];
-                let (mfield, _) = zfields(member, 0.0);
+                let mfield = zmember(member);
                 let old = match count {
-                    Some(_) => tx.field(&a[0], &mfield)?.map(|v| {
-                        f64::from_bits(u64::from_be_bytes(v.try_into().unwrap_or([0; 8])))
-                    }),
+                    Some(_) => tx.field(&a[0], &mfield)?.map(|v| score_of(&v)),
                     None => None,
                 };
                 let new = match (old, incr) {
@@ -1727,21 +1740,13 @@ fn apply_more(tx: &mut Tx<'_>, name: &str, a: &[Vec<u8>]) -> TxResult<Reply> {
                         last = Some(new);
                         continue;
                     }
-                    let (_, ofield) = zfields(member, o);
-                    tx.hdel(&a[0], &ofield, &mut count)?;
+                    tx.hdel(&a[0], &zorder(member, o), &mut count)?;
                     changed += 1;
                 } else {
                     added += 1;
                 }
-                let (mfield, ofield) = zfields(member, new);
-                tx.hset(
-                    b"zset",
-                    &a[0],
-                    &mfield,
-                    &new.to_bits().to_be_bytes(),
-                    &mut count,
-                )?;
-                tx.hset(b"zset", &a[0], &ofield, b"", &mut count)?;
+                tx.hset(b"zset", &a[0], &mfield, &score_bytes(new), &mut count)?;
+                tx.hset(b"zset", &a[0], &zorder(member, new), b"", &mut count)?;
                 last = Some(new);
             }
             if added + changed > 0 {
@@ -1764,13 +1769,11 @@ fn apply_more(tx: &mut Tx<'_>, name: &str, a: &[Vec<u8>]) -> TxResult<Reply> {
                 if count.is_none() {
                     break;
                 }
-                let (mfield, _) = zfields(member, 0.0);
+                let mfield = zmember(member);
                 let Some(v) = tx.field(&a[0], &mfield)? else {
                     continue;
                 };
-                let score = f64::from_bits(u64::from_be_bytes(v.try_into().unwrap_or([0; 8])));
-                let (_, ofield) = zfields(member, score);
-                tx.hdel(&a[0], &ofield, &mut count)?;
+                tx.hdel(&a[0], &zorder(member, score_of(&v)), &mut count)?;
                 tx.hdel(&a[0], &mfield, &mut count)?;
                 removed += 1;
             }
