@@ -1631,8 +1631,7 @@ impl Conn {
                 self.out.buf.extend_from_slice(&message);
                 continue;
             }
-            let resp3 = h.state.lock().expect("client state").resp3;
-            h.deliver(&encode_message(resp3, p.as_deref(), channel, payload));
+            h.publish(p.as_deref(), channel, payload);
         }
         self.out.int(subscribers.len() as i64);
     }

@@ -203,13 +203,7 @@ impl Server {
     pub fn publish(&self, channel: &[u8], payload: &[u8]) -> usize {
         let subscribers = self.subscribers(channel);
         for (h, p) in &subscribers {
-            let resp3 = h.state.lock().expect("client state").resp3;
-            h.deliver(&pubsub::encode_message(
-                resp3,
-                p.as_deref(),
-                channel,
-                payload,
-            ));
+            h.publish(p.as_deref(), channel, payload);
         }
         subscribers.len()
     }

@@ -92,6 +92,13 @@ impl Handle {
         self.notifier.send(Event::Wake(self.id));
     }
 
+    /// A message on `channel` (matched by `pattern`, if any) into the mail, in this
+    /// connection's protocol.
+    pub fn publish(&self, pattern: Option<&[u8]>, channel: &[u8], payload: &[u8]) {
+        let resp3 = self.state.lock().expect("client state").resp3;
+        self.deliver(&encode_message(resp3, pattern, channel, payload));
+    }
+
     /// Adds a message to the mail (a subscriber too far behind is disconnected instead).
     pub fn deliver(&self, message: &[u8]) {
         let had_mail = {
