@@ -34,7 +34,11 @@ fn shaped_key(rng: &mut Rng, key_max: usize) -> Vec<u8> {
         // 0x00 / 0xff around the 4-byte heads (zero padding must not tie a real 0x00).
         1 => {
             for _ in 0..pick(rng, 7) {
-                key.push(if rng.next() % 2 == 0 { 0x00 } else { 0xff });
+                key.push(if rng.next().is_multiple_of(2) {
+                    0x00
+                } else {
+                    0xff
+                });
             }
         }
         // A small alphabet: many overwrites and removes hit.
@@ -90,7 +94,7 @@ fn walk(seed: u64, ops: u64, page_size: usize) {
         match rng.next() % 100 {
             0..=54 => {
                 // Inserts mostly hit existing keys half of the time (overwrites).
-                let key = if rng.next() % 2 == 0 && !model.is_empty() {
+                let key = if rng.next().is_multiple_of(2) && !model.is_empty() {
                     let nth = (rng.next() % model.len() as u64) as usize;
                     model.keys().nth(nth).unwrap().clone()
                 } else {
@@ -101,7 +105,7 @@ fn walk(seed: u64, ops: u64, page_size: usize) {
                 model.insert(key, value);
             }
             55..=69 => {
-                let key = if rng.next() % 3 != 0 && !model.is_empty() {
+                let key = if !rng.next().is_multiple_of(3) && !model.is_empty() {
                     let nth = (rng.next() % model.len() as u64) as usize;
                     model.keys().nth(nth).unwrap().clone()
                 } else {
@@ -122,7 +126,7 @@ fn walk(seed: u64, ops: u64, page_size: usize) {
             }
             80..=84 => {
                 let lo = shaped_key(&mut rng, key_max);
-                let reverse = rng.next() % 2 == 0;
+                let reverse = rng.next().is_multiple_of(2);
                 let t = w.table("t").unwrap();
                 let mut got = Vec::new();
                 let range = t.range(&lo[..]..).unwrap();

@@ -82,7 +82,10 @@ fn race_child() {
             Ok(db) => {
                 let mut w = db.begin_write().unwrap();
                 let mine = format!("rw-{}", std::process::id());
-                w.table("mine").unwrap().insert(mine.as_bytes(), b"1").unwrap();
+                w.table("mine")
+                    .unwrap()
+                    .insert(mine.as_bytes(), b"1")
+                    .unwrap();
                 w.commit().unwrap();
                 say(format!("wrote {mine}"));
             }
@@ -152,7 +155,10 @@ fn round(
         let output = lines_of(child, "");
         for line in output {
             if let Some(error) = line.strip_prefix("error ") {
-                panic!("{what}: opener {index} ({}) failed: {error}", openers[index]);
+                panic!(
+                    "{what}: opener {index} ({}) failed: {error}",
+                    openers[index]
+                );
             }
             if let Some(count) = line.strip_prefix("read ") {
                 let count: u64 = count.parse().unwrap();
@@ -240,7 +246,9 @@ fn six_mixed_openers_together_lose_nothing() {
         round(
             dir.path(),
             &mut rng,
-            &["open_ro", "open_rw", "open_ro", "open_rw", "open_ro", "open_rw"],
+            &[
+                "open_ro", "open_rw", "open_ro", "open_rw", "open_ro", "open_rw",
+            ],
             None,
             &format!("round {r}"),
         );

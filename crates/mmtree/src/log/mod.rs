@@ -631,7 +631,10 @@ mod tests {
     fn a_record_never_outgrows_its_u32_length() {
         let buf = RedoBuf::new(usize::MAX);
         assert!(buf.room(1 << 20));
-        assert!(buf.room(u32::MAX as usize), "a payload of u32::MAX bytes is recordable");
+        assert!(
+            buf.room(u32::MAX as usize),
+            "a payload of u32::MAX bytes is recordable"
+        );
         assert!(!buf.room(u32::MAX as usize + 1), "one byte more is not");
     }
 
