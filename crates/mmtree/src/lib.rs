@@ -84,7 +84,7 @@ mod txn;
 mod upgrade;
 
 pub use check::{CheckReport, Problem, SalvageReport, TableReport};
-pub use db::{Db, ReaderInfo, Stats};
+pub use db::{Db, ReaderInfo, SetAside, Stats};
 pub use options::{Durability, Options};
 pub use upgrade::{upgrade, UpgradeReport};
 
