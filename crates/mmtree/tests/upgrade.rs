@@ -209,7 +209,7 @@ fn a_failed_upgrade_leaves_nothing_behind_and_can_run_again() {
     bytes[3 * 4096 + 100] ^= 1; // the table's leaf fails its checksum
     std::fs::write(&old, &bytes).unwrap();
     let new = dir.path().join("damaged-new.mmt");
-    let error = mmtree::upgrade(&old, &new).err().expect("a damaged page");
+    let error = mmtree::upgrade(&old, &new).expect_err("a damaged page");
     assert!(matches!(error, Error::Corrupted { .. }), "{error:?}");
     let left: Vec<String> = std::fs::read_dir(dir.path())
         .unwrap()
@@ -278,7 +278,9 @@ fn upgrade_of_a_current_or_newer_file_says_which_format_it_is() {
     let dir = tempfile::tempdir().unwrap();
     let current = dir.path().join("current.mmt");
     drop(Db::open(&current).unwrap());
-    let error = mmtree::upgrade(&current, dir.path().join("x.mmt")).err().unwrap();
+    let error = mmtree::upgrade(&current, dir.path().join("x.mmt"))
+        .err()
+        .unwrap();
     assert!(error.to_string().contains("already format 3"), "{error}");
     let mut bytes = std::fs::read(&current).unwrap();
     for meta in [0usize, 4096] {
@@ -287,7 +289,9 @@ fn upgrade_of_a_current_or_newer_file_says_which_format_it_is() {
         bytes[meta + 64..meta + 68].copy_from_slice(&sum.to_le_bytes());
     }
     std::fs::write(&current, &bytes).unwrap();
-    let error = mmtree::upgrade(&current, dir.path().join("y.mmt")).err().unwrap();
+    let error = mmtree::upgrade(&current, dir.path().join("y.mmt"))
+        .err()
+        .unwrap();
     assert!(
         matches!(error, Error::UnsupportedVersion { found: 4, .. }),
         "{error:?}"
