@@ -33,6 +33,7 @@ use std::collections::VecDeque;
 use std::ffi::{c_int, c_void};
 use std::ops::Bound as Edge;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -42,8 +43,18 @@ create_exception!(
     PyException,
     "Base class of every error mmtree raises; the message is the engine's."
 );
-create_exception!(mmtree, KeyTooLarge, Error, "A key longer than the database allows (a quarter page).");
-create_exception!(mmtree, ValueTooLarge, Error, "A value longer than 4 GiB - 1.");
+create_exception!(
+    mmtree,
+    KeyTooLarge,
+    Error,
+    "A key longer than the database allows (a quarter page)."
+);
+create_exception!(
+    mmtree,
+    ValueTooLarge,
+    Error,
+    "A value longer than 4 GiB - 1."
+);
 create_exception!(
     mmtree,
     Corrupted,
@@ -56,7 +67,12 @@ create_exception!(
     Error,
     "The file is not an mmtree database, or of a format version this build does not read."
 );
-create_exception!(mmtree, ReadOnly, Error, "The database was opened with read_only=True.");
+create_exception!(
+    mmtree,
+    ReadOnly,
+    Error,
+    "The database was opened with read_only=True."
+);
 create_exception!(
     mmtree,
     WriteInProgress,
@@ -69,9 +85,24 @@ create_exception!(
     Error,
     "A bounded snapshot outlived its maximum age; start a new one."
 );
-create_exception!(mmtree, InvalidTableName, Error, "A table name that is empty or too long.");
-create_exception!(mmtree, InvalidOption, Error, "An invalid option to mmtree.open.");
-create_exception!(mmtree, StorageFull, Error, "The file could not grow: the disk is full.");
+create_exception!(
+    mmtree,
+    InvalidTableName,
+    Error,
+    "A table name that is empty or too long."
+);
+create_exception!(
+    mmtree,
+    InvalidOption,
+    Error,
+    "An invalid option to mmtree.open."
+);
+create_exception!(
+    mmtree,
+    StorageFull,
+    Error,
+    "The file could not grow: the disk is full."
+);
 create_exception!(
     mmtree,
     Poisoned,
@@ -91,7 +122,12 @@ create_exception!(
     Error,
     "The transaction (or database handle) was used after it ended."
 );
-create_exception!(mmtree, NoSuchTable, Error, "The table does not exist (in this snapshot).");
+create_exception!(
+    mmtree,
+    NoSuchTable,
+    Error,
+    "The table does not exist (in this snapshot)."
+);
 
 /// An engine error as the matching Python exception, with the engine's message.
 fn engine_error(error: mmtree::Error) -> PyErr {
@@ -100,9 +136,7 @@ fn engine_error(error: mmtree::Error) -> PyErr {
     match error {
         E::KeyTooLarge { .. } => KeyTooLarge::new_err(message),
         E::ValueTooLarge { .. } => ValueTooLarge::new_err(message),
-        E::Corrupted { .. } | E::Truncated { .. } | E::BadLog { .. } => {
-            Corrupted::new_err(message)
-        }
+        E::Corrupted { .. } | E::Truncated { .. } | E::BadLog { .. } => Corrupted::new_err(message),
         E::NotADatabase { .. } | E::UnsupportedVersion { .. } | E::OldFormat { .. } => {
             NotADatabase::new_err(message)
         }
@@ -222,8 +256,11 @@ fn parse_durability(name: &str) -> PyResult<mmtree::Durability> {
 }
 
 fn seconds(value: f64, what: &str) -> PyResult<Duration> {
-    Duration::try_from_secs_f64(value)
-        .map_err(|_| InvalidOption::new_err(format!("{what} must be a non-negative number of seconds, not {value}")))
+    Duration::try_from_secs_f64(value).map_err(|_| {
+        InvalidOption::new_err(format!(
+            "{what} must be a non-negative number of seconds, not {value}"
+        ))
+    })
 }
 
 /// open(path, *, read_only=False, durability="immediate", page_size=None, sync_interval=None,
@@ -394,6 +431,7 @@ impl PyDb {
         let db = self.handle()?;
         let snapshot = db.begin_read().or_raise()?;
         Ok(PyReadTxn {
+            live: Arc::new(AtomicBool::new(true)),
             state: Some(ReadState {
                 snapshot: Arc::new(snapshot),
                 tables: Vec::new(),
@@ -517,7 +555,10 @@ impl PyDb {
 
     fn __repr__(&self) -> String {
         let state = if self.closed() { "closed" } else { "open" };
-        format!("<mmtree.Db {:?} ({state})>", self.path.display().to_string())
+        format!(
+            "<mmtree.Db {:?} ({state})>",
+            self.path.display().to_string()
+        )
     }
 }
 
@@ -530,11 +571,22 @@ impl PyDb {
 #[pyclass(module = "mmtree", name = "WriteTransaction")]
 struct PyWriteTxn {
     txn: Option<mmtree::WriteTransaction>,
+    /// False once it ended (what its iterators check).
+    live: Arc<AtomicBool>,
 }
 
 impl PyWriteTxn {
     fn new(txn: mmtree::WriteTransaction) -> Self {
-        PyWriteTxn { txn: Some(txn) }
+        PyWriteTxn {
+            txn: Some(txn),
+            live: Arc::new(AtomicBool::new(true)),
+        }
+    }
+
+    /// Ends it: takes the engine's transaction out.
+    fn finish(&mut self) -> Option<mmtree::WriteTransaction> {
+        self.live.store(false, Ordering::Relaxed);
+        self.txn.take()
     }
 
     fn live(&mut self) -> PyResult<&mut mmtree::WriteTransaction> {
@@ -542,7 +594,7 @@ impl PyWriteTxn {
     }
 
     fn commit_now(&mut self, py: Python<'_>) -> PyResult<()> {
-        let txn = self.txn.take().ok_or_else(closed_txn)?;
+        let txn = self.finish().ok_or_else(closed_txn)?;
         // The log's fdatasync (or a checkpoint's) happens here: without the GIL.
         py.detach(move || txn.commit()).or_raise()
     }
@@ -599,7 +651,7 @@ impl PyWriteTxn {
 
     /// Discards every change of this transaction and ends it. Does nothing if it ended.
     fn abort(&mut self) {
-        self.txn = None;
+        self.finish();
     }
 
     /// The id this transaction's commit will have.
@@ -666,6 +718,7 @@ impl PyWriteTable {
         let end = optional_bytes(&end, "end")?;
         Ok(RangeIter::new(
             Source::Write(self.txn.clone_ref(py)),
+            self.txn.bind(py).try_borrow()?.live.clone(),
             self.name.clone(),
             start.map(|s| s.into_owned()),
             end.map(|e| e.into_owned()),
@@ -727,7 +780,9 @@ impl PyWriteTable {
     ) -> PyResult<Bound<'py, PyAny>> {
         let k = bytes_like(&key, "key")?;
         let value = self.with(py, |t| {
-            Ok(t.get(&k).or_raise()?.map(|v| PyBytes::new(py, v).into_any()))
+            Ok(t.get(&k)
+                .or_raise()?
+                .map(|v| PyBytes::new(py, v).into_any()))
         })?;
         Ok(value.unwrap_or_else(|| default.unwrap_or_else(|| py.None().into_bound(py))))
     }
@@ -739,7 +794,9 @@ impl PyWriteTable {
     ) -> PyResult<Bound<'py, PyAny>> {
         let k = bytes_like(&key, "key")?;
         let value = self.with(py, |t| {
-            Ok(t.get(&k).or_raise()?.map(|v| PyBytes::new(py, v).into_any()))
+            Ok(t.get(&k)
+                .or_raise()?
+                .map(|v| PyBytes::new(py, v).into_any()))
         })?;
         value.ok_or_else(|| PyKeyError::new_err(key.unbind()))
     }
@@ -814,7 +871,7 @@ impl PyWriteTable {
         self.with(py, |t| {
             t.first()
                 .or_raise()?
-                .map(|(k, v)| PyTuple::new(py, [PyBytes::new(py, k), PyBytes::new(py, v)]))
+                .map(|(k, v)| (PyBytes::new(py, k), PyBytes::new(py, v)).into_pyobject(py))
                 .transpose()
         })
     }
@@ -824,7 +881,7 @@ impl PyWriteTable {
         self.with(py, |t| {
             t.last()
                 .or_raise()?
-                .map(|(k, v)| PyTuple::new(py, [PyBytes::new(py, k), PyBytes::new(py, v)]))
+                .map(|(k, v)| (PyBytes::new(py, k), PyBytes::new(py, v)).into_pyobject(py))
                 .transpose()
         })
     }
@@ -874,6 +931,8 @@ struct ReadState {
 #[pyclass(module = "mmtree", name = "ReadTransaction")]
 struct PyReadTxn {
     state: Option<ReadState>,
+    /// False once it ended (what its iterators check).
+    live: Arc<AtomicBool>,
     buffers: bool,
 }
 
@@ -885,6 +944,7 @@ impl PyReadTxn {
     /// Ends the snapshot: releases the memoryviews still referenced, then drops the engine's
     /// transaction (unless a view derived from one still holds it: see the module comment).
     fn end(&mut self, py: Python<'_>) {
+        self.live.store(false, Ordering::Relaxed);
         let Some(state) = self.state.take() else {
             return;
         };
@@ -954,13 +1014,11 @@ fn pair<'py>(
     buffers: bool,
     (k, v): (&[u8], &[u8]),
 ) -> PyResult<Bound<'py, PyTuple>> {
-    PyTuple::new(
-        py,
-        [
-            value_object(py, state, buffers, k)?,
-            value_object(py, state, buffers, v)?,
-        ],
+    (
+        value_object(py, state, buffers, k)?,
+        value_object(py, state, buffers, v)?,
     )
+        .into_pyobject(py)
 }
 
 #[pymethods]
@@ -1069,11 +1127,16 @@ impl PyReadTable {
         reverse: bool,
         mode: Mode,
     ) -> PyResult<RangeIter> {
-        self.txn.bind(py).try_borrow()?.live()?;
+        let live = {
+            let txn = self.txn.bind(py).try_borrow()?;
+            txn.live()?;
+            txn.live.clone()
+        };
         let start = optional_bytes(&start, "start")?;
         let end = optional_bytes(&end, "end")?;
         Ok(RangeIter::new(
             Source::Read(self.txn.clone_ref(py)),
+            live,
             self.name.clone(),
             start.map(|s| s.into_owned()),
             end.map(|e| e.into_owned()),
@@ -1260,14 +1323,7 @@ impl MappedValue {
         // every export (every memoryview and anything derived from one) keeps it alive. The
         // buffer is marked read-only (`readonly = 1`), so Python never writes through it.
         let filled = unsafe {
-            ffi::PyBuffer_FillInfo(
-                view,
-                slf.as_ptr(),
-                this.ptr as *mut c_void,
-                len,
-                1,
-                flags,
-            )
+            ffi::PyBuffer_FillInfo(view, slf.as_ptr(), this.ptr as *mut c_void, len, 1, flags)
         };
         if filled == -1 {
             return Err(PyErr::fetch(slf.py()));
@@ -1307,6 +1363,8 @@ const BATCH_MAX: usize = 1024;
 #[pyclass(module = "mmtree", name = "RangeIterator")]
 struct RangeIter {
     source: Source,
+    /// The transaction's: false once it ended.
+    live: Arc<AtomicBool>,
     table: String,
     /// The remaining range: `start` inclusive until the first batch, then exclusive.
     start: Edge<Vec<u8>>,
@@ -1321,6 +1379,7 @@ struct RangeIter {
 impl RangeIter {
     fn new(
         source: Source,
+        live: Arc<AtomicBool>,
         table: String,
         start: Option<Vec<u8>>,
         end: Option<Vec<u8>>,
@@ -1329,6 +1388,7 @@ impl RangeIter {
     ) -> Self {
         RangeIter {
             source,
+            live,
             table,
             start: start.map_or(Edge::Unbounded, Edge::Included),
             end: end.map_or(Edge::Unbounded, Edge::Excluded),
@@ -1361,7 +1421,7 @@ impl RangeIter {
         Ok(match self.mode {
             Mode::Keys => make(k)?.unbind(),
             Mode::Values => make(v)?.unbind(),
-            Mode::Items => PyTuple::new(py, [make(k)?, make(v)?])?.into_any().unbind(),
+            Mode::Items => (make(k)?, make(v)?).into_pyobject(py)?.into_any().unbind(),
         })
     }
 
@@ -1422,15 +1482,10 @@ impl RangeIter {
         Ok(())
     }
 
-    fn check_live(&self, py: Python<'_>) -> PyResult<()> {
-        let live = match &self.source {
-            Source::Read(txn) => txn.bind(py).try_borrow()?.state.is_some(),
-            Source::Write(txn) => txn.bind(py).try_borrow()?.txn.is_some(),
-        };
-        if live {
-            Ok(())
-        } else {
-            Err(closed_txn())
+    fn check_live(&self) -> PyResult<()> {
+        match self.live.load(Ordering::Relaxed) {
+            true => Ok(()),
+            false => Err(closed_txn()),
         }
     }
 }
@@ -1476,7 +1531,7 @@ impl RangeIter {
     }
 
     fn __next__(&mut self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        self.check_live(py)?;
+        self.check_live()?;
         if self.ready.is_empty() && !self.exhausted {
             self.fill(py)?;
         }
