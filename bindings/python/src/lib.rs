@@ -1435,17 +1435,18 @@ impl RangeIter {
         let mut out = VecDeque::with_capacity(want);
         let last = match source {
             Source::Read(txn) => {
-                let txn = txn.bind(py).try_borrow()?;
-                let state = txn.live()?;
-                let snapshot = state.snapshot.clone();
+                let snapshot = txn.bind(py).try_borrow()?.live()?.snapshot.clone();
                 let (start, end) = self.bounds();
                 let table = &self.table;
                 let reverse = self.reverse;
-                // Page faults of the scan happen here, without the GIL; the slices stay valid
-                // while `snapshot` lives (this function's whole body).
+                // Page faults of the scan happen here, without the GIL (and without borrowing
+                // the transaction object, which another thread may end meanwhile); the slices
+                // stay valid while `snapshot`, this function's own reference, lives.
                 let entries = py
                     .detach(|| collect(&snapshot, table, (start, end), reverse, want))
                     .or_raise()?;
+                let txn = txn.bind(py).try_borrow()?;
+                let state = txn.live()?;
                 let buffers = txn.buffers;
                 let mut make = |bytes: &[u8]| value_object(py, state, buffers, bytes);
                 for &entry in &entries {

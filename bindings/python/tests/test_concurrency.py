@@ -201,3 +201,32 @@ def test_fork_with_open_database_is_refused(db_path):
     _, status = os.waitpid(pid, 0)
     assert os.WEXITSTATUS(status) == 0
     db.close()
+
+
+def test_threads_share_a_snapshot_and_a_handle(db):
+    with db.begin_write() as w:
+        t = w.table("t")
+        for i in range(20000):
+            t[b"%06d" % i] = b"%d" % i
+    errors = []
+
+    def work(r, seed):
+        try:
+            t = r.table("t")
+            for i in range(seed, 20000, 7):
+                assert t[b"%06d" % i] == b"%d" % i
+            assert sum(1 for _ in t.keys(reverse=seed % 2 == 0)) == 20000
+            with db.begin_read() as own:  # and snapshots of their own
+                assert len(own.table("t")) == 20000
+        except BaseException as e:  # noqa: BLE001 (reported below)
+            errors.append(e)
+
+    with db.begin_read() as r:
+        threads = [threading.Thread(target=work, args=(r, s)) for s in range(4)]
+        for th in threads:
+            th.start()
+        with db.begin_write() as w:  # a writer meanwhile, in this thread
+            w.table("t")[b"000000"] = b"changed"
+        for th in threads:
+            th.join()
+    assert errors == []

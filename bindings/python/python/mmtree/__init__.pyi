@@ -1,6 +1,7 @@
 """Type hints for mmtree (the extension module `mmtree._mmtree`)."""
 
 from os import PathLike
+from pathlib import Path
 from types import TracebackType
 from typing import Iterator, Literal, Optional, TypedDict, TypeVar, Union, overload
 
@@ -91,7 +92,7 @@ class Db:
     """An open database; `with mmtree.open(...) as db:` closes it at the end."""
 
     @property
-    def path(self) -> str: ...
+    def path(self) -> Path: ...
     @property
     def closed(self) -> bool: ...
     @property
