@@ -372,3 +372,23 @@ def test_reopen_keeps_data(db_path):
         w.table("t")[b"k"] = b"v"
     with mmtree.open(db_path) as db, db.begin_read() as r:
         assert r.table("t")[b"k"] == b"v"
+
+
+def test_corrupted_page_is_an_error_not_wrong_data(db_path):
+    with mmtree.open(db_path) as db:
+        with db.begin_write() as w:
+            t = w.table("t")
+            for i in range(5000):
+                t[b"%06d" % i] = b"v" * 100
+        page_size = db.page_size
+    size = os.path.getsize(db_path)
+    with open(db_path, "r+b") as f:  # garbage over every tree page's middle (not the meta pages)
+        for page in range(2, size // page_size):
+            f.seek(page * page_size + page_size // 2)
+            f.write(b"\xa5" * 64)
+    with mmtree.open(db_path) as db:
+        with pytest.raises(mmtree.Corrupted, match="corrupted"):
+            with db.begin_read() as r:
+                list(r.table("t").items())
+        report = db.check()
+        assert not report["ok"] and report["problems"]
