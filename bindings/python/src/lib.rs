@@ -194,6 +194,32 @@ fn optional_bytes<'a>(
     }
 }
 
+/// Raises if this process is not `pid`, the one that created an object holding engine state.
+///
+/// A child forked from that process has copies of the engine's per-process state (its reader
+/// slot, its writer lock, the open-files table) that the parent goes on using: using them from
+/// the child, or even dropping them (which releases the slot and the lock, and may checkpoint),
+/// would act on the parent's behalf. So the child refuses to use them and leaks them instead of
+/// dropping them (`leak_if_forked`).
+fn same_process(pid: u32) -> PyResult<()> {
+    if std::process::id() == pid {
+        return Ok(());
+    }
+    Err(Error::new_err(format!(
+        "this mmtree object was created by process {pid}, before a fork; open the database \
+         again in this process (with multiprocessing, use the 'spawn' or 'forkserver' start \
+         method, or open databases only after forking)"
+    )))
+}
+
+/// Drops `value` in the process that created it (`pid`); in a forked child, leaks it (see
+/// `same_process`).
+fn leak_if_forked<T>(pid: u32, value: T) {
+    if std::process::id() != pid {
+        std::mem::forget(value);
+    }
+}
+
 fn closed_txn() -> PyErr {
     TransactionClosed::new_err("this transaction has ended (its `with` block is over, or it was committed, aborted or closed)")
 }
@@ -217,13 +243,7 @@ struct PyDb {
 
 impl PyDb {
     fn handle(&self) -> PyResult<mmtree::Db> {
-        if std::process::id() != self.pid {
-            return Err(Error::new_err(format!(
-                "this database handle was opened by process {} before a fork; open the database \
-                 again in this process (with multiprocessing, prefer the 'spawn' start method)",
-                self.pid
-            )));
-        }
+        same_process(self.pid)?;
         self.db
             .lock()
             .expect("db lock")
@@ -232,10 +252,14 @@ impl PyDb {
     }
 
     fn release(&self) {
-        if self.db.lock().expect("db lock").take().is_some() && std::process::id() == self.pid {
+        let Some(db) = self.db.lock().expect("db lock").take() else {
+            return;
+        };
+        if std::process::id() == self.pid {
             let mut opened = OPENED.lock().expect("opened lock");
             opened.1 = opened.1.saturating_sub(1);
         }
+        leak_if_forked(self.pid, db);
     }
 }
 
@@ -438,6 +462,7 @@ impl PyDb {
                 views: Mutex::new(Views::default()),
             }),
             buffers,
+            pid: std::process::id(),
         })
     }
 
@@ -514,6 +539,10 @@ impl PyDb {
     /// this process is gone. Closing twice does nothing.
     fn close(&self, py: Python<'_>) {
         // The last handle's drop checkpoints: without the GIL.
+        if same_process(self.pid).is_err() {
+            self.release(); // leaks it
+            return;
+        }
         let db = self.db.lock().expect("db lock").clone();
         self.release();
         py.detach(move || drop(db));
@@ -573,6 +602,16 @@ struct PyWriteTxn {
     txn: Option<mmtree::WriteTransaction>,
     /// False once it ended (what its iterators check).
     live: Arc<AtomicBool>,
+    /// The process that began it (see `same_process`).
+    pid: u32,
+}
+
+impl Drop for PyWriteTxn {
+    fn drop(&mut self) {
+        if let Some(txn) = self.txn.take() {
+            leak_if_forked(self.pid, txn); // else dropped: aborted
+        }
+    }
 }
 
 impl PyWriteTxn {
@@ -580,21 +619,29 @@ impl PyWriteTxn {
         PyWriteTxn {
             txn: Some(txn),
             live: Arc::new(AtomicBool::new(true)),
+            pid: std::process::id(),
         }
     }
 
-    /// Ends it: takes the engine's transaction out.
-    fn finish(&mut self) -> Option<mmtree::WriteTransaction> {
+    /// Ends it: takes the engine's transaction out (in a forked child: leaks it, and fails).
+    fn finish(&mut self) -> PyResult<Option<mmtree::WriteTransaction>> {
         self.live.store(false, Ordering::Relaxed);
-        self.txn.take()
+        if let Err(error) = same_process(self.pid) {
+            if let Some(txn) = self.txn.take() {
+                leak_if_forked(self.pid, txn);
+            }
+            return Err(error);
+        }
+        Ok(self.txn.take())
     }
 
     fn live(&mut self) -> PyResult<&mut mmtree::WriteTransaction> {
+        same_process(self.pid)?;
         self.txn.as_mut().ok_or_else(closed_txn)
     }
 
     fn commit_now(&mut self, py: Python<'_>) -> PyResult<()> {
-        let txn = self.finish().ok_or_else(closed_txn)?;
+        let txn = self.finish()?.ok_or_else(closed_txn)?;
         // The log's fdatasync (or a checkpoint's) happens here: without the GIL.
         py.detach(move || txn.commit()).or_raise()
     }
@@ -650,8 +697,8 @@ impl PyWriteTxn {
     }
 
     /// Discards every change of this transaction and ends it. Does nothing if it ended.
-    fn abort(&mut self) {
-        self.finish();
+    fn abort(&mut self) -> PyResult<()> {
+        self.finish().map(drop)
     }
 
     /// The id this transaction's commit will have.
@@ -681,7 +728,7 @@ impl PyWriteTxn {
             return Ok(false); // committed or aborted inside the block
         }
         match exc_type {
-            Some(t) if !t.is_none() => self.abort(),
+            Some(t) if !t.is_none() => self.abort()?,
             _ => self.commit_now(py)?,
         }
         Ok(false)
@@ -934,10 +981,21 @@ struct PyReadTxn {
     /// False once it ended (what its iterators check).
     live: Arc<AtomicBool>,
     buffers: bool,
+    /// The process that began it (see `same_process`).
+    pid: u32,
+}
+
+impl Drop for PyReadTxn {
+    fn drop(&mut self) {
+        if let Some(state) = self.state.take() {
+            leak_if_forked(self.pid, state);
+        }
+    }
 }
 
 impl PyReadTxn {
     fn live(&self) -> PyResult<&ReadState> {
+        same_process(self.pid)?;
         self.state.as_ref().ok_or_else(closed_txn)
     }
 
@@ -948,6 +1006,9 @@ impl PyReadTxn {
         let Some(state) = self.state.take() else {
             return;
         };
+        if same_process(self.pid).is_err() {
+            return leak_if_forked(self.pid, state);
+        }
         let views = std::mem::take(&mut state.views.lock().expect("views lock").list);
         for view in &views {
             if refcount(py, view) > 1 {
@@ -985,6 +1046,7 @@ fn value_object<'py>(
             _snapshot: state.snapshot.clone(),
             ptr: bytes.as_ptr() as usize,
             len: bytes.len(),
+            pid: std::process::id(),
         },
     )?;
     let view = PyMemoryView::from(exporter.as_any())?.into_any();
@@ -1030,6 +1092,7 @@ impl PyReadTxn {
     fn table(slf: Bound<'_, Self>, name: &str) -> PyResult<PyReadTable> {
         let index = {
             let mut this = slf.try_borrow_mut()?;
+            same_process(this.pid)?;
             let state = this.state.as_mut().ok_or_else(closed_txn)?;
             match state.tables.iter().position(|(n, _)| n == name) {
                 Some(index) => index,
@@ -1293,6 +1356,14 @@ struct MappedValue {
     /// Address and length of bytes that the engine handed out borrowed from `_snapshot`.
     ptr: usize,
     len: usize,
+    /// The process that created it (see `same_process`).
+    pid: u32,
+}
+
+impl Drop for MappedValue {
+    fn drop(&mut self) {
+        leak_if_forked(self.pid, self._snapshot.clone()); // in a forked child, never the last
+    }
 }
 
 #[pymethods]
@@ -1312,6 +1383,7 @@ impl MappedValue {
             return Err(PyBufferError::new_err("mmtree values are read-only"));
         }
         let this = slf.get();
+        same_process(this.pid)?;
         let len = isize::try_from(this.len)
             .map_err(|_| PyValueError::new_err("value too large for a buffer"))?;
         // SAFETY: `ptr..ptr+len` is a slice the engine returned from `_snapshot` (a

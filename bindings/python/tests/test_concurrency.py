@@ -1,5 +1,6 @@
 """Several processes, threads with the GIL released, a writer killed with SIGKILL."""
 
+import gc
 import multiprocessing
 import os
 import signal
@@ -180,26 +181,56 @@ def test_scan_releases_the_gil(db):
     assert ran[0] == 1
 
 
+def child_try_write(path):
+    """Exit 0 if another process holds the writer (try_begin_write refused), 1 if it was free."""
+    with mmtree.open(path) as db:
+        try:
+            db.try_begin_write().abort()
+        except mmtree.WriteInProgress:
+            sys.exit(0)
+    sys.exit(1)
+
+
 def test_fork_with_open_database_is_refused(db_path):
+    """A child forked while the parent has a database, a snapshot and the writer role may use
+    none of them, and dropping its copies must not act on the parent's (release its writer
+    lock or reader slot, checkpoint)."""
     if not hasattr(os, "fork"):
         pytest.skip("no fork")
     db = mmtree.open(db_path)
+    with db.begin_write() as w:
+        w.table("t")[b"k"] = b"v"
+    r = db.begin_read()
+    w = db.begin_write()
+    w.table("t")[b"k"] = b"parent"
     pid = os.fork()
-    if pid == 0:  # the child: both a new open and the inherited handle are refused
+    if pid == 0:  # the child
         code = 0
-        try:
-            mmtree.open(db_path)
-            code = 1
-        except mmtree.Error:
-            pass
-        try:
-            db.begin_read()
-            code = 2
-        except mmtree.Error:
-            pass
+        calls = [lambda: mmtree.open(db_path), lambda: db.begin_read(), lambda: r.table("t"),
+                 lambda: w.table("t"), lambda: w.commit()]
+        for i, call in enumerate(calls):
+            try:
+                call()
+                code = 10 + i
+            except mmtree.Error:
+                pass
+        del calls, r, w, db
+        gc.collect()
         os._exit(code)
     _, status = os.waitpid(pid, 0)
     assert os.WEXITSTATUS(status) == 0
+    # This process still holds the writer role and its snapshot.
+    p = spawn.Process(target=child_try_write, args=(db_path,))
+    p.start()
+    p.join(60)
+    assert p.exitcode == 0, "the forked child's exit released this process's writer lock"
+    assert db.stats()["readers"] == 1
+    assert r.table("t")[b"k"] == b"v"
+    w.commit()
+    r.close()
+    with db.begin_read() as r2:
+        assert r2.table("t")[b"k"] == b"parent"
+    assert db.check()["ok"]
     db.close()
 
 
