@@ -11,6 +11,8 @@
 Keys and values are bytes-like; every engine error is an ``mmtree.Error``.
 """
 
+from typing import Literal, Optional, TypedDict, Union
+
 from ._mmtree import (
     FORMAT_VERSION,
     Corrupted,
@@ -38,8 +40,74 @@ from ._mmtree import (
     open,
 )
 
+BytesLike = Union[bytes, bytearray, memoryview]
+"""What keys and values may be given as."""
+Value = Union[bytes, memoryview]
+"""What reads return: bytes, or memoryviews from begin_read(buffers=True)."""
+Durability = Literal["immediate", "eventual"]
+
+
+class Stats(TypedDict):
+    """What Db.stats() returns."""
+
+    txn_id: int
+    page_size: int
+    page_count: int
+    free_pages: int
+    file_bytes: int
+    readers: int
+    oldest_reader_txn: Optional[int]
+    oldest_reader_lag: int
+    oldest_reader_age: Optional[float]
+    pages_held_back: int
+    log_bytes: int
+    checkpoint_txn: int
+    checkpoint_age: float
+    checkpoints: int
+    last_checkpoint_duration: float
+    log_syncs: int
+    pages_pinned: int
+
+
+class TableCheck(TypedDict):
+    """One table of a CheckReport."""
+
+    name: str
+    entries: int
+    depth: int
+    pages: int
+
+
+class CheckReport(TypedDict):
+    """What Db.check() returns."""
+
+    ok: bool
+    txn_id: int
+    page_count: int
+    pages_in_use: int
+    pages_free: int
+    tables: "list[TableCheck]"
+    problems: "list[str]"
+
+
+class ReaderInfo(TypedDict):
+    """One entry of Db.readers()."""
+
+    pid: int
+    txn: int
+    lag: int
+    age: float
+
+
 __all__ = [
     "FORMAT_VERSION",
+    "BytesLike",
+    "CheckReport",
+    "Durability",
+    "ReaderInfo",
+    "Stats",
+    "TableCheck",
+    "Value",
     "Corrupted",
     "Db",
     "Error",

@@ -3,12 +3,46 @@
 from os import PathLike
 from pathlib import Path
 from types import TracebackType
-from typing import Iterator, Literal, Optional, TypedDict, TypeVar, Union, overload
+from typing import Iterator, Literal, Optional, TypedDict, TypeVar, Union, final, overload
 
 BytesLike = Union[bytes, bytearray, memoryview]
 # Values read back: bytes, or memoryviews from begin_read(buffers=True).
 Value = Union[bytes, memoryview]
 _T = TypeVar("_T")
+
+__all__ = [
+    "FORMAT_VERSION",
+    "BytesLike",
+    "CheckReport",
+    "Corrupted",
+    "Db",
+    "Durability",
+    "Error",
+    "InvalidOption",
+    "InvalidTableName",
+    "IoError",
+    "KeyTooLarge",
+    "NoSuchTable",
+    "NotADatabase",
+    "Poisoned",
+    "RangeIterator",
+    "ReadOnly",
+    "ReadTable",
+    "ReadTransaction",
+    "ReaderInfo",
+    "SnapshotExpired",
+    "Stats",
+    "StorageFull",
+    "TableCheck",
+    "TransactionClosed",
+    "TransactionFailed",
+    "Value",
+    "ValueTooLarge",
+    "WriteInProgress",
+    "WriteTable",
+    "WriteTransaction",
+    "open",
+]
 
 FORMAT_VERSION: int
 
@@ -88,6 +122,7 @@ def open(
 ) -> Db:
     """Opens the database at `path`, creating it if missing (unless read_only)."""
 
+@final
 class Db:
     """An open database; `with mmtree.open(...) as db:` closes it at the end."""
 
@@ -122,10 +157,13 @@ class Db:
         tb: Optional[TracebackType],
     ) -> bool: ...
 
+@final
+@final
 class RangeIterator(Iterator[_T]):
     def __iter__(self) -> RangeIterator[_T]: ...
     def __next__(self) -> _T: ...
 
+@final
 class WriteTransaction:
     """Commits on a normal exit of its `with` block, aborts on an exception."""
 
@@ -147,19 +185,20 @@ class WriteTransaction:
         tb: Optional[TracebackType],
     ) -> bool: ...
 
+@final
 class WriteTable:
     @property
     def name(self) -> str: ...
     def put(self, key: BytesLike, value: BytesLike) -> None: ...
-    def __setitem__(self, key: BytesLike, value: BytesLike) -> None: ...
+    def __setitem__(self, key: BytesLike, value: BytesLike, /) -> None: ...
     def remove(self, key: BytesLike) -> bool: ...
-    def __delitem__(self, key: BytesLike) -> None: ...
+    def __delitem__(self, key: BytesLike, /) -> None: ...
     @overload
     def get(self, key: BytesLike) -> Optional[bytes]: ...
     @overload
     def get(self, key: BytesLike, default: _T) -> Union[bytes, _T]: ...
-    def __getitem__(self, key: BytesLike) -> bytes: ...
-    def __contains__(self, key: BytesLike) -> bool: ...
+    def __getitem__(self, key: BytesLike, /) -> bytes: ...
+    def __contains__(self, key: BytesLike, /) -> bool: ...
     def __len__(self) -> int: ...
     def __iter__(self) -> RangeIterator[bytes]: ...
     def range(
@@ -177,6 +216,7 @@ class WriteTable:
     def first(self) -> Optional[tuple[bytes, bytes]]: ...
     def last(self) -> Optional[tuple[bytes, bytes]]: ...
 
+@final
 class ReadTransaction:
     """A snapshot; `with db.begin_read() as r:` ends it (and its memoryviews) at the end."""
 
@@ -199,6 +239,7 @@ class ReadTransaction:
         tb: Optional[TracebackType],
     ) -> bool: ...
 
+@final
 class ReadTable:
     """Values are bytes, or memoryviews valid inside the block with begin_read(buffers=True)."""
 
@@ -208,8 +249,8 @@ class ReadTable:
     def get(self, key: BytesLike) -> Optional[Value]: ...
     @overload
     def get(self, key: BytesLike, default: _T) -> Union[Value, _T]: ...
-    def __getitem__(self, key: BytesLike) -> Value: ...
-    def __contains__(self, key: BytesLike) -> bool: ...
+    def __getitem__(self, key: BytesLike, /) -> Value: ...
+    def __contains__(self, key: BytesLike, /) -> bool: ...
     def __len__(self) -> int: ...
     def __iter__(self) -> RangeIterator[Value]: ...
     def range(
