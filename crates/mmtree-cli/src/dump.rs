@@ -1,19 +1,31 @@
-//! `mmtree dump DB TABLE` / `mmtree dump DB --all`: JSON Lines that `mmtree load --format
-//! jsonl` reads back exactly.
+//! `mmtree dump DB TABLE` / `mmtree dump DB --all`: JSON Lines that `mmtree load` reads back
+//! exactly, with no flags: the first line says what the rest is.
 
-use crate::common::{exit, exit_with, no_table, open_existing, stdout_error, Encoding};
+use crate::common::{
+    exit, exit_with, no_table, open_existing, stdout_error, Encoding, EncodingFlags,
+};
+use crate::records::DumpHeader;
 use anyhow::{Context, Result};
 use std::io::Write;
 use std::path::PathBuf;
 
-/// Writes every entry of TABLE as one JSON object per line, {"key": …, "value": …}, base64 by
-/// default (binary-safe). Load it back with the same encoding.
+/// Writes every entry of TABLE as one JSON object per line, {"key": …, "value": …}, after a
+/// first line that says how they are written ({"mmtree_dump":1,"encoding":"text","all":false}),
+/// so `mmtree load DB TABLE FILE` reads it back exactly with no flags.
+///
+/// Keys and values are written as `scan --json` and `get --json` write them: a string when the
+/// bytes are valid UTF-8, else {"base64": "…"}; with --hex or --base64, strings in that
+/// encoding (the same flags as every other command).
 ///
 /// With --all (as `mdb_dump -a`), every table instead, in name order, each line carrying its
 /// table: {"table": …, "key": …, "value": …}; an empty table is one line {"table": …}. Internal
 /// tables (those of `mmtree serve`) are included. `mmtree load DB --all FILE` reads it back.
 ///
-/// Example: mmtree dump data.mmt users > users.jsonl && mmtree load copy.mmt users users.jsonl --format jsonl --base64 · mmtree dump data.mmt --all > all.jsonl && mmtree load copy.mmt --all all.jsonl --base64
+/// Example: mmtree dump data.mmt users -o users.jsonl
+///
+/// Then: mmtree load copy.mmt users users.jsonl
+///
+/// Every table: mmtree dump data.mmt --all -o all.jsonl && mmtree load copy.mmt --all all.jsonl
 #[derive(clap::Args)]
 pub struct Args {
     /// The database file.
@@ -24,10 +36,12 @@ pub struct Args {
     /// Dump every table; each line names its table.
     #[arg(long, short)]
     all: bool,
-    /// How keys and values are written.
-    #[arg(long, value_enum, default_value_t = Encoding::Base64)]
-    encoding: Encoding,
-    /// Write to this file instead of standard output.
+    #[command(flatten)]
+    flags: EncodingFlags,
+    /// (Older spelling of --hex/--base64; `text` is the default.)
+    #[arg(long, value_enum, hide = true, conflicts_with_all = ["hex", "base64"])]
+    encoding: Option<Encoding>,
+    /// Write to this file instead of standard output ("-": standard output).
     #[arg(long, short)]
     output: Option<PathBuf>,
     /// Salvage a damaged file: skip pages that fail their checks (with their subtrees) instead
@@ -35,6 +49,52 @@ pub struct Args {
     /// anything was).
     #[arg(long)]
     salvage: bool,
+}
+
+impl Args {
+    fn encoding(&self) -> Encoding {
+        self.encoding.unwrap_or(self.flags.encoding())
+    }
+
+    /// The output file, or `None` for standard output.
+    fn output(&self) -> Option<&PathBuf> {
+        self.output.as_ref().filter(|p| p.as_os_str() != "-")
+    }
+
+    /// Where the lines go, buffered, with the dump's first line already written.
+    fn sink(&self) -> Result<std::io::BufWriter<Box<dyn Write>>> {
+        let sink: Box<dyn Write> = match self.output() {
+            Some(path) => Box::new(
+                std::fs::File::create(path)
+                    .with_context(|| format!("creating {}", path.display()))?,
+            ),
+            None => Box::new(crate::common::stdout()),
+        };
+        let mut out = std::io::BufWriter::new(sink);
+        let header = DumpHeader {
+            encoding: self.encoding(),
+            all: self.all,
+        };
+        writeln!(out, "{}", header.line()).map_err(|e| self.write_error(e))?;
+        Ok(out)
+    }
+
+    fn write_error(&self, error: std::io::Error) -> anyhow::Error {
+        match self.output() {
+            Some(path) => anyhow::Error::from(error).context(format!("writing {}", path.display())),
+            None => stdout_error(error),
+        }
+    }
+
+    /// One entry's line.
+    fn line(&self, table: &str, key: &[u8], value: &[u8]) -> serde_json::Value {
+        let encoding = self.encoding();
+        if self.all {
+            serde_json::json!({"table": table, "key": encoding.json(key), "value": encoding.json(value)})
+        } else {
+            serde_json::json!({"key": encoding.json(key), "value": encoding.json(value)})
+        }
+    }
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -54,53 +114,22 @@ pub fn run(args: Args) -> Result<()> {
             None => return Err(no_table(name)),
         }
     }
-    if args.encoding == Encoding::Text {
-        // Text output escapes bytes that are not UTF-8, so it would not load back exactly.
-        for (name, table) in &tables {
-            for item in table.range(..)? {
-                let (k, v) = item?;
-                if std::str::from_utf8(k).is_err() || std::str::from_utf8(v).is_err() {
-                    anyhow::bail!(
-                        "table {name:?} holds binary keys or values; use --encoding base64 or hex"
-                    );
-                }
-            }
-        }
-    }
-    let sink: Box<dyn Write> = match &args.output {
-        Some(path) => Box::new(
-            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
-        ),
-        None => Box::new(std::io::stdout().lock()),
-    };
-    let write_error = |error: std::io::Error| match &args.output {
-        Some(path) => anyhow::Error::from(error).context(format!("writing {}", path.display())),
-        None => stdout_error(error),
-    };
-    let mut out = std::io::BufWriter::new(sink);
-    let encode = |bytes: &[u8]| match args.encoding {
-        Encoding::Text => String::from_utf8_lossy(bytes).into_owned(),
-        other => other.json(bytes).as_str().unwrap_or_default().to_string(),
-    };
+    let mut out = args.sink()?;
     let mut count = 0u64;
     for (name, table) in &tables {
         let mut entries = 0u64;
         for item in table.range(..)? {
             let (key, value) = item?;
-            let line = if args.all {
-                serde_json::json!({"table": name, "key": encode(key), "value": encode(value)})
-            } else {
-                serde_json::json!({"key": encode(key), "value": encode(value)})
-            };
-            writeln!(out, "{line}").map_err(&write_error)?;
+            writeln!(out, "{}", args.line(name, key, value)).map_err(|e| args.write_error(e))?;
             entries += 1;
         }
         if args.all && entries == 0 {
-            writeln!(out, "{}", serde_json::json!({ "table": name })).map_err(&write_error)?;
+            writeln!(out, "{}", serde_json::json!({ "table": name }))
+                .map_err(|e| args.write_error(e))?;
         }
         count += entries;
     }
-    out.flush().map_err(&write_error)?;
+    out.flush().map_err(|e| args.write_error(e))?;
     // Not `eprintln!`, which panics when standard error is full.
     let _ = match &args.table {
         Some(name) => writeln!(std::io::stderr(), "dumped {count} records from {name:?}"),
@@ -120,17 +149,7 @@ fn salvage(args: &Args) -> Result<()> {
         Some(name) => vec![name.clone()],
         None => db.begin_read()?.list_tables()?,
     };
-    let sink: Box<dyn Write> = match &args.output {
-        Some(path) => Box::new(
-            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
-        ),
-        None => Box::new(std::io::stdout().lock()),
-    };
-    let mut out = std::io::BufWriter::new(sink);
-    let encode = |bytes: &[u8]| match args.encoding {
-        Encoding::Text => String::from_utf8_lossy(bytes).into_owned(),
-        other => other.json(bytes).as_str().unwrap_or_default().to_string(),
-    };
+    let mut out = args.sink()?;
     let (mut count, mut skipped) = (0u64, Vec::new());
     for name in &names {
         let mut failed = None;
@@ -138,17 +157,12 @@ fn salvage(args: &Args) -> Result<()> {
             if failed.is_some() {
                 return;
             }
-            let line = if args.all {
-                serde_json::json!({"table": name, "key": encode(key), "value": encode(value)})
-            } else {
-                serde_json::json!({"key": encode(key), "value": encode(value)})
-            };
-            if let Err(error) = writeln!(out, "{line}") {
+            if let Err(error) = writeln!(out, "{}", args.line(name, key, value)) {
                 failed = Some(error);
             }
         })?;
         if let Some(error) = failed {
-            return Err(stdout_error(error));
+            return Err(args.write_error(error));
         }
         let Some(report) = report else {
             return Err(no_table(name));
@@ -161,7 +175,7 @@ fn salvage(args: &Args) -> Result<()> {
                 .map(|p| format!("table {name:?}: {p}")),
         );
     }
-    out.flush().map_err(stdout_error)?;
+    out.flush().map_err(|e| args.write_error(e))?;
     let mut err = std::io::stderr().lock();
     let _ = writeln!(
         err,

@@ -86,6 +86,9 @@ enum Command {
 }
 
 fn main() {
+    if stdout_closed() {
+        common::mark_stdout_closed();
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(args) => demo::run(args),
@@ -113,7 +116,7 @@ fn main() {
     // What `println!` would lose at exit: a last line without a newline (`get`'s raw value).
     let result = result.and_then(|()| {
         use std::io::Write;
-        std::io::stdout().flush().map_err(common::stdout_error)
+        common::stdout().flush().map_err(common::stdout_error)
     });
     if let Err(error) = result {
         if let Some(common::OutputError(io)) = error.downcast_ref::<common::OutputError>() {
@@ -133,6 +136,23 @@ fn main() {
         let _ = writeln!(std::io::stderr(), "mmtree: {}", one_message(&error));
         std::process::exit(code);
     }
+}
+
+/// Whether the process was started with standard output closed (`mmtree … >&-`). Rust's
+/// runtime opens /dev/null (read-write) on a closed descriptor 0, 1 or 2 before `main`, so no
+/// file this process opens lands there, but output written to it would vanish with exit 0. A
+/// redirection by a shell (`> /dev/null`) opens it write-only, so /dev/null open read-write on
+/// descriptor 1 is taken as "was closed".
+fn stdout_closed() -> bool {
+    let stdout = std::io::stdout();
+    let Ok(stat) = rustix::fs::fstat(&stdout) else {
+        return false;
+    };
+    let null = rustix::fs::FileType::from_raw_mode(stat.st_mode)
+        == rustix::fs::FileType::CharacterDevice
+        && stat.st_rdev == rustix::fs::makedev(1, 3);
+    null && rustix::fs::fcntl_getfl(&stdout)
+        .is_ok_and(|flags| flags & rustix::fs::OFlags::ACCMODE == rustix::fs::OFlags::RDWR)
 }
 
 /// The error and its causes as one line, each said once: a cause whose text the line already

@@ -108,7 +108,7 @@ pub fn run(args: Args) -> Result<()> {
     } else {
         Box::new(range)
     };
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut out = std::io::BufWriter::new(crate::common::stdout());
     for item in items.take(args.limit.unwrap_or(usize::MAX)) {
         let (key, value) = item?;
         if args.json {

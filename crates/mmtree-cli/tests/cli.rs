@@ -249,10 +249,20 @@ fn load_formats_bad_lines_and_the_sorted_fast_path() {
     assert_eq!(ok(mmtree(&["get", s(&db), "file", "f2"])), "v2");
 }
 
+/// Issue 28 item 1: what `dump` writes, `load` reads back exactly with no flags (the dump's
+/// first line says what it is), text and binary alike, and `get` finds the keys.
 #[test]
-fn dump_then_load_round_trips_binary_data() {
+fn dump_then_load_round_trips_with_no_flags() {
     let dir = tempfile::tempdir().unwrap();
     let db = db(&dir);
+    ok(mmtree(&["put", s(&db), "users", "alice", "{\"age\":31}"]));
+    ok(mmtree(&[
+        "put",
+        s(&db),
+        "users",
+        "bob",
+        "multi\nline\tvalue",
+    ]));
     let entries = [
         ("00ff10", "0a0d09ff00"),
         ("", "00"),
@@ -262,27 +272,77 @@ fn dump_then_load_round_trips_binary_data() {
     for (k, v) in entries {
         ok(mmtree(&["put", s(&db), "bin", k, v, "--hex"]));
     }
-    let dump = dir.path().join("bin.jsonl");
-    ok(mmtree(&["dump", s(&db), "bin", "-o", s(&dump)]));
-    let copy = dir.path().join("copy.mmt");
-    ok(mmtree(&[
-        "load",
-        s(&copy),
-        "bin",
-        s(&dump),
-        "--format",
-        "jsonl",
-        "--base64",
-        "--quiet",
-    ]));
-    let a = ok(mmtree(&["scan", s(&db), "bin", "--hex"]));
-    let b = ok(mmtree(&["scan", s(&copy), "bin", "--hex"]));
-    assert_eq!(a, b);
-    assert_eq!(a.lines().count(), 4);
+    for table in ["users", "bin"] {
+        // To a file with -o, and through standard output.
+        let dump = dir.path().join(format!("{table}.jsonl"));
+        ok(mmtree(&["dump", s(&db), table, "-o", s(&dump)]));
+        let piped = ok(mmtree(&["dump", s(&db), table]));
+        assert_eq!(std::fs::read_to_string(&dump).unwrap(), piped);
+        let copy = dir.path().join(format!("{table}-copy.mmt"));
+        let out = ok(mmtree(&["load", s(&copy), table, s(&dump), "--quiet"]));
+        assert!(
+            out.contains(&format!("loaded {} records", piped.lines().count() - 1)),
+            "{out}"
+        );
+        let copy2 = dir.path().join(format!("{table}-copy2.mmt"));
+        ok(mmtree_stdin(&["load", s(&copy2), table, "--quiet"], &piped));
+        for copy in [&copy, &copy2] {
+            assert_eq!(
+                ok(mmtree(&["scan", s(copy), table, "--hex"])),
+                ok(mmtree(&["scan", s(&db), table, "--hex"])),
+                "{table}"
+            );
+        }
+    }
+    let copy = dir.path().join("users-copy.mmt");
+    assert_eq!(
+        get_bytes(&["get", s(&copy), "users", "alice"]),
+        b"{\"age\":31}"
+    );
+    // The same with --hex and --base64 (the flags of every other command; the old --encoding
+    // spelling still works): the first line says which, so load needs no flag either.
+    for flag in [["--hex", ""], ["--base64", ""], ["--encoding", "base64"]] {
+        let flags: Vec<&str> = flag.into_iter().filter(|f| !f.is_empty()).collect();
+        let mut args = vec!["dump", s(&db), "bin"];
+        args.extend(&flags);
+        let text = ok(mmtree(&args));
+        let copy = dir.path().join(format!("flag{}.mmt", flags.join("")));
+        ok(mmtree_stdin(&["load", s(&copy), "bin", "--quiet"], &text));
+        assert_eq!(
+            ok(mmtree(&["scan", s(&copy), "bin", "--hex"])),
+            ok(mmtree(&["scan", s(&db), "bin", "--hex"]))
+        );
+        // Flags that contradict the dump are refused, not misread.
+        let other = if flags[0] == "--hex" {
+            "--base64"
+        } else {
+            "--hex"
+        };
+        let refused = dir.path().join("refused.mmt");
+        fails_with(
+            mmtree_stdin(&["load", s(&refused), "bin", other, "--quiet"], &text),
+            2,
+            "leave out --hex/--base64",
+        );
+        fails_with(
+            mmtree_stdin(
+                &["load", s(&refused), "bin", "--format", "tsv", "--quiet"],
+                &text,
+            ),
+            2,
+            "leave out --format",
+        );
+        assert!(!refused.exists());
+    }
+    // A dump of a newer dump format is refused with its line.
+    let future = "{\"mmtree_dump\":2,\"encoding\":\"text\",\"all\":false}\n{\"key\":\"a\",\"value\":\"b\"}\n";
     fails_with(
-        mmtree(&["dump", s(&db), "bin", "--encoding", "text"]),
+        mmtree_stdin(
+            &["load", s(&dir.path().join("f.mmt")), "t", "--quiet"],
+            future,
+        ),
         1,
-        "binary",
+        "line 1: a dump of format 2; this build reads format 1",
     );
 }
 
@@ -555,8 +615,19 @@ fn json_output_is_valid_json_with_base64_for_bytes_that_are_not_utf8() {
         ok(mmtree(&["scan", s(&copy), "t", "--hex"])),
         ok(mmtree(&["scan", s(&db), "t", "--hex"]))
     );
-    // dump's format is unchanged: base64 strings that load --base64 reads.
-    let dump = parse(ok(mmtree(&["dump", s(&db), "t"])).lines().nth(2).unwrap());
+    // dump writes its entries as scan --json does, after its first line.
+    let dump = ok(mmtree(&["dump", s(&db), "t"]));
+    let scan = ok(mmtree(&["scan", s(&db), "t", "--json"]));
+    assert_eq!(
+        dump.lines().skip(1).map(parse).collect::<Vec<_>>(),
+        scan.lines().map(parse).collect::<Vec<_>>()
+    );
+    let dump = parse(
+        ok(mmtree(&["dump", s(&db), "t", "--base64"]))
+            .lines()
+            .nth(3)
+            .unwrap(),
+    );
     assert_eq!(
         dump,
         serde_json::json!({"key": "bg==", "value": "AP8KXA=="})
@@ -693,7 +764,7 @@ fn closed_stdout_ends_quietly_as_if_killed_by_sigpipe() {
             .read_line(&mut first)
             .unwrap();
         assert!(
-            first.contains("key000000") || first.contains("a2V5MDAwMDAw"),
+            first.contains("key000000") || first.contains("mmtree_dump"),
             "{first}"
         );
         let output = child.wait_with_output().unwrap();
@@ -831,22 +902,19 @@ fn dump_all_then_load_all_round_trips_every_table() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(lines.len(), 5, "{text}");
-    assert!(lines.iter().all(|l| l["table"].is_string()), "{text}");
+    assert_eq!(lines.len(), 6, "{text}");
+    assert_eq!(
+        lines[0],
+        serde_json::json!({"mmtree_dump": 1, "encoding": "text", "all": true})
+    );
+    assert!(lines[1..].iter().all(|l| l["table"].is_string()), "{text}");
     // From a file, and from standard input.
     let copy = dir.path().join("copy.mmt");
-    let out = ok(mmtree(&[
-        "load",
-        s(&copy),
-        "--all",
-        s(&dump),
-        "--base64",
-        "--quiet",
-    ]));
+    let out = ok(mmtree(&["load", s(&copy), "--all", s(&dump), "--quiet"]));
     assert!(out.contains("loaded 4 records into 3 tables"), "{out}");
     let copy2 = dir.path().join("copy2.mmt");
     ok(mmtree_stdin(
-        &["load", s(&copy2), "--all", "--base64", "--quiet"],
+        &["load", s(&copy2), "--all", "--quiet"],
         &text,
     ));
     for copy in [&copy, &copy2] {
@@ -868,18 +936,20 @@ fn dump_all_then_load_all_round_trips_every_table() {
         Some(2)
     );
     assert_eq!(mmtree(&["dump", s(&db)]).status.code(), Some(2));
-    // Loading a dump --all into one table without --all does not mix the tables.
+    // Loading a dump --all into one table without --all does not mix the tables; nor does a
+    // dump --all without its first line.
+    let one = dir.path().join("one.mmt");
     fails_with(
-        mmtree(&[
-            "load",
-            s(&dir.path().join("one.mmt")),
-            "bin",
-            s(&dump),
-            "--format",
-            "jsonl",
-            "--base64",
-            "--quiet",
-        ]),
+        mmtree(&["load", s(&one), "bin", s(&dump), "--quiet"]),
+        2,
+        "the input is a dump of every table",
+    );
+    let headless: String = text.lines().skip(1).map(|l| format!("{l}\n")).collect();
+    fails_with(
+        mmtree_stdin(
+            &["load", s(&one), "bin", "--format", "jsonl", "--quiet"],
+            &headless,
+        ),
         1,
         "line 3: a record for table \"empty\"",
     );
@@ -1144,10 +1214,11 @@ fn dump_salvage_skips_a_damaged_leaf_and_says_so() {
     damage_page_20(&db);
     let plain = mmtree(&["dump", s(&db), "t"]);
     assert!(!plain.status.success(), "a plain dump stops at the damage");
-    let out = mmtree(&["dump", s(&db), "t", "--salvage", "--encoding", "text"]);
+    let out = mmtree(&["dump", s(&db), "t", "--salvage"]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     let lines: Vec<serde_json::Value> = stdout(&out)
         .lines()
+        .skip(1)
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     // Most records come out, in key order; only the damaged leaf's are missing.
@@ -1201,4 +1272,103 @@ fn an_old_format_file_is_refused_and_upgraded() {
     assert_eq!(ok(mmtree(&["get", s(&new), "db0", "logged3"])), "third");
     assert_eq!(ok(mmtree(&["get", s(&new), "greek", "alpha"])), "one");
     fails_with(mmtree(&["upgrade", s(&old), s(&new)]), 1, "already exists");
+}
+
+/// Issue 28 item 10: with standard output closed (`>&-`), a command that prints fails with one
+/// line instead of exiting 0 having printed nothing.
+#[test]
+fn closed_stdout_is_an_error_not_a_silent_success() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = loaded_db(&dir, 2000);
+    for args in printing_commands(&dir, &db) {
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg("exec \"$0\" \"$@\" >&-")
+            .arg(env!("CARGO_BIN_EXE_mmtree"))
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
+        assert_eq!(
+            stderr(&out),
+            "mmtree: writing output: standard output is closed\n",
+            "{args:?}"
+        );
+    }
+    // A command that prints nothing still works (and nothing lands in the database's place).
+    let put = Command::new("sh")
+        .arg("-c")
+        .arg("exec \"$0\" \"$@\" >&-")
+        .arg(env!("CARGO_BIN_EXE_mmtree"))
+        .args(["put", s(&db), "t", "k", "v"])
+        .output()
+        .unwrap();
+    assert!(put.status.success(), "{}", stderr(&put));
+    assert_eq!(ok(mmtree(&["get", s(&db), "t", "k"])), "v");
+    ok(mmtree(&["check", s(&db)]));
+}
+
+/// Issue 28 item 10: `-o -` is standard output; an empty load still creates its table; `load
+/// --sorted` into a table that is not empty is refused, as its help says.
+#[test]
+fn dash_is_stdout_empty_loads_create_the_table_and_sorted_needs_an_empty_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = loaded_db(&dir, 10);
+    let out = ok(Command::new(env!("CARGO_BIN_EXE_mmtree"))
+        .current_dir(dir.path())
+        .args(["dump", s(&db), "t", "-o", "-"])
+        .output()
+        .unwrap());
+    assert_eq!(out.lines().count(), 11, "{out}");
+    assert!(!dir.path().join("-").exists(), "a file named - was created");
+
+    let out = ok(mmtree_stdin(&["load", s(&db), "t2", "--quiet"], ""));
+    assert!(out.contains("loaded 0 records into \"t2\""), "{out}");
+    assert!(ok(mmtree(&["tables", s(&db)])).contains("t2"));
+    assert_eq!(ok(mmtree(&["scan", s(&db), "t2"])), "");
+
+    fails_with(
+        mmtree_stdin(&["load", s(&db), "t", "--sorted", "--quiet"], "zz\t1\n"),
+        1,
+        "--sorted, but table \"t\" is not empty",
+    );
+    assert_eq!(mmtree(&["get", s(&db), "t", "zz"]).status.code(), Some(4));
+    // Into an empty table, --sorted across several batches is fine.
+    let input: String = (0..10).map(|i| format!("k{i}\tv\n")).collect();
+    ok(mmtree_stdin(
+        &["load", s(&db), "t3", "--sorted", "--batch", "3", "--quiet"],
+        &input,
+    ));
+    assert_eq!(
+        ok(mmtree(&["scan", s(&db), "t3", "--keys-only"]))
+            .lines()
+            .count(),
+        10
+    );
+}
+
+/// Issue 28 item 1: on `put`, --hex/--base64 apply to key and value, and --raw keeps VALUE as
+/// written (the key alone decoded), as on `get`.
+#[test]
+fn put_raw_decodes_the_key_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = db(&dir);
+    ok(mmtree(&["put", s(&db), "t", "00ff", "6869", "--hex"]));
+    ok(mmtree(&[
+        "put",
+        s(&db),
+        "t",
+        "0100",
+        "6869",
+        "--hex",
+        "--raw",
+    ]));
+    assert_eq!(
+        get_bytes(&["get", s(&db), "t", "00ff", "--hex", "--raw"]),
+        b"hi"
+    );
+    assert_eq!(
+        get_bytes(&["get", s(&db), "t", "0100", "--hex", "--raw"]),
+        b"6869"
+    );
 }
