@@ -9,6 +9,11 @@ use std::time::Instant;
 /// Copies the newest commit to DEST from a read snapshot (writers are not blocked), with
 /// copy_file_range (zero copy through user space), then syncs it. DEST must not exist.
 ///
+/// The copy is written as DEST.partial-PID and renamed to DEST once complete and synced, so a
+/// backup that fails or is interrupted never leaves a partial file under DEST (Ctrl-C removes
+/// the partial file). The copy is one file: it holds every commit up to the newest, also those
+/// the source still keeps in its -log.
+///
 /// Example: mmtree backup data.mmt /backups/data-$(date +%F).mmt
 #[derive(clap::Args)]
 pub struct Args {
@@ -23,6 +28,7 @@ pub fn run(args: Args) -> Result<()> {
         bail!("{} already exists", args.dest.display());
     }
     let db = open_existing(&args.db)?;
+    crate::cleanup::remove_on_interrupt(vec![mmtree::Db::backup_temp_path(&args.dest)])?;
     let started = Instant::now();
     let bytes = db.backup(&args.dest)?;
     let elapsed = started.elapsed();

@@ -4,6 +4,7 @@ mod backup;
 mod bench_io;
 mod cache;
 mod check;
+mod cleanup;
 mod common;
 mod compact;
 mod completions;

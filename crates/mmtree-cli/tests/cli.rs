@@ -1372,3 +1372,131 @@ fn put_raw_decodes_the_key_only() {
         b"6869"
     );
 }
+
+/// A database of about 60 MB (table "t"), big enough that a backup or a compaction of it takes
+/// a moment to write.
+fn big_db(dir: &tempfile::TempDir) -> PathBuf {
+    let db = dir.path().join("big.mmt");
+    let value = "v".repeat(300);
+    let input: String = (0..200_000)
+        .map(|i| format!("k{i:08}\t{value}\n"))
+        .collect();
+    ok(mmtree_stdin(&["load", s(&db), "t", "--quiet"], &input));
+    db
+}
+
+/// The names in `dir`, sorted.
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Starts `mmtree ARGS` and, as soon as a file whose name starts with `prefix` appears in
+/// `dir`, sends it `signal` ("KILL" or "INT"); returns how it ended.
+fn interrupt_when_a_file_appears(
+    args: &[&str],
+    dir: &Path,
+    prefix: &str,
+    signal: &str,
+) -> std::process::Output {
+    let child = Command::new(env!("CARGO_BIN_EXE_mmtree"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id().to_string();
+    loop {
+        if names_in(dir).iter().any(|n| n.starts_with(prefix)) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_micros(200));
+    }
+    let status = Command::new("kill")
+        .args([&format!("-{signal}"), &pid])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    child.wait_with_output().unwrap()
+}
+
+/// Issue 28 item 2: a backup killed (SIGKILL) or interrupted (Ctrl-C) mid-way never leaves a
+/// file under the real name (it writes DEST.partial-PID and renames it when complete); Ctrl-C
+/// removes the partial file; a rerun succeeds.
+#[test]
+fn an_interrupted_backup_leaves_no_file_under_the_real_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = big_db(&dir);
+    let out_dir = tempfile::tempdir().unwrap();
+    let mut caught_mid_way = 0;
+    for round in 0..6 {
+        let dest = out_dir.path().join(format!("copy{round}.mmt"));
+        let signal = if round % 2 == 0 { "KILL" } else { "INT" };
+        let out = interrupt_when_a_file_appears(
+            &["backup", s(&db), s(&dest)],
+            out_dir.path(),
+            &format!("copy{round}.mmt"),
+            signal,
+        );
+        if out.status.success() {
+            // The backup finished before the signal came: a complete copy.
+            ok(mmtree(&["check", s(&dest)]));
+            continue;
+        }
+        assert!(!dest.exists(), "round {round} ({signal}): {dest:?} exists");
+        caught_mid_way += 1;
+        let partial: Vec<String> = names_in(out_dir.path())
+            .into_iter()
+            .filter(|n| n.starts_with(&format!("copy{round}.mmt.partial-")))
+            .collect();
+        if signal == "INT" {
+            assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+            assert!(partial.is_empty(), "Ctrl-C left {partial:?}");
+        }
+        // A rerun succeeds, and its copy holds every record.
+        ok(mmtree(&["backup", s(&db), s(&dest)]));
+        assert!(ok(mmtree(&["check", s(&dest)])).contains("0 problems"));
+        assert_eq!(ok(mmtree(&["get", s(&dest), "t", "k00199999"])).len(), 300);
+        for name in partial {
+            std::fs::remove_file(out_dir.path().join(name)).unwrap();
+        }
+    }
+    assert!(caught_mid_way > 0, "no backup was interrupted mid-way");
+    let left: Vec<String> = names_in(out_dir.path())
+        .into_iter()
+        .filter(|n| !n.ends_with(".mmt"))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+/// Issue 28 item 4: `compact --to` leaves only the copy behind (no .partial-PID-log), and
+/// Ctrl-C mid-way leaves nothing (no .partial-PID, -lock, -log).
+#[test]
+fn compact_to_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = big_db(&dir);
+    let out_dir = tempfile::tempdir().unwrap();
+    let dest = out_dir.path().join("packed.mmt");
+    ok(mmtree(&["compact", s(&db), "--to", s(&dest)]));
+    assert_eq!(names_in(out_dir.path()), ["packed.mmt"]);
+    assert!(ok(mmtree(&["check", s(&dest)])).contains("0 problems"));
+    assert_eq!(ok(mmtree(&["get", s(&dest), "t", "k00199999"])).len(), 300);
+
+    let dest = out_dir.path().join("again.mmt");
+    let out = interrupt_when_a_file_appears(
+        &["compact", s(&db), "--to", s(&dest)],
+        out_dir.path(),
+        "again.mmt",
+        "INT",
+    );
+    if out.status.success() {
+        assert_eq!(names_in(out_dir.path()), ["again.mmt", "packed.mmt"]);
+    } else {
+        assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+        assert_eq!(names_in(out_dir.path()), ["packed.mmt"]);
+    }
+}
