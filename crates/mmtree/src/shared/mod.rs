@@ -192,24 +192,30 @@ impl Shared {
                  open rebuilds it"
             ),
         };
-        let Some(words) = self.lock.load_meta() else {
-            return Err(damaged("could not be read consistently"));
-        };
-        let state = PublishedState::from_words(words);
-        let meta = state.meta;
-        // The rules of a meta page, this file's page size, and the file must cover it (another
-        // process may have grown it: look again once), so nothing sized by its page count
-        // (check's marks) trusts a damaged lock file.
-        let covered =
-            meta.check().is_ok() && meta.page_size as usize == self.storage.page_size && {
-                // No overflow: `check` bounds the page count by 2^63 bytes.
-                let needed = meta.page_count * u64::from(meta.page_size);
-                needed <= self.storage.file_len() || needed <= self.storage.refresh_len()?
+        // A state that fails the checks below is read again: while this thread stalled between
+        // loading it and sizing the file, writers may have published newer states and a
+        // checkpoint shrunk the file below the page count of the one it loaded. Only a state
+        // that is out of range every time is damage.
+        for _ in 0..3 {
+            let Some(words) = self.lock.load_meta() else {
+                return Err(damaged("could not be read consistently"));
             };
-        if !covered || state.log_end < RECORDS_AT || state.checkpoint_txn > meta.txn_id {
-            return Err(damaged("is out of range"));
+            let state = PublishedState::from_words(words);
+            let meta = state.meta;
+            // The rules of a meta page, this file's page size, and the file must cover it
+            // (another process may have grown it: look again once), so nothing sized by its
+            // page count (check's marks) trusts a damaged lock file.
+            let covered =
+                meta.check().is_ok() && meta.page_size as usize == self.storage.page_size && {
+                    // No overflow: `check` bounds the page count by 2^63 bytes.
+                    let needed = meta.page_count * u64::from(meta.page_size);
+                    needed <= self.storage.file_len() || needed <= self.storage.refresh_len()?
+                };
+            if covered && state.log_end >= RECORDS_AT && state.checkpoint_txn <= meta.txn_id {
+                return Ok(state);
+            }
         }
-        Ok(state)
+        Err(damaged("is out of range"))
     }
 
     /// The newest commit of any process.
@@ -534,9 +540,14 @@ impl Drop for Shared {
         }
         // Closing checkpoints a non-empty log (so the next open has nothing to replay), unless
         // the open never finished its replay: then the published state lacks the log's commits.
-        let log_used = self
-            .published()
-            .is_ok_and(|state| state.log_end > RECORDS_AT);
+        // Nor when a writer died after appending its record and before publishing it (its
+        // claim is past the published end): that record may be whole and synced, a commit the
+        // published state lacks, and a checkpoint would start a new log generation without it.
+        // The log is left as it is; the next writer or the next open replays it (one rule: a
+        // whole synced record is a commit, whoever finds it first).
+        let log_used = self.published().is_ok_and(|state| {
+            state.log_end > RECORDS_AT && self.lock.log_claim() <= state.log_end
+        });
         if self.recovered.load(Ordering::Acquire)
             && log_used
             && !self.options.read_only
