@@ -112,6 +112,8 @@ pub mod exit {
     pub const PROBLEMS: i32 = 3;
     /// `get`/`del`: the key (or table) does not exist.
     pub const NOT_FOUND: i32 = 4;
+    /// A command that writes did not get the write lock: `--no-wait`, or `--timeout` ran out.
+    pub const BUSY: i32 = 5;
     /// `load` stopped by Ctrl-C (128 + SIGINT, as a shell reports it).
     pub const INTERRUPTED: i32 = 130;
 }

@@ -2,6 +2,7 @@
 //! compacted copy holding live data only.
 
 use crate::cleanup::with_suffix;
+use crate::common::human_bytes;
 use crate::common::open_existing_writable;
 use crate::common::outln;
 use anyhow::{bail, Context, Result};
@@ -26,11 +27,15 @@ pub fn run(args: Args) -> Result<()> {
     let before = std::fs::metadata(&args.db)?.len();
     match &args.to {
         None => {
+            let progress = crate::progress::spinner("compacting");
             let saved = db.compact()?;
+            progress.finish_and_clear();
             outln!(
-                "{}: {before} -> {} bytes ({saved} given back)",
+                "{}: {} -> {} ({} given back)",
                 args.db.display(),
-                before - saved
+                human_bytes(before),
+                human_bytes(before - saved),
+                human_bytes(saved)
             )?;
             // Why it gave back less (or nothing): pages a live snapshot may still read.
             let stats = db.stats();
@@ -50,7 +55,7 @@ pub fn run(args: Args) -> Result<()> {
                     "  {} pages ({}) held back by a live snapshot ({who}); \
                      run compact again once it ends (`mmtree readers` lists them)",
                     stats.pages_held_back,
-                    crate::common::human_bytes(held)
+                    human_bytes(held)
                 )?;
             } else if saved == 0 {
                 outln!(
@@ -83,9 +88,11 @@ pub fn run(args: Args) -> Result<()> {
             }
             let after = std::fs::metadata(dest)?.len();
             outln!(
-                "{} ({before} bytes) -> {} ({after} bytes)",
+                "{} ({}) -> {} ({})",
                 args.db.display(),
-                dest.display()
+                human_bytes(before),
+                dest.display(),
+                human_bytes(after)
             )?;
         }
     }
@@ -119,19 +126,30 @@ fn rename_new(temp: &Path, dest: &Path) -> Result<()> {
 fn copy_live_data(db: &mmtree::Db, dest: &Path) -> Result<()> {
     let copy = mmtree::Db::open_with(dest, mmtree::Options::default().page_size(db.page_size()))?;
     let read = db.begin_read()?;
-    for name in read.list_tables()? {
+    let names = read.list_tables()?;
+    let mut total = 0;
+    for name in &names {
+        total += read.table(name)?.map_or(0, |t| t.len());
+    }
+    let progress = crate::progress::bar("copying", total, "records");
+    for name in names {
         let Some(table) = read.table(&name)? else {
             continue;
         };
         let mut w = copy.begin_write()?;
         let mut loader = w.bulk_load(&name)?;
-        for item in table.range(..)? {
+        for (i, item) in table.range(..)?.enumerate() {
             let (k, v) = item?;
             loader.append(k, v)?;
+            if i % 4096 == 4095 {
+                progress.inc(4096);
+            }
         }
+        progress.set_position(progress.position() + table.len() % 4096);
         loader.finish()?;
         w.commit()?;
     }
     copy.checkpoint()?;
+    progress.finish_and_clear();
     Ok(())
 }

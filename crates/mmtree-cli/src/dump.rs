@@ -115,6 +115,8 @@ pub fn run(args: Args) -> Result<()> {
         }
     }
     let mut out = args.sink()?;
+    let total = tables.iter().map(|(_, t)| t.len()).sum();
+    let progress = crate::progress::bar("dumping", total, "records");
     let mut count = 0u64;
     for (name, table) in &tables {
         let mut entries = 0u64;
@@ -122,7 +124,11 @@ pub fn run(args: Args) -> Result<()> {
             let (key, value) = item?;
             writeln!(out, "{}", args.line(name, key, value)).map_err(|e| args.write_error(e))?;
             entries += 1;
+            if entries.is_multiple_of(4096) {
+                progress.inc(4096);
+            }
         }
+        progress.inc(entries % 4096);
         if args.all && entries == 0 {
             writeln!(out, "{}", serde_json::json!({ "table": name }))
                 .map_err(|e| args.write_error(e))?;
@@ -130,6 +136,7 @@ pub fn run(args: Args) -> Result<()> {
         count += entries;
     }
     out.flush().map_err(|e| args.write_error(e))?;
+    progress.finish_and_clear();
     // Not `eprintln!`, which panics when standard error is full.
     let _ = match &args.table {
         Some(name) => writeln!(std::io::stderr(), "dumped {count} records from {name:?}"),
@@ -150,6 +157,7 @@ fn salvage(args: &Args) -> Result<()> {
         None => db.begin_read()?.list_tables()?,
     };
     let mut out = args.sink()?;
+    let progress = crate::progress::spinner("salvaging");
     let (mut count, mut skipped) = (0u64, Vec::new());
     for name in &names {
         let mut failed = None;
@@ -176,6 +184,7 @@ fn salvage(args: &Args) -> Result<()> {
         );
     }
     out.flush().map_err(|e| args.write_error(e))?;
+    progress.finish_and_clear();
     let mut err = std::io::stderr().lock();
     let _ = writeln!(
         err,

@@ -127,6 +127,8 @@ pub struct Args {
     quiet: bool,
     #[command(flatten)]
     encoding: EncodingFlags,
+    #[command(flatten)]
+    wait: crate::writer::WaitArgs,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -304,7 +306,7 @@ pub fn run(mut args: Args) -> Result<()> {
                     None => {
                         // An empty table: create it now.
                         let _held = interrupt.hold();
-                        let mut w = db.begin_write()?;
+                        let mut w = crate::writer::begin_write(&db, args.wait)?;
                         w.table(&batch.table)?;
                         w.commit()
                             .with_context(|| format!("line {line}: creating the table"))?;
@@ -334,7 +336,7 @@ pub fn run(mut args: Args) -> Result<()> {
         if !stats.tables.contains(name) {
             // No records (empty input, or only bad lines skipped): the table still exists
             // afterwards, as "loaded 0 records into TABLE" says.
-            let mut w = db.begin_write()?;
+            let mut w = crate::writer::begin_write(&db, args.wait)?;
             w.table(name)?;
             w.commit().context("creating the table")?;
             note_table(&mut stats, name);
@@ -418,10 +420,14 @@ fn commit_batch(db: &mmtree::Db, args: &Args, batch: &mut Batch, stats: &mut Sta
         return Ok(());
     }
     write_batch(db, args, batch, stats).map_err(|error| {
-        anyhow::anyhow!(
+        let message = format!(
             "{error:#} ({} records loaded before it are committed)",
             stats.loaded
-        )
+        );
+        match error.downcast_ref::<crate::common::Exit>() {
+            Some(exit) => exit_with(exit.code, message),
+            None => anyhow::anyhow!(message),
+        }
     })?;
     stats.loaded += batch.entries.len() as u64;
     stats.last_key = batch.entries.last().map(|(_, k, _)| k.clone());
@@ -434,7 +440,7 @@ fn commit_batch(db: &mmtree::Db, args: &Args, batch: &mut Batch, stats: &mut Sta
 fn write_batch(db: &mmtree::Db, args: &Args, batch: &Batch, stats: &mut Stats) -> Result<()> {
     let entries = &batch.entries;
     let at_line = |line: u64| move |error: mmtree::Error| anyhow::anyhow!("line {line}: {error}");
-    let mut w = db.begin_write()?;
+    let mut w = crate::writer::begin_write(db, args.wait)?;
     let empty = w.table(&batch.table)?.is_empty();
     let sorted = entries.windows(2).all(|pair| pair[0].1 < pair[1].1);
     if args.sorted && !empty && stats.last_key.is_none() {

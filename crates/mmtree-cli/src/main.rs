@@ -15,6 +15,7 @@ mod evict;
 mod get;
 mod load;
 mod proc_stats;
+mod progress;
 mod put;
 mod readers;
 mod records;
@@ -24,6 +25,7 @@ mod stat;
 mod tables;
 mod upgrade;
 mod warm;
+mod writer;
 
 use clap::{CommandFactory, Parser, Subcommand};
 

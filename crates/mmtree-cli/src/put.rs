@@ -40,6 +40,8 @@ pub struct Args {
     raw: bool,
     #[command(flatten)]
     encoding: EncodingFlags,
+    #[command(flatten)]
+    wait: crate::writer::WaitArgs,
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -65,7 +67,7 @@ pub fn run(args: Args) -> Result<()> {
         value_encoding.decode(&args.value)?
     };
     let db = open_or_create(&args.db)?;
-    let mut w = db.begin_write()?;
+    let mut w = crate::writer::begin_write(&db, args.wait)?;
     w.table(&args.table)?.insert(&key, &value)?;
     w.commit()?;
     Ok(())

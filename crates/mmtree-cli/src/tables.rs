@@ -21,6 +21,8 @@ pub struct Args {
     /// holding expiry times), which are hidden by default.
     #[arg(long, global = true)]
     all: bool,
+    #[command(flatten)]
+    wait: crate::writer::WaitArgs,
 }
 
 #[derive(clap::Subcommand)]
@@ -52,13 +54,13 @@ pub fn run(args: Args) -> Result<()> {
         }
         Action::Create { name } => {
             let db = open_or_create(&args.db)?;
-            let mut w = db.begin_write()?;
+            let mut w = crate::writer::begin_write(&db, args.wait)?;
             w.table(&name)?;
             w.commit()?;
         }
         Action::Drop { name } => {
             let db = open_existing_writable(&args.db)?;
-            let mut w = db.begin_write()?;
+            let mut w = crate::writer::begin_write(&db, args.wait)?;
             if !w.delete_table(&name)? {
                 return Err(no_table(&name));
             }

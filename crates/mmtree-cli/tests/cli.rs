@@ -435,7 +435,8 @@ fn backup_makes_an_openable_copy() {
     let db = db(&dir);
     ok(mmtree(&["put", s(&db), "t", "k", "v"]));
     let copy = dir.path().join("backup.mmt");
-    assert!(ok(mmtree(&["backup", s(&db), s(&copy)])).contains("bytes"));
+    let out = ok(mmtree(&["backup", s(&db), s(&copy)]));
+    assert!(out.contains("KiB in"), "{out}");
     assert_eq!(ok(mmtree(&["get", s(&copy), "t", "k"])), "v");
     fails_with(mmtree(&["backup", s(&db), s(&copy)]), 1, "already exists");
 }
@@ -445,7 +446,10 @@ fn readers_lists_a_snapshot_held_by_another_process() {
     let dir = tempfile::tempdir().unwrap();
     let db_path = db(&dir);
     ok(mmtree(&["put", s(&db_path), "t", "k", "v"]));
-    assert_eq!(ok(mmtree(&["readers", s(&db_path)])), "no live snapshots\n");
+    assert_eq!(
+        ok(mmtree(&["readers", s(&db_path)])),
+        "no live snapshots\nwriter: none\n"
+    );
     // This test process holds a snapshot; the mmtree process must list it.
     let db = mmtree::Db::open(&db_path).unwrap();
     let snapshot = db.begin_read().unwrap();
@@ -454,7 +458,10 @@ fn readers_lists_a_snapshot_held_by_another_process() {
     assert_eq!(json["pid"], std::process::id());
     assert_eq!(json["txn"], snapshot.txn_id());
     drop(snapshot);
-    assert_eq!(ok(mmtree(&["readers", s(&db_path)])), "no live snapshots\n");
+    assert_eq!(
+        ok(mmtree(&["readers", s(&db_path)])),
+        "no live snapshots\nwriter: none\n"
+    );
 }
 
 #[test]
@@ -1044,7 +1051,7 @@ fn stat_text_shows_human_sizes_and_json_exact_bytes() {
     assert_eq!(json["file_bytes"], file_bytes);
     assert!(json["tables"][0]["data_bytes"].as_u64().unwrap() > 0);
     let text = ok(mmtree(&["stat", s(&db)]));
-    let file_line = text.lines().find(|l| l.contains("  file ")).unwrap();
+    let file_line = text.lines().find(|l| l.contains("  files ")).unwrap();
     assert!(
         file_line.contains("MiB") && !file_line.contains(&file_bytes.to_string()),
         "{text}"
@@ -1499,4 +1506,142 @@ fn compact_to_leaves_nothing_behind() {
         assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
         assert_eq!(names_in(out_dir.path()), ["packed.mmt"]);
     }
+}
+
+/// Issue 28 item 5: with another process in a write transaction, a command that writes fails
+/// at once with --no-wait, after --timeout SECS, or waits saying for whom; `readers` and
+/// `stat` name the writer.
+#[test]
+fn a_writer_waits_and_says_for_whom() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let path = db(&dir);
+    ok(mmtree(&["put", s(&path), "t", "a", "1"]));
+    let db = mmtree::Db::open(&path).unwrap();
+    let mut w = db.begin_write().unwrap();
+    w.table("t").unwrap().insert(b"held", b"1").unwrap();
+    let me = format!("pid {}", std::process::id());
+    fails_with(
+        mmtree(&["put", s(&path), "t", "k", "v", "--no-wait"]),
+        5,
+        &format!("another write transaction is in progress ({me}); --no-wait"),
+    );
+    fails_with(
+        mmtree(&["del", s(&path), "t", "a", "--timeout", "0.2"]),
+        5,
+        &format!("waiting for the writer ({me})"),
+    );
+    fails_with(
+        mmtree(&["tables", s(&path), "create", "x", "--timeout", "0"]),
+        5,
+        "timed out after",
+    );
+    fails_with(
+        mmtree_stdin(&["load", s(&path), "t", "--no-wait", "--quiet"], "k\tv\n"),
+        5,
+        &me,
+    );
+    let readers = ok(mmtree(&["readers", s(&path)]));
+    assert!(
+        readers.contains(&format!("writer: {me} holds the write lock")),
+        "{readers}"
+    );
+    let stat = ok(mmtree(&["stat", s(&path)]));
+    assert!(stat.contains(&format!("writer           {me}")), "{stat}");
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(mmtree(&["stat", s(&path), "--json"]))).unwrap();
+    assert_eq!(json["writer_pid"], std::process::id());
+
+    // Without a bound it waits, says so, and goes on once the writer is done.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mmtree"))
+        .args(["put", s(&path), "t", "k", "v"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(
+        line.contains(&format!("waiting for the writer ({me})")),
+        "{line}"
+    );
+    w.commit().unwrap();
+    assert!(child.wait().unwrap().success());
+    assert_eq!(ok(mmtree(&["get", s(&path), "t", "k"])), "v");
+    assert_eq!(ok(mmtree(&["get", s(&path), "t", "held"])), "1");
+    assert!(ok(mmtree(&["readers", s(&path)])).contains("writer: none"));
+}
+
+/// Issue 28 item 6: `stat` shows every file's size, free space with what `compact` gives back,
+/// in one unit style, and not its own page faults.
+#[test]
+fn stat_shows_every_file_and_what_compact_gives_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db(&dir);
+    load_big_and_small(&path);
+    ok(mmtree(&["tables", s(&path), "drop", "big"]));
+    let text = ok(mmtree(&["stat", s(&path)]));
+    let files = text.lines().find(|l| l.contains("  files ")).unwrap();
+    assert!(
+        files.contains("data ") && files.contains("-log ") && files.contains("-lock "),
+        "{text}"
+    );
+    let free = text.lines().find(|l| l.contains("free space")).unwrap();
+    assert!(
+        free.contains("`mmtree compact` gives back up to") && free.contains("iB"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("faults") && !text.contains(" wait for the next"),
+        "{text}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(mmtree(&["stat", s(&path), "--json"]))).unwrap();
+    let log = format!("{}-log", s(&path));
+    assert_eq!(json["files"]["log"], std::fs::metadata(&log).unwrap().len());
+    assert!(json["compact_gives_back_bytes"].as_u64().unwrap() > 1 << 20);
+    // compact speaks the same units.
+    let out = ok(mmtree(&["compact", s(&path)]));
+    assert!(out.contains("MiB") && out.contains("given back"), "{out}");
+}
+
+/// Runs `mmtree ARGS` with standard error on a terminal (through `script`); what it drew.
+fn on_a_terminal(args: &[&str]) -> String {
+    let command = std::iter::once(env!("CARGO_BIN_EXE_mmtree"))
+        .chain(args.iter().copied())
+        .map(|a| format!("'{a}'"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let out = Command::new("script")
+        .args(["-qec", &format!("{command} >/dev/null"), "/dev/null"])
+        .env("TERM", "xterm")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{args:?}: {}", stdout(&out));
+    stdout(&out)
+}
+
+/// Issue 28 item 7: the long walks show progress on a terminal (and nothing in a pipe).
+#[test]
+fn long_walks_show_progress_on_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = loaded_db(&dir, 20_000);
+    let copy = dir.path().join("copy.mmt");
+    let packed = dir.path().join("packed.mmt");
+    for (args, shown) in [
+        (vec!["check", s(&path)], "checking every page"),
+        (vec!["stat", s(&path)], "walking the file"),
+        (vec!["dump", s(&path), "t"], "records"),
+        (vec!["backup", s(&path), s(&copy)], "copying"),
+        (vec!["compact", s(&path), "--to", s(&packed)], "records"),
+        (vec!["compact", s(&path)], "compacting"),
+    ] {
+        let drawn = on_a_terminal(&args);
+        assert!(drawn.contains(shown), "{args:?}: {drawn:?}");
+    }
+    // In a pipe: no progress at all.
+    let out = mmtree(&["check", s(&path)]);
+    assert_eq!(stderr(&out), "");
 }
