@@ -34,10 +34,12 @@ use clap::{CommandFactory, Parser, Subcommand};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// mmtree: an embedded, memory-mapped, crash-safe ordered key-value store.
+/// The command-line tool of mmtree, an embedded, memory-mapped, crash-safe, ordered key-value
+/// store.
 ///
 /// Exit codes: 0 success; 1 error (one line on stderr); 2 bad arguments; 3 `check` found
-/// problems; 4 `get`/`del`/`scan`/`dump`: no such key or table.
+/// problems; 4 `get`/`del`/`scan`/`dump`: no such key or table; 5 a command that writes did not
+/// get the write lock (`--no-wait`, `--timeout`); 130 interrupted (Ctrl-C).
 ///
 /// Output: values are printed as they are, byte for byte (`get`), unless an encoding is asked
 /// for (`--hex`, `--base64`, `--json`). When the reader of standard output goes away (`| head`),

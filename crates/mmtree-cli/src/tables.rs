@@ -7,7 +7,11 @@ use std::path::PathBuf;
 
 /// Lists, creates or drops tables.
 ///
-/// Examples: mmtree tables data.mmt · mmtree tables data.mmt create users · mmtree tables data.mmt drop users
+/// Example: mmtree tables data.mmt
+///
+/// Example: mmtree tables data.mmt create users
+///
+/// Example: mmtree tables data.mmt drop users
 #[derive(clap::Args)]
 pub struct Args {
     /// The database file.

@@ -1090,6 +1090,11 @@ fn completions_and_man_pages_come_from_the_clap_definitions() {
     let put = ok(mmtree(&["man", "put"]));
     assert!(put.contains(".TH mmtree-put 1"), "{put}");
     assert!(put.contains("value\\-literal"), "{put}");
+    // Issue 28 item 11: every page carries the version; --help's tagline is the crate's.
+    let version = format!("mmtree-put {}", env!("CARGO_PKG_VERSION"));
+    assert!(put.contains(&version), "{put}");
+    let help = ok(mmtree(&["--help"]));
+    assert!(help.starts_with(env!("CARGO_PKG_DESCRIPTION")), "{help}");
     fails_with(mmtree(&["man", "nope"]), 2, "no subcommand");
 }
 
@@ -1644,4 +1649,59 @@ fn long_walks_show_progress_on_a_terminal() {
     // In a pipe: no progress at all.
     let out = mmtree(&["check", s(&path)]);
     assert_eq!(stderr(&out), "");
+}
+
+/// Issue 28 item 11: the README's `mmtree` block runs line by line as pasted, in an empty
+/// directory; no shell block holds placeholders (`[a | b]`, `tsv|csv`) or commands joined
+/// with " · ".
+#[test]
+fn the_readme_shell_blocks_run_as_pasted() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md"))
+            .unwrap();
+    let blocks: Vec<&str> = readme
+        .split("```sh\n")
+        .skip(1)
+        .map(|b| b.split("```").next().unwrap())
+        .collect();
+    assert!(blocks.len() >= 4);
+    for line in blocks.iter().flat_map(|b| b.lines()) {
+        let command = line.split(" # ").next().unwrap();
+        assert!(
+            !command.contains(" · ") && !command.contains(" [") && !command.contains("tsv|"),
+            "not a command as written: {line}"
+        );
+    }
+    let tool = &readme[readme.find("## The `mmtree` tool").unwrap()..];
+    let block = tool
+        .split("```sh\n")
+        .nth(2)
+        .unwrap()
+        .split("```")
+        .next()
+        .unwrap();
+    assert!(block.starts_with("mmtree put"), "{block}");
+    let dir = tempfile::tempdir().unwrap();
+    let bin = Path::new(env!("CARGO_BIN_EXE_mmtree")).parent().unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    for line in block.lines() {
+        let out = Command::new("bash")
+            .args(["-c", line])
+            .current_dir(dir.path())
+            .env("PATH", &path)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{line}: {}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+    }
+    let copy = dir.path().join("copy.mmt");
+    assert_eq!(
+        ok(mmtree(&["scan", s(&copy), "users"])),
+        "alice\t{\"age\":31}\nbob\t{\"age\":27}\ncarol\t{\"age\":45}\n"
+    );
 }
