@@ -4,8 +4,12 @@ use crate::limits::{
     CHECKPOINT_INTERVAL_DEFAULT, LOG_BYTES_DEFAULT, PAGE_SIZE_DEFAULT, SPILL_BYTES_DEFAULT,
     SYNC_INTERVAL_DEFAULT,
 };
-use crate::storage::observe::{IoObserver, ObserverHandle};
-use std::sync::{Arc, OnceLock};
+#[cfg(feature = "testing")]
+use crate::storage::observe::IoObserver;
+use crate::storage::observe::ObserverHandle;
+#[cfg(feature = "testing")]
+use std::sync::Arc;
+use std::sync::OnceLock;
 
 /// When a commit reaches the disk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -177,6 +181,7 @@ impl Options {
 
     /// For power-loss tests: every write, length change and sync of the data file is reported
     /// to `observer`, in order, before it is made.
+    #[cfg(feature = "testing")]
     #[doc(hidden)]
     pub fn observe_io(mut self, observer: Arc<dyn IoObserver>) -> Self {
         self.observer = Some(ObserverHandle(observer));
@@ -187,6 +192,7 @@ impl Options {
     /// written, so weak meta pages (format 1: `Eventual` commits that were never synced) are
     /// not trusted, as after a real power loss. (Format 2 has no weak meta pages: what a restart
     /// loses is the log's unsynced tail, which the tests drop themselves.)
+    #[cfg(feature = "testing")]
     #[doc(hidden)]
     pub fn simulate_reboot(mut self) -> Self {
         self.boot_id = Some(boot_id().wrapping_add(2) | 1);
@@ -196,6 +202,7 @@ impl Options {
     /// For multi-process tests: the process aborts during its next logged commit, after
     /// appending its record (synced; `torn`: only the first half of it) and before publishing
     /// it, as a writer killed there would.
+    #[cfg(feature = "testing")]
     #[doc(hidden)]
     pub fn crash_in_log_append(mut self, torn: bool) -> Self {
         self.crash_in_append = Some(torn);
