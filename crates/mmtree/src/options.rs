@@ -25,11 +25,27 @@ pub enum Durability {
     /// to the page cache, and a background thread syncs the log at most that long after it.
     /// A process crash loses nothing (the page cache has the record); a power loss or kernel
     /// crash loses at most the commits of that last window, whole, never more, and never
-    /// corrupts the database. [`Db::sync`] makes every commit so far durable at once.
+    /// corrupts the database. [`Db::sync`](crate::Db::sync) makes every commit so far durable at once.
     Eventual,
 }
 
-/// Options for [`Db::open_with`].
+/// Options for [`Db::open_with`](crate::Db::open_with).
+///
+/// ```
+/// # fn main() -> mmtree::Result<()> {
+/// # let dir = tempfile::tempdir().unwrap();
+/// use mmtree::{Db, Durability, Options};
+/// let options = Options::default()
+///     .page_size(16 * 1024)                       // for a new file only
+///     .durability(Durability::Eventual)           // synced within sync_interval (1 s)
+///     .log_bytes(16 << 20);                       // checkpoint every 16 MiB of log
+/// let db = Db::open_with(dir.path().join("data.mmt"), options)?;
+/// let mut w = db.begin_write()?;
+/// w.table("t")?.insert(b"k", b"v")?;
+/// w.commit()?;
+/// db.sync()?;                                     // every commit so far durable now
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct Options {

@@ -164,7 +164,10 @@ impl Db {
         ))
     }
 
-    /// Starts the write transaction, waiting while another one is in progress.
+    /// Starts the write transaction, waiting while another one is in progress in another
+    /// thread or process. Called from a thread that already holds a write transaction on this
+    /// database, it does not wait (that would never end): it fails with
+    /// [`Error::WriteInProgress`].
     pub fn begin_write(&self) -> Result<WriteTransaction> {
         let guard = self.inner.acquire_writer(true)?.expect("waited");
         self.start_write(guard)
