@@ -46,7 +46,7 @@ pub struct Args {
     output: Option<PathBuf>,
     /// Salvage a damaged file: skip pages that fail their checks (with their subtrees) instead
     /// of stopping at the first, and list on standard error what was skipped (exit 3 if
-    /// anything was).
+    /// anything was). A truncated file is salvaged too: what its surviving pages hold.
     #[arg(long)]
     salvage: bool,
 }
@@ -149,9 +149,60 @@ pub fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
+/// Opens `path` for salvage. A truncated file (the most common damage: an unfinished copy, a
+/// full disk) cannot be opened as it is; it is copied with its -log into a temporary directory
+/// and the copy extended with zeros to the size its commit needs, so every surviving page can
+/// be read and the missing ones fail their checks (and are skipped and listed) like any
+/// damaged page. The temporary directory goes when the returned guard does.
+fn open_for_salvage(path: &std::path::Path) -> Result<(mmtree::Db, Option<tempfile::TempDir>)> {
+    if !path.exists() {
+        anyhow::bail!("{}: no such file", path.display());
+    }
+    let options = || mmtree::Options::default().read_only(true);
+    let (needed, had) = match mmtree::Db::open_with(path, options()) {
+        Ok(db) => return Ok((db, None)),
+        Err(mmtree::Error::Truncated {
+            needed_bytes,
+            file_bytes,
+            ..
+        }) => (needed_bytes, file_bytes),
+        Err(error) => {
+            return Err(anyhow::Error::from(error).context(format!("opening {}", path.display())))
+        }
+    };
+    let _ = writeln!(
+        std::io::stderr(),
+        "mmtree: {} is truncated ({had} of the {needed} bytes its last commit needs): salvaging \
+         from a copy whose missing {} bytes are zeros (the pages there are skipped)",
+        path.display(),
+        needed - had
+    );
+    let name = path.file_name().unwrap_or_else(|| "db".as_ref());
+    // Next to the output if there is one (same file system, so the copy may share blocks),
+    // else in the temporary directory.
+    let dir = tempfile::tempdir().context("creating a temporary directory for the copy")?;
+    let copy = dir.path().join(name);
+    std::fs::copy(path, &copy).with_context(|| format!("copying {}", path.display()))?;
+    let mut log = path.as_os_str().to_owned();
+    log.push("-log");
+    if std::path::Path::new(&log).exists() {
+        let mut copy_log = copy.as_os_str().to_owned();
+        copy_log.push("-log");
+        std::fs::copy(&log, &copy_log).context("copying the -log")?;
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&copy)
+        .and_then(|file| file.set_len(needed))
+        .context("extending the copy")?;
+    let db = mmtree::Db::open_with(&copy, options())
+        .with_context(|| format!("opening {} (extended)", path.display()))?;
+    Ok((db, Some(dir)))
+}
+
 /// `dump --salvage`: every entry that can still be read, then what was skipped.
 fn salvage(args: &Args) -> Result<()> {
-    let db = open_existing(&args.db)?;
+    let (db, _copy) = open_for_salvage(&args.db)?;
     let names = match &args.table {
         Some(name) => vec![name.clone()],
         None => db.begin_read()?.list_tables()?,
