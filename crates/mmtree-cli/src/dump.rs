@@ -203,13 +203,23 @@ fn open_for_salvage(path: &std::path::Path) -> Result<(mmtree::Db, Option<tempfi
 /// `dump --salvage`: every entry that can still be read, then what was skipped.
 fn salvage(args: &Args) -> Result<()> {
     let (db, _copy) = open_for_salvage(&args.db)?;
+    let (mut count, mut skipped) = (0u64, Vec::new());
+    // With --all and the catalog (the list of tables) damaged: the tables still listed, then
+    // the leaves nothing reaches, as tables "lost+found-N".
+    let mut catalog_lost = false;
     let names = match &args.table {
         Some(name) => vec![name.clone()],
-        None => db.begin_read()?.list_tables()?,
+        None => match db.begin_read()?.list_tables() {
+            Ok(names) => names,
+            Err(error) => {
+                skipped.push(format!("the list of tables: {error}"));
+                catalog_lost = true;
+                Vec::new()
+            }
+        },
     };
     let mut out = args.sink()?;
     let progress = crate::progress::spinner("salvaging");
-    let (mut count, mut skipped) = (0u64, Vec::new());
     for name in &names {
         let mut failed = None;
         let report = db.salvage(name, |key, value| {
@@ -232,6 +242,28 @@ fn salvage(args: &Args) -> Result<()> {
                 .problems
                 .iter()
                 .map(|p| format!("table {name:?}: {p}")),
+        );
+    }
+    if catalog_lost {
+        let mut failed = None;
+        let report = db.salvage_lost(|group, key, value| {
+            if failed.is_none() {
+                let table = format!("lost+found-{group}");
+                if let Err(error) = writeln!(out, "{}", args.line(&table, key, value)) {
+                    failed = Some(error);
+                }
+            }
+        })?;
+        if let Some(error) = failed {
+            return Err(args.write_error(error));
+        }
+        count += report.entries;
+        skipped.extend(report.problems.iter().map(|p| p.to_string()));
+    } else if args.table.is_some() && skipped.iter().any(|s| s.contains("of the catalog")) {
+        skipped.push(
+            "`mmtree dump DB --all --salvage` reads the leaves the lost catalog pointed to \
+             (as tables lost+found-N)"
+                .to_string(),
         );
     }
     out.flush().map_err(|e| args.write_error(e))?;

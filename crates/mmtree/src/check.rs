@@ -211,6 +211,146 @@ pub(crate) fn salvage(
     Some(SalvageReport { entries, problems })
 }
 
+impl crate::Db {
+    /// Salvage when the catalog (the list of tables) is damaged, as after a truncation that
+    /// took the end of the file: the leaf pages that no readable tree reaches and the freelist
+    /// does not list are read by their contents, grouped so that each group's leaves do not
+    /// overlap (a table's never do: the entries of one table land in one group), and handed to
+    /// `visit(group, key, value)` in key order within each group (groups from 0). The table
+    /// names are lost with the catalog. Needs the freelist whole (else old freed pages could not
+    /// be told from live ones); the report says when it is not. Nothing is written.
+    ///
+    /// ```
+    /// # fn main() -> mmtree::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mmtree::Db::open(dir.path().join("data.mmt"))?;
+    /// let report = db.salvage_lost(|group, key, value| {
+    ///     println!("lost+found {group}: {key:?} = {value:?}");
+    /// })?;
+    /// assert_eq!(report.entries, 0); // a healthy file has no lost leaves
+    /// # Ok(()) }
+    /// ```
+    pub fn salvage_lost(
+        &self,
+        mut visit: impl FnMut(usize, &[u8], &[u8]),
+    ) -> crate::Result<SalvageReport> {
+        let read = self.begin_read()?;
+        Ok(salvage_lost(&read, &mut visit))
+    }
+}
+
+/// Called for each entry found by its contents: (group, key, value).
+type GroupVisitor<'v> = dyn FnMut(usize, &[u8], &[u8]) + 'v;
+
+fn salvage_lost(read: &ReadTransaction, visit: &mut GroupVisitor<'_>) -> SalvageReport {
+    let meta = *read.meta();
+    let mut survey = Walker::new(read);
+    let mut catalog = Vec::new();
+    if meta.catalog_root != 0 {
+        survey.walk(
+            meta.catalog_root,
+            None,
+            None,
+            0,
+            &mut TreeFigures::default(),
+            &mut |_, _, value, _| catalog.push(value.to_vec()),
+        );
+    }
+    for entry in &catalog {
+        if let Ok((Some(NodeRef::Page(root)), _)) = decode_table_entry(entry) {
+            survey.walk(
+                root,
+                None,
+                None,
+                0,
+                &mut TreeFigures::default(),
+                &mut |_, _, _, _| {},
+            );
+        }
+    }
+    let mut problems = std::mem::take(&mut survey.problems);
+    if !mark_free(&mut survey, &meta) {
+        problems.append(&mut survey.problems);
+        problems.push(Problem {
+            page: None,
+            message: "the freelist is damaged too, so a live page could not be told from an old \
+                      freed one: no leaves were read by their contents"
+                .into(),
+        });
+        return SalvageReport {
+            entries: 0,
+            problems,
+        };
+    }
+    let mut leaves = Vec::new();
+    for id in 2..meta.page_count {
+        if survey.marks[id as usize] != UNSEEN {
+            continue;
+        }
+        let Ok(view) = read
+            .db()
+            .pager
+            .page(&read.db().storage, read.mapping(), id, Verify::Always)
+            .and_then(|bytes| PageView::parse(bytes, id))
+        else {
+            continue;
+        };
+        if !view.is_leaf()
+            || view.len() == 0
+            || view.txn() > read.txn_id()
+            || view.validate().is_err()
+        {
+            continue;
+        }
+        if let (Ok(first), Ok(last)) = (view.key(0), view.key(view.len() - 1)) {
+            leaves.push((first.to_vec(), last.to_vec(), id));
+        }
+    }
+    leaves.sort();
+    // Each leaf joins the first group whose last key is below its first key.
+    let mut groups: Vec<(Vec<u8>, Vec<u64>)> = Vec::new();
+    for (first, last, id) in leaves {
+        match groups.iter_mut().find(|(end, _)| *end < first) {
+            Some((end, ids)) => {
+                *end = last;
+                ids.push(id);
+            }
+            None => groups.push((last, vec![id])),
+        }
+    }
+    let mut walker = Walker::new(read);
+    let mut entries = 0;
+    for (group, (_, ids)) in groups.iter().enumerate() {
+        for &id in ids {
+            if walker.mark(id, USED) {
+                if let Some(view) = walker.page(id) {
+                    walker.leaf_entries(
+                        id,
+                        &view,
+                        &mut TreeFigures::default(),
+                        &mut |_, key, value, _| {
+                            entries += 1;
+                            visit(group, key, value);
+                        },
+                    );
+                }
+            }
+        }
+    }
+    problems.append(&mut walker.problems);
+    if entries > 0 {
+        problems.push(Problem {
+            page: None,
+            message: format!(
+                "{entries} entries in {} group(s) were read from leaf pages found by their \
+                 contents; their table names were lost with the catalog",
+                groups.len()
+            ),
+        });
+    }
+    SalvageReport { entries, problems }
+}
+
 /// A subtree that could not be read: the key range its parent gave it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Lost {
