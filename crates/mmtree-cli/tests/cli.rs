@@ -1800,3 +1800,31 @@ fn salvage_finds_leaves_below_lost_branches_and_reads_truncated_files() {
         "{names:?}"
     );
 }
+
+/// Issue 28 item 8: `upgrade` of a file of a newer format names the formats (not "invalid
+/// option"), and of a current one says there is nothing to do.
+#[test]
+fn upgrade_names_the_format_of_a_file_it_cannot_convert() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = db(&dir);
+    ok(mmtree(&["put", s(&db), "t", "k", "v"]));
+    fails_with(
+        mmtree(&["upgrade", s(&db), s(&dir.path().join("new.mmt"))]),
+        1,
+        "is already of format 3: nothing to upgrade",
+    );
+    let mut bytes = std::fs::read(&db).unwrap();
+    for meta in [0usize, 4096] {
+        bytes[meta + 8..meta + 12].copy_from_slice(&4u32.to_le_bytes());
+        let sum = crc32c::crc32c(&bytes[meta..meta + 64]);
+        bytes[meta + 64..meta + 68].copy_from_slice(&sum.to_le_bytes());
+    }
+    let newer = dir.path().join("newer.mmt");
+    std::fs::write(&newer, &bytes).unwrap();
+    fails_with(
+        mmtree(&["upgrade", s(&newer), s(&dir.path().join("new2.mmt"))]),
+        1,
+        "uses mmtree file format version 4; this build reads version 3",
+    );
+    assert!(!dir.path().join("new2.mmt").exists());
+}

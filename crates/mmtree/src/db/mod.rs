@@ -105,7 +105,7 @@ impl Db {
                 .truncate(false)
                 .open(&path),
         }
-        .map_err(|e| Error::io("opening the database file", e))?;
+        .map_err(|e| Error::io_at("opening the database file", &path, e))?;
         let metadata = file
             .metadata()
             .map_err(|e| Error::io("reading file metadata", e))?;
