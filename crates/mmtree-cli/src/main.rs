@@ -19,6 +19,7 @@ mod progress;
 mod put;
 mod readers;
 mod records;
+mod recover;
 mod scan;
 mod serve;
 mod stat;
@@ -71,6 +72,7 @@ enum Command {
     Compact(compact::Args),
     Backup(backup::Args),
     Upgrade(upgrade::Args),
+    Recover(recover::Args),
     Readers(readers::Args),
     Serve(serve::Args),
     #[command(name = "bench-io")]
@@ -110,6 +112,7 @@ fn main() {
         Command::Compact(args) => compact::run(args),
         Command::Backup(args) => backup::run(args),
         Command::Upgrade(args) => upgrade::run(args),
+        Command::Recover(args) => recover::run(args),
         Command::Readers(args) => readers::run(args),
         Command::Serve(args) => serve::run(args),
         Command::BenchIo(args) => bench_io::run(args),

@@ -208,6 +208,27 @@ pub enum Error {
         records: u64,
     },
 
+    /// The database was not closed cleanly (its data file says the log may hold commits made
+    /// since its last checkpoint) and its redo log is missing: opening it would show an older
+    /// state and silently lose those commits.
+    #[error("{path} was not closed cleanly and its redo log {log} is missing, so commits made since its last checkpoint would be lost; put the log back beside it (copy a live or crashed database with `mmtree backup`, which takes the log along), or open it with Options::set_aside_log (`mmtree recover`) to accept the last checkpoint without them")]
+    LogMissing {
+        /// The database file.
+        path: PathBuf,
+        /// Where its log should be.
+        log: PathBuf,
+    },
+
+    /// The redo log beside the database names another database, and this one was not closed
+    /// cleanly: its own log (with commits made since its last checkpoint) is elsewhere.
+    #[error("{path} was not closed cleanly and the redo log {log} beside it belongs to another database; put this database's own log there (copy databases with `mmtree backup`), or open it with Options::set_aside_log (`mmtree recover`) to move that log aside and accept the last checkpoint")]
+    ForeignLog {
+        /// The database file.
+        path: PathBuf,
+        /// The log found beside it.
+        log: PathBuf,
+    },
+
     /// A bulk load received keys that were not strictly increasing.
     #[error("bulk load input is not sorted: key {key} does not come after {previous}")]
     Unsorted {

@@ -84,9 +84,9 @@ mod txn;
 mod upgrade;
 
 pub use check::{CheckReport, Problem, SalvageReport, TableReport};
-pub use db::{Db, ReaderInfo, Stats};
+pub use db::{Db, ReaderInfo, SetAside, Stats};
 pub use options::{Durability, Options};
-pub use upgrade::{upgrade, UpgradeReport};
+pub use upgrade::{upgrade, upgrade_with, UpgradeReport};
 
 pub use storage::file_residency;
 

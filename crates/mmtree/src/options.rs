@@ -78,6 +78,9 @@ pub struct Options {
     pub(crate) strict: bool,
     /// Open for reading only (see [`Options::read_only`]).
     pub(crate) read_only: bool,
+    /// Open the last checkpoint rather than refuse when the log cannot be used (see
+    /// [`Options::set_aside_log`]).
+    pub(crate) set_aside_log: bool,
     /// Test hook: the boot id this handle believes in (see `simulate_reboot`).
     pub(crate) boot_id: Option<u64>,
     /// Test hook: sees every write to the data file (see `observe_io`).
@@ -100,6 +103,7 @@ impl Default for Options {
             read_ahead: false,
             strict: false,
             read_only: false,
+            set_aside_log: false,
             boot_id: None,
             observer: None,
             crash_in_append: None,
@@ -184,6 +188,21 @@ impl Options {
     /// refused, since its snapshots could not be protected.
     pub fn read_only(mut self, on: bool) -> Self {
         self.read_only = on;
+        self
+    }
+
+    /// A way out when the redo log cannot be used, for when it is better to open the last
+    /// checkpoint than not at all: a log record with a valid checksum that cannot be applied (a
+    /// bug or damage; every open fails on it), a log that is missing although the database was
+    /// not closed cleanly ([`Error::LogMissing`](crate::Error::LogMissing)), or a log of
+    /// another database ([`Error::ForeignLog`](crate::Error::ForeignLog)). The records that can
+    /// be replayed are, the rest is set aside: the log is copied to
+    /// `<database>-log.set-aside-<unix seconds>` before it is started over (a foreign one is
+    /// moved there), and [`Db::set_aside`](crate::Db::set_aside) says what was set aside. Only a
+    /// process that opens the database alone does this; it is never needed otherwise, so the
+    /// default is off.
+    pub fn set_aside_log(mut self, on: bool) -> Self {
+        self.set_aside_log = on;
         self
     }
 

@@ -309,13 +309,32 @@ fn foreign_truncated_and_newer_files_are_refused_clearly() {
     };
     bytes[newest + 30] ^= 0x40;
     std::fs::write(&torn, &bytes).unwrap();
-    let db = Db::open(&torn).unwrap();
+    // The previous checkpoint was not a clean close: the marker commit after it is in the log,
+    // and without the log the open refuses rather than lose it (issue 28, item 3).
+    let error = Db::open(&torn).err().expect("no log: refused");
+    assert!(matches!(error, Error::LogMissing { .. }), "{error:?}");
+    assert!(error.to_string().contains("mmtree backup"), "{error}");
+    // Accepting the loss opens the previous checkpoint, and says so.
+    let db = Db::open_with(&torn, mmtree::Options::default().set_aside_log(true)).unwrap();
+    assert!(db.set_aside().unwrap().reason.contains("missing"));
     let r = db.begin_read().unwrap();
     assert!(
         r.table("marker").unwrap().is_none(),
         "the previous commit had no marker table"
     );
     assert_eq!(r.list_tables().unwrap(), vec!["alpha", "beta", "gamma"]);
+    drop(r);
+    assert!(db.check().unwrap().is_ok());
+    drop(db);
+    // With its log beside it, the previous checkpoint plus the log: nothing is lost.
+    std::fs::write(&torn, &bytes).unwrap();
+    let mut log = torn.clone().into_os_string();
+    log.push("-log");
+    std::fs::copy(format!("{}-log", path.display()), &log).unwrap();
+    let db = Db::open(&torn).unwrap();
+    let r = db.begin_read().unwrap();
+    let marker = r.table("marker").unwrap().expect("replayed from the log");
+    assert_eq!(marker.get(b"done").unwrap(), Some(&b"yes"[..]));
     drop(r);
     assert!(db.check().unwrap().is_ok());
     drop(db);
@@ -390,7 +409,7 @@ fn a_publish_cut_half_way_in_the_lock_file_does_not_freeze_other_processes() {
     w.commit().unwrap();
     // As if a writer died half-way through publishing: the copy it was writing (the one not
     // current) has an odd seq and half-written words. (Layout: `lock.rs`; current copy at 24,
-    // copies of 88 bytes from 32.)
+    // copies of 8 + 12 * 8 = 104 bytes from 32.)
     let lock = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -398,7 +417,7 @@ fn a_publish_cut_half_way_in_the_lock_file_does_not_freeze_other_processes() {
         .unwrap();
     let mut word = [0u8; 8];
     lock.read_exact_at(&mut word, 24).unwrap();
-    let spare = 32 + (1 - (u64::from_le_bytes(word) & 1)) * 88;
+    let spare = 32 + (1 - (u64::from_le_bytes(word) & 1)) * 104;
     lock.write_all_at(&9u64.to_le_bytes(), spare).unwrap();
     lock.write_all_at(&[0xAB; 40], spare + 8).unwrap();
     let r = db.begin_read().unwrap(); // reads the whole copy; never spins on the dead one

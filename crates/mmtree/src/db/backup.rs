@@ -112,9 +112,11 @@ impl Db {
                 Err(e) => return Err(Error::io("copying to the backup file", e.into())),
             }
         }
-        // A log generation of its own: no record of the source's log ever replays onto it.
+        // A log generation of its own: no record of the source's log ever replays onto it. The
+        // copy is complete without a log (closed cleanly), so it opens on its own.
         let meta = crate::page::meta::Meta {
             log_salt: crate::log::new_salt(),
+            closed_cleanly: true,
             ..meta
         };
         let mut pages = vec![0u8; 2 * page_size as usize];

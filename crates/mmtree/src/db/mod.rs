@@ -5,6 +5,8 @@
 mod backup;
 mod open;
 
+pub use crate::shared::SetAside;
+
 use crate::alloc::Floors;
 use crate::error::{Error, Result};
 use crate::limits::{PAGE_SIZE_MAX, PAGE_SIZE_MIN};
@@ -365,6 +367,12 @@ impl Db {
             .collect();
         readers.sort_by_key(|r| r.txn);
         readers
+    }
+
+    /// What the open set aside, if it was opened with [`Options::set_aside_log`] and the log
+    /// could not be used (missing, another database's, or a record that cannot be applied).
+    pub fn set_aside(&self) -> Option<&SetAside> {
+        self.inner.set_aside.get()
     }
 
     /// The database file.

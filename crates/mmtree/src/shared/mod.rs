@@ -55,11 +55,13 @@ impl PublishedState {
             self.log_end,
             self.checkpoint_txn,
             self.pinned,
+            m.db_id,
+            u64::from(m.closed_cleanly),
         ]
     }
 
     fn from_words(words: MetaWords) -> PublishedState {
-        let [txn, page_size, catalog_root, freelist_root, page_count, free_pages, log_salt, log_end, checkpoint_txn, pinned] =
+        let [txn, page_size, catalog_root, freelist_root, page_count, free_pages, log_salt, log_end, checkpoint_txn, pinned, db_id, flags] =
             words;
         PublishedState {
             meta: Meta {
@@ -71,12 +73,40 @@ impl PublishedState {
                 free_pages,
                 weak_boot: 0,
                 log_salt,
+                db_id,
+                closed_cleanly: flags & 1 != 0,
             },
             log_end,
             checkpoint_txn,
             pinned,
         }
     }
+}
+
+/// Whether a checkpoint is the one a clean close makes (see `page::meta`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Closing {
+    No,
+    /// A new checkpoint of the newest commit, marked closed cleanly.
+    Yes,
+    /// The newest commit's checkpoint is on disk already and the log empty: the same meta page
+    /// again, with the mark.
+    MarkOnly,
+}
+
+/// What an open with [`Options::set_aside_log`](crate::Options::set_aside_log) set aside (see
+/// [`Db::set_aside`](crate::Db::set_aside)).
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct SetAside {
+    /// Where the log (or the foreign log) was copied or moved; `None` if there was none.
+    pub log_copy: Option<std::path::PathBuf>,
+    /// Log records that were not replayed (`None`: unknown, no usable log).
+    pub records: Option<u64>,
+    /// The first commit that was not replayed.
+    pub first_txn: Option<u64>,
+    /// What happened, in words.
+    pub reason: String,
 }
 
 /// The background thread that syncs the log for `Eventual` commits.
@@ -113,6 +143,8 @@ pub(crate) struct Shared {
     /// Set once the open is complete (the log replayed): only then may closing checkpoint the
     /// published state (before, the log may hold commits the published state lacks).
     pub(crate) recovered: AtomicBool,
+    /// What an open with `Options::set_aside_log` set aside.
+    pub(crate) set_aside: OnceLock<SetAside>,
     pub(crate) identity: (u64, u64),
     /// This boot's id (`boot_id`), or the simulated one: a weak meta page of a format-1 file is
     /// trusted only in the boot that wrote it.
@@ -360,8 +392,11 @@ impl Shared {
         durability: Durability,
         pinned: u64,
     ) -> Result<()> {
-        let Some(redo) = redo else {
-            return self.checkpoint_steps(meta, Some(state.meta));
+        meta.db_id = state.meta.db_id;
+        // On a state closed cleanly no record is appended: the commit checkpoints, so the data
+        // file says "the log may hold commits" before the log holds any (see `page::meta`).
+        let Some(redo) = redo.filter(|_| !state.meta.closed_cleanly) else {
+            return self.checkpoint_steps(meta, Some(state.meta), Closing::No);
         };
         let log = self.log()?;
         meta.log_salt = state.meta.log_salt;
@@ -377,7 +412,7 @@ impl Shared {
             // The checkpoint would follow the append at once: the commit is the checkpoint
             // instead, as a bulk load's is (as durable, one log write and sync less; W1's
             // commits of 100,000 records each take this path).
-            return self.checkpoint_steps(meta, Some(state.meta));
+            return self.checkpoint_steps(meta, Some(state.meta), Closing::No);
         }
         self.lock.set_log_claim(end);
         if let Some(torn) = self.options.crash_in_append {
@@ -396,7 +431,7 @@ impl Shared {
         if self.checkpoint_due(&next) {
             // The commit is done (and as durable as asked) whatever happens here; a failed sync
             // poisons the handle, and the log still holds every commit since the last checkpoint.
-            let _ = self.checkpoint_steps(meta, None);
+            let _ = self.checkpoint_steps(meta, None, Closing::No);
         }
         Ok(())
     }
@@ -436,7 +471,28 @@ impl Shared {
                 // tie with the first on open, and the log's records would follow only one.
                 return Ok(());
             }
-            self.checkpoint_steps(state.meta, None)
+            self.checkpoint_steps(state.meta, None, Closing::No)
+        });
+        self.share_poison(result)
+    }
+
+    /// By the last process to close the database, with the writer role held: checkpoints the
+    /// published state marked *closed cleanly* (the data file is then complete without its log;
+    /// see `page::meta`). With an empty log and the checkpoint on disk already, the mark is a
+    /// second meta page of the same commit and salt, which the open prefers (`read_meta`).
+    fn checkpoint_closing(&self) -> Result<()> {
+        let result = self.published().and_then(|state| {
+            if state.meta.closed_cleanly && state.log_end == RECORDS_AT {
+                return Ok(()); // nothing was committed since it was opened
+            }
+            let mark_only =
+                state.log_end == RECORDS_AT && state.checkpoint_txn == state.meta.txn_id;
+            let closing = if mark_only {
+                Closing::MarkOnly
+            } else {
+                Closing::Yes
+            };
+            self.checkpoint_steps(state.meta, None, closing)
         });
         self.share_poison(result)
     }
@@ -446,19 +502,33 @@ impl Shared {
     /// synchronously with a new log salt, publish it with an empty log, and give back a free
     /// tail of the file. Until the meta write is durable, the previous checkpoint and its log
     /// records are intact (the checkpoint rule), so a crash anywhere here loses nothing.
-    fn checkpoint_steps(&self, mut meta: Meta, replaced: Option<Meta>) -> Result<()> {
+    fn checkpoint_steps(
+        &self,
+        mut meta: Meta,
+        replaced: Option<Meta>,
+        closing: Closing,
+    ) -> Result<()> {
         let started = Instant::now();
         self.storage.sync()?;
         let disk = self.read_meta()?;
-        // Meta pages of one commit never differ (see `checkpoint`): a checkpoint is newer than
-        // every durable meta page.
+        // Meta pages of one commit never differ in salt (see `checkpoint`): a checkpoint is
+        // newer than every durable meta page, but for the mark of a clean close, which repeats
+        // the newest one (same commit, same salt) with the flag.
         debug_assert!(
             disk.steady
-                .is_none_or(|(steady, _)| steady.txn_id < meta.txn_id),
+                .is_none_or(|(steady, _)| steady.txn_id < meta.txn_id
+                    || closing == Closing::MarkOnly && steady.txn_id == meta.txn_id),
             "checkpoint of commit {} over a durable meta page of it or newer",
             meta.txn_id
         );
-        meta.log_salt = crate::log::new_salt();
+        if closing != Closing::MarkOnly {
+            meta.log_salt = crate::log::new_salt();
+        }
+        if meta.db_id == 0 {
+            // A file from a build that wrote no id gets one at its first checkpoint.
+            meta.db_id = crate::log::new_salt();
+        }
+        meta.closed_cleanly = closing != Closing::No;
         meta.weak_boot = 0;
         let page_size = self.storage.page_size;
         let mut page = vec![0u8; page_size];
@@ -548,15 +618,25 @@ impl Drop for Shared {
         let log_used = self.published().is_ok_and(|state| {
             state.log_end > RECORDS_AT && self.lock.log_claim() <= state.log_end
         });
+        let claim_clear = self
+            .published()
+            .is_ok_and(|state| self.lock.log_claim() <= state.log_end);
         if self.recovered.load(Ordering::Acquire)
-            && log_used
+            && claim_clear
             && !self.options.read_only
             && self.check_poisoned().is_ok()
             && self.lock.lock_writer(false).unwrap_or(false)
         {
             // No write transaction of this process is left (each holds the handle). A writer of
             // another process is not waited for: it is not the last, and checkpoints itself.
-            let _ = self.checkpoint();
+            // The last process (it gets the presence write lock: nobody else has the database
+            // open, and nobody can join until this handle's lock file closes) marks the state
+            // closed cleanly; a joiner then finds no ready process and rebuilds from the file.
+            let _ = match self.lock.try_alone() {
+                Ok(true) => self.checkpoint_closing(),
+                _ if log_used => self.checkpoint(),
+                _ => Ok(()),
+            };
             self.lock.unlock_writer();
         }
         // `try_lock`: an open that fails half-way drops its `Shared` while holding this mutex
