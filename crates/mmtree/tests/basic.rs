@@ -397,21 +397,3 @@ fn compact_shrinks_the_file_even_with_eventual_durability() {
     assert!(after < full / 2, "{full} -> {after}");
     assert!(db.check().unwrap().is_ok());
 }
-
-/// Issue 28 item 8: an I/O error names the file it is about, and says the OS error once.
-#[test]
-fn an_io_error_names_its_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("missing-dir").join("data.mmt");
-    let error = Db::open(&path).err().expect("no such directory");
-    let text = error.to_string();
-    assert!(
-        text.contains(&path.display().to_string()) && text.contains("No such file or directory"),
-        "{text}"
-    );
-    assert!(
-        matches!(&error, mmtree::Error::Io { path: Some(p), .. } if *p == path),
-        "{error:?}"
-    );
-    assert_eq!(text.matches("No such file").count(), 1, "{text}");
-}
