@@ -4,6 +4,7 @@
 
 mod backup;
 mod open;
+mod salvage;
 
 pub use crate::shared::SetAside;
 
