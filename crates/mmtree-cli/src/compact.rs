@@ -27,6 +27,13 @@ pub fn run(args: Args) -> Result<()> {
     let before = std::fs::metadata(&args.db)?.len();
     match &args.to {
         None => {
+            if let Some(pid) = crate::writer::writer_pid(&args.db) {
+                use std::io::Write;
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "mmtree: waiting for the writer (pid {pid}) to finish its write transaction"
+                );
+            }
             let progress = crate::progress::spinner("compacting");
             let saved = db.compact()?;
             progress.finish_and_clear();
