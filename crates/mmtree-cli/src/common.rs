@@ -49,7 +49,8 @@ pub fn stdout_error(error: std::io::Error) -> anyhow::Error {
 /// Set when the process started with standard output closed (`mmtree … >&-`).
 static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-/// Notes that the process started with standard output closed (see `main`'s `stdout_closed`):
+/// Notes that the process started with standard output closed (see `main`'s
+/// `STDOUT_WAS_CLOSED`):
 /// every write to standard output then fails with "writing output: standard output is closed".
 pub fn mark_stdout_closed() {
     STDOUT_CLOSED.store(true, std::sync::atomic::Ordering::Relaxed);

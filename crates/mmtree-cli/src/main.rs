@@ -93,7 +93,7 @@ enum Command {
 }
 
 fn main() {
-    if stdout_closed() {
+    if STDOUT_WAS_CLOSED.load(std::sync::atomic::Ordering::Relaxed) {
         common::mark_stdout_closed();
     }
     let cli = Cli::parse();
@@ -146,22 +146,27 @@ fn main() {
     }
 }
 
-/// Whether the process was started with standard output closed (`mmtree … >&-`). Rust's
-/// runtime opens /dev/null (read-write) on a closed descriptor 0, 1 or 2 before `main`, so no
-/// file this process opens lands there, but output written to it would vanish with exit 0. A
-/// redirection by a shell (`> /dev/null`) opens it write-only, so /dev/null open read-write on
-/// descriptor 1 is taken as "was closed".
-fn stdout_closed() -> bool {
-    let stdout = std::io::stdout();
-    let Ok(stat) = rustix::fs::fstat(&stdout) else {
-        return false;
-    };
-    let null = rustix::fs::FileType::from_raw_mode(stat.st_mode)
-        == rustix::fs::FileType::CharacterDevice
-        && stat.st_rdev == rustix::fs::makedev(1, 3);
-    null && rustix::fs::fcntl_getfl(&stdout)
-        .is_ok_and(|flags| flags & rustix::fs::OFlags::ACCMODE == rustix::fs::OFlags::RDWR)
+/// Set before `main` when the process was started with standard output closed
+/// (`mmtree … >&-`): Rust's runtime opens /dev/null on a closed descriptor 0, 1 or 2 before
+/// `main` runs (so no file this process opens lands there), after which output written to it
+/// would vanish and the command exit 0. Seen first, the closed descriptor makes every write to
+/// standard output an error instead.
+static STDOUT_WAS_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+extern "C" fn note_closed_stdout() {
+    // SAFETY: descriptor 1 is only borrowed for this one `fcntl(F_GETFD)`, which neither closes
+    // nor changes it; if it is not open the call fails with EBADF and nothing else happens.
+    let stdout = unsafe { std::os::fd::BorrowedFd::borrow_raw(1) };
+    if let Err(rustix::io::Errno::BADF) = rustix::io::fcntl_getfd(stdout) {
+        STDOUT_WAS_CLOSED.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
 }
+
+/// Runs `note_closed_stdout` before the Rust runtime starts (the C runtime calls the functions
+/// of `.init_array` before `main`, and Rust's runtime reopens closed descriptors inside `main`).
+#[used]
+#[link_section = ".init_array"]
+static NOTE_CLOSED_STDOUT: extern "C" fn() = note_closed_stdout;
 
 /// The error and its causes as one line, each said once: a cause whose text the line already
 /// holds (mmtree's I/O errors name their OS error in their own message) is not repeated.

@@ -1307,6 +1307,15 @@ fn closed_stdout_is_an_error_not_a_silent_success() {
             "{args:?}"
         );
     }
+    // /dev/null open for reading and writing (as Python's subprocess.DEVNULL gives it) is an
+    // open standard output like any other: the output goes there and the command succeeds.
+    let null = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+        .unwrap();
+    let (status, err) = run_with_stdout(&["stat", s(&db)], null.into());
+    assert!(status.success(), "{err}");
     // A command that prints nothing still works (and nothing lands in the database's place).
     let put = Command::new("sh")
         .arg("-c")
