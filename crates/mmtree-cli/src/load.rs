@@ -172,6 +172,20 @@ pub fn run(mut args: Args) -> Result<()> {
         }
         args.file = args.table.take().map(PathBuf::from);
     }
+    if let (None, Some(table), false) = (&args.file, &args.table, args.all) {
+        use std::io::IsTerminal;
+        if std::path::Path::new(table).is_file() && std::io::stdin().is_terminal() {
+            // `mmtree load DB FILE`: the file was taken for TABLE, and the input would be the
+            // terminal.
+            return Err(exit_with(
+                exit::USAGE,
+                format!(
+                    "{table:?} is a file, taken here for the TABLE: give the table too \
+                     (`mmtree load DB TABLE {table}`), or --all for a dump of every table"
+                ),
+            ));
+        }
+    }
     let format = match (args.format, args.all) {
         (Some(Format::Jsonl) | None, true) => Format::Jsonl,
         (Some(_), true) => {

@@ -1637,6 +1637,33 @@ fn on_a_terminal(args: &[&str]) -> String {
     stdout(&out)
 }
 
+/// Issue 28 item 1: `mmtree load DB FILE` (the TABLE forgotten) does not wait on the terminal
+/// for input: it says what it took FILE for.
+#[test]
+fn load_without_a_table_does_not_wait_on_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let dump = dir.path().join("u.jsonl");
+    std::fs::write(&dump, "a\tb\n").unwrap();
+    let command = format!(
+        "'{}' load '{}' '{}'; echo \"status $?\"",
+        env!("CARGO_BIN_EXE_mmtree"),
+        s(&dir.path().join("rt.mmt")),
+        s(&dump)
+    );
+    let out = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("TERM", "xterm")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert!(
+        text.contains("is a file, taken here for the TABLE"),
+        "{text}"
+    );
+    assert!(text.contains("status 2"), "{text}");
+}
+
 /// Issue 28 item 7: the long walks show progress on a terminal (and nothing in a pipe).
 #[test]
 fn long_walks_show_progress_on_a_terminal() {
