@@ -28,7 +28,8 @@ pub fn run(args: Args) -> Result<()> {
         bail!("{} already exists", args.dest.display());
     }
     let db = open_existing(&args.db)?;
-    crate::cleanup::remove_on_interrupt(vec![mmtree::Db::backup_temp_path(&args.dest)])?;
+    let temp = mmtree::Db::backup_temp_path(&args.dest);
+    crate::cleanup::remove_on_interrupt(vec![crate::cleanup::with_suffix(&temp, "-log"), temp])?;
     let started = Instant::now();
     let bytes = {
         let _progress = watch(

@@ -16,8 +16,9 @@ impl Db {
     /// The copy is written under a temporary name in `dest`'s directory,
     /// [`Db::backup_temp_path`] (`DEST.partial-PID`), synced, and only then renamed to `dest`
     /// (and the directory synced): a backup that fails or is interrupted never leaves a partial
-    /// file under the real name. A failed backup removes its temporary file; one killed
-    /// outright leaves it behind, and a rerun writes a new one.
+    /// file under the real name (a `-log` written beside the copy is renamed to `DEST-log`
+    /// first). A failed backup removes its temporary files; one killed outright leaves them
+    /// behind, and a rerun writes new ones.
     ///
     /// ```
     /// # fn main() -> mmtree::Result<()> {
@@ -37,14 +38,21 @@ impl Db {
             ));
         }
         let temp = Self::backup_temp_path(dest);
-        let result = self
-            .backup_into(&temp)
-            .and_then(|len| rename_new(&temp, dest).map(|()| len));
+        let (temp_log, dest_log) = (with_log(&temp), with_log(dest));
+        let result = self.backup_into(&temp).and_then(|len| {
+            // A log written beside the copy goes first, so the data file never sits under its
+            // real name without it.
+            if temp_log.exists() {
+                rename_new(&temp_log, &dest_log)?;
+            }
+            rename_new(&temp, dest).map(|()| len)
+        });
         match &result {
             // Creating it failed: that file (if any) is not ours.
             Err(Error::Io { operation, .. }) if *operation == "creating the backup file" => {}
             Err(_) => {
                 let _ = std::fs::remove_file(&temp);
+                let _ = std::fs::remove_file(&temp_log);
             }
             Ok(_) => sync_parent_dir(dest, self.inner.options.observer.as_ref())?,
         }
@@ -129,6 +137,13 @@ impl Db {
         drop(snapshot);
         Ok(len)
     }
+}
+
+/// `path` + "-log": the redo log beside a data file.
+fn with_log(path: &Path) -> std::path::PathBuf {
+    let mut log = path.as_os_str().to_owned();
+    log.push("-log");
+    log.into()
 }
 
 /// Renames `from` to `to` unless `to` exists (then `AlreadyExists`): a backup never replaces a
