@@ -14,10 +14,12 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[non_exhaustive]
 pub enum Error {
     /// An operating-system call failed.
-    #[error("{operation} failed: {source}")]
+    #[error("{operation}{} failed: {source}", on_path(path))]
     Io {
         /// What mmtree was doing.
         operation: &'static str,
+        /// The file (or directory) concerned, when known.
+        path: Option<PathBuf>,
         /// The error the kernel returned.
         #[source]
         source: io::Error,
@@ -255,7 +257,24 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn io(operation: &'static str, source: io::Error) -> Self {
-        Error::Io { operation, source }
+        Error::Io {
+            operation,
+            path: None,
+            source,
+        }
+    }
+
+    /// An I/O error about the file (or directory) at `path`.
+    pub(crate) fn io_at(
+        operation: &'static str,
+        path: impl Into<PathBuf>,
+        source: io::Error,
+    ) -> Self {
+        Error::Io {
+            operation,
+            path: Some(path.into()),
+            source,
+        }
     }
 
     pub(crate) fn corrupted(page: u64, reason: impl Into<String>) -> Self {
@@ -276,4 +295,10 @@ pub(crate) fn short_hex(bytes: &[u8]) -> String {
         out.push_str("<empty>");
     }
     out
+}
+
+/// " PATH" for an I/O error's message, when the path is known.
+fn on_path(path: &Option<PathBuf>) -> String {
+    path.as_ref()
+        .map_or(String::new(), |path| format!(" {}", path.display()))
 }

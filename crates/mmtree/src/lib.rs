@@ -90,7 +90,9 @@ pub use upgrade::{upgrade, upgrade_with, UpgradeReport};
 
 pub use storage::file_residency;
 
-/// Hooks for the crate's own power-loss tests; not part of the supported API.
+/// Hooks for the crate's own power-loss tests and fuzz targets; not part of the supported API,
+/// and only built with the `testing` cargo feature (which the crate's tests turn on).
+#[cfg(feature = "testing")]
 #[doc(hidden)]
 pub mod testing {
     pub use crate::storage::observe::{IoFile, IoObserver};

@@ -4,8 +4,12 @@ use crate::limits::{
     CHECKPOINT_INTERVAL_DEFAULT, LOG_BYTES_DEFAULT, PAGE_SIZE_DEFAULT, SPILL_BYTES_DEFAULT,
     SYNC_INTERVAL_DEFAULT,
 };
-use crate::storage::observe::{IoObserver, ObserverHandle};
-use std::sync::{Arc, OnceLock};
+#[cfg(feature = "testing")]
+use crate::storage::observe::IoObserver;
+use crate::storage::observe::ObserverHandle;
+#[cfg(feature = "testing")]
+use std::sync::Arc;
+use std::sync::OnceLock;
 
 /// When a commit reaches the disk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -21,11 +25,27 @@ pub enum Durability {
     /// to the page cache, and a background thread syncs the log at most that long after it.
     /// A process crash loses nothing (the page cache has the record); a power loss or kernel
     /// crash loses at most the commits of that last window, whole, never more, and never
-    /// corrupts the database. [`Db::sync`] makes every commit so far durable at once.
+    /// corrupts the database. [`Db::sync`](crate::Db::sync) makes every commit so far durable at once.
     Eventual,
 }
 
-/// Options for [`Db::open_with`].
+/// Options for [`Db::open_with`](crate::Db::open_with).
+///
+/// ```
+/// # fn main() -> mmtree::Result<()> {
+/// # let dir = tempfile::tempdir().unwrap();
+/// use mmtree::{Db, Durability, Options};
+/// let options = Options::default()
+///     .page_size(16 * 1024)                       // for a new file only
+///     .durability(Durability::Eventual)           // synced within sync_interval (1 s)
+///     .log_bytes(16 << 20);                       // checkpoint every 16 MiB of log
+/// let db = Db::open_with(dir.path().join("data.mmt"), options)?;
+/// let mut w = db.begin_write()?;
+/// w.table("t")?.insert(b"k", b"v")?;
+/// w.commit()?;
+/// db.sync()?;                                     // every commit so far durable now
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct Options {
@@ -196,6 +216,7 @@ impl Options {
 
     /// For power-loss tests: every write, length change and sync of the data file is reported
     /// to `observer`, in order, before it is made.
+    #[cfg(feature = "testing")]
     #[doc(hidden)]
     pub fn observe_io(mut self, observer: Arc<dyn IoObserver>) -> Self {
         self.observer = Some(ObserverHandle(observer));
@@ -206,6 +227,7 @@ impl Options {
     /// written, so weak meta pages (format 1: `Eventual` commits that were never synced) are
     /// not trusted, as after a real power loss. (Format 2 has no weak meta pages: what a restart
     /// loses is the log's unsynced tail, which the tests drop themselves.)
+    #[cfg(feature = "testing")]
     #[doc(hidden)]
     pub fn simulate_reboot(mut self) -> Self {
         self.boot_id = Some(boot_id().wrapping_add(2) | 1);
@@ -215,6 +237,7 @@ impl Options {
     /// For multi-process tests: the process aborts during its next logged commit, after
     /// appending its record (synced; `torn`: only the first half of it) and before publishing
     /// it, as a writer killed there would.
+    #[cfg(feature = "testing")]
     #[doc(hidden)]
     pub fn crash_in_log_append(mut self, torn: bool) -> Self {
         self.crash_in_append = Some(torn);

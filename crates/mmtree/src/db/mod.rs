@@ -4,6 +4,7 @@
 
 mod backup;
 mod open;
+mod salvage;
 
 pub use crate::shared::SetAside;
 
@@ -107,7 +108,7 @@ impl Db {
                 .truncate(false)
                 .open(&path),
         }
-        .map_err(|e| Error::io("opening the database file", e))?;
+        .map_err(|e| Error::io_at("opening the database file", &path, e))?;
         let metadata = file
             .metadata()
             .map_err(|e| Error::io("reading file metadata", e))?;
@@ -166,7 +167,10 @@ impl Db {
         ))
     }
 
-    /// Starts the write transaction, waiting while another one is in progress.
+    /// Starts the write transaction, waiting while another one is in progress in another
+    /// thread or process. Called from a thread that already holds a write transaction on this
+    /// database, it does not wait (that would never end): it fails with
+    /// [`Error::WriteInProgress`].
     pub fn begin_write(&self) -> Result<WriteTransaction> {
         let guard = self.inner.acquire_writer(true)?.expect("waited");
         self.start_write(guard)
