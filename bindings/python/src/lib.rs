@@ -287,11 +287,6 @@ fn seconds(value: f64, what: &str) -> PyResult<Duration> {
     })
 }
 
-/// open(path, *, read_only=False, durability="immediate", page_size=None, sync_interval=None,
-/// checkpoint_interval=None, log_bytes=None, spill_bytes=None, verify_checksums=True,
-/// read_ahead=False)
-/// --
-///
 /// Opens the database at `path`, creating it if missing (unless `read_only`). Returns a `Db`,
 /// also usable as a context manager that closes it.
 #[pyfunction]
@@ -410,9 +405,6 @@ fn check_dict<'py>(py: Python<'py>, r: &mmtree::CheckReport) -> PyResult<Bound<'
 
 #[pymethods]
 impl PyDb {
-    /// begin_write(durability=None)
-    /// --
-    ///
     /// Starts the write transaction, waiting (without the GIL) while another one, in this or
     /// another process, is in progress. Use it as `with db.begin_write() as w:` — it commits on
     /// a normal exit and aborts on an exception. `durability` ("immediate" or "eventual")
@@ -428,9 +420,6 @@ impl PyDb {
         Ok(PyWriteTxn::new(txn))
     }
 
-    /// try_begin_write(durability=None)
-    /// --
-    ///
     /// Like `begin_write`, but raises `WriteInProgress` at once instead of waiting.
     #[pyo3(signature = (durability=None))]
     fn try_begin_write(&self, durability: Option<&str>) -> PyResult<PyWriteTxn> {
@@ -443,9 +432,6 @@ impl PyDb {
         Ok(PyWriteTxn::new(txn))
     }
 
-    /// begin_read(buffers=False)
-    /// --
-    ///
     /// Starts a read transaction: a snapshot of the newest commit of any process, which later
     /// commits do not change. Use it as `with db.begin_read() as r:`. With `buffers=True`,
     /// values (and keys) are read-only memoryviews into the file's mapping (no copy), valid
@@ -489,9 +475,6 @@ impl PyDb {
         check_dict(py, &report)
     }
 
-    /// backup(dest)
-    /// --
-    ///
     /// A consistent hot copy of the newest commit into `dest` (which must not exist), complete
     /// on its own; writers go on meanwhile. Runs without the GIL. Returns the bytes copied.
     fn backup(&self, py: Python<'_>, dest: PathBuf) -> PyResult<u64> {
@@ -664,9 +647,6 @@ fn write_table<'w>(
 
 #[pymethods]
 impl PyWriteTxn {
-    /// table(name)
-    /// --
-    ///
     /// The table `name`, created if it does not exist.
     fn table(slf: Bound<'_, Self>, name: &str) -> PyResult<PyWriteTable> {
         slf.try_borrow_mut()?.live()?.table(name).or_raise()?;
@@ -676,9 +656,6 @@ impl PyWriteTxn {
         })
     }
 
-    /// delete_table(name)
-    /// --
-    ///
     /// Deletes table `name` and all its entries; returns False if it did not exist.
     fn delete_table(&mut self, name: &str) -> PyResult<bool> {
         self.live()?.delete_table(name).or_raise()
@@ -777,9 +754,6 @@ impl PyWriteTable {
 
 #[pymethods]
 impl PyWriteTable {
-    /// put(key, value)
-    /// --
-    ///
     /// Stores `value` under `key` (both bytes-like), replacing any value there.
     fn put(&self, py: Python<'_>, key: Bound<'_, PyAny>, value: Bound<'_, PyAny>) -> PyResult<()> {
         let key = bytes_like(&key, "key")?;
@@ -796,9 +770,6 @@ impl PyWriteTable {
         self.put(py, key, value)
     }
 
-    /// remove(key)
-    /// --
-    ///
     /// Removes `key`; returns True if it was there.
     fn remove(&self, py: Python<'_>, key: Bound<'_, PyAny>) -> PyResult<bool> {
         let key = bytes_like(&key, "key")?;
@@ -814,9 +785,6 @@ impl PyWriteTable {
         }
     }
 
-    /// get(key, default=None)
-    /// --
-    ///
     /// The value under `key` as bytes, or `default`.
     #[pyo3(signature = (key, default=None))]
     fn get<'py>(
@@ -857,9 +825,6 @@ impl PyWriteTable {
         self.with(py, |t| Ok(t.len() as usize))
     }
 
-    /// range(start=None, end=None, reverse=False)
-    /// --
-    ///
     /// Iterates over (key, value) pairs with start <= key < end (either None: open), in key
     /// order or, with reverse=True, from the end.
     #[pyo3(signature = (start=None, end=None, reverse=false))]
@@ -1085,9 +1050,6 @@ fn pair<'py>(
 
 #[pymethods]
 impl PyReadTxn {
-    /// table(name)
-    /// --
-    ///
     /// The table `name` in this snapshot; raises NoSuchTable if it does not exist.
     fn table(slf: Bound<'_, Self>, name: &str) -> PyResult<PyReadTable> {
         let index = {
@@ -1211,9 +1173,6 @@ impl PyReadTable {
 
 #[pymethods]
 impl PyReadTable {
-    /// get(key, default=None)
-    /// --
-    ///
     /// The value under `key` (bytes, or a memoryview with buffers=True), or `default`.
     #[pyo3(signature = (key, default=None))]
     fn get<'py>(
@@ -1256,9 +1215,6 @@ impl PyReadTable {
         self.with(py, |_, t, _| Ok(t.len() as usize))
     }
 
-    /// range(start=None, end=None, reverse=False)
-    /// --
-    ///
     /// Iterates over (key, value) pairs with start <= key < end (either None: open), in key
     /// order or, with reverse=True, from the end. Pages are read without the GIL.
     #[pyo3(signature = (start=None, end=None, reverse=false))]
