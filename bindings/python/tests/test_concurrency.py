@@ -21,6 +21,11 @@ def child_put(path, key, value):
         w.table("t")[key] = value
 
 
+def child_read(path, key, queue):
+    with mmtree.open(path, read_only=True) as db, db.begin_read() as r:
+        queue.put(r.table("t").get(key))
+
+
 def child_hold_writer(path, holding, release):
     with mmtree.open(path) as db:
         with db.begin_write() as w:
@@ -53,6 +58,19 @@ def test_reader_in_another_process_sees_a_commit(db_path):
         before.close()
         with db.begin_read() as r:
             assert r.table("t")[b"k"] == b"child"
+
+
+def test_multiprocessing_reader_sees_this_process_commit(db_path):
+    with mmtree.open(db_path) as db:
+        queue = spawn.Queue()
+        for value in (b"first", b"second"):
+            with db.begin_write() as w:
+                w.table("t")[b"k"] = value
+            p = spawn.Process(target=child_read, args=(db_path, b"k", queue))
+            p.start()
+            assert queue.get(timeout=60) == value
+            p.join(60)
+            assert p.exitcode == 0
 
 
 def test_writer_in_another_process_excludes(db_path):
