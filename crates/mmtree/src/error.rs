@@ -108,9 +108,14 @@ pub enum Error {
     #[error("invalid option: {0}")]
     InvalidOption(String),
 
-    /// The file could not be grown: the disk (or a size limit) is full. Nothing committed was lost.
-    #[error("cannot grow the database file to {wanted_bytes} bytes: {source}")]
+    /// A file could not be grown: the disk (or a size limit) is full. Nothing committed was lost.
+    /// (The kernel's words are the error's source, so a chain of messages names them once.)
+    #[error(
+        "cannot grow the {file} to {wanted_bytes} bytes: the disk or a file-size limit is full"
+    )]
     StorageFull {
+        /// Which file: "database file" or "redo log".
+        file: &'static str,
         /// The file size that was needed.
         wanted_bytes: u64,
         /// What the kernel said (ENOSPC, EFBIG, or the RLIMIT_FSIZE check).

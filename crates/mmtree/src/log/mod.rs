@@ -461,6 +461,7 @@ impl RedoLog {
             .write_all_at(bytes, offset)
             .map_err(|e| match e.raw_os_error() {
                 Some(libc::ENOSPC | libc::EDQUOT | libc::EFBIG) => Error::StorageFull {
+                    file: "redo log",
                     wanted_bytes: end,
                     source: e,
                 },
@@ -492,6 +493,7 @@ impl RedoLog {
             target = target.min(limit);
             if target < end {
                 return Err(Error::StorageFull {
+                    file: "redo log",
                     wanted_bytes: end,
                     source: io::Error::from_raw_os_error(libc::EFBIG),
                 });
@@ -507,6 +509,7 @@ impl RedoLog {
             self.file
                 .write_all_at(&zeros[..n], at)
                 .map_err(|e| Error::StorageFull {
+                    file: "redo log",
                     wanted_bytes: target,
                     source: e,
                 })?;

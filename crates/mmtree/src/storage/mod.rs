@@ -179,6 +179,7 @@ impl Storage {
             }
             if target < needed {
                 return Err(Error::StorageFull {
+                    file: "database file",
                     wanted_bytes: needed,
                     source: io::Error::from_raw_os_error(libc::EFBIG),
                 });
@@ -210,12 +211,14 @@ impl Storage {
                 // The file system cannot reserve blocks: extend the size only. Writes still go
                 // through pwrite, so a full disk still surfaces as an error, not as SIGBUS.
                 self.file.set_len(target).map_err(|e| Error::StorageFull {
+                    file: "database file",
                     wanted_bytes: target,
                     source: e,
                 })?;
             }
             Err(e) => {
                 return Err(Error::StorageFull {
+                    file: "database file",
                     wanted_bytes: target,
                     source: e.into(),
                 })
