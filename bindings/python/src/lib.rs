@@ -452,6 +452,20 @@ impl PyDb {
         })
     }
 
+    /// A bounded snapshot of the newest commit: one no writer waits for longer than
+    /// `max_age` seconds. Until then it protects its pages like any snapshot; after that a
+    /// writer may reuse them and its next read raises SnapshotExpired (never wrong data). Reads
+    /// copy (bytes); for long reports and exports that must not make the file grow.
+    fn begin_read_bounded(&self, max_age: f64) -> PyResult<PyBoundedTxn> {
+        let db = self.handle()?;
+        let max_age = seconds(max_age, "max_age")?;
+        let txn = db.begin_read_bounded(max_age).or_raise()?;
+        Ok(PyBoundedTxn {
+            txn: Mutex::new(Some(txn)),
+            pid: std::process::id(),
+        })
+    }
+
     /// Names of all tables in the newest commit, in order.
     fn list_tables(&self) -> PyResult<Vec<String>> {
         let db = self.handle()?;
@@ -1300,6 +1314,124 @@ impl PyReadTable {
 }
 
 // ------------------------------------------------------------------------------------------
+// Bounded snapshots
+// ------------------------------------------------------------------------------------------
+
+/// A bounded snapshot (Db.begin_read_bounded): reads copy, and once it is older than its
+/// max_age a writer may reuse its pages, after which every read raises SnapshotExpired.
+#[pyclass(module = "mmtree", name = "BoundedReadTransaction")]
+struct PyBoundedTxn {
+    /// In a `Mutex` only to be `Sync` (the engine's type is `Send`, not `Sync`); reached
+    /// through `get_mut` under pyo3's own borrow, so never locked.
+    txn: Mutex<Option<mmtree::BoundedReadTransaction>>,
+    /// The process that began it (see `same_process`).
+    pid: u32,
+}
+
+impl Drop for PyBoundedTxn {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+impl PyBoundedTxn {
+    fn slot(&mut self) -> &mut Option<mmtree::BoundedReadTransaction> {
+        self.txn
+            .get_mut()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn live(&mut self) -> PyResult<&mut mmtree::BoundedReadTransaction> {
+        same_process(self.pid)?;
+        self.slot().as_mut().ok_or_else(closed_txn)
+    }
+}
+
+#[pymethods]
+impl PyBoundedTxn {
+    /// A copy of the value under `key` in `table`, or None (no such key or table).
+    fn get<'py>(
+        &mut self,
+        py: Python<'py>,
+        table: &str,
+        key: Bound<'py, PyAny>,
+    ) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        let key = bytes_like(&key, "key")?;
+        let value = self.live()?.get(table, &key).or_raise()?;
+        Ok(value.map(|v| PyBytes::new(py, &v)))
+    }
+
+    /// Up to `limit` (key, value) pairs of `table` with start <= key < end (either None: open),
+    /// in key order, as a list; read on with start=last_key + b"\x00" (or from the last key,
+    /// skipping it). Pages are read without the GIL.
+    #[pyo3(signature = (table, start=None, end=None, limit=1000))]
+    fn range<'py>(
+        &mut self,
+        py: Python<'py>,
+        table: &str,
+        start: Option<Bound<'py, PyAny>>,
+        end: Option<Bound<'py, PyAny>>,
+        limit: usize,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let start = optional_bytes(&start, "start")?;
+        let end = optional_bytes(&end, "end")?;
+        let txn = self.live()?;
+        let bounds = (
+            start.as_deref().map_or(Edge::Unbounded, Edge::Included),
+            end.as_deref().map_or(Edge::Unbounded, Edge::Excluded),
+        );
+        let entries = py
+            .detach(|| txn.range(table, bounds.0, bounds.1, limit))
+            .or_raise()?;
+        let list = PyList::empty(py);
+        for (k, v) in entries {
+            list.append((PyBytes::new(py, &k), PyBytes::new(py, &v)))?;
+        }
+        Ok(list)
+    }
+
+    /// The number of entries in `table`, or None if there is no such table.
+    fn table_len(&mut self, table: &str) -> PyResult<Option<u64>> {
+        self.live()?.table_len(table).or_raise()
+    }
+
+    /// Names of all tables in this snapshot, in order.
+    fn list_tables(&mut self) -> PyResult<Vec<String>> {
+        self.live()?.list_tables().or_raise()
+    }
+
+    /// The id of the commit this snapshot shows.
+    #[getter]
+    fn txn_id(&mut self) -> PyResult<u64> {
+        Ok(self.live()?.txn_id())
+    }
+
+    /// True once a writer expired it (every read then raises SnapshotExpired).
+    #[getter]
+    fn expired(&mut self) -> PyResult<bool> {
+        Ok(self.live()?.is_expired())
+    }
+
+    /// Ends the snapshot (as leaving its `with` block does).
+    fn close(&mut self) {
+        let pid = self.pid;
+        if let Some(txn) = self.slot().take() {
+            leak_if_forked(pid, txn);
+        }
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_args))]
+    fn __exit__(&mut self, _args: &Bound<'_, PyTuple>) -> bool {
+        self.close();
+        false
+    }
+}
+
+// ------------------------------------------------------------------------------------------
 // Zero-copy values
 // ------------------------------------------------------------------------------------------
 
@@ -1579,6 +1711,7 @@ fn _mmtree(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyReadTxn>()?;
     m.add_class::<PyReadTable>()?;
     m.add_class::<RangeIter>()?;
+    m.add_class::<PyBoundedTxn>()?;
     m.add("Error", py.get_type::<Error>())?;
     m.add("KeyTooLarge", py.get_type::<KeyTooLarge>())?;
     m.add("ValueTooLarge", py.get_type::<ValueTooLarge>())?;

@@ -2,6 +2,7 @@
 
 import os
 import random
+import time
 
 import pytest
 
@@ -392,3 +393,35 @@ def test_corrupted_page_is_an_error_not_wrong_data(db_path):
                 list(r.table("t").items())
         report = db.check()
         assert not report["ok"] and report["problems"]
+
+
+def test_bounded_snapshot_reads_then_expires(db):
+    with db.begin_write() as w:
+        t = w.table("t")
+        for i in range(3000):
+            t[b"k%05d" % i] = b"old"
+    with db.begin_read_bounded(60.0) as s:  # a cap far away: an ordinary snapshot
+        with db.begin_write() as w:
+            w.table("t")[b"k00000"] = b"new"
+        assert s.get("t", b"k00000") == b"old" and s.get("t", b"nope") is None
+        assert s.get("missing", b"k") is None and s.table_len("missing") is None
+        assert s.table_len("t") == 3000 and s.list_tables() == ["t"]
+        page = s.range("t", b"k00010", b"k00020", limit=4)
+        assert page == [(b"k%05d" % i, b"old") for i in range(10, 14)]
+        assert len(s.range("t", limit=100000)) == 3000
+        assert not s.expired
+    with pytest.raises(mmtree.TransactionClosed):
+        s.get("t", b"k00000")
+    s = db.begin_read_bounded(0.001)
+    time.sleep(0.02)  # past its cap: the next writer may reuse its pages, and expires it
+    with db.begin_write() as w:
+        t = w.table("t")
+        for i in range(3000):
+            t[b"k%05d" % i] = b"newer"
+    assert s.expired
+    with pytest.raises(mmtree.SnapshotExpired, match="expired"):
+        s.get("t", b"k00001")
+    with pytest.raises(mmtree.SnapshotExpired):
+        s.range("t")
+    s.close()
+    assert db.check()["ok"]

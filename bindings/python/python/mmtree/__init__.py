@@ -15,6 +15,7 @@ from typing import Literal, Optional, TypedDict, Union
 
 from ._mmtree import (
     FORMAT_VERSION,
+    BoundedReadTransaction,
     Corrupted,
     Db,
     Error,
@@ -101,6 +102,7 @@ class ReaderInfo(TypedDict):
 
 __all__ = [
     "FORMAT_VERSION",
+    "BoundedReadTransaction",
     "BytesLike",
     "CheckReport",
     "Durability",
