@@ -9,9 +9,10 @@
 //!   `mmtree::WriteTransaction`; its tables are re-resolved by name on each call (a hash-map
 //!   lookup inside the transaction).
 //! - The Python transaction object holds those in an `Option`; ending the block (commit, abort,
-//!   `close`) takes them out, and every later call finds `None` and raises
-//!   `mmtree.TransactionClosed`. Table objects and iterators hold the transaction object, never
-//!   the engine's transaction, so they cannot keep a snapshot alive past its block.
+//!   `close`) takes them out and clears a shared liveness flag, and every later call finds
+//!   `None` (or the flag cleared, for iterators) and raises `mmtree.TransactionClosed`. Table
+//!   objects and iterators hold the transaction object, never the engine's transaction, so
+//!   they cannot keep a snapshot alive past its block.
 //! - `buffers=True` values are memoryviews over `MappedValue`, an exporter that owns a clone of
 //!   the snapshot's `Arc`: the bytes it points at stay mapped and unchanged for as long as any
 //!   buffer export of it exists (a live snapshot's pages are never reused). At the end of the
@@ -21,6 +22,8 @@
 //! - Range scans read a batch of entries with the GIL released (page faults included), then
 //!   turn the batch into Python objects; the next batch starts after the last key returned, so
 //!   no Rust iterator outlives a call.
+//! - Every object holding engine state records the pid that created it: a forked child may not
+//!   use it and leaks it rather than drop it (see `same_process`).
 
 use pyo3::buffer::PyBuffer;
 use pyo3::create_exception;
