@@ -12,8 +12,8 @@
 //! Invariant: a connection whose drive returned is woken again by exactly what it stopped at, so
 //! none is forgotten (the periodic sweep only enforces timeouts and shutdown).
 
-use super::conn::{Conn, Status, QUERY_BUFFER_MAX};
-use super::{Outcome, Server};
+use crate::conn::{Conn, Status, QUERY_BUFFER_MAX};
+use crate::{Outcome, Server};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
 use rustc_hash::FxHashMap;
@@ -133,7 +133,7 @@ impl Loop {
             }
             // One clock reading serves this round's commands.
             let now = Instant::now();
-            let now_ms = super::store::now_ms();
+            let now_ms = crate::store::now_ms();
             paused.retain(|&(until, id)| {
                 let due = until <= now;
                 if due {
@@ -253,7 +253,7 @@ impl Client {
         poll: &Poll,
         stream: std::net::TcpStream,
         id: u64,
-        notifier: super::event::Notifier,
+        notifier: crate::event::Notifier,
     ) -> Option<Client> {
         let addr = stream
             .peer_addr()
@@ -393,7 +393,7 @@ impl Client {
         }
         self.conn.out.buf.clear();
         self.sent = 0;
-        if self.conn.out.buf.capacity() > super::conn::KEEP_BUFFER {
+        if self.conn.out.buf.capacity() > crate::conn::KEEP_BUFFER {
             self.conn.out.buf = Vec::new();
         }
         Ok(())

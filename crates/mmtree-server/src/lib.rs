@@ -1,4 +1,5 @@
-//! `mmtree serve DB`: the database over the Redis protocol (RESP2/RESP3).
+//! `mmtree serve DB`: the database over the Redis protocol (RESP2/RESP3). The CLI parses the
+//! flags into [`Options`] and calls [`run`].
 //!
 //! Threads: one acceptor, `--threads` event loops that serve the connections dealt to them
 //! (reads run there, each on a fresh snapshot; see `event`), and one group-commit writer that
@@ -10,7 +11,7 @@ mod event;
 mod limiter;
 mod notify;
 mod pubsub;
-mod resp;
+pub mod resp;
 mod store;
 
 pub use store::is_internal_table;
@@ -24,66 +25,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-/// Serves DB over the Redis protocol, so redis-cli, redis-benchmark and any Redis client library
-/// can use it. Writes from all clients are grouped into one durable commit; a write is answered
-/// once its commit is on disk (--durability eventual answers once it is committed in memory).
-///
-/// Example: mmtree serve data.mmt --bind 127.0.0.1:6380 --rate 50000 --burst 5000
-#[derive(clap::Args)]
-pub struct Args {
-    /// The database file (created if missing).
-    db: PathBuf,
-    /// Address to listen on, HOST:PORT (an IP address or a name such as localhost; the first
-    /// address it resolves to). Loopback by default; on any other address without
-    /// --requirepass, only loopback clients are served (like Redis' protected mode).
-    #[arg(long, default_value = "127.0.0.1:6380")]
-    bind: String,
-    /// Port to listen on: replaces the port of --bind.
-    #[arg(long)]
-    port: Option<u16>,
-    /// Password clients must give with AUTH (or HELLO … AUTH).
-    #[arg(long)]
-    requirepass: Option<String>,
-    /// Global limit: commands per second (leaky bucket); unlimited if absent.
-    #[arg(long)]
-    rate: Option<f64>,
-    /// Global burst: commands admitted at once above the rate.
-    #[arg(long, default_value_t = 1000)]
-    burst: u32,
-    /// Per-connection limit: commands per second.
-    #[arg(long)]
-    client_rate: Option<f64>,
-    /// Per-connection burst.
-    #[arg(long, default_value_t = 100)]
-    client_burst: u32,
-    /// Event loops (threads) serving the connections; reads run in parallel across loops.
-    /// One loop, like Redis, serves commands from different connections in arrival order.
-    #[arg(long, default_value_t = 1)]
-    threads: usize,
-    /// Most simultaneous clients.
-    #[arg(long, default_value_t = 1000)]
-    maxclients: usize,
-    /// Close connections idle this many seconds (0: never).
-    #[arg(long, default_value_t = 300)]
-    timeout: u64,
-    /// Close a connection whose request stays incomplete this many seconds (slow sender).
-    #[arg(long, default_value_t = 10)]
-    slow_timeout: u64,
-    /// Largest bulk string accepted, in bytes (checked before allocating).
-    #[arg(long, default_value_t = 512 << 20)]
-    max_bulk: usize,
-    /// When a write is answered: after its commit is durable (immediate) or once committed
-    /// (eventual; a power loss may lose the last commits, a process crash loses nothing).
-    #[arg(long, value_enum, default_value_t = DurabilityArg::Immediate)]
-    durability: DurabilityArg,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum DurabilityArg {
-    Immediate,
-    Eventual,
-}
 
 pub struct Config {
     pub bind: SocketAddr,
@@ -654,7 +595,36 @@ fn run_job(
     })
 }
 
-pub fn run(args: Args) -> Result<()> {
+/// What `mmtree serve` was asked for (see its `--help` for each).
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The database file (created if missing).
+    pub db: PathBuf,
+    /// HOST:PORT to listen on (the first address it resolves to).
+    pub bind: String,
+    /// Replaces the port of `bind`.
+    pub port: Option<u16>,
+    pub requirepass: Option<String>,
+    /// Global limit, commands per second, and its burst.
+    pub rate: Option<f64>,
+    pub burst: u32,
+    /// Per-connection limit, commands per second, and its burst.
+    pub client_rate: Option<f64>,
+    pub client_burst: u32,
+    /// Event loops.
+    pub threads: usize,
+    pub maxclients: usize,
+    /// Idle timeout in seconds (0: never).
+    pub timeout: u64,
+    /// Seconds a request may stay incomplete.
+    pub slow_timeout: u64,
+    /// Largest bulk string accepted, in bytes.
+    pub max_bulk: usize,
+    pub durability: mmtree::Durability,
+}
+
+/// Serves `args.db` until SIGTERM, SIGINT or SHUTDOWN.
+pub fn run(args: Options) -> Result<()> {
     let db =
         mmtree::Db::open(&args.db).with_context(|| format!("opening {}", args.db.display()))?;
     let mut bind: SocketAddr = std::net::ToSocketAddrs::to_socket_addrs(args.bind.as_str())
@@ -711,10 +681,7 @@ pub fn run(args: Args) -> Result<()> {
     for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         signal_hook::flag::register(signal, stop.clone()).context("installing signal handlers")?;
     }
-    let durability = match args.durability {
-        DurabilityArg::Immediate => mmtree::Durability::Immediate,
-        DurabilityArg::Eventual => mmtree::Durability::Eventual,
-    };
+    let durability = args.durability;
     let writer = {
         let server = server.clone();
         std::thread::Builder::new()

@@ -20,8 +20,8 @@
 //!
 //! A value and its expiry rows are always written in the same write transaction.
 
-use super::notify::{self, KeyEvent};
-use super::resp::Reply;
+use crate::notify::{self, KeyEvent};
+use crate::resp::Reply;
 use mmtree::{ReadTable, WriteTransaction};
 use std::collections::HashMap;
 
@@ -1948,14 +1948,14 @@ fn swap_dbs(tx: &mut Tx<'_>, x: u32, y: u32) -> TxResult<()> {
 
 /// Commands executed by the group-commit writer (`Kind::Write` in `conn::COMMANDS`).
 pub fn is_write(name: &str) -> bool {
-    super::conn::kind_of(name) == Some(super::conn::Kind::Write)
+    crate::conn::kind_of(name) == Some(crate::conn::Kind::Write)
 }
 
 /// Read commands that EXEC runs inside its write transaction (so they see the transaction's
 /// earlier writes and nothing of other clients'); `Kind::Read` in `conn::COMMANDS`. Arity was
 /// checked when they were queued.
 pub fn is_read(name: &str) -> bool {
-    super::conn::kind_of(name) == Some(super::conn::Kind::Read)
+    crate::conn::kind_of(name) == Some(crate::conn::Kind::Read)
 }
 
 /// Runs one of the `is_read` commands inside the transaction.

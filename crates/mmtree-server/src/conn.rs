@@ -6,11 +6,11 @@
 //! after a write sees it. After MULTI commands are queued; EXEC and WATCH are jobs for the writer
 //! too (see `exec` and `store::Watches`).
 
-use super::event::{Event, Notifier};
-use super::pubsub::{encode_message, Handle, State};
-use super::resp::{parse, Out, Parsed, Partial, Reply};
-use super::store::{self, expires_name, glob, now_ms, table_name, View, WatchedKey, DATABASES};
-use super::{Job, Outcome, Server, WriteBatch};
+use crate::event::{Event, Notifier};
+use crate::pubsub::{encode_message, Handle, State};
+use crate::resp::{parse, Out, Parsed, Partial, Reply};
+use crate::store::{self, expires_name, glob, now_ms, table_name, View, WatchedKey, DATABASES};
+use crate::{Job, Outcome, Server, WriteBatch};
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
@@ -37,7 +37,7 @@ pub struct Conn {
     db: u32,
     authed: bool,
     auth_failures: u32,
-    limiter: Option<super::limiter::LeakyBucket>,
+    limiter: Option<crate::limiter::LeakyBucket>,
     /// Write commands waiting to be sent to the group commit, in order.
     pending: Vec<Vec<Vec<u8>>>,
     pending_db: u32,
@@ -179,7 +179,7 @@ impl Conn {
         let limiter = server
             .config
             .client_rate
-            .map(|rate| super::limiter::LeakyBucket::new(rate, server.config.client_burst));
+            .map(|rate| crate::limiter::LeakyBucket::new(rate, server.config.client_burst));
         let handle = Arc::new(Handle {
             id,
             addr,
@@ -1747,7 +1747,7 @@ impl Conn {
             ("maxmemory", "0".into()),
             (
                 "notify-keyspace-events",
-                super::notify::format(self.server.notify.get()),
+                crate::notify::format(self.server.notify.get()),
             ),
             ("hash-max-ziplist-entries", "128".into()),
             ("hash-max-ziplist-value", "64".into()),
@@ -1786,7 +1786,7 @@ impl Conn {
         for pair in a.chunks(2) {
             let p = String::from_utf8_lossy(&pair[0]).to_ascii_lowercase();
             if p == "notify-keyspace-events" {
-                match super::notify::parse(&pair[1]) {
+                match crate::notify::parse(&pair[1]) {
                     Some(flags) => notify = Some(flags),
                     None => {
                         self.out.error("ERR CONFIG SET failed (possibly related to argument 'notify-keyspace-events') - Invalid event class character. Use 'Ag$lshzxeKEtmdn'.");

@@ -9,8 +9,8 @@
 //! confirmation. PUBLISH never waits for a subscriber: one that does not read its socket gets
 //! mail up to `MAIL_LIMIT`, and is then disconnected (Redis' pub/sub output buffer limit).
 
-use super::event::{Event, Notifier};
-use super::store::glob;
+use crate::event::{Event, Notifier};
+use crate::store::glob;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};

@@ -262,7 +262,9 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
     }
 }
 
-/// A reply under construction, in RESP2 or RESP3.
+/// A reply under construction, in RESP2 or RESP3 (empty until first use: an idle connection
+/// holds no reply buffer).
+#[derive(Default)]
 pub struct Out {
     pub buf: Vec<u8>,
     pub resp3: bool,
@@ -270,11 +272,7 @@ pub struct Out {
 
 impl Out {
     pub fn new() -> Out {
-        Out {
-            // Grown on first use: an idle connection holds no reply buffer.
-            buf: Vec::new(),
-            resp3: false,
-        }
+        Out::default()
     }
 
     pub fn simple(&mut self, s: &str) {
