@@ -51,6 +51,7 @@ fuzz_target!(|data: &[u8]| {
         max_bulk: 64,
         max_args: 16,
         max_inline: 128,
+        unauthenticated: data[0] & 0x80 != 0,
     };
     let input = &data[1..];
     let whole = run(input, 0, &limits);
