@@ -39,8 +39,8 @@ pub struct Args {
     /// One loop, like Redis, serves commands from different connections in arrival order.
     #[arg(long, default_value_t = 1)]
     threads: usize,
-    /// Most simultaneous clients.
-    #[arg(long, default_value_t = 1000)]
+    /// Most simultaneous clients (Redis' default; each takes a file descriptor).
+    #[arg(long, default_value_t = 10000)]
     maxclients: usize,
     /// Close connections idle this many seconds (0: never).
     #[arg(long, default_value_t = 300)]

@@ -2,75 +2,13 @@
 
 mod common;
 
+use common::*;
+
 use redis::{Commands, RedisResult};
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::Path;
-use std::process::{Child, Command};
+use std::process::Command;
 use std::time::{Duration, Instant};
-
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Server {
-    fn start(db: &Path, extra: &[&str]) -> Server {
-        let (child, port) = common::start_server(db, extra);
-        Server { child, port }
-    }
-
-    fn client(&self) -> redis::Connection {
-        redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))
-            .unwrap()
-            .get_connection()
-            .unwrap()
-    }
-
-    fn raw(&self) -> TcpStream {
-        let stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        stream
-    }
-
-    /// SIGTERM, then the exit status.
-    fn stop(mut self) -> std::process::ExitStatus {
-        rustix_kill(self.child.id());
-        let status = self.child.wait().unwrap();
-        std::mem::forget(self);
-        status
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn rustix_kill(pid: u32) {
-    Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .unwrap();
-}
-
-fn read_reply(stream: &mut TcpStream) -> String {
-    let mut buf = vec![0u8; 4096];
-    let n = stream.read(&mut buf).unwrap_or(0);
-    String::from_utf8_lossy(&buf[..n]).into_owned()
-}
-
-fn cmd<T: redis::FromRedisValue>(con: &mut redis::Connection, args: &[&str]) -> RedisResult<T> {
-    let mut c = redis::cmd(args[0]);
-    for a in &args[1..] {
-        c.arg(*a);
-    }
-    c.query(con)
-}
 
 #[test]
 fn every_command_behaves_like_redis() {
@@ -491,55 +429,6 @@ fn the_leaky_bucket_rejects_a_surge_and_admits_again_once_drained() {
 }
 
 /// Runs the `mmtree` binary (not the server).
-fn mmtree(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_mmtree"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// A request in RESP.
-fn resp(args: &[&str]) -> String {
-    let mut out = format!("*{}\r\n", args.len());
-    for a in args {
-        out.push_str(&format!("${}\r\n{a}\r\n", a.len()));
-    }
-    out
-}
-
-/// Sends the requests, reads until exactly `expect` arrived (or 10 s passed) and compares.
-fn exchange(stream: &mut TcpStream, requests: &[&[&str]], expect: &str) {
-    for r in requests {
-        stream.write_all(resp(r).as_bytes()).unwrap();
-    }
-    let mut got = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut buf = [0u8; 4096];
-    while got.len() < expect.len() && Instant::now() < deadline {
-        match stream.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => got.extend_from_slice(&buf[..n]),
-            Err(_) => break,
-        }
-    }
-    assert_eq!(String::from_utf8_lossy(&got), expect, "after {requests:?}");
-}
-
-fn tables_listing(file: &Path, all: bool) -> String {
-    let file = file.to_str().unwrap();
-    let mut args = vec!["tables", file, "list"];
-    if all {
-        args.push("--all");
-    }
-    let out = mmtree(&args);
-    assert!(out.status.success(), "{out:?}");
-    String::from_utf8(out.stdout).unwrap()
-}
-
 #[test]
 fn values_the_server_writes_read_the_same_through_mmtree_get() {
     let dir = tempfile::tempdir().unwrap();
@@ -1140,13 +1029,6 @@ fn more_string_and_expiry_commands_behave_like_redis() {
     assert_eq!((set, kind.as_str()), (1, "string"));
 }
 
-fn err_of<T: redis::FromRedisValue + std::fmt::Debug>(
-    c: &mut redis::Connection,
-    args: &[&str],
-) -> String {
-    cmd::<T>(c, args).unwrap_err().to_string()
-}
-
 #[test]
 fn getex_setrange_incrbyfloat_rename_copy_move_swapdb_flushall() {
     let dir = tempfile::tempdir().unwrap();
@@ -1573,20 +1455,6 @@ fn client_list_info_kill_config_get_and_info_sections() {
 }
 
 /// Reads until `expect` arrived (or 10 s passed) and compares.
-fn expect_bytes(stream: &mut TcpStream, expect: &str) {
-    let mut got = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut buf = [0u8; 4096];
-    while got.len() < expect.len() && Instant::now() < deadline {
-        match stream.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => got.extend_from_slice(&buf[..n]),
-            Err(_) => break,
-        }
-    }
-    assert_eq!(String::from_utf8_lossy(&got), expect);
-}
-
 #[test]
 fn pubsub_in_resp2_and_resp3() {
     let dir = tempfile::tempdir().unwrap();

@@ -195,6 +195,7 @@ impl Conn {
             notifier: notifier.clone(),
             gone: AtomicBool::new(false),
             watch_in_flight: Mutex::new(None),
+            buffers: crate::pubsub::Buffers::default(),
         });
         server
             .registry
@@ -239,6 +240,15 @@ impl Conn {
             now: Instant::now(),
             now_ms: now_ms(),
         }
+    }
+
+    /// What CLIENT LIST shows of this connection's buffers and socket: `fd`, the request bytes
+    /// not yet run (`qbuf`) and the reply bytes not yet sent (`omem`).
+    pub fn show_buffers(&self, fd: i32, unsent: usize) {
+        let b = &self.handle.buffers;
+        b.fd.store(fd, Ordering::Relaxed);
+        b.qbuf.store(self.input.len() as u64, Ordering::Relaxed);
+        b.omem.store(unsent as u64, Ordering::Relaxed);
     }
 
     /// Set by CLIENT KILL from another connection.
@@ -459,14 +469,34 @@ impl Conn {
             state.resp3 = self.out.resp3;
         }
         // Surge protection: per connection, then global (a command refused for want of AUTH
-        // is not counted: it does no work).
-        let admitted = !self.authed && !matches!(&*name, "AUTH" | "HELLO" | "QUIT")
-            || self.limiter.as_mut().is_none_or(|l| l.admit())
+        // is not counted: it does no work). Connection setup (HELLO, AUTH, CLIENT SETNAME and
+        // SETINFO: what a client library sends at connect) is not charged to the connection's
+        // own bucket, so a small per-connection burst is the application's; the global bucket,
+        // which protects the server, still counts it.
+        let setup = matches!(&*name, "HELLO" | "AUTH")
+            || &*name == "CLIENT"
+                && args.get(1).is_some_and(|s| {
+                    s.eq_ignore_ascii_case(b"SETINFO") || s.eq_ignore_ascii_case(b"SETNAME")
+                });
+        let unauthenticated = !self.authed && !matches!(&*name, "AUTH" | "HELLO" | "QUIT");
+        let own = if setup { None } else { self.limiter.as_mut() };
+        let limited = own.is_some() || self.server.global_limiter.is_some();
+        let admitted = unauthenticated
+            || own.is_none_or(|l| l.admit())
                 && self
                     .server
                     .global_limiter
                     .as_ref()
                     .is_none_or(|l| l.lock().expect("limiter").admit());
+        if limited && admitted && !unauthenticated {
+            stats.limiter_admitted.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Some(l) = &self.limiter {
+            self.handle
+                .buffers
+                .limiter_level
+                .store(l.level().to_bits(), Ordering::Relaxed);
+        }
         Prepared { name, admitted }
     }
 
@@ -732,6 +762,17 @@ impl Conn {
         }
         if !prepared.admitted {
             self.server.stats.rejected.fetch_add(1, Ordering::Relaxed);
+            if name == "EXEC" && self.multi.is_some() {
+                // As Redis' EXEC refused before it runs: the transaction is discarded (a
+                // connection left in MULTI would queue the client's next commands).
+                self.multi = None;
+                self.multi_failed = false;
+                self.unwatch();
+                self.out.error(
+                    "EXECABORT Transaction discarded because of: BUSY rate limit exceeded, retry later",
+                );
+                return Flow::Continue;
+            }
             self.multi_failed |= self.multi.is_some();
             self.out.error("BUSY rate limit exceeded, retry later");
             return Flow::Continue;
@@ -867,6 +908,11 @@ impl Conn {
         for _ in 0..4 {
             self.out.array(0);
         }
+    }
+
+    /// True while the connection has a channel or pattern subscription.
+    pub fn is_subscriber(&self) -> bool {
+        !(self.channels.is_empty() && self.patterns.is_empty())
     }
 
     /// A RESP2 connection with a subscription: only pub/sub commands, PING and QUIT.
@@ -1303,7 +1349,7 @@ impl Conn {
         self.out.bulk(b"server");
         self.out.bulk(b"mmtree");
         self.out.bulk(b"version");
-        self.out.bulk(env!("CARGO_PKG_VERSION").as_bytes());
+        self.out.bulk(crate::REDIS_VERSION.as_bytes());
         self.out.bulk(b"proto");
         self.out.int(if self.out.resp3 { 3 } else { 2 });
         self.out.bulk(b"id");
@@ -1320,29 +1366,35 @@ impl Conn {
     fn client(&mut self, args: &[Vec<u8>]) {
         let a = &args[1..];
         let sub = String::from_utf8_lossy(&a[0]).to_ascii_uppercase();
-        let arity = |ok: bool, me: &mut Conn| {
-            if !ok {
-                me.out.error(&format!(
-                    "ERR wrong number of arguments for 'client|{}' command",
-                    sub.to_ascii_lowercase()
-                ));
-            }
-            ok
+        // The subcommand's arity, checked before it runs: one reply, the arity error, when
+        // it is wrong (a check inside the match below fell through to "unknown subcommand"
+        // and answered twice).
+        let arity_ok = match sub.as_str() {
+            "REPLY" | "SETNAME" => a.len() == 2,
+            "GETNAME" | "ID" | "INFO" => a.len() == 1,
+            "SETINFO" => a.len() == 3,
+            "KILL" => a.len() >= 2,
+            _ => true,
         };
+        if !arity_ok {
+            self.out.error(&format!(
+                "ERR wrong number of arguments for 'client|{}' command",
+                sub.to_ascii_lowercase()
+            ));
+            return;
+        }
         match sub.as_str() {
-            "REPLY" if arity(a.len() == 2, self) => {
-                match String::from_utf8_lossy(&a[1]).to_ascii_uppercase().as_str() {
-                    "ON" => {
-                        self.replies_off = false;
-                        self.skip_next = false;
-                        self.out.simple("OK");
-                    }
-                    "OFF" => self.replies_off = true,
-                    "SKIP" => self.skip_next = !self.replies_off,
-                    _ => self.out.error("ERR syntax error"),
+            "REPLY" => match String::from_utf8_lossy(&a[1]).to_ascii_uppercase().as_str() {
+                "ON" => {
+                    self.replies_off = false;
+                    self.skip_next = false;
+                    self.out.simple("OK");
                 }
-            }
-            "SETNAME" if arity(a.len() == 2, self) => {
+                "OFF" => self.replies_off = true,
+                "SKIP" => self.skip_next = !self.replies_off,
+                _ => self.out.error("ERR syntax error"),
+            },
+            "SETNAME" => {
                 if a[1].iter().any(|&b| b <= b' ' || b > b'~') {
                     self.out.error(
                         "ERR Client names cannot contain spaces, newlines or special characters.",
@@ -1353,13 +1405,13 @@ impl Conn {
                 self.handle.state.lock().expect("client state").name = a[1].clone();
                 self.out.simple("OK");
             }
-            "GETNAME" if arity(a.len() == 1, self) => match self.name.clone() {
+            "GETNAME" => match self.name.clone() {
                 Some(name) => self.out.bulk(&name),
                 None => self.out.null(),
             },
-            "ID" if arity(a.len() == 1, self) => self.out.int(self.id as i64),
-            "SETINFO" if arity(a.len() == 3, self) => self.out.simple("OK"),
-            "INFO" if arity(a.len() == 1, self) => {
+            "ID" => self.out.int(self.id as i64),
+            "SETINFO" => self.out.simple("OK"),
+            "INFO" => {
                 let line = self.handle.line();
                 self.out.verbatim(line.as_bytes());
             }
@@ -1426,7 +1478,7 @@ impl Conn {
                 }
                 self.out.verbatim(text.as_bytes());
             }
-            "KILL" if arity(a.len() >= 2, self) => self.client_kill(&a[1..]),
+            "KILL" => self.client_kill(&a[1..]),
             _ => self.out.error(&unknown_subcommand(args)),
         }
     }
@@ -2104,9 +2156,7 @@ impl Conn {
             match name {
                 "ZCARD" => conn.out.int(len),
                 "ZSCORE" => match t.field(key, &store::zmember(&a[1])).filter(|_| len > 0) {
-                    Some(v) => conn
-                        .out
-                        .bulk(store::format_score(store::score_of(v)).as_bytes()),
+                    Some(v) => conn.out.double(&store::format_score(store::score_of(v))),
                     None => conn.out.null(),
                 },
                 _ => {
@@ -2135,7 +2185,7 @@ impl Conn {
                         }
                         conn.out.bulk(member);
                         if with_scores {
-                            conn.out.bulk(store::format_score(score).as_bytes());
+                            conn.out.double(&store::format_score(score));
                         }
                     }
                 }

@@ -18,6 +18,7 @@ use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
 use rustc_hash::FxHashMap;
 use std::io::{ErrorKind, Read, Write};
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::Arc;
@@ -172,7 +173,11 @@ impl Loop {
                 };
                 client.conn.tick(now, now_ms);
                 // A bug in one command closes that connection, not the loop's others.
-                match contained(id, || client.drive(&mut chunk)).unwrap_or(Drive::Close) {
+                let end = contained(id, || client.drive(&mut chunk)).unwrap_or(Drive::Close);
+                client
+                    .conn
+                    .show_buffers(client.stream.as_raw_fd(), client.unsent());
+                match end {
                     Drive::Parked => {}
                     Drive::Again => again.push(id),
                     Drive::Paused(until) => paused.push((until, id)),
@@ -421,7 +426,9 @@ impl Client {
             return true;
         }
         let idle = self.conn.is_quiet() && self.conn.input.is_empty() && self.unsent() == 0;
+        // Subscribers only receive, so they are never idle (Redis exempts pub/sub clients).
         if idle
+            && !self.conn.is_subscriber()
             && config
                 .idle_timeout
                 .is_some_and(|t| self.conn.last_activity.elapsed() > t)

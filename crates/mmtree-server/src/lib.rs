@@ -98,6 +98,8 @@ pub struct Stats {
     pub rejected_connections: AtomicU64,
     pub commands: AtomicU64,
     pub rejected: AtomicU64,
+    /// Commands a rate limiter (global or the connection's own) admitted.
+    pub limiter_admitted: AtomicU64,
     pub auth_failures: AtomicU64,
     pub commits: AtomicU64,
     pub committed_writes: AtomicU64,
@@ -214,7 +216,7 @@ impl Server {
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
         match section {
             "server" => format!(
-                "redis_version:7.0.0\r\nmmtree_version:{}\r\nredis_mode:standalone\r\nos:{}\r\narch_bits:64\r\nprocess_id:{}\r\ntcp_port:{}\r\nuptime_in_seconds:{}\r\nuptime_in_days:{}\r\nexecutable:mmtree\r\n",
+                "redis_version:{REDIS_VERSION}\r\nmmtree_version:{}\r\nredis_mode:standalone\r\nos:{}\r\narch_bits:64\r\nprocess_id:{}\r\ntcp_port:{}\r\nuptime_in_seconds:{}\r\nuptime_in_days:{}\r\nexecutable:mmtree\r\n",
                 env!("CARGO_PKG_VERSION"),
                 std::env::consts::OS,
                 std::process::id(),
@@ -268,13 +270,24 @@ impl Server {
                 )
             }
             "stats" => {
-                let (admitted, rejected_global, level) = match &self.global_limiter {
+                // The level: the global bucket's, or with only per-connection limits, the
+                // fullest connection's.
+                let (rejected_global, level) = match &self.global_limiter {
                     Some(l) => {
                         let l = l.lock().expect("limiter");
-                        (l.admitted, l.rejected, l.level())
+                        (l.rejected, l.level())
                     }
-                    None => (0, 0, 0.0),
+                    None => (
+                        0,
+                        self.registry
+                            .lock()
+                            .expect("registry")
+                            .values()
+                            .map(|h| f64::from_bits(h.buffers.limiter_level.load(Ordering::Relaxed)))
+                            .fold(0.0, f64::max),
+                    ),
                 };
+                let admitted = load(&s.limiter_admitted);
                 let (channels, patterns) = {
                     let subs = self.subs.lock().expect("subs");
                     (subs.channels.len(), subs.patterns.len())
@@ -328,22 +341,29 @@ impl Server {
             }
             _ => {
                 let mut keyspace = String::new();
-                if let Ok(read) = self.db.begin_read() {
+                let now = store::now_ms();
+                let listed = self.db.begin_read().and_then(|read| {
                     for db in 0..store::DATABASES {
-                        if let Ok(Some(t)) = read.table(store::table_name(db)) {
-                            if !t.is_empty() {
-                                let expires = read
-                                    .table(store::expires_name(db))
-                                    .ok()
-                                    .flatten()
-                                    .map_or(0, |t| t.len());
-                                keyspace.push_str(&format!(
-                                    "db{db}:keys={},expires={expires},avg_ttl=0\r\n",
-                                    t.len()
-                                ));
-                            }
+                        let Some(t) = read.table(store::table_name(db))? else {
+                            continue;
+                        };
+                        if t.is_empty() {
+                            continue;
                         }
+                        let (expires, avg_ttl) = match read.table(store::expires_name(db))? {
+                            Some(e) => (e.len(), store::average_ttl(&e, now)?),
+                            None => (0, 0),
+                        };
+                        keyspace.push_str(&format!(
+                            "db{db}:keys={},expires={expires},avg_ttl={avg_ttl}\r\n",
+                            t.len()
+                        ));
                     }
+                    Ok(())
+                });
+                if let Err(e) = listed {
+                    eprintln!("mmtree serve: INFO keyspace: {e}");
+                    keyspace.push_str(&format!("mmtree_error:{e}\r\n"));
                 }
                 keyspace
             }
@@ -594,6 +614,10 @@ fn run_job(
         }
     })
 }
+
+/// The Redis version the server speaks for (INFO's `redis_version`, HELLO's `version`):
+/// clients and Redis' test suite choose features by it.
+pub const REDIS_VERSION: &str = "7.0.0";
 
 /// What `mmtree serve` was asked for (see its `--help` for each).
 #[derive(Clone, Debug)]

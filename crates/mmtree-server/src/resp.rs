@@ -310,6 +310,18 @@ impl Out {
         self.buf.extend_from_slice(b"\r\n");
     }
 
+    /// A floating-point number already in Redis' text (`1.5`, `inf`, `-inf`): RESP3's double
+    /// (`,1.5`), a bulk string in RESP2.
+    pub fn double(&mut self, text: &str) {
+        if self.resp3 {
+            self.buf.push(b',');
+            self.buf.extend_from_slice(text.as_bytes());
+            self.buf.extend_from_slice(b"\r\n");
+        } else {
+            self.bulk(text.as_bytes());
+        }
+    }
+
     pub fn null(&mut self) {
         if self.resp3 {
             self.buf.extend_from_slice(b"_\r\n");
@@ -371,8 +383,15 @@ impl Out {
             Reply::Bulk(b) => self.bulk(b),
             Reply::Null => self.null(),
             Reply::NullArray => self.null_array(),
+            Reply::Double(text) => self.double(text),
             Reply::Array(items) => {
                 self.array(items.len());
+                for item in items {
+                    self.reply(item);
+                }
+            }
+            Reply::Set(items) => {
+                self.set(items.len());
                 for item in items {
                     self.reply(item);
                 }
@@ -390,10 +409,15 @@ pub enum Reply {
     Error(String),
     Int(i64),
     Bulk(Vec<u8>),
+    /// A floating-point number as Redis prints it (`1.5`, `inf`): a RESP3 double, a bulk
+    /// string in RESP2.
+    Double(String),
     Null,
     /// `*-1` in RESP2 (LPOP of no list with a count), null in RESP3.
     NullArray,
     Array(Vec<Reply>),
+    /// A RESP3 set (an array in RESP2).
+    Set(Vec<Reply>),
 }
 
 #[cfg(test)]

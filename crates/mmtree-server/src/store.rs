@@ -98,8 +98,10 @@ fn field_key(key: &[u8], field: &[u8]) -> Vec<u8> {
 pub const ZMEMBER: u8 = 0;
 pub const ZORDER: u8 = 1;
 
-/// A score as 8 bytes whose byte order is the numeric order (-inf first, +inf last).
+/// A score as 8 bytes whose byte order is the numeric order (-inf first, +inf last). -0 and 0
+/// are one score (equal scores order by member, as in Redis), so -0 is encoded as 0.
 pub fn score_order(score: f64) -> [u8; 8] {
+    let score = if score == 0.0 { 0.0 } else { score };
     let bits = score.to_bits();
     let ordered = if bits >> 63 == 1 {
         !bits
@@ -132,6 +134,16 @@ pub fn zorder(member: &[u8], score: f64) -> Vec<u8> {
     let mut o = Vec::with_capacity(9 + member.len());
     o.push(ZORDER);
     o.extend_from_slice(&score_order(score));
+    o.extend_from_slice(member);
+    o
+}
+
+/// The order row servers before -0 was encoded as 0 wrote for a member at -0 (removed along
+/// with the current one, so a file from them keeps no stray row).
+fn zorder_negative_zero(member: &[u8]) -> Vec<u8> {
+    let mut o = Vec::with_capacity(9 + member.len());
+    o.push(ZORDER);
+    o.extend_from_slice(&(!(-0.0f64).to_bits()).to_be_bytes());
     o.extend_from_slice(member);
     o
 }
@@ -212,6 +224,23 @@ pub fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Keys of an expiry table INFO's `avg_ttl` looks at (Redis estimates it from samples too).
+const AVG_TTL_SAMPLE: usize = 1000;
+
+/// INFO's `avg_ttl`: the average time to live, in milliseconds, of the first `AVG_TTL_SAMPLE`
+/// keys (in key order) of an expiry table that have not expired yet; 0 if none.
+pub fn average_ttl(expires: &ReadTable<'_>, now: u64) -> mmtree::Result<u64> {
+    let (mut sum, mut n) = (0u128, 0u128);
+    for item in expires.range(..)?.take(AVG_TTL_SAMPLE) {
+        let (_, at) = item?;
+        if let Some(at) = decode_expiry(at).filter(|&at| at > now) {
+            sum += u128::from(at - now);
+            n += 1;
+        }
+    }
+    Ok(sum.checked_div(n).map_or(0, |avg| avg as u64))
 }
 
 fn decode_expiry(bytes: &[u8]) -> Option<u64> {
@@ -674,6 +703,21 @@ impl Tx<'_> {
             }
         }
         Ok(removed)
+    }
+
+    /// Removes a sorted-set member's order row (and the one an older server wrote for -0).
+    fn hdel_order(
+        &mut self,
+        key: &[u8],
+        member: &[u8],
+        score: f64,
+        count: &mut Option<u64>,
+    ) -> TxResult<()> {
+        let removed = self.hdel(key, &zorder(member, score), count)?;
+        if !removed && score == 0.0 && score.is_sign_negative() {
+            self.hdel(key, &zorder_negative_zero(member), count)?;
+        }
+        Ok(())
     }
 
     /// Drops a hash's fields and type row (if it is one).
@@ -1740,7 +1784,7 @@ fn apply_more(tx: &mut Tx<'_>, name: &str, a: &[Vec<u8>]) -> TxResult<Reply> {
                         last = Some(new);
                         continue;
                     }
-                    tx.hdel(&a[0], &zorder(member, o), &mut count)?;
+                    tx.hdel_order(&a[0], member, o, &mut count)?;
                     changed += 1;
                 } else {
                     added += 1;
@@ -1754,7 +1798,7 @@ fn apply_more(tx: &mut Tx<'_>, name: &str, a: &[Vec<u8>]) -> TxResult<Reply> {
                 tx.notify(notify::ZSET, event, &a[0]);
             }
             if incr {
-                last.map_or(Reply::Null, |f| Reply::Bulk(format_score(f).into_bytes()))
+                last.map_or(Reply::Null, |f| Reply::Double(format_score(f)))
             } else {
                 Reply::Int(if ch { added + changed } else { added })
             }
@@ -1773,7 +1817,7 @@ fn apply_more(tx: &mut Tx<'_>, name: &str, a: &[Vec<u8>]) -> TxResult<Reply> {
                 let Some(v) = tx.field(&a[0], &mfield)? else {
                     continue;
                 };
-                tx.hdel(&a[0], &zorder(member, score_of(&v)), &mut count)?;
+                tx.hdel_order(&a[0], member, score_of(&v), &mut count)?;
                 tx.hdel(&a[0], &mfield, &mut count)?;
                 removed += 1;
             }
@@ -1814,7 +1858,7 @@ fn apply_more(tx: &mut Tx<'_>, name: &str, a: &[Vec<u8>]) -> TxResult<Reply> {
             }
             match wanted {
                 None => members.pop().map_or(Reply::Null, Reply::Bulk),
-                Some(_) => Reply::Array(members.into_iter().map(Reply::Bulk).collect()),
+                Some(_) => Reply::Set(members.into_iter().map(Reply::Bulk).collect()),
             }
         }
         "HDEL" => {
