@@ -1871,10 +1871,7 @@ impl Conn {
         options: &[Vec<u8>],
         with_type: bool,
     ) -> Option<ScanArgs> {
-        let Some(cursor) = std::str::from_utf8(cursor)
-            .ok()
-            .and_then(|c| c.parse::<u64>().ok())
-        else {
+        let Ok(after) = crate::cursor::decode(cursor) else {
             self.out.error("ERR invalid cursor");
             return None;
         };
@@ -1911,20 +1908,6 @@ impl Conn {
             }
             i += 2;
         }
-        let after = if cursor == 0 {
-            None
-        } else {
-            self.server
-                .cursors
-                .lock()
-                .expect("cursors")
-                .get(&cursor)
-                .cloned()
-        };
-        if cursor != 0 && after.is_none() {
-            self.out.error("ERR invalid cursor");
-            return None;
-        }
         Some(ScanArgs {
             after,
             pattern,
@@ -1945,7 +1928,6 @@ impl Conn {
         else {
             return Flow::Continue;
         };
-        let server = self.server.clone();
         self.with_table(|conn, t| {
             let mut keys = Vec::new();
             let mut last: Option<Vec<u8>> = None;
@@ -1976,8 +1958,8 @@ impl Conn {
                 }
             }
             let next = match (more, last) {
-                (true, Some(last)) => server.new_cursor(last),
-                _ => 0,
+                (true, Some(last)) => crate::cursor::encode(&last),
+                _ => "0".into(),
             };
             conn.out.array(2);
             conn.out.bulk(next.to_string().as_bytes());
@@ -2205,7 +2187,6 @@ impl Conn {
         else {
             return Flow::Continue;
         };
-        let server = self.server.clone();
         self.with_table(|conn, t| {
             let key = &a[0];
             let live = t.live(key, now).is_some();
@@ -2236,8 +2217,8 @@ impl Conn {
             let more = rows.len() > count;
             let page = &rows[..rows.len().min(count)];
             let next = match (more, page.last()) {
-                (true, Some((f, _))) => server.new_cursor(f.to_vec()),
-                _ => 0,
+                (true, Some((f, _))) => crate::cursor::encode(f),
+                _ => "0".into(),
             };
             let matched: Vec<_> = page
                 .iter()
@@ -2388,7 +2369,6 @@ impl Conn {
         else {
             return Flow::Continue;
         };
-        let server = self.server.clone();
         self.with_table(|conn, t| {
             let key = &a[0];
             let live = t.live(key, now).is_some();
@@ -2410,8 +2390,8 @@ impl Conn {
             let more = fields.len() > count;
             let page = &fields[..fields.len().min(count)];
             let next = match (more, page.last()) {
-                (true, Some((f, _))) => server.new_cursor(f.to_vec()),
-                _ => 0,
+                (true, Some((f, _))) => crate::cursor::encode(f),
+                _ => "0".into(),
             };
             let matched: Vec<_> = page
                 .iter()

@@ -7,7 +7,9 @@
 //! one durable commit, then hands each its answer.
 
 mod conn;
+mod cursor;
 mod event;
+mod expiry;
 mod limiter;
 mod notify;
 mod pubsub;
@@ -112,7 +114,6 @@ pub struct Server {
     pub writer: Mutex<Sender<WriteBatch>>,
     pub global_limiter: Option<Mutex<limiter::LeakyBucket>>,
     pub stats: Stats,
-    pub cursors: Mutex<BTreeMap<u64, Vec<u8>>>,
     /// Keys under WATCH, with their versions (see `store::Watches`).
     pub watches: Mutex<store::Watches>,
     /// Every live connection (CLIENT LIST, CLIENT KILL, PUBLISH).
@@ -121,7 +122,6 @@ pub struct Server {
     pub subs: Mutex<pubsub::Subs>,
     /// Calls per command, in `conn::COMMANDS` order (INFO commandstats; no timings).
     pub command_calls: Vec<AtomicU64>,
-    next_cursor: AtomicU64,
     pub shutting_down: AtomicBool,
     /// notify-keyspace-events.
     pub notify: notify::Settings,
@@ -149,18 +149,6 @@ impl Server {
             h.publish(p.as_deref(), channel, payload);
         }
         subscribers.len()
-    }
-
-    pub fn new_cursor(&self, last_key: Vec<u8>) -> u64 {
-        let id = self.next_cursor.fetch_add(1, Ordering::Relaxed);
-        let mut cursors = self.cursors.lock().expect("cursors");
-        // Scans are abandoned without notice: keep the newest 100,000 cursors (ids only grow, so
-        // the smallest id is the oldest).
-        while cursors.len() >= 100_000 {
-            cursors.pop_first();
-        }
-        cursors.insert(id, last_key);
-        id
     }
 
     /// INFO [section ...]: Redis' sections (server, clients, memory, persistence, stats,
@@ -372,11 +360,11 @@ impl Server {
 }
 
 /// The group-commit writer: takes every batch waiting, applies them in one transaction, commits
-/// once, then answers each client. Sweeps expired keys when idle.
+/// once, then answers each client. Sweeps expired keys on `expiry::Sweeper`'s schedule.
 fn writer_loop(server: Arc<Server>, batches: Receiver<WriteBatch>, durability: mmtree::Durability) {
-    let mut last_sweep = Instant::now();
+    let mut sweeper = expiry::Sweeper::new(Instant::now());
     loop {
-        let first = match batches.recv_timeout(Duration::from_millis(100)) {
+        let first = match batches.recv_timeout(sweeper.wait(Duration::from_millis(100))) {
             Ok(batch) => Some(batch),
             Err(RecvTimeoutError::Timeout) => None,
             Err(RecvTimeoutError::Disconnected) => return,
@@ -392,7 +380,7 @@ fn writer_loop(server: Arc<Server>, batches: Receiver<WriteBatch>, durability: m
                 Err(_) => break,
             }
         }
-        let sweep_due = last_sweep.elapsed() > Duration::from_millis(250);
+        let sweep_due = sweeper.due(Instant::now());
         if group.is_empty() && !sweep_due {
             continue;
         }
@@ -410,13 +398,15 @@ fn writer_loop(server: Arc<Server>, batches: Receiver<WriteBatch>, durability: m
                 }
             }
             let last = rest.peek().is_none();
-            commit_segment(&server, segment, durability, now, sweep_due && last);
+            let sweep = (sweep_due && last).then_some(sweeper.limit());
+            let expired = commit_segment(&server, segment, durability, now, sweep);
             if last {
+                if sweep_due {
+                    // A failed commit removed nothing: the sweep is tried again later.
+                    sweeper.swept(expired.unwrap_or(0), Instant::now());
+                }
                 break;
             }
-        }
-        if sweep_due {
-            last_sweep = Instant::now();
         }
     }
 }
@@ -445,14 +435,16 @@ impl std::fmt::Display for Failure {
     }
 }
 
-/// Applies `segment`'s jobs in one write transaction, commits once, and answers each.
+/// Applies `segment`'s jobs in one write transaction, commits once, and answers each; with
+/// `sweep`, also removes up to that many expired keys. Returns how many it removed (None if
+/// the commit failed).
 fn commit_segment(
     server: &Server,
     segment: Vec<WriteBatch>,
     durability: mmtree::Durability,
     now: u64,
-    sweep: bool,
-) {
+    sweep: Option<usize>,
+) -> Option<usize> {
     let ops = segment.iter().map(|b| b.job.ops()).sum::<usize>();
     let max_key = server.db.key_size_max().saturating_sub(12);
     let flags = server.notify.get();
@@ -478,10 +470,9 @@ fn commit_segment(
                     )?);
                 }
             }
-            let expired = if sweep {
-                store::sweep(&mut w, now, 10_000, notifying.then_some(&mut events))?
-            } else {
-                0
+            let expired = match sweep {
+                Some(limit) => store::sweep(&mut w, now, limit, notifying.then_some(&mut events))?,
+                None => 0,
             };
             if ops == 0 && expired == 0 {
                 w.abort();
@@ -529,12 +520,14 @@ fn commit_segment(
             for (batch, outcome) in segment.into_iter().zip(outcomes) {
                 (batch.reply)(outcome);
             }
+            Some(expired)
         }
         Err(error) => {
             eprintln!("mmtree serve: commit failed: {error}");
             for batch in segment {
                 (batch.reply)(Outcome::Failed(format!("ERR commit failed: {error}")));
             }
+            None
         }
     }
 }
@@ -689,12 +682,10 @@ pub fn run(args: Options) -> Result<()> {
             .rate
             .map(|rate| Mutex::new(limiter::LeakyBucket::new(rate, args.burst))),
         stats: Stats::default(),
-        cursors: Mutex::new(BTreeMap::new()),
         watches: Mutex::new(store::Watches::default()),
         registry: Mutex::new(BTreeMap::new()),
         subs: Mutex::new(pubsub::Subs::default()),
         command_calls: conn::COMMANDS.iter().map(|_| AtomicU64::new(0)).collect(),
-        next_cursor: AtomicU64::new(1),
         shutting_down: AtomicBool::new(false),
         shutdown_requested: AtomicBool::new(false),
         notify: notify::Settings::default(),
