@@ -7,6 +7,7 @@
 //! too (see `exec` and `store::Watches`).
 
 use crate::event::{Event, Notifier};
+use crate::keyspace::{Keyspace, Snapshot};
 use crate::pubsub::{encode_message, Handle, State};
 use crate::resp::{parse, Out, Parsed, Partial, Reply};
 use crate::store::{self, expires_name, glob, now_ms, table_name, View, WatchedKey, DATABASES};
@@ -16,9 +17,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
-/// LCS's table (u32 cells) is at most this many cells: 128 MiB, a fraction of a second of the
-/// event loop (Redis refuses only beyond 4 GiB of table, and blocks its loop as long).
-const LCS_CELLS_MAX: u64 = 32 << 20;
 /// HRANDFIELD and SRANDMEMBER pick at most this many at a time.
 const RANDOM_PICKS_MAX: u64 = 10_000_000;
 /// RANDOMKEY picks uniformly among at most this many keys (by walking to a random index);
@@ -931,6 +929,20 @@ impl Conn {
     fn read_command(&mut self, name: &str, args: &[Vec<u8>]) -> Flow {
         let a = &args[1..];
         let now = self.now_ms;
+        if crate::commands::READS.contains(&name) {
+            self.with_table(|conn, t| {
+                let mut ks = Keyspace::new(Snapshot(t), now);
+                match crate::commands::read(&mut ks, name, a) {
+                    Some(Ok(reply)) => conn.out.reply(&reply),
+                    Some(Err(e)) => {
+                        eprintln!("mmtree serve: {name}: {e}");
+                        conn.out.error(&format!("ERR {e}"));
+                    }
+                    None => conn.out.error(&unknown_command(args)),
+                }
+            });
+            return Flow::Continue;
+        }
         match name {
             "PING" if self.subscribed_resp2() => {
                 if a.len() > 1 {
@@ -1056,23 +1068,6 @@ impl Conn {
                 Some(_) if t.not_string(&a[0]) => conn.out.error(store::WRONGTYPE),
                 got => conn.out.int(got.map_or(0, |(_, d)| d.len() as i64)),
             }),
-            "GETBIT" if a.len() == 2 => {
-                let Some(offset) = store::bit_offset(&a[1]) else {
-                    self.out.error(store::BIT_OFFSET);
-                    return Flow::Continue;
-                };
-                self.with_table(|conn, t| {
-                    let live = t.live(&a[0], now);
-                    if live.is_some() && t.not_string(&a[0]) {
-                        conn.out.error(store::WRONGTYPE);
-                        return;
-                    }
-                    let data = live.map_or(&[][..], |(_, d)| d);
-                    let byte = data.get((offset / 8) as usize).copied().unwrap_or(0);
-                    conn.out.int(i64::from(byte & (0x80 >> (offset % 8)) != 0));
-                })
-            }
-            "LCS" => return self.lcs(a, now),
             // Every commit so far written to the tree and synced (Redis' SAVE writes its
             // dataset): a checkpoint, which waits for a commit in progress.
             "SAVE" if a.is_empty() => match self.server.db.checkpoint() {
@@ -1123,22 +1118,6 @@ impl Conn {
                     }
                 })
             }
-            "TYPE" if a.len() == 1 => self.with_table(|conn, t| {
-                let kind = t.type_of(&a[0]).map(String::from_utf8_lossy);
-                conn.out.simple(match t.live(&a[0], now) {
-                    Some(_) => kind.as_deref().unwrap_or("string"),
-                    None => "none",
-                })
-            }),
-            "EXPIRETIME" | "PEXPIRETIME" if a.len() == 1 => self.with_table(|conn, t| {
-                let reply = match t.live(&a[0], now) {
-                    None => -2,
-                    Some((None, _)) => -1,
-                    Some((Some(at), _)) if name == "EXPIRETIME" => (at / 1000) as i64,
-                    Some((Some(at), _)) => at as i64,
-                };
-                conn.out.int(reply)
-            }),
             "TIME" => {
                 let since = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
@@ -1147,15 +1126,6 @@ impl Conn {
                 self.out.bulk(since.as_secs().to_string().as_bytes());
                 self.out.bulk(since.subsec_micros().to_string().as_bytes());
             }
-            "TTL" | "PTTL" if a.len() == 1 => self.with_table(|conn, t| {
-                let reply = match t.live(&a[0], now) {
-                    None => -2,
-                    Some((None, _)) => -1,
-                    Some((Some(at), _)) if name == "TTL" => ((at - now) as i64 + 500) / 1000,
-                    Some((Some(at), _)) => (at - now) as i64,
-                };
-                conn.out.int(reply)
-            }),
             "KEYS" if a.len() == 1 => self.with_table(|conn, t| {
                 let mut keys = Vec::new();
                 if let Some(data) = &t.data {
@@ -1172,9 +1142,6 @@ impl Conn {
                     conn.out.bulk(k);
                 }
             }),
-            "SCAN" if !a.is_empty() => return self.scan(a, now),
-            "HSCAN" if a.len() >= 2 => return self.hscan(a, now, false),
-            "SSCAN" if a.len() >= 2 => return self.hscan(a, now, true),
             "HRANDFIELD" if (1..=3).contains(&a.len()) => self.hrandfield(a, now, false),
             "SRANDMEMBER" if (1..=2).contains(&a.len()) => self.hrandfield(a, now, true),
             "MEMORY" if a[0].eq_ignore_ascii_case(b"USAGE") && a.len() >= 2 => {
@@ -1189,20 +1156,7 @@ impl Conn {
                 })
             }
             "OBJECT" => self.out.error(&unknown_subcommand(args)),
-            "ZSCORE" | "ZCARD" | "ZRANGE" => self.zset_read(name, a, now),
-            "ZSCAN" => return self.zscan(a, now),
-            "LLEN" | "LINDEX" | "LRANGE" if arity_ok(name, args.len()) => {
-                self.list_read(name, a, now)
-            }
-            "SMEMBERS" | "SISMEMBER" | "SMISMEMBER" | "SCARD" if arity_ok(name, args.len()) => {
-                self.set_read(name, a, now)
-            }
             "RANDOMKEY" => self.randomkey(now),
-            "HGET" | "HMGET" | "HLEN" | "HEXISTS" | "HKEYS" | "HVALS" | "HGETALL" | "HSTRLEN"
-                if arity_ok(name, args.len()) =>
-            {
-                self.hash_read(name, a, now)
-            }
             "MMTREE.RANGE" if a.len() >= 2 => return self.range(a, now),
             _ if COMMANDS.iter().any(|(n, _, _)| *n == name) => self.wrong_args(name),
             _ => self.out.error(&unknown_command(args)),
@@ -1863,187 +1817,6 @@ impl Conn {
         self.out.simple("OK");
     }
 
-    /// The cursor and options of SCAN (`with_type`: TYPE too) or HSCAN, or `None` once the
-    /// error reply is written: an unknown cursor, a bad COUNT, an unknown option.
-    fn scan_args(
-        &mut self,
-        cursor: &[u8],
-        options: &[Vec<u8>],
-        with_type: bool,
-    ) -> Option<ScanArgs> {
-        let Ok(after) = crate::cursor::decode(cursor) else {
-            self.out.error("ERR invalid cursor");
-            return None;
-        };
-        let (mut pattern, mut count, mut kind) = (None, 10usize, None::<Vec<u8>>);
-        let mut i = 0;
-        while i < options.len() {
-            match (
-                String::from_utf8_lossy(&options[i])
-                    .to_ascii_uppercase()
-                    .as_str(),
-                options.get(i + 1),
-            ) {
-                ("MATCH", Some(p)) => pattern = Some(p.clone()),
-                ("COUNT", Some(n)) => match std::str::from_utf8(n)
-                    .ok()
-                    .and_then(|n| n.parse::<usize>().ok())
-                {
-                    Some(n) if n > 0 => count = n,
-                    Some(_) => {
-                        self.out.error("ERR syntax error");
-                        return None;
-                    }
-                    None => {
-                        self.out
-                            .error("ERR value is not an integer or out of range");
-                        return None;
-                    }
-                },
-                ("TYPE", Some(t)) if with_type => kind = Some(t.to_ascii_lowercase()),
-                _ => {
-                    self.out.error("ERR syntax error");
-                    return None;
-                }
-            }
-            i += 2;
-        }
-        Some(ScanArgs {
-            after,
-            pattern,
-            count,
-            kind,
-        })
-    }
-
-    /// SCAN cursor [MATCH pattern] [COUNT n] [TYPE type]: keys in order; the cursor names the
-    /// last key.
-    fn scan(&mut self, a: &[Vec<u8>], now: u64) -> Flow {
-        let Some(ScanArgs {
-            after,
-            pattern,
-            count,
-            kind,
-        }) = self.scan_args(&a[0], &a[1..], true)
-        else {
-            return Flow::Continue;
-        };
-        self.with_table(|conn, t| {
-            let mut keys = Vec::new();
-            let mut last: Option<Vec<u8>> = None;
-            let mut more = false;
-            if let Some(data) = &t.data {
-                let start = after.as_ref().map_or(std::ops::Bound::Unbounded, |k| {
-                    std::ops::Bound::Excluded(k.as_slice())
-                });
-                if let Ok(range) = data.range((start, std::ops::Bound::Unbounded)) {
-                    for (examined, (k, _)) in range.flatten().enumerate() {
-                        if examined == count {
-                            more = true;
-                            break;
-                        }
-                        last = Some(k.to_vec());
-                        let type_ok = match kind.as_deref() {
-                            None => true,
-                            Some(b"string") => !t.not_string(k),
-                            Some(kind) => t.is_kind(k, kind),
-                        };
-                        if type_ok
-                            && pattern.as_ref().is_none_or(|p| glob(p, k))
-                            && t.unexpired(k, now)
-                        {
-                            keys.push(k);
-                        }
-                    }
-                }
-            }
-            let next = match (more, last) {
-                (true, Some(last)) => crate::cursor::encode(&last),
-                _ => "0".into(),
-            };
-            conn.out.array(2);
-            conn.out.bulk(next.to_string().as_bytes());
-            conn.out.array(keys.len());
-            for k in keys {
-                conn.out.bulk(k);
-            }
-        });
-        Flow::Continue
-    }
-
-    /// The hash reads, on a snapshot.
-    fn hash_read(&mut self, name: &str, a: &[Vec<u8>], now: u64) {
-        self.with_table(|conn, t| {
-            let key = &a[0];
-            let hash = match t.live(key, now) {
-                Some(_) if !t.is_kind(key, b"hash") => {
-                    conn.out.error(store::WRONGTYPE);
-                    return;
-                }
-                Some(_) => true,
-                None => false,
-            };
-            match name {
-                "HGET" => match t.field(key, &a[1]).filter(|_| hash) {
-                    Some(v) => conn.out.bulk(v),
-                    None => conn.out.null(),
-                },
-                "HMGET" => {
-                    conn.out.array(a.len() - 1);
-                    for f in &a[1..] {
-                        match t.field(key, f).filter(|_| hash) {
-                            Some(v) => conn.out.bulk(v),
-                            None => conn.out.null(),
-                        }
-                    }
-                }
-                "HEXISTS" => conn
-                    .out
-                    .int(i64::from(hash && t.field(key, &a[1]).is_some())),
-                "HSTRLEN" => conn.out.int(
-                    t.field(key, &a[1])
-                        .filter(|_| hash)
-                        .map_or(0, |v| v.len() as i64),
-                ),
-                "HLEN" => conn.out.int(if hash {
-                    t.live(key, now)
-                        .and_then(|(_, d)| d.try_into().ok().map(u64::from_be_bytes))
-                        .unwrap_or(0) as i64
-                } else {
-                    0
-                }),
-                _ => {
-                    let fields = if hash {
-                        match t.fields(key, None, usize::MAX) {
-                            Ok(f) => f,
-                            Err(e) => {
-                                conn.out.error(&format!("ERR {e}"));
-                                return;
-                            }
-                        }
-                    } else {
-                        Vec::new()
-                    };
-                    match name {
-                        "HGETALL" => {
-                            conn.out.map(fields.len());
-                            for (f, v) in fields {
-                                conn.out.bulk(f);
-                                conn.out.bulk(v);
-                            }
-                        }
-                        _ => {
-                            conn.out.array(fields.len());
-                            for (f, v) in fields {
-                                conn.out.bulk(if name == "HKEYS" { f } else { v });
-                            }
-                        }
-                    }
-                }
-            }
-        })
-    }
-
     /// MEMORY USAGE key [SAMPLES n]: the bytes the key's rows take in tree pages (each row's key
     /// and value plus its 10-byte slot and cell header; the internal rows of a hash, set or list
     /// too: every row for up to 1,000 of them, else `n` (default 5, 0: all) extrapolated).
@@ -2097,317 +1870,6 @@ impl Conn {
             }
             conn.out.int(bytes as i64);
         })
-    }
-
-    /// ZSCORE, ZCARD, ZRANGE key start stop [WITHSCORES] (by rank): see `store::ZMEMBER`.
-    fn zset_read(&mut self, name: &str, a: &[Vec<u8>], now: u64) {
-        let mut with_scores = false;
-        let mut bounds = (0i64, -1i64);
-        if name == "ZRANGE" {
-            let parse = |b: &[u8]| std::str::from_utf8(b).ok()?.parse::<i64>().ok();
-            match a.get(3) {
-                None => {}
-                Some(w) if a.len() == 4 && w.eq_ignore_ascii_case(b"WITHSCORES") => {
-                    with_scores = true
-                }
-                Some(_) => {
-                    // BYSCORE, BYLEX, REV, LIMIT: not offered.
-                    self.out.error("ERR syntax error");
-                    return;
-                }
-            }
-            match (parse(&a[1]), parse(&a[2])) {
-                (Some(s), Some(e)) => bounds = (s, e),
-                _ => {
-                    self.out
-                        .error("ERR value is not an integer or out of range");
-                    return;
-                }
-            }
-        }
-        self.with_table(|conn, t| {
-            let key = &a[0];
-            let len = match t.live(key, now) {
-                Some(_) if !t.is_kind(key, b"zset") => {
-                    conn.out.error(store::WRONGTYPE);
-                    return;
-                }
-                Some((_, d)) => d.try_into().map_or(0, u64::from_be_bytes) as i64 / 2,
-                None => 0,
-            };
-            match name {
-                "ZCARD" => conn.out.int(len),
-                "ZSCORE" => match t.field(key, &store::zmember(&a[1])).filter(|_| len > 0) {
-                    Some(v) => conn.out.double(&store::format_score(store::score_of(v))),
-                    None => conn.out.null(),
-                },
-                _ => {
-                    let fix = |i: i64| if i < 0 { i + len } else { i };
-                    let (start, stop) = (fix(bounds.0).max(0), fix(bounds.1).min(len - 1));
-                    if len == 0 || start > stop {
-                        conn.out.array(0);
-                        return;
-                    }
-                    // The order rows, from the first; the first `start` are stepped over.
-                    let rows = match t.fields_at(key, &[store::ZORDER], (stop + 1) as usize) {
-                        Ok(rows) => rows,
-                        Err(e) => {
-                            conn.out.error(&format!("ERR {e}"));
-                            return;
-                        }
-                    };
-                    let picked = &rows[(start as usize).min(rows.len())..];
-                    conn.out
-                        .array(picked.len() * if with_scores && !conn.out.resp3 { 2 } else { 1 });
-                    for (f, _) in picked {
-                        let (order, member) = f[1..].split_at(8.min(f.len() - 1));
-                        let score = store::score_from_order(order);
-                        if with_scores && conn.out.resp3 {
-                            conn.out.array(2);
-                        }
-                        conn.out.bulk(member);
-                        if with_scores {
-                            conn.out.double(&store::format_score(score));
-                        }
-                    }
-                }
-            }
-        })
-    }
-
-    /// ZSCAN key cursor [MATCH pattern] [COUNT n]: members in member order with their scores;
-    /// the cursor names the last member row returned.
-    fn zscan(&mut self, a: &[Vec<u8>], now: u64) -> Flow {
-        let Some(ScanArgs {
-            after,
-            pattern,
-            count,
-            ..
-        }) = self.scan_args(&a[1], &a[2..], false)
-        else {
-            return Flow::Continue;
-        };
-        self.with_table(|conn, t| {
-            let key = &a[0];
-            let live = t.live(key, now).is_some();
-            if live && !t.is_kind(key, b"zset") {
-                conn.out.error(store::WRONGTYPE);
-                return;
-            }
-            let rows = if !live {
-                Ok(Vec::new())
-            } else {
-                match after.as_deref() {
-                    Some(after) => t.fields(key, Some(after), count.saturating_add(1)),
-                    None => t.fields_at(key, &[store::ZMEMBER], count.saturating_add(1)),
-                }
-            };
-            let rows = match rows {
-                Ok(rows) => rows,
-                Err(e) => {
-                    conn.out.error(&format!("ERR {e}"));
-                    return;
-                }
-            };
-            // Member rows only (the order rows follow them).
-            let rows: Vec<_> = rows
-                .into_iter()
-                .take_while(|(f, _)| f.first() == Some(&store::ZMEMBER))
-                .collect();
-            let more = rows.len() > count;
-            let page = &rows[..rows.len().min(count)];
-            let next = match (more, page.last()) {
-                (true, Some((f, _))) => crate::cursor::encode(f),
-                _ => "0".into(),
-            };
-            let matched: Vec<_> = page
-                .iter()
-                .filter(|(f, _)| pattern.as_ref().is_none_or(|p| glob(p, &f[1..])))
-                .collect();
-            conn.out.array(2);
-            conn.out.bulk(next.to_string().as_bytes());
-            conn.out.array(matched.len() * 2);
-            for (f, v) in matched {
-                conn.out.bulk(&f[1..]);
-                conn.out
-                    .bulk(store::format_score(store::score_of(v)).as_bytes());
-            }
-        });
-        Flow::Continue
-    }
-
-    /// LLEN, LINDEX, LRANGE: element i of a list is the row at position head + i (see
-    /// `store::LIST_MIDDLE`).
-    fn list_read(&mut self, name: &str, a: &[Vec<u8>], now: u64) {
-        let parse = |b: &[u8]| std::str::from_utf8(b).ok()?.parse::<i64>().ok();
-        let bounds: Option<Vec<i64>> = a[1..].iter().map(|b| parse(b)).collect();
-        let Some(bounds) = bounds else {
-            self.out
-                .error("ERR value is not an integer or out of range");
-            return;
-        };
-        self.with_table(|conn, t| {
-            let key = &a[0];
-            let len = match t.live(key, now) {
-                Some(_) if !t.is_kind(key, b"list") => {
-                    conn.out.error(store::WRONGTYPE);
-                    return;
-                }
-                Some((_, d)) => d.try_into().map_or(0, u64::from_be_bytes) as i64,
-                None => 0,
-            };
-            let head = match t.fields(key, None, 1) {
-                Ok(first) => first
-                    .first()
-                    .and_then(|(f, _)| (*f).try_into().ok().map(u64::from_be_bytes)),
-                Err(e) => {
-                    conn.out.error(&format!("ERR {e}"));
-                    return;
-                }
-            };
-            let fix = |i: i64| if i < 0 { i + len } else { i };
-            match name {
-                "LLEN" => conn.out.int(len),
-                "LINDEX" => {
-                    let i = fix(bounds[0]);
-                    match head.filter(|_| (0..len).contains(&i)) {
-                        Some(h) => match t.field(key, &(h + i as u64).to_be_bytes()) {
-                            Some(v) => conn.out.bulk(v),
-                            None => conn.out.null(),
-                        },
-                        None => conn.out.null(),
-                    }
-                }
-                _ => {
-                    let (start, stop) = (fix(bounds[0]).max(0), fix(bounds[1]).min(len - 1));
-                    let (Some(h), true) = (head, start <= stop) else {
-                        conn.out.array(0);
-                        return;
-                    };
-                    let from = h + start as u64;
-                    let rows = t.fields(
-                        key,
-                        Some(&(from - 1).to_be_bytes()),
-                        (stop - start + 1) as usize,
-                    );
-                    match rows {
-                        Ok(rows) => {
-                            conn.out.array(rows.len());
-                            for (_, v) in rows {
-                                conn.out.bulk(v);
-                            }
-                        }
-                        Err(e) => conn.out.error(&format!("ERR {e}")),
-                    }
-                }
-            }
-        })
-    }
-
-    /// SMEMBERS, SISMEMBER, SMISMEMBER, SCARD: a set's members are the rows of a hash with
-    /// empty values (see `store`).
-    fn set_read(&mut self, name: &str, a: &[Vec<u8>], now: u64) {
-        self.with_table(|conn, t| {
-            let key = &a[0];
-            let set = match t.live(key, now) {
-                Some(_) if !t.is_kind(key, b"set") => {
-                    conn.out.error(store::WRONGTYPE);
-                    return;
-                }
-                Some(_) => true,
-                None => false,
-            };
-            let member = |m: &[u8]| set && t.field(key, m).is_some();
-            match name {
-                "SISMEMBER" => conn.out.int(i64::from(member(&a[1]))),
-                "SMISMEMBER" => {
-                    conn.out.array(a.len() - 1);
-                    for m in &a[1..] {
-                        conn.out.int(i64::from(member(m)));
-                    }
-                }
-                "SCARD" => conn.out.int(match t.live(key, now) {
-                    Some((_, d)) if set => d.try_into().map_or(0, u64::from_be_bytes) as i64,
-                    _ => 0,
-                }),
-                _ => {
-                    let members = if set {
-                        match t.fields(key, None, usize::MAX) {
-                            Ok(m) => m,
-                            Err(e) => {
-                                conn.out.error(&format!("ERR {e}"));
-                                return;
-                            }
-                        }
-                    } else {
-                        Vec::new()
-                    };
-                    // RESP3: a set.
-                    if conn.out.resp3 {
-                        conn.out.set(members.len());
-                    } else {
-                        conn.out.array(members.len());
-                    }
-                    for (m, _) in members {
-                        conn.out.bulk(m);
-                    }
-                }
-            }
-        })
-    }
-
-    /// HSCAN key cursor [MATCH pattern] [COUNT n]: fields in order; the cursor names the last
-    /// field returned.
-    fn hscan(&mut self, a: &[Vec<u8>], now: u64, set: bool) -> Flow {
-        let kind: &[u8] = if set { b"set" } else { b"hash" };
-        let Some(ScanArgs {
-            after,
-            pattern,
-            count,
-            ..
-        }) = self.scan_args(&a[1], &a[2..], false)
-        else {
-            return Flow::Continue;
-        };
-        self.with_table(|conn, t| {
-            let key = &a[0];
-            let live = t.live(key, now).is_some();
-            if live && !t.is_kind(key, kind) {
-                conn.out.error(store::WRONGTYPE);
-                return;
-            }
-            let fields = if live {
-                match t.fields(key, after.as_deref(), count.saturating_add(1)) {
-                    Ok(f) => f,
-                    Err(e) => {
-                        conn.out.error(&format!("ERR {e}"));
-                        return;
-                    }
-                }
-            } else {
-                Vec::new()
-            };
-            let more = fields.len() > count;
-            let page = &fields[..fields.len().min(count)];
-            let next = match (more, page.last()) {
-                (true, Some((f, _))) => crate::cursor::encode(f),
-                _ => "0".into(),
-            };
-            let matched: Vec<_> = page
-                .iter()
-                .filter(|(f, _)| pattern.as_ref().is_none_or(|p| glob(p, f)))
-                .collect();
-            conn.out.array(2);
-            conn.out.bulk(next.to_string().as_bytes());
-            conn.out.array(matched.len() * if set { 1 } else { 2 });
-            for (f, v) in matched {
-                conn.out.bulk(f);
-                if !set {
-                    conn.out.bulk(v);
-                }
-            }
-        });
-        Flow::Continue
     }
 
     /// HRANDFIELD key [count [WITHVALUES]]: without count one field (or nil); a positive count
@@ -2518,140 +1980,6 @@ impl Conn {
     }
 
     /// RANDOMKEY: a live key of the database, or nil (uniform up to RANDOMKEY_EXACT keys).
-    /// LCS key1 key2 [LEN] [IDX] [MINMATCHLEN n] [WITHMATCHLEN]: the longest common
-    /// subsequence of two strings, its length, or its matching ranges (from the end, as Redis
-    /// walks its table back).
-    fn lcs(&mut self, a: &[Vec<u8>], now: u64) -> Flow {
-        let (mut len, mut idx, mut with_len, mut min_len) = (false, false, false, 0u64);
-        let mut i = 2;
-        while i < a.len() {
-            match String::from_utf8_lossy(&a[i]).to_ascii_uppercase().as_str() {
-                "LEN" => len = true,
-                "IDX" => idx = true,
-                "WITHMATCHLEN" => with_len = true,
-                "MINMATCHLEN" if i + 1 < a.len() => {
-                    i += 1;
-                    match std::str::from_utf8(&a[i])
-                        .ok()
-                        .and_then(|n| n.parse::<i64>().ok())
-                    {
-                        Some(n) => min_len = n.max(0) as u64,
-                        None => {
-                            self.out
-                                .error("ERR value is not an integer or out of range");
-                            return Flow::Continue;
-                        }
-                    }
-                }
-                _ => {
-                    self.out.error("ERR syntax error");
-                    return Flow::Continue;
-                }
-            }
-            i += 1;
-        }
-        if len && idx {
-            self.out
-                .error("ERR If you want both the length and indexes, please just use IDX.");
-            return Flow::Continue;
-        }
-        self.with_table(|conn, t| {
-            let mut values = [&[][..], &[][..]];
-            for (v, key) in values.iter_mut().zip(&a[..2]) {
-                if let Some((_, data)) = t.live(key, now) {
-                    if t.not_string(key) {
-                        conn.out
-                            .error("ERR The specified keys must contain string values");
-                        return;
-                    }
-                    *v = data;
-                }
-            }
-            let [x, y] = values;
-            let cells = (x.len() as u64 + 1) * (y.len() as u64 + 1);
-            if cells > LCS_CELLS_MAX {
-                conn.out.error(
-                    "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len",
-                );
-                return;
-            }
-            // table[i][j]: the LCS length of x[..i] and y[..j].
-            let w = y.len() + 1;
-            let mut table = vec![0u32; cells as usize];
-            for i in 1..=x.len() {
-                for j in 1..=y.len() {
-                    table[i * w + j] = if x[i - 1] == y[j - 1] {
-                        table[(i - 1) * w + j - 1] + 1
-                    } else {
-                        table[(i - 1) * w + j].max(table[i * w + j - 1])
-                    };
-                }
-            }
-            let total = table[x.len() * w + y.len()] as usize;
-            if len {
-                conn.out.int(total as i64);
-                return;
-            }
-            // Walk back from the end, collecting the subsequence and its contiguous ranges.
-            let mut common = vec![0u8; total];
-            let mut ranges: Vec<((usize, usize), (usize, usize))> = Vec::new();
-            let (mut i, mut j, mut k) = (x.len(), y.len(), total);
-            let mut current: Option<((usize, usize), (usize, usize))> = None;
-            while i > 0 && j > 0 {
-                let emit;
-                if x[i - 1] == y[j - 1] {
-                    common[k - 1] = x[i - 1];
-                    current = Some(match current {
-                        None => ((i - 1, i - 1), (j - 1, j - 1)),
-                        Some(((_, ae), (_, be))) => ((i - 1, ae), (j - 1, be)),
-                    });
-                    emit = i == 1 || j == 1;
-                    k -= 1;
-                    i -= 1;
-                    j -= 1;
-                } else {
-                    if table[(i - 1) * w + j] > table[i * w + j - 1] {
-                        i -= 1;
-                    } else {
-                        j -= 1;
-                    }
-                    emit = current.is_some();
-                }
-                if emit {
-                    if let Some(range) = current.take() {
-                        ranges.push(range);
-                    }
-                }
-            }
-            if !idx {
-                conn.out.bulk(&common);
-                return;
-            }
-            let ranges: Vec<_> = ranges
-                .into_iter()
-                .filter(|((s, e), _)| (e - s + 1) as u64 >= min_len)
-                .collect();
-            conn.out.map(2);
-            conn.out.bulk(b"matches");
-            conn.out.array(ranges.len());
-            for ((a_start, a_end), (b_start, b_end)) in ranges {
-                conn.out.array(if with_len { 3 } else { 2 });
-                conn.out.array(2);
-                conn.out.int(a_start as i64);
-                conn.out.int(a_end as i64);
-                conn.out.array(2);
-                conn.out.int(b_start as i64);
-                conn.out.int(b_end as i64);
-                if with_len {
-                    conn.out.int((a_end - a_start + 1) as i64);
-                }
-            }
-            conn.out.bulk(b"len");
-            conn.out.int(total as i64);
-        });
-        Flow::Continue
-    }
-
     fn randomkey(&mut self, now: u64) {
         let seed = now
             ^ self.id.wrapping_mul(0x9e37_79b9_7f4a_7c15)
@@ -2923,8 +2251,8 @@ pub const COMMANDS: &[(&str, i32, Kind)] = &[
     ("APPEND", 3, Kind::Write),
     ("STRLEN", 2, Kind::Read),
     ("GETRANGE", 4, Kind::Read),
-    ("GETBIT", 3, Kind::Connection),
-    ("LCS", -3, Kind::Connection),
+    ("GETBIT", 3, Kind::Read),
+    ("LCS", -3, Kind::Read),
     ("SAVE", 1, Kind::Connection),
     ("SHUTDOWN", -1, Kind::Connection),
     ("TTL", 2, Kind::Read),
@@ -2934,7 +2262,7 @@ pub const COMMANDS: &[(&str, i32, Kind)] = &[
     ("EXPIREAT", -3, Kind::Write),
     ("PEXPIREAT", -3, Kind::Write),
     ("PERSIST", 2, Kind::Write),
-    ("SCAN", -2, Kind::Connection),
+    ("SCAN", -2, Kind::Read),
     ("KEYS", 2, Kind::Read),
     ("DBSIZE", 1, Kind::Read),
     ("FLUSHDB", -1, Kind::Write),
@@ -2973,15 +2301,15 @@ pub const COMMANDS: &[(&str, i32, Kind)] = &[
     ("HDEL", -3, Kind::Write),
     ("HINCRBY", 4, Kind::Write),
     ("HINCRBYFLOAT", 4, Kind::Write),
-    ("HGET", 3, Kind::Connection),
-    ("HMGET", -3, Kind::Connection),
-    ("HLEN", 2, Kind::Connection),
-    ("HEXISTS", 3, Kind::Connection),
-    ("HKEYS", 2, Kind::Connection),
-    ("HVALS", 2, Kind::Connection),
-    ("HGETALL", 2, Kind::Connection),
-    ("HSTRLEN", 3, Kind::Connection),
-    ("HSCAN", -3, Kind::Connection),
+    ("HGET", 3, Kind::Read),
+    ("HMGET", -3, Kind::Read),
+    ("HLEN", 2, Kind::Read),
+    ("HEXISTS", 3, Kind::Read),
+    ("HKEYS", 2, Kind::Read),
+    ("HVALS", 2, Kind::Read),
+    ("HGETALL", 2, Kind::Read),
+    ("HSTRLEN", 3, Kind::Read),
+    ("HSCAN", -3, Kind::Read),
     ("HRANDFIELD", -2, Kind::Connection),
     ("MEMORY", -2, Kind::Connection),
     ("OBJECT", -2, Kind::Connection),
@@ -2991,32 +2319,23 @@ pub const COMMANDS: &[(&str, i32, Kind)] = &[
     ("RPUSHX", -3, Kind::Write),
     ("LPOP", -2, Kind::Write),
     ("RPOP", -2, Kind::Write),
-    ("LLEN", 2, Kind::Connection),
-    ("LINDEX", 3, Kind::Connection),
-    ("LRANGE", 4, Kind::Connection),
+    ("LLEN", 2, Kind::Read),
+    ("LINDEX", 3, Kind::Read),
+    ("LRANGE", 4, Kind::Read),
     ("ZADD", -4, Kind::Write),
     ("ZINCRBY", 4, Kind::Write),
     ("ZREM", -3, Kind::Write),
-    ("ZSCORE", 3, Kind::Connection),
-    ("ZCARD", 2, Kind::Connection),
-    ("ZRANGE", -4, Kind::Connection),
-    ("ZSCAN", -3, Kind::Connection),
+    ("ZSCORE", 3, Kind::Read),
+    ("ZCARD", 2, Kind::Read),
+    ("ZRANGE", -4, Kind::Read),
+    ("ZSCAN", -3, Kind::Read),
     ("SADD", -3, Kind::Write),
     ("SREM", -3, Kind::Write),
     ("SPOP", -2, Kind::Write),
-    ("SMEMBERS", 2, Kind::Connection),
-    ("SISMEMBER", 3, Kind::Connection),
-    ("SMISMEMBER", -3, Kind::Connection),
-    ("SCARD", 2, Kind::Connection),
-    ("SSCAN", -3, Kind::Connection),
+    ("SMEMBERS", 2, Kind::Read),
+    ("SISMEMBER", 3, Kind::Read),
+    ("SMISMEMBER", -3, Kind::Read),
+    ("SCARD", 2, Kind::Read),
+    ("SSCAN", -3, Kind::Read),
     ("SRANDMEMBER", -2, Kind::Connection),
 ];
-
-/// What SCAN and HSCAN were asked: resume after this key or field (none: from the start), keep
-/// those matching the glob pattern, examine at most `count`, keep keys of this type (SCAN).
-struct ScanArgs {
-    after: Option<Vec<u8>>,
-    pattern: Option<Vec<u8>>,
-    count: usize,
-    kind: Option<Vec<u8>>,
-}

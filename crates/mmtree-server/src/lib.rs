@@ -6,10 +6,11 @@
 //! applies the write commands of every connection waiting at that moment in one transaction and
 //! one durable commit, then hands each its answer.
 
+mod commands;
 mod conn;
-mod cursor;
 mod event;
 mod expiry;
+mod keyspace;
 mod limiter;
 mod notify;
 mod pubsub;

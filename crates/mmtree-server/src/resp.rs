@@ -396,6 +396,24 @@ impl Out {
                     self.reply(item);
                 }
             }
+            Reply::Map(pairs) => {
+                self.map(pairs.len());
+                for (k, v) in pairs {
+                    self.reply(k);
+                    self.reply(v);
+                }
+            }
+            Reply::Pairs(pairs) => {
+                let resp3 = self.resp3;
+                self.array(pairs.len() * if resp3 { 1 } else { 2 });
+                for (k, v) in pairs {
+                    if resp3 {
+                        self.array(2);
+                    }
+                    self.reply(k);
+                    self.reply(v);
+                }
+            }
         }
     }
 }
@@ -418,6 +436,11 @@ pub enum Reply {
     Array(Vec<Reply>),
     /// A RESP3 set (an array in RESP2).
     Set(Vec<Reply>),
+    /// A RESP3 map (a flat array of keys and values in RESP2): HGETALL, LCS IDX.
+    Map(Vec<(Reply, Reply)>),
+    /// Pairs: an array of two-element arrays in RESP3, a flat array in RESP2 (ZRANGE
+    /// WITHSCORES, as Redis 7 answers it).
+    Pairs(Vec<(Reply, Reply)>),
 }
 
 #[cfg(test)]

@@ -85,7 +85,7 @@ pub fn field_prefix(key: &[u8]) -> Vec<u8> {
     k
 }
 
-fn field_key(key: &[u8], field: &[u8]) -> Vec<u8> {
+pub fn field_key(key: &[u8], field: &[u8]) -> Vec<u8> {
     let mut k = field_prefix(key);
     k.extend_from_slice(field);
     k
@@ -243,7 +243,7 @@ pub fn average_ttl(expires: &ReadTable<'_>, now: u64) -> mmtree::Result<u64> {
     Ok(sum.checked_div(n).map_or(0, |avg| avg as u64))
 }
 
-fn decode_expiry(bytes: &[u8]) -> Option<u64> {
+pub fn decode_expiry(bytes: &[u8]) -> Option<u64> {
     bytes.try_into().ok().map(u64::from_be_bytes)
 }
 
@@ -304,34 +304,6 @@ impl<'t> View<'t> {
             out.push((&k[prefix.len()..], v));
         }
         Ok(out)
-    }
-
-    /// Fields of a key's run from `from` on (inclusive), at most `limit`.
-    pub fn fields_at(
-        &self,
-        key: &[u8],
-        from: &[u8],
-        limit: usize,
-    ) -> mmtree::Result<Vec<(&'t [u8], &'t [u8])>> {
-        let Some(t) = &self.hashes else {
-            return Ok(Vec::new());
-        };
-        let prefix = field_prefix(key);
-        let start = field_key(key, from);
-        let mut out = Vec::new();
-        for item in t.range(&start[..]..)? {
-            let (k, v) = item?;
-            if !k.starts_with(&prefix) || out.len() == limit {
-                break;
-            }
-            out.push((&k[prefix.len()..], v));
-        }
-        Ok(out)
-    }
-
-    /// A field of a hash.
-    pub fn field(&self, key: &[u8], field: &[u8]) -> Option<&'t [u8]> {
-        self.hashes.as_ref()?.get(&field_key(key, field)).ok()?
     }
 
     /// The key's expiry time, if it has one (whether or not it has passed).
@@ -2007,14 +1979,13 @@ pub fn read(tx: &mut Tx<'_>, args: &[Vec<u8>]) -> TxResult<Reply> {
     let name = String::from_utf8_lossy(&args[0]).to_ascii_uppercase();
     let a = &args[1..];
     let now = tx.now;
+    let mut ks = crate::keyspace::Keyspace::new(crate::keyspace::Transaction(tx), now);
+    if let Some(result) = crate::commands::read(&mut ks, &name, a) {
+        return result;
+    }
     let string_ops = ["GET", "STRLEN", "GETRANGE"];
     if string_ops.contains(&name.as_str()) && tx.get(&a[0])?.is_some() && tx.not_string(&a[0])? {
         return Ok(Reply::Error(WRONGTYPE.into()));
-    }
-    if name == "TYPE" && a.len() == 1 && tx.get(&a[0])?.is_some() {
-        if let Some(kind) = tx.type_of(&a[0])? {
-            return Ok(Reply::Status(String::from_utf8_lossy(&kind).into_owned()));
-        }
     }
     if name == "MGET" {
         let mut out = Vec::with_capacity(a.len());
@@ -2057,25 +2028,6 @@ pub fn read(tx: &mut Tx<'_>, args: &[Vec<u8>]) -> TxResult<Reply> {
                 Reply::Bulk(data[s as usize..=e as usize].to_vec())
             }
         }
-        ("TYPE", 1) => Reply::Status(
-            match tx.get(&a[0])? {
-                Some(_) => "string",
-                None => "none",
-            }
-            .into(),
-        ),
-        ("EXPIRETIME" | "PEXPIRETIME", 1) => Reply::Int(match tx.get(&a[0])? {
-            None => -2,
-            Some((None, _)) => -1,
-            Some((Some(at), _)) if name == "EXPIRETIME" => (at / 1000) as i64,
-            Some((Some(at), _)) => at as i64,
-        }),
-        ("TTL" | "PTTL", 1) => Reply::Int(match tx.get(&a[0])? {
-            None => -2,
-            Some((None, _)) => -1,
-            Some((Some(at), _)) if name == "TTL" => ((at - now) as i64 + 500) / 1000,
-            Some((Some(at), _)) => (at - now) as i64,
-        }),
         ("DBSIZE", 0) => {
             let t = table_name(tx.db);
             Reply::Int(if tx.w.has_table(t)? {

@@ -1,0 +1,370 @@
+//! The keyspace: Redis types over the ordered tables of one database (their layout is written
+//! in `store`), read the same way over a snapshot (an event loop's reads) and over the group's
+//! write transaction (the reads EXEC runs in their place in its queue). It knows neither RESP
+//! nor connections: it returns plain values, and a type mismatch as `Fault::WrongType`. Engine
+//! errors propagate (`Fault::Db`): a damaged page is an error, never a missing key.
+
+use crate::resp::Reply;
+use crate::store::{self, View};
+use std::ops::Bound;
+
+/// The tables of one database.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Table {
+    /// Key → value (a string) or row count (a hash, set, list or sorted set).
+    Data,
+    /// Key → expiry time.
+    Expires,
+    /// Key → type name, for keys that are not strings.
+    Types,
+    /// (key, field) → value: the rows of hashes, sets, lists and sorted sets.
+    Fields,
+}
+
+/// Row access to one database, over a snapshot or a write transaction.
+pub trait Rows {
+    fn get(&mut self, table: Table, key: &[u8]) -> mmtree::Result<Option<Vec<u8>>>;
+    /// Rows from `start` on whose keys begin with `prefix`, at most `limit`, keys whole.
+    fn run(
+        &mut self,
+        table: Table,
+        start: Bound<&[u8]>,
+        prefix: &[u8],
+        limit: usize,
+    ) -> mmtree::Result<Vec<(Vec<u8>, Vec<u8>)>>;
+}
+
+impl<R: Rows + ?Sized> Rows for &mut R {
+    fn get(&mut self, table: Table, key: &[u8]) -> mmtree::Result<Option<Vec<u8>>> {
+        (**self).get(table, key)
+    }
+
+    fn run(
+        &mut self,
+        table: Table,
+        start: Bound<&[u8]>,
+        prefix: &[u8],
+        limit: usize,
+    ) -> mmtree::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        (**self).run(table, start, prefix, limit)
+    }
+}
+
+/// A database in a snapshot.
+pub struct Snapshot<'a, 't>(pub &'a View<'t>);
+
+impl Snapshot<'_, '_> {
+    fn table(&self, table: Table) -> Option<&mmtree::ReadTable<'_>> {
+        let v = self.0;
+        match table {
+            Table::Data => v.data.as_ref(),
+            Table::Expires => v.expires.as_ref(),
+            Table::Types => v.types.as_ref(),
+            Table::Fields => v.hashes.as_ref(),
+        }
+    }
+}
+
+impl Rows for Snapshot<'_, '_> {
+    fn get(&mut self, table: Table, key: &[u8]) -> mmtree::Result<Option<Vec<u8>>> {
+        match self.table(table) {
+            Some(t) => Ok(t.get(key)?.map(<[u8]>::to_vec)),
+            None => Ok(None),
+        }
+    }
+
+    fn run(
+        &mut self,
+        table: Table,
+        start: Bound<&[u8]>,
+        prefix: &[u8],
+        limit: usize,
+    ) -> mmtree::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let Some(t) = self.table(table) else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for item in t.range((start, Bound::Unbounded))? {
+            let (k, v) = item?;
+            if !k.starts_with(prefix) || out.len() == limit {
+                break;
+            }
+            out.push((k.to_vec(), v.to_vec()));
+        }
+        Ok(out)
+    }
+}
+
+/// A database in the group's write transaction.
+pub struct Transaction<'a, 'w>(pub &'a mut store::Tx<'w>);
+
+impl Transaction<'_, '_> {
+    fn name(&self, table: Table) -> &'static str {
+        let db = self.0.db;
+        match table {
+            Table::Data => store::table_name(db),
+            Table::Expires => store::expires_name(db),
+            Table::Types => store::types_name(db),
+            Table::Fields => store::hash_name(db),
+        }
+    }
+}
+
+impl Rows for Transaction<'_, '_> {
+    fn get(&mut self, table: Table, key: &[u8]) -> mmtree::Result<Option<Vec<u8>>> {
+        let name = self.name(table);
+        let w = &mut *self.0.w;
+        if !w.has_table(name)? {
+            return Ok(None);
+        }
+        Ok(w.table(name)?.get(key)?.map(<[u8]>::to_vec))
+    }
+
+    fn run(
+        &mut self,
+        table: Table,
+        start: Bound<&[u8]>,
+        prefix: &[u8],
+        limit: usize,
+    ) -> mmtree::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let name = self.name(table);
+        let w = &mut *self.0.w;
+        if !w.has_table(name)? {
+            return Ok(Vec::new());
+        }
+        let t = w.table(name)?;
+        let mut out = Vec::new();
+        for item in t.range((start, Bound::Unbounded))? {
+            let (k, v) = item?;
+            if !k.starts_with(prefix) || out.len() == limit {
+                break;
+            }
+            out.push((k.to_vec(), v.to_vec()));
+        }
+        Ok(out)
+    }
+}
+
+/// Why a typed read gave no value.
+#[derive(Debug)]
+pub enum Fault {
+    /// The key holds another type.
+    WrongType,
+    /// The engine failed (I/O, a damaged page).
+    Db(mmtree::Error),
+    /// A row of the server's own layout does not decode (written by something else).
+    Malformed(String),
+}
+
+impl From<mmtree::Error> for Fault {
+    fn from(e: mmtree::Error) -> Fault {
+        Fault::Db(e)
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Fault>;
+
+/// A typed read's outcome as a command's reply: `WrongType` is Redis' WRONGTYPE error and a
+/// malformed row an error reply (and a log line); an engine error propagates (the snapshot's
+/// reader answers it as an error, the writer fails the group's commit).
+pub fn reply(result: Result<Reply>) -> mmtree::Result<Reply> {
+    match result {
+        Ok(reply) => Ok(reply),
+        Err(Fault::WrongType) => Ok(Reply::Error(store::WRONGTYPE.into())),
+        Err(Fault::Malformed(what)) => {
+            eprintln!("mmtree serve: a damaged row: {what}");
+            Ok(Reply::Error(format!("ERR damaged data: {what}")))
+        }
+        Err(Fault::Db(e)) => Err(e),
+    }
+}
+
+/// One database as Redis types, at one time (`now`, Unix ms: a key whose expiry is at or
+/// before it is absent).
+pub struct Keyspace<R> {
+    rows: R,
+    pub now: u64,
+}
+
+/// A live key: its expiry, if any, and its data row (a string's value, or a collection's row
+/// count).
+pub struct Live {
+    pub expiry: Option<u64>,
+    pub data: Vec<u8>,
+}
+
+impl<R: Rows> Keyspace<R> {
+    pub fn new(rows: R, now: u64) -> Keyspace<R> {
+        Keyspace { rows, now }
+    }
+
+    /// The key's data row and expiry, unless it is absent or expired.
+    pub fn live(&mut self, key: &[u8]) -> Result<Option<Live>> {
+        let Some(data) = self.rows.get(Table::Data, key)? else {
+            return Ok(None);
+        };
+        let expiry = match self.rows.get(Table::Expires, key)? {
+            Some(bytes) => Some(store::decode_expiry(&bytes).ok_or_else(|| {
+                Fault::Malformed(format!(
+                    "an expiry row of {} bytes (8 expected)",
+                    bytes.len()
+                ))
+            })?),
+            None => None,
+        };
+        Ok(match expiry {
+            Some(at) if at <= self.now => None,
+            expiry => Some(Live { expiry, data }),
+        })
+    }
+
+    /// The key's type name if it is not a string (live or not).
+    pub fn type_of(&mut self, key: &[u8]) -> mmtree::Result<Option<Vec<u8>>> {
+        self.rows.get(Table::Types, key)
+    }
+
+    /// A live string's value; `WrongType` for a live key of another type.
+    pub fn string(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        match self.live(key)? {
+            Some(_) if self.type_of(key)?.is_some() => Err(Fault::WrongType),
+            Some(live) => Ok(Some(live.data)),
+            None => Ok(None),
+        }
+    }
+
+    /// A live collection of type `kind` (`hash`, `set`, `list`, `zset`), as its row count;
+    /// `WrongType` for a live key of another type.
+    pub fn collection(&mut self, key: &[u8], kind: &[u8]) -> Result<Option<u64>> {
+        let Some(live) = self.live(key)? else {
+            return Ok(None);
+        };
+        if self.type_of(key)?.as_deref() != Some(kind) {
+            return Err(Fault::WrongType);
+        }
+        let count: [u8; 8] = live.data.as_slice().try_into().map_err(|_| {
+            Fault::Malformed(format!(
+                "the row count of a {} is {} bytes (8 expected)",
+                String::from_utf8_lossy(kind),
+                live.data.len()
+            ))
+        })?;
+        Ok(Some(u64::from_be_bytes(count)))
+    }
+
+    /// Keys of the database (live or expired) from `start` on, at most `limit`.
+    pub fn keys(&mut self, start: Bound<&[u8]>, limit: usize) -> mmtree::Result<Vec<Vec<u8>>> {
+        let rows = self.rows.run(Table::Data, start, &[], limit)?;
+        Ok(rows.into_iter().map(|(k, _)| k).collect())
+    }
+
+    /// One field of a collection's run (the caller checked the key's type).
+    pub fn field(&mut self, key: &[u8], field: &[u8]) -> mmtree::Result<Option<Vec<u8>>> {
+        self.rows.get(Table::Fields, &store::field_key(key, field))
+    }
+
+    /// Fields of a collection's run from `start` on, at most `limit`, as (field, value).
+    pub fn fields(
+        &mut self,
+        key: &[u8],
+        start: Bound<&[u8]>,
+        limit: usize,
+    ) -> mmtree::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let prefix = store::field_prefix(key);
+        let at = |f: &[u8]| store::field_key(key, f);
+        let owned = match start {
+            Bound::Included(f) => Bound::Included(at(f)),
+            Bound::Excluded(f) => Bound::Excluded(at(f)),
+            Bound::Unbounded => Bound::Included(prefix.clone()),
+        };
+        let start = match &owned {
+            Bound::Included(k) => Bound::Included(k.as_slice()),
+            Bound::Excluded(k) => Bound::Excluded(k.as_slice()),
+            Bound::Unbounded => Bound::Unbounded,
+        };
+        let mut rows = self.rows.run(Table::Fields, start, &prefix, limit)?;
+        for (k, _) in &mut rows {
+            k.drain(..prefix.len());
+        }
+        Ok(rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Tx;
+
+    fn apply(w: &mut mmtree::WriteTransaction, now: u64, args: &[&str]) -> crate::resp::Reply {
+        let args: Vec<Vec<u8>> = args.iter().map(|a| a.as_bytes().to_vec()).collect();
+        let mut tx = Tx {
+            w,
+            db: 0,
+            now,
+            max_key: 1000,
+            watches: None,
+            events: None,
+        };
+        store::apply(&mut tx, &args).unwrap()
+    }
+
+    /// Goal: the typed layer reads the same over a snapshot and over the write transaction,
+    /// types are checked, and expired keys are absent. Method: a temporary database written
+    /// through `store::apply`, read both ways.
+    #[test]
+    fn snapshot_and_transaction_read_the_same_typed_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = mmtree::Db::open(dir.path().join("k.mmt")).unwrap();
+        let now = 1_000_000;
+        let mut w = db.begin_write().unwrap();
+        apply(&mut w, now, &["SET", "s", "text"]);
+        apply(&mut w, now, &["HSET", "h", "a", "1", "b", "2"]);
+        apply(&mut w, now, &["SET", "gone", "x", "PXAT", "1000000"]);
+        apply(&mut w, now, &["SET", "later", "x", "PXAT", "2000000"]);
+        let check = |ks: &mut Keyspace<&mut dyn Rows>| {
+            assert_eq!(ks.string(b"s").unwrap(), Some(b"text".to_vec()));
+            assert!(matches!(ks.string(b"h"), Err(Fault::WrongType)));
+            assert!(matches!(
+                ks.collection(b"s", b"hash"),
+                Err(Fault::WrongType)
+            ));
+            assert_eq!(ks.collection(b"h", b"hash").unwrap(), Some(2));
+            assert_eq!(ks.collection(b"none", b"hash").unwrap(), None);
+            assert_eq!(ks.field(b"h", b"b").unwrap(), Some(b"2".to_vec()));
+            assert_eq!(
+                ks.fields(b"h", Bound::Unbounded, 10).unwrap(),
+                vec![
+                    (b"a".to_vec(), b"1".to_vec()),
+                    (b"b".to_vec(), b"2".to_vec())
+                ]
+            );
+            assert_eq!(
+                ks.fields(b"h", Bound::Excluded(b"a"), 10).unwrap(),
+                vec![(b"b".to_vec(), b"2".to_vec())]
+            );
+            assert!(ks.live(b"gone").unwrap().is_none(), "expired at now");
+            assert_eq!(ks.live(b"later").unwrap().unwrap().expiry, Some(2_000_000));
+        };
+        {
+            let mut tx = Tx {
+                w: &mut w,
+                db: 0,
+                now,
+                max_key: 1000,
+                watches: None,
+                events: None,
+            };
+            let mut rows = Transaction(&mut tx);
+            check(&mut Keyspace::new(&mut rows as &mut dyn Rows, now));
+        }
+        w.commit().unwrap();
+        let read = db.begin_read().unwrap();
+        let view = View {
+            data: read.table(store::table_name(0)).unwrap(),
+            expires: read.table(store::expires_name(0)).unwrap(),
+            types: read.table(store::types_name(0)).unwrap(),
+            hashes: read.table(store::hash_name(0)).unwrap(),
+        };
+        let mut rows = Snapshot(&view);
+        check(&mut Keyspace::new(&mut rows as &mut dyn Rows, now));
+    }
+}
