@@ -1044,30 +1044,6 @@ impl Conn {
                 let info = self.server.info(a);
                 self.out.verbatim(info.as_bytes());
             }
-            "DBSIZE" => self.with_table(|conn, t| conn.out.int(t.len() as i64)),
-            "GET" if a.len() == 1 => self.with_table(|conn, t| match t.live(&a[0], now) {
-                Some(_) if t.not_string(&a[0]) => conn.out.error(store::WRONGTYPE),
-                Some((_, data)) => conn.out.bulk(data),
-                None => conn.out.null(),
-            }),
-            "MGET" if !a.is_empty() => self.with_table(|conn, t| {
-                conn.out.array(a.len());
-                for key in a {
-                    match t.live(key, now) {
-                        Some(_) if t.not_string(key) => conn.out.null(),
-                        Some((_, data)) => conn.out.bulk(data),
-                        None => conn.out.null(),
-                    }
-                }
-            }),
-            "EXISTS" if !a.is_empty() => self.with_table(|conn, t| {
-                let n = a.iter().filter(|k| t.live(k, now).is_some()).count();
-                conn.out.int(n as i64)
-            }),
-            "STRLEN" if a.len() == 1 => self.with_table(|conn, t| match t.live(&a[0], now) {
-                Some(_) if t.not_string(&a[0]) => conn.out.error(store::WRONGTYPE),
-                got => conn.out.int(got.map_or(0, |(_, d)| d.len() as i64)),
-            }),
             // Every commit so far written to the tree and synced (Redis' SAVE writes its
             // dataset): a checkpoint, which waits for a commit in progress.
             "SAVE" if a.is_empty() => match self.server.db.checkpoint() {
@@ -1094,30 +1070,6 @@ impl Conn {
                     return Flow::Close;
                 }
             }
-            "GETRANGE" if a.len() == 3 => {
-                let parse = |b: &[u8]| std::str::from_utf8(b).ok()?.parse::<i64>().ok();
-                let (Some(start), Some(end)) = (parse(&a[1]), parse(&a[2])) else {
-                    self.out
-                        .error("ERR value is not an integer or out of range");
-                    return Flow::Continue;
-                };
-                self.with_table(|conn, t| {
-                    let live = t.live(&a[0], now);
-                    if live.is_some() && t.not_string(&a[0]) {
-                        conn.out.error(store::WRONGTYPE);
-                        return;
-                    }
-                    let data = live.map_or(&[][..], |(_, d)| d);
-                    let len = data.len() as i64;
-                    let fix = |i: i64| if i < 0 { (len + i).max(0) } else { i.min(len) };
-                    let (s, e) = (fix(start), fix(end).min(len - 1));
-                    if len == 0 || s > e {
-                        conn.out.bulk(b"");
-                    } else {
-                        conn.out.bulk(&data[s as usize..=e as usize]);
-                    }
-                })
-            }
             "TIME" => {
                 let since = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
@@ -1126,22 +1078,6 @@ impl Conn {
                 self.out.bulk(since.as_secs().to_string().as_bytes());
                 self.out.bulk(since.subsec_micros().to_string().as_bytes());
             }
-            "KEYS" if a.len() == 1 => self.with_table(|conn, t| {
-                let mut keys = Vec::new();
-                if let Some(data) = &t.data {
-                    if let Ok(range) = data.range(..) {
-                        for (k, _) in range.flatten() {
-                            if glob(&a[0], k) && t.unexpired(k, now) {
-                                keys.push(k);
-                            }
-                        }
-                    }
-                }
-                conn.out.array(keys.len());
-                for k in keys {
-                    conn.out.bulk(k);
-                }
-            }),
             "HRANDFIELD" if (1..=3).contains(&a.len()) => self.hrandfield(a, now, false),
             "SRANDMEMBER" if (1..=2).contains(&a.len()) => self.hrandfield(a, now, true),
             "MEMORY" if a[0].eq_ignore_ascii_case(b"USAGE") && a.len() >= 2 => {

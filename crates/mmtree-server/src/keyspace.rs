@@ -32,6 +32,8 @@ pub trait Rows {
         prefix: &[u8],
         limit: usize,
     ) -> mmtree::Result<Vec<(Vec<u8>, Vec<u8>)>>;
+    /// Rows in `table`.
+    fn len(&mut self, table: Table) -> mmtree::Result<u64>;
 }
 
 impl<R: Rows + ?Sized> Rows for &mut R {
@@ -47,6 +49,10 @@ impl<R: Rows + ?Sized> Rows for &mut R {
         limit: usize,
     ) -> mmtree::Result<Vec<(Vec<u8>, Vec<u8>)>> {
         (**self).run(table, start, prefix, limit)
+    }
+
+    fn len(&mut self, table: Table) -> mmtree::Result<u64> {
+        (**self).len(table)
     }
 }
 
@@ -92,6 +98,10 @@ impl Rows for Snapshot<'_, '_> {
             out.push((k.to_vec(), v.to_vec()));
         }
         Ok(out)
+    }
+
+    fn len(&mut self, table: Table) -> mmtree::Result<u64> {
+        Ok(self.table(table).map_or(0, |t| t.len()))
     }
 }
 
@@ -142,6 +152,15 @@ impl Rows for Transaction<'_, '_> {
             out.push((k.to_vec(), v.to_vec()));
         }
         Ok(out)
+    }
+
+    fn len(&mut self, table: Table) -> mmtree::Result<u64> {
+        let name = self.name(table);
+        let w = &mut *self.0.w;
+        if !w.has_table(name)? {
+            return Ok(0);
+        }
+        Ok(w.table(name)?.len())
     }
 }
 
@@ -249,6 +268,11 @@ impl<R: Rows> Keyspace<R> {
             ))
         })?;
         Ok(Some(u64::from_be_bytes(count)))
+    }
+
+    /// Keys in the database, expired ones not yet swept included.
+    pub fn len(&mut self) -> mmtree::Result<u64> {
+        self.rows.len(Table::Data)
     }
 
     /// Keys of the database (live or expired) from `start` on, at most `limit`.

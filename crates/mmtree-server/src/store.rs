@@ -328,11 +328,6 @@ impl<'t> View<'t> {
             expiry => Some((expiry, data)),
         }
     }
-
-    /// Keys in the database, expired ones not yet swept included (as Redis' DBSIZE).
-    pub fn len(&self) -> u64 {
-        self.data.as_ref().map_or(0, |t| t.len())
-    }
 }
 
 fn queue_key(at: u64, db: u32, key: &[u8]) -> Vec<u8> {
@@ -1977,87 +1972,9 @@ pub fn is_read(name: &str) -> bool {
 /// Runs one of the `is_read` commands inside the transaction.
 pub fn read(tx: &mut Tx<'_>, args: &[Vec<u8>]) -> TxResult<Reply> {
     let name = String::from_utf8_lossy(&args[0]).to_ascii_uppercase();
-    let a = &args[1..];
     let now = tx.now;
     let mut ks = crate::keyspace::Keyspace::new(crate::keyspace::Transaction(tx), now);
-    if let Some(result) = crate::commands::read(&mut ks, &name, a) {
-        return result;
-    }
-    let string_ops = ["GET", "STRLEN", "GETRANGE"];
-    if string_ops.contains(&name.as_str()) && tx.get(&a[0])?.is_some() && tx.not_string(&a[0])? {
-        return Ok(Reply::Error(WRONGTYPE.into()));
-    }
-    if name == "MGET" {
-        let mut out = Vec::with_capacity(a.len());
-        for key in a {
-            out.push(match tx.get(key)? {
-                Some(_) if tx.not_string(key)? => Reply::Null,
-                got => got.map_or(Reply::Null, |(_, d)| Reply::Bulk(d)),
-            });
-        }
-        return Ok(Reply::Array(out));
-    }
-    Ok(match (name.as_str(), a.len()) {
-        ("GET", 1) => tx.get(&a[0])?.map_or(Reply::Null, |(_, d)| Reply::Bulk(d)),
-        ("MGET", n) if n > 0 => {
-            let mut out = Vec::with_capacity(n);
-            for key in a {
-                out.push(tx.get(key)?.map_or(Reply::Null, |(_, d)| Reply::Bulk(d)));
-            }
-            Reply::Array(out)
-        }
-        ("EXISTS", n) if n > 0 => {
-            let mut count = 0;
-            for key in a {
-                count += i64::from(tx.get(key)?.is_some());
-            }
-            Reply::Int(count)
-        }
-        ("STRLEN", 1) => Reply::Int(tx.get(&a[0])?.map_or(0, |(_, d)| d.len() as i64)),
-        ("GETRANGE", 3) => {
-            let (Some(start), Some(end)) = (parse_i64(&a[1]), parse_i64(&a[2])) else {
-                return Ok(Reply::Error(NOT_INT.into()));
-            };
-            let data = tx.get(&a[0])?.map_or_else(Vec::new, |(_, d)| d);
-            let len = data.len() as i64;
-            let fix = |i: i64| if i < 0 { (len + i).max(0) } else { i.min(len) };
-            let (s, e) = (fix(start), fix(end).min(len - 1));
-            if len == 0 || s > e {
-                Reply::Bulk(Vec::new())
-            } else {
-                Reply::Bulk(data[s as usize..=e as usize].to_vec())
-            }
-        }
-        ("DBSIZE", 0) => {
-            let t = table_name(tx.db);
-            Reply::Int(if tx.w.has_table(t)? {
-                tx.w.table(t)?.len() as i64
-            } else {
-                0
-            })
-        }
-        ("KEYS", 1) => {
-            let t = table_name(tx.db);
-            let mut keys = Vec::new();
-            if tx.w.has_table(t)? {
-                let table = tx.w.table(t)?;
-                for item in table.range(..)? {
-                    let (k, _) = item?;
-                    if glob(&a[0], k) {
-                        keys.push(k.to_vec());
-                    }
-                }
-            }
-            let mut out = Vec::with_capacity(keys.len());
-            for k in keys {
-                if tx.expiry(&k)?.is_none_or(|at| at > now) {
-                    out.push(Reply::Bulk(k));
-                }
-            }
-            Reply::Array(out)
-        }
-        _ => wrong_args(&name),
-    })
+    crate::commands::read(&mut ks, &name, &args[1..]).unwrap_or_else(|| Ok(wrong_args(&name)))
 }
 
 /// Redis glob matching (`*`, `?`, `[abc]`, `[^a-z]`, `\x`).

@@ -1,7 +1,35 @@
-//! Key reads: TYPE, TTL, PTTL, EXPIRETIME, PEXPIRETIME.
+//! Key reads: TYPE, TTL, PTTL, EXPIRETIME, PEXPIRETIME, EXISTS, KEYS, DBSIZE.
 
 use crate::keyspace::{reply, Keyspace, Rows};
 use crate::resp::Reply;
+use crate::store::glob;
+use std::ops::Bound;
+
+/// EXISTS, KEYS, DBSIZE.
+pub fn many<R: Rows>(ks: &mut Keyspace<R>, name: &str, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+    reply((|| {
+        Ok(match name {
+            "EXISTS" => {
+                let mut n = 0;
+                for key in a {
+                    n += i64::from(ks.live(key)?.is_some());
+                }
+                Reply::Int(n)
+            }
+            // Expired keys not yet swept included, as Redis' DBSIZE.
+            "DBSIZE" => Reply::Int(ks.len()? as i64),
+            _ => {
+                let mut keys = Vec::new();
+                for key in ks.keys(Bound::Unbounded, usize::MAX)? {
+                    if glob(&a[0], &key) && ks.live(&key)?.is_some() {
+                        keys.push(Reply::Bulk(key));
+                    }
+                }
+                Reply::Array(keys)
+            }
+        })
+    })())
+}
 
 pub fn read<R: Rows>(ks: &mut Keyspace<R>, name: &str, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
     reply((|| {

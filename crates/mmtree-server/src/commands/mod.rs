@@ -19,6 +19,13 @@ use crate::resp::Reply;
 
 /// The reads `read` runs.
 pub const READS: &[&str] = &[
+    "GET",
+    "MGET",
+    "STRLEN",
+    "GETRANGE",
+    "EXISTS",
+    "KEYS",
+    "DBSIZE",
     "HGET",
     "HMGET",
     "HLEN",
@@ -64,6 +71,8 @@ pub fn read<R: Rows>(
         "SMEMBERS" | "SISMEMBER" | "SMISMEMBER" | "SCARD" => sets::read(ks, name, a),
         "LLEN" | "LINDEX" | "LRANGE" => lists::read(ks, name, a),
         "ZSCORE" | "ZCARD" | "ZRANGE" => sorted_sets::read(ks, name, a),
+        "GET" | "MGET" | "STRLEN" | "GETRANGE" => strings::read(ks, name, a),
+        "EXISTS" | "KEYS" | "DBSIZE" => keys::many(ks, name, a),
         "GETBIT" => strings::getbit(ks, a),
         "LCS" => strings::lcs(ks, a),
         "TYPE" | "TTL" | "PTTL" | "EXPIRETIME" | "PEXPIRETIME" => keys::read(ks, name, a),

@@ -1,6 +1,6 @@
-//! String reads that need more than a value's bytes: GETBIT and LCS.
+//! String reads: GET, MGET, STRLEN, GETRANGE, GETBIT, LCS.
 
-use super::{error, NOT_INTEGER};
+use super::{error, parse_i64, NOT_INTEGER};
 use crate::keyspace::{reply, Fault, Keyspace, Rows};
 use crate::resp::Reply;
 use crate::store;
@@ -8,6 +8,48 @@ use crate::store;
 /// LCS's table (u32 cells) is at most this many cells: 128 MiB, a fraction of a second of the
 /// event loop (Redis refuses only beyond 4 GiB of table, and blocks its loop as long).
 const LCS_CELLS_MAX: u64 = 32 << 20;
+
+/// GET, MGET, STRLEN, GETRANGE.
+pub fn read<R: Rows>(ks: &mut Keyspace<R>, name: &str, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+    if name == "MGET" {
+        // A key of another type reads as nil (no error), as in Redis.
+        let mut out = Vec::with_capacity(a.len());
+        for key in a {
+            out.push(match ks.string(key) {
+                Ok(value) => value.map_or(Reply::Null, Reply::Bulk),
+                Err(crate::keyspace::Fault::WrongType) => Reply::Null,
+                Err(other) => return reply(Err(other)),
+            });
+        }
+        return Ok(Reply::Array(out));
+    }
+    let range = match name {
+        "GETRANGE" => match (parse_i64(&a[1]), parse_i64(&a[2])) {
+            (Some(start), Some(end)) => Some((start, end)),
+            _ => return Ok(error(NOT_INTEGER)),
+        },
+        _ => None,
+    };
+    reply((|| {
+        let value = ks.string(&a[0])?;
+        Ok(match (name, range) {
+            ("GET", _) => value.map_or(Reply::Null, Reply::Bulk),
+            ("STRLEN", _) => Reply::Int(value.map_or(0, |v| v.len() as i64)),
+            (_, Some((start, end))) => {
+                let data = value.unwrap_or_default();
+                let len = data.len() as i64;
+                let fix = |i: i64| if i < 0 { (len + i).max(0) } else { i.min(len) };
+                let (s, e) = (fix(start), fix(end).min(len - 1));
+                if len == 0 || s > e {
+                    Reply::Bulk(Vec::new())
+                } else {
+                    Reply::Bulk(data[s as usize..=e as usize].to_vec())
+                }
+            }
+            _ => Reply::Null,
+        })
+    })())
+}
 
 pub fn getbit<R: Rows>(ks: &mut Keyspace<R>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
     let Some(offset) = store::bit_offset(&a[1]) else {
