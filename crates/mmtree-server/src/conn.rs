@@ -6,15 +6,16 @@
 //! after a write sees it. After MULTI commands are queued; EXEC and WATCH are jobs for the writer
 //! too (see `exec` and `store::Watches`).
 
+use crate::commands::table::{self, Command, Handler, COMMANDS};
 use crate::event::{Event, Notifier};
-use crate::keyspace::{Keyspace, Snapshot};
+use crate::keyspace::{Keyspace, Rows, Snapshot};
 use crate::pubsub::{encode_message, Handle, State};
 use crate::resp::{parse, Out, Parsed, Partial, Reply};
 use crate::store::{self, expires_name, glob, now_ms, table_name, View, WatchedKey, DATABASES};
 use crate::{Job, Outcome, Server, WriteBatch};
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// HRANDFIELD and SRANDMEMBER pick at most this many at a time.
@@ -101,9 +102,11 @@ enum Flow {
     Close,
 }
 
-/// A command's name and the checks made once, when it was read.
+/// A command's name, its table entry (None: unknown) and the checks made once, when it was
+/// read.
 struct Prepared {
     name: Cow<'static, str>,
+    cmd: Option<&'static Command>,
     admitted: bool,
 }
 
@@ -127,7 +130,7 @@ enum Wait {
 enum Slot {
     Writer,
     Done(Reply),
-    Local(u32),
+    Local(u32, &'static Command),
 }
 
 self_cell::self_cell!(
@@ -141,29 +144,6 @@ self_cell::self_cell!(
         dependent: View,
     }
 );
-
-/// Command name (upper case) → its index in `COMMANDS`.
-static INDEX: LazyLock<rustc_hash::FxHashMap<&'static str, usize>> =
-    LazyLock::new(|| COMMANDS.iter().enumerate().map(|(i, c)| (c.0, i)).collect());
-
-/// A command's name in upper case: the `COMMANDS` entry when there is one (no allocation).
-fn command_name(raw: &[u8]) -> (Cow<'static, str>, Option<usize>) {
-    let mut upper = [0u8; 32];
-    if raw.len() <= upper.len() {
-        for (u, b) in upper.iter_mut().zip(raw) {
-            *u = b.to_ascii_uppercase();
-        }
-        if let Ok(text) = std::str::from_utf8(&upper[..raw.len()]) {
-            if let Some(&i) = INDEX.get(text) {
-                return (Cow::Borrowed(COMMANDS[i].0), Some(i));
-            }
-        }
-    }
-    (
-        Cow::Owned(String::from_utf8_lossy(raw).to_ascii_uppercase()),
-        None,
-    )
-}
 
 impl Conn {
     pub fn new(
@@ -332,10 +312,7 @@ impl Conn {
                     .is_some_and(|s| s.eq_ignore_ascii_case(b"REPLY"));
             let silent = (skip || self.replies_off)
                 && !client_reply
-                && !matches!(
-                    &*prepared.name,
-                    "SUBSCRIBE" | "PSUBSCRIBE" | "UNSUBSCRIBE" | "PUNSUBSCRIBE"
-                );
+                && !prepared.cmd.is_some_and(|c| c.has(table::PUSHES));
             let mark = self.out.buf.len();
             self.silent_now = silent;
             let flow = self.command(args, prepared);
@@ -439,23 +416,24 @@ impl Conn {
     /// The checks a command gets once, as it is read: counted, shown in CLIENT LIST, and
     /// admitted (or not) by the rate limiters.
     fn prepare(&mut self, args: &[Vec<u8>]) -> Prepared {
-        let (name, index) = command_name(&args[0]);
+        let cmd = table::lookup(&args[0]);
+        let name = match cmd {
+            Some(c) => Cow::Borrowed(c.name),
+            None => Cow::Owned(String::from_utf8_lossy(&args[0]).to_ascii_uppercase()),
+        };
         let stats = &self.server.stats;
         stats.commands.fetch_add(1, Ordering::Relaxed);
-        if let Some(i) = index {
-            self.server.command_calls[i].fetch_add(1, Ordering::Relaxed);
+        if let Some(c) = cmd {
+            self.server.command_calls[c.index()].fetch_add(1, Ordering::Relaxed);
         }
+        let has = |flag: u32| cmd.is_some_and(|c| c.has(flag));
         {
             let mut state = self.handle.state.lock().expect("client state");
             state.cmd.clear();
             state
                 .cmd
                 .extend(name.chars().map(|c| c.to_ascii_lowercase()));
-            if matches!(
-                &*name,
-                "CLIENT" | "CONFIG" | "COMMAND" | "PUBSUB" | "OBJECT"
-            ) && args.len() > 1
-            {
+            if has(table::CONTAINER) && args.len() > 1 {
                 state.cmd.push('|');
                 state
                     .cmd
@@ -471,12 +449,14 @@ impl Conn {
         // SETINFO: what a client library sends at connect) is not charged to the connection's
         // own bucket, so a small per-connection burst is the application's; the global bucket,
         // which protects the server, still counts it.
-        let setup = matches!(&*name, "HELLO" | "AUTH")
-            || &*name == "CLIENT"
-                && args.get(1).is_some_and(|s| {
-                    s.eq_ignore_ascii_case(b"SETINFO") || s.eq_ignore_ascii_case(b"SETNAME")
-                });
-        let unauthenticated = !self.authed && !matches!(&*name, "AUTH" | "HELLO" | "QUIT");
+        let setup = has(table::SETUP)
+            || table::SETUP_SUBCOMMANDS.iter().any(|&(command, sub)| {
+                *name == *command
+                    && args
+                        .get(1)
+                        .is_some_and(|s| s.eq_ignore_ascii_case(sub.as_bytes()))
+            });
+        let unauthenticated = !self.authed && !has(table::NO_AUTH);
         let own = if setup { None } else { self.limiter.as_mut() };
         let limited = own.is_some() || self.server.global_limiter.is_some();
         let admitted = unauthenticated
@@ -495,7 +475,11 @@ impl Conn {
                 .limiter_level
                 .store(l.level().to_bits(), Ordering::Relaxed);
         }
-        Prepared { name, admitted }
+        Prepared {
+            name,
+            cmd,
+            admitted,
+        }
     }
 
     /// True if the command is a write that joins the writes waiting to go to the writer.
@@ -505,7 +489,7 @@ impl Conn {
             && self.multi.is_none()
             && !self.subscribed_resp2()
             && self.pending_db == self.db
-            && store::is_write(&p.name)
+            && p.cmd.is_some_and(|c| c.has(table::WRITE))
     }
 
     fn flush_pending(&mut self) {
@@ -582,8 +566,9 @@ impl Conn {
     }
 
     /// MULTI, EXEC, DISCARD, WATCH and UNWATCH (outside MULTI), as Redis 7.
-    fn transaction(&mut self, name: &str, args: &[Vec<u8>]) {
-        if !arity_ok(name, args.len()) {
+    fn transaction(&mut self, cmd: &Command, args: &[Vec<u8>]) {
+        let name = cmd.name;
+        if !cmd.arity_ok(args.len()) {
             if self.multi.is_some() {
                 self.multi_failed = true;
             }
@@ -638,10 +623,10 @@ impl Conn {
         }
     }
 
-    /// EXEC: the queued commands run in the writer as one transaction (writes, and the reads of
-    /// `store::is_read`, which see the transaction's own writes); SELECT is resolved here, and the
-    /// rest (PING, ECHO, INFO, CONFIG, CLIENT, COMMAND, SCAN, MMTREE.RANGE, …) run here after the
-    /// commit, each reply in its place.
+    /// EXEC: the queued commands run in the writer as one transaction (writes, and the keyspace
+    /// reads, which see the transaction's earlier writes); SELECT is resolved here, and the rest
+    /// (PING, ECHO, INFO, CONFIG, CLIENT, COMMAND, RANDOMKEY, MMTREE.RANGE, …) run here after
+    /// the commit, each reply in its place.
     fn exec(&mut self) {
         let Some(queue) = self.multi.take() else {
             self.out.error("ERR EXEC without MULTI");
@@ -657,8 +642,12 @@ impl Conn {
         let mut ops = Vec::new();
         let mut slots = Vec::with_capacity(queue.len());
         for args in &queue {
-            let name = String::from_utf8_lossy(&args[0]).to_ascii_uppercase();
-            if name == "SELECT" {
+            // Every queued command is in the table (checked as it was queued).
+            let Some(cmd) = table::lookup(&args[0]) else {
+                slots.push(Slot::Done(Reply::Error(unknown_command(args))));
+                continue;
+            };
+            if cmd.name == "SELECT" {
                 slots.push(Slot::Done(
                     match std::str::from_utf8(&args[1])
                         .ok()
@@ -672,15 +661,15 @@ impl Conn {
                         None => Reply::Error("ERR value is not an integer or out of range".into()),
                     },
                 ));
-            } else if store::is_write(&name) || store::is_read(&name) {
+            } else if matches!(cmd.handler, Handler::Write | Handler::Read(_)) {
                 ops.push((db, args.clone()));
                 slots.push(Slot::Writer);
             } else {
-                slots.push(Slot::Local(db));
+                slots.push(Slot::Local(db, cmd));
             }
         }
         let watched = self.watched.clone();
-        let snapshot = slots.iter().any(|s| matches!(s, Slot::Local(_)));
+        let snapshot = slots.iter().any(|s| matches!(s, Slot::Local(..)));
         self.submit(
             Job::Exec {
                 watched,
@@ -733,13 +722,12 @@ impl Conn {
                     self.out.reply(&reply);
                 }
                 Slot::Done(reply) => self.out.reply(&reply),
-                Slot::Local(at) => {
+                Slot::Local(at, cmd) => {
                     self.db = at;
-                    let name = String::from_utf8_lossy(&args[0]).to_ascii_uppercase();
-                    if name == "UNWATCH" {
+                    if cmd.name == "UNWATCH" {
                         self.out.simple("OK");
                     } else {
-                        let _ = self.read_command(&name, args);
+                        let _ = self.run(cmd, args);
                     }
                 }
             }
@@ -752,8 +740,10 @@ impl Conn {
     /// Runs one command (the writes before it, unless it joins them, have been answered).
     fn command(&mut self, args: Vec<Vec<u8>>, prepared: Prepared) -> Flow {
         let name: &str = &prepared.name;
+        let cmd = prepared.cmd;
+        let has = |flag: u32| cmd.is_some_and(|c| c.has(flag));
         // Before authentication only AUTH, HELLO and QUIT are served.
-        if !self.authed && !matches!(name, "AUTH" | "HELLO" | "QUIT") {
+        if !self.authed && !has(table::NO_AUTH) {
             self.multi_failed |= self.multi.is_some();
             self.out.error("NOAUTH Authentication required.");
             return Flow::Continue;
@@ -775,44 +765,27 @@ impl Conn {
             self.out.error("BUSY rate limit exceeded, retry later");
             return Flow::Continue;
         }
+        let Some(cmd) = cmd else {
+            self.multi_failed |= self.multi.is_some();
+            self.out.error(&unknown_command(&args));
+            return Flow::Continue;
+        };
         // A subscribed RESP2 connection may only (un)subscribe, PING and QUIT (as Redis 7.0).
-        if self.subscribed_resp2()
-            && !matches!(
-                name,
-                "SUBSCRIBE"
-                    | "UNSUBSCRIBE"
-                    | "PSUBSCRIBE"
-                    | "PUNSUBSCRIBE"
-                    | "PING"
-                    | "QUIT"
-                    | "RESET"
-                    | "SSUBSCRIBE"
-                    | "SUNSUBSCRIBE"
-            )
-        {
-            if kind_of(name).is_none() {
-                self.out.error(&unknown_command(&args));
-            } else {
-                self.out.error(&format!("ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", name.to_ascii_lowercase()));
-            }
+        if self.subscribed_resp2() && !cmd.has(table::PUBSUB) {
+            self.out.error(&format!("ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", name.to_ascii_lowercase()));
             return Flow::Continue;
         }
-        if matches!(name, "MULTI" | "EXEC" | "DISCARD" | "WATCH")
-            || (name == "UNWATCH" && self.multi.is_none())
-        {
-            self.transaction(name, &args);
+        if cmd.has(table::TRANSACTION) && !(cmd.has(table::QUEUED) && self.multi.is_some()) {
+            self.transaction(cmd, &args);
             return Flow::Continue;
         }
         if self.multi.is_some() && name != "QUIT" {
             // Queued, or refused (and the transaction marked) if it could never run.
-            if matches!(name, "SAVE" | "SHUTDOWN") {
+            if cmd.has(table::NO_MULTI) {
                 self.multi_failed = true;
                 self.out
                     .error("ERR Command not allowed inside a transaction");
-            } else if kind_of(name).is_none() {
-                self.multi_failed = true;
-                self.out.error(&unknown_command(&args));
-            } else if !arity_ok(name, args.len()) {
+            } else if !cmd.arity_ok(args.len()) {
                 self.multi_failed = true;
                 self.wrong_args(name);
             } else {
@@ -821,7 +794,7 @@ impl Conn {
             }
             return Flow::Continue;
         }
-        if store::is_write(name) {
+        if cmd.has(table::WRITE) {
             debug_assert!(self.pending.is_empty() || self.pending_db == self.db);
             self.pending_db = self.db;
             self.pending.push(args);
@@ -829,11 +802,11 @@ impl Conn {
             return Flow::Continue;
         }
         // Every argument a command reads is there (its arity, as Redis checks it first).
-        if !arity_ok(name, args.len()) && kind_of(name).is_some() {
+        if !cmd.arity_ok(args.len()) {
             self.wrong_args(name);
             return Flow::Continue;
         }
-        let flow = self.read_command(name, &args);
+        let flow = self.run(cmd, &args);
         if self.quit {
             Flow::Close
         } else {
@@ -844,65 +817,25 @@ impl Conn {
     /// One command's entry in COMMAND / COMMAND INFO, in Redis 7's shape: name, arity, flags,
     /// first key, last key, key step, ACL categories, tips, key specs, subcommands (the last
     /// four empty).
-    fn command_info(&mut self, name: &str) {
-        let Some(&(n, arity, kind)) = COMMANDS.iter().find(|c| c.0 == name) else {
-            return;
+    fn command_info(&mut self, c: &Command) {
+        let flags: &[&str] = if c.has(table::WRITE) {
+            &["write"]
+        } else if c.has(table::READONLY) {
+            &["readonly"]
+        } else {
+            &[]
         };
-        let hash_read = matches!(
-            n,
-            "HGET"
-                | "HMGET"
-                | "HLEN"
-                | "HEXISTS"
-                | "HKEYS"
-                | "HVALS"
-                | "HGETALL"
-                | "HSTRLEN"
-                | "HSCAN"
-                | "ZSCORE"
-                | "ZCARD"
-                | "ZRANGE"
-                | "ZSCAN"
-                | "LLEN"
-                | "LINDEX"
-                | "LRANGE"
-                | "SMEMBERS"
-                | "SISMEMBER"
-                | "SMISMEMBER"
-                | "SCARD"
-                | "SSCAN"
-                | "SRANDMEMBER"
-                | "GETBIT"
-                | "LCS"
-                | "RANDOMKEY"
-                | "SCAN"
-                | "MMTREE.RANGE"
-        );
-        let flags: &[&str] = match kind {
-            Kind::Write => &["write"],
-            Kind::Read => &["readonly"],
-            Kind::Connection if hash_read => &["readonly"],
-            Kind::Connection => &[],
-        };
-        let (first, last, step) = match n {
-            "DEL" | "UNLINK" | "EXISTS" | "MGET" | "WATCH" => (1, -1, 1),
-            "MSET" | "MSETNX" => (1, -1, 2),
-            "RENAME" | "RENAMENX" | "COPY" => (1, 2, 1),
-            "KEYS" | "SCAN" | "RANDOMKEY" | "DBSIZE" | "FLUSHDB" | "FLUSHALL" | "SWAPDB"
-            | "MMTREE.RANGE" => (0, 0, 0),
-            _ if kind == Kind::Connection && !hash_read => (0, 0, 0),
-            _ => (1, 1, 1),
-        };
+        let (first, last, step) = c.keys;
         self.out.array(10);
-        self.out.bulk(n.to_ascii_lowercase().as_bytes());
-        self.out.int(i64::from(arity));
+        self.out.bulk(c.name.to_ascii_lowercase().as_bytes());
+        self.out.int(i64::from(c.arity));
         self.out.array(flags.len());
         for f in flags {
             self.out.simple(f);
         }
-        self.out.int(first);
-        self.out.int(last);
-        self.out.int(step);
+        self.out.int(i64::from(first));
+        self.out.int(i64::from(last));
+        self.out.int(i64::from(step));
         for _ in 0..4 {
             self.out.array(0);
         }
@@ -926,19 +859,22 @@ impl Conn {
         ));
     }
 
-    fn read_command(&mut self, name: &str, args: &[Vec<u8>]) -> Flow {
+    /// Runs a command that is not a write (its arity checked): a keyspace read on this
+    /// connection's snapshot, or a session command here.
+    fn run(&mut self, cmd: &'static Command, args: &[Vec<u8>]) -> Flow {
         let a = &args[1..];
         let now = self.now_ms;
-        if crate::commands::READS.contains(&name) {
+        let name = cmd.name;
+        if let Handler::Read(read) = cmd.handler {
             self.with_table(|conn, t| {
-                let mut ks = Keyspace::new(Snapshot(t), now);
-                match crate::commands::read(&mut ks, name, a) {
-                    Some(Ok(reply)) => conn.out.reply(&reply),
-                    Some(Err(e)) => {
+                let mut rows = Snapshot(t);
+                let mut ks = Keyspace::new(&mut rows as &mut dyn Rows, now);
+                match read(&mut ks, name, a) {
+                    Ok(reply) => conn.out.reply(&reply),
+                    Err(e) => {
                         eprintln!("mmtree serve: {name}: {e}");
                         conn.out.error(&format!("ERR {e}"));
                     }
-                    None => conn.out.error(&unknown_command(args)),
                 }
             });
             return Flow::Continue;
@@ -1007,33 +943,29 @@ impl Conn {
             {
                 None => {
                     self.out.array(COMMANDS.len());
-                    for &(n, _, _) in COMMANDS {
-                        self.command_info(n);
+                    for c in COMMANDS {
+                        self.command_info(c);
                     }
                 }
                 Some(sub) if sub == "COUNT" && a.len() == 1 => self.out.int(COMMANDS.len() as i64),
                 Some(sub) if sub == "INFO" => {
-                    let names: Vec<String> = if a.len() == 1 {
-                        COMMANDS.iter().map(|c| c.0.to_string()).collect()
+                    let asked: Vec<Option<&Command>> = if a.len() == 1 {
+                        COMMANDS.iter().map(Some).collect()
                     } else {
-                        a[1..]
-                            .iter()
-                            .map(|n| String::from_utf8_lossy(n).to_ascii_uppercase())
-                            .collect()
+                        a[1..].iter().map(|n| table::lookup(n)).collect()
                     };
-                    self.out.array(names.len());
-                    for n in names {
-                        if kind_of(&n).is_some() {
-                            self.command_info(&n);
-                        } else {
-                            self.out.null();
+                    self.out.array(asked.len());
+                    for c in asked {
+                        match c {
+                            Some(c) => self.command_info(c),
+                            None => self.out.null(),
                         }
                     }
                 }
                 Some(sub) if sub == "LIST" && a.len() == 1 => {
                     self.out.array(COMMANDS.len());
-                    for &(n, _, _) in COMMANDS {
-                        self.out.bulk(n.to_ascii_lowercase().as_bytes());
+                    for c in COMMANDS {
+                        self.out.bulk(c.name.to_ascii_lowercase().as_bytes());
                     }
                 }
                 Some(sub) if sub == "DOCS" => self.out.map(0),
@@ -1094,8 +1026,7 @@ impl Conn {
             "OBJECT" => self.out.error(&unknown_subcommand(args)),
             "RANDOMKEY" => self.randomkey(now),
             "MMTREE.RANGE" if a.len() >= 2 => return self.range(a, now),
-            _ if COMMANDS.iter().any(|(n, _, _)| *n == name) => self.wrong_args(name),
-            _ => self.out.error(&unknown_command(args)),
+            _ => self.wrong_args(name),
         }
         Flow::Continue
     }
@@ -2093,25 +2024,6 @@ fn unknown_command(args: &[Vec<u8>]) -> String {
     )
 }
 
-/// True if `argc` (the name included) fits the command's Redis arity: n exactly, or -n at least n.
-/// Where `name` runs, if the server knows it.
-pub fn kind_of(name: &str) -> Option<Kind> {
-    INDEX.get(name).map(|&i| COMMANDS[i].2)
-}
-
-fn arity_ok(name: &str, argc: usize) -> bool {
-    INDEX
-        .get(name)
-        .map(|&i| COMMANDS[i])
-        .is_some_and(|(_, arity, _)| {
-            if arity >= 0 {
-                argc == arity as usize
-            } else {
-                argc >= arity.unsigned_abs() as usize
-            }
-        })
-}
-
 impl Drop for Conn {
     fn drop(&mut self) {
         self.unwatch();
@@ -2143,135 +2055,3 @@ fn unknown_subcommand(args: &[Vec<u8>]) -> String {
         String::from_utf8_lossy(&args[0]).to_ascii_uppercase()
     )
 }
-
-/// Where a command runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    /// In the group-commit writer's transaction.
-    Write,
-    /// On a snapshot; inside EXEC, in its write transaction (seeing its earlier writes).
-    Read,
-    /// On the connection itself (PING, SELECT, MULTI, SCAN, INFO, ...).
-    Connection,
-}
-
-/// Every command this server knows, with its Redis arity and where it runs: the one list
-/// (COMMAND COUNT, arity errors, checking commands queued after MULTI, routing writes).
-pub const COMMANDS: &[(&str, i32, Kind)] = &[
-    ("PING", -1, Kind::Connection),
-    ("ECHO", 2, Kind::Connection),
-    ("AUTH", -2, Kind::Connection),
-    ("HELLO", -1, Kind::Connection),
-    ("SELECT", 2, Kind::Connection),
-    ("GET", 2, Kind::Read),
-    ("SET", -3, Kind::Write),
-    ("GETDEL", 2, Kind::Write),
-    ("SETNX", 3, Kind::Write),
-    ("SETEX", 4, Kind::Write),
-    ("PSETEX", 4, Kind::Write),
-    ("GETSET", 3, Kind::Write),
-    ("TYPE", 2, Kind::Read),
-    ("EXPIRETIME", 2, Kind::Read),
-    ("PEXPIRETIME", 2, Kind::Read),
-    ("TIME", 1, Kind::Connection),
-    ("DEL", -2, Kind::Write),
-    ("UNLINK", -2, Kind::Write),
-    ("EXISTS", -2, Kind::Read),
-    ("MGET", -2, Kind::Read),
-    ("MSET", -3, Kind::Write),
-    ("MSETNX", -3, Kind::Write),
-    ("INCR", 2, Kind::Write),
-    ("INCRBY", 3, Kind::Write),
-    ("DECR", 2, Kind::Write),
-    ("DECRBY", 3, Kind::Write),
-    ("APPEND", 3, Kind::Write),
-    ("STRLEN", 2, Kind::Read),
-    ("GETRANGE", 4, Kind::Read),
-    ("GETBIT", 3, Kind::Read),
-    ("LCS", -3, Kind::Read),
-    ("SAVE", 1, Kind::Connection),
-    ("SHUTDOWN", -1, Kind::Connection),
-    ("TTL", 2, Kind::Read),
-    ("PTTL", 2, Kind::Read),
-    ("EXPIRE", -3, Kind::Write),
-    ("PEXPIRE", -3, Kind::Write),
-    ("EXPIREAT", -3, Kind::Write),
-    ("PEXPIREAT", -3, Kind::Write),
-    ("PERSIST", 2, Kind::Write),
-    ("SCAN", -2, Kind::Read),
-    ("KEYS", 2, Kind::Read),
-    ("DBSIZE", 1, Kind::Read),
-    ("FLUSHDB", -1, Kind::Write),
-    ("INFO", -1, Kind::Connection),
-    ("CONFIG", -2, Kind::Connection),
-    ("CLIENT", -2, Kind::Connection),
-    ("COMMAND", -1, Kind::Connection),
-    ("QUIT", -1, Kind::Connection),
-    ("MULTI", 1, Kind::Connection),
-    ("EXEC", 1, Kind::Connection),
-    ("DISCARD", 1, Kind::Connection),
-    ("WATCH", -2, Kind::Connection),
-    ("UNWATCH", 1, Kind::Connection),
-    ("MMTREE.RANGE", -3, Kind::Connection),
-    ("SUBSCRIBE", -2, Kind::Connection),
-    ("UNSUBSCRIBE", -1, Kind::Connection),
-    ("PSUBSCRIBE", -2, Kind::Connection),
-    ("PUNSUBSCRIBE", -1, Kind::Connection),
-    ("PUBLISH", 3, Kind::Connection),
-    ("PUBSUB", -2, Kind::Connection),
-    ("FUNCTION", -2, Kind::Connection),
-    ("GETEX", -2, Kind::Write),
-    ("SETRANGE", 4, Kind::Write),
-    ("SETBIT", 4, Kind::Write),
-    ("INCRBYFLOAT", 3, Kind::Write),
-    ("RENAME", 3, Kind::Write),
-    ("RENAMENX", 3, Kind::Write),
-    ("COPY", -3, Kind::Write),
-    ("MOVE", 3, Kind::Write),
-    ("SWAPDB", 3, Kind::Write),
-    ("FLUSHALL", -1, Kind::Write),
-    ("RANDOMKEY", 1, Kind::Connection),
-    ("HSET", -4, Kind::Write),
-    ("HMSET", -4, Kind::Write),
-    ("HSETNX", 4, Kind::Write),
-    ("HDEL", -3, Kind::Write),
-    ("HINCRBY", 4, Kind::Write),
-    ("HINCRBYFLOAT", 4, Kind::Write),
-    ("HGET", 3, Kind::Read),
-    ("HMGET", -3, Kind::Read),
-    ("HLEN", 2, Kind::Read),
-    ("HEXISTS", 3, Kind::Read),
-    ("HKEYS", 2, Kind::Read),
-    ("HVALS", 2, Kind::Read),
-    ("HGETALL", 2, Kind::Read),
-    ("HSTRLEN", 3, Kind::Read),
-    ("HSCAN", -3, Kind::Read),
-    ("HRANDFIELD", -2, Kind::Connection),
-    ("MEMORY", -2, Kind::Connection),
-    ("OBJECT", -2, Kind::Connection),
-    ("LPUSH", -3, Kind::Write),
-    ("RPUSH", -3, Kind::Write),
-    ("LPUSHX", -3, Kind::Write),
-    ("RPUSHX", -3, Kind::Write),
-    ("LPOP", -2, Kind::Write),
-    ("RPOP", -2, Kind::Write),
-    ("LLEN", 2, Kind::Read),
-    ("LINDEX", 3, Kind::Read),
-    ("LRANGE", 4, Kind::Read),
-    ("ZADD", -4, Kind::Write),
-    ("ZINCRBY", 4, Kind::Write),
-    ("ZREM", -3, Kind::Write),
-    ("ZSCORE", 3, Kind::Read),
-    ("ZCARD", 2, Kind::Read),
-    ("ZRANGE", -4, Kind::Read),
-    ("ZSCAN", -3, Kind::Read),
-    ("SADD", -3, Kind::Write),
-    ("SREM", -3, Kind::Write),
-    ("SPOP", -2, Kind::Write),
-    ("SMEMBERS", 2, Kind::Read),
-    ("SISMEMBER", 3, Kind::Read),
-    ("SMISMEMBER", -3, Kind::Read),
-    ("SCARD", 2, Kind::Read),
-    ("SSCAN", -3, Kind::Read),
-    ("SRANDMEMBER", -2, Kind::Connection),
-];

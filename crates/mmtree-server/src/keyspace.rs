@@ -205,6 +205,9 @@ pub struct Keyspace<R> {
     pub now: u64,
 }
 
+/// The keyspace as the command families see it: over either kind of rows.
+pub type Ks<'r> = Keyspace<&'r mut dyn Rows>;
+
 /// A live key: its expiry, if any, and its data row (a string's value, or a collection's row
 /// count).
 pub struct Live {

@@ -121,7 +121,7 @@ pub struct Server {
     pub registry: pubsub::Registry,
     /// Pub/sub subscriptions.
     pub subs: Mutex<pubsub::Subs>,
-    /// Calls per command, in `conn::COMMANDS` order (INFO commandstats; no timings).
+    /// Calls per command, in `commands::table::COMMANDS` order (INFO commandstats; no timings).
     pub command_calls: Vec<AtomicU64>,
     pub shutting_down: AtomicBool,
     /// notify-keyspace-events.
@@ -295,12 +295,12 @@ impl Server {
             "replication" => "role:master\r\nconnected_slaves:0\r\nmaster_repl_offset:0\r\n".into(),
             "commandstats" => {
                 let mut text = String::new();
-                for (&(name, _, _), calls) in conn::COMMANDS.iter().zip(&self.command_calls) {
+                for (c, calls) in commands::table::COMMANDS.iter().zip(&self.command_calls) {
                     let calls = calls.load(Ordering::Relaxed);
                     if calls > 0 {
                         text.push_str(&format!(
                             "cmdstat_{}:calls={calls},usec=0,usec_per_call=0.00,rejected_calls=0,failed_calls=0\r\n",
-                            name.to_ascii_lowercase()
+                            c.name.to_ascii_lowercase()
                         ));
                     }
                 }
@@ -596,12 +596,16 @@ fn run_job(
             }
             let mut out = Vec::with_capacity(ops.len());
             for (db, op) in ops {
-                let name = String::from_utf8_lossy(&op[0]).to_ascii_uppercase();
                 let mut tx = tx(w, watches, *db, now, max_key, events.as_deref_mut());
-                out.push(if store::is_write(&name) {
-                    store::apply(&mut tx, op)?
-                } else {
-                    store::read(&mut tx, op)?
+                out.push(match commands::table::lookup(&op[0]).map(|c| c.handler) {
+                    Some(commands::table::Handler::Read(read)) => {
+                        let name = String::from_utf8_lossy(&op[0]).to_ascii_uppercase();
+                        let mut rows = keyspace::Transaction(&mut tx);
+                        let mut ks =
+                            keyspace::Keyspace::new(&mut rows as &mut dyn keyspace::Rows, now);
+                        read(&mut ks, &name, &op[1..])?
+                    }
+                    _ => store::apply(&mut tx, op)?,
                 });
             }
             Outcome::Replies(out)
@@ -686,7 +690,10 @@ pub fn run(args: Options) -> Result<()> {
         watches: Mutex::new(store::Watches::default()),
         registry: Mutex::new(BTreeMap::new()),
         subs: Mutex::new(pubsub::Subs::default()),
-        command_calls: conn::COMMANDS.iter().map(|_| AtomicU64::new(0)).collect(),
+        command_calls: commands::table::COMMANDS
+            .iter()
+            .map(|_| AtomicU64::new(0))
+            .collect(),
         shutting_down: AtomicBool::new(false),
         shutdown_requested: AtomicBool::new(false),
         notify: notify::Settings::default(),

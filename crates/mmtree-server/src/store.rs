@@ -884,14 +884,11 @@ pub fn apply(tx: &mut Tx<'_>, args: &[Vec<u8>]) -> TxResult<Reply> {
     let name = String::from_utf8_lossy(&args[0]).to_ascii_uppercase();
     let a = &args[1..];
     // Check every key first, so one bad command fails alone instead of the group's commit.
-    let keys: Vec<&Vec<u8>> = match name.as_str() {
-        "DEL" | "UNLINK" => a.iter().collect(),
-        "MSET" | "MSETNX" => a.iter().step_by(2).collect(),
-        "FLUSHDB" | "FLUSHALL" | "SWAPDB" => Vec::new(),
-        "RENAME" | "RENAMENX" | "COPY" => a.iter().take(2).collect(),
-        _ => a.first().into_iter().collect(),
-    };
-    if let Some(key) = keys.iter().find(|k| k.len() > tx.max_key) {
+    // (The key positions are the command table's.)
+    let mut keys = crate::commands::table::lookup(&args[0])
+        .into_iter()
+        .flat_map(|c| c.key_args(args));
+    if let Some(key) = keys.find(|k| k.len() > tx.max_key) {
         return Ok(Reply::Error(format!(
             "ERR key too large ({} bytes; the limit is {})",
             key.len(),
@@ -1955,26 +1952,6 @@ fn swap_dbs(tx: &mut Tx<'_>, x: u32, y: u32) -> TxResult<()> {
         }
     }
     Ok(())
-}
-
-/// Commands executed by the group-commit writer (`Kind::Write` in `conn::COMMANDS`).
-pub fn is_write(name: &str) -> bool {
-    crate::conn::kind_of(name) == Some(crate::conn::Kind::Write)
-}
-
-/// Read commands that EXEC runs inside its write transaction (so they see the transaction's
-/// earlier writes and nothing of other clients'); `Kind::Read` in `conn::COMMANDS`. Arity was
-/// checked when they were queued.
-pub fn is_read(name: &str) -> bool {
-    crate::conn::kind_of(name) == Some(crate::conn::Kind::Read)
-}
-
-/// Runs one of the `is_read` commands inside the transaction.
-pub fn read(tx: &mut Tx<'_>, args: &[Vec<u8>]) -> TxResult<Reply> {
-    let name = String::from_utf8_lossy(&args[0]).to_ascii_uppercase();
-    let now = tx.now;
-    let mut ks = crate::keyspace::Keyspace::new(crate::keyspace::Transaction(tx), now);
-    crate::commands::read(&mut ks, &name, &args[1..]).unwrap_or_else(|| Ok(wrong_args(&name)))
 }
 
 /// Redis glob matching (`*`, `?`, `[abc]`, `[^a-z]`, `\x`).

@@ -1,10 +1,10 @@
 //! Hash reads: HGET, HMGET, HLEN, HEXISTS, HSTRLEN, HKEYS, HVALS, HGETALL.
 
-use crate::keyspace::{reply, Keyspace, Rows};
+use crate::keyspace::{reply, Ks};
 use crate::resp::Reply;
 use std::ops::Bound;
 
-pub fn read<R: Rows>(ks: &mut Keyspace<R>, name: &str, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+pub fn read(ks: &mut Ks<'_>, name: &str, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
     reply((|| {
         let key = &a[0];
         let count = ks.collection(key, b"hash")?;

@@ -1,12 +1,12 @@
 //! Key reads: TYPE, TTL, PTTL, EXPIRETIME, PEXPIRETIME, EXISTS, KEYS, DBSIZE.
 
-use crate::keyspace::{reply, Keyspace, Rows};
+use crate::keyspace::{reply, Ks};
 use crate::resp::Reply;
 use crate::store::glob;
 use std::ops::Bound;
 
 /// EXISTS, KEYS, DBSIZE.
-pub fn many<R: Rows>(ks: &mut Keyspace<R>, name: &str, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+pub fn many(ks: &mut Ks<'_>, name: &str, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
     reply((|| {
         Ok(match name {
             "EXISTS" => {
@@ -31,7 +31,7 @@ pub fn many<R: Rows>(ks: &mut Keyspace<R>, name: &str, a: &[Vec<u8>]) -> mmtree:
     })())
 }
 
-pub fn read<R: Rows>(ks: &mut Keyspace<R>, name: &str, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+pub fn read(ks: &mut Ks<'_>, name: &str, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
     reply((|| {
         let now = ks.now;
         let live = ks.live(&a[0])?;

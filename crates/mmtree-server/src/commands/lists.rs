@@ -2,11 +2,11 @@
 //! (see `store::LIST_MIDDLE`).
 
 use super::{error, parse_i64, NOT_INTEGER};
-use crate::keyspace::{reply, Fault, Keyspace, Rows};
+use crate::keyspace::{reply, Fault, Ks};
 use crate::resp::Reply;
 use std::ops::Bound;
 
-pub fn read<R: Rows>(ks: &mut Keyspace<R>, name: &str, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+pub fn read(ks: &mut Ks<'_>, name: &str, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
     let bounds: Option<Vec<i64>> = a[1..].iter().map(|b| parse_i64(b)).collect();
     let Some(bounds) = bounds else {
         return Ok(error(NOT_INTEGER));

@@ -5,7 +5,7 @@
 
 use super::args::Args;
 use super::{cursor, error, NOT_INTEGER};
-use crate::keyspace::{reply, Keyspace, Rows};
+use crate::keyspace::{reply, Ks};
 use crate::resp::Reply;
 use crate::store::{self, glob};
 use std::ops::Bound;
@@ -59,7 +59,7 @@ fn page(next: Option<&[u8]>, items: Vec<Reply>) -> Reply {
 }
 
 /// SCAN cursor [MATCH pattern] [COUNT n] [TYPE type].
-pub fn scan<R: Rows>(ks: &mut Keyspace<R>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+pub fn scan(ks: &mut Ks<'_>, _name: &str, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
     let o = match options(&a[0], &a[1..], true) {
         Ok(o) => o,
         Err(reply) => return Ok(reply),
@@ -89,11 +89,7 @@ pub fn scan<R: Rows>(ks: &mut Keyspace<R>, a: &[Vec<u8>]) -> mmtree::Result<Repl
 }
 
 /// HSCAN, SSCAN, ZSCAN key cursor [MATCH pattern] [COUNT n].
-pub fn scan_collection<R: Rows>(
-    ks: &mut Keyspace<R>,
-    name: &str,
-    a: &[Vec<u8>],
-) -> mmtree::Result<Reply> {
+pub fn scan_collection(ks: &mut Ks<'_>, name: &str, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
     let o = match options(&a[1], &a[2..], false) {
         Ok(o) => o,
         Err(reply) => return Ok(reply),

@@ -1,11 +1,11 @@
 //! Set reads: SMEMBERS, SISMEMBER, SMISMEMBER, SCARD (a set's members are the rows of its run
 //! with empty values; see `store`).
 
-use crate::keyspace::{reply, Keyspace, Rows};
+use crate::keyspace::{reply, Ks};
 use crate::resp::Reply;
 use std::ops::Bound;
 
-pub fn read<R: Rows>(ks: &mut Keyspace<R>, name: &str, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+pub fn read(ks: &mut Ks<'_>, name: &str, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
     reply((|| {
         let key = &a[0];
         let count = ks.collection(key, b"set")?;

@@ -1,12 +1,12 @@
 //! Sorted-set reads: ZSCORE, ZCARD, ZRANGE by rank (two rows per member; see `store::ZMEMBER`).
 
 use super::{error, parse_i64, NOT_INTEGER};
-use crate::keyspace::{reply, Keyspace, Rows};
+use crate::keyspace::{reply, Ks};
 use crate::resp::Reply;
 use crate::store;
 use std::ops::Bound;
 
-pub fn read<R: Rows>(ks: &mut Keyspace<R>, name: &str, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+pub fn read(ks: &mut Ks<'_>, name: &str, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
     let mut with_scores = false;
     let mut bounds = (0i64, -1i64);
     if name == "ZRANGE" {

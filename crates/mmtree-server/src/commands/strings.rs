@@ -1,7 +1,7 @@
 //! String reads: GET, MGET, STRLEN, GETRANGE, GETBIT, LCS.
 
 use super::{error, parse_i64, NOT_INTEGER};
-use crate::keyspace::{reply, Fault, Keyspace, Rows};
+use crate::keyspace::{reply, Fault, Ks};
 use crate::resp::Reply;
 use crate::store;
 
@@ -10,7 +10,7 @@ use crate::store;
 const LCS_CELLS_MAX: u64 = 32 << 20;
 
 /// GET, MGET, STRLEN, GETRANGE.
-pub fn read<R: Rows>(ks: &mut Keyspace<R>, name: &str, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+pub fn read(ks: &mut Ks<'_>, name: &str, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
     if name == "MGET" {
         // A key of another type reads as nil (no error), as in Redis.
         let mut out = Vec::with_capacity(a.len());
@@ -51,7 +51,7 @@ pub fn read<R: Rows>(ks: &mut Keyspace<R>, name: &str, a: &[Vec<u8>]) -> mmtree:
     })())
 }
 
-pub fn getbit<R: Rows>(ks: &mut Keyspace<R>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+pub fn getbit(ks: &mut Ks<'_>, _name: &str, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
     let Some(offset) = store::bit_offset(&a[1]) else {
         return Ok(error(store::BIT_OFFSET));
     };
@@ -65,7 +65,7 @@ pub fn getbit<R: Rows>(ks: &mut Keyspace<R>, a: &[Vec<u8>]) -> mmtree::Result<Re
 /// LCS key1 key2 [LEN] [IDX] [MINMATCHLEN n] [WITHMATCHLEN]: the longest common subsequence
 /// of two strings, its length, or its matching ranges (from the end, as Redis walks its table
 /// back).
-pub fn lcs<R: Rows>(ks: &mut Keyspace<R>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+pub fn lcs(ks: &mut Ks<'_>, _name: &str, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
     let (mut len, mut idx, mut with_len, mut min_len) = (false, false, false, 0u64);
     let mut i = 2;
     while i < a.len() {
