@@ -661,7 +661,7 @@ impl Conn {
                         None => Reply::Error("ERR value is not an integer or out of range".into()),
                     },
                 ));
-            } else if matches!(cmd.handler, Handler::Write | Handler::Read(_)) {
+            } else if matches!(cmd.handler, Handler::Write(_) | Handler::Read(_)) {
                 ops.push((db, args.clone()));
                 slots.push(Slot::Writer);
             } else {

@@ -30,7 +30,7 @@ pub const INTERNAL_PREFIX: &str = "__serve:";
 pub const EXPIRY_QUEUE: &str = "__serve:expiry-queue";
 /// SWAPDB's name for a table while two trade names (never left behind: the same transaction
 /// renames it back).
-const SWAP_TABLE: &str = "__serve:swapping";
+pub const SWAP_TABLE: &str = "__serve:swapping";
 pub const DATABASES: u32 = 16;
 
 /// The tables of one database (names built once: a command does not format them).
@@ -140,7 +140,7 @@ pub fn zorder(member: &[u8], score: f64) -> Vec<u8> {
 
 /// The order row servers before -0 was encoded as 0 wrote for a member at -0 (removed along
 /// with the current one, so a file from them keeps no stray row).
-fn zorder_negative_zero(member: &[u8]) -> Vec<u8> {
+pub fn zorder_negative_zero(member: &[u8]) -> Vec<u8> {
     let mut o = Vec::with_capacity(9 + member.len());
     o.push(ZORDER);
     o.extend_from_slice(&(!(-0.0f64).to_bits()).to_be_bytes());
@@ -182,7 +182,7 @@ pub fn format_score(score: f64) -> String {
 pub const LIST_MIDDLE: u64 = 1 << 63;
 
 /// The count of LPOP, RPOP and SPOP: None without one; a negative one is refused as Redis does.
-fn pop_count(arg: Option<&Vec<u8>>) -> Result<Option<usize>, Reply> {
+pub fn pop_count(arg: Option<&Vec<u8>>) -> Result<Option<usize>, Reply> {
     match arg {
         None => Ok(None),
         Some(n) => match parse_i64(n) {
@@ -227,7 +227,7 @@ pub fn now_ms() -> u64 {
 }
 
 /// Keys of an expiry table INFO's `avg_ttl` looks at (Redis estimates it from samples too).
-const AVG_TTL_SAMPLE: usize = 1000;
+pub const AVG_TTL_SAMPLE: usize = 1000;
 
 /// INFO's `avg_ttl`: the average time to live, in milliseconds, of the first `AVG_TTL_SAMPLE`
 /// keys (in key order) of an expiry table that have not expired yet; 0 if none.
@@ -330,7 +330,7 @@ impl<'t> View<'t> {
     }
 }
 
-fn queue_key(at: u64, db: u32, key: &[u8]) -> Vec<u8> {
+pub fn queue_key(at: u64, db: u32, key: &[u8]) -> Vec<u8> {
     let mut k = Vec::with_capacity(12 + key.len());
     k.extend_from_slice(&at.to_be_bytes());
     k.extend_from_slice(&db.to_be_bytes());
@@ -338,7 +338,7 @@ fn queue_key(at: u64, db: u32, key: &[u8]) -> Vec<u8> {
     k
 }
 
-type TxResult<T> = mmtree::Result<T>;
+pub type TxResult<T> = mmtree::Result<T>;
 
 /// A live value: its expiry and its bytes.
 pub type Live = (Option<u64>, Vec<u8>);
@@ -407,13 +407,13 @@ impl Watches {
         Some(self.dbs.get(&db)?.get(key)?.version)
     }
 
-    fn touch(&mut self, db: u32, key: &[u8]) {
+    pub fn touch(&mut self, db: u32, key: &[u8]) {
         if let Some(entry) = self.dbs.get_mut(&db).and_then(|keys| keys.get_mut(key)) {
             entry.version += 1;
         }
     }
 
-    fn keys(&self, db: u32) -> Vec<Vec<u8>> {
+    pub fn keys(&self, db: u32) -> Vec<Vec<u8>> {
         self.dbs
             .get(&db)
             .map_or_else(Vec::new, |keys| keys.keys().cloned().collect())
@@ -448,7 +448,7 @@ impl Tx<'_> {
     }
 
     /// `event`, then `del` if that change removed the key (its last member or element).
-    fn notify_and_gone(&mut self, class: u32, event: &'static str, key: &[u8]) -> TxResult<()> {
+    pub fn notify_and_gone(&mut self, class: u32, event: &'static str, key: &[u8]) -> TxResult<()> {
         self.notify(class, event, key);
         if self.data(key)?.is_none() {
             self.notify(notify::GENERIC, "del", key);
@@ -457,7 +457,7 @@ impl Tx<'_> {
     }
 
     /// The stored value (live or expired), without creating the table.
-    fn data(&mut self, key: &[u8]) -> TxResult<Option<Vec<u8>>> {
+    pub fn data(&mut self, key: &[u8]) -> TxResult<Option<Vec<u8>>> {
         let name = table_name(self.db);
         if !self.w.has_table(name)? {
             return Ok(None);
@@ -466,7 +466,7 @@ impl Tx<'_> {
     }
 
     /// The stored expiry time (passed or not), without creating the table.
-    fn expiry(&mut self, key: &[u8]) -> TxResult<Option<u64>> {
+    pub fn expiry(&mut self, key: &[u8]) -> TxResult<Option<u64>> {
         let name = expires_name(self.db);
         if !self.w.has_table(name)? {
             return Ok(None);
@@ -543,7 +543,7 @@ impl Tx<'_> {
     }
 
     /// A list's first and last positions (None: no rows).
-    fn list_ends(&mut self, key: &[u8]) -> TxResult<Option<(u64, u64)>> {
+    pub fn list_ends(&mut self, key: &[u8]) -> TxResult<Option<(u64, u64)>> {
         let name = hash_name(self.db);
         if !self.w.has_table(name)? {
             return Ok(None);
@@ -601,7 +601,7 @@ impl Tx<'_> {
 
     /// The live hash or set (`kind`) for a write, as its row count: Err(WRONGTYPE) for another
     /// type; an expired key is removed first. Ok(None) if there is none (yet).
-    fn collection_for_write(
+    pub fn collection_for_write(
         &mut self,
         key: &[u8],
         kind: &[u8],
@@ -624,7 +624,7 @@ impl Tx<'_> {
 
     /// Sets a field of a hash (or a member of a set, `kind`, with an empty value); true if it
     /// is new. `count` is the row count before (None: no such key yet).
-    fn hset(
+    pub fn hset(
         &mut self,
         kind: &[u8],
         key: &[u8],
@@ -649,7 +649,7 @@ impl Tx<'_> {
     }
 
     /// Deletes a field; true if it was there. Deletes the key with its last field.
-    fn hdel(&mut self, key: &[u8], field: &[u8], count: &mut Option<u64>) -> TxResult<bool> {
+    pub fn hdel(&mut self, key: &[u8], field: &[u8], count: &mut Option<u64>) -> TxResult<bool> {
         let Some(n) = *count else {
             return Ok(false);
         };
@@ -673,7 +673,7 @@ impl Tx<'_> {
     }
 
     /// Removes a sorted-set member's order row (and the one an older server wrote for -0).
-    fn hdel_order(
+    pub fn hdel_order(
         &mut self,
         key: &[u8],
         member: &[u8],
@@ -688,7 +688,7 @@ impl Tx<'_> {
     }
 
     /// Drops a hash's fields and type row (if it is one).
-    fn drop_hash(&mut self, key: &[u8]) -> TxResult<()> {
+    pub fn drop_hash(&mut self, key: &[u8]) -> TxResult<()> {
         if !self.not_string(key)? {
             return Ok(());
         }
@@ -709,7 +709,7 @@ impl Tx<'_> {
         Ok(())
     }
 
-    fn touch(&mut self, key: &[u8]) {
+    pub fn touch(&mut self, key: &[u8]) {
         let db = self.db;
         if let Some(watches) = self.watches.as_deref_mut() {
             watches.touch(db, key);
@@ -746,7 +746,7 @@ impl Tx<'_> {
     }
 
     /// Moves the key's expiry from `old` to `new` in the expiry table and the queue.
-    fn set_expiry(&mut self, key: &[u8], old: Option<u64>, new: Option<u64>) -> TxResult<()> {
+    pub fn set_expiry(&mut self, key: &[u8], old: Option<u64>, new: Option<u64>) -> TxResult<()> {
         if old == new {
             return Ok(());
         }
@@ -865,18 +865,18 @@ pub fn sweep(
     Ok(due.len())
 }
 
-fn wrong_args(name: &str) -> Reply {
+pub fn wrong_args(name: &str) -> Reply {
     Reply::Error(format!(
         "ERR wrong number of arguments for '{}' command",
         name.to_ascii_lowercase()
     ))
 }
 
-fn parse_i64(bytes: &[u8]) -> Option<i64> {
+pub fn parse_i64(bytes: &[u8]) -> Option<i64> {
     std::str::from_utf8(bytes).ok()?.parse().ok()
 }
 
-const NOT_INT: &str = "ERR value is not an integer or out of range";
+pub const NOT_INT: &str = "ERR value is not an integer or out of range";
 
 /// Applies one write command inside the group commit. Logical errors leave the transaction
 /// untouched; an I/O error propagates (and fails the whole commit).
@@ -895,322 +895,14 @@ pub fn apply(tx: &mut Tx<'_>, args: &[Vec<u8>]) -> TxResult<Reply> {
             tx.max_key
         )));
     }
-    Ok(match name.as_str() {
-        "SET" => {
-            if a.len() < 2 {
-                return Ok(wrong_args(&name));
-            }
-            let (mut nx, mut xx, mut get, mut keep_ttl) = (false, false, false, false);
-            let mut expiry: Option<u64> = None;
-            let mut i = 2;
-            while i < a.len() {
-                let opt = String::from_utf8_lossy(&a[i]).to_ascii_uppercase();
-                let mut time = |scale: u64, absolute: bool| -> Option<u64> {
-                    i += 1;
-                    let n = parse_i64(a.get(i)?)?;
-                    if n <= 0 {
-                        return None;
-                    }
-                    let span = (n as u64).checked_mul(scale)?;
-                    let at = if absolute {
-                        span
-                    } else {
-                        tx.now.checked_add(span)?
-                    };
-                    (at <= i64::MAX as u64).then_some(at)
-                };
-                match opt.as_str() {
-                    "NX" => nx = true,
-                    "XX" => xx = true,
-                    "GET" => get = true,
-                    "KEEPTTL" => keep_ttl = true,
-                    "EX" | "PX" | "EXAT" | "PXAT" if expiry.is_none() => {
-                        let (scale, absolute) = match opt.as_str() {
-                            "EX" => (1000, false),
-                            "PX" => (1, false),
-                            "EXAT" => (1000, true),
-                            _ => (1, true),
-                        };
-                        match time(scale, absolute) {
-                            Some(at) => expiry = Some(at),
-                            None => {
-                                return Ok(Reply::Error(
-                                    "ERR invalid expire time in 'set' command".into(),
-                                ))
-                            }
-                        }
-                    }
-                    _ => return Ok(Reply::Error("ERR syntax error".into())),
-                }
-                i += 1;
-            }
-            if (nx && xx) || (keep_ttl && expiry.is_some()) {
-                return Ok(Reply::Error("ERR syntax error".into()));
-            }
-            let old = if get {
-                match tx.get_string(&a[0])? {
-                    Ok(old) => old,
-                    Err(e) => return Ok(e),
-                }
-            } else {
-                tx.get(&a[0])?
-            };
-            let old_reply = |old: &Option<(Option<u64>, Vec<u8>)>| match old {
-                Some((_, data)) => Reply::Bulk(data.clone()),
-                None => Reply::Null,
-            };
-            if (nx && old.is_some()) || (xx && old.is_none()) {
-                return Ok(if get { old_reply(&old) } else { Reply::Null });
-            }
-            let expiry = if keep_ttl {
-                old.as_ref().and_then(|(e, _)| *e)
-            } else {
-                expiry
-            };
-            tx.set(&a[0], &a[1], expiry)?;
-            tx.notify(notify::STRING, "set", &a[0]);
-            if expiry.is_some() && !keep_ttl {
-                tx.notify(notify::GENERIC, "expire", &a[0]);
-            }
-            if get {
-                old_reply(&old)
-            } else {
-                Reply::Ok
-            }
-        }
-        "SETNX" => {
-            if a.len() != 2 {
-                return Ok(wrong_args(&name));
-            }
-            if tx.get(&a[0])?.is_some() {
-                Reply::Int(0)
-            } else {
-                tx.set(&a[0], &a[1], None)?;
-                tx.notify(notify::STRING, "set", &a[0]);
-                Reply::Int(1)
-            }
-        }
-        "SETEX" | "PSETEX" => {
-            if a.len() != 3 {
-                return Ok(wrong_args(&name));
-            }
-            let Some(n) = parse_i64(&a[1]) else {
-                return Ok(Reply::Error(NOT_INT.into()));
-            };
-            let scale = if name == "SETEX" { 1000 } else { 1 };
-            let at = (n > 0)
-                .then(|| n.checked_mul(scale))
-                .flatten()
-                .and_then(|ms| (tx.now as i64).checked_add(ms));
-            let Some(at) = at else {
-                return Ok(Reply::Error(format!(
-                    "ERR invalid expire time in '{}' command",
-                    name.to_ascii_lowercase()
-                )));
-            };
-            tx.set(&a[0], &a[2], Some(at as u64))?;
-            tx.notify(notify::STRING, "set", &a[0]);
-            tx.notify(notify::GENERIC, "expire", &a[0]);
-            Reply::Ok
-        }
-        "GETSET" => {
-            if a.len() != 2 {
-                return Ok(wrong_args(&name));
-            }
-            let old = match tx.get_string(&a[0])? {
-                Ok(old) => old,
-                Err(e) => return Ok(e),
-            };
-            tx.set(&a[0], &a[1], None)?;
-            tx.notify(notify::STRING, "set", &a[0]);
-            old.map_or(Reply::Null, |(_, data)| Reply::Bulk(data))
-        }
-        "GETDEL" => {
-            if a.len() != 1 {
-                return Ok(wrong_args(&name));
-            }
-            match tx.get_string(&a[0])? {
-                Err(e) => e,
-                Ok(Some((_, data))) => {
-                    tx.remove(&a[0])?;
-                    tx.notify(notify::GENERIC, "del", &a[0]);
-                    Reply::Bulk(data)
-                }
-                Ok(None) => Reply::Null,
-            }
-        }
-        "DEL" | "UNLINK" => {
-            if a.is_empty() {
-                return Ok(wrong_args(&name));
-            }
-            let mut n = 0;
-            for key in a {
-                if tx.remove(key)? {
-                    tx.notify(notify::GENERIC, "del", key);
-                    n += 1;
-                }
-            }
-            Reply::Int(n)
-        }
-        "MSET" | "MSETNX" => {
-            if a.is_empty() || !a.len().is_multiple_of(2) {
-                return Ok(wrong_args(&name));
-            }
-            if name == "MSETNX" {
-                for pair in a.chunks(2) {
-                    if tx.get(&pair[0])?.is_some() {
-                        return Ok(Reply::Int(0));
-                    }
-                }
-            }
-            for pair in a.chunks(2) {
-                tx.set(&pair[0], &pair[1], None)?;
-                tx.notify(notify::STRING, "set", &pair[0]);
-            }
-            if name == "MSET" {
-                Reply::Ok
-            } else {
-                Reply::Int(1)
-            }
-        }
-        "INCR" | "DECR" | "INCRBY" | "DECRBY" => {
-            let by = match (name.as_str(), a.len()) {
-                ("INCR", 1) => 1,
-                ("DECR", 1) => -1,
-                ("INCRBY", 2) | ("DECRBY", 2) => match parse_i64(&a[1]) {
-                    Some(n) if name == "INCRBY" => n,
-                    Some(n) if n != i64::MIN => -n,
-                    _ => return Ok(Reply::Error(NOT_INT.into())),
-                },
-                _ => return Ok(wrong_args(&name)),
-            };
-            let (expiry, current) = match tx.get_string(&a[0])? {
-                Err(e) => return Ok(e),
-                Ok(Some((expiry, data))) => match parse_i64(&data) {
-                    Some(n) => (expiry, n),
-                    None => return Ok(Reply::Error(NOT_INT.into())),
-                },
-                Ok(None) => (None, 0),
-            };
-            let Some(next) = current.checked_add(by) else {
-                return Ok(Reply::Error(
-                    "ERR increment or decrement would overflow".into(),
-                ));
-            };
-            tx.set(&a[0], next.to_string().as_bytes(), expiry)?;
-            tx.notify(notify::STRING, "incrby", &a[0]);
-            Reply::Int(next)
-        }
-        "APPEND" => {
-            if a.len() != 2 {
-                return Ok(wrong_args(&name));
-            }
-            let (expiry, mut data) = match tx.get_string(&a[0])? {
-                Err(e) => return Ok(e),
-                Ok(got) => got.unwrap_or((None, Vec::new())),
-            };
-            if (data.len() + a[1].len()) as u64 > MAX_STRING {
-                return Ok(Reply::Error(
-                    "ERR string exceeds maximum allowed size (proto-max-bulk-len)".into(),
-                ));
-            }
-            data.extend_from_slice(&a[1]);
-            tx.set(&a[0], &data, expiry)?;
-            tx.notify(notify::STRING, "append", &a[0]);
-            Reply::Int(data.len() as i64)
-        }
-        "EXPIRE" | "PEXPIRE" | "EXPIREAT" | "PEXPIREAT" => {
-            if a.len() < 2 {
-                return Ok(wrong_args(&name));
-            }
-            let Some(n) = parse_i64(&a[1]) else {
-                return Ok(Reply::Error(NOT_INT.into()));
-            };
-            // NX: only without an expiry; XX: only with one; GT/LT: only if the new time is
-            // later/earlier (no expiry counts as forever), as Redis 7.
-            let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
-            for opt in &a[2..] {
-                match String::from_utf8_lossy(opt).to_ascii_uppercase().as_str() {
-                    "NX" => nx = true,
-                    "XX" => xx = true,
-                    "GT" => gt = true,
-                    "LT" => lt = true,
-                    other => return Ok(Reply::Error(format!("ERR Unsupported option {other}"))),
-                }
-            }
-            if nx && (xx || gt || lt) {
-                return Ok(Reply::Error(
-                    "ERR NX and XX, GT or LT options at the same time are not compatible".into(),
-                ));
-            }
-            if gt && lt {
-                return Ok(Reply::Error(
-                    "ERR GT and LT options at the same time are not compatible".into(),
-                ));
-            }
-            let at = match name.as_str() {
-                "EXPIRE" => n
-                    .checked_mul(1000)
-                    .and_then(|ms| (tx.now as i64).checked_add(ms)),
-                "PEXPIRE" => (tx.now as i64).checked_add(n),
-                "EXPIREAT" => n.checked_mul(1000),
-                _ => Some(n),
-            };
-            let Some(at) = at else {
-                return Ok(Reply::Error(format!(
-                    "ERR invalid expire time in '{}' command",
-                    name.to_ascii_lowercase()
-                )));
-            };
-            let current = tx.get(&a[0])?;
-            let allowed = match &current {
-                None => false,
-                Some((expiry, _)) => {
-                    let now_at = expiry.map_or(i64::MAX, |e| e as i64);
-                    !(nx && expiry.is_some()
-                        || xx && expiry.is_none()
-                        || gt && at <= now_at
-                        || lt && at >= now_at)
-                }
-            };
-            match current {
-                _ if !allowed => Reply::Int(0),
-                None => Reply::Int(0),
-                Some(_) if at <= tx.now as i64 => {
-                    tx.remove(&a[0])?;
-                    tx.notify(notify::GENERIC, "del", &a[0]);
-                    Reply::Int(1)
-                }
-                Some(_) => {
-                    tx.set_ttl(&a[0], Some(at as u64))?;
-                    tx.notify(notify::GENERIC, "expire", &a[0]);
-                    Reply::Int(1)
-                }
-            }
-        }
-        "PERSIST" => {
-            if a.len() != 1 {
-                return Ok(wrong_args(&name));
-            }
-            match tx.get(&a[0])? {
-                Some((Some(_), _)) => {
-                    tx.set_ttl(&a[0], None)?;
-                    tx.notify(notify::GENERIC, "persist", &a[0]);
-                    Reply::Int(1)
-                }
-                _ => Reply::Int(0),
-            }
-        }
-        "FLUSHDB" => {
-            tx.flush()?;
-            Reply::Ok
-        }
-        _ => return apply_more(tx, &name, a),
-    })
+    match crate::commands::table::lookup(&args[0]).map(|c| c.handler) {
+        Some(crate::commands::table::Handler::Write(apply)) => apply(tx, &name, a),
+        _ => Ok(wrong_args(&name)),
+    }
 }
 
 /// Formats a float as Redis' INCRBYFLOAT does (shortest form, no exponent, no trailing zeros).
-fn format_float(f: f64) -> String {
+pub fn format_float(f: f64) -> String {
     let s = format!("{f}");
     if s == "-0" {
         "0".into()
@@ -1233,7 +925,7 @@ pub fn parse_float(bytes: &[u8]) -> Option<f64> {
     (!f.is_nan()).then_some(f)
 }
 
-fn db_index(bytes: &[u8]) -> Result<u32, Reply> {
+pub fn db_index(bytes: &[u8]) -> Result<u32, Reply> {
     match parse_i64(bytes) {
         Some(n) if (0..i64::from(DATABASES)).contains(&n) => Ok(n as u32),
         Some(_) => Err(Reply::Error("ERR DB index is out of range".into())),
@@ -1242,675 +934,12 @@ fn db_index(bytes: &[u8]) -> Result<u32, Reply> {
 }
 
 /// Largest string SETRANGE may build (Redis' proto-max-bulk-len default).
-const MAX_STRING: u64 = 512 << 20;
-
-/// The write commands added for issue 12: GETEX, SETRANGE, INCRBYFLOAT, RENAME(NX), COPY, MOVE,
-/// SWAPDB, FLUSHALL and the hash writes.
-fn apply_more(tx: &mut Tx<'_>, name: &str, a: &[Vec<u8>]) -> TxResult<Reply> {
-    let err = |m: &str| Ok(Reply::Error(m.into()));
-    macro_rules! string {
-        ($key:expr) => {
-            match tx.get_string($key)? {
-                Ok(v) => v,
-                Err(e) => return Ok(e),
-            }
-        };
-    }
-    // The row count of the hash, set, list or sorted set at `key` (None: none yet), or the
-    // command's WRONGTYPE reply.
-    macro_rules! collection {
-        ($key:expr, $kind:expr) => {
-            match tx.collection_for_write($key, $kind)? {
-                Ok(v) => v,
-                Err(e) => return Ok(e),
-            }
-        };
-    }
-    macro_rules! hash {
-        ($key:expr) => {
-            collection!($key, b"hash")
-        };
-    }
-    Ok(match name {
-        "GETEX" => {
-            if a.is_empty() {
-                return Ok(wrong_args(name));
-            }
-            // As Redis 7.0: the options' syntax first, then the key (nil if missing, WRONGTYPE),
-            // then the time (so a bad time on a missing key is nil, not an error).
-            let mut persist = false;
-            let mut time: Option<(&str, &[u8])> = None;
-            let mut i = 1;
-            while i < a.len() {
-                let opt = String::from_utf8_lossy(&a[i]).to_ascii_uppercase();
-                match opt.as_str() {
-                    "PERSIST" if time.is_none() && !persist => persist = true,
-                    "EX" | "PX" | "EXAT" | "PXAT"
-                        if time.is_none() && !persist && i + 1 < a.len() =>
-                    {
-                        i += 1;
-                        time = Some((
-                            match opt.as_str() {
-                                "EX" => "EX",
-                                "PX" => "PX",
-                                "EXAT" => "EXAT",
-                                _ => "PXAT",
-                            },
-                            &a[i],
-                        ));
-                    }
-                    _ => return err("ERR syntax error"),
-                }
-                i += 1;
-            }
-            let Some((expiry, data)) = string!(&a[0]) else {
-                return Ok(Reply::Null);
-            };
-            if let Some((unit, n)) = time {
-                let Some(n) = parse_i64(n) else {
-                    return err(NOT_INT);
-                };
-                let at = match unit {
-                    "EX" => n
-                        .checked_mul(1000)
-                        .and_then(|ms| ms.checked_add(tx.now as i64)),
-                    "PX" => n.checked_add(tx.now as i64),
-                    "EXAT" => n.checked_mul(1000),
-                    _ => Some(n),
-                };
-                match at {
-                    Some(at) if n > 0 && at <= tx.now as i64 => {
-                        tx.remove(&a[0])?;
-                        tx.notify(notify::GENERIC, "del", &a[0]);
-                    }
-                    Some(at) if n > 0 => {
-                        tx.set_ttl(&a[0], Some(at as u64))?;
-                        tx.notify(notify::GENERIC, "expire", &a[0]);
-                    }
-                    _ => return err("ERR invalid expire time in 'getex' command"),
-                }
-            } else if persist && expiry.is_some() {
-                tx.set_ttl(&a[0], None)?;
-                tx.notify(notify::GENERIC, "persist", &a[0]);
-            }
-            Reply::Bulk(data)
-        }
-        "SETRANGE" => {
-            if a.len() != 3 {
-                return Ok(wrong_args(name));
-            }
-            let Some(offset) = parse_i64(&a[1]) else {
-                return err(NOT_INT);
-            };
-            if offset < 0 {
-                return err("ERR offset is out of range");
-            }
-            let current = string!(&a[0]);
-            if a[2].is_empty() {
-                return Ok(Reply::Int(current.map_or(0, |(_, d)| d.len() as i64)));
-            }
-            if offset as u64 + a[2].len() as u64 > MAX_STRING {
-                return err("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
-            }
-            let (expiry, mut data) = current.unwrap_or((None, Vec::new()));
-            let end = offset as usize + a[2].len();
-            if data.len() < end {
-                data.resize(end, 0);
-            }
-            data[offset as usize..end].copy_from_slice(&a[2]);
-            tx.set(&a[0], &data, expiry)?;
-            tx.notify(notify::STRING, "setrange", &a[0]);
-            Reply::Int(data.len() as i64)
-        }
-        "SETBIT" => {
-            if a.len() != 3 {
-                return Ok(wrong_args(name));
-            }
-            let Some(offset) = bit_offset(&a[1]) else {
-                return err(BIT_OFFSET);
-            };
-            let bit = match a[2].as_slice() {
-                b"0" => 0u8,
-                b"1" => 1u8,
-                _ => return err("ERR bit is not an integer or out of range"),
-            };
-            let (expiry, mut data) = string!(&a[0]).unwrap_or((None, Vec::new()));
-            let byte = (offset / 8) as usize;
-            if data.len() <= byte {
-                data.resize(byte + 1, 0);
-            }
-            let mask = 0x80u8 >> (offset % 8);
-            let old = i64::from(data[byte] & mask != 0);
-            if bit == 1 {
-                data[byte] |= mask;
-            } else {
-                data[byte] &= !mask;
-            }
-            tx.set(&a[0], &data, expiry)?;
-            tx.notify(notify::STRING, "setbit", &a[0]);
-            Reply::Int(old)
-        }
-        "INCRBYFLOAT" => {
-            if a.len() != 2 {
-                return Ok(wrong_args(name));
-            }
-            let (expiry, current) = match string!(&a[0]) {
-                Some((expiry, data)) => match parse_float(&data) {
-                    Some(f) => (expiry, f),
-                    None => return err("ERR value is not a valid float"),
-                },
-                None => (None, 0.0),
-            };
-            let Some(by) = parse_float(&a[1]) else {
-                return err("ERR value is not a valid float");
-            };
-            let next = current + by;
-            if !next.is_finite() {
-                return err("ERR increment would produce NaN or Infinity");
-            }
-            let text = format_float(next);
-            tx.set(&a[0], text.as_bytes(), expiry)?;
-            tx.notify(notify::STRING, "incrbyfloat", &a[0]);
-            Reply::Bulk(text.into_bytes())
-        }
-        "RENAME" | "RENAMENX" => {
-            if a.len() != 2 {
-                return Ok(wrong_args(name));
-            }
-            let Some((expiry, value)) = tx.dump(&a[0])? else {
-                return err("ERR no such key");
-            };
-            let nx = name == "RENAMENX";
-            if a[0] == a[1] {
-                return Ok(if nx { Reply::Int(0) } else { Reply::Ok });
-            }
-            if nx && tx.get(&a[1])?.is_some() {
-                return Ok(Reply::Int(0));
-            }
-            tx.remove(&a[0])?;
-            tx.restore(&a[1], &value, expiry)?;
-            tx.notify(notify::GENERIC, "rename_from", &a[0]);
-            tx.notify(notify::GENERIC, "rename_to", &a[1]);
-            if nx {
-                Reply::Int(1)
-            } else {
-                Reply::Ok
-            }
-        }
-        "COPY" => {
-            if a.len() < 2 {
-                return Ok(wrong_args(name));
-            }
-            let (mut to_db, mut replace) = (tx.db, false);
-            let mut i = 2;
-            while i < a.len() {
-                match String::from_utf8_lossy(&a[i]).to_ascii_uppercase().as_str() {
-                    "REPLACE" => replace = true,
-                    "DB" if i + 1 < a.len() => {
-                        i += 1;
-                        to_db = match db_index(&a[i]) {
-                            Ok(db) => db,
-                            Err(e) => return Ok(e),
-                        };
-                    }
-                    _ => return err("ERR syntax error"),
-                }
-                i += 1;
-            }
-            if to_db == tx.db && a[0] == a[1] {
-                return err("ERR source and destination objects are the same");
-            }
-            let Some((expiry, value)) = tx.dump(&a[0])? else {
-                return Ok(Reply::Int(0));
-            };
-            let from = tx.db;
-            tx.db = to_db;
-            let exists = tx.get(&a[1])?.is_some();
-            let copied = !exists || replace;
-            if copied {
-                tx.restore(&a[1], &value, expiry)?;
-                tx.notify(notify::GENERIC, "copy_to", &a[1]);
-            }
-            tx.db = from;
-            Reply::Int(i64::from(copied))
-        }
-        "MOVE" => {
-            if a.len() != 2 {
-                return Ok(wrong_args(name));
-            }
-            let to_db = match db_index(&a[1]) {
-                Ok(db) => db,
-                Err(e) => return Ok(e),
-            };
-            if to_db == tx.db {
-                return err("ERR source and destination objects are the same");
-            }
-            let Some((expiry, value)) = tx.dump(&a[0])? else {
-                return Ok(Reply::Int(0));
-            };
-            let from = tx.db;
-            tx.db = to_db;
-            let moved = tx.get(&a[0])?.is_none();
-            if moved {
-                tx.restore(&a[0], &value, expiry)?;
-            }
-            tx.db = from;
-            if moved {
-                tx.remove(&a[0])?;
-                tx.notify(notify::GENERIC, "move_from", &a[0]);
-                tx.db = to_db;
-                tx.notify(notify::GENERIC, "move_to", &a[0]);
-                tx.db = from;
-            }
-            Reply::Int(i64::from(moved))
-        }
-        "SWAPDB" => {
-            if a.len() != 2 {
-                return Ok(wrong_args(name));
-            }
-            let Some(x) = parse_i64(&a[0]) else {
-                return err("ERR invalid first DB index");
-            };
-            let Some(y) = parse_i64(&a[1]) else {
-                return err("ERR invalid second DB index");
-            };
-            let range = 0..i64::from(DATABASES);
-            if !range.contains(&x) || !range.contains(&y) {
-                return err("ERR DB index is out of range");
-            }
-            if x != y {
-                swap_dbs(tx, x as u32, y as u32)?;
-            }
-            Reply::Ok
-        }
-        "FLUSHALL" => {
-            match a.first().map(|o| o.to_ascii_uppercase()) {
-                None => {}
-                Some(o) if a.len() == 1 && (o == b"ASYNC" || o == b"SYNC") => {}
-                _ => return err("ERR syntax error"),
-            }
-            let from = tx.db;
-            for db in 0..DATABASES {
-                tx.db = db;
-                tx.flush()?;
-            }
-            tx.db = from;
-            Reply::Ok
-        }
-        "HSET" | "HMSET" => {
-            if a.len() < 3 || a.len().is_multiple_of(2) {
-                return Ok(wrong_args(name));
-            }
-            if let Some(f) = a[1..]
-                .iter()
-                .step_by(2)
-                .find(|f| 4 + a[0].len() + f.len() > tx.max_key)
-            {
-                return Ok(Reply::Error(format!(
-                    "ERR hash key and field too large ({} bytes; the limit is {})",
-                    4 + a[0].len() + f.len(),
-                    tx.max_key
-                )));
-            }
-            let mut count = hash!(&a[0]);
-            let mut added = 0;
-            for pair in a[1..].chunks(2) {
-                added += i64::from(tx.hset(b"hash", &a[0], &pair[0], &pair[1], &mut count)?);
-            }
-            tx.notify(notify::HASH, "hset", &a[0]);
-            if name == "HSET" {
-                Reply::Int(added)
-            } else {
-                Reply::Ok
-            }
-        }
-        "HSETNX" => {
-            if a.len() != 3 {
-                return Ok(wrong_args(name));
-            }
-            if 4 + a[0].len() + a[1].len() > tx.max_key {
-                return err("ERR hash key and field too large");
-            }
-            let mut count = hash!(&a[0]);
-            if count.is_some() && tx.field(&a[0], &a[1])?.is_some() {
-                return Ok(Reply::Int(0));
-            }
-            tx.hset(b"hash", &a[0], &a[1], &a[2], &mut count)?;
-            tx.notify(notify::HASH, "hset", &a[0]);
-            Reply::Int(1)
-        }
-        "SADD" | "SREM" => {
-            if a.len() < 2 {
-                return Ok(wrong_args(name));
-            }
-            if let Some(m) = a[1..]
-                .iter()
-                .find(|m| 4 + a[0].len() + m.len() > tx.max_key)
-            {
-                return Ok(Reply::Error(format!(
-                    "ERR set key and member too large ({} bytes; the limit is {})",
-                    4 + a[0].len() + m.len(),
-                    tx.max_key
-                )));
-            }
-            let mut count = collection!(&a[0], b"set");
-            let mut changed = 0;
-            for m in &a[1..] {
-                changed += i64::from(if name == "SADD" {
-                    tx.hset(b"set", &a[0], m, b"", &mut count)?
-                } else {
-                    tx.hdel(&a[0], m, &mut count)?
-                });
-            }
-            if changed > 0 {
-                let event = if name == "SADD" { "sadd" } else { "srem" };
-                tx.notify_and_gone(notify::SET, event, &a[0])?;
-            }
-            Reply::Int(changed)
-        }
-        "LPUSH" | "RPUSH" | "LPUSHX" | "RPUSHX" => {
-            if a.len() < 2 {
-                return Ok(wrong_args(name));
-            }
-            if 12 + a[0].len() > tx.max_key {
-                return err("ERR list key too large");
-            }
-            let mut count = collection!(&a[0], b"list");
-            if count.is_none() && name.ends_with('X') {
-                return Ok(Reply::Int(0));
-            }
-            let (mut head, mut tail) = match tx.list_ends(&a[0])? {
-                Some(ends) if count.is_some() => ends,
-                _ => (LIST_MIDDLE + 1, LIST_MIDDLE),
-            };
-            for e in &a[1..] {
-                let at = if name.starts_with('L') {
-                    head -= 1;
-                    head
-                } else {
-                    tail += 1;
-                    tail
-                };
-                tx.hset(b"list", &a[0], &at.to_be_bytes(), e, &mut count)?;
-            }
-            let event = if name.starts_with('L') {
-                "lpush"
-            } else {
-                "rpush"
-            };
-            tx.notify(notify::LIST, event, &a[0]);
-            Reply::Int(count.unwrap_or(0) as i64)
-        }
-        "LPOP" | "RPOP" => {
-            if a.is_empty() || a.len() > 2 {
-                return Ok(wrong_args(name));
-            }
-            let wanted = match pop_count(a.get(1)) {
-                Ok(wanted) => wanted,
-                Err(e) => return Ok(e),
-            };
-            let mut count = collection!(&a[0], b"list");
-            let Some((head, tail)) = tx.list_ends(&a[0])?.filter(|_| count.is_some()) else {
-                return Ok(match wanted {
-                    None => Reply::Null,
-                    Some(_) => Reply::NullArray,
-                });
-            };
-            let take = wanted.unwrap_or(1).min((tail - head + 1) as usize);
-            let mut popped = Vec::with_capacity(take);
-            for i in 0..take as u64 {
-                let at = if name == "LPOP" { head + i } else { tail - i };
-                let at = at.to_be_bytes();
-                popped.push(tx.field(&a[0], &at)?.unwrap_or_default());
-                tx.hdel(&a[0], &at, &mut count)?;
-            }
-            if take > 0 {
-                let event = if name == "LPOP" { "lpop" } else { "rpop" };
-                tx.notify_and_gone(notify::LIST, event, &a[0])?;
-            }
-            match wanted {
-                None => popped.pop().map_or(Reply::Null, Reply::Bulk),
-                Some(_) => Reply::Array(popped.into_iter().map(Reply::Bulk).collect()),
-            }
-        }
-        "ZADD" | "ZINCRBY" => {
-            let (mut nx, mut xx, mut gt, mut lt, mut ch, mut incr) =
-                (false, false, false, false, false, name == "ZINCRBY");
-            let mut i = 1;
-            if name == "ZADD" {
-                while let Some(opt) = a.get(i) {
-                    match String::from_utf8_lossy(opt).to_ascii_uppercase().as_str() {
-                        "NX" => nx = true,
-                        "XX" => xx = true,
-                        "GT" => gt = true,
-                        "LT" => lt = true,
-                        "CH" => ch = true,
-                        "INCR" => incr = true,
-                        _ => break,
-                    }
-                    i += 1;
-                }
-            }
-            let pairs = &a[i.min(a.len())..];
-            if pairs.is_empty() || !pairs.len().is_multiple_of(2) {
-                return if name == "ZINCRBY" {
-                    Ok(wrong_args(name))
-                } else {
-                    err("ERR syntax error")
-                };
-            }
-            if nx && xx {
-                return err("ERR XX and NX options at the same time are not compatible");
-            }
-            if ((gt || lt) && nx) || (gt && lt) {
-                return err("ERR GT, LT, and/or NX options at the same time are not compatible");
-            }
-            if incr && pairs.len() > 2 {
-                return err("ERR INCR option supports a single increment-element pair");
-            }
-            let mut scores = Vec::with_capacity(pairs.len() / 2);
-            for pair in pairs.chunks(2) {
-                match parse_float(&pair[0]) {
-                    Some(f) if !f.is_nan() => scores.push(f),
-                    _ => return err("ERR value is not a valid float"),
-                }
-                if 13 + a[0].len() + pair[1].len() > tx.max_key {
-                    return err("ERR sorted set key and member too large");
-                }
-            }
-            let mut count = collection!(&a[0], b"zset");
-            let (mut added, mut changed) = (0i64, 0i64);
-            let mut last: Option<f64> = None;
-            for (pair, &score) in pairs.chunks(2).zip(&scores) {
-                let member = &pair[1];
-                let mfield = zmember(member);
-                let old = match count {
-                    Some(_) => tx.field(&a[0], &mfield)?.map(|v| score_of(&v)),
-                    None => None,
-                };
-                let new = match (old, incr) {
-                    (Some(o), true) => o + score,
-                    _ => score,
-                };
-                if new.is_nan() {
-                    return err("ERR resulting score is not a number (NaN)");
-                }
-                let skip = match old {
-                    None => xx,
-                    Some(o) => nx || (gt && new <= o) || (lt && new >= o),
-                };
-                if skip {
-                    last = None;
-                    continue;
-                }
-                if let Some(o) = old {
-                    if o == new {
-                        last = Some(new);
-                        continue;
-                    }
-                    tx.hdel_order(&a[0], member, o, &mut count)?;
-                    changed += 1;
-                } else {
-                    added += 1;
-                }
-                tx.hset(b"zset", &a[0], &mfield, &score_bytes(new), &mut count)?;
-                tx.hset(b"zset", &a[0], &zorder(member, new), b"", &mut count)?;
-                last = Some(new);
-            }
-            if added + changed > 0 {
-                let event = if incr { "zincr" } else { "zadd" };
-                tx.notify(notify::ZSET, event, &a[0]);
-            }
-            if incr {
-                last.map_or(Reply::Null, |f| Reply::Double(format_score(f)))
-            } else {
-                Reply::Int(if ch { added + changed } else { added })
-            }
-        }
-        "ZREM" => {
-            if a.len() < 2 {
-                return Ok(wrong_args(name));
-            }
-            let mut count = collection!(&a[0], b"zset");
-            let mut removed = 0;
-            for member in &a[1..] {
-                if count.is_none() {
-                    break;
-                }
-                let mfield = zmember(member);
-                let Some(v) = tx.field(&a[0], &mfield)? else {
-                    continue;
-                };
-                tx.hdel_order(&a[0], member, score_of(&v), &mut count)?;
-                tx.hdel(&a[0], &mfield, &mut count)?;
-                removed += 1;
-            }
-            if removed > 0 {
-                tx.notify_and_gone(notify::ZSET, "zrem", &a[0])?;
-            }
-            Reply::Int(removed)
-        }
-        "SPOP" => {
-            if a.is_empty() || a.len() > 2 {
-                return Ok(wrong_args(name));
-            }
-            let wanted = match pop_count(a.get(1)) {
-                Ok(wanted) => wanted,
-                Err(e) => return Ok(e),
-            };
-            let mut count = collection!(&a[0], b"set");
-            let mut members: Vec<Vec<u8>> = match count {
-                Some(_) => tx.fields(&a[0])?.into_iter().map(|(m, _)| m).collect(),
-                None => Vec::new(),
-            };
-            // A uniform choice of `take` distinct members (a partial Fisher-Yates shuffle).
-            let take = wanted.unwrap_or(1).min(members.len());
-            let mut x = random_seed(tx.now);
-            for i in 0..take {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                let j = i + (x % (members.len() - i) as u64) as usize;
-                members.swap(i, j);
-            }
-            members.truncate(take);
-            for m in &members {
-                tx.hdel(&a[0], m, &mut count)?;
-            }
-            if take > 0 {
-                tx.notify_and_gone(notify::SET, "spop", &a[0])?;
-            }
-            match wanted {
-                None => members.pop().map_or(Reply::Null, Reply::Bulk),
-                Some(_) => Reply::Set(members.into_iter().map(Reply::Bulk).collect()),
-            }
-        }
-        "HDEL" => {
-            if a.len() < 2 {
-                return Ok(wrong_args(name));
-            }
-            let mut count = hash!(&a[0]);
-            let mut removed = 0;
-            for f in &a[1..] {
-                removed += i64::from(tx.hdel(&a[0], f, &mut count)?);
-            }
-            if removed > 0 {
-                tx.notify_and_gone(notify::HASH, "hdel", &a[0])?;
-            }
-            Reply::Int(removed)
-        }
-        "HINCRBY" | "HINCRBYFLOAT" => {
-            if a.len() != 3 {
-                return Ok(wrong_args(name));
-            }
-            if 4 + a[0].len() + a[1].len() > tx.max_key {
-                return err("ERR hash key and field too large");
-            }
-            let mut count = hash!(&a[0]);
-            let old = match count {
-                Some(_) => tx.field(&a[0], &a[1])?,
-                None => None,
-            };
-            let text = if name == "HINCRBY" {
-                let Some(by) = parse_i64(&a[2]) else {
-                    return err(NOT_INT);
-                };
-                let current = match &old {
-                    Some(v) => match parse_i64(v) {
-                        Some(n) => n,
-                        None => return err("ERR hash value is not an integer"),
-                    },
-                    None => 0,
-                };
-                let Some(next) = current.checked_add(by) else {
-                    return err("ERR increment or decrement would overflow");
-                };
-                next.to_string()
-            } else {
-                let Some(by) = parse_float(&a[2]) else {
-                    return err("ERR value is not a valid float");
-                };
-                // Redis checks the increment itself first (INCRBYFLOAT checks only the sum).
-                if !by.is_finite() {
-                    return err("ERR value is NaN or Infinity");
-                }
-                let current = match &old {
-                    Some(v) => match parse_float(v) {
-                        Some(f) => f,
-                        None => return err("ERR hash value is not a float"),
-                    },
-                    None => 0.0,
-                };
-                let next = current + by;
-                if !next.is_finite() {
-                    return err("ERR increment would produce NaN or Infinity");
-                }
-                format_float(next)
-            };
-            tx.hset(b"hash", &a[0], &a[1], text.as_bytes(), &mut count)?;
-            let event = if name == "HINCRBY" {
-                "hincrby"
-            } else {
-                "hincrbyfloat"
-            };
-            tx.notify(notify::HASH, event, &a[0]);
-            if name == "HINCRBY" {
-                Reply::Int(text.parse().unwrap_or(0))
-            } else {
-                Reply::Bulk(text.into_bytes())
-            }
-        }
-        _ => Reply::Error(format!(
-            "ERR unknown command '{}'",
-            name.to_ascii_lowercase()
-        )),
-    })
-}
+pub const MAX_STRING: u64 = 512 << 20;
 
 /// SWAPDB: databases `x` and `y` (data, expiry, types, hash fields) trade table names, O(1)
 /// whatever their size (the transaction commits as a checkpoint: see `rename_table`); the
 /// entries of the expiry queue, which name their database, are rewritten (a scan of the queue).
-fn swap_dbs(tx: &mut Tx<'_>, x: u32, y: u32) -> TxResult<()> {
+pub fn swap_dbs(tx: &mut Tx<'_>, x: u32, y: u32) -> TxResult<()> {
     // Watched keys of both databases count as modified (Redis touches them all).
     if let Some(watches) = tx.watches.as_deref_mut() {
         for db in [x, y] {
@@ -2008,7 +1037,7 @@ pub fn glob(pattern: &[u8], text: &[u8]) -> bool {
 }
 
 /// Matches `c` against the class starting at `pattern[at] == '['`: (matched, index after `]`).
-fn class(pattern: &[u8], at: usize, c: u8) -> Option<(bool, usize)> {
+pub fn class(pattern: &[u8], at: usize, c: u8) -> Option<(bool, usize)> {
     let mut i = at + 1;
     let negate = pattern.get(i) == Some(&b'^');
     if negate {
@@ -2039,7 +1068,7 @@ mod tests {
     use super::glob;
 
     #[test]
-    fn glob_matches_like_redis() {
+    pub fn glob_matches_like_redis() {
         assert!(glob(b"*", b"anything"));
         assert!(glob(b"user:*", b"user:42"));
         assert!(!glob(b"user:*", b"admin:1"));

@@ -14,6 +14,7 @@ mod sets;
 mod sorted_sets;
 mod strings;
 pub mod table;
+mod write;
 
 use crate::resp::Reply;
 

@@ -5,9 +5,10 @@
 //! mode, MULTI, CLIENT REPLY, the rate limiter, COMMAND INFO, INFO commandstats, the writer's
 //! key checks and EXEC's routing read these columns instead of matching names.
 
-use super::{hashes, keys, lists, scan, sets, sorted_sets, strings};
+use super::{hashes, keys, lists, scan, sets, sorted_sets, strings, write};
 use crate::keyspace::Ks;
 use crate::resp::Reply;
+use crate::store::Tx;
 use rustc_hash::FxHashMap;
 use std::sync::LazyLock;
 
@@ -38,11 +39,14 @@ pub const SETUP_SUBCOMMANDS: &[(&str, &str)] = &[("CLIENT", "SETINFO"), ("CLIENT
 /// A keyspace read: one implementation over a snapshot and over the write transaction.
 pub type ReadFn = fn(&mut Ks<'_>, &str, &[Vec<u8>]) -> mmtree::Result<Reply>;
 
+/// A write: applied in the group-commit writer's transaction.
+pub type WriteFn = fn(&mut Tx<'_>, &str, &[Vec<u8>]) -> mmtree::Result<Reply>;
+
 /// Where a command runs.
 #[derive(Clone, Copy)]
 pub enum Handler {
-    /// In the group-commit writer's transaction (`store::apply`).
-    Write,
+    /// In the group-commit writer's transaction (`store::apply`, which checks the keys).
+    Write(WriteFn),
     /// On a snapshot on the event loop; inside EXEC, in the writer's transaction, in its place.
     Read(ReadFn),
     /// On the connection (its state, or the server's): `conn`'s session commands.
@@ -127,12 +131,30 @@ pub static COMMANDS: &[Command] = &[
     command("HELLO", -1, NO_AUTH | SETUP, (0, 0, 0), Handler::Session),
     command("SELECT", 2, 0, (0, 0, 0), Handler::Session),
     command("GET", 2, READONLY, (1, 1, 1), Handler::Read(strings::read)),
-    command("SET", -3, WRITE, (1, 1, 1), Handler::Write),
-    command("GETDEL", 2, WRITE, (1, 1, 1), Handler::Write),
-    command("SETNX", 3, WRITE, (1, 1, 1), Handler::Write),
-    command("SETEX", 4, WRITE, (1, 1, 1), Handler::Write),
-    command("PSETEX", 4, WRITE, (1, 1, 1), Handler::Write),
-    command("GETSET", 3, WRITE, (1, 1, 1), Handler::Write),
+    command("SET", -3, WRITE, (1, 1, 1), Handler::Write(write::strings)),
+    command(
+        "GETDEL",
+        2,
+        WRITE,
+        (1, 1, 1),
+        Handler::Write(write::strings),
+    ),
+    command("SETNX", 3, WRITE, (1, 1, 1), Handler::Write(write::strings)),
+    command("SETEX", 4, WRITE, (1, 1, 1), Handler::Write(write::strings)),
+    command(
+        "PSETEX",
+        4,
+        WRITE,
+        (1, 1, 1),
+        Handler::Write(write::strings),
+    ),
+    command(
+        "GETSET",
+        3,
+        WRITE,
+        (1, 1, 1),
+        Handler::Write(write::strings),
+    ),
     command("TYPE", 2, READONLY, (1, 1, 1), Handler::Read(keys::read)),
     command(
         "EXPIRETIME",
@@ -149,8 +171,8 @@ pub static COMMANDS: &[Command] = &[
         Handler::Read(keys::read),
     ),
     command("TIME", 1, 0, (0, 0, 0), Handler::Session),
-    command("DEL", -2, WRITE, (1, -1, 1), Handler::Write),
-    command("UNLINK", -2, WRITE, (1, -1, 1), Handler::Write),
+    command("DEL", -2, WRITE, (1, -1, 1), Handler::Write(write::keys)),
+    command("UNLINK", -2, WRITE, (1, -1, 1), Handler::Write(write::keys)),
     command(
         "EXISTS",
         -2,
@@ -165,13 +187,43 @@ pub static COMMANDS: &[Command] = &[
         (1, -1, 1),
         Handler::Read(strings::read),
     ),
-    command("MSET", -3, WRITE, (1, -1, 2), Handler::Write),
-    command("MSETNX", -3, WRITE, (1, -1, 2), Handler::Write),
-    command("INCR", 2, WRITE, (1, 1, 1), Handler::Write),
-    command("INCRBY", 3, WRITE, (1, 1, 1), Handler::Write),
-    command("DECR", 2, WRITE, (1, 1, 1), Handler::Write),
-    command("DECRBY", 3, WRITE, (1, 1, 1), Handler::Write),
-    command("APPEND", 3, WRITE, (1, 1, 1), Handler::Write),
+    command(
+        "MSET",
+        -3,
+        WRITE,
+        (1, -1, 2),
+        Handler::Write(write::strings),
+    ),
+    command(
+        "MSETNX",
+        -3,
+        WRITE,
+        (1, -1, 2),
+        Handler::Write(write::strings),
+    ),
+    command("INCR", 2, WRITE, (1, 1, 1), Handler::Write(write::strings)),
+    command(
+        "INCRBY",
+        3,
+        WRITE,
+        (1, 1, 1),
+        Handler::Write(write::strings),
+    ),
+    command("DECR", 2, WRITE, (1, 1, 1), Handler::Write(write::strings)),
+    command(
+        "DECRBY",
+        3,
+        WRITE,
+        (1, 1, 1),
+        Handler::Write(write::strings),
+    ),
+    command(
+        "APPEND",
+        3,
+        WRITE,
+        (1, 1, 1),
+        Handler::Write(write::strings),
+    ),
     command(
         "STRLEN",
         2,
@@ -198,15 +250,27 @@ pub static COMMANDS: &[Command] = &[
     command("SHUTDOWN", -1, NO_MULTI, (0, 0, 0), Handler::Session),
     command("TTL", 2, READONLY, (1, 1, 1), Handler::Read(keys::read)),
     command("PTTL", 2, READONLY, (1, 1, 1), Handler::Read(keys::read)),
-    command("EXPIRE", -3, WRITE, (1, 1, 1), Handler::Write),
-    command("PEXPIRE", -3, WRITE, (1, 1, 1), Handler::Write),
-    command("EXPIREAT", -3, WRITE, (1, 1, 1), Handler::Write),
-    command("PEXPIREAT", -3, WRITE, (1, 1, 1), Handler::Write),
-    command("PERSIST", 2, WRITE, (1, 1, 1), Handler::Write),
+    command("EXPIRE", -3, WRITE, (1, 1, 1), Handler::Write(write::keys)),
+    command("PEXPIRE", -3, WRITE, (1, 1, 1), Handler::Write(write::keys)),
+    command(
+        "EXPIREAT",
+        -3,
+        WRITE,
+        (1, 1, 1),
+        Handler::Write(write::keys),
+    ),
+    command(
+        "PEXPIREAT",
+        -3,
+        WRITE,
+        (1, 1, 1),
+        Handler::Write(write::keys),
+    ),
+    command("PERSIST", 2, WRITE, (1, 1, 1), Handler::Write(write::keys)),
     command("SCAN", -2, READONLY, (0, 0, 0), Handler::Read(scan::scan)),
     command("KEYS", 2, READONLY, (0, 0, 0), Handler::Read(keys::many)),
     command("DBSIZE", 1, READONLY, (0, 0, 0), Handler::Read(keys::many)),
-    command("FLUSHDB", -1, WRITE, (0, 0, 0), Handler::Write),
+    command("FLUSHDB", -1, WRITE, (0, 0, 0), Handler::Write(write::keys)),
     command("INFO", -1, 0, (0, 0, 0), Handler::Session),
     command("CONFIG", -2, CONTAINER, (0, 0, 0), Handler::Session),
     command("CLIENT", -2, CONTAINER, (0, 0, 0), Handler::Session),
@@ -255,23 +319,65 @@ pub static COMMANDS: &[Command] = &[
     command("PUBLISH", 3, 0, (0, 0, 0), Handler::Session),
     command("PUBSUB", -2, CONTAINER, (0, 0, 0), Handler::Session),
     command("FUNCTION", -2, CONTAINER, (0, 0, 0), Handler::Session),
-    command("GETEX", -2, WRITE, (1, 1, 1), Handler::Write),
-    command("SETRANGE", 4, WRITE, (1, 1, 1), Handler::Write),
-    command("SETBIT", 4, WRITE, (1, 1, 1), Handler::Write),
-    command("INCRBYFLOAT", 3, WRITE, (1, 1, 1), Handler::Write),
-    command("RENAME", 3, WRITE, (1, 2, 1), Handler::Write),
-    command("RENAMENX", 3, WRITE, (1, 2, 1), Handler::Write),
-    command("COPY", -3, WRITE, (1, 2, 1), Handler::Write),
-    command("MOVE", 3, WRITE, (1, 1, 1), Handler::Write),
-    command("SWAPDB", 3, WRITE, (0, 0, 0), Handler::Write),
-    command("FLUSHALL", -1, WRITE, (0, 0, 0), Handler::Write),
+    command(
+        "GETEX",
+        -2,
+        WRITE,
+        (1, 1, 1),
+        Handler::Write(write::strings),
+    ),
+    command(
+        "SETRANGE",
+        4,
+        WRITE,
+        (1, 1, 1),
+        Handler::Write(write::strings),
+    ),
+    command(
+        "SETBIT",
+        4,
+        WRITE,
+        (1, 1, 1),
+        Handler::Write(write::strings),
+    ),
+    command(
+        "INCRBYFLOAT",
+        3,
+        WRITE,
+        (1, 1, 1),
+        Handler::Write(write::strings),
+    ),
+    command("RENAME", 3, WRITE, (1, 2, 1), Handler::Write(write::keys)),
+    command("RENAMENX", 3, WRITE, (1, 2, 1), Handler::Write(write::keys)),
+    command("COPY", -3, WRITE, (1, 2, 1), Handler::Write(write::keys)),
+    command("MOVE", 3, WRITE, (1, 1, 1), Handler::Write(write::keys)),
+    command("SWAPDB", 3, WRITE, (0, 0, 0), Handler::Write(write::keys)),
+    command(
+        "FLUSHALL",
+        -1,
+        WRITE,
+        (0, 0, 0),
+        Handler::Write(write::keys),
+    ),
     command("RANDOMKEY", 1, READONLY, (0, 0, 0), Handler::Session),
-    command("HSET", -4, WRITE, (1, 1, 1), Handler::Write),
-    command("HMSET", -4, WRITE, (1, 1, 1), Handler::Write),
-    command("HSETNX", 4, WRITE, (1, 1, 1), Handler::Write),
-    command("HDEL", -3, WRITE, (1, 1, 1), Handler::Write),
-    command("HINCRBY", 4, WRITE, (1, 1, 1), Handler::Write),
-    command("HINCRBYFLOAT", 4, WRITE, (1, 1, 1), Handler::Write),
+    command("HSET", -4, WRITE, (1, 1, 1), Handler::Write(write::hashes)),
+    command("HMSET", -4, WRITE, (1, 1, 1), Handler::Write(write::hashes)),
+    command("HSETNX", 4, WRITE, (1, 1, 1), Handler::Write(write::hashes)),
+    command("HDEL", -3, WRITE, (1, 1, 1), Handler::Write(write::hashes)),
+    command(
+        "HINCRBY",
+        4,
+        WRITE,
+        (1, 1, 1),
+        Handler::Write(write::hashes),
+    ),
+    command(
+        "HINCRBYFLOAT",
+        4,
+        WRITE,
+        (1, 1, 1),
+        Handler::Write(write::hashes),
+    ),
     command("HGET", 3, READONLY, (1, 1, 1), Handler::Read(hashes::read)),
     command(
         "HMGET",
@@ -314,18 +420,36 @@ pub static COMMANDS: &[Command] = &[
     command("HRANDFIELD", -2, READONLY, (1, 1, 1), Handler::Session),
     command("MEMORY", -2, CONTAINER, (0, 0, 0), Handler::Session),
     command("OBJECT", -2, CONTAINER, (0, 0, 0), Handler::Session),
-    command("LPUSH", -3, WRITE, (1, 1, 1), Handler::Write),
-    command("RPUSH", -3, WRITE, (1, 1, 1), Handler::Write),
-    command("LPUSHX", -3, WRITE, (1, 1, 1), Handler::Write),
-    command("RPUSHX", -3, WRITE, (1, 1, 1), Handler::Write),
-    command("LPOP", -2, WRITE, (1, 1, 1), Handler::Write),
-    command("RPOP", -2, WRITE, (1, 1, 1), Handler::Write),
+    command("LPUSH", -3, WRITE, (1, 1, 1), Handler::Write(write::lists)),
+    command("RPUSH", -3, WRITE, (1, 1, 1), Handler::Write(write::lists)),
+    command("LPUSHX", -3, WRITE, (1, 1, 1), Handler::Write(write::lists)),
+    command("RPUSHX", -3, WRITE, (1, 1, 1), Handler::Write(write::lists)),
+    command("LPOP", -2, WRITE, (1, 1, 1), Handler::Write(write::lists)),
+    command("RPOP", -2, WRITE, (1, 1, 1), Handler::Write(write::lists)),
     command("LLEN", 2, READONLY, (1, 1, 1), Handler::Read(lists::read)),
     command("LINDEX", 3, READONLY, (1, 1, 1), Handler::Read(lists::read)),
     command("LRANGE", 4, READONLY, (1, 1, 1), Handler::Read(lists::read)),
-    command("ZADD", -4, WRITE, (1, 1, 1), Handler::Write),
-    command("ZINCRBY", 4, WRITE, (1, 1, 1), Handler::Write),
-    command("ZREM", -3, WRITE, (1, 1, 1), Handler::Write),
+    command(
+        "ZADD",
+        -4,
+        WRITE,
+        (1, 1, 1),
+        Handler::Write(write::sorted_sets),
+    ),
+    command(
+        "ZINCRBY",
+        4,
+        WRITE,
+        (1, 1, 1),
+        Handler::Write(write::sorted_sets),
+    ),
+    command(
+        "ZREM",
+        -3,
+        WRITE,
+        (1, 1, 1),
+        Handler::Write(write::sorted_sets),
+    ),
     command(
         "ZSCORE",
         3,
@@ -354,9 +478,9 @@ pub static COMMANDS: &[Command] = &[
         (1, 1, 1),
         Handler::Read(scan::scan_collection),
     ),
-    command("SADD", -3, WRITE, (1, 1, 1), Handler::Write),
-    command("SREM", -3, WRITE, (1, 1, 1), Handler::Write),
-    command("SPOP", -2, WRITE, (1, 1, 1), Handler::Write),
+    command("SADD", -3, WRITE, (1, 1, 1), Handler::Write(write::sets)),
+    command("SREM", -3, WRITE, (1, 1, 1), Handler::Write(write::sets)),
+    command("SPOP", -2, WRITE, (1, 1, 1), Handler::Write(write::sets)),
     command(
         "SMEMBERS",
         2,
@@ -424,7 +548,7 @@ mod tests {
             assert_eq!(COMMANDS[c.index()].name, c.name);
             // A write or a keyspace read runs where its flags say.
             match c.handler {
-                Handler::Write => assert!(c.has(WRITE)),
+                Handler::Write(_) => assert!(c.has(WRITE)),
                 Handler::Read(_) => assert!(c.has(READONLY) && !c.has(WRITE)),
                 Handler::Session => assert!(!c.has(WRITE)),
             }
