@@ -226,18 +226,24 @@ pub fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// Keys of an expiry table INFO's `avg_ttl` looks at (Redis estimates it from samples too).
-pub const AVG_TTL_SAMPLE: usize = 1000;
+/// Keys with a TTL INFO's `avg_ttl` averages (Redis estimates it from samples too), and the
+/// most expiry rows it reads to find them (expired keys not swept yet are passed over).
+const AVG_TTL_SAMPLE: usize = 1000;
+const AVG_TTL_ROWS_MAX: usize = 10_000;
 
 /// INFO's `avg_ttl`: the average time to live, in milliseconds, of the first `AVG_TTL_SAMPLE`
-/// keys (in key order) of an expiry table that have not expired yet; 0 if none.
+/// unexpired keys (in key order, among the first `AVG_TTL_ROWS_MAX` rows) of an expiry table;
+/// 0 if none.
 pub fn average_ttl(expires: &ReadTable<'_>, now: u64) -> mmtree::Result<u64> {
     let (mut sum, mut n) = (0u128, 0u128);
-    for item in expires.range(..)?.take(AVG_TTL_SAMPLE) {
+    for item in expires.range(..)?.take(AVG_TTL_ROWS_MAX) {
         let (_, at) = item?;
         if let Some(at) = decode_expiry(at).filter(|&at| at > now) {
             sum += u128::from(at - now);
             n += 1;
+            if n == AVG_TTL_SAMPLE as u128 {
+                break;
+            }
         }
     }
     Ok(sum.checked_div(n).map_or(0, |avg| avg as u64))
