@@ -13,14 +13,15 @@
 //! none is forgotten (the periodic sweep only enforces timeouts and shutdown).
 
 use crate::conn::{Conn, Status, QUERY_BUFFER_MAX};
-use crate::{Outcome, Server};
+use crate::jobs::{Event, Notifier};
+use crate::server::Server;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
 use rustc_hash::FxHashMap;
 use std::io::{ErrorKind, Read, Write};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, Sender};
+use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -36,34 +37,6 @@ const OUT_BACKLOG: usize = 1 << 20;
 const SWEEP: Duration = Duration::from_millis(100);
 /// After shutdown begins, connections still busy this long are closed anyway.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
-
-/// What other threads tell a loop.
-pub enum Event {
-    /// A new connection (already counted in `Server::clients`) with its id.
-    Accept(std::net::TcpStream, u64),
-    /// The writer's answer to connection `id`'s job.
-    Outcome(u64, Outcome),
-    /// Connection `id` has mail or was killed.
-    Wake(u64),
-}
-
-/// The way to one loop: a channel and the waker that interrupts its poll.
-#[derive(Clone)]
-pub struct Notifier {
-    tx: Sender<Event>,
-    waker: Arc<Waker>,
-    /// Set once a wake is on its way; the loop clears it before it reads the channel, so a
-    /// burst of events costs one wake.
-    woken: Arc<AtomicBool>,
-}
-
-impl Notifier {
-    pub fn send(&self, event: Event) {
-        if self.tx.send(event).is_ok() && !self.woken.swap(true, Ordering::AcqRel) {
-            let _ = self.waker.wake();
-        }
-    }
-}
 
 /// One event loop, before its thread starts.
 pub struct Loop {
@@ -258,7 +231,7 @@ impl Client {
         poll: &Poll,
         stream: std::net::TcpStream,
         id: u64,
-        notifier: crate::event::Notifier,
+        notifier: Notifier,
     ) -> Option<Client> {
         let addr = stream
             .peer_addr()

@@ -331,7 +331,7 @@ mod tests {
             watches: None,
             events: None,
         };
-        store::apply(&mut tx, &args).unwrap()
+        crate::commands::write::apply(&mut tx, &args).unwrap()
     }
 
     /// Goal: the typed layer reads the same over a snapshot and over the write transaction,

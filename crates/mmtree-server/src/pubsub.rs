@@ -9,8 +9,8 @@
 //! confirmation. PUBLISH never waits for a subscriber: one that does not read its socket gets
 //! mail up to `MAIL_LIMIT`, and is then disconnected (Redis' pub/sub output buffer limit).
 
-use crate::event::{Event, Notifier};
-use crate::store::glob;
+use crate::glob::glob;
+use crate::jobs::{Event, Notifier, WatchClaim};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -31,10 +31,8 @@ pub struct Handle {
     pub has_mail: AtomicBool,
     /// The connection's event loop.
     pub notifier: Notifier,
-    /// Set (under the watches lock) when the connection is dropped.
-    pub gone: AtomicBool,
-    /// Keys of a WATCH the writer registered whose answer the connection has not taken yet.
-    pub watch_in_flight: Mutex<Option<(u32, Vec<Vec<u8>>)>>,
+    /// Its WATCH jobs' claim (see `jobs::WatchClaim`).
+    pub watch: Arc<WatchClaim>,
     /// The connection's socket and buffers, as its event loop last left them.
     pub buffers: Buffers,
 }

@@ -1,8 +1,8 @@
 //! Key reads: TYPE, TTL, PTTL, EXPIRETIME, PEXPIRETIME, EXISTS, KEYS, DBSIZE.
 
+use crate::glob::glob;
 use crate::keyspace::{reply, Ks};
 use crate::resp::Reply;
-use crate::store::glob;
 use std::ops::Bound;
 
 /// EXISTS, KEYS, DBSIZE.

@@ -14,7 +14,7 @@ mod sets;
 mod sorted_sets;
 mod strings;
 pub mod table;
-mod write;
+pub mod write;
 
 use crate::resp::Reply;
 

@@ -5,9 +5,10 @@
 
 use super::args::Args;
 use super::{cursor, error, NOT_INTEGER};
+use crate::glob::glob;
 use crate::keyspace::{reply, Ks};
 use crate::resp::Reply;
-use crate::store::{self, glob};
+use crate::store;
 use std::ops::Bound;
 
 /// What a scan was asked: resume after this key or field (none: from the start), keep those

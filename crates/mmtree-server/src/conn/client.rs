@@ -103,7 +103,7 @@ impl Conn {
         self.out.bulk(b"server");
         self.out.bulk(b"mmtree");
         self.out.bulk(b"version");
-        self.out.bulk(crate::REDIS_VERSION.as_bytes());
+        self.out.bulk(crate::server::REDIS_VERSION.as_bytes());
         self.out.bulk(b"proto");
         self.out.int(if self.out.resp3 { 3 } else { 2 });
         self.out.bulk(b"id");

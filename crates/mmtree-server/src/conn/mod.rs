@@ -13,12 +13,13 @@ mod server;
 mod transactions;
 
 use crate::commands::table::{self, Command, Handler, COMMANDS};
-use crate::event::{Event, Notifier};
+use crate::glob::glob;
+use crate::jobs::{Event, Job, Notifier, Outcome, WatchClaim, WriteBatch};
 use crate::keyspace::{Keyspace, Rows, Snapshot};
 use crate::pubsub::{encode_message, Handle, State};
 use crate::resp::{parse, Out, Parsed, Partial, Reply};
-use crate::store::{self, expires_name, glob, now_ms, table_name, View, WatchedKey, DATABASES};
-use crate::{Job, Outcome, Server, WriteBatch};
+use crate::server::Server;
+use crate::store::{self, expires_name, now_ms, table_name, View, WatchedKey, DATABASES};
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -177,8 +178,7 @@ impl Conn {
             mail: Mutex::new(Vec::new()),
             has_mail: AtomicBool::new(false),
             notifier: notifier.clone(),
-            gone: AtomicBool::new(false),
-            watch_in_flight: Mutex::new(None),
+            watch: Arc::new(WatchClaim::default()),
             buffers: crate::pubsub::Buffers::default(),
         });
         server
@@ -369,7 +369,8 @@ impl Conn {
                 Outcome::Watched(states) => {
                     // Ours now: `unwatch` drops them.
                     self.handle
-                        .watch_in_flight
+                        .watch
+                        .in_flight
                         .lock()
                         .expect("watch in flight")
                         .take();

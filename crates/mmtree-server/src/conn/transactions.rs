@@ -9,11 +9,12 @@ impl Conn {
     pub(super) fn drop_watch_in_flight(&mut self, closing: bool) {
         let mut watches = self.server.watches.lock().expect("watches");
         if closing {
-            self.handle.gone.store(true, Ordering::Relaxed);
+            self.handle.watch.gone.store(true, Ordering::Relaxed);
         }
         let in_flight = self
             .handle
-            .watch_in_flight
+            .watch
+            .in_flight
             .lock()
             .expect("watch in flight")
             .take();
@@ -78,7 +79,7 @@ impl Conn {
                     Job::Watch {
                         db,
                         keys: keys.clone(),
-                        owner: self.handle.clone(),
+                        owner: self.handle.watch.clone(),
                     },
                     Wait::Watch { db, keys },
                 );
