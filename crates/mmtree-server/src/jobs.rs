@@ -23,8 +23,8 @@ pub enum Job {
     /// Write commands, in order, on database `db`.
     Writes { db: u32, ops: Vec<Vec<Vec<u8>>> },
     /// WATCH: registers the keys; answered with each key's version and liveness. The keys are
-    /// noted in `owner.watch_in_flight` until the connection has the answer, so a connection
-    /// that closes (or a commit that fails) before then does not leave them registered.
+    /// noted in `owner.in_flight` until the connection has the answer, so a connection that
+    /// closes (or a commit that fails) before then does not leave them registered.
     Watch {
         db: u32,
         keys: Vec<Vec<u8>>,
@@ -40,6 +40,13 @@ pub enum Job {
         ops: Vec<(u32, Vec<Vec<u8>>)>,
         snapshot: bool,
     },
+    /// UNWATCH (and DISCARD, and a closing connection's watches): unregisters the keys. Not
+    /// answered. Watches are bookkeeping of the writer alone: an event loop never waits on the
+    /// lock the writer holds while it applies a group.
+    Unwatch { keys: Vec<(u32, Vec<u8>)> },
+    /// A closed connection's WATCH in flight (`claim.gone` is set): unregisters its keys, if the
+    /// writer registered them. Not answered.
+    Release { claim: Arc<WatchClaim> },
 }
 
 impl Job {
@@ -47,8 +54,16 @@ impl Job {
         match self {
             Job::Writes { ops, .. } => ops.len(),
             Job::Exec { ops, .. } => ops.len(),
-            Job::Watch { .. } => 0,
+            Job::Watch { .. } | Job::Unwatch { .. } | Job::Release { .. } => 0,
         }
+    }
+}
+
+/// A job whose answer nobody waits for (UNWATCH, a closed connection's release).
+pub fn unanswered(job: Job) -> WriteBatch {
+    WriteBatch {
+        job,
+        reply: Box::new(|_| {}),
     }
 }
 

@@ -107,7 +107,6 @@ pub fn run(args: Options) -> Result<()> {
             .rate
             .map(|rate| Mutex::new(limiter::LeakyBucket::new(rate, args.burst))),
         stats: Stats::default(),
-        watches: Mutex::new(store::Watches::default()),
         registry: Mutex::new(BTreeMap::new()),
         subs: Mutex::new(pubsub::Subs::default()),
         command_calls: commands::table::COMMANDS

@@ -1,14 +1,14 @@
 //! The state every thread shares: the configuration, the database, the way to the writer,
-//! the limiter, the watched keys, the clients and their subscriptions, the counters; and INFO.
+//! the limiter, the clients and their subscriptions, the counters; and INFO.
 //!
-//! Lock order. A thread that holds more than one of these locks takes them in this order and
-//! releases them in reverse: `watches` → a `Handle`'s `watch.in_flight`; `subs` → `registry`
-//! (`subscribers`); `registry` → a `Handle`'s `state` (CLIENT LIST, INFO clients);
-//! `global_limiter`, `writer` and a `Handle`'s `mail` are taken alone. The group-commit writer
-//! holds `watches` while it applies a group (WATCH and EXEC read and bump versions there), so
-//! the event loops take `watches` only for UNWATCH, DISCARD, EXEC's end and a closing
-//! connection — never to serve a read or a write — and a loop never waits for the writer's
-//! commit: `writer` is held only to send a job (an unbounded channel).
+//! Lock order. Only one nesting exists: `registry` → a `Handle`'s `state` (INFO clients reads
+//! each client's state while it holds the registry). Every other lock is taken alone and
+//! released before the next: `subs` (then, separately, `registry`, when PUBLISH finds its
+//! subscribers), `writer` (held only to send a job on an unbounded channel), `global_limiter`,
+//! a `Handle`'s `mail` and its `watch.in_flight`. The WATCH versions are not shared at all:
+//! they are the group-commit writer's own state (`writer`), and UNWATCH, DISCARD, EXEC and a
+//! closing connection hand it jobs; so no event loop waits on anything the writer holds while
+//! it applies a group, and a loop never waits for a commit.
 
 /// The Redis version the server speaks for (INFO's `redis_version`, HELLO's `version`):
 /// clients and Redis' test suite choose features by it.
@@ -59,8 +59,6 @@ pub struct Server {
     pub writer: Mutex<Sender<WriteBatch>>,
     pub global_limiter: Option<Mutex<limiter::LeakyBucket>>,
     pub stats: Stats,
-    /// Keys under WATCH, with their versions (see `store::Watches`).
-    pub watches: Mutex<store::Watches>,
     /// Every live connection (CLIENT LIST, CLIENT KILL, PUBLISH).
     pub registry: pubsub::Registry,
     /// Pub/sub subscriptions.

@@ -21,6 +21,9 @@ pub fn writer_loop(
     durability: mmtree::Durability,
 ) {
     let mut sweeper = expiry::Sweeper::new(Instant::now());
+    // Keys under WATCH, with their versions: the writer's alone (WATCH, EXEC, UNWATCH and a
+    // closing connection's release are jobs), so no event loop ever waits for a group to apply.
+    let mut watches = store::Watches::default();
     loop {
         let first = match batches.recv_timeout(sweeper.wait(Duration::from_millis(100))) {
             Ok(batch) => Some(batch),
@@ -57,7 +60,7 @@ pub fn writer_loop(
             }
             let last = rest.peek().is_none();
             let sweep = (sweep_due && last).then_some(sweeper.limit());
-            let expired = commit_segment(&server, segment, durability, now, sweep);
+            let expired = commit_segment(&server, &mut watches, segment, durability, now, sweep);
             if last {
                 if sweep_due {
                     // A failed commit removed nothing: the sweep is tried again later.
@@ -98,6 +101,7 @@ impl std::fmt::Display for Failure {
 /// the commit failed).
 fn commit_segment(
     server: &Server,
+    watches: &mut store::Watches,
     segment: Vec<WriteBatch>,
     durability: mmtree::Durability,
     now: u64,
@@ -116,11 +120,10 @@ fn commit_segment(
             w.set_durability(durability);
             let mut outcomes = Vec::with_capacity(segment.len());
             {
-                let mut watches = server.watches.lock().expect("watches");
                 for batch in &segment {
                     outcomes.push(run_job(
                         &mut w,
-                        &mut watches,
+                        watches,
                         &batch.job,
                         now,
                         max_key,
@@ -156,6 +159,7 @@ fn commit_segment(
         },
     ))
     .unwrap_or_else(|_| Err(Failure::Panic));
+    release_watches(watches, &segment);
     match result {
         Ok((outcomes, expired)) => {
             server
@@ -227,8 +231,9 @@ fn run_job(
             Outcome::Replies(out)
         }
         Job::Watch { db, keys, owner } => {
-            // Under the watches lock, as the connection's drop: a closed connection registers
-            // nothing.
+            // A closed connection registers nothing. (It sets `gone` before it sends its
+            // `Release`, which reaches the writer after this job: whatever this job registers
+            // is released then.)
             if owner.gone.load(Ordering::Relaxed) {
                 return Ok(Outcome::Failed("ERR the client is gone".into()));
             }
@@ -242,6 +247,8 @@ fn run_job(
             }
             Outcome::Watched(out)
         }
+        // Watch bookkeeping after the commit (`release_watches`).
+        Job::Unwatch { .. } | Job::Release { .. } => Outcome::Replies(Vec::new()),
         Job::Exec { watched, ops, .. } => {
             for k in watched {
                 let live = tx(w, watches, k.db, now, max_key, events.as_deref_mut())
@@ -268,4 +275,41 @@ fn run_job(
             Outcome::Replies(out)
         }
     })
+}
+
+/// The watches a segment's jobs give up, whether its commit was made or not: an EXEC's (it
+/// answered them), UNWATCH's, and a closed connection's WATCH in flight. Done here, by the
+/// writer, after the segment's WATCH jobs registered theirs (jobs reach the writer in the order
+/// they were sent), so each registration is undone exactly once.
+fn release_watches(watches: &mut store::Watches, segment: &[WriteBatch]) {
+    let releases = |job: &Job| {
+        matches!(job, Job::Unwatch { .. } | Job::Release { .. })
+            || matches!(job, Job::Exec { watched, .. } if !watched.is_empty())
+    };
+    if !segment.iter().any(|b| releases(&b.job)) {
+        return;
+    }
+    for batch in segment {
+        match &batch.job {
+            Job::Exec { watched, .. } => {
+                for k in watched {
+                    watches.remove(k.db, &k.key);
+                }
+            }
+            Job::Unwatch { keys } => {
+                for (db, key) in keys {
+                    watches.remove(*db, key);
+                }
+            }
+            Job::Release { claim } => {
+                let in_flight = claim.in_flight.lock().expect("watch in flight").take();
+                if let Some((db, keys)) = in_flight {
+                    for key in keys {
+                        watches.remove(db, &key);
+                    }
+                }
+            }
+            Job::Writes { .. } | Job::Watch { .. } => {}
+        }
+    }
 }

@@ -541,6 +541,17 @@ impl Conn {
         }
     }
 
+    /// Hands the writer a job nobody waits for (a closing connection's too: the channel
+    /// outlives it; at shutdown, when it is closed, there is nothing left to release).
+    fn send_unanswered(&self, job: Job) {
+        let _ = self
+            .server
+            .writer
+            .lock()
+            .expect("writer channel")
+            .send(crate::jobs::unanswered(job));
+    }
+
     /// Runs one command (the writes before it, unless it joins them, have been answered).
     fn command(&mut self, args: Vec<Vec<u8>>, prepared: Prepared) -> Flow {
         let name: &str = &prepared.name;

@@ -4,36 +4,35 @@
 use super::*;
 
 impl Conn {
-    /// Unregisters the keys of a WATCH the writer registered but whose answer this connection
-    /// will not take (it closes, or the commit failed); `closing` also stops later WATCH jobs.
+    /// Gives up a WATCH the writer registered but whose answer this connection will not take:
+    /// it closes (`closing`: later WATCH jobs of it register nothing, and the writer releases
+    /// what is in flight), or the commit failed (the keys in flight are unwatched). Only the
+    /// claim's own lock is taken here; the watches are the writer's (`Job::Release`).
     pub(super) fn drop_watch_in_flight(&mut self, closing: bool) {
-        let mut watches = self.server.watches.lock().expect("watches");
+        let claim = &self.handle.watch;
         if closing {
-            self.handle.watch.gone.store(true, Ordering::Relaxed);
+            claim.gone.store(true, Ordering::Relaxed);
+            self.send_unanswered(Job::Release {
+                claim: claim.clone(),
+            });
+            return;
         }
-        let in_flight = self
-            .handle
-            .watch
-            .in_flight
-            .lock()
-            .expect("watch in flight")
-            .take();
+        let in_flight = claim.in_flight.lock().expect("watch in flight").take();
         if let Some((db, keys)) = in_flight {
-            for key in keys {
-                watches.remove(db, &key);
-            }
+            let keys = keys.into_iter().map(|k| (db, k)).collect();
+            self.send_unanswered(Job::Unwatch { keys });
         }
     }
-    /// Drops every WATCH of this connection.
+
+    /// Drops every WATCH of this connection (the writer unregisters them).
     pub(super) fn unwatch(&mut self) {
         if self.watched.is_empty() {
             return;
         }
-        let mut watches = self.server.watches.lock().expect("watches");
-        for k in self.watched.drain(..) {
-            watches.remove(k.db, &k.key);
-        }
+        let keys = self.watched.drain(..).map(|k| (k.db, k.key)).collect();
+        self.send_unanswered(Job::Unwatch { keys });
     }
+
     /// MULTI, EXEC, DISCARD, WATCH and UNWATCH (outside MULTI), as Redis 7.
     pub(super) fn transaction(&mut self, cmd: &Command, args: &[Vec<u8>]) {
         let name = cmd.name;
@@ -159,7 +158,8 @@ impl Conn {
         db_after: u32,
         outcome: Outcome,
     ) {
-        self.unwatch();
+        // The writer released the watches the EXEC job carried.
+        self.watched.clear();
         let replies = match outcome {
             Outcome::Replies(replies) => replies,
             Outcome::Exec(replies, snapshot) => {
