@@ -3,6 +3,7 @@
 mod common;
 
 use common::*;
+use redis::Commands;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
@@ -150,4 +151,99 @@ fn a_backlog_of_expired_keys_is_swept_and_avg_ttl_is_shown() {
         .unwrap();
     assert!((90_000..=100_000).contains(&avg_ttl), "{keyspace}");
     assert_eq!(call(&mut c, &mut r, &["GET", "kept"]), bulk("v"));
+}
+
+#[test]
+fn expiry_kept_apart_still_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("s.mmt");
+    let server = Server::start(&file, &[]);
+    let mut c = server.client();
+    let _: () = cmd(&mut c, &["SET", "k", "v", "EX", "100"]).unwrap();
+    assert!((99..=100).contains(&cmd::<i64>(&mut c, &["TTL", "k"]).unwrap()));
+    // KEEPTTL keeps it, a plain SET clears it (as Redis).
+    let _: () = cmd(&mut c, &["SET", "k", "w", "KEEPTTL"]).unwrap();
+    assert!(cmd::<i64>(&mut c, &["PTTL", "k"]).unwrap() > 98_000);
+    assert_eq!(c.get::<_, String>("k").unwrap(), "w");
+    let _: () = c.set("k", "x").unwrap();
+    assert_eq!(cmd::<i64>(&mut c, &["TTL", "k"]).unwrap(), -1);
+    // INCR and APPEND keep the TTL; PERSIST drops it.
+    let _: () = cmd(&mut c, &["SET", "n", "1", "PX", "100000"]).unwrap();
+    assert_eq!(cmd::<i64>(&mut c, &["INCR", "n"]).unwrap(), 2);
+    assert_eq!(cmd::<i64>(&mut c, &["APPEND", "n", "0"]).unwrap(), 2);
+    assert!(cmd::<i64>(&mut c, &["PTTL", "n"]).unwrap() > 90_000);
+    assert_eq!(cmd::<i64>(&mut c, &["PERSIST", "n"]).unwrap(), 1);
+    assert_eq!(cmd::<i64>(&mut c, &["PTTL", "n"]).unwrap(), -1);
+    // DEL drops the expiry record: a new value of the key has no TTL.
+    assert_eq!(cmd::<i64>(&mut c, &["PEXPIRE", "k", "100000"]).unwrap(), 1);
+    assert_eq!(cmd::<i64>(&mut c, &["DEL", "k"]).unwrap(), 1);
+    assert_eq!(cmd::<i64>(&mut c, &["TTL", "k"]).unwrap(), -2);
+    // Lazy expiry on read, then the writer's sweep deletes the key from the file.
+    let _: () = cmd(&mut c, &["SET", "short", "s", "PX", "100"]).unwrap();
+    let _: () = cmd(&mut c, &["SET", "long", "l", "EX", "1000"]).unwrap();
+    std::thread::sleep(Duration::from_millis(150));
+    assert_eq!(c.get::<_, Option<String>>("short").unwrap(), None);
+    assert_eq!(cmd::<i64>(&mut c, &["TTL", "short"]).unwrap(), -2);
+    assert_eq!(cmd::<i64>(&mut c, &["EXISTS", "short"]).unwrap(), 0);
+    std::thread::sleep(Duration::from_millis(600));
+    // FLUSHDB drops the database's expiry records too.
+    let _: () = cmd(&mut c, &["SELECT", "3"]).unwrap();
+    let _: () = cmd(&mut c, &["SET", "gone", "g", "EX", "1000"]).unwrap();
+    let _: () = cmd(&mut c, &["FLUSHDB"]).unwrap();
+    let _: () = cmd(&mut c, &["SET", "gone", "g"]).unwrap();
+    assert_eq!(cmd::<i64>(&mut c, &["TTL", "gone"]).unwrap(), -1);
+    assert_eq!(server.stop().code(), Some(0));
+    let path = file.to_str().unwrap();
+    assert_eq!(
+        mmtree(&["get", path, "db0", "short"]).status.code(),
+        Some(4)
+    );
+    let all = tables_listing(&file, true);
+    // Left with an expiry: db0 "long" only.
+    assert!(all.contains("__serve:expires:db0\t1\n"), "{all}");
+    assert!(all.contains("__serve:expiry-queue\t1\n"), "{all}");
+    assert!(!all.contains("__serve:expires:db3\t1"), "{all}");
+}
+
+/// RANDOMKEY is uniform in a small database, however the keys are spread over the key space
+/// (it picked the first key after a random point, so a key after a gap came up far more often).
+#[test]
+fn randomkey_is_uniform_in_a_small_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("rk.mmt"), &[]);
+    let mut c = server.client();
+    let keys = ["a", "b", "c", "y1", "y2", "y3", "y4", "y5", "y6", "y7"];
+    for k in keys {
+        let _: () = cmd(&mut c, &["SET", k, "1"]).unwrap();
+    }
+    let mut seen = std::collections::BTreeMap::<String, u32>::new();
+    for _ in 0..2000 {
+        let k: String = cmd(&mut c, &["RANDOMKEY"]).unwrap();
+        *seen.entry(k).or_default() += 1;
+    }
+    // 200 each expected; below 100 has a probability under 1e-12.
+    for k in keys {
+        let n = seen.get(k).copied().unwrap_or(0);
+        assert!(n >= 100, "{k} picked {n} times of 2000: {seen:?}");
+    }
+}
+
+/// OBJECT REFCOUNT (what Redis' COPY tests check of a copy): 1 for a live key, nil otherwise.
+#[test]
+fn object_refcount_is_one_for_a_live_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("obj.mmt"), &[]);
+    let mut s = server.raw();
+    exchange(
+        &mut s,
+        &[&["RPUSH", "l", "a"], &["COPY", "l", "l2"]],
+        ":1\r\n:1\r\n",
+    );
+    exchange(&mut s, &[&["OBJECT", "REFCOUNT", "l2"]], ":1\r\n");
+    exchange(&mut s, &[&["OBJECT", "REFCOUNT", "none"]], "$-1\r\n");
+    exchange(
+        &mut s,
+        &[&["OBJECT", "ENCODING", "l"]],
+        "-ERR unknown subcommand 'ENCODING'. Try OBJECT HELP.\r\n",
+    );
 }
