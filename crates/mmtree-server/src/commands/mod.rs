@@ -4,7 +4,7 @@
 //! The reads here run in one implementation over a snapshot (on the event loops) and over the
 //! write transaction (inside EXEC, in their place in the queue).
 
-mod args;
+pub mod args;
 pub mod cursor;
 mod hashes;
 mod keys;

@@ -1,5 +1,6 @@
 //! Sorted-set writes: ZADD (NX/XX/GT/LT/CH/INCR), ZINCRBY, ZREM.
 
+use crate::commands::args::Args;
 #[allow(unused_imports)]
 use crate::notify;
 use crate::resp::Reply;
@@ -12,22 +13,27 @@ pub fn apply(tx: &mut Tx<'_>, name: &str, a: &[Vec<u8>]) -> TxResult<Reply> {
         "ZADD" | "ZINCRBY" => {
             let (mut nx, mut xx, mut gt, mut lt, mut ch, mut incr) =
                 (false, false, false, false, false, name == "ZINCRBY");
-            let mut i = 1;
+            let mut args = Args::new(&a[1.min(a.len())..]);
             if name == "ZADD" {
-                while let Some(opt) = a.get(i) {
-                    match String::from_utf8_lossy(opt).to_ascii_uppercase().as_str() {
-                        "NX" => nx = true,
-                        "XX" => xx = true,
-                        "GT" => gt = true,
-                        "LT" => lt = true,
-                        "CH" => ch = true,
-                        "INCR" => incr = true,
-                        _ => break,
+                loop {
+                    if args.eat("NX") {
+                        nx = true;
+                    } else if args.eat("XX") {
+                        xx = true;
+                    } else if args.eat("GT") {
+                        gt = true;
+                    } else if args.eat("LT") {
+                        lt = true;
+                    } else if args.eat("CH") {
+                        ch = true;
+                    } else if args.eat("INCR") {
+                        incr = true;
+                    } else {
+                        break;
                     }
-                    i += 1;
                 }
             }
-            let pairs = &a[i.min(a.len())..];
+            let pairs = args.rest();
             if pairs.is_empty() || !pairs.len().is_multiple_of(2) {
                 return if name == "ZINCRBY" {
                     Ok(wrong_args(name))

@@ -1,6 +1,7 @@
 //! String writes: SET (and its NX/XX/GET/expiry options), SETNX, SETEX, PSETEX, GETSET, GETDEL,
 //! MSET, MSETNX, INCR/DECR/INCRBY/DECRBY, INCRBYFLOAT, APPEND, GETEX, SETRANGE, SETBIT.
 
+use crate::commands::args::{Args, ExpiryUnit};
 #[allow(unused_imports)]
 use crate::notify;
 use crate::resp::Reply;
@@ -16,47 +17,37 @@ pub fn apply(tx: &mut Tx<'_>, name: &str, a: &[Vec<u8>]) -> TxResult<Reply> {
             }
             let (mut nx, mut xx, mut get, mut keep_ttl) = (false, false, false, false);
             let mut expiry: Option<u64> = None;
-            let mut i = 2;
-            while i < a.len() {
-                let opt = String::from_utf8_lossy(&a[i]).to_ascii_uppercase();
-                let mut time = |scale: u64, absolute: bool| -> Option<u64> {
-                    i += 1;
-                    let n = parse_i64(a.get(i)?)?;
-                    if n <= 0 {
-                        return None;
-                    }
-                    let span = (n as u64).checked_mul(scale)?;
-                    let at = if absolute {
-                        span
-                    } else {
-                        tx.now.checked_add(span)?
-                    };
-                    (at <= i64::MAX as u64).then_some(at)
-                };
-                match opt.as_str() {
-                    "NX" => nx = true,
-                    "XX" => xx = true,
-                    "GET" => get = true,
-                    "KEEPTTL" => keep_ttl = true,
-                    "EX" | "PX" | "EXAT" | "PXAT" if expiry.is_none() => {
-                        let (scale, absolute) = match opt.as_str() {
-                            "EX" => (1000, false),
-                            "PX" => (1, false),
-                            "EXAT" => (1000, true),
-                            _ => (1, true),
-                        };
-                        match time(scale, absolute) {
-                            Some(at) => expiry = Some(at),
-                            None => {
-                                return Ok(Reply::Error(
-                                    "ERR invalid expire time in 'set' command".into(),
-                                ))
-                            }
+            let mut args = Args::new(&a[2..]);
+            while !args.is_empty() {
+                if args.eat("NX") {
+                    nx = true;
+                } else if args.eat("XX") {
+                    xx = true;
+                } else if args.eat("GET") {
+                    get = true;
+                } else if args.eat("KEEPTTL") {
+                    keep_ttl = true;
+                } else if let Some(unit) = expiry
+                    .is_none()
+                    .then(|| ExpiryUnit::eat(&mut args))
+                    .flatten()
+                {
+                    let at = args
+                        .take_i64()
+                        .flatten()
+                        .filter(|&n| n > 0)
+                        .and_then(|n| unit.deadline(n, tx.now));
+                    match at {
+                        Some(at) => expiry = Some(at as u64),
+                        None => {
+                            return Ok(Reply::Error(
+                                "ERR invalid expire time in 'set' command".into(),
+                            ))
                         }
                     }
-                    _ => return Ok(Reply::Error("ERR syntax error".into())),
+                } else {
+                    return Ok(Reply::Error("ERR syntax error".into()));
                 }
-                i += 1;
             }
             if (nx && xx) || (keep_ttl && expiry.is_some()) {
                 return Ok(Reply::Error("ERR syntax error".into()));
@@ -227,29 +218,20 @@ pub fn apply(tx: &mut Tx<'_>, name: &str, a: &[Vec<u8>]) -> TxResult<Reply> {
             // As Redis 7.0: the options' syntax first, then the key (nil if missing, WRONGTYPE),
             // then the time (so a bad time on a missing key is nil, not an error).
             let mut persist = false;
-            let mut time: Option<(&str, &[u8])> = None;
-            let mut i = 1;
-            while i < a.len() {
-                let opt = String::from_utf8_lossy(&a[i]).to_ascii_uppercase();
-                match opt.as_str() {
-                    "PERSIST" if time.is_none() && !persist => persist = true,
-                    "EX" | "PX" | "EXAT" | "PXAT"
-                        if time.is_none() && !persist && i + 1 < a.len() =>
-                    {
-                        i += 1;
-                        time = Some((
-                            match opt.as_str() {
-                                "EX" => "EX",
-                                "PX" => "PX",
-                                "EXAT" => "EXAT",
-                                _ => "PXAT",
-                            },
-                            &a[i],
-                        ));
+            let mut time: Option<(ExpiryUnit, &[u8])> = None;
+            let mut args = Args::new(&a[1..]);
+            while !args.is_empty() {
+                let open = time.is_none() && !persist;
+                if open && args.eat("PERSIST") {
+                    persist = true;
+                } else if let Some(unit) = open.then(|| ExpiryUnit::eat(&mut args)).flatten() {
+                    match args.take() {
+                        Some(n) => time = Some((unit, n)),
+                        None => return err("ERR syntax error"),
                     }
-                    _ => return err("ERR syntax error"),
+                } else {
+                    return err("ERR syntax error");
                 }
-                i += 1;
             }
             let Some((expiry, data)) = string!(tx, &a[0]) else {
                 return Ok(Reply::Null);
@@ -258,14 +240,7 @@ pub fn apply(tx: &mut Tx<'_>, name: &str, a: &[Vec<u8>]) -> TxResult<Reply> {
                 let Some(n) = parse_i64(n) else {
                     return err(NOT_INT);
                 };
-                let at = match unit {
-                    "EX" => n
-                        .checked_mul(1000)
-                        .and_then(|ms| ms.checked_add(tx.now as i64)),
-                    "PX" => n.checked_add(tx.now as i64),
-                    "EXAT" => n.checked_mul(1000),
-                    _ => Some(n),
-                };
+                let at = unit.deadline(n, tx.now);
                 match at {
                     Some(at) if n > 0 && at <= tx.now as i64 => {
                         tx.remove(&a[0])?;
