@@ -46,7 +46,11 @@ fn reads_inside_multi_see_the_state_at_their_place_in_the_queue() {
         &["SET", "q", "nothing"],
         &["SET", "k", "v"],
         &["HSCAN", "h", "0"],
+        &["HRANDFIELD", "h"],
         &["HDEL", "h", "f"],
+        &["SET", "r", "1"],
+        &["MMTREE.RANGE", "r", "s"],
+        &["DEL", "r"],
     ];
     assert_eq!(call(&mut c, &mut r, &["MULTI"]), Value::Simple("OK".into()));
     for args in queue {
@@ -81,6 +85,11 @@ fn reads_inside_multi_see_the_state_at_their_place_in_the_queue() {
     assert_eq!(
         by_command(&["HSCAN", "h", "0"]),
         Value::Array(vec![bulk("0"), Value::Array(vec![bulk("f"), bulk("2")])])
+    );
+    assert_eq!(by_command(&["HRANDFIELD", "h"]), bulk("f"));
+    assert_eq!(
+        by_command(&["MMTREE.RANGE", "r", "s"]),
+        Value::Array(vec![bulk("r"), bulk("1")])
     );
     // And the transaction's end state.
     assert_eq!(call(&mut c, &mut r, &["HGET", "h", "f"]), Value::Null);

@@ -34,6 +34,36 @@ pub trait Rows {
     ) -> mmtree::Result<Vec<(Vec<u8>, Vec<u8>)>>;
     /// Rows in `table`.
     fn len(&mut self, table: Table) -> mmtree::Result<u64>;
+    /// Rows between `start` and `end`, from the end backwards if `rev`, at most `limit`.
+    fn range(
+        &mut self,
+        table: Table,
+        start: Bound<&[u8]>,
+        end: Bound<&[u8]>,
+        rev: bool,
+        limit: usize,
+    ) -> mmtree::Result<Vec<(Vec<u8>, Vec<u8>)>>;
+}
+
+/// At most `limit` rows of `range`, from the end if `rev`, owned.
+fn collect(
+    range: mmtree::Range<'_>,
+    rev: bool,
+    limit: usize,
+) -> mmtree::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    fn take<'r>(
+        rows: impl Iterator<Item = mmtree::Result<(&'r [u8], &'r [u8])>>,
+        limit: usize,
+    ) -> mmtree::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        rows.take(limit)
+            .map(|row| row.map(|(k, v)| (k.to_vec(), v.to_vec())))
+            .collect()
+    }
+    if rev {
+        take(range.rev(), limit)
+    } else {
+        take(range, limit)
+    }
 }
 
 impl<R: Rows + ?Sized> Rows for &mut R {
@@ -53,6 +83,17 @@ impl<R: Rows + ?Sized> Rows for &mut R {
 
     fn len(&mut self, table: Table) -> mmtree::Result<u64> {
         (**self).len(table)
+    }
+
+    fn range(
+        &mut self,
+        table: Table,
+        start: Bound<&[u8]>,
+        end: Bound<&[u8]>,
+        rev: bool,
+        limit: usize,
+    ) -> mmtree::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        (**self).range(table, start, end, rev, limit)
     }
 }
 
@@ -102,6 +143,20 @@ impl Rows for Snapshot<'_, '_> {
 
     fn len(&mut self, table: Table) -> mmtree::Result<u64> {
         Ok(self.table(table).map_or(0, |t| t.len()))
+    }
+
+    fn range(
+        &mut self,
+        table: Table,
+        start: Bound<&[u8]>,
+        end: Bound<&[u8]>,
+        rev: bool,
+        limit: usize,
+    ) -> mmtree::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        match self.table(table) {
+            Some(t) => collect(t.range((start, end))?, rev, limit),
+            None => Ok(Vec::new()),
+        }
     }
 }
 
@@ -161,6 +216,23 @@ impl Rows for Transaction<'_, '_> {
             return Ok(0);
         }
         Ok(w.table(name)?.len())
+    }
+
+    fn range(
+        &mut self,
+        table: Table,
+        start: Bound<&[u8]>,
+        end: Bound<&[u8]>,
+        rev: bool,
+        limit: usize,
+    ) -> mmtree::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let name = self.name(table);
+        let w = &mut *self.0.w;
+        if !w.has_table(name)? {
+            return Ok(Vec::new());
+        }
+        let t = w.table(name)?;
+        collect(t.range((start, end))?, rev, limit)
     }
 }
 
@@ -276,6 +348,18 @@ impl<R: Rows> Keyspace<R> {
     /// Keys in the database, expired ones not yet swept included.
     pub fn len(&mut self) -> mmtree::Result<u64> {
         self.rows.len(Table::Data)
+    }
+
+    /// Key/value rows of the database (live or expired) between `start` and `end`, backwards if
+    /// `rev`, at most `limit`.
+    pub fn rows(
+        &mut self,
+        start: Bound<&[u8]>,
+        end: Bound<&[u8]>,
+        rev: bool,
+        limit: usize,
+    ) -> mmtree::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        self.rows.range(Table::Data, start, end, rev, limit)
     }
 
     /// Keys of the database (live or expired) from `start` on, at most `limit`.

@@ -9,6 +9,7 @@ pub mod cursor;
 mod hashes;
 mod keys;
 mod lists;
+pub mod random;
 mod scan;
 mod sets;
 mod sorted_sets;

@@ -5,7 +5,7 @@
 //! mode, MULTI, CLIENT REPLY, the rate limiter, COMMAND INFO, INFO commandstats, the writer's
 //! key checks and EXEC's routing read these columns instead of matching names.
 
-use super::{hashes, keys, lists, scan, sets, sorted_sets, strings, write};
+use super::{hashes, keys, lists, random, scan, sets, sorted_sets, strings, write};
 use crate::keyspace::Ks;
 use crate::resp::Reply;
 use crate::store::Tx;
@@ -287,7 +287,13 @@ pub static COMMANDS: &[Command] = &[
         (0, 0, 0),
         Handler::Session,
     ),
-    command("MMTREE.RANGE", -3, READONLY, (0, 0, 0), Handler::Session),
+    command(
+        "MMTREE.RANGE",
+        -3,
+        READONLY,
+        (0, 0, 0),
+        Handler::Read(random::range),
+    ),
     command(
         "SUBSCRIBE",
         -2,
@@ -359,7 +365,13 @@ pub static COMMANDS: &[Command] = &[
         (0, 0, 0),
         Handler::Write(write::keys),
     ),
-    command("RANDOMKEY", 1, READONLY, (0, 0, 0), Handler::Session),
+    command(
+        "RANDOMKEY",
+        1,
+        READONLY,
+        (0, 0, 0),
+        Handler::Read(random::random_key),
+    ),
     command("HSET", -4, WRITE, (1, 1, 1), Handler::Write(write::hashes)),
     command("HMSET", -4, WRITE, (1, 1, 1), Handler::Write(write::hashes)),
     command("HSETNX", 4, WRITE, (1, 1, 1), Handler::Write(write::hashes)),
@@ -417,7 +429,13 @@ pub static COMMANDS: &[Command] = &[
         (1, 1, 1),
         Handler::Read(scan::scan_collection),
     ),
-    command("HRANDFIELD", -2, READONLY, (1, 1, 1), Handler::Session),
+    command(
+        "HRANDFIELD",
+        -2,
+        READONLY,
+        (1, 1, 1),
+        Handler::Read(random::pick_fields),
+    ),
     command("MEMORY", -2, CONTAINER, (0, 0, 0), Handler::Session),
     command("OBJECT", -2, CONTAINER, (0, 0, 0), Handler::Session),
     command("LPUSH", -3, WRITE, (1, 1, 1), Handler::Write(write::lists)),
@@ -510,7 +528,13 @@ pub static COMMANDS: &[Command] = &[
         (1, 1, 1),
         Handler::Read(scan::scan_collection),
     ),
-    command("SRANDMEMBER", -2, READONLY, (1, 1, 1), Handler::Session),
+    command(
+        "SRANDMEMBER",
+        -2,
+        READONLY,
+        (1, 1, 1),
+        Handler::Read(random::pick_fields),
+    ),
 ];
 
 /// Name (upper case) → entry.

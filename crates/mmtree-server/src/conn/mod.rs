@@ -8,14 +8,13 @@
 
 mod client;
 mod pubsub;
-mod random;
 mod server;
 mod transactions;
 
 use crate::commands::table::{self, Command, Handler, COMMANDS};
 use crate::glob::glob;
 use crate::jobs::{Event, Job, Notifier, Outcome, WatchClaim, WriteBatch};
-use crate::keyspace::{Keyspace, Rows, Snapshot};
+use crate::keyspace::{Keyspace, Ks, Rows, Snapshot};
 use crate::pubsub::{encode_message, Handle, State};
 use crate::resp::{parse, Out, Parsed, Partial, Reply};
 use crate::server::Server;
@@ -25,11 +24,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// HRANDFIELD and SRANDMEMBER pick at most this many at a time.
-const RANDOM_PICKS_MAX: u64 = 10_000_000;
-/// RANDOMKEY picks uniformly among at most this many keys (by walking to a random index);
-/// beyond, from a random point of the key range.
-const RANDOMKEY_EXACT: u64 = 10_000;
 /// The most unparsed request bytes a client may have buffered (Redis' query buffer limit).
 pub const QUERY_BUFFER_MAX: usize = 1 << 30;
 /// Request and reply buffers larger than this are freed once empty (not kept per connection).
@@ -651,20 +645,9 @@ impl Conn {
     /// connection's snapshot, or a session command here.
     fn run(&mut self, cmd: &'static Command, args: &[Vec<u8>]) -> Flow {
         let a = &args[1..];
-        let now = self.now_ms;
         let name = cmd.name;
         if let Handler::Read(read) = cmd.handler {
-            self.with_table(|conn, t| {
-                let mut rows = Snapshot(t);
-                let mut ks = Keyspace::new(&mut rows as &mut dyn Rows, now);
-                match read(&mut ks, name, a) {
-                    Ok(reply) => conn.out.reply(&reply),
-                    Err(e) => {
-                        eprintln!("mmtree serve: {name}: {e}");
-                        conn.out.error(&format!("ERR {e}"));
-                    }
-                }
-            });
+            self.keyspace_read(|ks| read(ks, name, a));
             return Flow::Continue;
         }
         match name {
@@ -798,25 +781,34 @@ impl Conn {
                 self.out.bulk(since.as_secs().to_string().as_bytes());
                 self.out.bulk(since.subsec_micros().to_string().as_bytes());
             }
-            "HRANDFIELD" if (1..=3).contains(&a.len()) => self.hrandfield(a, now, false),
-            "SRANDMEMBER" if (1..=2).contains(&a.len()) => self.hrandfield(a, now, true),
             "MEMORY" if a[0].eq_ignore_ascii_case(b"USAGE") && a.len() >= 2 => {
-                self.memory_usage(&a[1..], now)
+                self.keyspace_read(|ks| crate::commands::random::memory_usage(ks, &a[1..]))
             }
             "MEMORY" => self.out.error(&unknown_subcommand(args)),
-            // Every value is its own rows: nothing is shared, so a live key's count is 1.
             "OBJECT" if a[0].eq_ignore_ascii_case(b"REFCOUNT") && a.len() == 2 => {
-                self.with_table(|conn, t| match t.live(&a[1], now) {
-                    Some(_) => conn.out.int(1),
-                    None => conn.out.null(),
-                })
+                self.keyspace_read(|ks| crate::commands::random::refcount(ks, &a[1]))
             }
             "OBJECT" => self.out.error(&unknown_subcommand(args)),
-            "RANDOMKEY" => self.randomkey(now),
-            "MMTREE.RANGE" if a.len() >= 2 => return self.range(a, now),
             _ => self.wrong_args(name),
         }
         Flow::Continue
+    }
+
+    /// Runs a keyspace read on this connection's snapshot and puts its reply in place (an
+    /// engine error is an error reply and a log line).
+    fn keyspace_read(&mut self, read: impl FnOnce(&mut Ks<'_>) -> mmtree::Result<Reply>) {
+        let now = self.now_ms;
+        self.with_table(|conn, t| {
+            let mut rows = Snapshot(t);
+            let mut ks = Keyspace::new(&mut rows as &mut dyn Rows, now);
+            match read(&mut ks) {
+                Ok(reply) => conn.out.reply(&reply),
+                Err(e) => {
+                    eprintln!("mmtree serve: a read failed: {e}");
+                    conn.out.error(&format!("ERR {e}"));
+                }
+            }
+        });
     }
 
     /// Runs `f` with this connection's database (its data, expiry, type and hash tables) in a

@@ -260,87 +260,12 @@ pub fn decode_expiry(bytes: &[u8]) -> Option<u64> {
     bytes.try_into().ok().map(u64::from_be_bytes)
 }
 
-/// One database in a snapshot: its data and its expiry times.
+/// One database's tables in a snapshot (read through `keyspace::Snapshot`).
 pub struct View<'t> {
     pub data: Option<ReadTable<'t>>,
     pub expires: Option<ReadTable<'t>>,
     pub types: Option<ReadTable<'t>>,
     pub hashes: Option<ReadTable<'t>>,
-}
-
-impl<'t> View<'t> {
-    /// The key's type if it is not a string (`hash`, `set`), live or not.
-    pub fn type_of(&self, key: &[u8]) -> Option<&'t [u8]> {
-        let t = self.types.as_ref()?;
-        if t.is_empty() {
-            return None;
-        }
-        t.get(key).ok()?
-    }
-
-    /// True if the key (live or not) is not a string.
-    pub fn not_string(&self, key: &[u8]) -> bool {
-        self.type_of(key).is_some()
-    }
-
-    /// True if the key (live or not) is of type `kind`.
-    pub fn is_kind(&self, key: &[u8], kind: &[u8]) -> bool {
-        self.type_of(key) == Some(kind)
-    }
-
-    /// A hash's fields from `after` on (exclusive), at most `limit`: (field, value) pairs.
-    pub fn fields(
-        &self,
-        key: &[u8],
-        after: Option<&[u8]>,
-        limit: usize,
-    ) -> mmtree::Result<Vec<(&'t [u8], &'t [u8])>> {
-        let Some(t) = &self.hashes else {
-            return Ok(Vec::new());
-        };
-        let prefix = field_prefix(key);
-        let start = match after {
-            Some(f) => std::ops::Bound::Excluded(field_key(key, f)),
-            None => std::ops::Bound::Included(prefix.clone()),
-        };
-        let mut out = Vec::new();
-        let start = match &start {
-            std::ops::Bound::Excluded(k) => std::ops::Bound::Excluded(k.as_slice()),
-            std::ops::Bound::Included(k) => std::ops::Bound::Included(k.as_slice()),
-            std::ops::Bound::Unbounded => std::ops::Bound::Unbounded,
-        };
-        for item in t.range((start, std::ops::Bound::Unbounded))? {
-            let (k, v) = item?;
-            if !k.starts_with(&prefix) || out.len() == limit {
-                break;
-            }
-            out.push((&k[prefix.len()..], v));
-        }
-        Ok(out)
-    }
-
-    /// The key's expiry time, if it has one (whether or not it has passed).
-    pub fn expiry(&self, key: &[u8]) -> Option<u64> {
-        let expires = self.expires.as_ref()?;
-        if expires.is_empty() {
-            return None;
-        }
-        decode_expiry(expires.get(key).ok()??)
-    }
-
-    /// False if the key has an expiry at or before `now` (for keys found by iterating the data).
-    pub fn unexpired(&self, key: &[u8], now: u64) -> bool {
-        self.expiry(key).is_none_or(|at| at > now)
-    }
-
-    /// The live value and its expiry.
-    pub fn live(&self, key: &[u8], now: u64) -> Option<(Option<u64>, &'t [u8])> {
-        let data = self.data.as_ref()?.get(key).ok()??;
-        match self.expiry(key) {
-            Some(at) if at <= now => None,
-            expiry => Some((expiry, data)),
-        }
-    }
 }
 
 pub fn queue_key(at: u64, db: u32, key: &[u8]) -> Vec<u8> {
