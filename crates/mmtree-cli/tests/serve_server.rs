@@ -120,3 +120,36 @@ fn client_list_info_kill_config_get_and_info_sections() {
     let keyspace: String = cmd(&mut c, &["INFO", "keyspace"]).unwrap();
     assert!(keyspace.contains("db2:keys=1,expires=0"), "{keyspace}");
 }
+
+/// Goal: the default `--maxclients` (10000, as Redis) never promises more clients than the
+/// open-files limit allows. Method: the server started under a hard limit of 200 descriptors
+/// serves at most 200 - 32 clients and says so in INFO, as Redis lowers maxclients.
+#[test]
+fn maxclients_is_lowered_to_what_the_open_files_limit_allows() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("fd.mmt");
+    let mut child = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -Sn 200 && ulimit -Hn 200 && exec {} serve {} --bind 127.0.0.1:0",
+            env!("CARGO_BIN_EXE_mmtree"),
+            db.display()
+        ))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port: u16 = line.trim().rsplit(':').next().unwrap().parse().unwrap();
+    let mut c = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let info: String = redis::cmd("INFO").arg("clients").query(&mut c).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(info.contains("maxclients:168\r\n"), "{info}");
+}
