@@ -153,3 +153,28 @@ fn maxclients_is_lowered_to_what_the_open_files_limit_allows() {
     let _ = child.wait();
     assert!(info.contains("maxclients:168\r\n"), "{info}");
 }
+
+/// Goal: the settings Redis' test suite sets before a unit (`save ""`, list-compress-depth,
+/// the encoding thresholds) are accepted without effect; a real snapshot schedule is refused.
+#[test]
+fn config_set_accepts_the_settings_without_effect_and_refuses_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("cfg.mmt"), &[]);
+    let mut c = server.raw();
+    let mut r = Replies::new(&c);
+    for args in [
+        &["CONFIG", "SET", "save", ""][..],
+        &["CONFIG", "SET", "list-compress-depth", "2"],
+        &["CONFIG", "SET", "list-max-ziplist-size", "1"],
+    ] {
+        assert_eq!(
+            call(&mut c, &mut r, args),
+            Value::Simple("OK".into()),
+            "{args:?}"
+        );
+    }
+    assert!(matches!(
+        call(&mut c, &mut r, &["CONFIG", "SET", "save", "900 1"]),
+        Value::Error(e) if e.contains("'save'")
+    ));
+}
