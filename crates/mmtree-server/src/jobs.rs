@@ -33,7 +33,7 @@ pub enum Job {
     /// EXEC: unless a watched key changed, runs the queued commands (each on its database) one
     /// after the other, inside the group's transaction. With `snapshot`, the transaction is
     /// committed right after them and the answer carries a snapshot of that commit: the queued
-    /// commands the connection runs itself (SCAN, hash reads, …) read exactly the state the
+    /// commands the connection runs itself (session commands: INFO, CLIENT, …) read exactly the state the
     /// transaction left, nothing of the jobs after it.
     Exec {
         watched: Vec<store::WatchedKey>,

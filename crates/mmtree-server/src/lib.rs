@@ -5,6 +5,12 @@
 //! (reads run there, each on a fresh snapshot; see `event`), and one group-commit writer that
 //! applies the write commands of every connection waiting at that moment in one transaction and
 //! one durable commit, then hands each its answer.
+//!
+//! The modules are in layers (checked by `tests/layers.rs`; docs/ARCHITECTURE.md has the map
+//! and a reading tour): the RESP codec; the row layout over the engine's tables (`store`); Redis
+//! types over the rows, read over a snapshot or the write transaction (`keyspace`); the command
+//! table and the command families (`commands`); then the threads: the writer, the connections'
+//! state machine (`conn`) and the event loops.
 
 // In layer order, bottom first (checked by tests/layers.rs).
 mod commands;
