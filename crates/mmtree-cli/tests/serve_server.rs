@@ -178,3 +178,18 @@ fn config_set_accepts_the_settings_without_effect_and_refuses_the_rest() {
         Value::Error(e) if e.contains("'save'")
     ));
 }
+
+/// Goal: CLIENT LIST and CLIENT INFO show the running command's request in `qbuf`, as Redis
+/// (whose own introspection test expects `qbuf=26` for `CLIENT LIST` sent alone). Method: each
+/// sent alone on a fresh connection.
+#[test]
+fn client_list_counts_the_running_command_in_qbuf() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("qbuf.mmt"), &[]);
+    let mut c = server.raw();
+    let mut r = Replies::new(&c);
+    let list = text(&call(&mut c, &mut r, &["CLIENT", "LIST"]));
+    assert!(list.contains(" qbuf=26 "), "{list}");
+    let info = text(&call(&mut c, &mut r, &["CLIENT", "INFO"]));
+    assert!(info.contains(" qbuf=26 "), "{info}");
+}

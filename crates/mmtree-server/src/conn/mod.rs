@@ -292,6 +292,12 @@ impl Conn {
                             if args.is_empty() {
                                 continue;
                             }
+                            // CLIENT LIST's qbuf while the command runs: the request bytes
+                            // from this command on (as Redis, which trims them after it).
+                            self.handle
+                                .buffers
+                                .qbuf
+                                .store((self.input.len() - (used - n)) as u64, Ordering::Relaxed);
                             let prepared = self.prepare(&args);
                             (args, prepared)
                         }
