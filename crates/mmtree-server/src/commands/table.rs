@@ -42,6 +42,38 @@ pub type ReadFn = fn(&mut Ks<'_>, &str, &[Vec<u8>]) -> mmtree::Result<Reply>;
 /// A write: applied in the group-commit writer's transaction.
 pub type WriteFn = fn(&mut Tx<'_>, &str, &[Vec<u8>]) -> mmtree::Result<Reply>;
 
+/// The session commands: each runs on the connection (`conn`), which dispatches on this.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Session {
+    Ping,
+    Echo,
+    Auth,
+    Hello,
+    Select,
+    Time,
+    Save,
+    Shutdown,
+    Info,
+    Config,
+    Client,
+    Command,
+    Quit,
+    Multi,
+    Exec,
+    Discard,
+    Watch,
+    Publish,
+    Pubsub,
+    Function,
+    Memory,
+    Object,
+    Unwatch,
+    Subscribe,
+    Unsubscribe,
+    PSubscribe,
+    PUnsubscribe,
+}
+
 /// Where a command runs.
 #[derive(Clone, Copy)]
 pub enum Handler {
@@ -50,7 +82,7 @@ pub enum Handler {
     /// On a snapshot on the event loop; inside EXEC, in the writer's transaction, in its place.
     Read(ReadFn),
     /// On the connection (its state, or the server's): `conn`'s session commands.
-    Session,
+    Session(Session),
 }
 
 /// One command.
@@ -67,6 +99,14 @@ pub struct Command {
 impl Command {
     pub fn has(&self, flag: u32) -> bool {
         self.flags & flag != 0
+    }
+
+    /// The session command this is, if it is one.
+    pub fn session(&self) -> Option<Session> {
+        match self.handler {
+            Handler::Session(s) => Some(s),
+            _ => None,
+        }
     }
 
     /// True if `argc` arguments (the name included) fit the arity.
@@ -125,11 +165,29 @@ const fn command(
 
 /// Every command, in COMMAND's order.
 pub static COMMANDS: &[Command] = &[
-    command("PING", -1, PUBSUB, (0, 0, 0), Handler::Session),
-    command("ECHO", 2, 0, (0, 0, 0), Handler::Session),
-    command("AUTH", -2, NO_AUTH | SETUP, (0, 0, 0), Handler::Session),
-    command("HELLO", -1, NO_AUTH | SETUP, (0, 0, 0), Handler::Session),
-    command("SELECT", 2, 0, (0, 0, 0), Handler::Session),
+    command(
+        "PING",
+        -1,
+        PUBSUB,
+        (0, 0, 0),
+        Handler::Session(Session::Ping),
+    ),
+    command("ECHO", 2, 0, (0, 0, 0), Handler::Session(Session::Echo)),
+    command(
+        "AUTH",
+        -2,
+        NO_AUTH | SETUP,
+        (0, 0, 0),
+        Handler::Session(Session::Auth),
+    ),
+    command(
+        "HELLO",
+        -1,
+        NO_AUTH | SETUP,
+        (0, 0, 0),
+        Handler::Session(Session::Hello),
+    ),
+    command("SELECT", 2, 0, (0, 0, 0), Handler::Session(Session::Select)),
     command("GET", 2, READONLY, (1, 1, 1), Handler::Read(strings::read)),
     command("SET", -3, WRITE, (1, 1, 1), Handler::Write(write::strings)),
     command(
@@ -170,7 +228,7 @@ pub static COMMANDS: &[Command] = &[
         (1, 1, 1),
         Handler::Read(keys::read),
     ),
-    command("TIME", 1, 0, (0, 0, 0), Handler::Session),
+    command("TIME", 1, 0, (0, 0, 0), Handler::Session(Session::Time)),
     command("DEL", -2, WRITE, (1, -1, 1), Handler::Write(write::keys)),
     command("UNLINK", -2, WRITE, (1, -1, 1), Handler::Write(write::keys)),
     command(
@@ -246,8 +304,20 @@ pub static COMMANDS: &[Command] = &[
         Handler::Read(strings::getbit),
     ),
     command("LCS", -3, READONLY, (1, 2, 1), Handler::Read(strings::lcs)),
-    command("SAVE", 1, NO_MULTI, (0, 0, 0), Handler::Session),
-    command("SHUTDOWN", -1, NO_MULTI, (0, 0, 0), Handler::Session),
+    command(
+        "SAVE",
+        1,
+        NO_MULTI,
+        (0, 0, 0),
+        Handler::Session(Session::Save),
+    ),
+    command(
+        "SHUTDOWN",
+        -1,
+        NO_MULTI,
+        (0, 0, 0),
+        Handler::Session(Session::Shutdown),
+    ),
     command("TTL", 2, READONLY, (1, 1, 1), Handler::Read(keys::read)),
     command("PTTL", 2, READONLY, (1, 1, 1), Handler::Read(keys::read)),
     command("EXPIRE", -3, WRITE, (1, 1, 1), Handler::Write(write::keys)),
@@ -271,21 +341,69 @@ pub static COMMANDS: &[Command] = &[
     command("KEYS", 2, READONLY, (0, 0, 0), Handler::Read(keys::many)),
     command("DBSIZE", 1, READONLY, (0, 0, 0), Handler::Read(keys::many)),
     command("FLUSHDB", -1, WRITE, (0, 0, 0), Handler::Write(write::keys)),
-    command("INFO", -1, 0, (0, 0, 0), Handler::Session),
-    command("CONFIG", -2, CONTAINER, (0, 0, 0), Handler::Session),
-    command("CLIENT", -2, CONTAINER, (0, 0, 0), Handler::Session),
-    command("COMMAND", -1, CONTAINER, (0, 0, 0), Handler::Session),
-    command("QUIT", -1, NO_AUTH | PUBSUB, (0, 0, 0), Handler::Session),
-    command("MULTI", 1, TRANSACTION, (0, 0, 0), Handler::Session),
-    command("EXEC", 1, TRANSACTION, (0, 0, 0), Handler::Session),
-    command("DISCARD", 1, TRANSACTION, (0, 0, 0), Handler::Session),
-    command("WATCH", -2, TRANSACTION, (1, -1, 1), Handler::Session),
+    command("INFO", -1, 0, (0, 0, 0), Handler::Session(Session::Info)),
+    command(
+        "CONFIG",
+        -2,
+        CONTAINER,
+        (0, 0, 0),
+        Handler::Session(Session::Config),
+    ),
+    command(
+        "CLIENT",
+        -2,
+        CONTAINER,
+        (0, 0, 0),
+        Handler::Session(Session::Client),
+    ),
+    command(
+        "COMMAND",
+        -1,
+        CONTAINER,
+        (0, 0, 0),
+        Handler::Session(Session::Command),
+    ),
+    command(
+        "QUIT",
+        -1,
+        NO_AUTH | PUBSUB,
+        (0, 0, 0),
+        Handler::Session(Session::Quit),
+    ),
+    command(
+        "MULTI",
+        1,
+        TRANSACTION,
+        (0, 0, 0),
+        Handler::Session(Session::Multi),
+    ),
+    command(
+        "EXEC",
+        1,
+        TRANSACTION,
+        (0, 0, 0),
+        Handler::Session(Session::Exec),
+    ),
+    command(
+        "DISCARD",
+        1,
+        TRANSACTION,
+        (0, 0, 0),
+        Handler::Session(Session::Discard),
+    ),
+    command(
+        "WATCH",
+        -2,
+        TRANSACTION,
+        (1, -1, 1),
+        Handler::Session(Session::Watch),
+    ),
     command(
         "UNWATCH",
         1,
         TRANSACTION | QUEUED,
         (0, 0, 0),
-        Handler::Session,
+        Handler::Session(Session::Unwatch),
     ),
     command(
         "MMTREE.RANGE",
@@ -299,32 +417,50 @@ pub static COMMANDS: &[Command] = &[
         -2,
         PUBSUB | PUSHES,
         (0, 0, 0),
-        Handler::Session,
+        Handler::Session(Session::Subscribe),
     ),
     command(
         "UNSUBSCRIBE",
         -1,
         PUBSUB | PUSHES,
         (0, 0, 0),
-        Handler::Session,
+        Handler::Session(Session::Unsubscribe),
     ),
     command(
         "PSUBSCRIBE",
         -2,
         PUBSUB | PUSHES,
         (0, 0, 0),
-        Handler::Session,
+        Handler::Session(Session::PSubscribe),
     ),
     command(
         "PUNSUBSCRIBE",
         -1,
         PUBSUB | PUSHES,
         (0, 0, 0),
-        Handler::Session,
+        Handler::Session(Session::PUnsubscribe),
     ),
-    command("PUBLISH", 3, 0, (0, 0, 0), Handler::Session),
-    command("PUBSUB", -2, CONTAINER, (0, 0, 0), Handler::Session),
-    command("FUNCTION", -2, CONTAINER, (0, 0, 0), Handler::Session),
+    command(
+        "PUBLISH",
+        3,
+        0,
+        (0, 0, 0),
+        Handler::Session(Session::Publish),
+    ),
+    command(
+        "PUBSUB",
+        -2,
+        CONTAINER,
+        (0, 0, 0),
+        Handler::Session(Session::Pubsub),
+    ),
+    command(
+        "FUNCTION",
+        -2,
+        CONTAINER,
+        (0, 0, 0),
+        Handler::Session(Session::Function),
+    ),
     command(
         "GETEX",
         -2,
@@ -436,8 +572,20 @@ pub static COMMANDS: &[Command] = &[
         (1, 1, 1),
         Handler::Read(random::pick_fields),
     ),
-    command("MEMORY", -2, CONTAINER, (0, 0, 0), Handler::Session),
-    command("OBJECT", -2, CONTAINER, (0, 0, 0), Handler::Session),
+    command(
+        "MEMORY",
+        -2,
+        CONTAINER,
+        (0, 0, 0),
+        Handler::Session(Session::Memory),
+    ),
+    command(
+        "OBJECT",
+        -2,
+        CONTAINER,
+        (0, 0, 0),
+        Handler::Session(Session::Object),
+    ),
     command("LPUSH", -3, WRITE, (1, 1, 1), Handler::Write(write::lists)),
     command("RPUSH", -3, WRITE, (1, 1, 1), Handler::Write(write::lists)),
     command("LPUSHX", -3, WRITE, (1, 1, 1), Handler::Write(write::lists)),
@@ -574,7 +722,7 @@ mod tests {
             match c.handler {
                 Handler::Write(_) => assert!(c.has(WRITE)),
                 Handler::Read(_) => assert!(c.has(READONLY) && !c.has(WRITE)),
-                Handler::Session => assert!(!c.has(WRITE)),
+                Handler::Session(_) => assert!(!c.has(WRITE)),
             }
         }
         assert!(lookup(b"NOPE").is_none());

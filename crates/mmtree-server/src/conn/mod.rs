@@ -11,7 +11,7 @@ mod pubsub;
 mod server;
 mod transactions;
 
-use crate::commands::table::{self, Command, Handler, COMMANDS};
+use crate::commands::table::{self, Command, Handler, Session, COMMANDS};
 use crate::glob::glob;
 use crate::jobs::{Event, Job, Notifier, Outcome, WatchClaim, WriteBatch};
 use crate::keyspace::{Keyspace, Ks, Rows, Snapshot};
@@ -565,7 +565,7 @@ impl Conn {
         }
         if !prepared.admitted {
             self.server.stats.rejected.fetch_add(1, Ordering::Relaxed);
-            if name == "EXEC" && self.multi.is_some() {
+            if cmd.is_some_and(|c| c.session() == Some(Session::Exec)) && self.multi.is_some() {
                 // As Redis' EXEC refused before it runs: the transaction is discarded (a
                 // connection left in MULTI would queue the client's next commands).
                 self.multi = None;
@@ -594,7 +594,7 @@ impl Conn {
             self.transaction(cmd, &args);
             return Flow::Continue;
         }
-        if self.multi.is_some() && name != "QUIT" {
+        if self.multi.is_some() && cmd.session() != Some(Session::Quit) {
             // Queued, or refused (and the transaction marked) if it could never run.
             if cmd.has(table::NO_MULTI) {
                 self.multi_failed = true;
@@ -656,8 +656,12 @@ impl Conn {
             self.keyspace_read(|ks| read(ks, name, a));
             return Flow::Continue;
         }
-        match name {
-            "PING" if self.subscribed_resp2() => {
+        let Handler::Session(session) = cmd.handler else {
+            self.wrong_args(name);
+            return Flow::Continue;
+        };
+        match session {
+            Session::Ping if self.subscribed_resp2() => {
                 if a.len() > 1 {
                     self.wrong_args(name);
                 } else {
@@ -666,13 +670,18 @@ impl Conn {
                     self.out.bulk(a.first().map_or(&b""[..], |m| m.as_slice()));
                 }
             }
-            "SUBSCRIBE" | "PSUBSCRIBE" if !a.is_empty() => self.subscribe(name == "PSUBSCRIBE", a),
-            "UNSUBSCRIBE" | "PUNSUBSCRIBE" => self.unsubscribe(name == "PUNSUBSCRIBE", a),
-            "PUBLISH" if a.len() == 2 => self.publish(&a[0], &a[1]),
-            "PUBSUB" => self.pubsub(args),
+            Session::Subscribe | Session::PSubscribe if !a.is_empty() => {
+                self.subscribe(session == Session::PSubscribe, a)
+            }
+            Session::Unsubscribe | Session::PUnsubscribe => {
+                self.unsubscribe(session == Session::PUnsubscribe, a)
+            }
+            Session::Publish if a.len() == 2 => self.publish(&a[0], &a[1]),
+            Session::Pubsub => self.pubsub(args),
             // No functions can be loaded: FLUSH has nothing to do (Redis' test harness calls it
             // before every test file) and LIST is empty.
-            "FUNCTION" => match String::from_utf8_lossy(&a[0]).to_ascii_uppercase().as_str() {
+            Session::Function => match String::from_utf8_lossy(&a[0]).to_ascii_uppercase().as_str()
+            {
                 "FLUSH"
                     if a.len() == 1
                         || a.len() == 2
@@ -685,20 +694,20 @@ impl Conn {
                 "LIST" => self.out.array(0),
                 _ => self.out.error(&unknown_subcommand(args)),
             },
-            "PING" => match a.len() {
+            Session::Ping => match a.len() {
                 0 => self.out.simple("PONG"),
                 1 => self.out.bulk(&a[0]),
                 _ => self.wrong_args(name),
             },
-            "ECHO" if a.len() == 1 => self.out.bulk(&a[0]),
-            "QUIT" => {
+            Session::Echo if a.len() == 1 => self.out.bulk(&a[0]),
+            Session::Quit => {
                 self.out.simple("OK");
                 return Flow::Close;
             }
-            "AUTH" => return self.auth(a),
-            "HELLO" => return self.hello(a),
-            "SELECT" if a.len() != 1 => self.wrong_args(name),
-            "SELECT" => match a
+            Session::Auth => return self.auth(a),
+            Session::Hello => return self.hello(a),
+            Session::Select if a.len() != 1 => self.wrong_args(name),
+            Session::Select => match a
                 .first()
                 .and_then(|d| std::str::from_utf8(d).ok()?.parse::<u32>().ok())
             {
@@ -713,8 +722,8 @@ impl Conn {
                     .out
                     .error("ERR value is not an integer or out of range"),
             },
-            "CLIENT" => self.client(args),
-            "COMMAND" => match a
+            Session::Client => self.client(args),
+            Session::Command => match a
                 .first()
                 .map(|s| String::from_utf8_lossy(s).to_ascii_uppercase())
             {
@@ -748,18 +757,18 @@ impl Conn {
                 Some(sub) if sub == "DOCS" => self.out.map(0),
                 Some(_) => self.out.error(&unknown_subcommand(args)),
             },
-            "CONFIG" => self.config(a),
-            "INFO" => {
+            Session::Config => self.config(a),
+            Session::Info => {
                 let info = self.server.info(a);
                 self.out.verbatim(info.as_bytes());
             }
             // Every commit so far written to the tree and synced (Redis' SAVE writes its
             // dataset): a checkpoint, which waits for a commit in progress.
-            "SAVE" if a.is_empty() => match self.server.db.checkpoint() {
+            Session::Save if a.is_empty() => match self.server.db.checkpoint() {
                 Ok(()) => self.out.simple("OK"),
                 Err(e) => self.out.error(&format!("ERR {e}")),
             },
-            "SHUTDOWN" => {
+            Session::Shutdown => {
                 let mode = a
                     .first()
                     .map(|m| String::from_utf8_lossy(m).to_ascii_uppercase());
@@ -779,7 +788,7 @@ impl Conn {
                     return Flow::Close;
                 }
             }
-            "TIME" => {
+            Session::Time => {
                 let since = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .unwrap_or_default();
@@ -787,14 +796,14 @@ impl Conn {
                 self.out.bulk(since.as_secs().to_string().as_bytes());
                 self.out.bulk(since.subsec_micros().to_string().as_bytes());
             }
-            "MEMORY" if a[0].eq_ignore_ascii_case(b"USAGE") && a.len() >= 2 => {
+            Session::Memory if a[0].eq_ignore_ascii_case(b"USAGE") && a.len() >= 2 => {
                 self.keyspace_read(|ks| crate::commands::random::memory_usage(ks, &a[1..]))
             }
-            "MEMORY" => self.out.error(&unknown_subcommand(args)),
-            "OBJECT" if a[0].eq_ignore_ascii_case(b"REFCOUNT") && a.len() == 2 => {
+            Session::Memory => self.out.error(&unknown_subcommand(args)),
+            Session::Object if a[0].eq_ignore_ascii_case(b"REFCOUNT") && a.len() == 2 => {
                 self.keyspace_read(|ks| crate::commands::random::refcount(ks, &a[1]))
             }
-            "OBJECT" => self.out.error(&unknown_subcommand(args)),
+            Session::Object => self.out.error(&unknown_subcommand(args)),
             _ => self.wrong_args(name),
         }
         Flow::Continue

@@ -43,24 +43,29 @@ impl Conn {
             self.wrong_args(name);
             return;
         }
-        match name {
-            "MULTI" if self.multi.is_some() => self.out.error("ERR MULTI calls can not be nested"),
-            "MULTI" => {
+        let Handler::Session(session) = cmd.handler else {
+            return;
+        };
+        match session {
+            Session::Multi if self.multi.is_some() => {
+                self.out.error("ERR MULTI calls can not be nested")
+            }
+            Session::Multi => {
                 self.multi = Some(Vec::new());
                 self.multi_failed = false;
                 self.out.simple("OK");
             }
-            "DISCARD" if self.multi.is_none() => self.out.error("ERR DISCARD without MULTI"),
-            "DISCARD" => {
+            Session::Discard if self.multi.is_none() => self.out.error("ERR DISCARD without MULTI"),
+            Session::Discard => {
                 self.multi = None;
                 self.multi_failed = false;
                 self.unwatch();
                 self.out.simple("OK");
             }
-            "WATCH" if self.multi.is_some() => {
+            Session::Watch if self.multi.is_some() => {
                 self.out.error("ERR WATCH inside MULTI is not allowed")
             }
-            "WATCH" => {
+            Session::Watch => {
                 let db = self.db;
                 let mut keys: Vec<Vec<u8>> = Vec::new();
                 for key in &args[1..] {
@@ -83,7 +88,7 @@ impl Conn {
                     Wait::Watch { db, keys },
                 );
             }
-            "UNWATCH" => {
+            Session::Unwatch => {
                 self.unwatch();
                 self.out.simple("OK");
             }
@@ -114,7 +119,7 @@ impl Conn {
                 slots.push(Slot::Done(Reply::Error(unknown_command(args))));
                 continue;
             };
-            if cmd.name == "SELECT" {
+            if cmd.session() == Some(Session::Select) {
                 slots.push(Slot::Done(
                     match std::str::from_utf8(&args[1])
                         .ok()
@@ -191,7 +196,7 @@ impl Conn {
                 Slot::Done(reply) => self.out.reply(&reply),
                 Slot::Local(at, cmd) => {
                     self.db = at;
-                    if cmd.name == "UNWATCH" {
+                    if cmd.session() == Some(Session::Unwatch) {
                         self.out.simple("OK");
                     } else {
                         let _ = self.run(cmd, args);
