@@ -9,16 +9,17 @@
 mod client;
 mod pubsub;
 mod server;
+mod snapshot;
 mod transactions;
 
 use crate::commands::table::{self, Command, Handler, Session, COMMANDS};
 use crate::glob::glob;
 use crate::jobs::{Event, Job, Notifier, Outcome, WatchClaim, WriteBatch};
-use crate::keyspace::{Keyspace, Ks, Rows, Snapshot};
 use crate::pubsub::{encode_message, Handle, State};
 use crate::resp::{parse, Out, Parsed, Partial, Reply};
 use crate::server::Server;
 use crate::store::{self, expires_name, now_ms, table_name, View, WatchedKey, DATABASES};
+use snapshot::Snap;
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -133,18 +134,6 @@ enum Slot {
     Done(Reply),
     Local(u32, &'static Command),
 }
-
-self_cell::self_cell!(
-    /// A snapshot and one database's tables in it, kept while a connection runs the commands
-    /// it has read: every one of them was received before the snapshot was taken, so each sees
-    /// every write answered before it arrived (the connection's own writes included: the
-    /// snapshot is dropped when a job goes to the writer, and when `process` returns).
-    struct Snap {
-        owner: Arc<mmtree::ReadTransaction>,
-        #[covariant]
-        dependent: View,
-    }
-);
 
 impl Conn {
     pub fn new(
@@ -807,60 +796,6 @@ impl Conn {
             _ => self.wrong_args(name),
         }
         Flow::Continue
-    }
-
-    /// Runs a keyspace read on this connection's snapshot and puts its reply in place (an
-    /// engine error is an error reply and a log line).
-    fn keyspace_read(&mut self, read: impl FnOnce(&mut Ks<'_>) -> mmtree::Result<Reply>) {
-        let now = self.now_ms;
-        self.with_table(|conn, t| {
-            let mut rows = Snapshot(t);
-            let mut ks = Keyspace::new(&mut rows as &mut dyn Rows, now);
-            match read(&mut ks) {
-                Ok(reply) => conn.out.reply(&reply),
-                Err(e) => {
-                    eprintln!("mmtree serve: a read failed: {e}");
-                    conn.out.error(&format!("ERR {e}"));
-                }
-            }
-        });
-    }
-
-    /// Runs `f` with this connection's database (its data, expiry, type and hash tables) in a
-    /// snapshot taken after the commands being run were received: the one kept since the last
-    /// read of this `process` call, or a fresh one (see `Snap`).
-    fn with_table(&mut self, f: impl FnOnce(&mut Conn, &View<'_>)) {
-        let db = self.db;
-        let snap = match self.snap.take() {
-            Some((at, snap)) if at == db => snap,
-            _ => {
-                let snapshot = match &self.exec_snapshot {
-                    Some(s) => Ok(s.clone()),
-                    None => self.server.db.begin_read().map(Arc::new),
-                };
-                let opened = snapshot.and_then(|snapshot| {
-                    Snap::try_new(snapshot, |snapshot| {
-                        Ok::<_, mmtree::Error>(View {
-                            data: snapshot.table(table_name(db))?,
-                            expires: snapshot.table(expires_name(db))?,
-                            types: snapshot.table(store::types_name(db))?,
-                            hashes: snapshot.table(store::hash_name(db))?,
-                        })
-                    })
-                });
-                match opened {
-                    Ok(snap) => snap,
-                    Err(e) => {
-                        self.out.error(&format!("ERR {e}"));
-                        return;
-                    }
-                }
-            }
-        };
-        f(self, snap.borrow_dependent());
-        if self.waiting.is_none() {
-            self.snap = Some((db, snap));
-        }
     }
 }
 
