@@ -212,3 +212,193 @@ fn sorted_sets_keep_members_in_score_order() {
     assert_eq!(int(&mut c, &["ZREM", "z2", "fresh"]), 1);
     assert_eq!(int(&mut c, &["EXISTS", "z2"]), 0);
 }
+
+/// Goal: the range commands answer as redis-server 7.0 (checked side by side against it):
+/// ranks with negative indexes, BYSCORE with exclusive and infinite bounds, BYLEX with `[`, `(`,
+/// `-`, `+`, REV, LIMIT (negative offset: nothing; negative count: all), the older forms, ranks,
+/// counts, and their errors. Method: a table of commands and the replies redis-server gave.
+#[test]
+fn range_commands_answer_as_redis() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("zr.mmt"), &[]);
+    let mut c = server.raw();
+    let mut r = Replies::new(&c);
+    table(
+        &mut c,
+        &mut r,
+        &[
+            ("ZADD z 1 a 2 b 3 c 3 d -1 e 5 f", ":6"),
+            ("ZRANGE z -2 -1 WITHSCORES", "[d,3,f,5]"),
+            ("ZRANGE z 1 0", "[]"),
+            ("ZRANGE z 0 -1 REV", "[f,d,c,b,a,e]"),
+            ("ZRANGE z (1 3 BYSCORE", "[b,c,d]"),
+            ("ZRANGE z -inf +inf BYSCORE", "[e,a,b,c,d,f]"),
+            ("ZRANGE z +inf -inf BYSCORE REV LIMIT 1 2", "[d,c]"),
+            ("ZRANGE z (3 (3 BYSCORE", "[]"),
+            ("ZRANGE z 1 3 BYSCORE LIMIT 1 -1", "[b,c,d]"),
+            ("ZRANGE z 1 3 BYSCORE LIMIT -1 2", "[]"),
+            ("ZRANGE z 1 3 BYSCORE LIMIT 0 0", "[]"),
+            (
+                "ZRANGE z 0 -1 LIMIT 1 1",
+                "-ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX",
+            ),
+            (
+                "ZRANGE z - + BYLEX WITHSCORES",
+                "-ERR syntax error, WITHSCORES not supported in combination with BYLEX",
+            ),
+            ("ZRANGEBYSCORE z a b", "-ERR min or max is not a float"),
+            ("ZRANGEBYSCORE z 2 3 WITHSCORES", "[b,2,c,3,d,3]"),
+            ("ZREVRANGEBYSCORE z 3 2 WITHSCORES LIMIT 0 1", "[d,3]"),
+            ("ZREVRANGE z -100 1", "[f,d]"),
+            ("ZRANK z c", ":3"),
+            ("ZREVRANK z c", ":2"),
+            ("ZRANK z nope", "nil"),
+            ("ZRANK missing a", "nil"),
+            ("ZCOUNT z (1 3", ":3"),
+            ("ZCOUNT z -inf +inf", ":6"),
+            ("ZMSCORE z a nope c", "[1,nil,3]"),
+            ("ZADD l 0 a 0 b 0 c 0 d 0 e", ":5"),
+            ("ZRANGEBYLEX l [b (e", "[b,c,d]"),
+            ("ZRANGEBYLEX l (b [e LIMIT 1 2", "[d,e]"),
+            ("ZREVRANGEBYLEX l + - LIMIT 0 2", "[e,d]"),
+            ("ZRANGE l [e [c BYLEX REV", "[e,d,c]"),
+            ("ZRANGEBYLEX l + -", "[]"),
+            ("ZRANGEBYLEX l b e", "-ERR min or max not valid string range item"),
+            ("ZLEXCOUNT l [c +", ":3"),
+            ("SET s x", "+OK"),
+            (
+                "ZRANGE s 0 -1",
+                "-WRONGTYPE Operation against a key holding the wrong kind of value",
+            ),
+            (
+                "ZRANK s a",
+                "-WRONGTYPE Operation against a key holding the wrong kind of value",
+            ),
+        ],
+    );
+}
+
+/// Goal: the writes that pop, remove ranges and store results answer and change the set as
+/// Redis, delete a key they empty (and its expiry), send Redis' keyspace events, and run in
+/// their place inside MULTI. Method: a table of commands (replies from redis-server 7.0), then
+/// the events a PSUBSCRIBE connection received, then a transaction.
+#[test]
+fn pops_removals_and_stores_answer_as_redis() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("zw.mmt"), &[]);
+    let mut c = server.raw();
+    let mut r = Replies::new(&c);
+    let mut sub = server.raw();
+    let mut sr = Replies::new(&sub);
+    table(
+        &mut c,
+        &mut r,
+        &[("CONFIG SET notify-keyspace-events KEA", "+OK")],
+    );
+    call(&mut sub, &mut sr, &["PSUBSCRIBE", "__keyevent@0__:*"]);
+    table(
+        &mut c,
+        &mut r,
+        &[
+            ("ZADD z 1 a 2 b 3 c 4 d", ":4"),
+            ("ZPOPMIN z", "[a,1]"),
+            ("ZPOPMAX z 2", "[d,4,c,3]"),
+            ("ZPOPMAX z 0", "[]"),
+            (
+                "ZPOPMAX z -1",
+                "-ERR value is out of range, must be positive",
+            ),
+            ("ZPOPMIN missing", "[]"),
+            ("ZADD u1 1 a 2 b 3 c", ":3"),
+            ("ZADD u2 10 b 20 c 30 d", ":3"),
+            ("SADD st a d x", ":3"),
+            (
+                "ZUNION 2 u1 u2 WEIGHTS 2 3 WITHSCORES",
+                "[a,2,b,34,c,66,d,90]",
+            ),
+            ("ZINTER 2 u1 u2 AGGREGATE MIN WITHSCORES", "[b,2,c,3]"),
+            ("ZINTER 3 u1 u2 st", "[]"),
+            ("ZDIFF 2 u1 u2 WITHSCORES", "[a,1]"),
+            ("ZDIFF 2 u1 u2 WEIGHTS 1 1", "-ERR syntax error"),
+            (
+                "ZUNION 0 u1",
+                "-ERR at least 1 input key is needed for 'zunion' command",
+            ),
+            ("ZUNIONSTORE dst 2 u1 st WEIGHTS 1 5", ":5"),
+            ("ZRANGE dst 0 -1 WITHSCORES", "[b,2,c,3,d,5,x,5,a,6]"),
+            ("EXPIRE dst 100", ":1"),
+            ("ZINTERSTORE dst 2 u1 missing", ":0"),
+            ("EXISTS dst", ":0"),
+            ("ZINTERCARD 2 u1 u2 LIMIT 1", ":1"),
+            ("ZINTERCARD 1 u1 LIMIT -1", "-ERR LIMIT can't be negative"),
+            ("ZRANGESTORE dst u2 (10 +inf BYSCORE LIMIT 0 1", ":1"),
+            ("ZRANGE dst 0 -1 WITHSCORES", "[c,20]"),
+            ("ZMPOP 2 missing u1 MIN COUNT 2", "[u1,[[a,1],[b,2]]]"),
+            ("ZMPOP 1 u1 MAX COUNT 5", "[u1,[[c,3]]]"),
+            ("EXISTS u1", ":0"),
+            ("ZMPOP 1 u1 MAX", "nil"),
+            ("ZMPOP 0 u1 MIN", "-ERR numkeys should be greater than 0"),
+            ("ZADD r 1 one 2 two 3 three 4 four", ":4"),
+            ("ZREMRANGEBYSCORE r (1 3", ":2"),
+            ("ZREMRANGEBYRANK r -1 -1", ":1"),
+            ("ZADD r 0 a 0 b", ":2"),
+            ("ZREMRANGEBYLEX r - (b", ":1"),
+            ("ZRANGE r 0 -1", "[b,one]"),
+            ("ZREMRANGEBYSCORE r -inf +inf", ":2"),
+            ("EXISTS r", ":0"),
+        ],
+    );
+    table(&mut c, &mut r, &[("SET end x", "+OK")]);
+    let mut events = Vec::new();
+    loop {
+        let (Value::Push(m) | Value::Array(m)) = sr.next() else {
+            panic!("not a message")
+        };
+        let (event, key) = (text(&m[2]), text(&m[3]));
+        if key == "end" {
+            break;
+        }
+        events.push(format!(
+            "{}:{key}",
+            event.trim_start_matches("__keyevent@0__:")
+        ));
+    }
+    assert_eq!(
+        events,
+        [
+            "zadd:z",
+            "zpopmin:z",
+            "zpopmax:z",
+            "zadd:u1",
+            "zadd:u2",
+            "sadd:st",
+            "zunionstore:dst",
+            "expire:dst",
+            "del:dst",
+            "zrangestore:dst",
+            "zpopmin:u1",
+            "zpopmax:u1",
+            "del:u1",
+            "zadd:r",
+            "zremrangebyscore:r",
+            "zremrangebyrank:r",
+            "zadd:r",
+            "zremrangebylex:r",
+            "zremrangebyscore:r",
+            "del:r",
+        ]
+    );
+    // Inside MULTI each command sees the ones queued before it.
+    table(
+        &mut c,
+        &mut r,
+        &[
+            ("MULTI", "+OK"),
+            ("ZADD m 1 a 2 b", "+QUEUED"),
+            ("ZPOPMIN m", "+QUEUED"),
+            ("ZRANGE m 0 -1 WITHSCORES", "+QUEUED"),
+            ("ZRANK m b", "+QUEUED"),
+            ("EXEC", "[:2,[a,1],[b,2],:0]"),
+        ],
+    );
+}

@@ -268,3 +268,32 @@ pub fn text(v: &Value) -> String {
         other => panic!("not text: {other:?}"),
     }
 }
+
+/// A reply as one short line, for tables of expected replies: `a`, `:3`, `nil`, `[a,b]`,
+/// `~[…]` (a set), `,1.5` (a double), `-ERR …`.
+#[allow(dead_code)]
+pub fn show(v: &Value) -> String {
+    let list = |items: &[Value]| items.iter().map(show).collect::<Vec<_>>().join(",");
+    match v {
+        Value::Simple(s) => format!("+{s}"),
+        Value::Error(e) => format!("-{e}"),
+        Value::Int(n) => format!(":{n}"),
+        Value::Bulk(b) => String::from_utf8_lossy(b).into_owned(),
+        Value::Null => "nil".into(),
+        Value::Double(d) => format!(",{d}"),
+        Value::Array(items) => format!("[{}]", list(items)),
+        Value::Set(items) => format!("~[{}]", list(items)),
+        Value::Map(items) => format!("%[{}]", list(items)),
+        Value::Push(items) => format!(">[{}]", list(items)),
+    }
+}
+
+/// Runs each `(command, expected reply as `show` writes it)` on `stream`, in order.
+#[allow(dead_code)]
+pub fn table(stream: &mut TcpStream, replies: &mut Replies, rows: &[(&str, &str)]) {
+    for (command, expected) in rows {
+        let args: Vec<&str> = command.split(' ').collect();
+        let got = show(&call(stream, replies, &args));
+        assert_eq!(&got, expected, "{command}");
+    }
+}

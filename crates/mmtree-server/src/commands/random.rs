@@ -9,7 +9,7 @@ use crate::store;
 use std::ops::Bound;
 
 /// HRANDFIELD and SRANDMEMBER pick at most this many at a time.
-const RANDOM_PICKS_MAX: u64 = 10_000_000;
+pub(crate) const RANDOM_PICKS_MAX: u64 = 10_000_000;
 /// RANDOMKEY picks uniformly among at most this many keys (by walking to a random index);
 /// beyond, from a random point of the key range.
 const RANDOMKEY_EXACT: u64 = 10_000;
@@ -17,7 +17,7 @@ const RANDOMKEY_EXACT: u64 = 10_000;
 const RANGE_BATCH: usize = 256;
 
 /// A xorshift generator seeded by `store::random_seed`.
-fn generator(now: u64) -> impl FnMut(usize) -> usize {
+pub(crate) fn generator(now: u64) -> impl FnMut(usize) -> usize {
     let mut x = store::random_seed(now);
     move |bound: usize| {
         x ^= x << 13;

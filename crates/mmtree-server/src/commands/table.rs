@@ -33,6 +33,11 @@ pub const CONTAINER: u32 = 1 << 8;
 /// Connection setup: not charged to the connection's own rate limiter.
 pub const SETUP: u32 = 1 << 9;
 
+/// Its keys are counted by an argument (`numkeys key…`, as ZUNION, ZMPOP, SINTERCARD): the
+/// key specification names the fixed keys before it (a destination), or none; the count is the
+/// argument after them (Redis' `movablekeys`).
+pub const NUMKEYS: u32 = 1 << 10;
+
 /// Subcommands that are connection setup too (what client libraries send at connect).
 pub const SETUP_SUBCOMMANDS: &[(&str, &str)] = &[("CLIENT", "SETINFO"), ("CLIENT", "SETNAME")];
 
@@ -119,8 +124,9 @@ impl Command {
         }
     }
 
-    /// The key arguments of `args` (the name included), by the key specification.
-    pub fn key_args<'a>(&self, args: &'a [Vec<u8>]) -> impl Iterator<Item = &'a Vec<u8>> {
+    /// The key arguments of `args` (the name included), by the key specification (and the
+    /// `numkeys` argument for `NUMKEYS` commands).
+    pub fn key_args<'a>(&self, args: &'a [Vec<u8>]) -> std::vec::IntoIter<&'a Vec<u8>> {
         let (first, last, step) = self.keys;
         let len = args.len() as i32;
         let last = if last < 0 {
@@ -128,16 +134,27 @@ impl Command {
         } else {
             last.min(len - 1)
         };
-        let (first, step) = (first.max(1) as usize, step.max(1) as usize);
-        let end = if self.keys.0 == 0 {
+        let (first_at, step) = (first.max(1) as usize, step.max(1) as usize);
+        let end = if first == 0 {
             0
         } else {
             (last + 1).max(0) as usize
         };
-        args.get(first.min(end)..end)
+        let mut keys: Vec<&'a Vec<u8>> = args
+            .get(first_at.min(end)..end)
             .unwrap_or_default()
             .iter()
             .step_by(step)
+            .collect();
+        if self.has(NUMKEYS) {
+            let at = if first == 0 { 1 } else { end };
+            let n = args
+                .get(at)
+                .and_then(|n| std::str::from_utf8(n).ok()?.parse::<usize>().ok())
+                .unwrap_or(0);
+            keys.extend(args.iter().skip(at + 1).take(n));
+        }
+        keys.into_iter()
     }
 
     /// The index in `COMMANDS` (INFO commandstats counts by it).
@@ -644,6 +661,181 @@ pub static COMMANDS: &[Command] = &[
         (1, 1, 1),
         Handler::Read(scan::scan_collection),
     ),
+    command(
+        "ZRANGEBYSCORE",
+        -4,
+        READONLY,
+        (1, 1, 1),
+        Handler::Read(sorted_sets::read),
+    ),
+    command(
+        "ZREVRANGEBYSCORE",
+        -4,
+        READONLY,
+        (1, 1, 1),
+        Handler::Read(sorted_sets::read),
+    ),
+    command(
+        "ZRANGEBYLEX",
+        -4,
+        READONLY,
+        (1, 1, 1),
+        Handler::Read(sorted_sets::read),
+    ),
+    command(
+        "ZREVRANGEBYLEX",
+        -4,
+        READONLY,
+        (1, 1, 1),
+        Handler::Read(sorted_sets::read),
+    ),
+    command(
+        "ZREVRANGE",
+        -4,
+        READONLY,
+        (1, 1, 1),
+        Handler::Read(sorted_sets::read),
+    ),
+    command(
+        "ZRANK",
+        3,
+        READONLY,
+        (1, 1, 1),
+        Handler::Read(sorted_sets::read),
+    ),
+    command(
+        "ZREVRANK",
+        3,
+        READONLY,
+        (1, 1, 1),
+        Handler::Read(sorted_sets::read),
+    ),
+    command(
+        "ZCOUNT",
+        4,
+        READONLY,
+        (1, 1, 1),
+        Handler::Read(sorted_sets::read),
+    ),
+    command(
+        "ZLEXCOUNT",
+        4,
+        READONLY,
+        (1, 1, 1),
+        Handler::Read(sorted_sets::read),
+    ),
+    command(
+        "ZMSCORE",
+        -3,
+        READONLY,
+        (1, 1, 1),
+        Handler::Read(sorted_sets::read),
+    ),
+    command(
+        "ZRANDMEMBER",
+        -2,
+        READONLY,
+        (1, 1, 1),
+        Handler::Read(sorted_sets::read),
+    ),
+    command(
+        "ZUNION",
+        -3,
+        READONLY | NUMKEYS,
+        (0, 0, 0),
+        Handler::Read(sorted_sets::read),
+    ),
+    command(
+        "ZINTER",
+        -3,
+        READONLY | NUMKEYS,
+        (0, 0, 0),
+        Handler::Read(sorted_sets::read),
+    ),
+    command(
+        "ZDIFF",
+        -3,
+        READONLY | NUMKEYS,
+        (0, 0, 0),
+        Handler::Read(sorted_sets::read),
+    ),
+    command(
+        "ZINTERCARD",
+        -3,
+        READONLY | NUMKEYS,
+        (0, 0, 0),
+        Handler::Read(sorted_sets::read),
+    ),
+    command(
+        "ZPOPMIN",
+        -2,
+        WRITE,
+        (1, 1, 1),
+        Handler::Write(write::sorted_sets),
+    ),
+    command(
+        "ZPOPMAX",
+        -2,
+        WRITE,
+        (1, 1, 1),
+        Handler::Write(write::sorted_sets),
+    ),
+    command(
+        "ZMPOP",
+        -4,
+        WRITE | NUMKEYS,
+        (0, 0, 0),
+        Handler::Write(write::sorted_sets),
+    ),
+    command(
+        "ZREMRANGEBYSCORE",
+        4,
+        WRITE,
+        (1, 1, 1),
+        Handler::Write(write::sorted_sets),
+    ),
+    command(
+        "ZREMRANGEBYRANK",
+        4,
+        WRITE,
+        (1, 1, 1),
+        Handler::Write(write::sorted_sets),
+    ),
+    command(
+        "ZREMRANGEBYLEX",
+        4,
+        WRITE,
+        (1, 1, 1),
+        Handler::Write(write::sorted_sets),
+    ),
+    command(
+        "ZRANGESTORE",
+        -5,
+        WRITE,
+        (1, 2, 1),
+        Handler::Write(write::sorted_sets),
+    ),
+    command(
+        "ZUNIONSTORE",
+        -4,
+        WRITE | NUMKEYS,
+        (1, 1, 1),
+        Handler::Write(write::sorted_sets),
+    ),
+    command(
+        "ZINTERSTORE",
+        -4,
+        WRITE | NUMKEYS,
+        (1, 1, 1),
+        Handler::Write(write::sorted_sets),
+    ),
+    command(
+        "ZDIFFSTORE",
+        -4,
+        WRITE | NUMKEYS,
+        (1, 1, 1),
+        Handler::Write(write::sorted_sets),
+    ),
     command("SADD", -3, WRITE, (1, 1, 1), Handler::Write(write::sets)),
     command("SREM", -3, WRITE, (1, 1, 1), Handler::Write(write::sets)),
     command("SPOP", -2, WRITE, (1, 1, 1), Handler::Write(write::sets)),
@@ -748,5 +940,16 @@ mod tests {
         assert!(keys("FLUSHALL", "FLUSHALL ASYNC").is_empty());
         assert!(keys("SWAPDB", "SWAPDB 0 1").is_empty());
         assert!(keys("GET", "GET").is_empty());
+        // numkeys: after the destination, or first.
+        assert_eq!(
+            keys("ZUNIONSTORE", "ZUNIONSTORE d 2 a b WEIGHTS 1 2"),
+            ["d", "a", "b"]
+        );
+        assert_eq!(keys("ZUNION", "ZUNION 2 a b WITHSCORES"), ["a", "b"]);
+        assert_eq!(keys("ZMPOP", "ZMPOP 1 a MIN"), ["a"]);
+        assert_eq!(keys("ZRANGESTORE", "ZRANGESTORE d s 0 -1"), ["d", "s"]);
+        // A count that is no number, or too large, names only what is there.
+        assert!(keys("ZINTERCARD", "ZINTERCARD x a").is_empty());
+        assert_eq!(keys("ZINTERCARD", "ZINTERCARD 9 a"), ["a"]);
     }
 }

@@ -1,11 +1,30 @@
-//! Sorted-set writes: ZADD (NX/XX/GT/LT/CH/INCR), ZINCRBY, ZREM.
+//! Sorted-set writes: ZADD (NX/XX/GT/LT/CH/INCR), ZINCRBY, ZREM, ZPOPMIN/ZPOPMAX, ZMPOP,
+//! ZREMRANGEBYSCORE/RANK/LEX, ZRANGESTORE, ZUNIONSTORE/ZINTERSTORE/ZDIFFSTORE. What they select
+//! is read through the keyspace layer over this transaction (`commands::sorted_sets`), as the
+//! reads are.
 
 use crate::commands::args::Args;
+use crate::commands::sorted_sets as zread;
+use crate::keyspace::{Fault, Keyspace, Ks, Rows, Transaction};
 #[allow(unused_imports)]
 use crate::notify;
 use crate::resp::Reply;
 #[allow(unused_imports)]
 use crate::store::*;
+
+/// The selection `f` makes from the sorted set at `key` (given its size), read over the
+/// transaction, or the command's error reply.
+macro_rules! read_zset {
+    ($tx:ident, $key:expr, $f:expr) => {
+        match reading($tx, |ks| {
+            let len = zread::zlen(ks, $key)?;
+            ($f)(ks, len)
+        }) {
+            Ok(v) => v,
+            Err(fault) => return fault_reply(fault),
+        }
+    };
+}
 
 pub fn apply(tx: &mut Tx<'_>, name: &str, a: &[Vec<u8>]) -> TxResult<Reply> {
     let err = |m: &str| Ok(Reply::Error(m.into()));
@@ -132,6 +151,236 @@ pub fn apply(tx: &mut Tx<'_>, name: &str, a: &[Vec<u8>]) -> TxResult<Reply> {
             }
             Reply::Int(removed)
         }
+        "ZPOPMIN" | "ZPOPMAX" => {
+            if a.is_empty() || a.len() > 2 {
+                return Ok(wrong_args(name));
+            }
+            let wanted = match pop_count(a.get(1)) {
+                Ok(wanted) => wanted,
+                Err(e) => return Ok(e),
+            };
+            let popped = match pop(tx, &a[0], name == "ZPOPMAX", wanted.unwrap_or(1))? {
+                Ok(popped) => popped,
+                Err(e) => return Ok(e),
+            };
+            match wanted {
+                // One member: a flat [member, score] (empty for none), in both protocols.
+                None => Reply::Array(
+                    popped
+                        .into_iter()
+                        .flat_map(|(m, s)| [Reply::Bulk(m), Reply::Double(format_score(s))])
+                        .collect(),
+                ),
+                Some(_) => zread::members_reply(popped, true),
+            }
+        }
+        "ZMPOP" => {
+            let n = match zread::numkeys(name, a) {
+                Ok(n) => n,
+                Err(e) => return Ok(e),
+            };
+            let mut args = Args::new(&a[n + 1..]);
+            let max = if args.eat("MAX") {
+                true
+            } else if args.eat("MIN") {
+                false
+            } else {
+                return err("ERR syntax error");
+            };
+            let mut count = 1;
+            if args.rest().len() >= 2 && args.eat("COUNT") {
+                match args.take_i64() {
+                    Some(Some(c)) if c > 0 => count = c as usize,
+                    _ => return err("ERR count should be greater than 0"),
+                }
+            }
+            if !args.is_empty() {
+                return err("ERR syntax error");
+            }
+            for key in &a[1..=n] {
+                let popped = match pop(tx, key, max, count)? {
+                    Ok(popped) => popped,
+                    Err(e) => return Ok(e),
+                };
+                if !popped.is_empty() {
+                    let pairs = popped
+                        .into_iter()
+                        .map(|(m, s)| {
+                            Reply::Array(vec![Reply::Bulk(m), Reply::Double(format_score(s))])
+                        })
+                        .collect();
+                    return Ok(Reply::Array(vec![
+                        Reply::Bulk(key.clone()),
+                        Reply::Array(pairs),
+                    ]));
+                }
+            }
+            Reply::NullArray
+        }
+        "ZREMRANGEBYSCORE" | "ZREMRANGEBYRANK" | "ZREMRANGEBYLEX" => {
+            let as_range = match name {
+                "ZREMRANGEBYSCORE" => "ZRANGEBYSCORE",
+                "ZREMRANGEBYLEX" => "ZRANGEBYLEX",
+                _ => "ZRANGE",
+            };
+            let range = match zread::parse_range(as_range, &a[..3]) {
+                Ok(r) => r,
+                Err(e) => return Ok(e),
+            };
+            let chosen = read_zset!(tx, &a[0], |ks: &mut Ks<'_>, len| zread::select(
+                ks, &a[0], len, &range
+            ));
+            let mut count = collection!(tx, &a[0], b"zset");
+            for (m, s) in &chosen {
+                remove_member(tx, &a[0], m, *s, &mut count)?;
+            }
+            if !chosen.is_empty() {
+                let event = match name {
+                    "ZREMRANGEBYSCORE" => "zremrangebyscore",
+                    "ZREMRANGEBYLEX" => "zremrangebylex",
+                    _ => "zremrangebyrank",
+                };
+                tx.notify_and_gone(notify::ZSET, event, &a[0])?;
+            }
+            Reply::Int(chosen.len() as i64)
+        }
+        "ZRANGESTORE" => {
+            let range = match zread::parse_range(name, a) {
+                Ok(r) => r,
+                Err(e) => return Ok(e),
+            };
+            let chosen = read_zset!(tx, &a[1], |ks: &mut Ks<'_>, len| zread::select(
+                ks, &a[1], len, &range
+            ));
+            store_zset(tx, &a[0], chosen, "zrangestore")?
+        }
+        "ZUNIONSTORE" | "ZINTERSTORE" | "ZDIFFSTORE" => {
+            let algebra = match zread::parse_algebra(name, &a[1..], true) {
+                Ok(x) => x,
+                Err(e) => return Ok(e),
+            };
+            let op = name[1..name.len() - 5].to_ascii_lowercase();
+            let result = match reading(tx, |ks| zread::compute(ks, &op, &algebra)) {
+                Ok(r) => r,
+                Err(fault) => return fault_reply(fault),
+            };
+            let event = match name {
+                "ZUNIONSTORE" => "zunionstore",
+                "ZINTERSTORE" => "zinterstore",
+                _ => "zdiffstore",
+            };
+            store_zset(tx, &a[0], result, event)?
+        }
         _ => wrong_args(name),
     })
+}
+
+/// Runs a keyspace read over this transaction (the reads' own code, as EXEC runs them).
+fn reading<T>(tx: &mut Tx<'_>, f: impl FnOnce(&mut Ks<'_>) -> T) -> T {
+    let now = tx.now;
+    let mut rows = Transaction(tx);
+    let mut ks = Keyspace::new(&mut rows as &mut dyn Rows, now);
+    f(&mut ks)
+}
+
+/// A keyspace fault as the command's reply (an engine error propagates).
+fn fault_reply(fault: Fault) -> TxResult<Reply> {
+    match fault {
+        Fault::WrongType => Ok(Reply::Error(WRONGTYPE.into())),
+        Fault::Db(e) => Err(e),
+        Fault::Malformed(what) => Ok(Reply::Error(format!("ERR damaged data: {what}"))),
+    }
+}
+
+/// Removes a member's two rows.
+fn remove_member(
+    tx: &mut Tx<'_>,
+    key: &[u8],
+    member: &[u8],
+    score: f64,
+    count: &mut Option<u64>,
+) -> TxResult<()> {
+    tx.hdel_order(key, member, score, count)?;
+    tx.hdel(key, &zmember(member), count)?;
+    Ok(())
+}
+
+/// Pops up to `count` members from the low (or high, `max`) end of the sorted set at `key`,
+/// with the zpopmin/zpopmax event (and del if it emptied the key).
+fn pop(
+    tx: &mut Tx<'_>,
+    key: &[u8],
+    max: bool,
+    count: usize,
+) -> TxResult<Result<zread::Scored, Reply>> {
+    if count == 0 {
+        // Still WRONGTYPE for another type, as Redis.
+        if let Err(e) = tx.collection_for_write(key, b"zset")? {
+            return Ok(Err(e));
+        }
+        return Ok(Ok(Vec::new()));
+    }
+    let range = zread::Range {
+        by: zread::By::Rank(0, count.min(i64::MAX as usize) as i64 - 1),
+        rev: max,
+        limit: None,
+        with_scores: true,
+    };
+    let chosen = match reading(tx, |ks| {
+        let len = zread::zlen(ks, key)?;
+        zread::select(ks, key, len, &range)
+    }) {
+        Ok(c) => c,
+        Err(Fault::WrongType) => return Ok(Err(Reply::Error(WRONGTYPE.into()))),
+        Err(Fault::Db(e)) => return Err(e),
+        Err(Fault::Malformed(what)) => {
+            return Ok(Err(Reply::Error(format!("ERR damaged data: {what}"))))
+        }
+    };
+    let mut rows = match tx.collection_for_write(key, b"zset")? {
+        Ok(rows) => rows,
+        Err(e) => return Ok(Err(e)),
+    };
+    for (m, s) in &chosen {
+        remove_member(tx, key, m, *s, &mut rows)?;
+    }
+    if !chosen.is_empty() {
+        let event = if max { "zpopmax" } else { "zpopmin" };
+        tx.notify_and_gone(notify::ZSET, event, key)?;
+    }
+    Ok(Ok(chosen))
+}
+
+/// Replaces `dst` by a sorted set of `members` (deleting it if there are none), as the STORE
+/// commands do: `event` on dst, or `del` if an existing dst was emptied.
+fn store_zset(
+    tx: &mut Tx<'_>,
+    dst: &[u8],
+    members: Vec<(Vec<u8>, f64)>,
+    event: &'static str,
+) -> TxResult<Reply> {
+    if let Some((m, _)) = members
+        .iter()
+        .find(|(m, _)| 13 + dst.len() + m.len() > tx.max_key)
+    {
+        return Ok(Reply::Error(format!(
+            "ERR sorted set key and member too large ({} bytes; the limit is {})",
+            13 + dst.len() + m.len(),
+            tx.max_key
+        )));
+    }
+    let existed = tx.remove(dst)?;
+    if members.is_empty() {
+        if existed {
+            tx.notify(notify::GENERIC, "del", dst);
+        }
+        return Ok(Reply::Int(0));
+    }
+    let mut count = None;
+    for (m, s) in &members {
+        tx.hset(b"zset", dst, &zmember(m), &score_bytes(*s), &mut count)?;
+        tx.hset(b"zset", dst, &zorder(m, *s), b"", &mut count)?;
+    }
+    tx.notify(notify::ZSET, event, dst);
+    Ok(Reply::Int(members.len() as i64))
 }
