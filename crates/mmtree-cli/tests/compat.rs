@@ -202,14 +202,14 @@ const ROWS: &[Row] = &[
     row("BZMPOP", No, "blocking commands (nothing waits on a key)", &[&["BZMPOP", "k"]], "-ERR unknown command 'BZMPOP', with args beginning with: 'k' "),
     row("BZPOPMAX", No, "blocking commands (nothing waits on a key)", &[&["BZPOPMAX", "k"]], "-ERR unknown command 'BZPOPMAX', with args beginning with: 'k' "),
     row("BZPOPMIN", No, "blocking commands (nothing waits on a key)", &[&["BZPOPMIN", "k"]], "-ERR unknown command 'BZPOPMIN', with args beginning with: 'k' "),
-    row("LINSERT", No, "list editing and moves", &[&["LINSERT", "k"]], "-ERR unknown command 'LINSERT', with args beginning with: 'k' "),
-    row("LMOVE", No, "list editing and moves", &[&["LMOVE", "k"]], "-ERR unknown command 'LMOVE', with args beginning with: 'k' "),
-    row("LMPOP", No, "list editing and moves", &[&["LMPOP", "k"]], "-ERR unknown command 'LMPOP', with args beginning with: 'k' "),
-    row("LPOS", No, "list editing and moves", &[&["LPOS", "k"]], "-ERR unknown command 'LPOS', with args beginning with: 'k' "),
-    row("LREM", No, "list editing and moves", &[&["LREM", "k"]], "-ERR unknown command 'LREM', with args beginning with: 'k' "),
-    row("LSET", No, "list editing and moves", &[&["LSET", "k"]], "-ERR unknown command 'LSET', with args beginning with: 'k' "),
-    row("LTRIM", No, "list editing and moves", &[&["LTRIM", "k"]], "-ERR unknown command 'LTRIM', with args beginning with: 'k' "),
-    row("RPOPLPUSH", No, "list editing and moves", &[&["RPOPLPUSH", "k"]], "-ERR unknown command 'RPOPLPUSH', with args beginning with: 'k' "),
+    row("LINSERT", Yes, "moves the elements on the shorter side of the new one (positions stay contiguous)", &[&["RPUSH", "l", "a", "b", "c"], &["LINSERT", "l", "BEFORE", "b", "x"], &["LRANGE", "l", "0", "-1"]], "[\"a\", \"x\", \"b\", \"c\"]"),
+    row("LMOVE", Yes, "", &[&["RPUSH", "l", "a", "b", "c"], &["LMOVE", "l", "m", "RIGHT", "LEFT"]], "\"c\""),
+    row("LMPOP", Yes, "", &[&["RPUSH", "l", "a", "b", "c"], &["LMPOP", "2", "none", "l", "LEFT", "COUNT", "2"]], "[\"l\", [\"a\", \"b\"]]"),
+    row("LPOS", Yes, "RANK, COUNT, MAXLEN", &[&["RPUSH", "l", "a", "b", "a"], &["LPOS", "l", "a", "RANK", "-1", "COUNT", "0"]], "[:2, :0]"),
+    row("LREM", Yes, "rewrites the elements after the first removed one", &[&["RPUSH", "l", "a", "b", "a"], &["LREM", "l", "-1", "a"]], ":1"),
+    row("LSET", Yes, "", &[&["RPUSH", "l", "a", "b", "c"], &["LSET", "l", "-1", "z"], &["LRANGE", "l", "0", "-1"]], "[\"a\", \"b\", \"z\"]"),
+    row("LTRIM", Yes, "", &[&["RPUSH", "l", "a", "b", "c"], &["LTRIM", "l", "1", "-1"], &["LRANGE", "l", "0", "-1"]], "[\"b\", \"c\"]"),
+    row("RPOPLPUSH", Yes, "", &[&["RPUSH", "l", "a", "b", "c"], &["RPOPLPUSH", "l", "l"], &["LRANGE", "l", "0", "-1"]], "[\"c\", \"a\", \"b\"]"),
     row("SDIFF", No, "set algebra and moves", &[&["SDIFF", "k"]], "-ERR unknown command 'SDIFF', with args beginning with: 'k' "),
     row("SDIFFSTORE", No, "set algebra and moves", &[&["SDIFFSTORE", "k"]], "-ERR unknown command 'SDIFFSTORE', with args beginning with: 'k' "),
     row("SINTER", No, "set algebra and moves", &[&["SINTER", "k"]], "-ERR unknown command 'SINTER', with args beginning with: 'k' "),
@@ -363,7 +363,7 @@ fn render(rows: &[Row]) -> String {
         "{} commands (every one of Redis 7.0's 240, and MMTREE.RANGE): {} yes, {} differ, {} no. \
          The command table of the server (`crates/mmtree-server/src/commands/table.rs`) is the list \
          of what is offered. Data types: strings (bits included), hashes, sets, \
-         lists (pushed and popped at the ends: no LSET, LINSERT, LREM, LTRIM, blocking pops) and \
+         lists (no blocking pops) and \
          sorted sets (ranks, score and lex ranges, pops, set algebra); streams and HyperLogLog are not stored \
          (each would be another run of ordered keys: see docs/ARCHITECTURE.md).\n\n",
         rows.len(),

@@ -80,3 +80,174 @@ fn lists_push_and_pop_at_both_ends() {
         ["z", "a", "b", "c"]
     );
 }
+
+/// Goal: the list-editing commands answer and change the list as redis-server 7.0 does
+/// (replies taken from it side by side): LPOS with RANK/COUNT/MAXLEN, LSET, LINSERT on either
+/// side (the shorter side moves), LREM from either end, LTRIM with negative and
+/// out-of-range indexes (deleting the key), their errors and WRONGTYPE.
+#[test]
+fn editing_commands_answer_as_redis() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("le.mmt"), &[]);
+    let mut c = server.raw();
+    let mut r = Replies::new(&c);
+    let wrongtype = "-WRONGTYPE Operation against a key holding the wrong kind of value";
+    table(
+        &mut c,
+        &mut r,
+        &[
+            ("RPUSH l a b c a b a", ":6"),
+            ("LPOS l a RANK 2", ":3"),
+            ("LPOS l a RANK -1", ":5"),
+            ("LPOS l a RANK -2 COUNT 2 MAXLEN 4", "[:3]"),
+            ("LPOS l a COUNT 0", "[:0,:3,:5]"),
+            ("LPOS l a COUNT 2 MAXLEN 1", "[:0]"),
+            ("LPOS l zz", "nil"),
+            ("LPOS missing a COUNT 1", "[]"),
+            ("LPOS l a RANK 0", "-ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list"),
+            ("LPOS l a COUNT -1", "-ERR COUNT can't be negative"),
+            ("LPOS l a foo", "-ERR syntax error"),
+            ("LSET l 0 A", "+OK"),
+            ("LSET l -1 Z", "+OK"),
+            ("LSET l 6 x", "-ERR index out of range"),
+            ("LSET missing 0 x", "-ERR no such key"),
+            ("LINSERT l BEFORE b X", ":7"),
+            ("LINSERT l AFTER Z Y", ":8"),
+            ("LINSERT l AFTER A Q", ":9"),
+            ("LINSERT l BEFORE zz x", ":-1"),
+            ("LINSERT missing BEFORE a x", ":0"),
+            ("LINSERT l MIDDLE a x", "-ERR syntax error"),
+            ("LRANGE l 0 -1", "[A,Q,X,b,c,a,b,Z,Y]"),
+            ("LINDEX l 4", "c"),
+            ("RPUSH r 1 2 1 3 1 4 1", ":7"),
+            ("LREM r -2 1", ":2"),
+            ("LRANGE r 0 -1", "[1,2,1,3,4]"),
+            ("LREM r 1 1", ":1"),
+            ("LRANGE r 0 -1", "[2,1,3,4]"),
+            ("LREM r 0 1", ":1"),
+            ("LREM r 0 zz", ":0"),
+            ("LRANGE r 0 -1", "[2,3,4]"),
+            ("LINDEX r -1", "4"),
+            ("RPUSH t 0 1 2 3 4 5 6 7 8 9", ":10"),
+            ("LTRIM t 1 -2", "+OK"),
+            ("LTRIM t -3 100", "+OK"),
+            ("LRANGE t 0 -1", "[6,7,8]"),
+            ("LTRIM t 0 -100", "+OK"),
+            ("EXISTS t", ":0"),
+            ("LTRIM missing 0 1", "+OK"),
+            ("LTRIM l a b", "-ERR value is not an integer or out of range"),
+            ("SET s x", "+OK"),
+            ("LSET s 0 x", wrongtype),
+            ("LTRIM s 0 1", wrongtype),
+            ("LREM s 0 x", wrongtype),
+            ("LINSERT s BEFORE a b", wrongtype),
+            ("LPOS s a", wrongtype),
+        ],
+    );
+}
+
+/// Goal: LMOVE, RPOPLPUSH and LMPOP move and pop as Redis (a list rotated onto itself keeps
+/// its expiry; an emptied source is deleted with its expiry), send Redis' events in Redis'
+/// order (the push's, then the pop's), and run in their place inside MULTI. Method: replies
+/// and events from redis-server 7.0 side by side.
+#[test]
+fn moves_and_multi_key_pops_answer_as_redis() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("lm.mmt"), &[]);
+    let mut c = server.raw();
+    let mut r = Replies::new(&c);
+    let mut sub = server.raw();
+    let mut sr = Replies::new(&sub);
+    table(
+        &mut c,
+        &mut r,
+        &[("CONFIG SET notify-keyspace-events KEA", "+OK")],
+    );
+    call(&mut sub, &mut sr, &["PSUBSCRIBE", "__keyevent@0__:*"]);
+    table(
+        &mut c,
+        &mut r,
+        &[
+            ("RPUSH src a b c", ":3"),
+            ("EXPIRE src 1000", ":1"),
+            ("LMOVE src dst LEFT RIGHT", "a"),
+            ("RPOPLPUSH src dst", "c"),
+            ("LRANGE dst 0 -1", "[c,a]"),
+            ("LMOVE src src LEFT RIGHT", "b"),
+            ("TTL src", ":1000"),
+            ("LMOVE src dst LEFT LEFT", "b"),
+            ("EXISTS src", ":0"),
+            ("RPUSH src x", ":1"),
+            ("TTL src", ":-1"),
+            ("LMOVE missing dst LEFT LEFT", "nil"),
+            ("LMOVE dst dst UP LEFT", "-ERR syntax error"),
+            ("RPOPLPUSH dst dst", "a"),
+            ("LRANGE dst 0 -1", "[a,b,c]"),
+            ("SET s x", "+OK"),
+            (
+                "LMOVE dst s LEFT LEFT",
+                "-WRONGTYPE Operation against a key holding the wrong kind of value",
+            ),
+            ("LMPOP 2 missing dst LEFT COUNT 2", "[dst,[a,b]]"),
+            ("LMPOP 1 dst RIGHT COUNT 5", "[dst,[c]]"),
+            ("EXISTS dst", ":0"),
+            ("LMPOP 1 dst RIGHT", "nil"),
+            ("LMPOP 0 dst LEFT", "-ERR numkeys should be greater than 0"),
+            (
+                "LMPOP 1 dst LEFT COUNT 0",
+                "-ERR count should be greater than 0",
+            ),
+            ("SET end x", "+OK"),
+        ],
+    );
+    let mut events = Vec::new();
+    loop {
+        let (Value::Push(m) | Value::Array(m)) = sr.next() else {
+            panic!("not a message")
+        };
+        let (event, key) = (text(&m[2]), text(&m[3]));
+        if key == "end" {
+            break;
+        }
+        events.push(format!(
+            "{}:{key}",
+            event.trim_start_matches("__keyevent@0__:")
+        ));
+    }
+    assert_eq!(
+        events,
+        [
+            "rpush:src",
+            "expire:src",
+            "rpush:dst",
+            "lpop:src",
+            "lpush:dst",
+            "rpop:src",
+            "rpush:src",
+            "lpop:src",
+            "lpush:dst",
+            "lpop:src",
+            "del:src",
+            "rpush:src",
+            "lpush:dst",
+            "rpop:dst",
+            "set:s",
+            "lpop:dst",
+            "rpop:dst",
+            "del:dst",
+        ]
+    );
+    table(
+        &mut c,
+        &mut r,
+        &[
+            ("MULTI", "+OK"),
+            ("RPUSH q a b c", "+QUEUED"),
+            ("LSET q 1 B", "+QUEUED"),
+            ("LRANGE q 0 -1", "+QUEUED"),
+            ("LMOVE q q RIGHT LEFT", "+QUEUED"),
+            ("LPOS q c", "+QUEUED"),
+            ("EXEC", "[:3,+OK,[a,B,c],c,:0]"),
+        ],
+    );
+}

@@ -702,6 +702,7 @@ mod tests {
             &["SISMEMBER", "set", "y"],
             &["LRANGE", "l", "0", "-1"],
             &["LINDEX", "l", "-1"],
+            &["LPOS", "l", "q", "RANK", "-1", "COUNT", "0"],
             &["ZRANGE", "z", "0", "-1", "WITHSCORES"],
             &["ZSCORE", "z", "m"],
             &["ZRANGE", "z", "(1", "+inf", "BYSCORE", "WITHSCORES"],

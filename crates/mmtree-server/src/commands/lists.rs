@@ -20,7 +20,7 @@ pub fn read(ks: &mut Ks<'_>, name: &str, a: &[Vec<u8>]) -> mmtree::Result<Reply>
             )?)),
             None => None,
         };
-        let fix = |i: i64| if i < 0 { i + len } else { i };
+        let fix = |i: i64| if i < 0 { i.saturating_add(len) } else { i };
         Ok(match name {
             "LLEN" => Reply::Int(len),
             "LINDEX" => {
@@ -41,6 +41,88 @@ pub fn read(ks: &mut Ks<'_>, name: &str, a: &[Vec<u8>]) -> mmtree::Result<Reply>
                 let rows = ks.fields(key, Bound::Included(&from), (stop - start + 1) as usize)?;
                 Reply::Array(rows.into_iter().map(|(_, v)| Reply::Bulk(v)).collect())
             }
+        })
+    })())
+}
+
+/// LPOS key element [RANK rank] [COUNT num] [MAXLEN len]: the indexes of matching elements,
+/// from the head (or from the tail for a negative rank), reading at most MAXLEN elements.
+pub fn lpos(ks: &mut Ks<'_>, _name: &str, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+    let mut args = super::args::Args::new(&a[2..]);
+    let (mut rank, mut count, mut maxlen) = (1i64, None, 0i64);
+    while !args.is_empty() {
+        let word = if args.rest().len() >= 2 {
+            ["RANK", "COUNT", "MAXLEN"]
+                .into_iter()
+                .find(|w| args.eat(w))
+        } else {
+            None
+        };
+        let Some(word) = word else {
+            return Ok(error("ERR syntax error"));
+        };
+        let Some(Some(n)) = args.take_i64() else {
+            return Ok(error(NOT_INTEGER));
+        };
+        match word {
+            "RANK" if n == 0 => {
+                return Ok(error(
+                    "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list",
+                ))
+            }
+            "RANK" => rank = n,
+            "COUNT" if n < 0 => return Ok(error("ERR COUNT can't be negative")),
+            "COUNT" => count = Some(n),
+            _ if n < 0 => return Ok(error("ERR MAXLEN can't be negative")),
+            _ => maxlen = n,
+        }
+    }
+    reply((|| {
+        let key = &a[0];
+        let len = ks.collection(key, b"list")?.unwrap_or(0);
+        let from_tail = rank < 0;
+        // Redis 7.0 negates the rank in a C long: -2^63 stays negative and matches the first.
+        let skip = rank.checked_abs().unwrap_or(1) as u64 - 1;
+        let wanted = match count {
+            Some(0) => u64::MAX,
+            Some(n) => n as u64,
+            None => 1,
+        };
+        let scan = if maxlen == 0 {
+            len
+        } else {
+            len.min(maxlen as u64)
+        };
+        let rows = ks.field_range(
+            key,
+            Bound::Unbounded,
+            Bound::Unbounded,
+            from_tail,
+            scan as usize,
+        )?;
+        let mut found = Vec::new();
+        let mut seen = 0u64;
+        for (i, (_, v)) in rows.iter().enumerate() {
+            if *v != a[1] {
+                continue;
+            }
+            seen += 1;
+            if seen <= skip {
+                continue;
+            }
+            let index = if from_tail {
+                len - 1 - i as u64
+            } else {
+                i as u64
+            };
+            found.push(Reply::Int(index as i64));
+            if found.len() as u64 >= wanted {
+                break;
+            }
+        }
+        Ok(match count {
+            Some(_) => Reply::Array(found),
+            None => found.pop().unwrap_or(Reply::Null),
         })
     })())
 }

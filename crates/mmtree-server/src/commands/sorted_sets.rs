@@ -223,7 +223,7 @@ pub fn select(
     let end = [store::ZORDER + 1];
     Ok(match &range.by {
         By::Rank(start, stop) => {
-            let fix = |i: i64| if i < 0 { i + len } else { i };
+            let fix = |i: i64| if i < 0 { i.saturating_add(len) } else { i };
             let (start, stop) = (fix(*start).max(0), fix(*stop).min(len - 1));
             if len == 0 || start > stop {
                 return Ok(Vec::new());
