@@ -102,3 +102,119 @@ fn sets_are_ordered_members_with_their_own_type() {
     let mut raw = server.raw();
     exchange(&mut raw, &[&["SRANDMEMBER", "nothing"]], "*-1\r\n");
 }
+
+/// Goal: set algebra, its STORE forms, SINTERCARD and SMOVE answer as redis-server 7.0 (replies
+/// and events from it side by side): missing keys as empty sets, WRONGTYPE for any key of
+/// another type, an empty result deleting the destination (and its expiry), SMOVE's order of
+/// checks; the algebra runs in its place inside MULTI and its reply is a RESP3 set.
+#[test]
+fn algebra_and_moves_answer_as_redis() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("sa.mmt"), &[]);
+    let mut c = server.raw();
+    let mut r = Replies::new(&c);
+    let mut sub = server.raw();
+    let mut sr = Replies::new(&sub);
+    let wrongtype = "-WRONGTYPE Operation against a key holding the wrong kind of value";
+    table(
+        &mut c,
+        &mut r,
+        &[("CONFIG SET notify-keyspace-events KEA", "+OK")],
+    );
+    call(&mut sub, &mut sr, &["PSUBSCRIBE", "__keyevent@0__:*"]);
+    table(
+        &mut c,
+        &mut r,
+        &[
+            ("SADD a 1 2 3 4", ":4"),
+            ("SADD b 3 4 5", ":3"),
+            ("SADD c 4 5 6", ":3"),
+            ("SINTER a b c", "[4]"),
+            ("SINTER a missing", "[]"),
+            ("SUNION a b c", "[1,2,3,4,5,6]"),
+            ("SDIFF a b c", "[1,2]"),
+            ("SDIFF missing a", "[]"),
+            ("SINTERCARD 2 a b", ":2"),
+            ("SINTERCARD 2 a b LIMIT 1", ":1"),
+            ("SINTERCARD 0 a", "-ERR numkeys should be greater than 0"),
+            (
+                "SINTERCARD 5 a",
+                "-ERR Number of keys can't be greater than number of args",
+            ),
+            ("SINTERCARD 1 a LIMIT x", "-ERR LIMIT can't be negative"),
+            ("SINTERSTORE d a b", ":2"),
+            ("SUNIONSTORE d a c", ":6"),
+            ("SDIFFSTORE d a b", ":2"),
+            ("SMEMBERS d", "[1,2]"),
+            ("EXPIRE d 100", ":1"),
+            ("SINTERSTORE d a missing", ":0"),
+            ("EXISTS d", ":0"),
+            ("SET s x", "+OK"),
+            ("SINTER missing s", wrongtype),
+            ("SUNION s a", wrongtype),
+            ("SINTERSTORE d a s", wrongtype),
+            ("SMOVE a b 1", ":1"),
+            ("SMOVE a b 3", ":1"),
+            ("SMOVE a b zz", ":0"),
+            ("SMOVE missing s 1", ":0"),
+            ("SMOVE a s 2", wrongtype),
+            ("SMOVE a a 2", ":1"),
+            ("SADD one x", ":1"),
+            ("SMOVE one two x", ":1"),
+            ("EXISTS one", ":0"),
+            ("SMEMBERS two", "[x]"),
+            ("SET end x", "+OK"),
+        ],
+    );
+    let mut events = Vec::new();
+    loop {
+        let (Value::Push(m) | Value::Array(m)) = sr.next() else {
+            panic!("not a message")
+        };
+        let (event, key) = (text(&m[2]), text(&m[3]));
+        if key == "end" {
+            break;
+        }
+        events.push(format!(
+            "{}:{key}",
+            event.trim_start_matches("__keyevent@0__:")
+        ));
+    }
+    assert_eq!(
+        events,
+        [
+            "sadd:a",
+            "sadd:b",
+            "sadd:c",
+            "sinterstore:d",
+            "sunionstore:d",
+            "sdiffstore:d",
+            "expire:d",
+            "del:d",
+            "set:s",
+            "srem:a",
+            "sadd:b",
+            "srem:a",
+            "sadd:one",
+            "srem:one",
+            "del:one",
+            "sadd:two",
+        ]
+    );
+    assert!(matches!(
+        call(&mut c, &mut r, &["HELLO", "3"]),
+        Value::Map(_)
+    ));
+    table(
+        &mut c,
+        &mut r,
+        &[
+            ("MULTI", "+OK"),
+            ("SADD m x y", "+QUEUED"),
+            ("SMOVE m n x", "+QUEUED"),
+            ("SUNION m n", "+QUEUED"),
+            ("SINTERCARD 2 m n", "+QUEUED"),
+            ("EXEC", "[:2,:1,~[x,y],:0]"),
+        ],
+    );
+}

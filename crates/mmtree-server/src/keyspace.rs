@@ -700,6 +700,8 @@ mod tests {
             &["HMGET", "h", "a", "c"],
             &["SMEMBERS", "set"],
             &["SISMEMBER", "set", "y"],
+            &["SUNION", "set", "none"],
+            &["SINTERCARD", "1", "set"],
             &["LRANGE", "l", "0", "-1"],
             &["LINDEX", "l", "-1"],
             &["LPOS", "l", "q", "RANK", "-1", "COUNT", "0"],

@@ -537,8 +537,8 @@ pub fn card_limit(rest: &[Vec<u8>]) -> Result<usize, Reply> {
         if args.rest().len() >= 2 && args.eat("LIMIT") {
             match args.take_i64() {
                 Some(Some(n)) if n >= 0 => limit = n as usize,
-                Some(Some(_)) => return Err(error("ERR LIMIT can't be negative")),
-                _ => return Err(error(NOT_INTEGER)),
+                // As Redis, which reads it as a non-negative integer: any other text too.
+                _ => return Err(error("ERR LIMIT can't be negative")),
             }
         } else {
             return Err(error("ERR syntax error"));

@@ -33,8 +33,26 @@ mod sets;
 mod sorted_sets;
 mod strings;
 
+use crate::keyspace::{Fault, Keyspace, Ks, Rows, Transaction};
 use crate::resp::Reply;
-use crate::store::{wrong_args, Tx, TxResult};
+use crate::store::{wrong_args, Tx, TxResult, WRONGTYPE};
+
+/// Runs a keyspace read over this transaction (the reads' own code, as EXEC runs them).
+fn reading<T>(tx: &mut Tx<'_>, f: impl FnOnce(&mut Ks<'_>) -> T) -> T {
+    let now = tx.now;
+    let mut rows = Transaction(tx);
+    let mut ks = Keyspace::new(&mut rows as &mut dyn Rows, now);
+    f(&mut ks)
+}
+
+/// A keyspace fault as the command's reply (an engine error propagates).
+fn fault_reply(fault: Fault) -> TxResult<Reply> {
+    match fault {
+        Fault::WrongType => Ok(Reply::Error(WRONGTYPE.into())),
+        Fault::Db(e) => Err(e),
+        Fault::Malformed(what) => Ok(Reply::Error(format!("ERR damaged data: {what}"))),
+    }
+}
 
 /// Applies one write command inside the group commit. Logical errors leave the transaction
 /// untouched; an I/O error propagates (and fails the whole commit).

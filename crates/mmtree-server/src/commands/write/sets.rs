@@ -1,4 +1,7 @@
-//! Set writes: SADD, SREM, SPOP.
+//! Set writes: SADD, SREM, SPOP, SMOVE, SINTERSTORE, SUNIONSTORE, SDIFFSTORE.
+
+use super::{fault_reply, reading};
+use crate::commands::sets::combine;
 
 #[allow(unused_imports)]
 use crate::notify;
@@ -71,6 +74,66 @@ pub fn apply(tx: &mut Tx<'_>, name: &str, a: &[Vec<u8>]) -> TxResult<Reply> {
                 None => members.pop().map_or(Reply::Null, Reply::Bulk),
                 Some(_) => Reply::Set(members.into_iter().map(Reply::Bulk).collect()),
             }
+        }
+        "SMOVE" => {
+            let (src, dst, m) = (&a[0], &a[1], &a[2]);
+            if 4 + dst.len() + m.len() > tx.max_key {
+                return Ok(Reply::Error(format!(
+                    "ERR set key and member too large ({} bytes; the limit is {})",
+                    4 + dst.len() + m.len(),
+                    tx.max_key
+                )));
+            }
+            // As Redis: no source is 0 before the destination's type is looked at.
+            let mut count = collection!(tx, src, b"set");
+            if count.is_none() {
+                return Ok(Reply::Int(0));
+            }
+            let mut dst_count = collection!(tx, dst, b"set");
+            if src == dst {
+                return Ok(Reply::Int(i64::from(tx.field(src, m)?.is_some())));
+            }
+            if !tx.hdel(src, m, &mut count)? {
+                return Ok(Reply::Int(0));
+            }
+            tx.notify_and_gone(notify::SET, "srem", src)?;
+            if tx.hset(b"set", dst, m, b"", &mut dst_count)? {
+                tx.notify(notify::SET, "sadd", dst);
+            }
+            Reply::Int(1)
+        }
+        "SINTERSTORE" | "SUNIONSTORE" | "SDIFFSTORE" => {
+            let op = &name[1..name.len() - 5];
+            let result = match reading(tx, |ks| combine(ks, op, &a[1..], 0)) {
+                Ok(r) => r,
+                Err(fault) => return fault_reply(fault),
+            };
+            let dst = &a[0];
+            if let Some(m) = result.iter().find(|m| 4 + dst.len() + m.len() > tx.max_key) {
+                return Ok(Reply::Error(format!(
+                    "ERR set key and member too large ({} bytes; the limit is {})",
+                    4 + dst.len() + m.len(),
+                    tx.max_key
+                )));
+            }
+            let existed = tx.remove(dst)?;
+            if result.is_empty() {
+                if existed {
+                    tx.notify(notify::GENERIC, "del", dst);
+                }
+                return Ok(Reply::Int(0));
+            }
+            let mut count = None;
+            for m in &result {
+                tx.hset(b"set", dst, m, b"", &mut count)?;
+            }
+            let event = match name {
+                "SINTERSTORE" => "sinterstore",
+                "SUNIONSTORE" => "sunionstore",
+                _ => "sdiffstore",
+            };
+            tx.notify(notify::SET, event, dst);
+            Reply::Int(result.len() as i64)
         }
         _ => wrong_args(name),
     })

@@ -3,9 +3,10 @@
 //! is read through the keyspace layer over this transaction (`commands::sorted_sets`), as the
 //! reads are.
 
+use super::{fault_reply, reading};
 use crate::commands::args::Args;
 use crate::commands::sorted_sets as zread;
-use crate::keyspace::{Fault, Keyspace, Ks, Rows, Transaction};
+use crate::keyspace::{Fault, Ks};
 #[allow(unused_imports)]
 use crate::notify;
 use crate::resp::Reply;
@@ -273,23 +274,6 @@ pub fn apply(tx: &mut Tx<'_>, name: &str, a: &[Vec<u8>]) -> TxResult<Reply> {
         }
         _ => wrong_args(name),
     })
-}
-
-/// Runs a keyspace read over this transaction (the reads' own code, as EXEC runs them).
-fn reading<T>(tx: &mut Tx<'_>, f: impl FnOnce(&mut Ks<'_>) -> T) -> T {
-    let now = tx.now;
-    let mut rows = Transaction(tx);
-    let mut ks = Keyspace::new(&mut rows as &mut dyn Rows, now);
-    f(&mut ks)
-}
-
-/// A keyspace fault as the command's reply (an engine error propagates).
-fn fault_reply(fault: Fault) -> TxResult<Reply> {
-    match fault {
-        Fault::WrongType => Ok(Reply::Error(WRONGTYPE.into())),
-        Fault::Db(e) => Err(e),
-        Fault::Malformed(what) => Ok(Reply::Error(format!("ERR damaged data: {what}"))),
-    }
 }
 
 /// Removes a member's two rows.
