@@ -97,11 +97,11 @@ pub fn parse_range(name: &str, a: &[Vec<u8>]) -> Result<Range, Reply> {
                 (Some(Some(offset)), Some(Some(count))) => limit = Some((offset, count)),
                 _ => return Err(error(NOT_INTEGER)),
             }
-        } else if flexible && args.eat("BYSCORE") {
+        } else if flexible && !by_score && !by_lex && args.eat("BYSCORE") {
             by_score = true;
-        } else if flexible && args.eat("BYLEX") {
+        } else if flexible && !by_score && !by_lex && args.eat("BYLEX") {
             by_lex = true;
-        } else if flexible && args.eat("REV") {
+        } else if flexible && !rev && args.eat("REV") {
             rev = true;
         } else {
             return Err(syntax());
@@ -667,7 +667,12 @@ fn random_members(ks: &mut Ks<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
         Some(w) if w.eq_ignore_ascii_case(b"WITHSCORES") => true,
         Some(_) => return Ok(error("ERR syntax error")),
     };
-    if count.is_some_and(|n| n == i64::MIN || with_scores && n < -(i64::MAX / 2)) {
+    if count == Some(i64::MIN) {
+        return Ok(error(
+            "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+        ));
+    }
+    if count.is_some_and(|n| with_scores && n < -(i64::MAX / 2)) {
         return Ok(error("ERR value is out of range"));
     }
     if count.is_some_and(|n| n.unsigned_abs() > super::random::RANDOM_PICKS_MAX) {

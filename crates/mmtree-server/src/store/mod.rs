@@ -165,8 +165,9 @@ pub fn score_of(value: &[u8]) -> f64 {
     f64::from_bits(u64::from_be_bytes(value.try_into().unwrap_or([0; 8])))
 }
 
-/// A score as Redis prints it: the shortest text that reads back the same, with an exponent
-/// for very large or small magnitudes; `inf`, `-inf`.
+/// A score as Redis 7.0 prints it: C's `%.17g` (17 significant digits, trailing zeros dropped,
+/// an exponent of at least two digits below 1e-4 and from 1e17 on: `0.10000000000000001`,
+/// `1.0000000000000001e+300`); `inf`, `-inf`; 0 for either zero.
 pub fn format_score(score: f64) -> String {
     if score.is_infinite() {
         return if score > 0.0 {
@@ -175,11 +176,25 @@ pub fn format_score(score: f64) -> String {
             "-inf".into()
         };
     }
-    let magnitude = score.abs();
-    if magnitude != 0.0 && !(1e-5..1e17).contains(&magnitude) {
-        format!("{score:e}")
+    if score == 0.0 {
+        return "0".into();
+    }
+    // 17 significant digits, correctly rounded, as `d.dddddddddddddddde<exp>`.
+    let sci = format!("{score:.16e}");
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let trim = |t: &str| -> String {
+        if t.contains('.') {
+            t.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            t.to_string()
+        }
+    };
+    if !(-4..17).contains(&exp) {
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{}e{sign}{:02}", trim(mantissa), exp.abs())
     } else {
-        format_float(score)
+        trim(&format!("{score:.*}", (16 - exp) as usize))
     }
 }
 
@@ -374,4 +389,36 @@ pub fn swap_dbs(tx: &mut Tx<'_>, x: u32, y: u32) -> TxResult<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Goal: scores print as redis-server 7.0 prints them (`%.17g`). Method: values whose text
+    /// redis-server 7.0.15 gave for ZRANGE WITHSCORES, at each edge of the fixed and exponent
+    /// forms.
+    #[test]
+    fn scores_print_as_redis_percent_17g() {
+        for (score, text) in [
+            (0.1, "0.10000000000000001"),
+            (1.5, "1.5"),
+            (-0.0, "0"),
+            (100.0, "100"),
+            (100.0 + 0.1, "100.09999999999999"),
+            (123456789.123, "123456789.123"),
+            (0.0001, "0.0001"),
+            (1e-5, "1.0000000000000001e-05"),
+            (1e17, "1e+17"),
+            (12345678901234567.0, "12345678901234568"),
+            (1e300, "1.0000000000000001e+300"),
+            (-1e300, "-1.0000000000000001e+300"),
+            (5e-324, "4.9406564584124654e-324"),
+            (f64::MAX, "1.7976931348623157e+308"),
+            (f64::INFINITY, "inf"),
+            (f64::NEG_INFINITY, "-inf"),
+        ] {
+            assert_eq!(format_score(score), text, "{score:e}");
+        }
+    }
 }
