@@ -71,9 +71,15 @@ pub fn apply(tx: &mut Tx<'_>, args: &[Vec<u8>]) -> TxResult<Reply> {
             tx.max_key
         )));
     }
-    match super::table::lookup(&args[0]).map(|c| c.handler) {
-        Some(super::table::Handler::Write(apply)) => apply(tx, &name, a),
-        _ => Ok(wrong_args(&name)),
+    match super::table::lookup(&args[0]) {
+        // Every argument a handler reads is there: the arity is checked first, as Redis does
+        // (the connection checks it for reads; writes are checked here, in every path).
+        Some(c) if !c.arity_ok(args.len()) => Ok(wrong_args(&name)),
+        Some(c) => match c.handler {
+            super::table::Handler::Write(apply) => apply(tx, &name, a),
+            _ => Ok(wrong_args(&name)),
+        },
+        None => Ok(wrong_args(&name)),
     }
 }
 
