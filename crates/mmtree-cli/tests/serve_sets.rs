@@ -218,3 +218,29 @@ fn algebra_and_moves_answer_as_redis() {
         ],
     );
 }
+
+/// Goal: SMOVE of a member the destination already holds leaves the destination unchanged, so a
+/// transaction watching it still runs (Redis' "SMOVE only notify dstset when the addition is
+/// successful"). Method: WATCH dst, SMOVE from another connection, EXEC.
+#[test]
+fn smove_of_a_member_already_there_does_not_touch_the_destination() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("sm.mmt"), &[]);
+    let mut c = server.raw();
+    let mut r = Replies::new(&c);
+    let mut other = server.raw();
+    let mut or = Replies::new(&other);
+    table(
+        &mut c,
+        &mut r,
+        &[
+            ("SADD src a b", ":2"),
+            ("SADD dst a", ":1"),
+            ("WATCH dst", "+OK"),
+            ("MULTI", "+OK"),
+            ("SADD dst c", "+QUEUED"),
+        ],
+    );
+    table(&mut other, &mut or, &[("SMOVE src dst a", ":1"), ("SMEMBERS src", "[b]")]);
+    table(&mut c, &mut r, &[("EXEC", "[:1]"), ("SCARD dst", ":2")]);
+}

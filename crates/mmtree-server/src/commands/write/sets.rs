@@ -97,7 +97,10 @@ pub fn apply(tx: &mut Tx<'_>, name: &str, a: &[Vec<u8>]) -> TxResult<Reply> {
                 return Ok(Reply::Int(0));
             }
             tx.notify_and_gone(notify::SET, "srem", src)?;
-            if tx.hset(b"set", dst, m, b"", &mut dst_count)? {
+            // A member already in dst leaves dst untouched (no event, no WATCH bump), as Redis.
+            let in_dst = dst_count.is_some() && tx.field(dst, m)?.is_some();
+            if !in_dst {
+                tx.hset(b"set", dst, m, b"", &mut dst_count)?;
                 tx.notify(notify::SET, "sadd", dst);
             }
             Reply::Int(1)
