@@ -13,6 +13,9 @@
 # SKIP_TAGS: tests with these tags are skipped on both servers (default: the ones needing
 #   replication, DEBUG, CONFIG SET of memory limits, CONFIG RESETSTAT, SAVE, RESET, ... which
 #   mmtree does not have: a test that hits one aborts the rest of its unit). SKIP_TAGS= runs all.
+# SKIP_TESTS: test names to skip on both servers, one per line (a line starting with / is a
+#   regular expression, as in the harness' skip file); e.g. the blocking-command tests:
+#   SKIP_TESTS="$(printf '%s\n' '/BLPOP|BRPOP|BLMOVE|BRPOPLPUSH|BLMPOP|BZPOP|BZMPOP|LMOVEs|unblock|blocked')"
 # Both servers run with --ignore-encoding (mmtree has no OBJECT ENCODING: it stores bytes) and
 # --ignore-digest (no DEBUG DIGEST-VALUE).
 set -euo pipefail
@@ -53,7 +56,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 run_unit() {
     local port=$1 unit=$2 log=$3
     local skip="$work/skip-$port" aborted=0
-    : >"$skip"
+    printf '%s\n' "${SKIP_TESTS:-}" | sed '/^$/d' >"$skip"
     for _ in $(seq 1 60); do
         (cd "$work" && timeout 600 tclsh tests/test_helper.tcl --host 127.0.0.1 --port "$port" \
             --singledb --ignore-encoding --ignore-digest --clients 1 --timeout 60 ${tags:+--tags "$tags"} \
