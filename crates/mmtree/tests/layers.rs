@@ -22,6 +22,7 @@ const LAYERS: &[&str] = &[
     "btree",   // tree algorithms over `Source` (reads) and `NodeStore` (writes)
     "alloc",   // free space, over `AllocHost`
     "catalog", // table name -> root
+    "wbuf",    // the write buffer: commits past the tree, indexed from the log
     "shared",  // what every handle of an open database shares; the end of a commit
     "txn",     // snapshots and the writer
     "check",   // the integrity walk

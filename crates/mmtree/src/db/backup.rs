@@ -80,10 +80,40 @@ impl Db {
             }
         }
         // A log generation of its own: no record of the source's log ever replays onto it.
-        let meta = crate::page::meta::Meta {
+        let mut meta = crate::page::meta::Meta {
             log_salt: crate::log::new_salt(),
             ..meta
         };
+        // The snapshot's buffered commits (not in its tree yet) go to the copy's log as one
+        // record of the snapshot's commit, on top of a meta page of the commit before it: the
+        // copy's first writable open replays it, a read-only one reads it into its buffer.
+        let buffer = snapshot.buffer();
+        if !buffer.is_empty() {
+            let txn = snapshot.txn_id();
+            meta.txn_id = txn - 1; // > the tree's own commit, or equal: its pages are older
+            let mut redo = crate::log::RedoBuf::new(usize::MAX);
+            for (name, table) in buffer.tables.iter() {
+                let mut logged = true;
+                if table.cleared {
+                    logged &= redo.drop_table(name);
+                }
+                if table.exists {
+                    logged &= redo.table(name);
+                }
+                for (key, value) in table.entries.iter() {
+                    logged &= match value {
+                        Some(value) => redo.put(name, key, value),
+                        None => redo.remove(name, key),
+                    };
+                }
+                debug_assert!(logged, "an unbounded record takes every change");
+            }
+            let mut log_path = std::fs::canonicalize(dest)
+                .map_err(|e| Error::io("resolving the backup path", e))?
+                .into_os_string();
+            log_path.push("-log");
+            crate::log::RedoLog::write_new(Path::new(&log_path), redo.seal(meta.log_salt, txn))?;
+        }
         let mut pages = vec![0u8; 2 * page_size as usize];
         meta.encode(&mut pages[..page_size as usize]);
         meta.encode(&mut pages[page_size as usize..]);

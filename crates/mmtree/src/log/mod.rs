@@ -387,6 +387,27 @@ impl RedoLog {
         Ok(Some(log))
     }
 
+    /// Writes a new log at `path` (replacing any file there) holding `records` after its
+    /// header, and syncs it and its directory: a backup's buffered commits.
+    pub(crate) fn write_new(path: &Path, records: &[u8]) -> Result<()> {
+        let mut bytes = vec![0u8; RECORDS_AT as usize];
+        bytes[..8].copy_from_slice(&MAGIC);
+        bytes[8..12].copy_from_slice(&VERSION.to_le_bytes());
+        let sum = crc32c::crc32c(&bytes[..HEADER_CRC_AT]);
+        bytes[HEADER_CRC_AT..HEADER_CRC_AT + 4].copy_from_slice(&sum.to_le_bytes());
+        bytes.extend_from_slice(records);
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(path)
+            .map_err(|e| Error::io("creating the backup's redo log", e))?;
+        file.write_all_at(&bytes, 0)
+            .and_then(|()| file.sync_all())
+            .map_err(|e| Error::io("writing the backup's redo log", e))?;
+        crate::storage::sync_parent_dir(path, None)
+    }
+
     /// Writes the header and syncs it (the directory entry is synced by the caller).
     fn create(&self, path: &Path) -> Result<()> {
         let mut page = vec![0u8; RECORDS_AT as usize];

@@ -7,6 +7,9 @@ mod meta_pages;
 
 pub(crate) use meta_pages::{read_meta, OnDisk};
 
+use crate::alloc::Floors;
+use crate::btree::node::NodeRef;
+use crate::btree::view::Source;
 use crate::error::{Error, Result};
 use crate::limits::{GROW_STEP_MAX, GROW_STEP_MIN};
 use crate::lock::{LockFile, MetaWords};
@@ -15,20 +18,22 @@ use crate::options::{Durability, Options};
 use crate::page::meta::Meta;
 use crate::pager::Pager;
 use crate::storage::Storage;
+use crate::wbuf::{BufView, Buffer};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
-/// What the lock file publishes (see `lock`): the newest commit, where the log ends after its
-/// record, the durable checkpoint, and the pages freed since that checkpoint which only the
-/// next one makes reusable.
+/// What the lock file publishes (see `lock`): the tree (the last merge, a durable checkpoint),
+/// where the log ends after the newest commit's record, the durable checkpoint, and the newest
+/// commit (the log holds the records of the commits after the tree's, up to it: the write
+/// buffer).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct PublishedState {
     pub meta: Meta,
     pub log_end: u64,
     pub checkpoint_txn: u64,
-    pub pinned: u64,
+    pub newest: u64,
 }
 
 impl PublishedState {
@@ -38,7 +43,7 @@ impl PublishedState {
             meta,
             log_end: RECORDS_AT,
             checkpoint_txn: meta.txn_id,
-            pinned: 0,
+            newest: meta.txn_id,
         }
     }
 
@@ -54,12 +59,12 @@ impl PublishedState {
             m.log_salt,
             self.log_end,
             self.checkpoint_txn,
-            self.pinned,
+            self.newest,
         ]
     }
 
     fn from_words(words: MetaWords) -> PublishedState {
-        let [txn, page_size, catalog_root, freelist_root, page_count, free_pages, log_salt, log_end, checkpoint_txn, pinned] =
+        let [txn, page_size, catalog_root, freelist_root, page_count, free_pages, log_salt, log_end, checkpoint_txn, newest] =
             words;
         PublishedState {
             meta: Meta {
@@ -74,8 +79,13 @@ impl PublishedState {
             },
             log_end,
             checkpoint_txn,
-            pinned,
+            newest,
         }
+    }
+
+    /// Commits are buffered (logged past the tree's commit).
+    pub(crate) fn buffered(&self) -> bool {
+        self.newest > self.meta.txn_id
     }
 }
 
@@ -121,6 +131,8 @@ pub(crate) struct Shared {
     pub(crate) lock: LockFile,
     /// This process's reader slot in the lock file.
     pub(crate) slot: usize,
+    /// This process's index of the write buffer (the log's records past the tree).
+    pub(crate) buffer: Mutex<Buffer>,
 }
 
 /// Held by the write transaction; releases the writer lock on drop.
@@ -206,7 +218,12 @@ impl Shared {
                 let needed = meta.page_count * u64::from(meta.page_size);
                 needed <= self.storage.file_len() || needed <= self.storage.refresh_len()?
             };
-        if !covered || state.log_end < RECORDS_AT || state.checkpoint_txn > meta.txn_id {
+        if !covered
+            || state.log_end < RECORDS_AT
+            || state.checkpoint_txn > meta.txn_id
+            || state.newest < meta.txn_id
+            || (state.newest > meta.txn_id) != (state.log_end > RECORDS_AT)
+        {
             return Err(damaged("is out of range"));
         }
         Ok(state)
@@ -232,13 +249,46 @@ impl Shared {
         &self,
         slot: usize,
         protect: impl Fn(u64) -> u64,
-    ) -> Result<Meta> {
+    ) -> Result<PublishedState> {
         loop {
-            let meta = self.published_meta()?;
+            let state = self.published()?;
+            let meta = state.meta;
             self.lock.set_slot_txn(slot, Some(protect(meta.txn_id)));
             if self.published_meta()?.txn_id == meta.txn_id {
-                return Ok(meta);
+                return Ok(state);
             }
+        }
+    }
+
+    /// The oldest snapshot of any process. Bounded snapshots past their deadline protect nothing
+    /// from here on (they are marked before the floors are computed, so before any of their
+    /// pages can be reused).
+    pub(crate) fn oldest_reader(&self) -> Option<u64> {
+        self.lock.expire_overdue(unix_now_ns());
+        self.lock
+            .readers(Some(self.slot))
+            .iter()
+            .map(|slot| slot.txn_id)
+            .min()
+    }
+
+    /// The reuse floors of a writer building on `state`, from every process's readers.
+    pub(crate) fn floors(&self, state: &PublishedState) -> Floors {
+        Self::floors_for(state, self.oldest_reader())
+    }
+
+    /// The reuse floors of a writer building on `state`. Pages born at or before the durable
+    /// checkpoint and freed after it are not reused before the next checkpoint: a crash falls
+    /// back to that checkpoint (and replays the log), so its pages must still be on disk as it
+    /// left them. Snapshots protect the tree they read (`state.meta`), not their newest
+    /// buffered commit: a merge frees pages under the id of the newest commit it merges.
+    pub(crate) fn floors_for(state: &PublishedState, oldest_reader: Option<u64>) -> Floors {
+        let base = state.meta.txn_id;
+        let young = oldest_reader.map_or(base, |txn| txn.min(base));
+        Floors {
+            old: young.min(state.checkpoint_txn),
+            young,
+            checkpoint: state.checkpoint_txn,
         }
     }
 
@@ -329,50 +379,43 @@ impl Shared {
         })
     }
 
-    /// The end of a commit whose pages are written: with a record, append it to the log (synced
-    /// for `Immediate`) and publish; without one (too large, a bulk load, a compaction, a
-    /// replay), make it a checkpoint. Then checkpoint if the log, the pinned pages or the time
-    /// since the last checkpoint call for one. `state` is the published state it built on;
-    /// `pinned` the pages it freed that only a checkpoint makes reusable.
-    pub(crate) fn publish(
-        &self,
-        meta: Meta,
-        state: &PublishedState,
-        redo: Option<&mut RedoBuf>,
-        durability: Durability,
-        pinned: u64,
-    ) -> Result<()> {
-        let result = self.publish_steps(meta, state, redo, durability, pinned);
+    /// The end of a commit that changed the tree (a merge, a large transaction, a bulk load, a
+    /// compaction, a trim, a replay): its pages are written; it becomes a checkpoint, which
+    /// starts the log (and so every process's write buffer) over. `state` is the published
+    /// state it built on.
+    pub(crate) fn publish_checkpoint(&self, meta: Meta, state: &PublishedState) -> Result<()> {
+        let result = self.checkpoint_steps(meta, Some(state.meta));
         self.share_poison(result)
     }
 
-    fn publish_steps(
+    /// The end of a buffered commit: its record is appended at the published log end (synced
+    /// for `Immediate`), then the state naming it is published; no tree page is written.
+    /// Returns that state.
+    pub(crate) fn publish_logged(
         &self,
-        mut meta: Meta,
         state: &PublishedState,
-        redo: Option<&mut RedoBuf>,
+        redo: &mut RedoBuf,
         durability: Durability,
-        pinned: u64,
-    ) -> Result<()> {
-        let Some(redo) = redo else {
-            return self.checkpoint_steps(meta, Some(state.meta));
-        };
+    ) -> Result<PublishedState> {
+        let result = self.publish_logged_steps(state, redo, durability);
+        self.share_poison(result)
+    }
+
+    fn publish_logged_steps(
+        &self,
+        state: &PublishedState,
+        redo: &mut RedoBuf,
+        durability: Durability,
+    ) -> Result<PublishedState> {
         let log = self.log()?;
-        meta.log_salt = state.meta.log_salt;
-        let record = redo.seal(meta.log_salt, meta.txn_id);
+        let txn = state.newest + 1;
+        let record = redo.seal(state.meta.log_salt, txn);
         let end = state.log_end + record.len() as u64;
         let next = PublishedState {
-            meta,
             log_end: end,
-            checkpoint_txn: state.checkpoint_txn,
-            pinned: state.pinned + pinned,
+            newest: txn,
+            ..*state
         };
-        if self.checkpoint_due(&next) && self.options.crash_in_append.is_none() {
-            // The checkpoint would follow the append at once: the commit is the checkpoint
-            // instead, as a bulk load's is (as durable, one log write and sync less; W1's
-            // commits of 100,000 records each take this path).
-            return self.checkpoint_steps(meta, Some(state.meta));
-        }
         self.lock.set_log_claim(end);
         if let Some(torn) = self.options.crash_in_append {
             // Test hook: die here, as a writer killed between its append and its publish.
@@ -387,22 +430,17 @@ impl Shared {
             _ => self.start_syncer(log),
         }
         self.publish_state(&next);
-        if self.checkpoint_due(&next) {
-            // The commit is done (and as durable as asked) whatever happens here; a failed sync
-            // poisons the handle, and the log still holds every commit since the last checkpoint.
-            let _ = self.checkpoint_steps(meta, None);
-        }
-        Ok(())
+        Ok(next)
     }
 
-    /// Whether the log, the pages waiting for a checkpoint, or the time since the last one call
-    /// for a checkpoint now.
-    fn checkpoint_due(&self, state: &PublishedState) -> bool {
-        let budget = self.checkpoint_budget(&state.meta);
-        if state.log_end - RECORDS_AT >= budget {
-            return true;
+    /// Whether the buffered commits call for a merge now: their log records reached the budget,
+    /// or the last checkpoint is older than `Options::checkpoint_interval` (checked at each
+    /// commit).
+    pub(crate) fn merge_due(&self, state: &PublishedState) -> bool {
+        if !state.buffered() {
+            return false;
         }
-        if state.pinned * self.storage.page_size as u64 >= budget {
+        if state.log_end - RECORDS_AT >= self.checkpoint_budget(&state.meta) {
             return true;
         }
         let (_, last_ns) = self.lock.log_counters();
@@ -410,22 +448,116 @@ impl Shared {
         age >= self.options.checkpoint_interval
     }
 
-    /// How many bytes of log records, and of old pages freed since the checkpoint (which only
-    /// the next checkpoint makes reusable), call for a checkpoint: half the pages the newest
-    /// commit uses (at least 2 MiB), at most `Options::log_bytes`. Relative to the live data,
-    /// not the file, so a small database is not doubled by its log and its pinned pages, and
-    /// the file's own growth does not raise the budget (W8 here: 18.5x the live bytes with a
-    /// fixed 64 MiB, 8.1x relative to the file length); half rather than a quarter, because a
-    /// quarter made W3 checkpoint half again as often (22 vs 18 ms a batch, measured here).
+    /// Whether the buffer is at its bound already when a write transaction begins (the merge
+    /// after the commit that filled it failed): the writer merges before it goes on.
+    pub(crate) fn merge_overdue(&self, state: &PublishedState) -> bool {
+        state.buffered() && state.log_end - RECORDS_AT >= self.checkpoint_budget(&state.meta)
+    }
+
+    /// How many bytes of log records (the write buffer) call for a merge: half the pages the
+    /// tree uses (at least 2 MiB), at most `Options::log_bytes`. Relative to the live data,
+    /// not the file, so a small database is not doubled by its log.
     fn checkpoint_budget(&self, meta: &Meta) -> u64 {
         let in_use = meta.page_count.saturating_sub(meta.free_pages) * u64::from(meta.page_size);
         (in_use / 2).max(2 << 20).min(self.options.log_bytes)
     }
 
-    /// With the writer role held: makes the published state a durable checkpoint.
+    /// The write buffer as of `state` (or of a newer commit on the same tree, if another thread
+    /// of this process indexed one already): this process's index of the log, extended by the
+    /// records it has not read yet. `tree` reads the tree of `state` (its pages protected by
+    /// the caller's announced snapshot): whether a key is there decides the entry counts.
+    /// `None`: the log moved on (a merge started it over) while it was read; take a newer state.
+    pub(crate) fn buffer_at(
+        &self,
+        state: &PublishedState,
+        tree: &dyn Source,
+    ) -> Result<Option<(u64, BufView)>> {
+        let mut buffer = self.buffer.lock().expect("buffer lock");
+        let (salt, base) = (state.meta.log_salt, state.meta.txn_id);
+        if buffer.salt != salt || buffer.base != base {
+            *buffer = Buffer {
+                salt,
+                base,
+                txn: base,
+                end: RECORDS_AT,
+                view: BufView::default(),
+            };
+        }
+        if buffer.txn >= state.newest {
+            return Ok(Some((buffer.txn, buffer.view.clone())));
+        }
+        let Some(log) = &self.log else {
+            return Err(Error::corrupted(
+                0,
+                "the published state names redo-log records, but there is no log",
+            ));
+        };
+        let catalog = crate::catalog::root_ref(state.meta.catalog_root);
+        let mut roots: HashMap<String, Option<NodeRef>> = HashMap::new();
+        let mut in_tree = |table: &str, key: &[u8]| -> Result<bool> {
+            let root = match roots.get(table) {
+                Some(root) => *root,
+                None => {
+                    let root = match crate::btree::get(tree, catalog, table.as_bytes())? {
+                        Some(entry) => crate::catalog::decode_table_entry(entry)?.0,
+                        None => None,
+                    };
+                    roots.insert(table.to_string(), root);
+                    root
+                }
+            };
+            Ok(root.is_some() && crate::btree::get(tree, root, key)?.is_some())
+        };
+        // Applied to a clone, kept only when every record is in: a failure leaves the index
+        // as it was.
+        let (mut view, mut txn, mut end) = (buffer.view.clone(), buffer.txn, buffer.end);
+        while txn < state.newest {
+            let Some(record) = log.record_at(end, salt, txn + 1)? else {
+                let now = self.published()?;
+                if now.meta.log_salt != salt || now.meta.txn_id != base {
+                    return Ok(None); // merged meanwhile: the records were overwritten
+                }
+                return Err(Error::BadLog {
+                    path: self.storage.path.clone(),
+                    reason: format!(
+                        "the record of commit {} at byte {end} is not valid, yet the commit \
+                         was published",
+                        txn + 1
+                    ),
+                });
+            };
+            view.apply_record(record.payload(), &mut in_tree)?;
+            txn += 1;
+            end = record.end();
+        }
+        *buffer = Buffer {
+            salt,
+            base,
+            txn,
+            end,
+            view: view.clone(),
+        };
+        Ok(Some((txn, view)))
+    }
+
+    /// After a buffered commit of this process's writer: its view (the index as of that
+    /// commit) becomes the process's, with no log read.
+    pub(crate) fn buffer_committed(&self, state: &PublishedState, view: BufView) {
+        *self.buffer.lock().expect("buffer lock") = Buffer {
+            salt: state.meta.log_salt,
+            base: state.meta.txn_id,
+            txn: state.newest,
+            end: state.log_end,
+            view,
+        };
+    }
+
+    /// With the writer role held: makes the published tree a durable checkpoint, if it is not
+    /// one (a format-1 file's weak commit). Buffered commits are merged by the write
+    /// transaction, not here.
     pub(crate) fn checkpoint(&self) -> Result<()> {
         let result = self.published().and_then(|state| {
-            if state.log_end == RECORDS_AT && state.checkpoint_txn == state.meta.txn_id {
+            if state.buffered() || state.checkpoint_txn == state.meta.txn_id {
                 // Already one: a second meta page of the same commit with another salt would
                 // tie with the first on open, and the log's records would follow only one.
                 return Ok(());
@@ -532,22 +664,8 @@ impl Drop for Shared {
             syncer.stop.1.notify_one();
             let _ = syncer.thread.join(); // its last pass syncs what is left
         }
-        // Closing checkpoints a non-empty log (so the next open has nothing to replay), unless
-        // the open never finished its replay: then the published state lacks the log's commits.
-        let log_used = self
-            .published()
-            .is_ok_and(|state| state.log_end > RECORDS_AT);
-        if self.recovered.load(Ordering::Acquire)
-            && log_used
-            && !self.options.read_only
-            && self.check_poisoned().is_ok()
-            && self.lock.lock_writer(false).unwrap_or(false)
-        {
-            // No write transaction of this process is left (each holds the handle). A writer of
-            // another process is not waited for: it is not the last, and checkpoints itself.
-            let _ = self.checkpoint();
-            self.lock.unlock_writer();
-        }
+        // Closing merges no buffer here (`Db`'s drop does, when it can take the writer role):
+        // the log holds the buffered commits, and the next open alone replays them.
         // `try_lock`: an open that fails half-way drops its `Shared` while holding this mutex
         // (it was never registered then); a stale entry left by a busy mutex is harmless.
         if let Ok(mut open) = open_files().try_lock() {
