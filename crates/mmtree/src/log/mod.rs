@@ -93,6 +93,11 @@ impl RedoBuf {
         }
     }
 
+    /// The record's length so far (header included).
+    pub(crate) fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
     fn room(&self, extra: usize) -> bool {
         self.bytes.len().saturating_add(extra) <= self.max && self.ops < u32::MAX
     }

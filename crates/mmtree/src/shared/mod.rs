@@ -448,6 +448,14 @@ impl Shared {
         age >= self.options.checkpoint_interval
     }
 
+    /// Whether appending a record of `record_len` bytes to `state`'s log would make a merge due
+    /// at once (by its size): the commit then goes to the tree directly, one log write and sync
+    /// less (W1's commits of 100,000 records take this path).
+    pub(crate) fn merge_due_with(&self, state: &PublishedState, record_len: u64) -> bool {
+        self.options.crash_in_append.is_none()
+            && state.log_end - RECORDS_AT + record_len >= self.checkpoint_budget(&state.meta)
+    }
+
     /// Whether the buffer is at its bound already when a write transaction begins (the merge
     /// after the commit that filled it failed): the writer merges before it goes on.
     pub(crate) fn merge_overdue(&self, state: &PublishedState) -> bool {

@@ -322,6 +322,11 @@ impl WriteTransaction {
         if self.compact || self.force_trim {
             core.go_direct()?; // both are checkpoints: the file shrinks only when durable
         }
+        let record_len = core.redo.as_ref().map_or(0, |r| r.len() as u64);
+        if core.buf.is_some() && core.db.merge_due_with(&self.state, record_len) {
+            // The merge would follow the append at once: commit as the merge instead.
+            core.go_direct()?;
+        }
         if let Some(view) = core.buf.take() {
             // Buffered: the record goes to the log, the changes to the buffer; no tree page.
             let redo = core.redo.as_mut().expect("buffered mode keeps its record");
