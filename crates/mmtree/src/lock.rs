@@ -66,7 +66,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 const MAGIC: u64 = u64::from_le_bytes(*b"MMTLOCK\x01");
-const VERSION: u64 = 4;
+const VERSION: u64 = 5; // 5: word 9 of a published copy is the newest commit (the write buffer), was pinned pages
 /// Reader slots: one per process with live snapshots.
 pub(crate) const SLOT_COUNT: u64 = 4096;
 const SLOTS_AT: usize = 4096;
