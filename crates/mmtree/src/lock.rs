@@ -43,6 +43,13 @@
 //!   opener that gets the write lock is alone and (re)initialises the lock file from the data
 //!   file, then converts its lock to a read lock (an atomic conversion).
 //! - byte 1, *writer*: held (write lock) by the one write transaction, across processes.
+//! - byte 2, *ready*: every process whose open is complete holds a read lock. A lone opener
+//!   takes it only after its recovery (the log's records replayed), so a joiner that finds
+//!   nobody else holding it knows the lock file's published state may lack commits the log
+//!   holds (the lone opener failed, stopped as a read-only handle, or died before it finished;
+//!   or the file is left over from processes that are all gone) and trusts none of it: it lets
+//!   go and tries to be the lone opener itself. A ready process seen while the joiner holds
+//!   its presence lock keeps the state valid for it: nobody can rebuild the file meanwhile.
 //! - byte `SLOT_LOCK_BASE + i`: held by the process that owns reader slot `i`. A slot whose owner
 //!   field is set but whose lock byte is free belongs to a dead process and is reclaimed.
 //!
@@ -66,7 +73,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 const MAGIC: u64 = u64::from_le_bytes(*b"MMTLOCK\x01");
-const VERSION: u64 = 5; // 5: word 9 of a published copy is the newest commit (the write buffer), was pinned pages
+/// 5: the ready lock (byte 2); a process of version 4 never takes it, so both never share.
+/// 6: word 9 of a published copy is the newest commit (the end of the write buffer), no
+/// longer pinned pages.
+const VERSION: u64 = 6;
 /// Reader slots: one per process with live snapshots.
 pub(crate) const SLOT_COUNT: u64 = 4096;
 const SLOTS_AT: usize = 4096;
@@ -104,6 +114,7 @@ const EXPIRED: u64 = u64::MAX;
 
 const PRESENCE_LOCK: u64 = 0;
 const WRITER_LOCK: u64 = 1;
+const READY_LOCK: u64 = 2;
 const SLOT_LOCK_BASE: u64 = 1 << 20;
 
 /// The published state, as words (see `shared::PublishedState`).
@@ -185,7 +196,8 @@ impl LockFile {
     }
 
     /// Tries to become the only process with the database open. True: the caller must
-    /// [`initialize`](Self::initialize) and then [`join`](Self::join).
+    /// [`initialize`](Self::initialize), recover, [`mark_ready`](Self::mark_ready) and then
+    /// [`share_presence`](Self::share_presence).
     pub(crate) fn try_alone(&self) -> Result<bool> {
         self.lock(PRESENCE_LOCK, LockKind::Write, false)
     }
@@ -233,11 +245,33 @@ impl LockFile {
         )
     }
 
-    /// Joins the processes sharing the database: converts the presence write lock to a read lock
-    /// (atomically), or waits for a read lock while another process initialises, then checks the
-    /// lock file's signature.
-    pub(crate) fn join(&mut self) -> Result<()> {
+    /// Joins the processes sharing the database: waits for a read lock on presence (while a
+    /// lone opener initialises and recovers, it holds the write lock), then checks that a
+    /// process whose open is complete is present (see *ready* in the module docs) and the lock
+    /// file's signature. `Ok(false)`: nobody ready is present, so the published state cannot be
+    /// trusted; the presence lock is let go again, and the caller tries to be alone.
+    pub(crate) fn join(&mut self) -> Result<bool> {
         self.lock(PRESENCE_LOCK, LockKind::Read, true)?;
+        if !locked_by_others(&self.file, READY_LOCK) {
+            if locked_by_others(&self.file, PRESENCE_LOCK) {
+                // Someone else is present but not ready: another joiner on its way back to
+                // `try_alone`, or a build that knows no ready lock (an older version).
+                let mut word = [0u8; 8];
+                let version = match self.file.read_exact_at(&mut word, VERSION_AT as u64) {
+                    Ok(()) => u64::from_le_bytes(word),
+                    Err(_) => VERSION,
+                };
+                if version != VERSION && version != 0 {
+                    self.lock(PRESENCE_LOCK, LockKind::Unlock, false)?;
+                    return Err(self.incompatible(format!(
+                        "it is in use by a build of lock-file version {version} (this build: \
+                         version {VERSION}); close the database there first"
+                    )));
+                }
+            }
+            self.lock(PRESENCE_LOCK, LockKind::Unlock, false)?;
+            return Ok(false);
+        }
         if self.map.is_none() {
             let len = self
                 .file
@@ -257,7 +291,13 @@ impl LockFile {
                 "signature {magic:#x}, version {version}, {slots} slots (this build: version {VERSION}, {SLOT_COUNT} slots)"
             )));
         }
-        Ok(())
+        Ok(true)
+    }
+
+    /// Says this process's open is complete: the published state holds every commit (the log
+    /// replayed). Joiners trust the lock file only while some process has said so.
+    pub(crate) fn mark_ready(&self) -> Result<()> {
+        self.lock(READY_LOCK, LockKind::Read, true).map(|_| ())
     }
 
     fn incompatible(&self, reason: String) -> Error {
@@ -661,7 +701,8 @@ mod tests {
         let mut lock = LockFile::open(&dir.join("t-lock")).unwrap();
         assert!(lock.try_alone().unwrap());
         lock.initialize((1, 2)).unwrap();
-        lock.join().unwrap();
+        lock.mark_ready().unwrap();
+        lock.share_presence().unwrap();
         lock
     }
 

@@ -44,7 +44,8 @@ pub struct Options {
     pub read_ahead: bool,
     /// The redo-log size that triggers a checkpoint (default 64 MiB); a commit whose log record
     /// would be larger than this commits as a checkpoint instead (its pages are synced directly,
-    /// so big transactions and bulk loads are never written twice). Also bounds the pages freed
+    /// so big transactions and bulk loads are never written twice; a record is never larger than
+    /// 4 GiB, whatever this says). Also bounds the pages freed
     /// since the last checkpoint that must stay untouched until the next one (see
     /// `docs/ARCHITECTURE.md`).
     pub log_bytes: u64,

@@ -261,7 +261,11 @@ fn spread<S: NodeStore + ?Sized>(
 ) -> Result<Vec<Piece>> {
     let &(parent, index) = path.last().expect("a leaf with a parent");
     let siblings = s.arena().node(parent).len();
-    if siblings < 2 {
+    // A leaf can refuse an entry its page would hold: its stored prefix (up to 64 bytes) takes
+    // room that entry sizes do not count. Rebuilt alone, with the prefix recomputed to what
+    // fits, it holds it; spreading instead could find everything fits one page and make no cut.
+    let limit = usable(s.page_size());
+    if siblings < 2 || s.arena().node(id).used() + entry.size(false) <= limit {
         return rebuild(s, id, at, &[entry], Policy::Even);
     }
     let (left_index, right_index) = if index + 1 < siblings {
@@ -284,7 +288,6 @@ fn spread<S: NodeStore + ?Sized>(
     } else {
         (other, id)
     };
-    let limit = usable(s.page_size());
     let (mut nodes, separators) = {
         let (left_node, right_node) = (s.arena().node(left), s.arena().node(right));
         let mut entries = left_node.entries();
@@ -298,6 +301,8 @@ fn spread<S: NodeStore + ?Sized>(
             thirds(&entries, limit)
                 .map_or_else(|| choose_cuts(&entries, true, limit, Policy::Even), Ok)?
         };
+        // More than a page: the node alone did not fit it (checked above).
+        assert!(!cuts.is_empty(), "a spread over two leaves makes a cut");
         build_cut(s, true, &entries, &cuts)
     };
     let first = nodes.remove(0);

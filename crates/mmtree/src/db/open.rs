@@ -60,8 +60,10 @@ pub(crate) fn open_shared(
         reason: reason.to_string(),
     };
     // Alone: (re)build the lock file and, for a new database, write the meta pages, before
-    // anyone else can join. Not alone: wait until whoever initialises is done.
-    let alone = lock.try_alone()?;
+    // anyone else can join. Not alone: wait until whoever initialises is done, and join only
+    // if a process that finished its open (its recovery) is present; if none is (the lone
+    // opener failed, was read-only, or died), try to be alone again and recover ourselves.
+    let alone = join_or_alone(&mut lock)?;
     if alone {
         // Alone on this lock file, but is anyone using the data file through another one
         // (a hard link, a deleted lock file)? Their presence lock on the data file says so.
@@ -85,7 +87,6 @@ pub(crate) fn open_shared(
         }
         lock.initialize(identity)?;
     } else {
-        lock.join()?;
         if lock.data_identity() != identity {
             return Err(split(
                 "its lock file is in use for another file of that name (the file was \
@@ -193,21 +194,56 @@ pub(crate) fn open_shared(
             let guard = replay(&shared, guard, &state, &pending)?;
             drop(guard);
         }
-        // Both presence locks become shared: others may join now (the data file's first,
-        // so a joiner that got the lock file's read lock finds it shared already).
+        // Both presence locks become shared and the open is said complete: others may join
+        // now (the data file's lock first, so a joiner that finds a ready process finds it
+        // shared already).
         if !read_only {
             lock_data_file(shared.storage.file(), false)?;
         }
+        shared.lock.mark_ready()?;
         shared.lock.share_presence()?;
-    } else if !lock_data_file(shared.storage.file(), false)? {
-        return Err(split(
-            "the data file is being initialised through another lock file",
-        ));
+    } else {
+        if !lock_data_file(shared.storage.file(), false)? {
+            return Err(split(
+                "the data file is being initialised through another lock file",
+            ));
+        }
+        shared.lock.mark_ready()?;
     }
     shared.recovered.store(true, Ordering::Release);
     let published = shared.published_meta()?;
     shared.state.lock().expect("state lock").meta = published;
     Ok(shared)
+}
+
+/// Becomes the lone opener (true) or joins processes of which one finished its open (false).
+/// A joiner that finds nobody ready lets go and tries again; that state passes quickly (a
+/// recovering opener holds the presence lock, so joiners wait in `join` instead of spinning),
+/// so spinning for a minute means something is wrong.
+fn join_or_alone(lock: &mut LockFile) -> Result<bool> {
+    let started = std::time::Instant::now();
+    let mut rng = u64::from(std::process::id()) | 1;
+    loop {
+        if lock.try_alone()? {
+            return Ok(true);
+        }
+        if lock.join()? {
+            return Ok(false);
+        }
+        if started.elapsed() > std::time::Duration::from_secs(60) {
+            return Err(Error::IncompatibleLockFile {
+                path: lock.path().to_path_buf(),
+                reason: "for a minute, other processes held it without any of them finishing \
+                         its open"
+                    .to_string(),
+            });
+        }
+        // A random pause, so joiners that keep meeting each other fall out of step.
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        std::thread::sleep(std::time::Duration::from_micros(200 + rng % 5_000));
+    }
 }
 
 /// Replays log records on top of the published `state` (their first is its newest txn + 1): one

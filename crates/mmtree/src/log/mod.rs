@@ -48,6 +48,8 @@ const VERSION: u32 = 1;
 const HEADER_CRC_AT: usize = 12;
 pub(crate) const RECORD_HEADER: usize = 32;
 const RECORD_MAGIC: [u8; 4] = *b"MMTR";
+/// The largest record: its payload length must fit the header's u32.
+pub(crate) const RECORD_SIZE_MAX: usize = RECORD_HEADER + u32::MAX as usize;
 const CRC_AT: usize = 0;
 const RECORD_MAGIC_AT: usize = 4;
 const SALT_AT: usize = 8;
@@ -83,13 +85,14 @@ pub(crate) struct RedoBuf {
 }
 
 impl RedoBuf {
-    /// A record that may grow to `max` bytes.
+    /// A record that may grow to `max` bytes, and never past `RECORD_SIZE_MAX` (its payload
+    /// length is a u32): a commit that would log more becomes a checkpoint.
     pub(crate) fn new(max: usize) -> RedoBuf {
         RedoBuf {
             bytes: vec![0u8; RECORD_HEADER],
             ops: 0,
             table: None,
-            max,
+            max: max.min(RECORD_SIZE_MAX),
         }
     }
 
@@ -161,7 +164,8 @@ impl RedoBuf {
 
     /// The finished record of commit `txn` in log generation `salt`.
     pub(crate) fn seal(&mut self, salt: u64, txn: u64) -> &[u8] {
-        let payload = (self.bytes.len() - RECORD_HEADER) as u32;
+        let payload = u32::try_from(self.bytes.len() - RECORD_HEADER)
+            .expect("a record never outgrows RECORD_SIZE_MAX (RedoBuf::room)");
         let b = &mut self.bytes;
         b[RECORD_MAGIC_AT..RECORD_MAGIC_AT + 4].copy_from_slice(&RECORD_MAGIC);
         b[SALT_AT..SALT_AT + 8].copy_from_slice(&salt.to_le_bytes());
@@ -644,6 +648,21 @@ fn describe_header(header: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 23, item 8: with `Options::log_bytes` over 4 GiB, a record could grow past what its
+    /// u32 payload length holds, and be written with a wrapped length that fails its checksum at
+    /// replay (losing it and every later commit). A record never grows past `RECORD_SIZE_MAX`:
+    /// the commit becomes a checkpoint instead.
+    #[test]
+    fn a_record_never_outgrows_its_u32_length() {
+        let buf = RedoBuf::new(usize::MAX);
+        assert!(buf.room(1 << 20));
+        assert!(
+            buf.room(u32::MAX as usize),
+            "a payload of u32::MAX bytes is recordable"
+        );
+        assert!(!buf.room(u32::MAX as usize + 1), "one byte more is not");
+    }
 
     #[test]
     fn records_round_trip_and_reject_damage() {

@@ -204,29 +204,36 @@ impl Shared {
                  open rebuilds it"
             ),
         };
-        let Some(words) = self.lock.load_meta() else {
-            return Err(damaged("could not be read consistently"));
-        };
-        let state = PublishedState::from_words(words);
-        let meta = state.meta;
-        // The rules of a meta page, this file's page size, and the file must cover it (another
-        // process may have grown it: look again once), so nothing sized by its page count
-        // (check's marks) trusts a damaged lock file.
-        let covered =
-            meta.check().is_ok() && meta.page_size as usize == self.storage.page_size && {
-                // No overflow: `check` bounds the page count by 2^63 bytes.
-                let needed = meta.page_count * u64::from(meta.page_size);
-                needed <= self.storage.file_len() || needed <= self.storage.refresh_len()?
+        // A state that fails the checks below is read again: while this thread stalled between
+        // loading it and sizing the file, writers may have published newer states and a
+        // checkpoint shrunk the file below the page count of the one it loaded. Only a state
+        // that is out of range every time is damage.
+        for _ in 0..3 {
+            let Some(words) = self.lock.load_meta() else {
+                return Err(damaged("could not be read consistently"));
             };
-        if !covered
-            || state.log_end < RECORDS_AT
-            || state.checkpoint_txn > meta.txn_id
-            || state.newest < meta.txn_id
-            || (state.newest > meta.txn_id) != (state.log_end > RECORDS_AT)
-        {
-            return Err(damaged("is out of range"));
+            let state = PublishedState::from_words(words);
+            let meta = state.meta;
+            // The rules of a meta page, this file's page size, and the file must cover it
+            // (another process may have grown it: look again once), so nothing sized by its
+            // page count (check's marks) trusts a damaged lock file.
+            let covered =
+                meta.check().is_ok() && meta.page_size as usize == self.storage.page_size && {
+                    // No overflow: `check` bounds the page count by 2^63 bytes.
+                    let needed = meta.page_count * u64::from(meta.page_size);
+                    needed <= self.storage.file_len() || needed <= self.storage.refresh_len()?
+                };
+            // Buffered commits (newest past the tree's) exactly when the log has records.
+            if covered
+                && state.log_end >= RECORDS_AT
+                && state.checkpoint_txn <= meta.txn_id
+                && state.newest >= meta.txn_id
+                && (state.newest > meta.txn_id) == (state.log_end > RECORDS_AT)
+            {
+                return Ok(state);
+            }
         }
-        Ok(state)
+        Err(damaged("is out of range"))
     }
 
     /// The newest commit of any process.
@@ -672,8 +679,10 @@ impl Drop for Shared {
             syncer.stop.1.notify_one();
             let _ = syncer.thread.join(); // its last pass syncs what is left
         }
-        // Closing merges no buffer here (`Db`'s drop does, when it can take the writer role):
-        // the log holds the buffered commits, and the next open alone replays them.
+        // Closing merges no buffer here: `Db`'s drop does, when it can take the writer role
+        // (catching up first with a writer that died after appending its record and before
+        // publishing it, as every writer does). Otherwise the log holds the buffered commits,
+        // and the next writer or the next open alone replays them.
         // `try_lock`: an open that fails half-way drops its `Shared` while holding this mutex
         // (it was never registered then); a stale entry left by a busy mutex is harmless.
         if let Ok(mut open) = open_files().try_lock() {
