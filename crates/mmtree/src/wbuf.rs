@@ -14,7 +14,56 @@
 use crate::error::{Error, Result};
 use crate::log::Op;
 use imbl::OrdMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+
+/// A Bloom filter of the keys buffered in one log generation of one process, shared by every
+/// view of it: bits are only ever set, so a view's keys are always in its filter (no false
+/// negatives), and keys added later by newer views only add false positives for older ones.
+/// A get whose key the filter rules out skips the buffer's map (a search through `Arc`ed keys,
+/// a cache miss per step) and goes straight to the tree.
+#[derive(Debug)]
+pub(crate) struct KeyFilter {
+    words: Box<[AtomicU64]>,
+    mask: u64,
+}
+
+impl KeyFilter {
+    /// A filter of `bits` bits (a power of two, at least 64).
+    pub(crate) fn new(bits: u64) -> KeyFilter {
+        let bits = bits.next_power_of_two().max(64);
+        KeyFilter {
+            words: (0..bits / 64).map(|_| AtomicU64::new(0)).collect(),
+            mask: bits - 1,
+        }
+    }
+
+    /// The size for a buffer of at most `log_bytes` of records: about 4 bits per record byte
+    /// over 8 (a change takes 9 bytes of record at least), 1 KiB to 16 MiB.
+    pub(crate) fn bits_for(log_bytes: u64) -> u64 {
+        (log_bytes / 2).clamp(1 << 13, 1 << 27)
+    }
+
+    fn probes(&self, key: &[u8]) -> [u64; 3] {
+        let h1 = u64::from(crc32c::crc32c(key));
+        let h2 = u64::from(crc32c::crc32c_append(0x9E37_79B9, key)) | 1;
+        let h = h1 | (h2 << 32);
+        [h, h.wrapping_add(h2), h.wrapping_add(h2.wrapping_mul(2))].map(|p| p & self.mask)
+    }
+
+    fn add(&self, key: &[u8]) {
+        for bit in self.probes(key) {
+            self.words[(bit / 64) as usize].fetch_or(1 << (bit % 64), Ordering::Relaxed);
+        }
+    }
+
+    /// False: `key` is in no view of this generation that was built before this call.
+    pub(crate) fn may_contain(&self, key: &[u8]) -> bool {
+        self.probes(key).iter().all(|&bit| {
+            self.words[(bit / 64) as usize].load(Ordering::Relaxed) & (1 << (bit % 64)) != 0
+        })
+    }
+}
 
 /// Bytes shared between views (a clone is a reference count).
 pub(crate) type Bytes = Arc<[u8]>;
@@ -31,13 +80,25 @@ pub(crate) struct TableBuf {
     pub(crate) cleared: bool,
     /// The table exists (false: dropped and not created again).
     pub(crate) exists: bool,
+    /// The generation's key filter (every key of `entries` is in it), if there is one.
+    filter: Option<Arc<KeyFilter>>,
 }
 
 impl TableBuf {
     /// A buffered value: `Some(Some(v))` a put, `Some(None)` removed, `None`: not buffered (the
     /// tree has the answer, unless `cleared`).
     pub(crate) fn lookup(&self, key: &[u8]) -> Option<Option<&[u8]>> {
+        if self.entries.is_empty() || self.filter.as_ref().is_some_and(|f| !f.may_contain(key)) {
+            return None;
+        }
         self.entries.get(key).map(|v| v.as_deref())
+    }
+
+    fn insert(&mut self, key: &[u8], value: Option<Bytes>) {
+        if let Some(filter) = &self.filter {
+            filter.add(key);
+        }
+        self.entries.insert(Arc::from(key), value);
     }
 }
 
@@ -49,9 +110,19 @@ pub(crate) struct BufView {
     pub(crate) ops: u64,
     /// Bytes of keys and values added (an upper bound of what the entries hold).
     pub(crate) bytes: u64,
+    /// The key filter of this view's generation (`None`: lookups search the maps).
+    filter: Option<Arc<KeyFilter>>,
 }
 
 impl BufView {
+    /// An empty view of a new generation, with a key filter of `bits` bits.
+    pub(crate) fn with_filter(bits: u64) -> BufView {
+        BufView {
+            filter: Some(Arc::new(KeyFilter::new(bits))),
+            ..BufView::default()
+        }
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.tables.is_empty()
     }
@@ -66,6 +137,7 @@ impl BufView {
                 Arc::from(name),
                 TableBuf {
                     exists: true,
+                    filter: self.filter.clone(),
                     ..TableBuf::default()
                 },
             );
@@ -86,10 +158,12 @@ impl BufView {
 
     /// The table is dropped: its tree entries and buffered ones are gone.
     pub(crate) fn drop_table(&mut self, name: &str) {
+        let filter = self.filter.clone();
         let table = self.table_mut(name);
         *table = TableBuf {
             cleared: true,
             exists: false,
+            filter,
             ..TableBuf::default()
         };
         self.ops += 1;
@@ -119,7 +193,7 @@ impl BufView {
         self.bytes += (key.len() + value.len()) as u64;
         let t = self.table_mut(table);
         t.exists = true;
-        t.entries.insert(Arc::from(key), Some(Arc::from(value)));
+        t.insert(key, Some(Arc::from(value)));
         if !existed {
             t.len_delta += 1;
         }
@@ -133,7 +207,7 @@ impl BufView {
         self.ops += 1;
         self.bytes += key.len() as u64;
         let t = self.table_mut(table);
-        t.entries.insert(Arc::from(key), None);
+        t.insert(key, None);
         t.len_delta -= 1;
     }
 
@@ -188,6 +262,35 @@ pub(crate) struct Buffer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_filter_never_hides_a_buffered_key() {
+        let mut view = BufView::with_filter(KeyFilter::bits_for(1 << 16));
+        let old = view.clone();
+        for i in 0..20_000u32 {
+            view.put("t", &i.to_be_bytes(), b"v", false);
+        }
+        let t = view.table("t").unwrap();
+        for i in 0..20_000u32 {
+            assert_eq!(t.lookup(&i.to_be_bytes()), Some(Some(&b"v"[..])));
+        }
+        // Saturated (far more keys than the filter was sized for): still no false negative.
+        assert!(old.table("t").is_none());
+        let misses = (20_000..30_000u32)
+            .filter(|i| t.lookup(&i.to_be_bytes()).is_none())
+            .count();
+        assert_eq!(misses, 10_000);
+        let small = BufView::with_filter(KeyFilter::bits_for(64 << 20));
+        let mut small = small;
+        for i in 0..1000u32 {
+            small.put("t", &i.to_be_bytes(), b"v", false);
+        }
+        let filter = small.filter.as_ref().unwrap();
+        let false_positives = (1000..101_000u32)
+            .filter(|i| filter.may_contain(&i.to_be_bytes()))
+            .count();
+        assert!(false_positives < 100, "{false_positives} of 100,000");
+    }
 
     #[test]
     fn counts_follow_puts_removes_and_drops() {

@@ -18,7 +18,7 @@ use crate::options::{Durability, Options};
 use crate::page::meta::Meta;
 use crate::pager::Pager;
 use crate::storage::Storage;
-use crate::wbuf::{BufView, Buffer};
+use crate::wbuf::{BufView, Buffer, KeyFilter};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
@@ -463,6 +463,18 @@ impl Shared {
             && state.log_end - RECORDS_AT + record_len >= self.checkpoint_budget(&state.meta)
     }
 
+    /// How many bytes of record a transaction on `state` may build before the merge would be due
+    /// at its commit: past them it goes direct at once (its remaining changes go to the tree,
+    /// not through the buffer's map first).
+    pub(crate) fn record_room(&self, state: &PublishedState) -> u64 {
+        match self.options.crash_in_append {
+            Some(_) => u64::MAX,
+            None => self
+                .checkpoint_budget(&state.meta)
+                .saturating_sub(state.log_end - RECORDS_AT),
+        }
+    }
+
     /// Whether the buffer is at its bound already when a write transaction begins (the merge
     /// after the commit that filled it failed): the writer merges before it goes on.
     pub(crate) fn merge_overdue(&self, state: &PublishedState) -> bool {
@@ -495,7 +507,7 @@ impl Shared {
                 base,
                 txn: base,
                 end: RECORDS_AT,
-                view: BufView::default(),
+                view: BufView::with_filter(KeyFilter::bits_for(self.options.log_bytes)),
             };
         }
         if buffer.txn >= state.newest {

@@ -50,6 +50,8 @@ pub(crate) struct WriteCore {
     /// transaction's changes added; the tree is untouched and the commit only appends `redo`.
     /// `None`: direct mode (the buffer was merged into the tree; the commit is a checkpoint).
     pub(super) buf: Option<BufView>,
+    /// Record bytes past which a buffered transaction goes direct (its commit would merge).
+    pub(super) record_room: u64,
 }
 
 impl WriteCore {
@@ -66,6 +68,7 @@ impl WriteCore {
             arena: Arena::default(),
             tables: BTreeMap::new(),
             buf: None,
+            record_room: u64::MAX,
             broken: None,
             map,
             base,

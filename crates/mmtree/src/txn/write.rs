@@ -52,6 +52,7 @@ impl WriteTransaction {
         let durability = db.options.durability;
         let mut core = WriteCore::new(db.clone(), state.meta, floors);
         core.txn_id = state.newest + 1;
+        core.record_room = db.record_room(&state);
         match db.buffer_at(&state, &core)? {
             Some((txn, view)) if txn == state.newest => core.buf = Some(view),
             _ => {
@@ -446,8 +447,17 @@ impl Table<'_> {
             return Ok(false);
         }
         self.core.log(log);
-        if self.core.redo.is_some() {
+        let room = self.core.record_room;
+        if let Some(redo) = &self.core.redo {
+            let small = (redo.len() as u64) < room;
             buffer(self.core.buf.as_mut().expect("buffered"));
+            if small {
+                return Ok(true);
+            }
+            // Its commit would merge the buffer anyway: merge now (this change included), and
+            // the rest goes to the tree directly.
+            self.core.go_direct()?;
+            self.refresh();
             return Ok(true);
         }
         // The record outgrew its budget: the buffer and this transaction's changes so far go
