@@ -421,7 +421,18 @@ fn a_backup_holds_the_buffered_commits() {
         assert_eq!(t.get(b"buffered").unwrap(), Some(&b"2"[..]));
         assert_eq!(t.get(b"merged").unwrap(), None);
         assert_eq!(r.list_tables().unwrap(), vec!["gone", "new", "t"]);
-        assert!(db.check().unwrap().is_ok());
+        let report = db.check().unwrap();
+        assert!(report.is_ok());
+        // check's per-table entries are the tables' lengths as of the commit (buffer included).
+        let entries: Vec<(String, u64)> = report
+            .tables
+            .iter()
+            .map(|t| (t.name.clone(), t.entries))
+            .collect();
+        assert_eq!(
+            entries,
+            vec![("gone".into(), 1), ("new".into(), 1), ("t".into(), 1)]
+        );
     };
     {
         let ro = Db::open_with(&copy, mmtree::Options::default().read_only(true)).unwrap();
