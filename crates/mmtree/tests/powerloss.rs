@@ -14,8 +14,9 @@
 //! log, and must open, pass `check()`, and hold exactly the data of one commit, no older than
 //! the last one acknowledged as durable (an `Immediate` commit, a `Db::sync` or a checkpoint
 //! that returned). The workload mixes `Immediate` and `Eventual` commits, several tables, values
-//! large enough for overflow runs, removes, dropped tables, a bulk load, checkpoints (explicit,
-//! and automatic with a small `log_bytes`), reopens, trims and compaction.
+//! large enough for overflow runs, removes, dropped tables, a bulk load, merges of the write
+//! buffer (checkpoints: explicit, and automatic with a small `log_bytes`), reopens, trims and
+//! compaction.
 //!
 //! `MMTREE_POWERLOSS_CUTS=20000 cargo test -p mmtree --release --test powerloss` runs more
 //! workloads (other seeds) until that many cuts were checked; `MMTREE_POWERLOSS_SEED` picks the

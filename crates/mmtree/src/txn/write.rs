@@ -92,11 +92,7 @@ impl WriteTransaction {
         state: PublishedState,
         writer: WriterGuard,
     ) -> Result<WriterGuard> {
-        let floors = db.floors(&state);
-        let mut w = WriteTransaction::new(db.clone(), state, floors, writer)?;
-        w.replaying(state.newest)?;
-        w.set_durability(Durability::Immediate);
-        w.commit_keeping_writer()
+        Self::merge_checked(db, state, writer, true)
     }
 
     /// `merge`, without strict mode's check after it (a handle closing).
@@ -105,9 +101,18 @@ impl WriteTransaction {
         state: PublishedState,
         writer: WriterGuard,
     ) -> Result<WriterGuard> {
+        Self::merge_checked(db, state, writer, false)
+    }
+
+    fn merge_checked(
+        db: &Arc<Shared>,
+        state: PublishedState,
+        writer: WriterGuard,
+        checked: bool,
+    ) -> Result<WriterGuard> {
         let floors = db.floors(&state);
         let mut w = WriteTransaction::new(db.clone(), state, floors, writer)?;
-        w.unchecked = true;
+        w.unchecked = !checked;
         w.replaying(state.newest)?;
         w.set_durability(Durability::Immediate);
         w.commit_keeping_writer()
