@@ -692,23 +692,65 @@ fn main() -> Result<()> {
                 .cloned()
                 .collect(),
         };
+        for name in &stores {
+            check_store(name)?;
+        }
         return rww::run(&dir, args.records, args.seconds, &args.procs, &stores);
     }
-    println!(
-        "mmtree vs peers: {} records ({}-byte keys, {}-byte values), {} durable batches of {BATCH}, {} gets",
-        args.records, key_size(), value_size(), args.batches, args.gets
-    );
     let names: Vec<String> = match &args.only {
         Some(only) => vec![only.clone()],
         None => std::iter::once("mmtree".to_string())
             .chain(args.peers.iter().cloned())
             .collect(),
     };
-    let mut results = Vec::new();
+    // Every store is checked before the first workload: a run of many minutes never dies at
+    // its last store for a name this build does not know.
     for name in &names {
-        results.push(run_engine(&args, name, &dir)?);
+        check_store(name)?;
+    }
+    println!(
+        "mmtree vs peers: {} records ({}-byte keys, {}-byte values), {} durable batches of {BATCH}, {} gets",
+        args.records, key_size(), value_size(), args.batches, args.gets
+    );
+    let mut results = Vec::new();
+    let mut failure = None;
+    for name in &names {
+        match run_engine(&args, name, &dir) {
+            Ok(result) => results.push(result),
+            Err(error) => {
+                // What finished so far is still printed and written.
+                eprintln!("mmtree-bench: {name} failed: {error:#}");
+                failure = Some(error.context(format!("store {name}")));
+                break;
+            }
+        }
+        // Each store's results are written as soon as they are in.
+        if let Some(path) = &args.json {
+            std::fs::write(
+                path,
+                serde_json::to_string_pretty(&results_doc(&args, &results))?,
+            )?;
+        }
     }
     print_table(&results);
+    let doc = results_doc(&args, &results);
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&doc)?)?;
+    }
+    if let Some(error) = failure {
+        return Err(error);
+    }
+    if let Some(plots) = &args.plots {
+        std::fs::create_dir_all(plots)?;
+        for file in plot::write_plots(&doc, plots)? {
+            eprintln!("wrote {}", file.display());
+        }
+    }
+    Ok(())
+}
+
+/// The JSON document of a run: its settings and each finished store's results.
+fn results_doc(args: &Args, results: &[EngineResult]) -> serde_json::Value {
     let stores: Vec<serde_json::Value> = results
         .iter()
         .map(|r| {
@@ -719,21 +761,30 @@ fn main() -> Result<()> {
             })
         })
         .collect();
-    let doc = serde_json::json!({
+    serde_json::json!({
         "records": args.records, "key_bytes": key_size(), "value_bytes": value_size(),
         "scale": args.scale, "batches": args.batches, "gets": args.gets,
         "machine": machine(), "stores": stores,
-    });
-    if let Some(path) = &args.json {
-        std::fs::write(path, serde_json::to_string_pretty(&doc)?)?;
+    })
+}
+
+/// Whether this build can run store `name`: an unknown name, or rocksdb without the `rocksdb`
+/// feature, is an error that says what to do.
+fn check_store(name: &str) -> Result<()> {
+    match name {
+        "mmtree" | "lmdb" | "redb" | "sqlite" => Ok(()),
+        #[cfg(feature = "rocksdb")]
+        "rocksdb" => Ok(()),
+        #[cfg(not(feature = "rocksdb"))]
+        "rocksdb" => anyhow::bail!(
+            "store \"rocksdb\" is not in this build: build with the rocksdb feature \
+             (cargo run --release -p mmtree-bench --features rocksdb -- …; it links Debian's \
+             librocksdb, see docs/BENCHMARKS.md), or leave it out of --peers"
+        ),
+        other => anyhow::bail!(
+            "unknown store {other:?}: mmtree, lmdb, redb, sqlite, or rocksdb (with --features rocksdb)"
+        ),
     }
-    if let Some(plots) = &args.plots {
-        std::fs::create_dir_all(plots)?;
-        for file in plot::write_plots(&doc, plots)? {
-            eprintln!("wrote {}", file.display());
-        }
-    }
-    Ok(())
 }
 
 /// The Markdown table: mmtree's figures, then each peer's with the ratio.
@@ -877,6 +928,9 @@ pub fn open_at(name: &str, path: &std::path::Path) -> Result<Box<dyn Store>> {
         "sqlite" => Box::new(sqlite_store::SqliteStore::create(path)?),
         #[cfg(feature = "rocksdb")]
         "rocksdb" => Box::new(rocks::RocksStore::create(path)?),
-        other => anyhow::bail!("unknown store {other:?} (mmtree, lmdb, redb, sqlite, rocksdb)"),
+        other => {
+            check_store(other)?;
+            anyhow::bail!("unknown store {other:?}")
+        }
     })
 }

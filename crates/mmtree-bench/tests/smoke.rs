@@ -116,3 +116,28 @@ fn readwhilewriting_runs_reader_and_writer_processes() {
         .unwrap_or_else(|| panic!("{text}"));
     assert_eq!(row.matches('x').count(), 2, "{row}");
 }
+
+/// Issue 28 item 15: a peer this build cannot run is refused before the first workload, with
+/// what to do, instead of after every other store has run.
+#[cfg(not(feature = "rocksdb"))]
+#[test]
+fn a_peer_missing_from_the_build_is_refused_before_any_workload() {
+    let out = Command::new(env!("CARGO_BIN_EXE_mmtree-bench"))
+        .args(["--records", "1000", "--peers", "lmdb,rocksdb"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stdout.contains("mmtree vs peers"),
+        "it ran workloads: {stdout}"
+    );
+    assert!(stderr.contains("--features rocksdb"), "{stderr}");
+    let out = Command::new(env!("CARGO_BIN_EXE_mmtree-bench"))
+        .args(["--records", "1000", "--peers", "lmdb,leveldb"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown store \"leveldb\""));
+}

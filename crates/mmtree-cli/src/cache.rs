@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 /// through, so later accesses are page-cache hits; reports residency before and after.
 /// `evict`: writes back and drops the file's cached pages (POSIX_FADV_DONTNEED).
 ///
-/// Examples: mmtree warm data.mmt · mmtree evict data.mmt
+/// Example: mmtree warm data.mmt
+///
+/// Example: mmtree evict data.mmt
 #[derive(clap::Args)]
 pub struct Args {
     /// The database file (any file works).

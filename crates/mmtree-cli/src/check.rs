@@ -21,7 +21,9 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<()> {
     let db = open_existing(&args.db)?;
+    let progress = crate::progress::spinner("checking every page");
     let report = db.check()?;
+    progress.finish_and_clear();
     if args.json {
         outln!(
             "{}",

@@ -46,20 +46,52 @@ pub fn stdout_error(error: std::io::Error) -> anyhow::Error {
     OutputError(error).into()
 }
 
+/// Set when the process started with standard output closed (`mmtree … >&-`).
+static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Notes that the process started with standard output closed (see `main`'s
+/// `STDOUT_WAS_CLOSED`):
+/// every write to standard output then fails with "writing output: standard output is closed".
+pub fn mark_stdout_closed() {
+    STDOUT_CLOSED.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Standard output, locked; every write fails if standard output was closed at start.
+pub fn stdout() -> Stdout {
+    Stdout(std::io::stdout().lock())
+}
+
+/// See [`stdout`].
+pub struct Stdout(std::io::StdoutLock<'static>);
+
+fn closed() -> std::io::Result<()> {
+    if STDOUT_CLOSED.load(std::sync::atomic::Ordering::Relaxed) {
+        Err(std::io::Error::other("standard output is closed"))
+    } else {
+        Ok(())
+    }
+}
+
+impl Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        closed()?;
+        self.0.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        // Nothing reached the buffer if standard output was closed (`write` failed).
+        self.0.flush()
+    }
+}
+
 /// Writes formatted text to standard output (what [`outln!`] expands to).
 pub fn out(args: std::fmt::Arguments<'_>) -> Result<()> {
-    std::io::stdout()
-        .lock()
-        .write_fmt(args)
-        .map_err(stdout_error)
+    stdout().write_fmt(args).map_err(stdout_error)
 }
 
 /// Writes bytes to standard output, as they are.
 pub fn out_bytes(bytes: &[u8]) -> Result<()> {
-    std::io::stdout()
-        .lock()
-        .write_all(bytes)
-        .map_err(stdout_error)
+    stdout().write_all(bytes).map_err(stdout_error)
 }
 
 /// A size for people: "4096 B", "1.5 MiB" (binary units; `--json` output keeps exact bytes).
@@ -81,6 +113,8 @@ pub mod exit {
     pub const PROBLEMS: i32 = 3;
     /// `get`/`del`: the key (or table) does not exist.
     pub const NOT_FOUND: i32 = 4;
+    /// A command that writes did not get the write lock: `--no-wait`, or `--timeout` ran out.
+    pub const BUSY: i32 = 5;
     /// `load` stopped by Ctrl-C (128 + SIGINT, as a shell reports it).
     pub const INTERRUPTED: i32 = 130;
 }

@@ -6,7 +6,11 @@ use anyhow::Result;
 
 /// Prints a shell completion script for SHELL to standard output.
 ///
-/// Example: mmtree completions bash > ~/.local/share/bash-completion/completions/mmtree · mmtree completions zsh > ~/.zfunc/_mmtree · mmtree completions fish > ~/.config/fish/completions/mmtree.fish
+/// Example: mmtree completions bash > ~/.local/share/bash-completion/completions/mmtree
+///
+/// Example: mmtree completions zsh > ~/.zfunc/_mmtree
+///
+/// Example: mmtree completions fish > ~/.config/fish/completions/mmtree.fish
 #[derive(clap::Args)]
 pub struct Args {
     /// The shell.
@@ -16,7 +20,9 @@ pub struct Args {
 
 /// Prints a man page (roff) to standard output: mmtree(1), or mmtree-SUBCOMMAND(1).
 ///
-/// Example: mmtree man | man -l - · mmtree man put > mmtree-put.1
+/// Example: mmtree man | man -l -
+///
+/// Example: mmtree man put > mmtree-put.1
 #[derive(clap::Args)]
 pub struct ManArgs {
     /// A subcommand's page instead of the main one.
@@ -44,7 +50,10 @@ pub fn man(args: ManArgs, command: clap::Command) -> Result<()> {
             };
             // Once per process, so leaking the name (clap wants `&'static str` here) is fine.
             let page: &'static str = Box::leak(format!("mmtree-{name}").into_boxed_str());
-            sub.clone().name(page).bin_name(page)
+            sub.clone()
+                .name(page)
+                .bin_name(page)
+                .version(env!("CARGO_PKG_VERSION"))
         }
     };
     let mut page = Vec::new();

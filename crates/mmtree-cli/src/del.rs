@@ -17,12 +17,14 @@ pub struct Args {
     key: String,
     #[command(flatten)]
     encoding: EncodingFlags,
+    #[command(flatten)]
+    wait: crate::writer::WaitArgs,
 }
 
 pub fn run(args: Args) -> Result<()> {
     let key = args.encoding.encoding().decode(&args.key)?;
     let db = open_existing_writable(&args.db)?;
-    let mut w = db.begin_write()?;
+    let mut w = crate::writer::begin_write(&db, args.wait)?;
     if !w.has_table(&args.table)? {
         return Err(no_table(&args.table));
     }

@@ -3,10 +3,10 @@
 
 use crate::common::outln;
 use crate::common::{exit, exit_with, open_or_create, EncodingFlags};
-use crate::records::{self, Records};
+use crate::records::{self, DumpHeader, Records};
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
-use std::io::Read;
+use std::io::{BufRead, Read};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -76,6 +76,11 @@ impl Interrupt {
 /// half-way (bad line, full disk, Ctrl-C) keeps every batch committed before it; Ctrl-C says how
 /// many records that is and exits 130.
 ///
+/// The output of `mmtree dump` loads back as it is, with no flags: its first line says that it
+/// is JSON Lines, in which encoding, and whether it holds one table or all of them (flags that
+/// contradict it are refused). Other input is TSV unless --format says otherwise, keys and
+/// values as text unless --hex or --base64 says otherwise.
+///
 /// With --all, the input is what `mmtree dump DB --all` writes: JSON Lines that each name
 /// their table ({"table": …, "key": …, "value": …}; {"table": …} alone creates an empty table),
 /// and no TABLE is given. Without --all, a line naming another table than TABLE is an error.
@@ -83,7 +88,11 @@ impl Interrupt {
 /// Errors name the input line (for CSV, the line where the record starts), also for a key
 /// or value too large for the database.
 ///
-/// Example: mmtree load data.mmt users users.tsv --format tsv · mmtree load copy.mmt --all all.jsonl --base64
+/// Example: mmtree load data.mmt users users.tsv
+///
+/// A dump: mmtree load copy.mmt users users.jsonl
+///
+/// Every table: mmtree load copy.mmt --all all.jsonl
 #[derive(clap::Args)]
 pub struct Args {
     /// The database file (created if missing).
@@ -99,8 +108,8 @@ pub struct Args {
     /// Input format [default: tsv, or jsonl with --all].
     #[arg(long, value_enum)]
     format: Option<Format>,
-    /// Treat the input as sorted: use the bulk loader (the table must be empty; unsorted input
-    /// is an error).
+    /// Treat the input as sorted: use the bulk loader (the table must be empty, and unsorted
+    /// input is an error).
     #[arg(long)]
     sorted: bool,
     /// Records per commit (at least 1).
@@ -118,6 +127,8 @@ pub struct Args {
     quiet: bool,
     #[command(flatten)]
     encoding: EncodingFlags,
+    #[command(flatten)]
+    wait: crate::writer::WaitArgs,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -161,6 +172,20 @@ pub fn run(mut args: Args) -> Result<()> {
         }
         args.file = args.table.take().map(PathBuf::from);
     }
+    if let (None, Some(table), false) = (&args.file, &args.table, args.all) {
+        use std::io::IsTerminal;
+        if std::path::Path::new(table).is_file() && std::io::stdin().is_terminal() {
+            // `mmtree load DB FILE`: the file was taken for TABLE, and the input would be the
+            // terminal.
+            return Err(exit_with(
+                exit::USAGE,
+                format!(
+                    "{table:?} is a file, taken here for the TABLE: give the table too \
+                     (`mmtree load DB TABLE {table}`), or --all for a dump of every table"
+                ),
+            ));
+        }
+    }
     let format = match (args.format, args.all) {
         (Some(Format::Jsonl) | None, true) => Format::Jsonl,
         (Some(_), true) => {
@@ -172,7 +197,6 @@ pub fn run(mut args: Args) -> Result<()> {
         (Some(format), false) => format,
         (None, false) => Format::Tsv,
     };
-    let encoding = args.encoding.encoding();
     let (input, total_bytes): (Box<dyn Read>, Option<u64>) = match &args.file {
         Some(path) if path.as_os_str() != "-" => {
             let file =
@@ -196,15 +220,36 @@ pub fn run(mut args: Args) -> Result<()> {
             ),
         }
     };
-    let counted = CountingReader {
+    let mut counted = std::io::BufReader::new(CountingReader {
         inner: input,
         bar: bar.clone(),
+    });
+    // A dump says on its first line what it is (JSON Lines, in which encoding, of one table or
+    // all): it loads back with no flags, and flags that would misread it are refused.
+    let mut first = Vec::new();
+    counted
+        .read_until(b'\n', &mut first)
+        .context("reading the input")?;
+    let header = match DumpHeader::parse(&first) {
+        None => None,
+        Some(Ok(header)) => Some(header),
+        Some(Err(error)) => bail!("line 1: {error:#}"),
     };
-    let mut records: Box<Records> = match format {
-        Format::Tsv => records::tsv(counted, encoding),
-        Format::Csv => records::csv(counted, args.header, encoding),
-        Format::Jsonl => records::jsonl(counted, encoding),
+    let (format, encoding) = match header {
+        None => (format, args.encoding.encoding()),
+        Some(header) => (dump_settings(&args, header)?, header.encoding),
     };
+    let lines_skipped = u64::from(header.is_some());
+    if header.is_some() {
+        first.clear();
+    }
+    let input = std::io::Cursor::new(first).chain(counted);
+    let records: Box<Records> = match format {
+        Format::Tsv => records::tsv(input, encoding),
+        Format::Csv => records::csv(input, args.header, encoding),
+        Format::Jsonl => records::jsonl(input, encoding),
+    };
+    let mut records = records.map(move |(line, record)| (line + lines_skipped, record));
 
     let db = open_or_create(&args.db)?;
     let interrupt = Interrupt::install(bar.clone(), db.clone())?;
@@ -275,7 +320,7 @@ pub fn run(mut args: Args) -> Result<()> {
                     None => {
                         // An empty table: create it now.
                         let _held = interrupt.hold();
-                        let mut w = db.begin_write()?;
+                        let mut w = crate::writer::begin_write(&db, args.wait)?;
                         w.table(&batch.table)?;
                         w.commit()
                             .with_context(|| format!("line {line}: creating the table"))?;
@@ -301,6 +346,16 @@ pub fn run(mut args: Args) -> Result<()> {
     }
     let _held = interrupt.hold();
     commit_batch(&db, &args, &mut batch, &mut stats)?;
+    if let Some(name) = &args.table {
+        if !stats.tables.contains(name) {
+            // No records (empty input, or only bad lines skipped): the table still exists
+            // afterwards, as "loaded 0 records into TABLE" says.
+            let mut w = crate::writer::begin_write(&db, args.wait)?;
+            w.table(name)?;
+            w.commit().context("creating the table")?;
+            note_table(&mut stats, name);
+        }
+    }
     bar.finish_and_clear();
     let elapsed = started.elapsed();
     let into = match &args.table {
@@ -325,6 +380,38 @@ pub fn run(mut args: Args) -> Result<()> {
     Ok(())
 }
 
+/// The format of a dump's lines, after checking that the command line does not contradict
+/// what the dump's first line says.
+fn dump_settings(args: &Args, header: DumpHeader) -> Result<Format> {
+    if args.format.is_some_and(|f| f != Format::Jsonl) {
+        return Err(exit_with(
+            exit::USAGE,
+            "the input is an `mmtree dump` (JSON Lines, its first line says so): leave out --format",
+        ));
+    }
+    let given = args.encoding.hex || args.encoding.base64;
+    if given && args.encoding.encoding() != header.encoding {
+        return Err(exit_with(
+            exit::USAGE,
+            format!(
+                "the input is an `mmtree dump` written with encoding {} (its first line says so): leave out --hex/--base64",
+                records::encoding_name(header.encoding)
+            ),
+        ));
+    }
+    match (header.all, args.all) {
+        (true, false) => Err(exit_with(
+            exit::USAGE,
+            "the input is a dump of every table (`dump --all`): load it with `mmtree load DB --all FILE`",
+        )),
+        (false, true) => Err(exit_with(
+            exit::USAGE,
+            "the input is a dump of one table: load it with `mmtree load DB TABLE FILE`",
+        )),
+        _ => Ok(Format::Jsonl),
+    }
+}
+
 fn report_progress(bar: &ProgressBar, stats: &Stats, started: Instant) {
     let per_second = stats.loaded as f64 / started.elapsed().as_secs_f64().max(1e-9);
     bar.set_message(format!(
@@ -347,10 +434,14 @@ fn commit_batch(db: &mmtree::Db, args: &Args, batch: &mut Batch, stats: &mut Sta
         return Ok(());
     }
     write_batch(db, args, batch, stats).map_err(|error| {
-        anyhow::anyhow!(
+        let message = format!(
             "{error:#} ({} records loaded before it are committed)",
             stats.loaded
-        )
+        );
+        match error.downcast_ref::<crate::common::Exit>() {
+            Some(exit) => exit_with(exit.code, message),
+            None => anyhow::anyhow!(message),
+        }
     })?;
     stats.loaded += batch.entries.len() as u64;
     stats.last_key = batch.entries.last().map(|(_, k, _)| k.clone());
@@ -363,9 +454,17 @@ fn commit_batch(db: &mmtree::Db, args: &Args, batch: &mut Batch, stats: &mut Sta
 fn write_batch(db: &mmtree::Db, args: &Args, batch: &Batch, stats: &mut Stats) -> Result<()> {
     let entries = &batch.entries;
     let at_line = |line: u64| move |error: mmtree::Error| anyhow::anyhow!("line {line}: {error}");
-    let mut w = db.begin_write()?;
+    let mut w = crate::writer::begin_write(db, args.wait)?;
     let empty = w.table(&batch.table)?.is_empty();
     let sorted = entries.windows(2).all(|pair| pair[0].1 < pair[1].1);
+    if args.sorted && !empty && stats.last_key.is_none() {
+        bail!(
+            "line {}: --sorted, but table {:?} is not empty (the bulk loader fills empty tables \
+             only); leave out --sorted to insert into it",
+            entries[0].0,
+            batch.table
+        );
+    }
     if let (true, Some(last)) = (args.sorted, &stats.last_key) {
         if entries[0].1 <= *last {
             bail!(

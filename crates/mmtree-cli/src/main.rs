@@ -4,6 +4,7 @@ mod backup;
 mod bench_io;
 mod cache;
 mod check;
+mod cleanup;
 mod common;
 mod compact;
 mod completions;
@@ -14,15 +15,18 @@ mod evict;
 mod get;
 mod load;
 mod proc_stats;
+mod progress;
 mod put;
 mod readers;
 mod records;
+mod recover;
 mod scan;
 mod serve;
 mod stat;
 mod tables;
 mod upgrade;
 mod warm;
+mod writer;
 
 use clap::{CommandFactory, Parser, Subcommand};
 
@@ -31,10 +35,12 @@ use clap::{CommandFactory, Parser, Subcommand};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// mmtree: an embedded, memory-mapped, crash-safe ordered key-value store.
+/// The command-line tool of mmtree, an embedded, memory-mapped, crash-safe, ordered key-value
+/// store.
 ///
 /// Exit codes: 0 success; 1 error (one line on stderr); 2 bad arguments; 3 `check` found
-/// problems; 4 `get`/`del`/`scan`/`dump`: no such key or table.
+/// problems; 4 `get`/`del`/`scan`/`dump`: no such key or table; 5 a command that writes did not
+/// get the write lock (`--no-wait`, `--timeout`); 130 interrupted (Ctrl-C).
 ///
 /// Output: values are printed as they are, byte for byte (`get`), unless an encoding is asked
 /// for (`--hex`, `--base64`, `--json`). When the reader of standard output goes away (`| head`),
@@ -66,6 +72,7 @@ enum Command {
     Compact(compact::Args),
     Backup(backup::Args),
     Upgrade(upgrade::Args),
+    Recover(recover::Args),
     Readers(readers::Args),
     Serve(serve::Args),
     #[command(name = "bench-io")]
@@ -86,6 +93,9 @@ enum Command {
 }
 
 fn main() {
+    if STDOUT_WAS_CLOSED.load(std::sync::atomic::Ordering::Relaxed) {
+        common::mark_stdout_closed();
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(args) => demo::run(args),
@@ -102,6 +112,7 @@ fn main() {
         Command::Compact(args) => compact::run(args),
         Command::Backup(args) => backup::run(args),
         Command::Upgrade(args) => upgrade::run(args),
+        Command::Recover(args) => recover::run(args),
         Command::Readers(args) => readers::run(args),
         Command::Serve(args) => serve::run(args),
         Command::BenchIo(args) => bench_io::run(args),
@@ -113,7 +124,7 @@ fn main() {
     // What `println!` would lose at exit: a last line without a newline (`get`'s raw value).
     let result = result.and_then(|()| {
         use std::io::Write;
-        std::io::stdout().flush().map_err(common::stdout_error)
+        common::stdout().flush().map_err(common::stdout_error)
     });
     if let Err(error) = result {
         if let Some(common::OutputError(io)) = error.downcast_ref::<common::OutputError>() {
@@ -134,6 +145,28 @@ fn main() {
         std::process::exit(code);
     }
 }
+
+/// Set before `main` when the process was started with standard output closed
+/// (`mmtree … >&-`): Rust's runtime opens /dev/null on a closed descriptor 0, 1 or 2 before
+/// `main` runs (so no file this process opens lands there), after which output written to it
+/// would vanish and the command exit 0. Seen first, the closed descriptor makes every write to
+/// standard output an error instead.
+static STDOUT_WAS_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+extern "C" fn note_closed_stdout() {
+    // SAFETY: descriptor 1 is only borrowed for this one `fcntl(F_GETFD)`, which neither closes
+    // nor changes it; if it is not open the call fails with EBADF and nothing else happens.
+    let stdout = unsafe { std::os::fd::BorrowedFd::borrow_raw(1) };
+    if let Err(rustix::io::Errno::BADF) = rustix::io::fcntl_getfd(stdout) {
+        STDOUT_WAS_CLOSED.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Runs `note_closed_stdout` before the Rust runtime starts (the C runtime calls the functions
+/// of `.init_array` before `main`, and Rust's runtime reopens closed descriptors inside `main`).
+#[used]
+#[link_section = ".init_array"]
+static NOTE_CLOSED_STDOUT: extern "C" fn() = note_closed_stdout;
 
 /// The error and its causes as one line, each said once: a cause whose text the line already
 /// holds (mmtree's I/O errors name their OS error in their own message) is not repeated.

@@ -12,7 +12,16 @@ use std::path::PathBuf;
 /// newline is stripped, --hex/--base64 do not apply to them). To store a value that is
 /// literally "-" or starts with "@", add --value-literal.
 ///
-/// Example: mmtree put data.mmt users alice '{"age":31}' · mmtree put data.mmt blobs logo @logo.png · gzip -c log | mmtree put data.mmt logs today -
+/// --hex and --base64 apply to KEY and VALUE both (as they apply to keys and values in every
+/// other command); with --raw, to KEY only and VALUE is stored as it is written.
+///
+/// Example: mmtree put data.mmt users alice '{"age":31}'
+///
+/// A file: mmtree put data.mmt blobs logo @logo.png
+///
+/// Standard input: gzip -c log | mmtree put data.mmt logs today -
+///
+/// Hex key, text value: mmtree put data.mmt users 00ff 'binary key' --hex --raw
 #[derive(clap::Args)]
 pub struct Args {
     /// The database file (created if missing).
@@ -26,15 +35,25 @@ pub struct Args {
     /// VALUE is the value itself, even when it is "-" or starts with "@".
     #[arg(long)]
     value_literal: bool,
+    /// VALUE is stored as it is written: --hex/--base64 apply to KEY only (as `get --raw`).
+    #[arg(long)]
+    raw: bool,
     #[command(flatten)]
     encoding: EncodingFlags,
+    #[command(flatten)]
+    wait: crate::writer::WaitArgs,
 }
 
 pub fn run(args: Args) -> Result<()> {
     let encoding = args.encoding.encoding();
     let key = encoding.decode(&args.key)?;
+    let value_encoding = if args.raw {
+        crate::common::Encoding::Text
+    } else {
+        encoding
+    };
     let value = if args.value_literal {
-        encoding.decode(&args.value)?
+        value_encoding.decode(&args.value)?
     } else if args.value == "-" {
         let mut bytes = Vec::new();
         std::io::stdin()
@@ -45,10 +64,10 @@ pub fn run(args: Args) -> Result<()> {
     } else if let Some(path) = args.value.strip_prefix('@') {
         std::fs::read(path).with_context(|| format!("reading the value from {path}"))?
     } else {
-        encoding.decode(&args.value)?
+        value_encoding.decode(&args.value)?
     };
     let db = open_or_create(&args.db)?;
-    let mut w = db.begin_write()?;
+    let mut w = crate::writer::begin_write(&db, args.wait)?;
     w.table(&args.table)?.insert(&key, &value)?;
     w.commit()?;
     Ok(())

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 /// Lists each process holding a snapshot: pid, the oldest commit it reads, how many commits
 /// behind that is, and for how long. Slots of processes that died are reclaimed while listing.
+/// Then the process holding the write lock, if any (text output).
 ///
 /// Example: mmtree readers data.mmt --json
 #[derive(clap::Args)]
@@ -37,8 +38,16 @@ pub fn run(args: Args) -> Result<()> {
             )?;
         }
     }
-    if !args.json && readers.is_empty() {
-        outln!("no live snapshots")?;
+    if !args.json {
+        if readers.is_empty() {
+            outln!("no live snapshots")?;
+        }
+        match crate::writer::writer_pid(&args.db) {
+            Some(pid) => {
+                outln!("writer: pid {pid} holds the write lock (a write transaction in progress)")?
+            }
+            None => outln!("writer: none")?,
+        }
     }
     Ok(())
 }

@@ -125,3 +125,66 @@ pub fn jsonl(counted: impl Read + 'static, encoding: Encoding) -> Box<Records> {
             }),
     )
 }
+
+/// The field that marks the first line of `mmtree dump`'s output (its value: the dump format).
+pub const DUMP_MARK: &str = "mmtree_dump";
+/// The dump format this build writes and reads.
+pub const DUMP_FORMAT: u64 = 1;
+
+/// What a dump's first line says about the lines after it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DumpHeader {
+    /// How keys and values are written.
+    pub encoding: Encoding,
+    /// Every line names its table (`dump --all`).
+    pub all: bool,
+}
+
+impl DumpHeader {
+    /// The line `mmtree dump` writes first: {"mmtree_dump":1,"encoding":"text","all":false}.
+    pub fn line(self) -> String {
+        serde_json::json!({
+            DUMP_MARK: DUMP_FORMAT,
+            "encoding": encoding_name(self.encoding),
+            "all": self.all,
+        })
+        .to_string()
+    }
+
+    /// `Some` if `line` is a dump's first line (then: what it says, or why it cannot be read),
+    /// `None` for any other line.
+    pub fn parse(line: &[u8]) -> Option<Result<DumpHeader>> {
+        let trimmed = line.trim_ascii();
+        if !trimmed.starts_with(b"{")
+            || !trimmed
+                .windows(DUMP_MARK.len())
+                .any(|w| w == DUMP_MARK.as_bytes())
+        {
+            return None;
+        }
+        let object: serde_json::Value = serde_json::from_slice(trimmed).ok()?;
+        let format = object.get(DUMP_MARK)?;
+        Some((|| {
+            if format.as_u64() != Some(DUMP_FORMAT) {
+                bail!("a dump of format {format}; this build reads format {DUMP_FORMAT}");
+            }
+            let encoding = match object.get("encoding").and_then(|e| e.as_str()) {
+                Some("text") => Encoding::Text,
+                Some("hex") => Encoding::Hex,
+                Some("base64") => Encoding::Base64,
+                other => bail!("the dump's first line names no known encoding ({other:?})"),
+            };
+            let all = object.get("all").and_then(|a| a.as_bool()).unwrap_or(false);
+            Ok(DumpHeader { encoding, all })
+        })())
+    }
+}
+
+/// An encoding's name in a dump's first line (as on the command line: `--hex`, `--base64`).
+pub fn encoding_name(encoding: Encoding) -> &'static str {
+    match encoding {
+        Encoding::Text => "text",
+        Encoding::Hex => "hex",
+        Encoding::Base64 => "base64",
+    }
+}

@@ -52,18 +52,6 @@ pub struct Args {
     encoding: EncodingFlags,
 }
 
-/// The smallest key greater than every key starting with `prefix` (None: no such key).
-fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
-    let mut end = prefix.to_vec();
-    while let Some(last) = end.pop() {
-        if last < 0xff {
-            end.push(last + 1);
-            return Some(end);
-        }
-    }
-    None
-}
-
 /// A key or value in the line format: as it is, escaped, or hex/base64.
 fn text(bytes: &[u8], escaped: bool, encoding: Encoding) -> std::borrow::Cow<'_, [u8]> {
     if escaped {
@@ -75,19 +63,17 @@ fn text(bytes: &[u8], escaped: bool, encoding: Encoding) -> std::borrow::Cow<'_,
 
 pub fn run(args: Args) -> Result<()> {
     let encoding = args.encoding.encoding();
-    let (start, end) = match &args.prefix {
-        Some(prefix) => {
-            let prefix = encoding.decode(prefix)?;
-            (Some(prefix.clone()), prefix_end(&prefix))
-        }
-        None => (
-            args.from
-                .as_deref()
-                .map(|k| encoding.decode(k))
-                .transpose()?,
-            args.to.as_deref().map(|k| encoding.decode(k)).transpose()?,
-        ),
-    };
+    let prefix = args
+        .prefix
+        .as_deref()
+        .map(|p| encoding.decode(p))
+        .transpose()?;
+    let start = args
+        .from
+        .as_deref()
+        .map(|k| encoding.decode(k))
+        .transpose()?;
+    let end = args.to.as_deref().map(|k| encoding.decode(k)).transpose()?;
     if let (Some(s), Some(e)) = (&start, &end) {
         if s > e {
             bail!("--from is after --to");
@@ -98,17 +84,19 @@ pub fn run(args: Args) -> Result<()> {
     let Some(table) = read.table(&args.table)? else {
         return Err(no_table(&args.table));
     };
-    let bounds = (
-        start.as_deref().map_or(Bound::Unbounded, Bound::Included),
-        end.as_deref().map_or(Bound::Unbounded, Bound::Excluded),
-    );
-    let range = table.range(bounds)?;
+    let range = match &prefix {
+        Some(prefix) => table.prefix(prefix)?,
+        None => table.range((
+            start.as_deref().map_or(Bound::Unbounded, Bound::Included),
+            end.as_deref().map_or(Bound::Unbounded, Bound::Excluded),
+        ))?,
+    };
     let items: Box<dyn Iterator<Item = _>> = if args.reverse {
         Box::new(range.rev())
     } else {
         Box::new(range)
     };
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut out = std::io::BufWriter::new(crate::common::stdout());
     for item in items.take(args.limit.unwrap_or(usize::MAX)) {
         let (key, value) = item?;
         if args.json {

@@ -2,14 +2,14 @@
 
 use crate::common::outln;
 use crate::common::{human_bytes, open_existing};
-use crate::proc_stats::Faults;
 use anyhow::Result;
 use std::path::PathBuf;
 
-/// Shows format, page size, per-table depth/entries/pages/fill, pages used and free, file size,
-/// the oldest live snapshot, page-cache residency (mincore, like fincore) and this command's own
-/// page faults. Walks the whole file (it runs the integrity check's walk). Sizes are in binary
-/// units (KiB, MiB, GiB); --json gives exact bytes.
+/// Shows format, page size, the size of each of the database's files (the data file, its
+/// -log and -lock), per-table depth/entries/pages/fill, pages used and free (and how much
+/// `mmtree compact` could give back), the process writing and the oldest live snapshot, and
+/// page-cache residency (mincore, like fincore). Walks the whole file (it runs the integrity
+/// check's walk). Sizes are in binary units (KiB, MiB, GiB); --json gives exact bytes.
 ///
 /// Example: mmtree stat data.mmt --json
 #[derive(clap::Args)]
@@ -21,9 +21,16 @@ pub struct Args {
     json: bool,
 }
 
+/// The size of `db` + `suffix` ("-log", "-lock"), if it exists.
+fn side_file(db: &std::path::Path, suffix: &str) -> Option<u64> {
+    let mut path = db.as_os_str().to_owned();
+    path.push(suffix);
+    std::fs::metadata(path).ok().map(|m| m.len())
+}
+
 pub fn run(args: Args) -> Result<()> {
-    let start = Faults::now();
     let db = open_existing(&args.db)?;
+    let progress = crate::progress::spinner("walking the file");
     let stats = db.stats();
     let report = db.check()?;
     let (resident, file_bytes) = db.cache_residency()?;
@@ -49,17 +56,26 @@ pub fn run(args: Args) -> Result<()> {
         }));
     }
     drop(read);
-    let faults = Faults::now().since(start);
+    progress.finish_and_clear();
     let readers = db.readers();
+    let writer = crate::writer::writer_pid(&args.db);
+    let log_file = side_file(&args.db, "-log");
+    let lock_file = side_file(&args.db, "-lock");
+    let free_bytes = report.pages_free * page_size;
+    // What compaction can give back now: free pages no live snapshot may still read.
+    let reclaimable = report.pages_free.saturating_sub(stats.pages_held_back) * page_size;
     let value = serde_json::json!({
         "path": args.db.display().to_string(),
         "format_version": mmtree::FORMAT_VERSION,
         "page_size": page_size,
         "txn_id": stats.txn_id,
         "file_bytes": stats.file_bytes,
+        "files": {"data": stats.file_bytes, "log": log_file, "lock": lock_file},
         "page_count": stats.page_count,
         "pages_in_use": report.pages_in_use,
         "pages_free": report.pages_free,
+        "free_bytes": free_bytes,
+        "compact_gives_back_bytes": reclaimable,
         "pages_held_back_by_snapshots": stats.pages_held_back,
         "log": {
             "bytes_since_checkpoint": stats.log_bytes,
@@ -67,31 +83,47 @@ pub fn run(args: Args) -> Result<()> {
             "pages_waiting_for_checkpoint": stats.pages_pinned,
         },
         "tables": tables,
+        "writer_pid": writer,
         "readers": readers.iter().map(|r| serde_json::json!({
             "pid": r.pid, "txn": r.txn, "lag": r.lag, "age_seconds": r.age.as_secs_f64(),
         })).collect::<Vec<_>>(),
         "page_cache": {"resident_bytes": resident, "file_bytes": file_bytes},
-        "faults": {"minor": faults.minor, "major": faults.major},
         "problems": report.problems.len(),
     });
     if args.json {
         outln!("{value}")?;
         return Ok(());
     }
+    let size = |bytes: Option<u64>| bytes.map_or("absent".to_string(), human_bytes);
     outln!("{}", args.db.display())?;
     outln!("  format version   {}", mmtree::FORMAT_VERSION)?;
-    outln!("  page size        {page_size} B")?;
+    outln!("  page size        {}", human_bytes(page_size))?;
     outln!("  last commit      {}", stats.txn_id)?;
     outln!(
-        "  file             {}, {} pages ({} in use, {} free, {} held back by snapshots)",
+        "  files            data {}, -log {}, -lock {}",
         human_bytes(stats.file_bytes),
+        size(log_file),
+        size(lock_file)
+    )?;
+    outln!(
+        "  pages            {} ({} in use, {} free, {} held back by snapshots)",
         stats.page_count,
         report.pages_in_use,
         report.pages_free,
         stats.pages_held_back
     )?;
+    if reclaimable > 0 {
+        outln!(
+            "  free space       {} (`mmtree compact` gives back up to {})",
+            human_bytes(free_bytes),
+            human_bytes(reclaimable)
+        )?;
+    } else {
+        outln!("  free space       {}", human_bytes(free_bytes))?;
+    }
     outln!(
-        "  redo log         {} since the checkpoint of commit {} ({} freed pages wait for the next)",
+        "  redo log         {} written since the checkpoint of commit {}; {} freed pages become \
+         reusable at the next checkpoint",
         human_bytes(stats.log_bytes),
         stats.checkpoint_txn,
         stats.pages_pinned
@@ -108,6 +140,10 @@ pub fn run(args: Args) -> Result<()> {
             t["fill"].as_f64().unwrap_or(0.0) * 100.0
         )?;
     }
+    match writer {
+        Some(pid) => outln!("  writer           pid {pid} (a write transaction in progress)")?,
+        None => outln!("  writer           none")?,
+    }
     match readers.first() {
         Some(r) => outln!(
             "  oldest snapshot  commit {} in pid {}, {} commits behind, {:.1?} old",
@@ -123,11 +159,6 @@ pub fn run(args: Args) -> Result<()> {
         human_bytes(resident),
         human_bytes(file_bytes),
         100.0 * resident as f64 / file_bytes.max(1) as f64
-    )?;
-    outln!(
-        "  page faults      {} minor, {} major (this command)",
-        faults.minor,
-        faults.major
     )?;
     if !report.is_ok() {
         outln!(

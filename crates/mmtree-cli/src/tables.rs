@@ -7,7 +7,11 @@ use std::path::PathBuf;
 
 /// Lists, creates or drops tables.
 ///
-/// Examples: mmtree tables data.mmt · mmtree tables data.mmt create users · mmtree tables data.mmt drop users
+/// Example: mmtree tables data.mmt
+///
+/// Example: mmtree tables data.mmt create users
+///
+/// Example: mmtree tables data.mmt drop users
 #[derive(clap::Args)]
 pub struct Args {
     /// The database file.
@@ -21,6 +25,8 @@ pub struct Args {
     /// holding expiry times), which are hidden by default.
     #[arg(long, global = true)]
     all: bool,
+    #[command(flatten)]
+    wait: crate::writer::WaitArgs,
 }
 
 #[derive(clap::Subcommand)]
@@ -52,13 +58,13 @@ pub fn run(args: Args) -> Result<()> {
         }
         Action::Create { name } => {
             let db = open_or_create(&args.db)?;
-            let mut w = db.begin_write()?;
+            let mut w = crate::writer::begin_write(&db, args.wait)?;
             w.table(&name)?;
             w.commit()?;
         }
         Action::Drop { name } => {
             let db = open_existing_writable(&args.db)?;
-            let mut w = db.begin_write()?;
+            let mut w = crate::writer::begin_write(&db, args.wait)?;
             if !w.delete_table(&name)? {
                 return Err(no_table(&name));
             }

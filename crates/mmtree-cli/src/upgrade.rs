@@ -19,7 +19,26 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let report = mmtree::upgrade(&args.old, &args.new)?;
+    let report = match mmtree::upgrade(&args.old, &args.new) {
+        Ok(report) => report,
+        Err(error) => {
+            // `upgrade` reads formats 1 and 2 only: of any other file (a newer format, the
+            // current one, not a database at all), what opening it says is the clearer message.
+            let options = mmtree::Options::default().read_only(true);
+            return match mmtree::Db::open_with(&args.old, options) {
+                Ok(_) => Err(anyhow::anyhow!(
+                    "{} is already of format {}: nothing to upgrade",
+                    args.old.display(),
+                    mmtree::FORMAT_VERSION
+                )),
+                Err(mmtree::Error::OldFormat { .. }) => Err(error.into()),
+                Err(open_error @ mmtree::Error::UnsupportedVersion { .. })
+                | Err(open_error @ mmtree::Error::NotADatabase { .. })
+                | Err(open_error @ mmtree::Error::Truncated { .. }) => Err(open_error.into()),
+                Err(_) => Err(error.into()),
+            };
+        }
+    };
     outln!(
         "{} (format {}) -> {} (format {}): {} tables, {} entries, {} logged commits replayed",
         args.old.display(),

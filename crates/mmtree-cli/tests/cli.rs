@@ -249,10 +249,20 @@ fn load_formats_bad_lines_and_the_sorted_fast_path() {
     assert_eq!(ok(mmtree(&["get", s(&db), "file", "f2"])), "v2");
 }
 
+/// Issue 28 item 1: what `dump` writes, `load` reads back exactly with no flags (the dump's
+/// first line says what it is), text and binary alike, and `get` finds the keys.
 #[test]
-fn dump_then_load_round_trips_binary_data() {
+fn dump_then_load_round_trips_with_no_flags() {
     let dir = tempfile::tempdir().unwrap();
     let db = db(&dir);
+    ok(mmtree(&["put", s(&db), "users", "alice", "{\"age\":31}"]));
+    ok(mmtree(&[
+        "put",
+        s(&db),
+        "users",
+        "bob",
+        "multi\nline\tvalue",
+    ]));
     let entries = [
         ("00ff10", "0a0d09ff00"),
         ("", "00"),
@@ -262,27 +272,77 @@ fn dump_then_load_round_trips_binary_data() {
     for (k, v) in entries {
         ok(mmtree(&["put", s(&db), "bin", k, v, "--hex"]));
     }
-    let dump = dir.path().join("bin.jsonl");
-    ok(mmtree(&["dump", s(&db), "bin", "-o", s(&dump)]));
-    let copy = dir.path().join("copy.mmt");
-    ok(mmtree(&[
-        "load",
-        s(&copy),
-        "bin",
-        s(&dump),
-        "--format",
-        "jsonl",
-        "--base64",
-        "--quiet",
-    ]));
-    let a = ok(mmtree(&["scan", s(&db), "bin", "--hex"]));
-    let b = ok(mmtree(&["scan", s(&copy), "bin", "--hex"]));
-    assert_eq!(a, b);
-    assert_eq!(a.lines().count(), 4);
+    for table in ["users", "bin"] {
+        // To a file with -o, and through standard output.
+        let dump = dir.path().join(format!("{table}.jsonl"));
+        ok(mmtree(&["dump", s(&db), table, "-o", s(&dump)]));
+        let piped = ok(mmtree(&["dump", s(&db), table]));
+        assert_eq!(std::fs::read_to_string(&dump).unwrap(), piped);
+        let copy = dir.path().join(format!("{table}-copy.mmt"));
+        let out = ok(mmtree(&["load", s(&copy), table, s(&dump), "--quiet"]));
+        assert!(
+            out.contains(&format!("loaded {} records", piped.lines().count() - 1)),
+            "{out}"
+        );
+        let copy2 = dir.path().join(format!("{table}-copy2.mmt"));
+        ok(mmtree_stdin(&["load", s(&copy2), table, "--quiet"], &piped));
+        for copy in [&copy, &copy2] {
+            assert_eq!(
+                ok(mmtree(&["scan", s(copy), table, "--hex"])),
+                ok(mmtree(&["scan", s(&db), table, "--hex"])),
+                "{table}"
+            );
+        }
+    }
+    let copy = dir.path().join("users-copy.mmt");
+    assert_eq!(
+        get_bytes(&["get", s(&copy), "users", "alice"]),
+        b"{\"age\":31}"
+    );
+    // The same with --hex and --base64 (the flags of every other command; the old --encoding
+    // spelling still works): the first line says which, so load needs no flag either.
+    for flag in [["--hex", ""], ["--base64", ""], ["--encoding", "base64"]] {
+        let flags: Vec<&str> = flag.into_iter().filter(|f| !f.is_empty()).collect();
+        let mut args = vec!["dump", s(&db), "bin"];
+        args.extend(&flags);
+        let text = ok(mmtree(&args));
+        let copy = dir.path().join(format!("flag{}.mmt", flags.join("")));
+        ok(mmtree_stdin(&["load", s(&copy), "bin", "--quiet"], &text));
+        assert_eq!(
+            ok(mmtree(&["scan", s(&copy), "bin", "--hex"])),
+            ok(mmtree(&["scan", s(&db), "bin", "--hex"]))
+        );
+        // Flags that contradict the dump are refused, not misread.
+        let other = if flags[0] == "--hex" {
+            "--base64"
+        } else {
+            "--hex"
+        };
+        let refused = dir.path().join("refused.mmt");
+        fails_with(
+            mmtree_stdin(&["load", s(&refused), "bin", other, "--quiet"], &text),
+            2,
+            "leave out --hex/--base64",
+        );
+        fails_with(
+            mmtree_stdin(
+                &["load", s(&refused), "bin", "--format", "tsv", "--quiet"],
+                &text,
+            ),
+            2,
+            "leave out --format",
+        );
+        assert!(!refused.exists());
+    }
+    // A dump of a newer dump format is refused with its line.
+    let future = "{\"mmtree_dump\":2,\"encoding\":\"text\",\"all\":false}\n{\"key\":\"a\",\"value\":\"b\"}\n";
     fails_with(
-        mmtree(&["dump", s(&db), "bin", "--encoding", "text"]),
+        mmtree_stdin(
+            &["load", s(&dir.path().join("f.mmt")), "t", "--quiet"],
+            future,
+        ),
         1,
-        "binary",
+        "line 1: a dump of format 2; this build reads format 1",
     );
 }
 
@@ -375,7 +435,8 @@ fn backup_makes_an_openable_copy() {
     let db = db(&dir);
     ok(mmtree(&["put", s(&db), "t", "k", "v"]));
     let copy = dir.path().join("backup.mmt");
-    assert!(ok(mmtree(&["backup", s(&db), s(&copy)])).contains("bytes"));
+    let out = ok(mmtree(&["backup", s(&db), s(&copy)]));
+    assert!(out.contains("KiB in"), "{out}");
     assert_eq!(ok(mmtree(&["get", s(&copy), "t", "k"])), "v");
     fails_with(mmtree(&["backup", s(&db), s(&copy)]), 1, "already exists");
 }
@@ -385,7 +446,10 @@ fn readers_lists_a_snapshot_held_by_another_process() {
     let dir = tempfile::tempdir().unwrap();
     let db_path = db(&dir);
     ok(mmtree(&["put", s(&db_path), "t", "k", "v"]));
-    assert_eq!(ok(mmtree(&["readers", s(&db_path)])), "no live snapshots\n");
+    assert_eq!(
+        ok(mmtree(&["readers", s(&db_path)])),
+        "no live snapshots\nwriter: none\n"
+    );
     // This test process holds a snapshot; the mmtree process must list it.
     let db = mmtree::Db::open(&db_path).unwrap();
     let snapshot = db.begin_read().unwrap();
@@ -394,7 +458,10 @@ fn readers_lists_a_snapshot_held_by_another_process() {
     assert_eq!(json["pid"], std::process::id());
     assert_eq!(json["txn"], snapshot.txn_id());
     drop(snapshot);
-    assert_eq!(ok(mmtree(&["readers", s(&db_path)])), "no live snapshots\n");
+    assert_eq!(
+        ok(mmtree(&["readers", s(&db_path)])),
+        "no live snapshots\nwriter: none\n"
+    );
 }
 
 #[test]
@@ -555,8 +622,19 @@ fn json_output_is_valid_json_with_base64_for_bytes_that_are_not_utf8() {
         ok(mmtree(&["scan", s(&copy), "t", "--hex"])),
         ok(mmtree(&["scan", s(&db), "t", "--hex"]))
     );
-    // dump's format is unchanged: base64 strings that load --base64 reads.
-    let dump = parse(ok(mmtree(&["dump", s(&db), "t"])).lines().nth(2).unwrap());
+    // dump writes its entries as scan --json does, after its first line.
+    let dump = ok(mmtree(&["dump", s(&db), "t"]));
+    let scan = ok(mmtree(&["scan", s(&db), "t", "--json"]));
+    assert_eq!(
+        dump.lines().skip(1).map(parse).collect::<Vec<_>>(),
+        scan.lines().map(parse).collect::<Vec<_>>()
+    );
+    let dump = parse(
+        ok(mmtree(&["dump", s(&db), "t", "--base64"]))
+            .lines()
+            .nth(3)
+            .unwrap(),
+    );
     assert_eq!(
         dump,
         serde_json::json!({"key": "bg==", "value": "AP8KXA=="})
@@ -693,7 +771,7 @@ fn closed_stdout_ends_quietly_as_if_killed_by_sigpipe() {
             .read_line(&mut first)
             .unwrap();
         assert!(
-            first.contains("key000000") || first.contains("a2V5MDAwMDAw"),
+            first.contains("key000000") || first.contains("mmtree_dump"),
             "{first}"
         );
         let output = child.wait_with_output().unwrap();
@@ -831,22 +909,19 @@ fn dump_all_then_load_all_round_trips_every_table() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(lines.len(), 5, "{text}");
-    assert!(lines.iter().all(|l| l["table"].is_string()), "{text}");
+    assert_eq!(lines.len(), 6, "{text}");
+    assert_eq!(
+        lines[0],
+        serde_json::json!({"mmtree_dump": 1, "encoding": "text", "all": true})
+    );
+    assert!(lines[1..].iter().all(|l| l["table"].is_string()), "{text}");
     // From a file, and from standard input.
     let copy = dir.path().join("copy.mmt");
-    let out = ok(mmtree(&[
-        "load",
-        s(&copy),
-        "--all",
-        s(&dump),
-        "--base64",
-        "--quiet",
-    ]));
+    let out = ok(mmtree(&["load", s(&copy), "--all", s(&dump), "--quiet"]));
     assert!(out.contains("loaded 4 records into 3 tables"), "{out}");
     let copy2 = dir.path().join("copy2.mmt");
     ok(mmtree_stdin(
-        &["load", s(&copy2), "--all", "--base64", "--quiet"],
+        &["load", s(&copy2), "--all", "--quiet"],
         &text,
     ));
     for copy in [&copy, &copy2] {
@@ -868,18 +943,20 @@ fn dump_all_then_load_all_round_trips_every_table() {
         Some(2)
     );
     assert_eq!(mmtree(&["dump", s(&db)]).status.code(), Some(2));
-    // Loading a dump --all into one table without --all does not mix the tables.
+    // Loading a dump --all into one table without --all does not mix the tables; nor does a
+    // dump --all without its first line.
+    let one = dir.path().join("one.mmt");
     fails_with(
-        mmtree(&[
-            "load",
-            s(&dir.path().join("one.mmt")),
-            "bin",
-            s(&dump),
-            "--format",
-            "jsonl",
-            "--base64",
-            "--quiet",
-        ]),
+        mmtree(&["load", s(&one), "bin", s(&dump), "--quiet"]),
+        2,
+        "the input is a dump of every table",
+    );
+    let headless: String = text.lines().skip(1).map(|l| format!("{l}\n")).collect();
+    fails_with(
+        mmtree_stdin(
+            &["load", s(&one), "bin", "--format", "jsonl", "--quiet"],
+            &headless,
+        ),
         1,
         "line 3: a record for table \"empty\"",
     );
@@ -974,7 +1051,7 @@ fn stat_text_shows_human_sizes_and_json_exact_bytes() {
     assert_eq!(json["file_bytes"], file_bytes);
     assert!(json["tables"][0]["data_bytes"].as_u64().unwrap() > 0);
     let text = ok(mmtree(&["stat", s(&db)]));
-    let file_line = text.lines().find(|l| l.contains("  file ")).unwrap();
+    let file_line = text.lines().find(|l| l.contains("  files ")).unwrap();
     assert!(
         file_line.contains("MiB") && !file_line.contains(&file_bytes.to_string()),
         "{text}"
@@ -1013,6 +1090,11 @@ fn completions_and_man_pages_come_from_the_clap_definitions() {
     let put = ok(mmtree(&["man", "put"]));
     assert!(put.contains(".TH mmtree-put 1"), "{put}");
     assert!(put.contains("value\\-literal"), "{put}");
+    // Issue 28 item 11: every page carries the version; --help's tagline is the crate's.
+    let version = format!("mmtree-put {}", env!("CARGO_PKG_VERSION"));
+    assert!(put.contains(&version), "{put}");
+    let help = ok(mmtree(&["--help"]));
+    assert!(help.starts_with(env!("CARGO_PKG_DESCRIPTION")), "{help}");
     fails_with(mmtree(&["man", "nope"]), 2, "no subcommand");
 }
 
@@ -1144,10 +1226,11 @@ fn dump_salvage_skips_a_damaged_leaf_and_says_so() {
     damage_page_20(&db);
     let plain = mmtree(&["dump", s(&db), "t"]);
     assert!(!plain.status.success(), "a plain dump stops at the damage");
-    let out = mmtree(&["dump", s(&db), "t", "--salvage", "--encoding", "text"]);
+    let out = mmtree(&["dump", s(&db), "t", "--salvage"]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     let lines: Vec<serde_json::Value> = stdout(&out)
         .lines()
+        .skip(1)
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     // Most records come out, in key order; only the damaged leaf's are missing.
@@ -1201,4 +1284,583 @@ fn an_old_format_file_is_refused_and_upgraded() {
     assert_eq!(ok(mmtree(&["get", s(&new), "db0", "logged3"])), "third");
     assert_eq!(ok(mmtree(&["get", s(&new), "greek", "alpha"])), "one");
     fails_with(mmtree(&["upgrade", s(&old), s(&new)]), 1, "already exists");
+}
+
+/// Issue 28 item 10: with standard output closed (`>&-`), a command that prints fails with one
+/// line instead of exiting 0 having printed nothing.
+#[test]
+fn closed_stdout_is_an_error_not_a_silent_success() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = loaded_db(&dir, 2000);
+    for args in printing_commands(&dir, &db) {
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg("exec \"$0\" \"$@\" >&-")
+            .arg(env!("CARGO_BIN_EXE_mmtree"))
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
+        assert_eq!(
+            stderr(&out),
+            "mmtree: writing output: standard output is closed\n",
+            "{args:?}"
+        );
+    }
+    // /dev/null open for reading and writing (as Python's subprocess.DEVNULL gives it) is an
+    // open standard output like any other: the output goes there and the command succeeds.
+    let null = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+        .unwrap();
+    let (status, err) = run_with_stdout(&["stat", s(&db)], null.into());
+    assert!(status.success(), "{err}");
+    // A command that prints nothing still works (and nothing lands in the database's place).
+    let put = Command::new("sh")
+        .arg("-c")
+        .arg("exec \"$0\" \"$@\" >&-")
+        .arg(env!("CARGO_BIN_EXE_mmtree"))
+        .args(["put", s(&db), "t", "k", "v"])
+        .output()
+        .unwrap();
+    assert!(put.status.success(), "{}", stderr(&put));
+    assert_eq!(ok(mmtree(&["get", s(&db), "t", "k"])), "v");
+    ok(mmtree(&["check", s(&db)]));
+}
+
+/// Issue 28 item 10: `-o -` is standard output; an empty load still creates its table; `load
+/// --sorted` into a table that is not empty is refused, as its help says.
+#[test]
+fn dash_is_stdout_empty_loads_create_the_table_and_sorted_needs_an_empty_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = loaded_db(&dir, 10);
+    let out = ok(Command::new(env!("CARGO_BIN_EXE_mmtree"))
+        .current_dir(dir.path())
+        .args(["dump", s(&db), "t", "-o", "-"])
+        .output()
+        .unwrap());
+    assert_eq!(out.lines().count(), 11, "{out}");
+    assert!(!dir.path().join("-").exists(), "a file named - was created");
+
+    let out = ok(mmtree_stdin(&["load", s(&db), "t2", "--quiet"], ""));
+    assert!(out.contains("loaded 0 records into \"t2\""), "{out}");
+    assert!(ok(mmtree(&["tables", s(&db)])).contains("t2"));
+    assert_eq!(ok(mmtree(&["scan", s(&db), "t2"])), "");
+
+    fails_with(
+        mmtree_stdin(&["load", s(&db), "t", "--sorted", "--quiet"], "zz\t1\n"),
+        1,
+        "--sorted, but table \"t\" is not empty",
+    );
+    assert_eq!(mmtree(&["get", s(&db), "t", "zz"]).status.code(), Some(4));
+    // Into an empty table, --sorted across several batches is fine.
+    let input: String = (0..10).map(|i| format!("k{i}\tv\n")).collect();
+    ok(mmtree_stdin(
+        &["load", s(&db), "t3", "--sorted", "--batch", "3", "--quiet"],
+        &input,
+    ));
+    assert_eq!(
+        ok(mmtree(&["scan", s(&db), "t3", "--keys-only"]))
+            .lines()
+            .count(),
+        10
+    );
+}
+
+/// Issue 28 item 1: on `put`, --hex/--base64 apply to key and value, and --raw keeps VALUE as
+/// written (the key alone decoded), as on `get`.
+#[test]
+fn put_raw_decodes_the_key_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = db(&dir);
+    ok(mmtree(&["put", s(&db), "t", "00ff", "6869", "--hex"]));
+    ok(mmtree(&[
+        "put",
+        s(&db),
+        "t",
+        "0100",
+        "6869",
+        "--hex",
+        "--raw",
+    ]));
+    assert_eq!(
+        get_bytes(&["get", s(&db), "t", "00ff", "--hex", "--raw"]),
+        b"hi"
+    );
+    assert_eq!(
+        get_bytes(&["get", s(&db), "t", "0100", "--hex", "--raw"]),
+        b"6869"
+    );
+}
+
+/// A database of about 60 MB (table "t"), big enough that a backup or a compaction of it takes
+/// a moment to write.
+fn big_db(dir: &tempfile::TempDir) -> PathBuf {
+    let db = dir.path().join("big.mmt");
+    let value = "v".repeat(300);
+    let input: String = (0..200_000)
+        .map(|i| format!("k{i:08}\t{value}\n"))
+        .collect();
+    ok(mmtree_stdin(&["load", s(&db), "t", "--quiet"], &input));
+    db
+}
+
+/// The names in `dir`, sorted.
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Starts `mmtree ARGS` and, as soon as a file whose name starts with `prefix` appears in
+/// `dir`, sends it `signal` ("KILL" or "INT"); returns how it ended.
+fn interrupt_when_a_file_appears(
+    args: &[&str],
+    dir: &Path,
+    prefix: &str,
+    signal: &str,
+) -> std::process::Output {
+    let child = Command::new(env!("CARGO_BIN_EXE_mmtree"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id().to_string();
+    loop {
+        if names_in(dir).iter().any(|n| n.starts_with(prefix)) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_micros(200));
+    }
+    let status = Command::new("kill")
+        .args([&format!("-{signal}"), &pid])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    child.wait_with_output().unwrap()
+}
+
+/// Issue 28 item 2: a backup killed (SIGKILL) or interrupted (Ctrl-C) mid-way never leaves a
+/// file under the real name (it writes DEST.partial-PID and renames it when complete); Ctrl-C
+/// removes the partial file; a rerun succeeds.
+#[test]
+fn an_interrupted_backup_leaves_no_file_under_the_real_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = big_db(&dir);
+    let out_dir = tempfile::tempdir().unwrap();
+    let mut caught_mid_way = 0;
+    for round in 0..6 {
+        let dest = out_dir.path().join(format!("copy{round}.mmt"));
+        let signal = if round % 2 == 0 { "KILL" } else { "INT" };
+        let out = interrupt_when_a_file_appears(
+            &["backup", s(&db), s(&dest)],
+            out_dir.path(),
+            &format!("copy{round}.mmt"),
+            signal,
+        );
+        if out.status.success() {
+            // The backup finished before the signal came: a complete copy.
+            ok(mmtree(&["check", s(&dest)]));
+            continue;
+        }
+        assert!(!dest.exists(), "round {round} ({signal}): {dest:?} exists");
+        caught_mid_way += 1;
+        let partial: Vec<String> = names_in(out_dir.path())
+            .into_iter()
+            .filter(|n| n.starts_with(&format!("copy{round}.mmt.partial-")))
+            .collect();
+        if signal == "INT" {
+            assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+            assert!(partial.is_empty(), "Ctrl-C left {partial:?}");
+        }
+        // A rerun succeeds, and its copy holds every record.
+        ok(mmtree(&["backup", s(&db), s(&dest)]));
+        assert!(ok(mmtree(&["check", s(&dest)])).contains("0 problems"));
+        assert_eq!(ok(mmtree(&["get", s(&dest), "t", "k00199999"])).len(), 300);
+        for name in partial {
+            std::fs::remove_file(out_dir.path().join(name)).unwrap();
+        }
+    }
+    assert!(caught_mid_way > 0, "no backup was interrupted mid-way");
+    let left: Vec<String> = names_in(out_dir.path())
+        .into_iter()
+        .filter(|n| !n.ends_with(".mmt"))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+/// Issue 28 item 4: `compact --to` leaves only the copy behind (no .partial-PID-log), and
+/// Ctrl-C mid-way leaves nothing (no .partial-PID, -lock, -log).
+#[test]
+fn compact_to_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = big_db(&dir);
+    let out_dir = tempfile::tempdir().unwrap();
+    let dest = out_dir.path().join("packed.mmt");
+    ok(mmtree(&["compact", s(&db), "--to", s(&dest)]));
+    assert_eq!(names_in(out_dir.path()), ["packed.mmt"]);
+    assert!(ok(mmtree(&["check", s(&dest)])).contains("0 problems"));
+    assert_eq!(ok(mmtree(&["get", s(&dest), "t", "k00199999"])).len(), 300);
+
+    let dest = out_dir.path().join("again.mmt");
+    let out = interrupt_when_a_file_appears(
+        &["compact", s(&db), "--to", s(&dest)],
+        out_dir.path(),
+        "again.mmt",
+        "INT",
+    );
+    if out.status.success() {
+        assert_eq!(names_in(out_dir.path()), ["again.mmt", "packed.mmt"]);
+    } else {
+        assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+        assert_eq!(names_in(out_dir.path()), ["packed.mmt"]);
+    }
+}
+
+/// Issue 28 item 5: with another process in a write transaction, a command that writes fails
+/// at once with --no-wait, after --timeout SECS, or waits saying for whom; `readers` and
+/// `stat` name the writer.
+#[test]
+fn a_writer_waits_and_says_for_whom() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let path = db(&dir);
+    ok(mmtree(&["put", s(&path), "t", "a", "1"]));
+    let db = mmtree::Db::open(&path).unwrap();
+    let mut w = db.begin_write().unwrap();
+    w.table("t").unwrap().insert(b"held", b"1").unwrap();
+    let me = format!("pid {}", std::process::id());
+    fails_with(
+        mmtree(&["put", s(&path), "t", "k", "v", "--no-wait"]),
+        5,
+        &format!("another write transaction is in progress ({me}); --no-wait"),
+    );
+    fails_with(
+        mmtree(&["del", s(&path), "t", "a", "--timeout", "0.2"]),
+        5,
+        &format!("waiting for the writer ({me})"),
+    );
+    fails_with(
+        mmtree(&["tables", s(&path), "create", "x", "--timeout", "0"]),
+        5,
+        "timed out after",
+    );
+    fails_with(
+        mmtree_stdin(&["load", s(&path), "t", "--no-wait", "--quiet"], "k\tv\n"),
+        5,
+        &me,
+    );
+    let readers = ok(mmtree(&["readers", s(&path)]));
+    assert!(
+        readers.contains(&format!("writer: {me} holds the write lock")),
+        "{readers}"
+    );
+    let stat = ok(mmtree(&["stat", s(&path)]));
+    assert!(stat.contains(&format!("writer           {me}")), "{stat}");
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(mmtree(&["stat", s(&path), "--json"]))).unwrap();
+    assert_eq!(json["writer_pid"], std::process::id());
+
+    // Without a bound it waits, says so, and goes on once the writer is done.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mmtree"))
+        .args(["put", s(&path), "t", "k", "v"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(
+        line.contains(&format!("waiting for the writer ({me})")),
+        "{line}"
+    );
+    w.commit().unwrap();
+    assert!(child.wait().unwrap().success());
+    assert_eq!(ok(mmtree(&["get", s(&path), "t", "k"])), "v");
+    assert_eq!(ok(mmtree(&["get", s(&path), "t", "held"])), "1");
+    assert!(ok(mmtree(&["readers", s(&path)])).contains("writer: none"));
+}
+
+/// Issue 28 item 6: `stat` shows every file's size, free space with what `compact` gives back,
+/// in one unit style, and not its own page faults.
+#[test]
+fn stat_shows_every_file_and_what_compact_gives_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db(&dir);
+    load_big_and_small(&path);
+    ok(mmtree(&["tables", s(&path), "drop", "big"]));
+    let text = ok(mmtree(&["stat", s(&path)]));
+    let files = text.lines().find(|l| l.contains("  files ")).unwrap();
+    assert!(
+        files.contains("data ") && files.contains("-log ") && files.contains("-lock "),
+        "{text}"
+    );
+    let free = text.lines().find(|l| l.contains("free space")).unwrap();
+    assert!(
+        free.contains("`mmtree compact` gives back up to") && free.contains("iB"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("faults") && !text.contains(" wait for the next"),
+        "{text}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(mmtree(&["stat", s(&path), "--json"]))).unwrap();
+    let log = format!("{}-log", s(&path));
+    assert_eq!(json["files"]["log"], std::fs::metadata(&log).unwrap().len());
+    assert!(json["compact_gives_back_bytes"].as_u64().unwrap() > 1 << 20);
+    // compact speaks the same units.
+    let out = ok(mmtree(&["compact", s(&path)]));
+    assert!(out.contains("MiB") && out.contains("given back"), "{out}");
+}
+
+/// Runs `mmtree ARGS` with standard error on a terminal (through `script`); what it drew.
+fn on_a_terminal(args: &[&str]) -> String {
+    let command = std::iter::once(env!("CARGO_BIN_EXE_mmtree"))
+        .chain(args.iter().copied())
+        .map(|a| format!("'{a}'"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let out = Command::new("script")
+        .args(["-qec", &format!("{command} >/dev/null"), "/dev/null"])
+        .env("TERM", "xterm")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{args:?}: {}", stdout(&out));
+    stdout(&out)
+}
+
+/// Issue 28 item 1: `mmtree load DB FILE` (the TABLE forgotten) does not wait on the terminal
+/// for input: it says what it took FILE for.
+#[test]
+fn load_without_a_table_does_not_wait_on_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let dump = dir.path().join("u.jsonl");
+    std::fs::write(&dump, "a\tb\n").unwrap();
+    let command = format!(
+        "'{}' load '{}' '{}'; echo \"status $?\"",
+        env!("CARGO_BIN_EXE_mmtree"),
+        s(&dir.path().join("rt.mmt")),
+        s(&dump)
+    );
+    let out = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("TERM", "xterm")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert!(
+        text.contains("is a file, taken here for the TABLE"),
+        "{text}"
+    );
+    assert!(text.contains("status 2"), "{text}");
+}
+
+/// Issue 28 item 7: the long walks show progress on a terminal (and nothing in a pipe).
+#[test]
+fn long_walks_show_progress_on_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = loaded_db(&dir, 20_000);
+    let copy = dir.path().join("copy.mmt");
+    let packed = dir.path().join("packed.mmt");
+    for (args, shown) in [
+        (vec!["check", s(&path)], "checking every page"),
+        (vec!["stat", s(&path)], "walking the file"),
+        (vec!["dump", s(&path), "t"], "records"),
+        (vec!["backup", s(&path), s(&copy)], "copying"),
+        (vec!["compact", s(&path), "--to", s(&packed)], "records"),
+        (vec!["compact", s(&path)], "compacting"),
+    ] {
+        let drawn = on_a_terminal(&args);
+        assert!(drawn.contains(shown), "{args:?}: {drawn:?}");
+    }
+    // In a pipe: no progress at all.
+    let out = mmtree(&["check", s(&path)]);
+    assert_eq!(stderr(&out), "");
+}
+
+/// Issue 28 item 11: the README's `mmtree` block runs line by line as pasted, in an empty
+/// directory; no shell block holds placeholders (`[a | b]`, `tsv|csv`) or commands joined
+/// with " · ".
+#[test]
+fn the_readme_shell_blocks_run_as_pasted() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md"))
+            .unwrap();
+    let blocks: Vec<&str> = readme
+        .split("```sh\n")
+        .skip(1)
+        .map(|b| b.split("```").next().unwrap())
+        .collect();
+    assert!(blocks.len() >= 4);
+    for line in blocks.iter().flat_map(|b| b.lines()) {
+        let command = line.split(" # ").next().unwrap();
+        assert!(
+            !command.contains(" · ") && !command.contains(" [") && !command.contains("tsv|"),
+            "not a command as written: {line}"
+        );
+    }
+    let tool = &readme[readme.find("## The `mmtree` tool").unwrap()..];
+    let block = tool
+        .split("```sh\n")
+        .nth(2)
+        .unwrap()
+        .split("```")
+        .next()
+        .unwrap();
+    assert!(block.starts_with("mmtree put"), "{block}");
+    let dir = tempfile::tempdir().unwrap();
+    let bin = Path::new(env!("CARGO_BIN_EXE_mmtree")).parent().unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    for line in block.lines() {
+        let out = Command::new("bash")
+            .args(["-c", line])
+            .current_dir(dir.path())
+            .env("PATH", &path)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{line}: {}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+    }
+    let copy = dir.path().join("copy.mmt");
+    assert_eq!(
+        ok(mmtree(&["scan", s(&copy), "users"])),
+        "alice\t{\"age\":31}\nbob\t{\"age\":27}\ncarol\t{\"age\":45}\n"
+    );
+}
+
+/// Issue 28 item 9: when the branch pages above the leaves are lost, salvage finds the leaves
+/// by their contents and reads every record back, in key order, with its value; a truncated
+/// file is salvaged too (from a copy extended with zeros), saying so, never a panic.
+#[test]
+fn salvage_finds_leaves_below_lost_branches_and_reads_truncated_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = db(&dir);
+    load_5000(&db);
+    let mut bytes = std::fs::read(&db).unwrap();
+    let mut branches = 0;
+    for page in bytes.chunks_mut(4096).skip(2) {
+        if page[4] == 1 {
+            // A branch page: damaged.
+            page[2000] ^= 0xff;
+            branches += 1;
+        }
+    }
+    assert!(branches >= 1);
+    std::fs::write(&db, &bytes).unwrap();
+    let out = mmtree(&["dump", s(&db), "t", "--salvage"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let lines: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .skip(1)
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 5000, "{}", stderr(&out));
+    for (i, line) in lines.iter().enumerate() {
+        assert_eq!(line["key"], format!("k{i:06}"));
+        assert_eq!(line["value"], "v".repeat(50));
+    }
+    let err = stderr(&out);
+    assert!(err.contains("found by their contents"), "{err}");
+
+    // Truncated: opened through an extended copy; what the cut took is listed, exit 3.
+    let db2 = dir.path().join("cut.mmt");
+    load_5000(&db2);
+    let stat: serde_json::Value =
+        serde_json::from_str(&ok(mmtree(&["stat", s(&db2), "--json"]))).unwrap();
+    let needed = stat["page_count"].as_u64().unwrap() * 4096;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&db2)
+        .unwrap()
+        .set_len(needed - 3 * 4096 - 100)
+        .unwrap();
+    let plain = mmtree(&["dump", s(&db2), "t"]);
+    assert!(stderr(&plain).contains("truncated"), "{}", stderr(&plain));
+    let out = mmtree(&["dump", s(&db2), "t", "--salvage"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("is truncated") && err.contains("salvaging from a copy"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    // Whatever came out is right.
+    for (i, line) in stdout(&out).lines().skip(1).enumerate() {
+        let line: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(line["value"], "v".repeat(50), "record {i}");
+    }
+    // The cut took the catalog (written last): with --all, the surviving leaves come back as
+    // lost+found-0, every record right and in order, and load back as they are.
+    let out = mmtree(&["dump", s(&db2), "--all", "--salvage"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("found by their contents"), "{err}");
+    let text = stdout(&out);
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .skip(1)
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(lines.len() > 4000, "{} records: {err}", lines.len());
+    for (i, line) in lines.iter().enumerate() {
+        assert_eq!(line["table"], "lost+found-0");
+        assert_eq!(line["key"], format!("k{i:06}"));
+        assert_eq!(line["value"], "v".repeat(50));
+    }
+    let back = dir.path().join("back.mmt");
+    ok(mmtree_stdin(&["load", s(&back), "--all", "--quiet"], &text));
+    assert_eq!(
+        ok(mmtree(&["tables", s(&back)])),
+        format!("lost+found-0\t{}\n", lines.len())
+    );
+    // Nothing was left beside the file.
+    let names = names_in(dir.path());
+    assert!(
+        names.iter().all(|n| ["t.mmt", "cut.mmt", "back.mmt"]
+            .iter()
+            .any(|p| n.starts_with(p))),
+        "{names:?}"
+    );
+}
+
+/// Issue 28 item 8: `upgrade` of a file of a newer format names the formats (not "invalid
+/// option"), and of a current one says there is nothing to do.
+#[test]
+fn upgrade_names_the_format_of_a_file_it_cannot_convert() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = db(&dir);
+    ok(mmtree(&["put", s(&db), "t", "k", "v"]));
+    fails_with(
+        mmtree(&["upgrade", s(&db), s(&dir.path().join("new.mmt"))]),
+        1,
+        "is already of format 3: nothing to upgrade",
+    );
+    let mut bytes = std::fs::read(&db).unwrap();
+    for meta in [0usize, 4096] {
+        bytes[meta + 8..meta + 12].copy_from_slice(&4u32.to_le_bytes());
+        let sum = crc32c::crc32c(&bytes[meta..meta + 64]);
+        bytes[meta + 64..meta + 68].copy_from_slice(&sum.to_le_bytes());
+    }
+    let newer = dir.path().join("newer.mmt");
+    std::fs::write(&newer, &bytes).unwrap();
+    fails_with(
+        mmtree(&["upgrade", s(&newer), s(&dir.path().join("new2.mmt"))]),
+        1,
+        "uses mmtree file format version 4; this build reads version 3",
+    );
+    assert!(!dir.path().join("new2.mmt").exists());
 }

@@ -79,41 +79,106 @@ pub struct SalvageReport {
 
 /// Reads what can be read of table `name` in key order, skipping damaged pages instead of
 /// stopping at the first (the integrity walk, with a visitor). `None`: the catalog has no
-/// readable entry for the table.
+/// entry for `name` (and was read in full).
+///
+/// A damaged or missing branch page hides the leaves below it; they are found again by their
+/// contents: every page that no tree reaches and the freelist does not list (the pages of the
+/// lost subtrees, and nothing else) and that reads as a leaf whose keys all lie in the key
+/// range of one lost subtree of this table, and of no other table's, is read in its place, in
+/// key order. This needs the catalog and the freelist whole (else an old, freed page could not
+/// be told from a live one, and old values would come back); the report says when it could not
+/// be done.
 pub(crate) fn salvage(
     read: &ReadTransaction,
     name: &str,
     visit: &mut dyn FnMut(&[u8], &[u8]),
 ) -> Option<SalvageReport> {
     let meta = *read.meta();
-    let mut walker = Walker::new(read);
-    let mut figures = TreeFigures::default();
-    let mut entry = None;
+    // First pass: every tree and the freelist, to learn which pages nothing reaches and where
+    // each table lost subtrees.
+    let mut survey = Walker::new(read);
+    let mut catalog = Vec::new();
     if meta.catalog_root != 0 {
-        walker.walk(
+        survey.walk(
             meta.catalog_root,
             None,
             None,
             0,
-            &mut figures,
-            &mut |_, key, value, _| {
-                if key == name.as_bytes() {
-                    entry = Some(value.to_vec());
-                }
-            },
+            &mut TreeFigures::default(),
+            &mut |_, key, value, _| catalog.push((key.to_vec(), value.to_vec())),
         );
     }
-    let (root, _) = match decode_table_entry(&entry?) {
+    let catalog_whole = survey.lost.is_empty();
+    let catalog_problems = std::mem::take(&mut survey.problems);
+    let Some(entry) = catalog
+        .iter()
+        .find(|(key, _)| key == name.as_bytes())
+        .map(|(_, value)| value.clone())
+    else {
+        if catalog_whole {
+            return None;
+        }
+        let mut problems = catalog_problems;
+        problems.push(Problem {
+            page: None,
+            message: format!(
+                "table {name:?} is not in what could be read of the catalog (the list of tables)"
+            ),
+        });
+        return Some(SalvageReport {
+            entries: 0,
+            problems,
+        });
+    };
+    let (root, _) = match decode_table_entry(&entry) {
         Ok(decoded) => decoded,
         Err(error) => {
-            walker.problem(None, format!("table {name:?}: {error}"));
             return Some(SalvageReport {
                 entries: 0,
-                problems: walker.problems,
+                problems: vec![Problem {
+                    page: None,
+                    message: format!("table {name:?}: {error}"),
+                }],
             });
         }
     };
-    let mut figures = TreeFigures::default();
+    let mut ours = Vec::new();
+    let mut theirs = Vec::new();
+    for (key, value) in &catalog {
+        if let Ok((Some(NodeRef::Page(other)), _)) = decode_table_entry(value) {
+            survey.walk(
+                other,
+                None,
+                None,
+                0,
+                &mut TreeFigures::default(),
+                &mut |_, _, _, _| {},
+            );
+            let lost = std::mem::take(&mut survey.lost);
+            if key == name.as_bytes() {
+                ours = lost;
+            } else {
+                theirs.extend(lost);
+            }
+        }
+    }
+    let mut orphans = Orphans::default();
+    if !ours.is_empty() {
+        survey.lost.clear();
+        let freelist_whole = mark_free(&mut survey, &meta) && survey.lost.is_empty();
+        if catalog_whole && freelist_whole {
+            orphans = find_orphans(&survey, &ours, &theirs);
+        } else {
+            orphans.note = Some(format!(
+                "the leaves below the lost pages were not looked for: the {} is damaged too, so \
+                 a live page could not be told from an old freed one",
+                if catalog_whole { "freelist" } else { "catalog" }
+            ));
+        }
+    }
+    // Second pass: this table in key order, the orphan leaves in their lost subtrees' places.
+    let mut walker = Walker::new(read);
+    walker.orphans = orphans.by_range;
     let mut entries = 0;
     if let Some(NodeRef::Page(root)) = root {
         walker.walk(
@@ -121,17 +186,249 @@ pub(crate) fn salvage(
             None,
             None,
             0,
-            &mut figures,
+            &mut TreeFigures::default(),
             &mut |_, key, value, _| {
                 entries += 1;
                 visit(key, value);
             },
         );
     }
-    Some(SalvageReport {
-        entries,
-        problems: walker.problems,
-    })
+    let mut problems = walker.problems;
+    if orphans.found > 0 {
+        problems.push(Problem {
+            page: None,
+            message: format!(
+                "{} leaf page(s) below the lost pages were found by their contents and read",
+                orphans.found
+            ),
+        });
+    }
+    if let Some(note) = orphans.note {
+        problems.push(Problem {
+            page: None,
+            message: note,
+        });
+    }
+    Some(SalvageReport { entries, problems })
+}
+
+/// Called for each entry found by its contents: (group, key, value).
+pub(crate) type GroupVisitor<'v> = dyn FnMut(usize, &[u8], &[u8]) + 'v;
+
+pub(crate) fn salvage_lost(read: &ReadTransaction, visit: &mut GroupVisitor<'_>) -> SalvageReport {
+    let meta = *read.meta();
+    let mut survey = Walker::new(read);
+    let mut catalog = Vec::new();
+    if meta.catalog_root != 0 {
+        survey.walk(
+            meta.catalog_root,
+            None,
+            None,
+            0,
+            &mut TreeFigures::default(),
+            &mut |_, _, value, _| catalog.push(value.to_vec()),
+        );
+    }
+    for entry in &catalog {
+        if let Ok((Some(NodeRef::Page(root)), _)) = decode_table_entry(entry) {
+            survey.walk(
+                root,
+                None,
+                None,
+                0,
+                &mut TreeFigures::default(),
+                &mut |_, _, _, _| {},
+            );
+        }
+    }
+    let mut problems = std::mem::take(&mut survey.problems);
+    if !mark_free(&mut survey, &meta) {
+        problems.append(&mut survey.problems);
+        problems.push(Problem {
+            page: None,
+            message: "the freelist is damaged too, so a live page could not be told from an old \
+                      freed one: no leaves were read by their contents"
+                .into(),
+        });
+        return SalvageReport {
+            entries: 0,
+            problems,
+        };
+    }
+    let mut leaves = Vec::new();
+    for id in 2..meta.page_count {
+        if survey.marks[id as usize] != UNSEEN {
+            continue;
+        }
+        let Ok(view) = read
+            .db()
+            .pager
+            .page(&read.db().storage, read.mapping(), id, Verify::Always)
+            .and_then(|bytes| PageView::parse(bytes, id))
+        else {
+            continue;
+        };
+        if !view.is_leaf()
+            || view.len() == 0
+            || view.txn() > read.txn_id()
+            || view.validate().is_err()
+        {
+            continue;
+        }
+        if let (Ok(first), Ok(last)) = (view.key(0), view.key(view.len() - 1)) {
+            leaves.push((first.to_vec(), last.to_vec(), id));
+        }
+    }
+    leaves.sort();
+    // Each leaf joins the first group whose last key is below its first key.
+    let mut groups: Vec<(Vec<u8>, Vec<u64>)> = Vec::new();
+    for (first, last, id) in leaves {
+        match groups.iter_mut().find(|(end, _)| *end < first) {
+            Some((end, ids)) => {
+                *end = last;
+                ids.push(id);
+            }
+            None => groups.push((last, vec![id])),
+        }
+    }
+    let mut walker = Walker::new(read);
+    let mut entries = 0;
+    for (group, (_, ids)) in groups.iter().enumerate() {
+        for &id in ids {
+            if walker.mark(id, USED) {
+                if let Some(view) = walker.page(id) {
+                    walker.leaf_entries(
+                        id,
+                        &view,
+                        &mut TreeFigures::default(),
+                        &mut |_, key, value, _| {
+                            entries += 1;
+                            visit(group, key, value);
+                        },
+                    );
+                }
+            }
+        }
+    }
+    problems.append(&mut walker.problems);
+    if entries > 0 {
+        problems.push(Problem {
+            page: None,
+            message: format!(
+                "{entries} entries in {} group(s) were read from leaf pages found by their \
+                 contents; their table names were lost with the catalog",
+                groups.len()
+            ),
+        });
+    }
+    SalvageReport { entries, problems }
+}
+
+/// A subtree that could not be read: the key range its parent gave it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Lost {
+    low: Option<Vec<u8>>,
+    high: Option<Vec<u8>>,
+}
+
+impl Lost {
+    fn holds(&self, key: &[u8]) -> bool {
+        self.low.as_deref().is_none_or(|low| key >= low)
+            && self.high.as_deref().is_none_or(|high| key < high)
+    }
+}
+
+/// The leaves found for a table's lost subtrees.
+#[derive(Default)]
+struct Orphans {
+    /// Each lost subtree (in walk order) with its leaves, in key order.
+    by_range: std::collections::VecDeque<(Lost, Vec<u64>)>,
+    found: usize,
+    note: Option<String>,
+}
+
+/// Leaf pages nothing reaches whose keys all lie in one of `ours` and in none of `theirs`.
+fn find_orphans(survey: &Walker<'_>, ours: &[Lost], theirs: &[Lost]) -> Orphans {
+    let read = survey.read;
+    // Per lost subtree: (first key, last key, page) of each leaf found for it.
+    type Found = Vec<(Vec<u8>, Vec<u8>, u64)>;
+    let mut by_range: Vec<Found> = vec![Vec::new(); ours.len()];
+    for id in 2..read.meta().page_count {
+        if survey.marks[id as usize] != UNSEEN {
+            continue;
+        }
+        let Ok(view) = read
+            .db()
+            .pager
+            .page(&read.db().storage, read.mapping(), id, Verify::Always)
+            .and_then(|bytes| PageView::parse(bytes, id))
+        else {
+            continue;
+        };
+        if !view.is_leaf()
+            || view.len() == 0
+            || view.txn() > read.txn_id()
+            || view.validate().is_err()
+        {
+            continue;
+        }
+        let (Ok(first), Ok(last)) = (view.key(0), view.key(view.len() - 1)) else {
+            continue;
+        };
+        let home: Vec<usize> = (0..ours.len())
+            .filter(|&i| ours[i].holds(first) && ours[i].holds(last))
+            .collect();
+        if home.len() == 1 && !theirs.iter().any(|t| t.holds(first) || t.holds(last)) {
+            by_range[home[0]].push((first.to_vec(), last.to_vec(), id));
+        }
+    }
+    let mut orphans = Orphans::default();
+    for (lost, mut leaves) in ours.iter().cloned().zip(by_range) {
+        leaves.sort();
+        // Leaves of one live subtree never overlap; overlapping ones are not trusted.
+        let overlapping = leaves.windows(2).any(|pair| pair[1].0 <= pair[0].1);
+        if overlapping {
+            orphans.note = Some(format!(
+                "leaves found for a lost subtree overlap, so some may be old copies: not read ({} pages)",
+                leaves.len()
+            ));
+            leaves.clear();
+        }
+        orphans.found += leaves.len();
+        orphans
+            .by_range
+            .push_back((lost, leaves.into_iter().map(|(_, _, id)| id).collect()));
+    }
+    orphans
+}
+
+/// Marks the freelist's own pages and the pages it lists; false if it could not be read whole.
+fn mark_free(walker: &mut Walker<'_>, meta: &crate::page::meta::Meta) -> bool {
+    let problems_before = walker.problems.len();
+    if meta.freelist_root != 0 {
+        let mut records: Vec<(Vec<u8>, Vec<u8>, u64)> = Vec::new();
+        walker.walk(
+            meta.freelist_root,
+            None,
+            None,
+            0,
+            &mut TreeFigures::default(),
+            &mut |_, key, value, page| records.push((key.to_vec(), value.to_vec(), page)),
+        );
+        for (key, value, page) in records {
+            match decode_record(&key, &value, page) {
+                Ok((_, _, pages)) => {
+                    for id in pages {
+                        if id >= 2 {
+                            walker.mark(id, FREE);
+                        }
+                    }
+                }
+                Err(error) => walker.problem(Some(page), error.to_string()),
+            }
+        }
+    }
+    walker.problems.len() == problems_before
 }
 
 const UNSEEN: u8 = 0;
@@ -142,6 +439,10 @@ struct Walker<'a> {
     read: &'a ReadTransaction,
     marks: Vec<u8>,
     problems: Vec<Problem>,
+    /// Subtrees that could not be read, in walk order.
+    lost: Vec<Lost>,
+    /// For salvage: leaves to read in the place of lost subtrees, in walk order.
+    orphans: std::collections::VecDeque<(Lost, Vec<u64>)>,
 }
 
 #[derive(Default)]
@@ -172,6 +473,8 @@ impl<'a> Walker<'a> {
             read,
             marks,
             problems: Vec::new(),
+            lost: Vec::new(),
+            orphans: std::collections::VecDeque::new(),
         }
     }
 
@@ -231,7 +534,28 @@ impl<'a> Walker<'a> {
             return;
         }
         figures.pages += 1;
-        let Some(view) = self.page(node) else { return };
+        let Some(view) = self.page(node) else {
+            let lost = Lost {
+                low: low.map(<[u8]>::to_vec),
+                high: high.map(<[u8]>::to_vec),
+            };
+            if self
+                .orphans
+                .front()
+                .is_some_and(|(range, _)| *range == lost)
+            {
+                let (_, leaves) = self.orphans.pop_front().expect("checked");
+                for id in leaves {
+                    if self.mark(id, USED) {
+                        if let Some(view) = self.page(id) {
+                            self.leaf_entries(id, &view, &mut TreeFigures::default(), leaf);
+                        }
+                    }
+                }
+            }
+            self.lost.push(lost);
+            return;
+        };
         if view.txn() > self.read.txn_id() {
             self.problem(
                 Some(node),
@@ -275,6 +599,39 @@ impl<'a> Walker<'a> {
                 Some(d) if d != depth + 1 => self.problem(Some(node), "leaves at different depths"),
                 Some(_) => {}
             }
+            self.leaf_entries(node, &view, figures, leaf);
+            return;
+        }
+        for i in 0..view.len() {
+            let child = match view.child(i) {
+                Ok(crate::btree::node::NodeRef::Page(child)) => child,
+                Ok(crate::btree::node::NodeRef::Dirty(_)) => {
+                    unreachable!("a file page names pages")
+                }
+                Err(error) => {
+                    self.problem(Some(node), error.to_string());
+                    return;
+                }
+            };
+            let child_low = if i == 0 { low } else { view.key(i).ok() };
+            let child_high = if i + 1 < view.len() {
+                view.key(i + 1).ok()
+            } else {
+                high
+            };
+            self.walk(child, child_low, child_high, depth + 1, figures, leaf);
+        }
+    }
+
+    /// Hands every entry of leaf `node` to `leaf` (overflow values read and marked).
+    fn leaf_entries(
+        &mut self,
+        node: u64,
+        view: &PageView<'a>,
+        figures: &mut TreeFigures,
+        leaf: &mut LeafVisitor<'_, 'a>,
+    ) {
+        {
             for i in 0..view.len() {
                 let (Ok(key), Ok(value)) = (view.key(i), view.value(i)) else {
                     self.problem(Some(node), format!("unreadable cell {i}"));
@@ -306,26 +663,6 @@ impl<'a> Walker<'a> {
                     }
                 }
             }
-            return;
-        }
-        for i in 0..view.len() {
-            let child = match view.child(i) {
-                Ok(crate::btree::node::NodeRef::Page(child)) => child,
-                Ok(crate::btree::node::NodeRef::Dirty(_)) => {
-                    unreachable!("a file page names pages")
-                }
-                Err(error) => {
-                    self.problem(Some(node), error.to_string());
-                    return;
-                }
-            };
-            let child_low = if i == 0 { low } else { view.key(i).ok() };
-            let child_high = if i + 1 < view.len() {
-                view.key(i + 1).ok()
-            } else {
-                high
-            };
-            self.walk(child, child_low, child_high, depth + 1, figures, leaf);
         }
     }
 }

@@ -14,10 +14,12 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[non_exhaustive]
 pub enum Error {
     /// An operating-system call failed.
-    #[error("{operation} failed: {source}")]
+    #[error("{operation}{} failed: {source}", on_path(path))]
     Io {
         /// What mmtree was doing.
         operation: &'static str,
+        /// The file (or directory) concerned, when known.
+        path: Option<PathBuf>,
         /// The error the kernel returned.
         #[source]
         source: io::Error,
@@ -106,9 +108,14 @@ pub enum Error {
     #[error("invalid option: {0}")]
     InvalidOption(String),
 
-    /// The file could not be grown: the disk (or a size limit) is full. Nothing committed was lost.
-    #[error("cannot grow the database file to {wanted_bytes} bytes: {source}")]
+    /// A file could not be grown: the disk (or a size limit) is full. Nothing committed was lost.
+    /// (The kernel's words are the error's source, so a chain of messages names them once.)
+    #[error(
+        "cannot grow the {file} to {wanted_bytes} bytes: the disk or a file-size limit is full"
+    )]
     StorageFull {
+        /// Which file: "database file" or "redo log".
+        file: &'static str,
         /// The file size that was needed.
         wanted_bytes: u64,
         /// What the kernel said (ENOSPC, EFBIG, or the RLIMIT_FSIZE check).
@@ -208,6 +215,27 @@ pub enum Error {
         records: u64,
     },
 
+    /// The database was not closed cleanly (its data file says the log may hold commits made
+    /// since its last checkpoint) and its redo log is missing: opening it would show an older
+    /// state and silently lose those commits.
+    #[error("{path} was not closed cleanly and its redo log {log} is missing, so commits made since its last checkpoint would be lost; put the log back beside it (copy a live or crashed database with `mmtree backup`, which takes the log along), or open it with Options::set_aside_log (`mmtree recover`) to accept the last checkpoint without them")]
+    LogMissing {
+        /// The database file.
+        path: PathBuf,
+        /// Where its log should be.
+        log: PathBuf,
+    },
+
+    /// The redo log beside the database names another database, and this one was not closed
+    /// cleanly: its own log (with commits made since its last checkpoint) is elsewhere.
+    #[error("{path} was not closed cleanly and the redo log {log} beside it belongs to another database; put this database's own log there (copy databases with `mmtree backup`), or open it with Options::set_aside_log (`mmtree recover`) to move that log aside and accept the last checkpoint")]
+    ForeignLog {
+        /// The database file.
+        path: PathBuf,
+        /// The log found beside it.
+        log: PathBuf,
+    },
+
     /// A bulk load received keys that were not strictly increasing.
     #[error("bulk load input is not sorted: key {key} does not come after {previous}")]
     Unsorted {
@@ -236,7 +264,24 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn io(operation: &'static str, source: io::Error) -> Self {
-        Error::Io { operation, source }
+        Error::Io {
+            operation,
+            path: None,
+            source,
+        }
+    }
+
+    /// An I/O error about the file (or directory) at `path`.
+    pub(crate) fn io_at(
+        operation: &'static str,
+        path: impl Into<PathBuf>,
+        source: io::Error,
+    ) -> Self {
+        Error::Io {
+            operation,
+            path: Some(path.into()),
+            source,
+        }
     }
 
     pub(crate) fn corrupted(page: u64, reason: impl Into<String>) -> Self {
@@ -257,4 +302,10 @@ pub(crate) fn short_hex(bytes: &[u8]) -> String {
         out.push_str("<empty>");
     }
     out
+}
+
+/// " PATH" for an I/O error's message, when the path is known.
+fn on_path(path: &Option<PathBuf>) -> String {
+    path.as_ref()
+        .map_or(String::new(), |path| format!(" {}", path.display()))
 }

@@ -85,13 +85,15 @@ mod upgrade;
 mod wbuf;
 
 pub use check::{CheckReport, Problem, SalvageReport, TableReport};
-pub use db::{Db, ReaderInfo, Stats};
+pub use db::{Db, ReaderInfo, SetAside, Stats};
 pub use options::{Durability, Options};
-pub use upgrade::{upgrade, UpgradeReport};
+pub use upgrade::{upgrade, upgrade_with, UpgradeReport};
 
 pub use storage::file_residency;
 
-/// Hooks for the crate's own power-loss tests; not part of the supported API.
+/// Hooks for the crate's own power-loss tests and fuzz targets; not part of the supported API,
+/// and only built with the `testing` cargo feature (which the crate's tests turn on).
+#[cfg(feature = "testing")]
 #[doc(hidden)]
 pub mod testing {
     pub use crate::storage::observe::{IoFile, IoObserver};

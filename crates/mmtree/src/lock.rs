@@ -4,14 +4,14 @@
 //! only atomics:
 //!
 //! ```text
-//! 0       8        16          24        32                 120                208 … 256     4096
+//! 0       8        16          24        32                 136                240 … 296     4096
 //! +-------+--------+-----------+---------+------------------+------------------+--------+- - -+
 //! | magic | version| slot count| current | published copy 0 | published copy 1 | words  | zero|
-//! |       |        |           | copy    | seq + 10 words   | seq + 10 words   | below  |     |
+//! |       |        |           | copy    | seq + 12 words   | seq + 12 words   | below  |     |
 //! +-------+--------+-----------+---------+------------------+------------------+--------+- - -+
 //! published copy: seq (odd while being written) | txn | page size | catalog root | freelist root |
-//!   page count | free pages | log salt | log end | checkpoint txn | (spare)
-//! 208: slots in use | data file device | data file inode | poisoned (pid + 1) | log claim |
+//!   page count | free pages | log salt | log end | checkpoint txn | pinned | db id | flags
+//! 240: slots in use | data file device | data file inode | poisoned (pid + 1) | log claim |
 //!   last checkpoint (unix ns) | checkpoints
 //! 4096: reader slots, 32 bytes each:  owner pid u64 | oldest snapshot txn + 1 (0: none) u64 |
 //!       since (unix ns) u64 | expiry: 0 never, u64::MAX expired, else a deadline (unix ns)
@@ -96,7 +96,7 @@ const SLOT_COUNT_AT: usize = 16;
 const CURRENT_AT: usize = 24;
 /// The two published copies: a seq word, then `PUBLISHED_WORDS` words.
 const COPIES_AT: usize = 32;
-pub(crate) const PUBLISHED_WORDS: usize = 10;
+pub(crate) const PUBLISHED_WORDS: usize = 12;
 const COPY_SIZE: usize = 8 + PUBLISHED_WORDS * 8;
 const SLOTS_USED_AT: usize = COPIES_AT + 2 * COPY_SIZE;
 const DATA_DEV_AT: usize = SLOTS_USED_AT + 8;
@@ -107,7 +107,7 @@ const POISONED_AT: usize = DATA_INO_AT + 8;
 const LOG_CLAIM_AT: usize = POISONED_AT + 8;
 const CHECKPOINT_NS_AT: usize = LOG_CLAIM_AT + 8;
 const CHECKPOINTS_AT: usize = CHECKPOINT_NS_AT + 8;
-const _: () = assert!(SLOTS_USED_AT == 208 && CHECKPOINTS_AT + 8 <= SLOTS_AT);
+const _: () = assert!(SLOTS_USED_AT == 240 && CHECKPOINTS_AT + 8 <= SLOTS_AT);
 
 /// The expiry word of an expired slot.
 const EXPIRED: u64 = u64::MAX;
@@ -711,10 +711,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let lock = lock_file(dir.path());
         assert_eq!(lock.data_identity(), (1, 2));
-        let words = [7, 4096, 3, 4, 10, 2, 99, 4096, 5, 0];
+        let words = [7, 4096, 3, 4, 10, 2, 99, 4096, 5, 0, 0xdb, 1];
         lock.publish_meta(words);
         assert_eq!(lock.load_meta(), Some(words));
-        let next = [8, 4096, 5, 6, 12, 1, 99, 4200, 5, 0];
+        let next = [8, 4096, 5, 6, 12, 1, 99, 4200, 5, 0, 0xdb, 0];
         lock.publish_meta(next);
         assert_eq!(lock.load_meta(), Some(next));
         // A publisher killed while writing the spare copy: its seq stays odd and its words

@@ -4,8 +4,12 @@ use crate::limits::{
     CHECKPOINT_INTERVAL_DEFAULT, LOG_BYTES_DEFAULT, PAGE_SIZE_DEFAULT, SPILL_BYTES_DEFAULT,
     SYNC_INTERVAL_DEFAULT,
 };
-use crate::storage::observe::{IoObserver, ObserverHandle};
-use std::sync::{Arc, OnceLock};
+#[cfg(feature = "testing")]
+use crate::storage::observe::IoObserver;
+use crate::storage::observe::ObserverHandle;
+#[cfg(feature = "testing")]
+use std::sync::Arc;
+use std::sync::OnceLock;
 
 /// When a commit reaches the disk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -21,11 +25,27 @@ pub enum Durability {
     /// to the page cache, and a background thread syncs the log at most that long after it.
     /// A process crash loses nothing (the page cache has the record); a power loss or kernel
     /// crash loses at most the commits of that last window, whole, never more, and never
-    /// corrupts the database. [`Db::sync`] makes every commit so far durable at once.
+    /// corrupts the database. [`Db::sync`](crate::Db::sync) makes every commit so far durable at once.
     Eventual,
 }
 
-/// Options for [`Db::open_with`].
+/// Options for [`Db::open_with`](crate::Db::open_with).
+///
+/// ```
+/// # fn main() -> mmtree::Result<()> {
+/// # let dir = tempfile::tempdir().unwrap();
+/// use mmtree::{Db, Durability, Options};
+/// let options = Options::default()
+///     .page_size(16 * 1024)                       // for a new file only
+///     .durability(Durability::Eventual)           // synced within sync_interval (1 s)
+///     .log_bytes(16 << 20);                       // checkpoint every 16 MiB of log
+/// let db = Db::open_with(dir.path().join("data.mmt"), options)?;
+/// let mut w = db.begin_write()?;
+/// w.table("t")?.insert(b"k", b"v")?;
+/// w.commit()?;
+/// db.sync()?;                                     // every commit so far durable now
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct Options {
@@ -58,6 +78,9 @@ pub struct Options {
     pub(crate) strict: bool,
     /// Open for reading only (see [`Options::read_only`]).
     pub(crate) read_only: bool,
+    /// Open the last checkpoint rather than refuse when the log cannot be used (see
+    /// [`Options::set_aside_log`]).
+    pub(crate) set_aside_log: bool,
     /// Test hook: the boot id this handle believes in (see `simulate_reboot`).
     pub(crate) boot_id: Option<u64>,
     /// Test hook: sees every write to the data file (see `observe_io`).
@@ -80,6 +103,7 @@ impl Default for Options {
             read_ahead: false,
             strict: false,
             read_only: false,
+            set_aside_log: false,
             boot_id: None,
             observer: None,
             crash_in_append: None,
@@ -167,6 +191,21 @@ impl Options {
         self
     }
 
+    /// A way out when the redo log cannot be used, for when it is better to open the last
+    /// checkpoint than not at all: a log record with a valid checksum that cannot be applied (a
+    /// bug or damage; every open fails on it), a log that is missing although the database was
+    /// not closed cleanly ([`Error::LogMissing`](crate::Error::LogMissing)), or a log of
+    /// another database ([`Error::ForeignLog`](crate::Error::ForeignLog)). The records that can
+    /// be replayed are, the rest is set aside: the log is copied to
+    /// `<database>-log.set-aside-<unix seconds>` before it is started over (a foreign one is
+    /// moved there), and [`Db::set_aside`](crate::Db::set_aside) says what was set aside. Only a
+    /// process that opens the database alone does this; it is never needed otherwise, so the
+    /// default is off.
+    pub fn set_aside_log(mut self, on: bool) -> Self {
+        self.set_aside_log = on;
+        self
+    }
+
     /// Strict mode (bbolt's `StrictMode`): after every commit, run [`crate::Db::check`] on it
     /// and panic if it finds any problem. Every commit then costs a walk of the whole file: for
     /// tests, where a broken invariant should stop the test at the commit that broke it.
@@ -177,6 +216,7 @@ impl Options {
 
     /// For power-loss tests: every write, length change and sync of the data file is reported
     /// to `observer`, in order, before it is made.
+    #[cfg(feature = "testing")]
     #[doc(hidden)]
     pub fn observe_io(mut self, observer: Arc<dyn IoObserver>) -> Self {
         self.observer = Some(ObserverHandle(observer));
@@ -187,6 +227,7 @@ impl Options {
     /// written, so weak meta pages (format 1: `Eventual` commits that were never synced) are
     /// not trusted, as after a real power loss. (Format 2 has no weak meta pages: what a restart
     /// loses is the log's unsynced tail, which the tests drop themselves.)
+    #[cfg(feature = "testing")]
     #[doc(hidden)]
     pub fn simulate_reboot(mut self) -> Self {
         self.boot_id = Some(boot_id().wrapping_add(2) | 1);
@@ -196,6 +237,7 @@ impl Options {
     /// For multi-process tests: the process aborts during its next logged commit, after
     /// appending its record (synced; `torn`: only the first half of it) and before publishing
     /// it, as a writer killed there would.
+    #[cfg(feature = "testing")]
     #[doc(hidden)]
     pub fn crash_in_log_append(mut self, torn: bool) -> Self {
         self.crash_in_append = Some(torn);

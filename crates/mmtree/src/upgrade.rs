@@ -10,11 +10,12 @@
 
 use crate::db::Db;
 use crate::error::{Error, Result};
+use crate::options::Options;
 use crate::page::meta::Meta;
 use crate::page::{read_u16, read_u32, read_u64};
 use std::fs::File;
 use std::os::unix::fs::FileExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// What [`upgrade`] converted.
 #[derive(Clone, Debug, Default)]
@@ -30,26 +31,36 @@ pub struct UpgradeReport {
 }
 
 /// Converts the database at `old` (format 1 or 2) into a new database at `new` (format 3),
-/// which must not exist. Close every process that uses `old` first; `old` is only read.
+/// which must not exist. Close every process that uses `old` first; `old` is only read. The
+/// new file keeps the old one's page size, and is written under a temporary name beside `new`
+/// and renamed to `new` only once it is complete and durable, so an upgrade that fails or is cut
+/// short (a crash, a power loss) never leaves a file under that name: run it again.
 pub fn upgrade(old: impl AsRef<Path>, new: impl AsRef<Path>) -> Result<UpgradeReport> {
+    upgrade_with(old, new, Options::default())
+}
+
+/// [`upgrade`], opening the new database with `options` (its page size is the old file's).
+pub fn upgrade_with(
+    old: impl AsRef<Path>,
+    new: impl AsRef<Path>,
+    options: Options,
+) -> Result<UpgradeReport> {
     let (old, new) = (old.as_ref(), new.as_ref());
-    if new.exists() {
+    if std::fs::symlink_metadata(new).is_ok() {
         return Err(Error::InvalidOption(format!(
             "{} already exists; upgrade writes a new file",
             new.display()
         )));
     }
-    let file = File::open(old).map_err(|e| Error::io("opening the file to upgrade", e))?;
+    // The old build kept its log beside the file the name leads to (symlinks resolved).
+    let old =
+        std::fs::canonicalize(old).map_err(|e| Error::io("opening the file to upgrade", e))?;
+    let file = File::open(&old).map_err(|e| Error::io("opening the file to upgrade", e))?;
     let len = file
         .metadata()
         .map_err(|e| Error::io("reading the file size", e))?
         .len();
-    let (meta, version) = newest_legacy_meta(&file, old)?;
-    let reader = legacy::Reader {
-        file: &file,
-        page_size: meta.page_size as usize,
-        page_count: meta.page_count,
-    };
+    let (meta, version) = newest_legacy_meta(&file, &old)?;
     if meta.page_count.saturating_mul(meta.page_size as u64) > len {
         return Err(Error::Truncated {
             path: old.to_path_buf(),
@@ -57,7 +68,36 @@ pub fn upgrade(old: impl AsRef<Path>, new: impl AsRef<Path>) -> Result<UpgradeRe
             file_bytes: len,
         });
     }
-    let db = Db::open(new)?;
+    let staged = Staged::new(new);
+    let result = convert(&file, &old, &meta, version, &staged.data, options);
+    match result {
+        Ok(report) => {
+            staged.publish(new)?;
+            Ok(report)
+        }
+        Err(error) => {
+            staged.remove();
+            Err(error)
+        }
+    }
+}
+
+/// The tables and the logged commits of the old file into a new database at `path`, closed
+/// cleanly (its log then holds nothing).
+fn convert(
+    file: &File,
+    old: &Path,
+    meta: &Meta,
+    version: u32,
+    path: &Path,
+    options: Options,
+) -> Result<UpgradeReport> {
+    let reader = legacy::Reader {
+        file,
+        page_size: meta.page_size as usize,
+        page_count: meta.page_count,
+    };
+    let db = Db::open_with(path, options.page_size(meta.page_size as usize))?;
     let mut report = UpgradeReport {
         from_version: version,
         ..UpgradeReport::default()
@@ -91,10 +131,71 @@ pub fn upgrade(old: impl AsRef<Path>, new: impl AsRef<Path>) -> Result<UpgradeRe
         report.tables += 1;
     }
     if version >= 2 && meta.log_salt != 0 {
-        report.log_records = replay_log(&db, old, &meta)?;
+        report.log_records = replay_log(&db, old, meta)?;
     }
     db.checkpoint()?;
+    drop(db); // the last handle: a clean close
     Ok(report)
+}
+
+/// The new database under a temporary name beside where it goes: `<new>.partial-upgrade-<pid>`
+/// (and its `-log` and `-lock`).
+struct Staged {
+    data: PathBuf,
+}
+
+impl Staged {
+    fn new(new: &Path) -> Staged {
+        let mut name = new.as_os_str().to_owned();
+        name.push(format!(".partial-upgrade-{}", std::process::id()));
+        let staged = Staged {
+            data: PathBuf::from(name),
+        };
+        staged.remove(); // what a run of the same pid left
+        staged
+    }
+
+    fn beside(&self, suffix: &str) -> PathBuf {
+        let mut name = self.data.as_os_str().to_owned();
+        name.push(suffix);
+        PathBuf::from(name)
+    }
+
+    fn remove(&self) {
+        for path in [self.data.clone(), self.beside("-log"), self.beside("-lock")] {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+
+    /// Moves the complete, closed database to `new`: the log first (a database closed cleanly
+    /// needs none, and it is this database's), then the data file, without replacing anything
+    /// there, then the directory is synced so the names survive a power loss.
+    fn publish(&self, new: &Path) -> Result<()> {
+        let mut new_log = new.as_os_str().to_owned();
+        new_log.push("-log");
+        let rename = |from: &Path, to: &Path| {
+            rustix::fs::renameat_with(
+                rustix::fs::CWD,
+                from,
+                rustix::fs::CWD,
+                to,
+                rustix::fs::RenameFlags::NOREPLACE,
+            )
+            .map_err(|e| Error::io("renaming the upgraded file into place", e.into()))
+        };
+        let published = rename(&self.beside("-log"), Path::new(&new_log))
+            .or_else(|_| {
+                std::fs::remove_file(self.beside("-log"))
+                    .map_err(|e| Error::io("removing the upgraded file's log", e))
+            })
+            .and_then(|()| rename(&self.data, new))
+            .and_then(|()| crate::storage::sync_parent_dir(new, None));
+        if published.is_err() {
+            self.remove();
+        }
+        let _ = std::fs::remove_file(self.beside("-lock"));
+        published
+    }
 }
 
 /// The newest valid meta page of a format-1 or format-2 file.
@@ -125,11 +226,22 @@ fn newest_legacy_meta(file: &File, path: &Path) -> Result<(Meta, u32)> {
     let boot = crate::options::boot_id();
     found.retain(|(meta, _)| meta.is_steady() || meta.weak_boot == boot);
     found.sort_by_key(|(meta, _)| meta.txn_id);
-    found.pop().ok_or_else(|| {
-        Error::InvalidOption(format!(
+    if let Some(found) = found.pop() {
+        return Ok(found);
+    }
+    // Not an old file: say what it is instead.
+    let len = file.metadata().map_or(0, |m| m.len());
+    Err(match crate::shared::read_meta(file, path, len, boot) {
+        Ok(_) => Error::InvalidOption(format!(
+            "{} is already format {}; it needs no upgrade",
+            path.display(),
+            crate::page::meta::FORMAT_VERSION
+        )),
+        Err(error @ (Error::UnsupportedVersion { .. } | Error::NotADatabase { .. })) => error,
+        Err(_) => Error::InvalidOption(format!(
             "{} has no valid meta page of format 1 or 2 to upgrade from",
             path.display()
-        ))
+        )),
     })
 }
 

@@ -342,6 +342,13 @@ fn hot_backup_is_a_consistent_snapshot_while_a_writer_keeps_going() {
         db.backup(&copies[0]).is_err(),
         "an existing file is never overwritten"
     );
+    // Each copy was written under a temporary name and renamed: none is left over.
+    let partial: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.contains(".partial-"))
+        .collect();
+    assert!(partial.is_empty(), "{partial:?}");
     for copy in copies {
         let backup = Db::open(&copy).unwrap();
         let report = backup.check().unwrap();

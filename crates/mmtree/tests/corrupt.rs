@@ -297,28 +297,58 @@ fn foreign_truncated_and_newer_files_are_refused_clearly() {
     );
     assert!(error.to_string().contains("version"), "{error}");
 
-    // One meta page torn: the other one (the previous checkpoint) wins.
+    // One meta page torn: the other one wins. A clean close merged the last commit (the
+    // marker, which sat in the write buffer) into a checkpoint, then marked that checkpoint
+    // closed cleanly in the other slot: both meta pages name the same commit, so whichever
+    // survives holds the marker. The unmarked one says its log may hold commits: without the
+    // log it is refused (issue 28, item 3), and accepting the loss opens that same state.
     let torn = dir.path().join("torn.mmt");
-    let mut bytes = pristine.clone();
-    let newest = if u64::from_le_bytes(bytes[16..24].try_into().unwrap())
-        > u64::from_le_bytes(bytes[4096 + 16..4096 + 24].try_into().unwrap())
-    {
-        0
-    } else {
-        4096
-    };
-    bytes[newest + 30] ^= 0x40;
-    std::fs::write(&torn, &bytes).unwrap();
-    let db = Db::open(&torn).unwrap();
-    let r = db.begin_read().unwrap();
-    assert!(
-        r.table("marker").unwrap().is_none(),
-        "the previous commit had no marker table"
-    );
-    assert_eq!(r.list_tables().unwrap(), vec!["alpha", "beta", "gamma"]);
-    drop(r);
-    assert!(db.check().unwrap().is_ok());
-    drop(db);
+    let mut log = torn.clone().into_os_string();
+    log.push("-log");
+    let mut outcomes = Vec::new();
+    for slot in [0usize, 4096] {
+        let mut bytes = pristine.clone();
+        bytes[slot + 30] ^= 0x40;
+        std::fs::write(&torn, &bytes).unwrap();
+        let _ = std::fs::remove_file(&log);
+        let db = match Db::open(&torn) {
+            Ok(db) => {
+                outcomes.push("clean");
+                db
+            }
+            Err(error) => {
+                assert!(matches!(error, Error::LogMissing { .. }), "{error:?}");
+                assert!(error.to_string().contains("mmtree backup"), "{error}");
+                outcomes.push("log missing");
+                let db =
+                    Db::open_with(&torn, mmtree::Options::default().set_aside_log(true)).unwrap();
+                assert!(db.set_aside().unwrap().reason.contains("missing"));
+                db
+            }
+        };
+        let r = db.begin_read().unwrap();
+        let marker = r.table("marker").unwrap().expect("the merged marker");
+        assert_eq!(marker.get(b"done").unwrap(), Some(&b"yes"[..]));
+        assert_eq!(
+            r.list_tables().unwrap(),
+            vec!["alpha", "beta", "gamma", "marker"]
+        );
+        drop(r);
+        assert!(db.check().unwrap().is_ok());
+        drop(db);
+        // With its log beside it: the same.
+        std::fs::write(&torn, &bytes).unwrap();
+        std::fs::copy(format!("{}-log", path.display()), &log).unwrap();
+        let db = Db::open(&torn).unwrap();
+        let r = db.begin_read().unwrap();
+        let marker = r.table("marker").unwrap().expect("merged or replayed");
+        assert_eq!(marker.get(b"done").unwrap(), Some(&b"yes"[..]));
+        drop(r);
+        assert!(db.check().unwrap().is_ok());
+        drop(db);
+    }
+    outcomes.sort();
+    assert_eq!(outcomes, vec!["clean", "log missing"]);
 
     // Both meta pages damaged: a clear error.
     let both = dir.path().join("both.mmt");
@@ -390,7 +420,7 @@ fn a_publish_cut_half_way_in_the_lock_file_does_not_freeze_other_processes() {
     w.commit().unwrap();
     // As if a writer died half-way through publishing: the copy it was writing (the one not
     // current) has an odd seq and half-written words. (Layout: `lock.rs`; current copy at 24,
-    // copies of 88 bytes from 32.)
+    // copies of 8 + 12 * 8 = 104 bytes from 32.)
     let lock = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -398,7 +428,7 @@ fn a_publish_cut_half_way_in_the_lock_file_does_not_freeze_other_processes() {
         .unwrap();
     let mut word = [0u8; 8];
     lock.read_exact_at(&mut word, 24).unwrap();
-    let spare = 32 + (1 - (u64::from_le_bytes(word) & 1)) * 88;
+    let spare = 32 + (1 - (u64::from_le_bytes(word) & 1)) * 104;
     lock.write_all_at(&9u64.to_le_bytes(), spare).unwrap();
     lock.write_all_at(&[0xAB; 40], spare + 8).unwrap();
     let r = db.begin_read().unwrap(); // reads the whole copy; never spins on the dead one

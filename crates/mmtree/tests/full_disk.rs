@@ -56,6 +56,17 @@ fn full_disk_child() {
         matches!(error, Error::StorageFull { .. }),
         "expected StorageFull, got {error:?}"
     );
+    // Issue 28, item 8: the message names the file that could not grow (the data file or the
+    // log), and leaves the kernel's words to its source, so a chain of messages says them once.
+    let message = error.to_string();
+    assert!(
+        message.contains("database file") || message.contains("redo log"),
+        "{message}"
+    );
+    let source = std::error::Error::source(&error)
+        .expect("the kernel's error")
+        .to_string();
+    assert!(!message.contains(&source), "{message} repeats {source}");
     // The handle still reads, and a second attempt fails the same clean way.
     let r = db.begin_read().unwrap();
     assert_eq!(r.table("data").unwrap().unwrap().len(), committed * 100);

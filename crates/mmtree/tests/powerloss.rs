@@ -18,6 +18,13 @@
 //! buffer (checkpoints: explicit, and automatic with a small `log_bytes`), reopens, trims and
 //! compaction.
 //!
+//! Two more workloads cut the power where a crash leaves the most to do: during *recovery* (a
+//! crash image whose log holds commits is opened under the harness, and the power fails at
+//! every sync of its replay and closing checkpoint: each cut must still open to exactly the
+//! crashed state, every commit of it acknowledged) and during *upgrade* (every sync of the new
+//! file: the new name must not exist yet, and the half-written file under its temporary name,
+//! opened as it stands, must pass `check()`).
+//!
 //! `MMTREE_POWERLOSS_CUTS=20000 cargo test -p mmtree --release --test powerloss` runs more
 //! workloads (other seeds) until that many cuts were checked; `MMTREE_POWERLOSS_SEED` picks the
 //! first seed.
@@ -100,6 +107,9 @@ struct Harness {
     /// cut, the images (data file, log), and the commit acknowledged as durable at the cut.
     images: Mutex<Vec<Cut>>,
     violations: Mutex<Vec<String>>,
+    /// Upgrade cuts: no file may exist under this name at a cut, and any state that opens and
+    /// passes `check()` will do (the staged file is not the database yet).
+    upgrading_to: Option<PathBuf>,
 }
 
 impl Harness {
@@ -114,6 +124,7 @@ impl Harness {
             cuts: AtomicU64::new(0),
             images: Mutex::new(Vec::new()),
             violations: Mutex::new(Vec::new()),
+            upgrading_to: None,
         }
     }
 
@@ -162,6 +173,12 @@ impl Harness {
 
     /// The power fails here: build the possible pairs of files and queue them for checking.
     fn cut(&self, in_flight: Option<(IoFile, &Op)>) {
+        if let Some(new) = self.upgrading_to.as_ref().filter(|new| new.exists()) {
+            self.violations.lock().unwrap().push(format!(
+                "{} exists before the upgrade is durable",
+                new.display()
+            ));
+        }
         let images = {
             let disks = self.disks.lock().unwrap();
             let flight = |file: IoFile| in_flight.filter(|(f, _)| *f == file).map(|(_, op)| op);
@@ -219,6 +236,9 @@ impl Harness {
             let report = db.check().map_err(|e| format!("check failed: {e}"))?;
             if !report.is_ok() {
                 return Err(format!("check: {:?}", report.problems));
+            }
+            if self.upgrading_to.is_some() {
+                return Ok(());
             }
             let txn = db.stats().txn_id;
             let history = self.history.lock().unwrap();
@@ -438,6 +458,111 @@ fn run(seed: u64, commits: u64) -> (u64, Vec<String>) {
     let cuts = harness.cuts.load(Ordering::Relaxed);
     let violations = harness.violations.lock().unwrap().clone();
     (cuts, violations)
+}
+
+/// Commits `commits` transactions with the log holding them (no checkpoint after the first),
+/// then copies the files as a crash leaves them, and opens the copy under the harness: the
+/// power fails at every sync of its recovery. Returns (cuts, violations).
+fn run_recovery(seed: u64, commits: u64) -> (u64, Vec<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("crashed.mmt");
+    let db = Db::open(&path).unwrap();
+    let mut rng = Rng(seed.wrapping_mul(0x2545_F491_4F6C_DD1D) | 1);
+    let mut model = State::new();
+    let tables = ["alpha", "beta"];
+    for n in 0..commits {
+        let mut w = db.begin_write().unwrap();
+        for _ in 0..1 + rng.next() % 40 {
+            let name = tables[(rng.next() % 2) as usize];
+            let key = format!("k{:05}", rng.next() % 300).into_bytes();
+            if rng.next().is_multiple_of(5) {
+                w.table(name).unwrap().remove(&key).unwrap();
+                model.entry(name.to_string()).or_default().remove(&key);
+            } else {
+                let value = value(&mut rng, n);
+                w.table(name).unwrap().insert(&key, &value).unwrap();
+                model
+                    .entry(name.to_string())
+                    .or_default()
+                    .insert(key, value);
+            }
+        }
+        w.commit().unwrap();
+    }
+    let txn = db.stats().txn_id;
+    assert!(db.stats().log_bytes > 0, "the commits wait in the log");
+    let images = [
+        std::fs::read(&path).unwrap(),
+        std::fs::read(format!("{}-log", path.display())).unwrap(),
+    ];
+    drop(db);
+    let harness = Arc::new(Harness::new(dir.path(), seed));
+    {
+        let mut disks = harness.disks.lock().unwrap();
+        for (disk, image) in disks.iter_mut().zip(images.iter()) {
+            disk.durable = image.clone();
+        }
+        let mut history = harness.history.lock().unwrap();
+        history.states.insert(txn, model);
+        history.acked = txn;
+    }
+    let copy = dir.path().join("recovering.mmt");
+    std::fs::write(&copy, &images[0]).unwrap();
+    std::fs::write(format!("{}-log", copy.display()), &images[1]).unwrap();
+    let options = Options::default().observe_io(harness.clone());
+    let db = Db::open_with(&copy, options).unwrap(); // the replay, under the harness
+    assert_eq!(db.stats().txn_id, txn, "every commit replayed");
+    drop(db); // and the closing checkpoint
+    harness.verify_cuts();
+    let cuts = harness.cuts.load(Ordering::Relaxed);
+    let violations = harness.violations.lock().unwrap().clone();
+    (cuts, violations)
+}
+
+#[test]
+fn power_loss_during_recovery_keeps_every_replayed_commit() {
+    let (mut cuts, mut violations) = (0, Vec::new());
+    for seed in 1..=3 {
+        let (n, found) = run_recovery(seed, 30);
+        cuts += n;
+        violations.extend(found.into_iter().map(|v| format!("seed {seed}: {v}")));
+    }
+    println!(
+        "power loss during recovery: {cuts} cuts, {} violations",
+        violations.len()
+    );
+    assert!(cuts > 0);
+    assert!(violations.is_empty(), "{}", violations.join("\n"));
+}
+
+#[test]
+fn power_loss_during_upgrade_leaves_no_file_under_the_new_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let old = dir.path().join("old.mmt");
+    std::fs::copy(fixtures.join("format2.mmt"), &old).unwrap();
+    std::fs::copy(
+        fixtures.join("format2.mmt-log"),
+        dir.path().join("old.mmt-log"),
+    )
+    .unwrap();
+    let new = dir.path().join("new.mmt");
+    let mut harness = Harness::new(dir.path(), 7);
+    harness.upgrading_to = Some(new.clone());
+    let harness = Arc::new(harness);
+    let options = Options::default().observe_io(harness.clone());
+    let report = mmtree::upgrade_with(&old, &new, options).unwrap();
+    assert_eq!(report.log_records, 4);
+    harness.verify_cuts();
+    let cuts = harness.cuts.load(Ordering::Relaxed);
+    let violations = harness.violations.lock().unwrap().clone();
+    println!(
+        "power loss during upgrade: {cuts} cuts, {} violations",
+        violations.len()
+    );
+    assert!(cuts > 0);
+    assert!(violations.is_empty(), "{}", violations.join("\n"));
+    assert!(Db::open(&new).unwrap().check().unwrap().is_ok());
 }
 
 #[test]

@@ -346,6 +346,9 @@ fn an_immediate_commit_after_eventual_ones_keeps_the_durable_state_intact() {
     cut[..2 * PAGE].copy_from_slice(&image_at_n[..2 * PAGE]);
     let cut_path = dir.path().join("cut.mmt");
     std::fs::write(&cut_path, &cut).unwrap();
+    // The log as the disk kept it: its header, none of the records after N.
+    let log = std::fs::read(format!("{}-log", path.display())).unwrap();
+    std::fs::write(format!("{}-log", cut_path.display()), &log[..4096]).unwrap();
     let db = Db::open_with(&cut_path, Options::default().simulate_reboot()).unwrap();
     let report = db.check().unwrap();
     assert!(
@@ -429,6 +432,10 @@ fn eventual_commits_are_synced_in_the_background_within_the_interval() {
         .durability(Durability::Eventual)
         .sync_interval(std::time::Duration::from_millis(20));
     let db = Db::open_with(dir.path().join("bg.mmt"), options).unwrap();
+    // The first commit on a state closed cleanly (a new database) is a checkpoint, not logged.
+    let mut w = db.begin_write().unwrap();
+    w.table("t").unwrap().insert(b"first", b"v").unwrap();
+    w.commit().unwrap();
     let before = db.stats().log_syncs;
     let mut w = db.begin_write().unwrap();
     w.table("t").unwrap().insert(b"k", b"v").unwrap();
@@ -497,7 +504,10 @@ fn set_lock_word(path: &Path, at: u64, value: u64) {
 /// and the poison word.
 const LOCK_CURRENT_AT: u64 = 24;
 const LOCK_COPIES_AT: u64 = 32;
-const LOCK_POISONED_AT: u64 = 232;
+/// Lock-file layout (`lock.rs`): copies of seq + 12 words, then slots used, device, inode,
+/// poisoned.
+const LOCK_COPY_SIZE: u64 = 8 + 12 * 8;
+const LOCK_POISONED_AT: u64 = LOCK_COPIES_AT + 2 * LOCK_COPY_SIZE + 24;
 
 #[test]
 fn a_lock_file_page_count_beyond_the_file_is_not_trusted() {
@@ -512,7 +522,11 @@ fn a_lock_file_page_count_beyond_the_file_is_not_trusted() {
     // refuse with a clear error (the data file's meta pages are only the last checkpoint, so
     // falling back to them would show an older state).
     let current = lock_word(&path, LOCK_CURRENT_AT) & 1;
-    set_lock_word(&path, LOCK_COPIES_AT + current * 88 + 8 + 4 * 8, 1 << 40);
+    set_lock_word(
+        &path,
+        LOCK_COPIES_AT + current * LOCK_COPY_SIZE + 8 + 4 * 8,
+        1 << 40,
+    );
     assert_eq!(db.stats().page_count, real);
     let refused = db.check().map(|_| ());
     assert!(
@@ -598,6 +612,10 @@ fn a_value_larger_than_the_log_commits_as_a_checkpoint() {
     let path = dir.path().join("big.mmt");
     let options = Options::default().log_bytes(1 << 20);
     let db = Db::open_with(&path, options).unwrap();
+    // The first commit on a state closed cleanly (a new database) is a checkpoint, not logged.
+    let mut w = db.begin_write().unwrap();
+    w.table("small").unwrap().insert(b"first", b"0").unwrap();
+    w.commit().unwrap();
     let mut w = db.begin_write().unwrap();
     w.table("small").unwrap().insert(b"a", b"1").unwrap();
     w.commit().unwrap();

@@ -4,6 +4,9 @@
 
 mod backup;
 mod open;
+mod salvage;
+
+pub use crate::shared::SetAside;
 
 use crate::alloc::Floors;
 use crate::error::{Error, Result};
@@ -109,7 +112,7 @@ impl Db {
                 .truncate(false)
                 .open(&path),
         }
-        .map_err(|e| Error::io("opening the database file", e))?;
+        .map_err(|e| Error::io_at("opening the database file", &path, e))?;
         let metadata = file
             .metadata()
             .map_err(|e| Error::io("reading file metadata", e))?;
@@ -170,7 +173,10 @@ impl Db {
         }
     }
 
-    /// Starts the write transaction, waiting while another one is in progress.
+    /// Starts the write transaction, waiting while another one is in progress in another
+    /// thread or process. Called from a thread that already holds a write transaction on this
+    /// database, it does not wait (that would never end): it fails with
+    /// [`Error::WriteInProgress`].
     pub fn begin_write(&self) -> Result<WriteTransaction> {
         let guard = self.inner.acquire_writer(true)?.expect("waited");
         self.start_write(guard)
@@ -388,6 +394,12 @@ impl Db {
             .collect();
         readers.sort_by_key(|r| r.txn);
         readers
+    }
+
+    /// What the open set aside, if it was opened with [`Options::set_aside_log`] and the log
+    /// could not be used (missing, another database's, or a record that cannot be applied).
+    pub fn set_aside(&self) -> Option<&SetAside> {
+        self.inner.set_aside.get()
     }
 
     /// The database file.

@@ -9,7 +9,7 @@ use crate::log::{Record, RedoLog};
 use crate::options::{boot_id, Durability, Options};
 use crate::page::meta::{Meta, MetaRead};
 use crate::pager::Pager;
-use crate::shared::{read_meta, Published, PublishedState, Shared, WriterGuard};
+use crate::shared::{read_meta, Published, PublishedState, SetAside, Shared, WriterGuard};
 use crate::storage::{sync_parent_dir, Storage};
 use crate::txn::{ReadTransaction, WriteTransaction};
 use crate::wbuf::Buffer;
@@ -36,6 +36,7 @@ pub(crate) fn open_shared(
     lock_path.push("-lock");
     let mut log_path = real.into_os_string();
     log_path.push("-log");
+    let log_path = PathBuf::from(log_path);
     // A file that is not (yet) a database is refused before anything is created next to it:
     // a failed open leaves nothing behind. (A new or empty file goes on to be created, unless
     // read-only.)
@@ -114,20 +115,78 @@ pub(crate) fn open_shared(
         options.read_only,
     )?;
     let pager = Pager::new(page_size, options.verify_checksums);
+    let db_id = meta.map_or_else(crate::log::new_salt, |m| m.db_id);
+    // A database whose data file says its log may hold commits (not closed cleanly) is not
+    // opened without that log: the older state it would show loses them silently. Checked by
+    // the process alone (joiners found the state recovered) before a missing log is created.
+    let mut set_aside = None;
+    let log_needed = alone && meta.is_some_and(|m| !m.closed_cleanly && m.db_id != 0);
+    if log_needed && std::fs::symlink_metadata(&log_path).is_err() {
+        if !options.set_aside_log {
+            return Err(Error::LogMissing {
+                path: storage.path.clone(),
+                log: log_path,
+            });
+        }
+        set_aside = Some(SetAside {
+            log_copy: None,
+            records: None,
+            first_txn: None,
+            reason: "the log was missing; the last checkpoint was opened".to_string(),
+        });
+    }
     // A new database starts a new log (one left beside it belongs to nothing); only a process
     // alone may (re)create it.
     let log = RedoLog::open(
-        Path::new(&log_path),
+        &log_path,
         options.read_only,
         fresh && alone,
+        db_id,
         options.observer.clone(),
     )?
     .map(Arc::new);
+    let foreign = log
+        .as_ref()
+        .and_then(|log| log.db_id())
+        .is_some_and(|id| db_id != 0 && id != db_id);
+    if log_needed && foreign {
+        if !options.set_aside_log {
+            return Err(Error::ForeignLog {
+                path: storage.path.clone(),
+                log: log_path,
+            });
+        }
+        let copy = set_aside_path(&log_path);
+        if !options.read_only {
+            std::fs::rename(&log_path, &copy)
+                .map_err(|e| Error::io("moving another database's log aside", e))?;
+        }
+        set_aside = Some(SetAside {
+            log_copy: (!options.read_only).then_some(copy),
+            records: None,
+            first_txn: None,
+            reason: "the log beside it belongs to another database; the last checkpoint was \
+                     opened"
+                .to_string(),
+        });
+    }
+    // A log that was moved aside, or another database's beside a database closed cleanly,
+    // starts over as this database's (a read-only handle only ignores it).
+    let log = match (&log, foreign || set_aside.is_some(), options.read_only) {
+        (Some(_), true, false) if alone => {
+            RedoLog::open(&log_path, false, true, db_id, options.observer.clone())?.map(Arc::new)
+        }
+        (Some(_), true, true) => None,
+        _ => log,
+    };
     let meta = match meta {
         Some(meta) => meta,
         None => {
             let mut meta = Meta::created(page_size as u32);
             meta.log_salt = crate::log::new_salt();
+            meta.db_id = db_id;
+            // Nothing is in its log: complete without it, as after a clean close.
+            meta.closed_cleanly = true;
             // The meta pages go first, extending the file by exactly two pages, so a crash
             // during creation leaves a file that `is_all_zero`/`is_torn_creation` recognise
             // (growth in steps happens later, through `ensure_len`).
@@ -147,6 +206,14 @@ pub(crate) fn open_shared(
         (true, Some(log)) if meta.log_salt != 0 => log.scan(meta.log_salt, meta.txn_id)?,
         _ => Vec::new(),
     };
+    // A log that names no database (an older build's) or another one, with nothing to replay,
+    // starts over as this database's, so that from now on a log of another database is told
+    // apart.
+    if let (true, false, true, Some(log)) = (alone, options.read_only, pending.is_empty(), &log) {
+        if meta.db_id != 0 && log.db_id() != Some(meta.db_id) {
+            log.recreate(&log_path, meta.db_id)?;
+        }
+    }
     if alone {
         let mut state = PublishedState::checkpointed(meta);
         state.checkpoint_txn = disk.map_or(meta.txn_id, |d| d.durable_txn());
@@ -180,6 +247,7 @@ pub(crate) fn open_shared(
         log,
         syncer: Mutex::new(None),
         recovered: AtomicBool::new(false),
+        set_aside: std::sync::OnceLock::new(),
         identity,
         boot,
         lock,
@@ -191,8 +259,16 @@ pub(crate) fn open_shared(
             // Recovery, while still alone: joiners wait on the presence lock until it is done.
             let guard = shared.acquire_writer(true)?.expect("waited");
             let state = shared.published()?;
-            let guard = replay(&shared, guard, &state, &pending)?;
-            drop(guard);
+            match replay_counted(&shared, guard, &state, &pending) {
+                Ok(guard) => drop(guard),
+                Err((Some(bad), error)) if shared.options.set_aside_log => {
+                    set_aside = Some(set_aside_tail(&shared, &log_path, &pending, bad, &error)?);
+                }
+                Err((_, error)) => return Err(error),
+            }
+        }
+        if let Some(set_aside) = set_aside {
+            let _ = shared.set_aside.set(set_aside);
         }
         // Both presence locks become shared and the open is said complete: others may join
         // now (the data file's lock first, so a joiner that finds a ready process finds it
@@ -257,19 +333,86 @@ pub(super) fn replay(
     state: &PublishedState,
     records: &[Record],
 ) -> Result<WriterGuard> {
+    replay_counted(shared, guard, state, records).map_err(|(_, error)| error)
+}
+
+/// `replay`, saying which record could not be applied when one could not (`None`: the commit
+/// failed, not a record).
+fn replay_counted(
+    shared: &Arc<Shared>,
+    guard: WriterGuard,
+    state: &PublishedState,
+    records: &[Record],
+) -> std::result::Result<WriterGuard, (Option<usize>, Error)> {
     let last = records.last().expect("something to replay").txn;
     debug_assert_eq!(records[0].txn, state.newest + 1);
     let floors = super::floors(state, super::oldest_reader(shared));
-    let mut w = WriteTransaction::new(shared.clone(), *state, floors, guard)?;
-    w.replaying(last)?;
+    let mut w =
+        WriteTransaction::new(shared.clone(), *state, floors, guard).map_err(|e| (None, e))?;
+    w.replaying(last).map_err(|e| (None, e))?;
     w.set_durability(Durability::Immediate);
-    for record in records {
+    for (index, record) in records.iter().enumerate() {
         let mut table = None;
         for op in crate::log::ops(record.payload()) {
-            w.apply(&mut table, op?)?;
+            op.and_then(|op| w.apply(&mut table, op))
+                .map_err(|error| (Some(index), error))?;
         }
     }
-    w.commit_keeping_writer()
+    w.commit_keeping_writer().map_err(|error| (None, error))
+}
+
+/// `<log>.set-aside-<unix seconds>`, a name not taken yet.
+fn set_aside_path(log: &Path) -> PathBuf {
+    let seconds = crate::shared::unix_now_ns() / 1_000_000_000;
+    let mut n = 0;
+    loop {
+        let mut name = log.as_os_str().to_owned();
+        name.push(format!(".set-aside-{seconds}"));
+        if n > 0 {
+            name.push(format!("-{n}"));
+        }
+        let candidate = PathBuf::from(name);
+        if std::fs::symlink_metadata(&candidate).is_err() {
+            return candidate;
+        }
+        n += 1;
+    }
+}
+
+/// Replay found record `bad` unappliable: the log is copied aside (synced, with its directory),
+/// the records before it are replayed (a checkpoint: a new log generation), and the log starts
+/// over, so the next open does not meet the record again. A crash half-way leaves the log as it
+/// was: the next such open does it again.
+fn set_aside_tail(
+    shared: &Arc<Shared>,
+    log_path: &Path,
+    records: &[Record],
+    bad: usize,
+    error: &Error,
+) -> Result<SetAside> {
+    let copy = set_aside_path(log_path);
+    std::fs::copy(log_path, &copy)
+        .and_then(|_| File::open(&copy)?.sync_all())
+        .map_err(|e| Error::io("copying the log aside", e))?;
+    sync_parent_dir(&copy, shared.options.observer.as_ref())?;
+    if bad > 0 {
+        let guard = shared.acquire_writer(true)?.expect("waited");
+        let state = shared.published()?;
+        drop(replay(shared, guard, &state, &records[..bad])?);
+    }
+    let state = shared.published()?;
+    shared.log()?.recreate(log_path, state.meta.db_id)?;
+    Ok(SetAside {
+        log_copy: Some(copy),
+        records: Some((records.len() - bad) as u64),
+        first_txn: Some(records[bad].txn),
+        reason: format!(
+            "log record of commit {} cannot be applied ({error}); the {bad} commits before it \
+             were replayed, it and the {} after it set aside",
+            records[bad].txn,
+            records.len() - bad - 1
+        ),
+    })
 }
 
 /// The file's length, and whether it holds no database yet (empty, all zero, or a creation cut
@@ -353,6 +496,8 @@ fn is_torn_creation(file: &File, len: u64) -> Result<bool> {
     Ok(valid.iter().all(|meta| {
         let unsalted = Meta {
             log_salt: 0,
+            db_id: 0,
+            closed_cleanly: false,
             ..*meta
         };
         unsalted == Meta::created(meta.page_size) && len < 2 * u64::from(meta.page_size)

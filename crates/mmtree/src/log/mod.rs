@@ -2,11 +2,13 @@
 //! sequential append and one `fdatasync` of the log, not a sync of every tree page it wrote.
 //!
 //! ```text
-//! file:    0                                 4096
-//!          +--------+---------+--------+- - -+----------+----------+- - -
-//!          | magic  | version | crc32c | zero| record   | record   | ...
-//!          | 8 B    | u32     | u32    |     |          |          |
-//!          +--------+---------+--------+- - -+----------+----------+- - -
+//! file:    0                          16      24       28         4096
+//!          +--------+---------+--------+-------+--------+- - -+----------+----------+- - -
+//!          | magic  | version | crc32c | db id | crc32c | zero| record   | record   | ...
+//!          | 8 B    | u32     | u32    | u64   | u32    |     |          |          |
+//!          +--------+---------+--------+-------+--------+- - -+----------+----------+- - -
+//!          (db id: the database's id, as its meta pages carry it, under a checksum of its own
+//!          over bytes 0..24; zero in a log created by an older build: unknown)
 //! record:  0        4        8        16       24            28         32
 //!          +--------+--------+--------+--------+-------------+----------+--------------+
 //!          | crc32c | "MMTR" | salt   | txn id | payload len | op count | payload ...  |
@@ -46,6 +48,9 @@ pub(crate) const RECORDS_AT: u64 = 4096;
 const MAGIC: [u8; 8] = *b"\x89MMTLOG\n";
 const VERSION: u32 = 1;
 const HEADER_CRC_AT: usize = 12;
+const HEADER_DB_ID_AT: usize = 16;
+const HEADER_DB_ID_CRC_AT: usize = 24;
+const HEADER_SIZE: usize = HEADER_DB_ID_CRC_AT + 4;
 pub(crate) const RECORD_HEADER: usize = 32;
 const RECORD_MAGIC: [u8; 4] = *b"MMTR";
 /// The largest record: its payload length must fit the header's u32.
@@ -334,15 +339,19 @@ pub(crate) struct RedoLog {
     syncs: AtomicU64,
     /// How long this process's last checkpoint took (ns).
     last_checkpoint_ns: AtomicU64,
+    /// The database id its header names (0: none, a log of an older build).
+    db_id: AtomicU64,
 }
 
 impl RedoLog {
-    /// Opens the log at `path`, creating it (with its header) if missing or if `fresh` (a new
-    /// database: a log left beside it belongs to nothing). Read-only: `None` if there is none.
+    /// Opens the log at `path`, creating it (with its header naming `db_id`) if missing or if
+    /// `fresh` (a new database: a log left beside it belongs to nothing). Read-only: `None` if
+    /// there is none. (Whether a missing log may be created is the opener's to decide first.)
     pub(crate) fn open(
         path: &Path,
         read_only: bool,
         fresh: bool,
+        db_id: u64,
         observer: Option<ObserverHandle>,
     ) -> Result<Option<RedoLog>> {
         let file = match read_only {
@@ -371,10 +380,11 @@ impl RedoLog {
             observer,
             syncs: AtomicU64::new(0),
             last_checkpoint_ns: AtomicU64::new(0),
+            db_id: AtomicU64::new(0),
         };
-        let mut header = [0u8; 16];
+        let mut header = [0u8; HEADER_SIZE];
         let read = log.file.read_at(&mut header, 0).unwrap_or(0);
-        let intact = read == header.len() && header_valid(&header);
+        let intact = read >= 16 && header_valid(&header[..16]);
         if !intact {
             // A new log, or one whose creation was cut short (shorter than its header page, or
             // all zero there), or a new database's: (re)created. Anything else is refused.
@@ -389,21 +399,27 @@ impl RedoLog {
             if read_only {
                 return Ok(None);
             }
-            log.create(path)?;
+            log.create(path, db_id)?;
         } else if fresh && !read_only {
-            log.create(path)?;
+            log.create(path, db_id)?;
+        } else if read == HEADER_SIZE
+            && u32::from_le_bytes(header[HEADER_DB_ID_CRC_AT..].try_into().expect("4 bytes"))
+                == crc32c::crc32c(&header[..HEADER_DB_ID_CRC_AT])
+        {
+            let id = u64::from_le_bytes(
+                header[HEADER_DB_ID_AT..HEADER_DB_ID_CRC_AT]
+                    .try_into()
+                    .expect("8 bytes"),
+            );
+            log.db_id.store(id, Ordering::Release);
         }
         Ok(Some(log))
     }
 
-    /// Writes a new log at `path` (replacing any file there) holding `records` after its
-    /// header, and syncs it and its directory: a backup's buffered commits.
-    pub(crate) fn write_new(path: &Path, records: &[u8]) -> Result<()> {
-        let mut bytes = vec![0u8; RECORDS_AT as usize];
-        bytes[..8].copy_from_slice(&MAGIC);
-        bytes[8..12].copy_from_slice(&VERSION.to_le_bytes());
-        let sum = crc32c::crc32c(&bytes[..HEADER_CRC_AT]);
-        bytes[HEADER_CRC_AT..HEADER_CRC_AT + 4].copy_from_slice(&sum.to_le_bytes());
+    /// Writes a new log at `path` (replacing any file there) for database `db_id`, holding
+    /// `records` after its header, and syncs it and its directory: a backup's buffered commits.
+    pub(crate) fn write_new(path: &Path, db_id: u64, records: &[u8]) -> Result<()> {
+        let mut bytes = header_page(db_id);
         bytes.extend_from_slice(records);
         let file = OpenOptions::new()
             .write(true)
@@ -417,13 +433,21 @@ impl RedoLog {
         crate::storage::sync_parent_dir(path, None)
     }
 
+    /// The database id the header names; `None` for a log of a build that wrote none.
+    pub(crate) fn db_id(&self) -> Option<u64> {
+        Some(self.db_id.load(Ordering::Acquire)).filter(|&id| id != 0)
+    }
+
+    /// Starts the log over for database `db_id`: a new header, no records. Only for a log that
+    /// holds nothing to replay (another database's, or one after a clean close).
+    pub(crate) fn recreate(&self, path: &Path, db_id: u64) -> Result<()> {
+        self.create(path, db_id)
+    }
+
     /// Writes the header and syncs it (the directory entry is synced by the caller).
-    fn create(&self, path: &Path) -> Result<()> {
-        let mut page = vec![0u8; RECORDS_AT as usize];
-        page[..8].copy_from_slice(&MAGIC);
-        page[8..12].copy_from_slice(&VERSION.to_le_bytes());
-        let sum = crc32c::crc32c(&page[..HEADER_CRC_AT]);
-        page[HEADER_CRC_AT..HEADER_CRC_AT + 4].copy_from_slice(&sum.to_le_bytes());
+    fn create(&self, path: &Path, db_id: u64) -> Result<()> {
+        let page = header_page(db_id);
+        self.db_id.store(db_id, Ordering::Release);
         if let Some(observer) = &self.observer {
             observer.0.set_len(IoFile::Log, RECORDS_AT);
             observer.0.write(IoFile::Log, 0, &page);
@@ -452,6 +476,7 @@ impl RedoLog {
             .write_all_at(bytes, offset)
             .map_err(|e| match e.raw_os_error() {
                 Some(libc::ENOSPC | libc::EDQUOT | libc::EFBIG) => Error::StorageFull {
+                    file: "redo log",
                     wanted_bytes: end,
                     source: e,
                 },
@@ -483,6 +508,7 @@ impl RedoLog {
             target = target.min(limit);
             if target < end {
                 return Err(Error::StorageFull {
+                    file: "redo log",
                     wanted_bytes: end,
                     source: io::Error::from_raw_os_error(libc::EFBIG),
                 });
@@ -498,6 +524,7 @@ impl RedoLog {
             self.file
                 .write_all_at(&zeros[..n], at)
                 .map_err(|e| Error::StorageFull {
+                    file: "redo log",
                     wanted_bytes: target,
                     source: e,
                 })?;
@@ -625,7 +652,20 @@ impl RedoLog {
     }
 }
 
-fn header_valid(header: &[u8; 16]) -> bool {
+/// The log's first page: magic, version, their checksum, the database id and its checksum.
+fn header_page(db_id: u64) -> Vec<u8> {
+    let mut page = vec![0u8; RECORDS_AT as usize];
+    page[..8].copy_from_slice(&MAGIC);
+    page[8..12].copy_from_slice(&VERSION.to_le_bytes());
+    let sum = crc32c::crc32c(&page[..HEADER_CRC_AT]);
+    page[HEADER_CRC_AT..HEADER_CRC_AT + 4].copy_from_slice(&sum.to_le_bytes());
+    page[HEADER_DB_ID_AT..HEADER_DB_ID_CRC_AT].copy_from_slice(&db_id.to_le_bytes());
+    let sum = crc32c::crc32c(&page[..HEADER_DB_ID_CRC_AT]);
+    page[HEADER_DB_ID_CRC_AT..HEADER_SIZE].copy_from_slice(&sum.to_le_bytes());
+    page
+}
+
+fn header_valid(header: &[u8]) -> bool {
     header[..8] == MAGIC
         && u32::from_le_bytes(header[8..12].try_into().expect("4 bytes")) == VERSION
         && u32::from_le_bytes(header[12..16].try_into().expect("4 bytes"))
@@ -713,7 +753,7 @@ mod tests {
     fn scan_stops_at_the_first_invalid_record() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x-log");
-        let log = RedoLog::open(&path, false, true, None).unwrap().unwrap();
+        let log = RedoLog::open(&path, false, true, 7, None).unwrap().unwrap();
         let mut offset = RECORDS_AT;
         for txn in 1..=3u64 {
             let mut buf = RedoBuf::new(1 << 20);
@@ -739,7 +779,7 @@ mod tests {
         )
         .unwrap();
         assert!(matches!(
-            RedoLog::open(&path, false, false, None),
+            RedoLog::open(&path, false, false, 7, None),
             Err(Error::BadLog { .. })
         ));
     }

@@ -15,7 +15,26 @@
 //! another salt). A checkpoint writes into the slot that does not hold the newest meta page, so
 //! that one is never overwritten before a newer one is durable; on open the valid meta with the
 //! larger txn id wins, so a torn meta write falls back to the previous checkpoint, whose log
-//! records are still in the log. The rest of the page is zero.
+//! records are still in the log.
+//!
+//! Bytes 68..84 (since December 2026, still format 3) extend it under a checksum of their own:
+//!
+//! ```text
+//! 68          76      80       84
+//! +-----------+-------+--------+
+//! | db id     | flags | crc32c | (crc32c of bytes 0..80)
+//! +-----------+-------+--------+
+//! ```
+//!
+//! *db id* names the database (random, chosen at creation or at the first checkpoint of a file
+//! that had none); its log carries the same id in its header, so a log of another database is
+//! recognised. *flags* bit 0, *closed cleanly*: written only by the last process to close the
+//! database, after its log was checkpointed — nothing after this state is in the log, so the data
+//! file is complete without it. A commit never builds a log record on such a state (it
+//! checkpoints, which clears the flag), so a meta page without the flag says the log may hold
+//! commits, and an open refuses to go on without that log. A page whose extension fails its
+//! checksum (all zero, as older builds wrote it) has db id 0 and no flags: unknown, and opened as
+//! before. The rest of the page is zero.
 //!
 //! Format 1 (older builds) had no log and used word 56 for *weak*: 0 for a steady meta page,
 //! else the hashed boot id of the system that wrote it without a sync (`Durability::Eventual`
@@ -45,9 +64,16 @@ const FREE_PAGES_AT: usize = PAGE_COUNT_AT + 8;
 /// Format 2: the log salt. Format 1: the weak boot id.
 const WEAK_AT: usize = FREE_PAGES_AT + 8;
 const META_CHECKSUM_AT: usize = WEAK_AT + 8;
-/// Bytes of a meta page that carry meaning.
+/// Bytes of a meta page that older builds read and check.
 pub(crate) const META_SIZE: usize = META_CHECKSUM_AT + 4;
 const _: () = assert!(META_SIZE == 68);
+/// The extension (see the module docs).
+const DB_ID_AT: usize = META_SIZE;
+const FLAGS_AT: usize = DB_ID_AT + 8;
+const EXTENSION_CHECKSUM_AT: usize = FLAGS_AT + 4;
+const META_EXTENDED_SIZE: usize = EXTENSION_CHECKSUM_AT + 4;
+const _: () = assert!(META_EXTENDED_SIZE == 84);
+const FLAG_CLOSED_CLEANLY: u32 = 1;
 
 /// The committed state a meta page describes. Page id 0 means "empty tree" (page 0 is a meta page,
 /// never a tree page).
@@ -66,6 +92,10 @@ pub(crate) struct Meta {
     pub weak_boot: u64,
     /// The redo log generation that follows this state (format 2; 0 in a format-1 file).
     pub log_salt: u64,
+    /// The database's id (0: unknown, a meta page written by an older build).
+    pub db_id: u64,
+    /// Written by the last process to close the database: the log holds nothing after it.
+    pub closed_cleanly: bool,
 }
 
 /// What decoding one meta page found.
@@ -92,6 +122,8 @@ impl Meta {
             free_pages: 0,
             weak_boot: 0,
             log_salt: 0,
+            db_id: 0,
+            closed_cleanly: false,
         }
     }
 
@@ -114,6 +146,16 @@ impl Meta {
         write_u64(out, WEAK_AT, self.log_salt);
         let sum = crc32c::crc32c(&out[..META_CHECKSUM_AT]);
         write_u32(out, META_CHECKSUM_AT, sum);
+        out[META_SIZE..META_EXTENDED_SIZE].fill(0);
+        write_u64(out, DB_ID_AT, self.db_id);
+        let flags = if self.closed_cleanly {
+            FLAG_CLOSED_CLEANLY
+        } else {
+            0
+        };
+        write_u32(out, FLAGS_AT, flags);
+        let sum = crc32c::crc32c(&out[..EXTENSION_CHECKSUM_AT]);
+        write_u32(out, EXTENSION_CHECKSUM_AT, sum);
     }
 
     /// Decodes a meta page; `bytes` may be shorter than a page (a truncated file).
@@ -168,6 +210,22 @@ impl Meta {
             free_pages: read_u64(bytes, FREE_PAGES_AT),
             weak_boot,
             log_salt,
+            db_id: 0,
+            closed_cleanly: false,
+        };
+        let meta = match bytes.get(..META_EXTENDED_SIZE) {
+            Some(extended)
+                if version == FORMAT_VERSION
+                    && read_u32(extended, EXTENSION_CHECKSUM_AT)
+                        == crc32c::crc32c(&extended[..EXTENSION_CHECKSUM_AT]) =>
+            {
+                Meta {
+                    db_id: read_u64(extended, DB_ID_AT),
+                    closed_cleanly: read_u32(extended, FLAGS_AT) & FLAG_CLOSED_CLEANLY != 0,
+                    ..meta
+                }
+            }
+            _ => meta,
         };
         match meta.check() {
             Ok(()) => MetaRead::Valid(meta),
@@ -216,10 +274,25 @@ mod tests {
             free_pages: 3,
             weak_boot: 0,
             log_salt: 0x5a17,
+            db_id: 0xdb,
+            closed_cleanly: true,
         };
         let mut page = vec![0u8; 4096];
         meta.encode(&mut page);
         assert_eq!(Meta::decode(&page), MetaRead::Valid(meta));
+        // A page as older builds wrote it (no extension): unknown id, not closed cleanly.
+        let mut old = page.clone();
+        old[DB_ID_AT..META_EXTENDED_SIZE].fill(0);
+        let legacy = Meta {
+            db_id: 0,
+            closed_cleanly: false,
+            ..meta
+        };
+        assert_eq!(Meta::decode(&old), MetaRead::Valid(legacy));
+        // A damaged extension is ignored the same way, never trusted.
+        let mut torn = page.clone();
+        torn[FLAGS_AT] ^= 2;
+        assert_eq!(Meta::decode(&torn), MetaRead::Valid(legacy));
         page[TXN_AT] ^= 1;
         assert!(matches!(Meta::decode(&page), MetaRead::Damaged(_)));
         assert_eq!(Meta::decode(&[0u8; 4096]), MetaRead::NoMagic);

@@ -114,7 +114,16 @@ pub(crate) fn read_meta(file: &File, path: &Path, file_len: u64, boot: u64) -> R
     let trusted = slots.map(|meta| meta.filter(|m| m.is_steady() || m.weak_boot == boot));
     let newest_of = |candidates: [Option<Meta>; 2]| -> Option<(Meta, u64)> {
         match candidates {
-            [Some(a), Some(b)] => Some(if a.txn_id >= b.txn_id { (a, 0) } else { (b, 1) }),
+            // The same commit twice: the second is the mark of a clean close (the checkpoint
+            // repeated with the flag, see `page::meta`), which wins.
+            [Some(a), Some(b)] if a.txn_id == b.txn_id => {
+                Some(if b.closed_cleanly && !a.closed_cleanly {
+                    (b, 1)
+                } else {
+                    (a, 0)
+                })
+            }
+            [Some(a), Some(b)] => Some(if a.txn_id > b.txn_id { (a, 0) } else { (b, 1) }),
             [Some(a), None] => Some((a, 0)),
             [None, Some(b)] => Some((b, 1)),
             [None, None] => None,

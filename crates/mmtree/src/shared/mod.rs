@@ -60,11 +60,13 @@ impl PublishedState {
             self.log_end,
             self.checkpoint_txn,
             self.newest,
+            m.db_id,
+            u64::from(m.closed_cleanly),
         ]
     }
 
     fn from_words(words: MetaWords) -> PublishedState {
-        let [txn, page_size, catalog_root, freelist_root, page_count, free_pages, log_salt, log_end, checkpoint_txn, newest] =
+        let [txn, page_size, catalog_root, freelist_root, page_count, free_pages, log_salt, log_end, checkpoint_txn, newest, db_id, flags] =
             words;
         PublishedState {
             meta: Meta {
@@ -76,6 +78,8 @@ impl PublishedState {
                 free_pages,
                 weak_boot: 0,
                 log_salt,
+                db_id,
+                closed_cleanly: flags & 1 != 0,
             },
             log_end,
             checkpoint_txn,
@@ -87,6 +91,32 @@ impl PublishedState {
     pub(crate) fn buffered(&self) -> bool {
         self.newest > self.meta.txn_id
     }
+}
+
+/// Whether a checkpoint is the one a clean close makes (see `page::meta`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Closing {
+    No,
+    /// A new checkpoint of the newest commit, marked closed cleanly.
+    Yes,
+    /// The newest commit's checkpoint is on disk already and the log empty: the same meta page
+    /// again, with the mark.
+    MarkOnly,
+}
+
+/// What an open with [`Options::set_aside_log`](crate::Options::set_aside_log) set aside (see
+/// [`Db::set_aside`](crate::Db::set_aside)).
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct SetAside {
+    /// Where the log (or the foreign log) was copied or moved; `None` if there was none.
+    pub log_copy: Option<std::path::PathBuf>,
+    /// Log records that were not replayed (`None`: unknown, no usable log).
+    pub records: Option<u64>,
+    /// The first commit that was not replayed.
+    pub first_txn: Option<u64>,
+    /// What happened, in words.
+    pub reason: String,
 }
 
 /// The background thread that syncs the log for `Eventual` commits.
@@ -123,6 +153,8 @@ pub(crate) struct Shared {
     /// Set once the open is complete (the log replayed): only then may closing checkpoint the
     /// published state (before, the log may hold commits the published state lacks).
     pub(crate) recovered: AtomicBool,
+    /// What an open with `Options::set_aside_log` set aside.
+    pub(crate) set_aside: OnceLock<SetAside>,
     pub(crate) identity: (u64, u64),
     /// This boot's id (`boot_id`), or the simulated one: a weak meta page of a format-1 file is
     /// trusted only in the boot that wrote it.
@@ -390,8 +422,9 @@ impl Shared {
     /// compaction, a trim, a replay): its pages are written; it becomes a checkpoint, which
     /// starts the log (and so every process's write buffer) over. `state` is the published
     /// state it built on.
-    pub(crate) fn publish_checkpoint(&self, meta: Meta, state: &PublishedState) -> Result<()> {
-        let result = self.checkpoint_steps(meta, Some(state.meta));
+    pub(crate) fn publish_checkpoint(&self, mut meta: Meta, state: &PublishedState) -> Result<()> {
+        meta.db_id = state.meta.db_id;
+        let result = self.checkpoint_steps(meta, Some(state.meta), Closing::No);
         self.share_poison(result)
     }
 
@@ -414,6 +447,9 @@ impl Shared {
         redo: &mut RedoBuf,
         durability: Durability,
     ) -> Result<PublishedState> {
+        // A state closed cleanly takes no record (the data file says its log holds nothing):
+        // the write transaction commits such a state directly, as a checkpoint.
+        debug_assert!(!state.meta.closed_cleanly);
         let log = self.log()?;
         let txn = state.newest + 1;
         let record = redo.seal(state.meta.log_salt, txn);
@@ -459,14 +495,20 @@ impl Shared {
     /// at once (by its size): the commit then goes to the tree directly, one log write and sync
     /// less (W1's commits of 100,000 records take this path).
     pub(crate) fn merge_due_with(&self, state: &PublishedState, record_len: u64) -> bool {
-        self.options.crash_in_append.is_none()
-            && state.log_end - RECORDS_AT + record_len >= self.checkpoint_budget(&state.meta)
+        // A state closed cleanly takes no record (the data file says its log holds nothing
+        // until a checkpoint says otherwise): the commit checkpoints.
+        state.meta.closed_cleanly
+            || self.options.crash_in_append.is_none()
+                && state.log_end - RECORDS_AT + record_len >= self.checkpoint_budget(&state.meta)
     }
 
     /// How many bytes of record a transaction on `state` may build before the merge would be due
     /// at its commit: past them it goes direct at once (its remaining changes go to the tree,
     /// not through the buffer's map first).
     pub(crate) fn record_room(&self, state: &PublishedState) -> u64 {
+        if state.meta.closed_cleanly {
+            return 0; // no record on a state closed cleanly (see `page::meta`): direct at once
+        }
         match self.options.crash_in_append {
             Some(_) => u64::MAX,
             None => self
@@ -589,7 +631,34 @@ impl Shared {
                 // tie with the first on open, and the log's records would follow only one.
                 return Ok(());
             }
-            self.checkpoint_steps(state.meta, None)
+            self.checkpoint_steps(state.meta, None, Closing::No)
+        });
+        self.share_poison(result)
+    }
+
+    /// By the last process to close the database, with the writer role held: checkpoints the
+    /// published state marked *closed cleanly* (the data file is then complete without its log;
+    /// see `page::meta`). With an empty log and the checkpoint on disk already, the mark is a
+    /// second meta page of the same commit and salt, which the open prefers (`read_meta`).
+    fn checkpoint_closing(&self) -> Result<()> {
+        let result = self.published().and_then(|state| {
+            if state.buffered() {
+                // The log holds commits the tree lacks (the merge at close did not run: a
+                // transaction outlived the handle, or it failed): never marked clean, the next
+                // open replays them.
+                return Ok(());
+            }
+            if state.meta.closed_cleanly && state.log_end == RECORDS_AT {
+                return Ok(()); // nothing was committed since it was opened
+            }
+            let mark_only =
+                state.log_end == RECORDS_AT && state.checkpoint_txn == state.meta.txn_id;
+            let closing = if mark_only {
+                Closing::MarkOnly
+            } else {
+                Closing::Yes
+            };
+            self.checkpoint_steps(state.meta, None, closing)
         });
         self.share_poison(result)
     }
@@ -599,19 +668,33 @@ impl Shared {
     /// synchronously with a new log salt, publish it with an empty log, and give back a free
     /// tail of the file. Until the meta write is durable, the previous checkpoint and its log
     /// records are intact (the checkpoint rule), so a crash anywhere here loses nothing.
-    fn checkpoint_steps(&self, mut meta: Meta, replaced: Option<Meta>) -> Result<()> {
+    fn checkpoint_steps(
+        &self,
+        mut meta: Meta,
+        replaced: Option<Meta>,
+        closing: Closing,
+    ) -> Result<()> {
         let started = Instant::now();
         self.storage.sync()?;
         let disk = self.read_meta()?;
-        // Meta pages of one commit never differ (see `checkpoint`): a checkpoint is newer than
-        // every durable meta page.
+        // Meta pages of one commit never differ in salt (see `checkpoint`): a checkpoint is
+        // newer than every durable meta page, but for the mark of a clean close, which repeats
+        // the newest one (same commit, same salt) with the flag.
         debug_assert!(
             disk.steady
-                .is_none_or(|(steady, _)| steady.txn_id < meta.txn_id),
+                .is_none_or(|(steady, _)| steady.txn_id < meta.txn_id
+                    || closing == Closing::MarkOnly && steady.txn_id == meta.txn_id),
             "checkpoint of commit {} over a durable meta page of it or newer",
             meta.txn_id
         );
-        meta.log_salt = crate::log::new_salt();
+        if closing != Closing::MarkOnly {
+            meta.log_salt = crate::log::new_salt();
+        }
+        if meta.db_id == 0 {
+            // A file from a build that wrote no id gets one at its first checkpoint.
+            meta.db_id = crate::log::new_salt();
+        }
+        meta.closed_cleanly = closing != Closing::No;
         meta.weak_boot = 0;
         let page_size = self.storage.page_size;
         let mut page = vec![0u8; page_size];
@@ -691,10 +774,38 @@ impl Drop for Shared {
             syncer.stop.1.notify_one();
             let _ = syncer.thread.join(); // its last pass syncs what is left
         }
-        // Closing merges no buffer here: `Db`'s drop does, when it can take the writer role
-        // (catching up first with a writer that died after appending its record and before
-        // publishing it, as every writer does). Otherwise the log holds the buffered commits,
-        // and the next writer or the next open alone replays them.
+        // The write buffer was merged by `Db`'s drop when it could be (the last handle, the
+        // writer role free); a buffer still in the log stays there (`checkpoint` and
+        // `checkpoint_closing` leave a buffered state alone) and the next writer or open
+        // replays it. Nothing is checkpointed when the open never finished its replay, nor when
+        // a writer died after appending its record and before publishing it (its claim is past
+        // the published end): that record may be whole and synced, a commit the published
+        // state lacks. The log is left as it is; the next writer or the next open replays it
+        // (one rule: a whole synced record is a commit, whoever finds it first).
+        let log_used = self.published().is_ok_and(|state| {
+            state.log_end > RECORDS_AT && self.lock.log_claim() <= state.log_end
+        });
+        let claim_clear = self
+            .published()
+            .is_ok_and(|state| self.lock.log_claim() <= state.log_end);
+        if self.recovered.load(Ordering::Acquire)
+            && claim_clear
+            && !self.options.read_only
+            && self.check_poisoned().is_ok()
+            && self.lock.lock_writer(false).unwrap_or(false)
+        {
+            // No write transaction of this process is left (each holds the handle). A writer of
+            // another process is not waited for: it is not the last, and checkpoints itself.
+            // The last process (it gets the presence write lock: nobody else has the database
+            // open, and nobody can join until this handle's lock file closes) marks the state
+            // closed cleanly; a joiner then finds no ready process and rebuilds from the file.
+            let _ = match self.lock.try_alone() {
+                Ok(true) => self.checkpoint_closing(),
+                _ if log_used => self.checkpoint(),
+                _ => Ok(()),
+            };
+            self.lock.unlock_writer();
+        }
         // `try_lock`: an open that fails half-way drops its `Shared` while holding this mutex
         // (it was never registered then); a stale entry left by a busy mutex is harmless.
         if let Ok(mut open) = open_files().try_lock() {

@@ -179,6 +179,7 @@ impl Storage {
             }
             if target < needed {
                 return Err(Error::StorageFull {
+                    file: "database file",
                     wanted_bytes: needed,
                     source: io::Error::from_raw_os_error(libc::EFBIG),
                 });
@@ -210,12 +211,14 @@ impl Storage {
                 // The file system cannot reserve blocks: extend the size only. Writes still go
                 // through pwrite, so a full disk still surfaces as an error, not as SIGBUS.
                 self.file.set_len(target).map_err(|e| Error::StorageFull {
+                    file: "database file",
                     wanted_bytes: target,
                     source: e,
                 })?;
             }
             Err(e) => {
                 return Err(Error::StorageFull {
+                    file: "database file",
                     wanted_bytes: target,
                     source: e.into(),
                 })
@@ -238,7 +241,7 @@ impl Storage {
         }
         self.file
             .set_len(len)
-            .map_err(|e| Error::io("trimming the database file", e))
+            .map_err(|e| Error::io_at("trimming the database file", &self.path, e))
     }
 
     pub(crate) fn write_at(&self, offset: u64, bytes: &[u8]) -> Result<()> {
@@ -248,7 +251,7 @@ impl Storage {
         }
         self.file
             .write_all_at(bytes, offset)
-            .map_err(|e| Error::io("writing pages", e))
+            .map_err(|e| Error::io_at("writing pages", &self.path, e))
     }
 
     /// Creation: writes the two meta pages at the start of an empty file and syncs them.
@@ -258,7 +261,7 @@ impl Storage {
         }
         self.file
             .write_all_at(pages, 0)
-            .map_err(|e| Error::io("writing the meta pages", e))?;
+            .map_err(|e| Error::io_at("writing the meta pages", &self.path, e))?;
         self.sync()?;
         self.refresh_len()?;
         Ok(())
@@ -281,7 +284,7 @@ impl Storage {
             match rustix::io::pwritev(&self.file, &slices, offset) {
                 Ok(written) => break written,
                 Err(rustix::io::Errno::INTR) => continue,
-                Err(e) => return Err(Error::io("writing pages", e.into())),
+                Err(e) => return Err(Error::io_at("writing pages", &self.path, e.into())),
             }
         };
         if written < total {
@@ -317,7 +320,7 @@ impl Storage {
         if let Err(error) = meta_file.write_all_at(bytes, offset) {
             let reason = format!("writing the meta page failed: {error}");
             self.poisoned.set(reason);
-            return Err(Error::io("writing the meta page", error));
+            return Err(Error::io_at("writing the meta page", &self.path, error));
         }
         Ok(())
     }
@@ -331,7 +334,7 @@ impl Storage {
         if let Err(error) = rustix::fs::fdatasync(&self.file) {
             let reason = format!("fdatasync failed: {error}");
             self.poisoned.set(reason);
-            return Err(Error::io("fdatasync", error.into()));
+            return Err(Error::io_at("fdatasync", &self.path, error.into()));
         }
         Ok(())
     }
@@ -357,7 +360,7 @@ pub(crate) fn sync_parent_dir(
     }
     File::open(parent)
         .and_then(|dir| dir.sync_all())
-        .map_err(|e| Error::io("syncing the directory of the database", e))
+        .map_err(|e| Error::io_at("syncing the directory", parent, e))
 }
 
 /// Set by a failed `fdatasync` (or synchronous write): whether the data reached the disk is

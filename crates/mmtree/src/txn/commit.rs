@@ -89,5 +89,7 @@ pub(super) fn new_meta(
         free_pages,
         weak_boot: 0,
         log_salt: 0, // the log generation's, set when it is published
+        db_id: 0,    // the database's, set when it is published
+        closed_cleanly: false,
     }
 }

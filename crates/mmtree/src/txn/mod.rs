@@ -4,6 +4,7 @@ mod bounded;
 mod bulk;
 mod commit;
 pub(crate) mod core;
+mod prefix;
 mod read;
 mod write;
 
