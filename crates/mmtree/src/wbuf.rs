@@ -38,8 +38,8 @@ impl KeyFilter {
         }
     }
 
-    /// The size for a buffer of at most `log_bytes` of records: about 4 bits per record byte
-    /// over 8 (a change takes 9 bytes of record at least), 1 KiB to 16 MiB.
+    /// The size for a buffer of `log_bytes` of records: half a bit per record byte (a
+    /// 16/100-byte put takes 125 bytes of record: about 60 bits per key), 1 KiB to 16 MiB.
     pub(crate) fn bits_for(log_bytes: u64) -> u64 {
         (log_bytes / 2).clamp(1 << 13, 1 << 27)
     }

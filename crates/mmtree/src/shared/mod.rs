@@ -549,7 +549,11 @@ impl Shared {
                 base,
                 txn: base,
                 end: RECORDS_AT,
-                view: BufView::with_filter(KeyFilter::bits_for(self.options.log_bytes)),
+                // Sized for the merge budget: a buffer past it (one large record) only costs
+                // false positives.
+                view: BufView::with_filter(KeyFilter::bits_for(
+                    self.checkpoint_budget(&state.meta),
+                )),
             };
         }
         if buffer.txn >= state.newest {
