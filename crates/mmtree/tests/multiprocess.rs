@@ -110,10 +110,16 @@ fn mp_child() {
         w.commit().unwrap();
         unreachable!("the hook aborts the process");
     }
+    // A small log makes the writers merge every few commits (each merge starts the log over,
+    // overwriting records that readers of other processes may be reading).
+    let mut options = mmtree::Options::default();
+    if let Ok(bytes) = std::env::var("MMTREE_MP_LOG_BYTES") {
+        options = options.log_bytes(bytes.parse().unwrap());
+    }
     let db = match role.as_str() {
         // A read-only handle never merges (a writable one merges when it closes).
-        "buffer-reader" => Db::open_with(&path, mmtree::Options::default().read_only(true)),
-        _ => Db::open(&path),
+        "buffer-reader" => Db::open_with(&path, options.read_only(true)),
+        _ => Db::open_with(&path, options),
     }
     .unwrap();
     let deadline = Instant::now() + Duration::from_secs_f64(seconds());
@@ -289,6 +295,17 @@ fn mp_child() {
 
 #[test]
 fn bank_transfers_keep_the_total_in_every_snapshot_of_every_process() {
+    bank(&[]);
+}
+
+/// The same with merges every few commits: readers in other processes index log records that a
+/// merge may start over under them (they begin again) and read trees merges replace.
+#[test]
+fn bank_transfers_keep_the_total_while_merges_restart_the_log() {
+    bank(&[("MMTREE_MP_LOG_BYTES", "4096".to_string())]);
+}
+
+fn bank(env: &[(&str, String)]) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bank.mmt");
     {
@@ -302,8 +319,8 @@ fn bank_transfers_keep_the_total_in_every_snapshot_of_every_process() {
         }
         w.commit().unwrap();
     }
-    let writers: Vec<Child> = (0..3).map(|_| spawn("bank-writer", &path, &[])).collect();
-    let readers: Vec<Child> = (0..3).map(|_| spawn("bank-reader", &path, &[])).collect();
+    let writers: Vec<Child> = (0..3).map(|_| spawn("bank-writer", &path, env)).collect();
+    let readers: Vec<Child> = (0..3).map(|_| spawn("bank-reader", &path, env)).collect();
     let commits: u64 = writers.into_iter().map(|c| finish(c)[0].1).sum();
     for reader in readers {
         let out = finish(reader);
