@@ -8,7 +8,6 @@ mod salvage;
 
 pub use crate::shared::SetAside;
 
-use crate::alloc::Floors;
 use crate::error::{Error, Result};
 use crate::limits::{PAGE_SIZE_MAX, PAGE_SIZE_MIN};
 use crate::options::{Durability, Options};
@@ -457,16 +456,6 @@ impl Db {
         }
         Ok(())
     }
-}
-
-/// The reuse floors of a writer building on `state` (see `Shared::floors`).
-fn floors(state: &PublishedState, oldest_reader: Option<u64>) -> Floors {
-    Shared::floors_for(state, oldest_reader)
-}
-
-/// The oldest snapshot of any process (see `Shared::oldest_reader`).
-fn oldest_reader(inner: &Shared) -> Option<u64> {
-    inner.oldest_reader()
 }
 
 fn slot_age(since_unix_ns: u64) -> Duration {

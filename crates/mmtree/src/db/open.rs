@@ -346,7 +346,7 @@ fn replay_counted(
 ) -> std::result::Result<WriterGuard, (Option<usize>, Error)> {
     let last = records.last().expect("something to replay").txn;
     debug_assert_eq!(records[0].txn, state.newest + 1);
-    let floors = super::floors(state, super::oldest_reader(shared));
+    let floors = shared.floors(state);
     let mut w =
         WriteTransaction::new(shared.clone(), *state, floors, guard).map_err(|e| (None, e))?;
     w.replaying(last).map_err(|e| (None, e))?;

@@ -311,19 +311,14 @@ impl Shared {
             .min()
     }
 
-    /// The reuse floors of a writer building on `state`, from every process's readers.
-    pub(crate) fn floors(&self, state: &PublishedState) -> Floors {
-        Self::floors_for(state, self.oldest_reader())
-    }
-
-    /// The reuse floors of a writer building on `state`. Pages born at or before the durable
-    /// checkpoint and freed after it are not reused before the next checkpoint: a crash falls
-    /// back to that checkpoint (and replays the log), so its pages must still be on disk as it
-    /// left them. Snapshots protect the tree they read (`state.meta`), not their newest
+    /// The reuse floors of a writer building on `state`, from every process's readers. Pages
+    /// born at or before the durable checkpoint and freed after it are not reused before the
+    /// next checkpoint: a crash falls back to that checkpoint (and replays the log), so its
+    /// pages must still be on disk as it left them. Snapshots protect the tree they read (`state.meta`), not their newest
     /// buffered commit: a merge frees pages under the id of the newest commit it merges.
-    pub(crate) fn floors_for(state: &PublishedState, oldest_reader: Option<u64>) -> Floors {
+    pub(crate) fn floors(&self, state: &PublishedState) -> Floors {
         let base = state.meta.txn_id;
-        let young = oldest_reader.map_or(base, |txn| txn.min(base));
+        let young = self.oldest_reader().map_or(base, |txn| txn.min(base));
         Floors {
             old: young.min(state.checkpoint_txn),
             young,
