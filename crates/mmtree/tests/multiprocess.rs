@@ -101,6 +101,18 @@ fn mp_child() {
         }
         return;
     }
+    if role == "die-in-checkpoint" {
+        // Commits (buffered), then merges and dies once the merge's meta page is durable,
+        // before the lock file publishes it.
+        let options = mmtree::Options::default().crash_after_checkpoint_meta();
+        let db = Db::open_with(&path, options).unwrap();
+        let mut w = db.begin_write().unwrap();
+        w.table("t").unwrap().insert(b"child", b"merged").unwrap();
+        w.commit().unwrap();
+        report("committed", 1);
+        let _ = db.checkpoint();
+        unreachable!("the hook aborts the process");
+    }
     if let Some(torn) = role.strip_prefix("die-in-append-") {
         // Commits one entry and dies between appending its log record and publishing it.
         let options = mmtree::Options::default().crash_in_log_append(torn == "torn");
@@ -494,6 +506,73 @@ fn two_handles_in_one_process_share_locks_and_see_other_processes() {
         vec![("writer-busy".to_string(), 1), ("seen".to_string(), 7)]
     );
     drop(w);
+}
+
+/// A writer killed after its merge's meta page is durable and before the lock file publishes
+/// it: the durable checkpoint is newer than the published tree. The next writer must build on
+/// it (its pages were taken from pages the published state lists as free, and its log
+/// generation is new): a commit appended under the old generation would be lost by the next
+/// open, and pages reused under the checkpoint would damage it. Failed before the fix: the
+/// parent's commit was missing from the copy (and a debug assertion fired at its next merge).
+#[test]
+fn a_writer_killed_after_its_checkpoint_meta_leaves_no_trap() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cp.mmt");
+    let db = Db::open(&path).unwrap(); // stays open: the lock file keeps the published state
+    let mut w = db.begin_write().unwrap();
+    for i in 0..2000u32 {
+        w.table("t")
+            .unwrap()
+            .insert(&i.to_be_bytes(), &[1u8; 60])
+            .unwrap();
+    }
+    w.commit().unwrap();
+    db.checkpoint().unwrap();
+    let mut child = spawn("die-in-checkpoint", &path, &[]);
+    let status = child.wait().unwrap();
+    assert!(
+        !status.success(),
+        "the child must have died in its checkpoint"
+    );
+    // The parent writes on: a buffered commit, then a rewrite of every entry and a merge.
+    let mut w = db.begin_write().unwrap();
+    w.table("t").unwrap().insert(b"parent", b"after").unwrap();
+    w.commit().unwrap();
+    let copy_of = |name: &str| {
+        let copy = dir.path().join(name);
+        std::fs::copy(&path, &copy).unwrap();
+        std::fs::copy(
+            format!("{}-log", path.display()),
+            format!("{}-log", copy.display()),
+        )
+        .unwrap();
+        copy
+    };
+    // A crash now: the parent's buffered commit must be replayed on top of the child's merge.
+    let crashed = copy_of("crash1.mmt");
+    let mut w = db.begin_write().unwrap();
+    for i in 0..2000u32 {
+        w.table("t")
+            .unwrap()
+            .insert(&i.to_be_bytes(), &[2u8; 60])
+            .unwrap();
+    }
+    w.commit().unwrap();
+    db.checkpoint().unwrap();
+    assert!(db.check().unwrap().is_ok());
+    let merged = copy_of("crash2.mmt");
+    for (copy, value) in [(crashed, 1u8), (merged, 2u8)] {
+        let db = Db::open(&copy).unwrap();
+        let r = db.begin_read().unwrap();
+        let t = r.table("t").unwrap().unwrap();
+        assert_eq!(t.get(b"child").unwrap(), Some(&b"merged"[..]), "{copy:?}");
+        assert_eq!(t.get(b"parent").unwrap(), Some(&b"after"[..]), "{copy:?}");
+        assert_eq!(t.get(&7u32.to_be_bytes()).unwrap(), Some(&[value; 60][..]));
+        assert_eq!(t.len(), 2002);
+        drop(r);
+        let report = db.check().unwrap();
+        assert!(report.is_ok(), "{copy:?}: {:?}", report.problems);
+    }
 }
 
 /// Issue 24: a commit touches only the log, and another process sees it before any merge —

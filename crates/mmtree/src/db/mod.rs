@@ -210,7 +210,20 @@ impl Db {
     /// With the writer role: the published state, after catching up with a writer that died
     /// mid-commit (see `recover_tail`).
     fn caught_up(&self, guard: WriterGuard) -> Result<(WriterGuard, PublishedState)> {
-        let state = self.inner.published()?;
+        let mut state = self.inner.published()?;
+        // A writer that died after its checkpoint's meta page was durable and before the lock
+        // file published it left a durable checkpoint newer than the published tree: it holds
+        // every published commit (a merge takes the newest id, a direct commit the next), its
+        // pages were taken from pages the published state lists as free, and its log
+        // generation is new. Building on the published state would reuse those pages and
+        // append records the durable checkpoint's salt ignores: it is published instead.
+        let disk = self.inner.read_meta()?;
+        if disk.newest.txn_id > state.meta.txn_id && disk.newest.txn_id >= state.newest {
+            let next = PublishedState::checkpointed(disk.newest);
+            self.inner.publish_state(&next);
+            self.inner.lock.set_log_claim(crate::log::RECORDS_AT);
+            state = next;
+        }
         if self.inner.lock.log_claim() <= state.log_end {
             return Ok((guard, state));
         }

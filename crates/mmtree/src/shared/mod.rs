@@ -701,6 +701,9 @@ impl Shared {
         // Synchronous write (O_DSYNC): durable when it returns.
         self.storage
             .write_meta_durable(disk.next_slot() * page_size as u64, &page)?;
+        if self.options.crash_in_checkpoint && closing == Closing::No {
+            std::process::abort(); // test hook: a checkpoint durable, never published
+        }
         self.publish_state(&PublishedState::checkpointed(meta));
         self.lock.set_log_claim(RECORDS_AT);
         self.lock.count_checkpoint(unix_now_ns());
