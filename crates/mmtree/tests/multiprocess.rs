@@ -101,6 +101,18 @@ fn mp_child() {
         }
         return;
     }
+    if role == "die-in-direct-commit" {
+        // A log with no room for a change: the commit goes to the tree (a checkpoint), and the
+        // process dies once its meta page is durable, before the lock file publishes it.
+        let options = mmtree::Options::default()
+            .log_bytes(32)
+            .crash_after_checkpoint_meta();
+        let db = Db::open_with(&path, options).unwrap();
+        let mut w = db.begin_write().unwrap();
+        w.table("t").unwrap().insert(b"child", b"direct").unwrap();
+        let _ = w.commit();
+        unreachable!("the hook aborts the process");
+    }
     if role == "die-in-checkpoint" {
         // Commits (buffered), then merges and dies once the merge's meta page is durable,
         // before the lock file publishes it.
@@ -573,6 +585,29 @@ fn a_writer_killed_after_its_checkpoint_meta_leaves_no_trap() {
         let report = db.check().unwrap();
         assert!(report.is_ok(), "{copy:?}: {:?}", report.problems);
     }
+}
+
+/// The same with a commit that goes to the tree directly, and a survivor that only closes: its
+/// clean-close mark must not be written over the newer durable checkpoint.
+#[test]
+fn a_survivor_that_only_closes_keeps_a_dead_writers_durable_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cp2.mmt");
+    let db = Db::open(&path).unwrap();
+    let mut w = db.begin_write().unwrap();
+    w.table("t").unwrap().insert(b"parent", b"before").unwrap();
+    w.commit().unwrap();
+    db.checkpoint().unwrap();
+    let mut child = spawn("die-in-direct-commit", &path, &[]);
+    assert!(!child.wait().unwrap().success());
+    drop(db);
+    let db = Db::open(&path).unwrap();
+    let r = db.begin_read().unwrap();
+    let t = r.table("t").unwrap().unwrap();
+    assert_eq!(t.get(b"child").unwrap(), Some(&b"direct"[..]));
+    assert_eq!(t.get(b"parent").unwrap(), Some(&b"before"[..]));
+    drop(r);
+    assert!(db.check().unwrap().is_ok());
 }
 
 /// Issue 24: a commit touches only the log, and another process sees it before any merge —

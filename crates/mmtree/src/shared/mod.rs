@@ -647,6 +647,11 @@ impl Shared {
                 // open replays them.
                 return Ok(());
             }
+            if self.read_meta()?.newest.txn_id > state.meta.txn_id {
+                // A writer died after its checkpoint's meta write, before publishing it: that
+                // checkpoint is the newest state; the next open starts from it.
+                return Ok(());
+            }
             if state.meta.closed_cleanly && state.log_end == RECORDS_AT {
                 return Ok(()); // nothing was committed since it was opened
             }
