@@ -21,7 +21,7 @@ use crate::btree::cursor::{Bounds, RangeIter};
 use crate::btree::node::NodeRef;
 use crate::btree::view::Source;
 use crate::error::Result;
-use crate::wbuf::TableBuf;
+use crate::wbuf::{Bytes, Key, TableBuf};
 use std::ops::Bound;
 
 /// An iterator over a key range, in key order, from either end (`.rev()` works).
@@ -34,7 +34,24 @@ pub struct Range<'a> {
     buf: Option<Ends<BufIter<'a>>>,
 }
 
-type BufIter<'a> = Box<dyn DoubleEndedIterator<Item = (&'a [u8], Option<&'a [u8]>)> + 'a>;
+/// The buffer's entries of a range: key and value, or `None` for a removal.
+struct BufIter<'a> {
+    it: imbl::ordmap::RangedIter<'a, Key, Option<Bytes>, imbl::shared_ptr::DefaultSharedPtr>,
+}
+
+impl<'a> Iterator for BufIter<'a> {
+    type Item = (&'a [u8], Option<&'a [u8]>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.it.next().map(|(k, v)| (&k[..], v.as_deref()))
+    }
+}
+
+impl DoubleEndedIterator for BufIter<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        self.it.next_back().map(|(k, v)| (&k[..], v.as_deref()))
+    }
+}
 
 /// A double-ended iterator with one item looked at from each end. An item taken by one end is
 /// never seen by the other: when the iterator runs dry, an end takes what the other end holds.
@@ -166,12 +183,9 @@ pub(crate) fn range<'a, 'k, R: std::ops::RangeBounds<&'k [u8]>>(
         _ => false,
     };
     let buf = buf.filter(|b| !empty && !b.entries.is_empty()).map(|b| {
-        let it: BufIter<'a> = Box::new(
-            b.entries
-                .range::<_, [u8]>((lo, hi))
-                .map(|(k, v)| (&k[..], v.as_deref())),
-        );
-        Ends::new(it)
+        Ends::new(BufIter {
+            it: b.entries.range::<_, [u8]>((lo, hi)),
+        })
     });
     Range {
         tree: Ends::new(RangeIter::new(source, root, bounds)),
