@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# redis-benchmark against `mmtree serve` and a real redis-server, same run, same client settings.
-# Needs Debian's redis-server and redis-tools. Prints a Markdown table (ratios mmtree ÷ redis).
+# redis-benchmark against `mmtree serve` and a real redis-server, same run, same client settings,
+# one benchmark at a time (the servers take turns). Needs Debian's redis-server and redis-tools.
+# Prints Markdown tables (ratios mmtree ÷ redis).
 #
 #   bash scripts/bench-redis.sh [requests] [clients] [GET rounds]
 #
@@ -34,7 +35,13 @@ echo
 echo "| test | pipeline | redis (AOF always) rps | p99 ms | mmtree Immediate rps | p99 ms | ratio | redis (AOF everysec) rps | p99 ms | mmtree Eventual rps | p99 ms | ratio |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 for p in 1 16; do
-    paste -d' ' <(run 6501 $p) <(run 6502 $p) <(run 6504 $p) <(run 6503 $p) |
+    # One redis-benchmark at a time: the four servers take turns (running them at once, as
+    # `paste <(run …) <(run …)` did, measured four clients and four servers contending for the
+    # cores, not the servers).
+    for port in 6501 6502 6504 6503; do
+        run $port $p >"$dir/run-$port-$p"
+    done
+    paste -d' ' "$dir/run-6501-$p" "$dir/run-6502-$p" "$dir/run-6504-$p" "$dir/run-6503-$p" |
         while read -r t r rp99 _ m mp99 _ r2 r2p99 _ e ep99; do
             printf '| %s | %s | %.0f | %s | %.0f | %s | %.2fx | %.0f | %s | %.0f | %s | %.2fx |\n' \
                 "$t" "$p" "$r" "$rp99" "$m" "$mp99" "$(echo "$m / $r" | bc -l)" \

@@ -5,11 +5,7 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
-#[allow(dead_code)]
-#[path = "../../crates/mmtree-cli/src/serve/resp.rs"]
-mod resp;
-
-use resp::{parse, Limits, Parsed, Partial};
+use mmtree_server::resp::{parse, Limits, Parsed, Partial};
 
 /// Commands parsed from `input` delivered in pieces of `chunk` bytes (0: all at once); stops at
 /// the first protocol error (the server closes the connection there).
@@ -55,6 +51,7 @@ fuzz_target!(|data: &[u8]| {
         max_bulk: 64,
         max_args: 16,
         max_inline: 128,
+        unauthenticated: data[0] & 0x80 != 0,
     };
     let input = &data[1..];
     let whole = run(input, 0, &limits);

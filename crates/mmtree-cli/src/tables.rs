@@ -45,7 +45,7 @@ pub fn run(args: Args) -> Result<()> {
             let db = open_existing(&args.db)?;
             let read = db.begin_read()?;
             for name in read.list_tables()? {
-                if !args.all && crate::serve::is_internal_table(&name) {
+                if !args.all && mmtree_server::is_internal_table(&name) {
                     continue;
                 }
                 let len = read.table(&name)?.map_or(0, |t| t.len());

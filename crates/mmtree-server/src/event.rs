@@ -12,14 +12,16 @@
 //! Invariant: a connection whose drive returned is woken again by exactly what it stopped at, so
 //! none is forgotten (the periodic sweep only enforces timeouts and shutdown).
 
-use super::conn::{Conn, Status, QUERY_BUFFER_MAX};
-use super::{Outcome, Server};
+use crate::conn::{Conn, Status, QUERY_BUFFER_MAX};
+use crate::jobs::{Event, Notifier};
+use crate::server::Server;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
 use rustc_hash::FxHashMap;
 use std::io::{ErrorKind, Read, Write};
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, Sender};
+use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -35,34 +37,6 @@ const OUT_BACKLOG: usize = 1 << 20;
 const SWEEP: Duration = Duration::from_millis(100);
 /// After shutdown begins, connections still busy this long are closed anyway.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
-
-/// What other threads tell a loop.
-pub enum Event {
-    /// A new connection (already counted in `Server::clients`) with its id.
-    Accept(std::net::TcpStream, u64),
-    /// The writer's answer to connection `id`'s job.
-    Outcome(u64, Outcome),
-    /// Connection `id` has mail or was killed.
-    Wake(u64),
-}
-
-/// The way to one loop: a channel and the waker that interrupts its poll.
-#[derive(Clone)]
-pub struct Notifier {
-    tx: Sender<Event>,
-    waker: Arc<Waker>,
-    /// Set once a wake is on its way; the loop clears it before it reads the channel, so a
-    /// burst of events costs one wake.
-    woken: Arc<AtomicBool>,
-}
-
-impl Notifier {
-    pub fn send(&self, event: Event) {
-        if self.tx.send(event).is_ok() && !self.woken.swap(true, Ordering::AcqRel) {
-            let _ = self.waker.wake();
-        }
-    }
-}
 
 /// One event loop, before its thread starts.
 pub struct Loop {
@@ -133,7 +107,7 @@ impl Loop {
             }
             // One clock reading serves this round's commands.
             let now = Instant::now();
-            let now_ms = super::store::now_ms();
+            let now_ms = crate::store::now_ms();
             paused.retain(|&(until, id)| {
                 let due = until <= now;
                 if due {
@@ -172,7 +146,11 @@ impl Loop {
                 };
                 client.conn.tick(now, now_ms);
                 // A bug in one command closes that connection, not the loop's others.
-                match contained(id, || client.drive(&mut chunk)).unwrap_or(Drive::Close) {
+                let end = contained(id, || client.drive(&mut chunk)).unwrap_or(Drive::Close);
+                client
+                    .conn
+                    .show_buffers(client.stream.as_raw_fd(), client.unsent());
+                match end {
                     Drive::Parked => {}
                     Drive::Again => again.push(id),
                     Drive::Paused(until) => paused.push((until, id)),
@@ -253,7 +231,7 @@ impl Client {
         poll: &Poll,
         stream: std::net::TcpStream,
         id: u64,
-        notifier: super::event::Notifier,
+        notifier: Notifier,
     ) -> Option<Client> {
         let addr = stream
             .peer_addr()
@@ -393,7 +371,7 @@ impl Client {
         }
         self.conn.out.buf.clear();
         self.sent = 0;
-        if self.conn.out.buf.capacity() > super::conn::KEEP_BUFFER {
+        if self.conn.out.buf.capacity() > crate::conn::KEEP_BUFFER {
             self.conn.out.buf = Vec::new();
         }
         Ok(())
@@ -421,7 +399,9 @@ impl Client {
             return true;
         }
         let idle = self.conn.is_quiet() && self.conn.input.is_empty() && self.unsent() == 0;
+        // Subscribers only receive, so they are never idle (Redis exempts pub/sub clients).
         if idle
+            && !self.conn.is_subscriber()
             && config
                 .idle_timeout
                 .is_some_and(|t| self.conn.last_activity.elapsed() > t)

@@ -262,7 +262,9 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
     }
 }
 
-/// A reply under construction, in RESP2 or RESP3.
+/// A reply under construction, in RESP2 or RESP3 (empty until first use: an idle connection
+/// holds no reply buffer).
+#[derive(Default)]
 pub struct Out {
     pub buf: Vec<u8>,
     pub resp3: bool,
@@ -270,11 +272,7 @@ pub struct Out {
 
 impl Out {
     pub fn new() -> Out {
-        Out {
-            // Grown on first use: an idle connection holds no reply buffer.
-            buf: Vec::new(),
-            resp3: false,
-        }
+        Out::default()
     }
 
     pub fn simple(&mut self, s: &str) {
@@ -310,6 +308,18 @@ impl Out {
         self.header(b'$', bytes.len() as i64);
         self.buf.extend_from_slice(bytes);
         self.buf.extend_from_slice(b"\r\n");
+    }
+
+    /// A floating-point number already in Redis' text (`1.5`, `inf`, `-inf`): RESP3's double
+    /// (`,1.5`), a bulk string in RESP2.
+    pub fn double(&mut self, text: &str) {
+        if self.resp3 {
+            self.buf.push(b',');
+            self.buf.extend_from_slice(text.as_bytes());
+            self.buf.extend_from_slice(b"\r\n");
+        } else {
+            self.bulk(text.as_bytes());
+        }
     }
 
     pub fn null(&mut self) {
@@ -373,10 +383,35 @@ impl Out {
             Reply::Bulk(b) => self.bulk(b),
             Reply::Null => self.null(),
             Reply::NullArray => self.null_array(),
+            Reply::Double(text) => self.double(text),
             Reply::Array(items) => {
                 self.array(items.len());
                 for item in items {
                     self.reply(item);
+                }
+            }
+            Reply::Set(items) => {
+                self.set(items.len());
+                for item in items {
+                    self.reply(item);
+                }
+            }
+            Reply::Map(pairs) => {
+                self.map(pairs.len());
+                for (k, v) in pairs {
+                    self.reply(k);
+                    self.reply(v);
+                }
+            }
+            Reply::Pairs(pairs) => {
+                let resp3 = self.resp3;
+                self.array(pairs.len() * if resp3 { 1 } else { 2 });
+                for (k, v) in pairs {
+                    if resp3 {
+                        self.array(2);
+                    }
+                    self.reply(k);
+                    self.reply(v);
                 }
             }
         }
@@ -392,10 +427,20 @@ pub enum Reply {
     Error(String),
     Int(i64),
     Bulk(Vec<u8>),
+    /// A floating-point number as Redis prints it (`1.5`, `inf`): a RESP3 double, a bulk
+    /// string in RESP2.
+    Double(String),
     Null,
     /// `*-1` in RESP2 (LPOP of no list with a count), null in RESP3.
     NullArray,
     Array(Vec<Reply>),
+    /// A RESP3 set (an array in RESP2).
+    Set(Vec<Reply>),
+    /// A RESP3 map (a flat array of keys and values in RESP2): HGETALL, LCS IDX.
+    Map(Vec<(Reply, Reply)>),
+    /// Pairs: an array of two-element arrays in RESP3, a flat array in RESP2 (ZRANGE
+    /// WITHSCORES, as Redis 7 answers it).
+    Pairs(Vec<(Reply, Reply)>),
 }
 
 #[cfg(test)]

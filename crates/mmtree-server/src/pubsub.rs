@@ -9,8 +9,8 @@
 //! confirmation. PUBLISH never waits for a subscriber: one that does not read its socket gets
 //! mail up to `MAIL_LIMIT`, and is then disconnected (Redis' pub/sub output buffer limit).
 
-use super::event::{Event, Notifier};
-use super::store::glob;
+use crate::glob::glob;
+use crate::jobs::{Event, Notifier, WatchClaim};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -31,10 +31,20 @@ pub struct Handle {
     pub has_mail: AtomicBool,
     /// The connection's event loop.
     pub notifier: Notifier,
-    /// Set (under the watches lock) when the connection is dropped.
-    pub gone: AtomicBool,
-    /// Keys of a WATCH the writer registered whose answer the connection has not taken yet.
-    pub watch_in_flight: Mutex<Option<(u32, Vec<Vec<u8>>)>>,
+    /// Its WATCH jobs' claim (see `jobs::WatchClaim`).
+    pub watch: Arc<WatchClaim>,
+    /// The connection's socket and buffers, as its event loop last left them.
+    pub buffers: Buffers,
+}
+
+/// CLIENT LIST's `fd`, `qbuf` and `omem`, set by the connection's event loop after each turn.
+#[derive(Default)]
+pub struct Buffers {
+    pub fd: std::sync::atomic::AtomicI32,
+    pub qbuf: std::sync::atomic::AtomicU64,
+    pub omem: std::sync::atomic::AtomicU64,
+    /// The connection's own rate limiter's level (f64 bits; 0 without one), for INFO.
+    pub limiter_level: std::sync::atomic::AtomicU64,
 }
 
 /// Unsent messages a subscriber may have before it is disconnected (as Redis'
@@ -66,16 +76,19 @@ impl Handle {
             _ => "N",
         };
         format!(
-            "id={} addr={} laddr={} fd=0 name={} age={} idle={idle} flags={flags} db={} sub={} psub={} ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={}\n",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={idle} flags={flags} db={} sub={} psub={} ssub=0 multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem={} tot-mem=0 events=r cmd={} user=default redir=-1 resp={}\n",
             self.id,
             self.addr,
             self.laddr,
+            self.buffers.fd.load(Ordering::Relaxed),
             String::from_utf8_lossy(&s.name),
             self.created.elapsed().as_secs(),
             s.db,
             s.sub,
             s.psub,
             s.multi,
+            self.buffers.qbuf.load(Ordering::Relaxed),
+            self.buffers.omem.load(Ordering::Relaxed),
             if s.cmd.is_empty() { "NULL" } else { &s.cmd },
             if s.resp3 { 3 } else { 2 },
         )

@@ -1,0 +1,195 @@
+//! Server and introspection commands of `mmtree serve`: CLIENT LIST/INFO/KILL, CONFIG GET, INFO.
+
+mod common;
+
+use common::*;
+use redis::Commands;
+
+#[test]
+fn client_list_info_kill_config_get_and_info_sections() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("cl.mmt"), &[]);
+    let mut c = server.client();
+    let mut other = server.client();
+    let _: () = cmd(&mut other, &["CLIENT", "SETNAME", "victim"]).unwrap();
+    let other_id: i64 = cmd(&mut other, &["CLIENT", "ID"]).unwrap();
+    let _: () = cmd(&mut c, &["SELECT", "2"]).unwrap();
+    let info: String = cmd(&mut c, &["CLIENT", "INFO"]).unwrap();
+    assert!(info.starts_with("id="), "{info}");
+    assert!(
+        info.contains(" db=2 ") && info.contains(" cmd=client|info "),
+        "{info}"
+    );
+    assert!(info.ends_with('\n'));
+    let list: String = cmd(&mut c, &["CLIENT", "LIST"]).unwrap();
+    assert_eq!(list.lines().count(), 2, "{list}");
+    assert!(
+        list.contains(&format!("id={other_id} ")) && list.contains("name=victim"),
+        "{list}"
+    );
+    let only: String = cmd(&mut c, &["CLIENT", "LIST", "ID", &other_id.to_string()]).unwrap();
+    assert_eq!(only.lines().count(), 1);
+    let addr = only
+        .split(' ')
+        .find_map(|f| f.strip_prefix("addr="))
+        .unwrap()
+        .to_string();
+    assert!(err_of::<String>(&mut c, &["CLIENT", "KILL", "1.2.3.4:5"]).contains("No such client"));
+    assert!(err_of::<String>(&mut c, &["CLIENT", "FOO"])
+        .contains("unknown subcommand 'FOO'. Try CLIENT HELP."));
+    // The old form by address, then the new one by id.
+    assert_eq!(
+        cmd::<String>(&mut c, &["CLIENT", "KILL", &addr]).unwrap(),
+        "OK"
+    );
+    assert!(cmd::<String>(&mut other, &["PING"]).is_err(), "killed");
+    let mut third = server.client();
+    let third_id: i64 = cmd(&mut third, &["CLIENT", "ID"]).unwrap();
+    assert_eq!(
+        cmd::<i64>(&mut c, &["CLIENT", "KILL", "ID", &third_id.to_string()]).unwrap(),
+        1
+    );
+    assert!(cmd::<String>(&mut third, &["PING"]).is_err(), "killed");
+    assert_eq!(
+        cmd::<i64>(&mut c, &["CLIENT", "KILL", "ID", "999999"]).unwrap(),
+        0
+    );
+    // SKIPME yes by default: a client does not kill itself.
+    let my_id: i64 = cmd(&mut c, &["CLIENT", "ID"]).unwrap();
+    assert_eq!(
+        cmd::<i64>(&mut c, &["CLIENT", "KILL", "ID", &my_id.to_string()]).unwrap(),
+        0
+    );
+    // CONFIG GET with globs.
+    let got: Vec<String> = cmd(&mut c, &["CONFIG", "GET", "max*"]).unwrap();
+    assert!(
+        got.contains(&"maxclients".to_string()) && got.contains(&"maxmemory".to_string()),
+        "{got:?}"
+    );
+    let got: Vec<String> = cmd(&mut c, &["CONFIG", "GET", "databases", "port"]).unwrap();
+    assert_eq!(got, ["databases", "16", "port", &server.port.to_string()]);
+    assert!(
+        err_of::<String>(&mut c, &["CONFIG", "SET", "maxclients", "5"])
+            .contains("CONFIG SET failed (possibly related to argument 'maxclients')")
+    );
+    assert_eq!(
+        cmd::<String>(&mut c, &["CONFIG", "SET", "hash-max-listpack-value", "8"]).unwrap(),
+        "OK"
+    );
+    assert!(err_of::<String>(&mut c, &["CONFIG", "RESETSTAT"])
+        .contains("unknown subcommand 'RESETSTAT'"));
+    // INFO: only the sections asked for.
+    let keyspace: String = cmd(&mut c, &["INFO", "keyspace"]).unwrap();
+    assert!(
+        keyspace.starts_with("# Keyspace\r\n") && !keyspace.contains("# Server"),
+        "{keyspace}"
+    );
+    let two: String = cmd(&mut c, &["INFO", "SERVER", "clients"]).unwrap();
+    assert!(
+        two.contains("# Server\r\n") && two.contains("# Clients\r\n") && !two.contains("# Stats"),
+        "{two}"
+    );
+    let all: String = cmd(&mut c, &["INFO"]).unwrap();
+    for s in [
+        "# Server",
+        "# Clients",
+        "# Memory",
+        "# Persistence",
+        "# Stats",
+        "# Replication",
+        "# CPU",
+        "# Keyspace",
+    ] {
+        assert!(all.contains(s), "{s}");
+    }
+    assert_eq!(
+        cmd::<String>(&mut c, &["INFO", "nosuchsection"]).unwrap(),
+        ""
+    );
+    // commandstats: in "all" and "everything", not in "default" (as Redis).
+    assert!(!all.contains("rejected_calls"));
+    let everything: String = cmd(&mut c, &["INFO", "everything"]).unwrap();
+    assert!(everything.contains("cmdstat_info:calls="), "{everything}");
+    let stats: String = cmd(&mut c, &["INFO", "commandSTATS"]).unwrap();
+    assert!(stats.starts_with("# Commandstats\r\n") && stats.contains("rejected_calls=0"));
+    // DBSIZE counts the selected database.
+    let _: () = c.set("k", "v").unwrap();
+    assert_eq!(cmd::<i64>(&mut c, &["DBSIZE"]).unwrap(), 1);
+    let _: () = cmd(&mut c, &["SELECT", "0"]).unwrap();
+    assert_eq!(cmd::<i64>(&mut c, &["DBSIZE"]).unwrap(), 0);
+    let keyspace: String = cmd(&mut c, &["INFO", "keyspace"]).unwrap();
+    assert!(keyspace.contains("db2:keys=1,expires=0"), "{keyspace}");
+}
+
+/// Goal: the default `--maxclients` (10000, as Redis) never promises more clients than the
+/// open-files limit allows. Method: the server started under a hard limit of 200 descriptors
+/// serves at most 200 - 32 clients and says so in INFO, as Redis lowers maxclients.
+#[test]
+fn maxclients_is_lowered_to_what_the_open_files_limit_allows() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("fd.mmt");
+    let mut child = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -Sn 200 && ulimit -Hn 200 && exec {} serve {} --bind 127.0.0.1:0",
+            env!("CARGO_BIN_EXE_mmtree"),
+            db.display()
+        ))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port: u16 = line.trim().rsplit(':').next().unwrap().parse().unwrap();
+    let mut c = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let info: String = redis::cmd("INFO").arg("clients").query(&mut c).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(info.contains("maxclients:168\r\n"), "{info}");
+}
+
+/// Goal: the settings Redis' test suite sets before a unit (`save ""`, list-compress-depth,
+/// the encoding thresholds) are accepted without effect; a real snapshot schedule is refused.
+#[test]
+fn config_set_accepts_the_settings_without_effect_and_refuses_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("cfg.mmt"), &[]);
+    let mut c = server.raw();
+    let mut r = Replies::new(&c);
+    for args in [
+        &["CONFIG", "SET", "save", ""][..],
+        &["CONFIG", "SET", "list-compress-depth", "2"],
+        &["CONFIG", "SET", "list-max-ziplist-size", "1"],
+    ] {
+        assert_eq!(
+            call(&mut c, &mut r, args),
+            Value::Simple("OK".into()),
+            "{args:?}"
+        );
+    }
+    assert!(matches!(
+        call(&mut c, &mut r, &["CONFIG", "SET", "save", "900 1"]),
+        Value::Error(e) if e.contains("'save'")
+    ));
+}
+
+/// Goal: CLIENT LIST and CLIENT INFO show the running command's request in `qbuf`, as Redis
+/// (whose own introspection test expects `qbuf=26` for `CLIENT LIST` sent alone). Method: each
+/// sent alone on a fresh connection.
+#[test]
+fn client_list_counts_the_running_command_in_qbuf() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("qbuf.mmt"), &[]);
+    let mut c = server.raw();
+    let mut r = Replies::new(&c);
+    let list = text(&call(&mut c, &mut r, &["CLIENT", "LIST"]));
+    assert!(list.contains(" qbuf=26 "), "{list}");
+    let info = text(&call(&mut c, &mut r, &["CLIENT", "INFO"]));
+    assert!(info.contains(" qbuf=26 "), "{info}");
+}

@@ -1,0 +1,350 @@
+//! The connection commands: AUTH (and its rate limit), HELLO, CLIENT.
+
+use super::*;
+
+impl Conn {
+    pub(super) fn auth(&mut self, a: &[Vec<u8>]) -> Flow {
+        let password = match a.len() {
+            1 => &a[0],
+            2 => &a[1],
+            _ => {
+                self.out.error("ERR syntax error");
+                return Flow::Continue;
+            }
+        };
+        if self.server.config.requirepass.is_none() {
+            self.out.error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?");
+            return Flow::Continue;
+        }
+        match self.check_password(password) {
+            Ok(()) => {
+                self.out.simple("OK");
+                Flow::Continue
+            }
+            Err(flow) => flow,
+        }
+    }
+    /// Authenticates, or replies with the failure. Failed attempts are rate-limited: each one
+    /// waits longer (50 ms, 100 ms, ...) and the 5th closes the connection.
+    pub(super) fn check_password(&mut self, password: &[u8]) -> Result<(), Flow> {
+        if self
+            .server
+            .config
+            .requirepass
+            .as_deref()
+            .is_some_and(|p| p.as_bytes() == password)
+        {
+            self.authed = true;
+            return Ok(());
+        }
+        self.auth_failures += 1;
+        self.server
+            .stats
+            .auth_failures
+            .fetch_add(1, Ordering::Relaxed);
+        // Nothing more is run or sent on this connection for a while (the event loop serves
+        // the others meanwhile).
+        self.paused_until =
+            Some(self.now + Duration::from_millis(50 * u64::from(self.auth_failures)));
+        self.out
+            .error("WRONGPASS invalid username-password pair or user is disabled.");
+        if self.auth_failures >= 5 {
+            self.out
+                .error("ERR too many failed AUTH attempts; closing the connection");
+            return Err(Flow::Close);
+        }
+        Err(Flow::Continue)
+    }
+    pub(super) fn hello(&mut self, a: &[Vec<u8>]) -> Flow {
+        let mut i = 0;
+        let mut resp3 = self.out.resp3;
+        if let Some(version) = a.first() {
+            match std::str::from_utf8(version)
+                .ok()
+                .and_then(|v| v.parse::<u32>().ok())
+            {
+                Some(2) => resp3 = false,
+                Some(3) => resp3 = true,
+                _ => {
+                    self.out.error("NOPROTO unsupported protocol version");
+                    return Flow::Continue;
+                }
+            }
+            i = 1;
+        }
+        while i < a.len() {
+            match String::from_utf8_lossy(&a[i]).to_ascii_uppercase().as_str() {
+                "AUTH" if i + 2 < a.len() => {
+                    // Without a password configured, the default user accepts any (as Redis').
+                    if self.server.config.requirepass.is_some() {
+                        if let Err(flow) = self.check_password(&a[i + 2]) {
+                            return flow;
+                        }
+                    }
+                    i += 3;
+                }
+                "SETNAME" if i + 1 < a.len() => {
+                    self.name = Some(a[i + 1].clone());
+                    self.handle.state.lock().expect("client state").name = a[i + 1].clone();
+                    i += 2;
+                }
+                _ => {
+                    self.out.error("ERR syntax error in HELLO");
+                    return Flow::Continue;
+                }
+            }
+        }
+        if !self.authed {
+            self.out.error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+            return Flow::Continue;
+        }
+        self.out.resp3 = resp3;
+        self.out.map(7);
+        self.out.bulk(b"server");
+        self.out.bulk(b"mmtree");
+        self.out.bulk(b"version");
+        self.out.bulk(crate::server::REDIS_VERSION.as_bytes());
+        self.out.bulk(b"proto");
+        self.out.int(if self.out.resp3 { 3 } else { 2 });
+        self.out.bulk(b"id");
+        self.out.int(self.id as i64);
+        self.out.bulk(b"mode");
+        self.out.bulk(b"standalone");
+        self.out.bulk(b"role");
+        self.out.bulk(b"master");
+        self.out.bulk(b"modules");
+        self.out.array(0);
+        Flow::Continue
+    }
+    pub(super) fn client(&mut self, args: &[Vec<u8>]) {
+        let a = &args[1..];
+        let sub = String::from_utf8_lossy(&a[0]).to_ascii_uppercase();
+        // The subcommand's arity, checked before it runs: one reply, the arity error, when
+        // it is wrong (a check inside the match below fell through to "unknown subcommand"
+        // and answered twice).
+        let arity_ok = match sub.as_str() {
+            "REPLY" | "SETNAME" => a.len() == 2,
+            "GETNAME" | "ID" | "INFO" => a.len() == 1,
+            "SETINFO" => a.len() == 3,
+            "KILL" => a.len() >= 2,
+            _ => true,
+        };
+        if !arity_ok {
+            self.out.error(&format!(
+                "ERR wrong number of arguments for 'client|{}' command",
+                sub.to_ascii_lowercase()
+            ));
+            return;
+        }
+        match sub.as_str() {
+            "REPLY" => match String::from_utf8_lossy(&a[1]).to_ascii_uppercase().as_str() {
+                "ON" => {
+                    self.replies_off = false;
+                    self.skip_next = false;
+                    self.out.simple("OK");
+                }
+                "OFF" => self.replies_off = true,
+                "SKIP" => self.skip_next = !self.replies_off,
+                _ => self.out.error("ERR syntax error"),
+            },
+            "SETNAME" => {
+                if a[1].iter().any(|&b| b <= b' ' || b > b'~') {
+                    self.out.error(
+                        "ERR Client names cannot contain spaces, newlines or special characters.",
+                    );
+                    return;
+                }
+                self.name = (!a[1].is_empty()).then(|| a[1].clone());
+                self.handle.state.lock().expect("client state").name = a[1].clone();
+                self.out.simple("OK");
+            }
+            "GETNAME" => match self.name.clone() {
+                Some(name) => self.out.bulk(&name),
+                None => self.out.null(),
+            },
+            "ID" => self.out.int(self.id as i64),
+            "SETINFO" => self.out.simple("OK"),
+            "INFO" => {
+                let line = self.handle.line();
+                self.out.verbatim(line.as_bytes());
+            }
+            "LIST" => {
+                let (mut ids, mut kind) = (None::<Vec<u64>>, None::<String>);
+                let mut i = 1;
+                while i < a.len() {
+                    match String::from_utf8_lossy(&a[i]).to_ascii_uppercase().as_str() {
+                        "TYPE" if i + 1 < a.len() => {
+                            let t = String::from_utf8_lossy(&a[i + 1]).to_ascii_lowercase();
+                            if !matches!(
+                                t.as_str(),
+                                "normal" | "master" | "replica" | "slave" | "pubsub"
+                            ) {
+                                self.out.error(&format!("ERR Unknown client type '{t}'"));
+                                return;
+                            }
+                            kind = Some(t);
+                            i += 2;
+                        }
+                        "ID" if i + 1 < a.len() => {
+                            let mut list = Vec::new();
+                            for id in &a[i + 1..] {
+                                match std::str::from_utf8(id)
+                                    .ok()
+                                    .and_then(|n| n.parse::<u64>().ok())
+                                {
+                                    Some(n) if n > 0 => list.push(n),
+                                    _ => {
+                                        self.out.error("ERR Invalid client ID");
+                                        return;
+                                    }
+                                }
+                            }
+                            ids = Some(list);
+                            i = a.len();
+                        }
+                        _ => {
+                            self.out.error("ERR syntax error");
+                            return;
+                        }
+                    }
+                }
+                let handles: Vec<Arc<Handle>> = self
+                    .server
+                    .registry
+                    .lock()
+                    .expect("registry")
+                    .values()
+                    .cloned()
+                    .collect();
+                let mut text = String::new();
+                for h in handles {
+                    if ids.as_ref().is_some_and(|ids| !ids.contains(&h.id)) {
+                        continue;
+                    }
+                    match kind.as_deref() {
+                        Some("normal") if h.is_pubsub() => continue,
+                        Some("pubsub") if !h.is_pubsub() => continue,
+                        Some("master" | "replica" | "slave") => continue,
+                        _ => {}
+                    }
+                    text.push_str(&h.line());
+                }
+                self.out.verbatim(text.as_bytes());
+            }
+            "KILL" => self.client_kill(&a[1..]),
+            _ => self.out.error(&unknown_subcommand(args)),
+        }
+    }
+    /// CLIENT KILL addr (the old form: OK or an error) or CLIENT KILL filter value ... (the new
+    /// form: how many were closed; SKIPME yes by default).
+    pub(super) fn client_kill(&mut self, a: &[Vec<u8>]) {
+        let handles: Vec<Arc<Handle>> = self
+            .server
+            .registry
+            .lock()
+            .expect("registry")
+            .values()
+            .cloned()
+            .collect();
+        if a.len() == 1 {
+            match handles
+                .iter()
+                .find(|h| h.addr.as_bytes() == a[0].as_slice())
+            {
+                Some(h) => {
+                    self.out.simple("OK");
+                    if h.id == self.id {
+                        self.quit = true;
+                    } else {
+                        h.kill();
+                    }
+                }
+                None => self.out.error("ERR No such client"),
+            }
+            return;
+        }
+        if !a.len().is_multiple_of(2) {
+            self.out.error("ERR syntax error");
+            return;
+        }
+        let (mut id, mut addr, mut laddr, mut kind, mut user, mut skipme) = (
+            None::<u64>,
+            None::<Vec<u8>>,
+            None::<Vec<u8>>,
+            None::<String>,
+            None::<Vec<u8>>,
+            true,
+        );
+        for pair in a.chunks(2) {
+            let v = &pair[1];
+            match String::from_utf8_lossy(&pair[0])
+                .to_ascii_uppercase()
+                .as_str()
+            {
+                "ID" => match std::str::from_utf8(v)
+                    .ok()
+                    .and_then(|n| n.parse::<u64>().ok())
+                {
+                    Some(n) if n > 0 => id = Some(n),
+                    _ => {
+                        self.out.error("ERR client-id should be greater than 0");
+                        return;
+                    }
+                },
+                "ADDR" => addr = Some(v.clone()),
+                "LADDR" => laddr = Some(v.clone()),
+                "USER" => user = Some(v.clone()),
+                "TYPE" => {
+                    let t = String::from_utf8_lossy(v).to_ascii_lowercase();
+                    if !matches!(
+                        t.as_str(),
+                        "normal" | "master" | "replica" | "slave" | "pubsub"
+                    ) {
+                        self.out.error(&format!("ERR Unknown client type '{t}'"));
+                        return;
+                    }
+                    kind = Some(t);
+                }
+                "SKIPME" => match String::from_utf8_lossy(v).to_ascii_lowercase().as_str() {
+                    "yes" => skipme = true,
+                    "no" => skipme = false,
+                    _ => {
+                        self.out.error("ERR syntax error");
+                        return;
+                    }
+                },
+                _ => {
+                    self.out.error("ERR syntax error");
+                    return;
+                }
+            }
+        }
+        let mut killed = 0;
+        for h in handles {
+            let matches = id.is_none_or(|id| id == h.id)
+                && addr
+                    .as_ref()
+                    .is_none_or(|x| x.as_slice() == h.addr.as_bytes())
+                && laddr
+                    .as_ref()
+                    .is_none_or(|x| x.as_slice() == h.laddr.as_bytes())
+                && user.as_ref().is_none_or(|u| u.as_slice() == b"default")
+                && match kind.as_deref() {
+                    Some("normal") => !h.is_pubsub(),
+                    Some("pubsub") => h.is_pubsub(),
+                    Some(_) => false,
+                    None => true,
+                };
+            if !matches || (skipme && h.id == self.id) {
+                continue;
+            }
+            killed += 1;
+            if h.id == self.id {
+                self.quit = true;
+            } else {
+                h.kill();
+            }
+        }
+        self.out.int(killed);
+    }
+}

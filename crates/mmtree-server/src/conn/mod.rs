@@ -1,0 +1,853 @@
+//! One client connection as a state machine the event loop drives (`super::event`): the loop
+//! appends what the socket gave to `input`, calls `process`, and sends what `out` holds. Commands
+//! run in order; consecutive writes are sent to the group commit as one job, and while a job is
+//! out the connection waits (`waiting`): the command after it is held (`stalled`) and runs once
+//! the writer's answer has been put in place (`resume`), so replies keep request order and a read
+//! after a write sees it. After MULTI commands are queued; EXEC and WATCH are jobs for the writer
+//! too (see `exec` and `store::Watches`).
+
+mod client;
+mod pubsub;
+mod server;
+mod snapshot;
+mod transactions;
+
+use crate::commands::table::{self, Command, Handler, Session, COMMANDS};
+use crate::glob::glob;
+use crate::jobs::{Event, Job, Notifier, Outcome, WatchClaim, WriteBatch};
+use crate::pubsub::{encode_message, Handle, State};
+use crate::resp::{parse, Out, Parsed, Partial, Reply};
+use crate::server::Server;
+use crate::store::{self, expires_name, now_ms, table_name, View, WatchedKey, DATABASES};
+use snapshot::Snap;
+use std::borrow::Cow;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The most unparsed request bytes a client may have buffered (Redis' query buffer limit).
+pub const QUERY_BUFFER_MAX: usize = 1 << 30;
+/// Request and reply buffers larger than this are freed once empty (not kept per connection).
+pub const KEEP_BUFFER: usize = 1 << 20;
+
+pub struct Conn {
+    server: Arc<Server>,
+    pub out: Out,
+    pub id: u64,
+    name: Option<Vec<u8>>,
+    db: u32,
+    authed: bool,
+    auth_failures: u32,
+    limiter: Option<crate::limiter::LeakyBucket>,
+    /// Write commands waiting to be sent to the group commit, in order.
+    pending: Vec<Vec<Vec<u8>>>,
+    pending_db: u32,
+    /// How many writes the job with the writer holds (for a failed commit's errors).
+    pending_count: usize,
+    /// Per pending write: sent while CLIENT REPLY said not to answer.
+    pending_silent: Vec<bool>,
+    /// CLIENT REPLY OFF is in force; SKIP drops the next command's reply.
+    replies_off: bool,
+    skip_next: bool,
+    /// The command being run is not to be answered; so is the job it waits for.
+    silent_now: bool,
+    waiting_silent: bool,
+    quit: bool,
+    /// After MULTI: the queued commands.
+    multi: Option<Vec<Vec<Vec<u8>>>>,
+    /// A command failed to queue: EXEC answers EXECABORT.
+    multi_failed: bool,
+    /// Keys under WATCH, as the writer saw them then.
+    watched: Vec<WatchedKey>,
+    /// This connection as the others see it (CLIENT LIST, PUBLISH, CLIENT KILL).
+    handle: Arc<Handle>,
+    /// SUBSCRIBEd channels and PSUBSCRIBEd patterns, in subscription order.
+    channels: Vec<Vec<u8>>,
+    patterns: Vec<Vec<u8>>,
+    /// Request bytes received and not yet run.
+    pub input: Vec<u8>,
+    partial: Partial,
+    /// A command read (and admitted) but not run yet: the writes before it are out.
+    stalled: Option<(Vec<Vec<u8>>, Prepared)>,
+    /// A protocol error found after writes still to be answered: replied once they are.
+    protocol_error: Option<String>,
+    /// The writer's answer this connection waits for, and what to do with it.
+    waiting: Option<Wait>,
+    /// Failed AUTH: nothing more is run or sent before this (the rate limit on guessing).
+    pub paused_until: Option<Instant>,
+    /// When the oldest incomplete request began (reset whenever a command completes).
+    pub partial_since: Option<Instant>,
+    pub last_activity: Instant,
+    notifier: Notifier,
+    /// The snapshot the reads of this `process` call share, and its database.
+    snap: Option<(u32, Snap)>,
+    /// While EXEC's replies are put in place: the snapshot of its own commit.
+    exec_snapshot: Option<Arc<mmtree::ReadTransaction>>,
+    /// The clock, as of the event loop's round (CLIENT LIST's idle time; expiry, in Unix ms).
+    pub now: Instant,
+    now_ms: u64,
+}
+
+/// What `process` stopped at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// Every complete command has run; more input is welcome.
+    Idle,
+    /// A job is with the writer (`resume` continues), or a failed AUTH holds the connection.
+    Waiting,
+    /// Send what `out` holds, then close.
+    Close,
+}
+
+enum Flow {
+    Continue,
+    Close,
+}
+
+/// A command's name, its table entry (None: unknown) and the checks made once, when it was
+/// read.
+struct Prepared {
+    name: Cow<'static, str>,
+    cmd: Option<&'static Command>,
+    admitted: bool,
+}
+
+/// What a connection does with the writer's answer.
+enum Wait {
+    /// Replies to pipelined writes (`pending_count` of them); `silent`: those sent while CLIENT
+    /// REPLY said not to answer.
+    Writes { silent: Vec<bool> },
+    /// WATCH of these keys on `db`.
+    Watch { db: u32, keys: Vec<Vec<u8>> },
+    /// EXEC of `queue`; `slots` says where each reply comes from.
+    Exec {
+        queue: Vec<Vec<Vec<u8>>>,
+        slots: Vec<Slot>,
+        /// The database selected once the queue has run (it may SELECT).
+        db_after: u32,
+    },
+}
+
+/// Where one reply of EXEC comes from.
+enum Slot {
+    Writer,
+    Done(Reply),
+    Local(u32, &'static Command),
+}
+
+impl Conn {
+    pub fn new(
+        server: Arc<Server>,
+        id: u64,
+        addr: String,
+        laddr: String,
+        notifier: Notifier,
+    ) -> Conn {
+        let authed = server.config.requirepass.is_none();
+        let limiter = server
+            .config
+            .client_rate
+            .map(|rate| crate::limiter::LeakyBucket::new(rate, server.config.client_burst));
+        let handle = Arc::new(Handle {
+            id,
+            addr,
+            laddr,
+            created: Instant::now(),
+            state: Mutex::new(State {
+                multi: -1,
+                ..State::default()
+            }),
+            killed: AtomicBool::new(false),
+            mail: Mutex::new(Vec::new()),
+            has_mail: AtomicBool::new(false),
+            notifier: notifier.clone(),
+            watch: Arc::new(WatchClaim::default()),
+            buffers: crate::pubsub::Buffers::default(),
+        });
+        server
+            .registry
+            .lock()
+            .expect("registry")
+            .insert(id, handle.clone());
+        Conn {
+            handle,
+            channels: Vec::new(),
+            patterns: Vec::new(),
+            server,
+            out: Out::new(),
+            id,
+            name: None,
+            db: 0,
+            authed,
+            auth_failures: 0,
+            limiter,
+            pending: Vec::new(),
+            pending_db: 0,
+            pending_count: 0,
+            pending_silent: Vec::new(),
+            replies_off: false,
+            skip_next: false,
+            silent_now: false,
+            waiting_silent: false,
+            quit: false,
+            multi: None,
+            multi_failed: false,
+            watched: Vec::new(),
+            input: Vec::new(),
+            partial: Partial::default(),
+            stalled: None,
+            protocol_error: None,
+            waiting: None,
+            paused_until: None,
+            partial_since: None,
+            last_activity: Instant::now(),
+            notifier,
+            snap: None,
+            exec_snapshot: None,
+            now: Instant::now(),
+            now_ms: now_ms(),
+        }
+    }
+
+    /// What CLIENT LIST shows of this connection's buffers and socket: `fd`, the request bytes
+    /// not yet run (`qbuf`) and the reply bytes not yet sent (`omem`).
+    pub fn show_buffers(&self, fd: i32, unsent: usize) {
+        let b = &self.handle.buffers;
+        b.fd.store(fd, Ordering::Relaxed);
+        b.qbuf.store(self.input.len() as u64, Ordering::Relaxed);
+        b.omem.store(unsent as u64, Ordering::Relaxed);
+    }
+
+    /// Set by CLIENT KILL from another connection.
+    pub fn killed(&self) -> bool {
+        self.handle.killed.load(Ordering::Relaxed)
+    }
+
+    /// True if nothing is held: no job out, no command stalled or queued for the writer.
+    pub fn is_quiet(&self) -> bool {
+        self.waiting.is_none() && self.stalled.is_none() && self.pending.is_empty()
+    }
+
+    /// Runs every complete command in `input`, in order, until one needs the writer's answer.
+    /// Sets the clock this connection's next commands read (the event loop reads it once per
+    /// round for every connection it serves).
+    pub fn tick(&mut self, now: Instant, now_ms: u64) {
+        self.now = now;
+        self.now_ms = now_ms;
+    }
+
+    pub fn process(&mut self) -> Status {
+        if let Some(until) = self.paused_until {
+            if self.now < until {
+                return Status::Waiting;
+            }
+            self.paused_until = None;
+        }
+        let mut used = 0;
+        let status = loop {
+            if self.waiting.is_some() || self.paused_until.is_some() {
+                break Status::Waiting;
+            }
+            if self.quit {
+                break Status::Close;
+            }
+            self.take_mail();
+            let (args, prepared) = match self.stalled.take() {
+                Some(stalled) => stalled,
+                None => {
+                    if let Some(e) = self.protocol_error.take() {
+                        self.out.error(&e);
+                        break Status::Close;
+                    }
+                    let limits = if self.authed {
+                        self.server.config.limits
+                    } else {
+                        self.server.config.limits.unauthenticated()
+                    };
+                    match parse(&self.input[used..], &limits, &mut self.partial) {
+                        Parsed::Incomplete if self.pending.is_empty() => break Status::Idle,
+                        Parsed::Incomplete => {
+                            self.flush_pending();
+                            continue;
+                        }
+                        Parsed::Error(e) => {
+                            // Answered after the writes before it.
+                            self.protocol_error = Some(e);
+                            self.flush_pending();
+                            continue;
+                        }
+                        Parsed::Command(args, n) => {
+                            used += n;
+                            if args.is_empty() {
+                                continue;
+                            }
+                            // CLIENT LIST's qbuf while the command runs: the request bytes
+                            // from this command on (as Redis, which trims them after it).
+                            self.handle
+                                .buffers
+                                .qbuf
+                                .store((self.input.len() - (used - n)) as u64, Ordering::Relaxed);
+                            let prepared = self.prepare(&args);
+                            (args, prepared)
+                        }
+                    }
+                }
+            };
+            if !self.pending.is_empty() && !self.joins_batch(&prepared) {
+                self.stalled = Some((args, prepared));
+                self.flush_pending();
+                continue;
+            }
+            // CLIENT REPLY OFF or SKIP: the reply is dropped (pub/sub confirmations and
+            // messages are pushes, which Redis sends anyway).
+            let skip = std::mem::take(&mut self.skip_next);
+            let client_reply = &*prepared.name == "CLIENT"
+                && args
+                    .get(1)
+                    .is_some_and(|s| s.eq_ignore_ascii_case(b"REPLY"));
+            let silent = (skip || self.replies_off)
+                && !client_reply
+                && !prepared.cmd.is_some_and(|c| c.has(table::PUSHES));
+            let mark = self.out.buf.len();
+            self.silent_now = silent;
+            let flow = self.command(args, prepared);
+            self.silent_now = false;
+            if silent {
+                self.out.buf.truncate(mark);
+            }
+            if let Flow::Close = flow {
+                break Status::Close;
+            }
+        };
+        self.input.drain(..used);
+        if self.input.is_empty() && self.input.capacity() > KEEP_BUFFER {
+            self.input = Vec::new();
+        }
+        // A request is incomplete only if the parse said so: complete commands held behind a
+        // job with the writer are not a slow sender's (a slow commit must not cut them off).
+        self.partial_since = match (status, self.input.is_empty(), used > 0) {
+            (Status::Idle, false, true) => Some(self.now),
+            (Status::Idle, false, false) => self.partial_since.or(Some(self.now)),
+            _ => None,
+        };
+        self.snap = None;
+        status
+    }
+
+    /// Puts the writer's answer in place and runs what waited for it (call `process` next).
+    pub fn resume(&mut self, outcome: Outcome) {
+        let mark = self.out.buf.len();
+        let silent = std::mem::take(&mut self.waiting_silent);
+        match self.waiting.take() {
+            Some(Wait::Writes { silent }) => {
+                let replies = match outcome {
+                    Outcome::Replies(replies) => replies,
+                    Outcome::Failed(e) => vec![Reply::Error(e); self.pending_count],
+                    _ => vec![
+                        Reply::Error("ERR unexpected writer answer".into());
+                        self.pending_count
+                    ],
+                };
+                for (reply, silent) in replies.iter().zip(silent) {
+                    if !silent {
+                        self.out.reply(reply);
+                    }
+                }
+            }
+            Some(Wait::Watch { db, keys }) => match outcome {
+                Outcome::Watched(states) => {
+                    // Ours now: `unwatch` drops them.
+                    self.handle
+                        .watch
+                        .in_flight
+                        .lock()
+                        .expect("watch in flight")
+                        .take();
+                    for (key, (version, live)) in keys.into_iter().zip(states) {
+                        self.watched.push(WatchedKey {
+                            db,
+                            key,
+                            version,
+                            live,
+                        });
+                    }
+                    self.out.simple("OK");
+                }
+                Outcome::Failed(e) => {
+                    self.drop_watch_in_flight(false);
+                    self.out.error(&e)
+                }
+                _ => {
+                    self.drop_watch_in_flight(false);
+                    self.out.error("ERR unexpected writer answer")
+                }
+            },
+            Some(Wait::Exec {
+                queue,
+                slots,
+                db_after,
+            }) => self.exec_done(queue, slots, db_after, outcome),
+            None => {}
+        }
+        if silent {
+            self.out.buf.truncate(mark);
+        }
+        self.pending_count = 0;
+        self.snap = None;
+    }
+
+    /// Messages PUBLISHed to this connection since it last looked go out before its next reply.
+    fn take_mail(&mut self) {
+        if self.handle.has_mail.load(Ordering::Acquire) {
+            let mut mail = self.handle.mail.lock().expect("client mail");
+            self.handle.has_mail.store(false, Ordering::Release);
+            self.out.buf.extend_from_slice(&mail);
+            mail.clear();
+            if mail.capacity() > KEEP_BUFFER {
+                *mail = Vec::new();
+            }
+        }
+    }
+
+    /// The checks a command gets once, as it is read: counted, shown in CLIENT LIST, and
+    /// admitted (or not) by the rate limiters.
+    fn prepare(&mut self, args: &[Vec<u8>]) -> Prepared {
+        let cmd = table::lookup(&args[0]);
+        let name = match cmd {
+            Some(c) => Cow::Borrowed(c.name),
+            None => Cow::Owned(String::from_utf8_lossy(&args[0]).to_ascii_uppercase()),
+        };
+        let stats = &self.server.stats;
+        stats.commands.fetch_add(1, Ordering::Relaxed);
+        if let Some(c) = cmd {
+            self.server.command_calls[c.index()].fetch_add(1, Ordering::Relaxed);
+        }
+        let has = |flag: u32| cmd.is_some_and(|c| c.has(flag));
+        {
+            let mut state = self.handle.state.lock().expect("client state");
+            state.cmd.clear();
+            state
+                .cmd
+                .extend(name.chars().map(|c| c.to_ascii_lowercase()));
+            if has(table::CONTAINER) && args.len() > 1 {
+                state.cmd.push('|');
+                state
+                    .cmd
+                    .push_str(&String::from_utf8_lossy(&args[1]).to_ascii_lowercase());
+            }
+            state.last = Some(self.now);
+            state.db = self.db;
+            state.multi = self.multi.as_ref().map_or(-1, |q| q.len() as i64);
+            state.resp3 = self.out.resp3;
+        }
+        // Surge protection: per connection, then global (a command refused for want of AUTH
+        // is not counted: it does no work). Connection setup (HELLO, AUTH, CLIENT SETNAME and
+        // SETINFO: what a client library sends at connect) is not charged to the connection's
+        // own bucket, so a small per-connection burst is the application's; the global bucket,
+        // which protects the server, still counts it.
+        let setup = has(table::SETUP)
+            || table::SETUP_SUBCOMMANDS.iter().any(|&(command, sub)| {
+                *name == *command
+                    && args
+                        .get(1)
+                        .is_some_and(|s| s.eq_ignore_ascii_case(sub.as_bytes()))
+            });
+        let unauthenticated = !self.authed && !has(table::NO_AUTH);
+        let own = if setup { None } else { self.limiter.as_mut() };
+        let limited = own.is_some() || self.server.global_limiter.is_some();
+        let admitted = unauthenticated
+            || own.is_none_or(|l| l.admit())
+                && self
+                    .server
+                    .global_limiter
+                    .as_ref()
+                    .is_none_or(|l| l.lock().expect("limiter").admit());
+        if limited && admitted && !unauthenticated {
+            stats.limiter_admitted.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Some(l) = &self.limiter {
+            self.handle
+                .buffers
+                .limiter_level
+                .store(l.level().to_bits(), Ordering::Relaxed);
+        }
+        Prepared {
+            name,
+            cmd,
+            admitted,
+        }
+    }
+
+    /// True if the command is a write that joins the writes waiting to go to the writer.
+    fn joins_batch(&self, p: &Prepared) -> bool {
+        self.authed
+            && p.admitted
+            && self.multi.is_none()
+            && !self.subscribed_resp2()
+            && self.pending_db == self.db
+            && p.cmd.is_some_and(|c| c.has(table::WRITE))
+    }
+
+    fn flush_pending(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let ops = std::mem::take(&mut self.pending);
+        self.pending_count = ops.len();
+        let silent = std::mem::take(&mut self.pending_silent);
+        self.submit(
+            Job::Writes {
+                db: self.pending_db,
+                ops,
+            },
+            Wait::Writes { silent },
+        );
+    }
+
+    /// Hands a job to the group-commit writer; its answer comes back through the event loop
+    /// (`resume`). Until then the connection runs nothing more.
+    fn submit(&mut self, job: Job, wait: Wait) {
+        let notifier = self.notifier.clone();
+        let id = self.id;
+        let batch = WriteBatch {
+            job,
+            reply: Box::new(move |outcome| notifier.send(Event::Outcome(id, outcome))),
+        };
+        // WATCH and EXEC answer in `resume`: silenced there if CLIENT REPLY said so now.
+        self.waiting_silent = self.silent_now && !matches!(wait, Wait::Writes { .. });
+        self.waiting = Some(wait);
+        self.snap = None;
+        // Sent under the lock; many connections' jobs queue up while the writer commits, and it
+        // takes them all as the next group.
+        let sent = self
+            .server
+            .writer
+            .lock()
+            .expect("writer channel")
+            .send(batch);
+        if sent.is_err() {
+            self.resume(Outcome::Failed("ERR the server is shutting down".into()));
+        }
+    }
+
+    /// Hands the writer a job nobody waits for (a closing connection's too: the channel
+    /// outlives it; at shutdown, when it is closed, there is nothing left to release).
+    fn send_unanswered(&self, job: Job) {
+        let _ = self
+            .server
+            .writer
+            .lock()
+            .expect("writer channel")
+            .send(crate::jobs::unanswered(job));
+    }
+
+    /// Runs one command (the writes before it, unless it joins them, have been answered).
+    fn command(&mut self, args: Vec<Vec<u8>>, prepared: Prepared) -> Flow {
+        let name: &str = &prepared.name;
+        let cmd = prepared.cmd;
+        let has = |flag: u32| cmd.is_some_and(|c| c.has(flag));
+        // Before authentication only AUTH, HELLO and QUIT are served.
+        if !self.authed && !has(table::NO_AUTH) {
+            self.multi_failed |= self.multi.is_some();
+            self.out.error("NOAUTH Authentication required.");
+            return Flow::Continue;
+        }
+        if !prepared.admitted {
+            self.server.stats.rejected.fetch_add(1, Ordering::Relaxed);
+            if cmd.is_some_and(|c| c.session() == Some(Session::Exec)) && self.multi.is_some() {
+                // As Redis' EXEC refused before it runs: the transaction is discarded (a
+                // connection left in MULTI would queue the client's next commands).
+                self.multi = None;
+                self.multi_failed = false;
+                self.unwatch();
+                self.out.error(
+                    "EXECABORT Transaction discarded because of: BUSY rate limit exceeded, retry later",
+                );
+                return Flow::Continue;
+            }
+            self.multi_failed |= self.multi.is_some();
+            self.out.error("BUSY rate limit exceeded, retry later");
+            return Flow::Continue;
+        }
+        let Some(cmd) = cmd else {
+            self.multi_failed |= self.multi.is_some();
+            self.out.error(&unknown_command(&args));
+            return Flow::Continue;
+        };
+        // A subscribed RESP2 connection may only (un)subscribe, PING and QUIT (as Redis 7.0).
+        if self.subscribed_resp2() && !cmd.has(table::PUBSUB) {
+            self.out.error(&format!("ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", name.to_ascii_lowercase()));
+            return Flow::Continue;
+        }
+        if cmd.has(table::TRANSACTION) && !(cmd.has(table::QUEUED) && self.multi.is_some()) {
+            self.transaction(cmd, &args);
+            return Flow::Continue;
+        }
+        if self.multi.is_some() && cmd.session() != Some(Session::Quit) {
+            // Queued, or refused (and the transaction marked) if it could never run.
+            if cmd.has(table::NO_MULTI) {
+                self.multi_failed = true;
+                self.out
+                    .error("ERR Command not allowed inside a transaction");
+            } else if !cmd.arity_ok(args.len()) {
+                self.multi_failed = true;
+                self.wrong_args(name);
+            } else {
+                self.multi.as_mut().expect("in MULTI").push(args);
+                self.out.simple("QUEUED");
+            }
+            return Flow::Continue;
+        }
+        if cmd.has(table::WRITE) {
+            debug_assert!(self.pending.is_empty() || self.pending_db == self.db);
+            self.pending_db = self.db;
+            self.pending.push(args);
+            self.pending_silent.push(self.silent_now);
+            return Flow::Continue;
+        }
+        // Every argument a command reads is there (its arity, as Redis checks it first).
+        if !cmd.arity_ok(args.len()) {
+            self.wrong_args(name);
+            return Flow::Continue;
+        }
+        let flow = self.run(cmd, &args);
+        if self.quit {
+            Flow::Close
+        } else {
+            flow
+        }
+    }
+
+    /// True while the connection has a channel or pattern subscription.
+    pub fn is_subscriber(&self) -> bool {
+        !(self.channels.is_empty() && self.patterns.is_empty())
+    }
+
+    /// A RESP2 connection with a subscription: only pub/sub commands, PING and QUIT.
+    fn subscribed_resp2(&self) -> bool {
+        let subscribed = !(self.channels.is_empty() && self.patterns.is_empty());
+        subscribed && !self.out.resp3
+    }
+
+    fn wrong_args(&mut self, name: &str) {
+        self.out.error(&format!(
+            "ERR wrong number of arguments for '{}' command",
+            name.to_ascii_lowercase()
+        ));
+    }
+
+    /// Runs a command that is not a write (its arity checked): a keyspace read on this
+    /// connection's snapshot, or a session command here.
+    fn run(&mut self, cmd: &'static Command, args: &[Vec<u8>]) -> Flow {
+        let a = &args[1..];
+        let name = cmd.name;
+        if let Handler::Read(read) = cmd.handler {
+            self.keyspace_read(|ks| read(ks, name, a));
+            return Flow::Continue;
+        }
+        let Handler::Session(session) = cmd.handler else {
+            self.wrong_args(name);
+            return Flow::Continue;
+        };
+        match session {
+            Session::Ping if self.subscribed_resp2() => {
+                if a.len() > 1 {
+                    self.wrong_args(name);
+                } else {
+                    self.out.array(2);
+                    self.out.bulk(b"pong");
+                    self.out.bulk(a.first().map_or(&b""[..], |m| m.as_slice()));
+                }
+            }
+            Session::Subscribe | Session::PSubscribe if !a.is_empty() => {
+                self.subscribe(session == Session::PSubscribe, a)
+            }
+            Session::Unsubscribe | Session::PUnsubscribe => {
+                self.unsubscribe(session == Session::PUnsubscribe, a)
+            }
+            Session::Publish if a.len() == 2 => self.publish(&a[0], &a[1]),
+            Session::Pubsub => self.pubsub(args),
+            // No functions can be loaded: FLUSH has nothing to do (Redis' test harness calls it
+            // before every test file) and LIST is empty.
+            Session::Function => match String::from_utf8_lossy(&a[0]).to_ascii_uppercase().as_str()
+            {
+                "FLUSH"
+                    if a.len() == 1
+                        || a.len() == 2
+                            && (a[1].eq_ignore_ascii_case(b"ASYNC")
+                                || a[1].eq_ignore_ascii_case(b"SYNC")) =>
+                {
+                    self.out.simple("OK")
+                }
+                "FLUSH" => self.out.error("ERR syntax error"),
+                "LIST" => self.out.array(0),
+                _ => self.out.error(&unknown_subcommand(args)),
+            },
+            Session::Ping => match a.len() {
+                0 => self.out.simple("PONG"),
+                1 => self.out.bulk(&a[0]),
+                _ => self.wrong_args(name),
+            },
+            Session::Echo if a.len() == 1 => self.out.bulk(&a[0]),
+            Session::Quit => {
+                self.out.simple("OK");
+                return Flow::Close;
+            }
+            Session::Auth => return self.auth(a),
+            Session::Hello => return self.hello(a),
+            Session::Select if a.len() != 1 => self.wrong_args(name),
+            Session::Select => match a
+                .first()
+                .and_then(|d| std::str::from_utf8(d).ok()?.parse::<u32>().ok())
+            {
+                Some(db) if a.len() == 1 && db < DATABASES => {
+                    self.db = db;
+                    self.handle.state.lock().expect("client state").db = db;
+                    self.out.simple("OK");
+                }
+                Some(_) => self.out.error("ERR DB index is out of range"),
+                None if a.len() != 1 => self.wrong_args(name),
+                None => self
+                    .out
+                    .error("ERR value is not an integer or out of range"),
+            },
+            Session::Client => self.client(args),
+            Session::Command => match a
+                .first()
+                .map(|s| String::from_utf8_lossy(s).to_ascii_uppercase())
+            {
+                None => {
+                    self.out.array(COMMANDS.len());
+                    for c in COMMANDS {
+                        self.command_info(c);
+                    }
+                }
+                Some(sub) if sub == "COUNT" && a.len() == 1 => self.out.int(COMMANDS.len() as i64),
+                Some(sub) if sub == "INFO" => {
+                    let asked: Vec<Option<&Command>> = if a.len() == 1 {
+                        COMMANDS.iter().map(Some).collect()
+                    } else {
+                        a[1..].iter().map(|n| table::lookup(n)).collect()
+                    };
+                    self.out.array(asked.len());
+                    for c in asked {
+                        match c {
+                            Some(c) => self.command_info(c),
+                            None => self.out.null(),
+                        }
+                    }
+                }
+                Some(sub) if sub == "LIST" && a.len() == 1 => {
+                    self.out.array(COMMANDS.len());
+                    for c in COMMANDS {
+                        self.out.bulk(c.name.to_ascii_lowercase().as_bytes());
+                    }
+                }
+                Some(sub) if sub == "DOCS" => self.out.map(0),
+                Some(_) => self.out.error(&unknown_subcommand(args)),
+            },
+            Session::Config => self.config(a),
+            Session::Info => {
+                let info = self.server.info(a);
+                self.out.verbatim(info.as_bytes());
+            }
+            // Every commit so far written to the tree and synced (Redis' SAVE writes its
+            // dataset): a checkpoint, which waits for a commit in progress.
+            Session::Save if a.is_empty() => match self.server.db.checkpoint() {
+                Ok(()) => self.out.simple("OK"),
+                Err(e) => self.out.error(&format!("ERR {e}")),
+            },
+            Session::Shutdown => {
+                let mode = a
+                    .first()
+                    .map(|m| String::from_utf8_lossy(m).to_ascii_uppercase());
+                let ok = a.len() <= 1
+                    && mode
+                        .as_deref()
+                        .is_none_or(|m| matches!(m, "SAVE" | "NOSAVE" | "NOW" | "FORCE"));
+                if !ok {
+                    self.out.error("ERR syntax error");
+                } else {
+                    // As Redis: no reply; the connection closes as the server stops
+                    // gracefully (every commit made is kept whatever the mode).
+                    eprintln!("mmtree serve: SHUTDOWN from client {}", self.id);
+                    self.server
+                        .shutdown_requested
+                        .store(true, Ordering::Relaxed);
+                    return Flow::Close;
+                }
+            }
+            Session::Time => {
+                let since = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default();
+                self.out.array(2);
+                self.out.bulk(since.as_secs().to_string().as_bytes());
+                self.out.bulk(since.subsec_micros().to_string().as_bytes());
+            }
+            Session::Memory if a[0].eq_ignore_ascii_case(b"USAGE") && a.len() >= 2 => {
+                self.keyspace_read(|ks| crate::commands::random::memory_usage(ks, &a[1..]))
+            }
+            Session::Memory => self.out.error(&unknown_subcommand(args)),
+            Session::Object if a[0].eq_ignore_ascii_case(b"REFCOUNT") && a.len() == 2 => {
+                self.keyspace_read(|ks| crate::commands::random::refcount(ks, &a[1]))
+            }
+            Session::Object => self.out.error(&unknown_subcommand(args)),
+            _ => self.wrong_args(name),
+        }
+        Flow::Continue
+    }
+}
+
+/// The "unknown command" error, worded as Redis 7.0 words it: the name cut at 128 bytes, then
+/// the arguments quoted while the list is shorter than 128 bytes (the last one cut to fit).
+fn unknown_command(args: &[Vec<u8>]) -> String {
+    let name = &args[0][..args[0].len().min(128)];
+    let mut list: Vec<u8> = Vec::new();
+    for arg in &args[1..] {
+        if list.len() >= 128 {
+            break;
+        }
+        let room = 128 - list.len();
+        list.push(b'\'');
+        list.extend_from_slice(&arg[..arg.len().min(room)]);
+        list.extend_from_slice(b"' ");
+    }
+    format!(
+        "ERR unknown command '{}', with args beginning with: {}",
+        String::from_utf8_lossy(name),
+        String::from_utf8_lossy(&list)
+    )
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        self.unwatch();
+        self.drop_watch_in_flight(true);
+        {
+            let mut subs = self.server.subs.lock().expect("subs");
+            for c in &self.channels {
+                subs.remove(false, c, self.id);
+            }
+            for p in &self.patterns {
+                subs.remove(true, p, self.id);
+            }
+        }
+        self.server
+            .registry
+            .lock()
+            .expect("registry")
+            .remove(&self.id);
+        // Counted in by the acceptor.
+        self.server.clients.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Redis 7's reply to an unknown subcommand of a container command (CLIENT, CONFIG, PUBSUB).
+fn unknown_subcommand(args: &[Vec<u8>]) -> String {
+    format!(
+        "ERR unknown subcommand '{}'. Try {} HELP.",
+        String::from_utf8_lossy(args.get(1).map_or(&b""[..], |a| a.as_slice())),
+        String::from_utf8_lossy(&args[0]).to_ascii_uppercase()
+    )
+}

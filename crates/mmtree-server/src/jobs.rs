@@ -1,0 +1,116 @@
+//! What connections hand the group-commit writer (`Job` in a `WriteBatch`), what it answers
+//! (`Outcome`), and how an answer or a message reaches a connection's event loop (`Event`
+//! through its `Notifier`).
+
+use crate::resp::Reply;
+use crate::store;
+use mio::Waker;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex};
+
+/// A connection's side of its WATCH jobs: the keys of one the writer registered and whose answer
+/// the connection has not taken yet, and whether the connection is gone (set under the watches
+/// lock when it closes, so a WATCH job after that registers nothing).
+#[derive(Default)]
+pub struct WatchClaim {
+    pub gone: AtomicBool,
+    pub in_flight: Mutex<Option<(u32, Vec<Vec<u8>>)>>,
+}
+
+/// Work for the group-commit writer from one client.
+pub enum Job {
+    /// Write commands, in order, on database `db`.
+    Writes { db: u32, ops: Vec<Vec<Vec<u8>>> },
+    /// WATCH: registers the keys; answered with each key's version and liveness. The keys are
+    /// noted in `owner.in_flight` until the connection has the answer, so a connection that
+    /// closes (or a commit that fails) before then does not leave them registered.
+    Watch {
+        db: u32,
+        keys: Vec<Vec<u8>>,
+        owner: Arc<WatchClaim>,
+    },
+    /// EXEC: unless a watched key changed, runs the queued commands (each on its database) one
+    /// after the other, inside the group's transaction. With `snapshot`, the transaction is
+    /// committed right after them and the answer carries a snapshot of that commit: the queued
+    /// commands the connection runs itself (session commands: INFO, CLIENT, …) read exactly the state the
+    /// transaction left, nothing of the jobs after it.
+    Exec {
+        watched: Vec<store::WatchedKey>,
+        ops: Vec<(u32, Vec<Vec<u8>>)>,
+        snapshot: bool,
+    },
+    /// UNWATCH (and DISCARD, and a closing connection's watches): unregisters the keys. Not
+    /// answered. Watches are bookkeeping of the writer alone: an event loop never waits on the
+    /// lock the writer holds while it applies a group.
+    Unwatch { keys: Vec<(u32, Vec<u8>)> },
+    /// A closed connection's WATCH in flight (`claim.gone` is set): unregisters its keys, if the
+    /// writer registered them. Not answered.
+    Release { claim: Arc<WatchClaim> },
+}
+
+impl Job {
+    pub fn ops(&self) -> usize {
+        match self {
+            Job::Writes { ops, .. } => ops.len(),
+            Job::Exec { ops, .. } => ops.len(),
+            Job::Watch { .. } | Job::Unwatch { .. } | Job::Release { .. } => 0,
+        }
+    }
+}
+
+/// A job whose answer nobody waits for (UNWATCH, a closed connection's release).
+pub fn unanswered(job: Job) -> WriteBatch {
+    WriteBatch {
+        job,
+        reply: Box::new(|_| {}),
+    }
+}
+
+/// The writer's answer to a job.
+pub enum Outcome {
+    /// One reply per command (Writes, Exec).
+    Replies(Vec<Reply>),
+    /// EXEC with `snapshot`: the replies, and a snapshot of the commit that ended with it.
+    Exec(Vec<Reply>, Arc<mmtree::ReadTransaction>),
+    /// Per watched key: (version, live).
+    Watched(Vec<(u64, bool)>),
+    /// EXEC found a watched key modified: nothing ran.
+    Aborted,
+    /// The commit failed: nothing was applied.
+    Failed(String),
+}
+
+pub struct WriteBatch {
+    pub job: Job,
+    /// Delivers the answer (to the connection's event loop).
+    pub reply: Box<dyn FnOnce(Outcome) + Send>,
+}
+
+/// What other threads tell a loop.
+pub enum Event {
+    /// A new connection (already counted in `Server::clients`) with its id.
+    Accept(std::net::TcpStream, u64),
+    /// The writer's answer to connection `id`'s job.
+    Outcome(u64, Outcome),
+    /// Connection `id` has mail or was killed.
+    Wake(u64),
+}
+
+/// The way to one loop: a channel and the waker that interrupts its poll.
+#[derive(Clone)]
+pub struct Notifier {
+    pub tx: Sender<Event>,
+    pub waker: Arc<Waker>,
+    /// Set once a wake is on its way; the loop clears it before it reads the channel, so a
+    /// burst of events costs one wake.
+    pub woken: Arc<AtomicBool>,
+}
+
+impl Notifier {
+    pub fn send(&self, event: Event) {
+        if self.tx.send(event).is_ok() && !self.woken.swap(true, Ordering::AcqRel) {
+            let _ = self.waker.wake();
+        }
+    }
+}

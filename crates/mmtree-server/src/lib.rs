@@ -1,0 +1,254 @@
+//! `mmtree serve DB`: the database over the Redis protocol (RESP2/RESP3). The CLI parses the
+//! flags into [`Options`] and calls [`run`].
+//!
+//! Threads: one acceptor, `--threads` event loops that serve the connections dealt to them
+//! (reads run there, each on a fresh snapshot; see `event`), and one group-commit writer that
+//! applies the write commands of every connection waiting at that moment in one transaction and
+//! one durable commit, then hands each its answer.
+//!
+//! The modules are in layers (checked by `tests/layers.rs`; docs/ARCHITECTURE.md has the map
+//! and a reading tour): the RESP codec; the row layout over the engine's tables (`store`); Redis
+//! types over the rows, read over a snapshot or the write transaction (`keyspace`); the command
+//! table and the command families (`commands`); then the threads: the writer, the connections'
+//! state machine (`conn`) and the event loops.
+
+// In layer order, bottom first (checked by tests/layers.rs).
+mod commands;
+mod conn;
+mod event;
+mod expiry;
+mod glob;
+mod jobs;
+mod keyspace;
+mod limiter;
+mod notify;
+mod pubsub;
+pub mod resp;
+mod server;
+mod store;
+mod writer;
+
+pub use server::REDIS_VERSION;
+pub use store::is_internal_table;
+
+use anyhow::{Context, Result};
+use jobs::WriteBatch;
+use resp::Limits;
+use server::{Config, Server, Stats};
+use std::collections::BTreeMap;
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use writer::writer_loop;
+
+/// What `mmtree serve` was asked for (see its `--help` for each).
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The database file (created if missing).
+    pub db: PathBuf,
+    /// HOST:PORT to listen on (the first address it resolves to).
+    pub bind: String,
+    /// Replaces the port of `bind`.
+    pub port: Option<u16>,
+    pub requirepass: Option<String>,
+    /// Global limit, commands per second, and its burst.
+    pub rate: Option<f64>,
+    pub burst: u32,
+    /// Per-connection limit, commands per second, and its burst.
+    pub client_rate: Option<f64>,
+    pub client_burst: u32,
+    /// Event loops.
+    pub threads: usize,
+    pub maxclients: usize,
+    /// Idle timeout in seconds (0: never).
+    pub timeout: u64,
+    /// Seconds a request may stay incomplete.
+    pub slow_timeout: u64,
+    /// Largest bulk string accepted, in bytes.
+    pub max_bulk: usize,
+    pub durability: mmtree::Durability,
+}
+
+/// File descriptors kept for everything but clients (the database, its log and lock files, the
+/// listener, epoll and wakers), as Redis keeps 32.
+const RESERVED_FDS: u64 = 32;
+
+/// `--maxclients` as the open-files limit allows it: the soft limit is raised toward what that
+/// many clients need (up to the hard limit); if it stays short, fewer clients are served and
+/// the reason is printed on stderr (as Redis logs it), rather than `accept` failing with EMFILE at run time.
+fn client_limit(wanted: usize) -> usize {
+    use rustix::process::{getrlimit, setrlimit, Resource};
+    let need = wanted as u64 + RESERVED_FDS;
+    let mut limit = getrlimit(Resource::Nofile);
+    let current = limit.current.unwrap_or(u64::MAX);
+    if current >= need {
+        return wanted;
+    }
+    limit.current = Some(need.min(limit.maximum.unwrap_or(u64::MAX)));
+    let _ = setrlimit(Resource::Nofile, limit);
+    let now = getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX);
+    if now >= need {
+        return wanted;
+    }
+    let served = now.saturating_sub(RESERVED_FDS).max(1) as usize;
+    eprintln!(
+        "mmtree serve: the open-files limit is {now}: serving at most {served} clients instead of --maxclients {wanted}"
+    );
+    served
+}
+
+/// Serves `args.db` until SIGTERM, SIGINT or SHUTDOWN.
+pub fn run(args: Options) -> Result<()> {
+    let db =
+        mmtree::Db::open(&args.db).with_context(|| format!("opening {}", args.db.display()))?;
+    let mut bind: SocketAddr = std::net::ToSocketAddrs::to_socket_addrs(args.bind.as_str())
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .with_context(|| format!("--bind {}: not an address HOST:PORT", args.bind))?;
+    if let Some(port) = args.port {
+        bind.set_port(port);
+    }
+    let listener = TcpListener::bind(bind).with_context(|| format!("listening on {bind}"))?;
+    // std listens with a backlog of 128: a burst of connects (thousands of clients
+    // reconnecting) overflowed it, and each overflow costs the client a 1 s SYN retransmit.
+    // Listening again raises it (Redis' tcp-backlog is 511; the kernel caps it at somaxconn).
+    rustix::net::listen(&listener, 4096).context("setting the listen backlog")?;
+    listener.set_nonblocking(true)?;
+    // Unbounded: each connection has at most one job out, so the queue is at most --maxclients
+    // long, and a loop never blocks on it.
+    let (sender, receiver) = std::sync::mpsc::channel::<WriteBatch>();
+    let protected = !bind.ip().is_loopback() && args.requirepass.is_none();
+    let server = Arc::new(Server {
+        config: Config {
+            bind: listener.local_addr()?,
+            requirepass: args.requirepass,
+            client_rate: args.client_rate,
+            client_burst: args.client_burst,
+            max_clients: client_limit(args.maxclients),
+            idle_timeout: (args.timeout > 0).then(|| Duration::from_secs(args.timeout)),
+            slow_timeout: Duration::from_secs(args.slow_timeout),
+            limits: Limits {
+                max_bulk: args.max_bulk,
+                ..Limits::default()
+            },
+            protected,
+        },
+        db,
+        writer: Mutex::new(sender),
+        global_limiter: args
+            .rate
+            .map(|rate| Mutex::new(limiter::LeakyBucket::new(rate, args.burst))),
+        stats: Stats::default(),
+        registry: Mutex::new(BTreeMap::new()),
+        subs: Mutex::new(pubsub::Subs::default()),
+        command_calls: commands::table::COMMANDS
+            .iter()
+            .map(|_| AtomicU64::new(0))
+            .collect(),
+        shutting_down: AtomicBool::new(false),
+        shutdown_requested: AtomicBool::new(false),
+        notify: notify::Settings::default(),
+        clients: AtomicUsize::new(0),
+        started: Instant::now(),
+    });
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(signal, stop.clone()).context("installing signal handlers")?;
+    }
+    let durability = args.durability;
+    let writer = {
+        let server = server.clone();
+        std::thread::Builder::new()
+            .name("group-commit".into())
+            .spawn(move || writer_loop(server, receiver, durability))?
+    };
+    println!(
+        "mmtree serve: {} on {}",
+        args.db.display(),
+        server.config.bind
+    );
+    if protected {
+        println!("protected mode: no --requirepass on a non-loopback address, so only loopback clients are served");
+    }
+    let mut loops = Vec::new();
+    let mut loop_threads = Vec::new();
+    for i in 0..args.threads.max(1) {
+        let event_loop = event::Loop::new().context("creating an event loop")?;
+        loops.push(event_loop.notifier.clone());
+        let server = server.clone();
+        loop_threads.push(
+            std::thread::Builder::new()
+                .name(format!("event-loop-{i}"))
+                .spawn(move || event_loop.run(server))?,
+        );
+    }
+    let mut next_id = 1u64;
+    while !stop.load(Ordering::Relaxed) && !server.shutdown_requested.load(Ordering::Relaxed) {
+        match listener.accept() {
+            Ok((stream, peer)) => {
+                let _ = stream.set_nonblocking(false);
+                server.stats.connections.fetch_add(1, Ordering::Relaxed);
+                let refuse = |message: &str| {
+                    use std::io::Write;
+                    server
+                        .stats
+                        .rejected_connections
+                        .fetch_add(1, Ordering::Relaxed);
+                    let _ = (&stream).write_all(format!("-{message}\r\n").as_bytes());
+                };
+                if server.config.protected && !peer.ip().is_loopback() {
+                    refuse("DENIED mmtree is running in protected mode: it listens on a non-loopback address without a password. Set --requirepass or bind to 127.0.0.1.");
+                    continue;
+                }
+                if server.clients.load(Ordering::Relaxed) >= server.config.max_clients {
+                    refuse("ERR max number of clients reached");
+                    continue;
+                }
+                server.clients.fetch_add(1, Ordering::Relaxed);
+                let id = next_id;
+                next_id += 1;
+                // Dealt out in turn; the loop counts the client out when it closes.
+                loops[(id as usize) % loops.len()].send(jobs::Event::Accept(stream, id));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                // Wait for the next connection, waking at least every 100 ms to see a stop
+                // signal. (A fixed sleep here let a burst of connects overflow the listen
+                // backlog, and each overflow cost that client a 1 s SYN retransmit.)
+                let mut fds = [rustix::event::PollFd::new(
+                    &listener,
+                    rustix::event::PollFlags::IN,
+                )];
+                let timeout = rustix::event::Timespec {
+                    tv_sec: 0,
+                    tv_nsec: 100_000_000,
+                };
+                let _ = rustix::event::poll(&mut fds, Some(&timeout));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                // EMFILE, ECONNABORTED, …: keep serving the clients we have.
+                eprintln!("mmtree serve: accept failed: {e}");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+    // Graceful shutdown: stop accepting, let clients finish what they sent, commit, exit 0.
+    println!("mmtree serve: shutting down");
+    server.shutting_down.store(true, Ordering::Relaxed);
+    drop(loops);
+    for handle in loop_threads {
+        let _ = handle.join();
+    }
+    // The writer ends when its channel closes: drop the last sender.
+    let (closed, _) = std::sync::mpsc::channel();
+    drop(std::mem::replace(
+        &mut *server.writer.lock().expect("writer channel"),
+        closed,
+    ));
+    let _ = writer.join();
+    server.db.sync()?;
+    println!("mmtree serve: stopped");
+    Ok(())
+}

@@ -1,0 +1,303 @@
+//! The state every thread shares: the configuration, the database, the way to the writer,
+//! the limiter, the clients and their subscriptions, the counters; and INFO.
+//!
+//! Lock order. Only one nesting exists: `registry` → a `Handle`'s `state` (INFO clients reads
+//! each client's state while it holds the registry). Every other lock is taken alone and
+//! released before the next: `subs` (then, separately, `registry`, when PUBLISH finds its
+//! subscribers), `writer` (held only to send a job on an unbounded channel), `global_limiter`,
+//! a `Handle`'s `mail` and its `watch.in_flight`. The WATCH versions are not shared at all:
+//! they are the group-commit writer's own state (`writer`), and UNWATCH, DISCARD, EXEC and a
+//! closing connection hand it jobs; so no event loop waits on anything the writer holds while
+//! it applies a group, and a loop never waits for a commit.
+
+/// The Redis version the server speaks for (INFO's `redis_version`, HELLO's `version`):
+/// clients and Redis' test suite choose features by it.
+pub const REDIS_VERSION: &str = "7.0.0";
+
+use crate::commands;
+use crate::jobs::WriteBatch;
+use crate::limiter;
+use crate::notify;
+use crate::pubsub;
+use crate::resp::Limits;
+use crate::store;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub struct Config {
+    pub bind: SocketAddr,
+    pub requirepass: Option<String>,
+    pub client_rate: Option<f64>,
+    pub client_burst: u32,
+    pub max_clients: usize,
+    pub idle_timeout: Option<Duration>,
+    pub slow_timeout: Duration,
+    pub limits: Limits,
+    pub protected: bool,
+}
+
+#[derive(Default)]
+pub struct Stats {
+    pub connections: AtomicU64,
+    pub rejected_connections: AtomicU64,
+    pub commands: AtomicU64,
+    pub rejected: AtomicU64,
+    /// Commands a rate limiter (global or the connection's own) admitted.
+    pub limiter_admitted: AtomicU64,
+    pub auth_failures: AtomicU64,
+    pub commits: AtomicU64,
+    pub committed_writes: AtomicU64,
+    pub expired: AtomicU64,
+}
+
+pub struct Server {
+    pub config: Config,
+    pub db: mmtree::Db,
+    pub writer: Mutex<Sender<WriteBatch>>,
+    pub global_limiter: Option<Mutex<limiter::LeakyBucket>>,
+    pub stats: Stats,
+    /// Every live connection (CLIENT LIST, CLIENT KILL, PUBLISH).
+    pub registry: pubsub::Registry,
+    /// Pub/sub subscriptions.
+    pub subs: Mutex<pubsub::Subs>,
+    /// Calls per command, in `commands::table::COMMANDS` order (INFO commandstats; no timings).
+    pub command_calls: Vec<AtomicU64>,
+    pub shutting_down: AtomicBool,
+    /// notify-keyspace-events.
+    pub notify: notify::Settings,
+    /// Set by SHUTDOWN: the acceptor stops as on SIGTERM.
+    pub shutdown_requested: AtomicBool,
+    pub clients: AtomicUsize,
+    pub started: Instant,
+}
+
+impl Server {
+    /// The subscribers of `channel` (by channel or pattern), each with the pattern it matched.
+    pub fn subscribers(&self, channel: &[u8]) -> Vec<(Arc<pubsub::Handle>, Option<Vec<u8>>)> {
+        let targets = self.subs.lock().expect("subs").targets(channel);
+        let registry = self.registry.lock().expect("registry");
+        targets
+            .into_iter()
+            .filter_map(|(id, p)| Some((registry.get(&id)?.clone(), p)))
+            .collect()
+    }
+
+    /// Publishes to every subscriber's mail; returns how many there are.
+    pub fn publish(&self, channel: &[u8], payload: &[u8]) -> usize {
+        let subscribers = self.subscribers(channel);
+        for (h, p) in &subscribers {
+            h.publish(p.as_deref(), channel, payload);
+        }
+        subscribers.len()
+    }
+
+    /// INFO [section ...]: Redis' sections (server, clients, memory, persistence, stats,
+    /// replication, cpu, keyspace; "default", "all", "everything"), only those asked for, in
+    /// Redis' order; an unknown section gives nothing.
+    pub fn info(&self, asked: &[Vec<u8>]) -> String {
+        const ORDER: [&str; 9] = [
+            "server",
+            "clients",
+            "memory",
+            "persistence",
+            "stats",
+            "replication",
+            "cpu",
+            "commandstats",
+            "keyspace",
+        ];
+        let asked: Vec<String> = asked
+            .iter()
+            .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
+            .collect();
+        // "default" (and no argument) is every section but commandstats; "all" and
+        // "everything" add it.
+        let all = asked
+            .iter()
+            .any(|a| matches!(a.as_str(), "all" | "everything"));
+        let default = asked.is_empty() || asked.iter().any(|a| a == "default");
+        let mut text = String::new();
+        for section in ORDER {
+            let wanted =
+                all || (default && section != "commandstats") || asked.iter().any(|a| a == section);
+            if !wanted {
+                continue;
+            }
+            if !text.is_empty() {
+                text.push_str("\r\n");
+            }
+            let mut title = section.to_string();
+            title[..1].make_ascii_uppercase();
+            match section {
+                "cpu" => title = "CPU".into(),
+                "commandstats" => title = "Commandstats".into(),
+                _ => {}
+            }
+            text.push_str(&format!("# {title}\r\n"));
+            text.push_str(&self.info_section(section));
+        }
+        text
+    }
+
+    fn info_section(&self, section: &str) -> String {
+        let s = &self.stats;
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        match section {
+            "server" => format!(
+                "redis_version:{REDIS_VERSION}\r\nmmtree_version:{}\r\nredis_mode:standalone\r\nos:{}\r\narch_bits:64\r\nprocess_id:{}\r\ntcp_port:{}\r\nuptime_in_seconds:{}\r\nuptime_in_days:{}\r\nexecutable:mmtree\r\n",
+                env!("CARGO_PKG_VERSION"),
+                std::env::consts::OS,
+                std::process::id(),
+                self.config.bind.port(),
+                self.started.elapsed().as_secs(),
+                self.started.elapsed().as_secs() / 86400,
+            ),
+            "clients" => {
+                let pubsub = self
+                    .registry
+                    .lock()
+                    .expect("registry")
+                    .values()
+                    .filter(|h| h.is_pubsub())
+                    .count();
+                format!(
+                    "connected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:0\r\npubsub_clients:{pubsub}\r\n",
+                    self.clients.load(Ordering::Relaxed),
+                    self.config.max_clients,
+                )
+            }
+            "memory" => {
+                // Resident memory from /proc (the mapping's cached pages included).
+                let rss = std::fs::read_to_string("/proc/self/statm")
+                    .ok()
+                    .and_then(|t| t.split_whitespace().nth(1)?.parse::<u64>().ok())
+                    .map_or(0, |pages| pages * 4096);
+                format!(
+                    "used_memory:{rss}\r\nused_memory_human:{:.2}M\r\nused_memory_rss:{rss}\r\nmaxmemory:0\r\nmaxmemory_policy:noeviction\r\nmmtree_file_bytes:{}\r\n",
+                    rss as f64 / (1 << 20) as f64,
+                    self.db.stats().file_bytes,
+                )
+            }
+            "persistence" => {
+                let d = self.db.stats();
+                format!(
+                    "loading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:0\r\nrdb_bgsave_in_progress:0\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\nmmtree_last_commit:{}\r\nmmtree_file_bytes:{}\r\nmmtree_commits:{}\r\nmmtree_committed_writes:{}\r\n\
+                     mmtree_log_bytes:{}\r\nmmtree_log_syncs:{}\r\nmmtree_checkpoints:{}\r\nmmtree_last_checkpoint_txn:{}\r\n\
+                     mmtree_last_checkpoint_age_seconds:{}\r\nmmtree_last_checkpoint_ms:{:.1}\r\nmmtree_pages_pinned:{}\r\n",
+                    d.txn_id,
+                    d.file_bytes,
+                    load(&s.commits),
+                    load(&s.committed_writes),
+                    d.log_bytes,
+                    d.log_syncs,
+                    d.checkpoints,
+                    d.checkpoint_txn,
+                    d.checkpoint_age.as_secs(),
+                    d.last_checkpoint_duration.as_secs_f64() * 1e3,
+                    d.pages_pinned,
+                )
+            }
+            "stats" => {
+                // The level: the global bucket's, or with only per-connection limits, the
+                // fullest connection's.
+                let (rejected_global, level) = match &self.global_limiter {
+                    Some(l) => {
+                        let l = l.lock().expect("limiter");
+                        (l.rejected, l.level())
+                    }
+                    None => (
+                        0,
+                        self.registry
+                            .lock()
+                            .expect("registry")
+                            .values()
+                            .map(|h| f64::from_bits(h.buffers.limiter_level.load(Ordering::Relaxed)))
+                            .fold(0.0, f64::max),
+                    ),
+                };
+                let admitted = load(&s.limiter_admitted);
+                let (channels, patterns) = {
+                    let subs = self.subs.lock().expect("subs");
+                    (subs.channels.len(), subs.patterns.len())
+                };
+                format!(
+                    "total_connections_received:{}\r\ntotal_commands_processed:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\npubsub_channels:{channels}\r\npubsub_patterns:{patterns}\r\n\
+                     limiter_admitted:{admitted}\r\nlimiter_rejected:{}\r\nlimiter_rejected_global:{rejected_global}\r\nlimiter_level:{level:.1}\r\nauth_failures:{}\r\n",
+                    load(&s.connections),
+                    load(&s.commands),
+                    load(&s.rejected_connections),
+                    load(&s.expired),
+                    load(&s.rejected),
+                    load(&s.auth_failures),
+                )
+            }
+            "replication" => "role:master\r\nconnected_slaves:0\r\nmaster_repl_offset:0\r\n".into(),
+            "commandstats" => {
+                let mut text = String::new();
+                for (c, calls) in commands::table::COMMANDS.iter().zip(&self.command_calls) {
+                    let calls = calls.load(Ordering::Relaxed);
+                    if calls > 0 {
+                        text.push_str(&format!(
+                            "cmdstat_{}:calls={calls},usec=0,usec_per_call=0.00,rejected_calls=0,failed_calls=0\r\n",
+                            c.name.to_ascii_lowercase()
+                        ));
+                    }
+                }
+                text
+            }
+            "cpu" => {
+                // utime and stime from /proc/self/stat, in clock ticks (100 per second).
+                let ticks: Vec<u64> = std::fs::read_to_string("/proc/self/stat")
+                    .ok()
+                    .and_then(|t| {
+                        let rest = t.rsplit_once(')')?.1.to_string();
+                        Some(
+                            rest.split_whitespace()
+                                .skip(11)
+                                .take(2)
+                                .filter_map(|n| n.parse().ok())
+                                .collect(),
+                        )
+                    })
+                    .unwrap_or_default();
+                let secs = |i: usize| ticks.get(i).map_or(0.0, |&t| t as f64 / 100.0);
+                format!(
+                    "used_cpu_sys:{:.6}\r\nused_cpu_user:{:.6}\r\nused_cpu_sys_children:0.000000\r\nused_cpu_user_children:0.000000\r\n",
+                    secs(1),
+                    secs(0)
+                )
+            }
+            _ => {
+                let mut keyspace = String::new();
+                let now = store::now_ms();
+                let listed = self.db.begin_read().and_then(|read| {
+                    for db in 0..store::DATABASES {
+                        let Some(t) = read.table(store::table_name(db))? else {
+                            continue;
+                        };
+                        if t.is_empty() {
+                            continue;
+                        }
+                        let (expires, avg_ttl) = match read.table(store::expires_name(db))? {
+                            Some(e) => (e.len(), store::average_ttl(&e, now)?),
+                            None => (0, 0),
+                        };
+                        keyspace.push_str(&format!(
+                            "db{db}:keys={},expires={expires},avg_ttl={avg_ttl}\r\n",
+                            t.len()
+                        ));
+                    }
+                    Ok(())
+                });
+                if let Err(e) = listed {
+                    eprintln!("mmtree serve: INFO keyspace: {e}");
+                    keyspace.push_str(&format!("mmtree_error:{e}\r\n"));
+                }
+                keyspace
+            }
+        }
+    }
+}

@@ -1,0 +1,50 @@
+//! The expiry sweep: expired keys removed in time order from the expiry queue.
+
+use super::*;
+
+/// Deletes keys whose expiry has passed, at most `limit` of them. Returns how many. (A swept key
+/// had already expired, so watches of it are left alone: EXEC checks liveness itself.)
+pub fn sweep(
+    w: &mut WriteTransaction,
+    now: u64,
+    limit: usize,
+    mut events: Option<&mut Vec<KeyEvent>>,
+) -> TxResult<usize> {
+    if !w.has_table(EXPIRY_QUEUE)? {
+        return Ok(0);
+    }
+    let due: Vec<(u64, u32, Vec<u8>)> = {
+        let queue = w.table(EXPIRY_QUEUE)?;
+        let end = (now + 1).to_be_bytes();
+        let mut due = Vec::new();
+        for item in queue.range(..&end[..])?.take(limit) {
+            let (k, _) = item?;
+            if k.len() >= 12 {
+                let at = u64::from_be_bytes(k[..8].try_into().expect("8 bytes"));
+                let db = u32::from_be_bytes(k[8..12].try_into().expect("4 bytes"));
+                due.push((at, db, k[12..].to_vec()));
+            }
+        }
+        due
+    };
+    for (at, db, key) in &due {
+        w.table(EXPIRY_QUEUE)?.remove(&queue_key(*at, *db, key))?;
+        let mut expires = w.table(expires_name(*db))?;
+        if expires.get(key)?.and_then(decode_expiry) == Some(*at) {
+            expires.remove(key)?;
+            drop(expires);
+            let mut tx = Tx {
+                w,
+                db: *db,
+                now,
+                max_key: usize::MAX,
+                watches: None,
+                events: events.as_deref_mut(),
+            };
+            tx.drop_hash(key)?;
+            tx.notify(notify::EXPIRED, "expired", key);
+            w.table(table_name(*db))?.remove(key)?;
+        }
+    }
+    Ok(due.len())
+}

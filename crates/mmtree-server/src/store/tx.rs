@@ -1,0 +1,402 @@
+//! The group's write transaction as Redis databases: reads and writes of one database's rows,
+//! with expiry, types, collection runs, WATCH versions and keyspace events kept together.
+
+use super::*;
+
+/// A write transaction seen as Redis databases.
+pub struct Tx<'w> {
+    pub w: &'w mut WriteTransaction,
+    pub db: u32,
+    pub now: u64,
+    /// Longest key accepted: the engine's limit less the expiry queue's 12-byte prefix.
+    pub max_key: usize,
+    /// The watched keys, if any connection watches one: every write of a key bumps its version.
+    pub watches: Option<&'w mut Watches>,
+    /// Keyspace events of this job, when notifications are on (`notify`).
+    pub events: Option<&'w mut Vec<KeyEvent>>,
+}
+
+impl Tx<'_> {
+    /// Records a keyspace event on `key` of this database (published after the commit).
+    pub fn notify(&mut self, class: u32, event: &'static str, key: &[u8]) {
+        let db = self.db;
+        if let Some(events) = self.events.as_deref_mut() {
+            events.push(KeyEvent {
+                db,
+                class,
+                event,
+                key: key.to_vec(),
+            });
+        }
+    }
+
+    /// `event`, then `del` if that change removed the key (its last member or element).
+    pub fn notify_and_gone(&mut self, class: u32, event: &'static str, key: &[u8]) -> TxResult<()> {
+        self.notify(class, event, key);
+        if self.data(key)?.is_none() {
+            self.notify(notify::GENERIC, "del", key);
+        }
+        Ok(())
+    }
+
+    /// The stored value (live or expired), without creating the table.
+    pub fn data(&mut self, key: &[u8]) -> TxResult<Option<Vec<u8>>> {
+        let name = table_name(self.db);
+        if !self.w.has_table(name)? {
+            return Ok(None);
+        }
+        Ok(self.w.table(name)?.get(key)?.map(<[u8]>::to_vec))
+    }
+
+    /// The stored expiry time (passed or not), without creating the table.
+    pub fn expiry(&mut self, key: &[u8]) -> TxResult<Option<u64>> {
+        let name = expires_name(self.db);
+        if !self.w.has_table(name)? {
+            return Ok(None);
+        }
+        Ok(self.w.table(name)?.get(key)?.and_then(decode_expiry))
+    }
+
+    /// The live value (expiry, data).
+    pub fn get(&mut self, key: &[u8]) -> TxResult<Option<(Option<u64>, Vec<u8>)>> {
+        let Some(data) = self.data(key)? else {
+            return Ok(None);
+        };
+        Ok(match self.expiry(key)? {
+            Some(at) if at <= self.now => None,
+            expiry => Some((expiry, data)),
+        })
+    }
+
+    /// The key's type if it is not a string (`hash`, `set`), live or not.
+    pub fn type_of(&mut self, key: &[u8]) -> TxResult<Option<Vec<u8>>> {
+        let name = types_name(self.db);
+        if !self.w.has_table(name)? {
+            return Ok(None);
+        }
+        Ok(self.w.table(name)?.get(key)?.map(<[u8]>::to_vec))
+    }
+
+    /// True if the key (live or not) is not a string.
+    pub fn not_string(&mut self, key: &[u8]) -> TxResult<bool> {
+        Ok(self.type_of(key)?.is_some())
+    }
+
+    /// The live value as a string: Err(WRONGTYPE) for a hash.
+    pub fn get_string(&mut self, key: &[u8]) -> TxResult<Result<Option<Live>, Reply>> {
+        let got = self.get(key)?;
+        if got.is_some() && self.not_string(key)? {
+            return Ok(Err(Reply::Error(WRONGTYPE.into())));
+        }
+        Ok(Ok(got))
+    }
+
+    /// The whole live value (for RENAME, COPY, MOVE, SWAPDB).
+    pub fn dump(&mut self, key: &[u8]) -> TxResult<Option<(Option<u64>, Value)>> {
+        let Some((expiry, data)) = self.get(key)? else {
+            return Ok(None);
+        };
+        match self.type_of(key)? {
+            None => Ok(Some((expiry, Value::String(data)))),
+            Some(kind) => Ok(Some((expiry, Value::Collection(kind, self.fields(key)?)))),
+        }
+    }
+
+    /// Stores a value made by `dump` (replacing whatever the key held).
+    pub fn restore(&mut self, key: &[u8], value: &Value, expiry: Option<u64>) -> TxResult<()> {
+        match value {
+            Value::String(data) => self.set(key, data, expiry),
+            Value::Collection(kind, fields) => {
+                self.remove(key)?;
+                self.notify(notify::NEW, "new", key);
+                for (f, v) in fields {
+                    self.w
+                        .table(hash_name(self.db))?
+                        .insert(&field_key(key, f), v)?;
+                }
+                self.w.table(types_name(self.db))?.insert(key, kind)?;
+                self.w
+                    .table(table_name(self.db))?
+                    .insert(key, &(fields.len() as u64).to_be_bytes())?;
+                self.set_expiry(key, None, expiry)?;
+                self.touch(key);
+                Ok(())
+            }
+        }
+    }
+
+    /// A list's first and last positions (None: no rows).
+    pub fn list_ends(&mut self, key: &[u8]) -> TxResult<Option<(u64, u64)>> {
+        let name = hash_name(self.db);
+        if !self.w.has_table(name)? {
+            return Ok(None);
+        }
+        let (lo, hi) = (field_key(key, &[0; 8]), field_key(key, &[0xff; 8]));
+        let t = self.w.table(name)?;
+        let mut rows = t.range((
+            std::ops::Bound::Included(&lo[..]),
+            std::ops::Bound::Included(&hi[..]),
+        ))?;
+        let position =
+            |k: &[u8]| -> u64 { u64::from_be_bytes(k[k.len() - 8..].try_into().expect("8 bytes")) };
+        let Some(first) = rows.next() else {
+            return Ok(None);
+        };
+        let first = position(first?.0);
+        let last = match rows.next_back() {
+            Some(row) => position(row?.0),
+            None => first,
+        };
+        Ok(Some((first, last)))
+    }
+
+    /// Every field of a hash (live or not), in order.
+    pub fn fields(&mut self, key: &[u8]) -> TxResult<Vec<(Vec<u8>, Vec<u8>)>> {
+        let name = hash_name(self.db);
+        if !self.w.has_table(name)? {
+            return Ok(Vec::new());
+        }
+        let prefix = field_prefix(key);
+        let t = self.w.table(name)?;
+        let mut out = Vec::new();
+        for item in t.range(&prefix[..]..)? {
+            let (k, v) = item?;
+            if !k.starts_with(&prefix) {
+                break;
+            }
+            out.push((k[prefix.len()..].to_vec(), v.to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// A field of a hash (the caller checked the key is a live hash).
+    pub fn field(&mut self, key: &[u8], field: &[u8]) -> TxResult<Option<Vec<u8>>> {
+        let name = hash_name(self.db);
+        if !self.w.has_table(name)? {
+            return Ok(None);
+        }
+        Ok(self
+            .w
+            .table(name)?
+            .get(&field_key(key, field))?
+            .map(<[u8]>::to_vec))
+    }
+
+    /// The live hash or set (`kind`) for a write, as its row count: Err(WRONGTYPE) for another
+    /// type; an expired key is removed first. Ok(None) if there is none (yet).
+    pub fn collection_for_write(
+        &mut self,
+        key: &[u8],
+        kind: &[u8],
+    ) -> TxResult<Result<Option<u64>, Reply>> {
+        match self.get(key)? {
+            Some((_, data)) => {
+                if self.type_of(key)?.as_deref() != Some(kind) {
+                    return Ok(Err(Reply::Error(WRONGTYPE.into())));
+                }
+                Ok(Ok(Some(decode_expiry(&data).unwrap_or(0))))
+            }
+            None => {
+                if self.data(key)?.is_some() {
+                    self.remove(key)?;
+                }
+                Ok(Ok(None))
+            }
+        }
+    }
+
+    /// Sets a field of a hash (or a member of a set, `kind`, with an empty value); true if it
+    /// is new. `count` is the row count before (None: no such key yet).
+    pub fn hset(
+        &mut self,
+        kind: &[u8],
+        key: &[u8],
+        field: &[u8],
+        value: &[u8],
+        count: &mut Option<u64>,
+    ) -> TxResult<bool> {
+        let fk = field_key(key, field);
+        let new = self.w.table(hash_name(self.db))?.get(&fk)?.is_none();
+        self.w.table(hash_name(self.db))?.insert(&fk, value)?;
+        if count.is_none() {
+            self.w.table(types_name(self.db))?.insert(key, kind)?;
+            self.notify(notify::NEW, "new", key);
+        }
+        let n = count.unwrap_or(0) + u64::from(new);
+        *count = Some(n);
+        self.w
+            .table(table_name(self.db))?
+            .insert(key, &n.to_be_bytes())?;
+        self.touch(key);
+        Ok(new)
+    }
+
+    /// Deletes a field; true if it was there. Deletes the key with its last field.
+    pub fn hdel(&mut self, key: &[u8], field: &[u8], count: &mut Option<u64>) -> TxResult<bool> {
+        let Some(n) = *count else {
+            return Ok(false);
+        };
+        let removed = self
+            .w
+            .table(hash_name(self.db))?
+            .remove(&field_key(key, field))?;
+        if removed {
+            self.touch(key);
+            if n <= 1 {
+                self.remove(key)?;
+                *count = None;
+            } else {
+                *count = Some(n - 1);
+                self.w
+                    .table(table_name(self.db))?
+                    .insert(key, &(n - 1).to_be_bytes())?;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Removes a sorted-set member's order row (and the one an older server wrote for -0).
+    pub fn hdel_order(
+        &mut self,
+        key: &[u8],
+        member: &[u8],
+        score: f64,
+        count: &mut Option<u64>,
+    ) -> TxResult<()> {
+        let removed = self.hdel(key, &zorder(member, score), count)?;
+        if !removed && score == 0.0 && score.is_sign_negative() {
+            self.hdel(key, &zorder_negative_zero(member), count)?;
+        }
+        Ok(())
+    }
+
+    /// Drops a hash's fields and type row (if it is one).
+    pub fn drop_hash(&mut self, key: &[u8]) -> TxResult<()> {
+        if !self.not_string(key)? {
+            return Ok(());
+        }
+        self.w.table(types_name(self.db))?.remove(key)?;
+        let fields: Vec<Vec<u8>> = self.fields(key)?.into_iter().map(|(f, _)| f).collect();
+        let mut t = self.w.table(hash_name(self.db))?;
+        for f in fields {
+            t.remove(&field_key(key, &f))?;
+        }
+        Ok(())
+    }
+
+    /// Changes only the key's expiry (the key exists).
+    pub fn set_ttl(&mut self, key: &[u8], expiry: Option<u64>) -> TxResult<()> {
+        let old = self.expiry(key)?;
+        self.set_expiry(key, old, expiry)?;
+        self.touch(key);
+        Ok(())
+    }
+
+    pub fn touch(&mut self, key: &[u8]) {
+        let db = self.db;
+        if let Some(watches) = self.watches.as_deref_mut() {
+            watches.touch(db, key);
+        }
+    }
+
+    /// Stores a string (replacing a hash, set or list).
+    pub fn set(&mut self, key: &[u8], data: &[u8], expiry: Option<u64>) -> TxResult<()> {
+        if self.events.is_some() && self.data(key)?.is_none() {
+            self.notify(notify::NEW, "new", key);
+        }
+        self.drop_hash(key)?;
+        let old = self.expiry(key)?;
+        self.w.table(table_name(self.db))?.insert(key, data)?;
+        self.set_expiry(key, old, expiry)?;
+        self.touch(key);
+        Ok(())
+    }
+
+    /// Removes the key; true if it was live.
+    pub fn remove(&mut self, key: &[u8]) -> TxResult<bool> {
+        let old = self.expiry(key)?;
+        let present = self.data(key)?.is_some();
+        if present {
+            self.drop_hash(key)?;
+            self.w.table(table_name(self.db))?.remove(key)?;
+        }
+        self.set_expiry(key, old, None)?;
+        let was_live = present && old.is_none_or(|at| at > self.now);
+        if was_live {
+            self.touch(key);
+        }
+        Ok(was_live)
+    }
+
+    /// Moves the key's expiry from `old` to `new` in the expiry table and the queue.
+    pub fn set_expiry(&mut self, key: &[u8], old: Option<u64>, new: Option<u64>) -> TxResult<()> {
+        if old == new {
+            return Ok(());
+        }
+        let db = self.db;
+        {
+            let mut expires = self.w.table(expires_name(db))?;
+            match new {
+                Some(at) => {
+                    expires.insert(key, &at.to_be_bytes())?;
+                }
+                None => {
+                    expires.remove(key)?;
+                }
+            }
+        }
+        let mut queue = self.w.table(EXPIRY_QUEUE)?;
+        if let Some(at) = old {
+            queue.remove(&queue_key(at, db, key))?;
+        }
+        if let Some(at) = new {
+            queue.insert(&queue_key(at, db, key), b"")?;
+        }
+        Ok(())
+    }
+
+    pub fn flush(&mut self) -> TxResult<()> {
+        let db = self.db;
+        // A watched key that is live counts as modified; an absent or stale one does not.
+        let watched = self
+            .watches
+            .as_deref()
+            .map_or_else(Vec::new, |w| w.keys(db));
+        for key in watched {
+            if self.get(&key)?.is_some() {
+                self.touch(&key);
+            }
+        }
+        self.w.delete_table(table_name(db))?;
+        let expires = expires_name(db);
+        if self.w.has_table(expires)? {
+            let due: Vec<Vec<u8>> = {
+                let t = self.w.table(expires)?;
+                let mut due = Vec::new();
+                for item in t.range(..)? {
+                    let (k, v) = item?;
+                    if let Some(at) = decode_expiry(v) {
+                        due.push(queue_key(at, db, k));
+                    }
+                }
+                due
+            };
+            let mut queue = self.w.table(EXPIRY_QUEUE)?;
+            for k in due {
+                queue.remove(&k)?;
+            }
+            self.w.delete_table(expires)?;
+        }
+        self.w.delete_table(types_name(db))?;
+        self.w.delete_table(hash_name(db))?;
+        Ok(())
+    }
+}
+
+/// A whole value, as RENAME, COPY and MOVE carry it.
+#[derive(Clone, Debug)]
+pub enum Value {
+    String(Vec<u8>),
+    /// A hash or a set (its type name) with its rows: (field, value) or (member, empty).
+    Collection(Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>),
+}

@@ -1,0 +1,315 @@
+//! The group-commit writer: one thread that applies every job waiting in one write transaction
+//! and one commit, then answers each connection; it sweeps expired keys on `expiry`'s schedule.
+
+use crate::commands;
+use crate::expiry;
+use crate::jobs::{Job, Outcome, WriteBatch};
+use crate::keyspace;
+use crate::notify;
+use crate::server::Server;
+use crate::store;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The group-commit writer: takes every batch waiting, applies them in one transaction, commits
+/// once, then answers each client. Sweeps expired keys on `expiry::Sweeper`'s schedule.
+pub fn writer_loop(
+    server: Arc<Server>,
+    batches: Receiver<WriteBatch>,
+    durability: mmtree::Durability,
+) {
+    let mut sweeper = expiry::Sweeper::new(Instant::now());
+    // Keys under WATCH, with their versions: the writer's alone (WATCH, EXEC, UNWATCH and a
+    // closing connection's release are jobs), so no event loop ever waits for a group to apply.
+    let mut watches = store::Watches::default();
+    loop {
+        let first = match batches.recv_timeout(sweeper.wait(Duration::from_millis(100))) {
+            Ok(batch) => Some(batch),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => return,
+        };
+        let mut group: Vec<WriteBatch> = first.into_iter().collect();
+        let mut ops = group.iter().map(|b| b.job.ops()).sum::<usize>();
+        while ops < 50_000 {
+            match batches.try_recv() {
+                Ok(batch) => {
+                    ops += batch.job.ops();
+                    group.push(batch);
+                }
+                Err(_) => break,
+            }
+        }
+        let sweep_due = sweeper.due(Instant::now());
+        if group.is_empty() && !sweep_due {
+            continue;
+        }
+        let now = store::now_ms();
+        // The group is committed in segments: one ends after an EXEC that wants a snapshot of
+        // its own commit, the last one with the rest (and the expiry sweep, if due).
+        let mut rest = group.into_iter().peekable();
+        loop {
+            let mut segment = Vec::new();
+            for batch in rest.by_ref() {
+                let cut = matches!(batch.job, Job::Exec { snapshot: true, .. });
+                segment.push(batch);
+                if cut {
+                    break;
+                }
+            }
+            let last = rest.peek().is_none();
+            let sweep = (sweep_due && last).then_some(sweeper.limit());
+            let expired = commit_segment(&server, &mut watches, segment, durability, now, sweep);
+            if last {
+                if sweep_due {
+                    // A failed commit removed nothing: the sweep is tried again later.
+                    sweeper.swept(expired.unwrap_or(0), Instant::now());
+                }
+                break;
+            }
+        }
+    }
+}
+
+/// Why a segment's commit failed.
+enum Failure {
+    Db(mmtree::Error),
+    /// A job panicked (a bug): its transaction was dropped, so nothing of it was applied.
+    Panic,
+}
+
+impl From<mmtree::Error> for Failure {
+    fn from(e: mmtree::Error) -> Failure {
+        Failure::Db(e)
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Db(e) => e.fmt(f),
+            Failure::Panic => f.write_str(
+                "internal error in a command (a bug; see the panic on stderr); nothing of this commit was applied",
+            ),
+        }
+    }
+}
+
+/// Applies `segment`'s jobs in one write transaction, commits once, and answers each; with
+/// `sweep`, also removes up to that many expired keys. Returns how many it removed (None if
+/// the commit failed).
+fn commit_segment(
+    server: &Server,
+    watches: &mut store::Watches,
+    segment: Vec<WriteBatch>,
+    durability: mmtree::Durability,
+    now: u64,
+    sweep: Option<usize>,
+) -> Option<usize> {
+    let ops = segment.iter().map(|b| b.job.ops()).sum::<usize>();
+    let max_key = server.db.key_size_max().saturating_sub(12);
+    let flags = server.notify.get();
+    let notifying = flags != 0;
+    let mut events: Vec<notify::KeyEvent> = Vec::new();
+    // A panic (a bug) in one job drops the transaction unfinished, which aborts it: the segment's
+    // jobs all fail and the writer goes on.
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(
+        || -> Result<(Vec<Outcome>, usize), Failure> {
+            let mut w = server.db.begin_write()?;
+            w.set_durability(durability);
+            let mut outcomes = Vec::with_capacity(segment.len());
+            {
+                for batch in &segment {
+                    outcomes.push(run_job(
+                        &mut w,
+                        watches,
+                        &batch.job,
+                        now,
+                        max_key,
+                        notifying.then_some(&mut events),
+                    )?);
+                }
+            }
+            let expired = match sweep {
+                Some(limit) => store::sweep(&mut w, now, limit, notifying.then_some(&mut events))?,
+                None => 0,
+            };
+            if ops == 0 && expired == 0 {
+                w.abort();
+            } else {
+                w.commit()?;
+            }
+            // An EXEC that asked for it (the segment's last job) gets a snapshot of this commit,
+            // taken before any other write can begin (this thread is the server's only writer).
+            if let Some(Outcome::Replies(_)) = outcomes.last() {
+                if matches!(
+                    segment.last().map(|b| &b.job),
+                    Some(Job::Exec { snapshot: true, .. })
+                ) {
+                    // (Without one, the connection reads a fresh snapshot: the commit is done.)
+                    if let Ok(snapshot) = server.db.begin_read() {
+                        if let Some(Outcome::Replies(replies)) = outcomes.pop() {
+                            outcomes.push(Outcome::Exec(replies, Arc::new(snapshot)));
+                        }
+                    }
+                }
+            }
+            Ok((outcomes, expired))
+        },
+    ))
+    .unwrap_or_else(|_| Err(Failure::Panic));
+    release_watches(watches, &segment);
+    match result {
+        Ok((outcomes, expired)) => {
+            server
+                .stats
+                .expired
+                .fetch_add(expired as u64, Ordering::Relaxed);
+            if ops > 0 {
+                server.stats.commits.fetch_add(1, Ordering::Relaxed);
+                server
+                    .stats
+                    .committed_writes
+                    .fetch_add(ops as u64, Ordering::Relaxed);
+            }
+            // Events go out once their commit is made, before the writers hear of it.
+            for event in &events {
+                for (channel, message) in notify::messages(flags, event) {
+                    server.publish(&channel, &message);
+                }
+            }
+            for (batch, outcome) in segment.into_iter().zip(outcomes) {
+                (batch.reply)(outcome);
+            }
+            Some(expired)
+        }
+        Err(error) => {
+            eprintln!("mmtree serve: commit failed: {error}");
+            for batch in segment {
+                (batch.reply)(Outcome::Failed(format!("ERR commit failed: {error}")));
+            }
+            None
+        }
+    }
+}
+
+fn run_job(
+    w: &mut mmtree::WriteTransaction,
+    watches: &mut store::Watches,
+    job: &Job,
+    now: u64,
+    max_key: usize,
+    mut events: Option<&mut Vec<notify::KeyEvent>>,
+) -> mmtree::Result<Outcome> {
+    fn tx<'a>(
+        w: &'a mut mmtree::WriteTransaction,
+        watches: &'a mut store::Watches,
+        db: u32,
+        now: u64,
+        max_key: usize,
+        events: Option<&'a mut Vec<notify::KeyEvent>>,
+    ) -> store::Tx<'a> {
+        store::Tx {
+            w,
+            db,
+            now,
+            max_key,
+            watches: (!watches.is_empty()).then_some(watches),
+            events,
+        }
+    }
+    Ok(match job {
+        Job::Writes { db, ops } => {
+            let mut out = Vec::with_capacity(ops.len());
+            for op in ops {
+                out.push(commands::write::apply(
+                    &mut tx(w, watches, *db, now, max_key, events.as_deref_mut()),
+                    op,
+                )?);
+            }
+            Outcome::Replies(out)
+        }
+        Job::Watch { db, keys, owner } => {
+            // A closed connection registers nothing. (It sets `gone` before it sends its
+            // `Release`, which reaches the writer after this job: whatever this job registers
+            // is released then.)
+            if owner.gone.load(Ordering::Relaxed) {
+                return Ok(Outcome::Failed("ERR the client is gone".into()));
+            }
+            *owner.in_flight.lock().expect("watch in flight") = Some((*db, keys.clone()));
+            let mut out = Vec::with_capacity(keys.len());
+            for key in keys {
+                let live = tx(w, watches, *db, now, max_key, events.as_deref_mut())
+                    .get(key)?
+                    .is_some();
+                out.push((watches.add(*db, key), live));
+            }
+            Outcome::Watched(out)
+        }
+        // Watch bookkeeping after the commit (`release_watches`).
+        Job::Unwatch { .. } | Job::Release { .. } => Outcome::Replies(Vec::new()),
+        Job::Exec { watched, ops, .. } => {
+            for k in watched {
+                let live = tx(w, watches, k.db, now, max_key, events.as_deref_mut())
+                    .get(&k.key)?
+                    .is_some();
+                if watches.version(k.db, &k.key) != Some(k.version) || (k.live && !live) {
+                    return Ok(Outcome::Aborted);
+                }
+            }
+            let mut out = Vec::with_capacity(ops.len());
+            for (db, op) in ops {
+                let mut tx = tx(w, watches, *db, now, max_key, events.as_deref_mut());
+                out.push(match commands::table::lookup(&op[0]).map(|c| c.handler) {
+                    Some(commands::table::Handler::Read(read)) => {
+                        let name = String::from_utf8_lossy(&op[0]).to_ascii_uppercase();
+                        let mut rows = keyspace::Transaction(&mut tx);
+                        let mut ks =
+                            keyspace::Keyspace::new(&mut rows as &mut dyn keyspace::Rows, now);
+                        read(&mut ks, &name, &op[1..])?
+                    }
+                    _ => commands::write::apply(&mut tx, op)?,
+                });
+            }
+            Outcome::Replies(out)
+        }
+    })
+}
+
+/// The watches a segment's jobs give up, whether its commit was made or not: an EXEC's (it
+/// answered them), UNWATCH's, and a closed connection's WATCH in flight. Done here, by the
+/// writer, after the segment's WATCH jobs registered theirs (jobs reach the writer in the order
+/// they were sent), so each registration is undone exactly once.
+fn release_watches(watches: &mut store::Watches, segment: &[WriteBatch]) {
+    let releases = |job: &Job| {
+        matches!(job, Job::Unwatch { .. } | Job::Release { .. })
+            || matches!(job, Job::Exec { watched, .. } if !watched.is_empty())
+    };
+    if !segment.iter().any(|b| releases(&b.job)) {
+        return;
+    }
+    for batch in segment {
+        match &batch.job {
+            Job::Exec { watched, .. } => {
+                for k in watched {
+                    watches.remove(k.db, &k.key);
+                }
+            }
+            Job::Unwatch { keys } => {
+                for (db, key) in keys {
+                    watches.remove(*db, key);
+                }
+            }
+            Job::Release { claim } => {
+                let in_flight = claim.in_flight.lock().expect("watch in flight").take();
+                if let Some((db, keys)) = in_flight {
+                    for key in keys {
+                        watches.remove(db, &key);
+                    }
+                }
+            }
+            Job::Writes { .. } | Job::Watch { .. } => {}
+        }
+    }
+}
