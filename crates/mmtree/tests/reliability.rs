@@ -2,6 +2,8 @@
 //! leave the transaction unable to commit, crafted pages must give `Corrupted` instead of a loop
 //! or an exponential walk, and a creation cut short by a power loss must be created again.
 
+mod common;
+
 use mmtree::{Db, Error};
 use std::path::Path;
 use std::sync::mpsc;
@@ -682,23 +684,7 @@ fn an_open_whose_replay_fails_returns_an_error_not_a_hang() {
     };
     let salt = u64::from_le_bytes(data[newest + 56..newest + 64].try_into().unwrap());
     // One record: put "k" = "v" with no table op before it.
-    let payload = [
-        &[2u8][..],
-        &1u32.to_le_bytes(),
-        b"k",
-        &1u32.to_le_bytes(),
-        b"v",
-    ]
-    .concat();
-    let mut record = vec![0u8; 32];
-    record[4..8].copy_from_slice(b"MMTR");
-    record[8..16].copy_from_slice(&salt.to_le_bytes());
-    record[16..24].copy_from_slice(&(txn + 1).to_le_bytes());
-    record[24..28].copy_from_slice(&(payload.len() as u32).to_le_bytes());
-    record[28..32].copy_from_slice(&1u32.to_le_bytes());
-    record.extend_from_slice(&payload);
-    let sum = crc32c::crc32c(&record[4..]);
-    record[0..4].copy_from_slice(&sum.to_le_bytes());
+    let record = common::unappliable_record(salt, txn + 1);
     let log = format!("{}-log", path.display());
     let mut bytes = std::fs::read(&log).unwrap();
     bytes.resize(4096, 0);
