@@ -95,11 +95,11 @@ fn imports(code: &str) -> Vec<String> {
 pub fn check_layers(src: &Path, layers: &[&str]) {
     let rank: BTreeMap<&str, usize> = layers.iter().enumerate().map(|(i, m)| (*m, i)).collect();
     let mut files = Vec::new();
-    sources(&src, &mut files);
+    sources(src, &mut files);
     files.sort();
     let mut problems = Vec::new();
     for file in &files {
-        let relative = file.strip_prefix(&src).unwrap();
+        let relative = file.strip_prefix(src).unwrap();
         let first = relative.components().next().unwrap().as_os_str();
         let module = Path::new(first)
             .file_stem()
