@@ -34,7 +34,8 @@ impl fmt::Display for Problem {
 pub struct TableReport {
     /// The table's name.
     pub name: String,
-    /// Entries found.
+    /// Entries found (in the tree, plus the write buffer's changes: the table's length as of
+    /// the checked commit).
     pub entries: u64,
     /// Levels from root to leaves (0 for an empty table).
     pub depth: usize,
@@ -712,6 +713,37 @@ pub(crate) fn check(read: &ReadTransaction) -> CheckReport {
             depth: figures.depth.unwrap_or(0),
             pages: figures.pages,
         });
+    }
+    // The write buffer (its records were checked when the snapshot read them: checksums, salt,
+    // consecutive ids, decodable changes): the tables' entries as of the snapshot's commit.
+    let buffer = read.buffer();
+    if !buffer.is_empty() {
+        for (name, table) in buffer.tables.iter() {
+            let at = tables.iter().position(|t| *t.name == **name);
+            if !table.exists {
+                if let Some(i) = at {
+                    tables.remove(i);
+                }
+                continue;
+            }
+            let tree_len = match at {
+                Some(i) if !table.cleared => tables[i].entries,
+                _ => 0,
+            };
+            match crate::txn::buffered_len(name, tree_len, Some(table)) {
+                Ok(len) => match at {
+                    Some(i) => tables[i].entries = len,
+                    None => tables.push(TableReport {
+                        name: name.to_string(),
+                        entries: len,
+                        depth: 0,
+                        pages: 0,
+                    }),
+                },
+                Err(error) => walker.problem(None, format!("the write buffer: {error}")),
+            }
+        }
+        tables.sort_by(|a, b| a.name.cmp(&b.name));
     }
     // The freelist tree and the pages it lists.
     let mut listed: Vec<(u64, u64)> = Vec::new();

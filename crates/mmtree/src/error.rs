@@ -204,7 +204,9 @@ pub enum Error {
     },
 
     /// The database has commits in its redo log that were never checkpointed (its last writer
-    /// did not close it), and this handle is read-only, so it cannot replay them.
+    /// did not close it), and this handle is read-only, so it cannot replay them. Not returned
+    /// by this build: a read-only handle reads such commits into its write buffer (kept so code
+    /// matching on it still compiles).
     #[error("{path} needs recovery: its redo log holds {records} commits not yet in the data file; open it once for writing (or while a writer has it open) to replay them")]
     RecoveryNeeded {
         /// The database file.

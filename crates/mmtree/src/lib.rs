@@ -82,6 +82,7 @@ mod shared;
 mod storage;
 mod txn;
 mod upgrade;
+mod wbuf;
 
 pub use check::{CheckReport, Problem, SalvageReport, TableReport};
 pub use db::{Db, ReaderInfo, SetAside, Stats};

@@ -74,7 +74,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 const MAGIC: u64 = u64::from_le_bytes(*b"MMTLOCK\x01");
 /// 5: the ready lock (byte 2); a process of version 4 never takes it, so both never share.
-const VERSION: u64 = 5;
+/// 6: word 9 of a published copy is the newest commit (the end of the write buffer), no
+/// longer pinned pages.
+const VERSION: u64 = 6;
 /// Reader slots: one per process with live snapshots.
 pub(crate) const SLOT_COUNT: u64 = 4096;
 const SLOTS_AT: usize = 4096;

@@ -88,6 +88,9 @@ pub struct Options {
     /// Test hook: the process aborts in the middle of its next logged commit (see
     /// `crash_in_log_append`).
     pub(crate) crash_in_append: Option<bool>,
+    /// Test hook: the process aborts in its next checkpoint, after the meta page is durable and
+    /// before the lock file publishes it (see `crash_after_checkpoint_meta`).
+    pub(crate) crash_in_checkpoint: bool,
 }
 
 impl Default for Options {
@@ -107,6 +110,7 @@ impl Default for Options {
             boot_id: None,
             observer: None,
             crash_in_append: None,
+            crash_in_checkpoint: false,
         }
     }
 }
@@ -241,6 +245,15 @@ impl Options {
     #[doc(hidden)]
     pub fn crash_in_log_append(mut self, torn: bool) -> Self {
         self.crash_in_append = Some(torn);
+        self
+    }
+
+    /// Test hook: the process aborts in its next checkpoint (a merge, a large commit), right
+    /// after the meta page is durable and before the lock file publishes it.
+    #[cfg(feature = "testing")]
+    #[doc(hidden)]
+    pub fn crash_after_checkpoint_meta(mut self) -> Self {
+        self.crash_in_checkpoint = true;
         self
     }
 

@@ -297,47 +297,58 @@ fn foreign_truncated_and_newer_files_are_refused_clearly() {
     );
     assert!(error.to_string().contains("version"), "{error}");
 
-    // One meta page torn: the other one (the previous checkpoint) wins.
+    // One meta page torn: the other one wins. A clean close merged the last commit (the
+    // marker, which sat in the write buffer) into a checkpoint, then marked that checkpoint
+    // closed cleanly in the other slot: both meta pages name the same commit, so whichever
+    // survives holds the marker. The unmarked one says its log may hold commits: without the
+    // log it is refused (issue 28, item 3), and accepting the loss opens that same state.
     let torn = dir.path().join("torn.mmt");
-    let mut bytes = pristine.clone();
-    let newest = if u64::from_le_bytes(bytes[16..24].try_into().unwrap())
-        > u64::from_le_bytes(bytes[4096 + 16..4096 + 24].try_into().unwrap())
-    {
-        0
-    } else {
-        4096
-    };
-    bytes[newest + 30] ^= 0x40;
-    std::fs::write(&torn, &bytes).unwrap();
-    // The previous checkpoint was not a clean close: the marker commit after it is in the log,
-    // and without the log the open refuses rather than lose it (issue 28, item 3).
-    let error = Db::open(&torn).err().expect("no log: refused");
-    assert!(matches!(error, Error::LogMissing { .. }), "{error:?}");
-    assert!(error.to_string().contains("mmtree backup"), "{error}");
-    // Accepting the loss opens the previous checkpoint, and says so.
-    let db = Db::open_with(&torn, mmtree::Options::default().set_aside_log(true)).unwrap();
-    assert!(db.set_aside().unwrap().reason.contains("missing"));
-    let r = db.begin_read().unwrap();
-    assert!(
-        r.table("marker").unwrap().is_none(),
-        "the previous commit had no marker table"
-    );
-    assert_eq!(r.list_tables().unwrap(), vec!["alpha", "beta", "gamma"]);
-    drop(r);
-    assert!(db.check().unwrap().is_ok());
-    drop(db);
-    // With its log beside it, the previous checkpoint plus the log: nothing is lost.
-    std::fs::write(&torn, &bytes).unwrap();
     let mut log = torn.clone().into_os_string();
     log.push("-log");
-    std::fs::copy(format!("{}-log", path.display()), &log).unwrap();
-    let db = Db::open(&torn).unwrap();
-    let r = db.begin_read().unwrap();
-    let marker = r.table("marker").unwrap().expect("replayed from the log");
-    assert_eq!(marker.get(b"done").unwrap(), Some(&b"yes"[..]));
-    drop(r);
-    assert!(db.check().unwrap().is_ok());
-    drop(db);
+    let mut outcomes = Vec::new();
+    for slot in [0usize, 4096] {
+        let mut bytes = pristine.clone();
+        bytes[slot + 30] ^= 0x40;
+        std::fs::write(&torn, &bytes).unwrap();
+        let _ = std::fs::remove_file(&log);
+        let db = match Db::open(&torn) {
+            Ok(db) => {
+                outcomes.push("clean");
+                db
+            }
+            Err(error) => {
+                assert!(matches!(error, Error::LogMissing { .. }), "{error:?}");
+                assert!(error.to_string().contains("mmtree backup"), "{error}");
+                outcomes.push("log missing");
+                let db =
+                    Db::open_with(&torn, mmtree::Options::default().set_aside_log(true)).unwrap();
+                assert!(db.set_aside().unwrap().reason.contains("missing"));
+                db
+            }
+        };
+        let r = db.begin_read().unwrap();
+        let marker = r.table("marker").unwrap().expect("the merged marker");
+        assert_eq!(marker.get(b"done").unwrap(), Some(&b"yes"[..]));
+        assert_eq!(
+            r.list_tables().unwrap(),
+            vec!["alpha", "beta", "gamma", "marker"]
+        );
+        drop(r);
+        assert!(db.check().unwrap().is_ok());
+        drop(db);
+        // With its log beside it: the same.
+        std::fs::write(&torn, &bytes).unwrap();
+        std::fs::copy(format!("{}-log", path.display()), &log).unwrap();
+        let db = Db::open(&torn).unwrap();
+        let r = db.begin_read().unwrap();
+        let marker = r.table("marker").unwrap().expect("merged or replayed");
+        assert_eq!(marker.get(b"done").unwrap(), Some(&b"yes"[..]));
+        drop(r);
+        assert!(db.check().unwrap().is_ok());
+        drop(db);
+    }
+    outcomes.sort();
+    assert_eq!(outcomes, vec!["clean", "log missing"]);
 
     // Both meta pages damaged: a clear error.
     let both = dir.path().join("both.mmt");

@@ -29,7 +29,12 @@ fn full_disk_child() {
     let db = Db::open(&path).unwrap();
     let mut committed = 0u64;
     let error = loop {
-        let mut w = db.begin_write().unwrap();
+        // A commit fills the write buffer; the merge of a full one (after a commit, or before
+        // the next write transaction when that failed) writes the tree, and may be what fails.
+        let mut w = match db.begin_write() {
+            Ok(w) => w,
+            Err(e) => break e,
+        };
         let result = (|| {
             let mut t = w.table("data")?;
             for i in 0..100 {

@@ -7,6 +7,9 @@
 //! copies" (the data file, and the log or not, copied while the database is open, as a kill or
 //! a careless `cp` leaves them), and a log record crafted to pass its checksum but not apply.
 
+mod common;
+
+use common::unappliable_record;
 use mmtree::{Db, Error, Options};
 use std::path::{Path, PathBuf};
 
@@ -145,29 +148,6 @@ fn a_database_closed_cleanly_opens_from_its_data_file_alone() {
     std::fs::copy(log_of(&copy), log_of(&again)).unwrap();
     let reopened = Db::open(&again).unwrap();
     assert_eq!(get(&reopened, b"mine2").as_deref(), Some(&b"2"[..]));
-}
-
-/// A log record of commit `txn` that passes its checksum: a put naming no table (it cannot be
-/// applied). Layout: `log/mod.rs`.
-fn unappliable_record(salt: u64, txn: u64) -> Vec<u8> {
-    let payload = [
-        &[2u8][..],
-        &1u32.to_le_bytes(),
-        b"k",
-        &1u32.to_le_bytes(),
-        b"v",
-    ]
-    .concat();
-    let mut record = vec![0u8; 32];
-    record[4..8].copy_from_slice(b"MMTR");
-    record[8..16].copy_from_slice(&salt.to_le_bytes());
-    record[16..24].copy_from_slice(&txn.to_le_bytes());
-    record[24..28].copy_from_slice(&(payload.len() as u32).to_le_bytes());
-    record[28..32].copy_from_slice(&1u32.to_le_bytes());
-    record.extend_from_slice(&payload);
-    let sum = crc32c::crc32c(&record[4..]);
-    record[0..4].copy_from_slice(&sum.to_le_bytes());
-    record
 }
 
 /// Issue 23, item 9: a log record with a valid checksum that cannot be applied made every open

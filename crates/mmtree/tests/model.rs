@@ -45,12 +45,15 @@ enum Op {
     Commit,
     Abort,
     Reopen,
-    /// `Db::checkpoint` (refused while this thread's writer is open).
+    /// `Db::checkpoint`: a merge of the write buffer into the tree (refused while this thread's
+    /// writer is open).
     Checkpoint,
     /// As after a process crash: the data file and the log are copied as they are now and the
     /// copy is opened (which replays the log); it must hold exactly the committed state.
     CrashCopy,
     Snapshot,
+    /// Reads every held snapshot again (after merges and commits made since it began).
+    VerifySnapshots,
     Check,
 }
 
@@ -115,6 +118,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::Checkpoint),
         1 => Just(Op::CrashCopy),
         1 => Just(Op::Snapshot),
+        1 => Just(Op::VerifySnapshots),
         1 => Just(Op::Check),
     ]
 }
@@ -448,6 +452,11 @@ impl Harness {
                     self.snapshots.push((r, self.committed.clone()));
                 }
             }
+            Op::VerifySnapshots => {
+                for (r, model) in &self.snapshots {
+                    verify_read(r, model)?;
+                }
+            }
             Op::Check => {
                 let report = self.db().check().unwrap();
                 prop_assert!(report.is_ok(), "check: {:?}", report.problems);
@@ -527,4 +536,100 @@ proptest! {
         }
         h.finish()?;
     }
+}
+
+/// Reads during merges: reader threads take snapshots and scan them (both ways, and `len`)
+/// while the writer commits transfers between accounts (buffered) and merges every few commits;
+/// every snapshot must show a whole commit (the total never changes) and its own commit's
+/// counter, however many merges run while it reads.
+#[test]
+fn reads_during_merges_see_whole_commits() {
+    const ACCOUNTS: u32 = 300;
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open_with(dir.path().join("m.mmt"), Options::default().strict(false)).unwrap();
+    let mut w = db.begin_write().unwrap();
+    for i in 0..ACCOUNTS {
+        w.table("a")
+            .unwrap()
+            .insert(&i.to_be_bytes(), &100u64.to_le_bytes())
+            .unwrap();
+    }
+    w.commit().unwrap();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let readers: Vec<_> = (0..2)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut reads = 0u64;
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        let r = db.begin_read().unwrap();
+                        let t = r.table("a").unwrap().unwrap();
+                        let sum = |items: Vec<(&[u8], &[u8])>| -> u64 {
+                            items
+                                .iter()
+                                .map(|(_, v)| u64::from_le_bytes((*v).try_into().unwrap()))
+                                .sum()
+                        };
+                        let forward: Vec<_> = t.range(..).unwrap().map(Result::unwrap).collect();
+                        // A merge may run here: the snapshot keeps its tree and buffer.
+                        std::thread::yield_now();
+                        let backward: Vec<_> =
+                            t.range(..).unwrap().rev().map(Result::unwrap).collect();
+                        assert_eq!(forward.len() as u64, t.len());
+                        assert_eq!(backward.len() as u64, t.len());
+                        assert_eq!(sum(forward), u64::from(ACCOUNTS) * 100);
+                        assert_eq!(sum(backward), u64::from(ACCOUNTS) * 100);
+                        let counter = r.table("c").unwrap().map_or(0, |c| {
+                            c.get(b"n")
+                                .unwrap()
+                                .map_or(0, |v| u64::from_le_bytes(v.try_into().unwrap()))
+                        });
+                        // Commit 1 made the accounts, commit 1 + k the k-th transfer; a merge
+                        // takes the id of the newest commit it merges (no id of its own).
+                        assert_eq!(counter, r.txn_id() - 1);
+                        reads += 1;
+                    }
+                    reads
+                })
+            })
+            .collect();
+        let mut n = 0u64;
+        for round in 0..400u32 {
+            let mut w = db.begin_write().unwrap();
+            let (from, to) = (round * 7 % ACCOUNTS, round * 13 % ACCOUNTS);
+            let mut t = w.table("a").unwrap();
+            let get = |t: &mmtree::Table<'_>, k: u32| {
+                u64::from_le_bytes(
+                    t.get(&k.to_be_bytes())
+                        .unwrap()
+                        .unwrap()
+                        .try_into()
+                        .unwrap(),
+                )
+            };
+            if from != to {
+                let (a, b) = (get(&t, from), get(&t, to));
+                let moved = a.min(1 + u64::from(round % 5));
+                t.insert(&from.to_be_bytes(), &(a - moved).to_le_bytes())
+                    .unwrap();
+                t.insert(&to.to_be_bytes(), &(b + moved).to_le_bytes())
+                    .unwrap();
+            }
+            drop(t);
+            n += 1;
+            w.table("c")
+                .unwrap()
+                .insert(b"n", &n.to_le_bytes())
+                .unwrap();
+            w.commit().unwrap();
+            if round % 9 == 0 {
+                db.checkpoint().unwrap();
+            }
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for reader in readers {
+            assert!(reader.join().unwrap() > 0);
+        }
+    });
+    assert!(db.check().unwrap().is_ok());
 }

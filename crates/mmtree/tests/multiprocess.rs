@@ -101,6 +101,30 @@ fn mp_child() {
         }
         return;
     }
+    if role == "die-in-direct-commit" {
+        // A log with no room for a change: the commit goes to the tree (a checkpoint), and the
+        // process dies once its meta page is durable, before the lock file publishes it.
+        let options = mmtree::Options::default()
+            .log_bytes(32)
+            .crash_after_checkpoint_meta();
+        let db = Db::open_with(&path, options).unwrap();
+        let mut w = db.begin_write().unwrap();
+        w.table("t").unwrap().insert(b"child", b"direct").unwrap();
+        let _ = w.commit();
+        unreachable!("the hook aborts the process");
+    }
+    if role == "die-in-checkpoint" {
+        // Commits (buffered), then merges and dies once the merge's meta page is durable,
+        // before the lock file publishes it.
+        let options = mmtree::Options::default().crash_after_checkpoint_meta();
+        let db = Db::open_with(&path, options).unwrap();
+        let mut w = db.begin_write().unwrap();
+        w.table("t").unwrap().insert(b"child", b"merged").unwrap();
+        w.commit().unwrap();
+        report("committed", 1);
+        let _ = db.checkpoint();
+        unreachable!("the hook aborts the process");
+    }
     if let Some(torn) = role.strip_prefix("die-in-append-") {
         // Commits one entry and dies between appending its log record and publishing it.
         let options = mmtree::Options::default().crash_in_log_append(torn == "torn");
@@ -110,7 +134,18 @@ fn mp_child() {
         w.commit().unwrap();
         unreachable!("the hook aborts the process");
     }
-    let db = Db::open(&path).unwrap();
+    // A small log makes the writers merge every few commits (each merge starts the log over,
+    // overwriting records that readers of other processes may be reading).
+    let mut options = mmtree::Options::default();
+    if let Ok(bytes) = std::env::var("MMTREE_MP_LOG_BYTES") {
+        options = options.log_bytes(bytes.parse().unwrap());
+    }
+    let db = match role.as_str() {
+        // A read-only handle never merges (a writable one merges when it closes).
+        "buffer-reader" => Db::open_with(&path, options.read_only(true)),
+        _ => Db::open_with(&path, options),
+    }
+    .unwrap();
     let deadline = Instant::now() + Duration::from_secs_f64(seconds());
     let mut rng = Rng((u64::from(std::process::id()) * 2_654_435_761) | 1);
     match role.as_str() {
@@ -233,6 +268,41 @@ fn mp_child() {
             );
         }
         // Checks that the writer lock is held elsewhere, and that a commit made elsewhere is seen.
+        "writer-once" => {
+            let mut w = db.begin_write().unwrap();
+            w.table("t").unwrap().insert(b"from-child", &[9]).unwrap();
+            w.commit().unwrap();
+            report("committed", db.begin_read().unwrap().txn_id());
+        }
+        "buffer-reader" => {
+            // Reads a snapshot, waits for the parent's next commit, reads a new one: each
+            // reports the value of "k", the entry count, a backward scan's first key and the
+            // log bytes (the write buffer: nonzero means no merge happened).
+            let read = |label: &str| {
+                let r = db.begin_read().unwrap();
+                let t = r.table("t").unwrap().unwrap();
+                let k = t.get(b"k").unwrap().map_or(0, |v| u64::from(v[0]));
+                report(&format!("{label}-k"), k);
+                report(&format!("{label}-len"), t.len());
+                let last = t
+                    .range(..)
+                    .unwrap()
+                    .next_back()
+                    .unwrap()
+                    .unwrap()
+                    .0
+                    .to_vec();
+                report(&format!("{label}-last"), u64::from(last[0]));
+                report(&format!("{label}-txn"), r.txn_id());
+                report(&format!("{label}-log"), db.stats().log_bytes);
+            };
+            read("before");
+            let go = format!("{path}.go");
+            while !std::path::Path::new(&go).exists() {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            read("after");
+        }
         "probe" => {
             let busy = matches!(db.try_begin_write(), Err(Error::WriteInProgress));
             report("writer-busy", u64::from(busy));
@@ -249,6 +319,17 @@ fn mp_child() {
 
 #[test]
 fn bank_transfers_keep_the_total_in_every_snapshot_of_every_process() {
+    bank(&[]);
+}
+
+/// The same with merges every few commits: readers in other processes index log records that a
+/// merge may start over under them (they begin again) and read trees merges replace.
+#[test]
+fn bank_transfers_keep_the_total_while_merges_restart_the_log() {
+    bank(&[("MMTREE_MP_LOG_BYTES", "4096".to_string())]);
+}
+
+fn bank(env: &[(&str, String)]) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bank.mmt");
     {
@@ -262,8 +343,8 @@ fn bank_transfers_keep_the_total_in_every_snapshot_of_every_process() {
         }
         w.commit().unwrap();
     }
-    let writers: Vec<Child> = (0..3).map(|_| spawn("bank-writer", &path, &[])).collect();
-    let readers: Vec<Child> = (0..3).map(|_| spawn("bank-reader", &path, &[])).collect();
+    let writers: Vec<Child> = (0..3).map(|_| spawn("bank-writer", &path, env)).collect();
+    let readers: Vec<Child> = (0..3).map(|_| spawn("bank-reader", &path, env)).collect();
     let commits: u64 = writers.into_iter().map(|c| finish(c)[0].1).sum();
     for reader in readers {
         let out = finish(reader);
@@ -329,7 +410,9 @@ fn sigkilled_writers_and_readers_leave_no_stuck_lock_and_no_leaked_slot() {
         assert!(
             db.readers()
                 .iter()
-                .any(|r| r.pid == holder.id() && r.txn == held),
+                // The slot names the tree the snapshot reads: the last merge at or before the
+                // commit it shows.
+                .any(|r| r.pid == holder.id() && r.txn <= held),
             "round {round}: the holder's snapshot is not in the reader table: {:?}",
             db.readers()
         );
@@ -437,6 +520,214 @@ fn two_handles_in_one_process_share_locks_and_see_other_processes() {
     drop(w);
 }
 
+/// A writer killed after its merge's meta page is durable and before the lock file publishes
+/// it: the durable checkpoint is newer than the published tree. The next writer must build on
+/// it (its pages were taken from pages the published state lists as free, and its log
+/// generation is new): a commit appended under the old generation would be lost by the next
+/// open, and pages reused under the checkpoint would damage it. Failed before the fix: the
+/// parent's commit was missing from the copy (and a debug assertion fired at its next merge).
+#[test]
+fn a_writer_killed_after_its_checkpoint_meta_leaves_no_trap() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cp.mmt");
+    let db = Db::open(&path).unwrap(); // stays open: the lock file keeps the published state
+    let mut w = db.begin_write().unwrap();
+    for i in 0..2000u32 {
+        w.table("t")
+            .unwrap()
+            .insert(&i.to_be_bytes(), &[1u8; 60])
+            .unwrap();
+    }
+    w.commit().unwrap();
+    db.checkpoint().unwrap();
+    let mut child = spawn("die-in-checkpoint", &path, &[]);
+    let status = child.wait().unwrap();
+    assert!(
+        !status.success(),
+        "the child must have died in its checkpoint"
+    );
+    // The parent writes on: a buffered commit, then a rewrite of every entry and a merge.
+    let mut w = db.begin_write().unwrap();
+    w.table("t").unwrap().insert(b"parent", b"after").unwrap();
+    w.commit().unwrap();
+    let copy_of = |name: &str| {
+        let copy = dir.path().join(name);
+        std::fs::copy(&path, &copy).unwrap();
+        std::fs::copy(
+            format!("{}-log", path.display()),
+            format!("{}-log", copy.display()),
+        )
+        .unwrap();
+        copy
+    };
+    // A crash now: the parent's buffered commit must be replayed on top of the child's merge.
+    let crashed = copy_of("crash1.mmt");
+    let mut w = db.begin_write().unwrap();
+    for i in 0..2000u32 {
+        w.table("t")
+            .unwrap()
+            .insert(&i.to_be_bytes(), &[2u8; 60])
+            .unwrap();
+    }
+    w.commit().unwrap();
+    db.checkpoint().unwrap();
+    assert!(db.check().unwrap().is_ok());
+    let merged = copy_of("crash2.mmt");
+    for (copy, value) in [(crashed, 1u8), (merged, 2u8)] {
+        let db = Db::open(&copy).unwrap();
+        let r = db.begin_read().unwrap();
+        let t = r.table("t").unwrap().unwrap();
+        assert_eq!(t.get(b"child").unwrap(), Some(&b"merged"[..]), "{copy:?}");
+        assert_eq!(t.get(b"parent").unwrap(), Some(&b"after"[..]), "{copy:?}");
+        assert_eq!(t.get(&7u32.to_be_bytes()).unwrap(), Some(&[value; 60][..]));
+        assert_eq!(t.len(), 2002);
+        drop(r);
+        let report = db.check().unwrap();
+        assert!(report.is_ok(), "{copy:?}: {:?}", report.problems);
+    }
+}
+
+/// The same with a commit that goes to the tree directly, and a survivor that only closes: its
+/// clean-close mark must not be written over the newer durable checkpoint.
+#[test]
+fn a_survivor_that_only_closes_keeps_a_dead_writers_durable_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cp2.mmt");
+    let db = Db::open(&path).unwrap();
+    let mut w = db.begin_write().unwrap();
+    w.table("t").unwrap().insert(b"parent", b"before").unwrap();
+    w.commit().unwrap();
+    db.checkpoint().unwrap();
+    let mut child = spawn("die-in-direct-commit", &path, &[]);
+    assert!(!child.wait().unwrap().success());
+    drop(db);
+    let db = Db::open(&path).unwrap();
+    let r = db.begin_read().unwrap();
+    let t = r.table("t").unwrap().unwrap();
+    assert_eq!(t.get(b"child").unwrap(), Some(&b"direct"[..]));
+    assert_eq!(t.get(b"parent").unwrap(), Some(&b"before"[..]));
+    drop(r);
+    assert!(db.check().unwrap().is_ok());
+}
+
+/// Issue 24: a commit touches only the log, and another process sees it before any merge —
+/// both a process that opens afterwards and one that was already reading (it indexes the new
+/// records when its next snapshot begins).
+#[test]
+fn a_reader_process_sees_a_commit_of_another_before_any_merge() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("buffered.mmt");
+    let db = Db::open(&path).unwrap();
+    let commit = |value: u8, extra: &[u8]| {
+        let mut w = db.begin_write().unwrap();
+        let mut t = w.table("t").unwrap();
+        t.insert(b"k", &[value]).unwrap();
+        t.insert(extra, b"x").unwrap();
+        drop(t);
+        w.commit().unwrap();
+    };
+    commit(1, b"a");
+    db.checkpoint().unwrap(); // the tree holds commit 1
+    let merged_at = db.stats().checkpoint_txn;
+    commit(2, b"b"); // buffered: the tree does not change
+    assert!(db.stats().log_bytes > 0);
+    let mut child = spawn("buffer-reader", &path, &[]);
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert_eq!(wait_for(&mut lines, "before-k"), Some(2));
+    assert_eq!(wait_for(&mut lines, "before-len"), Some(3));
+    assert_eq!(wait_for(&mut lines, "before-last"), Some(u64::from(b'k')));
+    let before_txn = wait_for(&mut lines, "before-txn").unwrap();
+    assert!(wait_for(&mut lines, "before-log").unwrap() > 0);
+    // While the child holds its index, two more buffered commits.
+    commit(3, b"c");
+    commit(4, b"z");
+    std::fs::write(format!("{}.go", path.display()), b"").unwrap();
+    assert_eq!(wait_for(&mut lines, "after-k"), Some(4));
+    assert_eq!(wait_for(&mut lines, "after-len"), Some(5));
+    assert_eq!(wait_for(&mut lines, "after-last"), Some(u64::from(b'z')));
+    assert_eq!(wait_for(&mut lines, "after-txn"), Some(before_txn + 2));
+    assert!(wait_for(&mut lines, "after-log").unwrap() > 0);
+    assert!(child.wait().unwrap().success());
+    // Nothing was merged meanwhile: the tree is still the one of commit 1.
+    let stats = db.stats();
+    assert_eq!(stats.checkpoint_txn, merged_at);
+    assert!(stats.log_bytes > 0);
+    // And a merge keeps it all.
+    db.checkpoint().unwrap();
+    assert_eq!(db.stats().log_bytes, 0);
+    let r = db.begin_read().unwrap();
+    assert_eq!(r.table("t").unwrap().unwrap().len(), 5);
+}
+
+/// Issue 24, item 6: a read-only open of a database whose log holds commits (a crash left them
+/// unmerged) reads them into its write buffer instead of refusing, writes nothing, and a writer
+/// process that joins later merges them before it appends.
+#[test]
+fn a_read_only_open_of_a_crashed_database_reads_its_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("live.mmt");
+    let copy = dir.path().join("crashed.mmt");
+    let log = |p: &std::path::Path| format!("{}-log", p.display());
+    {
+        let db = Db::open(&path).unwrap();
+        for i in 0..3u8 {
+            let mut w = db.begin_write().unwrap();
+            let mut t = w.table("t").unwrap();
+            t.insert(&[b'k', i], &[i; 30]).unwrap();
+            if i == 2 {
+                assert!(t.remove(&[b'k', 0]).unwrap());
+            }
+            drop(t);
+            w.commit().unwrap();
+        }
+        assert!(db.stats().log_bytes > 0);
+        // The files as a crash leaves them: the commits are only in the log (the lock file is
+        // left behind too; without one a read-only handle keeps a private one, and no writer
+        // could join).
+        std::fs::copy(&path, &copy).unwrap();
+        std::fs::copy(log(&path), log(&copy)).unwrap();
+        let lock = |p: &std::path::Path| format!("{}-lock", p.display());
+        std::fs::copy(lock(&path), lock(&copy)).unwrap();
+    }
+    let data_before = std::fs::read(&copy).unwrap();
+    let ro = Db::open_with(&copy, mmtree::Options::default().read_only(true)).unwrap();
+    let r = ro.begin_read().unwrap();
+    let t = r.table("t").unwrap().expect("the table the log created");
+    assert_eq!(t.len(), 2);
+    let keys: Vec<Vec<u8>> = t
+        .range(..)
+        .unwrap()
+        .map(|i| i.unwrap().0.to_vec())
+        .collect();
+    assert_eq!(keys, vec![vec![b'k', 1], vec![b'k', 2]]);
+    assert_eq!(t.get(&[b'k', 2]).unwrap(), Some(&[2u8; 30][..]));
+    let txn = r.txn_id();
+    drop(r);
+    assert!(ro.check().unwrap().is_ok());
+    assert_eq!(
+        std::fs::read(&copy).unwrap(),
+        data_before,
+        "read-only wrote nothing"
+    );
+    // A writer process joins: it merges the crashed log, then commits.
+    let out = finish(spawn("writer-once", &copy, &[]));
+    assert_eq!(out, vec![("committed".to_string(), txn + 1)]);
+    let r = ro.begin_read().unwrap();
+    let t = r.table("t").unwrap().unwrap();
+    assert_eq!(t.len(), 3);
+    assert_eq!(t.get(b"from-child").unwrap(), Some(&[9u8][..]));
+    assert_eq!(t.get(&[b'k', 0]).unwrap(), None);
+    drop(r);
+    assert!(ro.check().unwrap().is_ok());
+    drop(ro);
+    let db = Db::open(&copy).unwrap();
+    assert_eq!(
+        db.begin_read().unwrap().table("t").unwrap().unwrap().len(),
+        3
+    );
+    assert!(db.check().unwrap().is_ok());
+}
+
 /// Item 6 of the multi-process issue: a bounded snapshot in another process stops holding pages
 /// back once it is older than its cap, and its next read says "expired" instead of returning
 /// bytes from reused pages; a new snapshot then works.
@@ -455,6 +746,7 @@ fn a_writer_expires_an_old_bounded_snapshot_of_another_process() {
             }
         }
         w.commit().unwrap();
+        db.checkpoint().unwrap(); // merged: each version rewrites the tree's pages
     };
     rewrite(1);
     let mut child = spawn(

@@ -14,8 +14,9 @@
 //! log, and must open, pass `check()`, and hold exactly the data of one commit, no older than
 //! the last one acknowledged as durable (an `Immediate` commit, a `Db::sync` or a checkpoint
 //! that returned). The workload mixes `Immediate` and `Eventual` commits, several tables, values
-//! large enough for overflow runs, removes, dropped tables, a bulk load, checkpoints (explicit,
-//! and automatic with a small `log_bytes`), reopens, trims and compaction.
+//! large enough for overflow runs, removes, dropped tables, a bulk load, merges of the write
+//! buffer (checkpoints: explicit, and automatic with a small `log_bytes`), reopens, trims and
+//! compaction.
 //!
 //! Two more workloads cut the power where a crash leaves the most to do: during *recovery* (a
 //! crash image whose log holds commits is opened under the harness, and the power fails at

@@ -1,7 +1,9 @@
 //! The SCAN family: SCAN over a database's keys, HSCAN and SSCAN over a hash's or set's fields,
-//! ZSCAN over a sorted set's members. Each page ends at a position the next cursor carries
-//! (`cursor`), so pages are independent reads: a key present for the whole scan is returned at
-//! least once, whatever happens between pages.
+//! ZSCAN over a sorted set's members. Each page ends where the next cursor starts (`cursor`: a
+//! key of up to 7 bytes, or the 7 bytes a longer one starts with), so pages are independent
+//! reads: a key present for the whole scan is returned exactly once, whatever happens between
+//! pages. A page examines `COUNT` keys, and more when they share the 7 bytes the next page would
+//! start at (it takes the whole run: a cursor cannot point inside it).
 
 use super::args::Args;
 use super::{cursor, error, NOT_INTEGER};
@@ -11,19 +13,19 @@ use crate::resp::Reply;
 use crate::store;
 use std::ops::Bound;
 
-/// What a scan was asked: resume after this key or field (none: from the start), keep those
-/// matching the glob pattern, examine at most `count`, keep keys of this type (SCAN).
+/// What a scan was asked: start at this key or field (empty: from the start), keep those
+/// matching the glob pattern, examine about `count`, keep keys of this type (SCAN).
 struct Options {
-    after: Option<Vec<u8>>,
+    at: Vec<u8>,
     pattern: Option<Vec<u8>>,
     count: usize,
     kind: Option<Vec<u8>>,
 }
 
 fn options(cursor: &[u8], rest: &[Vec<u8>], with_type: bool) -> Result<Options, Reply> {
-    let after = cursor::decode(cursor).map_err(|()| error("ERR invalid cursor"))?;
+    let at = cursor::decode(cursor).map_err(|()| error("ERR invalid cursor"))?;
     let mut o = Options {
-        after,
+        at,
         pattern: None,
         count: 10,
         kind: None,
@@ -59,6 +61,40 @@ fn page(next: Option<&[u8]>, items: Vec<Reply>) -> Reply {
     Reply::Array(vec![Reply::Bulk(next.into_bytes()), Reply::Array(items)])
 }
 
+/// One page of rows from `start` on: at least `count` (unless the end comes first), extended
+/// through the run of rows that share the 7 bytes the next page would start at; and where the
+/// next page starts (`None`: the end). `fetch(from, n)` reads up to `n` rows from `from` on, in
+/// order.
+fn page_rows<T>(
+    start: &[u8],
+    count: usize,
+    key: impl Fn(&T) -> &[u8],
+    mut fetch: impl FnMut(Bound<&[u8]>, usize) -> mmtree::Result<Vec<T>>,
+) -> mmtree::Result<(Vec<T>, Option<Vec<u8>>)> {
+    let mut taken: Vec<T> = Vec::new();
+    let mut from = start.to_vec();
+    loop {
+        let mut batch = fetch(Bound::Included(&from), count.saturating_add(1))?;
+        if batch.len() <= count {
+            taken.extend(batch);
+            return Ok((taken, None));
+        }
+        let next = batch.pop().expect("count + 1 rows");
+        taken.extend(batch);
+        let next_key = key(&next);
+        let resume = &next_key[..next_key.len().min(cursor::POSITION_MAX)];
+        let inside_run = next_key.len() > cursor::POSITION_MAX
+            && taken
+                .last()
+                .is_some_and(|last| key(last).starts_with(resume));
+        if !inside_run {
+            return Ok((taken, Some(resume.to_vec())));
+        }
+        // The next page would start inside the run the last row belongs to: take more.
+        from = next_key.to_vec();
+    }
+}
+
 /// SCAN cursor [MATCH pattern] [COUNT n] [TYPE type].
 pub fn scan(ks: &mut Ks<'_>, _name: &str, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
     let o = match options(&a[0], &a[1..], true) {
@@ -66,12 +102,10 @@ pub fn scan(ks: &mut Ks<'_>, _name: &str, a: &[Vec<u8>]) -> mmtree::Result<Reply
         Err(reply) => return Ok(reply),
     };
     reply((|| {
-        let start = o.after.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
-        let rows = ks.keys(start, o.count.saturating_add(1))?;
-        let more = rows.len() > o.count;
-        let examined = &rows[..rows.len().min(o.count)];
+        let (examined, next) =
+            page_rows(&o.at, o.count, |k: &Vec<u8>| k, |from, n| ks.keys(from, n))?;
         let mut keys = Vec::new();
-        for key in examined {
+        for key in &examined {
             if !o.pattern.as_ref().is_none_or(|p| glob(p, key)) || ks.live(key)?.is_none() {
                 continue;
             }
@@ -84,8 +118,7 @@ pub fn scan(ks: &mut Ks<'_>, _name: &str, a: &[Vec<u8>]) -> mmtree::Result<Reply
                 keys.push(Reply::Bulk(key.clone()));
             }
         }
-        let next = examined.last().filter(|_| more);
-        Ok(page(next.map(Vec::as_slice), keys))
+        Ok(page(next.as_deref(), keys))
     })())
 }
 
@@ -105,19 +138,23 @@ pub fn scan_collection(ks: &mut Ks<'_>, name: &str, a: &[Vec<u8>]) -> mmtree::Re
         if ks.collection(key, kind)?.is_none() {
             return Ok(page(None, Vec::new()));
         }
-        let start = match (&o.after, kind) {
-            (Some(after), _) => Bound::Excluded(after.as_slice()),
-            (None, b"zset") => Bound::Included(&[store::ZMEMBER][..]),
-            (None, _) => Bound::Unbounded,
+        // A sorted set's member rows come first (the order rows follow them).
+        let start = match kind {
+            b"zset" => o.at.clone().max(vec![store::ZMEMBER]),
+            _ => o.at.clone(),
         };
-        let mut rows = ks.fields(key, start, o.count.saturating_add(1))?;
-        if kind == b"zset" {
-            // Member rows only (the order rows follow them).
-            rows.retain(|(f, _)| f.first() == Some(&store::ZMEMBER));
-        }
-        let more = rows.len() > o.count;
-        rows.truncate(o.count);
-        let next = rows.last().filter(|_| more).map(|(f, _)| f.clone());
+        let (rows, next) = page_rows(
+            &start,
+            o.count,
+            |(f, _): &(Vec<u8>, Vec<u8>)| f,
+            |from, n| {
+                let mut rows = ks.fields(key, from, n)?;
+                if kind == b"zset" {
+                    rows.retain(|(f, _)| f.first() == Some(&store::ZMEMBER));
+                }
+                Ok(rows)
+            },
+        )?;
         let mut items = Vec::new();
         for (f, v) in rows {
             let shown = if kind == b"zset" { &f[1..] } else { &f[..] };

@@ -594,6 +594,7 @@ mod tests {
             }
             drop(t);
             w.commit().unwrap(); // strict: check() after each commit
+            db.checkpoint().unwrap(); // the merge writes the tree
         }
         let stats = db.stats();
         assert!(stats.free_pages > 0 && stats.free_pages < stats.page_count);

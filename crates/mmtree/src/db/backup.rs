@@ -121,12 +121,45 @@ impl Db {
             }
         }
         // A log generation of its own: no record of the source's log ever replays onto it. The
-        // copy is complete without a log (closed cleanly), so it opens on its own.
-        let meta = crate::page::meta::Meta {
+        // copy is complete without a log (closed cleanly), so it opens on its own, unless the
+        // snapshot has buffered commits (below).
+        let mut meta = crate::page::meta::Meta {
             log_salt: crate::log::new_salt(),
             closed_cleanly: true,
             ..meta
         };
+        // The snapshot's buffered commits (not in its tree yet) go to the copy's log as one
+        // record of the snapshot's commit, on top of a meta page of the commit before it: the
+        // copy's first writable open replays it, a read-only one reads it into its buffer.
+        let buffer = snapshot.buffer();
+        if !buffer.is_empty() {
+            let txn = snapshot.txn_id();
+            meta.txn_id = txn - 1; // > the tree's own commit, or equal: its pages are older
+            meta.closed_cleanly = false; // its log holds a commit
+            let mut redo = crate::log::RedoBuf::new(usize::MAX);
+            for (name, table) in buffer.tables.iter() {
+                let mut logged = true;
+                if table.cleared {
+                    logged &= redo.drop_table(name);
+                }
+                if table.exists {
+                    logged &= redo.table(name);
+                }
+                for (key, value) in table.entries.iter() {
+                    logged &= match value {
+                        Some(value) => redo.put(name, key, value),
+                        None => redo.remove(name, key),
+                    };
+                }
+                debug_assert!(logged, "an unbounded record takes every change");
+            }
+            // Beside the copy's temporary name; `backup` renames it to DEST-log first.
+            crate::log::RedoLog::write_new(
+                &with_log(dest),
+                meta.db_id,
+                redo.seal(meta.log_salt, txn),
+            )?;
+        }
         let mut pages = vec![0u8; 2 * page_size as usize];
         meta.encode(&mut pages[..page_size as usize]);
         meta.encode(&mut pages[page_size as usize..]);

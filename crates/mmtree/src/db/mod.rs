@@ -8,7 +8,6 @@ mod salvage;
 
 pub use crate::shared::SetAside;
 
-use crate::alloc::Floors;
 use crate::error::{Error, Result};
 use crate::limits::{PAGE_SIZE_MAX, PAGE_SIZE_MIN};
 use crate::options::{Durability, Options};
@@ -37,16 +36,18 @@ pub struct Stats {
     /// Live ordinary read transactions in this process (bounded snapshots are not counted here;
     /// they appear in [`Db::readers`]).
     pub readers: usize,
-    /// The commit id the oldest live snapshot shows.
+    /// The oldest tree a live snapshot reads: the id of the last merge (checkpoint) before the
+    /// commit it shows (buffered commits on top of it hold no pages).
     pub oldest_reader_txn: Option<u64>,
-    /// How many commits the oldest snapshot is behind the newest.
+    /// How many commits that tree is behind the newest commit.
     pub oldest_reader_lag: u64,
     /// How long the oldest snapshot has been open.
     pub oldest_reader_age: Option<Duration>,
     /// Free pages that cannot be reused yet because a live snapshot (in any process) may still
     /// read them: the bloat old snapshots cause.
     pub pages_held_back: u64,
-    /// Bytes of redo-log records since the last checkpoint.
+    /// Bytes of redo-log records since the last checkpoint: the write buffer (commits not yet
+    /// merged into the tree).
     pub log_bytes: u64,
     /// The commit the last durable checkpoint holds (the meta page on disk).
     pub checkpoint_txn: u64,
@@ -59,7 +60,9 @@ pub struct Stats {
     pub last_checkpoint_duration: Duration,
     /// `fdatasync`s of the redo log made by this process.
     pub log_syncs: u64,
-    /// Pages freed since the last checkpoint that only the next checkpoint makes reusable.
+    /// Pages freed since the last checkpoint that only the next checkpoint makes reusable:
+    /// always 0 now that every commit that changes the tree is a checkpoint (kept for
+    /// compatibility).
     pub pages_pinned: u64,
 }
 
@@ -146,25 +149,27 @@ impl Db {
     /// [`begin_read`](Self::begin_read)'s; use it for long scans and reports that must not make
     /// the file grow without bound. Each one holds a reader slot of its own.
     pub fn begin_read_bounded(&self, max_age: Duration) -> Result<BoundedReadTransaction> {
-        let inner = &self.inner;
-        let lease = inner.lock.lease_slot(u64::from(std::process::id()))?;
-        let max_age_ns = u64::try_from(max_age.as_nanos()).unwrap_or(u64::MAX);
-        inner
-            .lock
-            .set_slot_deadline(&lease, unix_now_ns().saturating_add(max_age_ns));
-        let meta = match inner.announce_snapshot(lease.index(), |txn| txn) {
-            Ok(meta) => meta,
-            Err(error) => {
-                inner.lock.release_lease(lease);
-                return Err(error);
+        loop {
+            let inner = &self.inner;
+            let lease = inner.lock.lease_slot(u64::from(std::process::id()))?;
+            let max_age_ns = u64::try_from(max_age.as_nanos()).unwrap_or(u64::MAX);
+            inner
+                .lock
+                .set_slot_deadline(&lease, unix_now_ns().saturating_add(max_age_ns));
+            let state = match inner.announce_snapshot(lease.index(), |txn| txn) {
+                Ok(state) => state,
+                Err(error) => {
+                    inner.lock.release_lease(lease);
+                    return Err(error);
+                }
+            };
+            let mut read = BoundedReadTransaction::new(inner.clone(), state.meta, lease, max_age);
+            // The buffered commits, read with the snapshot's tree; if the log moved on
+            // meanwhile, begin again (dropping it releases the lease).
+            if read.with_buffer(&state)? {
+                return Ok(read);
             }
-        };
-        Ok(BoundedReadTransaction::new(
-            inner.clone(),
-            meta,
-            lease,
-            max_age,
-        ))
+        }
     }
 
     /// Starts the write transaction, waiting while another one is in progress in another
@@ -190,16 +195,35 @@ impl Db {
     /// process's readers and from the durable checkpoint.
     fn start_write(&self, guard: WriterGuard) -> Result<WriteTransaction> {
         let inner = &self.inner;
-        let (guard, state) = self.caught_up(guard)?;
-        let floors = floors(&state, oldest_reader(inner));
+        let (mut guard, mut state) = self.caught_up(guard)?;
+        if inner.merge_overdue(&state) {
+            // Back-pressure: the buffer is at its bound (the merge after the commit that
+            // filled it failed, or a read-only process published a crashed log): merge first.
+            guard = WriteTransaction::merge(inner, state, guard)?;
+            state = inner.published()?;
+        }
+        let floors = inner.floors(&state);
         inner.state.lock().expect("state lock").meta = state.meta;
-        Ok(WriteTransaction::new(inner.clone(), state, floors, guard))
+        WriteTransaction::new(inner.clone(), state, floors, guard)
     }
 
     /// With the writer role: the published state, after catching up with a writer that died
     /// mid-commit (see `recover_tail`).
     fn caught_up(&self, guard: WriterGuard) -> Result<(WriterGuard, PublishedState)> {
-        let state = self.inner.published()?;
+        let mut state = self.inner.published()?;
+        // A writer that died after its checkpoint's meta page was durable and before the lock
+        // file published it left a durable checkpoint newer than the published tree: it holds
+        // every published commit (a merge takes the newest id, a direct commit the next), its
+        // pages were taken from pages the published state lists as free, and its log
+        // generation is new. Building on the published state would reuse those pages and
+        // append records the durable checkpoint's salt ignores: it is published instead.
+        let disk = self.inner.read_meta()?;
+        if disk.newest.txn_id > state.meta.txn_id && disk.newest.txn_id >= state.newest {
+            let next = PublishedState::checkpointed(disk.newest);
+            self.inner.publish_state(&next);
+            self.inner.lock.set_log_claim(crate::log::RECORDS_AT);
+            state = next;
+        }
         if self.inner.lock.log_claim() <= state.log_end {
             return Ok((guard, state));
         }
@@ -208,17 +232,23 @@ impl Db {
     }
 
     /// A writer died between appending its record and publishing it (its claim is past the
-    /// published log end). If the record is whole, it is a durable commit: replay it (as a
-    /// checkpoint). If not (torn by the kill), cut it: the next record overwrites it.
+    /// published log end), or a read-only process found the log's records after a crash. If
+    /// the record at the log end is whole, it is a durable commit: replay it with the buffer
+    /// (a merge, as a checkpoint). If not (torn by the kill), cut it; buffered commits are
+    /// merged all the same, so the log starts over in a new generation and no stale record
+    /// past the cut can ever follow a new one.
     fn recover_tail(&self, guard: WriterGuard, state: &PublishedState) -> Result<WriterGuard> {
         let inner = &self.inner;
         let log = inner.log()?;
-        let next = state.meta.txn_id + 1;
+        let next = state.newest + 1;
         match log.record_at(state.log_end, state.meta.log_salt, next)? {
             Some(record) => open::replay(inner, guard, state, &[record]),
             None => {
                 inner.lock.set_log_claim(state.log_end);
-                Ok(guard)
+                match state.buffered() {
+                    true => WriteTransaction::merge(inner, *state, guard),
+                    false => Ok(guard),
+                }
             }
         }
     }
@@ -234,17 +264,24 @@ impl Db {
         self.inner.sync_log()
     }
 
-    /// Checkpoints now: syncs the data file, writes the newest commit's meta page durably and
-    /// starts the redo log over (so a crash has nothing to replay). Commits do this on their
-    /// own when the log or the pages waiting for a checkpoint reach their budget
+    /// Merges the write buffer into the tree and checkpoints now: the buffered commits are
+    /// applied to the tree in key order, the data file is synced, the newest commit's meta page
+    /// written durably and the redo log started over (so a crash has nothing to replay).
+    /// Commits do this on their own when the buffer's log records reach their budget
     /// ([`Options::log_bytes`]) or the last one is older than
     /// [`Options::checkpoint_interval`], and closing the database does it too. Waits for a
     /// write transaction in progress; called while this thread holds one, it fails with
     /// [`Error::WriteInProgress`].
     pub fn checkpoint(&self) -> Result<()> {
         let guard = self.inner.acquire_writer(true)?.expect("waited");
-        let (guard, _) = self.caught_up(guard)?;
-        self.inner.checkpoint()?;
+        let (guard, state) = self.caught_up(guard)?;
+        let guard = match state.buffered() {
+            true => WriteTransaction::merge(&self.inner, state, guard)?,
+            false => {
+                self.inner.checkpoint()?;
+                guard
+            }
+        };
         drop(guard);
         Ok(())
     }
@@ -318,15 +355,16 @@ impl Db {
             .readers(Some(inner.slot))
             .into_iter()
             .min_by_key(|slot| slot.txn_id);
+        let newest = published.map_or(meta.txn_id, |s| s.newest);
         Stats {
-            txn_id: meta.txn_id,
+            txn_id: newest,
             page_size: inner.storage.page_size,
             page_count: meta.page_count,
             free_pages: meta.free_pages,
             file_bytes: inner.storage.file_len(),
             readers: local,
             oldest_reader_txn: oldest.map(|slot| slot.txn_id),
-            oldest_reader_lag: oldest.map_or(0, |slot| meta.txn_id.saturating_sub(slot.txn_id)),
+            oldest_reader_lag: oldest.map_or(0, |slot| newest.saturating_sub(slot.txn_id)),
             oldest_reader_age: oldest.map(|slot| slot_age(slot.since_unix_ns)),
             pages_held_back: oldest
                 .map_or(Ok(0), |slot| self.pages_freed_after(slot.txn_id))
@@ -337,7 +375,7 @@ impl Db {
             checkpoints,
             last_checkpoint_duration,
             log_syncs,
-            pages_pinned: published.map_or(0, |s| s.pinned),
+            pages_pinned: 0,
         }
     }
 
@@ -354,7 +392,7 @@ impl Db {
     /// reused by the next process that opens).
     pub fn readers(&self) -> Vec<ReaderInfo> {
         let inner = &self.inner;
-        let newest = inner.published_meta().map_or(0, |meta| meta.txn_id);
+        let newest = inner.published().map_or(0, |state| state.newest);
         let mut readers: Vec<ReaderInfo> = inner
             .lock
             .readers(Some(inner.slot))
@@ -400,29 +438,36 @@ impl Db {
     }
 }
 
-/// The oldest snapshot of any process. Bounded snapshots past their deadline protect nothing
-/// from here on (they are marked before the floors are computed, so before any of their pages
-/// can be reused).
-fn oldest_reader(inner: &Shared) -> Option<u64> {
-    inner.lock.expire_overdue(unix_now_ns());
-    inner
-        .lock
-        .readers(Some(inner.slot))
-        .iter()
-        .map(|slot| slot.txn_id)
-        .min()
+impl Drop for Db {
+    /// The last handle of this process (and no transaction left, each holds the shared state):
+    /// merges the write buffer, so the next open has nothing to replay. A writer of another
+    /// process is not waited for (it merges itself); a failure leaves the commits in the log.
+    fn drop(&mut self) {
+        let inner = &self.inner;
+        if Arc::strong_count(inner) == 1
+            && !inner.options.read_only
+            && inner.recovered.load(std::sync::atomic::Ordering::Acquire)
+        {
+            let _ = self.merge_on_close();
+        }
+    }
 }
 
-/// The reuse floors of a writer building on `state`. Pages born at or before the durable
-/// checkpoint and freed after it are not reused before the next checkpoint: a crash falls back
-/// to that checkpoint (and replays the log), so its pages must still be on disk as it left them.
-fn floors(state: &PublishedState, oldest_reader: Option<u64>) -> Floors {
-    let base = state.meta.txn_id;
-    let young = oldest_reader.map_or(base, |txn| txn.min(base));
-    Floors {
-        old: young.min(state.checkpoint_txn),
-        young,
-        checkpoint: state.checkpoint_txn,
+impl Db {
+    fn merge_on_close(&self) -> Result<()> {
+        let inner = &self.inner;
+        inner.check_poisoned()?;
+        if !inner.published()?.buffered() {
+            return Ok(());
+        }
+        let Some(guard) = inner.acquire_writer(false)? else {
+            return Ok(());
+        };
+        let (guard, state) = self.caught_up(guard)?;
+        if state.buffered() {
+            drop(WriteTransaction::merge_unchecked(inner, state, guard)?);
+        }
+        Ok(())
     }
 }
 

@@ -12,6 +12,7 @@ use crate::pager::Pager;
 use crate::shared::{read_meta, Published, PublishedState, SetAside, Shared, WriterGuard};
 use crate::storage::{sync_parent_dir, Storage};
 use crate::txn::{ReadTransaction, WriteTransaction};
+use crate::wbuf::Buffer;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -216,13 +217,16 @@ pub(crate) fn open_shared(
     if alone {
         let mut state = PublishedState::checkpointed(meta);
         state.checkpoint_txn = disk.map_or(meta.txn_id, |d| d.durable_txn());
+        if let (true, Some(last)) = (options.read_only, pending.last()) {
+            // A read-only handle cannot replay: it publishes the records as the write buffer
+            // (every snapshot indexes them), and a claim past their end, so the first writer to
+            // join merges them into a new log generation before it appends (a record torn by
+            // the crash may be followed by stale ones).
+            state.log_end = last.end();
+            state.newest = last.txn;
+            lock.set_log_claim(last.end() + 1);
+        }
         lock.publish_meta(state.words());
-    }
-    if alone && !pending.is_empty() && options.read_only {
-        return Err(Error::RecoveryNeeded {
-            path: storage.path.clone(),
-            records: pending.len() as u64,
-        });
     }
     let slot = lock.claim_slot(u64::from(std::process::id()))?;
     let read_only = options.read_only;
@@ -248,9 +252,10 @@ pub(crate) fn open_shared(
         boot,
         lock,
         slot,
+        buffer: Mutex::new(Buffer::default()),
     });
     if alone {
-        if !pending.is_empty() {
+        if !pending.is_empty() && !read_only {
             // Recovery, while still alone: joiners wait on the presence lock until it is done.
             let guard = shared.acquire_writer(true)?.expect("waited");
             let state = shared.published()?;
@@ -317,7 +322,7 @@ fn join_or_alone(lock: &mut LockFile) -> Result<bool> {
     }
 }
 
-/// Replays log records on top of the published `state` (their first is `state`'s txn + 1): one
+/// Replays log records on top of the published `state` (their first is its newest txn + 1): one
 /// write transaction that applies every change and takes the last record's id, committed as a
 /// checkpoint (the changes are in the log already; the checkpoint makes them durable in the
 /// data file and starts the log over). Used by a process alone at open and by a writer that
@@ -340,10 +345,11 @@ fn replay_counted(
     records: &[Record],
 ) -> std::result::Result<WriterGuard, (Option<usize>, Error)> {
     let last = records.last().expect("something to replay").txn;
-    debug_assert_eq!(records[0].txn, state.meta.txn_id + 1);
-    let floors = super::floors(state, super::oldest_reader(shared));
-    let mut w = WriteTransaction::new(shared.clone(), *state, floors, guard);
-    w.replaying(last);
+    debug_assert_eq!(records[0].txn, state.newest + 1);
+    let floors = shared.floors(state);
+    let mut w =
+        WriteTransaction::new(shared.clone(), *state, floors, guard).map_err(|e| (None, e))?;
+    w.replaying(last).map_err(|e| (None, e))?;
     w.set_durability(Durability::Immediate);
     for (index, record) in records.iter().enumerate() {
         let mut table = None;

@@ -101,6 +101,11 @@ impl RedoBuf {
         }
     }
 
+    /// The record's length so far (header included).
+    pub(crate) fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
     fn room(&self, extra: usize) -> bool {
         self.bytes.len().saturating_add(extra) <= self.max && self.ops < u32::MAX
     }
@@ -411,6 +416,23 @@ impl RedoLog {
         Ok(Some(log))
     }
 
+    /// Writes a new log at `path` (replacing any file there) for database `db_id`, holding
+    /// `records` after its header, and syncs it and its directory: a backup's buffered commits.
+    pub(crate) fn write_new(path: &Path, db_id: u64, records: &[u8]) -> Result<()> {
+        let mut bytes = header_page(db_id);
+        bytes.extend_from_slice(records);
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(path)
+            .map_err(|e| Error::io("creating the backup's redo log", e))?;
+        file.write_all_at(&bytes, 0)
+            .and_then(|()| file.sync_all())
+            .map_err(|e| Error::io("writing the backup's redo log", e))?;
+        crate::storage::sync_parent_dir(path, None)
+    }
+
     /// The database id the header names; `None` for a log of a build that wrote none.
     pub(crate) fn db_id(&self) -> Option<u64> {
         Some(self.db_id.load(Ordering::Acquire)).filter(|&id| id != 0)
@@ -424,14 +446,7 @@ impl RedoLog {
 
     /// Writes the header and syncs it (the directory entry is synced by the caller).
     fn create(&self, path: &Path, db_id: u64) -> Result<()> {
-        let mut page = vec![0u8; RECORDS_AT as usize];
-        page[..8].copy_from_slice(&MAGIC);
-        page[8..12].copy_from_slice(&VERSION.to_le_bytes());
-        let sum = crc32c::crc32c(&page[..HEADER_CRC_AT]);
-        page[HEADER_CRC_AT..HEADER_CRC_AT + 4].copy_from_slice(&sum.to_le_bytes());
-        page[HEADER_DB_ID_AT..HEADER_DB_ID_CRC_AT].copy_from_slice(&db_id.to_le_bytes());
-        let sum = crc32c::crc32c(&page[..HEADER_DB_ID_CRC_AT]);
-        page[HEADER_DB_ID_CRC_AT..HEADER_SIZE].copy_from_slice(&sum.to_le_bytes());
+        let page = header_page(db_id);
         self.db_id.store(db_id, Ordering::Release);
         if let Some(observer) = &self.observer {
             observer.0.set_len(IoFile::Log, RECORDS_AT);
@@ -635,6 +650,19 @@ impl RedoLog {
             Err(e) => Err(Error::io("reading the redo log", e)),
         }
     }
+}
+
+/// The log's first page: magic, version, their checksum, the database id and its checksum.
+fn header_page(db_id: u64) -> Vec<u8> {
+    let mut page = vec![0u8; RECORDS_AT as usize];
+    page[..8].copy_from_slice(&MAGIC);
+    page[8..12].copy_from_slice(&VERSION.to_le_bytes());
+    let sum = crc32c::crc32c(&page[..HEADER_CRC_AT]);
+    page[HEADER_CRC_AT..HEADER_CRC_AT + 4].copy_from_slice(&sum.to_le_bytes());
+    page[HEADER_DB_ID_AT..HEADER_DB_ID_CRC_AT].copy_from_slice(&db_id.to_le_bytes());
+    let sum = crc32c::crc32c(&page[..HEADER_DB_ID_CRC_AT]);
+    page[HEADER_DB_ID_CRC_AT..HEADER_SIZE].copy_from_slice(&sum.to_le_bytes());
+    page
 }
 
 fn header_valid(header: &[u8]) -> bool {

@@ -7,6 +7,9 @@ mod meta_pages;
 
 pub(crate) use meta_pages::{read_meta, OnDisk};
 
+use crate::alloc::Floors;
+use crate::btree::node::NodeRef;
+use crate::btree::view::Source;
 use crate::error::{Error, Result};
 use crate::limits::{GROW_STEP_MAX, GROW_STEP_MIN};
 use crate::lock::{LockFile, MetaWords};
@@ -15,20 +18,22 @@ use crate::options::{Durability, Options};
 use crate::page::meta::Meta;
 use crate::pager::Pager;
 use crate::storage::Storage;
+use crate::wbuf::{BufView, Buffer, KeyFilter};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
-/// What the lock file publishes (see `lock`): the newest commit, where the log ends after its
-/// record, the durable checkpoint, and the pages freed since that checkpoint which only the
-/// next one makes reusable.
+/// What the lock file publishes (see `lock`): the tree (the last merge, a durable checkpoint),
+/// where the log ends after the newest commit's record, the durable checkpoint, and the newest
+/// commit (the log holds the records of the commits after the tree's, up to it: the write
+/// buffer).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct PublishedState {
     pub meta: Meta,
     pub log_end: u64,
     pub checkpoint_txn: u64,
-    pub pinned: u64,
+    pub newest: u64,
 }
 
 impl PublishedState {
@@ -38,7 +43,7 @@ impl PublishedState {
             meta,
             log_end: RECORDS_AT,
             checkpoint_txn: meta.txn_id,
-            pinned: 0,
+            newest: meta.txn_id,
         }
     }
 
@@ -54,14 +59,14 @@ impl PublishedState {
             m.log_salt,
             self.log_end,
             self.checkpoint_txn,
-            self.pinned,
+            self.newest,
             m.db_id,
             u64::from(m.closed_cleanly),
         ]
     }
 
     fn from_words(words: MetaWords) -> PublishedState {
-        let [txn, page_size, catalog_root, freelist_root, page_count, free_pages, log_salt, log_end, checkpoint_txn, pinned, db_id, flags] =
+        let [txn, page_size, catalog_root, freelist_root, page_count, free_pages, log_salt, log_end, checkpoint_txn, newest, db_id, flags] =
             words;
         PublishedState {
             meta: Meta {
@@ -78,8 +83,13 @@ impl PublishedState {
             },
             log_end,
             checkpoint_txn,
-            pinned,
+            newest,
         }
+    }
+
+    /// Commits are buffered (logged past the tree's commit).
+    pub(crate) fn buffered(&self) -> bool {
+        self.newest > self.meta.txn_id
     }
 }
 
@@ -153,6 +163,8 @@ pub(crate) struct Shared {
     pub(crate) lock: LockFile,
     /// This process's reader slot in the lock file.
     pub(crate) slot: usize,
+    /// This process's index of the write buffer (the log's records past the tree).
+    pub(crate) buffer: Mutex<Buffer>,
 }
 
 /// Held by the write transaction; releases the writer lock on drop.
@@ -243,7 +255,13 @@ impl Shared {
                     let needed = meta.page_count * u64::from(meta.page_size);
                     needed <= self.storage.file_len() || needed <= self.storage.refresh_len()?
                 };
-            if covered && state.log_end >= RECORDS_AT && state.checkpoint_txn <= meta.txn_id {
+            // Buffered commits (newest past the tree's) exactly when the log has records.
+            if covered
+                && state.log_end >= RECORDS_AT
+                && state.checkpoint_txn <= meta.txn_id
+                && state.newest >= meta.txn_id
+                && (state.newest > meta.txn_id) == (state.log_end > RECORDS_AT)
+            {
                 return Ok(state);
             }
         }
@@ -270,13 +288,41 @@ impl Shared {
         &self,
         slot: usize,
         protect: impl Fn(u64) -> u64,
-    ) -> Result<Meta> {
+    ) -> Result<PublishedState> {
         loop {
-            let meta = self.published_meta()?;
+            let state = self.published()?;
+            let meta = state.meta;
             self.lock.set_slot_txn(slot, Some(protect(meta.txn_id)));
             if self.published_meta()?.txn_id == meta.txn_id {
-                return Ok(meta);
+                return Ok(state);
             }
+        }
+    }
+
+    /// The oldest snapshot of any process. Bounded snapshots past their deadline protect nothing
+    /// from here on (they are marked before the floors are computed, so before any of their
+    /// pages can be reused).
+    pub(crate) fn oldest_reader(&self) -> Option<u64> {
+        self.lock.expire_overdue(unix_now_ns());
+        self.lock
+            .readers(Some(self.slot))
+            .iter()
+            .map(|slot| slot.txn_id)
+            .min()
+    }
+
+    /// The reuse floors of a writer building on `state`, from every process's readers. Pages
+    /// born at or before the durable checkpoint and freed after it are not reused before the
+    /// next checkpoint: a crash falls back to that checkpoint (and replays the log), so its
+    /// pages must still be on disk as it left them. Snapshots protect the tree they read (`state.meta`), not their newest
+    /// buffered commit: a merge frees pages under the id of the newest commit it merges.
+    pub(crate) fn floors(&self, state: &PublishedState) -> Floors {
+        let base = state.meta.txn_id;
+        let young = self.oldest_reader().map_or(base, |txn| txn.min(base));
+        Floors {
+            old: young.min(state.checkpoint_txn),
+            young,
+            checkpoint: state.checkpoint_txn,
         }
     }
 
@@ -367,53 +413,47 @@ impl Shared {
         })
     }
 
-    /// The end of a commit whose pages are written: with a record, append it to the log (synced
-    /// for `Immediate`) and publish; without one (too large, a bulk load, a compaction, a
-    /// replay), make it a checkpoint. Then checkpoint if the log, the pinned pages or the time
-    /// since the last checkpoint call for one. `state` is the published state it built on;
-    /// `pinned` the pages it freed that only a checkpoint makes reusable.
-    pub(crate) fn publish(
-        &self,
-        meta: Meta,
-        state: &PublishedState,
-        redo: Option<&mut RedoBuf>,
-        durability: Durability,
-        pinned: u64,
-    ) -> Result<()> {
-        let result = self.publish_steps(meta, state, redo, durability, pinned);
+    /// The end of a commit that changed the tree (a merge, a large transaction, a bulk load, a
+    /// compaction, a trim, a replay): its pages are written; it becomes a checkpoint, which
+    /// starts the log (and so every process's write buffer) over. `state` is the published
+    /// state it built on.
+    pub(crate) fn publish_checkpoint(&self, mut meta: Meta, state: &PublishedState) -> Result<()> {
+        meta.db_id = state.meta.db_id;
+        let result = self.checkpoint_steps(meta, Some(state.meta), Closing::No);
         self.share_poison(result)
     }
 
-    fn publish_steps(
+    /// The end of a buffered commit: its record is appended at the published log end (synced
+    /// for `Immediate`), then the state naming it is published; no tree page is written.
+    /// Returns that state.
+    pub(crate) fn publish_logged(
         &self,
-        mut meta: Meta,
         state: &PublishedState,
-        redo: Option<&mut RedoBuf>,
+        redo: &mut RedoBuf,
         durability: Durability,
-        pinned: u64,
-    ) -> Result<()> {
-        meta.db_id = state.meta.db_id;
-        // On a state closed cleanly no record is appended: the commit checkpoints, so the data
-        // file says "the log may hold commits" before the log holds any (see `page::meta`).
-        let Some(redo) = redo.filter(|_| !state.meta.closed_cleanly) else {
-            return self.checkpoint_steps(meta, Some(state.meta), Closing::No);
-        };
+    ) -> Result<PublishedState> {
+        let result = self.publish_logged_steps(state, redo, durability);
+        self.share_poison(result)
+    }
+
+    fn publish_logged_steps(
+        &self,
+        state: &PublishedState,
+        redo: &mut RedoBuf,
+        durability: Durability,
+    ) -> Result<PublishedState> {
+        // A state closed cleanly takes no record (the data file says its log holds nothing):
+        // the write transaction commits such a state directly, as a checkpoint.
+        debug_assert!(!state.meta.closed_cleanly);
         let log = self.log()?;
-        meta.log_salt = state.meta.log_salt;
-        let record = redo.seal(meta.log_salt, meta.txn_id);
+        let txn = state.newest + 1;
+        let record = redo.seal(state.meta.log_salt, txn);
         let end = state.log_end + record.len() as u64;
         let next = PublishedState {
-            meta,
             log_end: end,
-            checkpoint_txn: state.checkpoint_txn,
-            pinned: state.pinned + pinned,
+            newest: txn,
+            ..*state
         };
-        if self.checkpoint_due(&next) && self.options.crash_in_append.is_none() {
-            // The checkpoint would follow the append at once: the commit is the checkpoint
-            // instead, as a bulk load's is (as durable, one log write and sync less; W1's
-            // commits of 100,000 records each take this path).
-            return self.checkpoint_steps(meta, Some(state.meta), Closing::No);
-        }
         self.lock.set_log_claim(end);
         if let Some(torn) = self.options.crash_in_append {
             // Test hook: die here, as a writer killed between its append and its publish.
@@ -428,22 +468,17 @@ impl Shared {
             _ => self.start_syncer(log),
         }
         self.publish_state(&next);
-        if self.checkpoint_due(&next) {
-            // The commit is done (and as durable as asked) whatever happens here; a failed sync
-            // poisons the handle, and the log still holds every commit since the last checkpoint.
-            let _ = self.checkpoint_steps(meta, None, Closing::No);
-        }
-        Ok(())
+        Ok(next)
     }
 
-    /// Whether the log, the pages waiting for a checkpoint, or the time since the last one call
-    /// for a checkpoint now.
-    fn checkpoint_due(&self, state: &PublishedState) -> bool {
-        let budget = self.checkpoint_budget(&state.meta);
-        if state.log_end - RECORDS_AT >= budget {
-            return true;
+    /// Whether the buffered commits call for a merge now: their log records reached the budget,
+    /// or the last checkpoint is older than `Options::checkpoint_interval` (checked at each
+    /// commit).
+    pub(crate) fn merge_due(&self, state: &PublishedState) -> bool {
+        if !state.buffered() {
+            return false;
         }
-        if state.pinned * self.storage.page_size as u64 >= budget {
+        if state.log_end - RECORDS_AT >= self.checkpoint_budget(&state.meta) {
             return true;
         }
         let (_, last_ns) = self.lock.log_counters();
@@ -451,22 +486,146 @@ impl Shared {
         age >= self.options.checkpoint_interval
     }
 
-    /// How many bytes of log records, and of old pages freed since the checkpoint (which only
-    /// the next checkpoint makes reusable), call for a checkpoint: half the pages the newest
-    /// commit uses (at least 2 MiB), at most `Options::log_bytes`. Relative to the live data,
-    /// not the file, so a small database is not doubled by its log and its pinned pages, and
-    /// the file's own growth does not raise the budget (W8 here: 18.5x the live bytes with a
-    /// fixed 64 MiB, 8.1x relative to the file length); half rather than a quarter, because a
-    /// quarter made W3 checkpoint half again as often (22 vs 18 ms a batch, measured here).
+    /// Whether appending a record of `record_len` bytes to `state`'s log would make a merge due
+    /// at once (by its size): the commit then goes to the tree directly, one log write and sync
+    /// less (W1's commits of 100,000 records take this path).
+    pub(crate) fn merge_due_with(&self, state: &PublishedState, record_len: u64) -> bool {
+        // A state closed cleanly takes no record (the data file says its log holds nothing
+        // until a checkpoint says otherwise): the commit checkpoints.
+        state.meta.closed_cleanly
+            || self.options.crash_in_append.is_none()
+                && state.log_end - RECORDS_AT + record_len >= self.checkpoint_budget(&state.meta)
+    }
+
+    /// How many bytes of record a transaction on `state` may build before the merge would be due
+    /// at its commit: past them it goes direct at once (its remaining changes go to the tree,
+    /// not through the buffer's map first).
+    pub(crate) fn record_room(&self, state: &PublishedState) -> u64 {
+        if state.meta.closed_cleanly {
+            return 0; // no record on a state closed cleanly (see `page::meta`): direct at once
+        }
+        match self.options.crash_in_append {
+            Some(_) => u64::MAX,
+            None => self
+                .checkpoint_budget(&state.meta)
+                .saturating_sub(state.log_end - RECORDS_AT),
+        }
+    }
+
+    /// Whether the buffer is at its bound already when a write transaction begins (the merge
+    /// after the commit that filled it failed): the writer merges before it goes on.
+    pub(crate) fn merge_overdue(&self, state: &PublishedState) -> bool {
+        state.buffered() && state.log_end - RECORDS_AT >= self.checkpoint_budget(&state.meta)
+    }
+
+    /// How many bytes of log records (the write buffer) call for a merge: half the pages the
+    /// tree uses (at least 2 MiB), at most `Options::log_bytes`. Relative to the live data,
+    /// not the file, so a small database is not doubled by its log.
     fn checkpoint_budget(&self, meta: &Meta) -> u64 {
         let in_use = meta.page_count.saturating_sub(meta.free_pages) * u64::from(meta.page_size);
         (in_use / 2).max(2 << 20).min(self.options.log_bytes)
     }
 
-    /// With the writer role held: makes the published state a durable checkpoint.
+    /// The write buffer as of `state` (or of a newer commit on the same tree, if another thread
+    /// of this process indexed one already): this process's index of the log, extended by the
+    /// records it has not read yet. `tree` reads the tree of `state` (its pages protected by
+    /// the caller's announced snapshot): whether a key is there decides the entry counts.
+    /// `None`: the log moved on (a merge started it over) while it was read; take a newer state.
+    pub(crate) fn buffer_at(
+        &self,
+        state: &PublishedState,
+        tree: &dyn Source,
+    ) -> Result<Option<(u64, BufView)>> {
+        let mut buffer = self.buffer.lock().expect("buffer lock");
+        let (salt, base) = (state.meta.log_salt, state.meta.txn_id);
+        if buffer.salt != salt || buffer.base != base {
+            *buffer = Buffer {
+                salt,
+                base,
+                txn: base,
+                end: RECORDS_AT,
+                // Sized for the merge budget: a buffer past it (one large record) only costs
+                // false positives.
+                view: BufView::with_filter(KeyFilter::bits_for(
+                    self.checkpoint_budget(&state.meta),
+                )),
+            };
+        }
+        if buffer.txn >= state.newest {
+            return Ok(Some((buffer.txn, buffer.view.clone())));
+        }
+        let Some(log) = &self.log else {
+            return Err(Error::corrupted(
+                0,
+                "the published state names redo-log records, but there is no log",
+            ));
+        };
+        let catalog = crate::catalog::root_ref(state.meta.catalog_root);
+        let mut roots: HashMap<String, Option<NodeRef>> = HashMap::new();
+        let mut in_tree = |table: &str, key: &[u8]| -> Result<bool> {
+            let root = match roots.get(table) {
+                Some(root) => *root,
+                None => {
+                    let root = match crate::btree::get(tree, catalog, table.as_bytes())? {
+                        Some(entry) => crate::catalog::decode_table_entry(entry)?.0,
+                        None => None,
+                    };
+                    roots.insert(table.to_string(), root);
+                    root
+                }
+            };
+            Ok(root.is_some() && crate::btree::get(tree, root, key)?.is_some())
+        };
+        // Applied to a clone, kept only when every record is in: a failure leaves the index
+        // as it was.
+        let (mut view, mut txn, mut end) = (buffer.view.clone(), buffer.txn, buffer.end);
+        while txn < state.newest {
+            let Some(record) = log.record_at(end, salt, txn + 1)? else {
+                let now = self.published()?;
+                if now.meta.log_salt != salt || now.meta.txn_id != base {
+                    return Ok(None); // merged meanwhile: the records were overwritten
+                }
+                return Err(Error::BadLog {
+                    path: self.storage.path.clone(),
+                    reason: format!(
+                        "the record of commit {} at byte {end} is not valid, yet the commit \
+                         was published",
+                        txn + 1
+                    ),
+                });
+            };
+            view.apply_record(record.payload(), &mut in_tree)?;
+            txn += 1;
+            end = record.end();
+        }
+        *buffer = Buffer {
+            salt,
+            base,
+            txn,
+            end,
+            view: view.clone(),
+        };
+        Ok(Some((txn, view)))
+    }
+
+    /// After a buffered commit of this process's writer: its view (the index as of that
+    /// commit) becomes the process's, with no log read.
+    pub(crate) fn buffer_committed(&self, state: &PublishedState, view: BufView) {
+        *self.buffer.lock().expect("buffer lock") = Buffer {
+            salt: state.meta.log_salt,
+            base: state.meta.txn_id,
+            txn: state.newest,
+            end: state.log_end,
+            view,
+        };
+    }
+
+    /// With the writer role held: makes the published tree a durable checkpoint, if it is not
+    /// one (a format-1 file's weak commit). Buffered commits are merged by the write
+    /// transaction, not here.
     pub(crate) fn checkpoint(&self) -> Result<()> {
         let result = self.published().and_then(|state| {
-            if state.log_end == RECORDS_AT && state.checkpoint_txn == state.meta.txn_id {
+            if state.buffered() || state.checkpoint_txn == state.meta.txn_id {
                 // Already one: a second meta page of the same commit with another salt would
                 // tie with the first on open, and the log's records would follow only one.
                 return Ok(());
@@ -482,6 +641,17 @@ impl Shared {
     /// second meta page of the same commit and salt, which the open prefers (`read_meta`).
     fn checkpoint_closing(&self) -> Result<()> {
         let result = self.published().and_then(|state| {
+            if state.buffered() {
+                // The log holds commits the tree lacks (the merge at close did not run: a
+                // transaction outlived the handle, or it failed): never marked clean, the next
+                // open replays them.
+                return Ok(());
+            }
+            if self.read_meta()?.newest.txn_id > state.meta.txn_id {
+                // A writer died after its checkpoint's meta write, before publishing it: that
+                // checkpoint is the newest state; the next open starts from it.
+                return Ok(());
+            }
             if state.meta.closed_cleanly && state.log_end == RECORDS_AT {
                 return Ok(()); // nothing was committed since it was opened
             }
@@ -536,6 +706,9 @@ impl Shared {
         // Synchronous write (O_DSYNC): durable when it returns.
         self.storage
             .write_meta_durable(disk.next_slot() * page_size as u64, &page)?;
+        if self.options.crash_in_checkpoint && closing == Closing::No {
+            std::process::abort(); // test hook: a checkpoint durable, never published
+        }
         self.publish_state(&PublishedState::checkpointed(meta));
         self.lock.set_log_claim(RECORDS_AT);
         self.lock.count_checkpoint(unix_now_ns());
@@ -608,13 +781,14 @@ impl Drop for Shared {
             syncer.stop.1.notify_one();
             let _ = syncer.thread.join(); // its last pass syncs what is left
         }
-        // Closing checkpoints a non-empty log (so the next open has nothing to replay), unless
-        // the open never finished its replay: then the published state lacks the log's commits.
-        // Nor when a writer died after appending its record and before publishing it (its
-        // claim is past the published end): that record may be whole and synced, a commit the
-        // published state lacks, and a checkpoint would start a new log generation without it.
-        // The log is left as it is; the next writer or the next open replays it (one rule: a
-        // whole synced record is a commit, whoever finds it first).
+        // The write buffer was merged by `Db`'s drop when it could be (the last handle, the
+        // writer role free); a buffer still in the log stays there (`checkpoint` and
+        // `checkpoint_closing` leave a buffered state alone) and the next writer or open
+        // replays it. Nothing is checkpointed when the open never finished its replay, nor when
+        // a writer died after appending its record and before publishing it (its claim is past
+        // the published end): that record may be whole and synced, a commit the published
+        // state lacks. The log is left as it is; the next writer or the next open replays it
+        // (one rule: a whole synced record is a commit, whoever finds it first).
         let log_used = self.published().is_ok_and(|state| {
             state.log_end > RECORDS_AT && self.lock.log_claim() <= state.log_end
         });

@@ -19,7 +19,8 @@ use crate::error::{Error, Result};
 use crate::lock::SlotLease;
 use crate::page::meta::Meta;
 use crate::page::view::PageView;
-use crate::shared::Shared;
+use crate::shared::{PublishedState, Shared};
+use crate::wbuf::BufView;
 use std::ops::Bound;
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,6 +32,9 @@ use typed_arena::Arena;
 pub struct BoundedReadTransaction {
     db: Arc<Shared>,
     meta: Meta,
+    /// The commit it shows, and the write buffer as of it (owned: nothing to expire).
+    txn: u64,
+    buf: BufView,
     lease: Option<SlotLease>,
     max_age: Duration,
     /// Copies of the pages the current operation read; emptied when it ends (`checked`).
@@ -48,6 +52,8 @@ impl BoundedReadTransaction {
         BoundedReadTransaction {
             db,
             meta,
+            txn: meta.txn_id,
+            buf: BufView::default(),
             lease: Some(lease),
             max_age,
             pages: Arena::new(),
@@ -55,9 +61,23 @@ impl BoundedReadTransaction {
         }
     }
 
+    /// Adds the write buffer of `state` (whose tree this snapshot reads). False: the log moved
+    /// on meanwhile; begin again.
+    pub(crate) fn with_buffer(&mut self, state: &PublishedState) -> Result<bool> {
+        let result = self.db.clone().buffer_at(state, &*self);
+        match self.checked(result)? {
+            Some((txn, buf)) => {
+                self.txn = txn;
+                self.buf = buf;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
     /// The id of the commit this snapshot shows.
     pub fn txn_id(&self) -> u64 {
-        self.meta.txn_id
+        self.txn
     }
 
     /// Whether a writer has expired this snapshot (every read from now on fails).
@@ -71,9 +91,8 @@ impl BoundedReadTransaction {
     pub fn get(&mut self, table: &str, key: &[u8]) -> Result<Option<Vec<u8>>> {
         let result = self.root(table).and_then(|root| match root {
             None => Ok(None),
-            Some((root, _)) => {
-                crate::btree::get(&*self, root, key).map(|value| value.map(<[u8]>::to_vec))
-            }
+            Some((root, _)) => super::get(&*self, root, self.buf.table(table), key)
+                .map(|value| value.map(<[u8]>::to_vec)),
         });
         self.checked(result)
     }
@@ -92,7 +111,8 @@ impl BoundedReadTransaction {
                 return Ok(Vec::new());
             };
             let mut out = Vec::new();
-            for item in super::range(&*self, root, (start, end)).take(limit) {
+            let buf = self.buf.table(table);
+            for item in super::range(&*self, root, buf, (start, end)).take(limit) {
                 let (key, value) = item?;
                 out.push((key.to_vec(), value.to_vec()));
             }
@@ -110,17 +130,30 @@ impl BoundedReadTransaction {
     /// Names of all tables, in order.
     pub fn list_tables(&mut self) -> Result<Vec<String>> {
         let catalog = crate::catalog::root_ref(self.meta.catalog_root);
-        let result = super::catalog_names(&*self, catalog);
+        let result = super::catalog_names(&*self, catalog)
+            .map(|names| super::buffered_names(names, &self.buf));
         self.checked(result)
     }
 
-    /// A table's root and length from the catalog.
+    /// A table's root (from the catalog) and length (with the buffer's changes).
     fn root(&self, table: &str) -> Result<Option<(Option<NodeRef>, u64)>> {
-        let catalog = crate::catalog::root_ref(self.meta.catalog_root);
-        match crate::btree::get(self, catalog, table.as_bytes())? {
-            None => Ok(None),
-            Some(entry) => decode_table_entry(entry).map(Some),
+        let buf = self.buf.table(table);
+        if buf.is_some_and(|b| !b.exists) {
+            return Ok(None);
         }
+        let catalog = crate::catalog::root_ref(self.meta.catalog_root);
+        let tree = match buf {
+            Some(b) if b.cleared => None,
+            _ => match crate::btree::get(self, catalog, table.as_bytes())? {
+                None => None,
+                Some(entry) => Some(decode_table_entry(entry)?),
+            },
+        };
+        if tree.is_none() && buf.is_none() {
+            return Ok(None);
+        }
+        let (root, len) = tree.unwrap_or((None, 0));
+        Ok(Some((root, super::buffered_len(table, len, buf)?)))
     }
 
     /// What an operation read, unless the snapshot expired while (or before) it read: then
@@ -130,7 +163,7 @@ impl BoundedReadTransaction {
         self.copied.set(0);
         if self.is_expired() {
             return Err(Error::SnapshotExpired {
-                txn: self.meta.txn_id,
+                txn: self.txn,
                 max_age: self.max_age,
             });
         }

@@ -15,6 +15,7 @@ use crate::page::{self, overflow_pages, OVERFLOW_HEADER_SIZE};
 use crate::pager::overflow_run_pages;
 use crate::shared::Shared;
 use crate::storage::Mapping;
+use crate::wbuf::BufView;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -45,6 +46,12 @@ pub(crate) struct WriteCore {
     /// The commit's redo-log record, built as the transaction goes; `None` once it cannot be
     /// logged (too large, a bulk load, a compaction): the commit is then a checkpoint.
     pub(super) redo: Option<RedoBuf>,
+    /// Buffered mode: the write buffer as of the commit this transaction builds on, with this
+    /// transaction's changes added; the tree is untouched and the commit only appends `redo`.
+    /// `None`: direct mode (the buffer was merged into the tree; the commit is a checkpoint).
+    pub(super) buf: Option<BufView>,
+    /// Record bytes past which a buffered transaction goes direct (its commit would merge).
+    pub(super) record_room: u64,
 }
 
 impl WriteCore {
@@ -60,11 +67,77 @@ impl WriteCore {
             alloc: AllocState::new(floors, crate::catalog::root_ref(base.freelist_root)),
             arena: Arena::default(),
             tables: BTreeMap::new(),
+            buf: None,
+            record_room: u64::MAX,
             broken: None,
             map,
             base,
             db,
         }
+    }
+
+    /// Leaves buffered mode: the buffer (the commits since the tree's and this transaction's
+    /// changes so far) is applied to the tree in key order — a merge — and from here on changes
+    /// go to the tree, and the commit is a checkpoint. Nothing to do in direct mode.
+    pub(crate) fn go_direct(&mut self) -> Result<()> {
+        let Some(view) = self.buf.take() else {
+            return Ok(());
+        };
+        self.redo = None;
+        self.guarded(|core| core.apply_view(&view))
+    }
+
+    /// Applies buffered changes to the trees: tables in name order, keys in key order, so each
+    /// leaf is copied once and the copies are allocated in key order.
+    fn apply_view(&mut self, view: &BufView) -> Result<()> {
+        for (name, table) in view.tables.iter() {
+            if table.cleared {
+                if let Some(state) = self.table_state(name, false)? {
+                    if let Some(root) = state.root {
+                        self.free_tree(root)?;
+                    }
+                }
+                self.tables.insert(name.to_string(), None);
+            }
+            if !table.exists {
+                continue;
+            }
+            let mut state = self.table_state(name, true)?.expect("created");
+            state.changed = true;
+            for (key, value) in table.entries.iter() {
+                match value {
+                    Some(value) => {
+                        let value = self.make_value(key.len(), value)?;
+                        let (root, old) = self.tree_insert(state.root, key, value)?;
+                        state.root = Some(root);
+                        match old {
+                            Some(old) => self.free_value(old)?,
+                            None => state.len += 1,
+                        }
+                    }
+                    None => {
+                        let (root, old) = self.tree_remove(state.root, key)?;
+                        if let Some(old) = old {
+                            state.root = root;
+                            state.len = state.len.checked_sub(1).ok_or_else(|| {
+                                Error::corrupted(
+                                    0,
+                                    format!("table {name:?} has a wrong entry count"),
+                                )
+                            })?;
+                            self.free_value(old)?;
+                        }
+                    }
+                }
+                self.set_table(name, state);
+                self.maybe_spill()?;
+                if let Some(Some(spilled)) = self.tables.get(&**name) {
+                    state = *spilled;
+                }
+            }
+            self.set_table(name, state);
+        }
+        Ok(())
     }
 
     /// Fails once an earlier operation failed half-way: the transaction can only be aborted.

@@ -6,8 +6,9 @@ use crate::btree::view::{NodeView, Source};
 use crate::error::{Error, Result};
 use crate::page::meta::Meta;
 use crate::page::view::PageView;
-use crate::shared::Shared;
+use crate::shared::{PublishedState, Shared};
 use crate::storage::Mapping;
+use crate::wbuf::{BufView, TableBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -16,25 +17,44 @@ use std::time::Instant;
 pub struct ReadTransaction {
     db: Arc<Shared>,
     map: Arc<Mapping>,
+    /// The tree this snapshot reads (the last merge before it).
     meta: Meta,
     reader: u64,
+    /// The commit it shows: the tree plus the buffered commits up to this one.
+    txn: u64,
+    /// The write buffer as of `txn`.
+    buf: BufView,
 }
 
 impl ReadTransaction {
     /// A snapshot of the newest commit (of any process); see `Db::begin_read`.
     pub(crate) fn begin(inner: &Arc<Shared>) -> Result<ReadTransaction> {
+        loop {
+            let (mut read, published) = Self::begin_tree(inner)?;
+            // The buffer as of the published commit, read with this snapshot's tree (protected).
+            if let Some((txn, buf)) = inner.buffer_at(&published, &read)? {
+                read.txn = txn;
+                read.buf = buf;
+                return Ok(read);
+            }
+        }
+    }
+
+    /// A snapshot of the newest published tree, and the published state it is part of.
+    fn begin_tree(inner: &Arc<Shared>) -> Result<(ReadTransaction, PublishedState)> {
         let mut state = inner.state.lock().expect("state lock");
         let oldest_local = state.readers.keys().next().map(|&(txn, _)| txn);
         // The slot protects the oldest snapshot this process holds, this one included.
         let announced =
             inner.announce_snapshot(inner.slot, |txn| oldest_local.map_or(txn, |o| o.min(txn)));
-        let meta = match announced {
-            Ok(meta) => meta,
+        let published = match announced {
+            Ok(published) => published,
             Err(error) => {
                 inner.lock.set_slot_txn(inner.slot, oldest_local);
                 return Err(error);
             }
         };
+        let meta = published.meta;
         let grown = meta
             .page_count
             .checked_mul(inner.storage.page_size as u64)
@@ -51,26 +71,30 @@ impl ReadTransaction {
         state.next_reader += 1;
         state.readers.insert((meta.txn_id, reader), Instant::now());
         drop(state);
-        Ok(ReadTransaction::new(
-            inner.clone(),
-            inner.storage.mapping(),
-            meta,
-            reader,
-        ))
+        let read = ReadTransaction::new(inner.clone(), inner.storage.mapping(), meta, reader);
+        Ok((read, published))
     }
 
+    /// A snapshot of the tree of `meta` alone (no buffered commits).
     pub(crate) fn new(db: Arc<Shared>, map: Arc<Mapping>, meta: Meta, reader: u64) -> Self {
         ReadTransaction {
             db,
             map,
             meta,
             reader,
+            txn: meta.txn_id,
+            buf: BufView::default(),
         }
     }
 
     /// The id of the commit this snapshot shows.
     pub fn txn_id(&self) -> u64 {
-        self.meta.txn_id
+        self.txn
+    }
+
+    /// The buffered commits this snapshot shows on top of its tree.
+    pub(crate) fn buffer(&self) -> &BufView {
+        &self.buf
     }
 
     pub(crate) fn meta(&self) -> &Meta {
@@ -110,23 +134,34 @@ impl ReadTransaction {
 
     /// Opens a table, or `None` if it does not exist in this snapshot.
     pub fn table(&self, name: &str) -> Result<Option<ReadTable<'_>>> {
-        let catalog = crate::catalog::root_ref(self.meta.catalog_root);
-        match crate::btree::get(self, catalog, name.as_bytes())? {
-            None => Ok(None),
-            Some(entry) => {
-                let (root, len) = decode_table_entry(entry)?;
-                Ok(Some(ReadTable {
-                    snapshot: self,
-                    root,
-                    len,
-                }))
-            }
+        let buf = self.buf.table(name);
+        if buf.is_some_and(|b| !b.exists) {
+            return Ok(None); // dropped by a buffered commit
         }
+        let catalog = crate::catalog::root_ref(self.meta.catalog_root);
+        let tree = match buf {
+            Some(b) if b.cleared => None,
+            _ => match crate::btree::get(self, catalog, name.as_bytes())? {
+                None => None,
+                Some(entry) => Some(decode_table_entry(entry)?),
+            },
+        };
+        if tree.is_none() && buf.is_none() {
+            return Ok(None);
+        }
+        let (root, tree_len) = tree.unwrap_or((None, 0));
+        Ok(Some(ReadTable {
+            snapshot: self,
+            root,
+            len: super::buffered_len(name, tree_len, buf)?,
+            buf,
+        }))
     }
 
     /// Names of all tables, in order.
     pub fn list_tables(&self) -> Result<Vec<String>> {
-        super::catalog_names(self, crate::catalog::root_ref(self.meta.catalog_root))
+        let names = super::catalog_names(self, crate::catalog::root_ref(self.meta.catalog_root))?;
+        Ok(super::buffered_names(names, &self.buf))
     }
 
     pub(crate) fn page_view(&self, id: u64) -> Result<PageView<'_>> {
@@ -190,27 +225,28 @@ pub struct ReadTable<'t> {
     snapshot: &'t ReadTransaction,
     root: Option<NodeRef>,
     len: u64,
+    buf: Option<&'t TableBuf>,
 }
 
 impl<'t> ReadTable<'t> {
     /// The value stored under `key`, pointing into the mapping.
     pub fn get(&self, key: &[u8]) -> Result<Option<&'t [u8]>> {
-        crate::btree::get(self.snapshot, self.root, key)
+        super::get(self.snapshot, self.root, self.buf, key)
     }
 
     /// Entries with keys in `range`, e.g. `table.range(&b"a"[..]..&b"m"[..])` or `table.range(..)`.
     pub fn range<'k, R: std::ops::RangeBounds<&'k [u8]>>(&self, range: R) -> Result<Range<'t>> {
-        Ok(super::range(self.snapshot, self.root, range))
+        Ok(super::range(self.snapshot, self.root, self.buf, range))
     }
 
     /// The entry with the smallest key.
     pub fn first(&self) -> Result<Option<(&'t [u8], &'t [u8])>> {
-        super::first(self.snapshot, self.root)
+        super::first(self.snapshot, self.root, self.buf)
     }
 
     /// The entry with the largest key.
     pub fn last(&self) -> Result<Option<(&'t [u8], &'t [u8])>> {
-        super::last(self.snapshot, self.root)
+        super::last(self.snapshot, self.root, self.buf)
     }
 
     /// Number of entries.

@@ -5,11 +5,13 @@ use super::core::{TableState, WriteCore};
 use super::{check_table_name, BulkLoader, Range};
 use crate::alloc::{Allocate, Floors};
 use crate::btree::mutate::Mutate;
+use crate::btree::node::NodeRef;
 use crate::btree::store::NodeStore;
 use crate::error::{Error, Result};
 use crate::limits::key_size_max;
 use crate::options::Durability;
 use crate::shared::{PublishedState, Shared, WriterGuard};
+use crate::wbuf::TableBuf;
 use std::sync::Arc;
 
 /// Refuses a key longer than the page size allows.
@@ -33,33 +35,87 @@ pub struct WriteTransaction {
     compact: bool,
     /// The published state this transaction builds on.
     state: PublishedState,
+    /// Strict mode's check is skipped after this commit (a merge at close).
+    unchecked: bool,
     writer: Option<WriterGuard>,
 }
 
 impl WriteTransaction {
+    /// A write transaction on top of the published `state` (the writer role held): in
+    /// buffered mode, with the write buffer as of `state`'s newest commit.
     pub(crate) fn new(
         db: Arc<Shared>,
         state: PublishedState,
         floors: Floors,
         writer: WriterGuard,
-    ) -> Self {
+    ) -> Result<Self> {
         let durability = db.options.durability;
-        WriteTransaction {
-            core: WriteCore::new(db, state.meta, floors),
+        let mut core = WriteCore::new(db.clone(), state.meta, floors);
+        core.txn_id = state.newest + 1;
+        core.record_room = db.record_room(&state);
+        match db.buffer_at(&state, &core)? {
+            Some((txn, view)) if txn == state.newest => core.buf = Some(view),
+            _ => {
+                return Err(Error::corrupted(
+                    0,
+                    "the redo log changed while this process held the writer role",
+                ))
+            }
+        }
+        Ok(WriteTransaction {
+            core,
             state,
             durability,
             force_trim: false,
             compact: false,
+            unchecked: false,
             writer: Some(writer),
-        }
+        })
     }
 
-    /// Recovery: this transaction replays log records up to commit `txn` and takes that id; it
-    /// is committed as a checkpoint (its changes are already in the log).
-    pub(crate) fn replaying(&mut self, txn: u64) {
+    /// Recovery or a merge: the buffer goes to the tree, then this transaction replays log
+    /// records (if any) up to commit `txn` and takes that id; it is committed as a checkpoint
+    /// (its changes are already in the log).
+    pub(crate) fn replaying(&mut self, txn: u64) -> Result<()> {
         debug_assert!(txn > self.core.base.txn_id);
+        // The id first: pages spilled while the buffer is applied carry it.
         self.core.txn_id = txn;
+        self.core.go_direct()?;
         self.core.redo = None;
+        Ok(())
+    }
+
+    /// Merges the buffered commits of `state` into the tree (a checkpoint commit that takes the
+    /// newest commit's id) and keeps the writer role.
+    pub(crate) fn merge(
+        db: &Arc<Shared>,
+        state: PublishedState,
+        writer: WriterGuard,
+    ) -> Result<WriterGuard> {
+        Self::merge_checked(db, state, writer, true)
+    }
+
+    /// `merge`, without strict mode's check after it (a handle closing).
+    pub(crate) fn merge_unchecked(
+        db: &Arc<Shared>,
+        state: PublishedState,
+        writer: WriterGuard,
+    ) -> Result<WriterGuard> {
+        Self::merge_checked(db, state, writer, false)
+    }
+
+    fn merge_checked(
+        db: &Arc<Shared>,
+        state: PublishedState,
+        writer: WriterGuard,
+        checked: bool,
+    ) -> Result<WriterGuard> {
+        let floors = db.floors(&state);
+        let mut w = WriteTransaction::new(db.clone(), state, floors, writer)?;
+        w.unchecked = !checked;
+        w.replaying(state.newest)?;
+        w.set_durability(Durability::Immediate);
+        w.commit_keeping_writer()
     }
 
     /// Applies one logged change (recovery).
@@ -123,6 +179,15 @@ impl WriteTransaction {
         self.core.usable()?;
         let state = self.core.table_state(name, true)?.expect("created");
         self.core.log(|redo| redo.table(name));
+        match (&mut self.core.buf, &self.core.redo) {
+            (Some(buf), Some(_)) => buf.touch_table(name),
+            (Some(_), None) => self.core.go_direct()?,
+            _ => {}
+        }
+        let state = match self.core.tables.get(name) {
+            Some(Some(state)) => *state,
+            _ => state,
+        };
         Ok(Table {
             core: &mut self.core,
             name: name.to_string(),
@@ -133,12 +198,19 @@ impl WriteTransaction {
     /// True if the table exists (in this transaction's view).
     pub fn has_table(&mut self, name: &str) -> Result<bool> {
         self.core.usable()?;
+        if let Some(table) = self.core.buf.as_ref().and_then(|b| b.table(name)) {
+            return Ok(table.exists);
+        }
         Ok(self.core.table_state(name, false)?.is_some())
     }
 
     /// Deletes a table and all its entries; returns false if it did not exist. If it fails
-    /// half-way (a damaged page in the table), the transaction can only be aborted.
+    /// half-way (a damaged page in the table), the transaction can only be aborted. The
+    /// transaction then changes the tree directly (the write buffer is merged first) and
+    /// commits as a checkpoint.
     pub fn delete_table(&mut self, name: &str) -> Result<bool> {
+        // A tree operation (its pages are freed now): the transaction goes direct.
+        self.core.go_direct()?;
         self.core.guarded(|core| {
             let Some(state) = core.table_state(name, false)? else {
                 return Ok(false);
@@ -159,6 +231,7 @@ impl WriteTransaction {
     pub fn rename_table(&mut self, from: &str, to: &str) -> Result<bool> {
         check_table_name(to)?;
         self.core.usable()?;
+        self.core.go_direct()?;
         let Some(state) = self.core.table_state(from, false)? else {
             return Ok(false);
         };
@@ -195,7 +268,11 @@ impl WriteTransaction {
                 None => names.remove(name),
             };
         }
-        Ok(names.into_iter().collect())
+        let names = names.into_iter().collect();
+        Ok(match &self.core.buf {
+            Some(buf) => super::buffered_names(names, buf),
+            None => names,
+        })
     }
 
     /// A loader that builds a table from keys in strictly increasing order, packing pages bottom-up.
@@ -203,6 +280,7 @@ impl WriteTransaction {
     pub fn bulk_load(&mut self, name: &str) -> Result<BulkLoader<'_>> {
         check_table_name(name)?;
         self.core.usable()?;
+        self.core.go_direct()?;
         let state = self.core.table_state(name, true)?.expect("created");
         if state.len != 0 || state.root.is_some() {
             return Err(Error::TableNotEmpty {
@@ -248,7 +326,33 @@ impl WriteTransaction {
         core.db.check_poisoned()?;
         core.usable()?;
         if self.compact || self.force_trim {
-            core.redo = None; // both are checkpoints: the file shrinks only when durable
+            core.go_direct()?; // both are checkpoints: the file shrinks only when durable
+        }
+        let record_len = core.redo.as_ref().map_or(0, |r| r.len() as u64);
+        if core.buf.is_some() && core.db.merge_due_with(&self.state, record_len) {
+            // The merge would follow the append at once: commit as the merge instead.
+            core.go_direct()?;
+        }
+        if let Some(view) = core.buf.take() {
+            // Buffered: the record goes to the log, the changes to the buffer; no tree page.
+            let redo = core.redo.as_mut().expect("buffered mode keeps its record");
+            let next = core.db.publish_logged(&self.state, redo, self.durability)?;
+            core.db.buffer_committed(&next, view);
+            if core.db.merge_due(&next) {
+                // The commit is done (and as durable as asked) whatever happens here: a failed
+                // merge leaves its commits in the log, and the next writer merges them.
+                let writer = self
+                    .writer
+                    .take()
+                    .expect("the writer role is held until commit");
+                if let Ok(writer) = WriteTransaction::merge(&core.db, next, writer) {
+                    self.writer = Some(writer);
+                }
+            }
+            if let Some(after_commit) = core.db.after_commit {
+                after_commit(&core.db);
+            }
+            return Ok(());
         }
         let mut pages = Vec::new();
         let relocate_above = match self.compact {
@@ -257,22 +361,14 @@ impl WriteTransaction {
         };
         let catalog = commit::flush_tables(core, &mut pages)?;
         let catalog_root = commit::flush_catalog(core, catalog, relocate_above, &mut pages)?;
-        let checkpoint = core.redo.is_none();
-        if checkpoint && (self.force_trim || core.db.should_trim(&core.base)) {
+        if self.force_trim || core.db.should_trim(&core.base) {
             core.trim_tail()?;
         }
         let (freelist_root, free_pages) = core.save_freelist(&mut pages)?;
         core.write_pages(pages)?;
         let meta = commit::new_meta(core, catalog_root, freelist_root, free_pages);
-        let pinned = core.alloc.pinned;
-        core.db.publish(
-            meta,
-            &self.state,
-            core.redo.as_mut(),
-            self.durability,
-            pinned,
-        )?;
-        if let Some(after_commit) = core.db.after_commit {
+        core.db.publish_checkpoint(meta, &self.state)?;
+        if let (Some(after_commit), false) = (core.db.after_commit, self.unchecked) {
             after_commit(&core.db);
         }
         Ok(())
@@ -320,11 +416,76 @@ impl Table<'_> {
         Ok(result)
     }
 
+    /// In buffered mode: whether `key` is in this table as of this transaction.
+    fn buffered_contains(&self, key: &[u8]) -> Result<bool> {
+        let (root, buf) = self.sources();
+        if let Some(value) = buf.and_then(|b| b.lookup(key)) {
+            return Ok(value.is_some());
+        }
+        Ok(crate::btree::get(&*self.core, root, key)?.is_some())
+    }
+
+    /// The tree root to read (none if the buffer dropped the table) and the buffered changes.
+    fn sources(&self) -> (Option<NodeRef>, Option<&TableBuf>) {
+        let buf = self.core.buf.as_ref().and_then(|b| b.table(&self.name));
+        match buf {
+            Some(b) if b.cleared => (None, buf),
+            _ => (self.state.root, buf),
+        }
+    }
+
+    /// After the transaction went direct: this table's state as the tree now has it.
+    fn refresh(&mut self) {
+        if let Some(Some(state)) = self.core.tables.get(&self.name) {
+            self.state = *state;
+        }
+    }
+
+    /// Buffered mode: logs a change and adds it to the buffer (`buffer`). False: the
+    /// transaction is (now) direct; the change was not made.
+    fn buffered(
+        &mut self,
+        log: impl FnOnce(&mut crate::log::RedoBuf) -> bool,
+        buffer: impl FnOnce(&mut crate::wbuf::BufView),
+    ) -> Result<bool> {
+        if self.core.buf.is_none() {
+            return Ok(false);
+        }
+        self.core.log(log);
+        let room = self.core.record_room;
+        if let Some(redo) = &self.core.redo {
+            let small = (redo.len() as u64) < room;
+            buffer(self.core.buf.as_mut().expect("buffered"));
+            if small {
+                return Ok(true);
+            }
+            // Its commit would merge the buffer anyway: merge now (this change included), and
+            // the rest goes to the tree directly.
+            self.core.go_direct()?;
+            self.refresh();
+            return Ok(true);
+        }
+        // The record outgrew its budget: the buffer and this transaction's changes so far go
+        // to the tree, and so does the rest.
+        self.core.go_direct()?;
+        self.refresh();
+        Ok(false)
+    }
+
     /// Inserts or replaces the value under `key`.
     pub fn insert(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
         self.check_entry(key, value.len())?;
-        self.change(|core, state, name| {
-            core.log(|redo| redo.put(name, key, value));
+        if self.core.buf.is_some() {
+            let existed = self.buffered_contains(key)?;
+            let name = self.name.clone();
+            if self.buffered(
+                |redo| redo.put(&name, key, value),
+                |buf| buf.put(&name, key, value, existed),
+            )? {
+                return Ok(());
+            }
+        }
+        self.change(|core, state, _| {
             let value = core.make_value(key.len(), value)?;
             let (root, old) = core.tree_insert(state.root, key, value)?;
             state.root = Some(root);
@@ -339,10 +500,22 @@ impl Table<'_> {
 
     /// Removes `key`; returns true if it was there.
     pub fn remove(&mut self, key: &[u8]) -> Result<bool> {
+        if self.core.buf.is_some() {
+            self.core.usable()?;
+            if !self.buffered_contains(key)? {
+                return Ok(false);
+            }
+            let name = self.name.clone();
+            if self.buffered(
+                |redo| redo.remove(&name, key),
+                |buf| buf.remove(&name, key, true),
+            )? {
+                return Ok(true);
+            }
+        }
         self.change(|core, state, name| {
             let (root, old) = core.tree_remove(state.root, key)?;
             let Some(old) = old else { return Ok(false) };
-            core.log(|redo| redo.remove(name, key));
             state.root = root;
             state.changed = true;
             state.len = state.len.checked_sub(1).ok_or_else(|| {
@@ -355,31 +528,40 @@ impl Table<'_> {
 
     /// The value under `key` (this transaction's writes included).
     pub fn get(&self, key: &[u8]) -> Result<Option<&[u8]>> {
-        crate::btree::get(&*self.core, self.state.root, key)
+        let (root, buf) = self.sources();
+        super::get(&*self.core, root, buf, key)
     }
 
     /// Entries with keys in `range`, in order; see [`crate::ReadTable::range`].
     pub fn range<'k, R: std::ops::RangeBounds<&'k [u8]>>(&self, range: R) -> Result<Range<'_>> {
-        Ok(super::range(&*self.core, self.state.root, range))
+        let (root, buf) = self.sources();
+        Ok(super::range(&*self.core, root, buf, range))
     }
 
     /// The entry with the smallest key.
     pub fn first(&self) -> Result<Option<(&[u8], &[u8])>> {
-        super::first(&*self.core, self.state.root)
+        let (root, buf) = self.sources();
+        super::first(&*self.core, root, buf)
     }
 
     /// The entry with the largest key.
     pub fn last(&self) -> Result<Option<(&[u8], &[u8])>> {
-        super::last(&*self.core, self.state.root)
+        let (root, buf) = self.sources();
+        super::last(&*self.core, root, buf)
     }
 
     /// Number of entries.
     pub fn len(&self) -> u64 {
-        self.state.len
+        let (root, buf) = self.sources();
+        let tree = match root {
+            None if buf.is_some_and(|b| b.cleared) => 0,
+            _ => self.state.len,
+        };
+        super::buffered_len(&self.name, tree, buf).unwrap_or(0)
     }
 
     /// True when the table has no entries.
     pub fn is_empty(&self) -> bool {
-        self.state.len == 0
+        self.len() == 0
     }
 }
