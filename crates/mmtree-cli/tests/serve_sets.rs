@@ -241,6 +241,10 @@ fn smove_of_a_member_already_there_does_not_touch_the_destination() {
             ("SADD dst c", "+QUEUED"),
         ],
     );
-    table(&mut other, &mut or, &[("SMOVE src dst a", ":1"), ("SMEMBERS src", "[b]")]);
+    table(
+        &mut other,
+        &mut or,
+        &[("SMOVE src dst a", ":1"), ("SMEMBERS src", "[b]")],
+    );
     table(&mut c, &mut r, &[("EXEC", "[:1]"), ("SCARD dst", ":2")]);
 }
