@@ -34,6 +34,13 @@ pub trait Rows {
     ) -> mmtree::Result<Vec<(Vec<u8>, Vec<u8>)>>;
     /// Rows in `table`.
     fn len(&mut self, table: Table) -> mmtree::Result<u64>;
+    /// The number of rows between `start` and `end` (read one by one, none copied).
+    fn count(
+        &mut self,
+        table: Table,
+        start: Bound<&[u8]>,
+        end: Bound<&[u8]>,
+    ) -> mmtree::Result<u64>;
     /// Rows between `start` and `end`, from the end backwards if `rev`, at most `limit`.
     fn range(
         &mut self,
@@ -66,6 +73,16 @@ fn collect(
     }
 }
 
+/// The rows of `range`, counted (an engine error propagates).
+fn count_rows(range: mmtree::Range<'_>) -> mmtree::Result<u64> {
+    let mut n = 0;
+    for row in range {
+        row?;
+        n += 1;
+    }
+    Ok(n)
+}
+
 impl<R: Rows + ?Sized> Rows for &mut R {
     fn get(&mut self, table: Table, key: &[u8]) -> mmtree::Result<Option<Vec<u8>>> {
         (**self).get(table, key)
@@ -83,6 +100,15 @@ impl<R: Rows + ?Sized> Rows for &mut R {
 
     fn len(&mut self, table: Table) -> mmtree::Result<u64> {
         (**self).len(table)
+    }
+
+    fn count(
+        &mut self,
+        table: Table,
+        start: Bound<&[u8]>,
+        end: Bound<&[u8]>,
+    ) -> mmtree::Result<u64> {
+        (**self).count(table, start, end)
     }
 
     fn range(
@@ -143,6 +169,18 @@ impl Rows for Snapshot<'_, '_> {
 
     fn len(&mut self, table: Table) -> mmtree::Result<u64> {
         Ok(self.table(table).map_or(0, |t| t.len()))
+    }
+
+    fn count(
+        &mut self,
+        table: Table,
+        start: Bound<&[u8]>,
+        end: Bound<&[u8]>,
+    ) -> mmtree::Result<u64> {
+        match self.table(table) {
+            Some(t) => count_rows(t.range((start, end))?),
+            None => Ok(0),
+        }
     }
 
     fn range(
@@ -216,6 +254,21 @@ impl Rows for Transaction<'_, '_> {
             return Ok(0);
         }
         Ok(w.table(name)?.len())
+    }
+
+    fn count(
+        &mut self,
+        table: Table,
+        start: Bound<&[u8]>,
+        end: Bound<&[u8]>,
+    ) -> mmtree::Result<u64> {
+        let name = self.name(table);
+        let w = &mut *self.0.w;
+        if !w.has_table(name)? {
+            return Ok(0);
+        }
+        let t = w.table(name)?;
+        count_rows(t.range((start, end))?)
     }
 
     fn range(
@@ -430,6 +483,33 @@ impl<R: Rows> Keyspace<R> {
         Ok(rows)
     }
 
+    /// The number of fields of a collection's run between `start` and `end` (as `field_range`),
+    /// counted without copying any.
+    pub fn count_fields(
+        &mut self,
+        key: &[u8],
+        start: Bound<&[u8]>,
+        end: Bound<&[u8]>,
+    ) -> mmtree::Result<u64> {
+        let prefix = store::field_prefix(key);
+        let whole = |b: Bound<&[u8]>, low: bool| -> Bound<Vec<u8>> {
+            match b {
+                Bound::Included(f) => Bound::Included(store::field_key(key, f)),
+                Bound::Excluded(f) => Bound::Excluded(store::field_key(key, f)),
+                Bound::Unbounded if low => Bound::Included(prefix.clone()),
+                Bound::Unbounded => match successor(&prefix) {
+                    Some(after) => Bound::Excluded(after),
+                    None => Bound::Unbounded,
+                },
+            }
+        };
+        let (lo, hi) = (whole(start, true), whole(end, false));
+        if interval_is_empty(&lo, &hi) {
+            return Ok(0);
+        }
+        self.rows.count(Table::Fields, as_ref(&lo), as_ref(&hi))
+    }
+
     /// Fields of a collection's run between `start` and `end` (field bounds; `Unbounded`: the
     /// run's first or last field), backwards if `rev`, at most `limit`, as (field, value). An
     /// empty or inverted interval reads nothing.
@@ -600,6 +680,21 @@ mod tests {
             .field_range(b"a", Bound::Unbounded, Bound::Unbounded, false, 0)
             .unwrap()
             .is_empty());
+        assert_eq!(
+            ks.count_fields(b"a", Bound::Excluded(b"x"), Bound::Unbounded)
+                .unwrap(),
+            2
+        );
+        assert_eq!(
+            ks.count_fields(b"a", Bound::Included(b"z"), Bound::Excluded(b"x"))
+                .unwrap(),
+            0
+        );
+        assert_eq!(
+            ks.count_fields(b"b", Bound::Unbounded, Bound::Unbounded)
+                .unwrap(),
+            1
+        );
         assert_eq!(successor(b"ab\xff\xff"), Some(b"ac".to_vec()));
         assert_eq!(successor(b"\xff"), None);
     }

@@ -265,6 +265,26 @@ pub fn select(
     })
 }
 
+/// The number of members a score or lex interval holds, counted without copying the rows.
+fn count(ks: &mut Ks<'_>, key: &[u8], len: i64, by: &By) -> crate::keyspace::Result<u64> {
+    Ok(match by {
+        By::Score { min, max } => {
+            let (lo, hi) = score_fields(*min, *max);
+            ks.count_fields(key, Bound::Included(&lo), Bound::Excluded(&hi))?
+        }
+        By::Lex { min, max } => {
+            let (lo, hi) = lex_fields(min, max);
+            ks.count_fields(key, as_ref(&lo), as_ref(&hi))?
+        }
+        // A rank interval holds what its clamped ends enclose.
+        By::Rank(start, stop) => {
+            let fix = |i: i64| if i < 0 { i.saturating_add(len) } else { i };
+            let (start, stop) = (fix(*start).max(0), fix(*stop).min(len - 1));
+            (stop - start + 1).max(0) as u64
+        }
+    })
+}
+
 /// Members with scores as a reply: pairs with WITHSCORES (flat in RESP2), else members.
 pub fn members_reply(members: Vec<(Vec<u8>, f64)>, with_scores: bool) -> Reply {
     if with_scores {
@@ -309,23 +329,11 @@ pub fn rank(
     let at = store::zorder(member, s);
     let (order, end) = ([store::ZORDER], [store::ZORDER + 1]);
     let before = if rev {
-        ks.field_range(
-            key,
-            Bound::Excluded(&at),
-            Bound::Excluded(&end),
-            false,
-            usize::MAX,
-        )?
+        ks.count_fields(key, Bound::Excluded(&at), Bound::Excluded(&end))?
     } else {
-        ks.field_range(
-            key,
-            Bound::Included(&order),
-            Bound::Excluded(&at),
-            false,
-            usize::MAX,
-        )?
+        ks.count_fields(key, Bound::Included(&order), Bound::Excluded(&at))?
     };
-    Ok(Some(before.len() as i64))
+    Ok(Some(before as i64))
 }
 
 /// A source of ZUNION/ZINTER/ZDIFF: a sorted set, or a set (every member at score 1), as
@@ -584,7 +592,7 @@ pub fn read(ks: &mut Ks<'_>, name: &str, a: &[Vec<u8>]) -> mmtree::Result<Reply>
                 if len == 0 {
                     return Ok(Reply::Int(0));
                 }
-                Ok(Reply::Int(select(ks, &a[0], len, &range)?.len() as i64))
+                Ok(Reply::Int(count(ks, &a[0], len, &range.by)? as i64))
             })());
         }
         "ZUNION" | "ZINTER" | "ZDIFF" => {
