@@ -55,7 +55,8 @@ get() { # port clients pipeline -> rps
     redis-benchmark -p "$1" -n 200000 -c "$2" -P "$3" -r 100000 -t get --csv 2>/dev/null |
         awk -F',' 'NR > 1 { gsub(/"/, ""); print $2 }'
 }
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# (printf, not print: awk prints a million as 1.65e+06, which bc cannot read)
+median() { sort -g | awk '{ v[NR] = $1 } END { printf "%.2f\n", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 for port in 6501 6502; do
     redis-benchmark -p $port -n 200000 -c 50 -P 16 -r 100000 -t set -q >/dev/null
 done
