@@ -166,20 +166,7 @@ fn algebra_and_moves_answer_as_redis() {
             ("SET end x", "+OK"),
         ],
     );
-    let mut events = Vec::new();
-    loop {
-        let (Value::Push(m) | Value::Array(m)) = sr.next() else {
-            panic!("not a message")
-        };
-        let (event, key) = (text(&m[2]), text(&m[3]));
-        if key == "end" {
-            break;
-        }
-        events.push(format!(
-            "{}:{key}",
-            event.trim_start_matches("__keyevent@0__:")
-        ));
-    }
+    let events = keyevents_until(&mut sr, "end");
     assert_eq!(
         events,
         [

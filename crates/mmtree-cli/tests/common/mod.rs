@@ -297,3 +297,22 @@ pub fn table(stream: &mut TcpStream, replies: &mut Replies, rows: &[(&str, &str)
         assert_eq!(&got, expected, "{command}");
     }
 }
+
+/// The `__keyevent@0__:*` messages a pattern subscriber gets, as `event:key`, up to the first
+/// one about `last` (a key the test writes last, so the list is complete).
+pub fn keyevents_until(replies: &mut Replies, last: &str) -> Vec<String> {
+    let mut events = Vec::new();
+    loop {
+        let (Value::Push(m) | Value::Array(m)) = replies.next() else {
+            panic!("not a message")
+        };
+        let (event, key) = (text(&m[2]), text(&m[3]));
+        if key == last {
+            return events;
+        }
+        events.push(format!(
+            "{}:{key}",
+            event.trim_start_matches("__keyevent@0__:")
+        ));
+    }
+}
