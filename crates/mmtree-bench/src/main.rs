@@ -159,6 +159,12 @@ impl<const N: usize> std::ops::Deref for Bytes<N> {
     }
 }
 
+impl<const N: usize> AsRef<[u8]> for Bytes<N> {
+    fn as_ref(&self) -> &[u8] {
+        self
+    }
+}
+
 /// Record `id`'s key (16 or 24 bytes); the id big-endian first, so key order is id order.
 /// Bulk-loaded records have even ids, randomly inserted ones odd ids, spread over the whole key
 /// range.

@@ -55,7 +55,7 @@ impl Store for MmStore {
         {
             let mut t = w.table(TABLE)?;
             for &id in ids {
-                t.insert(&key(id), &value(id))?;
+                t.insert(key(id), value(id))?;
             }
         }
         w.commit()?;
@@ -67,7 +67,7 @@ impl Store for MmStore {
         {
             let mut t = w.table(TABLE)?;
             for &id in ids {
-                t.remove(&key(id))?;
+                t.remove(key(id))?;
             }
         }
         w.commit()?;
@@ -79,7 +79,7 @@ impl Store for MmStore {
         let t = r.table(TABLE)?.expect("table");
         let mut found = 0;
         for id in ids {
-            if let Some(v) = t.get(&key(id))? {
+            if let Some(v) = t.get(key(id))? {
                 found += u64::from(v[VALUE_CHECK] == value(id)[VALUE_CHECK]);
             }
         }
@@ -97,7 +97,7 @@ impl Store for MmStore {
                         let table = r.table(TABLE)?.expect("table");
                         let mut found = 0;
                         for &id in ids.iter().skip(t).step_by(threads) {
-                            if let Some(v) = table.get(&key(id))? {
+                            if let Some(v) = table.get(key(id))? {
                                 found += u64::from(v[VALUE_CHECK] == value(id)[VALUE_CHECK]);
                             }
                         }
@@ -139,7 +139,7 @@ impl Store for MmStore {
         self.db = None;
         self.db = Some(open(&self.path)?);
         let r = self.db().begin_read()?;
-        anyhow::ensure!(r.table(TABLE)?.expect("table").get(&key(0))?.is_some());
+        anyhow::ensure!(r.table(TABLE)?.expect("table").get(key(0))?.is_some());
         Ok(())
     }
 

@@ -85,7 +85,7 @@ fn random_gets(
     for i in 0..gets {
         let id = probe(i) % records;
         let got = t
-            .get(&key(id))?
+            .get(key(id))?
             .with_context(|| format!("record {id} is missing"))?;
         value(id, value_size, &mut buf);
         if got != buf.as_slice() {
@@ -184,7 +184,7 @@ pub fn run(args: Args) -> Result<()> {
             for i in done..end {
                 let id = order(i);
                 value(id, args.value_size, &mut buf);
-                t.insert(&key(id), &buf)?;
+                t.insert(key(id), &buf)?;
             }
         }
         w.commit()?;

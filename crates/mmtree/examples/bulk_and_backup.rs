@@ -28,7 +28,7 @@ fn main() -> mmtree::Result<()> {
         s.spawn(|| -> mmtree::Result<()> {
             for i in 0..100u32 {
                 let mut w = db.begin_write()?;
-                w.table("events")?.remove(&i.to_be_bytes())?;
+                w.table("events")?.remove(i.to_be_bytes())?;
                 w.commit()?;
             }
             Ok(())

@@ -70,3 +70,33 @@ fn an_io_error_names_its_file() {
     );
     assert_eq!(text.matches("No such file").count(), 1, "{text}");
 }
+
+/// Issue 28 item 12 (part): keys and values are anything that is bytes (`AsRef<[u8]>`): string
+/// literals, `String`, `Vec<u8>`, arrays, slices; `get("k")` compiles.
+#[test]
+fn keys_and_values_are_anything_that_is_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path().join("asref.mmt")).unwrap();
+    let mut w = db.begin_write().unwrap();
+    {
+        let mut t = w.table("t").unwrap();
+        t.insert("alice", "31").unwrap();
+        t.insert(String::from("bob"), vec![4u8, 2]).unwrap();
+        t.insert([1u8, 2, 3], b"bytes").unwrap();
+        t.insert(&b"carol"[..], String::from("x")).unwrap();
+        assert_eq!(t.get("alice").unwrap(), Some(&b"31"[..]));
+        assert!(t.remove(String::from("carol")).unwrap());
+        assert!(!t.remove("carol").unwrap());
+    }
+    w.commit().unwrap();
+    let r = db.begin_read().unwrap();
+    let t = r.table("t").unwrap().unwrap();
+    assert_eq!(t.get("bob").unwrap(), Some(&[4u8, 2][..]));
+    assert_eq!(t.get(vec![1u8, 2, 3]).unwrap(), Some(&b"bytes"[..]));
+    assert_eq!(t.get(String::from("carol")).unwrap(), None);
+    drop(r);
+    let mut bounded = db
+        .begin_read_bounded(std::time::Duration::from_secs(60))
+        .unwrap();
+    assert_eq!(bounded.get("t", "alice").unwrap(), Some(b"31".to_vec()));
+}

@@ -238,7 +238,7 @@ fn delete_table_frees_pages_and_compact_gives_space_back() {
     {
         let mut t = w.table("big").unwrap();
         for i in 0..200_000u32 {
-            t.insert(format!("{i:08}").as_bytes(), &[1u8; 100]).unwrap();
+            t.insert(format!("{i:08}").as_bytes(), [1u8; 100]).unwrap();
         }
     }
     w.table("small").unwrap().insert(b"k", b"v").unwrap();
@@ -264,7 +264,7 @@ fn an_old_snapshot_holds_pages_back_and_stats_show_it() {
         let mut w = db.begin_write().unwrap();
         let mut t = w.table("t").unwrap();
         for i in 0..2000u32 {
-            t.insert(&i.to_be_bytes(), &[round; 50]).unwrap();
+            t.insert(i.to_be_bytes(), [round; 50]).unwrap();
         }
         drop(t);
         w.commit().unwrap();
@@ -285,7 +285,7 @@ fn an_old_snapshot_holds_pages_back_and_stats_show_it() {
         old.table("t")
             .unwrap()
             .unwrap()
-            .get(&7u32.to_be_bytes())
+            .get(7u32.to_be_bytes())
             .unwrap(),
         Some(&[0u8; 50][..])
     );
@@ -305,13 +305,13 @@ fn hot_backup_is_a_consistent_snapshot_while_a_writer_keeps_going() {
         let mut w = db.begin_write().unwrap();
         let mut t = w.table("log").unwrap();
         for i in 0..50u32 {
-            t.insert(&(n * 50 + i).to_be_bytes(), &[n as u8; 300])
+            t.insert((n * 50 + i).to_be_bytes(), [n as u8; 300])
                 .unwrap();
         }
         drop(t);
         w.table("meta")
             .unwrap()
-            .insert(b"n", &n.to_le_bytes())
+            .insert(b"n", n.to_le_bytes())
             .unwrap();
         w.commit().unwrap();
     };
@@ -386,7 +386,7 @@ fn compact_shrinks_the_file_even_with_eventual_durability() {
     for i in 0..50_000u32 {
         w.table("big")
             .unwrap()
-            .insert(&i.to_be_bytes(), &[3u8; 100])
+            .insert(i.to_be_bytes(), [3u8; 100])
             .unwrap();
     }
     w.commit().unwrap();

@@ -60,8 +60,8 @@ fn a_process_indexes_the_buffer_within_its_bound() {
                 x ^= x >> 7;
                 x ^= x << 17;
                 t.insert(
-                    &[&[1u8][..], &x.to_be_bytes(), &[2u8; 7]].concat(),
-                    &[7u8; 100],
+                    [&[1u8][..], &x.to_be_bytes(), &[2u8; 7]].concat(),
+                    [7u8; 100],
                 )
                 .unwrap();
             }

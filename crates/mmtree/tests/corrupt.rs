@@ -87,7 +87,7 @@ fn exercise(path: &Path, model: &Model) -> Result<(), Error> {
     }
     let _ = db.check()?;
     let mut w = db.begin_write()?;
-    w.table("alpha")?.insert(b"new-key", &[7u8; 3000])?;
+    w.table("alpha")?.insert(b"new-key", [7u8; 3000])?;
     w.table("beta")?.remove(b"beta-00011")?;
     w.delete_table("gamma")?;
     w.commit()?;
@@ -377,7 +377,7 @@ fn crafted_pages_with_valid_checksums_give_errors_not_panics_or_huge_allocations
         let mut w = db.begin_write().unwrap();
         w.table("t")
             .unwrap()
-            .insert(b"big", &vec![7u8; 20_000])
+            .insert(b"big", vec![7u8; 20_000])
             .unwrap();
         w.table("t").unwrap().insert(b"small", b"v").unwrap();
         w.commit().unwrap();
@@ -473,7 +473,7 @@ fn a_creation_cut_short_is_created_again_but_a_short_real_database_is_refused() 
         for i in 0..500u32 {
             w.table("t")
                 .unwrap()
-                .insert(&i.to_be_bytes(), &[1; 100])
+                .insert(i.to_be_bytes(), [1; 100])
                 .unwrap();
         }
         w.commit().unwrap();
@@ -511,7 +511,7 @@ fn exercise_untrusted(path: &Path) -> Result<(), Error> {
         if i % 3 == 0 {
             w.table("alpha")?.remove(key.as_bytes())?;
         } else {
-            w.table("alpha")?.insert(key.as_bytes(), &[i as u8; 90])?;
+            w.table("alpha")?.insert(key.as_bytes(), [i as u8; 90])?;
         }
     }
     w.table("beta")?

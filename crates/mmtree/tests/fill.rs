@@ -46,7 +46,7 @@ fn load(db: &Db, ids: impl Iterator<Item = (u64, Vec<u8>)>, per_commit: usize) {
         {
             let mut t = w.table("t").unwrap();
             for (i, key) in ids.by_ref().take(per_commit) {
-                t.insert(&key, &value(i)).unwrap();
+                t.insert(&key, value(i)).unwrap();
             }
         }
         w.commit().unwrap();

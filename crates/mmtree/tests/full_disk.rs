@@ -39,7 +39,7 @@ fn full_disk_child() {
             let mut t = w.table("data")?;
             for i in 0..100 {
                 let n = committed * 100 + i;
-                t.insert(format!("{n:010}").as_bytes(), &value(n))?;
+                t.insert(format!("{n:010}").as_bytes(), value(n))?;
             }
             Ok::<_, Error>(())
         })();
@@ -75,7 +75,7 @@ fn full_disk_child() {
         let mut w = db.begin_write()?;
         let mut t = w.table("data")?;
         for i in 0..5000u64 {
-            t.insert(format!("x{i:010}").as_bytes(), &value(i))?;
+            t.insert(format!("x{i:010}").as_bytes(), value(i))?;
         }
         drop(t);
         w.commit()
@@ -133,7 +133,7 @@ fn growth_failure_is_an_error_and_loses_nothing() {
     for i in 0..5000u64 {
         w.table("data")
             .unwrap()
-            .insert(format!("x{i:010}").as_bytes(), &value(i))
+            .insert(format!("x{i:010}").as_bytes(), value(i))
             .unwrap();
     }
     w.commit().unwrap();

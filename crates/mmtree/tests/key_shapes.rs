@@ -242,17 +242,17 @@ fn an_insert_into_a_leaf_with_a_long_stored_prefix_does_not_panic() {
     {
         let mut t = w.table("t").unwrap();
         for i in 0..11u8 {
-            t.insert(&key(&[b'0' + i]), &[i; 288]).unwrap();
+            t.insert(key(&[b'0' + i]), [i; 288]).unwrap();
         }
-        t.insert(b"a", &[7; 120]).unwrap();
+        t.insert(b"a", [7; 120]).unwrap();
         t.insert(b"a", b"").unwrap();
-        t.insert(&key(b"5x"), &[9; 10]).unwrap();
+        t.insert(key(b"5x"), [9; 10]).unwrap();
     }
     w.commit().unwrap();
     let read = db.begin_read().unwrap();
     let t = read.table("t").unwrap().unwrap();
     assert_eq!(t.len(), 13);
-    assert_eq!(t.get(&key(b"5x")).unwrap(), Some(&[9u8; 10][..]));
+    assert_eq!(t.get(key(b"5x")).unwrap(), Some(&[9u8; 10][..]));
     assert_eq!(t.get(b"a").unwrap(), Some(&b""[..]));
     drop(read);
     assert!(db.check().unwrap().is_ok());

@@ -115,7 +115,7 @@ fn a_database_closed_cleanly_opens_from_its_data_file_alone() {
         let db = Db::open(&path).unwrap();
         for i in 0..5u8 {
             let mut w = db.begin_write().unwrap();
-            w.table("t").unwrap().insert(&[b'k', i], &[i]).unwrap();
+            w.table("t").unwrap().insert([b'k', i], [i]).unwrap();
             w.commit().unwrap();
         }
         assert!(

@@ -551,7 +551,7 @@ fn reads_during_merges_see_whole_commits() {
     for i in 0..ACCOUNTS {
         w.table("a")
             .unwrap()
-            .insert(&i.to_be_bytes(), &100u64.to_le_bytes())
+            .insert(i.to_be_bytes(), 100u64.to_le_bytes())
             .unwrap();
     }
     w.commit().unwrap();
@@ -599,28 +599,19 @@ fn reads_during_merges_see_whole_commits() {
             let (from, to) = (round * 7 % ACCOUNTS, round * 13 % ACCOUNTS);
             let mut t = w.table("a").unwrap();
             let get = |t: &mmtree::Table<'_>, k: u32| {
-                u64::from_le_bytes(
-                    t.get(&k.to_be_bytes())
-                        .unwrap()
-                        .unwrap()
-                        .try_into()
-                        .unwrap(),
-                )
+                u64::from_le_bytes(t.get(k.to_be_bytes()).unwrap().unwrap().try_into().unwrap())
             };
             if from != to {
                 let (a, b) = (get(&t, from), get(&t, to));
                 let moved = a.min(1 + u64::from(round % 5));
-                t.insert(&from.to_be_bytes(), &(a - moved).to_le_bytes())
+                t.insert(from.to_be_bytes(), (a - moved).to_le_bytes())
                     .unwrap();
-                t.insert(&to.to_be_bytes(), &(b + moved).to_le_bytes())
+                t.insert(to.to_be_bytes(), (b + moved).to_le_bytes())
                     .unwrap();
             }
             drop(t);
             n += 1;
-            w.table("c")
-                .unwrap()
-                .insert(b"n", &n.to_le_bytes())
-                .unwrap();
+            w.table("c").unwrap().insert(b"n", n.to_le_bytes()).unwrap();
             w.commit().unwrap();
             if round % 9 == 0 {
                 db.checkpoint().unwrap();

@@ -160,15 +160,14 @@ fn mp_child() {
                         let (a, b) = (rng.next() % ACCOUNTS, rng.next() % ACCOUNTS);
                         let balance = |t: &mmtree::Table<'_>, i| {
                             u64::from_le_bytes(
-                                t.get(&account(i)).unwrap().unwrap().try_into().unwrap(),
+                                t.get(account(i)).unwrap().unwrap().try_into().unwrap(),
                             )
                         };
                         let (from, to) = (balance(&t, a), balance(&t, b));
                         let amount = rng.next() % (from + 1);
                         if a != b {
-                            t.insert(&account(a), &(from - amount).to_le_bytes())
-                                .unwrap();
-                            t.insert(&account(b), &(to + amount).to_le_bytes()).unwrap();
+                            t.insert(account(a), (from - amount).to_le_bytes()).unwrap();
+                            t.insert(account(b), (to + amount).to_le_bytes()).unwrap();
                         }
                     }
                 }
@@ -216,9 +215,9 @@ fn mp_child() {
                     .unwrap()
                     .map_or(0, |v| u64::from_le_bytes(v.try_into().unwrap()))
                     + 1;
-                t.insert(b"n", &next.to_le_bytes()).unwrap();
+                t.insert(b"n", next.to_le_bytes()).unwrap();
                 for i in 0..20u64 {
-                    t.insert(format!("pad{i:02}").as_bytes(), &[next as u8; 200])
+                    t.insert(format!("pad{i:02}").as_bytes(), [next as u8; 200])
                         .unwrap();
                 }
                 next
@@ -270,7 +269,7 @@ fn mp_child() {
         // Checks that the writer lock is held elsewhere, and that a commit made elsewhere is seen.
         "writer-once" => {
             let mut w = db.begin_write().unwrap();
-            w.table("t").unwrap().insert(b"from-child", &[9]).unwrap();
+            w.table("t").unwrap().insert(b"from-child", [9]).unwrap();
             w.commit().unwrap();
             report("committed", db.begin_read().unwrap().txn_id());
         }
@@ -338,7 +337,7 @@ fn bank(env: &[(&str, String)]) {
         for i in 0..ACCOUNTS {
             w.table("accounts")
                 .unwrap()
-                .insert(&account(i), &START_BALANCE.to_le_bytes())
+                .insert(account(i), START_BALANCE.to_le_bytes())
                 .unwrap();
         }
         w.commit().unwrap();
@@ -490,7 +489,7 @@ fn two_handles_in_one_process_share_locks_and_see_other_processes() {
     let mut w = first.begin_write().unwrap();
     w.table("shared")
         .unwrap()
-        .insert(b"from-parent", &[7])
+        .insert(b"from-parent", [7])
         .unwrap();
     w.commit().unwrap();
     assert_eq!(
@@ -535,7 +534,7 @@ fn a_writer_killed_after_its_checkpoint_meta_leaves_no_trap() {
     for i in 0..2000u32 {
         w.table("t")
             .unwrap()
-            .insert(&i.to_be_bytes(), &[1u8; 60])
+            .insert(i.to_be_bytes(), [1u8; 60])
             .unwrap();
     }
     w.commit().unwrap();
@@ -566,7 +565,7 @@ fn a_writer_killed_after_its_checkpoint_meta_leaves_no_trap() {
     for i in 0..2000u32 {
         w.table("t")
             .unwrap()
-            .insert(&i.to_be_bytes(), &[2u8; 60])
+            .insert(i.to_be_bytes(), [2u8; 60])
             .unwrap();
     }
     w.commit().unwrap();
@@ -579,7 +578,7 @@ fn a_writer_killed_after_its_checkpoint_meta_leaves_no_trap() {
         let t = r.table("t").unwrap().unwrap();
         assert_eq!(t.get(b"child").unwrap(), Some(&b"merged"[..]), "{copy:?}");
         assert_eq!(t.get(b"parent").unwrap(), Some(&b"after"[..]), "{copy:?}");
-        assert_eq!(t.get(&7u32.to_be_bytes()).unwrap(), Some(&[value; 60][..]));
+        assert_eq!(t.get(7u32.to_be_bytes()).unwrap(), Some(&[value; 60][..]));
         assert_eq!(t.len(), 2002);
         drop(r);
         let report = db.check().unwrap();
@@ -621,7 +620,7 @@ fn a_reader_process_sees_a_commit_of_another_before_any_merge() {
     let commit = |value: u8, extra: &[u8]| {
         let mut w = db.begin_write().unwrap();
         let mut t = w.table("t").unwrap();
-        t.insert(b"k", &[value]).unwrap();
+        t.insert(b"k", [value]).unwrap();
         t.insert(extra, b"x").unwrap();
         drop(t);
         w.commit().unwrap();
@@ -673,9 +672,9 @@ fn a_read_only_open_of_a_crashed_database_reads_its_log() {
         for i in 0..3u8 {
             let mut w = db.begin_write().unwrap();
             let mut t = w.table("t").unwrap();
-            t.insert(&[b'k', i], &[i; 30]).unwrap();
+            t.insert([b'k', i], [i; 30]).unwrap();
             if i == 2 {
-                assert!(t.remove(&[b'k', 0]).unwrap());
+                assert!(t.remove([b'k', 0]).unwrap());
             }
             drop(t);
             w.commit().unwrap();
@@ -700,7 +699,7 @@ fn a_read_only_open_of_a_crashed_database_reads_its_log() {
         .map(|i| i.unwrap().0.to_vec())
         .collect();
     assert_eq!(keys, vec![vec![b'k', 1], vec![b'k', 2]]);
-    assert_eq!(t.get(&[b'k', 2]).unwrap(), Some(&[2u8; 30][..]));
+    assert_eq!(t.get([b'k', 2]).unwrap(), Some(&[2u8; 30][..]));
     let txn = r.txn_id();
     drop(r);
     assert!(ro.check().unwrap().is_ok());
@@ -716,7 +715,7 @@ fn a_read_only_open_of_a_crashed_database_reads_its_log() {
     let t = r.table("t").unwrap().unwrap();
     assert_eq!(t.len(), 3);
     assert_eq!(t.get(b"from-child").unwrap(), Some(&[9u8][..]));
-    assert_eq!(t.get(&[b'k', 0]).unwrap(), None);
+    assert_eq!(t.get([b'k', 0]).unwrap(), None);
     drop(r);
     assert!(ro.check().unwrap().is_ok());
     drop(ro);
@@ -741,7 +740,7 @@ fn a_writer_expires_an_old_bounded_snapshot_of_another_process() {
         {
             let mut t = w.table("t").unwrap();
             for i in 0..200 {
-                t.insert(format!("k{i:03}").as_bytes(), &[version; 200])
+                t.insert(format!("k{i:03}").as_bytes(), [version; 200])
                     .unwrap();
             }
         }

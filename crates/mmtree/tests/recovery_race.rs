@@ -71,7 +71,7 @@ fn race_child() {
                 {
                     let mut t = w.table("t").unwrap();
                     for i in 0..KEYS_PER_COMMIT {
-                        t.insert(&key(commit, i), &[b'v'; 100]).unwrap();
+                        t.insert(key(commit, i), [b'v'; 100]).unwrap();
                     }
                 }
                 w.commit().unwrap();
@@ -179,7 +179,7 @@ fn round(
     for commit in 0..=last {
         for i in 0..KEYS_PER_COMMIT {
             assert!(
-                t.get(&key(commit, i)).unwrap().is_some(),
+                t.get(key(commit, i)).unwrap().is_some(),
                 "{what}: acknowledged commit {commit} of {last} lost (key {i})"
             );
         }

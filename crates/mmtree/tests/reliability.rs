@@ -58,12 +58,12 @@ fn a_failed_delete_table_cannot_be_committed() {
         let mut w = db.begin_write().unwrap();
         let mut t = w.table("t").unwrap();
         for i in 0..1990 {
-            t.insert(&key(i), &[i as u8; 60]).unwrap();
+            t.insert(key(i), [i as u8; 60]).unwrap();
         }
         drop(t);
         let mut u = w.table("u").unwrap();
         for i in 0..1990 {
-            u.insert(&key(i), &[(i + 1) as u8; 60]).unwrap();
+            u.insert(key(i), [(i + 1) as u8; 60]).unwrap();
         }
         drop(u);
         w.commit().unwrap();
@@ -104,17 +104,17 @@ fn a_failed_delete_table_cannot_be_committed() {
     let mut w = db.begin_write().unwrap();
     let mut u = w.table("u").unwrap();
     for i in 0..500 {
-        u.insert(&key(10_000 + i), &[9; 200]).unwrap();
+        u.insert(key(10_000 + i), [9; 200]).unwrap();
     }
     drop(u);
     w.commit().unwrap();
     let r = db.begin_read().unwrap();
     let u = r.table("u").unwrap().unwrap();
     for i in 0..1990 {
-        assert_eq!(u.get(&key(i)).unwrap(), Some(&[(i + 1) as u8; 60][..]));
+        assert_eq!(u.get(key(i)).unwrap(), Some(&[(i + 1) as u8; 60][..]));
     }
     let t = r.table("t").unwrap().expect("t was not deleted");
-    assert_eq!(t.get(&key(0)).unwrap(), Some(&[0u8; 60][..]));
+    assert_eq!(t.get(key(0)).unwrap(), Some(&[0u8; 60][..]));
     drop(r);
     let report = db.check().unwrap();
     // The one damaged leaf is all that is wrong: no page both in use and free, none leaked.
@@ -219,7 +219,7 @@ fn build_dag(path: &Path) {
         let mut w = db.begin_write().unwrap();
         let mut big = w.table("big").unwrap();
         for i in 0..3000 {
-            big.insert(format!("big-{i:06}").as_bytes(), &[3; 100])
+            big.insert(format!("big-{i:06}").as_bytes(), [3; 100])
                 .unwrap();
         }
         drop(big);
@@ -321,7 +321,7 @@ fn an_immediate_commit_after_eventual_ones_keeps_the_durable_state_intact() {
     // Commit N (durable): a table whose pages N+1 will free.
     let mut w = db.begin_write().unwrap();
     for i in 0..3000 {
-        w.table("t").unwrap().insert(&key(i), &[7; 100]).unwrap();
+        w.table("t").unwrap().insert(key(i), [7; 100]).unwrap();
     }
     w.commit().unwrap();
     db.checkpoint().unwrap(); // N is the durable checkpoint
@@ -331,13 +331,13 @@ fn an_immediate_commit_after_eventual_ones_keeps_the_durable_state_intact() {
     let mut w = db.begin_write().unwrap();
     w.set_durability(Durability::Eventual);
     for i in 0..3000 {
-        w.table("t").unwrap().insert(&key(i), &[8; 100]).unwrap();
+        w.table("t").unwrap().insert(key(i), [8; 100]).unwrap();
     }
     w.commit().unwrap();
     // N+2 (Immediate): writes many new pages, then syncs them before its meta page.
     let mut w = db.begin_write().unwrap();
     for i in 0..3000 {
-        w.table("u").unwrap().insert(&key(i), &[9; 100]).unwrap();
+        w.table("u").unwrap().insert(key(i), [9; 100]).unwrap();
     }
     w.commit().unwrap();
     // A power cut now: the pages of N+1 and N+2 reached the disk (written back by the kernel),
@@ -376,7 +376,7 @@ fn after_a_restart_unsynced_commits_are_dropped_whole_and_synced_ones_kept() {
         for i in 0..200 {
             w.table("t")
                 .unwrap()
-                .insert(&key(i), &n.to_le_bytes())
+                .insert(key(i), n.to_le_bytes())
                 .unwrap();
         }
         w.commit().unwrap();
@@ -577,7 +577,7 @@ fn strict_mode_stops_at_the_first_commit_that_leaves_a_problem() {
         let db = Db::open(&path).unwrap();
         let mut w = db.begin_write().unwrap();
         for i in 0..500 {
-            w.table("t").unwrap().insert(&key(i), &[1; 100]).unwrap();
+            w.table("t").unwrap().insert(key(i), [1; 100]).unwrap();
         }
         w.commit().unwrap();
     }
@@ -759,8 +759,7 @@ fn a_page_reached_twice_is_not_freed_twice() {
         let mut w = db.begin_write().unwrap();
         let mut t = w.table("t").unwrap();
         for i in 0..200u32 {
-            t.insert(format!("key-{i:04}").as_bytes(), &[1; 40])
-                .unwrap();
+            t.insert(format!("key-{i:04}").as_bytes(), [1; 40]).unwrap();
         }
         drop(t);
         w.table("u").unwrap().insert(b"marker", b"v").unwrap();

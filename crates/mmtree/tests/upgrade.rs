@@ -195,7 +195,7 @@ fn upgrade_keeps_the_old_page_size() {
     assert_eq!(db.page_size(), 16384);
     let r = db.begin_read().unwrap();
     let wide = r.table("wide").unwrap().unwrap();
-    assert_eq!(wide.get(&vec![b'k'; 2000]).unwrap(), Some(&b"v"[..]));
+    assert_eq!(wide.get(vec![b'k'; 2000]).unwrap(), Some(&b"v"[..]));
 }
 
 /// Issue 23, item 5: an upgrade that fails (here: a damaged page half-way) or is cut short left

@@ -28,7 +28,7 @@ pub fn sweep(
         due
     };
     for (at, db, key) in &due {
-        w.table(EXPIRY_QUEUE)?.remove(&queue_key(*at, *db, key))?;
+        w.table(EXPIRY_QUEUE)?.remove(queue_key(*at, *db, key))?;
         let mut expires = w.table(expires_name(*db))?;
         if expires.get(key)?.and_then(decode_expiry) == Some(*at) {
             expires.remove(key)?;

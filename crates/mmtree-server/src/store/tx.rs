@@ -112,12 +112,12 @@ impl Tx<'_> {
                 for (f, v) in fields {
                     self.w
                         .table(hash_name(self.db))?
-                        .insert(&field_key(key, f), v)?;
+                        .insert(field_key(key, f), v)?;
                 }
                 self.w.table(types_name(self.db))?.insert(key, kind)?;
                 self.w
                     .table(table_name(self.db))?
-                    .insert(key, &(fields.len() as u64).to_be_bytes())?;
+                    .insert(key, (fields.len() as u64).to_be_bytes())?;
                 self.set_expiry(key, None, expiry)?;
                 self.touch(key);
                 Ok(())
@@ -178,7 +178,7 @@ impl Tx<'_> {
         Ok(self
             .w
             .table(name)?
-            .get(&field_key(key, field))?
+            .get(field_key(key, field))?
             .map(<[u8]>::to_vec))
     }
 
@@ -226,7 +226,7 @@ impl Tx<'_> {
         *count = Some(n);
         self.w
             .table(table_name(self.db))?
-            .insert(key, &n.to_be_bytes())?;
+            .insert(key, n.to_be_bytes())?;
         self.touch(key);
         Ok(new)
     }
@@ -239,7 +239,7 @@ impl Tx<'_> {
         let removed = self
             .w
             .table(hash_name(self.db))?
-            .remove(&field_key(key, field))?;
+            .remove(field_key(key, field))?;
         if removed {
             self.touch(key);
             if n <= 1 {
@@ -249,7 +249,7 @@ impl Tx<'_> {
                 *count = Some(n - 1);
                 self.w
                     .table(table_name(self.db))?
-                    .insert(key, &(n - 1).to_be_bytes())?;
+                    .insert(key, (n - 1).to_be_bytes())?;
             }
         }
         Ok(removed)
@@ -279,7 +279,7 @@ impl Tx<'_> {
         let fields: Vec<Vec<u8>> = self.fields(key)?.into_iter().map(|(f, _)| f).collect();
         let mut t = self.w.table(hash_name(self.db))?;
         for f in fields {
-            t.remove(&field_key(key, &f))?;
+            t.remove(field_key(key, &f))?;
         }
         Ok(())
     }
@@ -338,7 +338,7 @@ impl Tx<'_> {
             let mut expires = self.w.table(expires_name(db))?;
             match new {
                 Some(at) => {
-                    expires.insert(key, &at.to_be_bytes())?;
+                    expires.insert(key, at.to_be_bytes())?;
                 }
                 None => {
                     expires.remove(key)?;
@@ -347,10 +347,10 @@ impl Tx<'_> {
         }
         let mut queue = self.w.table(EXPIRY_QUEUE)?;
         if let Some(at) = old {
-            queue.remove(&queue_key(at, db, key))?;
+            queue.remove(queue_key(at, db, key))?;
         }
         if let Some(at) = new {
-            queue.insert(&queue_key(at, db, key), b"")?;
+            queue.insert(queue_key(at, db, key), b"")?;
         }
         Ok(())
     }

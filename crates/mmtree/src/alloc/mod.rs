@@ -590,7 +590,7 @@ mod tests {
             let mut w = db.begin_write().unwrap();
             let mut t = w.table("t").unwrap();
             for i in (round % 2..20_000).step_by(2) {
-                t.insert(&i.to_be_bytes(), &[round as u8; 40]).unwrap();
+                t.insert(i.to_be_bytes(), [round as u8; 40]).unwrap();
             }
             drop(t);
             w.commit().unwrap(); // strict: check() after each commit

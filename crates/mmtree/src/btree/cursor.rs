@@ -520,7 +520,7 @@ mod tests {
             let mut t = w.table("scattered").unwrap();
             for i in 0..n {
                 let id = (i * 7919) % n; // a permutation: 7919 is prime, n is not a multiple
-                t.insert(&id.to_be_bytes(), &[id as u8; 100]).unwrap();
+                t.insert(id.to_be_bytes(), [id as u8; 100]).unwrap();
             }
         }
         w.commit().unwrap();

@@ -88,7 +88,8 @@ impl BoundedReadTransaction {
     }
 
     /// A copy of the value stored under `key` in `table` (`None`: no such key, or no such table).
-    pub fn get(&mut self, table: &str, key: &[u8]) -> Result<Option<Vec<u8>>> {
+    pub fn get(&mut self, table: &str, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>> {
+        let key = key.as_ref();
         let result = self.root(table).and_then(|root| match root {
             None => Ok(None),
             Some((root, _)) => super::get(&*self, root, self.buf.table(table), key)

@@ -230,8 +230,8 @@ pub struct ReadTable<'t> {
 
 impl<'t> ReadTable<'t> {
     /// The value stored under `key`, pointing into the mapping.
-    pub fn get(&self, key: &[u8]) -> Result<Option<&'t [u8]>> {
-        super::get(self.snapshot, self.root, self.buf, key)
+    pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<&'t [u8]>> {
+        super::get(self.snapshot, self.root, self.buf, key.as_ref())
     }
 
     /// Entries with keys in `range`, e.g. `table.range(&b"a"[..]..&b"m"[..])` or `table.range(..)`.

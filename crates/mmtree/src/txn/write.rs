@@ -473,7 +473,8 @@ impl Table<'_> {
     }
 
     /// Inserts or replaces the value under `key`.
-    pub fn insert(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+    pub fn insert(&mut self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<()> {
+        let (key, value) = (key.as_ref(), value.as_ref());
         self.check_entry(key, value.len())?;
         if self.core.buf.is_some() {
             let existed = self.buffered_contains(key)?;
@@ -499,7 +500,8 @@ impl Table<'_> {
     }
 
     /// Removes `key`; returns true if it was there.
-    pub fn remove(&mut self, key: &[u8]) -> Result<bool> {
+    pub fn remove(&mut self, key: impl AsRef<[u8]>) -> Result<bool> {
+        let key = key.as_ref();
         if self.core.buf.is_some() {
             self.core.usable()?;
             if !self.buffered_contains(key)? {
@@ -527,9 +529,9 @@ impl Table<'_> {
     }
 
     /// The value under `key` (this transaction's writes included).
-    pub fn get(&self, key: &[u8]) -> Result<Option<&[u8]>> {
+    pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<&[u8]>> {
         let (root, buf) = self.sources();
-        super::get(&*self.core, root, buf, key)
+        super::get(&*self.core, root, buf, key.as_ref())
     }
 
     /// Entries with keys in `range`, in order; see [`crate::ReadTable::range`].
