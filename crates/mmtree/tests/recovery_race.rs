@@ -298,3 +298,46 @@ fn a_dead_writers_synced_record_survives_a_survivor_that_only_closes() {
     drop(read);
     assert!(db.check().unwrap().is_ok());
 }
+
+/// The same, when the survivor's close leaves a ghost: its lock file's descriptor lives on for a
+/// moment in a child another thread is forking (an OFD lock belongs to the open file
+/// description, which the child shares until its exec closes it), so the next open in the
+/// process joins a "ready" lock file instead of recovering alone, and trusted a published state
+/// without the dead writer's record (seen once in CI, under parallel tests). Method: the ghost
+/// is a descriptor of the lock file this test holds with the presence and ready locks taken.
+#[test]
+fn a_dead_writers_record_is_replayed_by_an_opener_that_joins_a_ghost() {
+    use std::os::fd::AsRawFd;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ghost.mmt");
+    let db = Db::open(&path).unwrap();
+    let mut w = db.begin_write().unwrap();
+    w.table("t").unwrap().insert(b"parent", b"1").unwrap();
+    w.commit().unwrap();
+    let ghost = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(dir.path().join("ghost.mmt-lock"))
+        .unwrap();
+    for byte in [0, 2] {
+        // SAFETY (test): a zeroed `flock` is a valid value; F_OFD_SETLK reads it.
+        let mut lock: libc::flock = unsafe { std::mem::zeroed() };
+        lock.l_type = libc::F_RDLCK as libc::c_short;
+        lock.l_whence = libc::SEEK_SET as libc::c_short;
+        lock.l_start = byte;
+        lock.l_len = 1;
+        // SAFETY (test): a valid descriptor and a valid pointer to the struct above.
+        let rc = unsafe { libc::fcntl(ghost.as_raw_fd(), libc::F_OFD_SETLK, &mut lock) };
+        assert_eq!(rc, 0, "ghost lock on byte {byte}");
+    }
+    let output = spawn("die-in-append", &path).wait_with_output().unwrap();
+    assert!(!output.status.success(), "the child must have aborted");
+    drop(db);
+    let db = Db::open(&path).unwrap();
+    let read = db.begin_read().unwrap();
+    let t = read.table("t").unwrap().unwrap();
+    assert_eq!(t.get(b"child").unwrap(), Some(&b"was here"[..]));
+    drop(read);
+    drop(ghost);
+    assert!(db.check().unwrap().is_ok());
+}

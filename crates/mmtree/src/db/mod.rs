@@ -132,7 +132,29 @@ impl Db {
         let inner = open::open_shared(file, path, options, identity)?;
         open.retain(|_, weak| weak.strong_count() > 0);
         open.insert(identity, Arc::downgrade(&inner));
-        Ok(Db { inner })
+        drop(open);
+        let db = Db { inner };
+        db.catch_up_at_open()?;
+        Ok(db)
+    }
+
+    /// A writable handle that joins processes whose published state lacks a dead writer's
+    /// record (the claim is past the published end) replays it now if the writer role is free,
+    /// so its snapshots show that commit at once rather than after the next writer begins (one
+    /// rule: a whole synced record is a commit, whoever finds it first). A joiner can meet this
+    /// when the process it joins has closed the database but its lock file's descriptor lives
+    /// on for a moment in a child it is forking (until the child's exec closes it).
+    fn catch_up_at_open(&self) -> Result<()> {
+        let inner = &self.inner;
+        if inner.options.read_only || inner.lock.log_claim() <= inner.published()?.log_end {
+            return Ok(());
+        }
+        if let Some(guard) = inner.acquire_writer(false)? {
+            let (guard, state) = self.caught_up(guard)?;
+            inner.state.lock().expect("state lock").meta = state.meta;
+            drop(guard);
+        }
+        Ok(())
     }
 
     /// Starts a read transaction on the newest commit (of any process). Never blocks on the
