@@ -255,30 +255,7 @@ pub(crate) fn salvage_lost(read: &ReadTransaction, visit: &mut GroupVisitor<'_>)
             problems,
         };
     }
-    let mut leaves = Vec::new();
-    for id in 2..meta.page_count {
-        if survey.marks[id as usize] != UNSEEN {
-            continue;
-        }
-        let Ok(view) = read
-            .db()
-            .pager
-            .page(&read.db().storage, read.mapping(), id, Verify::Always)
-            .and_then(|bytes| PageView::parse(bytes, id))
-        else {
-            continue;
-        };
-        if !view.is_leaf()
-            || view.len() == 0
-            || view.txn() > read.txn_id()
-            || view.validate().is_err()
-        {
-            continue;
-        }
-        if let (Ok(first), Ok(last)) = (view.key(0), view.key(view.len() - 1)) {
-            leaves.push((first.to_vec(), last.to_vec(), id));
-        }
-    }
+    let mut leaves = unreached_leaves(&survey);
     leaves.sort();
     // Each leaf joins the first group whose last key is below its first key.
     let mut groups: Vec<(Vec<u8>, Vec<u64>)> = Vec::new();
@@ -338,21 +315,11 @@ impl Lost {
     }
 }
 
-/// The leaves found for a table's lost subtrees.
-#[derive(Default)]
-struct Orphans {
-    /// Each lost subtree (in walk order) with its leaves, in key order.
-    by_range: std::collections::VecDeque<(Lost, Vec<u64>)>,
-    found: usize,
-    note: Option<String>,
-}
-
-/// Leaf pages nothing reaches whose keys all lie in one of `ours` and in none of `theirs`.
-fn find_orphans(survey: &Walker<'_>, ours: &[Lost], theirs: &[Lost]) -> Orphans {
+/// The leaf pages no walk reached (unseen in `survey`) that pass their checks and are not newer
+/// than the snapshot: (first key, last key, page id) of each, in page order.
+fn unreached_leaves(survey: &Walker<'_>) -> Vec<(Vec<u8>, Vec<u8>, u64)> {
     let read = survey.read;
-    // Per lost subtree: (first key, last key, page) of each leaf found for it.
-    type Found = Vec<(Vec<u8>, Vec<u8>, u64)>;
-    let mut by_range: Vec<Found> = vec![Vec::new(); ours.len()];
+    let mut leaves = Vec::new();
     for id in 2..read.meta().page_count {
         if survey.marks[id as usize] != UNSEEN {
             continue;
@@ -372,14 +339,33 @@ fn find_orphans(survey: &Walker<'_>, ours: &[Lost], theirs: &[Lost]) -> Orphans 
         {
             continue;
         }
-        let (Ok(first), Ok(last)) = (view.key(0), view.key(view.len() - 1)) else {
-            continue;
-        };
+        if let (Ok(first), Ok(last)) = (view.key(0), view.key(view.len() - 1)) {
+            leaves.push((first.to_vec(), last.to_vec(), id));
+        }
+    }
+    leaves
+}
+
+/// The leaves found for a table's lost subtrees.
+#[derive(Default)]
+struct Orphans {
+    /// Each lost subtree (in walk order) with its leaves, in key order.
+    by_range: std::collections::VecDeque<(Lost, Vec<u64>)>,
+    found: usize,
+    note: Option<String>,
+}
+
+/// Leaf pages nothing reaches whose keys all lie in one of `ours` and in none of `theirs`.
+fn find_orphans(survey: &Walker<'_>, ours: &[Lost], theirs: &[Lost]) -> Orphans {
+    // Per lost subtree: (first key, last key, page) of each leaf found for it.
+    type Found = Vec<(Vec<u8>, Vec<u8>, u64)>;
+    let mut by_range: Vec<Found> = vec![Vec::new(); ours.len()];
+    for (first, last, id) in unreached_leaves(survey) {
         let home: Vec<usize> = (0..ours.len())
-            .filter(|&i| ours[i].holds(first) && ours[i].holds(last))
+            .filter(|&i| ours[i].holds(&first) && ours[i].holds(&last))
             .collect();
-        if home.len() == 1 && !theirs.iter().any(|t| t.holds(first) || t.holds(last)) {
-            by_range[home[0]].push((first.to_vec(), last.to_vec(), id));
+        if home.len() == 1 && !theirs.iter().any(|t| t.holds(&first) || t.holds(&last)) {
+            by_range[home[0]].push((first, last, id));
         }
     }
     let mut orphans = Orphans::default();

@@ -72,23 +72,7 @@ pub fn pick_fields(ks: &mut Ks<'_>, name: &str, a: &[Vec<u8>]) -> mmtree::Result
                 false => Reply::Bulk(fields[next(fields.len())].0.clone()),
             });
         };
-        let picked: Vec<usize> = if fields.is_empty() {
-            Vec::new()
-        } else if count < 0 {
-            (0..count.unsigned_abs())
-                .map(|_| next(fields.len()))
-                .collect()
-        } else {
-            // A random selection of min(count, len) distinct fields.
-            let mut all: Vec<usize> = (0..fields.len()).collect();
-            let take = (count as usize).min(all.len());
-            for i in 0..take {
-                let j = i + next(all.len() - i);
-                all.swap(i, j);
-            }
-            all.truncate(take);
-            all
-        };
+        let picked = pick(fields.len(), count, &mut next);
         let field = |i: usize| Reply::Bulk(fields[i].0.clone());
         Ok(if values {
             Reply::Pairs(
@@ -278,4 +262,25 @@ pub fn refcount(ks: &mut Ks<'_>, key: &[u8]) -> mmtree::Result<Reply> {
     reply((|| {
         Ok(ks.live(key)?.map_or(Reply::Null, |_| Reply::Int(1)))
     })())
+}
+
+/// The picks of a counted random read (HRANDFIELD, SRANDMEMBER, ZRANDMEMBER) among `len` items,
+/// as Redis makes them: a negative `count` picks |count| times with repetition, a positive one
+/// a random selection of min(count, len) distinct items (a partial Fisher-Yates shuffle).
+/// `next(n)` is a random number below `n`.
+pub fn pick(len: usize, count: i64, next: &mut impl FnMut(usize) -> usize) -> Vec<usize> {
+    if len == 0 {
+        return Vec::new();
+    }
+    if count < 0 {
+        return (0..count.unsigned_abs()).map(|_| next(len)).collect();
+    }
+    let mut all: Vec<usize> = (0..len).collect();
+    let take = usize::try_from(count).unwrap_or(usize::MAX).min(len);
+    for i in 0..take {
+        let j = i + next(len - i);
+        all.swap(i, j);
+    }
+    all.truncate(take);
+    all
 }

@@ -710,22 +710,7 @@ fn random_members(ks: &mut Ks<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
                 false => Reply::Bulk(members[next(members.len())].0.clone()),
             });
         };
-        let picked: Vec<usize> = if members.is_empty() {
-            Vec::new()
-        } else if count < 0 {
-            (0..count.unsigned_abs())
-                .map(|_| next(members.len()))
-                .collect()
-        } else {
-            let mut all: Vec<usize> = (0..members.len()).collect();
-            let take = (count as usize).min(all.len());
-            for i in 0..take {
-                let j = i + next(all.len() - i);
-                all.swap(i, j);
-            }
-            all.truncate(take);
-            all
-        };
+        let picked = super::random::pick(members.len(), count, &mut next);
         Ok(members_reply(
             picked.into_iter().map(|i| members[i].clone()).collect(),
             with_scores,
