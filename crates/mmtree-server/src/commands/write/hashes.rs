@@ -1,6 +1,7 @@
 //! Hash writes: HSET, HMSET, HSETNX, HDEL, HINCRBY, HINCRBYFLOAT.
 
 #[allow(unused_imports)]
+use super::err;
 use crate::notify;
 use crate::resp::Reply;
 #[allow(unused_imports)]
@@ -46,8 +47,6 @@ pub fn hmset(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Reply> {
 
 /// HSETNX.
 pub fn hsetnx(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Reply> {
-    let err = |m: &str| Ok(Reply::Error(m.into()));
-
     if a.len() != 3 {
         return Ok(wrong_args("HSETNX"));
     }

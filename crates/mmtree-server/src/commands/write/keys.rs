@@ -2,6 +2,7 @@
 //! FLUSHDB, FLUSHALL.
 
 #[allow(unused_imports)]
+use super::err;
 use crate::notify;
 use crate::resp::Reply;
 #[allow(unused_imports)]
@@ -139,8 +140,6 @@ pub fn flushdb(tx: &mut Tx<'_>, _a: &[Vec<u8>]) -> TxResult<Reply> {
 
 /// RENAME and RENAMENX (`nx`: only if the new name is free, answering 1 or 0).
 fn rename_key(tx: &mut Tx<'_>, nx: bool, a: &[Vec<u8>]) -> TxResult<Reply> {
-    let err = |m: &str| Ok(Reply::Error(m.into()));
-
     let Some((expiry, value)) = tx.dump(&a[0])? else {
         return err("ERR no such key");
     };
@@ -169,8 +168,6 @@ pub fn renamenx(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Reply> {
 
 /// COPY.
 pub fn copy(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Reply> {
-    let err = |m: &str| Ok(Reply::Error(m.into()));
-
     if a.len() < 2 {
         return Ok(wrong_args("COPY"));
     }
@@ -210,8 +207,6 @@ pub fn copy(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Reply> {
 
 /// MOVE.
 pub fn move_key(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Reply> {
-    let err = |m: &str| Ok(Reply::Error(m.into()));
-
     if a.len() != 2 {
         return Ok(wrong_args("MOVE"));
     }
@@ -244,8 +239,6 @@ pub fn move_key(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Reply> {
 
 /// SWAPDB.
 pub fn swapdb(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Reply> {
-    let err = |m: &str| Ok(Reply::Error(m.into()));
-
     if a.len() != 2 {
         return Ok(wrong_args("SWAPDB"));
     }
@@ -267,8 +260,6 @@ pub fn swapdb(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Reply> {
 
 /// FLUSHALL.
 pub fn flushall(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Reply> {
-    let err = |m: &str| Ok(Reply::Error(m.into()));
-
     match a.first().map(|o| o.to_ascii_uppercase()) {
         None => {}
         Some(o) if a.len() == 1 && (o == b"ASYNC" || o == b"SYNC") => {}

@@ -4,6 +4,7 @@
 //! or close a gap, rewrite the elements on the shorter side of it so the positions stay
 //! contiguous.
 
+use super::err;
 use crate::commands::args::Args;
 use crate::commands::sorted_sets::{numkeys, Numkeys};
 #[allow(unused_imports)]
@@ -106,8 +107,6 @@ fn push_elements(
     only_existing: bool,
     a: &[Vec<u8>],
 ) -> TxResult<Reply> {
-    let err = |m: &str| Ok(Reply::Error(m.into()));
-
     if a.len() < 2 {
         return Ok(wrong_args(name));
     }
@@ -181,8 +180,6 @@ pub fn rpop(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Reply> {
 
 /// LMPOP.
 pub fn lmpop(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Reply> {
-    let err = |m: &str| Ok(Reply::Error(m.into()));
-
     let n = match numkeys(Numkeys::Pop, a) {
         Ok(n) => n,
         Err(e) => return Ok(e),
@@ -231,7 +228,6 @@ pub fn rpoplpush(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Reply> {
 /// LMOVE and RPOPLPUSH: from the head of the first list if `from_left`, to the head of the
 /// second if `to_left`.
 fn move_element(tx: &mut Tx<'_>, from_left: bool, to_left: bool, a: &[Vec<u8>]) -> TxResult<Reply> {
-    let err = |m: &str| Ok(Reply::Error(m.into()));
     let (src, dst) = (&a[0], &a[1]);
     if 12 + dst.len() > tx.max_key {
         return err("ERR list key too large");
@@ -272,8 +268,6 @@ fn move_element(tx: &mut Tx<'_>, from_left: bool, to_left: bool, a: &[Vec<u8>]) 
 
 /// LSET.
 pub fn lset(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Reply> {
-    let err = |m: &str| Ok(Reply::Error(m.into()));
-
     let Some(index) = parse_i64(&a[1]) else {
         return err(NOT_INT);
     };
@@ -304,8 +298,6 @@ pub fn lset(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Reply> {
 
 /// LTRIM.
 pub fn ltrim(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Reply> {
-    let err = |m: &str| Ok(Reply::Error(m.into()));
-
     let (Some(start), Some(stop)) = (parse_i64(&a[1]), parse_i64(&a[2])) else {
         return err(NOT_INT);
     };
@@ -331,8 +323,6 @@ pub fn ltrim(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Reply> {
 
 /// LREM.
 pub fn lrem(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Reply> {
-    let err = |m: &str| Ok(Reply::Error(m.into()));
-
     let Some(n) = parse_i64(&a[1]) else {
         return err(NOT_INT);
     };
@@ -398,8 +388,6 @@ pub fn lrem(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Reply> {
 
 /// LINSERT.
 pub fn linsert(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Reply> {
-    let err = |m: &str| Ok(Reply::Error(m.into()));
-
     let before = if a[1].eq_ignore_ascii_case(b"BEFORE") {
         true
     } else if a[1].eq_ignore_ascii_case(b"AFTER") {

@@ -48,6 +48,11 @@ fn reading<T>(tx: &mut Tx<'_>, f: impl FnOnce(&mut Ks<'_>) -> T) -> T {
     f(&mut ks)
 }
 
+/// A logical error: the command's reply, the transaction untouched.
+fn err(text: &str) -> TxResult<Reply> {
+    Ok(Reply::Error(text.into()))
+}
+
 /// A keyspace fault as the command's reply (an engine error propagates).
 fn fault_reply(fault: Fault) -> TxResult<Reply> {
     match fault {

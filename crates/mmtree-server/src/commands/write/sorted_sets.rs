@@ -3,6 +3,7 @@
 //! is read through the keyspace layer over this transaction (`commands::sorted_sets`), as the
 //! reads are.
 
+use super::err;
 use super::{fault_reply, reading};
 use crate::commands::args::Args;
 use crate::commands::sorted_sets as zread;
@@ -29,8 +30,6 @@ macro_rules! read_zset {
 
 /// ZADD and ZINCRBY (`zincrby`: ZADD INCR's reply, without ZADD's options).
 fn add_scores(tx: &mut Tx<'_>, zincrby: bool, a: &[Vec<u8>]) -> TxResult<Reply> {
-    let err = |m: &str| Ok(Reply::Error(m.into()));
-
     let (mut nx, mut xx, mut gt, mut lt, mut ch, mut incr) =
         (false, false, false, false, false, zincrby);
     let mut args = Args::new(&a[1.min(a.len())..]);
@@ -202,8 +201,6 @@ pub fn zpopmax(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Reply> {
 
 /// ZMPOP.
 pub fn zmpop(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Reply> {
-    let err = |m: &str| Ok(Reply::Error(m.into()));
-
     let n = match zread::numkeys(zread::Numkeys::Pop, a) {
         Ok(n) => n,
         Err(e) => return Ok(e),

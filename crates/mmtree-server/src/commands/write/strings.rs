@@ -1,6 +1,7 @@
 //! String writes: SET (and its NX/XX/GET/expiry options), SETNX, SETEX, PSETEX, GETSET, GETDEL,
 //! MSET, MSETNX, INCR/DECR/INCRBY/DECRBY, INCRBYFLOAT, APPEND, GETEX, SETRANGE, SETBIT.
 
+use super::err;
 use crate::commands::args::{Args, ExpiryUnit};
 #[allow(unused_imports)]
 use crate::notify;
@@ -262,8 +263,6 @@ pub fn append(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Reply> {
 
 /// GETEX.
 pub fn getex(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Reply> {
-    let err = |m: &str| Ok(Reply::Error(m.into()));
-
     if a.is_empty() {
         return Ok(wrong_args("GETEX"));
     }
@@ -313,8 +312,6 @@ pub fn getex(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Reply> {
 
 /// SETRANGE.
 pub fn setrange(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Reply> {
-    let err = |m: &str| Ok(Reply::Error(m.into()));
-
     if a.len() != 3 {
         return Ok(wrong_args("SETRANGE"));
     }
@@ -344,8 +341,6 @@ pub fn setrange(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Reply> {
 
 /// SETBIT.
 pub fn setbit(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Reply> {
-    let err = |m: &str| Ok(Reply::Error(m.into()));
-
     if a.len() != 3 {
         return Ok(wrong_args("SETBIT"));
     }
@@ -376,8 +371,6 @@ pub fn setbit(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Reply> {
 
 /// INCRBYFLOAT.
 pub fn incrbyfloat(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Reply> {
-    let err = |m: &str| Ok(Reply::Error(m.into()));
-
     if a.len() != 2 {
         return Ok(wrong_args("INCRBYFLOAT"));
     }
