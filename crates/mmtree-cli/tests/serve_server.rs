@@ -196,8 +196,8 @@ fn client_list_counts_the_running_command_in_qbuf() {
 
 /// Goal: subcommands are entries of the command table as in Redis 7: COMMAND shows them inside
 /// their container, COMMAND INFO and LIST name them `container|sub`, COMMAND COUNT counts the
-/// top-level commands only, INFO commandstats counts each, and the errors a subcommand's
-/// arguments get are Redis 7.0's. Method: each reply compared with what redis-server 7.0.15
+/// top-level commands only, COMMAND GETKEYS finds a subcommand's keys, INFO commandstats counts
+/// each, and the errors a subcommand's arguments get are Redis 7.0's. Method: each reply compared with what redis-server 7.0.15
 /// answers (its ACL categories and flags aside).
 #[test]
 fn subcommands_are_table_entries_as_in_redis_7() {
@@ -219,6 +219,32 @@ fn subcommands_are_table_entries_as_in_redis_7() {
                 "[pubsub,pubsub|channels,pubsub|numsub,pubsub|numpat,pubsub|help]",
             ),
             ("COMMAND LIST FILTERBY ACLCAT x", "-ERR syntax error"),
+            ("COMMAND LIST FILTERBY MODULE x", "[]"),
+            ("COMMAND LIST FILTERBY PATTERN get x", "-ERR syntax error"),
+            // Keys by the table's positions (a subcommand's too), counted ones checked.
+            ("COMMAND GETKEYS memory usage key", "[key]"),
+            ("COMMAND GETKEYS zunionstore t 2 a b weights 1 2", "[t,a,b]"),
+            (
+                "COMMAND GETKEYS zunionstore t 3 a b",
+                "-ERR Invalid arguments specified for command",
+            ),
+            ("COMMAND GETKEYS nope a", "-ERR Invalid command specified"),
+            (
+                "COMMAND GETKEYS client getname",
+                "-ERR The command has no key arguments",
+            ),
+            (
+                "COMMAND GETKEYS get a b",
+                "-ERR Invalid number of arguments specified for command",
+            ),
+            (
+                "COMMAND GETKEYS get",
+                "-ERR wrong number of arguments for 'command|getkeys' command",
+            ),
+            (
+                "COMMAND INFO zunionstore",
+                "[[zunionstore,:-4,[+write,+movablekeys],:1,:1,:1,[],[],[],[]]]",
+            ),
             ("client|id", "-ERR unknown command 'client|id', with args beginning with: "),
             ("CONFIG SET a b c", "-ERR syntax error"),
             ("CONFIG SET a", "-ERR wrong number of arguments for 'config|set' command"),
@@ -255,5 +281,5 @@ fn subcommands_are_table_entries_as_in_redis_7() {
     };
     let stats = String::from_utf8(stats).unwrap();
     assert!(stats.contains("cmdstat_client|id:calls=1,"), "{stats}");
-    assert!(stats.contains("cmdstat_command|list:calls=3,"), "{stats}");
+    assert!(stats.contains("cmdstat_command|list:calls=5,"), "{stats}");
 }

@@ -85,6 +85,7 @@ pub enum Session {
     CommandInfo,
     CommandList,
     CommandDocs,
+    CommandGetkeys,
     Quit,
     Multi,
     Exec,
@@ -191,14 +192,35 @@ impl Command {
             .step_by(step)
             .collect();
         if self.has(NUMKEYS) {
-            let at = if first == 0 { 1 } else { end };
-            let n = args
-                .get(at)
-                .and_then(|n| std::str::from_utf8(n).ok()?.parse::<usize>().ok())
-                .unwrap_or(0);
-            keys.extend(args.iter().skip(at + 1).take(n));
+            let (at, n) = self.numkeys(args);
+            keys.extend(args.iter().skip(at + 1).take(n.unwrap_or(0)));
         }
         keys.into_iter()
+    }
+
+    /// A `NUMKEYS` command's count: where it is in `args`, and its value if it is a number.
+    fn numkeys(&self, args: &[Vec<u8>]) -> (usize, Option<usize>) {
+        let (first, last, _) = self.keys;
+        let at = if first == 0 { 1 } else { last as usize + 1 };
+        let n = args
+            .get(at)
+            .and_then(|n| std::str::from_utf8(n).ok()?.parse::<usize>().ok());
+        (at, n)
+    }
+
+    /// True if a `NUMKEYS` command's count names at least one key and no more than follow it
+    /// (what COMMAND GETKEYS asks, as Redis' key extraction); true for any other command.
+    pub fn numkeys_fit(&self, args: &[Vec<u8>]) -> bool {
+        if !self.has(NUMKEYS) {
+            return true;
+        }
+        let (at, n) = self.numkeys(args);
+        n.is_some_and(|n| n >= 1 && n <= args.len().saturating_sub(at + 1))
+    }
+
+    /// True if the command has keys (COMMAND GETKEYS refuses one without).
+    pub fn has_keys(&self) -> bool {
+        self.keys != (0, 0, 0) || self.has(NUMKEYS)
     }
 
     /// The index in `all()` (INFO commandstats counts by it).
@@ -299,6 +321,7 @@ static COMMAND_SUBCOMMANDS: &[Command] = &[
     sub("COMMAND|INFO",    -2, 0,     NO_KEYS, S(Session::CommandInfo)),
     sub("COMMAND|LIST",    -2, 0,     NO_KEYS, S(Session::CommandList)),
     sub("COMMAND|DOCS",    -2, 0,     NO_KEYS, S(Session::CommandDocs)),
+    sub("COMMAND|GETKEYS", -4, 0,     NO_KEYS, S(Session::CommandGetkeys)),
 ];
 
 #[rustfmt::skip]
@@ -707,5 +730,12 @@ mod tests {
         // A count that is no number, or too large, names only what is there.
         assert!(keys("ZINTERCARD", "ZINTERCARD x a").is_empty());
         assert_eq!(keys("ZINTERCARD", "ZINTERCARD 9 a"), ["a"]);
+        let fit =
+            |name: &str, line: &str| lookup(name.as_bytes()).unwrap().numkeys_fit(&args(line));
+        assert!(fit("ZUNIONSTORE", "ZUNIONSTORE d 2 a b"));
+        assert!(!fit("ZUNIONSTORE", "ZUNIONSTORE d 3 a b"));
+        assert!(!fit("ZINTERCARD", "ZINTERCARD 0 a"));
+        assert!(!fit("ZINTERCARD", "ZINTERCARD x a"));
+        assert!(fit("GET", "GET"));
     }
 }

@@ -743,6 +743,7 @@ impl Conn {
             Session::CommandCount => self.out.int(table::COMMANDS.len() as i64),
             Session::CommandInfo => self.command_info_of(a),
             Session::CommandList => self.command_list(a),
+            Session::CommandGetkeys => self.command_getkeys(a),
             // No docs are kept (an entry without them would mislead redis-cli's help).
             Session::CommandDocs => self.out.map(0),
             Session::ConfigGet => self.config_get(a),

@@ -8,13 +8,15 @@ impl Conn {
     /// first key, last key, key step, ACL categories, tips, key specs (these three empty), and
     /// the subcommands' entries.
     pub(super) fn command_info(&mut self, c: &Command) {
-        let flags: &[&str] = if c.has(table::WRITE) {
-            &["write"]
+        let mut flags: Vec<&str> = Vec::new();
+        if c.has(table::WRITE) {
+            flags.push("write");
         } else if c.has(table::READONLY) {
-            &["readonly"]
-        } else {
-            &[]
-        };
+            flags.push("readonly");
+        }
+        if c.has(table::NUMKEYS) {
+            flags.push("movablekeys");
+        }
         let (first, last, step) = c.keys;
         self.out.array(10);
         self.out.bulk(c.name.to_ascii_lowercase().as_bytes());
@@ -55,16 +57,20 @@ impl Conn {
             }
         }
     }
-    /// COMMAND LIST [FILTERBY PATTERN pattern]: every command's name and every subcommand's
-    /// (`client|getname`), as Redis 7; the MODULE and ACLCAT filters are not supported.
+    /// COMMAND LIST [FILTERBY PATTERN pattern | FILTERBY MODULE name]: every command's name and
+    /// every subcommand's (`client|getname`), as Redis 7 (no module is loaded: MODULE lists
+    /// none); FILTERBY ACLCAT is refused (there are no ACL categories).
     pub(super) fn command_list(&mut self, a: &[Vec<u8>]) {
         let mut args = Args::new(a);
-        let pattern = if args.is_empty() {
-            None
-        } else if args.eat("FILTERBY") && args.eat("PATTERN") {
-            match args.take() {
-                Some(p) if args.is_empty() => Some(p),
-                _ => return self.out.error("ERR syntax error"),
+        let (pattern, module) = if args.is_empty() {
+            (None, false)
+        } else if args.eat("FILTERBY") && args.rest().len() == 2 {
+            if let Some(p) = args.eat_value("PATTERN") {
+                (Some(p), false)
+            } else if args.eat_value("MODULE").is_some() {
+                (None, true)
+            } else {
+                return self.out.error("ERR syntax error");
             }
         } else {
             return self.out.error("ERR syntax error");
@@ -72,11 +78,36 @@ impl Conn {
         let names: Vec<String> = table::all()
             .iter()
             .map(|c| c.name.to_ascii_lowercase())
-            .filter(|n| pattern.is_none_or(|p| glob(p, n.as_bytes())))
+            .filter(|n| !module && pattern.is_none_or(|p| glob(p, n.as_bytes())))
             .collect();
         self.out.array(names.len());
         for n in names {
             self.out.bulk(n.as_bytes());
+        }
+    }
+    /// COMMAND GETKEYS command [arg ...]: the keys of a request, by the table's key positions
+    /// (Redis 7.0's errors).
+    pub(super) fn command_getkeys(&mut self, request: &[Vec<u8>]) {
+        let Resolved::Found(cmd) = table::resolve(request) else {
+            return self.out.error("ERR Invalid command specified");
+        };
+        if !cmd.has_keys() {
+            return self.out.error("ERR The command has no key arguments");
+        }
+        if !cmd.arity_ok(request.len()) {
+            return self
+                .out
+                .error("ERR Invalid number of arguments specified for command");
+        }
+        if !cmd.numkeys_fit(request) {
+            return self
+                .out
+                .error("ERR Invalid arguments specified for command");
+        }
+        let keys: Vec<&Vec<u8>> = cmd.key_args(request).collect();
+        self.out.array(keys.len());
+        for k in keys {
+            self.out.bulk(k);
         }
     }
     /// CONFIG GET parameter [parameter ...]: the settings whose names match a pattern.
