@@ -177,5 +177,6 @@ pub mod testing {
 pub const FORMAT_VERSION: u32 = page::meta::FORMAT_VERSION;
 pub use error::{Error, Result};
 pub use txn::{
-    BoundedReadTransaction, BulkLoader, Range, ReadTable, ReadTransaction, Table, WriteTransaction,
+    BoundedReadTransaction, BulkLoader, KeyRange, Range, ReadTable, ReadTransaction, Table,
+    TableHandle, WriteTransaction,
 };

@@ -7,7 +7,7 @@ use std::ops::Bound;
 
 /// The smallest key greater than every key starting with `prefix`; `None` when there is none
 /// (the prefix is empty or all 0xff bytes).
-fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+pub(super) fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
     let mut end = prefix.to_vec();
     while let Some(last) = end.pop() {
         if last < 0xff {
@@ -19,7 +19,10 @@ fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// `[prefix, prefix_end)` as range bounds.
-fn bounds<'k>(prefix: &'k [u8], end: &'k Option<Vec<u8>>) -> (Bound<&'k [u8]>, Bound<&'k [u8]>) {
+pub(super) fn bounds<'k>(
+    prefix: &'k [u8],
+    end: &'k Option<Vec<u8>>,
+) -> (Bound<&'k [u8]>, Bound<&'k [u8]>) {
     (
         Bound::Included(prefix),
         end.as_deref().map_or(Bound::Unbounded, Bound::Excluded),

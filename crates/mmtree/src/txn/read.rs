@@ -1,6 +1,6 @@
 //! Read transactions: a consistent snapshot, zero-copy reads.
 
-use super::{decode_table_entry, Range};
+use super::{decode_table_entry, KeyRange, Range};
 use crate::btree::node::NodeRef;
 use crate::btree::view::{NodeView, Source};
 use crate::error::{Error, Result};
@@ -234,9 +234,15 @@ impl<'t> ReadTable<'t> {
         super::get(self.snapshot, self.root, self.buf, key.as_ref())
     }
 
-    /// Entries with keys in `range`, e.g. `table.range(&b"a"[..]..&b"m"[..])` or `table.range(..)`.
-    pub fn range<'k, R: std::ops::RangeBounds<&'k [u8]>>(&self, range: R) -> Result<Range<'t>> {
-        Ok(super::range(self.snapshot, self.root, self.buf, range))
+    /// Entries with keys in `range`, in key order (`.rev()` for the largest first): `..`,
+    /// `"a".."m"`, `b"a"..=b"m"`, `&key[..]..`, a pair of `Bound`s; see [`KeyRange`].
+    pub fn range<R: KeyRange>(&self, range: R) -> Result<Range<'t>> {
+        Ok(super::public_range(
+            self.snapshot,
+            self.root,
+            self.buf,
+            &range,
+        ))
     }
 
     /// The entry with the smallest key.

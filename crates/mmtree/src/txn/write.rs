@@ -2,7 +2,7 @@
 
 use super::commit;
 use super::core::{TableState, WriteCore};
-use super::{check_table_name, BulkLoader, Range};
+use super::{check_table_name, BulkLoader, KeyRange, Range};
 use crate::alloc::{Allocate, Floors};
 use crate::btree::mutate::Mutate;
 use crate::btree::node::NodeRef;
@@ -29,7 +29,7 @@ pub(crate) fn check_key(page_size: usize, key: &[u8]) -> Result<()> {
 /// The single write transaction. Sees its own writes. `commit` makes them visible (and durable,
 /// with the default [`Durability::Immediate`]); dropping it without `commit` discards them.
 pub struct WriteTransaction {
-    core: WriteCore,
+    pub(super) core: WriteCore,
     durability: Durability,
     force_trim: bool,
     compact: bool,
@@ -193,6 +193,37 @@ impl WriteTransaction {
             name: name.to_string(),
             state,
         })
+    }
+
+    /// A table as this transaction sees it, read without opening it (shared): its tree root,
+    /// entry count and buffered changes; `None` if there is no such table.
+    pub(super) fn peek_table(&self, name: &str) -> Result<Option<PeekedTable<'_>>> {
+        self.core.usable()?;
+        let buf = self.core.buf.as_ref().and_then(|b| b.table(name));
+        if buf.is_some_and(|b| !b.exists) {
+            return Ok(None); // dropped by a buffered commit
+        }
+        let tree = match buf {
+            Some(b) if b.cleared => None,
+            _ => match self.core.tables.get(name) {
+                Some(state) => state.map(|s| (s.root, s.len)),
+                None => {
+                    match crate::btree::get(&self.core, self.core.catalog_root, name.as_bytes())? {
+                        Some(entry) => Some(super::decode_table_entry(entry)?),
+                        None => None,
+                    }
+                }
+            },
+        };
+        if tree.is_none() && buf.is_none() {
+            return Ok(None);
+        }
+        let (root, tree_len) = tree.unwrap_or((None, 0));
+        Ok(Some(PeekedTable {
+            root,
+            len: super::buffered_len(name, tree_len, buf)?,
+            buf,
+        }))
     }
 
     /// True if the table exists (in this transaction's view).
@@ -375,7 +406,15 @@ impl WriteTransaction {
     }
 }
 
-/// A table inside a write transaction.
+/// What [`WriteTransaction::peek_table`] finds.
+pub(super) struct PeekedTable<'w> {
+    pub(super) root: Option<NodeRef>,
+    pub(super) len: u64,
+    pub(super) buf: Option<&'w TableBuf>,
+}
+
+/// A table inside a write transaction. It borrows the transaction exclusively, so one is open
+/// at a time; for several at once, see [`TableHandle`](crate::TableHandle).
 pub struct Table<'w> {
     core: &'w mut WriteCore,
     name: String,
@@ -534,10 +573,11 @@ impl Table<'_> {
         super::get(&*self.core, root, buf, key.as_ref())
     }
 
-    /// Entries with keys in `range`, in order; see [`crate::ReadTable::range`].
-    pub fn range<'k, R: std::ops::RangeBounds<&'k [u8]>>(&self, range: R) -> Result<Range<'_>> {
+    /// Entries with keys in `range`, in key order, this transaction's changes included; see
+    /// [`ReadTable::range`](crate::ReadTable::range) and [`KeyRange`].
+    pub fn range<R: KeyRange>(&self, range: R) -> Result<Range<'_>> {
         let (root, buf) = self.sources();
-        Ok(super::range(&*self.core, root, buf, range))
+        Ok(super::public_range(&*self.core, root, buf, &range))
     }
 
     /// The entry with the smallest key.
