@@ -61,6 +61,21 @@ impl<'t> ReadTable<'t> {
 impl Table<'_> {
     /// The entries whose keys start with `prefix`, in key order, as
     /// [`ReadTable::prefix`] (this transaction's own changes included).
+    ///
+    /// ```
+    /// # fn main() -> mmtree::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mmtree::Db::open(dir.path().join("data.mmt"))?;
+    /// let mut w = db.begin_write()?;
+    /// let mut t = w.table("t")?;
+    /// for key in ["user:1", "user:2", "video:1"] {
+    ///     t.insert(key, "")?;
+    /// }
+    /// assert_eq!(t.prefix("user:")?.count(), 2);
+    /// let last = t.prefix("user:")?.next_back().transpose()?;
+    /// assert_eq!(last.map(|(k, _)| k), Some(&b"user:2"[..]));
+    /// # Ok(()) }
+    /// ```
     pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> Result<Range<'_>> {
         let prefix = prefix.as_ref();
         let end = prefix_end(prefix);
