@@ -291,3 +291,34 @@ fn ranges_and_snapshots_are_send() {
     let rest = std::thread::scope(|s| s.spawn(move || range.count()).join().unwrap());
     assert_eq!(rest, 999);
 }
+
+/// `begin_write`'s doc: a write transaction sent to another thread still counts as the thread's
+/// that began it: there `begin_write` fails with `WriteInProgress` (it does not wait for ever).
+#[test]
+fn a_write_transaction_sent_away_still_counts_as_its_beginners() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path().join("data.mmt")).unwrap();
+    let w = db.begin_write().unwrap();
+    let (checked_tx, checked_rx) = std::sync::mpsc::channel::<()>();
+    std::thread::scope(|s| {
+        let worker = s.spawn(move || {
+            let mut w = w;
+            w.table("t").unwrap().insert("k", "v").unwrap();
+            checked_rx.recv().unwrap(); // the beginning thread has tried
+            w.commit().unwrap();
+        });
+        assert!(matches!(
+            db.begin_write(),
+            Err(mmtree::Error::WriteInProgress)
+        ));
+        checked_tx.send(()).unwrap();
+        worker.join().unwrap();
+    });
+    let r = db.begin_read().unwrap();
+    assert_eq!(
+        r.table("t").unwrap().unwrap().get("k").unwrap(),
+        Some(&b"v"[..])
+    );
+    drop(r);
+    drop(db.begin_write().unwrap()); // free again, from either thread
+}

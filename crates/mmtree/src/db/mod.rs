@@ -247,6 +247,11 @@ impl Db {
     /// database, it does not wait (that would never end): it fails with
     /// [`Error::WriteInProgress`].
     ///
+    /// "Holds" means *began*: a [`WriteTransaction`] is `Send`, and one sent to another thread
+    /// still counts as its beginning thread's. There `begin_write` fails as above; on the
+    /// thread it was sent to, `begin_write` waits for it like any other thread's, so commit or
+    /// drop it first.
+    ///
     /// ```
     /// # fn main() -> mmtree::Result<()> {
     /// # let dir = tempfile::tempdir().unwrap();

@@ -37,6 +37,21 @@ use crate::error::Result;
 /// # Ok(()) }
 /// ```
 ///
+/// A value read through a handle borrows the transaction, so it cannot outlive the next write
+/// to any table (which may move the memory it points into); copy it first (`.to_vec()`):
+///
+/// ```compile_fail,E0502
+/// # fn main() -> mmtree::Result<()> {
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let db = mmtree::Db::open(dir.path().join("data.mmt"))?;
+/// let mut w = db.begin_write()?;
+/// let (a, b) = (w.table_handle("a")?, w.table_handle("b")?);
+/// a.insert(&mut w, "k", "v")?;
+/// let v = a.get(&w, "k")?.unwrap();
+/// b.insert(&mut w, "k", v)?; // error[E0502]: `w` is borrowed by `v`
+/// # Ok(()) }
+/// ```
+///
 /// A handle names its table and nothing more: a write through it after the table was deleted
 /// (or renamed) in the same transaction creates it again, as [`WriteTransaction::table`] does,
 /// and reads of a table that no longer exists find nothing. Handles of the same table are
