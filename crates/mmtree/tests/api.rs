@@ -259,6 +259,9 @@ fn range_bounds_are_anything_that_is_bytes() {
         "",
         "an inverted range is empty"
     );
+    let kept = String::from("b")..=String::from("c"); // by reference, scanned twice
+    assert_eq!(keys(t.range(&kept).unwrap()), "bc");
+    assert_eq!(keys(t.range(&kept).unwrap().rev()), "cb");
 }
 
 /// Issue 28 item 12: what can cross threads, checked when the test compiles: a `Range` (a scan

@@ -231,6 +231,16 @@ impl KeyRange for std::ops::RangeFull {
     }
 }
 
+/// A range passed by reference (a range kept in a variable, scanned more than once).
+impl<R: KeyRange + ?Sized> KeyRange for &R {
+    fn start_key(&self) -> Bound<&[u8]> {
+        (**self).start_key()
+    }
+    fn end_key(&self) -> Bound<&[u8]> {
+        (**self).end_key()
+    }
+}
+
 /// `KeyRange` for the std range types over any bytes-like key type, through `RangeBounds`.
 macro_rules! key_range {
     ($($range:ty),*) => {$(
