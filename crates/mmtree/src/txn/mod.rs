@@ -189,7 +189,7 @@ impl<'a, S: Source + ?Sized + 'a> Iterator for Merged<'a, S> {
 /// `&key[..]..`, `(Bound::Excluded(k), Bound::Unbounded)`, `String`s and `Vec<u8>`s.
 ///
 /// (Both ends of a Rust range have one type: `b"a"..b"zz"` mixes a `&[u8; 1]` and a
-/// `&[u8; 2]` and does not compile; write `&b"a"[..]..&b"zz"[..]` or use `&str`s.)
+/// `&[u8; 2]` and does not compile; write `b"a".as_slice()..b"zz"` or use `&str`s.)
 ///
 /// ```
 /// # fn main() -> mmtree::Result<()> {
