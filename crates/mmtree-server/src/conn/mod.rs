@@ -12,7 +12,9 @@ mod server;
 mod snapshot;
 mod transactions;
 
-use crate::commands::table::{self, Command, Handler, Resolved, Session};
+use crate::commands::table::{
+    self, unknown_command, unknown_subcommand, Command, Handler, Resolved, Session,
+};
 use crate::glob::glob;
 use crate::jobs::{Event, Job, Notifier, Op, Outcome, WatchClaim, WriteBatch};
 use crate::pubsub::{encode_message, Handle, State};
@@ -416,7 +418,7 @@ impl Conn {
             Resolved::Found(c) => Some(c),
             Resolved::Unknown | Resolved::UnknownSubcommand => None,
         };
-        let unknown_subcommand = matches!(resolved, Resolved::UnknownSubcommand);
+        let unknown_sub = matches!(resolved, Resolved::UnknownSubcommand);
         let name = match cmd {
             Some(c) => Cow::Borrowed(c.name),
             None => Cow::Owned(String::from_utf8_lossy(&args[0]).to_ascii_uppercase()),
@@ -434,7 +436,7 @@ impl Conn {
                 .cmd
                 .extend(name.chars().map(|c| c.to_ascii_lowercase()));
             // A container that dispatches itself, or an unknown subcommand: as given.
-            if (has(table::CONTAINER) || unknown_subcommand) && args.len() > 1 {
+            if (has(table::CONTAINER) || unknown_sub) && args.len() > 1 {
                 state.cmd.push('|');
                 state
                     .cmd
@@ -473,7 +475,7 @@ impl Conn {
         Prepared {
             name,
             cmd,
-            unknown_subcommand,
+            unknown_subcommand: unknown_sub,
             admitted,
         }
     }
@@ -572,9 +574,9 @@ impl Conn {
         let Some(cmd) = cmd else {
             self.multi_failed |= self.multi.is_some();
             self.out.error(&if prepared.unknown_subcommand {
-                table::unknown_subcommand(&args)
+                unknown_subcommand(&args)
             } else {
-                table::unknown_command(&args)
+                unknown_command(&args)
             });
             return Flow::Continue;
         };
@@ -694,7 +696,7 @@ impl Conn {
                 }
                 "FLUSH" => self.out.error("ERR syntax error"),
                 "LIST" => self.out.array(0),
-                _ => self.out.error(&table::unknown_subcommand(args)),
+                _ => self.out.error(&unknown_subcommand(args)),
             },
             Session::Ping => match a.len() {
                 0 => self.out.simple("PONG"),
