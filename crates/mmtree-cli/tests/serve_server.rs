@@ -212,7 +212,7 @@ fn subcommands_are_table_entries_as_in_redis_7() {
             ("COMMAND INFO object|refcount", "[[object|refcount,:3,[+readonly],:2,:2,:1,[],[],[],[]]]"),
             (
                 "COMMAND INFO object",
-                "[[object,:-2,[],:0,:0,:0,[],[],[],[[object|refcount,:3,[+readonly],:2,:2,:1,[],[],[],[]]]]]",
+                "[[object,:-2,[],:0,:0,:0,[],[],[],[[object|refcount,:3,[+readonly],:2,:2,:1,[],[],[],[]],[object|help,:2,[],:0,:0,:0,[],[],[],[]]]]]",
             ),
             (
                 "COMMAND LIST FILTERBY PATTERN pubsub*",
@@ -258,6 +258,19 @@ fn subcommands_are_table_entries_as_in_redis_7() {
         call(&mut c, &mut r, &["CLIENT", "ID"]),
         Value::Int(_)
     ));
+    // "Try CLIENT HELP.": every container with subcommands has a HELP, in Redis' shape.
+    for container in ["CLIENT", "CONFIG", "COMMAND", "PUBSUB", "MEMORY", "OBJECT"] {
+        let Value::Array(lines) = call(&mut c, &mut r, &[container, "help"]) else {
+            panic!("{container} HELP is an array");
+        };
+        let lines: Vec<String> = lines.iter().map(text).collect();
+        assert_eq!(
+            lines[0],
+            format!("{container} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:")
+        );
+        assert!(lines.len() > 4, "{lines:?}");
+        assert_eq!(lines[lines.len() - 2..], ["HELP", "    Prints this help."]);
+    }
     // Every entry of COMMAND LIST is found by COMMAND INFO; COUNT counts the containers, not
     // their subcommands.
     let Value::Array(names) = call(&mut c, &mut r, &["COMMAND", "LIST"]) else {

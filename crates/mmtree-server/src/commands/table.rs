@@ -95,7 +95,8 @@ pub enum Session {
     PubsubChannels,
     PubsubNumsub,
     PubsubNumpat,
-    PubsubHelp,
+    /// A container's HELP: its subcommands (`conn` holds the text).
+    Help,
     Function,
     Unwatch,
     Subscribe,
@@ -307,12 +308,14 @@ static CLIENT_SUBCOMMANDS: &[Command] = &[
     sub("CLIENT|LIST",     -2, 0,     NO_KEYS, S(Session::ClientList)),
     sub("CLIENT|KILL",     -3, 0,     NO_KEYS, S(Session::ClientKill)),
     sub("CLIENT|REPLY",    3,  0,     NO_KEYS, S(Session::ClientReply)),
+    sub("CLIENT|HELP",     2,  0,     NO_KEYS, S(Session::Help)),
 ];
 
 #[rustfmt::skip]
 static CONFIG_SUBCOMMANDS: &[Command] = &[
     sub("CONFIG|GET",      -3, 0,     NO_KEYS, S(Session::ConfigGet)),
     sub("CONFIG|SET",      -4, 0,     NO_KEYS, S(Session::ConfigSet)),
+    sub("CONFIG|HELP",     2,  0,     NO_KEYS, S(Session::Help)),
 ];
 
 #[rustfmt::skip]
@@ -322,6 +325,7 @@ static COMMAND_SUBCOMMANDS: &[Command] = &[
     sub("COMMAND|LIST",    -2, 0,     NO_KEYS, S(Session::CommandList)),
     sub("COMMAND|DOCS",    -2, 0,     NO_KEYS, S(Session::CommandDocs)),
     sub("COMMAND|GETKEYS", -4, 0,     NO_KEYS, S(Session::CommandGetkeys)),
+    sub("COMMAND|HELP",    2,  0,     NO_KEYS, S(Session::Help)),
 ];
 
 #[rustfmt::skip]
@@ -329,17 +333,19 @@ static PUBSUB_SUBCOMMANDS: &[Command] = &[
     sub("PUBSUB|CHANNELS", -2, 0,     NO_KEYS, S(Session::PubsubChannels)),
     sub("PUBSUB|NUMSUB",   -2, 0,     NO_KEYS, S(Session::PubsubNumsub)),
     sub("PUBSUB|NUMPAT",   2,  0,     NO_KEYS, S(Session::PubsubNumpat)),
-    sub("PUBSUB|HELP",     2,  0,     NO_KEYS, S(Session::PubsubHelp)),
+    sub("PUBSUB|HELP",     2,  0,     NO_KEYS, S(Session::Help)),
 ];
 
 #[rustfmt::skip]
 static MEMORY_SUBCOMMANDS: &[Command] = &[
     sub("MEMORY|USAGE",    -3, READONLY, (2, 2, 1), Read(random::memory_usage)),
+    sub("MEMORY|HELP",     2,  0,        NO_KEYS,   S(Session::Help)),
 ];
 
 #[rustfmt::skip]
 static OBJECT_SUBCOMMANDS: &[Command] = &[
     sub("OBJECT|REFCOUNT", 3,  READONLY, (2, 2, 1), Read(random::refcount)),
+    sub("OBJECT|HELP",     2,  0,        NO_KEYS,   S(Session::Help)),
 ];
 
 /// Every command, in COMMAND's order.
@@ -659,6 +665,11 @@ mod tests {
                 c.has(CONTAINER),
                 !c.subcommands.is_empty() || c.name == "FUNCTION"
             );
+            // "Try CLIENT HELP." names a subcommand that exists.
+            if !c.subcommands.is_empty() {
+                let help = format!("{}|HELP", c.name);
+                assert!(c.subcommands.iter().any(|s| s.name == help), "{help}");
+            }
             for s in c.subcommands {
                 let (container, name) = s.name.split_once('|').unwrap();
                 assert_eq!(container, c.name);

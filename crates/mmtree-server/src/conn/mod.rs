@@ -681,7 +681,7 @@ impl Conn {
             Session::PubsubChannels => self.pubsub_channels(args, a),
             Session::PubsubNumsub => self.pubsub_numsub(a),
             Session::PubsubNumpat => self.pubsub_numpat(),
-            Session::PubsubHelp => self.pubsub_help(),
+            Session::Help => self.help(cmd),
             // No functions can be loaded: FLUSH has nothing to do (Redis' test harness calls it
             // before every test file) and LIST is empty.
             Session::Function => match String::from_utf8_lossy(&a[0]).to_ascii_uppercase().as_str()

@@ -133,23 +133,4 @@ impl Conn {
         let n = self.server.subs.lock().expect("subs").patterns.len();
         self.out.int(n as i64);
     }
-    /// PUBSUB HELP, in Redis 7.0's words.
-    pub(super) fn pubsub_help(&mut self) {
-        let lines = [
-            "PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-            "CHANNELS [<pattern>]",
-            "    Return the currently active channels matching a <pattern> (default: '*').",
-            "NUMPAT",
-            "    Return number of subscriptions to patterns.",
-            "NUMSUB [<channel> ...]",
-            "    Return the number of subscribers for the specified channels, excluding",
-            "    pattern subscriptions(default: no channels).",
-            "HELP",
-            "    Print this help.",
-        ];
-        self.out.array(lines.len());
-        for l in lines {
-            self.out.simple(l);
-        }
-    }
 }

@@ -198,4 +198,98 @@ impl Conn {
         }
         self.out.simple("OK");
     }
+    /// A container's HELP, in Redis 7's shape (`addReplyHelp`): a header, what each subcommand
+    /// the table lists for it does, then HELP.
+    pub(super) fn help(&mut self, cmd: &Command) {
+        let container = cmd.name.split('|').next().unwrap_or_default();
+        let lines: &[&str] = match container {
+            "CLIENT" => &[
+                "GETNAME",
+                "    Return the name of the current connection.",
+                "ID",
+                "    Return the ID of the current connection.",
+                "INFO",
+                "    Return information about the current client connection.",
+                "KILL <ip:port>",
+                "    Kill connection made from <ip:port>.",
+                "KILL <option> <value> [<option> <value> [...]]",
+                "    Kill connections. Options are:",
+                "    * ADDR <ip:port>",
+                "      Kill connections made from the specified address",
+                "    * LADDR <ip:port>",
+                "      Kill connections made to specified local address",
+                "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+                "      Kill connections by type.",
+                "    * USER <username>",
+                "      Kill connections authenticated by <username>.",
+                "    * SKIPME (YES|NO)",
+                "      Skip killing current connection (default: yes).",
+                "    * ID <client-id>",
+                "      Kill connections by client id.",
+                "LIST [options ...]",
+                "    Return information about client connections. Options:",
+                "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+                "      Return clients of specified type.",
+                "    * ID <client-id> [<client-id> ...]",
+                "      Return clients of specified IDs only.",
+                "REPLY (ON|OFF|SKIP)",
+                "    Control the replies sent to the current connection.",
+                "SETNAME <name>",
+                "    Assign the name <name> to the current connection.",
+                "SETINFO <LIB-NAME|LIB-VER> <value>",
+                "    Accepted and not kept.",
+            ],
+            "CONFIG" => &[
+                "GET <pattern>",
+                "    Return parameters matching the glob-like <pattern> and their values.",
+                "SET <directive> <value>",
+                "    Set the configuration <directive> to <value> (only the settings without",
+                "    effect: mmtree serve takes its settings from its command line).",
+            ],
+            "COMMAND" => &[
+                "(no subcommand)",
+                "    Return details about all commands.",
+                "COUNT",
+                "    Return the total number of commands in this server.",
+                "LIST [FILTERBY (MODULE <module-name>|PATTERN <pattern>)]",
+                "    Return a list of all commands in this server.",
+                "INFO [<command-name> ...]",
+                "    Return details about multiple commands.",
+                "    If no command names are given, documentation details for all",
+                "    commands are returned.",
+                "DOCS [<command-name> ...]",
+                "    An empty map: no documentation is kept.",
+                "GETKEYS <full-command>",
+                "    Return the keys from a full command.",
+            ],
+            "PUBSUB" => &[
+                "CHANNELS [<pattern>]",
+                "    Return the currently active channels matching a <pattern> (default: '*').",
+                "NUMPAT",
+                "    Return number of subscriptions to patterns.",
+                "NUMSUB [<channel> ...]",
+                "    Return the number of subscribers for the specified channels, excluding",
+                "    pattern subscriptions(default: no channels).",
+            ],
+            "MEMORY" => &[
+                "USAGE <key> [SAMPLES <count>]",
+                "    Return memory in bytes used by <key> and its value (its rows in tree pages).",
+            ],
+            "OBJECT" => &[
+                "REFCOUNT <key>",
+                "    Return the number of references of the value associated with the specified",
+                "    <key> (1: no value is shared).",
+            ],
+            _ => &[],
+        };
+        self.out.array(lines.len() + 3);
+        self.out.simple(&format!(
+            "{container} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
+        ));
+        for l in lines {
+            self.out.simple(l);
+        }
+        self.out.simple("HELP");
+        self.out.simple("    Prints this help.");
+    }
 }
