@@ -403,6 +403,21 @@ impl Out {
                     self.reply(v);
                 }
             }
+            Reply::Keyed(pairs) => {
+                let resp3 = self.resp3;
+                if resp3 {
+                    self.map(pairs.len());
+                } else {
+                    self.array(pairs.len());
+                }
+                for (k, v) in pairs {
+                    if !resp3 {
+                        self.array(2);
+                    }
+                    self.reply(k);
+                    self.reply(v);
+                }
+            }
             Reply::Pairs(pairs) => {
                 let resp3 = self.resp3;
                 self.array(pairs.len() * if resp3 { 1 } else { 2 });
@@ -441,6 +456,8 @@ pub enum Reply {
     /// Pairs: an array of two-element arrays in RESP3, a flat array in RESP2 (ZRANGE
     /// WITHSCORES, as Redis 7 answers it).
     Pairs(Vec<(Reply, Reply)>),
+    /// A RESP3 map, an array of two-element arrays in RESP2 (XREAD's streams, as Redis 7).
+    Keyed(Vec<(Reply, Reply)>),
 }
 
 #[cfg(test)]

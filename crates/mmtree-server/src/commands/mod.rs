@@ -13,6 +13,7 @@ pub mod random;
 mod scan;
 mod sets;
 mod sorted_sets;
+pub mod streams;
 mod strings;
 pub mod table;
 pub mod write;

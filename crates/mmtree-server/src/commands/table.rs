@@ -13,7 +13,7 @@
 //! request. A container without a list (FUNCTION) is run whole by its own handler, which then
 //! dispatches on the subcommand itself: giving it a list is all it takes to move it here.
 
-use super::{hashes, keys, lists, random, scan, sets, sorted_sets, strings, write};
+use super::{hashes, keys, lists, random, scan, sets, sorted_sets, streams, strings, write};
 use crate::keyspace::Ks;
 use crate::resp::Reply;
 use crate::store::Tx;
@@ -348,6 +348,25 @@ static OBJECT_SUBCOMMANDS: &[Command] = &[
     sub("OBJECT|HELP",     2,  0,        NO_KEYS,   S(Session::Help)),
 ];
 
+/// XGROUP's subcommands (Redis 7.0's arities; the key is argument 2).
+#[rustfmt::skip]
+static XGROUP_SUBCOMMANDS: &[Command] = &[
+    sub("XGROUP|CREATE",         -5, WRITE,    (2, 2, 1), Write(write::streams::xgroup_create)),
+    sub("XGROUP|SETID",          -5, WRITE,    (2, 2, 1), Write(write::streams::xgroup_setid)),
+    sub("XGROUP|DESTROY",        4,  WRITE,    (2, 2, 1), Write(write::streams::xgroup_destroy)),
+    sub("XGROUP|CREATECONSUMER", 5,  WRITE,    (2, 2, 1), Write(write::streams::xgroup_createconsumer)),
+    sub("XGROUP|DELCONSUMER",    5,  WRITE,    (2, 2, 1), Write(write::streams::xgroup_delconsumer)),
+    sub("XGROUP|HELP",           2,  0,        NO_KEYS,   S(Session::Help)),
+];
+
+#[rustfmt::skip]
+static XINFO_SUBCOMMANDS: &[Command] = &[
+    sub("XINFO|STREAM",          -3, READONLY, (2, 2, 1), Read(streams::xinfo_stream)),
+    sub("XINFO|GROUPS",          3,  READONLY, (2, 2, 1), Read(streams::xinfo_groups)),
+    sub("XINFO|CONSUMERS",       4,  READONLY, (2, 2, 1), Read(streams::xinfo_consumers)),
+    sub("XINFO|HELP",            2,  0,        NO_KEYS,   S(Session::Help)),
+];
+
 /// Every command, in COMMAND's order.
 #[rustfmt::skip]
 pub static COMMANDS: &[Command] = &[
@@ -509,6 +528,23 @@ pub static COMMANDS: &[Command] = &[
     command("SCARD",            2,  READONLY,             (1, 1, 1),  Read(sets::scard)),
     command("SSCAN",            -3, READONLY,             (1, 1, 1),  Read(scan::sscan)),
     command("SRANDMEMBER",      -2, READONLY,             (1, 1, 1),  Read(random::srandmember)),
+    command("XADD",             -5, WRITE,                (1, 1, 1),  Write(write::streams::xadd)),
+    command("XLEN",             2,  READONLY,             (1, 1, 1),  Read(streams::xlen)),
+    command("XRANGE",           -4, READONLY,             (1, 1, 1),  Read(streams::xrange)),
+    command("XREVRANGE",        -4, READONLY,             (1, 1, 1),  Read(streams::xrevrange)),
+    command("XDEL",             -3, WRITE,                (1, 1, 1),  Write(write::streams::xdel)),
+    command("XTRIM",            -4, WRITE,                (1, 1, 1),  Write(write::streams::xtrim)),
+    command("XSETID",           -3, WRITE,                (1, 1, 1),  Write(write::streams::xsetid)),
+    // XREAD's and XREADGROUP's keys follow STREAMS (Redis' keyword key specification): none
+    // at fixed positions.
+    command("XREAD",            -4, READONLY,             (0, 0, 0),  Read(streams::xread)),
+    command("XREADGROUP",       -7, WRITE,                (0, 0, 0),  Write(write::streams::xreadgroup)),
+    command("XACK",             -4, WRITE,                (1, 1, 1),  Write(write::streams::xack)),
+    command("XPENDING",         -3, READONLY,             (1, 1, 1),  Read(streams::xpending)),
+    command("XCLAIM",           -6, WRITE,                (1, 1, 1),  Write(write::streams::xclaim)),
+    command("XAUTOCLAIM",       -6, WRITE,                (1, 1, 1),  Write(write::streams::xautoclaim)),
+    container("XGROUP",         -2,                                   Handler::Container, XGROUP_SUBCOMMANDS),
+    container("XINFO",          -2,                                   Handler::Container, XINFO_SUBCOMMANDS),
 ];
 
 /// Every command, each container followed by its subcommands (COMMAND LIST's order; INFO

@@ -20,6 +20,7 @@
 //!
 //! A value and its expiry rows are always written in the same write transaction.
 
+pub mod stream;
 mod sweep;
 mod tx;
 mod watch;

@@ -33,6 +33,7 @@ pub mod keys;
 pub mod lists;
 pub mod sets;
 pub mod sorted_sets;
+pub mod streams;
 pub mod strings;
 
 use super::table::{Command, Handler};
