@@ -132,16 +132,29 @@ pub fn first_id(ks: &mut Ks<'_>, key: &[u8]) -> Result<Id> {
 pub fn group(ks: &mut Ks<'_>, key: &[u8], name: &[u8]) -> Result<Option<Group>> {
     match ks.field(key, &layout::group_field(name))? {
         None => Ok(None),
-        Some(v) => Group::decode(&v).map(Some).ok_or_else(|| malformed("group")),
+        Some(v) => Group::decode(&v)
+            .map(Some)
+            .ok_or_else(|| malformed("group")),
     }
 }
 
 /// Every group with its state, in name order.
 pub fn groups(ks: &mut Ks<'_>, key: &[u8]) -> Result<Vec<(Vec<u8>, Group)>> {
     let (lo, hi) = ([layout::GROUP], [layout::GROUP + 1]);
-    let rows = ks.field_range(key, Bound::Included(&lo), Bound::Excluded(&hi), false, usize::MAX)?;
+    let rows = ks.field_range(
+        key,
+        Bound::Included(&lo),
+        Bound::Excluded(&hi),
+        false,
+        usize::MAX,
+    )?;
     rows.into_iter()
-        .map(|(f, v)| Ok((f[1..].to_vec(), Group::decode(&v).ok_or_else(|| malformed("group"))?)))
+        .map(|(f, v)| {
+            Ok((
+                f[1..].to_vec(),
+                Group::decode(&v).ok_or_else(|| malformed("group"))?,
+            ))
+        })
         .collect()
 }
 
@@ -177,7 +190,13 @@ fn prefixed(
 
 /// The consumers of a group with their seen times, in name order.
 pub fn consumers(ks: &mut Ks<'_>, key: &[u8], group: &[u8]) -> Result<Vec<(Vec<u8>, u64)>> {
-    let rows = prefixed(ks, key, &layout::consumers_prefix(group), Bound::Unbounded, usize::MAX)?;
+    let rows = prefixed(
+        ks,
+        key,
+        &layout::consumers_prefix(group),
+        Bound::Unbounded,
+        usize::MAX,
+    )?;
     rows.into_iter()
         .map(|(name, v)| {
             let seen: [u8; 8] = v.as_slice().try_into().map_err(|_| malformed("consumer"))?;
@@ -209,7 +228,10 @@ pub fn pending(
     if lo > hi || limit == 0 {
         return Ok(Vec::new());
     }
-    let (a, b) = (layout::pending_field(group, lo), layout::pending_field(group, hi));
+    let (a, b) = (
+        layout::pending_field(group, lo),
+        layout::pending_field(group, hi),
+    );
     let rows = ks.field_range(key, Bound::Included(&a), Bound::Included(&b), false, limit)?;
     rows.into_iter()
         .map(|(f, v)| {
@@ -223,7 +245,9 @@ pub fn pending(
 pub fn pending_one(ks: &mut Ks<'_>, key: &[u8], group: &[u8], id: Id) -> Result<Option<Pending>> {
     match ks.field(key, &layout::pending_field(group, id))? {
         None => Ok(None),
-        Some(v) => Pending::decode(&v).map(Some).ok_or_else(|| malformed("pending")),
+        Some(v) => Pending::decode(&v)
+            .map(Some)
+            .ok_or_else(|| malformed("pending")),
     }
 }
 
@@ -330,7 +354,9 @@ pub fn lag(meta: &Meta, first: Id, group: &Group) -> Option<i64> {
 
 /// XLEN.
 pub fn xlen(ks: &mut Ks<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
-    reply((|| Ok(Reply::Int(stream(ks, &a[0])?.map_or(0, |m| m.length) as i64)))())
+    reply((|| {
+        Ok(Reply::Int(stream(ks, &a[0])?.map_or(0, |m| m.length) as i64))
+    })())
 }
 
 /// XRANGE and XREVRANGE (`rev`: the bounds come end first).
@@ -433,7 +459,7 @@ pub fn parse_read(a: &[Vec<u8>], with_group: bool) -> std::result::Result<ReadAr
         return Err(err(SYNTAX));
     };
     let rest = &a[at..];
-    if rest.len() % 2 != 0 {
+    if !rest.len().is_multiple_of(2) {
         let name = if with_group { "xreadgroup" } else { "xread" };
         let what = if with_group { "'>'" } else { "'$'" };
         return Err(err(&format!(
@@ -479,7 +505,11 @@ pub fn xread(ks: &mut Ks<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
                 continue;
             }
             let Some(lo) = after.next() else { continue };
-            let limit = if args.count == 0 { usize::MAX } else { args.count };
+            let limit = if args.count == 0 {
+                usize::MAX
+            } else {
+                args.count
+            };
             let found = entries(ks, key, lo, Id::MAX, false, limit)?;
             if !found.is_empty() {
                 out.push((
@@ -682,7 +712,10 @@ pub fn xinfo_stream(ks: &mut Ks<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
         }
     }
     if !rest.is_empty() {
-        return Ok(Reply::Error(SYNTAX.into()));
+        return Ok(Reply::Error(
+            "ERR unknown subcommand or wrong number of arguments for 'STREAM'. Try XINFO HELP."
+                .into(),
+        ));
     }
     let now = ks.now;
     reply((|| {
@@ -705,8 +738,14 @@ pub fn xinfo_stream(ks: &mut Ks<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
             m.push((bulk("groups"), Reply::Int(groups.len() as i64)));
             let first_entry = edge(ks, key, false)?;
             let last_entry = edge(ks, key, true)?;
-            m.push((bulk("first-entry"), first_entry.map_or(Reply::Null, entry_reply)));
-            m.push((bulk("last-entry"), last_entry.map_or(Reply::Null, entry_reply)));
+            m.push((
+                bulk("first-entry"),
+                first_entry.map_or(Reply::Null, entry_reply),
+            ));
+            m.push((
+                bulk("last-entry"),
+                last_entry.map_or(Reply::Null, entry_reply),
+            ));
             return Ok(Reply::Map(m));
         }
         let shown = entries(ks, key, Id::MIN, Id::MAX, false, count)?;
@@ -746,7 +785,10 @@ pub fn xinfo_stream(ks: &mut Ks<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
                 (bulk("name"), Reply::Bulk(name.clone())),
                 (bulk("last-delivered-id"), id_reply(g.last_id)),
                 (bulk("entries-read"), entries_read_reply(g.entries_read)),
-                (bulk("lag"), lag(&meta, first, &g).map_or(Reply::Null, Reply::Int)),
+                (
+                    bulk("lag"),
+                    lag(&meta, first, &g).map_or(Reply::Null, Reply::Int),
+                ),
                 (bulk("pel-count"), Reply::Int(pel_count as i64)),
                 (
                     bulk("pending"),
@@ -797,7 +839,10 @@ pub fn xinfo_groups(ks: &mut Ks<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
                 (bulk("pending"), Reply::Int(pending as i64)),
                 (bulk("last-delivered-id"), id_reply(g.last_id)),
                 (bulk("entries-read"), entries_read_reply(g.entries_read)),
-                (bulk("lag"), lag(&meta, first, &g).map_or(Reply::Null, Reply::Int)),
+                (
+                    bulk("lag"),
+                    lag(&meta, first, &g).map_or(Reply::Null, Reply::Int),
+                ),
             ]));
         }
         Ok(Reply::Array(out))

@@ -4,7 +4,9 @@
 //!
 //! - `0x00` → the stream's state (`Meta`: last ID, entries added, max deleted ID, length);
 //! - `0x01 id` → an entry (id: ms u64 BE, seq u64 BE, so entries are in ID order and XRANGE is
-//!   one range read): `u32 BE pairs`, then each field and value as `u32 BE len, bytes`;
+//!   one range read): its ordinal (u64 BE: the stream's entries added when it was added; which
+//!   of Redis' 100-entry nodes it is in, for approximate trimming), `u32 BE pairs`, then each
+//!   field and value as `u32 BE len, bytes`;
 //! - `0x02 group` → a consumer group: last delivered ID, entries read (i64 BE, -1: unknown);
 //! - `0x03 u32 BE len, group, consumer` → a consumer: seen time (u64 BE ms);
 //! - `0x04 u32 BE len, group, id` → a pending entry of the group: delivery time (u64 BE ms),
@@ -247,10 +249,11 @@ pub fn id_at_end(field: &[u8]) -> Option<Id> {
         .and_then(|at| Id::from_bytes(&field[at..]))
 }
 
-/// An entry's fields and values as its row's value.
-pub fn encode_entry(pairs: &[Vec<u8>]) -> Vec<u8> {
+/// An entry's row value: its ordinal, then its fields and values.
+pub fn encode_entry(ordinal: u64, pairs: &[Vec<u8>]) -> Vec<u8> {
     let size: usize = pairs.iter().map(|p| 4 + p.len()).sum();
-    let mut v = Vec::with_capacity(4 + size);
+    let mut v = Vec::with_capacity(12 + size);
+    v.extend_from_slice(&ordinal.to_be_bytes());
     v.extend_from_slice(&((pairs.len() / 2) as u32).to_be_bytes());
     for p in pairs {
         v.extend_from_slice(&(p.len() as u32).to_be_bytes());
@@ -259,10 +262,15 @@ pub fn encode_entry(pairs: &[Vec<u8>]) -> Vec<u8> {
     v
 }
 
+/// An entry row's ordinal (None: too short).
+pub fn entry_ordinal(v: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(v.get(..8)?.try_into().ok()?))
+}
+
 /// An entry row's fields and values, flat (None: it does not decode).
 pub fn decode_entry(v: &[u8]) -> Option<Vec<Vec<u8>>> {
-    let pairs = u32::from_be_bytes(v.get(..4)?.try_into().ok()?) as usize;
-    let mut at = 4;
+    let pairs = u32::from_be_bytes(v.get(8..12)?.try_into().ok()?) as usize;
+    let mut at = 12;
     let mut out = Vec::with_capacity(pairs.min(v.len() / 8) * 2);
     for _ in 0..pairs.checked_mul(2)? {
         let len = u32::from_be_bytes(v.get(at..at + 4)?.try_into().ok()?) as usize;
@@ -287,8 +295,12 @@ mod tests {
         };
         assert_eq!(Meta::decode(&m.encode()), Some(m));
         let pairs = vec![b"f".to_vec(), b"".to_vec(), b"g".to_vec(), b"v".to_vec()];
-        assert_eq!(decode_entry(&encode_entry(&pairs)), Some(pairs));
-        assert_eq!(decode_entry(b"\0\0\0\x01\0\0\0\x09x"), None);
+        assert_eq!(decode_entry(&encode_entry(7, &pairs)), Some(pairs.clone()));
+        assert_eq!(entry_ordinal(&encode_entry(7, &pairs)), Some(7));
+        assert_eq!(
+            decode_entry(b"\0\0\0\0\0\0\0\x01\0\0\0\x01\0\0\0\x09x"),
+            None
+        );
         assert!(entry_field(Id::new(1, u64::MAX)) < entry_field(Id::new(2, 0)));
         assert_eq!(Id::new(1, u64::MAX).next(), Some(Id::new(2, 0)));
         assert_eq!(Id::MAX.next(), None);
@@ -299,6 +311,9 @@ mod tests {
             consumer: b"c".to_vec(),
         };
         assert_eq!(Pending::decode(&p.encode()), Some(p));
-        assert_eq!(id_at_end(&owned_field(b"g", b"c", Id::new(3, 4))), Some(Id::new(3, 4)));
+        assert_eq!(
+            id_at_end(&owned_field(b"g", b"c", Id::new(3, 4))),
+            Some(Id::new(3, 4))
+        );
     }
 }

@@ -135,7 +135,10 @@ impl<'a, 'w> Stream<'a, 'w> {
             .table(table_name(db))?
             .insert(&self.key, self.rows.to_be_bytes())?;
         if !self.existed {
-            self.tx.w.table(types_name(db))?.insert(&self.key, b"stream")?;
+            self.tx
+                .w
+                .table(types_name(db))?
+                .insert(&self.key, b"stream")?;
             self.tx.notify(notify::NEW, "new", &self.key);
         }
         self.tx.touch(&self.key);
@@ -148,7 +151,10 @@ impl<'a, 'w> Stream<'a, 'w> {
     }
 
     fn entry_exists(&mut self, id: Id) -> TxResult<bool> {
-        Ok(self.tx.field(&self.key, &layout::entry_field(id))?.is_some())
+        Ok(self
+            .tx
+            .field(&self.key, &layout::entry_field(id))?
+            .is_some())
     }
 
     /// Removes the entries `trim` asks for; the number removed.
@@ -157,7 +163,7 @@ impl<'a, 'w> Stream<'a, 'w> {
             return Ok(Ok(0));
         };
         // How many entries from the start go.
-        let mut n = match strategy {
+        let n = match strategy {
             Strategy::MaxLen(max) => self.meta.length.saturating_sub(max),
             Strategy::MinId(min) => {
                 let Some(below) = min.prev() else {
@@ -174,35 +180,16 @@ impl<'a, 'w> Stream<'a, 'w> {
             }
         };
         if trim.approx {
-            // Whole nodes only, from the first (the entries in groups of NODE_ENTRIES, the
-            // last one partial), as Redis' `streamTrim`: a node goes if the entries after it
-            // are still at least MAXLEN (or all of it is below MINID), while fewer than LIMIT
-            // entries went.
-            let (mut whole, mut left) = (0, self.meta.length);
-            loop {
-                let node = left.min(NODE_ENTRIES);
-                if node == 0 || (trim.limit > 0 && whole >= trim.limit) {
-                    break;
-                }
-                let goes = match strategy {
-                    Strategy::MaxLen(max) => left - node >= max,
-                    Strategy::MinId(_) => whole + node <= n,
-                };
-                if !goes {
-                    break;
-                }
-                whole += node;
-                left -= node;
-            }
-            n = whole;
+            return self.trim_nodes(strategy, trim.limit, n);
         }
         let mut removed = 0;
         while removed < n {
             let batch = (n - removed).min(512) as usize;
-            let found = match self.read(|ks, key| read::entries(ks, key, Id::MIN, Id::MAX, false, batch)) {
-                Ok(found) => found,
-                Err(f) => return Ok(Err(f)),
-            };
+            let found =
+                match self.read(|ks, key| read::entries(ks, key, Id::MIN, Id::MAX, false, batch)) {
+                    Ok(found) => found,
+                    Err(f) => return Ok(Err(f)),
+                };
             if found.is_empty() {
                 break;
             }
@@ -212,6 +199,64 @@ impl<'a, 'w> Stream<'a, 'w> {
             }
         }
         self.meta.length -= removed;
+        Ok(Ok(removed))
+    }
+}
+
+impl Stream<'_, '_> {
+    /// Approximate trimming (`~`): whole nodes only, from the first, as Redis' `streamTrim` (a
+    /// node: the entries whose ordinals share a multiple of `NODE_ENTRIES`, as Redis fills a
+    /// node with that many). A node goes if the entries after it are still at least MAXLEN (or
+    /// all of it is below MINID: `below` entries are), and LIMIT leaves room for a whole node.
+    fn trim_nodes(
+        &mut self,
+        strategy: Strategy,
+        limit: u64,
+        below: u64,
+    ) -> TxResult<Result<u64, Fault>> {
+        let mut removed = 0u64;
+        loop {
+            if limit > 0 && removed + NODE_ENTRIES > limit {
+                break;
+            }
+            let lo = layout::entry_field(Id::MIN);
+            let hi = layout::entry_field(Id::MAX);
+            let rows = match self.read(|ks, key| {
+                ks.field_range(
+                    key,
+                    Bound::Included(&lo),
+                    Bound::Included(&hi),
+                    false,
+                    NODE_ENTRIES as usize,
+                )
+            }) {
+                Ok(rows) => rows,
+                Err(e) => return Ok(Err(Fault::Db(e))),
+            };
+            let node_of =
+                |v: &[u8]| layout::entry_ordinal(v).map(|o| o.saturating_sub(1) / NODE_ENTRIES);
+            let Some(node) = rows.first().and_then(|(_, v)| node_of(v)) else {
+                break;
+            };
+            let fields: Vec<Vec<u8>> = rows
+                .into_iter()
+                .take_while(|(_, v)| node_of(v) == Some(node))
+                .map(|(f, _)| f)
+                .collect();
+            let len = fields.len() as u64;
+            let goes = match strategy {
+                Strategy::MaxLen(max) => self.meta.length - len >= max,
+                Strategy::MinId(_) => removed + len <= below,
+            };
+            if !goes {
+                break;
+            }
+            for f in fields {
+                self.del(&f)?;
+            }
+            removed += len;
+            self.meta.length -= len;
+        }
         Ok(Ok(removed))
     }
 }
@@ -312,7 +357,9 @@ fn parse_add_or_trim(a: &[Vec<u8>], xadd: bool) -> Step<AddArgs> {
     }
     out.fields_at = i + 1;
     if out.trim.limit > 0 && out.trim.strategy.is_none() {
-        return err("ERR syntax error, LIMIT cannot be used without specifying a trimming strategy");
+        return err(
+            "ERR syntax error, LIMIT cannot be used without specifying a trimming strategy",
+        );
     }
     if !xadd && out.trim.strategy.is_none() {
         return err("ERR syntax error, XTRIM must be called with a trimming strategy");
@@ -333,7 +380,7 @@ fn parse_add_or_trim(a: &[Vec<u8>], xadd: bool) -> Step<AddArgs> {
 pub fn xadd(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Reply> {
     let args = step!(parse_add_or_trim(a, true));
     let pairs = a.get(args.fields_at..).unwrap_or_default();
-    if pairs.is_empty() || pairs.len() % 2 == 1 {
+    if pairs.is_empty() || !pairs.len().is_multiple_of(2) {
         return Ok(Reply::Error(crate::commands::table::wrong_args("XADD")));
     }
     if let Some((id, true)) = args.id {
@@ -376,10 +423,14 @@ pub fn xadd(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Reply> {
     if args.id.is_some() && id <= last {
         return Ok(Reply::Error(TOP.into()));
     }
-    s.put(&layout::entry_field(id), &layout::encode_entry(pairs))?;
+    s.meta.entries_added += 1;
+    let ordinal = s.meta.entries_added;
+    s.put(
+        &layout::entry_field(id),
+        &layout::encode_entry(ordinal, pairs),
+    )?;
     s.meta.last_id = id;
     s.meta.length += 1;
-    s.meta.entries_added += 1;
     s.notify("xadd");
     let trimmed = got!(s.trim(&args.trim)?);
     if trimmed > 0 {
@@ -389,7 +440,8 @@ pub fn xadd(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Reply> {
     Ok(id_reply(id))
 }
 
-const TOP: &str = "ERR The ID specified in XADD is equal or smaller than the target stream top item";
+const TOP: &str =
+    "ERR The ID specified in XADD is equal or smaller than the target stream top item";
 
 /// XTRIM key MAXLEN|MINID [=|~] threshold [LIMIT count].
 pub fn xtrim(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Reply> {
@@ -472,7 +524,9 @@ pub fn xsetid(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Reply> {
             None => Id::MIN,
         };
         if id < top {
-            return err("ERR The ID specified in XSETID is smaller than the target stream top item");
+            return err(
+                "ERR The ID specified in XSETID is smaller than the target stream top item",
+            );
         }
         if entries_added.is_some_and(|n| s.meta.length > n) {
             return err("ERR The entries_added specified in XSETID is smaller than the target stream length");
@@ -543,14 +597,25 @@ pub fn xgroup_create(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Reply> {
             "BUSYGROUP Consumer Group name already exists".into(),
         ));
     }
-    s.put(&field, &Group { last_id: id, entries_read }.encode())?;
+    s.put(
+        &field,
+        &Group {
+            last_id: id,
+            entries_read,
+        }
+        .encode(),
+    )?;
     s.notify("xgroup-create");
     s.save()?;
     Ok(Reply::Ok)
 }
 
 /// The stream and group of an XGROUP subcommand that needs both (Redis' errors otherwise).
-fn with_group<'a, 'w>(tx: &'a mut Tx<'w>, key: &[u8], group: &[u8]) -> TxResult<Step<(Stream<'a, 'w>, Group)>> {
+fn with_group<'a, 'w>(
+    tx: &'a mut Tx<'w>,
+    key: &[u8],
+    group: &[u8],
+) -> TxResult<Step<(Stream<'a, 'w>, Group)>> {
     let s = match Stream::open(tx, key, false)? {
         Err(e) => return Ok(Err(e)),
         Ok(None) => return Ok(Err(Reply::Error(NEEDS_KEY.into()))),
@@ -585,7 +650,14 @@ pub fn xgroup_setid(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Reply> {
             None => return Ok(Reply::Error(INVALID_ID.into())),
         }
     };
-    s.put(&layout::group_field(&a[1]), &Group { last_id: id, entries_read }.encode())?;
+    s.put(
+        &layout::group_field(&a[1]),
+        &Group {
+            last_id: id,
+            entries_read,
+        }
+        .encode(),
+    )?;
     s.notify("xgroup-setid");
     s.save()?;
     Ok(Reply::Ok)
@@ -747,7 +819,11 @@ pub fn xreadgroup(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Reply> {
             Some(step!(parse_id(id)))
         });
     }
-    let limit = if args.count == 0 { usize::MAX } else { args.count };
+    let limit = if args.count == 0 {
+        usize::MAX
+    } else {
+        args.count
+    };
     let mut out = Vec::new();
     for (key, after) in args.keys.iter().zip(from) {
         let Some(mut s) = step!(Stream::open(tx, key, false)?) else {
@@ -767,14 +843,32 @@ pub fn xreadgroup(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Reply> {
             Some(after) => {
                 seen(&mut s, &group, &consumer)?;
                 if let Some(lo) = after.next() {
-                    let ids = got!(s.read(|ks, key| read::owned(ks, key, &group, &consumer, lo, Id::MAX, limit)));
+                    let ids = got!(s.read(|ks, key| read::owned(
+                        ks,
+                        key,
+                        &group,
+                        &consumer,
+                        lo,
+                        Id::MAX,
+                        limit
+                    )));
                     for id in ids {
-                        let entry = got!(s.read(|ks, key| read::entries(ks, key, id, id, false, 1)));
+                        let entry =
+                            got!(s.read(|ks, key| read::entries(ks, key, id, id, false, 1)));
                         match entry.into_iter().next() {
                             Some(e) => {
-                                let p = got!(s.read(|ks, key| read::pending_one(ks, key, &group, id)));
+                                let p =
+                                    got!(s.read(|ks, key| read::pending_one(ks, key, &group, id)));
                                 if let Some(p) = p {
-                                    assign(&mut s, &group, id, Some(&p), &consumer, now, p.count + 1)?;
+                                    assign(
+                                        &mut s,
+                                        &group,
+                                        id,
+                                        Some(&p),
+                                        &consumer,
+                                        now,
+                                        p.count + 1,
+                                    )?;
                                 }
                                 lines.push(entry_reply(e));
                             }
@@ -793,7 +887,8 @@ pub fn xreadgroup(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Reply> {
                 }
                 seen(&mut s, &group, &consumer)?;
                 let lo = g.last_id.next().expect("below the top entry");
-                let found: Vec<Entry> = got!(s.read(|ks, key| read::entries(ks, key, lo, Id::MAX, false, limit)));
+                let found: Vec<Entry> =
+                    got!(s.read(|ks, key| read::entries(ks, key, lo, Id::MAX, false, limit)));
                 let first = got!(s.read(|ks, key| read::first_id(ks, key)));
                 for e in found {
                     let id = e.0;
@@ -858,8 +953,7 @@ fn claimed_line(s: &mut Stream<'_, '_>, id: Id, justid: bool) -> TxResult<Result
     if justid {
         return Ok(Ok(id_reply(id)));
     }
-    Ok(s
-        .read(|ks, key| read::entries(ks, key, id, id, false, 1))
+    Ok(s.read(|ks, key| read::entries(ks, key, id, id, false, 1))
         .map(|e| e.into_iter().next().map_or(Reply::Null, entry_reply)))
 }
 
@@ -896,7 +990,11 @@ pub fn xclaim(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Reply> {
     while j < a.len() {
         let more = a.len() - 1 - j;
         let opt = &a[j];
-        let number = |v: &[u8], what: &str| parse_i64(v).ok_or_else(|| Reply::Error(format!("ERR Invalid {what} option argument for XCLAIM")));
+        let number = |v: &[u8], what: &str| {
+            parse_i64(v).ok_or_else(|| {
+                Reply::Error(format!("ERR Invalid {what} option argument for XCLAIM"))
+            })
+        };
         if opt.eq_ignore_ascii_case(b"FORCE") {
             force = true;
         } else if opt.eq_ignore_ascii_case(b"JUSTID") {
@@ -1001,7 +1099,7 @@ pub fn xautoclaim(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Reply> {
         let more = a.len() - 1 - j;
         if a[j].eq_ignore_ascii_case(b"COUNT") && more > 0 {
             match parse_i64(&a[j + 1]) {
-                Some(n) if n >= 1 && n <= i64::MAX / 16 => count = n as u64,
+                Some(n) if (1..=i64::MAX / 16).contains(&n) => count = n as u64,
                 _ => return err("ERR COUNT must be > 0"),
             }
             j += 1;
