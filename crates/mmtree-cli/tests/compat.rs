@@ -167,7 +167,7 @@ const ROWS: &[Row] = &[
     row("ZCARD", Yes, "", &[&["ZADD", "z", "1", "a", "2", "b"], &["ZCARD", "z"]], ":2"),
     row("ZRANGE", Yes, "BYSCORE, BYLEX, REV, LIMIT, WITHSCORES; BYLEX reads members in member order (Redis: in score order, the same when all scores are equal, as BYLEX requires)", &[&["ZADD", "z", "1", "a", "2", "b", "3", "c"], &["ZRANGE", "z", "+inf", "(1", "BYSCORE", "REV", "LIMIT", "0", "1", "WITHSCORES"]], "[\"c\", \"3\"]"),
     row("ZSCAN", Differs, "in member order; the cursor carries where the next page starts", &[&["ZADD", "z", "1", "a"], &["ZSCAN", "z", "0"]], "[\"0\", [\"a\", \"1\"]]"),
-    row("XADD", No, "streams", &[&["XADD", "x", "*", "f", "v"]], "-ERR unknown command 'XADD', with args beginning with: 'x' '*' 'f' 'v' "),
+    row("XADD", Yes, "auto, `ms-*` and explicit IDs, NOMKSTREAM, MAXLEN/MINID with `=`/`~` and LIMIT (`~` removes whole nodes of 100 entries, as Redis with its default stream-node-max-entries; stream-node-max-bytes is not modelled); entries are rows in ID order", &[&["XADD", "x", "1-1", "f", "v"], &["XADD", "x", "1-1", "f", "v"]], "-ERR The ID specified in XADD is equal or smaller than the target stream top item"),
     row("PFADD", No, "HyperLogLog", &[&["PFADD", "p", "a"]], "-ERR unknown command 'PFADD', with args beginning with: 'p' 'a' "),
     row("SETBIT", Yes, "", &[&["SETBIT", "b", "1", "1"], &["GET", "b"]], "\"@\""),
     row("GETBIT", Yes, "", &[&["SET", "b", "@"], &["GETBIT", "b", "1"]], ":1"),
@@ -261,20 +261,20 @@ const ROWS: &[Row] = &[
     row("PFDEBUG", No, "HyperLogLog", &[&["PFDEBUG", "k"]], "-ERR unknown command 'PFDEBUG', with args beginning with: 'k' "),
     row("PFMERGE", No, "HyperLogLog", &[&["PFMERGE", "k"]], "-ERR unknown command 'PFMERGE', with args beginning with: 'k' "),
     row("PFSELFTEST", No, "HyperLogLog", &[&["PFSELFTEST", "k"]], "-ERR unknown command 'PFSELFTEST', with args beginning with: 'k' "),
-    row("XACK", No, "streams", &[&["XACK", "k"]], "-ERR unknown command 'XACK', with args beginning with: 'k' "),
-    row("XAUTOCLAIM", No, "streams", &[&["XAUTOCLAIM", "k"]], "-ERR unknown command 'XAUTOCLAIM', with args beginning with: 'k' "),
-    row("XCLAIM", No, "streams", &[&["XCLAIM", "k"]], "-ERR unknown command 'XCLAIM', with args beginning with: 'k' "),
-    row("XDEL", No, "streams", &[&["XDEL", "k"]], "-ERR unknown command 'XDEL', with args beginning with: 'k' "),
-    row("XGROUP", No, "streams", &[&["XGROUP", "k"]], "-ERR unknown command 'XGROUP', with args beginning with: 'k' "),
-    row("XINFO", No, "streams", &[&["XINFO", "k"]], "-ERR unknown command 'XINFO', with args beginning with: 'k' "),
-    row("XLEN", No, "streams", &[&["XLEN", "k"]], "-ERR unknown command 'XLEN', with args beginning with: 'k' "),
-    row("XPENDING", No, "streams", &[&["XPENDING", "k"]], "-ERR unknown command 'XPENDING', with args beginning with: 'k' "),
-    row("XRANGE", No, "streams", &[&["XRANGE", "k"]], "-ERR unknown command 'XRANGE', with args beginning with: 'k' "),
-    row("XREAD", No, "streams", &[&["XREAD", "k"]], "-ERR unknown command 'XREAD', with args beginning with: 'k' "),
-    row("XREADGROUP", No, "streams", &[&["XREADGROUP", "k"]], "-ERR unknown command 'XREADGROUP', with args beginning with: 'k' "),
-    row("XREVRANGE", No, "streams", &[&["XREVRANGE", "k"]], "-ERR unknown command 'XREVRANGE', with args beginning with: 'k' "),
-    row("XSETID", No, "streams", &[&["XSETID", "k"]], "-ERR unknown command 'XSETID', with args beginning with: 'k' "),
-    row("XTRIM", No, "streams", &[&["XTRIM", "k"]], "-ERR unknown command 'XTRIM', with args beginning with: 'k' "),
+    row("XACK", Yes, "", &[&["XADD", "k", "1-0", "f", "v"], &["XGROUP", "CREATE", "k", "g", "0"], &["XREADGROUP", "GROUP", "g", "c", "STREAMS", "k", ">"], &["XACK", "k", "g", "1-0", "2-0"]], ":1"),
+    row("XAUTOCLAIM", Yes, "COUNT, JUSTID; the cursor and the deleted IDs as Redis 7.0", &[&["XADD", "k", "1-0", "f", "v"], &["XGROUP", "CREATE", "k", "g", "0"], &["XREADGROUP", "GROUP", "g", "c", "STREAMS", "k", ">"], &["XAUTOCLAIM", "k", "g", "d", "0", "0", "JUSTID"]], "[\"0-0\", [\"1-0\"], []]"),
+    row("XCLAIM", Yes, "IDLE, TIME, RETRYCOUNT, FORCE, JUSTID, LASTID", &[&["XADD", "k", "1-0", "f", "v"], &["XGROUP", "CREATE", "k", "g", "0"], &["XCLAIM", "k", "g", "c", "0", "1-0", "FORCE", "JUSTID"]], "[\"1-0\"]"),
+    row("XDEL", Yes, "", &[&["XADD", "k", "1-0", "f", "v"], &["XDEL", "k", "1-0", "2-0"]], ":1"),
+    row("XGROUP", Yes, "CREATE (MKSTREAM, ENTRIESREAD), SETID, DESTROY, CREATECONSUMER, DELCONSUMER, HELP: subcommands in the table", &[&["XGROUP", "CREATE", "k", "g", "$"]], "-ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically."),
+    row("XINFO", Differs, "STREAM (FULL), GROUPS, CONSUMERS with Redis 7.0's fields; radix-tree-keys and radix-tree-nodes are estimates (one key per 100 entries)", &[&["XADD", "k", "1-0", "f", "v"], &["XINFO", "GROUPS", "k"]], "[]"),
+    row("XLEN", Yes, "", &[&["XADD", "k", "1-0", "f", "v"], &["XLEN", "k"]], ":1"),
+    row("XPENDING", Yes, "summary and extended forms, IDLE, consumer", &[&["XADD", "k", "1-0", "f", "v"], &["XGROUP", "CREATE", "k", "g", "0"], &["XPENDING", "k", "g"]], "[:0, nil, nil, nil]"),
+    row("XRANGE", Yes, "`-`, `+`, `(` bounds, COUNT: one range read of the key's rows", &[&["XADD", "k", "1-0", "f", "v"], &["XADD", "k", "2-0", "g", "w"], &["XRANGE", "k", "(1-0", "+"]], "[[\"2-0\", [\"g\", \"w\"]]]"),
+    row("XREAD", Differs, "COUNT, STREAMS with IDs and `$`; BLOCK does not wait: it answers what XREAD without BLOCK answers (nil if nothing is there yet)", &[&["XADD", "k", "1-0", "f", "v"], &["XREAD", "STREAMS", "k", "0"]], "[[\"k\", [[\"1-0\", [\"f\", \"v\"]]]]]"),
+    row("XREADGROUP", Differs, "`>` and history IDs, NOACK, COUNT; BLOCK does not wait (as XREAD)", &[&["XADD", "k", "1-0", "f", "v"], &["XGROUP", "CREATE", "k", "g", "0"], &["XREADGROUP", "GROUP", "g", "c", "STREAMS", "k", ">"]], "[[\"k\", [[\"1-0\", [\"f\", \"v\"]]]]]"),
+    row("XREVRANGE", Yes, "", &[&["XADD", "k", "1-0", "f", "v"], &["XADD", "k", "2-0", "g", "w"], &["XREVRANGE", "k", "+", "-", "COUNT", "1"]], "[[\"2-0\", [\"g\", \"w\"]]]"),
+    row("XSETID", Yes, "ENTRIESADDED, MAXDELETEDID", &[&["XADD", "k", "5-0", "f", "v"], &["XSETID", "k", "4-0"]], "-ERR The ID specified in XSETID is smaller than the target stream top item"),
+    row("XTRIM", Yes, "MAXLEN/MINID, `=`/`~`, LIMIT (as XADD)", &[&["XADD", "k", "1-0", "f", "v"], &["XADD", "k", "2-0", "f", "v"], &["XTRIM", "k", "MAXLEN", "1"]], ":1"),
     row("EVALSHA", No, "scripting and functions", &[&["EVALSHA", "k"]], "-ERR unknown command 'EVALSHA', with args beginning with: 'k' "),
     row("EVALSHA_RO", No, "scripting and functions", &[&["EVALSHA_RO", "k"]], "-ERR unknown command 'EVALSHA_RO', with args beginning with: 'k' "),
     row("EVAL_RO", No, "scripting and functions", &[&["EVAL_RO", "k"]], "-ERR unknown command 'EVAL_RO', with args beginning with: 'k' "),
@@ -363,9 +363,10 @@ fn render(rows: &[Row]) -> String {
         "{} commands (every one of Redis 7.0's 240, and MMTREE.RANGE): {} yes, {} differ, {} no. \
          The command table of the server (`crates/mmtree-server/src/commands/table.rs`) is the list \
          of what is offered. Data types: strings (bits included), hashes, sets, \
-         lists (no blocking pops) and \
-         sorted sets (ranks, score and lex ranges, pops, set algebra); streams and HyperLogLog are not stored \
-         (each would be another run of ordered keys: see docs/ARCHITECTURE.md).\n\n",
+         lists (no blocking pops), \
+         sorted sets (ranks, score and lex ranges, pops, set algebra) and streams (consumer \
+         groups; XREAD's BLOCK does not wait); HyperLogLog is not stored (it would be another run \
+         of ordered keys: see docs/ARCHITECTURE.md).\n\n",
         rows.len(),
         count(Yes),
         count(Differs),
