@@ -574,3 +574,40 @@ fn pending_entries_age_and_move_between_consumers() {
         "{consumers}"
     );
 }
+
+/// Goal: `CONFIG SET stream-node-max-entries` sets the node size approximate trimming removes
+/// at once, as in Redis (its test suite sets it). Method: the replies redis-server 7.0.15 gave.
+#[test]
+fn the_node_size_is_a_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("nodes.mmt"), &[]);
+    let mut s = server.raw();
+    let mut r = Replies::new(&s);
+    table(
+        &mut s,
+        &mut r,
+        &[
+            ("CONFIG SET stream-node-max-entries 10", "+OK"),
+            ("CONFIG GET stream-node-max-entries", "[stream-node-max-entries,10]"),
+            ("CONFIG SET stream-node-max-entries -1", "-ERR CONFIG SET failed (possibly related to argument 'stream-node-max-entries') - argument must be between 0 and 9223372036854775807 inclusive"),
+        ],
+    );
+    for j in 1..=100 {
+        call(
+            &mut s,
+            &mut r,
+            &["XADD", "s", &format!("{j}-0"), "xitem", "1"],
+        );
+    }
+    table(
+        &mut s,
+        &mut r,
+        &[
+            ("XTRIM s MAXLEN ~ 55", ":40"),
+            ("XADD s MAXLEN ~ 20 LIMIT 15 101-0 a b", "101-0"),
+            ("XLEN s", ":51"),
+            ("XTRIM s MAXLEN ~ 0 LIMIT 0", ":51"),
+            ("XLEN s", ":0"),
+        ],
+    );
+}

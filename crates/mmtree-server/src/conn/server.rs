@@ -137,6 +137,11 @@ impl Conn {
             ("hash-max-listpack-entries", "128".into()),
             ("hash-max-listpack-value", "64".into()),
             ("maxmemory-policy", "noeviction".into()),
+            (
+                "stream-node-max-entries",
+                crate::store::stream::node_entries_setting().to_string(),
+            ),
+            ("stream-node-max-bytes", "4096".into()),
             ("bind", config.bind.ip().to_string()),
             ("port", config.bind.port().to_string()),
         ];
@@ -166,8 +171,24 @@ impl Conn {
         }
         // Checked whole before any is applied, as Redis.
         let mut notify = None;
+        let mut node_entries = None;
         for pair in a.chunks(2) {
             let p = String::from_utf8_lossy(&pair[0]).to_ascii_lowercase();
+            // How many entries a stream node holds: what approximate trimming removes at once.
+            if p == "stream-node-max-entries" {
+                match crate::store::parse_i64(&pair[1]) {
+                    Some(n) if n >= 0 => node_entries = Some(n as u64),
+                    Some(_) => {
+                        self.out.error("ERR CONFIG SET failed (possibly related to argument 'stream-node-max-entries') - argument must be between 0 and 9223372036854775807 inclusive");
+                        return;
+                    }
+                    None => {
+                        self.out.error("ERR CONFIG SET failed (possibly related to argument 'stream-node-max-entries') - argument couldn't be parsed into an integer");
+                        return;
+                    }
+                }
+                continue;
+            }
             if p == "notify-keyspace-events" {
                 match crate::notify::parse(&pair[1]) {
                     Some(flags) => notify = Some(flags),
@@ -185,6 +206,7 @@ impl Conn {
                 || p.contains("-max-listpack-")
                 || p.ends_with("-max-intset-entries")
                 || p == "list-compress-depth"
+                || p == "stream-node-max-bytes"
                 || p == "save" && pair[1].is_empty();
             if !without_effect {
                 self.out.error(&format!(
@@ -195,6 +217,9 @@ impl Conn {
         }
         if let Some(flags) = notify {
             self.server.notify.set(flags);
+        }
+        if let Some(n) = node_entries {
+            crate::store::stream::set_node_entries(n);
         }
         self.out.simple("OK");
     }

@@ -17,6 +17,29 @@
 //! The key's data row holds the number of rows in the run (as for the other collections), so
 //! a stream with no entries still exists (its state row remains), as in Redis.
 
+/// Entries a node of Redis' radix tree holds (`CONFIG SET stream-node-max-entries`, default
+/// 100; 0: no limit): approximate trimming removes whole nodes, and an entry's node is its
+/// ordinal divided by this, as the setting was when its stream filled that node (taken as
+/// constant over a stream's life). A setting of the process, as Redis' is of the server.
+static NODE_ENTRIES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(100);
+
+/// The entries of a node (`u64::MAX` for no limit).
+pub fn node_entries() -> u64 {
+    match NODE_ENTRIES.load(std::sync::atomic::Ordering::Relaxed) {
+        0 => u64::MAX,
+        n => n,
+    }
+}
+
+/// The setting as CONFIG GET shows it.
+pub fn node_entries_setting() -> u64 {
+    NODE_ENTRIES.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+pub fn set_node_entries(n: u64) {
+    NODE_ENTRIES.store(n, std::sync::atomic::Ordering::Relaxed);
+}
+
 pub const META: u8 = 0;
 pub const ENTRY: u8 = 1;
 pub const GROUP: u8 = 2;

@@ -16,10 +16,6 @@ use crate::store::stream::{self as layout, Group, Id, Meta, Pending};
 use crate::store::{field_key, hash_name, table_name, types_name, Tx, TxResult, WRONGTYPE};
 use std::ops::Bound;
 
-/// Entries a node of Redis' radix tree holds (`stream-node-max-entries`): approximate trimming
-/// (`~`) removes whole nodes only, as Redis, so it removes a multiple of this.
-const NODE_ENTRIES: u64 = 100;
-
 /// An open stream in the group's transaction: its state and its row count, written back by
 /// `save`.
 struct Stream<'a, 'w> {
@@ -205,7 +201,7 @@ impl<'a, 'w> Stream<'a, 'w> {
 
 impl Stream<'_, '_> {
     /// Approximate trimming (`~`): whole nodes only, from the first, as Redis' `streamTrim` (a
-    /// node: the entries whose ordinals share a multiple of `NODE_ENTRIES`, as Redis fills a
+    /// node: the entries whose ordinals share a multiple of `stream-node-max-entries`, as Redis fills a
     /// node with that many). A node goes if the entries after it are still at least MAXLEN (or
     /// all of it is below MINID: `below` entries are), and LIMIT leaves room for a whole node.
     fn trim_nodes(
@@ -214,9 +210,10 @@ impl Stream<'_, '_> {
         limit: u64,
         below: u64,
     ) -> TxResult<Result<u64, Fault>> {
+        let node_entries = layout::node_entries();
         let mut removed = 0u64;
         loop {
-            if limit > 0 && removed + NODE_ENTRIES > limit {
+            if limit > 0 && removed.saturating_add(node_entries) > limit {
                 break;
             }
             let lo = layout::entry_field(Id::MIN);
@@ -227,14 +224,14 @@ impl Stream<'_, '_> {
                     Bound::Included(&lo),
                     Bound::Included(&hi),
                     false,
-                    NODE_ENTRIES as usize,
+                    node_entries.min(1 << 20) as usize,
                 )
             }) {
                 Ok(rows) => rows,
                 Err(e) => return Ok(Err(Fault::Db(e))),
             };
             let node_of =
-                |v: &[u8]| layout::entry_ordinal(v).map(|o| o.saturating_sub(1) / NODE_ENTRIES);
+                |v: &[u8]| layout::entry_ordinal(v).map(|o| o.saturating_sub(1) / node_entries);
             let Some(node) = rows.first().and_then(|(_, v)| node_of(v)) else {
                 break;
             };
@@ -369,7 +366,7 @@ fn parse_add_or_trim(a: &[Vec<u8>], xadd: bool) -> Step<AddArgs> {
             return err("ERR syntax error, LIMIT cannot be used without the special ~ option");
         }
     } else if out.trim.approx {
-        out.trim.limit = 100 * NODE_ENTRIES;
+        out.trim.limit = 100u64.saturating_mul(layout::node_entries()).min(1_000_000);
     } else {
         out.trim.limit = 0;
     }
