@@ -216,13 +216,16 @@ impl WriteTransaction {
         self.core.log(|redo| redo.table(name));
         match (&mut self.core.buf, &self.core.redo) {
             (Some(buf), Some(_)) => buf.touch_table(name),
-            (Some(_), None) => self.core.go_direct()?,
+            (Some(_), None) => {
+                // The merge of the buffer changed the table's tree: its state as it is now.
+                self.core.go_direct()?;
+                if let Some(Some(merged)) = self.core.tables.get(name) {
+                    return Ok(*merged);
+                }
+            }
             _ => {}
         }
-        Ok(match self.core.tables.get(name) {
-            Some(Some(state)) => *state,
-            _ => state,
-        })
+        Ok(state)
     }
 
     /// A table as this transaction sees it, read without opening it (shared): its tree root,
