@@ -1780,7 +1780,7 @@ impl RangeIter {
             Mode::Keys | Mode::Values => first,
             Mode::Items => {
                 let second = self.ready.next().expect("items come in pairs");
-                PyTuple::new(py, [first, second])?.into_any().unbind()
+                (first, second).into_pyobject(py)?.into_any().unbind()
             }
         }))
     }
