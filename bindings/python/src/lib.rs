@@ -6,8 +6,10 @@
 //!   transaction is an owned `mmtree::ReadTransaction` in an `Arc`; its tables are
 //!   `self_cell`s that own a clone of that `Arc` and borrow from it (`OwnedTable`), so a lookup
 //!   does not resolve the table again. The write transaction is an owned
-//!   `mmtree::WriteTransaction`; its tables are re-resolved by name on each call (a hash-map
-//!   lookup inside the transaction).
+//!   `mmtree::WriteTransaction`; its tables hold the engine's `TableHandle` (a name, borrowing
+//!   nothing), which each call hands the transaction. A table deleted in the transaction is
+//!   noticed through a count of `delete_table` calls, so a stale table object raises
+//!   `NoSuchTable` rather than recreate it, and the common call does not look.
 //! - The Python transaction object holds those in an `Option`; ending the block (commit, abort,
 //!   `close`) takes them out and clears a shared liveness flag, and every later call finds
 //!   `None` (or the flag cleared, for iterators) and raises `mmtree.TransactionClosed`. Table
@@ -20,10 +22,12 @@
 //!   referenced, so using one raises `ValueError`; a view derived from one (a slice, a NumPy
 //!   array) cannot be revoked and instead keeps the snapshot alive until it is gone.
 //! - Range scans read a batch of entries with the GIL released (page faults included), then
-//!   turn the batch into Python objects; the next batch starts after the last key returned, so
-//!   no Rust iterator outlives a call.
+//!   turn the batch into `bytes` objects; `__next__` pairs them into tuples one at a time (a
+//!   batch of tuples, which the garbage collector tracks, would set off collections). The next
+//!   batch starts after the last key returned, so no Rust iterator outlives a call.
 //! - Every object holding engine state records the pid that created it: a forked child may not
-//!   use it and leaks it rather than drop it (see `same_process`).
+//!   use it and leaks it rather than drop it (see `same_process`). The pid is remembered, not
+//!   asked for per call (a system call); a `pthread_atfork` handler makes a child ask again.
 
 use pyo3::buffer::PyBuffer;
 use pyo3::create_exception;
