@@ -235,7 +235,7 @@ const KEYS: &[(&str, &str)] = &[
     ("XRANGE s3 - +", "[[1-0,[a,1]],[2-0,[b,2]]]"),
     ("XPENDING s3 g", "[:2,1-0,2-0,[[c,2]]]"),
     ("TYPE s3", "+stream"),
-    ("SCAN 0 TYPE stream", "[0,[s2,s3]]"),
+    ("SCAN 0 MATCH s3 TYPE stream", "[0,[s3]]"),
     ("DEL s2", ":1"),
     ("EXISTS s2", ":0"),
     ("MOVE s3 1", ":1"),
