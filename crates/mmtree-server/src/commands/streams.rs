@@ -685,11 +685,21 @@ fn consumer_of(ks: &mut Ks<'_>, key: &[u8], group: &[u8], name: &[u8]) -> Result
     consumer(ks, key, group, name)
 }
 
-/// Redis' rax figures, estimated: one key per 100 entries (a listpack node holds up to
-/// `stream-node-max-entries`).
-fn rax_figures(length: u64) -> (i64, i64) {
-    let keys = length.div_ceil(100) as i64;
-    (keys, if keys == 0 { 1 } else { keys + 1 })
+/// Redis' rax figures, estimated: one key per node of `stream-node-max-entries` entries that
+/// still holds one (an entry's node is its ordinal's, as `store::stream` keeps it), and one
+/// node more than keys (Redis' count of inner nodes depends on its keys' bytes: not modelled).
+fn rax_figures(ks: &mut Ks<'_>, key: &[u8]) -> Result<(i64, i64)> {
+    let (lo, hi) = (layout::entry_field(Id::MIN), layout::entry_field(Id::MAX));
+    let mut edge = |rev: bool| -> Result<Option<u64>> {
+        let rows = ks.field_range(key, Bound::Included(&lo), Bound::Included(&hi), rev, 1)?;
+        Ok(rows.first().and_then(|(_, v)| layout::entry_ordinal(v)))
+    };
+    let (Some(first), Some(last)) = (edge(false)?, edge(true)?) else {
+        return Ok((0, 1));
+    };
+    let node = |o: u64| o.saturating_sub(1) / layout::node_entries();
+    let keys = (node(last) - node(first).min(node(last)) + 1) as i64;
+    Ok((keys, keys + 1))
 }
 
 fn bulk(s: &str) -> Reply {
@@ -723,7 +733,7 @@ pub fn xinfo_stream(ks: &mut Ks<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
             return Ok(Reply::Error("ERR no such key".into()));
         };
         let first = first_id(ks, key)?;
-        let (rkeys, rnodes) = rax_figures(meta.length);
+        let (rkeys, rnodes) = rax_figures(ks, key)?;
         let mut m = vec![
             (bulk("length"), Reply::Int(meta.length as i64)),
             (bulk("radix-tree-keys"), Reply::Int(rkeys)),
