@@ -266,7 +266,7 @@ const ROWS: &[Row] = &[
     row("XCLAIM", Yes, "IDLE, TIME, RETRYCOUNT, FORCE, JUSTID, LASTID", &[&["XADD", "k", "1-0", "f", "v"], &["XGROUP", "CREATE", "k", "g", "0"], &["XCLAIM", "k", "g", "c", "0", "1-0", "FORCE", "JUSTID"]], "[\"1-0\"]"),
     row("XDEL", Yes, "", &[&["XADD", "k", "1-0", "f", "v"], &["XDEL", "k", "1-0", "2-0"]], ":1"),
     row("XGROUP", Yes, "CREATE (MKSTREAM, ENTRIESREAD), SETID, DESTROY, CREATECONSUMER, DELCONSUMER, HELP: subcommands in the table", &[&["XGROUP", "CREATE", "k", "g", "$"]], "-ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically."),
-    row("XINFO", Differs, "STREAM (FULL), GROUPS, CONSUMERS with Redis 7.0's fields; radix-tree-keys and radix-tree-nodes are estimates (one key per 100 entries)", &[&["XADD", "k", "1-0", "f", "v"], &["XINFO", "GROUPS", "k"]], "[]"),
+    row("XINFO", Differs, "STREAM (FULL), GROUPS, CONSUMERS with Redis 7.0's fields; radix-tree-keys counts the nodes of stream-node-max-entries entries as Redis fills them; radix-tree-nodes is an estimate (keys + 1)", &[&["XADD", "k", "1-0", "f", "v"], &["XINFO", "GROUPS", "k"]], "[]"),
     row("XLEN", Yes, "", &[&["XADD", "k", "1-0", "f", "v"], &["XLEN", "k"]], ":1"),
     row("XPENDING", Yes, "summary and extended forms, IDLE, consumer", &[&["XADD", "k", "1-0", "f", "v"], &["XGROUP", "CREATE", "k", "g", "0"], &["XPENDING", "k", "g"]], "[:0, nil, nil, nil]"),
     row("XRANGE", Yes, "`-`, `+`, `(` bounds, COUNT: one range read of the key's rows", &[&["XADD", "k", "1-0", "f", "v"], &["XADD", "k", "2-0", "g", "w"], &["XRANGE", "k", "(1-0", "+"]], "[[\"2-0\", [\"g\", \"w\"]]]"),
