@@ -48,6 +48,10 @@ pub const SETUP: u32 = 1 << 9;
 /// argument after them (Redis' `movablekeys`).
 pub const NUMKEYS: u32 = 1 << 10;
 
+/// Its keys follow a `STREAMS` argument, the first half of what comes after it (XREAD,
+/// XREADGROUP: Redis' keyword key specification; COMMAND INFO's `movablekeys`).
+pub const STREAMS: u32 = 1 << 20;
+
 /// A keyspace read: one implementation over a snapshot and over the write transaction. Each
 /// command has its own (the arguments after the name; the table has checked the arity), so
 /// none looks at the name again.
@@ -196,6 +200,9 @@ impl Command {
             let (at, n) = self.numkeys(args);
             keys.extend(args.iter().skip(at + 1).take(n.unwrap_or(0)));
         }
+        if let Some(streams) = self.streams(args) {
+            keys.extend(streams);
+        }
         keys.into_iter()
     }
 
@@ -209,9 +216,34 @@ impl Command {
         (at, n)
     }
 
+    /// A `STREAMS` command's keys: the first half of the arguments after the first `STREAMS`
+    /// (None: not such a command, or no such argument).
+    fn streams<'a>(&self, args: &'a [Vec<u8>]) -> Option<&'a [Vec<u8>]> {
+        if !self.has(STREAMS) {
+            return None;
+        }
+        let at = args
+            .iter()
+            .skip(1)
+            .position(|a| a.eq_ignore_ascii_case(b"STREAMS"))?
+            + 2;
+        let rest = args.get(at..)?;
+        Some(&rest[..rest.len() / 2])
+    }
+
     /// True if a `NUMKEYS` command's count names at least one key and no more than follow it
     /// (what COMMAND GETKEYS asks, as Redis' key extraction); true for any other command.
     pub fn numkeys_fit(&self, args: &[Vec<u8>]) -> bool {
+        if self.has(STREAMS) {
+            let at = args
+                .iter()
+                .skip(1)
+                .position(|a| a.eq_ignore_ascii_case(b"STREAMS"));
+            return at.is_some_and(|at| {
+                let rest = args.len() - (at + 2);
+                rest >= 2
+            });
+        }
         if !self.has(NUMKEYS) {
             return true;
         }
@@ -221,7 +253,7 @@ impl Command {
 
     /// True if the command has keys (COMMAND GETKEYS refuses one without).
     pub fn has_keys(&self) -> bool {
-        self.keys != (0, 0, 0) || self.has(NUMKEYS)
+        self.keys != (0, 0, 0) || self.has(NUMKEYS) || self.has(STREAMS)
     }
 
     /// The index in `all()` (INFO commandstats counts by it).
@@ -535,10 +567,9 @@ pub static COMMANDS: &[Command] = &[
     command("XDEL",             -3, WRITE,                (1, 1, 1),  Write(write::streams::xdel)),
     command("XTRIM",            -4, WRITE,                (1, 1, 1),  Write(write::streams::xtrim)),
     command("XSETID",           -3, WRITE,                (1, 1, 1),  Write(write::streams::xsetid)),
-    // XREAD's and XREADGROUP's keys follow STREAMS (Redis' keyword key specification): none
-    // at fixed positions.
-    command("XREAD",            -4, READONLY,             (0, 0, 0),  Read(streams::xread)),
-    command("XREADGROUP",       -7, WRITE,                (0, 0, 0),  Write(write::streams::xreadgroup)),
+    // XREAD's and XREADGROUP's keys follow STREAMS (Redis' keyword key specification).
+    command("XREAD",            -4, READONLY | STREAMS,   (0, 0, 0),  Read(streams::xread)),
+    command("XREADGROUP",       -7, WRITE | STREAMS,      (0, 0, 0),  Write(write::streams::xreadgroup)),
     command("XACK",             -4, WRITE,                (1, 1, 1),  Write(write::streams::xack)),
     command("XPENDING",         -3, READONLY,             (1, 1, 1),  Read(streams::xpending)),
     command("XCLAIM",           -6, WRITE,                (1, 1, 1),  Write(write::streams::xclaim)),
@@ -774,6 +805,12 @@ mod tests {
         assert_eq!(keys("ZUNION", "ZUNION 2 a b WITHSCORES"), ["a", "b"]);
         assert_eq!(keys("ZMPOP", "ZMPOP 1 a MIN"), ["a"]);
         assert_eq!(keys("ZRANGESTORE", "ZRANGESTORE d s 0 -1"), ["d", "s"]);
+        // After STREAMS: the first half.
+        assert_eq!(keys("XREAD", "XREAD COUNT 2 STREAMS a b 0 $"), ["a", "b"]);
+        assert_eq!(
+            keys("XREADGROUP", "XREADGROUP GROUP g c STREAMS s >"),
+            ["s"]
+        );
         // A count that is no number, or too large, names only what is there.
         assert!(keys("ZINTERCARD", "ZINTERCARD x a").is_empty());
         assert_eq!(keys("ZINTERCARD", "ZINTERCARD 9 a"), ["a"]);

@@ -783,14 +783,6 @@ fn unassign(s: &mut Stream<'_, '_>, group: &[u8], id: Id, p: &Pending) -> TxResu
 pub fn xreadgroup(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Reply> {
     let args = step!(parse_read(a, true));
     let (group, consumer) = args.group.clone().expect("checked by parse_read");
-    // The keys follow STREAMS, where the table's key positions cannot name them.
-    if let Some(key) = args.keys.iter().find(|k| k.len() > tx.max_key) {
-        return Ok(Reply::Error(format!(
-            "ERR key too large ({} bytes; the limit is {})",
-            key.len(),
-            tx.max_key
-        )));
-    }
     // Every key and group must exist, and every ID parse, before anything is read.
     let mut from = Vec::with_capacity(args.keys.len());
     for (key, id) in args.keys.iter().zip(&args.ids) {
