@@ -5,7 +5,9 @@
 //! mode, MULTI, CLIENT REPLY, the rate limiter, COMMAND INFO, INFO commandstats, the writer's
 //! key checks and EXEC's routing read these columns instead of matching names.
 
-use super::{hashes, keys, lists, random, scan, sets, sorted_sets, strings, write};
+use super::{
+    bits, dump, hashes, keys, lists, random, scan, sets, sort, sorted_sets, strings, write,
+};
 use crate::keyspace::Ks;
 use crate::resp::Reply;
 use crate::store::Tx;
@@ -345,6 +347,19 @@ pub static COMMANDS: &[Command] = &[
     command("SCARD",            2,  READONLY,             (1, 1, 1),  Read(sets::scard)),
     command("SSCAN",            -3, READONLY,             (1, 1, 1),  Read(scan::sscan)),
     command("SRANDMEMBER",      -2, READONLY,             (1, 1, 1),  Read(random::srandmember)),
+    command("BITCOUNT",         -2, READONLY,             (1, 1, 1),  Read(bits::bitcount)),
+    command("BITPOS",           -3, READONLY,             (1, 1, 1),  Read(bits::bitpos)),
+    command("BITOP",            -4, WRITE,                (2, -1, 1), Write(write::bits::bitop)),
+    command("BITFIELD",         -2, WRITE,                (1, 1, 1),  Write(write::bits::bitfield)),
+    command("BITFIELD_RO",      -2, READONLY,             (1, 1, 1),  Read(bits::bitfield_ro)),
+    command("PFADD",            -2, WRITE,                (1, 1, 1),  Write(write::hll::pfadd)),
+    command("PFCOUNT",          -2, WRITE,                (1, -1, 1), Write(write::hll::pfcount)),
+    command("PFMERGE",          -2, WRITE,                (1, -1, 1), Write(write::hll::pfmerge)),
+    command("TOUCH",            -2, READONLY,             (1, -1, 1), Read(dump::touch)),
+    command("DUMP",             2,  READONLY,             (1, 1, 1),  Read(dump::dump)),
+    command("RESTORE",          -4, WRITE,                (1, 1, 1),  Write(write::dump::restore)),
+    command("SORT",             -2, WRITE,                (1, 1, 1),  Write(write::dump::sort)),
+    command("SORT_RO",          -2, READONLY,             (1, 1, 1),  Read(sort::sort_ro)),
 ];
 
 /// Name (upper case) → entry.

@@ -795,6 +795,15 @@ impl Conn {
             Session::Object if a[0].eq_ignore_ascii_case(b"REFCOUNT") && a.len() == 2 => {
                 self.keyspace_read(|ks| crate::commands::random::refcount(ks, &a[1]))
             }
+            Session::Object if a.len() == 2 && a[0].eq_ignore_ascii_case(b"ENCODING") => {
+                self.keyspace_read(|ks| crate::commands::dump::object_encoding(ks, &a[1]))
+            }
+            Session::Object if a.len() == 2 && a[0].eq_ignore_ascii_case(b"IDLETIME") => {
+                self.keyspace_read(|ks| crate::commands::dump::object_idletime(ks, &a[1]))
+            }
+            Session::Object if a.len() == 2 && a[0].eq_ignore_ascii_case(b"FREQ") => {
+                self.keyspace_read(|ks| crate::commands::dump::object_freq(ks, &a[1]))
+            }
             Session::Object => self.out.error(&unknown_subcommand(args)),
             _ => self.wrong_args(name),
         }

@@ -25,7 +25,7 @@ mod tx;
 mod watch;
 
 pub use sweep::sweep;
-pub use tx::Tx;
+pub use tx::{Tx, Value};
 pub use watch::{WatchedKey, Watches};
 
 use crate::notify::{self, KeyEvent};
