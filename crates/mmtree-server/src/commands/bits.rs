@@ -70,6 +70,10 @@ pub fn bitcount(ks: &mut Ks<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
             let (Some(start), Some(end)) = (parse_i64(&a[1]), parse_i64(&a[2])) else {
                 return Ok(error(NOT_INTEGER));
             };
+            // Redis 7.0.15 answers an inverted pair of negative indexes before the unit.
+            if start < 0 && end < 0 && start > end {
+                return Ok(Reply::Int(0));
+            }
             let bits = match a.get(3) {
                 None => false,
                 Some(u) => match unit(u) {
