@@ -11,7 +11,7 @@ use crate::resp::Reply;
 use crate::store::*;
 
 /// The HLL string at `key` (None: no key), or the command's error reply.
-fn load(tx: &mut Tx<'_>, key: &[u8]) -> TxResult<Result<Option<(Option<u64>, Vec<u8>)>, Reply>> {
+fn load(tx: &mut Tx<'_>, key: &[u8]) -> TxResult<Result<Option<Live>, Reply>> {
     let got = match tx.get_string(key)? {
         Ok(v) => v,
         Err(e) => return Ok(Err(e)),
