@@ -224,7 +224,7 @@ impl Server {
                     (subs.channels.len(), subs.patterns.len())
                 };
                 format!(
-                    "total_connections_received:{}\r\ntotal_commands_processed:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\npubsub_channels:{channels}\r\npubsub_patterns:{patterns}\r\n\
+                    "total_connections_received:{}\r\ntotal_commands_processed:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\npubsub_channels:{channels}\r\npubsub_patterns:{patterns}\r\nmigrate_cached_sockets:0\r\n\
                      limiter_admitted:{admitted}\r\nlimiter_rejected:{}\r\nlimiter_rejected_global:{rejected_global}\r\nlimiter_level:{level:.1}\r\nauth_failures:{}\r\n",
                     load(&s.connections),
                     load(&s.commands),
