@@ -160,7 +160,8 @@ fn is_redis_int(s: &[u8]) -> bool {
 /// sets: `listpack` up to 128 entries of at most 64 bytes, else `hashtable`/`skiplist`; sets:
 /// `intset` up to 512 integers, else `hashtable`). mmtree stores every type as ordered rows;
 /// this answers what clients and tests expect of a value's shape, not how it is stored.
-pub fn object_encoding(ks: &mut Ks<'_>, key: &[u8]) -> mmtree::Result<Reply> {
+pub fn object_encoding(ks: &mut Ks<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+    let key = &a[0];
     reply((|| {
         let Some(v) = value(ks, key)? else {
             return Ok(Reply::Null);
@@ -208,14 +209,16 @@ pub fn object_encoding(ks: &mut Ks<'_>, key: &[u8]) -> mmtree::Result<Reply> {
 
 /// OBJECT IDLETIME key: access times are not tracked, so a live key's idle time is 0 (Redis
 /// answers the seconds since its last access).
-pub fn object_idletime(ks: &mut Ks<'_>, key: &[u8]) -> mmtree::Result<Reply> {
+pub fn object_idletime(ks: &mut Ks<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+    let key = &a[0];
     reply((|| {
         Ok(ks.live(key)?.map_or(Reply::Null, |_| Reply::Int(0)))
     })())
 }
 
 /// OBJECT FREQ key: no LFU policy here, so Redis' answer under its default policy.
-pub fn object_freq(ks: &mut Ks<'_>, key: &[u8]) -> mmtree::Result<Reply> {
+pub fn object_freq(ks: &mut Ks<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+    let key = &a[0];
     reply((|| {
         Ok(match ks.live(key)? {
             None => Reply::Null,
