@@ -307,6 +307,16 @@ fn sort_by_get_limit_and_store() {
     assert!(err_of::<Vec<String>>(&mut c, &["SORT_RO", "l", "STORE", "x"]).contains("syntax"));
     let _: () = cmd(&mut c, &["SET", "str", "x"]).unwrap();
     assert!(err_of::<Vec<String>>(&mut c, &["SORT", "str"]).contains("WRONGTYPE"));
+    // The STORE destination is a key (COMMAND GETKEYS, the writer's key checks).
+    assert_eq!(
+        list(
+            &mut c,
+            &["COMMAND", "GETKEYS", "SORT", "abc", "STORE", "x", "GET", "store", "STORE", "def"]
+        ),
+        ["abc", "def"]
+    );
+    let long = "k".repeat(70_000);
+    assert!(err_of::<i64>(&mut c, &["SORT", "l", "STORE", &long]).contains("too large"));
     // Inside MULTI, in its place.
     let mut pipe = redis::pipe();
     pipe.atomic()

@@ -50,6 +50,13 @@ pub const SETUP: u32 = 1 << 9;
 /// argument after them (Redis' `movablekeys`).
 pub const NUMKEYS: u32 = 1 << 10;
 
+/// Its keys are found by a rule of its own beyond the key specification (COMMAND INFO's
+/// `movablekeys`; `NUMKEYS` and `STORE_KEY` commands are too): SORT, SORT_RO.
+pub const MOVABLE: u32 = 1 << 20;
+/// The argument after its last `STORE` is a key too (SORT; as Redis' `sortGetKeys`, which steps
+/// over the arguments of LIMIT, GET and BY).
+pub const STORE_KEY: u32 = 1 << 21;
+
 /// A keyspace read: one implementation over a snapshot and over the write transaction. Each
 /// command has its own (the arguments after the name; the table has checked the arity), so
 /// none looks at the name again.
@@ -197,6 +204,22 @@ impl Command {
         if self.has(NUMKEYS) {
             let (at, n) = self.numkeys(args);
             keys.extend(args.iter().skip(at + 1).take(n.unwrap_or(0)));
+        }
+        if self.has(STORE_KEY) {
+            let mut store = None;
+            let mut i = 2;
+            while i < args.len() {
+                let a = &args[i];
+                if a.eq_ignore_ascii_case(b"LIMIT") {
+                    i += 2;
+                } else if a.eq_ignore_ascii_case(b"GET") || a.eq_ignore_ascii_case(b"BY") {
+                    i += 1;
+                } else if a.eq_ignore_ascii_case(b"STORE") && i + 1 < args.len() {
+                    store = Some(&args[i + 1]);
+                }
+                i += 1;
+            }
+            keys.extend(store);
         }
         keys.into_iter()
     }
@@ -525,8 +548,8 @@ pub static COMMANDS: &[Command] = &[
     command("TOUCH",            -2, READONLY,             (1, -1, 1), Read(dump::touch)),
     command("DUMP",             2,  READONLY,             (1, 1, 1),  Read(dump::dump)),
     command("RESTORE",          -4, WRITE,                (1, 1, 1),  Write(write::dump::restore)),
-    command("SORT",             -2, WRITE,                (1, 1, 1),  Write(write::dump::sort)),
-    command("SORT_RO",          -2, READONLY,             (1, 1, 1),  Read(sort::sort_ro)),
+    command("SORT",             -2, WRITE | MOVABLE | STORE_KEY, (1, 1, 1), Write(write::dump::sort)),
+    command("SORT_RO",          -2, READONLY | MOVABLE,   (1, 1, 1),  Read(sort::sort_ro)),
 ];
 
 /// Every command, each container followed by its subcommands (COMMAND LIST's order; INFO
@@ -756,6 +779,13 @@ mod tests {
         assert_eq!(keys("ZUNION", "ZUNION 2 a b WITHSCORES"), ["a", "b"]);
         assert_eq!(keys("ZMPOP", "ZMPOP 1 a MIN"), ["a"]);
         assert_eq!(keys("ZRANGESTORE", "ZRANGESTORE d s 0 -1"), ["d", "s"]);
+        // SORT's last STORE, the arguments of LIMIT, GET and BY stepped over.
+        assert_eq!(
+            keys("SORT", "SORT a STORE x BY store GET store STORE d"),
+            ["a", "d"]
+        );
+        assert_eq!(keys("SORT", "SORT a LIMIT 0 STORE"), ["a"]);
+        assert_eq!(keys("SORT_RO", "SORT_RO a"), ["a"]);
         // A count that is no number, or too large, names only what is there.
         assert!(keys("ZINTERCARD", "ZINTERCARD x a").is_empty());
         assert_eq!(keys("ZINTERCARD", "ZINTERCARD 9 a"), ["a"]);

@@ -14,7 +14,7 @@ impl Conn {
         } else if c.has(table::READONLY) {
             flags.push("readonly");
         }
-        if c.has(table::NUMKEYS) {
+        if c.has(table::NUMKEYS | table::MOVABLE) {
             flags.push("movablekeys");
         }
         let (first, last, step) = c.keys;
