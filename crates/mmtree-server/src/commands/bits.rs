@@ -136,7 +136,22 @@ pub fn bitpos(ks: &mut Ks<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
     let Some((first, last)) = interval else {
         return Ok(Reply::Int(-1));
     };
-    let found = (first..=last).find(|&i| (data[(i / 8) as usize] & (0x80 >> (i % 8)) != 0) == bit);
+    // Whole bytes without the bit sought are stepped over at once.
+    let skip = if bit { 0x00 } else { 0xff };
+    let mut found = None;
+    let mut i = first;
+    while i <= last {
+        let byte = data[(i / 8) as usize];
+        if i % 8 == 0 && i + 7 <= last && byte == skip {
+            i += 8;
+            continue;
+        }
+        if (byte & (0x80 >> (i % 8)) != 0) == bit {
+            found = Some(i);
+            break;
+        }
+        i += 1;
+    }
     Ok(Reply::Int(match found {
         Some(i) => i as i64,
         // Looking for a 0 past the whole string: the zero padding after it.
