@@ -321,8 +321,15 @@ mod tests {
             registers(b"HYLL\x02\0\0\0\0\0\0\0\0\0\0\0"),
             Err(Bad::NotHll)
         );
-        // Redis' MurmurHash64A of "hello" with the HLL seed (from redis-server's registers:
-        // PFADD h hello sets register 0x... ; the hash itself checked against the C code).
-        assert_eq!(murmur64a(b"", 0), 0);
+        // redis-server 7.0.15's value after `PFADD hx hello foo bar` (sparse), byte for byte:
+        // the hash, the register index and run length, and the sparse opcodes all agree.
+        let mut regs = vec![0u8; REGISTERS];
+        for e in [&b"hello"[..], b"foo", b"bar"] {
+            add(&mut regs, e);
+        }
+        assert_eq!(
+            encode(&regs, true, None),
+            b"HYLL\x01\0\0\0\0\0\0\0\0\0\0\x80\\\xb3\x90GJ\x80C\x15\x80X\xe7"
+        );
     }
 }
