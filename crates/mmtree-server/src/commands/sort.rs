@@ -102,14 +102,71 @@ fn by_pattern(
     }
 }
 
-/// Redis' `strtod` check for a sort score: leading spaces, then a whole number (or empty: 0).
+/// Redis' check of a sort score: C's `strtod` over the whole string (leading white space, a
+/// sign, decimal or hexadecimal digits, `inf`/`infinity`; empty reads as 0), refused when
+/// something follows, when it is NaN, or when it is out of range (`ERANGE`: overflow, or a
+/// result below the smallest normal double).
 fn score(v: &[u8]) -> Option<f64> {
-    let t = std::str::from_utf8(v).ok()?.trim_start();
+    let t = std::str::from_utf8(v).ok()?;
+    let t = t.trim_start_matches([' ', '\t', '\n', '\x0b', '\x0c', '\r']);
     if t.is_empty() {
         return Some(0.0);
     }
-    let f: f64 = t.parse().ok()?;
-    (!f.is_nan()).then_some(f)
+    let (negative, body) = match t.as_bytes()[0] {
+        b'-' => (true, &t[1..]),
+        b'+' => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let f = if body.len() > 2 && body[..2].eq_ignore_ascii_case("0x") {
+        hex_float(&body[2..])?
+    } else {
+        let f: f64 = body.parse().ok()?;
+        let named = body
+            .bytes()
+            .any(|b| b.is_ascii_alphabetic() && !matches!(b, b'e' | b'E'));
+        if f.is_infinite() && !named {
+            return None;
+        }
+        f
+    };
+    if f.is_nan() || (f != 0.0 && f.abs() < f64::MIN_POSITIVE) {
+        return None;
+    }
+    if f == 0.0
+        && body
+            .bytes()
+            .take_while(|b| !matches!(b, b'e' | b'E'))
+            .any(|b| matches!(b, b'1'..=b'9'))
+    {
+        return None;
+    }
+    Some(if negative { -f } else { f })
+}
+
+/// The digits of a hexadecimal float after `0x`: `h[.h][p[+-]d]`, at least one digit.
+fn hex_float(t: &str) -> Option<f64> {
+    let (mantissa, exp) = match t.find(['p', 'P']) {
+        Some(i) => (&t[..i], Some(&t[i + 1..])),
+        None => (t, None),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if int.is_empty() && frac.is_empty() {
+        return None;
+    }
+    let mut value = 0.0f64;
+    for c in int.chars() {
+        value = value * 16.0 + f64::from(c.to_digit(16)?);
+    }
+    let mut scale = 1.0 / 16.0;
+    for c in frac.chars() {
+        value += f64::from(c.to_digit(16)?) * scale;
+        scale /= 16.0;
+    }
+    if let Some(e) = exp {
+        let e: i32 = e.parse().ok()?;
+        value *= 2f64.powi(e);
+    }
+    value.is_finite().then_some(value)
 }
 
 /// Runs a parsed SORT on `key`: the output (each element, or each GET's value; None: missing),
@@ -245,4 +302,32 @@ pub fn sort_ro(ks: &mut Ks<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
             Err(e) => e,
         }
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::score;
+
+    #[test]
+    fn scores_read_as_strtod_reads_them() {
+        assert_eq!(score(b""), Some(0.0));
+        assert_eq!(score(b" 7"), Some(7.0));
+        assert_eq!(score(b"0x10"), Some(16.0));
+        assert_eq!(score(b"-0x1p3"), Some(-8.0));
+        assert_eq!(score(b"0x.8"), Some(0.5));
+        assert_eq!(score(b"-inf"), Some(f64::NEG_INFINITY));
+        assert_eq!(score(b"1e2"), Some(100.0));
+        assert_eq!(score(b"0e5"), Some(0.0));
+        for bad in [
+            &b"3 "[..],
+            b"abc",
+            b"nan",
+            b"1e500",
+            b"1e-400",
+            b"0x",
+            b"1e",
+        ] {
+            assert_eq!(score(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
 }
