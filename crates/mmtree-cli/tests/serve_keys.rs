@@ -285,7 +285,11 @@ fn object_refcount_is_one_for_a_live_key() {
     );
     exchange(&mut s, &[&["OBJECT", "REFCOUNT", "l2"]], ":1\r\n");
     exchange(&mut s, &[&["OBJECT", "REFCOUNT", "none"]], "$-1\r\n");
-    exchange(&mut s, &[&["OBJECT", "ENCODING", "l"]], "$9\r\nquicklist\r\n");
+    exchange(
+        &mut s,
+        &[&["OBJECT", "ENCODING", "l"]],
+        "$9\r\nquicklist\r\n",
+    );
     exchange(
         &mut s,
         &[&["OBJECT", "NOPE", "l"]],
