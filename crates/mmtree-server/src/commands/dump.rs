@@ -115,12 +115,42 @@ pub fn deserialize(payload: &[u8]) -> Result<Value, &'static str> {
                 }
                 rows.push((f, v));
             }
-            if rows.is_empty() {
+            if rows.is_empty() || !consistent(kind, &rows) {
                 return Err(BAD_FORMAT);
             }
             Ok(Value::Collection(kind.to_vec(), rows))
         }
         _ => Err(BAD_FORMAT),
+    }
+}
+
+/// True if the rows keep the layout's invariants the commands rely on: a list's positions are
+/// consecutive; a sorted set has for each member row (`0 member` → score) exactly the order row
+/// of that score (`1 order(score) member`), and no other.
+fn consistent(kind: &[u8], rows: &[(Vec<u8>, Vec<u8>)]) -> bool {
+    match kind {
+        b"list" => rows.windows(2).all(|w| {
+            let at = |f: &[u8]| u64::from_be_bytes(f.try_into().unwrap_or([0; 8]));
+            at(&w[0].0).checked_add(1) == Some(at(&w[1].0))
+        }),
+        b"zset" => {
+            let members: Vec<&(Vec<u8>, Vec<u8>)> = rows
+                .iter()
+                .filter(|(f, _)| f[0] == crate::store::ZMEMBER)
+                .collect();
+            let orders: std::collections::BTreeSet<&[u8]> = rows
+                .iter()
+                .filter(|(f, _)| f[0] == crate::store::ZORDER)
+                .map(|(f, _)| f.as_slice())
+                .collect();
+            members.len() * 2 == rows.len()
+                && members.iter().all(|(m, score)| {
+                    let score = crate::store::score_of(score);
+                    !score.is_nan()
+                        && orders.contains(crate::store::zorder(&m[1..], score).as_slice())
+                })
+        }
+        _ => true,
     }
 }
 
@@ -256,6 +286,27 @@ mod tests {
             assert_eq!(deserialize(&bad).err(), Some(BAD_PAYLOAD), "byte {i}");
         }
         assert_eq!(deserialize(b"").err(), Some(BAD_PAYLOAD));
+        // A payload with a right checksum whose rows break the layout is refused.
+        let gap = Value::Collection(
+            b"list".to_vec(),
+            vec![
+                (1u64.to_be_bytes().to_vec(), b"a".to_vec()),
+                (3u64.to_be_bytes().to_vec(), b"b".to_vec()),
+            ],
+        );
+        assert_eq!(deserialize(&serialize(&gap)).err(), Some(BAD_FORMAT));
+        let member = crate::store::zmember(b"m");
+        let score = crate::store::score_bytes(1.0).to_vec();
+        let lone = Value::Collection(b"zset".to_vec(), vec![(member.clone(), score.clone())]);
+        assert_eq!(deserialize(&serialize(&lone)).err(), Some(BAD_FORMAT));
+        let whole = Value::Collection(
+            b"zset".to_vec(),
+            vec![
+                (member, score),
+                (crate::store::zorder(b"m", 1.0), Vec::new()),
+            ],
+        );
+        assert!(deserialize(&serialize(&whole)).is_ok());
         assert!(is_redis_int(b"-12") && !is_redis_int(b"012") && !is_redis_int(b"+1"));
         assert!(!is_redis_int(b"99999999999999999999"));
     }
