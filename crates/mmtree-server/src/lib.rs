@@ -149,6 +149,7 @@ pub fn run(args: Options) -> Result<()> {
             .collect(),
         shutting_down: AtomicBool::new(false),
         shutdown_requested: AtomicBool::new(false),
+        scripts: Default::default(),
         notify: notify::Settings::default(),
         clients: AtomicUsize::new(0),
         started: Instant::now(),
@@ -237,6 +238,8 @@ pub fn run(args: Options) -> Result<()> {
     // Graceful shutdown: stop accepting, let clients finish what they sent, commit, exit 0.
     println!("mmtree serve: shutting down");
     server.shutting_down.store(true, Ordering::Relaxed);
+    // A script still running stops (its writes are not committed): the writer can end.
+    server.scripts.abort();
     drop(loops);
     for handle in loop_threads {
         let _ = handle.join();

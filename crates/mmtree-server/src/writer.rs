@@ -21,6 +21,8 @@ pub fn writer_loop(
     durability: mmtree::Durability,
 ) {
     let mut sweeper = expiry::Sweeper::new(Instant::now());
+    // Scripts run here, in the group's transaction, on this thread's Lua state.
+    commands::scripting::install(server.scripts.clone());
     // Keys under WATCH, with their versions: the writer's alone (WATCH, EXEC, UNWATCH and a
     // closing connection's release are jobs), so no event loop ever waits for a group to apply.
     let mut watches = store::Watches::default();

@@ -11,6 +11,7 @@ mod keys;
 mod lists;
 pub mod random;
 mod scan;
+pub mod scripting;
 mod sets;
 mod sorted_sets;
 mod strings;

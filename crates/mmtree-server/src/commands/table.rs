@@ -5,7 +5,7 @@
 //! mode, MULTI, CLIENT REPLY, the rate limiter, COMMAND INFO, INFO commandstats, the writer's
 //! key checks and EXEC's routing read these columns instead of matching names.
 
-use super::{hashes, keys, lists, random, scan, sets, sorted_sets, strings, write};
+use super::{hashes, keys, lists, random, scan, scripting, sets, sorted_sets, strings, write};
 use crate::keyspace::Ks;
 use crate::resp::Reply;
 use crate::store::Tx;
@@ -37,6 +37,12 @@ pub const SETUP: u32 = 1 << 9;
 /// key specification names the fixed keys before it (a destination), or none; the count is the
 /// argument after them (Redis' `movablekeys`).
 pub const NUMKEYS: u32 = 1 << 10;
+
+/// Refused inside a Lua script (`redis.call`): the scripting commands themselves.
+pub const NOSCRIPT: u32 = 1 << 11;
+/// Served while a script runs past its time limit (as Redis' `allow-busy`; for a container
+/// command, only its KILL and STATS subcommands): every other command gets BUSY.
+pub const ALLOW_BUSY: u32 = 1 << 12;
 
 /// Subcommands that are connection setup too (what client libraries send at connect).
 pub const SETUP_SUBCOMMANDS: &[(&str, &str)] = &[("CLIENT", "SETINFO"), ("CLIENT", "SETNAME")];
@@ -73,6 +79,7 @@ pub enum Session {
     Memory,
     Object,
     Unwatch,
+    Script,
     Subscribe,
     Unsubscribe,
     PSubscribe,
@@ -193,14 +200,14 @@ pub static COMMANDS: &[Command] = &[
     command(
         "AUTH",
         -2,
-        NO_AUTH | SETUP,
+        NO_AUTH | SETUP | ALLOW_BUSY,
         (0, 0, 0),
         Handler::Session(Session::Auth),
     ),
     command(
         "HELLO",
         -1,
-        NO_AUTH | SETUP,
+        NO_AUTH | SETUP | ALLOW_BUSY,
         (0, 0, 0),
         Handler::Session(Session::Hello),
     ),
@@ -331,7 +338,7 @@ pub static COMMANDS: &[Command] = &[
     command(
         "SHUTDOWN",
         -1,
-        NO_MULTI,
+        NO_MULTI | ALLOW_BUSY,
         (0, 0, 0),
         Handler::Session(Session::Shutdown),
     ),
@@ -383,7 +390,7 @@ pub static COMMANDS: &[Command] = &[
     command(
         "QUIT",
         -1,
-        NO_AUTH | PUBSUB,
+        NO_AUTH | PUBSUB | ALLOW_BUSY,
         (0, 0, 0),
         Handler::Session(Session::Quit),
     ),
@@ -474,7 +481,7 @@ pub static COMMANDS: &[Command] = &[
     command(
         "FUNCTION",
         -2,
-        CONTAINER,
+        CONTAINER | NOSCRIPT | ALLOW_BUSY,
         (0, 0, 0),
         Handler::Session(Session::Function),
     ),
@@ -945,6 +952,58 @@ pub static COMMANDS: &[Command] = &[
         (1, 1, 1),
         Handler::Read(random::pick_fields),
     ),
+    // Scripting (`scripting`): EVAL and FCALL run in the writer's transaction, so they are
+    // writes here whatever the script does; their keys follow `numkeys`, the third argument
+    // (a key specification naming no fixed key, whose end is at the `numkeys` argument).
+    command(
+        "EVAL",
+        -3,
+        WRITE | NUMKEYS | NOSCRIPT,
+        (2, 1, 1),
+        Handler::Write(scripting::eval),
+    ),
+    command(
+        "EVALSHA",
+        -3,
+        WRITE | NUMKEYS | NOSCRIPT,
+        (2, 1, 1),
+        Handler::Write(scripting::eval),
+    ),
+    command(
+        "EVAL_RO",
+        -3,
+        WRITE | NUMKEYS | NOSCRIPT,
+        (2, 1, 1),
+        Handler::Write(scripting::eval),
+    ),
+    command(
+        "EVALSHA_RO",
+        -3,
+        WRITE | NUMKEYS | NOSCRIPT,
+        (2, 1, 1),
+        Handler::Write(scripting::eval),
+    ),
+    command(
+        "FCALL",
+        -3,
+        WRITE | NUMKEYS | NOSCRIPT,
+        (2, 1, 1),
+        Handler::Write(scripting::fcall),
+    ),
+    command(
+        "FCALL_RO",
+        -3,
+        WRITE | NUMKEYS | NOSCRIPT,
+        (2, 1, 1),
+        Handler::Write(scripting::fcall),
+    ),
+    command(
+        "SCRIPT",
+        -2,
+        CONTAINER | NOSCRIPT | ALLOW_BUSY,
+        (0, 0, 0),
+        Handler::Session(Session::Script),
+    ),
 ];
 
 /// Name (upper case) → entry.
@@ -1021,5 +1080,9 @@ mod tests {
         // A count that is no number, or too large, names only what is there.
         assert!(keys("ZINTERCARD", "ZINTERCARD x a").is_empty());
         assert_eq!(keys("ZINTERCARD", "ZINTERCARD 9 a"), ["a"]);
+        // EVAL and FCALL: the keys after numkeys, never the script or the function's name.
+        assert_eq!(keys("EVAL", "EVAL return 2 a b c"), ["a", "b"]);
+        assert!(keys("EVALSHA", "EVALSHA abc 0 x").is_empty());
+        assert_eq!(keys("FCALL", "FCALL f 1 k v"), ["k"]);
     }
 }
