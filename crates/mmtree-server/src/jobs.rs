@@ -2,6 +2,7 @@
 //! (`Outcome`), and how an answer or a message reaches a connection's event loop (`Event`
 //! through its `Notifier`).
 
+use crate::commands::table::Command;
 use crate::resp::Reply;
 use crate::store;
 use mio::Waker;
@@ -18,10 +19,17 @@ pub struct WatchClaim {
     pub in_flight: Mutex<Option<(u32, Vec<Vec<u8>>)>>,
 }
 
+/// A command as the connection resolved it, once, from the command table, with its arguments
+/// (the name first): what MULTI queues and the writer runs, never looked up again.
+pub struct Op {
+    pub cmd: &'static Command,
+    pub args: Vec<Vec<u8>>,
+}
+
 /// Work for the group-commit writer from one client.
 pub enum Job {
     /// Write commands, in order, on database `db`.
-    Writes { db: u32, ops: Vec<Vec<Vec<u8>>> },
+    Writes { db: u32, ops: Vec<Op> },
     /// WATCH: registers the keys; answered with each key's version and liveness. The keys are
     /// noted in `owner.in_flight` until the connection has the answer, so a connection that
     /// closes (or a commit that fails) before then does not leave them registered.
@@ -37,7 +45,7 @@ pub enum Job {
     /// transaction left, nothing of the jobs after it.
     Exec {
         watched: Vec<store::WatchedKey>,
-        ops: Vec<(u32, Vec<Vec<u8>>)>,
+        ops: Vec<(u32, Op)>,
         snapshot: bool,
     },
     /// UNWATCH (and DISCARD, and a closing connection's watches): unregisters the keys. Not

@@ -227,7 +227,8 @@ fn run_job(
             for op in ops {
                 out.push(commands::write::apply(
                     &mut tx(w, watches, *db, now, max_key, events.as_deref_mut()),
-                    op,
+                    op.cmd,
+                    &op.args,
                 )?);
             }
             Outcome::Replies(out)
@@ -263,15 +264,14 @@ fn run_job(
             let mut out = Vec::with_capacity(ops.len());
             for (db, op) in ops {
                 let mut tx = tx(w, watches, *db, now, max_key, events.as_deref_mut());
-                out.push(match commands::table::lookup(&op[0]).map(|c| c.handler) {
-                    Some(commands::table::Handler::Read(read)) => {
-                        let name = String::from_utf8_lossy(&op[0]).to_ascii_uppercase();
+                out.push(match op.cmd.handler {
+                    commands::table::Handler::Read(read) => {
                         let mut rows = keyspace::Transaction(&mut tx);
                         let mut ks =
                             keyspace::Keyspace::new(&mut rows as &mut dyn keyspace::Rows, now);
-                        read(&mut ks, &name, &op[1..])?
+                        read(&mut ks, &op.args[1..])?
                     }
-                    _ => commands::write::apply(&mut tx, op)?,
+                    _ => commands::write::apply(&mut tx, op.cmd, &op.args)?,
                 });
             }
             Outcome::Replies(out)

@@ -113,12 +113,7 @@ impl Conn {
         let mut db = self.db;
         let mut ops = Vec::new();
         let mut slots = Vec::with_capacity(queue.len());
-        for args in &queue {
-            // Every queued command is in the table (checked as it was queued).
-            let Some(cmd) = table::lookup(&args[0]) else {
-                slots.push(Slot::Done(Reply::Error(unknown_command(args))));
-                continue;
-            };
+        for &Op { cmd, ref args } in &queue {
             if cmd.session() == Some(Session::Select) {
                 slots.push(Slot::Done(
                     match std::str::from_utf8(&args[1])
@@ -134,7 +129,13 @@ impl Conn {
                     },
                 ));
             } else if matches!(cmd.handler, Handler::Write(_) | Handler::Read(_)) {
-                ops.push((db, args.clone()));
+                ops.push((
+                    db,
+                    Op {
+                        cmd,
+                        args: args.clone(),
+                    },
+                ));
                 slots.push(Slot::Writer);
             } else {
                 slots.push(Slot::Local(db, cmd));
@@ -158,7 +159,7 @@ impl Conn {
     /// EXEC's replies, once the writer has run the queue (or found a watched key changed).
     pub(super) fn exec_done(
         &mut self,
-        queue: Vec<Vec<Vec<u8>>>,
+        queue: Vec<Op>,
         slots: Vec<Slot>,
         db_after: u32,
         outcome: Outcome,
@@ -187,7 +188,7 @@ impl Conn {
         };
         let mut replies = replies.into_iter();
         self.out.array(queue.len());
-        for (slot, args) in slots.into_iter().zip(&queue) {
+        for (slot, Op { args, .. }) in slots.into_iter().zip(&queue) {
             match slot {
                 Slot::Writer => {
                     let reply = replies.next().unwrap_or(Reply::Null);

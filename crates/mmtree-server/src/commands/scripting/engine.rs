@@ -4,7 +4,7 @@
 //! API and the sandbox).
 
 use super::convert::{self, format_g17};
-use super::{Scripts, COMPAT, NOSCRIPT, NO_WRITES};
+use super::{EvalForm, Scripts, COMPAT, NOSCRIPT, NO_WRITES};
 use crate::commands::table::{self, Handler, Session};
 use crate::commands::write;
 use crate::keyspace;
@@ -390,11 +390,10 @@ impl Engine {
     pub(super) fn eval(
         &mut self,
         tx: &mut Tx<'_>,
-        name: &str,
+        form: EvalForm,
         a: &[Vec<u8>],
     ) -> mmtree::Result<Reply> {
-        let by_sha = name.starts_with("EVALSHA");
-        let ro = name.ends_with("_RO");
+        let (by_sha, ro) = (form.by_sha, form.read_only);
         if by_sha && a[0].len() != 40 {
             return Ok(Reply::Error(NOSCRIPT.into()));
         }
@@ -474,10 +473,9 @@ impl Engine {
     pub(super) fn fcall(
         &mut self,
         tx: &mut Tx<'_>,
-        name: &str,
+        ro: bool,
         a: &[Vec<u8>],
     ) -> mmtree::Result<Reply> {
-        let ro = name == "FCALL_RO";
         let fname = String::from_utf8_lossy(&a[0]).into_owned();
         let (found, generation) = self.shared.function(&fname);
         let Some((_, flags)) = found else {
@@ -714,9 +712,9 @@ fn execute(ctx: &mut Ctx<'_, '_>, argv: &[Vec<u8>]) -> mmtree::Result<Reply> {
                     let now = tx.now;
                     let mut rows = keyspace::Transaction(tx);
                     let mut ks = keyspace::Keyspace::new(&mut rows as &mut dyn keyspace::Rows, now);
-                    read(&mut ks, cmd.name, a)
+                    read(&mut ks, a)
                 }
-                _ => write::apply(tx, argv),
+                _ => write::apply(tx, cmd, argv),
             };
             ctx.tx.db = caller_db;
             reply

@@ -689,15 +689,54 @@ fn help(lines: &[&str]) -> Reply {
     Reply::Array(lines.iter().map(|l| Reply::Status((*l).into())).collect())
 }
 
-/// EVAL, EVALSHA, EVAL_RO, EVALSHA_RO: run by the group-commit writer (a `Write` handler of the
-/// command table) on its Lua state.
-pub fn eval(tx: &mut Tx<'_>, name: &str, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
-    engine::with_engine(|e| e.eval(tx, name, a))
+/// How EVAL finds its script and whether it may write.
+#[derive(Clone, Copy)]
+pub(crate) struct EvalForm {
+    by_sha: bool,
+    read_only: bool,
 }
 
-/// FCALL, FCALL_RO: as `eval`.
-pub fn fcall(tx: &mut Tx<'_>, name: &str, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
-    engine::with_engine(|e| e.fcall(tx, name, a))
+/// EVAL, EVALSHA, EVAL_RO, EVALSHA_RO: run by the group-commit writer (`Write` handlers of the
+/// command table) on its Lua state.
+pub fn eval(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+    let form = EvalForm {
+        by_sha: false,
+        read_only: false,
+    };
+    engine::with_engine(|e| e.eval(tx, form, a))
+}
+
+pub fn evalsha(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+    let form = EvalForm {
+        by_sha: true,
+        read_only: false,
+    };
+    engine::with_engine(|e| e.eval(tx, form, a))
+}
+
+pub fn eval_ro(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+    let form = EvalForm {
+        by_sha: false,
+        read_only: true,
+    };
+    engine::with_engine(|e| e.eval(tx, form, a))
+}
+
+pub fn evalsha_ro(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+    let form = EvalForm {
+        by_sha: true,
+        read_only: true,
+    };
+    engine::with_engine(|e| e.eval(tx, form, a))
+}
+
+/// FCALL and FCALL_RO: as `eval`.
+pub fn fcall(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+    engine::with_engine(|e| e.fcall(tx, false, a))
+}
+
+pub fn fcall_ro(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+    engine::with_engine(|e| e.fcall(tx, true, a))
 }
 
 #[cfg(test)]
