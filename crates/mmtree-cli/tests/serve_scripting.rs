@@ -552,6 +552,9 @@ fn hostile_scripts_get_errors_never_a_crash() {
             "return loadstring(string.dump(function() return 1 end))()",
             "attempt to call a nil value",
         ),
+        ("getmetatable('').__index.upper = nil", "attempt to index"),
+        ("getfenv(redis.call).x = 1", "Attempt to modify a readonly table"),
+        ("getfenv(0).x = 1", "Attempt to modify a readonly table"),
         ("return os.time()", "nonexistent global variable 'os'"),
         (
             "return io.open('/etc/passwd')",
@@ -622,6 +625,7 @@ fn hostile_scripts_get_errors_never_a_crash() {
         ),
         "falsefalse"
     );
+    assert_eq!(eval::<String>(&mut c, "return ('x'):upper()", &["0"]), "X");
     // And a script working through a large table is fine.
     assert_eq!(
         eval::<i64>(

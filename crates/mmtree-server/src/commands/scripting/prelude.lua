@@ -293,6 +293,10 @@ for _, name in ipairs({ 'string', 'math', 'table', 'coroutine' }) do
   if lib then rawset(real, name, protect(lib)) end
 end
 rawset(real, '_G', env)
+-- Strings' methods go through the read-only proxy too, and their metatable is hidden.
+local string_meta = getmetatable('')
+string_meta.__index = rawget(real, 'string')
+string_meta.__metatable = locked
 
 -- The error handler: an error becomes a table {err=..., source=..., line=...} naming the line of
 -- the script (not of this file, nor of a C function) where it was raised.
