@@ -135,6 +135,45 @@ fn values_convert_as_redis_converts_them() {
     );
     assert!(eval_err(&mut c, "return redis.error_reply('MY err')", &["0"]).contains("MY"));
     let _: () = eval(&mut c, "redis.log(redis.LOG_NOTICE, 'from a test')", &["0"]);
+    // cjson and bit, as Redis bundles them.
+    assert_eq!(
+        eval::<String>(
+            &mut c,
+            "return table.concat(cjson.decode('[0.0, -5e3, -1, 0.3e-3, 1023.2, 0e10]'), ' ')",
+            &["0"]
+        ),
+        "0 -5000 -1 0.0003 1023.2 0"
+    );
+    assert_eq!(
+        eval::<String>(
+            &mut c,
+            "return cjson.encode({1, 'a/b', {k = 1.5}, true, cjson.null})",
+            &["0"]
+        ),
+        r#"[1,"a\/b",{"k":1.5},true,null]"#
+    );
+    assert_eq!(
+        eval::<String>(
+            &mut c,
+            "local ok, e = pcall(cjson.encode, {num = 0/0}) return tostring(ok) .. ': ' .. e",
+            &["0"]
+        ),
+        "false: Cannot serialise number: must not be NaN or Inf"
+    );
+    assert!(eval_err(
+        &mut c,
+        "local t = {} t[1] = t return cjson.encode(t)",
+        &["0"]
+    )
+    .contains("excessive nesting"));
+    assert_eq!(
+        eval::<String>(
+            &mut c,
+            "return bit.band(7, 3) .. bit.bor(1, 2, 4) .. bit.bxor(1, 3) .. ' ' .. bit.tohex(255) .. ' ' .. bit.lshift(1, 31)",
+            &["0"]
+        ),
+        "372 000000ff -2147483648"
+    );
 
     // RESP3: redis.setresp(3) gives maps, doubles, booleans; the reply is in the client's
     // protocol.
@@ -553,7 +592,10 @@ fn hostile_scripts_get_errors_never_a_crash() {
             "attempt to call a nil value",
         ),
         ("getmetatable('').__index.upper = nil", "attempt to index"),
-        ("getfenv(redis.call).x = 1", "Attempt to modify a readonly table"),
+        (
+            "getfenv(redis.call).x = 1",
+            "Attempt to modify a readonly table",
+        ),
         ("getfenv(0).x = 1", "Attempt to modify a readonly table"),
         ("return os.time()", "nonexistent global variable 'os'"),
         (
@@ -626,6 +668,15 @@ fn hostile_scripts_get_errors_never_a_crash() {
         "falsefalse"
     );
     assert_eq!(eval::<String>(&mut c, "return ('x'):upper()", &["0"]), "X");
+    // A command with thousands of arguments (Redis' "unpack with massive arguments").
+    assert_eq!(
+        eval::<i64>(
+            &mut c,
+            "local a = {} for i = 1, 7999 do a[i] = 1 end return redis.call('lpush', 'massive', unpack(a))",
+            &["0"]
+        ),
+        7999
+    );
     // And a script working through a large table is fine.
     assert_eq!(
         eval::<i64>(

@@ -163,6 +163,9 @@ pub fn run(args: Options) -> Result<()> {
         let server = server.clone();
         std::thread::Builder::new()
             .name("group-commit".into())
+            // Lua scripts run here: room for Lua's nested C calls and the conversions of
+            // deeply nested values (bounded, but deep), as Redis' main thread has 8 MiB.
+            .stack_size(64 << 20)
             .spawn(move || writer_loop(server, receiver, durability))?
     };
     println!(

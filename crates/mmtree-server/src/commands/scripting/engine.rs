@@ -11,8 +11,7 @@ use crate::keyspace;
 use crate::resp::Reply;
 use crate::store::{Tx, DATABASES};
 use mlua::{
-    chunk::ChunkMode, Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value,
-    VmState,
+    chunk::ChunkMode, Function, HookTriggers, Lua, LuaOptions, StdLib, Table, Value, VmState,
 };
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -96,6 +95,16 @@ fn new_state(
     let in_coroutines = check.clone();
     api.raw_set("check", lua.create_function(move |_, ()| in_coroutines())?)?;
     api.raw_set("hook_every", HOOK_EVERY)?;
+    super::libs::install(&lua, &api)?;
+    api.raw_set(
+        "error_message",
+        lua.create_function(|_, e: Value| {
+            Ok(match e {
+                Value::Error(e) => lua_error_text(&e),
+                _ => "unknown error".into(),
+            })
+        })?,
+    )?;
     api.raw_set("version", VERSION)?;
     api.raw_set("version_num", VERSION_NUM)?;
     lua.set_hook(
@@ -579,8 +588,7 @@ impl Engine {
         let resp3 = &self.resp3;
         let api = &self.api;
         let result: mlua::Result<(bool, Value)> = lua.scope(|scope| {
-            let command =
-                scope.create_function(|lua, args: MultiValue| call(lua, &ctx, resp3, args))?;
+            let command = scope.create_function(|lua, args: Table| call(lua, &ctx, resp3, args))?;
             if eval {
                 api.real.raw_set("KEYS", keys)?;
                 api.real.raw_set("ARGV", argv)?;
@@ -627,12 +635,13 @@ impl Engine {
 }
 
 /// `redis.call` and `redis.pcall`'s work: runs one command over the group's transaction;
-/// returns (true, reply) or (false, error table).
+/// returns (true, reply) or (false, error table). The arguments come packed in a table
+/// (`{n = count, ...}`: a callback cannot take thousands of values on the stack, a table can).
 fn call(
     lua: &Lua,
     ctx: &RefCell<Ctx<'_, '_>>,
     resp3: &Cell<bool>,
-    args: MultiValue,
+    packed: Table,
 ) -> mlua::Result<(bool, Value)> {
     let mut ctx = ctx
         .try_borrow_mut()
@@ -643,12 +652,14 @@ fn call(
         ));
     }
     let fail = |text: &str| Ok((false, convert::error_table(lua, text)?));
-    if args.is_empty() {
+    let n: usize = packed.raw_get("n")?;
+    if n == 0 {
         return fail("ERR Please specify at least one argument for this redis lib call");
     }
-    let mut argv = Vec::with_capacity(args.len());
-    for v in args.iter() {
-        match v {
+    let mut argv = Vec::with_capacity(n);
+    for i in 1..=n {
+        let v: Value = packed.raw_get(i)?;
+        match &v {
             Value::String(s) => argv.push(s.as_bytes().to_vec()),
             Value::Integer(n) => argv.push(format_g17(*n as f64).into_bytes()),
             Value::Number(n) => argv.push(format_g17(*n).into_bytes()),

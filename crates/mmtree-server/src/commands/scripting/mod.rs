@@ -22,6 +22,7 @@
 
 mod convert;
 mod engine;
+mod libs;
 
 use crate::commands::table::{self, Command};
 use crate::resp::Reply;

@@ -109,12 +109,16 @@ end
 local function results(ok, r)
   if api.stopped() then error('Script killed by user with SCRIPT KILL...', 0) end
   if ok then return true, unpack(r, 1, r.n) end
+  -- An error from Rust code is its message, as the C libraries' errors are strings.
+  if type(r) == 'userdata' then r = api.error_message(r) end
   return false, r
 end
 rawset(real, 'pcall', function(f, ...)
+  if type(f) ~= 'function' then return results(pcall_(f, ...)) end
   return results(pcall_(function(...) return pack(f(...)) end, ...))
 end)
 rawset(real, 'xpcall', function(f, h)
+  if type(f) ~= 'function' then return results(xpcall(f, h)) end
   return results(xpcall(function() return pack(f()) end, h))
 end)
 rawget(real, 'coroutine').resume = function(...) return restop(coroutine_resume(...)) end
@@ -150,14 +154,14 @@ local redis = {}
 
 redis.call = function(...)
   if current == nil then fail('redis.call/pcall can only be called inside a script invocation') end
-  local ok, v = current(...)
+  local ok, v = current(pack(...))
   if not ok then error(v) end
   return v
 end
 
 redis.pcall = function(...)
   if current == nil then fail('redis.call/pcall can only be called inside a script invocation') end
-  local _, v = current(...)
+  local _, v = current(pack(...))
   return v
 end
 
@@ -288,6 +292,8 @@ redis.register_function = function(...)
 end
 
 rawset(real, 'redis', protect(redis))
+rawset(real, 'cjson', protect(api.cjson))
+rawset(real, 'bit', protect(api.bit))
 for _, name in ipairs({ 'string', 'math', 'table', 'coroutine' }) do
   local lib = rawget(real, name)
   if lib then rawset(real, name, protect(lib)) end
@@ -306,6 +312,10 @@ local function handler(err)
   while info and (info.what == 'C' or info.what == 'tail' or info.source == '@redis_api') do
     level = level + 1
     info = dbg_getinfo(level, 'Sl')
+  end
+  if type(err) == 'userdata' then
+    -- An error raised by Rust code (a library function, the hook): its message alone.
+    err = api.error_message(err)
   end
   if type(err) ~= 'table' then
     err = { err = 'ERR ' .. tostring(err) }
