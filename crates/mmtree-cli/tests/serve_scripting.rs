@@ -430,6 +430,11 @@ fn read_only_scripts_and_the_script_cache() {
         cmd::<String>(&mut c, &["FCALL_RO", "getit", "1", "fk"]).unwrap(),
         "fv"
     );
+    // Function names are found in any case, as Redis'.
+    assert_eq!(
+        cmd::<String>(&mut c, &["FCALL_RO", "GETIT", "1", "fk"]).unwrap(),
+        "fv"
+    );
     let e = err_of::<V>(&mut c, &["FCALL_RO", "setit", "1", "fk", "x"]);
     assert!(
         e.contains("Can not execute a script with write flag"),
@@ -455,7 +460,44 @@ fn read_only_scripts_and_the_script_cache() {
         ],
     );
     assert!(e.contains("Function setit already exists"), "{e}");
+    // DUMP and RESTORE (a payload of ours): all or nothing, with Redis' policies.
+    let dump: Vec<u8> = cmd(&mut c, &["FUNCTION", "DUMP"]).unwrap();
+    let mut restore = redis::cmd("FUNCTION");
+    restore.arg("RESTORE").arg(&dump);
+    let e = restore.query::<V>(&mut c).unwrap_err().to_string();
+    assert!(e.contains("already exists"), "{e}");
+    let mut restore = redis::cmd("FUNCTION");
+    restore.arg("RESTORE").arg(&dump).arg("REPLACE");
+    assert_eq!(restore.query::<String>(&mut c).unwrap(), "OK");
+    let mut bad = dump.clone();
+    bad[6] ^= 1;
+    let mut restore = redis::cmd("FUNCTION");
+    restore.arg("RESTORE").arg(&bad).arg("FLUSH");
+    let e = restore.query::<V>(&mut c).unwrap_err().to_string();
+    assert!(e.contains("payload version or checksum are wrong"), "{e}");
+    assert_eq!(
+        cmd::<String>(&mut c, &["FCALL", "setit", "1", "fk", "again"]).unwrap(),
+        "OK"
+    );
     let _: () = cmd(&mut c, &["FUNCTION", "DELETE", "mylib"]).unwrap();
+    let mut restore = redis::cmd("FUNCTION");
+    restore.arg("RESTORE").arg(&dump);
+    assert_eq!(restore.query::<String>(&mut c).unwrap(), "OK");
+    let _: () = cmd(&mut c, &["FUNCTION", "DELETE", "mylib"]).unwrap();
+    // A quoted library name, as Redis splits the shebang.
+    assert_eq!(
+        cmd::<String>(
+            &mut c,
+            &[
+                "FUNCTION",
+                "LOAD",
+                "#!lua name=\"quoted\"\nredis.register_function('q', function() return 1 end)"
+            ]
+        )
+        .unwrap(),
+        "quoted"
+    );
+    let _: () = cmd(&mut c, &["FUNCTION", "DELETE", "quoted"]).unwrap();
     assert!(err_of::<V>(&mut c, &["FCALL", "setit", "1", "a", "b"]).contains("Function not found"));
     assert_eq!(
         cmd::<V>(&mut c, &["FUNCTION", "LIST"]).unwrap(),

@@ -355,7 +355,7 @@ pub(super) struct Engine {
     /// SHA1 → the compiled EVAL script and its flags.
     scripts: HashMap<String, (Function, u32)>,
     cache_generation: u64,
-    /// Function name → its callback.
+    /// Function name (lower case) → its callback.
     functions: HashMap<String, Function>,
     lib_generation: Option<u64>,
 }
@@ -503,10 +503,14 @@ impl Engine {
         if self.lib_generation != Some(generation) {
             self.reload_libraries();
         }
-        let Some(f) = self.functions.get(&fname).cloned() else {
+        let Some(f) = self.functions.get(&fname.to_lowercase()).cloned() else {
             return Ok(Reply::Error("ERR Function not found".into()));
         };
-        self.run(
+        // What FUNCTION STATS shows of the running function: its name and the command.
+        let mut command = vec![if ro { &b"fcall_ro"[..] } else { b"fcall" }.to_vec()];
+        command.extend_from_slice(a);
+        *self.shared.run.about.lock().expect("running script") = Some((fname.clone(), command));
+        let reply = self.run(
             tx,
             &fname,
             false,
@@ -514,7 +518,9 @@ impl Engine {
             keys,
             argv,
             ro || flags & NO_WRITES != 0,
-        )
+        );
+        *self.shared.run.about.lock().expect("running script") = None;
+        reply
     }
 
     /// Loads every library again on this state (after FUNCTION LOAD, DELETE or FLUSH).
@@ -530,7 +536,7 @@ impl Engine {
             match run_library(&self.lua, &self.api, &lib.code[start..]) {
                 Ok(functions) => {
                     for (info, f) in functions {
-                        self.functions.insert(info.name, f);
+                        self.functions.insert(info.name.to_lowercase(), f);
                     }
                 }
                 Err(e) => eprintln!("mmtree serve: library {} failed to load: {e}", lib.name),

@@ -17,8 +17,8 @@
 //! hook stops; past the time limit (`lua-time-limit`, 5 s) the loops answer every other
 //! command with BUSY, as Redis (`busy_error`).
 //!
-//! Lock order: `cache` and `libraries` are each taken alone, for a lookup or an insert, never
-//! while a script runs.
+//! Lock order: `cache`, `libraries` and `Running::about` are each taken alone, for a lookup or
+//! an insert, never while a script runs.
 
 mod convert;
 mod engine;
@@ -86,13 +86,45 @@ pub struct Library {
     pub functions: Vec<FunctionInfo>,
 }
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct Libraries {
     libs: BTreeMap<String, Arc<Library>>,
-    /// Function name → its library's name.
+    /// Function name (lower case: FCALL finds a function in any case, as Redis) → its
+    /// library's name.
     functions: HashMap<String, String>,
     /// Bumped by every change: the writer loads the libraries again.
     generation: u64,
+}
+
+impl Libraries {
+    /// Adds a library (replacing one of its name if `replace`): no function name may be
+    /// another library's.
+    fn add(&mut self, library: Library, replace: bool) -> Result<(), String> {
+        let name = library.name.clone();
+        if !replace && self.libs.contains_key(&name) {
+            // (FUNCTION RESTORE's words: FUNCTION LOAD's quote the name, checked before.)
+            return Err(format!("ERR Library {name} already exists"));
+        }
+        for f in &library.functions {
+            if self
+                .functions
+                .get(&f.name.to_lowercase())
+                .is_some_and(|lib| *lib != name)
+            {
+                return Err(format!("ERR Function {} already exists", f.name));
+            }
+        }
+        if let Some(old) = self.libs.remove(&name) {
+            for f in &old.functions {
+                self.functions.remove(&f.name.to_lowercase());
+            }
+        }
+        for f in &library.functions {
+            self.functions.insert(f.name.to_lowercase(), name.clone());
+        }
+        self.libs.insert(name, Arc::new(library));
+        Ok(())
+    }
 }
 
 /// The script the writer runs, as the event loops see it.
@@ -113,6 +145,8 @@ pub struct Running {
     abort: AtomicBool,
     /// When it began, in microseconds since `Scripts::epoch`.
     started_us: AtomicU64,
+    /// A running function's name and command (FUNCTION STATS); taken alone, briefly.
+    about: Mutex<Option<(String, Vec<Vec<u8>>)>>,
 }
 
 /// The state scripting shares between the event loops and the writer (`Server::scripts`).
@@ -168,10 +202,11 @@ pub fn shebang(body: &[u8]) -> Result<(u32, usize), String> {
         return Err("ERR Invalid script shebang".into());
     };
     let line = String::from_utf8_lossy(&body[..end]);
-    let mut parts = line.split_ascii_whitespace();
-    let Some(engine) = parts.next() else {
+    let Some(words) = split_args(&line).filter(|w| !w.is_empty()) else {
         return Err("ERR Invalid engine in script shebang".into());
     };
+    let mut parts = words.iter().map(|w| w.as_str());
+    let engine = parts.next().unwrap_or_default();
     if engine != "#!lua" {
         return Err(format!("ERR Unexpected engine in script shebang: {engine}"));
     }
@@ -191,6 +226,47 @@ pub fn shebang(body: &[u8]) -> Result<(u32, usize), String> {
         }
     }
     Ok((flags, end))
+}
+
+/// A shebang line's words as Redis' `sdssplitargs` splits them: quotes (single or double, anywhere
+/// in a word) group, a closing quote must end its word. None: unbalanced quotes.
+fn split_args(line: &str) -> Option<Vec<String>> {
+    let mut words = Vec::new();
+    let mut chars = line.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| c.is_ascii_whitespace()) {
+            chars.next();
+        }
+        if chars.peek().is_none() {
+            return Some(words);
+        }
+        let mut word = String::new();
+        let mut quote = None;
+        loop {
+            match (quote, chars.next()) {
+                (None, None) => break,
+                (Some(_), None) => return None,
+                (None, Some(c)) if c.is_ascii_whitespace() => break,
+                (None, Some(c @ ('"' | '\''))) => quote = Some(c),
+                (None, Some(c)) => word.push(c),
+                (Some(q), Some(c)) if c == q => {
+                    if chars.peek().is_some_and(|c| !c.is_ascii_whitespace()) {
+                        return None;
+                    }
+                    break;
+                }
+                (Some('"'), Some('\\')) => match chars.next() {
+                    Some('n') => word.push('\n'),
+                    Some('r') => word.push('\r'),
+                    Some('t') => word.push('\t'),
+                    Some(c) => word.push(c),
+                    None => return None,
+                },
+                (Some(_), Some(c)) => word.push(c),
+            }
+        }
+        words.push(word);
+    }
 }
 
 /// Letters, digits and underscores, at least one (library and function names).
@@ -308,9 +384,13 @@ impl Scripts {
     /// The library a function belongs to, and the libraries' generation.
     fn function(&self, name: &str) -> (Option<(Arc<Library>, u32)>, u64) {
         let libs = self.libraries.lock().expect("libraries");
-        let found = libs.functions.get(name).and_then(|lib| {
+        let found = libs.functions.get(&name.to_lowercase()).and_then(|lib| {
             let lib = libs.libs.get(lib)?;
-            let flags = lib.functions.iter().find(|f| f.name == name)?.flags;
+            let flags = lib
+                .functions
+                .iter()
+                .find(|f| f.name.eq_ignore_ascii_case(name))?
+                .flags;
             Some((lib.clone(), flags))
         });
         (found, libs.generation)
@@ -432,8 +512,8 @@ impl Scripts {
                         ));
                     }
                 }
-                match self.load_library(&a[a.len() - 1], replace) {
-                    Ok(name) => Reply::Bulk(name.into_bytes()),
+                match self.load_library(&a[a.len() - 1], replace, false) {
+                    Ok((name, _)) => Reply::Bulk(name.into_bytes()),
                     Err(e) => Reply::Error(e),
                 }
             }
@@ -447,7 +527,7 @@ impl Scripts {
                 match libs.libs.remove(&name) {
                     Some(lib) => {
                         for f in &lib.functions {
-                            libs.functions.remove(&f.name);
+                            libs.functions.remove(&f.name.to_lowercase());
                         }
                         libs.generation += 1;
                         Reply::Ok
@@ -456,10 +536,12 @@ impl Scripts {
                 }
             }
             "FLUSH" => {
+                if a.len() > 2 {
+                    return Reply::Error("ERR unknown subcommand or wrong number of arguments for 'flush'. Try FUNCTION HELP.".into());
+                }
                 let ok = a.len() == 1
-                    || a.len() == 2
-                        && (a[1].eq_ignore_ascii_case(b"SYNC")
-                            || a[1].eq_ignore_ascii_case(b"ASYNC"));
+                    || a[1].eq_ignore_ascii_case(b"SYNC")
+                    || a[1].eq_ignore_ascii_case(b"ASYNC");
                 if !ok {
                     return Reply::Error(
                         "ERR FUNCTION FLUSH only supports SYNC|ASYNC option".into(),
@@ -472,21 +554,35 @@ impl Scripts {
                 Reply::Ok
             }
             "KILL" if a.len() == 1 => self.kill(false),
+            "DUMP" if a.len() == 1 => self.dump(),
+            "RESTORE" if a.len() >= 2 => self.restore(a),
             "STATS" if a.len() == 1 => {
                 if self.run.current.load(Ordering::Relaxed) != 0
                     && self.run.eval.load(Ordering::Relaxed)
                 {
                     return Reply::Error(SLOW_EVAL.into());
                 }
-                let running = if self.run.current.load(Ordering::Relaxed) == 0 {
-                    Reply::Null
-                } else {
-                    let started = self.run.started_us.load(Ordering::Relaxed);
-                    let now = self.epoch.elapsed().as_micros() as u64;
-                    Reply::Map(vec![(
-                        Reply::Bulk(b"duration_ms".to_vec()),
-                        Reply::Int((now.saturating_sub(started) / 1000) as i64),
-                    )])
+                let about = self.run.about.lock().expect("running script").clone();
+                let running = match about {
+                    Some((name, command)) if self.run.current.load(Ordering::Relaxed) != 0 => {
+                        let started = self.run.started_us.load(Ordering::Relaxed);
+                        let now = self.epoch.elapsed().as_micros() as u64;
+                        Reply::Map(vec![
+                            (
+                                Reply::Bulk(b"name".to_vec()),
+                                Reply::Bulk(name.into_bytes()),
+                            ),
+                            (
+                                Reply::Bulk(b"command".to_vec()),
+                                Reply::Array(command.into_iter().map(Reply::Bulk).collect()),
+                            ),
+                            (
+                                Reply::Bulk(b"duration_ms".to_vec()),
+                                Reply::Int((now.saturating_sub(started) / 1000) as i64),
+                            ),
+                        ])
+                    }
+                    _ => Reply::Null,
                 };
                 let libs = self.libraries.lock().expect("libraries");
                 Reply::Map(vec![
@@ -509,7 +605,7 @@ impl Scripts {
                     ),
                 ])
             }
-            "KILL" | "STATS" => wrong(),
+            "KILL" | "STATS" | "DUMP" | "RESTORE" => wrong(),
             "HELP" => help(&[
                 "FUNCTION <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
                 "LOAD [REPLACE] <FUNCTION CODE>",
@@ -518,6 +614,10 @@ impl Scripts {
                 "    Delete the given library.",
                 "LIST [LIBRARYNAME PATTERN] [WITHCODE]",
                 "    Return general information on all the libraries.",
+                "DUMP",
+                "    Return a serialized payload representing the current libraries.",
+                "RESTORE <PAYLOAD> [FLUSH|APPEND|REPLACE]",
+                "    Restore the libraries represented by the given payload (default APPEND).",
                 "KILL",
                 "    Kill the current running function.",
                 "STATS",
@@ -535,8 +635,14 @@ impl Scripts {
     }
 
     /// FUNCTION LOAD: checks the metadata, runs the library's code on a Lua state of its own
-    /// (at most `LOAD_TIMEOUT_MS`) to learn its functions, and adds it.
-    fn load_library(&self, payload: &[u8], replace: bool) -> Result<String, String> {
+    /// (at most `LOAD_TIMEOUT_MS`) to learn its functions, and adds it (or, `check_only`,
+    /// returns it: FUNCTION RESTORE adds them all or none).
+    fn load_library(
+        &self,
+        payload: &[u8],
+        replace: bool,
+        check_only: bool,
+    ) -> Result<(String, Option<Library>), String> {
         if !payload.starts_with(b"#!") {
             return Err("ERR Missing library metadata".into());
         }
@@ -544,11 +650,12 @@ impl Scripts {
             return Err("ERR Invalid library metadata".into());
         };
         let line = String::from_utf8_lossy(&payload[..end]);
-        let mut parts = line.split_ascii_whitespace();
-        let Some(engine_part) = parts.next() else {
+        let Some(parts) = split_args(&line).filter(|p| !p.is_empty()) else {
             return Err("ERR Invalid library metadata".into());
         };
-        let engine_name = &engine_part[2..];
+        let mut parts = parts.iter().map(|p| p.as_str());
+        let engine_part = parts.next().unwrap_or_default();
+        let engine_name = engine_part.get(2..).unwrap_or_default();
         let mut name = None;
         for part in parts {
             if part.len() >= 5 && part[..5].eq_ignore_ascii_case("name=") {
@@ -585,33 +692,94 @@ impl Scripts {
         if functions.is_empty() {
             return Err("ERR No functions registered".into());
         }
+        let library = Library {
+            name: name.clone(),
+            code: payload.to_vec(),
+            functions,
+        };
+        if !check_only {
+            let mut libs = self.libraries.lock().expect("libraries");
+            libs.add(library, replace)?;
+            libs.generation += 1;
+            return Ok((name, None));
+        }
+        Ok((name, Some(library)))
+    }
+
+    /// FUNCTION DUMP: every library's code, in a payload of ours (`MMTF`, a version byte, each
+    /// library as a 4-byte length and its code, then 8 bytes of the SHA1 of all that).
+    fn dump(&self) -> Reply {
+        let libs = self.libraries.lock().expect("libraries");
+        let mut out = b"MMTF\x01".to_vec();
+        for lib in libs.libs.values() {
+            out.extend_from_slice(&(lib.code.len() as u32).to_be_bytes());
+            out.extend_from_slice(&lib.code);
+        }
+        let sum = sha1_smol::Sha1::from(&out).digest().bytes();
+        out.extend_from_slice(&sum[..8]);
+        Reply::Bulk(out)
+    }
+
+    /// FUNCTION RESTORE payload [FLUSH|APPEND|REPLACE]: all of the payload's libraries or none.
+    fn restore(&self, a: &[Vec<u8>]) -> Reply {
+        if a.len() > 3 {
+            return Reply::Error(
+                "ERR unknown subcommand or wrong number of arguments for 'restore'. Try FUNCTION HELP."
+                    .into(),
+            );
+        }
+        let policy = match a.get(2).map(|p| p.to_ascii_uppercase()) {
+            None => b"APPEND".to_vec(),
+            Some(p) if [&b"APPEND"[..], b"REPLACE", b"FLUSH"].contains(&p.as_slice()) => p,
+            Some(_) => return Reply::Error(
+                "ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE."
+                    .into(),
+            ),
+        };
+        let payload = &a[1];
+        let bad = || Reply::Error("ERR DUMP payload version or checksum are wrong".into());
+        if payload.len() < 13 || !payload.starts_with(b"MMTF\x01") {
+            return bad();
+        }
+        let (body, sum) = payload.split_at(payload.len() - 8);
+        if sha1_smol::Sha1::from(body).digest().bytes()[..8] != *sum {
+            return bad();
+        }
+        let mut codes = Vec::new();
+        let mut rest = &body[5..];
+        while !rest.is_empty() {
+            let Some((len, tail)) = rest.split_first_chunk::<4>() else {
+                return bad();
+            };
+            let len = u32::from_be_bytes(*len) as usize;
+            if len > tail.len() {
+                return bad();
+            }
+            codes.push(&tail[..len]);
+            rest = &tail[len..];
+        }
+        let mut loaded = Vec::new();
+        for code in codes {
+            match self.load_library(code, true, true) {
+                Ok((_, Some(library))) => loaded.push(library),
+                Ok((_, None)) => {}
+                Err(e) => return Reply::Error(e),
+            }
+        }
         let mut libs = self.libraries.lock().expect("libraries");
-        if !replace && libs.libs.contains_key(&name) {
-            return Err(format!("ERR Library '{name}' already exists"));
-        }
-        for f in &functions {
-            if libs.functions.get(&f.name).is_some_and(|lib| *lib != name) {
-                return Err(format!("ERR Function {} already exists", f.name));
+        let mut next = if policy == b"FLUSH" {
+            Libraries::default()
+        } else {
+            libs.clone()
+        };
+        for library in loaded {
+            if let Err(e) = next.add(library, policy == b"REPLACE") {
+                return Reply::Error(e);
             }
         }
-        if let Some(old) = libs.libs.remove(&name) {
-            for f in &old.functions {
-                libs.functions.remove(&f.name);
-            }
-        }
-        for f in &functions {
-            libs.functions.insert(f.name.clone(), name.clone());
-        }
-        libs.libs.insert(
-            name.clone(),
-            Arc::new(Library {
-                name: name.clone(),
-                code: payload.to_vec(),
-                functions,
-            }),
-        );
-        libs.generation += 1;
-        Ok(name)
+        next.generation = libs.generation + 1;
+        *libs = next;
+        Reply::Ok
     }
 
     /// FUNCTION LIST [LIBRARYNAME pattern] [WITHCODE].
@@ -770,6 +938,16 @@ mod tests {
             Err("ERR Unknown lua shebang option: x=1".to_string())
         );
         assert_eq!(flag_by_name("NO-WRITES"), Some(NO_WRITES));
+    }
+
+    #[test]
+    fn shebang_words_split_as_redis_splits_them() {
+        let split = |s: &str| split_args(s).map(|w| w.join("|"));
+        assert_eq!(split("#!lua name=foo"), Some("#!lua|name=foo".into()));
+        assert_eq!(split("#!lua name=\"foo\""), Some("#!lua|name=foo".into()));
+        assert_eq!(split("#!lua  name='a b'  "), Some("#!lua|name=a b".into()));
+        assert_eq!(split("#!lua name=\"foo"), None);
+        assert_eq!(split("#!lua name=\"foo\"x"), None);
     }
 
     #[test]

@@ -35,11 +35,18 @@ local function protect(t)
   return proxy
 end
 
+-- While FUNCTION LOAD runs a library's code, its globals are only the load API (`load_api`,
+-- below: `redis` with register_function, log and the version), as in Redis; the functions it
+-- registers see the scripts' globals when they run.
+local loading = nil
+local load_api = {}
+
 -- The scripts' globals: reads of what does not exist fail, as writes do.
 local env = {}
 setmetatable(env, {
   __index = function(_, k)
-    local v = rawget(real, k)
+    local v
+    if loading then v = rawget(load_api, k) else v = rawget(real, k) end
     if v == nil then
       error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
     end
@@ -141,10 +148,9 @@ rawget(real, 'coroutine').wrap = function(f)
   return function(...) return pass(restop(coroutine_resume(co, ...))) end
 end
 
--- The command function of the running script (set by the runners; nil otherwise), and the
--- functions a library registers while FUNCTION LOAD runs it (nil otherwise).
+-- The command function of the running script (set by the runners; nil otherwise). (`loading`,
+-- above: the functions a library registers while FUNCTION LOAD runs it, nil otherwise.)
 local current = nil
-local loading = nil
 
 local function fail(msg)
   error({ err = 'ERR ' .. msg })
@@ -233,7 +239,7 @@ local function valid_name(name)
   return name ~= '' and not string_find(name, '[^%w_]')
 end
 
-redis.register_function = function(...)
+local function register_function(...)
   if loading == nil then fail('redis.register_function can only be called on FUNCTION LOAD command') end
   local n = select('#', ...)
   local name, callback, description, flags = nil, nil, nil, {}
@@ -283,13 +289,38 @@ redis.register_function = function(...)
     fail('wrong number of arguments to redis.register_function')
   end
   if not valid_name(name) then
-    fail('Function names can only contain letters, numbers, or underscores(_) and must be at least one character long')
+    fail('Library names can only contain letters, numbers, or underscores(_) and must be at least one character long')
   end
   for _, f in ipairs(loading) do
-    if f.name == name then fail('Function already exists in the library') end
+    if string_lower(f.name) == string_lower(name) then fail('Function already exists in the library') end
   end
   loading[#loading + 1] = { name = name, callback = callback, description = description, flags = flags }
 end
+
+-- A table whose missing fields are errors, as Redis' load API.
+local function strict(t)
+  local proxy = {}
+  setmetatable(proxy, {
+    __index = function(_, k)
+      local v = rawget(t, k)
+      if v == nil then
+        error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+      end
+      return v
+    end,
+    __newindex = deny,
+    __metatable = locked,
+  })
+  readonly[proxy] = true
+  return proxy
+end
+load_api.redis = strict({
+  register_function = register_function,
+  log = redis.log,
+  LOG_DEBUG = redis.LOG_DEBUG, LOG_VERBOSE = redis.LOG_VERBOSE,
+  LOG_NOTICE = redis.LOG_NOTICE, LOG_WARNING = redis.LOG_WARNING,
+  REDIS_VERSION = redis.REDIS_VERSION, REDIS_VERSION_NUM = redis.REDIS_VERSION_NUM,
+})
 
 rawset(real, 'redis', protect(redis))
 rawset(real, 'cjson', protect(api.cjson))
