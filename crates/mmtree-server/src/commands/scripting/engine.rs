@@ -697,13 +697,11 @@ fn execute(ctx: &mut Ctx<'_, '_>, argv: &[Vec<u8>]) -> mmtree::Result<Reply> {
     if cmd.has(table::NOSCRIPT) {
         return err(not_allowed);
     }
-    if let Handler::Session(s) = cmd.handler {
-        if !matches!(
-            s,
-            Session::Ping | Session::Echo | Session::Time | Session::Select
-        ) {
-            return err(not_allowed);
-        }
+    match cmd.handler {
+        Handler::Session(Session::Ping | Session::Echo | Session::Time | Session::Select) => {}
+        // The connection's commands, and the containers (CONFIG, CLIENT, …) that dispatch there.
+        Handler::Session(_) | Handler::Container => return err(not_allowed),
+        Handler::Write(_) | Handler::Read(_) => {}
     }
     if ctx.read_only && cmd.has(table::WRITE) {
         return err("ERR Write commands are not allowed from read-only scripts.");
@@ -751,7 +749,7 @@ fn execute(ctx: &mut Ctx<'_, '_>, argv: &[Vec<u8>]) -> mmtree::Result<Reply> {
                 Reply::Bulk(since.subsec_micros().to_string().into_bytes()),
             ]))
         }
-        Handler::Session(_) => {
+        Handler::Session(_) | Handler::Container => {
             match std::str::from_utf8(&a[0])
                 .ok()
                 .and_then(|d| d.parse::<u32>().ok())
