@@ -478,7 +478,7 @@ impl Scripts {
                 "LOAD <script>",
                 "    Load a script into the scripts cache without executing it.",
                 "HELP",
-                "    Print this help.",
+                "    Prints this help.",
             ]),
             _ => Reply::Error(format!(
                 "ERR unknown subcommand '{}'. Try SCRIPT HELP.",
@@ -625,7 +625,7 @@ impl Scripts {
                 "FLUSH [ASYNC|SYNC]",
                 "    Delete all the libraries.",
                 "HELP",
-                "    Print this help.",
+                "    Prints this help.",
             ]),
             _ => Reply::Error(format!(
                 "ERR unknown subcommand '{}'. Try FUNCTION HELP.",
