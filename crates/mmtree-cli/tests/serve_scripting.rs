@@ -729,3 +729,38 @@ fn hostile_scripts_get_errors_never_a_crash() {
         100000
     );
 }
+
+/// FUNCTION libraries are saved with the data (as Redis keeps them in its RDB and AOF): a
+/// restart serves them; FUNCTION DELETE is saved too. The script cache is not (as Redis').
+#[test]
+fn function_libraries_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("saved.mmt");
+    let server = Server::start(&path, &[]);
+    let mut c = server.client();
+    for lib in ["keep", "gone"] {
+        let code = format!(
+            "#!lua name={lib}\nredis.register_function('{lib}_f', function(keys, args) return '{lib}' end)"
+        );
+        assert_eq!(
+            cmd::<String>(&mut c, &["FUNCTION", "LOAD", &code]).unwrap(),
+            lib
+        );
+    }
+    let _: () = cmd(&mut c, &["FUNCTION", "DELETE", "gone"]).unwrap();
+    let sha: String = cmd(&mut c, &["SCRIPT", "LOAD", "return 1"]).unwrap();
+    // (The writer saves them in its next commit, one of its own if no job comes, or as it
+    // stops.)
+    assert!(server.stop().success());
+    let server = Server::start(&path, &[]);
+    let mut c = server.client();
+    assert_eq!(
+        cmd::<String>(&mut c, &["FCALL", "keep_f", "0"]).unwrap(),
+        "keep"
+    );
+    assert!(err_of::<V>(&mut c, &["FCALL", "gone_f", "0"]).contains("Function not found"));
+    assert_eq!(
+        cmd::<Vec<i64>>(&mut c, &["SCRIPT", "EXISTS", &sha]).unwrap(),
+        [0]
+    );
+}

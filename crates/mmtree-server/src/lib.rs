@@ -158,6 +158,12 @@ pub fn run(args: Options) -> Result<()> {
     for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         signal_hook::flag::register(signal, stop.clone()).context("installing signal handlers")?;
     }
+    // The FUNCTION libraries the last run saved (Redis keeps them in its RDB and AOF).
+    match server.scripts.load_saved(&server.db) {
+        Ok(0) => {}
+        Ok(n) => eprintln!("mmtree serve: {n} function libraries loaded"),
+        Err(e) => eprintln!("mmtree serve: the saved function libraries could not be read: {e}"),
+    }
     let durability = args.durability;
     let writer = {
         let server = server.clone();

@@ -153,6 +153,8 @@ pub struct Running {
 pub struct Scripts {
     cache: Mutex<Cache>,
     libraries: Mutex<Libraries>,
+    /// The libraries' generation last committed to `store::FUNCTIONS_TABLE` by the writer.
+    saved_generation: AtomicU64,
     run: Running,
     /// `lua-time-limit` (`busy-reply-threshold`), in milliseconds.
     time_limit_ms: AtomicU64,
@@ -164,6 +166,7 @@ impl Default for Scripts {
         Scripts {
             cache: Mutex::default(),
             libraries: Mutex::default(),
+            saved_generation: AtomicU64::new(0),
             run: Running::default(),
             time_limit_ms: AtomicU64::new(5000),
             epoch: Instant::now(),
@@ -312,6 +315,57 @@ impl Scripts {
     /// instruction check, and its writes are not committed.
     pub fn abort(&self) {
         self.run.abort.store(true, Ordering::Relaxed);
+    }
+
+    /// True while the libraries changed since the writer last saved them.
+    pub fn unsaved(&self) -> bool {
+        self.libraries.lock().expect("libraries").generation
+            != self.saved_generation.load(Ordering::Acquire)
+    }
+
+    /// The writer, in its transaction: if the libraries changed since they were last saved,
+    /// replaces `store::FUNCTIONS_TABLE` with them. Returns the generation written, for
+    /// `mark_saved` once the commit is made.
+    pub fn save_libraries(&self, w: &mut mmtree::WriteTransaction) -> mmtree::Result<Option<u64>> {
+        if !self.unsaved() {
+            return Ok(None);
+        }
+        let (libs, generation) = self.libraries();
+        w.delete_table(crate::store::FUNCTIONS_TABLE)?;
+        if !libs.is_empty() {
+            let mut table = w.table(crate::store::FUNCTIONS_TABLE)?;
+            for lib in &libs {
+                table.insert(lib.name.as_bytes(), &lib.code)?;
+            }
+        }
+        Ok(Some(generation))
+    }
+
+    pub fn mark_saved(&self, generation: u64) {
+        self.saved_generation.store(generation, Ordering::Release);
+    }
+
+    /// At start: the libraries the last run saved, loaded again (one that fails to load is
+    /// named on stderr and left out). Returns how many were loaded.
+    pub fn load_saved(&self, db: &mmtree::Db) -> mmtree::Result<usize> {
+        let r = db.begin_read()?;
+        let Some(table) = r.table(crate::store::FUNCTIONS_TABLE)? else {
+            return Ok(0);
+        };
+        let mut loaded = 0;
+        for item in table.range(..)? {
+            let (name, code) = item?;
+            match self.load_library(code, true, false) {
+                Ok(_) => loaded += 1,
+                Err(e) => eprintln!(
+                    "mmtree serve: function library {} not loaded: {e}",
+                    String::from_utf8_lossy(name)
+                ),
+            }
+        }
+        let generation = self.libraries.lock().expect("libraries").generation;
+        self.mark_saved(generation);
+        Ok(loaded)
     }
 
     /// Scripts in the cache (INFO's `number_of_cached_scripts`).
