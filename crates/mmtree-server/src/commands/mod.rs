@@ -14,6 +14,7 @@ mod keys;
 mod lists;
 pub mod random;
 mod scan;
+pub mod scripting;
 mod sets;
 pub mod sort;
 mod sorted_sets;

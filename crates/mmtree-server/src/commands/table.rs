@@ -14,7 +14,8 @@
 //! dispatches on the subcommand itself: giving it a list is all it takes to move it here.
 
 use super::{
-    bits, dump, hashes, keys, lists, random, scan, sets, sort, sorted_sets, strings, write,
+    bits, dump, hashes, keys, lists, random, scan, scripting, sets, sort, sorted_sets, strings,
+    write,
 };
 use crate::keyspace::Ks;
 use crate::resp::Reply;
@@ -56,6 +57,11 @@ pub const MOVABLE: u32 = 1 << 20;
 /// The argument after its last `STORE` is a key too (SORT; as Redis' `sortGetKeys`, which steps
 /// over the arguments of LIMIT, GET and BY).
 pub const STORE_KEY: u32 = 1 << 21;
+/// Refused inside a Lua script (`redis.call`): the scripting commands themselves.
+pub const NOSCRIPT: u32 = 1 << 11;
+/// Served while a script runs past its time limit (as Redis' `allow-busy`; for a container
+/// command, only its KILL and STATS subcommands): every other command gets BUSY.
+pub const ALLOW_BUSY: u32 = 1 << 12;
 
 /// A keyspace read: one implementation over a snapshot and over the write transaction. Each
 /// command has its own (the arguments after the name; the table has checked the arity), so
@@ -108,6 +114,7 @@ pub enum Session {
     Help,
     Function,
     Unwatch,
+    Script,
     Subscribe,
     Unsubscribe,
     PSubscribe,
@@ -382,8 +389,8 @@ pub static COMMANDS: &[Command] = &[
     //      name                ar  flags                 keys        handler (ar: arity)
     command("PING",             -1, PUBSUB,               (0, 0, 0),  Handler::Session(Session::Ping)),
     command("ECHO",             2,  0,                    (0, 0, 0),  Handler::Session(Session::Echo)),
-    command("AUTH",             -2, NO_AUTH | SETUP,      (0, 0, 0),  Handler::Session(Session::Auth)),
-    command("HELLO",            -1, NO_AUTH | SETUP,      (0, 0, 0),  Handler::Session(Session::Hello)),
+    command("AUTH",             -2, NO_AUTH | SETUP | ALLOW_BUSY, (0, 0, 0), Handler::Session(Session::Auth)),
+    command("HELLO",            -1, NO_AUTH | SETUP | ALLOW_BUSY, (0, 0, 0), Handler::Session(Session::Hello)),
     command("SELECT",           2,  0,                    (0, 0, 0),  Handler::Session(Session::Select)),
     command("GET",              2,  READONLY,             (1, 1, 1),  Read(strings::get)),
     command("SET",              -3, WRITE,                (1, 1, 1),  Write(write::strings::set)),
@@ -412,7 +419,7 @@ pub static COMMANDS: &[Command] = &[
     command("GETBIT",           3,  READONLY,             (1, 1, 1),  Read(strings::getbit)),
     command("LCS",              -3, READONLY,             (1, 2, 1),  Read(strings::lcs)),
     command("SAVE",             1,  NO_MULTI,             (0, 0, 0),  Handler::Session(Session::Save)),
-    command("SHUTDOWN",         -1, NO_MULTI,             (0, 0, 0),  Handler::Session(Session::Shutdown)),
+    command("SHUTDOWN",         -1, NO_MULTI | ALLOW_BUSY, (0, 0, 0), Handler::Session(Session::Shutdown)),
     command("TTL",              2,  READONLY,             (1, 1, 1),  Read(keys::ttl)),
     command("PTTL",             2,  READONLY,             (1, 1, 1),  Read(keys::pttl)),
     command("EXPIRE",           -3, WRITE,                (1, 1, 1),  Write(write::keys::expire)),
@@ -428,7 +435,7 @@ pub static COMMANDS: &[Command] = &[
     container("CONFIG",         -2,                                   Handler::Container, CONFIG_SUBCOMMANDS),
     container("CLIENT",         -2,                                   Handler::Container, CLIENT_SUBCOMMANDS),
     container("COMMAND",        -1,                                   S(Session::Command), COMMAND_SUBCOMMANDS),
-    command("QUIT",             -1, NO_AUTH | PUBSUB,     (0, 0, 0),  Handler::Session(Session::Quit)),
+    command("QUIT",             -1, NO_AUTH | PUBSUB | ALLOW_BUSY, (0, 0, 0), Handler::Session(Session::Quit)),
     command("MULTI",            1,  TRANSACTION,          (0, 0, 0),  Handler::Session(Session::Multi)),
     command("EXEC",             1,  TRANSACTION,          (0, 0, 0),  Handler::Session(Session::Exec)),
     command("DISCARD",          1,  TRANSACTION,          (0, 0, 0),  Handler::Session(Session::Discard)),
@@ -441,7 +448,7 @@ pub static COMMANDS: &[Command] = &[
     command("PUNSUBSCRIBE",     -1, PUBSUB | PUSHES,      (0, 0, 0),  Handler::Session(Session::PUnsubscribe)),
     command("PUBLISH",          3,  0,                    (0, 0, 0),  Handler::Session(Session::Publish)),
     container("PUBSUB",         -2,                                   Handler::Container, PUBSUB_SUBCOMMANDS),
-    command("FUNCTION",         -2, CONTAINER,            (0, 0, 0),  Handler::Session(Session::Function)),
+    command("FUNCTION",         -2, CONTAINER | NOSCRIPT | ALLOW_BUSY, (0, 0, 0), Handler::Session(Session::Function)),
     command("GETEX",            -2, WRITE,                (1, 1, 1),  Write(write::strings::getex)),
     command("SETRANGE",         4,  WRITE,                (1, 1, 1),  Write(write::strings::setrange)),
     command("SETBIT",           4,  WRITE,                (1, 1, 1),  Write(write::strings::setbit)),
@@ -550,6 +557,16 @@ pub static COMMANDS: &[Command] = &[
     command("RESTORE",          -4, WRITE,                (1, 1, 1),  Write(write::dump::restore)),
     command("SORT",             -2, WRITE | MOVABLE | STORE_KEY, (1, 1, 1), Write(write::dump::sort)),
     command("SORT_RO",          -2, READONLY | MOVABLE,   (1, 1, 1),  Read(sort::sort_ro)),
+    // Scripting (`scripting`): EVAL and FCALL run in the writer's transaction, so they are
+    // writes here whatever the script does; their keys follow `numkeys`, the third argument
+    // (a key specification naming no fixed key, whose end is at the `numkeys` argument).
+    command("EVAL",             -3, WRITE | NUMKEYS | NOSCRIPT, (2, 1, 1), Write(scripting::eval)),
+    command("EVALSHA",          -3, WRITE | NUMKEYS | NOSCRIPT, (2, 1, 1), Write(scripting::evalsha)),
+    command("EVAL_RO",          -3, WRITE | NUMKEYS | NOSCRIPT, (2, 1, 1), Write(scripting::eval_ro)),
+    command("EVALSHA_RO",       -3, WRITE | NUMKEYS | NOSCRIPT, (2, 1, 1), Write(scripting::evalsha_ro)),
+    command("FCALL",            -3, WRITE | NUMKEYS | NOSCRIPT, (2, 1, 1), Write(scripting::fcall)),
+    command("FCALL_RO",         -3, WRITE | NUMKEYS | NOSCRIPT, (2, 1, 1), Write(scripting::fcall_ro)),
+    command("SCRIPT",           -2, CONTAINER | NOSCRIPT | ALLOW_BUSY, (0, 0, 0), Handler::Session(Session::Script)),
 ];
 
 /// Every command, each container followed by its subcommands (COMMAND LIST's order; INFO
@@ -704,7 +721,8 @@ mod tests {
             assert!(!c.is_subcommand);
             assert_eq!(
                 c.has(CONTAINER),
-                !c.subcommands.is_empty() || c.name == "FUNCTION"
+                // (FUNCTION and SCRIPT dispatch their subcommands themselves: `scripting`.)
+                !c.subcommands.is_empty() || c.name == "FUNCTION" || c.name == "SCRIPT"
             );
             // "Try CLIENT HELP." names a subcommand that exists.
             if !c.subcommands.is_empty() {
@@ -789,6 +807,10 @@ mod tests {
         // A count that is no number, or too large, names only what is there.
         assert!(keys("ZINTERCARD", "ZINTERCARD x a").is_empty());
         assert_eq!(keys("ZINTERCARD", "ZINTERCARD 9 a"), ["a"]);
+        // EVAL and FCALL: the keys after numkeys, never the script or the function's name.
+        assert_eq!(keys("EVAL", "EVAL return 2 a b c"), ["a", "b"]);
+        assert!(keys("EVALSHA", "EVALSHA abc 0 x").is_empty());
+        assert_eq!(keys("FCALL", "FCALL f 1 k v"), ["k"]);
         let fit =
             |name: &str, line: &str| lookup(name.as_bytes()).unwrap().numkeys_fit(&args(line));
         assert!(fit("ZUNIONSTORE", "ZUNIONSTORE d 2 a b"));

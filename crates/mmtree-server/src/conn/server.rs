@@ -139,6 +139,14 @@ impl Conn {
             ("maxmemory-policy", "noeviction".into()),
             ("bind", config.bind.ip().to_string()),
             ("port", config.bind.port().to_string()),
+            (
+                "lua-time-limit",
+                self.server.scripts.time_limit_ms().to_string(),
+            ),
+            (
+                "busy-reply-threshold",
+                self.server.scripts.time_limit_ms().to_string(),
+            ),
         ];
         let matched: Vec<&(&str, String)> = params
             .iter()
@@ -166,8 +174,23 @@ impl Conn {
         }
         // Checked whole before any is applied, as Redis.
         let mut notify = None;
+        let mut time_limit = None;
         for pair in a.chunks(2) {
             let p = String::from_utf8_lossy(&pair[0]).to_ascii_lowercase();
+            // How long a script runs before other clients get BUSY (milliseconds).
+            if p == "lua-time-limit" || p == "busy-reply-threshold" {
+                match std::str::from_utf8(&pair[1])
+                    .ok()
+                    .and_then(|v| v.parse::<u64>().ok())
+                {
+                    Some(ms) => time_limit = Some(ms),
+                    None => {
+                        self.out.error(&format!("ERR CONFIG SET failed (possibly related to argument '{p}') - argument couldn't be parsed into an integer"));
+                        return;
+                    }
+                }
+                continue;
+            }
             if p == "notify-keyspace-events" {
                 match crate::notify::parse(&pair[1]) {
                     Some(flags) => notify = Some(flags),
@@ -195,6 +218,9 @@ impl Conn {
         }
         if let Some(flags) = notify {
             self.server.notify.set(flags);
+        }
+        if let Some(ms) = time_limit {
+            self.server.scripts.set_time_limit_ms(ms);
         }
         self.out.simple("OK");
     }
