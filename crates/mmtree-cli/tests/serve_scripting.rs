@@ -764,3 +764,29 @@ fn function_libraries_survive_a_restart() {
         [0]
     );
 }
+
+/// A library FUNCTION LOAD acknowledged survives a SIGKILL right after the reply (it was saved
+/// only with the writer's next group commit, so an idle server lost it).
+#[test]
+fn an_acknowledged_function_load_survives_a_kill() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("fn.mmt");
+    let mut server = Server::start(&db, &[]);
+    let mut c = server.client();
+    let code =
+        "#!lua name=kept\nredis.register_function('kept_f', function(keys, args) return 7 end)";
+    assert_eq!(
+        cmd::<String>(&mut c, &["FUNCTION", "LOAD", code]).unwrap(),
+        "kept"
+    );
+    server.child.kill().unwrap(); // SIGKILL
+    server.child.wait().unwrap();
+    drop(server);
+    let server = Server::start(&db, &[]);
+    let mut c = server.client();
+    assert_eq!(cmd::<i64>(&mut c, &["FCALL", "kept_f", "0"]).unwrap(), 7);
+    assert_eq!(
+        cmd::<String>(&mut c, &["FUNCTION", "DELETE", "kept"]).unwrap(),
+        "OK"
+    );
+}

@@ -692,7 +692,13 @@ impl Conn {
             // (EVAL and FCALL are writes: they run in the writer).
             Session::Function => {
                 let reply = self.server.scripts.function_command(a);
-                self.out.reply(&reply);
+                // A library change is durable before it is acknowledged.
+                match self.server.scripts.save_now(&self.server.db) {
+                    Ok(()) => self.out.reply(&reply),
+                    Err(e) => self
+                        .out
+                        .error(&format!("ERR saving the function libraries: {e}")),
+                }
             }
             Session::Script => {
                 let reply = self.server.scripts.script_command(a);

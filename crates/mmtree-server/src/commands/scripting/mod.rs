@@ -342,7 +342,30 @@ impl Scripts {
     }
 
     pub fn mark_saved(&self, generation: u64) {
-        self.saved_generation.store(generation, Ordering::Release);
+        // Savers are serialized by the writer role, but their marks may land out of order: a
+        // mark never goes back (at worst a later save repeats an up-to-date one).
+        self.saved_generation
+            .fetch_max(generation, Ordering::AcqRel);
+    }
+
+    /// FUNCTION LOAD, DELETE, FLUSH, RESTORE: the change is committed before it is
+    /// acknowledged, as every write is (a crash after the reply must not lose the library). The
+    /// writer saves changed libraries in its next group commit; this does it now, in a
+    /// transaction of its own (it waits for the writer role, as SAVE does), unless the writer
+    /// got there first.
+    pub fn save_now(&self, db: &mmtree::Db) -> mmtree::Result<()> {
+        if !self.unsaved() {
+            return Ok(());
+        }
+        let mut w = db.begin_write()?;
+        match self.save_libraries(&mut w)? {
+            Some(generation) => {
+                w.commit()?;
+                self.mark_saved(generation);
+            }
+            None => drop(w), // saved meanwhile
+        }
+        Ok(())
     }
 
     /// At start: the libraries the last run saved, loaded again (one that fails to load is
