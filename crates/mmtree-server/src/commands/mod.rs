@@ -5,13 +5,18 @@
 //! write transaction (inside EXEC, in their place in the queue).
 
 pub mod args;
+pub mod bits;
 pub mod cursor;
+pub mod dump;
 mod hashes;
+pub mod hll;
 mod keys;
 mod lists;
 pub mod random;
 mod scan;
+pub mod scripting;
 mod sets;
+pub mod sort;
 mod sorted_sets;
 pub mod streams;
 mod strings;

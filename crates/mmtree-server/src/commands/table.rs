@@ -13,7 +13,10 @@
 //! request. A container without a list (FUNCTION) is run whole by its own handler, which then
 //! dispatches on the subcommand itself: giving it a list is all it takes to move it here.
 
-use super::{hashes, keys, lists, random, scan, sets, sorted_sets, streams, strings, write};
+use super::{
+    bits, dump, hashes, keys, lists, random, scan, scripting, sets, sort, sorted_sets, streams,
+    strings, write,
+};
 use crate::keyspace::Ks;
 use crate::resp::Reply;
 use crate::store::Tx;
@@ -50,7 +53,18 @@ pub const NUMKEYS: u32 = 1 << 10;
 
 /// Its keys follow a `STREAMS` argument, the first half of what comes after it (XREAD,
 /// XREADGROUP: Redis' keyword key specification; COMMAND INFO's `movablekeys`).
-pub const STREAMS: u32 = 1 << 20;
+pub const STREAMS: u32 = 1 << 22;
+/// Its keys are found by a rule of its own beyond the key specification (COMMAND INFO's
+/// `movablekeys`; `NUMKEYS` and `STORE_KEY` commands are too): SORT, SORT_RO.
+pub const MOVABLE: u32 = 1 << 20;
+/// The argument after its last `STORE` is a key too (SORT; as Redis' `sortGetKeys`, which steps
+/// over the arguments of LIMIT, GET and BY).
+pub const STORE_KEY: u32 = 1 << 21;
+/// Refused inside a Lua script (`redis.call`): the scripting commands themselves.
+pub const NOSCRIPT: u32 = 1 << 11;
+/// Served while a script runs past its time limit (as Redis' `allow-busy`; for a container
+/// command, only its KILL and STATS subcommands): every other command gets BUSY.
+pub const ALLOW_BUSY: u32 = 1 << 12;
 
 /// A keyspace read: one implementation over a snapshot and over the write transaction. Each
 /// command has its own (the arguments after the name; the table has checked the arity), so
@@ -103,6 +117,7 @@ pub enum Session {
     Help,
     Function,
     Unwatch,
+    Script,
     Subscribe,
     Unsubscribe,
     PSubscribe,
@@ -202,6 +217,22 @@ impl Command {
         }
         if let Some(streams) = self.streams(args) {
             keys.extend(streams);
+        }
+        if self.has(STORE_KEY) {
+            let mut store = None;
+            let mut i = 2;
+            while i < args.len() {
+                let a = &args[i];
+                if a.eq_ignore_ascii_case(b"LIMIT") {
+                    i += 2;
+                } else if a.eq_ignore_ascii_case(b"GET") || a.eq_ignore_ascii_case(b"BY") {
+                    i += 1;
+                } else if a.eq_ignore_ascii_case(b"STORE") && i + 1 < args.len() {
+                    store = Some(&args[i + 1]);
+                }
+                i += 1;
+            }
+            keys.extend(store);
         }
         keys.into_iter()
     }
@@ -377,6 +408,9 @@ static MEMORY_SUBCOMMANDS: &[Command] = &[
 #[rustfmt::skip]
 static OBJECT_SUBCOMMANDS: &[Command] = &[
     sub("OBJECT|REFCOUNT", 3,  READONLY, (2, 2, 1), Read(random::refcount)),
+    sub("OBJECT|ENCODING", 3,  READONLY, (2, 2, 1), Read(dump::object_encoding)),
+    sub("OBJECT|IDLETIME", 3,  READONLY, (2, 2, 1), Read(dump::object_idletime)),
+    sub("OBJECT|FREQ",     3,  READONLY, (2, 2, 1), Read(dump::object_freq)),
     sub("OBJECT|HELP",     2,  0,        NO_KEYS,   S(Session::Help)),
 ];
 
@@ -405,8 +439,8 @@ pub static COMMANDS: &[Command] = &[
     //      name                ar  flags                 keys        handler (ar: arity)
     command("PING",             -1, PUBSUB,               (0, 0, 0),  Handler::Session(Session::Ping)),
     command("ECHO",             2,  0,                    (0, 0, 0),  Handler::Session(Session::Echo)),
-    command("AUTH",             -2, NO_AUTH | SETUP,      (0, 0, 0),  Handler::Session(Session::Auth)),
-    command("HELLO",            -1, NO_AUTH | SETUP,      (0, 0, 0),  Handler::Session(Session::Hello)),
+    command("AUTH",             -2, NO_AUTH | SETUP | ALLOW_BUSY, (0, 0, 0), Handler::Session(Session::Auth)),
+    command("HELLO",            -1, NO_AUTH | SETUP | ALLOW_BUSY, (0, 0, 0), Handler::Session(Session::Hello)),
     command("SELECT",           2,  0,                    (0, 0, 0),  Handler::Session(Session::Select)),
     command("GET",              2,  READONLY,             (1, 1, 1),  Read(strings::get)),
     command("SET",              -3, WRITE,                (1, 1, 1),  Write(write::strings::set)),
@@ -435,7 +469,7 @@ pub static COMMANDS: &[Command] = &[
     command("GETBIT",           3,  READONLY,             (1, 1, 1),  Read(strings::getbit)),
     command("LCS",              -3, READONLY,             (1, 2, 1),  Read(strings::lcs)),
     command("SAVE",             1,  NO_MULTI,             (0, 0, 0),  Handler::Session(Session::Save)),
-    command("SHUTDOWN",         -1, NO_MULTI,             (0, 0, 0),  Handler::Session(Session::Shutdown)),
+    command("SHUTDOWN",         -1, NO_MULTI | ALLOW_BUSY, (0, 0, 0), Handler::Session(Session::Shutdown)),
     command("TTL",              2,  READONLY,             (1, 1, 1),  Read(keys::ttl)),
     command("PTTL",             2,  READONLY,             (1, 1, 1),  Read(keys::pttl)),
     command("EXPIRE",           -3, WRITE,                (1, 1, 1),  Write(write::keys::expire)),
@@ -451,7 +485,7 @@ pub static COMMANDS: &[Command] = &[
     container("CONFIG",         -2,                                   Handler::Container, CONFIG_SUBCOMMANDS),
     container("CLIENT",         -2,                                   Handler::Container, CLIENT_SUBCOMMANDS),
     container("COMMAND",        -1,                                   S(Session::Command), COMMAND_SUBCOMMANDS),
-    command("QUIT",             -1, NO_AUTH | PUBSUB,     (0, 0, 0),  Handler::Session(Session::Quit)),
+    command("QUIT",             -1, NO_AUTH | PUBSUB | ALLOW_BUSY, (0, 0, 0), Handler::Session(Session::Quit)),
     command("MULTI",            1,  TRANSACTION,          (0, 0, 0),  Handler::Session(Session::Multi)),
     command("EXEC",             1,  TRANSACTION,          (0, 0, 0),  Handler::Session(Session::Exec)),
     command("DISCARD",          1,  TRANSACTION,          (0, 0, 0),  Handler::Session(Session::Discard)),
@@ -464,7 +498,7 @@ pub static COMMANDS: &[Command] = &[
     command("PUNSUBSCRIBE",     -1, PUBSUB | PUSHES,      (0, 0, 0),  Handler::Session(Session::PUnsubscribe)),
     command("PUBLISH",          3,  0,                    (0, 0, 0),  Handler::Session(Session::Publish)),
     container("PUBSUB",         -2,                                   Handler::Container, PUBSUB_SUBCOMMANDS),
-    command("FUNCTION",         -2, CONTAINER,            (0, 0, 0),  Handler::Session(Session::Function)),
+    command("FUNCTION",         -2, CONTAINER | NOSCRIPT | ALLOW_BUSY, (0, 0, 0), Handler::Session(Session::Function)),
     command("GETEX",            -2, WRITE,                (1, 1, 1),  Write(write::strings::getex)),
     command("SETRANGE",         4,  WRITE,                (1, 1, 1),  Write(write::strings::setrange)),
     command("SETBIT",           4,  WRITE,                (1, 1, 1),  Write(write::strings::setbit)),
@@ -568,14 +602,37 @@ pub static COMMANDS: &[Command] = &[
     command("XTRIM",            -4, WRITE,                (1, 1, 1),  Write(write::streams::xtrim)),
     command("XSETID",           -3, WRITE,                (1, 1, 1),  Write(write::streams::xsetid)),
     // XREAD's and XREADGROUP's keys follow STREAMS (Redis' keyword key specification).
-    command("XREAD",            -4, READONLY | STREAMS,   (0, 0, 0),  Read(streams::xread)),
-    command("XREADGROUP",       -7, WRITE | STREAMS,      (0, 0, 0),  Write(write::streams::xreadgroup)),
+    command("XREAD",            -4, READONLY | STREAMS | MOVABLE, (0, 0, 0),  Read(streams::xread)),
+    command("XREADGROUP",       -7, WRITE | STREAMS | MOVABLE, (0, 0, 0),  Write(write::streams::xreadgroup)),
     command("XACK",             -4, WRITE,                (1, 1, 1),  Write(write::streams::xack)),
     command("XPENDING",         -3, READONLY,             (1, 1, 1),  Read(streams::xpending)),
     command("XCLAIM",           -6, WRITE,                (1, 1, 1),  Write(write::streams::xclaim)),
     command("XAUTOCLAIM",       -6, WRITE,                (1, 1, 1),  Write(write::streams::xautoclaim)),
     container("XGROUP",         -2,                                   Handler::Container, XGROUP_SUBCOMMANDS),
     container("XINFO",          -2,                                   Handler::Container, XINFO_SUBCOMMANDS),
+    command("BITCOUNT",         -2, READONLY,             (1, 1, 1),  Read(bits::bitcount)),
+    command("BITPOS",           -3, READONLY,             (1, 1, 1),  Read(bits::bitpos)),
+    command("BITOP",            -4, WRITE,                (2, -1, 1), Write(write::bits::bitop)),
+    command("BITFIELD",         -2, WRITE,                (1, 1, 1),  Write(write::bits::bitfield)),
+    command("BITFIELD_RO",      -2, READONLY,             (1, 1, 1),  Read(bits::bitfield_ro)),
+    command("PFADD",            -2, WRITE,                (1, 1, 1),  Write(write::hll::pfadd)),
+    command("PFCOUNT",          -2, WRITE,                (1, -1, 1), Write(write::hll::pfcount)),
+    command("PFMERGE",          -2, WRITE,                (1, -1, 1), Write(write::hll::pfmerge)),
+    command("TOUCH",            -2, READONLY,             (1, -1, 1), Read(dump::touch)),
+    command("DUMP",             2,  READONLY,             (1, 1, 1),  Read(dump::dump)),
+    command("RESTORE",          -4, WRITE,                (1, 1, 1),  Write(write::dump::restore)),
+    command("SORT",             -2, WRITE | MOVABLE | STORE_KEY, (1, 1, 1), Write(write::dump::sort)),
+    command("SORT_RO",          -2, READONLY | MOVABLE,   (1, 1, 1),  Read(sort::sort_ro)),
+    // Scripting (`scripting`): EVAL and FCALL run in the writer's transaction, so they are
+    // writes here whatever the script does; their keys follow `numkeys`, the third argument
+    // (a key specification naming no fixed key, whose end is at the `numkeys` argument).
+    command("EVAL",             -3, WRITE | NUMKEYS | NOSCRIPT, (2, 1, 1), Write(scripting::eval)),
+    command("EVALSHA",          -3, WRITE | NUMKEYS | NOSCRIPT, (2, 1, 1), Write(scripting::evalsha)),
+    command("EVAL_RO",          -3, WRITE | NUMKEYS | NOSCRIPT, (2, 1, 1), Write(scripting::eval_ro)),
+    command("EVALSHA_RO",       -3, WRITE | NUMKEYS | NOSCRIPT, (2, 1, 1), Write(scripting::evalsha_ro)),
+    command("FCALL",            -3, WRITE | NUMKEYS | NOSCRIPT, (2, 1, 1), Write(scripting::fcall)),
+    command("FCALL_RO",         -3, WRITE | NUMKEYS | NOSCRIPT, (2, 1, 1), Write(scripting::fcall_ro)),
+    command("SCRIPT",           -2, CONTAINER | NOSCRIPT | ALLOW_BUSY, (0, 0, 0), Handler::Session(Session::Script)),
 ];
 
 /// Every command, each container followed by its subcommands (COMMAND LIST's order; INFO
@@ -730,7 +787,8 @@ mod tests {
             assert!(!c.is_subcommand);
             assert_eq!(
                 c.has(CONTAINER),
-                !c.subcommands.is_empty() || c.name == "FUNCTION"
+                // (FUNCTION and SCRIPT dispatch their subcommands themselves: `scripting`.)
+                !c.subcommands.is_empty() || c.name == "FUNCTION" || c.name == "SCRIPT"
             );
             // "Try CLIENT HELP." names a subcommand that exists.
             if !c.subcommands.is_empty() {
@@ -811,9 +869,20 @@ mod tests {
             keys("XREADGROUP", "XREADGROUP GROUP g c STREAMS s >"),
             ["s"]
         );
+        // SORT's last STORE, the arguments of LIMIT, GET and BY stepped over.
+        assert_eq!(
+            keys("SORT", "SORT a STORE x BY store GET store STORE d"),
+            ["a", "d"]
+        );
+        assert_eq!(keys("SORT", "SORT a LIMIT 0 STORE"), ["a"]);
+        assert_eq!(keys("SORT_RO", "SORT_RO a"), ["a"]);
         // A count that is no number, or too large, names only what is there.
         assert!(keys("ZINTERCARD", "ZINTERCARD x a").is_empty());
         assert_eq!(keys("ZINTERCARD", "ZINTERCARD 9 a"), ["a"]);
+        // EVAL and FCALL: the keys after numkeys, never the script or the function's name.
+        assert_eq!(keys("EVAL", "EVAL return 2 a b c"), ["a", "b"]);
+        assert!(keys("EVALSHA", "EVALSHA abc 0 x").is_empty());
+        assert_eq!(keys("FCALL", "FCALL f 1 k v"), ["k"]);
         let fit =
             |name: &str, line: &str| lookup(name.as_bytes()).unwrap().numkeys_fit(&args(line));
         assert!(fit("ZUNIONSTORE", "ZUNIONSTORE d 2 a b"));

@@ -580,6 +580,12 @@ impl Conn {
             });
             return Flow::Continue;
         };
+        // A script runs past its time limit: BUSY, but for what may stop it (as Redis).
+        if let Some(busy) = self.server.scripts.busy_error(cmd, &args) {
+            self.multi_failed |= self.multi.is_some();
+            self.out.error(busy);
+            return Flow::Continue;
+        }
         // A subscribed RESP2 connection may only (un)subscribe, PING and QUIT (as Redis 7.0).
         if self.subscribed_resp2() && !cmd.has(table::PUBSUB) {
             self.out.error(&format!("ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", name.to_ascii_lowercase()));
@@ -682,22 +688,22 @@ impl Conn {
             Session::PubsubNumsub => self.pubsub_numsub(a),
             Session::PubsubNumpat => self.pubsub_numpat(),
             Session::Help => self.help(cmd),
-            // No functions can be loaded: FLUSH has nothing to do (Redis' test harness calls it
-            // before every test file) and LIST is empty.
-            Session::Function => match String::from_utf8_lossy(&a[0]).to_ascii_uppercase().as_str()
-            {
-                "FLUSH"
-                    if a.len() == 1
-                        || a.len() == 2
-                            && (a[1].eq_ignore_ascii_case(b"ASYNC")
-                                || a[1].eq_ignore_ascii_case(b"SYNC")) =>
-                {
-                    self.out.simple("OK")
+            // Scripting's management commands run here, over the shared cache and libraries
+            // (EVAL and FCALL are writes: they run in the writer).
+            Session::Function => {
+                let reply = self.server.scripts.function_command(a);
+                // A library change is durable before it is acknowledged.
+                match self.server.scripts.save_now(&self.server.db) {
+                    Ok(()) => self.out.reply(&reply),
+                    Err(e) => self
+                        .out
+                        .error(&format!("ERR saving the function libraries: {e}")),
                 }
-                "FLUSH" => self.out.error("ERR syntax error"),
-                "LIST" => self.out.array(0),
-                _ => self.out.error(&unknown_subcommand(args)),
-            },
+            }
+            Session::Script => {
+                let reply = self.server.scripts.script_command(a);
+                self.out.reply(&reply);
+            }
             Session::Ping => match a.len() {
                 0 => self.out.simple("PONG"),
                 1 => self.out.bulk(&a[0]),

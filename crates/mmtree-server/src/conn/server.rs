@@ -14,7 +14,7 @@ impl Conn {
         } else if c.has(table::READONLY) {
             flags.push("readonly");
         }
-        if c.has(table::NUMKEYS) || c.has(table::STREAMS) {
+        if c.has(table::NUMKEYS | table::MOVABLE) {
             flags.push("movablekeys");
         }
         let (first, last, step) = c.keys;
@@ -144,6 +144,14 @@ impl Conn {
             ("stream-node-max-bytes", "4096".into()),
             ("bind", config.bind.ip().to_string()),
             ("port", config.bind.port().to_string()),
+            (
+                "lua-time-limit",
+                self.server.scripts.time_limit_ms().to_string(),
+            ),
+            (
+                "busy-reply-threshold",
+                self.server.scripts.time_limit_ms().to_string(),
+            ),
         ];
         let matched: Vec<&(&str, String)> = params
             .iter()
@@ -172,6 +180,7 @@ impl Conn {
         // Checked whole before any is applied, as Redis.
         let mut notify = None;
         let mut node_entries = None;
+        let mut time_limit = None;
         for pair in a.chunks(2) {
             let p = String::from_utf8_lossy(&pair[0]).to_ascii_lowercase();
             // How many entries a stream node holds: what approximate trimming removes at once.
@@ -184,6 +193,20 @@ impl Conn {
                     }
                     None => {
                         self.out.error("ERR CONFIG SET failed (possibly related to argument 'stream-node-max-entries') - argument couldn't be parsed into an integer");
+                        return;
+                    }
+                }
+                continue;
+            }
+            // How long a script runs before other clients get BUSY (milliseconds).
+            if p == "lua-time-limit" || p == "busy-reply-threshold" {
+                match std::str::from_utf8(&pair[1])
+                    .ok()
+                    .and_then(|v| v.parse::<u64>().ok())
+                {
+                    Some(ms) => time_limit = Some(ms),
+                    None => {
+                        self.out.error(&format!("ERR CONFIG SET failed (possibly related to argument '{p}') - argument couldn't be parsed into an integer"));
                         return;
                     }
                 }
@@ -220,6 +243,9 @@ impl Conn {
         }
         if let Some(n) = node_entries {
             crate::store::stream::set_node_entries(n);
+        }
+        if let Some(ms) = time_limit {
+            self.server.scripts.set_time_limit_ms(ms);
         }
         self.out.simple("OK");
     }
@@ -301,6 +327,13 @@ impl Conn {
                 "    Return memory in bytes used by <key> and its value (its rows in tree pages).",
             ],
             "OBJECT" => &[
+                "ENCODING <key>",
+                "    Return the kind of internal representation Redis 7.0 would use for the value",
+                "    stored at <key> (mmtree stores every value as ordered rows).",
+                "FREQ <key>",
+                "    Return the access frequency index of the key <key> (not tracked).",
+                "IDLETIME <key>",
+                "    Return the idle time of the key <key> (not tracked: 0).",
                 "REFCOUNT <key>",
                 "    Return the number of references of the value associated with the specified",
                 "    <key> (1: no value is shared).",

@@ -304,6 +304,65 @@ pub fn decode_entry(v: &[u8]) -> Option<Vec<Vec<u8>>> {
     (at == v.len()).then_some(out)
 }
 
+/// True if `rows` (a stream's run: fields without the key's prefix, in order) keep the layout's
+/// invariants the commands rely on (RESTORE checks a payload with it): one state row whose
+/// length is the number of entries and whose last ID is at least the last entry's, entries that
+/// decode, groups and consumers that decode, and each pending entry in its group's list and its
+/// consumer's, once each.
+pub fn consistent(rows: &[(Vec<u8>, Vec<u8>)]) -> bool {
+    let mut meta = None;
+    let (mut entries, mut last) = (0u64, Id::MIN);
+    let mut pending = std::collections::BTreeSet::new();
+    let mut owned = std::collections::BTreeSet::new();
+    for (f, v) in rows {
+        let ok = match f.first() {
+            Some(&META) if f.len() == 1 => {
+                meta = Meta::decode(v);
+                meta.is_some()
+            }
+            Some(&ENTRY) => match id_at_end(f) {
+                Some(id) if f.len() == 17 && decode_entry(v).is_some() => {
+                    entries += 1;
+                    last = id;
+                    true
+                }
+                _ => false,
+            },
+            Some(&GROUP) => Group::decode(v).is_some(),
+            Some(&CONSUMER) => v.len() == 8 && group_of(f).is_some(),
+            Some(&PENDING) => match (group_of(f), Pending::decode(v)) {
+                (Some((group, rest)), Some(p)) if rest.len() == 16 => {
+                    pending.insert((group.to_vec(), p.consumer, rest.to_vec()))
+                }
+                _ => false,
+            },
+            Some(&OWNED) => match group_of(f).and_then(|(g, rest)| Some((g, group_of_rest(rest)?)))
+            {
+                Some((group, (consumer, id))) if id.len() == 16 && v.is_empty() => {
+                    owned.insert((group.to_vec(), consumer.to_vec(), id.to_vec()))
+                }
+                _ => false,
+            },
+            _ => false,
+        };
+        if !ok {
+            return false;
+        }
+    }
+    meta.is_some_and(|m| m.length == entries && m.last_id >= last) && pending == owned
+}
+
+/// A `u32 BE len, name` prefix after the tag: (name, what follows).
+fn group_of(f: &[u8]) -> Option<(&[u8], &[u8])> {
+    group_of_rest(f.get(1..)?)
+}
+
+fn group_of_rest(f: &[u8]) -> Option<(&[u8], &[u8])> {
+    let len = u32::from_be_bytes(f.get(..4)?.try_into().ok()?) as usize;
+    let name = f.get(4..4usize.checked_add(len)?)?;
+    Some((name, &f[4 + len..]))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
