@@ -693,3 +693,41 @@ fn crc32c(data: &[u8]) -> u32 {
     }
     !crc
 }
+
+/// Goal: stream commands send Redis 7.0's keyspace events, `new` first for a stream they
+/// create. Method: the events redis-server 7.0.15 sent for the same commands.
+#[test]
+fn stream_commands_send_redis_keyspace_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("events.mmt"), &[]);
+    let mut c = server.client();
+    let _: () = cmd(&mut c, &["CONFIG", "SET", "notify-keyspace-events", "KEAn"]).unwrap();
+    let mut sub = server.raw();
+    let mut r = Replies::new(&sub);
+    call(&mut sub, &mut r, &["PSUBSCRIBE", "__keyevent@0__:*"]);
+    for command in [
+        "XADD ns 1-0 f v",
+        "XGROUP CREATE ns2 g $ MKSTREAM",
+        "XADD ns MAXLEN 0 2-0 f v",
+        "XDEL ns 9-0",
+        "XGROUP CREATECONSUMER ns2 g c",
+        "XGROUP DESTROY ns2 g",
+        "SET end 1",
+    ] {
+        let args: Vec<&str> = command.split(' ').collect();
+        let _: redis::Value = cmd(&mut c, &args).unwrap();
+    }
+    assert_eq!(
+        keyevents_until(&mut r, "end"),
+        [
+            "new:ns",
+            "xadd:ns",
+            "new:ns2",
+            "xgroup-create:ns2",
+            "xadd:ns",
+            "xtrim:ns",
+            "xgroup-createconsumer:ns2",
+            "xgroup-destroy:ns2",
+        ]
+    );
+}

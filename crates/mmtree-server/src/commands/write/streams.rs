@@ -24,6 +24,9 @@ struct Stream<'a, 'w> {
     rows: u64,
     meta: Meta,
     existed: bool,
+    /// The keyspace events recorded before this stream was opened (a new stream's `new` event
+    /// goes there, before the command's own, as Redis sends it).
+    events_before: usize,
 }
 
 /// A stream command's outcome before its reply: a logical error is a reply.
@@ -80,12 +83,14 @@ impl<'a, 'w> Stream<'a, 'w> {
             None if create => (0, Meta::default(), false),
             None => return Ok(Ok(None)),
         };
+        let events_before = tx.events.as_deref().map_or(0, Vec::len);
         Ok(Ok(Some(Stream {
             tx,
             key: key.to_vec(),
             rows,
             meta,
             existed,
+            events_before,
         })))
     }
 
@@ -136,6 +141,12 @@ impl<'a, 'w> Stream<'a, 'w> {
                 .table(types_name(db))?
                 .insert(&self.key, b"stream")?;
             self.tx.notify(notify::NEW, "new", &self.key);
+            if let Some(events) = self.tx.events.as_deref_mut() {
+                if let Some(new) = events.pop() {
+                    let at = self.events_before.min(events.len());
+                    events.insert(at, new);
+                }
+            }
         }
         self.tx.touch(&self.key);
         Ok(())
