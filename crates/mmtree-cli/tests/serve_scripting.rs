@@ -541,6 +541,11 @@ fn script_kill_stops_a_runaway_read_only_script() {
         wait_busy(&mut c);
         let e = err_of::<V>(&mut c, &["GET", "x"]);
         assert!(e.to_ascii_uppercase().contains("BUSY"), "{e}");
+        // Of the scripting subcommands, only KILL (and FUNCTION STATS) are served.
+        for other in [&["SCRIPT", "EXISTS", "x"][..], &["FUNCTION", "LIST"]] {
+            let e = err_of::<V>(&mut c, other);
+            assert!(e.to_ascii_uppercase().contains("BUSY"), "{other:?}: {e}");
+        }
         assert!(err_of::<V>(&mut c, &["FUNCTION", "KILL"]).contains("SCRIPT KILL"));
         assert_eq!(cmd::<String>(&mut c, &["SCRIPT", "KILL"]).unwrap(), "OK");
         let e = runner.join().unwrap().unwrap_err().to_string();
@@ -728,6 +733,79 @@ fn hostile_scripts_get_errors_never_a_crash() {
         ),
         100000
     );
+}
+
+/// SCRIPT's and FUNCTION's subcommands are entries of the command table: Redis' words for a
+/// wrong arity and an unknown subcommand, their HELP, and MULTI refusing a wrong arity when
+/// queued (the hand dispatch queued them and answered only after EXEC).
+#[test]
+fn scripting_subcommands_come_from_the_command_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("table.mmt"), &[]);
+    let mut c = server.client();
+    for (request, expect) in [
+        (
+            &["FUNCTION", "DELETE"][..],
+            "wrong number of arguments for 'function|delete' command",
+        ),
+        (
+            &["FUNCTION", "stats", "x"],
+            "wrong number of arguments for 'function|stats' command",
+        ),
+        (
+            &["SCRIPT", "LOAD"],
+            "wrong number of arguments for 'script|load' command",
+        ),
+        (
+            &["SCRIPT", "KILL", "x"],
+            "wrong number of arguments for 'script|kill' command",
+        ),
+        (
+            &["FUNCTION", "NOPE"],
+            "unknown subcommand 'NOPE'. Try FUNCTION HELP.",
+        ),
+        (
+            &["script", "nope", "x"],
+            "unknown subcommand 'nope'. Try SCRIPT HELP.",
+        ),
+        (
+            &["FUNCTION"],
+            "wrong number of arguments for 'function' command",
+        ),
+        (
+            &["FUNCTION", "FLUSH", "SYNC", "x"],
+            "unknown subcommand or wrong number of arguments for 'flush'. Try FUNCTION HELP.",
+        ),
+    ] {
+        let e = err_of::<V>(&mut c, request);
+        assert!(e.contains(expect), "{request:?}: {e}");
+    }
+    let help: Vec<String> = cmd(&mut c, &["SCRIPT", "HELP"]).unwrap();
+    assert_eq!(help.len(), 11);
+    assert_eq!(
+        help[0],
+        "SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
+    );
+    let help: Vec<String> = cmd(&mut c, &["FUNCTION", "HELP"]).unwrap();
+    assert_eq!(help.len(), 19);
+    assert_eq!(help[1], "LOAD [REPLACE] <FUNCTION CODE>");
+    assert_eq!(help[18], "    Prints this help.");
+    // Inside MULTI a wrong arity is refused as it is queued.
+    let mut pipe = redis::pipe();
+    pipe.cmd("MULTI")
+        .cmd("FUNCTION")
+        .arg("DUMP")
+        .arg("x")
+        .cmd("EXEC");
+    let e = pipe.query::<V>(&mut c).unwrap_err().to_string();
+    assert!(
+        e.contains("'function|dump'") && e.contains("Transaction discarded"),
+        "{e}"
+    );
+    // A valid one is queued and runs at EXEC.
+    let mut pipe = redis::pipe();
+    pipe.atomic().cmd("SCRIPT").arg("EXISTS").arg("0");
+    assert_eq!(pipe.query::<Vec<Vec<i64>>>(&mut c).unwrap(), [[0]]);
 }
 
 /// FUNCTION libraries are saved with the data (as Redis keeps them in its RDB and AOF): a

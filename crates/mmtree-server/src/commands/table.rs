@@ -6,12 +6,12 @@
 //! key checks and EXEC's routing read these columns instead of matching names.
 //!
 //! Subcommands are entries too, as in Redis 7: a container (CLIENT, CONFIG, COMMAND, PUBSUB,
-//! MEMORY, OBJECT) lists its own in `subcommands`, each a `Command` named `CONTAINER|SUB` with
-//! its arity (the container and the subcommand counted), flags, keys and handler. `resolve` turns
-//! `CLIENT GETNAME` into the `CLIENT|GETNAME` entry, so the arity check, the "unknown subcommand"
-//! reply, the flags (SETUP for CLIENT SETNAME) and the handler come from the table, once per
-//! request. A container without a list (FUNCTION) is run whole by its own handler, which then
-//! dispatches on the subcommand itself: giving it a list is all it takes to move it here.
+//! MEMORY, OBJECT, FUNCTION, SCRIPT) lists its own in `subcommands`, each a `Command` named
+//! `CONTAINER|SUB` with its arity (the container and the subcommand counted), flags, keys and
+//! handler. `resolve` turns `CLIENT GETNAME` into the `CLIENT|GETNAME` entry, so the arity check,
+//! the "unknown subcommand" reply, the flags (SETUP for CLIENT SETNAME, ALLOW_BUSY for SCRIPT
+//! KILL) and the handler come from the table, once per request: no handler dispatches on a
+//! subcommand's name.
 
 use super::{
     bits, dump, hashes, keys, lists, random, scan, scripting, sets, sort, sorted_sets, streams,
@@ -40,8 +40,7 @@ pub const TRANSACTION: u32 = 1 << 5;
 pub const QUEUED: u32 = 1 << 6;
 /// Its replies are pushes, sent even under CLIENT REPLY OFF.
 pub const PUSHES: u32 = 1 << 7;
-/// Has subcommands (CLIENT LIST shows `cmd=name|sub`): a list in `subcommands`, or a handler
-/// that dispatches them itself.
+/// Has subcommands, listed in `subcommands`.
 pub const CONTAINER: u32 = 1 << 8;
 /// Connection setup: not charged to the connection's own rate limiter.
 pub const SETUP: u32 = 1 << 9;
@@ -62,8 +61,8 @@ pub const MOVABLE: u32 = 1 << 20;
 pub const STORE_KEY: u32 = 1 << 21;
 /// Refused inside a Lua script (`redis.call`): the scripting commands themselves.
 pub const NOSCRIPT: u32 = 1 << 11;
-/// Served while a script runs past its time limit (as Redis' `allow-busy`; for a container
-/// command, only its KILL and STATS subcommands): every other command gets BUSY.
+/// Served while a script runs past its time limit (as Redis' `allow-busy`: SCRIPT KILL,
+/// FUNCTION KILL and STATS among the scripting commands): every other command gets BUSY.
 pub const ALLOW_BUSY: u32 = 1 << 12;
 
 /// A keyspace read: one implementation over a snapshot and over the write transaction. Each
@@ -115,9 +114,22 @@ pub enum Session {
     PubsubNumpat,
     /// A container's HELP: its subcommands (`conn` holds the text).
     Help,
-    Function,
     Unwatch,
-    Script,
+    // Scripting's management subcommands (`Scripts`' methods of the same names).
+    ScriptLoad,
+    ScriptExists,
+    ScriptFlush,
+    ScriptKill,
+    /// FUNCTION LOAD, DELETE, FLUSH and RESTORE change the libraries: `conn` saves them before
+    /// it replies.
+    FunctionLoad,
+    FunctionList,
+    FunctionDelete,
+    FunctionFlush,
+    FunctionKill,
+    FunctionStats,
+    FunctionDump,
+    FunctionRestore,
     Subscribe,
     Unsubscribe,
     PSubscribe,
@@ -147,8 +159,7 @@ pub struct Command {
     /// First key, last key (negative: from the end), step; (0, 0, 0) without keys.
     pub keys: (i32, i32, i32),
     pub handler: Handler,
-    /// A container's subcommands (empty for any other command, and for a container whose
-    /// handler dispatches them itself).
+    /// A container's subcommands (empty for any other command).
     pub subcommands: &'static [Command],
     /// True for a subcommand (its arguments start after the subcommand's name).
     pub is_subcommand: bool,
@@ -433,6 +444,30 @@ static XINFO_SUBCOMMANDS: &[Command] = &[
     sub("XINFO|HELP",            2,  0,        NO_KEYS,   S(Session::Help)),
 ];
 
+// The scripting containers, with Redis 7.0's arities and flags (none refused inside MULTI; its
+// `write` and `denyoom` do not apply: these change no key, and run on the event loop).
+#[rustfmt::skip]
+static SCRIPT_SUBCOMMANDS: &[Command] = &[
+    sub("SCRIPT|LOAD",      3,  NOSCRIPT,              NO_KEYS, S(Session::ScriptLoad)),
+    sub("SCRIPT|EXISTS",    -3, NOSCRIPT,              NO_KEYS, S(Session::ScriptExists)),
+    sub("SCRIPT|FLUSH",     -2, NOSCRIPT,              NO_KEYS, S(Session::ScriptFlush)),
+    sub("SCRIPT|KILL",      2,  NOSCRIPT | ALLOW_BUSY, NO_KEYS, S(Session::ScriptKill)),
+    sub("SCRIPT|HELP",      2,  NOSCRIPT,              NO_KEYS, S(Session::Help)),
+];
+
+#[rustfmt::skip]
+static FUNCTION_SUBCOMMANDS: &[Command] = &[
+    sub("FUNCTION|LOAD",    -3, NOSCRIPT,              NO_KEYS, S(Session::FunctionLoad)),
+    sub("FUNCTION|LIST",    -2, NOSCRIPT,              NO_KEYS, S(Session::FunctionList)),
+    sub("FUNCTION|DELETE",  3,  NOSCRIPT,              NO_KEYS, S(Session::FunctionDelete)),
+    sub("FUNCTION|FLUSH",   -2, NOSCRIPT,              NO_KEYS, S(Session::FunctionFlush)),
+    sub("FUNCTION|KILL",    2,  NOSCRIPT | ALLOW_BUSY, NO_KEYS, S(Session::FunctionKill)),
+    sub("FUNCTION|STATS",   2,  NOSCRIPT | ALLOW_BUSY, NO_KEYS, S(Session::FunctionStats)),
+    sub("FUNCTION|DUMP",    2,  NOSCRIPT,              NO_KEYS, S(Session::FunctionDump)),
+    sub("FUNCTION|RESTORE", -3, NOSCRIPT,              NO_KEYS, S(Session::FunctionRestore)),
+    sub("FUNCTION|HELP",    2,  NOSCRIPT,              NO_KEYS, S(Session::Help)),
+];
+
 /// Every command, in COMMAND's order.
 #[rustfmt::skip]
 pub static COMMANDS: &[Command] = &[
@@ -498,7 +533,7 @@ pub static COMMANDS: &[Command] = &[
     command("PUNSUBSCRIBE",     -1, PUBSUB | PUSHES,      (0, 0, 0),  Handler::Session(Session::PUnsubscribe)),
     command("PUBLISH",          3,  0,                    (0, 0, 0),  Handler::Session(Session::Publish)),
     container("PUBSUB",         -2,                                   Handler::Container, PUBSUB_SUBCOMMANDS),
-    command("FUNCTION",         -2, CONTAINER | NOSCRIPT | ALLOW_BUSY, (0, 0, 0), Handler::Session(Session::Function)),
+    container("FUNCTION",       -2,                                   Handler::Container, FUNCTION_SUBCOMMANDS),
     command("GETEX",            -2, WRITE,                (1, 1, 1),  Write(write::strings::getex)),
     command("SETRANGE",         4,  WRITE,                (1, 1, 1),  Write(write::strings::setrange)),
     command("SETBIT",           4,  WRITE,                (1, 1, 1),  Write(write::strings::setbit)),
@@ -632,7 +667,7 @@ pub static COMMANDS: &[Command] = &[
     command("EVALSHA_RO",       -3, WRITE | NUMKEYS | NOSCRIPT, (2, 1, 1), Write(scripting::evalsha_ro)),
     command("FCALL",            -3, WRITE | NUMKEYS | NOSCRIPT, (2, 1, 1), Write(scripting::fcall)),
     command("FCALL_RO",         -3, WRITE | NUMKEYS | NOSCRIPT, (2, 1, 1), Write(scripting::fcall_ro)),
-    command("SCRIPT",           -2, CONTAINER | NOSCRIPT | ALLOW_BUSY, (0, 0, 0), Handler::Session(Session::Script)),
+    container("SCRIPT",         -2,                                   Handler::Container, SCRIPT_SUBCOMMANDS),
 ];
 
 /// Every command, each container followed by its subcommands (COMMAND LIST's order; INFO
@@ -689,7 +724,7 @@ pub enum Resolved {
 
 /// The entry a request (`args`, the name first) runs, as Redis 7's `lookupCommand`: a
 /// container's subcommand when it has a list and a subcommand is given; the container itself
-/// when it comes alone (its arity then decides) or dispatches its subcommands itself.
+/// when it comes alone (its arity then decides).
 pub fn resolve(args: &[Vec<u8>]) -> Resolved {
     let Some(cmd) = args.first().and_then(|name| lookup(name)) else {
         return Resolved::Unknown;
@@ -785,11 +820,7 @@ mod tests {
     fn subcommands_are_entries_of_their_container() {
         for c in COMMANDS {
             assert!(!c.is_subcommand);
-            assert_eq!(
-                c.has(CONTAINER),
-                // (FUNCTION and SCRIPT dispatch their subcommands themselves: `scripting`.)
-                !c.subcommands.is_empty() || c.name == "FUNCTION" || c.name == "SCRIPT"
-            );
+            assert_eq!(c.has(CONTAINER), !c.subcommands.is_empty());
             // "Try CLIENT HELP." names a subcommand that exists.
             if !c.subcommands.is_empty() {
                 let help = format!("{}|HELP", c.name);
@@ -823,8 +854,21 @@ mod tests {
         assert_eq!(found("CLIENT GETNAME|X"), "unknown subcommand");
         assert_eq!(found("client|getname"), "unknown");
         assert_eq!(found("COMMAND"), "COMMAND");
-        // A container that dispatches itself is found whole.
-        assert_eq!(found("FUNCTION FLUSH"), "FUNCTION");
+        // The scripting containers too.
+        assert_eq!(found("function flush async"), "FUNCTION|FLUSH");
+        assert_eq!(found("SCRIPT kill"), "SCRIPT|KILL");
+        assert_eq!(found("FUNCTION NOPE"), "unknown subcommand");
+        assert_eq!(found("FUNCTION"), "FUNCTION");
+        // Only the subcommands that may stop a script are served while one runs too long.
+        let allow_busy: Vec<&str> = all()
+            .iter()
+            .filter(|c| c.is_subcommand && c.has(ALLOW_BUSY))
+            .map(|c| c.name)
+            .collect();
+        assert_eq!(
+            allow_busy,
+            ["FUNCTION|KILL", "FUNCTION|STATS", "SCRIPT|KILL"]
+        );
         assert_eq!(
             lookup(b"client|getname").unwrap().wrong_args(),
             "ERR wrong number of arguments for 'client|getname' command"

@@ -435,8 +435,8 @@ impl Conn {
             state
                 .cmd
                 .extend(name.chars().map(|c| c.to_ascii_lowercase()));
-            // A container that dispatches itself, or an unknown subcommand: as given.
-            if (has(table::CONTAINER) || unknown_sub) && args.len() > 1 {
+            // An unknown subcommand: as given.
+            if unknown_sub && args.len() > 1 {
                 state.cmd.push('|');
                 state
                     .cmd
@@ -581,7 +581,7 @@ impl Conn {
             return Flow::Continue;
         };
         // A script runs past its time limit: BUSY, but for what may stop it (as Redis).
-        if let Some(busy) = self.server.scripts.busy_error(cmd, &args) {
+        if let Some(busy) = self.server.scripts.busy_error(cmd) {
             self.multi_failed |= self.multi.is_some();
             self.out.error(busy);
             return Flow::Continue;
@@ -653,6 +653,18 @@ impl Conn {
         self.out.error(&table::wrong_args(name));
     }
 
+    /// The reply to a FUNCTION subcommand that may have changed the libraries (LOAD, DELETE,
+    /// FLUSH, RESTORE), sent once they are saved: a library change is durable before it is
+    /// acknowledged (the writer would save it only with its next group commit).
+    fn reply_saved(&mut self, reply: &Reply) {
+        match self.server.scripts.save_now(&self.server.db) {
+            Ok(()) => self.out.reply(reply),
+            Err(e) => self
+                .out
+                .error(&format!("ERR saving the function libraries: {e}")),
+        }
+    }
+
     /// Runs a command that is not a write (its arity checked): a keyspace read on this
     /// connection's snapshot, or a session command here.
     fn run(&mut self, cmd: &'static Command, args: &[Vec<u8>]) -> Flow {
@@ -688,21 +700,31 @@ impl Conn {
             Session::PubsubNumsub => self.pubsub_numsub(a),
             Session::PubsubNumpat => self.pubsub_numpat(),
             Session::Help => self.help(cmd),
-            // Scripting's management commands run here, over the shared cache and libraries
+            // Scripting's management subcommands run here, over the shared cache and libraries
             // (EVAL and FCALL are writes: they run in the writer).
-            Session::Function => {
-                let reply = self.server.scripts.function_command(a);
-                // A library change is durable before it is acknowledged.
-                match self.server.scripts.save_now(&self.server.db) {
-                    Ok(()) => self.out.reply(&reply),
-                    Err(e) => self
-                        .out
-                        .error(&format!("ERR saving the function libraries: {e}")),
-                }
+            Session::ScriptLoad => self.out.reply(&self.server.scripts.script_load(&a[0])),
+            Session::ScriptExists => self.out.reply(&self.server.scripts.script_exists(a)),
+            Session::ScriptFlush => self.out.reply(&self.server.scripts.script_flush(a)),
+            Session::ScriptKill => self.out.reply(&self.server.scripts.script_kill()),
+            Session::FunctionList => self.out.reply(&self.server.scripts.function_list(a)),
+            Session::FunctionKill => self.out.reply(&self.server.scripts.function_kill()),
+            Session::FunctionStats => self.out.reply(&self.server.scripts.function_stats()),
+            Session::FunctionDump => self.out.reply(&self.server.scripts.function_dump()),
+            Session::FunctionLoad => {
+                let reply = self.server.scripts.function_load(a);
+                self.reply_saved(&reply);
             }
-            Session::Script => {
-                let reply = self.server.scripts.script_command(a);
-                self.out.reply(&reply);
+            Session::FunctionDelete => {
+                let reply = self.server.scripts.function_delete(&a[0]);
+                self.reply_saved(&reply);
+            }
+            Session::FunctionFlush => {
+                let reply = self.server.scripts.function_flush(a);
+                self.reply_saved(&reply);
+            }
+            Session::FunctionRestore => {
+                let reply = self.server.scripts.function_restore(a);
+                self.reply_saved(&reply);
             }
             Session::Ping => match a.len() {
                 0 => self.out.simple("PONG"),

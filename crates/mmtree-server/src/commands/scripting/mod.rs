@@ -398,16 +398,11 @@ impl Scripts {
 
     /// BUSY for a command another client sends while a script runs past the time limit (as
     /// Redis: only SCRIPT KILL, FUNCTION KILL/STATS, SHUTDOWN, AUTH, HELLO and QUIT are served).
-    pub fn busy_error(&self, cmd: &Command, args: &[Vec<u8>]) -> Option<&'static str> {
+    pub fn busy_error(&self, cmd: &Command) -> Option<&'static str> {
         if !self.run.timed_out.load(Ordering::Relaxed) {
             return None;
         }
-        let allowed = cmd.has(table::ALLOW_BUSY)
-            && (!cmd.has(table::CONTAINER)
-                || args.get(1).is_some_and(|s| {
-                    s.eq_ignore_ascii_case(b"KILL") || s.eq_ignore_ascii_case(b"STATS")
-                }));
-        if allowed {
+        if cmd.has(table::ALLOW_BUSY) {
             return None;
         }
         Some(if self.run.eval.load(Ordering::Relaxed) {
@@ -478,237 +473,176 @@ impl Scripts {
         (libs.libs.values().cloned().collect(), libs.generation)
     }
 
-    /// SCRIPT `a` (the arguments after SCRIPT), on an event loop.
-    pub fn script_command(&self, a: &[Vec<u8>]) -> Reply {
-        let sub = String::from_utf8_lossy(&a[0]).to_ascii_uppercase();
-        let arity = |ok: bool| {
-            (!ok).then(|| {
-                Reply::Error(format!(
-                    "ERR wrong number of arguments for 'script|{}' command",
-                    sub.to_ascii_lowercase()
-                ))
-            })
+    // SCRIPT's and FUNCTION's subcommands, on an event loop: each is an entry of the command
+    // table (`table::SCRIPT_SUBCOMMANDS`, `FUNCTION_SUBCOMMANDS`), which has checked its arity;
+    // `a` holds the arguments after the subcommand's name. HELP is the table's (`conn`).
+
+    /// SCRIPT LOAD script: compiles it and caches it under its SHA1.
+    pub fn script_load(&self, body: &[u8]) -> Reply {
+        let sha = sha1hex(body);
+        if self.script(&sha).is_some() {
+            return Reply::Bulk(sha.into_bytes());
+        }
+        let flags = match shebang(body).and_then(|(flags, skip)| {
+            engine::check_compiles(&body[skip..])?;
+            Ok(flags)
+        }) {
+            Ok(flags) => flags,
+            Err(e) => return Reply::Error(e),
         };
-        match sub.as_str() {
-            "LOAD" => {
-                if let Some(e) = arity(a.len() == 2) {
-                    return e;
-                }
-                let body = &a[1];
-                let sha = sha1hex(body);
-                if self.script(&sha).is_some() {
-                    return Reply::Bulk(sha.into_bytes());
-                }
-                let flags = match shebang(body).and_then(|(flags, skip)| {
-                    engine::check_compiles(&body[skip..])?;
-                    Ok(flags)
-                }) {
-                    Ok(flags) => flags,
-                    Err(e) => return Reply::Error(e),
-                };
-                self.add_script(
-                    sha.clone(),
-                    Arc::new(Script {
-                        body: body.clone(),
-                        flags,
-                    }),
-                );
-                Reply::Bulk(sha.into_bytes())
+        self.add_script(
+            sha.clone(),
+            Arc::new(Script {
+                body: body.to_vec(),
+                flags,
+            }),
+        );
+        Reply::Bulk(sha.into_bytes())
+    }
+
+    /// SCRIPT EXISTS sha1 [sha1 …]: 1 or 0 for each.
+    pub fn script_exists(&self, shas: &[Vec<u8>]) -> Reply {
+        let cache = self.cache.lock().expect("script cache");
+        Reply::Array(
+            shas.iter()
+                .map(|sha| {
+                    let sha = String::from_utf8_lossy(sha).to_ascii_lowercase();
+                    Reply::Int(cache.scripts.contains_key(&sha) as i64)
+                })
+                .collect(),
+        )
+    }
+
+    /// SCRIPT FLUSH [ASYNC|SYNC]: empties the script cache.
+    pub fn script_flush(&self, a: &[Vec<u8>]) -> Reply {
+        let ok = a.is_empty()
+            || a.len() == 1
+                && (a[0].eq_ignore_ascii_case(b"SYNC") || a[0].eq_ignore_ascii_case(b"ASYNC"));
+        if !ok {
+            return Reply::Error("ERR SCRIPT FLUSH only support SYNC|ASYNC option".into());
+        }
+        let mut cache = self.cache.lock().expect("script cache");
+        cache.scripts.clear();
+        cache.generation += 1;
+        Reply::Ok
+    }
+
+    /// SCRIPT KILL: stops the running EVAL script, if it has not written.
+    pub fn script_kill(&self) -> Reply {
+        self.kill(true)
+    }
+
+    /// FUNCTION LOAD [REPLACE] code.
+    pub fn function_load(&self, a: &[Vec<u8>]) -> Reply {
+        let Some((code, options)) = a.split_last() else {
+            return Reply::Error(table::wrong_args("FUNCTION|LOAD"));
+        };
+        let mut replace = false;
+        for opt in options {
+            if opt.eq_ignore_ascii_case(b"REPLACE") {
+                replace = true;
+            } else {
+                return Reply::Error(format!(
+                    "ERR Unknown option given: {}",
+                    String::from_utf8_lossy(opt)
+                ));
             }
-            "EXISTS" => {
-                if let Some(e) = arity(a.len() >= 2) {
-                    return e;
-                }
-                let cache = self.cache.lock().expect("script cache");
-                Reply::Array(
-                    a[1..]
-                        .iter()
-                        .map(|sha| {
-                            let sha = String::from_utf8_lossy(sha).to_ascii_lowercase();
-                            Reply::Int(cache.scripts.contains_key(&sha) as i64)
-                        })
-                        .collect(),
-                )
-            }
-            "FLUSH" => {
-                let ok = a.len() == 1
-                    || a.len() == 2
-                        && (a[1].eq_ignore_ascii_case(b"SYNC")
-                            || a[1].eq_ignore_ascii_case(b"ASYNC"));
-                if !ok {
-                    return Reply::Error("ERR SCRIPT FLUSH only support SYNC|ASYNC option".into());
-                }
-                let mut cache = self.cache.lock().expect("script cache");
-                cache.scripts.clear();
-                cache.generation += 1;
-                Reply::Ok
-            }
-            "KILL" => arity(a.len() == 1).unwrap_or_else(|| self.kill(true)),
-            "HELP" => help(&[
-                "SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-                "EXISTS <sha1> [<sha1> ...]",
-                "    Return information about the existence of the scripts in the script cache.",
-                "FLUSH [ASYNC|SYNC]",
-                "    Flush the Lua scripts cache.",
-                "KILL",
-                "    Kill the currently executing Lua script.",
-                "LOAD <script>",
-                "    Load a script into the scripts cache without executing it.",
-                "HELP",
-                "    Prints this help.",
-            ]),
-            _ => Reply::Error(format!(
-                "ERR unknown subcommand '{}'. Try SCRIPT HELP.",
-                String::from_utf8_lossy(&a[0])
-            )),
+        }
+        match self.load_library(code, replace, false) {
+            Ok((name, _)) => Reply::Bulk(name.into_bytes()),
+            Err(e) => Reply::Error(e),
         }
     }
 
-    /// FUNCTION `a` (the arguments after FUNCTION), on an event loop.
-    pub fn function_command(&self, a: &[Vec<u8>]) -> Reply {
-        let sub = String::from_utf8_lossy(&a[0]).to_ascii_uppercase();
-        let wrong = || {
-            Reply::Error(format!(
-                "ERR wrong number of arguments for 'function|{}' command",
-                sub.to_ascii_lowercase()
-            ))
-        };
-        match sub.as_str() {
-            "LOAD" => {
-                if a.len() < 2 {
-                    return wrong();
+    /// FUNCTION DELETE library-name.
+    pub fn function_delete(&self, name: &[u8]) -> Reply {
+        let name = String::from_utf8_lossy(name).into_owned();
+        let mut libs = self.libraries.lock().expect("libraries");
+        match libs.libs.remove(&name) {
+            Some(lib) => {
+                for f in &lib.functions {
+                    libs.functions.remove(&f.name.to_lowercase());
                 }
-                let mut replace = false;
-                for opt in &a[1..a.len() - 1] {
-                    if opt.eq_ignore_ascii_case(b"REPLACE") {
-                        replace = true;
-                    } else {
-                        return Reply::Error(format!(
-                            "ERR Unknown option given: {}",
-                            String::from_utf8_lossy(opt)
-                        ));
-                    }
-                }
-                match self.load_library(&a[a.len() - 1], replace, false) {
-                    Ok((name, _)) => Reply::Bulk(name.into_bytes()),
-                    Err(e) => Reply::Error(e),
-                }
-            }
-            "LIST" => self.list(&a[1..]),
-            "DELETE" => {
-                if a.len() != 2 {
-                    return wrong();
-                }
-                let name = String::from_utf8_lossy(&a[1]).into_owned();
-                let mut libs = self.libraries.lock().expect("libraries");
-                match libs.libs.remove(&name) {
-                    Some(lib) => {
-                        for f in &lib.functions {
-                            libs.functions.remove(&f.name.to_lowercase());
-                        }
-                        libs.generation += 1;
-                        Reply::Ok
-                    }
-                    None => Reply::Error("ERR Library not found".into()),
-                }
-            }
-            "FLUSH" => {
-                if a.len() > 2 {
-                    return Reply::Error("ERR unknown subcommand or wrong number of arguments for 'flush'. Try FUNCTION HELP.".into());
-                }
-                let ok = a.len() == 1
-                    || a[1].eq_ignore_ascii_case(b"SYNC")
-                    || a[1].eq_ignore_ascii_case(b"ASYNC");
-                if !ok {
-                    return Reply::Error(
-                        "ERR FUNCTION FLUSH only supports SYNC|ASYNC option".into(),
-                    );
-                }
-                let mut libs = self.libraries.lock().expect("libraries");
-                libs.libs.clear();
-                libs.functions.clear();
                 libs.generation += 1;
                 Reply::Ok
             }
-            "KILL" if a.len() == 1 => self.kill(false),
-            "DUMP" if a.len() == 1 => self.dump(),
-            "RESTORE" if a.len() >= 2 => self.restore(a),
-            "STATS" if a.len() == 1 => {
-                if self.run.current.load(Ordering::Relaxed) != 0
-                    && self.run.eval.load(Ordering::Relaxed)
-                {
-                    return Reply::Error(SLOW_EVAL.into());
-                }
-                let about = self.run.about.lock().expect("running script").clone();
-                let running = match about {
-                    Some((name, command)) if self.run.current.load(Ordering::Relaxed) != 0 => {
-                        let started = self.run.started_us.load(Ordering::Relaxed);
-                        let now = self.epoch.elapsed().as_micros() as u64;
-                        Reply::Map(vec![
-                            (
-                                Reply::Bulk(b"name".to_vec()),
-                                Reply::Bulk(name.into_bytes()),
-                            ),
-                            (
-                                Reply::Bulk(b"command".to_vec()),
-                                Reply::Array(command.into_iter().map(Reply::Bulk).collect()),
-                            ),
-                            (
-                                Reply::Bulk(b"duration_ms".to_vec()),
-                                Reply::Int((now.saturating_sub(started) / 1000) as i64),
-                            ),
-                        ])
-                    }
-                    _ => Reply::Null,
-                };
-                let libs = self.libraries.lock().expect("libraries");
+            None => Reply::Error("ERR Library not found".into()),
+        }
+    }
+
+    /// FUNCTION FLUSH [ASYNC|SYNC]: deletes every library.
+    pub fn function_flush(&self, a: &[Vec<u8>]) -> Reply {
+        if a.len() > 1 {
+            return Reply::Error(
+                "ERR unknown subcommand or wrong number of arguments for 'flush'. Try FUNCTION HELP."
+                    .into(),
+            );
+        }
+        let ok = a.is_empty()
+            || a[0].eq_ignore_ascii_case(b"SYNC")
+            || a[0].eq_ignore_ascii_case(b"ASYNC");
+        if !ok {
+            return Reply::Error("ERR FUNCTION FLUSH only supports SYNC|ASYNC option".into());
+        }
+        let mut libs = self.libraries.lock().expect("libraries");
+        libs.libs.clear();
+        libs.functions.clear();
+        libs.generation += 1;
+        Reply::Ok
+    }
+
+    /// FUNCTION KILL: stops the running function, if it has not written.
+    pub fn function_kill(&self) -> Reply {
+        self.kill(false)
+    }
+
+    /// FUNCTION STATS: the running function, and how many libraries and functions there are.
+    pub fn function_stats(&self) -> Reply {
+        if self.run.current.load(Ordering::Relaxed) != 0 && self.run.eval.load(Ordering::Relaxed) {
+            return Reply::Error(SLOW_EVAL.into());
+        }
+        let about = self.run.about.lock().expect("running script").clone();
+        let running = match about {
+            Some((name, command)) if self.run.current.load(Ordering::Relaxed) != 0 => {
+                let started = self.run.started_us.load(Ordering::Relaxed);
+                let now = self.epoch.elapsed().as_micros() as u64;
                 Reply::Map(vec![
-                    (Reply::Bulk(b"running_script".to_vec()), running),
                     (
-                        Reply::Bulk(b"engines".to_vec()),
-                        Reply::Map(vec![(
-                            Reply::Bulk(b"LUA".to_vec()),
-                            Reply::Map(vec![
-                                (
-                                    Reply::Bulk(b"libraries_count".to_vec()),
-                                    Reply::Int(libs.libs.len() as i64),
-                                ),
-                                (
-                                    Reply::Bulk(b"functions_count".to_vec()),
-                                    Reply::Int(libs.functions.len() as i64),
-                                ),
-                            ]),
-                        )]),
+                        Reply::Bulk(b"name".to_vec()),
+                        Reply::Bulk(name.into_bytes()),
+                    ),
+                    (
+                        Reply::Bulk(b"command".to_vec()),
+                        Reply::Array(command.into_iter().map(Reply::Bulk).collect()),
+                    ),
+                    (
+                        Reply::Bulk(b"duration_ms".to_vec()),
+                        Reply::Int((now.saturating_sub(started) / 1000) as i64),
                     ),
                 ])
             }
-            "KILL" | "STATS" | "DUMP" | "RESTORE" => wrong(),
-            "HELP" => help(&[
-                "FUNCTION <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-                "LOAD [REPLACE] <FUNCTION CODE>",
-                "    Create a new library with the given library name and code.",
-                "DELETE <LIBRARY NAME>",
-                "    Delete the given library.",
-                "LIST [LIBRARYNAME PATTERN] [WITHCODE]",
-                "    Return general information on all the libraries.",
-                "DUMP",
-                "    Return a serialized payload representing the current libraries.",
-                "RESTORE <PAYLOAD> [FLUSH|APPEND|REPLACE]",
-                "    Restore the libraries represented by the given payload (default APPEND).",
-                "KILL",
-                "    Kill the current running function.",
-                "STATS",
-                "    Return information about the current function running.",
-                "FLUSH [ASYNC|SYNC]",
-                "    Delete all the libraries.",
-                "HELP",
-                "    Prints this help.",
-            ]),
-            _ => Reply::Error(format!(
-                "ERR unknown subcommand '{}'. Try FUNCTION HELP.",
-                String::from_utf8_lossy(&a[0])
-            )),
-        }
+            _ => Reply::Null,
+        };
+        let libs = self.libraries.lock().expect("libraries");
+        Reply::Map(vec![
+            (Reply::Bulk(b"running_script".to_vec()), running),
+            (
+                Reply::Bulk(b"engines".to_vec()),
+                Reply::Map(vec![(
+                    Reply::Bulk(b"LUA".to_vec()),
+                    Reply::Map(vec![
+                        (
+                            Reply::Bulk(b"libraries_count".to_vec()),
+                            Reply::Int(libs.libs.len() as i64),
+                        ),
+                        (
+                            Reply::Bulk(b"functions_count".to_vec()),
+                            Reply::Int(libs.functions.len() as i64),
+                        ),
+                    ]),
+                )]),
+            ),
+        ])
     }
 
     /// FUNCTION LOAD: checks the metadata, runs the library's code on a Lua state of its own
@@ -785,7 +719,7 @@ impl Scripts {
 
     /// FUNCTION DUMP: every library's code, in a payload of ours (`MMTF`, a version byte, each
     /// library as a 4-byte length and its code, then 8 bytes of the SHA1 of all that).
-    fn dump(&self) -> Reply {
+    pub fn function_dump(&self) -> Reply {
         let libs = self.libraries.lock().expect("libraries");
         let mut out = b"MMTF\x01".to_vec();
         for lib in libs.libs.values() {
@@ -798,14 +732,14 @@ impl Scripts {
     }
 
     /// FUNCTION RESTORE payload [FLUSH|APPEND|REPLACE]: all of the payload's libraries or none.
-    fn restore(&self, a: &[Vec<u8>]) -> Reply {
-        if a.len() > 3 {
+    pub fn function_restore(&self, a: &[Vec<u8>]) -> Reply {
+        if a.len() > 2 {
             return Reply::Error(
                 "ERR unknown subcommand or wrong number of arguments for 'restore'. Try FUNCTION HELP."
                     .into(),
             );
         }
-        let policy = match a.get(2).map(|p| p.to_ascii_uppercase()) {
+        let policy = match a.get(1).map(|p| p.to_ascii_uppercase()) {
             None => b"APPEND".to_vec(),
             Some(p) if [&b"APPEND"[..], b"REPLACE", b"FLUSH"].contains(&p.as_slice()) => p,
             Some(_) => return Reply::Error(
@@ -813,7 +747,9 @@ impl Scripts {
                     .into(),
             ),
         };
-        let payload = &a[1];
+        let Some(payload) = a.first() else {
+            return Reply::Error(table::wrong_args("FUNCTION|RESTORE"));
+        };
         let bad = || Reply::Error("ERR DUMP payload version or checksum are wrong".into());
         if payload.len() < 13 || !payload.starts_with(b"MMTF\x01") {
             return bad();
@@ -860,7 +796,7 @@ impl Scripts {
     }
 
     /// FUNCTION LIST [LIBRARYNAME pattern] [WITHCODE].
-    fn list(&self, a: &[Vec<u8>]) -> Reply {
+    pub fn function_list(&self, a: &[Vec<u8>]) -> Reply {
         let (mut with_code, mut pattern) = (false, None);
         let mut i = 0;
         while i < a.len() {
@@ -929,10 +865,6 @@ impl Scripts {
                 .collect(),
         )
     }
-}
-
-fn help(lines: &[&str]) -> Reply {
-    Reply::Array(lines.iter().map(|l| Reply::Status((*l).into())).collect())
 }
 
 /// How EVAL finds its script and whether it may write.
