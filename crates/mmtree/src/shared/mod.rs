@@ -224,6 +224,12 @@ impl Shared {
             if !wait && !merging {
                 return Ok(None);
             }
+            if merging {
+                inner
+                    .merge_signal
+                    .yield_requested
+                    .store(true, Ordering::Release);
+            }
             busy = inner.writer_free.wait(busy).expect("writer lock");
         }
         *busy = Some(me);
