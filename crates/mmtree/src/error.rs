@@ -146,6 +146,12 @@ pub enum Error {
     #[error("another write transaction is in progress")]
     WriteInProgress,
 
+    /// Internal: a background merge gave the writer role up to a write transaction (it is tried
+    /// again later). Never returned by the public API.
+    #[doc(hidden)]
+    #[error("a background merge gave way to a writer")]
+    MergeYielded,
+
     /// The lock file next to the database belongs to an incompatible mmtree version (or is not a
     /// lock file), while other processes have the database open.
     #[error("the lock file {path} cannot be shared: {reason}; close the other processes using the database (or use the same mmtree version)")]

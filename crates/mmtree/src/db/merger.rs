@@ -11,7 +11,7 @@
 //! any checkpoint leaves.
 
 use super::Db;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::shared::{MergeSignal, Shared};
 use crate::txn::WriteTransaction;
 use std::sync::{Arc, Weak};
@@ -91,12 +91,20 @@ fn merge_now(db: &Db) -> Result<bool> {
     if !inner.published()?.buffered() {
         return Ok(true);
     }
+    inner
+        .merge_signal
+        .yield_requested
+        .store(false, std::sync::atomic::Ordering::Release);
     let Some(guard) = inner.acquire_writer(false)? else {
         return Ok(false);
     };
     let (guard, state) = db.caught_up(guard)?;
     if state.buffered() {
-        drop(WriteTransaction::merge(inner, state, guard)?);
+        match WriteTransaction::merge_yielding(inner, state, guard) {
+            Ok(guard) => drop(guard),
+            Err(Error::MergeYielded) => return Ok(false), // a writer came: later
+            Err(error) => return Err(error),
+        }
     }
     Ok(true)
 }

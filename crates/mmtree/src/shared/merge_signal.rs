@@ -4,6 +4,7 @@
 //! below the transactions that signal it; the thread itself lives in the `db` layer.
 
 use super::Shared;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread::{JoinHandle, ThreadId};
 use std::time::Instant;
@@ -17,6 +18,10 @@ pub(crate) struct MergeSignal {
     /// while it holds the writer role waits for it rather than being refused (it is not a
     /// writer of the caller's).
     pub(crate) thread_id: OnceLock<ThreadId>,
+    /// A write transaction of this process waits for the role the merge thread holds: the
+    /// merge stops at its next check and gives the role up (it is tried again after the next
+    /// idle period), so a commit waits for a background merge only briefly.
+    pub(crate) yield_requested: AtomicBool,
 }
 
 /// What the merge thread and the handles share, under one mutex.

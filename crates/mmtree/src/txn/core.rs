@@ -17,6 +17,7 @@ use crate::shared::Shared;
 use crate::storage::Mapping;
 use crate::wbuf::BufView;
 use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 /// A table as the write transaction sees it.
@@ -52,6 +53,9 @@ pub(crate) struct WriteCore {
     pub(super) buf: Option<BufView>,
     /// Record bytes past which a buffered transaction goes direct (its commit would merge).
     pub(super) record_room: u64,
+    /// A background merge: applying the buffer stops with `Error::MergeYielded` once a writer
+    /// of this process asks for the role (`MergeSignal::yield_requested`).
+    pub(super) yields_to_writers: bool,
 }
 
 impl WriteCore {
@@ -69,6 +73,7 @@ impl WriteCore {
             tables: BTreeMap::new(),
             buf: None,
             record_room: u64::MAX,
+            yields_to_writers: false,
             broken: None,
             map,
             base,
@@ -104,7 +109,13 @@ impl WriteCore {
             }
             let mut state = self.table_state(name, true)?.expect("created");
             state.changed = true;
-            for (key, value) in table.entries.iter() {
+            for (applied, (key, value)) in table.entries.iter().enumerate() {
+                if self.yields_to_writers
+                    && applied % 64 == 0
+                    && self.db.merge_signal.yield_requested.load(Ordering::Acquire)
+                {
+                    return Err(Error::MergeYielded);
+                }
                 match value {
                     Some(value) => {
                         let value = self.make_value(key.len(), value)?;

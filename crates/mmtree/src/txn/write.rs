@@ -95,6 +95,21 @@ impl WriteTransaction {
         Self::merge_checked(db, state, writer, true)
     }
 
+    /// `merge` for the background merge thread: it stops with `Error::MergeYielded` (nothing
+    /// committed, the buffer untouched) as soon as a writer of this process asks for the role.
+    pub(crate) fn merge_yielding(
+        db: &Arc<Shared>,
+        state: PublishedState,
+        writer: WriterGuard,
+    ) -> Result<WriterGuard> {
+        let floors = db.floors(&state);
+        let mut w = WriteTransaction::new(db.clone(), state, floors, writer)?;
+        w.core.yields_to_writers = true;
+        w.replaying(state.newest)?;
+        w.set_durability(Durability::Immediate);
+        w.commit_keeping_writer()
+    }
+
     /// `merge`, without strict mode's check after it (a handle closing).
     pub(crate) fn merge_unchecked(
         db: &Arc<Shared>,
