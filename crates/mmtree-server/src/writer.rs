@@ -1,6 +1,9 @@
 //! The group-commit writer: one thread that applies every job waiting in one write transaction
-//! and one commit, then answers each connection; it sweeps expired keys on `expiry`'s schedule.
+//! and one commit, then answers each connection; it sweeps expired keys on `expiry`'s schedule,
+//! and holds the blocked clients (`blocking`): it serves them from the keys its commits fill and
+//! answers them when their timeouts pass.
 
+use crate::blocking;
 use crate::commands;
 use crate::expiry;
 use crate::jobs::{Job, Outcome, WriteBatch};
@@ -24,8 +27,15 @@ pub fn writer_loop(
     // Keys under WATCH, with their versions: the writer's alone (WATCH, EXEC, UNWATCH and a
     // closing connection's release are jobs), so no event loop ever waits for a group to apply.
     let mut watches = store::Watches::default();
+    // Blocked clients (BLPOP, …): the writer's alone too.
+    let mut blocked = blocking::Blocked::new(server.clone());
     loop {
-        let first = match batches.recv_timeout(sweeper.wait(Duration::from_millis(100))) {
+        // Woken for the next blocked client's deadline too, so a timeout is answered on time.
+        let mut wait = sweeper.wait(Duration::from_millis(100));
+        if let Some(at) = blocked.next_deadline() {
+            wait = wait.min(Duration::from_millis(at.saturating_sub(store::now_ms())));
+        }
+        let first = match batches.recv_timeout(wait) {
             Ok(batch) => Some(batch),
             Err(RecvTimeoutError::Timeout) => None,
             Err(RecvTimeoutError::Disconnected) => return,
@@ -41,6 +51,7 @@ pub fn writer_loop(
                 Err(_) => break,
             }
         }
+        blocked.expire(store::now_ms());
         let sweep_due = sweeper.due(Instant::now());
         if group.is_empty() && !sweep_due {
             continue;
@@ -60,7 +71,15 @@ pub fn writer_loop(
             }
             let last = rest.peek().is_none();
             let sweep = (sweep_due && last).then_some(sweeper.limit());
-            let expired = commit_segment(&server, &mut watches, segment, durability, now, sweep);
+            let expired = commit_segment(
+                &server,
+                &mut watches,
+                &mut blocked,
+                segment,
+                durability,
+                now,
+                sweep,
+            );
             if last {
                 if sweep_due {
                     // A failed commit removed nothing: the sweep is tried again later.
@@ -102,6 +121,7 @@ impl std::fmt::Display for Failure {
 fn commit_segment(
     server: &Server,
     watches: &mut store::Watches,
+    blocked: &mut blocking::Blocked,
     segment: Vec<WriteBatch>,
     durability: mmtree::Durability,
     now: u64,
@@ -124,6 +144,7 @@ fn commit_segment(
                     outcomes.push(run_job(
                         &mut w,
                         watches,
+                        blocked,
                         &batch.job,
                         now,
                         max_key,
@@ -135,7 +156,8 @@ fn commit_segment(
                 Some(limit) => store::sweep(&mut w, now, limit, notifying.then_some(&mut events))?,
                 None => 0,
             };
-            if ops == 0 && expired == 0 {
+            // (A blocked client's pop is a write too.)
+            if ops == 0 && expired == 0 && blocked.wrote == 0 {
                 w.abort();
             } else {
                 w.commit()?;
@@ -162,6 +184,7 @@ fn commit_segment(
     release_watches(watches, &segment);
     match result {
         Ok((outcomes, expired)) => {
+            let ops = ops + blocked.wrote;
             server
                 .stats
                 .expired
@@ -180,12 +203,18 @@ fn commit_segment(
                 }
             }
             for (batch, outcome) in segment.into_iter().zip(outcomes) {
-                (batch.reply)(outcome);
+                // A client held blocked is answered by `blocked` when it is served.
+                if !matches!(outcome, Outcome::Blocked) {
+                    (batch.reply)(outcome);
+                }
             }
+            // The blocked clients this commit served.
+            blocked.deliver();
             Some(expired)
         }
         Err(error) => {
             eprintln!("mmtree serve: commit failed: {error}");
+            blocked.fail(&format!("ERR commit failed: {error}"));
             for batch in segment {
                 (batch.reply)(Outcome::Failed(format!("ERR commit failed: {error}")));
             }
@@ -197,6 +226,7 @@ fn commit_segment(
 fn run_job(
     w: &mut mmtree::WriteTransaction,
     watches: &mut store::Watches,
+    blocked: &mut blocking::Blocked,
     job: &Job,
     now: u64,
     max_key: usize,
@@ -227,6 +257,16 @@ fn run_job(
                     &mut tx(w, watches, *db, now, max_key, events.as_deref_mut()),
                     op,
                 )?);
+                // Clients blocked on a key this command filled are served before the next
+                // command (as Redis serves them after each command).
+                blocked.touched(*db, op);
+                blocked.serve(&mut blocking::Place {
+                    w,
+                    watches,
+                    now,
+                    max_key,
+                    events: events.as_deref_mut(),
+                })?;
             }
             Outcome::Replies(out)
         }
@@ -249,6 +289,28 @@ fn run_job(
         }
         // Watch bookkeeping after the commit (`release_watches`).
         Job::Unwatch { .. } | Job::Release { .. } => Outcome::Replies(Vec::new()),
+        Job::Block {
+            db,
+            args,
+            id,
+            notifier,
+            claim,
+        } => {
+            let mut place = blocking::Place {
+                w,
+                watches,
+                now,
+                max_key,
+                events: events.as_deref_mut(),
+            };
+            let outcome = blocked.block(&mut place, *db, args, *id, notifier, claim)?;
+            blocked.serve(&mut place)?;
+            outcome
+        }
+        Job::Unblock { id, error, gone } => {
+            blocked.unblock(*id, *error, *gone);
+            Outcome::Replies(Vec::new())
+        }
         Job::Exec { watched, ops, .. } => {
             for k in watched {
                 let live = tx(w, watches, k.db, now, max_key, events.as_deref_mut())
@@ -271,7 +333,16 @@ fn run_job(
                     }
                     _ => commands::write::apply(&mut tx, op)?,
                 });
+                blocked.touched(*db, op);
             }
+            // Served after the whole transaction (as Redis: nothing sees its middle).
+            blocked.serve(&mut blocking::Place {
+                w,
+                watches,
+                now,
+                max_key,
+                events: events.as_deref_mut(),
+            })?;
             Outcome::Replies(out)
         }
     })
@@ -309,7 +380,7 @@ fn release_watches(watches: &mut store::Watches, segment: &[WriteBatch]) {
                     }
                 }
             }
-            Job::Writes { .. } | Job::Watch { .. } => {}
+            Job::Writes { .. } | Job::Watch { .. } | Job::Block { .. } | Job::Unblock { .. } => {}
         }
     }
 }

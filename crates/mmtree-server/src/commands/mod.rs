@@ -5,6 +5,7 @@
 //! write transaction (inside EXEC, in their place in the queue).
 
 pub mod args;
+pub mod blocking;
 pub mod cursor;
 mod hashes;
 mod keys;

@@ -5,7 +5,7 @@
 //! mode, MULTI, CLIENT REPLY, the rate limiter, COMMAND INFO, INFO commandstats, the writer's
 //! key checks and EXEC's routing read these columns instead of matching names.
 
-use super::{hashes, keys, lists, random, scan, sets, sorted_sets, strings, write};
+use super::{blocking, hashes, keys, lists, random, scan, sets, sorted_sets, strings, write};
 use crate::keyspace::Ks;
 use crate::resp::Reply;
 use crate::store::Tx;
@@ -37,6 +37,11 @@ pub const SETUP: u32 = 1 << 9;
 /// key specification names the fixed keys before it (a destination), or none; the count is the
 /// argument after them (Redis' `movablekeys`).
 pub const NUMKEYS: u32 = 1 << 10;
+
+/// A blocking command (BLPOP, BLMOVE, BZPOPMIN, …): outside MULTI the connection hands it to the
+/// writer as a `Job::Block` (it may wait there); inside MULTI its `Write` handler runs, which
+/// never blocks. With `NUMKEYS` (BLMPOP, BZMPOP) the count follows the timeout (argument 2).
+pub const BLOCKING: u32 = 1 << 11;
 
 /// Subcommands that are connection setup too (what client libraries send at connect).
 pub const SETUP_SUBCOMMANDS: &[(&str, &str)] = &[("CLIENT", "SETINFO"), ("CLIENT", "SETNAME")];
@@ -147,7 +152,11 @@ impl Command {
             .step_by(step)
             .collect();
         if self.has(NUMKEYS) {
-            let at = if first == 0 { 1 } else { end };
+            let at = match first {
+                0 if self.has(BLOCKING) => 2,
+                0 => 1,
+                _ => end,
+            };
             let n = args
                 .get(at)
                 .and_then(|n| std::str::from_utf8(n).ok()?.parse::<usize>().ok())
@@ -632,6 +641,64 @@ pub static COMMANDS: &[Command] = &[
         (0, 0, 0),
         Handler::Write(write::lists),
     ),
+    // The blocking pops (`commands/blocking.rs`; the writer holds a blocked client,
+    // `crate::blocking`).
+    command(
+        "BLPOP",
+        -3,
+        WRITE | BLOCKING,
+        (1, -2, 1),
+        Handler::Write(blocking::apply),
+    ),
+    command(
+        "BRPOP",
+        -3,
+        WRITE | BLOCKING,
+        (1, -2, 1),
+        Handler::Write(blocking::apply),
+    ),
+    command(
+        "BLMOVE",
+        6,
+        WRITE | BLOCKING,
+        (1, 2, 1),
+        Handler::Write(blocking::apply),
+    ),
+    command(
+        "BRPOPLPUSH",
+        4,
+        WRITE | BLOCKING,
+        (1, 2, 1),
+        Handler::Write(blocking::apply),
+    ),
+    command(
+        "BLMPOP",
+        -5,
+        WRITE | BLOCKING | NUMKEYS,
+        (0, 0, 0),
+        Handler::Write(blocking::apply),
+    ),
+    command(
+        "BZPOPMIN",
+        -3,
+        WRITE | BLOCKING,
+        (1, -2, 1),
+        Handler::Write(blocking::apply),
+    ),
+    command(
+        "BZPOPMAX",
+        -3,
+        WRITE | BLOCKING,
+        (1, -2, 1),
+        Handler::Write(blocking::apply),
+    ),
+    command(
+        "BZMPOP",
+        -5,
+        WRITE | BLOCKING | NUMKEYS,
+        (0, 0, 0),
+        Handler::Write(blocking::apply),
+    ),
     command(
         "ZADD",
         -4,
@@ -1017,6 +1084,11 @@ mod tests {
         );
         assert_eq!(keys("ZUNION", "ZUNION 2 a b WITHSCORES"), ["a", "b"]);
         assert_eq!(keys("ZMPOP", "ZMPOP 1 a MIN"), ["a"]);
+        // Blocking: the keys before the timeout, or after it and its numkeys.
+        assert_eq!(keys("BLPOP", "BLPOP a b 0"), ["a", "b"]);
+        assert_eq!(keys("BLMOVE", "BLMOVE a b LEFT RIGHT 0"), ["a", "b"]);
+        assert_eq!(keys("BLMPOP", "BLMPOP 0 2 a b LEFT COUNT 2"), ["a", "b"]);
+        assert_eq!(keys("BZMPOP", "BZMPOP 1.5 1 z MIN"), ["z"]);
         assert_eq!(keys("ZRANGESTORE", "ZRANGESTORE d s 0 -1"), ["d", "s"]);
         // A count that is no number, or too large, names only what is there.
         assert!(keys("ZINTERCARD", "ZINTERCARD x a").is_empty());

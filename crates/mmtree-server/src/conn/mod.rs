@@ -14,7 +14,7 @@ mod transactions;
 
 use crate::commands::table::{self, Command, Handler, Session, COMMANDS};
 use crate::glob::glob;
-use crate::jobs::{Event, Job, Notifier, Outcome, WatchClaim, WriteBatch};
+use crate::jobs::{BlockClaim, Event, Job, Notifier, Outcome, WatchClaim, WriteBatch};
 use crate::pubsub::{encode_message, Handle, State};
 use crate::resp::{parse, Out, Parsed, Partial, Reply};
 use crate::server::Server;
@@ -119,6 +119,10 @@ enum Wait {
     Writes { silent: Vec<bool> },
     /// WATCH of these keys on `db`.
     Watch { db: u32, keys: Vec<Vec<u8>> },
+    /// A blocking command (BLPOP, …): its one reply, whenever the writer gives it (at once, when
+    /// a commit serves the client, at its timeout, or on CLIENT UNBLOCK). Until then the
+    /// connection reads no further command, as a blocked Redis client.
+    Block,
     /// EXEC of `queue`; `slots` says where each reply comes from.
     Exec {
         queue: Vec<Vec<Vec<u8>>>,
@@ -162,6 +166,7 @@ impl Conn {
             has_mail: AtomicBool::new(false),
             notifier: notifier.clone(),
             watch: Arc::new(WatchClaim::default()),
+            block: Arc::new(BlockClaim::default()),
             buffers: crate::pubsub::Buffers::default(),
         });
         server
@@ -221,6 +226,11 @@ impl Conn {
     /// Set by CLIENT KILL from another connection.
     pub fn killed(&self) -> bool {
         self.handle.killed.load(Ordering::Relaxed)
+    }
+
+    /// True while a blocking command waits for the writer's answer (blocked, or about to be).
+    pub fn is_blocked(&self) -> bool {
+        matches!(self.waiting, Some(Wait::Block))
     }
 
     /// True if nothing is held: no job out, no command stalled or queued for the writer.
@@ -387,6 +397,15 @@ impl Conn {
                 slots,
                 db_after,
             }) => self.exec_done(queue, slots, db_after, outcome),
+            Some(Wait::Block) => match outcome {
+                Outcome::Replies(replies) => {
+                    for reply in &replies {
+                        self.out.reply(reply);
+                    }
+                }
+                Outcome::Failed(e) => self.out.error(&e),
+                _ => self.out.error("ERR unexpected writer answer"),
+            },
             None => {}
         }
         if silent {
@@ -485,7 +504,8 @@ impl Conn {
             && self.multi.is_none()
             && !self.subscribed_resp2()
             && self.pending_db == self.db
-            && p.cmd.is_some_and(|c| c.has(table::WRITE))
+            && p.cmd
+                .is_some_and(|c| c.has(table::WRITE) && !c.has(table::BLOCKING))
     }
 
     fn flush_pending(&mut self) {
@@ -595,6 +615,22 @@ impl Conn {
             } else {
                 self.multi.as_mut().expect("in MULTI").push(args);
                 self.out.simple("QUEUED");
+            }
+            return Flow::Continue;
+        }
+        if cmd.has(table::BLOCKING) {
+            // Alone to the writer (the writes before it are answered): it may hold the client.
+            if !cmd.arity_ok(args.len()) {
+                self.wrong_args(name);
+            } else {
+                let job = Job::Block {
+                    db: self.db,
+                    args,
+                    id: self.id,
+                    notifier: self.notifier.clone(),
+                    claim: self.handle.block.clone(),
+                };
+                self.submit(job, Wait::Block);
             }
             return Flow::Continue;
         }
@@ -822,6 +858,15 @@ fn unknown_command(args: &[Vec<u8>]) -> String {
 
 impl Drop for Conn {
     fn drop(&mut self) {
+        // Gone before the writer hears it: it serves no element to a closed connection.
+        self.handle.block.gone.store(true, Ordering::Release);
+        if self.is_blocked() {
+            self.send_unanswered(Job::Unblock {
+                id: self.id,
+                error: false,
+                gone: true,
+            });
+        }
         self.unwatch();
         self.drop_watch_in_flight(true);
         {

@@ -180,7 +180,7 @@ impl Conn {
                 self.out.error(&e);
                 return;
             }
-            Outcome::Watched(_) => {
+            Outcome::Watched(_) | Outcome::Blocked => {
                 self.out.error("ERR unexpected writer answer");
                 return;
             }
