@@ -7,7 +7,9 @@ impl Conn {
     /// first key, last key, key step, ACL categories, tips, key specs, subcommands (the last
     /// four empty).
     pub(super) fn command_info(&mut self, c: &Command) {
-        let flags: &[&str] = if c.has(table::WRITE) {
+        let flags: &[&str] = if c.has(table::BLOCKING) {
+            &["write", "blocking"]
+        } else if c.has(table::WRITE) {
             &["write"]
         } else if c.has(table::READONLY) {
             &["readonly"]
