@@ -341,7 +341,7 @@ fn run_job(
                 watches,
                 now,
                 max_key,
-                events: events.as_deref_mut(),
+                events,
             })?;
             Outcome::Replies(out)
         }

@@ -179,7 +179,7 @@ pub fn attempt(tx: &mut Tx<'_>, name: &str, a: &[Vec<u8>]) -> TxResult<Attempt> 
     };
     let deadline = (ms > 0).then(|| tx.now.saturating_add(ms));
     // The non-blocking pop over every key, then (when it found nothing) what to wait for.
-    let (op, wait): (Vec<Vec<u8>>, Option<(Pop, Vec<Vec<u8>>)>) = match name {
+    let (op, wait): (Vec<Vec<u8>>, Option<Waits>) = match name {
         "BLPOP" | "BRPOP" | "BZPOPMIN" | "BZPOPMAX" => {
             let keys = &a[..a.len() - 1];
             let (pop, command, dir) = match name {
@@ -237,9 +237,12 @@ pub fn attempt(tx: &mut Tx<'_>, name: &str, a: &[Vec<u8>]) -> TxResult<Attempt> 
     })
 }
 
+/// What a client found nothing for waits for: its pop and its keys.
+type Waits = (Pop, Vec<Vec<u8>>);
+
 /// BLMPOP / BZMPOP's pop and keys from `numkeys key … LEFT|RIGHT|MIN|MAX [COUNT n]` (None if
 /// they do not parse: LMPOP / ZMPOP answered the error already).
-fn mpop_wait(list: bool, a: &[Vec<u8>]) -> Option<(Pop, Vec<Vec<u8>>)> {
+fn mpop_wait(list: bool, a: &[Vec<u8>]) -> Option<Waits> {
     let n = super::parse_i64(a.first()?)?;
     let n = usize::try_from(n).ok().filter(|&n| n >= 1 && n < a.len())?;
     let keys = distinct(&a[1..=n]);
