@@ -5,7 +5,7 @@
 //!
 //! The life of a blocked client:
 //! 1. Its connection sends a `Job::Block` and parks (reads no further command) until answered.
-//! 2. The writer tries the pop in the group's transaction (`commands::blocking::attempt`); with
+//! 2. The writer tries the pop in the group's transaction (the table's `Block` handler, `commands::blocking`); with
 //!    nothing to pop it registers the client here (`block`): in the FIFO of each key it waits on,
 //!    by its deadline, and flags it for CLIENT LIST and INFO.
 //! 3. After every write command the writer applies (and after a whole EXEC), `touched` marks
@@ -24,9 +24,9 @@
 //! pop fails (BLMOVE into a key of another type) is answered with the error; an expired key is
 //! no key.
 
-use crate::commands::blocking::{Blocking, Pop};
+use crate::commands::blocking::{Attempt, Blocking, Pop};
 use crate::commands::{self, table};
-use crate::jobs::{BlockClaim, Event, Notifier, Outcome};
+use crate::jobs::{BlockClaim, Event, Notifier, Op, Outcome};
 use crate::notify;
 use crate::resp::Reply;
 use crate::server::Server;
@@ -112,41 +112,37 @@ impl Blocked {
 
     /// A blocking command of client `id` on `db`: answered now (a pop, or an error), or the
     /// client registered (`Outcome::Blocked`: answered later, through `notifier`).
-    #[allow(clippy::too_many_arguments)]
     pub fn block(
         &mut self,
         place: &mut Place<'_>,
         db: u32,
-        args: &[Vec<u8>],
+        op: &Op,
         id: u64,
         notifier: &Notifier,
         claim: &Arc<BlockClaim>,
     ) -> TxResult<Outcome> {
-        let name = String::from_utf8_lossy(&args[0]).to_ascii_uppercase();
-        let too_large = table::lookup(&args[0])
-            .into_iter()
-            .flat_map(|c| c.key_args(args))
-            .any(|k| k.len() > place.max_key);
-        let attempt = if too_large {
-            // The table's path answers the key-length error.
-            commands::blocking::Attempt::Done(commands::write::apply(&mut place.tx(db), args)?)
-        } else {
-            commands::blocking::attempt(&mut place.tx(db), &name, &args[1..])?
+        let (cmd, args) = (op.cmd, &op.args);
+        let checked =
+            cmd.arity_ok(args.len()) && !cmd.key_args(args).any(|k| k.len() > place.max_key);
+        let attempt = match cmd.handler {
+            table::Handler::Block(attempt) if checked => attempt(&mut place.tx(db), &args[1..])?,
+            // The table's path answers the arity or key-length error.
+            _ => Attempt::Done(commands::write::apply(&mut place.tx(db), cmd, args)?),
         };
         match attempt {
-            commands::blocking::Attempt::Done(reply) => {
+            Attempt::Done(reply) => {
                 if !matches!(reply, Reply::Error(_)) {
                     self.wrote += 1;
                     // BLMOVE's push may serve another client.
-                    self.touched(db, args);
+                    self.touched(db, cmd, args);
                 }
                 Ok(Outcome::Replies(vec![reply]))
             }
             // Closed meanwhile: nobody to hold.
-            commands::blocking::Attempt::Wait(_) if claim.gone.load(Ordering::Acquire) => {
+            Attempt::Wait(_) if claim.gone.load(Ordering::Acquire) => {
                 Ok(Outcome::Replies(Vec::new()))
             }
-            commands::blocking::Attempt::Wait(b) => {
+            Attempt::Wait(b) => {
                 self.register(id, db, b, notifier.clone(), claim.clone());
                 Ok(Outcome::Blocked)
             }
@@ -227,7 +223,7 @@ impl Blocked {
     /// are ready (its keys by the table; SWAPDB every waited key of both databases; MOVE and
     /// COPY … DB the key in the other database). A key marked that got nothing is harmless: its
     /// clients stay blocked.
-    pub fn touched(&mut self, db: u32, args: &[Vec<u8>]) {
+    pub fn touched(&mut self, db: u32, cmd: &table::Command, args: &[Vec<u8>]) {
         if self.waiters.is_empty() || args.is_empty() {
             return;
         }
@@ -238,9 +234,7 @@ impl Blocked {
                 .ok()
                 .filter(|&d| d < store::DATABASES)
         };
-        let Some(cmd) = table::lookup(&args[0]) else {
-            return;
-        };
+        // (The commands that name keys of another database than the connection's.)
         match cmd.name {
             "SWAPDB" => {
                 for d in [number(args.get(1)), number(args.get(2))]
@@ -304,17 +298,18 @@ impl Blocked {
                     // Of another type: only a client popping that type is served.
                     Err(_) => continue,
                 }
-                let op = pop.op(&key);
-                let reply = commands::write::apply(&mut tx, &op)?;
+                let reply = pop.run(&mut tx, &key)?;
                 if matches!(reply, Reply::Null | Reply::NullArray) {
                     continue;
                 }
-                let reply = pop.answer(reply);
                 if let Some(waiter) = self.unregister(id) {
                     self.answers.push((id, waiter.notifier, reply));
                 }
                 self.wrote += 1;
-                self.touched(db, &op);
+                // What its pop filled (BLMOVE's destination) may serve others in turn.
+                if let Some(dst) = pop.destination() {
+                    self.mark(db, dst);
+                }
             }
         }
         Ok(())

@@ -2,6 +2,7 @@
 //! (`Outcome`), and how an answer or a message reaches a connection's event loop (`Event`
 //! through its `Notifier`).
 
+use crate::commands::table::Command;
 use crate::resp::Reply;
 use crate::store;
 use mio::Waker;
@@ -28,10 +29,17 @@ pub struct BlockClaim {
     pub gone: AtomicBool,
 }
 
+/// A command as the connection resolved it, once, from the command table, with its arguments
+/// (the name first): what MULTI queues and the writer runs, never looked up again.
+pub struct Op {
+    pub cmd: &'static Command,
+    pub args: Vec<Vec<u8>>,
+}
+
 /// Work for the group-commit writer from one client.
 pub enum Job {
     /// Write commands, in order, on database `db`.
-    Writes { db: u32, ops: Vec<Vec<Vec<u8>>> },
+    Writes { db: u32, ops: Vec<Op> },
     /// WATCH: registers the keys; answered with each key's version and liveness. The keys are
     /// noted in `owner.in_flight` until the connection has the answer, so a connection that
     /// closes (or a commit that fails) before then does not leave them registered.
@@ -47,7 +55,7 @@ pub enum Job {
     /// transaction left, nothing of the jobs after it.
     Exec {
         watched: Vec<store::WatchedKey>,
-        ops: Vec<(u32, Vec<Vec<u8>>)>,
+        ops: Vec<(u32, Op)>,
         snapshot: bool,
     },
     /// UNWATCH (and DISCARD, and a closing connection's watches): unregisters the keys. Not
@@ -57,13 +65,13 @@ pub enum Job {
     /// A closed connection's WATCH in flight (`claim.gone` is set): unregisters its keys, if the
     /// writer registered them. Not answered.
     Release { claim: Arc<WatchClaim> },
-    /// A blocking command (BLPOP, BLMOVE, BZPOPMIN, …; `args` with its name) of connection `id`
-    /// on `db`: answered at once if one of its keys has something; otherwise the writer holds
-    /// the client blocked (`blocking::Blocked`) and answers it through `notifier` when a commit
-    /// serves it, when its timeout passes or when CLIENT UNBLOCK (or its closing) ends it.
+    /// A blocking command (BLPOP, BLMOVE, BZPOPMIN, …) of connection `id` on `db`: answered at
+    /// once if one of its keys has something; otherwise the writer holds the client blocked
+    /// (`blocking::Blocked`) and answers it through `notifier` when a commit serves it, when its
+    /// timeout passes or when CLIENT UNBLOCK (or its closing) ends it.
     Block {
         db: u32,
-        args: Vec<Vec<u8>>,
+        op: Op,
         id: u64,
         notifier: Notifier,
         claim: Arc<BlockClaim>,

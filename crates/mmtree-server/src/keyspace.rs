@@ -562,7 +562,8 @@ mod tests {
             watches: None,
             events: None,
         };
-        crate::commands::write::apply(&mut tx, &args).unwrap()
+        let cmd = crate::commands::table::lookup(&args[0]).unwrap();
+        crate::commands::write::apply(&mut tx, cmd, &args).unwrap()
     }
 
     /// Goal: the typed layer reads the same over a snapshot and over the write transaction,
@@ -732,8 +733,9 @@ mod tests {
                         events: None,
                     };
                     match c.handler {
-                        crate::commands::table::Handler::Write(_) => {
-                            let reply = crate::commands::write::apply(&mut tx, &args).unwrap();
+                        crate::commands::table::Handler::Write(_)
+                        | crate::commands::table::Handler::Block(_) => {
+                            let reply = crate::commands::write::apply(&mut tx, c, &args).unwrap();
                             if !c.arity_ok(args.len()) {
                                 assert!(
                                     matches!(&reply, Reply::Error(e) if e.contains("wrong number")),
@@ -746,7 +748,7 @@ mod tests {
                         {
                             let mut rows = Transaction(&mut tx);
                             let mut ks = Keyspace::new(&mut rows as &mut dyn Rows, 1);
-                            read_fn(&mut ks, c.name, &args[1..]).unwrap();
+                            read_fn(&mut ks, &args[1..]).unwrap();
                         }
                         _ => {}
                     }
@@ -771,7 +773,7 @@ mod tests {
             panic!("{} is not a keyspace read", args[0]);
         };
         let args: Vec<Vec<u8>> = args[1..].iter().map(|a| a.as_bytes().to_vec()).collect();
-        read_fn(&mut ks, cmd.name, &args)
+        read_fn(&mut ks, &args)
     }
 
     /// Goal: a row of the server's layout that does not decode is an error, never an absent
@@ -890,7 +892,7 @@ mod tests {
                     panic!("{} is not a keyspace read", args[0]);
                 };
                 let a: Vec<Vec<u8>> = args[1..].iter().map(|a| a.as_bytes().to_vec()).collect();
-                in_transaction.push(read_fn(&mut ks, cmd.name, &a).unwrap());
+                in_transaction.push(read_fn(&mut ks, &a).unwrap());
             }
         }
         w.commit().unwrap();

@@ -255,11 +255,12 @@ fn run_job(
             for op in ops {
                 out.push(commands::write::apply(
                     &mut tx(w, watches, *db, now, max_key, events.as_deref_mut()),
-                    op,
+                    op.cmd,
+                    &op.args,
                 )?);
                 // Clients blocked on a key this command filled are served before the next
                 // command (as Redis serves them after each command).
-                blocked.touched(*db, op);
+                blocked.touched(*db, op.cmd, &op.args);
                 blocked.serve(&mut blocking::Place {
                     w,
                     watches,
@@ -291,7 +292,7 @@ fn run_job(
         Job::Unwatch { .. } | Job::Release { .. } => Outcome::Replies(Vec::new()),
         Job::Block {
             db,
-            args,
+            op,
             id,
             notifier,
             claim,
@@ -303,7 +304,7 @@ fn run_job(
                 max_key,
                 events: events.as_deref_mut(),
             };
-            let outcome = blocked.block(&mut place, *db, args, *id, notifier, claim)?;
+            let outcome = blocked.block(&mut place, *db, op, *id, notifier, claim)?;
             blocked.serve(&mut place)?;
             outcome
         }
@@ -323,17 +324,16 @@ fn run_job(
             let mut out = Vec::with_capacity(ops.len());
             for (db, op) in ops {
                 let mut tx = tx(w, watches, *db, now, max_key, events.as_deref_mut());
-                out.push(match commands::table::lookup(&op[0]).map(|c| c.handler) {
-                    Some(commands::table::Handler::Read(read)) => {
-                        let name = String::from_utf8_lossy(&op[0]).to_ascii_uppercase();
+                out.push(match op.cmd.handler {
+                    commands::table::Handler::Read(read) => {
                         let mut rows = keyspace::Transaction(&mut tx);
                         let mut ks =
                             keyspace::Keyspace::new(&mut rows as &mut dyn keyspace::Rows, now);
-                        read(&mut ks, &name, &op[1..])?
+                        read(&mut ks, &op.args[1..])?
                     }
-                    _ => commands::write::apply(&mut tx, op)?,
+                    _ => commands::write::apply(&mut tx, op.cmd, &op.args)?,
                 });
-                blocked.touched(*db, op);
+                blocked.touched(*db, op.cmd, &op.args);
             }
             // Served after the whole transaction (as Redis: nothing sees its middle).
             blocked.serve(&mut blocking::Place {

@@ -49,3 +49,7 @@ pub const CHECKPOINT_INTERVAL_DEFAULT: std::time::Duration = std::time::Duration
 
 /// How long an `Eventual` commit may stay unsynced, by default (`Options::sync_interval`).
 pub const SYNC_INTERVAL_DEFAULT: std::time::Duration = std::time::Duration::from_millis(1000);
+
+/// How long the writer must be idle before the write buffer is merged in the background, by
+/// default (`Options::merge_after_idle`).
+pub const MERGE_AFTER_IDLE_DEFAULT: std::time::Duration = std::time::Duration::from_millis(100);

@@ -1,8 +1,8 @@
 //! How a database is opened: [`Options`] and the [`Durability`] of commits.
 
 use crate::limits::{
-    CHECKPOINT_INTERVAL_DEFAULT, LOG_BYTES_DEFAULT, PAGE_SIZE_DEFAULT, SPILL_BYTES_DEFAULT,
-    SYNC_INTERVAL_DEFAULT,
+    CHECKPOINT_INTERVAL_DEFAULT, LOG_BYTES_DEFAULT, MERGE_AFTER_IDLE_DEFAULT, PAGE_SIZE_DEFAULT,
+    SPILL_BYTES_DEFAULT, SYNC_INTERVAL_DEFAULT,
 };
 #[cfg(feature = "testing")]
 use crate::storage::observe::IoObserver;
@@ -74,6 +74,12 @@ pub struct Options {
     pub checkpoint_interval: std::time::Duration,
     /// How long an [`Durability::Eventual`] commit may stay unsynced (default 1 s).
     pub sync_interval: std::time::Duration,
+    /// Merge the write buffer into the tree in the background once the writer has been idle
+    /// this long (default 100 ms; `None`: only when the buffer reaches its budget, at
+    /// [`Options::checkpoint_interval`], and at close). A writable handle runs one thread for
+    /// it; the merge holds the writer role while it runs, so a write transaction begun then
+    /// waits for it (bounded by the buffer's budget, [`Options::log_bytes`]).
+    pub merge_after_idle: Option<std::time::Duration>,
     /// Strict mode: after every commit, check the whole database and panic on any problem.
     pub(crate) strict: bool,
     /// Open for reading only (see [`Options::read_only`]).
@@ -102,6 +108,7 @@ impl Default for Options {
             log_bytes: LOG_BYTES_DEFAULT,
             checkpoint_interval: CHECKPOINT_INTERVAL_DEFAULT,
             sync_interval: SYNC_INTERVAL_DEFAULT,
+            merge_after_idle: Some(MERGE_AFTER_IDLE_DEFAULT),
             verify_checksums: true,
             read_ahead: false,
             strict: false,
@@ -147,6 +154,12 @@ impl Options {
                 other.log_bytes,
                 other.checkpoint_interval,
                 other.sync_interval
+            ));
+        }
+        if self.merge_after_idle != other.merge_after_idle {
+            differences.push(format!(
+                "merge_after_idle {:?}, asked for {:?}",
+                self.merge_after_idle, other.merge_after_idle
             ));
         }
         if self.verify_checksums != other.verify_checksums {
@@ -290,6 +303,13 @@ impl Options {
     /// Sets the longest time between checkpoints (see [`Options::checkpoint_interval`]).
     pub fn checkpoint_interval(mut self, interval: std::time::Duration) -> Self {
         self.checkpoint_interval = interval;
+        self
+    }
+
+    /// Sets when the write buffer is merged in the background (see
+    /// [`Options::merge_after_idle`]).
+    pub fn merge_after_idle(mut self, idle: Option<std::time::Duration>) -> Self {
+        self.merge_after_idle = idle;
         self
     }
 

@@ -405,7 +405,7 @@ fn compact_shrinks_the_file_even_with_eventual_durability() {
 #[test]
 fn a_backup_holds_the_buffered_commits() {
     let (dir, path) = temp_db();
-    let db = Db::open(&path).unwrap();
+    let db = Db::open_with(&path, mmtree::Options::default().merge_after_idle(None)).unwrap();
     let mut w = db.begin_write().unwrap();
     w.table("t").unwrap().insert(b"merged", b"1").unwrap();
     w.table("gone").unwrap().insert(b"x", b"y").unwrap();

@@ -41,7 +41,13 @@ fn a_process_indexes_the_buffer_within_its_bound() {
     let path = dir.path().join("mem.mmt");
     let copy = dir.path().join("copy.mmt");
     {
-        let db = Db::open_with(&path, Options::default().durability(Durability::Eventual)).unwrap();
+        let db = Db::open_with(
+            &path,
+            Options::default()
+                .durability(Durability::Eventual)
+                .merge_after_idle(None), // the buffer stays full
+        )
+        .unwrap();
         // A tree large enough that the merge budget (half its pages) holds every commit below.
         let mut w = db.begin_write().unwrap();
         let mut load = w.bulk_load("t").unwrap();

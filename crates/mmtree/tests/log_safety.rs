@@ -29,7 +29,7 @@ fn get(db: &Db, key: &[u8]) -> Option<Vec<u8>> {
 /// to `copy` (data file only) while open: a crash image whose commits are in the log.
 fn crash_image(dir: &Path, name: &str) -> (Db, PathBuf, PathBuf) {
     let path = dir.join(format!("{name}.mmt"));
-    let db = Db::open(&path).unwrap();
+    let db = Db::open_with(&path, Options::default().merge_after_idle(None)).unwrap();
     let mut w = db.begin_write().unwrap();
     w.table("t").unwrap().insert(b"old", b"1").unwrap();
     w.commit().unwrap();
@@ -112,7 +112,7 @@ fn a_database_closed_cleanly_opens_from_its_data_file_alone() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("clean.mmt");
     {
-        let db = Db::open(&path).unwrap();
+        let db = Db::open_with(&path, Options::default().merge_after_idle(None)).unwrap();
         for i in 0..5u8 {
             let mut w = db.begin_write().unwrap();
             w.table("t").unwrap().insert([b'k', i], [i]).unwrap();

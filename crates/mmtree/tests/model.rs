@@ -528,6 +528,20 @@ proptest! {
         h.finish()?;
     }
 
+    /// A merge thread that folds the buffer into the tree as soon as each commit is done,
+    /// racing the next transaction and the reads (issue 24: merges at random points).
+    #[test]
+    fn matches_model_with_background_merges(ops in ops()) {
+        let options = Options::default()
+            .merge_after_idle(Some(std::time::Duration::ZERO))
+            .strict(true);
+        let mut h = Harness::new(options);
+        for op in &ops {
+            h.run(op)?;
+        }
+        h.finish()?;
+    }
+
     #[test]
     fn matches_model_with_larger_pages(ops in ops()) {
         let mut h = Harness::new(Options::default().page_size(16384).strict(true));

@@ -5,7 +5,7 @@
 
 mod common;
 use common::Rng;
-use mmtree::{Db, Error};
+use mmtree::{Db, Error, Options};
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -616,7 +616,8 @@ fn a_survivor_that_only_closes_keeps_a_dead_writers_durable_checkpoint() {
 fn a_reader_process_sees_a_commit_of_another_before_any_merge() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("buffered.mmt");
-    let db = Db::open(&path).unwrap();
+    // No background merge: the commits stay buffered while the child reads.
+    let db = Db::open_with(&path, Options::default().merge_after_idle(None)).unwrap();
     let commit = |value: u8, extra: &[u8]| {
         let mut w = db.begin_write().unwrap();
         let mut t = w.table("t").unwrap();
@@ -668,7 +669,7 @@ fn a_read_only_open_of_a_crashed_database_reads_its_log() {
     let copy = dir.path().join("crashed.mmt");
     let log = |p: &std::path::Path| format!("{}-log", p.display());
     {
-        let db = Db::open(&path).unwrap();
+        let db = Db::open_with(&path, Options::default().merge_after_idle(None)).unwrap();
         for i in 0..3u8 {
             let mut w = db.begin_write().unwrap();
             let mut t = w.table("t").unwrap();

@@ -1,14 +1,15 @@
 //! The blocking pops as commands: BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP, BZPOPMIN, BZPOPMAX and
 //! BZMPOP. Each is its non-blocking pop (LMPOP, LMOVE, ZMPOP) over the same keys, plus a timeout:
-//! `attempt` parses the timeout, runs that pop in the writer's transaction and either answers
-//! (something was popped, or an error) or says what the client waits for (`Blocking`: the pop,
-//! the keys in order, the deadline). Whoever holds blocked clients (`crate::blocking`, the
-//! writer's) later serves one from the key that became ready with `Pop::op` and `Pop::answer`.
-//!
-//! Inside MULTI (and wherever a client cannot be held) the table's handler `apply` runs: the same
-//! attempt, and nil when it would block (Redis 7.0: `*-1`, or `$-1` for BLMOVE/BRPOPLPUSH).
+//! each command's table handler (`Handler::Block`: `blpop`, `blmove`, …) parses the timeout, runs
+//! that pop in the writer's transaction and either answers (something was popped, or an error) or
+//! says what the client waits for (`Blocking`: the pop, the keys in order, the deadline). Whoever
+//! holds blocked clients (`crate::blocking`, the writer's) later serves one from the key that
+//! became ready with `Pop::run`. Inside MULTI (and wherever a client cannot be held)
+//! `write::apply` answers nil instead of waiting (`without_blocking`; Redis 7.0: `*-1`, or `$-1`
+//! for BLMOVE/BRPOPLPUSH).
 
-use super::{error, write};
+use super::error;
+use super::write::{lists, sorted_sets};
 use crate::resp::Reply;
 use crate::store::{Tx, TxResult};
 
@@ -36,7 +37,7 @@ pub struct Blocking {
     pub deadline: Option<u64>,
 }
 
-/// The result of a blocking command's first try.
+/// The result of a blocking command's try.
 pub enum Attempt {
     /// Answered now: what was popped, or an error.
     Done(Reply),
@@ -44,12 +45,29 @@ pub enum Attempt {
     Wait(Blocking),
 }
 
+/// A non-blocking pop's handler (LMPOP, LMOVE, ZMPOP: the arguments after the name).
+type Nonblocking = fn(&mut Tx<'_>, &[Vec<u8>]) -> TxResult<Reply>;
+
+/// What a client that found nothing waits for: its pop and its keys.
+type Waits = (Pop, Vec<Vec<u8>>);
+
 fn side(left: bool) -> Vec<u8> {
     if left { &b"LEFT"[..] } else { b"RIGHT" }.to_vec()
 }
 
 fn end(max: bool) -> Vec<u8> {
     if max { &b"MAX"[..] } else { b"MIN" }.to_vec()
+}
+
+/// LEFT or RIGHT (any case): true for LEFT.
+fn side_of(s: &[u8]) -> Option<bool> {
+    if s.eq_ignore_ascii_case(b"LEFT") {
+        Some(true)
+    } else if s.eq_ignore_ascii_case(b"RIGHT") {
+        Some(false)
+    } else {
+        None
+    }
 }
 
 impl Pop {
@@ -61,32 +79,34 @@ impl Pop {
         }
     }
 
-    /// The non-blocking command that pops for it from `key` (a write command of the table).
-    pub fn op(&self, key: &[u8]) -> Vec<Vec<u8>> {
+    /// Pops for it from `key` with the non-blocking command (LMPOP, LMOVE or ZMPOP of that one
+    /// key), in the blocking command's reply shape (nil: nothing there; an error: the pop failed,
+    /// nothing changed).
+    pub fn run(&self, tx: &mut Tx<'_>, key: &[u8]) -> TxResult<Reply> {
         let one = || b"1".to_vec();
         let key = key.to_vec();
-        match self {
-            Pop::One { left } => vec![b"LMPOP".to_vec(), one(), key, side(*left)],
+        let count = |n: usize| n.to_string().into_bytes();
+        let reply = match self {
+            Pop::One { left } => lists::lmpop(tx, &[one(), key, side(*left)])?,
             Pop::Move { dst, from, to } => {
-                vec![b"LMOVE".to_vec(), key, dst.clone(), side(*from), side(*to)]
+                lists::lmove(tx, &[key, dst.clone(), side(*from), side(*to)])?
             }
-            Pop::Many { left, count } => vec![
-                b"LMPOP".to_vec(),
-                one(),
-                key,
-                side(*left),
-                b"COUNT".to_vec(),
-                count.to_string().into_bytes(),
-            ],
-            Pop::ZOne { max } => vec![b"ZMPOP".to_vec(), one(), key, end(*max)],
-            Pop::ZMany { max, count } => vec![
-                b"ZMPOP".to_vec(),
-                one(),
-                key,
-                end(*max),
-                b"COUNT".to_vec(),
-                count.to_string().into_bytes(),
-            ],
+            Pop::Many { left, count: n } => {
+                lists::lmpop(tx, &[one(), key, side(*left), b"COUNT".to_vec(), count(*n)])?
+            }
+            Pop::ZOne { max } => sorted_sets::zmpop(tx, &[one(), key, end(*max)])?,
+            Pop::ZMany { max, count: n } => {
+                sorted_sets::zmpop(tx, &[one(), key, end(*max), b"COUNT".to_vec(), count(*n)])?
+            }
+        };
+        Ok(self.answer(reply))
+    }
+
+    /// The key, besides the one it pops from, that its pop writes (BLMOVE's destination).
+    pub fn destination(&self) -> Option<&[u8]> {
+        match self {
+            Pop::Move { dst, .. } => Some(dst),
+            _ => None,
         }
     }
 
@@ -150,27 +170,71 @@ fn distinct(keys: &[Vec<u8>]) -> Vec<Vec<u8>> {
     out
 }
 
-/// A blocking command (`name` upper case, `a` its arguments after the name, its arity checked)
-/// tried once in the writer's transaction.
-pub fn attempt(tx: &mut Tx<'_>, name: &str, a: &[Vec<u8>]) -> TxResult<Attempt> {
-    let bytes = |s: &str| s.as_bytes().to_vec();
-    let side_of = |s: &[u8]| {
-        if s.eq_ignore_ascii_case(b"LEFT") {
-            Some(true)
-        } else if s.eq_ignore_ascii_case(b"RIGHT") {
-            Some(false)
-        } else {
-            None
-        }
-    };
+/// Which blocking command (what tells them apart; the table gives each its own handler).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Form {
+    Blpop,
+    Brpop,
+    Blmove,
+    Brpoplpush,
+    Blmpop,
+    Bzpopmin,
+    Bzpopmax,
+    Bzmpop,
+}
+
+/// BLPOP key [key …] timeout.
+pub fn blpop(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Attempt> {
+    attempt(tx, Form::Blpop, a)
+}
+
+/// BRPOP key [key …] timeout.
+pub fn brpop(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Attempt> {
+    attempt(tx, Form::Brpop, a)
+}
+
+/// BLMOVE source destination LEFT|RIGHT LEFT|RIGHT timeout.
+pub fn blmove(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Attempt> {
+    attempt(tx, Form::Blmove, a)
+}
+
+/// BRPOPLPUSH source destination timeout.
+pub fn brpoplpush(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Attempt> {
+    attempt(tx, Form::Brpoplpush, a)
+}
+
+/// BLMPOP timeout numkeys key [key …] LEFT|RIGHT [COUNT n].
+pub fn blmpop(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Attempt> {
+    attempt(tx, Form::Blmpop, a)
+}
+
+/// BZPOPMIN key [key …] timeout.
+pub fn bzpopmin(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Attempt> {
+    attempt(tx, Form::Bzpopmin, a)
+}
+
+/// BZPOPMAX key [key …] timeout.
+pub fn bzpopmax(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Attempt> {
+    attempt(tx, Form::Bzpopmax, a)
+}
+
+/// BZMPOP timeout numkeys key [key …] MIN|MAX [COUNT n].
+pub fn bzmpop(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Attempt> {
+    attempt(tx, Form::Bzmpop, a)
+}
+
+/// A blocking command (`a`: its arguments after the name, its arity checked) tried once in the
+/// writer's transaction: its non-blocking pop over every key, then (when that found nothing)
+/// what to wait for.
+fn attempt(tx: &mut Tx<'_>, form: Form, a: &[Vec<u8>]) -> TxResult<Attempt> {
     // BLMOVE reads its directions before its timeout (as Redis).
-    if name == "BLMOVE" && (side_of(&a[2]).is_none() || side_of(&a[3]).is_none()) {
+    if form == Form::Blmove && (side_of(&a[2]).is_none() || side_of(&a[3]).is_none()) {
         return Ok(Attempt::Done(error("ERR syntax error")));
     }
-    let timeout_at = match name {
-        "BLMPOP" | "BZMPOP" => 0,
-        "BLMOVE" => 4,
-        "BRPOPLPUSH" => 2,
+    let timeout_at = match form {
+        Form::Blmpop | Form::Bzmpop => 0,
+        Form::Blmove => 4,
+        Form::Brpoplpush => 2,
         _ => a.len() - 1,
     };
     let ms = match timeout_ms(&a[timeout_at]) {
@@ -178,53 +242,46 @@ pub fn attempt(tx: &mut Tx<'_>, name: &str, a: &[Vec<u8>]) -> TxResult<Attempt> 
         Err(e) => return Ok(Attempt::Done(e)),
     };
     let deadline = (ms > 0).then(|| tx.now.saturating_add(ms));
-    // The non-blocking pop over every key, then (when it found nothing) what to wait for.
-    let (op, wait): (Vec<Vec<u8>>, Option<Waits>) = match name {
-        "BLPOP" | "BRPOP" | "BZPOPMIN" | "BZPOPMAX" => {
+    let (run, op, wait): (Nonblocking, Vec<Vec<u8>>, Option<Waits>) = match form {
+        Form::Blpop | Form::Brpop | Form::Bzpopmin | Form::Bzpopmax => {
             let keys = &a[..a.len() - 1];
-            let (pop, command, dir) = match name {
-                "BLPOP" => (Pop::One { left: true }, "LMPOP", "LEFT"),
-                "BRPOP" => (Pop::One { left: false }, "LMPOP", "RIGHT"),
-                "BZPOPMIN" => (Pop::ZOne { max: false }, "ZMPOP", "MIN"),
-                _ => (Pop::ZOne { max: true }, "ZMPOP", "MAX"),
+            let (pop, run, dir): (Pop, Nonblocking, &[u8]) = match form {
+                Form::Blpop => (Pop::One { left: true }, lists::lmpop, b"LEFT"),
+                Form::Brpop => (Pop::One { left: false }, lists::lmpop, b"RIGHT"),
+                Form::Bzpopmin => (Pop::ZOne { max: false }, sorted_sets::zmpop, b"MIN"),
+                _ => (Pop::ZOne { max: true }, sorted_sets::zmpop, b"MAX"),
             };
-            let mut op = vec![bytes(command), keys.len().to_string().into_bytes()];
+            let mut op = vec![keys.len().to_string().into_bytes()];
             op.extend(keys.iter().cloned());
-            op.push(bytes(dir));
-            (op, Some((pop, distinct(keys))))
+            op.push(dir.to_vec());
+            (run, op, Some((pop, distinct(keys))))
         }
-        "BLMOVE" | "BRPOPLPUSH" => {
-            let (from, to) = if name == "BRPOPLPUSH" {
-                (Some(false), Some(true))
+        Form::Blmove | Form::Brpoplpush => {
+            let (from, to) = if form == Form::Brpoplpush {
+                (false, true)
             } else {
-                (side_of(&a[2]), side_of(&a[3]))
+                (side_of(&a[2]) == Some(true), side_of(&a[3]) == Some(true))
             };
-            let (Some(from), Some(to)) = (from, to) else {
-                return Ok(Attempt::Done(error("ERR syntax error")));
-            };
-            let op = vec![
-                bytes("LMOVE"),
-                a[0].clone(),
-                a[1].clone(),
-                side(from),
-                side(to),
-            ];
+            let op = vec![a[0].clone(), a[1].clone(), side(from), side(to)];
             let pop = Pop::Move {
                 dst: a[1].clone(),
                 from,
                 to,
             };
-            (op, Some((pop, vec![a[0].clone()])))
+            (lists::lmove, op, Some((pop, vec![a[0].clone()])))
         }
         // BLMPOP / BZMPOP: LMPOP / ZMPOP checks the rest (numkeys, the direction, COUNT).
-        _ => {
-            let list = name == "BLMPOP";
-            let mut op = vec![bytes(if list { "LMPOP" } else { "ZMPOP" })];
-            op.extend(a[1..].iter().cloned());
-            (op, mpop_wait(list, &a[1..]))
+        Form::Blmpop | Form::Bzmpop => {
+            let list = form == Form::Blmpop;
+            let run: Nonblocking = if list {
+                lists::lmpop
+            } else {
+                sorted_sets::zmpop
+            };
+            (run, a[1..].to_vec(), mpop_wait(list, &a[1..]))
         }
     };
-    let reply = write::apply(tx, &op)?;
+    let reply = run(tx, &op)?;
     Ok(match (reply, wait) {
         (Reply::Null | Reply::NullArray, Some((pop, keys))) => Attempt::Wait(Blocking {
             pop,
@@ -236,9 +293,6 @@ pub fn attempt(tx: &mut Tx<'_>, name: &str, a: &[Vec<u8>]) -> TxResult<Attempt> 
         (reply, None) => Attempt::Done(reply),
     })
 }
-
-/// What a client found nothing for waits for: its pop and its keys.
-type Waits = (Pop, Vec<Vec<u8>>);
 
 /// BLMPOP / BZMPOP's pop and keys from `numkeys key … LEFT|RIGHT|MIN|MAX [COUNT n]` (None if
 /// they do not parse: LMPOP / ZMPOP answered the error already).
@@ -265,13 +319,13 @@ fn mpop_wait(list: bool, a: &[Vec<u8>]) -> Option<Waits> {
     Some((pop, keys))
 }
 
-/// The table's handler: where a client cannot be held (inside MULTI, in a script), a blocking
-/// command is its non-blocking pop, and nil when there is nothing (as Redis 7.0).
-pub fn apply(tx: &mut Tx<'_>, name: &str, a: &[Vec<u8>]) -> TxResult<Reply> {
-    Ok(match attempt(tx, name, a)? {
+/// Where a client cannot be held (inside MULTI, in a script), a blocking command is its
+/// non-blocking pop, and nil when there is nothing (as Redis 7.0).
+pub fn without_blocking(attempt: Attempt) -> Reply {
+    match attempt {
         Attempt::Done(reply) => reply,
         Attempt::Wait(b) => b.pop.nothing(true),
-    })
+    }
 }
 
 #[cfg(test)]

@@ -6,48 +6,74 @@ use crate::keyspace::{reply, Fault, Ks};
 use crate::resp::Reply;
 use std::ops::Bound;
 
-pub fn read(ks: &mut Ks<'_>, name: &str, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
-    let bounds: Option<Vec<i64>> = a[1..].iter().map(|b| parse_i64(b)).collect();
-    let Some(bounds) = bounds else {
+/// The length of the list at `key` and the position of its head (None: no list), or WRONGTYPE.
+fn list(ks: &mut Ks<'_>, key: &[u8]) -> crate::keyspace::Result<(i64, Option<u64>)> {
+    let len = ks.collection(key, b"list")?.unwrap_or(0) as i64;
+    let head = match ks.fields(key, Bound::Unbounded, 1)?.first() {
+        Some((f, _)) => Some(u64::from_be_bytes(f.as_slice().try_into().map_err(
+            |_| Fault::Malformed(format!("a list position of {} bytes (8 expected)", f.len())),
+        )?)),
+        None => None,
+    };
+    Ok((len, head))
+}
+
+/// An index from the end (negative) as one from the head.
+fn from_head(i: i64, len: i64) -> i64 {
+    if i < 0 {
+        i.saturating_add(len)
+    } else {
+        i
+    }
+}
+
+/// LLEN.
+pub fn llen(ks: &mut Ks<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+    reply((|| Ok(Reply::Int(list(ks, &a[0])?.0)))())
+}
+
+/// LINDEX key index.
+pub fn lindex(ks: &mut Ks<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+    let Some(index) = parse_i64(&a[1]) else {
         return Ok(error(NOT_INTEGER));
     };
     reply((|| {
-        let key = &a[0];
-        let len = ks.collection(key, b"list")?.unwrap_or(0) as i64;
-        let head = match ks.fields(key, Bound::Unbounded, 1)?.first() {
-            Some((f, _)) => Some(u64::from_be_bytes(f.as_slice().try_into().map_err(
-                |_| Fault::Malformed(format!("a list position of {} bytes (8 expected)", f.len())),
-            )?)),
-            None => None,
-        };
-        let fix = |i: i64| if i < 0 { i.saturating_add(len) } else { i };
-        Ok(match name {
-            "LLEN" => Reply::Int(len),
-            "LINDEX" => {
-                let i = fix(bounds[0]);
-                match head.filter(|_| (0..len).contains(&i)) {
-                    Some(h) => ks
-                        .field(key, &(h + i as u64).to_be_bytes())?
-                        .map_or(Reply::Null, Reply::Bulk),
-                    None => Reply::Null,
-                }
-            }
-            _ => {
-                let (start, stop) = (fix(bounds[0]).max(0), fix(bounds[1]).min(len - 1));
-                let (Some(h), true) = (head, start <= stop) else {
-                    return Ok(Reply::Array(Vec::new()));
-                };
-                let from = (h + start as u64).to_be_bytes();
-                let rows = ks.fields(key, Bound::Included(&from), (stop - start + 1) as usize)?;
-                Reply::Array(rows.into_iter().map(|(_, v)| Reply::Bulk(v)).collect())
-            }
+        let (len, head) = list(ks, &a[0])?;
+        let i = from_head(index, len);
+        Ok(match head.filter(|_| (0..len).contains(&i)) {
+            Some(h) => ks
+                .field(&a[0], &(h + i as u64).to_be_bytes())?
+                .map_or(Reply::Null, Reply::Bulk),
+            None => Reply::Null,
         })
+    })())
+}
+
+/// LRANGE key start stop.
+pub fn lrange(ks: &mut Ks<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+    let (Some(start), Some(stop)) = (parse_i64(&a[1]), parse_i64(&a[2])) else {
+        return Ok(error(NOT_INTEGER));
+    };
+    reply((|| {
+        let (len, head) = list(ks, &a[0])?;
+        let (start, stop) = (
+            from_head(start, len).max(0),
+            from_head(stop, len).min(len - 1),
+        );
+        let (Some(h), true) = (head, start <= stop) else {
+            return Ok(Reply::Array(Vec::new()));
+        };
+        let from = (h + start as u64).to_be_bytes();
+        let rows = ks.fields(&a[0], Bound::Included(&from), (stop - start + 1) as usize)?;
+        Ok(Reply::Array(
+            rows.into_iter().map(|(_, v)| Reply::Bulk(v)).collect(),
+        ))
     })())
 }
 
 /// LPOS key element [RANK rank] [COUNT num] [MAXLEN len]: the indexes of matching elements,
 /// from the head (or from the tail for a negative rank), reading at most MAXLEN elements.
-pub fn lpos(ks: &mut Ks<'_>, _name: &str, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+pub fn lpos(ks: &mut Ks<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
     let mut args = super::args::Args::new(&a[2..]);
     let (mut rank, mut count, mut maxlen) = (1i64, None, 0i64);
     while !args.is_empty() {

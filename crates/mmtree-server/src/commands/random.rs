@@ -27,11 +27,19 @@ pub(crate) fn generator(now: u64) -> impl FnMut(usize) -> usize {
     }
 }
 
-/// HRANDFIELD key [count [WITHVALUES]], SRANDMEMBER key [count]: without count one field (or
-/// nil); a positive count that many distinct fields (at most all), a negative one exactly
-/// -count, repeats allowed.
-pub fn pick_fields(ks: &mut Ks<'_>, name: &str, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
-    let set = name == "SRANDMEMBER";
+/// HRANDFIELD key [count [WITHVALUES]].
+pub fn hrandfield(ks: &mut Ks<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+    pick_fields(ks, false, a)
+}
+
+/// SRANDMEMBER key [count].
+pub fn srandmember(ks: &mut Ks<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+    pick_fields(ks, true, a)
+}
+
+/// HRANDFIELD and SRANDMEMBER (`set`): without count one field (or nil); a positive count that
+/// many distinct fields (at most all), a negative one exactly -count, repeats allowed.
+fn pick_fields(ks: &mut Ks<'_>, set: bool, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
     if a.len() > if set { 2 } else { 3 } {
         return Ok(error("ERR syntax error"));
     }
@@ -88,7 +96,7 @@ pub fn pick_fields(ks: &mut Ks<'_>, name: &str, a: &[Vec<u8>]) -> mmtree::Result
 }
 
 /// RANDOMKEY: a live key of the database, or nil (uniform up to `RANDOMKEY_EXACT` keys).
-pub fn random_key(ks: &mut Ks<'_>, _name: &str, _a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+pub fn random_key(ks: &mut Ks<'_>, _a: &[Vec<u8>]) -> mmtree::Result<Reply> {
     let mut next = generator(ks.now);
     reply((|| {
         let len = ks.len()?;
@@ -157,7 +165,7 @@ pub fn random_key(ks: &mut Ks<'_>, _name: &str, _a: &[Vec<u8>]) -> mmtree::Resul
 
 /// MMTREE.RANGE start end [LIMIT n] [REV]: key/value pairs in key order, start inclusive, end
 /// exclusive; `-` and `+` mean unbounded. Redis has no ordered range over plain keys.
-pub fn range(ks: &mut Ks<'_>, _name: &str, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+pub fn range(ks: &mut Ks<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
     let (mut limit, mut rev) = (usize::MAX, false);
     let mut args = Args::new(&a[2..]);
     while !args.is_empty() {

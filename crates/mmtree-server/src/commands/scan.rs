@@ -96,7 +96,7 @@ fn page_rows<T>(
 }
 
 /// SCAN cursor [MATCH pattern] [COUNT n] [TYPE type].
-pub fn scan(ks: &mut Ks<'_>, _name: &str, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+pub fn scan(ks: &mut Ks<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
     let o = match options(&a[0], &a[1..], true) {
         Ok(o) => o,
         Err(reply) => return Ok(reply),
@@ -122,16 +122,26 @@ pub fn scan(ks: &mut Ks<'_>, _name: &str, a: &[Vec<u8>]) -> mmtree::Result<Reply
     })())
 }
 
-/// HSCAN, SSCAN, ZSCAN key cursor [MATCH pattern] [COUNT n].
-pub fn scan_collection(ks: &mut Ks<'_>, name: &str, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+/// HSCAN.
+pub fn hscan(ks: &mut Ks<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+    scan_collection(ks, b"hash", a)
+}
+
+/// SSCAN.
+pub fn sscan(ks: &mut Ks<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+    scan_collection(ks, b"set", a)
+}
+
+/// ZSCAN.
+pub fn zscan(ks: &mut Ks<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+    scan_collection(ks, b"zset", a)
+}
+
+/// HSCAN, SSCAN, ZSCAN key cursor [MATCH pattern] [COUNT n], over the `kind` at the key.
+fn scan_collection(ks: &mut Ks<'_>, kind: &[u8], a: &[Vec<u8>]) -> mmtree::Result<Reply> {
     let o = match options(&a[1], &a[2..], false) {
         Ok(o) => o,
         Err(reply) => return Ok(reply),
-    };
-    let kind: &[u8] = match name {
-        "HSCAN" => b"hash",
-        "SSCAN" => b"set",
-        _ => b"zset",
     };
     reply((|| {
         let key = &a[0];

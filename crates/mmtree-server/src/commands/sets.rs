@@ -2,7 +2,7 @@
 //! set's members are the rows of its run with empty values; see `store`). The algebra here is
 //! shared with the STORE forms (`write/sets.rs`).
 
-use super::sorted_sets::{card_limit, numkeys};
+use super::sorted_sets::{card_limit, numkeys, Numkeys};
 use crate::keyspace::{reply, Ks};
 use crate::resp::Reply;
 use std::collections::BTreeSet;
@@ -20,12 +20,21 @@ pub fn members(ks: &mut Ks<'_>, key: &[u8]) -> crate::keyspace::Result<BTreeSet<
     })
 }
 
-/// SINTER, SUNION or SDIFF (`op`: the name without its S and STORE) of `keys`, in member
+/// A set operation: SINTER, SUNION, SDIFF and their STORE and CARD forms, ZUNION, ZINTER,
+/// ZDIFF and theirs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SetOp {
+    Inter,
+    Union,
+    Diff,
+}
+
+/// SINTER, SUNION or SDIFF (`op`) of `keys`, in member
 /// order. Every key's type is checked, as Redis, before any is combined; an intersection
 /// stops early once `limit` members are found (0: no limit).
 pub fn combine(
     ks: &mut Ks<'_>,
-    op: &str,
+    op: SetOp,
     keys: &[Vec<u8>],
     limit: usize,
 ) -> crate::keyspace::Result<BTreeSet<Vec<u8>>> {
@@ -34,7 +43,7 @@ pub fn combine(
         sets.push(members(ks, key)?);
     }
     Ok(match op {
-        "INTER" => {
+        SetOp::Inter => {
             let smallest = (0..sets.len()).min_by_key(|&i| sets[i].len()).unwrap_or(0);
             let mut out = BTreeSet::new();
             for m in &sets[smallest] {
@@ -47,8 +56,8 @@ pub fn combine(
             }
             out
         }
-        "UNION" => sets.into_iter().flatten().collect(),
-        _ => {
+        SetOp::Union => sets.into_iter().flatten().collect(),
+        SetOp::Diff => {
             let mut sets = sets.into_iter();
             let mut out = sets.next().unwrap_or_default();
             for s in sets {
@@ -62,53 +71,90 @@ pub fn combine(
     })
 }
 
-/// SINTER, SUNION, SDIFF key…; SINTERCARD numkeys key… [LIMIT n].
-pub fn algebra(ks: &mut Ks<'_>, name: &str, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
-    if name == "SINTERCARD" {
-        let n = match numkeys(name, a) {
-            Ok(n) => n,
-            Err(e) => return Ok(e),
-        };
-        let limit = match card_limit(&a[n + 1..]) {
-            Ok(l) => l,
-            Err(e) => return Ok(e),
-        };
-        return reply((|| {
-            Ok(Reply::Int(
-                combine(ks, "INTER", &a[1..=n], limit)?.len() as i64
-            ))
-        })());
-    }
+/// SINTER, SUNION and SDIFF key…: the members of `op` over the keys.
+fn combined(ks: &mut Ks<'_>, op: SetOp, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
     reply((|| {
-        let out = combine(ks, &name[1..], a, 0)?;
+        let out = combine(ks, op, a, 0)?;
         Ok(Reply::Set(out.into_iter().map(Reply::Bulk).collect()))
     })())
 }
 
-pub fn read(ks: &mut Ks<'_>, name: &str, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+/// SINTER.
+pub fn sinter(ks: &mut Ks<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+    combined(ks, SetOp::Inter, a)
+}
+
+/// SUNION.
+pub fn sunion(ks: &mut Ks<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+    combined(ks, SetOp::Union, a)
+}
+
+/// SDIFF.
+pub fn sdiff(ks: &mut Ks<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+    combined(ks, SetOp::Diff, a)
+}
+
+/// SINTERCARD numkeys key… [LIMIT n].
+pub fn sintercard(ks: &mut Ks<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+    let n = match numkeys(Numkeys::Sintercard, a) {
+        Ok(n) => n,
+        Err(e) => return Ok(e),
+    };
+    let limit = match card_limit(&a[n + 1..]) {
+        Ok(l) => l,
+        Err(e) => return Ok(e),
+    };
     reply((|| {
-        let key = &a[0];
-        let count = ks.collection(key, b"set")?;
-        let mut member = |m: &[u8]| -> mmtree::Result<bool> {
-            Ok(count.is_some() && ks.field(key, m)?.is_some())
-        };
-        Ok(match name {
-            "SISMEMBER" => Reply::Int(i64::from(member(&a[1])?)),
-            "SMISMEMBER" => {
-                let mut out = Vec::with_capacity(a.len() - 1);
-                for m in &a[1..] {
-                    out.push(Reply::Int(i64::from(member(m)?)));
-                }
-                Reply::Array(out)
-            }
-            "SCARD" => Reply::Int(count.unwrap_or(0) as i64),
-            _ => {
-                let members = match count {
-                    Some(_) => ks.fields(key, Bound::Unbounded, usize::MAX)?,
-                    None => Vec::new(),
-                };
-                Reply::Set(members.into_iter().map(|(m, _)| Reply::Bulk(m)).collect())
-            }
-        })
+        Ok(Reply::Int(
+            combine(ks, SetOp::Inter, &a[1..=n], limit)?.len() as i64,
+        ))
+    })())
+}
+
+/// The set at `a[0]`'s row count, or WRONGTYPE.
+fn count(ks: &mut Ks<'_>, key: &[u8]) -> crate::keyspace::Result<Option<u64>> {
+    ks.collection(key, b"set")
+}
+
+/// Whether `member` is in the set at `key` (of `count` rows).
+fn contains(
+    ks: &mut Ks<'_>,
+    key: &[u8],
+    count: Option<u64>,
+    member: &[u8],
+) -> crate::keyspace::Result<bool> {
+    Ok(count.is_some() && ks.field(key, member)?.is_some())
+}
+
+/// SISMEMBER.
+pub fn sismember(ks: &mut Ks<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+    reply((|| {
+        let count = count(ks, &a[0])?;
+        Ok(Reply::Int(i64::from(contains(ks, &a[0], count, &a[1])?)))
+    })())
+}
+
+/// SMISMEMBER.
+pub fn smismember(ks: &mut Ks<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+    reply((|| {
+        let count = count(ks, &a[0])?;
+        let mut out = Vec::with_capacity(a.len() - 1);
+        for m in &a[1..] {
+            out.push(Reply::Int(i64::from(contains(ks, &a[0], count, m)?)));
+        }
+        Ok(Reply::Array(out))
+    })())
+}
+
+/// SCARD.
+pub fn scard(ks: &mut Ks<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+    reply((|| Ok(Reply::Int(count(ks, &a[0])?.unwrap_or(0) as i64)))())
+}
+
+/// SMEMBERS.
+pub fn smembers(ks: &mut Ks<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+    reply((|| {
+        let members = members(ks, &a[0])?;
+        Ok(Reply::Set(members.into_iter().map(Reply::Bulk).collect()))
     })())
 }

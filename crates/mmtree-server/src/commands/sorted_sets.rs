@@ -5,6 +5,7 @@
 //! (`write/sorted_sets.rs`).
 
 use super::args::Args;
+pub use super::sets::SetOp;
 use super::{error, parse_i64, NOT_INTEGER};
 use crate::keyspace::{reply, Fault, Ks};
 use crate::resp::Reply;
@@ -72,25 +73,73 @@ fn lex_bound(arg: &[u8]) -> Option<Lex> {
     }
 }
 
-/// Parses `name key min max [options]` (a = the arguments after the name) as Redis'
-/// `zrangeGenericCommand`: the fixed form of the older commands, the options of ZRANGE and
-/// ZRANGESTORE (`store`: the source key is a[1], the bounds a[2] and a[3]).
-pub fn parse_range(name: &str, a: &[Vec<u8>]) -> Result<Range, Reply> {
-    let base = if name == "ZRANGESTORE" { 1 } else { 0 };
-    let flexible = matches!(name, "ZRANGE" | "ZRANGESTORE");
-    let (mut by_score, mut by_lex, mut rev) = match name {
-        "ZRANGEBYSCORE" => (true, false, false),
-        "ZREVRANGEBYSCORE" => (true, false, true),
-        "ZRANGEBYLEX" => (false, true, false),
-        "ZREVRANGEBYLEX" => (false, true, true),
-        "ZREVRANGE" => (false, false, true),
-        _ => (false, false, false),
+/// How a range command reads its arguments: what its name fixes (BYSCORE, BYLEX, REV), whether
+/// it takes them as options instead (ZRANGE, ZRANGESTORE), and the STORE form (the destination
+/// first, no WITHSCORES).
+#[derive(Clone, Copy, Debug)]
+pub struct RangeForm {
+    by_score: bool,
+    by_lex: bool,
+    rev: bool,
+    flexible: bool,
+    store: bool,
+}
+
+impl RangeForm {
+    const FIXED: Self = RangeForm {
+        by_score: false,
+        by_lex: false,
+        rev: false,
+        flexible: false,
+        store: false,
     };
+    pub const ZRANGE: Self = RangeForm {
+        flexible: true,
+        ..Self::FIXED
+    };
+    pub const ZRANGESTORE: Self = RangeForm {
+        flexible: true,
+        store: true,
+        ..Self::FIXED
+    };
+    pub const ZREVRANGE: Self = RangeForm {
+        rev: true,
+        ..Self::FIXED
+    };
+    pub const ZRANGEBYSCORE: Self = RangeForm {
+        by_score: true,
+        ..Self::FIXED
+    };
+    pub const ZREVRANGEBYSCORE: Self = RangeForm {
+        by_score: true,
+        rev: true,
+        ..Self::FIXED
+    };
+    pub const ZRANGEBYLEX: Self = RangeForm {
+        by_lex: true,
+        ..Self::FIXED
+    };
+    pub const ZREVRANGEBYLEX: Self = RangeForm {
+        by_lex: true,
+        rev: true,
+        ..Self::FIXED
+    };
+    /// ZREMRANGEBYRANK's `key start stop`.
+    pub const BY_RANK: Self = Self::FIXED;
+}
+
+/// Parses `key min max [options]` (a = the arguments after the name) as Redis'
+/// `zrangeGenericCommand`: the fixed form of the older commands, the options of ZRANGE and
+/// ZRANGESTORE (`form.store`: the source key is a[1], the bounds a[2] and a[3]).
+pub fn parse_range(form: RangeForm, a: &[Vec<u8>]) -> Result<Range, Reply> {
+    let base = usize::from(form.store);
+    let flexible = form.flexible;
+    let (mut by_score, mut by_lex, mut rev) = (form.by_score, form.by_lex, form.rev);
     let syntax = || error("ERR syntax error");
     let mut args = Args::new(&a[base + 3..]);
     let (mut limit, mut with_scores) = (None, false);
     while !args.is_empty() {
-        if name != "ZRANGESTORE" && args.eat("WITHSCORES") {
+        if !form.store && args.eat("WITHSCORES") {
             with_scores = true;
         } else if args.rest().len() >= 3 && args.eat("LIMIT") {
             match (args.take_i64(), args.take_i64()) {
@@ -396,8 +445,14 @@ pub struct Algebra {
 }
 
 /// Parses `numkeys key… [WEIGHTS w…] [AGGREGATE SUM|MIN|MAX] [WITHSCORES]` (a = from numkeys
-/// on); `op` is `union`, `inter` or `diff`, `store` the STORE form (no WITHSCORES).
-pub fn parse_algebra(name: &str, a: &[Vec<u8>], store_form: bool) -> Result<Algebra, Reply> {
+/// on) for `op` (a difference takes neither WEIGHTS nor AGGREGATE); `store_form`: the STORE
+/// form (no WITHSCORES); `name` words the errors.
+pub fn parse_algebra(
+    name: &str,
+    op: SetOp,
+    a: &[Vec<u8>],
+    store_form: bool,
+) -> Result<Algebra, Reply> {
     let numkeys = match parse_i64(&a[0]) {
         Some(n) => n,
         None => return Err(error(NOT_INTEGER)),
@@ -413,7 +468,7 @@ pub fn parse_algebra(name: &str, a: &[Vec<u8>], store_form: bool) -> Result<Alge
     }
     let n = numkeys as usize;
     let keys = a[1..=n].to_vec();
-    let diff = name.starts_with("ZDIFF");
+    let diff = op == SetOp::Diff;
     let mut algebra = Algebra {
         keys,
         weights: vec![1.0; n],
@@ -459,10 +514,10 @@ fn weighted(score: f64, weight: f64) -> f64 {
     }
 }
 
-/// Runs ZUNION (`op` "union"), ZINTER ("inter") or ZDIFF ("diff"): the result in score order.
+/// Runs ZUNION, ZINTER or ZDIFF (`op`): the result in score order.
 pub fn compute(
     ks: &mut Ks<'_>,
-    op: &str,
+    op: SetOp,
     algebra: &Algebra,
 ) -> crate::keyspace::Result<Vec<(Vec<u8>, f64)>> {
     let mut sources = Vec::with_capacity(algebra.keys.len());
@@ -471,7 +526,7 @@ pub fn compute(
     }
     let mut out: BTreeMap<Vec<u8>, f64> = BTreeMap::new();
     match op {
-        "union" => {
+        SetOp::Union => {
             for (src, &w) in sources.iter().zip(&algebra.weights) {
                 for (m, &s) in src {
                     let s = weighted(s, w);
@@ -481,7 +536,7 @@ pub fn compute(
                 }
             }
         }
-        "inter" => {
+        SetOp::Inter => {
             // From the smallest source, as Redis.
             let smallest = (0..sources.len())
                 .min_by_key(|&i| sources[i].len())
@@ -504,7 +559,7 @@ pub fn compute(
                 out.insert(m.clone(), acc);
             }
         }
-        _ => {
+        SetOp::Diff => {
             let (first, rest) = sources.split_first().expect("numkeys >= 1");
             for (m, &s) in first {
                 if rest.iter().all(|src| !src.contains_key(m)) {
@@ -518,18 +573,29 @@ pub fn compute(
     Ok(result)
 }
 
+/// How a command words its `numkeys` errors (Redis words them differently per command).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Numkeys {
+    /// LMPOP, ZMPOP.
+    Pop,
+    Zintercard,
+    Sintercard,
+}
+
 /// The key count of a `numkeys key…` argument list (a = from numkeys on), or the command's
-/// error (Redis words it differently per command).
-pub fn numkeys(name: &str, a: &[Vec<u8>]) -> Result<usize, Reply> {
+/// error.
+pub fn numkeys(kind: Numkeys, a: &[Vec<u8>]) -> Result<usize, Reply> {
     let n = parse_i64(&a[0]);
-    let at_least_one = |n: Option<i64>| match (name, n) {
-        ("ZINTERCARD", None) => error(NOT_INTEGER),
-        ("ZINTERCARD", _) => error("ERR at least 1 input key is needed for 'zintercard' command"),
+    let at_least_one = |n: Option<i64>| match (kind, n) {
+        (Numkeys::Zintercard, None) => error(NOT_INTEGER),
+        (Numkeys::Zintercard, _) => {
+            error("ERR at least 1 input key is needed for 'zintercard' command")
+        }
         _ => error("ERR numkeys should be greater than 0"),
     };
     match n {
         Some(n) if n >= 1 && (n as u64) < a.len() as u64 => Ok(n as usize),
-        Some(n) if n >= 1 && name == "SINTERCARD" => Err(error(
+        Some(n) if n >= 1 && kind == Numkeys::Sintercard => Err(error(
             "ERR Number of keys can't be greater than number of args",
         )),
         Some(n) if n >= 1 => Err(error("ERR syntax error")),
@@ -555,111 +621,178 @@ pub fn card_limit(rest: &[Vec<u8>]) -> Result<usize, Reply> {
     Ok(limit)
 }
 
-pub fn read(ks: &mut Ks<'_>, name: &str, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
-    match name {
-        "ZRANGE" | "ZRANGEBYSCORE" | "ZREVRANGEBYSCORE" | "ZRANGEBYLEX" | "ZREVRANGEBYLEX"
-        | "ZREVRANGE" => {
-            let range = match parse_range(name, a) {
-                Ok(r) => r,
-                Err(e) => return Ok(e),
-            };
-            return reply((|| {
-                let len = zlen(ks, &a[0])?;
-                let members = select(ks, &a[0], len, &range)?;
-                Ok(members_reply(members, range.with_scores))
-            })());
-        }
-        "ZCOUNT" | "ZLEXCOUNT" => {
-            let by = if name == "ZCOUNT" {
-                match (score_bound(&a[1]), score_bound(&a[2])) {
-                    (Some(min), Some(max)) => By::Score { min, max },
-                    _ => return Ok(error("ERR min or max is not a float")),
-                }
-            } else {
-                match (lex_bound(&a[1]), lex_bound(&a[2])) {
-                    (Some(min), Some(max)) => By::Lex { min, max },
-                    _ => return Ok(error("ERR min or max not valid string range item")),
-                }
-            };
-            let range = Range {
-                by,
-                rev: false,
-                limit: None,
-                with_scores: false,
-            };
-            return reply((|| {
-                let len = zlen(ks, &a[0])?;
-                if len == 0 {
-                    return Ok(Reply::Int(0));
-                }
-                Ok(Reply::Int(count(ks, &a[0], len, &range.by)? as i64))
-            })());
-        }
-        "ZUNION" | "ZINTER" | "ZDIFF" => {
-            let algebra = match parse_algebra(name, a, false) {
-                Ok(x) => x,
-                Err(e) => return Ok(e),
-            };
-            let op = &name[1..].to_ascii_lowercase();
-            return reply((|| {
-                let result = compute(ks, op, &algebra)?;
-                Ok(members_reply(result, algebra.with_scores))
-            })());
-        }
-        "ZINTERCARD" => {
-            let n = match numkeys(name, a) {
-                Ok(n) => n,
-                Err(e) => return Ok(e),
-            };
-            let limit = match card_limit(&a[n + 1..]) {
-                Ok(l) => l,
-                Err(e) => return Ok(e),
-            };
-            let algebra = Algebra {
-                keys: a[1..=n].to_vec(),
-                weights: vec![1.0; n],
-                aggregate: Aggregate::Sum,
-                with_scores: false,
-            };
-            return reply((|| {
-                let card = compute(ks, "inter", &algebra)?.len();
-                Ok(Reply::Int(
-                    if limit > 0 { card.min(limit) } else { card } as i64
-                ))
-            })());
-        }
-        "ZRANDMEMBER" => return random_members(ks, a),
-        _ => {}
-    }
+/// ZRANGE and its older forms: the members `form` selects.
+fn range(ks: &mut Ks<'_>, form: RangeForm, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+    let range = match parse_range(form, a) {
+        Ok(r) => r,
+        Err(e) => return Ok(e),
+    };
     reply((|| {
-        let key = &a[0];
+        let len = zlen(ks, &a[0])?;
+        let members = select(ks, &a[0], len, &range)?;
+        Ok(members_reply(members, range.with_scores))
+    })())
+}
+
+/// ZRANGE.
+pub fn zrange(ks: &mut Ks<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+    range(ks, RangeForm::ZRANGE, a)
+}
+
+/// ZREVRANGE.
+pub fn zrevrange(ks: &mut Ks<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+    range(ks, RangeForm::ZREVRANGE, a)
+}
+
+/// ZRANGEBYSCORE.
+pub fn zrangebyscore(ks: &mut Ks<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+    range(ks, RangeForm::ZRANGEBYSCORE, a)
+}
+
+/// ZREVRANGEBYSCORE.
+pub fn zrevrangebyscore(ks: &mut Ks<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+    range(ks, RangeForm::ZREVRANGEBYSCORE, a)
+}
+
+/// ZRANGEBYLEX.
+pub fn zrangebylex(ks: &mut Ks<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+    range(ks, RangeForm::ZRANGEBYLEX, a)
+}
+
+/// ZREVRANGEBYLEX.
+pub fn zrevrangebylex(ks: &mut Ks<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+    range(ks, RangeForm::ZREVRANGEBYLEX, a)
+}
+
+/// ZCOUNT and ZLEXCOUNT: the members `by` selects.
+fn count_members(ks: &mut Ks<'_>, by: By, key: &[u8]) -> mmtree::Result<Reply> {
+    reply((|| {
         let len = zlen(ks, key)?;
-        Ok(match name {
-            "ZCARD" => Reply::Int(len),
-            "ZSCORE" => match len {
-                0 => Reply::Null,
-                _ => score(ks, key, &a[1])?
-                    .map_or(Reply::Null, |s| Reply::Double(store::format_score(s))),
-            },
-            "ZMSCORE" => {
-                let mut out = Vec::with_capacity(a.len() - 1);
-                for m in &a[1..] {
-                    let s = if len == 0 { None } else { score(ks, key, m)? };
-                    out.push(s.map_or(Reply::Null, |s| Reply::Double(store::format_score(s))));
-                }
-                Reply::Array(out)
-            }
-            "ZRANK" | "ZREVRANK" => {
-                rank(ks, key, &a[1], name == "ZREVRANK")?.map_or(Reply::Null, Reply::Int)
-            }
-            _ => error("ERR unknown sorted-set read"),
+        if len == 0 {
+            return Ok(Reply::Int(0));
+        }
+        Ok(Reply::Int(count(ks, key, len, &by)? as i64))
+    })())
+}
+
+/// ZCOUNT.
+pub fn zcount(ks: &mut Ks<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+    match (score_bound(&a[1]), score_bound(&a[2])) {
+        (Some(min), Some(max)) => count_members(ks, By::Score { min, max }, &a[0]),
+        _ => Ok(error("ERR min or max is not a float")),
+    }
+}
+
+/// ZLEXCOUNT.
+pub fn zlexcount(ks: &mut Ks<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+    match (lex_bound(&a[1]), lex_bound(&a[2])) {
+        (Some(min), Some(max)) => count_members(ks, By::Lex { min, max }, &a[0]),
+        _ => Ok(error("ERR min or max not valid string range item")),
+    }
+}
+
+/// ZUNION, ZINTER and ZDIFF (`op`; `name` words the errors).
+fn combined(ks: &mut Ks<'_>, name: &str, op: SetOp, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+    let algebra = match parse_algebra(name, op, a, false) {
+        Ok(x) => x,
+        Err(e) => return Ok(e),
+    };
+    reply((|| {
+        let result = compute(ks, op, &algebra)?;
+        Ok(members_reply(result, algebra.with_scores))
+    })())
+}
+
+/// ZUNION.
+pub fn zunion(ks: &mut Ks<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+    combined(ks, "zunion", SetOp::Union, a)
+}
+
+/// ZINTER.
+pub fn zinter(ks: &mut Ks<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+    combined(ks, "zinter", SetOp::Inter, a)
+}
+
+/// ZDIFF.
+pub fn zdiff(ks: &mut Ks<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+    combined(ks, "zdiff", SetOp::Diff, a)
+}
+
+/// ZINTERCARD numkeys key… [LIMIT n].
+pub fn zintercard(ks: &mut Ks<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+    let n = match numkeys(Numkeys::Zintercard, a) {
+        Ok(n) => n,
+        Err(e) => return Ok(e),
+    };
+    let limit = match card_limit(&a[n + 1..]) {
+        Ok(l) => l,
+        Err(e) => return Ok(e),
+    };
+    let algebra = Algebra {
+        keys: a[1..=n].to_vec(),
+        weights: vec![1.0; n],
+        aggregate: Aggregate::Sum,
+        with_scores: false,
+    };
+    reply((|| {
+        let card = compute(ks, SetOp::Inter, &algebra)?.len();
+        Ok(Reply::Int(
+            if limit > 0 { card.min(limit) } else { card } as i64
+        ))
+    })())
+}
+
+/// ZCARD.
+pub fn zcard(ks: &mut Ks<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+    reply((|| Ok(Reply::Int(zlen(ks, &a[0])?)))())
+}
+
+/// ZSCORE.
+pub fn zscore(ks: &mut Ks<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+    reply((|| {
+        Ok(match zlen(ks, &a[0])? {
+            0 => Reply::Null,
+            _ => score(ks, &a[0], &a[1])?
+                .map_or(Reply::Null, |s| Reply::Double(store::format_score(s))),
         })
     })())
 }
 
+/// ZMSCORE.
+pub fn zmscore(ks: &mut Ks<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+    reply((|| {
+        let len = zlen(ks, &a[0])?;
+        let mut out = Vec::with_capacity(a.len() - 1);
+        for m in &a[1..] {
+            let s = if len == 0 { None } else { score(ks, &a[0], m)? };
+            out.push(s.map_or(Reply::Null, |s| Reply::Double(store::format_score(s))));
+        }
+        Ok(Reply::Array(out))
+    })())
+}
+
+/// ZRANK and ZREVRANK (`rev`).
+fn rank_of(ks: &mut Ks<'_>, rev: bool, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+    reply((|| {
+        // As before: the type is checked first.
+        zlen(ks, &a[0])?;
+        Ok(rank(ks, &a[0], &a[1], rev)?.map_or(Reply::Null, Reply::Int))
+    })())
+}
+
+/// ZRANK.
+pub fn zrank(ks: &mut Ks<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+    rank_of(ks, false, a)
+}
+
+/// ZREVRANK.
+pub fn zrevrank(ks: &mut Ks<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+    rank_of(ks, true, a)
+}
+
 /// ZRANDMEMBER key [count [WITHSCORES]]: as SRANDMEMBER (a positive count: distinct members,
 /// a negative one: exactly -count, repeats allowed).
-fn random_members(ks: &mut Ks<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+pub fn zrandmember(ks: &mut Ks<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
     if a.len() > 3 {
         return Ok(error("ERR syntax error"));
     }

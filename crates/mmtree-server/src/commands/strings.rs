@@ -9,49 +9,51 @@ use crate::store;
 /// event loop (Redis refuses only beyond 4 GiB of table, and blocks its loop as long).
 const LCS_CELLS_MAX: u64 = 32 << 20;
 
-/// GET, MGET, STRLEN, GETRANGE.
-pub fn read(ks: &mut Ks<'_>, name: &str, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
-    if name == "MGET" {
-        // A key of another type reads as nil (no error), as in Redis.
-        let mut out = Vec::with_capacity(a.len());
-        for key in a {
-            out.push(match ks.string(key) {
-                Ok(value) => value.map_or(Reply::Null, Reply::Bulk),
-                Err(crate::keyspace::Fault::WrongType) => Reply::Null,
-                Err(other) => return reply(Err(other)),
-            });
-        }
-        return Ok(Reply::Array(out));
+/// GET.
+pub fn get(ks: &mut Ks<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+    reply((|| Ok(ks.string(&a[0])?.map_or(Reply::Null, Reply::Bulk)))())
+}
+
+/// MGET: a key of another type reads as nil (no error), as in Redis.
+pub fn mget(ks: &mut Ks<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+    let mut out = Vec::with_capacity(a.len());
+    for key in a {
+        out.push(match ks.string(key) {
+            Ok(value) => value.map_or(Reply::Null, Reply::Bulk),
+            Err(Fault::WrongType) => Reply::Null,
+            Err(other) => return reply(Err(other)),
+        });
     }
-    let range = match name {
-        "GETRANGE" => match (parse_i64(&a[1]), parse_i64(&a[2])) {
-            (Some(start), Some(end)) => Some((start, end)),
-            _ => return Ok(error(NOT_INTEGER)),
-        },
-        _ => None,
+    Ok(Reply::Array(out))
+}
+
+/// STRLEN.
+pub fn strlen(ks: &mut Ks<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+    reply((|| {
+        Ok(Reply::Int(ks.string(&a[0])?.map_or(0, |v| v.len() as i64)))
+    })())
+}
+
+/// GETRANGE key start end.
+pub fn getrange(ks: &mut Ks<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+    let (Some(start), Some(end)) = (parse_i64(&a[1]), parse_i64(&a[2])) else {
+        return Ok(error(NOT_INTEGER));
     };
     reply((|| {
-        let value = ks.string(&a[0])?;
-        Ok(match (name, range) {
-            ("GET", _) => value.map_or(Reply::Null, Reply::Bulk),
-            ("STRLEN", _) => Reply::Int(value.map_or(0, |v| v.len() as i64)),
-            (_, Some((start, end))) => {
-                let data = value.unwrap_or_default();
-                let len = data.len() as i64;
-                let fix = |i: i64| if i < 0 { (len + i).max(0) } else { i.min(len) };
-                let (s, e) = (fix(start), fix(end).min(len - 1));
-                if len == 0 || s > e {
-                    Reply::Bulk(Vec::new())
-                } else {
-                    Reply::Bulk(data[s as usize..=e as usize].to_vec())
-                }
-            }
-            _ => Reply::Null,
+        let data = ks.string(&a[0])?.unwrap_or_default();
+        let len = data.len() as i64;
+        let fix = |i: i64| if i < 0 { (len + i).max(0) } else { i.min(len) };
+        let (s, e) = (fix(start), fix(end).min(len - 1));
+        Ok(if len == 0 || s > e {
+            Reply::Bulk(Vec::new())
+        } else {
+            Reply::Bulk(data[s as usize..=e as usize].to_vec())
         })
     })())
 }
 
-pub fn getbit(ks: &mut Ks<'_>, _name: &str, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+/// GETBIT.
+pub fn getbit(ks: &mut Ks<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
     let Some(offset) = store::bit_offset(&a[1]) else {
         return Ok(error(store::BIT_OFFSET));
     };
@@ -65,7 +67,7 @@ pub fn getbit(ks: &mut Ks<'_>, _name: &str, a: &[Vec<u8>]) -> mmtree::Result<Rep
 /// LCS key1 key2 [LEN] [IDX] [MINMATCHLEN n] [WITHMATCHLEN]: the longest common subsequence
 /// of two strings, its length, or its matching ranges (from the end, as Redis walks its table
 /// back).
-pub fn lcs(ks: &mut Ks<'_>, _name: &str, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
+pub fn lcs(ks: &mut Ks<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
     let (mut len, mut idx, mut with_len, mut min_len) = (false, false, false, 0u64);
     let mut i = 2;
     while i < a.len() {

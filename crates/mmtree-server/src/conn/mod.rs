@@ -14,7 +14,7 @@ mod transactions;
 
 use crate::commands::table::{self, Command, Handler, Session, COMMANDS};
 use crate::glob::glob;
-use crate::jobs::{BlockClaim, Event, Job, Notifier, Outcome, WatchClaim, WriteBatch};
+use crate::jobs::{BlockClaim, Event, Job, Notifier, Op, Outcome, WatchClaim, WriteBatch};
 use crate::pubsub::{encode_message, Handle, State};
 use crate::resp::{parse, Out, Parsed, Partial, Reply};
 use crate::server::Server;
@@ -40,7 +40,7 @@ pub struct Conn {
     auth_failures: u32,
     limiter: Option<crate::limiter::LeakyBucket>,
     /// Write commands waiting to be sent to the group commit, in order.
-    pending: Vec<Vec<Vec<u8>>>,
+    pending: Vec<Op>,
     pending_db: u32,
     /// How many writes the job with the writer holds (for a failed commit's errors).
     pending_count: usize,
@@ -54,7 +54,7 @@ pub struct Conn {
     waiting_silent: bool,
     quit: bool,
     /// After MULTI: the queued commands.
-    multi: Option<Vec<Vec<Vec<u8>>>>,
+    multi: Option<Vec<Op>>,
     /// A command failed to queue: EXEC answers EXECABORT.
     multi_failed: bool,
     /// Keys under WATCH, as the writer saw them then.
@@ -125,7 +125,7 @@ enum Wait {
     Block,
     /// EXEC of `queue`; `slots` says where each reply comes from.
     Exec {
-        queue: Vec<Vec<Vec<u8>>>,
+        queue: Vec<Op>,
         slots: Vec<Slot>,
         /// The database selected once the queue has run (it may SELECT).
         db_after: u32,
@@ -311,7 +311,7 @@ impl Conn {
             // CLIENT REPLY OFF or SKIP: the reply is dropped (pub/sub confirmations and
             // messages are pushes, which Redis sends anyway).
             let skip = std::mem::take(&mut self.skip_next);
-            let client_reply = &*prepared.name == "CLIENT"
+            let client_reply = prepared.cmd.and_then(Command::session) == Some(Session::Client)
                 && args
                     .get(1)
                     .is_some_and(|s| s.eq_ignore_ascii_case(b"REPLY"));
@@ -466,7 +466,7 @@ impl Conn {
         // which protects the server, still counts it.
         let setup = has(table::SETUP)
             || table::SETUP_SUBCOMMANDS.iter().any(|&(command, sub)| {
-                *name == *command
+                cmd.and_then(Command::session) == Some(command)
                     && args
                         .get(1)
                         .is_some_and(|s| s.eq_ignore_ascii_case(sub.as_bytes()))
@@ -613,7 +613,10 @@ impl Conn {
                 self.multi_failed = true;
                 self.wrong_args(name);
             } else {
-                self.multi.as_mut().expect("in MULTI").push(args);
+                self.multi
+                    .as_mut()
+                    .expect("in MULTI")
+                    .push(Op { cmd, args });
                 self.out.simple("QUEUED");
             }
             return Flow::Continue;
@@ -625,7 +628,7 @@ impl Conn {
             } else {
                 let job = Job::Block {
                     db: self.db,
-                    args,
+                    op: Op { cmd, args },
                     id: self.id,
                     notifier: self.notifier.clone(),
                     claim: self.handle.block.clone(),
@@ -637,7 +640,7 @@ impl Conn {
         if cmd.has(table::WRITE) {
             debug_assert!(self.pending.is_empty() || self.pending_db == self.db);
             self.pending_db = self.db;
-            self.pending.push(args);
+            self.pending.push(Op { cmd, args });
             self.pending_silent.push(self.silent_now);
             return Flow::Continue;
         }
@@ -678,7 +681,7 @@ impl Conn {
         let a = &args[1..];
         let name = cmd.name;
         if let Handler::Read(read) = cmd.handler {
-            self.keyspace_read(|ks| read(ks, name, a));
+            self.keyspace_read(|ks| read(ks, a));
             return Flow::Continue;
         }
         let Handler::Session(session) = cmd.handler else {

@@ -113,12 +113,7 @@ impl Conn {
         let mut db = self.db;
         let mut ops = Vec::new();
         let mut slots = Vec::with_capacity(queue.len());
-        for args in &queue {
-            // Every queued command is in the table (checked as it was queued).
-            let Some(cmd) = table::lookup(&args[0]) else {
-                slots.push(Slot::Done(Reply::Error(unknown_command(args))));
-                continue;
-            };
+        for &Op { cmd, ref args } in &queue {
             if cmd.session() == Some(Session::Select) {
                 slots.push(Slot::Done(
                     match std::str::from_utf8(&args[1])
@@ -133,8 +128,17 @@ impl Conn {
                         None => Reply::Error("ERR value is not an integer or out of range".into()),
                     },
                 ));
-            } else if matches!(cmd.handler, Handler::Write(_) | Handler::Read(_)) {
-                ops.push((db, args.clone()));
+            } else if matches!(
+                cmd.handler,
+                Handler::Write(_) | Handler::Read(_) | Handler::Block(_)
+            ) {
+                ops.push((
+                    db,
+                    Op {
+                        cmd,
+                        args: args.clone(),
+                    },
+                ));
                 slots.push(Slot::Writer);
             } else {
                 slots.push(Slot::Local(db, cmd));
@@ -158,7 +162,7 @@ impl Conn {
     /// EXEC's replies, once the writer has run the queue (or found a watched key changed).
     pub(super) fn exec_done(
         &mut self,
-        queue: Vec<Vec<Vec<u8>>>,
+        queue: Vec<Op>,
         slots: Vec<Slot>,
         db_after: u32,
         outcome: Outcome,
@@ -187,7 +191,7 @@ impl Conn {
         };
         let mut replies = replies.into_iter();
         self.out.array(queue.len());
-        for (slot, args) in slots.into_iter().zip(&queue) {
+        for (slot, Op { args, .. }) in slots.into_iter().zip(&queue) {
             match slot {
                 Slot::Writer => {
                     let reply = replies.next().unwrap_or(Reply::Null);

@@ -3,6 +3,7 @@
 //! handle of a file shares lives in `crate::shared`.
 
 mod backup;
+mod merger;
 mod open;
 mod salvage;
 
@@ -465,6 +466,7 @@ impl Drop for Db {
     /// merges the write buffer, so the next open has nothing to replay. A writer of another
     /// process is not waited for (it merges itself); a failure leaves the commits in the log.
     fn drop(&mut self) {
+        merger::stop_if_last(self);
         let inner = &self.inner;
         if Arc::strong_count(inner) == 1
             && !inner.options.read_only

@@ -232,6 +232,7 @@ pub(crate) fn open_shared(
     let read_only = options.read_only;
     let shared = Arc::new(Shared {
         after_commit: options.strict.then_some(strict_check as fn(&Arc<Shared>)),
+        start_merger: super::merger::starter(&options),
         storage,
         pager,
         options,
@@ -246,6 +247,7 @@ pub(crate) fn open_shared(
         page_pool: Mutex::new(Vec::new()),
         log,
         syncer: Mutex::new(None),
+        merge_signal: Default::default(),
         recovered: AtomicBool::new(false),
         set_aside: std::sync::OnceLock::new(),
         identity,

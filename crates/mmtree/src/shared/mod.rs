@@ -3,6 +3,7 @@
 //! snapshots, the writer role, the redo log, and the end of a commit (`publish`: a logged commit
 //! or a checkpoint). The `Db` handle (`db/`) and the transactions (`txn/`) sit on top of it.
 
+mod merge_signal;
 mod meta_pages;
 
 pub(crate) use meta_pages::{read_meta, OnDisk};
@@ -19,6 +20,7 @@ use crate::page::meta::Meta;
 use crate::pager::Pager;
 use crate::storage::Storage;
 use crate::wbuf::{BufView, Buffer, KeyFilter};
+pub(crate) use merge_signal::MergeSignal;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
@@ -135,6 +137,9 @@ pub(crate) struct Published {
 pub(crate) struct Shared {
     /// Runs after every commit (strict mode: the integrity check, from the `db` layer).
     pub(crate) after_commit: Option<fn(&Arc<Shared>)>,
+    /// Starts the background merge thread (from the `db` layer), at the first buffered commit
+    /// of a writable handle with `Options::merge_after_idle`.
+    pub(crate) start_merger: Option<fn(&Arc<Shared>)>,
     pub(crate) storage: Storage,
     /// Page reads: format checks and the verified-page table.
     pub(crate) pager: Pager,
@@ -165,6 +170,8 @@ pub(crate) struct Shared {
     pub(crate) slot: usize,
     /// This process's index of the write buffer (the log's records past the tree).
     pub(crate) buffer: Mutex<Buffer>,
+    /// The background merge thread's mailbox (see `db::merger`).
+    pub(crate) merge_signal: Arc<MergeSignal>,
 }
 
 /// Held by the write transaction; releases the writer lock on drop.
@@ -211,7 +218,10 @@ impl Shared {
             if holder == me {
                 return Err(Error::WriteInProgress);
             }
-            if !wait {
+            // This process's merge thread is no writer of the caller's: wait for its merge
+            // (bounded by the buffer's budget) rather than refuse.
+            let merging = inner.merge_signal.thread_id.get() == Some(&holder);
+            if !wait && !merging {
                 return Ok(None);
             }
             busy = inner.writer_free.wait(busy).expect("writer lock");
@@ -775,6 +785,9 @@ impl Shared {
 
 impl Drop for Shared {
     fn drop(&mut self) {
+        // The merge thread holds no reference now (it holds one only while merging); it ends
+        // before the handle's files close.
+        self.merge_signal.stop_and_join();
         self.lock.release_slot(self.slot);
         if let Some(syncer) = self.syncer.lock().expect("syncer lock").take() {
             *syncer.stop.0.lock().expect("syncer flag") = true;

@@ -348,6 +348,9 @@ impl WriteTransaction {
                 if let Ok(writer) = WriteTransaction::merge(&core.db, next, writer) {
                     self.writer = Some(writer);
                 }
+            } else if let Some(start) = core.db.start_merger {
+                // Merged off the commit path once the writer is idle (`db::merger`).
+                core.db.merge_signal.buffered_commit(&core.db, start);
             }
             if let Some(after_commit) = core.db.after_commit {
                 after_commit(&core.db);

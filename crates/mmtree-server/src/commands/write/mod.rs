@@ -1,5 +1,7 @@
 //! The write commands, by family, applied by the group-commit writer inside its transaction
-//! (`store::Tx`). Logical errors leave the transaction untouched; an engine error propagates (and
+//! (`store::Tx`): one handler function a command, registered in the command table
+//! (`table::COMMANDS`), which `apply` resolves once; commands that share their logic call one
+//! helper with what tells them apart (a side, a unit, an operation). Logical errors leave the transaction untouched; an engine error propagates (and
 //! fails the group's commit).
 
 // Shared by the families (defined before them, so in scope in each).
@@ -26,13 +28,14 @@ macro_rules! hash {
         collection!($tx, $key, b"hash")
     };
 }
-mod hashes;
-mod keys;
-mod lists;
-mod sets;
-mod sorted_sets;
-mod strings;
+pub mod hashes;
+pub mod keys;
+pub mod lists;
+pub mod sets;
+pub mod sorted_sets;
+pub mod strings;
 
+use super::table::{Command, Handler};
 use crate::keyspace::{Fault, Keyspace, Ks, Rows, Transaction};
 use crate::resp::Reply;
 use crate::store::{wrong_args, Tx, TxResult, WRONGTYPE};
@@ -45,6 +48,11 @@ fn reading<T>(tx: &mut Tx<'_>, f: impl FnOnce(&mut Ks<'_>) -> T) -> T {
     f(&mut ks)
 }
 
+/// A logical error: the command's reply, the transaction untouched.
+fn err(text: &str) -> TxResult<Reply> {
+    Ok(Reply::Error(text.into()))
+}
+
 /// A keyspace fault as the command's reply (an engine error propagates).
 fn fault_reply(fault: Fault) -> TxResult<Reply> {
     match fault {
@@ -54,16 +62,13 @@ fn fault_reply(fault: Fault) -> TxResult<Reply> {
     }
 }
 
-/// Applies one write command inside the group commit. Logical errors leave the transaction
-/// untouched; an I/O error propagates (and fails the whole commit).
-pub fn apply(tx: &mut Tx<'_>, args: &[Vec<u8>]) -> TxResult<Reply> {
-    let name = String::from_utf8_lossy(&args[0]).to_ascii_uppercase();
-    let a = &args[1..];
+/// Applies one write command (`cmd`, resolved by the connection; `args` with the name first)
+/// inside the group commit. Logical errors leave the transaction untouched; an I/O error
+/// propagates (and fails the whole commit).
+pub fn apply(tx: &mut Tx<'_>, cmd: &Command, args: &[Vec<u8>]) -> TxResult<Reply> {
     // Check every key first, so one bad command fails alone instead of the group's commit.
     // (The key positions are the command table's.)
-    let mut keys = super::table::lookup(&args[0])
-        .into_iter()
-        .flat_map(|c| c.key_args(args));
+    let mut keys = cmd.key_args(args);
     if let Some(key) = keys.find(|k| k.len() > tx.max_key) {
         return Ok(Reply::Error(format!(
             "ERR key too large ({} bytes; the limit is {})",
@@ -71,21 +76,14 @@ pub fn apply(tx: &mut Tx<'_>, args: &[Vec<u8>]) -> TxResult<Reply> {
             tx.max_key
         )));
     }
-    match super::table::lookup(&args[0]) {
+    match cmd.handler {
         // Every argument a handler reads is there: the arity is checked first, as Redis does
         // (the connection checks it for reads; writes are checked here, in every path).
-        Some(c) if !c.arity_ok(args.len()) => Ok(wrong_args(&name)),
-        Some(c) => match c.handler {
-            super::table::Handler::Write(apply) => apply(tx, &name, a),
-            _ => Ok(wrong_args(&name)),
-        },
-        None => Ok(wrong_args(&name)),
+        Handler::Write(apply) if cmd.arity_ok(args.len()) => apply(tx, &args[1..]),
+        // Inside MULTI (or a script): never blocks.
+        Handler::Block(attempt) if cmd.arity_ok(args.len()) => {
+            Ok(super::blocking::without_blocking(attempt(tx, &args[1..])?))
+        }
+        _ => Ok(wrong_args(cmd.name)),
     }
 }
-
-pub use hashes::apply as hashes;
-pub use keys::apply as keys;
-pub use lists::apply as lists;
-pub use sets::apply as sets;
-pub use sorted_sets::apply as sorted_sets;
-pub use strings::apply as strings;

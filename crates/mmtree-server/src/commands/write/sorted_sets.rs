@@ -3,6 +3,7 @@
 //! is read through the keyspace layer over this transaction (`commands::sorted_sets`), as the
 //! reads are.
 
+use super::err;
 use super::{fault_reply, reading};
 use crate::commands::args::Args;
 use crate::commands::sorted_sets as zread;
@@ -27,253 +28,304 @@ macro_rules! read_zset {
     };
 }
 
-pub fn apply(tx: &mut Tx<'_>, name: &str, a: &[Vec<u8>]) -> TxResult<Reply> {
-    let err = |m: &str| Ok(Reply::Error(m.into()));
-    Ok(match name {
-        "ZADD" | "ZINCRBY" => {
-            let (mut nx, mut xx, mut gt, mut lt, mut ch, mut incr) =
-                (false, false, false, false, false, name == "ZINCRBY");
-            let mut args = Args::new(&a[1.min(a.len())..]);
-            if name == "ZADD" {
-                loop {
-                    if args.eat("NX") {
-                        nx = true;
-                    } else if args.eat("XX") {
-                        xx = true;
-                    } else if args.eat("GT") {
-                        gt = true;
-                    } else if args.eat("LT") {
-                        lt = true;
-                    } else if args.eat("CH") {
-                        ch = true;
-                    } else if args.eat("INCR") {
-                        incr = true;
-                    } else {
-                        break;
-                    }
-                }
+/// ZADD and ZINCRBY (`zincrby`: ZADD INCR's reply, without ZADD's options).
+fn add_scores(tx: &mut Tx<'_>, zincrby: bool, a: &[Vec<u8>]) -> TxResult<Reply> {
+    let (mut nx, mut xx, mut gt, mut lt, mut ch, mut incr) =
+        (false, false, false, false, false, zincrby);
+    let mut args = Args::new(&a[1.min(a.len())..]);
+    if !zincrby {
+        loop {
+            if args.eat("NX") {
+                nx = true;
+            } else if args.eat("XX") {
+                xx = true;
+            } else if args.eat("GT") {
+                gt = true;
+            } else if args.eat("LT") {
+                lt = true;
+            } else if args.eat("CH") {
+                ch = true;
+            } else if args.eat("INCR") {
+                incr = true;
+            } else {
+                break;
             }
-            let pairs = args.rest();
-            if pairs.is_empty() || !pairs.len().is_multiple_of(2) {
-                return if name == "ZINCRBY" {
-                    Ok(wrong_args(name))
-                } else {
-                    err("ERR syntax error")
-                };
-            }
-            if nx && xx {
-                return err("ERR XX and NX options at the same time are not compatible");
-            }
-            if ((gt || lt) && nx) || (gt && lt) {
-                return err("ERR GT, LT, and/or NX options at the same time are not compatible");
-            }
-            if incr && pairs.len() > 2 {
-                return err("ERR INCR option supports a single increment-element pair");
-            }
-            let mut scores = Vec::with_capacity(pairs.len() / 2);
-            for pair in pairs.chunks(2) {
-                match parse_float(&pair[0]) {
-                    Some(f) if !f.is_nan() => scores.push(f),
-                    _ => return err("ERR value is not a valid float"),
-                }
-                if 13 + a[0].len() + pair[1].len() > tx.max_key {
-                    return err("ERR sorted set key and member too large");
-                }
-            }
-            let mut count = collection!(tx, &a[0], b"zset");
-            let (mut added, mut changed) = (0i64, 0i64);
-            let mut last: Option<f64> = None;
-            for (pair, &score) in pairs.chunks(2).zip(&scores) {
-                let member = &pair[1];
-                let mfield = zmember(member);
-                let old = match count {
-                    Some(_) => tx.field(&a[0], &mfield)?.map(|v| score_of(&v)),
-                    None => None,
-                };
-                let new = match (old, incr) {
-                    (Some(o), true) => o + score,
-                    _ => score,
-                };
-                if new.is_nan() {
-                    return err("ERR resulting score is not a number (NaN)");
-                }
-                let skip = match old {
-                    None => xx,
-                    Some(o) => nx || (gt && new <= o) || (lt && new >= o),
-                };
-                if skip {
-                    last = None;
-                    continue;
-                }
-                if let Some(o) = old {
-                    if o == new {
-                        last = Some(new);
-                        continue;
-                    }
-                    tx.hdel_order(&a[0], member, o, &mut count)?;
-                    changed += 1;
-                } else {
-                    added += 1;
-                }
-                tx.hset(b"zset", &a[0], &mfield, &score_bytes(new), &mut count)?;
-                tx.hset(b"zset", &a[0], &zorder(member, new), b"", &mut count)?;
+        }
+    }
+    let pairs = args.rest();
+    if pairs.is_empty() || !pairs.len().is_multiple_of(2) {
+        return if zincrby {
+            Ok(wrong_args("ZINCRBY"))
+        } else {
+            err("ERR syntax error")
+        };
+    }
+    if nx && xx {
+        return err("ERR XX and NX options at the same time are not compatible");
+    }
+    if ((gt || lt) && nx) || (gt && lt) {
+        return err("ERR GT, LT, and/or NX options at the same time are not compatible");
+    }
+    if incr && pairs.len() > 2 {
+        return err("ERR INCR option supports a single increment-element pair");
+    }
+    let mut scores = Vec::with_capacity(pairs.len() / 2);
+    for pair in pairs.chunks(2) {
+        match parse_float(&pair[0]) {
+            Some(f) if !f.is_nan() => scores.push(f),
+            _ => return err("ERR value is not a valid float"),
+        }
+        if 13 + a[0].len() + pair[1].len() > tx.max_key {
+            return err("ERR sorted set key and member too large");
+        }
+    }
+    let mut count = collection!(tx, &a[0], b"zset");
+    let (mut added, mut changed) = (0i64, 0i64);
+    let mut last: Option<f64> = None;
+    for (pair, &score) in pairs.chunks(2).zip(&scores) {
+        let member = &pair[1];
+        let mfield = zmember(member);
+        let old = match count {
+            Some(_) => tx.field(&a[0], &mfield)?.map(|v| score_of(&v)),
+            None => None,
+        };
+        let new = match (old, incr) {
+            (Some(o), true) => o + score,
+            _ => score,
+        };
+        if new.is_nan() {
+            return err("ERR resulting score is not a number (NaN)");
+        }
+        let skip = match old {
+            None => xx,
+            Some(o) => nx || (gt && new <= o) || (lt && new >= o),
+        };
+        if skip {
+            last = None;
+            continue;
+        }
+        if let Some(o) = old {
+            if o == new {
                 last = Some(new);
+                continue;
             }
-            if added + changed > 0 {
-                let event = if incr { "zincr" } else { "zadd" };
-                tx.notify(notify::ZSET, event, &a[0]);
-            }
-            if incr {
-                last.map_or(Reply::Null, |f| Reply::Double(format_score(f)))
-            } else {
-                Reply::Int(if ch { added + changed } else { added })
-            }
+            tx.hdel_order(&a[0], member, o, &mut count)?;
+            changed += 1;
+        } else {
+            added += 1;
         }
-        "ZREM" => {
-            if a.len() < 2 {
-                return Ok(wrong_args(name));
-            }
-            let mut count = collection!(tx, &a[0], b"zset");
-            let mut removed = 0;
-            for member in &a[1..] {
-                if count.is_none() {
-                    break;
-                }
-                let mfield = zmember(member);
-                let Some(v) = tx.field(&a[0], &mfield)? else {
-                    continue;
-                };
-                tx.hdel_order(&a[0], member, score_of(&v), &mut count)?;
-                tx.hdel(&a[0], &mfield, &mut count)?;
-                removed += 1;
-            }
-            if removed > 0 {
-                tx.notify_and_gone(notify::ZSET, "zrem", &a[0])?;
-            }
-            Reply::Int(removed)
-        }
-        "ZPOPMIN" | "ZPOPMAX" => {
-            if a.is_empty() || a.len() > 2 {
-                return Ok(wrong_args(name));
-            }
-            let wanted = match pop_count(a.get(1)) {
-                Ok(wanted) => wanted,
-                Err(e) => return Ok(e),
-            };
-            let popped = match pop(tx, &a[0], name == "ZPOPMAX", wanted.unwrap_or(1))? {
-                Ok(popped) => popped,
-                Err(e) => return Ok(e),
-            };
-            match wanted {
-                // One member: a flat [member, score] (empty for none), in both protocols.
-                None => Reply::Array(
-                    popped
-                        .into_iter()
-                        .flat_map(|(m, s)| [Reply::Bulk(m), Reply::Double(format_score(s))])
-                        .collect(),
-                ),
-                Some(_) => zread::members_reply(popped, true),
-            }
-        }
-        "ZMPOP" => {
-            let n = match zread::numkeys(name, a) {
-                Ok(n) => n,
-                Err(e) => return Ok(e),
-            };
-            let mut args = Args::new(&a[n + 1..]);
-            let max = if args.eat("MAX") {
-                true
-            } else if args.eat("MIN") {
-                false
-            } else {
-                return err("ERR syntax error");
-            };
-            let mut count = 1;
-            if args.rest().len() >= 2 && args.eat("COUNT") {
-                match args.take_i64() {
-                    Some(Some(c)) if c > 0 => count = c as usize,
-                    _ => return err("ERR count should be greater than 0"),
-                }
-            }
-            if !args.is_empty() {
-                return err("ERR syntax error");
-            }
-            for key in &a[1..=n] {
-                let popped = match pop(tx, key, max, count)? {
-                    Ok(popped) => popped,
-                    Err(e) => return Ok(e),
-                };
-                if !popped.is_empty() {
-                    let pairs = popped
-                        .into_iter()
-                        .map(|(m, s)| {
-                            Reply::Array(vec![Reply::Bulk(m), Reply::Double(format_score(s))])
-                        })
-                        .collect();
-                    return Ok(Reply::Array(vec![
-                        Reply::Bulk(key.clone()),
-                        Reply::Array(pairs),
-                    ]));
-                }
-            }
-            Reply::NullArray
-        }
-        "ZREMRANGEBYSCORE" | "ZREMRANGEBYRANK" | "ZREMRANGEBYLEX" => {
-            let as_range = match name {
-                "ZREMRANGEBYSCORE" => "ZRANGEBYSCORE",
-                "ZREMRANGEBYLEX" => "ZRANGEBYLEX",
-                _ => "ZRANGE",
-            };
-            let range = match zread::parse_range(as_range, &a[..3]) {
-                Ok(r) => r,
-                Err(e) => return Ok(e),
-            };
-            let chosen = read_zset!(tx, &a[0], |ks: &mut Ks<'_>, len| zread::select(
-                ks, &a[0], len, &range
-            ));
-            let mut count = collection!(tx, &a[0], b"zset");
-            for (m, s) in &chosen {
-                remove_member(tx, &a[0], m, *s, &mut count)?;
-            }
-            if !chosen.is_empty() {
-                let event = match name {
-                    "ZREMRANGEBYSCORE" => "zremrangebyscore",
-                    "ZREMRANGEBYLEX" => "zremrangebylex",
-                    _ => "zremrangebyrank",
-                };
-                tx.notify_and_gone(notify::ZSET, event, &a[0])?;
-            }
-            Reply::Int(chosen.len() as i64)
-        }
-        "ZRANGESTORE" => {
-            let range = match zread::parse_range(name, a) {
-                Ok(r) => r,
-                Err(e) => return Ok(e),
-            };
-            let chosen = read_zset!(tx, &a[1], |ks: &mut Ks<'_>, len| zread::select(
-                ks, &a[1], len, &range
-            ));
-            store_zset(tx, &a[0], chosen, "zrangestore")?
-        }
-        "ZUNIONSTORE" | "ZINTERSTORE" | "ZDIFFSTORE" => {
-            let algebra = match zread::parse_algebra(name, &a[1..], true) {
-                Ok(x) => x,
-                Err(e) => return Ok(e),
-            };
-            let op = name[1..name.len() - 5].to_ascii_lowercase();
-            let result = match reading(tx, |ks| zread::compute(ks, &op, &algebra)) {
-                Ok(r) => r,
-                Err(fault) => return fault_reply(fault),
-            };
-            let event = match name {
-                "ZUNIONSTORE" => "zunionstore",
-                "ZINTERSTORE" => "zinterstore",
-                _ => "zdiffstore",
-            };
-            store_zset(tx, &a[0], result, event)?
-        }
-        _ => wrong_args(name),
+        tx.hset(b"zset", &a[0], &mfield, &score_bytes(new), &mut count)?;
+        tx.hset(b"zset", &a[0], &zorder(member, new), b"", &mut count)?;
+        last = Some(new);
+    }
+    if added + changed > 0 {
+        let event = if incr { "zincr" } else { "zadd" };
+        tx.notify(notify::ZSET, event, &a[0]);
+    }
+    Ok(if incr {
+        last.map_or(Reply::Null, |f| Reply::Double(format_score(f)))
+    } else {
+        Reply::Int(if ch { added + changed } else { added })
     })
+}
+
+/// ZADD.
+pub fn zadd(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Reply> {
+    add_scores(tx, false, a)
+}
+
+/// ZINCRBY.
+pub fn zincrby(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Reply> {
+    add_scores(tx, true, a)
+}
+
+/// ZREM.
+pub fn zrem(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Reply> {
+    if a.len() < 2 {
+        return Ok(wrong_args("ZREM"));
+    }
+    let mut count = collection!(tx, &a[0], b"zset");
+    let mut removed = 0;
+    for member in &a[1..] {
+        if count.is_none() {
+            break;
+        }
+        let mfield = zmember(member);
+        let Some(v) = tx.field(&a[0], &mfield)? else {
+            continue;
+        };
+        tx.hdel_order(&a[0], member, score_of(&v), &mut count)?;
+        tx.hdel(&a[0], &mfield, &mut count)?;
+        removed += 1;
+    }
+    if removed > 0 {
+        tx.notify_and_gone(notify::ZSET, "zrem", &a[0])?;
+    }
+    Ok(Reply::Int(removed))
+}
+
+/// ZPOPMIN and ZPOPMAX (`max`).
+fn pop_members(tx: &mut Tx<'_>, name: &str, max: bool, a: &[Vec<u8>]) -> TxResult<Reply> {
+    if a.is_empty() || a.len() > 2 {
+        return Ok(wrong_args(name));
+    }
+    let wanted = match pop_count(a.get(1)) {
+        Ok(wanted) => wanted,
+        Err(e) => return Ok(e),
+    };
+    let popped = match pop(tx, &a[0], max, wanted.unwrap_or(1))? {
+        Ok(popped) => popped,
+        Err(e) => return Ok(e),
+    };
+    Ok(match wanted {
+        // One member: a flat [member, score] (empty for none), in both protocols.
+        None => Reply::Array(
+            popped
+                .into_iter()
+                .flat_map(|(m, s)| [Reply::Bulk(m), Reply::Double(format_score(s))])
+                .collect(),
+        ),
+        Some(_) => zread::members_reply(popped, true),
+    })
+}
+
+/// ZPOPMIN.
+pub fn zpopmin(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Reply> {
+    pop_members(tx, "ZPOPMIN", false, a)
+}
+
+/// ZPOPMAX.
+pub fn zpopmax(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Reply> {
+    pop_members(tx, "ZPOPMAX", true, a)
+}
+
+/// ZMPOP.
+pub fn zmpop(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Reply> {
+    let n = match zread::numkeys(zread::Numkeys::Pop, a) {
+        Ok(n) => n,
+        Err(e) => return Ok(e),
+    };
+    let mut args = Args::new(&a[n + 1..]);
+    let max = if args.eat("MAX") {
+        true
+    } else if args.eat("MIN") {
+        false
+    } else {
+        return err("ERR syntax error");
+    };
+    let mut count = 1;
+    if args.rest().len() >= 2 && args.eat("COUNT") {
+        match args.take_i64() {
+            Some(Some(c)) if c > 0 => count = c as usize,
+            _ => return err("ERR count should be greater than 0"),
+        }
+    }
+    if !args.is_empty() {
+        return err("ERR syntax error");
+    }
+    for key in &a[1..=n] {
+        let popped = match pop(tx, key, max, count)? {
+            Ok(popped) => popped,
+            Err(e) => return Ok(e),
+        };
+        if !popped.is_empty() {
+            let pairs = popped
+                .into_iter()
+                .map(|(m, s)| Reply::Array(vec![Reply::Bulk(m), Reply::Double(format_score(s))]))
+                .collect();
+            return Ok(Reply::Array(vec![
+                Reply::Bulk(key.clone()),
+                Reply::Array(pairs),
+            ]));
+        }
+    }
+    Ok(Reply::NullArray)
+}
+
+/// ZREMRANGEBYSCORE, ZREMRANGEBYRANK and ZREMRANGEBYLEX: removes what `form` selects,
+/// announced as `event`.
+fn remove_range(
+    tx: &mut Tx<'_>,
+    form: zread::RangeForm,
+    event: &'static str,
+    a: &[Vec<u8>],
+) -> TxResult<Reply> {
+    let range = match zread::parse_range(form, &a[..3]) {
+        Ok(r) => r,
+        Err(e) => return Ok(e),
+    };
+    let chosen = read_zset!(tx, &a[0], |ks: &mut Ks<'_>, len| zread::select(
+        ks, &a[0], len, &range
+    ));
+    let mut count = collection!(tx, &a[0], b"zset");
+    for (m, s) in &chosen {
+        remove_member(tx, &a[0], m, *s, &mut count)?;
+    }
+    if !chosen.is_empty() {
+        tx.notify_and_gone(notify::ZSET, event, &a[0])?;
+    }
+    Ok(Reply::Int(chosen.len() as i64))
+}
+
+/// ZREMRANGEBYSCORE.
+pub fn zremrangebyscore(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Reply> {
+    remove_range(tx, zread::RangeForm::ZRANGEBYSCORE, "zremrangebyscore", a)
+}
+
+/// ZREMRANGEBYRANK.
+pub fn zremrangebyrank(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Reply> {
+    remove_range(tx, zread::RangeForm::BY_RANK, "zremrangebyrank", a)
+}
+
+/// ZREMRANGEBYLEX.
+pub fn zremrangebylex(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Reply> {
+    remove_range(tx, zread::RangeForm::ZRANGEBYLEX, "zremrangebylex", a)
+}
+
+/// ZRANGESTORE.
+pub fn zrangestore(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Reply> {
+    let range = match zread::parse_range(zread::RangeForm::ZRANGESTORE, a) {
+        Ok(r) => r,
+        Err(e) => return Ok(e),
+    };
+    let chosen = read_zset!(tx, &a[1], |ks: &mut Ks<'_>, len| zread::select(
+        ks, &a[1], len, &range
+    ));
+    store_zset(tx, &a[0], chosen, "zrangestore")
+}
+
+/// ZUNIONSTORE, ZINTERSTORE and ZDIFFSTORE: `op` over the sources stored at a[0]; `event`
+/// (the command's name in lower case) is announced and words the errors.
+fn store_combined(
+    tx: &mut Tx<'_>,
+    op: zread::SetOp,
+    event: &'static str,
+    a: &[Vec<u8>],
+) -> TxResult<Reply> {
+    let algebra = match zread::parse_algebra(event, op, &a[1..], true) {
+        Ok(x) => x,
+        Err(e) => return Ok(e),
+    };
+    let result = match reading(tx, |ks| zread::compute(ks, op, &algebra)) {
+        Ok(r) => r,
+        Err(fault) => return fault_reply(fault),
+    };
+    store_zset(tx, &a[0], result, event)
+}
+
+/// ZUNIONSTORE.
+pub fn zunionstore(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Reply> {
+    store_combined(tx, zread::SetOp::Union, "zunionstore", a)
+}
+
+/// ZINTERSTORE.
+pub fn zinterstore(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Reply> {
+    store_combined(tx, zread::SetOp::Inter, "zinterstore", a)
+}
+
+/// ZDIFFSTORE.
+pub fn zdiffstore(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Reply> {
+    store_combined(tx, zread::SetOp::Diff, "zdiffstore", a)
 }
 
 /// Removes a member's two rows.
