@@ -5,9 +5,9 @@
 //!
 //! The life of a blocked client:
 //! 1. Its connection sends a `Job::Block` and parks (reads no further command) until answered.
-//! 2. The writer tries the pop in the group's transaction (the table's `Block` handler, `commands::blocking`); with
-//!    nothing to pop it registers the client here (`block`): in the FIFO of each key it waits on,
-//!    by its deadline, and flags it for CLIENT LIST and INFO.
+//! 2. The writer tries the pop in the group's transaction (the table's `Block` handler,
+//!    `commands::blocking`); with nothing to pop it registers the client here (`block`): in the
+//!    FIFO of each key it waits on, by its deadline, and flags it for CLIENT LIST and INFO.
 //! 3. After every write command the writer applies (and after a whole EXEC), `touched` marks
 //!    the command's keys that a client waits on as ready (its key positions in the table; SWAPDB,
 //!    MOVE and COPY … DB name keys of other databases), and `serve` serves the ready keys in the
