@@ -121,6 +121,10 @@ impl Blocked {
         notifier: &Notifier,
         claim: &Arc<BlockClaim>,
     ) -> TxResult<Outcome> {
+        // Closed before its command ran: nothing is popped for nobody.
+        if claim.gone.load(Ordering::Acquire) {
+            return Ok(Outcome::Replies(Vec::new()));
+        }
         let (cmd, args) = (op.cmd, &op.args);
         let checked =
             cmd.arity_ok(args.len()) && !cmd.key_args(args).any(|k| k.len() > place.max_key);
