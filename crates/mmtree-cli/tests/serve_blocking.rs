@@ -125,6 +125,11 @@ fn a_timeout_answers_nil() {
         "_\r\n",
     );
     let mut c = server.client();
+    // RESP3: the score is a double, as Redis 7 sends it.
+    send(&mut a, &["BZPOPMAX", "zr", "0"]);
+    wait_blocked(&mut c, 1);
+    cmd::<i64>(&mut c, &["ZADD", "zr", "1.5", "m"]).unwrap();
+    assert_eq!(show(&ra.next()), "[zr,m,,1.5]");
     assert_eq!(blocked_clients(&mut c), 0);
     for (args, error) in [
         (&["BLPOP", "k", "-1"][..], "ERR timeout is negative"),
@@ -378,4 +383,24 @@ fn keys_moved_into_place_wake() {
     cmd::<i64>(&mut c, &["RPUSH", "k", "hello"]).unwrap();
     cmd::<()>(&mut c, &["SWAPDB", "1", "9"]).unwrap();
     assert_eq!(show(&ra.next()), "[k,hello]");
+}
+
+/// `--timeout` does not close a blocked client (Redis exempts them): a client blocked before an
+/// idle one connected is still served once the server has closed the idle one.
+#[test]
+fn the_idle_timeout_spares_blocked_clients() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("idle.mmt"), &["--timeout", "1"]);
+    let (mut a, mut ra) = raw(&server);
+    send(&mut a, &["BLPOP", "q", "0"]);
+    let mut c = server.client();
+    wait_blocked(&mut c, 1);
+    let (mut idle, mut ri) = raw(&server);
+    assert_eq!(show(&call(&mut idle, &mut ri, &["PING"])), "+PONG");
+    // Waits for the server to close the idle client (the blocked one has been idle longer).
+    let mut buf = [0u8; 16];
+    assert!(matches!(std::io::Read::read(&mut idle, &mut buf), Ok(0)));
+    let mut c = server.client();
+    cmd::<i64>(&mut c, &["RPUSH", "q", "x"]).unwrap();
+    assert_eq!(show(&ra.next()), "[q,x]");
 }
