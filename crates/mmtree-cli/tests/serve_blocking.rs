@@ -404,3 +404,23 @@ fn the_idle_timeout_spares_blocked_clients() {
     cmd::<i64>(&mut c, &["RPUSH", "q", "x"]).unwrap();
     assert_eq!(show(&ra.next()), "[q,x]");
 }
+
+/// A RESP3 subscriber that blocks still gets its messages (pushes) while blocked, then its
+/// answer.
+#[test]
+fn a_blocked_resp3_subscriber_gets_its_messages() {
+    let (_dir, server) = start("pushes.mmt");
+    let (mut a, mut ra) = raw(&server);
+    call(&mut a, &mut ra, &["HELLO", "3"]);
+    assert_eq!(
+        show(&call(&mut a, &mut ra, &["SUBSCRIBE", "ch"])),
+        ">[subscribe,ch,:1]"
+    );
+    send(&mut a, &["BLPOP", "q", "0"]);
+    let mut c = server.client();
+    wait_blocked(&mut c, 1);
+    assert_eq!(cmd::<i64>(&mut c, &["PUBLISH", "ch", "hi"]).unwrap(), 1);
+    assert_eq!(show(&ra.next()), ">[message,ch,hi]");
+    cmd::<i64>(&mut c, &["RPUSH", "q", "x"]).unwrap();
+    assert_eq!(show(&ra.next()), "[q,x]");
+}

@@ -256,6 +256,11 @@ impl Conn {
         let mut used = 0;
         let status = loop {
             if self.waiting.is_some() || self.paused_until.is_some() {
+                // A blocked (RESP3) subscriber still gets its messages, as in Redis: pushes, not
+                // replies, so they may come before the blocking command's answer.
+                if self.is_blocked() {
+                    self.take_mail();
+                }
                 break Status::Waiting;
             }
             if self.quit {
