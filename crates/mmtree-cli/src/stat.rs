@@ -62,8 +62,7 @@ pub fn run(args: Args) -> Result<()> {
     let log_file = side_file(&args.db, "-log");
     let lock_file = side_file(&args.db, "-lock");
     let free_bytes = report.pages_free * page_size;
-    // What compaction can give back now: free pages no live snapshot may still read.
-    let reclaimable = report.pages_free.saturating_sub(stats.pages_held_back) * page_size;
+    let reclaimable = compact_gives_back(&stats, report.pages_free, page_size);
     let value = serde_json::json!({
         "path": args.db.display().to_string(),
         "format_version": mmtree::FORMAT_VERSION,
@@ -118,6 +117,13 @@ pub fn run(args: Args) -> Result<()> {
             human_bytes(free_bytes),
             human_bytes(reclaimable)
         )?;
+    } else if free_bytes > 0 {
+        outln!(
+            "  free space       {} (reused by later writes; `mmtree compact` gives nothing back: \
+             a file keeps a margin to grow, at least {})",
+            human_bytes(free_bytes),
+            human_bytes(mmtree::limits::GROW_STEP_MIN)
+        )?;
     } else {
         outln!("  free space       {}", human_bytes(free_bytes))?;
     }
@@ -167,4 +173,19 @@ pub fn run(args: Args) -> Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// An upper bound of what compaction can give back now: the free pages no live snapshot may still
+/// read can move out of the way, and the file is then cut to the pages in use plus the margin
+/// the engine keeps for growth (an eighth of them, 1 MiB to 1 GiB: `limits::GROW_STEP_MIN` and
+/// `GROW_STEP_MAX`), only when it is longer than twice that margin past them.
+fn compact_gives_back(stats: &mmtree::Stats, pages_free: u64, page_size: u64) -> u64 {
+    use mmtree::limits::{GROW_STEP_MAX, GROW_STEP_MIN};
+    let movable = pages_free.saturating_sub(stats.pages_held_back);
+    let live = stats.page_count.saturating_sub(movable) * page_size;
+    let margin = (live / 8).clamp(GROW_STEP_MIN, GROW_STEP_MAX);
+    match stats.file_bytes > live + 2 * margin {
+        true => stats.file_bytes - (live + margin),
+        false => 0,
+    }
 }

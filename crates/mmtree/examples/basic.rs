@@ -28,7 +28,7 @@ fn main() -> mmtree::Result<()> {
             String::from_utf8_lossy(key)
         );
     }
-    for item in users.range(&b"b"[..]..)? {
+    for item in users.range("b"..)? {
         let (key, value) = item?;
         println!(
             "{} = {}",

@@ -1,8 +1,11 @@
 //! # mmtree
 //!
-//! An embedded, memory-mapped, crash-safe, **ordered** key-value store: one file, a copy-on-write
-//! B+tree, snapshot reads that point straight into the mapping, and one writer at a time whose
-//! commits are durable when they return.
+//! An embedded, memory-mapped, crash-safe, **ordered** key-value store: a data file, a
+//! copy-on-write B+tree, snapshot reads that point straight into the mapping, and one writer at
+//! a time whose commits are durable when they return. Beside the data file live its redo log
+//! (`<file>-log`, which holds commits not yet merged into the data file) and its lock file
+//! (`<file>-lock`): copy a live or crashed database with [`Db::backup`], not by copying the
+//! data file alone.
 //!
 //! ```
 //! # fn main() -> mmtree::Result<()> {
@@ -20,13 +23,36 @@
 //! if let Some(users) = r.table("users")? {
 //!     let v: Option<&[u8]> = users.get(b"alice")?;    // zero-copy: points into the mapping
 //!     assert_eq!(v, Some(&b"{\"age\":31}"[..]));
-//!     for item in users.range(&b"a"[..]..&b"m"[..])? {
+//!     for item in users.range("a".."m")? {
 //!         let (key, value) = item?;
 //!         assert_eq!(key, b"alice");
 //!     }
 //! }
 //! # Ok(()) }
 //! ```
+//!
+//! Keys, values and range bounds are anything that is bytes (`&str`, `&[u8]`, `b"..."`,
+//! `String`, `Vec<u8>`; see [`KeyRange`]). A [`Table`] borrows its write transaction
+//! exclusively; to work with several tables at once, open them as [`TableHandle`]s:
+//!
+//! ```
+//! # fn main() -> mmtree::Result<()> {
+//! # let dir = tempfile::tempdir().unwrap();
+//! # let db = mmtree::Db::open(dir.path().join("data.mmt"))?;
+//! let mut w = db.begin_write()?;
+//! let (orders, by_day) = (w.table_handle("orders")?, w.table_handle("orders_by_day")?);
+//! orders.insert(&mut w, "o-17", "3 apples")?;
+//! by_day.insert(&mut w, "2026-12-07/o-17", "")?;
+//! for item in by_day.prefix(&w, "2026-12-07/")? {
+//!     let (key, _) = item?;
+//!     let id = &key[b"2026-12-07/".len()..];
+//!     assert_eq!(orders.get(&w, id)?, Some(&b"3 apples"[..]));
+//! }
+//! w.commit()?;
+//! # Ok(()) }
+//! ```
+//!
+//! More in the `examples/` folder: `cargo run -p mmtree --example basic`.
 //!
 //! A report or export that may run for long can use a *bounded* snapshot: it copies what it
 //! reads, and once it is older than its cap a writer may reuse its pages, so it cannot make the
@@ -177,5 +203,6 @@ pub mod testing {
 pub const FORMAT_VERSION: u32 = page::meta::FORMAT_VERSION;
 pub use error::{Error, Result};
 pub use txn::{
-    BoundedReadTransaction, BulkLoader, Range, ReadTable, ReadTransaction, Table, WriteTransaction,
+    BoundedReadTransaction, BulkLoader, KeyRange, Range, ReadTable, ReadTransaction, Table,
+    TableHandle, WriteTransaction,
 };

@@ -3,7 +3,7 @@
 //!
 //! `PROPTEST_CASES=1000 cargo test -p mmtree --test model` runs more cases.
 
-use mmtree::{Db, Options, ReadTransaction, WriteTransaction};
+use mmtree::{Db, Options, ReadTransaction, TableHandle, WriteTransaction};
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 use std::ops::Bound;
@@ -224,6 +224,11 @@ struct Harness {
     options: Options,
     db: Option<Db>,
     writer: Option<WriteTransaction>,
+    /// Table handles opened by inserts (issue 28 item 12): half the writes and the writer's
+    /// reads go through them, the rest through `WriteTransaction::table`. A handle is a name:
+    /// it outlives its transaction, and the table it names may since have been deleted or
+    /// renamed.
+    handles: BTreeMap<String, TableHandle>,
     committed: Tables,
     pending: Tables,
     snapshots: Vec<(ReadTransaction, Tables)>,
@@ -240,6 +245,7 @@ impl Harness {
             options,
             db: Some(db),
             writer: None,
+            handles: BTreeMap::new(),
             committed: Tables::new(),
             pending: Tables::new(),
             snapshots: Vec::new(),
@@ -264,11 +270,17 @@ impl Harness {
                 let name = table_name(*table);
                 let bytes = value.bytes();
                 self.writer();
-                self.writer()
-                    .table(&name)
-                    .unwrap()
-                    .insert(key, &bytes)
-                    .unwrap();
+                let w = self.writer.as_mut().unwrap();
+                if key.len() % 2 == 0 {
+                    let handle = match self.handles.get(&name) {
+                        Some(handle) => handle.clone(),
+                        None => w.table_handle(&name).unwrap(),
+                    };
+                    handle.insert(w, key, &bytes).unwrap();
+                    self.handles.insert(name.clone(), handle);
+                } else {
+                    w.table(&name).unwrap().insert(key, &bytes).unwrap();
+                }
                 self.pending
                     .entry(name)
                     .or_default()
@@ -277,7 +289,11 @@ impl Harness {
             Op::Remove { table, key } => {
                 let name = table_name(*table);
                 self.writer();
-                let removed = self.writer().table(&name).unwrap().remove(key).unwrap();
+                let w = self.writer.as_mut().unwrap();
+                let removed = match self.handles.get(&name) {
+                    Some(handle) if key.len() % 2 == 0 => handle.remove(w, key).unwrap(),
+                    _ => w.table(&name).unwrap().remove(key).unwrap(),
+                };
                 let expected = self.pending.entry(name).or_default().remove(key).is_some();
                 prop_assert_eq!(removed, expected);
             }
@@ -289,12 +305,17 @@ impl Harness {
                     .and_then(|t| t.get(key))
                     .cloned();
                 let got = match &mut self.writer {
-                    Some(w) => w
-                        .table(&name)
-                        .unwrap()
-                        .get(key)
-                        .unwrap()
-                        .map(<[u8]>::to_vec),
+                    Some(w) => match self.handles.get(&name) {
+                        Some(handle) if key.len() % 2 == 0 => {
+                            handle.get(w, key).unwrap().map(<[u8]>::to_vec)
+                        }
+                        _ => w
+                            .table(&name)
+                            .unwrap()
+                            .get(key)
+                            .unwrap()
+                            .map(<[u8]>::to_vec),
+                    },
                     None => {
                         let r = self.db().begin_read().unwrap();
                         r.table(&name)
@@ -338,7 +359,10 @@ impl Harness {
                     }
                 };
                 let got = match &mut self.writer {
-                    Some(w) => collect(w.table(&name).unwrap().range(bounds).unwrap()),
+                    Some(w) => match self.handles.get(&name) {
+                        Some(handle) if take % 2 == 0 => collect(handle.range(w, bounds).unwrap()),
+                        _ => collect(w.table(&name).unwrap().range(bounds).unwrap()),
+                    },
                     None => {
                         let r = self.db().begin_read().unwrap();
                         match r.table(&name).unwrap() {
@@ -353,9 +377,21 @@ impl Harness {
                 let name = table_name(*table);
                 self.writer();
                 let model = self.pending.get(&name).cloned().unwrap_or_default();
-                let t = self.writer().table(&name).unwrap();
-                let first = t.first().unwrap().map(|(k, v)| (k.to_vec(), v.to_vec()));
-                let last = t.last().unwrap().map(|(k, v)| (k.to_vec(), v.to_vec()));
+                let w = self.writer.as_mut().unwrap();
+                let owned = |e: Option<(&[u8], &[u8])>| e.map(|(k, v)| (k.to_vec(), v.to_vec()));
+                let (first, last) = match self.handles.get(&name) {
+                    Some(handle) if table % 2 == 0 => {
+                        prop_assert_eq!(handle.len(w).unwrap(), model.len() as u64);
+                        (
+                            owned(handle.first(w).unwrap()),
+                            owned(handle.last(w).unwrap()),
+                        )
+                    }
+                    _ => {
+                        let t = w.table(&name).unwrap();
+                        (owned(t.first().unwrap()), owned(t.last().unwrap()))
+                    }
+                };
                 prop_assert_eq!(
                     first,
                     model.first_key_value().map(|(k, v)| (k.clone(), v.clone()))

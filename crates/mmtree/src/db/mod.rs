@@ -88,11 +88,40 @@ pub struct Db {
 
 impl Db {
     /// Opens the database at `path`, creating it if missing, with default [`Options`].
+    ///
+    /// ```
+    /// # fn main() -> mmtree::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("data.mmt");
+    /// let db = mmtree::Db::open(&path)?; // creates data.mmt and its lock file, data.mmt-lock
+    /// let mut w = db.begin_write()?;
+    /// w.table("t")?.insert("k", "v")?;
+    /// w.commit()?;
+    /// drop(db); // closing merges the redo log (data.mmt-log) into the data file
+    /// let db = mmtree::Db::open(&path)?;
+    /// assert_eq!(db.begin_read()?.table("t")?.map(|t| t.len()), Some(1));
+    /// # Ok(()) }
+    /// ```
     pub fn open(path: impl AsRef<Path>) -> Result<Db> {
         Db::open_with(path, Options::default())
     }
 
     /// Opens or creates the database at `path`.
+    ///
+    /// ```
+    /// # fn main() -> mmtree::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// use mmtree::{Db, Durability, Options};
+    /// let options = Options::default()
+    ///     .page_size(8192) // for a new file; an existing one keeps its own
+    ///     .durability(Durability::Eventual); // commits synced within sync_interval
+    /// let db = Db::open_with(dir.path().join("data.mmt"), options)?;
+    /// assert_eq!(db.page_size(), 8192);
+    /// // Options are checked: a page size that is not a power of two is refused.
+    /// let bad = Db::open_with(dir.path().join("other.mmt"), Options::default().page_size(1000));
+    /// assert!(matches!(bad, Err(mmtree::Error::InvalidOption(_))));
+    /// # Ok(()) }
+    /// ```
     pub fn open_with(path: impl AsRef<Path>, options: Options) -> Result<Db> {
         let path = path.as_ref().to_path_buf();
         if !options.page_size.is_power_of_two()
@@ -160,6 +189,24 @@ impl Db {
 
     /// Starts a read transaction on the newest commit (of any process). Never blocks on the
     /// writer.
+    ///
+    /// ```
+    /// # fn main() -> mmtree::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mmtree::Db::open(dir.path().join("data.mmt"))?;
+    /// let mut w = db.begin_write()?;
+    /// w.table("t")?.insert("k", "v1")?;
+    /// w.commit()?;
+    /// let r = db.begin_read()?; // a snapshot of the commit above
+    /// let mut w = db.begin_write()?;
+    /// w.table("t")?.insert("k", "v2")?;
+    /// w.commit()?;
+    /// let t = r.table("t")?.expect("committed before the snapshot");
+    /// assert_eq!(t.get("k")?, Some(&b"v1"[..])); // later commits are not seen
+    /// let newer = db.begin_read()?;
+    /// assert_eq!(newer.table("t")?.expect("committed").get("k")?, Some(&b"v2"[..]));
+    /// # Ok(()) }
+    /// ```
     pub fn begin_read(&self) -> Result<ReadTransaction> {
         ReadTransaction::begin(&self.inner)
     }
@@ -199,6 +246,25 @@ impl Db {
     /// thread or process. Called from a thread that already holds a write transaction on this
     /// database, it does not wait (that would never end): it fails with
     /// [`Error::WriteInProgress`].
+    ///
+    /// "Holds" means *began*: a [`WriteTransaction`] is `Send`, and one sent to another thread
+    /// still counts as its beginning thread's. There `begin_write` fails as above; on the
+    /// thread it was sent to, `begin_write` waits for it like any other thread's, so commit or
+    /// drop it first.
+    ///
+    /// ```
+    /// # fn main() -> mmtree::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mmtree::Db::open(dir.path().join("data.mmt"))?;
+    /// let mut w = db.begin_write()?;
+    /// w.table("t")?.insert("k", "v")?;
+    /// // This thread holds the write transaction: a second one fails instead of waiting for ever.
+    /// assert!(matches!(db.begin_write(), Err(mmtree::Error::WriteInProgress)));
+    /// w.commit()?; // or drop `w` to abort
+    /// let w = db.begin_write()?; // free again
+    /// # drop(w);
+    /// # Ok(()) }
+    /// ```
     pub fn begin_write(&self) -> Result<WriteTransaction> {
         let guard = self.inner.acquire_writer(true)?.expect("waited");
         self.start_write(guard)
@@ -206,6 +272,22 @@ impl Db {
 
     /// Starts the write transaction, or fails at once with [`Error::WriteInProgress`] if another
     /// one is in progress in this or another process.
+    ///
+    /// ```
+    /// # fn main() -> mmtree::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mmtree::Db::open(dir.path().join("data.mmt"))?;
+    /// let w = db.begin_write()?;
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| {
+    ///         // Another thread: `begin_write` would wait; `try_begin_write` does not.
+    ///         assert!(matches!(db.try_begin_write(), Err(mmtree::Error::WriteInProgress)));
+    ///     });
+    /// });
+    /// drop(w); // aborts
+    /// assert!(db.try_begin_write().is_ok());
+    /// # Ok(()) }
+    /// ```
     pub fn try_begin_write(&self) -> Result<WriteTransaction> {
         match self.inner.acquire_writer(false)? {
             Some(guard) => self.start_write(guard),
@@ -329,6 +411,27 @@ impl Db {
     /// Compacts: moves live pages from the end of the file into free pages lower down (one
     /// commit that walks every tree), then gives the free end back (a second commit). Returns
     /// the bytes the file shrank by. Pages a live snapshot can still see stay until it ends.
+    ///
+    /// ```
+    /// # fn main() -> mmtree::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mmtree::Db::open(dir.path().join("data.mmt"))?;
+    /// let mut w = db.begin_write()?;
+    /// for i in 0..20_000u32 {
+    ///     w.table("old")?.insert(i.to_be_bytes(), [0u8; 100])?;
+    /// }
+    /// w.table("kept")?.insert("k", "v")?;
+    /// w.commit()?;
+    /// let mut w = db.begin_write()?;
+    /// w.delete_table("old")?;
+    /// w.commit()?;
+    /// let before = db.stats().file_bytes;
+    /// let given_back = db.compact()?; // bytes the file shrank by
+    /// assert_eq!(db.stats().file_bytes, before - given_back);
+    /// assert!(given_back > 0);
+    /// assert_eq!(db.begin_read()?.list_tables()?, ["kept"]);
+    /// # Ok(()) }
+    /// ```
     pub fn compact(&self) -> Result<u64> {
         let before = self.inner.storage.file_len();
         self.checkpoint()?; // as in `trim`
@@ -342,6 +445,16 @@ impl Db {
     }
 
     /// Walks the whole file; see [`crate::CheckReport`].
+    ///
+    /// ```
+    /// # fn main() -> mmtree::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mmtree::Db::open(dir.path().join("data.mmt"))?;
+    /// let report = db.check()?;
+    /// assert!(report.is_ok(), "{:?}", report.problems);
+    /// println!("{} pages in use", report.pages_in_use);
+    /// # Ok(()) }
+    /// ```
     pub fn check(&self) -> Result<crate::check::CheckReport> {
         let read = self.begin_read()?;
         Ok(crate::check::check(&read))
@@ -363,6 +476,19 @@ impl Db {
     }
 
     /// Figures about the database. Reader figures cover every process.
+    ///
+    /// ```
+    /// # fn main() -> mmtree::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mmtree::Db::open(dir.path().join("data.mmt"))?;
+    /// let stats = db.stats();
+    /// println!(
+    ///     "{} pages of {} bytes, {} free; {} bytes of redo log",
+    ///     stats.page_count, stats.page_size, stats.free_pages, stats.log_bytes
+    /// );
+    /// assert_eq!(stats.page_size, db.page_size());
+    /// # Ok(()) }
+    /// ```
     pub fn stats(&self) -> Stats {
         let inner = &self.inner;
         let published = inner.published().ok();

@@ -725,8 +725,13 @@ impl Shared {
         if let Some(log) = &self.log {
             log.note_checkpoint(started.elapsed());
             // A log file far larger than the budget (the budget shrank with the data file, or a
-            // big one was configured before) is cut back: its records are obsolete now.
-            let _ = log.shrink_if_over(4 * self.checkpoint_budget(&meta));
+            // big one was configured before) is cut back: its records are obsolete now. The
+            // last process closing cuts it back to its header (nobody appends to it any more).
+            let keep = match closing {
+                Closing::No => 4 * self.checkpoint_budget(&meta),
+                Closing::Yes | Closing::MarkOnly => RECORDS_AT,
+            };
+            let _ = log.shrink_if_over(keep);
         }
         // Give back a free tail. The file is shortened only below what every meta page needs
         // (the new one, the one left in the other slot, and the commit it replaced as newest),

@@ -113,7 +113,7 @@ impl BoundedReadTransaction {
             };
             let mut out = Vec::new();
             let buf = self.buf.table(table);
-            for item in super::range(&*self, root, buf, (start, end)).take(limit) {
+            for item in super::range(&*self, root, buf, &(start, end)).take(limit) {
                 let (key, value) = item?;
                 out.push((key.to_vec(), value.to_vec()));
             }

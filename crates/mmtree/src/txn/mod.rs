@@ -4,12 +4,14 @@ mod bounded;
 mod bulk;
 mod commit;
 pub(crate) mod core;
+mod handle;
 mod prefix;
 mod read;
 mod write;
 
 pub use bounded::BoundedReadTransaction;
 pub use bulk::BulkLoader;
+pub use handle::TableHandle;
 pub use read::{ReadTable, ReadTransaction};
 pub use write::{Table, WriteTransaction};
 
@@ -29,8 +31,32 @@ use std::ops::Bound;
 /// Items are `Result<(key, value)>`: a page that fails its checksum surfaces as an `Err` item.
 /// The tree's entries and the write buffer's are merged: a buffered value replaces the tree's,
 /// a buffered removal hides it.
+///
+/// A `Range` is `Send` and `Sync`: it borrows its snapshot (or write transaction) shared, and
+/// both are `Sync`, so a scan may be handed to another thread (a scoped one, as it borrows).
 pub struct Range<'a> {
-    tree: Ends<RangeIter<'a, dyn Source + 'a>>,
+    merged: Merged<'a, dyn Source + Sync + 'a>,
+}
+
+impl<'a> Iterator for Range<'a> {
+    type Item = Result<(&'a [u8], &'a [u8])>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.merged.step(false)
+    }
+}
+
+impl DoubleEndedIterator for Range<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        self.merged.step(true)
+    }
+}
+
+/// A range of the tree read through `S` merged with the write buffer's: [`Range`] over a
+/// shared snapshot or write transaction, and the bounded snapshot's (which is not `Sync`: it
+/// copies pages into an arena of its own) inside its methods.
+pub(crate) struct Merged<'a, S: Source + ?Sized + 'a> {
+    tree: Ends<RangeIter<'a, S>>,
     buf: Option<Ends<BufIter<'a>>>,
 }
 
@@ -87,7 +113,7 @@ impl<I: DoubleEndedIterator> Ends<I> {
 
 type Item<'a> = Result<(&'a [u8], &'a [u8])>;
 
-impl<'a> Range<'a> {
+impl<'a, S: Source + ?Sized + 'a> Merged<'a, S> {
     /// One step from the front (`back` false) or the back.
     fn step(&mut self, back: bool) -> Option<Item<'a>> {
         let Some(buf) = &mut self.buf else {
@@ -150,7 +176,7 @@ impl<'a> Range<'a> {
     }
 }
 
-impl<'a> Iterator for Range<'a> {
+impl<'a, S: Source + ?Sized + 'a> Iterator for Merged<'a, S> {
     type Item = Result<(&'a [u8], &'a [u8])>;
 
     fn next(&mut self) -> Option<Self::Item> {
@@ -158,23 +184,96 @@ impl<'a> Iterator for Range<'a> {
     }
 }
 
-impl DoubleEndedIterator for Range<'_> {
-    fn next_back(&mut self) -> Option<Self::Item> {
-        self.step(true)
+/// The keys a range scan covers: `..`, `a..b`, `a..=b`, `a..`, `..b`, `..=b` or a pair of
+/// [`Bound`]s, with keys of any type that is bytes (`AsRef<[u8]>`): `"a".."m"`, `b"a"..b"m"`,
+/// `&key[..]..`, `(Bound::Excluded(k), Bound::Unbounded)`, `String`s and `Vec<u8>`s.
+///
+/// (Both ends of a Rust range have one type: `b"a"..b"zz"` mixes a `&[u8; 1]` and a
+/// `&[u8; 2]` and does not compile; write `b"a".as_slice()..b"zz"` or use `&str`s.)
+///
+/// ```
+/// # fn main() -> mmtree::Result<()> {
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let db = mmtree::Db::open(dir.path().join("data.mmt"))?;
+/// let mut w = db.begin_write()?;
+/// let mut t = w.table("t")?;
+/// for key in ["a", "b", "c", "d"] {
+///     t.insert(key, "")?;
+/// }
+/// let keys = |range: mmtree::Range<'_>| -> Vec<Vec<u8>> {
+///     range.map(|item| item.unwrap().0.to_vec()).collect()
+/// };
+/// assert_eq!(keys(t.range("b".."d")?), [b"b", b"c"]);
+/// assert_eq!(keys(t.range(b"b"..=b"d")?), [b"b", b"c", b"d"]);
+/// assert_eq!(keys(t.range(String::from("c")..)?), [b"c", b"d"]);
+/// assert_eq!(keys(t.range(..)?).len(), 4);
+/// use std::ops::Bound;
+/// assert_eq!(keys(t.range((Bound::Excluded("a"), Bound::Included("b")))?), [b"b"]);
+/// # Ok(()) }
+/// ```
+pub trait KeyRange {
+    /// The first key of the range (inclusive or exclusive), or none.
+    fn start_key(&self) -> Bound<&[u8]>;
+    /// The last key of the range (inclusive or exclusive), or none.
+    fn end_key(&self) -> Bound<&[u8]>;
+}
+
+fn as_bytes<K: AsRef<[u8]>>(bound: Bound<&K>) -> Bound<&[u8]> {
+    bound.map(AsRef::as_ref)
+}
+
+impl KeyRange for std::ops::RangeFull {
+    fn start_key(&self) -> Bound<&[u8]> {
+        Bound::Unbounded
+    }
+    fn end_key(&self) -> Bound<&[u8]> {
+        Bound::Unbounded
     }
 }
 
+/// A range passed by reference (a range kept in a variable, scanned more than once).
+impl<R: KeyRange + ?Sized> KeyRange for &R {
+    fn start_key(&self) -> Bound<&[u8]> {
+        (**self).start_key()
+    }
+    fn end_key(&self) -> Bound<&[u8]> {
+        (**self).end_key()
+    }
+}
+
+/// `KeyRange` for the std range types over any bytes-like key type, through `RangeBounds`.
+macro_rules! key_range {
+    ($($range:ty),*) => {$(
+        impl<K: AsRef<[u8]>> KeyRange for $range {
+            fn start_key(&self) -> Bound<&[u8]> {
+                as_bytes(std::ops::RangeBounds::<K>::start_bound(self))
+            }
+            fn end_key(&self) -> Bound<&[u8]> {
+                as_bytes(std::ops::RangeBounds::<K>::end_bound(self))
+            }
+        }
+    )*};
+}
+
+key_range!(
+    std::ops::Range<K>,
+    std::ops::RangeInclusive<K>,
+    std::ops::RangeFrom<K>,
+    std::ops::RangeTo<K>,
+    std::ops::RangeToInclusive<K>,
+    (Bound<K>, Bound<K>)
+);
+
 /// The read operations shared by [`ReadTable`] and [`Table`]: the tree under `root` merged with
 /// the buffered changes `buf` of the table (if any).
-pub(crate) fn range<'a, 'k, R: std::ops::RangeBounds<&'k [u8]>>(
-    source: &'a dyn Source,
+pub(crate) fn range<'a, S: Source + ?Sized, R: KeyRange + ?Sized>(
+    source: &'a S,
     root: Option<NodeRef>,
     buf: Option<&'a TableBuf>,
-    range: R,
-) -> Range<'a> {
-    let bounds = Bounds::from_range(&range);
-    let lo = range.start_bound().map(|k| *k);
-    let hi = range.end_bound().map(|k| *k);
+    range: &R,
+) -> Merged<'a, S> {
+    let (lo, hi) = (range.start_key(), range.end_key());
+    let bounds = Bounds::from_range(&(lo, hi));
     let empty = match (lo, hi) {
         (Bound::Included(a), Bound::Included(b)) => a > b,
         (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b) | Bound::Excluded(b)) => {
@@ -187,15 +286,27 @@ pub(crate) fn range<'a, 'k, R: std::ops::RangeBounds<&'k [u8]>>(
             it: b.entries.range::<_, [u8]>((lo, hi)),
         })
     });
-    Range {
+    Merged {
         tree: Ends::new(RangeIter::new(source, root, bounds)),
         buf,
     }
 }
 
+/// [`range`] as the public iterator.
+pub(crate) fn public_range<'a>(
+    source: &'a (dyn Source + Sync),
+    root: Option<NodeRef>,
+    buf: Option<&'a TableBuf>,
+    keys: &impl KeyRange,
+) -> Range<'a> {
+    Range {
+        merged: range(source, root, buf, keys),
+    }
+}
+
 /// The value under `key`: the buffer's if it has one, else the tree's.
-pub(crate) fn get<'a>(
-    source: &'a dyn Source,
+pub(crate) fn get<'a, S: Source + ?Sized>(
+    source: &'a S,
     root: Option<NodeRef>,
     buf: Option<&'a TableBuf>,
     key: &[u8],
@@ -206,20 +317,20 @@ pub(crate) fn get<'a>(
     crate::btree::get(source, root, key)
 }
 
-pub(crate) fn first<'a>(
-    source: &'a dyn Source,
+pub(crate) fn first<'a, S: Source + ?Sized>(
+    source: &'a S,
     root: Option<NodeRef>,
     buf: Option<&'a TableBuf>,
 ) -> Result<Option<(&'a [u8], &'a [u8])>> {
-    range(source, root, buf, ..).next().transpose()
+    range(source, root, buf, &..).next().transpose()
 }
 
-pub(crate) fn last<'a>(
-    source: &'a dyn Source,
+pub(crate) fn last<'a, S: Source + ?Sized>(
+    source: &'a S,
     root: Option<NodeRef>,
     buf: Option<&'a TableBuf>,
 ) -> Result<Option<(&'a [u8], &'a [u8])>> {
-    range(source, root, buf, ..).next_back().transpose()
+    range(source, root, buf, &..).step(true).transpose()
 }
 
 /// A table's entry count: the tree's plus what buffered commits added and removed.

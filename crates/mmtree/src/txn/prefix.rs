@@ -7,7 +7,7 @@ use std::ops::Bound;
 
 /// The smallest key greater than every key starting with `prefix`; `None` when there is none
 /// (the prefix is empty or all 0xff bytes).
-fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+pub(super) fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
     let mut end = prefix.to_vec();
     while let Some(last) = end.pop() {
         if last < 0xff {
@@ -19,7 +19,10 @@ fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// `[prefix, prefix_end)` as range bounds.
-fn bounds<'k>(prefix: &'k [u8], end: &'k Option<Vec<u8>>) -> (Bound<&'k [u8]>, Bound<&'k [u8]>) {
+pub(super) fn bounds<'k>(
+    prefix: &'k [u8],
+    end: &'k Option<Vec<u8>>,
+) -> (Bound<&'k [u8]>, Bound<&'k [u8]>) {
     (
         Bound::Included(prefix),
         end.as_deref().map_or(Bound::Unbounded, Bound::Excluded),
@@ -58,6 +61,21 @@ impl<'t> ReadTable<'t> {
 impl Table<'_> {
     /// The entries whose keys start with `prefix`, in key order, as
     /// [`ReadTable::prefix`] (this transaction's own changes included).
+    ///
+    /// ```
+    /// # fn main() -> mmtree::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mmtree::Db::open(dir.path().join("data.mmt"))?;
+    /// let mut w = db.begin_write()?;
+    /// let mut t = w.table("t")?;
+    /// for key in ["user:1", "user:2", "video:1"] {
+    ///     t.insert(key, "")?;
+    /// }
+    /// assert_eq!(t.prefix("user:")?.count(), 2);
+    /// let last = t.prefix("user:")?.next_back().transpose()?;
+    /// assert_eq!(last.map(|(k, _)| k), Some(&b"user:2"[..]));
+    /// # Ok(()) }
+    /// ```
     pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> Result<Range<'_>> {
         let prefix = prefix.as_ref();
         let end = prefix_end(prefix);

@@ -1,6 +1,6 @@
 //! Read transactions: a consistent snapshot, zero-copy reads.
 
-use super::{decode_table_entry, Range};
+use super::{decode_table_entry, KeyRange, Range};
 use crate::btree::node::NodeRef;
 use crate::btree::view::{NodeView, Source};
 use crate::error::{Error, Result};
@@ -133,6 +133,20 @@ impl ReadTransaction {
     }
 
     /// Opens a table, or `None` if it does not exist in this snapshot.
+    ///
+    /// ```
+    /// # fn main() -> mmtree::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mmtree::Db::open(dir.path().join("data.mmt"))?;
+    /// # let mut w = db.begin_write()?;
+    /// # for (k, v) in [("a", "1"), ("b", "2"), ("c", "3")] { w.table("t")?.insert(k, v)?; }
+    /// # w.commit()?;
+    /// let r = db.begin_read()?;
+    /// assert!(r.table("nope")?.is_none()); // reading never creates a table
+    /// let t = r.table("t")?.expect("committed");
+    /// assert_eq!(t.len(), 3);
+    /// # Ok(()) }
+    /// ```
     pub fn table(&self, name: &str) -> Result<Option<ReadTable<'_>>> {
         let buf = self.buf.table(name);
         if buf.is_some_and(|b| !b.exists) {
@@ -159,6 +173,20 @@ impl ReadTransaction {
     }
 
     /// Names of all tables, in order.
+    ///
+    /// ```
+    /// # fn main() -> mmtree::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mmtree::Db::open(dir.path().join("data.mmt"))?;
+    /// # let mut w = db.begin_write()?;
+    /// # for (k, v) in [("a", "1"), ("b", "2"), ("c", "3")] { w.table("t")?.insert(k, v)?; }
+    /// # w.commit()?;
+    /// let mut w = db.begin_write()?;
+    /// w.table("z")?;
+    /// w.commit()?;
+    /// assert_eq!(db.begin_read()?.list_tables()?, ["t", "z"]);
+    /// # Ok(()) }
+    /// ```
     pub fn list_tables(&self) -> Result<Vec<String>> {
         let names = super::catalog_names(self, crate::catalog::root_ref(self.meta.catalog_root))?;
         Ok(super::buffered_names(names, &self.buf))
@@ -230,21 +258,86 @@ pub struct ReadTable<'t> {
 
 impl<'t> ReadTable<'t> {
     /// The value stored under `key`, pointing into the mapping.
+    ///
+    /// ```
+    /// # fn main() -> mmtree::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mmtree::Db::open(dir.path().join("data.mmt"))?;
+    /// # let mut w = db.begin_write()?;
+    /// # for (k, v) in [("a", "1"), ("b", "2"), ("c", "3")] { w.table("t")?.insert(k, v)?; }
+    /// # w.commit()?;
+    /// let r = db.begin_read()?;
+    /// let t = r.table("t")?.expect("committed");
+    /// let v: &[u8] = t.get("a")?.expect("present"); // no copy: valid while `r` lives
+    /// assert_eq!(v, b"1");
+    /// assert_eq!(t.get(b"zz")?, None);
+    /// # Ok(()) }
+    /// ```
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<&'t [u8]>> {
         super::get(self.snapshot, self.root, self.buf, key.as_ref())
     }
 
-    /// Entries with keys in `range`, e.g. `table.range(&b"a"[..]..&b"m"[..])` or `table.range(..)`.
-    pub fn range<'k, R: std::ops::RangeBounds<&'k [u8]>>(&self, range: R) -> Result<Range<'t>> {
-        Ok(super::range(self.snapshot, self.root, self.buf, range))
+    /// Entries with keys in `range`, in key order (`.rev()` for the largest first): `..`,
+    /// `"a".."m"`, `b"a"..=b"m"`, `&key[..]..`, a pair of `Bound`s; see [`KeyRange`].
+    ///
+    /// ```
+    /// # fn main() -> mmtree::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mmtree::Db::open(dir.path().join("data.mmt"))?;
+    /// # let mut w = db.begin_write()?;
+    /// # for (k, v) in [("a", "1"), ("b", "2"), ("c", "3")] { w.table("t")?.insert(k, v)?; }
+    /// # w.commit()?;
+    /// let r = db.begin_read()?;
+    /// let t = r.table("t")?.expect("committed");
+    /// for item in t.range("b"..)? {
+    ///     let (key, value) = item?; // a damaged page is an `Err` item
+    ///     println!("{key:?} = {value:?}");
+    /// }
+    /// let back: Vec<&[u8]> = t.range(..)?.rev().map(|e| e.map(|(k, _)| k)).collect::<Result<_, _>>()?;
+    /// assert_eq!(back, [b"c", b"b", b"a"]);
+    /// # Ok(()) }
+    /// ```
+    pub fn range<R: KeyRange>(&self, range: R) -> Result<Range<'t>> {
+        Ok(super::public_range(
+            self.snapshot,
+            self.root,
+            self.buf,
+            &range,
+        ))
     }
 
     /// The entry with the smallest key.
+    ///
+    /// ```
+    /// # fn main() -> mmtree::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mmtree::Db::open(dir.path().join("data.mmt"))?;
+    /// # let mut w = db.begin_write()?;
+    /// # for (k, v) in [("a", "1"), ("b", "2"), ("c", "3")] { w.table("t")?.insert(k, v)?; }
+    /// # w.commit()?;
+    /// let r = db.begin_read()?;
+    /// let t = r.table("t")?.expect("committed");
+    /// assert_eq!(t.first()?, Some((&b"a"[..], &b"1"[..])));
+    /// # Ok(()) }
+    /// ```
     pub fn first(&self) -> Result<Option<(&'t [u8], &'t [u8])>> {
         super::first(self.snapshot, self.root, self.buf)
     }
 
     /// The entry with the largest key.
+    ///
+    /// ```
+    /// # fn main() -> mmtree::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mmtree::Db::open(dir.path().join("data.mmt"))?;
+    /// # let mut w = db.begin_write()?;
+    /// # for (k, v) in [("a", "1"), ("b", "2"), ("c", "3")] { w.table("t")?.insert(k, v)?; }
+    /// # w.commit()?;
+    /// let r = db.begin_read()?;
+    /// let t = r.table("t")?.expect("committed");
+    /// assert_eq!(t.last()?, Some((&b"c"[..], &b"3"[..])));
+    /// # Ok(()) }
+    /// ```
     pub fn last(&self) -> Result<Option<(&'t [u8], &'t [u8])>> {
         super::last(self.snapshot, self.root, self.buf)
     }

@@ -2,7 +2,7 @@
 
 use super::commit;
 use super::core::{TableState, WriteCore};
-use super::{check_table_name, BulkLoader, Range};
+use super::{check_table_name, BulkLoader, KeyRange, Range};
 use crate::alloc::{Allocate, Floors};
 use crate::btree::mutate::Mutate;
 use crate::btree::node::NodeRef;
@@ -29,7 +29,7 @@ pub(crate) fn check_key(page_size: usize, key: &[u8]) -> Result<()> {
 /// The single write transaction. Sees its own writes. `commit` makes them visible (and durable,
 /// with the default [`Durability::Immediate`]); dropping it without `commit` discards them.
 pub struct WriteTransaction {
-    core: WriteCore,
+    pub(super) core: WriteCore,
     durability: Durability,
     force_trim: bool,
     compact: bool,
@@ -174,6 +174,19 @@ impl WriteTransaction {
     }
 
     /// Opens a table, creating it if it does not exist.
+    ///
+    /// ```
+    /// # fn main() -> mmtree::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mmtree::Db::open(dir.path().join("data.mmt"))?;
+    /// let mut w = db.begin_write()?;
+    /// let mut users = w.table("users")?; // created if missing
+    /// users.insert("alice", "31")?;
+    /// assert_eq!(users.get("alice")?, Some(&b"31"[..])); // sees its own writes
+    /// // `users` borrows `w` exclusively: one `Table` at a time (see `table_handle` for several).
+    /// w.commit()?;
+    /// # Ok(()) }
+    /// ```
     pub fn table(&mut self, name: &str) -> Result<Table<'_>> {
         check_table_name(name)?;
         self.core.usable()?;
@@ -195,7 +208,49 @@ impl WriteTransaction {
         })
     }
 
+    /// A table as this transaction sees it, read without opening it (shared): its tree root,
+    /// entry count and buffered changes; `None` if there is no such table.
+    pub(super) fn peek_table(&self, name: &str) -> Result<Option<PeekedTable<'_>>> {
+        self.core.usable()?;
+        let buf = self.core.buf.as_ref().and_then(|b| b.table(name));
+        if buf.is_some_and(|b| !b.exists) {
+            return Ok(None); // dropped by a buffered commit
+        }
+        let tree = match buf {
+            Some(b) if b.cleared => None,
+            _ => match self.core.tables.get(name) {
+                Some(state) => state.map(|s| (s.root, s.len)),
+                None => {
+                    match crate::btree::get(&self.core, self.core.catalog_root, name.as_bytes())? {
+                        Some(entry) => Some(super::decode_table_entry(entry)?),
+                        None => None,
+                    }
+                }
+            },
+        };
+        if tree.is_none() && buf.is_none() {
+            return Ok(None);
+        }
+        let (root, tree_len) = tree.unwrap_or((None, 0));
+        Ok(Some(PeekedTable {
+            root,
+            len: super::buffered_len(name, tree_len, buf)?,
+            buf,
+        }))
+    }
+
     /// True if the table exists (in this transaction's view).
+    ///
+    /// ```
+    /// # fn main() -> mmtree::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mmtree::Db::open(dir.path().join("data.mmt"))?;
+    /// let mut w = db.begin_write()?;
+    /// assert!(!w.has_table("t")?);
+    /// w.table("t")?;
+    /// assert!(w.has_table("t")?);
+    /// # Ok(()) }
+    /// ```
     pub fn has_table(&mut self, name: &str) -> Result<bool> {
         self.core.usable()?;
         if let Some(table) = self.core.buf.as_ref().and_then(|b| b.table(name)) {
@@ -208,6 +263,19 @@ impl WriteTransaction {
     /// half-way (a damaged page in the table), the transaction can only be aborted. The
     /// transaction then changes the tree directly (the write buffer is merged first) and
     /// commits as a checkpoint.
+    ///
+    /// ```
+    /// # fn main() -> mmtree::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mmtree::Db::open(dir.path().join("data.mmt"))?;
+    /// let mut w = db.begin_write()?;
+    /// w.table("tmp")?.insert("k", "v")?;
+    /// assert!(w.delete_table("tmp")?);
+    /// assert!(!w.has_table("tmp")?);
+    /// assert!(!w.delete_table("tmp")?); // no longer there
+    /// w.commit()?;
+    /// # Ok(()) }
+    /// ```
     pub fn delete_table(&mut self, name: &str) -> Result<bool> {
         // A tree operation (its pages are freed now): the transaction goes direct.
         self.core.go_direct()?;
@@ -228,6 +296,22 @@ impl WriteTransaction {
     /// `from` does not exist, [`Error::TableExists`] if `to` does. The redo log has no record
     /// for a rename, so a transaction that renames commits as a checkpoint (its trees are
     /// written and synced, as a large transaction's are).
+    ///
+    /// ```
+    /// # fn main() -> mmtree::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mmtree::Db::open(dir.path().join("data.mmt"))?;
+    /// let mut w = db.begin_write()?;
+    /// w.table("draft")?.insert("k", "v")?;
+    /// w.table("final")?;
+    /// let taken = w.rename_table("draft", "final");
+    /// assert!(matches!(taken, Err(mmtree::Error::TableExists { .. })));
+    /// w.delete_table("final")?;
+    /// assert!(w.rename_table("draft", "final")?);
+    /// assert_eq!(w.table("final")?.get("k")?, Some(&b"v"[..]));
+    /// w.commit()?;
+    /// # Ok(()) }
+    /// ```
     pub fn rename_table(&mut self, from: &str, to: &str) -> Result<bool> {
         check_table_name(to)?;
         self.core.usable()?;
@@ -256,6 +340,17 @@ impl WriteTransaction {
     }
 
     /// Names of all tables, in order, including those created in this transaction.
+    ///
+    /// ```
+    /// # fn main() -> mmtree::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mmtree::Db::open(dir.path().join("data.mmt"))?;
+    /// let mut w = db.begin_write()?;
+    /// w.table("b")?;
+    /// w.table("a")?;
+    /// assert_eq!(w.list_tables()?, ["a", "b"]);
+    /// # Ok(()) }
+    /// ```
     pub fn list_tables(&self) -> Result<Vec<String>> {
         self.core.usable()?;
         let mut names: std::collections::BTreeSet<String> =
@@ -277,6 +372,21 @@ impl WriteTransaction {
 
     /// A loader that builds a table from keys in strictly increasing order, packing pages bottom-up.
     /// The table must be empty.
+    ///
+    /// ```
+    /// # fn main() -> mmtree::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mmtree::Db::open(dir.path().join("data.mmt"))?;
+    /// let mut w = db.begin_write()?;
+    /// let mut loader = w.bulk_load("events")?;
+    /// for i in 0..1000u32 {
+    ///     loader.append(&i.to_be_bytes(), b"event")?; // keys in strictly increasing order
+    /// }
+    /// assert_eq!(loader.finish()?, 1000);
+    /// w.commit()?;
+    /// assert_eq!(db.begin_read()?.table("events")?.map(|t| t.len()), Some(1000));
+    /// # Ok(()) }
+    /// ```
     pub fn bulk_load(&mut self, name: &str) -> Result<BulkLoader<'_>> {
         check_table_name(name)?;
         self.core.usable()?;
@@ -308,6 +418,21 @@ impl WriteTransaction {
     /// load, or a compaction is a checkpoint instead: the data file is synced, then its meta
     /// page is written synchronously. Either way every reader in every process sees the commit
     /// as soon as this returns.
+    ///
+    /// ```
+    /// # fn main() -> mmtree::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mmtree::Db::open(dir.path().join("data.mmt"))?;
+    /// let mut w = db.begin_write()?;
+    /// w.table("t")?.insert("k", "v")?;
+    /// w.commit()?; // durable when it returns (the default Durability::Immediate)
+    /// let mut w = db.begin_write()?;
+    /// w.table("t")?.insert("k", "changed")?;
+    /// drop(w); // aborted: nothing of it is kept
+    /// let r = db.begin_read()?;
+    /// assert_eq!(r.table("t")?.expect("committed").get("k")?, Some(&b"v"[..]));
+    /// # Ok(()) }
+    /// ```
     pub fn commit(mut self) -> Result<()> {
         self.commit_steps()
     }
@@ -378,7 +503,15 @@ impl WriteTransaction {
     }
 }
 
-/// A table inside a write transaction.
+/// What [`WriteTransaction::peek_table`] finds.
+pub(super) struct PeekedTable<'w> {
+    pub(super) root: Option<NodeRef>,
+    pub(super) len: u64,
+    pub(super) buf: Option<&'w TableBuf>,
+}
+
+/// A table inside a write transaction. It borrows the transaction exclusively, so one is open
+/// at a time; for several at once, see [`TableHandle`](crate::TableHandle).
 pub struct Table<'w> {
     core: &'w mut WriteCore,
     name: String,
@@ -476,6 +609,22 @@ impl Table<'_> {
     }
 
     /// Inserts or replaces the value under `key`.
+    ///
+    /// ```
+    /// # fn main() -> mmtree::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mmtree::Db::open(dir.path().join("data.mmt"))?;
+    /// let mut w = db.begin_write()?;
+    /// let mut t = w.table("t")?;
+    /// t.insert("k", "v1")?;
+    /// t.insert(b"k", b"v2")?; // replaces; keys and values are anything that is bytes
+    /// t.insert(vec![0u8, 1], String::from("v3"))?;
+    /// assert_eq!(t.len(), 2);
+    /// let too_long = t.insert(vec![0u8; 100_000], "v");
+    /// assert!(matches!(too_long, Err(mmtree::Error::KeyTooLarge { .. })));
+    /// t.insert("still", "usable")?; // a refused entry changes nothing
+    /// # Ok(()) }
+    /// ```
     pub fn insert(&mut self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<()> {
         let (key, value) = (key.as_ref(), value.as_ref());
         self.check_entry(key, value.len())?;
@@ -503,6 +652,18 @@ impl Table<'_> {
     }
 
     /// Removes `key`; returns true if it was there.
+    ///
+    /// ```
+    /// # fn main() -> mmtree::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mmtree::Db::open(dir.path().join("data.mmt"))?;
+    /// let mut w = db.begin_write()?;
+    /// let mut t = w.table("t")?;
+    /// t.insert("k", "v")?;
+    /// assert!(t.remove("k")?);
+    /// assert!(!t.remove("k")?); // gone
+    /// # Ok(()) }
+    /// ```
     pub fn remove(&mut self, key: impl AsRef<[u8]>) -> Result<bool> {
         let key = key.as_ref();
         if self.core.buf.is_some() {
@@ -532,24 +693,77 @@ impl Table<'_> {
     }
 
     /// The value under `key` (this transaction's writes included).
+    ///
+    /// ```
+    /// # fn main() -> mmtree::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mmtree::Db::open(dir.path().join("data.mmt"))?;
+    /// let mut w = db.begin_write()?;
+    /// let mut t = w.table("t")?;
+    /// t.insert("k", "v")?;
+    /// assert_eq!(t.get("k")?, Some(&b"v"[..]));
+    /// assert_eq!(t.get("other")?, None);
+    /// # Ok(()) }
+    /// ```
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<&[u8]>> {
         let (root, buf) = self.sources();
         super::get(&*self.core, root, buf, key.as_ref())
     }
 
-    /// Entries with keys in `range`, in order; see [`crate::ReadTable::range`].
-    pub fn range<'k, R: std::ops::RangeBounds<&'k [u8]>>(&self, range: R) -> Result<Range<'_>> {
+    /// Entries with keys in `range`, in key order, this transaction's changes included; see
+    /// [`ReadTable::range`](crate::ReadTable::range) and [`KeyRange`].
+    ///
+    /// ```
+    /// # fn main() -> mmtree::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mmtree::Db::open(dir.path().join("data.mmt"))?;
+    /// let mut w = db.begin_write()?;
+    /// let mut t = w.table("t")?;
+    /// for key in ["a", "b", "c"] {
+    ///     t.insert(key, "")?;
+    /// }
+    /// t.remove("b")?;
+    /// let keys: Vec<&[u8]> = t.range("a"..)?.map(|e| e.map(|(k, _)| k)).collect::<Result<_, _>>()?;
+    /// assert_eq!(keys, [b"a", b"c"]);
+    /// # Ok(()) }
+    /// ```
+    pub fn range<R: KeyRange>(&self, range: R) -> Result<Range<'_>> {
         let (root, buf) = self.sources();
-        Ok(super::range(&*self.core, root, buf, range))
+        Ok(super::public_range(&*self.core, root, buf, &range))
     }
 
     /// The entry with the smallest key.
+    ///
+    /// ```
+    /// # fn main() -> mmtree::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mmtree::Db::open(dir.path().join("data.mmt"))?;
+    /// let mut w = db.begin_write()?;
+    /// let mut t = w.table("t")?;
+    /// assert_eq!(t.first()?, None);
+    /// t.insert("b", "2")?;
+    /// t.insert("a", "1")?;
+    /// assert_eq!(t.first()?, Some((&b"a"[..], &b"1"[..])));
+    /// # Ok(()) }
+    /// ```
     pub fn first(&self) -> Result<Option<(&[u8], &[u8])>> {
         let (root, buf) = self.sources();
         super::first(&*self.core, root, buf)
     }
 
     /// The entry with the largest key.
+    ///
+    /// ```
+    /// # fn main() -> mmtree::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mmtree::Db::open(dir.path().join("data.mmt"))?;
+    /// let mut w = db.begin_write()?;
+    /// let mut t = w.table("t")?;
+    /// t.insert("b", "2")?;
+    /// t.insert("a", "1")?;
+    /// assert_eq!(t.last()?, Some((&b"b"[..], &b"2"[..])));
+    /// # Ok(()) }
+    /// ```
     pub fn last(&self) -> Result<Option<(&[u8], &[u8])>> {
         let (root, buf) = self.sources();
         super::last(&*self.core, root, buf)
