@@ -8,9 +8,11 @@
 //! 2. The writer tries the pop in the group's transaction (the table's `Block` handler,
 //!    `commands::blocking`); with nothing to pop it registers the client here (`block`): in the
 //!    FIFO of each key it waits on, by its deadline, and flags it for CLIENT LIST and INFO.
-//! 3. After every write command the writer applies (and after a whole EXEC), `touched` marks
-//!    the command's keys that a client waits on as ready (its key positions in the table; SWAPDB,
-//!    MOVE and COPY … DB name keys of other databases), and `serve` serves the ready keys in the
+//! 3. After every write command the writer applies (and after a whole EXEC), the keys a client
+//!    waits on that the command wrote are ready: every write touches its key (`Tx::touch`), and
+//!    `store::Watches` notes a touch of a waited key (registered with `add_waiter`), whatever
+//!    wrote it; `touched` marks the command's keys by the table too (its key positions; SWAPDB,
+//!    MOVE and COPY … DB name keys of other databases). `serve` serves the ready keys in the
 //!    same transaction: for each key, the clients waiting on it in arrival order, each with its
 //!    own pop from that key (which may make another key ready: BLMOVE's destination), until the
 //!    key is empty. A client served is unregistered at once; its answer waits in `answers` until
@@ -147,7 +149,7 @@ impl Blocked {
                 Ok(Outcome::Replies(Vec::new()))
             }
             Attempt::Wait(b) => {
-                self.register(id, db, b, notifier.clone(), claim.clone());
+                self.register(place.watches, id, db, b, notifier.clone(), claim.clone());
                 Ok(Outcome::Blocked)
             }
         }
@@ -155,6 +157,7 @@ impl Blocked {
 
     fn register(
         &mut self,
+        watches: &mut Watches,
         id: u64,
         db: u32,
         b: Blocking,
@@ -162,8 +165,10 @@ impl Blocked {
         claim: Arc<BlockClaim>,
     ) {
         // A connection blocks once at a time; a stale entry would be a bug, dropped quietly.
-        self.unregister(id);
+        self.unregister(watches, id);
         for key in &b.keys {
+            // Every write that touches the key notes it (`Watches::touch`), whatever its command.
+            watches.add_waiter(db, key);
             self.queues[db as usize]
                 .entry(key.clone())
                 .or_default()
@@ -191,10 +196,11 @@ impl Blocked {
             .store(self.waiters.len() as u64, Ordering::Relaxed);
     }
 
-    fn unregister(&mut self, id: u64) -> Option<Waiter> {
+    fn unregister(&mut self, watches: &mut Watches, id: u64) -> Option<Waiter> {
         let waiter = self.waiters.remove(&id)?;
         let queues = &mut self.queues[waiter.db as usize];
         for key in &waiter.keys {
+            watches.remove_waiter(waiter.db, key);
             if let Some(queue) = queues.get_mut(key) {
                 queue.retain(|&other| other != id);
                 if queue.is_empty() {
@@ -279,7 +285,14 @@ impl Blocked {
     /// Serves the clients waiting on the keys marked ready, in this transaction (see the
     /// module's comment).
     pub fn serve(&mut self, place: &mut Place<'_>) -> TxResult<()> {
-        while let Some((db, key)) = self.ready.pop_front() {
+        loop {
+            // The keys writes touched (`Watches::touch`), after those the commands named.
+            for (db, key) in place.watches.take_ready() {
+                self.mark(db, &key);
+            }
+            let Some((db, key)) = self.ready.pop_front() else {
+                break;
+            };
             self.ready_set.remove(&(db, key.clone()));
             let Some(queue) = self.queues[db as usize].get(&key) else {
                 continue;
@@ -290,7 +303,7 @@ impl Blocked {
                     continue;
                 };
                 if waiter.claim.gone.load(Ordering::Acquire) {
-                    self.unregister(id);
+                    self.unregister(place.watches, id);
                     continue;
                 }
                 let pop = waiter.pop.clone();
@@ -306,7 +319,7 @@ impl Blocked {
                 if matches!(reply, Reply::Null | Reply::NullArray) {
                     continue;
                 }
-                if let Some(waiter) = self.unregister(id) {
+                if let Some(waiter) = self.unregister(place.watches, id) {
                     self.answers.push((id, waiter.notifier, reply));
                 }
                 self.wrote += 1;
@@ -321,8 +334,8 @@ impl Blocked {
 
     /// CLIENT UNBLOCK (`error`: with the UNBLOCKED error, else nil as on a timeout), or the
     /// connection closed (`gone`: removed, not answered).
-    pub fn unblock(&mut self, id: u64, error: bool, gone: bool) {
-        let Some(waiter) = self.unregister(id) else {
+    pub fn unblock(&mut self, watches: &mut Watches, id: u64, error: bool, gone: bool) {
+        let Some(waiter) = self.unregister(watches, id) else {
             return;
         };
         if gone {
@@ -338,13 +351,13 @@ impl Blocked {
 
     /// Answers the clients whose deadline is `now` (Unix ms) or earlier with nil. Called between
     /// segments (a time-out needs no commit).
-    pub fn expire(&mut self, now: u64) {
+    pub fn expire(&mut self, watches: &mut Watches, now: u64) {
         while let Some(&(at, id)) = self.deadlines.first() {
             if at > now {
                 break;
             }
             self.deadlines.pop_first();
-            if let Some(waiter) = self.unregister(id) {
+            if let Some(waiter) = self.unregister(watches, id) {
                 if !waiter.claim.gone.load(Ordering::Acquire) {
                     waiter.notifier.send(Event::Outcome(
                         id,
@@ -356,7 +369,8 @@ impl Blocked {
     }
 
     /// The segment's commit is made: its answers go out.
-    pub fn deliver(&mut self) {
+    pub fn deliver(&mut self, watches: &mut Watches) {
+        watches.take_ready();
         for (id, notifier, reply) in self.answers.drain(..) {
             notifier.send(Event::Outcome(id, Outcome::Replies(vec![reply])));
         }
@@ -368,7 +382,8 @@ impl Blocked {
 
     /// The segment's commit failed: nothing it did happened. The clients it served or unblocked
     /// get the error; those it blocked are forgotten (their own jobs are answered with it).
-    pub fn fail(&mut self, error: &str) {
+    pub fn fail(&mut self, watches: &mut Watches, error: &str) {
+        watches.take_ready();
         let new: FxHashSet<u64> = self.new.drain(..).collect();
         for (id, notifier, _) in self.answers.drain(..) {
             if !new.contains(&id) {
@@ -376,7 +391,7 @@ impl Blocked {
             }
         }
         for id in new {
-            self.unregister(id);
+            self.unregister(watches, id);
         }
         self.ready.clear();
         self.ready_set.clear();

@@ -51,7 +51,7 @@ pub fn writer_loop(
                 Err(_) => break,
             }
         }
-        blocked.expire(store::now_ms());
+        blocked.expire(&mut watches, store::now_ms());
         let sweep_due = sweeper.due(Instant::now());
         if group.is_empty() && !sweep_due {
             continue;
@@ -209,12 +209,12 @@ fn commit_segment(
                 }
             }
             // The blocked clients this commit served.
-            blocked.deliver();
+            blocked.deliver(watches);
             Some(expired)
         }
         Err(error) => {
             eprintln!("mmtree serve: commit failed: {error}");
-            blocked.fail(&format!("ERR commit failed: {error}"));
+            blocked.fail(watches, &format!("ERR commit failed: {error}"));
             for batch in segment {
                 (batch.reply)(Outcome::Failed(format!("ERR commit failed: {error}")));
             }
@@ -309,7 +309,7 @@ fn run_job(
             outcome
         }
         Job::Unblock { id, error, gone } => {
-            blocked.unblock(*id, *error, *gone);
+            blocked.unblock(watches, *id, *error, *gone);
             Outcome::Replies(Vec::new())
         }
         Job::Exec { watched, ops, .. } => {
