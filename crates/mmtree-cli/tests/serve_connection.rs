@@ -11,9 +11,13 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// Goal: every request gets exactly one reply, whatever its number of arguments (a second reply
-/// would answer the next request with the previous one's). Method: every command the server
-/// lists, and every subcommand of the container commands, with 0 to 4 arguments, each followed
-/// by an ECHO whose reply must come right after exactly one reply.
+/// would answer the next request with the previous one's), and a number the arity refuses gets
+/// the table's one error. Method: the server's own table, as COMMAND lists it (each container
+/// with its subcommands' entries): every command and every subcommand with 0 to 4 arguments,
+/// and with one argument fewer and one more than its arity allows, each followed by an ECHO
+/// whose reply must come right after exactly one reply; a refused arity must answer Redis'
+/// "wrong number of arguments for 'container|sub'", an unknown subcommand of every container
+/// "unknown subcommand"; inside MULTI either discards the transaction.
 #[test]
 fn every_command_with_any_number_of_arguments_gets_exactly_one_reply() {
     let dir = tempfile::tempdir().unwrap();
@@ -31,10 +35,44 @@ fn every_command_with_any_number_of_arguments_gets_exactly_one_reply() {
 
     let mut c = server.raw();
     let mut r = Replies::new(&c);
-    let Value::Array(names) = call(&mut c, &mut r, &["COMMAND", "LIST"]) else {
-        panic!("COMMAND LIST is an array");
+    let Value::Array(table) = call(&mut c, &mut r, &["COMMAND"]) else {
+        panic!("COMMAND is an array");
     };
-    let mut requests: Vec<Vec<String>> = Vec::new();
+    // (name as sent, arity, full name); a container's subcommands after it.
+    let mut entries: Vec<(Vec<String>, i64, String)> = Vec::new();
+    let mut containers = Vec::new();
+    for entry in &table {
+        let Value::Array(fields) = entry else {
+            panic!("an entry is an array: {entry:?}");
+        };
+        let (name, Value::Int(arity), Value::Array(subs)) =
+            (text(&fields[0]), &fields[1], &fields[9])
+        else {
+            panic!("name, arity, …, subcommands: {fields:?}");
+        };
+        entries.push((vec![name.clone()], *arity, name.clone()));
+        if !subs.is_empty() {
+            containers.push(name.clone());
+        }
+        for s in subs {
+            let Value::Array(sub) = s else {
+                panic!("a subcommand's entry is an array: {s:?}");
+            };
+            let (full, Value::Int(arity)) = (text(&sub[0]), &sub[1]) else {
+                panic!("name, arity: {sub:?}");
+            };
+            let (container, subname) = full.split_once('|').expect("container|sub");
+            assert_eq!(container, name);
+            entries.push((
+                vec![container.to_string(), subname.to_string()],
+                *arity,
+                full.clone(),
+            ));
+        }
+    }
+    for container in ["client", "config", "command", "pubsub", "memory", "object"] {
+        assert!(containers.iter().any(|c| c == container), "{container}");
+    }
     // Commands that end the connection, change its mode (pub/sub, MULTI, CLIENT REPLY) or
     // legitimately answer once per argument are left out.
     let skip = [
@@ -49,40 +87,47 @@ fn every_command_with_any_number_of_arguments_gets_exactly_one_reply() {
         "multi",
         "reset",
     ];
-    for name in names.iter().map(text) {
-        if skip.contains(&name.as_str()) {
+    // (request, the error it must get if refused, and whether MULTI refuses it too).
+    let mut requests: Vec<(Vec<String>, Option<String>, bool)> = Vec::new();
+    for (words, arity, full) in &entries {
+        if skip.contains(&full.as_str()) {
             continue;
         }
-        for extra in 0..=4 {
-            let mut req = vec![name.clone()];
-            req.extend((0..extra).map(|i| format!("x{i}")));
-            requests.push(req);
-        }
-    }
-    let containers: &[(&str, &[&str])] = &[
-        (
-            "CLIENT",
-            &[
-                "KILL", "SETNAME", "GETNAME", "ID", "INFO", "REPLY", "SETINFO", "LIST", "NOPE",
-            ],
-        ),
-        ("CONFIG", &["GET", "SET", "RESETSTAT", "REWRITE", "NOPE"]),
-        ("COMMAND", &["COUNT", "INFO", "LIST", "DOCS", "NOPE"]),
-        ("PUBSUB", &["CHANNELS", "NUMSUB", "NUMPAT", "NOPE"]),
-        ("OBJECT", &["REFCOUNT", "ENCODING", "NOPE"]),
-        ("MEMORY", &["USAGE", "NOPE"]),
-        ("FUNCTION", &["FLUSH", "LIST", "NOPE"]),
-    ];
-    for (name, subs) in containers {
-        for sub in *subs {
-            for extra in 0..=4 {
-                let mut req = vec![name.to_string(), sub.to_string()];
-                req.extend((0..extra).map(|i| format!("x{i}")));
-                requests.push(req);
+        let fits = |argc: i64| {
+            if *arity < 0 {
+                argc >= -arity
+            } else {
+                argc == *arity
             }
+        };
+        let wrong = format!("ERR wrong number of arguments for '{full}' command");
+        let fixed = words.len() as i64;
+        let mut counts: Vec<i64> = (0..=4).collect();
+        counts.extend([arity.abs() - 1 - fixed, arity.abs() + 1 - fixed]);
+        counts.sort();
+        counts.dedup();
+        for extra in counts.into_iter().filter(|&n| n >= 0) {
+            let mut req = words.clone();
+            req.extend((0..extra).map(|i| format!("x{i}")));
+            let refused = !fits(fixed + extra);
+            requests.push((req, refused.then(|| wrong.clone()), true));
         }
     }
-    for (n, req) in requests.iter().enumerate() {
+    for container in containers.iter().chain([&"function".to_string()]) {
+        for extra in 0..=2 {
+            let mut req = vec![container.clone(), "NOPE".to_string()];
+            req.extend((0..extra).map(|i| format!("x{i}")));
+            let upper = container.to_ascii_uppercase();
+            requests.push((
+                req,
+                Some(format!("ERR unknown subcommand 'NOPE'. Try {upper} HELP.")),
+                // FUNCTION dispatches its subcommands itself, when run (after EXEC).
+                container != "function",
+            ));
+        }
+    }
+    let mut refused = 0;
+    for (n, (req, error, in_multi)) in requests.iter().enumerate() {
         let args: Vec<&str> = req.iter().map(String::as_str).collect();
         let marker = format!("marker-{n}");
         send(&mut c, &args);
@@ -99,7 +144,30 @@ fn every_command_with_any_number_of_arguments_gets_exactly_one_reply() {
             Value::Bulk(marker.into_bytes()),
             "{req:?} answered {first:?} and then {second:?}"
         );
+        if let Some(error) = error {
+            refused += 1;
+            assert_eq!(first, Value::Error(error.clone()), "{req:?}");
+            if !in_multi {
+                continue;
+            }
+            // Inside MULTI: refused when queued, and the transaction is discarded.
+            assert_eq!(call(&mut c, &mut r, &["MULTI"]), Value::Simple("OK".into()));
+            assert_eq!(
+                call(&mut c, &mut r, &args),
+                Value::Error(error.clone()),
+                "{req:?}"
+            );
+            assert_eq!(
+                call(&mut c, &mut r, &["EXEC"]),
+                Value::Error("EXECABORT Transaction discarded because of previous errors.".into()),
+                "{req:?} in MULTI"
+            );
+        }
     }
+    // The table's subcommands were all tried, and refused arities met.
+    let subcommands = entries.iter().filter(|(w, ..)| w.len() == 2).count();
+    assert!(subcommands >= 20, "{subcommands} subcommands");
+    assert!(refused > subcommands, "{refused} refused requests");
 }
 
 /// Goal: `--timeout` closes idle clients but not subscribers, as Redis exempts pub/sub clients.

@@ -291,3 +291,55 @@ fn object_refcount_is_one_for_a_live_key() {
         "-ERR unknown subcommand 'ENCODING'. Try OBJECT HELP.\r\n",
     );
 }
+
+/// Goal: the options of EXPIRE, COPY, LCS and LPOS (parsed on the shared argument cursor) are
+/// refused in Redis 7.0's words. Method: each reply as redis-server 7.0.15 gives it.
+#[test]
+fn option_errors_are_redis_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("opt.mmt"), &[]);
+    let mut c = server.raw();
+    let mut r = Replies::new(&c);
+    table(
+        &mut c,
+        &mut r,
+        &[
+            ("SET k v", "+OK"),
+            ("RPUSH l a b a", ":3"),
+            ("EXPIRE k 10 nx foo", "-ERR Unsupported option foo"),
+            (
+                "EXPIRE k 10 Gt lT",
+                "-ERR GT and LT options at the same time are not compatible",
+            ),
+            (
+                "EXPIRE k 10 nx xx",
+                "-ERR NX and XX, GT or LT options at the same time are not compatible",
+            ),
+            ("EXPIRE k 10 xx", ":0"),
+            ("COPY k k2 db", "-ERR syntax error"),
+            (
+                "COPY k k2 db x",
+                "-ERR value is not an integer or out of range",
+            ),
+            ("COPY k k2 replace foo", "-ERR syntax error"),
+            ("COPY k k2 Replace db 0", ":1"),
+            ("LCS k k2 minmatchlen", "-ERR syntax error"),
+            (
+                "LCS k k2 minmatchlen x",
+                "-ERR value is not an integer or out of range",
+            ),
+            (
+                "LCS k k2 len idx",
+                "-ERR If you want both the length and indexes, please just use IDX.",
+            ),
+            ("LCS k k2 len", ":1"),
+            ("LPOS l a rank", "-ERR syntax error"),
+            (
+                "LPOS l a rank x",
+                "-ERR value is not an integer or out of range",
+            ),
+            ("LPOS l a foo 1", "-ERR syntax error"),
+            ("LPOS l a Rank -1 count 0 maxlen 3", "[:2,:0]"),
+        ],
+    );
+}

@@ -193,3 +193,106 @@ fn client_list_counts_the_running_command_in_qbuf() {
     let info = text(&call(&mut c, &mut r, &["CLIENT", "INFO"]));
     assert!(info.contains(" qbuf=26 "), "{info}");
 }
+
+/// Goal: subcommands are entries of the command table as in Redis 7: COMMAND shows them inside
+/// their container, COMMAND INFO and LIST name them `container|sub`, COMMAND COUNT counts the
+/// top-level commands only, COMMAND GETKEYS finds a subcommand's keys, INFO commandstats counts
+/// each, and the errors a subcommand's arguments get are Redis 7.0's. Method: each reply compared with what redis-server 7.0.15
+/// answers (its ACL categories and flags aside).
+#[test]
+fn subcommands_are_table_entries_as_in_redis_7() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("sub.mmt"), &[]);
+    let mut c = server.raw();
+    let mut r = Replies::new(&c);
+    table(
+        &mut c,
+        &mut r,
+        &[
+            ("COMMAND INFO object|refcount", "[[object|refcount,:3,[+readonly],:2,:2,:1,[],[],[],[]]]"),
+            (
+                "COMMAND INFO object",
+                "[[object,:-2,[],:0,:0,:0,[],[],[],[[object|refcount,:3,[+readonly],:2,:2,:1,[],[],[],[]],[object|help,:2,[],:0,:0,:0,[],[],[],[]]]]]",
+            ),
+            (
+                "COMMAND LIST FILTERBY PATTERN pubsub*",
+                "[pubsub,pubsub|channels,pubsub|numsub,pubsub|numpat,pubsub|help]",
+            ),
+            ("COMMAND LIST FILTERBY ACLCAT x", "-ERR syntax error"),
+            ("COMMAND LIST FILTERBY MODULE x", "[]"),
+            ("COMMAND LIST FILTERBY PATTERN get x", "-ERR syntax error"),
+            // Keys by the table's positions (a subcommand's too), counted ones checked.
+            ("COMMAND GETKEYS memory usage key", "[key]"),
+            ("COMMAND GETKEYS zunionstore t 2 a b weights 1 2", "[t,a,b]"),
+            (
+                "COMMAND GETKEYS zunionstore t 3 a b",
+                "-ERR Invalid arguments specified for command",
+            ),
+            ("COMMAND GETKEYS nope a", "-ERR Invalid command specified"),
+            (
+                "COMMAND GETKEYS client getname",
+                "-ERR The command has no key arguments",
+            ),
+            (
+                "COMMAND GETKEYS get a b",
+                "-ERR Invalid number of arguments specified for command",
+            ),
+            (
+                "COMMAND GETKEYS get",
+                "-ERR wrong number of arguments for 'command|getkeys' command",
+            ),
+            (
+                "COMMAND INFO zunionstore",
+                "[[zunionstore,:-4,[+write,+movablekeys],:1,:1,:1,[],[],[],[]]]",
+            ),
+            ("client|id", "-ERR unknown command 'client|id', with args beginning with: "),
+            ("CONFIG SET a b c", "-ERR syntax error"),
+            ("CONFIG SET a", "-ERR wrong number of arguments for 'config|set' command"),
+            (
+                "PUBSUB CHANNELS a b",
+                "-ERR unknown subcommand or wrong number of arguments for 'CHANNELS'. Try PUBSUB HELP.",
+            ),
+        ],
+    );
+    assert!(matches!(
+        call(&mut c, &mut r, &["CLIENT", "ID"]),
+        Value::Int(_)
+    ));
+    // "Try CLIENT HELP.": every container with subcommands has a HELP, in Redis' shape.
+    for container in ["CLIENT", "CONFIG", "COMMAND", "PUBSUB", "MEMORY", "OBJECT"] {
+        let Value::Array(lines) = call(&mut c, &mut r, &[container, "help"]) else {
+            panic!("{container} HELP is an array");
+        };
+        let lines: Vec<String> = lines.iter().map(text).collect();
+        assert_eq!(
+            lines[0],
+            format!("{container} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:")
+        );
+        assert!(lines.len() > 4, "{lines:?}");
+        assert_eq!(lines[lines.len() - 2..], ["HELP", "    Prints this help."]);
+    }
+    // Every entry of COMMAND LIST is found by COMMAND INFO; COUNT counts the containers, not
+    // their subcommands.
+    let Value::Array(names) = call(&mut c, &mut r, &["COMMAND", "LIST"]) else {
+        panic!("COMMAND LIST is an array");
+    };
+    let names: Vec<String> = names.iter().map(text).collect();
+    let subcommands = names.iter().filter(|n| n.contains('|')).count();
+    assert!(names.contains(&"client|setname".to_string()) && subcommands >= 20);
+    let Value::Int(count) = call(&mut c, &mut r, &["COMMAND", "COUNT"]) else {
+        panic!("COMMAND COUNT is an integer");
+    };
+    assert_eq!(count as usize, names.len() - subcommands);
+    let mut info = vec!["COMMAND", "INFO"];
+    info.extend(names.iter().map(String::as_str));
+    let Value::Array(entries) = call(&mut c, &mut r, &info) else {
+        panic!("COMMAND INFO is an array");
+    };
+    assert!(entries.iter().all(|e| matches!(e, Value::Array(_))));
+    let Value::Bulk(stats) = call(&mut c, &mut r, &["INFO", "commandstats"]) else {
+        panic!("INFO is a bulk string");
+    };
+    let stats = String::from_utf8(stats).unwrap();
+    assert!(stats.contains("cmdstat_client|id:calls=1,"), "{stats}");
+    assert!(stats.contains("cmdstat_command|list:calls=5,"), "{stats}");
+}

@@ -296,7 +296,15 @@ fn more_string_and_expiry_commands_behave_like_redis() {
             &["EXPIRE", "b", "5", "GT", "LT"][..],
             "GT and LT options at the same time are not compatible",
         ),
-        (&["EXPIRE", "b", "5", "FOO"][..], "Unsupported option FOO"),
+        // The option as given, as Redis 7.0 names it.
+        (
+            &["EXPIRE", "b", "5", "nx", "foo"][..],
+            "Unsupported option foo",
+        ),
+        (
+            &["PEXPIREAT", "b", "5", "Gt", "lT"][..],
+            "GT and LT options",
+        ),
     ] {
         let err = cmd::<i64>(&mut c, args).unwrap_err();
         assert!(err.to_string().contains(message), "{args:?}: {err}");

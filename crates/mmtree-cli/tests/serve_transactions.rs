@@ -50,6 +50,9 @@ fn reads_inside_multi_see_the_state_at_their_place_in_the_queue() {
         &["HDEL", "h", "f"],
         &["SET", "r", "1"],
         &["MMTREE.RANGE", "r", "s"],
+        // Subcommands that read the keyspace are reads too.
+        &["OBJECT", "REFCOUNT", "r"],
+        &["MEMORY", "USAGE", "r"],
         &["DEL", "r"],
     ];
     assert_eq!(call(&mut c, &mut r, &["MULTI"]), Value::Simple("OK".into()));
@@ -91,6 +94,8 @@ fn reads_inside_multi_see_the_state_at_their_place_in_the_queue() {
         by_command(&["MMTREE.RANGE", "r", "s"]),
         Value::Array(vec![bulk("r"), bulk("1")])
     );
+    assert_eq!(by_command(&["OBJECT", "REFCOUNT", "r"]), Value::Int(1));
+    assert!(matches!(by_command(&["MEMORY", "USAGE", "r"]), Value::Int(n) if n > 0));
     // And the transaction's end state.
     assert_eq!(call(&mut c, &mut r, &["HGET", "h", "f"]), Value::Null);
     assert_eq!(call(&mut c, &mut r, &["SCARD", "s"]), Value::Int(2));

@@ -144,7 +144,7 @@ pub fn run(args: Options) -> Result<()> {
         stats: Stats::default(),
         registry: Mutex::new(BTreeMap::new()),
         subs: Mutex::new(pubsub::Subs::default()),
-        command_calls: commands::table::COMMANDS
+        command_calls: commands::table::all()
             .iter()
             .map(|_| AtomicU64::new(0))
             .collect(),

@@ -67,7 +67,8 @@ pub struct Server {
     pub registry: pubsub::Registry,
     /// Pub/sub subscriptions.
     pub subs: Mutex<pubsub::Subs>,
-    /// Calls per command, in `commands::table::COMMANDS` order (INFO commandstats; no timings).
+    /// Calls per command and subcommand, in `commands::table::all()` order (INFO commandstats,
+    /// `cmdstat_client|id` for a subcommand, as Redis 7; no timings).
     pub command_calls: Vec<AtomicU64>,
     pub shutting_down: AtomicBool,
     /// notify-keyspace-events.
@@ -242,7 +243,7 @@ impl Server {
             "replication" => "role:master\r\nconnected_slaves:0\r\nmaster_repl_offset:0\r\n".into(),
             "commandstats" => {
                 let mut text = String::new();
-                for (c, calls) in commands::table::COMMANDS.iter().zip(&self.command_calls) {
+                for (c, calls) in commands::table::all().iter().zip(&self.command_calls) {
                     let calls = calls.load(Ordering::Relaxed);
                     if calls > 0 {
                         text.push_str(&format!(

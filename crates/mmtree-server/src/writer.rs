@@ -329,7 +329,7 @@ fn run_job(
                         let mut rows = keyspace::Transaction(&mut tx);
                         let mut ks =
                             keyspace::Keyspace::new(&mut rows as &mut dyn keyspace::Rows, now);
-                        read(&mut ks, &op.args[1..])?
+                        read(&mut ks, op.cmd.own_args(&op.args))?
                     }
                     _ => commands::write::apply(&mut tx, op.cmd, &op.args)?,
                 });

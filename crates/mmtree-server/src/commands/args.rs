@@ -27,6 +27,23 @@ impl<'a> Args<'a> {
         }
     }
 
+    /// Consumes the next argument if it is one of `words` (any case): which one.
+    pub fn eat_any(&mut self, words: &[&'static str]) -> Option<&'static str> {
+        words.iter().copied().find(|w| self.eat(w))
+    }
+
+    /// Consumes `word value` if `word` (any case) is next and a value follows it (as Redis'
+    /// `!strcasecmp(opt, word) && moreargs`): the value.
+    pub fn eat_value(&mut self, word: &str) -> Option<&'a [u8]> {
+        match self.rest {
+            [w, value, rest @ ..] if w.eq_ignore_ascii_case(word.as_bytes()) => {
+                self.rest = rest;
+                Some(value)
+            }
+            _ => None,
+        }
+    }
+
     /// The next argument.
     pub fn take(&mut self) -> Option<&'a [u8]> {
         let (first, rest) = self.rest.split_first()?;
@@ -104,6 +121,23 @@ mod tests {
         assert_eq!(args.take_i64(), Some(None));
         assert!(args.is_empty());
         assert_eq!(args.take(), None);
+    }
+
+    #[test]
+    fn words_with_values_need_the_value() {
+        let raw: Vec<Vec<u8>> = ["db", "3", "Rank", "NX", "DB"]
+            .iter()
+            .map(|s| s.as_bytes().to_vec())
+            .collect();
+        let mut args = Args::new(&raw);
+        assert_eq!(args.eat_value("RANK"), None);
+        assert_eq!(args.eat_value("DB"), Some(&b"3"[..]));
+        assert_eq!(args.eat_any(&["NX", "RANK"]), Some("RANK"));
+        assert_eq!(args.eat_any(&["XX", "GT"]), None);
+        assert_eq!(args.eat_any(&["XX", "NX"]), Some("NX"));
+        // A word without its value is left in place.
+        assert_eq!(args.eat_value("DB"), None);
+        assert_eq!(args.rest().len(), 1);
     }
 
     #[test]

@@ -77,17 +77,13 @@ pub fn lpos(ks: &mut Ks<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
     let mut args = super::args::Args::new(&a[2..]);
     let (mut rank, mut count, mut maxlen) = (1i64, None, 0i64);
     while !args.is_empty() {
-        let word = if args.rest().len() >= 2 {
-            ["RANK", "COUNT", "MAXLEN"]
-                .into_iter()
-                .find(|w| args.eat(w))
-        } else {
-            None
-        };
-        let Some(word) = word else {
+        let Some((word, value)) = ["RANK", "COUNT", "MAXLEN"]
+            .into_iter()
+            .find_map(|w| Some((w, args.eat_value(w)?)))
+        else {
             return Ok(error("ERR syntax error"));
         };
-        let Some(Some(n)) = args.take_i64() else {
+        let Some(n) = super::parse_i64(value) else {
             return Ok(error(NOT_INTEGER));
         };
         match word {

@@ -266,9 +266,9 @@ pub fn memory_usage(ks: &mut Ks<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
 
 /// OBJECT REFCOUNT key: every value is its own rows, nothing is shared, so a live key's count
 /// is 1.
-pub fn refcount(ks: &mut Ks<'_>, key: &[u8]) -> mmtree::Result<Reply> {
+pub fn refcount(ks: &mut Ks<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
     reply((|| {
-        Ok(ks.live(key)?.map_or(Reply::Null, |_| Reply::Int(1)))
+        Ok(ks.live(&a[0])?.map_or(Reply::Null, |_| Reply::Int(1)))
     })())
 }
 

@@ -69,22 +69,21 @@ pub fn getbit(ks: &mut Ks<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
 /// back).
 pub fn lcs(ks: &mut Ks<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
     let (mut len, mut idx, mut with_len, mut min_len) = (false, false, false, 0u64);
-    let mut i = 2;
-    while i < a.len() {
-        match String::from_utf8_lossy(&a[i]).to_ascii_uppercase().as_str() {
-            "LEN" => len = true,
-            "IDX" => idx = true,
-            "WITHMATCHLEN" => with_len = true,
-            "MINMATCHLEN" if i + 1 < a.len() => {
-                i += 1;
-                match super::parse_i64(&a[i]) {
-                    Some(n) => min_len = n.max(0) as u64,
-                    None => return Ok(error(NOT_INTEGER)),
-                }
+    let mut args = super::args::Args::new(&a[2..]);
+    while !args.is_empty() {
+        if let Some(n) = args.eat_value("MINMATCHLEN") {
+            match super::parse_i64(n) {
+                Some(n) => min_len = n.max(0) as u64,
+                None => return Ok(error(NOT_INTEGER)),
             }
-            _ => return Ok(error("ERR syntax error")),
+            continue;
         }
-        i += 1;
+        match args.eat_any(&["LEN", "IDX", "WITHMATCHLEN"]) {
+            Some("LEN") => len = true,
+            Some("IDX") => idx = true,
+            Some(_) => with_len = true,
+            None => return Ok(error("ERR syntax error")),
+        }
     }
     if len && idx {
         return Ok(error(

@@ -1,9 +1,17 @@
 //! The command table: every command the server knows, once, with what the rest of the server
 //! asks of it (as Redis' `redisCommandTable` and kvrocks' `MakeCmdAttr`): its name, its arity
 //! (Redis' convention: n exactly, -n at least n, the name counted), its flags, where its keys
-//! are, and its handler. A command is resolved once per call (`lookup`); authentication, pub/sub
+//! are, and its handler. A command is resolved once per call (`resolve`); authentication, pub/sub
 //! mode, MULTI, CLIENT REPLY, the rate limiter, COMMAND INFO, INFO commandstats, the writer's
 //! key checks and EXEC's routing read these columns instead of matching names.
+//!
+//! Subcommands are entries too, as in Redis 7: a container (CLIENT, CONFIG, COMMAND, PUBSUB,
+//! MEMORY, OBJECT) lists its own in `subcommands`, each a `Command` named `CONTAINER|SUB` with
+//! its arity (the container and the subcommand counted), flags, keys and handler. `resolve` turns
+//! `CLIENT GETNAME` into the `CLIENT|GETNAME` entry, so the arity check, the "unknown subcommand"
+//! reply, the flags (SETUP for CLIENT SETNAME) and the handler come from the table, once per
+//! request. A container without a list (FUNCTION) is run whole by its own handler, which then
+//! dispatches on the subcommand itself: giving it a list is all it takes to move it here.
 
 use super::{blocking, hashes, keys, lists, random, scan, sets, sorted_sets, strings, write};
 use crate::keyspace::Ks;
@@ -29,7 +37,8 @@ pub const TRANSACTION: u32 = 1 << 5;
 pub const QUEUED: u32 = 1 << 6;
 /// Its replies are pushes, sent even under CLIENT REPLY OFF.
 pub const PUSHES: u32 = 1 << 7;
-/// Has subcommands (CLIENT LIST shows `cmd=name|sub`).
+/// Has subcommands (CLIENT LIST shows `cmd=name|sub`): a list in `subcommands`, or a handler
+/// that dispatches them itself.
 pub const CONTAINER: u32 = 1 << 8;
 /// Connection setup: not charged to the connection's own rate limiter.
 pub const SETUP: u32 = 1 << 9;
@@ -44,10 +53,6 @@ pub const NUMKEYS: u32 = 1 << 10;
 /// blocks. With `NUMKEYS` (BLMPOP, BZMPOP) the count follows the timeout (argument 2).
 pub const BLOCKING: u32 = 1 << 11;
 
-/// Subcommands that are connection setup too (what client libraries send at connect).
-pub const SETUP_SUBCOMMANDS: &[(Session, &str)] =
-    &[(Session::Client, "SETINFO"), (Session::Client, "SETNAME")];
-
 /// A keyspace read: one implementation over a snapshot and over the write transaction. Each
 /// command has its own (the arguments after the name; the table has checked the arity), so
 /// none looks at the name again.
@@ -60,7 +65,8 @@ pub type WriteFn = fn(&mut Tx<'_>, &[Vec<u8>]) -> mmtree::Result<Reply>;
 /// client would wait for (`commands::blocking`).
 pub type BlockFn = fn(&mut Tx<'_>, &[Vec<u8>]) -> mmtree::Result<blocking::Attempt>;
 
-/// The session commands: each runs on the connection (`conn`), which dispatches on this.
+/// The session commands and subcommands: each runs on the connection (`conn`), which dispatches
+/// on this.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Session {
     Ping,
@@ -72,19 +78,36 @@ pub enum Session {
     Save,
     Shutdown,
     Info,
-    Config,
-    Client,
+    ConfigGet,
+    ConfigSet,
+    ClientId,
+    ClientGetname,
+    ClientSetname,
+    ClientSetinfo,
+    ClientInfo,
+    ClientList,
+    ClientKill,
+    ClientReply,
+    ClientUnblock,
+    /// COMMAND alone: every command's entry.
     Command,
+    CommandCount,
+    CommandInfo,
+    CommandList,
+    CommandDocs,
+    CommandGetkeys,
     Quit,
     Multi,
     Exec,
     Discard,
     Watch,
     Publish,
-    Pubsub,
+    PubsubChannels,
+    PubsubNumsub,
+    PubsubNumpat,
+    /// A container's HELP: its subcommands (`conn` holds the text).
+    Help,
     Function,
-    Memory,
-    Object,
     Unwatch,
     Subscribe,
     Unsubscribe,
@@ -104,17 +127,25 @@ pub enum Handler {
     Block(BlockFn),
     /// On the connection (its state, or the server's): `conn`'s session commands.
     Session(Session),
+    /// A container that is no command by itself: its arity (-2) lets no request run it without
+    /// a subcommand, which `resolve` finds in its list.
+    Container,
 }
 
-/// One command.
+/// One command or subcommand.
 pub struct Command {
-    /// Upper case.
+    /// Upper case; a subcommand's is its full name, `CONTAINER|SUB` (Redis' `fullname`).
     pub name: &'static str,
     pub arity: i32,
     pub flags: u32,
     /// First key, last key (negative: from the end), step; (0, 0, 0) without keys.
     pub keys: (i32, i32, i32),
     pub handler: Handler,
+    /// A container's subcommands (empty for any other command, and for a container whose
+    /// handler dispatches them itself).
+    pub subcommands: &'static [Command],
+    /// True for a subcommand (its arguments start after the subcommand's name).
+    pub is_subcommand: bool,
 }
 
 impl Command {
@@ -140,6 +171,18 @@ impl Command {
         }
     }
 
+    /// The arguments the handler takes: those after the name (and the subcommand's name).
+    pub fn own_args<'a>(&self, args: &'a [Vec<u8>]) -> &'a [Vec<u8>] {
+        let from = if self.is_subcommand { 2 } else { 1 };
+        args.get(from..).unwrap_or_default()
+    }
+
+    /// The reply to a request whose number of arguments does not fit the arity, in Redis' words
+    /// (`'client|setname'` for a subcommand).
+    pub fn wrong_args(&self) -> String {
+        wrong_args(self.name)
+    }
+
     /// The key arguments of `args` (the name included), by the key specification (and the
     /// `numkeys` argument for `NUMKEYS` commands).
     pub fn key_args<'a>(&self, args: &'a [Vec<u8>]) -> std::vec::IntoIter<&'a Vec<u8>> {
@@ -163,24 +206,54 @@ impl Command {
             .step_by(step)
             .collect();
         if self.has(NUMKEYS) {
-            let at = match first {
-                0 if self.has(BLOCKING) => 2,
-                0 => 1,
-                _ => end,
-            };
-            let n = args
-                .get(at)
-                .and_then(|n| std::str::from_utf8(n).ok()?.parse::<usize>().ok())
-                .unwrap_or(0);
-            keys.extend(args.iter().skip(at + 1).take(n));
+            let (at, n) = self.numkeys(args);
+            keys.extend(args.iter().skip(at + 1).take(n.unwrap_or(0)));
         }
         keys.into_iter()
     }
 
-    /// The index in `COMMANDS` (INFO commandstats counts by it).
+    /// A `NUMKEYS` command's count: where it is in `args`, and its value if it is a number.
+    fn numkeys(&self, args: &[Vec<u8>]) -> (usize, Option<usize>) {
+        let (first, last, _) = self.keys;
+        // (BLMPOP and BZMPOP: after the timeout.)
+        let at = match first {
+            0 if self.has(BLOCKING) => 2,
+            0 => 1,
+            _ => last as usize + 1,
+        };
+        let n = args
+            .get(at)
+            .and_then(|n| std::str::from_utf8(n).ok()?.parse::<usize>().ok());
+        (at, n)
+    }
+
+    /// True if a `NUMKEYS` command's count names at least one key and no more than follow it
+    /// (what COMMAND GETKEYS asks, as Redis' key extraction); true for any other command.
+    pub fn numkeys_fit(&self, args: &[Vec<u8>]) -> bool {
+        if !self.has(NUMKEYS) {
+            return true;
+        }
+        let (at, n) = self.numkeys(args);
+        n.is_some_and(|n| n >= 1 && n <= args.len().saturating_sub(at + 1))
+    }
+
+    /// True if the command has keys (COMMAND GETKEYS refuses one without).
+    pub fn has_keys(&self) -> bool {
+        self.keys != (0, 0, 0) || self.has(NUMKEYS)
+    }
+
+    /// The index in `all()` (INFO commandstats counts by it).
     pub fn index(&self) -> usize {
-        (self as *const Command as usize - COMMANDS.as_ptr() as usize)
-            / std::mem::size_of::<Command>()
+        POSITION[&(self as *const Command as usize)]
+    }
+}
+
+/// "Wrong number of arguments" for the command or subcommand named `name`, as Redis 7.0 words
+/// it (the full name in lower case; `store::wrong_args` holds the words).
+pub fn wrong_args(name: &str) -> String {
+    match crate::store::wrong_args(name) {
+        Reply::Error(e) => e,
+        _ => unreachable!("an error reply"),
     }
 }
 
@@ -197,8 +270,102 @@ const fn command(
         flags,
         keys,
         handler,
+        subcommands: &[],
+        is_subcommand: false,
     }
 }
+
+/// A container with its subcommands (`handler` runs it alone, if its arity allows that).
+const fn container(
+    name: &'static str,
+    arity: i32,
+    handler: Handler,
+    subcommands: &'static [Command],
+) -> Command {
+    Command {
+        name,
+        arity,
+        flags: CONTAINER,
+        keys: (0, 0, 0),
+        handler,
+        subcommands,
+        is_subcommand: false,
+    }
+}
+
+/// A subcommand: `name` is `CONTAINER|SUB`; the arity counts the container and the subcommand.
+const fn sub(
+    name: &'static str,
+    arity: i32,
+    flags: u32,
+    keys: (i32, i32, i32),
+    handler: Handler,
+) -> Command {
+    Command {
+        name,
+        arity,
+        flags,
+        keys,
+        handler,
+        subcommands: &[],
+        is_subcommand: true,
+    }
+}
+
+use Handler::Session as S;
+const NO_KEYS: (i32, i32, i32) = (0, 0, 0);
+
+/// CLIENT's subcommands (SETNAME and SETINFO are what client libraries send at connect).
+#[rustfmt::skip]
+static CLIENT_SUBCOMMANDS: &[Command] = &[
+    sub("CLIENT|ID",       2,  0,     NO_KEYS, S(Session::ClientId)),
+    sub("CLIENT|GETNAME",  2,  0,     NO_KEYS, S(Session::ClientGetname)),
+    sub("CLIENT|SETNAME",  3,  SETUP, NO_KEYS, S(Session::ClientSetname)),
+    sub("CLIENT|SETINFO",  4,  SETUP, NO_KEYS, S(Session::ClientSetinfo)),
+    sub("CLIENT|INFO",     2,  0,     NO_KEYS, S(Session::ClientInfo)),
+    sub("CLIENT|LIST",     -2, 0,     NO_KEYS, S(Session::ClientList)),
+    sub("CLIENT|KILL",     -3, 0,     NO_KEYS, S(Session::ClientKill)),
+    sub("CLIENT|REPLY",    3,  0,     NO_KEYS, S(Session::ClientReply)),
+    sub("CLIENT|UNBLOCK",  -3, 0,     NO_KEYS, S(Session::ClientUnblock)),
+    sub("CLIENT|HELP",     2,  0,     NO_KEYS, S(Session::Help)),
+];
+
+#[rustfmt::skip]
+static CONFIG_SUBCOMMANDS: &[Command] = &[
+    sub("CONFIG|GET",      -3, 0,     NO_KEYS, S(Session::ConfigGet)),
+    sub("CONFIG|SET",      -4, 0,     NO_KEYS, S(Session::ConfigSet)),
+    sub("CONFIG|HELP",     2,  0,     NO_KEYS, S(Session::Help)),
+];
+
+#[rustfmt::skip]
+static COMMAND_SUBCOMMANDS: &[Command] = &[
+    sub("COMMAND|COUNT",   2,  0,     NO_KEYS, S(Session::CommandCount)),
+    sub("COMMAND|INFO",    -2, 0,     NO_KEYS, S(Session::CommandInfo)),
+    sub("COMMAND|LIST",    -2, 0,     NO_KEYS, S(Session::CommandList)),
+    sub("COMMAND|DOCS",    -2, 0,     NO_KEYS, S(Session::CommandDocs)),
+    sub("COMMAND|GETKEYS", -4, 0,     NO_KEYS, S(Session::CommandGetkeys)),
+    sub("COMMAND|HELP",    2,  0,     NO_KEYS, S(Session::Help)),
+];
+
+#[rustfmt::skip]
+static PUBSUB_SUBCOMMANDS: &[Command] = &[
+    sub("PUBSUB|CHANNELS", -2, 0,     NO_KEYS, S(Session::PubsubChannels)),
+    sub("PUBSUB|NUMSUB",   -2, 0,     NO_KEYS, S(Session::PubsubNumsub)),
+    sub("PUBSUB|NUMPAT",   2,  0,     NO_KEYS, S(Session::PubsubNumpat)),
+    sub("PUBSUB|HELP",     2,  0,     NO_KEYS, S(Session::Help)),
+];
+
+#[rustfmt::skip]
+static MEMORY_SUBCOMMANDS: &[Command] = &[
+    sub("MEMORY|USAGE",    -3, READONLY, (2, 2, 1), Read(random::memory_usage)),
+    sub("MEMORY|HELP",     2,  0,        NO_KEYS,   S(Session::Help)),
+];
+
+#[rustfmt::skip]
+static OBJECT_SUBCOMMANDS: &[Command] = &[
+    sub("OBJECT|REFCOUNT", 3,  READONLY, (2, 2, 1), Read(random::refcount)),
+    sub("OBJECT|HELP",     2,  0,        NO_KEYS,   S(Session::Help)),
+];
 
 /// Every command, in COMMAND's order.
 #[rustfmt::skip]
@@ -249,9 +416,9 @@ pub static COMMANDS: &[Command] = &[
     command("DBSIZE",           1,  READONLY,             (0, 0, 0),  Read(keys::dbsize)),
     command("FLUSHDB",          -1, WRITE,                (0, 0, 0),  Write(write::keys::flushdb)),
     command("INFO",             -1, 0,                    (0, 0, 0),  Handler::Session(Session::Info)),
-    command("CONFIG",           -2, CONTAINER,            (0, 0, 0),  Handler::Session(Session::Config)),
-    command("CLIENT",           -2, CONTAINER,            (0, 0, 0),  Handler::Session(Session::Client)),
-    command("COMMAND",          -1, CONTAINER,            (0, 0, 0),  Handler::Session(Session::Command)),
+    container("CONFIG",         -2,                                   Handler::Container, CONFIG_SUBCOMMANDS),
+    container("CLIENT",         -2,                                   Handler::Container, CLIENT_SUBCOMMANDS),
+    container("COMMAND",        -1,                                   S(Session::Command), COMMAND_SUBCOMMANDS),
     command("QUIT",             -1, NO_AUTH | PUBSUB,     (0, 0, 0),  Handler::Session(Session::Quit)),
     command("MULTI",            1,  TRANSACTION,          (0, 0, 0),  Handler::Session(Session::Multi)),
     command("EXEC",             1,  TRANSACTION,          (0, 0, 0),  Handler::Session(Session::Exec)),
@@ -264,7 +431,7 @@ pub static COMMANDS: &[Command] = &[
     command("PSUBSCRIBE",       -2, PUBSUB | PUSHES,      (0, 0, 0),  Handler::Session(Session::PSubscribe)),
     command("PUNSUBSCRIBE",     -1, PUBSUB | PUSHES,      (0, 0, 0),  Handler::Session(Session::PUnsubscribe)),
     command("PUBLISH",          3,  0,                    (0, 0, 0),  Handler::Session(Session::Publish)),
-    command("PUBSUB",           -2, CONTAINER,            (0, 0, 0),  Handler::Session(Session::Pubsub)),
+    container("PUBSUB",         -2,                                   Handler::Container, PUBSUB_SUBCOMMANDS),
     command("FUNCTION",         -2, CONTAINER,            (0, 0, 0),  Handler::Session(Session::Function)),
     command("GETEX",            -2, WRITE,                (1, 1, 1),  Write(write::strings::getex)),
     command("SETRANGE",         4,  WRITE,                (1, 1, 1),  Write(write::strings::setrange)),
@@ -293,8 +460,8 @@ pub static COMMANDS: &[Command] = &[
     command("HSTRLEN",          3,  READONLY,             (1, 1, 1),  Read(hashes::hstrlen)),
     command("HSCAN",            -3, READONLY,             (1, 1, 1),  Read(scan::hscan)),
     command("HRANDFIELD",       -2, READONLY,             (1, 1, 1),  Read(random::hrandfield)),
-    command("MEMORY",           -2, CONTAINER,            (0, 0, 0),  Handler::Session(Session::Memory)),
-    command("OBJECT",           -2, CONTAINER,            (0, 0, 0),  Handler::Session(Session::Object)),
+    container("MEMORY",         -2,                                   Handler::Container, MEMORY_SUBCOMMANDS),
+    container("OBJECT",         -2,                                   Handler::Container, OBJECT_SUBCOMMANDS),
     command("LPUSH",            -3, WRITE,                (1, 1, 1),  Write(write::lists::lpush)),
     command("RPUSH",            -3, WRITE,                (1, 1, 1),  Write(write::lists::rpush)),
     command("LPUSHX",           -3, WRITE,                (1, 1, 1),  Write(write::lists::lpushx)),
@@ -371,13 +538,36 @@ pub static COMMANDS: &[Command] = &[
     command("SRANDMEMBER",      -2, READONLY,             (1, 1, 1),  Read(random::srandmember)),
 ];
 
-/// Name (upper case) → entry.
-static INDEX: LazyLock<FxHashMap<&'static str, &'static Command>> =
-    LazyLock::new(|| COMMANDS.iter().map(|c| (c.name, c)).collect());
+/// Every command, each container followed by its subcommands (COMMAND LIST's order; INFO
+/// commandstats counts by the position here).
+static ALL: LazyLock<Vec<&'static Command>> = LazyLock::new(|| {
+    COMMANDS
+        .iter()
+        .flat_map(|c| std::iter::once(c).chain(c.subcommands))
+        .collect()
+});
 
-/// The command named `raw` (any case), without allocating.
+/// An entry's address → its position in `ALL`.
+static POSITION: LazyLock<FxHashMap<usize, usize>> = LazyLock::new(|| {
+    ALL.iter()
+        .enumerate()
+        .map(|(i, c)| (*c as *const Command as usize, i))
+        .collect()
+});
+
+/// Full name (upper case) → entry, subcommands included.
+static INDEX: LazyLock<FxHashMap<&'static str, &'static Command>> =
+    LazyLock::new(|| ALL.iter().map(|c| (c.name, *c)).collect());
+
+/// Every command and subcommand (see `ALL`).
+pub fn all() -> &'static [&'static Command] {
+    &ALL
+}
+
+/// The command or subcommand whose full name is `raw` (any case: `get`, `client|getname`), as
+/// COMMAND INFO names them; without allocating.
 pub fn lookup(raw: &[u8]) -> Option<&'static Command> {
-    let mut upper = [0u8; 32];
+    let mut upper = [0u8; 64];
     if raw.len() > upper.len() {
         return None;
     }
@@ -389,6 +579,84 @@ pub fn lookup(raw: &[u8]) -> Option<&'static Command> {
         .copied()
 }
 
+/// What a request names.
+#[derive(Clone, Copy)]
+pub enum Resolved {
+    /// A command, or a container's subcommand.
+    Found(&'static Command),
+    /// No command of that name.
+    Unknown,
+    /// A container whose list has no such subcommand.
+    UnknownSubcommand,
+}
+
+/// The entry a request (`args`, the name first) runs, as Redis 7's `lookupCommand`: a
+/// container's subcommand when it has a list and a subcommand is given; the container itself
+/// when it comes alone (its arity then decides) or dispatches its subcommands itself.
+pub fn resolve(args: &[Vec<u8>]) -> Resolved {
+    let Some(cmd) = args.first().and_then(|name| lookup(name)) else {
+        return Resolved::Unknown;
+    };
+    if cmd.is_subcommand {
+        // `client|getname` names a subcommand only for COMMAND INFO, never as a request.
+        return Resolved::Unknown;
+    }
+    let Some(sub) = args.get(1).filter(|_| !cmd.subcommands.is_empty()) else {
+        return Resolved::Found(cmd);
+    };
+    let mut full = Vec::with_capacity(cmd.name.len() + 1 + sub.len());
+    full.extend_from_slice(cmd.name.as_bytes());
+    full.push(b'|');
+    full.extend_from_slice(sub);
+    match lookup(&full) {
+        Some(found) if !sub.contains(&b'|') => Resolved::Found(found),
+        _ => Resolved::UnknownSubcommand,
+    }
+}
+
+/// Redis 7's reply to an unknown subcommand of a container (`args`: the name first, then the
+/// subcommand as given).
+pub fn unknown_subcommand(args: &[Vec<u8>]) -> String {
+    let sub = args.get(1).map_or(&b""[..], |a| a.as_slice());
+    format!(
+        "ERR unknown subcommand '{}'. Try {} HELP.",
+        String::from_utf8_lossy(&sub[..sub.len().min(128)]),
+        String::from_utf8_lossy(&args[0]).to_ascii_uppercase()
+    )
+}
+
+/// Redis 7.0's reply to a subcommand whose arguments its handler refuses though the table's
+/// arity allows them (`addReplySubcommandSyntaxError`: PUBSUB CHANNELS with two patterns).
+pub fn subcommand_syntax_error(args: &[Vec<u8>]) -> String {
+    let sub = args.get(1).map_or(&b""[..], |a| a.as_slice());
+    format!(
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
+        String::from_utf8_lossy(&sub[..sub.len().min(128)]),
+        String::from_utf8_lossy(&args[0]).to_ascii_uppercase()
+    )
+}
+
+/// The "unknown command" error, worded as Redis 7.0 words it: the name cut at 128 bytes, then
+/// the arguments quoted while the list is shorter than 128 bytes (the last one cut to fit).
+pub fn unknown_command(args: &[Vec<u8>]) -> String {
+    let name = &args[0][..args[0].len().min(128)];
+    let mut list: Vec<u8> = Vec::new();
+    for arg in &args[1..] {
+        if list.len() >= 128 {
+            break;
+        }
+        let room = 128 - list.len();
+        list.push(b'\'');
+        list.extend_from_slice(&arg[..arg.len().min(room)]);
+        list.extend_from_slice(b"' ");
+    }
+    format!(
+        "ERR unknown command '{}', with args beginning with: {}",
+        String::from_utf8_lossy(name),
+        String::from_utf8_lossy(&list)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -396,23 +664,78 @@ mod tests {
     #[test]
     fn every_name_is_once_in_upper_case_and_found_in_any_case() {
         let mut seen = std::collections::BTreeSet::new();
-        for c in COMMANDS {
+        for &c in all() {
             assert_eq!(c.name, c.name.to_ascii_uppercase());
             assert!(seen.insert(c.name), "{} twice", c.name);
             assert!(std::ptr::eq(
                 lookup(c.name.to_ascii_lowercase().as_bytes()).unwrap(),
                 c
             ));
-            assert_eq!(COMMANDS[c.index()].name, c.name);
+            assert!(std::ptr::eq(all()[c.index()], c));
             // A write or a keyspace read runs where its flags say.
             match c.handler {
                 Handler::Write(_) => assert!(c.has(WRITE) && !c.has(BLOCKING)),
                 Handler::Block(_) => assert!(c.has(WRITE) && c.has(BLOCKING)),
                 Handler::Read(_) => assert!(c.has(READONLY) && !c.has(WRITE)),
                 Handler::Session(_) => assert!(!c.has(WRITE)),
+                // Never run alone: its arity asks for a subcommand, and it has a list.
+                Handler::Container => assert!(c.arity <= -2 && !c.subcommands.is_empty()),
             }
         }
         assert!(lookup(b"NOPE").is_none());
+    }
+
+    #[test]
+    fn subcommands_are_entries_of_their_container() {
+        for c in COMMANDS {
+            assert!(!c.is_subcommand);
+            assert_eq!(
+                c.has(CONTAINER),
+                !c.subcommands.is_empty() || c.name == "FUNCTION"
+            );
+            // "Try CLIENT HELP." names a subcommand that exists.
+            if !c.subcommands.is_empty() {
+                let help = format!("{}|HELP", c.name);
+                assert!(c.subcommands.iter().any(|s| s.name == help), "{help}");
+            }
+            for s in c.subcommands {
+                let (container, name) = s.name.split_once('|').unwrap();
+                assert_eq!(container, c.name);
+                assert!(!name.is_empty() && !name.contains('|'));
+                assert!(s.is_subcommand && s.subcommands.is_empty());
+                // The container and the subcommand are counted.
+                assert!(s.arity >= 2 || s.arity <= -2, "{}", s.name);
+                let request: Vec<Vec<u8>> = vec![
+                    c.name.to_ascii_lowercase().into_bytes(),
+                    name.to_ascii_lowercase().into_bytes(),
+                ];
+                assert!(matches!(resolve(&request), Resolved::Found(f) if std::ptr::eq(f, s)));
+                assert_eq!(s.own_args(&request).len(), 0);
+            }
+        }
+        let args =
+            |s: &str| -> Vec<Vec<u8>> { s.split(' ').map(|a| a.as_bytes().to_vec()).collect() };
+        let found = |line: &str| match resolve(&args(line)) {
+            Resolved::Found(c) => c.name,
+            Resolved::Unknown => "unknown",
+            Resolved::UnknownSubcommand => "unknown subcommand",
+        };
+        assert_eq!(found("client"), "CLIENT");
+        assert_eq!(found("Client SetName x"), "CLIENT|SETNAME");
+        assert_eq!(found("CLIENT NOPE"), "unknown subcommand");
+        assert_eq!(found("CLIENT GETNAME|X"), "unknown subcommand");
+        assert_eq!(found("client|getname"), "unknown");
+        assert_eq!(found("COMMAND"), "COMMAND");
+        // A container that dispatches itself is found whole.
+        assert_eq!(found("FUNCTION FLUSH"), "FUNCTION");
+        assert_eq!(
+            lookup(b"client|getname").unwrap().wrong_args(),
+            "ERR wrong number of arguments for 'client|getname' command"
+        );
+        assert_eq!(
+            unknown_subcommand(&args("client nope")),
+            "ERR unknown subcommand 'nope'. Try CLIENT HELP."
+        );
     }
 
     #[test]
@@ -451,5 +774,12 @@ mod tests {
         // A count that is no number, or too large, names only what is there.
         assert!(keys("ZINTERCARD", "ZINTERCARD x a").is_empty());
         assert_eq!(keys("ZINTERCARD", "ZINTERCARD 9 a"), ["a"]);
+        let fit =
+            |name: &str, line: &str| lookup(name.as_bytes()).unwrap().numkeys_fit(&args(line));
+        assert!(fit("ZUNIONSTORE", "ZUNIONSTORE d 2 a b"));
+        assert!(!fit("ZUNIONSTORE", "ZUNIONSTORE d 3 a b"));
+        assert!(!fit("ZINTERCARD", "ZINTERCARD 0 a"));
+        assert!(!fit("ZINTERCARD", "ZINTERCARD x a"));
+        assert!(fit("GET", "GET"));
     }
 }

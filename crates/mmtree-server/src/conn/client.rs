@@ -1,4 +1,5 @@
-//! The connection commands: AUTH (and its rate limit), HELLO, CLIENT.
+//! The connection commands: AUTH (and its rate limit), HELLO, the CLIENT subcommands (the
+//! simplest run in `Conn::run`).
 
 use super::*;
 
@@ -116,126 +117,93 @@ impl Conn {
         self.out.array(0);
         Flow::Continue
     }
-    pub(super) fn client(&mut self, args: &[Vec<u8>]) {
-        let a = &args[1..];
-        let sub = String::from_utf8_lossy(&a[0]).to_ascii_uppercase();
-        // The subcommand's arity, checked before it runs: one reply, the arity error, when
-        // it is wrong (a check inside the match below fell through to "unknown subcommand"
-        // and answered twice).
-        let arity_ok = match sub.as_str() {
-            "REPLY" | "SETNAME" => a.len() == 2,
-            "GETNAME" | "ID" | "INFO" => a.len() == 1,
-            "SETINFO" => a.len() == 3,
-            "KILL" => a.len() >= 2,
-            "UNBLOCK" => a.len() == 2 || a.len() == 3,
-            _ => true,
-        };
-        if !arity_ok {
-            self.out.error(&format!(
-                "ERR wrong number of arguments for 'client|{}' command",
-                sub.to_ascii_lowercase()
-            ));
-            return;
-        }
-        match sub.as_str() {
-            "REPLY" => match String::from_utf8_lossy(&a[1]).to_ascii_uppercase().as_str() {
-                "ON" => {
-                    self.replies_off = false;
-                    self.skip_next = false;
-                    self.out.simple("OK");
-                }
-                "OFF" => self.replies_off = true,
-                "SKIP" => self.skip_next = !self.replies_off,
-                _ => self.out.error("ERR syntax error"),
-            },
-            "SETNAME" => {
-                if a[1].iter().any(|&b| b <= b' ' || b > b'~') {
-                    self.out.error(
-                        "ERR Client names cannot contain spaces, newlines or special characters.",
-                    );
-                    return;
-                }
-                self.name = (!a[1].is_empty()).then(|| a[1].clone());
-                self.handle.state.lock().expect("client state").name = a[1].clone();
+    /// CLIENT REPLY ON|OFF|SKIP (answered only when ON: the others silence this reply too).
+    pub(super) fn client_reply(&mut self, mode: &[u8]) {
+        match String::from_utf8_lossy(mode).to_ascii_uppercase().as_str() {
+            "ON" => {
+                self.replies_off = false;
+                self.skip_next = false;
                 self.out.simple("OK");
             }
-            "GETNAME" => match self.name.clone() {
-                Some(name) => self.out.bulk(&name),
-                None => self.out.null(),
-            },
-            "ID" => self.out.int(self.id as i64),
-            "SETINFO" => self.out.simple("OK"),
-            "INFO" => {
-                let line = self.handle.line();
-                self.out.verbatim(line.as_bytes());
-            }
-            "LIST" => {
-                let (mut ids, mut kind) = (None::<Vec<u64>>, None::<String>);
-                let mut i = 1;
-                while i < a.len() {
-                    match String::from_utf8_lossy(&a[i]).to_ascii_uppercase().as_str() {
-                        "TYPE" if i + 1 < a.len() => {
-                            let t = String::from_utf8_lossy(&a[i + 1]).to_ascii_lowercase();
-                            if !matches!(
-                                t.as_str(),
-                                "normal" | "master" | "replica" | "slave" | "pubsub"
-                            ) {
-                                self.out.error(&format!("ERR Unknown client type '{t}'"));
+            "OFF" => self.replies_off = true,
+            "SKIP" => self.skip_next = !self.replies_off,
+            _ => self.out.error("ERR syntax error"),
+        }
+    }
+    /// CLIENT SETNAME name (an empty name clears it).
+    pub(super) fn client_setname(&mut self, name: &[u8]) {
+        if name.iter().any(|&b| b <= b' ' || b > b'~') {
+            self.out
+                .error("ERR Client names cannot contain spaces, newlines or special characters.");
+            return;
+        }
+        self.name = (!name.is_empty()).then(|| name.to_vec());
+        self.handle.state.lock().expect("client state").name = name.to_vec();
+        self.out.simple("OK");
+    }
+    /// CLIENT LIST [TYPE type] [ID id ...].
+    pub(super) fn client_list(&mut self, a: &[Vec<u8>]) {
+        let (mut ids, mut kind) = (None::<Vec<u64>>, None::<String>);
+        let mut i = 0;
+        while i < a.len() {
+            match String::from_utf8_lossy(&a[i]).to_ascii_uppercase().as_str() {
+                "TYPE" if i + 1 < a.len() => {
+                    let t = String::from_utf8_lossy(&a[i + 1]).to_ascii_lowercase();
+                    if !matches!(
+                        t.as_str(),
+                        "normal" | "master" | "replica" | "slave" | "pubsub"
+                    ) {
+                        self.out.error(&format!("ERR Unknown client type '{t}'"));
+                        return;
+                    }
+                    kind = Some(t);
+                    i += 2;
+                }
+                "ID" if i + 1 < a.len() => {
+                    let mut list = Vec::new();
+                    for id in &a[i + 1..] {
+                        match std::str::from_utf8(id)
+                            .ok()
+                            .and_then(|n| n.parse::<u64>().ok())
+                        {
+                            Some(n) if n > 0 => list.push(n),
+                            _ => {
+                                self.out.error("ERR Invalid client ID");
                                 return;
                             }
-                            kind = Some(t);
-                            i += 2;
-                        }
-                        "ID" if i + 1 < a.len() => {
-                            let mut list = Vec::new();
-                            for id in &a[i + 1..] {
-                                match std::str::from_utf8(id)
-                                    .ok()
-                                    .and_then(|n| n.parse::<u64>().ok())
-                                {
-                                    Some(n) if n > 0 => list.push(n),
-                                    _ => {
-                                        self.out.error("ERR Invalid client ID");
-                                        return;
-                                    }
-                                }
-                            }
-                            ids = Some(list);
-                            i = a.len();
-                        }
-                        _ => {
-                            self.out.error("ERR syntax error");
-                            return;
                         }
                     }
+                    ids = Some(list);
+                    i = a.len();
                 }
-                let handles: Vec<Arc<Handle>> = self
-                    .server
-                    .registry
-                    .lock()
-                    .expect("registry")
-                    .values()
-                    .cloned()
-                    .collect();
-                let mut text = String::new();
-                for h in handles {
-                    if ids.as_ref().is_some_and(|ids| !ids.contains(&h.id)) {
-                        continue;
-                    }
-                    match kind.as_deref() {
-                        Some("normal") if h.is_pubsub() => continue,
-                        Some("pubsub") if !h.is_pubsub() => continue,
-                        Some("master" | "replica" | "slave") => continue,
-                        _ => {}
-                    }
-                    text.push_str(&h.line());
+                _ => {
+                    self.out.error("ERR syntax error");
+                    return;
                 }
-                self.out.verbatim(text.as_bytes());
             }
-            "KILL" => self.client_kill(&a[1..]),
-            "UNBLOCK" => self.client_unblock(&a[1..]),
-            _ => self.out.error(&unknown_subcommand(args)),
         }
+        let handles: Vec<Arc<Handle>> = self
+            .server
+            .registry
+            .lock()
+            .expect("registry")
+            .values()
+            .cloned()
+            .collect();
+        let mut text = String::new();
+        for h in handles {
+            if ids.as_ref().is_some_and(|ids| !ids.contains(&h.id)) {
+                continue;
+            }
+            match kind.as_deref() {
+                Some("normal") if h.is_pubsub() => continue,
+                Some("pubsub") if !h.is_pubsub() => continue,
+                Some("master" | "replica" | "slave") => continue,
+                _ => {}
+            }
+            text.push_str(&h.line());
+        }
+        self.out.verbatim(text.as_bytes());
     }
     /// CLIENT UNBLOCK id [TIMEOUT|ERROR]: 1 if that client is blocked (the writer then answers
     /// it with nil, or with the UNBLOCKED error), else 0. The flag is the writer's, read here;

@@ -12,7 +12,9 @@ mod server;
 mod snapshot;
 mod transactions;
 
-use crate::commands::table::{self, Command, Handler, Session, COMMANDS};
+use crate::commands::table::{
+    self, unknown_command, unknown_subcommand, Command, Handler, Resolved, Session,
+};
 use crate::glob::glob;
 use crate::jobs::{BlockClaim, Event, Job, Notifier, Op, Outcome, WatchClaim, WriteBatch};
 use crate::pubsub::{encode_message, Handle, State};
@@ -104,11 +106,12 @@ enum Flow {
     Close,
 }
 
-/// A command's name, its table entry (None: unknown) and the checks made once, when it was
-/// read.
+/// A command's name, its table entry (None: unknown), the container whose subcommand is
+/// unknown, and the checks made once, when it was read.
 struct Prepared {
     name: Cow<'static, str>,
     cmd: Option<&'static Command>,
+    unknown_subcommand: bool,
     admitted: bool,
 }
 
@@ -316,10 +319,8 @@ impl Conn {
             // CLIENT REPLY OFF or SKIP: the reply is dropped (pub/sub confirmations and
             // messages are pushes, which Redis sends anyway).
             let skip = std::mem::take(&mut self.skip_next);
-            let client_reply = prepared.cmd.and_then(Command::session) == Some(Session::Client)
-                && args
-                    .get(1)
-                    .is_some_and(|s| s.eq_ignore_ascii_case(b"REPLY"));
+            let client_reply =
+                prepared.cmd.and_then(Command::session) == Some(Session::ClientReply);
             let silent = (skip || self.replies_off)
                 && !client_reply
                 && !prepared.cmd.is_some_and(|c| c.has(table::PUSHES));
@@ -436,7 +437,12 @@ impl Conn {
     /// The checks a command gets once, as it is read: counted, shown in CLIENT LIST, and
     /// admitted (or not) by the rate limiters.
     fn prepare(&mut self, args: &[Vec<u8>]) -> Prepared {
-        let cmd = table::lookup(&args[0]);
+        let resolved = table::resolve(args);
+        let cmd = match resolved {
+            Resolved::Found(c) => Some(c),
+            Resolved::Unknown | Resolved::UnknownSubcommand => None,
+        };
+        let unknown_sub = matches!(resolved, Resolved::UnknownSubcommand);
         let name = match cmd {
             Some(c) => Cow::Borrowed(c.name),
             None => Cow::Owned(String::from_utf8_lossy(&args[0]).to_ascii_uppercase()),
@@ -453,7 +459,8 @@ impl Conn {
             state
                 .cmd
                 .extend(name.chars().map(|c| c.to_ascii_lowercase()));
-            if has(table::CONTAINER) && args.len() > 1 {
+            // A container that dispatches itself, or an unknown subcommand: as given.
+            if (has(table::CONTAINER) || unknown_sub) && args.len() > 1 {
                 state.cmd.push('|');
                 state
                     .cmd
@@ -469,13 +476,7 @@ impl Conn {
         // SETINFO: what a client library sends at connect) is not charged to the connection's
         // own bucket, so a small per-connection burst is the application's; the global bucket,
         // which protects the server, still counts it.
-        let setup = has(table::SETUP)
-            || table::SETUP_SUBCOMMANDS.iter().any(|&(command, sub)| {
-                cmd.and_then(Command::session) == Some(command)
-                    && args
-                        .get(1)
-                        .is_some_and(|s| s.eq_ignore_ascii_case(sub.as_bytes()))
-            });
+        let setup = has(table::SETUP);
         let unauthenticated = !self.authed && !has(table::NO_AUTH);
         let own = if setup { None } else { self.limiter.as_mut() };
         let limited = own.is_some() || self.server.global_limiter.is_some();
@@ -498,6 +499,7 @@ impl Conn {
         Prepared {
             name,
             cmd,
+            unknown_subcommand: unknown_sub,
             admitted,
         }
     }
@@ -596,7 +598,11 @@ impl Conn {
         }
         let Some(cmd) = cmd else {
             self.multi_failed |= self.multi.is_some();
-            self.out.error(&unknown_command(&args));
+            self.out.error(&if prepared.unknown_subcommand {
+                unknown_subcommand(&args)
+            } else {
+                unknown_command(&args)
+            });
             return Flow::Continue;
         };
         // A subscribed RESP2 connection may only (un)subscribe, PING and QUIT (as Redis 7.0).
@@ -609,20 +615,25 @@ impl Conn {
             return Flow::Continue;
         }
         if self.multi.is_some() && cmd.session() != Some(Session::Quit) {
-            // Queued, or refused (and the transaction marked) if it could never run.
-            if cmd.has(table::NO_MULTI) {
-                self.multi_failed = true;
-                self.out
-                    .error("ERR Command not allowed inside a transaction");
-            } else if !cmd.arity_ok(args.len()) {
-                self.multi_failed = true;
-                self.wrong_args(name);
+            // Queued, or refused (and the transaction marked) if it could never run: its arity
+            // first, as Redis checks it.
+            let refused = if !cmd.arity_ok(args.len()) {
+                Some(cmd.wrong_args())
+            } else if cmd.has(table::NO_MULTI) {
+                Some("ERR Command not allowed inside a transaction".to_string())
             } else {
-                self.multi
-                    .as_mut()
-                    .expect("in MULTI")
-                    .push(Op { cmd, args });
-                self.out.simple("QUEUED");
+                None
+            };
+            match (refused, self.multi.as_mut()) {
+                (Some(e), _) => {
+                    self.multi_failed = true;
+                    self.out.error(&e);
+                }
+                (None, Some(queue)) => {
+                    queue.push(Op { cmd, args });
+                    self.out.simple("QUEUED");
+                }
+                (None, None) => {}
             }
             return Flow::Continue;
         }
@@ -651,7 +662,7 @@ impl Conn {
         }
         // Every argument a command reads is there (its arity, as Redis checks it first).
         if !cmd.arity_ok(args.len()) {
-            self.wrong_args(name);
+            self.out.error(&cmd.wrong_args());
             return Flow::Continue;
         }
         let flow = self.run(cmd, &args);
@@ -674,22 +685,20 @@ impl Conn {
     }
 
     fn wrong_args(&mut self, name: &str) {
-        self.out.error(&format!(
-            "ERR wrong number of arguments for '{}' command",
-            name.to_ascii_lowercase()
-        ));
+        self.out.error(&table::wrong_args(name));
     }
 
     /// Runs a command that is not a write (its arity checked): a keyspace read on this
     /// connection's snapshot, or a session command here.
     fn run(&mut self, cmd: &'static Command, args: &[Vec<u8>]) -> Flow {
-        let a = &args[1..];
+        let a = cmd.own_args(args);
         let name = cmd.name;
         if let Handler::Read(read) = cmd.handler {
             self.keyspace_read(|ks| read(ks, a));
             return Flow::Continue;
         }
         let Handler::Session(session) = cmd.handler else {
+            // A write never comes here; a container alone has failed its arity.
             self.wrong_args(name);
             return Flow::Continue;
         };
@@ -710,7 +719,10 @@ impl Conn {
                 self.unsubscribe(session == Session::PUnsubscribe, a)
             }
             Session::Publish if a.len() == 2 => self.publish(&a[0], &a[1]),
-            Session::Pubsub => self.pubsub(args),
+            Session::PubsubChannels => self.pubsub_channels(args, a),
+            Session::PubsubNumsub => self.pubsub_numsub(a),
+            Session::PubsubNumpat => self.pubsub_numpat(),
+            Session::Help => self.help(cmd),
             // No functions can be loaded: FLUSH has nothing to do (Redis' test harness calls it
             // before every test file) and LIST is empty.
             Session::Function => match String::from_utf8_lossy(&a[0]).to_ascii_uppercase().as_str()
@@ -755,42 +767,32 @@ impl Conn {
                     .out
                     .error("ERR value is not an integer or out of range"),
             },
-            Session::Client => self.client(args),
-            Session::Command => match a
-                .first()
-                .map(|s| String::from_utf8_lossy(s).to_ascii_uppercase())
-            {
-                None => {
-                    self.out.array(COMMANDS.len());
-                    for c in COMMANDS {
-                        self.command_info(c);
-                    }
-                }
-                Some(sub) if sub == "COUNT" && a.len() == 1 => self.out.int(COMMANDS.len() as i64),
-                Some(sub) if sub == "INFO" => {
-                    let asked: Vec<Option<&Command>> = if a.len() == 1 {
-                        COMMANDS.iter().map(Some).collect()
-                    } else {
-                        a[1..].iter().map(|n| table::lookup(n)).collect()
-                    };
-                    self.out.array(asked.len());
-                    for c in asked {
-                        match c {
-                            Some(c) => self.command_info(c),
-                            None => self.out.null(),
-                        }
-                    }
-                }
-                Some(sub) if sub == "LIST" && a.len() == 1 => {
-                    self.out.array(COMMANDS.len());
-                    for c in COMMANDS {
-                        self.out.bulk(c.name.to_ascii_lowercase().as_bytes());
-                    }
-                }
-                Some(sub) if sub == "DOCS" => self.out.map(0),
-                Some(_) => self.out.error(&unknown_subcommand(args)),
+            Session::ClientId => self.out.int(self.id as i64),
+            Session::ClientGetname => match self.name.clone() {
+                Some(name) => self.out.bulk(&name),
+                None => self.out.null(),
             },
-            Session::Config => self.config(a),
+            Session::ClientSetname => self.client_setname(&a[0]),
+            // Accepted and not kept (CLIENT LIST shows no lib-name or lib-ver).
+            Session::ClientSetinfo => self.out.simple("OK"),
+            Session::ClientInfo => {
+                let line = self.handle.line();
+                self.out.verbatim(line.as_bytes());
+            }
+            Session::ClientList => self.client_list(a),
+            Session::ClientKill => self.client_kill(a),
+            Session::ClientReply => self.client_reply(&a[0]),
+            Session::ClientUnblock if a.len() <= 2 => self.client_unblock(a),
+            Session::ClientUnblock => self.out.error("ERR syntax error"),
+            Session::Command => self.command_all(),
+            Session::CommandCount => self.out.int(table::COMMANDS.len() as i64),
+            Session::CommandInfo => self.command_info_of(a),
+            Session::CommandList => self.command_list(a),
+            Session::CommandGetkeys => self.command_getkeys(a),
+            // No docs are kept (an entry without them would mislead redis-cli's help).
+            Session::CommandDocs => self.out.map(0),
+            Session::ConfigGet => self.config_get(a),
+            Session::ConfigSet => self.config_set(a),
             Session::Info => {
                 let info = self.server.info(a);
                 self.out.verbatim(info.as_bytes());
@@ -829,39 +831,10 @@ impl Conn {
                 self.out.bulk(since.as_secs().to_string().as_bytes());
                 self.out.bulk(since.subsec_micros().to_string().as_bytes());
             }
-            Session::Memory if a[0].eq_ignore_ascii_case(b"USAGE") && a.len() >= 2 => {
-                self.keyspace_read(|ks| crate::commands::random::memory_usage(ks, &a[1..]))
-            }
-            Session::Memory => self.out.error(&unknown_subcommand(args)),
-            Session::Object if a[0].eq_ignore_ascii_case(b"REFCOUNT") && a.len() == 2 => {
-                self.keyspace_read(|ks| crate::commands::random::refcount(ks, &a[1]))
-            }
-            Session::Object => self.out.error(&unknown_subcommand(args)),
             _ => self.wrong_args(name),
         }
         Flow::Continue
     }
-}
-
-/// The "unknown command" error, worded as Redis 7.0 words it: the name cut at 128 bytes, then
-/// the arguments quoted while the list is shorter than 128 bytes (the last one cut to fit).
-fn unknown_command(args: &[Vec<u8>]) -> String {
-    let name = &args[0][..args[0].len().min(128)];
-    let mut list: Vec<u8> = Vec::new();
-    for arg in &args[1..] {
-        if list.len() >= 128 {
-            break;
-        }
-        let room = 128 - list.len();
-        list.push(b'\'');
-        list.extend_from_slice(&arg[..arg.len().min(room)]);
-        list.extend_from_slice(b"' ");
-    }
-    format!(
-        "ERR unknown command '{}', with args beginning with: {}",
-        String::from_utf8_lossy(name),
-        String::from_utf8_lossy(&list)
-    )
 }
 
 impl Drop for Conn {
@@ -894,13 +867,4 @@ impl Drop for Conn {
         // Counted in by the acceptor.
         self.server.clients.fetch_sub(1, Ordering::Relaxed);
     }
-}
-
-/// Redis 7's reply to an unknown subcommand of a container command (CLIENT, CONFIG, PUBSUB).
-fn unknown_subcommand(args: &[Vec<u8>]) -> String {
-    format!(
-        "ERR unknown subcommand '{}'. Try {} HELP.",
-        String::from_utf8_lossy(args.get(1).map_or(&b""[..], |a| a.as_slice())),
-        String::from_utf8_lossy(&args[0]).to_ascii_uppercase()
-    )
 }

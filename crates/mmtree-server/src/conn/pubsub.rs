@@ -1,5 +1,5 @@
-//! SUBSCRIBE, PSUBSCRIBE, UNSUBSCRIBE, PUNSUBSCRIBE, PUBLISH, PUBSUB on a connection (the
-//! registry and the mail are `crate::pubsub`).
+//! SUBSCRIBE, PSUBSCRIBE, UNSUBSCRIBE, PUNSUBSCRIBE, PUBLISH, the PUBSUB subcommands on a
+//! connection (the registry and the mail are `crate::pubsub`).
 
 use super::*;
 
@@ -93,76 +93,44 @@ impl Conn {
         }
         self.out.int(subscribers.len() as i64);
     }
-    /// PUBSUB CHANNELS [pattern] | NUMSUB [channel ...] | NUMPAT | HELP.
-    pub(super) fn pubsub(&mut self, args: &[Vec<u8>]) {
-        let sub = args
-            .get(1)
-            .map(|s| String::from_utf8_lossy(s).to_ascii_uppercase())
-            .unwrap_or_default();
-        let a = &args[args.len().min(2)..];
-        let subs = self.server.subs.lock().expect("subs");
-        match sub.as_str() {
-            "CHANNELS" if a.len() <= 1 => {
-                let mut names: Vec<Vec<u8>> = subs
-                    .channels
-                    .keys()
-                    .filter(|c| a.first().is_none_or(|p| glob(p, c)))
-                    .cloned()
-                    .collect();
-                names.sort();
-                drop(subs);
-                self.out.array(names.len());
-                for n in names {
-                    self.out.bulk(&n);
-                }
-            }
-            "NUMSUB" => {
-                let counts: Vec<usize> = a
-                    .iter()
-                    .map(|c| subs.channels.get(c).map_or(0, |s| s.len()))
-                    .collect();
-                drop(subs);
-                self.out.array(a.len() * 2);
-                for (c, n) in a.iter().zip(counts) {
-                    self.out.bulk(c);
-                    self.out.int(n as i64);
-                }
-            }
-            "NUMPAT" if a.is_empty() => {
-                let n = subs.patterns.len();
-                drop(subs);
-                self.out.int(n as i64);
-            }
-            "CHANNELS" | "NUMPAT" => {
-                drop(subs);
-                self.out.error(&format!(
-                    "ERR wrong number of arguments for 'pubsub|{}' command",
-                    sub.to_ascii_lowercase()
-                ));
-            }
-            "HELP" => {
-                drop(subs);
-                let lines = [
-                    "PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-                    "CHANNELS [<pattern>]",
-                    "    Return the currently active channels matching a <pattern> (default: '*').",
-                    "NUMPAT",
-                    "    Return number of subscriptions to patterns.",
-                    "NUMSUB [<channel> ...]",
-                    "    Return the number of subscribers for the specified channels, excluding",
-                    "    pattern subscriptions(default: no channels).",
-                    "HELP",
-                    "    Print this help.",
-                ];
-                self.out.array(lines.len());
-                for l in lines {
-                    self.out.simple(l);
-                }
-            }
-            _ => {
-                drop(subs);
-                self.out.error(&unknown_subcommand(args));
-            }
+    /// PUBSUB CHANNELS [pattern]: the channels with a subscriber, sorted.
+    pub(super) fn pubsub_channels(&mut self, args: &[Vec<u8>], a: &[Vec<u8>]) {
+        if a.len() > 1 {
+            // Redis 7.0's words for a count its table allows and the subcommand does not.
+            self.out.error(&table::subcommand_syntax_error(args));
+            return;
         }
+        let subs = self.server.subs.lock().expect("subs");
+        let mut names: Vec<Vec<u8>> = subs
+            .channels
+            .keys()
+            .filter(|c| a.first().is_none_or(|p| glob(p, c)))
+            .cloned()
+            .collect();
+        drop(subs);
+        names.sort();
+        self.out.array(names.len());
+        for n in names {
+            self.out.bulk(&n);
+        }
+    }
+    /// PUBSUB NUMSUB [channel ...]: each channel and its number of subscribers.
+    pub(super) fn pubsub_numsub(&mut self, a: &[Vec<u8>]) {
+        let subs = self.server.subs.lock().expect("subs");
+        let counts: Vec<usize> = a
+            .iter()
+            .map(|c| subs.channels.get(c).map_or(0, |s| s.len()))
+            .collect();
+        drop(subs);
+        self.out.array(a.len() * 2);
+        for (c, n) in a.iter().zip(counts) {
+            self.out.bulk(c);
+            self.out.int(n as i64);
+        }
+    }
+    /// PUBSUB NUMPAT: the number of pattern subscriptions.
+    pub(super) fn pubsub_numpat(&mut self) {
+        let n = self.server.subs.lock().expect("subs").patterns.len();
+        self.out.int(n as i64);
     }
 }

@@ -1,21 +1,25 @@
-//! Server and introspection commands: COMMAND (INFO, LIST, COUNT), CONFIG GET/SET, MEMORY USAGE.
+//! Server and introspection commands: COMMAND (alone, INFO, LIST, COUNT), CONFIG GET and SET.
 
 use super::*;
+use crate::commands::args::Args;
 
 impl Conn {
     /// One command's entry in COMMAND / COMMAND INFO, in Redis 7's shape: name, arity, flags,
-    /// first key, last key, key step, ACL categories, tips, key specs, subcommands (the last
-    /// four empty).
+    /// first key, last key, key step, ACL categories, tips, key specs (these three empty), and
+    /// the subcommands' entries.
     pub(super) fn command_info(&mut self, c: &Command) {
-        let flags: &[&str] = if c.has(table::BLOCKING) {
-            &["write", "blocking"]
-        } else if c.has(table::WRITE) {
-            &["write"]
+        let mut flags: Vec<&str> = Vec::new();
+        if c.has(table::WRITE) {
+            flags.push("write");
         } else if c.has(table::READONLY) {
-            &["readonly"]
-        } else {
-            &[]
-        };
+            flags.push("readonly");
+        }
+        if c.has(table::BLOCKING) {
+            flags.push("blocking");
+        }
+        if c.has(table::NUMKEYS) {
+            flags.push("movablekeys");
+        }
         let (first, last, step) = c.keys;
         self.out.array(10);
         self.out.bulk(c.name.to_ascii_lowercase().as_bytes());
@@ -27,30 +31,90 @@ impl Conn {
         self.out.int(i64::from(first));
         self.out.int(i64::from(last));
         self.out.int(i64::from(step));
-        for _ in 0..4 {
+        for _ in 0..3 {
             self.out.array(0);
         }
+        self.out.array(c.subcommands.len());
+        for s in c.subcommands {
+            self.command_info(s);
+        }
     }
-    pub(super) fn config(&mut self, a: &[Vec<u8>]) {
-        let sub = a
-            .first()
-            .map(|s| String::from_utf8_lossy(s).to_ascii_uppercase())
-            .unwrap_or_default();
-        if sub == "GET" && a.len() < 2 {
-            self.out
-                .error("ERR wrong number of arguments for 'config|get' command");
-            return;
+    /// COMMAND alone: every command's entry (a container's subcommands inside it).
+    pub(super) fn command_all(&mut self) {
+        self.out.array(table::COMMANDS.len());
+        for c in table::COMMANDS {
+            self.command_info(c);
         }
-        if sub == "SET" {
-            self.config_set(&a[1..]);
-            return;
+    }
+    /// COMMAND INFO [name ...]: the entries of the commands named (`client|getname` names a
+    /// subcommand), a null for an unknown one; every command's without names.
+    pub(super) fn command_info_of(&mut self, names: &[Vec<u8>]) {
+        if names.is_empty() {
+            return self.command_all();
         }
-        if sub != "GET" {
-            let mut args = vec![b"CONFIG".to_vec()];
-            args.extend(a.iter().cloned());
-            self.out.error(&unknown_subcommand(&args));
-            return;
+        self.out.array(names.len());
+        for n in names {
+            match table::lookup(n) {
+                Some(c) => self.command_info(c),
+                None => self.out.null(),
+            }
         }
+    }
+    /// COMMAND LIST [FILTERBY PATTERN pattern | FILTERBY MODULE name]: every command's name and
+    /// every subcommand's (`client|getname`), as Redis 7 (no module is loaded: MODULE lists
+    /// none); FILTERBY ACLCAT is refused (there are no ACL categories).
+    pub(super) fn command_list(&mut self, a: &[Vec<u8>]) {
+        let mut args = Args::new(a);
+        let (pattern, module) = if args.is_empty() {
+            (None, false)
+        } else if args.eat("FILTERBY") && args.rest().len() == 2 {
+            if let Some(p) = args.eat_value("PATTERN") {
+                (Some(p), false)
+            } else if args.eat_value("MODULE").is_some() {
+                (None, true)
+            } else {
+                return self.out.error("ERR syntax error");
+            }
+        } else {
+            return self.out.error("ERR syntax error");
+        };
+        let names: Vec<String> = table::all()
+            .iter()
+            .map(|c| c.name.to_ascii_lowercase())
+            .filter(|n| !module && pattern.is_none_or(|p| glob(p, n.as_bytes())))
+            .collect();
+        self.out.array(names.len());
+        for n in names {
+            self.out.bulk(n.as_bytes());
+        }
+    }
+    /// COMMAND GETKEYS command [arg ...]: the keys of a request, by the table's key positions
+    /// (Redis 7.0's errors).
+    pub(super) fn command_getkeys(&mut self, request: &[Vec<u8>]) {
+        let Resolved::Found(cmd) = table::resolve(request) else {
+            return self.out.error("ERR Invalid command specified");
+        };
+        if !cmd.has_keys() {
+            return self.out.error("ERR The command has no key arguments");
+        }
+        if !cmd.arity_ok(request.len()) {
+            return self
+                .out
+                .error("ERR Invalid number of arguments specified for command");
+        }
+        if !cmd.numkeys_fit(request) {
+            return self
+                .out
+                .error("ERR Invalid arguments specified for command");
+        }
+        let keys: Vec<&Vec<u8>> = cmd.key_args(request).collect();
+        self.out.array(keys.len());
+        for k in keys {
+            self.out.bulk(k);
+        }
+    }
+    /// CONFIG GET parameter [parameter ...]: the settings whose names match a pattern.
+    pub(super) fn config_get(&mut self, patterns: &[Vec<u8>]) {
         let config = &self.server.config;
         let params: Vec<(&str, String)> = vec![
             ("save", String::new()),
@@ -82,7 +146,7 @@ impl Conn {
         let matched: Vec<&(&str, String)> = params
             .iter()
             .filter(|(k, _)| {
-                a[1..]
+                patterns
                     .iter()
                     .any(|p| glob(&p.to_ascii_lowercase(), k.as_bytes()))
             })
@@ -97,9 +161,10 @@ impl Conn {
     /// `*-max-intset-entries`) are accepted and ignored, since mmtree stores no encodings; any
     /// other setting is refused in Redis' words (the server's settings are its command line).
     pub(super) fn config_set(&mut self, a: &[Vec<u8>]) {
-        if a.is_empty() || !a.len().is_multiple_of(2) {
-            self.out
-                .error("ERR wrong number of arguments for 'config|set' command");
+        // Name and value pairs (the table's arity asks for one at least; Redis 7.0 calls an odd
+        // count a syntax error).
+        if !a.len().is_multiple_of(2) {
+            self.out.error("ERR syntax error");
             return;
         }
         // Checked whole before any is applied, as Redis.
@@ -135,5 +200,101 @@ impl Conn {
             self.server.notify.set(flags);
         }
         self.out.simple("OK");
+    }
+    /// A container's HELP, in Redis 7's shape (`addReplyHelp`): a header, what each subcommand
+    /// the table lists for it does, then HELP.
+    pub(super) fn help(&mut self, cmd: &Command) {
+        let container = cmd.name.split('|').next().unwrap_or_default();
+        let lines: &[&str] = match container {
+            "CLIENT" => &[
+                "GETNAME",
+                "    Return the name of the current connection.",
+                "ID",
+                "    Return the ID of the current connection.",
+                "INFO",
+                "    Return information about the current client connection.",
+                "KILL <ip:port>",
+                "    Kill connection made from <ip:port>.",
+                "KILL <option> <value> [<option> <value> [...]]",
+                "    Kill connections. Options are:",
+                "    * ADDR <ip:port>",
+                "      Kill connections made from the specified address",
+                "    * LADDR <ip:port>",
+                "      Kill connections made to specified local address",
+                "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+                "      Kill connections by type.",
+                "    * USER <username>",
+                "      Kill connections authenticated by <username>.",
+                "    * SKIPME (YES|NO)",
+                "      Skip killing current connection (default: yes).",
+                "    * ID <client-id>",
+                "      Kill connections by client id.",
+                "LIST [options ...]",
+                "    Return information about client connections. Options:",
+                "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+                "      Return clients of specified type.",
+                "    * ID <client-id> [<client-id> ...]",
+                "      Return clients of specified IDs only.",
+                "REPLY (ON|OFF|SKIP)",
+                "    Control the replies sent to the current connection.",
+                "SETNAME <name>",
+                "    Assign the name <name> to the current connection.",
+                "SETINFO <LIB-NAME|LIB-VER> <value>",
+                "    Accepted and not kept.",
+                "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+                "    Unblock the specified blocked client.",
+            ],
+            "CONFIG" => &[
+                "GET <pattern>",
+                "    Return parameters matching the glob-like <pattern> and their values.",
+                "SET <directive> <value>",
+                "    Set the configuration <directive> to <value> (only the settings without",
+                "    effect: mmtree serve takes its settings from its command line).",
+            ],
+            "COMMAND" => &[
+                "(no subcommand)",
+                "    Return details about all commands.",
+                "COUNT",
+                "    Return the total number of commands in this server.",
+                "LIST [FILTERBY (MODULE <module-name>|PATTERN <pattern>)]",
+                "    Return a list of all commands in this server.",
+                "INFO [<command-name> ...]",
+                "    Return details about multiple commands.",
+                "    If no command names are given, documentation details for all",
+                "    commands are returned.",
+                "DOCS [<command-name> ...]",
+                "    An empty map: no documentation is kept.",
+                "GETKEYS <full-command>",
+                "    Return the keys from a full command.",
+            ],
+            "PUBSUB" => &[
+                "CHANNELS [<pattern>]",
+                "    Return the currently active channels matching a <pattern> (default: '*').",
+                "NUMPAT",
+                "    Return number of subscriptions to patterns.",
+                "NUMSUB [<channel> ...]",
+                "    Return the number of subscribers for the specified channels, excluding",
+                "    pattern subscriptions(default: no channels).",
+            ],
+            "MEMORY" => &[
+                "USAGE <key> [SAMPLES <count>]",
+                "    Return memory in bytes used by <key> and its value (its rows in tree pages).",
+            ],
+            "OBJECT" => &[
+                "REFCOUNT <key>",
+                "    Return the number of references of the value associated with the specified",
+                "    <key> (1: no value is shared).",
+            ],
+            _ => &[],
+        };
+        self.out.array(lines.len() + 3);
+        self.out.simple(&format!(
+            "{container} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
+        ));
+        for l in lines {
+            self.out.simple(l);
+        }
+        self.out.simple("HELP");
+        self.out.simple("    Prints this help.");
     }
 }

@@ -3,6 +3,7 @@
 
 #[allow(unused_imports)]
 use super::err;
+use crate::commands::args::Args;
 use crate::notify;
 use crate::resp::Reply;
 #[allow(unused_imports)]
@@ -38,13 +39,20 @@ fn set_expiry(
     // NX: only without an expiry; XX: only with one; GT/LT: only if the new time is
     // later/earlier (no expiry counts as forever), as Redis 7.
     let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
-    for opt in &a[2..] {
-        match String::from_utf8_lossy(opt).to_ascii_uppercase().as_str() {
-            "NX" => nx = true,
-            "XX" => xx = true,
-            "GT" => gt = true,
-            "LT" => lt = true,
-            other => return Ok(Reply::Error(format!("ERR Unsupported option {other}"))),
+    let mut args = Args::new(&a[2..]);
+    while let Some(word) = args.rest().first() {
+        match args.eat_any(&["NX", "XX", "GT", "LT"]) {
+            Some("NX") => nx = true,
+            Some("XX") => xx = true,
+            Some("GT") => gt = true,
+            Some(_) => lt = true,
+            // As given, as Redis 7.0 names it.
+            None => {
+                return err(&format!(
+                    "ERR Unsupported option {}",
+                    String::from_utf8_lossy(word)
+                ))
+            }
         }
     }
     if nx && (xx || gt || lt) {
@@ -172,20 +180,18 @@ pub fn copy(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Reply> {
         return Ok(wrong_args("COPY"));
     }
     let (mut to_db, mut replace) = (tx.db, false);
-    let mut i = 2;
-    while i < a.len() {
-        match String::from_utf8_lossy(&a[i]).to_ascii_uppercase().as_str() {
-            "REPLACE" => replace = true,
-            "DB" if i + 1 < a.len() => {
-                i += 1;
-                to_db = match db_index(&a[i]) {
-                    Ok(db) => db,
-                    Err(e) => return Ok(e),
-                };
-            }
-            _ => return err("ERR syntax error"),
+    let mut args = Args::new(&a[2..]);
+    while !args.is_empty() {
+        if args.eat("REPLACE") {
+            replace = true;
+        } else if let Some(db) = args.eat_value("DB") {
+            to_db = match db_index(db) {
+                Ok(db) => db,
+                Err(e) => return Ok(e),
+            };
+        } else {
+            return err("ERR syntax error");
         }
-        i += 1;
     }
     if to_db == tx.db && a[0] == a[1] {
         return err("ERR source and destination objects are the same");

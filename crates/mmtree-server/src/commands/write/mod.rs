@@ -38,7 +38,7 @@ pub mod strings;
 use super::table::{Command, Handler};
 use crate::keyspace::{Fault, Keyspace, Ks, Rows, Transaction};
 use crate::resp::Reply;
-use crate::store::{wrong_args, Tx, TxResult, WRONGTYPE};
+use crate::store::{Tx, TxResult, WRONGTYPE};
 
 /// Runs a keyspace read over this transaction (the reads' own code, as EXEC runs them).
 fn reading<T>(tx: &mut Tx<'_>, f: impl FnOnce(&mut Ks<'_>) -> T) -> T {
@@ -79,11 +79,11 @@ pub fn apply(tx: &mut Tx<'_>, cmd: &Command, args: &[Vec<u8>]) -> TxResult<Reply
     match cmd.handler {
         // Every argument a handler reads is there: the arity is checked first, as Redis does
         // (the connection checks it for reads; writes are checked here, in every path).
-        Handler::Write(apply) if cmd.arity_ok(args.len()) => apply(tx, &args[1..]),
+        Handler::Write(apply) if cmd.arity_ok(args.len()) => apply(tx, cmd.own_args(args)),
         // Inside MULTI (or a script): never blocks.
-        Handler::Block(attempt) if cmd.arity_ok(args.len()) => {
-            Ok(super::blocking::without_blocking(attempt(tx, &args[1..])?))
-        }
-        _ => Ok(wrong_args(cmd.name)),
+        Handler::Block(attempt) if cmd.arity_ok(args.len()) => Ok(
+            super::blocking::without_blocking(attempt(tx, cmd.own_args(args))?),
+        ),
+        _ => Ok(Reply::Error(cmd.wrong_args())),
     }
 }
