@@ -1,7 +1,7 @@
 """mmtree's Python binding against py-lmdb, on the same data, in one run.
 
     pip install ./bindings/python lmdb
-    python bindings/python/bench.py [--records 1000000] [--commits 1000] [--dir DIR]
+    python bindings/python/bench.py [--records 1000000] [--commits 1000] [--dir DIR] [--rounds N]
 
 Workloads (1M records: 16-byte keys = the id big-endian + 8 random bytes, 100-byte values
 derived from the id; inserted in random order):
@@ -13,10 +13,18 @@ derived from the id; inserted in random order):
 Each store runs in a child process of its own (same data, generated from the same seed), on the
 same file system; its files are deleted afterwards. Prints ops/s per store and
 mmtree ÷ LMDB (above 1: mmtree faster).
+
+With --rounds N (for a shared, noisy machine) the pair runs N times, the first store
+alternating (mmtree first in odd rounds, LMDB first in even ones); the table gives the median
+ops/s of each store, and beside the ratio of the medians the range of the per-round ratios and
+the ratio of the median CPU times, py-lmdb's ÷ mmtree's (time.process_time: the time the
+store's process ran, which other processes competing for the cores disturb less than the wall
+clock; a durable commit mostly waits for the disk, so its CPU time says little).
 """
 
 import argparse
 import json
+import statistics
 import os
 import random
 import shutil
@@ -37,10 +45,17 @@ def data(n):
     return keys, values, insert, lookup
 
 
+CPU = {}
+
+
 def timed(f):
+    """Runs f; returns its wall-clock seconds, and records its CPU seconds in CPU[f.__name__]."""
+    c = time.process_time()
     t = time.perf_counter()
     f()
-    return time.perf_counter() - t
+    wall = time.perf_counter() - t
+    CPU[f.__name__] = time.process_time() - c
+    return wall
 
 
 def run_mmtree(path, n, commits):
@@ -84,6 +99,7 @@ def run_mmtree(path, n, commits):
                 w.table("bench").put(keys[lookup[j]], values[j])
 
     res["commit"] = commits / timed(commit)
+    res["cpu"] = dict(CPU)
     db.close()
     res["file_bytes"] = sum(os.path.getsize(os.path.join(path, f)) for f in os.listdir(path))
     return res
@@ -131,6 +147,7 @@ def run_lmdb(path, n, commits):
                 txn.put(keys[lookup[j]], values[j])
 
     res["commit"] = commits / timed(commit)
+    res["cpu"] = dict(CPU)
     env.close()
     res["file_bytes"] = sum(os.path.getsize(os.path.join(path, f)) for f in os.listdir(path))
     return res
@@ -141,6 +158,7 @@ def main():
     ap.add_argument("--records", type=int, default=1_000_000)
     ap.add_argument("--commits", type=int, default=1000)
     ap.add_argument("--dir", default=None, help="where the files go (default: a temporary directory)")
+    ap.add_argument("--rounds", type=int, default=1, help="run the pair this many times (see above)")
     ap.add_argument("--child", choices=["mmtree", "lmdb"], help=argparse.SUPPRESS)
     args = ap.parse_args()
 
@@ -149,19 +167,25 @@ def main():
         print(json.dumps(run(args.dir, args.records, args.commits)))
         return
 
+    if args.rounds < 1:
+        ap.error("--rounds must be at least 1")
     base = tempfile.mkdtemp(prefix="mmtree-pybench-", dir=args.dir)
-    results = {}
+    rounds = []  # per round: {store: result}
     try:
-        for store in ("mmtree", "lmdb"):
-            path = os.path.join(base, store)
-            os.mkdir(path)
-            out = subprocess.run(
-                [sys.executable, __file__, "--child", store, "--dir", path,
-                 "--records", str(args.records), "--commits", str(args.commits)],
-                check=True, capture_output=True, text=True,
-            ).stdout
-            results[store] = json.loads(out.strip().splitlines()[-1])
-            shutil.rmtree(path)
+        for r in range(args.rounds):
+            order = ("mmtree", "lmdb") if r % 2 == 0 else ("lmdb", "mmtree")
+            results = {}
+            for store in order:
+                path = os.path.join(base, store)
+                os.mkdir(path)
+                out = subprocess.run(
+                    [sys.executable, __file__, "--child", store, "--dir", path,
+                     "--records", str(args.records), "--commits", str(args.commits)],
+                    check=True, capture_output=True, text=True,
+                ).stdout
+                results[store] = json.loads(out.strip().splitlines()[-1])
+                shutil.rmtree(path)
+            rounds.append(results)
     finally:
         shutil.rmtree(base, ignore_errors=True)
 
@@ -169,20 +193,36 @@ def main():
     import mmtree  # noqa: F401 (versions for the record)
 
     print(f"{args.records:,} records (16 B keys, 100 B values), {args.commits:,} durable commits; "
-          f"Python {sys.version.split()[0]}, py-lmdb {lmdb.__version__} (LMDB {'.'.join(map(str, lmdb.version()))})")
-    print(f"| workload | mmtree | py-lmdb | mmtree ÷ py-lmdb |")
-    print(f"|---|---:|---:|---:|")
+          f"Python {sys.version.split()[0]}, py-lmdb {lmdb.__version__} (LMDB {'.'.join(map(str, lmdb.version()))})"
+          + (f"; {args.rounds} rounds, medians" if args.rounds > 1 else ""))
+    many = args.rounds > 1
+    if many:
+        print("| workload | mmtree | py-lmdb | mmtree ÷ py-lmdb | per round | CPU time |")
+        print("|---|---:|---:|---:|---|---:|")
+    else:
+        print("| workload | mmtree | py-lmdb | mmtree ÷ py-lmdb |")
+        print("|---|---:|---:|---:|")
     names = {
         "put": f"{args.records:,} puts in one transaction (+ commit), ops/s",
         "get": f"{args.records:,} random gets, ops/s",
         "scan": "full scan, entries/s",
         "commit": f"{args.commits:,} durable single-put commits, commits/s",
     }
+    def median(store, key):
+        return statistics.median(r[store][key] for r in rounds)
+
     for key, name in names.items():
-        m, l = results["mmtree"][key], results["lmdb"][key]
-        print(f"| {name} | {m:,.0f} | {l:,.0f} | {m / l:.2f}× |")
-    m, l = results["mmtree"]["file_bytes"], results["lmdb"]["file_bytes"]
-    print(f"| files after the run, MiB | {m / 2**20:,.1f} | {l / 2**20:,.1f} | |")
+        m, l = median("mmtree", key), median("lmdb", key)
+        if not many:
+            print(f"| {name} | {m:,.0f} | {l:,.0f} | {m / l:.2f}× |")
+            continue
+        ratios = [r["mmtree"][key] / r["lmdb"][key] for r in rounds]
+        cpu = (statistics.median(r["lmdb"]["cpu"][key] for r in rounds)
+               / statistics.median(r["mmtree"]["cpu"][key] for r in rounds))
+        print(f"| {name} | {m:,.0f} | {l:,.0f} | {m / l:.2f}× | "
+              f"{min(ratios):.2f}–{max(ratios):.2f}× | {cpu:.2f}× |")
+    m, l = median("mmtree", "file_bytes"), median("lmdb", "file_bytes")
+    print(f"| files after the run, MiB | {m / 2**20:,.1f} | {l / 2**20:,.1f} | |" + (" | |" if many else ""))
 
 
 if __name__ == "__main__":

@@ -6,8 +6,10 @@
 //!   transaction is an owned `mmtree::ReadTransaction` in an `Arc`; its tables are
 //!   `self_cell`s that own a clone of that `Arc` and borrow from it (`OwnedTable`), so a lookup
 //!   does not resolve the table again. The write transaction is an owned
-//!   `mmtree::WriteTransaction`; its tables are re-resolved by name on each call (a hash-map
-//!   lookup inside the transaction).
+//!   `mmtree::WriteTransaction`; its tables hold the engine's `TableHandle` (a name, borrowing
+//!   nothing), which each call hands the transaction. A table deleted in the transaction is
+//!   noticed through a count of `delete_table` calls, so a stale table object raises
+//!   `NoSuchTable` rather than recreate it, and the common call does not look.
 //! - The Python transaction object holds those in an `Option`; ending the block (commit, abort,
 //!   `close`) takes them out and clears a shared liveness flag, and every later call finds
 //!   `None` (or the flag cleared, for iterators) and raises `mmtree.TransactionClosed`. Table
@@ -20,10 +22,12 @@
 //!   referenced, so using one raises `ValueError`; a view derived from one (a slice, a NumPy
 //!   array) cannot be revoked and instead keeps the snapshot alive until it is gone.
 //! - Range scans read a batch of entries with the GIL released (page faults included), then
-//!   turn the batch into Python objects; the next batch starts after the last key returned, so
-//!   no Rust iterator outlives a call.
+//!   turn the batch into `bytes` objects; `__next__` pairs them into tuples one at a time (a
+//!   batch of tuples, which the garbage collector tracks, would set off collections). The next
+//!   batch starts after the last key returned, so no Rust iterator outlives a call.
 //! - Every object holding engine state records the pid that created it: a forked child may not
-//!   use it and leaks it rather than drop it (see `same_process`).
+//!   use it and leaks it rather than drop it (see `same_process`). The pid is remembered, not
+//!   asked for per call (a system call); a `pthread_atfork` handler makes a child ask again.
 
 use pyo3::buffer::PyBuffer;
 use pyo3::create_exception;
@@ -32,11 +36,10 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyMemoryView, PyString, PyTuple};
 use std::borrow::Cow;
-use std::collections::VecDeque;
 use std::ffi::{c_int, c_void};
 use std::ops::Bound as Edge;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -205,7 +208,7 @@ fn optional_bytes<'a>(
 /// would act on the parent's behalf. So the child refuses to use them and leaks them instead of
 /// dropping them (`leak_if_forked`).
 fn same_process(pid: u32) -> PyResult<()> {
-    if std::process::id() == pid {
+    if current_pid() == pid {
         return Ok(());
     }
     Err(Error::new_err(format!(
@@ -218,8 +221,47 @@ fn same_process(pid: u32) -> PyResult<()> {
 /// Drops `value` in the process that created it (`pid`); in a forked child, leaks it (see
 /// `same_process`).
 fn leak_if_forked<T>(pid: u32, value: T) {
-    if std::process::id() != pid {
+    if current_pid() != pid {
         std::mem::forget(value);
+    }
+}
+
+/// This process's id, remembered: `getpid` is a system call, and every call into a transaction
+/// checks the pid (`same_process`). 0 until first asked, and again in a child right after a
+/// `fork` (`forget_pid`, run by the C library in every child of `fork()`, Python's `os.fork`
+/// and `multiprocessing`'s included), so a child never goes on with its parent's pid.
+static PID: AtomicU32 = AtomicU32::new(0);
+
+fn current_pid() -> u32 {
+    match PID.load(Ordering::Relaxed) {
+        0 => {
+            let pid = std::process::id();
+            PID.store(pid, Ordering::Relaxed);
+            pid
+        }
+        pid => pid,
+    }
+}
+
+/// The `fork` child handler (`pthread_atfork`): the child asks for its pid again. Only an
+/// atomic store, which is async-signal-safe, as a child handler must be.
+extern "C" fn forget_pid() {
+    PID.store(0, Ordering::Relaxed);
+}
+
+/// Registers `forget_pid` once per process image (module initialisation).
+fn register_fork_handler() -> PyResult<()> {
+    // SAFETY: `pthread_atfork` only records the three function pointers; `forget_pid` is a
+    // plain `extern "C" fn()` that lives as long as the process image (this module is never
+    // unloaded by CPython), does an atomic store and nothing else, so it is safe to run in the
+    // child of a fork (where only async-signal-safe work is allowed).
+    let failed = unsafe { libc::pthread_atfork(None, None, Some(forget_pid)) };
+    match failed {
+        0 => Ok(()),
+        code => Err(Error::new_err(format!(
+            "pthread_atfork failed ({}): cannot tell a forked child from its parent",
+            std::io::Error::from_raw_os_error(code)
+        ))),
     }
 }
 
@@ -258,7 +300,7 @@ impl PyDb {
         let Some(db) = self.db.lock().expect("db lock").take() else {
             return;
         };
-        if std::process::id() == self.pid {
+        if current_pid() == self.pid {
             let mut opened = OPENED.lock().expect("opened lock");
             opened.1 = opened.1.saturating_sub(1);
         }
@@ -310,7 +352,7 @@ fn open(
     verify_checksums: bool,
     read_ahead: bool,
 ) -> PyResult<PyDb> {
-    let pid = std::process::id();
+    let pid = current_pid();
     {
         let opened = OPENED.lock().expect("opened lock");
         if opened.1 > 0 && opened.0 != pid {
@@ -451,7 +493,7 @@ impl PyDb {
                 views: Mutex::new(Views::default()),
             }),
             buffers,
-            pid: std::process::id(),
+            pid: current_pid(),
         })
     }
 
@@ -465,7 +507,7 @@ impl PyDb {
         let txn = db.begin_read_bounded(max_age).or_raise()?;
         Ok(PyBoundedTxn {
             txn: Mutex::new(Some(txn)),
-            pid: std::process::id(),
+            pid: current_pid(),
         })
     }
 
@@ -604,6 +646,9 @@ struct PyWriteTxn {
     live: Arc<AtomicBool>,
     /// The process that began it (see `same_process`).
     pid: u32,
+    /// Counts `delete_table` calls: a `WriteTable` made before the last one checks that its
+    /// table still exists before each use (see `PyWriteTable::with`).
+    deletions: u64,
 }
 
 impl Drop for PyWriteTxn {
@@ -619,7 +664,8 @@ impl PyWriteTxn {
         PyWriteTxn {
             txn: Some(txn),
             live: Arc::new(AtomicBool::new(true)),
-            pid: std::process::id(),
+            pid: current_pid(),
+            deletions: 0,
         }
     }
 
@@ -647,34 +693,37 @@ impl PyWriteTxn {
     }
 }
 
-/// An existing table of `txn` (one deleted in this transaction is not recreated by a stale
-/// handle: only `WriteTransaction.table` creates tables).
-fn write_table<'w>(
-    txn: &'w mut mmtree::WriteTransaction,
-    name: &str,
-) -> PyResult<mmtree::Table<'w>> {
+/// Fails if table `name` no longer exists in `txn` (deleted in this transaction: a stale
+/// `WriteTable` does not recreate it; only `WriteTransaction.table` creates tables).
+fn table_exists(txn: &mut mmtree::WriteTransaction, name: &str) -> PyResult<()> {
     if !txn.has_table(name).or_raise()? {
         return Err(NoSuchTable::new_err(format!(
             "table {name:?} was deleted in this transaction; call table({name:?}) again to \
              recreate it"
         )));
     }
-    txn.table(name).or_raise()
+    Ok(())
 }
 
 #[pymethods]
 impl PyWriteTxn {
     /// The table `name`, created if it does not exist.
     fn table(slf: Bound<'_, Self>, name: &str) -> PyResult<PyWriteTable> {
-        slf.try_borrow_mut()?.live()?.table(name).or_raise()?;
+        let (handle, deletions) = {
+            let mut this = slf.try_borrow_mut()?;
+            let handle = this.live()?.table_handle(name).or_raise()?;
+            (handle, this.deletions)
+        };
         Ok(PyWriteTable {
             txn: slf.unbind(),
-            name: name.to_string(),
+            handle,
+            deletions,
         })
     }
 
     /// Deletes table `name` and all its entries; returns False if it did not exist.
     fn delete_table(&mut self, name: &str) -> PyResult<bool> {
+        self.deletions += 1;
         self.live()?.delete_table(name).or_raise()
     }
 
@@ -733,18 +782,28 @@ impl PyWriteTxn {
 #[pyclass(module = "mmtree", name = "WriteTable", frozen)]
 struct PyWriteTable {
     txn: Py<PyWriteTxn>,
-    name: String,
+    /// The engine's handle: the table's name, nothing borrowed; each call passes it the
+    /// transaction.
+    handle: mmtree::TableHandle,
+    /// The transaction's `deletions` when this object was made: while they are the same, no
+    /// table was deleted since, so the table exists and a call need not look.
+    deletions: u64,
 }
 
 impl PyWriteTable {
+    /// Runs `f` on the live transaction, once the table is known to exist.
     fn with<T>(
         &self,
         py: Python<'_>,
-        f: impl FnOnce(&mut mmtree::Table<'_>) -> PyResult<T>,
+        f: impl FnOnce(&mut mmtree::WriteTransaction, &mmtree::TableHandle) -> PyResult<T>,
     ) -> PyResult<T> {
-        let mut txn = self.txn.bind(py).try_borrow_mut()?;
-        let mut table = write_table(txn.live()?, &self.name)?;
-        f(&mut table)
+        let mut this = self.txn.bind(py).try_borrow_mut()?;
+        let unchanged = this.deletions == self.deletions;
+        let txn = this.live()?;
+        if !unchanged {
+            table_exists(txn, self.handle.name())?;
+        }
+        f(txn, &self.handle)
     }
 
     fn iter(
@@ -760,7 +819,7 @@ impl PyWriteTable {
         Ok(RangeIter::new(
             Source::Write(self.txn.clone_ref(py)),
             self.txn.bind(py).try_borrow()?.live.clone(),
-            self.name.clone(),
+            self.handle.name().to_string(),
             start.map(|s| s.into_owned()),
             end.map(|e| e.into_owned()),
             reverse,
@@ -775,7 +834,7 @@ impl PyWriteTable {
     fn put(&self, py: Python<'_>, key: Bound<'_, PyAny>, value: Bound<'_, PyAny>) -> PyResult<()> {
         let key = bytes_like(&key, "key")?;
         let value = bytes_like(&value, "value")?;
-        self.with(py, |t| t.insert(&key, &value).or_raise())
+        self.with(py, |w, t| t.insert(w, &key, &value).or_raise())
     }
 
     fn __setitem__(
@@ -790,12 +849,12 @@ impl PyWriteTable {
     /// Removes `key`; returns True if it was there.
     fn remove(&self, py: Python<'_>, key: Bound<'_, PyAny>) -> PyResult<bool> {
         let key = bytes_like(&key, "key")?;
-        self.with(py, |t| t.remove(&key).or_raise())
+        self.with(py, |w, t| t.remove(w, &key).or_raise())
     }
 
     fn __delitem__(&self, py: Python<'_>, key: Bound<'_, PyAny>) -> PyResult<()> {
         let k = bytes_like(&key, "key")?;
-        if self.with(py, |t| t.remove(&k).or_raise())? {
+        if self.with(py, |w, t| t.remove(w, &k).or_raise())? {
             Ok(())
         } else {
             Err(PyKeyError::new_err(key.unbind()))
@@ -811,8 +870,8 @@ impl PyWriteTable {
         default: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let k = bytes_like(&key, "key")?;
-        let value = self.with(py, |t| {
-            Ok(t.get(&k)
+        let value = self.with(py, |w, t| {
+            Ok(t.get(w, &k)
                 .or_raise()?
                 .map(|v| PyBytes::new(py, v).into_any()))
         })?;
@@ -825,8 +884,8 @@ impl PyWriteTable {
         key: Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let k = bytes_like(&key, "key")?;
-        let value = self.with(py, |t| {
-            Ok(t.get(&k)
+        let value = self.with(py, |w, t| {
+            Ok(t.get(w, &k)
                 .or_raise()?
                 .map(|v| PyBytes::new(py, v).into_any()))
         })?;
@@ -835,11 +894,11 @@ impl PyWriteTable {
 
     fn __contains__(&self, py: Python<'_>, key: Bound<'_, PyAny>) -> PyResult<bool> {
         let k = bytes_like(&key, "key")?;
-        self.with(py, |t| Ok(t.get(&k).or_raise()?.is_some()))
+        self.with(py, |w, t| Ok(t.get(w, &k).or_raise()?.is_some()))
     }
 
     fn __len__(&self, py: Python<'_>) -> PyResult<usize> {
-        self.with(py, |t| Ok(t.len() as usize))
+        self.with(py, |w, t| Ok(t.len(w).or_raise()? as usize))
     }
 
     /// Iterates over (key, value) pairs with start <= key < end (either None: open), in key
@@ -897,8 +956,8 @@ impl PyWriteTable {
 
     /// The (key, value) pair with the smallest key, or None.
     fn first<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyTuple>>> {
-        self.with(py, |t| {
-            t.first()
+        self.with(py, |w, t| {
+            t.first(w)
                 .or_raise()?
                 .map(|(k, v)| (PyBytes::new(py, k), PyBytes::new(py, v)).into_pyobject(py))
                 .transpose()
@@ -907,8 +966,8 @@ impl PyWriteTable {
 
     /// The (key, value) pair with the largest key, or None.
     fn last<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyTuple>>> {
-        self.with(py, |t| {
-            t.last()
+        self.with(py, |w, t| {
+            t.last(w)
                 .or_raise()?
                 .map(|(k, v)| (PyBytes::new(py, k), PyBytes::new(py, v)).into_pyobject(py))
                 .transpose()
@@ -918,11 +977,11 @@ impl PyWriteTable {
     /// The table's name.
     #[getter]
     fn name(&self) -> &str {
-        &self.name
+        self.handle.name()
     }
 
     fn __repr__(&self) -> String {
-        format!("<mmtree.WriteTable {:?}>", self.name)
+        format!("<mmtree.WriteTable {:?}>", self.handle.name())
     }
 }
 
@@ -1028,7 +1087,7 @@ fn value_object<'py>(
             _snapshot: state.snapshot.clone(),
             ptr: bytes.as_ptr() as usize,
             len: bytes.len(),
-            pid: std::process::id(),
+            pid: current_pid(),
         },
     )?;
     let view = PyMemoryView::from(exporter.as_any())?.into_any();
@@ -1534,7 +1593,12 @@ struct RangeIter {
     end: Edge<Vec<u8>>,
     reverse: bool,
     mode: Mode,
-    ready: VecDeque<Py<PyAny>>,
+    /// The batch read last, as `bytes` (or memoryviews): one object per entry, or for items
+    /// the key then the value; `__next__` builds each (key, value) tuple as it returns it.
+    /// Tuples are built one at a time, not a batch ahead, because they are objects the garbage
+    /// collector tracks: a batch of them would start a collection every few hundred entries,
+    /// while `bytes` are not tracked.
+    ready: std::vec::IntoIter<Py<PyAny>>,
     batch: usize,
     exhausted: bool,
 }
@@ -1557,7 +1621,7 @@ impl RangeIter {
             end: end.map_or(Edge::Unbounded, Edge::Excluded),
             reverse,
             mode,
-            ready: VecDeque::new(),
+            ready: Vec::new().into_iter(),
             batch: BATCH_FIRST,
             exhausted: false,
         }
@@ -1575,17 +1639,22 @@ impl RangeIter {
         }
     }
 
-    fn object<'py>(
+    /// Adds the objects of entry `(k, v)` to `out` (see `ready`).
+    fn push<'py>(
         &self,
-        py: Python<'py>,
+        out: &mut Vec<Py<PyAny>>,
         make: &mut impl FnMut(&[u8]) -> PyResult<Bound<'py, PyAny>>,
         (k, v): (&[u8], &[u8]),
-    ) -> PyResult<Py<PyAny>> {
-        Ok(match self.mode {
-            Mode::Keys => make(k)?.unbind(),
-            Mode::Values => make(v)?.unbind(),
-            Mode::Items => (make(k)?, make(v)?).into_pyobject(py)?.into_any().unbind(),
-        })
+    ) -> PyResult<()> {
+        match self.mode {
+            Mode::Keys => out.push(make(k)?.unbind()),
+            Mode::Values => out.push(make(v)?.unbind()),
+            Mode::Items => {
+                out.push(make(k)?.unbind());
+                out.push(make(v)?.unbind());
+            }
+        }
+        Ok(())
     }
 
     fn fill(&mut self, py: Python<'_>) -> PyResult<()> {
@@ -1595,7 +1664,11 @@ impl RangeIter {
             Source::Read(txn) => Source::Read(txn.clone_ref(py)),
             Source::Write(txn) => Source::Write(txn.clone_ref(py)),
         };
-        let mut out = VecDeque::with_capacity(want);
+        let per_entry = match self.mode {
+            Mode::Items => 2,
+            Mode::Keys | Mode::Values => 1,
+        };
+        let mut out = Vec::with_capacity(want * per_entry);
         let last = match source {
             Source::Read(txn) => {
                 let snapshot = txn.bind(py).try_borrow()?.live()?.snapshot.clone();
@@ -1613,14 +1686,16 @@ impl RangeIter {
                 let buffers = txn.buffers;
                 let mut make = |bytes: &[u8]| value_object(py, state, buffers, bytes);
                 for &entry in &entries {
-                    out.push_back(self.object(py, &mut make, entry)?);
+                    self.push(&mut out, &mut make, entry)?;
                 }
                 entries.last().map(|(k, _)| k.to_vec())
             }
             Source::Write(txn) => {
                 let mut txn = txn.bind(py).try_borrow_mut()?;
-                let table = write_table(txn.live()?, &self.table)?;
-                let mut range = table.range(self.bounds()).or_raise()?;
+                let txn = txn.live()?;
+                table_exists(txn, &self.table)?;
+                let handle = txn.table_handle(&self.table).or_raise()?;
+                let mut range = handle.range(&*txn, self.bounds()).or_raise()?;
                 let mut last = None;
                 let mut make = |bytes: &[u8]| Ok(PyBytes::new(py, bytes).into_any());
                 for _ in 0..want {
@@ -1630,19 +1705,19 @@ impl RangeIter {
                     };
                     let Some(item) = item else { break };
                     let entry = item.or_raise()?;
-                    out.push_back(self.object(py, &mut make, entry)?);
+                    self.push(&mut out, &mut make, entry)?;
                     last = Some(entry.0);
                 }
                 last.map(<[u8]>::to_vec)
             }
         };
-        if out.len() < want {
+        if out.len() < want * per_entry {
             self.exhausted = true;
         }
         if let Some(last) = last {
             self.advance(&last);
         }
-        self.ready = out;
+        self.ready = out.into_iter();
         Ok(())
     }
 
@@ -1696,10 +1771,22 @@ impl RangeIter {
 
     fn __next__(&mut self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
         self.check_live()?;
-        if self.ready.is_empty() && !self.exhausted {
+        if self.ready.len() == 0 {
+            if self.exhausted {
+                return Ok(None);
+            }
             self.fill(py)?;
         }
-        Ok(self.ready.pop_front())
+        let Some(first) = self.ready.next() else {
+            return Ok(None);
+        };
+        Ok(Some(match self.mode {
+            Mode::Keys | Mode::Values => first,
+            Mode::Items => {
+                let second = self.ready.next().expect("items come in pairs");
+                (first, second).into_pyobject(py)?.into_any().unbind()
+            }
+        }))
     }
 }
 
@@ -1707,6 +1794,7 @@ impl RangeIter {
 #[pymodule]
 fn _mmtree(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
+    register_fork_handler()?;
     m.add_function(wrap_pyfunction!(open, m)?)?;
     m.add_class::<PyDb>()?;
     m.add_class::<PyWriteTxn>()?;

@@ -221,18 +221,24 @@ def test_fork_with_open_database_is_refused(db_path):
     r = db.begin_read()
     w = db.begin_write()
     w.table("t")[b"k"] = b"parent"
+    # Tables and an iterator made before the fork, used in the parent first (so its pid is
+    # remembered: the child must not go on with it).
+    rt, wt = r.table("t"), w.table("t")
+    assert rt[b"k"] == b"v" and wt[b"k"] == b"parent"
+    items = rt.items()
     pid = os.fork()
     if pid == 0:  # the child
         code = 0
         calls = [lambda: mmtree.open(db_path), lambda: db.begin_read(), lambda: r.table("t"),
-                 lambda: w.table("t"), lambda: w.commit()]
+                 lambda: w.table("t"), lambda: rt[b"k"], lambda: wt.put(b"k", b"child"),
+                 lambda: wt[b"k"], lambda: next(items), lambda: w.commit()]
         for i, call in enumerate(calls):
             try:
                 call()
                 code = 10 + i
             except mmtree.Error:
                 pass
-        del calls, r, w, db
+        del calls, r, w, db, rt, wt, items
         gc.collect()
         os._exit(code)
     _, status = os.waitpid(pid, 0)

@@ -79,15 +79,26 @@ pub(crate) trait Mutate: NodeStore {
         let root_id = self.dirty(root)?;
         let (path, id) = descend_dirty(self, root, root_id, key)?;
         let leaf = self.arena().node(id);
-        let (old, index, policy) = match leaf.view().leaf_search(key)? {
+        let (old, index) = match leaf.view().leaf_search(key)? {
             Ok(index) => {
                 let old = Value::from_ref(leaf.view().value(index)?);
                 self.arena_mut().node_mut(id).remove(index);
-                (Some(old), index, Policy::Even)
+                (Some(old), index)
             }
-            Err(index) => {
+            Err(index) => (None, index),
+        };
+        if self.arena_mut().node_mut(id).insert(index, entry) {
+            return Ok((NodeRef::Dirty(root_id), old)); // it fit: no node above changes
+        }
+        // The leaf is full (and unchanged by the refused insert): where to cut. Only now are
+        // the neighbours' keys read (the search compared slot heads; reading the cells costs
+        // cache misses that most inserts, which fit, need not pay).
+        let policy = match old {
+            Some(_) => Policy::Even,
+            None => {
+                let leaf = self.arena().node(id);
                 let view = leaf.view();
-                let policy = if index == leaf.len() {
+                if index == leaf.len() {
                     Policy::Append
                 } else if index == 0 {
                     Policy::Prepend
@@ -95,14 +106,11 @@ pub(crate) trait Mutate: NodeStore {
                     Policy::AfterInsert(index + 1)
                 } else {
                     Policy::Even
-                };
-                (None, index, policy)
+                }
             }
         };
         let mut path = path;
-        let pieces = if self.arena_mut().node_mut(id).insert(index, entry) {
-            Vec::new()
-        } else if policy == Policy::Even && !path.is_empty() {
+        let pieces = if policy == Policy::Even && !path.is_empty() {
             spread(self, &mut path, id, index, entry)?
         } else {
             rebuild(self, id, index, &[entry], policy)?

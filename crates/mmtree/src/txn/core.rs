@@ -129,10 +129,11 @@ impl WriteCore {
                         }
                     }
                 }
-                self.set_table(name, state);
-                self.maybe_spill()?;
-                if let Some(Some(spilled)) = self.tables.get(&**name) {
-                    state = *spilled;
+                self.update_table(name, state);
+                if self.maybe_spill()? {
+                    if let Some(Some(spilled)) = self.tables.get(&**name) {
+                        state = *spilled;
+                    }
                 }
             }
             self.set_table(name, state);
@@ -280,11 +281,21 @@ impl WriteCore {
         self.tables.insert(name.to_string(), Some(state));
     }
 
+    /// `set_table` for a table this transaction has opened already (the usual case: every
+    /// change to a table): updates its entry in place, allocating no name.
+    pub(crate) fn update_table(&mut self, name: &str, state: TableState) {
+        match self.tables.get_mut(name) {
+            Some(slot) => *slot = Some(state),
+            None => self.set_table(name, state),
+        }
+    }
+
     /// Writes every dirty table tree to pages when dirty nodes use too much memory, so a
     /// transaction of any size fits.
-    pub(crate) fn maybe_spill(&mut self) -> Result<()> {
+    /// Returns whether it spilled (the dirty tables' roots changed).
+    pub(crate) fn maybe_spill(&mut self) -> Result<bool> {
         if self.dirty_bytes() <= self.db.options.spill_bytes {
-            return Ok(());
+            return Ok(false);
         }
         let mut out = Vec::new();
         let names: Vec<String> = self.tables.keys().cloned().collect();
@@ -296,7 +307,8 @@ impl WriteCore {
                 }
             }
         }
-        self.write_pages(out)
+        self.write_pages(out)?;
+        Ok(true)
     }
 }
 

@@ -83,12 +83,12 @@ impl TableHandle {
         key: impl AsRef<[u8]>,
         value: impl AsRef<[u8]>,
     ) -> Result<()> {
-        txn.table(&self.name)?.insert(key, value)
+        txn.table_borrowing(&self.name)?.insert(key, value)
     }
 
     /// Removes `key`; returns true if it was there.
     pub fn remove(&self, txn: &mut WriteTransaction, key: impl AsRef<[u8]>) -> Result<bool> {
-        txn.table(&self.name)?.remove(key)
+        txn.table_borrowing(&self.name)?.remove(key)
     }
 
     /// The value under `key` (the transaction's writes included); it borrows the transaction,

@@ -188,24 +188,44 @@ impl WriteTransaction {
     /// # Ok(()) }
     /// ```
     pub fn table(&mut self, name: &str) -> Result<Table<'_>> {
+        let state = self.open_table(name)?;
+        Ok(Table {
+            core: &mut self.core,
+            name: std::borrow::Cow::Owned(name.to_string()),
+            state,
+        })
+    }
+
+    /// A table whose name the caller keeps alive for as long as the `Table` (a
+    /// [`TableHandle`](crate::TableHandle)'s): nothing is allocated.
+    pub(super) fn table_borrowing<'a>(&'a mut self, name: &'a str) -> Result<Table<'a>> {
+        let state = self.open_table(name)?;
+        Ok(Table {
+            core: &mut self.core,
+            name: std::borrow::Cow::Borrowed(name),
+            state,
+        })
+    }
+
+    /// What `table` does before it hands out the `Table`: checks the name, creates the table
+    /// if missing, logs it, and returns its state as this transaction has it.
+    fn open_table(&mut self, name: &str) -> Result<TableState> {
         check_table_name(name)?;
         self.core.usable()?;
         let state = self.core.table_state(name, true)?.expect("created");
         self.core.log(|redo| redo.table(name));
         match (&mut self.core.buf, &self.core.redo) {
             (Some(buf), Some(_)) => buf.touch_table(name),
-            (Some(_), None) => self.core.go_direct()?,
+            (Some(_), None) => {
+                // The merge of the buffer changed the table's tree: its state as it is now.
+                self.core.go_direct()?;
+                if let Some(Some(merged)) = self.core.tables.get(name) {
+                    return Ok(*merged);
+                }
+            }
             _ => {}
         }
-        let state = match self.core.tables.get(name) {
-            Some(Some(state)) => *state,
-            _ => state,
-        };
-        Ok(Table {
-            core: &mut self.core,
-            name: name.to_string(),
-            state,
-        })
+        Ok(state)
     }
 
     /// A table as this transaction sees it, read without opening it (shared): its tree root,
@@ -514,7 +534,9 @@ pub(super) struct PeekedTable<'w> {
 /// at a time; for several at once, see [`TableHandle`](crate::TableHandle).
 pub struct Table<'w> {
     core: &'w mut WriteCore,
-    name: String,
+    /// Owned when opened by name ([`WriteTransaction::table`]), borrowed from a
+    /// [`TableHandle`](crate::TableHandle) (no allocation per call).
+    name: std::borrow::Cow<'w, str>,
     state: TableState,
 }
 
@@ -539,15 +561,15 @@ impl Table<'_> {
         step: impl FnOnce(&mut WriteCore, &mut TableState, &str) -> Result<T>,
     ) -> Result<T> {
         let state = &mut self.state;
-        let name = &self.name;
-        let result = self.core.guarded(|core| {
+        let name = &*self.name;
+        let (result, spilled) = self.core.guarded(|core| {
             let result = step(core, state, name)?;
-            core.set_table(name, *state);
-            core.maybe_spill()?;
-            Ok(result)
+            core.update_table(name, *state);
+            Ok((result, core.maybe_spill()?))
         })?;
-        if let Some(Some(state)) = self.core.tables.get(&self.name) {
-            self.state = *state;
+        if spilled {
+            // The spill wrote the dirty trees to pages: the roots changed.
+            self.refresh();
         }
         Ok(result)
     }
@@ -572,7 +594,7 @@ impl Table<'_> {
 
     /// After the transaction went direct: this table's state as the tree now has it.
     fn refresh(&mut self) {
-        if let Some(Some(state)) = self.core.tables.get(&self.name) {
+        if let Some(Some(state)) = self.core.tables.get(&*self.name) {
             self.state = *state;
         }
     }
@@ -630,7 +652,7 @@ impl Table<'_> {
         self.check_entry(key, value.len())?;
         if self.core.buf.is_some() {
             let existed = self.buffered_contains(key)?;
-            let name = self.name.clone();
+            let name = self.name.clone(); // no allocation when borrowed
             if self.buffered(
                 |redo| redo.put(&name, key, value),
                 |buf| buf.put(&name, key, value, existed),
@@ -671,7 +693,7 @@ impl Table<'_> {
             if !self.buffered_contains(key)? {
                 return Ok(false);
             }
-            let name = self.name.clone();
+            let name = self.name.clone(); // no allocation when borrowed
             if self.buffered(
                 |redo| redo.remove(&name, key),
                 |buf| buf.remove(&name, key, true),
