@@ -9,6 +9,8 @@
 #   /work/.mirror/redis+redis/repo); its tag REDIS_TAG (default 7.0.15) is extracted to a
 #   temporary directory.
 # MMTREE: the mmtree binary (default: target/release/mmtree, built if missing).
+# BASEPORT: the harness' --baseport (its own listening port is 32 below), when another run on
+#   the machine holds the default 21111.
 # REDIS_SERVER: the redis-server binary (default: redis-server on PATH; "none" skips it).
 # SKIP_TAGS: tests with these tags are skipped on both servers (default: the ones needing
 #   replication, DEBUG, CONFIG SET of memory limits, CONFIG RESETSTAT, SAVE, RESET, ... which
@@ -61,6 +63,7 @@ run_unit() {
     for _ in $(seq 1 60); do
         (cd "$work" && timeout 600 tclsh tests/test_helper.tcl --host 127.0.0.1 --port "$port" \
             --singledb --ignore-encoding --ignore-digest --clients 1 --timeout 60 ${tags:+--tags "$tags"} \
+            ${BASEPORT:+--baseport "$BASEPORT"} \
             --skipfile "$skip" \
             --single "unit/$unit" >"$log" 2>&1) || true
         sed -i 's/\x1b\[[0-9;]*m//g' "$log"

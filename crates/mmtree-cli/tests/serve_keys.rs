@@ -288,7 +288,12 @@ fn object_refcount_is_one_for_a_live_key() {
     exchange(
         &mut s,
         &[&["OBJECT", "ENCODING", "l"]],
-        "-ERR unknown subcommand 'ENCODING'. Try OBJECT HELP.\r\n",
+        "$9\r\nquicklist\r\n",
+    );
+    exchange(
+        &mut s,
+        &[&["OBJECT", "NOPE", "l"]],
+        "-ERR unknown subcommand 'NOPE'. Try OBJECT HELP.\r\n",
     );
 }
 

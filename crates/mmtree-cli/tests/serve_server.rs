@@ -212,7 +212,7 @@ fn subcommands_are_table_entries_as_in_redis_7() {
             ("COMMAND INFO object|refcount", "[[object|refcount,:3,[+readonly],:2,:2,:1,[],[],[],[]]]"),
             (
                 "COMMAND INFO object",
-                "[[object,:-2,[],:0,:0,:0,[],[],[],[[object|refcount,:3,[+readonly],:2,:2,:1,[],[],[],[]],[object|help,:2,[],:0,:0,:0,[],[],[],[]]]]]",
+                "[[object,:-2,[],:0,:0,:0,[],[],[],[[object|refcount,:3,[+readonly],:2,:2,:1,[],[],[],[]],[object|encoding,:3,[+readonly],:2,:2,:1,[],[],[],[]],[object|idletime,:3,[+readonly],:2,:2,:1,[],[],[],[]],[object|freq,:3,[+readonly],:2,:2,:1,[],[],[],[]],[object|help,:2,[],:0,:0,:0,[],[],[],[]]]]]",
             ),
             (
                 "COMMAND LIST FILTERBY PATTERN pubsub*",

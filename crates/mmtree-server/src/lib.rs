@@ -150,6 +150,7 @@ pub fn run(args: Options) -> Result<()> {
             .collect(),
         shutting_down: AtomicBool::new(false),
         shutdown_requested: AtomicBool::new(false),
+        scripts: Default::default(),
         notify: notify::Settings::default(),
         clients: AtomicUsize::new(0),
         started: Instant::now(),
@@ -158,11 +159,20 @@ pub fn run(args: Options) -> Result<()> {
     for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         signal_hook::flag::register(signal, stop.clone()).context("installing signal handlers")?;
     }
+    // The FUNCTION libraries the last run saved (Redis keeps them in its RDB and AOF).
+    match server.scripts.load_saved(&server.db) {
+        Ok(0) => {}
+        Ok(n) => eprintln!("mmtree serve: {n} function libraries loaded"),
+        Err(e) => eprintln!("mmtree serve: the saved function libraries could not be read: {e}"),
+    }
     let durability = args.durability;
     let writer = {
         let server = server.clone();
         std::thread::Builder::new()
             .name("group-commit".into())
+            // Lua scripts run here: room for Lua's nested C calls and the conversions of
+            // deeply nested values (bounded, but deep), as Redis' main thread has 8 MiB.
+            .stack_size(64 << 20)
             .spawn(move || writer_loop(server, receiver, durability))?
     };
     println!(
@@ -238,6 +248,8 @@ pub fn run(args: Options) -> Result<()> {
     // Graceful shutdown: stop accepting, let clients finish what they sent, commit, exit 0.
     println!("mmtree serve: shutting down");
     server.shutting_down.store(true, Ordering::Relaxed);
+    // A script still running stops (its writes are not committed): the writer can end.
+    server.scripts.abort();
     drop(loops);
     for handle in loop_threads {
         let _ = handle.join();

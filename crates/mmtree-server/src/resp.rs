@@ -322,6 +322,17 @@ impl Out {
         }
     }
 
+    /// A boolean (a Lua script's `true`/`false` under `redis.setresp(3)`): RESP3's `#t`/`#f`,
+    /// the integers 1/0 in RESP2 (as Redis' `addReplyBool`).
+    pub fn boolean(&mut self, b: bool) {
+        if self.resp3 {
+            self.buf
+                .extend_from_slice(if b { b"#t\r\n" } else { b"#f\r\n" });
+        } else {
+            self.int(b as i64);
+        }
+    }
+
     pub fn null(&mut self) {
         if self.resp3 {
             self.buf.extend_from_slice(b"_\r\n");
@@ -384,6 +395,7 @@ impl Out {
             Reply::Null => self.null(),
             Reply::NullArray => self.null_array(),
             Reply::Double(text) => self.double(text),
+            Reply::Bool(b) => self.boolean(*b),
             Reply::Array(items) => {
                 self.array(items.len());
                 for item in items {
@@ -430,6 +442,8 @@ pub enum Reply {
     /// A floating-point number as Redis prints it (`1.5`, `inf`): a RESP3 double, a bulk
     /// string in RESP2.
     Double(String),
+    /// A RESP3 boolean (an integer in RESP2).
+    Bool(bool),
     Null,
     /// `*-1` in RESP2 (LPOP of no list with a count), null in RESP3.
     NullArray,

@@ -77,6 +77,9 @@ pub struct Server {
     pub shutdown_requested: AtomicBool,
     pub clients: AtomicUsize,
     pub started: Instant,
+    /// Lua scripting's shared state: the script cache, the function libraries, the running
+    /// script (`commands::scripting`; its two locks are each taken alone).
+    pub scripts: Arc<commands::scripting::Scripts>,
 }
 
 impl Server {
@@ -182,9 +185,10 @@ impl Server {
                     .and_then(|t| t.split_whitespace().nth(1)?.parse::<u64>().ok())
                     .map_or(0, |pages| pages * 4096);
                 format!(
-                    "used_memory:{rss}\r\nused_memory_human:{:.2}M\r\nused_memory_rss:{rss}\r\nmaxmemory:0\r\nmaxmemory_policy:noeviction\r\nmmtree_file_bytes:{}\r\n",
+                    "used_memory:{rss}\r\nused_memory_human:{:.2}M\r\nused_memory_rss:{rss}\r\nmaxmemory:0\r\nmaxmemory_policy:noeviction\r\nmmtree_file_bytes:{}\r\nnumber_of_cached_scripts:{}\r\n",
                     rss as f64 / (1 << 20) as f64,
                     self.db.stats().file_bytes,
+                    self.scripts.cached(),
                 )
             }
             "persistence" => {
@@ -230,7 +234,7 @@ impl Server {
                     (subs.channels.len(), subs.patterns.len())
                 };
                 format!(
-                    "total_connections_received:{}\r\ntotal_commands_processed:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\npubsub_channels:{channels}\r\npubsub_patterns:{patterns}\r\n\
+                    "total_connections_received:{}\r\ntotal_commands_processed:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\npubsub_channels:{channels}\r\npubsub_patterns:{patterns}\r\nmigrate_cached_sockets:0\r\n\
                      limiter_admitted:{admitted}\r\nlimiter_rejected:{}\r\nlimiter_rejected_global:{rejected_global}\r\nlimiter_level:{level:.1}\r\nauth_failures:{}\r\n",
                     load(&s.connections),
                     load(&s.commands),

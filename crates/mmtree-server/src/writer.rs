@@ -24,6 +24,8 @@ pub fn writer_loop(
     durability: mmtree::Durability,
 ) {
     let mut sweeper = expiry::Sweeper::new(Instant::now());
+    // Scripts run here, in the group's transaction, on this thread's Lua state.
+    commands::scripting::install(server.scripts.clone());
     // Keys under WATCH, with their versions: the writer's alone (WATCH, EXEC, UNWATCH and a
     // closing connection's release are jobs), so no event loop ever waits for a group to apply.
     let mut watches = store::Watches::default();
@@ -38,7 +40,21 @@ pub fn writer_loop(
         let first = match batches.recv_timeout(wait) {
             Ok(batch) => Some(batch),
             Err(RecvTimeoutError::Timeout) => None,
-            Err(RecvTimeoutError::Disconnected) => return,
+            Err(RecvTimeoutError::Disconnected) => {
+                // The last FUNCTION change, if no commit saved it yet.
+                if server.scripts.unsaved() {
+                    commit_segment(
+                        &server,
+                        &mut watches,
+                        &mut blocked,
+                        Vec::new(),
+                        durability,
+                        store::now_ms(),
+                        None,
+                    );
+                }
+                return;
+            }
         };
         let mut group: Vec<WriteBatch> = first.into_iter().collect();
         let mut ops = group.iter().map(|b| b.job.ops()).sum::<usize>();
@@ -53,7 +69,9 @@ pub fn writer_loop(
         }
         blocked.expire(&mut watches, store::now_ms());
         let sweep_due = sweeper.due(Instant::now());
-        if group.is_empty() && !sweep_due {
+        // (FUNCTION LOAD, DELETE, FLUSH and RESTORE run on the loops: their libraries are
+        // saved by the next commit, one of their own if no job comes.)
+        if group.is_empty() && !sweep_due && !server.scripts.unsaved() {
             continue;
         }
         let now = store::now_ms();
@@ -135,7 +153,7 @@ fn commit_segment(
     // A panic (a bug) in one job drops the transaction unfinished, which aborts it: the segment's
     // jobs all fail and the writer goes on.
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(
-        || -> Result<(Vec<Outcome>, usize), Failure> {
+        || -> Result<(Vec<Outcome>, usize, Option<u64>), Failure> {
             let mut w = server.db.begin_write()?;
             w.set_durability(durability);
             let mut outcomes = Vec::with_capacity(segment.len());
@@ -156,8 +174,9 @@ fn commit_segment(
                 Some(limit) => store::sweep(&mut w, now, limit, notifying.then_some(&mut events))?,
                 None => 0,
             };
+            let functions = server.scripts.save_libraries(&mut w)?;
             // (A blocked client's pop is a write too.)
-            if ops == 0 && expired == 0 && blocked.wrote == 0 {
+            if ops == 0 && expired == 0 && functions.is_none() && blocked.wrote == 0 {
                 w.abort();
             } else {
                 w.commit()?;
@@ -177,13 +196,16 @@ fn commit_segment(
                     }
                 }
             }
-            Ok((outcomes, expired))
+            Ok((outcomes, expired, functions))
         },
     ))
     .unwrap_or_else(|_| Err(Failure::Panic));
     release_watches(watches, &segment);
     match result {
-        Ok((outcomes, expired)) => {
+        Ok((outcomes, expired, functions)) => {
+            if let Some(generation) = functions {
+                server.scripts.mark_saved(generation);
+            }
             let ops = ops + blocked.wrote;
             server
                 .stats

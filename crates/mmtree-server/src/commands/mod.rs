@@ -5,14 +5,19 @@
 //! write transaction (inside EXEC, in their place in the queue).
 
 pub mod args;
+pub mod bits;
 pub mod blocking;
 pub mod cursor;
+pub mod dump;
 mod hashes;
+pub mod hll;
 mod keys;
 mod lists;
 pub mod random;
 mod scan;
+pub mod scripting;
 mod sets;
+pub mod sort;
 mod sorted_sets;
 mod strings;
 pub mod table;

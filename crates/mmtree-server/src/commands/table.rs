@@ -6,14 +6,17 @@
 //! key checks and EXEC's routing read these columns instead of matching names.
 //!
 //! Subcommands are entries too, as in Redis 7: a container (CLIENT, CONFIG, COMMAND, PUBSUB,
-//! MEMORY, OBJECT) lists its own in `subcommands`, each a `Command` named `CONTAINER|SUB` with
-//! its arity (the container and the subcommand counted), flags, keys and handler. `resolve` turns
-//! `CLIENT GETNAME` into the `CLIENT|GETNAME` entry, so the arity check, the "unknown subcommand"
-//! reply, the flags (SETUP for CLIENT SETNAME) and the handler come from the table, once per
-//! request. A container without a list (FUNCTION) is run whole by its own handler, which then
-//! dispatches on the subcommand itself: giving it a list is all it takes to move it here.
+//! MEMORY, OBJECT, FUNCTION, SCRIPT) lists its own in `subcommands`, each a `Command` named
+//! `CONTAINER|SUB` with its arity (the container and the subcommand counted), flags, keys and
+//! handler. `resolve` turns `CLIENT GETNAME` into the `CLIENT|GETNAME` entry, so the arity check,
+//! the "unknown subcommand" reply, the flags (SETUP for CLIENT SETNAME, ALLOW_BUSY for SCRIPT
+//! KILL) and the handler come from the table, once per request: no handler dispatches on a
+//! subcommand's name.
 
-use super::{blocking, hashes, keys, lists, random, scan, sets, sorted_sets, strings, write};
+use super::{
+    bits, blocking, dump, hashes, keys, lists, random, scan, scripting, sets, sort, sorted_sets,
+    strings, write,
+};
 use crate::keyspace::Ks;
 use crate::resp::Reply;
 use crate::store::Tx;
@@ -37,8 +40,7 @@ pub const TRANSACTION: u32 = 1 << 5;
 pub const QUEUED: u32 = 1 << 6;
 /// Its replies are pushes, sent even under CLIENT REPLY OFF.
 pub const PUSHES: u32 = 1 << 7;
-/// Has subcommands (CLIENT LIST shows `cmd=name|sub`): a list in `subcommands`, or a handler
-/// that dispatches them itself.
+/// Has subcommands, listed in `subcommands`.
 pub const CONTAINER: u32 = 1 << 8;
 /// Connection setup: not charged to the connection's own rate limiter.
 pub const SETUP: u32 = 1 << 9;
@@ -48,10 +50,21 @@ pub const SETUP: u32 = 1 << 9;
 /// argument after them (Redis' `movablekeys`).
 pub const NUMKEYS: u32 = 1 << 10;
 
+/// Its keys are found by a rule of its own beyond the key specification (COMMAND INFO's
+/// `movablekeys`; `NUMKEYS` and `STORE_KEY` commands are too): SORT, SORT_RO.
+pub const MOVABLE: u32 = 1 << 20;
+/// The argument after its last `STORE` is a key too (SORT; as Redis' `sortGetKeys`, which steps
+/// over the arguments of LIMIT, GET and BY).
+pub const STORE_KEY: u32 = 1 << 21;
+/// Refused inside a Lua script (`redis.call`): the scripting commands themselves.
+pub const NOSCRIPT: u32 = 1 << 11;
+/// Served while a script runs past its time limit (as Redis' `allow-busy`: SCRIPT KILL,
+/// FUNCTION KILL and STATS among the scripting commands): every other command gets BUSY.
+pub const ALLOW_BUSY: u32 = 1 << 12;
 /// A blocking command (BLPOP, BLMOVE, BZPOPMIN, …; its handler is `Block`): outside MULTI the
 /// connection hands it to the writer as a `Job::Block` (it may wait there); inside MULTI it never
 /// blocks. With `NUMKEYS` (BLMPOP, BZMPOP) the count follows the timeout (argument 2).
-pub const BLOCKING: u32 = 1 << 11;
+pub const BLOCKING: u32 = 1 << 13;
 
 /// A keyspace read: one implementation over a snapshot and over the write transaction. Each
 /// command has its own (the arguments after the name; the table has checked the arity), so
@@ -107,8 +120,22 @@ pub enum Session {
     PubsubNumpat,
     /// A container's HELP: its subcommands (`conn` holds the text).
     Help,
-    Function,
     Unwatch,
+    // Scripting's management subcommands (`Scripts`' methods of the same names).
+    ScriptLoad,
+    ScriptExists,
+    ScriptFlush,
+    ScriptKill,
+    /// FUNCTION LOAD, DELETE, FLUSH and RESTORE change the libraries: `conn` saves them before
+    /// it replies.
+    FunctionLoad,
+    FunctionList,
+    FunctionDelete,
+    FunctionFlush,
+    FunctionKill,
+    FunctionStats,
+    FunctionDump,
+    FunctionRestore,
     Subscribe,
     Unsubscribe,
     PSubscribe,
@@ -141,8 +168,7 @@ pub struct Command {
     /// First key, last key (negative: from the end), step; (0, 0, 0) without keys.
     pub keys: (i32, i32, i32),
     pub handler: Handler,
-    /// A container's subcommands (empty for any other command, and for a container whose
-    /// handler dispatches them itself).
+    /// A container's subcommands (empty for any other command).
     pub subcommands: &'static [Command],
     /// True for a subcommand (its arguments start after the subcommand's name).
     pub is_subcommand: bool,
@@ -208,6 +234,22 @@ impl Command {
         if self.has(NUMKEYS) {
             let (at, n) = self.numkeys(args);
             keys.extend(args.iter().skip(at + 1).take(n.unwrap_or(0)));
+        }
+        if self.has(STORE_KEY) {
+            let mut store = None;
+            let mut i = 2;
+            while i < args.len() {
+                let a = &args[i];
+                if a.eq_ignore_ascii_case(b"LIMIT") {
+                    i += 2;
+                } else if a.eq_ignore_ascii_case(b"GET") || a.eq_ignore_ascii_case(b"BY") {
+                    i += 1;
+                } else if a.eq_ignore_ascii_case(b"STORE") && i + 1 < args.len() {
+                    store = Some(&args[i + 1]);
+                }
+                i += 1;
+            }
+            keys.extend(store);
         }
         keys.into_iter()
     }
@@ -364,7 +406,34 @@ static MEMORY_SUBCOMMANDS: &[Command] = &[
 #[rustfmt::skip]
 static OBJECT_SUBCOMMANDS: &[Command] = &[
     sub("OBJECT|REFCOUNT", 3,  READONLY, (2, 2, 1), Read(random::refcount)),
+    sub("OBJECT|ENCODING", 3,  READONLY, (2, 2, 1), Read(dump::object_encoding)),
+    sub("OBJECT|IDLETIME", 3,  READONLY, (2, 2, 1), Read(dump::object_idletime)),
+    sub("OBJECT|FREQ",     3,  READONLY, (2, 2, 1), Read(dump::object_freq)),
     sub("OBJECT|HELP",     2,  0,        NO_KEYS,   S(Session::Help)),
+];
+
+// The scripting containers, with Redis 7.0's arities and flags (none refused inside MULTI; its
+// `write` and `denyoom` do not apply: these change no key, and run on the event loop).
+#[rustfmt::skip]
+static SCRIPT_SUBCOMMANDS: &[Command] = &[
+    sub("SCRIPT|LOAD",      3,  NOSCRIPT,              NO_KEYS, S(Session::ScriptLoad)),
+    sub("SCRIPT|EXISTS",    -3, NOSCRIPT,              NO_KEYS, S(Session::ScriptExists)),
+    sub("SCRIPT|FLUSH",     -2, NOSCRIPT,              NO_KEYS, S(Session::ScriptFlush)),
+    sub("SCRIPT|KILL",      2,  NOSCRIPT | ALLOW_BUSY, NO_KEYS, S(Session::ScriptKill)),
+    sub("SCRIPT|HELP",      2,  NOSCRIPT,              NO_KEYS, S(Session::Help)),
+];
+
+#[rustfmt::skip]
+static FUNCTION_SUBCOMMANDS: &[Command] = &[
+    sub("FUNCTION|LOAD",    -3, NOSCRIPT,              NO_KEYS, S(Session::FunctionLoad)),
+    sub("FUNCTION|LIST",    -2, NOSCRIPT,              NO_KEYS, S(Session::FunctionList)),
+    sub("FUNCTION|DELETE",  3,  NOSCRIPT,              NO_KEYS, S(Session::FunctionDelete)),
+    sub("FUNCTION|FLUSH",   -2, NOSCRIPT,              NO_KEYS, S(Session::FunctionFlush)),
+    sub("FUNCTION|KILL",    2,  NOSCRIPT | ALLOW_BUSY, NO_KEYS, S(Session::FunctionKill)),
+    sub("FUNCTION|STATS",   2,  NOSCRIPT | ALLOW_BUSY, NO_KEYS, S(Session::FunctionStats)),
+    sub("FUNCTION|DUMP",    2,  NOSCRIPT,              NO_KEYS, S(Session::FunctionDump)),
+    sub("FUNCTION|RESTORE", -3, NOSCRIPT,              NO_KEYS, S(Session::FunctionRestore)),
+    sub("FUNCTION|HELP",    2,  NOSCRIPT,              NO_KEYS, S(Session::Help)),
 ];
 
 /// Every command, in COMMAND's order.
@@ -373,8 +442,8 @@ pub static COMMANDS: &[Command] = &[
     //      name                ar  flags                 keys        handler (ar: arity)
     command("PING",             -1, PUBSUB,               (0, 0, 0),  Handler::Session(Session::Ping)),
     command("ECHO",             2,  0,                    (0, 0, 0),  Handler::Session(Session::Echo)),
-    command("AUTH",             -2, NO_AUTH | SETUP,      (0, 0, 0),  Handler::Session(Session::Auth)),
-    command("HELLO",            -1, NO_AUTH | SETUP,      (0, 0, 0),  Handler::Session(Session::Hello)),
+    command("AUTH",             -2, NO_AUTH | SETUP | ALLOW_BUSY, (0, 0, 0), Handler::Session(Session::Auth)),
+    command("HELLO",            -1, NO_AUTH | SETUP | ALLOW_BUSY, (0, 0, 0), Handler::Session(Session::Hello)),
     command("SELECT",           2,  0,                    (0, 0, 0),  Handler::Session(Session::Select)),
     command("GET",              2,  READONLY,             (1, 1, 1),  Read(strings::get)),
     command("SET",              -3, WRITE,                (1, 1, 1),  Write(write::strings::set)),
@@ -403,7 +472,7 @@ pub static COMMANDS: &[Command] = &[
     command("GETBIT",           3,  READONLY,             (1, 1, 1),  Read(strings::getbit)),
     command("LCS",              -3, READONLY,             (1, 2, 1),  Read(strings::lcs)),
     command("SAVE",             1,  NO_MULTI,             (0, 0, 0),  Handler::Session(Session::Save)),
-    command("SHUTDOWN",         -1, NO_MULTI,             (0, 0, 0),  Handler::Session(Session::Shutdown)),
+    command("SHUTDOWN",         -1, NO_MULTI | ALLOW_BUSY, (0, 0, 0), Handler::Session(Session::Shutdown)),
     command("TTL",              2,  READONLY,             (1, 1, 1),  Read(keys::ttl)),
     command("PTTL",             2,  READONLY,             (1, 1, 1),  Read(keys::pttl)),
     command("EXPIRE",           -3, WRITE,                (1, 1, 1),  Write(write::keys::expire)),
@@ -419,7 +488,7 @@ pub static COMMANDS: &[Command] = &[
     container("CONFIG",         -2,                                   Handler::Container, CONFIG_SUBCOMMANDS),
     container("CLIENT",         -2,                                   Handler::Container, CLIENT_SUBCOMMANDS),
     container("COMMAND",        -1,                                   S(Session::Command), COMMAND_SUBCOMMANDS),
-    command("QUIT",             -1, NO_AUTH | PUBSUB,     (0, 0, 0),  Handler::Session(Session::Quit)),
+    command("QUIT",             -1, NO_AUTH | PUBSUB | ALLOW_BUSY, (0, 0, 0), Handler::Session(Session::Quit)),
     command("MULTI",            1,  TRANSACTION,          (0, 0, 0),  Handler::Session(Session::Multi)),
     command("EXEC",             1,  TRANSACTION,          (0, 0, 0),  Handler::Session(Session::Exec)),
     command("DISCARD",          1,  TRANSACTION,          (0, 0, 0),  Handler::Session(Session::Discard)),
@@ -432,7 +501,7 @@ pub static COMMANDS: &[Command] = &[
     command("PUNSUBSCRIBE",     -1, PUBSUB | PUSHES,      (0, 0, 0),  Handler::Session(Session::PUnsubscribe)),
     command("PUBLISH",          3,  0,                    (0, 0, 0),  Handler::Session(Session::Publish)),
     container("PUBSUB",         -2,                                   Handler::Container, PUBSUB_SUBCOMMANDS),
-    command("FUNCTION",         -2, CONTAINER,            (0, 0, 0),  Handler::Session(Session::Function)),
+    container("FUNCTION",       -2,                                   Handler::Container, FUNCTION_SUBCOMMANDS),
     command("GETEX",            -2, WRITE,                (1, 1, 1),  Write(write::strings::getex)),
     command("SETRANGE",         4,  WRITE,                (1, 1, 1),  Write(write::strings::setrange)),
     command("SETBIT",           4,  WRITE,                (1, 1, 1),  Write(write::strings::setbit)),
@@ -479,11 +548,11 @@ pub static COMMANDS: &[Command] = &[
     command("LMOVE",            5,  WRITE,                (1, 2, 1),  Write(write::lists::lmove)),
     command("RPOPLPUSH",        3,  WRITE,                (1, 2, 1),  Write(write::lists::rpoplpush)),
     command("LMPOP",            -4, WRITE | NUMKEYS,      (0, 0, 0),  Write(write::lists::lmpop)),
-    command("BLPOP",            -3, WRITE | BLOCKING,     (1, -2, 1), Block(blocking::blpop)),
-    command("BRPOP",            -3, WRITE | BLOCKING,     (1, -2, 1), Block(blocking::brpop)),
-    command("BLMOVE",           6,  WRITE | BLOCKING,     (1, 2, 1),  Block(blocking::blmove)),
-    command("BRPOPLPUSH",       4,  WRITE | BLOCKING,     (1, 2, 1),  Block(blocking::brpoplpush)),
-    command("BLMPOP",           -5, WRITE | BLOCKING | NUMKEYS, (0, 0, 0), Block(blocking::blmpop)),
+    command("BLPOP",            -3, WRITE | BLOCKING | NOSCRIPT, (1, -2, 1), Block(blocking::blpop)),
+    command("BRPOP",            -3, WRITE | BLOCKING | NOSCRIPT, (1, -2, 1), Block(blocking::brpop)),
+    command("BLMOVE",           6,  WRITE | BLOCKING | NOSCRIPT, (1, 2, 1),  Block(blocking::blmove)),
+    command("BRPOPLPUSH",       4,  WRITE | BLOCKING | NOSCRIPT, (1, 2, 1),  Block(blocking::brpoplpush)),
+    command("BLMPOP",           -5, WRITE | BLOCKING | NOSCRIPT | NUMKEYS, (0, 0, 0), Block(blocking::blmpop)),
     command("ZADD",             -4, WRITE,                (1, 1, 1),  Write(write::sorted_sets::zadd)),
     command("ZINCRBY",          4,  WRITE,                (1, 1, 1),  Write(write::sorted_sets::zincrby)),
     command("ZREM",             -3, WRITE,                (1, 1, 1),  Write(write::sorted_sets::zrem)),
@@ -509,9 +578,9 @@ pub static COMMANDS: &[Command] = &[
     command("ZPOPMIN",          -2, WRITE,                (1, 1, 1),  Write(write::sorted_sets::zpopmin)),
     command("ZPOPMAX",          -2, WRITE,                (1, 1, 1),  Write(write::sorted_sets::zpopmax)),
     command("ZMPOP",            -4, WRITE | NUMKEYS,      (0, 0, 0),  Write(write::sorted_sets::zmpop)),
-    command("BZPOPMIN",         -3, WRITE | BLOCKING,     (1, -2, 1), Block(blocking::bzpopmin)),
-    command("BZPOPMAX",         -3, WRITE | BLOCKING,     (1, -2, 1), Block(blocking::bzpopmax)),
-    command("BZMPOP",           -5, WRITE | BLOCKING | NUMKEYS, (0, 0, 0), Block(blocking::bzmpop)),
+    command("BZPOPMIN",         -3, WRITE | BLOCKING | NOSCRIPT, (1, -2, 1), Block(blocking::bzpopmin)),
+    command("BZPOPMAX",         -3, WRITE | BLOCKING | NOSCRIPT, (1, -2, 1), Block(blocking::bzpopmax)),
+    command("BZMPOP",           -5, WRITE | BLOCKING | NOSCRIPT | NUMKEYS, (0, 0, 0), Block(blocking::bzmpop)),
     command("ZREMRANGEBYSCORE", 4,  WRITE,                (1, 1, 1),  Write(write::sorted_sets::zremrangebyscore)),
     command("ZREMRANGEBYRANK",  4,  WRITE,                (1, 1, 1),  Write(write::sorted_sets::zremrangebyrank)),
     command("ZREMRANGEBYLEX",   4,  WRITE,                (1, 1, 1),  Write(write::sorted_sets::zremrangebylex)),
@@ -536,6 +605,29 @@ pub static COMMANDS: &[Command] = &[
     command("SCARD",            2,  READONLY,             (1, 1, 1),  Read(sets::scard)),
     command("SSCAN",            -3, READONLY,             (1, 1, 1),  Read(scan::sscan)),
     command("SRANDMEMBER",      -2, READONLY,             (1, 1, 1),  Read(random::srandmember)),
+    command("BITCOUNT",         -2, READONLY,             (1, 1, 1),  Read(bits::bitcount)),
+    command("BITPOS",           -3, READONLY,             (1, 1, 1),  Read(bits::bitpos)),
+    command("BITOP",            -4, WRITE,                (2, -1, 1), Write(write::bits::bitop)),
+    command("BITFIELD",         -2, WRITE,                (1, 1, 1),  Write(write::bits::bitfield)),
+    command("BITFIELD_RO",      -2, READONLY,             (1, 1, 1),  Read(bits::bitfield_ro)),
+    command("PFADD",            -2, WRITE,                (1, 1, 1),  Write(write::hll::pfadd)),
+    command("PFCOUNT",          -2, WRITE,                (1, -1, 1), Write(write::hll::pfcount)),
+    command("PFMERGE",          -2, WRITE,                (1, -1, 1), Write(write::hll::pfmerge)),
+    command("TOUCH",            -2, READONLY,             (1, -1, 1), Read(dump::touch)),
+    command("DUMP",             2,  READONLY,             (1, 1, 1),  Read(dump::dump)),
+    command("RESTORE",          -4, WRITE,                (1, 1, 1),  Write(write::dump::restore)),
+    command("SORT",             -2, WRITE | MOVABLE | STORE_KEY, (1, 1, 1), Write(write::dump::sort)),
+    command("SORT_RO",          -2, READONLY | MOVABLE,   (1, 1, 1),  Read(sort::sort_ro)),
+    // Scripting (`scripting`): EVAL and FCALL run in the writer's transaction, so they are
+    // writes here whatever the script does; their keys follow `numkeys`, the third argument
+    // (a key specification naming no fixed key, whose end is at the `numkeys` argument).
+    command("EVAL",             -3, WRITE | NUMKEYS | NOSCRIPT, (2, 1, 1), Write(scripting::eval)),
+    command("EVALSHA",          -3, WRITE | NUMKEYS | NOSCRIPT, (2, 1, 1), Write(scripting::evalsha)),
+    command("EVAL_RO",          -3, WRITE | NUMKEYS | NOSCRIPT, (2, 1, 1), Write(scripting::eval_ro)),
+    command("EVALSHA_RO",       -3, WRITE | NUMKEYS | NOSCRIPT, (2, 1, 1), Write(scripting::evalsha_ro)),
+    command("FCALL",            -3, WRITE | NUMKEYS | NOSCRIPT, (2, 1, 1), Write(scripting::fcall)),
+    command("FCALL_RO",         -3, WRITE | NUMKEYS | NOSCRIPT, (2, 1, 1), Write(scripting::fcall_ro)),
+    container("SCRIPT",         -2,                                   Handler::Container, SCRIPT_SUBCOMMANDS),
 ];
 
 /// Every command, each container followed by its subcommands (COMMAND LIST's order; INFO
@@ -592,7 +684,7 @@ pub enum Resolved {
 
 /// The entry a request (`args`, the name first) runs, as Redis 7's `lookupCommand`: a
 /// container's subcommand when it has a list and a subcommand is given; the container itself
-/// when it comes alone (its arity then decides) or dispatches its subcommands itself.
+/// when it comes alone (its arity then decides).
 pub fn resolve(args: &[Vec<u8>]) -> Resolved {
     let Some(cmd) = args.first().and_then(|name| lookup(name)) else {
         return Resolved::Unknown;
@@ -689,10 +781,7 @@ mod tests {
     fn subcommands_are_entries_of_their_container() {
         for c in COMMANDS {
             assert!(!c.is_subcommand);
-            assert_eq!(
-                c.has(CONTAINER),
-                !c.subcommands.is_empty() || c.name == "FUNCTION"
-            );
+            assert_eq!(c.has(CONTAINER), !c.subcommands.is_empty());
             // "Try CLIENT HELP." names a subcommand that exists.
             if !c.subcommands.is_empty() {
                 let help = format!("{}|HELP", c.name);
@@ -726,8 +815,21 @@ mod tests {
         assert_eq!(found("CLIENT GETNAME|X"), "unknown subcommand");
         assert_eq!(found("client|getname"), "unknown");
         assert_eq!(found("COMMAND"), "COMMAND");
-        // A container that dispatches itself is found whole.
-        assert_eq!(found("FUNCTION FLUSH"), "FUNCTION");
+        // The scripting containers too.
+        assert_eq!(found("function flush async"), "FUNCTION|FLUSH");
+        assert_eq!(found("SCRIPT kill"), "SCRIPT|KILL");
+        assert_eq!(found("FUNCTION NOPE"), "unknown subcommand");
+        assert_eq!(found("FUNCTION"), "FUNCTION");
+        // Only the subcommands that may stop a script are served while one runs too long.
+        let allow_busy: Vec<&str> = all()
+            .iter()
+            .filter(|c| c.is_subcommand && c.has(ALLOW_BUSY))
+            .map(|c| c.name)
+            .collect();
+        assert_eq!(
+            allow_busy,
+            ["FUNCTION|KILL", "FUNCTION|STATS", "SCRIPT|KILL"]
+        );
         assert_eq!(
             lookup(b"client|getname").unwrap().wrong_args(),
             "ERR wrong number of arguments for 'client|getname' command"
@@ -771,9 +873,20 @@ mod tests {
         assert_eq!(keys("BLMPOP", "BLMPOP 0 2 a b LEFT COUNT 2"), ["a", "b"]);
         assert_eq!(keys("BZMPOP", "BZMPOP 1.5 1 z MIN"), ["z"]);
         assert_eq!(keys("ZRANGESTORE", "ZRANGESTORE d s 0 -1"), ["d", "s"]);
+        // SORT's last STORE, the arguments of LIMIT, GET and BY stepped over.
+        assert_eq!(
+            keys("SORT", "SORT a STORE x BY store GET store STORE d"),
+            ["a", "d"]
+        );
+        assert_eq!(keys("SORT", "SORT a LIMIT 0 STORE"), ["a"]);
+        assert_eq!(keys("SORT_RO", "SORT_RO a"), ["a"]);
         // A count that is no number, or too large, names only what is there.
         assert!(keys("ZINTERCARD", "ZINTERCARD x a").is_empty());
         assert_eq!(keys("ZINTERCARD", "ZINTERCARD 9 a"), ["a"]);
+        // EVAL and FCALL: the keys after numkeys, never the script or the function's name.
+        assert_eq!(keys("EVAL", "EVAL return 2 a b c"), ["a", "b"]);
+        assert!(keys("EVALSHA", "EVALSHA abc 0 x").is_empty());
+        assert_eq!(keys("FCALL", "FCALL f 1 k v"), ["k"]);
         let fit =
             |name: &str, line: &str| lookup(name.as_bytes()).unwrap().numkeys_fit(&args(line));
         assert!(fit("ZUNIONSTORE", "ZUNIONSTORE d 2 a b"));

@@ -459,8 +459,8 @@ impl Conn {
             state
                 .cmd
                 .extend(name.chars().map(|c| c.to_ascii_lowercase()));
-            // A container that dispatches itself, or an unknown subcommand: as given.
-            if (has(table::CONTAINER) || unknown_sub) && args.len() > 1 {
+            // An unknown subcommand: as given.
+            if unknown_sub && args.len() > 1 {
                 state.cmd.push('|');
                 state
                     .cmd
@@ -605,6 +605,12 @@ impl Conn {
             });
             return Flow::Continue;
         };
+        // A script runs past its time limit: BUSY, but for what may stop it (as Redis).
+        if let Some(busy) = self.server.scripts.busy_error(cmd) {
+            self.multi_failed |= self.multi.is_some();
+            self.out.error(busy);
+            return Flow::Continue;
+        }
         // A subscribed RESP2 connection may only (un)subscribe, PING and QUIT (as Redis 7.0).
         if self.subscribed_resp2() && !cmd.has(table::PUBSUB) {
             self.out.error(&format!("ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", name.to_ascii_lowercase()));
@@ -688,6 +694,18 @@ impl Conn {
         self.out.error(&table::wrong_args(name));
     }
 
+    /// The reply to a FUNCTION subcommand that may have changed the libraries (LOAD, DELETE,
+    /// FLUSH, RESTORE), sent once they are saved: a library change is durable before it is
+    /// acknowledged (the writer would save it only with its next group commit).
+    fn reply_saved(&mut self, reply: &Reply) {
+        match self.server.scripts.save_now(&self.server.db) {
+            Ok(()) => self.out.reply(reply),
+            Err(e) => self
+                .out
+                .error(&format!("ERR saving the function libraries: {e}")),
+        }
+    }
+
     /// Runs a command that is not a write (its arity checked): a keyspace read on this
     /// connection's snapshot, or a session command here.
     fn run(&mut self, cmd: &'static Command, args: &[Vec<u8>]) -> Flow {
@@ -723,22 +741,32 @@ impl Conn {
             Session::PubsubNumsub => self.pubsub_numsub(a),
             Session::PubsubNumpat => self.pubsub_numpat(),
             Session::Help => self.help(cmd),
-            // No functions can be loaded: FLUSH has nothing to do (Redis' test harness calls it
-            // before every test file) and LIST is empty.
-            Session::Function => match String::from_utf8_lossy(&a[0]).to_ascii_uppercase().as_str()
-            {
-                "FLUSH"
-                    if a.len() == 1
-                        || a.len() == 2
-                            && (a[1].eq_ignore_ascii_case(b"ASYNC")
-                                || a[1].eq_ignore_ascii_case(b"SYNC")) =>
-                {
-                    self.out.simple("OK")
-                }
-                "FLUSH" => self.out.error("ERR syntax error"),
-                "LIST" => self.out.array(0),
-                _ => self.out.error(&unknown_subcommand(args)),
-            },
+            // Scripting's management subcommands run here, over the shared cache and libraries
+            // (EVAL and FCALL are writes: they run in the writer).
+            Session::ScriptLoad => self.out.reply(&self.server.scripts.script_load(&a[0])),
+            Session::ScriptExists => self.out.reply(&self.server.scripts.script_exists(a)),
+            Session::ScriptFlush => self.out.reply(&self.server.scripts.script_flush(a)),
+            Session::ScriptKill => self.out.reply(&self.server.scripts.script_kill()),
+            Session::FunctionList => self.out.reply(&self.server.scripts.function_list(a)),
+            Session::FunctionKill => self.out.reply(&self.server.scripts.function_kill()),
+            Session::FunctionStats => self.out.reply(&self.server.scripts.function_stats()),
+            Session::FunctionDump => self.out.reply(&self.server.scripts.function_dump()),
+            Session::FunctionLoad => {
+                let reply = self.server.scripts.function_load(a);
+                self.reply_saved(&reply);
+            }
+            Session::FunctionDelete => {
+                let reply = self.server.scripts.function_delete(&a[0]);
+                self.reply_saved(&reply);
+            }
+            Session::FunctionFlush => {
+                let reply = self.server.scripts.function_flush(a);
+                self.reply_saved(&reply);
+            }
+            Session::FunctionRestore => {
+                let reply = self.server.scripts.function_restore(a);
+                self.reply_saved(&reply);
+            }
             Session::Ping => match a.len() {
                 0 => self.out.simple("PONG"),
                 1 => self.out.bulk(&a[0]),

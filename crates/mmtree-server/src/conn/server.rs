@@ -17,7 +17,7 @@ impl Conn {
         if c.has(table::BLOCKING) {
             flags.push("blocking");
         }
-        if c.has(table::NUMKEYS) {
+        if c.has(table::NUMKEYS | table::MOVABLE) {
             flags.push("movablekeys");
         }
         let (first, last, step) = c.keys;
@@ -142,6 +142,14 @@ impl Conn {
             ("maxmemory-policy", "noeviction".into()),
             ("bind", config.bind.ip().to_string()),
             ("port", config.bind.port().to_string()),
+            (
+                "lua-time-limit",
+                self.server.scripts.time_limit_ms().to_string(),
+            ),
+            (
+                "busy-reply-threshold",
+                self.server.scripts.time_limit_ms().to_string(),
+            ),
         ];
         let matched: Vec<&(&str, String)> = params
             .iter()
@@ -169,8 +177,23 @@ impl Conn {
         }
         // Checked whole before any is applied, as Redis.
         let mut notify = None;
+        let mut time_limit = None;
         for pair in a.chunks(2) {
             let p = String::from_utf8_lossy(&pair[0]).to_ascii_lowercase();
+            // How long a script runs before other clients get BUSY (milliseconds).
+            if p == "lua-time-limit" || p == "busy-reply-threshold" {
+                match std::str::from_utf8(&pair[1])
+                    .ok()
+                    .and_then(|v| v.parse::<u64>().ok())
+                {
+                    Some(ms) => time_limit = Some(ms),
+                    None => {
+                        self.out.error(&format!("ERR CONFIG SET failed (possibly related to argument '{p}') - argument couldn't be parsed into an integer"));
+                        return;
+                    }
+                }
+                continue;
+            }
             if p == "notify-keyspace-events" {
                 match crate::notify::parse(&pair[1]) {
                     Some(flags) => notify = Some(flags),
@@ -198,6 +221,9 @@ impl Conn {
         }
         if let Some(flags) = notify {
             self.server.notify.set(flags);
+        }
+        if let Some(ms) = time_limit {
+            self.server.scripts.set_time_limit_ms(ms);
         }
         self.out.simple("OK");
     }
@@ -281,9 +307,44 @@ impl Conn {
                 "    Return memory in bytes used by <key> and its value (its rows in tree pages).",
             ],
             "OBJECT" => &[
+                "ENCODING <key>",
+                "    Return the kind of internal representation Redis 7.0 would use for the value",
+                "    stored at <key> (mmtree stores every value as ordered rows).",
+                "FREQ <key>",
+                "    Return the access frequency index of the key <key> (not tracked).",
+                "IDLETIME <key>",
+                "    Return the idle time of the key <key> (not tracked: 0).",
                 "REFCOUNT <key>",
                 "    Return the number of references of the value associated with the specified",
                 "    <key> (1: no value is shared).",
+            ],
+            "SCRIPT" => &[
+                "EXISTS <sha1> [<sha1> ...]",
+                "    Return information about the existence of the scripts in the script cache.",
+                "FLUSH [ASYNC|SYNC]",
+                "    Flush the Lua scripts cache.",
+                "KILL",
+                "    Kill the currently executing Lua script.",
+                "LOAD <script>",
+                "    Load a script into the scripts cache without executing it.",
+            ],
+            "FUNCTION" => &[
+                "LOAD [REPLACE] <FUNCTION CODE>",
+                "    Create a new library with the given library name and code.",
+                "DELETE <LIBRARY NAME>",
+                "    Delete the given library.",
+                "LIST [LIBRARYNAME PATTERN] [WITHCODE]",
+                "    Return general information on all the libraries.",
+                "DUMP",
+                "    Return a serialized payload representing the current libraries.",
+                "RESTORE <PAYLOAD> [FLUSH|APPEND|REPLACE]",
+                "    Restore the libraries represented by the given payload (default APPEND).",
+                "KILL",
+                "    Kill the current running function.",
+                "STATS",
+                "    Return information about the current function running.",
+                "FLUSH [ASYNC|SYNC]",
+                "    Delete all the libraries.",
             ],
             _ => &[],
         };

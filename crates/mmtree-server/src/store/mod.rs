@@ -25,7 +25,7 @@ mod tx;
 mod watch;
 
 pub use sweep::sweep;
-pub use tx::Tx;
+pub use tx::{Tx, Value};
 pub use watch::{WatchedKey, Watches};
 
 use crate::notify::{self, KeyEvent};
@@ -38,6 +38,8 @@ pub const EXPIRY_QUEUE: &str = "__serve:expiry-queue";
 /// SWAPDB's name for a table while two trade names (never left behind: the same transaction
 /// renames it back).
 pub const SWAP_TABLE: &str = "__serve:swapping";
+/// The FUNCTION libraries (`commands::scripting`): library name → its FUNCTION LOAD payload.
+pub const FUNCTIONS_TABLE: &str = "__serve:functions";
 pub const DATABASES: u32 = 16;
 
 /// The tables of one database (names built once: a command does not format them).

@@ -28,7 +28,10 @@ macro_rules! hash {
         collection!($tx, $key, b"hash")
     };
 }
+pub mod bits;
+pub mod dump;
 pub mod hashes;
+pub mod hll;
 pub mod keys;
 pub mod lists;
 pub mod sets;
