@@ -424,3 +424,25 @@ fn a_blocked_resp3_subscriber_gets_its_messages() {
     cmd::<i64>(&mut c, &["RPUSH", "q", "x"]).unwrap();
     assert_eq!(show(&ra.next()), "[q,x]");
 }
+
+/// A script's push wakes a blocked client (through the WATCH hook every write goes through, even
+/// for a key outside KEYS); a script may not call a blocking command (as Redis 7.0).
+#[test]
+fn a_script_push_wakes_and_a_script_cannot_block() {
+    let (_dir, server) = start("script.mmt");
+    let mut c = server.client();
+    let (mut a, mut ra) = raw(&server);
+    send(&mut a, &["BLPOP", "q", "0"]);
+    wait_blocked(&mut c, 1);
+    cmd::<i64>(
+        &mut c,
+        &["EVAL", "return redis.call('RPUSH', 'q', 'x')", "0"],
+    )
+    .unwrap();
+    assert_eq!(show(&ra.next()), "[q,x]");
+    let e = err_of::<()>(
+        &mut c,
+        &["EVAL", "return redis.pcall('blpop', 'x', 0)", "0"],
+    );
+    assert!(e.contains("not allowed"), "{e}");
+}
