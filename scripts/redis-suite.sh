@@ -16,7 +16,8 @@
 #   replication, DEBUG, CONFIG SET of memory limits, CONFIG RESETSTAT, SAVE, RESET, ... which
 #   mmtree does not have: a test that hits one aborts the rest of its unit). SKIP_TAGS= runs all.
 # SKIP_TESTS: test names to skip on both servers, one per line (a line starting with / is a
-#   regular expression, as in the harness' skip file); e.g. the blocking-command tests:
+#   regular expression, as in the harness' skip file); e.g. the blocking-command tests (as the
+#   runs before the blocking pops existed skipped them):
 #   SKIP_TESTS="$(printf '%s\n' '/BLPOP|BRPOP|BLMOVE|BRPOPLPUSH|BLMPOP|BZPOP|BZMPOP|LMOVEs|unblock|blocked')"
 # Both servers run with --ignore-encoding (mmtree has no OBJECT ENCODING: it stores bytes) and
 # --ignore-digest (no DEBUG DIGEST-VALUE).

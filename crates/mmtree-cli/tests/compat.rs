@@ -60,8 +60,8 @@ const ROWS: &[Row] = &[
     row("DBSIZE", Yes, "counts expired keys not yet swept, as Redis", &[&["SET", "a", "1"], &["DBSIZE"]], ":1"),
     row("INFO", Differs, "sections server, clients, memory, persistence, stats, replication, cpu, keyspace with a subset of Redis' fields, plus mmtree_* fields", &[&["INFO", "replication"]], "\"# Replication\r\nrole:master..."),
     row("CONFIG", Differs, "GET of a fixed set (save, appendonly, databases, maxclients, timeout, proto-max-bulk-len, requirepass, maxmemory, maxmemory-policy, the hash encoding thresholds, notify-keyspace-events, bind, port); SET accepts notify-keyspace-events, the encoding thresholds and list-compress-depth (ignored: no encodings) and `save \"\"` (no RDB snapshots) and refuses the rest; RESETSTAT/REWRITE are unknown subcommands", &[&["CONFIG", "SET", "maxmemory", "1"]], "-ERR CONFIG SET failed (possibly related to argument 'maxmemory') - mmtree serve takes its settings from its command line only"),
-    row("CLIENT", Differs, "ID, GETNAME, SETNAME, SETINFO, INFO, LIST (TYPE, ID), KILL (addr, ID, ADDR, LADDR, TYPE, USER, SKIPME); REPLY (ON, OFF, SKIP); LIST shows fd, qbuf and omem, its other memory fields are 0; no PAUSE, TRACKING, NO-EVICT", &[&["CLIENT", "KILL", "ID", "999999"]], ":0"),
-    row("COMMAND", Differs, "COMMAND, COUNT, INFO, LIST (FILTERBY PATTERN or MODULE, not ACLCAT), GETKEYS: name, arity, flags (write/readonly/movablekeys only), key positions and subcommands (`client|getname`, each an entry of its own, as Redis 7) of every command; ACL categories, tips and key specs are empty; DOCS is an empty map; no GETKEYSANDFLAGS", &[&["COMMAND", "INFO", "get", "object|refcount", "nosuch"]], "[[\"get\", :2, [+readonly], :1, :1, :1, [], [], [], []], [\"object|refcount\", :3, [+readonly], :2, :2, :1, [], [], [], []], nil]"),
+    row("CLIENT", Differs, "ID, GETNAME, SETNAME, SETINFO, INFO, LIST (TYPE, ID), KILL (addr, ID, ADDR, LADDR, TYPE, USER, SKIPME); REPLY (ON, OFF, SKIP); UNBLOCK (TIMEOUT, ERROR); LIST shows fd, qbuf and omem, its other memory fields are 0; no PAUSE, TRACKING, NO-EVICT", &[&["CLIENT", "KILL", "ID", "999999"]], ":0"),
+    row("COMMAND", Differs, "COMMAND, COUNT, INFO, LIST (FILTERBY PATTERN or MODULE, not ACLCAT), GETKEYS: name, arity, flags (write/readonly/blocking/movablekeys only), key positions and subcommands (`client|getname`, each an entry of its own, as Redis 7) of every command; ACL categories, tips and key specs are empty; DOCS is an empty map; no GETKEYSANDFLAGS", &[&["COMMAND", "INFO", "get", "object|refcount", "nosuch"]], "[[\"get\", :2, [+readonly], :1, :1, :1, [], [], [], []], [\"object|refcount\", :3, [+readonly], :2, :2, :1, [], [], [], []], nil]"),
     // Strings.
     row("GET", Yes, "", &[&["SET", "k", "v"], &["GET", "k"]], "\"v\""),
     row("SET", Yes, "NX, XX, GET, EX, PX, EXAT, PXAT, KEEPTTL", &[&["SET", "k", "v"], &["SET", "k", "w", "NX", "GET"]], "\"v\""),
@@ -198,15 +198,15 @@ const ROWS: &[Row] = &[
     row("RESET", No, "", &[&["RESET"]], "-ERR unknown command 'RESET', with args beginning with: "),
     row("WAIT", No, "no replication", &[&["WAIT", "0", "0"]], "-ERR unknown command 'WAIT', with args beginning with: '0' '0' "),
     row("REPLICAOF", No, "", &[&["REPLICAOF", "NO", "ONE"]], "-ERR unknown command 'REPLICAOF', with args beginning with: 'NO' 'ONE' "),
-    // Redis 7.0 commands not offered (every one of its 240 commands is a row).
-    row("BLMOVE", No, "blocking commands (nothing waits on a key)", &[&["BLMOVE", "k"]], "-ERR unknown command 'BLMOVE', with args beginning with: 'k' "),
-    row("BLMPOP", No, "blocking commands (nothing waits on a key)", &[&["BLMPOP", "k"]], "-ERR unknown command 'BLMPOP', with args beginning with: 'k' "),
-    row("BLPOP", No, "blocking commands (nothing waits on a key)", &[&["BLPOP", "k"]], "-ERR unknown command 'BLPOP', with args beginning with: 'k' "),
-    row("BRPOP", No, "blocking commands (nothing waits on a key)", &[&["BRPOP", "k"]], "-ERR unknown command 'BRPOP', with args beginning with: 'k' "),
-    row("BRPOPLPUSH", No, "blocking commands (nothing waits on a key)", &[&["BRPOPLPUSH", "k"]], "-ERR unknown command 'BRPOPLPUSH', with args beginning with: 'k' "),
-    row("BZMPOP", No, "blocking commands (nothing waits on a key)", &[&["BZMPOP", "k"]], "-ERR unknown command 'BZMPOP', with args beginning with: 'k' "),
-    row("BZPOPMAX", No, "blocking commands (nothing waits on a key)", &[&["BZPOPMAX", "k"]], "-ERR unknown command 'BZPOPMAX', with args beginning with: 'k' "),
-    row("BZPOPMIN", No, "blocking commands (nothing waits on a key)", &[&["BZPOPMIN", "k"]], "-ERR unknown command 'BZPOPMIN', with args beginning with: 'k' "),
+    // The rest of Redis 7.0's 240 commands, offered or not (every one is a row).
+    row("BLMOVE", Yes, "blocking: see BLPOP", &[&["RPUSH", "l", "a"], &["BLMOVE", "l", "m", "RIGHT", "LEFT", "0"]], "\"a\""),
+    row("BLMPOP", Yes, "blocking: see BLPOP", &[&["RPUSH", "l", "a", "b", "c"], &["BLMPOP", "0", "2", "none", "l", "LEFT", "COUNT", "2"]], "[\"l\", [\"a\", \"b\"]]"),
+    row("BLPOP", Yes, "a blocked client is held by the group-commit writer and served, in arrival order per key, in the transaction of the write that fills its key (answered once that commit is made); the connection reads nothing more meanwhile; CLIENT UNBLOCK, timeouts, non-blocking inside MULTI", &[&["RPUSH", "l", "a", "b"], &["BLPOP", "none", "l", "0"]], "[\"l\", \"a\"]"),
+    row("BRPOP", Yes, "blocking: see BLPOP", &[&["BRPOP", "none", "0.01"]], "nil"),
+    row("BRPOPLPUSH", Yes, "blocking: see BLPOP", &[&["MULTI"], &["BRPOPLPUSH", "none", "m", "0"], &["EXEC"]], "[nil]"),
+    row("BZMPOP", Yes, "blocking: see BLPOP", &[&["ZADD", "z", "1", "a", "2", "b"], &["BZMPOP", "0", "1", "z", "MAX", "COUNT", "5"]], "[\"z\", [[\"b\", \"2\"], [\"a\", \"1\"]]]"),
+    row("BZPOPMAX", Yes, "blocking: see BLPOP", &[&["ZADD", "z", "1", "a", "2", "b"], &["BZPOPMAX", "z", "0"]], "[\"z\", \"b\", \"2\"]"),
+    row("BZPOPMIN", Yes, "blocking: see BLPOP", &[&["SET", "s", "v"], &["BZPOPMIN", "none", "s", "0"]], "-WRONGTYPE Operation against a key holding the wrong kind of value"),
     row("LINSERT", Yes, "moves the elements on the shorter side of the new one (positions stay contiguous)", &[&["RPUSH", "l", "a", "b", "c"], &["LINSERT", "l", "BEFORE", "b", "x"], &["LRANGE", "l", "0", "-1"]], "[\"a\", \"x\", \"b\", \"c\"]"),
     row("LMOVE", Yes, "", &[&["RPUSH", "l", "a", "b", "c"], &["LMOVE", "l", "m", "RIGHT", "LEFT"]], "\"c\""),
     row("LMPOP", Yes, "", &[&["RPUSH", "l", "a", "b", "c"], &["LMPOP", "2", "none", "l", "LEFT", "COUNT", "2"]], "[\"l\", [\"a\", \"b\"]]"),
@@ -363,7 +363,7 @@ fn render(rows: &[Row]) -> String {
         "{} commands (every one of Redis 7.0's 240, and MMTREE.RANGE): {} yes, {} differ, {} no. \
          The command table of the server (`crates/mmtree-server/src/commands/table.rs`) is the list \
          of what is offered. Data types: strings (bitmaps included), HyperLogLog (Redis' own \
-         string representation), hashes, sets, lists (no blocking pops), \
+         string representation), hashes, sets, lists (blocking pops included), \
          sorted sets (ranks, score and lex ranges, pops, set algebra) and streams (consumer \
          groups; XREAD's BLOCK does not wait), with Lua scripts and functions over them.\n\n",
         rows.len(),

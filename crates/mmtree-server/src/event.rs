@@ -269,6 +269,12 @@ impl Client {
         if self.conn.killed() {
             return Drive::Close;
         }
+        // A blocked client reads nothing more, so its peer's close is seen by the event
+        // alone: it is closed (as Redis frees a blocked client whose socket ended) and the
+        // writer forgets it.
+        if self.read_closed && self.conn.is_blocked() {
+            return Drive::Close;
+        }
         for _ in 0..READS_PER_TURN {
             let ran = self.closing.is_none() && self.unsent() <= OUT_BACKLOG;
             if ran {
@@ -408,7 +414,8 @@ impl Client {
         {
             return true;
         }
-        // Shutting down: a connection goes once what it sent has run and been answered.
-        shutting_down && idle
+        // Shutting down: a connection goes once what it sent has run and been answered (a
+        // blocked one at once).
+        shutting_down && (idle || self.conn.is_blocked())
     }
 }

@@ -19,6 +19,16 @@ pub struct WatchClaim {
     pub in_flight: Mutex<Option<(u32, Vec<Vec<u8>>)>>,
 }
 
+/// A connection's side of its blocking commands (BLPOP, …): whether the writer holds it blocked
+/// now (CLIENT LIST's `flags=b`, CLIENT UNBLOCK), and whether the connection is gone (set when
+/// it closes, before it sends its `Unblock`: a writer that serves a key before that job arrives
+/// skips a gone client, so no element is popped for nobody).
+#[derive(Default)]
+pub struct BlockClaim {
+    pub blocked: AtomicBool,
+    pub gone: AtomicBool,
+}
+
 /// A command as the connection resolved it, once, from the command table, with its arguments
 /// (the name first): what MULTI queues and the writer runs, never looked up again.
 pub struct Op {
@@ -55,6 +65,20 @@ pub enum Job {
     /// A closed connection's WATCH in flight (`claim.gone` is set): unregisters its keys, if the
     /// writer registered them. Not answered.
     Release { claim: Arc<WatchClaim> },
+    /// A blocking command (BLPOP, BLMOVE, BZPOPMIN, …) of connection `id` on `db`: answered at
+    /// once if one of its keys has something; otherwise the writer holds the client blocked
+    /// (`blocking::Blocked`) and answers it through `notifier` when a commit serves it, when its
+    /// timeout passes or when CLIENT UNBLOCK (or its closing) ends it.
+    Block {
+        db: u32,
+        op: Op,
+        id: u64,
+        notifier: Notifier,
+        claim: Arc<BlockClaim>,
+    },
+    /// CLIENT UNBLOCK of client `id` (answered with nil, or with the UNBLOCKED error if
+    /// `error`), or a closed connection's (`gone`: removed, not answered). Not answered itself.
+    Unblock { id: u64, error: bool, gone: bool },
 }
 
 impl Job {
@@ -62,7 +86,12 @@ impl Job {
         match self {
             Job::Writes { ops, .. } => ops.len(),
             Job::Exec { ops, .. } => ops.len(),
-            Job::Watch { .. } | Job::Unwatch { .. } | Job::Release { .. } => 0,
+            // A blocking command's pop is counted by the writer when it serves it.
+            Job::Watch { .. }
+            | Job::Unwatch { .. }
+            | Job::Release { .. }
+            | Job::Block { .. }
+            | Job::Unblock { .. } => 0,
         }
     }
 }
@@ -87,6 +116,9 @@ pub enum Outcome {
     Aborted,
     /// The commit failed: nothing was applied.
     Failed(String),
+    /// A blocking command found nothing: the writer holds the client blocked and answers it
+    /// later itself (this outcome is not sent).
+    Blocked,
 }
 
 pub struct WriteBatch {

@@ -13,6 +13,7 @@
 //! state machine (`conn`) and the event loops.
 
 // In layer order, bottom first (checked by tests/layers.rs).
+mod blocking;
 mod commands;
 mod conn;
 mod event;

@@ -10,7 +10,7 @@
 //! mail up to `MAIL_LIMIT`, and is then disconnected (Redis' pub/sub output buffer limit).
 
 use crate::glob::glob;
-use crate::jobs::{Event, Notifier, WatchClaim};
+use crate::jobs::{BlockClaim, Event, Notifier, WatchClaim};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -33,6 +33,8 @@ pub struct Handle {
     pub notifier: Notifier,
     /// Its WATCH jobs' claim (see `jobs::WatchClaim`).
     pub watch: Arc<WatchClaim>,
+    /// Its blocking commands' claim: blocked now (`flags=b`), gone (see `jobs::BlockClaim`).
+    pub block: Arc<BlockClaim>,
     /// The connection's socket and buffers, as its event loop last left them.
     pub buffers: Buffers,
 }
@@ -70,11 +72,19 @@ impl Handle {
     pub fn line(&self) -> String {
         let s = self.state.lock().expect("client state").clone();
         let idle = s.last.map_or(0, |t| t.elapsed().as_secs());
-        let flags = match (s.sub + s.psub > 0, s.multi >= 0) {
-            (true, _) => "P",
-            (false, true) => "x",
-            _ => "N",
-        };
+        // Redis' letters, in its order: P (subscribed), x (in MULTI), b (blocked); N: none.
+        let mut flags = String::new();
+        if s.sub + s.psub > 0 {
+            flags.push('P');
+        } else if s.multi >= 0 {
+            flags.push('x');
+        }
+        if self.block.blocked.load(Ordering::Acquire) {
+            flags.push('b');
+        }
+        if flags.is_empty() {
+            flags.push('N');
+        }
         format!(
             "id={} addr={} laddr={} fd={} name={} age={} idle={idle} flags={flags} db={} sub={} psub={} ssub=0 multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem={} tot-mem=0 events=r cmd={} user=default redir=-1 resp={}\n",
             self.id,

@@ -8,7 +8,9 @@
 //! a `Handle`'s `mail` and its `watch.in_flight`. The WATCH versions are not shared at all:
 //! they are the group-commit writer's own state (`writer`), and UNWATCH, DISCARD, EXEC and a
 //! closing connection hand it jobs; so no event loop waits on anything the writer holds while
-//! it applies a group, and a loop never waits for a commit.
+//! it applies a group, and a loop never waits for a commit. Blocked clients (BLPOP, …) are the
+//! writer's own state too (`blocking::Blocked`): a connection hands it `Job::Block` and
+//! `Job::Unblock`, and reads only two atomics it sets (its `BlockClaim`, `stats.blocked`).
 
 /// The Redis version the server speaks for (INFO's `redis_version`, HELLO's `version`):
 /// clients and Redis' test suite choose features by it.
@@ -51,6 +53,8 @@ pub struct Stats {
     pub commits: AtomicU64,
     pub committed_writes: AtomicU64,
     pub expired: AtomicU64,
+    /// Clients the writer holds blocked now (`blocking::Blocked`; INFO `blocked_clients`).
+    pub blocked: AtomicU64,
 }
 
 pub struct Server {
@@ -168,9 +172,10 @@ impl Server {
                     .filter(|h| h.is_pubsub())
                     .count();
                 format!(
-                    "connected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:0\r\npubsub_clients:{pubsub}\r\n",
+                    "connected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:{}\r\npubsub_clients:{pubsub}\r\n",
                     self.clients.load(Ordering::Relaxed),
                     self.config.max_clients,
+                    load(&s.blocked),
                 )
             }
             "memory" => {

@@ -1,6 +1,9 @@
 //! The group-commit writer: one thread that applies every job waiting in one write transaction
-//! and one commit, then answers each connection; it sweeps expired keys on `expiry`'s schedule.
+//! and one commit, then answers each connection; it sweeps expired keys on `expiry`'s schedule,
+//! and holds the blocked clients (`blocking`): it serves them from the keys its commits fill and
+//! answers them when their timeouts pass.
 
+use crate::blocking;
 use crate::commands;
 use crate::expiry;
 use crate::jobs::{Job, Outcome, WriteBatch};
@@ -26,8 +29,15 @@ pub fn writer_loop(
     // Keys under WATCH, with their versions: the writer's alone (WATCH, EXEC, UNWATCH and a
     // closing connection's release are jobs), so no event loop ever waits for a group to apply.
     let mut watches = store::Watches::default();
+    // Blocked clients (BLPOP, …): the writer's alone too.
+    let mut blocked = blocking::Blocked::new(server.clone());
     loop {
-        let first = match batches.recv_timeout(sweeper.wait(Duration::from_millis(100))) {
+        // Woken for the next blocked client's deadline too, so a timeout is answered on time.
+        let mut wait = sweeper.wait(Duration::from_millis(100));
+        if let Some(at) = blocked.next_deadline() {
+            wait = wait.min(Duration::from_millis(at.saturating_sub(store::now_ms())));
+        }
+        let first = match batches.recv_timeout(wait) {
             Ok(batch) => Some(batch),
             Err(RecvTimeoutError::Timeout) => None,
             Err(RecvTimeoutError::Disconnected) => {
@@ -36,6 +46,7 @@ pub fn writer_loop(
                     commit_segment(
                         &server,
                         &mut watches,
+                        &mut blocked,
                         Vec::new(),
                         durability,
                         store::now_ms(),
@@ -56,6 +67,7 @@ pub fn writer_loop(
                 Err(_) => break,
             }
         }
+        blocked.expire(&mut watches, store::now_ms());
         let sweep_due = sweeper.due(Instant::now());
         // (FUNCTION LOAD, DELETE, FLUSH and RESTORE run on the loops: their libraries are
         // saved by the next commit, one of their own if no job comes.)
@@ -77,7 +89,15 @@ pub fn writer_loop(
             }
             let last = rest.peek().is_none();
             let sweep = (sweep_due && last).then_some(sweeper.limit());
-            let expired = commit_segment(&server, &mut watches, segment, durability, now, sweep);
+            let expired = commit_segment(
+                &server,
+                &mut watches,
+                &mut blocked,
+                segment,
+                durability,
+                now,
+                sweep,
+            );
             if last {
                 if sweep_due {
                     // A failed commit removed nothing: the sweep is tried again later.
@@ -119,6 +139,7 @@ impl std::fmt::Display for Failure {
 fn commit_segment(
     server: &Server,
     watches: &mut store::Watches,
+    blocked: &mut blocking::Blocked,
     segment: Vec<WriteBatch>,
     durability: mmtree::Durability,
     now: u64,
@@ -141,6 +162,7 @@ fn commit_segment(
                     outcomes.push(run_job(
                         &mut w,
                         watches,
+                        blocked,
                         &batch.job,
                         now,
                         max_key,
@@ -153,7 +175,8 @@ fn commit_segment(
                 None => 0,
             };
             let functions = server.scripts.save_libraries(&mut w)?;
-            if ops == 0 && expired == 0 && functions.is_none() {
+            // (A blocked client's pop is a write too.)
+            if ops == 0 && expired == 0 && functions.is_none() && blocked.wrote == 0 {
                 w.abort();
             } else {
                 w.commit()?;
@@ -183,6 +206,7 @@ fn commit_segment(
             if let Some(generation) = functions {
                 server.scripts.mark_saved(generation);
             }
+            let ops = ops + blocked.wrote;
             server
                 .stats
                 .expired
@@ -201,12 +225,18 @@ fn commit_segment(
                 }
             }
             for (batch, outcome) in segment.into_iter().zip(outcomes) {
-                (batch.reply)(outcome);
+                // A client held blocked is answered by `blocked` when it is served.
+                if !matches!(outcome, Outcome::Blocked) {
+                    (batch.reply)(outcome);
+                }
             }
+            // The blocked clients this commit served.
+            blocked.deliver(watches);
             Some(expired)
         }
         Err(error) => {
             eprintln!("mmtree serve: commit failed: {error}");
+            blocked.fail(watches, &format!("ERR commit failed: {error}"));
             for batch in segment {
                 (batch.reply)(Outcome::Failed(format!("ERR commit failed: {error}")));
             }
@@ -218,6 +248,7 @@ fn commit_segment(
 fn run_job(
     w: &mut mmtree::WriteTransaction,
     watches: &mut store::Watches,
+    blocked: &mut blocking::Blocked,
     job: &Job,
     now: u64,
     max_key: usize,
@@ -249,6 +280,16 @@ fn run_job(
                     op.cmd,
                     &op.args,
                 )?);
+                // Clients blocked on a key this command filled are served before the next
+                // command (as Redis serves them after each command).
+                blocked.touched(*db, op.cmd, &op.args);
+                blocked.serve(&mut blocking::Place {
+                    w,
+                    watches,
+                    now,
+                    max_key,
+                    events: events.as_deref_mut(),
+                })?;
             }
             Outcome::Replies(out)
         }
@@ -271,6 +312,28 @@ fn run_job(
         }
         // Watch bookkeeping after the commit (`release_watches`).
         Job::Unwatch { .. } | Job::Release { .. } => Outcome::Replies(Vec::new()),
+        Job::Block {
+            db,
+            op,
+            id,
+            notifier,
+            claim,
+        } => {
+            let mut place = blocking::Place {
+                w,
+                watches,
+                now,
+                max_key,
+                events: events.as_deref_mut(),
+            };
+            let outcome = blocked.block(&mut place, *db, op, *id, notifier, claim)?;
+            blocked.serve(&mut place)?;
+            outcome
+        }
+        Job::Unblock { id, error, gone } => {
+            blocked.unblock(watches, *id, *error, *gone);
+            Outcome::Replies(Vec::new())
+        }
         Job::Exec { watched, ops, .. } => {
             for k in watched {
                 let live = tx(w, watches, k.db, now, max_key, events.as_deref_mut())
@@ -292,7 +355,16 @@ fn run_job(
                     }
                     _ => commands::write::apply(&mut tx, op.cmd, &op.args)?,
                 });
+                blocked.touched(*db, op.cmd, &op.args);
             }
+            // Served after the whole transaction (as Redis: nothing sees its middle).
+            blocked.serve(&mut blocking::Place {
+                w,
+                watches,
+                now,
+                max_key,
+                events,
+            })?;
             Outcome::Replies(out)
         }
     })
@@ -330,7 +402,7 @@ fn release_watches(watches: &mut store::Watches, segment: &[WriteBatch]) {
                     }
                 }
             }
-            Job::Writes { .. } | Job::Watch { .. } => {}
+            Job::Writes { .. } | Job::Watch { .. } | Job::Block { .. } | Job::Unblock { .. } => {}
         }
     }
 }

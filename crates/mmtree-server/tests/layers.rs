@@ -22,6 +22,7 @@ const LAYERS: &[&str] = &[
     "jobs",  // what connections hand the writer, what it answers, how a loop is woken
     "pubsub", // the client registry, subscriptions, a connection's mail
     "server", // the shared state (its lock order) and INFO
+    "blocking", // the blocked clients (BLPOP, …): the writer's own registry
     "writer", // the group-commit writer thread
     "conn",  // one connection's state machine and its session commands
     "event", // the event loops: sockets, turns, timeouts

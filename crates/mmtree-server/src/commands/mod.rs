@@ -6,6 +6,7 @@
 
 pub mod args;
 pub mod bits;
+pub mod blocking;
 pub mod cursor;
 pub mod dump;
 mod hashes;

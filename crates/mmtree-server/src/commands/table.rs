@@ -14,15 +14,15 @@
 //! subcommand's name.
 
 use super::{
-    bits, dump, hashes, keys, lists, random, scan, scripting, sets, sort, sorted_sets, streams,
-    strings, write,
+    bits, blocking, dump, hashes, keys, lists, random, scan, scripting, sets, sort, sorted_sets,
+    streams, strings, write,
 };
 use crate::keyspace::Ks;
 use crate::resp::Reply;
 use crate::store::Tx;
 use rustc_hash::FxHashMap;
 use std::sync::LazyLock;
-use Handler::{Read, Write};
+use Handler::{Block, Read, Write};
 
 /// Runs in the group-commit writer's transaction (`store::apply`).
 pub const WRITE: u32 = 1 << 0;
@@ -64,6 +64,10 @@ pub const NOSCRIPT: u32 = 1 << 11;
 /// Served while a script runs past its time limit (as Redis' `allow-busy`: SCRIPT KILL,
 /// FUNCTION KILL and STATS among the scripting commands): every other command gets BUSY.
 pub const ALLOW_BUSY: u32 = 1 << 12;
+/// A blocking command (BLPOP, BLMOVE, BZPOPMIN, …; its handler is `Block`): outside MULTI the
+/// connection hands it to the writer as a `Job::Block` (it may wait there); inside MULTI it never
+/// blocks. With `NUMKEYS` (BLMPOP, BZMPOP) the count follows the timeout (argument 2).
+pub const BLOCKING: u32 = 1 << 13;
 
 /// A keyspace read: one implementation over a snapshot and over the write transaction. Each
 /// command has its own (the arguments after the name; the table has checked the arity), so
@@ -72,6 +76,10 @@ pub type ReadFn = fn(&mut Ks<'_>, &[Vec<u8>]) -> mmtree::Result<Reply>;
 
 /// A write: applied in the group-commit writer's transaction.
 pub type WriteFn = fn(&mut Tx<'_>, &[Vec<u8>]) -> mmtree::Result<Reply>;
+
+/// A blocking command's try in the group-commit writer's transaction: answered, or what the
+/// client would wait for (`commands::blocking`).
+pub type BlockFn = fn(&mut Tx<'_>, &[Vec<u8>]) -> mmtree::Result<blocking::Attempt>;
 
 /// The session commands and subcommands: each runs on the connection (`conn`), which dispatches
 /// on this.
@@ -96,6 +104,7 @@ pub enum Session {
     ClientList,
     ClientKill,
     ClientReply,
+    ClientUnblock,
     /// COMMAND alone: every command's entry.
     Command,
     CommandCount,
@@ -143,6 +152,9 @@ pub enum Handler {
     Write(WriteFn),
     /// On a snapshot on the event loop; inside EXEC, in the writer's transaction, in its place.
     Read(ReadFn),
+    /// A blocking pop: in the writer's transaction, which holds the client blocked while there
+    /// is nothing to pop (`crate::blocking`); inside MULTI, nil at once instead.
+    Block(BlockFn),
     /// On the connection (its state, or the server's): `conn`'s session commands.
     Session(Session),
     /// A container that is no command by itself: its arity (-2) lets no request run it without
@@ -251,7 +263,12 @@ impl Command {
     /// A `NUMKEYS` command's count: where it is in `args`, and its value if it is a number.
     fn numkeys(&self, args: &[Vec<u8>]) -> (usize, Option<usize>) {
         let (first, last, _) = self.keys;
-        let at = if first == 0 { 1 } else { last as usize + 1 };
+        // (BLMPOP and BZMPOP: after the timeout.)
+        let at = match first {
+            0 if self.has(BLOCKING) => 2,
+            0 => 1,
+            _ => last as usize + 1,
+        };
         let n = args
             .get(at)
             .and_then(|n| std::str::from_utf8(n).ok()?.parse::<usize>().ok());
@@ -382,6 +399,7 @@ static CLIENT_SUBCOMMANDS: &[Command] = &[
     sub("CLIENT|LIST",     -2, 0,     NO_KEYS, S(Session::ClientList)),
     sub("CLIENT|KILL",     -3, 0,     NO_KEYS, S(Session::ClientKill)),
     sub("CLIENT|REPLY",    3,  0,     NO_KEYS, S(Session::ClientReply)),
+    sub("CLIENT|UNBLOCK",  -3, 0,     NO_KEYS, S(Session::ClientUnblock)),
     sub("CLIENT|HELP",     2,  0,     NO_KEYS, S(Session::Help)),
 ];
 
@@ -580,6 +598,11 @@ pub static COMMANDS: &[Command] = &[
     command("LMOVE",            5,  WRITE,                (1, 2, 1),  Write(write::lists::lmove)),
     command("RPOPLPUSH",        3,  WRITE,                (1, 2, 1),  Write(write::lists::rpoplpush)),
     command("LMPOP",            -4, WRITE | NUMKEYS,      (0, 0, 0),  Write(write::lists::lmpop)),
+    command("BLPOP",            -3, WRITE | BLOCKING | NOSCRIPT, (1, -2, 1), Block(blocking::blpop)),
+    command("BRPOP",            -3, WRITE | BLOCKING | NOSCRIPT, (1, -2, 1), Block(blocking::brpop)),
+    command("BLMOVE",           6,  WRITE | BLOCKING | NOSCRIPT, (1, 2, 1),  Block(blocking::blmove)),
+    command("BRPOPLPUSH",       4,  WRITE | BLOCKING | NOSCRIPT, (1, 2, 1),  Block(blocking::brpoplpush)),
+    command("BLMPOP",           -5, WRITE | BLOCKING | NOSCRIPT | NUMKEYS, (0, 0, 0), Block(blocking::blmpop)),
     command("ZADD",             -4, WRITE,                (1, 1, 1),  Write(write::sorted_sets::zadd)),
     command("ZINCRBY",          4,  WRITE,                (1, 1, 1),  Write(write::sorted_sets::zincrby)),
     command("ZREM",             -3, WRITE,                (1, 1, 1),  Write(write::sorted_sets::zrem)),
@@ -605,6 +628,9 @@ pub static COMMANDS: &[Command] = &[
     command("ZPOPMIN",          -2, WRITE,                (1, 1, 1),  Write(write::sorted_sets::zpopmin)),
     command("ZPOPMAX",          -2, WRITE,                (1, 1, 1),  Write(write::sorted_sets::zpopmax)),
     command("ZMPOP",            -4, WRITE | NUMKEYS,      (0, 0, 0),  Write(write::sorted_sets::zmpop)),
+    command("BZPOPMIN",         -3, WRITE | BLOCKING | NOSCRIPT, (1, -2, 1), Block(blocking::bzpopmin)),
+    command("BZPOPMAX",         -3, WRITE | BLOCKING | NOSCRIPT, (1, -2, 1), Block(blocking::bzpopmax)),
+    command("BZMPOP",           -5, WRITE | BLOCKING | NOSCRIPT | NUMKEYS, (0, 0, 0), Block(blocking::bzmpop)),
     command("ZREMRANGEBYSCORE", 4,  WRITE,                (1, 1, 1),  Write(write::sorted_sets::zremrangebyscore)),
     command("ZREMRANGEBYRANK",  4,  WRITE,                (1, 1, 1),  Write(write::sorted_sets::zremrangebyrank)),
     command("ZREMRANGEBYLEX",   4,  WRITE,                (1, 1, 1),  Write(write::sorted_sets::zremrangebylex)),
@@ -806,7 +832,8 @@ mod tests {
             assert!(std::ptr::eq(all()[c.index()], c));
             // A write or a keyspace read runs where its flags say.
             match c.handler {
-                Handler::Write(_) => assert!(c.has(WRITE)),
+                Handler::Write(_) => assert!(c.has(WRITE) && !c.has(BLOCKING)),
+                Handler::Block(_) => assert!(c.has(WRITE) && c.has(BLOCKING)),
                 Handler::Read(_) => assert!(c.has(READONLY) && !c.has(WRITE)),
                 Handler::Session(_) => assert!(!c.has(WRITE)),
                 // Never run alone: its arity asks for a subcommand, and it has a list.
@@ -906,6 +933,11 @@ mod tests {
         );
         assert_eq!(keys("ZUNION", "ZUNION 2 a b WITHSCORES"), ["a", "b"]);
         assert_eq!(keys("ZMPOP", "ZMPOP 1 a MIN"), ["a"]);
+        // Blocking: the keys before the timeout, or after it and its numkeys.
+        assert_eq!(keys("BLPOP", "BLPOP a b 0"), ["a", "b"]);
+        assert_eq!(keys("BLMOVE", "BLMOVE a b LEFT RIGHT 0"), ["a", "b"]);
+        assert_eq!(keys("BLMPOP", "BLMPOP 0 2 a b LEFT COUNT 2"), ["a", "b"]);
+        assert_eq!(keys("BZMPOP", "BZMPOP 1.5 1 z MIN"), ["z"]);
         assert_eq!(keys("ZRANGESTORE", "ZRANGESTORE d s 0 -1"), ["d", "s"]);
         // After STREAMS: the first half.
         assert_eq!(keys("XREAD", "XREAD COUNT 2 STREAMS a b 0 $"), ["a", "b"]);

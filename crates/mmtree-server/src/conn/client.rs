@@ -205,6 +205,49 @@ impl Conn {
         }
         self.out.verbatim(text.as_bytes());
     }
+    /// CLIENT UNBLOCK id [TIMEOUT|ERROR]: 1 if that client is blocked (the writer then answers
+    /// it with nil, or with the UNBLOCKED error), else 0. The flag is the writer's, read here;
+    /// a client the writer serves at the same moment gets its element, not the nil.
+    pub(super) fn client_unblock(&mut self, a: &[Vec<u8>]) {
+        let error = match a.get(1) {
+            None => false,
+            Some(r) if r.eq_ignore_ascii_case(b"TIMEOUT") => false,
+            Some(r) if r.eq_ignore_ascii_case(b"ERROR") => true,
+            Some(_) => {
+                self.out
+                    .error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+                return;
+            }
+        };
+        let Some(id) = std::str::from_utf8(&a[0])
+            .ok()
+            .and_then(|n| n.parse::<i64>().ok())
+        else {
+            self.out
+                .error("ERR value is not an integer or out of range");
+            return;
+        };
+        let target = u64::try_from(id).ok().and_then(|id| {
+            self.server
+                .registry
+                .lock()
+                .expect("registry")
+                .get(&id)
+                .cloned()
+        });
+        match target {
+            Some(h) if h.block.blocked.load(Ordering::Acquire) => {
+                self.send_unanswered(Job::Unblock {
+                    id: h.id,
+                    error,
+                    gone: false,
+                });
+                self.out.int(1);
+            }
+            _ => self.out.int(0),
+        }
+    }
+
     /// CLIENT KILL addr (the old form: OK or an error) or CLIENT KILL filter value ... (the new
     /// form: how many were closed; SKIPME yes by default).
     pub(super) fn client_kill(&mut self, a: &[Vec<u8>]) {

@@ -16,7 +16,7 @@ use crate::commands::table::{
     self, unknown_command, unknown_subcommand, Command, Handler, Resolved, Session,
 };
 use crate::glob::glob;
-use crate::jobs::{Event, Job, Notifier, Op, Outcome, WatchClaim, WriteBatch};
+use crate::jobs::{BlockClaim, Event, Job, Notifier, Op, Outcome, WatchClaim, WriteBatch};
 use crate::pubsub::{encode_message, Handle, State};
 use crate::resp::{parse, Out, Parsed, Partial, Reply};
 use crate::server::Server;
@@ -122,6 +122,10 @@ enum Wait {
     Writes { silent: Vec<bool> },
     /// WATCH of these keys on `db`.
     Watch { db: u32, keys: Vec<Vec<u8>> },
+    /// A blocking command (BLPOP, …): its one reply, whenever the writer gives it (at once, when
+    /// a commit serves the client, at its timeout, or on CLIENT UNBLOCK). Until then the
+    /// connection reads no further command, as a blocked Redis client.
+    Block,
     /// EXEC of `queue`; `slots` says where each reply comes from.
     Exec {
         queue: Vec<Op>,
@@ -165,6 +169,7 @@ impl Conn {
             has_mail: AtomicBool::new(false),
             notifier: notifier.clone(),
             watch: Arc::new(WatchClaim::default()),
+            block: Arc::new(BlockClaim::default()),
             buffers: crate::pubsub::Buffers::default(),
         });
         server
@@ -226,6 +231,11 @@ impl Conn {
         self.handle.killed.load(Ordering::Relaxed)
     }
 
+    /// True while a blocking command waits for the writer's answer (blocked, or about to be).
+    pub fn is_blocked(&self) -> bool {
+        matches!(self.waiting, Some(Wait::Block))
+    }
+
     /// True if nothing is held: no job out, no command stalled or queued for the writer.
     pub fn is_quiet(&self) -> bool {
         self.waiting.is_none() && self.stalled.is_none() && self.pending.is_empty()
@@ -249,6 +259,11 @@ impl Conn {
         let mut used = 0;
         let status = loop {
             if self.waiting.is_some() || self.paused_until.is_some() {
+                // A blocked (RESP3) subscriber still gets its messages, as in Redis: pushes, not
+                // replies, so they may come before the blocking command's answer.
+                if self.is_blocked() {
+                    self.take_mail();
+                }
                 break Status::Waiting;
             }
             if self.quit {
@@ -388,6 +403,15 @@ impl Conn {
                 slots,
                 db_after,
             }) => self.exec_done(queue, slots, db_after, outcome),
+            Some(Wait::Block) => match outcome {
+                Outcome::Replies(replies) => {
+                    for reply in &replies {
+                        self.out.reply(reply);
+                    }
+                }
+                Outcome::Failed(e) => self.out.error(&e),
+                _ => self.out.error("ERR unexpected writer answer"),
+            },
             None => {}
         }
         if silent {
@@ -487,7 +511,8 @@ impl Conn {
             && self.multi.is_none()
             && !self.subscribed_resp2()
             && self.pending_db == self.db
-            && p.cmd.is_some_and(|c| c.has(table::WRITE))
+            && p.cmd
+                .is_some_and(|c| c.has(table::WRITE) && !c.has(table::BLOCKING))
     }
 
     fn flush_pending(&mut self) {
@@ -615,6 +640,22 @@ impl Conn {
                     self.out.simple("QUEUED");
                 }
                 (None, None) => {}
+            }
+            return Flow::Continue;
+        }
+        if cmd.has(table::BLOCKING) {
+            // Alone to the writer (the writes before it are answered): it may hold the client.
+            if !cmd.arity_ok(args.len()) {
+                self.wrong_args(name);
+            } else {
+                let job = Job::Block {
+                    db: self.db,
+                    op: Op { cmd, args },
+                    id: self.id,
+                    notifier: self.notifier.clone(),
+                    claim: self.handle.block.clone(),
+                };
+                self.submit(job, Wait::Block);
             }
             return Flow::Continue;
         }
@@ -769,6 +810,8 @@ impl Conn {
             Session::ClientList => self.client_list(a),
             Session::ClientKill => self.client_kill(a),
             Session::ClientReply => self.client_reply(&a[0]),
+            Session::ClientUnblock if a.len() <= 2 => self.client_unblock(a),
+            Session::ClientUnblock => self.out.error("ERR syntax error"),
             Session::Command => self.command_all(),
             Session::CommandCount => self.out.int(table::COMMANDS.len() as i64),
             Session::CommandInfo => self.command_info_of(a),
@@ -824,6 +867,15 @@ impl Conn {
 
 impl Drop for Conn {
     fn drop(&mut self) {
+        // Gone before the writer hears it: it serves no element to a closed connection.
+        self.handle.block.gone.store(true, Ordering::Release);
+        if self.is_blocked() {
+            self.send_unanswered(Job::Unblock {
+                id: self.id,
+                error: false,
+                gone: true,
+            });
+        }
         self.unwatch();
         self.drop_watch_in_flight(true);
         {

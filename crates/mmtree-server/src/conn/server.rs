@@ -14,6 +14,9 @@ impl Conn {
         } else if c.has(table::READONLY) {
             flags.push("readonly");
         }
+        if c.has(table::BLOCKING) {
+            flags.push("blocking");
+        }
         if c.has(table::NUMKEYS | table::MOVABLE) {
             flags.push("movablekeys");
         }
@@ -289,6 +292,8 @@ impl Conn {
                 "    Assign the name <name> to the current connection.",
                 "SETINFO <LIB-NAME|LIB-VER> <value>",
                 "    Accepted and not kept.",
+                "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+                "    Unblock the specified blocked client.",
             ],
             "CONFIG" => &[
                 "GET <pattern>",

@@ -128,7 +128,10 @@ impl Conn {
                         None => Reply::Error("ERR value is not an integer or out of range".into()),
                     },
                 ));
-            } else if matches!(cmd.handler, Handler::Write(_) | Handler::Read(_)) {
+            } else if matches!(
+                cmd.handler,
+                Handler::Write(_) | Handler::Read(_) | Handler::Block(_)
+            ) {
                 ops.push((
                     db,
                     Op {
@@ -181,7 +184,7 @@ impl Conn {
                 self.out.error(&e);
                 return;
             }
-            Outcome::Watched(_) => {
+            Outcome::Watched(_) | Outcome::Blocked => {
                 self.out.error("ERR unexpected writer answer");
                 return;
             }

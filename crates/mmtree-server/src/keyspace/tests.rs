@@ -185,7 +185,8 @@ fn every_command_answers_any_argument_count_without_panicking() {
                     events: None,
                 };
                 match c.handler {
-                    crate::commands::table::Handler::Write(_) => {
+                    crate::commands::table::Handler::Write(_)
+                    | crate::commands::table::Handler::Block(_) => {
                         let reply = crate::commands::write::apply(&mut tx, c, &args).unwrap();
                         if !c.arity_ok(args.len()) {
                             assert!(

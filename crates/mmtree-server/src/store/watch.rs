@@ -1,4 +1,5 @@
-//! WATCH's versions: which keys connections watch, and a version per key that every write bumps.
+//! WATCH's versions: which keys connections watch, and a version per key that every write bumps;
+//! and, by the same hook, which keys a blocked client waits on that a write touched.
 
 use std::collections::HashMap;
 
@@ -7,15 +8,22 @@ use std::collections::HashMap;
 /// the group-commit writer registers watches and bumps versions, in commit order, so a version a
 /// connection read at WATCH differs at EXEC exactly when a write came in between. Expiry without
 /// a write is caught at EXEC by comparing liveness (see `WatchedKey::live`).
+///
+/// The writer's blocked clients (`crate::blocking`) register the keys they wait on here too
+/// (`add_waiter`): every write that touches such a key, by whatever command (a script's
+/// included), notes it in `ready`, and the writer serves those keys after the command.
 #[derive(Default)]
 pub struct Watches {
     dbs: HashMap<u32, HashMap<Vec<u8>, Watched>>,
+    ready: Vec<(u32, Vec<u8>)>,
 }
 
 #[derive(Default)]
 struct Watched {
     watchers: usize,
     version: u64,
+    /// Blocked clients waiting on the key.
+    waiters: usize,
 }
 
 /// One key a connection watches: as the writer saw it at WATCH.
@@ -48,18 +56,47 @@ impl Watches {
 
     /// Drops one watcher of the key.
     pub fn remove(&mut self, db: u32, key: &[u8]) {
+        self.drop_one(db, key, false);
+    }
+
+    /// Registers one blocked client waiting on the key.
+    pub fn add_waiter(&mut self, db: u32, key: &[u8]) {
+        self.dbs
+            .entry(db)
+            .or_default()
+            .entry(key.to_vec())
+            .or_default()
+            .waiters += 1;
+    }
+
+    /// Drops one blocked client waiting on the key.
+    pub fn remove_waiter(&mut self, db: u32, key: &[u8]) {
+        self.drop_one(db, key, true);
+    }
+
+    fn drop_one(&mut self, db: u32, key: &[u8], waiter: bool) {
         let Some(keys) = self.dbs.get_mut(&db) else {
             return;
         };
         if let Some(entry) = keys.get_mut(key) {
-            entry.watchers -= 1;
-            if entry.watchers == 0 {
+            let count = if waiter {
+                &mut entry.waiters
+            } else {
+                &mut entry.watchers
+            };
+            *count = count.saturating_sub(1);
+            if entry.watchers == 0 && entry.waiters == 0 {
                 keys.remove(key);
             }
         }
         if keys.is_empty() {
             self.dbs.remove(&db);
         }
+    }
+
+    /// The keys with a blocked client that writes touched since the last call, in order.
+    pub fn take_ready(&mut self) -> Vec<(u32, Vec<u8>)> {
+        std::mem::take(&mut self.ready)
     }
 
     pub fn version(&self, db: u32, key: &[u8]) -> Option<u64> {
@@ -69,6 +106,9 @@ impl Watches {
     pub fn touch(&mut self, db: u32, key: &[u8]) {
         if let Some(entry) = self.dbs.get_mut(&db).and_then(|keys| keys.get_mut(key)) {
             entry.version += 1;
+            if entry.waiters > 0 {
+                self.ready.push((db, key.to_vec()));
+            }
         }
     }
 
@@ -76,5 +116,40 @@ impl Watches {
         self.dbs
             .get(&db)
             .map_or_else(Vec::new, |keys| keys.keys().cloned().collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A key a blocked client waits on is noted by every touch, whatever wrote it, until its
+    /// last waiter goes; a watcher's version is not disturbed by the waiters.
+    #[test]
+    fn touches_of_waited_keys_are_noted_for_the_blocked_clients() {
+        let mut w = Watches::default();
+        w.touch(0, b"k");
+        assert!(w.take_ready().is_empty());
+        let v = w.add(0, b"k");
+        w.add_waiter(0, b"k");
+        w.add_waiter(0, b"k");
+        w.touch(0, b"k");
+        w.touch(1, b"k");
+        assert_eq!(w.take_ready(), [(0, b"k".to_vec())]);
+        assert_eq!(w.version(0, b"k"), Some(v + 1));
+        w.remove_waiter(0, b"k");
+        w.touch(0, b"k");
+        assert_eq!(w.take_ready().len(), 1);
+        w.remove_waiter(0, b"k");
+        w.touch(0, b"k");
+        assert!(w.take_ready().is_empty());
+        // The watcher is still there; once it goes, nothing is left.
+        assert_eq!(w.version(0, b"k"), Some(v + 3));
+        w.remove(0, b"k");
+        assert!(w.is_empty());
+        w.add_waiter(2, b"x");
+        assert_eq!(w.keys(2), [b"x".to_vec()]);
+        w.remove_waiter(2, b"x");
+        assert!(w.is_empty());
     }
 }

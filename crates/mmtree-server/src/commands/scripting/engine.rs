@@ -701,7 +701,9 @@ fn execute(ctx: &mut Ctx<'_, '_>, argv: &[Vec<u8>]) -> mmtree::Result<Reply> {
         Handler::Session(Session::Ping | Session::Echo | Session::Time | Session::Select) => {}
         // The connection's commands, and the containers (CONFIG, CLIENT, …) that dispatch there.
         Handler::Session(_) | Handler::Container => return err(not_allowed),
-        Handler::Write(_) | Handler::Read(_) => {}
+        // (A blocking command is NOSCRIPT, as in Redis 7.0; were one allowed, `write::apply`
+        // would run it without blocking.)
+        Handler::Write(_) | Handler::Read(_) | Handler::Block(_) => {}
     }
     if ctx.read_only && cmd.has(table::WRITE) {
         return err("ERR Write commands are not allowed from read-only scripts.");
@@ -715,7 +717,7 @@ fn execute(ctx: &mut Ctx<'_, '_>, argv: &[Vec<u8>]) -> mmtree::Result<Reply> {
     }
     let a = &argv[1..];
     match cmd.handler {
-        Handler::Write(_) | Handler::Read(_) => {
+        Handler::Write(_) | Handler::Read(_) | Handler::Block(_) => {
             if cmd.has(table::WRITE) {
                 ctx.shared.run.dirty.store(true, Ordering::Release);
             }

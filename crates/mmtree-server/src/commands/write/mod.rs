@@ -84,6 +84,10 @@ pub fn apply(tx: &mut Tx<'_>, cmd: &Command, args: &[Vec<u8>]) -> TxResult<Reply
         // Every argument a handler reads is there: the arity is checked first, as Redis does
         // (the connection checks it for reads; writes are checked here, in every path).
         Handler::Write(apply) if cmd.arity_ok(args.len()) => apply(tx, cmd.own_args(args)),
+        // Inside MULTI (or a script): never blocks.
+        Handler::Block(attempt) if cmd.arity_ok(args.len()) => Ok(
+            super::blocking::without_blocking(attempt(tx, cmd.own_args(args))?),
+        ),
         _ => Ok(Reply::Error(cmd.wrong_args())),
     }
 }
