@@ -482,44 +482,62 @@ pub fn xread(ks: &mut Ks<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
         Err(e) => return Ok(e),
     };
     reply((|| {
-        // Every ID is parsed (and `$` resolved) before anything is read, as Redis.
-        let mut from = Vec::with_capacity(args.keys.len());
-        for (key, id) in args.keys.iter().zip(&args.ids) {
-            if id.as_slice() == b"$" {
-                from.push(stream(ks, key)?.map_or(Id::MIN, |m| m.last_id));
-            } else if id.as_slice() == b">" {
-                return Ok(Reply::Error("ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option.".into()));
-            } else {
-                match parse_id(id) {
-                    Ok(id) => from.push(id),
-                    Err(e) => return Ok(e),
-                }
-            }
-        }
-        let mut out = Vec::new();
-        for (key, after) in args.keys.iter().zip(from) {
-            let Some(meta) = stream(ks, key)? else {
-                continue;
-            };
-            if meta.length == 0 || meta.last_id <= after {
-                continue;
-            }
-            let Some(lo) = after.next() else { continue };
-            let limit = if args.count == 0 {
-                usize::MAX
-            } else {
-                args.count
-            };
-            let found = entries(ks, key, lo, Id::MAX, false, limit)?;
-            if !found.is_empty() {
-                out.push((
-                    Reply::Bulk(key.clone()),
-                    Reply::Array(found.into_iter().map(entry_reply).collect()),
-                ));
-            }
-        }
-        Ok(streams_reply(out))
+        let from = match xread_from(ks, &args)? {
+            Ok(from) => from,
+            Err(e) => return Ok(e),
+        };
+        Ok(streams_reply(read_after(ks, &from, args.count)?))
     })())
+}
+
+/// Where XREAD reads each key from (`$` resolved to the stream's last ID), or the error of an
+/// ID that does not parse: every ID is parsed before anything is read, as Redis.
+pub fn xread_from(
+    ks: &mut Ks<'_>,
+    args: &ReadArgs,
+) -> Result<std::result::Result<Vec<(Vec<u8>, Id)>, Reply>> {
+    let mut from = Vec::with_capacity(args.keys.len());
+    for (key, id) in args.keys.iter().zip(&args.ids) {
+        if id.as_slice() == b"$" {
+            from.push((key.clone(), stream(ks, key)?.map_or(Id::MIN, |m| m.last_id)));
+        } else if id.as_slice() == b">" {
+            return Ok(Err(Reply::Error("ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option.".into())));
+        } else {
+            match parse_id(id) {
+                Ok(id) => from.push((key.clone(), id)),
+                Err(e) => return Ok(Err(e)),
+            }
+        }
+    }
+    Ok(Ok(from))
+}
+
+/// The entries after each key's ID (at most `count` a key; 0: all), as XREAD's (key, entries)
+/// pairs, keys without any left out.
+pub fn read_after(
+    ks: &mut Ks<'_>,
+    from: &[(Vec<u8>, Id)],
+    count: usize,
+) -> Result<Vec<(Reply, Reply)>> {
+    let mut out = Vec::new();
+    for (key, after) in from {
+        let Some(meta) = stream(ks, key)? else {
+            continue;
+        };
+        if meta.length == 0 || meta.last_id <= *after {
+            continue;
+        }
+        let Some(lo) = after.next() else { continue };
+        let limit = if count == 0 { usize::MAX } else { count };
+        let found = entries(ks, key, lo, Id::MAX, false, limit)?;
+        if !found.is_empty() {
+            out.push((
+                Reply::Bulk(key.clone()),
+                Reply::Array(found.into_iter().map(entry_reply).collect()),
+            ));
+        }
+    }
+    Ok(out)
 }
 
 /// XREAD's and XREADGROUP's reply: a map of key → entries in RESP3 (Redis 7 replies a map),
