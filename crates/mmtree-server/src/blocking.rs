@@ -38,6 +38,12 @@ use std::collections::{BTreeSet, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+/// What a client blocked in XREADGROUP gets when its stream is deleted or replaced (Redis 7.0's
+/// words).
+fn streams_gone() -> &'static str {
+    "UNBLOCKED the stream key no longer exists"
+}
+
 /// The reply CLIENT UNBLOCK … ERROR gives the blocked client (Redis' words).
 pub const UNBLOCKED: &str = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
 
@@ -310,6 +316,14 @@ impl Blocked {
                 let mut tx = place.tx(db);
                 match tx.collection_for_write(&key, pop.kind())? {
                     Ok(Some(_)) => {}
+                    // XREADGROUP's stream is gone: its wait ends with Redis' error.
+                    Ok(None) | Err(_) if pop.ends_when_gone() => {
+                        if let Some(waiter) = self.unregister(place.watches, id) {
+                            let gone = Reply::Error(streams_gone().into());
+                            self.answers.push((id, waiter.notifier, gone));
+                        }
+                        continue;
+                    }
                     // Emptied (or expired): the others wait on.
                     Ok(None) => break,
                     // Of another type: only a client popping that type is served.

@@ -9,7 +9,7 @@
 //! for BLMOVE/BRPOPLPUSH).
 
 use super::error;
-use super::write::{lists, sorted_sets};
+use super::write::{lists, sorted_sets, streams};
 use crate::resp::Reply;
 use crate::store::{Tx, TxResult};
 
@@ -26,6 +26,19 @@ pub enum Pop {
     ZOne { max: bool },
     /// BZMPOP: up to `count` members, answered `[key, [[member, score], …]]`.
     ZMany { max: bool, count: usize },
+    /// XREAD … BLOCK: the entries after each key's ID (`$` resolved when it blocked), at most
+    /// `count` (0: all), answered as XREAD answers, with the key that got them.
+    Xread {
+        from: Vec<(Vec<u8>, crate::store::stream::Id)>,
+        count: usize,
+    },
+    /// XREADGROUP … BLOCK … `>`: the group's new entries, delivered to the consumer.
+    XreadGroup {
+        group: Vec<u8>,
+        consumer: Vec<u8>,
+        count: usize,
+        noack: bool,
+    },
 }
 
 /// A client to hold blocked: what it pops, the keys it waits on (in its order, each once), and
@@ -76,6 +89,7 @@ impl Pop {
         match self {
             Pop::One { .. } | Pop::Move { .. } | Pop::Many { .. } => b"list",
             Pop::ZOne { .. } | Pop::ZMany { .. } => b"zset",
+            Pop::Xread { .. } | Pop::XreadGroup { .. } => b"stream",
         }
     }
 
@@ -98,8 +112,21 @@ impl Pop {
             Pop::ZMany { max, count: n } => {
                 sorted_sets::zmpop(tx, &[one(), key, end(*max), b"COUNT".to_vec(), count(*n)])?
             }
+            Pop::Xread { from, count } => streams::serve_xread(tx, &key, from, *count)?,
+            Pop::XreadGroup {
+                group,
+                consumer,
+                count,
+                noack,
+            } => streams::serve_xreadgroup(tx, &key, group, consumer, *count, *noack)?,
         };
         Ok(self.answer(reply))
+    }
+
+    /// True if the key it waits on being deleted, or replaced by another type, ends the wait
+    /// with an error (XREADGROUP's, as Redis 7.0); the others wait on.
+    pub fn ends_when_gone(&self) -> bool {
+        matches!(self, Pop::XreadGroup { .. })
     }
 
     /// The key, besides the one it pops from, that its pop writes (BLMOVE's destination).

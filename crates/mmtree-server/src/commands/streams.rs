@@ -475,21 +475,6 @@ pub fn parse_read(a: &[Vec<u8>], with_group: bool) -> std::result::Result<ReadAr
     Ok(out)
 }
 
-/// XREAD (without BLOCK, or a BLOCK whose streams already have entries: see the table).
-pub fn xread(ks: &mut Ks<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
-    let args = match parse_read(a, false) {
-        Ok(args) => args,
-        Err(e) => return Ok(e),
-    };
-    reply((|| {
-        let from = match xread_from(ks, &args)? {
-            Ok(from) => from,
-            Err(e) => return Ok(e),
-        };
-        Ok(streams_reply(read_after(ks, &from, args.count)?))
-    })())
-}
-
 /// Where XREAD reads each key from (`$` resolved to the stream's last ID), or the error of an
 /// ID that does not parse: every ID is parsed before anything is read, as Redis.
 pub fn xread_from(

@@ -662,9 +662,10 @@ pub static COMMANDS: &[Command] = &[
     command("XDEL",             -3, WRITE,                (1, 1, 1),  Write(write::streams::xdel)),
     command("XTRIM",            -4, WRITE,                (1, 1, 1),  Write(write::streams::xtrim)),
     command("XSETID",           -3, WRITE,                (1, 1, 1),  Write(write::streams::xsetid)),
-    // XREAD's and XREADGROUP's keys follow STREAMS (Redis' keyword key specification).
-    command("XREAD",            -4, READONLY | STREAMS | MOVABLE, (0, 0, 0),  Read(streams::xread)),
-    command("XREADGROUP",       -7, WRITE | STREAMS | MOVABLE, (0, 0, 0),  Write(write::streams::xreadgroup)),
+    // XREAD's and XREADGROUP's keys follow STREAMS (Redis' keyword key specification). Both
+    // run in the writer, where a BLOCK with nothing to read holds the client (`blocking`).
+    command("XREAD",            -4, WRITE | BLOCKING | STREAMS | MOVABLE, (0, 0, 0), Block(write::streams::xread_block)),
+    command("XREADGROUP",       -7, WRITE | BLOCKING | STREAMS | MOVABLE, (0, 0, 0), Block(write::streams::xreadgroup_block)),
     command("XACK",             -4, WRITE,                (1, 1, 1),  Write(write::streams::xack)),
     command("XPENDING",         -3, READONLY,             (1, 1, 1),  Read(streams::xpending)),
     command("XCLAIM",           -6, WRITE,                (1, 1, 1),  Write(write::streams::xclaim)),

@@ -4,6 +4,7 @@
 //! (`commands::streams`), over the group's transaction.
 
 use super::reading;
+use crate::commands::blocking::{Attempt, Blocking, Pop};
 use crate::commands::parse_i64;
 use crate::commands::streams::{
     self as read, entry_reply, estimate_read, has_tombstones, id_reply, nogroup, parse_id,
@@ -1168,4 +1169,110 @@ pub fn xautoclaim(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Reply> {
         Reply::Array(out),
         Reply::Array(deleted),
     ]))
+}
+
+/// XREAD (the table's `Block` handler: with BLOCK and nothing to read the client waits; inside
+/// MULTI it answers what XREAD without BLOCK answers).
+pub fn xread_block(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Attempt> {
+    let args = match parse_read(a, false) {
+        Ok(args) => args,
+        Err(e) => return Ok(Attempt::Done(e)),
+    };
+    let from = match reading(tx, |ks| read::xread_from(ks, &args)) {
+        Ok(Ok(from)) => from,
+        Ok(Err(e)) => return Ok(Attempt::Done(e)),
+        Err(f) => return fault(f).map(Attempt::Done),
+    };
+    let found = match reading(tx, |ks| read::read_after(ks, &from, args.count)) {
+        Ok(found) => found,
+        Err(f) => return fault(f).map(Attempt::Done),
+    };
+    let Some(ms) = args.block.filter(|_| found.is_empty()) else {
+        return Ok(Attempt::Done(read::streams_reply(found)));
+    };
+    let mut keys: Vec<Vec<u8>> = Vec::new();
+    for (k, _) in &from {
+        if !keys.contains(k) {
+            keys.push(k.clone());
+        }
+    }
+    Ok(Attempt::Wait(Blocking {
+        pop: Pop::Xread {
+            from,
+            count: args.count,
+        },
+        keys,
+        deadline: (ms > 0).then(|| tx.now.saturating_add(ms)),
+    }))
+}
+
+/// A client blocked in XREAD, once `key` was written: the entries after its ID there (nil:
+/// none yet, it waits on).
+pub fn serve_xread(
+    tx: &mut Tx<'_>,
+    key: &[u8],
+    from: &[(Vec<u8>, Id)],
+    count: usize,
+) -> TxResult<Reply> {
+    let mine: Vec<(Vec<u8>, Id)> = from
+        .iter()
+        .filter(|(k, _)| k == key)
+        .take(1)
+        .cloned()
+        .collect();
+    match reading(tx, |ks| read::read_after(ks, &mine, count)) {
+        Ok(found) => Ok(read::streams_reply(found)),
+        Err(f) => fault(f),
+    }
+}
+
+/// XREADGROUP (the table's `Block` handler): with BLOCK, `>` IDs and no new entries the client
+/// waits (history IDs always answer at once, as Redis).
+pub fn xreadgroup_block(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Attempt> {
+    let reply = xreadgroup(tx, a)?;
+    let Ok(args) = parse_read(a, true) else {
+        return Ok(Attempt::Done(reply));
+    };
+    let (Some(ms), Reply::NullArray) = (args.block, &reply) else {
+        return Ok(Attempt::Done(reply));
+    };
+    let (group, consumer) = args.group.clone().expect("checked by parse_read");
+    let mut keys: Vec<Vec<u8>> = Vec::new();
+    for k in &args.keys {
+        if !keys.contains(k) {
+            keys.push(k.clone());
+        }
+    }
+    Ok(Attempt::Wait(Blocking {
+        pop: Pop::XreadGroup {
+            group,
+            consumer,
+            count: args.count,
+            noack: args.noack,
+        },
+        keys,
+        deadline: (ms > 0).then(|| tx.now.saturating_add(ms)),
+    }))
+}
+
+/// A client blocked in XREADGROUP, once `key` was written: the group's new entries there, or
+/// NOGROUP if the group went (nil: none yet, it waits on).
+pub fn serve_xreadgroup(
+    tx: &mut Tx<'_>,
+    key: &[u8],
+    group: &[u8],
+    consumer: &[u8],
+    count: usize,
+    noack: bool,
+) -> TxResult<Reply> {
+    let mut a = vec![b"GROUP".to_vec(), group.to_vec(), consumer.to_vec()];
+    if count > 0 {
+        a.push(b"COUNT".to_vec());
+        a.push(count.to_string().into_bytes());
+    }
+    if noack {
+        a.push(b"NOACK".to_vec());
+    }
+    a.extend([b"STREAMS".to_vec(), key.to_vec(), b">".to_vec()]);
+    xreadgroup(tx, &a)
 }
