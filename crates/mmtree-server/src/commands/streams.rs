@@ -475,12 +475,12 @@ pub fn parse_read(a: &[Vec<u8>], with_group: bool) -> std::result::Result<ReadAr
     Ok(out)
 }
 
+/// Each key XREAD reads with the ID it reads after.
+pub type Starts = Vec<(Vec<u8>, Id)>;
+
 /// Where XREAD reads each key from (`$` resolved to the stream's last ID), or the error of an
 /// ID that does not parse: every ID is parsed before anything is read, as Redis.
-pub fn xread_from(
-    ks: &mut Ks<'_>,
-    args: &ReadArgs,
-) -> Result<std::result::Result<Vec<(Vec<u8>, Id)>, Reply>> {
+pub fn xread_from(ks: &mut Ks<'_>, args: &ReadArgs) -> Result<std::result::Result<Starts, Reply>> {
     let mut from = Vec::with_capacity(args.keys.len());
     for (key, id) in args.keys.iter().zip(&args.ids) {
         if id.as_slice() == b"$" {
