@@ -731,3 +731,108 @@ fn stream_commands_send_redis_keyspace_events() {
         ]
     );
 }
+
+/// Waits until the server holds exactly `n` clients blocked (INFO's `blocked_clients`, as Redis'
+/// `wait_for_blocked_clients_count`; the bound only stops a broken server from hanging the test).
+fn wait_blocked(s: &mut std::net::TcpStream, r: &mut Replies, n: u64) {
+    let give_up = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let info = text(&call(s, r, &["INFO", "clients"]));
+        let blocked = info
+            .lines()
+            .find_map(|l| l.strip_prefix("blocked_clients:"))
+            .and_then(|n| n.trim().parse::<u64>().ok());
+        if blocked == Some(n) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < give_up,
+            "never {n} blocked clients"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+}
+
+/// Goal: XREAD and XREADGROUP with BLOCK wait for entries as Redis 7.0's do: served by the XADD
+/// of another connection (only the key that got entries, the entries after the ID `$` stood
+/// for), nil at the timeout, nil at once inside MULTI; a blocked XREADGROUP gets the entry as a
+/// pending one of its consumer, and Redis' error when its stream is deleted. Method: two
+/// connections, replies checked as redis-server 7.0.15 gave them.
+#[test]
+fn blocking_reads_wait_for_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("block.mmt"), &[]);
+    let (mut a, mut b) = (server.raw(), server.raw());
+    let (mut ra, mut rb) = (Replies::new(&a), Replies::new(&b));
+    call(&mut b, &mut rb, &["XADD", "s", "1-0", "f", "v"]);
+    send(
+        &mut a,
+        &["XREAD", "BLOCK", "0", "STREAMS", "other", "s", "$", "$"],
+    );
+    // Once the reader is blocked, the other connection writes, and the blocked one is answered
+    // with the new entry only.
+    wait_blocked(&mut b, &mut rb, 1);
+    call(&mut b, &mut rb, &["XADD", "s", "2-0", "g", "w"]);
+    assert_eq!(show(&ra.next()), "[[s,[[2-0,[g,w]]]]]");
+    // A timeout answers nil.
+    assert_eq!(
+        show(&call(
+            &mut a,
+            &mut ra,
+            &["XREAD", "BLOCK", "50", "STREAMS", "s", "$"]
+        )),
+        "nil"
+    );
+    // Inside MULTI it does not wait.
+    call(&mut a, &mut ra, &["MULTI"]);
+    call(
+        &mut a,
+        &mut ra,
+        &["XREAD", "BLOCK", "0", "STREAMS", "s", "$"],
+    );
+    assert_eq!(show(&call(&mut a, &mut ra, &["EXEC"])), "[nil]");
+    // XREADGROUP: served by an XADD, the entry pending for the consumer.
+    call(&mut b, &mut rb, &["XGROUP", "CREATE", "s", "g", "$"]);
+    send(
+        &mut a,
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "c",
+            "BLOCK",
+            "0",
+            "STREAMS",
+            "s",
+            ">",
+        ],
+    );
+    wait_blocked(&mut b, &mut rb, 1);
+    call(&mut b, &mut rb, &["XADD", "s", "3-0", "h", "x"]);
+    assert_eq!(show(&ra.next()), "[[s,[[3-0,[h,x]]]]]");
+    assert_eq!(
+        show(&call(&mut b, &mut rb, &["XPENDING", "s", "g"])),
+        "[:1,3-0,3-0,[[c,1]]]"
+    );
+    // The stream deleted: the blocked XREADGROUP ends with Redis' error.
+    send(
+        &mut a,
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "c",
+            "BLOCK",
+            "0",
+            "STREAMS",
+            "s",
+            ">",
+        ],
+    );
+    wait_blocked(&mut b, &mut rb, 1);
+    call(&mut b, &mut rb, &["DEL", "s"]);
+    assert_eq!(
+        show(&ra.next()),
+        "-UNBLOCKED the stream key no longer exists"
+    );
+}
