@@ -365,7 +365,7 @@ fn render(rows: &[Row]) -> String {
          of what is offered. Data types: strings (bitmaps included), HyperLogLog (Redis' own \
          string representation), hashes, sets, lists (blocking pops included), \
          sorted sets (ranks, score and lex ranges, pops, set algebra) and streams (consumer \
-         groups; XREAD's BLOCK does not wait), with Lua scripts and functions over them.\n\n",
+         groups, blocking XREAD and XREADGROUP), with Lua scripts and functions over them.\n\n",
         rows.len(),
         count(Yes),
         count(Differs),
