@@ -868,3 +868,50 @@ fn an_acknowledged_function_load_survives_a_kill() {
         "OK"
     );
 }
+
+/// EXEC refused because a script runs past its time limit discards the transaction (as Redis:
+/// `EXECABORT … because of: BUSY …`) and leaves MULTI; it left the connection in MULTI, so
+/// every later command was QUEUED (Redis' multi unit hung on "just EXEC and script timeout").
+#[test]
+fn exec_refused_by_a_busy_script_leaves_multi() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("busyexec.mmt"), &[]);
+    let mut c = server.client();
+    let _: () = cmd(&mut c, &["CONFIG", "SET", "lua-time-limit", "10"]).unwrap();
+    let _: () = cmd(&mut c, &["SET", "xx", "1"]).unwrap();
+    let mut t = server.raw();
+    t.write_all(resp(&["MULTI"]).as_bytes()).unwrap();
+    assert_eq!(read_reply(&mut t), "+OK\r\n");
+    t.write_all(resp(&["INCR", "xx"]).as_bytes()).unwrap();
+    assert_eq!(read_reply(&mut t), "+QUEUED\r\n");
+    let port = server.port;
+    let runner = std::thread::spawn(move || {
+        let mut c = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+            .unwrap()
+            .get_connection()
+            .unwrap();
+        cmd::<V>(&mut c, &["EVAL", "while true do end", "0"])
+    });
+    loop {
+        match cmd::<String>(&mut c, &["PING"]) {
+            Err(e) if e.to_string().to_ascii_uppercase().contains("BUSY") => break,
+            Ok(pong) => assert_eq!(pong, "PONG"),
+            Err(e) => panic!("{e}"),
+        }
+    }
+    t.write_all(resp(&["EXEC"]).as_bytes()).unwrap();
+    let reply = read_reply(&mut t);
+    assert!(
+        reply.starts_with("-EXECABORT Transaction discarded because of: BUSY"),
+        "{reply:?}"
+    );
+    assert_eq!(cmd::<String>(&mut c, &["SCRIPT", "KILL"]).unwrap(), "OK");
+    assert!(runner.join().unwrap().is_err());
+    assert_eq!(cmd::<String>(&mut c, &["GET", "xx"]).unwrap(), "1");
+    t.write_all(resp(&["PING", "asdf"]).as_bytes()).unwrap();
+    assert_eq!(
+        read_reply(&mut t),
+        "$4\r\nasdf\r\n",
+        "the connection left MULTI"
+    );
+}

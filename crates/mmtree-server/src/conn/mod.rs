@@ -568,6 +568,23 @@ impl Conn {
             .send(crate::jobs::unanswered(job));
     }
 
+    /// A command refused before it runs (the limiter, a script past its time limit), as Redis'
+    /// `rejectCommand`: inside MULTI the transaction is marked failed; a refused EXEC discards
+    /// it (a connection left in MULTI would queue the client's next commands for ever).
+    fn reject(&mut self, cmd: Option<&'static Command>, error: &str) {
+        if cmd.is_some_and(|c| c.session() == Some(Session::Exec)) && self.multi.is_some() {
+            self.multi = None;
+            self.multi_failed = false;
+            self.unwatch();
+            self.out.error(&format!(
+                "EXECABORT Transaction discarded because of: {error}"
+            ));
+            return;
+        }
+        self.multi_failed |= self.multi.is_some();
+        self.out.error(error);
+    }
+
     /// Runs one command (the writes before it, unless it joins them, have been answered).
     fn command(&mut self, args: Vec<Vec<u8>>, prepared: Prepared) -> Flow {
         let name: &str = &prepared.name;
@@ -581,19 +598,7 @@ impl Conn {
         }
         if !prepared.admitted {
             self.server.stats.rejected.fetch_add(1, Ordering::Relaxed);
-            if cmd.is_some_and(|c| c.session() == Some(Session::Exec)) && self.multi.is_some() {
-                // As Redis' EXEC refused before it runs: the transaction is discarded (a
-                // connection left in MULTI would queue the client's next commands).
-                self.multi = None;
-                self.multi_failed = false;
-                self.unwatch();
-                self.out.error(
-                    "EXECABORT Transaction discarded because of: BUSY rate limit exceeded, retry later",
-                );
-                return Flow::Continue;
-            }
-            self.multi_failed |= self.multi.is_some();
-            self.out.error("BUSY rate limit exceeded, retry later");
+            self.reject(cmd, "BUSY rate limit exceeded, retry later");
             return Flow::Continue;
         }
         let Some(cmd) = cmd else {
@@ -607,8 +612,7 @@ impl Conn {
         };
         // A script runs past its time limit: BUSY, but for what may stop it (as Redis).
         if let Some(busy) = self.server.scripts.busy_error(cmd) {
-            self.multi_failed |= self.multi.is_some();
-            self.out.error(busy);
+            self.reject(Some(cmd), busy);
             return Flow::Continue;
         }
         // A subscribed RESP2 connection may only (un)subscribe, PING and QUIT (as Redis 7.0).
