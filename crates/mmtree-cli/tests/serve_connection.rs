@@ -704,10 +704,7 @@ fn pipelined_writes_share_commits_and_survive_a_restart() {
         .map(|t| {
             let port = server.port;
             std::thread::spawn(move || {
-                let mut c = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
-                    .unwrap()
-                    .get_connection()
-                    .unwrap();
+                let mut c = connect(port);
                 for i in 0..100 {
                     let _: i64 = c.incr("shared", 1).unwrap();
                     let _: () = c.set(format!("t{t}-{i}"), i).unwrap();

@@ -248,10 +248,7 @@ fn a_script_is_atomic_and_isolated() {
         let port = server.port;
         let n = iterations.to_string();
         let runner = std::thread::spawn(move || {
-            let mut c = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
-                .unwrap()
-                .get_connection()
-                .unwrap();
+            let mut c = connect(port);
             let _: () = cmd(&mut c, &["DEL", "iso"]).unwrap();
             cmd::<String>(
                 &mut c,
@@ -518,10 +515,7 @@ fn script_kill_stops_a_runaway_read_only_script() {
     let run = |script: &'static str| {
         let port = server.port;
         std::thread::spawn(move || {
-            let mut c = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
-                .unwrap()
-                .get_connection()
-                .unwrap();
+            let mut c = connect(port);
             cmd::<V>(&mut c, &["EVAL", script, "0"])
         })
     };
@@ -886,10 +880,7 @@ fn exec_refused_by_a_busy_script_leaves_multi() {
     assert_eq!(read_reply(&mut t), "+QUEUED\r\n");
     let port = server.port;
     let runner = std::thread::spawn(move || {
-        let mut c = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
-            .unwrap()
-            .get_connection()
-            .unwrap();
+        let mut c = connect(port);
         cmd::<V>(&mut c, &["EVAL", "while true do end", "0"])
     });
     loop {

@@ -144,10 +144,7 @@ fn maxclients_is_lowered_to_what_the_open_files_limit_allows() {
         .read_line(&mut line)
         .unwrap();
     let port: u16 = line.trim().rsplit(':').next().unwrap().parse().unwrap();
-    let mut c = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
-        .unwrap()
-        .get_connection()
-        .unwrap();
+    let mut c = connect(port);
     let info: String = redis::cmd("INFO").arg("clients").query(&mut c).unwrap();
     let _ = child.kill();
     let _ = child.wait();

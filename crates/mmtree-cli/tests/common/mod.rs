@@ -36,6 +36,14 @@ pub fn start_server<S: AsRef<OsStr>>(db: &Path, extra: &[S]) -> (Child, u16) {
     (child, port)
 }
 
+/// A client connection to a server on `port` (for a thread of its own).
+pub fn connect(port: u16) -> redis::Connection {
+    redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+        .unwrap()
+        .get_connection()
+        .unwrap()
+}
+
 pub struct Server {
     pub child: Child,
     pub port: u16,

@@ -141,6 +141,20 @@ impl Conn {
         self.handle.state.lock().expect("client state").name = name.to_vec();
         self.out.simple("OK");
     }
+    /// The TYPE option of CLIENT LIST and CLIENT KILL, lower-cased; `None`: not a client type
+    /// (the error is the reply).
+    fn client_type(&mut self, given: &[u8]) -> Option<String> {
+        let t = String::from_utf8_lossy(given).to_ascii_lowercase();
+        if !matches!(
+            t.as_str(),
+            "normal" | "master" | "replica" | "slave" | "pubsub"
+        ) {
+            self.out.error(&format!("ERR Unknown client type '{t}'"));
+            return None;
+        }
+        Some(t)
+    }
+
     /// CLIENT LIST [TYPE type] [ID id ...].
     pub(super) fn client_list(&mut self, a: &[Vec<u8>]) {
         let (mut ids, mut kind) = (None::<Vec<u64>>, None::<String>);
@@ -148,14 +162,9 @@ impl Conn {
         while i < a.len() {
             match String::from_utf8_lossy(&a[i]).to_ascii_uppercase().as_str() {
                 "TYPE" if i + 1 < a.len() => {
-                    let t = String::from_utf8_lossy(&a[i + 1]).to_ascii_lowercase();
-                    if !matches!(
-                        t.as_str(),
-                        "normal" | "master" | "replica" | "slave" | "pubsub"
-                    ) {
-                        self.out.error(&format!("ERR Unknown client type '{t}'"));
+                    let Some(t) = self.client_type(&a[i + 1]) else {
                         return;
-                    }
+                    };
                     kind = Some(t);
                     i += 2;
                 }
@@ -308,14 +317,9 @@ impl Conn {
                 "LADDR" => laddr = Some(v.clone()),
                 "USER" => user = Some(v.clone()),
                 "TYPE" => {
-                    let t = String::from_utf8_lossy(v).to_ascii_lowercase();
-                    if !matches!(
-                        t.as_str(),
-                        "normal" | "master" | "replica" | "slave" | "pubsub"
-                    ) {
-                        self.out.error(&format!("ERR Unknown client type '{t}'"));
+                    let Some(t) = self.client_type(v) else {
                         return;
-                    }
+                    };
                     kind = Some(t);
                 }
                 "SKIPME" => match String::from_utf8_lossy(v).to_ascii_lowercase().as_str() {

@@ -200,8 +200,13 @@ pub fn format_g17(n: f64) -> String {
     if n == 0.0 {
         return if n.is_sign_negative() { "-0" } else { "0" }.into();
     }
-    // 17 significant digits: the exponent after rounding decides the notation.
-    let sci = format!("{n:.16e}");
+    format_g(n, 17)
+}
+
+/// A finite, non-zero number as C's `%.{digits}g` prints it: `digits` significant digits, the
+/// exponent after rounding deciding between fixed and scientific notation, trailing zeros cut.
+pub fn format_g(n: f64, digits: i32) -> String {
+    let sci = format!("{n:.*e}", (digits - 1) as usize);
     let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
     let exp: i32 = exp.parse().unwrap_or(0);
     let trim = |s: &str| -> String {
@@ -211,8 +216,8 @@ pub fn format_g17(n: f64) -> String {
             s.to_string()
         }
     };
-    if (-4..17).contains(&exp) {
-        trim(&format!("{n:.*}", (16 - exp) as usize))
+    if (-4..digits).contains(&exp) {
+        trim(&format!("{n:.*}", (digits - 1 - exp) as usize))
     } else {
         let sign = if exp < 0 { '-' } else { '+' };
         format!("{}e{sign}{:02}", trim(mantissa), exp.abs())

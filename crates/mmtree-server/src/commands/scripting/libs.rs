@@ -123,23 +123,7 @@ fn format_number(n: f64, out: &mut Vec<u8>) -> Result<(), String> {
         out.push(b'0');
         return Ok(());
     }
-    let sci = format!("{n:.13e}");
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let trim = |s: &str| -> String {
-        if s.contains('.') {
-            s.trim_end_matches('0').trim_end_matches('.').to_string()
-        } else {
-            s.to_string()
-        }
-    };
-    let text = if (-4..14).contains(&exp) {
-        trim(&format!("{n:.*}", (13 - exp) as usize))
-    } else {
-        let sign = if exp < 0 { '-' } else { '+' };
-        format!("{}e{sign}{:02}", trim(mantissa), exp.abs())
-    };
-    out.extend_from_slice(text.as_bytes());
+    out.extend_from_slice(super::convert::format_g(n, 14).as_bytes());
     Ok(())
 }
 
