@@ -890,6 +890,13 @@ fn exec_refused_by_a_busy_script_leaves_multi() {
             Err(e) => panic!("{e}"),
         }
     }
+    // MULTI and DISCARD are served while the script runs (Redis' `allow-busy`): only connection
+    // state.
+    let mut t2 = server.raw();
+    t2.write_all(resp(&["MULTI"]).as_bytes()).unwrap();
+    assert_eq!(read_reply(&mut t2), "+OK\r\n");
+    t2.write_all(resp(&["DISCARD"]).as_bytes()).unwrap();
+    assert_eq!(read_reply(&mut t2), "+OK\r\n");
     t.write_all(resp(&["EXEC"]).as_bytes()).unwrap();
     let reply = read_reply(&mut t);
     assert!(
