@@ -6,9 +6,9 @@
 //! signal's lock, marking itself `busy`) just for a merge, so the handle count a closing
 //! `Db` sees is exact once the busy thread is discounted. It takes the writer role without
 //! waiting: a writer of this or another process at work means the merge is tried again
-//! after the next idle period. The merge is the one every other path uses
-//! (`WriteTransaction::merge`, a checkpoint), so a crash during it leaves what a crash during
-//! any checkpoint leaves.
+//! after the next idle period, and it gives the role up to a writer of this process that asks
+//! for it (`WriteTransaction::merge_yielding`). The merge is the one every other path uses (a
+//! checkpoint), so a crash during it leaves what a crash during any checkpoint leaves.
 
 use super::Db;
 use crate::error::{Error, Result};

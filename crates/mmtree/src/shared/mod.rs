@@ -218,8 +218,8 @@ impl Shared {
             if holder == me {
                 return Err(Error::WriteInProgress);
             }
-            // This process's merge thread is no writer of the caller's: wait for its merge
-            // (bounded by the buffer's budget) rather than refuse.
+            // This process's merge thread is no writer of the caller's: ask it to give the role
+            // up (it stops at its next check) and wait, rather than refuse.
             let merging = inner.merge_signal.thread_id.get() == Some(&holder);
             if !wait && !merging {
                 return Ok(None);

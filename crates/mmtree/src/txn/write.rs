@@ -92,7 +92,7 @@ impl WriteTransaction {
         state: PublishedState,
         writer: WriterGuard,
     ) -> Result<WriterGuard> {
-        Self::merge_checked(db, state, writer, true)
+        Self::merge_with(db, state, writer, true, false)
     }
 
     /// `merge` for the background merge thread: it stops with `Error::MergeYielded` (nothing
@@ -102,12 +102,7 @@ impl WriteTransaction {
         state: PublishedState,
         writer: WriterGuard,
     ) -> Result<WriterGuard> {
-        let floors = db.floors(&state);
-        let mut w = WriteTransaction::new(db.clone(), state, floors, writer)?;
-        w.core.yields_to_writers = true;
-        w.replaying(state.newest)?;
-        w.set_durability(Durability::Immediate);
-        w.commit_keeping_writer()
+        Self::merge_with(db, state, writer, true, true)
     }
 
     /// `merge`, without strict mode's check after it (a handle closing).
@@ -116,18 +111,20 @@ impl WriteTransaction {
         state: PublishedState,
         writer: WriterGuard,
     ) -> Result<WriterGuard> {
-        Self::merge_checked(db, state, writer, false)
+        Self::merge_with(db, state, writer, false, false)
     }
 
-    fn merge_checked(
+    fn merge_with(
         db: &Arc<Shared>,
         state: PublishedState,
         writer: WriterGuard,
         checked: bool,
+        yields: bool,
     ) -> Result<WriterGuard> {
         let floors = db.floors(&state);
         let mut w = WriteTransaction::new(db.clone(), state, floors, writer)?;
         w.unchecked = !checked;
+        w.core.yields_to_writers = yields;
         w.replaying(state.newest)?;
         w.set_durability(Durability::Immediate);
         w.commit_keeping_writer()
