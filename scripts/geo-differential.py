@@ -120,8 +120,10 @@ def main():
                     cmds.append(args)
                     # A cluster around one spot (equal and near-equal distances).
                     lon, lat = point(rng)
-                    cmds.append(["GEOADD", "g", repr(lon), repr(lat), "same1", repr(lon),
-                                 repr(lat), "same2"])
+                    args = ["GEOADD", "g"]
+                    for j in range(12):
+                        args += [repr(lon), repr(lat), f"same{j}"]
+                    cmds.append(args)
                 lon, lat = point(rng)
                 unit = rng.choice(["m", "km", "ft", "mi", "KM"])
                 size = rng.choice([0, rng.uniform(0, 50), rng.uniform(0, 5000),

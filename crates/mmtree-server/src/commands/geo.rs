@@ -11,6 +11,7 @@ use super::{error, parse_i64, NOT_INTEGER};
 use crate::keyspace::{reply, Ks};
 use crate::resp::Reply;
 use crate::store;
+use std::cmp::Ordering;
 
 const SYNTAX: &str = "ERR syntax error";
 
@@ -317,14 +318,23 @@ pub fn search(ks: &mut Ks<'_>, form: Form, a: &[Vec<u8>]) -> crate::keyspace::Re
         unit: unit_m,
     };
     let mut points = points_in(ks, source, &shape, if any { count } else { 0 })?;
-    match sort {
-        Sort::Asc => points.sort_by(|x, y| x.distance_m.total_cmp(&y.distance_m)),
-        Sort::Desc => points.sort_by(|x, y| y.distance_m.total_cmp(&x.distance_m)),
-        Sort::None => {}
+    let keep = if count == 0 {
+        points.len()
+    } else {
+        count.min(points.len())
+    };
+    let order = |x: &Point, y: &Point| match sort {
+        Sort::Desc => y.distance_m.total_cmp(&x.distance_m),
+        _ => x.distance_m.total_cmp(&y.distance_m),
+    };
+    // As Redis: a stable sort of all (glibc's qsort is a merge sort), or, when COUNT keeps
+    // fewer, its partial quicksort, whose order of equal distances is its own.
+    if sort != Sort::None && keep == points.len() {
+        points.sort_by(order);
+    } else if sort != Sort::None && keep > 0 {
+        partial_sort(&mut points, &order, keep - 1);
     }
-    if count != 0 {
-        points.truncate(count);
-    }
+    points.truncate(keep);
     if store_to.is_some() {
         let members = points
             .into_iter()
@@ -361,6 +371,128 @@ pub fn search(ks: &mut Ks<'_>, form: Form, a: &[Vec<u8>]) -> crate::keyspace::Re
         })
         .collect();
     Ok(Outcome::Reply(Reply::Array(replies)))
+}
+
+/// Orders `v` so that `v[..=last]` are its first elements by `cmp`, in order (the rest in no
+/// particular order): Bentley and McIlroy's quicksort that leaves alone the partitions wholly
+/// outside `0..=last`, the algorithm of Redis' `pqsort`, step for step, so that elements of
+/// equal rank end in the same order as there.
+fn partial_sort<T>(v: &mut [T], cmp: &impl Fn(&T, &T) -> Ordering, last: usize) {
+    partial_sort_range(v, cmp, 0, v.len(), last);
+}
+
+/// `partial_sort` of the partition [lo, lo + n).
+fn partial_sort_range<T>(
+    v: &mut [T],
+    cmp: &impl Fn(&T, &T) -> Ordering,
+    mut lo: usize,
+    mut n: usize,
+    last: usize,
+) {
+    loop {
+        if n < 7 {
+            for m in lo + 1..lo + n {
+                let mut l = m;
+                while l > lo && cmp(&v[l - 1], &v[l]) == Ordering::Greater {
+                    v.swap(l, l - 1);
+                    l -= 1;
+                }
+            }
+            return;
+        }
+        let mut m = lo + n / 2;
+        if n > 7 {
+            let mut l = lo;
+            let mut h = lo + n - 1;
+            if n > 40 {
+                let d = n / 8;
+                l = median3(v, cmp, l, l + d, l + 2 * d);
+                m = median3(v, cmp, m - d, m, m + d);
+                h = median3(v, cmp, h - 2 * d, h - d, h);
+            }
+            m = median3(v, cmp, l, m, h);
+        }
+        // The pivot at lo; elements equal to it gather at both ends ([lo, a) and (d, end)),
+        // smaller ones in [a, b), larger ones in (c, d].
+        v.swap(lo, m);
+        let (mut a, mut b) = (lo + 1, lo + 1);
+        let (mut c, mut d) = (lo + n - 1, lo + n - 1);
+        loop {
+            while b <= c {
+                let order = cmp(&v[b], &v[lo]);
+                if order == Ordering::Greater {
+                    break;
+                }
+                if order == Ordering::Equal {
+                    v.swap(a, b);
+                    a += 1;
+                }
+                b += 1;
+            }
+            while b <= c {
+                let order = cmp(&v[c], &v[lo]);
+                if order == Ordering::Less {
+                    break;
+                }
+                if order == Ordering::Equal {
+                    v.swap(c, d);
+                    d -= 1;
+                }
+                c -= 1;
+            }
+            if b > c {
+                break;
+            }
+            v.swap(b, c);
+            b += 1;
+            c -= 1;
+        }
+        // The equal elements to the middle.
+        let end = lo + n;
+        let r = (a - lo).min(b - a);
+        swap_blocks(v, lo, b - r, r);
+        let r = (d - c).min(end - d - 1);
+        swap_blocks(v, b, end - r, r);
+        let smaller = b - a;
+        if smaller > 1 && lo <= last {
+            partial_sort_range(v, cmp, lo, smaller, last);
+        }
+        let larger = d - c;
+        // (A partition starting past `last` holds none of the wanted ranks.)
+        if larger <= 1 || end - larger > last {
+            return;
+        }
+        lo = end - larger;
+        n = larger;
+    }
+}
+
+/// The median of three elements by `cmp` (Bentley and McIlroy's choice among equals).
+fn median3<T>(v: &[T], cmp: &impl Fn(&T, &T) -> Ordering, a: usize, b: usize, c: usize) -> usize {
+    let less = |x: usize, y: usize| cmp(&v[x], &v[y]) == Ordering::Less;
+    let greater = |x: usize, y: usize| cmp(&v[x], &v[y]) == Ordering::Greater;
+    if less(a, b) {
+        if less(b, c) {
+            b
+        } else if less(a, c) {
+            c
+        } else {
+            a
+        }
+    } else if greater(b, c) {
+        b
+    } else if less(a, c) {
+        a
+    } else {
+        c
+    }
+}
+
+/// Swaps the `n` elements from `a` with the `n` from `b`, one by one from the first.
+fn swap_blocks<T>(v: &mut [T], a: usize, b: usize, n: usize) {
+    for i in 0..n {
+        v.swap(a + i, b + i);
+    }
 }
 
 /// A position as GEOPOS and WITHCOORD answer it: [longitude, latitude].
@@ -509,4 +641,49 @@ pub fn geodist(ks: &mut Ks<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
         }
         _ => Reply::Null,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Goal: the partial sort puts the smallest `last + 1` elements first, in order, whatever
+    /// the length (the insertion sort below 7, the median of 3 and of 9) and however many are
+    /// equal. Method: pseudo-random keys from a few values and from many, against a full sort.
+    #[test]
+    fn partial_sort_orders_the_wanted_prefix() {
+        let mut seed = 7u64;
+        let mut next = move || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            seed >> 33
+        };
+        for len in [1usize, 2, 6, 7, 8, 40, 41, 100, 1000] {
+            for spread in [3u64, 1 << 20] {
+                let v: Vec<(u64, usize)> = (0..len).map(|i| (next() % spread, i)).collect();
+                let mut sorted = v.clone();
+                sorted.sort_by_key(|x| x.0);
+                for last in [0, len / 3, len - 1] {
+                    let mut w = v.clone();
+                    partial_sort(
+                        &mut w,
+                        &|x: &(u64, usize), y: &(u64, usize)| x.0.cmp(&y.0),
+                        last,
+                    );
+                    let keys = |s: &[(u64, usize)]| s.iter().map(|x| x.0).collect::<Vec<_>>();
+                    assert_eq!(
+                        keys(&w[..=last]),
+                        keys(&sorted[..=last]),
+                        "{len} {spread} {last}"
+                    );
+                    let mut all = w.clone();
+                    all.sort();
+                    let mut original = v.clone();
+                    original.sort();
+                    assert_eq!(all, original, "a permutation");
+                }
+            }
+        }
+    }
 }
