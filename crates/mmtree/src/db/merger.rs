@@ -73,6 +73,14 @@ fn run(weak: &Weak<Shared>, signal: &MergeSignal, idle: Duration) {
         // A failed merge leaves the commits in the log (the next writer or open merges them).
         let outcome = merge_now(&db);
         let retry = matches!(outcome, Ok(false));
+        if !retry {
+            // The writer is idle: the pooled page buffers go now, from this thread, rather
+            // than at close. They pin the top of the allocator's heap that held the merge's
+            // pages, so freeing them gives all of it back (munmap, madvise: about 10 ms after a
+            // 200,000-entry merge), which a close would otherwise pay.
+            let pool = std::mem::take(&mut *db.inner.page_pool.lock().expect("page pool"));
+            drop(pool);
+        }
         // Possibly the last handle: its drop closes the database from this thread (and does
         // not wait for this thread).
         drop(db);
