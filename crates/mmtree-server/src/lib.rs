@@ -135,6 +135,7 @@ pub fn run(args: Options) -> Result<()> {
                 ..Limits::default()
             },
             protected,
+            durability: args.durability,
         },
         db,
         writer: Mutex::new(sender),
