@@ -430,4 +430,44 @@ mod tests {
             .to_string();
         assert!(err.contains("greater than input length"), "{err}");
     }
+
+    /// Random and mutated inputs: unpack returns values or an error, never panics, and what it
+    /// returns packs again.
+    #[test]
+    fn random_input_never_panics() {
+        let lua = lua();
+        let unpack: mlua::Function = lua.load("cmsgpack.unpack").eval().unwrap();
+        let pack: mlua::Function = lua.load("cmsgpack.pack").eval().unwrap();
+        let valid: LuaString = lua
+            .load("return cmsgpack.pack({a = {1, -2, 3.5, 'x'}, [7] = true}, 'str', -70000, 2^40)")
+            .eval()
+            .unwrap();
+        let valid = valid.as_bytes().to_vec();
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for round in 0..20_000 {
+            let input: Vec<u8> = if round % 2 == 0 {
+                let len = (next() % 24) as usize;
+                (0..len).map(|_| next() as u8).collect()
+            } else {
+                let mut v = valid.clone();
+                for _ in 0..1 + next() % 3 {
+                    let at = (next() as usize) % v.len();
+                    v[at] = next() as u8;
+                }
+                v.truncate(1 + (next() as usize) % v.len());
+                v
+            };
+            if let Ok(values) = unpack.call::<MultiValue>(lua.create_string(&input).unwrap()) {
+                if !values.is_empty() {
+                    pack.call::<LuaString>(values).unwrap();
+                }
+            }
+        }
+    }
 }
