@@ -23,7 +23,7 @@
 mod convert;
 mod engine;
 mod libs;
-mod msgpack;
+pub mod msgpack;
 
 use crate::commands::table::{self, Command};
 use crate::resp::Reply;

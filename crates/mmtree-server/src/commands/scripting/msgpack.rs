@@ -59,6 +59,20 @@ pub fn install(lua: &Lua, api: &Table) -> mlua::Result<()> {
     Ok(())
 }
 
+/// Unpacks `data` as `cmsgpack.unpack` does in a fresh Lua state and packs what it gave back:
+/// the values' count, or the error a script would get (the fuzz target `server_payloads`).
+pub fn unpack_and_repack(data: &[u8]) -> mlua::Result<usize> {
+    let lua = Lua::new();
+    let api = lua.create_table()?;
+    install(&lua, &api)?;
+    let values = unpack(&lua, data, 0, 0)?;
+    let mut out = Vec::new();
+    for v in values.iter() {
+        encode(v, 0, &mut out)?;
+    }
+    Ok(values.len())
+}
+
 fn encode(v: &Value, level: usize, out: &mut Vec<u8>) -> mlua::Result<()> {
     match v {
         Value::Boolean(b) => out.push(if *b { 0xc3 } else { 0xc2 }),
