@@ -963,4 +963,12 @@ fn script_libraries_and_refusals() {
     )
     .contains("command is not allowed"));
     assert!(err_of::<V>(&mut c, &["CLUSTER", "INFO"]).contains("cluster support disabled"));
+    // EVAL's keys are not mandatory (Redis' no-mandatory-keys): GETKEYS of none is empty.
+    let keys: Vec<String> = cmd(&mut c, &["COMMAND", "GETKEYS", "EVAL", "return 1", "0"]).unwrap();
+    assert!(keys.is_empty());
+    let keys: Vec<String> = cmd(&mut c, &["COMMAND", "GETKEYS", "FCALL", "f", "1", "k"]).unwrap();
+    assert_eq!(keys, ["k"]);
+    assert!(
+        err_of::<V>(&mut c, &["COMMAND", "GETKEYS", "ZUNIONSTORE", "d", "0"]).contains("Invalid")
+    );
 }
