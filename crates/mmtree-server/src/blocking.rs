@@ -313,6 +313,9 @@ impl Blocked {
                     continue;
                 }
                 let pop = waiter.pop.clone();
+                // Its pop's changes are its own (CLIENT TRACKING's NOLOOP, and an invalidation
+                // of its own key follows its answer).
+                let by = std::mem::replace(&mut place.watches.client, id);
                 let mut tx = place.tx(db);
                 match tx.collection_for_write(&key, pop.kind())? {
                     Ok(Some(_)) => {}
@@ -329,7 +332,9 @@ impl Blocked {
                     // Of another type: only a client popping that type is served.
                     Err(_) => continue,
                 }
-                let reply = pop.run(&mut tx, &key)?;
+                let reply = pop.run(&mut tx, &key);
+                place.watches.client = by;
+                let reply = reply?;
                 if matches!(reply, Reply::Null | Reply::NullArray) {
                     continue;
                 }

@@ -38,8 +38,8 @@ pub struct Op {
 
 /// Work for the group-commit writer from one client.
 pub enum Job {
-    /// Write commands, in order, on database `db`.
-    Writes { db: u32, ops: Vec<Op> },
+    /// Write commands of connection `client`, in order, on database `db`.
+    Writes { db: u32, ops: Vec<Op>, client: u64 },
     /// WATCH: registers the keys; answered with each key's version and liveness. The keys are
     /// noted in `owner.in_flight` until the connection has the answer, so a connection that
     /// closes (or a commit that fails) before then does not leave them registered.
@@ -57,6 +57,7 @@ pub enum Job {
         watched: Vec<store::WatchedKey>,
         ops: Vec<(u32, Op)>,
         snapshot: bool,
+        client: u64,
     },
     /// UNWATCH (and DISCARD, and a closing connection's watches): unregisters the keys. Not
     /// answered. Watches are bookkeeping of the writer alone: an event loop never waits on the

@@ -64,6 +64,9 @@ pub const NOSCRIPT: u32 = 1 << 11;
 /// Served while a script runs past its time limit (as Redis' `allow-busy`: SCRIPT KILL,
 /// FUNCTION KILL and STATS among the scripting commands): every other command gets BUSY.
 pub const ALLOW_BUSY: u32 = 1 << 12;
+/// Administrative (Redis' `admin`): not shown to MONITOR (CONFIG, SLOWLOG, MONITOR, SAVE,
+/// SHUTDOWN, CLIENT KILL).
+pub const ADMIN: u32 = 1 << 14;
 /// A blocking command (BLPOP, BLMOVE, BZPOPMIN, …; its handler is `Block`): outside MULTI the
 /// connection hands it to the writer as a `Job::Block` (it may wait there); inside MULTI it never
 /// blocks. With `NUMKEYS` (BLMPOP, BZMPOP) the count follows the timeout (argument 2).
@@ -105,6 +108,14 @@ pub enum Session {
     ClientKill,
     ClientReply,
     ClientUnblock,
+    ClientTracking,
+    ClientCaching,
+    ClientGetredir,
+    ClientTrackinginfo,
+    Monitor,
+    SlowlogGet,
+    SlowlogLen,
+    SlowlogReset,
     /// COMMAND alone: every command's entry.
     Command,
     CommandCount,
@@ -397,16 +408,29 @@ static CLIENT_SUBCOMMANDS: &[Command] = &[
     sub("CLIENT|SETINFO",  4,  SETUP, NO_KEYS, S(Session::ClientSetinfo)),
     sub("CLIENT|INFO",     2,  0,     NO_KEYS, S(Session::ClientInfo)),
     sub("CLIENT|LIST",     -2, 0,     NO_KEYS, S(Session::ClientList)),
-    sub("CLIENT|KILL",     -3, 0,     NO_KEYS, S(Session::ClientKill)),
+    sub("CLIENT|KILL",     -3, ADMIN, NO_KEYS, S(Session::ClientKill)),
     sub("CLIENT|REPLY",    3,  0,     NO_KEYS, S(Session::ClientReply)),
     sub("CLIENT|UNBLOCK",  -3, 0,     NO_KEYS, S(Session::ClientUnblock)),
+    sub("CLIENT|TRACKING", -3, 0,     NO_KEYS, S(Session::ClientTracking)),
+    sub("CLIENT|CACHING",  3,  0,     NO_KEYS, S(Session::ClientCaching)),
+    sub("CLIENT|GETREDIR", 2,  0,     NO_KEYS, S(Session::ClientGetredir)),
+    sub("CLIENT|TRACKINGINFO", 2, 0,  NO_KEYS, S(Session::ClientTrackinginfo)),
     sub("CLIENT|HELP",     2,  0,     NO_KEYS, S(Session::Help)),
+];
+
+/// SLOWLOG's subcommands (Redis 7.0's arities).
+#[rustfmt::skip]
+static SLOWLOG_SUBCOMMANDS: &[Command] = &[
+    sub("SLOWLOG|GET",     -2, ADMIN, NO_KEYS, S(Session::SlowlogGet)),
+    sub("SLOWLOG|LEN",     2,  ADMIN, NO_KEYS, S(Session::SlowlogLen)),
+    sub("SLOWLOG|RESET",   2,  ADMIN, NO_KEYS, S(Session::SlowlogReset)),
+    sub("SLOWLOG|HELP",    2,  0,     NO_KEYS, S(Session::Help)),
 ];
 
 #[rustfmt::skip]
 static CONFIG_SUBCOMMANDS: &[Command] = &[
-    sub("CONFIG|GET",      -3, 0,     NO_KEYS, S(Session::ConfigGet)),
-    sub("CONFIG|SET",      -4, 0,     NO_KEYS, S(Session::ConfigSet)),
+    sub("CONFIG|GET",      -3, ADMIN, NO_KEYS, S(Session::ConfigGet)),
+    sub("CONFIG|SET",      -4, ADMIN, NO_KEYS, S(Session::ConfigSet)),
     sub("CONFIG|HELP",     2,  0,     NO_KEYS, S(Session::Help)),
 ];
 
@@ -521,8 +545,10 @@ pub static COMMANDS: &[Command] = &[
     command("GETRANGE",         4,  READONLY,             (1, 1, 1),  Read(strings::getrange)),
     command("GETBIT",           3,  READONLY,             (1, 1, 1),  Read(strings::getbit)),
     command("LCS",              -3, READONLY,             (1, 2, 1),  Read(strings::lcs)),
-    command("SAVE",             1,  NO_MULTI,             (0, 0, 0),  Handler::Session(Session::Save)),
-    command("SHUTDOWN",         -1, NO_MULTI | ALLOW_BUSY, (0, 0, 0), Handler::Session(Session::Shutdown)),
+    command("SAVE",             1,  NO_MULTI | ADMIN,     (0, 0, 0),  Handler::Session(Session::Save)),
+    command("SHUTDOWN",         -1, NO_MULTI | ALLOW_BUSY | ADMIN, (0, 0, 0), Handler::Session(Session::Shutdown)),
+    command("MONITOR",          1,  ADMIN,                (0, 0, 0),  Handler::Session(Session::Monitor)),
+    container("SLOWLOG",        -2,                                   Handler::Container, SLOWLOG_SUBCOMMANDS),
     command("TTL",              2,  READONLY,             (1, 1, 1),  Read(keys::ttl)),
     command("PTTL",             2,  READONLY,             (1, 1, 1),  Read(keys::pttl)),
     command("EXPIRE",           -3, WRITE,                (1, 1, 1),  Write(write::keys::expire)),

@@ -14,6 +14,9 @@ impl Conn {
         } else if c.has(table::READONLY) {
             flags.push("readonly");
         }
+        if c.has(table::ADMIN) {
+            flags.push("admin");
+        }
         if c.has(table::BLOCKING) {
             flags.push("blocking");
         }
@@ -155,6 +158,29 @@ impl Conn {
                 "busy-reply-threshold",
                 self.server.scripts.time_limit_ms().to_string(),
             ),
+            (
+                "slowlog-log-slower-than",
+                self.server
+                    .slowlog_slower_than
+                    .load(Ordering::Relaxed)
+                    .to_string(),
+            ),
+            (
+                "slowlog-max-len",
+                self.server
+                    .slowlog_max_len
+                    .load(Ordering::Relaxed)
+                    .to_string(),
+            ),
+            (
+                "tracking-table-max-keys",
+                self.server
+                    .tracking
+                    .lock()
+                    .expect("tracking")
+                    .max_keys
+                    .to_string(),
+            ),
         ];
         let matched: Vec<&(&str, String)> = params
             .iter()
@@ -184,8 +210,32 @@ impl Conn {
         let mut notify = None;
         let mut node_entries = None;
         let mut time_limit = None;
+        let mut slower_than = None;
+        let mut max_len = None;
+        let mut max_keys = None;
         for pair in a.chunks(2) {
             let p = String::from_utf8_lossy(&pair[0]).to_ascii_lowercase();
+            // The SLOWLOG's settings, and the tracking table's size (Redis' ranges).
+            let integer = match p.as_str() {
+                "slowlog-log-slower-than" => Some((&mut slower_than, i64::MIN)),
+                "slowlog-max-len" => Some((&mut max_len, 0)),
+                "tracking-table-max-keys" => Some((&mut max_keys, 0)),
+                _ => None,
+            };
+            if let Some((slot, min)) = integer {
+                match crate::store::parse_i64(&pair[1]) {
+                    Some(n) if n >= min => *slot = Some(n),
+                    Some(_) => {
+                        self.out.error(&format!("ERR CONFIG SET failed (possibly related to argument '{p}') - argument must be between {min} and 9223372036854775807 inclusive"));
+                        return;
+                    }
+                    None => {
+                        self.out.error(&format!("ERR CONFIG SET failed (possibly related to argument '{p}') - argument couldn't be parsed into an integer"));
+                        return;
+                    }
+                }
+                continue;
+            }
             // How many entries a stream node holds: what approximate trimming removes at once.
             if p == "stream-node-max-entries" {
                 match crate::store::parse_i64(&pair[1]) {
@@ -250,6 +300,23 @@ impl Conn {
         if let Some(ms) = time_limit {
             self.server.scripts.set_time_limit_ms(ms);
         }
+        if let Some(n) = slower_than {
+            self.server.slowlog_slower_than.store(n, Ordering::Relaxed);
+        }
+        if let Some(n) = max_len {
+            self.server
+                .slowlog_max_len
+                .store(n as u64, Ordering::Relaxed);
+        }
+        if let Some(n) = max_keys {
+            // Over the new limit: keys are evicted (and invalidated) at once.
+            let evicted = {
+                let mut t = self.server.tracking.lock().expect("tracking");
+                t.max_keys = n as usize;
+                t.limit()
+            };
+            self.server.invalidate(&evicted);
+        }
         self.out.simple("OK");
     }
     /// A container's HELP, in Redis 7's shape (`addReplyHelp`): a header, what each subcommand
@@ -294,6 +361,26 @@ impl Conn {
                 "    Accepted and not kept.",
                 "UNBLOCK <clientid> [TIMEOUT|ERROR]",
                 "    Unblock the specified blocked client.",
+                "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+                "         [OPTIN] [OPTOUT] [NOLOOP]",
+                "    Control server assisted client side caching.",
+                "CACHING (YES|NO)",
+                "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+                "GETREDIR",
+                "    Return the client ID we are redirecting to when tracking is enabled.",
+                "TRACKINGINFO",
+                "    Report tracking status for the current connection.",
+            ],
+            "SLOWLOG" => &[
+                "GET [<count>]",
+                "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+                "    Entries are made of:",
+                "    id, timestamp, time in microseconds, arguments array, client IP and port,",
+                "    client name",
+                "LEN",
+                "    Return the length of the slowlog.",
+                "RESET",
+                "    Reset the slowlog.",
             ],
             "CONFIG" => &[
                 "GET <pattern>",

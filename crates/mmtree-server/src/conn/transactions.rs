@@ -104,6 +104,19 @@ impl Conn {
             self.out.error("ERR EXEC without MULTI");
             return;
         };
+        // MONITOR sees the queued commands as they run, then EXEC (only EXEC for a transaction
+        // discarded).
+        let exec = table::lookup(b"EXEC").expect("EXEC is in the table");
+        if !self.multi_failed {
+            let mut db = self.db;
+            for op in &queue {
+                self.feed(db, op.cmd, &op.args);
+                if op.cmd.session() == Some(Session::Select) {
+                    db = store::parse_i64(&op.args[1]).map_or(db, |d| d as u32);
+                }
+            }
+        }
+        self.feed(self.db, exec, &[b"EXEC".to_vec()]);
         if std::mem::take(&mut self.multi_failed) {
             self.unwatch();
             self.out
@@ -132,6 +145,8 @@ impl Conn {
                 cmd.handler,
                 Handler::Write(_) | Handler::Read(_) | Handler::Block(_)
             ) {
+                // A tracked read: registered now, before the writer runs it.
+                self.track_read(cmd, args);
                 ops.push((
                     db,
                     Op {
@@ -151,6 +166,7 @@ impl Conn {
                 watched,
                 ops,
                 snapshot,
+                client: self.id,
             },
             Wait::Exec {
                 queue,
@@ -203,7 +219,9 @@ impl Conn {
                     if cmd.session() == Some(Session::Unwatch) {
                         self.out.simple("OK");
                     } else {
+                        self.in_exec = true;
                         let _ = self.run(cmd, args);
+                        self.in_exec = false;
                     }
                 }
             }
