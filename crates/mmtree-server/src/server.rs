@@ -11,6 +11,10 @@
 //! it applies a group, and a loop never waits for a commit. Blocked clients (BLPOP, …) are the
 //! writer's own state too (`blocking::Blocked`): a connection hands it `Job::Block` and
 //! `Job::Unblock`, and reads only two atomics it sets (its `BlockClaim`, `stats.blocked`).
+//! `tracking`, `monitors` and `slowlog` are taken alone too: what the tracking table returns
+//! (invalidations) is delivered after its lock is released (`registry`, then each target's
+//! `state` and `mail`); the monitors' list is copied before any mail is written; a SLOWLOG
+//! entry reads the client's address and name (`registry` → `state`) before `slowlog` is taken.
 
 /// The Redis version the server speaks for (INFO's `redis_version`, HELLO's `version`):
 /// clients and Redis' test suite choose features by it.

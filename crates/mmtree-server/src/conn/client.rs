@@ -100,6 +100,9 @@ impl Conn {
             return Flow::Continue;
         }
         self.out.resp3 = resp3;
+        // Seen at once by those who write to this connection (PUBLISH, tracking invalidations):
+        // the next command would set it too late for a client that only listens now.
+        self.handle.state.lock().expect("client state").resp3 = resp3;
         self.out.map(7);
         self.out.bulk(b"server");
         self.out.bulk(b"mmtree");

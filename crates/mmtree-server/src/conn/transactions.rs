@@ -92,21 +92,20 @@ impl Conn {
                 self.unwatch();
                 self.out.simple("OK");
             }
-            _ => self.exec(),
+            _ => self.exec(cmd, args),
         }
     }
     /// EXEC: the queued commands run in the writer as one transaction (writes, and the keyspace
     /// reads, which see the transaction's earlier writes); SELECT is resolved here, and the rest
     /// (PING, ECHO, INFO, CONFIG, CLIENT, COMMAND, RANDOMKEY, MMTREE.RANGE, …) run here after
     /// the commit, each reply in its place.
-    pub(super) fn exec(&mut self) {
+    pub(super) fn exec(&mut self, cmd: &Command, args: &[Vec<u8>]) {
         let Some(queue) = self.multi.take() else {
             self.out.error("ERR EXEC without MULTI");
             return;
         };
         // MONITOR sees the queued commands as they run, then EXEC (only EXEC for a transaction
         // discarded).
-        let exec = table::lookup(b"EXEC").expect("EXEC is in the table");
         if !self.multi_failed {
             let mut db = self.db;
             for op in &queue {
@@ -116,7 +115,7 @@ impl Conn {
                 }
             }
         }
-        self.feed(self.db, exec, &[b"EXEC".to_vec()]);
+        self.feed(self.db, cmd, args);
         if std::mem::take(&mut self.multi_failed) {
             self.unwatch();
             self.out
