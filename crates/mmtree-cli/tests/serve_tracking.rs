@@ -365,3 +365,44 @@ fn slowlog_as_redis() {
         ],
     );
 }
+
+/// Keys left in the table by a client that stopped tracking are dropped by a flush (and by a
+/// change), as Redis' table is, even with no tracking client left: they would otherwise be
+/// invalidated long after, to whoever tracks then.
+#[test]
+fn a_flush_empties_the_table_when_nobody_tracks() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("t.mmt"), &[]);
+    let (mut c, mut cr) = open(&server);
+    let (mut w, mut wr) = open(&server);
+    table(
+        &mut c,
+        &mut cr,
+        &[
+            ("CLIENT TRACKING on", "+OK"),
+            ("MGET k1 k2", "[nil,nil]"),
+            ("CLIENT TRACKING off", "+OK"),
+        ],
+    );
+    let stats = |w: &mut TcpStream, wr: &mut Replies| {
+        let info = text(&call(w, wr, &["INFO", "stats"]));
+        info.lines()
+            .filter(|l| l.starts_with("tracking_total_"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert_eq!(
+        stats(&mut w, &mut wr),
+        "tracking_total_keys:2 tracking_total_items:2 tracking_total_prefixes:0"
+    );
+    table(&mut w, &mut wr, &[("SET k1 x", "+OK")]);
+    assert_eq!(
+        stats(&mut w, &mut wr),
+        "tracking_total_keys:1 tracking_total_items:1 tracking_total_prefixes:0"
+    );
+    table(&mut w, &mut wr, &[("FLUSHALL", "+OK")]);
+    assert_eq!(
+        stats(&mut w, &mut wr),
+        "tracking_total_keys:0 tracking_total_items:0 tracking_total_prefixes:0"
+    );
+}

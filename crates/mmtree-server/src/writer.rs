@@ -153,8 +153,11 @@ fn commit_segment(
     let mut events: Vec<notify::KeyEvent> = Vec::new();
     // While a client tracks keys, every change is noted (`Watches::tracking`). The flag is read
     // here, after the group was taken: CLIENT TRACKING ON sets the count and then waits for a
-    // job of its own, so every group that began after it collects.
-    watches.tracking = server.tracking_clients.load(Ordering::Acquire) > 0;
+    // job of its own, so every group that began after it collects. Keys left in the table by
+    // clients that stopped tracking are still collected for: a flush must empty the table, and
+    // a change must drop them (as Redis, whose table lives on when the last client stops).
+    watches.tracking = server.tracking_clients.load(Ordering::Acquire) > 0
+        || server.tracking.lock().expect("tracking").keys() > 0;
     let mut invalidations: Vec<tracking::Invalidation> = Vec::new();
     // A panic (a bug) in one job drops the transaction unfinished, which aborts it: the segment's
     // jobs all fail and the writer goes on.
