@@ -143,6 +143,11 @@ impl Conn {
             ("hash-max-listpack-entries", "128".into()),
             ("hash-max-listpack-value", "64".into()),
             ("maxmemory-policy", "noeviction".into()),
+            ("maxmemory-samples", "5".into()),
+            ("maxmemory-clients", "0".into()),
+            // No replication (the old name and the new).
+            ("slaveof", String::new()),
+            ("replicaof", String::new()),
             (
                 "stream-node-max-entries",
                 crate::store::stream::node_entries_setting().to_string(),
@@ -182,6 +187,8 @@ impl Conn {
                     .to_string(),
             ),
         ];
+        // Redis' hidden settings answer only when named exactly, never to a pattern.
+        let hidden: [(&str, String); 1] = [("key-load-delay", "0".into())];
         let matched: Vec<&(&str, String)> = params
             .iter()
             .filter(|(k, _)| {
@@ -189,6 +196,11 @@ impl Conn {
                     .iter()
                     .any(|p| glob(&p.to_ascii_lowercase(), k.as_bytes()))
             })
+            .chain(hidden.iter().filter(|(k, _)| {
+                patterns
+                    .iter()
+                    .any(|p| p.eq_ignore_ascii_case(k.as_bytes()))
+            }))
             .collect();
         self.out.map(matched.len());
         for (k, v) in matched {
@@ -206,7 +218,40 @@ impl Conn {
             self.out.error("ERR syntax error");
             return;
         }
-        // Checked whole before any is applied, as Redis.
+        // Checked whole before any is applied, as Redis: first what no value can make right (a
+        // setting fixed at start, one named twice).
+        const IMMUTABLE: [&str; 12] = [
+            "daemonize",
+            "databases",
+            "io-threads",
+            "io-threads-do-reads",
+            "pidfile",
+            "logfile",
+            "supervised",
+            "syslog-enabled",
+            "unixsocket",
+            "tcp-backlog",
+            "cluster-enabled",
+            "always-show-logo",
+        ];
+        for (i, pair) in a.chunks(2).enumerate() {
+            let p = String::from_utf8_lossy(&pair[0]).to_ascii_lowercase();
+            let why = if IMMUTABLE.contains(&p.as_str()) {
+                "can't set immutable config"
+            } else if a
+                .chunks(2)
+                .take(i)
+                .any(|q| q[0].eq_ignore_ascii_case(&pair[0]))
+            {
+                "duplicate parameter"
+            } else {
+                continue;
+            };
+            self.out.error(&format!(
+                "ERR CONFIG SET failed (possibly related to argument '{p}') - {why}"
+            ));
+            return;
+        }
         let mut notify = None;
         let mut node_entries = None;
         let mut time_limit = None;
