@@ -354,6 +354,32 @@ fn slowlog_as_redis() {
     let Value::Array(argv) = &e[3] else { panic!() };
     assert_eq!(argv.len(), 32);
     assert_eq!(text(&argv[31]), "... (2 more arguments)");
+    // A blocked command is logged when it is answered (as Redis), not when it blocked.
+    let (mut b, mut br) = open(&server);
+    table(&mut b, &mut br, &[("CLIENT SETNAME blocker", "+OK")]);
+    send(&mut b, &["BLPOP", "l", "0"]);
+    while show(&call(&mut c, &mut cr, &["INFO", "clients"])).contains("blocked_clients:0") {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    table(
+        &mut c,
+        &mut cr,
+        &[
+            ("MULTI", "+OK"),
+            ("LPUSH l foo", "+QUEUED"),
+            ("SLOWLOG RESET", "+QUEUED"),
+            ("EXEC", "[:1,+OK]"),
+        ],
+    );
+    assert_eq!(show(&br.next()), "[l,foo]");
+    let Value::Array(entries) = call(&mut c, &mut cr, &["SLOWLOG", "GET"]) else {
+        panic!()
+    };
+    let blpop = entries.iter().find_map(|e| match e {
+        Value::Array(e) if show(&e[3]) == "[BLPOP,l,0]" => Some(text(&e[5])),
+        _ => None,
+    });
+    assert_eq!(blpop.as_deref(), Some("blocker"), "{entries:?}");
     table(
         &mut c,
         &mut cr,

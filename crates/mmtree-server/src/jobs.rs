@@ -120,6 +120,10 @@ pub enum Outcome {
     /// A blocking command found nothing: the writer holds the client blocked and answers it
     /// later itself (this outcome is not sent).
     Blocked,
+    /// The later answer to a blocked client (served, timed out, unblocked), with how long the
+    /// pop that served it ran (µs; 0 otherwise): the connection logs the command to the
+    /// SLOWLOG then, as Redis logs a blocked command when it is unblocked.
+    Unblocked(Reply, u64),
 }
 
 pub struct WriteBatch {

@@ -297,10 +297,11 @@ impl<'s> Run<'s> {
         op: &jobs::Op,
         watches: &mut store::Watches,
         invalidations: &mut Vec<tracking::Invalidation>,
+        log: bool,
     ) {
         let server = self.server;
         let micros = self.started.elapsed().as_micros() as u64;
-        if server.is_slow(micros) {
+        if log && server.is_slow(micros) {
             server.log_slow(self.client, &op.args, micros);
         }
         if server.scripts.monitoring.load(Ordering::Relaxed) {
@@ -364,7 +365,7 @@ fn run_job(
                     op.cmd,
                     &op.args,
                 )?);
-                run.end(op, watches, invalidations);
+                run.end(op, watches, invalidations, true);
                 // Clients blocked on a key this command filled are served before the next
                 // command (as Redis serves them after each command).
                 blocked.touched(*db, op.cmd, &op.args);
@@ -414,7 +415,9 @@ fn run_job(
                 events: events.as_deref_mut(),
             };
             let outcome = blocked.block(&mut place, *db, op, *id, notifier, claim)?;
-            run.end(op, place.watches, invalidations);
+            // A client held blocked is logged to the SLOWLOG when it is answered (Redis).
+            let held = matches!(outcome, Outcome::Blocked);
+            run.end(op, place.watches, invalidations, !held);
             blocked.serve(&mut place)?;
             outcome
         }
@@ -450,7 +453,7 @@ fn run_job(
                     }
                     _ => commands::write::apply(&mut tx, op.cmd, &op.args)?,
                 });
-                run.end(op, watches, invalidations);
+                run.end(op, watches, invalidations, true);
                 blocked.touched(*db, op.cmd, &op.args);
             }
             // Served after the whole transaction (as Redis: nothing sees its middle).

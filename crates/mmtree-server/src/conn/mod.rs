@@ -133,8 +133,9 @@ enum Wait {
     Ok,
     /// A blocking command (BLPOP, …): its one reply, whenever the writer gives it (at once, when
     /// a commit serves the client, at its timeout, or on CLIENT UNBLOCK). Until then the
-    /// connection reads no further command, as a blocked Redis client.
-    Block,
+    /// connection reads no further command, as a blocked Redis client. (Its arguments: a
+    /// command answered later is logged to the SLOWLOG then.)
+    Block { args: Vec<Vec<u8>> },
     /// EXEC of `queue`; `slots` says where each reply comes from.
     Exec {
         queue: Vec<Op>,
@@ -247,7 +248,7 @@ impl Conn {
 
     /// True while a blocking command waits for the writer's answer (blocked, or about to be).
     pub fn is_blocked(&self) -> bool {
-        matches!(self.waiting, Some(Wait::Block))
+        matches!(self.waiting, Some(Wait::Block { .. }))
     }
 
     /// True if nothing is held: no job out, no command stalled or queued for the writer.
@@ -427,10 +428,16 @@ impl Conn {
                 Outcome::Failed(e) => self.out.error(&e),
                 _ => self.out.simple("OK"),
             },
-            Some(Wait::Block) => match outcome {
+            Some(Wait::Block { args }) => match outcome {
                 Outcome::Replies(replies) => {
                     for reply in &replies {
                         self.out.reply(reply);
+                    }
+                }
+                Outcome::Unblocked(reply, micros) => {
+                    self.out.reply(&reply);
+                    if self.server.is_slow(micros) {
+                        self.server.log_slow(self.id, &args, micros);
                     }
                 }
                 Outcome::Failed(e) => self.out.error(&e),
@@ -682,6 +689,7 @@ impl Conn {
                 self.wrong_args(name);
             } else {
                 self.feed(self.db, cmd, &args);
+                let wait = Wait::Block { args: args.clone() };
                 let job = Job::Block {
                     db: self.db,
                     op: Op { cmd, args },
@@ -689,7 +697,7 @@ impl Conn {
                     notifier: self.notifier.clone(),
                     claim: self.handle.block.clone(),
                 };
-                self.submit(job, Wait::Block);
+                self.submit(job, wait);
             }
             return Flow::Continue;
         }

@@ -199,7 +199,7 @@ impl Conn {
                 self.out.error(&e);
                 return;
             }
-            Outcome::Watched(_) | Outcome::Blocked => {
+            Outcome::Watched(_) | Outcome::Blocked | Outcome::Unblocked(..) => {
                 self.out.error("ERR unexpected writer answer");
                 return;
             }
