@@ -314,6 +314,9 @@ fn config_refusals_and_lookups_as_redis() {
             ("CONFIG GET key-load-*", "[]"),
             ("CONFIG GET *of", "[slaveof,,replicaof,]"),
             ("CONFIG GET maxmemory-*", "[maxmemory-policy,noeviction,maxmemory-samples,5,maxmemory-clients,0]"),
+            // Only the default user exists.
+            ("CLIENT KILL USER wrong_user", "-ERR No such user 'wrong_user'"),
+            ("CLIENT KILL USER default SKIPME yes", ":0"),
         ],
     );
 }

@@ -318,6 +318,14 @@ impl Conn {
                 },
                 "ADDR" => addr = Some(v.clone()),
                 "LADDR" => laddr = Some(v.clone()),
+                // Only the default user exists (no ACL users).
+                "USER" if v.as_slice() != b"default" => {
+                    self.out.error(&format!(
+                        "ERR No such user '{}'",
+                        String::from_utf8_lossy(v)
+                    ));
+                    return;
+                }
                 "USER" => user = Some(v.clone()),
                 "TYPE" => {
                     let Some(t) = self.client_type(v) else {
