@@ -279,13 +279,25 @@ impl Conn {
         if !self.handle.monitor.load(Ordering::Relaxed) {
             return;
         }
-        let mut monitors = self.server.monitors.lock().expect("monitors");
-        monitors.retain(|h| h.id != self.id);
+        let none_left = {
+            let mut monitors = self.server.monitors.lock().expect("monitors");
+            monitors.retain(|h| h.id != self.id);
+            monitors.is_empty()
+        };
         self.server.monitoring.fetch_sub(1, Ordering::Relaxed);
         self.server
             .scripts
             .monitoring
-            .store(!monitors.is_empty(), Ordering::Relaxed);
+            .store(!none_left, Ordering::Relaxed);
+        if none_left {
+            // A script's lines noted for nobody are not fed to a later monitor.
+            self.server
+                .scripts
+                .monitored
+                .lock()
+                .expect("monitored")
+                .clear();
+        }
     }
 
     /// Shows a command to the monitors (unless it is administrative).
