@@ -69,7 +69,7 @@ pub const NOSCRIPT: u32 = 1 << 11;
 pub const ALLOW_BUSY: u32 = 1 << 12;
 /// Administrative (Redis' `admin`): not shown to MONITOR (CONFIG, SLOWLOG, MONITOR, SAVE,
 /// SHUTDOWN, CLIENT KILL).
-pub const ADMIN: u32 = 1 << 14;
+pub const ADMIN: u32 = 1 << 15;
 /// A blocking command (BLPOP, BLMOVE, BZPOPMIN, …; its handler is `Block`): outside MULTI the
 /// connection hands it to the writer as a `Job::Block` (it may wait there); inside MULTI it never
 /// blocks. With `NUMKEYS` (BLMPOP, BZMPOP) the count follows the timeout (argument 2).
@@ -873,6 +873,38 @@ pub fn unknown_command(args: &[Vec<u8>]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Each flag is a bit of its own (two branches once gave two flags the same bit).
+    #[test]
+    fn flags_are_distinct_bits() {
+        let flags = [
+            WRITE,
+            READONLY,
+            NO_AUTH,
+            PUBSUB,
+            NO_MULTI,
+            TRANSACTION,
+            QUEUED,
+            PUSHES,
+            CONTAINER,
+            SETUP,
+            NUMKEYS,
+            STREAMS,
+            MOVABLE,
+            STORE_KEY,
+            GEO_STORE_KEY,
+            NOSCRIPT,
+            ALLOW_BUSY,
+            ADMIN,
+            BLOCKING,
+        ];
+        let mut seen = 0u32;
+        for f in flags {
+            assert_eq!(f.count_ones(), 1, "{f:#x}");
+            assert_eq!(seen & f, 0, "{f:#x} twice");
+            seen |= f;
+        }
+    }
 
     #[test]
     fn every_name_is_once_in_upper_case_and_found_in_any_case() {
