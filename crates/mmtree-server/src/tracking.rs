@@ -192,10 +192,11 @@ impl Tracking {
         if self.max_keys == 0 {
             return out;
         }
-        while self.keys.len() > self.max_keys {
-            let Some(key) = self.keys.keys().next().cloned() else {
-                break;
-            };
+        let over = self.keys.len().saturating_sub(self.max_keys);
+        // Chosen in one pass (taking the first key again and again would rescan the emptied
+        // buckets each time).
+        let victims: Vec<Vec<u8>> = self.keys.keys().take(over).cloned().collect();
+        for key in victims {
             self.invalidate_key(&key, 0, false, &mut out);
         }
         out
