@@ -432,3 +432,34 @@ fn a_flush_empties_the_table_when_nobody_tracks() {
         "tracking_total_keys:0 tracking_total_items:0 tracking_total_prefixes:0"
     );
 }
+
+/// Reads inside MULTI are tracked in their place in the transaction, as Redis: a key written
+/// before its read in the same transaction is not invalidated by that write, one read before
+/// its write is (after EXEC's reply), and a read key hears of a later write by another client.
+#[test]
+fn reads_inside_multi_are_tracked_in_their_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("t.mmt"), &[]);
+    let (mut c, mut cr) = open(&server);
+    let (mut w, mut wr) = open(&server);
+    call(&mut c, &mut cr, &["HELLO", "3"]);
+    table(
+        &mut c,
+        &mut cr,
+        &[
+            ("CLIENT TRACKING on", "+OK"),
+            ("MULTI", "+OK"),
+            ("SET a 1", "+QUEUED"),
+            ("GET a", "+QUEUED"),
+            ("GET b", "+QUEUED"),
+            ("SET b 1", "+QUEUED"),
+            ("EXEC", "[+OK,1,nil,+OK]"),
+        ],
+    );
+    // b was read before its write: invalidated, after the reply. a was written, then read.
+    assert_eq!(show(&cr.next()), ">[invalidate,[b]]");
+    table(&mut c, &mut cr, &[("PING", "+PONG")]);
+    table(&mut w, &mut wr, &[("SET a 2", "+OK")]);
+    assert_eq!(show(&cr.next()), ">[invalidate,[a]]");
+    table(&mut c, &mut cr, &[("PING", "+PONG")]);
+}

@@ -58,6 +58,9 @@ pub enum Job {
         ops: Vec<(u32, Op)>,
         snapshot: bool,
         client: u64,
+        /// The client tracks its reads (CLIENT TRACKING, default mode, as CLIENT CACHING says):
+        /// each queued read registers its keys in its place, after the writes before it.
+        track: bool,
     },
     /// UNWATCH (and DISCARD, and a closing connection's watches): unregisters the keys. Not
     /// answered. Watches are bookkeeping of the writer alone: an event loop never waits on the

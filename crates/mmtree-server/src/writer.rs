@@ -264,6 +264,10 @@ fn commit_segment(
         }
         Err(error) => {
             eprintln!("mmtree serve: commit failed: {error}");
+            // Registrations this segment already processed are gone from the table: their
+            // clients are told (an invalidation of a key that did not change is harmless; one
+            // missing would leave a stale cache).
+            server.invalidate(&invalidations);
             blocked.fail(watches, &format!("ERR commit failed: {error}"));
             for batch in segment {
                 (batch.reply)(Outcome::Failed(format!("ERR commit failed: {error}")));
@@ -280,6 +284,8 @@ struct Run<'s> {
     server: &'s Server,
     client: u64,
     started: Instant,
+    /// A keyspace read of a transaction whose client tracks its reads.
+    track_reads: bool,
 }
 
 impl<'s> Run<'s> {
@@ -289,6 +295,7 @@ impl<'s> Run<'s> {
             server,
             client,
             started: Instant::now(),
+            track_reads: false,
         }
     }
 
@@ -310,12 +317,16 @@ impl<'s> Run<'s> {
                 server.feed_monitors(db, "lua", &args);
             }
         }
-        if watches.tracking
-            && op.cmd.has(commands::table::NUMKEYS)
-            && server.scripts.read_called.load(Ordering::Relaxed)
-        {
+        // Tracked keys read in the writer: a transaction's reads, in their place, and a
+        // script's declared keys if it read something.
+        let read = self.track_reads
+            && matches!(op.cmd.handler, commands::table::Handler::Read(_))
+            && op.cmd.has_keys();
+        let script = op.cmd.has(commands::table::NUMKEYS)
+            && server.scripts.read_called.load(Ordering::Relaxed);
+        if watches.tracking && (read || script) {
             let mut t = server.tracking.lock().expect("tracking");
-            if t.mode(self.client).is_some_and(|m| !m.bcast && !m.optin) {
+            if read || t.mode(self.client).is_some_and(|m| !m.bcast && !m.optin) {
                 // The changes so far are processed first: only later ones invalidate these.
                 let changes = watches.take_changes();
                 invalidations.extend(t.modified(&changes));
@@ -429,6 +440,7 @@ fn run_job(
             watched,
             ops,
             client,
+            track,
             ..
         } => {
             watches.client = *client;
@@ -442,7 +454,8 @@ fn run_job(
             }
             let mut out = Vec::with_capacity(ops.len());
             for (db, op) in ops {
-                let run = Run::begin(server, *client);
+                let mut run = Run::begin(server, *client);
+                run.track_reads = *track;
                 let mut tx = tx(w, watches, *db, now, max_key, events.as_deref_mut());
                 out.push(match op.cmd.handler {
                     commands::table::Handler::Read(read) => {

@@ -229,15 +229,7 @@ impl Conn {
     /// mode, and OPTIN/OPTOUT as CLIENT CACHING said). Returns true if it registered some: the
     /// read must then run on a snapshot taken after the registration (see `crate::tracking`).
     pub(super) fn track_read(&mut self, cmd: &Command, args: &[Vec<u8>]) -> bool {
-        let Some(mode) = &self.tracking else {
-            return false;
-        };
-        if mode.bcast
-            || !cmd.has(table::READONLY)
-            || (mode.optin && !self.caching)
-            || (mode.optout && self.caching)
-            || !cmd.has_keys()
-        {
+        if !self.tracks_reads() || !cmd.has(table::READONLY) || !cmd.has_keys() {
             return false;
         }
         let evicted = self
@@ -248,6 +240,14 @@ impl Conn {
             .remember(self.id, cmd.key_args(args));
         self.server.invalidate(&evicted);
         true
+    }
+
+    /// True if this connection's next reads are tracked: default mode, and OPTIN/OPTOUT as
+    /// CLIENT CACHING said.
+    pub(super) fn tracks_reads(&self) -> bool {
+        self.tracking
+            .as_ref()
+            .is_some_and(|m| !m.bcast && !(m.optin && !self.caching) && !(m.optout && self.caching))
     }
 
     /// MONITOR: from now on this connection gets every command the others run. Refused where a

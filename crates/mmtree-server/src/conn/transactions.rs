@@ -144,8 +144,6 @@ impl Conn {
                 cmd.handler,
                 Handler::Write(_) | Handler::Read(_) | Handler::Block(_)
             ) {
-                // A tracked read: registered now, before the writer runs it.
-                self.track_read(cmd, args);
                 ops.push((
                     db,
                     Op {
@@ -166,6 +164,7 @@ impl Conn {
                 ops,
                 snapshot,
                 client: self.id,
+                track: self.tracks_reads(),
             },
             Wait::Exec {
                 queue,
