@@ -247,7 +247,7 @@ impl Conn {
     pub(super) fn tracks_reads(&self) -> bool {
         self.tracking
             .as_ref()
-            .is_some_and(|m| !m.bcast && !(m.optin && !self.caching) && !(m.optout && self.caching))
+            .is_some_and(|m| !m.bcast && (!m.optin || self.caching) && (!m.optout || !self.caching))
     }
 
     /// MONITOR: from now on this connection gets every command the others run. Refused where a
