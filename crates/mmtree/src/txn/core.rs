@@ -2,6 +2,7 @@
 //! `BulkLoader`): the arena of dirty nodes, the table roots, and the page allocator.
 
 use crate::alloc::{AllocHost, AllocState, Allocate, Floors};
+use crate::btree::append::AppendCursor;
 use crate::btree::arena::Arena;
 use crate::btree::mutate::Mutate;
 use crate::btree::node::{Node, NodeRef, Value};
@@ -56,6 +57,11 @@ pub(crate) struct WriteCore {
     /// A background merge: applying the buffer stops with `Error::MergeYielded` once a writer
     /// of this process asks for the role (`MergeSignal::yield_requested`).
     pub(super) yields_to_writers: bool,
+    /// The append path (`btree::append`): a cursor on one table's rightmost path, set by an
+    /// insert at the table's right edge, used while the next keys arrive past the table's
+    /// largest key, and dropped by any other change to that table's tree (`table_changed`) or
+    /// to every tree (`trees_changed`).
+    append: Option<(String, AppendCursor)>,
 }
 
 impl WriteCore {
@@ -74,6 +80,7 @@ impl WriteCore {
             buf: None,
             record_room: u64::MAX,
             yields_to_writers: false,
+            append: None,
             broken: None,
             map,
             base,
@@ -97,6 +104,7 @@ impl WriteCore {
     fn apply_view(&mut self, view: &BufView) -> Result<()> {
         for (name, table) in view.tables.iter() {
             if table.cleared {
+                self.table_changed(name);
                 if let Some(state) = self.table_state(name, false)? {
                     if let Some(root) = state.root {
                         self.free_tree(root)?;
@@ -117,16 +125,9 @@ impl WriteCore {
                     return Err(Error::MergeYielded);
                 }
                 match value {
-                    Some(value) => {
-                        let value = self.make_value(key.len(), value)?;
-                        let (root, old) = self.tree_insert(state.root, key, value)?;
-                        state.root = Some(root);
-                        match old {
-                            Some(old) => self.free_value(old)?,
-                            None => state.len += 1,
-                        }
-                    }
+                    Some(value) => self.insert_entry(name, &mut state, key, value)?,
                     None => {
+                        self.table_changed(name);
                         let (root, old) = self.tree_remove(state.root, key)?;
                         if let Some(old) = old {
                             state.root = root;
@@ -150,6 +151,58 @@ impl WriteCore {
             self.set_table(name, state);
         }
         Ok(())
+    }
+
+    /// Inserts or replaces `key` in table `name` (its state `state`, marked changed): through
+    /// the append cursor when the key is past the table's largest key and the cursor is on the
+    /// table, else through the general path (`tree_insert`), which sets the cursor when the key
+    /// went in at the table's right edge.
+    pub(crate) fn insert_entry(
+        &mut self,
+        name: &str,
+        state: &mut TableState,
+        key: &[u8],
+        value: &[u8],
+    ) -> Result<()> {
+        let value = self.make_value(key.len(), value)?;
+        state.changed = true;
+        let taken = self.append.take();
+        if let Some((table, mut cursor)) = taken {
+            if table == name && cursor.accepts(state.root, key) {
+                let root = cursor.append(self, key, &value)?;
+                state.root = Some(root);
+                state.len += 1;
+                self.append = Some((table, cursor));
+                return Ok(());
+            }
+            if table != name {
+                self.append = Some((table, cursor)); // another table's: still valid
+            }
+        }
+        let (root, old, spine) = self.tree_insert_edge(state.root, key, &value)?;
+        state.root = Some(root);
+        match old {
+            Some(old) => self.free_value(old)?,
+            None => state.len += 1,
+        }
+        if let Some(spine) = spine {
+            self.append = Some((name.to_string(), AppendCursor::new(spine, key)));
+        }
+        Ok(())
+    }
+
+    /// Table `name`'s tree changes other than by an append: the append cursor, if it is on that
+    /// table, no longer follows its rightmost path.
+    pub(crate) fn table_changed(&mut self, name: &str) {
+        if self.append.as_ref().is_some_and(|(table, _)| table == name) {
+            self.append = None;
+        }
+    }
+
+    /// Every tree may change (a spill, a drop, a rename, a bulk load, the commit): no append
+    /// cursor survives.
+    pub(crate) fn trees_changed(&mut self) {
+        self.append = None;
     }
 
     /// Fails once an earlier operation failed half-way: the transaction can only be aborted.
@@ -308,6 +361,7 @@ impl WriteCore {
         if self.dirty_bytes() <= self.db.options.spill_bytes {
             return Ok(false);
         }
+        self.trees_changed();
         let mut out = Vec::new();
         let names: Vec<String> = self.tables.keys().cloned().collect();
         for name in names {

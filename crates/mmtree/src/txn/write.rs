@@ -311,6 +311,7 @@ impl WriteTransaction {
     pub fn delete_table(&mut self, name: &str) -> Result<bool> {
         // A tree operation (its pages are freed now): the transaction goes direct.
         self.core.go_direct()?;
+        self.core.trees_changed();
         self.core.guarded(|core| {
             let Some(state) = core.table_state(name, false)? else {
                 return Ok(false);
@@ -348,6 +349,7 @@ impl WriteTransaction {
         check_table_name(to)?;
         self.core.usable()?;
         self.core.go_direct()?;
+        self.core.trees_changed();
         let Some(state) = self.core.table_state(from, false)? else {
             return Ok(false);
         };
@@ -423,6 +425,7 @@ impl WriteTransaction {
         check_table_name(name)?;
         self.core.usable()?;
         self.core.go_direct()?;
+        self.core.trees_changed();
         let state = self.core.table_state(name, true)?.expect("created");
         if state.len != 0 || state.root.is_some() {
             return Err(Error::TableNotEmpty {
@@ -514,6 +517,7 @@ impl WriteTransaction {
             }
             return Ok(());
         }
+        core.trees_changed(); // the trees are flushed, and relocated in a compaction
         let mut pages = Vec::new();
         let relocate_above = match self.compact {
             true => Some(commit::relocate_tables(core)?),
@@ -672,17 +676,7 @@ impl Table<'_> {
                 return Ok(());
             }
         }
-        self.change(|core, state, _| {
-            let value = core.make_value(key.len(), value)?;
-            let (root, old) = core.tree_insert(state.root, key, value)?;
-            state.root = Some(root);
-            state.changed = true;
-            match old {
-                Some(old) => core.free_value(old)?,
-                None => state.len += 1,
-            }
-            Ok(())
-        })
+        self.change(|core, state, name| core.insert_entry(name, state, key, value))
     }
 
     /// Removes `key`; returns true if it was there.
@@ -714,6 +708,7 @@ impl Table<'_> {
             }
         }
         self.change(|core, state, name| {
+            core.table_changed(name);
             let (root, old) = core.tree_remove(state.root, key)?;
             let Some(old) = old else { return Ok(false) };
             state.root = root;
