@@ -11,7 +11,7 @@
 //! write transaction drops it at every other change to that tree (any insert that is not past
 //! the largest key, a remove, a spill, dropping or renaming the table, the commit's flush).
 
-use super::mutate::shortest_separator;
+use super::mutate::{shortest_separator, Mutate};
 use super::node::{Node, NodeRef, Value};
 use super::store::NodeStore;
 use crate::error::Result;
@@ -25,7 +25,13 @@ pub(crate) struct AppendCursor {
     spine: Spine,
     /// The tree's largest key.
     last: Vec<u8>,
+    /// Nodes left of the spine (appends never change them again) not yet written: (node, its
+    /// parent, its index there), children before their parents.
+    finished: Vec<(u32, u32, usize)>,
 }
+
+/// Finished nodes written at once (`emit`): 256 KiB of 4 KiB pages.
+pub(crate) const EMIT_NODES: usize = 64;
 
 impl AppendCursor {
     /// A cursor on a tree whose rightmost path is `spine` (every node dirty, each the last
@@ -35,7 +41,46 @@ impl AppendCursor {
         AppendCursor {
             spine,
             last: last.to_vec(),
+            finished: Vec::new(),
         }
+    }
+
+    /// Finished nodes not yet written (`emit`).
+    pub(crate) fn finished(&self) -> usize {
+        self.finished.len()
+    }
+
+    /// Seals the finished nodes as pages (children first, each parent pointed at its child's
+    /// page; a branch's other dirty children are flushed with it) into `out`, which the caller must write before anything reads the tree; their
+    /// buffers leave the arena. The transaction then holds the spine's nodes and no more, as
+    /// the bulk loader does. Pages written early are like a spill's: private to the transaction
+    /// until its commit, and if a later change of the transaction copies one, it is freed again
+    /// (reusable at once: it was allocated in this transaction).
+    pub(crate) fn emit<S: NodeStore + ?Sized>(
+        &mut self,
+        s: &mut S,
+        out: &mut Vec<(u64, Vec<u8>)>,
+    ) -> Result<()> {
+        for (node, parent, index) in self.finished.drain(..) {
+            let mut node = s.arena_mut().take(node);
+            if !node.is_leaf() {
+                // Its finished children are pages by now; any other dirty child (a subtree an
+                // insert or remove of the general path changed before the cursor was made) is
+                // written with it, as a commit would.
+                for index in 0..node.len() {
+                    if let NodeRef::Dirty(child) = node.view().child(index)? {
+                        let page = s.flush(NodeRef::Dirty(child), out)?;
+                        node.set_child(index, NodeRef::Page(page));
+                    }
+                }
+            }
+            let page = s.alloc_page()?;
+            out.push((page, s.seal_page(node, page)));
+            s.arena_mut()
+                .node_mut(parent)
+                .set_child(index, NodeRef::Page(page));
+        }
+        Ok(())
     }
 
     /// The root of the tree the cursor is on.
@@ -99,10 +144,13 @@ impl AppendCursor {
                 assert!(fits, "two children fit an empty branch");
                 let root = s.arena_mut().push(root);
                 self.spine.insert(0, root);
+                self.finished.push((full, root, 0));
                 return;
             }
             let parent = self.spine[level - 1];
             let at = s.arena().node(parent).len();
+            // `full` is the parent's last child (the spine's rule); `child` goes after it.
+            self.finished.push((full, parent, at - 1));
             if s.arena_mut().node_mut(parent).insert(at, child_entry) {
                 return;
             }

@@ -2,7 +2,7 @@
 //! `BulkLoader`): the arena of dirty nodes, the table roots, and the page allocator.
 
 use crate::alloc::{AllocHost, AllocState, Allocate, Floors};
-use crate::btree::append::AppendCursor;
+use crate::btree::append::{AppendCursor, EMIT_NODES};
 use crate::btree::arena::Arena;
 use crate::btree::mutate::Mutate;
 use crate::btree::node::{Node, NodeRef, Value};
@@ -57,11 +57,11 @@ pub(crate) struct WriteCore {
     /// A background merge: applying the buffer stops with `Error::MergeYielded` once a writer
     /// of this process asks for the role (`MergeSignal::yield_requested`).
     pub(super) yields_to_writers: bool,
-    /// The append path (`btree::append`): a cursor on one table's rightmost path, set by an
-    /// insert at the table's right edge, used while the next keys arrive past the table's
-    /// largest key, and dropped by any other change to that table's tree (`table_changed`) or
-    /// to every tree (`trees_changed`).
-    append: Option<(String, AppendCursor)>,
+    /// The append path (`btree::append`): cursors on the rightmost paths of the tables (up to
+    /// `APPEND_TABLES_MAX`) whose last insert went in at their right edge, each used while
+    /// that table's next keys arrive past its largest key, and dropped by any other change to
+    /// its tree (`table_changed`) or to every tree (`trees_changed`).
+    append: Vec<(String, AppendCursor)>,
 }
 
 impl WriteCore {
@@ -80,7 +80,7 @@ impl WriteCore {
             buf: None,
             record_room: u64::MAX,
             yields_to_writers: false,
-            append: None,
+            append: Vec::new(),
             broken: None,
             map,
             base,
@@ -154,9 +154,9 @@ impl WriteCore {
     }
 
     /// Inserts or replaces `key` in table `name` (its state `state`, marked changed): through
-    /// the append cursor when the key is past the table's largest key and the cursor is on the
-    /// table, else through the general path (`tree_insert`), which sets the cursor when the key
-    /// went in at the table's right edge.
+    /// the table's append cursor when it has one and the key is past the table's largest key,
+    /// else through the general path (`tree_insert`), which gives the table a cursor when the
+    /// key went in at its right edge.
     pub(crate) fn insert_entry(
         &mut self,
         name: &str,
@@ -166,18 +166,25 @@ impl WriteCore {
     ) -> Result<()> {
         let value = self.make_value(key.len(), value)?;
         state.changed = true;
-        let taken = self.append.take();
-        if let Some((table, mut cursor)) = taken {
-            if table == name && cursor.accepts(state.root, key) {
+        let slot = self.append.iter().position(|(table, _)| table == name);
+        if let Some(slot) = slot {
+            if self.append[slot].1.accepts(state.root, key) {
+                // Taken out for the call (it needs the whole transaction), then put back.
+                let (table, mut cursor) = self.append.swap_remove(slot);
                 let root = cursor.append(self, key, &value)?;
                 state.root = Some(root);
                 state.len += 1;
-                self.append = Some((table, cursor));
+                if cursor.finished() >= EMIT_NODES {
+                    // Full leaves and branches are written as they pile up, as the bulk
+                    // loader's are: the transaction's memory stays a path per table.
+                    let mut out = Vec::with_capacity(EMIT_NODES);
+                    cursor.emit(self, &mut out)?;
+                    self.write_pages(out)?;
+                }
+                self.append.push((table, cursor));
                 return Ok(());
             }
-            if table != name {
-                self.append = Some((table, cursor)); // another table's: still valid
-            }
+            self.append.swap_remove(slot);
         }
         let (root, old, spine) = self.tree_insert_edge(state.root, key, &value)?;
         state.root = Some(root);
@@ -186,23 +193,25 @@ impl WriteCore {
             None => state.len += 1,
         }
         if let Some(spine) = spine {
-            self.append = Some((name.to_string(), AppendCursor::new(spine, key)));
+            if self.append.len() == APPEND_TABLES_MAX {
+                self.append.remove(0); // the table appended to least recently
+            }
+            self.append
+                .push((name.to_string(), AppendCursor::new(spine, key)));
         }
         Ok(())
     }
 
-    /// Table `name`'s tree changes other than by an append: the append cursor, if it is on that
-    /// table, no longer follows its rightmost path.
+    /// Table `name`'s tree changes other than by an append: its append cursor, if it has one,
+    /// no longer follows its rightmost path.
     pub(crate) fn table_changed(&mut self, name: &str) {
-        if self.append.as_ref().is_some_and(|(table, _)| table == name) {
-            self.append = None;
-        }
+        self.append.retain(|(table, _)| table != name);
     }
 
     /// Every tree may change (a spill, a drop, a rename, a bulk load, the commit): no append
     /// cursor survives.
     pub(crate) fn trees_changed(&mut self) {
-        self.append = None;
+        self.append.clear();
     }
 
     /// Fails once an earlier operation failed half-way: the transaction can only be aborted.
@@ -398,6 +407,9 @@ impl Source for WriteCore {
         )
     }
 }
+
+/// Tables with an append cursor at once (several tables filled in key order, taking turns).
+const APPEND_TABLES_MAX: usize = 4;
 
 /// The most pages one `pwritev` carries (well below `IOV_MAX`).
 const WRITE_RUN_PAGES: usize = 256;
