@@ -74,6 +74,8 @@ impl AppendCursor {
                     }
                 }
             }
+            // As the bulk loader's pages: a branch grown by appends has no prefix yet.
+            node.tighten_prefix();
             let page = s.alloc_page()?;
             out.push((page, s.seal_page(node, page)));
             s.arena_mut()
