@@ -775,6 +775,57 @@ fn long_in_order_runs_match_the_model() {
     }
 }
 
+/// A buffered transaction whose inserts all go past its table's largest key goes direct once
+/// its record passes 1 MiB (`APPEND_DIRECT_RECORD`): it commits as a checkpoint, its keys
+/// written once as full pages by the append path. The same inserts after one key that is not
+/// past the largest stay buffered (logged; no checkpoint) while the log has room.
+#[test]
+fn an_append_only_transaction_goes_direct_past_a_mebibyte_of_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("streak.mmt");
+    let options = Options::default().merge_after_idle(None).strict(true);
+    let db = Db::open_with(&path, options.clone()).unwrap();
+    let mut model = BTreeMap::new();
+    let mut insert = |w: &mut WriteTransaction, key: Vec<u8>, value: Vec<u8>| {
+        w.table("t").unwrap().insert(&key, &value).unwrap();
+        model.insert(key, value);
+    };
+    // The first commit on a state closed cleanly is a checkpoint; the next ones are buffered.
+    let mut w = db.begin_write().unwrap();
+    insert(&mut w, b"h".to_vec(), b"first".to_vec());
+    w.commit().unwrap();
+    let value = |i: u32| vec![i as u8; 140];
+    // 8,000 puts of 9 + 140 bytes: a record of about 1.26 MB, within the 2 MiB log budget.
+    let mut w = db.begin_write().unwrap();
+    insert(&mut w, b"a".to_vec(), b"below the largest key".to_vec());
+    for i in 0..8_000u32 {
+        insert(&mut w, format!("k{i:08}").into_bytes(), value(i));
+    }
+    w.commit().unwrap();
+    let stats = db.stats();
+    assert!(
+        stats.checkpoint_txn < stats.txn_id,
+        "a transaction that is not append-only stays buffered"
+    );
+    db.checkpoint().unwrap();
+    let mut w = db.begin_write().unwrap();
+    for i in 0..8_000u32 {
+        insert(&mut w, format!("m{i:08}").into_bytes(), value(i));
+    }
+    w.commit().unwrap();
+    let stats = db.stats();
+    assert_eq!(
+        stats.checkpoint_txn, stats.txn_id,
+        "an append-only transaction past 1 MiB of record commits as a checkpoint"
+    );
+    let committed: Tables = [("t".to_string(), model)].into_iter().collect();
+    verify_read(&db.begin_read().unwrap(), &committed).unwrap();
+    assert!(db.check().unwrap().is_ok());
+    drop(db);
+    let db = Db::open_with(&path, options).unwrap();
+    verify_read(&db.begin_read().unwrap(), &committed).unwrap();
+}
+
 /// Reads during merges: reader threads take snapshots and scan them (both ways, and `len`)
 /// while the writer commits transfers between accounts (buffered) and merges every few commits;
 /// every snapshot must show a whole commit (the total never changes) and its own commit's

@@ -62,7 +62,26 @@ pub(crate) struct WriteCore {
     /// that table's next keys arrive past its largest key, and dropped by any other change to
     /// its tree (`table_changed`) or to every tree (`trees_changed`).
     append: Vec<(String, AppendCursor)>,
+    /// Buffered mode: whether every insert of this transaction so far went past the largest
+    /// key of one table (see `APPEND_DIRECT_RECORD`).
+    pub(super) streak: Streak,
 }
+
+/// A buffered transaction's inserts so far (`WriteCore::streak`).
+pub(crate) enum Streak {
+    /// None yet.
+    Unknown,
+    /// All into `table`, each past the largest key before it; `last` is the latest.
+    Appending { table: String, last: Vec<u8> },
+    /// Anything else: a remove, a replace, a key not past the largest, another table.
+    Broken,
+}
+
+/// Record bytes past which a buffered transaction whose inserts all went past its table's
+/// largest key (`Streak::Appending`) goes direct: its keys go to the append path, written once
+/// as full pages at its commit (a checkpoint), rather than to the log and the buffer and, at
+/// the next merge, to the same pages (issue 24 item 7).
+pub(crate) const APPEND_DIRECT_RECORD: u64 = 1 << 20;
 
 impl WriteCore {
     pub(crate) fn new(db: Arc<Shared>, base: Meta, floors: Floors) -> WriteCore {
@@ -81,6 +100,7 @@ impl WriteCore {
             record_room: u64::MAX,
             yields_to_writers: false,
             append: Vec::new(),
+            streak: Streak::Unknown,
             broken: None,
             map,
             base,

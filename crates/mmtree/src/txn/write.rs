@@ -1,7 +1,7 @@
 //! The write transaction and its tables. One at a time per database; dropping it aborts.
 
 use super::commit;
-use super::core::{TableState, WriteCore};
+use super::core::{Streak, TableState, WriteCore, APPEND_DIRECT_RECORD};
 use super::{check_table_name, BulkLoader, KeyRange, Range};
 use crate::alloc::{Allocate, Floors};
 use crate::btree::mutate::Mutate;
@@ -615,18 +615,55 @@ impl Table<'_> {
         }
     }
 
+    /// Buffered mode: whether inserting `key` (not in the table: `existed` false) keeps every
+    /// insert of this transaction past the largest key of one table (`Streak`). The first
+    /// insert of the transaction reads the table's largest key (one descent); the rest compare
+    /// with the previous key.
+    fn still_appending(&mut self, key: &[u8], existed: bool) -> Result<bool> {
+        let appending = match &mut self.core.streak {
+            Streak::Broken => return Ok(false),
+            Streak::Appending { table, last } => {
+                if !existed && *table == *self.name && key > last.as_slice() {
+                    last.clear();
+                    last.extend_from_slice(key);
+                    return Ok(true);
+                }
+                false
+            }
+            Streak::Unknown => {
+                let (root, buf) = self.sources();
+                let largest = super::last(&*self.core, root, buf)?;
+                !existed && largest.is_none_or(|(largest, _)| key > largest)
+            }
+        };
+        self.core.streak = match appending {
+            true => Streak::Appending {
+                table: self.name.to_string(),
+                last: key.to_vec(),
+            },
+            false => Streak::Broken,
+        };
+        Ok(appending)
+    }
+
     /// Buffered mode: logs a change and adds it to the buffer (`buffer`). False: the
-    /// transaction is (now) direct; the change was not made.
+    /// transaction is (now) direct; the change was not made. `appending`: every insert so far
+    /// went past its table's largest key, and the transaction goes direct sooner
+    /// (`APPEND_DIRECT_RECORD`).
     fn buffered(
         &mut self,
         log: impl FnOnce(&mut crate::log::RedoBuf) -> bool,
         buffer: impl FnOnce(&mut crate::wbuf::BufView),
+        appending: bool,
     ) -> Result<bool> {
         if self.core.buf.is_none() {
             return Ok(false);
         }
         self.core.log(log);
-        let room = self.core.record_room;
+        let room = match appending {
+            true => self.core.record_room.min(APPEND_DIRECT_RECORD),
+            false => self.core.record_room,
+        };
         if let Some(redo) = &self.core.redo {
             let small = (redo.len() as u64) < room;
             buffer(self.core.buf.as_mut().expect("buffered"));
@@ -668,10 +705,12 @@ impl Table<'_> {
         self.check_entry(key, value.len())?;
         if self.core.buf.is_some() {
             let existed = self.buffered_contains(key)?;
+            let appending = self.still_appending(key, existed)?;
             let name = self.name.clone(); // no allocation when borrowed
             if self.buffered(
                 |redo| redo.put(&name, key, value),
                 |buf| buf.put(&name, key, value, existed),
+                appending,
             )? {
                 return Ok(());
             }
@@ -699,10 +738,12 @@ impl Table<'_> {
             if !self.buffered_contains(key)? {
                 return Ok(false);
             }
+            self.core.streak = Streak::Broken;
             let name = self.name.clone(); // no allocation when borrowed
             if self.buffered(
                 |redo| redo.remove(&name, key),
                 |buf| buf.remove(&name, key, true),
+                false,
             )? {
                 return Ok(true);
             }
