@@ -775,6 +775,45 @@ fn long_in_order_runs_match_the_model() {
     }
 }
 
+/// The append path with the longest keys (1 KiB at 4 KiB pages, sharing all but their last
+/// bytes): three entries a leaf, separators nearly as long as the keys, so branches hold few
+/// children and full branches cascade up to new roots many times.
+#[test]
+fn in_order_runs_of_the_longest_keys_match_the_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("long.mmt");
+    let options = Options::default().strict(true);
+    let db = Db::open_with(&path, options.clone()).unwrap();
+    let key = |i: u32| {
+        let mut key = vec![b'p'; 1020];
+        key.extend_from_slice(&i.to_be_bytes());
+        key
+    };
+    let mut model = BTreeMap::new();
+    let mut w = db.begin_write().unwrap();
+    {
+        let mut t = w.table("t").unwrap();
+        for i in 0..3_000u32 {
+            let value = vec![i as u8; (i as usize * 13) % 300];
+            t.insert(key(i), &value).unwrap();
+            model.insert(key(i), value);
+            if i % 700 == 350 {
+                assert!(t.remove(key(i - 100)).unwrap());
+                model.remove(&key(i - 100));
+            }
+        }
+        assert_eq!(t.len(), model.len() as u64);
+    }
+    w.commit().unwrap();
+    let committed: Tables = [("t".to_string(), model)].into_iter().collect();
+    verify_read(&db.begin_read().unwrap(), &committed).unwrap();
+    let report = db.check().unwrap();
+    assert!(report.is_ok(), "check: {:?}", report.problems);
+    drop(db);
+    let db = Db::open_with(&path, options).unwrap();
+    verify_read(&db.begin_read().unwrap(), &committed).unwrap();
+}
+
 /// A buffered transaction whose inserts all go past its table's largest key goes direct once
 /// its record passes 1 MiB (`APPEND_DIRECT_RECORD`): it commits as a checkpoint, its keys
 /// written once as full pages by the append path. The same inserts after one key that is not
