@@ -51,11 +51,12 @@ impl AppendCursor {
     }
 
     /// Seals the finished nodes as pages (children first, each parent pointed at its child's
-    /// page; a branch's other dirty children are flushed with it) into `out`, which the caller must write before anything reads the tree; their
-    /// buffers leave the arena. The transaction then holds the spine's nodes and no more, as
-    /// the bulk loader does. Pages written early are like a spill's: private to the transaction
-    /// until its commit, and if a later change of the transaction copies one, it is freed again
-    /// (reusable at once: it was allocated in this transaction).
+    /// page; a branch's other dirty children are flushed with it) into `out`, which the caller
+    /// must write before anything reads the tree; their buffers leave the arena. The
+    /// transaction then holds the spine's nodes and no more, as the bulk loader does. Pages
+    /// written early are like a spill's: private to the transaction until its commit, and if a
+    /// later change of the transaction copies one, it is freed again (reusable at once: it was
+    /// allocated in this transaction).
     pub(crate) fn emit<S: NodeStore + ?Sized>(
         &mut self,
         s: &mut S,

@@ -660,7 +660,8 @@ impl Table<'_> {
             return Ok(false);
         }
         self.core.log(log);
-        let room = match appending {
+        // (Not under the hook that crashes a log append: its transactions must be logged.)
+        let room = match appending && self.core.db.options.crash_in_append.is_none() {
             true => self.core.record_room.min(APPEND_DIRECT_RECORD),
             false => self.core.record_room,
         };
