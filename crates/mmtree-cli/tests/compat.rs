@@ -248,16 +248,16 @@ const ROWS: &[Row] = &[
     row("ZREVRANK", Yes, "O(size - rank), as ZRANK", &[&["ZADD", "z", "1", "a", "2", "b", "3", "c"], &["ZREVRANK", "z", "c"]], ":0"),
     row("ZUNION", Yes, "WEIGHTS, AGGREGATE, WITHSCORES; sets count as score 1", &[&["ZADD", "z", "1", "a", "2", "b", "3", "c"], &["SADD", "s", "x"], &["ZUNION", "2", "z", "s", "WITHSCORES"]], "[\"a\", \"1\", \"x\", \"1\", \"b\", \"2\", \"c\", \"3\"]"),
     row("ZUNIONSTORE", Yes, "", &[&["ZADD", "z", "1", "a", "2", "b", "3", "c"], &["ZADD", "y", "5", "b"], &["ZUNIONSTORE", "d", "2", "z", "y", "AGGREGATE", "MIN"]], ":3"),
-    row("GEOADD", No, "geo (over sorted sets)", &[&["GEOADD", "k"]], "-ERR unknown command 'GEOADD', with args beginning with: 'k' "),
-    row("GEODIST", No, "geo (over sorted sets)", &[&["GEODIST", "k"]], "-ERR unknown command 'GEODIST', with args beginning with: 'k' "),
-    row("GEOHASH", No, "geo (over sorted sets)", &[&["GEOHASH", "k"]], "-ERR unknown command 'GEOHASH', with args beginning with: 'k' "),
-    row("GEOPOS", No, "geo (over sorted sets)", &[&["GEOPOS", "k"]], "-ERR unknown command 'GEOPOS', with args beginning with: 'k' "),
-    row("GEORADIUS", No, "geo (over sorted sets)", &[&["GEORADIUS", "k"]], "-ERR unknown command 'GEORADIUS', with args beginning with: 'k' "),
-    row("GEORADIUSBYMEMBER", No, "geo (over sorted sets)", &[&["GEORADIUSBYMEMBER", "k"]], "-ERR unknown command 'GEORADIUSBYMEMBER', with args beginning with: 'k' "),
-    row("GEORADIUSBYMEMBER_RO", No, "geo (over sorted sets)", &[&["GEORADIUSBYMEMBER_RO", "k"]], "-ERR unknown command 'GEORADIUSBYMEMBER_RO', with args beginning with: 'k' "),
-    row("GEORADIUS_RO", No, "geo (over sorted sets)", &[&["GEORADIUS_RO", "k"]], "-ERR unknown command 'GEORADIUS_RO', with args beginning with: 'k' "),
-    row("GEOSEARCH", No, "geo (over sorted sets)", &[&["GEOSEARCH", "k"]], "-ERR unknown command 'GEOSEARCH', with args beginning with: 'k' "),
-    row("GEOSEARCHSTORE", No, "geo (over sorted sets)", &[&["GEOSEARCHSTORE", "k"]], "-ERR unknown command 'GEOSEARCHSTORE', with args beginning with: 'k' "),
+    row("GEOADD", Yes, "NX, XX, CH; a sorted set whose scores are Redis' 52-bit geohashes", &[&["GEOADD", "g", "CH", "13.361389", "38.115556", "Palermo"]], ":1"),
+    row("GEODIST", Yes, "M, KM, FT, MI", &[&["GEOADD", "g", "13.361389", "38.115556", "Palermo", "15.087269", "37.502669", "Catania"], &["GEODIST", "g", "Palermo", "Catania", "km"]], "\"166.2742\""),
+    row("GEOHASH", Yes, "", &[&["GEOADD", "g", "13.361389", "38.115556", "Palermo", "15.087269", "37.502669", "Catania"], &["GEOHASH", "g", "Palermo", "nope"]], "[\"sqc8b49rny0\", nil]"),
+    row("GEOPOS", Yes, "", &[&["GEOADD", "g", "13.361389", "38.115556", "Palermo", "15.087269", "37.502669", "Catania"], &["GEOPOS", "g", "Catania"]], "[[\"15.08726745843887329\", \"37.50266842333162032\"]]"),
+    row("GEORADIUS", Yes, "WITHCOORD, WITHDIST, WITHHASH, ASC/DESC, COUNT [ANY], STORE, STOREDIST; Redis' cells, order and distances", &[&["GEOADD", "g", "13.361389", "38.115556", "Palermo", "15.087269", "37.502669", "Catania"], &["GEORADIUS", "g", "15", "37", "200", "km", "ASC"]], "[\"Catania\", \"Palermo\"]"),
+    row("GEORADIUSBYMEMBER", Yes, "as GEORADIUS", &[&["GEOADD", "g", "13.361389", "38.115556", "Palermo", "15.087269", "37.502669", "Catania"], &["GEORADIUSBYMEMBER", "g", "Palermo", "200", "km", "STOREDIST", "d"]], ":2"),
+    row("GEORADIUSBYMEMBER_RO", Yes, "", &[&["GEOADD", "g", "13.361389", "38.115556", "Palermo", "15.087269", "37.502669", "Catania"], &["GEORADIUSBYMEMBER_RO", "g", "Palermo", "100", "km"]], "[\"Palermo\"]"),
+    row("GEORADIUS_RO", Yes, "", &[&["GEOADD", "g", "13.361389", "38.115556", "Palermo", "15.087269", "37.502669", "Catania"], &["GEORADIUS_RO", "g", "15", "37", "200", "km", "STORE", "d"]], "-ERR syntax error"),
+    row("GEOSEARCH", Yes, "FROMMEMBER/FROMLONLAT, BYRADIUS/BYBOX, and GEORADIUS' options; the error for a missing FROM… or BY… names the command in lower case (Redis: as the client spelled it)", &[&["GEOADD", "g", "13.361389", "38.115556", "Palermo", "15.087269", "37.502669", "Catania"], &["GEOSEARCH", "g", "FROMLONLAT", "15", "37", "BYBOX", "400", "400", "km", "ASC", "WITHDIST"]], "[[\"Catania\", \"56.4413\"], [\"Palermo\", \"190.4424\"]]"),
+    row("GEOSEARCHSTORE", Yes, "STOREDIST; as GEOSEARCH", &[&["GEOADD", "g", "13.361389", "38.115556", "Palermo", "15.087269", "37.502669", "Catania"], &["GEOSEARCHSTORE", "d", "g", "FROMMEMBER", "Palermo", "BYRADIUS", "100", "km"]], ":1"),
     row("BITFIELD", Yes, "GET/SET/INCRBY, i1..i64 and u1..u63, `#` offsets, OVERFLOW WRAP/SAT/FAIL", &[&["BITFIELD", "k", "SET", "u8", "0", "255", "GET", "i8", "0"]], "[:0, :-1]"),
     row("BITFIELD_RO", Yes, "", &[&["BITFIELD_RO", "k", "SET", "u8", "0", "1"]], "-ERR BITFIELD_RO only supports the GET subcommand"),
     row("BITOP", Yes, "", &[&["SET", "a", "abc"], &["BITOP", "NOT", "d", "a"]], ":3"),
@@ -364,7 +364,8 @@ fn render(rows: &[Row]) -> String {
          The command table of the server (`crates/mmtree-server/src/commands/table.rs`) is the list \
          of what is offered. Data types: strings (bitmaps included), HyperLogLog (Redis' own \
          string representation), hashes, sets, lists (blocking pops included), \
-         sorted sets (ranks, score and lex ranges, pops, set algebra) and streams (consumer \
+         sorted sets (ranks, score and lex ranges, pops, set algebra), geo sets (sorted sets of \
+         geohash scores, as Redis) and streams (consumer \
          groups, blocking XREAD and XREADGROUP), with Lua scripts and functions over them.\n\n",
         rows.len(),
         count(Yes),

@@ -9,6 +9,8 @@ pub mod bits;
 pub mod blocking;
 pub mod cursor;
 pub mod dump;
+pub mod geo;
+pub mod geohash;
 mod hashes;
 pub mod hll;
 mod keys;

@@ -14,8 +14,8 @@
 //! subcommand's name.
 
 use super::{
-    bits, blocking, dump, hashes, keys, lists, random, scan, scripting, sets, sort, sorted_sets,
-    streams, strings, write,
+    bits, blocking, dump, geo, hashes, keys, lists, random, scan, scripting, sets, sort,
+    sorted_sets, streams, strings, write,
 };
 use crate::keyspace::Ks;
 use crate::resp::Reply;
@@ -59,6 +59,9 @@ pub const MOVABLE: u32 = 1 << 20;
 /// The argument after its last `STORE` is a key too (SORT; as Redis' `sortGetKeys`, which steps
 /// over the arguments of LIMIT, GET and BY).
 pub const STORE_KEY: u32 = 1 << 21;
+/// The argument after its last `STORE` or `STOREDIST` (from argument 5 on) is a key too
+/// (GEORADIUS, GEORADIUSBYMEMBER; as Redis' `georadiusGetKeys`).
+pub const GEO_STORE_KEY: u32 = 1 << 14;
 /// Refused inside a Lua script (`redis.call`): the scripting commands themselves.
 pub const NOSCRIPT: u32 = 1 << 11;
 /// Served while a script runs past its time limit (as Redis' `allow-busy`: SCRIPT KILL,
@@ -252,6 +255,19 @@ impl Command {
                     i += 1;
                 } else if a.eq_ignore_ascii_case(b"STORE") && i + 1 < args.len() {
                     store = Some(&args[i + 1]);
+                }
+                i += 1;
+            }
+            keys.extend(store);
+        }
+        if self.has(GEO_STORE_KEY) {
+            let mut store = None;
+            let mut i = 5;
+            while i + 1 < args.len() {
+                let a = &args[i];
+                if a.eq_ignore_ascii_case(b"STORE") || a.eq_ignore_ascii_case(b"STOREDIST") {
+                    store = Some(&args[i + 1]);
+                    i += 1;
                 }
                 i += 1;
             }
@@ -638,6 +654,18 @@ pub static COMMANDS: &[Command] = &[
     command("ZUNIONSTORE",      -4, WRITE | NUMKEYS,      (1, 1, 1),  Write(write::sorted_sets::zunionstore)),
     command("ZINTERSTORE",      -4, WRITE | NUMKEYS,      (1, 1, 1),  Write(write::sorted_sets::zinterstore)),
     command("ZDIFFSTORE",       -4, WRITE | NUMKEYS,      (1, 1, 1),  Write(write::sorted_sets::zdiffstore)),
+    // GEO (`geo`, `write::geo`): a geo set is a sorted set of geohash scores. GEORADIUS and
+    // GEORADIUSBYMEMBER are writes, as in Redis (they may STORE); their _RO forms are reads.
+    command("GEOADD",           -5, WRITE,                (1, 1, 1),  Write(write::geo::geoadd)),
+    command("GEODIST",          -4, READONLY,             (1, 1, 1),  Read(geo::geodist)),
+    command("GEOHASH",          -2, READONLY,             (1, 1, 1),  Read(geo::geohash_strings)),
+    command("GEOPOS",           -2, READONLY,             (1, 1, 1),  Read(geo::geopos)),
+    command("GEORADIUS",        -6, WRITE | MOVABLE | GEO_STORE_KEY, (1, 1, 1), Write(write::geo::georadius)),
+    command("GEORADIUSBYMEMBER", -5, WRITE | MOVABLE | GEO_STORE_KEY, (1, 1, 1), Write(write::geo::georadiusbymember)),
+    command("GEORADIUS_RO",     -6, READONLY,             (1, 1, 1),  Read(geo::georadius_ro)),
+    command("GEORADIUSBYMEMBER_RO", -5, READONLY,         (1, 1, 1),  Read(geo::georadiusbymember_ro)),
+    command("GEOSEARCH",        -7, READONLY,             (1, 1, 1),  Read(geo::geosearch)),
+    command("GEOSEARCHSTORE",   -8, WRITE,                (1, 2, 1),  Write(write::geo::geosearchstore)),
     command("SADD",             -3, WRITE,                (1, 1, 1),  Write(write::sets::sadd)),
     command("SREM",             -3, WRITE,                (1, 1, 1),  Write(write::sets::srem)),
     command("SPOP",             -2, WRITE,                (1, 1, 1),  Write(write::sets::spop)),
@@ -953,6 +981,21 @@ mod tests {
         );
         assert_eq!(keys("SORT", "SORT a LIMIT 0 STORE"), ["a"]);
         assert_eq!(keys("SORT_RO", "SORT_RO a"), ["a"]);
+        // GEORADIUS: the key after the last STORE or STOREDIST.
+        assert_eq!(keys("GEORADIUS", "GEORADIUS k 1 2 3 km"), ["k"]);
+        assert_eq!(
+            keys("GEORADIUS", "GEORADIUS k 1 2 3 km STORE a STOREDIST b"),
+            ["k", "b"]
+        );
+        assert_eq!(
+            keys("GEORADIUSBYMEMBER", "GEORADIUSBYMEMBER k m 3 km STORE d"),
+            ["k", "d"]
+        );
+        assert_eq!(keys("GEORADIUS", "GEORADIUS k 1 2 3 km STORE"), ["k"]);
+        assert_eq!(
+            keys("GEOSEARCHSTORE", "GEOSEARCHSTORE d s FROMMEMBER m"),
+            ["d", "s"]
+        );
         // A count that is no number, or too large, names only what is there.
         assert!(keys("ZINTERCARD", "ZINTERCARD x a").is_empty());
         assert_eq!(keys("ZINTERCARD", "ZINTERCARD 9 a"), ["a"]);

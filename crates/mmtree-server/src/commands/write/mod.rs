@@ -30,6 +30,7 @@ macro_rules! hash {
 }
 pub mod bits;
 pub mod dump;
+pub mod geo;
 pub mod hashes;
 pub mod hll;
 pub mod keys;

@@ -28,25 +28,38 @@ macro_rules! read_zset {
     };
 }
 
+/// ZADD's options (GEOADD takes NX, XX and CH of them).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AddFlags {
+    pub nx: bool,
+    pub xx: bool,
+    pub gt: bool,
+    pub lt: bool,
+    pub ch: bool,
+    pub incr: bool,
+}
+
 /// ZADD and ZINCRBY (`zincrby`: ZADD INCR's reply, without ZADD's options).
 fn add_scores(tx: &mut Tx<'_>, zincrby: bool, a: &[Vec<u8>]) -> TxResult<Reply> {
-    let (mut nx, mut xx, mut gt, mut lt, mut ch, mut incr) =
-        (false, false, false, false, false, zincrby);
+    let mut flags = AddFlags {
+        incr: zincrby,
+        ..AddFlags::default()
+    };
     let mut args = Args::new(&a[1.min(a.len())..]);
     if !zincrby {
         loop {
             if args.eat("NX") {
-                nx = true;
+                flags.nx = true;
             } else if args.eat("XX") {
-                xx = true;
+                flags.xx = true;
             } else if args.eat("GT") {
-                gt = true;
+                flags.gt = true;
             } else if args.eat("LT") {
-                lt = true;
+                flags.lt = true;
             } else if args.eat("CH") {
-                ch = true;
+                flags.ch = true;
             } else if args.eat("INCR") {
-                incr = true;
+                flags.incr = true;
             } else {
                 break;
             }
@@ -60,33 +73,55 @@ fn add_scores(tx: &mut Tx<'_>, zincrby: bool, a: &[Vec<u8>]) -> TxResult<Reply> 
             err("ERR syntax error")
         };
     }
+    let AddFlags { nx, xx, gt, lt, .. } = flags;
     if nx && xx {
         return err("ERR XX and NX options at the same time are not compatible");
     }
     if ((gt || lt) && nx) || (gt && lt) {
         return err("ERR GT, LT, and/or NX options at the same time are not compatible");
     }
-    if incr && pairs.len() > 2 {
+    if flags.incr && pairs.len() > 2 {
         return err("ERR INCR option supports a single increment-element pair");
     }
-    let mut scores = Vec::with_capacity(pairs.len() / 2);
+    let mut scored = Vec::with_capacity(pairs.len() / 2);
     for pair in pairs.chunks(2) {
         match parse_float(&pair[0]) {
-            Some(f) if !f.is_nan() => scores.push(f),
+            Some(f) if !f.is_nan() => scored.push((f, &pair[1][..])),
             _ => return err("ERR value is not a valid float"),
         }
-        if 13 + a[0].len() + pair[1].len() > tx.max_key {
-            return err("ERR sorted set key and member too large");
-        }
     }
-    let mut count = collection!(tx, &a[0], b"zset");
+    add_members(tx, &a[0], flags, &scored)
+}
+
+/// Adds (or updates) the members of the sorted set at `key` with their scores, as ZADD with
+/// `flags` (its options already checked for conflicts): ZADD's, ZINCRBY's and GEOADD's reply.
+pub fn add_members(
+    tx: &mut Tx<'_>,
+    key: &[u8],
+    flags: AddFlags,
+    scored: &[(f64, &[u8])],
+) -> TxResult<Reply> {
+    let AddFlags {
+        nx,
+        xx,
+        gt,
+        lt,
+        ch,
+        incr,
+    } = flags;
+    if scored
+        .iter()
+        .any(|(_, m)| 13 + key.len() + m.len() > tx.max_key)
+    {
+        return err("ERR sorted set key and member too large");
+    }
+    let mut count = collection!(tx, key, b"zset");
     let (mut added, mut changed) = (0i64, 0i64);
     let mut last: Option<f64> = None;
-    for (pair, &score) in pairs.chunks(2).zip(&scores) {
-        let member = &pair[1];
+    for &(score, member) in scored {
         let mfield = zmember(member);
         let old = match count {
-            Some(_) => tx.field(&a[0], &mfield)?.map(|v| score_of(&v)),
+            Some(_) => tx.field(key, &mfield)?.map(|v| score_of(&v)),
             None => None,
         };
         let new = match (old, incr) {
@@ -109,18 +144,18 @@ fn add_scores(tx: &mut Tx<'_>, zincrby: bool, a: &[Vec<u8>]) -> TxResult<Reply> 
                 last = Some(new);
                 continue;
             }
-            tx.hdel_order(&a[0], member, o, &mut count)?;
+            tx.hdel_order(key, member, o, &mut count)?;
             changed += 1;
         } else {
             added += 1;
         }
-        tx.hset(b"zset", &a[0], &mfield, &score_bytes(new), &mut count)?;
-        tx.hset(b"zset", &a[0], &zorder(member, new), b"", &mut count)?;
+        tx.hset(b"zset", key, &mfield, &score_bytes(new), &mut count)?;
+        tx.hset(b"zset", key, &zorder(member, new), b"", &mut count)?;
         last = Some(new);
     }
     if added + changed > 0 {
         let event = if incr { "zincr" } else { "zadd" };
-        tx.notify(notify::ZSET, event, &a[0]);
+        tx.notify(notify::ZSET, event, key);
     }
     Ok(if incr {
         last.map_or(Reply::Null, |f| Reply::Double(format_score(f)))
@@ -389,7 +424,7 @@ fn pop(
 
 /// Replaces `dst` by a sorted set of `members` (deleting it if there are none), as the STORE
 /// commands do: `event` on dst, or `del` if an existing dst was emptied.
-fn store_zset(
+pub fn store_zset(
     tx: &mut Tx<'_>,
     dst: &[u8],
     members: Vec<(Vec<u8>, f64)>,
