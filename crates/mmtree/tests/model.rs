@@ -815,9 +815,10 @@ fn in_order_runs_of_the_longest_keys_match_the_model() {
 }
 
 /// A buffered transaction whose inserts all go past its table's largest key goes direct once
-/// its record passes 1 MiB (`APPEND_DIRECT_RECORD`): it commits as a checkpoint, its keys
-/// written once as full pages by the append path. The same inserts after one key that is not
-/// past the largest stay buffered (logged; no checkpoint) while the log has room.
+/// its record passes 1 MiB (`APPEND_DIRECT_RECORD`) if its commit syncs (`Immediate`): it
+/// commits as a checkpoint, its keys written once as full pages by the append path. The same
+/// inserts after one key that is not past the largest, or in an `Eventual` transaction, stay
+/// buffered (logged; no checkpoint) while the log has room.
 #[test]
 fn an_append_only_transaction_goes_direct_past_a_mebibyte_of_record() {
     let dir = tempfile::tempdir().unwrap();
@@ -856,6 +857,18 @@ fn an_append_only_transaction_goes_direct_past_a_mebibyte_of_record() {
     assert_eq!(
         stats.checkpoint_txn, stats.txn_id,
         "an append-only transaction past 1 MiB of record commits as a checkpoint"
+    );
+    // An `Eventual` commit stays one unsynced log append, appends or not.
+    let mut w = db.begin_write().unwrap();
+    w.set_durability(mmtree::Durability::Eventual);
+    for i in 0..8_000u32 {
+        insert(&mut w, format!("n{i:08}").into_bytes(), value(i));
+    }
+    w.commit().unwrap();
+    let stats = db.stats();
+    assert!(
+        stats.checkpoint_txn < stats.txn_id,
+        "an Eventual append-only transaction stays buffered"
     );
     let committed: Tables = [("t".to_string(), model)].into_iter().collect();
     verify_read(&db.begin_read().unwrap(), &committed).unwrap();

@@ -65,6 +65,9 @@ pub(crate) struct WriteCore {
     /// Buffered mode: whether every insert of this transaction so far went past the largest
     /// key of one table (see `APPEND_DIRECT_RECORD`).
     pub(super) streak: Streak,
+    /// The commit will sync (`Durability::Immediate`): only then does an append-only
+    /// transaction go direct early (`APPEND_DIRECT_RECORD`).
+    pub(super) synced_commit: bool,
 }
 
 /// A buffered transaction's inserts so far (`WriteCore::streak`).
@@ -78,9 +81,9 @@ pub(crate) enum Streak {
 }
 
 /// Record bytes past which a buffered transaction whose inserts all went past its table's
-/// largest key (`Streak::Appending`) goes direct: its keys go to the append path, written once
-/// as full pages at its commit (a checkpoint), rather than to the log and the buffer and, at
-/// the next merge, to the same pages (issue 24 item 7).
+/// largest key (`Streak::Appending`) goes direct, if its commit syncs (`synced_commit`): its
+/// keys go to the append path, written once as full pages at its commit (a checkpoint), rather
+/// than to the log and the buffer and, at the next merge, to the same pages (issue 24 item 7).
 pub(crate) const APPEND_DIRECT_RECORD: u64 = 1 << 20;
 
 impl WriteCore {
@@ -101,6 +104,7 @@ impl WriteCore {
             yields_to_writers: false,
             append: Vec::new(),
             streak: Streak::Unknown,
+            synced_commit: true,
             broken: None,
             map,
             base,

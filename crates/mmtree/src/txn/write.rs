@@ -51,6 +51,7 @@ impl WriteTransaction {
     ) -> Result<Self> {
         let durability = db.options.durability;
         let mut core = WriteCore::new(db.clone(), state.meta, floors);
+        core.synced_commit = durability == Durability::Immediate;
         core.txn_id = state.newest + 1;
         core.record_room = db.record_room(&state);
         match db.buffer_at(&state, &core)? {
@@ -171,6 +172,7 @@ impl WriteTransaction {
     /// Sets the durability of this commit (the database's default otherwise).
     pub fn set_durability(&mut self, durability: Durability) {
         self.durability = durability;
+        self.core.synced_commit = durability == Durability::Immediate;
     }
 
     /// Gives free pages at the end of the file back to the file system at commit, even below the
@@ -660,8 +662,12 @@ impl Table<'_> {
             return Ok(false);
         }
         self.core.log(log);
-        // (Not under the hook that crashes a log append: its transactions must be logged.)
-        let room = match appending && self.core.db.options.crash_in_append.is_none() {
+        // Only for a commit that syncs anyway (`Immediate`: a checkpoint's syncs cost about
+        // what the log's does; an `Eventual` commit stays one unsynced append, its keys go to
+        // the tree at the next merge), and not under the hook that crashes a log append.
+        let early =
+            appending && self.core.synced_commit && self.core.db.options.crash_in_append.is_none();
+        let room = match early {
             true => self.core.record_room.min(APPEND_DIRECT_RECORD),
             false => self.core.record_room,
         };
