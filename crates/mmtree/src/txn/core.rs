@@ -193,8 +193,9 @@ impl WriteCore {
         let slot = self.append.iter().position(|(table, _)| table == name);
         if let Some(slot) = slot {
             if self.append[slot].1.accepts(state.root, key) {
-                // Taken out for the call (it needs the whole transaction), then put back.
-                let (table, mut cursor) = self.append.swap_remove(slot);
+                // Taken out for the call (it needs the whole transaction), then put back last:
+                // the list runs from the table appended to least recently to the latest.
+                let (table, mut cursor) = self.append.remove(slot);
                 let root = cursor.append(self, key, &value)?;
                 state.root = Some(root);
                 state.len += 1;
@@ -208,7 +209,7 @@ impl WriteCore {
                 self.append.push((table, cursor));
                 return Ok(());
             }
-            self.append.swap_remove(slot);
+            self.append.remove(slot);
         }
         let (root, old, spine) = self.tree_insert_edge(state.root, key, &value)?;
         state.root = Some(root);
