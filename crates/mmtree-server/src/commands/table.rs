@@ -549,6 +549,7 @@ pub static COMMANDS: &[Command] = &[
     command("SCAN",             -2, READONLY,             (0, 0, 0),  Read(scan::scan)),
     command("KEYS",             2,  READONLY,             (0, 0, 0),  Read(keys::keys)),
     command("DBSIZE",           1,  READONLY,             (0, 0, 0),  Read(keys::dbsize)),
+    command("CLUSTER",          -2, NOSCRIPT,             (0, 0, 0),  Read(super::cluster::cluster)),
     command("FLUSHDB",          -1, WRITE,                (0, 0, 0),  Write(write::keys::flushdb)),
     command("INFO",             -1, 0,                    (0, 0, 0),  Handler::Session(Session::Info)),
     container("CONFIG",         -2,                                   Handler::Container, CONFIG_SUBCOMMANDS),
