@@ -90,7 +90,7 @@ fn side_by_side_table_covers_every_store_and_workload() {
     std::fs::remove_file(&json_path).ok();
     assert_eq!(json["stores"].as_array().unwrap().len(), 4);
     assert_eq!(json["stores"][0]["name"], "mmtree");
-    assert_eq!(json["stores"][0]["results"].as_array().unwrap().len(), 21);
+    assert_eq!(json["stores"][0]["results"].as_array().unwrap().len(), 22);
     let w7 = &json["stores"][1]["w7"];
     assert!(!w7["gets_per_s"].as_array().unwrap().is_empty(), "{w7}");
     assert!(w7["method"].as_str().unwrap().len() > 3, "{w7}");
