@@ -26,7 +26,7 @@ mod tx;
 mod watch;
 
 pub use sweep::sweep;
-pub use tx::{Tx, Value};
+pub use tx::{note_list_head, Tx, Value};
 pub use watch::{WatchedKey, Watches};
 
 use crate::notify::{self, KeyEvent};

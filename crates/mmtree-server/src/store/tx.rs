@@ -125,11 +125,30 @@ impl Tx<'_> {
         }
     }
 
-    /// A list's first and last positions (None: no rows).
-    pub fn list_ends(&mut self, key: &[u8]) -> TxResult<Option<(u64, u64)>> {
+    /// A list's first and last positions (None: no rows). With `len` (the list's row count,
+    /// when the caller has it), the head this writer last saw for the key is tried first: two
+    /// point reads confirm it (a row there, none just below: the rows are contiguous, so it is
+    /// the head and the tail is `len - 1` above it). Otherwise the ends are found by a range
+    /// read, whose steps from the end pass over every row removed since the engine's last merge
+    /// (what made LPUSH+LTRIM slow).
+    pub fn list_ends(&mut self, key: &[u8], len: Option<u64>) -> TxResult<Option<(u64, u64)>> {
         let name = hash_name(self.db);
         if !self.w.has_table(name)? {
             return Ok(None);
+        }
+        if let Some(len) = len.filter(|&n| n > 0) {
+            if let Some(head) = list_head_hint(self.db, key) {
+                if let Some(tail) = head.checked_add(len - 1) {
+                    let t = self.w.table(name)?;
+                    if t.get(field_key(key, &head.to_be_bytes()))?.is_some()
+                        && (head == 0
+                            || t.get(field_key(key, &(head - 1).to_be_bytes()))?
+                                .is_none())
+                    {
+                        return Ok(Some((head, tail)));
+                    }
+                }
+            }
         }
         let (lo, hi) = (field_key(key, &[0; 8]), field_key(key, &[0xff; 8]));
         let t = self.w.table(name)?;
@@ -147,7 +166,61 @@ impl Tx<'_> {
             Some(row) => position(row?.0),
             None => first,
         };
+        note_list_head(self.db, key, first);
         Ok(Some((first, last)))
+    }
+
+    /// Inserts a row of the collection at `key` (its count row is the caller's: `store_count`).
+    pub fn insert_row(&mut self, key: &[u8], field: &[u8], value: &[u8]) -> TxResult<()> {
+        self.w
+            .table(hash_name(self.db))?
+            .insert(field_key(key, field), value)?;
+        self.touch(key);
+        Ok(())
+    }
+
+    /// Removes a row of the collection at `key`; true if it was there (its count row is the
+    /// caller's: `store_count`).
+    pub fn remove_row(&mut self, key: &[u8], field: &[u8]) -> TxResult<bool> {
+        let removed = self
+            .w
+            .table(hash_name(self.db))?
+            .remove(field_key(key, field))?;
+        if removed {
+            self.touch(key);
+        }
+        Ok(removed)
+    }
+
+    /// Writes the row count of the collection (`kind`) at `key` once a command's rows are in
+    /// place (`insert_row`, `remove_row`): `before` as the command found it (None: no such
+    /// key), `after` as it leaves it. A new key gets its type row (and the `new` event); a key
+    /// left with no rows is deleted. What `hset` and `hdel` do row by row, once a command.
+    pub fn store_count(
+        &mut self,
+        kind: &[u8],
+        key: &[u8],
+        before: Option<u64>,
+        after: Option<u64>,
+    ) -> TxResult<()> {
+        match (before, after.filter(|&n| n > 0)) {
+            (None, None) => {}
+            (Some(_), None) => {
+                self.remove(key)?;
+            }
+            (b, Some(n)) => {
+                if b.is_none() {
+                    self.w.table(types_name(self.db))?.insert(key, kind)?;
+                    self.notify(notify::NEW, "new", key);
+                }
+                if b != Some(n) {
+                    self.w
+                        .table(table_name(self.db))?
+                        .insert(key, n.to_be_bytes())?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Every field of a hash (live or not), in order.
@@ -391,6 +464,33 @@ impl Tx<'_> {
         self.w.delete_table(hash_name(db))?;
         Ok(())
     }
+}
+
+/// Most list heads `note_list_head` keeps (all are forgotten when it is full).
+const LIST_HINTS_MAX: usize = 1 << 16;
+
+thread_local! {
+    /// (db, key) → the position of the list's head as this thread (the group-commit writer)
+    /// last saw or made it. A hint only: `Tx::list_ends` uses one after two point reads confirm
+    /// it, so one left stale by any command (DEL, RENAME, a failed commit, …) costs a range
+    /// read, never a wrong answer.
+    static LIST_HEADS: std::cell::RefCell<rustc_hash::FxHashMap<(u32, Vec<u8>), u64>> =
+        std::cell::RefCell::default();
+}
+
+fn list_head_hint(db: u32, key: &[u8]) -> Option<u64> {
+    LIST_HEADS.with(|h| h.borrow().get(&(db, key.to_vec())).copied())
+}
+
+/// Notes where the list at `key` begins now (see `LIST_HEADS`).
+pub fn note_list_head(db: u32, key: &[u8], head: u64) {
+    LIST_HEADS.with(|h| {
+        let mut h = h.borrow_mut();
+        if h.len() >= LIST_HINTS_MAX && !h.contains_key(&(db, key.to_vec())) {
+            h.clear();
+        }
+        h.insert((db, key.to_vec()), head);
+    });
 }
 
 /// A whole value, as RENAME, COPY and MOVE carry it.
