@@ -336,7 +336,8 @@ fn list_ends_stay_right_after_every_kind_of_change() {
                 // SWAPDB twice: the same keys in the same database, through the other one.
                 let _: () = cmd(&mut c, &["SWAPDB", "0", "1"]).unwrap();
                 let _: () = cmd(&mut c, &["SWAPDB", "0", "1"]).unwrap();
-                let got: Option<String> = cmd(&mut c, &["LMOVE", key, key, "RIGHT", "LEFT"]).unwrap();
+                let got: Option<String> =
+                    cmd(&mut c, &["LMOVE", key, key, "RIGHT", "LEFT"]).unwrap();
                 if let Some(last) = model[k].pop_back() {
                     model[k].push_front(last);
                 }

@@ -435,8 +435,7 @@ fn zadd_counts_and_orders_as_a_model() {
                 assert_eq!(n, i64::from(new), "step {step}");
             }
             2 => {
-                let n: i64 =
-                    cmd(&mut c, &["ZADD", "z", "XX", "CH", &s1.to_string(), &m1]).unwrap();
+                let n: i64 = cmd(&mut c, &["ZADD", "z", "XX", "CH", &s1.to_string(), &m1]).unwrap();
                 let changed = match model.get_mut(&m1) {
                     Some(s) if *s != s1 => {
                         *s = s1;
@@ -478,7 +477,8 @@ fn zadd_counts_and_orders_as_a_model() {
         assert_eq!(card as usize, model.len(), "step {step}");
         let exists: i64 = cmd(&mut c, &["EXISTS", "z"]).unwrap();
         assert_eq!(exists, i64::from(!model.is_empty()), "step {step}");
-        let got: Vec<(String, i64)> = cmd(&mut c, &["ZRANGE", "z", "0", "-1", "WITHSCORES"]).unwrap();
+        let got: Vec<(String, i64)> =
+            cmd(&mut c, &["ZRANGE", "z", "0", "-1", "WITHSCORES"]).unwrap();
         let mut want: Vec<(String, i64)> = model.iter().map(|(m, s)| (m.clone(), *s)).collect();
         want.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
         assert_eq!(got, want, "step {step}");

@@ -41,20 +41,18 @@ impl Tx<'_> {
 
     /// The stored value (live or expired), without creating the table.
     pub fn data(&mut self, key: &[u8]) -> TxResult<Option<Vec<u8>>> {
-        let name = table_name(self.db);
-        if !self.w.has_table(name)? {
-            return Ok(None);
-        }
-        Ok(self.w.table(name)?.get(key)?.map(<[u8]>::to_vec))
+        Ok(handles(self.db)
+            .data
+            .get(&*self.w, key)?
+            .map(<[u8]>::to_vec))
     }
 
     /// The stored expiry time (passed or not), without creating the table.
     pub fn expiry(&mut self, key: &[u8]) -> TxResult<Option<u64>> {
-        let name = expires_name(self.db);
-        if !self.w.has_table(name)? {
-            return Ok(None);
-        }
-        Ok(self.w.table(name)?.get(key)?.and_then(decode_expiry))
+        Ok(handles(self.db)
+            .expires
+            .get(&*self.w, key)?
+            .and_then(decode_expiry))
     }
 
     /// The live value (expiry, data).
@@ -70,11 +68,10 @@ impl Tx<'_> {
 
     /// The key's type if it is not a string (`hash`, `set`), live or not.
     pub fn type_of(&mut self, key: &[u8]) -> TxResult<Option<Vec<u8>>> {
-        let name = types_name(self.db);
-        if !self.w.has_table(name)? {
-            return Ok(None);
-        }
-        Ok(self.w.table(name)?.get(key)?.map(<[u8]>::to_vec))
+        Ok(handles(self.db)
+            .types
+            .get(&*self.w, key)?
+            .map(<[u8]>::to_vec))
     }
 
     /// True if the key (live or not) is not a string.
@@ -132,17 +129,14 @@ impl Tx<'_> {
     /// read, whose steps from the end pass over every row removed since the engine's last merge
     /// (what made LPUSH+LTRIM slow).
     pub fn list_ends(&mut self, key: &[u8], len: Option<u64>) -> TxResult<Option<(u64, u64)>> {
-        let name = hash_name(self.db);
-        if !self.w.has_table(name)? {
-            return Ok(None);
-        }
+        let t = &handles(self.db).hashes;
+        let w = &*self.w;
         if let Some(len) = len.filter(|&n| n > 0) {
             if let Some(head) = list_head_hint(self.db, key) {
                 if let Some(tail) = head.checked_add(len - 1) {
-                    let t = self.w.table(name)?;
-                    if t.get(field_key(key, &head.to_be_bytes()))?.is_some()
+                    if t.get(w, field_key(key, &head.to_be_bytes()))?.is_some()
                         && (head == 0
-                            || t.get(field_key(key, &(head - 1).to_be_bytes()))?
+                            || t.get(w, field_key(key, &(head - 1).to_be_bytes()))?
                                 .is_none())
                     {
                         return Ok(Some((head, tail)));
@@ -151,11 +145,13 @@ impl Tx<'_> {
             }
         }
         let (lo, hi) = (field_key(key, &[0; 8]), field_key(key, &[0xff; 8]));
-        let t = self.w.table(name)?;
-        let mut rows = t.range((
-            std::ops::Bound::Included(&lo[..]),
-            std::ops::Bound::Included(&hi[..]),
-        ))?;
+        let mut rows = t.range(
+            w,
+            (
+                std::ops::Bound::Included(&lo[..]),
+                std::ops::Bound::Included(&hi[..]),
+            ),
+        )?;
         let position =
             |k: &[u8]| -> u64 { u64::from_be_bytes(k[k.len() - 8..].try_into().expect("8 bytes")) };
         let Some(first) = rows.next() else {
@@ -225,14 +221,9 @@ impl Tx<'_> {
 
     /// Every field of a hash (live or not), in order.
     pub fn fields(&mut self, key: &[u8]) -> TxResult<Vec<(Vec<u8>, Vec<u8>)>> {
-        let name = hash_name(self.db);
-        if !self.w.has_table(name)? {
-            return Ok(Vec::new());
-        }
         let prefix = field_prefix(key);
-        let t = self.w.table(name)?;
         let mut out = Vec::new();
-        for item in t.range(&prefix[..]..)? {
+        for item in handles(self.db).hashes.range(&*self.w, &prefix[..]..)? {
             let (k, v) = item?;
             if !k.starts_with(&prefix) {
                 break;
@@ -244,14 +235,9 @@ impl Tx<'_> {
 
     /// A field of a hash (the caller checked the key is a live hash).
     pub fn field(&mut self, key: &[u8], field: &[u8]) -> TxResult<Option<Vec<u8>>> {
-        let name = hash_name(self.db);
-        if !self.w.has_table(name)? {
-            return Ok(None);
-        }
-        Ok(self
-            .w
-            .table(name)?
-            .get(field_key(key, field))?
+        Ok(handles(self.db)
+            .hashes
+            .get(&*self.w, field_key(key, field))?
             .map(<[u8]>::to_vec))
     }
 
@@ -289,7 +275,7 @@ impl Tx<'_> {
         count: &mut Option<u64>,
     ) -> TxResult<bool> {
         let fk = field_key(key, field);
-        let new = self.w.table(hash_name(self.db))?.get(&fk)?.is_none();
+        let new = handles(self.db).hashes.get(&*self.w, &fk)?.is_none();
         self.w.table(hash_name(self.db))?.insert(&fk, value)?;
         if count.is_none() {
             self.w.table(types_name(self.db))?.insert(key, kind)?;
