@@ -10,7 +10,7 @@ seconds=${1:-600}
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(open_file tree_page meta_page log_record resp load_parsers)
+    targets=(open_file tree_page meta_page log_record resp load_parsers server_payloads)
 fi
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
 cargo +nightly fuzz build

@@ -73,6 +73,17 @@ impl Store for LmdbStore {
         Ok(())
     }
 
+    /// LMDB's fastest path for keys past the end: `MDB_APPEND` (no search, full pages).
+    fn in_order_inserts(&mut self, ids: &[u64]) -> Result<()> {
+        let (env, db) = self.parts();
+        let mut wtxn = env.write_txn()?;
+        for &id in ids {
+            db.put_with_flags(&mut wtxn, PutFlags::APPEND, &key(id), &value(id))?;
+        }
+        wtxn.commit()?;
+        Ok(())
+    }
+
     fn delete_batch(&mut self, ids: &[u64]) -> Result<()> {
         let (env, db) = self.parts();
         let mut wtxn = env.write_txn()?;

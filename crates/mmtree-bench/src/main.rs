@@ -10,7 +10,8 @@
 //! and no store inherits another's warm cache): sorted bulk load, W1 random-order load, W2
 //! single-put commits, W3 durable batches, W4 random gets (1 and 2 threads), W5 seek + next
 //! and a full scan, reopen, W7 random gets under a memory cap (a grandchild in a memory
-//! cgroup), W8 space amplification, file size, peak RSS, faults. Gets check the bytes they
+//! cgroup), in-order inserts (one transaction of plain puts into a fresh store; LMDB with
+//! `MDB_APPEND`), W8 space amplification, file size, peak RSS, faults. Gets check the bytes they
 //! read. Each ratio is mmtree's figure over the peer's (> 1.00 means mmtree is better: faster,
 //! or for time and size, smaller). The table is Markdown; `--json` and `--plots` write the rest.
 
@@ -77,6 +78,9 @@ struct Args {
     /// The peers to compare with (rocksdb needs the `rocksdb` feature).
     #[arg(long, value_delimiter = ',', default_value = DEFAULT_PEERS)]
     peers: Vec<String>,
+    /// Run only the in-order insert workload (quick comparisons of that one row).
+    #[arg(long)]
+    in_order_only: bool,
     /// Run the readwhilewriting workload (reader processes + one writer process) instead.
     #[arg(long)]
     readwhilewriting: bool,
@@ -219,6 +223,12 @@ pub trait Store {
     fn bulk_load(&mut self, records: u64) -> Result<()>;
     /// One durable commit inserting these ids.
     fn insert_batch(&mut self, ids: &[u64]) -> Result<()>;
+    /// One durable commit inserting these ids, given in increasing key order past every key of
+    /// the table, with the store's plain put (LMDB: its put with `MDB_APPEND`, the fastest it
+    /// has for such input; mmtree: the plain `insert`, no bulk loader).
+    fn in_order_inserts(&mut self, ids: &[u64]) -> Result<()> {
+        self.insert_batch(ids)
+    }
     /// One durable commit deleting these ids.
     fn delete_batch(&mut self, ids: &[u64]) -> Result<()>;
     /// Looks each id up; returns how many were found (every value's bytes are read).
@@ -441,6 +451,7 @@ fn run_workloads(store: &mut dyn Store, args: &Args, dir: &std::path::Path) -> R
         false,
     ));
     std::fs::remove_dir_all(&w1_dir).ok();
+    out.push(in_order_row(store.name(), dir, n)?);
 
     eprintln!(
         "[{}] W8: delete half, overwrite 10x ({} records)",
@@ -536,6 +547,13 @@ struct EngineResult {
 /// The child that runs every workload for one store, then W7, and prints its results as one
 /// JSON line.
 fn engine_child(args: &Args, store_name: &str, dir: &std::path::Path) -> Result<()> {
+    if args.in_order_only {
+        let rows = vec![in_order_row(store_name, dir, args.records)?];
+        let doc =
+            serde_json::json!({ "name": store_name, "results": rows_json(&rows), "w7": null });
+        println!("RESULT {doc}");
+        return Ok(());
+    }
     let mut store = open_store(store_name, dir)?;
     let mut rows = run_all(store.as_mut(), args, dir)?;
     let file_bytes = store.file_bytes()?;
@@ -612,6 +630,7 @@ fn run_engine(args: &Args, name: &str, dir: &std::path::Path) -> Result<EngineRe
         .args(["--w8-records", &args.w8_records.to_string()])
         .args(["--w7-seconds", &args.w7_seconds.to_string()])
         .args(["--w7-cap-mib", &w7_cap_mib(args).to_string()])
+        .args(args.in_order_only.then_some("--in-order-only"))
         .arg("--dir")
         .arg(dir)
         .stderr(std::process::Stdio::inherit())
@@ -884,6 +903,40 @@ fn random_load(name: &str, dir: &std::path::Path, records: u64) -> Result<(f64, 
         "{name}: random load lost records"
     );
     Ok((rate, store.file_bytes()?))
+}
+
+/// The in-order insert row: `records` records inserted in key order into a fresh store's table,
+/// in one durable transaction, with the plain put (`Store::in_order_inserts`).
+fn in_order_row(name: &str, dir: &std::path::Path, records: u64) -> Result<Row> {
+    eprintln!("[{name}] in-order inserts, one transaction ({records} records)");
+    let order_dir = dir.join(format!("in-order-{name}"));
+    std::fs::create_dir_all(&order_dir)?;
+    let rate = in_order_inserts(name, &order_dir, records);
+    std::fs::remove_dir_all(&order_dir).ok();
+    Ok((
+        "in-order inserts, one transaction".into(),
+        "records/s".into(),
+        rate?,
+        true,
+    ))
+}
+
+fn in_order_inserts(name: &str, dir: &std::path::Path, records: u64) -> Result<f64> {
+    let mut store = open_store(name, dir)?;
+    let ids: Vec<u64> = (0..records).map(|i| i * 2).collect();
+    let ((), t) = time(|| store.in_order_inserts(&ids))?;
+    let probe = permutation(records, 3);
+    let found = store.gets(&mut (0..records.min(1000)).map(|i| probe(i) * 2))?;
+    anyhow::ensure!(
+        found == records.min(1000),
+        "{name}: in-order inserts lost records"
+    );
+    let ((count, _), _) = time(|| store.scan())?;
+    anyhow::ensure!(
+        count == records,
+        "{name}: in-order inserts: scan saw {count}"
+    );
+    Ok(records as f64 / t.as_secs_f64())
 }
 
 /// W8: load, delete half, then overwrite the live half at random until 10x the live bytes have

@@ -54,6 +54,7 @@ fn side_by_side_table_covers_every_store_and_workload() {
         "file size",
         "file size after the sorted load",
         "file size after W1",
+        "in-order inserts, one transaction",
         "peak RSS",
         "full scan, cold cache",
         "W7 gets under a cap",
@@ -88,10 +89,29 @@ fn side_by_side_table_covers_every_store_and_workload() {
     std::fs::remove_file(&json_path).ok();
     assert_eq!(json["stores"].as_array().unwrap().len(), 4);
     assert_eq!(json["stores"][0]["name"], "mmtree");
-    assert_eq!(json["stores"][0]["results"].as_array().unwrap().len(), 20);
+    assert_eq!(json["stores"][0]["results"].as_array().unwrap().len(), 21);
     let w7 = &json["stores"][1]["w7"];
     assert!(!w7["gets_per_s"].as_array().unwrap().is_empty(), "{w7}");
     assert!(w7["method"].as_str().unwrap().len() > 3, "{w7}");
+}
+
+#[test]
+fn the_in_order_row_runs_alone() {
+    let out = Command::new(env!("CARGO_BIN_EXE_mmtree-bench"))
+        .args(["--in-order-only", "--records", "3000"])
+        .output()
+        .unwrap();
+    let text = succeeded(&out);
+    let row = text
+        .lines()
+        .find(|l| l.starts_with("| in-order inserts, one transaction"))
+        .unwrap_or_else(|| panic!("no in-order row:\n{text}"));
+    assert_eq!(row.matches(" | ").count(), 8, "nine columns in {row}");
+    assert_eq!(
+        text.lines().filter(|l| l.starts_with("| ")).count(),
+        2,
+        "the header and the one row:\n{text}"
+    );
 }
 
 #[test]

@@ -564,8 +564,8 @@ fn unknown_commands_are_refused_in_redis_words() {
     let mut s = server.raw();
     exchange(
         &mut s,
-        &[&["GEOADD", "x", "*", "a", "1"]],
-        "-ERR unknown command 'GEOADD', with args beginning with: 'x' '*' 'a' '1' \r\n",
+        &[&["MIGRATE", "x", "*", "a", "1"]],
+        "-ERR unknown command 'MIGRATE', with args beginning with: 'x' '*' 'a' '1' \r\n",
     );
     exchange(
         &mut s,

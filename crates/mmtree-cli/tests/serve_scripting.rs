@@ -913,3 +913,62 @@ fn exec_refused_by_a_busy_script_leaves_multi() {
         "the connection left MULTI"
     );
 }
+
+/// Redis' script libraries beyond `redis`: cmsgpack (bytes as lua-cmsgpack packs them, a large
+/// map, unpack offsets), cjson's settings; and the refusals Redis 7.0 gives scripts: XREAD or
+/// XREADGROUP with BLOCK, CLUSTER.
+#[test]
+fn script_libraries_and_refusals() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("libs.mmt"), &[]);
+    let mut c = server.client();
+    let hex = "local s = cmsgpack.pack(0.1, -1099511627776, 'abc', {1, 2}) \
+               return (string.gsub(s, '.', function(c) return string.format('%02x', c:byte()) end))";
+    assert_eq!(
+        eval::<String>(&mut c, hex, &["0"]),
+        "cb3fb999999999999ad3ffffff0000000000a3616263920102"
+    );
+    let big = "local t = {} for i = 1, 100000 do t['k' .. i] = i end \
+               local back = cmsgpack.unpack(cmsgpack.pack(t)) return back.k99999";
+    assert_eq!(eval::<i64>(&mut c, big, &["0"]), 99999);
+    let offsets = "local s = cmsgpack.pack('a', 'b') \
+                   local o1, a = cmsgpack.unpack_one(s) local o2, b = cmsgpack.unpack_one(s, o1) \
+                   return {o1, a, o2, b}";
+    assert_eq!(
+        eval::<Vec<String>>(&mut c, offsets, &["0"]),
+        ["2", "a", "-1", "b"]
+    );
+    assert!(eval_err(&mut c, "cmsgpack.pack = nil", &["0"]).contains("readonly table"));
+    let depth = "cjson.encode_max_depth(1) local ok = pcall(cjson.encode, {{1}}) \
+                 cjson.encode_max_depth(1000) return ok and 1 or 0";
+    assert_eq!(eval::<i64>(&mut c, depth, &["0"]), 0);
+    let nan = "cjson.encode_invalid_numbers(true) local s = cjson.encode({0/0 > 1 and 1 or 1/0}) \
+               cjson.encode_invalid_numbers(false) return s";
+    assert_eq!(eval::<String>(&mut c, nan, &["0"]), "[inf]");
+
+    cmd::<V>(&mut c, &["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]).unwrap();
+    let read = "return redis.pcall('xread', 'STREAMS', KEYS[1], '$')";
+    assert_eq!(eval::<V>(&mut c, read, &["1", "s"]), V::Nil);
+    let blocking = "return redis.pcall('xread', 'BLOCK', 0, 'STREAMS', KEYS[1], '$')";
+    assert!(eval_err(&mut c, blocking, &["1", "s"])
+        .contains("xread command is not allowed with BLOCK option from scripts"));
+    let group =
+        "return redis.pcall('xreadgroup', 'GROUP', 'g', 'c', 'BLOCK', 0, 'STREAMS', KEYS[1], '>')";
+    assert!(eval_err(&mut c, group, &["1", "s"])
+        .contains("xreadgroup command is not allowed with BLOCK option from scripts"));
+    assert!(eval_err(
+        &mut c,
+        "return redis.call('cluster', 'reset', 'hard')",
+        &["0"]
+    )
+    .contains("command is not allowed"));
+    assert!(err_of::<V>(&mut c, &["CLUSTER", "INFO"]).contains("cluster support disabled"));
+    // EVAL's keys are not mandatory (Redis' no-mandatory-keys): GETKEYS of none is empty.
+    let keys: Vec<String> = cmd(&mut c, &["COMMAND", "GETKEYS", "EVAL", "return 1", "0"]).unwrap();
+    assert!(keys.is_empty());
+    let keys: Vec<String> = cmd(&mut c, &["COMMAND", "GETKEYS", "FCALL", "f", "1", "k"]).unwrap();
+    assert_eq!(keys, ["k"]);
+    assert!(
+        err_of::<V>(&mut c, &["COMMAND", "GETKEYS", "ZUNIONSTORE", "d", "0"]).contains("Invalid")
+    );
+}

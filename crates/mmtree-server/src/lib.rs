@@ -32,6 +32,15 @@ mod writer;
 pub use server::REDIS_VERSION;
 pub use store::is_internal_table;
 
+/// The decoders of bytes a client chooses, for the fuzz target `server_payloads` (fuzz/):
+/// RESTORE's payload, a HyperLogLog's registers, a script's `cmsgpack.unpack`. Not an API.
+#[doc(hidden)]
+pub mod decoders {
+    pub use crate::commands::dump::{deserialize as restore_payload, serialize as dump_payload};
+    pub use crate::commands::hll::{count as hll_count, registers as hll_registers};
+    pub use crate::commands::scripting::msgpack::unpack_and_repack as msgpack_unpack;
+}
+
 use anyhow::{Context, Result};
 use jobs::WriteBatch;
 use resp::Limits;
@@ -135,6 +144,7 @@ pub fn run(args: Options) -> Result<()> {
                 ..Limits::default()
             },
             protected,
+            durability: args.durability,
         },
         db,
         writer: Mutex::new(sender),

@@ -39,6 +39,9 @@ pub struct Config {
     pub slow_timeout: Duration,
     pub limits: Limits,
     pub protected: bool,
+    /// How every commit of this server is made durable (`--durability`): the writer's group
+    /// commits and FUNCTION's saves alike.
+    pub durability: mmtree::Durability,
 }
 
 #[derive(Default)]

@@ -65,6 +65,20 @@ fn one_sequential_stream_packs_pages_full() {
     assert!(fill_ratio(&db, dir.path()) <= 1.05);
 }
 
+/// One transaction of plain inserts in key order: the append path fills every leaf and branch
+/// but the last of each level, as the bulk loader does.
+#[test]
+fn one_transaction_of_in_order_inserts_packs_pages_full() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path().join("append.mmt")).unwrap();
+    load(
+        &db,
+        (0..20_000u64).map(|i| (i, format!("key-{i:08}").into_bytes())),
+        20_000,
+    );
+    assert!(fill_ratio(&db, dir.path()) <= 1.02);
+}
+
 #[test]
 fn four_interleaved_sequential_streams_pack_their_pages() {
     let dir = tempfile::tempdir().unwrap();

@@ -146,9 +146,91 @@ fn bulk() -> impl Strategy<Value = Vec<Op>> {
     })
 }
 
+/// What comes between two keys of an in-order run (`append_run`).
+#[derive(Debug, Clone)]
+enum Aside {
+    /// Nothing: the next key follows.
+    None,
+    /// Any other operation (an out-of-order insert, a remove, a read, a commit, a reopen, …).
+    Op(Op),
+    /// Removes a key the run inserted before (the largest one, or an earlier one).
+    RemoveRunKey { back: usize },
+    /// Inserts a run key again (a replace: not past the largest key).
+    ReplaceRunKey { back: usize },
+    /// Reads a run key back.
+    GetRunKey { back: usize },
+}
+
+/// A run of inserts in increasing key order (the append path, `btree::append`): keys
+/// `[0xf0 + high] ++ (start + i * step) as u32 BE`, so a run usually lies past every key the
+/// other strategies make (and past earlier runs with a lower `high`), with other operations
+/// now and then between its keys: out-of-order inserts, removes and replaces of run keys, reads,
+/// commits, aborts, reopens.
+fn append_run() -> impl Strategy<Value = Vec<Op>> {
+    let aside = prop_oneof![
+        40 => Just(Aside::None),
+        2 => op().prop_map(Aside::Op),
+        1 => (0usize..3).prop_map(|back| Aside::RemoveRunKey { back }),
+        1 => (0usize..3).prop_map(|back| Aside::ReplaceRunKey { back }),
+        1 => (0usize..40).prop_map(|back| Aside::GetRunKey { back }),
+    ];
+    (
+        0u8..5,
+        0u8..16,
+        0u32..1_000_000,
+        1u32..4,
+        0usize..3,
+        proptest::collection::vec((aside, 0usize..400, any::<u8>()), 50..3000),
+    )
+        .prop_map(|(table, high, start, step, quiet, steps)| {
+            let run_key = |i: usize| {
+                let mut key = vec![0xf0 + high];
+                key.extend_from_slice(&(start + i as u32 * step).to_be_bytes());
+                key
+            };
+            let mut ops = Vec::new();
+            // A quiet run has fewer interruptions: long enough stretches of pure appends that
+            // full leaves are written as the run goes (`btree::append::EMIT_NODES`).
+            let every = [1, 10, 100][quiet];
+            for (i, (aside, len, dice)) in steps.into_iter().enumerate() {
+                let aside = match dice as usize % every {
+                    0 => aside,
+                    _ => Aside::None,
+                };
+                // Mostly small values; now and then one that needs an overflow run.
+                let len = if len == 399 { 5000 } else { len };
+                let value = ValueSpec { len, seed: i as u8 };
+                let earlier = |back: usize| run_key(i.saturating_sub(back + 1));
+                match aside {
+                    Aside::None => {}
+                    Aside::Op(op) => ops.push(op),
+                    Aside::RemoveRunKey { back } => ops.push(Op::Remove {
+                        table,
+                        key: earlier(back),
+                    }),
+                    Aside::ReplaceRunKey { back } => ops.push(Op::Insert {
+                        table,
+                        key: earlier(back),
+                        value,
+                    }),
+                    Aside::GetRunKey { back } => ops.push(Op::Get {
+                        table,
+                        key: earlier(back),
+                    }),
+                }
+                ops.push(Op::Insert {
+                    table,
+                    key: run_key(i),
+                    value,
+                });
+            }
+            ops
+        })
+}
+
 fn ops() -> impl Strategy<Value = Vec<Op>> {
     proptest::collection::vec(
-        prop_oneof![8 => op().prop_map(|o| vec![o]), 1 => bulk()],
+        prop_oneof![16 => op().prop_map(|o| vec![o]), 2 => bulk(), 1 => append_run()],
         1..60,
     )
     .prop_map(|v| v.into_iter().flatten().collect())
@@ -586,6 +668,214 @@ proptest! {
         }
         h.finish()?;
     }
+}
+
+/// The append path over many pages in one transaction (`btree::append`): two tables filled in
+/// key order, taking turns, with reads of pages the path already wrote, out-of-order inserts,
+/// removes, replaces and reverse scans between the keys; first in a transaction that is aborted
+/// (its written pages must go back: `check` finds no leak), then in one that commits. Once in
+/// direct mode from the start (the first transaction on a state closed cleanly), once buffered
+/// at first (a commit before it): its buffer goes to the tree when the record outgrows its
+/// budget, in key order, through the same path. The result must equal the model, pass `check`
+/// and read the same after a reopen.
+#[test]
+fn long_in_order_runs_match_the_model() {
+    let key = |i: u32| format!("k{i:08}").into_bytes();
+    let value = |i: u32| -> Vec<u8> {
+        let len = if i % 5000 == 4999 {
+            5000
+        } else {
+            40 + (i as usize * 7) % 120
+        };
+        (0..len).map(|j| (i as usize + j) as u8).collect()
+    };
+    for buffered_first in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("append.mmt");
+        let options = Options::default().strict(true);
+        let db = Db::open_with(&path, options.clone()).unwrap();
+        let mut model: BTreeMap<String, BTreeMap<Vec<u8>, Vec<u8>>> = BTreeMap::new();
+        if buffered_first {
+            let mut w = db.begin_write().unwrap();
+            w.table("t").unwrap().insert("a", "first").unwrap();
+            w.commit().unwrap();
+            model
+                .entry("t".into())
+                .or_default()
+                .insert(b"a".to_vec(), b"first".to_vec());
+        }
+        let mut committed = model.clone();
+        for commit in [false, true] {
+            let mut w = db.begin_write().unwrap();
+            let t = w.table_handle("t").unwrap();
+            let u = w.table_handle("u").unwrap();
+            for i in 0..40_000u32 {
+                let (handle, name) = if i % 3 == 0 { (&u, "u") } else { (&t, "t") };
+                handle.insert(&mut w, key(i), value(i)).unwrap();
+                let m = model.entry(name.into()).or_default();
+                m.insert(key(i), value(i));
+                // Stretches of 4,000 appends: long enough that full pages are written as the
+                // run goes (`btree::append::EMIT_NODES`), branches included.
+                match i % 4000 {
+                    2000 => {
+                        // A key whose leaf was written long ago.
+                        let old = key(i / 2);
+                        assert_eq!(handle.get(&w, &old).unwrap(), m.get(&old).map(|v| &v[..]));
+                    }
+                    2400 => {
+                        let mut between = key(i - 300);
+                        between.push(b'x');
+                        handle.insert(&mut w, &between, b"between").unwrap();
+                        m.insert(between, b"between".to_vec());
+                    }
+                    2800 => {
+                        let gone = key(i - 6);
+                        assert_eq!(
+                            handle.remove(&mut w, &gone).unwrap(),
+                            m.remove(&gone).is_some()
+                        );
+                    }
+                    3200 => {
+                        handle.insert(&mut w, key(i), b"replaced").unwrap();
+                        m.insert(key(i), b"replaced".to_vec());
+                    }
+                    3600 => {
+                        let got: Vec<Vec<u8>> = handle
+                            .range(&w, ..)
+                            .unwrap()
+                            .rev()
+                            .take(200)
+                            .map(|e| e.unwrap().0.to_vec())
+                            .collect();
+                        let want: Vec<Vec<u8>> = m.keys().rev().take(200).cloned().collect();
+                        assert_eq!(got, want);
+                    }
+                    _ => {}
+                }
+            }
+            for (handle, name) in [(&t, "t"), (&u, "u")] {
+                assert_eq!(handle.len(&w).unwrap(), model[name].len() as u64);
+            }
+            if commit {
+                w.commit().unwrap();
+                committed = model.clone();
+            } else {
+                w.abort();
+                model = committed.clone();
+            }
+            let r = db.begin_read().unwrap();
+            verify_read(&r, &committed).unwrap();
+            drop(r);
+            let report = db.check().unwrap();
+            assert!(report.is_ok(), "check: {:?}", report.problems);
+        }
+        drop(db);
+        let db = Db::open_with(&path, options).unwrap();
+        verify_read(&db.begin_read().unwrap(), &committed).unwrap();
+    }
+}
+
+/// The append path with the longest keys (1 KiB at 4 KiB pages, sharing all but their last
+/// bytes): three entries a leaf, separators nearly as long as the keys, so branches hold few
+/// children and full branches cascade up to new roots many times.
+#[test]
+fn in_order_runs_of_the_longest_keys_match_the_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("long.mmt");
+    let options = Options::default().strict(true);
+    let db = Db::open_with(&path, options.clone()).unwrap();
+    let key = |i: u32| {
+        let mut key = vec![b'p'; 1020];
+        key.extend_from_slice(&i.to_be_bytes());
+        key
+    };
+    let mut model = BTreeMap::new();
+    let mut w = db.begin_write().unwrap();
+    {
+        let mut t = w.table("t").unwrap();
+        for i in 0..3_000u32 {
+            let value = vec![i as u8; (i as usize * 13) % 300];
+            t.insert(key(i), &value).unwrap();
+            model.insert(key(i), value);
+            if i % 700 == 350 {
+                assert!(t.remove(key(i - 100)).unwrap());
+                model.remove(&key(i - 100));
+            }
+        }
+        assert_eq!(t.len(), model.len() as u64);
+    }
+    w.commit().unwrap();
+    let committed: Tables = [("t".to_string(), model)].into_iter().collect();
+    verify_read(&db.begin_read().unwrap(), &committed).unwrap();
+    let report = db.check().unwrap();
+    assert!(report.is_ok(), "check: {:?}", report.problems);
+    drop(db);
+    let db = Db::open_with(&path, options).unwrap();
+    verify_read(&db.begin_read().unwrap(), &committed).unwrap();
+}
+
+/// A buffered transaction whose inserts all go past its table's largest key goes direct once
+/// its record passes 1 MiB (`APPEND_DIRECT_RECORD`) if its commit syncs (`Immediate`): it
+/// commits as a checkpoint, its keys written once as full pages by the append path. The same
+/// inserts after one key that is not past the largest, or in an `Eventual` transaction, stay
+/// buffered (logged; no checkpoint) while the log has room.
+#[test]
+fn an_append_only_transaction_goes_direct_past_a_mebibyte_of_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("streak.mmt");
+    let options = Options::default().merge_after_idle(None).strict(true);
+    let db = Db::open_with(&path, options.clone()).unwrap();
+    let mut model = BTreeMap::new();
+    let mut insert = |w: &mut WriteTransaction, key: Vec<u8>, value: Vec<u8>| {
+        w.table("t").unwrap().insert(&key, &value).unwrap();
+        model.insert(key, value);
+    };
+    // The first commit on a state closed cleanly is a checkpoint; the next ones are buffered.
+    let mut w = db.begin_write().unwrap();
+    insert(&mut w, b"h".to_vec(), b"first".to_vec());
+    w.commit().unwrap();
+    let value = |i: u32| vec![i as u8; 140];
+    // 8,000 puts of 9 + 140 bytes: a record of about 1.26 MB, within the 2 MiB log budget.
+    let mut w = db.begin_write().unwrap();
+    insert(&mut w, b"a".to_vec(), b"below the largest key".to_vec());
+    for i in 0..8_000u32 {
+        insert(&mut w, format!("k{i:08}").into_bytes(), value(i));
+    }
+    w.commit().unwrap();
+    let stats = db.stats();
+    assert!(
+        stats.checkpoint_txn < stats.txn_id,
+        "a transaction that is not append-only stays buffered"
+    );
+    db.checkpoint().unwrap();
+    let mut w = db.begin_write().unwrap();
+    for i in 0..8_000u32 {
+        insert(&mut w, format!("m{i:08}").into_bytes(), value(i));
+    }
+    w.commit().unwrap();
+    let stats = db.stats();
+    assert_eq!(
+        stats.checkpoint_txn, stats.txn_id,
+        "an append-only transaction past 1 MiB of record commits as a checkpoint"
+    );
+    // An `Eventual` commit stays one unsynced log append, appends or not.
+    let mut w = db.begin_write().unwrap();
+    w.set_durability(mmtree::Durability::Eventual);
+    for i in 0..8_000u32 {
+        insert(&mut w, format!("n{i:08}").into_bytes(), value(i));
+    }
+    w.commit().unwrap();
+    let stats = db.stats();
+    assert!(
+        stats.checkpoint_txn < stats.txn_id,
+        "an Eventual append-only transaction stays buffered"
+    );
+    let committed: Tables = [("t".to_string(), model)].into_iter().collect();
+    verify_read(&db.begin_read().unwrap(), &committed).unwrap();
+    assert!(db.check().unwrap().is_ok());
+    drop(db);
+    let db = Db::open_with(&path, options).unwrap();
+    verify_read(&db.begin_read().unwrap(), &committed).unwrap();
 }
 
 /// Reads during merges: reader threads take snapshots and scan them (both ways, and `len`)

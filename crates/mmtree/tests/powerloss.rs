@@ -14,7 +14,8 @@
 //! log, and must open, pass `check()`, and hold exactly the data of one commit, no older than
 //! the last one acknowledged as durable (an `Immediate` commit, a `Db::sync` or a checkpoint
 //! that returned). The workload mixes `Immediate` and `Eventual` commits, several tables, values
-//! large enough for overflow runs, removes, dropped tables, a bulk load, merges of the write
+//! large enough for overflow runs, removes, dropped tables, a bulk load, long runs of inserts in
+//! key order (the append path, which writes full pages before its commit), merges of the write
 //! buffer (checkpoints: explicit, and automatic with a small `log_bytes`), reopens, trims and
 //! compaction.
 //!
@@ -375,6 +376,37 @@ fn run(seed: u64, commits: u64) -> (u64, Vec<String>) {
                 }
                 loader.finish().unwrap();
                 model.insert(name, rows);
+                let txn = w.txn_id();
+                harness
+                    .history
+                    .lock()
+                    .unwrap()
+                    .states
+                    .insert(txn, model.clone());
+                w.commit().unwrap();
+                harness.history.lock().unwrap().acked = txn;
+                continue;
+            }
+            19 => {
+                // Plain inserts in key order past a table's end, in one transaction: the append
+                // path, which writes full pages before the commit (a checkpoint: the record
+                // outgrows the small log), so a cut drops or tears them.
+                let name = tables[(rng.next() % 3) as usize];
+                let mut w = db.begin_write().unwrap();
+                let rows = model.entry(name.to_string()).or_default();
+                {
+                    let mut t = w.table(name).unwrap();
+                    for i in 0..(1_500 + rng.next() % 2_500) {
+                        let key = format!("z{n:04}{i:05}").into_bytes();
+                        let len = match rng.next() % 200 {
+                            0 => 6_000,
+                            _ => 10 + (rng.next() % 300) as usize,
+                        };
+                        let value: Vec<u8> = (0..len).map(|j| (i as usize + j) as u8).collect();
+                        t.insert(&key, &value).unwrap();
+                        rows.insert(key, value);
+                    }
+                }
                 let txn = w.txn_id();
                 harness
                     .history

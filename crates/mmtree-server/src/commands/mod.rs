@@ -7,6 +7,7 @@
 pub mod args;
 pub mod bits;
 pub mod blocking;
+pub mod cluster;
 pub mod cursor;
 pub mod dump;
 pub mod geo;

@@ -71,6 +71,9 @@ pub const ALLOW_BUSY: u32 = 1 << 12;
 /// connection hands it to the writer as a `Job::Block` (it may wait there); inside MULTI it never
 /// blocks. With `NUMKEYS` (BLMPOP, BZMPOP) the count follows the timeout (argument 2).
 pub const BLOCKING: u32 = 1 << 13;
+/// With `NUMKEYS`: a count of 0 is allowed (Redis' `no-mandatory-keys`: EVAL and FCALL and their
+/// kin), so COMMAND GETKEYS answers an empty list instead of an error.
+pub const NO_MANDATORY_KEYS: u32 = 1 << 23;
 
 /// A keyspace read: one implementation over a snapshot and over the write transaction. Each
 /// command has its own (the arguments after the name; the table has checked the arity), so
@@ -277,7 +280,8 @@ impl Command {
     }
 
     /// A `NUMKEYS` command's count: where it is in `args`, and its value if it is a number.
-    fn numkeys(&self, args: &[Vec<u8>]) -> (usize, Option<usize>) {
+    /// Where the key count is and its value (`None`: not a number).
+    pub fn numkeys(&self, args: &[Vec<u8>]) -> (usize, Option<usize>) {
         let (first, last, _) = self.keys;
         // (BLMPOP and BZMPOP: after the timeout.)
         let at = match first {
@@ -549,6 +553,7 @@ pub static COMMANDS: &[Command] = &[
     command("SCAN",             -2, READONLY,             (0, 0, 0),  Read(scan::scan)),
     command("KEYS",             2,  READONLY,             (0, 0, 0),  Read(keys::keys)),
     command("DBSIZE",           1,  READONLY,             (0, 0, 0),  Read(keys::dbsize)),
+    command("CLUSTER",          -2, READONLY | NOSCRIPT,  (0, 0, 0),  Read(super::cluster::cluster)),
     command("FLUSHDB",          -1, WRITE,                (0, 0, 0),  Write(write::keys::flushdb)),
     command("INFO",             -1, 0,                    (0, 0, 0),  Handler::Session(Session::Info)),
     container("CONFIG",         -2,                                   Handler::Container, CONFIG_SUBCOMMANDS),
@@ -716,12 +721,12 @@ pub static COMMANDS: &[Command] = &[
     // Scripting (`scripting`): EVAL and FCALL run in the writer's transaction, so they are
     // writes here whatever the script does; their keys follow `numkeys`, the third argument
     // (a key specification naming no fixed key, whose end is at the `numkeys` argument).
-    command("EVAL",             -3, WRITE | NUMKEYS | NOSCRIPT, (2, 1, 1), Write(scripting::eval)),
-    command("EVALSHA",          -3, WRITE | NUMKEYS | NOSCRIPT, (2, 1, 1), Write(scripting::evalsha)),
-    command("EVAL_RO",          -3, WRITE | NUMKEYS | NOSCRIPT, (2, 1, 1), Write(scripting::eval_ro)),
-    command("EVALSHA_RO",       -3, WRITE | NUMKEYS | NOSCRIPT, (2, 1, 1), Write(scripting::evalsha_ro)),
-    command("FCALL",            -3, WRITE | NUMKEYS | NOSCRIPT, (2, 1, 1), Write(scripting::fcall)),
-    command("FCALL_RO",         -3, WRITE | NUMKEYS | NOSCRIPT, (2, 1, 1), Write(scripting::fcall_ro)),
+    command("EVAL",             -3, WRITE | NUMKEYS | NOSCRIPT | NO_MANDATORY_KEYS, (2, 1, 1), Write(scripting::eval)),
+    command("EVALSHA",          -3, WRITE | NUMKEYS | NOSCRIPT | NO_MANDATORY_KEYS, (2, 1, 1), Write(scripting::evalsha)),
+    command("EVAL_RO",          -3, WRITE | NUMKEYS | NOSCRIPT | NO_MANDATORY_KEYS, (2, 1, 1), Write(scripting::eval_ro)),
+    command("EVALSHA_RO",       -3, WRITE | NUMKEYS | NOSCRIPT | NO_MANDATORY_KEYS, (2, 1, 1), Write(scripting::evalsha_ro)),
+    command("FCALL",            -3, WRITE | NUMKEYS | NOSCRIPT | NO_MANDATORY_KEYS, (2, 1, 1), Write(scripting::fcall)),
+    command("FCALL_RO",         -3, WRITE | NUMKEYS | NOSCRIPT | NO_MANDATORY_KEYS, (2, 1, 1), Write(scripting::fcall_ro)),
     container("SCRIPT",         -2,                                   Handler::Container, SCRIPT_SUBCOMMANDS),
 ];
 

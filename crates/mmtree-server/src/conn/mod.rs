@@ -702,7 +702,7 @@ impl Conn {
     /// FLUSH, RESTORE), sent once they are saved: a library change is durable before it is
     /// acknowledged (the writer would save it only with its next group commit).
     fn reply_saved(&mut self, reply: &Reply) {
-        match self.server.scripts.save_now(&self.server.db) {
+        match (self.server.scripts).save_now(&self.server.db, self.server.config.durability) {
             Ok(()) => self.out.reply(reply),
             Err(e) => self
                 .out

@@ -20,6 +20,9 @@ impl Conn {
         if c.has(table::NUMKEYS | table::MOVABLE) {
             flags.push("movablekeys");
         }
+        if c.has(table::NO_MANDATORY_KEYS) {
+            flags.push("no_mandatory_keys");
+        }
         let (first, last, step) = c.keys;
         self.out.array(10);
         self.out.bulk(c.name.to_ascii_lowercase().as_bytes());
@@ -103,6 +106,9 @@ impl Conn {
                 .error("ERR Invalid number of arguments specified for command");
         }
         if !cmd.numkeys_fit(request) {
+            if cmd.has(table::NO_MANDATORY_KEYS) && cmd.numkeys(request).1 == Some(0) {
+                return self.out.array(0);
+            }
             return self
                 .out
                 .error("ERR Invalid arguments specified for command");

@@ -1,6 +1,7 @@
 //! The copy-on-write B+tree: reading (shared by read and write transactions), cursors, and the
 //! write transaction's mutations.
 
+pub(crate) mod append;
 pub(crate) mod arena;
 pub(crate) mod cursor;
 pub(crate) mod mutate;

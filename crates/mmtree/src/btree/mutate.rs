@@ -7,6 +7,7 @@
 //! sequential streams each append at the right edge of their own pages) leaves the left page
 //! full and starts a new one; at the left edge the mirror image; elsewhere the split is even.
 
+use super::append::Spine;
 use super::depth_error;
 use super::node::{Node, NodeRef, Value};
 use super::store::NodeStore;
@@ -66,6 +67,18 @@ pub(crate) trait Mutate: NodeStore {
         key: &[u8],
         value: Value,
     ) -> Result<(NodeRef, Option<Value>)> {
+        let (root, old, _) = self.tree_insert_edge(root, key, &value)?;
+        Ok((root, old))
+    }
+
+    /// `tree_insert`, which also returns the tree's rightmost path (the append path's spine:
+    /// `btree::append`) when `key` went in after every key of the tree and fit its leaf.
+    fn tree_insert_edge(
+        &mut self,
+        root: Option<NodeRef>,
+        key: &[u8],
+        value: &Value,
+    ) -> Result<(NodeRef, Option<Value>, Option<Spine>)> {
         let entry = Entry {
             key,
             payload: Payload::Value(value.as_ref()),
@@ -74,7 +87,8 @@ pub(crate) trait Mutate: NodeStore {
             let mut leaf = self.new_node(true);
             let inserted = leaf.insert(0, entry);
             assert!(inserted, "one entry fits an empty page");
-            return Ok((NodeRef::Dirty(self.arena_mut().push(leaf)), None));
+            let leaf = self.arena_mut().push(leaf);
+            return Ok((NodeRef::Dirty(leaf), None, Some(Spine::from_slice(&[leaf]))));
         };
         let root_id = self.dirty(root)?;
         let (path, id) = descend_dirty(self, root, root_id, key)?;
@@ -88,7 +102,16 @@ pub(crate) trait Mutate: NodeStore {
             Err(index) => (None, index),
         };
         if self.arena_mut().node_mut(id).insert(index, entry) {
-            return Ok((NodeRef::Dirty(root_id), old)); // it fit: no node above changes
+            // It fit: no node above changes. At the tree's right edge (the last entry of the
+            // last leaf), the path is the spine an append cursor starts from.
+            let arena = self.arena();
+            let edge = old.is_none()
+                && index + 1 == arena.node(id).len()
+                && path
+                    .iter()
+                    .all(|&(branch, child)| child + 1 == arena.node(branch).len());
+            let spine = edge.then(|| path.iter().map(|&(branch, _)| branch).chain([id]).collect());
+            return Ok((NodeRef::Dirty(root_id), old, spine));
         }
         // The leaf is full (and unchanged by the refused insert): where to cut. Only now are
         // the neighbours' keys read (the search compared slot heads; reading the cells costs
@@ -116,7 +139,7 @@ pub(crate) trait Mutate: NodeStore {
             rebuild(self, id, index, &[entry], policy)?
         };
         let root = insert_upward(self, root_id, path, pieces)?;
-        Ok((NodeRef::Dirty(root), old))
+        Ok((NodeRef::Dirty(root), old, None))
     }
 
     /// Removes `key`; returns the new root and the removed value.

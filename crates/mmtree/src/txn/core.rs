@@ -2,6 +2,7 @@
 //! `BulkLoader`): the arena of dirty nodes, the table roots, and the page allocator.
 
 use crate::alloc::{AllocHost, AllocState, Allocate, Floors};
+use crate::btree::append::{AppendCursor, EMIT_NODES};
 use crate::btree::arena::Arena;
 use crate::btree::mutate::Mutate;
 use crate::btree::node::{Node, NodeRef, Value};
@@ -56,7 +57,34 @@ pub(crate) struct WriteCore {
     /// A background merge: applying the buffer stops with `Error::MergeYielded` once a writer
     /// of this process asks for the role (`MergeSignal::yield_requested`).
     pub(super) yields_to_writers: bool,
+    /// The append path (`btree::append`): cursors on the rightmost paths of the tables (up to
+    /// `APPEND_TABLES_MAX`) whose last insert went in at their right edge, each used while
+    /// that table's next keys arrive past its largest key, and dropped by any other change to
+    /// its tree (`table_changed`) or to every tree (`trees_changed`).
+    append: Vec<(String, AppendCursor)>,
+    /// Buffered mode: whether every insert of this transaction so far went past the largest
+    /// key of one table (see `APPEND_DIRECT_RECORD`).
+    pub(super) streak: Streak,
+    /// The commit will sync (`Durability::Immediate`): only then does an append-only
+    /// transaction go direct early (`APPEND_DIRECT_RECORD`).
+    pub(super) synced_commit: bool,
 }
+
+/// A buffered transaction's inserts so far (`WriteCore::streak`).
+pub(crate) enum Streak {
+    /// None yet.
+    Unknown,
+    /// All into `table`, each past the largest key before it; `last` is the latest.
+    Appending { table: String, last: Vec<u8> },
+    /// Anything else: a remove, a replace, a key not past the largest, another table.
+    Broken,
+}
+
+/// Record bytes past which a buffered transaction whose inserts all went past its table's
+/// largest key (`Streak::Appending`) goes direct, if its commit syncs (`synced_commit`): its
+/// keys go to the append path, written once as full pages at its commit (a checkpoint), rather
+/// than to the log and the buffer and, at the next merge, to the same pages (issue 24 item 7).
+pub(crate) const APPEND_DIRECT_RECORD: u64 = 1 << 20;
 
 impl WriteCore {
     pub(crate) fn new(db: Arc<Shared>, base: Meta, floors: Floors) -> WriteCore {
@@ -74,6 +102,9 @@ impl WriteCore {
             buf: None,
             record_room: u64::MAX,
             yields_to_writers: false,
+            append: Vec::new(),
+            streak: Streak::Unknown,
+            synced_commit: true,
             broken: None,
             map,
             base,
@@ -97,6 +128,7 @@ impl WriteCore {
     fn apply_view(&mut self, view: &BufView) -> Result<()> {
         for (name, table) in view.tables.iter() {
             if table.cleared {
+                self.table_changed(name);
                 if let Some(state) = self.table_state(name, false)? {
                     if let Some(root) = state.root {
                         self.free_tree(root)?;
@@ -117,16 +149,9 @@ impl WriteCore {
                     return Err(Error::MergeYielded);
                 }
                 match value {
-                    Some(value) => {
-                        let value = self.make_value(key.len(), value)?;
-                        let (root, old) = self.tree_insert(state.root, key, value)?;
-                        state.root = Some(root);
-                        match old {
-                            Some(old) => self.free_value(old)?,
-                            None => state.len += 1,
-                        }
-                    }
+                    Some(value) => self.insert_entry(name, &mut state, key, value)?,
                     None => {
+                        self.table_changed(name);
                         let (root, old) = self.tree_remove(state.root, key)?;
                         if let Some(old) = old {
                             state.root = root;
@@ -150,6 +175,68 @@ impl WriteCore {
             self.set_table(name, state);
         }
         Ok(())
+    }
+
+    /// Inserts or replaces `key` in table `name` (its state `state`, marked changed): through
+    /// the table's append cursor when it has one and the key is past the table's largest key,
+    /// else through the general path (`tree_insert`), which gives the table a cursor when the
+    /// key went in at its right edge.
+    pub(crate) fn insert_entry(
+        &mut self,
+        name: &str,
+        state: &mut TableState,
+        key: &[u8],
+        value: &[u8],
+    ) -> Result<()> {
+        let value = self.make_value(key.len(), value)?;
+        state.changed = true;
+        let slot = self.append.iter().position(|(table, _)| table == name);
+        if let Some(slot) = slot {
+            if self.append[slot].1.accepts(state.root, key) {
+                // Taken out for the call (it needs the whole transaction), then put back last:
+                // the list runs from the table appended to least recently to the latest.
+                let (table, mut cursor) = self.append.remove(slot);
+                let root = cursor.append(self, key, &value)?;
+                state.root = Some(root);
+                state.len += 1;
+                if cursor.finished() >= EMIT_NODES {
+                    // Full leaves and branches are written as they pile up, as the bulk
+                    // loader's are: the transaction's memory stays a path per table.
+                    let mut out = Vec::with_capacity(EMIT_NODES);
+                    cursor.emit(self, &mut out)?;
+                    self.write_pages(out)?;
+                }
+                self.append.push((table, cursor));
+                return Ok(());
+            }
+            self.append.remove(slot);
+        }
+        let (root, old, spine) = self.tree_insert_edge(state.root, key, &value)?;
+        state.root = Some(root);
+        match old {
+            Some(old) => self.free_value(old)?,
+            None => state.len += 1,
+        }
+        if let Some(spine) = spine {
+            if self.append.len() == APPEND_TABLES_MAX {
+                self.append.remove(0); // the table appended to least recently
+            }
+            self.append
+                .push((name.to_string(), AppendCursor::new(spine, key)));
+        }
+        Ok(())
+    }
+
+    /// Table `name`'s tree changes other than by an append: its append cursor, if it has one,
+    /// no longer follows its rightmost path.
+    pub(crate) fn table_changed(&mut self, name: &str) {
+        self.append.retain(|(table, _)| table != name);
+    }
+
+    /// Every tree may change (a spill, a drop, a rename, a bulk load, the commit): no append
+    /// cursor survives.
+    pub(crate) fn trees_changed(&mut self) {
+        self.append.clear();
     }
 
     /// Fails once an earlier operation failed half-way: the transaction can only be aborted.
@@ -308,6 +395,7 @@ impl WriteCore {
         if self.dirty_bytes() <= self.db.options.spill_bytes {
             return Ok(false);
         }
+        self.trees_changed();
         let mut out = Vec::new();
         let names: Vec<String> = self.tables.keys().cloned().collect();
         for name in names {
@@ -344,6 +432,9 @@ impl Source for WriteCore {
         )
     }
 }
+
+/// Tables with an append cursor at once (several tables filled in key order, taking turns).
+const APPEND_TABLES_MAX: usize = 4;
 
 /// The most pages one `pwritev` carries (well below `IOV_MAX`).
 const WRITE_RUN_PAGES: usize = 256;

@@ -1,7 +1,7 @@
 //! The write transaction and its tables. One at a time per database; dropping it aborts.
 
 use super::commit;
-use super::core::{TableState, WriteCore};
+use super::core::{Streak, TableState, WriteCore, APPEND_DIRECT_RECORD};
 use super::{check_table_name, BulkLoader, KeyRange, Range};
 use crate::alloc::{Allocate, Floors};
 use crate::btree::mutate::Mutate;
@@ -51,6 +51,7 @@ impl WriteTransaction {
     ) -> Result<Self> {
         let durability = db.options.durability;
         let mut core = WriteCore::new(db.clone(), state.meta, floors);
+        core.synced_commit = durability == Durability::Immediate;
         core.txn_id = state.newest + 1;
         core.record_room = db.record_room(&state);
         match db.buffer_at(&state, &core)? {
@@ -171,6 +172,7 @@ impl WriteTransaction {
     /// Sets the durability of this commit (the database's default otherwise).
     pub fn set_durability(&mut self, durability: Durability) {
         self.durability = durability;
+        self.core.synced_commit = durability == Durability::Immediate;
     }
 
     /// Gives free pages at the end of the file back to the file system at commit, even below the
@@ -311,6 +313,7 @@ impl WriteTransaction {
     pub fn delete_table(&mut self, name: &str) -> Result<bool> {
         // A tree operation (its pages are freed now): the transaction goes direct.
         self.core.go_direct()?;
+        self.core.trees_changed();
         self.core.guarded(|core| {
             let Some(state) = core.table_state(name, false)? else {
                 return Ok(false);
@@ -348,6 +351,7 @@ impl WriteTransaction {
         check_table_name(to)?;
         self.core.usable()?;
         self.core.go_direct()?;
+        self.core.trees_changed();
         let Some(state) = self.core.table_state(from, false)? else {
             return Ok(false);
         };
@@ -423,6 +427,7 @@ impl WriteTransaction {
         check_table_name(name)?;
         self.core.usable()?;
         self.core.go_direct()?;
+        self.core.trees_changed();
         let state = self.core.table_state(name, true)?.expect("created");
         if state.len != 0 || state.root.is_some() {
             return Err(Error::TableNotEmpty {
@@ -514,6 +519,7 @@ impl WriteTransaction {
             }
             return Ok(());
         }
+        core.trees_changed(); // the trees are flushed, and relocated in a compaction
         let mut pages = Vec::new();
         let relocate_above = match self.compact {
             true => Some(commit::relocate_tables(core)?),
@@ -611,18 +617,60 @@ impl Table<'_> {
         }
     }
 
+    /// Buffered mode: whether inserting `key` (not in the table: `existed` false) keeps every
+    /// insert of this transaction past the largest key of one table (`Streak`). The first
+    /// insert of the transaction reads the table's largest key (one descent); the rest compare
+    /// with the previous key.
+    fn still_appending(&mut self, key: &[u8], existed: bool) -> Result<bool> {
+        let appending = match &mut self.core.streak {
+            Streak::Broken => return Ok(false),
+            Streak::Appending { table, last } => {
+                if !existed && *table == *self.name && key > last.as_slice() {
+                    last.clear();
+                    last.extend_from_slice(key);
+                    return Ok(true);
+                }
+                false
+            }
+            Streak::Unknown => {
+                let (root, buf) = self.sources();
+                let largest = super::last(&*self.core, root, buf)?;
+                !existed && largest.is_none_or(|(largest, _)| key > largest)
+            }
+        };
+        self.core.streak = match appending {
+            true => Streak::Appending {
+                table: self.name.to_string(),
+                last: key.to_vec(),
+            },
+            false => Streak::Broken,
+        };
+        Ok(appending)
+    }
+
     /// Buffered mode: logs a change and adds it to the buffer (`buffer`). False: the
-    /// transaction is (now) direct; the change was not made.
+    /// transaction is (now) direct; the change was not made. `appending`: every insert so far
+    /// went past its table's largest key, and the transaction goes direct sooner
+    /// (`APPEND_DIRECT_RECORD`).
     fn buffered(
         &mut self,
         log: impl FnOnce(&mut crate::log::RedoBuf) -> bool,
         buffer: impl FnOnce(&mut crate::wbuf::BufView),
+        appending: bool,
     ) -> Result<bool> {
         if self.core.buf.is_none() {
             return Ok(false);
         }
         self.core.log(log);
-        let room = self.core.record_room;
+        // Only for a commit that syncs anyway (`Immediate`: a checkpoint's syncs cost about
+        // what the log's does; an `Eventual` commit stays one unsynced append, its keys go to
+        // the tree at the next merge), and not under the hook that crashes a log append.
+        let early =
+            appending && self.core.synced_commit && self.core.db.options.crash_in_append.is_none();
+        let room = match early {
+            true => self.core.record_room.min(APPEND_DIRECT_RECORD),
+            false => self.core.record_room,
+        };
         if let Some(redo) = &self.core.redo {
             let small = (redo.len() as u64) < room;
             buffer(self.core.buf.as_mut().expect("buffered"));
@@ -664,25 +712,17 @@ impl Table<'_> {
         self.check_entry(key, value.len())?;
         if self.core.buf.is_some() {
             let existed = self.buffered_contains(key)?;
+            let appending = self.still_appending(key, existed)?;
             let name = self.name.clone(); // no allocation when borrowed
             if self.buffered(
                 |redo| redo.put(&name, key, value),
                 |buf| buf.put(&name, key, value, existed),
+                appending,
             )? {
                 return Ok(());
             }
         }
-        self.change(|core, state, _| {
-            let value = core.make_value(key.len(), value)?;
-            let (root, old) = core.tree_insert(state.root, key, value)?;
-            state.root = Some(root);
-            state.changed = true;
-            match old {
-                Some(old) => core.free_value(old)?,
-                None => state.len += 1,
-            }
-            Ok(())
-        })
+        self.change(|core, state, name| core.insert_entry(name, state, key, value))
     }
 
     /// Removes `key`; returns true if it was there.
@@ -705,15 +745,18 @@ impl Table<'_> {
             if !self.buffered_contains(key)? {
                 return Ok(false);
             }
+            self.core.streak = Streak::Broken;
             let name = self.name.clone(); // no allocation when borrowed
             if self.buffered(
                 |redo| redo.remove(&name, key),
                 |buf| buf.remove(&name, key, true),
+                false,
             )? {
                 return Ok(true);
             }
         }
         self.change(|core, state, name| {
+            core.table_changed(name);
             let (root, old) = core.tree_remove(state.root, key)?;
             let Some(old) = old else { return Ok(false) };
             state.root = root;

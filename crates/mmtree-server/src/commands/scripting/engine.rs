@@ -106,6 +106,7 @@ fn new_state(
     api.raw_set("check", lua.create_function(move |_, ()| in_coroutines())?)?;
     api.raw_set("hook_every", HOOK_EVERY)?;
     super::libs::install(&lua, &api)?;
+    super::msgpack::install(&lua, &api)?;
     api.raw_set(
         "error_message",
         lua.create_function(|_, e: Value| {
@@ -713,6 +714,19 @@ fn execute(ctx: &mut Ctx<'_, '_>, argv: &[Vec<u8>]) -> mmtree::Result<Reply> {
     let not_allowed = "ERR This Redis command is not allowed from script";
     if cmd.has(table::NOSCRIPT) {
         return err(not_allowed);
+    }
+    // XREAD and XREADGROUP may run in a script, but not with BLOCK (Redis 7.0's check; the
+    // other blocking commands are NOSCRIPT).
+    if cmd.has(table::STREAMS) && cmd.has(table::BLOCKING) {
+        let with_group = cmd.name == "XREADGROUP";
+        if let Ok(args) = crate::commands::streams::parse_read(&argv[1..], with_group) {
+            if args.block.is_some() {
+                return Ok(Reply::Error(format!(
+                    "ERR {} command is not allowed with BLOCK option from scripts",
+                    cmd.name.to_ascii_lowercase()
+                )));
+            }
+        }
     }
     match cmd.handler {
         Handler::Session(Session::Ping | Session::Echo | Session::Time | Session::Select) => {}

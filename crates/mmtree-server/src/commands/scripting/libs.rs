@@ -1,6 +1,10 @@
 //! Two of the libraries Redis gives scripts, written here over the Lua state: `cjson` (encode,
-//! decode, null: what scripts use of lua-cjson; its settings functions are not there) and `bit`
-//! (LuaJIT's BitOp API, which Redis bundles for Lua 5.1). `cmsgpack` and `struct` are not.
+//! decode, null, and the settings Redis' suite uses: `encode_max_depth`, `decode_max_depth`,
+//! `encode_invalid_numbers`, `encode_keep_buffer`) and `bit` (LuaJIT's BitOp API, which Redis
+//! bundles for Lua 5.1). `cmsgpack` is in `msgpack`; `struct` is not offered.
+
+use std::cell::Cell;
+use std::rc::Rc;
 
 use mlua::{Lua, LuaString, MultiValue, Table, Value};
 
@@ -11,27 +15,117 @@ type Shift = fn(i32, u32) -> i32;
 /// lua-cjson's default nesting limit, both ways.
 const MAX_DEPTH: usize = 1000;
 
+/// lua-cjson's settings, one set per Lua state (a script's change lasts until it is changed
+/// back, as in Redis).
+struct JsonSettings {
+    encode_max_depth: Cell<usize>,
+    decode_max_depth: Cell<usize>,
+    /// NaN and ±Inf: refused (false), printed as `nan`/`inf` (true), or as `null`.
+    encode_invalid_numbers: Cell<InvalidNumbers>,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum InvalidNumbers {
+    Refuse,
+    Allow,
+    Null,
+}
+
+/// A depth setting: lua-cjson's `encode_max_depth(n)` / `decode_max_depth(n)` (1 to 2^31-1;
+/// without an argument it only reports).
+fn depth_setting(
+    lua: &Lua,
+    settings: &Rc<JsonSettings>,
+    cell: fn(&JsonSettings) -> &Cell<usize>,
+) -> mlua::Result<mlua::Function> {
+    let settings = settings.clone();
+    lua.create_function(move |_, n: Option<f64>| {
+        if let Some(n) = n {
+            if !(1.0..=i32::MAX as f64).contains(&n) || n.fract() != 0.0 {
+                return Err(mlua::Error::RuntimeError(
+                    "bad argument #1 (expected integer between 1 and 2147483647)".into(),
+                ));
+            }
+            cell(&settings).set(n as usize);
+        }
+        Ok(cell(&settings).get() as f64)
+    })
+}
+
 /// The `cjson` and `bit` tables (the prelude makes them read-only).
 pub fn install(lua: &Lua, api: &Table) -> mlua::Result<()> {
+    let settings = Rc::new(JsonSettings {
+        encode_max_depth: Cell::new(MAX_DEPTH),
+        decode_max_depth: Cell::new(MAX_DEPTH),
+        encode_invalid_numbers: Cell::new(InvalidNumbers::Refuse),
+    });
     let cjson = lua.create_table()?;
+    let s = settings.clone();
     cjson.raw_set(
         "encode",
-        lua.create_function(|_, v: Value| {
+        lua.create_function(move |_, v: Value| {
             let mut out = Vec::new();
-            encode(&v, 0, &mut out).map_err(mlua::Error::RuntimeError)?;
+            encode(&v, 0, &s, &mut out).map_err(mlua::Error::RuntimeError)?;
             Ok(mlua::BString::from(out))
         })?,
     )?;
+    let s = settings.clone();
     cjson.raw_set(
         "decode",
-        lua.create_function(|lua, s: LuaString| {
-            let json: serde_json::Value = serde_json::from_slice(&s.as_bytes()).map_err(|e| {
-                mlua::Error::RuntimeError(format!("Expected value but found invalid token: {e}"))
-            })?;
-            decode(lua, &json)
+        lua.create_function(move |lua, text: LuaString| {
+            let json: serde_json::Value =
+                serde_json::from_slice(&text.as_bytes()).map_err(|e| {
+                    mlua::Error::RuntimeError(format!(
+                        "Expected value but found invalid token: {e}"
+                    ))
+                })?;
+            decode(lua, &json, 1, s.decode_max_depth.get())
         })?,
     )?;
     cjson.raw_set("null", Value::NULL)?;
+    cjson.raw_set(
+        "encode_max_depth",
+        depth_setting(lua, &settings, |s| &s.encode_max_depth)?,
+    )?;
+    cjson.raw_set(
+        "decode_max_depth",
+        depth_setting(lua, &settings, |s| &s.decode_max_depth)?,
+    )?;
+    let s = settings.clone();
+    cjson.raw_set(
+        "encode_invalid_numbers",
+        lua.create_function(move |lua, v: Option<Value>| {
+            match v {
+                None => {}
+                Some(Value::Boolean(true)) => s.encode_invalid_numbers.set(InvalidNumbers::Allow),
+                Some(Value::Boolean(false)) => s.encode_invalid_numbers.set(InvalidNumbers::Refuse),
+                Some(Value::String(m)) if m.as_bytes().as_ref() == b"null" => {
+                    s.encode_invalid_numbers.set(InvalidNumbers::Null)
+                }
+                Some(Value::String(m)) if m.as_bytes().as_ref() == b"on" => {
+                    s.encode_invalid_numbers.set(InvalidNumbers::Allow)
+                }
+                Some(Value::String(m)) if m.as_bytes().as_ref() == b"off" => {
+                    s.encode_invalid_numbers.set(InvalidNumbers::Refuse)
+                }
+                Some(_) => {
+                    return Err(mlua::Error::RuntimeError(
+                        "bad argument #1 (invalid option)".into(),
+                    ))
+                }
+            }
+            Ok(match s.encode_invalid_numbers.get() {
+                InvalidNumbers::Refuse => Value::Boolean(false),
+                InvalidNumbers::Allow => Value::Boolean(true),
+                InvalidNumbers::Null => Value::String(lua.create_string("null")?),
+            })
+        })?,
+    )?;
+    // The encoder keeps no buffer between calls here: the setting is accepted and reported.
+    cjson.raw_set(
+        "encode_keep_buffer",
+        lua.create_function(|_, v: Option<bool>| Ok(v.unwrap_or(true)))?,
+    )?;
     api.raw_set("cjson", cjson)?;
 
     let bit = lua.create_table()?;
@@ -114,10 +208,19 @@ fn number(v: &Value) -> mlua::Result<f64> {
     }
 }
 
-/// A number as lua-cjson prints it (`%.14g`).
-fn format_number(n: f64, out: &mut Vec<u8>) -> Result<(), String> {
+/// A number as lua-cjson prints it (`%.14g`; NaN and ±Inf as its setting says).
+fn format_number(n: f64, invalid: InvalidNumbers, out: &mut Vec<u8>) -> Result<(), String> {
     if !n.is_finite() {
-        return Err("Cannot serialise number: must not be NaN or Inf".into());
+        match invalid {
+            InvalidNumbers::Refuse => {
+                return Err("Cannot serialise number: must not be NaN or Inf".into())
+            }
+            InvalidNumbers::Null => out.extend_from_slice(b"null"),
+            InvalidNumbers::Allow if n.is_nan() => out.extend_from_slice(b"nan"),
+            InvalidNumbers::Allow if n > 0.0 => out.extend_from_slice(b"inf"),
+            InvalidNumbers::Allow => out.extend_from_slice(b"-inf"),
+        }
+        return Ok(());
     }
     if n == 0.0 {
         out.push(b'0');
@@ -148,78 +251,95 @@ fn encode_string(s: &[u8], out: &mut Vec<u8>) {
 
 /// lua-cjson's encoding: a table whose keys are all positive integers is an array (unless
 /// excessively sparse), any other a JSON object with string or number keys.
-fn encode(v: &Value, depth: usize, out: &mut Vec<u8>) -> Result<(), String> {
+fn encode(
+    v: &Value,
+    depth: usize,
+    settings: &JsonSettings,
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
+    let invalid = settings.encode_invalid_numbers.get();
     match v {
         Value::Nil => out.extend_from_slice(b"null"),
         Value::LightUserData(p) if p.0.is_null() => out.extend_from_slice(b"null"),
         Value::Boolean(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
-        Value::Integer(n) => format_number(*n as f64, out)?,
-        Value::Number(n) => format_number(*n, out)?,
+        Value::Integer(n) => format_number(*n as f64, invalid, out)?,
+        Value::Number(n) => format_number(*n, invalid, out)?,
         Value::String(s) => encode_string(&s.as_bytes(), out),
         Value::Table(t) => {
-            if depth >= MAX_DEPTH {
+            if depth >= settings.encode_max_depth.get() {
                 return Err(format!(
                     "Cannot serialise, excessive nesting ({})",
                     depth + 1
                 ));
             }
-            let mut entries: Vec<(Value, Value)> = Vec::new();
-            t.for_each(|k: Value, v: Value| {
-                entries.push((k, v));
+            // Two passes, never holding the entries: a Lua value held from Rust takes a slot of
+            // mlua's reference stack, which a 100,000-entry table would overflow.
+            let (mut count, mut max, mut is_array) = (0usize, 0usize, true);
+            t.for_each(|k: Value, _: Value| {
+                count += 1;
+                match k {
+                    Value::Integer(n) if n >= 1 => max = max.max(n as usize),
+                    Value::Number(n) if n >= 1.0 && n.fract() == 0.0 => max = max.max(n as usize),
+                    _ => is_array = false,
+                }
                 Ok(())
             })
             .map_err(|e| e.to_string())?;
-            let index = |k: &Value| -> Option<usize> {
-                match k {
-                    Value::Integer(n) if *n >= 1 => Some(*n as usize),
-                    Value::Number(n) if *n >= 1.0 && n.fract() == 0.0 => Some(*n as usize),
-                    _ => None,
+            if is_array && count > 0 {
+                if max > count * 2 && max > 10 {
+                    return Err("Cannot serialise table: excessively sparse array".into());
                 }
-            };
-            let max = entries
-                .iter()
-                .map(|(k, _)| index(k))
-                .try_fold(0usize, |m, i| i.map(|i| m.max(i)));
-            match max {
-                Some(max) if !entries.is_empty() => {
-                    if max > entries.len() * 2 && max > 10 {
-                        return Err("Cannot serialise table: excessively sparse array".into());
+                out.push(b'[');
+                for i in 1..=max {
+                    if i > 1 {
+                        out.push(b',');
                     }
-                    out.push(b'[');
-                    for i in 1..=max {
-                        if i > 1 {
-                            out.push(b',');
-                        }
-                        let v = t.raw_get::<Value>(i).map_err(|e| e.to_string())?;
-                        encode(&v, depth + 1, out)?;
-                    }
-                    out.push(b']');
+                    let v = t.raw_get::<Value>(i).map_err(|e| e.to_string())?;
+                    encode(&v, depth + 1, settings, out)?;
                 }
-                _ => {
-                    out.push(b'{');
-                    for (i, (k, v)) in entries.iter().enumerate() {
-                        if i > 0 {
-                            out.push(b',');
-                        }
-                        match k {
-                            Value::String(s) => encode_string(&s.as_bytes(), out),
-                            Value::Integer(_) | Value::Number(_) => {
-                                let mut n = Vec::new();
-                                encode(k, depth + 1, &mut n)?;
-                                encode_string(&n, out);
-                            }
-                            _ => {
-                                return Err(
+                out.push(b']');
+            } else {
+                out.push(b'{');
+                let mut first = true;
+                let mut failed = None;
+                t.for_each(|k: Value, v: Value| {
+                    if !first {
+                        out.push(b',');
+                    }
+                    first = false;
+                    let entry =
+                        (|| {
+                            match &k {
+                                Value::String(s) => encode_string(&s.as_bytes(), out),
+                                Value::Integer(_) | Value::Number(_) => {
+                                    let mut n = Vec::new();
+                                    encode(&k, depth + 1, settings, &mut n)?;
+                                    encode_string(&n, out);
+                                }
+                                _ => return Err(
                                     "Cannot serialise table: table key must be a number or string"
-                                        .into(),
-                                )
+                                        .to_string(),
+                                ),
                             }
+                            out.push(b':');
+                            encode(&v, depth + 1, settings, out)
+                        })();
+                    match entry {
+                        Ok(()) => Ok(()),
+                        Err(e) => {
+                            failed = Some(e);
+                            Err(mlua::Error::RuntimeError(String::new()))
                         }
-                        out.push(b':');
-                        encode(v, depth + 1, out)?;
                     }
-                    out.push(b'}');
+                })
+                .or_else(|e| match failed {
+                    Some(_) => Ok(()),
+                    None => Err(e.to_string()),
+                })?;
+                if let Some(e) = failed {
+                    return Err(e);
                 }
+                out.push(b'}');
             }
         }
         other => {
@@ -232,7 +352,18 @@ fn encode(v: &Value, depth: usize, out: &mut Vec<u8>) -> Result<(), String> {
     Ok(())
 }
 
-fn decode(lua: &Lua, json: &serde_json::Value) -> mlua::Result<Value> {
+/// A parsed document as Lua values; `depth` is this value's nesting (1 at the top), refused past
+/// `max` as lua-cjson refuses it.
+fn decode(lua: &Lua, json: &serde_json::Value, depth: usize, max: usize) -> mlua::Result<Value> {
+    let nests = matches!(
+        json,
+        serde_json::Value::Array(_) | serde_json::Value::Object(_)
+    );
+    if nests && depth > max {
+        return Err(mlua::Error::RuntimeError(format!(
+            "Found too many nested data structures ({depth})"
+        )));
+    }
     Ok(match json {
         serde_json::Value::Null => Value::NULL,
         serde_json::Value::Bool(b) => Value::Boolean(*b),
@@ -241,14 +372,14 @@ fn decode(lua: &Lua, json: &serde_json::Value) -> mlua::Result<Value> {
         serde_json::Value::Array(items) => {
             let t = lua.create_table_with_capacity(items.len(), 0)?;
             for (i, item) in items.iter().enumerate() {
-                t.raw_seti(i + 1, decode(lua, item)?)?;
+                t.raw_seti(i + 1, decode(lua, item, depth + 1, max)?)?;
             }
             Value::Table(t)
         }
         serde_json::Value::Object(map) => {
             let t = lua.create_table_with_capacity(0, map.len())?;
             for (k, v) in map {
-                t.raw_set(lua.create_string(k)?, decode(lua, v)?)?;
+                t.raw_set(lua.create_string(k)?, decode(lua, v, depth + 1, max)?)?;
             }
             Value::Table(t)
         }

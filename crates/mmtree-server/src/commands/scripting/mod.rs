@@ -23,6 +23,7 @@
 mod convert;
 mod engine;
 mod libs;
+pub mod msgpack;
 
 use crate::commands::table::{self, Command};
 use crate::resp::Reply;
@@ -331,12 +332,24 @@ impl Scripts {
             return Ok(None);
         }
         let (libs, generation) = self.libraries();
-        w.delete_table(crate::store::FUNCTIONS_TABLE)?;
-        if !libs.is_empty() {
-            let mut table = w.table(crate::store::FUNCTIONS_TABLE)?;
-            for lib in &libs {
-                table.insert(lib.name.as_bytes(), &lib.code)?;
-            }
+        // Row by row, not delete_table and a new table: dropping a table is a tree operation,
+        // which makes the commit a checkpoint (a durable meta write per FUNCTION LOAD); rows
+        // go through the write buffer as any write.
+        let mut table = w.table(crate::store::FUNCTIONS_TABLE)?;
+        let gone: Vec<Vec<u8>> = table
+            .range(..)?
+            .map(|item| item.map(|(name, _)| name.to_vec()))
+            .filter(|name| {
+                name.as_ref().map_or(true, |name| {
+                    !libs.iter().any(|l| l.name.as_bytes() == &name[..])
+                })
+            })
+            .collect::<mmtree::Result<_>>()?;
+        for name in gone {
+            table.remove(&name)?;
+        }
+        for lib in &libs {
+            table.insert(lib.name.as_bytes(), &lib.code)?;
         }
         Ok(Some(generation))
     }
@@ -352,12 +365,14 @@ impl Scripts {
     /// acknowledged, as every write is (a crash after the reply must not lose the library). The
     /// writer saves changed libraries in its next group commit; this does it now, in a
     /// transaction of its own (it waits for the writer role, as SAVE does), unless the writer
-    /// got there first.
-    pub fn save_now(&self, db: &mmtree::Db) -> mmtree::Result<()> {
+    /// got there first. `durability` is the server's, as for its group commits: with
+    /// `Eventual` the save survives a killed process at once and a power cut within a second.
+    pub fn save_now(&self, db: &mmtree::Db, durability: mmtree::Durability) -> mmtree::Result<()> {
         if !self.unsaved() {
             return Ok(());
         }
         let mut w = db.begin_write()?;
+        w.set_durability(durability);
         match self.save_libraries(&mut w)? {
             Some(generation) => {
                 w.commit()?;

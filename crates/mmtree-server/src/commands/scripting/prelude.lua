@@ -324,6 +324,7 @@ load_api.redis = strict({
 
 rawset(real, 'redis', protect(redis))
 rawset(real, 'cjson', protect(api.cjson))
+rawset(real, 'cmsgpack', protect(api.cmsgpack))
 rawset(real, 'bit', protect(api.bit))
 for _, name in ipairs({ 'string', 'math', 'table', 'coroutine' }) do
   local lib = rawget(real, name)
