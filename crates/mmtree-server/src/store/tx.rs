@@ -452,30 +452,45 @@ impl Tx<'_> {
     }
 }
 
-/// Most list heads `note_list_head` keeps (all are forgotten when it is full).
-const LIST_HINTS_MAX: usize = 1 << 16;
+/// Most key bytes the list heads `note_list_head` keeps take (all are forgotten when a new one
+/// would pass it): 4 MiB, some 100,000 keys of 20 bytes, a few hundred of the longest.
+const LIST_HINT_BYTES_MAX: usize = 4 << 20;
+
+/// See `LIST_HEADS`.
+#[derive(Default)]
+struct ListHeads {
+    heads: rustc_hash::FxHashMap<(u32, Vec<u8>), u64>,
+    /// The key bytes in `heads`.
+    bytes: usize,
+}
 
 thread_local! {
     /// (db, key) → the position of the list's head as this thread (the group-commit writer)
     /// last saw or made it. A hint only: `Tx::list_ends` uses one after two point reads confirm
     /// it, so one left stale by any command (DEL, RENAME, a failed commit, …) costs a range
     /// read, never a wrong answer.
-    static LIST_HEADS: std::cell::RefCell<rustc_hash::FxHashMap<(u32, Vec<u8>), u64>> =
-        std::cell::RefCell::default();
+    static LIST_HEADS: std::cell::RefCell<ListHeads> = std::cell::RefCell::default();
 }
 
 fn list_head_hint(db: u32, key: &[u8]) -> Option<u64> {
-    LIST_HEADS.with(|h| h.borrow().get(&(db, key.to_vec())).copied())
+    LIST_HEADS.with(|h| h.borrow().heads.get(&(db, key.to_vec())).copied())
 }
 
 /// Notes where the list at `key` begins now (see `LIST_HEADS`).
 pub fn note_list_head(db: u32, key: &[u8], head: u64) {
     LIST_HEADS.with(|h| {
         let mut h = h.borrow_mut();
-        if h.len() >= LIST_HINTS_MAX && !h.contains_key(&(db, key.to_vec())) {
-            h.clear();
+        let entry = (db, key.to_vec());
+        if let Some(at) = h.heads.get_mut(&entry) {
+            *at = head;
+            return;
         }
-        h.insert((db, key.to_vec()), head);
+        if h.bytes + key.len() > LIST_HINT_BYTES_MAX {
+            h.heads.clear();
+            h.bytes = 0;
+        }
+        h.bytes += key.len();
+        h.heads.insert(entry, head);
     });
 }
 
