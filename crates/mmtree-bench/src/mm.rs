@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 pub struct MmStore {
     path: PathBuf,
     db: Option<Db>,
+    /// Held by `hold_background`: the writer role, so the background merge waits.
+    held: Option<mmtree::WriteTransaction>,
 }
 
 pub const TABLE: &str = "bench";
@@ -26,6 +28,7 @@ impl MmStore {
         Ok(MmStore {
             path: path.to_path_buf(),
             db: Some(open(path)?),
+            held: None,
         })
     }
 
@@ -135,7 +138,30 @@ impl Store for MmStore {
         Ok(read)
     }
 
+    fn hold_background(&mut self) -> Result<()> {
+        self.held = Some(self.db().begin_write()?);
+        Ok(())
+    }
+
+    /// Lets the background merge run (it merges once the writer has been idle for
+    /// `Options::merge_after_idle`) and waits until the buffer is empty and the merge thread
+    /// has finished its work (given its page buffers back).
+    fn settle(&mut self) -> Result<()> {
+        drop(self.held.take()); // aborts: nothing was written
+        let started = std::time::Instant::now();
+        while self.db().stats().log_bytes > 0 {
+            anyhow::ensure!(
+                started.elapsed() < std::time::Duration::from_secs(300),
+                "the background merge did not run"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        Ok(())
+    }
+
     fn reopen(&mut self) -> Result<()> {
+        self.held = None;
         self.db = None;
         self.db = Some(open(&self.path)?);
         let r = self.db().begin_read()?;

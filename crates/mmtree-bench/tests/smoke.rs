@@ -44,7 +44,8 @@ fn side_by_side_table_covers_every_store_and_workload() {
     for workload in [
         "sorted bulk load",
         "random durable batches",
-        "random gets",
+        "random gets, full buffer",
+        "random gets, empty buffer",
         "random gets, 2 threads",
         "full scan",
         "reopen",

@@ -271,3 +271,26 @@ fn keyspace_notifications_and_client_reply() {
         .unwrap();
     expect_bytes(&mut quiet, "+OK\r\n$1\r\n2\r\n");
 }
+
+/// A subscriber that switches protocol with HELLO and then only listens gets its messages in
+/// the new protocol: what others write to a connection reads its protocol as HELLO left it (it
+/// was updated only when the next command arrived, so a RESP2 client got RESP3 pushes).
+#[test]
+fn hello_switches_the_protocol_of_messages_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("ps.mmt"), &[]);
+    let mut sub = server.raw();
+    let mut replies = Replies::new(&sub);
+    let mut publisher = server.raw();
+    call(&mut sub, &mut replies, &["HELLO", "3"]);
+    assert_eq!(
+        show(&call(&mut sub, &mut replies, &["SUBSCRIBE", "ch"])),
+        ">[subscribe,ch,:1]"
+    );
+    // (Its reply is already in RESP2: an array.)
+    let Value::Array(_) = call(&mut sub, &mut replies, &["HELLO", "2"]) else {
+        panic!("HELLO 2's reply in RESP2")
+    };
+    exchange(&mut publisher, &[&["PUBLISH", "ch", "hi"]], ":1\r\n");
+    assert_eq!(show(&replies.next()), "[message,ch,hi]");
+}

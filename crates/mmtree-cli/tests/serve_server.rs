@@ -293,3 +293,30 @@ fn subcommands_are_table_entries_as_in_redis_7() {
     assert!(stats.contains("cmdstat_client|id:calls=1,"), "{stats}");
     assert!(stats.contains("cmdstat_command|list:calls=5,"), "{stats}");
 }
+
+/// CONFIG as Redis 7.0 answers what its own suite asks: a setting fixed at start and one named
+/// twice are refused before anything is applied, a hidden setting answers only when named, and
+/// a pattern finds aliases and the maxmemory family.
+#[test]
+fn config_refusals_and_lookups_as_redis() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("cfg.mmt"), &[]);
+    let mut s = server.raw();
+    let mut r = Replies::new(&s);
+    table(
+        &mut s,
+        &mut r,
+        &[
+            ("CONFIG SET daemonize yes", "-ERR CONFIG SET failed (possibly related to argument 'daemonize') - can't set immutable config"),
+            ("CONFIG SET slowlog-max-len 5 slowlog-max-len 6", "-ERR CONFIG SET failed (possibly related to argument 'slowlog-max-len') - duplicate parameter"),
+            ("CONFIG GET slowlog-max-len", "[slowlog-max-len,128]"),
+            ("CONFIG GET key-load-delay", "[key-load-delay,0]"),
+            ("CONFIG GET key-load-*", "[]"),
+            ("CONFIG GET *of", "[slaveof,,replicaof,]"),
+            ("CONFIG GET maxmemory-*", "[maxmemory-policy,noeviction,maxmemory-samples,5,maxmemory-clients,0]"),
+            // Only the default user exists.
+            ("CLIENT KILL USER wrong_user", "-ERR No such user 'wrong_user'"),
+            ("CLIENT KILL USER default SKIPME yes", ":0"),
+        ],
+    );
+}

@@ -89,7 +89,8 @@ pub struct Blocked {
     ready: VecDeque<(u32, Vec<u8>)>,
     ready_set: FxHashSet<(u32, Vec<u8>)>,
     /// Clients this segment ended, and what they are answered once its commit is made.
-    answers: Vec<(u64, Notifier, Reply)>,
+    /// (client, its loop, its answer, how long the pop that served it ran in µs)
+    answers: Vec<(u64, Notifier, Reply, u64)>,
     /// Clients this segment blocked.
     new: Vec<u64>,
     /// Pops this segment made for blocked clients (or a blocking command's first try).
@@ -313,6 +314,10 @@ impl Blocked {
                     continue;
                 }
                 let pop = waiter.pop.clone();
+                // Its pop's changes are its own (CLIENT TRACKING's NOLOOP, and an invalidation
+                // of its own key follows its answer).
+                let by = std::mem::replace(&mut place.watches.client, id);
+                let started = std::time::Instant::now();
                 let mut tx = place.tx(db);
                 match tx.collection_for_write(&key, pop.kind())? {
                     Ok(Some(_)) => {}
@@ -320,7 +325,7 @@ impl Blocked {
                     Ok(None) | Err(_) if pop.ends_when_gone() => {
                         if let Some(waiter) = self.unregister(place.watches, id) {
                             let gone = Reply::Error(streams_gone().into());
-                            self.answers.push((id, waiter.notifier, gone));
+                            self.answers.push((id, waiter.notifier, gone, 0));
                         }
                         continue;
                     }
@@ -329,12 +334,15 @@ impl Blocked {
                     // Of another type: only a client popping that type is served.
                     Err(_) => continue,
                 }
-                let reply = pop.run(&mut tx, &key)?;
+                let reply = pop.run(&mut tx, &key);
+                let micros = started.elapsed().as_micros() as u64;
+                place.watches.client = by;
+                let reply = reply?;
                 if matches!(reply, Reply::Null | Reply::NullArray) {
                     continue;
                 }
                 if let Some(waiter) = self.unregister(place.watches, id) {
-                    self.answers.push((id, waiter.notifier, reply));
+                    self.answers.push((id, waiter.notifier, reply, micros));
                 }
                 self.wrote += 1;
                 // What its pop filled (BLMOVE's destination) may serve others in turn.
@@ -360,7 +368,7 @@ impl Blocked {
         } else {
             waiter.pop.nothing(false)
         };
-        self.answers.push((id, waiter.notifier, reply));
+        self.answers.push((id, waiter.notifier, reply, 0));
     }
 
     /// Answers the clients whose deadline is `now` (Unix ms) or earlier with nil. Called between
@@ -375,7 +383,7 @@ impl Blocked {
                 if !waiter.claim.gone.load(Ordering::Acquire) {
                     waiter.notifier.send(Event::Outcome(
                         id,
-                        Outcome::Replies(vec![waiter.pop.nothing(false)]),
+                        Outcome::Unblocked(waiter.pop.nothing(false), 0),
                     ));
                 }
             }
@@ -385,8 +393,8 @@ impl Blocked {
     /// The segment's commit is made: its answers go out.
     pub fn deliver(&mut self, watches: &mut Watches) {
         watches.take_ready();
-        for (id, notifier, reply) in self.answers.drain(..) {
-            notifier.send(Event::Outcome(id, Outcome::Replies(vec![reply])));
+        for (id, notifier, reply, micros) in self.answers.drain(..) {
+            notifier.send(Event::Outcome(id, Outcome::Unblocked(reply, micros)));
         }
         self.new.clear();
         self.ready.clear();
@@ -399,7 +407,7 @@ impl Blocked {
     pub fn fail(&mut self, watches: &mut Watches, error: &str) {
         watches.take_ready();
         let new: FxHashSet<u64> = self.new.drain(..).collect();
-        for (id, notifier, _) in self.answers.drain(..) {
+        for (id, notifier, _, _) in self.answers.drain(..) {
             if !new.contains(&id) {
                 notifier.send(Event::Outcome(id, Outcome::Failed(error.to_string())));
             }

@@ -38,8 +38,8 @@ pub struct Op {
 
 /// Work for the group-commit writer from one client.
 pub enum Job {
-    /// Write commands, in order, on database `db`.
-    Writes { db: u32, ops: Vec<Op> },
+    /// Write commands of connection `client`, in order, on database `db`.
+    Writes { db: u32, ops: Vec<Op>, client: u64 },
     /// WATCH: registers the keys; answered with each key's version and liveness. The keys are
     /// noted in `owner.in_flight` until the connection has the answer, so a connection that
     /// closes (or a commit that fails) before then does not leave them registered.
@@ -57,6 +57,10 @@ pub enum Job {
         watched: Vec<store::WatchedKey>,
         ops: Vec<(u32, Op)>,
         snapshot: bool,
+        client: u64,
+        /// The client tracks its reads (CLIENT TRACKING, default mode, as CLIENT CACHING says):
+        /// each queued read registers its keys in its place, after the writes before it.
+        track: bool,
     },
     /// UNWATCH (and DISCARD, and a closing connection's watches): unregisters the keys. Not
     /// answered. Watches are bookkeeping of the writer alone: an event loop never waits on the
@@ -119,6 +123,10 @@ pub enum Outcome {
     /// A blocking command found nothing: the writer holds the client blocked and answers it
     /// later itself (this outcome is not sent).
     Blocked,
+    /// The later answer to a blocked client (served, timed out, unblocked), with how long the
+    /// pop that served it ran (µs; 0 otherwise): the connection logs the command to the
+    /// SLOWLOG then, as Redis logs a blocked command when it is unblocked.
+    Unblocked(Reply, u64),
 }
 
 pub struct WriteBatch {

@@ -19,6 +19,7 @@ mod conn;
 mod event;
 mod expiry;
 mod glob;
+mod introspection;
 mod jobs;
 mod keyspace;
 mod limiter;
@@ -27,6 +28,7 @@ mod pubsub;
 pub mod resp;
 mod server;
 mod store;
+mod tracking;
 mod writer;
 
 pub use server::REDIS_VERSION;
@@ -164,6 +166,13 @@ pub fn run(args: Options) -> Result<()> {
         notify: notify::Settings::default(),
         clients: AtomicUsize::new(0),
         started: Instant::now(),
+        tracking: Default::default(),
+        tracking_clients: AtomicUsize::new(0),
+        monitors: Default::default(),
+        monitoring: AtomicUsize::new(0),
+        slowlog: Default::default(),
+        slowlog_slower_than: std::sync::atomic::AtomicI64::new(introspection::DEFAULT_SLOWER_THAN),
+        slowlog_max_len: AtomicU64::new(introspection::DEFAULT_MAX_LEN),
     });
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {

@@ -37,6 +37,20 @@ pub struct Handle {
     pub block: Arc<BlockClaim>,
     /// The connection's socket and buffers, as its event loop last left them.
     pub buffers: Buffers,
+    /// CLIENT TRACKING as CLIENT LIST shows it (`flags=t`, `R`, `B`; `redir=`).
+    pub tracking: TrackingFlags,
+    /// In MONITOR mode (`flags=O`).
+    pub monitor: AtomicBool,
+}
+
+/// What CLIENT LIST and TRACKINGINFO show of a connection's tracking: set by the connection,
+/// except `broken`, set by whoever finds its redirect target gone (`tracking::deliver`).
+#[derive(Default)]
+pub struct TrackingFlags {
+    pub on: AtomicBool,
+    pub bcast: AtomicBool,
+    pub broken: AtomicBool,
+    pub redirect: std::sync::atomic::AtomicU64,
 }
 
 /// CLIENT LIST's `fd`, `qbuf` and `omem`, set by the connection's event loop after each turn.
@@ -72,8 +86,12 @@ impl Handle {
     pub fn line(&self) -> String {
         let s = self.state.lock().expect("client state").clone();
         let idle = s.last.map_or(0, |t| t.elapsed().as_secs());
-        // Redis' letters, in its order: P (subscribed), x (in MULTI), b (blocked); N: none.
+        // Redis' letters, in its order: O (MONITOR), P (subscribed), x (in MULTI), b (blocked),
+        // t (tracking), R (its redirect is gone), B (broadcast tracking); N: none.
         let mut flags = String::new();
+        if self.monitor.load(Ordering::Relaxed) {
+            flags.push('O');
+        }
         if s.sub + s.psub > 0 {
             flags.push('P');
         } else if s.multi >= 0 {
@@ -82,11 +100,21 @@ impl Handle {
         if self.block.blocked.load(Ordering::Acquire) {
             flags.push('b');
         }
+        let tracking = self.tracking.on.load(Ordering::Relaxed);
+        if tracking {
+            flags.push('t');
+            if self.tracking.broken.load(Ordering::Relaxed) {
+                flags.push('R');
+            }
+            if self.tracking.bcast.load(Ordering::Relaxed) {
+                flags.push('B');
+            }
+        }
         if flags.is_empty() {
             flags.push('N');
         }
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={idle} flags={flags} db={} sub={} psub={} ssub=0 multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem={} tot-mem=0 events=r cmd={} user=default redir=-1 resp={}\n",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={idle} flags={flags} db={} sub={} psub={} ssub=0 multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem={} tot-mem=0 events=r cmd={} user=default redir={} resp={}\n",
             self.id,
             self.addr,
             self.laddr,
@@ -100,6 +128,11 @@ impl Handle {
             self.buffers.qbuf.load(Ordering::Relaxed),
             self.buffers.omem.load(Ordering::Relaxed),
             if s.cmd.is_empty() { "NULL" } else { &s.cmd },
+            if tracking {
+                self.tracking.redirect.load(Ordering::Relaxed) as i64
+            } else {
+                -1
+            },
             if s.resp3 { 3 } else { 2 },
         )
     }

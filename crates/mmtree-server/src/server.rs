@@ -11,20 +11,26 @@
 //! it applies a group, and a loop never waits for a commit. Blocked clients (BLPOP, …) are the
 //! writer's own state too (`blocking::Blocked`): a connection hands it `Job::Block` and
 //! `Job::Unblock`, and reads only two atomics it sets (its `BlockClaim`, `stats.blocked`).
+//! `tracking`, `monitors` and `slowlog` are taken alone too: what the tracking table returns
+//! (invalidations) is delivered after its lock is released (`registry`, then each target's
+//! `state` and `mail`); the monitors' list is copied before any mail is written; a SLOWLOG
+//! entry reads the client's address and name (`registry` → `state`) before `slowlog` is taken.
 
 /// The Redis version the server speaks for (INFO's `redis_version`, HELLO's `version`):
 /// clients and Redis' test suite choose features by it.
 pub const REDIS_VERSION: &str = "7.0.0";
 
 use crate::commands;
+use crate::introspection::{self, SlowLog};
 use crate::jobs::WriteBatch;
 use crate::limiter;
 use crate::notify;
 use crate::pubsub;
 use crate::resp::Limits;
 use crate::store;
+use crate::tracking::{self, Tracking};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -83,6 +89,19 @@ pub struct Server {
     /// Lua scripting's shared state: the script cache, the function libraries, the running
     /// script (`commands::scripting`; its two locks are each taken alone).
     pub scripts: Arc<commands::scripting::Scripts>,
+    /// CLIENT TRACKING's table and clients (`tracking`; taken alone: what it returns is
+    /// delivered after it is released).
+    pub tracking: Mutex<Tracking>,
+    /// Tracking clients now (read by the writer without the lock: it collects the keys its
+    /// groups change while there is one).
+    pub tracking_clients: AtomicUsize,
+    /// MONITOR connections (taken alone; each handle's mail after it is released).
+    pub monitors: Mutex<Vec<Arc<pubsub::Handle>>>,
+    pub monitoring: AtomicUsize,
+    /// The SLOWLOG (taken alone, or after `registry` when an entry is made) and its settings.
+    pub slowlog: Mutex<SlowLog>,
+    pub slowlog_slower_than: AtomicI64,
+    pub slowlog_max_len: AtomicU64,
 }
 
 impl Server {
@@ -103,6 +122,52 @@ impl Server {
             h.publish(p.as_deref(), channel, payload);
         }
         subscribers.len()
+    }
+
+    /// Sends tracking invalidations (see `tracking::deliver`).
+    pub fn invalidate(&self, plan: &[tracking::Invalidation]) {
+        if plan.is_empty() {
+            return;
+        }
+        let redirects = self.tracking.lock().expect("tracking").redirects(plan);
+        tracking::deliver(&self.registry, plan, &redirects);
+    }
+
+    /// Feeds a command to the MONITOR connections (`origin`: the client's address, or `lua`).
+    pub fn feed_monitors(&self, db: u32, origin: &str, args: &[Vec<u8>]) {
+        if self.monitoring.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        let line = introspection::monitor_line(db, origin, args);
+        let monitors = self.monitors.lock().expect("monitors").clone();
+        for m in monitors {
+            m.deliver(&line);
+        }
+    }
+
+    /// True if a command that ran `micros` goes to the SLOWLOG.
+    pub fn is_slow(&self, micros: u64) -> bool {
+        let limit = self.slowlog_slower_than.load(Ordering::Relaxed);
+        limit >= 0 && micros >= limit as u64
+    }
+
+    /// Logs a slow command of client `client` (its address and name from the registry).
+    pub fn log_slow(&self, client: u64, args: &[Vec<u8>], micros: u64) {
+        let (addr, name) = {
+            let registry = self.registry.lock().expect("registry");
+            match registry.get(&client) {
+                Some(h) => (
+                    h.addr.clone(),
+                    h.state.lock().expect("client state").name.clone(),
+                ),
+                None => (String::new(), Vec::new()),
+            }
+        };
+        let max_len = self.slowlog_max_len.load(Ordering::Relaxed);
+        self.slowlog
+            .lock()
+            .expect("slowlog")
+            .push(args, micros, addr, name, max_len);
     }
 
     /// INFO [section ...]: Redis' sections (server, clients, memory, persistence, stats,
@@ -175,10 +240,11 @@ impl Server {
                     .filter(|h| h.is_pubsub())
                     .count();
                 format!(
-                    "connected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:{}\r\npubsub_clients:{pubsub}\r\n",
+                    "connected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:{}\r\ntracking_clients:{}\r\npubsub_clients:{pubsub}\r\n",
                     self.clients.load(Ordering::Relaxed),
                     self.config.max_clients,
                     load(&s.blocked),
+                    self.tracking_clients.load(Ordering::Relaxed),
                 )
             }
             "memory" => {
@@ -236,8 +302,13 @@ impl Server {
                     let subs = self.subs.lock().expect("subs");
                     (subs.channels.len(), subs.patterns.len())
                 };
+                let (keys, items, prefixes) = {
+                    let t = self.tracking.lock().expect("tracking");
+                    (t.keys(), t.items(), t.prefixes())
+                };
                 format!(
                     "total_connections_received:{}\r\ntotal_commands_processed:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\npubsub_channels:{channels}\r\npubsub_patterns:{patterns}\r\nmigrate_cached_sockets:0\r\n\
+                     tracking_total_keys:{keys}\r\ntracking_total_items:{items}\r\ntracking_total_prefixes:{prefixes}\r\n\
                      limiter_admitted:{admitted}\r\nlimiter_rejected:{}\r\nlimiter_rejected_global:{rejected_global}\r\nlimiter_level:{level:.1}\r\nauth_failures:{}\r\n",
                     load(&s.connections),
                     load(&s.commands),

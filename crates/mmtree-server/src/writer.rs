@@ -6,11 +6,12 @@
 use crate::blocking;
 use crate::commands;
 use crate::expiry;
-use crate::jobs::{Job, Outcome, WriteBatch};
+use crate::jobs::{self, Job, Outcome, WriteBatch};
 use crate::keyspace;
 use crate::notify;
 use crate::server::Server;
 use crate::store;
+use crate::tracking;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
@@ -150,6 +151,14 @@ fn commit_segment(
     let flags = server.notify.get();
     let notifying = flags != 0;
     let mut events: Vec<notify::KeyEvent> = Vec::new();
+    // While a client tracks keys, every change is noted (`Watches::tracking`). The flag is read
+    // here, after the group was taken: CLIENT TRACKING ON sets the count and then waits for a
+    // job of its own, so every group that began after it collects. Keys left in the table by
+    // clients that stopped tracking are still collected for: a flush must empty the table, and
+    // a change must drop them (as Redis, whose table lives on when the last client stops).
+    watches.tracking = server.tracking_clients.load(Ordering::Acquire) > 0
+        || server.tracking.lock().expect("tracking").keys() > 0;
+    let mut invalidations: Vec<tracking::Invalidation> = Vec::new();
     // A panic (a bug) in one job drops the transaction unfinished, which aborts it: the segment's
     // jobs all fail and the writer goes on.
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(
@@ -160,6 +169,7 @@ fn commit_segment(
             {
                 for batch in &segment {
                     outcomes.push(run_job(
+                        server,
                         &mut w,
                         watches,
                         blocked,
@@ -167,11 +177,19 @@ fn commit_segment(
                         now,
                         max_key,
                         notifying.then_some(&mut events),
+                        &mut invalidations,
                     )?);
                 }
             }
+            watches.client = 0;
             let expired = match sweep {
-                Some(limit) => store::sweep(&mut w, now, limit, notifying.then_some(&mut events))?,
+                Some(limit) => store::sweep(
+                    &mut w,
+                    now,
+                    limit,
+                    notifying.then_some(&mut events),
+                    watches,
+                )?,
                 None => 0,
             };
             let functions = server.scripts.save_libraries(&mut w)?;
@@ -201,6 +219,7 @@ fn commit_segment(
     ))
     .unwrap_or_else(|_| Err(Failure::Panic));
     release_watches(watches, &segment);
+    let changes = watches.take_changes();
     match result {
         Ok((outcomes, expired, functions)) => {
             if let Some(generation) = functions {
@@ -224,6 +243,14 @@ fn commit_segment(
                     server.publish(&channel, &message);
                 }
             }
+            // Tracking invalidations too, but those for the client that made the change and
+            // the broadcasts, which follow the replies (as Redis 7.0 sends them).
+            if !changes.is_empty() {
+                invalidations.extend(server.tracking.lock().expect("tracking").modified(&changes));
+            }
+            let (after, before): (Vec<_>, Vec<_>) =
+                invalidations.into_iter().partition(|i| i.after_reply);
+            server.invalidate(&before);
             for (batch, outcome) in segment.into_iter().zip(outcomes) {
                 // A client held blocked is answered by `blocked` when it is served.
                 if !matches!(outcome, Outcome::Blocked) {
@@ -232,10 +259,15 @@ fn commit_segment(
             }
             // The blocked clients this commit served.
             blocked.deliver(watches);
+            server.invalidate(&after);
             Some(expired)
         }
         Err(error) => {
             eprintln!("mmtree serve: commit failed: {error}");
+            // Registrations this segment already processed are gone from the table: their
+            // clients are told (an invalidation of a key that did not change is harmless; one
+            // missing would leave a stale cache).
+            server.invalidate(&invalidations);
             blocked.fail(watches, &format!("ERR commit failed: {error}"));
             for batch in segment {
                 (batch.reply)(Outcome::Failed(format!("ERR commit failed: {error}")));
@@ -245,7 +277,68 @@ fn commit_segment(
     }
 }
 
+/// One command of a job in the group's transaction, as the writer runs it: timed for the
+/// SLOWLOG, a script's `redis.call`s fed to MONITOR, and a script that read something tracked
+/// for its client (its declared keys, as Redis 7.0).
+struct Run<'s> {
+    server: &'s Server,
+    client: u64,
+    started: Instant,
+    /// A keyspace read of a transaction whose client tracks its reads.
+    track_reads: bool,
+}
+
+impl<'s> Run<'s> {
+    fn begin(server: &'s Server, client: u64) -> Run<'s> {
+        server.scripts.read_called.store(false, Ordering::Relaxed);
+        Run {
+            server,
+            client,
+            started: Instant::now(),
+            track_reads: false,
+        }
+    }
+
+    fn end(
+        self,
+        op: &jobs::Op,
+        watches: &mut store::Watches,
+        invalidations: &mut Vec<tracking::Invalidation>,
+        log: bool,
+    ) {
+        let server = self.server;
+        let micros = self.started.elapsed().as_micros() as u64;
+        if log && server.is_slow(micros) {
+            server.log_slow(self.client, &op.args, micros);
+        }
+        if server.scripts.monitoring.load(Ordering::Relaxed) {
+            let fed = std::mem::take(&mut *server.scripts.monitored.lock().expect("monitored"));
+            for (db, args) in fed {
+                server.feed_monitors(db, "lua", &args);
+            }
+        }
+        // Tracked keys read in the writer: a transaction's reads, in their place, and a
+        // script's declared keys if it read something.
+        let read = self.track_reads
+            && matches!(op.cmd.handler, commands::table::Handler::Read(_))
+            && op.cmd.has_keys();
+        let script = op.cmd.has(commands::table::NUMKEYS)
+            && server.scripts.read_called.load(Ordering::Relaxed);
+        if watches.tracking && (read || script) {
+            let mut t = server.tracking.lock().expect("tracking");
+            if read || t.mode(self.client).is_some_and(|m| !m.bcast && !m.optin) {
+                // The changes so far are processed first: only later ones invalidate these.
+                let changes = watches.take_changes();
+                invalidations.extend(t.modified(&changes));
+                invalidations.extend(t.remember(self.client, op.cmd.key_args(&op.args)));
+            }
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 fn run_job(
+    server: &Server,
     w: &mut mmtree::WriteTransaction,
     watches: &mut store::Watches,
     blocked: &mut blocking::Blocked,
@@ -253,6 +346,7 @@ fn run_job(
     now: u64,
     max_key: usize,
     mut events: Option<&mut Vec<notify::KeyEvent>>,
+    invalidations: &mut Vec<tracking::Invalidation>,
 ) -> mmtree::Result<Outcome> {
     fn tx<'a>(
         w: &'a mut mmtree::WriteTransaction,
@@ -272,14 +366,17 @@ fn run_job(
         }
     }
     Ok(match job {
-        Job::Writes { db, ops } => {
+        Job::Writes { db, ops, client } => {
             let mut out = Vec::with_capacity(ops.len());
             for op in ops {
+                watches.client = *client;
+                let run = Run::begin(server, *client);
                 out.push(commands::write::apply(
                     &mut tx(w, watches, *db, now, max_key, events.as_deref_mut()),
                     op.cmd,
                     &op.args,
                 )?);
+                run.end(op, watches, invalidations, true);
                 // Clients blocked on a key this command filled are served before the next
                 // command (as Redis serves them after each command).
                 blocked.touched(*db, op.cmd, &op.args);
@@ -319,6 +416,8 @@ fn run_job(
             notifier,
             claim,
         } => {
+            watches.client = *id;
+            let run = Run::begin(server, *id);
             let mut place = blocking::Place {
                 w,
                 watches,
@@ -327,6 +426,9 @@ fn run_job(
                 events: events.as_deref_mut(),
             };
             let outcome = blocked.block(&mut place, *db, op, *id, notifier, claim)?;
+            // A client held blocked is logged to the SLOWLOG when it is answered (Redis).
+            let held = matches!(outcome, Outcome::Blocked);
+            run.end(op, place.watches, invalidations, !held);
             blocked.serve(&mut place)?;
             outcome
         }
@@ -334,7 +436,14 @@ fn run_job(
             blocked.unblock(watches, *id, *error, *gone);
             Outcome::Replies(Vec::new())
         }
-        Job::Exec { watched, ops, .. } => {
+        Job::Exec {
+            watched,
+            ops,
+            client,
+            track,
+            ..
+        } => {
+            watches.client = *client;
             for k in watched {
                 let live = tx(w, watches, k.db, now, max_key, events.as_deref_mut())
                     .get(&k.key)?
@@ -345,6 +454,8 @@ fn run_job(
             }
             let mut out = Vec::with_capacity(ops.len());
             for (db, op) in ops {
+                let mut run = Run::begin(server, *client);
+                run.track_reads = *track;
                 let mut tx = tx(w, watches, *db, now, max_key, events.as_deref_mut());
                 out.push(match op.cmd.handler {
                     commands::table::Handler::Read(read) => {
@@ -355,6 +466,7 @@ fn run_job(
                     }
                     _ => commands::write::apply(&mut tx, op.cmd, &op.args)?,
                 });
+                run.end(op, watches, invalidations, true);
                 blocked.touched(*db, op.cmd, &op.args);
             }
             // Served after the whole transaction (as Redis: nothing sees its middle).

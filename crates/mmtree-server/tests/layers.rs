@@ -11,16 +11,18 @@
 
 /// Bottom first. Each module may import only those before it.
 const LAYERS: &[&str] = &[
-    "resp",     // the RESP2/RESP3 codec: requests in, replies out (the fuzz target's)
-    "glob",     // Redis glob patterns
-    "limiter",  // the leaky bucket
-    "notify",   // keyspace-event settings and messages
-    "expiry",   // when the writer sweeps expired keys
+    "resp",          // the RESP2/RESP3 codec: requests in, replies out (the fuzz target's)
+    "glob",          // Redis glob patterns
+    "limiter",       // the leaky bucket
+    "notify",        // keyspace-event settings and messages
+    "expiry",        // when the writer sweeps expired keys
     "store", // the row layout over the engine's tables; the write transaction's Tx; WATCH versions
     "keyspace", // Redis types over the rows, read over a snapshot or the write transaction
     "commands", // the command table and the command families (no connections, no sockets)
     "jobs",  // what connections hand the writer, what it answers, how a loop is woken
     "pubsub", // the client registry, subscriptions, a connection's mail
+    "tracking", // CLIENT TRACKING: the tracking table, invalidations and their delivery
+    "introspection", // MONITOR's lines and the SLOWLOG
     "server", // the shared state (its lock order) and INFO
     "blocking", // the blocked clients (BLPOP, …): the writer's own registry
     "writer", // the group-commit writer thread

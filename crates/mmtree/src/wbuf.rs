@@ -116,17 +116,32 @@ pub(crate) struct BufView {
     pub(crate) ops: u64,
     /// Bytes of keys and values added (an upper bound of what the entries hold).
     pub(crate) bytes: u64,
-    /// The key filter of this view's generation (`None`: lookups search the maps).
+    /// The key filter of this view's generation (`None`: lookups search the maps). Made when
+    /// the generation's first table is touched, not with the view: a database with nothing
+    /// buffered (every open, every read after a merge) allocates no filter.
     filter: Option<Arc<KeyFilter>>,
+    /// The filter's size, in bits (0: no filter).
+    filter_bits: u64,
 }
 
 impl BufView {
-    /// An empty view of a new generation, with a key filter of `bits` bits.
+    /// An empty view of a new generation, with a key filter of `bits` bits (allocated at the
+    /// first change).
     pub(crate) fn with_filter(bits: u64) -> BufView {
         BufView {
-            filter: Some(Arc::new(KeyFilter::new(bits))),
+            filter_bits: bits,
             ..BufView::default()
         }
+    }
+
+    /// The generation's filter, made now if this is its first change. Views cloned before
+    /// have no table, so none of them needs it; a table keeps the filter it was made with, and
+    /// every key added to it goes into that filter.
+    fn filter(&mut self) -> Option<Arc<KeyFilter>> {
+        if self.filter.is_none() && self.filter_bits > 0 {
+            self.filter = Some(Arc::new(KeyFilter::new(self.filter_bits)));
+        }
+        self.filter.clone()
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -139,11 +154,12 @@ impl BufView {
 
     fn table_mut(&mut self, name: &str) -> &mut TableBuf {
         if !self.tables.contains_key(name) {
+            let filter = self.filter();
             self.tables.insert(
                 Arc::from(name),
                 TableBuf {
                     exists: true,
-                    filter: self.filter.clone(),
+                    filter,
                     ..TableBuf::default()
                 },
             );
@@ -164,7 +180,7 @@ impl BufView {
 
     /// The table is dropped: its tree entries and buffered ones are gone.
     pub(crate) fn drop_table(&mut self, name: &str) {
-        let filter = self.filter.clone();
+        let filter = self.filter();
         let table = self.table_mut(name);
         *table = TableBuf {
             cleared: true,
@@ -296,6 +312,22 @@ mod tests {
             .filter(|i| filter.may_contain(&i.to_be_bytes()))
             .count();
         assert!(false_positives < 100, "{false_positives} of 100,000");
+    }
+
+    #[test]
+    fn the_filter_is_made_at_the_first_change() {
+        let mut view = BufView::with_filter(KeyFilter::bits_for(64 << 20));
+        let reader = view.clone();
+        assert!(view.filter.is_none(), "nothing buffered: no filter");
+        view.put("t", b"k", b"v", false);
+        let filter = view.filter.clone().expect("made by the first put");
+        assert!(filter.may_contain(b"k") && reader.filter.is_none());
+        view.put("u", b"j", b"w", false);
+        assert!(
+            Arc::ptr_eq(&filter, view.filter.as_ref().unwrap()),
+            "one per generation"
+        );
+        assert_eq!(view.table("u").unwrap().lookup(b"j"), Some(Some(&b"w"[..])));
     }
 
     #[test]

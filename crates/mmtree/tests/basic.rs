@@ -448,3 +448,59 @@ fn a_backup_holds_the_buffered_commits() {
     let rw = Db::open(&copy).unwrap();
     expect(&rw);
 }
+
+/// Polls `done` every 10 ms; a liveness bound (a minute), not a timing claim.
+fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+    let started = std::time::Instant::now();
+    while !done() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "{what}: not within a minute"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn the_background_merge_cuts_the_log_back_to_its_header() {
+    let (_dir, path) = temp_db();
+    let options =
+        mmtree::Options::default().merge_after_idle(Some(std::time::Duration::from_millis(20)));
+    let db = Db::open_with(&path, options).unwrap();
+    let mut log = path.clone().into_os_string();
+    log.push("-log");
+    let log_len = || std::fs::metadata(&log).unwrap().len();
+    // About 1 MB of records, under the smallest merge budget (2 MiB): all buffered.
+    for c in 0..10u32 {
+        let mut w = db.begin_write().unwrap();
+        let mut t = w.table("t").unwrap();
+        for i in 0..100u32 {
+            t.insert((c * 100 + i).to_be_bytes(), [c as u8; 1000])
+                .unwrap();
+        }
+        drop(t);
+        w.commit().unwrap();
+    }
+    assert!(log_len() > 1 << 20, "the log grew to hold the records");
+    eventually("the background merge", || db.stats().log_bytes == 0);
+    // The merge thread cuts the log after publishing its checkpoint: the records are obsolete,
+    // the writer idle; a close after it has nothing to cut.
+    eventually("the log cut to its header", || log_len() == 4096);
+    let r = db.begin_read().unwrap();
+    let t = r.table("t").unwrap().unwrap();
+    assert_eq!(t.len(), 1000);
+    assert_eq!(t.get(999u32.to_be_bytes()).unwrap(), Some(&[9u8; 1000][..]));
+    drop(r);
+    // The next commit grows the log again and is found after a reopen.
+    let mut w = db.begin_write().unwrap();
+    w.table("t").unwrap().insert(b"after", b"cut").unwrap();
+    w.commit().unwrap();
+    drop(db);
+    let db = Db::open(&path).unwrap();
+    let r = db.begin_read().unwrap();
+    let t = r.table("t").unwrap().unwrap();
+    assert_eq!(
+        (t.len(), t.get(b"after").unwrap()),
+        (1001, Some(&b"cut"[..]))
+    );
+}

@@ -67,6 +67,9 @@ pub const NOSCRIPT: u32 = 1 << 11;
 /// Served while a script runs past its time limit (as Redis' `allow-busy`: SCRIPT KILL,
 /// FUNCTION KILL and STATS among the scripting commands): every other command gets BUSY.
 pub const ALLOW_BUSY: u32 = 1 << 12;
+/// Administrative (Redis' `admin`): not shown to MONITOR (CONFIG, SLOWLOG, MONITOR, SAVE,
+/// SHUTDOWN, CLIENT KILL).
+pub const ADMIN: u32 = 1 << 15;
 /// A blocking command (BLPOP, BLMOVE, BZPOPMIN, …; its handler is `Block`): outside MULTI the
 /// connection hands it to the writer as a `Job::Block` (it may wait there); inside MULTI it never
 /// blocks. With `NUMKEYS` (BLMPOP, BZMPOP) the count follows the timeout (argument 2).
@@ -111,6 +114,14 @@ pub enum Session {
     ClientKill,
     ClientReply,
     ClientUnblock,
+    ClientTracking,
+    ClientCaching,
+    ClientGetredir,
+    ClientTrackinginfo,
+    Monitor,
+    SlowlogGet,
+    SlowlogLen,
+    SlowlogReset,
     /// COMMAND alone: every command's entry.
     Command,
     CommandCount,
@@ -417,16 +428,29 @@ static CLIENT_SUBCOMMANDS: &[Command] = &[
     sub("CLIENT|SETINFO",  4,  SETUP, NO_KEYS, S(Session::ClientSetinfo)),
     sub("CLIENT|INFO",     2,  0,     NO_KEYS, S(Session::ClientInfo)),
     sub("CLIENT|LIST",     -2, 0,     NO_KEYS, S(Session::ClientList)),
-    sub("CLIENT|KILL",     -3, 0,     NO_KEYS, S(Session::ClientKill)),
+    sub("CLIENT|KILL",     -3, ADMIN, NO_KEYS, S(Session::ClientKill)),
     sub("CLIENT|REPLY",    3,  0,     NO_KEYS, S(Session::ClientReply)),
     sub("CLIENT|UNBLOCK",  -3, 0,     NO_KEYS, S(Session::ClientUnblock)),
+    sub("CLIENT|TRACKING", -3, 0,     NO_KEYS, S(Session::ClientTracking)),
+    sub("CLIENT|CACHING",  3,  0,     NO_KEYS, S(Session::ClientCaching)),
+    sub("CLIENT|GETREDIR", 2,  0,     NO_KEYS, S(Session::ClientGetredir)),
+    sub("CLIENT|TRACKINGINFO", 2, 0,  NO_KEYS, S(Session::ClientTrackinginfo)),
     sub("CLIENT|HELP",     2,  0,     NO_KEYS, S(Session::Help)),
+];
+
+/// SLOWLOG's subcommands (Redis 7.0's arities).
+#[rustfmt::skip]
+static SLOWLOG_SUBCOMMANDS: &[Command] = &[
+    sub("SLOWLOG|GET",     -2, ADMIN, NO_KEYS, S(Session::SlowlogGet)),
+    sub("SLOWLOG|LEN",     2,  ADMIN, NO_KEYS, S(Session::SlowlogLen)),
+    sub("SLOWLOG|RESET",   2,  ADMIN, NO_KEYS, S(Session::SlowlogReset)),
+    sub("SLOWLOG|HELP",    2,  0,     NO_KEYS, S(Session::Help)),
 ];
 
 #[rustfmt::skip]
 static CONFIG_SUBCOMMANDS: &[Command] = &[
-    sub("CONFIG|GET",      -3, 0,     NO_KEYS, S(Session::ConfigGet)),
-    sub("CONFIG|SET",      -4, 0,     NO_KEYS, S(Session::ConfigSet)),
+    sub("CONFIG|GET",      -3, ADMIN, NO_KEYS, S(Session::ConfigGet)),
+    sub("CONFIG|SET",      -4, ADMIN, NO_KEYS, S(Session::ConfigSet)),
     sub("CONFIG|HELP",     2,  0,     NO_KEYS, S(Session::Help)),
 ];
 
@@ -541,8 +565,10 @@ pub static COMMANDS: &[Command] = &[
     command("GETRANGE",         4,  READONLY,             (1, 1, 1),  Read(strings::getrange)),
     command("GETBIT",           3,  READONLY,             (1, 1, 1),  Read(strings::getbit)),
     command("LCS",              -3, READONLY,             (1, 2, 1),  Read(strings::lcs)),
-    command("SAVE",             1,  NO_MULTI,             (0, 0, 0),  Handler::Session(Session::Save)),
-    command("SHUTDOWN",         -1, NO_MULTI | ALLOW_BUSY, (0, 0, 0), Handler::Session(Session::Shutdown)),
+    command("SAVE",             1,  NO_MULTI | ADMIN,     (0, 0, 0),  Handler::Session(Session::Save)),
+    command("SHUTDOWN",         -1, NO_MULTI | ALLOW_BUSY | ADMIN, (0, 0, 0), Handler::Session(Session::Shutdown)),
+    command("MONITOR",          1,  ADMIN,                (0, 0, 0),  Handler::Session(Session::Monitor)),
+    container("SLOWLOG",        -2,                                   Handler::Container, SLOWLOG_SUBCOMMANDS),
     command("TTL",              2,  READONLY,             (1, 1, 1),  Read(keys::ttl)),
     command("PTTL",             2,  READONLY,             (1, 1, 1),  Read(keys::pttl)),
     command("EXPIRE",           -3, WRITE,                (1, 1, 1),  Write(write::keys::expire)),
@@ -852,6 +878,39 @@ pub fn unknown_command(args: &[Vec<u8>]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Each flag is a bit of its own (two branches once gave two flags the same bit).
+    #[test]
+    fn flags_are_distinct_bits() {
+        let flags = [
+            WRITE,
+            READONLY,
+            NO_AUTH,
+            PUBSUB,
+            NO_MULTI,
+            TRANSACTION,
+            QUEUED,
+            PUSHES,
+            CONTAINER,
+            SETUP,
+            NUMKEYS,
+            STREAMS,
+            MOVABLE,
+            STORE_KEY,
+            GEO_STORE_KEY,
+            NOSCRIPT,
+            ALLOW_BUSY,
+            ADMIN,
+            BLOCKING,
+            NO_MANDATORY_KEYS,
+        ];
+        let mut seen = 0u32;
+        for f in flags {
+            assert_eq!(f.count_ones(), 1, "{f:#x}");
+            assert_eq!(seen & f, 0, "{f:#x} twice");
+            seen |= f;
+        }
+    }
 
     #[test]
     fn every_name_is_once_in_upper_case_and_found_in_any_case() {

@@ -100,6 +100,9 @@ impl Conn {
             return Flow::Continue;
         }
         self.out.resp3 = resp3;
+        // Seen at once by those who write to this connection (PUBLISH, tracking invalidations):
+        // the next command would set it too late for a client that only listens now.
+        self.handle.state.lock().expect("client state").resp3 = resp3;
         self.out.map(7);
         self.out.bulk(b"server");
         self.out.bulk(b"mmtree");
@@ -315,6 +318,14 @@ impl Conn {
                 },
                 "ADDR" => addr = Some(v.clone()),
                 "LADDR" => laddr = Some(v.clone()),
+                // Only the default user exists (no ACL users).
+                "USER" if v.as_slice() != b"default" => {
+                    self.out.error(&format!(
+                        "ERR No such user '{}'",
+                        String::from_utf8_lossy(v)
+                    ));
+                    return;
+                }
                 "USER" => user = Some(v.clone()),
                 "TYPE" => {
                     let Some(t) = self.client_type(v) else {

@@ -7,6 +7,7 @@
 //! too (see `exec` and `store::Watches`).
 
 mod client;
+mod introspection;
 mod pubsub;
 mod server;
 mod snapshot;
@@ -88,6 +89,12 @@ pub struct Conn {
     /// The clock, as of the event loop's round (CLIENT LIST's idle time; expiry, in Unix ms).
     pub now: Instant,
     now_ms: u64,
+    /// CLIENT TRACKING's options while it is on (`crate::tracking` holds them too).
+    tracking: Option<crate::tracking::Mode>,
+    /// CLIENT CACHING YES (OPTIN) or NO (OPTOUT) was given for the next command.
+    caching: bool,
+    /// While EXEC's session commands run here (MONITOR refuses to run there).
+    in_exec: bool,
 }
 
 /// What `process` stopped at.
@@ -122,10 +129,13 @@ enum Wait {
     Writes { silent: Vec<bool> },
     /// WATCH of these keys on `db`.
     Watch { db: u32, keys: Vec<Vec<u8>> },
+    /// CLIENT TRACKING ON's round trip through the writer: `+OK`.
+    Ok,
     /// A blocking command (BLPOP, …): its one reply, whenever the writer gives it (at once, when
     /// a commit serves the client, at its timeout, or on CLIENT UNBLOCK). Until then the
-    /// connection reads no further command, as a blocked Redis client.
-    Block,
+    /// connection reads no further command, as a blocked Redis client. (Its arguments: a
+    /// command answered later is logged to the SLOWLOG then.)
+    Block { args: Vec<Vec<u8>> },
     /// EXEC of `queue`; `slots` says where each reply comes from.
     Exec {
         queue: Vec<Op>,
@@ -171,6 +181,8 @@ impl Conn {
             watch: Arc::new(WatchClaim::default()),
             block: Arc::new(BlockClaim::default()),
             buffers: crate::pubsub::Buffers::default(),
+            tracking: Default::default(),
+            monitor: AtomicBool::new(false),
         });
         server
             .registry
@@ -214,6 +226,9 @@ impl Conn {
             exec_snapshot: None,
             now: Instant::now(),
             now_ms: now_ms(),
+            tracking: None,
+            caching: false,
+            in_exec: false,
         }
     }
 
@@ -233,7 +248,7 @@ impl Conn {
 
     /// True while a blocking command waits for the writer's answer (blocked, or about to be).
     pub fn is_blocked(&self) -> bool {
-        matches!(self.waiting, Some(Wait::Block))
+        matches!(self.waiting, Some(Wait::Block { .. }))
     }
 
     /// True if nothing is held: no job out, no command stalled or queued for the writer.
@@ -326,7 +341,13 @@ impl Conn {
                 && !prepared.cmd.is_some_and(|c| c.has(table::PUSHES));
             let mark = self.out.buf.len();
             self.silent_now = silent;
+            // CLIENT CACHING's choice lasts for the next command (a whole transaction); a CLIENT
+            // subcommand leaves it, as in Redis.
+            let keeps_caching = prepared.cmd.is_some_and(|c| c.name.starts_with("CLIENT|"));
             let flow = self.command(args, prepared);
+            if self.caching && !keeps_caching && self.multi.is_none() {
+                self.caching = false;
+            }
             self.silent_now = false;
             if silent {
                 self.out.buf.truncate(mark);
@@ -403,10 +424,20 @@ impl Conn {
                 slots,
                 db_after,
             }) => self.exec_done(queue, slots, db_after, outcome),
-            Some(Wait::Block) => match outcome {
+            Some(Wait::Ok) => match outcome {
+                Outcome::Failed(e) => self.out.error(&e),
+                _ => self.out.simple("OK"),
+            },
+            Some(Wait::Block { args }) => match outcome {
                 Outcome::Replies(replies) => {
                     for reply in &replies {
                         self.out.reply(reply);
+                    }
+                }
+                Outcome::Unblocked(reply, micros) => {
+                    self.out.reply(&reply);
+                    if self.server.is_slow(micros) {
+                        self.server.log_slow(self.id, &args, micros);
                     }
                 }
                 Outcome::Failed(e) => self.out.error(&e),
@@ -526,6 +557,7 @@ impl Conn {
             Job::Writes {
                 db: self.pending_db,
                 ops,
+                client: self.id,
             },
             Wait::Writes { silent },
         );
@@ -621,6 +653,10 @@ impl Conn {
             return Flow::Continue;
         }
         if cmd.has(table::TRANSACTION) && !(cmd.has(table::QUEUED) && self.multi.is_some()) {
+            // (EXEC shows its queue first: `exec`.)
+            if cmd.session() != Some(Session::Exec) && cmd.arity_ok(args.len()) {
+                self.feed(self.db, cmd, &args);
+            }
             self.transaction(cmd, &args);
             return Flow::Continue;
         }
@@ -652,6 +688,8 @@ impl Conn {
             if !cmd.arity_ok(args.len()) {
                 self.wrong_args(name);
             } else {
+                self.feed(self.db, cmd, &args);
+                let wait = Wait::Block { args: args.clone() };
                 let job = Job::Block {
                     db: self.db,
                     op: Op { cmd, args },
@@ -659,13 +697,16 @@ impl Conn {
                     notifier: self.notifier.clone(),
                     claim: self.handle.block.clone(),
                 };
-                self.submit(job, Wait::Block);
+                self.submit(job, wait);
             }
             return Flow::Continue;
         }
         if cmd.has(table::WRITE) {
             debug_assert!(self.pending.is_empty() || self.pending_db == self.db);
             self.pending_db = self.db;
+            if cmd.arity_ok(args.len()) {
+                self.feed(self.db, cmd, &args);
+            }
             self.pending.push(Op { cmd, args });
             self.pending_silent.push(self.silent_now);
             return Flow::Continue;
@@ -675,7 +716,14 @@ impl Conn {
             self.out.error(&cmd.wrong_args());
             return Flow::Continue;
         }
+        self.feed(self.db, cmd, &args);
+        // Timed for the SLOWLOG: what runs here (a write's time is the writer's).
+        let started = Instant::now();
         let flow = self.run(cmd, &args);
+        let micros = started.elapsed().as_micros() as u64;
+        if self.server.is_slow(micros) {
+            self.server.log_slow(self.id, &args, micros);
+        }
         if self.quit {
             Flow::Close
         } else {
@@ -716,6 +764,10 @@ impl Conn {
         let a = cmd.own_args(args);
         let name = cmd.name;
         if let Handler::Read(read) = cmd.handler {
+            // A tracked read runs on a snapshot taken after its keys were registered.
+            if self.track_read(cmd, args) {
+                self.snap = None;
+            }
             self.keyspace_read(|ks| read(ks, a));
             return Flow::Continue;
         }
@@ -816,6 +868,20 @@ impl Conn {
             Session::ClientReply => self.client_reply(&a[0]),
             Session::ClientUnblock if a.len() <= 2 => self.client_unblock(a),
             Session::ClientUnblock => self.out.error("ERR syntax error"),
+            Session::ClientTracking => self.client_tracking(a),
+            Session::ClientCaching => self.client_caching(&a[0]),
+            Session::ClientGetredir => self.client_getredir(),
+            Session::ClientTrackinginfo => self.client_trackinginfo(),
+            Session::Monitor => self.monitor(),
+            Session::SlowlogGet => self.slowlog_get(a),
+            Session::SlowlogLen => {
+                let len = self.server.slowlog.lock().expect("slowlog").len();
+                self.out.int(len as i64);
+            }
+            Session::SlowlogReset => {
+                self.server.slowlog.lock().expect("slowlog").reset();
+                self.out.simple("OK");
+            }
             Session::Command => self.command_all(),
             Session::CommandCount => self.out.int(table::COMMANDS.len() as i64),
             Session::CommandInfo => self.command_info_of(a),
@@ -882,6 +948,8 @@ impl Drop for Conn {
         }
         self.unwatch();
         self.drop_watch_in_flight(true);
+        self.tracking_off();
+        self.monitor_off();
         {
             let mut subs = self.server.subs.lock().expect("subs");
             for c in &self.channels {

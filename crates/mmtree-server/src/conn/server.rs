@@ -14,6 +14,9 @@ impl Conn {
         } else if c.has(table::READONLY) {
             flags.push("readonly");
         }
+        if c.has(table::ADMIN) {
+            flags.push("admin");
+        }
         if c.has(table::BLOCKING) {
             flags.push("blocking");
         }
@@ -146,6 +149,11 @@ impl Conn {
             ("hash-max-listpack-entries", "128".into()),
             ("hash-max-listpack-value", "64".into()),
             ("maxmemory-policy", "noeviction".into()),
+            ("maxmemory-samples", "5".into()),
+            ("maxmemory-clients", "0".into()),
+            // No replication (the old name and the new).
+            ("slaveof", String::new()),
+            ("replicaof", String::new()),
             (
                 "stream-node-max-entries",
                 crate::store::stream::node_entries_setting().to_string(),
@@ -161,7 +169,32 @@ impl Conn {
                 "busy-reply-threshold",
                 self.server.scripts.time_limit_ms().to_string(),
             ),
+            (
+                "slowlog-log-slower-than",
+                self.server
+                    .slowlog_slower_than
+                    .load(Ordering::Relaxed)
+                    .to_string(),
+            ),
+            (
+                "slowlog-max-len",
+                self.server
+                    .slowlog_max_len
+                    .load(Ordering::Relaxed)
+                    .to_string(),
+            ),
+            (
+                "tracking-table-max-keys",
+                self.server
+                    .tracking
+                    .lock()
+                    .expect("tracking")
+                    .max_keys
+                    .to_string(),
+            ),
         ];
+        // Redis' hidden settings answer only when named exactly, never to a pattern.
+        let hidden: [(&str, String); 1] = [("key-load-delay", "0".into())];
         let matched: Vec<&(&str, String)> = params
             .iter()
             .filter(|(k, _)| {
@@ -169,6 +202,11 @@ impl Conn {
                     .iter()
                     .any(|p| glob(&p.to_ascii_lowercase(), k.as_bytes()))
             })
+            .chain(hidden.iter().filter(|(k, _)| {
+                patterns
+                    .iter()
+                    .any(|p| p.eq_ignore_ascii_case(k.as_bytes()))
+            }))
             .collect();
         self.out.map(matched.len());
         for (k, v) in matched {
@@ -186,12 +224,69 @@ impl Conn {
             self.out.error("ERR syntax error");
             return;
         }
-        // Checked whole before any is applied, as Redis.
+        // Checked whole before any is applied, as Redis: first what no value can make right (a
+        // setting fixed at start, one named twice).
+        const IMMUTABLE: [&str; 12] = [
+            "daemonize",
+            "databases",
+            "io-threads",
+            "io-threads-do-reads",
+            "pidfile",
+            "logfile",
+            "supervised",
+            "syslog-enabled",
+            "unixsocket",
+            "tcp-backlog",
+            "cluster-enabled",
+            "always-show-logo",
+        ];
+        for (i, pair) in a.chunks(2).enumerate() {
+            let p = String::from_utf8_lossy(&pair[0]).to_ascii_lowercase();
+            let why = if IMMUTABLE.contains(&p.as_str()) {
+                "can't set immutable config"
+            } else if a
+                .chunks(2)
+                .take(i)
+                .any(|q| q[0].eq_ignore_ascii_case(&pair[0]))
+            {
+                "duplicate parameter"
+            } else {
+                continue;
+            };
+            self.out.error(&format!(
+                "ERR CONFIG SET failed (possibly related to argument '{p}') - {why}"
+            ));
+            return;
+        }
         let mut notify = None;
         let mut node_entries = None;
         let mut time_limit = None;
+        let mut slower_than = None;
+        let mut max_len = None;
+        let mut max_keys = None;
         for pair in a.chunks(2) {
             let p = String::from_utf8_lossy(&pair[0]).to_ascii_lowercase();
+            // The SLOWLOG's settings, and the tracking table's size (Redis' ranges).
+            let integer = match p.as_str() {
+                "slowlog-log-slower-than" => Some((&mut slower_than, i64::MIN)),
+                "slowlog-max-len" => Some((&mut max_len, 0)),
+                "tracking-table-max-keys" => Some((&mut max_keys, 0)),
+                _ => None,
+            };
+            if let Some((slot, min)) = integer {
+                match crate::store::parse_i64(&pair[1]) {
+                    Some(n) if n >= min => *slot = Some(n),
+                    Some(_) => {
+                        self.out.error(&format!("ERR CONFIG SET failed (possibly related to argument '{p}') - argument must be between {min} and 9223372036854775807 inclusive"));
+                        return;
+                    }
+                    None => {
+                        self.out.error(&format!("ERR CONFIG SET failed (possibly related to argument '{p}') - argument couldn't be parsed into an integer"));
+                        return;
+                    }
+                }
+                continue;
+            }
             // How many entries a stream node holds: what approximate trimming removes at once.
             if p == "stream-node-max-entries" {
                 match crate::store::parse_i64(&pair[1]) {
@@ -256,6 +351,23 @@ impl Conn {
         if let Some(ms) = time_limit {
             self.server.scripts.set_time_limit_ms(ms);
         }
+        if let Some(n) = slower_than {
+            self.server.slowlog_slower_than.store(n, Ordering::Relaxed);
+        }
+        if let Some(n) = max_len {
+            self.server
+                .slowlog_max_len
+                .store(n as u64, Ordering::Relaxed);
+        }
+        if let Some(n) = max_keys {
+            // Over the new limit: keys are evicted (and invalidated) at once.
+            let evicted = {
+                let mut t = self.server.tracking.lock().expect("tracking");
+                t.max_keys = n as usize;
+                t.limit()
+            };
+            self.server.invalidate(&evicted);
+        }
         self.out.simple("OK");
     }
     /// A container's HELP, in Redis 7's shape (`addReplyHelp`): a header, what each subcommand
@@ -300,6 +412,26 @@ impl Conn {
                 "    Accepted and not kept.",
                 "UNBLOCK <clientid> [TIMEOUT|ERROR]",
                 "    Unblock the specified blocked client.",
+                "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+                "         [OPTIN] [OPTOUT] [NOLOOP]",
+                "    Control server assisted client side caching.",
+                "CACHING (YES|NO)",
+                "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+                "GETREDIR",
+                "    Return the client ID we are redirecting to when tracking is enabled.",
+                "TRACKINGINFO",
+                "    Report tracking status for the current connection.",
+            ],
+            "SLOWLOG" => &[
+                "GET [<count>]",
+                "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+                "    Entries are made of:",
+                "    id, timestamp, time in microseconds, arguments array, client IP and port,",
+                "    client name",
+                "LEN",
+                "    Return the length of the slowlog.",
+                "RESET",
+                "    Reset the slowlog.",
             ],
             "CONFIG" => &[
                 "GET <pattern>",

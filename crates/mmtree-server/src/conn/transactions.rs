@@ -92,18 +92,30 @@ impl Conn {
                 self.unwatch();
                 self.out.simple("OK");
             }
-            _ => self.exec(),
+            _ => self.exec(cmd, args),
         }
     }
     /// EXEC: the queued commands run in the writer as one transaction (writes, and the keyspace
     /// reads, which see the transaction's earlier writes); SELECT is resolved here, and the rest
     /// (PING, ECHO, INFO, CONFIG, CLIENT, COMMAND, RANDOMKEY, MMTREE.RANGE, …) run here after
     /// the commit, each reply in its place.
-    pub(super) fn exec(&mut self) {
+    pub(super) fn exec(&mut self, cmd: &Command, args: &[Vec<u8>]) {
         let Some(queue) = self.multi.take() else {
             self.out.error("ERR EXEC without MULTI");
             return;
         };
+        // MONITOR sees the queued commands as they run, then EXEC (only EXEC for a transaction
+        // discarded).
+        if !self.multi_failed {
+            let mut db = self.db;
+            for op in &queue {
+                self.feed(db, op.cmd, &op.args);
+                if op.cmd.session() == Some(Session::Select) {
+                    db = store::parse_i64(&op.args[1]).map_or(db, |d| d as u32);
+                }
+            }
+        }
+        self.feed(self.db, cmd, args);
         if std::mem::take(&mut self.multi_failed) {
             self.unwatch();
             self.out
@@ -151,6 +163,8 @@ impl Conn {
                 watched,
                 ops,
                 snapshot,
+                client: self.id,
+                track: self.tracks_reads(),
             },
             Wait::Exec {
                 queue,
@@ -184,7 +198,7 @@ impl Conn {
                 self.out.error(&e);
                 return;
             }
-            Outcome::Watched(_) | Outcome::Blocked => {
+            Outcome::Watched(_) | Outcome::Blocked | Outcome::Unblocked(..) => {
                 self.out.error("ERR unexpected writer answer");
                 return;
             }
@@ -203,7 +217,9 @@ impl Conn {
                     if cmd.session() == Some(Session::Unwatch) {
                         self.out.simple("OK");
                     } else {
+                        self.in_exec = true;
                         let _ = self.run(cmd, args);
+                        self.in_exec = false;
                     }
                 }
             }

@@ -27,7 +27,7 @@ mod watch;
 
 pub use sweep::sweep;
 pub use tx::{note_list_head, Tx, Value};
-pub use watch::{WatchedKey, Watches};
+pub use watch::{Change, WatchedKey, Watches};
 
 use crate::notify::{self, KeyEvent};
 use crate::resp::Reply;

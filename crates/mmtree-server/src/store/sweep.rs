@@ -3,12 +3,14 @@
 use super::*;
 
 /// Deletes keys whose expiry has passed, at most `limit` of them. Returns how many. (A swept key
-/// had already expired, so watches of it are left alone: EXEC checks liveness itself.)
+/// had already expired, so watches of it are left alone: EXEC checks liveness itself; CLIENT
+/// TRACKING hears of it through `Watches::expired`.)
 pub fn sweep(
     w: &mut WriteTransaction,
     now: u64,
     limit: usize,
     mut events: Option<&mut Vec<KeyEvent>>,
+    watches: &mut Watches,
 ) -> TxResult<usize> {
     if !w.has_table(EXPIRY_QUEUE)? {
         return Ok(0);
@@ -43,6 +45,7 @@ pub fn sweep(
             };
             tx.drop_hash(key)?;
             tx.notify(notify::EXPIRED, "expired", key);
+            watches.expired(key);
             w.table(table_name(*db))?.remove(key)?;
         }
     }

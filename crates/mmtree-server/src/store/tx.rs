@@ -416,6 +416,9 @@ impl Tx<'_> {
 
     pub fn flush(&mut self) -> TxResult<()> {
         let db = self.db;
+        if let Some(watches) = self.watches.as_deref_mut() {
+            watches.flushed();
+        }
         // A watched key that is live counts as modified; an absent or stale one does not.
         let watched = self
             .watches

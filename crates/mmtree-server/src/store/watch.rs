@@ -12,10 +12,28 @@ use std::collections::HashMap;
 /// The writer's blocked clients (`crate::blocking`) register the keys they wait on here too
 /// (`add_waiter`): every write that touches such a key, by whatever command (a script's
 /// included), notes it in `ready`, and the writer serves those keys after the command.
+///
+/// While some client uses CLIENT TRACKING (`tracking`), every touch and flush is also noted as a
+/// `Change` with the client whose command made it (`client`, set by the writer before each
+/// job): the writer hands them to the tracking table after the commit.
 #[derive(Default)]
 pub struct Watches {
     dbs: HashMap<u32, HashMap<Vec<u8>, Watched>>,
     ready: Vec<(u32, Vec<u8>)>,
+    /// Collect `changes` (some client tracks keys).
+    pub tracking: bool,
+    /// The client whose command the writer is running (0: none).
+    pub client: u64,
+    changes: Vec<Change>,
+}
+
+/// One change the writer made, for CLIENT TRACKING: a key (of any database: tracking knows key
+/// names only, as Redis), or a flush; with the client whose command made it (0: the expiry
+/// sweep).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Change {
+    Key(Vec<u8>, u64),
+    Flush(u64),
 }
 
 #[derive(Default)]
@@ -38,8 +56,28 @@ pub struct WatchedKey {
 }
 
 impl Watches {
+    /// True if nothing needs the writes' touches (no watch, no waiter, no tracking).
     pub fn is_empty(&self) -> bool {
-        self.dbs.is_empty()
+        self.dbs.is_empty() && !self.tracking
+    }
+
+    /// A FLUSHDB or FLUSHALL ran (for CLIENT TRACKING).
+    pub fn flushed(&mut self) {
+        if self.tracking {
+            self.changes.push(Change::Flush(self.client));
+        }
+    }
+
+    /// A key the expiry sweep removed (for CLIENT TRACKING).
+    pub fn expired(&mut self, key: &[u8]) {
+        if self.tracking {
+            self.changes.push(Change::Key(key.to_vec(), 0));
+        }
+    }
+
+    /// The changes noted since the last call, in order.
+    pub fn take_changes(&mut self) -> Vec<Change> {
+        std::mem::take(&mut self.changes)
     }
 
     /// Registers one watcher of the key; returns its current version.
@@ -104,6 +142,9 @@ impl Watches {
     }
 
     pub fn touch(&mut self, db: u32, key: &[u8]) {
+        if self.tracking {
+            self.changes.push(Change::Key(key.to_vec(), self.client));
+        }
         if let Some(entry) = self.dbs.get_mut(&db).and_then(|keys| keys.get_mut(key)) {
             entry.version += 1;
             if entry.waiters > 0 {

@@ -48,6 +48,12 @@ pub(crate) fn get<'a, S: Source + ?Sized>(
             };
         }
         node = view.child(child_index(&view, key)?)?;
+        // The child's header and first slots asked for at once: a binary search reads them one
+        // after another, each a cache miss of its own (a leaf's slot array, about 30 slots,
+        // lies in its first four cache lines).
+        if let NodeRef::Page(id) = node {
+            source.touch_ahead(id);
+        }
     }
     Err(depth_error(node))
 }

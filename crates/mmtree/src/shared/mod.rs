@@ -745,10 +745,12 @@ impl Shared {
             log.note_checkpoint(started.elapsed());
             // A log file far larger than the budget (the budget shrank with the data file, or a
             // big one was configured before) is cut back: its records are obsolete now. The
-            // last process closing cuts it back to its header (nobody appends to it any more).
+            // last process closing cuts it back to its header (nobody appends to it any more),
+            // and so does the background merge (the writer went idle): a close after it finds
+            // the log cut already and skips the `ftruncate` (5 ms for 25 MiB of log).
             let keep = match closing {
-                Closing::No => 4 * self.checkpoint_budget(&meta),
-                Closing::Yes | Closing::MarkOnly => RECORDS_AT,
+                Closing::No if !self.on_merge_thread() => 4 * self.checkpoint_budget(&meta),
+                Closing::No | Closing::Yes | Closing::MarkOnly => RECORDS_AT,
             };
             let _ = log.shrink_if_over(keep);
         }
@@ -771,6 +773,11 @@ impl Shared {
             let _ = self.storage.truncate_to(keep + slack);
         }
         Ok(())
+    }
+
+    /// Whether the calling thread is this handle's background merge thread.
+    fn on_merge_thread(&self) -> bool {
+        self.merge_signal.thread_id.get() == Some(&std::thread::current().id())
     }
 
     /// Starts the background log sync (for `Eventual` commits), once.

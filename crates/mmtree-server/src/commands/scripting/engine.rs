@@ -747,6 +747,16 @@ fn execute(ctx: &mut Ctx<'_, '_>, argv: &[Vec<u8>]) -> mmtree::Result<Reply> {
         )));
     }
     let a = &argv[1..];
+    if ctx.shared.monitoring.load(Ordering::Relaxed) {
+        ctx.shared
+            .monitored
+            .lock()
+            .expect("monitored")
+            .push((ctx.db, argv.to_vec()));
+    }
+    if cmd.has(table::READONLY) {
+        ctx.shared.read_called.store(true, Ordering::Relaxed);
+    }
     match cmd.handler {
         Handler::Write(_) | Handler::Read(_) | Handler::Block(_) => {
             if cmd.has(table::WRITE) {

@@ -160,6 +160,13 @@ pub struct Scripts {
     /// `lua-time-limit` (`busy-reply-threshold`), in milliseconds.
     time_limit_ms: AtomicU64,
     epoch: Instant,
+    /// Some connection is in MONITOR mode: `redis.call` notes each command in `monitored`,
+    /// which the writer feeds to the monitors after the script (`[db lua] …`).
+    pub monitoring: AtomicBool,
+    pub monitored: Mutex<Vec<(u32, Vec<Vec<u8>>)>>,
+    /// Set by `redis.call` of a read-only command (CLIENT TRACKING then tracks the script's
+    /// declared keys, as Redis 7.0); the writer clears it before each command.
+    pub read_called: AtomicBool,
 }
 
 impl Default for Scripts {
@@ -171,6 +178,9 @@ impl Default for Scripts {
             run: Running::default(),
             time_limit_ms: AtomicU64::new(5000),
             epoch: Instant::now(),
+            monitoring: AtomicBool::new(false),
+            monitored: Mutex::default(),
+            read_called: AtomicBool::new(false),
         }
     }
 }
