@@ -238,3 +238,117 @@ fn moves_and_multi_key_pops_answer_as_redis() {
         ],
     );
 }
+
+/// Goal: the list writes that find a list's ends through the writer's remembered head
+/// (`store::Tx::list_ends`) and write the count row once a command give the answers a plain
+/// model gives, whatever left that memory stale: DEL, RENAME, LINSERT and LREM (which move the
+/// head without noting it), a list emptied and made again elsewhere, SWAPDB. Method: a fixed
+/// pseudo-random sequence of list commands on two keys, each checked against a `VecDeque` model
+/// (the reply, then LRANGE and LLEN of both keys).
+#[test]
+fn list_ends_stay_right_after_every_kind_of_change() {
+    use std::collections::VecDeque;
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("ends.mmt"), &[]);
+    let mut c = server.client();
+    let mut model: [VecDeque<String>; 2] = [VecDeque::new(), VecDeque::new()];
+    let keys = ["a", "b"];
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    for step in 0..600 {
+        let k = next(2) as usize;
+        let key = keys[k];
+        let v = format!("v{step}");
+        match next(11) {
+            0 | 1 => {
+                let n: i64 = cmd(&mut c, &["LPUSH", key, &v, &format!("{v}x")]).unwrap();
+                model[k].push_front(v.clone());
+                model[k].push_front(format!("{v}x"));
+                assert_eq!(n as usize, model[k].len());
+            }
+            2 | 3 => {
+                let n: i64 = cmd(&mut c, &["RPUSH", key, &v]).unwrap();
+                model[k].push_back(v);
+                assert_eq!(n as usize, model[k].len());
+            }
+            4 => {
+                let got: Option<String> = cmd(&mut c, &["LPOP", key]).unwrap();
+                assert_eq!(got, model[k].pop_front());
+            }
+            5 => {
+                let got: Vec<String> = cmd(&mut c, &["RPOP", key, "2"]).unwrap_or_default();
+                let want: Vec<String> = (0..2).filter_map(|_| model[k].pop_back()).collect();
+                assert_eq!(got, want);
+            }
+            6 => {
+                // The capped list, and a trim from the head.
+                let (start, stop) = if next(2) == 0 { (0, 4) } else { (2, -1) };
+                let _: () = cmd(
+                    &mut c,
+                    &["LTRIM", key, &start.to_string(), &stop.to_string()],
+                )
+                .unwrap();
+                let len = model[k].len() as i64;
+                let fix = |i: i64| if i < 0 { (i + len).max(0) } else { i };
+                let (s, e) = (fix(start), fix(stop).min(len - 1));
+                model[k] = if s > e {
+                    VecDeque::new()
+                } else {
+                    model[k].range(s as usize..=e as usize).cloned().collect()
+                };
+            }
+            7 => {
+                // LINSERT before the last element and LREM of the first: both move elements
+                // (the shorter side), which may move the head.
+                if let Some(last) = model[k].back().cloned() {
+                    let n: i64 = cmd(&mut c, &["LINSERT", key, "BEFORE", &last, &v]).unwrap();
+                    let at = model[k].len() - 1;
+                    model[k].insert(at, v);
+                    assert_eq!(n as usize, model[k].len());
+                }
+                if let Some(first) = model[k].front().cloned() {
+                    let n: i64 = cmd(&mut c, &["LREM", key, "1", &first]).unwrap();
+                    assert_eq!(n, 1);
+                    model[k].pop_front();
+                }
+            }
+            8 => {
+                let _: i64 = cmd(&mut c, &["DEL", key]).unwrap();
+                model[k].clear();
+            }
+            9 => {
+                // RENAME one onto the other (a missing source is an error and changes nothing).
+                let other = 1 - k;
+                let r: redis::RedisResult<()> = cmd(&mut c, &["RENAME", key, keys[other]]);
+                if model[k].is_empty() {
+                    assert!(r.is_err());
+                } else {
+                    r.unwrap();
+                    model[other] = std::mem::take(&mut model[k]);
+                }
+            }
+            _ => {
+                // SWAPDB twice: the same keys in the same database, through the other one.
+                let _: () = cmd(&mut c, &["SWAPDB", "0", "1"]).unwrap();
+                let _: () = cmd(&mut c, &["SWAPDB", "0", "1"]).unwrap();
+                let got: Option<String> =
+                    cmd(&mut c, &["LMOVE", key, key, "RIGHT", "LEFT"]).unwrap();
+                if let Some(last) = model[k].pop_back() {
+                    model[k].push_front(last);
+                }
+                assert_eq!(got.as_ref(), model[k].front());
+            }
+        }
+        for (i, key) in keys.iter().enumerate() {
+            let got: Vec<String> = cmd(&mut c, &["LRANGE", key, "0", "-1"]).unwrap();
+            assert_eq!(got, Vec::from(model[i].clone()), "step {step}, key {key}");
+            let len: i64 = cmd(&mut c, &["LLEN", key]).unwrap();
+            assert_eq!(len as usize, model[i].len(), "step {step}, key {key}");
+        }
+    }
+}

@@ -390,3 +390,97 @@ fn pops_removals_and_stores_answer_as_redis() {
         ],
     );
 }
+
+/// Goal: ZADD, which writes a member's rows and then the set's count row once, keeps the count
+/// (ZCARD, the key's existence) and the score order right through adds, updates, options that
+/// skip, INCR and removals. Method: a fixed pseudo-random sequence of ZADD (plain, NX, XX, GT,
+/// CH, INCR, several pairs), ZREM and ZINCRBY on one key, checked against a `BTreeMap` model
+/// after each command (ZCARD, ZRANGE WITHSCORES, EXISTS).
+#[test]
+fn zadd_counts_and_orders_as_a_model() {
+    use std::collections::BTreeMap;
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("zmodel.mmt"), &[]);
+    let mut c = server.client();
+    let mut model: BTreeMap<String, i64> = BTreeMap::new();
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    for step in 0..500 {
+        let (m1, m2) = (format!("m{}", next(12)), format!("m{}", next(12)));
+        let (s1, s2) = (next(7) as i64 - 3, next(7) as i64 - 3);
+        match next(6) {
+            0 => {
+                let n: i64 = cmd(
+                    &mut c,
+                    &["ZADD", "z", &s1.to_string(), &m1, &s2.to_string(), &m2],
+                )
+                .unwrap();
+                let mut added = 0;
+                for (m, s) in [(&m1, s1), (&m2, s2)] {
+                    added += i64::from(model.insert(m.clone(), s).is_none());
+                }
+                assert_eq!(n, added, "step {step}");
+            }
+            1 => {
+                let n: i64 = cmd(&mut c, &["ZADD", "z", "NX", &s1.to_string(), &m1]).unwrap();
+                let new = !model.contains_key(&m1);
+                if new {
+                    model.insert(m1.clone(), s1);
+                }
+                assert_eq!(n, i64::from(new), "step {step}");
+            }
+            2 => {
+                let n: i64 = cmd(&mut c, &["ZADD", "z", "XX", "CH", &s1.to_string(), &m1]).unwrap();
+                let changed = match model.get_mut(&m1) {
+                    Some(s) if *s != s1 => {
+                        *s = s1;
+                        1
+                    }
+                    _ => 0,
+                };
+                assert_eq!(n, changed, "step {step}");
+            }
+            3 => {
+                let n: i64 = cmd(&mut c, &["ZADD", "z", "GT", &s1.to_string(), &m1]).unwrap();
+                let added = match model.get_mut(&m1) {
+                    Some(s) => {
+                        *s = (*s).max(s1);
+                        0
+                    }
+                    None => {
+                        model.insert(m1.clone(), s1);
+                        1
+                    }
+                };
+                assert_eq!(n, added, "step {step}");
+            }
+            4 => {
+                let got: String =
+                    cmd(&mut c, &["ZADD", "z", "INCR", &s1.to_string(), &m1]).unwrap();
+                let s = model.entry(m1.clone()).or_insert(0);
+                *s += s1;
+                assert_eq!(got, s.to_string(), "step {step}");
+            }
+            _ => {
+                let n: i64 = cmd(&mut c, &["ZREM", "z", &m1, &m2]).unwrap();
+                let removed = i64::from(model.remove(&m1).is_some())
+                    + i64::from(m1 != m2 && model.remove(&m2).is_some());
+                assert_eq!(n, removed, "step {step}");
+            }
+        }
+        let card: i64 = cmd(&mut c, &["ZCARD", "z"]).unwrap();
+        assert_eq!(card as usize, model.len(), "step {step}");
+        let exists: i64 = cmd(&mut c, &["EXISTS", "z"]).unwrap();
+        assert_eq!(exists, i64::from(!model.is_empty()), "step {step}");
+        let got: Vec<(String, i64)> =
+            cmd(&mut c, &["ZRANGE", "z", "0", "-1", "WITHSCORES"]).unwrap();
+        let mut want: Vec<(String, i64)> = model.iter().map(|(m, s)| (m.clone(), *s)).collect();
+        want.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+        assert_eq!(got, want, "step {step}");
+    }
+}

@@ -202,25 +202,23 @@ impl Rows for Snapshot<'_, '_> {
 pub struct Transaction<'a, 'w>(pub &'a mut store::Tx<'w>);
 
 impl Transaction<'_, '_> {
-    fn name(&self, table: Table) -> &'static str {
-        let db = self.0.db;
+    /// The table's handle: reads through it open nothing (no table switch in the commit's
+    /// log record), and a missing table reads as empty.
+    fn handle(&self, table: Table) -> &'static mmtree::TableHandle {
+        let h = store::handles(self.0.db);
         match table {
-            Table::Data => store::table_name(db),
-            Table::Expires => store::expires_name(db),
-            Table::Types => store::types_name(db),
-            Table::Fields => store::hash_name(db),
+            Table::Data => &h.data,
+            Table::Expires => &h.expires,
+            Table::Types => &h.types,
+            Table::Fields => &h.hashes,
         }
     }
 }
 
 impl Rows for Transaction<'_, '_> {
     fn get(&mut self, table: Table, key: &[u8]) -> mmtree::Result<Option<Vec<u8>>> {
-        let name = self.name(table);
-        let w = &mut *self.0.w;
-        if !w.has_table(name)? {
-            return Ok(None);
-        }
-        Ok(w.table(name)?.get(key)?.map(<[u8]>::to_vec))
+        let t = self.handle(table);
+        Ok(t.get(&*self.0.w, key)?.map(<[u8]>::to_vec))
     }
 
     fn run(
@@ -230,14 +228,9 @@ impl Rows for Transaction<'_, '_> {
         prefix: &[u8],
         limit: usize,
     ) -> mmtree::Result<Vec<(Vec<u8>, Vec<u8>)>> {
-        let name = self.name(table);
-        let w = &mut *self.0.w;
-        if !w.has_table(name)? {
-            return Ok(Vec::new());
-        }
-        let t = w.table(name)?;
+        let t = self.handle(table);
         let mut out = Vec::new();
-        for item in t.range((start, Bound::Unbounded))? {
+        for item in t.range(&*self.0.w, (start, Bound::Unbounded))? {
             let (k, v) = item?;
             if !k.starts_with(prefix) || out.len() == limit {
                 break;
@@ -248,12 +241,8 @@ impl Rows for Transaction<'_, '_> {
     }
 
     fn len(&mut self, table: Table) -> mmtree::Result<u64> {
-        let name = self.name(table);
-        let w = &mut *self.0.w;
-        if !w.has_table(name)? {
-            return Ok(0);
-        }
-        Ok(w.table(name)?.len())
+        let t = self.handle(table);
+        t.len(&*self.0.w)
     }
 
     fn count(
@@ -262,13 +251,8 @@ impl Rows for Transaction<'_, '_> {
         start: Bound<&[u8]>,
         end: Bound<&[u8]>,
     ) -> mmtree::Result<u64> {
-        let name = self.name(table);
-        let w = &mut *self.0.w;
-        if !w.has_table(name)? {
-            return Ok(0);
-        }
-        let t = w.table(name)?;
-        count_rows(t.range((start, end))?)
+        let t = self.handle(table);
+        count_rows(t.range(&*self.0.w, (start, end))?)
     }
 
     fn range(
@@ -279,13 +263,8 @@ impl Rows for Transaction<'_, '_> {
         rev: bool,
         limit: usize,
     ) -> mmtree::Result<Vec<(Vec<u8>, Vec<u8>)>> {
-        let name = self.name(table);
-        let w = &mut *self.0.w;
-        if !w.has_table(name)? {
-            return Ok(Vec::new());
-        }
-        let t = w.table(name)?;
-        collect(t.range((start, end))?, rev, limit)
+        let t = self.handle(table);
+        collect(t.range(&*self.0.w, (start, end))?, rev, limit)
     }
 }
 

@@ -26,12 +26,12 @@ mod tx;
 mod watch;
 
 pub use sweep::sweep;
-pub use tx::{Tx, Value};
+pub use tx::{note_list_head, Tx, Value};
 pub use watch::{Change, WatchedKey, Watches};
 
 use crate::notify::{self, KeyEvent};
 use crate::resp::Reply;
-use mmtree::{ReadTable, WriteTransaction};
+use mmtree::{ReadTable, TableHandle, WriteTransaction};
 
 /// Every internal table name starts with this.
 pub const INTERNAL_PREFIX: &str = "__serve:";
@@ -43,24 +43,54 @@ pub const SWAP_TABLE: &str = "__serve:swapping";
 pub const FUNCTIONS_TABLE: &str = "__serve:functions";
 pub const DATABASES: u32 = 16;
 
-/// The tables of one database (names built once: a command does not format them).
+/// The tables of one database (names built once: a command does not format them), with
+/// handles the group's transaction reads them through (`Tx`): a read through a handle opens
+/// nothing, so it adds no table switch to the commit's log record (opening a table by name
+/// does, even to read it).
 struct Names {
     data: String,
     expires: String,
     types: String,
     hashes: String,
+    handles: Handles,
+}
+
+/// One database's tables as handles (see `Names`).
+pub struct Handles {
+    pub data: TableHandle,
+    pub expires: TableHandle,
+    pub types: TableHandle,
+    pub hashes: TableHandle,
 }
 
 static NAMES: std::sync::LazyLock<Vec<Names>> = std::sync::LazyLock::new(|| {
     (0..DATABASES)
-        .map(|db| Names {
-            data: format!("db{db}"),
-            expires: format!("{INTERNAL_PREFIX}expires:db{db}"),
-            types: format!("{INTERNAL_PREFIX}types:db{db}"),
-            hashes: format!("{INTERNAL_PREFIX}hash:db{db}"),
+        .map(|db| {
+            let data = format!("db{db}");
+            let expires = format!("{INTERNAL_PREFIX}expires:db{db}");
+            let types = format!("{INTERNAL_PREFIX}types:db{db}");
+            let hashes = format!("{INTERNAL_PREFIX}hash:db{db}");
+            let handle = |name: &str| TableHandle::named(name).expect("a valid table name");
+            Names {
+                handles: Handles {
+                    data: handle(&data),
+                    expires: handle(&expires),
+                    types: handle(&types),
+                    hashes: handle(&hashes),
+                },
+                data,
+                expires,
+                types,
+                hashes,
+            }
         })
         .collect()
 });
+
+/// Database `db`'s tables as handles.
+pub fn handles(db: u32) -> &'static Handles {
+    &names(db).handles
+}
 
 /// Every database index is checked (< DATABASES) where a client gives it.
 fn names(db: u32) -> &'static Names {

@@ -41,20 +41,18 @@ impl Tx<'_> {
 
     /// The stored value (live or expired), without creating the table.
     pub fn data(&mut self, key: &[u8]) -> TxResult<Option<Vec<u8>>> {
-        let name = table_name(self.db);
-        if !self.w.has_table(name)? {
-            return Ok(None);
-        }
-        Ok(self.w.table(name)?.get(key)?.map(<[u8]>::to_vec))
+        Ok(handles(self.db)
+            .data
+            .get(&*self.w, key)?
+            .map(<[u8]>::to_vec))
     }
 
     /// The stored expiry time (passed or not), without creating the table.
     pub fn expiry(&mut self, key: &[u8]) -> TxResult<Option<u64>> {
-        let name = expires_name(self.db);
-        if !self.w.has_table(name)? {
-            return Ok(None);
-        }
-        Ok(self.w.table(name)?.get(key)?.and_then(decode_expiry))
+        Ok(handles(self.db)
+            .expires
+            .get(&*self.w, key)?
+            .and_then(decode_expiry))
     }
 
     /// The live value (expiry, data).
@@ -70,11 +68,10 @@ impl Tx<'_> {
 
     /// The key's type if it is not a string (`hash`, `set`), live or not.
     pub fn type_of(&mut self, key: &[u8]) -> TxResult<Option<Vec<u8>>> {
-        let name = types_name(self.db);
-        if !self.w.has_table(name)? {
-            return Ok(None);
-        }
-        Ok(self.w.table(name)?.get(key)?.map(<[u8]>::to_vec))
+        Ok(handles(self.db)
+            .types
+            .get(&*self.w, key)?
+            .map(<[u8]>::to_vec))
     }
 
     /// True if the key (live or not) is not a string.
@@ -125,18 +122,36 @@ impl Tx<'_> {
         }
     }
 
-    /// A list's first and last positions (None: no rows).
-    pub fn list_ends(&mut self, key: &[u8]) -> TxResult<Option<(u64, u64)>> {
-        let name = hash_name(self.db);
-        if !self.w.has_table(name)? {
-            return Ok(None);
+    /// A list's first and last positions (None: no rows). With `len` (the list's row count,
+    /// when the caller has it), the head this writer last saw for the key is tried first: two
+    /// point reads confirm it (a row there, none just below: the rows are contiguous, so it is
+    /// the head and the tail is `len - 1` above it). Otherwise the ends are found by a range
+    /// read, whose steps from the end pass over every row removed since the engine's last merge
+    /// (what made LPUSH+LTRIM slow).
+    pub fn list_ends(&mut self, key: &[u8], len: Option<u64>) -> TxResult<Option<(u64, u64)>> {
+        let t = &handles(self.db).hashes;
+        let w = &*self.w;
+        if let Some(len) = len.filter(|&n| n > 0) {
+            if let Some(head) = list_head_hint(self.db, key) {
+                if let Some(tail) = head.checked_add(len - 1) {
+                    if t.get(w, field_key(key, &head.to_be_bytes()))?.is_some()
+                        && (head == 0
+                            || t.get(w, field_key(key, &(head - 1).to_be_bytes()))?
+                                .is_none())
+                    {
+                        return Ok(Some((head, tail)));
+                    }
+                }
+            }
         }
         let (lo, hi) = (field_key(key, &[0; 8]), field_key(key, &[0xff; 8]));
-        let t = self.w.table(name)?;
-        let mut rows = t.range((
-            std::ops::Bound::Included(&lo[..]),
-            std::ops::Bound::Included(&hi[..]),
-        ))?;
+        let mut rows = t.range(
+            w,
+            (
+                std::ops::Bound::Included(&lo[..]),
+                std::ops::Bound::Included(&hi[..]),
+            ),
+        )?;
         let position =
             |k: &[u8]| -> u64 { u64::from_be_bytes(k[k.len() - 8..].try_into().expect("8 bytes")) };
         let Some(first) = rows.next() else {
@@ -147,19 +162,68 @@ impl Tx<'_> {
             Some(row) => position(row?.0),
             None => first,
         };
+        note_list_head(self.db, key, first);
         Ok(Some((first, last)))
+    }
+
+    /// Inserts a row of the collection at `key` (its count row is the caller's: `store_count`).
+    pub fn insert_row(&mut self, key: &[u8], field: &[u8], value: &[u8]) -> TxResult<()> {
+        self.w
+            .table(hash_name(self.db))?
+            .insert(field_key(key, field), value)?;
+        self.touch(key);
+        Ok(())
+    }
+
+    /// Removes a row of the collection at `key`; true if it was there (its count row is the
+    /// caller's: `store_count`).
+    pub fn remove_row(&mut self, key: &[u8], field: &[u8]) -> TxResult<bool> {
+        let removed = self
+            .w
+            .table(hash_name(self.db))?
+            .remove(field_key(key, field))?;
+        if removed {
+            self.touch(key);
+        }
+        Ok(removed)
+    }
+
+    /// Writes the row count of the collection (`kind`) at `key` once a command's rows are in
+    /// place (`insert_row`, `remove_row`): `before` as the command found it (None: no such
+    /// key), `after` as it leaves it. A new key gets its type row (and the `new` event); a key
+    /// left with no rows is deleted. What `hset` and `hdel` do row by row, once a command.
+    pub fn store_count(
+        &mut self,
+        kind: &[u8],
+        key: &[u8],
+        before: Option<u64>,
+        after: Option<u64>,
+    ) -> TxResult<()> {
+        match (before, after.filter(|&n| n > 0)) {
+            (None, None) => {}
+            (Some(_), None) => {
+                self.remove(key)?;
+            }
+            (b, Some(n)) => {
+                if b.is_none() {
+                    self.w.table(types_name(self.db))?.insert(key, kind)?;
+                    self.notify(notify::NEW, "new", key);
+                }
+                if b != Some(n) {
+                    self.w
+                        .table(table_name(self.db))?
+                        .insert(key, n.to_be_bytes())?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Every field of a hash (live or not), in order.
     pub fn fields(&mut self, key: &[u8]) -> TxResult<Vec<(Vec<u8>, Vec<u8>)>> {
-        let name = hash_name(self.db);
-        if !self.w.has_table(name)? {
-            return Ok(Vec::new());
-        }
         let prefix = field_prefix(key);
-        let t = self.w.table(name)?;
         let mut out = Vec::new();
-        for item in t.range(&prefix[..]..)? {
+        for item in handles(self.db).hashes.range(&*self.w, &prefix[..]..)? {
             let (k, v) = item?;
             if !k.starts_with(&prefix) {
                 break;
@@ -171,14 +235,9 @@ impl Tx<'_> {
 
     /// A field of a hash (the caller checked the key is a live hash).
     pub fn field(&mut self, key: &[u8], field: &[u8]) -> TxResult<Option<Vec<u8>>> {
-        let name = hash_name(self.db);
-        if !self.w.has_table(name)? {
-            return Ok(None);
-        }
-        Ok(self
-            .w
-            .table(name)?
-            .get(field_key(key, field))?
+        Ok(handles(self.db)
+            .hashes
+            .get(&*self.w, field_key(key, field))?
             .map(<[u8]>::to_vec))
     }
 
@@ -216,7 +275,7 @@ impl Tx<'_> {
         count: &mut Option<u64>,
     ) -> TxResult<bool> {
         let fk = field_key(key, field);
-        let new = self.w.table(hash_name(self.db))?.get(&fk)?.is_none();
+        let new = handles(self.db).hashes.get(&*self.w, &fk)?.is_none();
         self.w.table(hash_name(self.db))?.insert(&fk, value)?;
         if count.is_none() {
             self.w.table(types_name(self.db))?.insert(key, kind)?;
@@ -394,6 +453,48 @@ impl Tx<'_> {
         self.w.delete_table(hash_name(db))?;
         Ok(())
     }
+}
+
+/// Most key bytes the list heads `note_list_head` keeps take (all are forgotten when a new one
+/// would pass it): 4 MiB, some 100,000 keys of 20 bytes, a few hundred of the longest.
+const LIST_HINT_BYTES_MAX: usize = 4 << 20;
+
+/// See `LIST_HEADS`.
+#[derive(Default)]
+struct ListHeads {
+    heads: rustc_hash::FxHashMap<(u32, Vec<u8>), u64>,
+    /// The key bytes in `heads`.
+    bytes: usize,
+}
+
+thread_local! {
+    /// (db, key) → the position of the list's head as this thread (the group-commit writer)
+    /// last saw or made it. A hint only: `Tx::list_ends` uses one after two point reads confirm
+    /// it, so one left stale by any command (DEL, RENAME, a failed commit, …) costs a range
+    /// read, never a wrong answer.
+    static LIST_HEADS: std::cell::RefCell<ListHeads> = std::cell::RefCell::default();
+}
+
+fn list_head_hint(db: u32, key: &[u8]) -> Option<u64> {
+    LIST_HEADS.with(|h| h.borrow().heads.get(&(db, key.to_vec())).copied())
+}
+
+/// Notes where the list at `key` begins now (see `LIST_HEADS`).
+pub fn note_list_head(db: u32, key: &[u8], head: u64) {
+    LIST_HEADS.with(|h| {
+        let mut h = h.borrow_mut();
+        let entry = (db, key.to_vec());
+        if let Some(at) = h.heads.get_mut(&entry) {
+            *at = head;
+            return;
+        }
+        if h.bytes + key.len() > LIST_HINT_BYTES_MAX {
+            h.heads.clear();
+            h.bytes = 0;
+        }
+        h.bytes += key.len();
+        h.heads.insert(entry, head);
+    });
 }
 
 /// A whole value, as RENAME, COPY and MOVE carry it.

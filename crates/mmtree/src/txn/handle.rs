@@ -71,6 +71,31 @@ impl WriteTransaction {
 }
 
 impl TableHandle {
+    /// A handle of the table `name` without a transaction: nothing is created or logged until
+    /// a write through it (which creates the table, as [`WriteTransaction::table`] does), and
+    /// reads of a table that does not exist find nothing. For callers that keep their handles
+    /// (and read a table without opening it, which in a logged transaction costs a table
+    /// switch in the commit's record). Refuses a name no table can have.
+    ///
+    /// ```
+    /// # fn main() -> mmtree::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mmtree::Db::open(dir.path().join("data.mmt"))?;
+    /// let counts = mmtree::TableHandle::named("counts")?;
+    /// let mut w = db.begin_write()?;
+    /// assert_eq!(counts.get(&w, "a")?, None);
+    /// assert!(!w.has_table("counts")?); // reading created nothing
+    /// counts.insert(&mut w, "a", "1")?;
+    /// assert_eq!(counts.get(&w, "a")?, Some(&b"1"[..]));
+    /// w.commit()?;
+    /// assert!(mmtree::TableHandle::named("").is_err());
+    /// # Ok(()) }
+    /// ```
+    pub fn named(name: &str) -> Result<TableHandle> {
+        crate::catalog::check_table_name(name)?;
+        Ok(TableHandle { name: name.into() })
+    }
+
     /// The table's name.
     pub fn name(&self) -> &str {
         &self.name

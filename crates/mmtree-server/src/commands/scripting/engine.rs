@@ -41,6 +41,16 @@ struct Api {
     run: Function,
     run_function: Function,
     load_library: Function,
+    /// The table keys each run uses, made once: a key given as `&str` is a new Lua string each
+    /// time, created in protected mode (a memory limit is set), a C call of its own.
+    names: Names,
+}
+
+/// See `Api::names`.
+struct Names {
+    n: mlua::LuaString,
+    keys: mlua::LuaString,
+    argv: mlua::LuaString,
 }
 
 /// A Lua state with the prelude run; `resp3` receives `redis.setresp`; `check` is the
@@ -123,6 +133,11 @@ fn new_state(
         run: t.raw_get("run")?,
         run_function: t.raw_get("run_function")?,
         load_library: t.raw_get("load_library")?,
+        names: Names {
+            n: lua.create_string("n")?,
+            keys: lua.create_string("KEYS")?,
+            argv: lua.create_string("ARGV")?,
+        },
     };
     Ok((lua, api))
 }
@@ -595,18 +610,19 @@ impl Engine {
         let resp3 = &self.resp3;
         let api = &self.api;
         let result: mlua::Result<(bool, Value)> = lua.scope(|scope| {
-            let command = scope.create_function(|lua, args: Table| call(lua, &ctx, resp3, args))?;
+            let command = scope
+                .create_function(|lua, args: Table| call(lua, &ctx, resp3, &api.names.n, args))?;
             if eval {
-                api.real.raw_set("KEYS", keys)?;
-                api.real.raw_set("ARGV", argv)?;
+                api.real.raw_set(&api.names.keys, keys)?;
+                api.real.raw_set(&api.names.argv, argv)?;
                 api.run.call((f.clone(), command))
             } else {
                 api.run_function.call((f.clone(), command, keys, argv))
             }
         });
         if eval {
-            let _ = api.real.raw_set("KEYS", Value::Nil);
-            let _ = api.real.raw_set("ARGV", Value::Nil);
+            let _ = api.real.raw_set(&api.names.keys, Value::Nil);
+            let _ = api.real.raw_set(&api.names.argv, Value::Nil);
         }
         let killed = run.kill.load(Ordering::Acquire) == id;
         let aborted = run.abort.load(Ordering::Relaxed);
@@ -648,6 +664,7 @@ fn call(
     lua: &Lua,
     ctx: &RefCell<Ctx<'_, '_>>,
     resp3: &Cell<bool>,
+    n_key: &mlua::LuaString,
     packed: Table,
 ) -> mlua::Result<(bool, Value)> {
     let mut ctx = ctx
@@ -659,7 +676,7 @@ fn call(
         ));
     }
     let fail = |text: &str| Ok((false, convert::error_table(lua, text)?));
-    let n: usize = packed.raw_get("n")?;
+    let n: usize = packed.raw_get(n_key)?;
     if n == 0 {
         return fail("ERR Please specify at least one argument for this redis lib call");
     }

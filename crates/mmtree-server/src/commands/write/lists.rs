@@ -31,10 +31,14 @@ fn push(
     items: &[Vec<u8>],
     count: &mut Option<u64>,
 ) -> TxResult<()> {
-    let (mut head, mut tail) = match tx.list_ends(key)? {
-        Some(ends) if count.is_some() => ends,
-        _ => (LIST_MIDDLE + 1, LIST_MIDDLE),
+    let before = *count;
+    let (mut head, mut tail) = match before {
+        Some(len) => tx
+            .list_ends(key, Some(len))?
+            .unwrap_or((LIST_MIDDLE + 1, LIST_MIDDLE)),
+        None => (LIST_MIDDLE + 1, LIST_MIDDLE),
     };
+    // Positions past the ends hold no row: each push adds one (the count row is written once).
     for e in items {
         let at = if left {
             head -= 1;
@@ -43,7 +47,12 @@ fn push(
             tail += 1;
             tail
         };
-        tx.hset(b"list", key, &at.to_be_bytes(), e, count)?;
+        tx.insert_row(key, &at.to_be_bytes(), e)?;
+        *count = Some(count.unwrap_or(0) + 1);
+    }
+    tx.store_count(b"list", key, before, *count)?;
+    if head <= tail {
+        note_list_head(tx.db, key, head);
     }
     Ok(())
 }
@@ -57,7 +66,11 @@ fn pop(
     n: usize,
     count: &mut Option<u64>,
 ) -> TxResult<Vec<Vec<u8>>> {
-    let Some((head, tail)) = tx.list_ends(key)?.filter(|_| count.is_some()) else {
+    let before = *count;
+    let Some(len) = before else {
+        return Ok(Vec::new());
+    };
+    let Some((head, tail)) = tx.list_ends(key, Some(len))? else {
         return Ok(Vec::new());
     };
     let take = n.min((tail - head + 1) as usize);
@@ -66,7 +79,16 @@ fn pop(
         let at = if left { head + i } else { tail - i };
         let at = at.to_be_bytes();
         popped.push(tx.field(key, &at)?.unwrap_or_default());
-        tx.hdel(key, &at, count)?;
+        if tx.remove_row(key, &at)? {
+            *count = count.map(|n| n.saturating_sub(1));
+        }
+    }
+    // The count row once (the key goes with its last element).
+    tx.store_count(b"list", key, before, *count)?;
+    if count.is_some_and(|n| n == 0) {
+        *count = None;
+    } else if left {
+        note_list_head(tx.db, key, head + take as u64);
     }
     Ok(popped)
 }
@@ -279,7 +301,7 @@ pub fn lset(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Reply> {
         return err("ERR no such key");
     };
     let i = if index < 0 { index + len as i64 } else { index };
-    let head = tx.list_ends(&a[0])?.map(|(h, _)| h);
+    let head = tx.list_ends(&a[0], count)?.map(|(h, _)| h);
     Ok(match head.filter(|_| (0..len as i64).contains(&i)) {
         Some(h) => {
             tx.hset(
@@ -302,9 +324,13 @@ pub fn ltrim(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Reply> {
         return err(NOT_INT);
     };
     let mut count = collection!(tx, &a[0], b"list");
-    let (Some(len), Some((head, tail))) = (count, tx.list_ends(&a[0])?) else {
+    let Some(len) = count else {
         return Ok(Reply::Ok);
     };
+    let Some((head, tail)) = tx.list_ends(&a[0], Some(len))? else {
+        return Ok(Reply::Ok);
+    };
+    let before = count;
     let len = len as i64;
     let fix = |i: i64| if i < 0 { i.saturating_add(len) } else { i };
     let (start, stop) = (fix(start).max(0), fix(stop).min(len - 1));
@@ -315,7 +341,14 @@ pub fn ltrim(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Reply> {
         (head + start as u64, head + stop as u64)
     };
     for at in (head..keep_from).chain(keep_to + 1..=tail) {
-        tx.hdel(&a[0], &at.to_be_bytes(), &mut count)?;
+        if tx.remove_row(&a[0], &at.to_be_bytes())? {
+            count = count.map(|n| n.saturating_sub(1));
+        }
+    }
+    // The count row once (the key goes with its last element).
+    tx.store_count(b"list", &a[0], before, count)?;
+    if keep_from <= keep_to {
+        note_list_head(tx.db, &a[0], keep_from);
     }
     tx.notify_and_gone(notify::LIST, "ltrim", &a[0])?;
     Ok(Reply::Ok)

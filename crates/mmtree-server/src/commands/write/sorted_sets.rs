@@ -115,9 +115,12 @@ pub fn add_members(
     {
         return err("ERR sorted set key and member too large");
     }
-    let mut count = collection!(tx, key, b"zset");
+    let before = collection!(tx, key, b"zset");
+    // The rows go in one by one; the count row is written once, after them (`store_count`).
+    let mut count = before;
     let (mut added, mut changed) = (0i64, 0i64);
     let mut last: Option<f64> = None;
+    let mut nan = false;
     for &(score, member) in scored {
         let mfield = zmember(member);
         let old = match count {
@@ -129,7 +132,8 @@ pub fn add_members(
             _ => score,
         };
         if new.is_nan() {
-            return err("ERR resulting score is not a number (NaN)");
+            nan = true;
+            break;
         }
         let skip = match old {
             None => xx,
@@ -139,19 +143,34 @@ pub fn add_members(
             last = None;
             continue;
         }
+        let mut n = count.unwrap_or(0);
         if let Some(o) = old {
             if o == new {
                 last = Some(new);
                 continue;
             }
-            tx.hdel_order(key, member, o, &mut count)?;
+            // The old order row (and the one an older server wrote for -0).
+            let removed = tx.remove_row(key, &zorder(member, o))?
+                || (o == 0.0
+                    && o.is_sign_negative()
+                    && tx.remove_row(key, &zorder_negative_zero(member))?);
+            n = n.saturating_sub(u64::from(removed));
             changed += 1;
         } else {
+            // A new member: its member row is new (absent above), so is its order row.
+            n += 1;
             added += 1;
         }
-        tx.hset(b"zset", key, &mfield, &score_bytes(new), &mut count)?;
-        tx.hset(b"zset", key, &zorder(member, new), b"", &mut count)?;
+        // The member row (replaced if the member was there) and the order row at the new
+        // score (no member has a row at the score it does not hold: a new row).
+        tx.insert_row(key, &mfield, &score_bytes(new))?;
+        tx.insert_row(key, &zorder(member, new), b"")?;
+        count = Some(n + 1);
         last = Some(new);
+    }
+    tx.store_count(b"zset", key, before, count)?;
+    if nan {
+        return err("ERR resulting score is not a number (NaN)");
     }
     if added + changed > 0 {
         let event = if incr { "zincr" } else { "zadd" };
