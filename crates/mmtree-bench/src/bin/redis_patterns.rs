@@ -144,8 +144,11 @@ fn main() -> Result<()> {
         Mode::Pingpong => args.pairs,
     };
     for pair in 0..pairs {
-        let ping = format!("bench:ping:{pair}");
-        let pong = format!("bench:pong:{pair}");
+        // Keys of this process alone: a second client run against the same server (or one
+        // left over) must not take this pair's ball.
+        let me = std::process::id();
+        let ping = format!("bench:ping:{me}:{pair}");
+        let pong = format!("bench:pong:{me}:{pair}");
         let mut a = Conn::open(args.port)?;
         let mut b = Conn::open(args.port)?;
         a.call(&["DEL", &ping, &pong])?;
