@@ -46,6 +46,8 @@ struct Conn {
     reader: BufReader<TcpStream>,
     writer: TcpStream,
     line: String,
+    /// The last bulk string of the last reply (BLPOP's value).
+    last_bulk: Vec<u8>,
 }
 
 impl Conn {
@@ -57,6 +59,7 @@ impl Conn {
             reader,
             writer,
             line: String::new(),
+            last_bulk: Vec::new(),
         })
     }
 
@@ -90,6 +93,8 @@ impl Conn {
                 if n >= 0 {
                     let mut body = vec![0u8; n as usize + 2];
                     std::io::Read::read_exact(&mut self.reader, &mut body)?;
+                    body.truncate(n as usize);
+                    self.last_bulk = body;
                 }
             }
             _ => {}
@@ -152,24 +157,22 @@ fn main() -> Result<()> {
         let mut a = Conn::open(args.port)?;
         let mut b = Conn::open(args.port)?;
         a.call(&["DEL", &ping, &pong])?;
-        // B: woken by A's push, answers with its own.
-        let (stop_b, ping_b, pong_b) = (stop.clone(), ping.clone(), pong.clone());
+        // B: woken by A's push, answers with its own, until A's last ball says "quit". (B
+        // never decides to stop by itself: A may have sent the next ball already.)
+        let (ping_b, pong_b) = (ping.clone(), pong.clone());
         threads.push(std::thread::spawn(move || -> Result<()> {
             loop {
                 // A timeout instead of 0, so a lost ball is an error instead of a hang.
                 if b.call(&["BLPOP", &ping_b, "5"])? == "*-1" {
-                    if stop_b.load(Ordering::Relaxed) {
-                        return Ok(());
-                    }
                     bail!("B: no ball within 5 s");
                 }
-                b.call(&["LPUSH", &pong_b, "ball"])?;
-                if stop_b.load(Ordering::Relaxed) {
+                if b.last_bulk == b"quit" {
                     return Ok(());
                 }
+                b.call(&["LPUSH", &pong_b, "ball"])?;
             }
         }));
-        // A: serves, then waits for the return.
+        // A: serves, then waits for the return; once stopped, sends B the last ball.
         let (stop_a, count) = (stop.clone(), exchanges.clone());
         threads.push(std::thread::spawn(move || -> Result<()> {
             while !stop_a.load(Ordering::Relaxed) {
@@ -179,8 +182,7 @@ fn main() -> Result<()> {
                 }
                 count.fetch_add(2, Ordering::Relaxed);
             }
-            // One last ball lets B see the stop flag and leave its BLPOP.
-            a.call(&["LPUSH", &ping, "ball"])?;
+            a.call(&["LPUSH", &ping, "quit"])?;
             Ok(())
         }));
     }
