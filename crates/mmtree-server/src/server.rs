@@ -146,6 +146,11 @@ impl Server {
     }
 
     /// True if a command that ran `micros` goes to the SLOWLOG.
+    /// Whether commands are timed at all (`slowlog-log-slower-than` is not negative).
+    pub fn slowlog_enabled(&self) -> bool {
+        self.slowlog_slower_than.load(Ordering::Relaxed) >= 0
+    }
+
     pub fn is_slow(&self, micros: u64) -> bool {
         let limit = self.slowlog_slower_than.load(Ordering::Relaxed);
         limit >= 0 && micros >= limit as u64

@@ -91,6 +91,9 @@ pub struct Conn {
     now_ms: u64,
     /// CLIENT TRACKING's options while it is on (`crate::tracking` holds them too).
     tracking: Option<crate::tracking::Mode>,
+    /// When the last command timed for the SLOWLOG ended, while the next one may start from it
+    /// (`command`).
+    lap: Option<Instant>,
     /// CLIENT CACHING YES (OPTIN) or NO (OPTOUT) was given for the next command.
     caching: bool,
     /// While EXEC's session commands run here (MONITOR refuses to run there).
@@ -227,6 +230,7 @@ impl Conn {
             now: Instant::now(),
             now_ms: now_ms(),
             tracking: None,
+            lap: None,
             caching: false,
             in_exec: false,
         }
@@ -265,6 +269,8 @@ impl Conn {
     }
 
     pub fn process(&mut self) -> Status {
+        // A new round: the time since the last one is no command's.
+        self.lap = None;
         if let Some(until) = self.paused_until {
             if self.now < until {
                 return Status::Waiting;
@@ -619,6 +625,9 @@ impl Conn {
 
     /// Runs one command (the writes before it, unless it joins them, have been answered).
     fn command(&mut self, args: Vec<Vec<u8>>, prepared: Prepared) -> Flow {
+        // The previous command's end, if it was timed here and nothing came between (see the
+        // SLOWLOG timing below); any path that returns early drops it.
+        let lap = self.lap.take();
         let name: &str = &prepared.name;
         let cmd = prepared.cmd;
         let has = |flag: u32| cmd.is_some_and(|c| c.has(flag));
@@ -717,13 +726,23 @@ impl Conn {
             return Flow::Continue;
         }
         self.feed(self.db, cmd, &args);
-        // Timed for the SLOWLOG: what runs here (a write's time is the writer's).
-        let started = Instant::now();
-        let flow = self.run(cmd, &args);
-        let micros = started.elapsed().as_micros() as u64;
-        if self.server.is_slow(micros) {
-            self.server.log_slow(self.id, &args, micros);
-        }
+        // Timed for the SLOWLOG: what runs here (a write's time is the writer's). One clock
+        // read per command, not two (the clock was 6.8% of a pipelined GET's CPU): in a run of
+        // commands timed here one after another, each one's end is the next one's start (which
+        // then also counts its own parsing, well under a microsecond).
+        let flow = if self.server.slowlog_enabled() {
+            let started = lap.unwrap_or_else(Instant::now);
+            let flow = self.run(cmd, &args);
+            let ended = Instant::now();
+            let micros = ended.duration_since(started).as_micros() as u64;
+            if self.server.is_slow(micros) {
+                self.server.log_slow(self.id, &args, micros);
+            }
+            self.lap = Some(ended);
+            flow
+        } else {
+            self.run(cmd, &args)
+        };
         if self.quit {
             Flow::Close
         } else {
