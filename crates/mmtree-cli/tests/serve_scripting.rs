@@ -945,6 +945,12 @@ fn script_libraries_and_refusals() {
     let nan = "cjson.encode_invalid_numbers(true) local s = cjson.encode({0/0 > 1 and 1 or 1/0}) \
                cjson.encode_invalid_numbers(false) return s";
     assert_eq!(eval::<String>(&mut c, nan, &["0"]), "[inf]");
+    let bad_key = eval_err(&mut c, "return cjson.encode({a = {[true] = 1}})", &["0"]);
+    assert!(
+        bad_key.contains("Cannot serialise table: table key must be a number or string")
+            && !bad_key.contains("runtime error"),
+        "{bad_key}"
+    );
 
     cmd::<V>(&mut c, &["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]).unwrap();
     let read = "return redis.pcall('xread', 'STREAMS', KEYS[1], '$')";

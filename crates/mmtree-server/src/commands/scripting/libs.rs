@@ -301,7 +301,6 @@ fn encode(
             } else {
                 out.push(b'{');
                 let mut first = true;
-                let mut failed = None;
                 t.for_each(|k: Value, v: Value| {
                     if !first {
                         out.push(b',');
@@ -324,21 +323,13 @@ fn encode(
                             out.push(b':');
                             encode(&v, depth + 1, settings, out)
                         })();
-                    match entry {
-                        Ok(()) => Ok(()),
-                        Err(e) => {
-                            failed = Some(e);
-                            Err(mlua::Error::RuntimeError(String::new()))
-                        }
-                    }
+                    entry.map_err(mlua::Error::RuntimeError)
                 })
-                .or_else(|e| match failed {
-                    Some(_) => Ok(()),
-                    None => Err(e.to_string()),
+                // Our own message back as it was (Display would prefix "runtime error: ").
+                .map_err(|e| match e {
+                    mlua::Error::RuntimeError(m) => m,
+                    e => e.to_string(),
                 })?;
-                if let Some(e) = failed {
-                    return Err(e);
-                }
                 out.push(b'}');
             }
         }
