@@ -259,6 +259,17 @@ fn as_slices(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
 }
 
 /// Compares a whole snapshot with the model.
+/// The end of the append-path tests: `db` holds `committed`, passes `check`, and holds it again
+/// after a reopen.
+fn verify_check_reopen(db: Db, path: &std::path::Path, options: Options, committed: &Tables) {
+    verify_read(&db.begin_read().unwrap(), committed).unwrap();
+    let report = db.check().unwrap();
+    assert!(report.is_ok(), "check: {:?}", report.problems);
+    drop(db);
+    let db = Db::open_with(path, options).unwrap();
+    verify_read(&db.begin_read().unwrap(), committed).unwrap();
+}
+
 fn verify_read(r: &ReadTransaction, model: &Tables) -> Result<(), TestCaseError> {
     let names: Vec<String> = model
         .iter()
@@ -769,9 +780,7 @@ fn long_in_order_runs_match_the_model() {
             let report = db.check().unwrap();
             assert!(report.is_ok(), "check: {:?}", report.problems);
         }
-        drop(db);
-        let db = Db::open_with(&path, options).unwrap();
-        verify_read(&db.begin_read().unwrap(), &committed).unwrap();
+        verify_check_reopen(db, &path, options, &committed);
     }
 }
 
@@ -806,12 +815,7 @@ fn in_order_runs_of_the_longest_keys_match_the_model() {
     }
     w.commit().unwrap();
     let committed: Tables = [("t".to_string(), model)].into_iter().collect();
-    verify_read(&db.begin_read().unwrap(), &committed).unwrap();
-    let report = db.check().unwrap();
-    assert!(report.is_ok(), "check: {:?}", report.problems);
-    drop(db);
-    let db = Db::open_with(&path, options).unwrap();
-    verify_read(&db.begin_read().unwrap(), &committed).unwrap();
+    verify_check_reopen(db, &path, options, &committed);
 }
 
 /// A buffered transaction whose inserts all go past its table's largest key goes direct once
@@ -871,11 +875,7 @@ fn an_append_only_transaction_goes_direct_past_a_mebibyte_of_record() {
         "an Eventual append-only transaction stays buffered"
     );
     let committed: Tables = [("t".to_string(), model)].into_iter().collect();
-    verify_read(&db.begin_read().unwrap(), &committed).unwrap();
-    assert!(db.check().unwrap().is_ok());
-    drop(db);
-    let db = Db::open_with(&path, options).unwrap();
-    verify_read(&db.begin_read().unwrap(), &committed).unwrap();
+    verify_check_reopen(db, &path, options, &committed);
 }
 
 /// Reads during merges: reader threads take snapshots and scan them (both ways, and `len`)
