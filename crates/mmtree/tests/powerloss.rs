@@ -33,7 +33,7 @@
 mod common;
 use common::Rng;
 use mmtree::testing::{IoFile, IoObserver};
-use mmtree::{Db, Durability, Options};
+use mmtree::{Db, Durability, Options, WriteTransaction};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -114,6 +114,17 @@ struct Harness {
 }
 
 impl Harness {
+    /// Commits `w`, whose state is `expected`, recorded before the commit (a cut during it may
+    /// show either side); `acked` when the commit is durable once it returns (`Immediate`).
+    fn commit(&self, w: WriteTransaction, expected: State, acked: bool) {
+        let txn = w.txn_id();
+        self.history.lock().unwrap().states.insert(txn, expected);
+        w.commit().unwrap();
+        if acked {
+            self.history.lock().unwrap().acked = txn;
+        }
+    }
+
     fn new(dir: &Path, seed: u64) -> Harness {
         let mut history = History::default();
         history.states.insert(0, State::new());
@@ -376,15 +387,7 @@ fn run(seed: u64, commits: u64) -> (u64, Vec<String>) {
                 }
                 loader.finish().unwrap();
                 model.insert(name, rows);
-                let txn = w.txn_id();
-                harness
-                    .history
-                    .lock()
-                    .unwrap()
-                    .states
-                    .insert(txn, model.clone());
-                w.commit().unwrap();
-                harness.history.lock().unwrap().acked = txn;
+                harness.commit(w, model.clone(), true);
                 continue;
             }
             19 => {
@@ -407,15 +410,7 @@ fn run(seed: u64, commits: u64) -> (u64, Vec<String>) {
                         rows.insert(key, value);
                     }
                 }
-                let txn = w.txn_id();
-                harness
-                    .history
-                    .lock()
-                    .unwrap()
-                    .states
-                    .insert(txn, model.clone());
-                w.commit().unwrap();
-                harness.history.lock().unwrap().acked = txn;
+                harness.commit(w, model.clone(), true);
                 continue;
             }
             0 => {
@@ -472,18 +467,7 @@ fn run(seed: u64, commits: u64) -> (u64, Vec<String>) {
         for name in listed {
             model.entry(name).or_default();
         }
-        let expected = model.clone();
-        harness
-            .history
-            .lock()
-            .unwrap()
-            .states
-            .insert(w.txn_id(), expected);
-        let txn = w.txn_id();
-        w.commit().unwrap();
-        if durability == Durability::Immediate {
-            harness.history.lock().unwrap().acked = txn;
-        }
+        harness.commit(w, model.clone(), durability == Durability::Immediate);
     }
     drop(db);
     harness.verify_cuts();
