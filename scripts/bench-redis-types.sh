@@ -6,12 +6,7 @@
 #
 #   bash scripts/bench-redis-types.sh [requests] [clients]
 #
-# Workloads: ZADD of random members; ZRANGE BYSCORE … LIMIT 0 10 over the 100k-member set ZADD
-# built; the capped list (LPUSH then LTRIM 0 99 on one of 100 lists, a pair counted as one
-# operation); BLPOP/LPUSH ping-pong (one push waking one blocked client; "pipeline 16" = 16
-# pairs at once, as a blocked pop cannot be pipelined); EVALSHA of a small script (INCR of a
-# key and return it). The capped list and ping-pong are driven by `redis_patterns`
-# (crates/mmtree-bench), the others by redis-benchmark.
+# The workloads are scripts/redis-workloads.sh's (shared with scripts/bench-serve-ab.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-100000}
@@ -27,36 +22,13 @@ target/release/mmtree serve "$dir/bench-eventual.mmt" --bind 127.0.0.1:6513 --du
 for port in 6511 6512 6513 6514; do
     for _ in $(seq 100); do redis-cli -p $port ping 2>/dev/null | grep -q PONG && break; sleep 0.1; done
 done
-script="return redis.call('INCR', KEYS[1])"
-for port in 6511 6512 6513 6514; do
-    sha=$(redis-cli -p $port SCRIPT LOAD "$script")
-done
-bench() { # port pipeline command... -> rps
-    local port=$1 p=$2
-    shift 2
-    redis-benchmark -p "$port" -n "$n" -c "$c" -P "$p" -r 100000 --csv "$@" 2>/dev/null |
-        awk -F',' 'NR > 1 { gsub(/"/, ""); printf "%.0f\n", $2 }'
-}
-pattern() { # port pipeline mode -> ops/s
-    local pairs=$c
-    [ "$3" = pingpong ] && pairs=$([ "$2" = 1 ] && echo 1 || echo 16)
-    target/release/redis_patterns --port "$1" --mode "$3" --pairs "$pairs" --pipeline "$2" --seconds 3
-}
-workload() { # name port pipeline -> ops/s
-    case $1 in
-    ZADD) bench "$2" "$3" ZADD bench:z __rand_int__ m:__rand_int__ ;;
-    "ZRANGE BYSCORE") bench "$2" "$3" ZRANGE bench:z __rand_int__ +inf BYSCORE LIMIT 0 10 ;;
-    "LPUSH+LTRIM") pattern "$2" "$3" capped ;;
-    "BLPOP ping-pong") pattern "$2" "$3" pingpong ;;
-    EVALSHA) bench "$2" "$3" EVALSHA "$sha" 1 bench:counter ;;
-    esac
-}
+. scripts/redis-workloads.sh
 echo "scripts/bench-redis-types.sh: -n $n -c $c, $(date -u +%F), $(uname -r), $(nproc) cores"
 echo
 echo "| workload | pipeline | redis (AOF always) ops/s | mmtree Immediate ops/s | ratio | redis (AOF everysec) ops/s | mmtree Eventual ops/s | ratio |"
 echo "|---|---|---|---|---|---|---|---|"
 for p in 1 16; do
-    for w in ZADD "ZRANGE BYSCORE" "LPUSH+LTRIM" "BLPOP ping-pong" EVALSHA; do
+    for w in "${REDIS_WORKLOADS[@]}"; do
         # One client program at a time: the four servers take turns.
         r=$(workload "$w" 6511 $p)
         m=$(workload "$w" 6512 $p)

@@ -18,11 +18,10 @@ after=$2
 rounds=${3:-3}
 n=${4:-100000}
 c=50
-patterns=target/release/redis_patterns
 dir=$(mktemp -d)
 out=$dir/results
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$dir"' EXIT
-script="return redis.call('INCR', KEYS[1])"
+. scripts/redis-workloads.sh
 
 start() { # name durability port
     local name=$1 dur=$2 port=$3
@@ -51,22 +50,6 @@ stop() { # port
     rm -rf "$dir/$1".* "$dir/$1"-* "$dir"/appendonlydir
 }
 
-bench() { # port pipeline command...
-    local port=$1 p=$2
-    shift 2
-    redis-benchmark -p "$port" -n "$n" -c "$c" -P "$p" -r 100000 --csv "$@" 2>/dev/null |
-        awk -F',' 'NR > 1 { gsub(/"/, ""); printf "%.0f\n", $2 }'
-}
-
-workload() { # name port pipeline -> ops/s
-    case $1 in
-    ZADD) bench "$2" "$3" ZADD bench:z __rand_int__ m:__rand_int__ ;;
-    LPUSH+LTRIM) $patterns --port "$2" --mode capped --pairs $c --pipeline "$3" --seconds 3 ;;
-    PINGPONG) $patterns --port "$2" --mode pingpong --pairs "$([ "$3" = 1 ] && echo 1 || echo 16)" --seconds 3 ;;
-    EVALSHA) bench "$2" "$3" EVALSHA "$(redis-cli -p "$2" SCRIPT LOAD "$script")" 1 bench:counter ;;
-    esac
-}
-
 port=6700
 for round in $(seq "$rounds"); do
     for dur in immediate eventual; do
@@ -77,7 +60,7 @@ for round in $(seq "$rounds"); do
             port=$((port + 1))
             start "$s" "$dur" $port
             for p in 1 16; do
-                for w in ZADD LPUSH+LTRIM PINGPONG EVALSHA; do
+                for w in ZADD LPUSH+LTRIM BLPOP-PINGPONG EVALSHA; do
                     echo "$round $s $dur $w $p $(workload $w $port $p)" | tee -a "$out"
                 done
             done
@@ -99,7 +82,7 @@ def cell(k):
     v = by.get(k, [])
     return (statistics.median(v), min(v), max(v)) if v else (0, 0, 0)
 for d in ("immediate", "eventual"):
-    for w in ("ZADD", "LPUSH+LTRIM", "PINGPONG", "EVALSHA"):
+    for w in ("ZADD", "LPUSH+LTRIM", "BLPOP-PINGPONG", "EVALSHA"):
         for p in ("1", "16"):
             b, a, r = cell((d, w, p, "before")), cell((d, w, p, "after")), cell((d, w, p, "redis"))
             f = lambda c: f"{c[0]:,.0f} ({c[1]:,.0f}-{c[2]:,.0f})"
