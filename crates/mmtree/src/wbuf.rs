@@ -14,6 +14,7 @@
 use crate::error::{Error, Result};
 use crate::log::Op;
 use imbl::OrdMap;
+use std::ops::Bound;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -67,18 +68,123 @@ impl KeyFilter {
     }
 }
 
-/// Bytes shared between views (a clone is a reference count).
-pub(crate) type Bytes = Arc<[u8]>;
+/// A buffered key of the open transaction: up to 24 bytes inline.
+type Key = smallvec::SmallVec<[u8; 24]>;
 
-/// A buffered key: up to 24 bytes inline in the map's nodes, so a search compares bytes in the
-/// node instead of following a pointer per step (longer keys spill to the heap).
-pub(crate) type Key = smallvec::SmallVec<[u8; 24]>;
+/// A buffered entry as reads see it: key, and value or `None` (removed).
+pub(crate) type BufEntry<'a> = (&'a [u8], Option<&'a [u8]>);
 
-/// One table's buffered changes.
+/// The newest run is merged with the runs before it while the older one is at most this many
+/// times its size: runs shrink geometrically from the oldest, so a table holds about
+/// log4(entries ÷ commit size) + 1 runs and an entry is copied a few times before a merge into
+/// the tree (see `compact`).
+const RUN_RATIO: usize = 4;
+
+/// A sorted, immutable run of buffered changes: one entry per key, keys and values in one
+/// allocation. Runs are shared by every view that holds them (an `Arc`) and never change: a
+/// commit adds a run, and a compaction replaces runs by a new one in the views made after it.
+#[derive(Debug, Default)]
+pub(crate) struct Run {
+    data: Vec<u8>,
+    slots: Vec<Slot>,
+}
+
+/// Where a run's entry is: its key at `data[off..]`, the value right after it.
+#[derive(Clone, Copy, Debug)]
+struct Slot {
+    /// The key's first 8 bytes, big-endian, zero-padded: most comparisons end here (two
+    /// prefixes that differ order their keys as the keys order; equal ones compare the keys).
+    prefix: u64,
+    off: usize,
+    /// The key's length; the top bit: a removal (no value).
+    key_len: u32,
+    value_len: u32,
+}
+
+const REMOVED_BIT: u32 = 1 << 31;
+
+fn key_prefix(key: &[u8]) -> u64 {
+    let mut bytes = [0u8; 8];
+    let n = key.len().min(8);
+    bytes[..n].copy_from_slice(&key[..n]);
+    u64::from_be_bytes(bytes)
+}
+
+impl Run {
+    fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    fn key_at(&self, slot: &Slot) -> &[u8] {
+        &self.data[slot.off..slot.off + (slot.key_len & !REMOVED_BIT) as usize]
+    }
+
+    fn entry(&self, i: usize) -> BufEntry<'_> {
+        let slot = &self.slots[i];
+        let key_len = (slot.key_len & !REMOVED_BIT) as usize;
+        let key = &self.data[slot.off..slot.off + key_len];
+        let value = (slot.key_len & REMOVED_BIT == 0).then(|| {
+            let start = slot.off + key_len;
+            &self.data[start..start + slot.value_len as usize]
+        });
+        (key, value)
+    }
+
+    /// The index of the first entry whose key is at least `key` (`or_equal` false: greater).
+    fn seek(&self, key: &[u8], or_equal: bool) -> usize {
+        let prefix = key_prefix(key);
+        self.slots
+            .partition_point(|slot| match slot.prefix.cmp(&prefix) {
+                std::cmp::Ordering::Less => true,
+                std::cmp::Ordering::Greater => false,
+                std::cmp::Ordering::Equal => match or_equal {
+                    true => self.key_at(slot) < key,
+                    false => self.key_at(slot) <= key,
+                },
+            })
+    }
+
+    fn find(&self, key: &[u8]) -> Option<Option<&[u8]>> {
+        let i = self.seek(key, true);
+        (i < self.len() && self.key_at(&self.slots[i]) == key).then(|| self.entry(i).1)
+    }
+
+    fn with_capacity(bytes: usize, entries: usize) -> Run {
+        Run {
+            data: Vec::with_capacity(bytes),
+            slots: Vec::with_capacity(entries),
+        }
+    }
+
+    /// Appends an entry (keys come in increasing order).
+    fn push(&mut self, key: &[u8], value: Option<&[u8]>) {
+        debug_assert!(self.slots.last().is_none_or(|s| self.key_at(s) < key));
+        let key_len = u32::try_from(key.len()).expect("keys are shorter than a page");
+        let value_len = value.map_or(0, |v| {
+            u32::try_from(v.len()).expect("values are at most VALUE_SIZE_MAX bytes")
+        });
+        self.slots.push(Slot {
+            prefix: key_prefix(key),
+            off: self.data.len(),
+            key_len: key_len | if value.is_none() { REMOVED_BIT } else { 0 },
+            value_len,
+        });
+        self.data.extend_from_slice(key);
+        self.data.extend_from_slice(value.unwrap_or_default());
+    }
+}
+
+/// One table's buffered changes: the open transaction's (`head`, writer only) over sorted runs
+/// of committed ones.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct TableBuf {
-    /// Key -> its newest value, or `None`: removed.
-    pub(crate) entries: OrdMap<Key, Option<Bytes>>,
+    /// The open transaction's changes: key -> value (at `head_data[start..start + len]`) or
+    /// `None`: removed. Sealed into a run when the commit is published (`BufView::seal`), so
+    /// the views readers clone have an empty head.
+    head: std::collections::BTreeMap<Key, Option<(usize, usize)>>,
+    head_data: Vec<u8>,
+    /// Committed changes, oldest first; a key in a newer run shadows the older ones.
+    runs: Vec<Arc<Run>>,
     /// Entries added minus entries removed, relative to the tree's count (or to zero when
     /// `cleared`).
     pub(crate) len_delta: i64,
@@ -91,20 +197,242 @@ pub(crate) struct TableBuf {
 }
 
 impl TableBuf {
+    /// Nothing buffered (the table's flags aside).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.head.is_empty() && self.runs.is_empty()
+    }
+
     /// A buffered value: `Some(Some(v))` a put, `Some(None)` removed, `None`: not buffered (the
     /// tree has the answer, unless `cleared`).
     pub(crate) fn lookup(&self, key: &[u8]) -> Option<Option<&[u8]>> {
-        if self.entries.is_empty() || self.filter.as_ref().is_some_and(|f| !f.may_contain(key)) {
+        if self.is_empty() || self.filter.as_ref().is_some_and(|f| !f.may_contain(key)) {
             return None;
         }
-        self.entries.get(key).map(|v| v.as_deref())
+        if let Some(value) = self.head.get(key) {
+            return Some(value.map(|(start, len)| &self.head_data[start..start + len]));
+        }
+        self.runs.iter().rev().find_map(|run| run.find(key))
     }
 
-    fn insert(&mut self, key: &[u8], value: Option<Bytes>) {
+    fn insert(&mut self, key: &[u8], value: Option<&[u8]>) {
         if let Some(filter) = &self.filter {
             filter.add(key);
         }
-        self.entries.insert(Key::from_slice(key), value);
+        let value = value.map(|v| {
+            let start = self.head_data.len();
+            self.head_data.extend_from_slice(v);
+            (start, v.len())
+        });
+        self.head.insert(Key::from_slice(key), value);
+    }
+
+    /// The buffered entries with keys in `(lo, hi)`, in key order (both ends), the newest
+    /// change of each key.
+    pub(crate) fn range<'a>(&'a self, lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> BufIter<'a> {
+        let mut sources = smallvec::SmallVec::new();
+        let empty = match (lo, hi) {
+            (Bound::Included(a), Bound::Included(b)) => a > b,
+            (Bound::Included(a) | Bound::Excluded(a), Bound::Excluded(b))
+            | (Bound::Excluded(a), Bound::Included(b)) => a >= b,
+            _ => false,
+        };
+        if !empty {
+            if !self.head.is_empty() {
+                sources.push(Source::Head {
+                    it: self.head.range::<[u8], _>((lo, hi)),
+                    data: &self.head_data,
+                    front: None,
+                    back: None,
+                });
+            }
+            for run in self.runs.iter().rev() {
+                let front = match lo {
+                    Bound::Included(key) => run.seek(key, true),
+                    Bound::Excluded(key) => run.seek(key, false),
+                    Bound::Unbounded => 0,
+                };
+                let back = match hi {
+                    Bound::Included(key) => run.seek(key, false),
+                    Bound::Excluded(key) => run.seek(key, true),
+                    Bound::Unbounded => run.len(),
+                };
+                if front < back {
+                    sources.push(Source::Run { run, front, back });
+                }
+            }
+        }
+        BufIter { sources }
+    }
+
+    /// Every buffered entry, in key order.
+    pub(crate) fn iter(&self) -> BufIter<'_> {
+        self.range(Bound::Unbounded, Bound::Unbounded)
+    }
+
+    /// The open transaction's changes become a run, merged with the newest runs while they are
+    /// not much larger (`RUN_RATIO`): one k-way merge, the newest change of each key kept
+    /// (removals too: they hide the tree's entries).
+    fn seal(&mut self) {
+        if self.head.is_empty() {
+            return;
+        }
+        let mut merged = 1;
+        let mut entries = self.head.len();
+        while merged <= self.runs.len()
+            && self.runs[self.runs.len() - merged].len() <= RUN_RATIO * entries
+        {
+            entries += self.runs[self.runs.len() - merged].len();
+            merged += 1;
+        }
+        let keep = self.runs.len() + 1 - merged;
+        let bytes = self.head_data.len()
+            + self.head.keys().map(|k| k.len()).sum::<usize>()
+            + self.runs[keep..]
+                .iter()
+                .map(|r| r.data.len())
+                .sum::<usize>();
+        let mut run = Run::with_capacity(bytes, entries);
+        {
+            let mut sources: smallvec::SmallVec<[Source<'_>; 8]> = smallvec::SmallVec::new();
+            sources.push(Source::Head {
+                it: self.head.range::<[u8], _>(..),
+                data: &self.head_data,
+                front: None,
+                back: None,
+            });
+            for older in self.runs[keep..].iter().rev() {
+                sources.push(Source::Run {
+                    run: older,
+                    front: 0,
+                    back: older.len(),
+                });
+            }
+            for (key, value) in (BufIter { sources }) {
+                run.push(key, value);
+            }
+        }
+        self.runs.truncate(keep);
+        self.runs.push(Arc::new(run));
+        self.head.clear();
+        self.head_data = Vec::new();
+    }
+}
+
+/// One source of a [`BufIter`]: the open transaction's map, or a window `[front, back)` of a
+/// run.
+enum Source<'a> {
+    Head {
+        it: std::collections::btree_map::Range<'a, Key, Option<(usize, usize)>>,
+        data: &'a [u8],
+        /// Looked at and not yet taken, from each end (an item taken by one end is never
+        /// seen by the other).
+        front: Option<BufEntry<'a>>,
+        back: Option<BufEntry<'a>>,
+    },
+    Run {
+        run: &'a Run,
+        front: usize,
+        back: usize,
+    },
+}
+
+impl<'a> Source<'a> {
+    fn peek(&mut self, back: bool) -> Option<BufEntry<'a>> {
+        match self {
+            Source::Run {
+                run,
+                front: f,
+                back: b,
+            } => match (*f < *b, back) {
+                (false, _) => None,
+                (true, false) => Some(run.entry(*f)),
+                (true, true) => Some(run.entry(*b - 1)),
+            },
+            Source::Head {
+                it,
+                data,
+                front,
+                back: held_back,
+            } => {
+                let data: &'a [u8] = data;
+                let resolve = |(k, v): (&'a Key, &'a Option<(usize, usize)>)| {
+                    (&k[..], v.map(|(start, len)| &data[start..start + len]))
+                };
+                match back {
+                    false => {
+                        if front.is_none() {
+                            *front = it.next().map(resolve).or_else(|| held_back.take());
+                        }
+                        *front
+                    }
+                    true => {
+                        if held_back.is_none() {
+                            *held_back = it.next_back().map(resolve).or_else(|| front.take());
+                        }
+                        *held_back
+                    }
+                }
+            }
+        }
+    }
+
+    /// Takes the item `peek` returned.
+    fn take(&mut self, back: bool) {
+        match self {
+            Source::Run { front, back: b, .. } => match back {
+                false => *front += 1,
+                true => *b -= 1,
+            },
+            Source::Head { front, back: b, .. } => match back {
+                false => *front = None,
+                true => *b = None,
+            },
+        }
+    }
+}
+
+/// The buffered entries of a range, merged from the head and the runs: each key once, with its
+/// newest change; double-ended.
+pub(crate) struct BufIter<'a> {
+    /// Newest first (a tie between sources goes to the earlier one).
+    sources: smallvec::SmallVec<[Source<'a>; 8]>,
+}
+
+impl<'a> BufIter<'a> {
+    fn step(&mut self, back: bool) -> Option<BufEntry<'a>> {
+        let mut best: Option<(usize, BufEntry<'a>)> = None;
+        for (i, source) in self.sources.iter_mut().enumerate() {
+            if let Some(entry) = source.peek(back) {
+                let better = best.is_none_or(|(_, (key, _))| match back {
+                    false => entry.0 < key,
+                    true => entry.0 > key,
+                });
+                if better {
+                    best = Some((i, entry));
+                }
+            }
+        }
+        let (i, entry) = best?;
+        for source in &mut self.sources[i..] {
+            if source.peek(back).is_some_and(|(key, _)| key == entry.0) {
+                source.take(back);
+            }
+        }
+        Some(entry)
+    }
+}
+
+impl<'a> Iterator for BufIter<'a> {
+    type Item = BufEntry<'a>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.step(false)
+    }
+}
+
+impl DoubleEndedIterator for BufIter<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        self.step(true)
     }
 }
 
@@ -148,6 +476,22 @@ impl BufView {
         self.tables.is_empty()
     }
 
+    /// Every table's open-transaction changes become a run: done before the view is shared
+    /// (published by a commit, or stored as the process's index), so clones copy no entries.
+    pub(crate) fn seal(&mut self) {
+        let open: Vec<Arc<str>> = self
+            .tables
+            .iter()
+            .filter(|(_, table)| !table.head.is_empty())
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in open {
+            if let Some(table) = self.tables.get_mut(&name) {
+                table.seal();
+            }
+        }
+    }
+
     pub(crate) fn table(&self, name: &str) -> Option<&TableBuf> {
         self.tables.get(name)
     }
@@ -173,7 +517,9 @@ impl BufView {
         if !table.exists {
             // Dropped in the buffer, created again: empty.
             table.exists = true;
-            table.entries = OrdMap::new();
+            table.head.clear();
+            table.head_data.clear();
+            table.runs.clear();
             table.len_delta = 0;
         }
     }
@@ -215,7 +561,7 @@ impl BufView {
         self.bytes += (key.len() + value.len()) as u64;
         let t = self.table_mut(table);
         t.exists = true;
-        t.insert(key, Some(Arc::from(value)));
+        t.insert(key, Some(value));
         if !existed {
             t.len_delta += 1;
         }
@@ -328,6 +674,114 @@ mod tests {
             "one per generation"
         );
         assert_eq!(view.table("u").unwrap().lookup(b"j"), Some(Some(&b"w"[..])));
+    }
+
+    /// Runs and the open head against a `BTreeMap` model: random puts and removes, seals at
+    /// random points (so compactions of every shape), lookups, and ranges with random bounds
+    /// read from both ends at once; a clone taken earlier keeps answering as of its time.
+    #[test]
+    fn runs_answer_as_a_sorted_map_does() {
+        use std::collections::BTreeMap;
+        type Model = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
+        let mut rng = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move |n: u64| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng % n
+        };
+        let key = |i: u64| format!("{:0w$}", i, w = (i % 5 + 1) as usize).into_bytes();
+        for round in 0..30 {
+            let mut view = BufView::with_filter(KeyFilter::bits_for(1 << 14));
+            let mut model: Model = BTreeMap::new();
+            let mut frozen: Option<(BufView, Model)> = None;
+            let space = [20, 300, 3000][round % 3];
+            for step in 0..2000u64 {
+                let k = key(next(space));
+                if next(4) == 0 {
+                    view.remove("t", &k, true);
+                    model.insert(k, None);
+                } else {
+                    let v = step.to_be_bytes().repeat(next(3) as usize);
+                    view.put("t", &k, &v, false);
+                    model.insert(k, Some(v));
+                }
+                if next([3, 40, 400][round % 3]) == 0 {
+                    view.seal();
+                    if frozen.is_none() && next(3) == 0 {
+                        frozen = Some((view.clone(), model.clone()));
+                    }
+                }
+                if step % 97 == 0 {
+                    check(view.table("t").unwrap(), &model, &mut next);
+                }
+            }
+            view.seal();
+            let t = view.table("t").unwrap();
+            assert!(t.runs.len() <= 12, "{} runs", t.runs.len());
+            check(t, &model, &mut next);
+            if let Some((old, model)) = frozen {
+                check(old.table("t").unwrap(), &model, &mut next);
+            }
+        }
+
+        fn check(
+            t: &TableBuf,
+            model: &BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+            next: &mut impl FnMut(u64) -> u64,
+        ) {
+            let all: Vec<_> = t.iter().collect();
+            let want: Vec<_> = model.iter().map(|(k, v)| (&k[..], v.as_deref())).collect();
+            assert_eq!(all, want);
+            for (k, v) in model {
+                assert_eq!(t.lookup(k), Some(v.as_deref()));
+            }
+            assert_eq!(t.lookup(b"absent-key"), None);
+            for _ in 0..20 {
+                let a = format!("{}", next(4000)).into_bytes();
+                let b = format!("{}", next(4000)).into_bytes();
+                let bound = |k: &[u8], c| match c {
+                    0 => Bound::Included(k.to_vec()),
+                    1 => Bound::Excluded(k.to_vec()),
+                    _ => Bound::Unbounded,
+                };
+                let (lo, hi) = (bound(&a, next(3)), bound(&b, next(3)));
+                fn as_ref(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
+                    match b {
+                        Bound::Included(k) => Bound::Included(&k[..]),
+                        Bound::Excluded(k) => Bound::Excluded(&k[..]),
+                        Bound::Unbounded => Bound::Unbounded,
+                    }
+                }
+                let empty = match (&lo, &hi) {
+                    (Bound::Included(a), Bound::Included(b)) => a > b,
+                    (Bound::Included(a) | Bound::Excluded(a), Bound::Excluded(b))
+                    | (Bound::Excluded(a), Bound::Included(b)) => a >= b,
+                    _ => false,
+                };
+                let want: Vec<_> = match empty {
+                    true => Vec::new(),
+                    false => model
+                        .range((lo.clone(), hi.clone()))
+                        .map(|(k, v)| (&k[..], v.as_deref()))
+                        .collect(),
+                };
+                // Alternate ends at random: the front part then the back part reversed.
+                let mut it = t.range(as_ref(&lo), as_ref(&hi));
+                let (mut front, mut back) = (Vec::new(), Vec::new());
+                loop {
+                    let item = match next(2) {
+                        0 => it.next().map(|e| front.push(e)),
+                        _ => it.next_back().map(|e| back.push(e)),
+                    };
+                    if item.is_none() {
+                        break;
+                    }
+                }
+                front.extend(back.into_iter().rev());
+                assert_eq!(front, want);
+            }
+        }
     }
 
     #[test]

@@ -145,7 +145,7 @@ impl Db {
                 if table.exists {
                     logged &= redo.table(name);
                 }
-                for (key, value) in table.entries.iter() {
+                for (key, value) in table.iter() {
                     logged &= match value {
                         Some(value) => redo.put(name, key, value),
                         None => redo.remove(name, key),

@@ -614,6 +614,7 @@ impl Shared {
             txn += 1;
             end = record.end();
         }
+        view.seal();
         *buffer = Buffer {
             salt,
             base,
@@ -626,7 +627,8 @@ impl Shared {
 
     /// After a buffered commit of this process's writer: its view (the index as of that
     /// commit) becomes the process's, with no log read.
-    pub(crate) fn buffer_committed(&self, state: &PublishedState, view: BufView) {
+    pub(crate) fn buffer_committed(&self, state: &PublishedState, mut view: BufView) {
+        view.seal();
         *self.buffer.lock().expect("buffer lock") = Buffer {
             salt: state.meta.log_salt,
             base: state.meta.txn_id,

@@ -141,7 +141,7 @@ impl WriteCore {
             }
             let mut state = self.table_state(name, true)?.expect("created");
             state.changed = true;
-            for (applied, (key, value)) in table.entries.iter().enumerate() {
+            for (applied, (key, value)) in table.iter().enumerate() {
                 if self.yields_to_writers
                     && applied % 64 == 0
                     && self.db.merge_signal.yield_requested.load(Ordering::Acquire)

@@ -23,7 +23,7 @@ use crate::btree::cursor::{Bounds, RangeIter};
 use crate::btree::node::NodeRef;
 use crate::btree::view::Source;
 use crate::error::Result;
-use crate::wbuf::{Bytes, Key, TableBuf};
+use crate::wbuf::{BufIter, TableBuf};
 use std::ops::Bound;
 
 /// An iterator over a key range, in key order, from either end (`.rev()` works).
@@ -58,25 +58,6 @@ impl DoubleEndedIterator for Range<'_> {
 pub(crate) struct Merged<'a, S: Source + ?Sized + 'a> {
     tree: Ends<RangeIter<'a, S>>,
     buf: Option<Ends<BufIter<'a>>>,
-}
-
-/// The buffer's entries of a range: key and value, or `None` for a removal.
-struct BufIter<'a> {
-    it: imbl::ordmap::RangedIter<'a, Key, Option<Bytes>, imbl::shared_ptr::DefaultSharedPtr>,
-}
-
-impl<'a> Iterator for BufIter<'a> {
-    type Item = (&'a [u8], Option<&'a [u8]>);
-
-    fn next(&mut self) -> Option<Self::Item> {
-        self.it.next().map(|(k, v)| (&k[..], v.as_deref()))
-    }
-}
-
-impl DoubleEndedIterator for BufIter<'_> {
-    fn next_back(&mut self) -> Option<Self::Item> {
-        self.it.next_back().map(|(k, v)| (&k[..], v.as_deref()))
-    }
 }
 
 /// A double-ended iterator with one item looked at from each end. An item taken by one end is
@@ -281,11 +262,9 @@ pub(crate) fn range<'a, S: Source + ?Sized, R: KeyRange + ?Sized>(
         }
         _ => false,
     };
-    let buf = buf.filter(|b| !empty && !b.entries.is_empty()).map(|b| {
-        Ends::new(BufIter {
-            it: b.entries.range::<_, [u8]>((lo, hi)),
-        })
-    });
+    let buf = buf
+        .filter(|b| !empty && !b.is_empty())
+        .map(|b| Ends::new(b.range(lo, hi)));
     Merged {
         tree: Ends::new(RangeIter::new(source, root, bounds)),
         buf,
