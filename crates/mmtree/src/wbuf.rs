@@ -61,8 +61,13 @@ impl KeyFilter {
     }
 
     /// False: `key` is in no view of this generation that was built before this call.
+    #[cfg(test)]
     pub(crate) fn may_contain(&self, key: &[u8]) -> bool {
-        self.probes(key).iter().all(|&bit| {
+        self.has(self.probes(key))
+    }
+
+    fn has(&self, probes: [u64; 3]) -> bool {
+        probes.iter().all(|&bit| {
             self.words[(bit / 64) as usize].load(Ordering::Relaxed) & (1 << (bit % 64)) != 0
         })
     }
@@ -205,8 +210,31 @@ impl TableBuf {
     /// A buffered value: `Some(Some(v))` a put, `Some(None)` removed, `None`: not buffered (the
     /// tree has the answer, unless `cleared`).
     pub(crate) fn lookup(&self, key: &[u8]) -> Option<Option<&[u8]>> {
-        if self.is_empty() || self.filter.as_ref().is_some_and(|f| !f.may_contain(key)) {
+        if self.is_empty() {
             return None;
+        }
+        self.lookup_prepared(self.filter.as_ref().map(|f| f.probes(key)), key)
+    }
+
+    /// [`lookup`](Self::lookup) in two halves, so the filter's cache miss overlaps other work
+    /// (a get's tree descent): `prepare` hashes the key and asks for the filter's cache line;
+    /// `lookup_prepared` answers as `lookup` does.
+    pub(crate) fn prepare(&self, key: &[u8]) -> Option<[u64; 3]> {
+        let filter = self.filter.as_ref()?;
+        let probes = filter.probes(key);
+        crate::storage::prefetch_value(&filter.words[(probes[0] / 64) as usize]);
+        Some(probes)
+    }
+
+    pub(crate) fn lookup_prepared(
+        &self,
+        probes: Option<[u64; 3]>,
+        key: &[u8],
+    ) -> Option<Option<&[u8]>> {
+        if let (Some(filter), Some(probes)) = (&self.filter, probes) {
+            if !filter.has(probes) {
+                return None;
+            }
         }
         if let Some(value) = self.head.get(key) {
             return Some(value.map(|(start, len)| &self.head_data[start..start + len]));
