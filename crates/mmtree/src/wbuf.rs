@@ -92,13 +92,18 @@ const RUN_RATIO: usize = 4;
 pub(crate) struct Run {
     data: Vec<u8>,
     slots: Vec<Slot>,
+    /// How many bytes every key of the run begins with alike (its first and last keys'
+    /// common prefix): slot prefixes are the 8 bytes after them, so keys that share a long
+    /// beginning (a server's rows of one Redis key) still differ in their slots.
+    shared: usize,
 }
 
 /// Where a run's entry is: its key at `data[off..]`, the value right after it.
 #[derive(Clone, Copy, Debug)]
 struct Slot {
-    /// The key's first 8 bytes, big-endian, zero-padded: most comparisons end here (two
-    /// prefixes that differ order their keys as the keys order; equal ones compare the keys).
+    /// The key's 8 bytes after the run's shared beginning, big-endian, zero-padded: most
+    /// comparisons end here (two prefixes that differ order their keys as the keys order;
+    /// equal ones compare the keys).
     prefix: u64,
     off: usize,
     /// The key's length; the top bit: a removal (no value).
@@ -137,7 +142,15 @@ impl Run {
 
     /// The index of the first entry whose key is at least `key` (`or_equal` false: greater).
     fn seek(&self, key: &[u8], or_equal: bool) -> usize {
-        let prefix = key_prefix(key);
+        let Some(first) = self.slots.first() else {
+            return 0;
+        };
+        let shared = &self.key_at(first)[..self.shared];
+        if !key.starts_with(shared) {
+            // Before or after every key of the run, as it compares with their shared beginning.
+            return if key < shared { 0 } else { self.len() };
+        }
+        let prefix = key_prefix(&key[self.shared..]);
         self.slots
             .partition_point(|slot| match slot.prefix.cmp(&prefix) {
                 std::cmp::Ordering::Less => true,
@@ -158,7 +171,20 @@ impl Run {
         Run {
             data: Vec::with_capacity(bytes),
             slots: Vec::with_capacity(entries),
+            shared: 0,
         }
+    }
+
+    /// After the last `push`: the shared beginning, and the slot prefixes after it.
+    fn finish(mut self) -> Run {
+        if let (Some(first), Some(last)) = (self.slots.first(), self.slots.last()) {
+            self.shared = crate::page::common_prefix(self.key_at(first), self.key_at(last));
+            for i in 0..self.slots.len() {
+                let prefix = key_prefix(&self.key_at(&self.slots[i])[self.shared..]);
+                self.slots[i].prefix = prefix;
+            }
+        }
+        self
     }
 
     /// Appends an entry (keys come in increasing order).
@@ -169,7 +195,7 @@ impl Run {
             u32::try_from(v.len()).expect("values are at most VALUE_SIZE_MAX bytes")
         });
         self.slots.push(Slot {
-            prefix: key_prefix(key),
+            prefix: 0, // set by `finish`
             off: self.data.len(),
             key_len: key_len | if value.is_none() { REMOVED_BIT } else { 0 },
             value_len,
@@ -340,7 +366,7 @@ impl TableBuf {
             }
         }
         self.runs.truncate(keep);
-        self.runs.push(Arc::new(run));
+        self.runs.push(Arc::new(run.finish()));
         self.head.clear();
         self.head_data = Vec::new();
     }
@@ -718,8 +744,20 @@ mod tests {
             rng ^= rng << 17;
             rng % n
         };
-        let key = |i: u64| format!("{:0w$}", i, w = (i % 5 + 1) as usize).into_bytes();
         for round in 0..30 {
+            // Odd rounds: every key begins alike (as a server's rows of one Redis key do).
+            let shared: &[u8] = if round % 2 == 1 {
+                b"rows-of/one:key\x00"
+            } else {
+                b""
+            };
+            let key = |i: u64| {
+                [
+                    shared,
+                    format!("{:0w$}", i, w = (i % 5 + 1) as usize).as_bytes(),
+                ]
+                .concat()
+            };
             let mut view = BufView::with_filter(KeyFilter::bits_for(1 << 14));
             let mut model: Model = BTreeMap::new();
             let mut frozen: Option<(BufView, Model)> = None;
@@ -741,21 +779,22 @@ mod tests {
                     }
                 }
                 if step % 97 == 0 {
-                    check(view.table("t").unwrap(), &model, &mut next);
+                    check(view.table("t").unwrap(), &model, shared, &mut next);
                 }
             }
             view.seal();
             let t = view.table("t").unwrap();
             assert!(t.runs.len() <= 12, "{} runs", t.runs.len());
-            check(t, &model, &mut next);
+            check(t, &model, shared, &mut next);
             if let Some((old, model)) = frozen {
-                check(old.table("t").unwrap(), &model, &mut next);
+                check(old.table("t").unwrap(), &model, shared, &mut next);
             }
         }
 
         fn check(
             t: &TableBuf,
             model: &BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+            shared: &[u8],
             next: &mut impl FnMut(u64) -> u64,
         ) {
             let all: Vec<_> = t.iter().collect();
@@ -766,8 +805,14 @@ mod tests {
             }
             assert_eq!(t.lookup(b"absent-key"), None);
             for _ in 0..20 {
-                let a = format!("{}", next(4000)).into_bytes();
-                let b = format!("{}", next(4000)).into_bytes();
+                // Bounds inside the shared beginning's keys, or (rarely) a bare one before
+                // or after them all.
+                let bound_key = |n: u64| match n % 10 {
+                    0 => format!("{}", n / 10).into_bytes(),
+                    _ => [shared, format!("{}", n / 10).as_bytes()].concat(),
+                };
+                let a = bound_key(next(40_000));
+                let b = bound_key(next(40_000));
                 let bound = |k: &[u8], c| match c {
                     0 => Bound::Included(k.to_vec()),
                     1 => Bound::Excluded(k.to_vec()),
