@@ -595,10 +595,7 @@ impl Table<'_> {
     /// In buffered mode: whether `key` is in this table as of this transaction.
     fn buffered_contains(&self, key: &[u8]) -> Result<bool> {
         let (root, buf) = self.sources();
-        if let Some(value) = buf.and_then(|b| b.lookup(key)) {
-            return Ok(value.is_some());
-        }
-        Ok(crate::btree::get(&*self.core, root, key)?.is_some())
+        Ok(super::get(&*self.core, root, buf, key)?.is_some())
     }
 
     /// The tree root to read (none if the buffer dropped the table) and the buffered changes.
