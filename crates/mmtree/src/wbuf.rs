@@ -45,17 +45,8 @@ impl KeyFilter {
         (log_bytes / 2).clamp(1 << 13, 1 << 27)
     }
 
-    /// The key's three bits, all in one 512-bit block (one cache line: a lookup costs at most
-    /// one miss).
-    fn probes(&self, key: &[u8]) -> [u64; 3] {
-        let h1 = u64::from(crc32c::crc32c(key));
-        let h2 = u64::from(crc32c::crc32c_append(0x9E37_79B9, key));
-        let block = (h1 << 9) & self.mask;
-        [h2 & 511, (h2 >> 9) & 511, (h2 >> 18) & 511].map(|bit| block | bit)
-    }
-
     fn add(&self, key: &[u8]) {
-        for bit in self.probes(key) {
+        for bit in probes(key_hash(key), self.mask) {
             self.words[(bit / 64) as usize].fetch_or(1 << (bit % 64), Ordering::Relaxed);
         }
     }
@@ -63,14 +54,32 @@ impl KeyFilter {
     /// False: `key` is in no view of this generation that was built before this call.
     #[cfg(test)]
     pub(crate) fn may_contain(&self, key: &[u8]) -> bool {
-        self.has(self.probes(key))
+        self.has(key_hash(key))
     }
 
-    fn has(&self, probes: [u64; 3]) -> bool {
-        probes.iter().all(|&bit| {
+    fn has(&self, hash: KeyHash) -> bool {
+        probes(hash, self.mask).iter().all(|&bit| {
             self.words[(bit / 64) as usize].load(Ordering::Relaxed) & (1 << (bit % 64)) != 0
         })
     }
+}
+
+/// A key's two hashes, computed once per lookup for every filter it meets.
+#[derive(Clone, Copy)]
+pub(crate) struct KeyHash(u64, u64);
+
+fn key_hash(key: &[u8]) -> KeyHash {
+    KeyHash(
+        u64::from(crc32c::crc32c(key)),
+        u64::from(crc32c::crc32c_append(0x9E37_79B9, key)),
+    )
+}
+
+/// The key's three bits in a filter of `mask + 1` bits, all in one 512-bit block (one cache
+/// line: a lookup costs at most one miss).
+fn probes(KeyHash(h1, h2): KeyHash, mask: u64) -> [u64; 3] {
+    let block = (h1 << 9) & mask;
+    [h2 & 511, (h2 >> 9) & 511, (h2 >> 18) & 511].map(|bit| block | bit)
 }
 
 /// A buffered key of the open transaction: up to 24 bytes inline.
@@ -100,7 +109,14 @@ pub(crate) struct Run {
     /// stay in the cache), then in the 16 slots between two fences, instead of a binary search
     /// whose every late step is a cache miss in a megabytes-long slot array.
     fences: Vec<u64>,
+    /// A Bloom filter of the run's keys (about 10 bits per key; empty for a short run): a
+    /// lookup searches only the runs whose filter may hold its key, so a key buffered long ago
+    /// costs a filter probe per newer run, not a search.
+    filter: Vec<u64>,
 }
+
+/// Runs shorter than this have no filter (a search of them stays in a few cache lines).
+const RUN_FILTER_MIN: usize = 64;
 
 const FENCE_EVERY: usize = 16;
 
@@ -173,7 +189,16 @@ impl Run {
         })
     }
 
-    fn find(&self, key: &[u8]) -> Option<Option<&[u8]>> {
+    fn find(&self, key: &[u8], hash: KeyHash) -> Option<Option<&[u8]>> {
+        if !self.filter.is_empty() {
+            let mask = self.filter.len() as u64 * 64 - 1;
+            if !probes(hash, mask)
+                .iter()
+                .all(|&bit| self.filter[(bit / 64) as usize] & (1 << (bit % 64)) != 0)
+            {
+                return None;
+            }
+        }
         let i = self.seek(key, true);
         (i < self.len() && self.key_at(&self.slots[i]) == key).then(|| self.entry(i).1)
     }
@@ -184,6 +209,7 @@ impl Run {
             slots: Vec::with_capacity(entries),
             shared: 0,
             fences: Vec::new(),
+            filter: Vec::new(),
         }
     }
 
@@ -201,6 +227,16 @@ impl Run {
                 .step_by(FENCE_EVERY)
                 .map(|s| s.prefix)
                 .collect();
+        }
+        if self.len() >= RUN_FILTER_MIN {
+            let bits = (self.len() as u64 * 10).next_power_of_two().max(512);
+            let mut filter = vec![0u64; (bits / 64) as usize];
+            for slot in &self.slots {
+                for bit in probes(key_hash(self.key_at(slot)), bits - 1) {
+                    filter[(bit / 64) as usize] |= 1 << (bit % 64);
+                }
+            }
+            self.filter = filter;
         }
         self
     }
@@ -257,33 +293,14 @@ impl TableBuf {
         if self.is_empty() {
             return None;
         }
-        self.lookup_prepared(self.filter.as_ref().map(|f| f.probes(key)), key)
-    }
-
-    /// [`lookup`](Self::lookup) in two halves, so the filter's cache miss overlaps other work
-    /// (a get's tree descent): `prepare` hashes the key and asks for the filter's cache line;
-    /// `lookup_prepared` answers as `lookup` does.
-    pub(crate) fn prepare(&self, key: &[u8]) -> Option<[u64; 3]> {
-        let filter = self.filter.as_ref()?;
-        let probes = filter.probes(key);
-        crate::storage::prefetch_value(&filter.words[(probes[0] / 64) as usize]);
-        Some(probes)
-    }
-
-    pub(crate) fn lookup_prepared(
-        &self,
-        probes: Option<[u64; 3]>,
-        key: &[u8],
-    ) -> Option<Option<&[u8]>> {
-        if let (Some(filter), Some(probes)) = (&self.filter, probes) {
-            if !filter.has(probes) {
-                return None;
-            }
+        let hash = key_hash(key);
+        if self.filter.as_ref().is_some_and(|f| !f.has(hash)) {
+            return None;
         }
         if let Some(value) = self.head.get(key) {
             return Some(value.map(|(start, len)| &self.head_data[start..start + len]));
         }
-        self.runs.iter().rev().find_map(|run| run.find(key))
+        self.runs.iter().rev().find_map(|run| run.find(key, hash))
     }
 
     fn insert(&mut self, key: &[u8], value: Option<&[u8]>) {

@@ -121,26 +121,17 @@ pub fn file_residency(file: &File, len: u64) -> std::io::Result<u64> {
 /// ahead of itself so their cache misses overlap). Reads nothing; a no-op off x86-64.
 #[inline(always)]
 pub(crate) fn prefetch_line(bytes: &[u8]) {
-    prefetch(bytes.as_ptr());
-}
-
-/// [`prefetch_line`] of the cache line holding `*value` (any live reference).
-#[inline(always)]
-pub(crate) fn prefetch_value<T>(value: &T) {
-    prefetch(std::ptr::from_ref(value).cast());
-}
-
-#[inline(always)]
-fn prefetch(ptr: *const u8) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: `_mm_prefetch` is only a hint to the cache: it does not dereference the pointer in
     // the language's sense (it cannot fault and its result is never observed), and the pointer
-    // comes from a live reference anyway. SSE, the only target feature it needs, is part of the
+    // comes from a live slice anyway. SSE, the only target feature it needs, is part of the
     // x86-64 baseline.
     #[allow(unsafe_code)]
     unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(ptr.cast::<i8>())
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+            bytes.as_ptr().cast::<i8>(),
+        )
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = ptr;
+    let _ = bytes;
 }

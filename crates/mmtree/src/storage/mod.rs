@@ -8,7 +8,7 @@
 //! - after a failed `fdatasync` the handle is poisoned and refuses further writes.
 
 mod mmap;
-pub(crate) use mmap::{prefetch_line, prefetch_value};
+pub(crate) use mmap::prefetch_line;
 
 pub mod observe;
 pub use mmap::file_residency;

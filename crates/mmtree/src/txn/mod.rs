@@ -296,12 +296,10 @@ pub(crate) fn get<'a, S: Source + ?Sized>(
     // The filter's line is fetched while the tree is searched (most keys a get asks for are
     // not buffered: the filter's cache miss would come on top of the descent's). A buffered
     // value still wins; the descent is then wasted work, not a wrong answer.
-    let probes = buf.prepare(key);
-    let tree = crate::btree::get(source, root, key);
-    match buf.lookup_prepared(probes, key) {
-        Some(value) => Ok(value),
-        None => tree,
+    if let Some(value) = buf.lookup(key) {
+        return Ok(value);
     }
+    crate::btree::get(source, root, key)
 }
 
 pub(crate) fn first<'a, S: Source + ?Sized>(
