@@ -13,6 +13,7 @@
 //! state machine (`conn`) and the event loops.
 
 // In layer order, bottom first (checked by tests/layers.rs).
+mod access;
 mod blocking;
 mod commands;
 mod conn;
@@ -132,6 +133,13 @@ pub fn run(args: Options) -> Result<()> {
     // long, and a loop never blocks on it.
     let (sender, receiver) = std::sync::mpsc::channel::<WriteBatch>();
     let protected = !bind.ip().is_loopback() && args.requirepass.is_none();
+    let started = Instant::now();
+    let counters = || {
+        commands::table::all()
+            .iter()
+            .map(|_| AtomicU64::new(0))
+            .collect::<Vec<_>>()
+    };
     let server = Arc::new(Server {
         config: Config {
             bind: listener.local_addr()?,
@@ -156,16 +164,22 @@ pub fn run(args: Options) -> Result<()> {
         stats: Stats::default(),
         registry: Mutex::new(BTreeMap::new()),
         subs: Mutex::new(pubsub::Subs::default()),
-        command_calls: commands::table::all()
-            .iter()
-            .map(|_| AtomicU64::new(0))
-            .collect(),
+        command_calls: counters(),
+        command_rejected: counters(),
+        command_failed: counters(),
+        error_codes: Mutex::new(BTreeMap::new()),
+        last_save: AtomicU64::new(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+        ),
+        access: access::AccessTimes::new(started),
         shutting_down: AtomicBool::new(false),
         shutdown_requested: AtomicBool::new(false),
         scripts: Default::default(),
         notify: notify::Settings::default(),
         clients: AtomicUsize::new(0),
-        started: Instant::now(),
+        started,
         tracking: Default::default(),
         tracking_clients: AtomicUsize::new(0),
         monitors: Default::default(),
