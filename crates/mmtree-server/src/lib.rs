@@ -146,8 +146,8 @@ pub fn run(args: Options) -> Result<()> {
             requirepass: args.requirepass,
             client_rate: args.client_rate,
             client_burst: args.client_burst,
-            max_clients: client_limit(args.maxclients),
-            idle_timeout: (args.timeout > 0).then(|| Duration::from_secs(args.timeout)),
+            max_clients: AtomicUsize::new(client_limit(args.maxclients)),
+            idle_secs: AtomicU64::new(args.timeout),
             slow_timeout: Duration::from_secs(args.slow_timeout),
             limits: Limits {
                 max_bulk: args.max_bulk,
@@ -174,6 +174,7 @@ pub fn run(args: Options) -> Result<()> {
                 .map_or(0, |d| d.as_secs()),
         ),
         access: access::AccessTimes::new(started),
+        settings_kept: Mutex::new(BTreeMap::new()),
         shutting_down: AtomicBool::new(false),
         shutdown_requested: AtomicBool::new(false),
         scripts: Default::default(),
@@ -246,7 +247,9 @@ pub fn run(args: Options) -> Result<()> {
                     refuse("DENIED mmtree is running in protected mode: it listens on a non-loopback address without a password. Set --requirepass or bind to 127.0.0.1.");
                     continue;
                 }
-                if server.clients.load(Ordering::Relaxed) >= server.config.max_clients {
+                if server.clients.load(Ordering::Relaxed)
+                    >= server.config.max_clients.load(Ordering::Relaxed)
+                {
                     refuse("ERR max number of clients reached");
                     continue;
                 }

@@ -37,13 +37,25 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+impl Config {
+    /// How long a client may stay idle (None: for ever).
+    pub fn idle_timeout(&self) -> Option<Duration> {
+        match self.idle_secs.load(Ordering::Relaxed) {
+            0 => None,
+            s => Some(Duration::from_secs(s)),
+        }
+    }
+}
+
 pub struct Config {
     pub bind: SocketAddr,
     pub requirepass: Option<String>,
     pub client_rate: Option<f64>,
     pub client_burst: u32,
-    pub max_clients: usize,
-    pub idle_timeout: Option<Duration>,
+    /// `--maxclients` (as the open-files limit allows), CONFIG SET maxclients.
+    pub max_clients: AtomicUsize,
+    /// `--timeout` in seconds, 0: never (CONFIG SET timeout).
+    pub idle_secs: AtomicU64,
     pub slow_timeout: Duration,
     pub limits: Limits,
     pub protected: bool,
@@ -99,6 +111,8 @@ pub struct Server {
     pub error_codes: Mutex<BTreeMap<String, u64>>,
     /// When the last SAVE ended, Unix seconds (INFO's `rdb_last_save_time`; the start before).
     pub last_save: AtomicU64,
+    /// The encoding thresholds CONFIG SET was given (kept, without effect; taken alone).
+    pub settings_kept: Mutex<BTreeMap<String, String>>,
     /// Every key's last access (OBJECT IDLETIME; in memory only; its lock is taken alone).
     pub access: AccessTimes,
     pub shutting_down: AtomicBool,
@@ -336,7 +350,7 @@ impl Server {
                 format!(
                     "connected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:{}\r\ntracking_clients:{}\r\npubsub_clients:{pubsub}\r\n",
                     self.clients.load(Ordering::Relaxed),
-                    self.config.max_clients,
+                    self.config.max_clients.load(Ordering::Relaxed),
                     load(&s.blocked),
                     self.tracking_clients.load(Ordering::Relaxed),
                 )

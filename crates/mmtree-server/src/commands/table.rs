@@ -948,6 +948,40 @@ mod tests {
         assert!(lookup(b"NOPE").is_none());
     }
 
+    /// COMMAND DOCS has a summary, a version and one of Redis' groups for every entry, and
+    /// documents no command the table lacks.
+    #[test]
+    fn every_entry_is_documented() {
+        const GROUPS: [&str; 16] = [
+            "generic",
+            "string",
+            "list",
+            "set",
+            "sorted_set",
+            "hash",
+            "pubsub",
+            "transactions",
+            "connection",
+            "server",
+            "scripting",
+            "hyperloglog",
+            "cluster",
+            "geo",
+            "stream",
+            "bitmap",
+        ];
+        for &c in all() {
+            let doc = super::super::docs::doc(c.name).unwrap_or_else(|| panic!("{} undocumented", c.name));
+            assert!(GROUPS.contains(&doc.group), "{}: {}", c.name, doc.group);
+            assert!(doc.summary.ends_with('.') && doc.summary.len() > 10, "{}", c.name);
+            assert!(doc.since.split('.').count() == 3, "{}", c.name);
+        }
+        for line in super::super::docs::DOCS {
+            let name = line.split(';').next().unwrap();
+            assert!(lookup(name.as_bytes()).is_some(), "{name} documented, not in the table");
+        }
+    }
+
     #[test]
     fn subcommands_are_entries_of_their_container() {
         for c in COMMANDS {

@@ -987,8 +987,7 @@ impl Conn {
             Session::CommandInfo => self.command_info_of(a),
             Session::CommandList => self.command_list(a),
             Session::CommandGetkeys => self.command_getkeys(a),
-            // No docs are kept (an entry without them would mislead redis-cli's help).
-            Session::CommandDocs => self.out.map(0),
+            Session::CommandDocs => self.command_docs(a),
             Session::ConfigGet => self.config_get(a),
             Session::ConfigSet => self.config_set(a),
             Session::ConfigResetstat => {
