@@ -18,6 +18,7 @@
 //! entries out and to put the survivors back).
 
 use crate::store;
+use foldhash::fast::RandomState;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -93,10 +94,14 @@ impl Batch {
     }
 }
 
+/// Database byte and key → the clock (seconds since the server started) of its last access.
+/// Hashed with foldhash, seeded at random per process: fast on short keys, and a client cannot
+/// choose keys that collide (they are the client's).
+type Times = HashMap<Box<[u8]>, u32, RandomState>;
+
 #[derive(Default)]
 struct Table {
-    /// Database byte and key → the clock (seconds since the server started) of its last access.
-    times: HashMap<Box<[u8]>, u32>,
+    times: Times,
     /// Entries left by the last sweep: the next is due at twice as many.
     swept: usize,
 }
@@ -224,7 +229,7 @@ impl AccessTimes {
 }
 
 /// FLUSHDB (`Some(db)`) or FLUSHALL (`None`): the entries of the keys removed go.
-fn flush(times: &mut HashMap<Box<[u8]>, u32>, db: Option<u8>) {
+fn flush(times: &mut Times, db: Option<u8>) {
     match db {
         None => times.clear(),
         Some(db) => times.retain(|k, _| k[0] != db),
@@ -232,7 +237,7 @@ fn flush(times: &mut HashMap<Box<[u8]>, u32>, db: Option<u8>) {
 }
 
 /// SWAPDB: the two databases' entries change places.
-fn swap(times: &mut HashMap<Box<[u8]>, u32>, a: u8, b: u8) {
+fn swap(times: &mut Times, a: u8, b: u8) {
     if a == b {
         return;
     }

@@ -330,6 +330,23 @@ impl<'s> Run<'s> {
         if log && server.is_slow(micros) {
             server.log_slow(self.client, &op.args, micros);
         }
+        // The commands a script called count in commandstats as the client's would (EVAL and
+        // FCALL, the only commands that run scripts, are NUMKEYS and NOSCRIPT).
+        if op.cmd.has(commands::table::NUMKEYS) && op.cmd.has(commands::table::NOSCRIPT) {
+            use commands::scripting::Call;
+            let calls = std::mem::take(&mut *server.scripts.calls.lock().expect("script calls"));
+            for (i, call) in calls {
+                let counter = match call {
+                    Call::Ok => &server.command_calls[i],
+                    Call::Failed => {
+                        server.command_calls[i].fetch_add(1, Ordering::Relaxed);
+                        &server.command_failed[i]
+                    }
+                    Call::Rejected => &server.command_rejected[i],
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
+        }
         if server.scripts.monitoring.load(Ordering::Relaxed) {
             let fed = std::mem::take(&mut *server.scripts.monitored.lock().expect("monitored"));
             for (db, args) in fed {
@@ -547,6 +564,18 @@ impl Noted<'_> {
             return;
         }
         let forget = cmd.has(FORGETS);
+        // The common case (one key, the first argument) without collecting the keys.
+        use commands::table::{GEO_STORE_KEY, NUMKEYS, STORE_KEY, STREAMS};
+        if cmd.keys == (1, 1, 1) && !cmd.has(NUMKEYS | STREAMS | STORE_KEY | GEO_STORE_KEY) {
+            if let Some(key) = op.args.get(1) {
+                if forget {
+                    self.access.forget(db, key);
+                } else {
+                    self.access.touch(db, key);
+                }
+            }
+            return;
+        }
         for key in cmd.key_args(&op.args) {
             if forget {
                 self.access.forget(db, key);

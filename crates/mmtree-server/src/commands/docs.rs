@@ -130,6 +130,7 @@ pub(crate) static DOCS: &[&str] = &[
     "CONFIG|GET;server;2.0.0;Answers the settings whose names match patterns, with their values in effect.",
     "CONFIG|SET;server;2.0.0;Changes settings, all of them or none.",
     "CONFIG|RESETSTAT;server;2.0.0;Sets INFO's counters, commandstats and errorstats back to zero.",
+    "CONFIG|REWRITE;server;2.8.0;Would rewrite the configuration file; this server has none (its settings come from its command line): an error.",
     "CONFIG|HELP;server;5.0.0;Lists CONFIG's subcommands.",
     "COMMAND;server;2.8.13;Describes every command of the server.",
     "COMMAND|COUNT;server;2.8.13;Answers how many commands the server has.",

@@ -112,6 +112,8 @@ pub enum Session {
     ConfigGet,
     ConfigSet,
     ConfigResetstat,
+    /// CONFIG REWRITE: there is no configuration file (Redis' answer without one).
+    ConfigRewrite,
     /// OBJECT IDLETIME: the connection reads the access times (`access`).
     ObjectIdletime,
     ClientId,
@@ -461,6 +463,7 @@ static CONFIG_SUBCOMMANDS: &[Command] = &[
     sub("CONFIG|GET",      -3, ADMIN, NO_KEYS, S(Session::ConfigGet)),
     sub("CONFIG|SET",      -4, ADMIN, NO_KEYS, S(Session::ConfigSet)),
     sub("CONFIG|RESETSTAT", 2, ADMIN, NO_KEYS, S(Session::ConfigResetstat)),
+    sub("CONFIG|REWRITE",  2,  ADMIN, NO_KEYS, S(Session::ConfigRewrite)),
     sub("CONFIG|HELP",     2,  0,     NO_KEYS, S(Session::Help)),
 ];
 

@@ -990,6 +990,10 @@ impl Conn {
             Session::CommandDocs => self.command_docs(a),
             Session::ConfigGet => self.config_get(a),
             Session::ConfigSet => self.config_set(a),
+            // As Redis started without a configuration file: the settings are the command line's.
+            Session::ConfigRewrite => self
+                .out
+                .error("ERR The server is running without a config file"),
             Session::ConfigResetstat => {
                 self.server.reset_stats();
                 self.out.simple("OK");

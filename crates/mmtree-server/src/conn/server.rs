@@ -236,6 +236,7 @@ impl Conn {
                 config.idle_secs.load(Ordering::Relaxed).to_string(),
             ),
             ("proto-max-bulk-len", config.limits.max_bulk.to_string()),
+            ("client-query-buffer-limit", QUERY_BUFFER_MAX.to_string()),
             (
                 "requirepass",
                 config.requirepass.clone().unwrap_or_default(),
@@ -523,6 +524,8 @@ impl Conn {
                 "    Set the configuration <directive> to <value> (several pairs: all or none).",
                 "RESETSTAT",
                 "    Reset statistics reported by the INFO command.",
+                "REWRITE",
+                "    Rewrite the configuration file (there is none: an error).",
             ],
             "COMMAND" => &[
                 "(no subcommand)",
