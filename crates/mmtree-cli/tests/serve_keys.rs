@@ -383,12 +383,16 @@ fn object_idletime_follows_reads_and_writes_not_introspection() {
     let _: i64 = cmd(&mut c, &["EXISTS", "looked"]).unwrap();
     let _: Option<i64> = cmd(&mut c, &["OBJECT", "REFCOUNT", "looked"]).unwrap();
     assert!(idle(&mut c, "looked").unwrap() >= 2);
-    assert!(err_of::<i64>(&mut c, &["OBJECT", "FREQ", "looked"]).contains("An LFU maxmemory policy is not selected"));
+    assert!(err_of::<i64>(&mut c, &["OBJECT", "FREQ", "looked"])
+        .contains("An LFU maxmemory policy is not selected"));
     // A read, a write and TOUCH do.
     let t0 = Instant::now();
     let _: String = cmd(&mut c, &["GET", "read"]).unwrap();
     let _: () = cmd(&mut c, &["APPEND", "written", "w"]).unwrap();
-    assert_eq!(cmd::<i64>(&mut c, &["TOUCH", "touched", "nosuch"]).unwrap(), 1);
+    assert_eq!(
+        cmd::<i64>(&mut c, &["TOUCH", "touched", "nosuch"]).unwrap(),
+        1
+    );
     let bound = t0.elapsed().as_secs() as i64 + 1;
     for k in ["read", "written", "touched"] {
         let i = idle(&mut c, k).unwrap();

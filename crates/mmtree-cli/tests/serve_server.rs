@@ -398,7 +398,10 @@ fn errorstats_failed_and_rejected_calls_and_resetstat() {
     let _: () = cmd(&mut c, &["SET", "str", "v"]).unwrap();
     let _: () = cmd(&mut c, &["CONFIG", "RESETSTAT"]).unwrap();
     let info: String = cmd(&mut c, &["INFO", "everything"]).unwrap();
-    assert_eq!(info_field(&info, "total_error_replies").as_deref(), Some("0"));
+    assert_eq!(
+        info_field(&info, "total_error_replies").as_deref(),
+        Some("0")
+    );
     assert!(!info.contains("errorstat_"), "{info}");
     assert!(info.contains("# Errorstats\r\n"), "{info}");
     // A write that fails (WRONGTYPE, from the writer), a read that fails, one refused for its
@@ -412,14 +415,36 @@ fn errorstats_failed_and_rejected_calls_and_resetstat() {
     )
     .contains("MY_CODE"));
     let info: String = cmd(&mut c, &["INFO", "everything"]).unwrap();
-    assert_eq!(info_field(&info, "total_error_replies").as_deref(), Some("4"));
-    assert_eq!(info_field(&info, "errorstat_WRONGTYPE").as_deref(), Some("count=2"));
-    assert_eq!(info_field(&info, "errorstat_ERR").as_deref(), Some("count=1"));
-    assert_eq!(info_field(&info, "errorstat_MY_CODE").as_deref(), Some("count=1"));
+    assert_eq!(
+        info_field(&info, "total_error_replies").as_deref(),
+        Some("4")
+    );
+    assert_eq!(
+        info_field(&info, "errorstat_WRONGTYPE").as_deref(),
+        Some("count=2")
+    );
+    assert_eq!(
+        info_field(&info, "errorstat_ERR").as_deref(),
+        Some("count=1")
+    );
+    assert_eq!(
+        info_field(&info, "errorstat_MY_CODE").as_deref(),
+        Some("count=1")
+    );
     let stat = |name: &str| info_field(&info, &format!("cmdstat_{name}")).unwrap_or_default();
-    assert!(stat("lpush").ends_with("rejected_calls=0,failed_calls=1"), "{info}");
-    assert!(stat("llen").ends_with("rejected_calls=0,failed_calls=1"), "{info}");
-    assert!(stat("get").starts_with("calls=0,") && stat("get").ends_with("rejected_calls=1,failed_calls=0"), "{info}");
+    assert!(
+        stat("lpush").ends_with("rejected_calls=0,failed_calls=1"),
+        "{info}"
+    );
+    assert!(
+        stat("llen").ends_with("rejected_calls=0,failed_calls=1"),
+        "{info}"
+    );
+    assert!(
+        stat("get").starts_with("calls=0,")
+            && stat("get").ends_with("rejected_calls=1,failed_calls=0"),
+        "{info}"
+    );
     assert!(stat("eval").ends_with("failed_calls=1"), "{info}");
     // A script's own calls count as the client's would (Redis' "command stats for scripts").
     let _: () = cmd(&mut c, &["CONFIG", "RESETSTAT"]).unwrap();
@@ -431,8 +456,15 @@ fn errorstats_failed_and_rejected_calls_and_resetstat() {
     let info: String = cmd(&mut c, &["INFO", "commandstats"]).unwrap();
     let stat = |name: &str| info_field(&info, &format!("cmdstat_{name}")).unwrap_or_default();
     assert!(stat("set").starts_with("calls=2,"), "{info}");
-    assert!(stat("select").starts_with("calls=1,") && stat("select").ends_with("failed_calls=1"), "{info}");
-    assert!(stat("get").starts_with("calls=0,") && stat("get").ends_with("rejected_calls=1,failed_calls=0"), "{info}");
+    assert!(
+        stat("select").starts_with("calls=1,") && stat("select").ends_with("failed_calls=1"),
+        "{info}"
+    );
+    assert!(
+        stat("get").starts_with("calls=0,")
+            && stat("get").ends_with("rejected_calls=1,failed_calls=0"),
+        "{info}"
+    );
     assert!(stat("eval").starts_with("calls=1,"), "{info}");
     let _: () = cmd(&mut c, &["CONFIG", "RESETSTAT"]).unwrap();
     assert!(err_of::<i64>(&mut c, &["LPUSH", "str", "a"]).contains("WRONGTYPE"));
@@ -442,8 +474,14 @@ fn errorstats_failed_and_rejected_calls_and_resetstat() {
     assert!(default.contains("errorstat_WRONGTYPE:count=2") && !default.contains("cmdstat_"));
     let _: () = cmd(&mut c, &["CONFIG", "RESETSTAT"]).unwrap();
     let info: String = cmd(&mut c, &["INFO", "everything"]).unwrap();
-    assert_eq!(info_field(&info, "total_error_replies").as_deref(), Some("0"));
-    assert!(!info.contains("errorstat_") && !info.contains("cmdstat_lpush"), "{info}");
+    assert_eq!(
+        info_field(&info, "total_error_replies").as_deref(),
+        Some("0")
+    );
+    assert!(
+        !info.contains("errorstat_") && !info.contains("cmdstat_lpush"),
+        "{info}"
+    );
     // What CONFIG RESETSTAT left: the keyspace.
     assert_eq!(cmd::<String>(&mut c, &["GET", "str"]).unwrap(), "v");
 }
@@ -458,7 +496,10 @@ fn changes_since_last_save_count_real_changes() {
     let mut c = server.client();
     let dirty = |c: &mut redis::Connection| -> i64 {
         let info: String = cmd(c, &["INFO", "persistence"]).unwrap();
-        info_field(&info, "rdb_changes_since_last_save").unwrap().parse().unwrap()
+        info_field(&info, "rdb_changes_since_last_save")
+            .unwrap()
+            .parse()
+            .unwrap()
     };
     assert_eq!(dirty(&mut c), 0);
     let _: () = cmd(&mut c, &["SET", "a", "1"]).unwrap();
@@ -499,7 +540,8 @@ fn command_docs_describe_the_commands() {
     let _ = call(&mut s, &mut r, &["HELLO", "3"]);
     let config = show(&call(&mut s, &mut r, &["COMMAND", "DOCS", "CONFIG"]));
     assert!(
-        config.starts_with("%[config,%[summary,") && config.contains(",subcommands,%[config|get,%[summary,"),
+        config.starts_with("%[config,%[summary,")
+            && config.contains(",subcommands,%[config|get,%[summary,"),
         "{config}"
     );
     // Every command, once each.
@@ -512,4 +554,54 @@ fn command_docs_describe_the_commands() {
         other => panic!("{other:?}"),
     };
     assert_eq!(all.len() as i64, 2 * count);
+}
+
+/// Goal: a blocked command answered with an error once it ran counts as a failed call, and its
+/// error in errorstats (Redis' "XGROUP DESTROY should unblock XREADGROUP with -NOGROUP").
+#[test]
+fn a_blocked_command_answered_an_error_is_a_failed_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("blockerr.mmt"), &[]);
+    let mut c = server.client();
+    let _: () = cmd(&mut c, &["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]).unwrap();
+    let _: () = cmd(&mut c, &["CONFIG", "RESETSTAT"]).unwrap();
+    let mut b = server.raw();
+    let mut br = Replies::new(&b);
+    send(
+        &mut b,
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "alice",
+            "BLOCK",
+            "0",
+            "STREAMS",
+            "s",
+            ">",
+        ],
+    );
+    // Until the server holds it blocked.
+    loop {
+        let info: String = cmd(&mut c, &["INFO", "clients"]).unwrap();
+        if info_field(&info, "blocked_clients").as_deref() == Some("1") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let _: i64 = cmd(&mut c, &["XGROUP", "DESTROY", "s", "g"]).unwrap();
+    assert!(matches!(br.next(), Value::Error(e) if e.starts_with("NOGROUP")));
+    let info: String = cmd(&mut c, &["INFO", "everything"]).unwrap();
+    assert_eq!(
+        info_field(&info, "errorstat_NOGROUP").as_deref(),
+        Some("count=1")
+    );
+    assert_eq!(
+        info_field(&info, "total_error_replies").as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        info_field(&info, "cmdstat_xreadgroup").as_deref(),
+        Some("calls=1,usec=0,usec_per_call=0.00,rejected_calls=0,failed_calls=1")
+    );
 }

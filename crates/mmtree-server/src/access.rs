@@ -290,7 +290,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = mmtree::Db::open(dir.path().join("db")).unwrap();
         let mut w = db.begin_write().unwrap();
-        w.table(store::table_name(2)).unwrap().insert(b"kept", b"v").unwrap();
+        w.table(store::table_name(2))
+            .unwrap()
+            .insert(b"kept", b"v")
+            .unwrap();
         w.commit().unwrap();
         let times = AccessTimes::new(Instant::now());
         let mut batch = Batch::default();

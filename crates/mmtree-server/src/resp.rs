@@ -285,7 +285,11 @@ impl Out {
     }
 
     pub fn error(&mut self, s: &str) {
-        let code = s.split(' ').next().filter(|c| !c.is_empty()).unwrap_or("ERR");
+        let code = s
+            .split(' ')
+            .next()
+            .filter(|c| !c.is_empty())
+            .unwrap_or("ERR");
         self.errors.push(code.to_string());
         self.buf.push(b'-');
         // An error line cannot hold CR or LF.

@@ -30,10 +30,10 @@ use crate::pubsub;
 use crate::resp::Limits;
 use crate::store;
 use crate::tracking::{self, Tracking};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::Sender;
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -165,7 +165,11 @@ impl Server {
             .fetch_add(errors.len() as u64, Ordering::Relaxed);
         let mut codes = self.error_codes.lock().expect("error codes");
         for e in errors {
-            let code = e.split(' ').next().filter(|c| !c.is_empty()).unwrap_or("ERR");
+            let code = e
+                .split(' ')
+                .next()
+                .filter(|c| !c.is_empty())
+                .unwrap_or("ERR");
             if let Some(n) = codes.get_mut(code) {
                 *n += 1;
             } else if codes.len() < ERROR_CODES_MAX {

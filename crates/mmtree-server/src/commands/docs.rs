@@ -14,7 +14,8 @@ pub struct Doc {
 pub fn doc(name: &str) -> Option<Doc> {
     DOCS.iter().find_map(|line| {
         let mut parts = line.splitn(4, ';');
-        let (n, group, since, summary) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+        let (n, group, since, summary) =
+            (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
         (n == name).then_some(Doc {
             group,
             since,

@@ -243,9 +243,10 @@ pub fn object_encoding(ks: &mut Ks<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> 
 /// connection has it from the access times, `crate::access`); nil for a missing key.
 pub fn object_idletime(ks: &mut Ks<'_>, key: &[u8], idle: u64) -> mmtree::Result<Reply> {
     reply((|| {
-        Ok(ks
-            .live(key)?
-            .map_or(Reply::Null, |_| Reply::Int(idle.min(i64::MAX as u64) as i64)))
+        Ok(ks.live(key)?.map_or(
+            Reply::Null,
+            |_| Reply::Int(idle.min(i64::MAX as u64) as i64),
+        ))
     })())
 }
 

@@ -974,14 +974,22 @@ mod tests {
             "bitmap",
         ];
         for &c in all() {
-            let doc = super::super::docs::doc(c.name).unwrap_or_else(|| panic!("{} undocumented", c.name));
+            let doc = super::super::docs::doc(c.name)
+                .unwrap_or_else(|| panic!("{} undocumented", c.name));
             assert!(GROUPS.contains(&doc.group), "{}: {}", c.name, doc.group);
-            assert!(doc.summary.ends_with('.') && doc.summary.len() > 10, "{}", c.name);
+            assert!(
+                doc.summary.ends_with('.') && doc.summary.len() > 10,
+                "{}",
+                c.name
+            );
             assert!(doc.since.split('.').count() == 3, "{}", c.name);
         }
         for line in super::super::docs::DOCS {
             let name = line.split(';').next().unwrap();
-            assert!(lookup(name.as_bytes()).is_some(), "{name} documented, not in the table");
+            assert!(
+                lookup(name.as_bytes()).is_some(),
+                "{name} documented, not in the table"
+            );
         }
     }
 

@@ -147,7 +147,10 @@ enum Wait {
     /// a commit serves the client, at its timeout, or on CLIENT UNBLOCK). Until then the
     /// connection reads no further command, as a blocked Redis client. (Its arguments: a
     /// command answered later is logged to the SLOWLOG then.)
-    Block { args: Vec<Vec<u8>> },
+    Block {
+        args: Vec<Vec<u8>>,
+        cmd: &'static Command,
+    },
     /// EXEC of `queue`; `slots` says where each reply comes from.
     Exec {
         queue: Vec<Op>,
@@ -461,8 +464,7 @@ impl Conn {
                             self.count_rejected(Some(cmd));
                             self.rejected_now = false;
                         } else {
-                            self.server.command_failed[cmd.index()]
-                                .fetch_add(1, Ordering::Relaxed);
+                            self.server.command_failed[cmd.index()].fetch_add(1, Ordering::Relaxed);
                         }
                     }
                 }
@@ -504,21 +506,28 @@ impl Conn {
                 Outcome::Failed(e) => self.out.error(&e),
                 _ => self.out.simple("OK"),
             },
-            Some(Wait::Block { args }) => match outcome {
-                Outcome::Replies(replies) => {
-                    for reply in &replies {
-                        self.out.reply(reply);
+            Some(Wait::Block { args, cmd }) => {
+                let errors = self.out.errors.len();
+                match outcome {
+                    Outcome::Replies(replies) => {
+                        for reply in &replies {
+                            self.out.reply(reply);
+                        }
                     }
-                }
-                Outcome::Unblocked(reply, micros) => {
-                    self.out.reply(&reply);
-                    if self.server.is_slow(micros) {
-                        self.server.log_slow(self.id, &args, micros);
+                    Outcome::Unblocked(reply, micros) => {
+                        self.out.reply(&reply);
+                        if self.server.is_slow(micros) {
+                            self.server.log_slow(self.id, &args, micros);
+                        }
                     }
+                    Outcome::Failed(e) => self.out.error(&e),
+                    _ => self.out.error("ERR unexpected writer answer"),
                 }
-                Outcome::Failed(e) => self.out.error(&e),
-                _ => self.out.error("ERR unexpected writer answer"),
-            },
+                // Answered an error once it ran (a group destroyed while it waited): failed.
+                if self.out.errors.len() > errors {
+                    self.server.command_failed[cmd.index()].fetch_add(1, Ordering::Relaxed);
+                }
+            }
             None => {}
         }
         if silent {
@@ -777,7 +786,10 @@ impl Conn {
                 self.wrong_args(name);
             } else {
                 self.feed(self.db, cmd, &args);
-                let wait = Wait::Block { args: args.clone() };
+                let wait = Wait::Block {
+                    args: args.clone(),
+                    cmd,
+                };
                 let job = Job::Block {
                     db: self.db,
                     op: Op { cmd, args },

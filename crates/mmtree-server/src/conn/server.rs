@@ -265,7 +265,10 @@ impl Conn {
             ),
             (
                 "slowlog-log-slower-than",
-                server.slowlog_slower_than.load(Ordering::Relaxed).to_string(),
+                server
+                    .slowlog_slower_than
+                    .load(Ordering::Relaxed)
+                    .to_string(),
             ),
             (
                 "slowlog-max-len",
@@ -273,7 +276,12 @@ impl Conn {
             ),
             (
                 "tracking-table-max-keys",
-                server.tracking.lock().expect("tracking").max_keys.to_string(),
+                server
+                    .tracking
+                    .lock()
+                    .expect("tracking")
+                    .max_keys
+                    .to_string(),
             ),
         ];
         // The encoding thresholds: kept and shown, without effect (mmtree has no encodings).
@@ -343,8 +351,9 @@ impl Conn {
             return Err("ERR syntax error".into());
         }
         let current = self.settings();
-        let failed =
-            |p: &str, why: &str| format!("ERR CONFIG SET failed (possibly related to argument '{p}') - {why}");
+        let failed = |p: &str, why: &str| {
+            format!("ERR CONFIG SET failed (possibly related to argument '{p}') - {why}")
+        };
         // First the names: unknown, fixed at start, or named twice (as Redis' first pass).
         for (i, pair) in a.chunks(2).enumerate() {
             let p = String::from_utf8_lossy(&pair[0]).to_ascii_lowercase();
@@ -383,7 +392,9 @@ impl Conn {
             let change = match p.as_str() {
                 "slowlog-log-slower-than" => Setting::SlowerThan(integer(-1, i64::MAX)?),
                 "slowlog-max-len" => Setting::SlowlogMaxLen(integer(0, i64::MAX)? as u64),
-                "tracking-table-max-keys" => Setting::TrackingMaxKeys(integer(0, i64::MAX)? as usize),
+                "tracking-table-max-keys" => {
+                    Setting::TrackingMaxKeys(integer(0, i64::MAX)? as usize)
+                }
                 "stream-node-max-entries" => Setting::NodeEntries(integer(0, i64::MAX)? as u64),
                 "lua-time-limit" | "busy-reply-threshold" => {
                     Setting::TimeLimit(integer(0, i64::MAX)? as u64)
@@ -401,7 +412,10 @@ impl Conn {
                 },
                 _ if KEPT.iter().any(|(k, _)| *k == p) => {
                     integer(i64::MIN, i64::MAX)?;
-                    Setting::Kept(kept_name(&p).to_string(), String::from_utf8_lossy(value).into_owned())
+                    Setting::Kept(
+                        kept_name(&p).to_string(),
+                        String::from_utf8_lossy(value).into_owned(),
+                    )
                 }
                 _ => {
                     // Fixed here: only the value in effect is accepted (a no-op).
