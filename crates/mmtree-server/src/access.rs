@@ -14,8 +14,9 @@
 //! entries) or, for keys gone any other way (expiry, a collection's last member removed, RENAME's
 //! source, a read of a missing key), by a sweep that checks every entry against the database
 //! whenever the table has doubled since the last one (so its work is amortised over the
-//! entries added; it runs on a thread of its own, on a snapshot, the lock held only to take the
-//! entries out and to put the survivors back).
+//! entries added; it runs on a thread of its own, on a snapshot, the lock held only to list the
+//! entries and to remove the dead ones; an entry touched in the sweep's own second is left to the
+//! next sweep, so the table stays within a few times the keys live or touched lately).
 
 use crate::store;
 use foldhash::fast::RandomState;
@@ -200,28 +201,42 @@ impl AccessTimes {
         self.sweeping.load(Ordering::Acquire)
     }
 
-    /// The sweep itself: the entries are taken out, checked against a snapshot without the
-    /// lock, and the live ones put back unless a newer access was noted meanwhile.
+    /// The sweep itself: the entries older than the current second are listed under the lock,
+    /// checked against a snapshot taken after that second began (so it holds every write those
+    /// entries saw: the writer notes a write's keys after its commit), and the dead ones removed
+    /// unless touched again meanwhile. Every other entry stays in place throughout, so OBJECT
+    /// IDLETIME answers right while a sweep runs. Returns the entries left.
     pub fn sweep_now(&self, db: &mmtree::Db) -> mmtree::Result<usize> {
-        let old = std::mem::take(&mut self.table.lock().expect("access times").times);
+        let before = self.clock(Instant::now());
+        let listed: Vec<Box<[u8]>> = self
+            .table
+            .lock()
+            .expect("access times")
+            .times
+            .iter()
+            .filter(|(_, &t)| t < before)
+            .map(|(k, _)| k.clone())
+            .collect();
         let read = db.begin_read()?;
         let mut tables = Vec::new();
         for n in 0..store::DATABASES {
             tables.push(read.table(store::table_name(n))?);
         }
-        let mut live = Vec::with_capacity(old.len() / 2);
-        for (k, t) in old {
+        let mut dead = Vec::new();
+        for k in listed {
             let present = match tables.get(k[0] as usize) {
                 Some(Some(table)) => table.get(&k[1..])?.is_some(),
                 _ => false,
             };
-            if present {
-                live.push((k, t));
+            if !present {
+                dead.push(k);
             }
         }
         let mut table = self.table.lock().expect("access times");
-        for (k, t) in live {
-            table.times.entry(k).or_insert(t);
+        for k in dead {
+            if table.times.get(&k).is_some_and(|&t| t < before) {
+                table.times.remove(&k);
+            }
         }
         table.swept = table.times.len();
         Ok(table.swept)
@@ -295,14 +310,21 @@ mod tests {
             .insert(b"kept", b"v")
             .unwrap();
         w.commit().unwrap();
-        let times = AccessTimes::new(Instant::now());
+        // A server started 100 s ago: the clock is at 100.
+        let started = Instant::now() - std::time::Duration::from_secs(100);
+        let times = AccessTimes::new(started);
         let mut batch = Batch::default();
         batch.touch(2, b"kept");
         batch.touch(2, b"gone");
         batch.touch(0, b"kept");
         times.apply(&mut batch, 3);
-        assert_eq!(times.sweep_now(&db).unwrap(), 1);
+        // Touched in the sweep's own second: kept whatever the snapshot says (its write may
+        // be newer than the snapshot).
+        batch.touch(2, b"recent");
+        times.apply(&mut batch, u32::MAX);
+        assert_eq!(times.sweep_now(&db).unwrap(), 2);
         assert_eq!(times.idle(2, b"kept", 4), 1);
+        assert_eq!(times.idle(2, b"gone", 4), 4);
         // A growing table asks for a sweep once it doubled (from the floor up).
         let mut due = false;
         for i in 0..=SWEEP_FLOOR {
