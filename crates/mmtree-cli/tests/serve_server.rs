@@ -146,9 +146,28 @@ fn maxclients_is_lowered_to_what_the_open_files_limit_allows() {
     let port: u16 = line.trim().rsplit(':').next().unwrap().parse().unwrap();
     let mut c = connect(port);
     let info: String = redis::cmd("INFO").arg("clients").query(&mut c).unwrap();
+    // CONFIG SET maxclients refuses more than the limit allows, as Redis, and changes nothing.
+    let refused = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxclients")
+        .arg("1000")
+        .query::<()>(&mut c)
+        .unwrap_err()
+        .to_string();
+    let after: String = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("maxclients")
+        .query::<Vec<String>>(&mut c)
+        .unwrap()
+        .join(" ");
     let _ = child.kill();
     let _ = child.wait();
     assert!(info.contains("maxclients:168\r\n"), "{info}");
+    assert!(
+        refused.contains("The operating system is not able to handle the specified number of clients, try with 168"),
+        "{refused}"
+    );
+    assert_eq!(after, "maxclients 168");
 }
 
 /// Goal: the settings Redis' test suite sets before a unit (`save ""`, list-compress-depth,

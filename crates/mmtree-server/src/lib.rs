@@ -84,34 +84,6 @@ pub struct Options {
     pub durability: mmtree::Durability,
 }
 
-/// File descriptors kept for everything but clients (the database, its log and lock files, the
-/// listener, epoll and wakers), as Redis keeps 32.
-const RESERVED_FDS: u64 = 32;
-
-/// `--maxclients` as the open-files limit allows it: the soft limit is raised toward what that
-/// many clients need (up to the hard limit); if it stays short, fewer clients are served and
-/// the reason is printed on stderr (as Redis logs it), rather than `accept` failing with EMFILE at run time.
-fn client_limit(wanted: usize) -> usize {
-    use rustix::process::{getrlimit, setrlimit, Resource};
-    let need = wanted as u64 + RESERVED_FDS;
-    let mut limit = getrlimit(Resource::Nofile);
-    let current = limit.current.unwrap_or(u64::MAX);
-    if current >= need {
-        return wanted;
-    }
-    limit.current = Some(need.min(limit.maximum.unwrap_or(u64::MAX)));
-    let _ = setrlimit(Resource::Nofile, limit);
-    let now = getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX);
-    if now >= need {
-        return wanted;
-    }
-    let served = now.saturating_sub(RESERVED_FDS).max(1) as usize;
-    eprintln!(
-        "mmtree serve: the open-files limit is {now}: serving at most {served} clients instead of --maxclients {wanted}"
-    );
-    served
-}
-
 /// Serves `args.db` until SIGTERM, SIGINT or SHUTDOWN.
 pub fn run(args: Options) -> Result<()> {
     let db =
@@ -146,7 +118,16 @@ pub fn run(args: Options) -> Result<()> {
             requirepass: args.requirepass,
             client_rate: args.client_rate,
             client_burst: args.client_burst,
-            max_clients: AtomicUsize::new(client_limit(args.maxclients)),
+            max_clients: AtomicUsize::new({
+                let served = server::client_limit(args.maxclients);
+                if served < args.maxclients {
+                    eprintln!(
+                        "mmtree serve: the open-files limit allows {served} clients: serving at most {served} clients instead of --maxclients {}",
+                        args.maxclients
+                    );
+                }
+                served
+            }),
             idle_secs: AtomicU64::new(args.timeout),
             slow_timeout: Duration::from_secs(args.slow_timeout),
             limits: Limits {

@@ -37,6 +37,31 @@ use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// File descriptors kept for everything but clients (the database, its log and lock files, the
+/// listener, epoll and wakers), as Redis keeps 32.
+const RESERVED_FDS: u64 = 32;
+
+/// `--maxclients` as the open-files limit allows it: the soft limit is raised toward what that
+/// many clients need (up to the hard limit); if it stays short, fewer clients are served and
+/// the caller says so (as Redis logs it at start, and CONFIG SET maxclients refuses it), rather
+/// than `accept` failing with EMFILE at run time.
+pub fn client_limit(wanted: usize) -> usize {
+    use rustix::process::{getrlimit, setrlimit, Resource};
+    let need = wanted as u64 + RESERVED_FDS;
+    let mut limit = getrlimit(Resource::Nofile);
+    let current = limit.current.unwrap_or(u64::MAX);
+    if current >= need {
+        return wanted;
+    }
+    limit.current = Some(need.min(limit.maximum.unwrap_or(u64::MAX)));
+    let _ = setrlimit(Resource::Nofile, limit);
+    let now = getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX);
+    if now >= need {
+        return wanted;
+    }
+    now.saturating_sub(RESERVED_FDS).max(1) as usize
+}
+
 impl Config {
     /// How long a client may stay idle (None: for ever).
     pub fn idle_timeout(&self) -> Option<Duration> {

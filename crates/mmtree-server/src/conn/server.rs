@@ -400,7 +400,18 @@ impl Conn {
                     Setting::TimeLimit(integer(0, i64::MAX)? as u64)
                 }
                 "timeout" => Setting::Timeout(integer(0, i64::from(i32::MAX))? as u64),
-                "maxclients" => Setting::MaxClients(integer(1, i64::from(u32::MAX))? as usize),
+                "maxclients" => {
+                    // As Redis: no more than the open-files limit (raised if it can be) allows.
+                    let wanted = integer(1, i64::from(u32::MAX))? as usize;
+                    let served = crate::server::client_limit(wanted);
+                    if served < wanted {
+                        return Err(failed(
+                            &p,
+                            &format!("The operating system is not able to handle the specified number of clients, try with {served}"),
+                        ));
+                    }
+                    Setting::MaxClients(wanted)
+                }
                 "notify-keyspace-events" => match crate::notify::parse(value) {
                     Some(flags) => Setting::Notify(flags),
                     None => {
