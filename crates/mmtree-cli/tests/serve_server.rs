@@ -397,6 +397,16 @@ fn config_set_is_atomic_and_changes_behaviour() {
     table(&mut s, &mut r, &[("CONFIG SET maxclients 10000", "+OK")]);
     let mut again = server.client();
     assert_eq!(cmd::<String>(&mut again, &["PING"]).unwrap(), "PONG");
+    // timeout takes effect for the connections there: an idle one is closed.
+    let mut idle = server.raw();
+    let mut ri = Replies::new(&idle);
+    assert_eq!(
+        call(&mut idle, &mut ri, &["PING"]),
+        Value::Simple("PONG".into())
+    );
+    table(&mut s, &mut r, &[("CONFIG SET timeout 1", "+OK")]);
+    let mut buf = [0u8; 16];
+    assert!(matches!(std::io::Read::read(&mut idle, &mut buf), Ok(0)));
 }
 
 /// The value of `field` in an INFO text (None if absent).
