@@ -371,11 +371,11 @@ fn object_idletime_follows_reads_and_writes_not_introspection() {
             .parse()
             .unwrap()
     };
-    for k in ["read", "written", "touched", "looked"] {
+    for k in ["read", "written", "touched", "looked", "scripted"] {
         let _: () = cmd(&mut c, &["SET", k, "v"]).unwrap();
     }
     assert_eq!(idle(&mut c, "nosuch"), None);
-    assert_eq!(entries(&mut c), 4);
+    assert_eq!(entries(&mut c), 5);
     std::thread::sleep(Duration::from_millis(2100));
     // Introspection does not touch.
     let _: i64 = cmd(&mut c, &["TTL", "looked"]).unwrap();
@@ -393,8 +393,14 @@ fn object_idletime_follows_reads_and_writes_not_introspection() {
         cmd::<i64>(&mut c, &["TOUCH", "touched", "nosuch"]).unwrap(),
         1
     );
+    // A script's own command too, though the key is not among its KEYS.
+    let _: String = cmd(
+        &mut c,
+        &["EVAL", "return redis.call('get', 'scripted')", "0"],
+    )
+    .unwrap();
     let bound = t0.elapsed().as_secs() as i64 + 1;
-    for k in ["read", "written", "touched"] {
+    for k in ["read", "written", "touched", "scripted"] {
         let i = idle(&mut c, k).unwrap();
         assert!(i <= bound, "{k}: {i} > {bound}");
     }

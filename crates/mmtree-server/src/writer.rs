@@ -332,7 +332,7 @@ impl<'s> Run<'s> {
         }
         // The commands a script called count in commandstats as the client's would (EVAL and
         // FCALL, the only commands that run scripts, are NUMKEYS and NOSCRIPT).
-        if op.cmd.has(commands::table::NUMKEYS) && op.cmd.has(commands::table::NOSCRIPT) {
+        if is_script(op) {
             use commands::scripting::Call;
             let calls = std::mem::take(&mut *server.scripts.calls.lock().expect("script calls"));
             for (i, call) in calls {
@@ -413,6 +413,7 @@ fn run_job(
                 let reply = commands::write::apply(&mut t, op.cmd, &op.args)?;
                 *noted.dirty += t.changes;
                 noted.op(*db, op, &reply);
+                noted.script(server, op);
                 out.push(reply);
                 run.end(op, watches, invalidations, true);
                 // Clients blocked on a key this command filled are served before the next
@@ -507,6 +508,7 @@ fn run_job(
                 };
                 *noted.dirty += tx.changes;
                 noted.op(*db, op, &reply);
+                noted.script(server, op);
                 out.push(reply);
                 run.end(op, watches, invalidations, true);
                 blocked.touched(*db, op.cmd, &op.args);
@@ -531,7 +533,27 @@ struct Noted<'a> {
     access: &'a mut access::Batch,
 }
 
+/// True for the commands that run a script (EVAL, FCALL and their kin: NUMKEYS and NOSCRIPT).
+fn is_script(op: &jobs::Op) -> bool {
+    op.cmd.has(commands::table::NUMKEYS) && op.cmd.has(commands::table::NOSCRIPT)
+}
+
 impl Noted<'_> {
+    /// After a script: the keys its commands accessed (`Scripts::accessed`).
+    fn script(&mut self, server: &Server, op: &jobs::Op) {
+        if !is_script(op) {
+            return;
+        }
+        let keys = std::mem::take(&mut *server.scripts.accessed.lock().expect("script keys"));
+        for (db, key, forget) in keys {
+            if forget {
+                self.access.forget(db, &key);
+            } else {
+                self.access.touch(db, &key);
+            }
+        }
+    }
+
     /// `op` ran on database `db` and answered `reply`: its keys were accessed (or deleted, or
     /// flushed), unless it is one of the commands that look at a key without touching it
     /// (TYPE, TTL, EXISTS, OBJECT, …: the table's `NO_TOUCH`, Redis' `LOOKUP_NOTOUCH`).

@@ -773,6 +773,13 @@ fn run_checked(
     }
     let a = &argv[1..];
     *ran = true;
+    if !cmd.has(table::NO_TOUCH) && cmd.has_keys() {
+        let forget = cmd.has(table::FORGETS);
+        let mut accessed = ctx.shared.accessed.lock().expect("script keys");
+        for key in cmd.key_args(argv) {
+            accessed.push((ctx.db, key.clone(), forget));
+        }
+    }
     if ctx.shared.monitoring.load(Ordering::Relaxed) {
         ctx.shared
             .monitored

@@ -170,6 +170,9 @@ pub struct Scripts {
     /// Each command a script's `redis.call` or `redis.pcall` ran or was refused, by its index
     /// in the command table: the writer adds them to INFO commandstats after the script.
     pub calls: Mutex<Vec<(usize, Call)>>,
+    /// The keys a script's commands accessed (database, key, deleted): the writer notes them
+    /// in the access times (OBJECT IDLETIME) after the script, as a client's own commands'.
+    pub accessed: Mutex<Vec<(u32, Vec<u8>, bool)>>,
 }
 
 /// What became of a command a script called (INFO commandstats).
@@ -197,6 +200,7 @@ impl Default for Scripts {
             monitored: Mutex::default(),
             read_called: AtomicBool::new(false),
             calls: Mutex::default(),
+            accessed: Mutex::default(),
         }
     }
 }
