@@ -513,6 +513,20 @@ fn errorstats_failed_and_rejected_calls_and_resetstat() {
     );
     // What CONFIG RESETSTAT left: the keyspace.
     assert_eq!(cmd::<String>(&mut c, &["GET", "str"]).unwrap(), "v");
+    // An error CLIENT REPLY OFF drops still counts (as Redis).
+    let mut raw = server.raw();
+    let mut r = Replies::new(&raw);
+    send(&mut raw, &["CLIENT", "REPLY", "OFF"]);
+    send(&mut raw, &["LPUSH", "str", "a"]);
+    assert_eq!(
+        call(&mut raw, &mut r, &["CLIENT", "REPLY", "ON"]),
+        Value::Simple("OK".into())
+    );
+    let info: String = cmd(&mut c, &["INFO", "errorstats"]).unwrap();
+    assert_eq!(
+        info_field(&info, "errorstat_WRONGTYPE").as_deref(),
+        Some("count=1")
+    );
 }
 
 /// Goal: INFO's `rdb_changes_since_last_save` counts changes as Redis' dirty counter does for

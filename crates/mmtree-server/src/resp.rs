@@ -284,13 +284,19 @@ impl Out {
         self.buf.extend_from_slice(b"\r\n");
     }
 
-    pub fn error(&mut self, s: &str) {
+    /// Notes an error reply's code (`errors`) without writing it (a reply CLIENT REPLY OFF
+    /// drops still counts, as in Redis).
+    pub fn note_error(&mut self, s: &str) {
         let code = s
             .split(' ')
             .next()
             .filter(|c| !c.is_empty())
             .unwrap_or("ERR");
         self.errors.push(code.to_string());
+    }
+
+    pub fn error(&mut self, s: &str) {
+        self.note_error(s);
         self.buf.push(b'-');
         // An error line cannot hold CR or LF.
         self.buf.extend(

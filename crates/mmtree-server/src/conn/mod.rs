@@ -460,6 +460,9 @@ impl Conn {
                     }
                     // The writer checks a write's arity: an error then is a refusal.
                     if let Reply::Error(e) = reply {
+                        if silent {
+                            self.out.note_error(e);
+                        }
                         if e.starts_with("ERR wrong number of arguments") {
                             self.count_rejected(Some(cmd));
                             self.rejected_now = false;
