@@ -13,7 +13,7 @@
 #   the machine holds the default 21111.
 # REDIS_SERVER: the redis-server binary (default: redis-server on PATH; "none" skips it).
 # SKIP_TAGS: tests with these tags are skipped on both servers (default: the ones needing
-#   replication, DEBUG, CONFIG SET of memory limits, CONFIG RESETSTAT, SAVE, RESET, ... which
+#   replication, DEBUG, CONFIG SET of memory limits, SAVE, RESET, ... which
 #   mmtree does not have: a test that hits one aborts the rest of its unit). SKIP_TAGS= runs all.
 # SKIP_TESTS: test names to skip on both servers, one per line (a line starting with / is a
 #   regular expression, as in the harness' skip file); e.g. the blocking-command tests (as the
@@ -27,7 +27,7 @@ REDIS_SRC=${REDIS_SRC:-/work/.mirror/redis+redis/repo}
 REDIS_TAG=${REDIS_TAG:-7.0.15}
 MMTREE=${MMTREE:-target/release/mmtree}
 REDIS_SERVER=${REDIS_SERVER:-redis-server}
-SKIP_TAGS=${SKIP_TAGS-needs:repl needs:debug needs:config-maxmemory needs:config-resetstat needs:save needs:pfdebug needs:latency needs:local-process needs:reset}
+SKIP_TAGS=${SKIP_TAGS-needs:repl needs:debug needs:config-maxmemory needs:save needs:pfdebug needs:latency needs:local-process needs:reset}
 tags=""
 for t in $SKIP_TAGS; do tags="$tags -$t"; done
 UNITS=("$@")

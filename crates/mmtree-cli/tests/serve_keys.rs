@@ -348,3 +348,76 @@ fn option_errors_are_redis_words() {
         ],
     );
 }
+
+/// Goal: OBJECT IDLETIME answers the seconds since a key was last read or written, as Redis'
+/// introspection-2 unit checks: TTL, TYPE, EXISTS and OBJECT look without touching, TOUCH and a
+/// read or a write touch; the access times live in memory and go with their keys (DEL, FLUSHALL).
+/// Method: the bounds follow from the clock's whole seconds, not from how fast the server is:
+/// after a sleep of 2.1 s an untouched key is idle at least 2 s; a key touched at `t0` is idle at
+/// most the whole seconds since `t0` (+1 for the clock's rounding).
+#[test]
+fn object_idletime_follows_reads_and_writes_not_introspection() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("idle.mmt"), &[]);
+    let mut c = server.client();
+    let idle = |c: &mut redis::Connection, key: &str| -> Option<i64> {
+        cmd(c, &["OBJECT", "IDLETIME", key]).unwrap()
+    };
+    let entries = |c: &mut redis::Connection| -> usize {
+        let info: String = cmd(c, &["INFO", "stats"]).unwrap();
+        info.lines()
+            .find_map(|l| l.strip_prefix("mmtree_access_times:"))
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    for k in ["read", "written", "touched", "looked", "scripted"] {
+        let _: () = cmd(&mut c, &["SET", k, "v"]).unwrap();
+    }
+    assert_eq!(idle(&mut c, "nosuch"), None);
+    assert_eq!(entries(&mut c), 5);
+    std::thread::sleep(Duration::from_millis(2100));
+    // Introspection does not touch.
+    let _: i64 = cmd(&mut c, &["TTL", "looked"]).unwrap();
+    let _: String = cmd(&mut c, &["TYPE", "looked"]).unwrap();
+    let _: i64 = cmd(&mut c, &["EXISTS", "looked"]).unwrap();
+    let _: Option<i64> = cmd(&mut c, &["OBJECT", "REFCOUNT", "looked"]).unwrap();
+    assert!(idle(&mut c, "looked").unwrap() >= 2);
+    assert!(err_of::<i64>(&mut c, &["OBJECT", "FREQ", "looked"])
+        .contains("An LFU maxmemory policy is not selected"));
+    // A read, a write and TOUCH do.
+    let t0 = Instant::now();
+    let _: String = cmd(&mut c, &["GET", "read"]).unwrap();
+    let _: () = cmd(&mut c, &["APPEND", "written", "w"]).unwrap();
+    assert_eq!(
+        cmd::<i64>(&mut c, &["TOUCH", "touched", "nosuch"]).unwrap(),
+        1
+    );
+    // A script's own command too, though the key is not among its KEYS.
+    let _: String = cmd(
+        &mut c,
+        &["EVAL", "return redis.call('get', 'scripted')", "0"],
+    )
+    .unwrap();
+    let bound = t0.elapsed().as_secs() as i64 + 1;
+    for k in ["read", "written", "touched", "scripted"] {
+        let i = idle(&mut c, k).unwrap();
+        assert!(i <= bound, "{k}: {i} > {bound}");
+    }
+    assert!(idle(&mut c, "looked").unwrap() >= 2);
+    // Inside a transaction too (EXEC answers from its own snapshot).
+    let (x,): (i64,) = redis::pipe()
+        .atomic()
+        .cmd("OBJECT")
+        .arg("IDLETIME")
+        .arg("looked")
+        .query(&mut c)
+        .unwrap();
+    assert!(x >= 2);
+    // DEL drops a key's entry; FLUSHALL every one.
+    let before = entries(&mut c);
+    assert_eq!(cmd::<i64>(&mut c, &["DEL", "read"]).unwrap(), 1);
+    assert_eq!(entries(&mut c), before - 1);
+    let _: () = cmd(&mut c, &["FLUSHALL"]).unwrap();
+    assert_eq!(entries(&mut c), 0);
+}

@@ -69,15 +69,15 @@ fn client_list_info_kill_config_get_and_info_sections() {
     let got: Vec<String> = cmd(&mut c, &["CONFIG", "GET", "databases", "port"]).unwrap();
     assert_eq!(got, ["databases", "16", "port", &server.port.to_string()]);
     assert!(
-        err_of::<String>(&mut c, &["CONFIG", "SET", "maxclients", "5"])
-            .contains("CONFIG SET failed (possibly related to argument 'maxclients')")
+        err_of::<String>(&mut c, &["CONFIG", "SET", "maxmemory", "5"])
+            .contains("CONFIG SET failed (possibly related to argument 'maxmemory')")
     );
     assert_eq!(
         cmd::<String>(&mut c, &["CONFIG", "SET", "hash-max-listpack-value", "8"]).unwrap(),
         "OK"
     );
-    assert!(err_of::<String>(&mut c, &["CONFIG", "RESETSTAT"])
-        .contains("unknown subcommand 'RESETSTAT'"));
+    assert!(err_of::<String>(&mut c, &["CONFIG", "REWRITE"])
+        .contains("The server is running without a config file"));
     // INFO: only the sections asked for.
     let keyspace: String = cmd(&mut c, &["INFO", "keyspace"]).unwrap();
     assert!(
@@ -146,9 +146,28 @@ fn maxclients_is_lowered_to_what_the_open_files_limit_allows() {
     let port: u16 = line.trim().rsplit(':').next().unwrap().parse().unwrap();
     let mut c = connect(port);
     let info: String = redis::cmd("INFO").arg("clients").query(&mut c).unwrap();
+    // CONFIG SET maxclients refuses more than the limit allows, as Redis, and changes nothing.
+    let refused = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxclients")
+        .arg("1000")
+        .query::<()>(&mut c)
+        .unwrap_err()
+        .to_string();
+    let after: String = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("maxclients")
+        .query::<Vec<String>>(&mut c)
+        .unwrap()
+        .join(" ");
     let _ = child.kill();
     let _ = child.wait();
     assert!(info.contains("maxclients:168\r\n"), "{info}");
+    assert!(
+        refused.contains("The operating system is not able to handle the specified number of clients, try with 168"),
+        "{refused}"
+    );
+    assert_eq!(after, "maxclients 168");
 }
 
 /// Goal: the settings Redis' test suite sets before a unit (`save ""`, list-compress-depth,
@@ -318,5 +337,314 @@ fn config_refusals_and_lookups_as_redis() {
             ("CLIENT KILL USER wrong_user", "-ERR No such user 'wrong_user'"),
             ("CLIENT KILL USER default SKIPME yes", ":0"),
         ],
+    );
+}
+
+/// Goal: CONFIG SET is all or nothing, as Redis 7 (one unknown name or invalid value refuses
+/// every pair), a setting with a meaning here changes the server's behaviour at once, CONFIG GET
+/// answers the value in effect, and a setting mmtree has no other value for accepts only its own
+/// (so Redis' "CONFIG sanity", which sets each to what CONFIG GET gave, passes). Method: the
+/// settings read back after each; `maxclients 1` refuses the next connection.
+#[test]
+fn config_set_is_atomic_and_changes_behaviour() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("cfgset.mmt"), &[]);
+    let mut s = server.raw();
+    let mut r = Replies::new(&s);
+    table(
+        &mut s,
+        &mut r,
+        &[
+            // One invalid value: an error, and neither pair applied.
+            ("CONFIG SET slowlog-max-len 7 timeout x", "-ERR CONFIG SET failed (possibly related to argument 'timeout') - argument couldn't be parsed into an integer"),
+            ("CONFIG SET slowlog-max-len 7 nosuchsetting 1", "-ERR Unknown option or number of arguments for CONFIG SET - 'nosuchsetting'"),
+            ("CONFIG SET slowlog-max-len 7 maxmemory 100", "-ERR CONFIG SET failed (possibly related to argument 'maxmemory') - mmtree serve has no other value for this setting (its value is '0'; see docs/REDIS-COMPAT.md)"),
+            ("CONFIG SET slowlog-max-len 7 slowlog-log-slower-than -2", "-ERR CONFIG SET failed (possibly related to argument 'slowlog-log-slower-than') - argument must be between -1 and 9223372036854775807 inclusive"),
+            ("CONFIG GET slowlog-max-len", "[slowlog-max-len,128]"),
+            // All valid: all applied, the fixed one at its own value a no-op.
+            ("CONFIG SET slowlog-max-len 7 timeout 300 maxmemory 0 hash-max-ziplist-entries 10", "+OK"),
+            ("CONFIG GET slowlog-max-len", "[slowlog-max-len,7]"),
+            ("CONFIG GET timeout", "[timeout,300]"),
+            // A ziplist name is the listpack setting's alias.
+            ("CONFIG GET hash-max-*-entries", "[hash-max-ziplist-entries,10,hash-max-listpack-entries,10]"),
+            ("CONFIG SET timeout 0", "+OK"),
+        ],
+    );
+    // Every setting CONFIG GET lists can be set to the value it has (Redis' "CONFIG sanity").
+    let all = match call(&mut s, &mut r, &["CONFIG", "GET", "*"]) {
+        Value::Array(items) => items,
+        other => panic!("{other:?}"),
+    };
+    for pair in all.chunks(2) {
+        let (k, v) = (text(&pair[0]), text(&pair[1]));
+        if k == "databases" {
+            continue;
+        }
+        assert_eq!(
+            call(&mut s, &mut r, &["CONFIG", "SET", &k, &v]),
+            Value::Simple("OK".into()),
+            "{k} {v}"
+        );
+    }
+    // maxclients takes effect for the next connection.
+    table(&mut s, &mut r, &[("CONFIG SET maxclients 1", "+OK")]);
+    let mut refused = server.raw();
+    let mut rr = Replies::new(&refused);
+    assert_eq!(
+        call(&mut refused, &mut rr, &["PING"]),
+        Value::Error("ERR max number of clients reached".into())
+    );
+    table(&mut s, &mut r, &[("CONFIG SET maxclients 10000", "+OK")]);
+    let mut again = server.client();
+    assert_eq!(cmd::<String>(&mut again, &["PING"]).unwrap(), "PONG");
+    // timeout takes effect for the connections there: an idle one is closed.
+    let mut idle = server.raw();
+    let mut ri = Replies::new(&idle);
+    assert_eq!(
+        call(&mut idle, &mut ri, &["PING"]),
+        Value::Simple("PONG".into())
+    );
+    table(&mut s, &mut r, &[("CONFIG SET timeout 1", "+OK")]);
+    let mut buf = [0u8; 16];
+    assert!(matches!(std::io::Read::read(&mut idle, &mut buf), Ok(0)));
+}
+
+/// The value of `field` in an INFO text (None if absent).
+fn info_field(info: &str, field: &str) -> Option<String> {
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .map(str::to_string)
+}
+
+/// Goal: INFO counts error replies as Redis 7.0: `total_error_replies`, errorstats by error
+/// code (a script's own code too), commandstats' `failed_calls` (ran, answered an error) and
+/// `rejected_calls` (refused before it ran: not a call); CONFIG RESETSTAT sets them back to 0.
+#[test]
+fn errorstats_failed_and_rejected_calls_and_resetstat() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("errs.mmt"), &[]);
+    let mut c = server.client();
+    let _: () = cmd(&mut c, &["SET", "str", "v"]).unwrap();
+    let _: () = cmd(&mut c, &["CONFIG", "RESETSTAT"]).unwrap();
+    let info: String = cmd(&mut c, &["INFO", "everything"]).unwrap();
+    assert_eq!(
+        info_field(&info, "total_error_replies").as_deref(),
+        Some("0")
+    );
+    assert!(!info.contains("errorstat_"), "{info}");
+    assert!(info.contains("# Errorstats\r\n"), "{info}");
+    // A write that fails (WRONGTYPE, from the writer), a read that fails, one refused for its
+    // arity, and a script's error of its own.
+    assert!(err_of::<i64>(&mut c, &["LPUSH", "str", "a"]).contains("WRONGTYPE"));
+    assert!(err_of::<i64>(&mut c, &["LLEN", "str"]).contains("WRONGTYPE"));
+    assert!(err_of::<String>(&mut c, &["GET"]).contains("wrong number of arguments"));
+    assert!(err_of::<String>(
+        &mut c,
+        &["EVAL", "return redis.error_reply('MY_CODE custom')", "0"]
+    )
+    .contains("MY_CODE"));
+    let info: String = cmd(&mut c, &["INFO", "everything"]).unwrap();
+    assert_eq!(
+        info_field(&info, "total_error_replies").as_deref(),
+        Some("4")
+    );
+    assert_eq!(
+        info_field(&info, "errorstat_WRONGTYPE").as_deref(),
+        Some("count=2")
+    );
+    assert_eq!(
+        info_field(&info, "errorstat_ERR").as_deref(),
+        Some("count=1")
+    );
+    assert_eq!(
+        info_field(&info, "errorstat_MY_CODE").as_deref(),
+        Some("count=1")
+    );
+    let stat = |name: &str| info_field(&info, &format!("cmdstat_{name}")).unwrap_or_default();
+    assert!(
+        stat("lpush").ends_with("rejected_calls=0,failed_calls=1"),
+        "{info}"
+    );
+    assert!(
+        stat("llen").ends_with("rejected_calls=0,failed_calls=1"),
+        "{info}"
+    );
+    assert!(
+        stat("get").starts_with("calls=0,")
+            && stat("get").ends_with("rejected_calls=1,failed_calls=0"),
+        "{info}"
+    );
+    assert!(stat("eval").ends_with("failed_calls=1"), "{info}");
+    // A script's own calls count as the client's would (Redis' "command stats for scripts").
+    let _: () = cmd(&mut c, &["CONFIG", "RESETSTAT"]).unwrap();
+    let _: Option<String> = cmd(
+        &mut c,
+        &["EVAL", "redis.call('set', KEYS[1], 0); redis.call('set', KEYS[1], 1); redis.pcall('select', 99); return redis.pcall('get')", "1", "k"],
+    )
+    .unwrap_or(None);
+    let info: String = cmd(&mut c, &["INFO", "commandstats"]).unwrap();
+    let stat = |name: &str| info_field(&info, &format!("cmdstat_{name}")).unwrap_or_default();
+    assert!(stat("set").starts_with("calls=2,"), "{info}");
+    assert!(
+        stat("select").starts_with("calls=1,") && stat("select").ends_with("failed_calls=1"),
+        "{info}"
+    );
+    assert!(
+        stat("get").starts_with("calls=0,")
+            && stat("get").ends_with("rejected_calls=1,failed_calls=0"),
+        "{info}"
+    );
+    assert!(stat("eval").starts_with("calls=1,"), "{info}");
+    let _: () = cmd(&mut c, &["CONFIG", "RESETSTAT"]).unwrap();
+    assert!(err_of::<i64>(&mut c, &["LPUSH", "str", "a"]).contains("WRONGTYPE"));
+    assert!(err_of::<i64>(&mut c, &["LLEN", "str"]).contains("WRONGTYPE"));
+    // Not in INFO's default sections; errorstats is.
+    let default: String = cmd(&mut c, &["INFO"]).unwrap();
+    assert!(default.contains("errorstat_WRONGTYPE:count=2") && !default.contains("cmdstat_"));
+    let _: () = cmd(&mut c, &["CONFIG", "RESETSTAT"]).unwrap();
+    let info: String = cmd(&mut c, &["INFO", "everything"]).unwrap();
+    assert_eq!(
+        info_field(&info, "total_error_replies").as_deref(),
+        Some("0")
+    );
+    assert!(
+        !info.contains("errorstat_") && !info.contains("cmdstat_lpush"),
+        "{info}"
+    );
+    // What CONFIG RESETSTAT left: the keyspace.
+    assert_eq!(cmd::<String>(&mut c, &["GET", "str"]).unwrap(), "v");
+    // An error CLIENT REPLY OFF drops still counts (as Redis).
+    let mut raw = server.raw();
+    let mut r = Replies::new(&raw);
+    send(&mut raw, &["CLIENT", "REPLY", "OFF"]);
+    send(&mut raw, &["LPUSH", "str", "a"]);
+    assert_eq!(
+        call(&mut raw, &mut r, &["CLIENT", "REPLY", "ON"]),
+        Value::Simple("OK".into())
+    );
+    let info: String = cmd(&mut c, &["INFO", "errorstats"]).unwrap();
+    assert_eq!(
+        info_field(&info, "errorstat_WRONGTYPE").as_deref(),
+        Some("count=1")
+    );
+}
+
+/// Goal: INFO's `rdb_changes_since_last_save` counts changes as Redis' dirty counter does for
+/// what its bitops unit checks: a command that changes nothing (SETBIT of the bit already there,
+/// BITFIELD SET of the same value) adds none, DEL adds one per key deleted, SAVE sets it to 0.
+#[test]
+fn changes_since_last_save_count_real_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("dirty.mmt"), &[]);
+    let mut c = server.client();
+    let dirty = |c: &mut redis::Connection| -> i64 {
+        let info: String = cmd(c, &["INFO", "persistence"]).unwrap();
+        info_field(&info, "rdb_changes_since_last_save")
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(dirty(&mut c), 0);
+    let _: () = cmd(&mut c, &["SET", "a", "1"]).unwrap();
+    let _: i64 = cmd(&mut c, &["SETBIT", "b", "0", "0"]).unwrap();
+    assert_eq!(dirty(&mut c), 2);
+    // No change: nothing counted.
+    let _: i64 = cmd(&mut c, &["SETBIT", "b", "0", "0"]).unwrap();
+    let _: Vec<i64> = cmd(&mut c, &["BITFIELD", "b", "SET", "i5", "0", "0"]).unwrap();
+    let _: Option<String> = cmd(&mut c, &["GET", "a"]).unwrap();
+    assert_eq!(dirty(&mut c), 2);
+    // A change, then growth alone.
+    let _: i64 = cmd(&mut c, &["SETBIT", "b", "0", "1"]).unwrap();
+    let _: i64 = cmd(&mut c, &["SETBIT", "b", "90", "0"]).unwrap();
+    assert_eq!(dirty(&mut c), 4);
+    assert_eq!(cmd::<i64>(&mut c, &["DEL", "a", "b", "nosuch"]).unwrap(), 2);
+    assert_eq!(dirty(&mut c), 6);
+    let _: () = cmd(&mut c, &["SAVE"]).unwrap();
+    assert_eq!(dirty(&mut c), 0);
+}
+
+/// Goal: COMMAND DOCS answers each command's summary, version and group, a container's
+/// subcommands inside it, nothing for an unknown name, in RESP2 and RESP3.
+#[test]
+fn command_docs_describe_the_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("docs.mmt"), &[]);
+    let mut s = server.raw();
+    let mut r = Replies::new(&s);
+    table(
+        &mut s,
+        &mut r,
+        &[
+            ("COMMAND DOCS get nosuch", "[get,[summary,Answers the string at a key.,since,1.0.0,group,string]]"),
+            ("COMMAND DOCS nosuch", "[]"),
+            ("COMMAND DOCS object|freq", "[object|freq,[summary,Access frequencies are kept only under an LFU policy, which this server has not: an error.,since,4.0.0,group,generic]]"),
+        ],
+    );
+    let _ = call(&mut s, &mut r, &["HELLO", "3"]);
+    let config = show(&call(&mut s, &mut r, &["COMMAND", "DOCS", "CONFIG"]));
+    assert!(
+        config.starts_with("%[config,%[summary,")
+            && config.contains(",subcommands,%[config|get,%[summary,"),
+        "{config}"
+    );
+    // Every command, once each.
+    let all = match call(&mut s, &mut r, &["COMMAND", "DOCS"]) {
+        Value::Map(items) => items,
+        other => panic!("{other:?}"),
+    };
+    let count = match call(&mut s, &mut r, &["COMMAND", "COUNT"]) {
+        Value::Int(n) => n,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(all.len() as i64, 2 * count);
+}
+
+/// Goal: a blocked command answered with an error once it ran counts as a failed call, and its
+/// error in errorstats (Redis' "XGROUP DESTROY should unblock XREADGROUP with -NOGROUP").
+#[test]
+fn a_blocked_command_answered_an_error_is_a_failed_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("blockerr.mmt"), &[]);
+    let mut c = server.client();
+    let _: () = cmd(&mut c, &["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]).unwrap();
+    let _: () = cmd(&mut c, &["CONFIG", "RESETSTAT"]).unwrap();
+    let mut b = server.raw();
+    let mut br = Replies::new(&b);
+    send(
+        &mut b,
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "alice",
+            "BLOCK",
+            "0",
+            "STREAMS",
+            "s",
+            ">",
+        ],
+    );
+    // Until the server holds it blocked.
+    loop {
+        let info: String = cmd(&mut c, &["INFO", "clients"]).unwrap();
+        if info_field(&info, "blocked_clients").as_deref() == Some("1") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let _: i64 = cmd(&mut c, &["XGROUP", "DESTROY", "s", "g"]).unwrap();
+    assert!(matches!(br.next(), Value::Error(e) if e.starts_with("NOGROUP")));
+    let info: String = cmd(&mut c, &["INFO", "everything"]).unwrap();
+    assert_eq!(
+        info_field(&info, "errorstat_NOGROUP").as_deref(),
+        Some("count=1")
+    );
+    assert_eq!(
+        info_field(&info, "total_error_replies").as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        info_field(&info, "cmdstat_xreadgroup").as_deref(),
+        Some("calls=1,usec=0,usec_per_call=0.00,rejected_calls=0,failed_calls=1")
     );
 }

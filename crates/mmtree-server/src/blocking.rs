@@ -69,6 +69,7 @@ pub struct Place<'a> {
 impl Place<'_> {
     fn tx(&mut self, db: u32) -> Tx<'_> {
         Tx {
+            changes: 0,
             w: self.w,
             db,
             now: self.now,

@@ -409,7 +409,7 @@ impl Client {
         if idle
             && !self.conn.is_subscriber()
             && config
-                .idle_timeout
+                .idle_timeout()
                 .is_some_and(|t| self.conn.last_activity.elapsed() > t)
         {
             return true;

@@ -13,6 +13,7 @@
 //! state machine (`conn`) and the event loops.
 
 // In layer order, bottom first (checked by tests/layers.rs).
+mod access;
 mod blocking;
 mod commands;
 mod conn;
@@ -83,34 +84,6 @@ pub struct Options {
     pub durability: mmtree::Durability,
 }
 
-/// File descriptors kept for everything but clients (the database, its log and lock files, the
-/// listener, epoll and wakers), as Redis keeps 32.
-const RESERVED_FDS: u64 = 32;
-
-/// `--maxclients` as the open-files limit allows it: the soft limit is raised toward what that
-/// many clients need (up to the hard limit); if it stays short, fewer clients are served and
-/// the reason is printed on stderr (as Redis logs it), rather than `accept` failing with EMFILE at run time.
-fn client_limit(wanted: usize) -> usize {
-    use rustix::process::{getrlimit, setrlimit, Resource};
-    let need = wanted as u64 + RESERVED_FDS;
-    let mut limit = getrlimit(Resource::Nofile);
-    let current = limit.current.unwrap_or(u64::MAX);
-    if current >= need {
-        return wanted;
-    }
-    limit.current = Some(need.min(limit.maximum.unwrap_or(u64::MAX)));
-    let _ = setrlimit(Resource::Nofile, limit);
-    let now = getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX);
-    if now >= need {
-        return wanted;
-    }
-    let served = now.saturating_sub(RESERVED_FDS).max(1) as usize;
-    eprintln!(
-        "mmtree serve: the open-files limit is {now}: serving at most {served} clients instead of --maxclients {wanted}"
-    );
-    served
-}
-
 /// Serves `args.db` until SIGTERM, SIGINT or SHUTDOWN.
 pub fn run(args: Options) -> Result<()> {
     let db =
@@ -132,14 +105,30 @@ pub fn run(args: Options) -> Result<()> {
     // long, and a loop never blocks on it.
     let (sender, receiver) = std::sync::mpsc::channel::<WriteBatch>();
     let protected = !bind.ip().is_loopback() && args.requirepass.is_none();
+    let started = Instant::now();
+    let counters = || {
+        commands::table::all()
+            .iter()
+            .map(|_| AtomicU64::new(0))
+            .collect::<Vec<_>>()
+    };
     let server = Arc::new(Server {
         config: Config {
             bind: listener.local_addr()?,
             requirepass: args.requirepass,
             client_rate: args.client_rate,
             client_burst: args.client_burst,
-            max_clients: client_limit(args.maxclients),
-            idle_timeout: (args.timeout > 0).then(|| Duration::from_secs(args.timeout)),
+            max_clients: AtomicUsize::new({
+                let served = server::client_limit(args.maxclients);
+                if served < args.maxclients {
+                    eprintln!(
+                        "mmtree serve: the open-files limit allows {served} clients: serving at most {served} clients instead of --maxclients {}",
+                        args.maxclients
+                    );
+                }
+                served
+            }),
+            idle_secs: AtomicU64::new(args.timeout),
             slow_timeout: Duration::from_secs(args.slow_timeout),
             limits: Limits {
                 max_bulk: args.max_bulk,
@@ -156,16 +145,23 @@ pub fn run(args: Options) -> Result<()> {
         stats: Stats::default(),
         registry: Mutex::new(BTreeMap::new()),
         subs: Mutex::new(pubsub::Subs::default()),
-        command_calls: commands::table::all()
-            .iter()
-            .map(|_| AtomicU64::new(0))
-            .collect(),
+        command_calls: counters(),
+        command_rejected: counters(),
+        command_failed: counters(),
+        error_codes: Mutex::new(BTreeMap::new()),
+        last_save: AtomicU64::new(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+        ),
+        access: access::AccessTimes::new(started),
+        settings_kept: Mutex::new(BTreeMap::new()),
         shutting_down: AtomicBool::new(false),
         shutdown_requested: AtomicBool::new(false),
         scripts: Default::default(),
         notify: notify::Settings::default(),
         clients: AtomicUsize::new(0),
-        started: Instant::now(),
+        started,
         tracking: Default::default(),
         tracking_clients: AtomicUsize::new(0),
         monitors: Default::default(),
@@ -232,7 +228,9 @@ pub fn run(args: Options) -> Result<()> {
                     refuse("DENIED mmtree is running in protected mode: it listens on a non-loopback address without a password. Set --requirepass or bind to 127.0.0.1.");
                     continue;
                 }
-                if server.clients.load(Ordering::Relaxed) >= server.config.max_clients {
+                if server.clients.load(Ordering::Relaxed)
+                    >= server.config.max_clients.load(Ordering::Relaxed)
+                {
                     refuse("ERR max number of clients reached");
                     continue;
                 }

@@ -268,6 +268,9 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
 pub struct Out {
     pub buf: Vec<u8>,
     pub resp3: bool,
+    /// The code (first word) of each error reply written since the owner last took them (INFO
+    /// errorstats counts them, nested ones too, as Redis counts every error reply).
+    pub errors: Vec<String>,
 }
 
 impl Out {
@@ -281,7 +284,19 @@ impl Out {
         self.buf.extend_from_slice(b"\r\n");
     }
 
+    /// Notes an error reply's code (`errors`) without writing it (a reply CLIENT REPLY OFF
+    /// drops still counts, as in Redis).
+    pub fn note_error(&mut self, s: &str) {
+        let code = s
+            .split(' ')
+            .next()
+            .filter(|c| !c.is_empty())
+            .unwrap_or("ERR");
+        self.errors.push(code.to_string());
+    }
+
     pub fn error(&mut self, s: &str) {
+        self.note_error(s);
         self.buf.push(b'-');
         // An error line cannot hold CR or LF.
         self.buf.extend(

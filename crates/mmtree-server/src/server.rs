@@ -20,6 +20,7 @@
 /// clients and Redis' test suite choose features by it.
 pub const REDIS_VERSION: &str = "7.0.0";
 
+use crate::access::{self, AccessTimes};
 use crate::commands;
 use crate::introspection::{self, SlowLog};
 use crate::jobs::WriteBatch;
@@ -29,19 +30,57 @@ use crate::pubsub;
 use crate::resp::Limits;
 use crate::store;
 use crate::tracking::{self, Tracking};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// File descriptors kept for everything but clients (the database, its log and lock files, the
+/// listener, epoll and wakers), as Redis keeps 32.
+const RESERVED_FDS: u64 = 32;
+
+/// `--maxclients` as the open-files limit allows it: the soft limit is raised toward what that
+/// many clients need (up to the hard limit); if it stays short, fewer clients are served and
+/// the caller says so (as Redis logs it at start, and CONFIG SET maxclients refuses it), rather
+/// than `accept` failing with EMFILE at run time.
+pub fn client_limit(wanted: usize) -> usize {
+    use rustix::process::{getrlimit, setrlimit, Resource};
+    let need = wanted as u64 + RESERVED_FDS;
+    let mut limit = getrlimit(Resource::Nofile);
+    let current = limit.current.unwrap_or(u64::MAX);
+    if current >= need {
+        return wanted;
+    }
+    limit.current = Some(need.min(limit.maximum.unwrap_or(u64::MAX)));
+    let _ = setrlimit(Resource::Nofile, limit);
+    let now = getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX);
+    if now >= need {
+        return wanted;
+    }
+    now.saturating_sub(RESERVED_FDS).max(1) as usize
+}
+
+impl Config {
+    /// How long a client may stay idle (None: for ever).
+    pub fn idle_timeout(&self) -> Option<Duration> {
+        match self.idle_secs.load(Ordering::Relaxed) {
+            0 => None,
+            s => Some(Duration::from_secs(s)),
+        }
+    }
+}
+
 pub struct Config {
     pub bind: SocketAddr,
     pub requirepass: Option<String>,
     pub client_rate: Option<f64>,
     pub client_burst: u32,
-    pub max_clients: usize,
-    pub idle_timeout: Option<Duration>,
+    /// `--maxclients` (as the open-files limit allows), CONFIG SET maxclients.
+    pub max_clients: AtomicUsize,
+    /// `--timeout` in seconds, 0: never (CONFIG SET timeout).
+    pub idle_secs: AtomicU64,
     pub slow_timeout: Duration,
     pub limits: Limits,
     pub protected: bool,
@@ -64,7 +103,17 @@ pub struct Stats {
     pub expired: AtomicU64,
     /// Clients the writer holds blocked now (`blocking::Blocked`; INFO `blocked_clients`).
     pub blocked: AtomicU64,
+    /// Changes committed since the last SAVE (or the start): Redis' `dirty`, INFO's
+    /// `rdb_changes_since_last_save`; each key change a command makes counts one (the writer
+    /// adds up its `Tx`'s `changes`).
+    pub dirty: AtomicU64,
+    /// Error replies sent (INFO's `total_error_replies`).
+    pub error_replies: AtomicU64,
 }
+
+/// Redis' limit on the error codes INFO errorstats lists: past it, new codes are not counted
+/// (only `total_error_replies` is).
+const ERROR_CODES_MAX: usize = 128;
 
 pub struct Server {
     pub config: Config,
@@ -79,6 +128,18 @@ pub struct Server {
     /// Calls per command and subcommand, in `commands::table::all()` order (INFO commandstats,
     /// `cmdstat_client|id` for a subcommand, as Redis 7; no timings).
     pub command_calls: Vec<AtomicU64>,
+    /// Per command, calls refused before they ran (arity, NOAUTH, MULTI, BUSY, …) and calls
+    /// that ran and answered an error (commandstats' `rejected_calls` and `failed_calls`).
+    pub command_rejected: Vec<AtomicU64>,
+    pub command_failed: Vec<AtomicU64>,
+    /// Error replies by code, the error's first word (INFO errorstats; taken alone).
+    pub error_codes: Mutex<BTreeMap<String, u64>>,
+    /// When the last SAVE ended, Unix seconds (INFO's `rdb_last_save_time`; the start before).
+    pub last_save: AtomicU64,
+    /// The encoding thresholds CONFIG SET was given (kept, without effect; taken alone).
+    pub settings_kept: Mutex<BTreeMap<String, String>>,
+    /// Every key's last access (OBJECT IDLETIME; in memory only; its lock is taken alone).
+    pub access: AccessTimes,
     pub shutting_down: AtomicBool,
     /// notify-keyspace-events.
     pub notify: notify::Settings,
@@ -105,6 +166,75 @@ pub struct Server {
 }
 
 impl Server {
+    /// Hands a batch of access records to the table (`access`); starts a sweep of the table on
+    /// a thread of its own when it has grown enough.
+    pub fn note_access(self: &Arc<Self>, batch: &mut access::Batch, now: Instant) {
+        if batch.is_empty() {
+            return;
+        }
+        if self.access.apply(batch, self.access.clock(now)) && !self.access.sweeping() {
+            let server = self.clone();
+            let _ = std::thread::Builder::new()
+                .name("access-sweep".into())
+                .spawn(move || server.access.sweep(&server.db));
+        }
+    }
+
+    /// Counts error replies: `codes` are the errors' texts (their first word is the code).
+    pub fn note_errors(&self, errors: &[String]) {
+        if errors.is_empty() {
+            return;
+        }
+        self.stats
+            .error_replies
+            .fetch_add(errors.len() as u64, Ordering::Relaxed);
+        let mut codes = self.error_codes.lock().expect("error codes");
+        for e in errors {
+            let code = e
+                .split(' ')
+                .next()
+                .filter(|c| !c.is_empty())
+                .unwrap_or("ERR");
+            if let Some(n) = codes.get_mut(code) {
+                *n += 1;
+            } else if codes.len() < ERROR_CODES_MAX {
+                codes.insert(code.to_string(), 1);
+            }
+        }
+    }
+
+    /// CONFIG RESETSTAT: the counters INFO shows go back to 0, as Redis' `resetServerStats`,
+    /// `resetCommandTableStats` and `resetErrorTableStats` (not the keyspace, the clients, the
+    /// SLOWLOG or the changes since the last save).
+    pub fn reset_stats(&self) {
+        let s = &self.stats;
+        for counter in [
+            &s.connections,
+            &s.rejected_connections,
+            &s.commands,
+            &s.rejected,
+            &s.limiter_admitted,
+            &s.auth_failures,
+            &s.expired,
+            &s.error_replies,
+        ] {
+            counter.store(0, Ordering::Relaxed);
+        }
+        for counters in [
+            &self.command_calls,
+            &self.command_rejected,
+            &self.command_failed,
+        ] {
+            for c in counters {
+                c.store(0, Ordering::Relaxed);
+            }
+        }
+        self.error_codes.lock().expect("error codes").clear();
+        if let Some(l) = &self.global_limiter {
+            l.lock().expect("limiter").rejected = 0;
+        }
+    }
+
     /// The subscribers of `channel` (by channel or pattern), each with the pattern it matched.
     pub fn subscribers(&self, channel: &[u8]) -> Vec<(Arc<pubsub::Handle>, Option<Vec<u8>>)> {
         let targets = self.subs.lock().expect("subs").targets(channel);
@@ -179,7 +309,7 @@ impl Server {
     /// replication, cpu, keyspace; "default", "all", "everything"), only those asked for, in
     /// Redis' order; an unknown section gives nothing.
     pub fn info(&self, asked: &[Vec<u8>]) -> String {
-        const ORDER: [&str; 9] = [
+        const ORDER: [&str; 10] = [
             "server",
             "clients",
             "memory",
@@ -188,6 +318,7 @@ impl Server {
             "replication",
             "cpu",
             "commandstats",
+            "errorstats",
             "keyspace",
         ];
         let asked: Vec<String> = asked
@@ -215,6 +346,7 @@ impl Server {
             match section {
                 "cpu" => title = "CPU".into(),
                 "commandstats" => title = "Commandstats".into(),
+                "errorstats" => title = "Errorstats".into(),
                 _ => {}
             }
             text.push_str(&format!("# {title}\r\n"));
@@ -247,7 +379,7 @@ impl Server {
                 format!(
                     "connected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:{}\r\ntracking_clients:{}\r\npubsub_clients:{pubsub}\r\n",
                     self.clients.load(Ordering::Relaxed),
-                    self.config.max_clients,
+                    self.config.max_clients.load(Ordering::Relaxed),
                     load(&s.blocked),
                     self.tracking_clients.load(Ordering::Relaxed),
                 )
@@ -268,9 +400,11 @@ impl Server {
             "persistence" => {
                 let d = self.db.stats();
                 format!(
-                    "loading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:0\r\nrdb_bgsave_in_progress:0\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\nmmtree_last_commit:{}\r\nmmtree_file_bytes:{}\r\nmmtree_commits:{}\r\nmmtree_committed_writes:{}\r\n\
+                    "loading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\nmmtree_last_commit:{}\r\nmmtree_file_bytes:{}\r\nmmtree_commits:{}\r\nmmtree_committed_writes:{}\r\n\
                      mmtree_log_bytes:{}\r\nmmtree_log_syncs:{}\r\nmmtree_checkpoints:{}\r\nmmtree_last_checkpoint_txn:{}\r\n\
                      mmtree_last_checkpoint_age_seconds:{}\r\nmmtree_last_checkpoint_ms:{:.1}\r\nmmtree_pages_pinned:{}\r\n",
+                    load(&s.dirty),
+                    load(&self.last_save),
                     d.txn_id,
                     d.file_bytes,
                     load(&s.commits),
@@ -314,28 +448,39 @@ impl Server {
                 format!(
                     "total_connections_received:{}\r\ntotal_commands_processed:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\npubsub_channels:{channels}\r\npubsub_patterns:{patterns}\r\nmigrate_cached_sockets:0\r\n\
                      tracking_total_keys:{keys}\r\ntracking_total_items:{items}\r\ntracking_total_prefixes:{prefixes}\r\n\
-                     limiter_admitted:{admitted}\r\nlimiter_rejected:{}\r\nlimiter_rejected_global:{rejected_global}\r\nlimiter_level:{level:.1}\r\nauth_failures:{}\r\n",
+                     limiter_admitted:{admitted}\r\nlimiter_rejected:{}\r\nlimiter_rejected_global:{rejected_global}\r\nlimiter_level:{level:.1}\r\nauth_failures:{}\r\ntotal_error_replies:{}\r\nmmtree_access_times:{}\r\n",
                     load(&s.connections),
                     load(&s.commands),
                     load(&s.rejected_connections),
                     load(&s.expired),
                     load(&s.rejected),
                     load(&s.auth_failures),
+                    load(&s.error_replies),
+                    self.access.len(),
                 )
             }
             "replication" => "role:master\r\nconnected_slaves:0\r\nmaster_repl_offset:0\r\n".into(),
             "commandstats" => {
                 let mut text = String::new();
-                for (c, calls) in commands::table::all().iter().zip(&self.command_calls) {
-                    let calls = calls.load(Ordering::Relaxed);
-                    if calls > 0 {
+                for (i, c) in commands::table::all().iter().enumerate() {
+                    let calls = load(&self.command_calls[i]);
+                    let rejected = load(&self.command_rejected[i]);
+                    let failed = load(&self.command_failed[i]);
+                    if calls + rejected + failed > 0 {
                         text.push_str(&format!(
-                            "cmdstat_{}:calls={calls},usec=0,usec_per_call=0.00,rejected_calls=0,failed_calls=0\r\n",
+                            "cmdstat_{}:calls={calls},usec=0,usec_per_call=0.00,rejected_calls={rejected},failed_calls={failed}\r\n",
                             c.name.to_ascii_lowercase()
                         ));
                     }
                 }
                 text
+            }
+            "errorstats" => {
+                let codes = self.error_codes.lock().expect("error codes");
+                codes
+                    .iter()
+                    .map(|(code, n)| format!("errorstat_{code}:count={n}\r\n"))
+                    .collect()
             }
             "cpu" => {
                 // utime and stime from /proc/self/stat, in clock ticks (100 per second).

@@ -3,6 +3,7 @@
 //! and holds the blocked clients (`blocking`): it serves them from the keys its commits fill and
 //! answers them when their timeouts pass.
 
+use crate::access;
 use crate::blocking;
 use crate::commands;
 use crate::expiry;
@@ -32,6 +33,8 @@ pub fn writer_loop(
     let mut watches = store::Watches::default();
     // Blocked clients (BLPOP, …): the writer's alone too.
     let mut blocked = blocking::Blocked::new(server.clone());
+    // The keys the segment's commands read or wrote (OBJECT IDLETIME), handed over per commit.
+    let mut access = access::Batch::default();
     loop {
         // Woken for the next blocked client's deadline too, so a timeout is answered on time.
         let mut wait = sweeper.wait(Duration::from_millis(100));
@@ -48,6 +51,7 @@ pub fn writer_loop(
                         &server,
                         &mut watches,
                         &mut blocked,
+                        &mut access,
                         Vec::new(),
                         durability,
                         store::now_ms(),
@@ -94,6 +98,7 @@ pub fn writer_loop(
                 &server,
                 &mut watches,
                 &mut blocked,
+                &mut access,
                 segment,
                 durability,
                 now,
@@ -137,10 +142,12 @@ impl std::fmt::Display for Failure {
 /// Applies `segment`'s jobs in one write transaction, commits once, and answers each; with
 /// `sweep`, also removes up to that many expired keys. Returns how many it removed (None if
 /// the commit failed).
+#[allow(clippy::too_many_arguments)]
 fn commit_segment(
-    server: &Server,
+    server: &Arc<Server>,
     watches: &mut store::Watches,
     blocked: &mut blocking::Blocked,
+    access: &mut access::Batch,
     segment: Vec<WriteBatch>,
     durability: mmtree::Durability,
     now: u64,
@@ -159,6 +166,8 @@ fn commit_segment(
     watches.tracking = server.tracking_clients.load(Ordering::Acquire) > 0
         || server.tracking.lock().expect("tracking").keys() > 0;
     let mut invalidations: Vec<tracking::Invalidation> = Vec::new();
+    // The changes the segment's commands made (INFO's `rdb_changes_since_last_save`).
+    let mut dirty = 0u64;
     // A panic (a bug) in one job drops the transaction unfinished, which aborts it: the segment's
     // jobs all fail and the writer goes on.
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(
@@ -178,6 +187,10 @@ fn commit_segment(
                         max_key,
                         notifying.then_some(&mut events),
                         &mut invalidations,
+                        &mut Noted {
+                            dirty: &mut dirty,
+                            access: &mut *access,
+                        },
                     )?);
                 }
             }
@@ -230,6 +243,11 @@ fn commit_segment(
                 .stats
                 .expired
                 .fetch_add(expired as u64, Ordering::Relaxed);
+            server
+                .stats
+                .dirty
+                .fetch_add(dirty + blocked.wrote as u64, Ordering::Relaxed);
+            server.note_access(access, Instant::now());
             if ops > 0 {
                 server.stats.commits.fetch_add(1, Ordering::Relaxed);
                 server
@@ -264,6 +282,7 @@ fn commit_segment(
         }
         Err(error) => {
             eprintln!("mmtree serve: commit failed: {error}");
+            access.discard();
             // Registrations this segment already processed are gone from the table: their
             // clients are told (an invalidation of a key that did not change is harmless; one
             // missing would leave a stale cache).
@@ -311,6 +330,23 @@ impl<'s> Run<'s> {
         if log && server.is_slow(micros) {
             server.log_slow(self.client, &op.args, micros);
         }
+        // The commands a script called count in commandstats as the client's would (EVAL and
+        // FCALL, the only commands that run scripts, are NUMKEYS and NOSCRIPT).
+        if is_script(op) {
+            use commands::scripting::Call;
+            let calls = std::mem::take(&mut *server.scripts.calls.lock().expect("script calls"));
+            for (i, call) in calls {
+                let counter = match call {
+                    Call::Ok => &server.command_calls[i],
+                    Call::Failed => {
+                        server.command_calls[i].fetch_add(1, Ordering::Relaxed);
+                        &server.command_failed[i]
+                    }
+                    Call::Rejected => &server.command_rejected[i],
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
+        }
         if server.scripts.monitoring.load(Ordering::Relaxed) {
             let fed = std::mem::take(&mut *server.scripts.monitored.lock().expect("monitored"));
             for (db, args) in fed {
@@ -347,6 +383,7 @@ fn run_job(
     max_key: usize,
     mut events: Option<&mut Vec<notify::KeyEvent>>,
     invalidations: &mut Vec<tracking::Invalidation>,
+    noted: &mut Noted<'_>,
 ) -> mmtree::Result<Outcome> {
     fn tx<'a>(
         w: &'a mut mmtree::WriteTransaction,
@@ -357,6 +394,7 @@ fn run_job(
         events: Option<&'a mut Vec<notify::KeyEvent>>,
     ) -> store::Tx<'a> {
         store::Tx {
+            changes: 0,
             w,
             db,
             now,
@@ -371,11 +409,12 @@ fn run_job(
             for op in ops {
                 watches.client = *client;
                 let run = Run::begin(server, *client);
-                out.push(commands::write::apply(
-                    &mut tx(w, watches, *db, now, max_key, events.as_deref_mut()),
-                    op.cmd,
-                    &op.args,
-                )?);
+                let mut t = tx(w, watches, *db, now, max_key, events.as_deref_mut());
+                let reply = commands::write::apply(&mut t, op.cmd, &op.args)?;
+                *noted.dirty += t.changes;
+                noted.op(*db, op, &reply);
+                noted.script(server, op);
+                out.push(reply);
                 run.end(op, watches, invalidations, true);
                 // Clients blocked on a key this command filled are served before the next
                 // command (as Redis serves them after each command).
@@ -426,6 +465,7 @@ fn run_job(
                 events: events.as_deref_mut(),
             };
             let outcome = blocked.block(&mut place, *db, op, *id, notifier, claim)?;
+            noted.op(*db, op, &crate::resp::Reply::Ok);
             // A client held blocked is logged to the SLOWLOG when it is answered (Redis).
             let held = matches!(outcome, Outcome::Blocked);
             run.end(op, place.watches, invalidations, !held);
@@ -457,7 +497,7 @@ fn run_job(
                 let mut run = Run::begin(server, *client);
                 run.track_reads = *track;
                 let mut tx = tx(w, watches, *db, now, max_key, events.as_deref_mut());
-                out.push(match op.cmd.handler {
+                let reply = match op.cmd.handler {
                     commands::table::Handler::Read(read) => {
                         let mut rows = keyspace::Transaction(&mut tx);
                         let mut ks =
@@ -465,7 +505,11 @@ fn run_job(
                         read(&mut ks, op.cmd.own_args(&op.args))?
                     }
                     _ => commands::write::apply(&mut tx, op.cmd, &op.args)?,
-                });
+                };
+                *noted.dirty += tx.changes;
+                noted.op(*db, op, &reply);
+                noted.script(server, op);
+                out.push(reply);
                 run.end(op, watches, invalidations, true);
                 blocked.touched(*db, op.cmd, &op.args);
             }
@@ -480,6 +524,88 @@ fn run_job(
             Outcome::Replies(out)
         }
     })
+}
+
+/// What the writer notes of each command it runs, besides its reply: the changes it made, and
+/// the keys it accessed (OBJECT IDLETIME).
+struct Noted<'a> {
+    dirty: &'a mut u64,
+    access: &'a mut access::Batch,
+}
+
+/// True for the commands that run a script (EVAL, FCALL and their kin: NUMKEYS and NOSCRIPT).
+fn is_script(op: &jobs::Op) -> bool {
+    op.cmd.has(commands::table::NUMKEYS) && op.cmd.has(commands::table::NOSCRIPT)
+}
+
+impl Noted<'_> {
+    /// After a script: the keys its commands accessed (`Scripts::accessed`).
+    fn script(&mut self, server: &Server, op: &jobs::Op) {
+        if !is_script(op) {
+            return;
+        }
+        let keys = std::mem::take(&mut *server.scripts.accessed.lock().expect("script keys"));
+        for (db, key, forget) in keys {
+            if forget {
+                self.access.forget(db, &key);
+            } else {
+                self.access.touch(db, &key);
+            }
+        }
+    }
+
+    /// `op` ran on database `db` and answered `reply`: its keys were accessed (or deleted, or
+    /// flushed), unless it is one of the commands that look at a key without touching it
+    /// (TYPE, TTL, EXISTS, OBJECT, …: the table's `NO_TOUCH`, Redis' `LOOKUP_NOTOUCH`).
+    fn op(&mut self, db: u32, op: &jobs::Op, reply: &crate::resp::Reply) {
+        use commands::table::{FORGETS, NO_TOUCH};
+        let cmd = op.cmd;
+        if cmd.has(NO_TOUCH) {
+            return;
+        }
+        if !cmd.has_keys() {
+            if matches!(reply, crate::resp::Reply::Error(_)) {
+                return;
+            }
+            // The keyless writes that drop keys by the database.
+            match cmd.name {
+                "FLUSHDB" => self.access.flush(Some(db)),
+                "FLUSHALL" => self.access.flush(None),
+                "SWAPDB" => {
+                    let n = |i: usize| {
+                        op.args
+                            .get(i)
+                            .and_then(|a| std::str::from_utf8(a).ok()?.parse::<u32>().ok())
+                    };
+                    if let (Some(a), Some(b)) = (n(1), n(2)) {
+                        self.access.swap(a, b);
+                    }
+                }
+                _ => {}
+            }
+            return;
+        }
+        let forget = cmd.has(FORGETS);
+        // The common case (one key, the first argument) without collecting the keys.
+        use commands::table::{GEO_STORE_KEY, NUMKEYS, STORE_KEY, STREAMS};
+        if cmd.keys == (1, 1, 1) && !cmd.has(NUMKEYS | STREAMS | STORE_KEY | GEO_STORE_KEY) {
+            if let Some(key) = op.args.get(1) {
+                if forget {
+                    self.access.forget(db, key);
+                } else {
+                    self.access.touch(db, key);
+                }
+            }
+            return;
+        }
+        for key in cmd.key_args(&op.args) {
+            if forget {
+                self.access.forget(db, key);
+            } else {
+                self.access.touch(db, key);
+            }
+        }
+    }
 }
 
 /// The watches a segment's jobs give up, whether its commit was made or not: an EXEC's (it

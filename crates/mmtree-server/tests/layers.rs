@@ -17,6 +17,7 @@ const LAYERS: &[&str] = &[
     "notify",        // keyspace-event settings and messages
     "expiry",        // when the writer sweeps expired keys
     "store", // the row layout over the engine's tables; the write transaction's Tx; WATCH versions
+    "access", // the keys' last access times (OBJECT IDLETIME), in memory
     "keyspace", // Redis types over the rows, read over a snapshot or the write transaction
     "commands", // the command table and the command families (no connections, no sockets)
     "jobs",  // what connections hand the writer, what it answers, how a loop is woken

@@ -239,12 +239,14 @@ pub fn object_encoding(ks: &mut Ks<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> 
     })())
 }
 
-/// OBJECT IDLETIME key: access times are not tracked, so a live key's idle time is 0 (Redis
-/// answers the seconds since its last access).
-pub fn object_idletime(ks: &mut Ks<'_>, a: &[Vec<u8>]) -> mmtree::Result<Reply> {
-    let key = &a[0];
+/// OBJECT IDLETIME key: `idle`, the seconds since the key was last read or written (the
+/// connection has it from the access times, `crate::access`); nil for a missing key.
+pub fn object_idletime(ks: &mut Ks<'_>, key: &[u8], idle: u64) -> mmtree::Result<Reply> {
     reply((|| {
-        Ok(ks.live(key)?.map_or(Reply::Null, |_| Reply::Int(0)))
+        Ok(ks.live(key)?.map_or(
+            Reply::Null,
+            |_| Reply::Int(idle.min(i64::MAX as u64) as i64),
+        ))
     })())
 }
 

@@ -9,6 +9,7 @@ pub mod bits;
 pub mod blocking;
 pub mod cluster;
 pub mod cursor;
+pub mod docs;
 pub mod dump;
 pub mod geo;
 pub mod geohash;

@@ -78,6 +78,12 @@ pub const BLOCKING: u32 = 1 << 13;
 /// kin), so COMMAND GETKEYS answers an empty list instead of an error.
 pub const NO_MANDATORY_KEYS: u32 = 1 << 23;
 
+/// Looks at its keys without counting as an access to them (Redis' `LOOKUP_NOTOUCH`: TYPE, TTL,
+/// EXISTS, OBJECT, …): OBJECT IDLETIME does not restart (`access`).
+pub const NO_TOUCH: u32 = 1 << 16;
+/// Deletes its keys (DEL, UNLINK, GETDEL): their access times go (`access`).
+pub const FORGETS: u32 = 1 << 17;
+
 /// A keyspace read: one implementation over a snapshot and over the write transaction. Each
 /// command has its own (the arguments after the name; the table has checked the arity), so
 /// none looks at the name again.
@@ -105,6 +111,11 @@ pub enum Session {
     Info,
     ConfigGet,
     ConfigSet,
+    ConfigResetstat,
+    /// CONFIG REWRITE: there is no configuration file (Redis' answer without one).
+    ConfigRewrite,
+    /// OBJECT IDLETIME: the connection reads the access times (`access`).
+    ObjectIdletime,
     ClientId,
     ClientGetname,
     ClientSetname,
@@ -451,6 +462,8 @@ static SLOWLOG_SUBCOMMANDS: &[Command] = &[
 static CONFIG_SUBCOMMANDS: &[Command] = &[
     sub("CONFIG|GET",      -3, ADMIN, NO_KEYS, S(Session::ConfigGet)),
     sub("CONFIG|SET",      -4, ADMIN, NO_KEYS, S(Session::ConfigSet)),
+    sub("CONFIG|RESETSTAT", 2, ADMIN, NO_KEYS, S(Session::ConfigResetstat)),
+    sub("CONFIG|REWRITE",  2,  ADMIN, NO_KEYS, S(Session::ConfigRewrite)),
     sub("CONFIG|HELP",     2,  0,     NO_KEYS, S(Session::Help)),
 ];
 
@@ -474,16 +487,16 @@ static PUBSUB_SUBCOMMANDS: &[Command] = &[
 
 #[rustfmt::skip]
 static MEMORY_SUBCOMMANDS: &[Command] = &[
-    sub("MEMORY|USAGE",    -3, READONLY, (2, 2, 1), Read(random::memory_usage)),
+    sub("MEMORY|USAGE",    -3, READONLY | NO_TOUCH, (2, 2, 1), Read(random::memory_usage)),
     sub("MEMORY|HELP",     2,  0,        NO_KEYS,   S(Session::Help)),
 ];
 
 #[rustfmt::skip]
 static OBJECT_SUBCOMMANDS: &[Command] = &[
-    sub("OBJECT|REFCOUNT", 3,  READONLY, (2, 2, 1), Read(random::refcount)),
-    sub("OBJECT|ENCODING", 3,  READONLY, (2, 2, 1), Read(dump::object_encoding)),
-    sub("OBJECT|IDLETIME", 3,  READONLY, (2, 2, 1), Read(dump::object_idletime)),
-    sub("OBJECT|FREQ",     3,  READONLY, (2, 2, 1), Read(dump::object_freq)),
+    sub("OBJECT|REFCOUNT", 3,  READONLY | NO_TOUCH, (2, 2, 1), Read(random::refcount)),
+    sub("OBJECT|ENCODING", 3,  READONLY | NO_TOUCH, (2, 2, 1), Read(dump::object_encoding)),
+    sub("OBJECT|IDLETIME", 3,  READONLY | NO_TOUCH, (2, 2, 1), S(Session::ObjectIdletime)),
+    sub("OBJECT|FREQ",     3,  READONLY | NO_TOUCH, (2, 2, 1), Read(dump::object_freq)),
     sub("OBJECT|HELP",     2,  0,        NO_KEYS,   S(Session::Help)),
 ];
 
@@ -541,18 +554,18 @@ pub static COMMANDS: &[Command] = &[
     command("SELECT",           2,  0,                    (0, 0, 0),  Handler::Session(Session::Select)),
     command("GET",              2,  READONLY,             (1, 1, 1),  Read(strings::get)),
     command("SET",              -3, WRITE,                (1, 1, 1),  Write(write::strings::set)),
-    command("GETDEL",           2,  WRITE,                (1, 1, 1),  Write(write::strings::getdel)),
+    command("GETDEL",           2,  WRITE | FORGETS,      (1, 1, 1),  Write(write::strings::getdel)),
     command("SETNX",            3,  WRITE,                (1, 1, 1),  Write(write::strings::setnx)),
     command("SETEX",            4,  WRITE,                (1, 1, 1),  Write(write::strings::setex)),
     command("PSETEX",           4,  WRITE,                (1, 1, 1),  Write(write::strings::psetex)),
     command("GETSET",           3,  WRITE,                (1, 1, 1),  Write(write::strings::getset)),
-    command("TYPE",             2,  READONLY,             (1, 1, 1),  Read(keys::type_of)),
-    command("EXPIRETIME",       2,  READONLY,             (1, 1, 1),  Read(keys::expiretime)),
-    command("PEXPIRETIME",      2,  READONLY,             (1, 1, 1),  Read(keys::pexpiretime)),
+    command("TYPE",             2,  READONLY | NO_TOUCH,  (1, 1, 1),  Read(keys::type_of)),
+    command("EXPIRETIME",       2,  READONLY | NO_TOUCH,  (1, 1, 1),  Read(keys::expiretime)),
+    command("PEXPIRETIME",      2,  READONLY | NO_TOUCH,  (1, 1, 1),  Read(keys::pexpiretime)),
     command("TIME",             1,  0,                    (0, 0, 0),  Handler::Session(Session::Time)),
-    command("DEL",              -2, WRITE,                (1, -1, 1), Write(write::keys::del)),
-    command("UNLINK",           -2, WRITE,                (1, -1, 1), Write(write::keys::del)   ),
-    command("EXISTS",           -2, READONLY,             (1, -1, 1), Read(keys::exists)),
+    command("DEL",              -2, WRITE | FORGETS,      (1, -1, 1), Write(write::keys::del)),
+    command("UNLINK",           -2, WRITE | FORGETS,      (1, -1, 1), Write(write::keys::del)   ),
+    command("EXISTS",           -2, READONLY | NO_TOUCH,  (1, -1, 1), Read(keys::exists)),
     command("MGET",             -2, READONLY,             (1, -1, 1), Read(strings::mget)),
     command("MSET",             -3, WRITE,                (1, -1, 2), Write(write::strings::mset)),
     command("MSETNX",           -3, WRITE,                (1, -1, 2), Write(write::strings::msetnx)),
@@ -569,8 +582,8 @@ pub static COMMANDS: &[Command] = &[
     command("SHUTDOWN",         -1, NO_MULTI | ALLOW_BUSY | ADMIN, (0, 0, 0), Handler::Session(Session::Shutdown)),
     command("MONITOR",          1,  ADMIN,                (0, 0, 0),  Handler::Session(Session::Monitor)),
     container("SLOWLOG",        -2,                                   Handler::Container, SLOWLOG_SUBCOMMANDS),
-    command("TTL",              2,  READONLY,             (1, 1, 1),  Read(keys::ttl)),
-    command("PTTL",             2,  READONLY,             (1, 1, 1),  Read(keys::pttl)),
+    command("TTL",              2,  READONLY | NO_TOUCH,  (1, 1, 1),  Read(keys::ttl)),
+    command("PTTL",             2,  READONLY | NO_TOUCH,  (1, 1, 1),  Read(keys::pttl)),
     command("EXPIRE",           -3, WRITE,                (1, 1, 1),  Write(write::keys::expire)),
     command("PEXPIRE",          -3, WRITE,                (1, 1, 1),  Write(write::keys::pexpire)),
     command("EXPIREAT",         -3, WRITE,                (1, 1, 1),  Write(write::keys::expireat)),
@@ -903,6 +916,8 @@ mod tests {
             ADMIN,
             BLOCKING,
             NO_MANDATORY_KEYS,
+            NO_TOUCH,
+            FORGETS,
         ];
         let mut seen = 0u32;
         for f in flags {
@@ -934,6 +949,48 @@ mod tests {
             }
         }
         assert!(lookup(b"NOPE").is_none());
+    }
+
+    /// COMMAND DOCS has a summary, a version and one of Redis' groups for every entry, and
+    /// documents no command the table lacks.
+    #[test]
+    fn every_entry_is_documented() {
+        const GROUPS: [&str; 16] = [
+            "generic",
+            "string",
+            "list",
+            "set",
+            "sorted_set",
+            "hash",
+            "pubsub",
+            "transactions",
+            "connection",
+            "server",
+            "scripting",
+            "hyperloglog",
+            "cluster",
+            "geo",
+            "stream",
+            "bitmap",
+        ];
+        for &c in all() {
+            let doc = super::super::docs::doc(c.name)
+                .unwrap_or_else(|| panic!("{} undocumented", c.name));
+            assert!(GROUPS.contains(&doc.group), "{}: {}", c.name, doc.group);
+            assert!(
+                doc.summary.ends_with('.') && doc.summary.len() > 10,
+                "{}",
+                c.name
+            );
+            assert!(doc.since.split('.').count() == 3, "{}", c.name);
+        }
+        for line in super::super::docs::DOCS {
+            let name = line.split(';').next().unwrap();
+            assert!(
+                lookup(name.as_bytes()).is_some(),
+                "{name} documented, not in the table"
+            );
+        }
     }
 
     #[test]

@@ -98,6 +98,11 @@ pub struct Conn {
     caching: bool,
     /// While EXEC's session commands run here (MONITOR refuses to run there).
     in_exec: bool,
+    /// The keys this connection's reads accessed since its last turn (`crate::access`): handed
+    /// to the access times once per `process` call, not once per command.
+    access: crate::access::Batch,
+    /// The command being run was refused before it ran (commandstats' `rejected_calls`).
+    rejected_now: bool,
 }
 
 /// What `process` stopped at.
@@ -129,7 +134,11 @@ struct Prepared {
 enum Wait {
     /// Replies to pipelined writes (`pending_count` of them); `silent`: those sent while CLIENT
     /// REPLY said not to answer.
-    Writes { silent: Vec<bool> },
+    Writes {
+        silent: Vec<bool>,
+        /// Each write's command (commandstats' `failed_calls`).
+        cmds: Vec<&'static Command>,
+    },
     /// WATCH of these keys on `db`.
     Watch { db: u32, keys: Vec<Vec<u8>> },
     /// CLIENT TRACKING ON's round trip through the writer: `+OK`.
@@ -138,7 +147,10 @@ enum Wait {
     /// a commit serves the client, at its timeout, or on CLIENT UNBLOCK). Until then the
     /// connection reads no further command, as a blocked Redis client. (Its arguments: a
     /// command answered later is logged to the SLOWLOG then.)
-    Block { args: Vec<Vec<u8>> },
+    Block {
+        args: Vec<Vec<u8>>,
+        cmd: &'static Command,
+    },
     /// EXEC of `queue`; `slots` says where each reply comes from.
     Exec {
         queue: Vec<Op>,
@@ -233,6 +245,8 @@ impl Conn {
             lap: None,
             caching: false,
             in_exec: false,
+            access: crate::access::Batch::default(),
+            rejected_now: false,
         }
     }
 
@@ -350,7 +364,9 @@ impl Conn {
             // CLIENT CACHING's choice lasts for the next command (a whole transaction); a CLIENT
             // subcommand leaves it, as in Redis.
             let keeps_caching = prepared.cmd.is_some_and(|c| c.name.starts_with("CLIENT|"));
+            let cmd = prepared.cmd;
             let flow = self.command(args, prepared);
+            self.account(cmd);
             if self.caching && !keeps_caching && self.multi.is_none() {
                 self.caching = false;
             }
@@ -374,7 +390,54 @@ impl Conn {
             _ => None,
         };
         self.snap = None;
+        self.server.note_access(&mut self.access, self.now);
         status
+    }
+
+    /// Counts the error replies the command just run wrote (INFO errorstats), and the command
+    /// as failed if it ran and answered an error, as rejected if it was refused before it ran.
+    fn account(&mut self, cmd: Option<&'static Command>) {
+        let rejected = std::mem::take(&mut self.rejected_now);
+        if self.out.errors.is_empty() {
+            return;
+        }
+        self.server.note_errors(&self.out.errors);
+        self.out.errors.clear();
+        if let (Some(c), false) = (cmd, rejected) {
+            self.server.command_failed[c.index()].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The command is refused before it runs: it counts as rejected, not as called.
+    fn count_rejected(&mut self, cmd: Option<&'static Command>) {
+        self.rejected_now = true;
+        if let Some(c) = cmd {
+            let _ = self.server.command_calls[c.index()].fetch_update(
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+                |n| Some(n.saturating_sub(1)),
+            );
+            self.server.command_rejected[c.index()].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Notes that a read accessed its keys (OBJECT IDLETIME), unless it is one that does not
+    /// count (TYPE, TTL, EXISTS, OBJECT, …).
+    fn note_keys(&mut self, cmd: &'static Command, args: &[Vec<u8>]) {
+        use table::{GEO_STORE_KEY, NO_TOUCH, NUMKEYS, STORE_KEY, STREAMS};
+        if cmd.has(NO_TOUCH) || !cmd.has_keys() {
+            return;
+        }
+        // The common case (one key, the first argument) without collecting the keys.
+        if cmd.keys == (1, 1, 1) && !cmd.has(NUMKEYS | STREAMS | STORE_KEY | GEO_STORE_KEY) {
+            if let Some(key) = args.get(1) {
+                self.access.touch(self.db, key);
+            }
+            return;
+        }
+        for key in cmd.key_args(args) {
+            self.access.touch(self.db, key);
+        }
     }
 
     /// Puts the writer's answer in place and runs what waited for it (call `process` next).
@@ -382,7 +445,7 @@ impl Conn {
         let mark = self.out.buf.len();
         let silent = std::mem::take(&mut self.waiting_silent);
         match self.waiting.take() {
-            Some(Wait::Writes { silent }) => {
+            Some(Wait::Writes { silent, cmds }) => {
                 let replies = match outcome {
                     Outcome::Replies(replies) => replies,
                     Outcome::Failed(e) => vec![Reply::Error(e); self.pending_count],
@@ -391,9 +454,21 @@ impl Conn {
                         self.pending_count
                     ],
                 };
-                for (reply, silent) in replies.iter().zip(silent) {
+                for ((reply, silent), cmd) in replies.iter().zip(silent).zip(cmds) {
                     if !silent {
                         self.out.reply(reply);
+                    }
+                    // The writer checks a write's arity: an error then is a refusal.
+                    if let Reply::Error(e) = reply {
+                        if silent {
+                            self.out.note_error(e);
+                        }
+                        if e.starts_with("ERR wrong number of arguments") {
+                            self.count_rejected(Some(cmd));
+                            self.rejected_now = false;
+                        } else {
+                            self.server.command_failed[cmd.index()].fetch_add(1, Ordering::Relaxed);
+                        }
                     }
                 }
             }
@@ -434,26 +509,35 @@ impl Conn {
                 Outcome::Failed(e) => self.out.error(&e),
                 _ => self.out.simple("OK"),
             },
-            Some(Wait::Block { args }) => match outcome {
-                Outcome::Replies(replies) => {
-                    for reply in &replies {
-                        self.out.reply(reply);
+            Some(Wait::Block { args, cmd }) => {
+                let errors = self.out.errors.len();
+                match outcome {
+                    Outcome::Replies(replies) => {
+                        for reply in &replies {
+                            self.out.reply(reply);
+                        }
                     }
-                }
-                Outcome::Unblocked(reply, micros) => {
-                    self.out.reply(&reply);
-                    if self.server.is_slow(micros) {
-                        self.server.log_slow(self.id, &args, micros);
+                    Outcome::Unblocked(reply, micros) => {
+                        self.out.reply(&reply);
+                        if self.server.is_slow(micros) {
+                            self.server.log_slow(self.id, &args, micros);
+                        }
                     }
+                    Outcome::Failed(e) => self.out.error(&e),
+                    _ => self.out.error("ERR unexpected writer answer"),
                 }
-                Outcome::Failed(e) => self.out.error(&e),
-                _ => self.out.error("ERR unexpected writer answer"),
-            },
+                // Answered an error once it ran (a group destroyed while it waited): failed.
+                if self.out.errors.len() > errors {
+                    self.server.command_failed[cmd.index()].fetch_add(1, Ordering::Relaxed);
+                }
+            }
             None => {}
         }
         if silent {
             self.out.buf.truncate(mark);
         }
+        self.server.note_errors(&self.out.errors);
+        self.out.errors.clear();
         self.pending_count = 0;
         self.snap = None;
     }
@@ -559,13 +643,14 @@ impl Conn {
         let ops = std::mem::take(&mut self.pending);
         self.pending_count = ops.len();
         let silent = std::mem::take(&mut self.pending_silent);
+        let cmds = ops.iter().map(|op| op.cmd).collect();
         self.submit(
             Job::Writes {
                 db: self.pending_db,
                 ops,
                 client: self.id,
             },
-            Wait::Writes { silent },
+            Wait::Writes { silent, cmds },
         );
     }
 
@@ -633,11 +718,13 @@ impl Conn {
         let has = |flag: u32| cmd.is_some_and(|c| c.has(flag));
         // Before authentication only AUTH, HELLO and QUIT are served.
         if !self.authed && !has(table::NO_AUTH) {
+            self.count_rejected(cmd);
             self.multi_failed |= self.multi.is_some();
             self.out.error("NOAUTH Authentication required.");
             return Flow::Continue;
         }
         if !prepared.admitted {
+            self.count_rejected(cmd);
             self.server.stats.rejected.fetch_add(1, Ordering::Relaxed);
             self.reject(cmd, "BUSY rate limit exceeded, retry later");
             return Flow::Continue;
@@ -653,11 +740,13 @@ impl Conn {
         };
         // A script runs past its time limit: BUSY, but for what may stop it (as Redis).
         if let Some(busy) = self.server.scripts.busy_error(cmd) {
+            self.count_rejected(Some(cmd));
             self.reject(Some(cmd), busy);
             return Flow::Continue;
         }
         // A subscribed RESP2 connection may only (un)subscribe, PING and QUIT (as Redis 7.0).
         if self.subscribed_resp2() && !cmd.has(table::PUBSUB) {
+            self.count_rejected(Some(cmd));
             self.out.error(&format!("ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", name.to_ascii_lowercase()));
             return Flow::Continue;
         }
@@ -681,6 +770,7 @@ impl Conn {
             };
             match (refused, self.multi.as_mut()) {
                 (Some(e), _) => {
+                    self.count_rejected(Some(cmd));
                     self.multi_failed = true;
                     self.out.error(&e);
                 }
@@ -695,10 +785,14 @@ impl Conn {
         if cmd.has(table::BLOCKING) {
             // Alone to the writer (the writes before it are answered): it may hold the client.
             if !cmd.arity_ok(args.len()) {
+                self.count_rejected(Some(cmd));
                 self.wrong_args(name);
             } else {
                 self.feed(self.db, cmd, &args);
-                let wait = Wait::Block { args: args.clone() };
+                let wait = Wait::Block {
+                    args: args.clone(),
+                    cmd,
+                };
                 let job = Job::Block {
                     db: self.db,
                     op: Op { cmd, args },
@@ -722,6 +816,7 @@ impl Conn {
         }
         // Every argument a command reads is there (its arity, as Redis checks it first).
         if !cmd.arity_ok(args.len()) {
+            self.count_rejected(Some(cmd));
             self.out.error(&cmd.wrong_args());
             return Flow::Continue;
         }
@@ -788,6 +883,7 @@ impl Conn {
                 self.snap = None;
             }
             self.keyspace_read(|ks| read(ks, a));
+            self.note_keys(cmd, args);
             return Flow::Continue;
         }
         let Handler::Session(session) = cmd.handler else {
@@ -906,20 +1002,46 @@ impl Conn {
             Session::CommandInfo => self.command_info_of(a),
             Session::CommandList => self.command_list(a),
             Session::CommandGetkeys => self.command_getkeys(a),
-            // No docs are kept (an entry without them would mislead redis-cli's help).
-            Session::CommandDocs => self.out.map(0),
+            Session::CommandDocs => self.command_docs(a),
             Session::ConfigGet => self.config_get(a),
             Session::ConfigSet => self.config_set(a),
+            // As Redis started without a configuration file: the settings are the command line's.
+            Session::ConfigRewrite => self
+                .out
+                .error("ERR The server is running without a config file"),
+            Session::ConfigResetstat => {
+                self.server.reset_stats();
+                self.out.simple("OK");
+            }
+            Session::ObjectIdletime => {
+                // This connection's own accesses first.
+                self.server.note_access(&mut self.access, self.now);
+                let access = &self.server.access;
+                let idle = access.idle(self.db, &a[0], access.clock(Instant::now()));
+                self.keyspace_read(|ks| crate::commands::dump::object_idletime(ks, &a[0], idle));
+            }
             Session::Info => {
                 let info = self.server.info(a);
                 self.out.verbatim(info.as_bytes());
             }
             // Every commit so far written to the tree and synced (Redis' SAVE writes its
             // dataset): a checkpoint, which waits for a commit in progress.
-            Session::Save if a.is_empty() => match self.server.db.checkpoint() {
-                Ok(()) => self.out.simple("OK"),
-                Err(e) => self.out.error(&format!("ERR {e}")),
-            },
+            Session::Save if a.is_empty() => {
+                // The changes counted so far are saved by the checkpoint (those committed while
+                // it runs may be too: they stay counted, as Redis counts a BGSAVE's).
+                let dirty = self.server.stats.dirty.load(Ordering::Relaxed);
+                match self.server.db.checkpoint() {
+                    Ok(()) => {
+                        self.server.stats.dirty.fetch_sub(dirty, Ordering::Relaxed);
+                        let now = std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .map_or(0, |d| d.as_secs());
+                        self.server.last_save.store(now, Ordering::Relaxed);
+                        self.out.simple("OK");
+                    }
+                    Err(e) => self.out.error(&format!("ERR {e}")),
+                }
+            }
             Session::Shutdown => {
                 let mode = a
                     .first()
@@ -956,6 +1078,7 @@ impl Conn {
 
 impl Drop for Conn {
     fn drop(&mut self) {
+        self.server.note_access(&mut self.access, Instant::now());
         // Gone before the writer hears it: it serves no element to a closed connection.
         self.handle.block.gone.store(true, Ordering::Release);
         if self.is_blocked() {

@@ -3,6 +3,66 @@
 use super::*;
 use crate::commands::args::Args;
 
+/// Settings fixed when Redis starts (CONFIG SET answers "can't set immutable config").
+const IMMUTABLE: [&str; 12] = [
+    "daemonize",
+    "databases",
+    "io-threads",
+    "io-threads-do-reads",
+    "pidfile",
+    "logfile",
+    "supervised",
+    "syslog-enabled",
+    "unixsocket",
+    "tcp-backlog",
+    "cluster-enabled",
+    "always-show-logo",
+];
+
+/// The encoding thresholds and their Redis 7.0 defaults: CONFIG SET keeps them and CONFIG GET
+/// shows them, without effect (mmtree stores rows, not encodings). Redis' old `ziplist` names
+/// are aliases of the `listpack` ones.
+const KEPT: &[(&str, &str)] = &[
+    ("hash-max-ziplist-entries", "128"),
+    ("hash-max-ziplist-value", "64"),
+    ("hash-max-listpack-entries", "128"),
+    ("hash-max-listpack-value", "64"),
+    ("zset-max-ziplist-entries", "128"),
+    ("zset-max-ziplist-value", "64"),
+    ("zset-max-listpack-entries", "128"),
+    ("zset-max-listpack-value", "64"),
+    ("list-max-ziplist-size", "-2"),
+    ("list-max-listpack-size", "-2"),
+    ("list-compress-depth", "0"),
+    ("set-max-intset-entries", "512"),
+    ("stream-node-max-bytes", "4096"),
+];
+
+/// The name an encoding threshold is kept under (a `ziplist` alias: its `listpack` name).
+fn kept_name(name: &str) -> &str {
+    match name {
+        "hash-max-ziplist-entries" => "hash-max-listpack-entries",
+        "hash-max-ziplist-value" => "hash-max-listpack-value",
+        "zset-max-ziplist-entries" => "zset-max-listpack-entries",
+        "zset-max-ziplist-value" => "zset-max-listpack-value",
+        "list-max-ziplist-size" => "list-max-listpack-size",
+        other => other,
+    }
+}
+
+/// One change CONFIG SET makes, once every one was checked.
+enum Setting {
+    Notify(u32),
+    NodeEntries(u64),
+    TimeLimit(u64),
+    SlowerThan(i64),
+    SlowlogMaxLen(u64),
+    TrackingMaxKeys(usize),
+    Timeout(u64),
+    MaxClients(usize),
+    Kept(String, String),
+}
+
 impl Conn {
     /// One command's entry in COMMAND / COMMAND INFO, in Redis 7's shape: name, arity, flags,
     /// first key, last key, key step, ACL categories, tips, key specs (these three empty), and
@@ -66,6 +126,43 @@ impl Conn {
             }
         }
     }
+    /// One command's documentation in COMMAND DOCS: its summary, the version that introduced
+    /// it, its group (`commands::docs`), and a container's subcommands' documentation.
+    fn command_doc(&mut self, c: &Command) {
+        let doc = crate::commands::docs::doc(c.name);
+        let subs = !c.subcommands.is_empty();
+        self.out.map(3 + usize::from(subs));
+        for (field, value) in [
+            ("summary", doc.as_ref().map_or("", |d| d.summary)),
+            ("since", doc.as_ref().map_or("", |d| d.since)),
+            ("group", doc.as_ref().map_or("", |d| d.group)),
+        ] {
+            self.out.bulk(field.as_bytes());
+            self.out.bulk(value.as_bytes());
+        }
+        if subs {
+            self.out.bulk(b"subcommands");
+            self.out.map(c.subcommands.len());
+            for s in c.subcommands {
+                self.out.bulk(s.name.to_ascii_lowercase().as_bytes());
+                self.command_doc(s);
+            }
+        }
+    }
+    /// COMMAND DOCS [name ...]: the documentation of the commands named (`config|get` names a
+    /// subcommand; an unknown name is left out), of every command without names.
+    pub(super) fn command_docs(&mut self, names: &[Vec<u8>]) {
+        let found: Vec<&'static Command> = if names.is_empty() {
+            table::COMMANDS.iter().collect()
+        } else {
+            names.iter().filter_map(|n| table::lookup(n)).collect()
+        };
+        self.out.map(found.len());
+        for c in found {
+            self.out.bulk(c.name.to_ascii_lowercase().as_bytes());
+            self.command_doc(c);
+        }
+    }
     /// COMMAND LIST [FILTERBY PATTERN pattern | FILTERBY MODULE name]: every command's name and
     /// every subcommand's (`client|getname`), as Redis 7 (no module is loaded: MODULE lists
     /// none); FILTERBY ACLCAT is refused (there are no ACL categories).
@@ -122,19 +219,24 @@ impl Conn {
             self.out.bulk(k);
         }
     }
-    /// CONFIG GET parameter [parameter ...]: the settings whose names match a pattern.
-    pub(super) fn config_get(&mut self, patterns: &[Vec<u8>]) {
-        let config = &self.server.config;
-        let params: Vec<(&str, String)> = vec![
+    /// Every setting CONFIG GET lists, with the value in effect, in CONFIG GET's order.
+    fn settings(&self) -> Vec<(&'static str, String)> {
+        let server = &self.server;
+        let config = &server.config;
+        let mut list: Vec<(&'static str, String)> = vec![
             ("save", String::new()),
             ("appendonly", "no".into()),
             ("databases", DATABASES.to_string()),
-            ("maxclients", config.max_clients.to_string()),
+            (
+                "maxclients",
+                config.max_clients.load(Ordering::Relaxed).to_string(),
+            ),
             (
                 "timeout",
-                config.idle_timeout.map_or(0, |t| t.as_secs()).to_string(),
+                config.idle_secs.load(Ordering::Relaxed).to_string(),
             ),
             ("proto-max-bulk-len", config.limits.max_bulk.to_string()),
+            ("client-query-buffer-limit", QUERY_BUFFER_MAX.to_string()),
             (
                 "requirepass",
                 config.requirepass.clone().unwrap_or_default(),
@@ -142,12 +244,8 @@ impl Conn {
             ("maxmemory", "0".into()),
             (
                 "notify-keyspace-events",
-                crate::notify::format(self.server.notify.get()),
+                crate::notify::format(server.notify.get()),
             ),
-            ("hash-max-ziplist-entries", "128".into()),
-            ("hash-max-ziplist-value", "64".into()),
-            ("hash-max-listpack-entries", "128".into()),
-            ("hash-max-listpack-value", "64".into()),
             ("maxmemory-policy", "noeviction".into()),
             ("maxmemory-samples", "5".into()),
             ("maxmemory-clients", "0".into()),
@@ -158,34 +256,27 @@ impl Conn {
                 "stream-node-max-entries",
                 crate::store::stream::node_entries_setting().to_string(),
             ),
-            ("stream-node-max-bytes", "4096".into()),
             ("bind", config.bind.ip().to_string()),
             ("port", config.bind.port().to_string()),
-            (
-                "lua-time-limit",
-                self.server.scripts.time_limit_ms().to_string(),
-            ),
+            ("lua-time-limit", server.scripts.time_limit_ms().to_string()),
             (
                 "busy-reply-threshold",
-                self.server.scripts.time_limit_ms().to_string(),
+                server.scripts.time_limit_ms().to_string(),
             ),
             (
                 "slowlog-log-slower-than",
-                self.server
+                server
                     .slowlog_slower_than
                     .load(Ordering::Relaxed)
                     .to_string(),
             ),
             (
                 "slowlog-max-len",
-                self.server
-                    .slowlog_max_len
-                    .load(Ordering::Relaxed)
-                    .to_string(),
+                server.slowlog_max_len.load(Ordering::Relaxed).to_string(),
             ),
             (
                 "tracking-table-max-keys",
-                self.server
+                server
                     .tracking
                     .lock()
                     .expect("tracking")
@@ -193,6 +284,22 @@ impl Conn {
                     .to_string(),
             ),
         ];
+        // The encoding thresholds: kept and shown, without effect (mmtree has no encodings).
+        let kept = server.settings_kept.lock().expect("settings kept");
+        for &(name, default) in KEPT {
+            let value = kept
+                .get(kept_name(name))
+                .cloned()
+                .unwrap_or_else(|| default.to_string());
+            list.push((name, value));
+        }
+        list
+    }
+
+    /// CONFIG GET parameter [parameter ...]: the settings whose names match a pattern, each
+    /// once, with the value in effect.
+    pub(super) fn config_get(&mut self, patterns: &[Vec<u8>]) {
+        let params = self.settings();
         // Redis' hidden settings answer only when named exactly, never to a pattern.
         let hidden: [(&str, String); 1] = [("key-load-delay", "0".into())];
         let matched: Vec<&(&str, String)> = params
@@ -214,162 +321,164 @@ impl Conn {
             self.out.bulk(v.as_bytes());
         }
     }
-    /// CONFIG SET: the memory-encoding thresholds (`*-max-ziplist-*`, `*-max-listpack-*`,
-    /// `*-max-intset-entries`) are accepted and ignored, since mmtree stores no encodings; any
-    /// other setting is refused in Redis' words (the server's settings are its command line).
+
+    /// CONFIG SET name value [name value ...], all or nothing as Redis 7: every name is looked
+    /// up and every value checked before any is applied, so one unknown name, immutable setting,
+    /// repeated name or invalid value answers an error and changes nothing. The settings that
+    /// mean something here change the server's behaviour (notify-keyspace-events, timeout,
+    /// maxclients, the SLOWLOG's and the script time limit, stream-node-max-entries,
+    /// tracking-table-max-keys); the encoding thresholds are kept and shown without effect (no
+    /// encodings here); a setting mmtree has no equivalent of (maxmemory, save, appendonly,
+    /// replicaof, …) or takes from its command line (port, bind, requirepass, …) accepts only
+    /// the value in effect.
     pub(super) fn config_set(&mut self, a: &[Vec<u8>]) {
+        match self.config_changes(a) {
+            Ok(changes) => {
+                for change in changes {
+                    self.apply_setting(change);
+                }
+                self.out.simple("OK");
+            }
+            Err(e) => self.out.error(&e),
+        }
+    }
+
+    /// CONFIG SET's check: the changes to make, or the error that refuses them all.
+    fn config_changes(&self, a: &[Vec<u8>]) -> Result<Vec<Setting>, String> {
         // Name and value pairs (the table's arity asks for one at least; Redis 7.0 calls an odd
         // count a syntax error).
         if !a.len().is_multiple_of(2) {
-            self.out.error("ERR syntax error");
-            return;
+            return Err("ERR syntax error".into());
         }
-        // Checked whole before any is applied, as Redis: first what no value can make right (a
-        // setting fixed at start, one named twice).
-        const IMMUTABLE: [&str; 12] = [
-            "daemonize",
-            "databases",
-            "io-threads",
-            "io-threads-do-reads",
-            "pidfile",
-            "logfile",
-            "supervised",
-            "syslog-enabled",
-            "unixsocket",
-            "tcp-backlog",
-            "cluster-enabled",
-            "always-show-logo",
-        ];
+        let current = self.settings();
+        let failed = |p: &str, why: &str| {
+            format!("ERR CONFIG SET failed (possibly related to argument '{p}') - {why}")
+        };
+        // First the names: unknown, fixed at start, or named twice (as Redis' first pass).
         for (i, pair) in a.chunks(2).enumerate() {
             let p = String::from_utf8_lossy(&pair[0]).to_ascii_lowercase();
-            let why = if IMMUTABLE.contains(&p.as_str()) {
-                "can't set immutable config"
-            } else if a
-                .chunks(2)
+            let known = IMMUTABLE.contains(&p.as_str()) || current.iter().any(|(k, _)| *k == p);
+            if !known {
+                return Err(format!(
+                    "ERR Unknown option or number of arguments for CONFIG SET - '{}'",
+                    String::from_utf8_lossy(&pair[0])
+                ));
+            }
+            if IMMUTABLE.contains(&p.as_str()) {
+                return Err(failed(&p, "can't set immutable config"));
+            }
+            if a.chunks(2)
                 .take(i)
                 .any(|q| q[0].eq_ignore_ascii_case(&pair[0]))
             {
-                "duplicate parameter"
-            } else {
-                continue;
-            };
-            self.out.error(&format!(
-                "ERR CONFIG SET failed (possibly related to argument '{p}') - {why}"
-            ));
-            return;
+                return Err(failed(&p, "duplicate parameter"));
+            }
         }
-        let mut notify = None;
-        let mut node_entries = None;
-        let mut time_limit = None;
-        let mut slower_than = None;
-        let mut max_len = None;
-        let mut max_keys = None;
+        // Then the values.
+        let mut changes = Vec::with_capacity(a.len() / 2);
         for pair in a.chunks(2) {
             let p = String::from_utf8_lossy(&pair[0]).to_ascii_lowercase();
-            // The SLOWLOG's settings, and the tracking table's size (Redis' ranges).
-            let integer = match p.as_str() {
-                "slowlog-log-slower-than" => Some((&mut slower_than, i64::MIN)),
-                "slowlog-max-len" => Some((&mut max_len, 0)),
-                "tracking-table-max-keys" => Some((&mut max_keys, 0)),
-                _ => None,
+            let value = &pair[1];
+            let integer = |min: i64, max: i64| -> Result<i64, String> {
+                match crate::store::parse_i64(value) {
+                    Some(n) if (min..=max).contains(&n) => Ok(n),
+                    Some(_) => Err(failed(
+                        &p,
+                        &format!("argument must be between {min} and {max} inclusive"),
+                    )),
+                    None => Err(failed(&p, "argument couldn't be parsed into an integer")),
+                }
             };
-            if let Some((slot, min)) = integer {
-                match crate::store::parse_i64(&pair[1]) {
-                    Some(n) if n >= min => *slot = Some(n),
-                    Some(_) => {
-                        self.out.error(&format!("ERR CONFIG SET failed (possibly related to argument '{p}') - argument must be between {min} and 9223372036854775807 inclusive"));
-                        return;
-                    }
-                    None => {
-                        self.out.error(&format!("ERR CONFIG SET failed (possibly related to argument '{p}') - argument couldn't be parsed into an integer"));
-                        return;
-                    }
+            let change = match p.as_str() {
+                "slowlog-log-slower-than" => Setting::SlowerThan(integer(-1, i64::MAX)?),
+                "slowlog-max-len" => Setting::SlowlogMaxLen(integer(0, i64::MAX)? as u64),
+                "tracking-table-max-keys" => {
+                    Setting::TrackingMaxKeys(integer(0, i64::MAX)? as usize)
                 }
-                continue;
-            }
-            // How many entries a stream node holds: what approximate trimming removes at once.
-            if p == "stream-node-max-entries" {
-                match crate::store::parse_i64(&pair[1]) {
-                    Some(n) if n >= 0 => node_entries = Some(n as u64),
-                    Some(_) => {
-                        self.out.error("ERR CONFIG SET failed (possibly related to argument 'stream-node-max-entries') - argument must be between 0 and 9223372036854775807 inclusive");
-                        return;
-                    }
-                    None => {
-                        self.out.error("ERR CONFIG SET failed (possibly related to argument 'stream-node-max-entries') - argument couldn't be parsed into an integer");
-                        return;
-                    }
+                "stream-node-max-entries" => Setting::NodeEntries(integer(0, i64::MAX)? as u64),
+                "lua-time-limit" | "busy-reply-threshold" => {
+                    Setting::TimeLimit(integer(0, i64::MAX)? as u64)
                 }
-                continue;
-            }
-            // How long a script runs before other clients get BUSY (milliseconds).
-            if p == "lua-time-limit" || p == "busy-reply-threshold" {
-                match std::str::from_utf8(&pair[1])
-                    .ok()
-                    .and_then(|v| v.parse::<u64>().ok())
-                {
-                    Some(ms) => time_limit = Some(ms),
-                    None => {
-                        self.out.error(&format!("ERR CONFIG SET failed (possibly related to argument '{p}') - argument couldn't be parsed into an integer"));
-                        return;
+                "timeout" => Setting::Timeout(integer(0, i64::from(i32::MAX))? as u64),
+                "maxclients" => {
+                    // As Redis: no more than the open-files limit (raised if it can be) allows.
+                    let wanted = integer(1, i64::from(u32::MAX))? as usize;
+                    let served = crate::server::client_limit(wanted);
+                    if served < wanted {
+                        return Err(failed(
+                            &p,
+                            &format!("The operating system is not able to handle the specified number of clients, try with {served}"),
+                        ));
                     }
+                    Setting::MaxClients(wanted)
                 }
-                continue;
-            }
-            if p == "notify-keyspace-events" {
-                match crate::notify::parse(&pair[1]) {
-                    Some(flags) => notify = Some(flags),
+                "notify-keyspace-events" => match crate::notify::parse(value) {
+                    Some(flags) => Setting::Notify(flags),
                     None => {
-                        self.out.error("ERR CONFIG SET failed (possibly related to argument 'notify-keyspace-events') - Invalid event class character. Use 'Ag$lshzxeKEtmdn'.");
-                        return;
+                        return Err(failed(
+                            &p,
+                            "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.",
+                        ))
                     }
+                },
+                _ if KEPT.iter().any(|(k, _)| *k == p) => {
+                    integer(i64::MIN, i64::MAX)?;
+                    Setting::Kept(
+                        kept_name(&p).to_string(),
+                        String::from_utf8_lossy(value).into_owned(),
+                    )
                 }
-                continue;
-            }
-            // Accepted and without effect: the encoding knobs (mmtree has no encodings), and
-            // `save ""` (no RDB snapshots: what CONFIG GET save already answers; every commit is
-            // in the redo log). Redis' test suite sets these before a unit runs.
-            let without_effect = p.contains("-max-ziplist-")
-                || p.contains("-max-listpack-")
-                || p.ends_with("-max-intset-entries")
-                || p == "list-compress-depth"
-                || p == "stream-node-max-bytes"
-                || p == "save" && pair[1].is_empty();
-            if !without_effect {
-                self.out.error(&format!(
-                    "ERR CONFIG SET failed (possibly related to argument '{p}') - mmtree serve takes its settings from its command line only"
-                ));
-                return;
-            }
-        }
-        if let Some(flags) = notify {
-            self.server.notify.set(flags);
-        }
-        if let Some(n) = node_entries {
-            crate::store::stream::set_node_entries(n);
-        }
-        if let Some(ms) = time_limit {
-            self.server.scripts.set_time_limit_ms(ms);
-        }
-        if let Some(n) = slower_than {
-            self.server.slowlog_slower_than.store(n, Ordering::Relaxed);
-        }
-        if let Some(n) = max_len {
-            self.server
-                .slowlog_max_len
-                .store(n as u64, Ordering::Relaxed);
-        }
-        if let Some(n) = max_keys {
-            // Over the new limit: keys are evicted (and invalidated) at once.
-            let evicted = {
-                let mut t = self.server.tracking.lock().expect("tracking");
-                t.max_keys = n as usize;
-                t.limit()
+                _ => {
+                    // Fixed here: only the value in effect is accepted (a no-op).
+                    let now = current
+                        .iter()
+                        .find(|(k, _)| *k == p)
+                        .map(|(_, v)| v.as_str())
+                        .unwrap_or_default();
+                    if !value.eq_ignore_ascii_case(now.as_bytes()) {
+                        return Err(failed(
+                            &p,
+                            &format!("mmtree serve has no other value for this setting (its value is '{now}'; see docs/REDIS-COMPAT.md)"),
+                        ));
+                    }
+                    continue;
+                }
             };
-            self.server.invalidate(&evicted);
+            changes.push(change);
         }
-        self.out.simple("OK");
+        Ok(changes)
     }
+
+    /// Applies one checked change (`config_changes`).
+    fn apply_setting(&mut self, change: Setting) {
+        let server = &self.server;
+        match change {
+            Setting::Notify(flags) => server.notify.set(flags),
+            Setting::NodeEntries(n) => crate::store::stream::set_node_entries(n),
+            Setting::TimeLimit(ms) => server.scripts.set_time_limit_ms(ms),
+            Setting::SlowerThan(n) => server.slowlog_slower_than.store(n, Ordering::Relaxed),
+            Setting::SlowlogMaxLen(n) => server.slowlog_max_len.store(n, Ordering::Relaxed),
+            Setting::Timeout(secs) => server.config.idle_secs.store(secs, Ordering::Relaxed),
+            Setting::MaxClients(n) => server.config.max_clients.store(n, Ordering::Relaxed),
+            Setting::TrackingMaxKeys(n) => {
+                // Over the new limit: keys are evicted (and invalidated) at once.
+                let evicted = {
+                    let mut t = server.tracking.lock().expect("tracking");
+                    t.max_keys = n;
+                    t.limit()
+                };
+                server.invalidate(&evicted);
+            }
+            Setting::Kept(name, value) => {
+                server
+                    .settings_kept
+                    .lock()
+                    .expect("settings kept")
+                    .insert(name, value);
+            }
+        }
+    }
+
     /// A container's HELP, in Redis 7's shape (`addReplyHelp`): a header, what each subcommand
     /// the table lists for it does, then HELP.
     pub(super) fn help(&mut self, cmd: &Command) {
@@ -437,8 +546,11 @@ impl Conn {
                 "GET <pattern>",
                 "    Return parameters matching the glob-like <pattern> and their values.",
                 "SET <directive> <value>",
-                "    Set the configuration <directive> to <value> (only the settings without",
-                "    effect: mmtree serve takes its settings from its command line).",
+                "    Set the configuration <directive> to <value> (several pairs: all or none).",
+                "RESETSTAT",
+                "    Reset statistics reported by the INFO command.",
+                "REWRITE",
+                "    Rewrite the configuration file (there is none: an error).",
             ],
             "COMMAND" => &[
                 "(no subcommand)",
@@ -452,7 +564,9 @@ impl Conn {
                 "    If no command names are given, documentation details for all",
                 "    commands are returned.",
                 "DOCS [<command-name> ...]",
-                "    An empty map: no documentation is kept.",
+                "    Return documentation details about multiple commands: summary, since, group.",
+                "    If no command names are given, documentation details for all",
+                "    commands are returned.",
                 "GETKEYS <full-command>",
                 "    Return the keys from a full command.",
             ],
@@ -474,9 +588,9 @@ impl Conn {
                 "    Return the kind of internal representation Redis 7.0 would use for the value",
                 "    stored at <key> (mmtree stores every value as ordered rows).",
                 "FREQ <key>",
-                "    Return the access frequency index of the key <key> (not tracked).",
+                "    Return the access frequency index of the key <key> (no LFU policy: an error).",
                 "IDLETIME <key>",
-                "    Return the idle time of the key <key> (not tracked: 0).",
+                "    Return the seconds since the key <key> was last read or written.",
                 "REFCOUNT <key>",
                 "    Return the number of references of the value associated with the specified",
                 "    <key> (1: no value is shared).",

@@ -7,6 +7,7 @@ use crate::store::Tx;
 fn apply(w: &mut mmtree::WriteTransaction, now: u64, args: &[&str]) -> crate::resp::Reply {
     let args: Vec<Vec<u8>> = args.iter().map(|a| a.as_bytes().to_vec()).collect();
     let mut tx = Tx {
+        changes: 0,
         w,
         db: 0,
         now,
@@ -57,6 +58,7 @@ fn snapshot_and_transaction_read_the_same_typed_values() {
     };
     {
         let mut tx = Tx {
+            changes: 0,
             w: &mut w,
             db: 0,
             now,
@@ -90,6 +92,7 @@ fn field_ranges_stay_in_the_run_and_empty_intervals_read_nothing() {
     apply(&mut w, 1, &["HSET", "a", "x", "1", "y", "2", "z", "3"]);
     apply(&mut w, 1, &["HSET", "b", "w", "0"]);
     let mut tx = Tx {
+        changes: 0,
         w: &mut w,
         db: 0,
         now: 1,
@@ -177,6 +180,7 @@ fn every_command_answers_any_argument_count_without_panicking() {
                 let mut args: Vec<Vec<u8>> = vec![c.name.as_bytes().to_vec()];
                 args.extend(shape[..n].iter().map(|a| a.as_bytes().to_vec()));
                 let mut tx = Tx {
+                    changes: 0,
                     w: &mut w,
                     db: 0,
                     now: 1,
@@ -335,6 +339,7 @@ fn family_reads_agree_over_a_transaction_and_a_snapshot() {
     let mut in_transaction = Vec::new();
     {
         let mut tx = Tx {
+            changes: 0,
             w: &mut w,
             db: 0,
             now,

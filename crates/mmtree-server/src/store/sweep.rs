@@ -36,6 +36,7 @@ pub fn sweep(
             expires.remove(key)?;
             drop(expires);
             let mut tx = Tx {
+                changes: 0,
                 w,
                 db: *db,
                 now,

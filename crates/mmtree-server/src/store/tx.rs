@@ -14,6 +14,9 @@ pub struct Tx<'w> {
     pub watches: Option<&'w mut Watches>,
     /// Keyspace events of this job, when notifications are on (`notify`).
     pub events: Option<&'w mut Vec<KeyEvent>>,
+    /// The changes made through this `Tx` (each `touch`): INFO's `rdb_changes_since_last_save`
+    /// adds them up, as Redis' `dirty` counter.
+    pub changes: u64,
 }
 
 impl Tx<'_> {
@@ -352,6 +355,7 @@ impl Tx<'_> {
     }
 
     pub fn touch(&mut self, key: &[u8]) {
+        self.changes += 1;
         let db = self.db;
         if let Some(watches) = self.watches.as_deref_mut() {
             watches.touch(db, key);

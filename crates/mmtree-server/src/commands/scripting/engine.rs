@@ -4,7 +4,7 @@
 //! API and the sandbox).
 
 use super::convert::{self, format_g17};
-use super::{EvalForm, Scripts, COMPAT, NOSCRIPT, NO_WRITES};
+use super::{Call, EvalForm, Scripts, COMPAT, NOSCRIPT, NO_WRITES};
 use crate::commands::table::{self, Handler, Session};
 use crate::commands::write;
 use crate::keyspace;
@@ -702,12 +702,37 @@ fn call(
     }
 }
 
-/// One command of a script, checked as Redis' `scriptCall` checks it.
+/// One command of a script, checked as Redis' `scriptCall` checks it; noted for INFO
+/// commandstats (`Scripts::calls`) as run, failed or refused.
 fn execute(ctx: &mut Ctx<'_, '_>, argv: &[Vec<u8>]) -> mmtree::Result<Reply> {
-    let err = |text: &str| Ok(Reply::Error(text.into()));
     let Some(cmd) = table::lookup(&argv[0]) else {
-        return err("ERR Unknown Redis command called from script");
+        return Ok(Reply::Error(
+            "ERR Unknown Redis command called from script".into(),
+        ));
     };
+    let mut ran = false;
+    let reply = run_checked(ctx, cmd, argv, &mut ran);
+    let call = match (&reply, ran) {
+        (_, false) => Call::Rejected,
+        (Ok(Reply::Error(_)), true) => Call::Failed,
+        _ => Call::Ok,
+    };
+    ctx.shared
+        .calls
+        .lock()
+        .expect("script calls")
+        .push((cmd.index(), call));
+    reply
+}
+
+/// `execute`'s checks and run; `ran` is set once the checks passed.
+fn run_checked(
+    ctx: &mut Ctx<'_, '_>,
+    cmd: &'static table::Command,
+    argv: &[Vec<u8>],
+    ran: &mut bool,
+) -> mmtree::Result<Reply> {
+    let err = |text: &str| Ok(Reply::Error(text.into()));
     if !cmd.arity_ok(argv.len()) {
         return err("ERR Wrong number of args calling Redis command from script");
     }
@@ -747,6 +772,14 @@ fn execute(ctx: &mut Ctx<'_, '_>, argv: &[Vec<u8>]) -> mmtree::Result<Reply> {
         )));
     }
     let a = &argv[1..];
+    *ran = true;
+    if !cmd.has(table::NO_TOUCH) && cmd.has_keys() {
+        let forget = cmd.has(table::FORGETS);
+        let mut accessed = ctx.shared.accessed.lock().expect("script keys");
+        for key in cmd.key_args(argv) {
+            accessed.push((ctx.db, key.clone(), forget));
+        }
+    }
     if ctx.shared.monitoring.load(Ordering::Relaxed) {
         ctx.shared
             .monitored

@@ -167,6 +167,24 @@ pub struct Scripts {
     /// Set by `redis.call` of a read-only command (CLIENT TRACKING then tracks the script's
     /// declared keys, as Redis 7.0); the writer clears it before each command.
     pub read_called: AtomicBool,
+    /// Each command a script's `redis.call` or `redis.pcall` ran or was refused, by its index
+    /// in the command table: the writer adds them to INFO commandstats after the script.
+    pub calls: Mutex<Vec<(usize, Call)>>,
+    /// The keys a script's commands accessed (database, key, deleted): the writer notes them
+    /// in the access times (OBJECT IDLETIME) after the script, as a client's own commands'.
+    pub accessed: Mutex<Vec<(u32, Vec<u8>, bool)>>,
+}
+
+/// What became of a command a script called (INFO commandstats).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Call {
+    /// Ran and answered.
+    Ok,
+    /// Ran and answered an error (`failed_calls`).
+    Failed,
+    /// Refused before it ran (`rejected_calls`: arity, not allowed from a script, a write
+    /// from a read-only script).
+    Rejected,
 }
 
 impl Default for Scripts {
@@ -181,6 +199,8 @@ impl Default for Scripts {
             monitoring: AtomicBool::new(false),
             monitored: Mutex::default(),
             read_called: AtomicBool::new(false),
+            calls: Mutex::default(),
+            accessed: Mutex::default(),
         }
     }
 }

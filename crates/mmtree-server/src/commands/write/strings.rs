@@ -352,13 +352,22 @@ pub fn setbit(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Reply> {
         b"1" => 1u8,
         _ => return err("ERR bit is not an integer or out of range"),
     };
-    let (expiry, mut data) = string!(tx, &a[0]).unwrap_or((None, Vec::new()));
+    let (existed, (expiry, mut data)) = match string!(tx, &a[0]) {
+        Some(live) => (true, live),
+        None => (false, (None, Vec::new())),
+    };
     let byte = (offset / 8) as usize;
-    if data.len() <= byte {
+    let grew = data.len() <= byte;
+    if grew {
         data.resize(byte + 1, 0);
     }
     let mask = 0x80u8 >> (offset % 8);
     let old = i64::from(data[byte] & mask != 0);
+    // Nothing changes (the key there, long enough, the bit already so): no write, no event, no
+    // change counted (as Redis).
+    if existed && !grew && old == i64::from(bit) {
+        return Ok(Reply::Int(old));
+    }
     if bit == 1 {
         data[byte] |= mask;
     } else {
