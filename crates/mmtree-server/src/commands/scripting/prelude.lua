@@ -325,6 +325,7 @@ load_api.redis = strict({
 rawset(real, 'redis', protect(redis))
 rawset(real, 'cjson', protect(api.cjson))
 rawset(real, 'cmsgpack', protect(api.cmsgpack))
+rawset(real, 'struct', protect(api.struct))
 rawset(real, 'bit', protect(api.bit))
 for _, name in ipairs({ 'string', 'math', 'table', 'coroutine' }) do
   local lib = rawget(real, name)
@@ -359,20 +360,32 @@ local function handler(err)
   return err
 end
 
+-- The script or function being run, and its arguments: the runners call it through `call_eval` and
+-- `call_function`, made once (a closure made per run is garbage for every script).
+local running, running_keys, running_args = nil, nil, nil
+local function call_eval() return (running()) end
+local function call_function() return (running(running_keys, running_args)) end
+
+local function invoke(f, keys, args, body)
+  current, running, running_keys, running_args = api.command, f, keys, args
+  local ok, res = xpcall(body, handler)
+  current, running, running_keys, running_args = nil, nil, nil, nil
+  return ok, res
+end
+
 -- EVAL: the script's chunk, run with KEYS and ARGV as globals.
-local function run(f, command)
-  current = command
-  local ok, res = xpcall(function() return (f()) end, handler)
-  current = nil
+local function run(f, keys, argv)
+  rawset(real, 'KEYS', keys)
+  rawset(real, 'ARGV', argv)
+  local ok, res = invoke(f, nil, nil, call_eval)
+  rawset(real, 'KEYS', nil)
+  rawset(real, 'ARGV', nil)
   return ok, res
 end
 
 -- FCALL: the registered callback, given the keys and the arguments.
-local function run_function(f, command, keys, args)
-  current = command
-  local ok, res = xpcall(function() return (f(keys, args)) end, handler)
-  current = nil
-  return ok, res
+local function run_function(f, keys, args)
+  return invoke(f, keys, args, call_function)
 end
 
 -- FUNCTION LOAD: runs the library's chunk; returns what it registered.
@@ -384,4 +397,4 @@ local function load_library(chunk)
   return ok, res, registered
 end
 
-return { env = env, real = real, run = run, run_function = run_function, load_library = load_library }
+return { env = env, run = run, run_function = run_function, load_library = load_library }
