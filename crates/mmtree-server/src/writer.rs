@@ -432,6 +432,17 @@ fn run_job(
             blocked.serve(&mut place)?;
             outcome
         }
+        Job::Expire { db, keys, client } => {
+            watches.client = *client;
+            let mut removed = 0;
+            for key in keys {
+                if store::expire_if_due(w, *db, key, now, events.as_deref_mut(), watches)? {
+                    removed += 1;
+                }
+            }
+            server.stats.expired.fetch_add(removed, Ordering::Relaxed);
+            Outcome::Replies(Vec::new())
+        }
         Job::Unblock { id, error, gone } => {
             blocked.unblock(watches, *id, *error, *gone);
             Outcome::Replies(Vec::new())
@@ -514,7 +525,11 @@ fn release_watches(watches: &mut store::Watches, segment: &[WriteBatch]) {
                     }
                 }
             }
-            Job::Writes { .. } | Job::Watch { .. } | Job::Block { .. } | Job::Unblock { .. } => {}
+            Job::Writes { .. }
+            | Job::Watch { .. }
+            | Job::Block { .. }
+            | Job::Unblock { .. }
+            | Job::Expire { .. } => {}
         }
     }
 }
