@@ -41,20 +41,23 @@ end
 local loading = nil
 local load_api = {}
 
--- The scripts' globals: reads of what does not exist fail, as writes do.
+-- The scripts' globals: reads of what does not exist fail, as writes do. A script's global
+-- read goes to the real globals as a table (no Lua call per read: `redis`, `KEYS`, … are read
+-- by nearly every line), whose own metatable makes a missing one the error; while FUNCTION LOAD
+-- runs a library, to the load API (`load_library` switches `env_meta.__index`).
+local function missing(_, k)
+  error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+end
+local function from_load_api(_, k)
+  local v = rawget(load_api, k)
+  if v == nil then
+    error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+  end
+  return v
+end
 local env = {}
-setmetatable(env, {
-  __index = function(_, k)
-    local v
-    if loading then v = rawget(load_api, k) else v = rawget(real, k) end
-    if v == nil then
-      error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
-    end
-    return v
-  end,
-  __newindex = deny,
-  __metatable = locked,
-})
+local env_meta = { __index = real, __newindex = deny, __metatable = locked }
+setmetatable(env, env_meta)
 readonly[env] = true
 
 rawset(real, 'setmetatable', function(t, m)
@@ -160,14 +163,14 @@ local redis = {}
 
 redis.call = function(...)
   if current == nil then fail('redis.call/pcall can only be called inside a script invocation') end
-  local ok, v = current(pack(...))
+  local ok, v = current({ n = select('#', ...), ... })
   if not ok then error(v) end
   return v
 end
 
 redis.pcall = function(...)
   if current == nil then fail('redis.call/pcall can only be called inside a script invocation') end
-  local _, v = current(pack(...))
+  local _, v = current({ n = select('#', ...), ... })
   return v
 end
 
@@ -365,19 +368,15 @@ end
 local running, running_keys, running_args = nil, nil, nil
 local function call_eval() return (running()) end
 local function call_function() return (running(running_keys, running_args)) end
-
-local function invoke(f, keys, args, body)
-  current, running, running_keys, running_args = api.command, f, keys, args
-  local ok, res = xpcall(body, handler)
-  current, running, running_keys, running_args = nil, nil, nil, nil
-  return ok, res
-end
+local command = api.command
 
 -- EVAL: the script's chunk, run with KEYS and ARGV as globals.
 local function run(f, keys, argv)
   rawset(real, 'KEYS', keys)
   rawset(real, 'ARGV', argv)
-  local ok, res = invoke(f, nil, nil, call_eval)
+  current, running = command, f
+  local ok, res = xpcall(call_eval, handler)
+  current, running = nil, nil
   rawset(real, 'KEYS', nil)
   rawset(real, 'ARGV', nil)
   return ok, res
@@ -385,16 +384,24 @@ end
 
 -- FCALL: the registered callback, given the keys and the arguments.
 local function run_function(f, keys, args)
-  return invoke(f, keys, args, call_function)
+  current, running, running_keys, running_args = command, f, keys, args
+  local ok, res = xpcall(call_function, handler)
+  current, running, running_keys, running_args = nil, nil, nil, nil
+  return ok, res
 end
 
 -- FUNCTION LOAD: runs the library's chunk; returns what it registered.
 local function load_library(chunk)
   loading = {}
+  env_meta.__index = from_load_api
   local ok, res = xpcall(function() chunk() end, handler)
   local registered = loading
   loading = nil
+  env_meta.__index = real
   return ok, res, registered
 end
+
+-- From here on a global the real table lacks is an error (see `env`): nothing below reads one.
+setmetatable(real, { __index = missing, __metatable = locked })
 
 return { env = env, run = run, run_function = run_function, load_library = load_library }
