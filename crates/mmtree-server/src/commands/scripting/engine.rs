@@ -64,9 +64,35 @@ struct Api {
     load_library: Function,
 }
 
-/// The work of `redis.call` and `redis.pcall` on a state: given the state, the key `n` (made
-/// once) and the packed arguments (`{n = count, ...}`).
-type Command = dyn Fn(&Lua, &mlua::LuaString, Table) -> mlua::Result<(bool, Value)>;
+/// The work of `redis.call` and `redis.pcall` on a state: given the state and the command's
+/// arguments, or the error text for arguments that are none or not strings and numbers.
+type Command = dyn Fn(&Lua, Result<Vec<Vec<u8>>, &'static str>) -> mlua::Result<(bool, Value)>;
+
+/// `redis.call`'s `n` arguments as the command's (numbers printed as C's `%.17g`, as Redis).
+fn command_args(
+    n: usize,
+    values: impl Iterator<Item = mlua::Result<Value>>,
+) -> mlua::Result<Result<Vec<Vec<u8>>, &'static str>> {
+    if n == 0 {
+        return Ok(Err(
+            "ERR Please specify at least one argument for this redis lib call",
+        ));
+    }
+    let mut argv = Vec::with_capacity(n);
+    for v in values.take(n) {
+        match v? {
+            Value::String(s) => argv.push(s.as_bytes().to_vec()),
+            Value::Integer(n) => argv.push(format_g17(n as f64).into_bytes()),
+            Value::Number(n) => argv.push(format_g17(n).into_bytes()),
+            _ => {
+                return Ok(Err(
+                    "ERR Lua redis lib command arguments must be strings or integers",
+                ))
+            }
+        }
+    }
+    Ok(Ok(argv))
+}
 
 /// A Lua state with the prelude run; `resp3` receives `redis.setresp`; `check` is the
 /// instruction hook (every `HOOK_EVERY` instructions, in the main thread and in every
@@ -137,9 +163,22 @@ fn new_state(
     api.raw_set("version", VERSION)?;
     api.raw_set("version_num", VERSION_NUM)?;
     let n_key = lua.create_string("n")?;
+    let command = Rc::new(command);
+    let packed_command = command.clone();
     api.raw_set(
         "command",
-        lua.create_function(move |lua, packed: Table| command(lua, &n_key, packed))?,
+        lua.create_function(move |lua, packed: Table| {
+            let n: usize = packed.raw_get(&n_key)?;
+            let args = command_args(n, (1..=n).map(|i| packed.raw_get::<Value>(i)))?;
+            packed_command(lua, args)
+        })?,
+    )?;
+    api.raw_set(
+        "command_args",
+        lua.create_function(move |lua, values: mlua::MultiValue| {
+            let args = command_args(values.len(), values.into_iter().map(Ok))?;
+            command(lua, args)
+        })?,
     )?;
     lua.set_hook(
         HookTriggers::new().every_nth_instruction(HOOK_EVERY),
@@ -275,7 +314,7 @@ pub(super) fn library_functions(code: &[u8]) -> Result<Vec<super::FunctionInfo>,
         },
         move || Instant::now() > deadline,
         // (Never called: the prelude's `redis.call` refuses to run outside a script.)
-        Box::new(|_, _, _| {
+        Box::new(|_, _| {
             Err(mlua::Error::RuntimeError(
                 "redis.call/pcall can only be called inside a script invocation".into(),
             ))
@@ -450,9 +489,7 @@ impl Engine {
                 run.run.abort.load(Ordering::Relaxed)
                     || id != 0 && run.run.kill.load(Ordering::Relaxed) == id
             },
-            Box::new(move |lua, n_key, packed| {
-                call(lua, &in_call, &call_shared, &call_resp3, n_key, packed)
-            }),
+            Box::new(move |lua, args| call(lua, &in_call, &call_shared, &call_resp3, args)),
         )?;
         Ok(Engine {
             shared,
@@ -704,8 +741,7 @@ fn call(
     slot: &Slot,
     shared: &Scripts,
     resp3: &Cell<bool>,
-    n_key: &mlua::LuaString,
-    packed: Table,
+    args: Result<Vec<Vec<u8>>, &'static str>,
 ) -> mlua::Result<(bool, Value)> {
     // Taken out of the slot while in use (a nested call finds it empty) and put back by `Lent`.
     let Some(ptr) = slot.tx.take() else {
@@ -734,20 +770,10 @@ fn call(
     // Values made here are the server's, not the script's (`MEMORY_LIMIT`).
     let _unlimited = Unlimited::new(lua);
     let fail = |text: &str| Ok((false, convert::error_table(lua, text)?));
-    let n: usize = packed.raw_get(n_key)?;
-    if n == 0 {
-        return fail("ERR Please specify at least one argument for this redis lib call");
-    }
-    let mut argv = Vec::with_capacity(n);
-    for i in 1..=n {
-        let v: Value = packed.raw_get(i)?;
-        match &v {
-            Value::String(s) => argv.push(s.as_bytes().to_vec()),
-            Value::Integer(n) => argv.push(format_g17(*n as f64).into_bytes()),
-            Value::Number(n) => argv.push(format_g17(*n).into_bytes()),
-            _ => return fail("ERR Lua redis lib command arguments must be strings or integers"),
-        }
-    }
+    let argv = match args {
+        Ok(argv) => argv,
+        Err(text) => return fail(text),
+    };
     let mut ctx = Ctx {
         tx,
         db: &slot.db,

@@ -151,26 +151,44 @@ rawget(real, 'coroutine').wrap = function(f)
   return function(...) return pass(restop(coroutine_resume(co, ...))) end
 end
 
--- The command function of the running script (set by the runners; nil otherwise). (`loading`,
--- above: the functions a library registers while FUNCTION LOAD runs it, nil otherwise.)
+-- True while a script or function runs (set by the runners; nil otherwise): `redis.call` works
+-- then only. (`loading`, above: the functions a library registers while FUNCTION LOAD runs it,
+-- nil otherwise.)
 local current = nil
 
 local function fail(msg)
   error({ err = 'ERR ' .. msg })
 end
 
+-- `redis.call`'s work, in Rust: a few arguments are passed as they are, many packed in a table
+-- (`{n = count, ...}`: mlua keeps each value it receives in a slot of its reference stack, about
+-- 8,000 of them, which a table's values read one at a time do not fill). Both return (true,
+-- reply) or (false, error table).
+local command, command_args = api.command, api.command_args
+local FEW = 32
+
 local redis = {}
 
 redis.call = function(...)
   if current == nil then fail('redis.call/pcall can only be called inside a script invocation') end
-  local ok, v = current({ n = select('#', ...), ... })
+  local ok, v
+  if select('#', ...) <= FEW then
+    ok, v = command_args(...)
+  else
+    ok, v = command({ n = select('#', ...), ... })
+  end
   if not ok then error(v) end
   return v
 end
 
 redis.pcall = function(...)
   if current == nil then fail('redis.call/pcall can only be called inside a script invocation') end
-  local _, v = current({ n = select('#', ...), ... })
+  local _, v
+  if select('#', ...) <= FEW then
+    _, v = command_args(...)
+  else
+    _, v = command({ n = select('#', ...), ... })
+  end
   return v
 end
 
@@ -368,13 +386,12 @@ end
 local running, running_keys, running_args = nil, nil, nil
 local function call_eval() return (running()) end
 local function call_function() return (running(running_keys, running_args)) end
-local command = api.command
 
 -- EVAL: the script's chunk, run with KEYS and ARGV as globals.
 local function run(f, keys, argv)
   rawset(real, 'KEYS', keys)
   rawset(real, 'ARGV', argv)
-  current, running = command, f
+  current, running = true, f
   local ok, res = xpcall(call_eval, handler)
   current, running = nil, nil
   rawset(real, 'KEYS', nil)
@@ -384,7 +401,7 @@ end
 
 -- FCALL: the registered callback, given the keys and the arguments.
 local function run_function(f, keys, args)
-  current, running, running_keys, running_args = command, f, keys, args
+  current, running, running_keys, running_args = true, f, keys, args
   local ok, res = xpcall(call_function, handler)
   current, running, running_keys, running_args = nil, nil, nil, nil
   return ok, res
