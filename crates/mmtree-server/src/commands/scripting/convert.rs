@@ -111,10 +111,12 @@ fn sequence<'a>(
 /// A Lua number as the integer Redis replies with (C's `(long long)` cast on x86-64: truncated,
 /// and the "integer indefinite" i64::MIN for NaN and whatever is out of range).
 pub fn lua_integer(n: f64) -> i64 {
-    if n.is_nan() || n >= 9.223_372_036_854_775_807e18 || n < -9.223_372_036_854_775_808e18 {
-        i64::MIN
-    } else {
+    // 2^63: the first double past i64::MAX; -2^63 is i64::MIN itself.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    if (-LIMIT..LIMIT).contains(&n) {
         n as i64
+    } else {
+        i64::MIN
     }
 }
 
@@ -247,7 +249,7 @@ mod tests {
         assert_eq!(lua_integer(1e19), i64::MIN);
         assert_eq!(lua_integer(-1e19), i64::MIN);
         assert_eq!(lua_integer(f64::NAN), i64::MIN);
-        assert_eq!(lua_integer(-9.223_372_036_854_775_808e18), i64::MIN);
+        assert_eq!(lua_integer(-9_223_372_036_854_775_808.0), i64::MIN);
         assert_eq!(lua_integer(9.0e18), 9_000_000_000_000_000_000);
     }
 

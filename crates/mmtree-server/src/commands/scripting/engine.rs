@@ -455,21 +455,22 @@ struct Slot {
     fatal: RefCell<Option<mmtree::Error>>,
 }
 
-/// The transaction lent to the slot for one run: cleared on drop (unwinding included), so the
-/// pointer never outlives the borrow it came from.
-struct Entered<'s>(&'s Slot);
+/// The transaction lent to the slot for one run: it holds the `&mut Tx` borrow for as long as it
+/// lives (nothing else can use the transaction meanwhile) and clears the slot on drop (unwinding
+/// included), so the pointer never outlives the borrow it came from.
+struct Entered<'s, 't>(&'s Slot, std::marker::PhantomData<&'t mut ()>);
 
-impl<'s> Entered<'s> {
-    fn new(slot: &'s Slot, tx: &mut Tx<'_>, read_only: bool) -> Entered<'s> {
+impl<'s, 't> Entered<'s, 't> {
+    fn new(slot: &'s Slot, tx: &'t mut Tx<'_>, read_only: bool) -> Entered<'s, 't> {
         slot.db.set(tx.db);
         slot.read_only.set(read_only);
         slot.fatal.replace(None);
         slot.tx.set(Some(NonNull::from(tx).cast::<Tx<'static>>()));
-        Entered(slot)
+        Entered(slot, std::marker::PhantomData)
     }
 }
 
-impl Drop for Entered<'_> {
+impl Drop for Entered<'_, '_> {
     fn drop(&mut self) {
         self.0.tx.set(None);
     }
@@ -757,10 +758,11 @@ fn call(
     }
     let _lent = Lent(slot, ptr);
     // SAFETY: `Entered::new` made the pointer from the `&mut Tx` that `Engine::run` holds, and
-    // `Entered`'s drop clears the slot before that borrow ends (run uses `tx` no more while it
-    // is lent), so the Tx is alive. This is the only reference made from it: the pointer left the
-    // slot above and returns only when `_lent` drops, after the last use of `tx`. (The `'static`
-    // is never relied on: `execute` is generic over the transaction's lifetime.)
+    // the `Entered` keeps that borrow (nothing else uses the Tx while it lives) and clears the
+    // slot on drop, before the borrow ends, so the Tx is alive and otherwise unused. This is the
+    // only reference made from the pointer: it left the slot above and returns only when
+    // `_lent` drops, after the last use of `tx`. (The `'static` is never relied on: `execute` is
+    // generic over the transaction's lifetime.)
     let tx = unsafe { &mut *ptr.as_ptr() };
     if slot.fatal.borrow().is_some() {
         return Err(mlua::Error::RuntimeError(
