@@ -45,6 +45,7 @@ local load_api = {}
 -- read goes to the real globals as a table (no Lua call per read: `redis`, `KEYS`, … are read
 -- by nearly every line), whose own metatable makes a missing one the error; while FUNCTION LOAD
 -- runs a library, to the load API (`load_library` switches `env_meta.__index`).
+local run_globals = {}
 local function missing(_, k)
   error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
 end
@@ -387,15 +388,14 @@ local running, running_keys, running_args = nil, nil, nil
 local function call_eval() return (running()) end
 local function call_function() return (running(running_keys, running_args)) end
 
--- EVAL: the script's chunk, run with KEYS and ARGV as globals.
+-- EVAL: the script's chunk, run with KEYS and ARGV as globals (in `run_globals`, behind the real
+-- globals: plain table writes, not a rawset call each).
 local function run(f, keys, argv)
-  rawset(real, 'KEYS', keys)
-  rawset(real, 'ARGV', argv)
+  run_globals.KEYS, run_globals.ARGV = keys, argv
   current, running = true, f
   local ok, res = xpcall(call_eval, handler)
   current, running = nil, nil
-  rawset(real, 'KEYS', nil)
-  rawset(real, 'ARGV', nil)
+  run_globals.KEYS, run_globals.ARGV = nil, nil
   return ok, res
 end
 
@@ -418,7 +418,9 @@ local function load_library(chunk)
   return ok, res, registered
 end
 
--- From here on a global the real table lacks is an error (see `env`): nothing below reads one.
-setmetatable(real, { __index = missing, __metatable = locked })
+-- From here on a global the real table lacks is looked up in `run_globals` (KEYS and ARGV while
+-- an EVAL runs), and one that lacks too is an error (see `env`): nothing below reads one.
+setmetatable(run_globals, { __index = missing, __metatable = locked })
+setmetatable(real, { __index = run_globals, __metatable = locked })
 
 return { env = env, run = run, run_function = run_function, load_library = load_library }
