@@ -734,9 +734,10 @@ impl Engine {
     }
 }
 
-/// `redis.call` and `redis.pcall`'s work: runs one command over the group's transaction;
-/// returns (true, reply) or (false, error table). The arguments come packed in a table
-/// (`{n = count, ...}`: a callback cannot take thousands of values on the stack, a table can).
+/// `redis.call` and `redis.pcall`'s work: runs one command over the running script's transaction
+/// (the slot's); returns (true, reply) or (false, error table). The arguments come read by
+/// `command_args` (from the call's values, or from a table when there are many: see the
+/// prelude's `command_args`).
 fn call(
     lua: &Lua,
     slot: &Slot,
