@@ -559,3 +559,49 @@ fn poll_until_gone(s: &mut TcpStream, r: &mut Replies, key: &str) -> String {
     assert_eq!(pushes.len(), 1, "{pushes:?}");
     pushes.remove(0)
 }
+
+/// The same for reads the writer runs: a GET queued in MULTI and a script's `redis.call('GET')`
+/// that find the key expired remove it in their transaction, and the tracking client has the push
+/// before EXEC's (or EVAL's) reply reaches the reader. Five rounds each (the reads come about
+/// 30 ms after the key's expiry: the 250 ms sweep would have to fall into that window every time
+/// for the test to pass without lazy expiry in the writer).
+#[test]
+fn reads_in_multi_and_scripts_find_keys_expired_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("lazy-writer.mmt"), &[]);
+    let (mut a, mut ar) = open(&server);
+    let (mut b, mut br) = open(&server);
+    call(&mut a, &mut ar, &["HELLO", "3"]);
+    table(&mut a, &mut ar, &[("CLIENT TRACKING on", "+OK")]);
+    for round in 0..10 {
+        let key = format!("lazy-w:{round}");
+        table(&mut b, &mut br, &[(&format!("SET {key} v PX 20"), "+OK")]);
+        table(&mut a, &mut ar, &[(&format!("GET {key}"), "v")]);
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        if round % 2 == 0 {
+            table(
+                &mut b,
+                &mut br,
+                &[
+                    ("MULTI", "+OK"),
+                    (&format!("GET {key}"), "+QUEUED"),
+                    ("EXEC", "[nil]"),
+                ],
+            );
+        } else {
+            let got = call(
+                &mut b,
+                &mut br,
+                &["EVAL", "return redis.call('GET', KEYS[1])", "1", &key],
+            );
+            assert_eq!(show(&got), "nil");
+        }
+        send(&mut a, &["PING"]);
+        assert_eq!(
+            show(&ar.next()),
+            format!(">[invalidate,[{key}]]"),
+            "round {round}"
+        );
+        assert_eq!(show(&ar.next()), "+PONG");
+    }
+}

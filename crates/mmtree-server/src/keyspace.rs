@@ -338,8 +338,9 @@ pub fn reply(result: Result<Reply>) -> mmtree::Result<Reply> {
 pub struct Keyspace<R> {
     rows: R,
     pub now: u64,
-    /// Keys `live` found expired (not swept yet): a read on an event loop has the writer remove
-    /// them while some client tracks keys (Redis' lazy expiry; see `crate::tracking`).
+    /// Keys `live` found expired (not swept yet): removed while some client tracks keys (Redis'
+    /// lazy expiry; see `crate::tracking`), by the writer after the read (a `Job::Expire` from an
+    /// event loop; at once for a read the writer runs).
     pub expired: Vec<Vec<u8>>,
 }
 

@@ -11,10 +11,10 @@
 //!   holding every key of that prefix the commit changed.
 //! - **What a change is**: every key the group-commit writer touches (`store::Watches::touch`,
 //!   the hook that bumps WATCH versions and wakes blocked clients), expired keys the sweep
-//!   removes, keys a read on an event loop found expired (Redis' lazy expiry: the connection
-//!   sends `Job::Expire` and the writer removes them if they still are, a change of the reader in
-//!   default mode, of nobody in BCAST, as Redis' `trackingInvalidateKey` sees it; reads run in the
-//!   writer, inside MULTI or a script, leave them to the sweep), and FLUSHDB/FLUSHALL (a null invalidation to every tracking client, and the table
+//!   removes, keys a read found expired (Redis' lazy expiry: on an event loop the connection sends
+//!   `Job::Expire` and the writer removes them if they still are; a read the writer runs, queued
+//!   in MULTI or a script's, removes them in its transaction; a change of the reader in default
+//!   mode, of nobody in BCAST, as Redis' `trackingInvalidateKey` sees it), and FLUSHDB/FLUSHALL (a null invalidation to every tracking client, and the table
 //!   emptied). The writer hands them to `modified` after the commit and delivers what it
 //!   returns (`deliver`), before it answers the writers, except a message for the client whose
 //!   own command made the change (after its reply, as Redis 7.0 sends it), and BCAST messages

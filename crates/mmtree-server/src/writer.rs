@@ -468,15 +468,28 @@ fn run_job(
                 let mut run = Run::begin(server, *client);
                 run.track_reads = *track;
                 let mut tx = tx(w, watches, *db, now, max_key, events.as_deref_mut());
-                out.push(match op.cmd.handler {
+                let (reply, expired) = match op.cmd.handler {
                     commands::table::Handler::Read(read) => {
                         let mut rows = keyspace::Transaction(&mut tx);
                         let mut ks =
                             keyspace::Keyspace::new(&mut rows as &mut dyn keyspace::Rows, now);
-                        read(&mut ks, op.cmd.own_args(&op.args))?
+                        let reply = read(&mut ks, op.cmd.own_args(&op.args))?;
+                        (reply, std::mem::take(&mut ks.expired))
                     }
-                    _ => commands::write::apply(&mut tx, op.cmd, &op.args)?,
-                });
+                    _ => (
+                        commands::write::apply(&mut tx, op.cmd, &op.args)?,
+                        Vec::new(),
+                    ),
+                };
+                out.push(reply);
+                // Keys the read found expired: removed now while a client tracks (lazy expiry,
+                // as a read on an event loop has them removed; see `crate::tracking`), before the
+                // read's own keys are registered (`Run::end`), as Redis orders them.
+                if watches.tracking {
+                    for key in &expired {
+                        store::expire_if_due(w, *db, key, now, events.as_deref_mut(), watches)?;
+                    }
+                }
                 run.end(op, watches, invalidations, true);
                 blocked.touched(*db, op.cmd, &op.args);
             }

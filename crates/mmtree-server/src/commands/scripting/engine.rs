@@ -869,9 +869,28 @@ fn execute(ctx: &mut Ctx<'_, '_>, argv: &[Vec<u8>]) -> mmtree::Result<Reply> {
             let reply = match cmd.handler {
                 Handler::Read(read) => {
                     let now = tx.now;
-                    let mut rows = keyspace::Transaction(tx);
-                    let mut ks = keyspace::Keyspace::new(&mut rows as &mut dyn keyspace::Rows, now);
-                    read(&mut ks, a)
+                    let (reply, expired) = {
+                        let mut rows = keyspace::Transaction(tx);
+                        let mut ks =
+                            keyspace::Keyspace::new(&mut rows as &mut dyn keyspace::Rows, now);
+                        let reply = read(&mut ks, a);
+                        (reply, std::mem::take(&mut ks.expired))
+                    };
+                    // Keys the read found expired: removed now while a client tracks (lazy
+                    // expiry; see `crate::tracking`).
+                    if let Some(watches) = tx.watches.as_deref_mut().filter(|w| w.tracking) {
+                        for key in &expired {
+                            crate::store::expire_if_due(
+                                tx.w,
+                                tx.db,
+                                key,
+                                now,
+                                tx.events.as_deref_mut(),
+                                watches,
+                            )?;
+                        }
+                    }
+                    reply
                 }
                 _ => write::apply(tx, cmd, argv),
             };
