@@ -463,3 +463,145 @@ fn reads_inside_multi_are_tracked_in_their_place() {
     assert_eq!(show(&cr.next()), ">[invalidate,[a]]");
     table(&mut c, &mut cr, &[("PING", "+PONG")]);
 }
+
+/// A key that expires is invalidated when a read finds it expired (Redis' lazy expiry), not only
+/// when the sweep removes it: the writer removes it for the reader's connection, so the push
+/// (RESP3) and the redirected message (RESP2) are in their targets' mail before that reader's
+/// next write is answered. Each round reads the key the moment it expires (a 250 ms sweep would
+/// have to fall into a few milliseconds of each of the five rounds for the test to pass without
+/// lazy expiry). The reader's own cached copy is invalidated too (after its reply), and with
+/// BCAST NOLOOP the reader hears of the key its own read expired, as in Redis.
+#[test]
+fn a_read_that_finds_a_key_expired_invalidates_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("lazy.mmt"), &[]);
+    let (mut a, mut ar) = open(&server);
+    let (mut b, mut br) = open(&server);
+    let (mut sub, mut subr) = open(&server);
+    let (mut a2, mut a2r) = open(&server);
+    call(&mut a, &mut ar, &["HELLO", "3"]);
+    table(&mut a, &mut ar, &[("CLIENT TRACKING on", "+OK")]);
+    let sub_id = id_of(&mut sub, &mut subr);
+    call(&mut sub, &mut subr, &["SUBSCRIBE", "__redis__:invalidate"]);
+    table(
+        &mut a2,
+        &mut a2r,
+        &[(&format!("CLIENT TRACKING on REDIRECT {sub_id}"), "+OK")],
+    );
+    for round in 0..5 {
+        let key = format!("lazy:{round}");
+        table(&mut b, &mut br, &[(&format!("SET {key} v PX 40"), "+OK")]);
+        table(&mut a, &mut ar, &[(&format!("GET {key}"), "v")]);
+        table(&mut a2, &mut a2r, &[(&format!("GET {key}"), "v")]);
+        // The reader polls until the key reads as gone: its first nil found it expired.
+        while show(&call(&mut b, &mut br, &["GET", &key])) != "nil" {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        table(&mut b, &mut br, &[("SET after 1", "+OK")]);
+        send(&mut a, &["PING"]);
+        assert_eq!(show(&ar.next()), format!(">[invalidate,[{key}]]"));
+        assert_eq!(show(&ar.next()), "+PONG");
+        send(&mut sub, &["PING"]);
+        assert_eq!(
+            show(&subr.next()),
+            format!("[message,__redis__:invalidate,[{key}]]")
+        );
+        assert_eq!(show(&subr.next()), "[pong,]");
+    }
+    // The reader's own copy: invalidated after the reply of the read that expired it.
+    table(
+        &mut a,
+        &mut ar,
+        &[("SET own v PX 30", "+OK"), ("GET own", "v")],
+    );
+    assert_eq!(
+        poll_until_gone(&mut a, &mut ar, "own"),
+        ">[invalidate,[own]]"
+    );
+    // BCAST NOLOOP: the reader hears of the key its own read expired (Redis passes no client
+    // for a lazy expiry's broadcast), not of its own SET.
+    table(
+        &mut a,
+        &mut ar,
+        &[
+            ("CLIENT TRACKING off", "+OK"),
+            ("CLIENT TRACKING on BCAST PREFIX bc: NOLOOP", "+OK"),
+            ("SET bc:k v PX 30", "+OK"),
+        ],
+    );
+    assert_eq!(
+        poll_until_gone(&mut a, &mut ar, "bc:k"),
+        ">[invalidate,[bc:k]]"
+    );
+    table(&mut a, &mut ar, &[("PING", "+PONG")]);
+}
+
+/// GETs `key` on a RESP3 tracking connection until it reads nil; returns the one push that
+/// came, during the polls or after them.
+fn poll_until_gone(s: &mut TcpStream, r: &mut Replies, key: &str) -> String {
+    let mut pushes = Vec::new();
+    loop {
+        send(s, &["GET", key]);
+        let reply = loop {
+            match r.next() {
+                push @ Value::Push(_) => pushes.push(show(&push)),
+                reply => break show(&reply),
+            }
+        };
+        if reply == "nil" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    if pushes.is_empty() {
+        pushes.push(show(&r.next()));
+    }
+    assert_eq!(pushes.len(), 1, "{pushes:?}");
+    pushes.remove(0)
+}
+
+/// The same for reads the writer runs: a GET queued in MULTI and a script's `redis.call('GET')`
+/// that find the key expired remove it in their transaction, and the tracking client has the push
+/// before EXEC's (or EVAL's) reply reaches the reader. Five rounds each (the reads come about
+/// 30 ms after the key's expiry: the 250 ms sweep would have to fall into that window every time
+/// for the test to pass without lazy expiry in the writer).
+#[test]
+fn reads_in_multi_and_scripts_find_keys_expired_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("lazy-writer.mmt"), &[]);
+    let (mut a, mut ar) = open(&server);
+    let (mut b, mut br) = open(&server);
+    call(&mut a, &mut ar, &["HELLO", "3"]);
+    table(&mut a, &mut ar, &[("CLIENT TRACKING on", "+OK")]);
+    for round in 0..10 {
+        let key = format!("lazy-w:{round}");
+        table(&mut b, &mut br, &[(&format!("SET {key} v PX 20"), "+OK")]);
+        table(&mut a, &mut ar, &[(&format!("GET {key}"), "v")]);
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        if round % 2 == 0 {
+            table(
+                &mut b,
+                &mut br,
+                &[
+                    ("MULTI", "+OK"),
+                    (&format!("GET {key}"), "+QUEUED"),
+                    ("EXEC", "[nil]"),
+                ],
+            );
+        } else {
+            let got = call(
+                &mut b,
+                &mut br,
+                &["EVAL", "return redis.call('GET', KEYS[1])", "1", &key],
+            );
+            assert_eq!(show(&got), "nil");
+        }
+        send(&mut a, &["PING"]);
+        assert_eq!(
+            show(&ar.next()),
+            format!(">[invalidate,[{key}]]"),
+            "round {round}"
+        );
+        assert_eq!(show(&ar.next()), "+PONG");
+    }
+}

@@ -83,12 +83,22 @@ pub enum Job {
     /// CLIENT UNBLOCK of client `id` (answered with nil, or with the UNBLOCKED error if
     /// `error`), or a closed connection's (`gone`: removed, not answered). Not answered itself.
     Unblock { id: u64, error: bool, gone: bool },
+    /// Keys of `db` a read of connection `client` found expired, while some client tracks keys:
+    /// removed if they still are (`store::expire_if_due`), so tracking clients hear of them as
+    /// Redis' lazy expiry tells them. Not answered.
+    Expire {
+        db: u32,
+        keys: Vec<Vec<u8>>,
+        client: u64,
+    },
 }
 
 impl Job {
     pub fn ops(&self) -> usize {
         match self {
             Job::Writes { ops, .. } => ops.len(),
+            // (Counted as writes: the commit must be made even if nothing else wrote.)
+            Job::Expire { keys, .. } => keys.len(),
             Job::Exec { ops, .. } => ops.len(),
             // A blocking command's pop is counted by the writer when it serves it.
             Job::Watch { .. }

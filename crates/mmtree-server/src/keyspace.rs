@@ -338,6 +338,10 @@ pub fn reply(result: Result<Reply>) -> mmtree::Result<Reply> {
 pub struct Keyspace<R> {
     rows: R,
     pub now: u64,
+    /// Keys `live` found expired (not swept yet): removed while some client tracks keys (Redis'
+    /// lazy expiry; see `crate::tracking`), by the writer after the read (a `Job::Expire` from an
+    /// event loop; at once for a read the writer runs).
+    pub expired: Vec<Vec<u8>>,
 }
 
 /// The keyspace as the command families see it: over either kind of rows.
@@ -352,7 +356,11 @@ pub struct Live {
 
 impl<R: Rows> Keyspace<R> {
     pub fn new(rows: R, now: u64) -> Keyspace<R> {
-        Keyspace { rows, now }
+        Keyspace {
+            rows,
+            now,
+            expired: Vec::new(),
+        }
     }
 
     /// The key's data row and expiry, unless it is absent or expired.
@@ -370,7 +378,12 @@ impl<R: Rows> Keyspace<R> {
             None => None,
         };
         Ok(match expiry {
-            Some(at) if at <= self.now => None,
+            Some(at) if at <= self.now => {
+                if !self.expired.iter().any(|k| k == key) {
+                    self.expired.push(key.to_vec());
+                }
+                None
+            }
             expiry => Some(Live { expiry, data }),
         })
     }

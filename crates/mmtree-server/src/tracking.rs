@@ -11,7 +11,10 @@
 //!   holding every key of that prefix the commit changed.
 //! - **What a change is**: every key the group-commit writer touches (`store::Watches::touch`,
 //!   the hook that bumps WATCH versions and wakes blocked clients), expired keys the sweep
-//!   removes, and FLUSHDB/FLUSHALL (a null invalidation to every tracking client, and the table
+//!   removes, keys a read found expired (Redis' lazy expiry: on an event loop the connection sends
+//!   `Job::Expire` and the writer removes them if they still are; a read the writer runs, queued
+//!   in MULTI or a script's, removes them in its transaction; a change of the reader in default
+//!   mode, of nobody in BCAST, as Redis' `trackingInvalidateKey` sees it), and FLUSHDB/FLUSHALL (a null invalidation to every tracking client, and the table
 //!   emptied). The writer hands them to `modified` after the commit and delivers what it
 //!   returns (`deliver`), before it answers the writers, except a message for the client whose
 //!   own command made the change (after its reply, as Redis 7.0 sends it), and BCAST messages
@@ -231,10 +234,19 @@ impl Tracking {
         let mut broadcast: BTreeMap<Vec<u8>, BTreeMap<&[u8], u64>> = BTreeMap::new();
         for change in changes {
             match change {
-                Change::Key(key, by) => {
+                Change::Key(key, by) | Change::Expired(key, by) => {
+                    // (Redis broadcasts a lazy expiry as made by no client.)
+                    let by_bcast = if matches!(change, Change::Expired(..)) {
+                        0
+                    } else {
+                        *by
+                    };
                     for p in self.prefixes.keys() {
                         if key.starts_with(p) {
-                            broadcast.entry(p.clone()).or_default().insert(key, *by);
+                            broadcast
+                                .entry(p.clone())
+                                .or_default()
+                                .insert(key, by_bcast);
                         }
                     }
                     self.invalidate_key(key, *by, true, &mut out);
@@ -424,6 +436,42 @@ mod tests {
         assert_eq!(t.keys(), 1);
         t.disable(3);
         assert_eq!(t.prefixes(), 0);
+    }
+
+    /// A key a client's read found expired (`Change::Expired`), as Redis' lazy expiry tells it:
+    /// in default mode from that client (NOLOOP spares it; without NOLOOP it hears after its
+    /// reply), in BCAST from nobody (a NOLOOP broadcaster hears of its own read's expiry).
+    #[test]
+    fn a_lazy_expiry_is_the_readers_change_but_broadcast_as_nobodys() {
+        let mut t = Tracking::default();
+        t.enable(1, Mode::default());
+        t.enable(
+            2,
+            Mode {
+                noloop: true,
+                ..Mode::default()
+            },
+        );
+        t.enable(
+            3,
+            Mode {
+                bcast: true,
+                noloop: true,
+                ..Mode::default()
+            },
+        );
+        t.remember(1, [b"k".to_vec()].iter());
+        t.remember(2, [b"k".to_vec()].iter());
+        let out = t.modified(&[Change::Expired(b"k".to_vec(), 2)]);
+        let got: Vec<(u64, bool)> = out.iter().map(|i| (i.client, i.after_reply)).collect();
+        assert_eq!(got, [(1, false), (3, true)]);
+        t.remember(1, [b"k".to_vec()].iter());
+        let out = t.modified(&[Change::Expired(b"k".to_vec(), 1)]);
+        let got: Vec<(u64, bool)> = out.iter().map(|i| (i.client, i.after_reply)).collect();
+        assert_eq!(got, [(1, true), (3, true)]);
+        // A change of its own is kept from a NOLOOP broadcaster, as before.
+        let out = t.modified(&[Change::Key(b"k".to_vec(), 3)]);
+        assert!(out.is_empty());
     }
 
     #[test]

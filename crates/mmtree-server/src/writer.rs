@@ -472,6 +472,17 @@ fn run_job(
             blocked.serve(&mut place)?;
             outcome
         }
+        Job::Expire { db, keys, client } => {
+            watches.client = *client;
+            let mut removed = 0;
+            for key in keys {
+                if store::expire_if_due(w, *db, key, now, events.as_deref_mut(), watches)? {
+                    removed += 1;
+                }
+            }
+            server.stats.expired.fetch_add(removed, Ordering::Relaxed);
+            Outcome::Replies(Vec::new())
+        }
         Job::Unblock { id, error, gone } => {
             blocked.unblock(watches, *id, *error, *gone);
             Outcome::Replies(Vec::new())
@@ -497,19 +508,31 @@ fn run_job(
                 let mut run = Run::begin(server, *client);
                 run.track_reads = *track;
                 let mut tx = tx(w, watches, *db, now, max_key, events.as_deref_mut());
-                let reply = match op.cmd.handler {
+                let (reply, expired) = match op.cmd.handler {
                     commands::table::Handler::Read(read) => {
                         let mut rows = keyspace::Transaction(&mut tx);
                         let mut ks =
                             keyspace::Keyspace::new(&mut rows as &mut dyn keyspace::Rows, now);
-                        read(&mut ks, op.cmd.own_args(&op.args))?
+                        let reply = read(&mut ks, op.cmd.own_args(&op.args))?;
+                        (reply, std::mem::take(&mut ks.expired))
                     }
-                    _ => commands::write::apply(&mut tx, op.cmd, &op.args)?,
+                    _ => (
+                        commands::write::apply(&mut tx, op.cmd, &op.args)?,
+                        Vec::new(),
+                    ),
                 };
                 *noted.dirty += tx.changes;
                 noted.op(*db, op, &reply);
                 noted.script(server, op);
                 out.push(reply);
+                // Keys the read found expired: removed now while a client tracks (lazy expiry,
+                // as a read on an event loop has them removed; see `crate::tracking`), before the
+                // read's own keys are registered (`Run::end`), as Redis orders them.
+                if watches.tracking {
+                    for key in &expired {
+                        store::expire_if_due(w, *db, key, now, events.as_deref_mut(), watches)?;
+                    }
+                }
                 run.end(op, watches, invalidations, true);
                 blocked.touched(*db, op.cmd, &op.args);
             }
@@ -640,7 +663,11 @@ fn release_watches(watches: &mut store::Watches, segment: &[WriteBatch]) {
                     }
                 }
             }
-            Job::Writes { .. } | Job::Watch { .. } | Job::Block { .. } | Job::Unblock { .. } => {}
+            Job::Writes { .. }
+            | Job::Watch { .. }
+            | Job::Block { .. }
+            | Job::Unblock { .. }
+            | Job::Expire { .. } => {}
         }
     }
 }

@@ -33,6 +33,16 @@ impl Conn {
                     conn.out.error(&format!("ERR {e}"));
                 }
             }
+            // Expired keys the read met: while a client tracks keys, the writer removes them
+            // now (Redis' lazy expiry) and tracking tells who cached them, after this reply.
+            // (Else the sweep removes them in its time: nobody needs to hear of it sooner.)
+            if !ks.expired.is_empty() && conn.server.tracking_clients.load(Ordering::Acquire) > 0 {
+                conn.send_unanswered(Job::Expire {
+                    db: conn.db,
+                    keys: std::mem::take(&mut ks.expired),
+                    client: conn.id,
+                });
+            }
         });
     }
 

@@ -25,7 +25,7 @@ mod sweep;
 mod tx;
 mod watch;
 
-pub use sweep::sweep;
+pub use sweep::{expire_if_due, sweep};
 pub use tx::{note_list_head, Tx, Value};
 pub use watch::{Change, WatchedKey, Watches};
 

@@ -35,20 +35,61 @@ pub fn sweep(
         if expires.get(key)?.and_then(decode_expiry) == Some(*at) {
             expires.remove(key)?;
             drop(expires);
-            let mut tx = Tx {
-                changes: 0,
-                w,
-                db: *db,
-                now,
-                max_key: usize::MAX,
-                watches: None,
-                events: events.as_deref_mut(),
-            };
-            tx.drop_hash(key)?;
-            tx.notify(notify::EXPIRED, "expired", key);
+            remove(w, *db, key, now, events.as_deref_mut())?;
             watches.expired(key);
-            w.table(table_name(*db))?.remove(key)?;
         }
     }
     Ok(due.len())
+}
+
+/// Removes `key` of `db` if it has expired by `now`, as a read found it (Redis' lazy expiry:
+/// the writer runs it for a read on an event loop while a client tracks keys, so tracking hears
+/// of it once, from the reader, as Redis' `trackingInvalidateKey` does). Returns whether it did.
+pub fn expire_if_due(
+    w: &mut WriteTransaction,
+    db: u32,
+    key: &[u8],
+    now: u64,
+    events: Option<&mut Vec<KeyEvent>>,
+    watches: &mut Watches,
+) -> TxResult<bool> {
+    if !w.has_table(expires_name(db))? {
+        return Ok(false);
+    }
+    let mut expires = w.table(expires_name(db))?;
+    let Some(at) = expires.get(key)?.and_then(decode_expiry) else {
+        return Ok(false);
+    };
+    if at > now {
+        return Ok(false);
+    }
+    expires.remove(key)?;
+    drop(expires);
+    w.table(EXPIRY_QUEUE)?.remove(queue_key(at, db, key))?;
+    remove(w, db, key, now, events)?;
+    watches.lazily_expired(key);
+    Ok(true)
+}
+
+/// An expired key's rows (its expiry rows already gone), with the `expired` event.
+fn remove(
+    w: &mut WriteTransaction,
+    db: u32,
+    key: &[u8],
+    now: u64,
+    events: Option<&mut Vec<KeyEvent>>,
+) -> TxResult<()> {
+    let mut tx = Tx {
+        changes: 0,
+        w,
+        db,
+        now,
+        max_key: usize::MAX,
+        watches: None,
+        events,
+    };
+    tx.drop_hash(key)?;
+    tx.notify(notify::EXPIRED, "expired", key);
+    w.table(table_name(db))?.remove(key)?;
+    Ok(())
 }

@@ -29,10 +29,12 @@ pub struct Watches {
 
 /// One change the writer made, for CLIENT TRACKING: a key (of any database: tracking knows key
 /// names only, as Redis), or a flush; with the client whose command made it (0: the expiry
-/// sweep).
+/// sweep). `Expired` is a key a read of the client found expired (lazy expiry): as in Redis,
+/// NOLOOP spares that client in default mode, but BCAST clients all hear of it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Change {
     Key(Vec<u8>, u64),
+    Expired(Vec<u8>, u64),
     Flush(u64),
 }
 
@@ -72,6 +74,14 @@ impl Watches {
     pub fn expired(&mut self, key: &[u8]) {
         if self.tracking {
             self.changes.push(Change::Key(key.to_vec(), 0));
+        }
+    }
+
+    /// A key a read of `client` found expired, removed (for CLIENT TRACKING).
+    pub fn lazily_expired(&mut self, key: &[u8]) {
+        if self.tracking {
+            self.changes
+                .push(Change::Expired(key.to_vec(), self.client));
         }
     }
 

@@ -108,6 +108,18 @@ fn sequence<'a>(
     Ok(Value::Table(t))
 }
 
+/// A Lua number as the integer Redis replies with (C's `(long long)` cast on x86-64: truncated,
+/// and the "integer indefinite" i64::MIN for NaN and whatever is out of range).
+pub fn lua_integer(n: f64) -> i64 {
+    // 2^63: the first double past i64::MAX; -2^63 is i64::MIN itself.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    if (-LIMIT..LIMIT).contains(&n) {
+        n as i64
+    } else {
+        i64::MIN
+    }
+}
+
 /// A script's returned value as its reply (`luaReplyToRedisReply`), read with raw accesses
 /// only (no metamethod runs). `resp3`: the script's `redis.setresp(3)`.
 pub fn to_reply(value: &Value, resp3: bool, depth: usize) -> Reply {
@@ -121,7 +133,7 @@ pub fn to_reply(value: &Value, resp3: bool, depth: usize) -> Reply {
         Value::Boolean(false) => Reply::Null,
         Value::Integer(n) => Reply::Int(*n),
         // A C cast, as Redis' `(long long)lua_tonumber`: truncated toward zero (saturating here).
-        Value::Number(n) => Reply::Int(*n as i64),
+        Value::Number(n) => Reply::Int(lua_integer(*n)),
         Value::Table(t) => table_reply(t, resp3, depth),
         _ => Reply::Null,
     }
@@ -227,6 +239,19 @@ pub fn format_g(n: f64, digits: i32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Goal: a script's number out of the integer range replies as Redis on x86-64 (the C cast's
+    /// i64::MIN), not a saturated value. (Seen with struct.unpack('I9', …) against redis-server.)
+    #[test]
+    fn numbers_out_of_range_reply_as_the_c_cast() {
+        assert_eq!(lua_integer(3.9), 3);
+        assert_eq!(lua_integer(-3.9), -3);
+        assert_eq!(lua_integer(1e19), i64::MIN);
+        assert_eq!(lua_integer(-1e19), i64::MIN);
+        assert_eq!(lua_integer(f64::NAN), i64::MIN);
+        assert_eq!(lua_integer(-9_223_372_036_854_775_808.0), i64::MIN);
+        assert_eq!(lua_integer(9.0e18), 9_000_000_000_000_000_000);
+    }
 
     #[test]
     fn numbers_format_as_c_does_with_17_digits() {

@@ -15,6 +15,7 @@ use mlua::{
 };
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+use std::ptr::NonNull;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -23,8 +24,30 @@ use std::time::{Duration, Instant};
 const PRELUDE: &str = include_str!("prelude.lua");
 
 /// The most memory one Lua state may use: a script building an endless table fails with an
-/// out-of-memory error instead of taking the server's memory.
+/// out-of-memory error instead of taking the server's memory. The limit is what the script's own
+/// code allocates: it is lifted while Rust code builds values for it (`Unlimited`), as with a
+/// limit set mlua makes each value it creates in a protected call of its own (a C closure
+/// allocated for each), which cost more than the rest of a small script.
 const MEMORY_LIMIT: usize = 1 << 30;
+
+/// The memory limit lifted while it lives (see `MEMORY_LIMIT`): mlua then creates values
+/// without a protected call, as allocation cannot fail short of the process' own out-of-memory
+/// abort. Restored on drop, unwinding included; a script over the limit then fails at its next
+/// allocation.
+struct Unlimited<'a>(&'a Lua);
+
+impl<'a> Unlimited<'a> {
+    fn new(lua: &'a Lua) -> Unlimited<'a> {
+        let _ = lua.set_memory_limit(0);
+        Unlimited(lua)
+    }
+}
+
+impl Drop for Unlimited<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.set_memory_limit(MEMORY_LIMIT);
+    }
+}
 
 /// The instruction hook runs every this many Lua instructions (the time limit, SCRIPT KILL).
 const HOOK_EVERY: u32 = 10_000;
@@ -33,34 +56,54 @@ const HOOK_EVERY: u32 = 10_000;
 const VERSION: &str = "7.0.0";
 const VERSION_NUM: i64 = 0x07_00_00;
 
-/// What the prelude returns: the scripts' globals (read-only), the real globals behind them,
-/// and its runners.
+/// What the prelude returns: the scripts' globals (read-only) and its runners.
 struct Api {
     env: Table,
-    real: Table,
     run: Function,
     run_function: Function,
     load_library: Function,
-    /// The table keys each run uses, made once: a key given as `&str` is a new Lua string each
-    /// time, created in protected mode (a memory limit is set), a C call of its own.
-    names: Names,
 }
 
-/// See `Api::names`.
-struct Names {
-    n: mlua::LuaString,
-    keys: mlua::LuaString,
-    argv: mlua::LuaString,
+/// The work of `redis.call` and `redis.pcall` on a state: given the state and the command's
+/// arguments, or the error text for arguments that are none or not strings and numbers.
+type Command = dyn Fn(&Lua, Result<Vec<Vec<u8>>, &'static str>) -> mlua::Result<(bool, Value)>;
+
+/// `redis.call`'s `n` arguments as the command's (numbers printed as C's `%.17g`, as Redis).
+fn command_args(
+    n: usize,
+    values: impl Iterator<Item = mlua::Result<Value>>,
+) -> mlua::Result<Result<Vec<Vec<u8>>, &'static str>> {
+    if n == 0 {
+        return Ok(Err(
+            "ERR Please specify at least one argument for this redis lib call",
+        ));
+    }
+    let mut argv = Vec::with_capacity(n);
+    for v in values.take(n) {
+        match v? {
+            Value::String(s) => argv.push(s.as_bytes().to_vec()),
+            Value::Integer(n) => argv.push(format_g17(n as f64).into_bytes()),
+            Value::Number(n) => argv.push(format_g17(n).into_bytes()),
+            _ => {
+                return Ok(Err(
+                    "ERR Lua redis lib command arguments must be strings or integers",
+                ))
+            }
+        }
+    }
+    Ok(Ok(argv))
 }
 
 /// A Lua state with the prelude run; `resp3` receives `redis.setresp`; `check` is the
 /// instruction hook (every `HOOK_EVERY` instructions, in the main thread and in every
 /// coroutine: an error stops the code); `stopped` says the running code was stopped (SCRIPT
-/// KILL, the shutdown, FUNCTION LOAD's timeout).
+/// KILL, the shutdown, FUNCTION LOAD's timeout); `command` does `redis.call`'s work (registered
+/// once: the runners hand it to the scripts only while they run).
 fn new_state(
     resp3: Rc<Cell<bool>>,
     check: impl Fn() -> mlua::Result<()> + 'static,
     stopped: impl Fn() -> bool + 'static,
+    command: Box<Command>,
 ) -> mlua::Result<(Lua, Api)> {
     let libs = StdLib::TABLE | StdLib::STRING | StdLib::MATH | StdLib::DEBUG;
     // SAFETY: the debug library is loaded only for the prelude's error handler (it needs
@@ -107,6 +150,7 @@ fn new_state(
     api.raw_set("hook_every", HOOK_EVERY)?;
     super::libs::install(&lua, &api)?;
     super::msgpack::install(&lua, &api)?;
+    super::structlib::install(&lua, &api)?;
     api.raw_set(
         "error_message",
         lua.create_function(|_, e: Value| {
@@ -118,6 +162,24 @@ fn new_state(
     )?;
     api.raw_set("version", VERSION)?;
     api.raw_set("version_num", VERSION_NUM)?;
+    let n_key = lua.create_string("n")?;
+    let command = Rc::new(command);
+    let packed_command = command.clone();
+    api.raw_set(
+        "command",
+        lua.create_function(move |lua, packed: Table| {
+            let n: usize = packed.raw_get(&n_key)?;
+            let args = command_args(n, (1..=n).map(|i| packed.raw_get::<Value>(i)))?;
+            packed_command(lua, args)
+        })?,
+    )?;
+    api.raw_set(
+        "command_args",
+        lua.create_function(move |lua, values: mlua::MultiValue| {
+            let args = command_args(values.len(), values.into_iter().map(Ok))?;
+            command(lua, args)
+        })?,
+    )?;
     lua.set_hook(
         HookTriggers::new().every_nth_instruction(HOOK_EVERY),
         move |_, _| check().map(|()| VmState::Continue),
@@ -129,15 +191,9 @@ fn new_state(
         .call(api)?;
     let api = Api {
         env: t.raw_get("env")?,
-        real: t.raw_get("real")?,
         run: t.raw_get("run")?,
         run_function: t.raw_get("run_function")?,
         load_library: t.raw_get("load_library")?,
-        names: Names {
-            n: lua.create_string("n")?,
-            keys: lua.create_string("KEYS")?,
-            argv: lua.create_string("ARGV")?,
-        },
     };
     Ok((lua, api))
 }
@@ -257,6 +313,12 @@ pub(super) fn library_functions(code: &[u8]) -> Result<Vec<super::FunctionInfo>,
             }
         },
         move || Instant::now() > deadline,
+        // (Never called: the prelude's `redis.call` refuses to run outside a script.)
+        Box::new(|_, _| {
+            Err(mlua::Error::RuntimeError(
+                "redis.call/pcall can only be called inside a script invocation".into(),
+            ))
+        }),
     )
     .map_err(|e| format!("ERR scripting is not available: {e}"))?;
     Ok(run_library(&lua, &api, code)?
@@ -368,6 +430,8 @@ pub(super) struct Engine {
     lua: Lua,
     api: Api,
     resp3: Rc<Cell<bool>>,
+    /// The running script's context, which `redis.call` reads.
+    slot: Rc<Slot>,
     /// SHA1 → the compiled EVAL script and its flags.
     scripts: HashMap<String, (Function, u32)>,
     cache_generation: u64,
@@ -376,21 +440,48 @@ pub(super) struct Engine {
     lib_generation: Option<u64>,
 }
 
-/// What `redis.call` needs while a script runs.
-struct Ctx<'a, 'w> {
-    tx: &'a mut Tx<'w>,
+/// What `redis.call` needs while a script runs, set by `Engine::run` for the run's duration:
+/// the callback is registered once per state (a callback made per run, in an mlua scope, cost
+/// more than the rest of a small script).
+#[derive(Default)]
+struct Slot {
+    /// The group's transaction, as a pointer to the `&mut Tx` that `Engine::run` holds (see
+    /// `Entered`). None outside a run, and while a `redis.call` uses it.
+    tx: Cell<Option<NonNull<Tx<'static>>>>,
     /// The script's selected database (SELECT inside a script does not change the caller's).
-    db: u32,
-    read_only: bool,
+    db: Cell<u32>,
+    read_only: Cell<bool>,
     /// An engine error: the script stops and the group's commit fails.
-    fatal: Option<mmtree::Error>,
-    shared: &'a Scripts,
+    fatal: RefCell<Option<mmtree::Error>>,
+}
+
+/// The transaction lent to the slot for one run: it holds the `&mut Tx` borrow for as long as it
+/// lives (nothing else can use the transaction meanwhile) and clears the slot on drop (unwinding
+/// included), so the pointer never outlives the borrow it came from.
+struct Entered<'s, 't>(&'s Slot, std::marker::PhantomData<&'t mut ()>);
+
+impl<'s, 't> Entered<'s, 't> {
+    fn new(slot: &'s Slot, tx: &'t mut Tx<'_>, read_only: bool) -> Entered<'s, 't> {
+        slot.db.set(tx.db);
+        slot.read_only.set(read_only);
+        slot.fatal.replace(None);
+        slot.tx.set(Some(NonNull::from(tx).cast::<Tx<'static>>()));
+        Entered(slot, std::marker::PhantomData)
+    }
+}
+
+impl Drop for Entered<'_, '_> {
+    fn drop(&mut self) {
+        self.0.tx.set(None);
+    }
 }
 
 impl Engine {
     fn new(shared: Arc<Scripts>) -> mlua::Result<Engine> {
         let resp3 = Rc::new(Cell::new(false));
+        let slot = Rc::new(Slot::default());
         let (hooked, run) = (shared.clone(), shared.clone());
+        let (in_call, call_shared, call_resp3) = (slot.clone(), shared.clone(), resp3.clone());
         let (lua, api) = new_state(
             resp3.clone(),
             move || hook(&hooked),
@@ -399,12 +490,14 @@ impl Engine {
                 run.run.abort.load(Ordering::Relaxed)
                     || id != 0 && run.run.kill.load(Ordering::Relaxed) == id
             },
+            Box::new(move |lua, args| call(lua, &in_call, &call_shared, &call_resp3, args)),
         )?;
         Ok(Engine {
             shared,
             lua,
             api,
             resp3,
+            slot,
             scripts: HashMap::new(),
             cache_generation: 0,
             functions: HashMap::new(),
@@ -576,21 +669,23 @@ impl Engine {
         read_only: bool,
     ) -> mmtree::Result<Reply> {
         let lua = &self.lua;
-        let sequence = |items: &[Vec<u8>]| -> mlua::Result<Table> {
-            let t = lua.create_table_with_capacity(items.len(), 0)?;
-            for (i, item) in items.iter().enumerate() {
-                t.raw_seti(i + 1, lua.create_string(item)?)?;
-            }
-            Ok(t)
+        let tables = {
+            let _unlimited = Unlimited::new(lua);
+            let sequence = |items: &[Vec<u8>]| -> mlua::Result<Table> {
+                let t = lua.create_table_with_capacity(items.len(), 0)?;
+                for (i, item) in items.iter().enumerate() {
+                    t.raw_seti(i + 1, lua.create_string(item)?)?;
+                }
+                Ok(t)
+            };
+            sequence(keys).and_then(|k| Ok((k, sequence(argv)?)))
         };
-        let (keys, argv) = match (sequence(keys), sequence(argv)) {
-            (Ok(k), Ok(a)) => (k, a),
-            (Err(e), _) | (_, Err(e)) => {
-                return Ok(Reply::Error(format!("ERR {}", lua_error_text(&e))))
-            }
+        let (keys, argv) = match tables {
+            Ok(tables) => tables,
+            Err(e) => return Ok(Reply::Error(format!("ERR {}", lua_error_text(&e)))),
         };
         self.resp3.set(false);
-        let shared = self.shared.clone();
+        let shared = &*self.shared;
         let run = &shared.run;
         let id = run.next.fetch_add(1, Ordering::Relaxed) + 1;
         run.dirty.store(false, Ordering::Relaxed);
@@ -599,38 +694,20 @@ impl Engine {
         run.started_us
             .store(shared.epoch.elapsed().as_micros() as u64, Ordering::Relaxed);
         run.current.store(id, Ordering::Release);
-        let db = tx.db;
-        let ctx = RefCell::new(Ctx {
-            tx,
-            db,
-            read_only,
-            fatal: None,
-            shared: &shared,
-        });
-        let resp3 = &self.resp3;
-        let api = &self.api;
-        let result: mlua::Result<(bool, Value)> = lua.scope(|scope| {
-            let command = scope
-                .create_function(|lua, args: Table| call(lua, &ctx, resp3, &api.names.n, args))?;
-            if eval {
-                api.real.raw_set(&api.names.keys, keys)?;
-                api.real.raw_set(&api.names.argv, argv)?;
-                api.run.call((f.clone(), command))
-            } else {
-                api.run_function.call((f.clone(), command, keys, argv))
-            }
-        });
-        if eval {
-            let _ = api.real.raw_set(&api.names.keys, Value::Nil);
-            let _ = api.real.raw_set(&api.names.argv, Value::Nil);
-        }
+        let entered = Entered::new(&self.slot, tx, read_only);
+        let runner = if eval {
+            &self.api.run
+        } else {
+            &self.api.run_function
+        };
+        let result: mlua::Result<(bool, Value)> = runner.call((f, keys, argv));
+        drop(entered);
         let killed = run.kill.load(Ordering::Acquire) == id;
         let aborted = run.abort.load(Ordering::Relaxed);
         run.current.store(0, Ordering::Release);
         run.timed_out.store(false, Ordering::Release);
         run.dirty.store(false, Ordering::Relaxed);
-        let ctx = ctx.into_inner();
-        if let Some(e) = ctx.fatal {
+        if let Some(e) = self.slot.fatal.take() {
             return Err(e);
         }
         if aborted {
@@ -657,49 +734,73 @@ impl Engine {
     }
 }
 
-/// `redis.call` and `redis.pcall`'s work: runs one command over the group's transaction;
-/// returns (true, reply) or (false, error table). The arguments come packed in a table
-/// (`{n = count, ...}`: a callback cannot take thousands of values on the stack, a table can).
+/// `redis.call` and `redis.pcall`'s work: runs one command over the running script's transaction
+/// (the slot's); returns (true, reply) or (false, error table). The arguments come read by
+/// `command_args` (from the call's values, or from a table when there are many: see the
+/// prelude's `command_args`).
 fn call(
     lua: &Lua,
-    ctx: &RefCell<Ctx<'_, '_>>,
+    slot: &Slot,
+    shared: &Scripts,
     resp3: &Cell<bool>,
-    n_key: &mlua::LuaString,
-    packed: Table,
+    args: Result<Vec<Vec<u8>>, &'static str>,
 ) -> mlua::Result<(bool, Value)> {
-    let mut ctx = ctx
-        .try_borrow_mut()
-        .map_err(|_| mlua::Error::RuntimeError("redis.call is not reentrant".into()))?;
-    if ctx.fatal.is_some() {
+    // Taken out of the slot while in use (a nested call finds it empty) and put back by `Lent`.
+    let Some(ptr) = slot.tx.take() else {
+        return Err(mlua::Error::RuntimeError(
+            "redis.call is not reentrant".into(),
+        ));
+    };
+    struct Lent<'s>(&'s Slot, NonNull<Tx<'static>>);
+    impl Drop for Lent<'_> {
+        fn drop(&mut self) {
+            self.0.tx.set(Some(self.1));
+        }
+    }
+    let _lent = Lent(slot, ptr);
+    // SAFETY: `Entered::new` made the pointer from the `&mut Tx` that `Engine::run` holds, and
+    // the `Entered` keeps that borrow (nothing else uses the Tx while it lives) and clears the
+    // slot on drop, before the borrow ends, so the Tx is alive and otherwise unused. This is the
+    // only reference made from the pointer: it left the slot above and returns only when
+    // `_lent` drops, after the last use of `tx`. (The `'static` is never relied on: `execute` is
+    // generic over the transaction's lifetime.)
+    let tx = unsafe { &mut *ptr.as_ptr() };
+    if slot.fatal.borrow().is_some() {
         return Err(mlua::Error::RuntimeError(
             "a storage error stopped the script".into(),
         ));
     }
+    // Values made here are the server's, not the script's (`MEMORY_LIMIT`).
+    let _unlimited = Unlimited::new(lua);
     let fail = |text: &str| Ok((false, convert::error_table(lua, text)?));
-    let n: usize = packed.raw_get(n_key)?;
-    if n == 0 {
-        return fail("ERR Please specify at least one argument for this redis lib call");
-    }
-    let mut argv = Vec::with_capacity(n);
-    for i in 1..=n {
-        let v: Value = packed.raw_get(i)?;
-        match &v {
-            Value::String(s) => argv.push(s.as_bytes().to_vec()),
-            Value::Integer(n) => argv.push(format_g17(*n as f64).into_bytes()),
-            Value::Number(n) => argv.push(format_g17(*n).into_bytes()),
-            _ => return fail("ERR Lua redis lib command arguments must be strings or integers"),
-        }
-    }
+    let argv = match args {
+        Ok(argv) => argv,
+        Err(text) => return fail(text),
+    };
+    let mut ctx = Ctx {
+        tx,
+        db: &slot.db,
+        read_only: slot.read_only.get(),
+        shared,
+    };
     match execute(&mut ctx, &argv) {
         Ok(Reply::Error(e)) => fail(&convert::error_text(&e)),
         Ok(reply) => Ok((true, convert::to_lua(lua, &reply, resp3.get())?)),
         Err(e) => {
-            ctx.fatal = Some(e);
+            *slot.fatal.borrow_mut() = Some(e);
             Err(mlua::Error::RuntimeError(
                 "a storage error stopped the script".into(),
             ))
         }
     }
+}
+
+/// One `redis.call`'s view of the running script (see `Slot`).
+struct Ctx<'a, 'w> {
+    tx: &'a mut Tx<'w>,
+    db: &'a Cell<u32>,
+    read_only: bool,
+    shared: &'a Scripts,
 }
 
 /// One command of a script, checked as Redis' `scriptCall` checks it; noted for INFO
@@ -777,7 +878,7 @@ fn run_checked(
         let forget = cmd.has(table::FORGETS);
         let mut accessed = ctx.shared.accessed.lock().expect("script keys");
         for key in cmd.key_args(argv) {
-            accessed.push((ctx.db, key.clone(), forget));
+            accessed.push((ctx.db.get(), key.clone(), forget));
         }
     }
     if ctx.shared.monitoring.load(Ordering::Relaxed) {
@@ -785,7 +886,7 @@ fn run_checked(
             .monitored
             .lock()
             .expect("monitored")
-            .push((ctx.db, argv.to_vec()));
+            .push((ctx.db.get(), argv.to_vec()));
     }
     if cmd.has(table::READONLY) {
         ctx.shared.read_called.store(true, Ordering::Relaxed);
@@ -797,13 +898,32 @@ fn run_checked(
             }
             let tx = &mut *ctx.tx;
             let caller_db = tx.db;
-            tx.db = ctx.db;
+            tx.db = ctx.db.get();
             let reply = match cmd.handler {
                 Handler::Read(read) => {
                     let now = tx.now;
-                    let mut rows = keyspace::Transaction(tx);
-                    let mut ks = keyspace::Keyspace::new(&mut rows as &mut dyn keyspace::Rows, now);
-                    read(&mut ks, a)
+                    let (reply, expired) = {
+                        let mut rows = keyspace::Transaction(tx);
+                        let mut ks =
+                            keyspace::Keyspace::new(&mut rows as &mut dyn keyspace::Rows, now);
+                        let reply = read(&mut ks, a);
+                        (reply, std::mem::take(&mut ks.expired))
+                    };
+                    // Keys the read found expired: removed now while a client tracks (lazy
+                    // expiry; see `crate::tracking`).
+                    if let Some(watches) = tx.watches.as_deref_mut().filter(|w| w.tracking) {
+                        for key in &expired {
+                            crate::store::expire_if_due(
+                                tx.w,
+                                tx.db,
+                                key,
+                                now,
+                                tx.events.as_deref_mut(),
+                                watches,
+                            )?;
+                        }
+                    }
+                    reply
                 }
                 _ => write::apply(tx, cmd, argv),
             };
@@ -831,7 +951,7 @@ fn run_checked(
                 .and_then(|d| d.parse::<u32>().ok())
             {
                 Some(db) if db < DATABASES => {
-                    ctx.db = db;
+                    ctx.db.set(db);
                     Ok(Reply::Ok)
                 }
                 Some(_) => err("ERR DB index is out of range"),

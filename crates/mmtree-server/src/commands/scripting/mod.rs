@@ -24,6 +24,7 @@ mod convert;
 mod engine;
 mod libs;
 pub mod msgpack;
+mod structlib;
 
 use crate::commands::table::{self, Command};
 use crate::resp::Reply;

@@ -41,20 +41,24 @@ end
 local loading = nil
 local load_api = {}
 
--- The scripts' globals: reads of what does not exist fail, as writes do.
+-- The scripts' globals: reads of what does not exist fail, as writes do. A script's global
+-- read goes to the real globals as a table (no Lua call per read: `redis`, `KEYS`, … are read
+-- by nearly every line), whose own metatable makes a missing one the error; while FUNCTION LOAD
+-- runs a library, to the load API (`load_library` switches `env_meta.__index`).
+local run_globals = {}
+local function missing(_, k)
+  error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+end
+local function from_load_api(_, k)
+  local v = rawget(load_api, k)
+  if v == nil then
+    error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+  end
+  return v
+end
 local env = {}
-setmetatable(env, {
-  __index = function(_, k)
-    local v
-    if loading then v = rawget(load_api, k) else v = rawget(real, k) end
-    if v == nil then
-      error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
-    end
-    return v
-  end,
-  __newindex = deny,
-  __metatable = locked,
-})
+local env_meta = { __index = real, __newindex = deny, __metatable = locked }
+setmetatable(env, env_meta)
 readonly[env] = true
 
 rawset(real, 'setmetatable', function(t, m)
@@ -148,26 +152,44 @@ rawget(real, 'coroutine').wrap = function(f)
   return function(...) return pass(restop(coroutine_resume(co, ...))) end
 end
 
--- The command function of the running script (set by the runners; nil otherwise). (`loading`,
--- above: the functions a library registers while FUNCTION LOAD runs it, nil otherwise.)
+-- True while a script or function runs (set by the runners; nil otherwise): `redis.call` works
+-- then only. (`loading`, above: the functions a library registers while FUNCTION LOAD runs it,
+-- nil otherwise.)
 local current = nil
 
 local function fail(msg)
   error({ err = 'ERR ' .. msg })
 end
 
+-- `redis.call`'s work, in Rust: a few arguments are passed as they are, many packed in a table
+-- (`{n = count, ...}`: mlua keeps each value it receives in a slot of its reference stack, about
+-- 8,000 of them, which a table's values read one at a time do not fill). Both return (true,
+-- reply) or (false, error table).
+local command, command_args = api.command, api.command_args
+local FEW = 32
+
 local redis = {}
 
 redis.call = function(...)
   if current == nil then fail('redis.call/pcall can only be called inside a script invocation') end
-  local ok, v = current(pack(...))
+  local ok, v
+  if select('#', ...) <= FEW then
+    ok, v = command_args(...)
+  else
+    ok, v = command({ n = select('#', ...), ... })
+  end
   if not ok then error(v) end
   return v
 end
 
 redis.pcall = function(...)
   if current == nil then fail('redis.call/pcall can only be called inside a script invocation') end
-  local _, v = current(pack(...))
+  local _, v
+  if select('#', ...) <= FEW then
+    _, v = command_args(...)
+  else
+    _, v = command({ n = select('#', ...), ... })
+  end
   return v
 end
 
@@ -325,6 +347,7 @@ load_api.redis = strict({
 rawset(real, 'redis', protect(redis))
 rawset(real, 'cjson', protect(api.cjson))
 rawset(real, 'cmsgpack', protect(api.cmsgpack))
+rawset(real, 'struct', protect(api.struct))
 rawset(real, 'bit', protect(api.bit))
 for _, name in ipairs({ 'string', 'math', 'table', 'coroutine' }) do
   local lib = rawget(real, name)
@@ -359,29 +382,45 @@ local function handler(err)
   return err
 end
 
--- EVAL: the script's chunk, run with KEYS and ARGV as globals.
-local function run(f, command)
-  current = command
-  local ok, res = xpcall(function() return (f()) end, handler)
-  current = nil
+-- The script or function being run, and its arguments: the runners call it through `call_eval` and
+-- `call_function`, made once (a closure made per run is garbage for every script).
+local running, running_keys, running_args = nil, nil, nil
+local function call_eval() return (running()) end
+local function call_function() return (running(running_keys, running_args)) end
+
+-- EVAL: the script's chunk, run with KEYS and ARGV as globals (in `run_globals`, behind the real
+-- globals: plain table writes, not a rawset call each).
+local function run(f, keys, argv)
+  run_globals.KEYS, run_globals.ARGV = keys, argv
+  current, running = true, f
+  local ok, res = xpcall(call_eval, handler)
+  current, running = nil, nil
+  run_globals.KEYS, run_globals.ARGV = nil, nil
   return ok, res
 end
 
 -- FCALL: the registered callback, given the keys and the arguments.
-local function run_function(f, command, keys, args)
-  current = command
-  local ok, res = xpcall(function() return (f(keys, args)) end, handler)
-  current = nil
+local function run_function(f, keys, args)
+  current, running, running_keys, running_args = true, f, keys, args
+  local ok, res = xpcall(call_function, handler)
+  current, running, running_keys, running_args = nil, nil, nil, nil
   return ok, res
 end
 
 -- FUNCTION LOAD: runs the library's chunk; returns what it registered.
 local function load_library(chunk)
   loading = {}
+  env_meta.__index = from_load_api
   local ok, res = xpcall(function() chunk() end, handler)
   local registered = loading
   loading = nil
+  env_meta.__index = real
   return ok, res, registered
 end
 
-return { env = env, real = real, run = run, run_function = run_function, load_library = load_library }
+-- From here on a global the real table lacks is looked up in `run_globals` (KEYS and ARGV while
+-- an EVAL runs), and one that lacks too is an error (see `env`): nothing below reads one.
+setmetatable(run_globals, { __index = missing, __metatable = locked })
+setmetatable(real, { __index = run_globals, __metatable = locked })
+
+return { env = env, run = run, run_function = run_function, load_library = load_library }
