@@ -39,10 +39,13 @@ impl KeyFilter {
         }
     }
 
-    /// The size for a buffer of `log_bytes` of records: half a bit per record byte (a
-    /// 16/100-byte put takes 125 bytes of record: about 60 bits per key), 1 KiB to 16 MiB.
+    /// The size for a buffer of `log_bytes` of records: a bit per 8 record bytes (a
+    /// 16/100-byte put takes 125 bytes of record: about 16 bits per key, under 1% false
+    /// positives), 1 KiB to 4 MiB. Small on purpose: every get of a key not buffered probes it,
+    /// and a 1 MiB filter (a full 64 MiB buffer) stays in the L2 cache and the TLB where a 4 MiB
+    /// one cost a get about 0.3 µs (a 1 M tree: 1.26 µs per get with the filter, 0.95 without).
     pub(crate) fn bits_for(log_bytes: u64) -> u64 {
-        (log_bytes / 2).clamp(1 << 13, 1 << 27)
+        (log_bytes / 8).clamp(1 << 13, 1 << 25)
     }
 
     fn add(&self, key: &[u8]) {
