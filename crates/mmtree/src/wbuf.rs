@@ -94,12 +94,12 @@ pub(crate) type BufEntry<'a> = (&'a [u8], Option<&'a [u8]>);
 /// The newest run is merged with the runs before it while the older one is at most this many
 /// times its size: runs shrink geometrically from the oldest, so a table holds about
 /// log4(entries ÷ commit size) + 1 runs and an entry is copied a few times before a merge into
-/// the tree (see `compact`).
+/// the tree (see `TableBuf::seal`).
 const RUN_RATIO: usize = 4;
 
 /// A sorted, immutable run of buffered changes: one entry per key, keys and values in one
 /// allocation. Runs are shared by every view that holds them (an `Arc`) and never change: a
-/// commit adds a run, and a compaction replaces runs by a new one in the views made after it.
+/// commit adds a run, and a seal replaces the newest runs by their merge in the views made after it.
 #[derive(Debug, Default)]
 pub(crate) struct Run {
     data: Vec<u8>,

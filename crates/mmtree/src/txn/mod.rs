@@ -290,13 +290,7 @@ pub(crate) fn get<'a, S: Source + ?Sized>(
     buf: Option<&'a TableBuf>,
     key: &[u8],
 ) -> Result<Option<&'a [u8]>> {
-    let Some(buf) = buf.filter(|b| !b.is_empty()) else {
-        return crate::btree::get(source, root, key);
-    };
-    // The filter's line is fetched while the tree is searched (most keys a get asks for are
-    // not buffered: the filter's cache miss would come on top of the descent's). A buffered
-    // value still wins; the descent is then wasted work, not a wrong answer.
-    if let Some(value) = buf.lookup(key) {
+    if let Some(value) = buf.and_then(|b| b.lookup(key)) {
         return Ok(value);
     }
     crate::btree::get(source, root, key)
