@@ -41,9 +41,10 @@ impl KeyFilter {
 
     /// The size for a buffer of `log_bytes` of records: a bit per 8 record bytes (a
     /// 16/100-byte put takes 125 bytes of record: about 16 bits per key, under 1% false
-    /// positives), 1 KiB to 4 MiB. Small on purpose: every get of a key not buffered probes it,
-    /// and a 1 MiB filter (a full 64 MiB buffer) stays in the L2 cache and the TLB where a 4 MiB
-    /// one cost a get about 0.3 µs (a 1 M tree: 1.26 µs per get with the filter, 0.95 without).
+    /// positives), 1 KiB to 4 MiB. Small on purpose: every get of a key not buffered probes it.
+    /// With half a bit per byte (4 MiB for a full buffer) a get on a 1 M tree took 1.26 µs with
+    /// the filter and 0.95 µs without; the 1 MiB filter made full-buffer gets about 20% faster
+    /// (`mmtree-bench --only mmtree`, builds in turns; it fits this machine's 2 MiB L2 cache).
     pub(crate) fn bits_for(log_bytes: u64) -> u64 {
         (log_bytes / 8).clamp(1 << 13, 1 << 25)
     }
@@ -69,7 +70,7 @@ impl KeyFilter {
 
 /// A key's two hashes, computed once per lookup for every filter it meets.
 #[derive(Clone, Copy)]
-pub(crate) struct KeyHash(u64, u64);
+struct KeyHash(u64, u64);
 
 fn key_hash(key: &[u8]) -> KeyHash {
     KeyHash(

@@ -255,15 +255,9 @@ pub(crate) fn range<'a, S: Source + ?Sized, R: KeyRange + ?Sized>(
 ) -> Merged<'a, S> {
     let (lo, hi) = (range.start_key(), range.end_key());
     let bounds = Bounds::from_range(&(lo, hi));
-    let empty = match (lo, hi) {
-        (Bound::Included(a), Bound::Included(b)) => a > b,
-        (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b) | Bound::Excluded(b)) => {
-            a >= b
-        }
-        _ => false,
-    };
+    // (An empty or inverted range gives the buffer's iterator no source: `TableBuf::range`.)
     let buf = buf
-        .filter(|b| !empty && !b.is_empty())
+        .filter(|b| !b.is_empty())
         .map(|b| Ends::new(b.range(lo, hi)));
     Merged {
         tree: Ends::new(RangeIter::new(source, root, bounds)),
