@@ -27,8 +27,8 @@ for port in 6501 6502 6503 6504; do
     for _ in $(seq 100); do redis-cli -p $port ping 2>/dev/null | grep -q PONG && break; sleep 0.1; done
 done
 run() { # port pipeline -> "test rps p99" lines
-    redis-benchmark -p "$1" -n "$n" -c "$c" -P "$2" -r 100000 -t set,get --csv 2>/dev/null |
-        awk -F',' 'NR > 1 { gsub(/"/, ""); print $1, $2, $7 }'
+    redis-benchmark -p "$1" -n "$n" -c "$c" -P "$2" -r 100000 -t set,get,incr,lpush,hset,zadd,mset --csv 2>/dev/null |
+        awk -F',' 'NR > 1 { gsub(/"/, ""); gsub(/ /, "", $1); print $1, $2, $7 }'
 }
 echo "redis-benchmark -n $n -c $c -r 100000, $(date -u +%F), $(uname -r), $(nproc) cores"
 echo

@@ -13,16 +13,17 @@
 //! none is forgotten (the periodic sweep only enforces timeouts and shutdown).
 
 use crate::conn::{Conn, Status, QUERY_BUFFER_MAX};
-use crate::jobs::{Event, Notifier};
+use crate::jobs::{Event, Notifier, Outcome, WriteBatch};
 use crate::server::Server;
+use crate::writer;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
 use rustc_hash::FxHashMap;
 use std::io::{ErrorKind, Read, Write};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::Receiver;
-use std::sync::Arc;
+use std::sync::mpsc::{Receiver, Sender};
+use std::sync::{Arc, TryLockError};
 use std::time::{Duration, Instant};
 
 /// The token of a loop's waker (connection ids start at 1 and never reach it).
@@ -43,6 +44,9 @@ pub struct Loop {
     poll: Poll,
     rx: Receiver<Event>,
     pub notifier: Notifier,
+    /// The loop's outbox: its connections' jobs for the writer, handed over at the end of each
+    /// round (`hand_over`).
+    jobs: (Sender<WriteBatch>, Receiver<WriteBatch>),
 }
 
 impl Loop {
@@ -53,6 +57,7 @@ impl Loop {
         Ok(Loop {
             poll,
             rx,
+            jobs: std::sync::mpsc::channel(),
             notifier: Notifier {
                 tx,
                 waker,
@@ -61,13 +66,17 @@ impl Loop {
         })
     }
 
-    /// Serves connections until the server shuts down and the last one is closed.
-    pub fn run(self, server: Arc<Server>) {
+    /// Serves connections until the server shuts down and the last one is closed. With `role`,
+    /// the loop applies its connections' writes itself when it can (`hand_over`).
+    pub fn run(self, server: Arc<Server>, role: Option<writer::Role>) {
         let Loop {
             mut poll,
             rx,
             notifier,
+            jobs: (jobs_tx, jobs_rx),
         } = self;
+        // A group was applied here: its answers are in `rx`, so the next poll only looks.
+        let mut applied = false;
         let mut clients: FxHashMap<u64, Client> = FxHashMap::default();
         let mut events = Events::with_capacity(1024);
         let mut chunk = vec![0u8; READ_CHUNK];
@@ -79,7 +88,7 @@ impl Loop {
         let mut shutdown_since: Option<Instant> = None;
         loop {
             let mut timeout = SWEEP;
-            if !again.is_empty() {
+            if !again.is_empty() || std::mem::take(&mut applied) {
                 timeout = Duration::ZERO;
             }
             if let Some(&(until, _)) = paused.iter().min() {
@@ -120,7 +129,7 @@ impl Loop {
                 match event {
                     Event::Accept(stream, id) => {
                         if let Some(client) =
-                            Client::new(&server, &poll, stream, id, notifier.clone())
+                            Client::new(&server, &poll, stream, id, &notifier, &jobs_tx)
                         {
                             clients.insert(id, client);
                             ready.push(id);
@@ -163,6 +172,7 @@ impl Loop {
             }
             again.sort_unstable();
             again.dedup();
+            applied = hand_over(&server, role.as_ref(), &notifier, &jobs_rx);
             if last_sweep.elapsed() >= SWEEP {
                 last_sweep = Instant::now();
                 if server.shutting_down.load(Ordering::Relaxed) {
@@ -183,11 +193,50 @@ impl Loop {
                     }
                 }
                 if shutdown_since.is_some() && clients.is_empty() {
+                    // (What the closed connections handed over last.)
+                    hand_over(&server, None, &notifier, &jobs_rx);
                     return;
                 }
             }
         }
     }
+}
+
+/// Hands the writer this round's jobs, in the order the connections sent them. With `role`, the
+/// loop applies them itself if it can at once: every job may run on a loop (`writer::inline`),
+/// the role is free, and no job waits in the writer's queue (which is applied first: jobs run in
+/// the order they were queued). This saves the group-commit thread's wake and the loop's, which
+/// cost more than a small group's commit. Otherwise they join the writer's queue. True if
+/// applied here (the answers are in the loop's channel, which no wake announced).
+fn hand_over(
+    server: &Server,
+    role: Option<&writer::Role>,
+    notifier: &Notifier,
+    jobs: &Receiver<WriteBatch>,
+) -> bool {
+    let group: Vec<WriteBatch> = jobs.try_iter().collect();
+    if group.is_empty() {
+        return false;
+    }
+    if let Some(role) = role.filter(|_| group.iter().all(|b| writer::inline(&b.job))) {
+        let held = match role.try_lock() {
+            Ok(writer) => Some(writer),
+            Err(TryLockError::Poisoned(e)) => Some(e.into_inner()),
+            Err(TryLockError::WouldBlock) => None,
+        };
+        if let Some(mut writer) = held.filter(|_| server.writer.is_empty()) {
+            // The answers go to this loop's channel; it reads them next without a wake.
+            notifier.woken.store(true, Ordering::Release);
+            writer.apply(group);
+            return true;
+        }
+    }
+    if let Err(refused) = server.writer.push(group) {
+        for batch in refused {
+            (batch.reply)(Outcome::Failed("ERR the server is shutting down".into()));
+        }
+    }
+    false
 }
 
 /// Runs `f` for connection `id`; a panic (a bug) is reported and gives None, so the caller
@@ -231,7 +280,8 @@ impl Client {
         poll: &Poll,
         stream: std::net::TcpStream,
         id: u64,
-        notifier: Notifier,
+        notifier: &Notifier,
+        jobs: &Sender<WriteBatch>,
     ) -> Option<Client> {
         let addr = stream
             .peer_addr()
@@ -242,7 +292,14 @@ impl Client {
         let _ = stream.set_nodelay(true);
         // Counted in by the acceptor; `Conn`'s drop counts it out, so a connection that cannot
         // be registered is built and dropped.
-        let conn = Conn::new(server.clone(), id, addr, laddr, notifier);
+        let conn = Conn::new(
+            server.clone(),
+            id,
+            addr,
+            laddr,
+            notifier.clone(),
+            jobs.clone(),
+        );
         if stream.set_nonblocking(true).is_err() {
             return None;
         }

@@ -8,7 +8,8 @@ use crate::store;
 use mio::Waker;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 /// A connection's side of its WATCH jobs: the keys of one the writer registered and whose answer
 /// the connection has not taken yet, and whether the connection is gone (set under the watches
@@ -170,5 +171,89 @@ impl Notifier {
         if self.tx.send(event).is_ok() && !self.woken.swap(true, Ordering::AcqRel) {
             let _ = self.waker.wake();
         }
+    }
+}
+
+/// The writer's queue: the jobs sent to the group-commit thread, in the order sent. A push wakes
+/// the thread only if it sleeps (a flag kept under the queue's lock, so no wake is lost), and
+/// the lock is held only to push or take: no loop waits on a group being applied.
+#[derive(Default)]
+pub struct Queue {
+    state: Mutex<QueueState>,
+    ready: Condvar,
+}
+
+#[derive(Default)]
+struct QueueState {
+    jobs: Vec<WriteBatch>,
+    /// The thread waits on `ready`.
+    sleeping: bool,
+    /// Shutdown: no job is taken any more.
+    closed: bool,
+}
+
+impl Queue {
+    fn state(&self) -> MutexGuard<'_, QueueState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Queues `jobs` in order; gives them back if the queue is closed (the server shuts down).
+    pub fn push(&self, jobs: impl IntoIterator<Item = WriteBatch>) -> Result<(), Vec<WriteBatch>> {
+        let mut s = self.state();
+        if s.closed {
+            return Err(jobs.into_iter().collect());
+        }
+        let before = s.jobs.len();
+        s.jobs.extend(jobs);
+        if s.sleeping && s.jobs.len() > before {
+            s.sleeping = false;
+            self.ready.notify_one();
+        }
+        Ok(())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.state().jobs.is_empty()
+    }
+
+    /// Takes the jobs queued, the first ones up to `max_ops` operations (at least one job).
+    pub fn take(&self, max_ops: usize) -> Vec<WriteBatch> {
+        let mut s = self.state();
+        let mut ops = 0;
+        let n = s
+            .jobs
+            .iter()
+            .position(|b| {
+                ops += b.job.ops();
+                ops > max_ops
+            })
+            .map_or(s.jobs.len(), |i| i.max(1));
+        if n == s.jobs.len() {
+            std::mem::take(&mut s.jobs)
+        } else {
+            s.jobs.drain(..n).collect()
+        }
+    }
+
+    /// Waits up to `wait` for a job. False once the queue is closed and empty.
+    pub fn wait(&self, wait: Duration) -> bool {
+        let mut s = self.state();
+        if s.jobs.is_empty() && !s.closed {
+            s.sleeping = true;
+            s = self
+                .ready
+                .wait_timeout(s, wait)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+            s.sleeping = false;
+        }
+        !(s.closed && s.jobs.is_empty())
+    }
+
+    /// Closes the queue: jobs pushed after this are refused; the thread takes what is left.
+    pub fn close(&self) {
+        let mut s = self.state();
+        s.closed = true;
+        self.ready.notify_one();
     }
 }

@@ -1,14 +1,16 @@
 //! The state every thread shares: the configuration, the database, the way to the writer,
 //! the limiter, the clients and their subscriptions, the counters; and INFO.
 //!
-//! Lock order. Only one nesting exists: `registry` → a `Handle`'s `state` (INFO clients reads
-//! each client's state while it holds the registry). Every other lock is taken alone and
-//! released before the next: `subs` (then, separately, `registry`, when PUBLISH finds its
-//! subscribers), `writer` (held only to send a job on an unbounded channel), `global_limiter`,
+//! Lock order. Two nestings exist: `registry` → a `Handle`'s `state` (INFO clients reads
+//! each client's state while it holds the registry), and the writer role (`writer::Role`) →
+//! `writer`, the writer's queue (the role's holder takes the queue). Every other lock is taken
+//! alone and released before the next: `subs` (then, separately, `registry`, when PUBLISH finds
+//! its subscribers), `writer` (alone, held only to push jobs), `global_limiter`,
 //! a `Handle`'s `mail` and its `watch.in_flight`. The WATCH versions are not shared at all:
 //! they are the group-commit writer's own state (`writer`), and UNWATCH, DISCARD, EXEC and a
 //! closing connection hand it jobs; so no event loop waits on anything the writer holds while
-//! it applies a group, and a loop never waits for a commit. Blocked clients (BLPOP, …) are the
+//! it applies a group, and a loop never waits for a commit it does not make itself (an event
+//! loop takes the role only when it is free: `event::hand_over`). Blocked clients (BLPOP, …) are the
 //! writer's own state too (`blocking::Blocked`): a connection hands it `Job::Block` and
 //! `Job::Unblock`, and reads only two atomics it sets (its `BlockClaim`, `stats.blocked`).
 //! `tracking`, `monitors` and `slowlog` are taken alone too: what the tracking table returns
@@ -23,7 +25,6 @@ pub const REDIS_VERSION: &str = "7.0.0";
 use crate::access::{self, AccessTimes};
 use crate::commands;
 use crate::introspection::{self, SlowLog};
-use crate::jobs::WriteBatch;
 use crate::limiter;
 use crate::notify;
 use crate::pubsub;
@@ -33,7 +34,6 @@ use crate::tracking::{self, Tracking};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -118,7 +118,7 @@ const ERROR_CODES_MAX: usize = 128;
 pub struct Server {
     pub config: Config,
     pub db: mmtree::Db,
-    pub writer: Mutex<Sender<WriteBatch>>,
+    pub writer: crate::jobs::Queue,
     pub global_limiter: Option<Mutex<limiter::LeakyBucket>>,
     pub stats: Stats,
     /// Every live connection (CLIENT LIST, CLIENT KILL, PUBLISH).

@@ -14,70 +14,74 @@ use crate::server::Server;
 use crate::store;
 use crate::tracking;
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-/// The group-commit writer: takes every batch waiting, applies them in one transaction, commits
-/// once, then answers each client. Sweeps expired keys on `expiry::Sweeper`'s schedule.
-pub fn writer_loop(
+/// The writer's state: whoever holds it (`Role`) is the server's one writer and applies groups.
+pub struct Writer {
     server: Arc<Server>,
-    batches: Receiver<WriteBatch>,
     durability: mmtree::Durability,
-) {
-    let mut sweeper = expiry::Sweeper::new(Instant::now());
-    // Scripts run here, in the group's transaction, on this thread's Lua state.
-    commands::scripting::install(server.scripts.clone());
-    // Keys under WATCH, with their versions: the writer's alone (WATCH, EXEC, UNWATCH and a
-    // closing connection's release are jobs), so no event loop ever waits for a group to apply.
-    let mut watches = store::Watches::default();
-    // Blocked clients (BLPOP, …): the writer's alone too.
-    let mut blocked = blocking::Blocked::new(server.clone());
-    // The keys the segment's commands read or wrote (OBJECT IDLETIME), handed over per commit.
-    let mut access = access::Batch::default();
-    loop {
-        // Woken for the next blocked client's deadline too, so a timeout is answered on time.
-        let mut wait = sweeper.wait(Duration::from_millis(100));
-        if let Some(at) = blocked.next_deadline() {
+    sweeper: expiry::Sweeper,
+    /// Keys under WATCH, with their versions: the writer's alone (WATCH, EXEC, UNWATCH and a
+    /// closing connection's release are jobs), so no event loop ever waits for a group to apply.
+    watches: store::Watches,
+    /// Blocked clients (BLPOP, …): the writer's alone too.
+    blocked: blocking::Blocked,
+    /// The keys the segment's commands read or wrote (OBJECT IDLETIME), handed over per commit.
+    access: access::Batch,
+}
+
+/// The writer role. The group-commit thread takes it (waiting) for every group it gathers; an
+/// event loop takes it only when it is free (`try_lock`) and its group may run there
+/// (`inline`), and otherwise hands its jobs to the thread. Either way one holder at a time
+/// applies a group, so the writer's state needs no other lock.
+pub type Role = Arc<Mutex<Writer>>;
+
+/// Takes the role, waiting (a holder's panic is caught inside `commit_segment`, so a poisoned
+/// lock still guards a consistent state).
+pub fn hold(role: &Role) -> MutexGuard<'_, Writer> {
+    role.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Writer {
+    pub fn new(server: Arc<Server>, durability: mmtree::Durability) -> Writer {
+        Writer {
+            blocked: blocking::Blocked::new(server.clone()),
+            server,
+            durability,
+            sweeper: expiry::Sweeper::new(Instant::now()),
+            watches: store::Watches::default(),
+            access: access::Batch::default(),
+        }
+    }
+
+    /// How long the group-commit thread may wait for a job: until the expiry sweep or the next
+    /// blocked client's deadline (at most 100 ms).
+    fn wait(&self) -> Duration {
+        let mut wait = self.sweeper.wait(Duration::from_millis(100));
+        if let Some(at) = self.blocked.next_deadline() {
             wait = wait.min(Duration::from_millis(at.saturating_sub(store::now_ms())));
         }
-        let first = match batches.recv_timeout(wait) {
-            Ok(batch) => Some(batch),
-            Err(RecvTimeoutError::Timeout) => None,
-            Err(RecvTimeoutError::Disconnected) => {
-                // The last FUNCTION change, if no commit saved it yet.
-                if server.scripts.unsaved() {
-                    commit_segment(
-                        &server,
-                        &mut watches,
-                        &mut blocked,
-                        &mut access,
-                        Vec::new(),
-                        durability,
-                        store::now_ms(),
-                        None,
-                    );
-                }
-                return;
-            }
-        };
-        let mut group: Vec<WriteBatch> = first.into_iter().collect();
-        let mut ops = group.iter().map(|b| b.job.ops()).sum::<usize>();
-        while ops < 50_000 {
-            match batches.try_recv() {
-                Ok(batch) => {
-                    ops += batch.job.ops();
-                    group.push(batch);
-                }
-                Err(_) => break,
-            }
-        }
-        blocked.expire(&mut watches, store::now_ms());
+        wait
+    }
+
+    /// Applies `group` (the jobs in the order they were sent), committing once per segment;
+    /// answers the blocked clients whose timeouts passed and runs the expiry sweep if it is due.
+    pub fn apply(&mut self, group: Vec<WriteBatch>) {
+        let Writer {
+            server,
+            durability,
+            sweeper,
+            watches,
+            blocked,
+            access,
+        } = self;
+        blocked.expire(watches, store::now_ms());
         let sweep_due = sweeper.due(Instant::now());
         // (FUNCTION LOAD, DELETE, FLUSH and RESTORE run on the loops: their libraries are
         // saved by the next commit, one of their own if no job comes.)
         if group.is_empty() && !sweep_due && !server.scripts.unsaved() {
-            continue;
+            return;
         }
         let now = store::now_ms();
         // The group is committed in segments: one ends after an EXEC that wants a snapshot of
@@ -95,12 +99,12 @@ pub fn writer_loop(
             let last = rest.peek().is_none();
             let sweep = (sweep_due && last).then_some(sweeper.limit());
             let expired = commit_segment(
-                &server,
-                &mut watches,
-                &mut blocked,
-                &mut access,
+                server,
+                watches,
+                blocked,
+                access,
                 segment,
-                durability,
+                *durability,
                 now,
                 sweep,
             );
@@ -112,6 +116,63 @@ pub fn writer_loop(
                 break;
             }
         }
+    }
+
+    /// At shutdown: the last FUNCTION change, if no commit saved it yet.
+    fn finish(&mut self) {
+        if self.server.scripts.unsaved() {
+            commit_segment(
+                &self.server,
+                &mut self.watches,
+                &mut self.blocked,
+                &mut self.access,
+                Vec::new(),
+                self.durability,
+                store::now_ms(),
+                None,
+            );
+        }
+    }
+}
+
+/// True if an event loop holding the role may apply `job` itself. Scripts run on the
+/// group-commit thread, on its Lua state, where a runaway one is stopped by SCRIPT KILL while the
+/// loops serve on; blocking commands register their clients there, so the thread's wait always
+/// knows the next deadline (an event loop only serves or removes blocked clients, which never
+/// brings a deadline nearer).
+pub fn inline(job: &Job) -> bool {
+    match job {
+        Job::Writes { ops, .. } => !ops.iter().any(is_script),
+        Job::Exec { ops, .. } => !ops.iter().any(|(_, op)| is_script(op)),
+        Job::Block { .. } => false,
+        Job::Watch { .. }
+        | Job::Unwatch { .. }
+        | Job::Release { .. }
+        | Job::Unblock { .. }
+        | Job::Expire { .. } => true,
+    }
+}
+
+/// The group-commit thread: waits for jobs in the server's queue (`Server::writer`), takes the
+/// role, and applies every job queued (up to 50,000 operations) as one group; wakes for the
+/// expiry sweep and blocked clients' deadlines too. Ends when the queue is closed and empty.
+pub fn writer_loop(role: Role) {
+    let server = hold(&role).server.clone();
+    // Scripts run here, in the group's transaction, on this thread's Lua state.
+    commands::scripting::install(server.scripts.clone());
+    loop {
+        // Woken for the next blocked client's deadline too, so a timeout is answered on time.
+        let wait = hold(&role).wait();
+        if !server.writer.wait(wait) {
+            hold(&role).finish();
+            return;
+        }
+        // The queue is taken only by the role's holder, so jobs run in the order they were
+        // queued (an event loop holding the role applies its own group only if the queue is
+        // empty).
+        let mut writer = hold(&role);
+        let group = server.writer.take(50_000);
+        writer.apply(group);
     }
 }
 

@@ -12,13 +12,22 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Starts `mmtree serve DB` on a free loopback port (with `extra` arguments) and returns the
-/// process and the port it printed.
+/// process and the port it printed. `MMTREE_TEST_DURABILITY=eventual` runs every server whose
+/// test does not choose its durability with that one: there the event loop applies its own
+/// writes (`event::hand_over`), while with the default (Immediate) the group-commit thread does,
+/// so `.ci/run` runs the server tests both ways.
 pub fn start_server<S: AsRef<OsStr>>(db: &Path, extra: &[S]) -> (Child, u16) {
+    let chosen = extra.iter().any(|a| a.as_ref() == "--durability");
+    let durability = std::env::var("MMTREE_TEST_DURABILITY")
+        .ok()
+        .filter(|_| !chosen)
+        .map(|d| ["--durability".to_string(), d]);
     let mut child = Command::new(env!("CARGO_BIN_EXE_mmtree"))
         .arg("serve")
         .arg(db)
         .args(["--bind", "127.0.0.1:0"])
         .args(extra)
+        .args(durability.iter().flatten())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()

@@ -25,6 +25,7 @@ use crate::store::{self, expires_name, now_ms, table_name, View, WatchedKey, DAT
 use snapshot::Snap;
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -82,6 +83,9 @@ pub struct Conn {
     pub partial_since: Option<Instant>,
     pub last_activity: Instant,
     notifier: Notifier,
+    /// Where this connection's jobs go: its event loop's outbox, which the loop applies or
+    /// queues for the writer at the end of its round (`event::Loop::run`).
+    jobs: Sender<WriteBatch>,
     /// The snapshot the reads of this `process` call share, and its database.
     snap: Option<(u32, Snap)>,
     /// While EXEC's replies are put in place: the snapshot of its own commit.
@@ -174,6 +178,7 @@ impl Conn {
         addr: String,
         laddr: String,
         notifier: Notifier,
+        jobs: Sender<WriteBatch>,
     ) -> Conn {
         let authed = server.config.requirepass.is_none();
         let limiter = server
@@ -209,6 +214,7 @@ impl Conn {
             channels: Vec::new(),
             patterns: Vec::new(),
             server,
+            jobs,
             out: Out::new(),
             id,
             name: None,
@@ -669,13 +675,7 @@ impl Conn {
         self.snap = None;
         // Sent under the lock; many connections' jobs queue up while the writer commits, and it
         // takes them all as the next group.
-        let sent = self
-            .server
-            .writer
-            .lock()
-            .expect("writer channel")
-            .send(batch);
-        if sent.is_err() {
+        if self.jobs.send(batch).is_err() {
             self.resume(Outcome::Failed("ERR the server is shutting down".into()));
         }
     }
@@ -683,12 +683,7 @@ impl Conn {
     /// Hands the writer a job nobody waits for (a closing connection's too: the channel
     /// outlives it; at shutdown, when it is closed, there is nothing left to release).
     fn send_unanswered(&self, job: Job) {
-        let _ = self
-            .server
-            .writer
-            .lock()
-            .expect("writer channel")
-            .send(crate::jobs::unanswered(job));
+        let _ = self.jobs.send(crate::jobs::unanswered(job));
     }
 
     /// A command refused before it runs (the limiter, a script past its time limit), as Redis'

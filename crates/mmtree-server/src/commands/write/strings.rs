@@ -51,13 +51,16 @@ pub fn set(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Reply> {
     if (nx && xx) || (keep_ttl && expiry.is_some()) {
         return Ok(Reply::Error("ERR syntax error".into()));
     }
+    // (A plain SET needs nothing of the old value: `Tx::set` replaces whatever is there.)
     let old = if get {
         match tx.get_string(&a[0])? {
             Ok(old) => old,
             Err(e) => return Ok(e),
         }
-    } else {
+    } else if nx || xx || keep_ttl {
         tx.get(&a[0])?
+    } else {
+        None
     };
     let old_reply = |old: &Option<(Option<u64>, Vec<u8>)>| match old {
         Some((_, data)) => Reply::Bulk(data.clone()),
