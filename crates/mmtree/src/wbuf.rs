@@ -49,8 +49,8 @@ impl KeyFilter {
         (log_bytes / 8).clamp(1 << 13, 1 << 25)
     }
 
-    fn add(&self, key: &[u8]) {
-        for bit in probes(key_hash(key), self.mask) {
+    fn add(&self, hash: KeyHash) {
+        for bit in probes(hash, self.mask) {
             self.words[(bit / 64) as usize].fetch_or(1 << (bit % 64), Ordering::Relaxed);
         }
     }
@@ -68,15 +68,20 @@ impl KeyFilter {
     }
 }
 
-/// A key's two hashes, computed once per lookup for every filter it meets.
+/// A key's two hashes, computed once per lookup for every filter it meets: its CRC-32C, and
+/// that mixed (the high half of a multiplication by 2^64 ÷ φ), so one pass over the key gives
+/// both; kept in the key's slot (`Slot::hash`), so a seal builds its run's filter without
+/// hashing a key again.
 #[derive(Clone, Copy)]
 struct KeyHash(u64, u64);
 
 fn key_hash(key: &[u8]) -> KeyHash {
-    KeyHash(
-        u64::from(crc32c::crc32c(key)),
-        u64::from(crc32c::crc32c_append(0x9E37_79B9, key)),
-    )
+    stored_hash(crc32c::crc32c(key))
+}
+
+fn stored_hash(crc: u32) -> KeyHash {
+    let crc = u64::from(crc);
+    KeyHash(crc, crc.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32)
 }
 
 /// The key's three bits in a filter of `mask + 1` bits, all in one 512-bit block (one cache
@@ -131,10 +136,14 @@ struct Slot {
     /// comparisons end here (two prefixes that differ order their keys as the keys order;
     /// equal ones compare the keys).
     prefix: u64,
-    off: usize,
+    /// Where the key begins in the run's data (a run holds less than 4 GiB: at most the merge
+    /// budget, 64 MiB of records, and one transaction's).
+    off: u32,
     /// The key's length; the top bit: a removal (no value).
     key_len: u32,
     value_len: u32,
+    /// The key's CRC-32C (`stored_hash`).
+    hash: u32,
 }
 
 const REMOVED_BIT: u32 = 1 << 31;
@@ -152,15 +161,17 @@ impl Run {
     }
 
     fn key_at(&self, slot: &Slot) -> &[u8] {
-        &self.data[slot.off..slot.off + (slot.key_len & !REMOVED_BIT) as usize]
+        let off = slot.off as usize;
+        &self.data[off..off + (slot.key_len & !REMOVED_BIT) as usize]
     }
 
     fn entry(&self, i: usize) -> BufEntry<'_> {
         let slot = &self.slots[i];
         let key_len = (slot.key_len & !REMOVED_BIT) as usize;
-        let key = &self.data[slot.off..slot.off + key_len];
+        let off = slot.off as usize;
+        let key = &self.data[off..off + key_len];
         let value = (slot.key_len & REMOVED_BIT == 0).then(|| {
-            let start = slot.off + key_len;
+            let start = off + key_len;
             &self.data[start..start + slot.value_len as usize]
         });
         (key, value)
@@ -236,7 +247,7 @@ impl Run {
             let bits = (self.len() as u64 * 10).next_power_of_two().max(512);
             let mut filter = vec![0u64; (bits / 64) as usize];
             for slot in &self.slots {
-                for bit in probes(key_hash(self.key_at(slot)), bits - 1) {
+                for bit in probes(stored_hash(slot.hash), bits - 1) {
                     filter[(bit / 64) as usize] |= 1 << (bit % 64);
                 }
             }
@@ -245,8 +256,8 @@ impl Run {
         self
     }
 
-    /// Appends an entry (keys come in increasing order).
-    fn push(&mut self, key: &[u8], value: Option<&[u8]>) {
+    /// Appends an entry (keys come in increasing order), with its key's CRC-32C.
+    fn push(&mut self, key: &[u8], value: Option<&[u8]>, hash: u32) {
         debug_assert!(self.slots.last().is_none_or(|s| self.key_at(s) < key));
         let key_len = u32::try_from(key.len()).expect("keys are shorter than a page");
         let value_len = value.map_or(0, |v| {
@@ -254,7 +265,8 @@ impl Run {
         });
         self.slots.push(Slot {
             prefix: 0, // set by `finish`
-            off: self.data.len(),
+            off: u32::try_from(self.data.len()).expect("a run holds less than 4 GiB"),
+            hash,
             key_len: key_len | if value.is_none() { REMOVED_BIT } else { 0 },
             value_len,
         });
@@ -263,6 +275,10 @@ impl Run {
     }
 }
 
+/// A head entry: the key's CRC-32C, and its value (at `head_data[start..start + len]`) or
+/// `None`: removed.
+type HeadValue = (u32, Option<(usize, usize)>);
+
 /// One table's buffered changes: the open transaction's (`head`, writer only) over sorted runs
 /// of committed ones.
 #[derive(Clone, Debug, Default)]
@@ -270,7 +286,7 @@ pub(crate) struct TableBuf {
     /// The open transaction's changes: key -> value (at `head_data[start..start + len]`) or
     /// `None`: removed. Sealed into a run when the commit is published (`BufView::seal`), so
     /// the views readers clone have an empty head.
-    head: std::collections::BTreeMap<Key, Option<(usize, usize)>>,
+    head: std::collections::BTreeMap<Key, HeadValue>,
     head_data: Vec<u8>,
     /// Committed changes, oldest first; a key in a newer run shadows the older ones.
     runs: Vec<Arc<Run>>,
@@ -301,22 +317,23 @@ impl TableBuf {
         if self.filter.as_ref().is_some_and(|f| !f.has(hash)) {
             return None;
         }
-        if let Some(value) = self.head.get(key) {
+        if let Some((_, value)) = self.head.get(key) {
             return Some(value.map(|(start, len)| &self.head_data[start..start + len]));
         }
         self.runs.iter().rev().find_map(|run| run.find(key, hash))
     }
 
     fn insert(&mut self, key: &[u8], value: Option<&[u8]>) {
+        let crc = crc32c::crc32c(key);
         if let Some(filter) = &self.filter {
-            filter.add(key);
+            filter.add(stored_hash(crc));
         }
         let value = value.map(|v| {
             let start = self.head_data.len();
             self.head_data.extend_from_slice(v);
             (start, v.len())
         });
-        self.head.insert(Key::from_slice(key), value);
+        self.head.insert(Key::from_slice(key), (crc, value));
     }
 
     /// The buffered entries with keys in `(lo, hi)`, in key order (both ends), the newest
@@ -400,8 +417,9 @@ impl TableBuf {
                     back: older.len(),
                 });
             }
-            for (key, value) in (BufIter { sources }) {
-                run.push(key, value);
+            let mut merged = BufIter { sources };
+            while let Some(((key, value), hash)) = merged.step(false) {
+                run.push(key, value, hash);
             }
         }
         self.runs.truncate(keep);
@@ -415,12 +433,12 @@ impl TableBuf {
 /// run.
 enum Source<'a> {
     Head {
-        it: std::collections::btree_map::Range<'a, Key, Option<(usize, usize)>>,
+        it: std::collections::btree_map::Range<'a, Key, HeadValue>,
         data: &'a [u8],
         /// Looked at and not yet taken, from each end (an item taken by one end is never
         /// seen by the other).
-        front: Option<BufEntry<'a>>,
-        back: Option<BufEntry<'a>>,
+        front: Option<Hashed<'a>>,
+        back: Option<Hashed<'a>>,
     },
     Run {
         run: &'a Run,
@@ -429,8 +447,11 @@ enum Source<'a> {
     },
 }
 
+/// An entry and its key's CRC-32C, as a merge of runs carries them.
+type Hashed<'a> = (BufEntry<'a>, u32);
+
 impl<'a> Source<'a> {
-    fn peek(&mut self, back: bool) -> Option<BufEntry<'a>> {
+    fn peek(&mut self, back: bool) -> Option<Hashed<'a>> {
         match self {
             Source::Run {
                 run,
@@ -438,8 +459,8 @@ impl<'a> Source<'a> {
                 back: b,
             } => match (*f < *b, back) {
                 (false, _) => None,
-                (true, false) => Some(run.entry(*f)),
-                (true, true) => Some(run.entry(*b - 1)),
+                (true, false) => Some((run.entry(*f), run.slots[*f].hash)),
+                (true, true) => Some((run.entry(*b - 1), run.slots[*b - 1].hash)),
             },
             Source::Head {
                 it,
@@ -448,8 +469,11 @@ impl<'a> Source<'a> {
                 back: held_back,
             } => {
                 let data: &'a [u8] = data;
-                let resolve = |(k, v): (&'a Key, &'a Option<(usize, usize)>)| {
-                    (&k[..], v.map(|(start, len)| &data[start..start + len]))
+                let resolve = |(k, (crc, v)): (&'a Key, &'a HeadValue)| {
+                    (
+                        (&k[..], v.map(|(start, len)| &data[start..start + len])),
+                        *crc,
+                    )
                 };
                 match back {
                     false => {
@@ -492,26 +516,29 @@ pub(crate) struct BufIter<'a> {
 }
 
 impl<'a> BufIter<'a> {
-    fn step(&mut self, back: bool) -> Option<BufEntry<'a>> {
-        let mut best: Option<(usize, BufEntry<'a>)> = None;
+    fn step(&mut self, back: bool) -> Option<Hashed<'a>> {
+        let mut best: Option<(usize, Hashed<'a>)> = None;
         for (i, source) in self.sources.iter_mut().enumerate() {
-            if let Some(entry) = source.peek(back) {
-                let better = best.is_none_or(|(_, (key, _))| match back {
-                    false => entry.0 < key,
-                    true => entry.0 > key,
+            if let Some(item) = source.peek(back) {
+                let better = best.is_none_or(|(_, ((key, _), _))| match back {
+                    false => item.0 .0 < key,
+                    true => item.0 .0 > key,
                 });
                 if better {
-                    best = Some((i, entry));
+                    best = Some((i, item));
                 }
             }
         }
-        let (i, entry) = best?;
+        let (i, item) = best?;
         for source in &mut self.sources[i..] {
-            if source.peek(back).is_some_and(|(key, _)| key == entry.0) {
+            if source
+                .peek(back)
+                .is_some_and(|((key, _), _)| key == item.0 .0)
+            {
                 source.take(back);
             }
         }
-        Some(entry)
+        Some(item)
     }
 }
 
@@ -519,13 +546,13 @@ impl<'a> Iterator for BufIter<'a> {
     type Item = BufEntry<'a>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.step(false)
+        self.step(false).map(|(entry, _)| entry)
     }
 }
 
 impl DoubleEndedIterator for BufIter<'_> {
     fn next_back(&mut self) -> Option<Self::Item> {
-        self.step(true)
+        self.step(true).map(|(entry, _)| entry)
     }
 }
 
