@@ -156,6 +156,11 @@ impl Loop {
                 client.conn.tick(now, now_ms);
                 // A bug in one command closes that connection, not the loop's others.
                 let end = contained(id, || client.drive(&mut chunk)).unwrap_or(Drive::Close);
+                if role.is_none() {
+                    // Jobs for the group-commit thread go at once: it applies them while this
+                    // loop serves the next connections.
+                    hand_over(&server, None, &notifier, &jobs_rx);
+                }
                 client
                     .conn
                     .show_buffers(client.stream.as_raw_fd(), client.unsent());
