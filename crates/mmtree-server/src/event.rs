@@ -13,7 +13,7 @@
 //! none is forgotten (the periodic sweep only enforces timeouts and shutdown).
 
 use crate::conn::{Conn, Status, QUERY_BUFFER_MAX};
-use crate::jobs::{Event, Notifier, Outcome, WriteBatch};
+use crate::jobs::{Event, Job, Notifier, Outcome, WriteBatch};
 use crate::server::Server;
 use crate::writer;
 use mio::net::TcpStream;
@@ -232,7 +232,12 @@ fn hand_over(
         if let Some(mut writer) = held.filter(|_| server.writer.is_empty()) {
             // The answers go to this loop's channel; it reads them next without a wake.
             notifier.woken.store(true, Ordering::Release);
+            let blocks = group.iter().any(|b| matches!(b.job, Job::Block { .. }));
             writer.apply(group);
+            // A client blocked here with a timeout: the thread answers it when it passes.
+            if let Some(at) = writer.next_deadline().filter(|_| blocks) {
+                server.writer.nudge(at);
+            }
             return true;
         }
     }

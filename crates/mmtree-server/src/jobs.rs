@@ -186,8 +186,12 @@ pub struct Queue {
 #[derive(Default)]
 struct QueueState {
     jobs: Vec<WriteBatch>,
-    /// The thread waits on `ready`.
+    /// The thread waits on `ready`, until `wake_at` (ms since the epoch) at the latest.
     sleeping: bool,
+    wake_at: u64,
+    /// A deadline nearer than the thread knew of was set while it was awake: its next wait
+    /// returns at once, so it computes its wait again (`nudge`).
+    nudged: bool,
     /// Shutdown: no job is taken any more.
     closed: bool,
 }
@@ -235,11 +239,12 @@ impl Queue {
         }
     }
 
-    /// Waits up to `wait` for a job. False once the queue is closed and empty.
+    /// Waits up to `wait` for a job (or a `nudge`). False once the queue is closed and empty.
     pub fn wait(&self, wait: Duration) -> bool {
         let mut s = self.state();
-        if s.jobs.is_empty() && !s.closed {
+        if s.jobs.is_empty() && !s.closed && !std::mem::take(&mut s.nudged) {
             s.sleeping = true;
+            s.wake_at = store::now_ms().saturating_add(wait.as_millis() as u64);
             s = self
                 .ready
                 .wait_timeout(s, wait)
@@ -248,6 +253,18 @@ impl Queue {
             s.sleeping = false;
         }
         !(s.closed && s.jobs.is_empty())
+    }
+
+    /// A blocked client's deadline `at` (ms since the epoch) was registered by an event loop
+    /// holding the writer role: the thread, which answers timeouts, wakes in time for it.
+    pub fn nudge(&self, at: u64) {
+        let mut s = self.state();
+        if !s.sleeping {
+            s.nudged = true;
+        } else if at < s.wake_at {
+            s.sleeping = false;
+            self.ready.notify_one();
+        }
     }
 
     /// Closes the queue: jobs pushed after this are refused; the thread takes what is left.

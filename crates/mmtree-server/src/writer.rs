@@ -55,6 +55,11 @@ impl Writer {
         }
     }
 
+    /// The next blocked client's deadline (ms since the epoch), if one is blocked with a timeout.
+    pub fn next_deadline(&self) -> Option<u64> {
+        self.blocked.next_deadline()
+    }
+
     /// How long the group-commit thread may wait for a job: until the expiry sweep or the next
     /// blocked client's deadline (at most 100 ms).
     fn wait(&self) -> Duration {
@@ -137,15 +142,14 @@ impl Writer {
 
 /// True if an event loop holding the role may apply `job` itself. Scripts run on the
 /// group-commit thread, on its Lua state, where a runaway one is stopped by SCRIPT KILL while the
-/// loops serve on; blocking commands register their clients there, so the thread's wait always
-/// knows the next deadline (an event loop only serves or removes blocked clients, which never
-/// brings a deadline nearer).
+/// loops serve on. (A blocking command may run on a loop: the loop then tells the thread the
+/// next deadline, `Writer::next_deadline`, as the thread answers timeouts.)
 pub fn inline(job: &Job) -> bool {
     match job {
         Job::Writes { ops, .. } => !ops.iter().any(is_script),
         Job::Exec { ops, .. } => !ops.iter().any(|(_, op)| is_script(op)),
-        Job::Block { .. } => false,
-        Job::Watch { .. }
+        Job::Block { .. }
+        | Job::Watch { .. }
         | Job::Unwatch { .. }
         | Job::Release { .. }
         | Job::Unblock { .. }

@@ -20,7 +20,7 @@ pub fn start_server<S: AsRef<OsStr>>(db: &Path, extra: &[S]) -> (Child, u16) {
     let chosen = extra.iter().any(|a| a.as_ref() == "--durability");
     let durability = std::env::var("MMTREE_TEST_DURABILITY")
         .ok()
-        .filter(|_| !chosen)
+        .filter(|d| !chosen && !d.is_empty())
         .map(|d| ["--durability".to_string(), d]);
     let mut child = Command::new(env!("CARGO_BIN_EXE_mmtree"))
         .arg("serve")
