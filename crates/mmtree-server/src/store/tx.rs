@@ -110,14 +110,16 @@ impl Tx<'_> {
                 self.remove(key)?;
                 self.notify(notify::NEW, "new", key);
                 for (f, v) in fields {
-                    self.w
-                        .table(hash_name(self.db))?
-                        .insert(field_key(key, f), v)?;
+                    handles(self.db)
+                        .hashes
+                        .insert(&mut *self.w, field_key(key, f), v)?;
                 }
-                self.w.table(types_name(self.db))?.insert(key, kind)?;
-                self.w
-                    .table(table_name(self.db))?
-                    .insert(key, (fields.len() as u64).to_be_bytes())?;
+                handles(self.db).types.insert(&mut *self.w, key, kind)?;
+                handles(self.db).data.insert(
+                    &mut *self.w,
+                    key,
+                    (fields.len() as u64).to_be_bytes(),
+                )?;
                 self.set_expiry(key, None, expiry)?;
                 self.touch(key);
                 Ok(())
@@ -171,9 +173,9 @@ impl Tx<'_> {
 
     /// Inserts a row of the collection at `key` (its count row is the caller's: `store_count`).
     pub fn insert_row(&mut self, key: &[u8], field: &[u8], value: &[u8]) -> TxResult<()> {
-        self.w
-            .table(hash_name(self.db))?
-            .insert(field_key(key, field), value)?;
+        handles(self.db)
+            .hashes
+            .insert(&mut *self.w, field_key(key, field), value)?;
         self.touch(key);
         Ok(())
     }
@@ -181,10 +183,9 @@ impl Tx<'_> {
     /// Removes a row of the collection at `key`; true if it was there (its count row is the
     /// caller's: `store_count`).
     pub fn remove_row(&mut self, key: &[u8], field: &[u8]) -> TxResult<bool> {
-        let removed = self
-            .w
-            .table(hash_name(self.db))?
-            .remove(field_key(key, field))?;
+        let removed = handles(self.db)
+            .hashes
+            .remove(&mut *self.w, field_key(key, field))?;
         if removed {
             self.touch(key);
         }
@@ -209,13 +210,13 @@ impl Tx<'_> {
             }
             (b, Some(n)) => {
                 if b.is_none() {
-                    self.w.table(types_name(self.db))?.insert(key, kind)?;
+                    handles(self.db).types.insert(&mut *self.w, key, kind)?;
                     self.notify(notify::NEW, "new", key);
                 }
                 if b != Some(n) {
-                    self.w
-                        .table(table_name(self.db))?
-                        .insert(key, n.to_be_bytes())?;
+                    handles(self.db)
+                        .data
+                        .insert(&mut *self.w, key, n.to_be_bytes())?;
                 }
             }
         }
@@ -279,16 +280,16 @@ impl Tx<'_> {
     ) -> TxResult<bool> {
         let fk = field_key(key, field);
         let new = handles(self.db).hashes.get(&*self.w, &fk)?.is_none();
-        self.w.table(hash_name(self.db))?.insert(&fk, value)?;
+        handles(self.db).hashes.insert(&mut *self.w, &fk, value)?;
         if count.is_none() {
-            self.w.table(types_name(self.db))?.insert(key, kind)?;
+            handles(self.db).types.insert(&mut *self.w, key, kind)?;
             self.notify(notify::NEW, "new", key);
         }
         let n = count.unwrap_or(0) + u64::from(new);
         *count = Some(n);
-        self.w
-            .table(table_name(self.db))?
-            .insert(key, n.to_be_bytes())?;
+        handles(self.db)
+            .data
+            .insert(&mut *self.w, key, n.to_be_bytes())?;
         self.touch(key);
         Ok(new)
     }
@@ -298,10 +299,9 @@ impl Tx<'_> {
         let Some(n) = *count else {
             return Ok(false);
         };
-        let removed = self
-            .w
-            .table(hash_name(self.db))?
-            .remove(field_key(key, field))?;
+        let removed = handles(self.db)
+            .hashes
+            .remove(&mut *self.w, field_key(key, field))?;
         if removed {
             self.touch(key);
             if n <= 1 {
@@ -309,9 +309,9 @@ impl Tx<'_> {
                 *count = None;
             } else {
                 *count = Some(n - 1);
-                self.w
-                    .table(table_name(self.db))?
-                    .insert(key, (n - 1).to_be_bytes())?;
+                handles(self.db)
+                    .data
+                    .insert(&mut *self.w, key, (n - 1).to_be_bytes())?;
             }
         }
         Ok(removed)
@@ -337,7 +337,7 @@ impl Tx<'_> {
         if !self.not_string(key)? {
             return Ok(());
         }
-        self.w.table(types_name(self.db))?.remove(key)?;
+        handles(self.db).types.remove(&mut *self.w, key)?;
         let fields: Vec<Vec<u8>> = self.fields(key)?.into_iter().map(|(f, _)| f).collect();
         let mut t = self.w.table(hash_name(self.db))?;
         for f in fields {
@@ -369,7 +369,7 @@ impl Tx<'_> {
         }
         self.drop_hash(key)?;
         let old = self.expiry(key)?;
-        self.w.table(table_name(self.db))?.insert(key, data)?;
+        handles(self.db).data.insert(&mut *self.w, key, data)?;
         self.set_expiry(key, old, expiry)?;
         self.touch(key);
         Ok(())
@@ -381,7 +381,7 @@ impl Tx<'_> {
         let present = self.data(key)?.is_some();
         if present {
             self.drop_hash(key)?;
-            self.w.table(table_name(self.db))?.remove(key)?;
+            handles(self.db).data.remove(&mut *self.w, key)?;
         }
         self.set_expiry(key, old, None)?;
         let was_live = present && old.is_none_or(|at| at > self.now);
