@@ -223,7 +223,20 @@ fn hand_over(
     if group.is_empty() {
         return false;
     }
-    if let Some(role) = role.filter(|_| group.iter().all(|b| writer::inline(&b.job))) {
+    // A commit that would write the tree (a merge of the write buffer at its budget, which
+    // takes up to seconds on a large database) goes to the thread, so this loop's readers are
+    // served meanwhile. The record is estimated from the arguments, with room to spare.
+    let record = || {
+        group
+            .iter()
+            .map(|b| b.job.bytes() as u64 * 2 + 64)
+            .sum::<u64>()
+            + 4096
+    };
+    let inline = |_: &&writer::Role| {
+        group.iter().all(|b| writer::inline(&b.job)) && !server.db.merge_pending(record())
+    };
+    if let Some(role) = role.filter(inline) {
         let held = match role.try_lock() {
             Ok(writer) => Some(writer),
             Err(TryLockError::Poisoned(e)) => Some(e.into_inner()),

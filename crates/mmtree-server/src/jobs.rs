@@ -111,6 +111,23 @@ impl Job {
     }
 }
 
+impl Job {
+    /// The bytes of its commands' arguments: what its commit's log record holds, about (a
+    /// command such as SUNIONSTORE may write more than it was sent).
+    pub fn bytes(&self) -> usize {
+        let op = |op: &Op| op.args.iter().map(Vec::len).sum::<usize>();
+        match self {
+            Job::Writes { ops, .. } => ops.iter().map(op).sum(),
+            Job::Exec { ops, .. } => ops.iter().map(|(_, o)| op(o)).sum(),
+            Job::Block { op: o, .. } => op(o),
+            Job::Expire { keys, .. } => keys.iter().map(Vec::len).sum(),
+            Job::Watch { .. } | Job::Unwatch { .. } | Job::Release { .. } | Job::Unblock { .. } => {
+                0
+            }
+        }
+    }
+}
+
 /// A job whose answer nobody waits for (UNWATCH, a closed connection's release).
 pub fn unanswered(job: Job) -> WriteBatch {
     WriteBatch {

@@ -325,3 +325,59 @@ fn a_write_transaction_sent_away_still_counts_as_its_beginners() {
     drop(r);
     drop(db.begin_write().unwrap()); // free again, from either thread
 }
+
+/// `Db::merge_pending` says whether a commit of a given record size would write the tree (a
+/// server's event loop hands such a commit to its writer thread): after a clean open (the first
+/// commit checkpoints), when the record would reach the buffer's budget, and not otherwise.
+#[test]
+fn merge_pending_foretells_the_commit_that_writes_the_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pending.mmt");
+    let options = || {
+        mmtree::Options::default()
+            .log_bytes(64 << 10)
+            .merge_after_idle(None)
+    };
+    let commit = |db: &Db, i: u32| {
+        let mut w = db.begin_write().unwrap();
+        w.table("t")
+            .unwrap()
+            .insert(i.to_be_bytes(), [7u8; 1000])
+            .unwrap();
+        w.commit().unwrap();
+    };
+    let db = Db::open_with(&path, options()).unwrap();
+    commit(&db, 0); // a new database's first commit
+    commit(&db, 1);
+    assert!(db.stats().log_bytes > 0, "buffered");
+    assert!(!db.merge_pending(2000));
+    assert!(db.merge_pending(1 << 20), "a record past the budget");
+    let mut i = 2;
+    while !db.merge_pending(2000) {
+        let checkpoints = db.stats().checkpoints;
+        commit(&db, i);
+        assert_eq!(
+            db.stats().checkpoints,
+            checkpoints,
+            "commit {i} was buffered"
+        );
+        i += 1;
+        assert!(i < 100, "the budget is 64 KiB");
+    }
+    // Foretold: 2,000 more bytes of records reach the budget, so of the next two commits
+    // (about 1,000 bytes of record each) one merges (a checkpoint).
+    let checkpoints = db.stats().checkpoints;
+    commit(&db, i);
+    commit(&db, i + 1);
+    assert_eq!(db.stats().checkpoints, checkpoints + 1, "a commit merged");
+    assert!(!db.merge_pending(2000));
+    drop(db);
+    let db = Db::open_with(&path, options()).unwrap();
+    assert!(
+        db.merge_pending(100),
+        "closed cleanly: the first commit checkpoints"
+    );
+    commit(&db, 1000);
+    commit(&db, 1001);
+    assert!(!db.merge_pending(100));
+}

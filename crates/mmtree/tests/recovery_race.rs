@@ -341,3 +341,58 @@ fn a_dead_writers_record_is_replayed_by_an_opener_that_joins_a_ghost() {
     drop(ghost);
     assert!(db.check().unwrap().is_ok());
 }
+
+/// A handle's data-file presence lock can outlive its close for a moment: a child another thread
+/// is forking shares the handle's open file description until its exec closes it (an OFD lock
+/// goes with the description). The next open in the process, alone on the lock file, then finds
+/// the data file locked "through another lock file" and was refused with
+/// `OpenUnderAnotherName` (seen in `multiprocess.rs`'s read-only test under load: 1 run in 8).
+/// Method: the ghost is a descriptor of the data file holding the presence lock (byte 0), let go
+/// 50 ms after the open begins; the open must wait it out. A lock held on (a hard link's user)
+/// is still refused.
+#[test]
+fn an_open_waits_out_a_ghost_presence_lock_on_the_data_file() {
+    use std::os::fd::AsRawFd;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ghost-data.mmt");
+    let db = Db::open(&path).unwrap();
+    let mut w = db.begin_write().unwrap();
+    w.table("t").unwrap().insert(b"k", b"v").unwrap();
+    w.commit().unwrap();
+    drop(db);
+    let ghost_lock = |ghost: &std::fs::File| {
+        // SAFETY (test): a zeroed `flock` is a valid value; F_OFD_SETLK reads it.
+        let mut lock: libc::flock = unsafe { std::mem::zeroed() };
+        lock.l_type = libc::F_RDLCK as libc::c_short;
+        lock.l_whence = libc::SEEK_SET as libc::c_short;
+        lock.l_start = 0;
+        lock.l_len = 1;
+        // SAFETY (test): a valid descriptor and a valid pointer to the struct above.
+        let rc = unsafe { libc::fcntl(ghost.as_raw_fd(), libc::F_OFD_SETLK, &mut lock) };
+        assert_eq!(rc, 0, "ghost presence lock");
+    };
+    let ghost = std::fs::File::open(&path).unwrap();
+    ghost_lock(&ghost);
+    let letting_go = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        drop(ghost);
+    });
+    let db = Db::open(&path).unwrap();
+    letting_go.join().unwrap();
+    let read = db.begin_read().unwrap();
+    assert_eq!(
+        read.table("t").unwrap().unwrap().get(b"k").unwrap(),
+        Some(&b"v"[..])
+    );
+    drop(read);
+    drop(db);
+    // Held on: refused, as before.
+    let held = std::fs::File::open(&path).unwrap();
+    ghost_lock(&held);
+    assert!(matches!(
+        Db::open(&path),
+        Err(mmtree::Error::OpenUnderAnotherName { .. })
+    ));
+    drop(held);
+    assert!(Db::open(&path).is_ok());
+}

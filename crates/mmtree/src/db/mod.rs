@@ -369,6 +369,19 @@ impl Db {
         self.inner.sync_log()
     }
 
+    /// Whether a commit writing about `record_bytes` bytes of log record now would write the
+    /// tree before it returns: the buffer's records would reach their budget, or the last
+    /// checkpoint is older than [`Options::checkpoint_interval`] (a merge, see
+    /// [`Db::checkpoint`]), or the database was closed cleanly (its first commit is a
+    /// checkpoint). A caller that must not be held up by a merge (a server's event
+    /// loop, which applies its clients' writes itself) gives such a commit to another thread.
+    /// An answer for now: another process's commit may change it at any time.
+    pub fn merge_pending(&self, record_bytes: u64) -> bool {
+        self.inner
+            .published()
+            .is_ok_and(|state| self.inner.merge_due_with_record(&state, record_bytes))
+    }
+
     /// Merges the write buffer into the tree and checkpoints now: the buffered commits are
     /// applied to the tree in key order, the data file is synced, the newest commit's meta page
     /// written durably and the redo log started over (so a crash has nothing to replay).

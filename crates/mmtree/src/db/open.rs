@@ -19,6 +19,31 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long an open alone on its lock file waits for another holder of the data file's presence
+/// lock to let go before it refuses the open (`OpenUnderAnotherName`).
+const GHOST_WAIT: Duration = Duration::from_millis(250);
+
+/// The data file's presence lock for a process alone on the lock file: exclusive (shared and
+/// checked to be the only one, read-only). Another holder may be a ghost: a handle of this
+/// process that just closed, whose open file description a child forked by another thread
+/// shares until its exec (OFD locks go with the description: a fork-to-exec window, under a
+/// millisecond unless the machine is loaded). So it is tried again for up to `GHOST_WAIT`; a
+/// real other user (a hard link's, a deleted lock file's) holds on and is refused after it.
+fn presence_alone(file: &File, read_only: bool) -> Result<bool> {
+    let deadline = Instant::now() + GHOST_WAIT;
+    loop {
+        let got = match read_only {
+            true => lock_data_file_alone(file)?,
+            false => lock_data_file(file, true)?,
+        };
+        if got || Instant::now() >= deadline {
+            return Ok(got);
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
 
 /// Opens (or creates) the database in `file`, found at `path`.
 pub(crate) fn open_shared(
@@ -69,10 +94,7 @@ pub(crate) fn open_shared(
         // Alone on this lock file, but is anyone using the data file through another one
         // (a hard link, a deleted lock file)? Their presence lock on the data file says so.
         // (A read-only data file can only hold a shared lock: taken, then checked to be alone.)
-        let got = match options.read_only {
-            true => lock_data_file_alone(&file)?,
-            false => lock_data_file(&file, true)?,
-        };
+        let got = presence_alone(&file, options.read_only)?;
         if !got {
             return Err(split(match private {
                 true => {

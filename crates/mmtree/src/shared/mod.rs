@@ -502,6 +502,23 @@ impl Shared {
         age >= self.options.checkpoint_interval
     }
 
+    /// `merge_due` of the state a commit of a `record_len`-byte record would publish
+    /// (`Db::merge_pending`).
+    pub(crate) fn merge_due_with_record(&self, state: &PublishedState, record_len: u64) -> bool {
+        if state.meta.closed_cleanly {
+            return true; // the first commit after a clean close goes to the tree (a checkpoint)
+        }
+        if !state.buffered() && record_len == 0 {
+            return false;
+        }
+        if state.log_end - RECORDS_AT + record_len >= self.checkpoint_budget(&state.meta) {
+            return true;
+        }
+        let (_, last_ns) = self.lock.log_counters();
+        let age = Duration::from_nanos(unix_now_ns().saturating_sub(last_ns));
+        age >= self.options.checkpoint_interval
+    }
+
     /// Whether appending a record of `record_len` bytes to `state`'s log would make a merge due
     /// at once (by its size): the commit then goes to the tree directly, one log write and sync
     /// less (W1's commits of 100,000 records take this path).
