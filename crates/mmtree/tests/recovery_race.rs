@@ -348,7 +348,7 @@ fn a_dead_writers_record_is_replayed_by_an_opener_that_joins_a_ghost() {
 /// the data file locked "through another lock file" and was refused with
 /// `OpenUnderAnotherName` (seen in `multiprocess.rs`'s read-only test under load: 1 run in 8).
 /// Method: the ghost is a descriptor of the data file holding the presence lock (byte 0), let go
-/// 50 ms after the open begins; the open must wait it out. A lock held on (a hard link's user)
+/// 10 ms after the open begins; the open must wait it out. A lock held on (a hard link's user)
 /// is still refused.
 #[test]
 fn an_open_waits_out_a_ghost_presence_lock_on_the_data_file() {
@@ -374,7 +374,7 @@ fn an_open_waits_out_a_ghost_presence_lock_on_the_data_file() {
     let ghost = std::fs::File::open(&path).unwrap();
     ghost_lock(&ghost);
     let letting_go = std::thread::spawn(move || {
-        std::thread::sleep(std::time::Duration::from_millis(50));
+        std::thread::sleep(std::time::Duration::from_millis(10));
         drop(ghost);
     });
     let db = Db::open(&path).unwrap();
