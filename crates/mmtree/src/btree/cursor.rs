@@ -67,6 +67,10 @@ impl<'a> Cursor<'a> {
             };
             stack.push((view, index));
             node = view.child(index)?;
+            // The child's header and first slots asked for at once, as `btree::get` does.
+            if let NodeRef::Page(id) = node {
+                source.touch_ahead(id);
+            }
         }
         let mut cursor = Cursor {
             stack,
@@ -109,6 +113,9 @@ impl<'a> Cursor<'a> {
             };
             stack.push((view, index));
             node = view.child(index)?;
+            if let NodeRef::Page(id) = node {
+                source.touch_ahead(id);
+            }
         }
         let mut cursor = Cursor {
             stack,
