@@ -201,7 +201,7 @@ const ROWS: &[Row] = &[
     // The rest of Redis 7.0's 240 commands, offered or not (every one is a row).
     row("BLMOVE", Yes, "blocking: see BLPOP", &[&["RPUSH", "l", "a"], &["BLMOVE", "l", "m", "RIGHT", "LEFT", "0"]], "\"a\""),
     row("BLMPOP", Yes, "blocking: see BLPOP", &[&["RPUSH", "l", "a", "b", "c"], &["BLMPOP", "0", "2", "none", "l", "LEFT", "COUNT", "2"]], "[\"l\", [\"a\", \"b\"]]"),
-    row("BLPOP", Yes, "a blocked client is held by the group-commit writer and served, in arrival order per key, in the transaction of the write that fills its key (answered once that commit is made); the connection reads nothing more meanwhile; CLIENT UNBLOCK, timeouts, non-blocking inside MULTI", &[&["RPUSH", "l", "a", "b"], &["BLPOP", "none", "l", "0"]], "[\"l\", \"a\"]"),
+    row("BLPOP", Yes, "a blocked client is held by the writer (the group commit's state) and served, in arrival order per key, in the transaction of the write that fills its key (answered once that commit is made); the connection reads nothing more meanwhile; CLIENT UNBLOCK, timeouts, non-blocking inside MULTI", &[&["RPUSH", "l", "a", "b"], &["BLPOP", "none", "l", "0"]], "[\"l\", \"a\"]"),
     row("BRPOP", Yes, "blocking: see BLPOP", &[&["BRPOP", "none", "0.01"]], "nil"),
     row("BRPOPLPUSH", Yes, "blocking: see BLPOP", &[&["MULTI"], &["BRPOPLPUSH", "none", "m", "0"], &["EXEC"]], "[nil]"),
     row("BZMPOP", Yes, "blocking: see BLPOP", &[&["ZADD", "z", "1", "a", "2", "b"], &["BZMPOP", "0", "1", "z", "MAX", "COUNT", "5"]], "[\"z\", [[\"b\", \"2\"], [\"a\", \"1\"]]]"),
