@@ -234,7 +234,14 @@ fn hand_over(
             + 4096
     };
     let inline = |_: &&writer::Role| {
-        group.iter().all(|b| writer::inline(&b.job)) && !server.db.merge_pending(record())
+        if !group.iter().all(|b| writer::inline(&b.job)) {
+            return false;
+        }
+        let merging = server.db.merge_pending(record());
+        if merging {
+            server.stats.merge_handoffs.fetch_add(1, Ordering::Relaxed);
+        }
+        !merging
     };
     if let Some(role) = role.filter(inline) {
         let held = match role.try_lock() {

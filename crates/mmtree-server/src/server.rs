@@ -100,6 +100,9 @@ pub struct Stats {
     pub auth_failures: AtomicU64,
     pub commits: AtomicU64,
     pub committed_writes: AtomicU64,
+    /// Groups an event loop handed to the group-commit thread because their commit would merge
+    /// the write buffer into the tree (`event::hand_over`; INFO `mmtree_merge_handoffs`).
+    pub merge_handoffs: AtomicU64,
     pub expired: AtomicU64,
     /// Clients the writer holds blocked now (`blocking::Blocked`; INFO `blocked_clients`).
     pub blocked: AtomicU64,
@@ -400,7 +403,7 @@ impl Server {
             "persistence" => {
                 let d = self.db.stats();
                 format!(
-                    "loading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\nmmtree_last_commit:{}\r\nmmtree_file_bytes:{}\r\nmmtree_commits:{}\r\nmmtree_committed_writes:{}\r\n\
+                    "loading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\nmmtree_last_commit:{}\r\nmmtree_file_bytes:{}\r\nmmtree_commits:{}\r\nmmtree_committed_writes:{}\r\nmmtree_merge_handoffs:{}\r\n\
                      mmtree_log_bytes:{}\r\nmmtree_log_syncs:{}\r\nmmtree_checkpoints:{}\r\nmmtree_last_checkpoint_txn:{}\r\n\
                      mmtree_last_checkpoint_age_seconds:{}\r\nmmtree_last_checkpoint_ms:{:.1}\r\nmmtree_pages_pinned:{}\r\n",
                     load(&s.dirty),
@@ -409,6 +412,7 @@ impl Server {
                     d.file_bytes,
                     load(&s.commits),
                     load(&s.committed_writes),
+                    load(&s.merge_handoffs),
                     d.log_bytes,
                     d.log_syncs,
                     d.checkpoints,
