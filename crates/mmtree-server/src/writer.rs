@@ -39,7 +39,7 @@ pub type Role = Arc<Mutex<Writer>>;
 
 /// Takes the role, waiting (a holder's panic is caught inside `commit_segment`, so a poisoned
 /// lock still guards a consistent state).
-pub fn hold(role: &Role) -> MutexGuard<'_, Writer> {
+fn hold(role: &Role) -> MutexGuard<'_, Writer> {
     role.lock().unwrap_or_else(PoisonError::into_inner)
 }
 

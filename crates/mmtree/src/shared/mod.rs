@@ -491,10 +491,13 @@ impl Shared {
     /// or the last checkpoint is older than `Options::checkpoint_interval` (checked at each
     /// commit).
     pub(crate) fn merge_due(&self, state: &PublishedState) -> bool {
-        if !state.buffered() {
-            return false;
-        }
-        if state.log_end - RECORDS_AT >= self.checkpoint_budget(&state.meta) {
+        state.buffered() && self.merge_due_by(state, 0)
+    }
+
+    /// The log's records and `record_len` more reach the budget, or the last checkpoint is
+    /// older than `Options::checkpoint_interval`.
+    fn merge_due_by(&self, state: &PublishedState, record_len: u64) -> bool {
+        if state.log_end - RECORDS_AT + record_len >= self.checkpoint_budget(&state.meta) {
             return true;
         }
         let (_, last_ns) = self.lock.log_counters();
@@ -505,18 +508,9 @@ impl Shared {
     /// `merge_due` of the state a commit of a `record_len`-byte record would publish
     /// (`Db::merge_pending`).
     pub(crate) fn merge_due_with_record(&self, state: &PublishedState, record_len: u64) -> bool {
-        if state.meta.closed_cleanly {
-            return true; // the first commit after a clean close goes to the tree (a checkpoint)
-        }
-        if !state.buffered() && record_len == 0 {
-            return false;
-        }
-        if state.log_end - RECORDS_AT + record_len >= self.checkpoint_budget(&state.meta) {
-            return true;
-        }
-        let (_, last_ns) = self.lock.log_counters();
-        let age = Duration::from_nanos(unix_now_ns().saturating_sub(last_ns));
-        age >= self.options.checkpoint_interval
+        // (The first commit after a clean close goes to the tree: a checkpoint.)
+        state.meta.closed_cleanly
+            || ((state.buffered() || record_len > 0) && self.merge_due_by(state, record_len))
     }
 
     /// Whether appending a record of `record_len` bytes to `state`'s log would make a merge due
