@@ -346,14 +346,15 @@ fn merge_pending_foretells_the_commit_that_writes_the_tree() {
             .unwrap();
         w.commit().unwrap();
     };
+    let pending = |db: &Db, record_bytes: u64| db.merge_pending(record_bytes).unwrap();
     let db = Db::open_with(&path, options()).unwrap();
     commit(&db, 0); // a new database's first commit
     commit(&db, 1);
     assert!(db.stats().log_bytes > 0, "buffered");
-    assert!(!db.merge_pending(2000));
-    assert!(db.merge_pending(1 << 20), "a record past the budget");
+    assert!(!pending(&db, 2000));
+    assert!(pending(&db, 1 << 20), "a record past the budget");
     let mut i = 2;
-    while !db.merge_pending(2000) {
+    while !pending(&db, 2000) {
         let checkpoints = db.stats().checkpoints;
         commit(&db, i);
         assert_eq!(
@@ -370,14 +371,14 @@ fn merge_pending_foretells_the_commit_that_writes_the_tree() {
     commit(&db, i);
     commit(&db, i + 1);
     assert_eq!(db.stats().checkpoints, checkpoints + 1, "a commit merged");
-    assert!(!db.merge_pending(2000));
+    assert!(!pending(&db, 2000));
     drop(db);
     let db = Db::open_with(&path, options()).unwrap();
     assert!(
-        db.merge_pending(100),
+        pending(&db, 100),
         "closed cleanly: the first commit checkpoints"
     );
     commit(&db, 1000);
     commit(&db, 1001);
-    assert!(!db.merge_pending(100));
+    assert!(!pending(&db, 100));
 }

@@ -375,11 +375,11 @@ impl Db {
     /// [`Db::checkpoint`]), or the database was closed cleanly (its first commit is a
     /// checkpoint). A caller that must not be held up by a merge (a server's event
     /// loop, which applies its clients' writes itself) gives such a commit to another thread.
-    /// An answer for now: another process's commit may change it at any time.
-    pub fn merge_pending(&self, record_bytes: u64) -> bool {
-        self.inner
-            .published()
-            .is_ok_and(|state| self.inner.merge_due_with_record(&state, record_bytes))
+    /// An answer for now: another process's commit may change it at any time. An error: the
+    /// published state could not be read (a damaged lock file), as the commit would find.
+    pub fn merge_pending(&self, record_bytes: u64) -> Result<bool> {
+        let state = self.inner.published()?;
+        Ok(self.inner.merge_due_with_record(&state, record_bytes))
     }
 
     /// Merges the write buffer into the tree and checkpoints now: the buffered commits are
