@@ -1288,7 +1288,7 @@ impl PyReadTable {
     }
 
     fn __len__(&self, py: Python<'_>) -> PyResult<usize> {
-        self.with(py, |_, t, _| Ok(t.len() as usize))
+        self.with(py, |_, t, _| Ok(t.len().or_raise()? as usize))
     }
 
     /// Iterates over (key, value) pairs with start <= key < end (either None: open), in key

@@ -136,7 +136,7 @@ fn copy_live_data(db: &mmtree::Db, dest: &Path) -> Result<()> {
     let names = read.list_tables()?;
     let mut total = 0;
     for name in &names {
-        total += read.table(name)?.map_or(0, |t| t.len());
+        total += read.table(name)?.map_or(Ok(0), |t| t.len())?;
     }
     let progress = crate::progress::bar("copying", total, "records");
     for name in names {
@@ -152,7 +152,7 @@ fn copy_live_data(db: &mmtree::Db, dest: &Path) -> Result<()> {
                 progress.inc(4096);
             }
         }
-        progress.set_position(progress.position() + table.len() % 4096);
+        progress.set_position(progress.position() + table.len()? % 4096);
         loader.finish()?;
         w.commit()?;
     }

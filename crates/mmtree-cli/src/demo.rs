@@ -262,7 +262,7 @@ pub fn run(args: Args) -> Result<()> {
     drop(db);
     let started = Instant::now();
     let db = Db::open(&path)?;
-    let len = db.begin_read()?.table(TABLE)?.map_or(0, |t| t.len());
+    let len = db.begin_read()?.table(TABLE)?.map_or(Ok(0), |t| t.len())?;
     let reopen = started.elapsed();
     outln!("  reopen       {len:>11} records  {:>9.2?}", reopen)?;
 

@@ -115,7 +115,10 @@ pub fn run(args: Args) -> Result<()> {
         }
     }
     let mut out = args.sink()?;
-    let total = tables.iter().map(|(_, t)| t.len()).sum();
+    let total = tables
+        .iter()
+        .map(|(_, t)| t.len())
+        .sum::<mmtree::Result<u64>>()?;
     let progress = crate::progress::bar("dumping", total, "records");
     let mut count = 0u64;
     for (name, table) in &tables {

@@ -484,7 +484,7 @@ fn write_batch(db: &mmtree::Db, args: &Args, batch: &Batch, stats: &mut Stats) -
     let entries = &batch.entries;
     let at_line = |line: u64| move |error: mmtree::Error| anyhow::anyhow!("line {line}: {error}");
     let mut w = crate::writer::begin_write(db, args.wait)?;
-    let empty = w.table(&batch.table)?.is_empty();
+    let empty = w.table(&batch.table)?.is_empty()?;
     let sorted = entries.windows(2).all(|pair| pair[0].1 < pair[1].1);
     if args.sorted && !empty && stats.last_key.is_none() {
         bail!(

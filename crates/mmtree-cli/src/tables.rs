@@ -48,7 +48,7 @@ pub fn run(args: Args) -> Result<()> {
                 if !args.all && mmtree_server::is_internal_table(&name) {
                     continue;
                 }
-                let len = read.table(&name)?.map_or(0, |t| t.len());
+                let len = read.table(&name)?.map_or(Ok(0), |t| t.len())?;
                 if args.json {
                     outln!("{}", serde_json::json!({"table": name, "entries": len}))?;
                 } else {

@@ -37,7 +37,8 @@ fn demo_loads_reads_back_and_reports() {
             .table("demo")
             .unwrap()
             .unwrap()
-            .len(),
+            .len()
+            .unwrap(),
         20_000
     );
 }

@@ -168,7 +168,7 @@ impl Rows for Snapshot<'_, '_> {
     }
 
     fn len(&mut self, table: Table) -> mmtree::Result<u64> {
-        Ok(self.table(table).map_or(0, |t| t.len()))
+        self.table(table).map_or(Ok(0), |t| t.len())
     }
 
     fn count(

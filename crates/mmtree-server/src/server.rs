@@ -516,16 +516,16 @@ impl Server {
                         let Some(t) = read.table(store::table_name(db))? else {
                             continue;
                         };
-                        if t.is_empty() {
+                        let keys = t.len()?;
+                        if keys == 0 {
                             continue;
                         }
                         let (expires, avg_ttl) = match read.table(store::expires_name(db))? {
-                            Some(e) => (e.len(), store::average_ttl(&e, now)?),
+                            Some(e) => (e.len()?, store::average_ttl(&e, now)?),
                             None => (0, 0),
                         };
                         keyspace.push_str(&format!(
-                            "db{db}:keys={},expires={expires},avg_ttl={avg_ttl}\r\n",
-                            t.len()
+                            "db{db}:keys={keys},expires={expires},avg_ttl={avg_ttl}\r\n"
                         ));
                     }
                     Ok(())

@@ -712,11 +712,10 @@ pub(crate) fn check(read: &ReadTransaction) -> CheckReport {
                 }
                 continue;
             }
-            let tree_len = match at {
-                Some(i) if !table.cleared => tables[i].entries,
-                _ => 0,
-            };
-            match crate::txn::buffered_len(name, tree_len, Some(table)) {
+            // (The tree's count is the catalog's, checked against the walk above; the buffer's
+            // unsure puts are looked up in the tree.)
+            let len = read.table(name).and_then(|t| t.map_or(Ok(0), |t| t.len()));
+            match len {
                 Ok(len) => match at {
                     Some(i) => tables[i].entries = len,
                     None => tables.push(TableReport {

@@ -15,8 +15,8 @@ use crate::error::{Error, Result};
 use crate::log::Op;
 use imbl::OrdMap;
 use std::ops::Bound;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
 /// A Bloom filter of the keys buffered in one log generation of one process, shared by every
 /// view of it: bits are only ever set, so a view's keys are always in its filter (no false
@@ -122,6 +122,9 @@ pub(crate) struct Run {
     /// lookup searches only the runs whose filter may hold its key, so a key buffered long ago
     /// costs a filter probe per newer run, not a search.
     filter: Vec<u64>,
+    /// How many of the run's unsure entries (`UNSURE_BIT`) the tree under the buffer holds,
+    /// once a count asked (`TableBuf::unsure_in_tree`): the run and that tree never change.
+    unsure_hits: OnceLock<u64>,
 }
 
 /// Runs shorter than this have no filter (a search of them stays in a few cache lines).
@@ -139,7 +142,8 @@ struct Slot {
     /// Where the key begins in the run's data (a run holds less than 4 GiB: at most the merge
     /// budget, 64 MiB of records, and one transaction's).
     off: u32,
-    /// The key's length; the top bit: a removal (no value).
+    /// The key's length (`KEY_LEN_MASK`); the top bit: a removal (no value); the next:
+    /// unsure (`UNSURE_BIT`).
     key_len: u32,
     value_len: u32,
     /// The key's CRC-32C (`stored_hash`).
@@ -147,6 +151,16 @@ struct Slot {
 }
 
 const REMOVED_BIT: u32 = 1 << 31;
+
+/// A slot's key was first buffered by a put that did not look in the tree: the table's
+/// `len_delta` counted it as new, and a count subtracts it again if the tree holds the key
+/// (`TableBuf::unsure_in_tree`). Set on one entry per key of a generation at most: a put marks
+/// its key unsure only when nothing of the buffer holds it, and a merge of entries keeps the
+/// mark (`BufIter::step`).
+const UNSURE_BIT: u32 = 1 << 30;
+
+/// A slot's key length, without its flags (keys are shorter than a page).
+const KEY_LEN_MASK: u32 = UNSURE_BIT - 1;
 
 fn key_prefix(key: &[u8]) -> u64 {
     let mut bytes = [0u8; 8];
@@ -156,18 +170,30 @@ fn key_prefix(key: &[u8]) -> u64 {
 }
 
 impl Run {
+    #[cfg(test)]
+    fn clone_for_test(&self) -> Run {
+        Run {
+            data: self.data.clone(),
+            slots: self.slots.clone(),
+            shared: self.shared,
+            fences: self.fences.clone(),
+            filter: self.filter.clone(),
+            unsure_hits: self.unsure_hits.clone(),
+        }
+    }
+
     fn len(&self) -> usize {
         self.slots.len()
     }
 
     fn key_at(&self, slot: &Slot) -> &[u8] {
         let off = slot.off as usize;
-        &self.data[off..off + (slot.key_len & !REMOVED_BIT) as usize]
+        &self.data[off..off + (slot.key_len & KEY_LEN_MASK) as usize]
     }
 
     fn entry(&self, i: usize) -> BufEntry<'_> {
         let slot = &self.slots[i];
-        let key_len = (slot.key_len & !REMOVED_BIT) as usize;
+        let key_len = (slot.key_len & KEY_LEN_MASK) as usize;
         let off = slot.off as usize;
         let key = &self.data[off..off + key_len];
         let value = (slot.key_len & REMOVED_BIT == 0).then(|| {
@@ -204,6 +230,11 @@ impl Run {
         })
     }
 
+    fn hashed(&self, i: usize) -> Hashed<'_> {
+        let slot = &self.slots[i];
+        (self.entry(i), slot.hash, slot.key_len & UNSURE_BIT != 0)
+    }
+
     fn find(&self, key: &[u8], hash: KeyHash) -> Option<Option<&[u8]>> {
         if !self.filter.is_empty() {
             let mask = self.filter.len() as u64 * 64 - 1;
@@ -225,7 +256,21 @@ impl Run {
             shared: 0,
             fences: Vec::new(),
             filter: Vec::new(),
+            unsure_hits: OnceLock::new(),
         }
+    }
+
+    /// How many of the run's unsure keys `in_tree` finds (computed once per run).
+    fn unsure_in_tree(&self, in_tree: &mut dyn FnMut(&[u8]) -> Result<bool>) -> Result<u64> {
+        if let Some(&hits) = self.unsure_hits.get() {
+            return Ok(hits);
+        }
+        let mut hits = 0;
+        for slot in self.slots.iter().filter(|s| s.key_len & UNSURE_BIT != 0) {
+            hits += u64::from(in_tree(self.key_at(slot))?);
+        }
+        let _ = self.unsure_hits.set(hits);
+        Ok(hits)
     }
 
     /// After the last `push`: the shared beginning, and the slot prefixes after it.
@@ -256,10 +301,14 @@ impl Run {
         self
     }
 
-    /// Appends an entry (keys come in increasing order), with its key's CRC-32C.
-    fn push(&mut self, key: &[u8], value: Option<&[u8]>, hash: u32) {
+    /// Appends an entry (keys come in increasing order), with its key's CRC-32C and whether it
+    /// is unsure (`UNSURE_BIT`).
+    fn push(&mut self, key: &[u8], value: Option<&[u8]>, hash: u32, unsure: bool) {
         debug_assert!(self.slots.last().is_none_or(|s| self.key_at(s) < key));
-        let key_len = u32::try_from(key.len()).expect("keys are shorter than a page");
+        let key_len = u32::try_from(key.len())
+            .ok()
+            .filter(|&n| n <= KEY_LEN_MASK)
+            .expect("keys are shorter than a page");
         let value_len = value.map_or(0, |v| {
             u32::try_from(v.len()).expect("values are at most VALUE_SIZE_MAX bytes")
         });
@@ -267,7 +316,9 @@ impl Run {
             prefix: 0, // set by `finish`
             off: u32::try_from(self.data.len()).expect("a run holds less than 4 GiB"),
             hash,
-            key_len: key_len | if value.is_none() { REMOVED_BIT } else { 0 },
+            key_len: key_len
+                | if value.is_none() { REMOVED_BIT } else { 0 }
+                | if unsure { UNSURE_BIT } else { 0 },
             value_len,
         });
         self.data.extend_from_slice(key);
@@ -275,9 +326,26 @@ impl Run {
     }
 }
 
-/// A head entry: the key's CRC-32C, and its value (at `head_data[start..start + len]`) or
-/// `None`: removed.
-type HeadValue = (u32, Option<(usize, usize)>);
+/// A head entry: the key's CRC-32C, its value (at `head_data[start..start + len]`) or `None`:
+/// removed, and whether it is unsure (`UNSURE_BIT`).
+type HeadValue = (u32, Option<(usize, usize)>, bool);
+
+/// What a count found of the head's unsure keys: the first `checked` of `TableBuf::head_unsure`,
+/// `hits` of them in the tree. Atomics only so that views stay `Sync`: the head is the writer's.
+#[derive(Debug, Default)]
+struct HeadMemo {
+    checked: AtomicUsize,
+    hits: AtomicU64,
+}
+
+impl Clone for HeadMemo {
+    fn clone(&self) -> HeadMemo {
+        HeadMemo {
+            checked: AtomicUsize::new(self.checked.load(Ordering::Relaxed)),
+            hits: AtomicU64::new(self.hits.load(Ordering::Relaxed)),
+        }
+    }
+}
 
 /// One table's buffered changes: the open transaction's (`head`, writer only) over sorted runs
 /// of committed ones.
@@ -288,10 +356,13 @@ pub(crate) struct TableBuf {
     /// the views readers clone have an empty head.
     head: std::collections::BTreeMap<Key, HeadValue>,
     head_data: Vec<u8>,
+    /// The head's unsure keys, in the order they came (each once).
+    head_unsure: Vec<Key>,
+    head_memo: HeadMemo,
     /// Committed changes, oldest first; a key in a newer run shadows the older ones.
     runs: Vec<Arc<Run>>,
     /// Entries added minus entries removed, relative to the tree's count (or to zero when
-    /// `cleared`).
+    /// `cleared`), counting every unsure put as an addition (see `unsure_in_tree`).
     pub(crate) len_delta: i64,
     /// The table was dropped in the buffer: the tree's entries are gone.
     pub(crate) cleared: bool,
@@ -317,13 +388,50 @@ impl TableBuf {
         if self.filter.as_ref().is_some_and(|f| !f.has(hash)) {
             return None;
         }
-        if let Some((_, value)) = self.head.get(key) {
+        if let Some((_, value, _)) = self.head.get(key) {
             return Some(value.map(|(start, len)| &self.head_data[start..start + len]));
         }
         self.runs.iter().rev().find_map(|run| run.find(key, hash))
     }
 
-    fn insert(&mut self, key: &[u8], value: Option<&[u8]>) {
+    /// How many of the unsure keys (`UNSURE_BIT`) `in_tree` finds in the tree under the
+    /// buffer: what `len_delta` counted as added and was not. Each run's answer is kept, and
+    /// so is the head's so far, so a count after a count looks up only the keys since.
+    pub(crate) fn unsure_in_tree(
+        &self,
+        in_tree: &mut dyn FnMut(&[u8]) -> Result<bool>,
+    ) -> Result<u64> {
+        let mut hits = 0;
+        for run in &self.runs {
+            hits += run.unsure_in_tree(in_tree)?;
+        }
+        let memo = &self.head_memo;
+        let (mut checked, mut head_hits) = (
+            memo.checked.load(Ordering::Relaxed),
+            memo.hits.load(Ordering::Relaxed),
+        );
+        for key in &self.head_unsure[checked..] {
+            head_hits += u64::from(in_tree(key)?);
+            checked += 1;
+        }
+        memo.checked.store(checked, Ordering::Relaxed);
+        memo.hits.store(head_hits, Ordering::Relaxed);
+        Ok(hits + head_hits)
+    }
+
+    /// Drops every entry (the table is dropped or created again).
+    fn clear_entries(&mut self) {
+        self.head.clear();
+        self.head_data.clear();
+        self.head_unsure.clear();
+        self.head_memo = HeadMemo::default();
+        self.runs.clear();
+        self.len_delta = 0;
+    }
+
+    /// `unsure`: nothing of the buffer held `key` and the tree was not asked (kept for the key
+    /// if it was set before).
+    fn insert(&mut self, key: &[u8], value: Option<&[u8]>, unsure: bool) {
         let crc = crc32c::crc32c(key);
         if let Some(filter) = &self.filter {
             filter.add(stored_hash(crc));
@@ -333,7 +441,19 @@ impl TableBuf {
             self.head_data.extend_from_slice(v);
             (start, v.len())
         });
-        self.head.insert(Key::from_slice(key), (crc, value));
+        let key = Key::from_slice(key);
+        if unsure {
+            self.head_unsure.push(key.clone());
+        }
+        match self.head.entry(key) {
+            std::collections::btree_map::Entry::Vacant(e) => {
+                e.insert((crc, value, unsure));
+            }
+            std::collections::btree_map::Entry::Occupied(mut e) => {
+                let was_unsure = e.get().2;
+                e.insert((crc, value, unsure || was_unsure));
+            }
+        }
     }
 
     /// The buffered entries with keys in `(lo, hi)`, in key order (both ends), the newest
@@ -418,14 +538,30 @@ impl TableBuf {
                 });
             }
             let mut merged = BufIter { sources };
-            while let Some(((key, value), hash)) = merged.step(false) {
-                run.push(key, value, hash);
+            while let Some(((key, value), hash, unsure)) = merged.step(false) {
+                run.push(key, value, hash, unsure);
+            }
+        }
+        let run = run.finish();
+        // A count made before keeps its answer if it covered every merged entry.
+        let memo = &self.head_memo;
+        if memo.checked.load(Ordering::Relaxed) == self.head_unsure.len() {
+            let older: Option<u64> = self.runs[keep..]
+                .iter()
+                .map(|r| r.unsure_hits.get().copied())
+                .sum();
+            if let Some(older) = older {
+                let _ = run
+                    .unsure_hits
+                    .set(older + memo.hits.load(Ordering::Relaxed));
             }
         }
         self.runs.truncate(keep);
-        self.runs.push(Arc::new(run.finish()));
+        self.runs.push(Arc::new(run));
         self.head.clear();
         self.head_data = Vec::new();
+        self.head_unsure.clear();
+        self.head_memo = HeadMemo::default();
     }
 }
 
@@ -447,8 +583,9 @@ enum Source<'a> {
     },
 }
 
-/// An entry and its key's CRC-32C, as a merge of runs carries them.
-type Hashed<'a> = (BufEntry<'a>, u32);
+/// An entry, its key's CRC-32C and whether it is unsure (`UNSURE_BIT`), as a merge of runs
+/// carries them.
+type Hashed<'a> = (BufEntry<'a>, u32, bool);
 
 impl<'a> Source<'a> {
     fn peek(&mut self, back: bool) -> Option<Hashed<'a>> {
@@ -459,8 +596,8 @@ impl<'a> Source<'a> {
                 back: b,
             } => match (*f < *b, back) {
                 (false, _) => None,
-                (true, false) => Some((run.entry(*f), run.slots[*f].hash)),
-                (true, true) => Some((run.entry(*b - 1), run.slots[*b - 1].hash)),
+                (true, false) => Some(run.hashed(*f)),
+                (true, true) => Some(run.hashed(*b - 1)),
             },
             Source::Head {
                 it,
@@ -469,10 +606,11 @@ impl<'a> Source<'a> {
                 back: held_back,
             } => {
                 let data: &'a [u8] = data;
-                let resolve = |(k, (crc, v)): (&'a Key, &'a HeadValue)| {
+                let resolve = |(k, (crc, v, unsure)): (&'a Key, &'a HeadValue)| {
                     (
                         (&k[..], v.map(|(start, len)| &data[start..start + len])),
                         *crc,
+                        *unsure,
                     )
                 };
                 match back {
@@ -520,7 +658,7 @@ impl<'a> BufIter<'a> {
         let mut best: Option<(usize, Hashed<'a>)> = None;
         for (i, source) in self.sources.iter_mut().enumerate() {
             if let Some(item) = source.peek(back) {
-                let better = best.is_none_or(|(_, ((key, _), _))| match back {
+                let better = best.is_none_or(|(_, ((key, _), _, _))| match back {
                     false => item.0 .0 < key,
                     true => item.0 .0 > key,
                 });
@@ -529,13 +667,13 @@ impl<'a> BufIter<'a> {
                 }
             }
         }
-        let (i, item) = best?;
+        let (i, mut item) = best?;
         for source in &mut self.sources[i..] {
-            if source
-                .peek(back)
-                .is_some_and(|((key, _), _)| key == item.0 .0)
-            {
-                source.take(back);
+            if let Some(((key, _), _, unsure)) = source.peek(back) {
+                if key == item.0 .0 {
+                    item.2 |= unsure; // the key's mark, wherever it is (`UNSURE_BIT`)
+                    source.take(back);
+                }
             }
         }
         Some(item)
@@ -546,13 +684,13 @@ impl<'a> Iterator for BufIter<'a> {
     type Item = BufEntry<'a>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.step(false).map(|(entry, _)| entry)
+        self.step(false).map(|(entry, _, _)| entry)
     }
 }
 
 impl DoubleEndedIterator for BufIter<'_> {
     fn next_back(&mut self) -> Option<Self::Item> {
-        self.step(true).map(|(entry, _)| entry)
+        self.step(true).map(|(entry, _, _)| entry)
     }
 }
 
@@ -637,10 +775,7 @@ impl BufView {
         if !table.exists {
             // Dropped in the buffer, created again: empty.
             table.exists = true;
-            table.head.clear();
-            table.head_data.clear();
-            table.runs.clear();
-            table.len_delta = 0;
+            table.clear_entries();
         }
     }
 
@@ -675,14 +810,25 @@ impl BufView {
         }
     }
 
-    /// `key` gets `value`; `existed`: it was there before.
-    pub(crate) fn put(&mut self, table: &str, key: &[u8], value: &[u8], existed: bool) {
+    /// Whether the buffer knows if `key` is in `table` as of this view: `Some` if it holds a
+    /// change of the key or dropped the table, `None` if the tree under it has the answer.
+    pub(crate) fn knows(&self, table: &str, key: &[u8]) -> Option<bool> {
+        let t = self.table(table)?;
+        match t.lookup(key) {
+            Some(value) => Some(value.is_some()),
+            None => t.cleared.then_some(false),
+        }
+    }
+
+    /// `key` gets `value`; `existed`: it was there before (`None`: not known, the tree was not
+    /// asked; see `UNSURE_BIT`).
+    pub(crate) fn put(&mut self, table: &str, key: &[u8], value: &[u8], existed: Option<bool>) {
         self.ops += 1;
         self.bytes += (key.len() + value.len()) as u64;
         let t = self.table_mut(table);
         t.exists = true;
-        t.insert(key, Some(value));
-        if !existed {
+        t.insert(key, Some(value), existed.is_none());
+        if existed != Some(true) {
             t.len_delta += 1;
         }
     }
@@ -695,7 +841,7 @@ impl BufView {
         self.ops += 1;
         self.bytes += key.len() as u64;
         let t = self.table_mut(table);
-        t.insert(key, None);
+        t.insert(key, None, false);
         t.len_delta -= 1;
     }
 
@@ -718,7 +864,7 @@ impl BufView {
                 }
                 Op::Put(key, value) => {
                     let name = current(table)?;
-                    let existed = self.contains(name, key, in_tree)?;
+                    let existed = self.knows(name, key);
                     self.put(name, key, value, existed);
                 }
                 Op::Remove(key) => {
@@ -756,7 +902,7 @@ mod tests {
         let mut view = BufView::with_filter(KeyFilter::bits_for(1 << 16));
         let old = view.clone();
         for i in 0..20_000u32 {
-            view.put("t", &i.to_be_bytes(), b"v", false);
+            view.put("t", &i.to_be_bytes(), b"v", Some(false));
         }
         let t = view.table("t").unwrap();
         for i in 0..20_000u32 {
@@ -771,7 +917,7 @@ mod tests {
         let small = BufView::with_filter(KeyFilter::bits_for(64 << 20));
         let mut small = small;
         for i in 0..1000u32 {
-            small.put("t", &i.to_be_bytes(), b"v", false);
+            small.put("t", &i.to_be_bytes(), b"v", Some(false));
         }
         let filter = small.filter.as_ref().unwrap();
         let false_positives = (1000..101_000u32)
@@ -785,10 +931,10 @@ mod tests {
         let mut view = BufView::with_filter(KeyFilter::bits_for(64 << 20));
         let reader = view.clone();
         assert!(view.filter.is_none(), "nothing buffered: no filter");
-        view.put("t", b"k", b"v", false);
+        view.put("t", b"k", b"v", Some(false));
         let filter = view.filter.clone().expect("made by the first put");
         assert!(filter.may_contain(b"k") && reader.filter.is_none());
-        view.put("u", b"j", b"w", false);
+        view.put("u", b"j", b"w", Some(false));
         assert!(
             Arc::ptr_eq(&filter, view.filter.as_ref().unwrap()),
             "one per generation"
@@ -839,7 +985,7 @@ mod tests {
                     model.insert(k, None);
                 } else {
                     let v = step.to_be_bytes().repeat(next(3) as usize);
-                    view.put("t", &k, &v, false);
+                    view.put("t", &k, &v, Some(false));
                     model.insert(k, Some(v));
                 }
                 if next([3, 40, 400][round % 3]) == 0 {
@@ -927,6 +1073,67 @@ mod tests {
         }
     }
 
+    /// The count of a table whose tree holds `tree`: its entries plus the buffer's changes,
+    /// the unsure puts looked up (as `txn::buffered_len` does), and the keys looked up.
+    fn count(t: &TableBuf, tree: &[&[u8]]) -> (i64, Vec<Vec<u8>>) {
+        let mut asked = Vec::new();
+        let hits = t
+            .unsure_in_tree(&mut |key| {
+                asked.push(key.to_vec());
+                Ok(tree.contains(&key))
+            })
+            .unwrap();
+        (tree.len() as i64 + t.len_delta - hits as i64, asked)
+    }
+
+    #[test]
+    fn a_put_that_did_not_ask_the_tree_is_counted_once_by_a_later_count() {
+        let tree: &[&[u8]] = &[b"a", b"b"];
+        let mut view = BufView::default();
+        view.touch_table("t");
+        // Neither the tree nor the buffer was asked about "a" or "c": both unsure.
+        view.put("t", b"a", b"1", view.knows("t", b"a"));
+        view.put("t", b"c", b"1", view.knows("t", b"c"));
+        assert_eq!(view.knows("t", b"a"), Some(true));
+        view.put("t", b"a", b"2", view.knows("t", b"a")); // known now: no second mark
+        view.remove("t", b"b", true);
+        let t = view.table("t").unwrap();
+        assert_eq!(count(t, tree), (2, vec![b"a".to_vec(), b"c".to_vec()])); // a, c
+        assert_eq!(
+            count(t, tree).1,
+            Vec::<Vec<u8>>::new(),
+            "the head's answer is kept"
+        );
+        view.seal();
+        // The run took the head's answer: nothing is looked up again.
+        assert_eq!(count(view.table("t").unwrap(), tree), (2, vec![]));
+        // A removal of an unsure key keeps its mark through merges of runs.
+        let existed = view.knows("t", b"a").unwrap();
+        view.remove("t", b"a", existed);
+        view.put("t", b"d", b"1", view.knows("t", b"d"));
+        view.seal();
+        let t = view.table("t").unwrap();
+        assert_eq!(t.runs.len(), 1, "the new run was merged with the old one");
+        let unsure: Vec<&[u8]> = (0..t.runs[0].len())
+            .filter(|&i| t.runs[0].hashed(i).2)
+            .map(|i| t.runs[0].entry(i).0)
+            .collect();
+        assert_eq!(unsure, [&b"a"[..], b"c", b"d"]);
+        assert_eq!(count(t, tree).0, 2); // c, d
+                                         // A fresh count of the same run (another process's view) gives the same.
+        let mut fresh = view.clone();
+        let mut run = Run::clone_for_test(&fresh.table("t").unwrap().runs[0]);
+        run.unsure_hits = OnceLock::new();
+        fresh.tables.get_mut("t").unwrap().runs[0] = Arc::new(run);
+        assert_eq!(count(fresh.table("t").unwrap(), tree).0, 2);
+        // A dropped table's count starts over and asks the tree nothing.
+        view.drop_table("t");
+        view.touch_table("t");
+        view.put("t", b"a", b"1", view.knows("t", b"a"));
+        assert_eq!(view.knows("t", b"zz"), Some(false));
+        assert_eq!(count(view.table("t").unwrap(), &[]), (1, vec![]));
+    }
+
     #[test]
     fn counts_follow_puts_removes_and_drops() {
         let mut view = BufView::default();
@@ -934,9 +1141,9 @@ mod tests {
         let mut before = view.clone();
         view.touch_table("a");
         let existed = view.contains("a", b"x", &mut tree).unwrap();
-        view.put("a", b"x", b"1", existed);
+        view.put("a", b"x", b"1", Some(existed));
         let existed = view.contains("a", b"t", &mut tree).unwrap();
-        view.put("a", b"t", b"2", existed);
+        view.put("a", b"t", b"2", Some(existed));
         assert_eq!(view.table("a").unwrap().len_delta, 1);
         let existed = view.contains("a", b"x", &mut tree).unwrap();
         view.remove("a", b"x", existed);

@@ -23,7 +23,7 @@ fn insert_commit_get_range_reopen() {
             assert_eq!(t.get(b"bob").unwrap(), Some(&b"42"[..]));
             assert!(t.remove(b"bob").unwrap());
             assert!(!t.remove(b"bob").unwrap());
-            assert_eq!(t.len(), 3);
+            assert_eq!(t.len().unwrap(), 3);
         }
         w.commit().unwrap();
         let r = db.begin_read().unwrap();
@@ -52,7 +52,7 @@ fn insert_commit_get_range_reopen() {
     let r = db.begin_read().unwrap();
     assert_eq!(r.list_tables().unwrap(), vec!["users".to_string()]);
     let t = r.table("users").unwrap().unwrap();
-    assert_eq!(t.len(), 3);
+    assert_eq!(t.len().unwrap(), 3);
     assert_eq!(t.first().unwrap().unwrap().0, b"");
     assert_eq!(t.last().unwrap().unwrap().0, b"carol");
     assert!(
@@ -98,7 +98,7 @@ fn many_keys_split_merge_and_check() {
     let r = db.begin_read().unwrap();
     let t = r.table("t").unwrap().unwrap();
     let count = t.range(..).unwrap().count() as u64;
-    assert_eq!(count, t.len());
+    assert_eq!(count, t.len().unwrap());
     let back: Vec<_> = t
         .range(..)
         .unwrap()
@@ -222,7 +222,7 @@ fn bulk_load_sorted_and_refuses_unsorted() {
     assert!(report.is_ok(), "{:?}", report.problems);
     let r = db.begin_read().unwrap();
     let t = r.table("bulk").unwrap().unwrap();
-    assert_eq!(t.len(), 100_000);
+    assert_eq!(t.len().unwrap(), 100_000);
     assert_eq!(
         t.get(b"0000054321").unwrap(),
         Some(&54321u32.to_le_bytes()[..])
@@ -366,7 +366,7 @@ fn hot_backup_is_a_consistent_snapshot_while_a_writer_keeps_going() {
         );
         let log = r.table("log").unwrap().unwrap();
         assert_eq!(
-            log.len(),
+            log.len().unwrap(),
             u64::from(n) * 50,
             "backup at commit {n} is not consistent"
         );
@@ -424,7 +424,7 @@ fn a_backup_holds_the_buffered_commits() {
         let r = db.begin_read().unwrap();
         assert_eq!(r.txn_id(), txn);
         let t = r.table("t").unwrap().unwrap();
-        assert_eq!(t.len(), 1);
+        assert_eq!(t.len().unwrap(), 1);
         assert_eq!(t.get(b"buffered").unwrap(), Some(&b"2"[..]));
         assert_eq!(t.get(b"merged").unwrap(), None);
         assert_eq!(r.list_tables().unwrap(), vec!["gone", "new", "t"]);
@@ -488,7 +488,7 @@ fn the_background_merge_cuts_the_log_back_to_its_header() {
     eventually("the log cut to its header", || log_len() == 4096);
     let r = db.begin_read().unwrap();
     let t = r.table("t").unwrap().unwrap();
-    assert_eq!(t.len(), 1000);
+    assert_eq!(t.len().unwrap(), 1000);
     assert_eq!(t.get(999u32.to_be_bytes()).unwrap(), Some(&[9u8; 1000][..]));
     drop(r);
     // The next commit grows the log again and is found after a reopen.
@@ -500,7 +500,7 @@ fn the_background_merge_cuts_the_log_back_to_its_header() {
     let r = db.begin_read().unwrap();
     let t = r.table("t").unwrap().unwrap();
     assert_eq!(
-        (t.len(), t.get(b"after").unwrap()),
+        (t.len().unwrap(), t.get(b"after").unwrap()),
         (1001, Some(&b"cut"[..]))
     );
 }

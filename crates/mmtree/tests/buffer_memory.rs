@@ -29,7 +29,10 @@ fn buffer_memory_child() {
     let buffered = db.stats().txn_id - db.stats().checkpoint_txn;
     let before = rss_anon_bytes();
     let r = db.begin_read().unwrap();
-    assert_eq!(r.table("t").unwrap().unwrap().len(), 1_000_000 + ENTRIES);
+    assert_eq!(
+        r.table("t").unwrap().unwrap().len().unwrap(),
+        1_000_000 + ENTRIES
+    );
     let grown = rss_anon_bytes().saturating_sub(before);
     println!("buffered-commits {buffered}");
     println!("grown-bytes {grown}");

@@ -69,7 +69,10 @@ fn full_disk_child() {
     assert!(!message.contains(&source), "{message} repeats {source}");
     // The handle still reads, and a second attempt fails the same clean way.
     let r = db.begin_read().unwrap();
-    assert_eq!(r.table("data").unwrap().unwrap().len(), committed * 100);
+    assert_eq!(
+        r.table("data").unwrap().unwrap().len().unwrap(),
+        committed * 100
+    );
     drop(r);
     let again = (|| {
         let mut w = db.begin_write()?;
@@ -121,7 +124,7 @@ fn growth_failure_is_an_error_and_loses_nothing() {
     {
         let r = db.begin_read().unwrap();
         let t = r.table("data").unwrap().unwrap();
-        assert_eq!(t.len(), committed * 100);
+        assert_eq!(t.len().unwrap(), committed * 100);
         for n in [0, committed * 50, committed * 100 - 1] {
             assert_eq!(
                 t.get(format!("{n:010}").as_bytes()).unwrap(),
@@ -143,7 +146,8 @@ fn growth_failure_is_an_error_and_loses_nothing() {
             .table("data")
             .unwrap()
             .unwrap()
-            .len(),
+            .len()
+            .unwrap(),
         committed * 100 + 5000
     );
 }
@@ -210,7 +214,7 @@ fn bulk_full_disk_child() {
     w.commit().unwrap();
     let r = db.begin_read().unwrap();
     let t = r.table("bulk").unwrap().unwrap();
-    assert_eq!(t.len(), n);
+    assert_eq!(t.len().unwrap(), n);
     assert_eq!(t.range(..).unwrap().count() as u64, n);
     drop(r);
     assert!(db.check().unwrap().is_ok());

@@ -251,7 +251,7 @@ fn an_insert_into_a_leaf_with_a_long_stored_prefix_does_not_panic() {
     w.commit().unwrap();
     let read = db.begin_read().unwrap();
     let t = read.table("t").unwrap().unwrap();
-    assert_eq!(t.len(), 13);
+    assert_eq!(t.len().unwrap(), 13);
     assert_eq!(t.get(key(b"5x")).unwrap(), Some(&[9u8; 10][..]));
     assert_eq!(t.get(b"a").unwrap(), Some(&b""[..]));
     drop(read);

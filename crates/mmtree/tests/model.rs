@@ -280,7 +280,7 @@ fn verify_read(r: &ReadTransaction, model: &Tables) -> Result<(), TestCaseError>
         .list_tables()
         .unwrap()
         .into_iter()
-        .filter(|n| r.table(n).unwrap().is_some_and(|t| !t.is_empty()))
+        .filter(|n| r.table(n).unwrap().is_some_and(|t| !t.is_empty().unwrap()))
         .collect();
     prop_assert_eq!(listed, names);
     for (name, entries) in model {
@@ -288,7 +288,7 @@ fn verify_read(r: &ReadTransaction, model: &Tables) -> Result<(), TestCaseError>
             prop_assert!(entries.is_empty(), "table {} missing", name);
             continue;
         };
-        prop_assert_eq!(table.len(), entries.len() as u64);
+        prop_assert_eq!(table.len().unwrap(), entries.len() as u64);
         let got: Vec<(Vec<u8>, Vec<u8>)> = table
             .range(..)
             .unwrap()
@@ -811,7 +811,7 @@ fn in_order_runs_of_the_longest_keys_match_the_model() {
                 model.remove(&key(i - 100));
             }
         }
-        assert_eq!(t.len(), model.len() as u64);
+        assert_eq!(t.len().unwrap(), model.len() as u64);
     }
     w.commit().unwrap();
     let committed: Tables = [("t".to_string(), model)].into_iter().collect();
@@ -915,8 +915,8 @@ fn reads_during_merges_see_whole_commits() {
                         std::thread::yield_now();
                         let backward: Vec<_> =
                             t.range(..).unwrap().rev().map(Result::unwrap).collect();
-                        assert_eq!(forward.len() as u64, t.len());
-                        assert_eq!(backward.len() as u64, t.len());
+                        assert_eq!(forward.len() as u64, t.len().unwrap());
+                        assert_eq!(backward.len() as u64, t.len().unwrap());
                         assert_eq!(sum(forward), u64::from(ACCOUNTS) * 100);
                         assert_eq!(sum(backward), u64::from(ACCOUNTS) * 100);
                         let counter = r.table("c").unwrap().map_or(0, |c| {

@@ -196,7 +196,7 @@ fn mp_child() {
                     .unwrap()
                     .map(|item| u64::from_le_bytes(item.unwrap().1.try_into().unwrap()))
                     .sum();
-                if total != ACCOUNTS * START_BALANCE || t.len() != ACCOUNTS {
+                if total != ACCOUNTS * START_BALANCE || t.len().unwrap() != ACCOUNTS {
                     violations += 1;
                     eprintln!("snapshot {} has total {total}", r.txn_id());
                 }
@@ -282,7 +282,7 @@ fn mp_child() {
                 let t = r.table("t").unwrap().unwrap();
                 let k = t.get(b"k").unwrap().map_or(0, |v| u64::from(v[0]));
                 report(&format!("{label}-k"), k);
-                report(&format!("{label}-len"), t.len());
+                report(&format!("{label}-len"), t.len().unwrap());
                 let last = t
                     .range(..)
                     .unwrap()
@@ -579,7 +579,7 @@ fn a_writer_killed_after_its_checkpoint_meta_leaves_no_trap() {
         assert_eq!(t.get(b"child").unwrap(), Some(&b"merged"[..]), "{copy:?}");
         assert_eq!(t.get(b"parent").unwrap(), Some(&b"after"[..]), "{copy:?}");
         assert_eq!(t.get(7u32.to_be_bytes()).unwrap(), Some(&[value; 60][..]));
-        assert_eq!(t.len(), 2002);
+        assert_eq!(t.len().unwrap(), 2002);
         drop(r);
         let report = db.check().unwrap();
         assert!(report.is_ok(), "{copy:?}: {:?}", report.problems);
@@ -656,7 +656,7 @@ fn a_reader_process_sees_a_commit_of_another_before_any_merge() {
     db.checkpoint().unwrap();
     assert_eq!(db.stats().log_bytes, 0);
     let r = db.begin_read().unwrap();
-    assert_eq!(r.table("t").unwrap().unwrap().len(), 5);
+    assert_eq!(r.table("t").unwrap().unwrap().len().unwrap(), 5);
 }
 
 /// Issue 24, item 6: a read-only open of a database whose log holds commits (a crash left them
@@ -693,7 +693,7 @@ fn a_read_only_open_of_a_crashed_database_reads_its_log() {
     let ro = Db::open_with(&copy, mmtree::Options::default().read_only(true)).unwrap();
     let r = ro.begin_read().unwrap();
     let t = r.table("t").unwrap().expect("the table the log created");
-    assert_eq!(t.len(), 2);
+    assert_eq!(t.len().unwrap(), 2);
     let keys: Vec<Vec<u8>> = t
         .range(..)
         .unwrap()
@@ -714,7 +714,7 @@ fn a_read_only_open_of_a_crashed_database_reads_its_log() {
     assert_eq!(out, vec![("committed".to_string(), txn + 1)]);
     let r = ro.begin_read().unwrap();
     let t = r.table("t").unwrap().unwrap();
-    assert_eq!(t.len(), 3);
+    assert_eq!(t.len().unwrap(), 3);
     assert_eq!(t.get(b"from-child").unwrap(), Some(&[9u8][..]));
     assert_eq!(t.get([b'k', 0]).unwrap(), None);
     drop(r);
@@ -722,7 +722,13 @@ fn a_read_only_open_of_a_crashed_database_reads_its_log() {
     drop(ro);
     let db = Db::open(&copy).unwrap();
     assert_eq!(
-        db.begin_read().unwrap().table("t").unwrap().unwrap().len(),
+        db.begin_read()
+            .unwrap()
+            .table("t")
+            .unwrap()
+            .unwrap()
+            .len()
+            .unwrap(),
         3
     );
     assert!(db.check().unwrap().is_ok());

@@ -69,9 +69,9 @@ fn upgrade_keeps_every_table_entry_and_logged_commit() {
     assert_eq!(greek.get(b"alpha").unwrap(), Some(&b"one"[..]));
     assert_eq!(greek.get(b"gamma").unwrap(), Some(&b"three"[..]));
     assert_eq!(greek.get(b"big").unwrap().map(<[u8]>::len), Some(26_668));
-    assert_eq!(r.table("empty-soon").unwrap().unwrap().len(), 0);
+    assert_eq!(r.table("empty-soon").unwrap().unwrap().len().unwrap(), 0);
     let rows = r.table("rows").unwrap().unwrap();
-    assert_eq!(rows.len(), 300);
+    assert_eq!(rows.len().unwrap(), 300);
     assert_eq!(rows.get(b"k0150").unwrap(), Some(&b"value-150"[..]));
     let db0 = r.table("db0").unwrap().unwrap();
     assert_eq!(db0.get(b"logged1").unwrap(), Some(&b"after-checkpoint"[..]));
@@ -118,7 +118,7 @@ fn upgrade_refuses_an_existing_target_and_converts_format_1() {
     assert_eq!((report.from_version, report.log_records), (1, 0));
     let db = Db::open(&new).unwrap();
     let r = db.begin_read().unwrap();
-    assert_eq!(r.table("rows").unwrap().unwrap().len(), 300);
+    assert_eq!(r.table("rows").unwrap().unwrap().len().unwrap(), 300);
     assert!(
         r.table("db0").unwrap().is_none(),
         "format 1 has no log to replay"

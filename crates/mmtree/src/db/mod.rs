@@ -99,7 +99,7 @@ impl Db {
     /// w.commit()?;
     /// drop(db); // closing merges the redo log (data.mmt-log) into the data file
     /// let db = mmtree::Db::open(&path)?;
-    /// assert_eq!(db.begin_read()?.table("t")?.map(|t| t.len()), Some(1));
+    /// assert_eq!(db.begin_read()?.table("t")?.map(|t| t.len()).transpose()?, Some(1));
     /// # Ok(()) }
     /// ```
     pub fn open(path: impl AsRef<Path>) -> Result<Db> {

@@ -124,7 +124,13 @@ impl BoundedReadTransaction {
 
     /// The number of entries in `table`, or `None` if there is no such table.
     pub fn table_len(&mut self, table: &str) -> Result<Option<u64>> {
-        let result = self.root(table).map(|root| root.map(|(_, len)| len));
+        let result = self.root(table).and_then(|root| match root {
+            Some((root, tree_len)) => {
+                let len = super::buffered_len(&*self, root, tree_len, self.buf.table(table))?;
+                Ok(Some(len))
+            }
+            None => Ok(None),
+        });
         self.checked(result)
     }
 
@@ -136,7 +142,7 @@ impl BoundedReadTransaction {
         self.checked(result)
     }
 
-    /// A table's root (from the catalog) and length (with the buffer's changes).
+    /// A table's root (from the catalog) and the tree's count of its entries.
     fn root(&self, table: &str) -> Result<Option<(Option<NodeRef>, u64)>> {
         let buf = self.buf.table(table);
         if buf.is_some_and(|b| !b.exists) {
@@ -153,8 +159,7 @@ impl BoundedReadTransaction {
         if tree.is_none() && buf.is_none() {
             return Ok(None);
         }
-        let (root, len) = tree.unwrap_or((None, 0));
-        Ok(Some((root, super::buffered_len(table, len, buf)?)))
+        Ok(Some(tree.unwrap_or((None, 0))))
     }
 
     /// What an operation read, unless the snapshot expired while (or before) it read: then

@@ -160,7 +160,10 @@ impl TableHandle {
 
     /// Number of entries (0 if the table no longer exists).
     pub fn len(&self, txn: &WriteTransaction) -> Result<u64> {
-        Ok(txn.peek_table(&self.name)?.map_or(0, |t| t.len))
+        match txn.peek_table(&self.name)? {
+            Some(t) => super::buffered_len(&txn.core, t.root, t.tree_len, t.buf),
+            None => Ok(0),
+        }
     }
 
     /// True when the table has no entries.

@@ -306,12 +306,33 @@ pub(crate) fn last<'a, S: Source + ?Sized>(
     range(source, root, buf, &..).step(true).transpose()
 }
 
-/// A table's entry count: the tree's plus what buffered commits added and removed.
-pub(crate) fn buffered_len(name: &str, tree_len: u64, buf: Option<&TableBuf>) -> Result<u64> {
-    let delta = buf.map_or(0, |b| b.len_delta);
-    tree_len.checked_add_signed(delta).ok_or_else(|| {
-        crate::error::Error::corrupted(0, format!("table {name:?} has a wrong entry count"))
-    })
+/// A table's entry count: the tree's (`tree_len`, under `root`) plus what buffered commits
+/// added and removed. A put the buffer counted as an addition without asking the tree (an
+/// unsure one, `wbuf::UNSURE_BIT`) is looked up now, once: a put costs no tree descent, a
+/// count costs one per key first buffered since the last count.
+pub(crate) fn buffered_len<S: Source + ?Sized>(
+    source: &S,
+    root: Option<NodeRef>,
+    tree_len: u64,
+    buf: Option<&TableBuf>,
+) -> Result<u64> {
+    let Some(buf) = buf else {
+        return Ok(tree_len);
+    };
+    let in_tree = match (root, buf.cleared) {
+        (Some(root), false) => buf
+            .unsure_in_tree(&mut |key| Ok(crate::btree::get(source, Some(root), key)?.is_some()))?,
+        _ => 0,
+    };
+    tree_len
+        .checked_add_signed(buf.len_delta)
+        .and_then(|len| len.checked_sub(in_tree))
+        .ok_or_else(|| {
+            crate::error::Error::corrupted(
+                0,
+                "a table's entry count and its buffered changes do not add up",
+            )
+        })
 }
 
 /// The tree's table names with the buffer's creations and drops.

@@ -144,7 +144,7 @@ impl ReadTransaction {
     /// let r = db.begin_read()?;
     /// assert!(r.table("nope")?.is_none()); // reading never creates a table
     /// let t = r.table("t")?.expect("committed");
-    /// assert_eq!(t.len(), 3);
+    /// assert_eq!(t.len()?, 3);
     /// # Ok(()) }
     /// ```
     pub fn table(&self, name: &str) -> Result<Option<ReadTable<'_>>> {
@@ -167,7 +167,7 @@ impl ReadTransaction {
         Ok(Some(ReadTable {
             snapshot: self,
             root,
-            len: super::buffered_len(name, tree_len, buf)?,
+            tree_len,
             buf,
         }))
     }
@@ -252,7 +252,8 @@ impl Source for ReadTransaction {
 pub struct ReadTable<'t> {
     snapshot: &'t ReadTransaction,
     root: Option<NodeRef>,
-    len: u64,
+    /// The tree's count: `len` adds the buffer's changes.
+    tree_len: u64,
     buf: Option<&'t TableBuf>,
 }
 
@@ -342,13 +343,14 @@ impl<'t> ReadTable<'t> {
         super::last(self.snapshot, self.root, self.buf)
     }
 
-    /// Number of entries.
-    pub fn len(&self) -> u64 {
-        self.len
+    /// Number of entries. Exact; with buffered commits it may read the tree (whether it
+    /// holds each key put since the last count), hence the `Result`.
+    pub fn len(&self) -> Result<u64> {
+        super::buffered_len(self.snapshot, self.root, self.tree_len, self.buf)
     }
 
     /// True when the table has no entries.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
+    pub fn is_empty(&self) -> Result<bool> {
+        Ok(self.first()?.is_none())
     }
 }

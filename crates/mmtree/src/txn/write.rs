@@ -268,7 +268,7 @@ impl WriteTransaction {
         let (root, tree_len) = tree.unwrap_or((None, 0));
         Ok(Some(PeekedTable {
             root,
-            len: super::buffered_len(name, tree_len, buf)?,
+            tree_len,
             buf,
         }))
     }
@@ -420,7 +420,7 @@ impl WriteTransaction {
     /// }
     /// assert_eq!(loader.finish()?, 1000);
     /// w.commit()?;
-    /// assert_eq!(db.begin_read()?.table("events")?.map(|t| t.len()), Some(1000));
+    /// assert_eq!(db.begin_read()?.table("events")?.map(|t| t.len()).transpose()?, Some(1000));
     /// # Ok(()) }
     /// ```
     pub fn bulk_load(&mut self, name: &str) -> Result<BulkLoader<'_>> {
@@ -544,7 +544,7 @@ impl WriteTransaction {
 /// What [`WriteTransaction::peek_table`] finds.
 pub(super) struct PeekedTable<'w> {
     pub(super) root: Option<NodeRef>,
-    pub(super) len: u64,
+    pub(super) tree_len: u64,
     pub(super) buf: Option<&'w TableBuf>,
 }
 
@@ -698,7 +698,7 @@ impl Table<'_> {
     /// t.insert("k", "v1")?;
     /// t.insert(b"k", b"v2")?; // replaces; keys and values are anything that is bytes
     /// t.insert(vec![0u8, 1], String::from("v3"))?;
-    /// assert_eq!(t.len(), 2);
+    /// assert_eq!(t.len()?, 2);
     /// let too_long = t.insert(vec![0u8; 100_000], "v");
     /// assert!(matches!(too_long, Err(mmtree::Error::KeyTooLarge { .. })));
     /// t.insert("still", "usable")?; // a refused entry changes nothing
@@ -708,8 +708,14 @@ impl Table<'_> {
         let (key, value) = (key.as_ref(), value.as_ref());
         self.check_entry(key, value.len())?;
         if self.core.buf.is_some() {
-            let existed = self.buffered_contains(key)?;
-            let appending = self.still_appending(key, existed)?;
+            // Whether the key is there only if the buffer knows: the tree is asked when a
+            // count is (`txn::buffered_len`), not by every put.
+            let existed = self
+                .core
+                .buf
+                .as_ref()
+                .and_then(|b| b.knows(&self.name, key));
+            let appending = self.still_appending(key, existed == Some(true))?;
             let name = self.name.clone(); // no allocation when borrowed
             if self.buffered(
                 |redo| redo.put(&name, key, value),
@@ -843,18 +849,19 @@ impl Table<'_> {
         super::last(&*self.core, root, buf)
     }
 
-    /// Number of entries.
-    pub fn len(&self) -> u64 {
+    /// Number of entries (this transaction's changes included). Exact; with buffered commits
+    /// it may read the tree (see [`ReadTable::len`](crate::ReadTable::len)).
+    pub fn len(&self) -> Result<u64> {
         let (root, buf) = self.sources();
         let tree = match root {
             None if buf.is_some_and(|b| b.cleared) => 0,
             _ => self.state.len,
         };
-        super::buffered_len(&self.name, tree, buf).unwrap_or(0)
+        super::buffered_len(&*self.core, root, tree, buf)
     }
 
     /// True when the table has no entries.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
+    pub fn is_empty(&self) -> Result<bool> {
+        Ok(self.first()?.is_none())
     }
 }
