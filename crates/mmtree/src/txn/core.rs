@@ -42,6 +42,10 @@ pub(crate) struct WriteCore {
     pub(super) catalog_root: Option<NodeRef>,
     /// Tables opened in this transaction; `None` marks a table dropped in this transaction.
     pub(super) tables: BTreeMap<String, Option<TableState>>,
+    /// What `WriteTransaction::peek_table` read from the catalog for tables not in `tables`
+    /// (a catalog descent saved per read of a table the transaction does not write: the
+    /// catalog does not change before the commit). At most `PEEKED_MAX` names.
+    pub(super) peeked: std::sync::Mutex<Vec<(Box<str>, Option<(Option<NodeRef>, u64)>)>>,
     pub(super) alloc: AllocState,
     /// Set when an operation failed half-way: the transaction can only be aborted.
     pub(super) broken: Option<String>,
@@ -99,6 +103,7 @@ impl WriteCore {
             alloc: AllocState::new(floors, crate::catalog::root_ref(base.freelist_root)),
             arena: Arena::default(),
             tables: BTreeMap::new(),
+            peeked: std::sync::Mutex::new(Vec::new()),
             buf: None,
             record_room: u64::MAX,
             yields_to_writers: false,

@@ -242,6 +242,28 @@ impl WriteTransaction {
         Ok(state)
     }
 
+    /// The catalog's entry of table `name` (root and count), as the transaction began: the
+    /// catalog is written only by the commit, so each name is read once (`WriteCore::peeked`).
+    fn catalog_entry(&self, name: &str) -> Result<Option<(Option<NodeRef>, u64)>> {
+        const PEEKED_MAX: usize = 16;
+        let mut peeked = self
+            .core
+            .peeked
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((_, entry)) = peeked.iter().find(|(n, _)| **n == *name) {
+            return Ok(*entry);
+        }
+        let entry = match crate::btree::get(&self.core, self.core.catalog_root, name.as_bytes())? {
+            Some(entry) => Some(super::decode_table_entry(entry)?),
+            None => None,
+        };
+        if peeked.len() < PEEKED_MAX {
+            peeked.push((name.into(), entry));
+        }
+        Ok(entry)
+    }
+
     /// A table as this transaction sees it, read without opening it (shared): its tree root,
     /// entry count and buffered changes; `None` if there is no such table.
     pub(super) fn peek_table(&self, name: &str) -> Result<Option<PeekedTable<'_>>> {
@@ -254,12 +276,7 @@ impl WriteTransaction {
             Some(b) if b.cleared => None,
             _ => match self.core.tables.get(name) {
                 Some(state) => state.map(|s| (s.root, s.len)),
-                None => {
-                    match crate::btree::get(&self.core, self.core.catalog_root, name.as_bytes())? {
-                        Some(entry) => Some(super::decode_table_entry(entry)?),
-                        None => None,
-                    }
-                }
+                None => self.catalog_entry(name)?,
             },
         };
         if tree.is_none() && buf.is_none() {
