@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::log::Op;
 use imbl::OrdMap;
 use std::ops::Bound;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 /// A Bloom filter of the keys buffered in one log generation of one process, shared by every
@@ -122,9 +122,10 @@ pub(crate) struct Run {
     /// lookup searches only the runs whose filter may hold its key, so a key buffered long ago
     /// costs a filter probe per newer run, not a search.
     filter: Vec<u64>,
-    /// How many of the run's unsure entries (`UNSURE_BIT`) the tree under the buffer holds,
-    /// once a count asked (`TableBuf::unsure_in_tree`): the run and that tree never change.
-    unsure_hits: OnceLock<u64>,
+    /// What the run's unsure entries (`Mark`) add to the table's count, given the tree under
+    /// the buffer, once a count asked (`TableBuf::unsure_correction`): the run and that tree
+    /// never change.
+    unsure_hits: OnceLock<i64>,
 }
 
 /// Runs shorter than this have no filter (a search of them stays in a few cache lines).
@@ -142,8 +143,8 @@ struct Slot {
     /// Where the key begins in the run's data (a run holds less than 4 GiB: at most the merge
     /// budget, 64 MiB of records, and one transaction's).
     off: u32,
-    /// The key's length (`KEY_LEN_MASK`); the top bit: a removal (no value); the next:
-    /// unsure (`UNSURE_BIT`).
+    /// The key's length (`KEY_LEN_MASK`); the top bit: a removal (no value); the next two:
+    /// the key's mark (`MARK_SHIFT`).
     key_len: u32,
     value_len: u32,
     /// The key's CRC-32C (`stored_hash`).
@@ -152,15 +153,33 @@ struct Slot {
 
 const REMOVED_BIT: u32 = 1 << 31;
 
-/// A slot's key was first buffered by a put that did not look in the tree: the table's
-/// `len_delta` counted it as new, and a count subtracts it again if the tree holds the key
-/// (`TableBuf::unsure_in_tree`). Set on one entry per key of a generation at most: a put marks
-/// its key unsure only when nothing of the buffer holds it, and a merge of entries keeps the
-/// mark (`BufIter::step`).
-const UNSURE_BIT: u32 = 1 << 30;
+/// Whether a key's first change in this generation asked the tree if the key was there, and if
+/// not, what it assumed. An unsure put (`PUT_UNSURE`) counted the key as added to the table's
+/// `len_delta` (right if the tree lacks it); an unsure delete (`DELETE_UNSURE`,
+/// `Table::delete`) counted it as removed (right if the tree holds it). A count corrects both
+/// once it asks the tree (`TableBuf::unsure_correction`). Set on one entry per key of a
+/// generation at most: a change marks its key only when nothing of the buffer holds it, and a
+/// merge of entries keeps the mark (`BufIter::step`).
+pub(crate) type Mark = u8;
+pub(crate) const SURE: Mark = 0;
+pub(crate) const PUT_UNSURE: Mark = 1;
+pub(crate) const DELETE_UNSURE: Mark = 2;
+
+/// Where a slot keeps its key's mark: bits 29 and 30 of `key_len`.
+const MARK_SHIFT: u32 = 29;
 
 /// A slot's key length, without its flags (keys are shorter than a page).
-const KEY_LEN_MASK: u32 = UNSURE_BIT - 1;
+const KEY_LEN_MASK: u32 = (1 << MARK_SHIFT) - 1;
+
+/// What a marked key adds to its table's count, `in_tree` telling whether the tree under the
+/// buffer holds it.
+fn correction(mark: Mark, in_tree: bool) -> i64 {
+    match mark {
+        PUT_UNSURE => -i64::from(in_tree),
+        DELETE_UNSURE => i64::from(!in_tree),
+        _ => 0,
+    }
+}
 
 fn key_prefix(key: &[u8]) -> u64 {
     let mut bytes = [0u8; 8];
@@ -232,7 +251,7 @@ impl Run {
 
     fn hashed(&self, i: usize) -> Hashed<'_> {
         let slot = &self.slots[i];
-        (self.entry(i), slot.hash, slot.key_len & UNSURE_BIT != 0)
+        (self.entry(i), slot.hash, Run::mark(slot))
     }
 
     fn find(&self, key: &[u8], hash: KeyHash) -> Option<Option<&[u8]>> {
@@ -260,17 +279,24 @@ impl Run {
         }
     }
 
-    /// How many of the run's unsure keys `in_tree` finds (computed once per run).
-    fn unsure_in_tree(&self, in_tree: &mut dyn FnMut(&[u8]) -> Result<bool>) -> Result<u64> {
-        if let Some(&hits) = self.unsure_hits.get() {
-            return Ok(hits);
+    fn mark(slot: &Slot) -> Mark {
+        ((slot.key_len & !REMOVED_BIT) >> MARK_SHIFT) as Mark
+    }
+
+    /// What the run's marked keys add to the count (`correction`; computed once per run).
+    fn unsure_correction(&self, in_tree: &mut dyn FnMut(&[u8]) -> Result<bool>) -> Result<i64> {
+        if let Some(&sum) = self.unsure_hits.get() {
+            return Ok(sum);
         }
-        let mut hits = 0;
-        for slot in self.slots.iter().filter(|s| s.key_len & UNSURE_BIT != 0) {
-            hits += u64::from(in_tree(self.key_at(slot))?);
+        let mut sum = 0;
+        for slot in &self.slots {
+            let mark = Run::mark(slot);
+            if mark != SURE {
+                sum += correction(mark, in_tree(self.key_at(slot))?);
+            }
         }
-        let _ = self.unsure_hits.set(hits);
-        Ok(hits)
+        let _ = self.unsure_hits.set(sum);
+        Ok(sum)
     }
 
     /// After the last `push`: the shared beginning, and the slot prefixes after it.
@@ -301,9 +327,8 @@ impl Run {
         self
     }
 
-    /// Appends an entry (keys come in increasing order), with its key's CRC-32C and whether it
-    /// is unsure (`UNSURE_BIT`).
-    fn push(&mut self, key: &[u8], value: Option<&[u8]>, hash: u32, unsure: bool) {
+    /// Appends an entry (keys come in increasing order), with its key's CRC-32C and mark.
+    fn push(&mut self, key: &[u8], value: Option<&[u8]>, hash: u32, mark: Mark) {
         debug_assert!(self.slots.last().is_none_or(|s| self.key_at(s) < key));
         let key_len = u32::try_from(key.len())
             .ok()
@@ -318,7 +343,7 @@ impl Run {
             hash,
             key_len: key_len
                 | if value.is_none() { REMOVED_BIT } else { 0 }
-                | if unsure { UNSURE_BIT } else { 0 },
+                | u32::from(mark) << MARK_SHIFT,
             value_len,
         });
         self.data.extend_from_slice(key);
@@ -327,22 +352,23 @@ impl Run {
 }
 
 /// A head entry: the key's CRC-32C, its value (at `head_data[start..start + len]`) or `None`:
-/// removed, and whether it is unsure (`UNSURE_BIT`).
-type HeadValue = (u32, Option<(usize, usize)>, bool);
+/// removed, and its mark (`Mark`).
+type HeadValue = (u32, Option<(usize, usize)>, Mark);
 
-/// What a count found of the head's unsure keys: the first `checked` of `TableBuf::head_unsure`,
-/// `hits` of them in the tree. Atomics only so that views stay `Sync`: the head is the writer's.
+/// What a count found of the head's marked keys: the first `checked` of
+/// `TableBuf::head_unsure`, adding `hits` to the count. Atomics only so that views stay `Sync`:
+/// the head is the writer's.
 #[derive(Debug, Default)]
 struct HeadMemo {
     checked: AtomicUsize,
-    hits: AtomicU64,
+    hits: AtomicI64,
 }
 
 impl Clone for HeadMemo {
     fn clone(&self) -> HeadMemo {
         HeadMemo {
             checked: AtomicUsize::new(self.checked.load(Ordering::Relaxed)),
-            hits: AtomicU64::new(self.hits.load(Ordering::Relaxed)),
+            hits: AtomicI64::new(self.hits.load(Ordering::Relaxed)),
         }
     }
 }
@@ -356,13 +382,14 @@ pub(crate) struct TableBuf {
     /// the views readers clone have an empty head.
     head: std::collections::BTreeMap<Key, HeadValue>,
     head_data: Vec<u8>,
-    /// The head's unsure keys, in the order they came (each once).
-    head_unsure: Vec<Key>,
+    /// The head's marked keys, in the order they came (each once), with their marks.
+    head_unsure: Vec<(Key, Mark)>,
     head_memo: HeadMemo,
     /// Committed changes, oldest first; a key in a newer run shadows the older ones.
     runs: Vec<Arc<Run>>,
     /// Entries added minus entries removed, relative to the tree's count (or to zero when
-    /// `cleared`), counting every unsure put as an addition (see `unsure_in_tree`).
+    /// `cleared`), counting every unsure put as an addition and every unsure delete as a
+    /// removal (see `unsure_correction`).
     pub(crate) len_delta: i64,
     /// The table was dropped in the buffer: the tree's entries are gone.
     pub(crate) cleared: bool,
@@ -394,24 +421,25 @@ impl TableBuf {
         self.runs.iter().rev().find_map(|run| run.find(key, hash))
     }
 
-    /// How many of the unsure keys (`UNSURE_BIT`) `in_tree` finds in the tree under the
-    /// buffer: what `len_delta` counted as added and was not. Each run's answer is kept, and
-    /// so is the head's so far, so a count after a count looks up only the keys since.
-    pub(crate) fn unsure_in_tree(
+    /// What the marked keys (`Mark`) add to `len_delta`, `in_tree` telling whether the tree
+    /// under the buffer holds a key: minus the unsure puts of keys it holds, plus the unsure
+    /// deletes of keys it lacks. Each run's answer is kept, and so is the head's so far, so a
+    /// count after a count looks up only the keys since.
+    pub(crate) fn unsure_correction(
         &self,
         in_tree: &mut dyn FnMut(&[u8]) -> Result<bool>,
-    ) -> Result<u64> {
+    ) -> Result<i64> {
         let mut hits = 0;
         for run in &self.runs {
-            hits += run.unsure_in_tree(in_tree)?;
+            hits += run.unsure_correction(in_tree)?;
         }
         let memo = &self.head_memo;
         let (mut checked, mut head_hits) = (
             memo.checked.load(Ordering::Relaxed),
             memo.hits.load(Ordering::Relaxed),
         );
-        for key in &self.head_unsure[checked..] {
-            head_hits += u64::from(in_tree(key)?);
+        for (key, mark) in &self.head_unsure[checked..] {
+            head_hits += correction(*mark, in_tree(key)?);
             checked += 1;
         }
         memo.checked.store(checked, Ordering::Relaxed);
@@ -429,9 +457,9 @@ impl TableBuf {
         self.len_delta = 0;
     }
 
-    /// `unsure`: nothing of the buffer held `key` and the tree was not asked (kept for the key
-    /// if it was set before).
-    fn insert(&mut self, key: &[u8], value: Option<&[u8]>, unsure: bool) {
+    /// `mark`: nothing of the buffer held `key` and the tree was not asked (`Mark`; a key's
+    /// mark set before is kept).
+    fn insert(&mut self, key: &[u8], value: Option<&[u8]>, mark: Mark) {
         let crc = crc32c::crc32c(key);
         if let Some(filter) = &self.filter {
             filter.add(stored_hash(crc));
@@ -442,16 +470,16 @@ impl TableBuf {
             (start, v.len())
         });
         let key = Key::from_slice(key);
-        if unsure {
-            self.head_unsure.push(key.clone());
+        if mark != SURE {
+            self.head_unsure.push((key.clone(), mark));
         }
         match self.head.entry(key) {
             std::collections::btree_map::Entry::Vacant(e) => {
-                e.insert((crc, value, unsure));
+                e.insert((crc, value, mark));
             }
             std::collections::btree_map::Entry::Occupied(mut e) => {
-                let was_unsure = e.get().2;
-                e.insert((crc, value, unsure || was_unsure));
+                let before = e.get().2;
+                e.insert((crc, value, mark | before));
             }
         }
     }
@@ -538,15 +566,15 @@ impl TableBuf {
                 });
             }
             let mut merged = BufIter { sources };
-            while let Some(((key, value), hash, unsure)) = merged.step(false) {
-                run.push(key, value, hash, unsure);
+            while let Some(((key, value), hash, mark)) = merged.step(false) {
+                run.push(key, value, hash, mark);
             }
         }
         let run = run.finish();
         // A count made before keeps its answer if it covered every merged entry.
         let memo = &self.head_memo;
         if memo.checked.load(Ordering::Relaxed) == self.head_unsure.len() {
-            let older: Option<u64> = self.runs[keep..]
+            let older: Option<i64> = self.runs[keep..]
                 .iter()
                 .map(|r| r.unsure_hits.get().copied())
                 .sum();
@@ -583,9 +611,8 @@ enum Source<'a> {
     },
 }
 
-/// An entry, its key's CRC-32C and whether it is unsure (`UNSURE_BIT`), as a merge of runs
-/// carries them.
-type Hashed<'a> = (BufEntry<'a>, u32, bool);
+/// An entry, its key's CRC-32C and its mark, as a merge of runs carries them.
+type Hashed<'a> = (BufEntry<'a>, u32, Mark);
 
 impl<'a> Source<'a> {
     fn peek(&mut self, back: bool) -> Option<Hashed<'a>> {
@@ -606,11 +633,11 @@ impl<'a> Source<'a> {
                 back: held_back,
             } => {
                 let data: &'a [u8] = data;
-                let resolve = |(k, (crc, v, unsure)): (&'a Key, &'a HeadValue)| {
+                let resolve = |(k, (crc, v, mark)): (&'a Key, &'a HeadValue)| {
                     (
                         (&k[..], v.map(|(start, len)| &data[start..start + len])),
                         *crc,
-                        *unsure,
+                        *mark,
                     )
                 };
                 match back {
@@ -669,9 +696,9 @@ impl<'a> BufIter<'a> {
         }
         let (i, mut item) = best?;
         for source in &mut self.sources[i..] {
-            if let Some(((key, _), _, unsure)) = source.peek(back) {
+            if let Some(((key, _), _, mark)) = source.peek(back) {
                 if key == item.0 .0 {
-                    item.2 |= unsure; // the key's mark, wherever it is (`UNSURE_BIT`)
+                    item.2 |= mark; // the key's mark, wherever it is (one entry has it)
                     source.take(back);
                 }
             }
@@ -821,27 +848,40 @@ impl BufView {
     }
 
     /// `key` gets `value`; `existed`: it was there before (`None`: not known, the tree was not
-    /// asked; see `UNSURE_BIT`).
+    /// asked; see `Mark`).
     pub(crate) fn put(&mut self, table: &str, key: &[u8], value: &[u8], existed: Option<bool>) {
         self.ops += 1;
         self.bytes += (key.len() + value.len()) as u64;
         let t = self.table_mut(table);
         t.exists = true;
-        t.insert(key, Some(value), existed.is_none());
+        t.insert(
+            key,
+            Some(value),
+            if existed.is_none() { PUT_UNSURE } else { SURE },
+        );
         if existed != Some(true) {
             t.len_delta += 1;
         }
     }
 
-    /// `key` is removed; `existed`: it was there before (else nothing changes).
-    pub(crate) fn remove(&mut self, table: &str, key: &[u8], existed: bool) {
-        if !existed {
+    /// `key` is removed; `existed`: it was there before (`Some(false)`: nothing changes;
+    /// `None`: not known, the tree was not asked, see `Mark`).
+    pub(crate) fn remove(&mut self, table: &str, key: &[u8], existed: Option<bool>) {
+        if existed == Some(false) {
             return;
         }
         self.ops += 1;
         self.bytes += key.len() as u64;
         let t = self.table_mut(table);
-        t.insert(key, None, false);
+        t.insert(
+            key,
+            None,
+            if existed.is_none() {
+                DELETE_UNSURE
+            } else {
+                SURE
+            },
+        );
         t.len_delta -= 1;
     }
 
@@ -870,7 +910,7 @@ impl BufView {
                 Op::Remove(key) => {
                     let name = current(table)?;
                     let existed = self.contains(name, key, in_tree)?;
-                    self.remove(name, key, existed);
+                    self.remove(name, key, Some(existed));
                 }
                 Op::DropTable(name) => {
                     self.drop_table(name);
@@ -981,7 +1021,7 @@ mod tests {
             for step in 0..2000u64 {
                 let k = key(next(space));
                 if next(4) == 0 {
-                    view.remove("t", &k, true);
+                    view.remove("t", &k, Some(true));
                     model.insert(k, None);
                 } else {
                     let v = step.to_be_bytes().repeat(next(3) as usize);
@@ -1074,16 +1114,48 @@ mod tests {
     }
 
     /// The count of a table whose tree holds `tree`: its entries plus the buffer's changes,
-    /// the unsure puts looked up (as `txn::buffered_len` does), and the keys looked up.
+    /// the unsure ones looked up (as `txn::buffered_len` does), and the keys looked up.
     fn count(t: &TableBuf, tree: &[&[u8]]) -> (i64, Vec<Vec<u8>>) {
         let mut asked = Vec::new();
-        let hits = t
-            .unsure_in_tree(&mut |key| {
+        let correction = t
+            .unsure_correction(&mut |key| {
                 asked.push(key.to_vec());
                 Ok(tree.contains(&key))
             })
             .unwrap();
-        (tree.len() as i64 + t.len_delta - hits as i64, asked)
+        (tree.len() as i64 + t.len_delta + correction, asked)
+    }
+
+    #[test]
+    fn a_delete_that_did_not_ask_the_tree_is_counted_once_by_a_later_count() {
+        let tree: &[&[u8]] = &[b"a", b"b"];
+        let mut view = BufView::default();
+        view.touch_table("t");
+        // Deletes of a key the tree holds and of one it lacks, neither asked.
+        view.remove("t", b"a", view.knows("t", b"a"));
+        view.remove("t", b"z", view.knows("t", b"z"));
+        assert_eq!(view.knows("t", b"z"), Some(false));
+        view.remove("t", b"z", view.knows("t", b"z")); // known now: nothing
+        let t = view.table("t").unwrap();
+        assert_eq!(t.len_delta, -2);
+        assert_eq!(count(t, tree), (1, vec![b"a".to_vec(), b"z".to_vec()])); // b
+        view.seal();
+        // Put back after an unsure delete: known absent, counted once.
+        view.put("t", b"z", b"1", view.knows("t", b"z"));
+        view.put("t", b"a", b"1", view.knows("t", b"a"));
+        view.seal();
+        let t = view.table("t").unwrap();
+        assert_eq!(t.runs.len(), 1, "merged");
+        assert_eq!(count(t, tree).0, 3); // a, b, z
+                                         // A fresh count (no kept answer) agrees.
+        let mut run = Run::clone_for_test(&t.runs[0]);
+        run.unsure_hits = OnceLock::new();
+        let mut fresh = view.clone();
+        fresh.tables.get_mut("t").unwrap().runs[0] = Arc::new(run);
+        assert_eq!(
+            count(fresh.table("t").unwrap(), tree),
+            (3, vec![b"a".to_vec(), b"z".to_vec()])
+        );
     }
 
     #[test]
@@ -1096,7 +1168,7 @@ mod tests {
         view.put("t", b"c", b"1", view.knows("t", b"c"));
         assert_eq!(view.knows("t", b"a"), Some(true));
         view.put("t", b"a", b"2", view.knows("t", b"a")); // known now: no second mark
-        view.remove("t", b"b", true);
+        view.remove("t", b"b", Some(true));
         let t = view.table("t").unwrap();
         assert_eq!(count(t, tree), (2, vec![b"a".to_vec(), b"c".to_vec()])); // a, c
         assert_eq!(
@@ -1109,13 +1181,13 @@ mod tests {
         assert_eq!(count(view.table("t").unwrap(), tree), (2, vec![]));
         // A removal of an unsure key keeps its mark through merges of runs.
         let existed = view.knows("t", b"a").unwrap();
-        view.remove("t", b"a", existed);
+        view.remove("t", b"a", Some(existed));
         view.put("t", b"d", b"1", view.knows("t", b"d"));
         view.seal();
         let t = view.table("t").unwrap();
         assert_eq!(t.runs.len(), 1, "the new run was merged with the old one");
         let unsure: Vec<&[u8]> = (0..t.runs[0].len())
-            .filter(|&i| t.runs[0].hashed(i).2)
+            .filter(|&i| t.runs[0].hashed(i).2 == PUT_UNSURE)
             .map(|i| t.runs[0].entry(i).0)
             .collect();
         assert_eq!(unsure, [&b"a"[..], b"c", b"d"]);
@@ -1146,7 +1218,7 @@ mod tests {
         view.put("a", b"t", b"2", Some(existed));
         assert_eq!(view.table("a").unwrap().len_delta, 1);
         let existed = view.contains("a", b"x", &mut tree).unwrap();
-        view.remove("a", b"x", existed);
+        view.remove("a", b"x", Some(existed));
         assert_eq!(view.table("a").unwrap().len_delta, 0);
         assert_eq!(view.table("a").unwrap().lookup(b"x"), Some(None));
         view.drop_table("a");

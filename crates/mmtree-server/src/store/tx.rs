@@ -192,6 +192,17 @@ impl Tx<'_> {
         Ok(removed)
     }
 
+    /// Removes a row of the collection at `key` that the caller knows is there (it read it, or
+    /// the collection's layout says so): no lookup (`mmtree::Table::delete`), so the caller
+    /// counts it as removed.
+    pub fn delete_row(&mut self, key: &[u8], field: &[u8]) -> TxResult<()> {
+        handles(self.db)
+            .hashes
+            .delete(&mut *self.w, field_key(key, field))?;
+        self.touch(key);
+        Ok(())
+    }
+
     /// Writes the row count of the collection (`kind`) at `key` once a command's rows are in
     /// place (`insert_row`, `remove_row`): `before` as the command found it (None: no such
     /// key), `after` as it leaves it. A new key gets its type row (and the `new` event); a key

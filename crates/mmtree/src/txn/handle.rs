@@ -116,6 +116,12 @@ impl TableHandle {
         txn.table_borrowing(&self.name)?.remove(key)
     }
 
+    /// Removes `key` if it is there, without saying whether it was; see
+    /// [`Table::delete`](crate::Table::delete).
+    pub fn delete(&self, txn: &mut WriteTransaction, key: impl AsRef<[u8]>) -> Result<()> {
+        txn.table_borrowing(&self.name)?.delete(key)
+    }
+
     /// The value under `key` (the transaction's writes included); it borrows the transaction,
     /// so no write can happen while it is alive.
     pub fn get<'w>(

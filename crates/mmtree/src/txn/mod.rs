@@ -307,9 +307,9 @@ pub(crate) fn last<'a, S: Source + ?Sized>(
 }
 
 /// A table's entry count: the tree's (`tree_len`, under `root`) plus what buffered commits
-/// added and removed. A put the buffer counted as an addition without asking the tree (an
-/// unsure one, `wbuf::UNSURE_BIT`) is looked up now, once: a put costs no tree descent, a
-/// count costs one per key first buffered since the last count.
+/// added and removed. A put (or a `Table::delete`) the buffer counted without asking the tree
+/// whether its key was there (an unsure one, `wbuf::Mark`) is looked up now, once: a put costs
+/// no tree descent, a count costs one per key first buffered since the last count.
 pub(crate) fn buffered_len<S: Source + ?Sized>(
     source: &S,
     root: Option<NodeRef>,
@@ -319,14 +319,16 @@ pub(crate) fn buffered_len<S: Source + ?Sized>(
     let Some(buf) = buf else {
         return Ok(tree_len);
     };
-    let in_tree = match (root, buf.cleared) {
-        (Some(root), false) => buf
-            .unsure_in_tree(&mut |key| Ok(crate::btree::get(source, Some(root), key)?.is_some()))?,
-        _ => 0,
+    let correction = match buf.cleared {
+        true => 0, // (no marks: the buffer knows every key of a dropped table)
+        false => buf.unsure_correction(&mut |key| match root {
+            Some(root) => Ok(crate::btree::get(source, Some(root), key)?.is_some()),
+            None => Ok(false),
+        })?,
     };
-    tree_len
-        .checked_add_signed(buf.len_delta)
-        .and_then(|len| len.checked_sub(in_tree))
+    i128::from(tree_len)
+        .checked_add(i128::from(buf.len_delta) + i128::from(correction))
+        .and_then(|len| u64::try_from(len).ok())
         .ok_or_else(|| {
             crate::error::Error::corrupted(
                 0,

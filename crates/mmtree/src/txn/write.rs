@@ -769,7 +769,7 @@ impl Table<'_> {
             let name = self.name.clone(); // no allocation when borrowed
             if self.buffered(
                 |redo| redo.remove(&name, key),
-                |buf| buf.remove(&name, key, true),
+                |buf| buf.remove(&name, key, Some(true)),
                 false,
             )? {
                 return Ok(true);
@@ -787,6 +787,51 @@ impl Table<'_> {
             core.free_value(old)?;
             Ok(true)
         })
+    }
+
+    /// Removes `key` if it is there, without saying whether it was. With buffered commits it
+    /// reads no tree page (a count looks the key up later, once: see
+    /// [`ReadTable::len`](crate::ReadTable::len)), so it is cheaper than
+    /// [`remove`](Self::remove) where the answer is not needed.
+    ///
+    /// ```
+    /// # fn main() -> mmtree::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = mmtree::Db::open(dir.path().join("data.mmt"))?;
+    /// let mut w = db.begin_write()?;
+    /// let mut t = w.table("t")?;
+    /// t.insert("k", "v")?;
+    /// t.delete("k")?;
+    /// t.delete("never there")?; // nothing to remove: fine
+    /// assert_eq!((t.get("k")?, t.len()?), (None, 0));
+    /// # Ok(()) }
+    /// ```
+    pub fn delete(&mut self, key: impl AsRef<[u8]>) -> Result<()> {
+        let key = key.as_ref();
+        if self.core.buf.is_some() {
+            self.core.usable()?;
+            if check_key(self.core.page_size, key).is_err() {
+                return Ok(()); // too long to be there
+            }
+            let existed = self
+                .core
+                .buf
+                .as_ref()
+                .and_then(|b| b.knows(&self.name, key));
+            if existed == Some(false) {
+                return Ok(());
+            }
+            self.core.streak = Streak::Broken;
+            let name = self.name.clone(); // no allocation when borrowed
+            if self.buffered(
+                |redo| redo.remove(&name, key),
+                |buf| buf.remove(&name, key, existed),
+                false,
+            )? {
+                return Ok(());
+            }
+        }
+        self.remove(key).map(drop)
     }
 
     /// The value under `key` (this transaction's writes included).

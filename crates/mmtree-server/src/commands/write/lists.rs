@@ -78,10 +78,12 @@ fn pop(
     for i in 0..take as u64 {
         let at = if left { head + i } else { tail - i };
         let at = at.to_be_bytes();
-        popped.push(tx.field(key, &at)?.unwrap_or_default());
-        if tx.remove_row(key, &at)? {
+        let value = tx.field(key, &at)?;
+        if value.is_some() {
+            tx.delete_row(key, &at)?; // (read just now: no second lookup)
             *count = count.map(|n| n.saturating_sub(1));
         }
+        popped.push(value.unwrap_or_default());
     }
     // The count row once (the key goes with its last element).
     tx.store_count(b"list", key, before, *count)?;
@@ -340,10 +342,11 @@ pub fn ltrim(tx: &mut Tx<'_>, a: &[Vec<u8>]) -> TxResult<Reply> {
     } else {
         (head + start as u64, head + stop as u64)
     };
+    // Every index from head to tail has its row (a list's rows are contiguous): deleted
+    // without a lookup each.
     for at in (head..keep_from).chain(keep_to + 1..=tail) {
-        if tx.remove_row(&a[0], &at.to_be_bytes())? {
-            count = count.map(|n| n.saturating_sub(1));
-        }
+        tx.delete_row(&a[0], &at.to_be_bytes())?;
+        count = count.map(|n| n.saturating_sub(1));
     }
     // The count row once (the key goes with its last element).
     tx.store_count(b"list", &a[0], before, count)?;

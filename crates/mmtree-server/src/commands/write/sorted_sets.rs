@@ -149,11 +149,15 @@ pub fn add_members(
                 last = Some(new);
                 continue;
             }
-            // The old order row (and the one an older server wrote for -0).
-            let removed = tx.remove_row(key, &zorder(member, o))?
-                || (o == 0.0
-                    && o.is_sign_negative()
-                    && tx.remove_row(key, &zorder_negative_zero(member))?);
+            // The old order row (and the one an older server wrote for -0). A member's order
+            // row is at the score its member row holds: there, so deleted without a lookup.
+            let removed = if o == 0.0 && o.is_sign_negative() {
+                tx.remove_row(key, &zorder(member, o))?
+                    || tx.remove_row(key, &zorder_negative_zero(member))?
+            } else {
+                tx.delete_row(key, &zorder(member, o))?;
+                true
+            };
             n = n.saturating_sub(u64::from(removed));
             changed += 1;
         } else {
