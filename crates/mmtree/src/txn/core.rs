@@ -30,6 +30,9 @@ pub(crate) struct TableState {
     pub(super) changed: bool,
 }
 
+/// A table's catalog entry: its root and its count.
+pub(super) type CatalogEntry = (Option<NodeRef>, u64);
+
 pub(crate) struct WriteCore {
     pub(super) db: Arc<Shared>,
     pub(super) map: Arc<Mapping>,
@@ -45,7 +48,7 @@ pub(crate) struct WriteCore {
     /// What `WriteTransaction::peek_table` read from the catalog for tables not in `tables`
     /// (a catalog descent saved per read of a table the transaction does not write: the
     /// catalog does not change before the commit). At most `PEEKED_MAX` names.
-    pub(super) peeked: std::sync::Mutex<Vec<(Box<str>, Option<(Option<NodeRef>, u64)>)>>,
+    pub(super) peeked: std::sync::Mutex<Vec<(Box<str>, Option<CatalogEntry>)>>,
     pub(super) alloc: AllocState,
     /// Set when an operation failed half-way: the transaction can only be aborted.
     pub(super) broken: Option<String>,
