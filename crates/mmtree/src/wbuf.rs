@@ -364,6 +364,29 @@ struct HeadMemo {
     hits: AtomicI64,
 }
 
+/// The writer's last look into a table's runs by a read (`TableBuf::lookup_noting`): the key,
+/// and what the runs hold of it (`None`: nothing; `Some(present)`). The put that follows a read
+/// of the same key (INCR, HSET, ZADD) then does not search the runs again (`TableBuf::presence`).
+/// A table's runs never change (a seal makes new ones and clears the note). A mutex only so
+/// that views stay `Sync`: readers never look at it.
+#[derive(Debug, Default)]
+struct Noted(std::sync::Mutex<Option<(Key, Option<bool>)>>);
+
+impl Noted {
+    fn get(&self) -> std::sync::MutexGuard<'_, Option<(Key, Option<bool>)>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl Clone for Noted {
+    fn clone(&self) -> Noted {
+        // (A clone has the same runs: the writer's first put to a table copies it.)
+        Noted(std::sync::Mutex::new(self.get().clone()))
+    }
+}
+
 impl Clone for HeadMemo {
     fn clone(&self) -> HeadMemo {
         HeadMemo {
@@ -385,6 +408,7 @@ pub(crate) struct TableBuf {
     /// The head's marked keys, in the order they came (each once), with their marks.
     head_unsure: Vec<(Key, Mark)>,
     head_memo: HeadMemo,
+    noted: Noted,
     /// Committed changes, oldest first; a key in a newer run shadows the older ones.
     runs: Vec<Arc<Run>>,
     /// Entries added minus entries removed, relative to the tree's count (or to zero when
@@ -454,11 +478,54 @@ impl TableBuf {
         self.head_unsure.clear();
         self.head_memo = HeadMemo::default();
         self.runs.clear();
+        *self.noted.get() = None;
         self.len_delta = 0;
     }
 
     /// `mark`: nothing of the buffer held `key` and the tree was not asked (`Mark`; a key's
     /// mark set before is kept).
+    /// `lookup` for a write transaction's read: notes what the runs hold of `key` (`Noted`).
+    pub(crate) fn lookup_noting(&self, key: &[u8]) -> Option<Option<&[u8]>> {
+        if self.is_empty() {
+            return None;
+        }
+        let hash = key_hash(key);
+        if self.filter.as_ref().is_some_and(|f| !f.has(hash)) {
+            return None;
+        }
+        if let Some((_, value, _)) = self.head.get(key) {
+            return Some(value.map(|(start, len)| &self.head_data[start..start + len]));
+        }
+        let found = self.runs.iter().rev().find_map(|run| run.find(key, hash));
+        *self.noted.get() = Some((Key::from_slice(key), found.map(|v| v.is_some())));
+        found
+    }
+
+    /// Whether the buffer holds `key` (`Some(false)`: removed), `None`: no change of it; a
+    /// read's note (`Noted`) spares the runs' search.
+    fn presence(&self, key: &[u8]) -> Option<bool> {
+        if self.is_empty() {
+            return None;
+        }
+        let hash = key_hash(key);
+        if self.filter.as_ref().is_some_and(|f| !f.has(hash)) {
+            return None;
+        }
+        if let Some((_, value, _)) = self.head.get(key) {
+            return Some(value.is_some());
+        }
+        if let Some((noted, present)) = &*self.noted.get() {
+            if noted.as_slice() == key {
+                return *present;
+            }
+        }
+        self.runs
+            .iter()
+            .rev()
+            .find_map(|run| run.find(key, hash))
+            .map(|v| v.is_some())
+    }
+
     fn insert(&mut self, key: &[u8], value: Option<&[u8]>, mark: Mark) {
         let crc = crc32c::crc32c(key);
         if let Some(filter) = &self.filter {
@@ -586,6 +653,7 @@ impl TableBuf {
         }
         self.runs.truncate(keep);
         self.runs.push(Arc::new(run));
+        *self.noted.get() = None; // (new runs)
         self.head.clear();
         self.head_data = Vec::new();
         self.head_unsure.clear();
@@ -841,8 +909,8 @@ impl BufView {
     /// change of the key or dropped the table, `None` if the tree under it has the answer.
     pub(crate) fn knows(&self, table: &str, key: &[u8]) -> Option<bool> {
         let t = self.table(table)?;
-        match t.lookup(key) {
-            Some(value) => Some(value.is_some()),
+        match t.presence(key) {
+            Some(present) => Some(present),
             None => t.cleared.then_some(false),
         }
     }
@@ -1124,6 +1192,31 @@ mod tests {
             })
             .unwrap();
         (tree.len() as i64 + t.len_delta + correction, asked)
+    }
+
+    #[test]
+    fn a_read_notes_what_the_runs_hold_and_a_seal_forgets_it() {
+        let mut view = BufView::default();
+        view.touch_table("t");
+        view.put("t", b"k", b"1", Some(false));
+        view.remove("t", b"gone", Some(true));
+        view.seal();
+        let t = view.table("t").unwrap();
+        assert_eq!(t.lookup_noting(b"k"), Some(Some(&b"1"[..])));
+        assert_eq!(view.knows("t", b"k"), Some(true)); // from the note
+        assert_eq!(view.table("t").unwrap().lookup_noting(b"gone"), Some(None));
+        assert_eq!(view.knows("t", b"gone"), Some(false));
+        assert_eq!(view.table("t").unwrap().lookup_noting(b"new"), None);
+        assert_eq!(view.knows("t", b"new"), None);
+        // The head shadows the note; a clone (the writer's copy of a shared table) keeps it.
+        view.put("t", b"new", b"2", None);
+        assert_eq!(view.knows("t", b"new"), Some(true));
+        let copy = view.table("t").unwrap().clone();
+        assert_eq!(*copy.noted.get(), Some((Key::from_slice(b"new"), None)));
+        // A seal makes new runs: the note goes.
+        view.seal();
+        assert!(view.table("t").unwrap().noted.get().is_none());
+        assert_eq!(view.knows("t", b"new"), Some(true));
     }
 
     #[test]

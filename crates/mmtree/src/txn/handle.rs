@@ -130,7 +130,7 @@ impl TableHandle {
         key: impl AsRef<[u8]>,
     ) -> Result<Option<&'w [u8]>> {
         match txn.peek_table(&self.name)? {
-            Some(table) => super::get(&txn.core, table.root, table.buf, key.as_ref()),
+            Some(table) => super::get_noting(&txn.core, table.root, table.buf, key.as_ref()),
             None => Ok(None),
         }
     }

@@ -290,6 +290,20 @@ pub(crate) fn get<'a, S: Source + ?Sized>(
     crate::btree::get(source, root, key)
 }
 
+/// `get` for a write transaction: the buffer notes what its runs hold of the key, so a put of
+/// the same key next does not search them again (`wbuf::TableBuf::lookup_noting`).
+pub(crate) fn get_noting<'a, S: Source + ?Sized>(
+    source: &'a S,
+    root: Option<NodeRef>,
+    buf: Option<&'a TableBuf>,
+    key: &[u8],
+) -> Result<Option<&'a [u8]>> {
+    if let Some(value) = buf.and_then(|b| b.lookup_noting(key)) {
+        return Ok(value);
+    }
+    crate::btree::get(source, root, key)
+}
+
 pub(crate) fn first<'a, S: Source + ?Sized>(
     source: &'a S,
     root: Option<NodeRef>,

@@ -849,7 +849,7 @@ impl Table<'_> {
     /// ```
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<&[u8]>> {
         let (root, buf) = self.sources();
-        super::get(&*self.core, root, buf, key.as_ref())
+        super::get_noting(&*self.core, root, buf, key.as_ref())
     }
 
     /// Entries with keys in `range`, in key order, this transaction's changes included; see
