@@ -432,6 +432,43 @@ impl TableBuf {
     /// A buffered value: `Some(Some(v))` a put, `Some(None)` removed, `None`: not buffered (the
     /// tree has the answer, unless `cleared`).
     pub(crate) fn lookup(&self, key: &[u8]) -> Option<Option<&[u8]>> {
+        match self.head_lookup(key)? {
+            Ok(value) => Some(value),
+            Err(hash) => self.runs_lookup(key, hash),
+        }
+    }
+
+    /// `lookup` for a write transaction's read: notes what the runs hold of `key` (`Noted`).
+    pub(crate) fn lookup_noting(&self, key: &[u8]) -> Option<Option<&[u8]>> {
+        match self.head_lookup(key)? {
+            Ok(value) => Some(value),
+            Err(hash) => {
+                let found = self.runs_lookup(key, hash);
+                *self.noted.get() = Some((Key::from_slice(key), found.map(|v| v.is_some())));
+                found
+            }
+        }
+    }
+
+    /// Whether the buffer holds `key` (`Some(false)`: removed), `None`: no change of it; a
+    /// read's note (`Noted`) spares the runs' search.
+    fn presence(&self, key: &[u8]) -> Option<bool> {
+        match self.head_lookup(key)? {
+            Ok(value) => Some(value.is_some()),
+            Err(hash) => {
+                if let Some((noted, present)) = &*self.noted.get() {
+                    if noted.as_slice() == key {
+                        return *present;
+                    }
+                }
+                self.runs_lookup(key, hash).map(|v| v.is_some())
+            }
+        }
+    }
+
+    /// The head's change of `key` (`Ok`), or the key's hash for a search of the runs (`Err`);
+    /// `None`: nothing buffered holds the key (the generation's filter rules it out).
+    fn head_lookup(&self, key: &[u8]) -> Option<std::result::Result<Option<&[u8]>, KeyHash>> {
         if self.is_empty() {
             return None;
         }
@@ -439,9 +476,16 @@ impl TableBuf {
         if self.filter.as_ref().is_some_and(|f| !f.has(hash)) {
             return None;
         }
-        if let Some((_, value, _)) = self.head.get(key) {
-            return Some(value.map(|(start, len)| &self.head_data[start..start + len]));
-        }
+        Some(match self.head.get(key) {
+            Some((_, value, _)) => {
+                Ok(value.map(|(start, len)| &self.head_data[start..start + len]))
+            }
+            None => Err(hash),
+        })
+    }
+
+    /// The runs' newest change of `key`, if any.
+    fn runs_lookup(&self, key: &[u8], hash: KeyHash) -> Option<Option<&[u8]>> {
         self.runs.iter().rev().find_map(|run| run.find(key, hash))
     }
 
@@ -484,48 +528,6 @@ impl TableBuf {
 
     /// `mark`: nothing of the buffer held `key` and the tree was not asked (`Mark`; a key's
     /// mark set before is kept).
-    /// `lookup` for a write transaction's read: notes what the runs hold of `key` (`Noted`).
-    pub(crate) fn lookup_noting(&self, key: &[u8]) -> Option<Option<&[u8]>> {
-        if self.is_empty() {
-            return None;
-        }
-        let hash = key_hash(key);
-        if self.filter.as_ref().is_some_and(|f| !f.has(hash)) {
-            return None;
-        }
-        if let Some((_, value, _)) = self.head.get(key) {
-            return Some(value.map(|(start, len)| &self.head_data[start..start + len]));
-        }
-        let found = self.runs.iter().rev().find_map(|run| run.find(key, hash));
-        *self.noted.get() = Some((Key::from_slice(key), found.map(|v| v.is_some())));
-        found
-    }
-
-    /// Whether the buffer holds `key` (`Some(false)`: removed), `None`: no change of it; a
-    /// read's note (`Noted`) spares the runs' search.
-    fn presence(&self, key: &[u8]) -> Option<bool> {
-        if self.is_empty() {
-            return None;
-        }
-        let hash = key_hash(key);
-        if self.filter.as_ref().is_some_and(|f| !f.has(hash)) {
-            return None;
-        }
-        if let Some((_, value, _)) = self.head.get(key) {
-            return Some(value.is_some());
-        }
-        if let Some((noted, present)) = &*self.noted.get() {
-            if noted.as_slice() == key {
-                return *present;
-            }
-        }
-        self.runs
-            .iter()
-            .rev()
-            .find_map(|run| run.find(key, hash))
-            .map(|v| v.is_some())
-    }
-
     fn insert(&mut self, key: &[u8], value: Option<&[u8]>, mark: Mark) {
         let crc = crc32c::crc32c(key);
         if let Some(filter) = &self.filter {

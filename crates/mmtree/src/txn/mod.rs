@@ -284,10 +284,7 @@ pub(crate) fn get<'a, S: Source + ?Sized>(
     buf: Option<&'a TableBuf>,
     key: &[u8],
 ) -> Result<Option<&'a [u8]>> {
-    if let Some(value) = buf.and_then(|b| b.lookup(key)) {
-        return Ok(value);
-    }
-    crate::btree::get(source, root, key)
+    or_tree(source, root, buf.and_then(|b| b.lookup(key)), key)
 }
 
 /// `get` for a write transaction: the buffer notes what its runs hold of the key, so a put of
@@ -298,10 +295,20 @@ pub(crate) fn get_noting<'a, S: Source + ?Sized>(
     buf: Option<&'a TableBuf>,
     key: &[u8],
 ) -> Result<Option<&'a [u8]>> {
-    if let Some(value) = buf.and_then(|b| b.lookup_noting(key)) {
-        return Ok(value);
+    or_tree(source, root, buf.and_then(|b| b.lookup_noting(key)), key)
+}
+
+/// The buffer's answer if it has one (`buffered`), else the tree's.
+fn or_tree<'a, S: Source + ?Sized>(
+    source: &'a S,
+    root: Option<NodeRef>,
+    buffered: Option<Option<&'a [u8]>>,
+    key: &[u8],
+) -> Result<Option<&'a [u8]>> {
+    match buffered {
+        Some(value) => Ok(value),
+        None => crate::btree::get(source, root, key),
     }
-    crate::btree::get(source, root, key)
 }
 
 pub(crate) fn first<'a, S: Source + ?Sized>(
