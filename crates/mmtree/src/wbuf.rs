@@ -106,7 +106,7 @@ const RUN_RATIO: usize = 4;
 /// A sorted, immutable run of buffered changes: one entry per key, keys and values in one
 /// allocation. Runs are shared by every view that holds them (an `Arc`) and never change: a
 /// commit adds a run, and a seal replaces the newest runs by their merge in the views made after it.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Run {
     data: Vec<u8>,
     slots: Vec<Slot>,
@@ -189,18 +189,6 @@ fn key_prefix(key: &[u8]) -> u64 {
 }
 
 impl Run {
-    #[cfg(test)]
-    fn clone_for_test(&self) -> Run {
-        Run {
-            data: self.data.clone(),
-            slots: self.slots.clone(),
-            shared: self.shared,
-            fences: self.fences.clone(),
-            filter: self.filter.clone(),
-            unsure_hits: self.unsure_hits.clone(),
-        }
-    }
-
     fn len(&self) -> usize {
         self.slots.len()
     }
@@ -1242,8 +1230,9 @@ mod tests {
         let t = view.table("t").unwrap();
         assert_eq!(t.runs.len(), 1, "merged");
         assert_eq!(count(t, tree).0, 3); // a, b, z
-                                         // A fresh count (no kept answer) agrees.
-        let mut run = Run::clone_for_test(&t.runs[0]);
+
+        // A fresh count (no kept answer) agrees.
+        let mut run = Run::clone(&t.runs[0]);
         run.unsure_hits = OnceLock::new();
         let mut fresh = view.clone();
         fresh.tables.get_mut("t").unwrap().runs[0] = Arc::new(run);
@@ -1289,7 +1278,7 @@ mod tests {
         assert_eq!(count(t, tree).0, 2); // c, d
                                          // A fresh count of the same run (another process's view) gives the same.
         let mut fresh = view.clone();
-        let mut run = Run::clone_for_test(&fresh.table("t").unwrap().runs[0]);
+        let mut run = Run::clone(&fresh.table("t").unwrap().runs[0]);
         run.unsure_hits = OnceLock::new();
         fresh.tables.get_mut("t").unwrap().runs[0] = Arc::new(run);
         assert_eq!(count(fresh.table("t").unwrap(), tree).0, 2);

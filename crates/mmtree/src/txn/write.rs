@@ -244,7 +244,7 @@ impl WriteTransaction {
 
     /// The catalog's entry of table `name` (root and count), as the transaction began: the
     /// catalog is written only by the commit, so each name is read once (`WriteCore::peeked`).
-    fn catalog_entry(&self, name: &str) -> Result<Option<(Option<NodeRef>, u64)>> {
+    fn catalog_entry(&self, name: &str) -> Result<Option<super::core::CatalogEntry>> {
         const PEEKED_MAX: usize = 16;
         let mut peeked = self
             .core
